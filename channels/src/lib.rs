@@ -1,0 +1,1 @@
+//! Channel adapters: wire input to normalized envelopes, and each channel's outbound sender.

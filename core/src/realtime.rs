@@ -1,0 +1,211 @@
+//! Realtime fan-out of conversation events to connected agents and widgets. In-process
+//! for one node; through Redis pub/sub when Redis is configured, so every node's sockets
+//! see every event. Events are a notification, not the record: a client that missed some
+//! (a `Resync` event says so) reads the thread again from the store.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A message was stored (inbound or outbound).
+    Message {
+        conversation_id: String,
+        contact_id: String,
+        message: crate::domain::Message,
+    },
+    /// An outbound message's delivery state changed.
+    Delivery {
+        conversation_id: String,
+        contact_id: String,
+        message_id: String,
+        state: crate::domain::DeliveryState,
+    },
+    ConversationOpened {
+        conversation: crate::domain::Conversation,
+    },
+    /// Someone is typing; `from` is `contact` or `agent`.
+    Typing {
+        conversation_id: Option<String>,
+        contact_id: String,
+        from: String,
+        on: bool,
+    },
+    /// Events may have been missed (the bus reconnected): re-read state.
+    Resync,
+}
+
+impl Event {
+    /// The contact whose widget may see this event, if any.
+    pub fn contact_id(&self) -> Option<&str> {
+        match self {
+            Event::Message { contact_id, .. }
+            | Event::Delivery { contact_id, .. }
+            | Event::Typing { contact_id, .. } => Some(contact_id),
+            Event::ConversationOpened { conversation } => Some(&conversation.contact_id),
+            Event::Resync => None,
+        }
+    }
+}
+
+#[async_trait]
+pub trait Realtime: Send + Sync + fmt::Debug {
+    async fn publish(&self, event: &Event) -> Result<()>;
+    fn subscribe(&self) -> broadcast::Receiver<Event>;
+}
+
+const CAPACITY: usize = 8192;
+
+/// One node: a broadcast channel.
+#[derive(Debug, Clone)]
+pub struct LocalRealtime {
+    tx: broadcast::Sender<Event>,
+}
+
+impl Default for LocalRealtime {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+        }
+    }
+}
+
+#[async_trait]
+impl Realtime for LocalRealtime {
+    async fn publish(&self, event: &Event) -> Result<()> {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.tx.send(event.clone());
+        Ok(())
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.tx.subscribe()
+    }
+}
+
+/// Many nodes: `PUBLISH` to one channel; a subscriber task per node feeds the local
+/// broadcast and reconnects by itself when Redis goes away.
+#[derive(Clone)]
+pub struct RedisRealtime {
+    conn: ConnectionManager,
+    channel: String,
+    local: broadcast::Sender<Event>,
+}
+
+impl fmt::Debug for RedisRealtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRealtime")
+            .field("channel", &self.channel)
+            .finish()
+    }
+}
+
+impl RedisRealtime {
+    pub async fn connect(
+        client: redis::Client,
+        prefix: &str,
+        shutdown: CancellationToken,
+    ) -> Result<Self> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_max_delay(Duration::from_secs(2));
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let channel = format!("{prefix}:events");
+        let local = broadcast::channel(CAPACITY).0;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(subscriber(
+            client,
+            channel.clone(),
+            local.clone(),
+            shutdown,
+            ready_tx,
+        ));
+        // Wait for the first subscription so that nothing published after `connect`
+        // returns is missed; give up waiting after a while (the task keeps trying).
+        let _ = tokio::time::timeout(Duration::from_secs(5), ready_rx).await;
+        Ok(Self {
+            conn,
+            channel,
+            local,
+        })
+    }
+}
+
+async fn subscriber(
+    client: redis::Client,
+    channel: String,
+    local: broadcast::Sender<Event>,
+    shutdown: CancellationToken,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    let mut delay = Duration::from_millis(100);
+    let mut lost = false;
+    loop {
+        let attempt = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        match tokio::select! { r = attempt => r, () = shutdown.cancelled() => return } {
+            Ok(pubsub) => {
+                delay = Duration::from_millis(100);
+                if let Some(r) = ready.take() {
+                    let _ = r.send(());
+                }
+                if lost {
+                    tracing::info!("realtime bus reconnected");
+                    let _ = local.send(Event::Resync);
+                }
+                let mut messages = pubsub.into_on_message();
+                loop {
+                    let next = tokio::select! { m = messages.next() => m, () = shutdown.cancelled() => return };
+                    let Some(msg) = next else { break };
+                    match serde_json::from_slice::<Event>(msg.get_payload_bytes()) {
+                        Ok(event) => {
+                            let _ = local.send(event);
+                        }
+                        Err(e) => tracing::warn!(error = %e, "unreadable realtime event"),
+                    }
+                }
+                tracing::warn!("realtime bus connection lost; reconnecting");
+                lost = true;
+            }
+            Err(e) => {
+                lost = true;
+                tracing::debug!(error = %e, "realtime bus unavailable");
+            }
+        }
+        tokio::select! { () = tokio::time::sleep(delay) => {}, () = shutdown.cancelled() => return }
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}
+
+#[async_trait]
+impl Realtime for RedisRealtime {
+    async fn publish(&self, event: &Event) -> Result<()> {
+        let payload = serde_json::to_string(event)?;
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(payload)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.local.subscribe()
+    }
+}
+
+pub type SharedRealtime = Arc<dyn Realtime>;

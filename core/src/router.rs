@@ -1,0 +1,341 @@
+//! The router: reads the inbound stream, threads each envelope into the store (contact,
+//! conversation, message), publishes realtime events and asks the bot hook what to do.
+//!
+//! Exactly-once effect: an envelope's `(channel, external_id)` is unique in `messages`, so
+//! an entry handed out twice (a crash before ack, a reclaim) changes nothing the second
+//! time. Entries are acked only after their transaction commits.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Ids;
+use crate::dispatcher::Outbox;
+use crate::domain::{AuthorKind, Envelope, Tier};
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::realtime::{Event, Realtime};
+use crate::store::{Backend, IngestOutcome, Ingested, NewOutbound, Store};
+use crate::stream::{Entry, INBOUND, Stream};
+
+pub const GROUP: &str = "router";
+
+/// What the bot wants done with a new inbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BotDecision {
+    /// Leave it to people.
+    Ignore,
+    /// Answer in the conversation.
+    Reply { text: String },
+    /// Hand the conversation to a tier of people, with the reason.
+    Handoff { tier: Tier, reason: String },
+}
+
+/// Called for every newly stored inbound message; the `bots` crate implements it.
+#[async_trait]
+pub trait BotHook: Send + Sync + std::fmt::Debug {
+    async fn on_message(&self, ingested: &Ingested) -> Result<BotDecision>;
+}
+
+/// No bot: every message waits for an agent.
+#[derive(Debug, Default)]
+pub struct NoBot;
+
+#[async_trait]
+impl BotHook for NoBot {
+    async fn on_message(&self, _: &Ingested) -> Result<BotDecision> {
+        Ok(BotDecision::Ignore)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RouterOptions {
+    pub batch: usize,
+    /// How long to wait for new entries before doing housekeeping.
+    pub block: Duration,
+    /// Entries pending longer than this (their consumer died) are taken over.
+    pub reclaim_idle: Duration,
+    /// After this many deliveries an entry that still fails is parked.
+    pub max_deliveries: u64,
+    /// Independent writers; envelopes of one sender always go to the same one.
+    pub partitions: usize,
+}
+
+impl RouterOptions {
+    pub fn for_backend(backend: Backend) -> Self {
+        Self {
+            batch: 512,
+            block: Duration::from_millis(500),
+            reclaim_idle: Duration::from_secs(30),
+            max_deliveries: 5,
+            partitions: if backend == Backend::Postgres { 4 } else { 1 },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Router {
+    pub store: Store,
+    pub stream: Arc<dyn Stream>,
+    pub realtime: Arc<dyn Realtime>,
+    pub bot: Arc<dyn BotHook>,
+    pub outbox: Outbox,
+    pub ids: Ids,
+    pub metrics: Arc<Metrics>,
+    pub consumer: String,
+    pub options: RouterOptions,
+}
+
+struct Parsed {
+    entry_id: String,
+    deliveries: u64,
+    envelope: Envelope,
+}
+
+impl Router {
+    /// Reads and processes until `shutdown`; finishes the batch in hand before returning.
+    pub async fn run(self, shutdown: CancellationToken) {
+        if let Err(e) = self.stream.ensure_group(INBOUND, GROUP).await {
+            tracing::error!(error = %e, "router cannot create its consumer group");
+        }
+        let mut last_housekeeping = tokio::time::Instant::now();
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let read = tokio::select! {
+                r = self.stream.read(INBOUND, GROUP, &self.consumer, self.options.batch, self.options.block) => r,
+                () = shutdown.cancelled() => break,
+            };
+            match read {
+                Ok(entries) => {
+                    failures = 0;
+                    if let Err(e) = self.process(entries).await {
+                        tracing::warn!(error = %e, "router batch failed; entries stay pending");
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, "router cannot read the inbound stream");
+                    let pause = Duration::from_millis(100 * u64::from(failures.min(20)));
+                    tokio::select! { () = tokio::time::sleep(pause) => {}, () = shutdown.cancelled() => break }
+                }
+            }
+            if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+                last_housekeeping = tokio::time::Instant::now();
+                if let Err(e) = self.housekeeping().await {
+                    tracing::warn!(error = %e, "router housekeeping failed");
+                }
+            }
+        }
+    }
+
+    /// Takes over stale pending entries, trims the stream, updates the depth gauge.
+    pub async fn housekeeping(&self) -> Result<usize> {
+        let stale = self
+            .stream
+            .reclaim(
+                INBOUND,
+                GROUP,
+                &self.consumer,
+                self.options.reclaim_idle,
+                self.options.batch,
+            )
+            .await?;
+        let n = stale.len();
+        if n > 0 {
+            tracing::info!(entries = n, "router reclaimed stale entries");
+            self.process(stale).await?;
+        }
+        self.stream.trim(INBOUND).await?;
+        let depth = self.stream.depth(INBOUND, GROUP).await?;
+        self.metrics
+            .queue_depth
+            .get_or_create(&crate::metrics::TopicLabel {
+                topic: INBOUND.into(),
+            })
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        Ok(n)
+    }
+
+    /// One read and its processing; returns how many entries were handled.
+    pub async fn step(&self, block: Duration) -> Result<usize> {
+        let entries = self
+            .stream
+            .read(INBOUND, GROUP, &self.consumer, self.options.batch, block)
+            .await?;
+        let n = entries.len();
+        self.process(entries).await?;
+        Ok(n)
+    }
+
+    pub async fn process(&self, entries: Vec<Entry>) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut unreadable = Vec::new();
+        let mut partitions: Vec<Vec<Parsed>> = (0..self.options.partitions.max(1))
+            .map(|_| Vec::new())
+            .collect();
+        for entry in entries {
+            match serde_json::from_str::<Envelope>(&entry.payload) {
+                Ok(envelope) => {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    envelope.sender.hash(&mut h);
+                    let p = usize::try_from(h.finish() % partitions.len() as u64).unwrap_or(0);
+                    partitions[p].push(Parsed {
+                        entry_id: entry.id,
+                        deliveries: entry.deliveries,
+                        envelope,
+                    });
+                }
+                Err(e) => unreadable.push((entry, e.to_string())),
+            }
+        }
+        for (entry, error) in unreadable {
+            self.park(
+                &entry.id,
+                &entry.payload,
+                &format!("unreadable envelope: {error}"),
+            )
+            .await?;
+        }
+        let results = futures::future::join_all(
+            partitions
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| self.process_partition(p)),
+        )
+        .await;
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(())
+    }
+
+    async fn process_partition(&self, batch: Vec<Parsed>) -> Result<()> {
+        let envelopes: Vec<Envelope> = batch.iter().map(|p| p.envelope.clone()).collect();
+        match self.store.ingest_batch(&envelopes).await {
+            Ok(outcomes) => {
+                let ids: Vec<String> = batch.iter().map(|p| p.entry_id.clone()).collect();
+                self.after_commit(outcomes).await;
+                self.stream.ack(INBOUND, GROUP, &ids).await?;
+                Ok(())
+            }
+            Err(batch_error) => {
+                // Find the envelope at fault: one at a time, parking those that keep failing.
+                tracing::warn!(error = %batch_error, "batch ingest failed; retrying one by one");
+                for p in batch {
+                    match self
+                        .store
+                        .ingest_batch(std::slice::from_ref(&p.envelope))
+                        .await
+                    {
+                        Ok(outcomes) => {
+                            self.after_commit(outcomes).await;
+                            self.stream
+                                .ack(INBOUND, GROUP, std::slice::from_ref(&p.entry_id))
+                                .await?;
+                        }
+                        Err(e) if p.deliveries >= self.options.max_deliveries => {
+                            let payload = serde_json::to_string(&p.envelope)?;
+                            self.park(&p.entry_id, &payload, &e.to_string()).await?;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, entry = %p.entry_id, "envelope failed; will retry")
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn park(&self, entry_id: &str, payload: &str, error: &str) -> Result<()> {
+        tracing::error!(entry = entry_id, error, "parking inbound entry");
+        sqlx::query("INSERT INTO stream_parked (topic, seq, payload, error, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+            .bind(INBOUND)
+            .bind(entry_id)
+            .bind(payload)
+            .bind(error)
+            .bind(self.ids.now_ms())
+            .execute(self.store.pool())
+            .await?;
+        Metrics::outcome(&self.metrics.ingested, "parked");
+        self.stream
+            .ack(INBOUND, GROUP, &[entry_id.to_owned()])
+            .await
+    }
+
+    async fn after_commit(&self, outcomes: Vec<IngestOutcome>) {
+        let now = self.ids.now_ms();
+        let mut opened: HashMap<String, bool> = HashMap::new();
+        for outcome in outcomes {
+            let IngestOutcome::Stored(ingested) = outcome else {
+                Metrics::outcome(&self.metrics.ingested, "duplicate");
+                continue;
+            };
+            Metrics::outcome(&self.metrics.ingested, "stored");
+            if ingested.new_conversation
+                && opened
+                    .insert(ingested.conversation.id.clone(), true)
+                    .is_none()
+            {
+                self.publish(Event::ConversationOpened {
+                    conversation: ingested.conversation.clone(),
+                })
+                .await;
+            }
+            self.publish(Event::Message {
+                conversation_id: ingested.conversation.id.clone(),
+                contact_id: ingested.contact_id.clone(),
+                message: ingested.message.clone(),
+            })
+            .await;
+            let waited = (now - ingested.message.created_at).max(0);
+            self.metrics
+                .accept_to_persist
+                .observe(waited as f64 / 1000.0);
+            self.ask_bot(&ingested).await;
+        }
+    }
+
+    async fn publish(&self, event: Event) {
+        if let Err(e) = self.realtime.publish(&event).await {
+            tracing::debug!(error = %e, "realtime publish failed");
+        }
+    }
+
+    async fn ask_bot(&self, ingested: &Ingested) {
+        let decision = match self.bot.on_message(ingested).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "bot failed; leaving the message to agents");
+                return;
+            }
+        };
+        let conversation_id = &ingested.conversation.id;
+        let result = match decision {
+            BotDecision::Ignore => Ok(()),
+            BotDecision::Reply { text } => self
+                .outbox
+                .queue(&NewOutbound {
+                    conversation_id,
+                    author_kind: AuthorKind::Bot,
+                    author_id: None,
+                    text: &text,
+                    idempotency_key: Some(format!("bot:{}", ingested.message.id)),
+                })
+                .await
+                .map(|_| ()),
+            BotDecision::Handoff { tier, reason } => {
+                self.store
+                    .hand_off(&self.ids, conversation_id, tier, &reason)
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, conversation = %conversation_id, "bot decision not applied");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Decoding rows into domain types. Columns are read by name so a query's column order
+//! does not matter.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::domain::{
+    Attachment, AuthorKind, Channel, Conversation, DeliveryState, Direction, Message, Priority,
+    Role, Status, Tier, User,
+};
+use crate::error::Result;
+
+pub(crate) const CONVERSATION_COLUMNS: &str = "id, number, inbox, channel, contact_id, company_id, subject, status, priority, tier, assignee_id, team, labels, created_at, updated_at, last_message_at";
+
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, html, attachments, delivery_state, external_id, created_at";
+
+pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
+    let labels: String = row.try_get("labels")?;
+    Ok(Conversation {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        inbox: row.try_get("inbox")?,
+        channel: Channel::parse(&row.try_get::<String, _>("channel")?)?,
+        contact_id: row.try_get("contact_id")?,
+        company_id: row.try_get("company_id")?,
+        subject: row.try_get("subject")?,
+        status: Status::parse(&row.try_get::<String, _>("status")?)?,
+        priority: Priority::parse(&row.try_get::<String, _>("priority")?)?,
+        tier: Tier::parse(&row.try_get::<String, _>("tier")?)?,
+        assignee_id: row.try_get("assignee_id")?,
+        team: row.try_get("team")?,
+        labels: serde_json::from_str(&labels)?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_message_at: row.try_get("last_message_at")?,
+    })
+}
+
+pub(crate) fn message(row: &AnyRow) -> Result<Message> {
+    let attachments: String = row.try_get("attachments")?;
+    let attachments: Vec<Attachment> = serde_json::from_str(&attachments)?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        direction: Direction::parse(&row.try_get::<String, _>("direction")?)?,
+        author_kind: AuthorKind::parse(&row.try_get::<String, _>("author_kind")?)?,
+        author_id: row.try_get("author_id")?,
+        channel: Channel::parse(&row.try_get::<String, _>("channel")?)?,
+        text: row.try_get("text")?,
+        html: row.try_get("html")?,
+        attachments,
+        delivery_state: DeliveryState::parse(&row.try_get::<String, _>("delivery_state")?)?,
+        external_id: row.try_get("external_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn user(row: &AnyRow) -> Result<User> {
+    let tier: Option<String> = row.try_get("tier")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&row.try_get::<String, _>("role")?)?,
+        tier: tier.as_deref().map(Tier::parse).transpose()?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,124 @@
+//! Users, API tokens and companies.
+
+use sha2::{Digest, Sha256};
+
+use super::{Store, is_unique_violation, rows};
+use crate::clock::{Ids, random_token};
+use crate::domain::{Identity, Role, Tier, User};
+use crate::error::{Error, Result};
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Store {
+    pub async fn create_user(
+        &self,
+        ids: &Ids,
+        email: &str,
+        name: Option<&str>,
+        role: Role,
+        tier: Option<Tier>,
+    ) -> Result<User> {
+        let email = Identity::new(crate::domain::IdentityKind::Email, email)?.value;
+        if tier.is_some() && role != Role::Support {
+            return Err(Error::invalid("only support agents have a tier"));
+        }
+        let tier = if role == Role::Support {
+            Some(tier.unwrap_or(Tier::N1))
+        } else {
+            None
+        };
+        let user = User {
+            id: ids.new_id(),
+            email,
+            name: name.map(str::to_owned),
+            role,
+            tier,
+            created_at: ids.now_ms(),
+        };
+        sqlx::query("INSERT INTO users (id, email, name, role, tier, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&user.id)
+            .bind(&user.email)
+            .bind(user.name.as_deref())
+            .bind(user.role.as_str())
+            .bind(user.tier.map(Tier::as_str))
+            .bind(user.created_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    Error::Conflict(format!("a user with email {} already exists", user.email))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(user)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, email, name, role, tier, created_at FROM users WHERE email = $1",
+        )
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::user).transpose()
+    }
+
+    /// Issues a new API token for a user. The token is returned once; only its hash is kept.
+    pub async fn issue_api_token(&self, ids: &Ids, user_id: &str, label: &str) -> Result<String> {
+        let token = format!("sbt_{}", random_token());
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, label, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&token))
+            .bind(user_id)
+            .bind(label)
+            .bind(ids.now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.name, u.role, u.tier, u.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::user).transpose()
+    }
+
+    pub async fn create_company(&self, ids: &Ids, name: &str) -> Result<String> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("company name is empty"));
+        }
+        let id = ids.new_id();
+        sqlx::query("INSERT INTO companies (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(name)
+            .bind(ids.now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// Puts a contact into a company (its conversations from now on belong to it too).
+    pub async fn set_contact_company(&self, contact_id: &str, company_id: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE contacts SET company_id = $1 WHERE id = $2")
+            .bind(company_id)
+            .bind(contact_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!("contact {contact_id}")));
+        }
+        sqlx::query("UPDATE conversations SET company_id = $1 WHERE contact_id = $2")
+            .bind(company_id)
+            .bind(contact_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,365 @@
+//! The embedded stream: entries in the store's database, appended through one writer task
+//! that commits concurrent appends together (group commit), so durability costs one sync
+//! per batch rather than per entry.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Row};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::{Entry, Stream};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// The most entries one group commit or one read takes.
+const MAX_BATCH: usize = 512;
+/// How often a reader looks for entries appended by other nodes.
+const POLL: Duration = Duration::from_millis(100);
+
+struct AppendRequest {
+    topic: String,
+    payload: String,
+    reply: oneshot::Sender<Result<i64, String>>,
+}
+
+#[derive(Clone)]
+pub struct EmbeddedStream {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    appends: mpsc::Sender<AppendRequest>,
+    appended: Arc<Notify>,
+}
+
+impl fmt::Debug for EmbeddedStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbeddedStream")
+            .field("backend", &self.store.backend())
+            .finish()
+    }
+}
+
+impl EmbeddedStream {
+    /// Starts the writer task; it ends when the last handle is dropped.
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
+        let appended = Arc::new(Notify::new());
+        tokio::spawn(writer(store.clone(), clock.clone(), rx, appended.clone()));
+        Self {
+            store,
+            clock,
+            appends: tx,
+            appended,
+        }
+    }
+
+    async fn claim_new(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<Entry>> {
+        let max = max.clamp(1, MAX_BATCH);
+        loop {
+            let mut tx = self.store.begin_write().await?;
+            let last: i64 = sqlx::query_scalar(
+                "SELECT last_seq FROM stream_groups WHERE topic = $1 AND grp = $2",
+            )
+            .bind(topic)
+            .bind(group)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::Stream(format!("no group {group} on topic {topic}")))?;
+            let rows = sqlx::query("SELECT seq, payload FROM stream_entries WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+                .bind(topic)
+                .bind(last)
+                .bind(i64::try_from(max).unwrap_or(64))
+                .fetch_all(&mut *tx)
+                .await?;
+            let Some(newest) = rows.last() else {
+                return Ok(Vec::new());
+            };
+            let newest: i64 = newest.try_get("seq")?;
+            // Optimistic: another consumer of the group may have moved the cursor.
+            let moved = sqlx::query("UPDATE stream_groups SET last_seq = $1 WHERE topic = $2 AND grp = $3 AND last_seq = $4")
+                .bind(newest)
+                .bind(topic)
+                .bind(group)
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+            if moved.rows_affected() == 0 {
+                continue;
+            }
+            let now = self.clock.now_ms();
+            let mut sql = String::from(
+                "INSERT INTO stream_pending (topic, grp, seq, consumer, claimed_at, deliveries) VALUES ",
+            );
+            for i in 0..rows.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("($1, $2, ${}, $3, $4, 1)", i + 5));
+            }
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(topic)
+                .bind(group)
+                .bind(consumer)
+                .bind(now);
+            let mut entries = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let seq: i64 = row.try_get("seq")?;
+                q = q.bind(seq);
+                entries.push(Entry {
+                    id: seq.to_string(),
+                    payload: row.try_get("payload")?,
+                    deliveries: 1,
+                });
+            }
+            q.execute(&mut *tx).await?;
+            tx.commit().await?;
+            return Ok(entries);
+        }
+    }
+}
+
+fn parse_seqs(ids: &[String]) -> Result<Vec<i64>> {
+    ids.iter()
+        .map(|id| {
+            id.parse::<i64>()
+                .map_err(|_| Error::Stream(format!("bad entry id {id:?}")))
+        })
+        .collect()
+}
+
+fn in_list(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn writer(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::Receiver<AppendRequest>,
+    appended: Arc<Notify>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let result = commit_batch(&store, clock.now_ms(), &batch).await;
+        match result {
+            Ok(last) => {
+                let first = last - i64::try_from(batch.len()).unwrap_or(0) + 1;
+                for (i, req) in batch.drain(..).enumerate() {
+                    let _ = req.reply.send(Ok(first + i64::try_from(i).unwrap_or(0)));
+                }
+                appended.notify_waiters();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, entries = batch.len(), "stream append failed");
+                let msg = e.to_string();
+                for req in batch.drain(..) {
+                    let _ = req.reply.send(Err(msg.clone()));
+                }
+            }
+        }
+    }
+}
+
+async fn commit_batch(store: &Store, now: i64, batch: &[AppendRequest]) -> Result<i64> {
+    let n = i64::try_from(batch.len()).unwrap_or(0);
+    let mut tx = store.begin_write().await?;
+    // The counter row stays locked until commit: seq order is commit order.
+    let last = Store::take_counter(&mut tx, "stream_seq", n).await?;
+    let first = last - n + 1;
+    let mut sql =
+        String::from("INSERT INTO stream_entries (seq, topic, payload, created_at) VALUES ");
+    for i in 0..batch.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let b = 2 + i * 3;
+        sql.push_str(&format!("(${}, ${}, ${}, $1)", b, b + 1, b + 2));
+    }
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+    for (i, req) in batch.iter().enumerate() {
+        q = q
+            .bind(first + i64::try_from(i).unwrap_or(0))
+            .bind(req.topic.as_str())
+            .bind(req.payload.as_str());
+    }
+    q.execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(last)
+}
+
+#[async_trait]
+impl Stream for EmbeddedStream {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn append(&self, topic: &str, payload: &str) -> Result<String> {
+        let (reply, answer) = oneshot::channel();
+        self.appends
+            .send(AppendRequest {
+                topic: topic.to_owned(),
+                payload: payload.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| Error::ShuttingDown)?;
+        match answer.await {
+            Ok(Ok(seq)) => Ok(seq.to_string()),
+            Ok(Err(e)) => Err(Error::Stream(e)),
+            Err(_) => Err(Error::ShuttingDown),
+        }
+    }
+
+    async fn ensure_group(&self, topic: &str, group: &str) -> Result<()> {
+        sqlx::query("INSERT INTO stream_groups (topic, grp, last_seq) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
+            .bind(topic)
+            .bind(group)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>> {
+        let deadline = tokio::time::Instant::now() + block;
+        loop {
+            let woken = self.appended.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let entries = self.claim_new(topic, group, consumer, max).await?;
+            let now = tokio::time::Instant::now();
+            if !entries.is_empty() || now >= deadline {
+                return Ok(entries);
+            }
+            let wait = (deadline - now).min(POLL);
+            let _ = tokio::time::timeout(wait, woken).await;
+        }
+    }
+
+    async fn ack(&self, topic: &str, group: &str, ids: &[String]) -> Result<()> {
+        for chunk in parse_seqs(ids)?.chunks(MAX_BATCH) {
+            let sql = format!(
+                "DELETE FROM stream_pending WHERE topic = $1 AND grp = $2 AND seq IN ({})",
+                in_list(3, chunk.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(topic).bind(group);
+            for seq in chunk {
+                q = q.bind(*seq);
+            }
+            q.execute(self.store.pool()).await?;
+        }
+        Ok(())
+    }
+
+    async fn reclaim(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<Entry>> {
+        let now = self.clock.now_ms();
+        let cutoff = now - i64::try_from(min_idle.as_millis()).unwrap_or(i64::MAX);
+        let mut tx = self.store.begin_write().await?;
+        let seqs: Vec<i64> = sqlx::query_scalar(
+            "SELECT seq FROM stream_pending WHERE topic = $1 AND grp = $2 AND claimed_at <= $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(topic)
+        .bind(group)
+        .bind(cutoff)
+        .bind(i64::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(64))
+        .fetch_all(&mut *tx)
+        .await?;
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Re-checking claimed_at in the UPDATE keeps two reclaimers from taking one entry.
+        let sql = format!(
+            "UPDATE stream_pending SET consumer = $1, claimed_at = $2, deliveries = deliveries + 1 WHERE topic = $3 AND grp = $4 AND claimed_at <= $5 AND seq IN ({}) RETURNING seq, deliveries",
+            in_list(6, seqs.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql))
+            .bind(consumer)
+            .bind(now)
+            .bind(topic)
+            .bind(group)
+            .bind(cutoff);
+        for s in &seqs {
+            q = q.bind(*s);
+        }
+        let taken = q.fetch_all(&mut *tx).await?;
+        let mut entries = Vec::with_capacity(taken.len());
+        for row in &taken {
+            let seq: i64 = row.try_get("seq")?;
+            let deliveries: i64 = row.try_get("deliveries")?;
+            let payload: String = sqlx::query_scalar(
+                "SELECT payload FROM stream_entries WHERE topic = $1 AND seq = $2",
+            )
+            .bind(topic)
+            .bind(seq)
+            .fetch_one(&mut *tx)
+            .await?;
+            entries.push(Entry {
+                id: seq.to_string(),
+                payload,
+                deliveries: u64::try_from(deliveries).unwrap_or(1),
+            });
+        }
+        tx.commit().await?;
+        entries.sort_by_key(|e| e.id.parse::<i64>().unwrap_or(0));
+        Ok(entries)
+    }
+
+    async fn depth(&self, topic: &str, group: &str) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM stream_entries e WHERE e.topic = $1 AND e.seq > g.last_seq) AS unread, \
+                    (SELECT COUNT(*) FROM stream_pending p WHERE p.topic = $1 AND p.grp = $2) AS pending \
+             FROM stream_groups g WHERE g.topic = $1 AND g.grp = $2",
+        )
+        .bind(topic)
+        .bind(group)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some(row) = row else { return Ok(0) };
+        let unread: i64 = row.try_get("unread")?;
+        let pending: i64 = row.try_get("pending")?;
+        Ok(u64::try_from(unread + pending).unwrap_or(0))
+    }
+
+    async fn trim(&self, topic: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM stream_entries WHERE topic = $1 \
+               AND seq <= (SELECT MIN(last_seq) FROM stream_groups WHERE topic = $1) \
+               AND NOT EXISTS (SELECT 1 FROM stream_pending p WHERE p.topic = $1 AND p.seq = stream_entries.seq)",
+        )
+        .bind(topic)
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        if self.appends.is_closed() {
+            return Err(Error::ShuttingDown);
+        }
+        self.store.ping().await
+    }
+}

@@ -1,0 +1,300 @@
+//! Redis Streams: `XADD`, consumer groups with `XREADGROUP`, `XACK`, and `XAUTOCLAIM` for
+//! entries a dead consumer left pending. One key per topic under the configured prefix.
+//!
+//! Durability is Redis's own: run it with `appendonly yes` (see docs/OPERATIONS.md).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{
+    StreamAutoClaimReply, StreamInfoGroupsReply, StreamPendingCountReply, StreamReadReply,
+};
+use tokio::sync::Mutex;
+
+use super::{Entry, Stream};
+use crate::error::{Error, Result};
+
+const FIELD: &str = "p";
+
+#[derive(Clone)]
+pub struct RedisStream {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+    /// Connections for blocking reads: a blocked `XREADGROUP` would hold up every other
+    /// command on a shared connection.
+    blocking: Arc<Mutex<Vec<ConnectionManager>>>,
+}
+
+impl fmt::Debug for RedisStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStream")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn config(response_timeout: Duration) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(response_timeout))
+        .set_max_delay(Duration::from_secs(2))
+}
+
+fn entry_of(id: &redis::streams::StreamId, deliveries: u64) -> Result<Entry> {
+    let payload: String = id
+        .get(FIELD)
+        .ok_or_else(|| Error::Stream(format!("entry {} has no payload", id.id)))?;
+    Ok(Entry {
+        id: id.id.clone(),
+        payload,
+        deliveries,
+    })
+}
+
+/// Parses a stream id `ms-seq` into a sortable pair.
+fn id_pair(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').unwrap_or((id, "0"));
+    (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
+}
+
+impl RedisStream {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self> {
+        let client = redis::Client::open(url)?;
+        let conn =
+            ConnectionManager::new_with_config(client.clone(), config(Duration::from_secs(5)))
+                .await?;
+        Ok(Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+            blocking: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    pub fn key(&self, topic: &str) -> String {
+        format!("{}:stream:{}", self.prefix, topic)
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    async fn blocking_conn(&self, block: Duration) -> Result<ConnectionManager> {
+        if let Some(c) = self.blocking.lock().await.pop() {
+            return Ok(c);
+        }
+        Ok(ConnectionManager::new_with_config(
+            self.client.clone(),
+            config(block + Duration::from_secs(5)),
+        )
+        .await?)
+    }
+
+    async fn deliveries(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        ids: &[String],
+    ) -> Result<Vec<u64>> {
+        let (Some(first), Some(last)) = (ids.first(), ids.last()) else {
+            return Ok(Vec::new());
+        };
+        let reply: StreamPendingCountReply = redis::cmd("XPENDING")
+            .arg(self.key(topic))
+            .arg(group)
+            .arg(first)
+            .arg(last)
+            .arg(ids.len())
+            .arg(consumer)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                reply
+                    .ids
+                    .iter()
+                    .find(|p| &p.id == id)
+                    .map_or(2, |p| u64::try_from(p.times_delivered).unwrap_or(2))
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl Stream for RedisStream {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn append(&self, topic: &str, payload: &str) -> Result<String> {
+        let id: String = redis::cmd("XADD")
+            .arg(self.key(topic))
+            .arg("*")
+            .arg(FIELD)
+            .arg(payload)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(id)
+    }
+
+    async fn ensure_group(&self, topic: &str, group: &str) -> Result<()> {
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.key(topic))
+            .arg(group)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut self.conn.clone())
+            .await;
+        match created {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Entry>> {
+        let mut conn = self.blocking_conn(block).await?;
+        let reply: redis::RedisResult<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max.max(1))
+            .arg("BLOCK")
+            .arg(u64::try_from(block.as_millis()).unwrap_or(1000).max(1))
+            .arg("STREAMS")
+            .arg(self.key(topic))
+            .arg(">")
+            .query_async(&mut conn)
+            .await;
+        let reply = reply?;
+        self.blocking.lock().await.push(conn);
+        let mut out = Vec::new();
+        for key in reply.map(|r| r.keys).unwrap_or_default() {
+            for id in &key.ids {
+                out.push(entry_of(id, 1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ack(&self, topic: &str, group: &str, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = redis::cmd("XACK")
+            .arg(self.key(topic))
+            .arg(group)
+            .arg(ids)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+
+    async fn reclaim(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<Entry>> {
+        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(self.key(topic))
+            .arg(group)
+            .arg(consumer)
+            .arg(u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX))
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(max.max(1))
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let ids: Vec<String> = reply.claimed.iter().map(|c| c.id.clone()).collect();
+        let deliveries = self.deliveries(topic, group, consumer, &ids).await?;
+        reply
+            .claimed
+            .iter()
+            .zip(deliveries)
+            .map(|(id, d)| entry_of(id, d))
+            .collect()
+    }
+
+    async fn depth(&self, topic: &str, group: &str) -> Result<u64> {
+        let info: redis::RedisResult<StreamInfoGroupsReply> = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(self.key(topic))
+            .query_async(&mut self.conn.clone())
+            .await;
+        let info = match info {
+            Ok(i) => i,
+            Err(e) if e.to_string().contains("no such key") => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(info
+            .groups
+            .iter()
+            .find(|g| g.name == group)
+            .map_or(0, |g| (g.lag.unwrap_or(0) + g.pending) as u64))
+    }
+
+    async fn trim(&self, topic: &str) -> Result<()> {
+        let key = self.key(topic);
+        let info: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&key)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let mut keep_from: Option<(u64, u64)> = None;
+        for g in &info.groups {
+            // Keep everything from the oldest pending entry, or else from the last one
+            // delivered to this group.
+            let mut oldest = id_pair(&g.last_delivered_id);
+            if g.pending > 0 {
+                let summary: (i64, Option<String>, Option<String>, redis::Value) =
+                    redis::cmd("XPENDING")
+                        .arg(&key)
+                        .arg(&g.name)
+                        .query_async(&mut self.conn.clone())
+                        .await?;
+                if let Some(min) = summary.1 {
+                    oldest = oldest.min(id_pair(&min));
+                }
+            }
+            keep_from = Some(keep_from.map_or(oldest, |k| k.min(oldest)));
+        }
+        if let Some((ms, seq)) = keep_from {
+            let _: i64 = redis::cmd("XTRIM")
+                .arg(&key)
+                .arg("MINID")
+                .arg(format!("{ms}-{seq}"))
+                .query_async(&mut self.conn.clone())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        let _: String = redis::cmd("PING")
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,11 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should stop the test
+
+//! One conformance suite for the core's seams, run on every backend pair: SQLite and
+//! PostgreSQL stores, embedded and Redis streams.
+
+mod support;
+
+mod dispatcher;
+mod router;
+mod store;
+mod stream;

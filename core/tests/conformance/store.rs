@@ -1,0 +1,180 @@
+//! The store on both databases.
+
+use switchboard_core::domain::{Identity, IdentityKind, Role, Status, Tier};
+use switchboard_core::store::{ConversationFilter, IngestOutcome};
+
+use crate::on_every_backend;
+use crate::support::Env;
+
+on_every_backend!(
+    migrations_run_once,
+    users_tokens_and_conflicts,
+    threading_and_idempotency,
+    a_burst_opens_one_conversation,
+    replies_thread_and_identities_join,
+);
+
+async fn migrations_run_once(env: Env) {
+    assert_eq!(env.store.migrate(env.ids.now_ms()).await.unwrap(), 0);
+}
+
+async fn users_tokens_and_conflicts(env: Env) {
+    let s = &env.store;
+    let u = s
+        .create_user(
+            &env.ids,
+            "Agent@Example.com",
+            Some("Ana"),
+            Role::Support,
+            Some(Tier::N2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.email, "agent@example.com");
+    assert_eq!(u.tier, Some(Tier::N2));
+    let dup = s
+        .create_user(&env.ids, "agent@example.com", None, Role::Admin, None)
+        .await
+        .unwrap_err();
+    assert!(dup.to_string().contains("already exists"), "{dup}");
+    assert!(
+        s.create_user(&env.ids, "not-an-email", None, Role::Admin, None)
+            .await
+            .is_err()
+    );
+    assert!(
+        s.create_user(&env.ids, "b@example.com", None, Role::Admin, Some(Tier::N1))
+            .await
+            .is_err()
+    );
+    let token = s.issue_api_token(&env.ids, &u.id, "test").await.unwrap();
+    assert_eq!(s.user_by_token(&token).await.unwrap().unwrap().id, u.id);
+    assert!(s.user_by_token("sbt_wrong").await.unwrap().is_none());
+}
+
+async fn threading_and_idempotency(env: Env) {
+    let s = &env.store;
+    let a = env.envelope("visitor-a", "1", "hello");
+    let b = env.envelope("visitor-a", "2", "again");
+    let out = s.ingest_batch(&[a.clone(), b]).await.unwrap();
+    let (IngestOutcome::Stored(first), IngestOutcome::Stored(second)) = (&out[0], &out[1]) else {
+        panic!("{out:?}")
+    };
+    assert!(first.new_conversation);
+    assert!(!second.new_conversation);
+    assert_eq!(first.conversation.id, second.conversation.id);
+    assert_eq!(first.conversation.number, 1001);
+    assert_eq!(first.conversation.status, Status::Open);
+    assert_eq!(first.conversation.tier, Tier::N1);
+
+    // A replay of the same envelope changes nothing.
+    let mut replay = a.clone();
+    replay.id = env.ids.new_id();
+    let again = s.ingest_batch(&[replay]).await.unwrap();
+    assert_eq!(
+        again,
+        vec![IngestOutcome::Duplicate {
+            message_id: a.id.clone()
+        }]
+    );
+    assert_eq!(
+        s.count_messages(Some(&first.conversation.id))
+            .await
+            .unwrap(),
+        2
+    );
+    let thread = s.messages(&first.conversation.id, None, 0).await.unwrap();
+    assert_eq!(
+        thread.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        ["hello", "again"]
+    );
+    let after = s
+        .messages(&first.conversation.id, Some(&thread[0].id), 0)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+
+    // Once resolved, the next message opens a new conversation with the next number.
+    sqlx::query("UPDATE conversations SET status = 'resolved'")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let out = s
+        .ingest_batch(&[env.envelope("visitor-a", "3", "new issue")])
+        .await
+        .unwrap();
+    let IngestOutcome::Stored(third) = &out[0] else {
+        panic!()
+    };
+    assert!(third.new_conversation);
+    assert_eq!(third.conversation.number, 1002);
+    assert_eq!(third.contact_id, first.contact_id);
+    let open = s
+        .conversations(&ConversationFilter {
+            status: Some(Status::Open),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert!(s.conversation("no-such-id").await.is_err());
+}
+
+async fn a_burst_opens_one_conversation(env: Env) {
+    // 40 transactions at once, each with one message from the same new contact.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = env.store.clone();
+        let e = env.envelope("burst", &format!("b{i}"), "hi");
+        tasks.push(tokio::spawn(async move { s.ingest_batch(&[e]).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let all = env
+        .store
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        env.store.count_messages(Some(&all[0].id)).await.unwrap(),
+        40
+    );
+    let contacts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM contacts")
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(contacts, 1);
+}
+
+async fn replies_thread_and_identities_join(env: Env) {
+    let s = &env.store;
+    let mut first = env.envelope("v1", "m1", "hi");
+    first.extra_identities = vec![Identity::new(IdentityKind::Email, "Ana@Example.com").unwrap()];
+    first.sender_name = Some("Ana".into());
+    s.ingest_batch(&[first]).await.unwrap();
+    let by_email = s
+        .contact_for_identity(&Identity::new(IdentityKind::Email, "ana@example.com").unwrap())
+        .await
+        .unwrap();
+    let by_visitor = s
+        .contact_for_identity(&Identity::new(IdentityKind::Visitor, "v1").unwrap())
+        .await
+        .unwrap();
+    assert!(by_email.is_some());
+    assert_eq!(by_email, by_visitor);
+
+    // A message on another inbox that replies to m1 joins m1's conversation.
+    let mut reply = env.envelope("v1", "m2", "re: hi");
+    reply.inbox = "webchat:other".into();
+    reply.replies_to = vec!["m1".into()];
+    s.ingest_batch(&[reply]).await.unwrap();
+    assert_eq!(
+        s.conversations(&ConversationFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

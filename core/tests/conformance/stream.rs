@@ -1,0 +1,269 @@
+//! The stream contract, on both implementations.
+
+use std::time::Duration;
+
+use switchboard_core::stream::Stream;
+
+use crate::on_every_backend;
+use crate::support::Env;
+
+const T: &str = "conformance";
+const G: &str = "g";
+
+async fn append_n(s: &dyn Stream, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(s.append(T, &format!("m{i}")).await.unwrap());
+    }
+    ids
+}
+
+on_every_backend!(
+    reads_in_order_and_ack_removes,
+    entries_before_the_group_exist_are_delivered,
+    read_waits_then_returns_nothing,
+    one_group_never_hands_an_entry_out_twice,
+    dead_consumers_entries_are_reclaimed,
+    groups_are_independent,
+    trim_keeps_what_is_pending,
+    concurrent_appends_all_land,
+);
+
+async fn reads_in_order_and_ack_removes(env: Env) {
+    let s = env.stream.as_ref();
+    s.ensure_group(T, G).await.unwrap();
+    s.ensure_group(T, G).await.unwrap(); // idempotent
+    append_n(s, 5).await;
+    assert_eq!(s.depth(T, G).await.unwrap(), 5);
+    let got = s
+        .read(T, G, "c1", 3, Duration::from_millis(10))
+        .await
+        .unwrap();
+    let payloads: Vec<_> = got.iter().map(|e| e.payload.as_str()).collect();
+    assert_eq!(payloads, ["m0", "m1", "m2"]);
+    assert!(got.iter().all(|e| e.deliveries == 1));
+    let rest = s
+        .read(T, G, "c1", 10, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[0].payload, "m3");
+    assert_eq!(
+        s.depth(T, G).await.unwrap(),
+        5,
+        "read but unacked entries still count"
+    );
+    let ids: Vec<String> = got.iter().chain(&rest).map(|e| e.id.clone()).collect();
+    s.ack(T, G, &ids).await.unwrap();
+    assert_eq!(s.depth(T, G).await.unwrap(), 0);
+}
+
+async fn entries_before_the_group_exist_are_delivered(env: Env) {
+    let s = env.stream.as_ref();
+    append_n(s, 2).await;
+    s.ensure_group(T, G).await.unwrap();
+    let got = s
+        .read(T, G, "c1", 10, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 2);
+}
+
+async fn read_waits_then_returns_nothing(env: Env) {
+    let s = env.stream.clone();
+    s.ensure_group(T, G).await.unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        s.read(T, G, "c1", 10, Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "returned after {:?}",
+        started.elapsed()
+    );
+    // A blocked reader wakes up for an append.
+    let reader = tokio::spawn({
+        let s = s.clone();
+        async move {
+            s.read(T, G, "c1", 10, Duration::from_secs(5))
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    s.append(T, "late").await.unwrap();
+    let got = reader.await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "woke after {:?}",
+        started.elapsed()
+    );
+}
+
+async fn one_group_never_hands_an_entry_out_twice(env: Env) {
+    let s = env.stream.clone();
+    s.ensure_group(T, G).await.unwrap();
+    append_n(s.as_ref(), 300).await;
+    let mut tasks = Vec::new();
+    for c in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = s
+                    .read(T, G, &format!("c{c}"), 7, Duration::from_millis(50))
+                    .await
+                    .unwrap();
+                if got.is_empty() {
+                    return mine;
+                }
+                mine.extend(got.into_iter().map(|e| e.payload));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(n, 300, "every entry handed out once");
+    assert_eq!(all.len(), 300);
+}
+
+async fn dead_consumers_entries_are_reclaimed(env: Env) {
+    let s = env.stream.as_ref();
+    s.ensure_group(T, G).await.unwrap();
+    append_n(s, 3).await;
+    let taken = s
+        .read(T, G, "dead", 2, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    // Not idle long enough yet.
+    assert!(
+        s.reclaim(T, G, "alive", Duration::from_secs(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let back = s
+        .reclaim(T, G, "alive", Duration::from_millis(100), 10)
+        .await
+        .unwrap();
+    let payloads: Vec<_> = back.iter().map(|e| e.payload.as_str()).collect();
+    assert_eq!(payloads, ["m0", "m1"]);
+    assert!(back.iter().all(|e| e.deliveries == 2), "{back:?}");
+    // Once taken over, it is no longer idle.
+    assert!(
+        s.reclaim(T, G, "third", Duration::from_millis(100), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.ack(T, G, &back.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        s.reclaim(T, G, "third", Duration::from_millis(100), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.depth(T, G).await.unwrap(), 1);
+}
+
+async fn groups_are_independent(env: Env) {
+    let s = env.stream.as_ref();
+    s.ensure_group(T, "a").await.unwrap();
+    s.ensure_group(T, "b").await.unwrap();
+    append_n(s, 2).await;
+    let a = s
+        .read(T, "a", "c", 10, Duration::from_millis(10))
+        .await
+        .unwrap();
+    s.ack(T, "a", &a.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    s.trim(T).await.unwrap();
+    let b = s
+        .read(T, "b", "c", 10, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 2, "group b still sees what group a finished");
+}
+
+async fn trim_keeps_what_is_pending(env: Env) {
+    let s = env.stream.as_ref();
+    s.ensure_group(T, G).await.unwrap();
+    append_n(s, 4).await;
+    let got = s
+        .read(T, G, "c", 4, Duration::from_millis(10))
+        .await
+        .unwrap();
+    // Ack all but the second.
+    let acked: Vec<String> = got
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, e)| e.id.clone())
+        .collect();
+    s.ack(T, G, &acked).await.unwrap();
+    s.trim(T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let back = s
+        .reclaim(T, G, "c2", Duration::from_millis(50), 10)
+        .await
+        .unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].payload, "m1");
+}
+
+async fn concurrent_appends_all_land(env: Env) {
+    let s = env.stream.clone();
+    s.ensure_group(T, G).await.unwrap();
+    let mut tasks = Vec::new();
+    for p in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100 {
+                s.append(T, &format!("p{p}-{i}")).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut seen = Vec::new();
+    loop {
+        let got = s
+            .read(T, G, "c", 500, Duration::from_millis(50))
+            .await
+            .unwrap();
+        if got.is_empty() {
+            break;
+        }
+        seen.extend(got);
+    }
+    assert_eq!(seen.len(), 800);
+    // Each producer's entries come out in the order it appended them.
+    for p in 0..8 {
+        let mine: Vec<usize> = seen
+            .iter()
+            .filter_map(|e| {
+                e.payload
+                    .strip_prefix(&format!("p{p}-"))
+                    .map(|i| i.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(mine, (0..100).collect::<Vec<_>>());
+    }
+}

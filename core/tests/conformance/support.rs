@@ -1,0 +1,152 @@
+use std::sync::Arc;
+
+use switchboard_core::clock::{Ids, SystemClock};
+use switchboard_core::dispatcher::Outbox;
+use switchboard_core::domain::{Channel, Envelope, Identity, IdentityKind};
+use switchboard_core::metrics::Metrics;
+use switchboard_core::realtime::{LocalRealtime, Realtime};
+use switchboard_core::router::{BotHook, NoBot, Router, RouterOptions};
+use switchboard_core::store::Store;
+use switchboard_core::stream::Stream;
+use switchboard_core::stream::embedded::EmbeddedStream;
+use switchboard_core::stream::redis::RedisStream;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Bus {
+    Embedded,
+    Redis,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh PostgreSQL database for one test; returns its url.
+pub async fn fresh_pg() -> String {
+    let admin = pg_admin_url();
+    let name = format!("sbt_{}", uuid::Uuid::new_v4().simple());
+    let store = Store::connect(&admin)
+        .await
+        .expect("postgres reachable at SWITCHBOARD_TEST_PG");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+    let base = admin.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}
+
+pub struct Env {
+    pub store: Store,
+    pub stream: Arc<dyn Stream>,
+    pub realtime: Arc<LocalRealtime>,
+    pub ids: Ids,
+    pub metrics: Arc<Metrics>,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn new(db: Db, bus: Bus) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match db {
+            Db::Sqlite => Store::sqlite_url(dir.path()),
+            Db::Postgres => fresh_pg().await,
+        };
+        let store = Store::connect(&url).await.unwrap();
+        let ids = Ids::new(Arc::new(SystemClock));
+        store.migrate(ids.now_ms()).await.unwrap();
+        let stream: Arc<dyn Stream> = match bus {
+            Bus::Embedded => Arc::new(EmbeddedStream::new(store.clone(), ids.clock().clone())),
+            Bus::Redis => {
+                let prefix = format!("sbt:{}", uuid::Uuid::new_v4().simple());
+                Arc::new(RedisStream::connect(&redis_url(), &prefix).await.unwrap())
+            }
+        };
+        Self {
+            store,
+            stream,
+            realtime: Arc::new(LocalRealtime::default()),
+            ids,
+            metrics: Arc::new(Metrics::default()),
+            _dir: dir,
+        }
+    }
+
+    pub fn outbox(&self) -> Outbox {
+        Outbox {
+            store: self.store.clone(),
+            stream: self.stream.clone(),
+            ids: self.ids.clone(),
+            realtime: self.realtime.clone() as Arc<dyn Realtime>,
+        }
+    }
+
+    pub fn router(&self, consumer: &str, bot: Arc<dyn BotHook>) -> Router {
+        Router {
+            store: self.store.clone(),
+            stream: self.stream.clone(),
+            realtime: self.realtime.clone(),
+            bot,
+            outbox: self.outbox(),
+            ids: self.ids.clone(),
+            metrics: self.metrics.clone(),
+            consumer: consumer.into(),
+            options: RouterOptions::for_backend(self.store.backend()),
+        }
+    }
+
+    pub fn plain_router(&self) -> Router {
+        self.router("r1", Arc::new(NoBot))
+    }
+
+    /// An inbound web-chat envelope from a visitor.
+    pub fn envelope(&self, visitor: &str, external_id: &str, text: &str) -> Envelope {
+        Envelope {
+            id: self.ids.new_id(),
+            channel: Channel::Webchat,
+            inbox: "webchat:default".into(),
+            external_id: external_id.into(),
+            sender: Identity::new(IdentityKind::Visitor, visitor).unwrap(),
+            sender_name: None,
+            extra_identities: vec![],
+            replies_to: vec![],
+            subject: None,
+            text: text.into(),
+            html: None,
+            attachments: vec![],
+            received_at: self.ids.now_ms(),
+        }
+    }
+}
+
+/// Runs one async test body on every backend pair.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                use $crate::support::{Bus, Db, Env};
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite_embedded() { super::$name(Env::new(Db::Sqlite, Bus::Embedded).await).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite_redis() { super::$name(Env::new(Db::Sqlite, Bus::Redis).await).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_embedded() { super::$name(Env::new(Db::Postgres, Bus::Embedded).await).await }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres_redis() { super::$name(Env::new(Db::Postgres, Bus::Redis).await).await }
+            }
+        )+
+    };
+}

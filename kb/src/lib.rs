@@ -1,0 +1,1 @@
+//! Knowledge base: articles, categories, translations, the search index and help-center pages.

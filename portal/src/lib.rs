@@ -1,0 +1,1 @@
+//! Client portal and billing: auth, invoices, estimates, payments, tickets, equipment, surveys.
