@@ -1,1 +1,20 @@
+//! The `switchboard` binary's library: configuration, wiring, the HTTP server (ops
+//! endpoints, agent API, web-chat socket), workers and the command line.
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod webchat;
+
+/// Logs to stderr: text for people, JSON (`log_format = "json"`) for collectors.
+/// `RUST_LOG` filters (default `info`).
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

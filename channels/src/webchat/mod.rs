@@ -1,0 +1,250 @@
+//! The web-chat widget's protocol: JSON frames over a websocket. The widget itself is a
+//! vendored script ([`WIDGET_JS`]) embedded with one `<script>` tag.
+//!
+//! Client → server frames: `message` (with a client id that makes resends idempotent),
+//! `typing`, `history`, `identify` (the pre-chat form), `ping`. Server → client frames:
+//! `welcome`, `ack`, `message`, `typing`, `history`, `resync`, `pong`, `error`.
+
+mod sender;
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::domain::{
+    AuthorKind, Channel, Direction, Envelope, Identity, IdentityKind, Message,
+};
+
+pub use sender::WebchatSender;
+
+/// The widget script, served at `/widget.js`.
+pub const WIDGET_JS: &str = include_str!("widget.js");
+
+/// Longest client id a widget may send.
+const MAX_CLIENT_ID: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    Message { client_id: String, text: String },
+    Typing { on: bool },
+    History {
+        #[serde(default)]
+        conversation: Option<String>,
+        #[serde(default)]
+        after: Option<String>,
+    },
+    Identify {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        email: Option<String>,
+    },
+    Ping,
+}
+
+/// Why a frame was refused. The connection stays open; nothing is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("frame is not valid UTF-8")]
+    InvalidUtf8,
+    #[error("frame is not a valid message: {0}")]
+    Malformed(String),
+    #[error("message text is empty")]
+    EmptyText,
+    #[error("client_id must be 1-64 characters [A-Za-z0-9_-]")]
+    BadClientId,
+    #[error("{0}")]
+    BadIdentity(String),
+}
+
+impl FrameError {
+    /// The stable code the widget switches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FrameError::TooLarge { .. } => "too_large",
+            FrameError::InvalidUtf8 => "invalid_utf8",
+            FrameError::Malformed(_) => "bad_frame",
+            FrameError::EmptyText => "empty_text",
+            FrameError::BadClientId => "bad_client_id",
+            FrameError::BadIdentity(_) => "bad_identity",
+        }
+    }
+}
+
+/// Parses a frame's bytes (text frames arrive as UTF-8, binary frames are read as UTF-8
+/// JSON too). `limit` bounds the frame size.
+pub fn parse_frame(bytes: &[u8], limit: usize) -> Result<ClientFrame, FrameError> {
+    if bytes.len() > limit {
+        return Err(FrameError::TooLarge { size: bytes.len(), limit });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| FrameError::InvalidUtf8)?;
+    let frame: ClientFrame = serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    match &frame {
+        ClientFrame::Message { client_id, text } => {
+            if client_id.is_empty()
+                || client_id.len() > MAX_CLIENT_ID
+                || !client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(FrameError::BadClientId);
+            }
+            if text.trim().is_empty() {
+                return Err(FrameError::EmptyText);
+            }
+        }
+        ClientFrame::Identify { name, email } => {
+            if let Some(email) = email {
+                Identity::new(IdentityKind::Email, email).map_err(|e| FrameError::BadIdentity(e.to_string()))?;
+            }
+            if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
+                return Err(FrameError::BadIdentity("name is longer than 200 characters".into()));
+            }
+        }
+        _ => {}
+    }
+    Ok(frame)
+}
+
+/// What a visitor told the pre-chat form.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VisitorProfile {
+    pub name: Option<String>,
+    pub email: Option<Identity>,
+}
+
+/// The envelope for a widget message. The external id joins visitor and client id, so a
+/// widget resending after a reconnect never stores a message twice.
+pub fn envelope(
+    id: String,
+    inbox: &str,
+    visitor: &Identity,
+    profile: &VisitorProfile,
+    client_id: &str,
+    text: &str,
+    now_ms: i64,
+) -> Envelope {
+    Envelope {
+        id,
+        channel: Channel::Webchat,
+        inbox: inbox.to_owned(),
+        external_id: format!("{}:{}", visitor.value, client_id),
+        sender: visitor.clone(),
+        sender_name: profile.name.clone().filter(|n| !n.trim().is_empty()),
+        extra_identities: profile.email.iter().cloned().collect(),
+        replies_to: Vec::new(),
+        subject: None,
+        text: text.to_owned(),
+        html: None,
+        attachments: Vec::new(),
+        received_at: now_ms,
+    }
+}
+
+/// A message as the widget shows it: no internal ids of agents or contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WidgetMessage {
+    pub id: String,
+    pub conversation_id: String,
+    /// `you`, `agent`, `bot` or `system`.
+    pub author: &'static str,
+    pub text: String,
+    pub created_at: i64,
+    /// The widget's own id for messages it sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl WidgetMessage {
+    pub fn from_message(m: &Message, visitor: &Identity) -> Self {
+        let author = match (m.direction, m.author_kind) {
+            (Direction::Inbound, _) => "you",
+            (_, AuthorKind::Agent) => "agent",
+            (_, AuthorKind::Bot) => "bot",
+            _ => "system",
+        };
+        let client_id = match m.direction {
+            Direction::Inbound => m
+                .external_id
+                .as_deref()
+                .and_then(|e| e.strip_prefix(&format!("{}:", visitor.value)))
+                .map(str::to_owned),
+            Direction::Outbound => None,
+        };
+        Self {
+            id: m.id.clone(),
+            conversation_id: m.conversation_id.clone(),
+            author,
+            text: m.text.clone(),
+            created_at: m.created_at,
+            client_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    Welcome { visitor: &'a str, prechat: bool, identified: bool, title: &'a str },
+    Ack { client_id: &'a str, id: &'a str },
+    Message { message: WidgetMessage },
+    Typing { on: bool },
+    History { messages: Vec<WidgetMessage> },
+    Resync,
+    Pong,
+    Error {
+        code: &'a str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<&'a str>,
+    },
+}
+
+impl ServerFrame<'_> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_frames_parse() {
+        let f = parse_frame(br#"{"type":"message","client_id":"c-1","text":"hi"}"#, 1024).unwrap();
+        assert_eq!(f, ClientFrame::Message { client_id: "c-1".into(), text: "hi".into() });
+        assert_eq!(parse_frame(br#"{"type":"ping"}"#, 1024).unwrap(), ClientFrame::Ping);
+        assert_eq!(
+            parse_frame(br#"{"type":"history"}"#, 1024).unwrap(),
+            ClientFrame::History { conversation: None, after: None }
+        );
+    }
+
+    #[test]
+    fn bad_frames_are_refused_with_a_code() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"not json", "bad_frame"),
+            (br#"{"type":"launch"}"#, "bad_frame"),
+            (br#"{"type":"message","text":"no id"}"#, "bad_frame"),
+            (br#"{"type":"message","client_id":"a","text":"x","extra":1}"#, "bad_frame"),
+            (br#"{"type":"message","client_id":"a b","text":"x"}"#, "bad_client_id"),
+            (br#"{"type":"message","client_id":"a","text":"   "}"#, "empty_text"),
+            (br#"{"type":"identify","email":"nope"}"#, "bad_identity"),
+            (b"\xff\xfe{}", "invalid_utf8"),
+        ];
+        for (bytes, code) in cases {
+            let e = parse_frame(bytes, 1024).unwrap_err();
+            assert_eq!(e.code(), *code, "{:?}: {e}", String::from_utf8_lossy(bytes));
+        }
+        let big = format!(r#"{{"type":"message","client_id":"a","text":"{}"}}"#, "x".repeat(2000));
+        assert_eq!(parse_frame(big.as_bytes(), 1024).unwrap_err().code(), "too_large");
+    }
+
+    #[test]
+    fn resends_share_an_idempotency_key() {
+        let v = Identity::new(IdentityKind::Visitor, "v1").unwrap();
+        let p = VisitorProfile::default();
+        let a = envelope("id1".into(), "webchat:default", &v, &p, "c1", "hi", 1);
+        let b = envelope("id2".into(), "webchat:default", &v, &p, "c1", "hi", 2);
+        assert_eq!(a.idempotency_key(), b.idempotency_key());
+    }
+}

@@ -1,0 +1,196 @@
+//! The agent API (JSON, bearer tokens): enough to work conversations end to end. The
+//! inbox UI builds on it.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_core::domain::{AuthorKind, Role, Status, User};
+use switchboard_core::realtime::Event;
+use switchboard_core::store::{ConversationFilter, NewOutbound};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Longest reply text, in bytes.
+const MAX_REPLY: usize = 64 * 1024;
+
+/// An authenticated agent.
+pub struct Agent(pub User);
+
+impl FromRequestParts<AppState> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header_token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned);
+        // Browsers cannot set headers on a websocket: the events socket may pass ?token=.
+        let query_token = parts.uri.query().and_then(|q| {
+            q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_owned)
+        });
+        let token = header_token.or(query_token).ok_or(ApiError::Unauthorized)?;
+        let user = state.store.user_by_token(token.trim()).await?.ok_or(ApiError::Unauthorized)?;
+        if !user.role.is_agent() {
+            return Err(ApiError::Forbidden("this API is for agents".into()));
+        }
+        Ok(Agent(user))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    inbox: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+pub async fn list_conversations(
+    State(state): State<AppState>,
+    Agent(_): Agent,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let filter = ConversationFilter {
+        status: q.status.as_deref().map(Status::parse).transpose()?,
+        inbox: q.inbox,
+        contact_id: None,
+        before: q.before,
+        limit: q.limit.unwrap_or(50),
+    };
+    let conversations = state.store.conversations(&filter).await?;
+    Ok(Json(json!({ "conversations": conversations })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadQuery {
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    Agent(_): Agent,
+    Path(id): Path<String>,
+    query: Result<Query<ThreadQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let conversation = state.store.conversation(&id).await?;
+    let messages = state.store.messages(&id, q.after.as_deref(), q.limit.unwrap_or(200)).await?;
+    Ok(Json(json!({ "conversation": conversation, "messages": messages })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    text: String,
+}
+
+/// Posts an agent reply. An `Idempotency-Key` header makes a retried request a no-op.
+pub async fn post_reply(
+    State(state): State<AppState>,
+    Agent(user): Agent,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Reply>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    if !user.role.can_reply() {
+        return Err(ApiError::Forbidden(format!("a {} cannot reply", user.role)));
+    }
+    let Json(reply) = body?;
+    if reply.text.len() > MAX_REPLY {
+        return Err(ApiError::TooLarge(format!("reply is {} bytes; the limit is {MAX_REPLY}", reply.text.len())));
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        Some(v) => {
+            let v = v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?;
+            if v.is_empty() || v.len() > 200 {
+                return Err(ApiError::BadRequest("Idempotency-Key must be 1-200 characters".into()));
+            }
+            Some(format!("api:{}:{v}", user.id))
+        }
+        None => None,
+    };
+    let message = state
+        .outbox
+        .queue(&NewOutbound {
+            conversation_id: &id,
+            author_kind: AuthorKind::Agent,
+            author_id: Some(&user.id),
+            text: &reply.text,
+            idempotency_key,
+        })
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(json!({ "message": message }))).into_response())
+}
+
+fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {
+    if roles.contains(&user.role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("a {} cannot do this", user.role)))
+    }
+}
+
+pub async fn list_dead_letters(State(state): State<AppState>, Agent(user): Agent) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&user, &[Role::Admin, Role::Supervisor, Role::Coordinator])?;
+    Ok(Json(json!({ "dead_letters": state.store.dead_letters().await? })))
+}
+
+pub async fn retry_dead_letter(
+    State(state): State<AppState>,
+    Agent(user): Agent,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require(&user, &[Role::Admin])?;
+    let message_id = state.outbox.retry_dead_letter(&id).await?;
+    Ok(Json(json!({ "message_id": message_id, "state": "queued" })))
+}
+
+/// Realtime events for agents, as JSON text frames.
+pub async fn events(State(state): State<AppState>, Agent(_): Agent, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| agent_socket(state, socket))
+}
+
+async fn agent_socket(state: AppState, mut socket: WebSocket) {
+    let mut events = state.realtime.subscribe();
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => {
+                let _ = socket.send(WsMessage::Close(Some(axum::extract::ws::CloseFrame { code: 1001, reason: "server stopping".into() }))).await;
+                return;
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(WsMessage::Close(_))) | None => return,
+                Some(Ok(_)) => {}
+                Some(Err(_)) => return,
+            },
+            event = events.recv() => {
+                let event = match event {
+                    Ok(e) => e,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Resync,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Ok(text) = serde_json::to_string(&event) else { continue };
+                if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API route".into())
+}

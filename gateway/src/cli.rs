@@ -1,0 +1,113 @@
+//! The command line (a contract: other tools drive it). See DESIGN.md.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use switchboard_core::domain::{Role, Tier};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{AppState, Application};
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "Omnichannel customer-support gateway")]
+pub struct Cli {
+    /// Configuration file (default: switchboard.toml when present).
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything: HTTP, workers, pollers.
+    Serve,
+    /// Serve with demo data; prints the links to try it.
+    Demo,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Outbound messages that kept failing.
+    #[command(subcommand, name = "deadletter")]
+    DeadLetter(DeadLetterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user and print an API token for it.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// support, coordinator, supervisor, admin, client_user or client_admin.
+        #[arg(long)]
+        role: String,
+        /// N1, N2 or N3 (support agents only; default N1).
+        #[arg(long)]
+        tier: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterCommand {
+    /// List dead letters.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a dead letter (by its id or its message id) for delivery again.
+    Retry { id: String },
+}
+
+pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    Ok(Config::load(cli.config.as_deref(), &env)?)
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => Application::build(config).await?.run_until_stopped(CancellationToken::new()).await,
+        Command::Demo => crate::demo::run(config).await,
+        Command::Migrate => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            println!("database is up to date ({:?})", state.store.backend());
+            Ok(())
+        }
+        Command::User(UserCommand::Add { email, role, tier, name }) => {
+            let role = Role::parse(&role)?;
+            let tier = tier.as_deref().map(Tier::parse).transpose()?;
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            let user = state.store.create_user(&state.ids, &email, name.as_deref(), role, tier).await?;
+            let token = state.store.issue_api_token(&state.ids, &user.id, "cli").await?;
+            println!("{}", serde_json::json!({ "id": user.id, "email": user.email, "role": user.role, "tier": user.tier, "token": token }));
+            Ok(())
+        }
+        Command::DeadLetter(cmd) => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            match cmd {
+                DeadLetterCommand::List { json } => {
+                    let dead = state.store.dead_letters().await?;
+                    if json {
+                        println!("{}", serde_json::to_string(&dead)?);
+                    } else if dead.is_empty() {
+                        println!("no dead letters");
+                    } else {
+                        for d in dead {
+                            println!("{}  message {}  {}  attempts {}  {}", d.id, d.message_id, d.channel, d.attempts, d.error);
+                        }
+                    }
+                }
+                DeadLetterCommand::Retry { id } => {
+                    let message_id = state.outbox.retry_dead_letter(&id).await?;
+                    println!("message {message_id} queued again");
+                }
+            }
+            Ok(())
+        }
+    }
+}

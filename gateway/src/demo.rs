@@ -1,0 +1,89 @@
+//! `switchboard demo`: seeds a company, contacts, agents and sample conversations (once
+//! per data dir), then serves and prints where to look.
+
+use switchboard_core::domain::{AuthorKind, Channel, Envelope, Identity, IdentityKind, Role, Tier};
+use switchboard_core::store::{IngestOutcome, NewOutbound};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{AppState, Application};
+use crate::config::Config;
+
+const ADMIN: &str = "admin@demo.switchboard.local";
+const AGENT: &str = "ana@demo.switchboard.local";
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    let state = app.state().clone();
+    let (admin_token, agent_token) = seed(&state).await?;
+    let base = format!("http://{}", state.config.listen.ip()).replace("0.0.0.0", "127.0.0.1");
+    let base = format!("{base}:{}", app.port());
+    println!("Switchboard demo is running at {base}");
+    println!("  Web chat (as a client):  {base}/chat");
+    println!("  Agent API (as Ana, N1):  curl -H 'Authorization: Bearer {agent_token}' {base}/api/v1/conversations");
+    println!("  Admin token:             {admin_token}");
+    println!("  Health and metrics:      {base}/readyz  {base}/metrics");
+    println!("Stop with Ctrl-C.");
+    app.run_until_stopped(CancellationToken::new()).await
+}
+
+async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
+    let store = &state.store;
+    let ids = &state.ids;
+    let (admin, fresh) = match store.user_by_email(ADMIN).await? {
+        Some(u) => (u, false),
+        None => (store.create_user(ids, ADMIN, Some("Demo Admin"), Role::Admin, None).await?, true),
+    };
+    let agent = match store.user_by_email(AGENT).await? {
+        Some(u) => u,
+        None => store.create_user(ids, AGENT, Some("Ana Souza"), Role::Support, Some(Tier::N1)).await?,
+    };
+    let admin_token = store.issue_api_token(ids, &admin.id, "demo").await?;
+    let agent_token = store.issue_api_token(ids, &agent.id, "demo").await?;
+    if !fresh {
+        return Ok((admin_token, agent_token));
+    }
+    let company = store.create_company(ids, "Acme Print Services").await?;
+    let samples = [
+        ("demo-maria", "Maria Lopez", "maria@acme.example", &["Hi! Our printer on floor 2 shows error E-302.", "It started after the toner change this morning."][..]),
+        ("demo-joao", "João Silva", "joao@acme.example", &["Can I get a copy of last month's invoice?"][..]),
+    ];
+    for (n, (visitor, name, email, texts)) in samples.iter().enumerate() {
+        let mut conversation = None;
+        for (i, text) in texts.iter().enumerate() {
+            let envelope = Envelope {
+                id: ids.new_id(),
+                channel: Channel::Webchat,
+                inbox: state.config.webchat.inbox.clone(),
+                external_id: format!("{visitor}:seed-{i}"),
+                sender: Identity::new(IdentityKind::Visitor, visitor)?,
+                sender_name: Some((*name).to_owned()),
+                extra_identities: vec![Identity::new(IdentityKind::Email, email)?],
+                replies_to: vec![],
+                subject: None,
+                text: (*text).to_owned(),
+                html: None,
+                attachments: vec![],
+                received_at: ids.now_ms(),
+            };
+            for outcome in store.ingest_batch(&[envelope]).await? {
+                if let IngestOutcome::Stored(s) = outcome {
+                    store.set_contact_company(&s.contact_id, &company).await?;
+                    conversation = Some(s.conversation.id.clone());
+                }
+            }
+        }
+        if let (0, Some(conversation)) = (n, conversation) {
+            state
+                .outbox
+                .queue(&NewOutbound {
+                    conversation_id: &conversation,
+                    author_kind: AuthorKind::Agent,
+                    author_id: Some(&agent.id),
+                    text: "Hello Maria, I'm looking into E-302 now. Could you send a photo of the display?",
+                    idempotency_key: Some("demo:first-reply".into()),
+                })
+                .await?;
+        }
+    }
+    Ok((admin_token, agent_token))
+}

@@ -1,0 +1,113 @@
+//! The HTTP surface: routes, ops endpoints, request ids and request logs.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::{api, webchat};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn routes(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/conversations", get(api::list_conversations))
+        .route("/conversations/{id}", get(api::get_conversation))
+        .route("/conversations/{id}/messages", post(api::post_reply))
+        .route("/dead-letters", get(api::list_dead_letters))
+        .route("/dead-letters/{id}/retry", post(api::retry_dead_letter))
+        .route("/events", get(api::events))
+        .fallback(api::not_found);
+    Router::new()
+        .route("/", get(home))
+        .route("/chat", get(chat_page))
+        .route("/widget.js", get(widget_js))
+        .route("/webchat/ws", get(webchat::upgrade))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .nest("/api/v1", api)
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Ready when the database and the stream both answer.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let db = state.store.ping().await;
+    let stream = state.stream.health().await;
+    let show = |r: &switchboard_core::Result<()>| match r {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let status = if db.is_ok() && stream.is_ok() && !state.shutdown.is_cancelled() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
+        "checks": {"database": show(&db), "stream": show(&stream)},
+        "stream": state.stream.kind(),
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"))],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn widget_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+        ],
+        switchboard_channels::webchat::WIDGET_JS,
+    )
+        .into_response()
+}
+
+async fn home() -> Html<&'static str> {
+    Html(concat!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>",
+        "<title>Switchboard</title><body style='font:16px system-ui;max-width:40em;margin:2em auto;padding:0 1em'>",
+        "<h1>Switchboard</h1><ul><li><a href=/chat>Web chat demo page</a></li>",
+        "<li><a href=/readyz>Readiness</a> · <a href=/metrics>Metrics</a></li>",
+        "<li>Agent API: <code>/api/v1/conversations</code> with <code>Authorization: Bearer TOKEN</code></li></ul>"
+    ))
+}
+
+async fn chat_page(State(state): State<AppState>) -> Html<String> {
+    let title = html_escape(&state.config.webchat.title);
+    Html(format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
+         <title>{title}</title><body style='font:16px system-ui;max-width:40em;margin:2em auto;padding:0 1em'>\
+         <h1>{title}</h1><p>This page embeds the chat widget with one tag:</p>\
+         <pre>&lt;script src=\"{base}/widget.js\" async&gt;&lt;/script&gt;</pre>\
+         <script src=\"/widget.js\" data-title=\"{title}\" async></script>",
+        base = html_escape(state.config.public_url.trim_end_matches('/')),
+    ))
+}
+
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}

@@ -1,0 +1,290 @@
+//! The web-chat websocket: one socket per widget. Frames are parsed by
+//! `switchboard_channels::webchat`; here they meet the stream, the store and the
+//! realtime bus. A refused frame gets an `error` frame and the socket stays open.
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use switchboard_channels::webchat::{self, ClientFrame, FrameError, ServerFrame, VisitorProfile, WidgetMessage};
+use switchboard_core::domain::{Channel, Direction, Identity, IdentityKind};
+use switchboard_core::metrics::ChannelLabel;
+use switchboard_core::realtime::Event;
+use switchboard_core::store::ConversationFilter;
+use switchboard_core::stream::INBOUND;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    visitor: Option<String>,
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let asked = query.ok().and_then(|Query(q)| q.visitor).or_else(|| cookie(&headers, "sb_visitor"));
+    // An unknown or malformed visitor id gets a fresh one: ids are random, never chosen.
+    let visitor = asked
+        .and_then(|v| Identity::new(IdentityKind::Visitor, &v).ok())
+        .unwrap_or_else(|| Identity { kind: IdentityKind::Visitor, value: switchboard_core::clock::random_token() });
+    let limit = state.config.webchat.max_message_bytes;
+    // The protocol limit sits above the configured one so that a frame over the limit
+    // gets a clear error while the socket stays open.
+    let hard_limit = (limit * 4).max(64 * 1024);
+    ws.max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| Session::new(state, visitor).run(socket))
+}
+
+struct Session {
+    state: AppState,
+    visitor: Identity,
+    contact_id: Option<String>,
+    identified: bool,
+    profile: VisitorProfile,
+}
+
+impl Session {
+    fn new(state: AppState, visitor: Identity) -> Self {
+        Self { state, visitor, contact_id: None, identified: false, profile: VisitorProfile::default() }
+    }
+
+    async fn run(mut self, mut socket: WebSocket) {
+        let mut events = self.state.realtime.subscribe();
+        match self.state.store.contact_for_identity(&self.visitor).await {
+            Ok(Some(contact)) => {
+                self.identified = self
+                    .state
+                    .store
+                    .contact_identities(&contact)
+                    .await
+                    .map(|ids| ids.iter().any(|i| i.kind == IdentityKind::Email))
+                    .unwrap_or(false);
+                self.contact_id = Some(contact);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot look up visitor"),
+        }
+        let welcome = ServerFrame::Welcome {
+            visitor: &self.visitor.value,
+            prechat: self.state.config.webchat.prechat_form,
+            identified: self.identified,
+            title: &self.state.config.webchat.title,
+        };
+        if send(&mut socket, &welcome).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                () = self.state.shutdown.cancelled() => {
+                    let _ = socket.send(WsMessage::Close(Some(CloseFrame { code: 1001, reason: "server stopping".into() }))).await;
+                    return;
+                }
+                incoming = socket.recv() => {
+                    let bytes = match incoming {
+                        None | Some(Ok(WsMessage::Close(_))) => return,
+                        Some(Ok(WsMessage::Text(t))) => t.as_bytes().to_vec(),
+                        Some(Ok(WsMessage::Binary(b))) => b.to_vec(),
+                        Some(Ok(_)) => continue, // ping/pong are answered by the protocol layer
+                        Some(Err(e)) => {
+                            // A text frame that is not UTF-8, or one over the protocol limit,
+                            // fails in the protocol layer; say so and keep reading if we can.
+                            let text = e.to_string();
+                            let code = if text.contains("UTF-8") || text.contains("utf-8") || text.contains("utf8") { "invalid_utf8" } else { "bad_frame" };
+                            let frame = ServerFrame::Error { code, message: format!("frame refused: {text}"), client_id: None };
+                            if send(&mut socket, &frame).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    };
+                    if self.handle(&mut socket, &bytes).await.is_err() {
+                        return;
+                    }
+                }
+                event = events.recv() => {
+                    let event = match event {
+                        Ok(e) => e,
+                        Err(RecvError::Lagged(_)) => Event::Resync,
+                        Err(RecvError::Closed) => return,
+                    };
+                    if self.forward(&mut socket, event).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, socket: &mut WebSocket, bytes: &[u8]) -> Result<(), axum::Error> {
+        let limit = self.state.config.webchat.max_message_bytes;
+        let frame = match webchat::parse_frame(bytes, limit) {
+            Ok(f) => f,
+            Err(e) => return refuse(socket, &e, client_id_of(bytes).as_deref()).await,
+        };
+        match frame {
+            ClientFrame::Ping => send(socket, &ServerFrame::Pong).await,
+            ClientFrame::Identify { name, email } => {
+                self.profile.name = name;
+                self.profile.email = email.and_then(|e| Identity::new(IdentityKind::Email, &e).ok());
+                self.identified |= self.profile.email.is_some();
+                Ok(())
+            }
+            ClientFrame::Typing { on } => {
+                if let Some(contact_id) = &self.contact_id {
+                    let event = Event::Typing { conversation_id: None, contact_id: contact_id.clone(), from: "contact".into(), on };
+                    let _ = self.state.realtime.publish(&event).await;
+                }
+                Ok(())
+            }
+            ClientFrame::History { conversation, after } => self.history(socket, conversation, after).await,
+            ClientFrame::Message { client_id, text } => self.accept(socket, &client_id, &text).await,
+        }
+    }
+
+    async fn accept(&mut self, socket: &mut WebSocket, client_id: &str, text: &str) -> Result<(), axum::Error> {
+        if self.state.config.webchat.prechat_form && !self.identified {
+            let frame = ServerFrame::Error {
+                code: "prechat_required",
+                message: "please tell us your name and email first".into(),
+                client_id: Some(client_id),
+            };
+            return send(socket, &frame).await;
+        }
+        let state = &self.state;
+        let envelope = webchat::envelope(
+            state.ids.new_id(),
+            &state.config.webchat.inbox,
+            &self.visitor,
+            &self.profile,
+            client_id,
+            text,
+            state.ids.now_ms(),
+        );
+        let appended = match serde_json::to_string(&envelope) {
+            Ok(json) => state.stream.append(INBOUND, &json).await,
+            Err(e) => Err(e.into()),
+        };
+        match appended {
+            Ok(_) => {
+                state.metrics.accepted.get_or_create(&ChannelLabel { channel: Channel::Webchat.to_string() }).inc();
+                send(socket, &ServerFrame::Ack { client_id, id: &envelope.id }).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "web-chat message not accepted");
+                let frame = ServerFrame::Error {
+                    code: "unavailable",
+                    message: "message not accepted; it will be sent again".into(),
+                    client_id: Some(client_id),
+                };
+                send(socket, &frame).await
+            }
+        }
+    }
+
+    async fn history(&mut self, socket: &mut WebSocket, conversation: Option<String>, after: Option<String>) -> Result<(), axum::Error> {
+        if self.contact_id.is_none() {
+            self.contact_id = self.state.store.contact_for_identity(&self.visitor).await.ok().flatten();
+        }
+        let Some(contact_id) = self.contact_id.clone() else {
+            if conversation.is_some() {
+                return send(socket, &unknown_conversation()).await;
+            }
+            return send(socket, &ServerFrame::History { messages: Vec::new() }).await;
+        };
+        let filter = ConversationFilter {
+            contact_id: Some(contact_id),
+            inbox: Some(self.state.config.webchat.inbox.clone()),
+            limit: 20,
+            ..Default::default()
+        };
+        let mut conversations = match self.state.store.conversations(&filter).await {
+            Ok(c) => c,
+            Err(e) => return send(socket, &internal(&e)).await,
+        };
+        if let Some(wanted) = &conversation {
+            conversations.retain(|c| &c.id == wanted);
+            if conversations.is_empty() {
+                return send(socket, &unknown_conversation()).await;
+            }
+        }
+        let mut messages = Vec::new();
+        for c in &conversations {
+            match self.state.store.messages(&c.id, after.as_deref(), 500).await {
+                Ok(ms) => messages.extend(ms.iter().map(|m| WidgetMessage::from_message(m, &self.visitor))),
+                Err(e) => return send(socket, &internal(&e)).await,
+            }
+        }
+        messages.sort_by(|a, b| a.id.cmp(&b.id));
+        send(socket, &ServerFrame::History { messages }).await
+    }
+
+    async fn forward(&mut self, socket: &mut WebSocket, event: Event) -> Result<(), axum::Error> {
+        if self.contact_id.is_none()
+            && let Event::Message { message, contact_id, .. } = &event
+            && message.direction == Direction::Inbound
+            && message.channel == Channel::Webchat
+            && message.external_id.as_deref().is_some_and(|e| e.starts_with(&format!("{}:", self.visitor.value)))
+        {
+            self.contact_id = Some(contact_id.clone());
+        }
+        if matches!(event, Event::Resync) {
+            return send(socket, &ServerFrame::Resync).await;
+        }
+        let Some(mine) = &self.contact_id else { return Ok(()) };
+        if event.contact_id() != Some(mine.as_str()) {
+            return Ok(());
+        }
+        match event {
+            Event::Message { message, .. } => {
+                let message = WidgetMessage::from_message(&message, &self.visitor);
+                send(socket, &ServerFrame::Message { message }).await
+            }
+            Event::Typing { from, on, .. } if from == "agent" => send(socket, &ServerFrame::Typing { on }).await,
+            _ => Ok(()),
+        }
+    }
+}
+
+fn unknown_conversation() -> ServerFrame<'static> {
+    ServerFrame::Error { code: "unknown_conversation", message: "no such conversation".into(), client_id: None }
+}
+
+fn internal(e: &switchboard_core::Error) -> ServerFrame<'static> {
+    tracing::error!(error = %e, "web-chat store error");
+    ServerFrame::Error { code: "internal", message: "something went wrong; try again".into(), client_id: None }
+}
+
+/// The client id of a refused frame, when one can be read, so the widget knows which
+/// message was refused.
+fn client_id_of(bytes: &[u8]) -> Option<String> {
+    let prefix = &bytes[..bytes.len().min(512)];
+    let text = String::from_utf8_lossy(prefix);
+    let start = text.find("\"client_id\"")? + "\"client_id\"".len();
+    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect();
+    (!id.is_empty()).then_some(id)
+}
+
+async fn refuse(socket: &mut WebSocket, e: &FrameError, client_id: Option<&str>) -> Result<(), axum::Error> {
+    send(socket, &ServerFrame::Error { code: e.code(), message: e.to_string(), client_id }).await
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame<'_>) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(frame.to_json().into())).await
+}
