@@ -171,6 +171,7 @@ impl Dispatcher {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "dispatcher cannot read the outbound stream");
+                    let _ = stream.ensure_group(OUTBOUND, GROUP).await;
                     tokio::select! { () = tokio::time::sleep(Duration::from_secs(1)) => {}, () = shutdown.cancelled() => break }
                 }
             }

@@ -8,9 +8,22 @@ use crate::error::{Error, Result};
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name { $($variant),+ }
+
+        // Serialized as their stored text, so JSON, SQL and the CLI all say the same.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $name::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
@@ -262,6 +275,9 @@ mod tests {
         let err = Status::parse("closed").unwrap_err().to_string();
         assert!(err.contains("open, pending, snoozed, resolved"), "{err}");
         assert_eq!(Tier::parse("N2").unwrap(), Tier::N2);
+        assert_eq!(serde_json::to_string(&Tier::N2).unwrap(), "\"N2\"");
+        assert_eq!(serde_json::from_str::<Role>("\"client_admin\"").unwrap(), Role::ClientAdmin);
+        assert!(serde_json::from_str::<Role>("\"root\"").is_err());
     }
 
     #[test]

@@ -119,6 +119,8 @@ impl Router {
                 Err(e) => {
                     failures += 1;
                     tracing::warn!(error = %e, "router cannot read the inbound stream");
+                    // The stream may have lost its group (a Redis restarted without its data).
+                    let _ = self.stream.ensure_group(INBOUND, GROUP).await;
                     let pause = Duration::from_millis(100 * u64::from(failures.min(20)));
                     tokio::select! { () = tokio::time::sleep(pause) => {}, () = shutdown.cancelled() => break }
                 }

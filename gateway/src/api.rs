@@ -135,6 +135,31 @@ pub async fn post_reply(
     Ok((axum::http::StatusCode::CREATED, Json(json!({ "message": message }))).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Typing {
+    on: bool,
+}
+
+/// Shows the client that an agent is typing.
+pub async fn post_typing(
+    State(state): State<AppState>,
+    Agent(user): Agent,
+    Path(id): Path<String>,
+    body: Result<Json<Typing>, JsonRejection>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    if !user.role.can_reply() {
+        return Err(ApiError::Forbidden(format!("a {} cannot reply", user.role)));
+    }
+    let Json(typing) = body?;
+    let conversation = state.store.conversation(&id).await?;
+    let event = Event::Typing { conversation_id: Some(id), contact_id: conversation.contact_id, from: "agent".into(), on: typing.on };
+    if let Err(e) = state.realtime.publish(&event).await {
+        tracing::debug!(error = %e, "typing not published");
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {
     if roles.contains(&user.role) {
         Ok(())

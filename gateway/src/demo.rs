@@ -17,12 +17,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (admin_token, agent_token) = seed(&state).await?;
     let base = format!("http://{}", state.config.listen.ip()).replace("0.0.0.0", "127.0.0.1");
     let base = format!("{base}:{}", app.port());
-    println!("Switchboard demo is running at {base}");
-    println!("  Web chat (as a client):  {base}/chat");
-    println!("  Agent API (as Ana, N1):  curl -H 'Authorization: Bearer {agent_token}' {base}/api/v1/conversations");
-    println!("  Admin token:             {admin_token}");
-    println!("  Health and metrics:      {base}/readyz  {base}/metrics");
-    println!("Stop with Ctrl-C.");
+    let text = format!(
+        "Switchboard demo is running at {base}\n\
+         \x20 Web chat (as a client):  {base}/chat\n\
+         \x20 Agent API (as Ana, N1):  curl -H 'Authorization: Bearer {agent_token}' {base}/api/v1/conversations\n\
+         \x20 Admin token:             {admin_token}\n\
+         \x20 Health and metrics:      {base}/readyz  {base}/metrics\n\
+         Stop with Ctrl-C.\n"
+    );
+    // A closed stdout (piped into `head`, say) must not stop the server.
+    let mut out = std::io::stdout();
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes()).and_then(|()| std::io::Write::flush(&mut out));
     app.run_until_stopped(CancellationToken::new()).await
 }
 

@@ -19,6 +19,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/conversations", get(api::list_conversations))
         .route("/conversations/{id}", get(api::get_conversation))
         .route("/conversations/{id}/messages", post(api::post_reply))
+        .route("/conversations/{id}/typing", post(api::post_typing))
         .route("/dead-letters", get(api::list_dead_letters))
         .route("/dead-letters/{id}/retry", post(api::retry_dead_letter))
         .route("/events", get(api::events))
@@ -68,6 +69,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    // Queue depth is read at scrape time, so it is current whatever the workers are doing.
+    for (topic, group) in [
+        (switchboard_core::stream::INBOUND, switchboard_core::router::GROUP),
+        (switchboard_core::stream::OUTBOUND, switchboard_core::dispatcher::GROUP),
+    ] {
+        if let Ok(depth) = state.stream.depth(topic, group).await {
+            state
+                .metrics
+                .queue_depth
+                .get_or_create(&switchboard_core::metrics::TopicLabel { topic: topic.into() })
+                .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        }
+    }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"))],
         state.metrics.encode(),

@@ -102,15 +102,17 @@ impl Session {
                         Some(Ok(WsMessage::Binary(b))) => b.to_vec(),
                         Some(Ok(_)) => continue, // ping/pong are answered by the protocol layer
                         Some(Err(e)) => {
-                            // A text frame that is not UTF-8, or one over the protocol limit,
-                            // fails in the protocol layer; say so and keep reading if we can.
+                            // The protocol layer refused the frame. A text frame that is not
+                            // UTF-8 must fail the connection (RFC 6455 §8.1): say why, close
+                            // with 1007, and the widget reconnects and resends. Other
+                            // protocol errors leave nothing to read.
                             let text = e.to_string();
-                            let code = if text.contains("UTF-8") || text.contains("utf-8") || text.contains("utf8") { "invalid_utf8" } else { "bad_frame" };
+                            let utf8 = text.to_lowercase().contains("utf-8") || text.to_lowercase().contains("utf8");
+                            let (code, close) = if utf8 { ("invalid_utf8", 1007) } else { ("bad_frame", 1002) };
                             let frame = ServerFrame::Error { code, message: format!("frame refused: {text}"), client_id: None };
-                            if send(&mut socket, &frame).await.is_err() {
-                                return;
-                            }
-                            continue;
+                            let _ = send(&mut socket, &frame).await;
+                            let _ = socket.send(WsMessage::Close(Some(CloseFrame { code: close, reason: code.into() }))).await;
+                            return;
                         }
                     };
                     if self.handle(&mut socket, &bytes).await.is_err() {

@@ -1,1 +1,10 @@
+//! End-to-end tests: the real binary, real PostgreSQL and Redis, real sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should stop the test
 
+mod support;
+
+mod api;
+mod crash;
+mod lifecycle;
+mod realtime;
+mod webchat;

@@ -1,0 +1,251 @@
+//! Starting the real `switchboard` binary against real services, and talking to it the
+//! way a widget, an agent and an operator do.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+pub fn pg_admin_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh PostgreSQL database; returns its url.
+pub async fn fresh_pg() -> String {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let admin = pg_admin_url();
+    let name = format!("sbt_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite and the embedded stream: the defaults.
+    Embedded,
+    /// PostgreSQL and Redis.
+    PostgresRedis,
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub env: HashMap<String, String>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut env = HashMap::new();
+        env.insert("SWITCHBOARD_LISTEN".into(), format!("127.0.0.1:{port}"));
+        env.insert("SWITCHBOARD_DATA_DIR".into(), dir.path().display().to_string());
+        env.insert("SWITCHBOARD_PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+        env.insert("SWITCHBOARD_SHUTDOWN_GRACE_MS".into(), "5000".into());
+        env.insert("SWITCHBOARD_DISPATCHER__BACKOFF_BASE_MS".into(), "20".into());
+        if backend == Backend::PostgresRedis {
+            env.insert("DATABASE_URL".into(), fresh_pg().await);
+            env.insert("REDIS_URL".into(), redis_url());
+            env.insert("SWITCHBOARD_REDIS_PREFIX".into(), format!("sbt:{}", uuid::Uuid::new_v4().simple()));
+        }
+        for (k, v) in extra {
+            env.insert((*k).into(), (*v).into());
+        }
+        let mut server = Self { child: None, port, env, dir, http: reqwest::Client::new() };
+        server.spawn().await;
+        server
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .envs(&self.env)
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    /// Runs a CLI command against this server's configuration.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    pub async fn spawn(&mut self) {
+        let child = self.command().arg("serve").stdin(Stdio::null()).spawn().unwrap();
+        self.child = Some(child);
+        self.wait_ready().await;
+    }
+
+    pub async fn wait_ready(&self) {
+        for _ in 0..300 {
+            if let Ok(r) = self.http.get(self.url("/readyz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server on port {} never became ready", self.port);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `kill -9`: no shutdown, no flush, nothing.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().unwrap();
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        c.wait().unwrap()
+    }
+
+    /// An agent with an API token, made through the CLI.
+    pub fn add_user(&self, email: &str, role: &str) -> String {
+        let out = self.cli(&["user", "add", "--email", email, "--role", role]);
+        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let r = self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn conversations(&self, token: &str) -> Vec<Value> {
+        let (status, body) = self.get(token, "/api/v1/conversations?limit=500").await;
+        assert_eq!(status, 200, "{body}");
+        body["conversations"].as_array().unwrap().clone()
+    }
+
+    pub async fn thread(&self, token: &str, conversation: &str) -> Vec<Value> {
+        let (status, body) = self.get(token, &format!("/api/v1/conversations/{conversation}?limit=10000")).await;
+        assert_eq!(status, 200, "{body}");
+        body["messages"].as_array().unwrap().clone()
+    }
+
+    pub async fn widget(&self, visitor: Option<&str>) -> Widget {
+        Widget::connect(self.port, visitor).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A web-chat widget's socket.
+pub struct Widget {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub visitor: String,
+}
+
+impl Widget {
+    pub async fn connect(port: u16, visitor: Option<&str>) -> Self {
+        let url = match visitor {
+            Some(v) => format!("ws://127.0.0.1:{port}/webchat/ws?visitor={v}"),
+            None => format!("ws://127.0.0.1:{port}/webchat/ws"),
+        };
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let welcome = next_json(&mut ws).await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        let visitor = welcome["visitor"].as_str().unwrap().to_owned();
+        Self { ws, visitor }
+    }
+
+    pub async fn send_json(&mut self, v: Value) {
+        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    }
+
+    pub async fn say(&mut self, client_id: &str, text: &str) {
+        self.send_json(json!({"type": "message", "client_id": client_id, "text": text})).await;
+    }
+
+    /// The next frame of a type, skipping others.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        loop {
+            let v = next_json(&mut self.ws).await;
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> Value {
+        next_json(&mut self.ws).await
+    }
+}
+
+pub async fn next_json(ws: &mut WebSocketStream<MaybeTlsStream<TcpStream>>) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("no frame within 10 s")
+            .expect("socket ended")
+            .expect("socket error");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(c) => panic!("socket closed: {c:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Waits until `check` passes, for up to `secs`.
+pub async fn eventually<F, Fut>(secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met within {secs} s");
+}
