@@ -116,10 +116,7 @@ impl RedisRealtime {
         prefix: &str,
         shutdown: CancellationToken,
     ) -> Result<Self> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_max_delay(Duration::from_secs(2));
+        let config = crate::stream::redis::config(Duration::from_secs(2));
         let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
         let channel = format!("{prefix}:events");
         let local = broadcast::channel(CAPACITY).0;
@@ -196,11 +193,12 @@ async fn subscriber(
 impl Realtime for RedisRealtime {
     async fn publish(&self, event: &Event) -> Result<()> {
         let payload = serde_json::to_string(event)?;
-        let _: i64 = redis::cmd("PUBLISH")
-            .arg(&self.channel)
-            .arg(payload)
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let _: i64 = crate::stream::redis::retry_dropped(|| {
+            let mut conn = self.conn.clone();
+            let cmd = redis::cmd("PUBLISH").arg(&self.channel).arg(&payload).to_owned();
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await?;
         Ok(())
     }
     fn subscribe(&self) -> broadcast::Receiver<Event> {

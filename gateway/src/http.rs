@@ -49,8 +49,11 @@ async fn healthz() -> &'static str {
 
 /// Ready when the database and the stream both answer.
 async fn readyz(State(state): State<AppState>) -> Response {
-    let db = state.store.ping().await;
-    let stream = state.stream.health().await;
+    // A dependency that hangs must not hang the probe.
+    let limit = std::time::Duration::from_secs(2);
+    let timed_out = || switchboard_core::Error::Stream("no answer within 2 s".into());
+    let db = tokio::time::timeout(limit, state.store.ping()).await.unwrap_or_else(|_| Err(timed_out()));
+    let stream = tokio::time::timeout(limit, state.stream.health()).await.unwrap_or_else(|_| Err(timed_out()));
     let show = |r: &switchboard_core::Result<()>| match r {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.to_string(),

@@ -37,11 +37,35 @@ impl fmt::Debug for RedisStream {
     }
 }
 
-fn config(response_timeout: Duration) -> ConnectionManagerConfig {
+/// Commands fail fast while Redis is away (one reconnect try each), so callers see the
+/// outage at once instead of queueing behind a long reconnect.
+pub(crate) fn config(response_timeout: Duration) -> ConnectionManagerConfig {
     ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_connection_timeout(Some(Duration::from_secs(1)))
         .set_response_timeout(Some(response_timeout))
-        .set_max_delay(Duration::from_secs(2))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500))
+}
+
+/// Runs a command again when the connection broke under it: after Redis restarts, the
+/// first command on each old connection fails with a broken pipe while the manager
+/// reconnects. Only for commands whose repetition is harmless (a repeated XADD is
+/// deduplicated downstream by the envelope's idempotency key).
+pub(crate) async fn retry_dropped<T, F, Fut>(mut f: F) -> redis::RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match f().await {
+            Err(e) if tries < 2 && (e.is_connection_dropped() || e.is_io_error()) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 fn entry_of(id: &redis::streams::StreamId, deliveries: u64) -> Result<Entry> {
@@ -137,13 +161,13 @@ impl Stream for RedisStream {
     }
 
     async fn append(&self, topic: &str, payload: &str) -> Result<String> {
-        let id: String = redis::cmd("XADD")
-            .arg(self.key(topic))
-            .arg("*")
-            .arg(FIELD)
-            .arg(payload)
-            .query_async(&mut self.conn.clone())
-            .await?;
+        let key = self.key(topic);
+        let id: String = retry_dropped(|| {
+            let mut conn = self.conn.clone();
+            let cmd = redis::cmd("XADD").arg(&key).arg("*").arg(FIELD).arg(payload).to_owned();
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await?;
         Ok(id)
     }
 
