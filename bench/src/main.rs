@@ -90,7 +90,8 @@ impl Rig {
         let prefix = format!("sbbench:{}", uuid::Uuid::new_v4().simple());
         let stream = RedisStream::connect(redis_url, &prefix).await?;
         let shutdown = CancellationToken::new();
-        let realtime = RedisRealtime::connect(stream.client().clone(), &prefix, shutdown.clone()).await?;
+        let realtime =
+            RedisRealtime::connect(stream.client().clone(), &prefix, shutdown.clone()).await?;
         Ok(Self {
             name: "PostgreSQL + Redis",
             store,
@@ -129,12 +130,17 @@ impl Rig {
             channel: Channel::Webchat,
             inbox: "webchat:bench".into(),
             external_id: format!("b{contact}-{seq}"),
-            sender: Identity { kind: IdentityKind::Visitor, value: format!("bench-{contact}") },
+            sender: Identity {
+                kind: IdentityKind::Visitor,
+                value: format!("bench-{contact}"),
+            },
             sender_name: None,
             extra_identities: Vec::new(),
             replies_to: Vec::new(),
             subject: None,
-            text: format!("benchmark message {seq} from contact {contact}: the printer on floor two shows E-302 again"),
+            text: format!(
+                "benchmark message {seq} from contact {contact}: the printer on floor two shows E-302 again"
+            ),
             html: None,
             attachments: Vec::new(),
             received_at: self.ids.now_ms(),
@@ -152,7 +158,9 @@ async fn fresh_pg(admin: &str) -> anyhow::Result<String> {
 }
 
 async fn sqlx_exec(store: &Store, sql: &str) -> anyhow::Result<()> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(store.pool()).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(store.pool())
+        .await?;
     Ok(())
 }
 
@@ -160,14 +168,21 @@ async fn sqlx_exec(store: &Store, sql: &str) -> anyhow::Result<()> {
 type Pending = Arc<Mutex<HashMap<String, Instant>>>;
 
 /// Counts published message events and records accept→persist latencies.
-fn listen(realtime: &Arc<dyn Realtime>, pending: Pending, expect: usize) -> tokio::task::JoinHandle<Vec<Duration>> {
+fn listen(
+    realtime: &Arc<dyn Realtime>,
+    pending: Pending,
+    expect: usize,
+) -> tokio::task::JoinHandle<Vec<Duration>> {
     let mut events = realtime.subscribe();
     tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(expect);
         while latencies.len() < expect {
             match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
                 Ok(Ok(Event::Message { message, .. })) => {
-                    let started = pending.lock().map(|mut p| p.remove(&message.id)).unwrap_or(None);
+                    let started = pending
+                        .lock()
+                        .map(|mut p| p.remove(&message.id))
+                        .unwrap_or(None);
                     if let Some(t) = started {
                         latencies.push(t.elapsed());
                     }
@@ -237,7 +252,11 @@ async fn throughput(rig: &Rig, args: &Args) -> anyhow::Result<serde_json::Value>
         percentile(&latencies, 50.0).as_secs_f64() * 1e3,
         percentile(&latencies, 99.0).as_secs_f64() * 1e3,
     );
-    anyhow::ensure!(latencies.len() == n, "only {} of {n} messages were persisted", latencies.len());
+    anyhow::ensure!(
+        latencies.len() == n,
+        "only {} of {n} messages were persisted",
+        latencies.len()
+    );
     Ok(serde_json::json!({"messages": n, "seconds": elapsed.as_secs_f64(), "per_second": rate}))
 }
 
@@ -274,7 +293,11 @@ async fn latency(rig: &Rig, args: &Args) -> anyhow::Result<serde_json::Value> {
     shutdown.cancel();
     let _ = router.await;
     latencies.sort();
-    let (p50, p99, max) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0), latencies.last().copied().unwrap_or_default());
+    let (p50, p99, max) = (
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or_default(),
+    );
     println!(
         "  at {} msg/s for {} s: accept→persist p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} messages)",
         args.rate,
@@ -284,13 +307,23 @@ async fn latency(rig: &Rig, args: &Args) -> anyhow::Result<serde_json::Value> {
         max.as_secs_f64() * 1e3,
         latencies.len()
     );
-    anyhow::ensure!(latencies.len() == total, "only {} of {total} messages were persisted", latencies.len());
-    Ok(serde_json::json!({"rate": args.rate, "p50_ms": p50.as_secs_f64() * 1e3, "p99_ms": p99.as_secs_f64() * 1e3, "max_ms": max.as_secs_f64() * 1e3}))
+    anyhow::ensure!(
+        latencies.len() == total,
+        "only {} of {total} messages were persisted",
+        latencies.len()
+    );
+    Ok(
+        serde_json::json!({"rate": args.rate, "p50_ms": p50.as_secs_f64() * 1e3, "p99_ms": p99.as_secs_f64() * 1e3, "max_ms": max.as_secs_f64() * 1e3}),
+    )
 }
 
 /// The database's own limit for one-row transactions, for scale.
 async fn single_row_inserts(store: &Store, seconds: u64, clients: usize) -> anyhow::Result<f64> {
-    sqlx_exec(store, "CREATE TABLE IF NOT EXISTS bench_insert (id TEXT PRIMARY KEY, payload TEXT NOT NULL)").await?;
+    sqlx_exec(
+        store,
+        "CREATE TABLE IF NOT EXISTS bench_insert (id TEXT PRIMARY KEY, payload TEXT NOT NULL)",
+    )
+    .await?;
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -321,7 +354,16 @@ fn pgbench(db_url: &str, seconds: u64, clients: usize) -> Option<f64> {
     let script = dir.path().join("insert.sql");
     std::fs::write(&script, "INSERT INTO bench_insert (id, payload) VALUES (md5(random()::text || clock_timestamp()::text), 'benchmark payload of about the size of a chat message');\n").ok()?;
     let out = std::process::Command::new("pgbench")
-        .args(["-n", "-T", &seconds.to_string(), "-c", &clients.to_string(), "-j", "2", "-f"])
+        .args([
+            "-n",
+            "-T",
+            &seconds.to_string(),
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-f",
+        ])
         .arg(&script)
         .arg(db_url)
         .output()
@@ -329,7 +371,13 @@ fn pgbench(db_url: &str, seconds: u64, clients: usize) -> Option<f64> {
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next()?.parse().ok())
+        .and_then(|l| {
+            l.trim_start_matches("tps = ")
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
 }
 
 #[tokio::main]
@@ -339,8 +387,13 @@ async fn main() -> anyhow::Result<()> {
         args.messages = args.messages.min(5_000);
         args.seconds = args.seconds.min(3);
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    println!("switchboard-bench: {} messages, {} producers, {} contacts, {cores} cores", args.messages, args.producers, args.contacts);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!(
+        "switchboard-bench: {} messages, {} producers, {} contacts, {cores} cores",
+        args.messages, args.producers, args.contacts
+    );
     let mut report = serde_json::Map::new();
     if matches!(args.backend.as_str(), "embedded" | "all") {
         let rig = Rig::embedded().await?;
@@ -349,7 +402,10 @@ async fn main() -> anyhow::Result<()> {
         let l = latency(&rig, &args).await?;
         let base = single_row_inserts(&rig.store, if args.quick { 1 } else { 5 }, 1).await?;
         println!("  SQLite single-row insert transactions (synchronous=FULL, WAL): {base:.0}/s");
-        report.insert("embedded".into(), serde_json::json!({"throughput": t, "latency": l, "sqlite_single_row_tps": base}));
+        report.insert(
+            "embedded".into(),
+            serde_json::json!({"throughput": t, "latency": l, "sqlite_single_row_tps": base}),
+        );
     }
     if matches!(args.backend.as_str(), "pg-redis" | "all") {
         let rig = Rig::pg_redis(&args.pg, &args.redis).await?;
@@ -358,7 +414,9 @@ async fn main() -> anyhow::Result<()> {
         let l = latency(&rig, &args).await?;
         let secs = if args.quick { 2 } else { 10 };
         let inproc = single_row_inserts(&rig.store, secs, 8).await?;
-        println!("  PostgreSQL single-row inserts from this process (8 connections): {inproc:.0}/s");
+        println!(
+            "  PostgreSQL single-row inserts from this process (8 connections): {inproc:.0}/s"
+        );
         let pgb = rig.db_url.as_deref().and_then(|u| pgbench(u, secs, 8));
         match pgb {
             Some(tps) => println!("  pgbench single-row INSERT (8 clients): {tps:.0} tps"),

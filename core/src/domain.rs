@@ -276,7 +276,10 @@ mod tests {
         assert!(err.contains("open, pending, snoozed, resolved"), "{err}");
         assert_eq!(Tier::parse("N2").unwrap(), Tier::N2);
         assert_eq!(serde_json::to_string(&Tier::N2).unwrap(), "\"N2\"");
-        assert_eq!(serde_json::from_str::<Role>("\"client_admin\"").unwrap(), Role::ClientAdmin);
+        assert_eq!(
+            serde_json::from_str::<Role>("\"client_admin\"").unwrap(),
+            Role::ClientAdmin
+        );
         assert!(serde_json::from_str::<Role>("\"root\"").is_err());
     }
 

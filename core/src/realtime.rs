@@ -195,7 +195,10 @@ impl Realtime for RedisRealtime {
         let payload = serde_json::to_string(event)?;
         let _: i64 = crate::stream::redis::retry_dropped(|| {
             let mut conn = self.conn.clone();
-            let cmd = redis::cmd("PUBLISH").arg(&self.channel).arg(&payload).to_owned();
+            let cmd = redis::cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(&payload)
+                .to_owned();
             async move { cmd.query_async(&mut conn).await }
         })
         .await?;

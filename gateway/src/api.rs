@@ -35,10 +35,16 @@ impl FromRequestParts<AppState> for Agent {
             .map(str::to_owned);
         // Browsers cannot set headers on a websocket: the events socket may pass ?token=.
         let query_token = parts.uri.query().and_then(|q| {
-            q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(str::to_owned)
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("token="))
+                .map(str::to_owned)
         });
         let token = header_token.or(query_token).ok_or(ApiError::Unauthorized)?;
-        let user = state.store.user_by_token(token.trim()).await?.ok_or(ApiError::Unauthorized)?;
+        let user = state
+            .store
+            .user_by_token(token.trim())
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         if !user.role.is_agent() {
             return Err(ApiError::Forbidden("this API is for agents".into()));
         }
@@ -87,8 +93,13 @@ pub async fn get_conversation(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let conversation = state.store.conversation(&id).await?;
-    let messages = state.store.messages(&id, q.after.as_deref(), q.limit.unwrap_or(200)).await?;
-    Ok(Json(json!({ "conversation": conversation, "messages": messages })))
+    let messages = state
+        .store
+        .messages(&id, q.after.as_deref(), q.limit.unwrap_or(200))
+        .await?;
+    Ok(Json(
+        json!({ "conversation": conversation, "messages": messages }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,13 +121,20 @@ pub async fn post_reply(
     }
     let Json(reply) = body?;
     if reply.text.len() > MAX_REPLY {
-        return Err(ApiError::TooLarge(format!("reply is {} bytes; the limit is {MAX_REPLY}", reply.text.len())));
+        return Err(ApiError::TooLarge(format!(
+            "reply is {} bytes; the limit is {MAX_REPLY}",
+            reply.text.len()
+        )));
     }
     let idempotency_key = match headers.get("idempotency-key") {
         Some(v) => {
-            let v = v.to_str().map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?;
+            let v = v
+                .to_str()
+                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?;
             if v.is_empty() || v.len() > 200 {
-                return Err(ApiError::BadRequest("Idempotency-Key must be 1-200 characters".into()));
+                return Err(ApiError::BadRequest(
+                    "Idempotency-Key must be 1-200 characters".into(),
+                ));
             }
             Some(format!("api:{}:{v}", user.id))
         }
@@ -132,7 +150,11 @@ pub async fn post_reply(
             idempotency_key,
         })
         .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({ "message": message }))).into_response())
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({ "message": message })),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,7 +175,12 @@ pub async fn post_typing(
     }
     let Json(typing) = body?;
     let conversation = state.store.conversation(&id).await?;
-    let event = Event::Typing { conversation_id: Some(id), contact_id: conversation.contact_id, from: "agent".into(), on: typing.on };
+    let event = Event::Typing {
+        conversation_id: Some(id),
+        contact_id: conversation.contact_id,
+        from: "agent".into(),
+        on: typing.on,
+    };
     if let Err(e) = state.realtime.publish(&event).await {
         tracing::debug!(error = %e, "typing not published");
     }
@@ -164,13 +191,21 @@ fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {
     if roles.contains(&user.role) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!("a {} cannot do this", user.role)))
+        Err(ApiError::Forbidden(format!(
+            "a {} cannot do this",
+            user.role
+        )))
     }
 }
 
-pub async fn list_dead_letters(State(state): State<AppState>, Agent(user): Agent) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    Agent(user): Agent,
+) -> Result<Json<serde_json::Value>, ApiError> {
     require(&user, &[Role::Admin, Role::Supervisor, Role::Coordinator])?;
-    Ok(Json(json!({ "dead_letters": state.store.dead_letters().await? })))
+    Ok(Json(
+        json!({ "dead_letters": state.store.dead_letters().await? }),
+    ))
 }
 
 pub async fn retry_dead_letter(
@@ -184,7 +219,11 @@ pub async fn retry_dead_letter(
 }
 
 /// Realtime events for agents, as JSON text frames.
-pub async fn events(State(state): State<AppState>, Agent(_): Agent, ws: WebSocketUpgrade) -> Response {
+pub async fn events(
+    State(state): State<AppState>,
+    Agent(_): Agent,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.on_upgrade(move |socket| agent_socket(state, socket))
 }
 

@@ -38,15 +38,21 @@ pub struct AppState {
 impl AppState {
     /// Connects the store (migrating it) and the stream the config names.
     pub async fn connect(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
+        })?;
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
         let (stream, realtime): (Arc<dyn Stream>, Arc<dyn Realtime>) = match &config.redis_url {
             Some(url) => {
                 let stream = RedisStream::connect(url.expose(), &config.redis_prefix).await?;
-                let realtime = RedisRealtime::connect(stream.client().clone(), &config.redis_prefix, shutdown.clone()).await?;
+                let realtime = RedisRealtime::connect(
+                    stream.client().clone(),
+                    &config.redis_prefix,
+                    shutdown.clone(),
+                )
+                .await?;
                 (Arc::new(stream), Arc::new(realtime))
             }
             None => (
@@ -54,7 +60,12 @@ impl AppState {
                 Arc::new(LocalRealtime::default()),
             ),
         };
-        let outbox = Outbox { store: store.clone(), stream: stream.clone(), ids: ids.clone(), realtime: realtime.clone() };
+        let outbox = Outbox {
+            store: store.clone(),
+            stream: stream.clone(),
+            ids: ids.clone(),
+            realtime: realtime.clone(),
+        };
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -68,7 +79,13 @@ impl AppState {
     }
 
     fn consumer_name() -> String {
-        format!("{}-{}", std::process::id(), switchboard_core::clock::random_token().get(..8).unwrap_or("0"))
+        format!(
+            "{}-{}",
+            std::process::id(),
+            switchboard_core::clock::random_token()
+                .get(..8)
+                .unwrap_or("0")
+        )
     }
 
     pub fn router(&self) -> Router {
@@ -155,7 +172,9 @@ impl Application {
                 shutdown.cancel();
             }
         };
-        axum::serve(self.listener, app).with_graceful_shutdown(signal).await?;
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(signal)
+            .await?;
         workers.cancel();
         let finished = tokio::time::timeout(grace, async {
             let _ = router.await;

@@ -11,7 +11,11 @@ use crate::app::{AppState, Application};
 use crate::config::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "Omnichannel customer-support gateway")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Omnichannel customer-support gateway"
+)]
 pub struct Cli {
     /// Configuration file (default: switchboard.toml when present).
     #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
@@ -71,20 +75,39 @@ pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve => Application::build(config).await?.run_until_stopped(CancellationToken::new()).await,
+        Command::Serve => {
+            Application::build(config)
+                .await?
+                .run_until_stopped(CancellationToken::new())
+                .await
+        }
         Command::Demo => crate::demo::run(config).await,
         Command::Migrate => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
             println!("database is up to date ({:?})", state.store.backend());
             Ok(())
         }
-        Command::User(UserCommand::Add { email, role, tier, name }) => {
+        Command::User(UserCommand::Add {
+            email,
+            role,
+            tier,
+            name,
+        }) => {
             let role = Role::parse(&role)?;
             let tier = tier.as_deref().map(Tier::parse).transpose()?;
             let state = AppState::connect(config, CancellationToken::new()).await?;
-            let user = state.store.create_user(&state.ids, &email, name.as_deref(), role, tier).await?;
-            let token = state.store.issue_api_token(&state.ids, &user.id, "cli").await?;
-            println!("{}", serde_json::json!({ "id": user.id, "email": user.email, "role": user.role, "tier": user.tier, "token": token }));
+            let user = state
+                .store
+                .create_user(&state.ids, &email, name.as_deref(), role, tier)
+                .await?;
+            let token = state
+                .store
+                .issue_api_token(&state.ids, &user.id, "cli")
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": user.id, "email": user.email, "role": user.role, "tier": user.tier, "token": token })
+            );
             Ok(())
         }
         Command::DeadLetter(cmd) => {
@@ -98,7 +121,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                         println!("no dead letters");
                     } else {
                         for d in dead {
-                            println!("{}  message {}  {}  attempts {}  {}", d.id, d.message_id, d.channel, d.attempts, d.error);
+                            println!(
+                                "{}  message {}  {}  attempts {}  {}",
+                                d.id, d.message_id, d.channel, d.attempts, d.error
+                            );
                         }
                     }
                 }

@@ -13,11 +13,18 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid TOML: {message}")]
     Toml { path: PathBuf, message: String },
     #[error("invalid setting `{key}`{origin}: {message}")]
-    Invalid { key: String, origin: String, message: String },
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
 }
 
 /// A value that must never reach a log: `Debug` shows it with any password removed.
@@ -40,8 +47,12 @@ impl fmt::Debug for Secret {
 /// `scheme://user:password@host/db` → `scheme://user:***@host/db`; anything that is not a
 /// URL with credentials is hidden whole.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "***".into() };
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".into();
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, p)| (a, Some(p)));
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
             Some((user, _)) => format!("{user}:***@{host}"),
@@ -50,7 +61,10 @@ pub fn redact_url(url: &str) -> String {
         None => authority.to_owned(),
     };
     // Query strings may carry passwords too.
-    let path = path.map(|p| p.split_once('?').map_or(p.to_owned(), |(p, _)| format!("{p}?***")));
+    let path = path.map(|p| {
+        p.split_once('?')
+            .map_or(p.to_owned(), |(p, _)| format!("{p}?***"))
+    });
     match path {
         Some(p) => format!("{scheme}://{authority}/{p}"),
         None => format!("{scheme}://{authority}"),
@@ -127,19 +141,30 @@ impl Default for Config {
 
 impl Default for WebchatConfig {
     fn default() -> Self {
-        Self { inbox: "webchat:default".into(), title: "Chat with us".into(), max_message_bytes: 16 * 1024, prechat_form: false }
+        Self {
+            inbox: "webchat:default".into(),
+            title: "Chat with us".into(),
+            max_message_bytes: 16 * 1024,
+            prechat_form: false,
+        }
     }
 }
 
 impl Default for DispatcherConfig {
     fn default() -> Self {
-        Self { max_attempts: 6, backoff_base_ms: 500, backoff_max_ms: 60_000 }
+        Self {
+            max_attempts: 6,
+            backoff_base_ms: 500,
+            backoff_max_ms: 60_000,
+        }
     }
 }
 
 impl Default for RouterConfig {
     fn default() -> Self {
-        Self { reclaim_idle_ms: 30_000 }
+        Self {
+            reclaim_idle_ms: 30_000,
+        }
     }
 }
 
@@ -150,10 +175,14 @@ impl Config {
         let file = file.or_else(|| default_file.exists().then_some(default_file));
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Toml { path: path.to_owned(), message: e.to_string() })?
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Toml {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
             }
             None => toml::Table::new(),
         };
@@ -174,18 +203,30 @@ impl Config {
             set_path(&mut table, &key, env_value(&key, raw));
             from_env.insert(key, var.clone());
         }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let key = e.path().to_string();
-            let origin = from_env.get(&key).map(|v| format!(" (from {v})")).unwrap_or_default();
-            ConfigError::Invalid { key, origin, message: e.inner().to_string() }
-        })?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let origin = from_env
+                    .get(&key)
+                    .map(|v| format!(" (from {v})"))
+                    .unwrap_or_default();
+                ConfigError::Invalid {
+                    key,
+                    origin,
+                    message: e.inner().to_string(),
+                }
+            })?;
         config.check()?;
         Ok(config)
     }
 
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, message: &str| {
-            Err(ConfigError::Invalid { key: key.into(), origin: String::new(), message: message.into() })
+            Err(ConfigError::Invalid {
+                key: key.into(),
+                origin: String::new(),
+                message: message.into(),
+            })
         };
         if let Some(url) = &self.database_url
             && switchboard_core::store::Backend::from_url(url.expose()).is_err()
@@ -201,7 +242,10 @@ impl Config {
             return bad("log_format", "must be text or json");
         }
         if self.webchat.max_message_bytes < 64 || self.webchat.max_message_bytes > 1024 * 1024 {
-            return bad("webchat.max_message_bytes", "must be between 64 and 1048576");
+            return bad(
+                "webchat.max_message_bytes",
+                "must be between 64 and 1048576",
+            );
         }
         if self.dispatcher.max_attempts == 0 {
             return bad("dispatcher.max_attempts", "must be at least 1");
@@ -223,7 +267,11 @@ impl Config {
 /// An environment value typed as TOML would type it (numbers, booleans), else a string.
 /// URLs and names always stay strings.
 fn env_value(key: &str, raw: &str) -> toml::Value {
-    if key.ends_with("url") || key.ends_with("prefix") || key.ends_with("inbox") || key.ends_with("title") {
+    if key.ends_with("url")
+        || key.ends_with("prefix")
+        || key.ends_with("inbox")
+        || key.ends_with("title")
+    {
         return toml::Value::String(raw.to_owned());
     }
     format!("v = {raw}")
@@ -239,7 +287,9 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
     let Some(last) = parts.pop() else { return };
     let mut cur = table;
     for p in parts {
-        let entry = cur.entry(p.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = cur
+            .entry(p.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
@@ -254,7 +304,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -269,7 +322,11 @@ mod tests {
     fn env_overrides_file_and_types_values() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[webchat]\nmax_message_bytes = 2048\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[webchat]\nmax_message_bytes = 2048\n",
+        )
+        .unwrap();
         let c = Config::load(
             Some(&file),
             &env(&[
@@ -288,18 +345,35 @@ mod tests {
 
     #[test]
     fn bad_settings_name_their_key() {
-        let e = Config::load(None, &env(&[("SWITCHBOARD_WEBCHAT__MAX_MESSAGE_BYTES", "lots")])).unwrap_err().to_string();
-        assert!(e.contains("`webchat.max_message_bytes`") && e.contains("SWITCHBOARD_WEBCHAT__MAX_MESSAGE_BYTES"), "{e}");
-        let e = Config::load(None, &env(&[("SWITCHBOARD_LISTEN", "nowhere")])).unwrap_err().to_string();
+        let e = Config::load(
+            None,
+            &env(&[("SWITCHBOARD_WEBCHAT__MAX_MESSAGE_BYTES", "lots")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`webchat.max_message_bytes`")
+                && e.contains("SWITCHBOARD_WEBCHAT__MAX_MESSAGE_BYTES"),
+            "{e}"
+        );
+        let e = Config::load(None, &env(&[("SWITCHBOARD_LISTEN", "nowhere")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`listen`"), "{e}");
-        let e = Config::load(None, &env(&[("SWITCHBOARD_LISTN", "x")])).unwrap_err().to_string();
+        let e = Config::load(None, &env(&[("SWITCHBOARD_LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listn"), "{e}");
-        let e = Config::load(None, &env(&[("DATABASE_URL", "mysql://x")])).unwrap_err().to_string();
+        let e = Config::load(None, &env(&[("DATABASE_URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`database_url`"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "[webchat]\nprechat = true\n").unwrap();
-        let e = Config::load(Some(&file), &env(&[])).unwrap_err().to_string();
+        let e = Config::load(Some(&file), &env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("prechat"), "{e}");
     }
 
@@ -307,12 +381,21 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let c = Config::load(
             None,
-            &env(&[("DATABASE_URL", "postgres://app:hunter2@db:5432/sb"), ("REDIS_URL", "redis://:topsecret@cache:6379/0")]),
+            &env(&[
+                ("DATABASE_URL", "postgres://app:hunter2@db:5432/sb"),
+                ("REDIS_URL", "redis://:topsecret@cache:6379/0"),
+            ]),
         )
         .unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("topsecret"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("topsecret"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://app:***@db:5432/sb"), "{shown}");
-        assert_eq!(redact_url("postgres://h/db?password=x"), "postgres://h/db?***");
+        assert_eq!(
+            redact_url("postgres://h/db?password=x"),
+            "postgres://h/db?***"
+        );
     }
 }

@@ -27,7 +27,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     // A closed stdout (piped into `head`, say) must not stop the server.
     let mut out = std::io::stdout();
-    let _ = std::io::Write::write_all(&mut out, text.as_bytes()).and_then(|()| std::io::Write::flush(&mut out));
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut out));
     app.run_until_stopped(CancellationToken::new()).await
 }
 
@@ -36,11 +37,20 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
     let ids = &state.ids;
     let (admin, fresh) = match store.user_by_email(ADMIN).await? {
         Some(u) => (u, false),
-        None => (store.create_user(ids, ADMIN, Some("Demo Admin"), Role::Admin, None).await?, true),
+        None => (
+            store
+                .create_user(ids, ADMIN, Some("Demo Admin"), Role::Admin, None)
+                .await?,
+            true,
+        ),
     };
     let agent = match store.user_by_email(AGENT).await? {
         Some(u) => u,
-        None => store.create_user(ids, AGENT, Some("Ana Souza"), Role::Support, Some(Tier::N1)).await?,
+        None => {
+            store
+                .create_user(ids, AGENT, Some("Ana Souza"), Role::Support, Some(Tier::N1))
+                .await?
+        }
     };
     let admin_token = store.issue_api_token(ids, &admin.id, "demo").await?;
     let agent_token = store.issue_api_token(ids, &agent.id, "demo").await?;
@@ -49,8 +59,21 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
     }
     let company = store.create_company(ids, "Acme Print Services").await?;
     let samples = [
-        ("demo-maria", "Maria Lopez", "maria@acme.example", &["Hi! Our printer on floor 2 shows error E-302.", "It started after the toner change this morning."][..]),
-        ("demo-joao", "João Silva", "joao@acme.example", &["Can I get a copy of last month's invoice?"][..]),
+        (
+            "demo-maria",
+            "Maria Lopez",
+            "maria@acme.example",
+            &[
+                "Hi! Our printer on floor 2 shows error E-302.",
+                "It started after the toner change this morning.",
+            ][..],
+        ),
+        (
+            "demo-joao",
+            "João Silva",
+            "joao@acme.example",
+            &["Can I get a copy of last month's invoice?"][..],
+        ),
     ];
     for (n, (visitor, name, email, texts)) in samples.iter().enumerate() {
         let mut conversation = None;

@@ -52,8 +52,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     // A dependency that hangs must not hang the probe.
     let limit = std::time::Duration::from_secs(2);
     let timed_out = || switchboard_core::Error::Stream("no answer within 2 s".into());
-    let db = tokio::time::timeout(limit, state.store.ping()).await.unwrap_or_else(|_| Err(timed_out()));
-    let stream = tokio::time::timeout(limit, state.stream.health()).await.unwrap_or_else(|_| Err(timed_out()));
+    let db = tokio::time::timeout(limit, state.store.ping())
+        .await
+        .unwrap_or_else(|_| Err(timed_out()));
+    let stream = tokio::time::timeout(limit, state.stream.health())
+        .await
+        .unwrap_or_else(|_| Err(timed_out()));
     let show = |r: &switchboard_core::Result<()>| match r {
         Ok(()) => "ok".to_owned(),
         Err(e) => e.to_string(),
@@ -74,19 +78,30 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     // Queue depth is read at scrape time, so it is current whatever the workers are doing.
     for (topic, group) in [
-        (switchboard_core::stream::INBOUND, switchboard_core::router::GROUP),
-        (switchboard_core::stream::OUTBOUND, switchboard_core::dispatcher::GROUP),
+        (
+            switchboard_core::stream::INBOUND,
+            switchboard_core::router::GROUP,
+        ),
+        (
+            switchboard_core::stream::OUTBOUND,
+            switchboard_core::dispatcher::GROUP,
+        ),
     ] {
         if let Ok(depth) = state.stream.depth(topic, group).await {
             state
                 .metrics
                 .queue_depth
-                .get_or_create(&switchboard_core::metrics::TopicLabel { topic: topic.into() })
+                .get_or_create(&switchboard_core::metrics::TopicLabel {
+                    topic: topic.into(),
+                })
                 .set(i64::try_from(depth).unwrap_or(i64::MAX));
         }
     }
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
         state.metrics.encode(),
     )
         .into_response()
@@ -95,8 +110,14 @@ async fn metrics(State(state): State<AppState>) -> Response {
 async fn widget_js() -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8")),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
         ],
         switchboard_channels::webchat::WIDGET_JS,
     )
@@ -126,5 +147,9 @@ async fn chat_page(State(state): State<AppState>) -> Html<String> {
 }
 
 pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }

@@ -7,7 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
-use switchboard_channels::webchat::{self, ClientFrame, FrameError, ServerFrame, VisitorProfile, WidgetMessage};
+use switchboard_channels::webchat::{
+    self, ClientFrame, FrameError, ServerFrame, VisitorProfile, WidgetMessage,
+};
 use switchboard_core::domain::{Channel, Direction, Identity, IdentityKind};
 use switchboard_core::metrics::ChannelLabel;
 use switchboard_core::realtime::Event;
@@ -28,7 +30,12 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_owned))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(name)?
+                .strip_prefix('=')
+                .map(str::to_owned)
+        })
 }
 
 pub async fn upgrade(
@@ -37,11 +44,17 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let asked = query.ok().and_then(|Query(q)| q.visitor).or_else(|| cookie(&headers, "sb_visitor"));
+    let asked = query
+        .ok()
+        .and_then(|Query(q)| q.visitor)
+        .or_else(|| cookie(&headers, "sb_visitor"));
     // An unknown or malformed visitor id gets a fresh one: ids are random, never chosen.
     let visitor = asked
         .and_then(|v| Identity::new(IdentityKind::Visitor, &v).ok())
-        .unwrap_or_else(|| Identity { kind: IdentityKind::Visitor, value: switchboard_core::clock::random_token() });
+        .unwrap_or_else(|| Identity {
+            kind: IdentityKind::Visitor,
+            value: switchboard_core::clock::random_token(),
+        });
     let limit = state.config.webchat.max_message_bytes;
     // The protocol limit sits above the configured one so that a frame over the limit
     // gets a clear error while the socket stays open.
@@ -61,7 +74,13 @@ struct Session {
 
 impl Session {
     fn new(state: AppState, visitor: Identity) -> Self {
-        Self { state, visitor, contact_id: None, identified: false, profile: VisitorProfile::default() }
+        Self {
+            state,
+            visitor,
+            contact_id: None,
+            identified: false,
+            profile: VisitorProfile::default(),
+        }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -143,23 +162,39 @@ impl Session {
             ClientFrame::Ping => send(socket, &ServerFrame::Pong).await,
             ClientFrame::Identify { name, email } => {
                 self.profile.name = name;
-                self.profile.email = email.and_then(|e| Identity::new(IdentityKind::Email, &e).ok());
+                self.profile.email =
+                    email.and_then(|e| Identity::new(IdentityKind::Email, &e).ok());
                 self.identified |= self.profile.email.is_some();
                 Ok(())
             }
             ClientFrame::Typing { on } => {
                 if let Some(contact_id) = &self.contact_id {
-                    let event = Event::Typing { conversation_id: None, contact_id: contact_id.clone(), from: "contact".into(), on };
+                    let event = Event::Typing {
+                        conversation_id: None,
+                        contact_id: contact_id.clone(),
+                        from: "contact".into(),
+                        on,
+                    };
                     let _ = self.state.realtime.publish(&event).await;
                 }
                 Ok(())
             }
-            ClientFrame::History { conversation, after } => self.history(socket, conversation, after).await,
-            ClientFrame::Message { client_id, text } => self.accept(socket, &client_id, &text).await,
+            ClientFrame::History {
+                conversation,
+                after,
+            } => self.history(socket, conversation, after).await,
+            ClientFrame::Message { client_id, text } => {
+                self.accept(socket, &client_id, &text).await
+            }
         }
     }
 
-    async fn accept(&mut self, socket: &mut WebSocket, client_id: &str, text: &str) -> Result<(), axum::Error> {
+    async fn accept(
+        &mut self,
+        socket: &mut WebSocket,
+        client_id: &str,
+        text: &str,
+    ) -> Result<(), axum::Error> {
         if self.state.config.webchat.prechat_form && !self.identified {
             let frame = ServerFrame::Error {
                 code: "prechat_required",
@@ -184,8 +219,21 @@ impl Session {
         };
         match appended {
             Ok(_) => {
-                state.metrics.accepted.get_or_create(&ChannelLabel { channel: Channel::Webchat.to_string() }).inc();
-                send(socket, &ServerFrame::Ack { client_id, id: &envelope.id }).await
+                state
+                    .metrics
+                    .accepted
+                    .get_or_create(&ChannelLabel {
+                        channel: Channel::Webchat.to_string(),
+                    })
+                    .inc();
+                send(
+                    socket,
+                    &ServerFrame::Ack {
+                        client_id,
+                        id: &envelope.id,
+                    },
+                )
+                .await
             }
             Err(e) => {
                 tracing::warn!(error = %e, "web-chat message not accepted");
@@ -199,15 +247,32 @@ impl Session {
         }
     }
 
-    async fn history(&mut self, socket: &mut WebSocket, conversation: Option<String>, after: Option<String>) -> Result<(), axum::Error> {
+    async fn history(
+        &mut self,
+        socket: &mut WebSocket,
+        conversation: Option<String>,
+        after: Option<String>,
+    ) -> Result<(), axum::Error> {
         if self.contact_id.is_none() {
-            self.contact_id = self.state.store.contact_for_identity(&self.visitor).await.ok().flatten();
+            self.contact_id = self
+                .state
+                .store
+                .contact_for_identity(&self.visitor)
+                .await
+                .ok()
+                .flatten();
         }
         let Some(contact_id) = self.contact_id.clone() else {
             if conversation.is_some() {
                 return send(socket, &unknown_conversation()).await;
             }
-            return send(socket, &ServerFrame::History { messages: Vec::new() }).await;
+            return send(
+                socket,
+                &ServerFrame::History {
+                    messages: Vec::new(),
+                },
+            )
+            .await;
         };
         let filter = ConversationFilter {
             contact_id: Some(contact_id),
@@ -227,8 +292,16 @@ impl Session {
         }
         let mut messages = Vec::new();
         for c in &conversations {
-            match self.state.store.messages(&c.id, after.as_deref(), 500).await {
-                Ok(ms) => messages.extend(ms.iter().map(|m| WidgetMessage::from_message(m, &self.visitor))),
+            match self
+                .state
+                .store
+                .messages(&c.id, after.as_deref(), 500)
+                .await
+            {
+                Ok(ms) => messages.extend(
+                    ms.iter()
+                        .map(|m| WidgetMessage::from_message(m, &self.visitor)),
+                ),
                 Err(e) => return send(socket, &internal(&e)).await,
             }
         }
@@ -238,17 +311,26 @@ impl Session {
 
     async fn forward(&mut self, socket: &mut WebSocket, event: Event) -> Result<(), axum::Error> {
         if self.contact_id.is_none()
-            && let Event::Message { message, contact_id, .. } = &event
+            && let Event::Message {
+                message,
+                contact_id,
+                ..
+            } = &event
             && message.direction == Direction::Inbound
             && message.channel == Channel::Webchat
-            && message.external_id.as_deref().is_some_and(|e| e.starts_with(&format!("{}:", self.visitor.value)))
+            && message
+                .external_id
+                .as_deref()
+                .is_some_and(|e| e.starts_with(&format!("{}:", self.visitor.value)))
         {
             self.contact_id = Some(contact_id.clone());
         }
         if matches!(event, Event::Resync) {
             return send(socket, &ServerFrame::Resync).await;
         }
-        let Some(mine) = &self.contact_id else { return Ok(()) };
+        let Some(mine) = &self.contact_id else {
+            return Ok(());
+        };
         if event.contact_id() != Some(mine.as_str()) {
             return Ok(());
         }
@@ -257,19 +339,29 @@ impl Session {
                 let message = WidgetMessage::from_message(&message, &self.visitor);
                 send(socket, &ServerFrame::Message { message }).await
             }
-            Event::Typing { from, on, .. } if from == "agent" => send(socket, &ServerFrame::Typing { on }).await,
+            Event::Typing { from, on, .. } if from == "agent" => {
+                send(socket, &ServerFrame::Typing { on }).await
+            }
             _ => Ok(()),
         }
     }
 }
 
 fn unknown_conversation() -> ServerFrame<'static> {
-    ServerFrame::Error { code: "unknown_conversation", message: "no such conversation".into(), client_id: None }
+    ServerFrame::Error {
+        code: "unknown_conversation",
+        message: "no such conversation".into(),
+        client_id: None,
+    }
 }
 
 fn internal(e: &switchboard_core::Error) -> ServerFrame<'static> {
     tracing::error!(error = %e, "web-chat store error");
-    ServerFrame::Error { code: "internal", message: "something went wrong; try again".into(), client_id: None }
+    ServerFrame::Error {
+        code: "internal",
+        message: "something went wrong; try again".into(),
+        client_id: None,
+    }
 }
 
 /// The client id of a refused frame, when one can be read, so the widget knows which
@@ -278,13 +370,33 @@ fn client_id_of(bytes: &[u8]) -> Option<String> {
     let prefix = &bytes[..bytes.len().min(512)];
     let text = String::from_utf8_lossy(prefix);
     let start = text.find("\"client_id\"")? + "\"client_id\"".len();
-    let rest = text[start..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let id: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64).collect();
+    let rest = text[start..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(64)
+        .collect();
     (!id.is_empty()).then_some(id)
 }
 
-async fn refuse(socket: &mut WebSocket, e: &FrameError, client_id: Option<&str>) -> Result<(), axum::Error> {
-    send(socket, &ServerFrame::Error { code: e.code(), message: e.to_string(), client_id }).await
+async fn refuse(
+    socket: &mut WebSocket,
+    e: &FrameError,
+    client_id: Option<&str>,
+) -> Result<(), axum::Error> {
+    send(
+        socket,
+        &ServerFrame::Error {
+            code: e.code(),
+            message: e.to_string(),
+            client_id,
+        },
+    )
+    .await
 }
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame<'_>) -> Result<(), axum::Error> {

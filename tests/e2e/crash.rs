@@ -32,14 +32,24 @@ fn text(v: usize, i: usize) -> String {
 
 /// Sends every message in `range` without waiting, and collects acks until the socket
 /// dies or all are acknowledged. Returns the acknowledged indexes.
-async fn blast(w: Widget, v: usize, todo: Vec<usize>, acks: Arc<AtomicUsize>) -> (String, Vec<usize>) {
+async fn blast(
+    w: Widget,
+    v: usize,
+    todo: Vec<usize>,
+    acks: Arc<AtomicUsize>,
+) -> (String, Vec<usize>) {
     let visitor = w.visitor.clone();
     let (mut tx, mut rx) = w.ws.split();
     let wanted = todo.len();
     let writer = tokio::spawn(async move {
         for i in todo {
-            let frame = json!({"type": "message", "client_id": format!("v{v}-{i}"), "text": text(v, i)});
-            if tx.send(Message::Text(frame.to_string().into())).await.is_err() {
+            let frame =
+                json!({"type": "message", "client_id": format!("v{v}-{i}"), "text": text(v, i)});
+            if tx
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .is_err()
+            {
                 break;
             }
         }
@@ -47,7 +57,9 @@ async fn blast(w: Widget, v: usize, todo: Vec<usize>, acks: Arc<AtomicUsize>) ->
     });
     let mut acked = Vec::new();
     while acked.len() < wanted {
-        let Some(Ok(msg)) = rx.next().await else { break };
+        let Some(Ok(msg)) = rx.next().await else {
+            break;
+        };
         let Message::Text(t) = msg else { continue };
         let f: serde_json::Value = serde_json::from_str(&t).unwrap();
         if f["type"] == "ack" {
@@ -84,7 +96,10 @@ async fn kill_9_mid_burst(backend: Backend) {
         acked_before.insert(v, t.await.unwrap());
     }
     let total_acked: usize = acked_before.values().map(|(_, a)| a.len()).sum();
-    assert!((KILL_AFTER_ACKS..VISITORS * PER_VISITOR).contains(&total_acked), "killed after {total_acked} acks");
+    assert!(
+        (KILL_AFTER_ACKS..VISITORS * PER_VISITOR).contains(&total_acked),
+        "killed after {total_acked} acks"
+    );
 
     server.spawn().await;
 
@@ -105,7 +120,11 @@ async fn kill_9_mid_burst(backend: Backend) {
     for (v, (_, acked)) in &acked_before {
         let thread = thread_of(&stored, *v);
         for i in acked {
-            assert_eq!(thread.iter().filter(|t| **t == text(*v, *i)).count(), 1, "visitor {v} message {i} stored once");
+            assert_eq!(
+                thread.iter().filter(|t| **t == text(*v, *i)).count(),
+                1,
+                "visitor {v} message {i} stored once"
+            );
         }
         let mut sorted = thread.clone();
         sorted.sort();
@@ -137,7 +156,10 @@ async fn kill_9_mid_burst(backend: Backend) {
     for v in 0..VISITORS {
         let thread = thread_of(&stored, v);
         let expected: Vec<String> = (0..PER_VISITOR).map(|i| text(v, i)).collect();
-        assert_eq!(thread, expected, "visitor {v}: all 500, once each, in order");
+        assert_eq!(
+            thread, expected,
+            "visitor {v}: all 500, once each, in order"
+        );
     }
 }
 
@@ -146,7 +168,12 @@ async fn stored_texts(server: &Server, agent: &str) -> HashMap<String, Vec<Strin
     let mut out = HashMap::new();
     for c in server.conversations(agent).await {
         let id = c["id"].as_str().unwrap().to_owned();
-        let texts = server.thread(agent, &id).await.iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+        let texts = server
+            .thread(agent, &id)
+            .await
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect();
         out.insert(id, texts);
     }
     out
@@ -154,5 +181,9 @@ async fn stored_texts(server: &Server, agent: &str) -> HashMap<String, Vec<Strin
 
 fn thread_of(stored: &HashMap<String, Vec<String>>, v: usize) -> Vec<String> {
     let prefix = format!("visitor {v} message");
-    stored.values().find(|t| t.first().is_some_and(|m| m.starts_with(&prefix))).cloned().unwrap_or_default()
+    stored
+        .values()
+        .find(|t| t.first().is_some_and(|m| m.starts_with(&prefix)))
+        .cloned()
+        .unwrap_or_default()
 }

@@ -14,27 +14,61 @@ fn invalid_config_names_the_key_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("webchat.max_message_bytes") && err.contains("SWITCHBOARD_WEBCHAT__MAX_MESSAGE_BYTES"), "{err}");
+    assert!(
+        err.contains("webchat.max_message_bytes")
+            && err.contains("SWITCHBOARD_WEBCHAT__MAX_MESSAGE_BYTES"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_contract() {
     let server = Server::start(Backend::Embedded).await;
     let out = server.cli(&["migrate"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = server.cli(&["user", "add", "--email", "n2@example.com", "--role", "support", "--tier", "N2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = server.cli(&[
+        "user",
+        "add",
+        "--email",
+        "n2@example.com",
+        "--role",
+        "support",
+        "--tier",
+        "N2",
+    ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tier"], "N2");
     assert!(v["token"].as_str().unwrap().starts_with("sbt_"));
-    let out = server.cli(&["user", "add", "--email", "n2@example.com", "--role", "support"]);
+    let out = server.cli(&[
+        "user",
+        "add",
+        "--email",
+        "n2@example.com",
+        "--role",
+        "support",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
-    let out = server.cli(&["user", "add", "--email", "x@example.com", "--role", "overlord"]);
+    let out = server.cli(&[
+        "user",
+        "add",
+        "--email",
+        "x@example.com",
+        "--role",
+        "overlord",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected one of"));
     let out = server.cli(&["deadletter", "list"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "no dead letters");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "no dead letters"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +87,9 @@ async fn graceful_shutdown_finishes_work_and_closes_sockets() {
     // The widget was told the server is going away (and will reconnect).
     let code = loop {
         match futures::StreamExt::next(&mut w.ws).await {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+                break u16::from(frame.code);
+            }
             Some(Ok(_)) => continue,
             other => panic!("expected a close frame, got {other:?}"),
         }
@@ -63,14 +99,35 @@ async fn graceful_shutdown_finishes_work_and_closes_sockets() {
     server.spawn().await;
     eventually(10, || async {
         let convs = server.conversations(&agent).await;
-        convs.len() == 1 && server.thread(&agent, convs[0]["id"].as_str().unwrap()).await.len() == 50
+        convs.len() == 1
+            && server
+                .thread(&agent, convs[0]["id"].as_str().unwrap())
+                .await
+                .len()
+                == 50
     })
     .await;
     // Metrics show the traffic.
-    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("switchboard_queue_depth"), "{metrics}");
-    assert!(metrics.contains("switchboard_accept_to_persist_seconds"), "{metrics}");
-    let r = server.http.get(server.url("/healthz")).send().await.unwrap();
+    assert!(
+        metrics.contains("switchboard_accept_to_persist_seconds"),
+        "{metrics}"
+    );
+    let r = server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers().contains_key("x-request-id"));
 }
 
@@ -100,7 +157,14 @@ async fn demo_seeds_and_serves() {
     .unwrap();
     assert!(lines[0].contains(&format!("127.0.0.1:{port}")), "{lines:?}");
     assert!(lines[1].contains("/chat"), "{lines:?}");
-    let token = lines[2].split("Bearer ").nth(1).unwrap().split('\'').next().unwrap().to_owned();
+    let token = lines[2]
+        .split("Bearer ")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .next()
+        .unwrap()
+        .to_owned();
     let http = reqwest::Client::new();
     let body: serde_json::Value = http
         .get(format!("http://127.0.0.1:{port}/api/v1/conversations"))
@@ -112,10 +176,26 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     assert_eq!(body["conversations"].as_array().unwrap().len(), 2, "{body}");
-    let page = http.get(format!("http://127.0.0.1:{port}/chat")).send().await.unwrap().text().await.unwrap();
+    let page = http
+        .get(format!("http://127.0.0.1:{port}/chat"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("widget.js"));
-    let js = http.get(format!("http://127.0.0.1:{port}/widget.js")).send().await.unwrap();
-    assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    let js = http
+        .get(format!("http://127.0.0.1:{port}/widget.js"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -16,14 +16,27 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start() -> Self {
-        let mut r = Self { child: None, port: free_port(), dir: tempfile::tempdir().unwrap() };
+        let mut r = Self {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        };
         r.spawn();
         r
     }
 
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+            ])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -42,7 +55,11 @@ impl OwnRedis {
     /// A clean stop: SIGTERM, Redis flushes its AOF and exits.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status()
+                .unwrap();
             c.wait().unwrap();
         }
     }
@@ -66,9 +83,12 @@ async fn redis_restart_realtime_resumes() {
     let mut redis = OwnRedis::start();
     let server = Server::start_with(Backend::PostgresRedis, &[("REDIS_URL", &redis.url())]).await;
     let agent = server.add_user("ana@example.com", "support");
-    let (mut events, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/api/v1/events?token={agent}", server.port))
-        .await
-        .unwrap();
+    let (mut events, _) = tokio_tungstenite::connect_async(format!(
+        "ws://127.0.0.1:{}/api/v1/events?token={agent}",
+        server.port
+    ))
+    .await
+    .unwrap();
     let mut widget = server.widget(None).await;
     widget.say("before", "before the restart").await;
     widget.expect("ack").await;
@@ -114,7 +134,13 @@ async fn redis_restart_realtime_resumes() {
         }
     }
     // And an agent reply reaches the widget.
-    let (status, _) = server.post(&agent, &format!("/api/v1/conversations/{conversation}/messages"), &json!({"text": "we are back"})).await;
+    let (status, _) = server
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &json!({"text": "we are back"}),
+        )
+        .await;
     assert_eq!(status, 201);
     loop {
         let f = widget.expect("message").await;
@@ -123,7 +149,11 @@ async fn redis_restart_realtime_resumes() {
         }
     }
     eventually(10, || async {
-        server.thread(&agent, &conversation).await.iter().any(|m| m["text"] == "we are back" && m["delivery_state"] == "sent")
+        server
+            .thread(&agent, &conversation)
+            .await
+            .iter()
+            .any(|m| m["text"] == "we are back" && m["delivery_state"] == "sent")
     })
     .await;
 }

@@ -14,7 +14,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 pub fn pg_admin_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("SWITCHBOARD_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn redis_url() -> String {
@@ -27,13 +28,21 @@ pub async fn fresh_pg() -> String {
     sqlx::any::install_default_drivers();
     let admin = pg_admin_url();
     let name = format!("sbt_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
     format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,19 +71,37 @@ impl Server {
         let port = free_port();
         let mut env = HashMap::new();
         env.insert("SWITCHBOARD_LISTEN".into(), format!("127.0.0.1:{port}"));
-        env.insert("SWITCHBOARD_DATA_DIR".into(), dir.path().display().to_string());
-        env.insert("SWITCHBOARD_PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+        env.insert(
+            "SWITCHBOARD_DATA_DIR".into(),
+            dir.path().display().to_string(),
+        );
+        env.insert(
+            "SWITCHBOARD_PUBLIC_URL".into(),
+            format!("http://127.0.0.1:{port}"),
+        );
         env.insert("SWITCHBOARD_SHUTDOWN_GRACE_MS".into(), "5000".into());
-        env.insert("SWITCHBOARD_DISPATCHER__BACKOFF_BASE_MS".into(), "20".into());
+        env.insert(
+            "SWITCHBOARD_DISPATCHER__BACKOFF_BASE_MS".into(),
+            "20".into(),
+        );
         if backend == Backend::PostgresRedis {
             env.insert("DATABASE_URL".into(), fresh_pg().await);
             env.insert("REDIS_URL".into(), redis_url());
-            env.insert("SWITCHBOARD_REDIS_PREFIX".into(), format!("sbt:{}", uuid::Uuid::new_v4().simple()));
+            env.insert(
+                "SWITCHBOARD_REDIS_PREFIX".into(),
+                format!("sbt:{}", uuid::Uuid::new_v4().simple()),
+            );
         }
         for (k, v) in extra {
             env.insert((*k).into(), (*v).into());
         }
-        let mut server = Self { child: None, port, env, dir, http: reqwest::Client::new() };
+        let mut server = Self {
+            child: None,
+            port,
+            env,
+            dir,
+            http: reqwest::Client::new(),
+        };
         server.spawn().await;
         server
     }
@@ -83,7 +110,10 @@ impl Server {
         let mut cmd = Command::new(BIN);
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .envs(&self.env)
             .current_dir(self.dir.path());
         cmd
@@ -95,7 +125,12 @@ impl Server {
     }
 
     pub async fn spawn(&mut self) {
-        let child = self.command().arg("serve").stdin(Stdio::null()).spawn().unwrap();
+        let child = self
+            .command()
+            .arg("serve")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
         self.child = Some(child);
         self.wait_ready().await;
     }
@@ -127,26 +162,47 @@ impl Server {
     /// SIGTERM and wait for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().unwrap();
-        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
         c.wait().unwrap()
     }
 
     /// An agent with an API token, made through the CLI.
     pub fn add_user(&self, email: &str, role: &str) -> String {
         let out = self.cli(&["user", "add", "--email", email, "--role", role]);
-        assert!(out.status.success(), "user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
-        let r = self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap();
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -158,7 +214,12 @@ impl Server {
     }
 
     pub async fn thread(&self, token: &str, conversation: &str) -> Vec<Value> {
-        let (status, body) = self.get(token, &format!("/api/v1/conversations/{conversation}?limit=10000")).await;
+        let (status, body) = self
+            .get(
+                token,
+                &format!("/api/v1/conversations/{conversation}?limit=10000"),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
         body["messages"].as_array().unwrap().clone()
     }
@@ -197,11 +258,15 @@ impl Widget {
     }
 
     pub async fn send_json(&mut self, v: Value) {
-        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
     }
 
     pub async fn say(&mut self, client_id: &str, text: &str) {
-        self.send_json(json!({"type": "message", "client_id": client_id, "text": text})).await;
+        self.send_json(json!({"type": "message", "client_id": client_id, "text": text}))
+            .await;
     }
 
     /// The next frame of a type, skipping others.

@@ -23,8 +23,13 @@ const MAX_CLIENT_ID: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
-    Message { client_id: String, text: String },
-    Typing { on: bool },
+    Message {
+        client_id: String,
+        text: String,
+    },
+    Typing {
+        on: bool,
+    },
     History {
         #[serde(default)]
         conversation: Option<String>,
@@ -75,15 +80,21 @@ impl FrameError {
 /// JSON too). `limit` bounds the frame size.
 pub fn parse_frame(bytes: &[u8], limit: usize) -> Result<ClientFrame, FrameError> {
     if bytes.len() > limit {
-        return Err(FrameError::TooLarge { size: bytes.len(), limit });
+        return Err(FrameError::TooLarge {
+            size: bytes.len(),
+            limit,
+        });
     }
     let text = std::str::from_utf8(bytes).map_err(|_| FrameError::InvalidUtf8)?;
-    let frame: ClientFrame = serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
+    let frame: ClientFrame =
+        serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
     match &frame {
         ClientFrame::Message { client_id, text } => {
             if client_id.is_empty()
                 || client_id.len() > MAX_CLIENT_ID
-                || !client_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                || !client_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 return Err(FrameError::BadClientId);
             }
@@ -93,10 +104,13 @@ pub fn parse_frame(bytes: &[u8], limit: usize) -> Result<ClientFrame, FrameError
         }
         ClientFrame::Identify { name, email } => {
             if let Some(email) = email {
-                Identity::new(IdentityKind::Email, email).map_err(|e| FrameError::BadIdentity(e.to_string()))?;
+                Identity::new(IdentityKind::Email, email)
+                    .map_err(|e| FrameError::BadIdentity(e.to_string()))?;
             }
             if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-                return Err(FrameError::BadIdentity("name is longer than 200 characters".into()));
+                return Err(FrameError::BadIdentity(
+                    "name is longer than 200 characters".into(),
+                ));
             }
         }
         _ => {}
@@ -183,11 +197,25 @@ impl WidgetMessage {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
-    Welcome { visitor: &'a str, prechat: bool, identified: bool, title: &'a str },
-    Ack { client_id: &'a str, id: &'a str },
-    Message { message: WidgetMessage },
-    Typing { on: bool },
-    History { messages: Vec<WidgetMessage> },
+    Welcome {
+        visitor: &'a str,
+        prechat: bool,
+        identified: bool,
+        title: &'a str,
+    },
+    Ack {
+        client_id: &'a str,
+        id: &'a str,
+    },
+    Message {
+        message: WidgetMessage,
+    },
+    Typing {
+        on: bool,
+    },
+    History {
+        messages: Vec<WidgetMessage>,
+    },
     Resync,
     Pong,
     Error {
@@ -200,7 +228,9 @@ pub enum ServerFrame<'a> {
 
 impl ServerFrame<'_> {
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_owned())
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"type":"error","code":"internal","message":"encoding failed"}"#.to_owned()
+        })
     }
 }
 
@@ -211,11 +241,23 @@ mod tests {
     #[test]
     fn good_frames_parse() {
         let f = parse_frame(br#"{"type":"message","client_id":"c-1","text":"hi"}"#, 1024).unwrap();
-        assert_eq!(f, ClientFrame::Message { client_id: "c-1".into(), text: "hi".into() });
-        assert_eq!(parse_frame(br#"{"type":"ping"}"#, 1024).unwrap(), ClientFrame::Ping);
+        assert_eq!(
+            f,
+            ClientFrame::Message {
+                client_id: "c-1".into(),
+                text: "hi".into()
+            }
+        );
+        assert_eq!(
+            parse_frame(br#"{"type":"ping"}"#, 1024).unwrap(),
+            ClientFrame::Ping
+        );
         assert_eq!(
             parse_frame(br#"{"type":"history"}"#, 1024).unwrap(),
-            ClientFrame::History { conversation: None, after: None }
+            ClientFrame::History {
+                conversation: None,
+                after: None
+            }
         );
     }
 
@@ -225,9 +267,18 @@ mod tests {
             (b"not json", "bad_frame"),
             (br#"{"type":"launch"}"#, "bad_frame"),
             (br#"{"type":"message","text":"no id"}"#, "bad_frame"),
-            (br#"{"type":"message","client_id":"a","text":"x","extra":1}"#, "bad_frame"),
-            (br#"{"type":"message","client_id":"a b","text":"x"}"#, "bad_client_id"),
-            (br#"{"type":"message","client_id":"a","text":"   "}"#, "empty_text"),
+            (
+                br#"{"type":"message","client_id":"a","text":"x","extra":1}"#,
+                "bad_frame",
+            ),
+            (
+                br#"{"type":"message","client_id":"a b","text":"x"}"#,
+                "bad_client_id",
+            ),
+            (
+                br#"{"type":"message","client_id":"a","text":"   "}"#,
+                "empty_text",
+            ),
             (br#"{"type":"identify","email":"nope"}"#, "bad_identity"),
             (b"\xff\xfe{}", "invalid_utf8"),
         ];
@@ -235,8 +286,14 @@ mod tests {
             let e = parse_frame(bytes, 1024).unwrap_err();
             assert_eq!(e.code(), *code, "{:?}: {e}", String::from_utf8_lossy(bytes));
         }
-        let big = format!(r#"{{"type":"message","client_id":"a","text":"{}"}}"#, "x".repeat(2000));
-        assert_eq!(parse_frame(big.as_bytes(), 1024).unwrap_err().code(), "too_large");
+        let big = format!(
+            r#"{{"type":"message","client_id":"a","text":"{}"}}"#,
+            "x".repeat(2000)
+        );
+        assert_eq!(
+            parse_frame(big.as_bytes(), 1024).unwrap_err().code(),
+            "too_large"
+        );
     }
 
     #[test]

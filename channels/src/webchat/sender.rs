@@ -15,6 +15,8 @@ impl Sender for WebchatSender {
     }
 
     async fn send(&self, _: &Conversation, message: &Message) -> Result<SendReceipt, SendError> {
-        Ok(SendReceipt { external_id: Some(message.id.clone()) })
+        Ok(SendReceipt {
+            external_id: Some(message.id.clone()),
+        })
     }
 }

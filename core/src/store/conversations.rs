@@ -185,7 +185,7 @@ impl Store {
         .bind(message.delivery_state.as_str())
         .bind(new.idempotency_key.as_deref())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
             drop(tx);
@@ -200,7 +200,7 @@ impl Store {
         sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&conversation.id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok((message, true))
@@ -245,7 +245,7 @@ impl Store {
             .bind(error)
             .bind(now)
             .bind(&message.id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         sqlx::query(
             "INSERT INTO dead_letters (id, message_id, channel, error, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
@@ -256,14 +256,14 @@ impl Store {
         .bind(error)
         .bind(attempts)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, $2, 'dead_lettered', $3, $4)")
             .bind(ids.new_id())
             .bind(&message.conversation_id)
             .bind(serde_json::json!({"message_id": message.id, "error": error}).to_string())
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -299,13 +299,13 @@ impl Store {
             "DELETE FROM dead_letters WHERE id = $1 OR message_id = $1 RETURNING message_id",
         )
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?
         .ok_or_else(|| Error::not_found(format!("dead letter {id}")))?;
         sqlx::query("UPDATE messages SET delivery_state = 'queued', attempts = 0, last_error = NULL, updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&message_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(message_id)
@@ -327,7 +327,7 @@ impl Store {
         .bind(tier.as_str())
         .bind(now)
         .bind(conversation_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found(format!("conversation {conversation_id}")));
@@ -337,7 +337,7 @@ impl Store {
             .bind(conversation_id)
             .bind(serde_json::json!({"tier": tier, "reason": reason}).to_string())
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         tx.commit().await?;
         Ok(())

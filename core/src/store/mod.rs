@@ -8,6 +8,7 @@ mod rows;
 mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -49,6 +50,35 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// One SQLite writer at a time in this process (see [`Store::begin_write`]).
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction; on SQLite it also holds this process's writer lock.
+pub struct WriteTx {
+    // Dropped first: the transaction ends before the lock is released.
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::Transaction<'static, sqlx::Any>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -82,7 +112,11 @@ impl Store {
             }
             Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -93,13 +127,23 @@ impl Store {
         &self.pool
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`): a reader that later writes could otherwise fail with "database
-    /// is locked" instead of waiting its turn.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    /// Begins a transaction that will write. On SQLite, writers queue on an in-process
+    /// lock and then take the database's write lock up front (`BEGIN IMMEDIATE`): a reader
+    /// that later writes could otherwise fail with "database is locked", and waiting in
+    /// SQLite's busy handler sleeps in steps of up to 100 ms.
+    pub async fn begin_write(&self) -> Result<WriteTx> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => {
+                let guard = self.sqlite_writer.clone().lock_owned().await;
+                WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _guard: Some(guard),
+                }
+            }
+            Backend::Postgres => WriteTx {
+                tx: self.pool.begin().await?,
+                _guard: None,
+            },
         })
     }
 
@@ -129,7 +173,7 @@ impl Store {
             }
             let mut tx = self.begin_write().await?;
             sqlx::raw_sql(*sql)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(|e| Error::Stream(format!("migration {version} ({name}) failed: {e}")))?;
             sqlx::query(
@@ -138,7 +182,7 @@ impl Store {
             .bind(*version)
             .bind(*name)
             .bind(now_ms)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
             tx.commit().await?;
             ran += 1;
@@ -146,7 +190,9 @@ impl Store {
         Ok(ran)
     }
 
-    /// Takes `n` consecutive values of a counter inside `tx`; returns the last one.
+    /// Takes `n` consecutive values of a counter inside `tx`; returns the last one. The row
+    /// stays locked until `tx` ends, so writers take it after their contact rows and
+    /// before conversation rows, always in that order.
     pub(crate) async fn take_counter(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         name: &str,

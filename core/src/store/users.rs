@@ -126,13 +126,19 @@ impl Store {
 impl Store {
     /// Every identity of a contact.
     pub async fn contact_identities(&self, contact_id: &str) -> Result<Vec<Identity>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT kind, value FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value")
-                .bind(contact_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, value FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.into_iter()
-            .map(|(kind, value)| Ok(Identity { kind: crate::domain::IdentityKind::parse(&kind)?, value }))
+            .map(|(kind, value)| {
+                Ok(Identity {
+                    kind: crate::domain::IdentityKind::parse(&kind)?,
+                    value,
+                })
+            })
             .collect()
     }
 }

@@ -71,14 +71,14 @@ impl EmbeddedStream {
             )
             .bind(topic)
             .bind(group)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .ok_or_else(|| Error::Stream(format!("no group {group} on topic {topic}")))?;
             let rows = sqlx::query("SELECT seq, payload FROM stream_entries WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3")
                 .bind(topic)
                 .bind(last)
                 .bind(i64::try_from(max).unwrap_or(64))
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut **tx)
                 .await?;
             let Some(newest) = rows.last() else {
                 return Ok(Vec::new());
@@ -90,7 +90,7 @@ impl EmbeddedStream {
                 .bind(topic)
                 .bind(group)
                 .bind(last)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             if moved.rows_affected() == 0 {
                 continue;
@@ -120,7 +120,7 @@ impl EmbeddedStream {
                     deliveries: 1,
                 });
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
             tx.commit().await?;
             return Ok(entries);
         }
@@ -193,7 +193,7 @@ async fn commit_batch(store: &Store, now: i64, batch: &[AppendRequest]) -> Resul
             .bind(req.topic.as_str())
             .bind(req.payload.as_str());
     }
-    q.execute(&mut *tx).await?;
+    q.execute(&mut **tx).await?;
     tx.commit().await?;
     Ok(last)
 }
@@ -254,6 +254,7 @@ impl Stream for EmbeddedStream {
     }
 
     async fn ack(&self, topic: &str, group: &str, ids: &[String]) -> Result<()> {
+        let mut tx = self.store.begin_write().await?;
         for chunk in parse_seqs(ids)?.chunks(MAX_BATCH) {
             let sql = format!(
                 "DELETE FROM stream_pending WHERE topic = $1 AND grp = $2 AND seq IN ({})",
@@ -263,9 +264,9 @@ impl Stream for EmbeddedStream {
             for seq in chunk {
                 q = q.bind(*seq);
             }
-            q.execute(self.store.pool()).await?;
+            q.execute(&mut **tx).await?;
         }
-        Ok(())
+        tx.commit().await
     }
 
     async fn reclaim(
@@ -286,7 +287,7 @@ impl Stream for EmbeddedStream {
         .bind(group)
         .bind(cutoff)
         .bind(i64::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(64))
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
         if seqs.is_empty() {
             return Ok(Vec::new());
@@ -305,7 +306,7 @@ impl Stream for EmbeddedStream {
         for s in &seqs {
             q = q.bind(*s);
         }
-        let taken = q.fetch_all(&mut *tx).await?;
+        let taken = q.fetch_all(&mut **tx).await?;
         let mut entries = Vec::with_capacity(taken.len());
         for row in &taken {
             let seq: i64 = row.try_get("seq")?;
@@ -315,7 +316,7 @@ impl Stream for EmbeddedStream {
             )
             .bind(topic)
             .bind(seq)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             entries.push(Entry {
                 id: seq.to_string(),

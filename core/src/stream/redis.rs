@@ -164,7 +164,12 @@ impl Stream for RedisStream {
         let key = self.key(topic);
         let id: String = retry_dropped(|| {
             let mut conn = self.conn.clone();
-            let cmd = redis::cmd("XADD").arg(&key).arg("*").arg(FIELD).arg(payload).to_owned();
+            let cmd = redis::cmd("XADD")
+                .arg(&key)
+                .arg("*")
+                .arg(FIELD)
+                .arg(payload)
+                .to_owned();
             async move { cmd.query_async(&mut conn).await }
         })
         .await?;
