@@ -62,6 +62,13 @@ impl Event {
 #[async_trait]
 pub trait Realtime: Send + Sync + fmt::Debug {
     async fn publish(&self, event: &Event) -> Result<()>;
+    /// Publishes several events in order; one round trip where the bus allows.
+    async fn publish_all(&self, events: &[Event]) -> Result<()> {
+        for e in events {
+            self.publish(e).await?;
+        }
+        Ok(())
+    }
     fn subscribe(&self) -> broadcast::Receiver<Event>;
 }
 
@@ -204,6 +211,23 @@ impl Realtime for RedisRealtime {
         .await?;
         Ok(())
     }
+    async fn publish_all(&self, events: &[Event]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for e in events {
+            pipe.cmd("PUBLISH").arg(&self.channel).arg(serde_json::to_string(e)?).ignore();
+        }
+        let () = crate::stream::redis::retry_dropped(|| {
+            let mut conn = self.conn.clone();
+            let pipe = pipe.clone();
+            async move { pipe.query_async(&mut conn).await }
+        })
+        .await?;
+        Ok(())
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.local.subscribe()
     }

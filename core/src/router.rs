@@ -5,7 +5,6 @@
 //! an entry handed out twice (a crash before ack, a reclaim) changes nothing the second
 //! time. Entries are acked only after their transaction commits.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -271,40 +270,31 @@ impl Router {
 
     async fn after_commit(&self, outcomes: Vec<IngestOutcome>) {
         let now = self.ids.now_ms();
-        let mut opened: HashMap<String, bool> = HashMap::new();
+        let mut events = Vec::with_capacity(outcomes.len() + 1);
+        let mut stored = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             let IngestOutcome::Stored(ingested) = outcome else {
                 Metrics::outcome(&self.metrics.ingested, "duplicate");
                 continue;
             };
             Metrics::outcome(&self.metrics.ingested, "stored");
-            if ingested.new_conversation
-                && opened
-                    .insert(ingested.conversation.id.clone(), true)
-                    .is_none()
-            {
-                self.publish(Event::ConversationOpened {
-                    conversation: ingested.conversation.clone(),
-                })
-                .await;
+            if ingested.new_conversation {
+                events.push(Event::ConversationOpened { conversation: ingested.conversation.clone() });
             }
-            self.publish(Event::Message {
+            events.push(Event::Message {
                 conversation_id: ingested.conversation.id.clone(),
                 contact_id: ingested.contact_id.clone(),
                 message: ingested.message.clone(),
-            })
-            .await;
-            let waited = (now - ingested.message.created_at).max(0);
-            self.metrics
-                .accept_to_persist
-                .observe(waited as f64 / 1000.0);
-            self.ask_bot(&ingested).await;
+            });
+            stored.push(ingested);
         }
-    }
-
-    async fn publish(&self, event: Event) {
-        if let Err(e) = self.realtime.publish(&event).await {
+        if let Err(e) = self.realtime.publish_all(&events).await {
             tracing::debug!(error = %e, "realtime publish failed");
+        }
+        for ingested in stored {
+            let waited = (now - ingested.message.created_at).max(0);
+            self.metrics.accept_to_persist.observe(waited as f64 / 1000.0);
+            self.ask_bot(&ingested).await;
         }
     }
 
