@@ -70,7 +70,9 @@
     ".sb-pre input{border:1px solid #ccd;border-radius:8px;padding:8px;font:inherit}" +
     ".sb-pre button{padding:9px}" +
     ".sb-error{color:#b00020;font-size:12px;padding:0 12px}" +
-    "@media (max-width:480px){.sb-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;max-height:100vh;border-radius:0}}";
+    ".sb-close{background:none;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;padding:0 0 0 10px}" +
+    "@media (max-width:480px){.sb-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;height:100dvh;max-height:none;border-radius:0}" +
+    ".sb-is-open .sb-launcher{display:none}}";
 
   var root, panel, log, typingLine, statusEl, textarea, form, pre, errorEl;
 
@@ -91,7 +93,11 @@
     var head = el("div", "sb-head");
     var titleEl = el("span", null, title || "Chat with us");
     statusEl = el("span", "sb-status", "connecting…"); statusEl.setAttribute("data-testid", "sb-status");
-    head.appendChild(titleEl); head.appendChild(statusEl);
+    var close = el("button", "sb-close", "\u00d7");
+    close.setAttribute("aria-label", "Close chat"); close.setAttribute("data-testid", "sb-close");
+    close.addEventListener("click", function () { toggle(false); });
+    var right = el("span"); right.appendChild(statusEl); right.appendChild(close);
+    head.appendChild(titleEl); head.appendChild(right);
     log = el("div", "sb-log"); log.setAttribute("data-testid", "sb-log"); log.setAttribute("aria-live", "polite");
     typingLine = el("div", "sb-typing"); typingLine.setAttribute("data-testid", "sb-typing");
     errorEl = el("div", "sb-error"); errorEl.setAttribute("data-testid", "sb-error");
@@ -133,6 +139,7 @@
   function toggle(open) {
     var want = open == null ? !panel.classList.contains("sb-open") : open;
     panel.classList.toggle("sb-open", want);
+    root.classList.toggle("sb-is-open", want);
     if (want) textarea.focus();
   }
 
