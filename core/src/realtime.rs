@@ -217,7 +217,10 @@ impl Realtime for RedisRealtime {
         }
         let mut pipe = redis::pipe();
         for e in events {
-            pipe.cmd("PUBLISH").arg(&self.channel).arg(serde_json::to_string(e)?).ignore();
+            pipe.cmd("PUBLISH")
+                .arg(&self.channel)
+                .arg(serde_json::to_string(e)?)
+                .ignore();
         }
         let () = crate::stream::redis::retry_dropped(|| {
             let mut conn = self.conn.clone();

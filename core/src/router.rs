@@ -279,7 +279,9 @@ impl Router {
             };
             Metrics::outcome(&self.metrics.ingested, "stored");
             if ingested.new_conversation {
-                events.push(Event::ConversationOpened { conversation: ingested.conversation.clone() });
+                events.push(Event::ConversationOpened {
+                    conversation: ingested.conversation.clone(),
+                });
             }
             events.push(Event::Message {
                 conversation_id: ingested.conversation.id.clone(),
@@ -293,7 +295,9 @@ impl Router {
         }
         for ingested in stored {
             let waited = (now - ingested.message.created_at).max(0);
-            self.metrics.accept_to_persist.observe(waited as f64 / 1000.0);
+            self.metrics
+                .accept_to_persist
+                .observe(waited as f64 / 1000.0);
             self.ask_bot(&ingested).await;
         }
     }

@@ -178,3 +178,95 @@ async fn replies_thread_and_identities_join(env: Env) {
         1
     );
 }
+
+mod batch {
+    use switchboard_core::domain::{Identity, IdentityKind, Status};
+    use switchboard_core::store::{ConversationFilter, IngestOutcome};
+
+    use crate::on_every_backend;
+    use crate::support::Env;
+
+    on_every_backend!(one_batch_many_senders_replays_and_snoozes);
+
+    /// One batch mixing new and known senders, a replay inside the batch, a replay of an
+    /// earlier batch, a named sender, and a snoozed conversation that a message wakes.
+    async fn one_batch_many_senders_replays_and_snoozes(env: Env) {
+        let s = &env.store;
+        let known = env.envelope("known", "k0", "earlier");
+        s.ingest_batch(&[known.clone()]).await.unwrap();
+        sqlx::query("UPDATE conversations SET status = 'snoozed'")
+            .execute(s.pool())
+            .await
+            .unwrap();
+
+        let mut named = env.envelope("new-a", "a1", "a first");
+        named.sender_name = Some("Ana".into());
+        named.extra_identities =
+            vec![Identity::new(IdentityKind::Email, "ana@example.com").unwrap()];
+        let mut replay_of_earlier = known.clone();
+        replay_of_earlier.id = env.ids.new_id();
+        let batch = vec![
+            named,
+            env.envelope("known", "k1", "known again"),
+            env.envelope("new-b", "b1", "b first"),
+            env.envelope("new-a", "a2", "a second"),
+            env.envelope("new-b", "b1", "b first, resent"),
+            replay_of_earlier,
+        ];
+        let out = s.ingest_batch(&batch).await.unwrap();
+        assert_eq!(out.len(), 6);
+        let stored: Vec<&switchboard_core::store::Ingested> = out
+            .iter()
+            .filter_map(|o| match o {
+                IngestOutcome::Stored(i) => Some(i.as_ref()),
+                IngestOutcome::Duplicate { .. } => None,
+            })
+            .collect();
+        assert_eq!(stored.len(), 4);
+        assert_eq!(
+            out[4],
+            IngestOutcome::Duplicate {
+                message_id: batch[2].id.clone()
+            }
+        );
+        assert_eq!(
+            out[5],
+            IngestOutcome::Duplicate {
+                message_id: known.id.clone()
+            }
+        );
+        // new-a's two messages share one new conversation; only the first opened it.
+        let (a1, a2) = (stored[0], stored[3]);
+        assert!(stored[2].new_conversation);
+        assert_eq!(a1.conversation.id, a2.conversation.id);
+        assert!(a1.new_conversation && !a2.new_conversation);
+        // The known sender's snoozed conversation is woken, not replaced.
+        assert!(!stored[1].new_conversation);
+        assert_eq!(stored[1].conversation.status, Status::Open);
+        let all = s
+            .conversations(&ConversationFilter::default())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        let numbers: std::collections::BTreeSet<i64> = all.iter().map(|c| c.number).collect();
+        assert_eq!(numbers, [1001, 1002, 1003].into_iter().collect());
+        assert!(all.iter().all(|c| c.status == Status::Open));
+        let woken = all
+            .iter()
+            .find(|c| c.id == stored[1].conversation.id)
+            .unwrap();
+        assert_eq!(woken.last_message_at, batch[1].received_at);
+        let ana = s
+            .contact_for_identity(&Identity::new(IdentityKind::Email, "ana@example.com").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(ana.as_deref(), Some(a1.contact_id.as_str()));
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM contacts WHERE id = $1")
+            .bind(&a1.contact_id)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("Ana"));
+        assert_eq!(s.count_messages(None).await.unwrap(), 5);
+    }
+}
