@@ -103,7 +103,7 @@ impl Store {
                     .max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;").await?;
+                            conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=20000;").await?;
                             Ok(())
                         })
                     })
@@ -112,6 +112,9 @@ impl Store {
             }
             Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpointer(pool.clone()));
+        }
         Ok(Self {
             pool,
             backend,
@@ -206,6 +209,26 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         Ok(v)
+    }
+}
+
+/// Copies the SQLite WAL back into the database in the background. A PASSIVE checkpoint
+/// never waits for writers, so commits stay short; the connections' own automatic
+/// checkpoint (set high) is only a safety net.
+async fn checkpointer(pool: AnyPool) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %e, "checkpoint failed");
+        }
     }
 }
 

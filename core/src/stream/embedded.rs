@@ -32,7 +32,14 @@ pub struct EmbeddedStream {
     clock: Arc<dyn Clock>,
     appends: mpsc::Sender<AppendRequest>,
     appended: Arc<Notify>,
+    /// Acknowledgements not yet written: they ride along with the group's next claim, so
+    /// a router cycle costs one commit fewer. Lost on a crash, they only make entries be
+    /// handed out again, which consumers already treat as a no-op.
+    acks: Arc<std::sync::Mutex<Vec<(String, String, i64)>>>,
 }
+
+/// Written at once past this many deferred acknowledgements.
+const MAX_DEFERRED_ACKS: usize = 4096;
 
 impl fmt::Debug for EmbeddedStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -53,7 +60,64 @@ impl EmbeddedStream {
             clock,
             appends: tx,
             appended,
+            acks: Arc::default(),
         }
+    }
+
+    fn take_acks(&self) -> Vec<(String, String, i64)> {
+        self.acks
+            .lock()
+            .map(|mut a| std::mem::take(&mut *a))
+            .unwrap_or_default()
+    }
+
+    /// Deletes deferred acknowledgements' pending rows inside `tx`.
+    async fn write_acks(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        acks: &[(String, String, i64)],
+    ) -> Result<()> {
+        let mut by_group: std::collections::BTreeMap<(&str, &str), Vec<i64>> =
+            std::collections::BTreeMap::new();
+        for (topic, group, seq) in acks {
+            by_group.entry((topic, group)).or_default().push(*seq);
+        }
+        for ((topic, group), seqs) in by_group {
+            for chunk in seqs.chunks(MAX_BATCH) {
+                let sql = format!(
+                    "DELETE FROM stream_pending WHERE topic = $1 AND grp = $2 AND seq IN ({})",
+                    in_list(3, chunk.len())
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(topic).bind(group);
+                for seq in chunk {
+                    q = q.bind(*seq);
+                }
+                q.execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes deferred acknowledgements now.
+    async fn flush_acks(&self) -> Result<()> {
+        let acks = self.take_acks();
+        if acks.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.begin_write().await?;
+        Self::write_acks(&mut tx, &acks).await?;
+        tx.commit().await
+    }
+
+    /// Whether the group has entries it has not been handed: a read that takes no lock.
+    async fn has_new(&self, topic: &str, group: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT e.seq FROM stream_entries e JOIN stream_groups g ON g.topic = e.topic AND g.grp = $2 WHERE e.topic = $1 AND e.seq > g.last_seq LIMIT 1",
+        )
+        .bind(topic)
+        .bind(group)
+        .fetch_optional(self.store.pool())
+        .await?;
+        Ok(found.is_some())
     }
 
     async fn claim_new(
@@ -64,8 +128,14 @@ impl EmbeddedStream {
         max: usize,
     ) -> Result<Vec<Entry>> {
         let max = max.clamp(1, MAX_BATCH);
+        let has_acks = self.acks.lock().map(|a| !a.is_empty()).unwrap_or(false);
+        if !has_acks && !self.has_new(topic, group).await? {
+            return Ok(Vec::new());
+        }
         loop {
             let mut tx = self.store.begin_write().await?;
+            let acks = self.take_acks();
+            Self::write_acks(&mut tx, &acks).await?;
             let last: i64 = sqlx::query_scalar(
                 "SELECT last_seq FROM stream_groups WHERE topic = $1 AND grp = $2",
             )
@@ -81,6 +151,7 @@ impl EmbeddedStream {
                 .fetch_all(&mut **tx)
                 .await?;
             let Some(newest) = rows.last() else {
+                tx.commit().await?; // keep the acknowledgements written above
                 return Ok(Vec::new());
             };
             let newest: i64 = newest.try_get("seq")?;
@@ -93,6 +164,7 @@ impl EmbeddedStream {
                 .execute(&mut **tx)
                 .await?;
             if moved.rows_affected() == 0 {
+                tx.commit().await?; // keep the acknowledgements written above
                 continue;
             }
             let now = self.clock.now_ms();
@@ -254,19 +326,21 @@ impl Stream for EmbeddedStream {
     }
 
     async fn ack(&self, topic: &str, group: &str, ids: &[String]) -> Result<()> {
-        let mut tx = self.store.begin_write().await?;
-        for chunk in parse_seqs(ids)?.chunks(MAX_BATCH) {
-            let sql = format!(
-                "DELETE FROM stream_pending WHERE topic = $1 AND grp = $2 AND seq IN ({})",
-                in_list(3, chunk.len())
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(topic).bind(group);
-            for seq in chunk {
-                q = q.bind(*seq);
+        let seqs = parse_seqs(ids)?;
+        let deferred = match self.acks.lock() {
+            Ok(mut acks) => {
+                acks.extend(
+                    seqs.into_iter()
+                        .map(|s| (topic.to_owned(), group.to_owned(), s)),
+                );
+                acks.len()
             }
-            q.execute(&mut **tx).await?;
+            Err(_) => return Err(Error::Stream("acknowledgement list poisoned".into())),
+        };
+        if deferred > MAX_DEFERRED_ACKS {
+            self.flush_acks().await?;
         }
-        tx.commit().await
+        Ok(())
     }
 
     async fn reclaim(
@@ -277,6 +351,7 @@ impl Stream for EmbeddedStream {
         min_idle: Duration,
         max: usize,
     ) -> Result<Vec<Entry>> {
+        self.flush_acks().await?;
         let now = self.clock.now_ms();
         let cutoff = now - i64::try_from(min_idle.as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.store.begin_write().await?;
@@ -330,6 +405,7 @@ impl Stream for EmbeddedStream {
     }
 
     async fn depth(&self, topic: &str, group: &str) -> Result<u64> {
+        self.flush_acks().await?;
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM stream_entries e WHERE e.topic = $1 AND e.seq > g.last_seq) AS unread, \
                     (SELECT COUNT(*) FROM stream_pending p WHERE p.topic = $1 AND p.grp = $2) AS pending \
@@ -346,6 +422,7 @@ impl Stream for EmbeddedStream {
     }
 
     async fn trim(&self, topic: &str) -> Result<()> {
+        self.flush_acks().await?;
         sqlx::query(
             "DELETE FROM stream_entries WHERE topic = $1 \
                AND seq <= (SELECT MIN(last_seq) FROM stream_groups WHERE topic = $1) \

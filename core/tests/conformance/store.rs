@@ -193,7 +193,7 @@ mod batch {
     async fn one_batch_many_senders_replays_and_snoozes(env: Env) {
         let s = &env.store;
         let known = env.envelope("known", "k0", "earlier");
-        s.ingest_batch(&[known.clone()]).await.unwrap();
+        s.ingest_batch(std::slice::from_ref(&known)).await.unwrap();
         sqlx::query("UPDATE conversations SET status = 'snoozed'")
             .execute(s.pool())
             .await
