@@ -10,8 +10,8 @@ import { join } from "node:path";
 import net from "node:net";
 import { chromium } from "playwright-core";
 
-const BIN = process.env.SWITCHBOARD_BIN;
-assert.ok(BIN, "SWITCHBOARD_BIN must point at the switchboard binary");
+const BIN = process.env.SB_BIN;
+assert.ok(BIN, "SB_BIN must point at the switchboard binary");
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -134,7 +134,7 @@ test("the widget chats, restores history, and survives a server crash", async ()
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await server.api(token, `/conversations/${conv.id}`)).messages.length, 3);
     assert.equal(await page.getByTestId("sb-msg").count(), 3);
-    if (process.env.SWITCHBOARD_SCREENSHOT) await page.screenshot({ path: process.env.SWITCHBOARD_SCREENSHOT });
+    if (process.env.SB_SCREENSHOT) await page.screenshot({ path: process.env.SB_SCREENSHOT });
     assert.deepEqual(errors, [], "no script errors on the page");
   } finally {
     await context.close();

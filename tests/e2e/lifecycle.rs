@@ -6,6 +6,7 @@ use crate::support::{BIN, Backend, Server, eventually};
 fn invalid_config_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(BIN)
+        .env_clear()
         .arg("migrate")
         .current_dir(dir.path())
         .env("SWITCHBOARD_DATA_DIR", dir.path())
@@ -136,6 +137,7 @@ async fn demo_seeds_and_serves() {
     let dir = tempfile::tempdir().unwrap();
     let port = crate::support::free_port();
     let mut child = std::process::Command::new(BIN)
+        .env_clear()
         .arg("demo")
         .current_dir(dir.path())
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))

@@ -14,12 +14,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 pub fn pg_admin_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_PG")
+    std::env::var("SB_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn redis_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("SB_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// A fresh PostgreSQL database; returns its url.
@@ -112,7 +112,7 @@ impl Server {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
                 "RUST_LOG",
-                std::env::var("SWITCHBOARD_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+                std::env::var("SB_TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .envs(&self.env)
             .current_dir(self.dir.path());

@@ -24,12 +24,12 @@ pub enum Bus {
 }
 
 pub fn pg_admin_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_PG")
+    std::env::var("SB_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn redis_url() -> String {
-    std::env::var("SWITCHBOARD_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("SB_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// A fresh PostgreSQL database for one test; returns its url.
@@ -38,7 +38,7 @@ pub async fn fresh_pg() -> String {
     let name = format!("sbt_{}", uuid::Uuid::new_v4().simple());
     let store = Store::connect(&admin)
         .await
-        .expect("postgres reachable at SWITCHBOARD_TEST_PG");
+        .expect("postgres reachable at SB_TEST_PG");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(store.pool())
         .await
