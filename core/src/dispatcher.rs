@@ -152,10 +152,16 @@ impl Dispatcher {
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         while !shutdown.is_cancelled() {
-            let read = tokio::select! {
-                r = stream.read(OUTBOUND, GROUP, &self.consumer, 64, Duration::from_millis(500)) => r,
-                () = shutdown.cancelled() => break,
-            };
+            // Not raced against shutdown (see the router): the read waits at most 500 ms.
+            let read = stream
+                .read(
+                    OUTBOUND,
+                    GROUP,
+                    &self.consumer,
+                    64,
+                    Duration::from_millis(500),
+                )
+                .await;
             match read {
                 Ok(entries) => {
                     for entry in entries {
@@ -185,6 +191,9 @@ impl Dispatcher {
         }
         // Graceful shutdown: let deliveries under way finish.
         while tasks.join_next().await.is_some() {}
+        if let Err(e) = stream.flush().await {
+            tracing::warn!(error = %e, "dispatcher could not flush the stream");
+        }
     }
 
     pub async fn housekeeping(&self) -> Result<()> {

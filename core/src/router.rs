@@ -104,10 +104,19 @@ impl Router {
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            let read = tokio::select! {
-                r = self.stream.read(INBOUND, GROUP, &self.consumer, self.options.batch, self.options.block) => r,
-                () = shutdown.cancelled() => break,
-            };
+            // Not raced against shutdown: a read dropped after it claimed entries would
+            // leave them pending until another consumer reclaims them. A read waits at most
+            // `block`, which bounds how long shutdown waits.
+            let read = self
+                .stream
+                .read(
+                    INBOUND,
+                    GROUP,
+                    &self.consumer,
+                    self.options.batch,
+                    self.options.block,
+                )
+                .await;
             match read {
                 Ok(entries) => {
                     failures = 0;
@@ -130,6 +139,9 @@ impl Router {
                     tracing::warn!(error = %e, "router housekeeping failed");
                 }
             }
+        }
+        if let Err(e) = self.stream.flush().await {
+            tracing::warn!(error = %e, "router could not flush the stream");
         }
     }
 

@@ -434,6 +434,10 @@ impl Stream for EmbeddedStream {
         Ok(())
     }
 
+    async fn flush(&self) -> Result<()> {
+        self.flush_acks().await
+    }
+
     async fn health(&self) -> Result<()> {
         if self.appends.is_closed() {
             return Err(Error::ShuttingDown);

@@ -70,4 +70,10 @@ pub trait Stream: Send + Sync + std::fmt::Debug {
     async fn trim(&self, topic: &str) -> Result<()>;
 
     async fn health(&self) -> Result<()>;
+
+    /// Writes anything the implementation holds back (deferred acknowledgements); called
+    /// by consumers when they stop.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
 }
