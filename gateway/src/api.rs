@@ -116,9 +116,7 @@ pub async fn post_reply(
     headers: HeaderMap,
     body: Result<Json<Reply>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    if !user.role.can_reply() {
-        return Err(ApiError::Forbidden(format!("a {} cannot reply", user.role)));
-    }
+    may_reply(&user)?;
     let Json(reply) = body?;
     if reply.text.len() > MAX_REPLY {
         return Err(ApiError::TooLarge(format!(
@@ -170,9 +168,7 @@ pub async fn post_typing(
     Path(id): Path<String>,
     body: Result<Json<Typing>, JsonRejection>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    if !user.role.can_reply() {
-        return Err(ApiError::Forbidden(format!("a {} cannot reply", user.role)));
-    }
+    may_reply(&user)?;
     let Json(typing) = body?;
     let conversation = state.store.conversation(&id).await?;
     let event = Event::Typing {
@@ -185,6 +181,15 @@ pub async fn post_typing(
         tracing::debug!(error = %e, "typing not published");
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Supervisors read everything and write nothing.
+fn may_reply(user: &User) -> Result<(), ApiError> {
+    if user.role.can_reply() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!("a {} cannot reply", user.role)))
+    }
 }
 
 fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {

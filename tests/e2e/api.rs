@@ -10,17 +10,7 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let agent = server.add_user("ana@example.com", "support");
     let supervisor = server.add_user("sue@example.com", "supervisor");
     let client = server.add_user("client@acme.example", "client_user");
-    let mut w = server.widget(None).await;
-    w.say("c1", "hi").await;
-    w.expect("ack").await;
-    eventually(10, || async {
-        server.conversations(&agent).await.len() == 1
-    })
-    .await;
-    let conv = server.conversations(&agent).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_widget, conv) = server.visitor_writes(&agent, "hi").await;
     let path = format!("/api/v1/conversations/{conv}/messages");
 
     // No token, a wrong token, a client's token.
@@ -119,17 +109,7 @@ async fn dead_letters_are_listed_and_retried_from_cli_and_api() {
     let server = Server::start(Backend::Embedded).await;
     let admin = server.add_user("admin@example.com", "admin");
     let agent = server.add_user("ana@example.com", "support");
-    let mut w = server.widget(None).await;
-    w.say("c1", "hi").await;
-    w.expect("ack").await;
-    eventually(10, || async {
-        server.conversations(&admin).await.len() == 1
-    })
-    .await;
-    let conv = server.conversations(&admin).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_widget, conv) = server.visitor_writes(&admin, "hi").await;
     // Pretend the conversation came from a channel that has no sender in this build.
     let db = server.dir.path().join("switchboard.db");
     let out = std::process::Command::new("python3")

@@ -83,12 +83,7 @@ async fn redis_restart_realtime_resumes() {
     let mut redis = OwnRedis::start();
     let server = Server::start_with(Backend::PostgresRedis, &[("REDIS_URL", &redis.url())]).await;
     let agent = server.add_user("ana@example.com", "support");
-    let (mut events, _) = tokio_tungstenite::connect_async(format!(
-        "ws://127.0.0.1:{}/api/v1/events?token={agent}",
-        server.port
-    ))
-    .await
-    .unwrap();
+    let mut events = server.agent_events(&agent).await;
     let mut widget = server.widget(None).await;
     widget.say("before", "before the restart").await;
     widget.expect("ack").await;

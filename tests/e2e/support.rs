@@ -224,6 +224,28 @@ impl Server {
         body["messages"].as_array().unwrap().clone()
     }
 
+    /// A new visitor writes `text`; returns its widget and, once routed, the conversation.
+    pub async fn visitor_writes(&self, token: &str, text: &str) -> (Widget, String) {
+        let mut w = self.widget(None).await;
+        w.say("c1", text).await;
+        w.expect("ack").await;
+        let visitor_conversation = || async {
+            let convs = self.conversations(token).await;
+            convs
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .next()
+        };
+        eventually(10, || async { visitor_conversation().await.is_some() }).await;
+        (w, visitor_conversation().await.unwrap())
+    }
+
+    /// An agent's realtime events socket.
+    pub async fn agent_events(&self, token: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        let url = format!("ws://127.0.0.1:{}/api/v1/events?token={token}", self.port);
+        tokio_tungstenite::connect_async(url).await.unwrap().0
+    }
+
     pub async fn widget(&self, visitor: Option<&str>) -> Widget {
         Widget::connect(self.port, visitor).await
     }

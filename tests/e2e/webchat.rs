@@ -21,12 +21,7 @@ async fn round_trip_postgres_redis() {
 async fn round_trip(backend: Backend) {
     let server = Server::start(backend).await;
     let agent = server.add_user("ana@example.com", "support");
-    let (mut events, _) = tokio_tungstenite::connect_async(format!(
-        "ws://127.0.0.1:{}/api/v1/events?token={agent}",
-        server.port
-    ))
-    .await
-    .unwrap();
+    let mut events = server.agent_events(&agent).await;
 
     let mut widget = server.widget(None).await;
     let visitor = widget.visitor.clone();

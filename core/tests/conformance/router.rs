@@ -30,17 +30,9 @@ async fn drain(router: &switchboard_core::router::Router) {
 async fn routes_and_publishes(env: Env) {
     let mut events = env.realtime.subscribe();
     let router = env.plain_router();
-    router
-        .stream
-        .ensure_group(INBOUND, switchboard_core::router::GROUP)
-        .await
-        .unwrap();
     for i in 0..3 {
         let e = env.envelope("v", &format!("{i}"), &format!("text {i}"));
-        env.stream
-            .append(INBOUND, &serde_json::to_string(&e).unwrap())
-            .await
-            .unwrap();
+        env.inbound(&e).await;
     }
     drain(&router).await;
     let convs = env
@@ -75,11 +67,6 @@ async fn routes_and_publishes(env: Env) {
 
 async fn replayed_entries_are_stored_once(env: Env) {
     let router = env.plain_router();
-    router
-        .stream
-        .ensure_group(INBOUND, switchboard_core::router::GROUP)
-        .await
-        .unwrap();
     let e = env.envelope("v", "same", "once");
     let json = serde_json::to_string(&e).unwrap();
     for _ in 0..3 {
@@ -92,16 +79,9 @@ async fn replayed_entries_are_stored_once(env: Env) {
 async fn two_routers_one_burst_one_conversation(env: Env) {
     let r1 = env.router("r1", Arc::new(switchboard_core::router::NoBot));
     let r2 = env.router("r2", Arc::new(switchboard_core::router::NoBot));
-    r1.stream
-        .ensure_group(INBOUND, switchboard_core::router::GROUP)
-        .await
-        .unwrap();
     for i in 0..200 {
         let e = env.envelope("burst", &format!("{i}"), "x");
-        env.stream
-            .append(INBOUND, &serde_json::to_string(&e).unwrap())
-            .await
-            .unwrap();
+        env.inbound(&e).await;
     }
     let (a, b) = tokio::join!(
         async {
@@ -127,17 +107,9 @@ async fn two_routers_one_burst_one_conversation(env: Env) {
 
 async fn unreadable_entries_are_parked_not_lost(env: Env) {
     let router = env.plain_router();
-    router
-        .stream
-        .ensure_group(INBOUND, switchboard_core::router::GROUP)
-        .await
-        .unwrap();
     env.stream.append(INBOUND, "{not json").await.unwrap();
     let good = env.envelope("v", "ok", "fine");
-    env.stream
-        .append(INBOUND, &serde_json::to_string(&good).unwrap())
-        .await
-        .unwrap();
+    env.inbound(&good).await;
     drain(&router).await;
     assert_eq!(env.store.count_messages(None).await.unwrap(), 1);
     let parked: Vec<(String, String)> = sqlx::query_as("SELECT payload, error FROM stream_parked")
@@ -181,16 +153,8 @@ impl BotHook for ScriptedBot {
 
 async fn bot_replies_and_hands_off(env: Env) {
     let router = env.router("r1", Arc::new(ScriptedBot));
-    router
-        .stream
-        .ensure_group(INBOUND, switchboard_core::router::GROUP)
-        .await
-        .unwrap();
     let e = env.envelope("v", "1", "opening hours?");
-    env.stream
-        .append(INBOUND, &serde_json::to_string(&e).unwrap())
-        .await
-        .unwrap();
+    env.inbound(&e).await;
     drain(&router).await;
     let conv = env
         .store
@@ -217,10 +181,7 @@ async fn bot_replies_and_hands_off(env: Env) {
     );
 
     let e = env.envelope("v", "2", "I want a human");
-    env.stream
-        .append(INBOUND, &serde_json::to_string(&e).unwrap())
-        .await
-        .unwrap();
+    env.inbound(&e).await;
     drain(&router).await;
     let conv = env.store.conversation(&conv.id).await.unwrap();
     assert_eq!(conv.tier, Tier::N2);
@@ -234,16 +195,9 @@ async fn bot_replies_and_hands_off(env: Env) {
 async fn a_dead_routers_batch_is_finished_by_another(env: Env) {
     let mut dead = env.router("dead", Arc::new(switchboard_core::router::NoBot));
     dead.options.reclaim_idle = Duration::from_millis(100);
-    dead.stream
-        .ensure_group(INBOUND, switchboard_core::router::GROUP)
-        .await
-        .unwrap();
     for i in 0..5 {
         let e = env.envelope("v", &format!("{i}"), "x");
-        env.stream
-            .append(INBOUND, &serde_json::to_string(&e).unwrap())
-            .await
-            .unwrap();
+        env.inbound(&e).await;
     }
     // The dead router read the entries and never processed them.
     let taken = env

@@ -74,6 +74,13 @@ impl Env {
                 Arc::new(RedisStream::connect(&redis_url(), &prefix).await.unwrap())
             }
         };
+        stream
+            .ensure_group(
+                switchboard_core::stream::INBOUND,
+                switchboard_core::router::GROUP,
+            )
+            .await
+            .unwrap();
         Self {
             store,
             stream,
@@ -109,6 +116,17 @@ impl Env {
 
     pub fn plain_router(&self) -> Router {
         self.router("r1", Arc::new(NoBot))
+    }
+
+    /// Appends an envelope to the inbound stream, as a channel adapter does.
+    pub async fn inbound(&self, e: &Envelope) {
+        self.stream
+            .append(
+                switchboard_core::stream::INBOUND,
+                &serde_json::to_string(e).unwrap(),
+            )
+            .await
+            .unwrap();
     }
 
     /// An inbound web-chat envelope from a visitor.
