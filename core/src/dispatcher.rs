@@ -148,6 +148,17 @@ impl Dispatcher {
         if let Err(e) = stream.ensure_group(OUTBOUND, GROUP).await {
             tracing::error!(error = %e, "dispatcher cannot create its consumer group");
         }
+        // Jobs this node had taken before a crash: the messages may be mid-send, so they
+        // are taken over (a `sending` message is resumed, not skipped).
+        if let Ok(mine) = stream
+            .pending_for(OUTBOUND, GROUP, &self.consumer, 64)
+            .await
+        {
+            for mut entry in mine {
+                entry.deliveries = entry.deliveries.max(2);
+                self.handle(entry).await;
+            }
+        }
         let permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut tasks = tokio::task::JoinSet::new();

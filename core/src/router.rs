@@ -101,6 +101,24 @@ impl Router {
         if let Err(e) = self.stream.ensure_group(INBOUND, GROUP).await {
             tracing::error!(error = %e, "router cannot create its consumer group");
         }
+        // What this node had taken before a crash is redone now, not after reclaim_idle.
+        match self
+            .stream
+            .pending_for(INBOUND, GROUP, &self.consumer, self.options.batch)
+            .await
+        {
+            Ok(mine) if !mine.is_empty() => {
+                tracing::info!(
+                    entries = mine.len(),
+                    "router resumes entries it had taken before it stopped"
+                );
+                if let Err(e) = self.process(mine).await {
+                    tracing::warn!(error = %e, "resumed entries failed; they stay pending");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "router cannot read its pending entries"),
+        }
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {

@@ -78,14 +78,11 @@ impl AppState {
         })
     }
 
-    fn consumer_name() -> String {
-        format!(
-            "{}-{}",
-            std::process::id(),
-            switchboard_core::clock::random_token()
-                .get(..8)
-                .unwrap_or("0")
-        )
+    /// A stable consumer name per node and role, so a restarted node finds the entries it
+    /// had taken (see `Stream::pending_for`). The node is `SWITCHBOARD_NODE_ID`, else the
+    /// host name.
+    fn consumer_name(&self, role: &str) -> String {
+        format!("{}-{role}", self.config.node_id())
     }
 
     pub fn router(&self) -> Router {
@@ -99,7 +96,7 @@ impl AppState {
             outbox: self.outbox.clone(),
             ids: self.ids.clone(),
             metrics: self.metrics.clone(),
-            consumer: Self::consumer_name(),
+            consumer: self.consumer_name("router"),
             options,
         }
     }
@@ -112,7 +109,7 @@ impl AppState {
             outbox: self.outbox.clone(),
             senders,
             metrics: self.metrics.clone(),
-            consumer: Self::consumer_name(),
+            consumer: self.consumer_name("dispatcher"),
             options: DispatchOptions {
                 max_attempts: d.max_attempts,
                 backoff_base: Duration::from_millis(d.backoff_base_ms),

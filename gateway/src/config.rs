@@ -93,6 +93,9 @@ pub struct Config {
     pub router: RouterConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
+    /// This node's name among several (consumer names derive from it); default: the host
+    /// name. Two processes sharing a database and stream need different ids.
+    pub node_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +138,7 @@ impl Default for Config {
             dispatcher: DispatcherConfig::default(),
             router: RouterConfig::default(),
             shutdown_grace_ms: 10_000,
+            node_id: None,
         }
     }
 }
@@ -254,6 +258,18 @@ impl Config {
             return bad("public_url", "must start with http:// or https://");
         }
         Ok(())
+    }
+
+    pub fn node_id(&self) -> String {
+        self.node_id
+            .clone()
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_owned())
+            })
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "node".to_owned())
     }
 
     pub fn database_url(&self) -> String {

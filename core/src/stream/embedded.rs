@@ -404,6 +404,48 @@ impl Stream for EmbeddedStream {
         Ok(entries)
     }
 
+    async fn pending_for(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<Entry>> {
+        self.flush_acks().await?;
+        let mut tx = self.store.begin_write().await?;
+        let rows = sqlx::query(
+            "UPDATE stream_pending SET claimed_at = $1, deliveries = deliveries + 1 WHERE topic = $2 AND grp = $3 AND consumer = $4 \
+             AND seq IN (SELECT seq FROM stream_pending WHERE topic = $2 AND grp = $3 AND consumer = $4 ORDER BY seq LIMIT $5) RETURNING seq, deliveries",
+        )
+        .bind(self.clock.now_ms())
+        .bind(topic)
+        .bind(group)
+        .bind(consumer)
+        .bind(i64::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(64))
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = row.try_get("seq")?;
+            let deliveries: i64 = row.try_get("deliveries")?;
+            let payload: String = sqlx::query_scalar(
+                "SELECT payload FROM stream_entries WHERE topic = $1 AND seq = $2",
+            )
+            .bind(topic)
+            .bind(seq)
+            .fetch_one(&mut **tx)
+            .await?;
+            entries.push(Entry {
+                id: seq.to_string(),
+                payload,
+                deliveries: u64::try_from(deliveries).unwrap_or(1),
+            });
+        }
+        tx.commit().await?;
+        entries.sort_by_key(|e| e.id.parse::<i64>().unwrap_or(0));
+        Ok(entries)
+    }
+
     async fn depth(&self, topic: &str, group: &str) -> Result<u64> {
         self.flush_acks().await?;
         let row = sqlx::query(

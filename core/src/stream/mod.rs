@@ -63,6 +63,16 @@ pub trait Stream: Send + Sync + std::fmt::Debug {
         max: usize,
     ) -> Result<Vec<Entry>>;
 
+    /// Hands back the entries still pending for `consumer` itself, whatever their idle
+    /// time: what a restarted node had taken before it stopped.
+    async fn pending_for(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+    ) -> Result<Vec<Entry>>;
+
     /// Entries not yet done by the group: not yet read plus pending.
     async fn depth(&self, topic: &str, group: &str) -> Result<u64>;
 

@@ -27,7 +27,34 @@ on_every_backend!(
     groups_are_independent,
     trim_keeps_what_is_pending,
     concurrent_appends_all_land,
+    a_restarted_consumer_gets_its_own_pending_back,
 );
+
+async fn a_restarted_consumer_gets_its_own_pending_back(env: Env) {
+    let s = env.stream.as_ref();
+    s.ensure_group(T, G).await.unwrap();
+    append_n(s, 4).await;
+    let mine = s
+        .read(T, G, "node-a", 2, Duration::from_millis(10))
+        .await
+        .unwrap();
+    let theirs = s
+        .read(T, G, "node-b", 1, Duration::from_millis(10))
+        .await
+        .unwrap();
+    s.ack(T, G, &[mine[0].id.clone()]).await.unwrap();
+    // node-a restarts: it gets back what it took and did not finish, at once.
+    let back = s.pending_for(T, G, "node-a", 10).await.unwrap();
+    assert_eq!(
+        back.iter().map(|e| e.payload.as_str()).collect::<Vec<_>>(),
+        ["m1"]
+    );
+    assert!(back[0].deliveries >= 2, "{back:?}");
+    let b = s.pending_for(T, G, "node-b", 10).await.unwrap();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].payload, theirs[0].payload);
+    assert!(s.pending_for(T, G, "node-c", 10).await.unwrap().is_empty());
+}
 
 async fn reads_in_order_and_ack_removes(env: Env) {
     let s = env.stream.as_ref();
