@@ -254,13 +254,130 @@ pub struct User {
     pub created_at: i64,
 }
 
+/// A card shown inside a conversation. The payload's variant is the card's kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Card {
     pub id: String,
     pub conversation_id: String,
-    pub kind: CardKind,
-    pub payload: serde_json::Value,
+    pub payload: CardPayload,
     pub created_at: i64,
+}
+
+/// What each kind of card carries. Money is in minor units with an ISO 4217 code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CardPayload {
+    Invoice {
+        number: String,
+        amount_minor: i64,
+        currency: String,
+        #[serde(default)]
+        due_at: Option<i64>,
+        status: String,
+    },
+    Estimate {
+        number: String,
+        amount_minor: i64,
+        currency: String,
+        #[serde(default)]
+        valid_until: Option<i64>,
+        status: String,
+    },
+    Payment {
+        #[serde(default)]
+        invoice_number: Option<String>,
+        amount_minor: i64,
+        currency: String,
+        status: String,
+    },
+    Ticket {
+        number: String,
+        title: String,
+        status: String,
+    },
+    Survey {
+        question: String,
+        scale: u8,
+    },
+}
+
+impl CardPayload {
+    pub fn kind(&self) -> CardKind {
+        match self {
+            CardPayload::Invoice { .. } => CardKind::Invoice,
+            CardPayload::Estimate { .. } => CardKind::Estimate,
+            CardPayload::Payment { .. } => CardKind::Payment,
+            CardPayload::Ticket { .. } => CardKind::Ticket,
+            CardPayload::Survey { .. } => CardKind::Survey,
+        }
+    }
+
+    /// Checks the values the types cannot: currencies, amounts, empty texts, scales.
+    pub fn validate(&self) -> Result<()> {
+        let money = |amount: i64, currency: &str| {
+            if amount < 0 {
+                return Err(Error::invalid("amount_minor must not be negative"));
+            }
+            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+                return Err(Error::invalid(format!(
+                    "currency {currency:?} is not an ISO 4217 code like EUR"
+                )));
+            }
+            Ok(())
+        };
+        let text = |name: &str, value: &str| {
+            if value.trim().is_empty() {
+                Err(Error::invalid(format!("{name} is empty")))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            CardPayload::Invoice {
+                number,
+                amount_minor,
+                currency,
+                status,
+                ..
+            }
+            | CardPayload::Estimate {
+                number,
+                amount_minor,
+                currency,
+                status,
+                ..
+            } => {
+                text("number", number)?;
+                text("status", status)?;
+                money(*amount_minor, currency)
+            }
+            CardPayload::Payment {
+                amount_minor,
+                currency,
+                status,
+                ..
+            } => {
+                text("status", status)?;
+                money(*amount_minor, currency)
+            }
+            CardPayload::Ticket {
+                number,
+                title,
+                status,
+            } => {
+                text("number", number)?;
+                text("title", title)?;
+                text("status", status)
+            }
+            CardPayload::Survey { question, scale } => {
+                text("question", question)?;
+                if !(2..=10).contains(scale) {
+                    return Err(Error::invalid("survey scale must be 2 to 10"));
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 #[cfg(test)]

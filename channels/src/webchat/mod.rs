@@ -305,3 +305,49 @@ mod tests {
         assert_eq!(a.idempotency_key(), b.idempotency_key());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Random bytes, and random mutations of good frames, never panic the parser and never
+    /// yield a message with an empty text or an unsafe client id.
+    #[test]
+    fn arbitrary_input_is_refused_or_parsed_never_a_panic() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
+        let seeds: [&[u8]; 4] = [
+            br#"{"type":"message","client_id":"c-1","text":"hello"}"#,
+            br#"{"type":"identify","name":"Ana","email":"ana@example.com"}"#,
+            br#"{"type":"history","conversation":"x","after":"y"}"#,
+            br#"{"type":"typing","on":true}"#,
+        ];
+        for round in 0..20_000 {
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                let n = rng.random_range(0..200);
+                (0..n).map(|_| rng.random()).collect()
+            } else {
+                let mut b = seeds[round % seeds.len()].to_vec();
+                for _ in 0..rng.random_range(1..6) {
+                    let i = rng.random_range(0..b.len());
+                    match rng.random_range(0..3) {
+                        0 => b[i] = rng.random(),
+                        1 => {
+                            b.remove(i);
+                        }
+                        _ => b.insert(i, rng.random()),
+                    }
+                }
+                b
+            };
+            if let Ok(ClientFrame::Message { client_id, text }) = parse_frame(&bytes, 1024) {
+                assert!(!text.trim().is_empty());
+                assert!(
+                    client_id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                );
+            }
+        }
+    }
+}

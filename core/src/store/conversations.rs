@@ -374,6 +374,58 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Shows a card in a conversation.
+    pub async fn add_card(
+        &self,
+        ids: &Ids,
+        conversation_id: &str,
+        payload: crate::domain::CardPayload,
+    ) -> Result<crate::domain::Card> {
+        payload.validate()?;
+        let conversation = self.conversation(conversation_id).await?;
+        let card = crate::domain::Card {
+            id: ids.new_id(),
+            conversation_id: conversation.id,
+            payload,
+            created_at: ids.now_ms(),
+        };
+        sqlx::query("INSERT INTO cards (id, conversation_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&card.id)
+            .bind(&card.conversation_id)
+            .bind(card.payload.kind().as_str())
+            .bind(serde_json::to_string(&card.payload)?)
+            .bind(card.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(card)
+    }
+
+    /// A conversation's cards, oldest first.
+    pub async fn cards(&self, conversation_id: &str) -> Result<Vec<crate::domain::Card>> {
+        let rows: Vec<(String, String, String, String, i64)> =
+            sqlx::query_as("SELECT id, conversation_id, kind, payload, created_at FROM cards WHERE conversation_id = $1 ORDER BY id")
+                .bind(conversation_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, conversation_id, kind, payload, created_at)| {
+                let payload: crate::domain::CardPayload = serde_json::from_str(&payload)?;
+                if payload.kind().as_str() != kind {
+                    return Err(Error::invalid(format!(
+                        "card {id} says {kind} but holds {}",
+                        payload.kind()
+                    )));
+                }
+                Ok(crate::domain::Card {
+                    id,
+                    conversation_id,
+                    payload,
+                    created_at,
+                })
+            })
+            .collect()
+    }
+
     /// Counts rows of a table; for `readyz`-style checks and tests.
     pub async fn count_messages(&self, conversation_id: Option<&str>) -> Result<i64> {
         let n: i64 = match conversation_id {

@@ -12,7 +12,65 @@ on_every_backend!(
     threading_and_idempotency,
     a_burst_opens_one_conversation,
     replies_thread_and_identities_join,
+    cards_are_typed_and_checked,
 );
+
+async fn cards_are_typed_and_checked(env: Env) {
+    use switchboard_core::domain::{CardKind, CardPayload};
+    let s = &env.store;
+    s.ingest_batch(&[env.envelope("v", "1", "my invoice?")])
+        .await
+        .unwrap();
+    let conv = s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let invoice = CardPayload::Invoice {
+        number: "INV-2026-0042".into(),
+        amount_minor: 129_900,
+        currency: "BRL".into(),
+        due_at: Some(1_800_000_000_000),
+        status: "open".into(),
+    };
+    let card = s
+        .add_card(&env.ids, &conv.id, invoice.clone())
+        .await
+        .unwrap();
+    assert_eq!(card.payload.kind(), CardKind::Invoice);
+    let bad = CardPayload::Payment {
+        invoice_number: None,
+        amount_minor: 10,
+        currency: "reais".into(),
+        status: "paid".into(),
+    };
+    assert!(
+        s.add_card(&env.ids, &conv.id, bad)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("ISO 4217")
+    );
+    let negative = CardPayload::Estimate {
+        number: "E-1".into(),
+        amount_minor: -1,
+        currency: "EUR".into(),
+        valid_until: None,
+        status: "sent".into(),
+    };
+    assert!(s.add_card(&env.ids, &conv.id, negative).await.is_err());
+    assert!(
+        s.add_card(&env.ids, "no-such-conversation", invoice.clone())
+            .await
+            .is_err()
+    );
+    let cards = s.cards(&conv.id).await.unwrap();
+    assert_eq!(cards.len(), 1, "refused cards stored nothing");
+    assert_eq!(cards[0].payload, invoice);
+    let json = serde_json::to_value(&cards[0].payload).unwrap();
+    assert_eq!(json["kind"], "invoice");
+    assert!(serde_json::from_str::<CardPayload>(r#"{"kind":"invoice","number":"1"}"#).is_err());
+}
 
 async fn migrations_run_once(env: Env) {
     assert_eq!(env.store.migrate(env.ids.now_ms()).await.unwrap(), 0);
