@@ -107,6 +107,8 @@ pub struct WebchatConfig {
     pub max_message_bytes: usize,
     /// Ask name and email before the first message.
     pub prechat_form: bool,
+    /// Messages one widget socket may send per minute (bursts up to the same number).
+    pub max_messages_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +152,7 @@ impl Default for WebchatConfig {
             title: "Chat with us".into(),
             max_message_bytes: 16 * 1024,
             prechat_form: false,
+            max_messages_per_minute: 60,
         }
     }
 }
@@ -250,6 +253,9 @@ impl Config {
                 "webchat.max_message_bytes",
                 "must be between 64 and 1048576",
             );
+        }
+        if self.webchat.max_messages_per_minute == 0 {
+            return bad("webchat.max_messages_per_minute", "must be at least 1");
         }
         if self.dispatcher.max_attempts == 0 {
             return bad("dispatcher.max_attempts", "must be at least 1");

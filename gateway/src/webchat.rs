@@ -64,8 +64,40 @@ pub async fn upgrade(
         .on_upgrade(move |socket| Session::new(state, visitor).run(socket))
 }
 
+/// A token bucket: `capacity` messages, refilled evenly over a minute.
+struct Bucket {
+    capacity: f64,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl Bucket {
+    fn per_minute(n: u32) -> Self {
+        let capacity = f64::from(n);
+        Self {
+            capacity,
+            tokens: capacity,
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.capacity / 60.0;
+        self.tokens = (self.tokens + refill).min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 struct Session {
     state: AppState,
+    bucket: Bucket,
     visitor: Identity,
     contact_id: Option<String>,
     identified: bool,
@@ -74,8 +106,10 @@ struct Session {
 
 impl Session {
     fn new(state: AppState, visitor: Identity) -> Self {
+        let bucket = Bucket::per_minute(state.config.webchat.max_messages_per_minute);
         Self {
             state,
+            bucket,
             visitor,
             contact_id: None,
             identified: false,
@@ -195,6 +229,14 @@ impl Session {
         client_id: &str,
         text: &str,
     ) -> Result<(), axum::Error> {
+        if !self.bucket.take() {
+            let frame = ServerFrame::Error {
+                code: "rate_limited",
+                message: "too many messages; wait a moment and it will be sent".into(),
+                client_id: Some(client_id),
+            };
+            return send(socket, &frame).await;
+        }
         if self.state.config.webchat.prechat_form && !self.identified {
             let frame = ServerFrame::Error {
                 code: "prechat_required",

@@ -84,6 +84,11 @@ impl Server {
             "SWITCHBOARD_DISPATCHER__BACKOFF_BASE_MS".into(),
             "20".into(),
         );
+        // Load tests send thousands of messages per socket; the flood test sets its own.
+        env.insert(
+            "SWITCHBOARD_WEBCHAT__MAX_MESSAGES_PER_MINUTE".into(),
+            "1000000".into(),
+        );
         if backend == Backend::PostgresRedis {
             env.insert("DATABASE_URL".into(), fresh_pg().await);
             env.insert("REDIS_URL".into(), redis_url());

@@ -281,3 +281,43 @@ async fn prechat_form_when_configured() {
     ws.say("c2", "me again").await;
     ws.expect("ack").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_widget_is_slowed_down() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_WEBCHAT__MAX_MESSAGES_PER_MINUTE", "5")],
+    )
+    .await;
+    let agent = server.add_user("ana@example.com", "support");
+    let mut w = server.widget(None).await;
+    let mut acked = 0;
+    let mut limited = 0;
+    for i in 0..8 {
+        w.say(&format!("f{i}"), "spam").await;
+        loop {
+            let f = w.next().await;
+            match f["type"].as_str() {
+                Some("ack") => acked += 1,
+                Some("error") => {
+                    assert_eq!(f["code"], "rate_limited", "{f}");
+                    assert_eq!(f["client_id"], format!("f{i}"));
+                    limited += 1;
+                }
+                _ => continue,
+            }
+            break;
+        }
+    }
+    assert_eq!((acked, limited), (5, 3));
+    eventually(10, || async {
+        server.conversations(&agent).await.len() == 1
+    })
+    .await;
+    let conv = server.conversations(&agent).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.thread(&agent, &conv).await.len(), 5);
+}

@@ -290,7 +290,11 @@
       case "error":
         errorEl.textContent = f.message;
         setTimeout(function () { errorEl.textContent = ""; }, 6000);
-        if (f.client_id && f.code !== "unavailable") {
+        if (f.client_id && (f.code === "unavailable" || f.code === "rate_limited")) {
+          // Not refused for good: send it again shortly.
+          var again = state.outbox.filter(function (i) { return i.client_id === f.client_id; })[0];
+          if (again) setTimeout(function () { send({ type: "message", client_id: again.client_id, text: again.text }); }, 3000);
+        } else if (f.client_id) {
           // Refused for good (too large, empty): do not resend it.
           state.outbox = state.outbox.filter(function (i) { return i.client_id !== f.client_id; });
           saveOutbox();
