@@ -62,6 +62,8 @@ pub struct RouterOptions {
     pub max_deliveries: u64,
     /// Independent writers; envelopes of one sender always go to the same one.
     pub partitions: usize,
+    /// Batches under way at once (reading the next while one commits).
+    pub pipeline: usize,
 }
 
 impl RouterOptions {
@@ -72,6 +74,8 @@ impl RouterOptions {
             reclaim_idle: Duration::from_secs(30),
             max_deliveries: 5,
             partitions: if backend == Backend::Postgres { 4 } else { 1 },
+            // SQLite has one writer: a second batch would only wait for it.
+            pipeline: if backend == Backend::Postgres { 2 } else { 1 },
         }
     }
 }
@@ -119,6 +123,8 @@ impl Router {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "router cannot read its pending entries"),
         }
+        let this = std::sync::Arc::new(self.clone());
+        let mut in_flight = tokio::task::JoinSet::new();
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
@@ -136,11 +142,21 @@ impl Router {
                 )
                 .await;
             match read {
+                Ok(entries) if entries.is_empty() => failures = 0,
                 Ok(entries) => {
                     failures = 0;
-                    if let Err(e) = self.process(entries).await {
-                        tracing::warn!(error = %e, "router batch failed; entries stay pending");
+                    // The next read starts while this batch commits; at most `pipeline`
+                    // batches are under way. Threads stay in order whatever commits first:
+                    // messages are ordered by their acceptance ids.
+                    while in_flight.len() >= self.options.pipeline.max(1) {
+                        in_flight.join_next().await;
                     }
+                    let this = this.clone();
+                    in_flight.spawn(async move {
+                        if let Err(e) = this.process(entries).await {
+                            tracing::warn!(error = %e, "router batch failed; entries stay pending");
+                        }
+                    });
                 }
                 Err(e) => {
                     failures += 1;
@@ -158,6 +174,7 @@ impl Router {
                 }
             }
         }
+        while in_flight.join_next().await.is_some() {}
         if let Err(e) = self.stream.flush().await {
             tracing::warn!(error = %e, "router could not flush the stream");
         }

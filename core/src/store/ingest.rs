@@ -325,7 +325,7 @@ impl Store {
         let mut opened: HashSet<String> = HashSet::new();
         if !to_open.is_empty() {
             let n = i64::try_from(to_open.len()).unwrap_or(i64::MAX);
-            let last = Store::take_counter(tx, "conversation_number", n).await?;
+            let last = self.take_numbers(tx, "conversation_number", n).await?;
             let contacts: Vec<String> = to_open
                 .iter()
                 .map(|&i| contact_of[&envs[i].sender].clone())

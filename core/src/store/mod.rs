@@ -52,6 +52,9 @@ pub struct Store {
     backend: Backend,
     /// One SQLite writer at a time in this process (see [`Store::begin_write`]).
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// PostgreSQL: a small pool of its own for taking counter values in short
+    /// transactions (see [`Store::take_numbers`]).
+    counters: Option<AnyPool>,
 }
 
 /// A write transaction; on SQLite it also holds this process's writer lock.
@@ -112,6 +115,16 @@ impl Store {
             }
             Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
+        let counters = match backend {
+            Backend::Postgres => Some(
+                AnyPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?,
+            ),
+            Backend::Sqlite => None,
+        };
         if backend == Backend::Sqlite {
             tokio::spawn(checkpointer(pool.clone()));
         }
@@ -119,6 +132,7 @@ impl Store {
             pool,
             backend,
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
+            counters,
         })
     }
 
@@ -156,6 +170,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(c) = &self.counters {
+            c.close().await;
+        }
         self.pool.close().await;
     }
 
@@ -191,6 +208,33 @@ impl Store {
             ran += 1;
         }
         Ok(ran)
+    }
+
+    /// Takes `n` consecutive values of a counter for use in `tx`; returns the last one.
+    ///
+    /// On PostgreSQL they are taken in a short transaction of their own on a separate
+    /// pool, so concurrent writers do not queue behind one another's whole transaction
+    /// for the counter row (a `tx` that then fails leaves a gap in the numbers). On SQLite
+    /// there is one writer anyway, and `tx` takes them itself.
+    pub(crate) async fn take_numbers(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+        n: i64,
+    ) -> Result<i64> {
+        match &self.counters {
+            Some(pool) => {
+                let v: i64 = sqlx::query_scalar(
+                    "UPDATE counters SET value = value + $1 WHERE name = $2 RETURNING value",
+                )
+                .bind(n)
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
+                Ok(v)
+            }
+            None => Self::take_counter(tx, name, n).await,
+        }
     }
 
     /// Takes `n` consecutive values of a counter inside `tx`; returns the last one. The row
