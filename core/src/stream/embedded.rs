@@ -17,6 +17,10 @@ use crate::store::Store;
 
 /// The most entries one group commit or one read takes.
 const MAX_BATCH: usize = 512;
+/// How long the writer waits for more appends before committing a small batch.
+const APPEND_LINGER: Duration = Duration::from_millis(1);
+/// How long a woken reader waits for more entries before claiming.
+const READ_LINGER: Duration = Duration::from_millis(3);
 /// How often a reader looks for entries appended by other nodes.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -223,6 +227,17 @@ async fn writer(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A short linger lets appends arriving together share one commit (one sync),
+        // which keeps the disk's sync budget for the router at steady rates.
+        if batch.len() < MAX_BATCH / 8 {
+            tokio::time::sleep(APPEND_LINGER).await;
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(req) => batch.push(req),
+                    Err(_) => break,
+                }
+            }
+        }
         let result = commit_batch(&store, clock.now_ms(), &batch).await;
         match result {
             Ok(last) => {
@@ -321,7 +336,11 @@ impl Stream for EmbeddedStream {
                 return Ok(entries);
             }
             let wait = (deadline - now).min(POLL);
-            let _ = tokio::time::timeout(wait, woken).await;
+            if tokio::time::timeout(wait, woken).await.is_ok() {
+                // Woken by an append: let a few more arrive so one claim and one
+                // routing transaction serve them all.
+                tokio::time::sleep(READ_LINGER).await;
+            }
         }
     }
 
