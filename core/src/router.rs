@@ -106,23 +106,7 @@ impl Router {
             tracing::error!(error = %e, "router cannot create its consumer group");
         }
         // What this node had taken before a crash is redone now, not after reclaim_idle.
-        match self
-            .stream
-            .pending_for(INBOUND, GROUP, &self.consumer, self.options.batch)
-            .await
-        {
-            Ok(mine) if !mine.is_empty() => {
-                tracing::info!(
-                    entries = mine.len(),
-                    "router resumes entries it had taken before it stopped"
-                );
-                if let Err(e) = self.process(mine).await {
-                    tracing::warn!(error = %e, "resumed entries failed; they stay pending");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "router cannot read its pending entries"),
-        }
+        self.resume_own_pending().await;
         let this = std::sync::Arc::new(self.clone());
         let mut in_flight = tokio::task::JoinSet::new();
         let mut last_housekeeping = tokio::time::Instant::now();
@@ -177,6 +161,39 @@ impl Router {
         while in_flight.join_next().await.is_some() {}
         if let Err(e) = self.stream.flush().await {
             tracing::warn!(error = %e, "router could not flush the stream");
+        }
+    }
+
+    /// Processes the entries still pending for this consumer (taken before a crash), batch
+    /// after batch, until none is left or a batch fails (it then waits for reclaim).
+    async fn resume_own_pending(&self) {
+        loop {
+            match self
+                .stream
+                .pending_for(INBOUND, GROUP, &self.consumer, self.options.batch)
+                .await
+            {
+                Ok(mine) if !mine.is_empty() => {
+                    tracing::info!(
+                        entries = mine.len(),
+                        "router resumes entries it had taken before it stopped"
+                    );
+                    if let Err(e) = self.process(mine).await {
+                        tracing::warn!(error = %e, "resumed entries failed; they stay pending");
+                        return;
+                    }
+                    // Acknowledgements may be held back; make them count before asking again.
+                    if let Err(e) = self.stream.flush().await {
+                        tracing::warn!(error = %e, "router could not flush the stream");
+                        return;
+                    }
+                }
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "router cannot read its pending entries");
+                    return;
+                }
+            }
         }
     }
 
