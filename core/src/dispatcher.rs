@@ -150,13 +150,22 @@ impl Dispatcher {
         }
         // Jobs this node had taken before a crash: the messages may be mid-send, so they
         // are taken over (a `sending` message is resumed, not skipped).
-        if let Ok(mine) = stream
-            .pending_for(OUTBOUND, GROUP, &self.consumer, 64)
-            .await
-        {
+        for _ in 0..1000 {
+            let Ok(mine) = stream
+                .pending_for(OUTBOUND, GROUP, &self.consumer, 64)
+                .await
+            else {
+                break;
+            };
+            if mine.is_empty() {
+                break;
+            }
             for mut entry in mine {
                 entry.deliveries = entry.deliveries.max(2);
                 self.handle(entry).await;
+            }
+            if stream.flush().await.is_err() {
+                break;
             }
         }
         let permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
