@@ -46,6 +46,19 @@ async fn round_trip(backend: Backend) {
     assert_eq!(thread[0]["text"], "My printer shows E-302");
     assert_eq!(thread[0]["direction"], "inbound");
 
+    // The visitor's typing reaches the agent.
+    widget
+        .send_json(json!({"type": "typing", "on": true}))
+        .await;
+    loop {
+        let e = crate::support::next_json(&mut events).await;
+        if e["type"] == "typing" {
+            assert_eq!(e["from"], "contact");
+            assert_eq!(e["on"], true);
+            break;
+        }
+    }
+
     // Typing reaches the widget.
     let r = server
         .http
