@@ -86,15 +86,7 @@ async fn graceful_shutdown_finishes_work_and_closes_sockets() {
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
     // The widget was told the server is going away (and will reconnect).
-    let code = loop {
-        match futures::StreamExt::next(&mut w.ws).await {
-            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
-                break u16::from(frame.code);
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let code = crate::support::close_code(&mut w.ws).await;
     assert_eq!(code, 1001);
     // Every acknowledged message is stored, and the socket was told the server is going.
     server.spawn().await;

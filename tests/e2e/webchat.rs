@@ -246,13 +246,7 @@ async fn bad_frames_get_errors_and_the_socket_stays_usable() {
     w.ws.send(Message::Frame(raw)).await.unwrap();
     let e = w.expect("error").await;
     assert_eq!(e["code"], "invalid_utf8", "{e}");
-    let code = loop {
-        match futures::StreamExt::next(&mut w.ws).await {
-            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close frame, got {other:?}"),
-        }
-    };
+    let code = crate::support::close_code(&mut w.ws).await;
     assert_eq!(code, 1007);
     let mut again = server.widget(Some(&visitor)).await;
     again.say("ok-2", "still here").await;

@@ -212,6 +212,47 @@ fn parse_seqs(ids: &[String]) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// Entries for `(seq, deliveries)` rows of taken-over pending entries, with their payloads
+/// read in one query, in stream order.
+async fn with_payloads(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    topic: &str,
+    taken: &[sqlx::any::AnyRow],
+) -> Result<Vec<Entry>> {
+    let mut deliveries = std::collections::BTreeMap::new();
+    for row in taken {
+        deliveries.insert(
+            row.try_get::<i64, _>("seq")?,
+            row.try_get::<i64, _>("deliveries")?,
+        );
+    }
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT seq, payload FROM stream_entries WHERE topic = $1 AND seq IN ({}) ORDER BY seq",
+        in_list(2, deliveries.len())
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(topic);
+    for seq in deliveries.keys() {
+        q = q.bind(*seq);
+    }
+    let rows = q.fetch_all(&mut **tx).await?;
+    rows.iter()
+        .map(|row| {
+            let seq: i64 = row.try_get("seq")?;
+            Ok(Entry {
+                id: seq.to_string(),
+                payload: row.try_get("payload")?,
+                deliveries: deliveries
+                    .get(&seq)
+                    .and_then(|d| u64::try_from(*d).ok())
+                    .unwrap_or(1),
+            })
+        })
+        .collect()
+}
+
 fn in_list(first: usize, n: usize) -> String {
     (0..n)
         .map(|i| format!("${}", first + i))
@@ -401,25 +442,8 @@ impl Stream for EmbeddedStream {
             q = q.bind(*s);
         }
         let taken = q.fetch_all(&mut **tx).await?;
-        let mut entries = Vec::with_capacity(taken.len());
-        for row in &taken {
-            let seq: i64 = row.try_get("seq")?;
-            let deliveries: i64 = row.try_get("deliveries")?;
-            let payload: String = sqlx::query_scalar(
-                "SELECT payload FROM stream_entries WHERE topic = $1 AND seq = $2",
-            )
-            .bind(topic)
-            .bind(seq)
-            .fetch_one(&mut **tx)
-            .await?;
-            entries.push(Entry {
-                id: seq.to_string(),
-                payload,
-                deliveries: u64::try_from(deliveries).unwrap_or(1),
-            });
-        }
+        let entries = with_payloads(&mut tx, topic, &taken).await?;
         tx.commit().await?;
-        entries.sort_by_key(|e| e.id.parse::<i64>().unwrap_or(0));
         Ok(entries)
     }
 
@@ -443,25 +467,8 @@ impl Stream for EmbeddedStream {
         .bind(i64::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(64))
         .fetch_all(&mut **tx)
         .await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: i64 = row.try_get("seq")?;
-            let deliveries: i64 = row.try_get("deliveries")?;
-            let payload: String = sqlx::query_scalar(
-                "SELECT payload FROM stream_entries WHERE topic = $1 AND seq = $2",
-            )
-            .bind(topic)
-            .bind(seq)
-            .fetch_one(&mut **tx)
-            .await?;
-            entries.push(Entry {
-                id: seq.to_string(),
-                payload,
-                deliveries: u64::try_from(deliveries).unwrap_or(1),
-            });
-        }
+        let entries = with_payloads(&mut tx, topic, &rows).await?;
         tx.commit().await?;
-        entries.sort_by_key(|e| e.id.parse::<i64>().unwrap_or(0));
         Ok(entries)
     }
 
