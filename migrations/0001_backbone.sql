@@ -116,6 +116,9 @@ CREATE TABLE messages (
 );
 -- ids are UUIDv7 taken at acceptance, so (conversation_id, id) is the thread in order
 CREATE INDEX messages_by_conversation ON messages (conversation_id, id);
+-- the dispatcher's sweep for queued messages whose delivery job was lost; partial, so it
+-- stays as small as the outbound queue
+CREATE INDEX messages_queued ON messages (updated_at) WHERE delivery_state = 'queued';
 
 -- Invoices, estimates, payments, tickets and surveys shown inside a conversation.
 CREATE TABLE cards (

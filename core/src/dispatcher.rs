@@ -68,8 +68,7 @@ impl Outbox {
     /// and queues nothing.
     pub async fn queue(&self, new: &NewOutbound<'_>) -> Result<Message> {
         let (message, fresh) = self.store.insert_outbound(&self.ids, new).await?;
-        if fresh {
-            let conversation = self.store.conversation(&message.conversation_id).await?;
+        if let Some(conversation) = fresh {
             let _ = self
                 .realtime
                 .publish(&Event::Message {
@@ -236,13 +235,6 @@ impl Dispatcher {
             self.outbox.enqueue(&id).await?;
         }
         stream.trim(OUTBOUND).await?;
-        let depth = stream.depth(OUTBOUND, GROUP).await?;
-        self.metrics
-            .queue_depth
-            .get_or_create(&crate::metrics::TopicLabel {
-                topic: OUTBOUND.into(),
-            })
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
         Ok(())
     }
 
@@ -292,12 +284,12 @@ impl Dispatcher {
             Err(Error::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if !store
+        let Some(attempts) = store
             .claim_for_sending(message_id, take_over, ids.now_ms())
             .await?
-        {
+        else {
             return Ok(()); // already sent, failed, or another job has it
-        }
+        };
         let conversation = store.conversation(&message.conversation_id).await?;
         let Some(sender) = self.senders.get(&message.channel) else {
             let error = format!("no sender for channel {}", message.channel);
@@ -305,12 +297,7 @@ impl Dispatcher {
             Metrics::outcome(&self.metrics.dispatched, "dead");
             return Ok(());
         };
-        let mut attempt: u32 =
-            sqlx::query_scalar::<_, i64>("SELECT attempts FROM messages WHERE id = $1")
-                .bind(message_id)
-                .fetch_one(store.pool())
-                .await
-                .map(|a| u32::try_from(a).unwrap_or(0))?;
+        let mut attempt = u32::try_from(attempts).unwrap_or(0);
         loop {
             attempt += 1;
             let started = tokio::time::Instant::now();

@@ -4,7 +4,6 @@
 //! (a `Resync` event says so) reads the thread again from the store.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -235,5 +234,3 @@ impl Realtime for RedisRealtime {
         self.local.subscribe()
     }
 }
-
-pub type SharedRealtime = Arc<dyn Realtime>;

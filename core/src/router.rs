@@ -197,7 +197,8 @@ impl Router {
         }
     }
 
-    /// Takes over stale pending entries, trims the stream, updates the depth gauge.
+    /// Takes over stale pending entries and trims the stream. (Queue depth is read when
+    /// metrics are scraped, not here.)
     pub async fn housekeeping(&self) -> Result<usize> {
         let stale = self
             .stream
@@ -215,13 +216,6 @@ impl Router {
             self.process(stale).await?;
         }
         self.stream.trim(INBOUND).await?;
-        let depth = self.stream.depth(INBOUND, GROUP).await?;
-        self.metrics
-            .queue_depth
-            .get_or_create(&crate::metrics::TopicLabel {
-                topic: INBOUND.into(),
-            })
-            .set(i64::try_from(depth).unwrap_or(i64::MAX));
         Ok(n)
     }
 

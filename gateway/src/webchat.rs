@@ -363,7 +363,7 @@ impl Session {
             && message
                 .external_id
                 .as_deref()
-                .is_some_and(|e| e.starts_with(&format!("{}:", self.visitor.value)))
+                .is_some_and(|e| webchat::own_client_id(&self.visitor, e).is_some())
         {
             self.contact_id = Some(contact_id.clone());
         }

@@ -153,6 +153,14 @@ pub fn envelope(
     }
 }
 
+/// The widget's client id inside a web-chat external id (`visitor:client`), if the
+/// message is this visitor's own.
+pub fn own_client_id<'a>(visitor: &Identity, external_id: &'a str) -> Option<&'a str> {
+    external_id
+        .strip_prefix(visitor.value.as_str())?
+        .strip_prefix(':')
+}
+
 /// A message as the widget shows it: no internal ids of agents or contacts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WidgetMessage {
@@ -179,7 +187,7 @@ impl WidgetMessage {
             Direction::Inbound => m
                 .external_id
                 .as_deref()
-                .and_then(|e| e.strip_prefix(&format!("{}:", visitor.value)))
+                .and_then(|e| own_client_id(visitor, e))
                 .map(str::to_owned),
             Direction::Outbound => None,
         };
@@ -303,6 +311,15 @@ mod tests {
         let a = envelope("id1".into(), "webchat:default", &v, &p, "c1", "hi", 1);
         let b = envelope("id2".into(), "webchat:default", &v, &p, "c1", "hi", 2);
         assert_eq!(a.idempotency_key(), b.idempotency_key());
+        assert_eq!(own_client_id(&v, &a.external_id), Some("c1"));
+        let v10 = Identity::new(IdentityKind::Visitor, "v10").unwrap();
+        assert_eq!(
+            own_client_id(
+                &v,
+                &envelope("id3".into(), "i", &v10, &p, "c1", "hi", 3).external_id
+            ),
+            None
+        );
     }
 }
 

@@ -134,13 +134,13 @@ impl Store {
         rows::message(&row)
     }
 
-    /// Stores an outbound message as `queued`. Returns it and whether it is new (a repeated
-    /// idempotency key returns the first one).
+    /// Stores an outbound message as `queued`. Returns it, with its conversation when it is
+    /// new (a repeated idempotency key returns the first message and no conversation).
     pub async fn insert_outbound(
         &self,
         ids: &Ids,
         new: &NewOutbound<'_>,
-    ) -> Result<(Message, bool)> {
+    ) -> Result<(Message, Option<Conversation>)> {
         if new.text.trim().is_empty() {
             return Err(Error::invalid("message text is empty"));
         }
@@ -152,7 +152,7 @@ impl Store {
                     .fetch_optional(&self.pool)
                     .await?;
             if let Some(id) = seen {
-                return Ok((self.message(&id).await?, false));
+                return Ok((self.message(&id).await?, None));
             }
         }
         let now = ids.now_ms();
@@ -195,7 +195,7 @@ impl Store {
                     .bind(key)
                     .fetch_one(&self.pool)
                     .await?;
-            return Ok((self.message(&id).await?, false));
+            return Ok((self.message(&id).await?, None));
         }
         sqlx::query("UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2")
             .bind(now)
@@ -203,7 +203,10 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         tx.commit().await?;
-        Ok((message, true))
+        let mut conversation = conversation;
+        conversation.last_message_at = now;
+        conversation.updated_at = now;
+        Ok((message, Some(conversation)))
     }
 
     /// Records a delivery attempt's result.
@@ -353,25 +356,25 @@ impl Store {
             .await?)
     }
 
-    /// Takes the right to send a message: `queued` → `sending`. A reclaimed job (whose
-    /// first consumer died mid-send) may take over a message already `sending`.
+    /// Takes the right to send a message: `queued` → `sending`; returns its attempts so
+    /// far, or `None` when it is not this caller's to send. A reclaimed job (whose first
+    /// consumer died mid-send) may take over a message already `sending`.
     pub async fn claim_for_sending(
         &self,
         message_id: &str,
         take_over: bool,
         now: i64,
-    ) -> Result<bool> {
+    ) -> Result<Option<i64>> {
         let sql = if take_over {
-            "UPDATE messages SET delivery_state = 'sending', updated_at = $1 WHERE id = $2 AND delivery_state IN ('queued', 'sending')"
+            "UPDATE messages SET delivery_state = 'sending', updated_at = $1 WHERE id = $2 AND delivery_state IN ('queued', 'sending') RETURNING attempts"
         } else {
-            "UPDATE messages SET delivery_state = 'sending', updated_at = $1 WHERE id = $2 AND delivery_state = 'queued'"
+            "UPDATE messages SET delivery_state = 'sending', updated_at = $1 WHERE id = $2 AND delivery_state = 'queued' RETURNING attempts"
         };
-        let done = sqlx::query(sql)
+        Ok(sqlx::query_scalar(sql)
             .bind(now)
             .bind(message_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Shows a card in a conversation.

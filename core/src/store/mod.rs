@@ -195,7 +195,7 @@ impl Store {
             sqlx::raw_sql(*sql)
                 .execute(&mut **tx)
                 .await
-                .map_err(|e| Error::Stream(format!("migration {version} ({name}) failed: {e}")))?;
+                .map_err(|e| Error::Migration(format!("{version} ({name}) failed: {e}")))?;
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             )
@@ -238,8 +238,8 @@ impl Store {
     }
 
     /// Takes `n` consecutive values of a counter inside `tx`; returns the last one. The row
-    /// stays locked until `tx` ends, so writers take it after their contact rows and
-    /// before conversation rows, always in that order.
+    /// stays locked until `tx` ends, so values are handed out in commit order (the
+    /// embedded stream's sequence relies on this).
     pub(crate) async fn take_counter(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         name: &str,
