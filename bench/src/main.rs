@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use switchboard_core::clock::{Ids, SystemClock};
-use switchboard_core::dispatcher::Outbox;
 use switchboard_core::domain::{Channel, Envelope, Identity, IdentityKind};
 use switchboard_core::metrics::Metrics;
 use switchboard_core::realtime::{Event, LocalRealtime, Realtime, RedisRealtime};
-use switchboard_core::router::{NoBot, Router, RouterOptions};
+use switchboard_core::router::{Router, RouterOptions};
 use switchboard_core::store::Store;
 use switchboard_core::stream::embedded::EmbeddedStream;
 use switchboard_core::stream::redis::RedisStream;
@@ -109,13 +108,6 @@ impl Rig {
             store: self.store.clone(),
             stream: self.stream.clone(),
             realtime: self.realtime.clone(),
-            bot: Arc::new(NoBot),
-            outbox: Outbox {
-                store: self.store.clone(),
-                stream: self.stream.clone(),
-                ids: self.ids.clone(),
-                realtime: self.realtime.clone(),
-            },
             ids: self.ids.clone(),
             metrics: Arc::new(Metrics::default()),
             consumer: "bench".into(),
@@ -125,26 +117,20 @@ impl Rig {
     }
 
     fn envelope(&self, contact: usize, seq: usize) -> Envelope {
-        Envelope {
-            id: self.ids.new_id(),
-            channel: Channel::Webchat,
-            inbox: "webchat:bench".into(),
-            external_id: format!("b{contact}-{seq}"),
-            sender: Identity {
-                kind: IdentityKind::Visitor,
-                value: format!("bench-{contact}"),
-            },
-            sender_name: None,
-            extra_identities: Vec::new(),
-            replies_to: Vec::new(),
-            subject: None,
-            text: format!(
+        // A visitor id of this shape is always valid.
+        let sender = Identity::new(IdentityKind::Visitor, &format!("bench-{contact}"))
+            .unwrap_or_else(|e| panic!("bench visitor id: {e}"));
+        Envelope::new(
+            self.ids.new_id(),
+            Channel::Webchat,
+            "webchat:bench",
+            &format!("b{contact}-{seq}"),
+            sender,
+            &format!(
                 "benchmark message {seq} from contact {contact}: the printer on floor two shows E-302 again"
             ),
-            html: None,
-            attachments: Vec::new(),
-            received_at: self.ids.now_ms(),
-        }
+            self.ids.now_ms(),
+        )
     }
 }
 

@@ -16,7 +16,7 @@ use crate::domain::{Channel, Conversation, DeliveryState, Message};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::realtime::{Event, Realtime};
-use crate::store::{NewOutbound, Store};
+use crate::store::{NewOutbound, Queued, Recipient, Store};
 use crate::stream::{Entry, OUTBOUND, Stream};
 
 pub const GROUP: &str = "dispatcher";
@@ -29,23 +29,48 @@ pub struct SendReceipt {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth trying again later (timeouts, 5xx, rate limits).
-    #[error("transient: {0}")]
-    Transient(String),
+    /// Worth trying again later (timeouts, 4xx from SMTP, 5xx from an API, rate limits);
+    /// `retry_after` is the channel's own word on when (a `Retry-After` header).
+    #[error("transient: {error}")]
+    Transient {
+        error: String,
+        retry_after: Option<Duration>,
+    },
     /// Will never work (bad address, rejected content).
     #[error("permanent: {0}")]
     Permanent(String),
+}
+
+impl SendError {
+    pub fn transient(error: impl Into<String>) -> Self {
+        Self::Transient {
+            error: error.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Everything a sender needs, so that no channel reads another crate's tables: the
+/// message and its conversation, who it goes to, the thread it continues, and the inbox's
+/// channel settings. Rich content (HTML, attachments, quick replies, buttons, a template)
+/// is on the message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub conversation: Conversation,
+    pub message: Message,
+    pub recipients: Vec<Recipient>,
+    /// The channel's ids of the conversation's earlier messages, oldest first (email
+    /// `References`; the last is the one to reply to).
+    pub references: Vec<String>,
+    pub subject: Option<String>,
+    pub inbox_settings: serde_json::Value,
 }
 
 /// A channel's outbound side.
 #[async_trait]
 pub trait Sender: Send + Sync + std::fmt::Debug {
     fn channel(&self) -> Channel;
-    async fn send(
-        &self,
-        conversation: &Conversation,
-        message: &Message,
-    ) -> Result<SendReceipt, SendError>;
+    async fn send(&self, outgoing: &Outgoing) -> Result<SendReceipt, SendError>;
 }
 
 /// A job on the outbound stream.
@@ -65,22 +90,21 @@ pub struct Outbox {
 
 impl Outbox {
     /// Queues a message for delivery. A repeated idempotency key returns the first message
-    /// and queues nothing.
-    pub async fn queue(&self, new: &NewOutbound<'_>) -> Result<Message> {
-        let (message, fresh) = self.store.insert_outbound(&self.ids, new).await?;
-        if let Some(conversation) = fresh {
+    /// and queues nothing; a bot message where a person has joined is not stored.
+    pub async fn queue(&self, new: &NewOutbound<'_>) -> Result<Queued> {
+        let queued = self.store.insert_outbound(&self.ids, new).await?;
+        if let Queued::New(message, conversation) = &queued {
             let _ = self
                 .realtime
                 .publish(&Event::Message {
-                    conversation_id: conversation.id.clone(),
-                    contact_id: conversation.contact_id.clone(),
+                    scope: conversation.scope(),
                     message: message.clone(),
                 })
                 .await;
             // If this append fails the dispatcher's sweep finds the message still queued.
             self.enqueue(&message.id).await?;
         }
-        Ok(message)
+        Ok(queued)
     }
 
     pub async fn enqueue(&self, message_id: &str) -> Result<()> {
@@ -88,6 +112,20 @@ impl Outbox {
             message_id: message_id.to_owned(),
         })?;
         self.stream.append(OUTBOUND, &job).await?;
+        Ok(())
+    }
+
+    /// Appends the jobs of many messages in one durable call.
+    pub async fn enqueue_all(&self, message_ids: &[String]) -> Result<()> {
+        let jobs = message_ids
+            .iter()
+            .map(|id| {
+                serde_json::to_string(&Job {
+                    message_id: id.clone(),
+                })
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.stream.append_batch(OUTBOUND, &jobs).await?;
         Ok(())
     }
 
@@ -107,10 +145,22 @@ pub struct DispatchOptions {
     pub max_attempts: u32,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// Deliveries under way at once, all channels together.
     pub concurrency: usize,
+    /// Deliveries under way at once per channel: a channel that is down or slow holds at
+    /// most this many, and the others go on.
+    pub per_channel: usize,
     pub reclaim_idle: Duration,
-    /// A queued message untouched this long gets its job appended again.
-    pub sweep_after: Duration,
+    /// A send call taking longer is abandoned and retried later.
+    pub send_timeout: Duration,
+    /// How long a claim lasts; longer than `send_timeout`, so a claim is never taken
+    /// over while its send call may still be running.
+    pub lease: Duration,
+    /// How often due retries are put back on the stream.
+    pub sweep_every: Duration,
+    /// A queued message untouched this long gets its job appended again (its job was
+    /// lost between storing the message and appending the job).
+    pub lost_after: Duration,
 }
 
 impl Default for DispatchOptions {
@@ -120,8 +170,12 @@ impl Default for DispatchOptions {
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(60),
             concurrency: 64,
+            per_channel: 32,
             reclaim_idle: Duration::from_secs(120),
-            sweep_after: Duration::from_secs(300),
+            send_timeout: Duration::from_secs(30),
+            lease: Duration::from_secs(45),
+            sweep_every: Duration::from_secs(1),
+            lost_after: Duration::from_secs(300),
         }
     }
 }
@@ -132,6 +186,13 @@ pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
     base.saturating_mul(factor).min(max)
 }
 
+/// The backoff with "equal jitter": between half and all of it, so that messages that
+/// failed together do not all come back at the same moment.
+pub fn jittered(delay: Duration) -> Duration {
+    let half = delay / 2;
+    half + half.mul_f64(rand::random::<f64>())
+}
+
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     pub outbox: Outbox,
@@ -139,16 +200,35 @@ pub struct Dispatcher {
     pub metrics: Arc<Metrics>,
     pub consumer: String,
     pub options: DispatchOptions,
+    /// Per-channel permits (see `DispatchOptions::per_channel`); made on first use.
+    pub permits: Arc<std::sync::Mutex<HashMap<Channel, Arc<Semaphore>>>>,
 }
 
 impl Dispatcher {
+    pub fn new(
+        outbox: Outbox,
+        senders: HashMap<Channel, Arc<dyn Sender>>,
+        metrics: Arc<Metrics>,
+        consumer: String,
+        options: DispatchOptions,
+    ) -> Self {
+        Self {
+            outbox,
+            senders,
+            metrics,
+            consumer,
+            options,
+            permits: Arc::default(),
+        }
+    }
+
     pub async fn run(self, shutdown: CancellationToken) {
         let stream = self.outbox.stream.clone();
         if let Err(e) = stream.ensure_group(OUTBOUND, GROUP).await {
             tracing::error!(error = %e, "dispatcher cannot create its consumer group");
         }
-        // Jobs this node had taken before a crash: the messages may be mid-send, so they
-        // are taken over (a `sending` message is resumed, not skipped).
+        // Jobs this node had taken before a crash. A message mid-send then is `sending`
+        // under a lease; it is sent again only once the lease has run out.
         for _ in 0..1000 {
             let Ok(mine) = stream
                 .pending_for(OUTBOUND, GROUP, &self.consumer, 64)
@@ -159,8 +239,7 @@ impl Dispatcher {
             if mine.is_empty() {
                 break;
             }
-            for mut entry in mine {
-                entry.deliveries = entry.deliveries.max(2);
+            for entry in mine {
                 self.handle(entry).await;
             }
             if stream.flush().await.is_err() {
@@ -171,19 +250,15 @@ impl Dispatcher {
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         while !shutdown.is_cancelled() {
-            // Not raced against shutdown (see the router): the read waits at most 500 ms.
+            // Not raced against shutdown (see the router): the read waits at most `block`.
+            let block = self.options.sweep_every.min(Duration::from_millis(500));
             let read = stream
-                .read(
-                    OUTBOUND,
-                    GROUP,
-                    &self.consumer,
-                    64,
-                    Duration::from_millis(500),
-                )
+                .read(OUTBOUND, GROUP, &self.consumer, 64, block)
                 .await;
             match read {
                 Ok(entries) => {
                     for entry in entries {
+                        // Never waits long: every delivery ends within `send_timeout`.
                         let Ok(permit) = permits.clone().acquire_owned().await else {
                             break;
                         };
@@ -201,7 +276,7 @@ impl Dispatcher {
                 }
             }
             while tasks.try_join_next().is_some() {}
-            if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+            if last_housekeeping.elapsed() >= self.options.sweep_every {
                 last_housekeeping = tokio::time::Instant::now();
                 if let Err(e) = self.housekeeping().await {
                     tracing::warn!(error = %e, "dispatcher housekeeping failed");
@@ -215,6 +290,7 @@ impl Dispatcher {
         }
     }
 
+    /// Takes over jobs of dead consumers, puts due retries back on the stream, trims.
     pub async fn housekeeping(&self) -> Result<()> {
         let stream = &self.outbox.stream;
         for entry in stream
@@ -229,10 +305,14 @@ impl Dispatcher {
         {
             self.handle(entry).await;
         }
-        let cutoff = self.outbox.ids.now_ms()
-            - i64::try_from(self.options.sweep_after.as_millis()).unwrap_or(i64::MAX);
-        for id in self.outbox.store.stale_queued(cutoff, 100).await? {
-            self.outbox.enqueue(&id).await?;
+        let lost_after = i64::try_from(self.options.lost_after.as_millis()).unwrap_or(i64::MAX);
+        let due = self
+            .outbox
+            .store
+            .take_due(self.outbox.ids.now_ms(), lost_after, 500)
+            .await?;
+        if !due.is_empty() {
+            self.outbox.enqueue_all(&due).await?;
         }
         stream.trim(OUTBOUND).await?;
         Ok(())
@@ -254,7 +334,7 @@ impl Dispatcher {
     async fn handle(&self, entry: Entry) {
         let stream = &self.outbox.stream;
         let done = match serde_json::from_str::<Job>(&entry.payload) {
-            Ok(job) => self.deliver(&job.message_id, entry.deliveries > 1).await,
+            Ok(job) => self.deliver(&job.message_id).await,
             Err(e) => {
                 tracing::error!(error = %e, entry = %entry.id, "unreadable outbound job dropped");
                 Ok(())
@@ -274,9 +354,18 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers one message, with retries. Returns an error only when the store cannot be
+    fn channel_permits(&self, channel: Channel) -> Arc<Semaphore> {
+        let mut map = self.permits.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(channel)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.options.per_channel.max(1))))
+            .clone()
+    }
+
+    /// Makes one delivery attempt. A transient failure schedules the next attempt in the
+    /// database (the worker is free at once); a permanent one, or the last attempt, parks
+    /// the message as a dead letter. Returns an error only when the store cannot be
     /// reached (the job then stays pending).
-    pub async fn deliver(&self, message_id: &str, take_over: bool) -> Result<()> {
+    pub async fn deliver(&self, message_id: &str) -> Result<()> {
         let store = &self.outbox.store;
         let ids = &self.outbox.ids;
         let message = match store.message(message_id).await {
@@ -284,75 +373,104 @@ impl Dispatcher {
             Err(Error::NotFound(_)) => return Ok(()),
             Err(e) => return Err(e),
         };
-        let Some(attempts) = store
-            .claim_for_sending(message_id, take_over, ids.now_ms())
-            .await?
-        else {
-            return Ok(()); // already sent, failed, or another job has it
-        };
-        let conversation = store.conversation(&message.conversation_id).await?;
-        let Some(sender) = self.senders.get(&message.channel) else {
-            let error = format!("no sender for channel {}", message.channel);
-            store.add_dead_letter(ids, &message, &error, 0).await?;
-            Metrics::outcome(&self.metrics.dispatched, "dead");
+        if !matches!(
+            message.delivery_state,
+            DeliveryState::Queued | DeliveryState::Sending
+        ) {
+            return Ok(()); // sent, failed, or not outbound at all
+        }
+        let Some(sender) = self.senders.get(&message.channel).cloned() else {
+            if store
+                .claim_for_sending(message_id, ids.now_ms(), 0)
+                .await?
+                .is_some()
+            {
+                let error = format!("no sender for channel {}", message.channel);
+                store.add_dead_letter(ids, &message, &error, 0).await?;
+                Metrics::outcome(&self.metrics.dispatched, "dead");
+            }
             return Ok(());
         };
-        let mut attempt = u32::try_from(attempts).unwrap_or(0);
-        loop {
-            attempt += 1;
-            let started = tokio::time::Instant::now();
-            let result = sender.send(&conversation, &message).await;
-            self.metrics
-                .send_latency
-                .observe(started.elapsed().as_secs_f64());
-            match result {
-                Ok(receipt) => {
-                    store
-                        .set_delivery(
-                            message_id,
-                            DeliveryState::Sent,
-                            i64::from(attempt),
-                            None,
-                            receipt.external_id.as_deref(),
-                            ids.now_ms(),
-                        )
-                        .await?;
-                    Metrics::outcome(&self.metrics.dispatched, "sent");
-                    self.publish_state(&conversation, message_id, DeliveryState::Sent)
-                        .await;
-                    return Ok(());
-                }
-                Err(SendError::Transient(e)) if attempt < self.options.max_attempts => {
-                    Metrics::outcome(&self.metrics.dispatched, "retry");
-                    store
-                        .set_delivery(
-                            message_id,
-                            DeliveryState::Sending,
-                            i64::from(attempt),
-                            Some(&e),
-                            None,
-                            ids.now_ms(),
-                        )
-                        .await?;
-                    tokio::time::sleep(backoff(
+        // A channel with all its permits taken (down, or slow) does not hold this worker:
+        // the message comes back shortly through the schedule.
+        let Ok(_permit) = self.channel_permits(message.channel).try_acquire_owned() else {
+            Metrics::outcome(&self.metrics.dispatched, "deferred");
+            store.defer(message_id, ids.now_ms() + 1000).await?;
+            return Ok(());
+        };
+        let lease = i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX);
+        let Some(attempts) = store
+            .claim_for_sending(message_id, ids.now_ms(), lease)
+            .await?
+        else {
+            return Ok(()); // another job has it under a lease, or it is not due yet
+        };
+        let conversation = store.conversation(&message.conversation_id).await?;
+        let outgoing = Outgoing {
+            recipients: store.recipients(&conversation).await?,
+            references: store
+                .thread_references(&conversation.id, &message.id, 20)
+                .await?,
+            subject: conversation.subject.clone(),
+            inbox_settings: store.inbox_settings(&conversation.inbox).await?,
+            conversation,
+            message,
+        };
+        let attempt = u32::try_from(attempts).unwrap_or(0) + 1;
+        let started = tokio::time::Instant::now();
+        let result =
+            match tokio::time::timeout(self.options.send_timeout, sender.send(&outgoing)).await {
+                Ok(r) => r,
+                Err(_) => Err(SendError::transient(format!(
+                    "no answer within {} ms",
+                    self.options.send_timeout.as_millis()
+                ))),
+            };
+        self.metrics
+            .send_latency
+            .observe(started.elapsed().as_secs_f64());
+        let conversation = &outgoing.conversation;
+        match result {
+            Ok(receipt) => {
+                let state = store
+                    .record_sent(
+                        ids,
+                        message_id,
+                        i64::from(attempt),
+                        receipt.external_id.as_deref(),
+                    )
+                    .await?;
+                Metrics::outcome(&self.metrics.dispatched, "sent");
+                self.publish_state(conversation, message_id, state).await;
+            }
+            Err(SendError::Transient { error, retry_after })
+                if attempt < self.options.max_attempts =>
+            {
+                Metrics::outcome(&self.metrics.dispatched, "retry");
+                let delay = retry_after.unwrap_or_else(|| {
+                    jittered(backoff(
                         attempt,
                         self.options.backoff_base,
                         self.options.backoff_max,
                     ))
+                });
+                let now = ids.now_ms();
+                let at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                store
+                    .schedule_retry(message_id, i64::from(attempt), &error, at, now)
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(message = message_id, attempts = attempt, error = %e, "delivery failed for good");
+                store
+                    .add_dead_letter(ids, &outgoing.message, &e.to_string(), i64::from(attempt))
+                    .await?;
+                Metrics::outcome(&self.metrics.dispatched, "dead");
+                self.publish_state(conversation, message_id, DeliveryState::Failed)
                     .await;
-                }
-                Err(e) => {
-                    tracing::warn!(message = message_id, attempts = attempt, error = %e, "delivery failed for good");
-                    store
-                        .add_dead_letter(ids, &message, &e.to_string(), i64::from(attempt))
-                        .await?;
-                    Metrics::outcome(&self.metrics.dispatched, "dead");
-                    self.publish_state(&conversation, message_id, DeliveryState::Failed)
-                        .await;
-                    return Ok(());
-                }
             }
         }
+        Ok(())
     }
 
     async fn publish_state(
@@ -362,10 +480,11 @@ impl Dispatcher {
         state: DeliveryState,
     ) {
         let event = Event::Delivery {
-            conversation_id: conversation.id.clone(),
-            contact_id: conversation.contact_id.clone(),
+            scope: conversation.scope(),
             message_id: message_id.to_owned(),
             state,
+            error_code: None,
+            error_title: None,
         };
         let _ = self.outbox.realtime.publish(&event).await;
     }
@@ -374,6 +493,18 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jitter_stays_between_half_and_all() {
+        let d = Duration::from_millis(1000);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let j = jittered(d);
+            assert!(j >= d / 2 && j <= d, "{j:?}");
+            seen.insert(j.as_millis());
+        }
+        assert!(seen.len() > 10, "jitter varies: {seen:?}");
+    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -4,11 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::html::SanitizedHtml;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name { $($variant),+ }
 
         // Serialized as their stored text, so JSON, SQL and the CLI all say the same.
@@ -51,6 +52,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum!(
     /// Where a message came from or goes to.
@@ -105,50 +107,131 @@ impl Role {
     }
 }
 
-/// How a contact is recognised: `(kind, value)`, with the value normalized.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How a contact is recognised: `(kind, value)`, with the value normalized. The fields are
+/// private and deserialization goes through [`Identity::new`], so an identity that is not
+/// normalized cannot exist anywhere in the system.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Identity {
-    pub kind: IdentityKind,
-    pub value: String,
+    kind: IdentityKind,
+    value: String,
+}
+
+impl<'de> Deserialize<'de> for Identity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            kind: IdentityKind,
+            value: String,
+        }
+        let raw = Raw::deserialize(d)?;
+        Identity::new(raw.kind, &raw.value).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Identity {
-    /// Normalizes and checks the value for its kind.
+    /// Parses and normalizes a value for its kind; the one way to make an identity.
     pub fn new(kind: IdentityKind, value: &str) -> Result<Self> {
+        match kind {
+            IdentityKind::Email => Self::email(value),
+            IdentityKind::Phone => Self::phone(value),
+            IdentityKind::Whatsapp => Self::whatsapp(value),
+            IdentityKind::Visitor => Self::visitor(value),
+        }
+    }
+
+    /// An email address, lower-cased: `Ana@Example.COM` and `ana@example.com` are one person.
+    pub fn email(value: &str) -> Result<Self> {
+        let v = value.trim().to_lowercase();
+        let (local, domain) = v
+            .split_once('@')
+            .ok_or_else(|| Error::invalid(format!("email address {v:?} has no @")))?;
+        let domain_ok = !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\\\"".contains(c));
+        if !domain_ok || !local_ok || v.len() > 254 {
+            return Err(Error::invalid(format!("email address {v:?} is not valid")));
+        }
+        Ok(Self {
+            kind: IdentityKind::Email,
+            value: v,
+        })
+    }
+
+    /// A phone number in E.164 (`+5511912345678`). It must carry its country code: a
+    /// number typed without one cannot be told apart from another country's.
+    pub fn phone(value: &str) -> Result<Self> {
         let v = value.trim();
-        let value = match kind {
-            IdentityKind::Email => {
-                let v = v.to_lowercase();
-                let (local, domain) = v
-                    .split_once('@')
-                    .ok_or_else(|| Error::invalid(format!("email address {v:?} has no @")))?;
-                if local.is_empty() || domain.is_empty() || domain.contains('@') || v.len() > 254 {
-                    return Err(Error::invalid(format!("email address {v:?} is not valid")));
-                }
-                v
-            }
-            IdentityKind::Phone | IdentityKind::Whatsapp => {
-                let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-                if !(6..=15).contains(&digits.len()) {
-                    return Err(Error::invalid(format!("phone number {v:?} is not valid")));
-                }
-                digits
-            }
-            IdentityKind::Visitor => {
-                if v.is_empty()
-                    || v.len() > 64
-                    || !v
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
-                    return Err(Error::invalid(
-                        "visitor id must be 1-64 characters [A-Za-z0-9_-]",
-                    ));
-                }
-                v.to_owned()
-            }
-        };
-        Ok(Self { kind, value })
+        let parsed = phonenumber::parse(None, v)
+            .map_err(|e| Error::invalid(format!("phone number {v:?} is not valid: {e}")))?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(Error::invalid(format!(
+                "phone number {v:?} is not a valid number"
+            )));
+        }
+        Ok(Self {
+            kind: IdentityKind::Phone,
+            value: parsed.format().mode(phonenumber::Mode::E164).to_string(),
+        })
+    }
+
+    /// A WhatsApp id: the digits of the number, as the Cloud API sends them (`wa_id`).
+    pub fn whatsapp(value: &str) -> Result<Self> {
+        let v = value.trim();
+        let digits: String = v
+            .strip_prefix('+')
+            .unwrap_or(v)
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect();
+        if !(6..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::invalid(format!("WhatsApp id {v:?} is not valid")));
+        }
+        Ok(Self {
+            kind: IdentityKind::Whatsapp,
+            value: digits,
+        })
+    }
+
+    /// A web-chat visitor id, as the server issued it.
+    pub fn visitor(value: &str) -> Result<Self> {
+        let v = value.trim();
+        if v.is_empty()
+            || v.len() > 64
+            || !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::invalid(
+                "visitor id must be 1-64 characters [A-Za-z0-9_-]",
+            ));
+        }
+        Ok(Self {
+            kind: IdentityKind::Visitor,
+            value: v.to_owned(),
+        })
+    }
+
+    pub fn kind(&self) -> IdentityKind {
+        self.kind
+    }
+
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind, self.value)
     }
 }
 
@@ -157,15 +240,29 @@ pub struct Attachment {
     pub name: String,
     pub mime: String,
     pub size: u64,
-    /// Key in the blob store.
+    /// Key in the blob store (the SHA-256 of the content).
     pub blob: String,
+    /// `Content-ID` of an inline part, referenced from HTML as `cid:…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+}
+
+/// The envelope schema this build writes. Older entries (version 1) read as version 2 with
+/// the new fields empty; fields a build does not know are kept in `unknown` and written
+/// back out, so a rolling upgrade loses nothing.
+pub const ENVELOPE_VERSION: u32 = 2;
+
+fn envelope_v1() -> u32 {
+    1
 }
 
 /// A normalized inbound message from any channel: what channel adapters append to the
 /// inbound stream. `id` is taken when the message is accepted and becomes the message id,
 /// so ids order messages by acceptance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
+    #[serde(default = "envelope_v1")]
+    pub v: u32,
     pub id: String,
     pub channel: Channel,
     /// The inbox (one channel account, e.g. a web-chat site or a mailbox) it arrived at.
@@ -173,30 +270,178 @@ pub struct Envelope {
     /// The channel's own id of the message (WhatsApp `wamid`, email `Message-ID`, widget
     /// client id). `(channel, external_id)` is the idempotency key.
     pub external_id: String,
+    /// Who sent it, as the channel vouches for it (a mailbox's From, a `wa_id`, a visitor
+    /// id the server issued).
     pub sender: Identity,
     #[serde(default)]
     pub sender_name: Option<String>,
-    /// Further identities the sender gave (e.g. the email typed into a pre-chat form).
+    /// Recipients as the message names them (email To and Cc). Cc'd people become
+    /// participants of the conversation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Identity>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<Identity>,
+    /// Identities the sender merely typed (a pre-chat email, a phone number in a form).
+    /// Stored unverified: they never attract another sender's messages.
     #[serde(default)]
     pub extra_identities: Vec<Identity>,
-    /// External ids this message replies to (email `In-Reply-To`/`References`).
+    /// External ids this message replies to (email `In-Reply-To`/`References`, WhatsApp
+    /// `context.id`), nearest first.
     #[serde(default)]
     pub replies_to: Vec<String>,
+    /// The thread inside the inbox, as the channel decides it. `None` is the contact's
+    /// default thread (web chat, WhatsApp: one open conversation per contact and inbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
     #[serde(default)]
     pub subject: Option<String>,
+    /// The visible new text (quotes and signature removed where the channel can).
     pub text: String,
-    /// Already sanitized by the channel adapter.
+    /// The whole text as received, when it differs from `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_text: Option<String>,
     #[serde(default)]
-    pub html: Option<String>,
+    pub html: Option<SanitizedHtml>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// An auto-reply, a bounce, a vacation notice: never opens a conversation and never
+    /// reaches the bot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_submitted: bool,
     pub received_at: i64,
+    /// Fields of a newer schema, kept as they came.
+    #[serde(flatten)]
+    pub unknown: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Envelope {
+    /// An envelope with only what every message has; the other fields start empty.
+    pub fn new(
+        id: String,
+        channel: Channel,
+        inbox: &str,
+        external_id: &str,
+        sender: Identity,
+        text: &str,
+        received_at: i64,
+    ) -> Self {
+        Self {
+            v: ENVELOPE_VERSION,
+            id,
+            channel,
+            inbox: inbox.to_owned(),
+            external_id: external_id.to_owned(),
+            sender,
+            sender_name: None,
+            to: Vec::new(),
+            cc: Vec::new(),
+            extra_identities: Vec::new(),
+            replies_to: Vec::new(),
+            thread: None,
+            subject: None,
+            text: text.to_owned(),
+            full_text: None,
+            html: None,
+            attachments: Vec::new(),
+            auto_submitted: false,
+            received_at,
+            unknown: Default::default(),
+        }
+    }
+
     pub fn idempotency_key(&self) -> String {
         format!("{}:{}", self.channel, self.external_id)
     }
+
+    /// The thread key this envelope asks for.
+    pub fn thread_key(&self) -> &str {
+        self.thread.as_deref().unwrap_or(DEFAULT_THREAD)
+    }
+}
+
+/// The thread key of a contact's default conversation in an inbox.
+pub const DEFAULT_THREAD: &str = "default";
+
+/// A delivery status update from a channel (WhatsApp `statuses`, an email DSN) for one of
+/// our outbound messages, named by the channel's id for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub channel: Channel,
+    pub external_id: String,
+    pub state: DeliveryState,
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub error_title: Option<String>,
+    pub at: i64,
+}
+
+/// What travels on the inbound stream: messages, and receipts for messages we sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Message(Box<Envelope>),
+    Receipt(Receipt),
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReceiptEntry {
+    receipt: Receipt,
+}
+
+impl Inbound {
+    /// The stream payload. An envelope is written as itself (so entries of older nodes
+    /// read the same); a receipt as `{"receipt": …}`.
+    pub fn to_payload(&self) -> Result<String> {
+        Ok(match self {
+            Inbound::Message(e) => serde_json::to_string(e)?,
+            Inbound::Receipt(r) => serde_json::to_string(&ReceiptEntry { receipt: r.clone() })?,
+        })
+    }
+
+    pub fn parse(payload: &str) -> Result<Self> {
+        if payload.trim_start().starts_with("{\"receipt\"") {
+            let entry: ReceiptEntry = serde_json::from_str(payload)?;
+            return Ok(Inbound::Receipt(entry.receipt));
+        }
+        Ok(Inbound::Message(Box::new(serde_json::from_str(payload)?)))
+    }
+}
+
+impl DeliveryState {
+    /// How far along a message is. A receipt applies only if it moves the state forward;
+    /// `failed` is recorded but never undoes `read`.
+    pub fn rank(self) -> u8 {
+        match self {
+            DeliveryState::Received => 0,
+            DeliveryState::Queued => 1,
+            DeliveryState::Sending => 2,
+            DeliveryState::Sent => 3,
+            DeliveryState::Delivered => 4,
+            DeliveryState::Failed => 5,
+            DeliveryState::Read => 6,
+        }
+    }
+}
+
+/// A conversation handed to people: to which tier, why, and what the bot gathered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub tier: Tier,
+    pub reason: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+/// What a subscriber needs to decide who may see an event, without reading the database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub conversation_id: String,
+    pub inbox: String,
+    pub contact_id: String,
+    pub company_id: Option<String>,
+    pub tier: Tier,
+    pub team: Option<String>,
+    pub assignee_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +452,9 @@ pub struct Conversation {
     pub channel: Channel,
     pub contact_id: String,
     pub company_id: Option<String>,
+    /// The thread inside the inbox; one unresolved conversation per contact, inbox and
+    /// thread key.
+    pub thread_key: String,
     pub subject: Option<String>,
     pub status: Status,
     pub priority: Priority,
@@ -214,9 +462,25 @@ pub struct Conversation {
     pub assignee_id: Option<String>,
     pub team: Option<String>,
     pub labels: Vec<String>,
+    /// Whether the bot may still speak here: false for good once a person is involved.
+    pub bot_active: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub last_message_at: i64,
+}
+
+impl Conversation {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            conversation_id: self.id.clone(),
+            inbox: self.inbox.clone(),
+            contact_id: self.contact_id.clone(),
+            company_id: self.company_id.clone(),
+            tier: self.tier,
+            team: self.team.clone(),
+            assignee_id: self.assignee_id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,12 +491,72 @@ pub struct Message {
     pub author_kind: AuthorKind,
     pub author_id: Option<String>,
     pub channel: Channel,
+    /// The visible text (for email: the reply without quotes and signature).
     pub text: String,
-    pub html: Option<String>,
+    /// The whole text as received, when it differs from `text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_text: Option<String>,
+    pub html: Option<SanitizedHtml>,
     pub attachments: Vec<Attachment>,
+    /// Structured content beside the text (quick replies, buttons, a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<RichContent>,
     pub delivery_state: DeliveryState,
     pub external_id: Option<String>,
     pub created_at: i64,
+}
+
+/// Structured content a channel renders its own way: web-chat quick replies, WhatsApp
+/// buttons, lists and templates, article links. Channels that cannot show a part fall
+/// back to the message text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RichContent {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListContent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub articles: Vec<ArticleRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListContent {
+    pub button: String,
+    pub rows: Vec<Button>,
+}
+
+/// A channel's pre-approved message (WhatsApp templates) with its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    #[serde(default)]
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleRef {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+}
+
+impl RichContent {
+    pub fn is_empty(&self) -> bool {
+        self == &RichContent::default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,48 +569,68 @@ pub struct User {
     pub created_at: i64,
 }
 
-/// A card shown inside a conversation. The payload's variant is the card's kind.
+text_enum!(InvoiceStatus {
+    Draft => "draft", Sent => "sent", Viewed => "viewed", PartiallyPaid => "partially_paid",
+    Paid => "paid", Overdue => "overdue", Void => "void"
+});
+text_enum!(EstimateStatus {
+    Draft => "draft", Sent => "sent", Accepted => "accepted", Declined => "declined",
+    Expired => "expired"
+});
+text_enum!(PaymentStatus {
+    Pending => "pending", Succeeded => "succeeded", Failed => "failed", Refunded => "refunded",
+    PartiallyRefunded => "partially_refunded"
+});
+text_enum!(TicketStatus { Open => "open", Pending => "pending", Resolved => "resolved", Closed => "closed" });
+
+/// A card shown inside a conversation. It points to its subject (an invoice, a ticket, …)
+/// by the payload's kind and id; a conversation shows one card per subject, updated in
+/// place when the subject changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Card {
     pub id: String,
     pub conversation_id: String,
     pub payload: CardPayload,
     pub created_at: i64,
+    pub updated_at: i64,
 }
 
-/// What each kind of card carries. Money is in minor units with an ISO 4217 code.
+/// What each kind of card carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CardPayload {
     Invoice {
+        /// The invoice's id: the card's subject.
+        id: String,
         number: String,
-        amount_minor: i64,
-        currency: String,
+        amount: Money,
         #[serde(default)]
         due_at: Option<i64>,
-        status: String,
+        status: InvoiceStatus,
     },
     Estimate {
+        id: String,
         number: String,
-        amount_minor: i64,
-        currency: String,
+        amount: Money,
         #[serde(default)]
         valid_until: Option<i64>,
-        status: String,
+        status: EstimateStatus,
     },
     Payment {
+        id: String,
         #[serde(default)]
         invoice_number: Option<String>,
-        amount_minor: i64,
-        currency: String,
-        status: String,
+        amount: Money,
+        status: PaymentStatus,
     },
     Ticket {
+        id: String,
         number: String,
         title: String,
-        status: String,
+        status: TicketStatus,
     },
     Survey {
+        id: String,
         question: String,
         scale: u8,
     },
@@ -303,19 +647,19 @@ impl CardPayload {
         }
     }
 
-    /// Checks the values the types cannot: currencies, amounts, empty texts, scales.
+    /// The id of what the card shows.
+    pub fn subject_id(&self) -> &str {
+        match self {
+            CardPayload::Invoice { id, .. }
+            | CardPayload::Estimate { id, .. }
+            | CardPayload::Payment { id, .. }
+            | CardPayload::Ticket { id, .. }
+            | CardPayload::Survey { id, .. } => id,
+        }
+    }
+
+    /// Checks the values the types cannot: empty texts, scales.
     pub fn validate(&self) -> Result<()> {
-        let money = |amount: i64, currency: &str| {
-            if amount < 0 {
-                return Err(Error::invalid("amount_minor must not be negative"));
-            }
-            if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-                return Err(Error::invalid(format!(
-                    "currency {currency:?} is not an ISO 4217 code like EUR"
-                )));
-            }
-            Ok(())
-        };
         let text = |name: &str, value: &str| {
             if value.trim().is_empty() {
                 Err(Error::invalid(format!("{name} is empty")))
@@ -323,44 +667,19 @@ impl CardPayload {
                 Ok(())
             }
         };
+        text("id", self.subject_id())?;
         match self {
-            CardPayload::Invoice {
-                number,
-                amount_minor,
-                currency,
-                status,
-                ..
+            CardPayload::Invoice { number, .. } | CardPayload::Estimate { number, .. } => {
+                text("number", number)
             }
-            | CardPayload::Estimate {
-                number,
-                amount_minor,
-                currency,
-                status,
-                ..
-            } => {
+            CardPayload::Payment { .. } => Ok(()),
+            CardPayload::Ticket { number, title, .. } => {
                 text("number", number)?;
-                text("status", status)?;
-                money(*amount_minor, currency)
+                text("title", title)
             }
-            CardPayload::Payment {
-                amount_minor,
-                currency,
-                status,
-                ..
+            CardPayload::Survey {
+                question, scale, ..
             } => {
-                text("status", status)?;
-                money(*amount_minor, currency)
-            }
-            CardPayload::Ticket {
-                number,
-                title,
-                status,
-            } => {
-                text("number", number)?;
-                text("title", title)?;
-                text("status", status)
-            }
-            CardPayload::Survey { question, scale } => {
                 text("question", question)?;
                 if !(2..=10).contains(scale) {
                     return Err(Error::invalid("survey scale must be 2 to 10"));
@@ -371,8 +690,11 @@ impl CardPayload {
     }
 }
 
+pub use crate::money::{Currency, Money};
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
@@ -394,12 +716,120 @@ mod tests {
     #[test]
     fn identities_are_normalized_and_checked() {
         let e = Identity::new(IdentityKind::Email, " Ana@Example.COM ").unwrap();
-        assert_eq!(e.value, "ana@example.com");
-        assert!(Identity::new(IdentityKind::Email, "nope").is_err());
-        assert!(Identity::new(IdentityKind::Email, "a@b@c").is_err());
-        let p = Identity::new(IdentityKind::Whatsapp, "+55 (11) 91234-5678").unwrap();
-        assert_eq!(p.value, "5511912345678");
-        assert!(Identity::new(IdentityKind::Phone, "12").is_err());
+        assert_eq!(e.value(), "ana@example.com");
+        for bad in [
+            "nope",
+            "a@b@c",
+            "@x.com",
+            "a@",
+            "a b@x.com",
+            "a@x..com",
+            "<a>@x.com",
+        ] {
+            assert!(Identity::email(bad).is_err(), "{bad}");
+        }
+        let p = Identity::phone("+55 (11) 91234-5678").unwrap();
+        assert_eq!(p.value(), "+5511912345678");
+        assert_eq!(p.kind(), IdentityKind::Phone);
+        assert_eq!(
+            Identity::phone("+1 415-555-2671").unwrap().value(),
+            "+14155552671"
+        );
+        // No country code, too short, letters: refused rather than guessed.
+        for bad in ["11 91234-5678", "+12", "+55 11 9abc", ""] {
+            assert!(Identity::phone(bad).is_err(), "{bad}");
+        }
+        let w = Identity::new(IdentityKind::Whatsapp, "+55 (11) 91234-5678").unwrap();
+        assert_eq!(w.value(), "5511912345678");
+        assert!(Identity::whatsapp("12").is_err());
+        assert!(Identity::whatsapp("5511abc").is_err());
         assert!(Identity::new(IdentityKind::Visitor, "abc/../x").is_err());
+    }
+
+    #[test]
+    fn identities_deserialize_only_through_their_parser() {
+        let i: Identity = serde_json::from_str(r#"{"kind":"email","value":"Ana@X.com"}"#).unwrap();
+        assert_eq!(i.value(), "ana@x.com");
+        assert!(serde_json::from_str::<Identity>(r#"{"kind":"email","value":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<Identity>(r#"{"kind":"phone","value":"123"}"#).is_err());
+    }
+
+    #[test]
+    fn envelopes_keep_fields_they_do_not_know() {
+        // An entry written by a newer node: a field this build does not know survives a
+        // read and a write.
+        let newer = r#"{"v":3,"id":"m1","channel":"email","inbox":"support","external_id":"<a@x>","sender":{"kind":"email","value":"ana@x.com"},"text":"hi","received_at":1,"priority_hint":"urgent","labels":["vip"]}"#;
+        let e: Envelope = serde_json::from_str(newer).unwrap();
+        assert_eq!(e.v, 3);
+        assert_eq!(e.unknown["priority_hint"], "urgent");
+        let again: serde_json::Value = serde_json::to_value(&e).unwrap();
+        assert_eq!(again["priority_hint"], "urgent");
+        assert_eq!(again["labels"][0], "vip");
+        // A version 1 entry reads with the new fields empty.
+        let older = r#"{"id":"m1","channel":"webchat","inbox":"w","external_id":"v:1","sender":{"kind":"visitor","value":"v"},"sender_name":null,"extra_identities":[],"replies_to":[],"subject":null,"text":"hi","html":null,"attachments":[],"received_at":1}"#;
+        let e: Envelope = serde_json::from_str(older).unwrap();
+        assert_eq!(e.v, 1);
+        assert!(e.cc.is_empty() && !e.auto_submitted && e.unknown.is_empty());
+        assert_eq!(e.thread_key(), DEFAULT_THREAD);
+        // An unnormalized identity inside an envelope is refused.
+        let bad = older.replace(
+            r#""kind":"visitor","value":"v""#,
+            r#""kind":"email","value":"x""#,
+        );
+        assert!(serde_json::from_str::<Envelope>(&bad).is_err());
+    }
+
+    #[test]
+    fn inbound_entries_are_messages_or_receipts() {
+        let r = Receipt {
+            channel: Channel::Whatsapp,
+            external_id: "wamid.1".into(),
+            state: DeliveryState::Read,
+            error_code: None,
+            error_title: None,
+            at: 5,
+        };
+        let payload = Inbound::Receipt(r.clone()).to_payload().unwrap();
+        assert_eq!(Inbound::parse(&payload).unwrap(), Inbound::Receipt(r));
+        let e = Envelope::new(
+            "m".into(),
+            Channel::Webchat,
+            "w",
+            "v:1",
+            Identity::visitor("v").unwrap(),
+            "hi",
+            1,
+        );
+        let payload = Inbound::Message(Box::new(e.clone())).to_payload().unwrap();
+        assert_eq!(
+            Inbound::parse(&payload).unwrap(),
+            Inbound::Message(Box::new(e))
+        );
+        assert!(Inbound::parse("{\"receipt\":{}}").is_err());
+    }
+
+    #[test]
+    fn delivery_states_rank_forward() {
+        use DeliveryState::*;
+        assert!(Read.rank() > Delivered.rank());
+        assert!(
+            Failed.rank() < Read.rank(),
+            "failed after read does not regress"
+        );
+        assert!(Failed.rank() > Sent.rank());
+    }
+
+    #[test]
+    fn cards_name_their_subject_and_refuse_bad_values() {
+        let card: CardPayload = serde_json::from_str(
+            r#"{"kind":"invoice","id":"inv_1","number":"INV-1","amount":{"amount_minor":100,"currency":"EUR"},"status":"paid"}"#,
+        )
+        .unwrap();
+        assert_eq!(card.subject_id(), "inv_1");
+        assert_eq!(card.kind(), CardKind::Invoice);
+        assert!(serde_json::from_str::<CardPayload>(
+            r#"{"kind":"invoice","id":"inv_1","number":"INV-1","amount":{"amount_minor":100,"currency":"EUR"},"status":"settled"}"#,
+        )
+        .is_err());
     }
 }

@@ -19,6 +19,8 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("stream: {0}")]
     Stream(String),
+    #[error("io: {0}")]
+    Io(String),
     #[error("migration: {0}")]
     Migration(String),
     #[error("shutting down")]

@@ -1,13 +1,19 @@
 //! The domain, the store, the conversation stream, the router and the dispatcher.
 //!
-//! Nothing here knows HTTP, HTML or a channel's wire format: channel adapters turn their
-//! input into [`domain::Envelope`]s, and implement [`dispatcher::Sender`] for output.
+//! Nothing here knows HTTP or a channel's wire format: channel adapters turn their input
+//! into [`domain::Envelope`]s, and implement [`dispatcher::Sender`] for output. Of HTML it
+//! knows only how to make inbound markup safe: [`html::SanitizedHtml`].
 
+pub mod blob;
+pub mod bot;
+pub mod cards;
 pub mod clock;
 pub mod dispatcher;
 pub mod domain;
 pub mod error;
+pub mod html;
 pub mod metrics;
+pub mod money;
 pub mod realtime;
 pub mod router;
 pub mod store;

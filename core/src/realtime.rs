@@ -13,30 +13,56 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::{Card, Conversation, DeliveryState, Handoff, Scope};
 use crate::error::Result;
 
+/// A realtime event. Every event about a conversation carries its [`Scope`] (inbox,
+/// contact, company, tier, team, assignee), so a subscriber decides who may see it
+/// without reading the database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A message was stored (inbound or outbound).
     Message {
-        conversation_id: String,
-        contact_id: String,
+        scope: Scope,
         message: crate::domain::Message,
     },
     /// An outbound message's delivery state changed.
     Delivery {
-        conversation_id: String,
-        contact_id: String,
+        scope: Scope,
         message_id: String,
-        state: crate::domain::DeliveryState,
+        state: DeliveryState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_title: Option<String>,
     },
     ConversationOpened {
-        conversation: crate::domain::Conversation,
+        conversation: Conversation,
     },
-    /// Someone is typing; `from` is `contact` or `agent`.
+    /// Status, assignment, tier, team or labels changed; `change` names what.
+    ConversationChanged {
+        change: String,
+        conversation: Conversation,
+    },
+    /// The conversation was handed to people.
+    Handoff {
+        scope: Scope,
+        handoff: Handoff,
+    },
+    CardAdded {
+        scope: Scope,
+        card: Card,
+    },
+    CardUpdated {
+        scope: Scope,
+        card: Card,
+    },
+    /// Someone is typing; `from` is `contact` or `agent`. A visitor typing before its
+    /// first message has no conversation yet: then only `contact_id` is known.
     Typing {
-        conversation_id: Option<String>,
+        #[serde(default)]
+        scope: Option<Scope>,
         contact_id: String,
         from: String,
         on: bool,
@@ -46,13 +72,50 @@ pub enum Event {
 }
 
 impl Event {
+    /// The scope of the conversation the event is about, if any.
+    pub fn scope(&self) -> Option<std::borrow::Cow<'_, Scope>> {
+        use std::borrow::Cow;
+        match self {
+            Event::Message { scope, .. }
+            | Event::Delivery { scope, .. }
+            | Event::Handoff { scope, .. }
+            | Event::CardAdded { scope, .. }
+            | Event::CardUpdated { scope, .. } => Some(Cow::Borrowed(scope)),
+            Event::ConversationOpened { conversation }
+            | Event::ConversationChanged { conversation, .. } => {
+                Some(Cow::Owned(conversation.scope()))
+            }
+            Event::Typing { scope, .. } => scope.as_ref().map(Cow::Borrowed),
+            Event::Resync => None,
+        }
+    }
+
     /// The contact whose widget may see this event, if any.
     pub fn contact_id(&self) -> Option<&str> {
         match self {
-            Event::Message { contact_id, .. }
-            | Event::Delivery { contact_id, .. }
-            | Event::Typing { contact_id, .. } => Some(contact_id),
-            Event::ConversationOpened { conversation } => Some(&conversation.contact_id),
+            Event::Message { scope, .. }
+            | Event::Delivery { scope, .. }
+            | Event::Handoff { scope, .. }
+            | Event::CardAdded { scope, .. }
+            | Event::CardUpdated { scope, .. } => Some(&scope.contact_id),
+            Event::ConversationOpened { conversation }
+            | Event::ConversationChanged { conversation, .. } => Some(&conversation.contact_id),
+            Event::Typing { contact_id, .. } => Some(contact_id),
+            Event::Resync => None,
+        }
+    }
+
+    /// The inbox of the conversation the event is about, if any.
+    pub fn inbox(&self) -> Option<&str> {
+        match self {
+            Event::Message { scope, .. }
+            | Event::Delivery { scope, .. }
+            | Event::Handoff { scope, .. }
+            | Event::CardAdded { scope, .. }
+            | Event::CardUpdated { scope, .. } => Some(&scope.inbox),
+            Event::ConversationOpened { conversation }
+            | Event::ConversationChanged { conversation, .. } => Some(&conversation.inbox),
+            Event::Typing { scope, .. } => scope.as_ref().map(|s| s.inbox.as_str()),
             Event::Resync => None,
         }
     }

@@ -1,5 +1,7 @@
 //! The router: reads the inbound stream, threads each envelope into the store (contact,
-//! conversation, message), publishes realtime events and asks the bot hook what to do.
+//! conversation, message), applies delivery receipts, and publishes realtime events. The
+//! bot is not on this path: it reads the same stream as a consumer group of its own
+//! (`crate::bot`), so a slow bot never slows ingest.
 //!
 //! Exactly-once effect: an envelope's `(channel, external_id)` is unique in `messages`, so
 //! an entry handed out twice (a crash before ack, a reclaim) changes nothing the second
@@ -9,47 +11,17 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Ids;
-use crate::dispatcher::Outbox;
-use crate::domain::{AuthorKind, Envelope, Tier};
+use crate::domain::{Envelope, Inbound, Receipt};
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::realtime::{Event, Realtime};
-use crate::store::{Backend, IngestOutcome, Ingested, NewOutbound, Store};
+use crate::store::{Backend, IngestOutcome, ReceiptOutcome, Store};
 use crate::stream::{Entry, INBOUND, Stream};
 
 pub const GROUP: &str = "router";
-
-/// What the bot wants done with a new inbound message.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BotDecision {
-    /// Leave it to people.
-    Ignore,
-    /// Answer in the conversation.
-    Reply { text: String },
-    /// Hand the conversation to a tier of people, with the reason.
-    Handoff { tier: Tier, reason: String },
-}
-
-/// Called for every newly stored inbound message; the `bots` crate implements it.
-#[async_trait]
-pub trait BotHook: Send + Sync + std::fmt::Debug {
-    async fn on_message(&self, ingested: &Ingested) -> Result<BotDecision>;
-}
-
-/// No bot: every message waits for an agent.
-#[derive(Debug, Default)]
-pub struct NoBot;
-
-#[async_trait]
-impl BotHook for NoBot {
-    async fn on_message(&self, _: &Ingested) -> Result<BotDecision> {
-        Ok(BotDecision::Ignore)
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct RouterOptions {
@@ -85,8 +57,6 @@ pub struct Router {
     pub store: Store,
     pub stream: Arc<dyn Stream>,
     pub realtime: Arc<dyn Realtime>,
-    pub bot: Arc<dyn BotHook>,
-    pub outbox: Outbox,
     pub ids: Ids,
     pub metrics: Arc<Metrics>,
     pub consumer: String,
@@ -235,21 +205,23 @@ impl Router {
             return Ok(());
         }
         let mut unreadable = Vec::new();
+        let mut receipts: Vec<(String, Receipt)> = Vec::new();
         let mut partitions: Vec<Vec<Parsed>> = (0..self.options.partitions.max(1))
             .map(|_| Vec::new())
             .collect();
         for entry in entries {
-            match serde_json::from_str::<Envelope>(&entry.payload) {
-                Ok(envelope) => {
+            match Inbound::parse(&entry.payload) {
+                Ok(Inbound::Message(envelope)) => {
                     let mut h = std::collections::hash_map::DefaultHasher::new();
                     envelope.sender.hash(&mut h);
                     let p = usize::try_from(h.finish() % partitions.len() as u64).unwrap_or(0);
                     partitions[p].push(Parsed {
                         entry_id: entry.id,
                         deliveries: entry.deliveries,
-                        envelope,
+                        envelope: *envelope,
                     });
                 }
+                Ok(Inbound::Receipt(r)) => receipts.push((entry.id, r)),
                 Err(e) => unreadable.push((entry, e.to_string())),
             }
         }
@@ -261,6 +233,9 @@ impl Router {
             )
             .await?;
         }
+        if !receipts.is_empty() {
+            self.apply_receipts(receipts).await?;
+        }
         let results = futures::future::join_all(
             partitions
                 .into_iter()
@@ -270,6 +245,32 @@ impl Router {
         .await;
         results.into_iter().collect::<Result<Vec<()>>>()?;
         Ok(())
+    }
+
+    async fn apply_receipts(&self, receipts: Vec<(String, Receipt)>) -> Result<()> {
+        let (entry_ids, receipts): (Vec<String>, Vec<Receipt>) = receipts.into_iter().unzip();
+        let outcomes = self.store.apply_receipts(&self.ids, &receipts).await?;
+        let mut events = Vec::new();
+        for (outcome, receipt) in outcomes.into_iter().zip(&receipts) {
+            if let ReceiptOutcome::Applied {
+                message_id,
+                conversation,
+                state,
+            } = outcome
+            {
+                events.push(Event::Delivery {
+                    scope: conversation.scope(),
+                    message_id,
+                    state,
+                    error_code: receipt.error_code.clone(),
+                    error_title: receipt.error_title.clone(),
+                });
+            }
+        }
+        if let Err(e) = self.realtime.publish_all(&events).await {
+            tracing::debug!(error = %e, "realtime publish failed");
+        }
+        self.stream.ack(INBOUND, GROUP, &entry_ids).await
     }
 
     async fn process_partition(&self, batch: Vec<Parsed>) -> Result<()> {
@@ -329,67 +330,40 @@ impl Router {
     async fn after_commit(&self, outcomes: Vec<IngestOutcome>) {
         let now = self.ids.now_ms();
         let mut events = Vec::with_capacity(outcomes.len() + 1);
-        let mut stored = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
-            let IngestOutcome::Stored(ingested) = outcome else {
-                Metrics::outcome(&self.metrics.ingested, "duplicate");
-                continue;
+            let ingested = match outcome {
+                IngestOutcome::Stored(ingested) => ingested,
+                IngestOutcome::Duplicate { .. } => {
+                    Metrics::outcome(&self.metrics.ingested, "duplicate");
+                    continue;
+                }
+                IngestOutcome::Ignored { .. } => {
+                    Metrics::outcome(&self.metrics.ingested, "ignored");
+                    continue;
+                }
             };
             Metrics::outcome(&self.metrics.ingested, "stored");
             if ingested.new_conversation {
                 events.push(Event::ConversationOpened {
                     conversation: ingested.conversation.clone(),
                 });
+            } else if ingested.reopened {
+                events.push(Event::ConversationChanged {
+                    change: "status".into(),
+                    conversation: ingested.conversation.clone(),
+                });
             }
-            events.push(Event::Message {
-                conversation_id: ingested.conversation.id.clone(),
-                contact_id: ingested.contact_id.clone(),
-                message: ingested.message.clone(),
-            });
-            stored.push(ingested);
-        }
-        if let Err(e) = self.realtime.publish_all(&events).await {
-            tracing::debug!(error = %e, "realtime publish failed");
-        }
-        for ingested in stored {
             let waited = (now - ingested.message.created_at).max(0);
             self.metrics
                 .accept_to_persist
                 .observe(waited as f64 / 1000.0);
-            self.ask_bot(&ingested).await;
+            events.push(Event::Message {
+                scope: ingested.conversation.scope(),
+                message: ingested.message,
+            });
         }
-    }
-
-    async fn ask_bot(&self, ingested: &Ingested) {
-        let decision = match self.bot.on_message(ingested).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "bot failed; leaving the message to agents");
-                return;
-            }
-        };
-        let conversation_id = &ingested.conversation.id;
-        let result = match decision {
-            BotDecision::Ignore => Ok(()),
-            BotDecision::Reply { text } => self
-                .outbox
-                .queue(&NewOutbound {
-                    conversation_id,
-                    author_kind: AuthorKind::Bot,
-                    author_id: None,
-                    text: &text,
-                    idempotency_key: Some(format!("bot:{}", ingested.message.id)),
-                })
-                .await
-                .map(|_| ()),
-            BotDecision::Handoff { tier, reason } => {
-                self.store
-                    .hand_off(&self.ids, conversation_id, tier, &reason)
-                    .await
-            }
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, conversation = %conversation_id, "bot decision not applied");
+        if let Err(e) = self.realtime.publish_all(&events).await {
+            tracing::debug!(error = %e, "realtime publish failed");
         }
     }
 }

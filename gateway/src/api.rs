@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::domain::{AuthorKind, Role, Status, User};
 use switchboard_core::realtime::Event;
-use switchboard_core::store::{ConversationFilter, NewOutbound};
+use switchboard_core::store::{ConversationFilter, NewOutbound, Queued};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -138,16 +138,16 @@ pub async fn post_reply(
         }
         None => None,
     };
-    let message = state
-        .outbox
-        .queue(&NewOutbound {
-            conversation_id: &id,
-            author_kind: AuthorKind::Agent,
-            author_id: Some(&user.id),
-            text: &reply.text,
-            idempotency_key,
-        })
-        .await?;
+    let mut new = NewOutbound::text(&id, AuthorKind::Agent, Some(&user.id), &reply.text);
+    new.idempotency_key = idempotency_key;
+    let message = match state.outbox.queue(&new).await? {
+        Queued::New(m, _) | Queued::Seen(m) => m,
+        Queued::BotSilenced => {
+            return Err(ApiError::Internal(switchboard_core::Error::Conflict(
+                "an agent reply was taken for the bot's".into(),
+            )));
+        }
+    };
     Ok((
         axum::http::StatusCode::CREATED,
         Json(json!({ "message": message })),
@@ -172,8 +172,8 @@ pub async fn post_typing(
     let Json(typing) = body?;
     let conversation = state.store.conversation(&id).await?;
     let event = Event::Typing {
-        conversation_id: Some(id),
-        contact_id: conversation.contact_id,
+        contact_id: conversation.contact_id.clone(),
+        scope: Some(conversation.scope()),
         from: "agent".into(),
         on: typing.on,
     };

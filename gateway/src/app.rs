@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_channels::webchat::WebchatSender;
+use switchboard_core::bot::{BotHook, BotOptions, BotWorker};
 use switchboard_core::clock::{Ids, SystemClock};
 use switchboard_core::dispatcher::{DispatchOptions, Dispatcher, Outbox, Sender};
 use switchboard_core::domain::Channel;
 use switchboard_core::metrics::Metrics;
 use switchboard_core::realtime::{LocalRealtime, Realtime, RedisRealtime};
-use switchboard_core::router::{NoBot, Router, RouterOptions};
+use switchboard_core::router::{Router, RouterOptions};
 use switchboard_core::store::Store;
 use switchboard_core::stream::Stream;
 use switchboard_core::stream::embedded::EmbeddedStream;
@@ -92,8 +93,6 @@ impl AppState {
             store: self.store.clone(),
             stream: self.stream.clone(),
             realtime: self.realtime.clone(),
-            bot: Arc::new(NoBot),
-            outbox: self.outbox.clone(),
             ids: self.ids.clone(),
             metrics: self.metrics.clone(),
             consumer: self.consumer_name("router"),
@@ -105,17 +104,31 @@ impl AppState {
         let mut senders: HashMap<Channel, Arc<dyn Sender>> = HashMap::new();
         senders.insert(Channel::Webchat, Arc::new(WebchatSender));
         let d = &self.config.dispatcher;
-        Dispatcher {
-            outbox: self.outbox.clone(),
+        Dispatcher::new(
+            self.outbox.clone(),
             senders,
-            metrics: self.metrics.clone(),
-            consumer: self.consumer_name("dispatcher"),
-            options: DispatchOptions {
+            self.metrics.clone(),
+            self.consumer_name("dispatcher"),
+            DispatchOptions {
                 max_attempts: d.max_attempts,
                 backoff_base: Duration::from_millis(d.backoff_base_ms),
                 backoff_max: Duration::from_millis(d.backoff_max_ms),
                 ..DispatchOptions::default()
             },
+        )
+    }
+
+    /// The bot's worker: a consumer group of its own on the inbound stream.
+    pub fn bot_worker(&self, bot: Arc<dyn BotHook>) -> BotWorker {
+        BotWorker {
+            store: self.store.clone(),
+            stream: self.stream.clone(),
+            outbox: self.outbox.clone(),
+            realtime: self.realtime.clone(),
+            ids: self.ids.clone(),
+            bot,
+            consumer: self.consumer_name("bot"),
+            options: BotOptions::default(),
         }
     }
 }

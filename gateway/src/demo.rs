@@ -78,21 +78,17 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
     for (n, (visitor, name, email, texts)) in samples.iter().enumerate() {
         let mut conversation = None;
         for (i, text) in texts.iter().enumerate() {
-            let envelope = Envelope {
-                id: ids.new_id(),
-                channel: Channel::Webchat,
-                inbox: state.config.webchat.inbox.clone(),
-                external_id: format!("{visitor}:seed-{i}"),
-                sender: Identity::new(IdentityKind::Visitor, visitor)?,
-                sender_name: Some((*name).to_owned()),
-                extra_identities: vec![Identity::new(IdentityKind::Email, email)?],
-                replies_to: vec![],
-                subject: None,
-                text: (*text).to_owned(),
-                html: None,
-                attachments: vec![],
-                received_at: ids.now_ms(),
-            };
+            let mut envelope = Envelope::new(
+                ids.new_id(),
+                Channel::Webchat,
+                &state.config.webchat.inbox,
+                &format!("{visitor}:seed-{i}"),
+                Identity::new(IdentityKind::Visitor, visitor)?,
+                text,
+                ids.now_ms(),
+            );
+            envelope.sender_name = Some((*name).to_owned());
+            envelope.extra_identities = vec![Identity::new(IdentityKind::Email, email)?];
             for outcome in store.ingest_batch(&[envelope]).await? {
                 if let IngestOutcome::Stored(s) = outcome {
                     store.set_contact_company(&s.contact_id, &company).await?;
@@ -103,13 +99,15 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
         if let (0, Some(conversation)) = (n, conversation) {
             state
                 .outbox
-                .queue(&NewOutbound {
-                    conversation_id: &conversation,
-                    author_kind: AuthorKind::Agent,
-                    author_id: Some(&agent.id),
-                    text: "Hello Maria, I'm looking into E-302 now. Could you send a photo of the display?",
-                    idempotency_key: Some("demo:first-reply".into()),
-                })
+                .queue(
+                    &NewOutbound::text(
+                        &conversation,
+                        AuthorKind::Agent,
+                        Some(&agent.id),
+                        "Hello Maria, I'm looking into E-302 now. Could you send a photo of the display?",
+                    )
+                    .key("demo:first-reply"),
+                )
                 .await?;
         }
     }

@@ -5,12 +5,12 @@
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchboard_channels::webchat::{
     self, ClientFrame, FrameError, ServerFrame, VisitorProfile, WidgetMessage,
 };
-use switchboard_core::domain::{Channel, Direction, Identity, IdentityKind};
+use switchboard_core::domain::{AuthorKind, Channel, Direction, Identity, IdentityKind};
 use switchboard_core::metrics::ChannelLabel;
 use switchboard_core::realtime::Event;
 use switchboard_core::store::ConversationFilter;
@@ -51,10 +51,10 @@ pub async fn upgrade(
     // An unknown or malformed visitor id gets a fresh one: ids are random, never chosen.
     let visitor = asked
         .and_then(|v| Identity::new(IdentityKind::Visitor, &v).ok())
-        .unwrap_or_else(|| Identity {
-            kind: IdentityKind::Visitor,
-            value: switchboard_core::clock::random_token(),
-        });
+        .or_else(|| Identity::visitor(&switchboard_core::clock::random_token()).ok());
+    let Some(visitor) = visitor else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     let limit = state.config.webchat.max_message_bytes;
     // The protocol limit sits above the configured one so that a frame over the limit
     // gets a clear error while the socket stays open.
@@ -126,7 +126,7 @@ impl Session {
                     .store
                     .contact_identities(&contact)
                     .await
-                    .map(|ids| ids.iter().any(|i| i.kind == IdentityKind::Email))
+                    .map(|ids| ids.iter().any(|(i, _)| i.kind() == IdentityKind::Email))
                     .unwrap_or(false);
                 self.contact_id = Some(contact);
             }
@@ -134,7 +134,7 @@ impl Session {
             Err(e) => tracing::warn!(error = %e, "cannot look up visitor"),
         }
         let welcome = ServerFrame::Welcome {
-            visitor: &self.visitor.value,
+            visitor: self.visitor.value(),
             prechat: self.state.config.webchat.prechat_form,
             identified: self.identified,
             title: &self.state.config.webchat.title,
@@ -204,7 +204,7 @@ impl Session {
             ClientFrame::Typing { on } => {
                 if let Some(contact_id) = &self.contact_id {
                     let event = Event::Typing {
-                        conversation_id: None,
+                        scope: None,
                         contact_id: contact_id.clone(),
                         from: "contact".into(),
                         on,
@@ -342,6 +342,7 @@ impl Session {
             {
                 Ok(ms) => messages.extend(
                     ms.iter()
+                        .filter(|m| m.author_kind != AuthorKind::System)
                         .map(|m| WidgetMessage::from_message(m, &self.visitor)),
                 ),
                 Err(e) => return send(socket, &internal(&e)).await,
@@ -353,11 +354,7 @@ impl Session {
 
     async fn forward(&mut self, socket: &mut WebSocket, event: Event) -> Result<(), axum::Error> {
         if self.contact_id.is_none()
-            && let Event::Message {
-                message,
-                contact_id,
-                ..
-            } = &event
+            && let Event::Message { message, scope } = &event
             && message.direction == Direction::Inbound
             && message.channel == Channel::Webchat
             && message
@@ -365,7 +362,7 @@ impl Session {
                 .as_deref()
                 .is_some_and(|e| webchat::own_client_id(&self.visitor, e).is_some())
         {
-            self.contact_id = Some(contact_id.clone());
+            self.contact_id = Some(scope.contact_id.clone());
         }
         if matches!(event, Event::Resync) {
             return send(socket, &ServerFrame::Resync).await;
@@ -373,10 +370,19 @@ impl Session {
         let Some(mine) = &self.contact_id else {
             return Ok(());
         };
+        // Only this visitor's own web-chat conversations: not its email or WhatsApp ones,
+        // and never another contact's.
         if event.contact_id() != Some(mine.as_str()) {
             return Ok(());
         }
+        if let Some(inbox) = event.inbox()
+            && inbox != self.state.config.webchat.inbox
+        {
+            return Ok(());
+        }
         match event {
+            // Internal notes of the support side (handoff summaries) are not the visitor's.
+            Event::Message { message, .. } if message.author_kind == AuthorKind::System => Ok(()),
             Event::Message { message, .. } => {
                 let message = WidgetMessage::from_message(&message, &self.visitor);
                 send(socket, &ServerFrame::Message { message }).await

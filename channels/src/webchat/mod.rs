@@ -136,29 +136,25 @@ pub fn envelope(
     text: &str,
     now_ms: i64,
 ) -> Envelope {
-    Envelope {
+    let mut e = Envelope::new(
         id,
-        channel: Channel::Webchat,
-        inbox: inbox.to_owned(),
-        external_id: format!("{}:{}", visitor.value, client_id),
-        sender: visitor.clone(),
-        sender_name: profile.name.clone().filter(|n| !n.trim().is_empty()),
-        extra_identities: profile.email.iter().cloned().collect(),
-        replies_to: Vec::new(),
-        subject: None,
-        text: text.to_owned(),
-        html: None,
-        attachments: Vec::new(),
-        received_at: now_ms,
-    }
+        Channel::Webchat,
+        inbox,
+        &format!("{}:{}", visitor.value(), client_id),
+        visitor.clone(),
+        text,
+        now_ms,
+    );
+    e.sender_name = profile.name.clone().filter(|n| !n.trim().is_empty());
+    // What the visitor typed into the form is a claim, not proof: stored unverified.
+    e.extra_identities = profile.email.iter().cloned().collect();
+    e
 }
 
 /// The widget's client id inside a web-chat external id (`visitor:client`), if the
 /// message is this visitor's own.
 pub fn own_client_id<'a>(visitor: &Identity, external_id: &'a str) -> Option<&'a str> {
-    external_id
-        .strip_prefix(visitor.value.as_str())?
-        .strip_prefix(':')
+    external_id.strip_prefix(visitor.value())?.strip_prefix(':')
 }
 
 /// A message as the widget shows it: no internal ids of agents or contacts.

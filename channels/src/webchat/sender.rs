@@ -1,6 +1,6 @@
 use async_trait::async_trait;
-use switchboard_core::dispatcher::{SendError, SendReceipt, Sender};
-use switchboard_core::domain::{Channel, Conversation, Message};
+use switchboard_core::dispatcher::{Outgoing, SendError, SendReceipt, Sender};
+use switchboard_core::domain::Channel;
 
 /// Web chat delivers through the realtime bus (the queued message was published to the
 /// visitor's sockets when it was stored) and through history when the widget reconnects,
@@ -14,9 +14,9 @@ impl Sender for WebchatSender {
         Channel::Webchat
     }
 
-    async fn send(&self, _: &Conversation, message: &Message) -> Result<SendReceipt, SendError> {
+    async fn send(&self, outgoing: &Outgoing) -> Result<SendReceipt, SendError> {
         Ok(SendReceipt {
-            external_id: Some(message.id.clone()),
+            external_id: Some(outgoing.message.id.clone()),
         })
     }
 }

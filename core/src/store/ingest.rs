@@ -22,6 +22,11 @@ pub enum IngestOutcome {
     Duplicate {
         message_id: String,
     },
+    /// An auto-reply, bounce or loop: kept aside, opened nothing, never reaches the bot.
+    Ignored {
+        reason: String,
+        conversation_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +35,8 @@ pub struct Ingested {
     pub conversation: Conversation,
     pub contact_id: String,
     pub new_conversation: bool,
+    /// A resolved conversation this message opened again.
+    pub reopened: bool,
 }
 
 /// A bind value of a dynamically built statement.
@@ -43,7 +50,7 @@ enum Val {
 /// Largest number of bind values in one statement (SQLite allows 32766).
 const MAX_BINDS: usize = 30_000;
 
-type Tx = Transaction<'static, Any>;
+pub(crate) type Tx = Transaction<'static, Any>;
 
 fn query_with(sql: String, vals: &[Val]) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments> {
     let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -115,6 +122,14 @@ async fn select_in(
     Ok(out)
 }
 
+/// Where an envelope's message goes.
+#[derive(Debug, Clone)]
+struct Threaded {
+    conversation: Conversation,
+    /// A resolved conversation that this message opens again.
+    reopened: bool,
+}
+
 impl Store {
     /// Threads a batch of envelopes in one transaction. Outcomes are in input order.
     pub async fn ingest_batch(&self, envelopes: &[Envelope]) -> Result<Vec<IngestOutcome>> {
@@ -124,96 +139,103 @@ impl Store {
         Ok(out)
     }
 
-    /// The contact an identity belongs to, following merges.
+    /// The contact a verified identity belongs to, following merges. A merely claimed
+    /// identity (a pre-chat email) belongs to nobody here.
     pub async fn contact_for_identity(&self, identity: &Identity) -> Result<Option<String>> {
         let id: Option<String> = sqlx::query_scalar(
-            "SELECT COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.value = $2",
+            "SELECT COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.value = $2 AND i.verified = 1",
         )
-        .bind(identity.kind.as_str())
-        .bind(&identity.value)
+        .bind(identity.kind().as_str())
+        .bind(identity.value())
         .fetch_optional(&self.pool)
         .await?;
         Ok(id)
     }
 
+    /// The named steps of threading a batch: replays, noise, contacts, threads,
+    /// messages. Each step is a fixed number of set-based statements for the whole batch.
     async fn ingest(&self, tx: &mut Tx, envs: &[Envelope]) -> Result<Vec<IngestOutcome>> {
-        let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; envs.len()];
-
-        // 1. Replays: keys already stored, or repeated inside this batch.
         let keys: Vec<String> = envs.iter().map(Envelope::idempotency_key).collect();
-        let mut stored: HashMap<String, String> = HashMap::new();
-        for row in select_in(
-            tx,
-            "SELECT idempotency_key, id FROM messages WHERE idempotency_key",
-            &[],
-            &dedup(&keys),
-        )
-        .await?
-        {
-            stored.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-        let mut live = Vec::new();
-        let mut first_of: HashMap<&str, usize> = HashMap::new();
-        for (i, key) in keys.iter().enumerate() {
-            if let Some(id) = stored.get(key) {
-                outcomes[i] = Some(IngestOutcome::Duplicate {
-                    message_id: id.clone(),
-                });
-            } else if let Some(&j) = first_of.get(key.as_str()) {
-                outcomes[i] = Some(IngestOutcome::Duplicate {
-                    message_id: envs[j].id.clone(),
-                });
-            } else {
-                first_of.insert(key, i);
-                live.push(i);
-            }
-        }
+        let mut outcomes: Vec<Option<IngestOutcome>> = vec![None; envs.len()];
+        let live = replays(tx, envs, &keys, &mut outcomes).await?;
+        let live = set_aside_noise(tx, envs, &keys, live, &mut outcomes).await?;
         if live.is_empty() {
             return Ok(outcomes.into_iter().flatten().collect());
         }
+        let contacts = self.resolve_contacts(tx, envs, &live).await?;
+        let threads = self.thread(tx, envs, &live, &contacts).await?;
+        store_messages(tx, envs, &keys, &live, &contacts, &threads, &mut outcomes).await?;
+        Ok(outcomes.into_iter().flatten().collect())
+    }
 
-        // 2. Contacts: look up every identity named, create contacts for unknown senders.
+    /// Step 3: the contact of every sender (and Cc'd person), creating contacts for
+    /// unknown ones. Only verified identities are matched; identities a sender merely
+    /// typed are kept on its contact as unverified claims.
+    async fn resolve_contacts(
+        &self,
+        tx: &mut Tx,
+        envs: &[Envelope],
+        live: &[usize],
+    ) -> Result<HashMap<Identity, String>> {
         let mut wanted: Vec<&Identity> = Vec::new();
-        for &i in &live {
+        for &i in live {
             wanted.push(&envs[i].sender);
-            wanted.extend(envs[i].extra_identities.iter());
+            wanted.extend(envs[i].cc.iter());
         }
-        let mut contact_of = self.find_contacts(tx, &wanted).await?;
+        let mut contact_of = find_contacts(tx, &wanted).await?;
         let mut created: HashSet<String> = HashSet::new();
-        let mut new_contacts: Vec<(String, &Envelope)> = Vec::new();
-        for &i in &live {
+        // (contact id, identity, name, time) of contacts to create.
+        let mut new_contacts: Vec<(String, &Identity, Option<String>, i64)> = Vec::new();
+        let mut planned: HashSet<&Identity> = HashSet::new();
+        for &i in live {
             let env = &envs[i];
-            if !contact_of.contains_key(&env.sender) {
-                contact_of.insert(env.sender.clone(), env.id.clone());
-                new_contacts.push((env.id.clone(), env));
+            if !contact_of.contains_key(&env.sender) && planned.insert(&env.sender) {
+                new_contacts.push((
+                    env.id.clone(),
+                    &env.sender,
+                    env.sender_name.clone(),
+                    env.received_at,
+                ));
+            }
+            for cc in &env.cc {
+                if !contact_of.contains_key(cc) && planned.insert(cc) {
+                    new_contacts.push((
+                        uuid::Uuid::new_v4().to_string(),
+                        cc,
+                        None,
+                        env.received_at,
+                    ));
+                }
             }
         }
         if !new_contacts.is_empty() {
             let rows: Vec<Vec<Val>> = new_contacts
                 .iter()
-                .map(|(id, e)| {
+                .map(|(id, _, name, at)| {
                     vec![
                         Val::Text(id.clone()),
-                        Val::OptText(e.sender_name.clone()),
-                        Val::Int(e.received_at),
+                        Val::OptText(name.clone()),
+                        Val::Int(*at),
                     ]
                 })
                 .collect();
             insert_rows(tx, "INSERT INTO contacts (id, name, created_at)", "", &rows).await?;
             let rows: Vec<Vec<Val>> = new_contacts
                 .iter()
-                .map(|(id, e)| {
+                .map(|(id, identity, _, at)| {
                     vec![
-                        Val::Text(e.sender.kind.as_str().into()),
-                        Val::Text(e.sender.value.clone()),
+                        Val::Text(identity.kind().as_str().into()),
+                        Val::Text(identity.value().to_owned()),
                         Val::Text(id.clone()),
-                        Val::Int(e.received_at),
+                        Val::Int(1),
+                        Val::Int(*at),
+                        Val::Int(*at),
                     ]
                 })
                 .collect();
             let claimed = insert_rows(
                 tx,
-                "INSERT INTO contact_identities (kind, value, contact_id, created_at)",
+                "INSERT INTO contact_identities (kind, value, contact_id, verified, created_at, verified_at)",
                 "ON CONFLICT DO NOTHING RETURNING contact_id",
                 &rows,
             )
@@ -222,20 +244,25 @@ impl Store {
                 .iter()
                 .map(|r| r.try_get::<String, _>(0))
                 .collect::<Result<_, _>>()?;
+            for (id, identity, _, _) in &new_contacts {
+                if claimed.contains(id) {
+                    contact_of.insert((*identity).clone(), id.clone());
+                }
+            }
             // Contacts whose identity another node claimed first are dropped for theirs.
             let lost: Vec<String> = new_contacts
                 .iter()
-                .map(|(id, _)| id.clone())
+                .map(|(id, ..)| id.clone())
                 .filter(|id| !claimed.contains(id))
                 .collect();
             if !lost.is_empty() {
                 select_in(tx, "DELETE FROM contacts WHERE id", &[], &lost).await?;
                 let identities: Vec<&Identity> = new_contacts
                     .iter()
-                    .filter(|(id, _)| !claimed.contains(id))
-                    .map(|(_, e)| &e.sender)
+                    .filter(|(id, ..)| !claimed.contains(id))
+                    .map(|(_, identity, ..)| *identity)
                     .collect();
-                let found = self.find_contacts(tx, &identities).await?;
+                let found = find_contacts(tx, &identities).await?;
                 for identity in identities {
                     let id = found.get(identity).ok_or_else(|| {
                         Error::Conflict("identity vanished while resolving".into())
@@ -245,19 +272,23 @@ impl Store {
             }
             created.extend(claimed);
         }
+        if self.backend == super::Backend::Postgres {
+            follow_merges(tx, &mut contact_of).await?;
+        }
 
-        // Further identities (e.g. a pre-chat email) join the sender's contact unless taken.
-        let mut extra_rows: Vec<Vec<Val>> = Vec::new();
-        let mut seen_extra: HashSet<&Identity> = HashSet::new();
-        for &i in &live {
+        // Claimed identities (a pre-chat email) are noted on the sender's contact,
+        // unverified: they never decide whose messages are whose.
+        let mut claim_rows: Vec<Vec<Val>> = Vec::new();
+        for &i in live {
             let env = &envs[i];
             let contact = contact_of.get(&env.sender).cloned().unwrap_or_default();
             for extra in &env.extra_identities {
-                if !contact_of.contains_key(extra) && seen_extra.insert(extra) {
-                    extra_rows.push(vec![
-                        Val::Text(extra.kind.as_str().into()),
-                        Val::Text(extra.value.clone()),
+                if contact_of.get(extra) != Some(&contact) {
+                    claim_rows.push(vec![
+                        Val::Text(extra.kind().as_str().into()),
+                        Val::Text(extra.value().to_owned()),
                         Val::Text(contact.clone()),
+                        Val::Int(0),
                         Val::Int(env.received_at),
                     ]);
                 }
@@ -274,23 +305,29 @@ impl Store {
         }
         insert_rows(
             tx,
-            "INSERT INTO contact_identities (kind, value, contact_id, created_at)",
+            "INSERT INTO contact_identities (kind, value, contact_id, verified, created_at)",
             "ON CONFLICT DO NOTHING",
-            &extra_rows,
+            &claim_rows,
         )
         .await?;
+        Ok(contact_of)
+    }
 
-        // 3. Conversations: a reply joins its parent's open conversation; otherwise the
-        // contact's open conversation in the inbox; otherwise a new one.
-        let mut conversation_of: HashMap<usize, Conversation> = HashMap::new();
-        for &i in &live {
-            if let Some(c) = reply_parent(tx, &envs[i]).await? {
-                conversation_of.insert(i, c);
-            }
-        }
-        let mut open: HashMap<(String, String), Conversation> = HashMap::new();
+    /// Step 4: the conversation of every message. In order: a reply to one of the
+    /// conversation's messages (when its sender takes part in it; a resolved one opens
+    /// again); the open conversation of the contact's thread in the inbox; a new one.
+    async fn thread(
+        &self,
+        tx: &mut Tx,
+        envs: &[Envelope],
+        live: &[usize],
+        contact_of: &HashMap<Identity, String>,
+    ) -> Result<HashMap<usize, Threaded>> {
+        let mut threads = reply_parents(tx, envs, live, contact_of).await?;
+
+        let mut open: HashMap<(String, String, String), Conversation> = HashMap::new();
         let mut by_inbox: HashMap<&str, Vec<String>> = HashMap::new();
-        for &i in &live {
+        for &i in live.iter().filter(|i| !threads.contains_key(i)) {
             by_inbox
                 .entry(envs[i].inbox.as_str())
                 .or_default()
@@ -310,48 +347,87 @@ impl Store {
             .await?
             {
                 let c = rows::conversation(&row)?;
-                open.insert((c.contact_id.clone(), c.inbox.clone()), c);
+                open.insert(thread_of(&c), c);
             }
         }
+        let key_of = |i: usize| {
+            (
+                contact_of[&envs[i].sender].clone(),
+                envs[i].inbox.clone(),
+                envs[i].thread_key().to_owned(),
+            )
+        };
         let mut to_open: Vec<usize> = Vec::new();
-        let mut opening: HashSet<(String, String)> = HashSet::new();
-        for &i in &live {
-            let key = (contact_of[&envs[i].sender].clone(), envs[i].inbox.clone());
-            if !conversation_of.contains_key(&i) && !open.contains_key(&key) && opening.insert(key)
-            {
+        let mut opening: HashSet<(String, String, String)> = HashSet::new();
+        for &i in live.iter().filter(|i| !threads.contains_key(i)) {
+            let key = key_of(i);
+            if !open.contains_key(&key) && opening.insert(key) {
                 to_open.push(i);
             }
         }
-        let mut opened: HashSet<String> = HashSet::new();
         if !to_open.is_empty() {
-            let n = i64::try_from(to_open.len()).unwrap_or(i64::MAX);
-            let last = self.take_numbers(tx, "conversation_number", n).await?;
-            let contacts: Vec<String> = to_open
-                .iter()
-                .map(|&i| contact_of[&envs[i].sender].clone())
-                .collect();
-            let mut company_of: HashMap<String, Option<String>> = HashMap::new();
-            for row in select_in(
-                tx,
-                "SELECT id, company_id FROM contacts WHERE id",
-                &[],
-                &dedup(&contacts),
-            )
-            .await?
+            for c in self
+                .open_conversations(tx, envs, &to_open, contact_of)
+                .await?
             {
-                company_of.insert(row.try_get(0)?, row.try_get(1)?);
+                open.insert(thread_of(&c), c);
             }
-            let mut fresh: Vec<Conversation> = Vec::new();
-            for (k, &i) in to_open.iter().enumerate() {
+        }
+        for &i in live {
+            if let std::collections::hash_map::Entry::Vacant(slot) = threads.entry(i) {
+                let c = open
+                    .get(&key_of(i))
+                    .cloned()
+                    .ok_or_else(|| Error::Conflict("no conversation for envelope".into()))?;
+                slot.insert(Threaded {
+                    conversation: c,
+                    reopened: false,
+                });
+            }
+        }
+        Ok(threads)
+    }
+
+    /// Opens a conversation for each of `to_open`'s threads; where another node opened
+    /// the same thread first (the partial unique index made us wait), returns theirs.
+    async fn open_conversations(
+        &self,
+        tx: &mut Tx,
+        envs: &[Envelope],
+        to_open: &[usize],
+        contact_of: &HashMap<Identity, String>,
+    ) -> Result<Vec<Conversation>> {
+        let n = i64::try_from(to_open.len()).unwrap_or(i64::MAX);
+        let last = self.take_numbers(tx, "conversation_number", n).await?;
+        let contacts: Vec<String> = to_open
+            .iter()
+            .map(|&i| contact_of[&envs[i].sender].clone())
+            .collect();
+        let mut company_of: HashMap<String, Option<String>> = HashMap::new();
+        for row in select_in(
+            tx,
+            "SELECT id, company_id FROM contacts WHERE id",
+            &[],
+            &dedup(&contacts),
+        )
+        .await?
+        {
+            company_of.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        let fresh: Vec<Conversation> = to_open
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
                 let env = &envs[i];
                 let contact_id = contact_of[&env.sender].clone();
-                fresh.push(Conversation {
+                Conversation {
                     id: env.id.clone(),
                     number: last - n + 1 + i64::try_from(k).unwrap_or(0),
                     inbox: env.inbox.clone(),
                     channel: env.channel,
                     company_id: company_of.get(&contact_id).cloned().flatten(),
                     contact_id,
+                    thread_key: env.thread_key().to_owned(),
                     subject: env.subject.clone(),
                     status: Status::Open,
                     priority: Priority::None,
@@ -359,243 +435,541 @@ impl Store {
                     assignee_id: None,
                     team: None,
                     labels: Vec::new(),
+                    bot_active: true,
                     created_at: env.received_at,
                     updated_at: env.received_at,
                     last_message_at: env.received_at,
-                });
-            }
-            let rows: Vec<Vec<Val>> = fresh
-                .iter()
-                .map(|c| {
-                    vec![
-                        Val::Text(c.id.clone()),
-                        Val::Int(c.number),
-                        Val::Text(c.inbox.clone()),
-                        Val::Text(c.channel.as_str().into()),
-                        Val::Text(c.contact_id.clone()),
-                        Val::OptText(c.company_id.clone()),
-                        Val::OptText(c.subject.clone()),
-                        Val::Text(c.status.as_str().into()),
-                        Val::Text(c.priority.as_str().into()),
-                        Val::Text(c.tier.as_str().into()),
-                        Val::Text("[]".into()),
-                        Val::Int(c.created_at),
-                        Val::Int(c.updated_at),
-                        Val::Int(c.last_message_at),
-                    ]
-                })
-                .collect();
-            let inserted = insert_rows(
-                tx,
-                "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, subject, status, priority, tier, labels, created_at, updated_at, last_message_at)",
-                "ON CONFLICT DO NOTHING RETURNING id",
-                &rows,
-            )
-            .await?;
-            opened = inserted
-                .iter()
-                .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()?;
-            let events: Vec<Vec<Val>> = fresh
-                .iter()
-                .filter(|c| opened.contains(&c.id))
-                .map(|c| {
-                    vec![
-                        Val::Text(c.id.clone()),
-                        Val::Text(c.id.clone()),
-                        Val::Text("conversation_opened".into()),
-                        Val::Text(
-                            serde_json::json!({"number": c.number, "channel": c.channel})
-                                .to_string(),
-                        ),
-                        Val::Int(c.created_at),
-                    ]
-                })
-                .collect();
-            insert_rows(
-                tx,
-                "INSERT INTO events (id, conversation_id, kind, payload, created_at)",
-                "",
-                &events,
-            )
-            .await?;
-            for c in fresh {
-                let key = (c.contact_id.clone(), c.inbox.clone());
-                if opened.contains(&c.id) {
-                    open.insert(key, c);
-                } else {
-                    // Another node opened it first; the partial unique index made us wait.
-                    let theirs = open_conversation(tx, &c.contact_id, &c.inbox)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::Conflict("open conversation vanished while threading".into())
-                        })?;
-                    open.insert(key, theirs);
                 }
-            }
-        }
-        for &i in &live {
-            if let std::collections::hash_map::Entry::Vacant(slot) = conversation_of.entry(i) {
-                let key = (contact_of[&envs[i].sender].clone(), envs[i].inbox.clone());
-                let c = open
-                    .get(&key)
-                    .cloned()
-                    .ok_or_else(|| Error::Conflict("no conversation for envelope".into()))?;
-                slot.insert(c);
-            }
-        }
-
-        // 4. Messages.
-        let messages: Vec<(usize, Message)> = live
-            .iter()
-            .map(|&i| {
-                let env = &envs[i];
-                (
-                    i,
-                    Message {
-                        id: env.id.clone(),
-                        conversation_id: conversation_of[&i].id.clone(),
-                        direction: Direction::Inbound,
-                        author_kind: AuthorKind::Contact,
-                        author_id: Some(contact_of[&env.sender].clone()),
-                        channel: env.channel,
-                        text: env.text.clone(),
-                        html: env.html.clone(),
-                        attachments: env.attachments.clone(),
-                        delivery_state: DeliveryState::Received,
-                        external_id: Some(env.external_id.clone()),
-                        created_at: env.received_at,
-                    },
-                )
             })
             .collect();
-        let mut rows = Vec::with_capacity(messages.len());
-        for (i, m) in &messages {
-            rows.push(vec![
-                Val::Text(m.id.clone()),
-                Val::Text(m.conversation_id.clone()),
-                Val::Text(m.direction.as_str().into()),
-                Val::Text(m.author_kind.as_str().into()),
-                Val::OptText(m.author_id.clone()),
-                Val::Text(m.channel.as_str().into()),
-                Val::Text(m.text.clone()),
-                Val::OptText(m.html.clone()),
-                Val::Text(serde_json::to_string(&m.attachments)?),
-                Val::Text(m.delivery_state.as_str().into()),
-                Val::OptText(m.external_id.clone()),
-                Val::Text(keys[*i].clone()),
-                Val::Int(0),
-                Val::Int(m.created_at),
-                Val::Int(m.created_at),
-            ]);
-        }
+        let rows: Vec<Vec<Val>> = fresh
+            .iter()
+            .map(|c| {
+                vec![
+                    Val::Text(c.id.clone()),
+                    Val::Int(c.number),
+                    Val::Text(c.inbox.clone()),
+                    Val::Text(c.channel.as_str().into()),
+                    Val::Text(c.contact_id.clone()),
+                    Val::OptText(c.company_id.clone()),
+                    Val::Text(c.thread_key.clone()),
+                    Val::OptText(c.subject.clone()),
+                    Val::Text(c.status.as_str().into()),
+                    Val::Text(c.priority.as_str().into()),
+                    Val::Text(c.tier.as_str().into()),
+                    Val::Text("[]".into()),
+                    Val::Int(c.created_at),
+                    Val::Int(c.updated_at),
+                    Val::Int(c.last_message_at),
+                ]
+            })
+            .collect();
         let inserted = insert_rows(
             tx,
-            "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, html, attachments, delivery_state, external_id, idempotency_key, attempts, created_at, updated_at)",
+            "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at)",
             "ON CONFLICT DO NOTHING RETURNING id",
             &rows,
         )
         .await?;
-        let inserted: HashSet<String> = inserted
+        let opened: HashSet<String> = inserted
             .iter()
             .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<_, _>>()?;
-
-        // 5. Conversation activity; a new message wakes a snoozed conversation.
-        let mut latest: HashMap<String, i64> = HashMap::new();
-        for (_, m) in messages.iter().filter(|(_, m)| inserted.contains(&m.id)) {
-            let t = latest
-                .entry(m.conversation_id.clone())
-                .or_insert(m.created_at);
-            *t = (*t).max(m.created_at);
-        }
-        let mut touched: Vec<(&String, &i64)> = latest.iter().collect();
-        touched.sort();
-        for chunk in touched.chunks(MAX_BINDS / 3) {
-            let mut case = String::from("CASE id");
-            let mut vals = Vec::new();
-            for (id, t) in chunk {
-                case.push_str(&format!(
-                    " WHEN ${} THEN ${}",
-                    vals.len() + 1,
-                    vals.len() + 2
-                ));
-                vals.push(Val::Text((*id).clone()));
-                vals.push(Val::Int(**t));
-            }
-            let mut sql = format!(
-                "UPDATE conversations SET last_message_at = {case} ELSE last_message_at END, updated_at = {case} ELSE updated_at END, \
-                 status = CASE WHEN status = 'snoozed' THEN 'open' ELSE status END WHERE id IN ("
-            );
-            let first = vals.len() + 1;
-            sql.push_str(&placeholders(first, chunk.len()));
-            sql.push(')');
-            vals.extend(chunk.iter().map(|(id, _)| Val::Text((*id).clone())));
-            query_with(sql, &vals).execute(&mut **tx).await?;
-        }
-
-        for (i, mut message) in messages {
-            if !inserted.contains(&message.id) {
-                // Another node stored the same envelope between our check and our insert.
-                let id: String =
-                    sqlx::query_scalar("SELECT id FROM messages WHERE idempotency_key = $1")
-                        .bind(&keys[i])
-                        .fetch_one(&mut **tx)
-                        .await?;
-                outcomes[i] = Some(IngestOutcome::Duplicate { message_id: id });
-                continue;
-            }
-            let mut conversation = conversation_of[&i].clone();
-            if let Some(t) = latest.get(&conversation.id) {
-                conversation.last_message_at = *t;
-                conversation.updated_at = *t;
-            }
-            if conversation.status == Status::Snoozed {
-                conversation.status = Status::Open;
-            }
-            message.conversation_id = conversation.id.clone();
-            outcomes[i] = Some(IngestOutcome::Stored(Box::new(Ingested {
-                contact_id: contact_of[&envs[i].sender].clone(),
-                new_conversation: opened.contains(&conversation.id)
-                    && conversation.id == envs[i].id,
-                message,
-                conversation,
-            })));
-        }
-        Ok(outcomes.into_iter().flatten().collect())
-    }
-
-    /// Contacts of the given identities that exist, following merges.
-    async fn find_contacts(
-        &self,
-        tx: &mut Tx,
-        identities: &[&Identity],
-    ) -> Result<HashMap<Identity, String>> {
-        let mut by_kind: HashMap<IdentityKind, Vec<String>> = HashMap::new();
-        for i in identities {
-            by_kind.entry(i.kind).or_default().push(i.value.clone());
-        }
-        let mut out = HashMap::new();
-        for (kind, values) in by_kind {
-            let rows = select_in(
-                tx,
-                "SELECT i.value, COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.value",
-                &[Val::Text(kind.as_str().into())],
-                &dedup(&values),
-            )
-            .await?;
-            for row in rows {
-                out.insert(
-                    Identity {
-                        kind,
-                        value: row.try_get(0)?,
-                    },
-                    row.try_get(1)?,
-                );
+        let events: Vec<Vec<Val>> = fresh
+            .iter()
+            .filter(|c| opened.contains(&c.id))
+            .map(|c| {
+                vec![
+                    Val::Text(c.id.clone()),
+                    Val::Text(c.id.clone()),
+                    Val::Text("conversation_opened".into()),
+                    Val::Text(
+                        serde_json::json!({"number": c.number, "channel": c.channel, "thread": c.thread_key})
+                            .to_string(),
+                    ),
+                    Val::Int(c.created_at),
+                ]
+            })
+            .collect();
+        insert_rows(
+            tx,
+            "INSERT INTO events (id, conversation_id, kind, payload, created_at)",
+            "",
+            &events,
+        )
+        .await?;
+        let mut out = Vec::with_capacity(fresh.len());
+        for c in fresh {
+            if opened.contains(&c.id) {
+                out.push(c);
+            } else {
+                let theirs = open_in_thread(tx, &c.contact_id, &c.inbox, &c.thread_key)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::Conflict("open conversation vanished while threading".into())
+                    })?;
+                out.push(theirs);
             }
         }
         Ok(out)
     }
+}
+
+/// The thread a conversation is: (contact, inbox, thread key).
+fn thread_of(c: &Conversation) -> (String, String, String) {
+    (c.contact_id.clone(), c.inbox.clone(), c.thread_key.clone())
+}
+
+/// Step 1: replays, of keys already stored or repeated inside this batch, change nothing.
+/// Returns the envelopes still to thread.
+async fn replays(
+    tx: &mut Tx,
+    envs: &[Envelope],
+    keys: &[String],
+    outcomes: &mut [Option<IngestOutcome>],
+) -> Result<Vec<usize>> {
+    let mut stored: HashMap<String, String> = HashMap::new();
+    for row in select_in(
+        tx,
+        "SELECT idempotency_key, id FROM messages WHERE idempotency_key",
+        &[],
+        &dedup(keys),
+    )
+    .await?
+    {
+        stored.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let mut live = Vec::new();
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        if let Some(id) = stored.get(key) {
+            outcomes[i] = Some(IngestOutcome::Duplicate {
+                message_id: id.clone(),
+            });
+        } else if let Some(&j) = first_of.get(key.as_str()) {
+            outcomes[i] = Some(IngestOutcome::Duplicate {
+                message_id: envs[j].id.clone(),
+            });
+        } else {
+            first_of.insert(key, i);
+            live.push(i);
+        }
+    }
+    Ok(live)
+}
+
+/// Step 2: auto-replies, bounces and loops are kept aside with the conversation they
+/// relate to (if a reply names one), and open nothing: no contact, no conversation, no
+/// bot. Returns the envelopes still to thread.
+async fn set_aside_noise(
+    tx: &mut Tx,
+    envs: &[Envelope],
+    keys: &[String],
+    live: Vec<usize>,
+    outcomes: &mut [Option<IngestOutcome>],
+) -> Result<Vec<usize>> {
+    let (noise, live): (Vec<usize>, Vec<usize>) =
+        live.into_iter().partition(|&i| envs[i].auto_submitted);
+    for i in noise {
+        let env = &envs[i];
+        let mut related: Option<String> = None;
+        for parent in &env.replies_to {
+            related = sqlx::query_scalar(
+                "SELECT conversation_id FROM messages WHERE channel = $1 AND external_id = $2 LIMIT 1",
+            )
+            .bind(env.channel.as_str())
+            .bind(parent)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if related.is_some() {
+                break;
+            }
+        }
+        let reason = "auto-submitted (auto-reply, bounce or loop)".to_owned();
+        sqlx::query("INSERT INTO inbound_noise (id, channel, inbox, idempotency_key, reason, conversation_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING")
+            .bind(&env.id)
+            .bind(env.channel.as_str())
+            .bind(&env.inbox)
+            .bind(&keys[i])
+            .bind(&reason)
+            .bind(related.as_deref())
+            .bind(serde_json::to_string(env)?)
+            .bind(env.received_at)
+            .execute(&mut **tx)
+            .await?;
+        outcomes[i] = Some(IngestOutcome::Ignored {
+            reason,
+            conversation_id: related,
+        });
+    }
+    Ok(live)
+}
+
+/// PostgreSQL: a contact merged while this batch resolved it is followed to its survivor.
+/// The share lock makes a merge of these contacts wait for this transaction (or this
+/// transaction wait for the merge and then see it), so a message arriving mid-merge lands
+/// exactly once, on the survivor. (SQLite has one writer: nothing can interleave.)
+async fn follow_merges(tx: &mut Tx, contact_of: &mut HashMap<Identity, String>) -> Result<()> {
+    for _ in 0..8 {
+        let mut ids: Vec<String> = contact_of.values().cloned().collect();
+        ids.sort();
+        ids.dedup();
+        let mut moved: HashMap<String, String> = HashMap::new();
+        for chunk in ids.chunks(MAX_BINDS) {
+            let sql = format!(
+                "SELECT id, merged_into FROM contacts WHERE id IN ({}) ORDER BY id FOR SHARE",
+                placeholders(1, chunk.len())
+            );
+            let vals: Vec<Val> = chunk.iter().cloned().map(Val::Text).collect();
+            for row in query_with(sql, &vals).fetch_all(&mut **tx).await? {
+                let merged: Option<String> = row.try_get(1)?;
+                if let Some(survivor) = merged {
+                    moved.insert(row.try_get(0)?, survivor);
+                }
+            }
+        }
+        if moved.is_empty() {
+            return Ok(());
+        }
+        for contact in contact_of.values_mut() {
+            if let Some(survivor) = moved.get(contact) {
+                *contact = survivor.clone();
+            }
+        }
+    }
+    Err(Error::Conflict(
+        "contact merges kept moving while threading".into(),
+    ))
+}
+
+/// The conversations that envelopes replying to one of their messages join: the first
+/// named message whose conversation the sender takes part in. A sender who is not a
+/// participant (someone else's reply chain) is threaded as a new message instead: no
+/// cross-customer merging. A resolved conversation opens again, unless its thread already
+/// has another open conversation, which the message then joins.
+async fn reply_parents(
+    tx: &mut Tx,
+    envs: &[Envelope],
+    live: &[usize],
+    contact_of: &HashMap<Identity, String>,
+) -> Result<HashMap<usize, Threaded>> {
+    let mut out = HashMap::new();
+    let replying: Vec<usize> = live
+        .iter()
+        .copied()
+        .filter(|&i| !envs[i].replies_to.is_empty())
+        .collect();
+    if replying.is_empty() {
+        return Ok(out);
+    }
+    // (channel, external id) → conversation
+    let mut by_channel: HashMap<&str, Vec<String>> = HashMap::new();
+    for &i in &replying {
+        by_channel
+            .entry(envs[i].channel.as_str())
+            .or_default()
+            .extend(envs[i].replies_to.iter().cloned());
+    }
+    let mut parent: HashMap<(String, String), String> = HashMap::new();
+    for (channel, ext) in &by_channel {
+        for row in select_in(
+            tx,
+            "SELECT channel, external_id, conversation_id FROM messages WHERE channel = $1 AND external_id",
+            &[Val::Text((*channel).to_owned())],
+            &dedup(ext),
+        )
+        .await?
+        {
+            parent.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
+        }
+    }
+    if parent.is_empty() {
+        return Ok(out);
+    }
+    let conversation_ids = dedup(&parent.values().cloned().collect::<Vec<_>>());
+    let mut conversations: HashMap<String, Conversation> = HashMap::new();
+    for row in select_in(
+        tx,
+        &format!(
+            "SELECT {} FROM conversations WHERE id",
+            rows::CONVERSATION_COLUMNS
+        ),
+        &[],
+        &conversation_ids,
+    )
+    .await?
+    {
+        let c = rows::conversation(&row)?;
+        conversations.insert(c.id.clone(), c);
+    }
+    let mut participants: HashSet<(String, String)> = HashSet::new();
+    for row in select_in(
+        tx,
+        "SELECT conversation_id, contact_id FROM conversation_participants WHERE conversation_id",
+        &[],
+        &conversation_ids,
+    )
+    .await?
+    {
+        participants.insert((row.try_get(0)?, row.try_get(1)?));
+    }
+    for &i in &replying {
+        let env = &envs[i];
+        let contact = &contact_of[&env.sender];
+        let found = env.replies_to.iter().find_map(|ext| {
+            let id = parent.get(&(env.channel.as_str().to_owned(), ext.clone()))?;
+            let c = conversations.get(id)?;
+            let takes_part =
+                &c.contact_id == contact || participants.contains(&(c.id.clone(), contact.clone()));
+            takes_part.then(|| c.clone())
+        });
+        let Some(c) = found else { continue };
+        if c.status != Status::Resolved {
+            out.insert(
+                i,
+                Threaded {
+                    conversation: c,
+                    reopened: false,
+                },
+            );
+            continue;
+        }
+        if let Some(other) = open_in_thread(tx, &c.contact_id, &c.inbox, &c.thread_key).await? {
+            out.insert(
+                i,
+                Threaded {
+                    conversation: other,
+                    reopened: false,
+                },
+            );
+            continue;
+        }
+        sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status = 'resolved'")
+            .bind(env.received_at)
+            .bind(&c.id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, $2, 'conversation_reopened', $3, $4)")
+            .bind(&env.id)
+            .bind(&c.id)
+            .bind(serde_json::json!({"by_message": env.id}).to_string())
+            .bind(env.received_at)
+            .execute(&mut **tx)
+            .await?;
+        let mut c = c;
+        c.status = Status::Open;
+        // Later messages of this batch that name the same conversation join it as it is.
+        conversations.insert(c.id.clone(), c.clone());
+        out.insert(
+            i,
+            Threaded {
+                conversation: c,
+                reopened: true,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Step 5: the messages themselves, Cc'd participants, and each conversation's activity
+/// (a new message wakes a snoozed conversation).
+async fn store_messages(
+    tx: &mut Tx,
+    envs: &[Envelope],
+    keys: &[String],
+    live: &[usize],
+    contact_of: &HashMap<Identity, String>,
+    threads: &HashMap<usize, Threaded>,
+    outcomes: &mut [Option<IngestOutcome>],
+) -> Result<()> {
+    let messages: Vec<(usize, Message)> = live
+        .iter()
+        .map(|&i| {
+            let env = &envs[i];
+            (
+                i,
+                Message {
+                    id: env.id.clone(),
+                    conversation_id: threads[&i].conversation.id.clone(),
+                    direction: Direction::Inbound,
+                    author_kind: AuthorKind::Contact,
+                    author_id: Some(contact_of[&env.sender].clone()),
+                    channel: env.channel,
+                    text: env.text.clone(),
+                    full_text: env.full_text.clone(),
+                    html: env.html.clone(),
+                    attachments: env.attachments.clone(),
+                    content: None,
+                    delivery_state: DeliveryState::Received,
+                    external_id: Some(env.external_id.clone()),
+                    created_at: env.received_at,
+                },
+            )
+        })
+        .collect();
+    let mut rows = Vec::with_capacity(messages.len());
+    for (i, m) in &messages {
+        let extra = if envs[*i].unknown.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&envs[*i].unknown)?)
+        };
+        rows.push(vec![
+            Val::Text(m.id.clone()),
+            Val::Text(m.conversation_id.clone()),
+            Val::Text(m.direction.as_str().into()),
+            Val::Text(m.author_kind.as_str().into()),
+            Val::OptText(m.author_id.clone()),
+            Val::Text(m.channel.as_str().into()),
+            Val::Text(m.text.clone()),
+            Val::OptText(m.full_text.clone()),
+            Val::OptText(m.html.as_ref().map(|h| h.as_str().to_owned())),
+            Val::Text(serde_json::to_string(&m.attachments)?),
+            Val::Text(m.delivery_state.as_str().into()),
+            Val::OptText(m.external_id.clone()),
+            Val::Text(keys[*i].clone()),
+            Val::OptText(extra),
+            Val::Int(0),
+            Val::Int(m.created_at),
+            Val::Int(m.created_at),
+        ]);
+    }
+    let inserted = insert_rows(
+        tx,
+        "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, delivery_state, external_id, idempotency_key, extra, attempts, created_at, updated_at)",
+        "ON CONFLICT DO NOTHING RETURNING id",
+        &rows,
+    )
+    .await?;
+    let inserted: HashSet<String> = inserted
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+
+    let mut participant_rows: Vec<Vec<Val>> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    for (i, m) in messages.iter().filter(|(_, m)| inserted.contains(&m.id)) {
+        let c = &threads[i].conversation;
+        for cc in &envs[*i].cc {
+            let Some(contact) = contact_of.get(cc) else {
+                continue;
+            };
+            if contact != &c.contact_id && seen.insert((c.id.clone(), contact.clone())) {
+                participant_rows.push(vec![
+                    Val::Text(c.id.clone()),
+                    Val::Text(contact.clone()),
+                    Val::Text("cc".into()),
+                    Val::Int(m.created_at),
+                ]);
+            }
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at)",
+        "ON CONFLICT DO NOTHING",
+        &participant_rows,
+    )
+    .await?;
+
+    let latest = touch_conversations(tx, &messages, &inserted).await?;
+
+    for (i, mut message) in messages {
+        if !inserted.contains(&message.id) {
+            // Another node stored the same envelope between our check and our insert.
+            let id: String =
+                sqlx::query_scalar("SELECT id FROM messages WHERE idempotency_key = $1")
+                    .bind(&keys[i])
+                    .fetch_one(&mut **tx)
+                    .await?;
+            outcomes[i] = Some(IngestOutcome::Duplicate { message_id: id });
+            continue;
+        }
+        let threaded = &threads[&i];
+        let mut conversation = threaded.conversation.clone();
+        if let Some(t) = latest.get(&conversation.id) {
+            conversation.last_message_at = *t;
+            conversation.updated_at = *t;
+        }
+        if conversation.status == Status::Snoozed {
+            conversation.status = Status::Open;
+        }
+        message.conversation_id = conversation.id.clone();
+        outcomes[i] = Some(IngestOutcome::Stored(Box::new(Ingested {
+            contact_id: contact_of[&envs[i].sender].clone(),
+            new_conversation: conversation.id == envs[i].id,
+            reopened: threaded.reopened,
+            message,
+            conversation,
+        })));
+    }
+    Ok(())
+}
+
+/// Moves each touched conversation's activity time forward; returns it per conversation.
+async fn touch_conversations(
+    tx: &mut Tx,
+    messages: &[(usize, Message)],
+    inserted: &HashSet<String>,
+) -> Result<HashMap<String, i64>> {
+    let mut latest: HashMap<String, i64> = HashMap::new();
+    for (_, m) in messages.iter().filter(|(_, m)| inserted.contains(&m.id)) {
+        let t = latest
+            .entry(m.conversation_id.clone())
+            .or_insert(m.created_at);
+        *t = (*t).max(m.created_at);
+    }
+    let mut touched: Vec<(&String, &i64)> = latest.iter().collect();
+    touched.sort();
+    for chunk in touched.chunks(MAX_BINDS / 3) {
+        let mut case = String::from("CASE id");
+        let mut vals = Vec::new();
+        for (id, t) in chunk {
+            case.push_str(&format!(
+                " WHEN ${} THEN ${}",
+                vals.len() + 1,
+                vals.len() + 2
+            ));
+            vals.push(Val::Text((*id).clone()));
+            vals.push(Val::Int(**t));
+        }
+        let mut sql = format!(
+            "UPDATE conversations SET last_message_at = {case} ELSE last_message_at END, updated_at = {case} ELSE updated_at END, \
+             status = CASE WHEN status = 'snoozed' THEN 'open' ELSE status END WHERE id IN ("
+        );
+        let first = vals.len() + 1;
+        sql.push_str(&placeholders(first, chunk.len()));
+        sql.push(')');
+        vals.extend(chunk.iter().map(|(id, _)| Val::Text((*id).clone())));
+        query_with(sql, &vals).execute(&mut **tx).await?;
+    }
+    Ok(latest)
+}
+
+/// Contacts of the given verified identities, following merges.
+async fn find_contacts(tx: &mut Tx, identities: &[&Identity]) -> Result<HashMap<Identity, String>> {
+    let mut by_kind: HashMap<IdentityKind, Vec<String>> = HashMap::new();
+    for i in identities {
+        by_kind
+            .entry(i.kind())
+            .or_default()
+            .push(i.value().to_owned());
+    }
+    let mut out = HashMap::new();
+    for (kind, values) in by_kind {
+        let rows = select_in(
+            tx,
+            "SELECT i.value, COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.verified = 1 AND i.value",
+            &[Val::Text(kind.as_str().into())],
+            &dedup(&values),
+        )
+        .await?;
+        for row in rows {
+            let value: String = row.try_get(0)?;
+            out.insert(Identity::new(kind, &value)?, row.try_get(1)?);
+        }
+    }
+    Ok(out)
 }
 
 fn dedup(values: &[String]) -> Vec<String> {
@@ -607,34 +981,20 @@ fn dedup(values: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The open conversation of the message this envelope replies to, if any.
-async fn reply_parent(tx: &mut Tx, env: &Envelope) -> Result<Option<Conversation>> {
-    for parent in &env.replies_to {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM conversations WHERE status <> 'resolved' AND id = (SELECT conversation_id FROM messages WHERE idempotency_key = $1)",
-            rows::CONVERSATION_COLUMNS
-        )))
-        .bind(format!("{}:{}", env.channel, parent))
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(row) = row {
-            return Ok(Some(rows::conversation(&row)?));
-        }
-    }
-    Ok(None)
-}
-
-async fn open_conversation(
+/// The open conversation of a thread, if any.
+pub(crate) async fn open_in_thread(
     tx: &mut Tx,
     contact_id: &str,
     inbox: &str,
+    thread_key: &str,
 ) -> Result<Option<Conversation>> {
     let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {} FROM conversations WHERE contact_id = $1 AND inbox = $2 AND status <> 'resolved'",
+        "SELECT {} FROM conversations WHERE contact_id = $1 AND inbox = $2 AND thread_key = $3 AND status <> 'resolved'",
         rows::CONVERSATION_COLUMNS
     )))
     .bind(contact_id)
     .bind(inbox)
+    .bind(thread_key)
     .fetch_optional(&mut **tx)
     .await?;
     row.as_ref().map(rows::conversation).transpose()

@@ -2,8 +2,11 @@
 //! driver. One set of portable SQL serves both; the few places where the dialects differ
 //! ask [`Backend`].
 
+mod cards;
+mod contacts;
 mod conversations;
 mod ingest;
+mod outbound;
 mod rows;
 mod users;
 
@@ -12,19 +15,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 use crate::error::{Error, Result};
 
-pub use conversations::{ConversationFilter, DeadLetter, NewOutbound};
+pub use contacts::Merged;
+pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};
+pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 
-/// The migrations, in order. Each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "backbone",
-    include_str!("../../../migrations/0001_backbone.sql"),
-)];
+/// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
+/// records a checksum of each (an edited migration is refused at start-up) and, on
+/// PostgreSQL, holds an advisory lock so that one node migrates at a time.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "backbone",
+        include_str!("../../../migrations/0001_backbone.sql"),
+    ),
+    (
+        2,
+        "second pass",
+        include_str!("../../../migrations/0002_second_pass.sql"),
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -177,37 +191,43 @@ impl Store {
     }
 
     /// Applies the migrations not yet applied; returns how many ran.
-    pub async fn migrate(&self, now_ms: i64) -> Result<usize> {
-        sqlx::raw_sql(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-        )
-        .execute(&self.pool)
-        .await?;
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut ran = 0;
-        for (version, name, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let mut tx = self.begin_write().await?;
-            sqlx::raw_sql(*sql)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| Error::Migration(format!("{version} ({name}) failed: {e}")))?;
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(*version)
-            .bind(*name)
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?;
-            tx.commit().await?;
-            ran += 1;
-        }
-        Ok(ran)
+    pub async fn migrate(&self, _now_ms: i64) -> Result<usize> {
+        use sqlx::SqlSafeStr;
+        use sqlx::migrate::{Migration, MigrationType, Migrator};
+        let migrator = Migrator::with_migrations(
+            MIGRATIONS
+                .iter()
+                .map(|(version, name, sql)| {
+                    Migration::new(
+                        *version,
+                        std::borrow::Cow::Borrowed(*name),
+                        MigrationType::Simple,
+                        AssertSqlSafe(*sql).into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        );
+        let before = self.applied_migrations().await?;
+        // SQLite: writers of this process queue on its lock, as every writer does.
+        let _guard = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| Error::Migration(e.to_string()))?;
+        drop(_guard);
+        Ok(self.applied_migrations().await?.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize> {
+        let n: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&self.pool)
+            .await
+            .ok();
+        Ok(usize::try_from(n.unwrap_or(0)).unwrap_or(0))
     }
 
     /// Takes `n` consecutive values of a counter for use in `tx`; returns the last one.

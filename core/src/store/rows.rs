@@ -9,10 +9,11 @@ use crate::domain::{
     Role, Status, Tier, User,
 };
 use crate::error::Result;
+use crate::html::SanitizedHtml;
 
-pub(crate) const CONVERSATION_COLUMNS: &str = "id, number, inbox, channel, contact_id, company_id, subject, status, priority, tier, assignee_id, team, labels, created_at, updated_at, last_message_at";
+pub(crate) const CONVERSATION_COLUMNS: &str = "id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, assignee_id, team, labels, bot_active, created_at, updated_at, last_message_at";
 
-pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, html, attachments, delivery_state, external_id, created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, content, delivery_state, external_id, created_at";
 
 pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
     let labels: String = row.try_get("labels")?;
@@ -23,6 +24,7 @@ pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
         channel: Channel::parse(&row.try_get::<String, _>("channel")?)?,
         contact_id: row.try_get("contact_id")?,
         company_id: row.try_get("company_id")?,
+        thread_key: row.try_get("thread_key")?,
         subject: row.try_get("subject")?,
         status: Status::parse(&row.try_get::<String, _>("status")?)?,
         priority: Priority::parse(&row.try_get::<String, _>("priority")?)?,
@@ -30,6 +32,7 @@ pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
         assignee_id: row.try_get("assignee_id")?,
         team: row.try_get("team")?,
         labels: serde_json::from_str(&labels)?,
+        bot_active: row.try_get::<i64, _>("bot_active")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_message_at: row.try_get("last_message_at")?,
@@ -39,6 +42,8 @@ pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
 pub(crate) fn message(row: &AnyRow) -> Result<Message> {
     let attachments: String = row.try_get("attachments")?;
     let attachments: Vec<Attachment> = serde_json::from_str(&attachments)?;
+    let html: Option<String> = row.try_get("html")?;
+    let content: Option<String> = row.try_get("content")?;
     Ok(Message {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
@@ -47,8 +52,12 @@ pub(crate) fn message(row: &AnyRow) -> Result<Message> {
         author_id: row.try_get("author_id")?,
         channel: Channel::parse(&row.try_get::<String, _>("channel")?)?,
         text: row.try_get("text")?,
-        html: row.try_get("html")?,
+        full_text: row.try_get("full_text")?,
+        // Stored sanitized; sanitizing again on the way out keeps the type's promise even
+        // for rows written by hand.
+        html: html.as_deref().map(SanitizedHtml::sanitize),
         attachments,
+        content: content.as_deref().map(serde_json::from_str).transpose()?,
         delivery_state: DeliveryState::parse(&row.try_get::<String, _>("delivery_state")?)?,
         external_id: row.try_get("external_id")?,
         created_at: row.try_get("created_at")?,

@@ -20,7 +20,7 @@ impl Store {
         role: Role,
         tier: Option<Tier>,
     ) -> Result<User> {
-        let email = Identity::new(crate::domain::IdentityKind::Email, email)?.value;
+        let email = Identity::email(email)?.value().to_owned();
         if tier.is_some() && role != Role::Support {
             return Err(Error::invalid("only support agents have a tier"));
         }
@@ -120,25 +120,5 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-}
-
-impl Store {
-    /// Every identity of a contact.
-    pub async fn contact_identities(&self, contact_id: &str) -> Result<Vec<Identity>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT kind, value FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value",
-        )
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|(kind, value)| {
-                Ok(Identity {
-                    kind: crate::domain::IdentityKind::parse(&kind)?,
-                    value,
-                })
-            })
-            .collect()
     }
 }

@@ -26,7 +26,8 @@ const POLL: Duration = Duration::from_millis(100);
 
 struct AppendRequest {
     topic: String,
-    payload: String,
+    payloads: Vec<String>,
+    /// The sequence number of the request's first entry.
     reply: oneshot::Sender<Result<i64, String>>,
 }
 
@@ -282,9 +283,12 @@ async fn writer(
         let result = commit_batch(&store, clock.now_ms(), &batch).await;
         match result {
             Ok(last) => {
-                let first = last - i64::try_from(batch.len()).unwrap_or(0) + 1;
-                for (i, req) in batch.drain(..).enumerate() {
-                    let _ = req.reply.send(Ok(first + i64::try_from(i).unwrap_or(0)));
+                let total: usize = batch.iter().map(|r| r.payloads.len()).sum();
+                let mut next = last - i64::try_from(total).unwrap_or(0) + 1;
+                for req in batch.drain(..) {
+                    let n = i64::try_from(req.payloads.len()).unwrap_or(0);
+                    let _ = req.reply.send(Ok(next));
+                    next += n;
                 }
                 appended.notify_waiters();
             }
@@ -300,28 +304,33 @@ async fn writer(
 }
 
 async fn commit_batch(store: &Store, now: i64, batch: &[AppendRequest]) -> Result<i64> {
-    let n = i64::try_from(batch.len()).unwrap_or(0);
+    let entries: Vec<(&str, &str)> = batch
+        .iter()
+        .flat_map(|r| r.payloads.iter().map(|p| (r.topic.as_str(), p.as_str())))
+        .collect();
+    let n = i64::try_from(entries.len()).unwrap_or(0);
     let mut tx = store.begin_write().await?;
     // The counter row stays locked until commit: seq order is commit order.
     let last = Store::take_counter(&mut tx, "stream_seq", n).await?;
-    let first = last - n + 1;
-    let mut sql =
-        String::from("INSERT INTO stream_entries (seq, topic, payload, created_at) VALUES ");
-    for i in 0..batch.len() {
-        if i > 0 {
-            sql.push(',');
+    let mut seq = last - n + 1;
+    // Within SQLite's bind limit (three per entry, plus the time).
+    for chunk in entries.chunks(8000) {
+        let mut sql =
+            String::from("INSERT INTO stream_entries (seq, topic, payload, created_at) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            let b = 2 + i * 3;
+            sql.push_str(&format!("(${}, ${}, ${}, $1)", b, b + 1, b + 2));
         }
-        let b = 2 + i * 3;
-        sql.push_str(&format!("(${}, ${}, ${}, $1)", b, b + 1, b + 2));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for (topic, payload) in chunk {
+            q = q.bind(seq).bind(*topic).bind(*payload);
+            seq += 1;
+        }
+        q.execute(&mut **tx).await?;
     }
-    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(now);
-    for (i, req) in batch.iter().enumerate() {
-        q = q
-            .bind(first + i64::try_from(i).unwrap_or(0))
-            .bind(req.topic.as_str())
-            .bind(req.payload.as_str());
-    }
-    q.execute(&mut **tx).await?;
     tx.commit().await?;
     Ok(last)
 }
@@ -333,17 +342,29 @@ impl Stream for EmbeddedStream {
     }
 
     async fn append(&self, topic: &str, payload: &str) -> Result<String> {
+        let ids = self.append_batch(topic, &[payload.to_owned()]).await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| Error::Stream("append returned no id".into()))
+    }
+
+    async fn append_batch(&self, topic: &str, payloads: &[String]) -> Result<Vec<String>> {
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, answer) = oneshot::channel();
         self.appends
             .send(AppendRequest {
                 topic: topic.to_owned(),
-                payload: payload.to_owned(),
+                payloads: payloads.to_vec(),
                 reply,
             })
             .await
             .map_err(|_| Error::ShuttingDown)?;
         match answer.await {
-            Ok(Ok(seq)) => Ok(seq.to_string()),
+            Ok(Ok(first)) => Ok((0..payloads.len())
+                .map(|i| (first + i64::try_from(i).unwrap_or(0)).to_string())
+                .collect()),
             Ok(Err(e)) => Err(Error::Stream(e)),
             Err(_) => Err(Error::ShuttingDown),
         }

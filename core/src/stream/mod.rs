@@ -37,6 +37,10 @@ pub trait Stream: Send + Sync + std::fmt::Debug {
     /// Appends one entry; returns once it is durable.
     async fn append(&self, topic: &str, payload: &str) -> Result<String>;
 
+    /// Appends many entries in order with one durable write (a webhook or an IMAP fetch
+    /// carries many); returns their ids, in order, once all are durable.
+    async fn append_batch(&self, topic: &str, payloads: &[String]) -> Result<Vec<String>>;
+
     /// Creates the group if missing. A new group starts at the beginning of the topic.
     async fn ensure_group(&self, topic: &str, group: &str) -> Result<()>;
 

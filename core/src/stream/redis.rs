@@ -176,6 +176,26 @@ impl Stream for RedisStream {
         Ok(id)
     }
 
+    /// One `MULTI`/`EXEC` of `XADD`s: all the entries are added, or none.
+    async fn append_batch(&self, topic: &str, payloads: &[String]) -> Result<Vec<String>> {
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.key(topic);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for p in payloads {
+            pipe.cmd("XADD").arg(&key).arg("*").arg(FIELD).arg(p);
+        }
+        let ids: Vec<String> = retry_dropped(|| {
+            let mut conn = self.conn.clone();
+            let pipe = pipe.clone();
+            async move { pipe.query_async(&mut conn).await }
+        })
+        .await?;
+        Ok(ids)
+    }
+
     async fn ensure_group(&self, topic: &str, group: &str) -> Result<()> {
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
             .arg("CREATE")

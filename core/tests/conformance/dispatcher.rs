@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use switchboard_core::dispatcher::{DispatchOptions, Dispatcher, SendError, SendReceipt, Sender};
-use switchboard_core::domain::{AuthorKind, Channel, Conversation, DeliveryState, Message};
-use switchboard_core::store::{ConversationFilter, NewOutbound};
+use switchboard_core::dispatcher::{
+    DispatchOptions, Dispatcher, Outgoing, SendError, SendReceipt, Sender,
+};
+use switchboard_core::domain::{AuthorKind, Channel, DeliveryState, Message};
+use switchboard_core::store::{ConversationFilter, NewOutbound, Queued};
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -35,13 +37,14 @@ impl Sender for Flaky {
     fn channel(&self) -> Channel {
         Channel::Webchat
     }
-    async fn send(&self, _: &Conversation, m: &Message) -> Result<SendReceipt, SendError> {
+    async fn send(&self, out: &Outgoing) -> Result<SendReceipt, SendError> {
+        let m = &out.message;
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         if self.permanent {
             return Err(SendError::Permanent("address rejected".into()));
         }
         if n < self.fail_first || self.always_fail.load(Ordering::SeqCst) {
-            return Err(SendError::Transient(format!("timeout on call {n}")));
+            return Err(SendError::transient(format!("timeout on call {n}")));
         }
         self.delivered.fetch_add(1, Ordering::SeqCst);
         Ok(SendReceipt {
@@ -62,30 +65,32 @@ async fn setup(env: &Env, sender: Arc<Flaky>) -> (Dispatcher, Message) {
         .unwrap()
         .remove(0);
     let outbox = env.outbox();
-    let message = outbox
-        .queue(&NewOutbound {
-            conversation_id: &conv.id,
-            author_kind: AuthorKind::Agent,
-            author_id: None,
-            text: "on it",
-            idempotency_key: None,
-        })
+    let Queued::New(message, _) = outbox
+        .queue(&NewOutbound::text(
+            &conv.id,
+            AuthorKind::Agent,
+            None,
+            "on it",
+        ))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("queued")
+    };
     let mut senders: HashMap<Channel, Arc<dyn Sender>> = HashMap::new();
     senders.insert(Channel::Webchat, sender);
-    let dispatcher = Dispatcher {
+    let dispatcher = Dispatcher::new(
         outbox,
         senders,
-        metrics: env.metrics.clone(),
-        consumer: "d1".into(),
-        options: DispatchOptions {
+        env.metrics.clone(),
+        "d1".into(),
+        DispatchOptions {
             max_attempts: 5,
             backoff_base: Duration::from_millis(5),
             backoff_max: Duration::from_millis(40),
             ..Default::default()
         },
-    };
+    );
     (dispatcher, message)
 }
 
@@ -95,7 +100,7 @@ async fn fails_three_times_then_delivers_once(env: Env) {
         ..Default::default()
     });
     let (d, m) = setup(&env, sender.clone()).await;
-    assert_eq!(d.step(Duration::from_millis(200)).await.unwrap(), 1);
+    settle(&d, &env, &m.id).await;
     assert_eq!(sender.calls.load(Ordering::SeqCst), 4);
     assert_eq!(sender.delivered.load(Ordering::SeqCst), 1);
     let m = env.store.message(&m.id).await.unwrap();
@@ -117,7 +122,7 @@ async fn always_failing_goes_to_dead_letters_and_is_retryable(env: Env) {
     let sender = Arc::new(Flaky::default());
     sender.always_fail.store(true, Ordering::SeqCst);
     let (d, m) = setup(&env, sender.clone()).await;
-    d.step(Duration::from_millis(200)).await.unwrap();
+    settle(&d, &env, &m.id).await;
     assert_eq!(sender.calls.load(Ordering::SeqCst), 5);
     let dead = env.store.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
@@ -163,4 +168,22 @@ async fn a_replayed_job_does_not_send_twice(env: Env) {
     d.outbox.enqueue(&m.id).await.unwrap();
     while d.step(Duration::from_millis(100)).await.unwrap() > 0 {}
     assert_eq!(sender.delivered.load(Ordering::SeqCst), 1);
+}
+
+/// Runs the dispatcher (reads and its schedule sweep) until the message is sent or failed.
+pub async fn settle(d: &Dispatcher, env: &Env, message_id: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        d.step(Duration::from_millis(20)).await.unwrap();
+        d.housekeeping().await.unwrap();
+        let state = env.store.message(message_id).await.unwrap().delivery_state;
+        if matches!(state, DeliveryState::Sent | DeliveryState::Failed) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {state} after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -1,14 +1,10 @@
 //! The router on every backend: threading from the stream, replays, bursts across
 //! consumers, poison entries, realtime events and the bot hook.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use switchboard_core::domain::{AuthorKind, DeliveryState, Tier};
 use switchboard_core::realtime::{Event, Realtime};
-use switchboard_core::router::{BotDecision, BotHook};
-use switchboard_core::store::{ConversationFilter, Ingested};
+use switchboard_core::store::ConversationFilter;
 use switchboard_core::stream::INBOUND;
 
 use crate::on_every_backend;
@@ -19,7 +15,6 @@ on_every_backend!(
     replayed_entries_are_stored_once,
     two_routers_one_burst_one_conversation,
     unreadable_entries_are_parked_not_lost,
-    bot_replies_and_hands_off,
     a_dead_routers_batch_is_finished_by_another,
 );
 
@@ -77,8 +72,8 @@ async fn replayed_entries_are_stored_once(env: Env) {
 }
 
 async fn two_routers_one_burst_one_conversation(env: Env) {
-    let r1 = env.router("r1", Arc::new(switchboard_core::router::NoBot));
-    let r2 = env.router("r2", Arc::new(switchboard_core::router::NoBot));
+    let r1 = env.router("r1");
+    let r2 = env.router("r2");
     for i in 0..200 {
         let e = env.envelope("burst", &format!("{i}"), "x");
         env.inbound(&e).await;
@@ -132,68 +127,8 @@ async fn unreadable_entries_are_parked_not_lost(env: Env) {
     );
 }
 
-#[derive(Debug)]
-struct ScriptedBot;
-
-#[async_trait]
-impl BotHook for ScriptedBot {
-    async fn on_message(&self, ingested: &Ingested) -> switchboard_core::Result<BotDecision> {
-        Ok(if ingested.message.text.contains("human") {
-            BotDecision::Handoff {
-                tier: Tier::N2,
-                reason: "asked for a person".into(),
-            }
-        } else {
-            BotDecision::Reply {
-                text: format!("echo: {}", ingested.message.text),
-            }
-        })
-    }
-}
-
-async fn bot_replies_and_hands_off(env: Env) {
-    let router = env.router("r1", Arc::new(ScriptedBot));
-    let e = env.envelope("v", "1", "opening hours?");
-    env.inbound(&e).await;
-    drain(&router).await;
-    let conv = env
-        .store
-        .conversations(&ConversationFilter::default())
-        .await
-        .unwrap()
-        .remove(0);
-    let thread = env.store.messages(&conv.id, None, 0).await.unwrap();
-    assert_eq!(thread.len(), 2);
-    assert_eq!(thread[1].author_kind, AuthorKind::Bot);
-    assert_eq!(thread[1].text, "echo: opening hours?");
-    assert_eq!(thread[1].delivery_state, DeliveryState::Queued);
-    // Its delivery job is on the outbound stream.
-    env.stream
-        .ensure_group(switchboard_core::stream::OUTBOUND, "dispatcher")
-        .await
-        .unwrap();
-    assert_eq!(
-        env.stream
-            .depth(switchboard_core::stream::OUTBOUND, "dispatcher")
-            .await
-            .unwrap(),
-        1
-    );
-
-    let e = env.envelope("v", "2", "I want a human");
-    env.inbound(&e).await;
-    drain(&router).await;
-    let conv = env.store.conversation(&conv.id).await.unwrap();
-    assert_eq!(conv.tier, Tier::N2);
-    let reason: String = sqlx::query_scalar("SELECT payload FROM events WHERE kind = 'handoff'")
-        .fetch_one(env.store.pool())
-        .await
-        .unwrap();
-    assert!(reason.contains("asked for a person"));
-}
-
 async fn a_dead_routers_batch_is_finished_by_another(env: Env) {
-    let mut dead = env.router("dead", Arc::new(switchboard_core::router::NoBot));
+    let mut dead = env.router("dead");
     dead.options.reclaim_idle = Duration::from_millis(100);
     for i in 0..5 {
         let e = env.envelope("v", &format!("{i}"), "x");
@@ -212,7 +147,7 @@ async fn a_dead_routers_batch_is_finished_by_another(env: Env) {
         .await
         .unwrap();
     assert_eq!(taken.len(), 5);
-    let mut alive = env.router("alive", Arc::new(switchboard_core::router::NoBot));
+    let mut alive = env.router("alive");
     alive.options.reclaim_idle = Duration::from_millis(100);
     assert_eq!(alive.step(Duration::from_millis(10)).await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(150)).await;

@@ -16,60 +16,128 @@ on_every_backend!(
 );
 
 async fn cards_are_typed_and_checked(env: Env) {
-    use switchboard_core::domain::{CardKind, CardPayload};
+    use std::sync::Arc;
+    use switchboard_core::domain::{CardKind, CardPayload, InvoiceStatus, Money};
+    use switchboard_core::realtime::{Event, Realtime};
     let s = &env.store;
+    let realtime: Arc<dyn Realtime> = env.realtime.clone();
+    let mut events = env.realtime.subscribe();
     s.ingest_batch(&[env.envelope("v", "1", "my invoice?")])
         .await
         .unwrap();
-    let conv = s
-        .conversations(&ConversationFilter::default())
-        .await
-        .unwrap()
-        .remove(0);
-    let invoice = CardPayload::Invoice {
-        number: "INV-2026-0042".into(),
-        amount_minor: 129_900,
-        currency: "BRL".into(),
-        due_at: Some(1_800_000_000_000),
-        status: "open".into(),
-    };
-    let card = s
-        .add_card(&env.ids, &conv.id, invoice.clone())
+    s.ingest_batch(&[env.envelope("w", "2", "mine too")])
         .await
         .unwrap();
+    let convs = s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap();
+    let invoice = |status| CardPayload::Invoice {
+        id: "inv_42".into(),
+        number: "INV-2026-0042".into(),
+        amount: Money::new(129_900, "BRL").unwrap(),
+        due_at: Some(1_800_000_000_000),
+        status,
+    };
+    let card = switchboard_core::cards::show(
+        s,
+        &realtime,
+        &env.ids,
+        &convs[0].id,
+        invoice(InvoiceStatus::Sent),
+    )
+    .await
+    .unwrap();
     assert_eq!(card.payload.kind(), CardKind::Invoice);
-    let bad = CardPayload::Payment {
-        invoice_number: None,
-        amount_minor: 10,
-        currency: "reais".into(),
-        status: "paid".into(),
-    };
     assert!(
-        s.add_card(&env.ids, &conv.id, bad)
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("ISO 4217")
+        matches!(events.recv().await.unwrap(), Event::CardAdded { scope, .. } if scope.conversation_id == convs[0].id)
     );
-    let negative = CardPayload::Estimate {
-        number: "E-1".into(),
-        amount_minor: -1,
-        currency: "EUR".into(),
-        valid_until: None,
-        status: "sent".into(),
+    // Showing the same subject again updates the card in place.
+    let again = switchboard_core::cards::show(
+        s,
+        &realtime,
+        &env.ids,
+        &convs[0].id,
+        invoice(InvoiceStatus::Viewed),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.id, card.id);
+    assert!(matches!(
+        events.recv().await.unwrap(),
+        Event::CardUpdated { .. }
+    ));
+    // The same invoice in a second conversation; then it is paid: both cards turn Paid.
+    switchboard_core::cards::show(
+        s,
+        &realtime,
+        &env.ids,
+        &convs[1].id,
+        invoice(InvoiceStatus::Viewed),
+    )
+    .await
+    .unwrap();
+    let _ = events.recv().await.unwrap();
+    let paid = switchboard_core::cards::update_subject(
+        s,
+        &realtime,
+        &env.ids,
+        &invoice(InvoiceStatus::Paid),
+    )
+    .await
+    .unwrap();
+    assert_eq!(paid.len(), 2);
+    for _ in 0..2 {
+        match events.recv().await.unwrap() {
+            Event::CardUpdated { card, scope } => {
+                assert_eq!(card.conversation_id, scope.conversation_id);
+                assert!(matches!(
+                    card.payload,
+                    CardPayload::Invoice {
+                        status: InvoiceStatus::Paid,
+                        ..
+                    }
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        s.cards(&convs[0].id).await.unwrap().len(),
+        1,
+        "updated in place, not added"
+    );
+    assert_eq!(
+        s.cards_of_subject(CardKind::Invoice, "inv_42")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Bad values never reach the store.
+    let empty = CardPayload::Ticket {
+        id: "t1".into(),
+        number: " ".into(),
+        title: "Printer".into(),
+        status: switchboard_core::domain::TicketStatus::Open,
     };
-    assert!(s.add_card(&env.ids, &conv.id, negative).await.is_err());
+    assert!(s.put_card(&env.ids, &convs[0].id, empty).await.is_err());
     assert!(
-        s.add_card(&env.ids, "no-such-conversation", invoice.clone())
-            .await
-            .is_err()
+        s.put_card(
+            &env.ids,
+            "no-such-conversation",
+            invoice(InvoiceStatus::Sent)
+        )
+        .await
+        .is_err()
     );
-    let cards = s.cards(&conv.id).await.unwrap();
-    assert_eq!(cards.len(), 1, "refused cards stored nothing");
-    assert_eq!(cards[0].payload, invoice);
-    let json = serde_json::to_value(&cards[0].payload).unwrap();
-    assert_eq!(json["kind"], "invoice");
     assert!(serde_json::from_str::<CardPayload>(r#"{"kind":"invoice","number":"1"}"#).is_err());
+    assert!(Money::new(10, "reais").is_err());
+    assert_eq!(
+        s.cards(&convs[0].id).await.unwrap().len(),
+        1,
+        "refused cards stored nothing"
+    );
 }
 
 async fn migrations_run_once(env: Env) {
@@ -220,8 +288,17 @@ async fn replies_thread_and_identities_join(env: Env) {
         .contact_for_identity(&Identity::new(IdentityKind::Visitor, "v1").unwrap())
         .await
         .unwrap();
-    assert!(by_email.is_some());
-    assert_eq!(by_email, by_visitor);
+    // The typed email is a claim, not proof: it belongs to nobody's threading.
+    assert!(by_email.is_none());
+    assert!(by_visitor.is_some());
+    let ids = s
+        .contact_identities(by_visitor.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        ids.contains(&(Identity::email("ana@example.com").unwrap(), false)),
+        "{ids:?}"
+    );
 
     // A message on another inbox that replies to m1 joins m1's conversation.
     let mut reply = env.envelope("v1", "m2", "re: hi");
@@ -277,7 +354,7 @@ mod batch {
             .iter()
             .filter_map(|o| match o {
                 IngestOutcome::Stored(i) => Some(i.as_ref()),
-                IngestOutcome::Duplicate { .. } => None,
+                _ => None,
             })
             .collect();
         assert_eq!(stored.len(), 4);
@@ -314,11 +391,11 @@ mod batch {
             .find(|c| c.id == stored[1].conversation.id)
             .unwrap();
         assert_eq!(woken.last_message_at, batch[1].received_at);
-        let ana = s
-            .contact_for_identity(&Identity::new(IdentityKind::Email, "ana@example.com").unwrap())
-            .await
-            .unwrap();
-        assert_eq!(ana.as_deref(), Some(a1.contact_id.as_str()));
+        let ana = s.contact_identities(&a1.contact_id).await.unwrap();
+        assert!(ana.contains(&(
+            Identity::new(IdentityKind::Email, "ana@example.com").unwrap(),
+            false
+        )));
         let name: Option<String> = sqlx::query_scalar("SELECT name FROM contacts WHERE id = $1")
             .bind(&a1.contact_id)
             .fetch_one(s.pool())

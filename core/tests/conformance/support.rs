@@ -5,7 +5,7 @@ use switchboard_core::dispatcher::Outbox;
 use switchboard_core::domain::{Channel, Envelope, Identity, IdentityKind};
 use switchboard_core::metrics::Metrics;
 use switchboard_core::realtime::{LocalRealtime, Realtime};
-use switchboard_core::router::{BotHook, NoBot, Router, RouterOptions};
+use switchboard_core::router::{Router, RouterOptions};
 use switchboard_core::store::Store;
 use switchboard_core::stream::Stream;
 use switchboard_core::stream::embedded::EmbeddedStream;
@@ -100,13 +100,11 @@ impl Env {
         }
     }
 
-    pub fn router(&self, consumer: &str, bot: Arc<dyn BotHook>) -> Router {
+    pub fn router(&self, consumer: &str) -> Router {
         Router {
             store: self.store.clone(),
             stream: self.stream.clone(),
             realtime: self.realtime.clone(),
-            bot,
-            outbox: self.outbox(),
             ids: self.ids.clone(),
             metrics: self.metrics.clone(),
             consumer: consumer.into(),
@@ -115,7 +113,7 @@ impl Env {
     }
 
     pub fn plain_router(&self) -> Router {
-        self.router("r1", Arc::new(NoBot))
+        self.router("r1")
     }
 
     /// Appends an envelope to the inbound stream, as a channel adapter does.
@@ -131,21 +129,28 @@ impl Env {
 
     /// An inbound web-chat envelope from a visitor.
     pub fn envelope(&self, visitor: &str, external_id: &str, text: &str) -> Envelope {
-        Envelope {
-            id: self.ids.new_id(),
-            channel: Channel::Webchat,
-            inbox: "webchat:default".into(),
-            external_id: external_id.into(),
-            sender: Identity::new(IdentityKind::Visitor, visitor).unwrap(),
-            sender_name: None,
-            extra_identities: vec![],
-            replies_to: vec![],
-            subject: None,
-            text: text.into(),
-            html: None,
-            attachments: vec![],
-            received_at: self.ids.now_ms(),
-        }
+        Envelope::new(
+            self.ids.new_id(),
+            Channel::Webchat,
+            "webchat:default",
+            external_id,
+            Identity::new(IdentityKind::Visitor, visitor).unwrap(),
+            text,
+            self.ids.now_ms(),
+        )
+    }
+
+    /// An inbound email envelope from `from` to the `support` mailbox.
+    pub fn email(&self, from: &str, message_id: &str, text: &str) -> Envelope {
+        Envelope::new(
+            self.ids.new_id(),
+            Channel::Email,
+            "email:support",
+            message_id,
+            Identity::email(from).unwrap(),
+            text,
+            self.ids.now_ms(),
+        )
     }
 }
 

@@ -1,0 +1,386 @@
+//! The bot's seam. The bot reads the inbound stream as a consumer group of its own, off the
+//! router's path: a slow bot never slows ingest. For each inbound message the router has
+//! stored, it asks the [`BotHook`] (the `bots` crate implements it) and applies the
+//! decision: an answer with structured content, a handoff to a tier of people, or both.
+//!
+//! Exactly once per inbound message: a `bot_runs` row records each message handled, the
+//! answer's idempotency key is the message's, and a handoff is recorded once per message,
+//! so an entry handed out again (a crash between the effect and the acknowledgement, a
+//! reclaim) changes nothing. Once a person has joined a conversation the bot never speaks
+//! in it again: that is checked under the conversation's row lock when the answer is
+//! stored.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::Ids;
+use crate::dispatcher::Outbox;
+use crate::domain::{
+    AuthorKind, Conversation, Direction, Envelope, Handoff, Inbound, Message, RichContent,
+};
+use crate::error::{Error, Result};
+use crate::realtime::{Event, Realtime};
+use crate::store::{NewOutbound, Queued, Store};
+use crate::stream::{Entry, INBOUND, Stream};
+
+pub const GROUP: &str = "bot";
+
+/// What the bot says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotAnswer {
+    pub text: String,
+    /// Quick replies ("Did this solve it? Yes / Talk to a person"), article references.
+    pub content: RichContent,
+    /// How sure the bot is, 0 to 1.
+    pub confidence: f32,
+}
+
+/// What the bot wants done with a message: nothing, an answer, a handoff, or an answer and
+/// a handoff together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BotDecision {
+    pub answer: Option<BotAnswer>,
+    pub handoff: Option<Handoff>,
+}
+
+impl BotDecision {
+    pub fn silent() -> Self {
+        Self::default()
+    }
+}
+
+/// What the bot is asked about.
+#[derive(Debug, Clone)]
+pub struct BotInput<'a> {
+    pub conversation: &'a Conversation,
+    pub message: &'a Message,
+    pub envelope: &'a Envelope,
+}
+
+#[async_trait]
+pub trait BotHook: Send + Sync + std::fmt::Debug {
+    async fn on_message(&self, input: &BotInput<'_>) -> Result<BotDecision>;
+}
+
+/// No bot: every message waits for an agent.
+#[derive(Debug, Default)]
+pub struct NoBot;
+
+#[async_trait]
+impl BotHook for NoBot {
+    async fn on_message(&self, _: &BotInput<'_>) -> Result<BotDecision> {
+        Ok(BotDecision::silent())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BotOptions {
+    /// Messages the bot works on at once.
+    pub concurrency: usize,
+    pub block: Duration,
+    /// Entries pending longer than this (their consumer died) are taken over.
+    pub reclaim_idle: Duration,
+    /// How long to wait for the router to store a message the bot read first.
+    pub wait_for_router: Duration,
+    /// After this many deliveries an entry whose message never appears (the router parked
+    /// it) is let go.
+    pub max_deliveries: u64,
+}
+
+impl Default for BotOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 64,
+            block: Duration::from_millis(500),
+            reclaim_idle: Duration::from_secs(30),
+            wait_for_router: Duration::from_secs(5),
+            max_deliveries: 5,
+        }
+    }
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BotOutcome {
+    Answered,
+    HandedOff,
+    AnsweredAndHandedOff,
+    Silent,
+    /// A person has joined, or the bot handled this message before.
+    Skipped,
+}
+
+impl BotOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            BotOutcome::Answered => "answered",
+            BotOutcome::HandedOff => "handed_off",
+            BotOutcome::AnsweredAndHandedOff => "answered_and_handed_off",
+            BotOutcome::Silent => "silent",
+            BotOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BotWorker {
+    pub store: Store,
+    pub stream: Arc<dyn Stream>,
+    pub outbox: Outbox,
+    pub realtime: Arc<dyn Realtime>,
+    pub ids: Ids,
+    pub bot: Arc<dyn BotHook>,
+    pub consumer: String,
+    pub options: BotOptions,
+}
+
+impl BotWorker {
+    pub async fn run(self, shutdown: CancellationToken) {
+        if let Err(e) = self.stream.ensure_group(INBOUND, GROUP).await {
+            tracing::error!(error = %e, "bot cannot create its consumer group");
+        }
+        let this = Arc::new(self);
+        // What this node had taken before it stopped is finished first.
+        match this
+            .stream
+            .pending_for(INBOUND, GROUP, &this.consumer, 10_000)
+            .await
+        {
+            Ok(mine) => this.clone().work(mine).await,
+            Err(e) => tracing::warn!(error = %e, "bot cannot read its pending entries"),
+        }
+        let permits = Arc::new(Semaphore::new(this.options.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut last_housekeeping = tokio::time::Instant::now();
+        while !shutdown.is_cancelled() {
+            let read = this
+                .stream
+                .read(INBOUND, GROUP, &this.consumer, 64, this.options.block)
+                .await;
+            match read {
+                Ok(entries) => {
+                    for entry in entries {
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let this = this.clone();
+                        tasks.spawn(async move {
+                            this.handle_and_ack(entry).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "bot cannot read the inbound stream");
+                    let _ = this.stream.ensure_group(INBOUND, GROUP).await;
+                    tokio::select! { () = tokio::time::sleep(Duration::from_secs(1)) => {}, () = shutdown.cancelled() => break }
+                }
+            }
+            while tasks.try_join_next().is_some() {}
+            if last_housekeeping.elapsed() >= Duration::from_secs(1) {
+                last_housekeeping = tokio::time::Instant::now();
+                match this
+                    .stream
+                    .reclaim(
+                        INBOUND,
+                        GROUP,
+                        &this.consumer,
+                        this.options.reclaim_idle,
+                        64,
+                    )
+                    .await
+                {
+                    Ok(stale) => this.clone().work(stale).await,
+                    Err(e) => tracing::warn!(error = %e, "bot cannot reclaim entries"),
+                }
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        if let Err(e) = this.stream.flush().await {
+            tracing::warn!(error = %e, "bot could not flush the stream");
+        }
+    }
+
+    async fn work(self: Arc<Self>, entries: Vec<Entry>) {
+        futures::future::join_all(entries.into_iter().map(|e| self.handle_and_ack(e))).await;
+    }
+
+    async fn handle_and_ack(&self, entry: Entry) {
+        match self.handle(&entry).await {
+            Ok(_) => {
+                if let Err(e) = self
+                    .stream
+                    .ack(INBOUND, GROUP, std::slice::from_ref(&entry.id))
+                    .await
+                {
+                    tracing::warn!(error = %e, "bot ack failed; the entry will be seen again");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, entry = %entry.id, "bot left an entry for later"),
+        }
+    }
+
+    /// Handles one inbound entry, without acknowledging it. `Err` leaves the entry
+    /// pending, to be tried again.
+    pub async fn handle(&self, entry: &Entry) -> Result<BotOutcome> {
+        let envelope = match Inbound::parse(&entry.payload) {
+            Ok(Inbound::Message(e)) => e,
+            // Receipts are not the bot's; unreadable entries are parked by the router.
+            Ok(Inbound::Receipt(_)) | Err(_) => return Ok(BotOutcome::Skipped),
+        };
+        if envelope.auto_submitted {
+            return Ok(BotOutcome::Skipped);
+        }
+        let Some(message_id) = self.wait_for_message(&envelope).await? else {
+            if entry.deliveries >= self.options.max_deliveries {
+                tracing::warn!(entry = %entry.id, "bot gives up on a message the router never stored");
+                return Ok(BotOutcome::Skipped);
+            }
+            return Err(Error::Conflict("message not stored yet".into()));
+        };
+        if self.store.bot_done(&message_id).await? {
+            return Ok(BotOutcome::Skipped);
+        }
+        let message = self.store.message(&message_id).await?;
+        if message.direction != Direction::Inbound {
+            return Ok(BotOutcome::Skipped);
+        }
+        let conversation = self.store.conversation(&message.conversation_id).await?;
+        let outcome = if conversation.bot_active {
+            self.decide_and_apply(&conversation, &message, &envelope)
+                .await?
+        } else {
+            BotOutcome::Skipped
+        };
+        self.store
+            .record_bot_run(
+                &message.id,
+                &conversation.id,
+                outcome.as_str(),
+                self.ids.now_ms(),
+            )
+            .await?;
+        Ok(outcome)
+    }
+
+    /// The stored message of an envelope, waiting a little for the router (the two groups
+    /// read the same entries at about the same time).
+    async fn wait_for_message(&self, envelope: &Envelope) -> Result<Option<String>> {
+        let key = envelope.idempotency_key();
+        let deadline = tokio::time::Instant::now() + self.options.wait_for_router;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if let Some(id) = self.store.message_id_by_key(&key).await? {
+                return Ok(Some(id));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+        }
+    }
+
+    async fn decide_and_apply(
+        &self,
+        conversation: &Conversation,
+        message: &Message,
+        envelope: &Envelope,
+    ) -> Result<BotOutcome> {
+        let input = BotInput {
+            conversation,
+            message,
+            envelope,
+        };
+        let decision = match self.bot.on_message(&input).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "bot failed; leaving the message to people");
+                return Ok(BotOutcome::Silent);
+            }
+        };
+        let mut answered = false;
+        if let Some(answer) = &decision.answer {
+            let new = NewOutbound {
+                content: Some(answer.content.clone()),
+                ..NewOutbound::text(&conversation.id, AuthorKind::Bot, None, &answer.text)
+            }
+            .key(format!("bot:{}", message.id));
+            match self.outbox.queue(&new).await? {
+                Queued::New(..) | Queued::Seen(_) => answered = true,
+                Queued::BotSilenced => return Ok(BotOutcome::Skipped),
+            }
+        }
+        let mut handed_off = false;
+        if let Some(handoff) = &decision.handoff {
+            let (after, fresh) = self
+                .store
+                .hand_off(&self.ids, &conversation.id, handoff, &message.id)
+                .await?;
+            handed_off = true;
+            if fresh {
+                let events = [
+                    Event::Handoff {
+                        scope: after.scope(),
+                        handoff: handoff.clone(),
+                    },
+                    Event::ConversationChanged {
+                        change: "tier".into(),
+                        conversation: after,
+                    },
+                ];
+                if let Err(e) = self.realtime.publish_all(&events).await {
+                    tracing::debug!(error = %e, "realtime publish failed");
+                }
+            }
+        }
+        Ok(match (answered, handed_off) {
+            (true, true) => BotOutcome::AnsweredAndHandedOff,
+            (true, false) => BotOutcome::Answered,
+            (false, true) => BotOutcome::HandedOff,
+            (false, false) => BotOutcome::Silent,
+        })
+    }
+}
+
+impl Store {
+    /// Whether the bot has handled this inbound message.
+    pub async fn bot_done(&self, message_id: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bot_runs WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn record_bot_run(
+        &self,
+        message_id: &str,
+        conversation_id: &str,
+        outcome: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO bot_runs (message_id, conversation_id, outcome, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(message_id)
+            .bind(conversation_id)
+            .bind(outcome)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The id of the message stored under an idempotency key, if any.
+    pub async fn message_id_by_key(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT id FROM messages WHERE idempotency_key = $1")
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+}

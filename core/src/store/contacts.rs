@@ -1,0 +1,200 @@
+//! Contacts: merging two into one, and proving an identity.
+
+use sqlx::Row;
+
+use super::{Backend, Store};
+use crate::clock::Ids;
+use crate::domain::Identity;
+use crate::error::{Error, Result};
+
+/// What a merge moved.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Merged {
+    pub survivor: String,
+    pub merged: String,
+    pub identities: u64,
+    pub conversations: u64,
+}
+
+impl Store {
+    /// The contact a contact id stands for now (itself, or the survivor of its merge).
+    pub async fn surviving_contact(&self, contact_id: &str) -> Result<String> {
+        let row = sqlx::query("SELECT id, merged_into FROM contacts WHERE id = $1")
+            .bind(contact_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("contact {contact_id}")))?;
+        let merged: Option<String> = row.try_get(1)?;
+        Ok(merged.unwrap_or(row.try_get(0)?))
+    }
+
+    /// Merges contact `from` into `into`: identities, conversations, participations and
+    /// authored messages move to the survivor, and every contact ever merged into `from`
+    /// now points at the survivor too, so chains of merges resolve in one step at any
+    /// depth. An open conversation of `from` whose thread `into` also has open keeps its
+    /// own thread (`merged:<id>`): nothing is lost or mixed. Threading takes a share lock
+    /// on the contacts it resolved (PostgreSQL), so a message arriving mid-merge lands
+    /// exactly once, on the survivor.
+    pub async fn merge_contacts(&self, ids: &Ids, from: &str, into: &str) -> Result<Merged> {
+        let from = self.surviving_contact(from).await?;
+        let into = self.surviving_contact(into).await?;
+        if from == into {
+            return Err(Error::invalid("a contact cannot be merged into itself"));
+        }
+        let now = ids.now_ms();
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            let mut both = [from.clone(), into.clone()];
+            both.sort();
+            let locked = sqlx::query(
+                "SELECT id, merged_into FROM contacts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE",
+            )
+            .bind(&both[0])
+            .bind(&both[1])
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in locked {
+                if row.try_get::<Option<String>, _>(1)?.is_some() {
+                    return Err(Error::Conflict(
+                        "one of the contacts was merged meanwhile; try again".into(),
+                    ));
+                }
+            }
+        }
+        sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2 OR merged_into = $2")
+            .bind(&into)
+            .bind(&from)
+            .execute(&mut **tx)
+            .await?;
+        // Claims that would collide once moved: the survivor's claim on an identity the
+        // merged contact holds gives way, and the merged contact's claims on identities the
+        // survivor holds are dropped.
+        sqlx::query(
+            "DELETE FROM contact_identities WHERE contact_id = $1 AND verified = 0 AND EXISTS \
+             (SELECT 1 FROM contact_identities f WHERE f.contact_id = $2 AND f.kind = contact_identities.kind AND f.value = contact_identities.value)",
+        )
+        .bind(&into)
+        .bind(&from)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM contact_identities WHERE contact_id = $1 AND verified = 0 AND EXISTS \
+             (SELECT 1 FROM contact_identities s WHERE s.contact_id = $2 AND s.kind = contact_identities.kind AND s.value = contact_identities.value)",
+        )
+        .bind(&from)
+        .bind(&into)
+        .execute(&mut **tx)
+        .await?;
+        let identities =
+            sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2")
+                .bind(&into)
+                .bind(&from)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+        sqlx::query(
+            "UPDATE conversations SET thread_key = 'merged:' || id WHERE contact_id = $1 AND status <> 'resolved' AND EXISTS \
+             (SELECT 1 FROM conversations o WHERE o.contact_id = $2 AND o.inbox = conversations.inbox AND o.thread_key = conversations.thread_key AND o.status <> 'resolved')",
+        )
+        .bind(&from)
+        .bind(&into)
+        .execute(&mut **tx)
+        .await?;
+        let conversations =
+            sqlx::query("UPDATE conversations SET contact_id = $1 WHERE contact_id = $2")
+                .bind(&into)
+                .bind(&from)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+        sqlx::query(
+            "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at) \
+             SELECT conversation_id, $1, role, created_at FROM conversation_participants WHERE contact_id = $2 ON CONFLICT DO NOTHING",
+        )
+        .bind(&into)
+        .bind(&from)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM conversation_participants WHERE contact_id = $1")
+            .bind(&from)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "UPDATE messages SET author_id = $1 WHERE author_kind = 'contact' AND author_id = $2",
+        )
+        .bind(&into)
+        .bind(&from)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, NULL, 'contacts_merged', $2, $3)")
+            .bind(ids.new_id())
+            .bind(serde_json::json!({"merged": from, "survivor": into}).to_string())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Merged {
+            survivor: into,
+            merged: from,
+            identities,
+            conversations,
+        })
+    }
+
+    /// Records that `contact_id` proved it owns `identity` (a link or code sent to it was
+    /// used). If another contact already holds it verified, the two are one person: the
+    /// prover merges into that contact. Returns the contact that holds it now.
+    pub async fn verify_identity(
+        &self,
+        ids: &Ids,
+        contact_id: &str,
+        identity: &Identity,
+    ) -> Result<String> {
+        let contact_id = self.surviving_contact(contact_id).await?;
+        if let Some(owner) = self.contact_for_identity(identity).await? {
+            if owner == contact_id {
+                return Ok(owner);
+            }
+            self.merge_contacts(ids, &contact_id, &owner).await?;
+            return Ok(owner);
+        }
+        let now = ids.now_ms();
+        let mut tx = self.begin_write().await?;
+        let upgraded = sqlx::query("UPDATE contact_identities SET verified = 1, verified_at = $1 WHERE kind = $2 AND value = $3 AND contact_id = $4")
+            .bind(now)
+            .bind(identity.kind().as_str())
+            .bind(identity.value())
+            .bind(&contact_id)
+            .execute(&mut **tx)
+            .await?;
+        if upgraded.rows_affected() == 0 {
+            sqlx::query("INSERT INTO contact_identities (kind, value, contact_id, verified, created_at, verified_at) VALUES ($1, $2, $3, 1, $4, $4)")
+                .bind(identity.kind().as_str())
+                .bind(identity.value())
+                .bind(&contact_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(contact_id)
+    }
+
+    /// Every identity of a contact, with whether it is verified.
+    pub async fn contact_identities(&self, contact_id: &str) -> Result<Vec<(Identity, bool)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT kind, value, verified FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value",
+        )
+        .bind(contact_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(kind, value, verified)| {
+                Ok((
+                    Identity::new(crate::domain::IdentityKind::parse(&kind)?, &value)?,
+                    verified != 0,
+                ))
+            })
+            .collect()
+    }
+}
