@@ -187,3 +187,346 @@ pub async fn settle(d: &Dispatcher, env: &Env, message_id: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+mod second_pass {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use switchboard_core::dispatcher::{
+        DispatchOptions, Dispatcher, Outgoing, SendError, SendReceipt, Sender,
+    };
+    use switchboard_core::domain::{AuthorKind, Channel, DeliveryState, Identity, RichContent};
+    use switchboard_core::store::{IngestOutcome, NewOutbound, Queued};
+    use tokio_util::sync::CancellationToken;
+
+    use crate::on_every_backend;
+    use crate::support::Env;
+
+    on_every_backend!(
+        senders_get_recipients_thread_settings_and_content,
+        a_down_channel_does_not_slow_the_others,
+        a_send_that_hangs_past_reclaim_is_never_sent_twice,
+        the_sweep_does_not_requeue_a_backlog_every_time,
+    );
+
+    /// Records what it was given; fails the first call with a retry-after.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        seen: std::sync::Mutex<Vec<Outgoing>>,
+    }
+
+    #[async_trait]
+    impl Sender for Recorder {
+        fn channel(&self) -> Channel {
+            Channel::Email
+        }
+        async fn send(&self, out: &Outgoing) -> Result<SendReceipt, SendError> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(out.clone());
+            if seen.len() == 1 {
+                return Err(SendError::Transient {
+                    error: "421 try later".into(),
+                    retry_after: Some(Duration::from_secs(120)),
+                });
+            }
+            Ok(SendReceipt {
+                external_id: Some(format!("<{}@sb>", out.message.id)),
+            })
+        }
+    }
+
+    fn dispatcher(
+        env: &Env,
+        name: &str,
+        senders: Vec<Arc<dyn Sender>>,
+        o: DispatchOptions,
+    ) -> Dispatcher {
+        let map: HashMap<Channel, Arc<dyn Sender>> =
+            senders.into_iter().map(|s| (s.channel(), s)).collect();
+        Dispatcher::new(env.outbox(), map, env.metrics.clone(), name.into(), o)
+    }
+
+    async fn queue(env: &Env, conversation: &str, text: &str) -> String {
+        match env
+            .outbox()
+            .queue(&NewOutbound::text(
+                conversation,
+                AuthorKind::Agent,
+                None,
+                text,
+            ))
+            .await
+            .unwrap()
+        {
+            Queued::New(m, _) => m.id,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn conversation(env: &Env, e: switchboard_core::domain::Envelope) -> String {
+        match &env.store.ingest_batch(&[e]).await.unwrap()[0] {
+            IngestOutcome::Stored(i) => i.conversation.id.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn senders_get_recipients_thread_settings_and_content(env: Env) {
+        let mut e = env.email("ana@x.com", "<q1@x>", "question");
+        e.subject = Some("Printer E-302".into());
+        e.cc = vec![Identity::email("carol@x.com").unwrap()];
+        let conv = conversation(&env, e).await;
+        env.store
+            .put_inbox(
+                &env.ids,
+                "email:support",
+                Channel::Email,
+                &serde_json::json!({"from": "support@shop.example"}),
+            )
+            .await
+            .unwrap();
+        let mut new = NewOutbound::text(&conv, AuthorKind::Agent, None, "Did this solve it?");
+        new.content = Some(RichContent {
+            quick_replies: vec!["Yes".into(), "Talk to a person".into()],
+            ..Default::default()
+        });
+        let Queued::New(m, _) = env.outbox().queue(&new).await.unwrap() else {
+            panic!()
+        };
+        let rec = Arc::new(Recorder::default());
+        let d = dispatcher(&env, "d1", vec![rec.clone()], DispatchOptions::default());
+        d.step(Duration::from_millis(200)).await.unwrap();
+        // The transient failure's retry-after is kept in the database; the worker is free.
+        let (state, ..) = env.store.delivery(&m.id).await.unwrap();
+        assert_eq!(state, DeliveryState::Queued);
+        let next: i64 = sqlx::query_scalar("SELECT next_attempt_at FROM messages WHERE id = $1")
+            .bind(&m.id)
+            .fetch_one(env.store.pool())
+            .await
+            .unwrap();
+        let wait = next - env.ids.now_ms();
+        assert!((100_000..=121_000).contains(&wait), "retry in {wait} ms");
+        let seen = rec.seen.lock().unwrap().clone();
+        let out = &seen[0];
+        let to: Vec<(&str, &str)> = out
+            .recipients
+            .iter()
+            .map(|r| (r.identity.value(), r.role))
+            .collect();
+        assert_eq!(to, vec![("ana@x.com", "to"), ("carol@x.com", "cc")]);
+        assert_eq!(out.references, vec!["<q1@x>".to_owned()]);
+        assert_eq!(out.subject.as_deref(), Some("Printer E-302"));
+        assert_eq!(out.inbox_settings["from"], "support@shop.example");
+        assert_eq!(
+            out.message.content.as_ref().unwrap().quick_replies,
+            vec!["Yes".to_owned(), "Talk to a person".to_owned()]
+        );
+    }
+
+    /// Never answers (a channel that is down and times out).
+    #[derive(Debug, Default)]
+    struct Hanging {
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Sender for Hanging {
+        fn channel(&self) -> Channel {
+            Channel::Email
+        }
+        async fn send(&self, _: &Outgoing) -> Result<SendReceipt, SendError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Err(SendError::transient("never"))
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct Instant {
+        sent: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Sender for Instant {
+        fn channel(&self) -> Channel {
+            Channel::Webchat
+        }
+        async fn send(&self, o: &Outgoing) -> Result<SendReceipt, SendError> {
+            self.sent.fetch_add(1, Ordering::SeqCst);
+            Ok(SendReceipt {
+                external_id: Some(o.message.id.clone()),
+            })
+        }
+    }
+
+    async fn a_down_channel_does_not_slow_the_others(env: Env) {
+        let mail = conversation(&env, env.email("ana@x.com", "<m@x>", "hi")).await;
+        let chat = conversation(&env, env.envelope("v", "1", "hi")).await;
+        for i in 0..30 {
+            queue(&env, &mail, &format!("mail {i}")).await;
+        }
+        let mut chats = Vec::new();
+        for i in 0..10 {
+            chats.push(queue(&env, &chat, &format!("chat {i}")).await);
+        }
+        let hanging = Arc::new(Hanging::default());
+        let instant = Arc::new(Instant::default());
+        let d = dispatcher(
+            &env,
+            "d1",
+            vec![hanging.clone(), instant.clone()],
+            DispatchOptions {
+                concurrency: 8,
+                per_channel: 4,
+                send_timeout: Duration::from_secs(30),
+                lease: Duration::from_secs(45),
+                sweep_every: Duration::from_millis(100),
+                ..Default::default()
+            },
+        );
+        let stop = CancellationToken::new();
+        let started = tokio::time::Instant::now();
+        let task = tokio::spawn(d.run(stop.clone()));
+        loop {
+            let mut done = 0;
+            for id in &chats {
+                if env.store.delivery(id).await.unwrap().0 == DeliveryState::Sent {
+                    done += 1;
+                }
+            }
+            if done == chats.len() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "web chat held up: {done} sent"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(instant.sent.load(Ordering::SeqCst), 10);
+        assert!(
+            hanging.calls.load(Ordering::SeqCst) <= 4,
+            "at most per_channel hung sends"
+        );
+        stop.cancel();
+        task.abort();
+    }
+
+    /// Hangs on its first call for longer than the reclaim time; answers later calls.
+    /// Counts overlapping calls for the same message.
+    #[derive(Debug, Default)]
+    struct SlowFirst {
+        calls: AtomicUsize,
+        in_flight: AtomicUsize,
+        overlap: AtomicUsize,
+        completed: AtomicUsize,
+    }
+
+    struct Flight<'a>(&'a AtomicUsize);
+    impl Drop for Flight<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait]
+    impl Sender for SlowFirst {
+        fn channel(&self) -> Channel {
+            Channel::Webchat
+        }
+        async fn send(&self, o: &Outgoing) -> Result<SendReceipt, SendError> {
+            if self.in_flight.fetch_add(1, Ordering::SeqCst) > 0 {
+                self.overlap.fetch_add(1, Ordering::SeqCst);
+            }
+            let _flight = Flight(&self.in_flight);
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            self.completed.fetch_add(1, Ordering::SeqCst);
+            Ok(SendReceipt {
+                external_id: Some(o.message.id.clone()),
+            })
+        }
+    }
+
+    async fn a_send_that_hangs_past_reclaim_is_never_sent_twice(env: Env) {
+        let chat = conversation(&env, env.envelope("v", "1", "hi")).await;
+        let id = queue(&env, &chat, "once only").await;
+        let sender = Arc::new(SlowFirst::default());
+        let options = DispatchOptions {
+            reclaim_idle: Duration::from_millis(100),
+            send_timeout: Duration::from_millis(700),
+            lease: Duration::from_millis(1000),
+            sweep_every: Duration::from_millis(50),
+            backoff_base: Duration::from_millis(10),
+            ..Default::default()
+        };
+        let d1 = dispatcher(&env, "d1", vec![sender.clone()], options.clone());
+        let d2 = dispatcher(&env, "d2", vec![sender.clone()], options);
+        let stop = CancellationToken::new();
+        let t1 = tokio::spawn(d1.run(stop.clone()));
+        let t2 = tokio::spawn(d2.run(stop.clone()));
+        let started = tokio::time::Instant::now();
+        while env.store.delivery(&id).await.unwrap().0 != DeliveryState::Sent {
+            assert!(started.elapsed() < Duration::from_secs(8), "not sent");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Both nodes keep sweeping and reclaiming for a while: nothing more goes out.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+        let _ = tokio::join!(t1, t2);
+        assert_eq!(
+            sender.overlap.load(Ordering::SeqCst),
+            0,
+            "never two sends at once"
+        );
+        assert_eq!(
+            sender.completed.load(Ordering::SeqCst),
+            1,
+            "sent exactly once"
+        );
+        assert!(
+            sender.calls.load(Ordering::SeqCst) >= 2,
+            "the hung call was abandoned"
+        );
+    }
+
+    async fn the_sweep_does_not_requeue_a_backlog_every_time(env: Env) {
+        let chat = conversation(&env, env.envelope("v", "1", "hi")).await;
+        for i in 0..50 {
+            queue(&env, &chat, &format!("backlog {i}")).await;
+        }
+        let now = env.ids.now_ms();
+        // Freshly queued messages have their jobs on the stream: nothing to sweep.
+        assert!(
+            env.store
+                .take_due(now, 300_000, 500)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Long after, still queued (a lost job, or a long backlog): swept once ...
+        let later = now + 301_000;
+        assert_eq!(
+            env.store.take_due(later, 300_000, 500).await.unwrap().len(),
+            50
+        );
+        // ... and not again at the next sweep, nor a minute on.
+        assert!(
+            env.store
+                .take_due(later + 1_000, 300_000, 500)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            env.store
+                .take_due(later + 60_000, 300_000, 500)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

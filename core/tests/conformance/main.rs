@@ -5,7 +5,10 @@
 
 mod support;
 
+mod bot;
 mod dispatcher;
+mod inbound;
 mod router;
 mod store;
 mod stream;
+mod threads;

@@ -1,0 +1,328 @@
+//! The bot as a consumer group of its own, on every backend: structured answers, handoff,
+//! silence once a person joins, exactly once after a crash, and a slow bot that does not
+//! slow ingest.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use switchboard_core::bot::{
+    BotAnswer, BotDecision, BotHook, BotInput, BotOptions, BotOutcome, BotWorker,
+};
+use switchboard_core::domain::{ArticleRef, AuthorKind, Handoff, RichContent, Tier};
+use switchboard_core::realtime::{Event, Realtime};
+use switchboard_core::store::{ConversationFilter, NewOutbound};
+use switchboard_core::stream::INBOUND;
+use tokio_util::sync::CancellationToken;
+
+use crate::on_every_backend;
+use crate::support::Env;
+
+on_every_backend!(
+    the_bot_answers_hands_off_and_then_stays_silent,
+    a_crash_between_effect_and_ack_changes_nothing,
+    a_slow_bot_does_not_slow_ingest,
+);
+
+/// Answers with a quick reply and an article; "person" also hands off to N2.
+#[derive(Debug, Default)]
+struct Scripted {
+    asked: AtomicUsize,
+    delay: Duration,
+}
+
+#[async_trait]
+impl BotHook for Scripted {
+    async fn on_message(&self, input: &BotInput<'_>) -> switchboard_core::Result<BotDecision> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        let answer = BotAnswer {
+            text: format!("echo: {}", input.message.text),
+            content: RichContent {
+                quick_replies: vec!["Yes".into(), "Talk to a person".into()],
+                articles: vec![ArticleRef {
+                    id: "kb-1".into(),
+                    title: "Clearing a paper jam".into(),
+                    url: "/help/en/paper-jam".into(),
+                }],
+                ..Default::default()
+            },
+            confidence: 0.8,
+        };
+        let handoff = input.message.text.contains("person").then(|| Handoff {
+            tier: Tier::N2,
+            reason: "asked for a person".into(),
+            summary: Some("Asked about a paper jam; offered the jam guide".into()),
+        });
+        Ok(BotDecision {
+            answer: Some(answer),
+            handoff,
+        })
+    }
+}
+
+fn worker(env: &Env, consumer: &str, bot: Arc<dyn BotHook>) -> BotWorker {
+    BotWorker {
+        store: env.store.clone(),
+        stream: env.stream.clone(),
+        outbox: env.outbox(),
+        realtime: env.realtime.clone(),
+        ids: env.ids.clone(),
+        bot,
+        consumer: consumer.into(),
+        options: BotOptions {
+            reclaim_idle: Duration::from_secs(60),
+            ..Default::default()
+        },
+    }
+}
+
+async fn read_bot(env: &Env, consumer: &str) -> Vec<switchboard_core::stream::Entry> {
+    env.stream
+        .ensure_group(INBOUND, switchboard_core::bot::GROUP)
+        .await
+        .unwrap();
+    env.stream
+        .read(
+            INBOUND,
+            switchboard_core::bot::GROUP,
+            consumer,
+            100,
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap()
+}
+
+async fn route(env: &Env) {
+    let router = env.plain_router();
+    while router.step(Duration::from_millis(50)).await.unwrap() > 0 {}
+}
+
+async fn the_bot_answers_hands_off_and_then_stays_silent(env: Env) {
+    let bot = Arc::new(Scripted::default());
+    let w = worker(&env, "b1", bot.clone());
+    let mut events = env.realtime.subscribe();
+    env.inbound(&env.envelope("v", "1", "paper jam")).await;
+    route(&env).await;
+    for e in read_bot(&env, "b1").await {
+        assert_eq!(w.handle(&e).await.unwrap(), BotOutcome::Answered);
+    }
+    let conv = env
+        .store
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let thread = env.store.messages(&conv.id, None, 0).await.unwrap();
+    assert_eq!(thread.len(), 2);
+    assert_eq!(thread[1].author_kind, AuthorKind::Bot);
+    let content = thread[1].content.as_ref().unwrap();
+    assert_eq!(content.quick_replies[1], "Talk to a person");
+    assert_eq!(content.articles[0].id, "kb-1");
+
+    // Answer and hand off together.
+    env.inbound(&env.envelope("v", "2", "I want a person"))
+        .await;
+    route(&env).await;
+    while events.try_recv().is_ok() {}
+    for e in read_bot(&env, "b1").await {
+        assert_eq!(
+            w.handle(&e).await.unwrap(),
+            BotOutcome::AnsweredAndHandedOff
+        );
+    }
+    let conv = env.store.conversation(&conv.id).await.unwrap();
+    assert_eq!(conv.tier, Tier::N2);
+    assert!(!conv.bot_active);
+    let mut handoff_seen = false;
+    while let Ok(e) = events.try_recv() {
+        if let Event::Handoff { scope, handoff } = e {
+            assert_eq!(scope.tier, Tier::N2, "the event carries the new scope");
+            assert_eq!(handoff.reason, "asked for a person");
+            handoff_seen = true;
+        }
+    }
+    assert!(handoff_seen);
+    let thread = env.store.messages(&conv.id, None, 0).await.unwrap();
+    let system: Vec<_> = thread
+        .iter()
+        .filter(|m| m.author_kind == AuthorKind::System)
+        .collect();
+    assert_eq!(system.len(), 1);
+    assert!(system[0].text.contains("asked for a person"));
+    assert!(system[0].text.contains("offered the jam guide"));
+
+    // A person is involved now: the bot never speaks here again.
+    let asked = bot.asked.load(Ordering::SeqCst);
+    env.inbound(&env.envelope("v", "3", "hello?")).await;
+    route(&env).await;
+    for e in read_bot(&env, "b1").await {
+        assert_eq!(w.handle(&e).await.unwrap(), BotOutcome::Skipped);
+    }
+    assert_eq!(bot.asked.load(Ordering::SeqCst), asked, "not even asked");
+    let bots = env
+        .store
+        .messages(&conv.id, None, 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.author_kind == AuthorKind::Bot)
+        .count();
+    assert_eq!(bots, 2);
+
+    // An agent reply in another conversation silences the bot there too, even for a
+    // message the bot is asked about afterwards.
+    env.inbound(&env.envelope("w", "w1", "hi")).await;
+    route(&env).await;
+    let other = env
+        .store
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id != conv.id)
+        .unwrap();
+    env.outbox()
+        .queue(&NewOutbound::text(
+            &other.id,
+            AuthorKind::Agent,
+            None,
+            "Hi, Bea here",
+        ))
+        .await
+        .unwrap();
+    for e in read_bot(&env, "b1").await {
+        assert_eq!(w.handle(&e).await.unwrap(), BotOutcome::Skipped);
+    }
+    let thread = env.store.messages(&other.id, None, 0).await.unwrap();
+    assert!(thread.iter().all(|m| m.author_kind != AuthorKind::Bot));
+}
+
+async fn a_crash_between_effect_and_ack_changes_nothing(env: Env) {
+    let bot = Arc::new(Scripted::default());
+    env.inbound(&env.envelope("v", "1", "paper jam")).await;
+    route(&env).await;
+    // The first worker applies the bot's answer and dies before acknowledging.
+    let crashed = worker(&env, "node-a-bot", bot.clone());
+    for e in read_bot(&env, "node-a-bot").await {
+        crashed.handle(&e).await.unwrap();
+    }
+    // Even had it died before recording its run, the answer's key keeps it single.
+    sqlx::query("DELETE FROM bot_runs")
+        .execute(env.store.pool())
+        .await
+        .unwrap();
+    // The node restarts: its worker resumes the pending entry.
+    let stop = CancellationToken::new();
+    let restarted = tokio::spawn(worker(&env, "node-a-bot", bot.clone()).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.cancel();
+    restarted.await.unwrap();
+    let conv = env
+        .store
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    let answers = env
+        .store
+        .messages(&conv.id, None, 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.author_kind == AuthorKind::Bot)
+        .count();
+    assert_eq!(answers, 1, "answered exactly once");
+    assert_eq!(
+        env.stream
+            .depth(INBOUND, switchboard_core::bot::GROUP)
+            .await
+            .unwrap(),
+        0,
+        "and acknowledged"
+    );
+}
+
+async fn a_slow_bot_does_not_slow_ingest(env: Env) {
+    const N: usize = 100;
+    let router_run = |env: &Env, stop: CancellationToken| {
+        let mut r = env.router("r-slow");
+        r.options.block = Duration::from_millis(50);
+        tokio::spawn(r.run(stop))
+    };
+    let stored = |env: &Env| {
+        let store = env.store.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'inbound'",
+            )
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+        }
+    };
+    let ingest = |env: &Env, round: usize| {
+        let envelopes: Vec<String> = (0..N)
+            .map(|i| {
+                serde_json::to_string(&env.envelope(
+                    &format!("s{round}-{i}"),
+                    &format!("{round}-{i}"),
+                    "hi",
+                ))
+                .unwrap()
+            })
+            .collect();
+        let stream = env.stream.clone();
+        async move { stream.append_batch(INBOUND, &envelopes).await.unwrap() }
+    };
+
+    // Without a bot.
+    let stop = CancellationToken::new();
+    let router = router_run(&env, stop.clone());
+    let t0 = tokio::time::Instant::now();
+    ingest(&env, 0).await;
+    while stored(&env).await < N as i64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let without = t0.elapsed();
+
+    // With a bot that takes 2 s per message, running beside the router.
+    let bot = Arc::new(Scripted {
+        delay: Duration::from_secs(2),
+        ..Default::default()
+    });
+    let mut w = worker(&env, "slow-bot", bot.clone());
+    w.options.concurrency = N;
+    let bot_task = tokio::spawn(w.run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t1 = tokio::time::Instant::now();
+    ingest(&env, 1).await;
+    while stored(&env).await < 2 * N as i64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let with = t1.elapsed();
+    assert!(
+        with < without * 3 + Duration::from_millis(500) && with < Duration::from_secs(2),
+        "ingest of {N} took {without:?} without the bot and {with:?} with a 2 s bot"
+    );
+    // The bot answers every message of both rounds, each once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let answers: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE author_kind = 'bot' AND direction = 'outbound'",
+        )
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+        if answers == 2 * N as i64 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{answers} answers");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    let _ = tokio::join!(router, bot_task);
+    assert_eq!(bot.asked.load(Ordering::SeqCst), 2 * N);
+}
