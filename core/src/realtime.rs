@@ -19,6 +19,9 @@ use crate::error::Result;
 /// A realtime event. Every event about a conversation carries its [`Scope`] (inbox,
 /// contact, company, tier, team, assignee), so a subscriber decides who may see it
 /// without reading the database.
+// Events are built once and fanned out by reference-counted broadcast; the size of the
+// largest variant costs nothing worth an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {

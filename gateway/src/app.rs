@@ -34,6 +34,55 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server begins to stop; long-lived sockets close on it.
     pub shutdown: CancellationToken,
+    /// This process's name among the consumers of the streams (see [`NodeName`]).
+    pub node: Arc<NodeName>,
+}
+
+/// A consumer name that no other process shares, and that a restarted process gets back.
+///
+/// `SWITCHBOARD_NODE_ID` when set (the operator then keeps it unique). Otherwise the host
+/// name, a short hash of the data directory (two installations on one host differ), and a
+/// slot: the first free `node-<slot>.lock` in the data directory, held with an exclusive
+/// file lock for the life of the process. A second process on the same host and data
+/// directory gets the next slot; a restarted process gets its old slot back, and with it
+/// the stream entries it had taken before it stopped.
+#[derive(Debug)]
+pub struct NodeName {
+    pub name: String,
+    _lock: Option<std::fs::File>,
+}
+
+impl NodeName {
+    pub fn claim(config: &Config) -> anyhow::Result<Self> {
+        if let Some(id) = config.node_id.clone().filter(|n| !n.trim().is_empty()) {
+            return Ok(Self {
+                name: id,
+                _lock: None,
+            });
+        }
+        let host = config.node_id();
+        let dir = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
+        let tag = {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(dir.to_string_lossy().as_bytes())[..3])
+        };
+        for slot in 0..1024 {
+            let path = config.data_dir.join(format!("node-{slot}.lock"));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+            if file.try_lock().is_ok() {
+                return Ok(Self {
+                    name: format!("{host}-{tag}-{slot}"),
+                    _lock: Some(file),
+                });
+            }
+        }
+        anyhow::bail!("no free node slot in {}", config.data_dir.display())
+    }
 }
 
 impl AppState {
@@ -42,6 +91,7 @@ impl AppState {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
+        let node = NodeName::claim(&config)?;
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
@@ -75,6 +125,7 @@ impl AppState {
             outbox,
             ids,
             metrics: Arc::new(Metrics::default()),
+            node: Arc::new(node),
             shutdown,
         })
     }
@@ -83,7 +134,7 @@ impl AppState {
     /// had taken (see `Stream::pending_for`). The node is `SWITCHBOARD_NODE_ID`, else the
     /// host name.
     fn consumer_name(&self, role: &str) -> String {
-        format!("{}-{role}", self.config.node_id())
+        format!("{}-{role}", self.node.name)
     }
 
     pub fn router(&self) -> Router {
@@ -216,4 +267,42 @@ async fn termination() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn two_processes_on_one_host_never_share_a_consumer_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let first = NodeName::claim(&config).unwrap();
+        let second = NodeName::claim(&config).unwrap();
+        assert_ne!(first.name, second.name);
+        assert!(first.name.ends_with("-0") && second.name.ends_with("-1"));
+        // A restarted first process gets its name back, and with it its pending entries.
+        let name = first.name.clone();
+        drop(first);
+        assert_eq!(NodeName::claim(&config).unwrap().name, name);
+        // Another installation on the same host differs.
+        let other = tempfile::tempdir().unwrap();
+        let elsewhere = NodeName::claim(&Config {
+            data_dir: other.path().to_owned(),
+            ..Config::default()
+        })
+        .unwrap();
+        assert_ne!(elsewhere.name, name);
+        // An operator's explicit id wins.
+        let named = NodeName::claim(&Config {
+            node_id: Some("edge-1".into()),
+            ..config
+        })
+        .unwrap();
+        assert_eq!(named.name, "edge-1");
+    }
 }
