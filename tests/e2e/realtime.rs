@@ -90,7 +90,7 @@ async fn redis_restart_realtime_resumes() {
     let conversation = loop {
         let e = next_json(&mut events).await;
         if e["type"] == "message" {
-            break e["conversation_id"].as_str().unwrap().to_owned();
+            break e["scope"]["conversation_id"].as_str().unwrap().to_owned();
         }
     };
 
