@@ -62,8 +62,11 @@ DROP INDEX messages_queued;
 CREATE INDEX messages_undelivered ON messages (next_attempt_at)
     WHERE delivery_state IN ('queued', 'sending');
 -- Replies name our messages by the channel's id for them (email Message-ID, WhatsApp
--- wamid), and so do delivery receipts.
-CREATE INDEX messages_by_external_id ON messages (channel, external_id);
+-- wamid), and so do delivery receipts. Partial: inbound messages are found by their
+-- idempotency key (channel:external id), already unique, so the hot inbound path pays
+-- for no second index.
+CREATE INDEX messages_outbound_by_external_id ON messages (channel, external_id)
+    WHERE direction = 'outbound';
 
 -- Delivery receipts as channels reported them, in order. One for a message we do not
 -- know yet (receipts can beat the send call's answer) waits here, unapplied, until the
@@ -123,3 +126,23 @@ CREATE TABLE inboxes (
 -- API tokens can expire and be revoked.
 ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT;
 ALTER TABLE api_tokens ADD COLUMN revoked_at BIGINT;
+
+-- Single-use, short-lived tickets that open an agent's events socket: browsers cannot put
+-- a bearer token on a websocket, and a token in a URL ends up in logs. Only a hash is kept.
+CREATE TABLE ws_tickets (
+    ticket_hash TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id),
+    expires_at  BIGINT NOT NULL
+);
+
+-- What an agent may see beyond its role: its teams, and a coordinator's companies.
+CREATE TABLE user_teams (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    team    TEXT NOT NULL,
+    PRIMARY KEY (user_id, team)
+);
+CREATE TABLE user_companies (
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    company_id TEXT NOT NULL REFERENCES companies (id),
+    PRIMARY KEY (user_id, company_id)
+);

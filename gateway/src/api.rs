@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::domain::{AuthorKind, Role, Status, User};
 use switchboard_core::realtime::Event;
-use switchboard_core::store::{ConversationFilter, NewOutbound, Queued};
+use switchboard_core::store::{Caller, ConversationFilter, NewOutbound, Queued};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -20,37 +20,41 @@ use crate::error::ApiError;
 /// Longest reply text, in bytes.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// An authenticated agent.
-pub struct Agent(pub User);
+/// How long a websocket ticket may wait to be used.
+const TICKET_TTL_MS: i64 = 30_000;
+
+/// An authenticated agent, with what it may see.
+pub struct Agent(pub User, pub Caller);
 
 impl FromRequestParts<AppState> for Agent {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header_token = parts
+        // Only from the header: a token in a URL ends up in logs and browser history. The
+        // events socket takes a single-use ticket instead (see `events_ticket`).
+        let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned);
-        // Browsers cannot set headers on a websocket: the events socket may pass ?token=.
-        let query_token = parts.uri.query().and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("token="))
-                .map(str::to_owned)
-        });
-        let token = header_token.or(query_token).ok_or(ApiError::Unauthorized)?;
+            .ok_or(ApiError::Unauthorized)?;
         let user = state
             .store
-            .user_by_token(token.trim())
+            .user_by_token(token.trim(), state.ids.now_ms())
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        if !user.role.is_agent() {
-            return Err(ApiError::Forbidden("this API is for agents".into()));
-        }
-        Ok(Agent(user))
+        agent(state, user).await
     }
 }
+
+async fn agent(state: &AppState, user: User) -> Result<Agent, ApiError> {
+    if !user.role.is_agent() {
+        return Err(ApiError::Forbidden("this API is for agents".into()));
+    }
+    let caller = state.store.caller(&user).await?;
+    Ok(Agent(user, caller))
+}
+
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,7 +67,7 @@ pub struct ListQuery {
 
 pub async fn list_conversations(
     State(state): State<AppState>,
-    Agent(_): Agent,
+    Agent(_, caller): Agent,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
@@ -74,7 +78,7 @@ pub async fn list_conversations(
         before: q.before,
         limit: q.limit.unwrap_or(50),
     };
-    let conversations = state.store.conversations(&filter).await?;
+    let conversations = state.store.conversations_for(&caller, &filter).await?;
     Ok(Json(json!({ "conversations": conversations })))
 }
 
@@ -87,15 +91,15 @@ pub struct ThreadQuery {
 
 pub async fn get_conversation(
     State(state): State<AppState>,
-    Agent(_): Agent,
+    Agent(_, caller): Agent,
     Path(id): Path<String>,
     query: Result<Query<ThreadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let conversation = state.store.conversation(&id).await?;
+    let conversation = state.store.conversation_for(&caller, &id).await?;
     let messages = state
         .store
-        .messages(&id, q.after.as_deref(), q.limit.unwrap_or(200))
+        .messages_for(&caller, &id, q.after.as_deref(), q.limit.unwrap_or(200))
         .await?;
     Ok(Json(
         json!({ "conversation": conversation, "messages": messages }),
@@ -111,12 +115,13 @@ pub struct Reply {
 /// Posts an agent reply. An `Idempotency-Key` header makes a retried request a no-op.
 pub async fn post_reply(
     State(state): State<AppState>,
-    Agent(user): Agent,
+    Agent(user, caller): Agent,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Json<Reply>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     may_reply(&user)?;
+    state.store.conversation_for(&caller, &id).await?;
     let Json(reply) = body?;
     if reply.text.len() > MAX_REPLY {
         return Err(ApiError::TooLarge(format!(
@@ -164,13 +169,13 @@ pub struct Typing {
 /// Shows the client that an agent is typing.
 pub async fn post_typing(
     State(state): State<AppState>,
-    Agent(user): Agent,
+    Agent(user, caller): Agent,
     Path(id): Path<String>,
     body: Result<Json<Typing>, JsonRejection>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     may_reply(&user)?;
     let Json(typing) = body?;
-    let conversation = state.store.conversation(&id).await?;
+    let conversation = state.store.conversation_for(&caller, &id).await?;
     let event = Event::Typing {
         contact_id: conversation.contact_id.clone(),
         scope: Some(conversation.scope()),
@@ -205,7 +210,7 @@ fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {
 
 pub async fn list_dead_letters(
     State(state): State<AppState>,
-    Agent(user): Agent,
+    Agent(user, _): Agent,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require(&user, &[Role::Admin, Role::Supervisor, Role::Coordinator])?;
     Ok(Json(
@@ -215,7 +220,7 @@ pub async fn list_dead_letters(
 
 pub async fn retry_dead_letter(
     State(state): State<AppState>,
-    Agent(user): Agent,
+    Agent(user, _): Agent,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require(&user, &[Role::Admin])?;
@@ -223,16 +228,46 @@ pub async fn retry_dead_letter(
     Ok(Json(json!({ "message_id": message_id, "state": "queued" })))
 }
 
-/// Realtime events for agents, as JSON text frames.
-pub async fn events(
+/// A single-use ticket, valid for 30 s, that opens the caller's events socket:
+/// `GET /api/v1/events?ticket=…`. Browsers cannot put a bearer token on a websocket, and
+/// a token in a URL would end up in logs; a used or stale ticket is worth nothing.
+pub async fn events_ticket(
     State(state): State<AppState>,
-    Agent(_): Agent,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.on_upgrade(move |socket| agent_socket(state, socket))
+    Agent(user, _): Agent,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let ticket = state
+        .store
+        .issue_ws_ticket(&state.ids, &user.id, TICKET_TTL_MS)
+        .await?;
+    Ok(Json(
+        json!({ "ticket": ticket, "expires_in_ms": TICKET_TTL_MS }),
+    ))
 }
 
-async fn agent_socket(state: AppState, mut socket: WebSocket) {
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    ticket: String,
+}
+
+/// Realtime events for agents, as JSON text frames: only those of conversations the
+/// agent may see, decided from each event's scope without a database read.
+pub async fn events(
+    State(state): State<AppState>,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|_| ApiError::Unauthorized)?;
+    let user = state
+        .store
+        .redeem_ws_ticket(q.ticket.trim(), state.ids.now_ms())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let Agent(_, caller) = agent(&state, user).await?;
+    Ok(ws.on_upgrade(move |socket| agent_socket(state, caller, socket)))
+}
+
+async fn agent_socket(state: AppState, caller: Caller, mut socket: WebSocket) {
     let mut events = state.realtime.subscribe();
     loop {
         tokio::select! {
@@ -251,6 +286,15 @@ async fn agent_socket(state: AppState, mut socket: WebSocket) {
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Resync,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
+                let visible = match event.scope() {
+                    Some(scope) => caller.may_see(&scope),
+                    // Resync concerns everyone; a visitor typing before it has a
+                    // conversation is for those who see everything.
+                    None => matches!(event, Event::Resync) || caller.may_see_everything(),
+                };
+                if !visible {
+                    continue;
+                }
                 let Ok(text) = serde_json::to_string(&event) else { continue };
                 if socket.send(WsMessage::Text(text.into())).await.is_err() {
                     return;

@@ -23,6 +23,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/dead-letters", get(api::list_dead_letters))
         .route("/dead-letters/{id}/retry", post(api::retry_dead_letter))
         .route("/events", get(api::events))
+        .route("/events/tickets", post(api::events_ticket))
         .fallback(api::not_found);
     Router::new()
         .route("/", get(home))

@@ -8,14 +8,15 @@ use serde_json::json;
 use crate::support::{Backend, Server, eventually, free_port, next_json};
 
 /// A Redis of the test's own, with AOF on, so it can be stopped and started.
-struct OwnRedis {
+/// A redis-server of the test's own, run as docs/OPERATIONS.md advises (AOF on).
+pub(crate) struct OwnRedis {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
 }
 
 impl OwnRedis {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let mut r = Self {
             child: None,
             port: free_port(),
@@ -25,7 +26,7 @@ impl OwnRedis {
         r
     }
 
-    fn spawn(&mut self) {
+    pub(crate) fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -53,7 +54,7 @@ impl OwnRedis {
     }
 
     /// A clean stop: SIGTERM, Redis flushes its AOF and exits.
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             Command::new("kill")
                 .arg("-TERM")
@@ -64,7 +65,15 @@ impl OwnRedis {
         }
     }
 
-    fn url(&self) -> String {
+    /// A crash: SIGKILL, nothing flushed beyond what Redis wrote before answering.
+    pub(crate) fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }

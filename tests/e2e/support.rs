@@ -247,8 +247,24 @@ impl Server {
 
     /// An agent's realtime events socket.
     pub async fn agent_events(&self, token: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
-        let url = format!("ws://127.0.0.1:{}/api/v1/events?token={token}", self.port);
+        let ticket = self.events_ticket(token).await;
+        let url = format!("ws://127.0.0.1:{}/api/v1/events?ticket={ticket}", self.port);
         tokio_tungstenite::connect_async(url).await.unwrap().0
+    }
+
+    /// A single-use ticket for the agent events socket.
+    pub async fn events_ticket(&self, token: &str) -> String {
+        let r: serde_json::Value = self
+            .http
+            .post(self.url("/api/v1/events/tickets"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["ticket"].as_str().unwrap().to_owned()
     }
 
     pub async fn widget(&self, visitor: Option<&str>) -> Widget {

@@ -32,9 +32,10 @@ impl Store {
     /// authored messages move to the survivor, and every contact ever merged into `from`
     /// now points at the survivor too, so chains of merges resolve in one step at any
     /// depth. An open conversation of `from` whose thread `into` also has open keeps its
-    /// own thread (`merged:<id>`): nothing is lost or mixed. Threading takes a share lock
-    /// on the contacts it resolved (PostgreSQL), so a message arriving mid-merge lands
-    /// exactly once, on the survivor.
+    /// own thread (`merged:<id>`): nothing is lost or mixed. Both contacts are locked
+    /// first; threading notices a merge that overtook it and threads its batch again
+    /// (see `ingest::none_merged`), so a message arriving mid-merge lands exactly once, on
+    /// the survivor.
     pub async fn merge_contacts(&self, ids: &Ids, from: &str, into: &str) -> Result<Merged> {
         let from = self.surviving_contact(from).await?;
         let into = self.surviving_contact(into).await?;

@@ -30,13 +30,31 @@ impl Store {
         rows::conversation(&row)
     }
 
-    /// Conversations by latest activity first.
+    /// Conversations by latest activity first, all of them (for workers and tests).
     pub async fn conversations(&self, filter: &ConversationFilter) -> Result<Vec<Conversation>> {
+        self.list_conversations(filter, None).await
+    }
+
+    /// The conversations a caller may see, by latest activity first.
+    pub async fn conversations_for(
+        &self,
+        caller: &super::Caller,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<Conversation>> {
+        self.list_conversations(filter, Some(caller)).await
+    }
+
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        caller: Option<&super::Caller>,
+    ) -> Result<Vec<Conversation>> {
+        let (scope, scope_binds) = caller.map_or(("1 = 1".to_owned(), Vec::new()), |c| c.condition(1));
         let mut sql = format!(
-            "SELECT {} FROM conversations WHERE 1 = 1",
+            "SELECT {} FROM conversations WHERE {scope}",
             rows::CONVERSATION_COLUMNS
         );
-        let mut n = 0;
+        let mut n = scope_binds.len();
         let mut next = || {
             n += 1;
             n
@@ -58,6 +76,9 @@ impl Store {
             next()
         ));
         let mut q = sqlx::query(AssertSqlSafe(sql));
+        for b in &scope_binds {
+            q = q.bind(b.clone());
+        }
         if let Some(s) = filter.status {
             q = q.bind(s.as_str());
         }

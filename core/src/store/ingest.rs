@@ -132,11 +132,27 @@ struct Threaded {
 
 impl Store {
     /// Threads a batch of envelopes in one transaction. Outcomes are in input order.
+    ///
+    /// A `Conflict` is a race with another writer (a contact merged, an identity or
+    /// conversation claimed by another node) that a fresh attempt resolves; the batch is
+    /// threaded again, a few times at most.
     pub async fn ingest_batch(&self, envelopes: &[Envelope]) -> Result<Vec<IngestOutcome>> {
-        let mut tx = self.begin_write().await?;
-        let out = self.ingest(&mut tx, envelopes).await?;
-        tx.commit().await?;
-        Ok(out)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.begin_write().await?;
+            match self.ingest(&mut tx, envelopes).await {
+                Ok(out) => {
+                    tx.commit().await?;
+                    return Ok(out);
+                }
+                Err(Error::Conflict(why)) if attempt < 4 => {
+                    drop(tx);
+                    tracing::debug!(attempt, why, "threading raced another writer; again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The contact a verified identity belongs to, following merges. A merely claimed
@@ -272,9 +288,6 @@ impl Store {
             }
             created.extend(claimed);
         }
-        if self.backend == super::Backend::Postgres {
-            follow_merges(tx, &mut contact_of).await?;
-        }
 
         // Claimed identities (a pre-chat email) are noted on the sender's contact,
         // unverified: they never decide whose messages are whose.
@@ -310,6 +323,13 @@ impl Store {
             &claim_rows,
         )
         .await?;
+        if !claim_rows.is_empty() && self.backend == super::Backend::Postgres {
+            let used: Vec<String> = live
+                .iter()
+                .map(|&i| contact_of[&envs[i].sender].clone())
+                .collect();
+            none_merged(tx, &used).await?;
+        }
         Ok(contact_of)
     }
 
@@ -371,6 +391,13 @@ impl Store {
                 .await?
             {
                 open.insert(thread_of(&c), c);
+            }
+            if self.backend == super::Backend::Postgres {
+                let used: Vec<String> = to_open
+                    .iter()
+                    .map(|&i| contact_of[&envs[i].sender].clone())
+                    .collect();
+                none_merged(tx, &used).await?;
             }
         }
         for &i in live {
@@ -575,10 +602,11 @@ async fn set_aside_noise(
         let mut related: Option<String> = None;
         for parent in &env.replies_to {
             related = sqlx::query_scalar(
-                "SELECT conversation_id FROM messages WHERE channel = $1 AND external_id = $2 LIMIT 1",
+                "SELECT conversation_id FROM messages WHERE (direction = 'outbound' AND channel = $1 AND external_id = $2) OR idempotency_key = $3 LIMIT 1",
             )
             .bind(env.channel.as_str())
             .bind(parent)
+            .bind(format!("{}:{parent}", env.channel))
             .fetch_optional(&mut **tx)
             .await?;
             if related.is_some() {
@@ -605,41 +633,31 @@ async fn set_aside_noise(
     Ok(live)
 }
 
-/// PostgreSQL: a contact merged while this batch resolved it is followed to its survivor.
-/// The share lock makes a merge of these contacts wait for this transaction (or this
-/// transaction wait for the merge and then see it), so a message arriving mid-merge lands
-/// exactly once, on the survivor. (SQLite has one writer: nothing can interleave.)
-async fn follow_merges(tx: &mut Tx, contact_of: &mut HashMap<Identity, String>) -> Result<()> {
-    for _ in 0..8 {
-        let mut ids: Vec<String> = contact_of.values().cloned().collect();
-        ids.sort();
-        ids.dedup();
-        let mut moved: HashMap<String, String> = HashMap::new();
-        for chunk in ids.chunks(MAX_BINDS) {
-            let sql = format!(
-                "SELECT id, merged_into FROM contacts WHERE id IN ({}) ORDER BY id FOR SHARE",
-                placeholders(1, chunk.len())
-            );
-            let vals: Vec<Val> = chunk.iter().cloned().map(Val::Text).collect();
-            for row in query_with(sql, &vals).fetch_all(&mut **tx).await? {
-                let merged: Option<String> = row.try_get(1)?;
-                if let Some(survivor) = merged {
-                    moved.insert(row.try_get(0)?, survivor);
-                }
-            }
-        }
-        if moved.is_empty() {
-            return Ok(());
-        }
-        for contact in contact_of.values_mut() {
-            if let Some(survivor) = moved.get(contact) {
-                *contact = survivor.clone();
-            }
-        }
+/// PostgreSQL: refuses the batch if a contact it attached new rows to was merged
+/// meanwhile; the router then threads it again, and it resolves to the survivor.
+///
+/// Cheap, and only run when the batch opened conversations or noted claims: a merge
+/// locks both contacts `FOR UPDATE` first, and the foreign-key check of a new
+/// conversation or identity row takes a key-share lock on its contact. So either this
+/// batch inserted first and the merge waits for it (and then moves its rows), or the
+/// merge went first, this batch's insert waited for it, and this statement (a fresh
+/// snapshot under READ COMMITTED) sees the merge. Either way a message arriving mid-merge
+/// lands once, on the survivor. (SQLite has one writer: nothing can interleave.)
+async fn none_merged(tx: &mut Tx, contacts: &[String]) -> Result<()> {
+    let merged = select_in(
+        tx,
+        "SELECT id FROM contacts WHERE merged_into IS NOT NULL AND id",
+        &[],
+        &dedup(contacts),
+    )
+    .await?;
+    if merged.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Conflict(
+            "a contact was merged while its messages were threaded".into(),
+        ))
     }
-    Err(Error::Conflict(
-        "contact merges kept moving while threading".into(),
-    ))
 }
 
 /// The conversations that envelopes replying to one of their messages join: the first
@@ -672,15 +690,30 @@ async fn reply_parents(
     }
     let mut parent: HashMap<(String, String), String> = HashMap::new();
     for (channel, ext) in &by_channel {
+        let ext = dedup(ext);
+        // Ours, by the channel's id for them; the contact's own, by idempotency key.
         for row in select_in(
             tx,
-            "SELECT channel, external_id, conversation_id FROM messages WHERE channel = $1 AND external_id",
+            "SELECT external_id, conversation_id FROM messages WHERE direction = 'outbound' AND channel = $1 AND external_id",
             &[Val::Text((*channel).to_owned())],
-            &dedup(ext),
+            &ext,
         )
         .await?
         {
-            parent.insert((row.try_get(0)?, row.try_get(1)?), row.try_get(2)?);
+            parent.insert(((*channel).to_owned(), row.try_get(0)?), row.try_get(1)?);
+        }
+        let keys: Vec<String> = ext.iter().map(|e| format!("{channel}:{e}")).collect();
+        for row in select_in(
+            tx,
+            "SELECT external_id, conversation_id FROM messages WHERE idempotency_key",
+            &[],
+            &keys,
+        )
+        .await?
+        {
+            parent
+                .entry(((*channel).to_owned(), row.try_get(0)?))
+                .or_insert(row.try_get(1)?);
         }
     }
     if parent.is_empty() {

@@ -2,6 +2,7 @@
 //! driver. One set of portable SQL serves both; the few places where the dialects differ
 //! ask [`Backend`].
 
+mod access;
 mod cards;
 mod contacts;
 mod conversations;
@@ -19,6 +20,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 use crate::error::{Error, Result};
 
+pub use access::Caller;
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};

@@ -7,7 +7,7 @@ use crate::clock::{Ids, random_token};
 use crate::domain::{Identity, Role, Tier, User};
 use crate::error::{Error, Result};
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -68,22 +68,39 @@ impl Store {
 
     /// Issues a new API token for a user. The token is returned once; only its hash is kept.
     pub async fn issue_api_token(&self, ids: &Ids, user_id: &str, label: &str) -> Result<String> {
+        self.issue_expiring_api_token(ids, user_id, label, None)
+            .await
+    }
+
+    /// A token that stops working `ttl_ms` from now (`None`: until revoked).
+    pub async fn issue_expiring_api_token(
+        &self,
+        ids: &Ids,
+        user_id: &str,
+        label: &str,
+        ttl_ms: Option<i64>,
+    ) -> Result<String> {
         let token = format!("sbt_{}", random_token());
-        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, label, created_at) VALUES ($1, $2, $3, $4)")
+        let now = ids.now_ms();
+        sqlx::query("INSERT INTO api_tokens (token_hash, user_id, label, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash(&token))
             .bind(user_id)
             .bind(label)
-            .bind(ids.now_ms())
+            .bind(now)
+            .bind(ttl_ms.map(|t| now + t))
             .execute(&self.pool)
             .await?;
         Ok(token)
     }
 
-    pub async fn user_by_token(&self, token: &str) -> Result<Option<User>> {
+    /// The user of a live token: not revoked, not expired at `now`.
+    pub async fn user_by_token(&self, token: &str, now: i64) -> Result<Option<User>> {
         let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.tier, u.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+            "SELECT u.id, u.email, u.name, u.role, u.tier, u.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(token_hash(token))
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::user).transpose()

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod access;
 mod bot;
 mod dispatcher;
 mod inbound;

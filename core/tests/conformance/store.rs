@@ -174,8 +174,9 @@ async fn users_tokens_and_conflicts(env: Env) {
             .is_err()
     );
     let token = s.issue_api_token(&env.ids, &u.id, "test").await.unwrap();
-    assert_eq!(s.user_by_token(&token).await.unwrap().unwrap().id, u.id);
-    assert!(s.user_by_token("sbt_wrong").await.unwrap().is_none());
+    let now = env.ids.now_ms();
+    assert_eq!(s.user_by_token(&token, now).await.unwrap().unwrap().id, u.id);
+    assert!(s.user_by_token("sbt_wrong", now).await.unwrap().is_none());
 }
 
 async fn threading_and_idempotency(env: Env) {
