@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use switchboard_channels::webchat::OriginAllowList;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -109,6 +110,20 @@ pub struct WebchatConfig {
     pub prechat_form: bool,
     /// Messages one widget socket may send per minute (bursts up to the same number).
     pub max_messages_per_minute: u32,
+    /// Key of the visitor ids' signatures: at least 32 characters of `A-Z a-z 0-9 + / = _ -`
+    /// (`openssl rand -hex 32` makes one). Default: a key made once and kept in the
+    /// database, so every node sharing it agrees. Changing it issues every visitor a new
+    /// id, and with it an empty chat history.
+    pub visitor_secret: Option<Secret>,
+    /// Origins whose pages may open the widget socket, like `https://shop.example.com`,
+    /// compared case-insensitively on scheme, host and port. Empty (the default) allows
+    /// every page; otherwise an upgrade without a listed `Origin` gets 403
+    /// `origin_not_allowed`. From the environment: comma-separated.
+    pub allowed_origins: Vec<String>,
+    /// Widget sockets one client address (an IPv6 address counts as its /64) may hold open
+    /// on this node; one more gets 429 `too_many_sockets`. The address is the peer's: put
+    /// a proxy in front and every visitor shares the proxy's.
+    pub max_sockets_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +168,9 @@ impl Default for WebchatConfig {
             max_message_bytes: 16 * 1024,
             prechat_form: false,
             max_messages_per_minute: 60,
+            visitor_secret: None,
+            allowed_origins: Vec::new(),
+            max_sockets_per_ip: 20,
         }
     }
 }
@@ -257,6 +275,20 @@ impl Config {
         if self.webchat.max_messages_per_minute == 0 {
             return bad("webchat.max_messages_per_minute", "must be at least 1");
         }
+        if let Some(secret) = &self.webchat.visitor_secret
+            && !is_visitor_secret(secret.expose())
+        {
+            return bad(
+                "webchat.visitor_secret",
+                "must be at least 32 characters of A-Z a-z 0-9 + / = _ -",
+            );
+        }
+        if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {
+            return bad("webchat.allowed_origins", &e.to_string());
+        }
+        if self.webchat.max_sockets_per_ip == 0 {
+            return bad("webchat.max_sockets_per_ip", "must be at least 1");
+        }
         if self.dispatcher.max_attempts == 0 {
             return bad("dispatcher.max_attempts", "must be at least 1");
         }
@@ -286,15 +318,34 @@ impl Config {
     }
 }
 
+/// Long enough to resist guessing, and in a character set that never looks like a URL, so
+/// `Secret`'s `Debug` hides it whole.
+fn is_visitor_secret(s: &str) -> bool {
+    s.len() >= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'))
+}
+
 /// An environment value typed as TOML would type it (numbers, booleans), else a string.
-/// URLs and names always stay strings.
+/// URLs, names and secrets always stay strings (a hex secret can read as a number); lists
+/// of origins are comma-separated.
 fn env_value(key: &str, raw: &str) -> toml::Value {
     if key.ends_with("url")
         || key.ends_with("prefix")
         || key.ends_with("inbox")
         || key.ends_with("title")
+        || key.ends_with("secret")
     {
         return toml::Value::String(raw.to_owned());
+    }
+    if key.ends_with("origins") {
+        return toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| toml::Value::String(o.to_owned()))
+                .collect(),
+        );
     }
     format!("v = {raw}")
         .parse::<toml::Table>()
@@ -338,6 +389,115 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert!(c.database_url().starts_with("sqlite://"));
         assert!(c.redis_url.is_none());
+        assert!(c.webchat.visitor_secret.is_none());
+        assert!(c.webchat.allowed_origins.is_empty());
+        assert_eq!(c.webchat.max_sockets_per_ip, 20);
+    }
+
+    #[test]
+    fn webchat_access_settings_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "[webchat]\nallowed_origins = [\"https://shop.example.com\"]\nmax_sockets_per_ip = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(c.webchat.allowed_origins, ["https://shop.example.com"]);
+        assert_eq!(c.webchat.max_sockets_per_ip, 5);
+        // A hex secret that TOML would read as a float (`1e9…`) stays a string.
+        let secret = format!("1e9{}", "0".repeat(61));
+        let c = Config::load(
+            Some(&file),
+            &env(&[
+                (
+                    "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                    "https://a.example, http://B.example:8080,",
+                ),
+                ("SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP", "3"),
+                ("SWITCHBOARD_WEBCHAT__VISITOR_SECRET", &secret),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.webchat.allowed_origins,
+            ["https://a.example", "http://B.example:8080"]
+        );
+        assert_eq!(c.webchat.max_sockets_per_ip, 3);
+        assert_eq!(
+            c.webchat.visitor_secret.as_ref().map(Secret::expose),
+            Some(secret.as_str())
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(&secret), "{shown}");
+    }
+
+    #[test]
+    fn bad_webchat_access_settings_stop_start_up() {
+        let cases = [
+            (
+                "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                "shop.example.com",
+                "`webchat.allowed_origins`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                "https://a.example/path",
+                "`webchat.allowed_origins`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP",
+                "0",
+                "`webchat.max_sockets_per_ip`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP",
+                "many",
+                "`webchat.max_sockets_per_ip`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP",
+                "-1",
+                "`webchat.max_sockets_per_ip`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",
+                "short",
+                "`webchat.visitor_secret`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",
+                "postgres://user:0123456789abcdef0123456789@host",
+                "`webchat.visitor_secret`",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let e = Config::load(None, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{var}={value}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "[webchat]\nallowed_origins = \"https://a.example\"\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`webchat.allowed_origins`"), "{e}");
+        std::fs::write(
+            &file,
+            "[webchat]\nallowed_origin = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allowed_origin"), "{e}");
     }
 
     #[test]

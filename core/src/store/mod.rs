@@ -5,6 +5,7 @@
 mod conversations;
 mod ingest;
 mod rows;
+mod secrets;
 mod users;
 
 use std::path::Path;
@@ -20,11 +21,18 @@ pub use conversations::{ConversationFilter, DeadLetter, NewOutbound};
 pub use ingest::{IngestOutcome, Ingested};
 
 /// The migrations, in order. Each runs once, in its own transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "backbone",
-    include_str!("../../../migrations/0001_backbone.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "backbone",
+        include_str!("../../../migrations/0001_backbone.sql"),
+    ),
+    (
+        4,
+        "secrets",
+        include_str!("../../../migrations/0004_secrets.sql"),
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -13,7 +13,34 @@ on_every_backend!(
     a_burst_opens_one_conversation,
     replies_thread_and_identities_join,
     cards_are_typed_and_checked,
+    secrets_are_made_once_and_kept,
 );
+
+async fn secrets_are_made_once_and_kept(env: Env) {
+    let s = &env.store;
+    // Nodes starting together race to make it; all of them get the one that was kept.
+    let (a, b, c) = tokio::join!(
+        s.secret_or_create(&env.ids, "webchat.visitor"),
+        s.secret_or_create(&env.ids, "webchat.visitor"),
+        s.secret_or_create(&env.ids, "webchat.visitor"),
+    );
+    let a = a.unwrap();
+    assert_eq!(a.len(), 64, "{a}");
+    assert!(
+        a.bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "{a}"
+    );
+    assert_eq!((b.unwrap(), c.unwrap()), (a.clone(), a.clone()));
+    assert_eq!(
+        s.secret_or_create(&env.ids, "webchat.visitor")
+            .await
+            .unwrap(),
+        a
+    );
+    let other = s.secret_or_create(&env.ids, "other").await.unwrap();
+    assert_ne!(other, a, "each name has its own secret");
+}
 
 async fn cards_are_typed_and_checked(env: Env) {
     use switchboard_core::domain::{CardKind, CardPayload};
