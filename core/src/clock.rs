@@ -81,9 +81,17 @@ impl Ids {
     }
 }
 
-/// Random, unguessable tokens (visitor ids, API tokens).
+/// Random, unguessable tokens (API tokens).
 pub fn random_token() -> String {
     Uuid::new_v4().simple().to_string()
+}
+
+/// `N` bytes from `rand`'s thread-local CSPRNG (seeded and reseeded from the operating
+/// system), for keys and for anything else an attacker must not guess.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    rand::fill(&mut out[..]);
+    out
 }
 
 #[cfg(test)]

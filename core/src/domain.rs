@@ -240,8 +240,9 @@ pub struct Attachment {
     pub name: String,
     pub mime: String,
     pub size: u64,
-    /// Key in the blob store (the SHA-256 of the content).
-    pub blob: String,
+    /// Key in the blob store (the SHA-256 of the content); only a well-formed key can be
+    /// read, so an attachment never names a path.
+    pub blob: crate::blob::BlobKey,
     /// `Content-ID` of an inline part, referenced from HTML as `cid:…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_id: Option<String>,
@@ -309,8 +310,10 @@ pub struct Envelope {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_submitted: bool,
     pub received_at: i64,
-    /// Fields of a newer schema, kept as they came.
-    #[serde(flatten)]
+    /// Fields of a newer schema, kept as they came and written back out. Collected by
+    /// [`Inbound::parse`] only from entries of a newer version than this build's, so the
+    /// common case parses without buffering.
+    #[serde(flatten, skip_deserializing)]
     pub unknown: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
@@ -376,6 +379,29 @@ pub struct Receipt {
     pub at: i64,
 }
 
+/// The fields of [`Envelope`] this build knows.
+const ENVELOPE_FIELDS: &[&str] = &[
+    "v",
+    "id",
+    "channel",
+    "inbox",
+    "external_id",
+    "sender",
+    "sender_name",
+    "to",
+    "cc",
+    "extra_identities",
+    "replies_to",
+    "thread",
+    "subject",
+    "text",
+    "full_text",
+    "html",
+    "attachments",
+    "auto_submitted",
+    "received_at",
+];
+
 /// What travels on the inbound stream: messages, and receipts for messages we sent.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
@@ -403,7 +429,17 @@ impl Inbound {
             let entry: ReceiptEntry = serde_json::from_str(payload)?;
             return Ok(Inbound::Receipt(entry.receipt));
         }
-        Ok(Inbound::Message(Box::new(serde_json::from_str(payload)?)))
+        let mut envelope: Envelope = serde_json::from_str(payload)?;
+        if envelope.v > ENVELOPE_VERSION {
+            // Written by a newer node: keep what this build does not know.
+            let mut all: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(payload)?;
+            for known in ENVELOPE_FIELDS {
+                all.remove(*known);
+            }
+            envelope.unknown = all.into_iter().collect();
+        }
+        Ok(Inbound::Message(Box::new(envelope)))
     }
 }
 
@@ -759,10 +795,12 @@ mod tests {
         // An entry written by a newer node: a field this build does not know survives a
         // read and a write.
         let newer = r#"{"v":3,"id":"m1","channel":"email","inbox":"support","external_id":"<a@x>","sender":{"kind":"email","value":"ana@x.com"},"text":"hi","received_at":1,"priority_hint":"urgent","labels":["vip"]}"#;
-        let e: Envelope = serde_json::from_str(newer).unwrap();
+        let Inbound::Message(e) = Inbound::parse(newer).unwrap() else {
+            panic!()
+        };
         assert_eq!(e.v, 3);
         assert_eq!(e.unknown["priority_hint"], "urgent");
-        let again: serde_json::Value = serde_json::to_value(&e).unwrap();
+        let again: serde_json::Value = serde_json::to_value(&*e).unwrap();
         assert_eq!(again["priority_hint"], "urgent");
         assert_eq!(again["labels"][0], "vip");
         // A version 1 entry reads with the new fields empty.

@@ -55,7 +55,6 @@ async fn agent(state: &AppState, user: User) -> Result<Agent, ApiError> {
     Ok(Agent(user, caller))
 }
 
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {

@@ -2,10 +2,12 @@
 //! the workers (`Application::build` then `run_until_stopped`), so tests can bind port 0.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_channels::webchat::WebchatSender;
+use switchboard_channels::webchat::{OriginAllowList, VisitorSigner, WebchatSender};
+use switchboard_core::blob::{BlobStore, LocalBlobStore};
 use switchboard_core::bot::{BotHook, BotOptions, BotWorker};
 use switchboard_core::clock::{Ids, SystemClock};
 use switchboard_core::dispatcher::{DispatchOptions, Dispatcher, Outbox, Sender};
@@ -21,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::webchat::SocketCounter;
 
 /// Everything a handler needs, passed with axum's `State`.
 #[derive(Clone, Debug)]
@@ -36,6 +39,14 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// This process's name among the consumers of the streams (see [`NodeName`]).
     pub node: Arc<NodeName>,
+    /// Attachments, media and generated PDFs: `<data_dir>/blobs` by default.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Issues and checks web-chat visitor ids.
+    pub visitors: VisitorSigner,
+    /// Pages that may open widget sockets (`webchat.allowed_origins`).
+    pub allowed_origins: Arc<OriginAllowList>,
+    /// Widget sockets open per client address, for `webchat.max_sockets_per_ip`.
+    pub widget_sockets: SocketCounter,
 }
 
 /// A consumer name that no other process shares, and that a restarted process gets back.
@@ -85,6 +96,9 @@ impl NodeName {
     }
 }
 
+/// The database secret that keys visitor ids when `webchat.visitor_secret` is not set.
+const VISITOR_SECRET: &str = "webchat.visitor";
+
 impl AppState {
     /// Connects the store (migrating it) and the stream the config names.
     pub async fn connect(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
@@ -92,9 +106,18 @@ impl AppState {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let node = NodeName::claim(&config)?;
+        let config_data_dir = config.data_dir.clone();
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
+        let secret = match &config.webchat.visitor_secret {
+            Some(s) => s.expose().to_owned(),
+            None => store.secret_or_create(&ids, VISITOR_SECRET).await?,
+        };
+        let visitors = VisitorSigner::new(secret.as_bytes())
+            .map_err(|e| anyhow::anyhow!("webchat.visitor_secret: {e}"))?;
+        let allowed_origins = OriginAllowList::new(&config.webchat.allowed_origins)
+            .map_err(|e| anyhow::anyhow!("webchat.allowed_origins: {e}"))?;
         let (stream, realtime): (Arc<dyn Stream>, Arc<dyn Realtime>) = match &config.redis_url {
             Some(url) => {
                 let stream = RedisStream::connect(url.expose(), &config.redis_prefix).await?;
@@ -126,7 +149,11 @@ impl AppState {
             ids,
             metrics: Arc::new(Metrics::default()),
             node: Arc::new(node),
+            blobs: Arc::new(LocalBlobStore::in_data_dir(&config_data_dir)),
             shutdown,
+            visitors,
+            allowed_origins: Arc::new(allowed_origins),
+            widget_sockets: SocketCounter::default(),
         })
     }
 
@@ -233,6 +260,8 @@ impl Application {
                 shutdown.cancel();
             }
         };
+        // Peer addresses reach handlers as `ConnectInfo`: the widget socket cap counts by them.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(signal)
             .await?;

@@ -8,7 +8,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use switchboard_channels::webchat::OriginAllowList;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -35,6 +36,14 @@ pub struct Secret(String);
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Written as an empty string: a secret's value is never serialized. (The config is
+/// serialized only to learn each setting's type; see `env_value`.)
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("")
     }
 }
 
@@ -71,7 +80,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Where the HTTP server listens.
@@ -98,7 +107,7 @@ pub struct Config {
     pub node_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebchatConfig {
     pub inbox: String,
@@ -109,9 +118,23 @@ pub struct WebchatConfig {
     pub prechat_form: bool,
     /// Messages one widget socket may send per minute (bursts up to the same number).
     pub max_messages_per_minute: u32,
+    /// Key of the visitor ids' signatures: at least 32 characters of `A-Z a-z 0-9 + / = _ -`
+    /// (`openssl rand -hex 32` makes one). Default: a key made once and kept in the
+    /// database, so every node sharing it agrees. Changing it issues every visitor a new
+    /// id, and with it an empty chat history.
+    pub visitor_secret: Option<Secret>,
+    /// Origins whose pages may open the widget socket, like `https://shop.example.com`,
+    /// compared case-insensitively on scheme, host and port. Empty (the default) allows
+    /// every page; otherwise an upgrade without a listed `Origin` gets 403
+    /// `origin_not_allowed`. From the environment: comma-separated.
+    pub allowed_origins: Vec<String>,
+    /// Widget sockets one client address (an IPv6 address counts as its /64) may hold open
+    /// on this node; one more gets 429 `too_many_sockets`. The address is the peer's: put
+    /// a proxy in front and every visitor shares the proxy's.
+    pub max_sockets_per_ip: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatcherConfig {
     pub max_attempts: u32,
@@ -119,7 +142,7 @@ pub struct DispatcherConfig {
     pub backoff_max_ms: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterConfig {
     /// Entries pending this long (their consumer died) are taken over.
@@ -153,6 +176,9 @@ impl Default for WebchatConfig {
             max_message_bytes: 16 * 1024,
             prechat_form: false,
             max_messages_per_minute: 60,
+            visitor_secret: None,
+            allowed_origins: Vec::new(),
+            max_sockets_per_ip: 20,
         }
     }
 }
@@ -193,6 +219,14 @@ impl Config {
             }
             None => toml::Table::new(),
         };
+        // Each setting's type comes from the setting itself (its default), not from what
+        // the value looks like: `SWITCHBOARD_NODE_ID=42` is the name "42".
+        let defaults =
+            toml::Table::try_from(Config::default()).map_err(|e| ConfigError::Invalid {
+                key: String::new(),
+                origin: String::new(),
+                message: format!("defaults do not serialize: {e}"),
+            })?;
         let mut from_env: BTreeMap<String, String> = BTreeMap::new();
         for (var, raw) in env {
             let key = match var.as_str() {
@@ -207,7 +241,13 @@ impl Config {
             if raw.is_empty() && (key == "database_url" || key == "redis_url") {
                 continue;
             }
-            set_path(&mut table, &key, env_value(&key, raw));
+            let value =
+                env_value(&defaults, &key, raw).map_err(|message| ConfigError::Invalid {
+                    key: key.clone(),
+                    origin: format!(" (from {var})"),
+                    message,
+                })?;
+            set_path(&mut table, &key, value);
             from_env.insert(key, var.clone());
         }
         let config: Config =
@@ -257,6 +297,20 @@ impl Config {
         if self.webchat.max_messages_per_minute == 0 {
             return bad("webchat.max_messages_per_minute", "must be at least 1");
         }
+        if let Some(secret) = &self.webchat.visitor_secret
+            && !is_visitor_secret(secret.expose())
+        {
+            return bad(
+                "webchat.visitor_secret",
+                "must be at least 32 characters of A-Z a-z 0-9 + / = _ -",
+            );
+        }
+        if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {
+            return bad("webchat.allowed_origins", &e.to_string());
+        }
+        if self.webchat.max_sockets_per_ip == 0 {
+            return bad("webchat.max_sockets_per_ip", "must be at least 1");
+        }
         if self.dispatcher.max_attempts == 0 {
             return bad("dispatcher.max_attempts", "must be at least 1");
         }
@@ -286,22 +340,51 @@ impl Config {
     }
 }
 
-/// An environment value typed as TOML would type it (numbers, booleans), else a string.
-/// URLs and names always stay strings.
-fn env_value(key: &str, raw: &str) -> toml::Value {
-    if key.ends_with("url")
-        || key.ends_with("prefix")
-        || key.ends_with("inbox")
-        || key.ends_with("title")
-    {
-        return toml::Value::String(raw.to_owned());
+/// Long enough to resist guessing, and in a character set that never looks like a URL, so
+/// `Secret`'s `Debug` hides it whole.
+fn is_visitor_secret(s: &str) -> bool {
+    s.len() >= 32
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'))
+}
+
+/// An environment value, typed as the setting it sets: a whole number, a boolean
+/// (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`), a comma-separated list, or else
+/// text (names, URLs, secrets, optional settings, and keys the config does not know,
+/// which are then refused by name).
+fn env_value(defaults: &toml::Table, key: &str, raw: &str) -> Result<toml::Value, String> {
+    let mut at: Option<&toml::Value> = None;
+    let mut table = Some(defaults);
+    for part in key.split('.') {
+        at = table.and_then(|t| t.get(part));
+        table = at.and_then(toml::Value::as_table);
     }
-    format!("v = {raw}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .filter(|v| !matches!(v, toml::Value::Table(_) | toml::Value::Array(_)))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+    let v = raw.trim();
+    Ok(match at {
+        Some(toml::Value::Integer(_)) => toml::Value::Integer(
+            v.parse::<i64>()
+                .map_err(|_| format!("{raw:?} is not a whole number"))?,
+        ),
+        Some(toml::Value::Float(_)) => toml::Value::Float(
+            v.parse::<f64>()
+                .map_err(|_| format!("{raw:?} is not a number"))?,
+        ),
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => return Err(format!("{raw:?} is not true or false")),
+            })
+        }
+        Some(toml::Value::Array(_)) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| toml::Value::String(o.to_owned()))
+                .collect(),
+        ),
+        _ => toml::Value::String(raw.to_owned()),
+    })
 }
 
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
@@ -333,11 +416,166 @@ mod tests {
     }
 
     #[test]
+    fn env_values_are_typed_by_their_setting_not_their_look() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("SWITCHBOARD_NODE_ID", "42"),
+                ("SWITCHBOARD_REDIS_PREFIX", "2026"),
+                ("SWITCHBOARD_WEBCHAT__TITLE", "true"),
+                ("SWITCHBOARD_WEBCHAT__PRECHAT_FORM", "yes"),
+                ("SWITCHBOARD_DISPATCHER__MAX_ATTEMPTS", " 9 "),
+                (
+                    "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                    "https://a.example, https://b.example",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.node_id.as_deref(), Some("42"));
+        assert_eq!(c.redis_prefix, "2026");
+        assert_eq!(c.webchat.title, "true");
+        assert!(c.webchat.prechat_form);
+        assert_eq!(c.dispatcher.max_attempts, 9);
+        assert_eq!(c.webchat.allowed_origins.len(), 2);
+        for (var, value, says) in [
+            (
+                "SWITCHBOARD_WEBCHAT__PRECHAT_FORM",
+                "maybe",
+                "not true or false",
+            ),
+            (
+                "SWITCHBOARD_DISPATCHER__MAX_ATTEMPTS",
+                "1e3",
+                "not a whole number",
+            ),
+        ] {
+            let e = Config::load(None, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says) && e.contains(var), "{e}");
+        }
+        // Secrets are never written out, even where the config is serialized.
+        let with_secret =
+            Config::load(None, &env(&[("REDIS_URL", "redis://:hunter2@h/0")])).unwrap();
+        assert!(!toml::to_string(&with_secret).unwrap().contains("hunter2"));
+    }
+
+    #[test]
     fn defaults_need_nothing() {
         let c = Config::load(None, &env(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert!(c.database_url().starts_with("sqlite://"));
         assert!(c.redis_url.is_none());
+        assert!(c.webchat.visitor_secret.is_none());
+        assert!(c.webchat.allowed_origins.is_empty());
+        assert_eq!(c.webchat.max_sockets_per_ip, 20);
+    }
+
+    #[test]
+    fn webchat_access_settings_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "[webchat]\nallowed_origins = [\"https://shop.example.com\"]\nmax_sockets_per_ip = 5\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), &env(&[])).unwrap();
+        assert_eq!(c.webchat.allowed_origins, ["https://shop.example.com"]);
+        assert_eq!(c.webchat.max_sockets_per_ip, 5);
+        // A hex secret that TOML would read as a float (`1e9…`) stays a string.
+        let secret = format!("1e9{}", "0".repeat(61));
+        let c = Config::load(
+            Some(&file),
+            &env(&[
+                (
+                    "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                    "https://a.example, http://B.example:8080,",
+                ),
+                ("SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP", "3"),
+                ("SWITCHBOARD_WEBCHAT__VISITOR_SECRET", &secret),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.webchat.allowed_origins,
+            ["https://a.example", "http://B.example:8080"]
+        );
+        assert_eq!(c.webchat.max_sockets_per_ip, 3);
+        assert_eq!(
+            c.webchat.visitor_secret.as_ref().map(Secret::expose),
+            Some(secret.as_str())
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(&secret), "{shown}");
+    }
+
+    #[test]
+    fn bad_webchat_access_settings_stop_start_up() {
+        let cases = [
+            (
+                "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                "shop.example.com",
+                "`webchat.allowed_origins`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+                "https://a.example/path",
+                "`webchat.allowed_origins`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP",
+                "0",
+                "`webchat.max_sockets_per_ip`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP",
+                "many",
+                "`webchat.max_sockets_per_ip`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP",
+                "-1",
+                "`webchat.max_sockets_per_ip`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",
+                "short",
+                "`webchat.visitor_secret`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",
+                "postgres://user:0123456789abcdef0123456789@host",
+                "`webchat.visitor_secret`",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let e = Config::load(None, &env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{var}={value}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(
+            &file,
+            "[webchat]\nallowed_origins = \"https://a.example\"\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`webchat.allowed_origins`"), "{e}");
+        std::fs::write(
+            &file,
+            "[webchat]\nallowed_origin = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("allowed_origin"), "{e}");
     }
 
     #[test]

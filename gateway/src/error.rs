@@ -24,6 +24,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("this page may not open the chat: its origin is not allowed")]
+    OriginNotAllowed,
+    #[error("too many chat sockets are open from this address")]
+    TooManySockets,
     #[error(transparent)]
     Internal(switchboard_core::Error),
 }
@@ -40,6 +44,8 @@ impl ApiError {
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            ApiError::TooManySockets => (StatusCode::TOO_MANY_REQUESTS, "too_many_sockets"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

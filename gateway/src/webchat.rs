@@ -1,15 +1,24 @@
 //! The web-chat websocket: one socket per widget. Frames are parsed by
 //! `switchboard_channels::webchat`; here they meet the stream, the store and the
 //! realtime bus. A refused frame gets an `error` frame and the socket stays open.
+//!
+//! Before the upgrade: the page's origin must be allowed, the client's address must be
+//! under its socket cap, and the visitor id presented must carry the server's signature
+//! (else the socket gets a new id, and with it no one else's history).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchboard_channels::webchat::{
     self, ClientFrame, FrameError, ServerFrame, VisitorProfile, WidgetMessage,
 };
+use switchboard_core::clock::random_bytes;
 use switchboard_core::domain::{AuthorKind, Channel, Direction, Identity, IdentityKind};
 use switchboard_core::metrics::ChannelLabel;
 use switchboard_core::realtime::Event;
@@ -18,6 +27,7 @@ use switchboard_core::stream::INBOUND;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -26,7 +36,7 @@ pub struct WsQuery {
 
 fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
-        .get_all(axum::http::header::COOKIE)
+        .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
@@ -38,20 +48,103 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         })
 }
 
+/// Open widget sockets per client address. A socket holds a [`SocketSlot`] for as long as
+/// it lives; dropping the slot gives it back, so a socket that ends in any way (closed,
+/// failed, dropped on shutdown, its upgrade never completed) frees its place.
+#[derive(Debug, Clone, Default)]
+pub struct SocketCounter(Arc<Mutex<HashMap<IpAddr, u32>>>);
+
+#[derive(Debug)]
+pub struct SocketSlot {
+    counter: SocketCounter,
+    key: IpAddr,
+}
+
+impl SocketCounter {
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, u32>> {
+        // A poisoned lock only means a thread panicked between two plain integer updates;
+        // the counts are still whole.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot for a socket from `ip`, unless `cap` are already open.
+    pub fn try_open(&self, ip: IpAddr, cap: u32) -> Option<SocketSlot> {
+        let key = client_key(ip);
+        let mut open = self.lock();
+        let n = open.get(&key).copied().unwrap_or(0);
+        if n >= cap {
+            return None;
+        }
+        open.insert(key, n + 1);
+        Some(SocketSlot {
+            counter: self.clone(),
+            key,
+        })
+    }
+
+    /// Sockets open from `ip`'s address (its /64 for IPv6).
+    pub fn open(&self, ip: IpAddr) -> u32 {
+        self.lock().get(&client_key(ip)).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.counter.lock();
+        if let Some(n) = open.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            // Addresses with nothing open leave the map, so it holds only live clients.
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// What the cap counts by: an IPv4 address, or an IPv6 address's /64, since one IPv6
+/// client usually holds a whole /64 and could otherwise take a new address per socket.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     query: Result<Query<WsQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let asked = query
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    if !state.allowed_origins.allows(origin) {
+        tracing::debug!(
+            origin = origin.unwrap_or("-"),
+            "widget socket refused: origin"
+        );
+        return ApiError::OriginNotAllowed.into_response();
+    }
+    let cap = state.config.webchat.max_sockets_per_ip;
+    let Some(slot) = state.widget_sockets.try_open(peer.ip(), cap) else {
+        tracing::debug!(peer = %peer.ip(), "widget socket refused: too many open");
+        return ApiError::TooManySockets.into_response();
+    };
+    // Only an id this server signed is taken: anyone can present an id, and the id alone
+    // decides whose conversation the socket reads. Anything else gets a fresh one.
+    let presented = query
         .ok()
         .and_then(|Query(q)| q.visitor)
-        .or_else(|| cookie(&headers, "sb_visitor"));
-    // An unknown or malformed visitor id gets a fresh one: ids are random, never chosen.
-    let visitor = asked
-        .and_then(|v| Identity::new(IdentityKind::Visitor, &v).ok())
-        .or_else(|| Identity::visitor(&switchboard_core::clock::random_token()).ok());
+        .into_iter()
+        .chain(cookie(&headers, "sb_visitor"));
+    let visitor = presented
+        .filter(|v| state.visitors.verify(v))
+        .find_map(|v| Identity::new(IdentityKind::Visitor, &v).ok())
+        .or_else(|| Identity::visitor(&state.visitors.issue(random_bytes())).ok());
+    // An issued id always parses as a visitor id; this only keeps the types honest.
     let Some(visitor) = visitor else {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -61,57 +154,40 @@ pub async fn upgrade(
     let hard_limit = (limit * 4).max(64 * 1024);
     ws.max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .on_upgrade(move |socket| Session::new(state, visitor).run(socket))
+        .on_upgrade(move |socket| Session::new(state, visitor, slot).run(socket))
 }
 
-/// A token bucket: `capacity` messages, refilled evenly over a minute.
-struct Bucket {
-    capacity: f64,
-    tokens: f64,
-    last: tokio::time::Instant,
-}
-
-impl Bucket {
-    fn per_minute(n: u32) -> Self {
-        let capacity = f64::from(n);
-        Self {
-            capacity,
-            tokens: capacity,
-            last: tokio::time::Instant::now(),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = tokio::time::Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.capacity / 60.0;
-        self.tokens = (self.tokens + refill).min(self.capacity);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+/// A widget socket's message allowance: `n` per minute, in bursts of up to `n` (GCRA, by
+/// `governor`).
+fn per_minute(n: u32) -> governor::DefaultDirectRateLimiter {
+    let n = std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::direct(governor::Quota::per_minute(n))
 }
 
 struct Session {
     state: AppState,
-    bucket: Bucket,
+    /// Held, never read: dropping the session gives the address's socket slot back.
+    _slot: SocketSlot,
+    limiter: governor::DefaultDirectRateLimiter,
     visitor: Identity,
     contact_id: Option<String>,
+    /// The scope of the visitor's latest web-chat conversation, once known: its typing
+    /// events carry it, so only the agents who may see the conversation see them.
+    scope: Option<switchboard_core::domain::Scope>,
     identified: bool,
     profile: VisitorProfile,
 }
 
 impl Session {
-    fn new(state: AppState, visitor: Identity) -> Self {
-        let bucket = Bucket::per_minute(state.config.webchat.max_messages_per_minute);
+    fn new(state: AppState, visitor: Identity, slot: SocketSlot) -> Self {
+        let limiter = per_minute(state.config.webchat.max_messages_per_minute);
         Self {
             state,
-            bucket,
+            _slot: slot,
+            limiter,
             visitor,
             contact_id: None,
+            scope: None,
             identified: false,
             profile: VisitorProfile::default(),
         }
@@ -204,7 +280,7 @@ impl Session {
             ClientFrame::Typing { on } => {
                 if let Some(contact_id) = &self.contact_id {
                     let event = Event::Typing {
-                        scope: None,
+                        scope: self.scope.clone(),
                         contact_id: contact_id.clone(),
                         from: "contact".into(),
                         on,
@@ -229,7 +305,7 @@ impl Session {
         client_id: &str,
         text: &str,
     ) -> Result<(), axum::Error> {
-        if !self.bucket.take() {
+        if self.limiter.check().is_err() {
             let frame = ServerFrame::Error {
                 code: "rate_limited",
                 message: "too many messages; wait a moment and it will be sent".into(),
@@ -332,6 +408,9 @@ impl Session {
                 return send(socket, &unknown_conversation()).await;
             }
         }
+        if self.scope.is_none() {
+            self.scope = conversations.first().map(|c| c.scope());
+        }
         let mut messages = Vec::new();
         for c in &conversations {
             match self
@@ -379,6 +458,9 @@ impl Session {
             && inbox != self.state.config.webchat.inbox
         {
             return Ok(());
+        }
+        if let Some(scope) = event.scope() {
+            self.scope = Some(scope.into_owned());
         }
         match event {
             // Internal notes of the support side (handoff summaries) are not the visitor's.
@@ -449,4 +531,42 @@ async fn refuse(
 
 async fn send(socket: &mut WebSocket, frame: &ServerFrame<'_>) -> Result<(), axum::Error> {
     socket.send(WsMessage::Text(frame.to_json().into())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_slots_are_capped_per_address_and_freed_on_drop() {
+        let counter = SocketCounter::default();
+        let a: IpAddr = "203.0.113.7".parse().unwrap();
+        let b: IpAddr = "203.0.113.8".parse().unwrap();
+        let first = counter.try_open(a, 2).unwrap();
+        let second = counter.try_open(a, 2).unwrap();
+        assert!(counter.try_open(a, 2).is_none());
+        assert_eq!(counter.open(a), 2, "a refusal takes no slot");
+        let other = counter.try_open(b, 2).unwrap();
+        drop(first);
+        let third = counter.try_open(a, 2).unwrap();
+        assert!(counter.try_open(a, 2).is_none());
+        drop((second, third, other));
+        assert_eq!((counter.open(a), counter.open(b)), (0, 0));
+        assert!(counter.lock().is_empty(), "idle addresses leave the map");
+    }
+
+    #[test]
+    fn ipv6_counts_by_its_64_and_mapped_ipv4_as_ipv4() {
+        let counter = SocketCounter::default();
+        let x: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let y: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let z: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _x = counter.try_open(x, 1).unwrap();
+        assert!(counter.try_open(y, 1).is_none());
+        assert!(counter.try_open(z, 1).is_some());
+        let v4: IpAddr = "198.51.100.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.51.100.1".parse().unwrap();
+        let _v4 = counter.try_open(v4, 1).unwrap();
+        assert!(counter.try_open(mapped, 1).is_none());
+    }
 }

@@ -25,6 +25,36 @@ async fn bad_requests_are_refused_and_change_nothing() {
     let (status, body) = server.get(&client, "/api/v1/conversations").await;
     assert_eq!(status, 403, "{body}");
 
+    // A token in the URL is not accepted: only the Authorization header.
+    let r = server
+        .http
+        .get(server.url(&format!("/api/v1/conversations?token={agent}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // The events socket opens with a ticket, once; not with a token, a used or a forged
+    // ticket.
+    let ws = |q: String| {
+        let port = server.port;
+        async move {
+            tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/api/v1/events?{q}"))
+                .await
+        }
+    };
+    assert!(ws(format!("token={agent}")).await.is_err());
+    let ticket = server.events_ticket(&agent).await;
+    assert!(ws(format!("ticket={ticket}")).await.is_ok());
+    assert!(ws(format!("ticket={ticket}")).await.is_err(), "single use");
+    assert!(ws("ticket=sbw_forged".into()).await.is_err());
+    let r = server
+        .http
+        .post(server.url("/api/v1/events/tickets"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a ticket needs a token");
+
     // Unknown ids and routes.
     let (status, body) = server
         .get(&agent, "/api/v1/conversations/does-not-exist")

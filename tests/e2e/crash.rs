@@ -92,25 +92,32 @@ async fn persistent_blast(w: Widget, v: usize, acks: Arc<AtomicUsize>) {
     let mut to_send: Vec<usize> = (0..PER_VISITOR).collect();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
     while !pending.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "visitor {v}: {} unacknowledged", pending.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "visitor {v}: {} unacknowledged",
+            pending.len()
+        );
         for i in to_send.drain(..) {
-            let frame = json!({"type": "message", "client_id": format!("v{v}-{i}"), "text": text(v, i)});
-            tx.send(Message::Text(frame.to_string().into())).await.unwrap();
+            let frame =
+                json!({"type": "message", "client_id": format!("v{v}-{i}"), "text": text(v, i)});
+            tx.send(Message::Text(frame.to_string().into()))
+                .await
+                .unwrap();
         }
         let mut refused = Vec::new();
         loop {
             let next = tokio::time::timeout(std::time::Duration::from_millis(700), rx.next()).await;
-            let Ok(Some(Ok(Message::Text(t)))) = next else { break };
+            let Ok(Some(Ok(Message::Text(t)))) = next else {
+                break;
+            };
             let f: serde_json::Value = serde_json::from_str(&t).unwrap();
             let index = f["client_id"]
                 .as_str()
                 .and_then(|c| c.rsplit('-').next())
                 .and_then(|i| i.parse::<usize>().ok());
             match (f["type"].as_str(), index) {
-                (Some("ack"), Some(i)) => {
-                    if pending.remove(&i) {
-                        acks.fetch_add(1, Ordering::SeqCst);
-                    }
+                (Some("ack"), Some(i)) if pending.remove(&i) => {
+                    acks.fetch_add(1, Ordering::SeqCst);
                 }
                 (Some("error"), Some(i)) => {
                     assert_eq!(f["code"], "unavailable", "{f}");

@@ -89,6 +89,11 @@ impl Server {
             "SWITCHBOARD_WEBCHAT__MAX_MESSAGES_PER_MINUTE".into(),
             "1000000".into(),
         );
+        // Every test socket comes from 127.0.0.1; the cap test sets its own.
+        env.insert(
+            "SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP".into(),
+            "1000".into(),
+        );
         if backend == Backend::PostgresRedis {
             env.insert("DATABASE_URL".into(), fresh_pg().await);
             env.insert("REDIS_URL".into(), redis_url());
@@ -270,6 +275,16 @@ impl Server {
     pub async fn widget(&self, visitor: Option<&str>) -> Widget {
         Widget::connect(self.port, visitor).await
     }
+
+    /// A widget socket opened with extra request headers (`Origin`, `Cookie`); a refused
+    /// upgrade gives its HTTP status and JSON body.
+    pub async fn try_widget(
+        &self,
+        visitor: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Widget, (u16, Value)> {
+        Widget::try_connect(self.port, visitor, headers).await
+    }
 }
 
 impl Drop for Server {
@@ -289,15 +304,46 @@ pub struct Widget {
 
 impl Widget {
     pub async fn connect(port: u16, visitor: Option<&str>) -> Self {
+        match Self::try_connect(port, visitor, &[]).await {
+            Ok(w) => w,
+            Err((status, body)) => panic!("widget socket refused: {status} {body}"),
+        }
+    }
+
+    pub async fn try_connect(
+        port: u16,
+        visitor: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, (u16, Value)> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = match visitor {
             Some(v) => format!("ws://127.0.0.1:{port}/webchat/ws?visitor={v}"),
             None => format!("ws://127.0.0.1:{port}/webchat/ws"),
         };
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut request = url.into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().append(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                    .unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        let mut ws = match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => ws,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or(Value::Null);
+                return Err((response.status().as_u16(), body));
+            }
+            Err(e) => panic!("widget socket failed: {e}"),
+        };
         let welcome = next_json(&mut ws).await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         let visitor = welcome["visitor"].as_str().unwrap().to_owned();
-        Self { ws, visitor }
+        Ok(Self { ws, visitor })
     }
 
     pub async fn send_json(&mut self, v: Value) {

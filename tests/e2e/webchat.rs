@@ -5,7 +5,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 
-use crate::support::{Backend, Server, eventually};
+use crate::support::{Backend, Server, Widget, eventually};
 use futures::SinkExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,4 +327,215 @@ async fn a_flooding_widget_is_slowed_down() {
         .to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(server.thread(&agent, &conv).await.len(), 5);
+}
+
+/// The shape of a server-issued visitor id: `<24 lowercase hex>_<32 lowercase hex>`.
+fn is_issued_id(id: &str) -> bool {
+    let lower_hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    id.split_once('_')
+        .is_some_and(|(r, t)| r.len() == 24 && t.len() == 32 && lower_hex(r) && lower_hex(t))
+}
+
+/// The texts of the history a widget is sent.
+async fn history_texts(w: &mut Widget) -> Vec<String> {
+    w.send_json(json!({"type": "history"})).await;
+    w.expect("history").await["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn visitor_cookie(visitor: &str) -> String {
+    format!("theme=dark; sb_visitor={visitor}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_visitor_ids_the_server_signed_are_taken() {
+    let mut server = Server::start(Backend::Embedded).await;
+    let mut real = server.widget(None).await;
+    let visitor = real.visitor.clone();
+    assert!(is_issued_id(&visitor), "{visitor}");
+    real.say("c1", "my account number is 4711").await;
+    real.expect("ack").await;
+    real.expect("message").await; // stored and routed
+    drop(real);
+
+    let (random, tag) = visitor.split_once('_').unwrap();
+    let mut wrong_tag = tag.to_owned();
+    let last = if tag.ends_with('0') { "1" } else { "0" };
+    wrong_tag.replace_range(31.., last);
+    let forgeries = [
+        // The real visitor's random part with a tag one character off.
+        format!("{random}_{wrong_tag}"),
+        // The real tag on another random part.
+        format!("{}_{tag}", "0".repeat(24)),
+        format!("{random}_{}", "0".repeat(32)),
+        // An unsigned id of the kind the server once accepted.
+        "0123456789abcdef0123456789abcdef".to_owned(),
+    ];
+    let mut issued = Vec::new();
+    for forged in &forgeries {
+        let cookie = visitor_cookie(forged);
+        let by_query = server.widget(Some(forged)).await;
+        let by_cookie = server
+            .try_widget(None, &[("cookie", &cookie)])
+            .await
+            .unwrap_or_else(|e| panic!("refused: {e:?}"));
+        for mut w in [by_query, by_cookie] {
+            assert_ne!(&w.visitor, forged, "a forged id is never taken");
+            assert_ne!(w.visitor, visitor);
+            assert!(is_issued_id(&w.visitor), "{}", w.visitor);
+            assert!(history_texts(&mut w).await.is_empty(), "{forged}");
+            issued.push(w.visitor.clone());
+        }
+    }
+    let mut distinct = issued.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), issued.len(), "every replacement id is new");
+
+    // The real id, in the query or the cookie, gets its history back: also after a restart,
+    // since the key is kept in the database. A forged query does not hide a good cookie.
+    server.terminate();
+    server.spawn().await;
+    let cookie = visitor_cookie(&visitor);
+    let forged = &forgeries[0];
+    let again = [
+        server.widget(Some(&visitor)).await,
+        server
+            .try_widget(None, &[("cookie", &cookie)])
+            .await
+            .unwrap_or_else(|e| panic!("refused: {e:?}")),
+        server
+            .try_widget(Some(forged), &[("cookie", &cookie)])
+            .await
+            .unwrap_or_else(|e| panic!("refused: {e:?}")),
+    ];
+    for mut w in again {
+        assert_eq!(w.visitor, visitor);
+        assert_eq!(history_texts(&mut w).await, ["my account number is 4711"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_visitor_secret_is_shared_and_the_default_is_per_database() {
+    // Two nodes with separate databases: ids from one verify on the other only when both
+    // are given the same secret.
+    let secret = (
+        "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",
+        "0123456789abcdef0123456789abcdef",
+    );
+    let a = Server::start_with(Backend::Embedded, &[secret]).await;
+    let b = Server::start_with(Backend::Embedded, &[secret]).await;
+    let visitor = a.widget(None).await.visitor;
+    assert_eq!(b.widget(Some(&visitor)).await.visitor, visitor);
+
+    let c = Server::start(Backend::Embedded).await;
+    let d = Server::start(Backend::Embedded).await;
+    let visitor = c.widget(None).await.visitor;
+    assert_eq!(c.widget(Some(&visitor)).await.visitor, visitor);
+    let elsewhere = d.widget(Some(&visitor)).await.visitor;
+    assert_ne!(elsewhere, visitor);
+    assert!(is_issued_id(&elsewhere));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_allowed_origins_open_a_socket() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[(
+            "SWITCHBOARD_WEBCHAT__ALLOWED_ORIGINS",
+            "https://shop.example.com, http://localhost:3000",
+        )],
+    )
+    .await;
+    let refused: [&[(&str, &str)]; 6] = [
+        &[],
+        &[("origin", "https://evil.example.com")],
+        &[("origin", "http://shop.example.com")],
+        &[("origin", "https://shop.example.com.evil.example")],
+        &[("origin", "http://localhost:3001")],
+        &[("origin", "null")],
+    ];
+    for headers in refused {
+        let Err((status, body)) = server.try_widget(None, headers).await else {
+            panic!("{headers:?} was let in");
+        };
+        assert_eq!(status, 403, "{headers:?}: {body}");
+        assert_eq!(body["error"]["code"], "origin_not_allowed", "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    for origin in [
+        "https://shop.example.com",
+        "HTTPS://Shop.Example.COM:443",
+        "http://localhost:3000",
+    ] {
+        let mut w = server
+            .try_widget(None, &[("origin", origin)])
+            .await
+            .unwrap_or_else(|e| panic!("{origin} refused: {e:?}"));
+        w.say("c1", "hello").await;
+        w.expect("ack").await;
+    }
+}
+
+/// Opens a widget socket as soon as the server has a slot free again (a closed socket's
+/// slot comes back once its session has ended).
+async fn widget_once_free(server: &Server) -> Widget {
+    for _ in 0..200 {
+        match server.try_widget(None, &[]).await {
+            Ok(w) => return w,
+            Err((429, _)) => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+            Err(e) => panic!("refused: {e:?}"),
+        }
+    }
+    panic!("no socket slot came free within 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_per_address_are_capped() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_WEBCHAT__MAX_SOCKETS_PER_IP", "3")],
+    )
+    .await;
+    // With no allow list any origin may connect (the demo's default).
+    let mut open = Vec::new();
+    for origin in ["https://one.example", "https://two.example", "null"] {
+        open.push(
+            server
+                .try_widget(None, &[("origin", origin)])
+                .await
+                .unwrap_or_else(|e| panic!("refused: {e:?}")),
+        );
+    }
+    let refused = || async {
+        let Err((status, body)) = server.try_widget(None, &[]).await else {
+            panic!("a socket over the cap was let in");
+        };
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "too_many_sockets", "{body}");
+    };
+    refused().await;
+    refused().await;
+
+    // A socket closed politely frees its slot, and refused attempts took none: exactly one
+    // more fits.
+    let mut closed = open.pop().unwrap();
+    closed.ws.close(None).await.unwrap();
+    let mut fresh = widget_once_free(&server).await;
+    refused().await;
+    fresh.say("c1", "still works").await;
+    fresh.expect("ack").await;
+    open.push(fresh);
+
+    // So does one whose connection just drops.
+    drop(open.pop());
+    open.push(widget_once_free(&server).await);
+    refused().await;
 }

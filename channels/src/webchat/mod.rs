@@ -4,15 +4,22 @@
 //! Client → server frames: `message` (with a client id that makes resends idempotent),
 //! `typing`, `history`, `identify` (the pre-chat form), `ping`. Server → client frames:
 //! `welcome`, `ack`, `message`, `typing`, `history`, `resync`, `pong`, `error`.
+//!
+//! Who may connect: [`VisitorSigner`] issues the visitor ids (signed, so only the server
+//! makes them) and [`OriginAllowList`] says which pages may embed the widget.
 
+mod origin;
 mod sender;
+mod visitor;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::domain::{
     AuthorKind, Channel, Direction, Envelope, Identity, IdentityKind, Message,
 };
 
+pub use origin::{BadOrigin, Origin, OriginAllowList};
 pub use sender::WebchatSender;
+pub use visitor::{MIN_SECRET_BYTES, RANDOM_BYTES, ShortSecret, VisitorSigner};
 
 /// The widget script, served at `/widget.js`.
 pub const WIDGET_JS: &str = include_str!("widget.js");

@@ -1,9 +1,11 @@
 /* Switchboard web-chat widget. Embed with:
  *   <script src="https://support.example.com/widget.js" async></script>
- * No build step, no dependencies. Keeps the visitor id in a first-party cookie, restores
- * the conversation on reload, shows typing, and reconnects with back-off. Messages typed
- * while offline wait in localStorage and are resent with the same client id until the
- * server acknowledges them, so nothing is lost and nothing is stored twice.
+ * No build step, no dependencies. Keeps the visitor id in a first-party cookie: the server
+ * issues it (signed) in the welcome frame, which also replaces any id it did not take, so
+ * the widget always keeps what the server says. Restores the conversation on reload, shows
+ * typing, and reconnects with back-off. Messages typed while offline wait in localStorage
+ * and are resent with the same client id until the server acknowledges them, so nothing is
+ * lost and nothing is stored twice.
  */
 (function () {
   "use strict";

@@ -123,11 +123,13 @@ impl Store {
         if team.trim().is_empty() {
             return Err(Error::invalid("team name is empty"));
         }
-        sqlx::query("INSERT INTO user_teams (user_id, team) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(user_id)
-            .bind(team.trim())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO user_teams (user_id, team) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(team.trim())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -179,12 +181,14 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO ws_tickets (ticket_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(hash(&ticket))
-            .bind(user_id)
-            .bind(now + ttl_ms)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO ws_tickets (ticket_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(hash(&ticket))
+        .bind(user_id)
+        .bind(now + ttl_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(ticket)
     }
 
@@ -205,12 +209,11 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT id, email, name, role, tier, created_at FROM users WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT id, email, name, role, tier, created_at FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(rows::user).transpose()
     }
 

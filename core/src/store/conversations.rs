@@ -49,7 +49,8 @@ impl Store {
         filter: &ConversationFilter,
         caller: Option<&super::Caller>,
     ) -> Result<Vec<Conversation>> {
-        let (scope, scope_binds) = caller.map_or(("1 = 1".to_owned(), Vec::new()), |c| c.condition(1));
+        let (scope, scope_binds) =
+            caller.map_or(("1 = 1".to_owned(), Vec::new()), |c| c.condition(1));
         let mut sql = format!(
             "SELECT {} FROM conversations WHERE {scope}",
             rows::CONVERSATION_COLUMNS

@@ -9,6 +9,7 @@ mod conversations;
 mod ingest;
 mod outbound;
 mod rows;
+mod secrets;
 mod users;
 
 use std::path::Path;
@@ -39,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "second pass",
         include_str!("../../../migrations/0002_second_pass.sql"),
+    ),
+    (
+        3,
+        "secrets",
+        include_str!("../../../migrations/0003_secrets.sql"),
     ),
 ];
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use switchboard_core::blob::{BlobKind, BlobStore, LocalBlobStore};
+use switchboard_core::domain::Attachment;
 use switchboard_core::domain::{AuthorKind, Channel, DeliveryState, Identity, Inbound, Receipt};
 use switchboard_core::html::SanitizedHtml;
 use switchboard_core::realtime::{Event, Realtime};
@@ -33,6 +35,20 @@ async fn envelope_v2_keeps_everything_through_stream_and_store(env: Env) {
     e.cc = vec![Identity::email("Carol@X.com").unwrap()];
     e.to = vec![Identity::email("support@shop.example").unwrap()];
     e.subject = Some("Printer".into());
+    // An attachment is a reference to a stored blob.
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = LocalBlobStore::new(dir.path());
+    let pdf = b"%PDF-1.4 a photo of the display".to_vec();
+    let stored = blobs.put(BlobKind::Attachment, &pdf).await.unwrap();
+    e.attachments = vec![Attachment {
+        name: "display.pdf".into(),
+        mime: "application/pdf".into(),
+        size: stored.size(),
+        blob: stored.key().clone(),
+        content_id: None,
+    }];
+    // Written by a newer node (schema 3) with a field this build does not know.
+    e.v = switchboard_core::domain::ENVELOPE_VERSION + 1;
     e.unknown
         .insert("priority_hint".into(), serde_json::json!("urgent"));
     // Written as a newer node would: the unknown field rides along through the stream.
@@ -74,15 +90,21 @@ async fn envelope_v2_keeps_everything_through_stream_and_store(env: Env) {
     .await
     .unwrap();
     assert_eq!(participants, 1, "the Cc'd person takes part");
-    // An unnormalized identity cannot even be read from the stream: it is parked.
+    // An unnormalized identity, or an attachment naming a path instead of a blob, cannot
+    // even be read from the stream: parked with the reason, never stored.
     let bad = payload.replace("ana@x.com", "not-an-address");
     env.stream.append(INBOUND, &bad).await.unwrap();
+    let traversal = payload
+        .replace("<v2@x>", "<v2b@x>")
+        .replace(stored.key().as_str(), "../../../etc/passwd");
+    env.stream.append(INBOUND, &traversal).await.unwrap();
     drain(&env).await;
     let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stream_parked")
         .fetch_one(env.store.pool())
         .await
         .unwrap();
-    assert_eq!(parked, 1);
+    assert_eq!(parked, 2);
+    assert_eq!(env.store.count_messages(None).await.unwrap(), 1);
 }
 
 async fn auto_submitted_mail_opens_nothing_and_is_kept(env: Env) {

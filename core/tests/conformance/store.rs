@@ -13,7 +13,34 @@ on_every_backend!(
     a_burst_opens_one_conversation,
     replies_thread_and_identities_join,
     cards_are_typed_and_checked,
+    secrets_are_made_once_and_kept,
 );
+
+async fn secrets_are_made_once_and_kept(env: Env) {
+    let s = &env.store;
+    // Nodes starting together race to make it; all of them get the one that was kept.
+    let (a, b, c) = tokio::join!(
+        s.secret_or_create(&env.ids, "webchat.visitor"),
+        s.secret_or_create(&env.ids, "webchat.visitor"),
+        s.secret_or_create(&env.ids, "webchat.visitor"),
+    );
+    let a = a.unwrap();
+    assert_eq!(a.len(), 64, "{a}");
+    assert!(
+        a.bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+        "{a}"
+    );
+    assert_eq!((b.unwrap(), c.unwrap()), (a.clone(), a.clone()));
+    assert_eq!(
+        s.secret_or_create(&env.ids, "webchat.visitor")
+            .await
+            .unwrap(),
+        a
+    );
+    let other = s.secret_or_create(&env.ids, "other").await.unwrap();
+    assert_ne!(other, a, "each name has its own secret");
+}
 
 async fn cards_are_typed_and_checked(env: Env) {
     use std::sync::Arc;
@@ -175,7 +202,10 @@ async fn users_tokens_and_conflicts(env: Env) {
     );
     let token = s.issue_api_token(&env.ids, &u.id, "test").await.unwrap();
     let now = env.ids.now_ms();
-    assert_eq!(s.user_by_token(&token, now).await.unwrap().unwrap().id, u.id);
+    assert_eq!(
+        s.user_by_token(&token, now).await.unwrap().unwrap().id,
+        u.id
+    );
     assert!(s.user_by_token("sbt_wrong", now).await.unwrap().is_none());
 }
 
@@ -404,5 +434,40 @@ mod batch {
             .unwrap();
         assert_eq!(name.as_deref(), Some("Ana"));
         assert_eq!(s.count_messages(None).await.unwrap(), 5);
+    }
+}
+
+mod tls {
+    /// PostgreSQL over TLS (`sslmode=require`): the driver is built with rustls, and the
+    /// session really is encrypted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_connections_can_require_tls() {
+        let url = crate::support::fresh_pg().await;
+        let store = switchboard_core::store::Store::connect(&format!("{url}?sslmode=require"))
+            .await
+            .unwrap();
+        let ssl: bool =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert!(ssl);
+        store.close().await;
+    }
+
+    /// `rediss://` is understood (TLS is compiled in): against a server without TLS the
+    /// connection fails in the handshake, not for want of TLS support.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_urls_may_ask_for_tls() {
+        let plain = crate::support::redis_url();
+        let tls = plain.replacen("redis://", "rediss://", 1);
+        let err = switchboard_core::stream::redis::RedisStream::connect(&tls, "sbt:tls")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.to_lowercase().contains("not enabled") && !err.contains("feature"),
+            "{err}"
+        );
     }
 }
