@@ -225,70 +225,24 @@ impl Store {
             }
         }
         if !new_contacts.is_empty() {
-            let rows: Vec<Vec<Val>> = new_contacts
-                .iter()
-                .map(|(id, _, name, at)| {
-                    vec![
-                        Val::Text(id.clone()),
-                        Val::OptText(name.clone()),
-                        Val::Int(*at),
-                    ]
-                })
-                .collect();
-            insert_rows(tx, "INSERT INTO contacts (id, name, created_at)", "", &rows).await?;
-            let rows: Vec<Vec<Val>> = new_contacts
-                .iter()
-                .map(|(id, identity, _, at)| {
-                    vec![
-                        Val::Text(identity.kind().as_str().into()),
-                        Val::Text(identity.value().to_owned()),
-                        Val::Text(id.clone()),
-                        Val::Int(1),
-                        Val::Int(*at),
-                        Val::Int(*at),
-                    ]
-                })
-                .collect();
-            let claimed = insert_rows(
-                tx,
-                "INSERT INTO contact_identities (kind, value, contact_id, verified, created_at, verified_at)",
-                "ON CONFLICT DO NOTHING RETURNING contact_id",
-                &rows,
-            )
-            .await?;
-            let claimed: HashSet<String> = claimed
-                .iter()
-                .map(|r| r.try_get::<String, _>(0))
-                .collect::<Result<_, _>>()?;
-            for (id, identity, _, _) in &new_contacts {
-                if claimed.contains(id) {
-                    contact_of.insert((*identity).clone(), id.clone());
-                }
-            }
-            // Contacts whose identity another node claimed first are dropped for theirs.
-            let lost: Vec<String> = new_contacts
-                .iter()
-                .map(|(id, ..)| id.clone())
-                .filter(|id| !claimed.contains(id))
-                .collect();
-            if !lost.is_empty() {
-                select_in(tx, "DELETE FROM contacts WHERE id", &[], &lost).await?;
-                let identities: Vec<&Identity> = new_contacts
-                    .iter()
-                    .filter(|(id, ..)| !claimed.contains(id))
-                    .map(|(_, identity, ..)| *identity)
-                    .collect();
-                let found = find_contacts(tx, &identities).await?;
-                for identity in identities {
-                    let id = found.get(identity).ok_or_else(|| {
-                        Error::Conflict("identity vanished while resolving".into())
-                    })?;
-                    contact_of.insert(identity.clone(), id.clone());
-                }
-            }
-            created.extend(claimed);
+            created = create_contacts(tx, &new_contacts, &mut contact_of).await?;
         }
 
+        self.note_claims(tx, envs, live, &contact_of, &created)
+            .await?;
+        Ok(contact_of)
+    }
+
+    /// Identities a sender merely typed (a pre-chat email) are noted on its contact,
+    /// unverified, and a name is taken where the contact has none.
+    async fn note_claims(
+        &self,
+        tx: &mut Tx,
+        envs: &[Envelope],
+        live: &[usize],
+        contact_of: &HashMap<Identity, String>,
+        created: &HashSet<String>,
+    ) -> Result<()> {
         // Claimed identities (a pre-chat email) are noted on the sender's contact,
         // unverified: they never decide whose messages are whose.
         let mut claim_rows: Vec<Vec<Val>> = Vec::new();
@@ -330,7 +284,7 @@ impl Store {
                 .collect();
             none_merged(tx, &used).await?;
         }
-        Ok(contact_of)
+        Ok(())
     }
 
     /// Step 4: the conversation of every message. In order: a reply to one of the
@@ -469,62 +423,7 @@ impl Store {
                 }
             })
             .collect();
-        let rows: Vec<Vec<Val>> = fresh
-            .iter()
-            .map(|c| {
-                vec![
-                    Val::Text(c.id.clone()),
-                    Val::Int(c.number),
-                    Val::Text(c.inbox.clone()),
-                    Val::Text(c.channel.as_str().into()),
-                    Val::Text(c.contact_id.clone()),
-                    Val::OptText(c.company_id.clone()),
-                    Val::Text(c.thread_key.clone()),
-                    Val::OptText(c.subject.clone()),
-                    Val::Text(c.status.as_str().into()),
-                    Val::Text(c.priority.as_str().into()),
-                    Val::Text(c.tier.as_str().into()),
-                    Val::Text("[]".into()),
-                    Val::Int(c.created_at),
-                    Val::Int(c.updated_at),
-                    Val::Int(c.last_message_at),
-                ]
-            })
-            .collect();
-        let inserted = insert_rows(
-            tx,
-            "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at)",
-            "ON CONFLICT DO NOTHING RETURNING id",
-            &rows,
-        )
-        .await?;
-        let opened: HashSet<String> = inserted
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<_, _>>()?;
-        let events: Vec<Vec<Val>> = fresh
-            .iter()
-            .filter(|c| opened.contains(&c.id))
-            .map(|c| {
-                vec![
-                    Val::Text(c.id.clone()),
-                    Val::Text(c.id.clone()),
-                    Val::Text("conversation_opened".into()),
-                    Val::Text(
-                        serde_json::json!({"number": c.number, "channel": c.channel, "thread": c.thread_key})
-                            .to_string(),
-                    ),
-                    Val::Int(c.created_at),
-                ]
-            })
-            .collect();
-        insert_rows(
-            tx,
-            "INSERT INTO events (id, conversation_id, kind, payload, created_at)",
-            "",
-            &events,
-        )
-        .await?;
+        let opened = insert_conversations(tx, &fresh).await?;
         let mut out = Vec::with_capacity(fresh.len());
         for c in fresh {
             if opened.contains(&c.id) {
@@ -540,6 +439,140 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Creates contacts with their verified identity; where another node claimed an identity
+/// first, drops ours for theirs. Records every identity's contact in `contact_of`;
+/// returns the contacts created here.
+async fn create_contacts(
+    tx: &mut Tx,
+    new_contacts: &[(String, &Identity, Option<String>, i64)],
+    contact_of: &mut HashMap<Identity, String>,
+) -> Result<HashSet<String>> {
+    let rows: Vec<Vec<Val>> = new_contacts
+        .iter()
+        .map(|(id, _, name, at)| {
+            vec![
+                Val::Text(id.clone()),
+                Val::OptText(name.clone()),
+                Val::Int(*at),
+            ]
+        })
+        .collect();
+    insert_rows(tx, "INSERT INTO contacts (id, name, created_at)", "", &rows).await?;
+    let rows: Vec<Vec<Val>> = new_contacts
+        .iter()
+        .map(|(id, identity, _, at)| {
+            vec![
+                Val::Text(identity.kind().as_str().into()),
+                Val::Text(identity.value().to_owned()),
+                Val::Text(id.clone()),
+                Val::Int(1),
+                Val::Int(*at),
+                Val::Int(*at),
+            ]
+        })
+        .collect();
+    let claimed = insert_rows(
+            tx,
+            "INSERT INTO contact_identities (kind, value, contact_id, verified, created_at, verified_at)",
+            "ON CONFLICT DO NOTHING RETURNING contact_id",
+            &rows,
+        )
+        .await?;
+    let claimed: HashSet<String> = claimed
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    for (id, identity, _, _) in new_contacts {
+        if claimed.contains(id) {
+            contact_of.insert((*identity).clone(), id.clone());
+        }
+    }
+    // Contacts whose identity another node claimed first are dropped for theirs.
+    let lost: Vec<String> = new_contacts
+        .iter()
+        .map(|(id, ..)| id.clone())
+        .filter(|id| !claimed.contains(id))
+        .collect();
+    if !lost.is_empty() {
+        select_in(tx, "DELETE FROM contacts WHERE id", &[], &lost).await?;
+        let identities: Vec<&Identity> = new_contacts
+            .iter()
+            .filter(|(id, ..)| !claimed.contains(id))
+            .map(|(_, identity, ..)| *identity)
+            .collect();
+        let found = find_contacts(tx, &identities).await?;
+        for identity in identities {
+            let id = found
+                .get(identity)
+                .ok_or_else(|| Error::Conflict("identity vanished while resolving".into()))?;
+            contact_of.insert(identity.clone(), id.clone());
+        }
+    }
+    Ok(claimed)
+}
+
+/// Inserts new conversations, each with its `conversation_opened` event; returns the ids
+/// inserted (a thread another node opened first keeps theirs).
+async fn insert_conversations(tx: &mut Tx, fresh: &[Conversation]) -> Result<HashSet<String>> {
+    let rows: Vec<Vec<Val>> = fresh
+        .iter()
+        .map(|c| {
+            vec![
+                Val::Text(c.id.clone()),
+                Val::Int(c.number),
+                Val::Text(c.inbox.clone()),
+                Val::Text(c.channel.as_str().into()),
+                Val::Text(c.contact_id.clone()),
+                Val::OptText(c.company_id.clone()),
+                Val::Text(c.thread_key.clone()),
+                Val::OptText(c.subject.clone()),
+                Val::Text(c.status.as_str().into()),
+                Val::Text(c.priority.as_str().into()),
+                Val::Text(c.tier.as_str().into()),
+                Val::Text("[]".into()),
+                Val::Int(c.created_at),
+                Val::Int(c.updated_at),
+                Val::Int(c.last_message_at),
+            ]
+        })
+        .collect();
+    let inserted = insert_rows(
+        tx,
+        "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at)",
+        "ON CONFLICT DO NOTHING RETURNING id",
+        &rows,
+    )
+    .await?;
+    let opened: HashSet<String> = inserted
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    let events: Vec<Vec<Val>> = fresh
+        .iter()
+        .filter(|c| opened.contains(&c.id))
+        .map(|c| {
+            vec![
+                Val::Text(c.id.clone()),
+                Val::Text(c.id.clone()),
+                Val::Text("conversation_opened".into()),
+                Val::Text(
+                    serde_json::json!({"number": c.number, "channel": c.channel, "thread": c.thread_key})
+                        .to_string(),
+                ),
+                Val::Int(c.created_at),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        "INSERT INTO events (id, conversation_id, kind, payload, created_at)",
+        "",
+        &events,
+    )
+    .await?;
+    Ok(opened)
 }
 
 /// The thread a conversation is: (contact, inbox, thread key).
@@ -680,72 +713,12 @@ async fn reply_parents(
     if replying.is_empty() {
         return Ok(out);
     }
-    // (channel, external id) → conversation
-    let mut by_channel: HashMap<&str, Vec<String>> = HashMap::new();
-    for &i in &replying {
-        by_channel
-            .entry(envs[i].channel.as_str())
-            .or_default()
-            .extend(envs[i].replies_to.iter().cloned());
-    }
-    let mut parent: HashMap<(String, String), String> = HashMap::new();
-    for (channel, ext) in &by_channel {
-        let ext = dedup(ext);
-        // Ours, by the channel's id for them; the contact's own, by idempotency key.
-        for row in select_in(
-            tx,
-            "SELECT external_id, conversation_id FROM messages WHERE direction = 'outbound' AND channel = $1 AND external_id",
-            &[Val::Text((*channel).to_owned())],
-            &ext,
-        )
-        .await?
-        {
-            parent.insert(((*channel).to_owned(), row.try_get(0)?), row.try_get(1)?);
-        }
-        let keys: Vec<String> = ext.iter().map(|e| format!("{channel}:{e}")).collect();
-        for row in select_in(
-            tx,
-            "SELECT external_id, conversation_id FROM messages WHERE idempotency_key",
-            &[],
-            &keys,
-        )
-        .await?
-        {
-            parent
-                .entry(((*channel).to_owned(), row.try_get(0)?))
-                .or_insert(row.try_get(1)?);
-        }
-    }
+    let parent = named_messages(tx, envs, &replying).await?;
     if parent.is_empty() {
         return Ok(out);
     }
-    let conversation_ids = dedup(&parent.values().cloned().collect::<Vec<_>>());
-    let mut conversations: HashMap<String, Conversation> = HashMap::new();
-    for row in select_in(
-        tx,
-        &format!(
-            "SELECT {} FROM conversations WHERE id",
-            rows::CONVERSATION_COLUMNS
-        ),
-        &[],
-        &conversation_ids,
-    )
-    .await?
-    {
-        let c = rows::conversation(&row)?;
-        conversations.insert(c.id.clone(), c);
-    }
-    let mut participants: HashSet<(String, String)> = HashSet::new();
-    for row in select_in(
-        tx,
-        "SELECT conversation_id, contact_id FROM conversation_participants WHERE conversation_id",
-        &[],
-        &conversation_ids,
-    )
-    .await?
-    {
-        participants.insert((row.try_get(0)?, row.try_get(1)?));
-    }
+    let (conversations, participants) = candidates(tx, &parent).await?;
+    let mut conversations = conversations;
     for &i in &replying {
         let env = &envs[i];
         let contact = &contact_of[&env.sender];
@@ -804,6 +777,87 @@ async fn reply_parents(
     Ok(out)
 }
 
+/// The conversations of the messages the replying envelopes name: ours by the channel's
+/// id for them, the contacts' own by idempotency key. Keyed by (channel, external id).
+async fn named_messages(
+    tx: &mut Tx,
+    envs: &[Envelope],
+    replying: &[usize],
+) -> Result<HashMap<(String, String), String>> {
+    // (channel, external id) → conversation
+    let mut by_channel: HashMap<&str, Vec<String>> = HashMap::new();
+    for &i in replying {
+        by_channel
+            .entry(envs[i].channel.as_str())
+            .or_default()
+            .extend(envs[i].replies_to.iter().cloned());
+    }
+    let mut parent: HashMap<(String, String), String> = HashMap::new();
+    for (channel, ext) in &by_channel {
+        let ext = dedup(ext);
+        // Ours, by the channel's id for them; the contact's own, by idempotency key.
+        for row in select_in(
+            tx,
+            "SELECT external_id, conversation_id FROM messages WHERE direction = 'outbound' AND channel = $1 AND external_id",
+            &[Val::Text((*channel).to_owned())],
+            &ext,
+        )
+        .await?
+        {
+            parent.insert(((*channel).to_owned(), row.try_get(0)?), row.try_get(1)?);
+        }
+        let keys: Vec<String> = ext.iter().map(|e| format!("{channel}:{e}")).collect();
+        for row in select_in(
+            tx,
+            "SELECT external_id, conversation_id FROM messages WHERE idempotency_key",
+            &[],
+            &keys,
+        )
+        .await?
+        {
+            parent
+                .entry(((*channel).to_owned(), row.try_get(0)?))
+                .or_insert(row.try_get(1)?);
+        }
+    }
+    Ok(parent)
+}
+
+/// The candidate conversations and who takes part in them.
+async fn candidates(
+    tx: &mut Tx,
+    parent: &HashMap<(String, String), String>,
+) -> Result<(HashMap<String, Conversation>, HashSet<(String, String)>)> {
+    let conversation_ids = dedup(&parent.values().cloned().collect::<Vec<_>>());
+    let mut conversations: HashMap<String, Conversation> = HashMap::new();
+    for row in select_in(
+        tx,
+        &format!(
+            "SELECT {} FROM conversations WHERE id",
+            rows::CONVERSATION_COLUMNS
+        ),
+        &[],
+        &conversation_ids,
+    )
+    .await?
+    {
+        let c = rows::conversation(&row)?;
+        conversations.insert(c.id.clone(), c);
+    }
+    let mut participants: HashSet<(String, String)> = HashSet::new();
+    for row in select_in(
+        tx,
+        "SELECT conversation_id, contact_id FROM conversation_participants WHERE conversation_id",
+        &[],
+        &conversation_ids,
+    )
+    .await?
+    {
+        participants.insert((row.try_get(0)?, row.try_get(1)?));
+    }
+    Ok((conversations, participants))
+}
+
 /// Step 5: the messages themselves, Cc'd participants, and each conversation's activity
 /// (a new message wakes a snoozed conversation).
 async fn store_messages(
@@ -840,33 +894,7 @@ async fn store_messages(
             )
         })
         .collect();
-    let mut rows = Vec::with_capacity(messages.len());
-    for (i, m) in &messages {
-        let extra = if envs[*i].unknown.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&envs[*i].unknown)?)
-        };
-        rows.push(vec![
-            Val::Text(m.id.clone()),
-            Val::Text(m.conversation_id.clone()),
-            Val::Text(m.direction.as_str().into()),
-            Val::Text(m.author_kind.as_str().into()),
-            Val::OptText(m.author_id.clone()),
-            Val::Text(m.channel.as_str().into()),
-            Val::Text(m.text.clone()),
-            Val::OptText(m.full_text.clone()),
-            Val::OptText(m.html.as_ref().map(|h| h.as_str().to_owned())),
-            Val::Text(serde_json::to_string(&m.attachments)?),
-            Val::Text(m.delivery_state.as_str().into()),
-            Val::OptText(m.external_id.clone()),
-            Val::Text(keys[*i].clone()),
-            Val::OptText(extra),
-            Val::Int(0),
-            Val::Int(m.created_at),
-            Val::Int(m.created_at),
-        ]);
-    }
+    let rows = message_rows(envs, keys, &messages)?;
     let inserted = insert_rows(
         tx,
         "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, delivery_state, external_id, idempotency_key, extra, attempts, created_at, updated_at)",
@@ -879,31 +907,7 @@ async fn store_messages(
         .map(|r| r.try_get::<String, _>(0))
         .collect::<Result<_, _>>()?;
 
-    let mut participant_rows: Vec<Vec<Val>> = Vec::new();
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    for (i, m) in messages.iter().filter(|(_, m)| inserted.contains(&m.id)) {
-        let c = &threads[i].conversation;
-        for cc in &envs[*i].cc {
-            let Some(contact) = contact_of.get(cc) else {
-                continue;
-            };
-            if contact != &c.contact_id && seen.insert((c.id.clone(), contact.clone())) {
-                participant_rows.push(vec![
-                    Val::Text(c.id.clone()),
-                    Val::Text(contact.clone()),
-                    Val::Text("cc".into()),
-                    Val::Int(m.created_at),
-                ]);
-            }
-        }
-    }
-    insert_rows(
-        tx,
-        "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at)",
-        "ON CONFLICT DO NOTHING",
-        &participant_rows,
-    )
-    .await?;
+    add_cc_participants(tx, envs, &messages, &inserted, contact_of, threads).await?;
 
     let latest = touch_conversations(tx, &messages, &inserted).await?;
 
@@ -936,6 +940,79 @@ async fn store_messages(
             conversation,
         })));
     }
+    Ok(())
+}
+
+/// The `messages` rows of a batch, with unknown envelope fields kept beside each.
+fn message_rows(
+    envs: &[Envelope],
+    keys: &[String],
+    messages: &[(usize, Message)],
+) -> Result<Vec<Vec<Val>>> {
+    let mut rows = Vec::with_capacity(messages.len());
+    for (i, m) in messages {
+        let extra = if envs[*i].unknown.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&envs[*i].unknown)?)
+        };
+        rows.push(vec![
+            Val::Text(m.id.clone()),
+            Val::Text(m.conversation_id.clone()),
+            Val::Text(m.direction.as_str().into()),
+            Val::Text(m.author_kind.as_str().into()),
+            Val::OptText(m.author_id.clone()),
+            Val::Text(m.channel.as_str().into()),
+            Val::Text(m.text.clone()),
+            Val::OptText(m.full_text.clone()),
+            Val::OptText(m.html.as_ref().map(|h| h.as_str().to_owned())),
+            Val::Text(serde_json::to_string(&m.attachments)?),
+            Val::Text(m.delivery_state.as_str().into()),
+            Val::OptText(m.external_id.clone()),
+            Val::Text(keys[*i].clone()),
+            Val::OptText(extra),
+            Val::Int(0),
+            Val::Int(m.created_at),
+            Val::Int(m.created_at),
+        ]);
+    }
+    Ok(rows)
+}
+
+/// Cc'd people of stored messages take part in their conversations from now on.
+async fn add_cc_participants(
+    tx: &mut Tx,
+    envs: &[Envelope],
+    messages: &[(usize, Message)],
+    inserted: &HashSet<String>,
+    contact_of: &HashMap<Identity, String>,
+    threads: &HashMap<usize, Threaded>,
+) -> Result<()> {
+    let mut participant_rows: Vec<Vec<Val>> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    for (i, m) in messages.iter().filter(|(_, m)| inserted.contains(&m.id)) {
+        let c = &threads[i].conversation;
+        for cc in &envs[*i].cc {
+            let Some(contact) = contact_of.get(cc) else {
+                continue;
+            };
+            if contact != &c.contact_id && seen.insert((c.id.clone(), contact.clone())) {
+                participant_rows.push(vec![
+                    Val::Text(c.id.clone()),
+                    Val::Text(contact.clone()),
+                    Val::Text("cc".into()),
+                    Val::Int(m.created_at),
+                ]);
+            }
+        }
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at)",
+        "ON CONFLICT DO NOTHING",
+        &participant_rows,
+    )
+    .await?;
     Ok(())
 }
 
