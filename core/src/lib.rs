@@ -7,6 +7,7 @@
 pub mod blob;
 pub mod bot;
 pub mod cards;
+pub mod changes;
 pub mod clock;
 pub mod dispatcher;
 pub mod domain;

@@ -19,15 +19,14 @@ pub struct ConversationFilter {
 
 impl Store {
     pub async fn conversation(&self, id: &str) -> Result<Conversation> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        sqlx::query_as::<_, Conversation>(AssertSqlSafe(format!(
             "SELECT {} FROM conversations WHERE id = $1",
             rows::CONVERSATION_COLUMNS
         )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| Error::not_found(format!("conversation {id}")))?;
-        rows::conversation(&row)
+        .ok_or_else(|| Error::not_found(format!("conversation {id}")))
     }
 
     /// Conversations by latest activity first, all of them (for workers and tests).
@@ -109,7 +108,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Message>> {
         let limit = if limit <= 0 { 200 } else { limit.min(10_000) };
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        Ok(sqlx::query_as::<_, Message>(AssertSqlSafe(format!(
             "SELECT {} FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3",
             rows::MESSAGE_COLUMNS
         )))
@@ -117,20 +116,18 @@ impl Store {
         .bind(after.unwrap_or(""))
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::message).collect()
+        .await?)
     }
 
     pub async fn message(&self, id: &str) -> Result<Message> {
-        let row = sqlx::query(AssertSqlSafe(format!(
+        sqlx::query_as::<_, Message>(AssertSqlSafe(format!(
             "SELECT {} FROM messages WHERE id = $1",
             rows::MESSAGE_COLUMNS
         )))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| Error::not_found(format!("message {id}")))?;
-        rows::message(&row)
+        .ok_or_else(|| Error::not_found(format!("message {id}")))
     }
 
     /// Hands a conversation to a tier of people: the bot stops for good, the reason and

@@ -75,3 +75,23 @@ pub(crate) fn user(row: &AnyRow) -> Result<User> {
         created_at: row.try_get("created_at")?,
     })
 }
+
+/// Typed rows: `sqlx::query_as::<_, Conversation>(…)` reads a row straight into the domain
+/// type, with the same checks (a status or channel the code does not know is an error,
+/// not a silent default).
+macro_rules! from_row {
+    ($($ty:ty => $f:ident),+ $(,)?) => {
+        $(
+            impl<'r> sqlx::FromRow<'r, AnyRow> for $ty {
+                fn from_row(row: &'r AnyRow) -> std::result::Result<Self, sqlx::Error> {
+                    $f(row).map_err(|e| match e {
+                        crate::error::Error::Db(e) => e,
+                        other => sqlx::Error::Decode(Box::new(other)),
+                    })
+                }
+            }
+        )+
+    };
+}
+
+from_row!(Conversation => conversation, Message => message, User => user);

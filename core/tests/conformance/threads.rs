@@ -14,7 +14,89 @@ on_every_backend!(
     typed_identities_never_attract_the_real_owners_mail,
     merges_move_everything_and_chains_resolve,
     a_message_arriving_mid_merge_lands_once_on_the_survivor,
+    changes_are_recorded_and_published_with_their_scope,
 );
+
+async fn changes_are_recorded_and_published_with_their_scope(env: Env) {
+    use switchboard_core::changes::{Change, apply};
+    use switchboard_core::domain::{Priority, Role, Tier};
+    use switchboard_core::realtime::Event;
+    let s = &env.store;
+    let realtime: std::sync::Arc<dyn Realtime> = env.realtime.clone();
+    let out = s
+        .ingest_batch(&[env.envelope("v", "1", "hi")])
+        .await
+        .unwrap();
+    let conv = stored(&out)[0].conversation.id.clone();
+    let agent = s
+        .create_user(&env.ids, "bea@x.com", None, Role::Support, Some(Tier::N2))
+        .await
+        .unwrap();
+    let client = s
+        .create_user(&env.ids, "c@acme.example", None, Role::ClientUser, None)
+        .await
+        .unwrap();
+    let mut events = env.realtime.subscribe();
+    let changes = [
+        Change::Assignee(Some(agent.id.clone())),
+        Change::Tier(Tier::N2),
+        Change::Team(Some("billing".into())),
+        Change::Priority(Priority::High),
+        Change::Labels(vec!["VIP".into(), " printer ".into(), "vip".into()]),
+        Change::Status(Status::Pending),
+    ];
+    for change in &changes {
+        apply(s, &realtime, &env.ids, &conv, change).await.unwrap();
+        match events.recv().await.unwrap() {
+            Event::ConversationChanged {
+                change: name,
+                conversation,
+            } => {
+                assert_eq!(name, change.name());
+                assert_eq!(conversation.id, conv);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let c = s.conversation(&conv).await.unwrap();
+    assert_eq!(c.assignee_id.as_deref(), Some(agent.id.as_str()));
+    assert!(!c.bot_active, "a person joined");
+    assert_eq!(
+        (c.tier, c.team.as_deref(), c.priority),
+        (Tier::N2, Some("billing"), Priority::High)
+    );
+    assert_eq!(c.labels, vec!["printer".to_owned(), "vip".to_owned()]);
+    assert_eq!(c.status, Status::Pending);
+    let scope = c.scope();
+    assert_eq!(scope.assignee_id, c.assignee_id);
+    // Refused changes change nothing and publish nothing.
+    for bad in [
+        Change::Assignee(Some(client.id.clone())),
+        Change::Assignee(Some("nobody".into())),
+        Change::Labels(vec!["".into()]),
+        Change::Labels((0..21).map(|i| format!("l{i}")).collect()),
+    ] {
+        assert!(
+            apply(s, &realtime, &env.ids, &conv, &bad).await.is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(
+        apply(s, &realtime, &env.ids, "no-such", &Change::Tier(Tier::N1))
+            .await
+            .is_err()
+    );
+    assert!(events.try_recv().is_err());
+    assert_eq!(s.conversation(&conv).await.unwrap(), c);
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events WHERE kind = 'conversation_changed' AND conversation_id = $1",
+    )
+    .bind(&conv)
+    .fetch_one(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(recorded, 6);
+}
 
 fn stored(out: &[IngestOutcome]) -> Vec<&Ingested> {
     out.iter()
