@@ -539,3 +539,82 @@ async fn sockets_per_address_are_capped() {
     open.push(widget_once_free(&server).await);
     refused().await;
 }
+
+/// A visitor types someone else's address into the pre-chat form; a real email from that
+/// address then arrives (appended to the inbound stream as the email channel does): it
+/// opens a contact and a conversation of its own, and nothing of it reaches the visitor's
+/// socket or history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_address_never_draws_its_owners_mail_into_the_widget() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use switchboard_core::clock::{Ids, SystemClock};
+    use switchboard_core::domain::{Channel, Envelope, Identity};
+    use switchboard_core::store::Store;
+    use switchboard_core::stream::embedded::EmbeddedStream;
+    use switchboard_core::stream::{INBOUND, Stream};
+
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("boss@example.com", "admin");
+    let mut events = server.agent_events(&admin).await;
+    let mut w = server.widget(None).await;
+    w.send_json(json!({"type": "identify", "name": "Not Ana", "email": "ana@x.example"}))
+        .await;
+    w.say("c1", "hi, I am Ana").await;
+    w.expect("ack").await;
+    w.expect("message").await;
+
+    let db = server.dir.path().join("switchboard.db");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    let ids = Ids::new(Arc::new(SystemClock));
+    let stream = EmbeddedStream::new(store.clone(), ids.clock().clone());
+    let mut mail = Envelope::new(
+        ids.new_id(),
+        Channel::Email,
+        "email:support",
+        "<real@x.example>",
+        Identity::email("ana@x.example").unwrap(),
+        "my private invoice details",
+        ids.now_ms(),
+    );
+    mail.thread = Some("<real@x.example>".into());
+    stream
+        .append(INBOUND, &serde_json::to_string(&mail).unwrap())
+        .await
+        .unwrap();
+
+    // The support side sees it arrive, in a conversation of its own.
+    let mail_conversation = loop {
+        let e = crate::support::next_json(&mut events).await;
+        if e["type"] == "message" && e["message"]["text"] == "my private invoice details" {
+            break e["scope"]["conversation_id"].clone();
+        }
+    };
+    let list = server.conversations(&admin).await;
+    assert_eq!(list.len(), 2, "{list:?}");
+    let mail_conv = list.iter().find(|c| c["id"] == mail_conversation).unwrap();
+    assert_eq!(mail_conv["channel"], "email");
+    let chat = list.iter().find(|c| c["id"] != mail_conversation).unwrap();
+    assert_ne!(
+        chat["contact_id"], mail_conv["contact_id"],
+        "a contact of its own"
+    );
+
+    // The visitor's socket hears nothing of it, and its history does not show it.
+    let heard = tokio::time::timeout(Duration::from_millis(1500), w.ws.next()).await;
+    if let Ok(Some(Ok(Message::Text(t)))) = &heard {
+        assert!(!t.contains("private invoice"), "{t}");
+    }
+    w.send_json(json!({"type": "history"})).await;
+    let history = w.expect("history").await;
+    assert!(
+        !history.to_string().contains("private invoice"),
+        "{history}"
+    );
+    assert!(history.to_string().contains("hi, I am Ana"));
+    store.close().await;
+}

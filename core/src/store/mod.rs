@@ -118,6 +118,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self> {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
+        let url = &loopback_without_tls(url);
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             // SQLite has one writer at a time; a few connections serve readers while the
@@ -304,7 +305,70 @@ async fn checkpointer(pool: AnyPool) {
     }
 }
 
+/// A PostgreSQL URL that names no `sslmode` is taken as libpq takes it (`prefer`: TLS when
+/// the server offers it), except on the loopback, where encryption protects nothing and
+/// costs every round trip: there it gets `sslmode=disable`. An explicit `sslmode` always
+/// wins.
+fn loopback_without_tls(url: &str) -> String {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return url.to_owned();
+    };
+    if url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let loopback = host.is_empty()
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}sslmode=disable")
+}
+
 /// Whether an error is a unique-constraint violation, on either database.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_without_tls as f;
+
+    #[test]
+    fn tls_is_skipped_only_on_the_loopback_and_only_when_unasked() {
+        assert_eq!(
+            f("postgres://u@127.0.0.1:5432/db"),
+            "postgres://u@127.0.0.1:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u:p@localhost/db?x=1"),
+            "postgres://u:p@localhost/db?x=1&sslmode=disable"
+        );
+        assert_eq!(
+            f("postgresql://[::1]:5432/db"),
+            "postgresql://[::1]:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            f("postgres://u@db.example.com/db"),
+            "postgres://u@db.example.com/db"
+        );
+        assert_eq!(
+            f("postgres://u@127.0.0.1/db?sslmode=require"),
+            "postgres://u@127.0.0.1/db?sslmode=require"
+        );
+        assert_eq!(f("sqlite://x.db"), "sqlite://x.db");
+    }
 }

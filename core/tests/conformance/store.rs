@@ -471,3 +471,46 @@ mod tls {
         );
     }
 }
+
+mod migrations {
+    /// Nodes starting together on a new PostgreSQL database: each migration runs once
+    /// (the migrator's advisory lock), and every node starts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn nodes_starting_together_migrate_once() {
+        let url = crate::support::fresh_pg().await;
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let store = switchboard_core::store::Store::connect(&url).await.unwrap();
+                let ran = store.migrate(0).await.unwrap();
+                store.close().await;
+                ran
+            }));
+        }
+        let mut ran = Vec::new();
+        for t in tasks {
+            ran.push(t.await.unwrap());
+        }
+        let store = switchboard_core::store::Store::connect(&url).await.unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(applied, 3);
+        // Had a migration run twice, its CREATE TABLE would have failed that node.
+        assert_eq!(ran.len(), 4);
+        // An applied migration edited afterwards is refused at start-up.
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 1")
+            .bind(vec![0u8; 48])
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let err = store.migrate(0).await.unwrap_err().to_string();
+        assert!(
+            err.contains("modified") || err.contains("checksum"),
+            "{err}"
+        );
+        store.close().await;
+    }
+}
