@@ -25,25 +25,20 @@ CREATE TABLE conversation_participants (
 );
 CREATE INDEX participants_by_contact ON conversation_participants (contact_id);
 
--- Identities, verified or merely claimed. A verified identity (the channel vouches for
--- the sender, or its owner proved it with a link or code) belongs to one contact; a
--- claimed one (a pre-chat email) is only a note on the contact that typed it and never
--- attracts anyone's messages. The table is rebuilt because its key changes.
-CREATE TABLE contact_identities_v2 (
+-- Identities a contact merely claimed (an email typed into a pre-chat form, a phone number
+-- in a form), apart from `contact_identities`, which holds only identities a channel vouched
+-- for or whose owner proved them. A claim is a note on the contact that typed it: it never
+-- decides whose messages are whose. Proof (a link or code sent to it) moves it into
+-- `contact_identities`.
+CREATE TABLE contact_claims (
     kind        TEXT NOT NULL,
     value       TEXT NOT NULL,
     contact_id  TEXT NOT NULL REFERENCES contacts (id),
-    verified    BIGINT NOT NULL,
     created_at  BIGINT NOT NULL,
-    verified_at BIGINT
+    PRIMARY KEY (kind, value, contact_id)
 );
-INSERT INTO contact_identities_v2 (kind, value, contact_id, verified, created_at, verified_at)
-    SELECT kind, value, contact_id, 1, created_at, created_at FROM contact_identities;
-DROP TABLE contact_identities;
-ALTER TABLE contact_identities_v2 RENAME TO contact_identities;
-CREATE UNIQUE INDEX contact_identities_verified ON contact_identities (kind, value) WHERE verified = 1;
-CREATE UNIQUE INDEX contact_identities_claims ON contact_identities (kind, value, contact_id);
-CREATE INDEX contact_identities_by_contact ON contact_identities (contact_id);
+CREATE INDEX contact_claims_by_contact ON contact_claims (contact_id);
+-- Claims made before this migration were stored as identities; they stay as they were.
 
 -- Messages: the full text beside the visible reply, structured content, unknown
 -- envelope fields kept as they came, provider error codes, and the dispatcher's

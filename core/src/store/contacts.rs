@@ -67,25 +67,9 @@ impl Store {
             .bind(&from)
             .execute(&mut **tx)
             .await?;
-        // Claims that would collide once moved: the survivor's claim on an identity the
-        // merged contact holds gives way, and the merged contact's claims on identities the
-        // survivor holds are dropped.
-        sqlx::query(
-            "DELETE FROM contact_identities WHERE contact_id = $1 AND verified = 0 AND EXISTS \
-             (SELECT 1 FROM contact_identities f WHERE f.contact_id = $2 AND f.kind = contact_identities.kind AND f.value = contact_identities.value)",
-        )
-        .bind(&into)
-        .bind(&from)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "DELETE FROM contact_identities WHERE contact_id = $1 AND verified = 0 AND EXISTS \
-             (SELECT 1 FROM contact_identities s WHERE s.contact_id = $2 AND s.kind = contact_identities.kind AND s.value = contact_identities.value)",
-        )
-        .bind(&from)
-        .bind(&into)
-        .execute(&mut **tx)
-        .await?;
+        // Verified identities are unique on their own, so they simply move; claims move
+        // unless the survivor already has them, and a claim on an identity the survivor
+        // now holds verified is no longer a claim.
         let identities =
             sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2")
                 .bind(&into)
@@ -93,6 +77,25 @@ impl Store {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
+        sqlx::query(
+            "INSERT INTO contact_claims (kind, value, contact_id, created_at) \
+             SELECT kind, value, $1, created_at FROM contact_claims WHERE contact_id = $2 ON CONFLICT DO NOTHING",
+        )
+        .bind(&into)
+        .bind(&from)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM contact_claims WHERE contact_id = $1")
+            .bind(&from)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM contact_claims WHERE contact_id = $1 AND EXISTS \
+             (SELECT 1 FROM contact_identities i WHERE i.contact_id = $1 AND i.kind = contact_claims.kind AND i.value = contact_claims.value)",
+        )
+        .bind(&into)
+        .execute(&mut **tx)
+        .await?;
         sqlx::query(
             "UPDATE conversations SET thread_key = 'merged:' || id WHERE contact_id = $1 AND status <> 'resolved' AND EXISTS \
              (SELECT 1 FROM conversations o WHERE o.contact_id = $2 AND o.inbox = conversations.inbox AND o.thread_key = conversations.thread_key AND o.status <> 'resolved')",
@@ -161,22 +164,28 @@ impl Store {
         }
         let now = ids.now_ms();
         let mut tx = self.begin_write().await?;
-        let upgraded = sqlx::query("UPDATE contact_identities SET verified = 1, verified_at = $1 WHERE kind = $2 AND value = $3 AND contact_id = $4")
-            .bind(now)
+        sqlx::query("INSERT INTO contact_identities (kind, value, contact_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(identity.kind().as_str())
             .bind(identity.value())
             .bind(&contact_id)
+            .bind(now)
             .execute(&mut **tx)
-            .await?;
-        if upgraded.rows_affected() == 0 {
-            sqlx::query("INSERT INTO contact_identities (kind, value, contact_id, verified, created_at, verified_at) VALUES ($1, $2, $3, 1, $4, $4)")
-                .bind(identity.kind().as_str())
-                .bind(identity.value())
-                .bind(&contact_id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-        }
+            .await
+            .map_err(|e| {
+                if super::is_unique_violation(&e) {
+                    Error::Conflict("the identity was proved by another contact meanwhile".into())
+                } else {
+                    e.into()
+                }
+            })?;
+        sqlx::query(
+            "DELETE FROM contact_claims WHERE kind = $1 AND value = $2 AND contact_id = $3",
+        )
+        .bind(identity.kind().as_str())
+        .bind(identity.value())
+        .bind(&contact_id)
+        .execute(&mut **tx)
+        .await?;
         tx.commit().await?;
         Ok(contact_id)
     }
@@ -184,7 +193,8 @@ impl Store {
     /// Every identity of a contact, with whether it is verified.
     pub async fn contact_identities(&self, contact_id: &str) -> Result<Vec<(Identity, bool)>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT kind, value, verified FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value",
+            "SELECT kind, value, CAST(1 AS BIGINT) AS verified FROM contact_identities WHERE contact_id = $1 \
+             UNION ALL SELECT kind, value, CAST(0 AS BIGINT) AS verified FROM contact_claims WHERE contact_id = $1 ORDER BY 1, 2",
         )
         .bind(contact_id)
         .fetch_all(&self.pool)

@@ -159,7 +159,7 @@ impl Store {
     /// identity (a pre-chat email) belongs to nobody here.
     pub async fn contact_for_identity(&self, identity: &Identity) -> Result<Option<String>> {
         let id: Option<String> = sqlx::query_scalar(
-            "SELECT COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.value = $2 AND i.verified = 1",
+            "SELECT COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.value = $2",
         )
         .bind(identity.kind().as_str())
         .bind(identity.value())
@@ -255,7 +255,6 @@ impl Store {
                         Val::Text(extra.kind().as_str().into()),
                         Val::Text(extra.value().to_owned()),
                         Val::Text(contact.clone()),
-                        Val::Int(0),
                         Val::Int(env.received_at),
                     ]);
                 }
@@ -272,7 +271,7 @@ impl Store {
         }
         insert_rows(
             tx,
-            "INSERT INTO contact_identities (kind, value, contact_id, verified, created_at)",
+            "INSERT INTO contact_claims (kind, value, contact_id, created_at)",
             "ON CONFLICT DO NOTHING",
             &claim_rows,
         )
@@ -467,19 +466,17 @@ async fn create_contacts(
                 Val::Text(identity.kind().as_str().into()),
                 Val::Text(identity.value().to_owned()),
                 Val::Text(id.clone()),
-                Val::Int(1),
-                Val::Int(*at),
                 Val::Int(*at),
             ]
         })
         .collect();
     let claimed = insert_rows(
-            tx,
-            "INSERT INTO contact_identities (kind, value, contact_id, verified, created_at, verified_at)",
-            "ON CONFLICT DO NOTHING RETURNING contact_id",
-            &rows,
-        )
-        .await?;
+        tx,
+        "INSERT INTO contact_identities (kind, value, contact_id, created_at)",
+        "ON CONFLICT DO NOTHING RETURNING contact_id",
+        &rows,
+    )
+    .await?;
     let claimed: HashSet<String> = claimed
         .iter()
         .map(|r| r.try_get::<String, _>(0))
@@ -1069,7 +1066,7 @@ async fn find_contacts(tx: &mut Tx, identities: &[&Identity]) -> Result<HashMap<
     for (kind, values) in by_kind {
         let rows = select_in(
             tx,
-            "SELECT i.value, COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.verified = 1 AND i.value",
+            "SELECT i.value, COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = $1 AND i.value",
             &[Val::Text(kind.as_str().into())],
             &dedup(&values),
         )

@@ -549,7 +549,7 @@ impl Store {
         };
         let rows = sqlx::query(
             "SELECT i.value, CASE WHEN i.contact_id = $1 THEN 'to' ELSE 'cc' END AS role FROM contact_identities i \
-             WHERE i.kind = $2 AND i.verified = 1 AND (i.contact_id = $1 OR i.contact_id IN (SELECT contact_id FROM conversation_participants WHERE conversation_id = $3)) \
+             WHERE i.kind = $2 AND (i.contact_id = $1 OR i.contact_id IN (SELECT contact_id FROM conversation_participants WHERE conversation_id = $3)) \
              ORDER BY role DESC, i.created_at, i.value",
         )
         .bind(&conversation.contact_id)
