@@ -209,11 +209,11 @@ fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {
 
 pub async fn list_dead_letters(
     State(state): State<AppState>,
-    Agent(user, _): Agent,
+    Agent(user, caller): Agent,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require(&user, &[Role::Admin, Role::Supervisor, Role::Coordinator])?;
     Ok(Json(
-        json!({ "dead_letters": state.store.dead_letters().await? }),
+        json!({ "dead_letters": state.store.dead_letters_for(&caller).await? }),
     ))
 }
 

@@ -497,12 +497,27 @@ impl Store {
         Ok(())
     }
 
+    /// Every dead letter (for the CLI and workers).
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
-        let rows = sqlx::query(
-            "SELECT d.id, d.message_id, m.conversation_id, d.channel, d.error, d.attempts, d.created_at FROM dead_letters d JOIN messages m ON m.id = d.message_id ORDER BY d.created_at, d.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        self.list_dead_letters(None).await
+    }
+
+    /// The dead letters of the conversations a caller may see.
+    pub async fn dead_letters_for(&self, caller: &super::Caller) -> Result<Vec<DeadLetter>> {
+        self.list_dead_letters(Some(caller)).await
+    }
+
+    async fn list_dead_letters(&self, caller: Option<&super::Caller>) -> Result<Vec<DeadLetter>> {
+        let (scope, binds) = caller.map_or(("1 = 1".to_owned(), Vec::new()), |c| c.condition(1));
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "SELECT d.id, d.message_id, m.conversation_id, d.channel, d.error, d.attempts, d.created_at FROM dead_letters d \
+             JOIN messages m ON m.id = d.message_id JOIN conversations ON conversations.id = m.conversation_id \
+             WHERE {scope} ORDER BY d.created_at, d.id"
+        )));
+        for b in &binds {
+            q = q.bind(b.clone());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(DeadLetter {

@@ -1,8 +1,8 @@
 //! Access on every backend: what each role sees, ids outside the caller's scope, tokens
 //! that expire or are revoked, and single-use websocket tickets.
 
-use switchboard_core::domain::{Role, Tier};
-use switchboard_core::store::{ConversationFilter, IngestOutcome};
+use switchboard_core::domain::{AuthorKind, Role, Tier};
+use switchboard_core::store::{ConversationFilter, IngestOutcome, NewOutbound, Queued};
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -124,6 +124,31 @@ async fn each_role_sees_its_own_and_nothing_else(env: Env) {
         assert!(s.messages_for(caller, conv, None, 0).await.is_err());
     }
     assert!(s.conversation_for(&support_c, &mine_conv).await.is_ok());
+    // Dead letters too: each is listed only to those who may see its conversation.
+    for conv in [&acme_conv, &globex_conv] {
+        let Queued::New(m, _) = env
+            .outbox()
+            .queue(&NewOutbound::text(
+                conv,
+                AuthorKind::Agent,
+                None,
+                "undeliverable",
+            ))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        s.add_dead_letter(&env.ids, &m, "550 no such user", 1)
+            .await
+            .unwrap();
+    }
+    let theirs = s.dead_letters_for(&coord_c).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].conversation_id, acme_conv);
+    let admin_c = s.caller(&admin).await.unwrap();
+    assert_eq!(s.dead_letters_for(&admin_c).await.unwrap().len(), 2);
+
     // The same rule decides which realtime events an agent's socket forwards.
     for conv in [&acme_conv, &globex_conv, &n2_conv, &sales_conv, &mine_conv] {
         let scope = s.conversation(conv).await.unwrap().scope();
