@@ -4,13 +4,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { chromium } from "playwright-core";
 
 const BIN = process.env.SB_BIN;
+// Pictures of every page at phone and desktop width, to look at after a run.
+const SHOTS = process.env.SB_SCREENSHOTS || fileURLToPath(new URL("../../target/screenshots/", import.meta.url));
 assert.ok(BIN, "SB_BIN must point at the switchboard binary");
 
 function freePort() {
@@ -134,7 +137,11 @@ test("the widget chats, restores history, and survives a server crash", async ()
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await server.api(token, `/conversations/${conv.id}`)).messages.length, 3);
     assert.equal(await page.getByTestId("sb-msg").count(), 3);
-    if (process.env.SB_SCREENSHOT) await page.screenshot({ path: process.env.SB_SCREENSHOT });
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: join(SHOTS, "widget-phone.png") });
+    await page.setViewportSize({ width: 1366, height: 850 });
+    await page.locator(".sb-msg.sb-agent", { hasText: "Looking into it now" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "widget-desktop.png") });
     assert.deepEqual(errors, [], "no script errors on the page");
   } finally {
     await context.close();
