@@ -18,8 +18,7 @@ pub async fn show(
     conversation_id: &str,
     payload: CardPayload,
 ) -> Result<Card> {
-    let (card, fresh) = store.put_card(ids, conversation_id, payload).await?;
-    let scope = store.conversation(&card.conversation_id).await?.scope();
+    let (card, fresh, scope) = store.put_card(ids, conversation_id, payload).await?;
     let event = if fresh {
         Event::CardAdded {
             scope,

@@ -108,11 +108,7 @@ impl Outbox {
     }
 
     pub async fn enqueue(&self, message_id: &str) -> Result<()> {
-        let job = serde_json::to_string(&Job {
-            message_id: message_id.to_owned(),
-        })?;
-        self.stream.append(OUTBOUND, &job).await?;
-        Ok(())
+        self.enqueue_all(&[message_id.to_owned()]).await
     }
 
     /// Appends the jobs of many messages in one durable call.

@@ -3,7 +3,7 @@
 
 use super::Store;
 use crate::clock::Ids;
-use crate::domain::{Card, CardKind, CardPayload};
+use crate::domain::{Card, CardKind, CardPayload, Scope};
 use crate::error::{Error, Result};
 
 type CardRow = (String, String, String, String, i64, i64);
@@ -27,13 +27,14 @@ fn card((id, conversation_id, kind, payload, created_at, updated_at): CardRow) -
 
 impl Store {
     /// Shows a card in a conversation; if the conversation already shows this subject, its
-    /// card is updated in place instead. Returns the card and whether it is new.
+    /// card is updated in place instead. Returns the card, whether it is new, and its
+    /// conversation's scope (for the event).
     pub async fn put_card(
         &self,
         ids: &Ids,
         conversation_id: &str,
         payload: CardPayload,
-    ) -> Result<(Card, bool)> {
+    ) -> Result<(Card, bool, Scope)> {
         payload.validate()?;
         let conversation = self.conversation(conversation_id).await?;
         let now = ids.now_ms();
@@ -53,7 +54,7 @@ impl Store {
         .await?;
         let card = card(row)?;
         let fresh = card.id == new_id;
-        Ok((card, fresh))
+        Ok((card, fresh, conversation.scope()))
     }
 
     /// Updates every card that shows this subject (an invoice turned Paid), in whatever

@@ -1,11 +1,34 @@
 //! Contacts: merging two into one, and proving an identity.
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, Store};
 use crate::clock::Ids;
 use crate::domain::Identity;
 use crate::error::{Error, Result};
+
+/// A merge, statement by statement: `$1` is the survivor, `$2` the contact merged into it.
+/// Every contact ever merged into `$2` points at the survivor afterwards (chains resolve
+/// in one step). Verified identities are unique on their own and simply move; claims
+/// move unless the survivor has them, and a claim on an identity the survivor holds
+/// verified is no longer a claim. An open conversation whose thread the survivor also has
+/// open keeps a thread of its own.
+const MERGE_STEPS: [&str; 9] = [
+    "UPDATE contacts SET merged_into = $1 WHERE id = $2 OR merged_into = $2",
+    "UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2",
+    "INSERT INTO contact_claims (kind, value, contact_id, created_at) \
+     SELECT kind, value, $1, created_at FROM contact_claims WHERE contact_id = $2 ON CONFLICT DO NOTHING",
+    "DELETE FROM contact_claims WHERE contact_id = $2 OR (contact_id = $1 AND EXISTS \
+     (SELECT 1 FROM contact_identities i WHERE i.contact_id = $1 AND i.kind = contact_claims.kind AND i.value = contact_claims.value))",
+    "UPDATE conversations SET thread_key = 'merged:' || id WHERE contact_id = $2 AND status <> 'resolved' AND EXISTS \
+     (SELECT 1 FROM conversations o WHERE o.contact_id = $1 AND o.inbox = conversations.inbox AND o.thread_key = conversations.thread_key AND o.status <> 'resolved')",
+    "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at) \
+     SELECT conversation_id, $1, role, created_at FROM conversation_participants WHERE contact_id = $2 ON CONFLICT DO NOTHING",
+    "UPDATE conversations SET contact_id = $1 WHERE contact_id = $2",
+    "DELETE FROM conversation_participants WHERE contact_id = $2 OR (contact_id = $1 AND conversation_id IN \
+     (SELECT id FROM conversations WHERE contact_id = $1))",
+    "UPDATE messages SET author_id = $1 WHERE author_kind = 'contact' AND author_id = $2",
+];
 
 /// What a merge moved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -62,74 +85,16 @@ impl Store {
                 }
             }
         }
-        sqlx::query("UPDATE contacts SET merged_into = $1 WHERE id = $2 OR merged_into = $2")
-            .bind(&into)
-            .bind(&from)
-            .execute(&mut **tx)
-            .await?;
-        // Verified identities are unique on their own, so they simply move; claims move
-        // unless the survivor already has them, and a claim on an identity the survivor
-        // now holds verified is no longer a claim.
-        let identities =
-            sqlx::query("UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2")
+        let mut moved = [0u64; MERGE_STEPS.len()];
+        for (n, sql) in MERGE_STEPS.iter().enumerate() {
+            moved[n] = sqlx::query(AssertSqlSafe(*sql))
                 .bind(&into)
                 .bind(&from)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
-        sqlx::query(
-            "INSERT INTO contact_claims (kind, value, contact_id, created_at) \
-             SELECT kind, value, $1, created_at FROM contact_claims WHERE contact_id = $2 ON CONFLICT DO NOTHING",
-        )
-        .bind(&into)
-        .bind(&from)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query("DELETE FROM contact_claims WHERE contact_id = $1")
-            .bind(&from)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "DELETE FROM contact_claims WHERE contact_id = $1 AND EXISTS \
-             (SELECT 1 FROM contact_identities i WHERE i.contact_id = $1 AND i.kind = contact_claims.kind AND i.value = contact_claims.value)",
-        )
-        .bind(&into)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "UPDATE conversations SET thread_key = 'merged:' || id WHERE contact_id = $1 AND status <> 'resolved' AND EXISTS \
-             (SELECT 1 FROM conversations o WHERE o.contact_id = $2 AND o.inbox = conversations.inbox AND o.thread_key = conversations.thread_key AND o.status <> 'resolved')",
-        )
-        .bind(&from)
-        .bind(&into)
-        .execute(&mut **tx)
-        .await?;
-        let conversations =
-            sqlx::query("UPDATE conversations SET contact_id = $1 WHERE contact_id = $2")
-                .bind(&into)
-                .bind(&from)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-        sqlx::query(
-            "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at) \
-             SELECT conversation_id, $1, role, created_at FROM conversation_participants WHERE contact_id = $2 ON CONFLICT DO NOTHING",
-        )
-        .bind(&into)
-        .bind(&from)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query("DELETE FROM conversation_participants WHERE contact_id = $1")
-            .bind(&from)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "UPDATE messages SET author_id = $1 WHERE author_kind = 'contact' AND author_id = $2",
-        )
-        .bind(&into)
-        .bind(&from)
-        .execute(&mut **tx)
-        .await?;
+        }
+        let (identities, conversations) = (moved[1], moved[6]);
         sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, NULL, 'contacts_merged', $2, $3)")
             .bind(ids.new_id())
             .bind(serde_json::json!({"merged": from, "survivor": into}).to_string())

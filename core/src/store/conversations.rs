@@ -192,33 +192,6 @@ impl Store {
         Ok((rows::conversation(&row)?, inserted))
     }
 
-    /// Sets a conversation's status; returns it as it is now.
-    pub async fn set_status(
-        &self,
-        ids: &Ids,
-        conversation_id: &str,
-        status: Status,
-    ) -> Result<Conversation> {
-        let done =
-            sqlx::query("UPDATE conversations SET status = $1, updated_at = $2 WHERE id = $3")
-                .bind(status.as_str())
-                .bind(ids.now_ms())
-                .bind(conversation_id)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| {
-                    if super::is_unique_violation(&e) {
-                        Error::Conflict("the thread already has an open conversation".into())
-                    } else {
-                        e.into()
-                    }
-                })?;
-        if done.rows_affected() == 0 {
-            return Err(Error::not_found(format!("conversation {conversation_id}")));
-        }
-        self.conversation(conversation_id).await
-    }
-
     /// Counts rows of a table; for `readyz`-style checks and tests.
     pub async fn count_messages(&self, conversation_id: Option<&str>) -> Result<i64> {
         let n: i64 = match conversation_id {

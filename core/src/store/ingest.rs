@@ -627,22 +627,15 @@ async fn set_aside_noise(
 ) -> Result<Vec<usize>> {
     let (noise, live): (Vec<usize>, Vec<usize>) =
         live.into_iter().partition(|&i| envs[i].auto_submitted);
+    // The same lookup replies use: the first named message we know.
+    let parent = named_messages(tx, envs, &noise).await?;
     for i in noise {
         let env = &envs[i];
-        let mut related: Option<String> = None;
-        for parent in &env.replies_to {
-            related = sqlx::query_scalar(
-                "SELECT conversation_id FROM messages WHERE (direction = 'outbound' AND channel = $1 AND external_id = $2) OR idempotency_key = $3 LIMIT 1",
-            )
-            .bind(env.channel.as_str())
-            .bind(parent)
-            .bind(format!("{}:{parent}", env.channel))
-            .fetch_optional(&mut **tx)
-            .await?;
-            if related.is_some() {
-                break;
-            }
-        }
+        let related = env
+            .replies_to
+            .iter()
+            .find_map(|ext| parent.get(&(env.channel.as_str().to_owned(), ext.clone())))
+            .cloned();
         let reason = "auto-submitted (auto-reply, bounce or loop)".to_owned();
         sqlx::query("INSERT INTO inbound_noise (id, channel, inbox, idempotency_key, reason, conversation_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING")
             .bind(&env.id)

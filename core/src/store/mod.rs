@@ -3,6 +3,7 @@
 //! ask [`Backend`].
 
 mod access;
+mod bot_runs;
 mod cards;
 mod contacts;
 mod conversations;

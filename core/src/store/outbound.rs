@@ -107,7 +107,7 @@ impl Store {
             return Err(Error::invalid("message text is empty"));
         }
         if let Some(key) = &new.idempotency_key
-            && let Some(id) = self.message_by_key(key).await?
+            && let Some(id) = self.message_id_by_key(key).await?
         {
             return Ok(Queued::Seen(self.message(&id).await?));
         }
@@ -188,7 +188,7 @@ impl Store {
             drop(tx);
             let key = new.idempotency_key.as_deref().unwrap_or_default();
             let id = self
-                .message_by_key(key)
+                .message_id_by_key(key)
                 .await?
                 .ok_or_else(|| Error::Conflict("message vanished while queuing".into()))?;
             return Ok(Queued::Seen(self.message(&id).await?));
@@ -197,7 +197,8 @@ impl Store {
         Ok(Queued::New(message, Box::new(conversation)))
     }
 
-    async fn message_by_key(&self, key: &str) -> Result<Option<String>> {
+    /// The id of the message stored under an idempotency key, if any.
+    pub async fn message_id_by_key(&self, key: &str) -> Result<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT id FROM messages WHERE idempotency_key = $1")
                 .bind(key)
@@ -316,34 +317,18 @@ impl Store {
     /// enqueued now, so under a backlog the sweep does not append the same messages every
     /// time it runs.
     pub async fn take_due(&self, now: i64, lost_after_ms: i64, limit: i64) -> Result<Vec<String>> {
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM messages WHERE delivery_state IN ('queued', 'sending') AND ( \
-               (next_attempt_at <= $1 AND (enqueued_at IS NULL OR enqueued_at < next_attempt_at)) \
-               OR enqueued_at < $2) \
-             ORDER BY next_attempt_at LIMIT $3",
+        Ok(sqlx::query_scalar(
+            "UPDATE messages SET enqueued_at = $1 WHERE id IN (SELECT id FROM messages \
+               WHERE delivery_state IN ('queued', 'sending') AND ( \
+                 (next_attempt_at <= $1 AND (enqueued_at IS NULL OR enqueued_at < next_attempt_at)) \
+                 OR enqueued_at < $2) \
+               ORDER BY next_attempt_at LIMIT $3) RETURNING id",
         )
         .bind(now)
         .bind(now - lost_after_ms)
         .bind(limit)
-        .fetch_all(&mut **tx)
-        .await?;
-        for chunk in ids.chunks(500) {
-            let list = (0..chunk.len())
-                .map(|i| format!("${}", i + 2))
-                .collect::<Vec<_>>()
-                .join(",");
-            let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE messages SET enqueued_at = $1 WHERE id IN ({list})"
-            )))
-            .bind(now);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        tx.commit().await?;
-        Ok(ids)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Applies delivery receipts in order. States only move forward: a late "delivered"

@@ -1,8 +1,8 @@
 //! Access on every backend: what each role sees, ids outside the caller's scope, tokens
 //! that expire or are revoked, and single-use websocket tickets.
 
-use switchboard_core::domain::{AuthorKind, Role, Tier};
-use switchboard_core::store::{ConversationFilter, IngestOutcome, NewOutbound, Queued};
+use switchboard_core::domain::{Role, Tier};
+use switchboard_core::store::ConversationFilter;
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -14,15 +14,8 @@ on_every_backend!(
 );
 
 async fn open(env: &Env, visitor: &str) -> String {
-    match &env
-        .store
-        .ingest_batch(&[env.envelope(visitor, &format!("{visitor}-1"), "hi")])
+    env.open(env.envelope(visitor, &format!("{visitor}-1"), "hi"))
         .await
-        .unwrap()[0]
-    {
-        IngestOutcome::Stored(i) => i.conversation.id.clone(),
-        other => panic!("{other:?}"),
-    }
 }
 
 async fn each_role_sees_its_own_and_nothing_else(env: Env) {
@@ -126,19 +119,7 @@ async fn each_role_sees_its_own_and_nothing_else(env: Env) {
     assert!(s.conversation_for(&support_c, &mine_conv).await.is_ok());
     // Dead letters too: each is listed only to those who may see its conversation.
     for conv in [&acme_conv, &globex_conv] {
-        let Queued::New(m, _) = env
-            .outbox()
-            .queue(&NewOutbound::text(
-                conv,
-                AuthorKind::Agent,
-                None,
-                "undeliverable",
-            ))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
+        let m = env.agent_says(conv, "undeliverable").await;
         s.add_dead_letter(&env.ids, &m, "550 no such user", 1)
             .await
             .unwrap();

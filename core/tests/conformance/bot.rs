@@ -12,7 +12,7 @@ use switchboard_core::bot::{
 };
 use switchboard_core::domain::{ArticleRef, AuthorKind, Handoff, RichContent, Tier};
 use switchboard_core::realtime::{Event, Realtime};
-use switchboard_core::store::{ConversationFilter, NewOutbound};
+use switchboard_core::store::ConversationFilter;
 use switchboard_core::stream::INBOUND;
 use tokio_util::sync::CancellationToken;
 
@@ -162,15 +162,7 @@ async fn the_bot_answers_hands_off_and_then_stays_silent(env: Env) {
         assert_eq!(w.handle(&e).await.unwrap(), BotOutcome::Skipped);
     }
     assert_eq!(bot.asked.load(Ordering::SeqCst), asked, "not even asked");
-    let bots = env
-        .store
-        .messages(&conv.id, None, 0)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| m.author_kind == AuthorKind::Bot)
-        .count();
-    assert_eq!(bots, 2);
+    assert_eq!(env.count_by(&conv.id, AuthorKind::Bot).await, 2);
 
     // An agent reply in another conversation silences the bot there too, even for a
     // message the bot is asked about afterwards.
@@ -184,20 +176,11 @@ async fn the_bot_answers_hands_off_and_then_stays_silent(env: Env) {
         .into_iter()
         .find(|c| c.id != conv.id)
         .unwrap();
-    env.outbox()
-        .queue(&NewOutbound::text(
-            &other.id,
-            AuthorKind::Agent,
-            None,
-            "Hi, Bea here",
-        ))
-        .await
-        .unwrap();
+    env.agent_says(&other.id, "Hi, Bea here").await;
     for e in read_bot(&env, "b1").await {
         assert_eq!(w.handle(&e).await.unwrap(), BotOutcome::Skipped);
     }
-    let thread = env.store.messages(&other.id, None, 0).await.unwrap();
-    assert!(thread.iter().all(|m| m.author_kind != AuthorKind::Bot));
+    assert_eq!(env.count_by(&other.id, AuthorKind::Bot).await, 0);
 }
 
 async fn a_crash_between_effect_and_ack_changes_nothing(env: Env) {
@@ -226,15 +209,11 @@ async fn a_crash_between_effect_and_ack_changes_nothing(env: Env) {
         .await
         .unwrap()
         .remove(0);
-    let answers = env
-        .store
-        .messages(&conv.id, None, 0)
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| m.author_kind == AuthorKind::Bot)
-        .count();
-    assert_eq!(answers, 1, "answered exactly once");
+    assert_eq!(
+        env.count_by(&conv.id, AuthorKind::Bot).await,
+        1,
+        "answered exactly once"
+    );
     assert_eq!(
         env.stream
             .depth(INBOUND, switchboard_core::bot::GROUP)

@@ -199,7 +199,7 @@ mod second_pass {
         DispatchOptions, Dispatcher, Outgoing, SendError, SendReceipt, Sender,
     };
     use switchboard_core::domain::{AuthorKind, Channel, DeliveryState, Identity, RichContent};
-    use switchboard_core::store::{IngestOutcome, NewOutbound, Queued};
+    use switchboard_core::store::{NewOutbound, Queued};
     use tokio_util::sync::CancellationToken;
 
     use crate::on_every_backend;
@@ -250,27 +250,11 @@ mod second_pass {
     }
 
     async fn queue(env: &Env, conversation: &str, text: &str) -> String {
-        match env
-            .outbox()
-            .queue(&NewOutbound::text(
-                conversation,
-                AuthorKind::Agent,
-                None,
-                text,
-            ))
-            .await
-            .unwrap()
-        {
-            Queued::New(m, _) => m.id,
-            other => panic!("{other:?}"),
-        }
+        env.agent_says(conversation, text).await.id
     }
 
     async fn conversation(env: &Env, e: switchboard_core::domain::Envelope) -> String {
-        match &env.store.ingest_batch(&[e]).await.unwrap()[0] {
-            IngestOutcome::Stored(i) => i.conversation.id.clone(),
-            other => panic!("{other:?}"),
-        }
+        env.open(e).await
     }
 
     async fn senders_get_recipients_thread_settings_and_content(env: Env) {

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use switchboard_core::blob::{BlobKind, BlobStore, LocalBlobStore};
 use switchboard_core::domain::Attachment;
-use switchboard_core::domain::{AuthorKind, Channel, DeliveryState, Identity, Inbound, Receipt};
+use switchboard_core::domain::{Channel, DeliveryState, Identity, Inbound, Receipt};
 use switchboard_core::html::SanitizedHtml;
 use switchboard_core::realtime::{Event, Realtime};
-use switchboard_core::store::{ConversationFilter, IngestOutcome, NewOutbound, Queued};
+use switchboard_core::store::{ConversationFilter, IngestOutcome};
 use switchboard_core::stream::INBOUND;
 
 use crate::on_every_backend;
@@ -134,28 +134,8 @@ async fn auto_submitted_mail_opens_nothing_and_is_kept(env: Env) {
     assert_eq!(contacts, 0, "no contact for an auto-reply");
 
     // An out-of-office answer to one of our messages is kept with that conversation.
-    let out = s
-        .ingest_batch(&[env.email("ana@x.com", "<q@x>", "question")])
-        .await
-        .unwrap();
-    let IngestOutcome::Stored(first) = &out[0] else {
-        panic!()
-    };
-    let conv = first.conversation.id.clone();
-    let Queued::New(ours, _) = env
-        .outbox()
-        .queue(&NewOutbound::text(&conv, AuthorKind::Agent, None, "answer"))
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    s.claim_for_sending(&ours.id, env.ids.now_ms(), 1000)
-        .await
-        .unwrap();
-    s.record_sent(&env.ids, &ours.id, 1, Some("<ours@sb>"))
-        .await
-        .unwrap();
+    let conv = env.open(env.email("ana@x.com", "<q@x>", "question")).await;
+    env.agent_sent(&conv, "answer", "<ours@sb>").await;
     let mut ooo = env.email("ana@x.com", "<ooo@x>", "I am out of office");
     ooo.auto_submitted = true;
     ooo.replies_to = vec!["<ours@sb>".into()];
@@ -178,24 +158,10 @@ async fn auto_submitted_mail_opens_nothing_and_is_kept(env: Env) {
 async fn receipts_move_forward_and_wait_for_unknown_messages(env: Env) {
     let s = &env.store;
     let mut events = env.realtime.subscribe();
-    let out = s
-        .ingest_batch(&[env.envelope("v", "1", "hi")])
-        .await
-        .unwrap();
-    let IngestOutcome::Stored(first) = &out[0] else {
-        panic!()
-    };
-    let conv = first.conversation.id.clone();
+    let conv = env.open(env.envelope("v", "1", "hi")).await;
     let mut sent = Vec::new();
     for _ in 0..2 {
-        let Queued::New(m, _) = env
-            .outbox()
-            .queue(&NewOutbound::text(&conv, AuthorKind::Agent, None, "reply"))
-            .await
-            .unwrap()
-        else {
-            panic!()
-        };
+        let m = env.agent_says(&conv, "reply").await;
         s.claim_for_sending(&m.id, env.ids.now_ms(), 1000)
             .await
             .unwrap();
@@ -249,20 +215,7 @@ async fn receipts_move_forward_and_wait_for_unknown_messages(env: Env) {
     assert_eq!(state, DeliveryState::Read);
     assert_eq!(s.delivery(&sent[1]).await.unwrap().0, DeliveryState::Read);
     // A failure on a message that was only sent is applied, with the provider's words.
-    let Queued::New(third, _) = env
-        .outbox()
-        .queue(&NewOutbound::text(&conv, AuthorKind::Agent, None, "third"))
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    s.claim_for_sending(&third.id, env.ids.now_ms(), 1000)
-        .await
-        .unwrap();
-    s.record_sent(&env.ids, &third.id, 1, Some("wamid.3"))
-        .await
-        .unwrap();
+    let third = env.agent_sent(&conv, "third", "wamid.3").await;
     env.stream
         .append(
             INBOUND,

@@ -2,11 +2,11 @@ use std::sync::Arc;
 
 use switchboard_core::clock::{Ids, SystemClock};
 use switchboard_core::dispatcher::Outbox;
-use switchboard_core::domain::{Channel, Envelope, Identity, IdentityKind};
+use switchboard_core::domain::{AuthorKind, Channel, Envelope, Identity, IdentityKind, Message};
 use switchboard_core::metrics::Metrics;
 use switchboard_core::realtime::{LocalRealtime, Realtime};
 use switchboard_core::router::{Router, RouterOptions};
-use switchboard_core::store::Store;
+use switchboard_core::store::{IngestOutcome, NewOutbound, Queued, Store};
 use switchboard_core::stream::Stream;
 use switchboard_core::stream::embedded::EmbeddedStream;
 use switchboard_core::stream::redis::RedisStream;
@@ -138,6 +138,60 @@ impl Env {
             text,
             self.ids.now_ms(),
         )
+    }
+
+    /// Stores one envelope directly; returns the id of its conversation.
+    pub async fn open(&self, e: Envelope) -> String {
+        match &self.store.ingest_batch(&[e]).await.unwrap()[0] {
+            IngestOutcome::Stored(i) => i.conversation.id.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Queues an agent's message in a conversation.
+    pub async fn agent_says(&self, conversation: &str, text: &str) -> Message {
+        match self
+            .outbox()
+            .queue(&NewOutbound::text(
+                conversation,
+                AuthorKind::Agent,
+                None,
+                text,
+            ))
+            .await
+            .unwrap()
+        {
+            Queued::New(m, _) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Queues an agent's message and records that its channel sent it as `external`.
+    pub async fn agent_sent(&self, conversation: &str, text: &str, external: &str) -> Message {
+        let m = self.agent_says(conversation, text).await;
+        assert!(
+            self.store
+                .claim_for_sending(&m.id, self.ids.now_ms(), 1000)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        self.store
+            .record_sent(&self.ids, &m.id, 1, Some(external))
+            .await
+            .unwrap();
+        m
+    }
+
+    /// The messages of a conversation written by `author`.
+    pub async fn count_by(&self, conversation: &str, author: AuthorKind) -> usize {
+        self.store
+            .messages(conversation, None, 0)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| m.author_kind == author)
+            .count()
     }
 
     /// An inbound email envelope from `from` to the `support` mailbox.

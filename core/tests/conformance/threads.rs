@@ -1,9 +1,9 @@
 //! Threading on every backend: thread keys, replies to our own messages, verified and
 //! claimed identities, and merging contacts.
 
-use switchboard_core::domain::{AuthorKind, Identity, Status};
+use switchboard_core::domain::{Identity, Status};
 use switchboard_core::realtime::Realtime;
-use switchboard_core::store::{ConversationFilter, IngestOutcome, Ingested, NewOutbound, Queued};
+use switchboard_core::store::{ConversationFilter, IngestOutcome, Ingested};
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -147,35 +147,6 @@ async fn several_open_conversations_per_contact(env: Env) {
     assert_eq!(s.count_messages(Some(&burst.id)).await.unwrap(), 20);
 }
 
-/// Sends an agent reply in `conversation` and records that the channel gave it `external`.
-async fn our_reply(env: &Env, conversation: &str, external: &str) -> String {
-    let Queued::New(m, _) = env
-        .outbox()
-        .queue(&NewOutbound::text(
-            conversation,
-            AuthorKind::Agent,
-            None,
-            "here you go",
-        ))
-        .await
-        .unwrap()
-    else {
-        panic!("queued")
-    };
-    assert!(
-        env.store
-            .claim_for_sending(&m.id, env.ids.now_ms(), 1000)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    env.store
-        .record_sent(&env.ids, &m.id, 1, Some(external))
-        .await
-        .unwrap();
-    m.id
-}
-
 async fn replies_to_our_messages_thread_back_only_for_participants(env: Env) {
     let s = &env.store;
     let mut first = env.email("ana@x.com", "<q1@x>", "where is my order?");
@@ -183,7 +154,7 @@ async fn replies_to_our_messages_thread_back_only_for_participants(env: Env) {
     first.cc = vec![Identity::email("carol@x.com").unwrap()];
     let out = s.ingest_batch(&[first]).await.unwrap();
     let conv = stored(&out)[0].conversation.clone();
-    our_reply(&env, &conv.id, "<our-1@sb>").await;
+    env.agent_sent(&conv.id, "here you go", "<our-1@sb>").await;
 
     // Ana answers our reply, even under a new subject (her own new thread key): it joins.
     let mut back = env.email("ana@x.com", "<q2@x>", "thanks!");
@@ -205,9 +176,15 @@ async fn replies_to_our_messages_thread_back_only_for_participants(env: Env) {
     assert_eq!(st[2].conversation.id, conv.id);
 
     // A reply to a resolved conversation opens it again.
-    s.set_status(&env.ids, &conv.id, Status::Resolved)
-        .await
-        .unwrap();
+    switchboard_core::changes::apply(
+        s,
+        &(env.realtime.clone() as std::sync::Arc<dyn Realtime>),
+        &env.ids,
+        &conv.id,
+        &switchboard_core::changes::Change::Status(Status::Resolved),
+    )
+    .await
+    .unwrap();
     let mut late = env.email("ana@x.com", "<q3@x>", "it broke again");
     late.thread = Some("<q3@x>".into());
     late.replies_to = vec!["<our-1@sb>".into()];
