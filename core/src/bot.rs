@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Ids;
@@ -153,56 +152,35 @@ impl BotWorker {
             Ok(mine) => this.clone().work(mine).await,
             Err(e) => tracing::warn!(error = %e, "bot cannot read its pending entries"),
         }
-        let permits = Arc::new(Semaphore::new(this.options.concurrency.max(1)));
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut last_housekeeping = tokio::time::Instant::now();
-        while !shutdown.is_cancelled() {
-            let read = this
+        let how = crate::stream::Consume {
+            topic: INBOUND,
+            group: GROUP,
+            consumer: &this.consumer,
+            concurrency: this.options.concurrency,
+            block: this.options.block,
+            every: Duration::from_secs(1),
+        };
+        let handle = |entry| {
+            let this = this.clone();
+            async move { this.handle_and_ack(entry).await }
+        };
+        let housekeeping = || async {
+            match this
                 .stream
-                .read(INBOUND, GROUP, &this.consumer, 64, this.options.block)
-                .await;
-            match read {
-                Ok(entries) => {
-                    for entry in entries {
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let this = this.clone();
-                        tasks.spawn(async move {
-                            this.handle_and_ack(entry).await;
-                            drop(permit);
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "bot cannot read the inbound stream");
-                    let _ = this.stream.ensure_group(INBOUND, GROUP).await;
-                    tokio::select! { () = tokio::time::sleep(Duration::from_secs(1)) => {}, () = shutdown.cancelled() => break }
-                }
+                .reclaim(
+                    INBOUND,
+                    GROUP,
+                    &this.consumer,
+                    this.options.reclaim_idle,
+                    64,
+                )
+                .await
+            {
+                Ok(stale) => this.clone().work(stale).await,
+                Err(e) => tracing::warn!(error = %e, "bot cannot reclaim entries"),
             }
-            while tasks.try_join_next().is_some() {}
-            if last_housekeeping.elapsed() >= Duration::from_secs(1) {
-                last_housekeeping = tokio::time::Instant::now();
-                match this
-                    .stream
-                    .reclaim(
-                        INBOUND,
-                        GROUP,
-                        &this.consumer,
-                        this.options.reclaim_idle,
-                        64,
-                    )
-                    .await
-                {
-                    Ok(stale) => this.clone().work(stale).await,
-                    Err(e) => tracing::warn!(error = %e, "bot cannot reclaim entries"),
-                }
-            }
-        }
-        while tasks.join_next().await.is_some() {}
-        if let Err(e) = this.stream.flush().await {
-            tracing::warn!(error = %e, "bot could not flush the stream");
-        }
+        };
+        crate::stream::consume(&this.stream, how, &shutdown, handle, housekeeping).await;
     }
 
     async fn work(self: Arc<Self>, entries: Vec<Entry>) {

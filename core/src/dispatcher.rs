@@ -242,48 +242,25 @@ impl Dispatcher {
                 break;
             }
         }
-        let permits = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
-        let mut last_housekeeping = tokio::time::Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        while !shutdown.is_cancelled() {
-            // Not raced against shutdown (see the router): the read waits at most `block`.
-            let block = self.options.sweep_every.min(Duration::from_millis(500));
-            let read = stream
-                .read(OUTBOUND, GROUP, &self.consumer, 64, block)
-                .await;
-            match read {
-                Ok(entries) => {
-                    for entry in entries {
-                        // Never waits long: every delivery ends within `send_timeout`.
-                        let Ok(permit) = permits.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let this = self.clone();
-                        tasks.spawn(async move {
-                            this.handle(entry).await;
-                            drop(permit);
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "dispatcher cannot read the outbound stream");
-                    let _ = stream.ensure_group(OUTBOUND, GROUP).await;
-                    tokio::select! { () = tokio::time::sleep(Duration::from_secs(1)) => {}, () = shutdown.cancelled() => break }
-                }
+        let how = crate::stream::Consume {
+            topic: OUTBOUND,
+            group: GROUP,
+            consumer: &self.consumer,
+            // Never waits long for a permit: every delivery ends within `send_timeout`.
+            concurrency: self.options.concurrency,
+            block: self.options.sweep_every.min(Duration::from_millis(500)),
+            every: self.options.sweep_every,
+        };
+        let handle = |entry| {
+            let this = self.clone();
+            async move { this.handle(entry).await }
+        };
+        let housekeeping = || async {
+            if let Err(e) = self.housekeeping().await {
+                tracing::warn!(error = %e, "dispatcher housekeeping failed");
             }
-            while tasks.try_join_next().is_some() {}
-            if last_housekeeping.elapsed() >= self.options.sweep_every {
-                last_housekeeping = tokio::time::Instant::now();
-                if let Err(e) = self.housekeeping().await {
-                    tracing::warn!(error = %e, "dispatcher housekeeping failed");
-                }
-            }
-        }
-        // Graceful shutdown: let deliveries under way finish.
-        while tasks.join_next().await.is_some() {}
-        if let Err(e) = stream.flush().await {
-            tracing::warn!(error = %e, "dispatcher could not flush the stream");
-        }
+        };
+        crate::stream::consume(&stream, how, &shutdown, handle, housekeeping).await;
     }
 
     /// Takes over jobs of dead consumers, puts due retries back on the stream, trims.

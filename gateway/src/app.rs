@@ -303,6 +303,28 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// Outgoing HTTP (WhatsApp, Stripe) speaks TLS: an https request reaches the
+    /// connection stage instead of being refused for want of TLS support.
+    #[tokio::test]
+    async fn outgoing_http_speaks_tls() {
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .https_only(true)
+            .build()
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = client
+            .get(format!("https://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+    }
+
     #[test]
     fn two_processes_on_one_host_never_share_a_consumer_name() {
         let dir = tempfile::tempdir().unwrap();

@@ -91,3 +91,75 @@ pub trait Stream: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 }
+
+/// How a worker consumes a group (the dispatcher's and the bot's loops).
+#[derive(Debug, Clone)]
+pub struct Consume<'a> {
+    pub topic: &'a str,
+    pub group: &'a str,
+    pub consumer: &'a str,
+    /// Entries handled at once.
+    pub concurrency: usize,
+    /// How long a read waits for entries (it is not raced against shutdown: a read
+    /// dropped after it claimed entries would leave them pending until reclaimed).
+    pub block: std::time::Duration,
+    /// How often `housekeeping` runs.
+    pub every: std::time::Duration,
+}
+
+/// Reads the group's entries until `shutdown`, handing each to `handle` on a task of its
+/// own (at most `concurrency` at once) and running `housekeeping` every so often; then
+/// lets the tasks under way finish and flushes what the stream holds back.
+pub async fn consume<H, HF, K, KF>(
+    stream: &std::sync::Arc<dyn Stream>,
+    how: Consume<'_>,
+    shutdown: &tokio_util::sync::CancellationToken,
+    handle: H,
+    mut housekeeping: K,
+) where
+    H: Fn(Entry) -> HF,
+    HF: std::future::Future<Output = ()> + Send + 'static,
+    K: FnMut() -> KF,
+    KF: std::future::Future<Output = ()>,
+{
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(how.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut last_housekeeping = tokio::time::Instant::now();
+    while !shutdown.is_cancelled() {
+        match stream
+            .read(how.topic, how.group, how.consumer, 64, how.block)
+            .await
+        {
+            Ok(entries) => {
+                for entry in entries {
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let work = handle(entry);
+                    tasks.spawn(async move {
+                        work.await;
+                        drop(permit);
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, topic = how.topic, group = how.group, "cannot read the stream");
+                // The stream may have lost its group (a Redis restarted without its data).
+                let _ = stream.ensure_group(how.topic, how.group).await;
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {},
+                    () = shutdown.cancelled() => break,
+                }
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+        if last_housekeeping.elapsed() >= how.every {
+            last_housekeeping = tokio::time::Instant::now();
+            housekeeping().await;
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    if let Err(e) = stream.flush().await {
+        tracing::warn!(error = %e, group = how.group, "could not flush the stream");
+    }
+}
