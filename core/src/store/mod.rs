@@ -7,6 +7,7 @@ mod bot_runs;
 mod cards;
 mod contacts;
 mod conversations;
+mod inbox;
 mod ingest;
 mod outbound;
 mod rows;
@@ -25,6 +26,9 @@ use crate::error::{Error, Result};
 pub use access::Caller;
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
+pub use inbox::{
+    ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
+};
 pub use ingest::{IngestOutcome, Ingested};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 
@@ -48,6 +52,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0003_secrets.sql"),
     ),
 ];
+
+/// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).
+/// Each backend sees one SQL text per version, so the migrator's checksums hold.
+const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    5,
+    "inbox list",
+    concat!(
+        include_str!("../../../migrations/0005_inbox_list.sql"),
+        include_str!("../../../migrations/0005_inbox_list.sqlite.sql")
+    ),
+    concat!(
+        include_str!("../../../migrations/0005_inbox_list.sql"),
+        include_str!("../../../migrations/0005_inbox_list.postgres.sql")
+    ),
+)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -204,15 +223,24 @@ impl Store {
     pub async fn migrate(&self, _now_ms: i64) -> Result<usize> {
         use sqlx::SqlSafeStr;
         use sqlx::migrate::{Migration, MigrationType, Migrator};
-        let migrator = Migrator::with_migrations(
-            MIGRATIONS
+        let mut all: Vec<(i64, &str, &str)> = MIGRATIONS.to_vec();
+        all.extend(
+            BACKEND_MIGRATIONS
                 .iter()
+                .map(|(version, name, sqlite, postgres)| match self.backend {
+                    Backend::Sqlite => (*version, *name, *sqlite),
+                    Backend::Postgres => (*version, *name, *postgres),
+                }),
+        );
+        all.sort_by_key(|(version, ..)| *version);
+        let migrator = Migrator::with_migrations(
+            all.into_iter()
                 .map(|(version, name, sql)| {
                     Migration::new(
-                        *version,
-                        std::borrow::Cow::Borrowed(*name),
+                        version,
+                        std::borrow::Cow::Borrowed(name),
                         MigrationType::Simple,
-                        AssertSqlSafe(*sql).into_sql_str(),
+                        AssertSqlSafe(sql).into_sql_str(),
                         false,
                     )
                 })

@@ -9,6 +9,7 @@ mod access;
 mod bot;
 mod dispatcher;
 mod inbound;
+mod inbox;
 mod router;
 mod store;
 mod stream;
