@@ -11,6 +11,10 @@
 -- words, each a stripped tsvector (the set of lexemes, no positions), so a row grows with
 -- the thread's vocabulary, not with its length.
 
+-- By last activity (PostgreSQL tests other columns after reading the row anyway).
+DROP INDEX conversations_by_activity;
+CREATE INDEX conversations_by_activity ON conversations (last_message_at, id);
+
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
 CREATE TEXT SEARCH CONFIGURATION switchboard_search (COPY = simple);
@@ -152,30 +156,57 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION switchboard_contact_changed() RETURNS trigger
+-- A contact renamed (rare: a name is taken once, when the contact had none).
+CREATE FUNCTION switchboard_contact_renamed() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'contacts' THEN
-        PERFORM switchboard_refresh_contact_search(ARRAY[NEW.id]);
-    ELSIF TG_OP = 'INSERT' THEN
-        PERFORM switchboard_refresh_contact_search(ARRAY[NEW.contact_id]);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM switchboard_refresh_contact_search(ARRAY[OLD.contact_id]);
-    ELSE
-        PERFORM switchboard_refresh_contact_search(ARRAY[NEW.contact_id, OLD.contact_id]);
-    END IF;
+    PERFORM switchboard_refresh_contact_search(ARRAY[NEW.id]);
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER contacts_search_name AFTER UPDATE OF name ON contacts
 FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
-EXECUTE FUNCTION switchboard_contact_changed();
-CREATE TRIGGER contact_identities_search AFTER INSERT OR UPDATE OR DELETE ON contact_identities
-FOR EACH ROW EXECUTE FUNCTION switchboard_contact_changed();
-CREATE TRIGGER contact_claims_search AFTER INSERT OR DELETE ON contact_claims
-FOR EACH ROW EXECUTE FUNCTION switchboard_contact_changed();
+EXECUTE FUNCTION switchboard_contact_renamed();
+
+-- Identities or claims added, moved or removed: once per statement, for every contact
+-- the statement touched (threading adds a batch's identities in one statement).
+CREATE FUNCTION switchboard_contact_rows_changed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    cids text[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        cids := ARRAY(SELECT DISTINCT contact_id FROM new_rows);
+    ELSIF TG_OP = 'DELETE' THEN
+        cids := ARRAY(SELECT DISTINCT contact_id FROM old_rows);
+    ELSE
+        cids := ARRAY(SELECT contact_id FROM new_rows UNION SELECT contact_id FROM old_rows);
+    END IF;
+    IF cardinality(cids) > 0 THEN
+        PERFORM switchboard_refresh_contact_search(cids);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER contact_identities_search_insert AFTER INSERT ON contact_identities
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
+CREATE TRIGGER contact_identities_search_update AFTER UPDATE ON contact_identities
+REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
+CREATE TRIGGER contact_identities_search_delete AFTER DELETE ON contact_identities
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
+CREATE TRIGGER contact_claims_search_insert AFTER INSERT ON contact_claims
+REFERENCING NEW TABLE AS new_rows
+FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
+CREATE TRIGGER contact_claims_search_delete AFTER DELETE ON contact_claims
+REFERENCING OLD TABLE AS old_rows
+FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
 
 -- A conversation moved to another contact (a merge).
 CREATE FUNCTION switchboard_conversation_contact_changed() RETURNS trigger

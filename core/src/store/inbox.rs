@@ -234,6 +234,23 @@ fn list_from(me: &str) -> String {
 }
 /// FTS5 rowids: conversation number × 2^16 + chunk (see the SQLite migration).
 const CHUNK_BITS: u32 = 16;
+/// Up to this many matching conversations, a search names them to the list query, which
+/// then reads just those; with more, the list walks its order and tests each conversation
+/// (it meets enough matches soon). Neither database can tell the two cases apart when it
+/// plans: SQLite knows nothing of an FTS query's size, and PostgreSQL under-prices testing
+/// each row against the search row.
+const FEW_MATCHES: usize = 3000;
+
+/// What a search leaves of the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Matches {
+    /// Nothing matches.
+    None,
+    /// These conversations, as a JSON array (numbers on SQLite, ids on PostgreSQL).
+    Few(String),
+    /// Too many to name.
+    Many,
+}
 
 fn priority_rank(p: Priority) -> i64 {
     match p {
@@ -464,6 +481,13 @@ fn handle_rank(kind: IdentityKind) -> u8 {
     }
 }
 
+/// The planner's row estimate on a PostgreSQL `EXPLAIN` line (`… rows=1717 width=37)`).
+fn estimated_rows(line: &str) -> Option<usize> {
+    let rest = &line[line.find("rows=")? + "rows=".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 impl Store {
     /// A page of the inbox list: the view and filters within the caller's scope, in the
     /// chosen order, after the cursor. A cursor this list did not give out (or one of
@@ -486,6 +510,20 @@ impl Store {
             .map(search_terms)
             .unwrap_or_default();
 
+        let matches = if terms.is_empty() {
+            None
+        } else {
+            match self.search_matches(&terms).await? {
+                Matches::None => {
+                    return Ok(ListPage {
+                        items: Vec::new(),
+                        next: None,
+                    });
+                }
+                m => Some(m),
+            }
+        };
+
         let mut sql = Sql::default();
         let me = sql.text(caller.user_id.as_str());
         sql.push(&format!(
@@ -495,8 +533,21 @@ impl Store {
             list_from(&me)
         ));
         let scope = sql.scope(caller);
-        sql.push(&scope);
-        self.view_and_filter(&mut sql, caller, &q.view, &q.filter, &terms);
+        match self.backend {
+            // As a plain condition, SQLite would look a support agent's scope up through
+            // the assignee index (assigned to me OR unassigned: half the table) and sort,
+            // instead of walking the list's order and stopping at a page.
+            Backend::Sqlite => sql.push(&format!("(CASE WHEN {scope} THEN 1 ELSE 0 END) = 1")),
+            Backend::Postgres => sql.push(&scope),
+        }
+        self.view_and_filter(
+            &mut sql,
+            caller,
+            &q.view,
+            &q.filter,
+            &terms,
+            matches.as_ref(),
+        );
         if let Some(c) = &cursor {
             let (a, b, id) = (sql.int(c.a), sql.int(c.b), sql.text(c.id.as_str()));
             sql.push(&match q.sort {
@@ -562,6 +613,7 @@ impl Store {
         view: &View,
         filter: &ListFilter,
         terms: &[String],
+        matches: Option<&Matches>,
     ) {
         match view {
             View::Mine => {
@@ -618,23 +670,88 @@ impl Store {
             let p = sql.text(assignee.as_str());
             sql.push(&format!(" AND c.assignee_id = {p}"));
         }
-        if !terms.is_empty() {
-            match self.backend {
-                Backend::Sqlite => {
-                    let p = sql.text(fts5_query(terms, None));
-                    sql.push(&format!(
-                        " AND c.number IN (SELECT rowid >> {CHUNK_BITS} FROM conversation_fts WHERE conversation_fts MATCH {p})"
-                    ));
-                }
-                Backend::Postgres => {
-                    let p = sql.text(tsquery(terms, "&"));
-                    sql.push(&format!(
-                        " AND c.id IN (SELECT s.conversation_id FROM conversation_search s \
-                         WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}))"
-                    ));
-                }
+        match (matches, self.backend) {
+            (None | Some(Matches::None), _) => {}
+            (Some(Matches::Few(list)), Backend::Sqlite) => {
+                let p = sql.text(list.as_str());
+                sql.push(&format!(
+                    " AND c.number IN (SELECT value FROM json_each({p}))"
+                ));
+            }
+            (Some(Matches::Few(list)), Backend::Postgres) => {
+                let p = sql.text(list.as_str());
+                sql.push(&format!(
+                    " AND c.id IN (SELECT jsonb_array_elements_text(CAST({p} AS jsonb)))"
+                ));
+            }
+            // `+` keeps SQLite from driving the query by the matches: it walks the
+            // list's order and tests each conversation against them.
+            (Some(Matches::Many), Backend::Sqlite) => {
+                let p = sql.text(fts5_query(terms, None));
+                sql.push(&format!(
+                    " AND +c.number IN (SELECT rowid >> {CHUNK_BITS} FROM conversation_fts WHERE conversation_fts MATCH {p})"
+                ));
+            }
+            (Some(Matches::Many), Backend::Postgres) => {
+                let p = sql.text(tsquery(terms, "&"));
+                sql.push(&format!(
+                    " AND c.id IN (SELECT s.conversation_id FROM conversation_search s \
+                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}))"
+                ));
             }
         }
+    }
+
+    /// Which conversations a search matches, if they are few; whatever the caller's scope
+    /// (the list query applies it).
+    async fn search_matches(&self, terms: &[String]) -> Result<Matches> {
+        let cap = i64::try_from(FEW_MATCHES + 1).unwrap_or(i64::MAX);
+        let found: Vec<serde_json::Value> = match self.backend {
+            Backend::Sqlite => {
+                // FTS5 streams its matches: counting up to the cap costs little even for
+                // the commonest word.
+                let numbers: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+                    "SELECT DISTINCT rowid >> {CHUNK_BITS} FROM conversation_fts WHERE conversation_fts MATCH $1 LIMIT $2"
+                )))
+                .bind(fts5_query(terms, None))
+                .bind(cap)
+                .fetch_all(&self.pool)
+                .await?;
+                numbers.into_iter().map(serde_json::Value::from).collect()
+            }
+            Backend::Postgres => {
+                // A GIN scan collects every match before the first one comes out, so ask
+                // the planner's estimate (from the column's word statistics) first.
+                let q = tsquery(terms, "&");
+                let plan: Vec<String> = sqlx::query_scalar(
+                    "EXPLAIN SELECT s.conversation_id FROM conversation_search s \
+                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', $1)",
+                )
+                .bind(&q)
+                .fetch_all(&self.pool)
+                .await?;
+                let estimate = plan.first().and_then(|l| estimated_rows(l));
+                if estimate.is_none_or(|n| n > 2 * FEW_MATCHES) {
+                    return Ok(Matches::Many);
+                }
+                let ids: Vec<String> = sqlx::query_scalar(
+                    "SELECT s.conversation_id FROM conversation_search s \
+                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', $1) LIMIT $2",
+                )
+                .bind(&q)
+                .bind(cap)
+                .fetch_all(&self.pool)
+                .await?;
+                ids.into_iter().map(serde_json::Value::from).collect()
+            }
+        };
+        Ok(if found.is_empty() {
+            Matches::None
+        } else if found.len() > FEW_MATCHES {
+            Matches::Many
+        } else {
+            Matches::Few(serde_json::Value::Array(found).to_string())
+        })
     }
 
     /// Fills in each item's contact name and handle and company name.
@@ -811,8 +928,17 @@ impl Store {
             "SELECT c.team, c.tier, CAST(CASE WHEN c.assignee_id = {me} THEN 1 ELSE 0 END AS BIGINT) AS mine, \
                     CAST(CASE WHEN c.assignee_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unassigned, \
                     COUNT(*) AS open, CAST(SUM(CASE WHEN {UNREAD} THEN 1 ELSE 0 END) AS BIGINT) AS unread \
-             FROM {} WHERE c.status IN {UNRESOLVED} AND ",
-            list_from(&me_again)
+             FROM {} WHERE c.status <> 'resolved' AND ",
+            match self.backend {
+                // The partial index holds every column this reads, in id order; SQLite
+                // would rather look the scope up by assignee and then read table rows.
+                Backend::Sqlite => list_from(&me_again).replacen(
+                    "conversations c",
+                    "conversations c INDEXED BY conversations_unresolved",
+                    1,
+                ),
+                Backend::Postgres => list_from(&me_again),
+            }
         ));
         let scope = sql.scope(caller);
         sql.push(&scope);
@@ -1102,6 +1228,21 @@ mod tests {
                     || p == Priority::None
             );
         }
+    }
+
+    #[test]
+    fn plan_estimates_are_read_from_explain_lines() {
+        assert_eq!(
+            estimated_rows(
+                "Bitmap Heap Scan on conversation_search s  (cost=73.31..4723.56 rows=1717 width=37)"
+            ),
+            Some(1717)
+        );
+        assert_eq!(
+            estimated_rows("Result  (cost=0.00..0.01 rows=1 width=0)"),
+            Some(1)
+        );
+        assert_eq!(estimated_rows("no estimate here"), None);
     }
 
     #[test]

@@ -30,6 +30,7 @@ on_every_backend!(
     search_follows_renames_merges_and_long_threads,
     query_syntax_in_a_search_is_just_words,
     unread_state_and_counts_follow_reads_and_new_messages,
+    a_search_matching_thousands_keeps_order_scope_and_pages,
 );
 
 /// A test's world: the store, and a clock that moves only when told.
@@ -1139,4 +1140,104 @@ async fn unread_state_and_counts_follow_reads_and_new_messages(env: Env) {
             .await,
         Err(Error::NotFound(_))
     ));
+}
+
+/// Past a few thousand matches the list walks its order and tests each conversation
+/// against the search instead of reading the matches: the same rows, order, scope and
+/// pages.
+async fn a_search_matching_thousands_keeps_order_scope_and_pages(env: Env) {
+    let w = World::new(env);
+    let s = &w.env.store;
+    let alice = w
+        .agent("alice@x.com", Role::Support, Some(Tier::N1), &["alpha"])
+        .await;
+    let n = 3200;
+    for chunk in 0..(n / 400) {
+        w.clock.advance(1000);
+        let batch: Vec<Envelope> = (0..400)
+            .map(|i| {
+                let k = chunk * 400 + i;
+                Envelope::new(
+                    w.ids.new_id(),
+                    Channel::Webchat,
+                    "webchat:default",
+                    &format!("many-{k}"),
+                    Identity::new(IdentityKind::Visitor, &format!("many-{k}")).unwrap(),
+                    &format!(
+                        "palavra comum {}",
+                        if k % 800 < 2 { "raríssima" } else { "" }
+                    ),
+                    w.now() + i64::try_from(i).unwrap(),
+                )
+            })
+            .collect();
+        s.ingest_batch(&batch).await.unwrap();
+    }
+    // Every other one is team beta's, out of alice's scope.
+    sqlx::query(
+        "UPDATE conversations SET team = CASE WHEN number % 2 = 0 THEN 'beta' ELSE 'alpha' END",
+    )
+    .execute(s.pool())
+    .await
+    .unwrap();
+    let all: Vec<Conversation> = s
+        .conversations_for(
+            &alice,
+            &switchboard_core::store::ConversationFilter {
+                limit: 500,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.iter().all(|c| c.team.as_deref() == Some("alpha")));
+
+    let mut q = ListQuery {
+        filter: ListFilter {
+            search: Some("comum".into()),
+            ..filter()
+        },
+        limit: 200,
+        ..ListQuery::new(View::All)
+    };
+    let mut seen: Vec<ListItem> = Vec::new();
+    loop {
+        let page = s.inbox_list(&alice, &q).await.unwrap();
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => q.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), n / 2, "every match in scope, once");
+    assert!(
+        seen.iter()
+            .all(|i| i.conversation.team.as_deref() == Some("alpha"))
+    );
+    assert!(
+        seen.windows(2).all(
+            |p| (p[0].conversation.last_message_at, &p[0].conversation.id)
+                > (p[1].conversation.last_message_at, &p[1].conversation.id)
+        ),
+        "latest activity first"
+    );
+    assert!(seen.iter().all(|i| {
+        i.snippet
+            .as_deref()
+            .is_some_and(|s| s.contains("\u{2}comum\u{3}"))
+    }));
+    // The same first page as listing without the search (every conversation matches).
+    let plain = w.ids(&alice, View::All, filter()).await;
+    assert_eq!(
+        seen.iter()
+            .take(200)
+            .map(|i| i.conversation.id.clone())
+            .collect::<Vec<_>>(),
+        plain
+    );
+    // A rarer word among them is still found, and a word nobody wrote finds nothing.
+    let rare = w.search(&alice, "rarissima").await;
+    // One of each pair is alice's.
+    assert_eq!(rare.len(), n / 800);
+    assert!(w.search(&alice, "ninguem").await.is_empty());
 }
