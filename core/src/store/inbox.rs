@@ -1059,8 +1059,8 @@ impl Store {
             Backend::Postgres => {
                 let p = sql.text(tsquery(&terms, "&"));
                 sql.push(&format!(
-                    " AND c.id IN (SELECT s.conversation_id FROM conversation_search s \
-                     WHERE s.contact @@ to_tsquery('switchboard_search', {p}))"
+                    " AND c.contact_id IN (SELECT w.contact_id FROM contact_search w \
+                     WHERE w.words @@ to_tsquery('switchboard_search', {p}))"
                 ));
             }
         }
