@@ -11,9 +11,10 @@
 -- words, each a stripped tsvector (the set of lexemes, no positions), so a row grows with
 -- the thread's vocabulary, not with its length.
 
--- By last activity (PostgreSQL tests other columns after reading the row anyway).
-DROP INDEX conversations_by_activity;
-CREATE INDEX conversations_by_activity ON conversations (last_message_at, id);
+-- Unresolved conversations by last activity (PostgreSQL tests other columns after reading
+-- the row anyway).
+CREATE INDEX conversations_open_by_activity ON conversations (last_message_at, id)
+    WHERE status <> 'resolved';
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
 

@@ -38,8 +38,11 @@ CREATE TABLE conversation_reads (
 );
 
 -- The list's sort orders, each ending in the id so that a keyset page boundary is exact.
--- (By last activity: in each backend's part, which replaces the index on last_message_at
--- alone.)
+-- By last activity (this replaces the index on last_message_at alone; the unresolved
+-- conversations, which the list shows unless asked otherwise, have an index of their own
+-- in each backend's part).
+DROP INDEX conversations_by_activity;
+CREATE INDEX conversations_by_activity ON conversations (last_message_at, id);
 -- "Mine" and the assignee filter.
 CREATE INDEX conversations_by_assignee ON conversations (assignee_id, last_message_at, id);
 -- Team views.

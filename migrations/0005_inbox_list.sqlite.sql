@@ -10,12 +10,12 @@
 -- conversation number of a row is rowid >> 16: matching conversations come straight from
 -- the index, without reading any content.
 
--- By last activity, with the columns that views, filters and the callers' scopes test:
--- SQLite tests them in the index and reads a table row only for a conversation that
--- passes, so a filtered page walks index pages only.
-DROP INDEX conversations_by_activity;
-CREATE INDEX conversations_by_activity ON conversations
-    (last_message_at, id, status, channel, priority, tier, team, assignee_id, company_id, labels);
+-- Unresolved conversations by last activity, with the columns that views, filters and the
+-- callers' scopes test: SQLite tests them in the index and reads a table row only for a
+-- conversation that passes, so a filtered page walks index pages only.
+CREATE INDEX conversations_open_by_activity ON conversations
+    (last_message_at, id, status, channel, priority, tier, team, assignee_id, company_id, labels)
+    WHERE status <> 'resolved';
 
 -- The chunk new messages go to, and its length in characters.
 ALTER TABLE conversation_activity ADD COLUMN search_chunk BIGINT NOT NULL DEFAULT 0;

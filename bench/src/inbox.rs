@@ -23,6 +23,10 @@ struct Args {
     conversations: usize,
     #[arg(long, default_value_t = 1_000_000)]
     messages: usize,
+    /// Percentage of conversations not resolved (open 60 %, pending 25 %, snoozed 15 % of
+    /// them).
+    #[arg(long, default_value_t = 20.0)]
+    unresolved: f64,
     /// Timed runs of each query (after 10 untimed ones).
     #[arg(long, default_value_t = 200)]
     runs: usize,
@@ -612,11 +616,12 @@ async fn seed(store: &Store, args: &Args, now: i64) -> anyhow::Result<Seeded> {
         VOCABULARY[k.min(VOCABULARY.len() - 1)]
     };
 
+    let unresolved = args.unresolved.clamp(0.0, 100.0) / 100.0;
     let statuses = [
-        (Status::Open, 0.25),
-        (Status::Pending, 0.10),
-        (Status::Snoozed, 0.05),
-        (Status::Resolved, 0.60),
+        (Status::Open, unresolved * 0.6),
+        (Status::Pending, unresolved * 0.25),
+        (Status::Snoozed, unresolved * 0.15),
+        (Status::Resolved, 1.0 - unresolved),
     ];
     let priorities = [
         (Priority::None, 0.60),

@@ -631,7 +631,10 @@ impl Store {
         // Statuses, channels, priorities and tiers are closed sets of fixed words, written
         // into the statement so that the planner sees them; everything else is bound.
         if filter.statuses.is_empty() {
-            sql.push(&format!(" AND c.status IN {UNRESOLVED}"));
+            // Also as written in the partial indexes' condition, for SQLite to use them.
+            sql.push(&format!(
+                " AND c.status IN {UNRESOLVED} AND c.status <> 'resolved'"
+            ));
         } else {
             let list = filter
                 .statuses
@@ -640,6 +643,9 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             sql.push(&format!(" AND c.status IN ({list})"));
+            if !filter.statuses.contains(&Status::Resolved) {
+                sql.push(" AND c.status <> 'resolved'");
+            }
         }
         if let Some(ch) = filter.channel {
             sql.push(&format!(" AND c.channel = '{}'", ch.as_str()));
