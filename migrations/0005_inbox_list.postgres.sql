@@ -69,8 +69,8 @@ CREATE FUNCTION switchboard_conversations_inserted() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    INSERT INTO conversation_activity (conversation_id, preview)
-    SELECT n.id, '' FROM new_conversations n
+    INSERT INTO conversation_activity (conversation_id, preview, unresolved)
+    SELECT n.id, '', CASE WHEN n.status = 'resolved' THEN 0 ELSE 1 END FROM new_conversations n
     ON CONFLICT (conversation_id) DO NOTHING;
     INSERT INTO conversation_search (conversation_id, contact, body)
     SELECT n.id,
@@ -224,6 +224,23 @@ FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
 CREATE TRIGGER contact_claims_search_delete AFTER DELETE ON contact_claims
 REFERENCING OLD TABLE AS old_rows
 FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
+
+-- A conversation resolved or opened again (the row is locked already: it is being
+-- updated).
+CREATE FUNCTION switchboard_conversation_status_changed() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE conversation_activity
+    SET unresolved = CASE WHEN NEW.status = 'resolved' THEN 0 ELSE 1 END
+    WHERE conversation_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER conversations_inbox_status AFTER UPDATE OF status ON conversations
+FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
+EXECUTE FUNCTION switchboard_conversation_status_changed();
 
 -- A conversation moved to another contact (a merge).
 CREATE FUNCTION switchboard_conversation_contact_changed() RETURNS trigger

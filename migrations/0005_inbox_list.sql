@@ -23,11 +23,15 @@ CREATE TABLE conversation_activity (
     -- The latest answer by an agent or the bot, and since when the contact has been
     -- waiting for the next one (its first message after it; NULL when nobody waits).
     last_reply_id      TEXT,
-    waiting_since      BIGINT
+    waiting_since      BIGINT,
+    -- 1 unless the conversation is resolved (kept by a trigger on its status), so that
+    -- the waiting order can skip resolved conversations without reading them.
+    unresolved         BIGINT NOT NULL DEFAULT 1
 );
 -- Longest waiting first; conversations where nobody waits come last.
 CREATE INDEX conversation_activity_by_waiting ON conversation_activity
-    ((COALESCE(waiting_since, 9223372036854775807)), conversation_id);
+    ((COALESCE(waiting_since, 9223372036854775807)), conversation_id)
+    WHERE unresolved = 1;
 
 -- When each agent last opened each conversation.
 CREATE TABLE conversation_reads (
@@ -47,10 +51,12 @@ CREATE INDEX conversations_by_activity ON conversations (last_message_at, id);
 CREATE INDEX conversations_by_assignee ON conversations (assignee_id, last_message_at, id);
 -- Team views.
 CREATE INDEX conversations_by_team ON conversations (team, last_message_at, id);
--- Most urgent first, then by last activity.
+-- Most urgent first, then by last activity (unresolved conversations: the others have
+-- no urgency left).
 CREATE INDEX conversations_by_priority ON conversations
     ((CASE priority WHEN 'urgent' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END),
-     last_message_at, id);
+     last_message_at, id)
+    WHERE status <> 'resolved';
 
 -- The badges: every unresolved conversation with what the caller's scope and the views
 -- look at, in id order, and what the unread state needs beside it, so that counting reads
@@ -61,11 +67,12 @@ CREATE INDEX conversation_activity_inbound ON conversation_activity (conversatio
 CREATE INDEX conversation_reads_at ON conversation_reads (user_id, conversation_id, read_at);
 
 -- Conversations stored before this migration.
-INSERT INTO conversation_activity (conversation_id, preview, preview_message_id, last_inbound_at, last_reply_id)
+INSERT INTO conversation_activity (conversation_id, preview, preview_message_id, last_inbound_at, last_reply_id, unresolved)
 SELECT c.id, '',
        (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id),
        (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'contact'),
-       (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind IN ('agent', 'bot'))
+       (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind IN ('agent', 'bot')),
+       CASE WHEN c.status = 'resolved' THEN 0 ELSE 1 END
 FROM conversations c;
 UPDATE conversation_activity SET
     preview = COALESCE((SELECT substr(m.text, 1, 300) FROM messages m WHERE m.id = conversation_activity.preview_message_id), ''),

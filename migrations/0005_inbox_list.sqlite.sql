@@ -47,7 +47,8 @@ UPDATE conversation_activity SET search_chunk_len = COALESCE(
      WHERE c.id = conversation_activity.conversation_id), 0);
 
 CREATE TRIGGER conversations_inbox_list AFTER INSERT ON conversations BEGIN
-    INSERT INTO conversation_activity (conversation_id, preview) VALUES (NEW.id, '')
+    INSERT INTO conversation_activity (conversation_id, preview, unresolved)
+    VALUES (NEW.id, '', CASE WHEN NEW.status = 'resolved' THEN 0 ELSE 1 END)
     ON CONFLICT (conversation_id) DO NOTHING;
     INSERT INTO conversation_fts (rowid, contact, body)
     SELECT NEW.number * 65536,
@@ -92,6 +93,12 @@ CREATE TRIGGER messages_inbox_list AFTER INSERT ON messages BEGIN
     WHERE rowid = (SELECT c.number * 65536 + a.search_chunk
                    FROM conversations c JOIN conversation_activity a ON a.conversation_id = c.id
                    WHERE c.id = NEW.conversation_id);
+END;
+
+CREATE TRIGGER conversations_inbox_status AFTER UPDATE OF status ON conversations
+WHEN OLD.status IS NOT NEW.status BEGIN
+    UPDATE conversation_activity SET unresolved = CASE WHEN NEW.status = 'resolved' THEN 0 ELSE 1 END
+    WHERE conversation_id = NEW.id;
 END;
 
 -- A conversation moved to another contact (a merge).

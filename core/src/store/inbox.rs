@@ -13,6 +13,8 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
 
 use super::{Backend, Caller, Store, rows};
 use crate::domain::{Channel, Conversation, Identity, IdentityKind, Priority, Role, Status, Tier};
@@ -462,6 +464,76 @@ fn clean_snippet(text: &str) -> Option<String> {
     flat.contains('\u{2}').then_some(flat)
 }
 
+/// A word as the full-text indexes compare it: accents dropped, lower case.
+fn fold(word: &str) -> String {
+    word.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// About 20 words of `text` around the last place it has a word of the search (as the
+/// index matches them: accents and case ignored, words of three letters or more also as
+/// the start of a longer word), each such word between `\u{2}` and `\u{3}`, in one line;
+/// `None` when no word matches.
+fn mark_matches(text: &str, terms: &[String]) -> Option<String> {
+    const BEFORE: usize = 8;
+    const AFTER: usize = 12;
+    let terms: Vec<(String, bool)> = terms.iter().map(|t| (fold(t), is_prefix_term(t))).collect();
+    let matches = |word: &str| {
+        let w = fold(word);
+        terms.iter().any(|(t, prefix)| {
+            if *prefix {
+                w.starts_with(t.as_str())
+            } else {
+                &w == t
+            }
+        })
+    };
+    // (start, end) byte offsets of the words, and whether each matches.
+    let mut words: Vec<(usize, usize, bool)> = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        let in_word = i < text.len() && (c.is_alphanumeric() || is_combining_mark(c));
+        match (in_word, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                words.push((s, i, matches(&text[s..i])));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let last = words.iter().rposition(|w| w.2)?;
+    let from = last.saturating_sub(BEFORE);
+    let to = (last + AFTER + 1).min(words.len());
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    let mut at = if from == 0 { 0 } else { words[from].0 };
+    for &(s, e, hit) in &words[from..to] {
+        out.push_str(&text[at..s]);
+        if hit {
+            out.push('\u{2}');
+            out.push_str(&text[s..e]);
+            out.push('\u{3}');
+        } else {
+            out.push_str(&text[s..e]);
+        }
+        at = e;
+    }
+    if to < words.len() {
+        out.push('…');
+    } else {
+        out.push_str(&text[at..]);
+    }
+    clean_snippet(&out)
+}
+
 /// Conversation columns, qualified for a query on `conversations c`.
 fn conversation_columns() -> String {
     rows::CONVERSATION_COLUMNS
@@ -633,7 +705,7 @@ impl Store {
         if filter.statuses.is_empty() {
             // Also as written in the partial indexes' condition, for SQLite to use them.
             sql.push(&format!(
-                " AND c.status IN {UNRESOLVED} AND c.status <> 'resolved'"
+                " AND c.status IN {UNRESOLVED} AND c.status <> 'resolved' AND a.unresolved = 1"
             ));
         } else {
             let list = filter
@@ -644,7 +716,7 @@ impl Store {
                 .join(", ");
             sql.push(&format!(" AND c.status IN ({list})"));
             if !filter.statuses.contains(&Status::Resolved) {
-                sql.push(" AND c.status <> 'resolved'");
+                sql.push(" AND c.status <> 'resolved' AND a.unresolved = 1");
             }
         }
         if let Some(ch) = filter.channel {
@@ -866,28 +938,57 @@ impl Store {
         let mut found: HashMap<String, String> = HashMap::new();
         match self.backend {
             Backend::Sqlite => {
-                // The latest matching chunk of each conversation (the rows that made it
-                // match); the matched words of its text, marked.
+                // The text of each conversation's latest chunk, marked here: FTS5's own
+                // snippet() needs the full-text query evaluated again, and for a common
+                // word that walks every match.
                 let mut sql = Sql::default();
-                let q = sql.text(fts5_query(terms, None));
                 let numbers: Vec<String> = items
                     .iter()
                     .map(|i| sql.int(i.conversation.number))
                     .collect();
                 sql.push(&format!(
-                    "SELECT rowid >> {CHUNK_BITS} AS number, snippet(conversation_fts, 1, char(2), char(3), '…', 16) AS snippet \
-                     FROM conversation_fts WHERE conversation_fts MATCH {q} AND (rowid >> {CHUNK_BITS}) IN ({}) ORDER BY rowid",
+                    "SELECT c.id, a.search_chunk, f.body FROM conversations c \
+                     JOIN conversation_activity a ON a.conversation_id = c.id \
+                     JOIN conversation_fts f ON f.rowid = c.number * 65536 + a.search_chunk \
+                     WHERE c.number IN ({})",
                     numbers.join(", ")
                 ));
-                let by_number: HashMap<i64, &str> = items
-                    .iter()
-                    .map(|i| (i.conversation.number, i.conversation.id.as_str()))
-                    .collect();
+                let mut older: Vec<(String, i64)> = Vec::new();
                 for row in sql.fetch_all(&self.pool).await? {
-                    let number: i64 = row.try_get("number")?;
-                    let snippet: String = row.try_get("snippet")?;
-                    if let (Some(id), Some(s)) = (by_number.get(&number), clean_snippet(&snippet)) {
-                        found.insert((*id).to_owned(), s);
+                    let id: String = row.try_get("id")?;
+                    let body: String = row.try_get("body")?;
+                    match mark_matches(&body, terms) {
+                        Some(s) => {
+                            found.insert(id, s);
+                        }
+                        None => {
+                            let chunk: i64 = row.try_get("search_chunk")?;
+                            if chunk > 0 {
+                                older.push((id, chunk));
+                            }
+                        }
+                    }
+                }
+                // A long thread whose latest chunk does not have the words: its older
+                // chunks, latest first.
+                let number_of: HashMap<&str, i64> = items
+                    .iter()
+                    .map(|i| (i.conversation.id.as_str(), i.conversation.number))
+                    .collect();
+                for (id, chunk) in older {
+                    let Some(&number) = number_of.get(id.as_str()) else {
+                        continue;
+                    };
+                    let first = number << CHUNK_BITS;
+                    let bodies: Vec<String> = sqlx::query_scalar(
+                        "SELECT body FROM conversation_fts WHERE rowid >= $1 AND rowid < $2 ORDER BY rowid DESC",
+                    )
+                    .bind(first)
+                    .bind(first + chunk)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    if let Some(s) = bodies.iter().find_map(|b| mark_matches(b, terms)) {
+                        found.insert(id, s);
                     }
                 }
             }
@@ -1191,6 +1292,28 @@ mod tests {
             Some("Preciso de \u{2}ação\u{3} urgente".into())
         );
         assert_eq!(clean_snippet("nothing marked"), None);
+    }
+
+    #[test]
+    fn matches_are_marked_as_the_index_finds_them() {
+        let t = |s: &str| search_terms(s);
+        assert_eq!(
+            mark_matches("Preciso de uma AÇÃO urgente.", &t("acao")).as_deref(),
+            Some("Preciso de uma \u{2}AÇÃO\u{3} urgente.")
+        );
+        // Decomposed accents, prefixes of three letters or more, short words whole.
+        assert_eq!(
+            mark_matches("a fatura de marc\u{327}o", &t("fatur de")).as_deref(),
+            Some("a \u{2}fatura\u{3} \u{2}de\u{3} marc\u{327}o")
+        );
+        assert_eq!(mark_matches("dedo", &t("de")), None);
+        assert_eq!(mark_matches("nothing here", &t("boleto")), None);
+        // Around the last match, with the cuts marked.
+        let long = format!("{} boleto {}", "antes ".repeat(30), "depois ".repeat(30));
+        let s = mark_matches(&long, &t("boleto")).unwrap();
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert_eq!(s.matches('\u{2}').count(), 1);
+        assert_eq!(s.split_whitespace().count(), 8 + 1 + 12, "{s}");
     }
 
     #[test]

@@ -1118,6 +1118,18 @@ async fn unread_state_and_counts_follow_reads_and_new_messages(env: Env) {
     assert_eq!(count(&counts, &View::All), (2, 0));
     assert_eq!(count(&counts, &View::Unassigned), (1, 0));
 
+    // Resolved, it leaves every order of the list; opened again, it is back in each.
+    for sort in [SortBy::LastActivity, SortBy::Waiting, SortBy::Priority] {
+        let ids = w.sorted(&alice, View::All, filter(), sort).await;
+        assert!(!ids.contains(&u2.id), "{sort:?}");
+    }
+    w.change(&u2.id, Change::Status(Status::Open)).await;
+    for sort in [SortBy::LastActivity, SortBy::Waiting, SortBy::Priority] {
+        let ids = w.sorted(&alice, View::All, filter(), sort).await;
+        assert!(ids.contains(&u2.id), "{sort:?}");
+    }
+    w.change(&u2.id, Change::Status(Status::Resolved)).await;
+
     // Admins get a badge for every team and tier.
     let counts = s.inbox_counts(&admin).await.unwrap();
     assert_eq!(
