@@ -15,6 +15,9 @@
 -- the row anyway).
 CREATE INDEX conversations_open_by_activity ON conversations (last_message_at, id)
     WHERE status <> 'resolved';
+-- The label filter (labels are a JSON array of strings), on unresolved conversations.
+CREATE INDEX conversations_open_labels ON conversations USING gin ((labels::jsonb))
+    WHERE status <> 'resolved';
 
 CREATE EXTENSION IF NOT EXISTS unaccent;
 

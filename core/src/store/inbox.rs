@@ -731,14 +731,24 @@ impl Store {
             .map(|l| l.trim().to_lowercase())
             .filter(|l| !l.is_empty())
         {
-            // Labels are stored as a JSON array of strings: look for the JSON string.
-            let json = serde_json::Value::String(label).to_string();
-            let escaped = json
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let p = sql.text(format!("%{escaped}%"));
-            sql.push(&format!(" AND c.labels LIKE {p} ESCAPE '\\'"));
+            // Labels are stored as a JSON array of strings.
+            match self.backend {
+                // The JSON string, as it is written in the array.
+                Backend::Sqlite => {
+                    let json = serde_json::Value::String(label).to_string();
+                    let escaped = json
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_");
+                    let p = sql.text(format!("%{escaped}%"));
+                    sql.push(&format!(" AND c.labels LIKE {p} ESCAPE '\\'"));
+                }
+                // An element of the array, through the GIN index on it.
+                Backend::Postgres => {
+                    let p = sql.text(serde_json::json!([label]).to_string());
+                    sql.push(&format!(" AND (c.labels::jsonb) @> CAST({p} AS jsonb)"));
+                }
+            }
         }
         if let Some(company) = &filter.company_id {
             let p = sql.text(company.as_str());
