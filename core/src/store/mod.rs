@@ -9,6 +9,7 @@ mod contacts;
 mod conversations;
 mod ingest;
 mod outbound;
+mod pages;
 mod rows;
 mod secrets;
 mod users;
@@ -27,6 +28,7 @@ pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
+pub use pages::{ContactSummary, StoredCard};
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
 /// records a checksum of each (an edited migration is refused at start-up) and, on
