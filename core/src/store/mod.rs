@@ -3,6 +3,7 @@
 //! ask [`Backend`].
 
 mod access;
+mod accounts;
 mod bot_runs;
 mod cards;
 mod contacts;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use crate::error::{Error, Result};
 
 pub use access::Caller;
+pub use accounts::{LinkPurpose, Session, SessionLimits, UserSummary, UserUpdate};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};
@@ -46,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "secrets",
         include_str!("../../../migrations/0003_secrets.sql"),
+    ),
+    (
+        4,
+        "accounts",
+        include_str!("../../../migrations/0004_accounts.sql"),
     ),
 ];
 
