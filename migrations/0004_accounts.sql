@@ -22,6 +22,9 @@ ALTER TABLE users ADD COLUMN totp_pending_secret TEXT;
 -- the last time step whose code was accepted; only a later step's code is taken, so no
 -- code is accepted twice
 ALTER TABLE users ADD COLUMN totp_last_step BIGINT;
+-- wrong second-factor codes in a row; at the limit the factor locks until the time below
+ALTER TABLE users ADD COLUMN second_factor_failures BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN second_factor_locked_until BIGINT;
 
 -- Single-use codes that stand in for a TOTP code (a lost phone). `used_at` is set once.
 CREATE TABLE recovery_codes (

@@ -62,6 +62,11 @@ impl Default for SessionLimits {
 /// request; the idle limit is therefore exact to within this much.
 pub const SESSION_TOUCH_MS: i64 = 60_000;
 
+/// Wrong second-factor codes in a row before the second factor locks.
+pub const SECOND_FACTOR_MAX_FAILURES: i64 = 5;
+/// How long it stays locked.
+pub const SECOND_FACTOR_LOCK_MS: i64 = 5 * 60_000;
+
 /// What a mailed link is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -374,18 +379,67 @@ impl Store {
     /// one accepted, or an unused recovery code. Either is used up in one conditional
     /// UPDATE, so two requests with one code cannot both pass. False for a user without
     /// two-factor authentication or a deactivated one.
+    ///
+    /// After [`SECOND_FACTOR_MAX_FAILURES`] wrong codes in a row the user's second factor
+    /// is locked for [`SECOND_FACTOR_LOCK_MS`]: every check then fails with
+    /// `Error::Conflict`, so a six-digit code cannot be guessed by trying them all.
     pub async fn check_second_factor(&self, user_id: &str, code: &str, now: i64) -> Result<bool> {
-        let secret: Option<Option<String>> =
-            sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1 AND active = 1")
-                .bind(user_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some(Some(stored)) = secret else {
+        let row = sqlx::query(
+            "SELECT totp_secret, second_factor_failures, second_factor_locked_until FROM users \
+             WHERE id = $1 AND active = 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
             return Ok(false);
         };
+        let Some(stored) = row.try_get::<Option<String>, _>("totp_secret")? else {
+            return Ok(false);
+        };
+        let failures: i64 = row.try_get("second_factor_failures")?;
+        let locked_until: Option<i64> = row.try_get("second_factor_locked_until")?;
+        if locked_until.is_some_and(|until| until > now) {
+            return Err(Error::Conflict(
+                "too many wrong codes; wait a few minutes and try again".into(),
+            ));
+        }
+        let passed = self.use_second_factor(user_id, &stored, code, now).await?;
+        if passed && failures > 0 {
+            sqlx::query("UPDATE users SET second_factor_failures = 0 WHERE id = $1")
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        } else if !passed {
+            // Both right-hand sides read the count as it was before this UPDATE.
+            sqlx::query(
+                "UPDATE users SET \
+                 second_factor_locked_until = CASE WHEN second_factor_failures + 1 >= $1 THEN $2 ELSE second_factor_locked_until END, \
+                 second_factor_failures = CASE WHEN second_factor_failures + 1 >= $3 THEN 0 ELSE second_factor_failures + 1 END \
+                 WHERE id = $4",
+            )
+            .bind(SECOND_FACTOR_MAX_FAILURES)
+            .bind(now + SECOND_FACTOR_LOCK_MS)
+            .bind(SECOND_FACTOR_MAX_FAILURES)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(passed)
+    }
+
+    /// Uses up `code` if it passes: a TOTP code (for the secret `stored`) or a recovery
+    /// code.
+    async fn use_second_factor(
+        &self,
+        user_id: &str,
+        stored: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<bool> {
         let typed = digits_only(code);
         if typed.len() == totp::DIGITS as usize && typed.bytes().all(|b| b.is_ascii_digit()) {
-            let Some(step) = totp::from_base32(&stored)
+            let Some(step) = totp::from_base32(stored)
                 .and_then(|secret| totp::matching_step(&secret, &typed, now))
             else {
                 return Ok(false);
@@ -396,7 +450,7 @@ impl Store {
             )
             .bind(step)
             .bind(user_id)
-            .bind(&stored)
+            .bind(stored)
             .bind(step)
             .execute(&self.pool)
             .await?;

@@ -24,7 +24,10 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use crate::error::{Error, Result};
 
 pub use access::Caller;
-pub use accounts::{LinkPurpose, Session, SessionLimits, UserSummary, UserUpdate};
+pub use accounts::{
+    LinkPurpose, SECOND_FACTOR_LOCK_MS, SECOND_FACTOR_MAX_FAILURES, SESSION_TOUCH_MS, Session,
+    SessionLimits, UserSummary, UserUpdate,
+};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};

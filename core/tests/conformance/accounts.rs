@@ -8,7 +8,10 @@ use switchboard_core::auth::totp;
 use switchboard_core::clock::{Ids, ManualClock};
 use switchboard_core::domain::{Role, Tier, User};
 use switchboard_core::error::Error;
-use switchboard_core::store::{LinkPurpose, SessionLimits, Store, UserUpdate};
+use switchboard_core::store::{
+    LinkPurpose, SECOND_FACTOR_LOCK_MS, SECOND_FACTOR_MAX_FAILURES, SessionLimits, Store,
+    UserUpdate,
+};
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -18,6 +21,7 @@ on_every_backend!(
     totp_codes_are_taken_once_within_one_step,
     recovery_codes_are_single_use,
     one_code_used_twice_at_once_passes_once,
+    wrong_codes_lock_the_second_factor_for_a_while,
     sessions_end_when_idle_and_at_the_absolute_limit,
     rotation_kills_the_old_token,
     logout_ends_one_session_or_all,
@@ -355,6 +359,77 @@ async fn one_code_used_twice_at_once_passes_once(env: Env) {
         );
     }
     assert_eq!(s.remaining_recovery_codes(&user.id).await.unwrap(), 5);
+}
+
+async fn wrong_codes_lock_the_second_factor_for_a_while(env: Env) {
+    let s = &env.store;
+    let (clock, ids) = manual_ids();
+    let user = agent(s, &ids, "ana@acme.com", Role::Support).await;
+    let (secret, codes) = enrol(s, &clock, &user).await;
+    let right = |clock: &ManualClock| {
+        let now = clock_now(clock);
+        (totp::code(&secret, totp::step_at(now), 6), now)
+    };
+    let wrong = |code: &str| {
+        let last = (code.as_bytes()[5] - b'0' + 1) % 10;
+        format!("{}{last}", &code[..5])
+    };
+
+    // A right code in between starts the count again.
+    clock.advance(totp::STEP_MS);
+    let (code, now) = right(&clock);
+    for _ in 1..SECOND_FACTOR_MAX_FAILURES {
+        assert!(
+            !s.check_second_factor(&user.id, &wrong(&code), now)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(s.check_second_factor(&user.id, &code, now).await.unwrap());
+    clock.advance(totp::STEP_MS);
+    let (code, now) = right(&clock);
+    for _ in 1..SECOND_FACTOR_MAX_FAILURES {
+        assert!(
+            !s.check_second_factor(&user.id, &wrong(&code), now)
+                .await
+                .unwrap()
+        );
+    }
+    // The last wrong code in a row locks it: then even right codes are refused.
+    assert!(
+        !s.check_second_factor(&user.id, "zzzz-zzzz", now)
+            .await
+            .unwrap()
+    );
+    let e = s
+        .check_second_factor(&user.id, &code, now)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    let e = s
+        .check_second_factor(&user.id, &codes[0], now)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert_eq!(s.remaining_recovery_codes(&user.id).await.unwrap(), 10);
+    // Other users are not affected.
+    let other = agent(s, &ids, "bo@acme.com", Role::Support).await;
+    let (other_secret, _) = enrol(s, &clock, &other).await;
+    clock.advance(totp::STEP_MS);
+    let now = clock_now(&clock);
+    let other_code = totp::code(&other_secret, totp::step_at(now), 6);
+    assert!(
+        s.check_second_factor(&other.id, &other_code, now)
+            .await
+            .unwrap()
+    );
+
+    clock.advance(SECOND_FACTOR_LOCK_MS - totp::STEP_MS - 1);
+    let (code, now) = right(&clock);
+    assert!(s.check_second_factor(&user.id, &code, now).await.is_err());
+    clock.advance(1);
+    let (code, now) = right(&clock);
+    assert!(s.check_second_factor(&user.id, &code, now).await.unwrap());
 }
 
 async fn sessions_end_when_idle_and_at_the_absolute_limit(env: Env) {
