@@ -603,6 +603,50 @@ pub struct User {
     pub role: Role,
     pub tier: Option<Tier>,
     pub created_at: i64,
+    /// False once an admin deactivates the account: no login, no session, no API token.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// The language of the agent's pages and mail: one of [`LOCALES`].
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    /// How many open conversations the agent takes at once (1 to 100).
+    #[serde(default = "default_capacity")]
+    pub capacity: i64,
+    #[serde(default)]
+    pub totp_enabled: bool,
+}
+
+/// The languages agents can choose for their pages and mail.
+pub const LOCALES: [&str; 3] = ["en", "es", "pt-BR"];
+pub const DEFAULT_LOCALE: &str = "en";
+pub const DEFAULT_CAPACITY: i64 = 10;
+pub const MAX_CAPACITY: i64 = 100;
+
+fn yes() -> bool {
+    true
+}
+
+fn default_locale() -> String {
+    DEFAULT_LOCALE.to_owned()
+}
+
+fn default_capacity() -> i64 {
+    DEFAULT_CAPACITY
+}
+
+/// The supported locale `s` names, in its canonical spelling (`pt-br` is `pt-BR`).
+pub fn parse_locale(s: &str) -> Result<&'static str> {
+    let s = s.trim().replace('_', "-");
+    LOCALES
+        .iter()
+        .find(|l| l.eq_ignore_ascii_case(&s))
+        .copied()
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown language {s:?}; expected one of: {}",
+                LOCALES.join(", ")
+            ))
+        })
 }
 
 text_enum!(InvoiceStatus {

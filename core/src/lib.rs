@@ -4,6 +4,7 @@
 //! into [`domain::Envelope`]s, and implement [`dispatcher::Sender`] for output. Of HTML it
 //! knows only how to make inbound markup safe: [`html::SanitizedHtml`].
 
+pub mod auth;
 pub mod blob;
 pub mod bot;
 pub mod cards;

@@ -208,12 +208,15 @@ impl Store {
         }
     }
 
+    /// An active user; a deactivated one is not found (it can no longer act).
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let row =
-            sqlx::query("SELECT id, email, name, role, tier, created_at FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM users WHERE id = $1 AND active = 1",
+            rows::USER_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(rows::user).transpose()
     }
 

@@ -3,6 +3,7 @@
 //! ask [`Backend`].
 
 mod access;
+mod accounts;
 mod bot_runs;
 mod cards;
 mod contacts;
@@ -24,6 +25,10 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use crate::error::{Error, Result};
 
 pub use access::Caller;
+pub use accounts::{
+    LinkPurpose, SECOND_FACTOR_LOCK_MS, SECOND_FACTOR_MAX_FAILURES, SESSION_TOUCH_MS, Session,
+    SessionLimits, UserSummary, UserUpdate,
+};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};
@@ -48,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "secrets",
         include_str!("../../../migrations/0003_secrets.sql"),
+    ),
+    (
+        4,
+        "accounts",
+        include_str!("../../../migrations/0004_accounts.sql"),
     ),
 ];
 

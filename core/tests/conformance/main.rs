@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod accounts;
 mod bot;
 mod dispatcher;
 mod inbound;

@@ -497,7 +497,7 @@ mod migrations {
             .fetch_one(store.pool())
             .await
             .unwrap();
-        assert_eq!(applied, 3);
+        assert_eq!(applied, 4);
         // Had a migration run twice, its CREATE TABLE would have failed that node.
         assert_eq!(ran.len(), 4);
         // An applied migration edited afterwards is refused at start-up.
