@@ -4,14 +4,17 @@
 
 mod access;
 mod bot_runs;
+mod canned;
 mod cards;
 mod contacts;
 mod conversations;
 mod ingest;
+mod notes;
 mod outbound;
 mod rows;
 mod secrets;
 mod users;
+mod workflow;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,10 +26,13 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use crate::error::{Error, Result};
 
 pub use access::Caller;
+pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};
+pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
+pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
 /// records a checksum of each (an edited migration is refused at start-up) and, on
@@ -46,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "secrets",
         include_str!("../../../migrations/0003_secrets.sql"),
+    ),
+    (
+        6,
+        "workflow",
+        include_str!("../../../migrations/0006_workflow.sql"),
     ),
 ];
 
