@@ -211,6 +211,11 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// The migrations this build knows, in order: (version, name).
+    pub fn migrations() -> Vec<(i64, &'static str)> {
+        MIGRATIONS.iter().map(|(v, name, _)| (*v, *name)).collect()
+    }
+
     /// Applies the migrations not yet applied; returns how many ran.
     pub async fn migrate(&self, _now_ms: i64) -> Result<usize> {
         use sqlx::SqlSafeStr;

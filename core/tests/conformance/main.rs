@@ -13,3 +13,4 @@ mod router;
 mod store;
 mod stream;
 mod threads;
+mod workflow;
