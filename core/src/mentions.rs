@@ -22,8 +22,7 @@ fn handle_char(c: char) -> bool {
 pub fn parse_mentions(text: &str) -> Vec<Mention> {
     let mut out: Vec<Mention> = Vec::new();
     let mut prev: Option<char> = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in text.char_indices() {
         let starts = c == '@' && prev.is_none_or(|p| !handle_char(p) && p != '@');
         prev = Some(c);
         if !starts {

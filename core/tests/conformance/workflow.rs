@@ -9,20 +9,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use switchboard_core::bot::{self, BotDecision, BotHook, BotInput, BotOptions, BotWorker};
 use switchboard_core::changes::Change;
 use switchboard_core::clock::{Ids, ManualClock};
 use switchboard_core::dispatcher::{
     DispatchOptions, Dispatcher, Outbox, Outgoing, SendError, SendReceipt, Sender,
 };
 use switchboard_core::domain::{
-    AuthorKind, CardPayload, Channel, Conversation, Envelope, Identity, IdentityKind, Message,
-    Priority, Role, Status, TicketStatus, Tier, User,
+    AuthorKind, CardPayload, Channel, Conversation, Envelope, Handoff, Identity, IdentityKind,
+    Message, Priority, Role, Status, TicketStatus, Tier, User,
 };
 use switchboard_core::metrics::Metrics;
 use switchboard_core::realtime::{Event, Realtime};
 use switchboard_core::store::{
     Caller, CannedInput, ConversationFilter, IngestOutcome, Ingested, NotificationKind, Queued,
 };
+use switchboard_core::stream::INBOUND;
 use switchboard_core::workflow::Workflow;
 use switchboard_core::{Error, Result};
 use tokio::sync::broadcast::Receiver;
@@ -45,6 +47,7 @@ on_every_backend!(
     round_robin_spreads_among_online_agents_under_capacity,
     an_sla_breach_is_marked_and_counted_once,
     the_dashboard_adds_up_a_known_day,
+    people_get_a_conversation_at_handoff_or_at_once_without_a_bot,
 );
 
 const MIN: i64 = 60_000;
@@ -261,7 +264,11 @@ async fn supervisors_read_everything_and_write_nothing(env: Env) {
             .await
     ));
     let bulk = wf
-        .bulk(&sup, &[c.id.clone()], &Change::Status(Status::Resolved))
+        .bulk(
+            &sup,
+            std::slice::from_ref(&c.id),
+            &Change::Status(Status::Resolved),
+        )
         .await
         .unwrap();
     assert!(matches!(bulk[0].outcome, Err(Error::Forbidden(_))));
@@ -1512,4 +1519,100 @@ async fn the_dashboard_adds_up_a_known_day(env: Env) {
     assert_eq!(mine.resolution.overall, None);
     assert!(is_invalid(wf.dashboard(&admin, now, 0).await));
     let _ = c0;
+}
+
+/// Hands every message to N2.
+#[derive(Debug)]
+struct HandsOff;
+
+#[async_trait]
+impl BotHook for HandsOff {
+    async fn on_message(&self, _: &BotInput<'_>) -> Result<BotDecision> {
+        Ok(BotDecision {
+            answer: None,
+            handoff: Some(Handoff {
+                tier: Tier::N2,
+                reason: "a billing question".into(),
+                summary: None,
+            }),
+        })
+    }
+}
+
+async fn people_get_a_conversation_at_handoff_or_at_once_without_a_bot(env: Env) {
+    // The router and the bot run on the system clock here, as in production.
+    let (s, ids) = (&env.store, &env.ids);
+    let n1 = s
+        .create_user(ids, "n1@x.com", Some("N1"), Role::Support, Some(Tier::N1))
+        .await
+        .unwrap();
+    let n2 = s
+        .create_user(ids, "n2@x.com", Some("N2"), Role::Support, Some(Tier::N2))
+        .await
+        .unwrap();
+    for u in [&n1, &n2] {
+        s.heartbeat(&u.id, ids.now_ms()).await.unwrap();
+    }
+    env.stream.ensure_group(INBOUND, bot::GROUP).await.unwrap();
+
+    // No bot runs: the router gives a new conversation to people at once.
+    let mut router = env.router("r-people");
+    router.options.people_first = true;
+    env.inbound(&env.envelope("nobot", "nobot-1", "hello"))
+        .await;
+    while router.step(Duration::from_millis(50)).await.unwrap() > 0 {}
+    let first = s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(first.assignee_id.as_deref(), Some(n1.id.as_str()));
+    let since: Option<i64> =
+        sqlx::query_scalar("SELECT people_since FROM conversations WHERE id = $1")
+            .bind(&first.id)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+    assert!(since.is_some(), "its SLA clocks run");
+
+    // A bot runs: the conversation waits for it, and its handoff offers it to N2.
+    env.inbound(&env.envelope("withbot", "withbot-1", "my invoice?"))
+        .await;
+    let plain = env.plain_router();
+    while plain.step(Duration::from_millis(50)).await.unwrap() > 0 {}
+    let second = s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id != first.id)
+        .unwrap();
+    assert_eq!(second.assignee_id, None, "the bot has it first");
+    let worker = BotWorker {
+        store: s.clone(),
+        stream: env.stream.clone(),
+        outbox: env.outbox(),
+        realtime: env.realtime.clone(),
+        ids: ids.clone(),
+        bot: Arc::new(HandsOff),
+        consumer: "b-people".into(),
+        options: BotOptions::default(),
+    };
+    let entries = env
+        .stream
+        .read(
+            INBOUND,
+            bot::GROUP,
+            "b-people",
+            100,
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap();
+    for e in &entries {
+        worker.handle(e).await.unwrap();
+    }
+    let second = s.conversation(&second.id).await.unwrap();
+    assert_eq!(second.tier, Tier::N2);
+    assert_eq!(second.assignee_id.as_deref(), Some(n2.id.as_str()));
 }
