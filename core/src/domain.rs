@@ -478,6 +478,10 @@ pub struct Scope {
     pub tier: Tier,
     pub team: Option<String>,
     pub assignee_id: Option<String>,
+    /// Set on events addressed to one user (a notification): only that user receives
+    /// them, whatever its role. `None` for events about a conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -503,6 +507,13 @@ pub struct Conversation {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_message_at: i64,
+    /// Incremented by every change; a change that names the version it was based on is
+    /// refused when the conversation moved on meanwhile.
+    #[serde(default)]
+    pub version: i64,
+    /// A snoozed conversation opens again at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<i64>,
 }
 
 impl Conversation {
@@ -515,6 +526,7 @@ impl Conversation {
             tier: self.tier,
             team: self.team.clone(),
             assignee_id: self.assignee_id.clone(),
+            recipient: None,
         }
     }
 }
@@ -540,6 +552,10 @@ pub struct Message {
     pub delivery_state: DeliveryState,
     pub external_id: Option<String>,
     pub created_at: i64,
+    /// An internal note (or a system message of the support side): shown to agents only,
+    /// never sent to the customer nor shown in the customer's history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 /// Structured content a channel renders its own way: web-chat quick replies, WhatsApp

@@ -5,15 +5,18 @@
 mod access;
 mod accounts;
 mod bot_runs;
+mod canned;
 mod cards;
 mod contacts;
 mod conversations;
 mod ingest;
+mod notes;
 mod outbound;
 mod pages;
 mod rows;
 mod secrets;
 mod users;
+mod workflow;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,11 +32,14 @@ pub use accounts::{
     LinkPurpose, SECOND_FACTOR_LOCK_MS, SECOND_FACTOR_MAX_FAILURES, SESSION_TOUCH_MS, Session,
     SessionLimits, UserSummary, UserUpdate,
 };
+pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use ingest::{IngestOutcome, Ingested};
+pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
+pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
 /// records a checksum of each (an edited migration is refused at start-up) and, on
@@ -58,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "accounts",
         include_str!("../../../migrations/0004_accounts.sql"),
+    ),
+    (
+        6,
+        "workflow",
+        include_str!("../../../migrations/0006_workflow.sql"),
     ),
 ];
 
@@ -210,6 +221,11 @@ impl Store {
             c.close().await;
         }
         self.pool.close().await;
+    }
+
+    /// The migrations this build knows, in order: (version, name).
+    pub fn migrations() -> Vec<(i64, &'static str)> {
+        MIGRATIONS.iter().map(|(v, name, _)| (*v, *name)).collect()
     }
 
     /// Applies the migrations not yet applied; returns how many ran.

@@ -79,26 +79,28 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, conversation_id, kind, payload, created_at, updated_at)| {
-                let value: serde_json::Value =
-                    serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
-                let card = serde_json::from_value(value.clone())
-                    .ok()
-                    .map(|payload| Card {
-                        id: id.clone(),
-                        conversation_id,
-                        payload,
+            .map(
+                |(id, conversation_id, kind, payload, created_at, updated_at)| {
+                    let value: serde_json::Value =
+                        serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null);
+                    let card = serde_json::from_value(value.clone())
+                        .ok()
+                        .map(|payload| Card {
+                            id: id.clone(),
+                            conversation_id,
+                            payload,
+                            created_at,
+                            updated_at,
+                        });
+                    StoredCard {
+                        id,
+                        kind,
+                        payload: value,
+                        card,
                         created_at,
-                        updated_at,
-                    });
-                StoredCard {
-                    id,
-                    kind,
-                    payload: value,
-                    card,
-                    created_at,
-                }
-            })
+                    }
+                },
+            )
             .collect())
     }
 }

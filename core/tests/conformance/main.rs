@@ -14,3 +14,4 @@ mod router;
 mod store;
 mod stream;
 mod threads;
+mod workflow;
