@@ -25,7 +25,7 @@ ALTER TABLE conversations ADD COLUMN merged_into TEXT REFERENCES conversations (
 -- The wake-up sweep reads only snoozed conversations.
 CREATE INDEX conversations_snoozed ON conversations (snoozed_until) WHERE status = 'snoozed';
 -- Capacity counts an agent's unresolved conversations.
-CREATE INDEX conversations_by_assignee ON conversations (assignee_id) WHERE status <> 'resolved';
+CREATE INDEX conversations_open_by_assignee ON conversations (assignee_id) WHERE status <> 'resolved';
 CREATE INDEX conversations_by_created ON conversations (created_at);
 
 CREATE TABLE sla_pauses (

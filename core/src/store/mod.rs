@@ -9,6 +9,7 @@ mod canned;
 mod cards;
 mod contacts;
 mod conversations;
+mod inbox;
 mod ingest;
 mod notes;
 mod outbound;
@@ -35,6 +36,9 @@ pub use accounts::{
 pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
+pub use inbox::{
+    ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
+};
 pub use ingest::{IngestOutcome, Ingested};
 pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
@@ -71,6 +75,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0006_workflow.sql"),
     ),
 ];
+
+/// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).
+/// Each backend sees one SQL text per version, so the migrator's checksums hold.
+const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    5,
+    "inbox list",
+    concat!(
+        include_str!("../../../migrations/0005_inbox_list.sql"),
+        include_str!("../../../migrations/0005_inbox_list.sqlite.sql")
+    ),
+    concat!(
+        include_str!("../../../migrations/0005_inbox_list.sql"),
+        include_str!("../../../migrations/0005_inbox_list.postgres.sql")
+    ),
+)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -225,22 +244,37 @@ impl Store {
 
     /// The migrations this build knows, in order: (version, name).
     pub fn migrations() -> Vec<(i64, &'static str)> {
-        MIGRATIONS.iter().map(|(v, name, _)| (*v, *name)).collect()
+        let mut all: Vec<(i64, &'static str)> = MIGRATIONS
+            .iter()
+            .map(|(v, name, _)| (*v, *name))
+            .chain(BACKEND_MIGRATIONS.iter().map(|(v, name, ..)| (*v, *name)))
+            .collect();
+        all.sort_by_key(|(v, _)| *v);
+        all
     }
 
     /// Applies the migrations not yet applied; returns how many ran.
     pub async fn migrate(&self, _now_ms: i64) -> Result<usize> {
         use sqlx::SqlSafeStr;
         use sqlx::migrate::{Migration, MigrationType, Migrator};
-        let migrator = Migrator::with_migrations(
-            MIGRATIONS
+        let mut all: Vec<(i64, &str, &str)> = MIGRATIONS.to_vec();
+        all.extend(
+            BACKEND_MIGRATIONS
                 .iter()
+                .map(|(version, name, sqlite, postgres)| match self.backend {
+                    Backend::Sqlite => (*version, *name, *sqlite),
+                    Backend::Postgres => (*version, *name, *postgres),
+                }),
+        );
+        all.sort_by_key(|(version, ..)| *version);
+        let migrator = Migrator::with_migrations(
+            all.into_iter()
                 .map(|(version, name, sql)| {
                     Migration::new(
-                        *version,
-                        std::borrow::Cow::Borrowed(*name),
+                        version,
+                        std::borrow::Cow::Borrowed(name),
                         MigrationType::Simple,
-                        AssertSqlSafe(*sql).into_sql_str(),
+                        AssertSqlSafe(sql).into_sql_str(),
                         false,
                     )
                 })

@@ -10,6 +10,7 @@ mod accounts;
 mod bot;
 mod dispatcher;
 mod inbound;
+mod inbox;
 mod router;
 mod store;
 mod stream;
