@@ -82,6 +82,13 @@ pub enum Event {
         scope: Scope,
         notification: crate::store::Notification,
     },
+    /// An agent has a conversation open (the "also viewing" indicator). Agents only.
+    Viewing {
+        scope: Scope,
+        user_id: String,
+        name: String,
+        conversation_id: String,
+    },
     /// Events may have been missed (the bus reconnected): re-read state.
     Resync,
 }
@@ -97,7 +104,8 @@ impl Event {
             | Event::CardAdded { scope, .. }
             | Event::CardUpdated { scope, .. }
             | Event::Note { scope, .. }
-            | Event::Notification { scope, .. } => Some(Cow::Borrowed(scope)),
+            | Event::Notification { scope, .. }
+            | Event::Viewing { scope, .. } => Some(Cow::Borrowed(scope)),
             Event::ConversationOpened { conversation }
             | Event::ConversationChanged { conversation, .. } => {
                 Some(Cow::Owned(conversation.scope()))
@@ -119,7 +127,10 @@ impl Event {
             Event::ConversationOpened { conversation }
             | Event::ConversationChanged { conversation, .. } => Some(&conversation.contact_id),
             Event::Typing { contact_id, .. } => Some(contact_id),
-            Event::Note { .. } | Event::Notification { .. } | Event::Resync => None,
+            Event::Note { .. }
+            | Event::Notification { .. }
+            | Event::Viewing { .. }
+            | Event::Resync => None,
         }
     }
 
@@ -134,7 +145,7 @@ impl Event {
             Event::ConversationOpened { conversation }
             | Event::ConversationChanged { conversation, .. } => Some(&conversation.inbox),
             Event::Typing { scope, .. } => scope.as_ref().map(|s| s.inbox.as_str()),
-            Event::Note { scope, .. } => Some(&scope.inbox),
+            Event::Note { scope, .. } | Event::Viewing { scope, .. } => Some(&scope.inbox),
             Event::Notification { .. } | Event::Resync => None,
         }
     }

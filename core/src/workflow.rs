@@ -720,6 +720,26 @@ impl Workflow {
         Ok(sla_state(&self.sla, &input, now))
     }
 
+    /// The SLA of conversations the caller has just been shown (a list page), by id;
+    /// two queries for the whole page.
+    pub async fn sla_states(
+        &self,
+        conversations: &[&Conversation],
+        now: i64,
+    ) -> Result<std::collections::HashMap<String, SlaState>> {
+        let ids: Vec<String> = conversations.iter().map(|c| c.id.clone()).collect();
+        Ok(self
+            .store
+            .sla_inputs(&ids)
+            .await?
+            .into_iter()
+            .map(|(id, input)| {
+                let state = sla_state(&self.sla, &input, now);
+                (id, state)
+            })
+            .collect())
+    }
+
     /// Marks the SLA targets missed since the last sweep, once each whatever the number
     /// of nodes sweeping, and counts them in `switchboard_sla_breaches_total{kind}`.
     pub async fn sla_sweep(&self, now: i64) -> Result<SlaSweep> {

@@ -8,6 +8,8 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod openapi;
+pub mod web;
 pub mod webchat;
 
 /// Logs to stderr: text for people, JSON (`log_format = "json"`) for collectors.

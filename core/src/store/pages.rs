@@ -53,7 +53,8 @@ impl Store {
 
     /// The contact of a conversation the caller has already been allowed to see.
     pub async fn contact_summary(&self, contact_id: &str) -> Result<ContactSummary> {
-        let row: Option<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let row: Option<Row> = sqlx::query_as(
             "SELECT c.id, c.name, c.company_id, co.name FROM contacts c LEFT JOIN companies co ON co.id = c.company_id WHERE c.id = $1",
         )
         .bind(contact_id)

@@ -443,6 +443,37 @@ impl Store {
         })
     }
 
+    /// What the SLA needs of several conversations (ones the caller was allowed to list),
+    /// in two queries whatever their number.
+    pub(crate) async fn sla_inputs(&self, ids: &[String]) -> Result<HashMap<String, SlaInput>> {
+        let mut pauses = self.pauses(ids).await?;
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "SELECT id, priority, people_since, first_response_at, resolved_at FROM conversations WHERE id IN ({list})"
+            )));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let id: String = row.try_get("id")?;
+                let input = SlaInput {
+                    priority: Priority::parse(&row.try_get::<String, _>("priority")?)?,
+                    people_since: row.try_get("people_since")?,
+                    first_response_at: row.try_get("first_response_at")?,
+                    resolved_at: row.try_get("resolved_at")?,
+                    pauses: pauses.remove(&id).unwrap_or_default(),
+                };
+                out.insert(id, input);
+            }
+        }
+        Ok(out)
+    }
+
     /// The pending intervals of some conversations.
     async fn pauses(&self, ids: &[String]) -> Result<HashMap<String, Vec<(i64, Option<i64>)>>> {
         let mut out: HashMap<String, Vec<(i64, Option<i64>)>> = HashMap::new();

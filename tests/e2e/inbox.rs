@@ -1,0 +1,524 @@
+//! The agent pages over real HTTP: sessions, CSRF, session fixation, stored XSS, the
+//! route-scope check generated from the routers' tables, and two agents at once.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use switchboard_gateway::web::Access;
+
+use crate::support::{Backend, Server};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser-like client: one cookie jar of its own, no redirects followed.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+    csrf: String,
+}
+
+fn attr_after<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
+    let at = html.find(marker)? + marker.len();
+    let rest = &html[at..];
+    Some(&rest[..rest.find('"')?])
+}
+
+impl Browser {
+    fn new(server: &Server) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: server.url(""),
+            cookies: Vec::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn keep_cookies(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            if !val.is_empty() && !v.contains("Max-Age=0") {
+                self.cookies.push((k.to_owned(), val.to_owned()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if let Some(t) = attr_after(&body, "name=\"csrf-token\" content=\"")
+            .or_else(|| attr_after(&body, "name=\"_csrf\" value=\""))
+            .filter(|t| !t.is_empty())
+        {
+            self.csrf = t.to_owned();
+        }
+        (status, body)
+    }
+
+    /// A form post from this host's page, with the CSRF token.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let csrf = self.csrf.clone();
+        form.push(("_csrf", &csrf));
+        self.post_raw(path, &form, &[("origin", &self.base.clone())])
+            .await
+    }
+
+    async fn post_raw(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    async fn sign_in(server: &Server, email: &str) -> Self {
+        let mut b = Self::new(server);
+        b.get("/login").await;
+        let (status, _) = b
+            .post("/login", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(status, 303, "sign-in of {email}");
+        b.get("/conversations").await;
+        b
+    }
+}
+
+fn add_agent(server: &Server, email: &str, role: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "user",
+        "add",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--password-stdin",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = server
+        .command()
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["id"].as_str().unwrap().to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn sql(server: &Server, statement: &str, binds: &[&str]) {
+    let url = server
+        .env
+        .get("DATABASE_URL")
+        .cloned()
+        .unwrap_or_else(|| format!("sqlite://{}/switchboard.db", server.dir.path().display()));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_csrf_stops_cross_site_posts() {
+    let server = Server::start(Backend::Embedded).await;
+    add_agent(&server, "ana@example.com", "support", &[]);
+
+    // A session id planted before sign-in is not the one after it.
+    let mut b = Browser::new(&server);
+    b.cookies
+        .push(("__Host-sb_session".into(), "planted-by-someone-else".into()));
+    b.get("/login").await;
+    let (status, _) = b
+        .post(
+            "/login",
+            &[("email", "ana@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let session = b.cookie("__Host-sb_session").unwrap();
+    assert_ne!(session, "planted-by-someone-else");
+    assert!(session.len() >= 40, "a long random id");
+    let (status, html) = b.get("/conversations").await;
+    assert_eq!(status, 200, "{html}");
+
+    // Signing in again gives yet another id, and the old one is dead.
+    b.get("/login").await;
+    b.post(
+        "/login",
+        &[("email", "ana@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    let again = b.cookie("__Host-sb_session").unwrap();
+    assert_ne!(again, session);
+    b.get("/conversations").await;
+    let mut old = Browser::new(&server);
+    old.cookies
+        .push(("__Host-sb_session".into(), session.clone()));
+    let (status, _) = old.get("/conversations").await;
+    assert_eq!(status, 303, "the old session is gone");
+
+    // Wrong password: refused, no session.
+    let mut c = Browser::new(&server);
+    c.get("/login").await;
+    let (status, html) = c
+        .post(
+            "/login",
+            &[
+                ("email", "ana@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("not right"));
+    assert!(c.cookie("__Host-sb_session").is_none());
+
+    // A cross-site form post with the victim's cookie, without the token: refused.
+    let cookie = b.cookie_header();
+    let (status, _) = b
+        .post_raw(
+            "/logout/everywhere",
+            &[],
+            &[("origin", "http://evil.example"), ("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // The same from a browser that labels it cross-site (an htmx request from another
+    // site), even carrying a token it somehow learnt.
+    let token = b.csrf.clone();
+    let (status, _) = b
+        .post_raw(
+            "/logout/everywhere",
+            &[("_csrf", &token)],
+            &[("sec-fetch-site", "cross-site"), ("hx-request", "true")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Same site but no token: refused.
+    let (status, _) = b.post_raw("/logout/everywhere", &[], &[]).await;
+    assert_eq!(status, 403);
+    // A wrong token: refused. The session still works after all of these.
+    let (status, _) = b
+        .post_raw("/logout/everywhere", &[("_csrf", "nope")], &[])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = b.get("/conversations").await;
+    assert_eq!(status, 200);
+    // With the token in the header, as htmx sends it: accepted.
+    let (status, _) = b
+        .post_raw(
+            "/logout/everywhere",
+            &[],
+            &[("x-csrf-token", &token), ("hx-request", "true")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = b.get("/conversations").await;
+    assert_eq!(status, 303, "signed out everywhere");
+}
+
+#[tokio::test]
+async fn customer_markup_renders_inert_in_list_view_and_search() {
+    let server = Server::start(Backend::Embedded).await;
+    add_agent(&server, "ana@example.com", "admin", &[]);
+    let mut w = server.widget(None).await;
+    let evil = "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href=\"javascript:alert(3)\">click</a> zanzibar";
+    w.say("c1", evil).await;
+    w.expect("ack").await;
+    let mut b = Browser::sign_in(&server, "ana@example.com").await;
+    let mut pages = Vec::new();
+    crate::support::eventually(10, || async {
+        let (_, html) = Browser::sign_in(&server, "ana@example.com")
+            .await
+            .get("/conversations?view=all")
+            .await;
+        html.contains("zanzibar")
+    })
+    .await;
+    pages.push(b.get("/conversations?view=all").await.1);
+    pages.push(b.get("/conversations/list?view=all").await.1);
+    pages.push(b.get("/conversations/1001").await.1);
+    pages.push(b.get("/conversations/list?view=all&q=zanzibar").await.1);
+    pages.push(b.get("/palette?q=zanzibar").await.1);
+    for (i, html) in pages.iter().enumerate() {
+        assert!(
+            html.contains("zanzibar"),
+            "page {i} shows the message: {html}"
+        );
+        for raw in ["<script>alert", "<img src=x", "href=\"javascript:"] {
+            assert!(!html.contains(raw), "page {i} contains {raw:?} unescaped");
+        }
+        assert!(
+            html.contains("&lt;script&gt;") || html.contains("&lt;img"),
+            "page {i} shows it as text"
+        );
+    }
+}
+
+/// Every route of the pages and the API, from their tables: an agent of another team or a
+/// coordinator of another company gets "not found" for a conversation outside its scope,
+/// a supervisor cannot write, and admin pages are for admins.
+async fn route_scope(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (_, admin_token) = add_agent(&server, "admin@example.com", "admin", &[]);
+    add_agent(&server, "ana@example.com", "support", &["--team", "alpha"]);
+    add_agent(&server, "sue@example.com", "supervisor", &[]);
+    let out = server.cli(&["company", "add", "--name", "Acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acme: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acme = acme["id"].as_str().unwrap().to_owned();
+    add_agent(
+        &server,
+        "cory@example.com",
+        "coordinator",
+        &["--company", &acme],
+    );
+    let (_, ana_token) = {
+        let out = server.cli(&["user", "token", "--email", "ana@example.com"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (String::new(), v["token"].as_str().unwrap().to_owned())
+    };
+    let sue_token = {
+        let out = server.cli(&["user", "token", "--email", "sue@example.com"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    // A conversation of team beta, no company: outside Ana's and Cory's scope.
+    let (_, conv) = server.visitor_writes(&admin_token, "hello from beta").await;
+    sql(
+        &server,
+        "UPDATE conversations SET team = 'beta' WHERE id = $1",
+        &[&conv],
+    )
+    .await;
+    let number = server
+        .get(&admin_token, &format!("/api/v1/conversations/{conv}"))
+        .await
+        .1["conversation"]["number"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    let form: Vec<(&str, &str)> = vec![
+        ("text", "hi"),
+        ("mode", "reply"),
+        ("status", "resolved"),
+        ("assignee", ""),
+        ("priority", "high"),
+        ("tier", "N2"),
+        ("reason", "because"),
+        ("labels", "x"),
+        ("hours", "1"),
+        ("version", "0"),
+        ("action", "resolve"),
+        ("n", &number),
+        ("active", "0"),
+        ("locale", "en"),
+        ("role", "support"),
+        ("email", "x@example.com"),
+    ];
+    let mut ana = Browser::sign_in(&server, "ana@example.com").await;
+    let mut cory = Browser::sign_in(&server, "cory@example.com").await;
+    let mut sue = Browser::sign_in(&server, "sue@example.com").await;
+    let mut checked = 0;
+    for spec in switchboard_gateway::web::route_specs() {
+        // Public pages have nothing to guard; signing out everywhere would end the
+        // sessions this loop goes on with (its own test covers it).
+        if spec.access == Access::Public || spec.path == "/logout/everywhere" {
+            continue;
+        }
+        let path = spec
+            .path
+            .replace("{number}", &number)
+            .replace("{user}", "some-user-id");
+
+        for (who, b) in [("ana", &mut ana), ("cory", &mut cory)] {
+            let (status, body) = if spec.method == "GET" {
+                b.get(&path).await
+            } else {
+                b.post(&path, &form).await
+            };
+            let expected: &[u16] = match spec.access {
+                Access::Admin | Access::Reports => &[403],
+                _ if spec.path.contains("{number}") => &[404],
+                _ => continue,
+            };
+            assert!(
+                expected.contains(&status),
+                "{who}: {} {path} gave {status}: {body:.300}",
+                spec.method
+            );
+            checked += 1;
+        }
+        // The supervisor may read everything but write nothing.
+        if spec.access == Access::AgentWrite {
+            let (status, body) = sue.post(&path, &form).await;
+            assert_eq!(status, 403, "supervisor: POST {path}: {body:.300}");
+            checked += 1;
+        }
+    }
+    for (route, _) in switchboard_gateway::api::table() {
+        let path = format!("/api/v1{}", route.path.replace("{id}", &conv));
+        let call = |token: String| {
+            let path = path.clone();
+            let method = route.method;
+            let server = &server;
+            async move {
+                if method == "GET" {
+                    server.get(&token, &path).await
+                } else {
+                    server
+                        .post(&token, &path, &json!({"text": "hi", "on": true}))
+                        .await
+                }
+            }
+        };
+        if route.path.contains("{id}") && route.path.starts_with("/conversations") {
+            let (status, body) = call(ana_token.clone()).await;
+            assert_eq!(status, 404, "ana: {} {path}: {body}", route.method);
+            checked += 1;
+        }
+        if matches!(route.access, Access::AgentWrite | Access::Admin) {
+            let (status, body) = call(sue_token.clone()).await;
+            assert_eq!(status, 403, "supervisor: {} {path}: {body}", route.method);
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} checks ran");
+}
+
+#[tokio::test]
+async fn every_route_keeps_to_the_callers_scope_embedded() {
+    route_scope(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn every_route_keeps_to_the_callers_scope_postgres_redis() {
+    route_scope(Backend::PostgresRedis).await;
+}
+
+#[tokio::test]
+async fn two_agents_at_once_lose_nothing() {
+    let server = Server::start(Backend::PostgresRedis).await;
+    let (_, admin) = add_agent(&server, "admin@example.com", "admin", &[]);
+    add_agent(&server, "ana@example.com", "admin", &[]);
+    add_agent(&server, "bo@example.com", "admin", &[]);
+    let (_, conv) = server.visitor_writes(&admin, "two of us").await;
+    let mut ana = Browser::sign_in(&server, "ana@example.com").await;
+    let mut bo = Browser::sign_in(&server, "bo@example.com").await;
+    let (_, html) = ana.get("/conversations/1001").await;
+    let version = attr_after(&html, "data-version=\"").unwrap().to_owned();
+    bo.get("/conversations/1001").await;
+    // Both reply at the same moment: both are stored, in the order they were accepted.
+    let (a, b) = tokio::join!(
+        ana.post(
+            "/conversations/1001/messages",
+            &[("text", "from ana"), ("mode", "reply")]
+        ),
+        bo.post(
+            "/conversations/1001/messages",
+            &[("text", "from bo"), ("mode", "reply")]
+        ),
+    );
+    assert_eq!((a.0, b.0), (303, 303));
+    let thread = server.thread(&admin, &conv).await;
+    let texts: Vec<&str> = thread.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert!(
+        texts.contains(&"from ana") && texts.contains(&"from bo"),
+        "{texts:?}"
+    );
+    // One resolves while the other assigns, both from the same version: the second is
+    // refused with a clear message and changes nothing.
+    let resolve = [("status", "resolved"), ("version", version.as_str())];
+    let urgent = [("priority", "urgent"), ("version", version.as_str())];
+    let (r1, r2) = tokio::join!(
+        ana.post("/conversations/1001/status", &resolve),
+        bo.post("/conversations/1001/priority", &urgent),
+    );
+    let statuses = [r1.0, r2.0];
+    assert!(
+        statuses.contains(&303) && statuses.contains(&409),
+        "{statuses:?}"
+    );
+    let loser = if r1.0 == 409 { &r1.1 } else { &r2.1 };
+    assert!(loser.contains("changed this conversation"), "{loser:.500}");
+    let (_, c) = server
+        .get(&admin, &format!("/api/v1/conversations/{conv}"))
+        .await;
+    let c = &c["conversation"];
+    assert!(
+        (c["status"] == "resolved") != (c["priority"] == "urgent"),
+        "exactly one change applied: {c}"
+    );
+}
