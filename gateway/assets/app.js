@@ -133,8 +133,14 @@
     const scope = scopeOf(ev);
     const cid = scope ? (scope.conversation_id || scope.id) : null;
     switch (ev.type) {
+      case "delivery": {
+        const st = document.querySelector("#m-" + CSS.escape(ev.message_id || "") + " .state");
+        const labels = ($("#thread") || { dataset: {} }).dataset;
+        if (st) { st.className = "state " + ev.state; st.textContent = labels["state" + ev.state[0].toUpperCase() + ev.state.slice(1)] || ev.state; }
+        break;
+      }
       case "message":
-      case "delivery":
+      case "note":
       case "card_added":
       case "card_updated":
         if (cid && cid === openId()) refreshThread();
@@ -158,14 +164,19 @@
         else viewers.delete(ev.user_id);
         showViewers();
         break;
-      case "notification":
-        toast(ev.text || "");
+      case "notification": {
+        const n = ev.notification || {};
+        const texts = document.body.dataset;
+        const text = (n.kind === "mention" ? texts.mentioned || "" : texts.assigned || "").replace("#0", "#" + n.conversation_number);
+        const href = "/conversations/" + n.conversation_number;
+        toast(text);
         if (window.Notification && Notification.permission === "granted" && document.hidden) {
-          const n = new Notification(ev.title || "Switchboard", { body: ev.text || "", tag: ev.id });
-          n.onclick = () => { window.focus(); if (ev.href) location.href = ev.href; };
+          const bn = new Notification(document.title, { body: text, tag: n.id });
+          bn.onclick = () => { window.focus(); location.href = href; };
         }
         document.body.dispatchEvent(new Event("sb:counts"));
         break;
+      }
       case "resync":
         refreshList();
         refreshThread();

@@ -65,8 +65,16 @@ fn schema(props: &[(&str, &str)], required: &[&str]) -> Option<serde_json::Value
     )
 }
 
+/// A JSON Schema object with these properties (any JSON Schema each).
+fn obj(props: serde_json::Value, required: &[&str]) -> Option<serde_json::Value> {
+    Some(
+        json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false }),
+    )
+}
+
 /// Every API route (paths below `/api/v1`), with the access it needs and its description.
 pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
+    use crate::api_inbox as ai;
     use crate::web::Access::{Admin, Agent as A, AgentWrite, Reports};
     use axum::routing::{get, post};
     vec![
@@ -133,6 +141,236 @@ pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             "A single-use ticket that opens the events socket",
             None,
             post(events_ticket),
+        ),
+        route(
+            "GET",
+            "/inbox",
+            A,
+            "A page of a view (mine, unassigned, all, team:NAME, tier:N2) with filters, sort, search and a cursor",
+            None,
+            get(ai::inbox),
+        ),
+        route(
+            "GET",
+            "/inbox/counts",
+            A,
+            "Unresolved and unread conversations per view",
+            None,
+            get(ai::counts),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/assign",
+            AgentWrite,
+            "Assign to an agent (assignee_id null: unassign)",
+            obj(
+                json!({"assignee_id": {"type": ["string", "null"]}, "version": {"type": "integer"}}),
+                &[],
+            ),
+            post(ai::assign),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/status",
+            AgentWrite,
+            "Open, pending, snoozed (with until) or resolved",
+            obj(
+                json!({"status": {"enum": ["open", "pending", "snoozed", "resolved"]}, "until": {"type": "integer"}, "version": {"type": "integer"}}),
+                &["status"],
+            ),
+            post(ai::status),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/priority",
+            AgentWrite,
+            "Set the priority",
+            obj(
+                json!({"priority": {"enum": ["none", "low", "medium", "high", "urgent"]}, "version": {"type": "integer"}}),
+                &["priority"],
+            ),
+            post(ai::priority),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/tier",
+            AgentWrite,
+            "Escalate (up) or de-escalate (down) with a reason kept in the thread",
+            obj(
+                json!({"direction": {"enum": ["up", "down"]}, "reason": {"type": "string"}, "version": {"type": "integer"}}),
+                &["direction", "reason"],
+            ),
+            post(ai::tier),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/team",
+            AgentWrite,
+            "Move to a team (null: none), optionally setting the tier",
+            obj(
+                json!({"team": {"type": ["string", "null"]}, "tier": {"enum": ["N1", "N2", "N3"]}, "version": {"type": "integer"}}),
+                &[],
+            ),
+            post(ai::team),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/labels",
+            AgentWrite,
+            "Replace the labels",
+            obj(
+                json!({"labels": {"type": "array", "items": {"type": "string"}}, "version": {"type": "integer"}}),
+                &["labels"],
+            ),
+            post(ai::labels),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/notes",
+            AgentWrite,
+            "An internal note; @mentions notify agents",
+            schema(&[("text", "string")], &["text"]),
+            post(ai::note),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/merge",
+            AgentWrite,
+            "Merge into another conversation of the same contact",
+            schema(&[("into", "string")], &["into"]),
+            post(ai::merge_conversation),
+        ),
+        route(
+            "POST",
+            "/conversations/bulk",
+            AgentWrite,
+            "One change (status, assignee_id, unassign, priority or labels) on many conversations",
+            obj(
+                json!({"ids": {"type": "array", "items": {"type": "string"}}, "status": {"type": "string"}, "assignee_id": {"type": "string"}, "unassign": {"type": "boolean"}, "priority": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}}}),
+                &["ids"],
+            ),
+            post(ai::bulk),
+        ),
+        route(
+            "POST",
+            "/contacts/{id}/merge",
+            AgentWrite,
+            "Merge a contact into another",
+            schema(&[("into", "string")], &["into"]),
+            post(ai::merge_contact),
+        ),
+        route(
+            "GET",
+            "/canned-responses",
+            A,
+            "Saved replies, optionally of one locale",
+            None,
+            get(ai::canned_list),
+        ),
+        route(
+            "POST",
+            "/canned-responses",
+            AgentWrite,
+            "Add a saved reply",
+            schema(
+                &[
+                    ("shortcut", "string"),
+                    ("locale", "string"),
+                    ("title", "string"),
+                    ("body", "string"),
+                ],
+                &["shortcut", "locale", "title", "body"],
+            ),
+            post(ai::canned_create),
+        ),
+        route(
+            "POST",
+            "/canned-responses/{id}",
+            AgentWrite,
+            "Change a saved reply",
+            schema(
+                &[
+                    ("shortcut", "string"),
+                    ("locale", "string"),
+                    ("title", "string"),
+                    ("body", "string"),
+                ],
+                &["shortcut", "locale", "title", "body"],
+            ),
+            post(ai::canned_update),
+        ),
+        route(
+            "DELETE",
+            "/canned-responses/{id}",
+            AgentWrite,
+            "Remove a saved reply",
+            None,
+            axum::routing::delete(ai::canned_delete),
+        ),
+        route(
+            "GET",
+            "/notifications",
+            A,
+            "The caller's mentions and assignments",
+            None,
+            get(ai::notifications),
+        ),
+        route(
+            "POST",
+            "/notifications/read",
+            A,
+            "Mark notifications read (ids null: all)",
+            obj(
+                json!({"ids": {"type": ["array", "null"], "items": {"type": "string"}}}),
+                &[],
+            ),
+            post(ai::notifications_read),
+        ),
+        route(
+            "GET",
+            "/dashboard",
+            Reports,
+            "Open conversations, response and resolution times, SLA breaches, volume",
+            None,
+            get(ai::dashboard),
+        ),
+        route(
+            "GET",
+            "/users",
+            Admin,
+            "Every user with teams and companies",
+            None,
+            get(ai::users),
+        ),
+        route(
+            "POST",
+            "/users",
+            Admin,
+            "Invite a user; returns the link to choose a password",
+            obj(
+                json!({"email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["support", "coordinator", "supervisor", "admin"]}, "tier": {"enum": ["N1", "N2", "N3"]}}),
+                &["email", "role"],
+            ),
+            post(ai::invite),
+        ),
+        route(
+            "POST",
+            "/users/{id}",
+            Admin,
+            "Change a user: name, role, tier, teams, companies, locale, capacity, active",
+            obj(
+                json!({"name": {"type": "string"}, "role": {"type": "string"}, "tier": {"type": "string"}, "teams": {"type": "array", "items": {"type": "string"}}, "companies": {"type": "array", "items": {"type": "string"}}, "locale": {"enum": ["en", "es", "pt-BR"]}, "capacity": {"type": "integer"}, "active": {"type": "boolean"}}),
+                &[],
+            ),
+            post(ai::update_user),
+        ),
+        route(
+            "POST",
+            "/users/{id}/reset-link",
+            Admin,
+            "A password-reset link for a user",
+            None,
+            post(ai::reset_link),
         ),
     ]
 }

@@ -2,6 +2,7 @@
 //! endpoints, agent API, web-chat socket), workers and the command line.
 
 pub mod api;
+pub mod api_inbox;
 pub mod app;
 pub mod cli;
 pub mod config;

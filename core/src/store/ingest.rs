@@ -332,6 +332,45 @@ impl Store {
                 envs[i].thread_key().to_owned(),
             )
         };
+        // A contact's default thread (a chat) that was resolved lately opens again on its
+        // next message, rather than starting a new conversation.
+        let mut reopened_keys: HashSet<(String, String, String)> = HashSet::new();
+        for &i in live.iter().filter(|i| !threads.contains_key(i)) {
+            let key = key_of(i);
+            if open.contains_key(&key) || envs[i].thread_key() != crate::domain::DEFAULT_THREAD {
+                continue;
+            }
+            let since = envs[i].received_at - REOPEN_WINDOW_MS;
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {} FROM conversations WHERE contact_id = $1 AND inbox = $2 AND thread_key = $3 \
+                 AND status = 'resolved' AND updated_at >= $4 ORDER BY updated_at DESC, id DESC LIMIT 1",
+                rows::CONVERSATION_COLUMNS
+            )))
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .bind(since)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else { continue };
+            let mut c = rows::conversation(&row)?;
+            sqlx::query("UPDATE conversations SET status = 'open', resolved_at = NULL, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'resolved'")
+                .bind(envs[i].received_at)
+                .bind(&c.id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, $2, 'conversation_reopened', $3, $4)")
+                .bind(&envs[i].id)
+                .bind(&c.id)
+                .bind(serde_json::json!({"by_message": envs[i].id}).to_string())
+                .bind(envs[i].received_at)
+                .execute(&mut **tx)
+                .await?;
+            c.status = Status::Open;
+            c.version += 1;
+            reopened_keys.insert(key.clone());
+            open.insert(key, c);
+        }
         let mut to_open: Vec<usize> = Vec::new();
         let mut opening: HashSet<(String, String, String)> = HashSet::new();
         for &i in live.iter().filter(|i| !threads.contains_key(i)) {
@@ -357,13 +396,15 @@ impl Store {
         }
         for &i in live {
             if let std::collections::hash_map::Entry::Vacant(slot) = threads.entry(i) {
+                let key = key_of(i);
                 let c = open
-                    .get(&key_of(i))
+                    .get(&key)
                     .cloned()
                     .ok_or_else(|| Error::Conflict("no conversation for envelope".into()))?;
                 slot.insert(Threaded {
                     conversation: c,
-                    reopened: false,
+                    // The first message of the batch that opened it again says so.
+                    reopened: reopened_keys.remove(&key),
                 });
             }
         }
@@ -1103,6 +1144,10 @@ fn dedup(values: &[String]) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+/// How long after its resolution a chat's next message opens the same conversation again
+/// instead of a new one.
+const REOPEN_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 
 /// The open conversation of a thread, if any.
 pub(crate) async fn open_in_thread(

@@ -116,7 +116,7 @@ fn volume_chart(t: &Tr, d: &Dashboard) -> String {
         "<line class=\"axis\" x1=\"{left}\" y1=\"{y}\" x2=\"{w}\" y2=\"{y}\"/>",
         y = h - bottom
     ));
-    for frac in [0.5, 1.0] {
+    for frac in [0.0, 1.0] {
         let y = h - bottom - (h - bottom - top) * frac;
         svg.push_str(&format!(
             "<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",

@@ -284,12 +284,12 @@ fn item_view(
     agents: &std::collections::HashMap<String, String>,
 ) -> ItemView {
     let c = &it.conversation;
-    let who = it
-        .contact_name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| it.contact_handle.clone())
-        .unwrap_or_else(|| format!("#{}", c.number));
+    let who = view::contact_label(
+        t,
+        it.contact_name.as_deref(),
+        it.contact_handle.as_deref(),
+        c.number,
+    );
     let preview_html = match &it.snippet {
         Some(s) => view::marked_snippet(&view::one_line(s, 200)),
         None => crate::http::html_escape(&view::one_line(&it.preview, 140)),
@@ -558,12 +558,7 @@ async fn conv_view(
     let contact = state.store.contact_summary(&c.contact_id).await?;
     let identities = state.store.contact_identities(&c.contact_id).await?;
     let handle = identities.first().map(|(i, _)| i.value().to_owned());
-    let who = contact
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .or(handle)
-        .unwrap_or_else(|| format!("#{}", c.number));
+    let who = view::contact_label(t, contact.name.as_deref(), handle.as_deref(), c.number);
     let agents_by_id = agent_names(state).await?;
     let assignable: Vec<switchboard_core::domain::User> = state
         .store
@@ -679,7 +674,7 @@ async fn conv_view(
                     "whatsapp" | "phone" => "i-whatsapp",
                     _ => "i-user",
                 },
-                value: i.value().to_owned(),
+                value: view::short_identity(i.value()),
                 verified: *verified,
             })
             .collect(),
@@ -752,7 +747,18 @@ pub async fn thread_fragment(
     let c = find(&state, &agent, &number).await?;
     let now = state.ids.now_ms();
     let contact = state.store.contact_summary(&c.contact_id).await?;
-    let who = contact.name.unwrap_or_else(|| format!("#{}", c.number));
+    let handle = state
+        .store
+        .contact_identities(&c.contact_id)
+        .await?
+        .first()
+        .map(|(i, _)| i.value().to_owned());
+    let who = view::contact_label(
+        &agent.tr,
+        contact.name.as_deref(),
+        handle.as_deref(),
+        c.number,
+    );
     let agents = agent_names(&state).await?;
     let thread = state
         .store
@@ -801,10 +807,22 @@ async fn after_action(
         Err(switchboard_core::Error::NotFound(_)) => return Err(WebError::NotFound(agent.tr)),
         Err(e) => return Err(e.into()),
     };
+    let c = match find(state, agent, number).await {
+        Ok(c) => c,
+        // The change took it out of the caller's reach (escalated above its tier,
+        // assigned away): back to the list.
+        Err(WebError::NotFound(_)) if error.is_none() => {
+            return Ok(if is_htmx(headers) {
+                ([("hx-redirect", "/conversations")], StatusCode::OK).into_response()
+            } else {
+                Redirect::to("/conversations").into_response()
+            });
+        }
+        Err(e) => return Err(e),
+    };
     if !is_htmx(headers) && error.is_none() {
         return Ok(Redirect::to(&format!("/conversations/{number}")).into_response());
     }
-    let c = find(state, agent, number).await?;
     let (cv, thread) = conv_view(state, agent, &c, "view=", error).await?;
     if is_htmx(headers) {
         let p = Page::anonymous(state, agent.tr, String::new(), agent.csrf.clone());
@@ -1209,11 +1227,12 @@ pub async fn palette(
             limit: 8,
         };
         for it in state.store.inbox_list(&agent.caller, &query).await?.items {
-            let who = it
-                .contact_name
-                .clone()
-                .or(it.contact_handle.clone())
-                .unwrap_or_default();
+            let who = view::contact_label(
+                &agent.tr,
+                it.contact_name.as_deref(),
+                it.contact_handle.as_deref(),
+                it.conversation.number,
+            );
             out.push_str(&format!(
                 "<li><a href=\"/conversations/{n}\">#{n} · {} <span class=\"muted small snippet\">{}</span></a></li>",
                 e(&who),

@@ -31,6 +31,40 @@ pub fn text_on(hex: &str) -> &'static str {
     }
 }
 
+/// What to call a contact: its name, else an address or number it wrote from, else (a
+/// web-chat visitor, known only by a long random id) "Visitor 7F3A".
+pub fn contact_label(t: &Tr, name: Option<&str>, handle: Option<&str>, number: i64) -> String {
+    if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+        return n.to_owned();
+    }
+    match handle.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h)
+            if h.contains('@') || h.starts_with('+') || h.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            h.to_owned()
+        }
+        Some(h) => {
+            let code: String = h
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(4)
+                .collect();
+            t.t1("visitor-name", "code", code.to_uppercase())
+        }
+        None => format!("#{number}"),
+    }
+}
+
+/// An identity as the contact panel shows it: a visitor's long id cut short.
+pub fn short_identity(value: &str) -> String {
+    if value.contains('@') || value.starts_with('+') || value.chars().count() <= 24 {
+        value.to_owned()
+    } else {
+        let head: String = value.chars().take(12).collect();
+        format!("{head}…")
+    }
+}
+
 pub fn display_name(user: &User) -> String {
     user.name
         .as_deref()
