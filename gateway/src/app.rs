@@ -272,6 +272,25 @@ impl Application {
                 .clone()
                 .run(workers.clone(), Duration::from_secs(5)),
         );
+        // Sessions past their limits are deleted now and then (they are refused anyway).
+        let housekeeping = {
+            let state = state.clone();
+            let stop = workers.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(600));
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        _ = tick.tick() => {
+                            let limits = crate::web::session::limits(&state);
+                            if let Err(e) = state.store.purge_expired_sessions(state.ids.now_ms(), &limits).await {
+                                tracing::warn!(error = %e, "expired sessions not purged");
+                            }
+                        }
+                    }
+                }
+            })
+        };
         let grace = Duration::from_millis(state.config.shutdown_grace_ms);
         tracing::info!(
             listen = %self.listener.local_addr()?,
@@ -301,6 +320,7 @@ impl Application {
             let _ = router.await;
             let _ = dispatcher.await;
             let _ = clockwork.await;
+            let _ = housekeeping.await;
         })
         .await;
         if finished.is_err() {

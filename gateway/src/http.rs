@@ -131,7 +131,7 @@ async fn home() -> Html<&'static str> {
     Html(concat!(
         "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>",
         "<title>Switchboard</title><body style='font:16px system-ui;max-width:40em;margin:2em auto;padding:0 1em'>",
-        "<h1>Switchboard</h1><ul><li><a href=/chat>Web chat demo page</a></li>",
+        "<h1>Switchboard</h1><ul><li><a href=/login>Agent inbox</a></li><li><a href=/chat>Web chat demo page</a></li>",
         "<li><a href=/readyz>Readiness</a> · <a href=/metrics>Metrics</a></li>",
         "<li>Agent API: <code>/api/v1/conversations</code> with <code>Authorization: Bearer TOKEN</code></li></ul>"
     ))

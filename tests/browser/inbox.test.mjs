@@ -167,6 +167,21 @@ test("agents work a web-chat conversation live, from sign-in to reopen", async (
     await b.reload();
     await b.locator("#conv-head .pill.open").waitFor();
 
+    // Bruno switches to Portuguese, the longest of the three: it must fit on a phone.
+    await b.goto(`${server.base}/account`);
+    await b.locator("#locale").selectOption("pt-BR");
+    await b.locator("form[action='/account/locale'] button").click();
+    await b.locator("html[lang='pt-BR']").waitFor();
+    await b.goto(`${server.base}/conversations/${number}`);
+    await b.locator("#conv-head").waitFor();
+    assert.ok(await b.getByRole("button", { name: "Resolver" }).count(), "the page speaks Portuguese");
+    await accessible(b, "conversation in pt-BR");
+    mkdirSync(SHOTS, { recursive: true });
+    await b.setViewportSize(PHONE);
+    await b.screenshot({ path: join(SHOTS, "conversation-ptbr-phone.png") });
+    await b.goto(`${server.base}/conversations?view=all&status=all`);
+    await b.screenshot({ path: join(SHOTS, "list-ptbr-phone.png") });
+
     // The supervisor's dashboard: read-only, accessible, photographed.
     const s = await ana.newPage();
     await ana.clearCookies();
