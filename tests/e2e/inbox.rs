@@ -705,3 +705,201 @@ async fn the_api_does_what_the_inbox_does_and_describes_it() {
         }
     }
 }
+
+/// The inbox's own socket, opened with a session cookie from a page of this host.
+async fn inbox_socket(
+    server: &Server,
+    b: &Browser,
+    origin: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://127.0.0.1:{}/inbox/events", server.port)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", b.cookie_header().parse().unwrap());
+    if let Some(o) = origin {
+        request.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn next_of(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    kind: &str,
+) -> Value {
+    loop {
+        let v = crate::support::next_json(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn who_is_viewing_and_typing_reaches_the_right_people() {
+    use futures::SinkExt;
+    let server = Server::start(Backend::Embedded).await;
+    let (_, admin) = add_agent(&server, "ana@example.com", "admin", &[]);
+    add_agent(&server, "bo@example.com", "admin", &[]);
+    add_agent(&server, "cy@example.com", "support", &["--team", "other"]);
+    let (mut widget, conv) = server.visitor_writes(&admin, "anyone there?").await;
+    sql(
+        &server,
+        "UPDATE conversations SET team = 'vip' WHERE id = $1",
+        &[&conv],
+    )
+    .await;
+    let ana = Browser::sign_in(&server, "ana@example.com").await;
+    let bo = Browser::sign_in(&server, "bo@example.com").await;
+    let cy = Browser::sign_in(&server, "cy@example.com").await;
+    let origin = server.url("");
+    let origin = origin.trim_end_matches('/');
+
+    // Only pages of this host open it: a cookie riding along from another site does not.
+    assert_eq!(
+        inbox_socket(&server, &ana, Some("http://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(inbox_socket(&server, &ana, None).await.err(), Some(403));
+    let anonymous = Browser::new(&server);
+    assert!(
+        inbox_socket(&server, &anonymous, Some(origin))
+            .await
+            .is_err()
+    );
+
+    let mut a = inbox_socket(&server, &ana, Some(origin)).await.unwrap();
+    let mut b = inbox_socket(&server, &bo, Some(origin)).await.unwrap();
+    let mut c = inbox_socket(&server, &cy, Some(origin)).await.unwrap();
+    // Ana opens the conversation: Bo sees her there.
+    a.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({"type": "viewing", "conversation_id": conv})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let seen = next_of(&mut b, "viewing").await;
+    assert_eq!(seen["name"], "ana@example.com");
+    assert_eq!(seen["conversation_id"], conv.as_str());
+    // Ana types: the visitor sees an agent typing.
+    a.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({"type": "typing", "conversation_id": conv, "on": true})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let typing = widget.expect("typing").await;
+    assert_eq!(typing["on"], true, "{typing}");
+    // Cy, of another team, saw neither: the next thing Cy gets is a message of a
+    // conversation it may see, not Ana's presence.
+    let (mut w2, _) = server.visitor_writes(&admin, "second visitor").await;
+    let first = crate::support::next_json(&mut c).await;
+    assert_ne!(first["type"], "viewing", "{first}");
+    assert_ne!(first["type"], "typing", "{first}");
+    w2.say("c2", "still here").await;
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_and_a_reset_link_works_once() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_ACCOUNT", "3")],
+    )
+    .await;
+    let (_, admin) = add_agent(&server, "admin@example.com", "admin", &[]);
+    let (ana_id, _) = add_agent(&server, "ana@example.com", "support", &[]);
+
+    // Three wrong passwords, then even the right one waits: the account's allowance is
+    // spent.
+    let mut b = Browser::new(&server);
+    b.get("/login").await;
+    for _ in 0..3 {
+        let (s, _) = b
+            .post(
+                "/login",
+                &[
+                    ("email", "ana@example.com"),
+                    ("password", "wrong wrong wrong"),
+                ],
+            )
+            .await;
+        assert_eq!(s, 422);
+    }
+    let (s, html) = b
+        .post(
+            "/login",
+            &[("email", "ana@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(s, 429, "{html:.300}");
+    assert!(html.contains("Too many attempts"));
+    // Another account from the same address is not locked by Ana's.
+    let (s, _) = b
+        .post(
+            "/login",
+            &[("email", "admin@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(s, 303);
+
+    // "Forgot password" answers the same whether the address exists or not.
+    let mut c = Browser::new(&server);
+    c.get("/password/forgot").await;
+    let (s1, known) = c
+        .post("/password/forgot", &[("email", "bo@example.com")])
+        .await;
+    let (s2, unknown) = c
+        .post("/password/forgot", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(known.len(), unknown.len());
+
+    // A reset link sets a new password once; the old password and the link stop working.
+    let (_, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/users/{ana_id}/reset-link"),
+            &json!({}),
+        )
+        .await;
+    let link = v["reset_link"].as_str().unwrap().to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let mut d = Browser::new(&server);
+    let (s, html) = d.get(&format!("/password/reset?token={token}")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("ana@example.com"));
+    let (s, html) = d
+        .post(
+            "/password/reset",
+            &[("token", &token), ("password", "short")],
+        )
+        .await;
+    assert_eq!(
+        s, 422,
+        "a weak password is refused with a reason: {html:.200}"
+    );
+    let (s, _) = d
+        .post(
+            "/password/reset",
+            &[("token", &token), ("password", "a brand new passphrase")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (_, html) = d.get(&format!("/password/reset?token={token}")).await;
+    assert!(html.contains("expired or has been used"), "{html:.300}");
+}
