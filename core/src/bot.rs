@@ -314,6 +314,17 @@ impl BotWorker {
                 if let Err(e) = self.realtime.publish_all(&events).await {
                     tracing::debug!(error = %e, "realtime publish failed");
                 }
+                // People have it now: offer it to the next free agent of its tier.
+                if let Err(e) = crate::workflow::auto_assign(
+                    &self.store,
+                    &self.realtime,
+                    &self.ids,
+                    &conversation.id,
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "auto-assignment after handoff failed");
+                }
             }
         }
         Ok(match (answered, handed_off) {

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use sqlx::AssertSqlSafe;
-
 use crate::clock::Ids;
 use crate::domain::{Conversation, Priority, Status, Tier};
 use crate::error::{Error, Result};
@@ -22,13 +20,15 @@ pub enum Change {
     Team(Option<String>),
     Priority(Priority),
     Labels(Vec<String>),
+    /// Snoozed until this time (epoch milliseconds), when it opens again by itself.
+    Snooze(i64),
 }
 
 impl Change {
     /// The name the event gives the change.
     pub fn name(&self) -> &'static str {
         match self {
-            Change::Status(_) => "status",
+            Change::Status(_) | Change::Snooze(_) => "status",
             Change::Assignee(_) => "assignee",
             Change::Tier(_) => "tier",
             Change::Team(_) => "team",
@@ -61,6 +61,8 @@ pub fn normalize_labels(labels: &[String]) -> Result<Vec<String>> {
 }
 
 /// Applies a change, records it, and publishes it; returns the conversation as it is now.
+/// For the system's own changes; people's go through `Workflow::change`, which checks
+/// the caller and the version they saw.
 pub async fn apply(
     store: &Store,
     realtime: &Arc<dyn Realtime>,
@@ -68,62 +70,117 @@ pub async fn apply(
     conversation_id: &str,
     change: &Change,
 ) -> Result<Conversation> {
-    let (set, value): (&str, Option<String>) = match change {
-        Change::Status(s) => ("status = $1", Some(s.as_str().to_owned())),
+    apply_versioned(store, realtime, ids, conversation_id, change, None).await
+}
+
+/// A change checked for validity (labels normalized, an assignee that is an agent who
+/// answers conversations).
+async fn checked(store: &Store, change: &Change, now: i64) -> Result<Change> {
+    Ok(match change {
         Change::Assignee(Some(user)) => {
             let agent = store
                 .user_by_id(user)
                 .await?
-                .filter(|u| u.role.is_agent())
-                .ok_or_else(|| Error::invalid(format!("{user} is not an agent")))?;
-            ("assignee_id = $1, bot_active = 0", Some(agent.id))
+                .filter(|u| u.role.can_reply())
+                .ok_or_else(|| {
+                    Error::invalid(format!("{user} is not an agent who answers conversations"))
+                })?;
+            Change::Assignee(Some(agent.id))
         }
-        Change::Assignee(None) => ("assignee_id = $1", None),
-        Change::Tier(t) => ("tier = $1", Some(t.as_str().to_owned())),
-        Change::Team(team) => {
-            let team = team.as_deref().map(str::trim).filter(|t| !t.is_empty());
-            ("team = $1", team.map(str::to_owned))
-        }
-        Change::Priority(p) => ("priority = $1", Some(p.as_str().to_owned())),
-        Change::Labels(labels) => (
-            "labels = $1",
-            Some(serde_json::to_string(&normalize_labels(labels)?)?),
+        Change::Team(team) => Change::Team(
+            team.as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
         ),
-    };
-    let now = ids.now_ms();
-    let mut tx = store.begin_write().await?;
-    let done = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE conversations SET {set}, updated_at = $2 WHERE id = $3"
-    )))
-    .bind(value.as_deref())
-    .bind(now)
-    .bind(conversation_id)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::Conflict("the thread already has an open conversation".into())
+        Change::Labels(labels) => Change::Labels(normalize_labels(labels)?),
+        Change::Status(Status::Snoozed) => {
+            return Err(Error::invalid(
+                "snoozing needs a time to wake up: snooze until a time instead",
+            ));
         }
-        _ => e.into(),
-    })?;
-    if done.rows_affected() == 0 {
-        return Err(Error::not_found(format!("conversation {conversation_id}")));
-    }
-    sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, $2, 'conversation_changed', $3, $4)")
-        .bind(ids.new_id())
-        .bind(conversation_id)
-        .bind(serde_json::json!({"change": change.name(), "value": value}).to_string())
-        .bind(now)
-        .execute(&mut **tx)
+        Change::Snooze(until) if *until <= now => {
+            return Err(Error::invalid("a snooze must end in the future"));
+        }
+        other => other.clone(),
+    })
+}
+
+/// Applies a change to a conversation as it is under its row lock; with
+/// `expected_version`, only if nobody changed it since that version (otherwise a
+/// [`Error::Conflict`] and nothing changes). Records and publishes it.
+pub async fn apply_versioned(
+    store: &Store,
+    realtime: &Arc<dyn Realtime>,
+    ids: &Ids,
+    conversation_id: &str,
+    change: &Change,
+    expected_version: Option<i64>,
+) -> Result<Conversation> {
+    let now = ids.now_ms();
+    let change = checked(store, change, now).await?;
+    let mut tx = store.begin_write().await?;
+    let before = store
+        .lock_conversation(&mut tx, conversation_id, expected_version)
         .await?;
+    let mut after = before.clone();
+    let value: Option<String> = match &change {
+        Change::Status(s) => {
+            after.set_status(*s, None, now);
+            Some(s.as_str().to_owned())
+        }
+        Change::Snooze(until) => {
+            after.set_status(Status::Snoozed, Some(*until), now);
+            Some(until.to_string())
+        }
+        Change::Assignee(a) => {
+            after.assign(a.clone(), now);
+            a.clone()
+        }
+        Change::Tier(t) => {
+            after.conversation.tier = *t;
+            Some(t.as_str().to_owned())
+        }
+        Change::Team(t) => {
+            after.conversation.team = t.clone();
+            t.clone()
+        }
+        Change::Priority(p) => {
+            after.conversation.priority = *p;
+            Some(p.as_str().to_owned())
+        }
+        Change::Labels(l) => {
+            after.conversation.labels = l.clone();
+            Some(serde_json::to_string(l)?)
+        }
+    };
+    let conversation = store
+        .save_conversation(&mut tx, &before, &after, now)
+        .await?;
+    Store::record_event(
+        &mut tx,
+        ids,
+        Some(conversation_id),
+        "conversation_changed",
+        &serde_json::json!({"change": change.name(), "value": value}),
+    )
+    .await?;
     tx.commit().await?;
-    let conversation = store.conversation(conversation_id).await?;
+    publish(realtime, change.name(), &conversation).await;
+    Ok(conversation)
+}
+
+/// Publishes a change; a bus that is down loses the event, not the change.
+pub(crate) async fn publish(
+    realtime: &Arc<dyn Realtime>,
+    change: &str,
+    conversation: &Conversation,
+) {
     let event = Event::ConversationChanged {
-        change: change.name().into(),
+        change: change.into(),
         conversation: conversation.clone(),
     };
     if let Err(e) = realtime.publish(&event).await {
         tracing::debug!(error = %e, "realtime publish failed");
     }
-    Ok(conversation)
 }

@@ -478,6 +478,10 @@ pub struct Scope {
     pub tier: Tier,
     pub team: Option<String>,
     pub assignee_id: Option<String>,
+    /// Set on events addressed to one user (a notification): only that user receives
+    /// them, whatever its role. `None` for events about a conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -503,6 +507,13 @@ pub struct Conversation {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_message_at: i64,
+    /// Incremented by every change; a change that names the version it was based on is
+    /// refused when the conversation moved on meanwhile.
+    #[serde(default)]
+    pub version: i64,
+    /// A snoozed conversation opens again at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<i64>,
 }
 
 impl Conversation {
@@ -515,6 +526,7 @@ impl Conversation {
             tier: self.tier,
             team: self.team.clone(),
             assignee_id: self.assignee_id.clone(),
+            recipient: None,
         }
     }
 }
@@ -540,6 +552,10 @@ pub struct Message {
     pub delivery_state: DeliveryState,
     pub external_id: Option<String>,
     pub created_at: i64,
+    /// An internal note (or a system message of the support side): shown to agents only,
+    /// never sent to the customer nor shown in the customer's history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 /// Structured content a channel renders its own way: web-chat quick replies, WhatsApp
@@ -603,6 +619,50 @@ pub struct User {
     pub role: Role,
     pub tier: Option<Tier>,
     pub created_at: i64,
+    /// False once an admin deactivates the account: no login, no session, no API token.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// The language of the agent's pages and mail: one of [`LOCALES`].
+    #[serde(default = "default_locale")]
+    pub locale: String,
+    /// How many open conversations the agent takes at once (1 to 100).
+    #[serde(default = "default_capacity")]
+    pub capacity: i64,
+    #[serde(default)]
+    pub totp_enabled: bool,
+}
+
+/// The languages agents can choose for their pages and mail.
+pub const LOCALES: [&str; 3] = ["en", "es", "pt-BR"];
+pub const DEFAULT_LOCALE: &str = "en";
+pub const DEFAULT_CAPACITY: i64 = 10;
+pub const MAX_CAPACITY: i64 = 100;
+
+fn yes() -> bool {
+    true
+}
+
+fn default_locale() -> String {
+    DEFAULT_LOCALE.to_owned()
+}
+
+fn default_capacity() -> i64 {
+    DEFAULT_CAPACITY
+}
+
+/// The supported locale `s` names, in its canonical spelling (`pt-br` is `pt-BR`).
+pub fn parse_locale(s: &str) -> Result<&'static str> {
+    let s = s.trim().replace('_', "-");
+    LOCALES
+        .iter()
+        .find(|l| l.eq_ignore_ascii_case(&s))
+        .copied()
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown language {s:?}; expected one of: {}",
+                LOCALES.join(", ")
+            ))
+        })
 }
 
 text_enum!(InvoiceStatus {

@@ -15,6 +15,10 @@ pub enum Error {
     Invalid(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller may see what it asked for, but not do this to it (a supervisor's
+    /// write, an agent editing another's canned response).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("encoding: {0}")]
     Json(#[from] serde_json::Error),
     #[error("stream: {0}")]
@@ -33,5 +37,8 @@ impl Error {
     }
     pub fn not_found(msg: impl Into<String>) -> Self {
         Self::NotFound(msg.into())
+    }
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        Self::Forbidden(msg.into())
     }
 }

@@ -18,6 +18,11 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabel {
     pub topic: String,
 }
@@ -36,6 +41,9 @@ pub struct Metrics {
     pub accept_to_persist: Histogram,
     /// One delivery attempt through a channel sender.
     pub send_latency: Histogram,
+    /// SLA targets missed, by kind (`first_response`, `resolution`); each conversation's
+    /// miss counts once, whichever node saw it.
+    pub sla_breaches: Family<KindLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -73,6 +81,12 @@ impl Default for Metrics {
             accept_to_persist.clone(),
         );
         registry.register("send_seconds", "One delivery attempt", send_latency.clone());
+        let sla_breaches = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "sla_breaches",
+            "SLA targets missed, by kind",
+            sla_breaches.clone(),
+        );
         Self {
             registry,
             accepted,
@@ -81,6 +95,7 @@ impl Default for Metrics {
             queue_depth,
             accept_to_persist,
             send_latency,
+            sla_breaches,
         }
     }
 }
@@ -92,6 +107,24 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// Counts one missed SLA target of a kind.
+    pub fn sla_breach(&self, kind: &str) {
+        self.sla_breaches
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The SLA targets of a kind counted as missed by this node.
+    pub fn sla_breaches_of(&self, kind: &str) -> u64 {
+        self.sla_breaches
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            })
+            .get()
     }
 
     pub fn outcome(family: &Family<OutcomeLabel, Counter>, outcome: &str) {

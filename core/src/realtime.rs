@@ -70,6 +70,25 @@ pub enum Event {
         from: String,
         on: bool,
     },
+    /// A message only agents see (an internal note, a system line of the support side).
+    /// It names no contact, so no widget ever receives it.
+    Note {
+        scope: Scope,
+        message: crate::domain::Message,
+    },
+    /// Something one agent is told about (a mention, an assignment). Its scope names
+    /// that agent as the recipient: nobody else receives it, whatever their role.
+    Notification {
+        scope: Scope,
+        notification: crate::store::Notification,
+    },
+    /// An agent has a conversation open (the "also viewing" indicator). Agents only.
+    Viewing {
+        scope: Scope,
+        user_id: String,
+        name: String,
+        conversation_id: String,
+    },
     /// Events may have been missed (the bus reconnected): re-read state.
     Resync,
 }
@@ -83,7 +102,10 @@ impl Event {
             | Event::Delivery { scope, .. }
             | Event::Handoff { scope, .. }
             | Event::CardAdded { scope, .. }
-            | Event::CardUpdated { scope, .. } => Some(Cow::Borrowed(scope)),
+            | Event::CardUpdated { scope, .. }
+            | Event::Note { scope, .. }
+            | Event::Notification { scope, .. }
+            | Event::Viewing { scope, .. } => Some(Cow::Borrowed(scope)),
             Event::ConversationOpened { conversation }
             | Event::ConversationChanged { conversation, .. } => {
                 Some(Cow::Owned(conversation.scope()))
@@ -93,7 +115,8 @@ impl Event {
         }
     }
 
-    /// The contact whose widget may see this event, if any.
+    /// The contact whose widget may see this event, if any: never for what only agents
+    /// see (notes, notifications).
     pub fn contact_id(&self) -> Option<&str> {
         match self {
             Event::Message { scope, .. }
@@ -104,7 +127,10 @@ impl Event {
             Event::ConversationOpened { conversation }
             | Event::ConversationChanged { conversation, .. } => Some(&conversation.contact_id),
             Event::Typing { contact_id, .. } => Some(contact_id),
-            Event::Resync => None,
+            Event::Note { .. }
+            | Event::Notification { .. }
+            | Event::Viewing { .. }
+            | Event::Resync => None,
         }
     }
 
@@ -119,7 +145,8 @@ impl Event {
             Event::ConversationOpened { conversation }
             | Event::ConversationChanged { conversation, .. } => Some(&conversation.inbox),
             Event::Typing { scope, .. } => scope.as_ref().map(|s| s.inbox.as_str()),
-            Event::Resync => None,
+            Event::Note { scope, .. } | Event::Viewing { scope, .. } => Some(&scope.inbox),
+            Event::Notification { .. } | Event::Resync => None,
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::realtime::{Event, Realtime};
 use crate::store::{Backend, IngestOutcome, ReceiptOutcome, Store};
 use crate::stream::{Entry, INBOUND, Stream};
+use crate::workflow::Workflow;
 
 pub const GROUP: &str = "router";
 
@@ -36,6 +37,9 @@ pub struct RouterOptions {
     pub partitions: usize,
     /// Batches under way at once (reading the next while one commits).
     pub pipeline: usize,
+    /// No bot runs: a new conversation goes straight to people (its SLA clocks start and
+    /// it is auto-assigned). With a bot, its handoff does that.
+    pub people_first: bool,
 }
 
 impl RouterOptions {
@@ -48,6 +52,7 @@ impl RouterOptions {
             partitions: if backend == Backend::Postgres { 4 } else { 1 },
             // SQLite has one writer: a second batch would only wait for it.
             pipeline: if backend == Backend::Postgres { 2 } else { 1 },
+            people_first: false,
         }
     }
 }
@@ -330,6 +335,7 @@ impl Router {
     async fn after_commit(&self, outcomes: Vec<IngestOutcome>) {
         let now = self.ids.now_ms();
         let mut events = Vec::with_capacity(outcomes.len() + 1);
+        let mut opened = Vec::new();
         for outcome in outcomes {
             let ingested = match outcome {
                 IngestOutcome::Stored(ingested) => ingested,
@@ -344,10 +350,11 @@ impl Router {
             };
             Metrics::outcome(&self.metrics.ingested, "stored");
             if ingested.new_conversation {
+                opened.push(ingested.conversation.id.clone());
                 events.push(Event::ConversationOpened {
                     conversation: ingested.conversation.clone(),
                 });
-            } else if ingested.reopened {
+            } else if ingested.reopened || ingested.woke {
                 events.push(Event::ConversationChanged {
                     change: "status".into(),
                     conversation: ingested.conversation.clone(),
@@ -364,6 +371,19 @@ impl Router {
         }
         if let Err(e) = self.realtime.publish_all(&events).await {
             tracing::debug!(error = %e, "realtime publish failed");
+        }
+        if self.options.people_first {
+            let workflow = Workflow::new(
+                self.store.clone(),
+                self.realtime.clone(),
+                self.ids.clone(),
+                self.metrics.clone(),
+            );
+            for id in opened {
+                if let Err(e) = workflow.needs_person(&id).await {
+                    tracing::warn!(error = %e, conversation = %id, "auto-assignment failed");
+                }
+            }
         }
     }
 }

@@ -10,9 +10,9 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::domain::{AuthorKind, Role, Status, User};
+use switchboard_core::domain::{Role, Status, User};
 use switchboard_core::realtime::Event;
-use switchboard_core::store::{Caller, ConversationFilter, NewOutbound, Queued};
+use switchboard_core::store::{Caller, ConversationFilter, Queued};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -22,6 +22,358 @@ const MAX_REPLY: usize = 64 * 1024;
 
 /// How long a websocket ticket may wait to be used.
 const TICKET_TTL_MS: i64 = 30_000;
+
+/// One route of the API, as the router and the OpenAPI document see it.
+#[derive(Debug, Clone)]
+pub struct ApiRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// JSON Schema of the request body, for routes that take one.
+    pub body: Option<serde_json::Value>,
+    pub access: crate::web::Access,
+}
+
+fn route(
+    method: &'static str,
+    path: &'static str,
+    access: crate::web::Access,
+    summary: &'static str,
+    body: Option<serde_json::Value>,
+    handler: axum::routing::MethodRouter<AppState>,
+) -> (ApiRoute, axum::routing::MethodRouter<AppState>) {
+    (
+        ApiRoute {
+            method,
+            path,
+            summary,
+            body,
+            access,
+        },
+        handler,
+    )
+}
+
+/// A JSON Schema object with these required string/number/boolean properties.
+fn schema(props: &[(&str, &str)], required: &[&str]) -> Option<serde_json::Value> {
+    let properties: serde_json::Map<String, serde_json::Value> = props
+        .iter()
+        .map(|(name, ty)| ((*name).to_owned(), json!({ "type": ty })))
+        .collect();
+    Some(
+        json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false }),
+    )
+}
+
+/// A JSON Schema object with these properties (any JSON Schema each).
+fn obj(props: serde_json::Value, required: &[&str]) -> Option<serde_json::Value> {
+    Some(
+        json!({ "type": "object", "properties": props, "required": required, "additionalProperties": false }),
+    )
+}
+
+/// Every API route (paths below `/api/v1`), with the access it needs and its description.
+pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
+    use crate::api_inbox as ai;
+    use crate::web::Access::{Admin, Agent as A, AgentWrite, Reports};
+    use axum::routing::{get, post};
+    vec![
+        route(
+            "GET",
+            "/conversations",
+            A,
+            "Conversations the caller may see, latest activity first",
+            None,
+            get(list_conversations),
+        ),
+        route(
+            "GET",
+            "/conversations/{id}",
+            A,
+            "A conversation and its thread",
+            None,
+            get(get_conversation),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/messages",
+            AgentWrite,
+            "Reply to the customer through the conversation's channel",
+            schema(&[("text", "string")], &["text"]),
+            post(post_reply),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/typing",
+            AgentWrite,
+            "Show the customer that an agent is typing",
+            schema(&[("on", "boolean")], &["on"]),
+            post(post_typing),
+        ),
+        route(
+            "GET",
+            "/dead-letters",
+            Reports,
+            "Messages that could not be delivered",
+            None,
+            get(list_dead_letters),
+        ),
+        route(
+            "POST",
+            "/dead-letters/{id}/retry",
+            Admin,
+            "Queue a dead letter for delivery again",
+            None,
+            post(retry_dead_letter),
+        ),
+        route(
+            "GET",
+            "/events",
+            A,
+            "Realtime events (websocket; open with a ticket)",
+            None,
+            get(events),
+        ),
+        route(
+            "POST",
+            "/events/tickets",
+            A,
+            "A single-use ticket that opens the events socket",
+            None,
+            post(events_ticket),
+        ),
+        route(
+            "GET",
+            "/inbox",
+            A,
+            "A page of a view (mine, unassigned, all, team:NAME, tier:N2) with filters, sort, search and a cursor",
+            None,
+            get(ai::inbox),
+        ),
+        route(
+            "GET",
+            "/inbox/counts",
+            A,
+            "Unresolved and unread conversations per view",
+            None,
+            get(ai::counts),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/assign",
+            AgentWrite,
+            "Assign to an agent (assignee_id null: unassign)",
+            obj(
+                json!({"assignee_id": {"type": ["string", "null"]}, "version": {"type": "integer"}}),
+                &[],
+            ),
+            post(ai::assign),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/status",
+            AgentWrite,
+            "Open, pending, snoozed (with until) or resolved",
+            obj(
+                json!({"status": {"enum": ["open", "pending", "snoozed", "resolved"]}, "until": {"type": "integer"}, "version": {"type": "integer"}}),
+                &["status"],
+            ),
+            post(ai::status),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/priority",
+            AgentWrite,
+            "Set the priority",
+            obj(
+                json!({"priority": {"enum": ["none", "low", "medium", "high", "urgent"]}, "version": {"type": "integer"}}),
+                &["priority"],
+            ),
+            post(ai::priority),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/tier",
+            AgentWrite,
+            "Escalate (up) or de-escalate (down) with a reason kept in the thread",
+            obj(
+                json!({"direction": {"enum": ["up", "down"]}, "reason": {"type": "string"}, "version": {"type": "integer"}}),
+                &["direction", "reason"],
+            ),
+            post(ai::tier),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/team",
+            AgentWrite,
+            "Move to a team (null: none), optionally setting the tier",
+            obj(
+                json!({"team": {"type": ["string", "null"]}, "tier": {"enum": ["N1", "N2", "N3"]}, "version": {"type": "integer"}}),
+                &[],
+            ),
+            post(ai::team),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/labels",
+            AgentWrite,
+            "Replace the labels",
+            obj(
+                json!({"labels": {"type": "array", "items": {"type": "string"}}, "version": {"type": "integer"}}),
+                &["labels"],
+            ),
+            post(ai::labels),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/notes",
+            AgentWrite,
+            "An internal note; @mentions notify agents",
+            schema(&[("text", "string")], &["text"]),
+            post(ai::note),
+        ),
+        route(
+            "POST",
+            "/conversations/{id}/merge",
+            AgentWrite,
+            "Merge into another conversation of the same contact",
+            schema(&[("into", "string")], &["into"]),
+            post(ai::merge_conversation),
+        ),
+        route(
+            "POST",
+            "/conversations/bulk",
+            AgentWrite,
+            "One change (status, assignee_id, unassign, priority or labels) on many conversations",
+            obj(
+                json!({"ids": {"type": "array", "items": {"type": "string"}}, "status": {"type": "string"}, "assignee_id": {"type": "string"}, "unassign": {"type": "boolean"}, "priority": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}}}),
+                &["ids"],
+            ),
+            post(ai::bulk),
+        ),
+        route(
+            "POST",
+            "/contacts/{id}/merge",
+            AgentWrite,
+            "Merge a contact into another",
+            schema(&[("into", "string")], &["into"]),
+            post(ai::merge_contact),
+        ),
+        route(
+            "GET",
+            "/canned-responses",
+            A,
+            "Saved replies, optionally of one locale",
+            None,
+            get(ai::canned_list),
+        ),
+        route(
+            "POST",
+            "/canned-responses",
+            AgentWrite,
+            "Add a saved reply",
+            schema(
+                &[
+                    ("shortcut", "string"),
+                    ("locale", "string"),
+                    ("title", "string"),
+                    ("body", "string"),
+                ],
+                &["shortcut", "locale", "title", "body"],
+            ),
+            post(ai::canned_create),
+        ),
+        route(
+            "POST",
+            "/canned-responses/{id}",
+            AgentWrite,
+            "Change a saved reply",
+            schema(
+                &[
+                    ("shortcut", "string"),
+                    ("locale", "string"),
+                    ("title", "string"),
+                    ("body", "string"),
+                ],
+                &["shortcut", "locale", "title", "body"],
+            ),
+            post(ai::canned_update),
+        ),
+        route(
+            "DELETE",
+            "/canned-responses/{id}",
+            AgentWrite,
+            "Remove a saved reply",
+            None,
+            axum::routing::delete(ai::canned_delete),
+        ),
+        route(
+            "GET",
+            "/notifications",
+            A,
+            "The caller's mentions and assignments",
+            None,
+            get(ai::notifications),
+        ),
+        route(
+            "POST",
+            "/notifications/read",
+            A,
+            "Mark notifications read (ids null: all)",
+            obj(
+                json!({"ids": {"type": ["array", "null"], "items": {"type": "string"}}}),
+                &[],
+            ),
+            post(ai::notifications_read),
+        ),
+        route(
+            "GET",
+            "/dashboard",
+            Reports,
+            "Open conversations, response and resolution times, SLA breaches, volume",
+            None,
+            get(ai::dashboard),
+        ),
+        route(
+            "GET",
+            "/users",
+            Admin,
+            "Every user with teams and companies",
+            None,
+            get(ai::users),
+        ),
+        route(
+            "POST",
+            "/users",
+            Admin,
+            "Invite a user; returns the link to choose a password",
+            obj(
+                json!({"email": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["support", "coordinator", "supervisor", "admin"]}, "tier": {"enum": ["N1", "N2", "N3"]}}),
+                &["email", "role"],
+            ),
+            post(ai::invite),
+        ),
+        route(
+            "POST",
+            "/users/{id}",
+            Admin,
+            "Change a user: name, role, tier, teams, companies, locale, capacity, active",
+            obj(
+                json!({"name": {"type": "string"}, "role": {"type": "string"}, "tier": {"type": "string"}, "teams": {"type": "array", "items": {"type": "string"}}, "companies": {"type": "array", "items": {"type": "string"}}, "locale": {"enum": ["en", "es", "pt-BR"]}, "capacity": {"type": "integer"}, "active": {"type": "boolean"}}),
+                &[],
+            ),
+            post(ai::update_user),
+        ),
+        route(
+            "POST",
+            "/users/{id}/reset-link",
+            Admin,
+            "A password-reset link for a user",
+            None,
+            post(ai::reset_link),
+        ),
+    ]
+}
 
 /// An authenticated agent, with what it may see.
 pub struct Agent(pub User, pub Caller);
@@ -119,8 +471,7 @@ pub async fn post_reply(
     headers: HeaderMap,
     body: Result<Json<Reply>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    may_reply(&user)?;
-    state.store.conversation_for(&caller, &id).await?;
+    state.workflow.writable(&caller, &id).await?;
     let Json(reply) = body?;
     if reply.text.len() > MAX_REPLY {
         return Err(ApiError::TooLarge(format!(
@@ -142,9 +493,11 @@ pub async fn post_reply(
         }
         None => None,
     };
-    let mut new = NewOutbound::text(&id, AuthorKind::Agent, Some(&user.id), &reply.text);
-    new.idempotency_key = idempotency_key;
-    let message = match state.outbox.queue(&new).await? {
+    let message = match state
+        .workflow
+        .reply(&caller, &state.outbox, &id, &reply.text, idempotency_key)
+        .await?
+    {
         Queued::New(m, _) | Queued::Seen(m) => m,
         Queued::BotSilenced => {
             return Err(ApiError::Internal(switchboard_core::Error::Conflict(
@@ -168,13 +521,13 @@ pub struct Typing {
 /// Shows the client that an agent is typing.
 pub async fn post_typing(
     State(state): State<AppState>,
-    Agent(user, caller): Agent,
+    Agent(_, caller): Agent,
     Path(id): Path<String>,
     body: Result<Json<Typing>, JsonRejection>,
 ) -> Result<axum::http::StatusCode, ApiError> {
-    may_reply(&user)?;
+    // Scope first: a conversation out of reach is "not found" whatever the body says.
+    let conversation = state.workflow.writable(&caller, &id).await?;
     let Json(typing) = body?;
-    let conversation = state.store.conversation_for(&caller, &id).await?;
     let event = Event::Typing {
         contact_id: conversation.contact_id.clone(),
         scope: Some(conversation.scope()),
@@ -185,15 +538,6 @@ pub async fn post_typing(
         tracing::debug!(error = %e, "typing not published");
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
-}
-
-/// Supervisors read everything and write nothing.
-fn may_reply(user: &User) -> Result<(), ApiError> {
-    if user.role.can_reply() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!("a {} cannot reply", user.role)))
-    }
 }
 
 fn require(user: &User, roles: &[Role]) -> Result<(), ApiError> {

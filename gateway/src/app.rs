@@ -47,6 +47,12 @@ pub struct AppState {
     pub allowed_origins: Arc<OriginAllowList>,
     /// Widget sockets open per client address, for `webchat.max_sockets_per_ip`.
     pub widget_sockets: SocketCounter,
+    /// Sign-in attempts per account and per client address.
+    pub login_limits: Arc<crate::web::auth::LoginLimits>,
+    /// Mail to agents (password reset, invitations) until the email channel sends it.
+    pub mailer: Arc<dyn crate::web::auth::Mailer>,
+    /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.
+    pub workflow: Arc<switchboard_core::workflow::Workflow>,
 }
 
 /// A consumer name that no other process shares, and that a restarted process gets back.
@@ -107,6 +113,7 @@ impl AppState {
         })?;
         let node = NodeName::claim(&config)?;
         let config_data_dir = config.data_dir.clone();
+        let config_web = config.web.clone();
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
@@ -134,6 +141,19 @@ impl AppState {
                 Arc::new(LocalRealtime::default()),
             ),
         };
+        let metrics = Arc::new(Metrics::default());
+        let sla = config
+            .sla_config()
+            .map_err(|e| anyhow::anyhow!("business_hours: {e}"))?;
+        let workflow = Arc::new(
+            switchboard_core::workflow::Workflow::new(
+                store.clone(),
+                realtime.clone(),
+                ids.clone(),
+                metrics.clone(),
+            )
+            .with_sla(sla),
+        );
         let outbox = Outbox {
             store: store.clone(),
             stream: stream.clone(),
@@ -147,13 +167,16 @@ impl AppState {
             realtime,
             outbox,
             ids,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             node: Arc::new(node),
             blobs: Arc::new(LocalBlobStore::in_data_dir(&config_data_dir)),
             shutdown,
             visitors,
             allowed_origins: Arc::new(allowed_origins),
             widget_sockets: SocketCounter::default(),
+            login_limits: Arc::new(crate::web::auth::LoginLimits::new(&config_web)),
+            mailer: Arc::new(crate::web::auth::LogMailer),
+            workflow,
         })
     }
 
@@ -167,6 +190,8 @@ impl AppState {
     pub fn router(&self) -> Router {
         let mut options = RouterOptions::for_backend(self.store.backend());
         options.reclaim_idle = Duration::from_millis(self.config.router.reclaim_idle_ms);
+        // No bot runs in this binary yet: new conversations go straight to people.
+        options.people_first = true;
         Router {
             store: self.store.clone(),
             stream: self.stream.clone(),
@@ -241,6 +266,31 @@ impl Application {
         let workers = CancellationToken::new();
         let router = tokio::spawn(state.router().run(workers.clone()));
         let dispatcher = tokio::spawn(state.dispatcher().run(workers.clone()));
+        // Snoozes wake and SLA breaches are counted by the clock, every few seconds.
+        let clockwork = tokio::spawn(
+            (*state.workflow)
+                .clone()
+                .run(workers.clone(), Duration::from_secs(5)),
+        );
+        // Sessions past their limits are deleted now and then (they are refused anyway).
+        let housekeeping = {
+            let state = state.clone();
+            let stop = workers.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(600));
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        _ = tick.tick() => {
+                            let limits = crate::web::session::limits(&state);
+                            if let Err(e) = state.store.purge_expired_sessions(state.ids.now_ms(), &limits).await {
+                                tracing::warn!(error = %e, "expired sessions not purged");
+                            }
+                        }
+                    }
+                }
+            })
+        };
         let grace = Duration::from_millis(state.config.shutdown_grace_ms);
         tracing::info!(
             listen = %self.listener.local_addr()?,
@@ -269,6 +319,8 @@ impl Application {
         let finished = tokio::time::timeout(grace, async {
             let _ = router.await;
             let _ = dispatcher.await;
+            let _ = clockwork.await;
+            let _ = housekeeping.await;
         })
         .await;
         if finished.is_err() {

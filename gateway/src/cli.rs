@@ -38,6 +38,8 @@ pub enum Command {
     /// Outbound messages that kept failing.
     #[command(subcommand, name = "deadletter")]
     DeadLetter(DeadLetterCommand),
+    #[command(subcommand)]
+    Company(CompanyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,6 +56,29 @@ pub enum UserCommand {
         tier: Option<String>,
         #[arg(long)]
         name: Option<String>,
+        /// Read a password for the sign-in page from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// A team the user works in (repeatable).
+        #[arg(long = "team")]
+        teams: Vec<String>,
+        /// A company a coordinator answers for, by id (repeatable).
+        #[arg(long = "company")]
+        companies: Vec<String>,
+    },
+    /// Print a new API token for an existing user.
+    Token {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CompanyCommand {
+    /// Add a client company and print its id.
+    Add {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -92,14 +117,38 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             role,
             tier,
             name,
+            password_stdin,
+            teams,
+            companies,
         }) => {
             let role = Role::parse(&role)?;
             let tier = tier.as_deref().map(Tier::parse).transpose()?;
+            let password = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let line = line.trim_end_matches(['\r', '\n']).to_owned();
+                switchboard_core::auth::check_password_policy_for(&line, &email)?;
+                Some(line)
+            } else {
+                None
+            };
             let state = AppState::connect(config, CancellationToken::new()).await?;
             let user = state
                 .store
                 .create_user(&state.ids, &email, name.as_deref(), role, tier)
                 .await?;
+            if let Some(password) = password {
+                state
+                    .store
+                    .set_password(&user.id, &password, state.ids.now_ms())
+                    .await?;
+            }
+            for team in &teams {
+                state.store.add_user_team(&user.id, team).await?;
+            }
+            for company in &companies {
+                state.store.add_user_company(&user.id, company).await?;
+            }
             let token = state
                 .store
                 .issue_api_token(&state.ids, &user.id, "cli")
@@ -108,6 +157,26 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "id": user.id, "email": user.email, "role": user.role, "tier": user.tier, "token": token })
             );
+            Ok(())
+        }
+        Command::User(UserCommand::Token { email }) => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            let user = state
+                .store
+                .user_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let token = state
+                .store
+                .issue_api_token(&state.ids, &user.id, "cli")
+                .await?;
+            println!("{}", serde_json::json!({ "id": user.id, "token": token }));
+            Ok(())
+        }
+        Command::Company(CompanyCommand::Add { name }) => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            let id = state.store.create_company(&state.ids, &name).await?;
+            println!("{}", serde_json::json!({ "id": id, "name": name.trim() }));
             Ok(())
         }
         Command::DeadLetter(cmd) => {

@@ -100,6 +100,9 @@ pub struct Config {
     pub webchat: WebchatConfig,
     pub dispatcher: DispatcherConfig,
     pub router: RouterConfig,
+    pub web: WebConfig,
+    pub business_hours: BusinessHoursConfig,
+    pub sla: SlaSettings,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -142,6 +145,153 @@ pub struct DispatcherConfig {
     pub backoff_max_ms: u64,
 }
 
+/// When people are at work: SLA clocks run only then, and the chat widget says when a
+/// reply can be expected outside these hours.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusinessHoursConfig {
+    /// An IANA time zone, like `America/Sao_Paulo`.
+    pub time_zone: String,
+    /// Opening hours per weekday, Monday first: `"09:00-18:00"`, several ranges separated
+    /// by commas (`"08:00-12:00,13:00-17:00"`), or `""` for closed.
+    pub week: [String; 7],
+    /// Local dates (`YYYY-MM-DD`) when nobody works.
+    pub holidays: Vec<String>,
+}
+
+impl Default for BusinessHoursConfig {
+    fn default() -> Self {
+        let day = || "09:00-18:00".to_owned();
+        Self {
+            time_zone: "UTC".into(),
+            week: [
+                day(),
+                day(),
+                day(),
+                day(),
+                day(),
+                String::new(),
+                String::new(),
+            ],
+            holidays: Vec::new(),
+        }
+    }
+}
+
+impl BusinessHoursConfig {
+    pub fn calendar(&self) -> Result<switchboard_core::sla::BusinessCalendar, String> {
+        let minutes = |hhmm: &str| -> Result<u16, String> {
+            let (h, m) = hhmm
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| format!("{hhmm:?} is not a time like 09:30"))?;
+            let (h, m): (u16, u16) = (
+                h.parse().map_err(|_| format!("{hhmm:?} is not a time"))?,
+                m.parse().map_err(|_| format!("{hhmm:?} is not a time"))?,
+            );
+            if h > 24 || m > 59 || (h == 24 && m > 0) {
+                return Err(format!("{hhmm:?} is not a time of day"));
+            }
+            Ok(h * 60 + m)
+        };
+        let mut week: [Vec<(u16, u16)>; 7] = Default::default();
+        for (i, spec) in self.week.iter().enumerate() {
+            for range in spec.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+                let (a, b) = range
+                    .split_once('-')
+                    .ok_or_else(|| format!("{range:?} is not a range like 09:00-18:00"))?;
+                week[i].push((minutes(a)?, minutes(b)?));
+            }
+        }
+        let mut cal = switchboard_core::sla::BusinessCalendar::new(&self.time_zone, week)
+            .map_err(|e| e.to_string())?;
+        for h in &self.holidays {
+            cal = cal.with_holiday(h).map_err(|e| e.to_string())?;
+        }
+        Ok(cal)
+    }
+}
+
+/// Service-level targets per priority, in minutes of business time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaSettings {
+    pub urgent: SlaTargetMinutes,
+    pub high: SlaTargetMinutes,
+    pub normal: SlaTargetMinutes,
+    pub low: SlaTargetMinutes,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaTargetMinutes {
+    pub first_response: i64,
+    pub resolution: i64,
+}
+
+impl Default for SlaSettings {
+    fn default() -> Self {
+        let t = |first_response, resolution| SlaTargetMinutes {
+            first_response,
+            resolution,
+        };
+        Self {
+            urgent: t(15, 4 * 60),
+            high: t(60, 8 * 60),
+            normal: t(4 * 60, 24 * 60),
+            low: t(8 * 60, 72 * 60),
+        }
+    }
+}
+
+impl Config {
+    /// The SLA targets and calendar this configuration names.
+    pub fn sla_config(&self) -> Result<switchboard_core::sla::SlaConfig, String> {
+        let t = |m: SlaTargetMinutes| switchboard_core::sla::SlaTargets {
+            first_response_ms: m.first_response * 60_000,
+            resolution_ms: m.resolution * 60_000,
+        };
+        Ok(switchboard_core::sla::SlaConfig {
+            urgent: t(self.sla.urgent),
+            high: t(self.sla.high),
+            normal: t(self.sla.normal),
+            low: t(self.sla.low),
+            calendar: self.business_hours.calendar()?,
+        })
+    }
+}
+
+/// The agent pages.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// A session unused this long ends.
+    pub session_idle_minutes: i64,
+    /// A session ends this long after sign-in, however busy.
+    pub session_absolute_hours: i64,
+    /// Sign-in attempts per account per 15 minutes (bursts up to the same number).
+    pub login_attempts_per_account: u32,
+    /// Sign-in attempts per client address per 15 minutes.
+    pub login_attempts_per_ip: u32,
+    /// The brand colour of the pages, `#rrggbb`.
+    pub accent: String,
+    /// The business's name in page titles and mail.
+    pub business_name: String,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 120,
+            session_absolute_hours: 12,
+            login_attempts_per_account: 10,
+            login_attempts_per_ip: 50,
+            accent: "#2456c7".into(),
+            business_name: "Switchboard".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterConfig {
@@ -162,6 +312,9 @@ impl Default for Config {
             webchat: WebchatConfig::default(),
             dispatcher: DispatcherConfig::default(),
             router: RouterConfig::default(),
+            web: WebConfig::default(),
+            business_hours: BusinessHoursConfig::default(),
+            sla: SlaSettings::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }
@@ -307,6 +460,35 @@ impl Config {
         }
         if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {
             return bad("webchat.allowed_origins", &e.to_string());
+        }
+        if !(5..=7 * 24 * 60).contains(&self.web.session_idle_minutes) {
+            return bad("web.session_idle_minutes", "must be between 5 and 10080");
+        }
+        if !(1..=30 * 24).contains(&self.web.session_absolute_hours) {
+            return bad("web.session_absolute_hours", "must be between 1 and 720");
+        }
+        if self.web.login_attempts_per_account == 0 || self.web.login_attempts_per_ip == 0 {
+            return bad("web.login_attempts_per_account", "must be at least 1");
+        }
+        if let Err(e) = self.business_hours.calendar() {
+            return bad("business_hours", &e);
+        }
+        for (name, t) in [
+            ("sla.urgent", self.sla.urgent),
+            ("sla.high", self.sla.high),
+            ("sla.normal", self.sla.normal),
+            ("sla.low", self.sla.low),
+        ] {
+            if t.first_response < 1 || t.resolution < t.first_response {
+                return bad(
+                    name,
+                    "first_response must be at least 1 minute and resolution at least as long",
+                );
+            }
+        }
+        let accent = self.web.accent.strip_prefix('#').unwrap_or("");
+        if accent.len() != 6 || !accent.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return bad("web.accent", "must be a colour like #2456c7");
         }
         if self.webchat.max_sockets_per_ip == 0 {
             return bad("webchat.max_sockets_per_ip", "must be at least 1");

@@ -15,10 +15,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     let state = app.state().clone();
     let (admin_token, agent_token) = seed(&state).await?;
+    // A fresh sign-in password at every start, shown only here.
+    let password = format!("demo-{}", &switchboard_core::clock::random_token()[..12]);
+    for email in [ADMIN, AGENT] {
+        if let Some(u) = state.store.user_by_email(email).await? {
+            state
+                .store
+                .set_password(&u.id, &password, state.ids.now_ms())
+                .await?;
+        }
+    }
     let base = format!("http://{}", state.config.listen.ip()).replace("0.0.0.0", "127.0.0.1");
     let base = format!("{base}:{}", app.port());
     let text = format!(
         "Switchboard demo is running at {base}\n\
+         \x20 Agent inbox:             {base}/login  ({AGENT} or {ADMIN}, password {password})\n\
          \x20 Web chat (as a client):  {base}/chat\n\
          \x20 Agent API (as Ana, N1):  curl -H 'Authorization: Bearer {agent_token}' {base}/api/v1/conversations\n\
          \x20 Admin token:             {admin_token}\n\

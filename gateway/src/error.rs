@@ -58,6 +58,7 @@ impl From<switchboard_core::Error> for ApiError {
             E::NotFound(m) => ApiError::NotFound(format!("{m} not found")),
             E::Invalid(m) => ApiError::Invalid(m),
             E::Conflict(m) => ApiError::Conflict(m),
+            E::Forbidden(m) => ApiError::Forbidden(m),
             E::ShuttingDown => ApiError::Unavailable("shutting down".into()),
             other => ApiError::Internal(other),
         }

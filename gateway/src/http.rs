@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use serde_json::json;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -15,17 +15,13 @@ use crate::{api, webchat};
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn routes(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/conversations", get(api::list_conversations))
-        .route("/conversations/{id}", get(api::get_conversation))
-        .route("/conversations/{id}/messages", post(api::post_reply))
-        .route("/conversations/{id}/typing", post(api::post_typing))
-        .route("/dead-letters", get(api::list_dead_letters))
-        .route("/dead-letters/{id}/retry", post(api::retry_dead_letter))
-        .route("/events", get(api::events))
-        .route("/events/tickets", post(api::events_ticket))
-        .fallback(api::not_found);
+    let mut api = Router::new();
+    for (spec, route) in api::table() {
+        api = api.route(spec.path, route);
+    }
+    let api = api.fallback(api::not_found);
     Router::new()
+        .merge(crate::web::router(state.clone()))
         .route("/", get(home))
         .route("/chat", get(chat_page))
         .route("/widget.js", get(widget_js))
@@ -33,6 +29,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
         .nest("/api/v1", api)
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -42,6 +39,11 @@ pub fn routes(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The API's description, made from the same table the router is built from.
+async fn openapi() -> axum::Json<serde_json::Value> {
+    axum::Json(crate::openapi::document())
 }
 
 async fn healthz() -> &'static str {
@@ -129,7 +131,7 @@ async fn home() -> Html<&'static str> {
     Html(concat!(
         "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>",
         "<title>Switchboard</title><body style='font:16px system-ui;max-width:40em;margin:2em auto;padding:0 1em'>",
-        "<h1>Switchboard</h1><ul><li><a href=/chat>Web chat demo page</a></li>",
+        "<h1>Switchboard</h1><ul><li><a href=/login>Agent inbox</a></li><li><a href=/chat>Web chat demo page</a></li>",
         "<li><a href=/readyz>Readiness</a> · <a href=/metrics>Metrics</a></li>",
         "<li>Agent API: <code>/api/v1/conversations</code> with <code>Authorization: Bearer TOKEN</code></li></ul>"
     ))

@@ -2,12 +2,15 @@
 //! endpoints, agent API, web-chat socket), workers and the command line.
 
 pub mod api;
+pub mod api_inbox;
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod openapi;
+pub mod web;
 pub mod webchat;
 
 /// Logs to stderr: text for people, JSON (`log_format = "json"`) for collectors.

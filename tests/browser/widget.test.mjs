@@ -3,77 +3,10 @@
 // (reconnect with back-off; the message is stored exactly once).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import net from "node:net";
-import { chromium } from "playwright-core";
-
-const BIN = process.env.SB_BIN;
-// Pictures of every page at phone and desktop width, to look at after a run.
-const SHOTS = process.env.SB_SCREENSHOTS || fileURLToPath(new URL("../../target/screenshots/", import.meta.url));
-assert.ok(BIN, "SB_BIN must point at the switchboard binary");
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-async function until(check, ms = 15000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await check();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`condition not met: ${last}`);
-}
-
-class Server {
-  constructor(port, dir) {
-    this.port = port;
-    this.dir = dir;
-    this.base = `http://127.0.0.1:${port}`;
-    this.env = {
-      PATH: process.env.PATH,
-      RUST_LOG: "warn",
-      SWITCHBOARD_LISTEN: `127.0.0.1:${port}`,
-      SWITCHBOARD_DATA_DIR: dir,
-      SWITCHBOARD_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    };
-  }
-  async start() {
-    this.child = spawn(BIN, ["serve"], { env: this.env, cwd: this.dir, stdio: ["ignore", "ignore", "inherit"] });
-    await until(async () => (await fetch(`${this.base}/readyz`)).ok);
-  }
-  kill9() {
-    this.child.kill("SIGKILL");
-  }
-  cli(...args) {
-    return execFileSync(BIN, args, { env: this.env, cwd: this.dir }).toString();
-  }
-  async api(token, path, body) {
-    const res = await fetch(`${this.base}/api/v1${path}`, {
-      method: body ? "POST" : "GET",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return res.status === 204 ? null : res.json();
-  }
-}
+import { SHOTS, Server, freePort, launch, until } from "./lib.mjs";
 
 test("the widget chats, restores history, and survives a server crash", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sb-browser-"));
@@ -81,15 +14,7 @@ test("the widget chats, restores history, and survives a server crash", async ()
   const server = new Server(await freePort(), dir);
   await server.start();
   const token = JSON.parse(server.cli("user", "add", "--email", "ana@example.com", "--role", "support")).token;
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    viewport: { width: 390, height: 844 }, // a phone
-  });
+  const context = await launch(profile, { width: 390, height: 844 }); // a phone
   try {
     const page = context.pages()[0] || (await context.newPage());
     const errors = [];

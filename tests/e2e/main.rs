@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod crash;
+mod inbox;
 mod lifecycle;
 mod realtime;
 mod webchat;

@@ -31,7 +31,12 @@ impl Caller {
     /// Admins and supervisors see everything; a coordinator, its companies' conversations;
     /// a support agent, what is assigned to it, and unassigned conversations of its teams
     /// (or of no team) at its tier or below; clients, nothing of the agent side.
+    ///
+    /// An event addressed to one user (its scope names a recipient) is that user's only.
     pub fn may_see(&self, scope: &Scope) -> bool {
+        if let Some(recipient) = &scope.recipient {
+            return recipient == &self.user_id;
+        }
         match self.role {
             Role::Admin | Role::Supervisor => true,
             Role::Coordinator => scope
@@ -48,6 +53,40 @@ impl Caller {
             }
             Role::ClientUser | Role::ClientAdmin => false,
         }
+    }
+
+    /// Whether the caller may change a conversation or write into it (replies, notes,
+    /// status, assignment, merges): admins everything; supervisors nothing (they only
+    /// read); coordinators everything of their companies; support agents what they may
+    /// see.
+    pub fn may_write(&self, scope: &Scope) -> bool {
+        if scope.recipient.is_some() {
+            return false;
+        }
+        match self.role {
+            Role::Admin => true,
+            Role::Supervisor | Role::ClientUser | Role::ClientAdmin => false,
+            Role::Coordinator | Role::Support => self.may_see(scope),
+        }
+    }
+
+    /// The conversation's scope checked for writing: not found when the caller may not
+    /// see it (as for an id that does not exist), forbidden when it may only read it.
+    pub fn check_write(&self, conversation: &Conversation) -> Result<()> {
+        let scope = conversation.scope();
+        if !self.may_see(&scope) {
+            return Err(Error::not_found(format!(
+                "conversation {}",
+                conversation.id
+            )));
+        }
+        if !self.may_write(&scope) {
+            return Err(Error::Forbidden(format!(
+                "you may read conversation #{} but not change it",
+                conversation.number
+            )));
+        }
+        Ok(())
     }
 
     pub fn may_see_everything(&self) -> bool {
@@ -161,7 +200,7 @@ impl Store {
         rows::conversation(&row)
     }
 
-    /// A thread, if the caller may see its conversation.
+    /// A thread, if the caller may see its conversation, with its internal notes.
     pub async fn messages_for(
         &self,
         caller: &Caller,
@@ -170,7 +209,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Message>> {
         self.conversation_for(caller, conversation_id).await?;
-        self.messages(conversation_id, after, limit).await
+        self.read_thread(conversation_id, after, limit, true).await
     }
 
     /// A single-use ticket that opens `user_id`'s events socket within `ttl_ms`.
@@ -208,12 +247,15 @@ impl Store {
         }
     }
 
+    /// An active user; a deactivated one is not found (it can no longer act).
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let row =
-            sqlx::query("SELECT id, email, name, role, tier, created_at FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM users WHERE id = $1 AND active = 1",
+            rows::USER_COLUMNS
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(rows::user).transpose()
     }
 

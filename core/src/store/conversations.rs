@@ -100,16 +100,31 @@ impl Store {
         rows.iter().map(rows::conversation).collect()
     }
 
-    /// A thread in order, optionally only the messages after `after` (a message id).
+    /// A thread in order as the customer's side may see it, optionally only the messages
+    /// after `after` (a message id): internal notes are left out, so whatever shows a
+    /// thread to its customer (the widget's history) cannot show one. Agents read the
+    /// whole thread through [`Store::messages_for`].
     pub async fn messages(
         &self,
         conversation_id: &str,
         after: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Message>> {
+        self.read_thread(conversation_id, after, limit, false).await
+    }
+
+    /// A thread in order, internal notes included when `notes` says so.
+    pub(crate) async fn read_thread(
+        &self,
+        conversation_id: &str,
+        after: Option<&str>,
+        limit: i64,
+        notes: bool,
+    ) -> Result<Vec<Message>> {
         let limit = if limit <= 0 { 200 } else { limit.min(10_000) };
+        let notes = if notes { "" } else { " AND internal = 0" };
         Ok(sqlx::query_as::<_, Message>(AssertSqlSafe(format!(
-            "SELECT {} FROM messages WHERE conversation_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            "SELECT {} FROM messages WHERE conversation_id = $1 AND id > $2{notes} ORDER BY id LIMIT $3",
             rows::MESSAGE_COLUMNS
         )))
         .bind(conversation_id)
@@ -130,7 +145,8 @@ impl Store {
         .ok_or_else(|| Error::not_found(format!("message {id}")))
     }
 
-    /// Hands a conversation to a tier of people: the bot stops for good, the reason and
+    /// Hands a conversation to a tier of people: the bot stops for good, the SLA clocks
+    /// start, the reason and
     /// the bot's summary are kept as a system message (once per `key`, so a replayed
     /// handoff changes nothing). Returns the conversation as it is now, and whether this
     /// call did it.
@@ -144,7 +160,8 @@ impl Store {
         let now = ids.now_ms();
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
-            "UPDATE conversations SET tier = $1, status = 'open', bot_active = 0, updated_at = $2 WHERE id = $3",
+            "UPDATE conversations SET tier = $1, status = 'open', bot_active = 0, people_since = COALESCE(people_since, $2), \
+             version = version + 1, updated_at = $2 WHERE id = $3",
         )
         .bind(handoff.tier.as_str())
         .bind(now)

@@ -37,6 +37,8 @@ pub struct Ingested {
     pub new_conversation: bool,
     /// A resolved conversation this message opened again.
     pub reopened: bool,
+    /// A pending or snoozed conversation this message opened again.
+    pub woke: bool,
 }
 
 /// A bind value of a dynamically built statement.
@@ -330,6 +332,45 @@ impl Store {
                 envs[i].thread_key().to_owned(),
             )
         };
+        // A contact's default thread (a chat) that was resolved lately opens again on its
+        // next message, rather than starting a new conversation.
+        let mut reopened_keys: HashSet<(String, String, String)> = HashSet::new();
+        for &i in live.iter().filter(|i| !threads.contains_key(i)) {
+            let key = key_of(i);
+            if open.contains_key(&key) || envs[i].thread_key() != crate::domain::DEFAULT_THREAD {
+                continue;
+            }
+            let since = envs[i].received_at - REOPEN_WINDOW_MS;
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {} FROM conversations WHERE contact_id = $1 AND inbox = $2 AND thread_key = $3 \
+                 AND status = 'resolved' AND updated_at >= $4 ORDER BY updated_at DESC, id DESC LIMIT 1",
+                rows::CONVERSATION_COLUMNS
+            )))
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&key.2)
+            .bind(since)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else { continue };
+            let mut c = rows::conversation(&row)?;
+            sqlx::query("UPDATE conversations SET status = 'open', resolved_at = NULL, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'resolved'")
+                .bind(envs[i].received_at)
+                .bind(&c.id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, $2, 'conversation_reopened', $3, $4)")
+                .bind(&envs[i].id)
+                .bind(&c.id)
+                .bind(serde_json::json!({"by_message": envs[i].id}).to_string())
+                .bind(envs[i].received_at)
+                .execute(&mut **tx)
+                .await?;
+            c.status = Status::Open;
+            c.version += 1;
+            reopened_keys.insert(key.clone());
+            open.insert(key, c);
+        }
         let mut to_open: Vec<usize> = Vec::new();
         let mut opening: HashSet<(String, String, String)> = HashSet::new();
         for &i in live.iter().filter(|i| !threads.contains_key(i)) {
@@ -355,13 +396,15 @@ impl Store {
         }
         for &i in live {
             if let std::collections::hash_map::Entry::Vacant(slot) = threads.entry(i) {
+                let key = key_of(i);
                 let c = open
-                    .get(&key_of(i))
+                    .get(&key)
                     .cloned()
                     .ok_or_else(|| Error::Conflict("no conversation for envelope".into()))?;
                 slot.insert(Threaded {
                     conversation: c,
-                    reopened: false,
+                    // The first message of the batch that opened it again says so.
+                    reopened: reopened_keys.remove(&key),
                 });
             }
         }
@@ -419,6 +462,8 @@ impl Store {
                     created_at: env.received_at,
                     updated_at: env.received_at,
                     last_message_at: env.received_at,
+                    version: 0,
+                    snoozed_until: None,
                 }
             })
             .collect();
@@ -740,7 +785,7 @@ async fn reply_parents(
             );
             continue;
         }
-        sqlx::query("UPDATE conversations SET status = 'open', updated_at = $1 WHERE id = $2 AND status = 'resolved'")
+        sqlx::query("UPDATE conversations SET status = 'open', resolved_at = NULL, version = version + 1, updated_at = $1 WHERE id = $2 AND status = 'resolved'")
             .bind(env.received_at)
             .bind(&c.id)
             .execute(&mut **tx)
@@ -754,6 +799,7 @@ async fn reply_parents(
             .await?;
         let mut c = c;
         c.status = Status::Open;
+        c.version += 1;
         // Later messages of this batch that name the same conversation join it as it is.
         conversations.insert(c.id.clone(), c.clone());
         out.insert(
@@ -849,7 +895,7 @@ async fn candidates(
 }
 
 /// Step 5: the messages themselves, Cc'd participants, and each conversation's activity
-/// (a new message wakes a snoozed conversation).
+/// (a customer's message opens a pending or snoozed conversation again).
 async fn store_messages(
     tx: &mut Tx,
     envs: &[Envelope],
@@ -880,6 +926,7 @@ async fn store_messages(
                     delivery_state: DeliveryState::Received,
                     external_id: Some(env.external_id.clone()),
                     created_at: env.received_at,
+                    internal: false,
                 },
             )
         })
@@ -918,14 +965,18 @@ async fn store_messages(
             conversation.last_message_at = *t;
             conversation.updated_at = *t;
         }
-        if conversation.status == Status::Snoozed {
+        let woke = matches!(conversation.status, Status::Snoozed | Status::Pending);
+        if woke {
             conversation.status = Status::Open;
+            conversation.snoozed_until = None;
+            conversation.version += 1;
         }
         message.conversation_id = conversation.id.clone();
         outcomes[i] = Some(IngestOutcome::Stored(Box::new(Ingested {
             contact_id: contact_of[&envs[i].sender].clone(),
             new_conversation: conversation.id == envs[i].id,
             reopened: threaded.reopened,
+            woke,
             message,
             conversation,
         })));
@@ -1006,7 +1057,9 @@ async fn add_cc_participants(
     Ok(())
 }
 
-/// Moves each touched conversation's activity time forward; returns it per conversation.
+/// Moves each touched conversation's activity time forward, and opens pending and
+/// snoozed ones again (the customer wrote: the SLA pause ends, the version moves on);
+/// returns the activity time per conversation.
 async fn touch_conversations(
     tx: &mut Tx,
     messages: &[(usize, Message)],
@@ -1033,14 +1086,25 @@ async fn touch_conversations(
             vals.push(Val::Text((*id).clone()));
             vals.push(Val::Int(**t));
         }
-        let mut sql = format!(
-            "UPDATE conversations SET last_message_at = {case} ELSE last_message_at END, updated_at = {case} ELSE updated_at END, \
-             status = CASE WHEN status = 'snoozed' THEN 'open' ELSE status END WHERE id IN ("
-        );
         let first = vals.len() + 1;
-        sql.push_str(&placeholders(first, chunk.len()));
-        sql.push(')');
+        let ids = placeholders(first, chunk.len());
         vals.extend(chunk.iter().map(|(id, _)| Val::Text((*id).clone())));
+        // Every SET expression reads the row as it was before the statement.
+        let sql = format!(
+            "UPDATE conversations SET last_message_at = {case} ELSE last_message_at END, updated_at = {case} ELSE updated_at END, \
+             pending_ms = pending_ms + CASE WHEN pending_since IS NULL OR ({case} ELSE 0 END) < pending_since THEN 0 \
+               ELSE ({case} ELSE 0 END) - pending_since END, \
+             pending_since = NULL, \
+             snoozed_until = CASE WHEN status = 'snoozed' THEN NULL ELSE snoozed_until END, \
+             version = version + CASE WHEN status IN ('snoozed', 'pending') THEN 1 ELSE 0 END, \
+             status = CASE WHEN status IN ('snoozed', 'pending') THEN 'open' ELSE status END WHERE id IN ({ids})"
+        );
+        query_with(sql, &vals).execute(&mut **tx).await?;
+        let case = case.replace("CASE id", "CASE conversation_id");
+        let sql = format!(
+            "UPDATE sla_pauses SET ended_at = CASE WHEN ({case} ELSE 0 END) < started_at THEN started_at ELSE ({case} ELSE 0 END) END \
+             WHERE ended_at IS NULL AND conversation_id IN ({ids})"
+        );
         query_with(sql, &vals).execute(&mut **tx).await?;
     }
     Ok(latest)
@@ -1080,6 +1144,10 @@ fn dedup(values: &[String]) -> Vec<String> {
         .cloned()
         .collect()
 }
+
+/// How long after its resolution a chat's next message opens the same conversation again
+/// instead of a new one.
+const REOPEN_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 
 /// The open conversation of a thread, if any.
 pub(crate) async fn open_in_thread(

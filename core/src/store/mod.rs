@@ -3,16 +3,21 @@
 //! ask [`Backend`].
 
 mod access;
+mod accounts;
 mod bot_runs;
+mod canned;
 mod cards;
 mod contacts;
 mod conversations;
 mod inbox;
 mod ingest;
+mod notes;
 mod outbound;
+mod pages;
 mod rows;
 mod secrets;
 mod users;
+mod workflow;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,13 +29,21 @@ use sqlx::{AnyPool, AssertSqlSafe, Executor};
 use crate::error::{Error, Result};
 
 pub use access::Caller;
+pub use accounts::{
+    LinkPurpose, SECOND_FACTOR_LOCK_MS, SECOND_FACTOR_MAX_FAILURES, SESSION_TOUCH_MS, Session,
+    SessionLimits, UserSummary, UserUpdate,
+};
+pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
 };
 pub use ingest::{IngestOutcome, Ingested};
+pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
+pub use pages::{ContactSummary, StoredCard};
+pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
 /// records a checksum of each (an edited migration is refused at start-up) and, on
@@ -50,6 +63,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "secrets",
         include_str!("../../../migrations/0003_secrets.sql"),
+    ),
+    (
+        4,
+        "accounts",
+        include_str!("../../../migrations/0004_accounts.sql"),
+    ),
+    (
+        6,
+        "workflow",
+        include_str!("../../../migrations/0006_workflow.sql"),
     ),
 ];
 
@@ -217,6 +240,17 @@ impl Store {
             c.close().await;
         }
         self.pool.close().await;
+    }
+
+    /// The migrations this build knows, in order: (version, name).
+    pub fn migrations() -> Vec<(i64, &'static str)> {
+        let mut all: Vec<(i64, &'static str)> = MIGRATIONS
+            .iter()
+            .map(|(v, name, _)| (*v, *name))
+            .chain(BACKEND_MIGRATIONS.iter().map(|(v, name, ..)| (*v, *name)))
+            .collect();
+        all.sort_by_key(|(v, _)| *v);
+        all
     }
 
     /// Applies the migrations not yet applied; returns how many ran.

@@ -117,16 +117,20 @@ impl Store {
             AuthorKind::Bot => {
                 "UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2 AND bot_active = 1"
             }
+            // A person's first message is the conversation's first response (SLA), and a
+            // person has joined from then on.
             AuthorKind::Agent => {
-                "UPDATE conversations SET last_message_at = $1, updated_at = $1, bot_active = 0 WHERE id = $2"
+                "UPDATE conversations SET last_message_at = $1, updated_at = $1, bot_active = 0, \
+                 people_since = COALESCE(people_since, $1), first_response_at = COALESCE(first_response_at, $1), \
+                 first_responder_id = COALESCE(first_responder_id, $3) WHERE id = $2"
             }
             _ => "UPDATE conversations SET last_message_at = $1, updated_at = $1 WHERE id = $2",
         };
-        let touched = sqlx::query(touch)
-            .bind(now)
-            .bind(new.conversation_id)
-            .execute(&mut **tx)
-            .await?;
+        let mut touch = sqlx::query(touch).bind(now).bind(new.conversation_id);
+        if new.author_kind == AuthorKind::Agent {
+            touch = touch.bind(new.author_id);
+        }
+        let touched = touch.execute(&mut **tx).await?;
         if touched.rows_affected() == 0 {
             drop(tx);
             // Either no such conversation, or a person has joined it.
@@ -159,6 +163,7 @@ impl Store {
             delivery_state: DeliveryState::Queued,
             external_id: None,
             created_at: now,
+            internal: false,
         };
         let content = message
             .content
@@ -210,7 +215,8 @@ impl Store {
     /// Takes the right to send a message for `lease_ms`: a `queued` message that is due,
     /// or a `sending` one whose sender's lease ran out (its node died or hung past its
     /// send timeout, which is shorter than the lease). Returns the attempts so far, or
-    /// `None` when it is not this caller's to send now.
+    /// `None` when it is not this caller's to send now. An internal note is never
+    /// anyone's to send, whatever job names it.
     pub async fn claim_for_sending(
         &self,
         message_id: &str,
@@ -219,7 +225,7 @@ impl Store {
     ) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
             "UPDATE messages SET delivery_state = 'sending', next_attempt_at = $1, updated_at = $2 \
-             WHERE id = $3 AND delivery_state IN ('queued', 'sending') AND COALESCE(next_attempt_at, 0) <= $2 RETURNING attempts",
+             WHERE id = $3 AND delivery_state IN ('queued', 'sending') AND COALESCE(next_attempt_at, 0) <= $2 AND internal = 0 RETURNING attempts",
         )
         .bind(now + lease_ms)
         .bind(now)

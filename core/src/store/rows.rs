@@ -11,9 +11,13 @@ use crate::domain::{
 use crate::error::Result;
 use crate::html::SanitizedHtml;
 
-pub(crate) const CONVERSATION_COLUMNS: &str = "id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, assignee_id, team, labels, bot_active, created_at, updated_at, last_message_at";
+pub(crate) const CONVERSATION_COLUMNS: &str = "id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, assignee_id, team, labels, bot_active, created_at, updated_at, last_message_at, version, snoozed_until";
 
-pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, content, delivery_state, external_id, created_at";
+/// A user's columns, named through the `users` table so they also serve joins. Whether
+/// TOTP is on is computed, so the secret itself never leaves the store.
+pub(crate) const USER_COLUMNS: &str = "users.id, users.email, users.name, users.role, users.tier, users.created_at, users.active, users.locale, users.capacity, CAST(CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS totp_enabled";
+
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, content, delivery_state, external_id, created_at, internal";
 
 pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
     let labels: String = row.try_get("labels")?;
@@ -36,6 +40,8 @@ pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_message_at: row.try_get("last_message_at")?,
+        version: row.try_get("version")?,
+        snoozed_until: row.try_get("snoozed_until")?,
     })
 }
 
@@ -61,6 +67,7 @@ pub(crate) fn message(row: &AnyRow) -> Result<Message> {
         delivery_state: DeliveryState::parse(&row.try_get::<String, _>("delivery_state")?)?,
         external_id: row.try_get("external_id")?,
         created_at: row.try_get("created_at")?,
+        internal: row.try_get::<i64, _>("internal")? != 0,
     })
 }
 
@@ -73,6 +80,10 @@ pub(crate) fn user(row: &AnyRow) -> Result<User> {
         role: Role::parse(&row.try_get::<String, _>("role")?)?,
         tier: tier.as_deref().map(Tier::parse).transpose()?,
         created_at: row.try_get("created_at")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        locale: row.try_get("locale")?,
+        capacity: row.try_get("capacity")?,
+        totp_enabled: row.try_get::<i64, _>("totp_enabled")? != 0,
     })
 }
 

@@ -1,10 +1,12 @@
 //! Users, API tokens and companies.
 
 use sha2::{Digest, Sha256};
+use sqlx::AssertSqlSafe;
 
-use super::{Store, is_unique_violation, rows};
+use super::rows::{self, USER_COLUMNS};
+use super::{Store, is_unique_violation};
 use crate::clock::{Ids, random_token};
-use crate::domain::{Identity, Role, Tier, User};
+use crate::domain::{DEFAULT_CAPACITY, DEFAULT_LOCALE, Identity, Role, Tier, User};
 use crate::error::{Error, Result};
 
 pub(crate) fn token_hash(token: &str) -> String {
@@ -36,14 +38,20 @@ impl Store {
             role,
             tier,
             created_at: ids.now_ms(),
+            active: true,
+            locale: DEFAULT_LOCALE.to_owned(),
+            capacity: DEFAULT_CAPACITY,
+            totp_enabled: false,
         };
-        sqlx::query("INSERT INTO users (id, email, name, role, tier, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO users (id, email, name, role, tier, created_at, active, locale, capacity) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)")
             .bind(&user.id)
             .bind(&user.email)
             .bind(user.name.as_deref())
             .bind(user.role.as_str())
             .bind(user.tier.map(Tier::as_str))
             .bind(user.created_at)
+            .bind(&user.locale)
+            .bind(user.capacity)
             .execute(&self.pool)
             .await
             .map_err(|e| {
@@ -56,10 +64,11 @@ impl Store {
         Ok(user)
     }
 
+    /// The user with this email, deactivated or not (`User::active` tells).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT id, email, name, role, tier, created_at FROM users WHERE email = $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        )))
         .bind(email.trim().to_lowercase())
         .fetch_optional(&self.pool)
         .await?;
@@ -93,12 +102,13 @@ impl Store {
         Ok(token)
     }
 
-    /// The user of a live token: not revoked, not expired at `now`.
+    /// The user of a live token: not revoked, not expired at `now`, user not deactivated.
     pub async fn user_by_token(&self, token: &str, now: i64) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.tier, u.created_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM api_tokens t JOIN users ON users.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) \
+             AND users.active = 1"
+        )))
         .bind(token_hash(token))
         .bind(now)
         .fetch_optional(&self.pool)

@@ -247,7 +247,6 @@ async fn views_filters_and_sorts_show_what_they_say(env: Env) {
         .await;
     w.change(&c2.id, Change::Team(Some("alpha".into()))).await;
     w.change(&c2.id, Change::Priority(Priority::Urgent)).await;
-    w.change(&c2.id, Change::Status(Status::Pending)).await;
     w.change(&c3.id, Change::Team(Some("beta".into()))).await;
     w.change(&c3.id, Change::Tier(Tier::N2)).await;
     w.change(&c3.id, Change::Labels(vec!["billing".into(), "vip".into()]))
@@ -256,7 +255,8 @@ async fn views_filters_and_sorts_show_what_they_say(env: Env) {
     w.change(&c5.id, Change::Priority(Priority::Low)).await;
     w.change(&c5.id, Change::Labels(vec!["vip".into(), "50%_off".into()]))
         .await;
-    w.change(&c5.id, Change::Status(Status::Snoozed)).await;
+    w.change(&c5.id, Change::Snooze(w.ids.now_ms() + 3_600_000))
+        .await;
     w.change(&c6.id, Change::Team(Some("beta".into()))).await;
     w.change(&c6.id, Change::Tier(Tier::N2)).await;
     w.change(&c6.id, Change::Assignee(Some(admin.user_id.clone())))
@@ -270,6 +270,8 @@ async fn views_filters_and_sorts_show_what_they_say(env: Env) {
     let c2_again = w.chat("visitor-2", "still there?").await;
     assert_eq!(c2_again.id, c2.id);
     let c2_waits_since = w.now();
+    // A customer message opens a pending conversation again: set it pending after.
+    w.change(&c2.id, Change::Status(Status::Pending)).await;
 
     // Views.
     assert_eq!(

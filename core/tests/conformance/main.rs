@@ -6,6 +6,7 @@
 mod support;
 
 mod access;
+mod accounts;
 mod bot;
 mod dispatcher;
 mod inbound;
@@ -14,3 +15,4 @@ mod router;
 mod store;
 mod stream;
 mod threads;
+mod workflow;

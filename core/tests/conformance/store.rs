@@ -251,8 +251,30 @@ async fn threading_and_idempotency(env: Env) {
         .unwrap();
     assert_eq!(after.len(), 1);
 
-    // Once resolved, the next message opens a new conversation with the next number.
+    // Resolved lately, a chat opens again on the contact's next message.
     sqlx::query("UPDATE conversations SET status = 'resolved'")
+        .execute(s.pool())
+        .await
+        .unwrap();
+    let out = s
+        .ingest_batch(&[env.envelope("visitor-a", "2b", "one more thing")])
+        .await
+        .unwrap();
+    let IngestOutcome::Stored(reopened) = &out[0] else {
+        panic!()
+    };
+    assert!(!reopened.new_conversation);
+    assert!(reopened.reopened);
+    assert_eq!(reopened.conversation.id, first.conversation.id);
+    assert_eq!(
+        s.conversation(&first.conversation.id).await.unwrap().status,
+        Status::Open
+    );
+
+    // Resolved more than a week ago, the next message opens a new conversation with the
+    // next number.
+    sqlx::query("UPDATE conversations SET status = 'resolved', updated_at = $1")
+        .bind(env.ids.now_ms() - 8 * 24 * 3_600_000)
         .execute(s.pool())
         .await
         .unwrap();
@@ -497,11 +519,9 @@ mod migrations {
             .fetch_one(store.pool())
             .await
             .unwrap();
-        // Every migration is applied (the first node found none), whatever their number.
-        assert!(applied >= 4);
         assert_eq!(
             usize::try_from(applied).unwrap(),
-            *ran.iter().max().unwrap()
+            switchboard_core::store::Store::migrations().len()
         );
         // Had a migration run twice, its CREATE TABLE would have failed that node.
         assert_eq!(ran.len(), 4);

@@ -1,0 +1,905 @@
+//! The agent pages over real HTTP: sessions, CSRF, session fixation, stored XSS, the
+//! route-scope check generated from the routers' tables, and two agents at once.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use switchboard_gateway::web::Access;
+
+use crate::support::{Backend, Server};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser-like client: one cookie jar of its own, no redirects followed.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: Vec<(String, String)>,
+    csrf: String,
+}
+
+fn attr_after<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
+    let at = html.find(marker)? + marker.len();
+    let rest = &html[at..];
+    Some(&rest[..rest.find('"')?])
+}
+
+impl Browser {
+    fn new(server: &Server) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: server.url(""),
+            cookies: Vec::new(),
+            csrf: String::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn keep_cookies(&mut self, r: &reqwest::Response) {
+        for v in r.headers().get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (kv, _) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = kv.split_once('=').unwrap();
+            self.cookies.retain(|(n, _)| n != k);
+            if !val.is_empty() && !v.contains("Max-Age=0") {
+                self.cookies.push((k.to_owned(), val.to_owned()));
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        if let Some(t) = attr_after(&body, "name=\"csrf-token\" content=\"")
+            .or_else(|| attr_after(&body, "name=\"_csrf\" value=\""))
+            .filter(|t| !t.is_empty())
+        {
+            self.csrf = t.to_owned();
+        }
+        (status, body)
+    }
+
+    /// A form post from this host's page, with the CSRF token.
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let csrf = self.csrf.clone();
+        form.push(("_csrf", &csrf));
+        self.post_raw(path, &form, &[("origin", &self.base.clone())])
+            .await
+    }
+
+    async fn post_raw(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let r = req.send().await.unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    async fn sign_in(server: &Server, email: &str) -> Self {
+        let mut b = Self::new(server);
+        b.get("/login").await;
+        let (status, _) = b
+            .post("/login", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(status, 303, "sign-in of {email}");
+        b.get("/conversations").await;
+        b
+    }
+}
+
+fn add_agent(server: &Server, email: &str, role: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "user",
+        "add",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--password-stdin",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = server
+        .command()
+        .args(&args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["id"].as_str().unwrap().to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn sql(server: &Server, statement: &str, binds: &[&str]) {
+    let url = server
+        .env
+        .get("DATABASE_URL")
+        .cloned()
+        .unwrap_or_else(|| format!("sqlite://{}/switchboard.db", server.dir.path().display()));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(statement.to_owned()));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    q.execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_and_csrf_stops_cross_site_posts() {
+    let server = Server::start(Backend::Embedded).await;
+    add_agent(&server, "ana@example.com", "support", &[]);
+
+    // A session id planted before sign-in is not the one after it.
+    let mut b = Browser::new(&server);
+    b.cookies
+        .push(("__Host-sb_session".into(), "planted-by-someone-else".into()));
+    b.get("/login").await;
+    let (status, _) = b
+        .post(
+            "/login",
+            &[("email", "ana@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let session = b.cookie("__Host-sb_session").unwrap();
+    assert_ne!(session, "planted-by-someone-else");
+    assert!(session.len() >= 40, "a long random id");
+    let (status, html) = b.get("/conversations").await;
+    assert_eq!(status, 200, "{html}");
+
+    // Signing in again gives yet another id, and the old one is dead.
+    b.get("/login").await;
+    b.post(
+        "/login",
+        &[("email", "ana@example.com"), ("password", PASSWORD)],
+    )
+    .await;
+    let again = b.cookie("__Host-sb_session").unwrap();
+    assert_ne!(again, session);
+    b.get("/conversations").await;
+    let mut old = Browser::new(&server);
+    old.cookies
+        .push(("__Host-sb_session".into(), session.clone()));
+    let (status, _) = old.get("/conversations").await;
+    assert_eq!(status, 303, "the old session is gone");
+
+    // Wrong password: refused, no session.
+    let mut c = Browser::new(&server);
+    c.get("/login").await;
+    let (status, html) = c
+        .post(
+            "/login",
+            &[
+                ("email", "ana@example.com"),
+                ("password", "wrong password!"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("not right"));
+    assert!(c.cookie("__Host-sb_session").is_none());
+
+    // A cross-site form post with the victim's cookie, without the token: refused.
+    let cookie = b.cookie_header();
+    let (status, _) = b
+        .post_raw(
+            "/logout/everywhere",
+            &[],
+            &[("origin", "http://evil.example"), ("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // The same from a browser that labels it cross-site (an htmx request from another
+    // site), even carrying a token it somehow learnt.
+    let token = b.csrf.clone();
+    let (status, _) = b
+        .post_raw(
+            "/logout/everywhere",
+            &[("_csrf", &token)],
+            &[("sec-fetch-site", "cross-site"), ("hx-request", "true")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    // Same site but no token: refused.
+    let (status, _) = b.post_raw("/logout/everywhere", &[], &[]).await;
+    assert_eq!(status, 403);
+    // A wrong token: refused. The session still works after all of these.
+    let (status, _) = b
+        .post_raw("/logout/everywhere", &[("_csrf", "nope")], &[])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = b.get("/conversations").await;
+    assert_eq!(status, 200);
+    // With the token in the header, as htmx sends it: accepted.
+    let (status, _) = b
+        .post_raw(
+            "/logout/everywhere",
+            &[],
+            &[("x-csrf-token", &token), ("hx-request", "true")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = b.get("/conversations").await;
+    assert_eq!(status, 303, "signed out everywhere");
+}
+
+#[tokio::test]
+async fn customer_markup_renders_inert_in_list_view_and_search() {
+    let server = Server::start(Backend::Embedded).await;
+    add_agent(&server, "ana@example.com", "admin", &[]);
+    let mut w = server.widget(None).await;
+    let evil = "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href=\"javascript:alert(3)\">click</a> zanzibar";
+    w.say("c1", evil).await;
+    w.expect("ack").await;
+    let mut b = Browser::sign_in(&server, "ana@example.com").await;
+    let mut pages = Vec::new();
+    crate::support::eventually(10, || async {
+        let (_, html) = Browser::sign_in(&server, "ana@example.com")
+            .await
+            .get("/conversations?view=all")
+            .await;
+        html.contains("zanzibar")
+    })
+    .await;
+    pages.push(b.get("/conversations?view=all").await.1);
+    pages.push(b.get("/conversations/list?view=all").await.1);
+    pages.push(b.get("/conversations/1001").await.1);
+    pages.push(b.get("/conversations/list?view=all&q=zanzibar").await.1);
+    pages.push(b.get("/palette?q=zanzibar").await.1);
+    for (i, html) in pages.iter().enumerate() {
+        assert!(
+            html.contains("zanzibar"),
+            "page {i} shows the message: {html}"
+        );
+        for raw in ["<script>alert", "<img src=x", "href=\"javascript:"] {
+            assert!(!html.contains(raw), "page {i} contains {raw:?} unescaped");
+        }
+        assert!(
+            html.contains("&lt;script&gt;") || html.contains("&lt;img"),
+            "page {i} shows it as text"
+        );
+    }
+}
+
+/// Every route of the pages and the API, from their tables: an agent of another team or a
+/// coordinator of another company gets "not found" for a conversation outside its scope,
+/// a supervisor cannot write, and admin pages are for admins.
+async fn route_scope(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (_, admin_token) = add_agent(&server, "admin@example.com", "admin", &[]);
+    add_agent(&server, "ana@example.com", "support", &["--team", "alpha"]);
+    add_agent(&server, "sue@example.com", "supervisor", &[]);
+    let out = server.cli(&["company", "add", "--name", "Acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acme: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let acme = acme["id"].as_str().unwrap().to_owned();
+    add_agent(
+        &server,
+        "cory@example.com",
+        "coordinator",
+        &["--company", &acme],
+    );
+    let (_, ana_token) = {
+        let out = server.cli(&["user", "token", "--email", "ana@example.com"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (String::new(), v["token"].as_str().unwrap().to_owned())
+    };
+    let sue_token = {
+        let out = server.cli(&["user", "token", "--email", "sue@example.com"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    // A conversation of team beta, no company: outside Ana's and Cory's scope.
+    let (_, conv) = server.visitor_writes(&admin_token, "hello from beta").await;
+    sql(
+        &server,
+        "UPDATE conversations SET team = 'beta' WHERE id = $1",
+        &[&conv],
+    )
+    .await;
+    let number = server
+        .get(&admin_token, &format!("/api/v1/conversations/{conv}"))
+        .await
+        .1["conversation"]["number"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    let form: Vec<(&str, &str)> = vec![
+        ("text", "hi"),
+        ("mode", "reply"),
+        ("status", "resolved"),
+        ("assignee", ""),
+        ("priority", "high"),
+        ("tier", "N2"),
+        ("reason", "because"),
+        ("labels", "x"),
+        ("hours", "1"),
+        ("version", "0"),
+        ("action", "resolve"),
+        ("n", &number),
+        ("active", "0"),
+        ("locale", "en"),
+        ("role", "support"),
+        ("email", "x@example.com"),
+    ];
+    let mut ana = Browser::sign_in(&server, "ana@example.com").await;
+    let mut cory = Browser::sign_in(&server, "cory@example.com").await;
+    let mut sue = Browser::sign_in(&server, "sue@example.com").await;
+    let mut checked = 0;
+    for spec in switchboard_gateway::web::route_specs() {
+        // Public pages have nothing to guard; signing out everywhere would end the
+        // sessions this loop goes on with (its own test covers it).
+        if spec.access == Access::Public || spec.path == "/logout/everywhere" {
+            continue;
+        }
+        let path = spec
+            .path
+            .replace("{number}", &number)
+            .replace("{user}", "some-user-id");
+
+        for (who, b) in [("ana", &mut ana), ("cory", &mut cory)] {
+            let (status, body) = if spec.method == "GET" {
+                b.get(&path).await
+            } else {
+                b.post(&path, &form).await
+            };
+            let expected: &[u16] = match spec.access {
+                Access::Admin | Access::Reports => &[403],
+                _ if spec.path.contains("{number}") => &[404],
+                _ => continue,
+            };
+            assert!(
+                expected.contains(&status),
+                "{who}: {} {path} gave {status}: {body:.300}",
+                spec.method
+            );
+            checked += 1;
+        }
+        // The supervisor may read everything but write nothing.
+        if spec.access == Access::AgentWrite {
+            let (status, body) = sue.post(&path, &form).await;
+            assert_eq!(status, 403, "supervisor: POST {path}: {body:.300}");
+            checked += 1;
+        }
+    }
+    for (route, _) in switchboard_gateway::api::table() {
+        let path = format!("/api/v1{}", route.path.replace("{id}", &conv));
+        let call = |token: String| {
+            let path = path.clone();
+            let method = route.method;
+            let server = &server;
+            async move {
+                if method == "GET" {
+                    server.get(&token, &path).await
+                } else if method == "DELETE" {
+                    let r = server
+                        .http
+                        .delete(server.url(&path))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    (status, r.json().await.unwrap_or(Value::Null))
+                } else {
+                    server
+                        .post(&token, &path, &json!({"text": "hi", "on": true}))
+                        .await
+                }
+            }
+        };
+        if route.path.contains("{id}") && route.path.starts_with("/conversations") {
+            let (status, body) = call(ana_token.clone()).await;
+            assert_eq!(status, 404, "ana: {} {path}: {body}", route.method);
+            checked += 1;
+        }
+        if matches!(route.access, Access::AgentWrite | Access::Admin) {
+            let (status, body) = call(sue_token.clone()).await;
+            assert_eq!(status, 403, "supervisor: {} {path}: {body}", route.method);
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "only {checked} checks ran");
+}
+
+#[tokio::test]
+async fn every_route_keeps_to_the_callers_scope_embedded() {
+    route_scope(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn every_route_keeps_to_the_callers_scope_postgres_redis() {
+    route_scope(Backend::PostgresRedis).await;
+}
+
+#[tokio::test]
+async fn two_agents_at_once_lose_nothing() {
+    let server = Server::start(Backend::PostgresRedis).await;
+    let (_, admin) = add_agent(&server, "admin@example.com", "admin", &[]);
+    add_agent(&server, "ana@example.com", "admin", &[]);
+    add_agent(&server, "bo@example.com", "admin", &[]);
+    let (_, conv) = server.visitor_writes(&admin, "two of us").await;
+    let mut ana = Browser::sign_in(&server, "ana@example.com").await;
+    let mut bo = Browser::sign_in(&server, "bo@example.com").await;
+    let (_, html) = ana.get("/conversations/1001").await;
+    let version = attr_after(&html, "data-version=\"").unwrap().to_owned();
+    bo.get("/conversations/1001").await;
+    // Both reply at the same moment: both are stored, in the order they were accepted.
+    let (a, b) = tokio::join!(
+        ana.post(
+            "/conversations/1001/messages",
+            &[("text", "from ana"), ("mode", "reply")]
+        ),
+        bo.post(
+            "/conversations/1001/messages",
+            &[("text", "from bo"), ("mode", "reply")]
+        ),
+    );
+    assert_eq!((a.0, b.0), (303, 303));
+    let thread = server.thread(&admin, &conv).await;
+    let texts: Vec<&str> = thread.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert!(
+        texts.contains(&"from ana") && texts.contains(&"from bo"),
+        "{texts:?}"
+    );
+    // One resolves while the other assigns, both from the same version: the second is
+    // refused with a clear message and changes nothing.
+    let resolve = [("status", "resolved"), ("version", version.as_str())];
+    let urgent = [("priority", "urgent"), ("version", version.as_str())];
+    let (r1, r2) = tokio::join!(
+        ana.post("/conversations/1001/status", &resolve),
+        bo.post("/conversations/1001/priority", &urgent),
+    );
+    let statuses = [r1.0, r2.0];
+    assert!(
+        statuses.contains(&303) && statuses.contains(&409),
+        "{statuses:?}"
+    );
+    let loser = if r1.0 == 409 { &r1.1 } else { &r2.1 };
+    assert!(loser.contains("changed this conversation"), "{loser:.500}");
+    let (_, c) = server
+        .get(&admin, &format!("/api/v1/conversations/{conv}"))
+        .await;
+    let c = &c["conversation"];
+    assert!(
+        (c["status"] == "resolved") != (c["priority"] == "urgent"),
+        "exactly one change applied: {c}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_does_what_the_inbox_does_and_describes_it() {
+    let server = Server::start(Backend::Embedded).await;
+    let (_, admin) = add_agent(&server, "admin@example.com", "admin", &[]);
+    let (ana_id, _) = add_agent(&server, "ana@example.com", "support", &["--tier", "N2"]);
+    let (_, conv) = server.visitor_writes(&admin, "api please").await;
+    let p = |s: &str| format!("/api/v1/conversations/{conv}/{s}");
+
+    let (s, v) = server
+        .post(&admin, &p("assign"), &json!({"assignee_id": ana_id}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["conversation"]["assignee_id"], ana_id.as_str());
+    let version = v["conversation"]["version"].as_i64().unwrap();
+    // A stale version changes nothing and says why.
+    let (s, v) = server
+        .post(
+            &admin,
+            &p("priority"),
+            &json!({"priority": "high", "version": version - 1}),
+        )
+        .await;
+    assert_eq!(s, 409, "{v}");
+    let (s, v) = server
+        .post(
+            &admin,
+            &p("priority"),
+            &json!({"priority": "high", "version": version}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["conversation"]["priority"].as_str()),
+        (200, Some("high"))
+    );
+    let (s, v) = server
+        .post(
+            &admin,
+            &p("tier"),
+            &json!({"direction": "up", "reason": ""}),
+        )
+        .await;
+    assert_eq!(s, 422, "a reason is required: {v}");
+    let (s, v) = server
+        .post(
+            &admin,
+            &p("tier"),
+            &json!({"direction": "up", "reason": "needs N2"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["conversation"]["tier"].as_str()),
+        (200, Some("N2")),
+        "{v}"
+    );
+    let (s, v) = server
+        .post(&admin, &p("labels"), &json!({"labels": ["Billing", "vip"]}))
+        .await;
+    assert_eq!(
+        v["conversation"]["labels"],
+        json!(["billing", "vip"]),
+        "{s} {v}"
+    );
+    let (s, v) = server
+        .post(&admin, &p("notes"), &json!({"text": "@ana look"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = server
+        .post(&admin, &p("status"), &json!({"status": "snoozed"}))
+        .await;
+    assert_eq!(s, 422, "a snooze needs a time: {v}");
+    let (s, v) = server
+        .post(&admin, &p("status"), &json!({"status": "pending"}))
+        .await;
+    assert_eq!(
+        (s, v["conversation"]["status"].as_str()),
+        (200, Some("pending"))
+    );
+    let (s, v) = server
+        .post(
+            &admin,
+            "/api/v1/conversations/bulk",
+            &json!({"ids": [conv, "nope"], "status": "resolved"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["results"][0]["ok"], true);
+    assert_eq!(v["results"][1]["error"]["code"], "not_found");
+
+    // The list and counts.
+    let (s, v) = server
+        .get(
+            &admin,
+            "/api/v1/inbox?view=all&status=resolved&label=billing",
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    let (_, v) = server.get(&admin, "/api/v1/inbox/counts").await;
+    assert!(v["views"].as_array().unwrap().len() >= 3);
+
+    // Saved replies: seeded, and ours.
+    let (_, v) = server
+        .get(&admin, "/api/v1/canned-responses?locale=pt-BR")
+        .await;
+    assert!(v["canned_responses"].as_array().unwrap().len() >= 5, "{v}");
+    let (s, v) = server
+        .post(&admin, "/api/v1/canned-responses", &json!({"shortcut": "thanks", "locale": "en", "title": "Thanks", "body": "Thanks, {{contact.name}}!"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+
+    // Users: invite, then change.
+    let (s, v) = server
+        .post(
+            &admin,
+            "/api/v1/users",
+            &json!({"email": "new@example.com", "role": "support", "tier": "N1"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert!(
+        v["invite_link"]
+            .as_str()
+            .unwrap()
+            .contains("/invite?token=")
+    );
+    let id = v["user"]["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/users/{id}"),
+            &json!({"teams": ["alpha"], "capacity": 3}),
+        )
+        .await;
+    assert_eq!((s, v["user"]["capacity"].as_i64()), (200, Some(3)), "{v}");
+
+    // The description lists every route, and every route it lists exists.
+    let doc: Value = server
+        .http
+        .get(server.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(
+        paths
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum::<usize>(),
+        switchboard_gateway::api::table().len()
+    );
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let url = server.url(&path.replace("{id}", "x"));
+            let r = server
+                .http
+                .request(method.to_uppercase().parse().unwrap(), url)
+                .send()
+                .await
+                .unwrap();
+            // 401 without a token; the events socket refuses a plain GET first (400).
+            let want = if path.ends_with("/events") { 400 } else { 401 };
+            assert_eq!(
+                r.status().as_u16(),
+                want,
+                "{method} {path} is served (and guarded)"
+            );
+        }
+    }
+}
+
+/// The inbox's own socket, opened with a session cookie from a page of this host.
+async fn inbox_socket(
+    server: &Server,
+    b: &Browser,
+    origin: Option<&str>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    u16,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://127.0.0.1:{}/inbox/events", server.port)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", b.cookie_header().parse().unwrap());
+    if let Some(o) = origin {
+        request.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn next_of(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    kind: &str,
+) -> Value {
+    loop {
+        let v = crate::support::next_json(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn who_is_viewing_and_typing_reaches_the_right_people() {
+    use futures::SinkExt;
+    let server = Server::start(Backend::Embedded).await;
+    let (_, admin) = add_agent(&server, "ana@example.com", "admin", &[]);
+    add_agent(&server, "bo@example.com", "admin", &[]);
+    add_agent(&server, "cy@example.com", "support", &["--team", "other"]);
+    let (mut widget, conv) = server.visitor_writes(&admin, "anyone there?").await;
+    sql(
+        &server,
+        "UPDATE conversations SET team = 'vip' WHERE id = $1",
+        &[&conv],
+    )
+    .await;
+    let ana = Browser::sign_in(&server, "ana@example.com").await;
+    let bo = Browser::sign_in(&server, "bo@example.com").await;
+    let cy = Browser::sign_in(&server, "cy@example.com").await;
+    let origin = server.url("");
+    let origin = origin.trim_end_matches('/');
+
+    // Only pages of this host open it: a cookie riding along from another site does not.
+    assert_eq!(
+        inbox_socket(&server, &ana, Some("http://evil.example"))
+            .await
+            .err(),
+        Some(403)
+    );
+    assert_eq!(inbox_socket(&server, &ana, None).await.err(), Some(403));
+    let anonymous = Browser::new(&server);
+    assert!(
+        inbox_socket(&server, &anonymous, Some(origin))
+            .await
+            .is_err()
+    );
+
+    let mut a = inbox_socket(&server, &ana, Some(origin)).await.unwrap();
+    let mut b = inbox_socket(&server, &bo, Some(origin)).await.unwrap();
+    let mut c = inbox_socket(&server, &cy, Some(origin)).await.unwrap();
+    // Ana opens the conversation: Bo sees her there.
+    a.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({"type": "viewing", "conversation_id": conv})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let seen = next_of(&mut b, "viewing").await;
+    assert_eq!(seen["name"], "ana@example.com");
+    assert_eq!(seen["conversation_id"], conv.as_str());
+    // Ana types: the visitor sees an agent typing.
+    a.send(tokio_tungstenite::tungstenite::Message::Text(
+        json!({"type": "typing", "conversation_id": conv, "on": true})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let typing = widget.expect("typing").await;
+    assert_eq!(typing["on"], true, "{typing}");
+    // Cy, of another team, saw neither: the next thing Cy gets is a message of a
+    // conversation it may see, not Ana's presence.
+    let (mut w2, _) = server.visitor_writes(&admin, "second visitor").await;
+    let first = crate::support::next_json(&mut c).await;
+    assert_ne!(first["type"], "viewing", "{first}");
+    assert_ne!(first["type"], "typing", "{first}");
+    w2.say("c2", "still here").await;
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_and_a_reset_link_works_once() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_ACCOUNT", "3")],
+    )
+    .await;
+    let (_, admin) = add_agent(&server, "admin@example.com", "admin", &[]);
+    let (ana_id, _) = add_agent(&server, "ana@example.com", "support", &[]);
+
+    // Three wrong passwords, then even the right one waits: the account's allowance is
+    // spent.
+    let mut b = Browser::new(&server);
+    b.get("/login").await;
+    for _ in 0..3 {
+        let (s, _) = b
+            .post(
+                "/login",
+                &[
+                    ("email", "ana@example.com"),
+                    ("password", "wrong wrong wrong"),
+                ],
+            )
+            .await;
+        assert_eq!(s, 422);
+    }
+    let (s, html) = b
+        .post(
+            "/login",
+            &[("email", "ana@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(s, 429, "{html:.300}");
+    assert!(html.contains("Too many attempts"));
+    // Another account from the same address is not locked by Ana's.
+    let (s, _) = b
+        .post(
+            "/login",
+            &[("email", "admin@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(s, 303);
+
+    // "Forgot password" answers the same whether the address exists or not.
+    let mut c = Browser::new(&server);
+    c.get("/password/forgot").await;
+    let (s1, known) = c
+        .post("/password/forgot", &[("email", "bo@example.com")])
+        .await;
+    let (s2, unknown) = c
+        .post("/password/forgot", &[("email", "nobody@example.com")])
+        .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(known.len(), unknown.len());
+
+    // A reset link sets a new password once; the old password and the link stop working.
+    let (_, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/users/{ana_id}/reset-link"),
+            &json!({}),
+        )
+        .await;
+    let link = v["reset_link"].as_str().unwrap().to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let mut d = Browser::new(&server);
+    let (s, html) = d.get(&format!("/password/reset?token={token}")).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("ana@example.com"));
+    let (s, html) = d
+        .post(
+            "/password/reset",
+            &[("token", &token), ("password", "short")],
+        )
+        .await;
+    assert_eq!(
+        s, 422,
+        "a weak password is refused with a reason: {html:.200}"
+    );
+    let (s, _) = d
+        .post(
+            "/password/reset",
+            &[("token", &token), ("password", "a brand new passphrase")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (_, html) = d.get(&format!("/password/reset?token={token}")).await;
+    assert!(html.contains("expired or has been used"), "{html:.300}");
+}
