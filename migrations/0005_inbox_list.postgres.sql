@@ -11,14 +11,6 @@
 -- words, each a stripped tsvector (the set of lexemes, no positions), so a row grows with
 -- the thread's vocabulary, not with its length.
 
--- Unresolved conversations by last activity (PostgreSQL tests other columns after reading
--- the row anyway).
-CREATE INDEX conversations_open_by_activity ON conversations (last_message_at, id)
-    WHERE status <> 'resolved';
--- The label filter (labels are a JSON array of strings), on unresolved conversations.
-CREATE INDEX conversations_open_labels ON conversations USING gin ((labels::jsonb))
-    WHERE status <> 'resolved';
-
 CREATE EXTENSION IF NOT EXISTS unaccent;
 
 CREATE TEXT SEARCH CONFIGURATION switchboard_search (COPY = simple);
@@ -41,44 +33,32 @@ AS $$
         (SELECT string_agg(value, ' ') FROM contact_claims WHERE contact_id = cid)))))
 $$;
 
--- Each contact's words, for finding contacts: small rows, so that the rows a search finds
--- are cheap to read (a conversation's row carries its whole thread's words).
-CREATE TABLE contact_search (
-    contact_id TEXT PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
-    words      tsvector NOT NULL
-);
-
 CREATE TABLE conversation_search (
     conversation_id TEXT PRIMARY KEY REFERENCES conversations (id),
     contact         tsvector NOT NULL,
     body            tsvector NOT NULL
 );
 
--- Contacts and conversations stored before this migration (at most 100,000 characters of
--- each thread).
-INSERT INTO contact_search (contact_id, words)
-SELECT id, switchboard_contact_search(id) FROM contacts;
+-- Conversations stored before this migration (at most 100,000 characters of each thread).
 INSERT INTO conversation_search (conversation_id, contact, body)
 SELECT c.id,
-       COALESCE((SELECT w.words FROM contact_search w WHERE w.contact_id = c.contact_id), ''::tsvector),
+       switchboard_contact_search(c.contact_id),
        strip(to_tsvector('switchboard_search', switchboard_search_text(left(concat_ws(' ', c.subject,
            (SELECT string_agg(m.text, ' ') FROM messages m WHERE m.conversation_id = c.id)), 100000))))
 FROM conversations c;
 
-CREATE INDEX contact_search_words ON contact_search USING gin (words);
 CREATE INDEX conversation_search_all ON conversation_search USING gin ((contact || body));
+CREATE INDEX conversation_search_contact ON conversation_search USING gin (contact);
 
 CREATE FUNCTION switchboard_conversations_inserted() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    INSERT INTO conversation_activity (conversation_id, preview, unresolved)
-    SELECT n.id, '', CASE WHEN n.status = 'resolved' THEN 0 ELSE 1 END FROM new_conversations n
+    INSERT INTO conversation_activity (conversation_id, preview)
+    SELECT n.id, '' FROM new_conversations n
     ON CONFLICT (conversation_id) DO NOTHING;
     INSERT INTO conversation_search (conversation_id, contact, body)
-    SELECT n.id,
-           COALESCE((SELECT w.words FROM contact_search w WHERE w.contact_id = n.contact_id),
-                    switchboard_contact_search(n.contact_id)),
+    SELECT n.id, switchboard_contact_search(n.contact_id),
            strip(to_tsvector('switchboard_search', switchboard_search_text(COALESCE(left(n.subject, 10000), ''))))
     FROM new_conversations n
     ON CONFLICT (conversation_id) DO NOTHING;
@@ -166,93 +146,43 @@ LANGUAGE plpgsql
 AS $$
 BEGIN
     PERFORM 1 FROM conversations WHERE contact_id = ANY (cids) ORDER BY id FOR NO KEY UPDATE;
-    INSERT INTO contact_search (contact_id, words)
-    SELECT ct.id, switchboard_contact_search(ct.id) FROM contacts ct WHERE ct.id = ANY (cids)
-    ORDER BY ct.id
-    ON CONFLICT (contact_id) DO UPDATE SET words = EXCLUDED.words;
-    UPDATE conversation_search s SET contact = w.words
-    FROM conversations c JOIN contact_search w ON w.contact_id = c.contact_id
+    UPDATE conversation_search s SET contact = switchboard_contact_search(c.contact_id)
+    FROM conversations c
     WHERE c.id = s.conversation_id AND c.contact_id = ANY (cids);
 END
 $$;
 
--- A contact renamed (rare: a name is taken once, when the contact had none).
-CREATE FUNCTION switchboard_contact_renamed() RETURNS trigger
+CREATE FUNCTION switchboard_contact_changed() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    PERFORM switchboard_refresh_contact_search(ARRAY[NEW.id]);
+    IF TG_TABLE_NAME = 'contacts' THEN
+        PERFORM switchboard_refresh_contact_search(ARRAY[NEW.id]);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM switchboard_refresh_contact_search(ARRAY[NEW.contact_id]);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM switchboard_refresh_contact_search(ARRAY[OLD.contact_id]);
+    ELSE
+        PERFORM switchboard_refresh_contact_search(ARRAY[NEW.contact_id, OLD.contact_id]);
+    END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER contacts_search_name AFTER UPDATE OF name ON contacts
 FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name)
-EXECUTE FUNCTION switchboard_contact_renamed();
-
--- Identities or claims added, moved or removed: once per statement, for every contact
--- the statement touched (threading adds a batch's identities in one statement).
-CREATE FUNCTION switchboard_contact_rows_changed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    cids text[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        cids := ARRAY(SELECT DISTINCT contact_id FROM new_rows);
-    ELSIF TG_OP = 'DELETE' THEN
-        cids := ARRAY(SELECT DISTINCT contact_id FROM old_rows);
-    ELSE
-        cids := ARRAY(SELECT contact_id FROM new_rows UNION SELECT contact_id FROM old_rows);
-    END IF;
-    IF cardinality(cids) > 0 THEN
-        PERFORM switchboard_refresh_contact_search(cids);
-    END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER contact_identities_search_insert AFTER INSERT ON contact_identities
-REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
-CREATE TRIGGER contact_identities_search_update AFTER UPDATE ON contact_identities
-REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
-CREATE TRIGGER contact_identities_search_delete AFTER DELETE ON contact_identities
-REFERENCING OLD TABLE AS old_rows
-FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
-CREATE TRIGGER contact_claims_search_insert AFTER INSERT ON contact_claims
-REFERENCING NEW TABLE AS new_rows
-FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
-CREATE TRIGGER contact_claims_search_delete AFTER DELETE ON contact_claims
-REFERENCING OLD TABLE AS old_rows
-FOR EACH STATEMENT EXECUTE FUNCTION switchboard_contact_rows_changed();
-
--- A conversation resolved or opened again (the row is locked already: it is being
--- updated).
-CREATE FUNCTION switchboard_conversation_status_changed() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    UPDATE conversation_activity
-    SET unresolved = CASE WHEN NEW.status = 'resolved' THEN 0 ELSE 1 END
-    WHERE conversation_id = NEW.id;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER conversations_inbox_status AFTER UPDATE OF status ON conversations
-FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-EXECUTE FUNCTION switchboard_conversation_status_changed();
+EXECUTE FUNCTION switchboard_contact_changed();
+CREATE TRIGGER contact_identities_search AFTER INSERT OR UPDATE OR DELETE ON contact_identities
+FOR EACH ROW EXECUTE FUNCTION switchboard_contact_changed();
+CREATE TRIGGER contact_claims_search AFTER INSERT OR DELETE ON contact_claims
+FOR EACH ROW EXECUTE FUNCTION switchboard_contact_changed();
 
 -- A conversation moved to another contact (a merge).
 CREATE FUNCTION switchboard_conversation_contact_changed() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    UPDATE conversation_search SET contact = COALESCE(
-        (SELECT w.words FROM contact_search w WHERE w.contact_id = NEW.contact_id),
-        switchboard_contact_search(NEW.contact_id))
+    UPDATE conversation_search SET contact = switchboard_contact_search(NEW.contact_id)
     WHERE conversation_id = NEW.id;
     RETURN NULL;
 END

@@ -23,15 +23,11 @@ CREATE TABLE conversation_activity (
     -- The latest answer by an agent or the bot, and since when the contact has been
     -- waiting for the next one (its first message after it; NULL when nobody waits).
     last_reply_id      TEXT,
-    waiting_since      BIGINT,
-    -- 1 unless the conversation is resolved (kept by a trigger on its status), so that
-    -- the waiting order can skip resolved conversations without reading them.
-    unresolved         BIGINT NOT NULL DEFAULT 1
+    waiting_since      BIGINT
 );
 -- Longest waiting first; conversations where nobody waits come last.
 CREATE INDEX conversation_activity_by_waiting ON conversation_activity
-    ((COALESCE(waiting_since, 9223372036854775807)), conversation_id)
-    WHERE unresolved = 1;
+    ((COALESCE(waiting_since, 9223372036854775807)), conversation_id);
 
 -- When each agent last opened each conversation.
 CREATE TABLE conversation_reads (
@@ -42,37 +38,24 @@ CREATE TABLE conversation_reads (
 );
 
 -- The list's sort orders, each ending in the id so that a keyset page boundary is exact.
--- By last activity (this replaces the index on last_message_at alone; the unresolved
--- conversations, which the list shows unless asked otherwise, have an index of their own
--- in each backend's part).
+-- By last activity (this replaces the index on last_message_at alone).
 DROP INDEX conversations_by_activity;
 CREATE INDEX conversations_by_activity ON conversations (last_message_at, id);
 -- "Mine" and the assignee filter.
 CREATE INDEX conversations_by_assignee ON conversations (assignee_id, last_message_at, id);
 -- Team views.
 CREATE INDEX conversations_by_team ON conversations (team, last_message_at, id);
--- Most urgent first, then by last activity (unresolved conversations: the others have
--- no urgency left).
+-- Most urgent first, then by last activity.
 CREATE INDEX conversations_by_priority ON conversations
     ((CASE priority WHEN 'urgent' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END),
-     last_message_at, id)
-    WHERE status <> 'resolved';
-
--- The badges: every unresolved conversation with what the caller's scope and the views
--- look at, in id order, and what the unread state needs beside it, so that counting reads
--- three indexes in step and no table.
-CREATE INDEX conversations_unresolved ON conversations (id, status, team, tier, assignee_id, company_id)
-    WHERE status <> 'resolved';
-CREATE INDEX conversation_activity_inbound ON conversation_activity (conversation_id, last_inbound_at);
-CREATE INDEX conversation_reads_at ON conversation_reads (user_id, conversation_id, read_at);
+     last_message_at, id);
 
 -- Conversations stored before this migration.
-INSERT INTO conversation_activity (conversation_id, preview, preview_message_id, last_inbound_at, last_reply_id, unresolved)
+INSERT INTO conversation_activity (conversation_id, preview, preview_message_id, last_inbound_at, last_reply_id)
 SELECT c.id, '',
        (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id),
        (SELECT MAX(m.created_at) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'contact'),
-       (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind IN ('agent', 'bot')),
-       CASE WHEN c.status = 'resolved' THEN 0 ELSE 1 END
+       (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind IN ('agent', 'bot'))
 FROM conversations c;
 UPDATE conversation_activity SET
     preview = COALESCE((SELECT substr(m.text, 1, 300) FROM messages m WHERE m.id = conversation_activity.preview_message_id), ''),

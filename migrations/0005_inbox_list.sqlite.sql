@@ -10,13 +10,6 @@
 -- conversation number of a row is rowid >> 16: matching conversations come straight from
 -- the index, without reading any content.
 
--- Unresolved conversations by last activity, with the columns that views, filters and the
--- callers' scopes test: SQLite tests them in the index and reads a table row only for a
--- conversation that passes, so a filtered page walks index pages only.
-CREATE INDEX conversations_open_by_activity ON conversations
-    (last_message_at, id, status, channel, priority, tier, team, assignee_id, company_id, labels)
-    WHERE status <> 'resolved';
-
 -- The chunk new messages go to, and its length in characters.
 ALTER TABLE conversation_activity ADD COLUMN search_chunk BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE conversation_activity ADD COLUMN search_chunk_len BIGINT NOT NULL DEFAULT 0;
@@ -47,8 +40,7 @@ UPDATE conversation_activity SET search_chunk_len = COALESCE(
      WHERE c.id = conversation_activity.conversation_id), 0);
 
 CREATE TRIGGER conversations_inbox_list AFTER INSERT ON conversations BEGIN
-    INSERT INTO conversation_activity (conversation_id, preview, unresolved)
-    VALUES (NEW.id, '', CASE WHEN NEW.status = 'resolved' THEN 0 ELSE 1 END)
+    INSERT INTO conversation_activity (conversation_id, preview) VALUES (NEW.id, '')
     ON CONFLICT (conversation_id) DO NOTHING;
     INSERT INTO conversation_fts (rowid, contact, body)
     SELECT NEW.number * 65536,
@@ -93,12 +85,6 @@ CREATE TRIGGER messages_inbox_list AFTER INSERT ON messages BEGIN
     WHERE rowid = (SELECT c.number * 65536 + a.search_chunk
                    FROM conversations c JOIN conversation_activity a ON a.conversation_id = c.id
                    WHERE c.id = NEW.conversation_id);
-END;
-
-CREATE TRIGGER conversations_inbox_status AFTER UPDATE OF status ON conversations
-WHEN OLD.status IS NOT NEW.status BEGIN
-    UPDATE conversation_activity SET unresolved = CASE WHEN NEW.status = 'resolved' THEN 0 ELSE 1 END
-    WHERE conversation_id = NEW.id;
 END;
 
 -- A conversation moved to another contact (a merge).

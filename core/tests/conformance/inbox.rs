@@ -31,6 +31,7 @@ on_every_backend!(
     query_syntax_in_a_search_is_just_words,
     unread_state_and_counts_follow_reads_and_new_messages,
     a_search_matching_thousands_keeps_order_scope_and_pages,
+    notes_and_merged_conversations_keep_the_list_true,
 );
 
 /// A test's world: the store, and a clock that moves only when told.
@@ -1254,4 +1255,93 @@ async fn a_search_matching_thousands_keeps_order_scope_and_pages(env: Env) {
     // One of each pair is alice's.
     assert_eq!(rare.len(), n / 800);
     assert!(w.search(&alice, "ninguem").await.is_empty());
+}
+
+/// An internal note is searched but is neither the row's latest message nor an answer;
+/// messages moved by a merge of conversations are found in, and wait in, the target.
+async fn notes_and_merged_conversations_keep_the_list_true(env: Env) {
+    use switchboard_core::metrics::Metrics;
+    use switchboard_core::workflow::Workflow;
+    let w = World::new(env);
+    let wf = Workflow::new(
+        w.env.store.clone(),
+        w.realtime.clone(),
+        w.ids.clone(),
+        Arc::new(Metrics::default()),
+    );
+    let admin = w.agent("admin@x.com", Role::Admin, None, &[]).await;
+    let row = |items: Vec<ListItem>, id: &str| {
+        items.into_iter().find(|i| i.conversation.id == id).unwrap()
+    };
+
+    let c = w.chat("v1", "primeira pergunta").await;
+    w.clock.advance(1000);
+    wf.add_note(&admin, &c.id, "nota interna xyzzy")
+        .await
+        .unwrap();
+    let r = row(w.page(&admin, &ListQuery::new(View::All)).await, &c.id);
+    assert_eq!(r.preview, "primeira pergunta");
+    assert_eq!(r.preview_author, "contact");
+    assert_eq!(r.waiting_since, Some(c.created_at), "a note is no answer");
+    assert_eq!(w.search_ids(&admin, "xyzzy").await, set(&[&c]));
+
+    // Two threads of one contact, merged.
+    let email = |thread: &str, text: &str| {
+        let mut e = Envelope::new(
+            w.ids.new_id(),
+            Channel::Email,
+            "email:support",
+            &w.ids.new_id(),
+            Identity::email("rui@x.com").unwrap(),
+            text,
+            w.now(),
+        );
+        e.thread = Some(thread.into());
+        e
+    };
+    w.clock.advance(1000);
+    let first = match &w
+        .env
+        .store
+        .ingest_batch(&[email("a", "pedido zebra")])
+        .await
+        .unwrap()[0]
+    {
+        IngestOutcome::Stored(i) => i.conversation.clone(),
+        other => panic!("{other:?}"),
+    };
+    w.clock.advance(1000);
+    let second = match &w
+        .env
+        .store
+        .ingest_batch(&[email("b", "fatura quokka")])
+        .await
+        .unwrap()[0]
+    {
+        IngestOutcome::Stored(i) => i.conversation.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(first.id, second.id);
+    w.reply(&second.id, "vamos ver").await;
+    w.clock.advance(1000);
+    let later = w.now();
+    w.env
+        .store
+        .ingest_batch(&[email("a", "zebra outra vez")])
+        .await
+        .unwrap();
+    w.clock.advance(1000);
+    wf.merge_conversations(&admin, &first.id, &second.id)
+        .await
+        .unwrap();
+    assert_eq!(w.search_ids(&admin, "zebra").await, set(&[&second]));
+    let r = row(w.page(&admin, &ListQuery::new(View::All)).await, &second.id);
+    // The answer came after the first moved message, not after the second one; the
+    // merge's own lines are internal.
+    assert_eq!(
+        r.waiting_since,
+        Some(later),
+        "a moved message waits for an answer"
+    );
+    assert_eq!(r.preview, "zebra outra vez");
 }
