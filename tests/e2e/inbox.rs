@@ -310,8 +310,10 @@ async fn customer_markup_renders_inert_in_list_view_and_search() {
         for raw in ["<script>alert", "<img src=x", "href=\"javascript:"] {
             assert!(!html.contains(raw), "page {i} contains {raw:?} unescaped");
         }
+        // The list and the conversation show the markup as text (search snippets show
+        // the words around the match).
         assert!(
-            html.contains("&lt;script&gt;") || html.contains("&lt;img"),
+            i >= 3 || html.contains("&lt;script&gt;") || html.contains("&lt;img"),
             "page {i} shows it as text"
         );
     }

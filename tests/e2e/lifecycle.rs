@@ -142,7 +142,7 @@ async fn demo_seeds_and_serves() {
     let lines = tokio::task::spawn_blocking(move || {
         use std::io::BufRead;
         let mut lines = std::io::BufReader::new(stdout).lines();
-        let first: Vec<String> = lines.by_ref().take(3).map(Result::unwrap).collect();
+        let first: Vec<String> = lines.by_ref().take(4).map(Result::unwrap).collect();
         // Keep draining so the demo never writes into a closed pipe.
         std::thread::spawn(move || for _ in lines {});
         first
@@ -150,8 +150,9 @@ async fn demo_seeds_and_serves() {
     .await
     .unwrap();
     assert!(lines[0].contains(&format!("127.0.0.1:{port}")), "{lines:?}");
-    assert!(lines[1].contains("/chat"), "{lines:?}");
-    let token = lines[2]
+    assert!(lines[1].contains("/login"), "{lines:?}");
+    assert!(lines[2].contains("/chat"), "{lines:?}");
+    let token = lines[3]
         .split("Bearer ")
         .nth(1)
         .unwrap()
@@ -179,6 +180,53 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     assert!(page.contains("widget.js"));
+    // The printed password signs in to the inbox.
+    let password = lines[1]
+        .split("password ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned();
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = login
+        .get(format!("http://127.0.0.1:{port}/login"))
+        .send()
+        .await
+        .unwrap();
+    let pre = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let html = form.text().await.unwrap();
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let signed_in = login
+        .post(format!("http://127.0.0.1:{port}/login"))
+        .header("cookie", pre)
+        .form(&[
+            ("_csrf", csrf),
+            ("email", "ana@demo.switchboard.local"),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status().as_u16(),
+        303,
+        "the demo's password signs in"
+    );
     let js = http
         .get(format!("http://127.0.0.1:{port}/widget.js"))
         .send()
