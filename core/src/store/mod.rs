@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod attachments;
 mod bot_runs;
 mod canned;
 mod cards;
@@ -78,18 +79,32 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).
 /// Each backend sees one SQL text per version, so the migrator's checksums hold.
-const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    5,
-    "inbox list",
-    concat!(
-        include_str!("../../../migrations/0005_inbox_list.sql"),
-        include_str!("../../../migrations/0005_inbox_list.sqlite.sql")
+const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        5,
+        "inbox list",
+        concat!(
+            include_str!("../../../migrations/0005_inbox_list.sql"),
+            include_str!("../../../migrations/0005_inbox_list.sqlite.sql")
+        ),
+        concat!(
+            include_str!("../../../migrations/0005_inbox_list.sql"),
+            include_str!("../../../migrations/0005_inbox_list.postgres.sql")
+        ),
     ),
-    concat!(
-        include_str!("../../../migrations/0005_inbox_list.sql"),
-        include_str!("../../../migrations/0005_inbox_list.postgres.sql")
+    (
+        7,
+        "message blobs",
+        concat!(
+            include_str!("../../../migrations/0007_message_blobs.sql"),
+            include_str!("../../../migrations/0007_message_blobs.sqlite.sql")
+        ),
+        concat!(
+            include_str!("../../../migrations/0007_message_blobs.sql"),
+            include_str!("../../../migrations/0007_message_blobs.postgres.sql")
+        ),
     ),
-)];
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
