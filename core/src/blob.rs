@@ -88,6 +88,83 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// The file types whose content is recognised by its first bytes, and which alone may be
+/// shown inline: images and PDF. Anything else is served as an opaque download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KnownType {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+    Pdf,
+}
+
+/// Bytes [`KnownType::sniff`] needs to see to decide.
+pub const SNIFF_BYTES: usize = 12;
+
+impl KnownType {
+    pub const ALL: &'static [KnownType] = &[
+        KnownType::Png,
+        KnownType::Jpeg,
+        KnownType::Gif,
+        KnownType::Webp,
+        KnownType::Pdf,
+    ];
+
+    /// The type the content's magic bytes say it is, whatever it is called: the name and
+    /// the type a client declares are never trusted.
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        const PNG: &[u8] = b"\x89PNG\r\n\x1a\n";
+        if head.starts_with(PNG) {
+            Some(Self::Png)
+        } else if head.starts_with(&[0xff, 0xd8, 0xff]) {
+            Some(Self::Jpeg)
+        } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+            Some(Self::Gif)
+        } else if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP" {
+            Some(Self::Webp)
+        } else if head.starts_with(b"%PDF-") {
+            Some(Self::Pdf)
+        } else {
+            None
+        }
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Gif => "image/gif",
+            Self::Webp => "image/webp",
+            Self::Pdf => "application/pdf",
+        }
+    }
+
+    /// The type a stored mime names, if it is one of these (compared without parameters
+    /// and case).
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        let bare = mime.split(';').next().unwrap_or("").trim();
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|t| t.mime().eq_ignore_ascii_case(bare))
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Gif => "gif",
+            Self::Webp => "webp",
+            Self::Pdf => "pdf",
+        }
+    }
+
+    pub fn is_image(self) -> bool {
+        !matches!(self, Self::Pdf)
+    }
+}
+
 /// The key of a blob: the SHA-256 of its content, as 64 lowercase hex digits.
 ///
 /// Only a well-formed key can be built, so a key taken from a URL or a database row is safe
@@ -563,6 +640,50 @@ mod tests {
         let mut out = Vec::new();
         reader.read_to_end(&mut out).await?;
         Ok(out)
+    }
+
+    #[test]
+    fn types_are_told_by_their_magic_bytes_not_their_names() {
+        let cases: &[(&[u8], Option<KnownType>)] = &[
+            (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", Some(KnownType::Png)),
+            (b"\xff\xd8\xff\xe0\0\x10JFIF", Some(KnownType::Jpeg)),
+            (b"\xff\xd8\xff\xdb", Some(KnownType::Jpeg)),
+            (b"GIF89a\x01\0\x01\0", Some(KnownType::Gif)),
+            (b"GIF87a", Some(KnownType::Gif)),
+            (b"RIFF\x24\0\0\0WEBPVP8 ", Some(KnownType::Webp)),
+            (b"%PDF-1.7\n%", Some(KnownType::Pdf)),
+            // Look-alikes and everything else.
+            (b"RIFF\x24\0\0\0WAVEfmt ", None),
+            (b"RIFF\x24\0\0\0WEB", None),
+            (b"\x89PNG\r\n", None),
+            (b"GIF88a", None),
+            (b"%PDF", None),
+            (b"<svg xmlns=\"http://www.w3.org/2000/svg\">", None),
+            (b"<!doctype html><script>alert(1)</script>", None),
+            (b"PK\x03\x04", None),
+            (b"MZ\x90\0", None),
+            (b" %PDF-1.4", None),
+            (b"", None),
+        ];
+        for (head, want) in cases {
+            assert_eq!(
+                KnownType::sniff(head),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        for t in KnownType::ALL {
+            assert_eq!(KnownType::from_mime(t.mime()), Some(*t));
+        }
+        assert_eq!(
+            KnownType::from_mime("IMAGE/PNG; charset=binary"),
+            Some(KnownType::Png)
+        );
+        for other in ["text/html", "image/svg+xml", "application/octet-stream", ""] {
+            assert_eq!(KnownType::from_mime(other), None, "{other}");
+        }
+        assert!(KnownType::Webp.is_image() && !KnownType::Pdf.is_image());
     }
 
     #[tokio::test]

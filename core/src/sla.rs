@@ -173,6 +173,28 @@ pub fn business_ms_between(cal: &BusinessCalendar, from: i64, to: i64) -> i64 {
     total
 }
 
+/// Whether `at` falls within opening hours.
+pub fn is_open(cal: &BusinessCalendar, at: i64) -> bool {
+    next_opening(cal, at) == Some(at)
+}
+
+/// The first instant at or after `at` when people are at work: `at` itself while open,
+/// else the start of the next opening range (in the calendar's local time, across nights,
+/// weekends, holidays and clock changes; an opening at a local time a clock change
+/// skipped counts from the first minute after the gap). `None` if the calendar has no
+/// open hours within about three years.
+pub fn next_opening(cal: &BusinessCalendar, at: i64) -> Option<i64> {
+    let mut date = cal.local_date(at)?;
+    for _ in 0..MAX_DAYS {
+        // Ranges are sorted by opening, so the first one still running or ahead is it.
+        if let Some((a, _)) = cal.open_on(date).into_iter().find(|&(_, b)| b > at) {
+            return Some(a.max(at));
+        }
+        date = date.tomorrow().ok()?;
+    }
+    None
+}
+
 /// Sorted, merged, non-empty intervals.
 fn normalize(intervals: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let mut v: Vec<(i64, i64)> = intervals.iter().copied().filter(|(a, b)| b > a).collect();
@@ -593,6 +615,99 @@ mod tests {
         // No people yet: no clocks.
         input.people_since = None;
         assert!(sla_state(&config, &input, start).first_response.is_none());
+    }
+
+    #[test]
+    fn the_next_opening_is_now_while_open_and_the_next_range_otherwise() {
+        let cal = office("UTC");
+        // Open now: now.
+        let tuesday_noon = at(&cal, "2024-05-07T12:00");
+        assert_eq!(next_opening(&cal, tuesday_noon), Some(tuesday_noon));
+        assert!(is_open(&cal, tuesday_noon));
+        // The opening minute is open, the closing minute is not.
+        let nine = at(&cal, "2024-05-07T09:00");
+        assert_eq!(next_opening(&cal, nine), Some(nine));
+        let six = at(&cal, "2024-05-07T18:00");
+        assert!(!is_open(&cal, six));
+        assert_eq!(next_opening(&cal, six), Some(at(&cal, "2024-05-08T09:00")));
+        // Early morning: today at nine.
+        assert_eq!(next_opening(&cal, at(&cal, "2024-05-07T06:30")), Some(nine));
+        // Friday evening and the whole weekend: Monday at nine.
+        for when in ["2024-05-03T18:30", "2024-05-04T10:00", "2024-05-05T23:59"] {
+            assert_eq!(
+                next_opening(&cal, at(&cal, when)),
+                Some(at(&cal, "2024-05-06T09:00")),
+                "{when}"
+            );
+        }
+        // A lunch break: the afternoon range.
+        let split = BusinessCalendar::new(
+            "UTC",
+            std::array::from_fn(|_| vec![(13 * 60, 17 * 60), (8 * 60, 12 * 60)]),
+        )
+        .unwrap();
+        assert_eq!(
+            next_opening(&split, at(&split, "2024-05-07T12:15")),
+            Some(at(&split, "2024-05-07T13:00"))
+        );
+    }
+
+    #[test]
+    fn the_next_opening_skips_holidays_and_never_comes_for_a_closed_calendar() {
+        let cal = office("UTC")
+            .with_holiday("2024-05-06")
+            .unwrap()
+            .with_holiday("2024-05-07")
+            .unwrap();
+        assert_eq!(
+            next_opening(&cal, at(&cal, "2024-05-03T19:00")),
+            Some(at(&cal, "2024-05-08T09:00"))
+        );
+        assert!(!is_open(&cal, at(&cal, "2024-05-06T12:00")));
+        let closed = BusinessCalendar::new("UTC", std::array::from_fn(|_| Vec::new())).unwrap();
+        assert_eq!(next_opening(&closed, 0), None);
+        assert!(!is_open(&closed, 0));
+        assert!(is_open(&BusinessCalendar::always(), 1_715_000_000_000));
+    }
+
+    #[test]
+    fn the_next_opening_keeps_local_time_across_clock_changes() {
+        // Madrid moved to summer time on Sunday 2024-03-31: Monday 09:00 is 07:00 UTC,
+        // where the Friday before it was 08:00 UTC.
+        let madrid = office("Europe/Madrid");
+        let monday = next_opening(&madrid, at(&madrid, "2024-03-29T20:00")).unwrap();
+        let utc = |s: &str| {
+            let dt: jiff::civil::DateTime = s.parse().unwrap();
+            TimeZone::UTC.to_timestamp(dt).unwrap().as_millisecond()
+        };
+        assert_eq!(monday, utc("2024-04-01T07:00"));
+        assert_eq!(
+            next_opening(&madrid, at(&madrid, "2024-03-28T20:00")),
+            Some(utc("2024-03-29T08:00"))
+        );
+        // And back to winter time on Sunday 2024-10-27: Monday 09:00 is 08:00 UTC.
+        assert_eq!(
+            next_opening(&madrid, at(&madrid, "2024-10-26T12:00")),
+            Some(utc("2024-10-28T08:00"))
+        );
+        // Sao Paulo's Sunday 2018-11-04 had no midnight (clocks jumped from 00:00 to
+        // 01:00): a calendar opening at midnight opens at 01:00 local, 03:00 UTC.
+        let sunday_only = BusinessCalendar::new(
+            "America/Sao_Paulo",
+            std::array::from_fn(|d| {
+                if d == 6 {
+                    vec![(0, 12 * 60)]
+                } else {
+                    Vec::new()
+                }
+            }),
+        )
+        .unwrap();
+        let saturday_night = at(&sunday_only, "2018-11-03T22:00");
+        assert_eq!(
+            next_opening(&sunday_only, saturday_night),
+            Some(utc("2018-11-04T03:00"))
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct AppState {
     pub allowed_origins: Arc<OriginAllowList>,
     /// Widget sockets open per client address, for `webchat.max_sockets_per_ip`.
     pub widget_sockets: SocketCounter,
+    /// Widget uploads per visitor, for `webchat.max_messages_per_minute`.
+    pub widget_uploads: Arc<crate::webchat::attachments::UploadLimits>,
     /// Sign-in attempts per account and per client address.
     pub login_limits: Arc<crate::web::auth::LoginLimits>,
     /// Mail to agents (password reset, invitations) until the email channel sends it.
@@ -160,6 +162,9 @@ impl AppState {
             ids: ids.clone(),
             realtime: realtime.clone(),
         };
+        let widget_uploads = Arc::new(crate::webchat::attachments::UploadLimits::new(
+            config.webchat.max_messages_per_minute,
+        ));
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -174,6 +179,7 @@ impl AppState {
             visitors,
             allowed_origins: Arc::new(allowed_origins),
             widget_sockets: SocketCounter::default(),
+            widget_uploads,
             login_limits: Arc::new(crate::web::auth::LoginLimits::new(&config_web)),
             mailer: Arc::new(crate::web::auth::LogMailer),
             workflow,

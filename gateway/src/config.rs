@@ -135,6 +135,8 @@ pub struct WebchatConfig {
     /// on this node; one more gets 429 `too_many_sockets`. The address is the peer's: put
     /// a proxy in front and every visitor shares the proxy's.
     pub max_sockets_per_ip: u32,
+    /// Largest file a visitor may send (images and PDF only), in bytes; at most 25 MiB.
+    pub max_attachment_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -332,6 +334,7 @@ impl Default for WebchatConfig {
             visitor_secret: None,
             allowed_origins: Vec::new(),
             max_sockets_per_ip: 20,
+            max_attachment_bytes: 10 * 1024 * 1024,
         }
     }
 }
@@ -493,6 +496,14 @@ impl Config {
         if self.webchat.max_sockets_per_ip == 0 {
             return bad("webchat.max_sockets_per_ip", "must be at least 1");
         }
+        let most = switchboard_core::blob::BlobLimits::default()
+            .max_bytes(switchboard_core::blob::BlobKind::Attachment);
+        if !(1024..=most).contains(&self.webchat.max_attachment_bytes) {
+            return bad(
+                "webchat.max_attachment_bytes",
+                &format!("must be between 1024 and {most}"),
+            );
+        }
         if self.dispatcher.max_attempts == 0 {
             return bad("dispatcher.max_attempts", "must be at least 1");
         }
@@ -652,6 +663,7 @@ mod tests {
         assert!(c.webchat.visitor_secret.is_none());
         assert!(c.webchat.allowed_origins.is_empty());
         assert_eq!(c.webchat.max_sockets_per_ip, 20);
+        assert_eq!(c.webchat.max_attachment_bytes, 10 * 1024 * 1024);
     }
 
     #[test]
@@ -725,6 +737,16 @@ mod tests {
                 "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",
                 "short",
                 "`webchat.visitor_secret`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_ATTACHMENT_BYTES",
+                "100",
+                "`webchat.max_attachment_bytes`",
+            ),
+            (
+                "SWITCHBOARD_WEBCHAT__MAX_ATTACHMENT_BYTES",
+                "1073741824",
+                "`webchat.max_attachment_bytes`",
             ),
             (
                 "SWITCHBOARD_WEBCHAT__VISITOR_SECRET",

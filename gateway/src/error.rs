@@ -21,6 +21,10 @@ pub enum ApiError {
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
+    UnsupportedType(String),
+    #[error("too many requests; wait a moment and try again")]
+    RateLimited,
+    #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
@@ -42,6 +46,10 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
+            }
+            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),

@@ -26,6 +26,17 @@ pub fn routes(state: AppState) -> Router {
         .route("/chat", get(chat_page))
         .route("/widget.js", get(widget_js))
         .route("/webchat/ws", get(webchat::upgrade))
+        .route(
+            "/webchat/attachments",
+            axum::routing::post(webchat::attachments::upload)
+                .options(webchat::attachments::preflight)
+                // The upload sets its own limit, checked as the body streams in.
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/webchat/attachments/{key}",
+            get(webchat::attachments::download),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -139,13 +150,21 @@ async fn home() -> Html<&'static str> {
 
 async fn chat_page(State(state): State<AppState>) -> Html<String> {
     let title = html_escape(&state.config.webchat.title);
+    // The default title is said in the visitor's language by the widget itself.
+    let title_attr = if state.config.webchat.title == crate::config::WebchatConfig::default().title
+    {
+        String::new()
+    } else {
+        format!(" data-title=\"{title}\"")
+    };
     Html(format!(
         "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
          <title>{title}</title><body style='font:16px system-ui;max-width:40em;margin:2em auto;padding:0 1em'>\
          <h1>{title}</h1><p>This page embeds the chat widget with one tag:</p>\
          <pre>&lt;script src=\"{base}/widget.js\" async&gt;&lt;/script&gt;</pre>\
-         <script src=\"/widget.js\" data-title=\"{title}\" async></script>",
+         <script src=\"/widget.js\"{title_attr} data-accent=\"{accent}\" async></script>",
         base = html_escape(state.config.public_url.trim_end_matches('/')),
+        accent = html_escape(&state.config.web.accent),
     ))
 }
 

@@ -5,6 +5,13 @@
 //! Before the upgrade: the page's origin must be allowed, the client's address must be
 //! under its socket cap, and the visitor id presented must carry the server's signature
 //! (else the socket gets a new id, and with it no one else's history).
+//!
+//! On connect the widget is told whether people are at work (the configured business
+//! hours, by the server's clock) and, if not, when they are back. Agents' messages carry
+//! the agent's display name, never its address. Files travel over HTTP
+//! ([`attachments`]); a message names them by the receipt the upload answered.
+
+pub mod attachments;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -16,10 +23,12 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use switchboard_channels::webchat::{
-    self, ClientFrame, FrameError, ServerFrame, VisitorProfile, WidgetMessage,
+    self, Away, ClientFrame, FrameError, ServerFrame, Uploaded, VisitorProfile, WidgetMessage,
 };
 use switchboard_core::clock::random_bytes;
-use switchboard_core::domain::{AuthorKind, Channel, Direction, Identity, IdentityKind};
+use switchboard_core::domain::{
+    Attachment, AuthorKind, Channel, Direction, Identity, IdentityKind, Message,
+};
 use switchboard_core::metrics::ChannelLabel;
 use switchboard_core::realtime::Event;
 use switchboard_core::store::ConversationFilter;
@@ -176,6 +185,8 @@ struct Session {
     scope: Option<switchboard_core::domain::Scope>,
     identified: bool,
     profile: VisitorProfile,
+    /// Agents' display names by user id (`None`: no name, or no longer an agent).
+    names: HashMap<String, Option<String>>,
 }
 
 impl Session {
@@ -190,7 +201,43 @@ impl Session {
             scope: None,
             identified: false,
             profile: VisitorProfile::default(),
+            names: HashMap::new(),
         }
+    }
+
+    /// The message as the widget shows it, with its agent's name. Never an address: a
+    /// user without a name shows none.
+    async fn shown(&mut self, m: &Message) -> WidgetMessage {
+        let shown = WidgetMessage::from_message(m, &self.visitor);
+        let Some(agent) = m
+            .author_id
+            .as_ref()
+            .filter(|_| m.direction == Direction::Outbound && m.author_kind == AuthorKind::Agent)
+        else {
+            return shown;
+        };
+        let name = match self.names.get(agent) {
+            Some(name) => name.clone(),
+            None => {
+                let name = match self.state.store.user_by_id(agent).await {
+                    Ok(user) => user.and_then(|u| u.name),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read an agent's name");
+                        return shown;
+                    }
+                };
+                self.names.insert(agent.clone(), name.clone());
+                name
+            }
+        };
+        shown.with_author_name(name)
+    }
+
+    /// Whether nobody is at work now, and when they are back.
+    fn away(&self) -> Option<Away> {
+        let now = self.state.ids.now_ms();
+        let next = switchboard_core::sla::next_opening(&self.state.workflow.sla.calendar, now);
+        Away::at(now, next)
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -214,6 +261,9 @@ impl Session {
             prechat: self.state.config.webchat.prechat_form,
             identified: self.identified,
             title: &self.state.config.webchat.title,
+            away: self.away(),
+            max_attachment_bytes: self.state.config.webchat.max_attachment_bytes,
+            accent: &self.state.config.web.accent,
         };
         if send(&mut socket, &welcome).await.is_err() {
             return;
@@ -271,11 +321,23 @@ impl Session {
         match frame {
             ClientFrame::Ping => send(socket, &ServerFrame::Pong).await,
             ClientFrame::Identify { name, email } => {
-                self.profile.name = name;
+                // The away form leaves an address only: a name given before stays.
+                if name.is_some() {
+                    self.profile.name = name;
+                }
                 self.profile.email =
                     email.and_then(|e| Identity::new(IdentityKind::Email, &e).ok());
                 self.identified |= self.profile.email.is_some();
-                Ok(())
+                // Every message of this socket carries the address as a claim; a visitor
+                // who wrote before gets the claim on its contact now, in case it writes
+                // nothing more. Typed, never proved: it decides nothing.
+                if let (Some(email), Some(contact)) = (&self.profile.email, &self.contact_id) {
+                    let now = self.state.ids.now_ms();
+                    if let Err(e) = self.state.store.claim_identity(contact, email, now).await {
+                        return send(socket, &internal(&e)).await;
+                    }
+                }
+                send(socket, &ServerFrame::Identified).await
             }
             ClientFrame::Typing { on } => {
                 if let Some(contact_id) = &self.contact_id {
@@ -293,9 +355,11 @@ impl Session {
                 conversation,
                 after,
             } => self.history(socket, conversation, after).await,
-            ClientFrame::Message { client_id, text } => {
-                self.accept(socket, &client_id, &text).await
-            }
+            ClientFrame::Message {
+                client_id,
+                text,
+                attachments,
+            } => self.accept(socket, &client_id, &text, &attachments).await,
         }
     }
 
@@ -304,6 +368,7 @@ impl Session {
         socket: &mut WebSocket,
         client_id: &str,
         text: &str,
+        uploaded: &[Uploaded],
     ) -> Result<(), axum::Error> {
         if self.limiter.check().is_err() {
             let frame = ServerFrame::Error {
@@ -322,6 +387,19 @@ impl Session {
             return send(socket, &frame).await;
         }
         let state = &self.state;
+        // Only files this server stored for this visitor, as it stored them.
+        let attachments: Option<Vec<Attachment>> = uploaded
+            .iter()
+            .map(|u| state.visitors.check_receipt(self.visitor.value(), u))
+            .collect();
+        let Some(attachments) = attachments else {
+            let frame = ServerFrame::Error {
+                code: "bad_attachment",
+                message: "a file of this message was not uploaded here; send it again".into(),
+                client_id: Some(client_id),
+            };
+            return send(socket, &frame).await;
+        };
         let envelope = webchat::envelope(
             state.ids.new_id(),
             &state.config.webchat.inbox,
@@ -329,6 +407,7 @@ impl Session {
             &self.profile,
             client_id,
             text,
+            attachments,
             state.ids.now_ms(),
         );
         let appended = match serde_json::to_string(&envelope) {
@@ -419,11 +498,14 @@ impl Session {
                 .messages(&c.id, after.as_deref(), 500)
                 .await
             {
-                Ok(ms) => messages.extend(
-                    ms.iter()
-                        .filter(|m| m.author_kind != AuthorKind::System)
-                        .map(|m| WidgetMessage::from_message(m, &self.visitor)),
-                ),
+                Ok(ms) => {
+                    for m in ms
+                        .iter()
+                        .filter(|m| m.author_kind != AuthorKind::System && !m.internal)
+                    {
+                        messages.push(self.shown(m).await);
+                    }
+                }
                 Err(e) => return send(socket, &internal(&e)).await,
             }
         }
@@ -464,9 +546,13 @@ impl Session {
         }
         match event {
             // Internal notes of the support side (handoff summaries) are not the visitor's.
-            Event::Message { message, .. } if message.author_kind == AuthorKind::System => Ok(()),
+            Event::Message { message, .. }
+                if message.author_kind == AuthorKind::System || message.internal =>
+            {
+                Ok(())
+            }
             Event::Message { message, .. } => {
-                let message = WidgetMessage::from_message(&message, &self.visitor);
+                let message = self.shown(&message).await;
                 send(socket, &ServerFrame::Message { message }).await
             }
             Event::Typing { from, on, .. } if from == "agent" => {

@@ -79,12 +79,14 @@ export const CHROMIUM_ARGS = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
-export function launch(profile, viewport) {
+/** A fresh Chromium profile; `extra` takes context options such as `locale` and `timezoneId`. */
+export function launch(profile, viewport, extra = {}) {
   return chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: CHROMIUM_ARGS,
     viewport,
+    ...extra,
   });
 }
 

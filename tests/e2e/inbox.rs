@@ -12,11 +12,11 @@ use crate::support::{Backend, Server};
 const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser-like client: one cookie jar of its own, no redirects followed.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 fn attr_after<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
@@ -65,7 +65,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String) {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -85,8 +85,18 @@ impl Browser {
         (status, body)
     }
 
+    /// A GET whose answer the caller reads itself (headers, bytes).
+    pub(crate) async fn fetch(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A form post from this host's page, with the CSRF token.
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
         let mut form: Vec<(&str, &str)> = form.to_vec();
         let csrf = self.csrf.clone();
         form.push(("_csrf", &csrf));
@@ -114,7 +124,7 @@ impl Browser {
         (status, r.text().await.unwrap())
     }
 
-    async fn sign_in(server: &Server, email: &str) -> Self {
+    pub(crate) async fn sign_in(server: &Server, email: &str) -> Self {
         let mut b = Self::new(server);
         b.get("/login").await;
         let (status, _) = b
@@ -126,7 +136,12 @@ impl Browser {
     }
 }
 
-fn add_agent(server: &Server, email: &str, role: &str, extra: &[&str]) -> (String, String) {
+pub(crate) fn add_agent(
+    server: &Server,
+    email: &str,
+    role: &str,
+    extra: &[&str],
+) -> (String, String) {
     let mut args = vec![
         "user",
         "add",
@@ -164,7 +179,7 @@ fn add_agent(server: &Server, email: &str, role: &str, extra: &[&str]) -> (Strin
     )
 }
 
-async fn sql(server: &Server, statement: &str, binds: &[&str]) {
+pub(crate) async fn sql(server: &Server, statement: &str, binds: &[&str]) {
     let url = server
         .env
         .get("DATABASE_URL")
@@ -356,8 +371,24 @@ async fn route_scope(backend: Backend) {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["token"].as_str().unwrap().to_owned()
     };
-    // A conversation of team beta, no company: outside Ana's and Cory's scope.
-    let (_, conv) = server.visitor_writes(&admin_token, "hello from beta").await;
+    // A conversation of team beta, no company: outside Ana's and Cory's scope, with a
+    // file in it.
+    let (mut w, conv) = server.visitor_writes(&admin_token, "hello from beta").await;
+    let photo = crate::webchat::upload(
+        &server,
+        Some(&w.visitor),
+        "beta.png",
+        "image/png",
+        crate::webchat::png(500),
+        &[],
+    )
+    .await;
+    assert_eq!(photo.status, 201, "{}", photo.body);
+    let photo = photo.body["attachment"].clone();
+    let key = photo["blob"].as_str().unwrap().to_owned();
+    crate::webchat::send_files(&mut w, "f1", "a photo", &[&photo]).await;
+    w.expect("ack").await;
+    w.expect("message").await;
     sql(
         &server,
         "UPDATE conversations SET team = 'beta' WHERE id = $1",
@@ -393,6 +424,7 @@ async fn route_scope(backend: Backend) {
     let mut ana = Browser::sign_in(&server, "ana@example.com").await;
     let mut cory = Browser::sign_in(&server, "cory@example.com").await;
     let mut sue = Browser::sign_in(&server, "sue@example.com").await;
+    let mut admin = Browser::sign_in(&server, "admin@example.com").await;
     let mut checked = 0;
     for spec in switchboard_gateway::web::route_specs() {
         // Public pages have nothing to guard; signing out everywhere would end the
@@ -403,7 +435,13 @@ async fn route_scope(backend: Backend) {
         let path = spec
             .path
             .replace("{number}", &number)
-            .replace("{user}", "some-user-id");
+            .replace("{user}", "some-user-id")
+            .replace("{key}", &key);
+        // What the others may not reach is there: the admin reaches it.
+        if spec.path.contains("{key}") {
+            let (status, _) = admin.get(&path).await;
+            assert_eq!(status, 200, "admin: GET {path}");
+        }
 
         for (who, b) in [("ana", &mut ana), ("cory", &mut cory)] {
             let (status, body) = if spec.method == "GET" {
@@ -413,7 +451,7 @@ async fn route_scope(backend: Backend) {
             };
             let expected: &[u16] = match spec.access {
                 Access::Admin | Access::Reports => &[403],
-                _ if spec.path.contains("{number}") => &[404],
+                _ if spec.path.contains("{number}") || spec.path.contains("{key}") => &[404],
                 _ => continue,
             };
             assert!(

@@ -1,22 +1,29 @@
 //! The web-chat widget's protocol: JSON frames over a websocket. The widget itself is a
 //! vendored script ([`WIDGET_JS`]) embedded with one `<script>` tag.
 //!
-//! Client → server frames: `message` (with a client id that makes resends idempotent),
-//! `typing`, `history`, `identify` (the pre-chat form), `ping`. Server → client frames:
-//! `welcome`, `ack`, `message`, `typing`, `history`, `resync`, `pong`, `error`.
+//! Client → server frames: `message` (with a client id that makes resends idempotent, and
+//! the receipts of files uploaded before), `typing`, `history`, `identify` (the pre-chat
+//! form, or the address left while nobody is at work), `ping`. Server → client frames:
+//! `welcome` (with whether people are away and when they are back), `ack`, `message`
+//! (with the agent's name), `typing`, `history`, `identified`, `resync`, `pong`, `error`.
 //!
 //! Who may connect: [`VisitorSigner`] issues the visitor ids (signed, so only the server
-//! makes them) and [`OriginAllowList`] says which pages may embed the widget.
+//! makes them) and [`OriginAllowList`] says which pages may embed the widget. Files go
+//! over HTTP; [`attachment`] says which are taken and signs the receipt a message names
+//! them by.
 
+pub mod attachment;
 mod origin;
 mod sender;
 mod visitor;
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::blob::KnownType;
 use switchboard_core::domain::{
-    AuthorKind, Channel, Direction, Envelope, Identity, IdentityKind, Message,
+    Attachment, AuthorKind, Channel, Direction, Envelope, Identity, IdentityKind, Message,
 };
 
+pub use attachment::{MAX_ATTACHMENTS, Uploaded};
 pub use origin::{BadOrigin, Origin, OriginAllowList};
 pub use sender::WebchatSender;
 pub use visitor::{MIN_SECRET_BYTES, RANDOM_BYTES, ShortSecret, VisitorSigner};
@@ -32,7 +39,11 @@ const MAX_CLIENT_ID: usize = 64;
 pub enum ClientFrame {
     Message {
         client_id: String,
+        /// May be empty when the message carries files.
         text: String,
+        /// Files uploaded before, each named by the receipt the upload answered.
+        #[serde(default)]
+        attachments: Vec<Uploaded>,
     },
     Typing {
         on: bool,
@@ -63,6 +74,8 @@ pub enum FrameError {
     Malformed(String),
     #[error("message text is empty")]
     EmptyText,
+    #[error("a message carries at most {MAX_ATTACHMENTS} files")]
+    TooManyAttachments,
     #[error("client_id must be 1-64 characters [A-Za-z0-9_-]")]
     BadClientId,
     #[error("{0}")]
@@ -77,6 +90,7 @@ impl FrameError {
             FrameError::InvalidUtf8 => "invalid_utf8",
             FrameError::Malformed(_) => "bad_frame",
             FrameError::EmptyText => "empty_text",
+            FrameError::TooManyAttachments => "too_many_attachments",
             FrameError::BadClientId => "bad_client_id",
             FrameError::BadIdentity(_) => "bad_identity",
         }
@@ -96,7 +110,11 @@ pub fn parse_frame(bytes: &[u8], limit: usize) -> Result<ClientFrame, FrameError
     let frame: ClientFrame =
         serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
     match &frame {
-        ClientFrame::Message { client_id, text } => {
+        ClientFrame::Message {
+            client_id,
+            text,
+            attachments,
+        } => {
             if client_id.is_empty()
                 || client_id.len() > MAX_CLIENT_ID
                 || !client_id
@@ -105,8 +123,11 @@ pub fn parse_frame(bytes: &[u8], limit: usize) -> Result<ClientFrame, FrameError
             {
                 return Err(FrameError::BadClientId);
             }
-            if text.trim().is_empty() {
+            if text.trim().is_empty() && attachments.is_empty() {
                 return Err(FrameError::EmptyText);
+            }
+            if attachments.len() > MAX_ATTACHMENTS {
+                return Err(FrameError::TooManyAttachments);
             }
         }
         ClientFrame::Identify { name, email } => {
@@ -133,7 +154,9 @@ pub struct VisitorProfile {
 }
 
 /// The envelope for a widget message. The external id joins visitor and client id, so a
-/// widget resending after a reconnect never stores a message twice.
+/// widget resending after a reconnect never stores a message twice. `attachments` are
+/// the files whose receipts checked out.
+#[allow(clippy::too_many_arguments)]
 pub fn envelope(
     id: String,
     inbox: &str,
@@ -141,6 +164,7 @@ pub fn envelope(
     profile: &VisitorProfile,
     client_id: &str,
     text: &str,
+    attachments: Vec<Attachment>,
     now_ms: i64,
 ) -> Envelope {
     let mut e = Envelope::new(
@@ -155,6 +179,7 @@ pub fn envelope(
     e.sender_name = profile.name.clone().filter(|n| !n.trim().is_empty());
     // What the visitor typed into the form is a claim, not proof: stored unverified.
     e.extra_identities = profile.email.iter().cloned().collect();
+    e.attachments = attachments;
     e
 }
 
@@ -171,11 +196,38 @@ pub struct WidgetMessage {
     pub conversation_id: String,
     /// `you`, `agent`, `bot` or `system`.
     pub author: &'static str,
+    /// The agent's display name, when it has one (never its address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
     pub text: String,
     pub created_at: i64,
     /// The widget's own id for messages it sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<WidgetAttachment>,
+}
+
+/// A file as the widget shows it; the widget fetches it from
+/// `/webchat/attachments/{blob}` with its visitor id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WidgetAttachment {
+    pub name: String,
+    /// One of the types shown inline, else `application/octet-stream`.
+    pub mime: &'static str,
+    pub size: u64,
+    pub blob: String,
+}
+
+impl WidgetAttachment {
+    pub fn from_attachment(a: &Attachment) -> Self {
+        Self {
+            name: a.name.clone(),
+            mime: KnownType::from_mime(&a.mime).map_or("application/octet-stream", KnownType::mime),
+            size: a.size,
+            blob: a.blob.as_str().to_owned(),
+        }
+    }
 }
 
 impl WidgetMessage {
@@ -198,10 +250,38 @@ impl WidgetMessage {
             id: m.id.clone(),
             conversation_id: m.conversation_id.clone(),
             author,
+            author_name: None,
             text: m.text.clone(),
             created_at: m.created_at,
             client_id,
+            attachments: m
+                .attachments
+                .iter()
+                .map(WidgetAttachment::from_attachment)
+                .collect(),
         }
+    }
+
+    /// With the agent's display name; a blank one is no name.
+    pub fn with_author_name(mut self, name: Option<String>) -> Self {
+        self.author_name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        self
+    }
+}
+
+/// Whether people are at work, as the widget is told when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Away {
+    /// When the next opening hours begin (epoch ms); `None` when none are set.
+    pub next_open_at: Option<i64>,
+}
+
+impl Away {
+    /// Away unless the next opening is now.
+    pub fn at(now_ms: i64, next_opening: Option<i64>) -> Option<Self> {
+        (next_opening != Some(now_ms)).then_some(Self {
+            next_open_at: next_opening,
+        })
     }
 }
 
@@ -213,6 +293,13 @@ pub enum ServerFrame<'a> {
         prechat: bool,
         identified: bool,
         title: &'a str,
+        /// Present while nobody is at work.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        away: Option<Away>,
+        /// The largest file the widget may send.
+        max_attachment_bytes: u64,
+        /// The business's brand colour, `#rrggbb`.
+        accent: &'a str,
     },
     Ack {
         client_id: &'a str,
@@ -227,6 +314,8 @@ pub enum ServerFrame<'a> {
     History {
         messages: Vec<WidgetMessage>,
     },
+    /// The address the visitor left was taken (kept as a claim, never as proof).
+    Identified,
     Resync,
     Pong,
     Error {
@@ -256,9 +345,21 @@ mod tests {
             f,
             ClientFrame::Message {
                 client_id: "c-1".into(),
-                text: "hi".into()
+                text: "hi".into(),
+                attachments: Vec::new(),
             }
         );
+        let with_file = format!(
+            r#"{{"type":"message","client_id":"c-2","text":"","attachments":[{{"name":"a.png","mime":"image/png","size":3,"blob":"{}","token":"t"}}]}}"#,
+            "a".repeat(64)
+        );
+        let ClientFrame::Message {
+            text, attachments, ..
+        } = parse_frame(with_file.as_bytes(), 1024).unwrap()
+        else {
+            panic!("not a message");
+        };
+        assert_eq!((text.as_str(), attachments.len()), ("", 1));
         assert_eq!(
             parse_frame(br#"{"type":"ping"}"#, 1024).unwrap(),
             ClientFrame::Ping
@@ -291,6 +392,15 @@ mod tests {
                 "empty_text",
             ),
             (br#"{"type":"identify","email":"nope"}"#, "bad_identity"),
+            (br#"{"type":"message","client_id":"a"}"#, "bad_frame"),
+            (
+                br#"{"type":"message","client_id":"a","text":"","attachments":[]}"#,
+                "empty_text",
+            ),
+            (
+                br#"{"type":"message","client_id":"a","text":"x","attachments":[{"name":"a"}]}"#,
+                "bad_frame",
+            ),
             (b"\xff\xfe{}", "invalid_utf8"),
         ];
         for (bytes, code) in cases {
@@ -311,18 +421,113 @@ mod tests {
     fn resends_share_an_idempotency_key() {
         let v = Identity::new(IdentityKind::Visitor, "v1").unwrap();
         let p = VisitorProfile::default();
-        let a = envelope("id1".into(), "webchat:default", &v, &p, "c1", "hi", 1);
-        let b = envelope("id2".into(), "webchat:default", &v, &p, "c1", "hi", 2);
+        let a = envelope(
+            "id1".into(),
+            "webchat:default",
+            &v,
+            &p,
+            "c1",
+            "hi",
+            Vec::new(),
+            1,
+        );
+        let b = envelope(
+            "id2".into(),
+            "webchat:default",
+            &v,
+            &p,
+            "c1",
+            "hi",
+            Vec::new(),
+            2,
+        );
         assert_eq!(a.idempotency_key(), b.idempotency_key());
         assert_eq!(own_client_id(&v, &a.external_id), Some("c1"));
         let v10 = Identity::new(IdentityKind::Visitor, "v10").unwrap();
         assert_eq!(
             own_client_id(
                 &v,
-                &envelope("id3".into(), "i", &v10, &p, "c1", "hi", 3).external_id
+                &envelope("id3".into(), "i", &v10, &p, "c1", "hi", Vec::new(), 3).external_id
             ),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod shown {
+    use super::*;
+    use switchboard_core::blob::BlobKey;
+    use switchboard_core::domain::DeliveryState;
+
+    fn message(author_kind: AuthorKind, attachments: Vec<Attachment>) -> Message {
+        Message {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            direction: Direction::Outbound,
+            author_kind,
+            author_id: Some("agent-internal-id".into()),
+            channel: Channel::Webchat,
+            text: "see the manual".into(),
+            full_text: None,
+            html: None,
+            attachments,
+            content: None,
+            delivery_state: DeliveryState::Sent,
+            external_id: None,
+            created_at: 1_700_000_000_000,
+            internal: false,
+        }
+    }
+
+    #[test]
+    fn the_widget_sees_names_and_files_but_no_internal_ids_or_unsafe_types() {
+        let v = Identity::new(IdentityKind::Visitor, "v1").unwrap();
+        let file = |name: &str, mime: &str| Attachment {
+            name: name.into(),
+            mime: mime.into(),
+            size: 10,
+            blob: BlobKey::of(name.as_bytes()),
+            content_id: None,
+        };
+        let m = message(
+            AuthorKind::Agent,
+            vec![
+                file("manual.pdf", "application/pdf"),
+                file("page.html", "text/html"),
+            ],
+        );
+        let shown = WidgetMessage::from_message(&m, &v).with_author_name(Some(" Ana Lima ".into()));
+        let json = serde_json::to_value(&shown).unwrap();
+        assert_eq!(json["author"], "agent");
+        assert_eq!(json["author_name"], "Ana Lima");
+        assert_eq!(json["attachments"][0]["mime"], "application/pdf");
+        assert_eq!(json["attachments"][1]["mime"], "application/octet-stream");
+        assert_eq!(
+            json["attachments"][1]["blob"],
+            BlobKey::of(b"page.html").as_str()
+        );
+        assert!(!json.to_string().contains("agent-internal-id"), "{json}");
+        // A blank name is no name; a message without files lists none.
+        let bare = WidgetMessage::from_message(&message(AuthorKind::Bot, Vec::new()), &v)
+            .with_author_name(Some("  ".into()));
+        let json = serde_json::to_value(&bare).unwrap();
+        assert!(
+            json.get("author_name").is_none() && json.get("attachments").is_none(),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn away_unless_open_now() {
+        assert_eq!(Away::at(100, Some(100)), None);
+        assert_eq!(
+            Away::at(100, Some(500)),
+            Some(Away {
+                next_open_at: Some(500)
+            })
+        );
+        assert_eq!(Away::at(100, None), Some(Away { next_open_at: None }));
     }
 }
 
@@ -360,8 +565,14 @@ mod fuzz {
                 }
                 b
             };
-            if let Ok(ClientFrame::Message { client_id, text }) = parse_frame(&bytes, 1024) {
-                assert!(!text.trim().is_empty());
+            if let Ok(ClientFrame::Message {
+                client_id,
+                text,
+                attachments,
+            }) = parse_frame(&bytes, 1024)
+            {
+                assert!(!text.trim().is_empty() || !attachments.is_empty());
+                assert!(attachments.len() <= MAX_ATTACHMENTS);
                 assert!(
                     client_id
                         .chars()

@@ -10,7 +10,7 @@ use std::fmt;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(super) type HmacSha256 = Hmac<Sha256>;
 
 /// Bytes of randomness in an id (24 hex characters).
 pub const RANDOM_BYTES: usize = 12;
@@ -52,6 +52,14 @@ impl VisitorSigner {
         let mut mac = self.mac.clone();
         mac.update(DOMAIN);
         mac.update(random_hex.as_bytes());
+        mac
+    }
+
+    /// The secret's MAC for another use, separated from ids (and from any other use) by
+    /// its `domain`.
+    pub(super) fn keyed_for(&self, domain: &[u8]) -> HmacSha256 {
+        let mut mac = self.mac.clone();
+        mac.update(domain);
         mac
     }
 

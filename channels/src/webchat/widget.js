@@ -1,11 +1,15 @@
 /* Switchboard web-chat widget. Embed with:
  *   <script src="https://support.example.com/widget.js" async></script>
+ * Optional attributes: data-title, data-lang (en, es, pt-BR; else the browser's
+ * languages), data-accent (#rrggbb).
  * No build step, no dependencies. Keeps the visitor id in a first-party cookie: the server
  * issues it (signed) in the welcome frame, which also replaces any id it did not take, so
  * the widget always keeps what the server says. Restores the conversation on reload, shows
  * typing, and reconnects with back-off. Messages typed while offline wait in localStorage
  * and are resent with the same client id until the server acknowledges them, so nothing is
- * lost and nothing is stored twice.
+ * lost and nothing is stored twice. Files (images and PDF) are uploaded over HTTP first;
+ * the message then names them by the receipt the upload answered. Outside business hours
+ * it says when people are back and offers to take an email address.
  */
 (function () {
   "use strict";
@@ -14,7 +18,117 @@
   var script = document.currentScript || document.querySelector("script[src*='widget.js']");
   var base = new URL(script ? script.src : "/widget.js", location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/webchat/ws";
+  var httpBase = base.protocol + "//" + base.host;
   var COOKIE = "sb_visitor";
+  var TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"];
+
+  // ---- language ----
+  var TEXTS = {
+    en: {
+      launcher: "Chat", open: "Open chat", close: "Close chat", title: "Chat with us",
+      connecting: "connecting…", reconnecting: "reconnecting…", online: "online", offline: "offline",
+      message: "Message", placeholder: "Write a message…", send: "Send", attach: "Attach an image or PDF",
+      typing: "Agent is typing…", bot: "Bot", uploading: "Uploading…", sending: "Sending…",
+      name: "Your name", email: "Your email", start: "Start chat",
+      away: "We're away right now.", awayWhen: "We usually reply from {when}.",
+      awayNone: "Leave your email and we'll get back to you.",
+      today: "today at {time}", tomorrow: "tomorrow at {time}", later: "{day} at {time}",
+      awayEmail: "Email address", awayHint: "We'll write to you there when we reply.",
+      awaySave: "Save email", awayThanks: "Thanks! We'll reply to {email}.",
+      badEmail: "Enter an email address like name@example.com",
+      tooBig: "That file is too large. Files can be up to {size}.",
+      badType: "Only images (PNG, JPEG, GIF, WebP) and PDF files can be sent.",
+      slowDown: "Too many messages at once. Wait a moment and try again.",
+      failed: "Something went wrong. Try again.",
+      prechat: "Please tell us your name and email first.",
+      offlineFile: "You're offline. Send the file again once the chat reconnects.",
+      tooLong: "That message is too long.",
+      file: "File"
+    },
+    es: {
+      launcher: "Chat", open: "Abrir el chat", close: "Cerrar el chat", title: "Chatea con nosotros",
+      connecting: "conectando…", reconnecting: "reconectando…", online: "en línea", offline: "sin conexión",
+      message: "Mensaje", placeholder: "Escribe un mensaje…", send: "Enviar", attach: "Adjuntar una imagen o un PDF",
+      typing: "El agente está escribiendo…", bot: "Bot", uploading: "Subiendo…", sending: "Enviando…",
+      name: "Tu nombre", email: "Tu correo electrónico", start: "Empezar el chat",
+      away: "Ahora no estamos disponibles.", awayWhen: "Solemos responder a partir de {when}.",
+      awayNone: "Déjanos tu correo y te responderemos.",
+      today: "hoy a las {time}", tomorrow: "mañana a las {time}", later: "el {day} a las {time}",
+      awayEmail: "Correo electrónico", awayHint: "Te escribiremos allí cuando respondamos.",
+      awaySave: "Guardar correo", awayThanks: "¡Gracias! Responderemos a {email}.",
+      badEmail: "Escribe un correo como nombre@ejemplo.com",
+      tooBig: "El archivo es demasiado grande. El máximo es {size}.",
+      badType: "Solo se pueden enviar imágenes (PNG, JPEG, GIF, WebP) y archivos PDF.",
+      slowDown: "Demasiados mensajes a la vez. Espera un momento y vuelve a intentarlo.",
+      failed: "Algo salió mal. Vuelve a intentarlo.",
+      prechat: "Antes, dinos tu nombre y tu correo.",
+      offlineFile: "Estás sin conexión. Vuelve a enviar el archivo cuando el chat se reconecte.",
+      tooLong: "El mensaje es demasiado largo.",
+      file: "Archivo"
+    },
+    "pt-BR": {
+      launcher: "Chat", open: "Abrir o chat", close: "Fechar o chat", title: "Fale conosco",
+      connecting: "conectando…", reconnecting: "reconectando…", online: "online", offline: "sem conexão",
+      message: "Mensagem", placeholder: "Escreva uma mensagem…", send: "Enviar", attach: "Anexar uma imagem ou um PDF",
+      typing: "O atendente está digitando…", bot: "Bot", uploading: "Enviando arquivo…", sending: "Enviando…",
+      name: "Seu nome", email: "Seu e-mail", start: "Iniciar conversa",
+      away: "No momento estamos ausentes.", awayWhen: "Costumamos responder a partir de {when}.",
+      awayNone: "Deixe seu e-mail e entraremos em contato.",
+      today: "hoje às {time}", tomorrow: "amanhã às {time}", later: "{day} às {time}",
+      awayEmail: "E-mail", awayHint: "Vamos escrever para você nesse endereço quando respondermos.",
+      awaySave: "Salvar e-mail", awayThanks: "Obrigado! Vamos responder para {email}.",
+      badEmail: "Digite um e-mail como nome@exemplo.com",
+      tooBig: "O arquivo é grande demais. O limite é {size}.",
+      badType: "Só é possível enviar imagens (PNG, JPEG, GIF, WebP) e arquivos PDF.",
+      slowDown: "Muitas mensagens de uma vez. Aguarde um momento e tente de novo.",
+      failed: "Algo deu errado. Tente de novo.",
+      prechat: "Antes, informe seu nome e seu e-mail.",
+      offlineFile: "Você está sem conexão. Envie o arquivo de novo quando o chat reconectar.",
+      tooLong: "A mensagem é longa demais.",
+      file: "Arquivo"
+    }
+  };
+
+  /** The first of the visitor's languages the widget speaks: en, es or pt-BR. */
+  function pickLang(wanted) {
+    for (var i = 0; i < wanted.length; i++) {
+      var tag = String(wanted[i] || "").toLowerCase();
+      var primary = tag.split("-")[0];
+      if (primary === "pt") return "pt-BR";
+      if (primary === "es") return "es";
+      if (primary === "en") return "en";
+    }
+    return "en";
+  }
+  var attrLang = script && script.getAttribute("data-lang");
+  var lang = pickLang(attrLang ? [attrLang] : (navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]));
+  var T = TEXTS[lang];
+  function t(key, vars) {
+    var s = T[key] || TEXTS.en[key] || key;
+    if (vars) for (var k in vars) s = s.split("{" + k + "}").join(vars[k]);
+    return s;
+  }
+
+  // ---- time ----
+  var hhmm = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  var full = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "short" });
+  var weekday = new Intl.DateTimeFormat(lang, { weekday: "long" });
+  var dayMonth = new Intl.DateTimeFormat(lang, { weekday: "long", day: "numeric", month: "long" });
+  function dayNumber(d) { return Math.round(new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime() / 86400000); }
+  /** When people are back, in the visitor's time zone and words: today, tomorrow, a weekday. */
+  function whenBack(ms) {
+    var at = new Date(ms), now = new Date();
+    var days = dayNumber(at) - dayNumber(now);
+    var time = hhmm.format(at);
+    if (days <= 0) return t("today", { time: time });
+    if (days === 1) return t("tomorrow", { time: time });
+    return t("later", { day: (days < 7 ? weekday : dayMonth).format(at), time: time });
+  }
+  function humanSize(n) {
+    if (n >= 1048576) return (Math.round(n / 104857.6) / 10).toLocaleString(lang) + " MB";
+    if (n >= 1024) return Math.round(n / 1024).toLocaleString(lang) + " KB";
+    return n + " B";
+  }
 
   function getCookie(name) {
     var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
@@ -28,6 +142,12 @@
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 10);
   }
+  function store(key, value) {
+    try { if (value == null) localStorage.removeItem(key); else localStorage.setItem(key, value); } catch (e) { /* private mode */ }
+  }
+  function stored(key) {
+    try { return localStorage.getItem(key); } catch (e) { return null; }
+  }
 
   var state = {
     visitor: getCookie(COOKIE),
@@ -36,47 +156,135 @@
     attempt: 0,
     seen: {},          // message id -> element
     byClient: {},      // client id -> element
-    outbox: [],        // [{client_id, text}] not yet acknowledged
+    outbox: [],        // [{client_id, text, attachments}] not yet acknowledged
     lastTypingSent: 0,
     typingTimer: null,
     agentTypingTimer: null,
+    awayTimer: null,
     identified: false,
-    prechat: false
+    prechat: false,
+    maxBytes: 10485760,
+    lang: lang
   };
 
   function outboxKey() { return "sb_outbox_" + (state.visitor || "new"); }
   function loadOutbox() {
-    try { state.outbox = JSON.parse(localStorage.getItem(outboxKey()) || "[]"); } catch (e) { state.outbox = []; }
+    try { state.outbox = JSON.parse(stored(outboxKey()) || "[]"); } catch (e) { state.outbox = []; }
   }
-  function saveOutbox() {
-    try { localStorage.setItem(outboxKey(), JSON.stringify(state.outbox)); } catch (e) { /* private mode */ }
+  function saveOutbox() { store(outboxKey(), JSON.stringify(state.outbox)); }
+  function fileUrl(blob) {
+    return httpBase + "/webchat/attachments/" + encodeURIComponent(blob) + "?visitor=" + encodeURIComponent(state.visitor || "");
+  }
+
+  // ---- icons (Switchboard's line icons) ----
+  var ICONS = {
+    chat: '<path d="M4 5h16v11H9l-5 4z"/>',
+    send: '<path d="M4 12l16-8-6 16-3-6z"/><path d="M11 14l9-10"/>',
+    clip: '<path d="M20 11l-8 8a5 5 0 0 1-7-7l8-8a3.3 3.3 0 0 1 4.7 4.7L9.8 16.6a1.7 1.7 0 0 1-2.4-2.4L14.5 7"/>',
+    file: '<path d="M6 3h8l4 4v14H6z"/><path d="M14 3v4h4"/>',
+    clock: '<circle cx="12" cy="12" r="8.5"/><path d="M12 7v5l3 2"/>',
+    check: '<path d="M4 12.5l5 5L20 6.5"/>',
+    close: '<path d="M6 6l12 12M18 6L6 18"/>'
+  };
+  function icon(name) {
+    var span = document.createElement("span");
+    span.className = "sb-icon";
+    span.setAttribute("aria-hidden", "true");
+    span.innerHTML = '<svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round">' + ICONS[name] + "</svg>";
+    return span;
+  }
+
+  /** Text on the accent: white or near-black, whichever contrasts more (WCAG luminance). */
+  function textOn(hex) {
+    var m = /^#?([0-9a-f]{6})$/i.exec(hex || "");
+    if (!m) return "#ffffff";
+    var c = [0, 2, 4].map(function (i) {
+      var v = parseInt(m[1].substr(i, 2), 16) / 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    var l = 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    return 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 ? "#ffffff" : "#111111";
   }
 
   // ---- UI ----
+  // Every colour, space and radius is a custom property on the widget's root; a 4 px
+  // scale; light and dark from prefers-color-scheme; touch targets of at least 44 px.
   var css = "" +
-    ".sb-launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:28px;padding:14px 20px;background:#2456d3;color:#fff;font:600 15px system-ui,sans-serif;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}" +
-    ".sb-panel{position:fixed;right:20px;bottom:84px;z-index:2147483000;width:360px;max-width:calc(100vw - 24px);height:520px;max-height:calc(100vh - 110px);display:none;flex-direction:column;background:#fff;border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);font:14px/1.4 system-ui,sans-serif;color:#1b1b1b;overflow:hidden}" +
+    "[data-switchboard]{--sb-accent:#2456c7;--sb-accent-text:#ffffff;--sb-bg:#f6f7f9;--sb-surface:#ffffff;--sb-border:#dfe3e8;--sb-border-strong:#b9c0c9;" +
+    "--sb-text:#17202b;--sb-text-2:#4a5563;--sb-text-3:#5f6873;--sb-danger:#b42318;--sb-danger-soft:#fdecea;--sb-away-bg:#fff7e0;--sb-away-border:#eed89a;--sb-ok:#1a7f43;--sb-focus:#f2a600;" +
+    "--sb-s1:4px;--sb-s2:8px;--sb-s3:12px;--sb-s4:16px;--sb-s5:20px;--sb-r2:8px;--sb-r3:12px;--sb-r4:16px;" +
+    "--sb-font:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue','Noto Sans','Liberation Sans',Arial,sans-serif;" +
+    "--sb-shadow:0 8px 30px rgba(16,24,40,.22);font:15px/1.45 var(--sb-font);color:var(--sb-text)}" +
+    "@media (prefers-color-scheme:dark){[data-switchboard]{--sb-bg:#0f1318;--sb-surface:#161b22;--sb-border:#2b333d;--sb-border-strong:#44505e;--sb-text:#e8edf2;--sb-text-2:#b3bcc6;--sb-text-3:#97a1ad;" +
+    "--sb-danger:#ff7b72;--sb-danger-soft:#3a1714;--sb-away-bg:#2e2713;--sb-away-border:#5c4b1c;--sb-ok:#56d364;--sb-shadow:0 8px 30px rgba(0,0,0,.6)}}" +
+    "[data-switchboard] *,[data-switchboard] *::before,[data-switchboard] *::after{box-sizing:border-box}" +
+    ":where([data-switchboard]) :where(button,input,textarea){font:inherit;color:inherit}" +
+    "[data-switchboard] :focus-visible{outline:3px solid var(--sb-focus);outline-offset:2px}" +
+    "[data-switchboard] input:focus-visible,[data-switchboard] textarea:focus-visible{outline:2px solid var(--sb-accent);outline-offset:0;border-color:var(--sb-accent)}" +
+    ".sb-icon{display:inline-flex;line-height:0}" +
+    ".sb-launcher{position:fixed;right:var(--sb-s5);bottom:var(--sb-s5);z-index:2147483000;display:inline-flex;align-items:center;gap:var(--sb-s2);min-height:48px;border:0;border-radius:999px;padding:0 var(--sb-s5) 0 var(--sb-s4);background:var(--sb-accent);color:var(--sb-accent-text);font-weight:600;cursor:pointer;box-shadow:var(--sb-shadow)}" +
+    ".sb-panel{position:fixed;right:var(--sb-s5);bottom:84px;z-index:2147483000;width:380px;max-width:calc(100vw - 24px);height:560px;max-height:calc(100vh - 110px);display:none;flex-direction:column;background:var(--sb-surface);border:1px solid var(--sb-border);border-radius:var(--sb-r4);box-shadow:var(--sb-shadow);overflow:hidden}" +
     ".sb-panel.sb-open{display:flex}" +
-    ".sb-head{background:#2456d3;color:#fff;padding:12px 14px;font-weight:600;display:flex;justify-content:space-between;align-items:center}" +
-    ".sb-status{font-size:12px;font-weight:400;opacity:.9}" +
-    ".sb-log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:6px;background:#f6f7f9}" +
-    ".sb-msg{max-width:80%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;word-wrap:break-word}" +
-    ".sb-you{align-self:flex-end;background:#2456d3;color:#fff}" +
-    ".sb-agent,.sb-bot,.sb-system{align-self:flex-start;background:#fff;border:1px solid #e1e4ea}" +
-    ".sb-pending{opacity:.6}" +
-    ".sb-typing{font-size:12px;color:#667;padding:0 12px 6px;min-height:18px;background:#f6f7f9}" +
-    ".sb-form{display:flex;gap:6px;padding:10px;border-top:1px solid #e1e4ea}" +
-    ".sb-form textarea{flex:1;resize:none;border:1px solid #ccd;border-radius:8px;padding:8px;font:inherit;height:40px}" +
-    ".sb-form button,.sb-pre button{border:0;border-radius:8px;background:#2456d3;color:#fff;padding:0 14px;font:inherit;cursor:pointer}" +
-    ".sb-pre{display:none;flex-direction:column;gap:8px;padding:14px;border-top:1px solid #e1e4ea}" +
-    ".sb-pre input{border:1px solid #ccd;border-radius:8px;padding:8px;font:inherit}" +
-    ".sb-pre button{padding:9px}" +
-    ".sb-error{color:#b00020;font-size:12px;padding:0 12px}" +
-    ".sb-close{background:none;border:0;color:#fff;font-size:22px;line-height:1;cursor:pointer;padding:0 0 0 10px}" +
-    "@media (max-width:480px){.sb-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;height:100dvh;max-height:none;border-radius:0}" +
-    ".sb-is-open .sb-launcher{display:none}}";
+    ".sb-head{background:var(--sb-accent);color:var(--sb-accent-text);padding:var(--sb-s1) var(--sb-s1) var(--sb-s1) var(--sb-s4);display:flex;justify-content:space-between;align-items:center;gap:var(--sb-s2);min-height:56px}" +
+    ".sb-head-text{display:flex;flex-direction:column;min-width:0}" +
+    ".sb-title{font-weight:600;font-size:16px;margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}" +
+    ".sb-status{font-size:13px;opacity:.9;display:inline-flex;align-items:center;gap:6px}" +
+    ".sb-status::before{content:'';width:8px;height:8px;border-radius:50%;background:currentColor;opacity:.55}" +
+    ".sb-status[data-state=online]::before{background:#3ccf6e;opacity:1}" +
+    ".sb-close{background:none;border:0;color:inherit;cursor:pointer;width:44px;height:44px;border-radius:var(--sb-r2);display:inline-flex;align-items:center;justify-content:center;flex:none}" +
+    ".sb-close:hover{background:rgba(127,127,127,.2)}" +
+    ".sb-away{display:none;gap:var(--sb-s2);padding:var(--sb-s3) var(--sb-s4);background:var(--sb-away-bg);border-bottom:1px solid var(--sb-away-border);font-size:14px}" +
+    ".sb-away.sb-shown{display:flex;flex-direction:column}" +
+    ".sb-away-line{display:flex;gap:var(--sb-s2);align-items:flex-start}" +
+    ".sb-away-line .sb-icon{margin-top:1px;color:var(--sb-text-2)}" +
+    ".sb-away p{margin:0}" +
+    ".sb-away-form{display:flex;flex-direction:column;gap:var(--sb-s1)}" +
+    ".sb-away-form label,.sb-pre label{font-weight:600;font-size:14px}" +
+    ".sb-hint{color:var(--sb-text-2);font-size:13px}" +
+    ".sb-field-error{color:var(--sb-danger);font-weight:600;font-size:13px}" +
+    ".sb-field-error:empty{display:none}" +
+    ".sb-row-inline{display:flex;gap:var(--sb-s2)}" +
+    ".sb-row-inline input{flex:1;min-width:0}" +
+    "[data-switchboard] input{min-height:44px;border:1px solid var(--sb-border-strong);border-radius:var(--sb-r2);padding:0 var(--sb-s3);background:var(--sb-surface)}" +
+    "[data-switchboard] input[aria-invalid=true]{border:2px solid var(--sb-danger)}" +
+    ".sb-btn{min-height:44px;border:0;border-radius:var(--sb-r2);background:var(--sb-accent);color:var(--sb-accent-text);padding:0 var(--sb-s4);font-weight:600;cursor:pointer;white-space:nowrap}" +
+    ".sb-thanks{display:flex;gap:var(--sb-s2);align-items:center;color:var(--sb-ok);font-weight:600}" +
+    ".sb-log{flex:1;overflow-y:auto;padding:var(--sb-s4) var(--sb-s3);display:flex;flex-direction:column;gap:var(--sb-s3);background:var(--sb-bg)}" +
+    ".sb-msg{display:flex;flex-direction:column;max-width:82%;gap:2px}" +
+    ".sb-bubble{padding:var(--sb-s2) var(--sb-s3);border-radius:var(--sb-r3);white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".sb-you{align-self:flex-end;align-items:flex-end}" +
+    ".sb-you .sb-bubble{background:var(--sb-accent);color:var(--sb-accent-text);border-bottom-right-radius:var(--sb-s1)}" +
+    ".sb-agent,.sb-bot,.sb-system{align-self:flex-start;align-items:flex-start}" +
+    ".sb-agent .sb-bubble,.sb-bot .sb-bubble,.sb-system .sb-bubble{background:var(--sb-surface);border:1px solid var(--sb-border);border-bottom-left-radius:var(--sb-s1)}" +
+    ".sb-text:empty{display:none}" +
+    ".sb-meta{display:flex;gap:6px;font-size:12px;color:var(--sb-text-3);padding:0 var(--sb-s1)}" +
+    ".sb-author{font-weight:600;color:var(--sb-text-2)}" +
+    ".sb-pending .sb-bubble{opacity:.65}" +
+    ".sb-files{display:flex;flex-direction:column;gap:var(--sb-s2)}" +
+    ".sb-text:not(:empty)+.sb-files{margin-top:var(--sb-s2)}" +
+    ".sb-img{display:block;max-width:100%;border-radius:var(--sb-r2);overflow:hidden;line-height:0}" +
+    ".sb-media .sb-bubble{padding:0;background:transparent!important;border:0!important}" +
+    ".sb-media .sb-img{border-radius:var(--sb-r3);border:1px solid var(--sb-border)}" +
+    ".sb-img img{display:block;max-width:100%;max-height:240px;object-fit:contain;background:rgba(127,127,127,.12)}" +
+    ".sb-file{display:flex;align-items:center;gap:var(--sb-s2);min-height:44px;color:inherit;text-decoration:none;padding:var(--sb-s1) var(--sb-s2);border-radius:var(--sb-r2);background:rgba(127,127,127,.12)}" +
+    ".sb-file-name{font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:200px}" +
+    ".sb-file-size{font-size:12px;opacity:.8}" +
+    ".sb-typing{font-size:13px;color:var(--sb-text-2);padding:0 var(--sb-s4) var(--sb-s1);min-height:22px;background:var(--sb-bg)}" +
+    ".sb-error{color:var(--sb-danger);background:var(--sb-danger-soft);font-size:13px;padding:var(--sb-s2) var(--sb-s4)}" +
+    ".sb-error:empty{display:none}" +
+    ".sb-form{display:flex;gap:var(--sb-s1);padding:var(--sb-s2);border-top:1px solid var(--sb-border);align-items:flex-end;background:var(--sb-surface)}" +
+    ".sb-form textarea{flex:1;min-width:0;resize:none;border:1px solid var(--sb-border-strong);border-radius:var(--sb-r2);padding:10px var(--sb-s3);height:44px;max-height:120px;background:var(--sb-surface)}" +
+    ".sb-iconbtn{flex:none;width:44px;height:44px;border:0;border-radius:var(--sb-r2);display:inline-flex;align-items:center;justify-content:center;cursor:pointer;background:transparent;color:var(--sb-text-2)}" +
+    ".sb-iconbtn:hover{background:rgba(127,127,127,.14)}" +
+    ".sb-send{background:var(--sb-accent);color:var(--sb-accent-text)}" +
+    ".sb-send:hover{background:var(--sb-accent);filter:brightness(1.08)}" +
+    ".sb-pre{display:none;flex-direction:column;gap:var(--sb-s2);padding:var(--sb-s4);border-top:1px solid var(--sb-border)}" +
+    ".sb-pre .sb-btn{margin-top:var(--sb-s1)}" +
+    ".sb-visually-hidden{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
+    "@media (max-width:480px){.sb-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;height:100dvh;max-height:none;border-radius:0;border:0}" +
+    ".sb-is-open .sb-launcher{display:none}.sb-launcher{right:var(--sb-s4);bottom:var(--sb-s4)}}";
 
-  var root, panel, log, typingLine, statusEl, textarea, form, pre, errorEl;
+  var ui = {};
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -85,84 +293,291 @@
     return e;
   }
 
+  function setAccent(accent) {
+    if (!/^#[0-9a-f]{6}$/i.test(accent || "")) return;
+    ui.root.style.setProperty("--sb-accent", accent);
+    ui.root.style.setProperty("--sb-accent-text", textOn(accent));
+  }
+
+  function field(form, id, label, type, autocomplete, hint) {
+    var l = el("label", null, label);
+    l.htmlFor = id;
+    var input = el("input");
+    input.id = id; input.name = id.replace(/^sb-\w+-/, ""); input.type = type; input.autocomplete = autocomplete;
+    form.appendChild(l);
+    if (hint) { var h = el("span", "sb-hint", hint); h.id = id + "-hint"; input.setAttribute("aria-describedby", h.id); form.appendChild(h); }
+    var err = el("span", "sb-field-error"); err.id = id + "-error"; err.setAttribute("aria-live", "polite");
+    form.appendChild(err);
+    return { input: input, error: err };
+  }
+
+  function validEmail(v) { return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v); }
+
   function buildUi(title) {
     var style = el("style"); style.textContent = css; document.head.appendChild(style);
-    root = el("div"); root.setAttribute("data-switchboard", "");
-    var launcher = el("button", "sb-launcher", "Chat");
+    var root = ui.root = el("div"); root.setAttribute("data-switchboard", ""); root.setAttribute("lang", lang);
+    setAccent(script && script.getAttribute("data-accent"));
+    var launcher = ui.launcher = el("button", "sb-launcher");
+    launcher.type = "button";
+    launcher.appendChild(icon("chat")); launcher.appendChild(el("span", null, t("launcher")));
     launcher.setAttribute("data-testid", "sb-launcher");
-    launcher.setAttribute("aria-label", "Open chat");
-    panel = el("div", "sb-panel"); panel.setAttribute("role", "dialog"); panel.setAttribute("data-testid", "sb-panel");
+    launcher.setAttribute("aria-label", t("open"));
+    launcher.setAttribute("aria-expanded", "false");
+    var panel = ui.panel = el("div", "sb-panel");
+    panel.setAttribute("role", "dialog"); panel.setAttribute("data-testid", "sb-panel");
+    panel.setAttribute("aria-labelledby", "sb-title");
     var head = el("div", "sb-head");
-    var titleEl = el("span", null, title || "Chat with us");
-    statusEl = el("span", "sb-status", "connecting…"); statusEl.setAttribute("data-testid", "sb-status");
-    var close = el("button", "sb-close", "\u00d7");
-    close.setAttribute("aria-label", "Close chat"); close.setAttribute("data-testid", "sb-close");
-    close.addEventListener("click", function () { toggle(false); });
-    var right = el("span"); right.appendChild(statusEl); right.appendChild(close);
-    head.appendChild(titleEl); head.appendChild(right);
-    log = el("div", "sb-log"); log.setAttribute("data-testid", "sb-log"); log.setAttribute("aria-live", "polite");
-    typingLine = el("div", "sb-typing"); typingLine.setAttribute("data-testid", "sb-typing");
-    errorEl = el("div", "sb-error"); errorEl.setAttribute("data-testid", "sb-error");
-    pre = el("form", "sb-pre"); pre.setAttribute("data-testid", "sb-prechat");
-    var name = el("input"); name.name = "name"; name.placeholder = "Your name"; name.autocomplete = "name";
-    var email = el("input"); email.name = "email"; email.type = "email"; email.placeholder = "Your email"; email.autocomplete = "email"; email.required = true;
-    var start = el("button", null, "Start chat"); start.type = "submit";
-    pre.appendChild(name); pre.appendChild(email); pre.appendChild(start);
+    var headText = el("div", "sb-head-text");
+    var titleEl = el("h2", "sb-title", title || t("title")); titleEl.id = "sb-title";
+    ui.status = el("span", "sb-status", t("connecting")); ui.status.setAttribute("data-testid", "sb-status");
+    ui.status.setAttribute("data-state", "connecting");
+    headText.appendChild(titleEl); headText.appendChild(ui.status);
+    var close = el("button", "sb-close");
+    close.type = "button"; close.appendChild(icon("close"));
+    close.setAttribute("aria-label", t("close")); close.setAttribute("data-testid", "sb-close");
+    close.addEventListener("click", function () { toggle(false); ui.launcher.focus(); });
+    head.appendChild(headText); head.appendChild(close);
+
+    ui.away = el("section", "sb-away"); ui.away.setAttribute("data-testid", "sb-away");
+    ui.away.setAttribute("aria-label", t("away"));
+    ui.log = el("div", "sb-log"); ui.log.setAttribute("data-testid", "sb-log");
+    ui.log.setAttribute("role", "log"); ui.log.setAttribute("aria-live", "polite"); ui.log.setAttribute("tabindex", "0");
+    ui.log.setAttribute("aria-label", title || t("title"));
+    ui.typing = el("div", "sb-typing"); ui.typing.setAttribute("data-testid", "sb-typing");
+    ui.error = el("div", "sb-error"); ui.error.setAttribute("data-testid", "sb-error"); ui.error.setAttribute("role", "alert");
+
+    // Pre-chat form: labels above fields.
+    var pre = ui.pre = el("form", "sb-pre"); pre.setAttribute("data-testid", "sb-prechat"); pre.noValidate = true;
+    var name = field(pre, "sb-pre-name", t("name"), "text", "name");
+    pre.appendChild(name.input);
+    var email = field(pre, "sb-pre-email", t("email"), "email", "email");
+    pre.appendChild(email.input);
+    var start = el("button", "sb-btn", t("start")); start.type = "submit";
+    pre.appendChild(start);
     pre.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      send({ type: "identify", name: name.value || null, email: email.value || null });
+      var v = email.input.value.trim();
+      if (!validEmail(v)) { showFieldError(email, t("badEmail")); return; }
+      showFieldError(email, "");
+      send({ type: "identify", name: name.input.value.trim() || null, email: v });
       state.identified = true;
-      try { localStorage.setItem("sb_identified_" + state.visitor, "1"); } catch (e) { /* private mode */ }
+      store("sb_identified_" + state.visitor, "1");
       showComposer();
+      ui.textarea.focus();
     });
-    form = el("form", "sb-form");
-    textarea = el("textarea"); textarea.placeholder = "Type a message…"; textarea.setAttribute("data-testid", "sb-input");
-    textarea.setAttribute("aria-label", "Message");
-    var sendBtn = el("button", null, "Send"); sendBtn.type = "submit"; sendBtn.setAttribute("data-testid", "sb-send");
-    form.appendChild(textarea); form.appendChild(sendBtn);
+
+    var form = ui.form = el("form", "sb-form");
+    var clip = el("button", "sb-iconbtn sb-attach"); clip.type = "button"; clip.appendChild(icon("clip"));
+    clip.setAttribute("aria-label", t("attach")); clip.title = t("attach"); clip.setAttribute("data-testid", "sb-attach");
+    var fileInput = ui.file = el("input"); fileInput.type = "file"; fileInput.accept = TYPES.join(",");
+    fileInput.className = "sb-visually-hidden"; fileInput.tabIndex = -1; fileInput.setAttribute("aria-hidden", "true");
+    fileInput.setAttribute("data-testid", "sb-file");
+    clip.addEventListener("click", function () { fileInput.click(); });
+    fileInput.addEventListener("change", function () {
+      var files = Array.prototype.slice.call(fileInput.files || []);
+      fileInput.value = "";
+      files.forEach(upload);
+    });
+    var ta = ui.textarea = el("textarea"); ta.placeholder = t("placeholder"); ta.setAttribute("data-testid", "sb-input");
+    ta.setAttribute("aria-label", t("message")); ta.rows = 1;
+    var sendBtn = el("button", "sb-iconbtn sb-send"); sendBtn.type = "submit"; sendBtn.appendChild(icon("send"));
+    sendBtn.setAttribute("aria-label", t("send")); sendBtn.title = t("send"); sendBtn.setAttribute("data-testid", "sb-send");
+    form.appendChild(clip); form.appendChild(fileInput); form.appendChild(ta); form.appendChild(sendBtn);
     form.addEventListener("submit", function (ev) { ev.preventDefault(); submit(); });
-    textarea.addEventListener("keydown", function (ev) {
+    ta.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); submit(); }
     });
-    textarea.addEventListener("input", onTyping);
-    panel.appendChild(head); panel.appendChild(log); panel.appendChild(typingLine); panel.appendChild(errorEl);
-    panel.appendChild(pre); panel.appendChild(form);
+    ta.addEventListener("input", function () { grow(); onTyping(); });
+
+    panel.appendChild(head); panel.appendChild(ui.away); panel.appendChild(ui.log); panel.appendChild(ui.typing);
+    panel.appendChild(ui.error); panel.appendChild(pre); panel.appendChild(form);
+    panel.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { toggle(false); ui.launcher.focus(); } });
     launcher.addEventListener("click", function () { toggle(); });
     root.appendChild(panel); root.appendChild(launcher);
     document.body.appendChild(root);
   }
 
+  function grow() {
+    var ta = ui.textarea;
+    ta.style.height = "44px";
+    ta.style.height = Math.min(120, ta.scrollHeight + 2) + "px";
+  }
+
+  function showFieldError(f, message) {
+    f.error.textContent = message;
+    if (message) f.input.setAttribute("aria-invalid", "true"); else f.input.removeAttribute("aria-invalid");
+    if (message) f.input.setAttribute("aria-errormessage", f.error.id);
+  }
+
+  var errorTimer = null;
+  function showError(message) {
+    ui.error.textContent = message;
+    clearTimeout(errorTimer);
+    errorTimer = setTimeout(function () { ui.error.textContent = ""; }, 8000);
+  }
+
   function showComposer() {
     var needForm = state.prechat && !state.identified;
-    pre.style.display = needForm ? "flex" : "none";
-    form.style.display = needForm ? "none" : "flex";
+    ui.pre.style.display = needForm ? "flex" : "none";
+    ui.form.style.display = needForm ? "none" : "flex";
   }
 
   function toggle(open) {
-    var want = open == null ? !panel.classList.contains("sb-open") : open;
-    panel.classList.toggle("sb-open", want);
-    root.classList.toggle("sb-is-open", want);
-    if (want) textarea.focus();
+    var want = open == null ? !ui.panel.classList.contains("sb-open") : open;
+    ui.panel.classList.toggle("sb-open", want);
+    ui.root.classList.toggle("sb-is-open", want);
+    ui.launcher.setAttribute("aria-expanded", want ? "true" : "false");
+    if (want) { ui.textarea.focus(); ui.log.scrollTop = ui.log.scrollHeight; }
+  }
+
+  // ---- away ----
+  function awayEmailKey() { return "sb_away_email_" + state.visitor; }
+
+  function renderAway(away) {
+    var box = ui.away;
+    clearTimeout(state.awayTimer);
+    box.textContent = "";
+    if (!away) { box.classList.remove("sb-shown"); return; }
+    box.classList.add("sb-shown");
+    var line = el("div", "sb-away-line");
+    line.appendChild(icon("clock"));
+    var text = el("p");
+    text.setAttribute("data-testid", "sb-away-text");
+    var when = away.next_open_at != null ? t("awayWhen", { when: whenBack(away.next_open_at) }) : t("awayNone");
+    text.textContent = t("away") + " " + when;
+    line.appendChild(text);
+    box.appendChild(line);
+    var saved = stored(awayEmailKey());
+    if (saved) {
+      box.appendChild(thanks(saved));
+    } else if (!state.identified) {
+      box.appendChild(awayForm());
+    }
+    // Back at work while the chat is open: the notice goes.
+    if (away.next_open_at != null) {
+      var wait = away.next_open_at - Date.now();
+      if (wait < 2147483000) state.awayTimer = setTimeout(function () { renderAway(null); }, Math.max(0, wait));
+    }
+  }
+
+  function thanks(email) {
+    var p = el("p", "sb-thanks");
+    p.setAttribute("data-testid", "sb-away-thanks");
+    p.setAttribute("role", "status");
+    p.appendChild(icon("check"));
+    p.appendChild(el("span", null, t("awayThanks", { email: email })));
+    return p;
+  }
+
+  function awayForm() {
+    var form = el("form", "sb-away-form"); form.noValidate = true;
+    form.setAttribute("data-testid", "sb-away-form");
+    var f = field(form, "sb-away-email", t("awayEmail"), "email", "email", t("awayHint"));
+    var row = el("div", "sb-row-inline");
+    var save = el("button", "sb-btn", t("awaySave")); save.type = "submit";
+    row.appendChild(f.input); row.appendChild(save);
+    form.appendChild(row);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var v = f.input.value.trim();
+      if (!validEmail(v)) { showFieldError(f, t("badEmail")); f.input.focus(); return; }
+      showFieldError(f, "");
+      state.pendingEmail = v;
+      state.pendingField = f;
+      if (!send({ type: "identify", email: v })) showError(t("failed"));
+    });
+    return form;
+  }
+
+  function emailTaken() {
+    var v = state.pendingEmail;
+    if (!v) return;
+    state.pendingEmail = null;
+    store(awayEmailKey(), v);
+    var form = ui.away.querySelector(".sb-away-form");
+    if (form) form.parentNode.replaceChild(thanks(v), form);
+  }
+
+  // ---- messages ----
+  function fileNode(a, previewUrl) {
+    var url = previewUrl || (a.blob && !a.pending ? fileUrl(a.blob) : null);
+    var isImage = /^image\//.test(a.mime || "");
+    if (isImage && url) {
+      var link = el("a", "sb-img");
+      link.href = url; link.target = "_blank"; link.rel = "noopener noreferrer";
+      var img = el("img"); img.src = url; img.alt = a.name || t("file"); img.loading = "lazy";
+      img.addEventListener("load", function () { if (nearBottom()) ui.log.scrollTop = ui.log.scrollHeight; });
+      link.appendChild(img);
+      return link;
+    }
+    var chip = el(url ? "a" : "span", "sb-file");
+    if (url) { chip.href = url; chip.target = "_blank"; chip.rel = "noopener noreferrer"; chip.setAttribute("download", a.name || ""); }
+    chip.appendChild(icon("file"));
+    var label = el("span");
+    label.appendChild(el("span", "sb-file-name", a.name || t("file")));
+    label.appendChild(document.createElement("br"));
+    label.appendChild(el("span", "sb-file-size", humanSize(a.size || 0)));
+    chip.appendChild(label);
+    return chip;
+  }
+
+  function nearBottom() { return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 80; }
+
+  /** One bubble: the text, its files, and under it the author and the time. */
+  function fill(node, m, note) {
+    var author = m.author || "you";
+    node.className = "sb-msg sb-" + author;
+    node.setAttribute("data-author", author);
+    node.textContent = "";
+    var bubble = el("div", "sb-bubble");
+    bubble.appendChild(el("div", "sb-text", m.text || ""));
+    var files = m.attachments || [];
+    // Pictures alone need no bubble round them.
+    var media = !m.text && files.length && files.every(function (f) { return /^image\//.test(f.mime || "") && (f.preview || (f.blob && !f.pending)); });
+    if (media) node.classList.add("sb-media");
+    if (files.length) {
+      var box = el("div", "sb-files");
+      for (var i = 0; i < files.length; i++) box.appendChild(fileNode(files[i], files[i].preview));
+      bubble.appendChild(box);
+    }
+    node.appendChild(bubble);
+    var meta = el("div", "sb-meta");
+    var who = author === "agent" ? (m.author_name || "") : author === "bot" ? t("bot") : "";
+    if (who) {
+      var a = el("span", "sb-author", who); a.setAttribute("data-testid", "sb-author");
+      meta.appendChild(a);
+    }
+    if (note) {
+      meta.appendChild(el("span", "sb-note", note));
+    } else {
+      var at = new Date(m.created_at || Date.now());
+      var time = el("time", "sb-time", hhmm.format(at));
+      time.setAttribute("datetime", at.toISOString());
+      time.title = full.format(at);
+      time.setAttribute("data-testid", "sb-time");
+      meta.appendChild(time);
+    }
+    node.appendChild(meta);
   }
 
   function render(m) {
+    var stick = nearBottom();
     var node = state.seen[m.id] || (m.client_id && state.byClient[m.client_id]);
     if (!node) {
-      node = el("div", "sb-msg sb-" + m.author, m.text);
+      node = el("div");
       node.setAttribute("data-testid", "sb-msg");
       insertOrdered(node, m.id || ("~" + (m.client_id || "")));
     }
-    node.classList.remove("sb-pending");
-    node.setAttribute("data-author", m.author);
+    fill(node, m);
     if (m.id) { state.seen[m.id] = node; node.setAttribute("data-id", m.id); insertOrdered(node, m.id); }
     if (m.client_id) state.byClient[m.client_id] = node;
-    log.scrollTop = log.scrollHeight;
+    if (stick || m.author === "you") ui.log.scrollTop = ui.log.scrollHeight;
   }
 
   // Ids are time-ordered (UUIDv7); pending messages ("~…") stay at the end.
   function insertOrdered(node, key) {
     node.setAttribute("data-key", key);
-    var kids = log.children;
+    var log = ui.log, kids = log.children;
     for (var i = kids.length - 1; i >= 0; i--) {
       if (kids[i] === node) continue;
       if ((kids[i].getAttribute("data-key") || "") <= key) {
@@ -173,26 +588,88 @@
     if (log.firstChild !== node) log.insertBefore(node, log.firstChild);
   }
 
-  function renderPending(item) {
-    if (state.byClient[item.client_id]) return;
-    var node = el("div", "sb-msg sb-you sb-pending", item.text);
-    node.setAttribute("data-testid", "sb-msg");
-    node.setAttribute("data-author", "you");
-    state.byClient[item.client_id] = node;
-    insertOrdered(node, "~" + Date.now().toString(36) + item.client_id);
-    log.scrollTop = log.scrollHeight;
+  function renderPending(item, note) {
+    var node = state.byClient[item.client_id];
+    if (!node) {
+      node = el("div");
+      node.setAttribute("data-testid", "sb-msg");
+      state.byClient[item.client_id] = node;
+      insertOrdered(node, "~" + (item.at || Date.now()).toString(36) + item.client_id);
+    } else if (!node.classList.contains("sb-pending")) {
+      return;
+    }
+    // Files not yet in a message cannot be fetched back: shown by name (or a local preview).
+    var files = (item.attachments || []).map(function (a) {
+      return { name: a.name, mime: a.mime, size: a.size, preview: a.preview, pending: true };
+    });
+    fill(node, { author: "you", text: item.text, attachments: files, created_at: item.at }, note);
+    node.classList.add("sb-pending");
+    ui.log.scrollTop = ui.log.scrollHeight;
   }
 
-  function submit() {
-    var text = textarea.value.trim();
-    if (!text) return;
-    textarea.value = "";
-    var item = { client_id: newId(), text: text };
+  function frameOf(item) {
+    var f = { type: "message", client_id: item.client_id, text: item.text || "" };
+    if (item.attachments && item.attachments.length) {
+      f.attachments = item.attachments.map(function (a) {
+        return { name: a.name, mime: a.mime, size: a.size, blob: a.blob, token: a.token };
+      });
+    }
+    return f;
+  }
+
+  function queue(item) {
     state.outbox.push(item);
     saveOutbox();
     renderPending(item);
-    send({ type: "message", client_id: item.client_id, text: item.text });
+    send(frameOf(item));
+  }
+
+  function submit() {
+    var text = ui.textarea.value.trim();
+    if (!text) return;
+    ui.textarea.value = "";
+    grow();
+    queue({ client_id: newId(), text: text, at: Date.now() });
     sendTyping(false);
+  }
+
+  /** Checks a file here first (type and size), uploads it, then sends it as a message. */
+  function upload(file) {
+    if (TYPES.indexOf(file.type) < 0) { showError(t("badType")); return; }
+    if (file.size > state.maxBytes) { showError(t("tooBig", { size: humanSize(state.maxBytes) })); return; }
+    if (!state.visitor || !state.connected) { showError(t("offlineFile")); return; }
+    var item = { client_id: newId(), text: "", at: Date.now() };
+    var preview = /^image\//.test(file.type) && window.URL && URL.createObjectURL ? URL.createObjectURL(file) : null;
+    var shown = { name: file.name, mime: file.type, size: file.size, preview: preview };
+    renderPending({ client_id: item.client_id, text: "", at: item.at, attachments: [shown] }, t("uploading"));
+    var url = httpBase + "/webchat/attachments?visitor=" + encodeURIComponent(state.visitor) + "&name=" + encodeURIComponent(file.name);
+    fetch(url, { method: "POST", body: file, headers: { "content-type": file.type || "application/octet-stream" }, credentials: "omit" })
+      .then(function (res) {
+        return res.json().catch(function () { return {}; }).then(function (body) { return { status: res.status, body: body }; });
+      })
+      .then(function (r) {
+        if (r.status !== 201 || !r.body.attachment) throw r;
+        var a = r.body.attachment;
+        item.attachments = [a];
+        state.outbox.push(item);
+        saveOutbox();
+        var node = state.byClient[item.client_id];
+        if (node) {
+          fill(node, { author: "you", text: "", attachments: [{ name: a.name, mime: a.mime, size: a.size, preview: preview }], created_at: item.at }, t("sending"));
+          node.classList.add("sb-pending");
+        }
+        send(frameOf(item));
+      })
+      .catch(function (r) {
+        var node = state.byClient[item.client_id];
+        if (node && node.parentNode) node.parentNode.removeChild(node);
+        delete state.byClient[item.client_id];
+        var status = r && r.status;
+        showError(status === 413 ? t("tooBig", { size: humanSize(state.maxBytes) })
+          : status === 415 ? t("badType")
+          : status === 429 ? t("slowDown")
+          : t("failed"));
+      });
   }
 
   function onTyping() {
@@ -215,10 +692,13 @@
     return false;
   }
 
-  function setStatus(text) { statusEl.textContent = text; }
+  function setStatus(key) {
+    ui.status.textContent = t(key);
+    ui.status.setAttribute("data-state", key);
+  }
 
   function connect() {
-    setStatus(state.attempt ? "reconnecting…" : "connecting…");
+    setStatus(state.attempt ? "reconnecting" : "connecting");
     var url = wsUrl + (state.visitor ? "?visitor=" + encodeURIComponent(state.visitor) : "");
     var ws = new WebSocket(url);
     state.ws = ws;
@@ -243,9 +723,11 @@
     for (var i = 0; i < state.outbox.length; i++) {
       var item = state.outbox[i];
       renderPending(item);
-      send({ type: "message", client_id: item.client_id, text: item.text });
+      send(frameOf(item));
     }
   }
+
+  var ERRORS = { rate_limited: "slowDown", unavailable: "failed", prechat_required: "prechat", bad_identity: "badEmail", too_large: "tooLong" };
 
   function handle(f) {
     switch (f.type) {
@@ -259,8 +741,14 @@
           saveOutbox();
         }
         state.prechat = !!f.prechat;
-        try { state.identified = f.identified || localStorage.getItem("sb_identified_" + state.visitor) === "1"; } catch (e) { state.identified = !!f.identified; }
+        if (f.max_attachment_bytes) state.maxBytes = f.max_attachment_bytes;
+        setAccent(!(script && script.getAttribute("data-accent")) && f.accent);
+        state.identified = !!f.identified || stored("sb_identified_" + state.visitor) === "1";
+        // An address left while away, not yet on the server (the chat went away first).
+        var left = stored(awayEmailKey());
+        if (left && !f.identified) send({ type: "identify", email: left });
         showComposer();
+        renderAway(f.away || null);
         setStatus("online");
         send({ type: "history" });
         flushOutbox();
@@ -271,31 +759,43 @@
         var node = state.byClient[f.client_id];
         if (node) {
           node.classList.remove("sb-pending");
+          var note = node.querySelector(".sb-note");
+          if (note) {
+            var time = el("time", "sb-time", hhmm.format(new Date()));
+            note.parentNode.replaceChild(time, note);
+          }
           if (!state.seen[f.id]) { state.seen[f.id] = node; node.setAttribute("data-id", f.id); }
         }
         break;
       case "message":
         render(f.message);
-        if (f.message.author !== "you") { typingLine.textContent = ""; }
+        if (f.message.author !== "you") { ui.typing.textContent = ""; }
         break;
       case "history":
         for (var i = 0; i < f.messages.length; i++) render(f.messages[i]);
         break;
+      case "identified":
+        emailTaken();
+        break;
       case "typing":
-        typingLine.textContent = f.on ? "Agent is typing…" : "";
+        ui.typing.textContent = f.on ? t("typing") : "";
         clearTimeout(state.agentTypingTimer);
-        if (f.on) state.agentTypingTimer = setTimeout(function () { typingLine.textContent = ""; }, 6000);
+        if (f.on) state.agentTypingTimer = setTimeout(function () { ui.typing.textContent = ""; }, 6000);
         break;
       case "resync":
         send({ type: "history" });
         break;
       case "error":
-        errorEl.textContent = f.message;
-        setTimeout(function () { errorEl.textContent = ""; }, 6000);
+        if (f.code === "bad_identity" && state.pendingField) {
+          showFieldError(state.pendingField, t("badEmail"));
+          state.pendingEmail = null;
+          break;
+        }
+        showError(t(ERRORS[f.code] || "failed"));
         if (f.client_id && (f.code === "unavailable" || f.code === "rate_limited")) {
           // Not refused for good: send it again shortly.
           var again = state.outbox.filter(function (i) { return i.client_id === f.client_id; })[0];
-          if (again) setTimeout(function () { send({ type: "message", client_id: again.client_id, text: again.text }); }, 3000);
+          if (again) setTimeout(function () { send(frameOf(again)); }, 3000);
         } else if (f.client_id) {
           // Refused for good (too large, empty): do not resend it.
           state.outbox = state.outbox.filter(function (i) { return i.client_id !== f.client_id; });

@@ -155,6 +155,50 @@ impl Store {
         Ok(contact_id)
     }
 
+    /// Notes an identity the contact merely typed (an address left in the chat widget) as
+    /// an unverified claim, as threading notes a pre-chat email: it never decides whose
+    /// messages are whose and proves nothing. A contact that holds it verified already
+    /// gets no claim. Returns the contact the claim is on (the survivor of any merge).
+    pub async fn claim_identity(
+        &self,
+        contact_id: &str,
+        identity: &Identity,
+        now: i64,
+    ) -> Result<String> {
+        let mut contact = self.surviving_contact(contact_id).await?;
+        // A merge that overtakes the insert moves the claims it sees, not this one: put
+        // it on the survivor, then, and look again.
+        for _ in 0..4 {
+            sqlx::query(
+                "INSERT INTO contact_claims (kind, value, contact_id, created_at) \
+                 SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM contact_identities i \
+                 WHERE i.kind = $1 AND i.value = $2 AND i.contact_id = $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(identity.kind().as_str())
+            .bind(identity.value())
+            .bind(&contact)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+            let now_at = self.surviving_contact(&contact).await?;
+            if now_at == contact {
+                return Ok(contact);
+            }
+            sqlx::query(
+                "DELETE FROM contact_claims WHERE kind = $1 AND value = $2 AND contact_id = $3",
+            )
+            .bind(identity.kind().as_str())
+            .bind(identity.value())
+            .bind(&contact)
+            .execute(&self.pool)
+            .await?;
+            contact = now_at;
+        }
+        Err(Error::Conflict(
+            "the contact keeps being merged; try again".into(),
+        ))
+    }
+
     /// Every identity of a contact, with whether it is verified.
     pub async fn contact_identities(&self, contact_id: &str) -> Result<Vec<(Identity, bool)>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(

@@ -4,6 +4,7 @@
 
 mod access;
 mod accounts;
+mod attachments;
 mod bot_runs;
 mod canned;
 mod cards;
@@ -101,6 +102,18 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         concat!(
             include_str!("../../../migrations/0007_inbox_list_speed.sql"),
             include_str!("../../../migrations/0007_inbox_list_speed.postgres.sql")
+        ),
+    ),
+    (
+        8,
+        "message blobs",
+        concat!(
+            include_str!("../../../migrations/0008_message_blobs.sql"),
+            include_str!("../../../migrations/0008_message_blobs.sqlite.sql")
+        ),
+        concat!(
+            include_str!("../../../migrations/0008_message_blobs.sql"),
+            include_str!("../../../migrations/0008_message_blobs.postgres.sql")
         ),
     ),
 ];

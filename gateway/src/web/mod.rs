@@ -18,6 +18,7 @@ use session::WebAgent;
 
 pub mod admin;
 pub mod auth;
+pub mod blobs;
 pub mod dashboard;
 pub mod i18n;
 pub mod inbox;
@@ -165,6 +166,7 @@ pub fn table() -> Table {
             AgentWrite,
             post(inbox::set_labels),
         ),
+        r("GET", "/blobs/{key}", Agent, get(blobs::agent_blob)),
         r("GET", "/canned", Agent, get(inbox::canned)),
         r("GET", "/palette", Agent, get(inbox::palette)),
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
