@@ -4,9 +4,6 @@
 -- the row anyway).
 CREATE INDEX conversations_open_by_activity ON conversations (last_message_at, id)
     WHERE status <> 'resolved';
--- The label filter (labels are a JSON array of strings), on unresolved conversations.
-CREATE INDEX conversations_open_labels ON conversations USING gin ((labels::jsonb))
-    WHERE status <> 'resolved';
 
 -- Each contact's words, for finding contacts: small rows, so that the rows a search finds
 -- are cheap to read (a conversation's search row carries its whole thread's words).

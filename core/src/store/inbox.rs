@@ -612,14 +612,7 @@ impl Store {
             Backend::Sqlite => sql.push(&format!("(CASE WHEN {scope} THEN 1 ELSE 0 END) = 1")),
             Backend::Postgres => sql.push(&scope),
         }
-        self.view_and_filter(
-            &mut sql,
-            caller,
-            &q.view,
-            &q.filter,
-            &terms,
-            matches.as_ref(),
-        );
+        self.view_and_filter(&mut sql, caller, q, &terms, matches.as_ref());
         if let Some(c) = &cursor {
             let (a, b, id) = (sql.int(c.a), sql.int(c.b), sql.text(c.id.as_str()));
             sql.push(&match q.sort {
@@ -682,11 +675,11 @@ impl Store {
         &self,
         sql: &mut Sql,
         caller: &Caller,
-        view: &View,
-        filter: &ListFilter,
+        q: &ListQuery,
         terms: &[String],
         matches: Option<&Matches>,
     ) {
+        let (view, filter, sort) = (&q.view, &q.filter, q.sort);
         match view {
             View::Mine => {
                 let me = sql.text(caller.user_id.as_str());
@@ -702,11 +695,8 @@ impl Store {
         }
         // Statuses, channels, priorities and tiers are closed sets of fixed words, written
         // into the statement so that the planner sees them; everything else is bound.
-        if filter.statuses.is_empty() {
-            // Also as written in the partial indexes' condition, for SQLite to use them.
-            sql.push(&format!(
-                " AND c.status IN {UNRESOLVED} AND c.status <> 'resolved' AND a.unresolved = 1"
-            ));
+        let statuses = if filter.statuses.is_empty() {
+            UNRESOLVED.to_owned()
         } else {
             let list = filter
                 .statuses
@@ -714,9 +704,33 @@ impl Store {
                 .map(|s| format!("'{}'", s.as_str()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            sql.push(&format!(" AND c.status IN ({list})"));
-            if !filter.statuses.contains(&Status::Resolved) {
-                sql.push(" AND c.status <> 'resolved' AND a.unresolved = 1");
+            format!("({list})")
+        };
+        let unresolved_only = !filter.statuses.contains(&Status::Resolved);
+        // The partial indexes hold unresolved conversations. SQLite uses one only when the
+        // query says their condition as written; PostgreSQL proves it from the list of
+        // statuses, and a second condition on the status would only make it expect a
+        // fifth of the rows it gets (and plan for that). The waiting order's index is on
+        // the activity rows, which know only whether a conversation is unresolved.
+        let waiting = sort == SortBy::Waiting && unresolved_only;
+        match self.backend {
+            Backend::Sqlite => {
+                sql.push(&format!(" AND c.status IN {statuses}"));
+                if unresolved_only {
+                    sql.push(" AND c.status <> 'resolved'");
+                }
+                if waiting {
+                    sql.push(" AND a.unresolved = 1");
+                }
+            }
+            Backend::Postgres if waiting && filter.statuses.is_empty() => {
+                sql.push(" AND a.unresolved = 1");
+            }
+            Backend::Postgres => {
+                sql.push(&format!(" AND c.status IN {statuses}"));
+                if waiting {
+                    sql.push(" AND a.unresolved = 1");
+                }
             }
         }
         if let Some(ch) = filter.channel {
@@ -731,24 +745,14 @@ impl Store {
             .map(|l| l.trim().to_lowercase())
             .filter(|l| !l.is_empty())
         {
-            // Labels are stored as a JSON array of strings.
-            match self.backend {
-                // The JSON string, as it is written in the array.
-                Backend::Sqlite => {
-                    let json = serde_json::Value::String(label).to_string();
-                    let escaped = json
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_");
-                    let p = sql.text(format!("%{escaped}%"));
-                    sql.push(&format!(" AND c.labels LIKE {p} ESCAPE '\\'"));
-                }
-                // An element of the array, through the GIN index on it.
-                Backend::Postgres => {
-                    let p = sql.text(serde_json::json!([label]).to_string());
-                    sql.push(&format!(" AND (c.labels::jsonb) @> CAST({p} AS jsonb)"));
-                }
-            }
+            // Labels are stored as a JSON array of strings: look for the JSON string.
+            let json = serde_json::Value::String(label).to_string();
+            let escaped = json
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let p = sql.text(format!("%{escaped}%"));
+            sql.push(&format!(" AND c.labels LIKE {p} ESCAPE '\\'"));
         }
         if let Some(company) = &filter.company_id {
             let p = sql.text(company.as_str());
