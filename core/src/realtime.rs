@@ -4,6 +4,7 @@
 //! (a `Resync` event says so) reads the thread again from the store.
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,6 +12,7 @@ use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Card, Conversation, DeliveryState, Handoff, Scope};
@@ -151,6 +153,80 @@ impl Event {
     }
 }
 
+/// An event as every subscriber on this node receives it: one value shared by all of
+/// them, and its JSON written at most once however many sockets send it. With 500 agent
+/// sockets open, each event is neither copied nor serialized 500 times.
+#[derive(Debug)]
+pub struct Shared {
+    event: Event,
+    json: OnceLock<String>,
+}
+
+impl Shared {
+    pub fn new(event: Event) -> Arc<Self> {
+        Arc::new(Self {
+            event,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// An event read off the bus together with the JSON it arrived as (the same text
+    /// [`Shared::json`] would write).
+    fn received(event: Event, json: String) -> Arc<Self> {
+        Arc::new(Self {
+            event,
+            json: OnceLock::from(json),
+        })
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// The event as JSON, written by the first subscriber that asks.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            serde_json::to_string(&self.event).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "realtime event not serializable");
+                String::new()
+            })
+        })
+    }
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Event;
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+/// What one subscriber reads: every event published after it subscribed, in order, or
+/// `Lagged` when it fell more than the channel's capacity behind.
+#[derive(Debug)]
+pub struct Subscription(broadcast::Receiver<Arc<Shared>>);
+
+impl Subscription {
+    /// The next event, shared with every other subscriber.
+    pub async fn recv_shared(&mut self) -> std::result::Result<Arc<Shared>, RecvError> {
+        self.0.recv().await
+    }
+
+    /// The next event, as a value of its own.
+    pub async fn recv(&mut self) -> std::result::Result<Event, RecvError> {
+        self.0.recv().await.map(|s| s.event.clone())
+    }
+
+    /// The next event if one is waiting, shared with every other subscriber.
+    pub fn try_recv_shared(&mut self) -> std::result::Result<Arc<Shared>, TryRecvError> {
+        self.0.try_recv()
+    }
+
+    pub fn try_recv(&mut self) -> std::result::Result<Event, TryRecvError> {
+        self.0.try_recv().map(|s| s.event.clone())
+    }
+}
+
 #[async_trait]
 pub trait Realtime: Send + Sync + fmt::Debug {
     async fn publish(&self, event: &Event) -> Result<()>;
@@ -161,7 +237,7 @@ pub trait Realtime: Send + Sync + fmt::Debug {
         }
         Ok(())
     }
-    fn subscribe(&self) -> broadcast::Receiver<Event>;
+    fn subscribe(&self) -> Subscription;
 }
 
 const CAPACITY: usize = 8192;
@@ -169,7 +245,7 @@ const CAPACITY: usize = 8192;
 /// One node: a broadcast channel.
 #[derive(Debug, Clone)]
 pub struct LocalRealtime {
-    tx: broadcast::Sender<Event>,
+    tx: broadcast::Sender<Arc<Shared>>,
 }
 
 impl Default for LocalRealtime {
@@ -184,11 +260,11 @@ impl Default for LocalRealtime {
 impl Realtime for LocalRealtime {
     async fn publish(&self, event: &Event) -> Result<()> {
         // No subscriber is not an error: nobody is watching.
-        let _ = self.tx.send(event.clone());
+        let _ = self.tx.send(Shared::new(event.clone()));
         Ok(())
     }
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.tx.subscribe()
+    fn subscribe(&self) -> Subscription {
+        Subscription(self.tx.subscribe())
     }
 }
 
@@ -198,7 +274,7 @@ impl Realtime for LocalRealtime {
 pub struct RedisRealtime {
     conn: ConnectionManager,
     channel: String,
-    local: broadcast::Sender<Event>,
+    local: broadcast::Sender<Arc<Shared>>,
 }
 
 impl fmt::Debug for RedisRealtime {
@@ -241,7 +317,7 @@ impl RedisRealtime {
 async fn subscriber(
     client: redis::Client,
     channel: String,
-    local: broadcast::Sender<Event>,
+    local: broadcast::Sender<Arc<Shared>>,
     shutdown: CancellationToken,
     ready: tokio::sync::oneshot::Sender<()>,
 ) {
@@ -262,15 +338,22 @@ async fn subscriber(
                 }
                 if lost {
                     tracing::info!("realtime bus reconnected");
-                    let _ = local.send(Event::Resync);
+                    let _ = local.send(Shared::new(Event::Resync));
                 }
                 let mut messages = pubsub.into_on_message();
                 loop {
                     let next = tokio::select! { m = messages.next() => m, () = shutdown.cancelled() => return };
                     let Some(msg) = next else { break };
-                    match serde_json::from_slice::<Event>(msg.get_payload_bytes()) {
+                    let payload = msg.get_payload_bytes();
+                    match serde_json::from_slice::<Event>(payload) {
                         Ok(event) => {
-                            let _ = local.send(event);
+                            // The payload is what `serde_json` wrote for this event on the
+                            // publishing node: the sockets send it as it came.
+                            let shared = match std::str::from_utf8(payload) {
+                                Ok(json) => Shared::received(event, json.to_owned()),
+                                Err(_) => Shared::new(event),
+                            };
+                            let _ = local.send(shared);
                         }
                         Err(e) => tracing::warn!(error = %e, "unreadable realtime event"),
                     }
@@ -323,7 +406,7 @@ impl Realtime for RedisRealtime {
         Ok(())
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.local.subscribe()
+    fn subscribe(&self) -> Subscription {
+        Subscription(self.local.subscribe())
     }
 }

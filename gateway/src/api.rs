@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::domain::{Role, Status, User};
-use switchboard_core::realtime::Event;
+use switchboard_core::realtime::{Event, Shared};
 use switchboard_core::store::{Caller, ConversationFilter, Queued};
 
 use crate::app::AppState;
@@ -607,7 +607,9 @@ pub async fn events(
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let Agent(_, caller) = agent(&state, user).await?;
-    Ok(ws.on_upgrade(move |socket| agent_socket(state, caller, socket)))
+    Ok(ws
+        .read_buffer_size(crate::http::WS_READ_BUFFER)
+        .on_upgrade(move |socket| agent_socket(state, caller, socket)))
 }
 
 async fn agent_socket(state: AppState, caller: Caller, mut socket: WebSocket) {
@@ -623,22 +625,25 @@ async fn agent_socket(state: AppState, caller: Caller, mut socket: WebSocket) {
                 Some(Ok(_)) => {}
                 Some(Err(_)) => return,
             },
-            event = events.recv() => {
+            event = events.recv_shared() => {
                 let event = match event {
                     Ok(e) => e,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Resync,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Shared::new(Event::Resync),
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 };
                 let visible = match event.scope() {
                     Some(scope) => caller.may_see(&scope),
                     // Resync concerns everyone; a visitor typing before it has a
                     // conversation is for those who see everything.
-                    None => matches!(event, Event::Resync) || caller.may_see_everything(),
+                    None => matches!(event.event(), Event::Resync) || caller.may_see_everything(),
                 };
                 if !visible {
                     continue;
                 }
-                let Ok(text) = serde_json::to_string(&event) else { continue };
+                let text = event.json();
+                if text.is_empty() {
+                    continue;
+                }
                 if socket.send(WsMessage::Text(text.into())).await.is_err() {
                     return;
                 }

@@ -12,6 +12,12 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use crate::{api, webchat};
 
+/// The read buffer of every websocket. The protocol layer's default (128 KiB) is zeroed
+/// each time a socket is polled for reading, which every open socket is whenever an event
+/// wakes it: with hundreds of agent sockets that was most of the server's time, and most
+/// of each idle socket's memory. Frames larger than this are read in several pieces.
+pub const WS_READ_BUFFER: usize = 4 * 1024;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn routes(state: AppState) -> Router {

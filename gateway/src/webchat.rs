@@ -30,7 +30,7 @@ use switchboard_core::domain::{
     Attachment, AuthorKind, Channel, Direction, Identity, IdentityKind, Message,
 };
 use switchboard_core::metrics::ChannelLabel;
-use switchboard_core::realtime::Event;
+use switchboard_core::realtime::{Event, Shared};
 use switchboard_core::store::ConversationFilter;
 use switchboard_core::stream::INBOUND;
 use tokio::sync::broadcast::error::RecvError;
@@ -161,7 +161,8 @@ pub async fn upgrade(
     // The protocol limit sits above the configured one so that a frame over the limit
     // gets a clear error while the socket stays open.
     let hard_limit = (limit * 4).max(64 * 1024);
-    ws.max_message_size(hard_limit)
+    ws.read_buffer_size(crate::http::WS_READ_BUFFER)
+        .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| Session::new(state, visitor, slot).run(socket))
 }
@@ -298,13 +299,13 @@ impl Session {
                         return;
                     }
                 }
-                event = events.recv() => {
+                event = events.recv_shared() => {
                     let event = match event {
                         Ok(e) => e,
-                        Err(RecvError::Lagged(_)) => Event::Resync,
+                        Err(RecvError::Lagged(_)) => Shared::new(Event::Resync),
                         Err(RecvError::Closed) => return,
                     };
-                    if self.forward(&mut socket, event).await.is_err() {
+                    if self.forward(&mut socket, &event).await.is_err() {
                         return;
                     }
                 }
@@ -513,9 +514,9 @@ impl Session {
         send(socket, &ServerFrame::History { messages }).await
     }
 
-    async fn forward(&mut self, socket: &mut WebSocket, event: Event) -> Result<(), axum::Error> {
+    async fn forward(&mut self, socket: &mut WebSocket, event: &Event) -> Result<(), axum::Error> {
         if self.contact_id.is_none()
-            && let Event::Message { message, scope } = &event
+            && let Event::Message { message, scope } = event
             && message.direction == Direction::Inbound
             && message.channel == Channel::Webchat
             && message
@@ -552,11 +553,11 @@ impl Session {
                 Ok(())
             }
             Event::Message { message, .. } => {
-                let message = self.shown(&message).await;
+                let message = self.shown(message).await;
                 send(socket, &ServerFrame::Message { message }).await
             }
             Event::Typing { from, on, .. } if from == "agent" => {
-                send(socket, &ServerFrame::Typing { on }).await
+                send(socket, &ServerFrame::Typing { on: *on }).await
             }
             _ => Ok(()),
         }

@@ -420,6 +420,8 @@ async fn route_scope(backend: Backend) {
         ("locale", "en"),
         ("role", "support"),
         ("email", "x@example.com"),
+        ("from", &number),
+        ("contact", "some-contact-id"),
     ];
     let mut ana = Browser::sign_in(&server, "ana@example.com").await;
     let mut cory = Browser::sign_in(&server, "cory@example.com").await;
@@ -942,4 +944,100 @@ async fn sign_in_is_throttled_and_a_reset_link_works_once() {
     assert_eq!(s, 303);
     let (_, html) = d.get(&format!("/password/reset?token={token}")).await;
     assert!(html.contains("expired or has been used"), "{html:.300}");
+}
+
+/// Merging from the pages: another contact found by name is merged into this
+/// conversation's contact, then its conversation into this one; an agent who cannot see
+/// the other contact or conversation gets "not found" and changes nothing.
+#[tokio::test]
+async fn merges_from_the_pages_stay_in_scope() {
+    let server = Server::start(Backend::Embedded).await;
+    let (_, admin_token) = add_agent(&server, "admin@example.com", "admin", &[]);
+    add_agent(
+        &server,
+        "ana@example.com",
+        "support",
+        &["--tier", "N1", "--team", "alpha"],
+    );
+    let mut w1 = server.widget(None).await;
+    w1.say("a1", "first from one").await;
+    w1.expect("ack").await;
+    let mut w2 = server.widget(None).await;
+    w2.say("b1", "second from two").await;
+    w2.expect("ack").await;
+    crate::support::eventually(10, || async {
+        server.conversations(&admin_token).await.len() == 2
+    })
+    .await;
+    sql(
+        &server,
+        "UPDATE contacts SET name = 'Maria Silva' WHERE id = (SELECT contact_id FROM conversations WHERE number = 1002)",
+        &[],
+    )
+    .await;
+    sql(
+        &server,
+        "UPDATE conversations SET team = 'beta' WHERE number = 1002",
+        &[],
+    )
+    .await;
+
+    let mut admin = Browser::sign_in(&server, "admin@example.com").await;
+    let mut ana = Browser::sign_in(&server, "ana@example.com").await;
+    let (status, found) = admin
+        .get("/conversations/1001/contact-matches?q=maria")
+        .await;
+    assert_eq!(status, 200, "{found:.500}");
+    assert!(found.contains("Maria Silva"), "{found:.800}");
+    let other = attr_after(&found, "name=\"contact\" value=\"")
+        .unwrap()
+        .to_owned();
+
+    // Ana sees #1001 but neither the other contact nor #1002.
+    let (status, hidden) = ana.get("/conversations/1001/contact-matches?q=maria").await;
+    assert_eq!(status, 200);
+    assert!(!hidden.contains("Maria Silva"), "{hidden:.800}");
+    let (status, _) = ana
+        .post("/conversations/1001/merge-contact", &[("contact", &other)])
+        .await;
+    assert_eq!(status, 404, "merging a contact out of scope");
+    let (status, _) = ana
+        .post("/conversations/1001/merge", &[("from", "1002")])
+        .await;
+    assert_eq!(status, 404, "merging a conversation out of scope");
+    let (_, page) = admin.get("/conversations/1001").await;
+    assert!(
+        !page.contains("name=\"from\" value=\"1002\""),
+        "nothing changed: #1002 is still another contact's"
+    );
+
+    // The admin merges the contact, then the conversation.
+    let (status, body) = admin
+        .post("/conversations/1001/merge-contact", &[("contact", &other)])
+        .await;
+    assert_eq!(status, 303, "{body:.500}");
+    let (_, page) = admin.get("/conversations/1001").await;
+    assert!(
+        page.contains("name=\"from\" value=\"1002\""),
+        "#1002 is now this contact's and can be merged here"
+    );
+    let (status, body) = admin
+        .post("/conversations/1001/merge", &[("from", "1002")])
+        .await;
+    assert_eq!(status, 303, "{body:.500}");
+    let (_, page) = admin.get("/conversations/1001").await;
+    assert!(page.contains("second from two"), "the messages moved");
+    assert!(page.contains("first from one"));
+    let (_, merged) = admin.get("/conversations/1002").await;
+    assert!(
+        merged.contains("was merged into")
+            || merged.contains("status-resolved")
+            || merged.contains("Resolved"),
+        "{merged:.300}"
+    );
+    // Merging it again is refused with a clear message, nothing moves.
+    let (status, _) = admin
+        .post("/conversations/1001/merge", &[("from", "1002")])
+        .await;
+    assert_eq!(status, 422);
 }

@@ -51,6 +51,37 @@ impl Store {
         rows::conversation(&row)
     }
 
+    /// The companies the caller may filter the list by, by name: a coordinator's own
+    /// companies only; everyone else on the support side, every company (at most 500).
+    pub async fn companies_for(&self, caller: &Caller) -> Result<Vec<(String, String)>> {
+        use crate::domain::Role;
+        let rows: Vec<(String, String)> = match caller.role {
+            Role::Coordinator => {
+                if caller.companies.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list = (1..=caller.companies.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut q = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT id, name FROM companies WHERE id IN ({list}) ORDER BY name, id"
+                )));
+                for c in &caller.companies {
+                    q = q.bind(c.as_str());
+                }
+                q.fetch_all(&self.pool).await?
+            }
+            Role::Support | Role::Supervisor | Role::Admin => {
+                sqlx::query_as("SELECT id, name FROM companies ORDER BY name, id LIMIT 500")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Role::ClientUser | Role::ClientAdmin => Vec::new(),
+        };
+        Ok(rows)
+    }
+
     /// The contact of a conversation the caller has already been allowed to see.
     pub async fn contact_summary(&self, contact_id: &str) -> Result<ContactSummary> {
         type Row = (String, Option<String>, Option<String>, Option<String>);

@@ -161,3 +161,46 @@ async fn a_dead_routers_batch_is_finished_by_another(env: Env) {
         0
     );
 }
+
+/// Every subscriber of a node gets the same shared event, and its JSON is the event as
+/// `serde_json` writes it: on the in-process bus and through Redis, where it is the text
+/// that was published.
+#[tokio::test]
+async fn subscribers_share_each_event_and_its_json_on_both_buses() {
+    use std::sync::Arc;
+    use switchboard_core::realtime::{LocalRealtime, RedisRealtime};
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let redis = RedisRealtime::connect(
+        redis::Client::open(crate::support::redis_url()).unwrap(),
+        &format!("sbt:{}", uuid::Uuid::new_v4().simple()),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let buses: [Arc<dyn Realtime>; 2] = [Arc::new(LocalRealtime::default()), Arc::new(redis)];
+    for bus in buses {
+        let mut a = bus.subscribe();
+        let mut b = bus.subscribe();
+        let event = Event::Typing {
+            scope: None,
+            contact_id: "contact-1".into(),
+            from: "contact".into(),
+            on: true,
+        };
+        bus.publish(&event).await.unwrap();
+        let wait = Duration::from_secs(5);
+        let first = tokio::time::timeout(wait, a.recv_shared())
+            .await
+            .unwrap()
+            .unwrap();
+        let second = tokio::time::timeout(wait, b.recv_shared())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "one value for all subscribers");
+        assert_eq!(first.event(), &event);
+        assert_eq!(first.json(), serde_json::to_string(&event).unwrap());
+        assert!(std::ptr::eq(first.json(), second.json()), "written once");
+    }
+    shutdown.cancel();
+}

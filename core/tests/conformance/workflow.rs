@@ -20,6 +20,7 @@ use switchboard_core::domain::{
     Message, Priority, Role, Status, TicketStatus, Tier, User,
 };
 use switchboard_core::metrics::Metrics;
+use switchboard_core::realtime::Subscription;
 use switchboard_core::realtime::{Event, Realtime};
 use switchboard_core::store::{
     Caller, CannedInput, ConversationFilter, IngestOutcome, Ingested, NotificationKind, Queued,
@@ -27,7 +28,6 @@ use switchboard_core::store::{
 use switchboard_core::stream::INBOUND;
 use switchboard_core::workflow::Workflow;
 use switchboard_core::{Error, Result};
-use tokio::sync::broadcast::Receiver;
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -197,7 +197,7 @@ impl Fx {
             .unwrap()
     }
 
-    fn events(&self) -> Receiver<Event> {
+    fn events(&self) -> Subscription {
         self.env.realtime.subscribe()
     }
 }
@@ -214,7 +214,7 @@ fn is_invalid<T: std::fmt::Debug>(r: Result<T>) -> bool {
     matches!(r, Err(Error::Invalid(_)))
 }
 
-fn drain(rx: &mut Receiver<Event>) -> Vec<Event> {
+fn drain(rx: &mut Subscription) -> Vec<Event> {
     let mut out = Vec::new();
     while let Ok(e) = rx.try_recv() {
         out.push(e);

@@ -93,6 +93,10 @@ pub struct ListParams {
     sort: String,
     #[serde(default)]
     label: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    assignee: String,
     after: Option<String>,
     /// The conversation open beside the list (kept selected).
     open: Option<i64>,
@@ -120,7 +124,8 @@ impl ListParams {
                 .transpose()?,
             label: Some(self.label.trim().to_lowercase()).filter(|l| !l.is_empty()),
             search: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
-            ..ListFilter::default()
+            company_id: Some(self.company.clone()).filter(|c| !c.is_empty()),
+            assignee_id: Some(self.assignee.clone()).filter(|a| !a.is_empty()),
         };
         Ok(ListQuery {
             view: parse_view(self.view.as_deref(), role),
@@ -145,6 +150,8 @@ impl ListParams {
             ("priority", &self.priority),
             ("sort", &self.sort),
             ("label", &self.label),
+            ("company", &self.company),
+            ("assignee", &self.assignee),
         ] {
             if !v.is_empty() {
                 pairs.push((k, v.clone()));
@@ -161,9 +168,38 @@ pub struct Filters {
     channel_options: Vec<(String, String, bool)>,
     priority_options: Vec<(String, String, bool)>,
     sort_options: Vec<(String, String, bool)>,
+    company_options: Vec<(String, String, bool)>,
+    assignee_options: Vec<(String, String, bool)>,
 }
 
-fn filters(t: &super::i18n::Tr, p: &ListParams) -> Filters {
+/// The choices of the company and assignee filters: the companies the agent may filter
+/// by, and the active agents, by name.
+async fn filter_choices(
+    state: &AppState,
+    agent: &WebAgent,
+) -> Result<(Vec<(String, String)>, Vec<(String, String)>), WebError> {
+    let companies = state.store.companies_for(&agent.caller).await?;
+    let mut agents: Vec<(String, String)> = state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|u| u.user.active && u.user.role.is_agent())
+        .map(|u| {
+            let name = view::display_name(&u.user);
+            (u.user.id, name)
+        })
+        .collect();
+    agents.sort_by_key(|a| a.1.to_lowercase());
+    Ok((companies, agents))
+}
+
+fn filters(
+    t: &super::i18n::Tr,
+    p: &ListParams,
+    companies: Vec<(String, String)>,
+    agents: Vec<(String, String)>,
+) -> Filters {
     let opt =
         |value: &str, label: String, current: &str| (value.to_owned(), label, value == current);
     Filters {
@@ -206,6 +242,20 @@ fn filters(t: &super::i18n::Tr, p: &ListParams) -> Filters {
             opt("waiting", t.t("sort-waiting"), &p.sort),
             opt("priority", t.t("sort-priority"), &p.sort),
         ],
+        company_options: std::iter::once(opt("", t.t("any-company"), &p.company))
+            .chain(
+                companies
+                    .into_iter()
+                    .map(|(id, name)| opt(&id, name, &p.company)),
+            )
+            .collect(),
+        assignee_options: std::iter::once(opt("", t.t("any-assignee"), &p.assignee))
+            .chain(
+                agents
+                    .into_iter()
+                    .map(|(id, name)| opt(&id, name, &p.assignee)),
+            )
+            .collect(),
     }
 }
 
@@ -440,8 +490,9 @@ async fn render_page(
         Some((c, t)) => (Some(c), t),
         None => (None, Vec::new()),
     };
+    let (companies, agents) = filter_choices(state, agent).await?;
     let mut resp = render(&ConversationsPage {
-        f: filters(&agent.tr, params),
+        f: filters(&agent.tr, params, companies, agents),
         p,
         list_title,
         items: list.items,
@@ -537,6 +588,7 @@ pub struct ConvView {
     identities: Vec<IdentityView>,
     company: Option<String>,
     labels_text: String,
+    /// Earlier conversations of the contact: number, status, its label, when.
     history: Vec<(i64, String, String, String)>,
 }
 
@@ -1081,6 +1133,107 @@ pub async fn set_labels(
             &switchboard_core::changes::Change::Labels(labels),
             form.version,
         )
+        .await
+        .map(|_| ());
+    after_action(&state, &agent, &headers, &number, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeForm {
+    /// The number of the conversation to merge into the one in the path.
+    #[serde(default)]
+    from: String,
+}
+
+/// Merges another conversation of the same contact into this one: both must be in the
+/// agent's scope and writable (the workflow checks the second one).
+pub async fn merge_conversation(
+    State(state): State<AppState>,
+    WriterAgent(agent): WriterAgent,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Form(form): Form<MergeForm>,
+) -> Result<Response, WebError> {
+    let target = find(&state, &agent, &number).await?;
+    let source = find(&state, &agent, &form.from).await?;
+    let outcome = state
+        .workflow
+        .merge_conversations(&agent.caller, &source.id, &target.id)
+        .await
+        .map(|_| ());
+    after_action(&state, &agent, &headers, &number, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContactQuery {
+    #[serde(default)]
+    q: String,
+}
+
+#[derive(Template)]
+#[template(path = "_contact_matches.html")]
+struct ContactMatches {
+    p: Page,
+    number: i64,
+    matches: Vec<(String, String, String)>,
+    searched: bool,
+}
+
+/// Contacts the agent may see that match a name, address or number: candidates to merge
+/// into this conversation's contact.
+pub async fn contact_matches(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(number): Path<String>,
+    Query(q): Query<ContactQuery>,
+) -> Result<Response, WebError> {
+    let c = find(&state, &agent, &number).await?;
+    let hits = state
+        .store
+        .search_contacts(&agent.caller, &q.q, 8)
+        .await?
+        .into_iter()
+        .filter(|h| h.contact_id != c.contact_id)
+        .map(|h| {
+            let detail = h
+                .identities
+                .iter()
+                .map(|i| i.value().to_owned())
+                .chain(h.company_name.clone())
+                .collect::<Vec<_>>()
+                .join(" · ");
+            (h.contact_id, h.name.unwrap_or_default(), detail)
+        })
+        .collect();
+    let p = Page::anonymous(&state, agent.tr, String::new(), agent.csrf.clone());
+    Ok(render(&ContactMatches {
+        p,
+        number: c.number,
+        matches: hits,
+        searched: !q.q.trim().is_empty(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MergeContactForm {
+    /// The contact to merge into this conversation's contact.
+    #[serde(default)]
+    contact: String,
+}
+
+/// Merges another contact (the same person, written from another address) into the
+/// contact of this conversation. The workflow checks the other contact's scope.
+pub async fn merge_contact(
+    State(state): State<AppState>,
+    WriterAgent(agent): WriterAgent,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Form(form): Form<MergeContactForm>,
+) -> Result<Response, WebError> {
+    let c = find(&state, &agent, &number).await?;
+    let outcome = state
+        .workflow
+        .merge_contacts(&agent.caller, &form.contact, &c.contact_id)
         .await
         .map(|_| ());
     after_action(&state, &agent, &headers, &number, outcome).await

@@ -10,9 +10,11 @@ use axum::extract::State;
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::SinkExt;
 use serde::Deserialize;
-use switchboard_core::realtime::Event;
+use switchboard_core::realtime::{Event, Shared};
 use switchboard_core::store::Caller;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use super::session::WebAgent;
 use crate::app::AppState;
@@ -21,6 +23,8 @@ use crate::app::AppState;
 const HEARTBEAT: Duration = Duration::from_secs(30);
 /// Largest frame an agent page sends.
 const MAX_FRAME: usize = 4 * 1024;
+/// Most events sent in one write.
+const BURST: usize = 64;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -39,7 +43,8 @@ pub async fn upgrade(
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     let name = super::view::display_name(&agent.user);
-    ws.max_message_size(MAX_FRAME)
+    ws.read_buffer_size(crate::http::WS_READ_BUFFER)
+        .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| run(state, agent.caller, name, socket))
 }
 
@@ -73,17 +78,34 @@ async fn run(state: AppState, caller: Caller, name: String, mut socket: WebSocke
                 Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
-            event = events.recv() => {
-                let event = match event {
+            event = events.recv_shared() => {
+                let mut event = match event {
                     Ok(e) => e,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Event::Resync,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    Err(RecvError::Lagged(_)) => Shared::new(Event::Resync),
+                    Err(RecvError::Closed) => return,
                 };
-                if !visible(&caller, &event) {
-                    continue;
+                // Events come in bursts (a router batch): whatever is already waiting goes
+                // out in the same write.
+                let mut queued = 0;
+                loop {
+                    // The JSON is written once for every socket that sends it.
+                    if visible(&caller, &event) && !event.json().is_empty() {
+                        if socket.feed(WsMessage::Text(event.json().into())).await.is_err() {
+                            return;
+                        }
+                        queued += 1;
+                    }
+                    if queued >= BURST {
+                        break;
+                    }
+                    event = match events.try_recv_shared() {
+                        Ok(e) => e,
+                        Err(TryRecvError::Lagged(_)) => Shared::new(Event::Resync),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
+                    };
                 }
-                let Ok(text) = serde_json::to_string(&event) else { continue };
-                if socket.send(WsMessage::Text(text.into())).await.is_err() {
+                if queued > 0 && socket.flush().await.is_err() {
                     return;
                 }
             }
