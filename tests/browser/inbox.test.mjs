@@ -191,6 +191,13 @@ test("agents work a web-chat conversation live, from sign-in to reopen", async (
     await s.locator("h1", { hasText: "Dashboard" }).waitFor();
     await accessible(s, "dashboard");
     await shoot(s, "dashboard");
+    // Saved replies: the supervisor reads them (and may not add any).
+    await s.getByRole("link", { name: "Saved replies" }).click();
+    await s.locator("h1", { hasText: "Saved replies" }).waitFor();
+    await s.locator("code.shortcut", { hasText: "/greeting" }).first().waitFor();
+    assert.equal(await s.getByRole("link", { name: "New saved reply" }).count(), 0, "read-only for supervisors");
+    await accessible(s, "saved replies");
+    await shoot(s, "saved-replies");
     assert.deepEqual(errors.map(String), [], "no script errors on any page");
   } finally {
     await Promise.all([ana.close(), bruno.close(), visitor.close()]);

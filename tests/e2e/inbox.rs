@@ -1041,3 +1041,101 @@ async fn merges_from_the_pages_stay_in_scope() {
         .await;
     assert_eq!(status, 422);
 }
+
+/// The saved-replies pages: everyone reads them; an agent adds one and changes only its
+/// own; a bad shortcut is refused beside its field and changes nothing; a supervisor
+/// writes nothing.
+#[tokio::test]
+async fn saved_replies_are_managed_from_their_page() {
+    let server = Server::start(Backend::Embedded).await;
+    add_agent(&server, "admin@example.com", "admin", &[]);
+    add_agent(&server, "ana@example.com", "support", &["--tier", "N1"]);
+    add_agent(&server, "bo@example.com", "support", &["--tier", "N1"]);
+    add_agent(&server, "sue@example.com", "supervisor", &[]);
+    let mut ana = Browser::sign_in(&server, "ana@example.com").await;
+    let mut bo = Browser::sign_in(&server, "bo@example.com").await;
+    let mut sue = Browser::sign_in(&server, "sue@example.com").await;
+
+    let (status, list) = ana.get("/saved-replies?locale=en").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("/greeting"), "the standard set is listed");
+    assert!(list.contains("{{contact.name}}"), "placeholders are named");
+    assert!(
+        !list.contains("href=\"/saved-replies/std-"),
+        "standard replies are the admin's"
+    );
+    let before = list.matches("class=\"saved-item\"").count();
+
+    let (status, body) = ana
+        .post(
+            "/saved-replies/new",
+            &[
+                ("shortcut", "no spaces!"),
+                ("locale", "en"),
+                ("title", "x"),
+                ("body", "y"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{body:.300}");
+    assert!(
+        body.contains("href=\"#shortcut\""),
+        "the error points at its field"
+    );
+    let (_, list) = ana.get("/saved-replies?locale=en").await;
+    assert_eq!(list.matches("class=\"saved-item\"").count(), before);
+
+    let (status, _) = sue
+        .post(
+            "/saved-replies/new",
+            &[
+                ("shortcut", "sue"),
+                ("locale", "en"),
+                ("title", "x"),
+                ("body", "y"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403, "a supervisor writes nothing");
+
+    let form = [
+        ("shortcut", "printer-reset"),
+        ("locale", "en"),
+        ("title", "Printer reset"),
+        (
+            "body",
+            "Hi {{contact.name}}, hold the power button for ten seconds.",
+        ),
+    ];
+    let (status, _) = ana.post("/saved-replies/new", &form).await;
+    assert_eq!(status, 303);
+    let (_, list) = ana.get("/saved-replies?locale=en&done=added").await;
+    assert!(list.contains("Saved reply added."));
+    let at = list.find("/printer-reset").unwrap();
+    let id = attr_after(&list[at..], "href=\"/saved-replies/")
+        .unwrap()
+        .to_owned();
+    // The composer's menu finds it.
+    let (_, menu) = ana.get("/canned?prefix=printer").await;
+    assert!(menu.contains("printer-reset"), "{menu:.300}");
+
+    // Bo may read it but not change or remove it.
+    let (status, _) = bo.get(&format!("/saved-replies/{id}")).await;
+    assert_eq!(status, 403);
+    let (status, _) = bo.post(&format!("/saved-replies/{id}"), &form).await;
+    assert_eq!(status, 403);
+    let (status, _) = bo.post(&format!("/saved-replies/{id}/delete"), &[]).await;
+    assert_eq!(status, 403);
+
+    let mut changed = form;
+    changed[3] = ("body", "Hold the power button for twenty seconds.");
+    let (status, _) = ana.post(&format!("/saved-replies/{id}"), &changed).await;
+    assert_eq!(status, 303);
+    let (_, list) = ana.get("/saved-replies?locale=en").await;
+    assert!(list.contains("twenty seconds"));
+    let (status, _) = ana.post(&format!("/saved-replies/{id}/delete"), &[]).await;
+    assert_eq!(status, 303);
+    let (_, list) = ana.get("/saved-replies?locale=en").await;
+    assert!(!list.contains("printer-reset"));
+    assert_eq!(list.matches("class=\"saved-item\"").count(), before);
+}

@@ -68,7 +68,7 @@
     },
     "pt-BR": {
       launcher: "Chat", open: "Abrir o chat", close: "Fechar o chat", title: "Fale conosco",
-      connecting: "conectando…", reconnecting: "reconectando…", online: "online", offline: "sem conexão",
+      connecting: "conectando…", reconnecting: "reconectando…", online: "conectado", offline: "sem conexão",
       message: "Mensagem", placeholder: "Escreva uma mensagem…", send: "Enviar", attach: "Anexar uma imagem ou um PDF",
       typing: "O atendente está digitando…", bot: "Bot", uploading: "Enviando arquivo…", sending: "Enviando…",
       name: "Seu nome", email: "Seu e-mail", start: "Iniciar conversa",

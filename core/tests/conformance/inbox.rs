@@ -527,8 +527,14 @@ async fn no_view_filter_search_or_count_leaves_the_callers_scope(env: Env) {
     // The company filter offers a coordinator its own companies only; the support side
     // every company.
     let names = |v: Vec<(String, String)>| v.into_iter().map(|(_, n)| n).collect::<Vec<_>>();
-    assert_eq!(names(s.companies_for(&coordinator).await.unwrap()), ["Acme"]);
-    assert_eq!(names(s.companies_for(&alice).await.unwrap()), ["Acme", "Globex"]);
+    assert_eq!(
+        names(s.companies_for(&coordinator).await.unwrap()),
+        ["Acme"]
+    );
+    assert_eq!(
+        names(s.companies_for(&alice).await.unwrap()),
+        ["Acme", "Globex"]
+    );
 
     let text = "a impressora quebrou de novo";
     let a1 = w

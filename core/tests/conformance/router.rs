@@ -197,7 +197,10 @@ async fn subscribers_share_each_event_and_its_json_on_both_buses() {
             .await
             .unwrap()
             .unwrap();
-        assert!(Arc::ptr_eq(&first, &second), "one value for all subscribers");
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "one value for all subscribers"
+        );
         assert_eq!(first.event(), &event);
         assert_eq!(first.json(), serde_json::to_string(&event).unwrap());
         assert!(std::ptr::eq(first.json(), second.json()), "written once");

@@ -22,6 +22,7 @@ pub mod blobs;
 pub mod dashboard;
 pub mod i18n;
 pub mod inbox;
+pub mod saved;
 pub mod session;
 pub mod socket;
 pub mod view;
@@ -186,6 +187,27 @@ pub fn table() -> Table {
         ),
         r("GET", "/blobs/{key}", Agent, get(blobs::agent_blob)),
         r("GET", "/canned", Agent, get(inbox::canned)),
+        r("GET", "/saved-replies", Agent, get(saved::list)),
+        r("GET", "/saved-replies/new", Agent, get(saved::new_page)),
+        r(
+            "POST",
+            "/saved-replies/new",
+            AgentWrite,
+            post(saved::create),
+        ),
+        r("GET", "/saved-replies/{id}", Agent, get(saved::edit_page)),
+        r(
+            "POST",
+            "/saved-replies/{id}",
+            AgentWrite,
+            post(saved::update),
+        ),
+        r(
+            "POST",
+            "/saved-replies/{id}/delete",
+            AgentWrite,
+            post(saved::delete),
+        ),
         r("GET", "/palette", Agent, get(inbox::palette)),
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
         r("GET", "/dashboard", Reports, get(dashboard::page)),
