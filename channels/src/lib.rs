@@ -3,4 +3,5 @@
 //! [`switchboard_core::dispatcher::Sender`] for its channel. Parsing is pure: no IO, no
 //! HTTP framework, so it can be tested and fuzzed on its own.
 
+pub mod email;
 pub mod webchat;

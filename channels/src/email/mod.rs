@@ -1,0 +1,10 @@
+//! The email channel. Inbound mail arrives with the whole thread quoted below (or above)
+//! the few lines the customer actually wrote; agents and bots should see those lines, and
+//! the rest should stay available without cluttering the conversation.
+//!
+//! [`split_reply`] does that split on the plain-text body. It is pure (no IO, no parsing of
+//! MIME), so it can be tested on real bodies and fuzzed on its own.
+
+mod reply;
+
+pub use reply::{Split, split_reply};

@@ -1,0 +1,1296 @@
+//! Separates what the sender wrote in an email from what their client appended: the quoted
+//! thread, forwarded or embedded emails, and signatures.
+//!
+//! Mail clients mark those parts in many ways and many languages ("On … wrote:", "Am …
+//! schrieb …:", an Outlook "From: / Sent: / To: / Subject:" block, "-----Original
+//! Message-----", "> " quotes, "Sent from my iPhone", "-- "), and none of them is reliable
+//! on its own. So the body is first cut into typed spans of lines, and the reply is then
+//! chosen from the order of those spans: a quote answered inline stays, a quote nothing
+//! follows goes, and so on.
+//!
+//! The split never throws the message away: when trimming would leave nothing but the body
+//! has text (a bare forward, a body that is only a quote), the whole body is the reply.
+
+/// The visible reply of an email body and everything taken out of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Split {
+    /// What the sender wrote, without blank lines around it. Empty only when the body had
+    /// no text beyond blank lines, quote marks, delimiter lines and "… wrote:" lines.
+    pub reply: String,
+    /// Everything taken out, in body order: quoted history, embedded and forwarded emails,
+    /// signatures. Empty when nothing was taken out.
+    pub rest: String,
+}
+
+/// Splits a plain-text email body into the visible reply and the rest.
+///
+/// Line endings are normalized to `\n` first, so both fields use `\n`.
+pub fn split_reply(body: &str) -> Split {
+    let text = body.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = text.split('\n').collect();
+    let spans = classify(&lines);
+    let in_reply = choose_reply(&spans);
+
+    let mut reply = Vec::new();
+    let mut rest = Vec::new();
+    for (span, kept) in spans.iter().zip(&in_reply) {
+        let target = if *kept { &mut reply } else { &mut rest };
+        target.extend_from_slice(&lines[span.start..span.end]);
+    }
+    let reply = join_trimmed(&reply);
+    if reply.is_empty() && lines.iter().any(|line| carries_message(line)) {
+        // Forwarded mail and quote-only bodies are never truncated to nothing.
+        return Split {
+            reply: join_trimmed(&lines),
+            rest: String::new(),
+        };
+    }
+    Split {
+        reply,
+        rest: join_trimmed(&rest),
+    }
+}
+
+/// What a run of lines is, as far as choosing the reply goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Blank,
+    /// Anything written by the sender, and everything inside a fenced code block.
+    Text,
+    /// A `>` quote line (or a supercite one, `JD>`).
+    Quote,
+    /// A line made only of `-`, `_`, `=`, `*`, `#`, `~`, `+`, dashes or Gmail's `ᐧ`.
+    Delimiter,
+    /// The first line of a signature: `-- ` or a "Sent from my …" line.
+    Signature,
+    /// "-----Original Message-----", "Begin forwarded message:" and their translations.
+    ForwardMark,
+    /// An embedded email's header block: "From: / Sent: / To: / Subject:" and translations.
+    HeaderFields,
+    /// "On … wrote:" and its translations, over as many lines as the client wrapped it.
+    Attribution,
+}
+
+/// Lines `start..end` of the body, all of one kind.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    kind: Kind,
+    start: usize,
+    end: usize,
+}
+
+/// Cuts the body into spans. Most are one line; attributions and header blocks may be
+/// several.
+fn classify(lines: &[&str]) -> Vec<Span> {
+    let in_code = code_block_lines(lines);
+    let mut spans = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        let line = lines[index];
+        let one = index + 1;
+        let (kind, end) = if in_code[index] {
+            (Kind::Text, one)
+        } else if is_blank(line) {
+            (Kind::Blank, one)
+        } else if let Some(end) = attribution_at(lines, index) {
+            (Kind::Attribution, end)
+        } else if is_quote(line) {
+            (Kind::Quote, one)
+        } else if is_forward_mark(line) {
+            (Kind::ForwardMark, one)
+        } else if let Some(end) = header_fields_at(lines, index) {
+            (Kind::HeaderFields, end)
+        } else if is_signature_start(line) {
+            (Kind::Signature, one)
+        } else if is_delimiter(line) {
+            (Kind::Delimiter, one)
+        } else {
+            (Kind::Text, one)
+        };
+        spans.push(Span {
+            kind,
+            start: index,
+            end,
+        });
+        index = end;
+    }
+    spans
+}
+
+/// Marks the lines inside fenced code blocks (and the fences), whose `#`, `>` or `--` lines
+/// are code, not mail structure. A fence nothing closes is not a block.
+fn code_block_lines(lines: &[&str]) -> Vec<bool> {
+    let mut inside = vec![false; lines.len()];
+    let mut open = None;
+    for (index, line) in lines.iter().enumerate() {
+        if !line.trim_start().starts_with("```") {
+            continue;
+        }
+        match open.take() {
+            None => open = Some(index),
+            Some(first) => inside[first..=index].fill(true),
+        }
+    }
+    inside
+}
+
+/// Decides, span by span, what is the reply.
+///
+/// Embedded headers at the very top are dropped with the quote they introduce (the sender
+/// answered below it), and the reply starts after them. From there the reply runs until
+/// the first signature, forward mark or header block; an attribution or quote ends it too,
+/// unless more of the sender's text follows the quote (an inline answer), in which case
+/// only the attribution line is dropped. Blank and delimiter lines just before the end go
+/// with what follows them.
+fn choose_reply(spans: &[Span]) -> Vec<bool> {
+    let start = skip_leading_embedded(spans);
+    let mut end = spans.len();
+    let mut dropped = Vec::new();
+    let mut index = start;
+    while index < spans.len() {
+        match spans[index].kind {
+            Kind::Blank | Kind::Text | Kind::Delimiter => index += 1,
+            Kind::Signature | Kind::ForwardMark | Kind::HeaderFields => {
+                end = index;
+                break;
+            }
+            Kind::Attribution => match answered_quote_after(spans, index + 1) {
+                Some(quote) => {
+                    dropped.push(index);
+                    index = quote;
+                }
+                None => {
+                    end = index;
+                    break;
+                }
+            },
+            Kind::Quote => match answered_quote_after(spans, index) {
+                Some(_) => index = quote_block_end(spans, index) + 1,
+                None => {
+                    end = index;
+                    break;
+                }
+            },
+        }
+    }
+    while end > start && matches!(spans[end - 1].kind, Kind::Blank | Kind::Delimiter) {
+        end -= 1;
+    }
+
+    let mut in_reply = vec![false; spans.len()];
+    in_reply[start..end].fill(true);
+    for index in dropped {
+        in_reply[index] = false;
+    }
+    in_reply
+}
+
+/// Index of the first span of the reply once the embedded headers at the top of the body
+/// are skipped: an attribution with the quote under it, or a forward mark with the header
+/// block under it. What is forwarded or answered below stays.
+fn skip_leading_embedded(spans: &[Span]) -> usize {
+    let after_blanks = |from: usize| next_non_blank(spans, from).unwrap_or(spans.len());
+    let mut index = after_blanks(0);
+    loop {
+        let Some(span) = spans.get(index) else {
+            return index;
+        };
+        let introduced = match span.kind {
+            Kind::Attribution => Kind::Quote,
+            Kind::ForwardMark => Kind::HeaderFields,
+            Kind::HeaderFields => {
+                index = after_blanks(index + 1);
+                continue;
+            }
+            _ => return index,
+        };
+        let mut after = index + 1;
+        if let Some(next) = next_non_blank(spans, after)
+            && spans[next].kind == introduced
+        {
+            after = if introduced == Kind::Quote {
+                quote_block_end(spans, next) + 1
+            } else {
+                next + 1
+            };
+        }
+        index = after_blanks(after);
+    }
+}
+
+/// The quote starting at the first non-blank span from `from`, if the sender's own text
+/// follows it: that quote is being answered inline and belongs to the reply.
+fn answered_quote_after(spans: &[Span], from: usize) -> Option<usize> {
+    let quote = next_non_blank(spans, from)?;
+    if spans[quote].kind != Kind::Quote {
+        return None;
+    }
+    let after = next_non_blank(spans, quote_block_end(spans, quote) + 1)?;
+    (spans[after].kind == Kind::Text).then_some(quote)
+}
+
+/// Last quote span of the block starting at `quote`; blank lines inside a block don't end it.
+fn quote_block_end(spans: &[Span], quote: usize) -> usize {
+    let mut last = quote;
+    while let Some(next) = next_non_blank(spans, last + 1) {
+        if spans[next].kind != Kind::Quote {
+            break;
+        }
+        last = next;
+    }
+    last
+}
+
+fn next_non_blank(spans: &[Span], from: usize) -> Option<usize> {
+    (from..spans.len()).find(|&index| spans[index].kind != Kind::Blank)
+}
+
+/// Joins lines with `\n`, without the blank lines at either end.
+fn join_trimmed(lines: &[&str]) -> String {
+    let first = lines.iter().position(|line| !is_blank(line));
+    let last = lines.iter().rposition(|line| !is_blank(line));
+    match (first, last) {
+        (Some(first), Some(last)) => lines[first..=last].join("\n").trim_end().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Whether a line holds any message, once quote marks are set aside: "… wrote:" lines and
+/// delimiters say who wrote what, not what was said.
+fn carries_message(line: &str) -> bool {
+    let text = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    let says_who_wrote =
+        (opens_attribution(text) && is_attribution(text)) || is_numeric_date_header(text);
+    !(is_blank(text) || is_delimiter(text) || says_who_wrote)
+}
+
+fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+// ---------------------------------------------------------------------------------------
+// Attributions: "On … wrote:" and friends.
+// ---------------------------------------------------------------------------------------
+
+/// Clients wrap a long attribution; the longest seen in the wild spans five lines (an HTML
+/// `mailto:` link broken around a blank line).
+const MAX_ATTRIBUTION_LINES: usize = 6;
+/// An attribution is one sentence; a longer run of lines is a paragraph that happens to
+/// end with "wrote:".
+const MAX_ATTRIBUTION_CHARS: usize = 400;
+
+/// The verb of an attribution, lowercase, in the languages clients write them in.
+const WROTE: &[&str] = &[
+    "wrote",
+    "writes",
+    "schrieb",
+    "escreveu",
+    "escribió",
+    "escribio",
+    "écrit",
+    "ecrit",
+    "scritto",
+    "scrisse",
+    "schreef",
+    "geschreven",
+    "skrev",
+    "napisał",
+    "napisal",
+    "написал",
+    "написав",
+    "пише",
+    "写道",
+    "寫道",
+    "kirjoitti",
+    "írta",
+    "napsal",
+    "yazdı",
+];
+
+/// Words an attribution starts with ("On 3 Mar…", "Am 03.02.2016…", "Le 4 janv.…"),
+/// compared case-sensitively since they open the line.
+const ATTRIBUTION_LEADS: &[&str] = &[
+    "On",
+    "At",
+    "Am",
+    "Le",
+    "El",
+    "Em",
+    "Op",
+    "Il",
+    "Den",
+    "Dnia",
+    "W dniu",
+    "Dne",
+    "Quoting",
+    "Citando",
+    "Zitat von",
+    "Pada",
+    "Vào",
+    "No dia",
+    "在",
+    "於",
+];
+
+/// Weekdays an attribution may start with ("понедельник, 6 октября 2014 г. …"), lowercase.
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "montag",
+    "dienstag",
+    "mittwoch",
+    "donnerstag",
+    "freitag",
+    "samstag",
+    "sonntag",
+    "lundi",
+    "mardi",
+    "mercredi",
+    "jeudi",
+    "vendredi",
+    "samedi",
+    "dimanche",
+    "lunes",
+    "martes",
+    "miércoles",
+    "jueves",
+    "viernes",
+    "sábado",
+    "domingo",
+    "segunda-feira",
+    "terça-feira",
+    "quarta-feira",
+    "quinta-feira",
+    "sexta-feira",
+    "понедельник",
+    "вторник",
+    "среда",
+    "четверг",
+    "пятница",
+    "суббота",
+    "воскресенье",
+    "понеділок",
+    "вівторок",
+    "середа",
+    "четвер",
+    "пʼятниця",
+    "п'ятниця",
+    "субота",
+    "неділя",
+];
+
+/// The end (exclusive) of the attribution starting at line `start`, if one does.
+fn attribution_at(lines: &[&str], start: usize) -> Option<usize> {
+    let first = lines[start];
+    if is_blank(first) || is_quote(first) {
+        return None;
+    }
+    let end = if is_numeric_date_header(first) {
+        numeric_date_header_end(lines, start)
+    } else if opens_attribution(first) {
+        attribution_end(lines, start)?
+    } else {
+        return None;
+    };
+    // "I bought 3 apples.\nOn 3 Mar 2026, Ana wrote:" starts at the second line.
+    let starts_later = (start + 1..end).any(|later| {
+        opens_attribution_itself(lines[later]) && attribution_end(lines, later) == Some(end)
+    });
+    (!starts_later).then_some(end)
+}
+
+/// Where the attribution whose first line is `start` ends: the first line that completes
+/// "… wrote:" with a date or an address in it. Continuation lines may not be quotes,
+/// except a lone `>` closing a wrapped `<address`, and may not be blank, except before a
+/// line opening `<address`.
+fn attribution_end(lines: &[&str], start: usize) -> Option<usize> {
+    let mut joined = String::new();
+    let last = lines.len().min(start + MAX_ATTRIBUTION_LINES);
+    for index in start..last {
+        let line = lines[index];
+        if index > start {
+            if is_blank(line) {
+                let next = lines[index + 1..].iter().find(|line| !is_blank(line));
+                if next.is_some_and(|next| next.trim_start().starts_with('<')) {
+                    continue;
+                }
+                return None;
+            }
+            if is_quote(line) && !has_open_angle(&joined) {
+                return None;
+            }
+            joined.push(' ');
+        }
+        joined.push_str(line.trim());
+        if joined.len() > MAX_ATTRIBUTION_CHARS {
+            return None;
+        }
+        if is_attribution(&joined) {
+            return Some(index + 1);
+        }
+    }
+    None
+}
+
+/// Whether a line can open an attribution: a lead word, a weekday or a digit first
+/// (`opens_attribution_itself`), or a "Name <address>" in it ("Some One <a@b.c> wrote:").
+fn opens_attribution(line: &str) -> bool {
+    opens_attribution_itself(line) || has_email_address(line)
+}
+
+/// Whether a line opens an attribution by the way it starts.
+fn opens_attribution_itself(line: &str) -> bool {
+    let text = strip_decoration(line);
+    if text.starts_with(|c: char| c.is_ascii_digit()) {
+        return true;
+    }
+    let led = ATTRIBUTION_LEADS.iter().any(|lead| {
+        text.strip_prefix(lead).is_some_and(|after| {
+            !lead.is_ascii() || after.starts_with(|c: char| c.is_whitespace() || c == ',')
+        })
+    });
+    led || {
+        let lower = text.to_lowercase();
+        WEEKDAYS.iter().any(|day| {
+            lower
+                .strip_prefix(day)
+                .is_some_and(|after| !after.starts_with(char::is_alphabetic))
+        })
+    }
+}
+
+/// Whether text (an attribution's lines joined) reads "… wrote:": it ends with a colon (or
+/// with "wrote ----"), says "wrote" in some language (or ends "<address>:"), and names a
+/// date, time or address.
+/// The last condition keeps "Here is what Bob wrote:" in the reply.
+fn is_attribution(text: &str) -> bool {
+    let trimmed = text.trim();
+    let dashed = trimmed.ends_with('-');
+    let core = trimmed
+        .trim_end_matches(|c: char| c == '-' || c.is_whitespace())
+        .trim_start_matches(|c: char| c == '-' || c == '*' || c.is_whitespace());
+    let lower = core.to_lowercase();
+    let ends_like_one = core.ends_with(':')
+        || core.ends_with('：')
+        || (dashed && WROTE.iter().any(|verb| lower.ends_with(verb)));
+    // Gmail in some languages names no verb: "вт, 3 мар. 2026 г. в 10:02, Ana <a@b.c>:".
+    let says_wrote = WROTE.iter().any(|verb| lower.contains(verb))
+        || (core.ends_with(">:") && has_email_address(core));
+    ends_like_one && says_wrote && (has_email_address(core) || has_time(core) || has_year(core))
+}
+
+/// Gmail's attribution in some locales has no verb: "2016-03-03 17:21 GMT+01:00 Some One"
+/// or "2013/7/20 sam <info@example.org>". The zone or address tells it from a log line.
+fn is_numeric_date_header(line: &str) -> bool {
+    let text = line.trim();
+    starts_with_numeric_date(text)
+        && text.chars().count() <= MAX_ATTRIBUTION_CHARS / 2
+        && (text.contains("GMT+") || text.contains("GMT-") || has_email_address(text))
+}
+
+/// A numeric-date attribution ends with its line, or with the line closing its `<address`.
+fn numeric_date_header_end(lines: &[&str], start: usize) -> usize {
+    let mut joined = lines[start].to_string();
+    let mut end = start + 1;
+    while has_open_angle(&joined)
+        && end < lines.len()
+        && end - start < MAX_ATTRIBUTION_LINES
+        && !is_blank(lines[end])
+    {
+        joined.push_str(lines[end]);
+        end += 1;
+    }
+    end
+}
+
+/// `YYYY-MM-DD ` or `YYYY/M/D ` at the start.
+fn starts_with_numeric_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits_from = |from: usize| {
+        bytes[from.min(bytes.len())..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
+    if digits_from(0) != 4 {
+        return false;
+    }
+    let Some(&separator) = bytes.get(4) else {
+        return false;
+    };
+    if separator != b'-' && separator != b'/' {
+        return false;
+    }
+    let month = digits_from(5);
+    if !(1..=2).contains(&month) || bytes.get(5 + month) != Some(&separator) {
+        return false;
+    }
+    let day_at = 6 + month;
+    let day = digits_from(day_at);
+    (1..=2).contains(&day) && bytes.get(day_at + day) == Some(&b' ')
+}
+
+/// More `<` than `>`: a wrapped `<address` still to be closed.
+fn has_open_angle(text: &str) -> bool {
+    text.matches('<').count() > text.matches('>').count()
+}
+
+/// `local@domain`, however it is bracketed or escaped.
+fn has_email_address(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().any(|(index, &c)| {
+        c == '@'
+            && index > 0
+            && (chars[index - 1].is_alphanumeric() || "._%+-".contains(chars[index - 1]))
+            && chars
+                .get(index + 1)
+                .is_some_and(|next| next.is_alphanumeric())
+    })
+}
+
+/// A clock time: `10:02`, `8:45`, `13.16`.
+fn has_time(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let digit = |index: usize| chars.get(index).is_some_and(|c| c.is_ascii_digit());
+    (0..chars.len()).any(|start| {
+        if !digit(start) || (start > 0 && digit(start - 1)) {
+            return false;
+        }
+        let hour = if digit(start + 1) { 2 } else { 1 };
+        let separator = start + hour;
+        matches!(chars.get(separator), Some(':' | '.'))
+            && digit(separator + 1)
+            && digit(separator + 2)
+            && !digit(separator + 3)
+    })
+}
+
+/// A year from 1900 to 2099 standing on its own.
+fn has_year(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let digit = |index: usize| chars.get(index).is_some_and(|c| c.is_ascii_digit());
+    (0..chars.len()).any(|start| {
+        (start == 0 || !digit(start - 1))
+            && (0..4).all(|offset| digit(start + offset))
+            && !digit(start + 4)
+            && matches!((chars[start], chars[start + 1]), ('1', '9') | ('2', '0'))
+    })
+}
+
+/// The line without the dashes, stars and spaces clients put around marks.
+fn strip_decoration(line: &str) -> &str {
+    line.trim_matches(|c: char| c.is_whitespace() || "-*_=~".contains(c))
+}
+
+// ---------------------------------------------------------------------------------------
+// Quotes, forward marks, header blocks, signatures and delimiters.
+// ---------------------------------------------------------------------------------------
+
+/// `>` after at most three spaces (four make an indented code line), or supercite's
+/// initials (`C>`, `JD>`).
+fn is_quote(line: &str) -> bool {
+    let text = line.trim_start_matches(' ');
+    if line.len() - text.len() > 3 {
+        return false;
+    }
+    let initials = text.chars().take_while(char::is_ascii_uppercase).count();
+    initials <= 3 && text[initials..].starts_with('>')
+}
+
+/// The lines that announce an embedded email, lowercase, without their dashes or colon.
+const FORWARD_MARKS: &[&str] = &[
+    "original message",
+    "forwarded message",
+    "begin forwarded message",
+    "forwarded message follows",
+    "ursprüngliche nachricht",
+    "weitergeleitete nachricht",
+    "mensaje original",
+    "mensaje reenviado",
+    "mensagem original",
+    "mensagem encaminhada",
+    "message d'origine",
+    "message original",
+    "message transféré",
+    "début du message réexpédié",
+    "messaggio originale",
+    "messaggio inoltrato",
+    "inizio messaggio inoltrato",
+    "oorspronkelijk bericht",
+    "origineel bericht",
+    "doorgestuurd bericht",
+    "opprinnelig melding",
+    "videresendt melding",
+    "oprindelig meddelelse",
+    "videresendt meddelelse",
+    "ursprungligt meddelande",
+    "vidarebefordrat meddelande",
+    "wiadomość oryginalna",
+    "oryginalna wiadomość",
+    "wiadomość przekazana",
+    "исходное сообщение",
+    "пересылаемое сообщение",
+    "пересланное сообщение",
+    "оригінальне повідомлення",
+    "пересланий лист",
+    "原始邮件",
+    "原始郵件",
+    "转发的邮件",
+    "轉寄的郵件",
+];
+
+fn is_forward_mark(line: &str) -> bool {
+    let core = strip_decoration(line)
+        .trim_end_matches([':', '：'])
+        .trim()
+        .to_lowercase();
+    FORWARD_MARKS.contains(&core.as_str())
+}
+
+/// A field of an embedded email's header block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    From,
+    Sent,
+    To,
+    Copy,
+    Subject,
+    ReplyTo,
+}
+
+/// Field names, lowercase, in the languages clients write header blocks in.
+const FIELD_NAMES: &[(Field, &[&str])] = &[
+    (
+        Field::From,
+        &[
+            "from",
+            "de",
+            "von",
+            "van",
+            "da",
+            "od",
+            "от",
+            "від",
+            "från",
+            "fra",
+            "frá",
+            "lähettäjä",
+            "feladó",
+            "kimden",
+            "expéditeur",
+            "发件人",
+            "寄件者",
+            "發件人",
+        ],
+    ),
+    (
+        Field::Sent,
+        &[
+            "sent",
+            "date",
+            "gesendet",
+            "datum",
+            "enviado",
+            "enviada",
+            "envoyé",
+            "verzonden",
+            "inviato",
+            "data",
+            "wysłano",
+            "wysłane",
+            "отправлено",
+            "дата",
+            "надіслано",
+            "skickat",
+            "sendt",
+            "dato",
+            "lähetetty",
+            "päivämäärä",
+            "elküldve",
+            "tarih",
+            "发送时间",
+            "日期",
+            "時間",
+            "傳送時間",
+        ],
+    ),
+    (
+        Field::To,
+        &[
+            "to",
+            "an",
+            "para",
+            "à",
+            "a",
+            "aan",
+            "do",
+            "кому",
+            "till",
+            "til",
+            "vastaanottaja",
+            "címzett",
+            "kime",
+            "收件人",
+            "收件者",
+        ],
+    ),
+    (
+        Field::Copy,
+        &[
+            "cc",
+            "kopie",
+            "копия",
+            "копія",
+            "kopia",
+            "kopio",
+            "másolat",
+            "抄送",
+            "副本",
+        ],
+    ),
+    (
+        Field::Subject,
+        &[
+            "subject",
+            "betreff",
+            "asunto",
+            "assunto",
+            "objet",
+            "onderwerp",
+            "oggetto",
+            "temat",
+            "тема",
+            "ämne",
+            "emne",
+            "aihe",
+            "tárgy",
+            "konu",
+            "主题",
+            "主旨",
+        ],
+    ),
+    (
+        Field::ReplyTo,
+        &[
+            "reply-to",
+            "antwort an",
+            "risposta",
+            "responder a",
+            "répondre à",
+            "svara till",
+            "odpowiedź do",
+        ],
+    ),
+];
+
+/// The field a header line names: `From: …`, `*From:* …` (Outlook's HTML as text),
+/// `Von: …`, `发件人：…`. A colon not followed by a space (`http://`) names none.
+fn field_of(line: &str) -> Option<Field> {
+    let text = line.trim_start().trim_start_matches('*');
+    let colon = text.find([':', '：'])?;
+    let name = text[..colon].trim_end_matches('*').trim();
+    if name.is_empty() || name.chars().count() > 20 {
+        return None;
+    }
+    let full_width = text[colon..].starts_with('：');
+    let value = text[colon..]
+        .trim_start_matches([':', '：'])
+        .trim_start_matches('*');
+    if !full_width && !value.is_empty() && !value.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let name = name.to_lowercase();
+    FIELD_NAMES
+        .iter()
+        .find(|(_, names)| names.contains(&name.as_str()))
+        .map(|(field, _)| *field)
+}
+
+/// The end (exclusive) of the header block starting at line `start`: consecutive field
+/// lines (a value may wrap onto one more line) naming the sender, the subject and one more
+/// field. Asking for a subject keeps "From: Lisbon / To: Porto / Date: …" in the reply.
+fn header_fields_at(lines: &[&str], start: usize) -> Option<usize> {
+    field_of(lines[start])?;
+    let mut fields = Vec::new();
+    let mut end = start;
+    let mut index = start;
+    let mut wrapped = false;
+    while let Some(line) = lines.get(index) {
+        if let Some(field) = field_of(line) {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+            wrapped = false;
+            end = index + 1;
+        } else if is_blank(line) || wrapped {
+            break;
+        } else {
+            wrapped = true;
+        }
+        index += 1;
+    }
+    let names_a_message = fields.contains(&Field::From) && fields.contains(&Field::Subject);
+    (names_a_message && fields.len() >= 3).then_some(end)
+}
+
+/// How mail apps sign off for their users, lowercase. Each opens a line of its own.
+const SIGNATURE_OPENERS: &[&str] = &[
+    "sent from my ",
+    "sent from mobile",
+    "sent from outlook",
+    "sent from yahoo",
+    "sent from mailbox",
+    "sent from windows mail",
+    "sent from mail for windows",
+    "sent from [mail]",
+    "sent from gmail",
+    "sent from samsung",
+    "sent from iphone",
+    "sent from ipad",
+    "sent from android",
+    "sent from a phone",
+    "sent via ",
+    "sent with ",
+    "sent using ",
+    "get outlook for ",
+    "envoyé de mon ",
+    "envoyé depuis mon ",
+    "envoyé à partir de ",
+    "diese nachricht wurde von meinem ",
+    "gesendet von meinem ",
+    "enviado desde mi ",
+    "enviado desde ",
+    "enviado do meu ",
+    "enviado de meu ",
+    "enviado de mi ",
+    "inviato da ",
+    "inviato dal mio ",
+    "verzonden met ",
+    "verzonden vanaf ",
+    "verzonden van mijn ",
+    "sendt fra min ",
+    "sendt fra ",
+    "skickat från min ",
+    "skickat från ",
+    "lähetetty ",
+    "wysłane z ",
+    "wysłano z ",
+    "отправлено с ",
+    "отправлено из ",
+    "надіслано з ",
+    "从我的",
+    "從我的",
+    "发自我的",
+    "發自我的",
+];
+
+/// Lines longer than this are prose, even when they start like an app's sign-off.
+const MAX_SIGNATURE_LINE_CHARS: usize = 100;
+
+/// `-- ` (the signature separator, often with its space lost) or an app's sign-off line.
+fn is_signature_start(line: &str) -> bool {
+    let text = line.trim();
+    if text == "--" {
+        return true;
+    }
+    if text.chars().count() > MAX_SIGNATURE_LINE_CHARS {
+        return false;
+    }
+    let lower = text.to_lowercase();
+    let lower = lower.trim_start_matches(['(', '<', '*', '_', ' ']);
+    SIGNATURE_OPENERS
+        .iter()
+        .any(|opener| lower.starts_with(opener))
+        || (lower.starts_with("von meinem ") && lower.contains("gesendet"))
+}
+
+/// A line drawn to separate parts: only `-_*=#~+`, dashes, and `ᐧ` (which Gmail adds
+/// under some messages).
+fn is_delimiter(line: &str) -> bool {
+    let text = line.trim();
+    !text.is_empty() && text.chars().all(|c| "-_*=#~+—–ᐧ".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    fn fixtures_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/email_replies")
+    }
+
+    /// The cases in the fixtures folder, by name, sorted.
+    fn fixture_names() -> Vec<String> {
+        let dir = fixtures_dir();
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()));
+        let mut names: Vec<String> = entries
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "input"))
+            .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn fixture(name: &str, extension: &str) -> String {
+        let path = fixtures_dir().join(format!("{name}.{extension}"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
+    }
+
+    #[test]
+    fn email_reply_fixtures() {
+        let names = fixture_names();
+        let mut failures = Vec::new();
+        for name in &names {
+            let expected = fixture(name, "expected");
+            let got = split_reply(&fixture(name, "input"));
+            if got.reply.trim() != expected.trim() {
+                failures.push(format!(
+                    "--- {name}\n  expected:\n{}\n  got:\n{}\n",
+                    expected.trim(),
+                    got.reply.trim()
+                ));
+            }
+        }
+        let passed = names.len() - failures.len();
+        println!("email reply fixtures: {passed}/{} pass", names.len());
+        assert_eq!(names.len(), 64, "the fixtures folder should hold 64 cases");
+        assert!(
+            failures.is_empty(),
+            "{passed}/{} fixtures pass; failing:\n{}",
+            names.len(),
+            failures.concat()
+        );
+    }
+
+    /// Splitting only moves lines: each line of the body is in the reply or in the rest.
+    #[test]
+    fn email_reply_fixtures_lose_no_line() {
+        let count = |text: &str| {
+            let mut lines = BTreeMap::new();
+            for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+                *lines.entry(line.to_string()).or_insert(0) += 1;
+            }
+            lines
+        };
+        for name in fixture_names() {
+            let input = fixture(&name, "input");
+            let split = split_reply(&input);
+            let mut out = count(&split.reply);
+            for (line, n) in count(&split.rest) {
+                *out.entry(line).or_insert(0) += n;
+            }
+            assert_eq!(count(&input), out, "{name}");
+            let elided = fixture(&name, "elided");
+            assert_eq!(
+                split.rest.is_empty(),
+                elided.trim().is_empty(),
+                "{name}: rest is {:?}",
+                split.rest
+            );
+        }
+    }
+
+    /// Bodies shuffled together from the fixtures' lines, some of them mangled, never panic
+    /// the split, never lose a line, and never get an empty reply when they hold a message.
+    #[test]
+    fn email_shuffled_bodies_keep_every_line() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x6d61_696c);
+        let mut pool: Vec<String> = fixture_names()
+            .iter()
+            .flat_map(|name| {
+                let input = fixture(name, "input");
+                input.lines().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect();
+        pool.extend(
+            [
+                "",
+                ">",
+                "```",
+                "--",
+                "<",
+                "> wrote:",
+                "é:",
+                "On 1",
+                "2020/1/1 <a@b",
+            ]
+            .map(String::from),
+        );
+        let noise = [
+            '>', '<', ':', '-', '@', '\r', '\n', 'é', '写', ' ', '1', '*',
+        ];
+        for _ in 0..3_000 {
+            let mut body = String::new();
+            for _ in 0..rng.random_range(0..40) {
+                let mut line: Vec<char> = pool[rng.random_range(0..pool.len())].chars().collect();
+                if rng.random_range(0..4) == 0 {
+                    let at = rng.random_range(0..=line.len());
+                    line.insert(at, noise[rng.random_range(0..noise.len())]);
+                }
+                body.extend(line);
+                body.push(if rng.random_range(0..10) == 0 {
+                    '\r'
+                } else {
+                    '\n'
+                });
+            }
+            let split = split_reply(&body);
+            let normalized = body.replace("\r\n", "\n").replace('\r', "\n");
+            let mut kept: Vec<&str> = split.reply.lines().chain(split.rest.lines()).collect();
+            let mut all: Vec<&str> = normalized.lines().collect();
+            // The reply and the rest lose only blank lines at their ends and trailing spaces.
+            kept.retain(|line| !is_blank(line));
+            all.retain(|line| !is_blank(line));
+            kept.iter_mut().for_each(|line| *line = line.trim_end());
+            all.iter_mut().for_each(|line| *line = line.trim_end());
+            kept.sort_unstable();
+            all.sort_unstable();
+            assert_eq!(kept, all, "{body:?}");
+            if normalized.lines().any(carries_message) {
+                assert!(!split.reply.is_empty(), "{body:?}");
+            }
+        }
+    }
+
+    /// The reply of `body`, which must have taken out a rest starting with `rest_starts`.
+    fn reply_of(body: &str, rest_starts: &str) -> String {
+        let split = split_reply(body);
+        assert!(
+            split.rest.starts_with(rest_starts),
+            "rest should start with {rest_starts:?}: {split:?}"
+        );
+        split.reply
+    }
+
+    const ANSWER: &str = "Thanks, the new password works.\n\nAna";
+    const QUOTED: &str = "> Hi Ana,\n>\n> Try resetting your password.\n";
+
+    #[test]
+    fn email_outlook_reply() {
+        let body = format!(
+            "{ANSWER}\n\n________________________________\nFrom: Support <help@x.com>\n\
+             Sent: Tuesday, March 3, 2026 10:02 AM\nTo: Ana <ana@x.com>\n\
+             Subject: RE: Password\n\nHi Ana,\n\nTry resetting your password.\n"
+        );
+        assert_eq!(reply_of(&body, "____"), ANSWER);
+        let markdownish = body
+            .replace("From:", "*From:*")
+            .replace("Sent:", "*Sent:*")
+            .replace("To:", "*To:*")
+            .replace("Subject:", "*Subject:*");
+        assert_eq!(reply_of(&markdownish, "____"), ANSWER);
+    }
+
+    #[test]
+    fn email_outlook_reply_in_other_languages() {
+        for fields in [
+            ["Von", "Gesendet", "An", "Betreff"],
+            ["De", "Enviado", "Para", "Asunto"],
+            ["Van", "Verzonden", "Aan", "Onderwerp"],
+            ["Da", "Inviato", "A", "Oggetto"],
+            ["Od", "Wysłano", "Do", "Temat"],
+            ["От", "Отправлено", "Кому", "Тема"],
+            ["Від", "Надіслано", "Кому", "Тема"],
+            ["Från", "Skickat", "Till", "Ämne"],
+            ["Fra", "Sendt", "Til", "Emne"],
+            ["发件人", "发送时间", "收件人", "主题"],
+        ] {
+            let [from, sent, to, subject] = fields;
+            let body = format!(
+                "{ANSWER}\n\n{from}: Support <help@x.com>\n{sent}: 3.3.2026 10:02\n\
+                 {to}: Ana <ana@x.com>\n{subject}: Password\n\nTry resetting it.\n"
+            );
+            assert_eq!(reply_of(&body, from), ANSWER, "{from}");
+        }
+    }
+
+    #[test]
+    fn email_gmail_reply() {
+        let body = format!(
+            "{ANSWER}\n\nOn Tue, 3 Mar 2026 at 10:02, Support <help@x.com> wrote:\n\n{QUOTED}"
+        );
+        assert_eq!(reply_of(&body, "On Tue"), ANSWER);
+    }
+
+    #[test]
+    fn email_apple_mail_reply() {
+        let body =
+            format!("{ANSWER}\n\n> On 3 Mar 2026, at 10:02, Ana <ana@x.com> wrote:\n>\n{QUOTED}");
+        assert_eq!(reply_of(&body, "> On 3 Mar"), ANSWER);
+        let unquoted =
+            format!("{ANSWER}\n\nOn 3 Mar 2026, at 10:02, Ana <ana@x.com> wrote:\n\n{QUOTED}");
+        assert_eq!(reply_of(&unquoted, "On 3 Mar"), ANSWER);
+    }
+
+    #[test]
+    fn email_thunderbird_reply() {
+        let body = format!("{ANSWER}\n\nOn 03/03/2026 10:02, Ana wrote:\n{QUOTED}");
+        assert_eq!(reply_of(&body, "On 03/03"), ANSWER);
+    }
+
+    #[test]
+    fn email_yahoo_reply() {
+        // Yahoo leaves the earlier message unquoted under its attribution.
+        let body = format!(
+            "{ANSWER}\n\nOn Tuesday, March 3, 2026, 10:02:11 AM GMT, Ana <ana@x.com> wrote:\n\n\
+             Hi Ana,\n\nTry resetting your password.\n"
+        );
+        assert_eq!(reply_of(&body, "On Tuesday"), ANSWER);
+    }
+
+    #[test]
+    fn email_portuguese_and_spanish_replies() {
+        for attribution in [
+            "Em ter., 3 de mar. de 2026 às 10:02, Ana <ana@x.com> escreveu:",
+            "El mar, 3 mar 2026 a las 10:02, Ana (<ana@x.com>) escribió:",
+        ] {
+            let body = format!("{ANSWER}\n\n{attribution}\n\n{QUOTED}");
+            assert_eq!(reply_of(&body, attribution), ANSWER);
+        }
+    }
+
+    #[test]
+    fn email_gmail_attributions_in_more_languages() {
+        for attribution in [
+            "Am Di., 3. März 2026 um 10:02 Uhr schrieb Ana <ana@x.com>:",
+            "Le mar. 3 mars 2026 à 10:02, Ana <ana@x.com> a écrit :",
+            "Il giorno mar 3 mar 2026 alle ore 10:02 Ana <ana@x.com> ha scritto:",
+            "Op di 3 mrt 2026 om 10:02 schreef Ana <ana@x.com>:",
+            "Den tis 3 mars 2026 kl 10:02 skrev Ana <ana@x.com>:",
+            "tir. 3. mar. 2026 kl. 10:02 skrev Ana <ana@x.com>:",
+            "wt., 3 mar 2026 o 10:02 Ana <ana@x.com> napisał(a):",
+            "вт, 3 мар. 2026 г. в 10:02, Ana <ana@x.com>:",
+            "вт, 3 бер. 2026 р. о 10:02 Ana <ana@x.com> пише:",
+            "Ana <ana@x.com> 于2026年3月3日周二 10:02写道：",
+        ] {
+            let body = format!("{ANSWER}\n\n{attribution}\n\n{QUOTED}");
+            assert_eq!(reply_of(&body, attribution), ANSWER, "{attribution}");
+        }
+    }
+
+    #[test]
+    fn email_wrapped_attribution() {
+        let body = format!(
+            "{ANSWER}\n\nOn Mon, Jan 1, 2024 at 10:00 AM John <j@x.com>\nwrote:\n\n{QUOTED}"
+        );
+        assert_eq!(reply_of(&body, "On Mon"), ANSWER);
+    }
+
+    #[test]
+    fn email_attribution_starts_on_its_own_line() {
+        let body = format!(
+            "On 2 March I ordered 3 of them.\nOn Tue, 3 Mar 2026 at 10:02, Support <help@x.com> \
+             wrote:\n{QUOTED}"
+        );
+        assert_eq!(reply_of(&body, "On Tue"), "On 2 March I ordered 3 of them.");
+    }
+
+    #[test]
+    fn email_inline_answers_keep_the_quotes() {
+        let body = "Answers below.\n\nOn Tue, 3 Mar 2026 at 10:02, Support <help@x.com> wrote:\n\
+                    > Which plan are you on?\n\nThe yearly one.\n\n\
+                    > And since when?\n\nSince January.\n";
+        let split = split_reply(body);
+        assert_eq!(
+            split.reply,
+            "Answers below.\n\n> Which plan are you on?\n\nThe yearly one.\n\n\
+             > And since when?\n\nSince January."
+        );
+        assert!(split.rest.starts_with("On Tue"));
+    }
+
+    #[test]
+    fn email_reply_below_the_quote() {
+        let body = format!(
+            "On Tue, 3 Mar 2026 at 10:02, Support <help@x.com> wrote:\n{QUOTED}\n{ANSWER}\n"
+        );
+        assert_eq!(reply_of(&body, "On Tue"), ANSWER);
+    }
+
+    #[test]
+    fn email_pure_forward_keeps_the_forwarded_message() {
+        let body = "---------- Forwarded message ---------\nFrom: Bank <no-reply@bank.com>\n\
+                    Date: Tue, Mar 3, 2026 at 10:02 AM\nSubject: Your card\nTo: <ana@x.com>\n\n\
+                    Your card was blocked.\n";
+        let split = split_reply(body);
+        assert_eq!(split.reply, "Your card was blocked.");
+        assert!(split.rest.starts_with("---------- Forwarded message"));
+    }
+
+    #[test]
+    fn email_forward_with_nothing_under_it_is_not_emptied() {
+        let body = "Begin forwarded message:\n\nFrom: Bank <no-reply@bank.com>\n\
+                    Subject: Your card\nDate: 3 March 2026 at 10:02:11 GMT\nTo: ana@x.com\n";
+        let split = split_reply(body);
+        assert_eq!(split.reply, body.trim());
+        assert_eq!(split.rest, "");
+        let quoted = "> Please see below.\n>\n> Ana\n";
+        assert_eq!(split_reply(quoted).reply, quoted.trim());
+    }
+
+    #[test]
+    fn email_forward_under_a_note() {
+        let body = "Can you help with this?\n\n-----Original Message-----\n\
+                    From: Bank <no-reply@bank.com>\nSent: 3 March 2026 10:02\nTo: ana@x.com\n\
+                    Subject: Your card\n\nYour card was blocked.\n";
+        assert_eq!(
+            reply_of(body, "-----Original Message-----"),
+            "Can you help with this?"
+        );
+    }
+
+    #[test]
+    fn email_mobile_signatures() {
+        for signature in [
+            "Sent from my iPhone",
+            "Enviado do meu iPhone",
+            "Enviado desde mi Samsung Galaxy",
+            "Von meinem iPhone gesendet",
+            "Envoyé de mon iPhone",
+            "-- \nAna Silva\nACME",
+        ] {
+            let body = format!("{ANSWER}\n\n{signature}\n");
+            assert_eq!(reply_of(&body, signature.trim_end()), ANSWER, "{signature}");
+        }
+    }
+
+    #[test]
+    fn email_line_endings_are_normalized() {
+        let split = split_reply("Yes.\r\n\r\nOn 03/03/2026 10:02, Ana wrote:\r\n> Ok?\r\n");
+        assert_eq!(split.reply, "Yes.");
+        assert_eq!(split.rest, "On 03/03/2026 10:02, Ana wrote:\n> Ok?");
+        assert_eq!(split_reply("One\rTwo").reply, "One\nTwo");
+    }
+
+    #[test]
+    fn email_prose_and_code_stay() {
+        for body in [
+            "Here is what Bob wrote:\n\nThe server is down.",
+            "2026-03-03 10:02:11 UTC ERROR disk full\n2026-03-03 10:02:12 UTC INFO retry",
+            "Logs:\n```\n> make\n--\n-----Original Message-----\n```\nThat's all.",
+            "Part one\n\n-----\n\nPart two",
+            "My booking:\nFrom: Lisbon\nTo: Porto\nDate: 3 March 2026\n\nCan I change seats?",
+        ] {
+            let split = split_reply(body);
+            assert_eq!(split.reply, body, "{body}");
+            assert_eq!(split.rest, "");
+        }
+    }
+
+    #[test]
+    fn email_empty_bodies() {
+        assert_eq!(split_reply(""), Split::default());
+        assert_eq!(split_reply("\n \r\n"), Split::default());
+    }
+}
