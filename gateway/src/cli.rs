@@ -40,6 +40,21 @@ pub enum Command {
     DeadLetter(DeadLetterCommand),
     #[command(subcommand)]
     Company(CompanyCommand),
+    /// Email tools.
+    #[command(subcommand)]
+    Email(EmailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Read a raw message (.eml) as the email channel does: addresses, thread headers,
+    /// the visible reply apart from the quoted rest, attachments, machine-sent or not.
+    Parse {
+        file: PathBuf,
+        /// One JSON object (DESIGN.md's contract) instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,6 +122,32 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .await
         }
         Command::Demo => crate::demo::run(config).await,
+        Command::Email(EmailCommand::Parse { file, json }) => {
+            let raw = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let parsed = switchboard_channels::email::parse::parse(&raw)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            if json {
+                println!("{}", serde_json::to_string(&parsed)?);
+            } else {
+                println!("From:     {}", parsed.from.as_deref().unwrap_or("-"));
+                println!("Subject:  {}", parsed.subject.as_deref().unwrap_or("-"));
+                println!("Reply to: {}", parsed.in_reply_to.as_deref().unwrap_or("-"));
+                println!(
+                    "Machine:  {}",
+                    if parsed.auto_submitted {
+                        "yes (opens nothing)"
+                    } else {
+                        "no"
+                    }
+                );
+                for a in &parsed.attachments {
+                    println!("Attached: {} ({}, {} bytes)", a.name, a.mime, a.size);
+                }
+                println!("\n{}", parsed.reply_text);
+            }
+            Ok(())
+        }
         Command::Migrate => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
             println!("database is up to date ({:?})", state.store.backend());

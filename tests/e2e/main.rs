@@ -5,6 +5,7 @@ mod support;
 
 mod api;
 mod crash;
+mod email;
 mod inbox;
 mod lifecycle;
 mod realtime;

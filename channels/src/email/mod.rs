@@ -3,8 +3,12 @@
 //! the rest should stay available without cluttering the conversation.
 //!
 //! [`split_reply`] does that split on the plain-text body. It is pure (no IO, no parsing of
-//! MIME), so it can be tested on real bodies and fuzzed on its own.
+//! MIME), so it can be tested on real bodies and fuzzed on its own. [`parse`] reads a raw
+//! message (charsets, transfer encodings, HTML-only mail, attachments, machine-sent mail);
+//! [`token`] makes and checks the `reply+<token>@` addresses that thread replies.
 
+pub mod parse;
 mod reply;
+pub mod token;
 
 pub use reply::{Split, split_reply};

@@ -1,0 +1,73 @@
+//! Parse-only rate of the email channel's reader over the reply fixtures: each of the 64
+//! bodies in `../shared/fixtures/email_replies` wrapped as a raw RFC 5322 message, read by
+//! `email::parse::parse` (MIME, charset, headers, reply split) and by `split_reply` alone.
+//! Also counts the fixtures whose visible reply equals the expected one.
+//!
+//! `cargo run --release -p switchboard-bench --bin email-bench`
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use switchboard_channels::email::parse::parse;
+use switchboard_channels::email::split_reply;
+
+fn main() -> anyhow::Result<()> {
+    let dir = std::env::var("SB_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"))
+        .join("email_replies");
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "input") {
+            let body = std::fs::read_to_string(&path)?;
+            let expected = std::fs::read_to_string(path.with_extension("expected"))?;
+            cases.push((body, expected));
+        }
+    }
+    cases.sort();
+    let passed = cases
+        .iter()
+        .filter(|(body, expected)| split_reply(body).reply.trim() == expected.trim())
+        .count();
+    println!("reply fixtures: {passed} of {} give the expected visible reply", cases.len());
+
+    let raws: Vec<Vec<u8>> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (body, _))| {
+            format!(
+                "From: Client {i} <client{i}@example.com>\r\nTo: support@acme.test\r\nSubject: Re: case {i}\r\n\
+                 Message-ID: <m{i}@example.com>\r\nIn-Reply-To: <sb{i}@acme.test>\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+                body.replace("\r\n", "\n").replace('\n', "\r\n")
+            )
+            .into_bytes()
+        })
+        .collect();
+    let bytes: usize = raws.iter().map(Vec::len).sum();
+    let rounds = 300;
+    let started = Instant::now();
+    let mut words = 0usize;
+    for _ in 0..rounds {
+        for raw in &raws {
+            words += parse(raw)?.reply_text.len();
+        }
+    }
+    let parse_rate = (rounds * raws.len()) as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for (body, _) in &cases {
+            words += split_reply(body).reply.len();
+        }
+    }
+    let split_rate = (rounds * cases.len()) as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "parse (MIME + headers + reply split): {parse_rate:.0} messages/s; split alone: {split_rate:.0} bodies/s \
+         ({} messages, {:.1} KiB on average; {words} characters kept)",
+        raws.len(),
+        bytes as f64 / raws.len() as f64 / 1024.0
+    );
+    Ok(())
+}

@@ -1,0 +1,389 @@
+//! One raw RFC 5322 message read into what the email channel keeps: addresses, thread
+//! headers, the visible reply apart from the quoted rest, the HTML, attachments, and
+//! whether a machine sent it. Every charset, quoted-printable and base64 are decoded by
+//! `mail-parser`; HTML-only mail gets its text from the HTML. Nothing here touches the
+//! network or the store, so the command line (`switchboard email parse`) and the inbound
+//! paths read mail the same way.
+
+use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
+use serde::Serialize;
+
+use super::reply::split_reply;
+
+/// The largest message read at all; larger ones are refused before parsing.
+pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
+
+/// An attachment as the message describes it (its bytes stay in the message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttachmentInfo {
+    pub name: String,
+    pub mime: String,
+    pub size: usize,
+    /// `Content-ID` of an inline part (an image the HTML shows with `cid:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+}
+
+/// A message as read. The field names are the `email parse --json` contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedEmail {
+    /// The sender's address, lower-cased.
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: Option<String>,
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// The new text: quoted history and signature removed.
+    pub reply_text: String,
+    /// What was removed from the text (quotes, earlier messages, signature).
+    pub quoted_text: String,
+    /// The HTML body as sent (sanitized before it is shown, never here).
+    pub html: Option<String>,
+    pub attachments: Vec<AttachmentInfo>,
+    /// Sent by a machine (auto-reply, bounce, list or bulk mail): it must not open a
+    /// conversation or reach the bot.
+    pub auto_submitted: bool,
+    /// A delivery status notification (`multipart/report; report-type=delivery-status`).
+    pub bounce: bool,
+    /// The message ends before its MIME structure does (a lost connection, a cut file):
+    /// what could be read is kept, and this says the rest is missing.
+    pub incomplete: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("the message is {size} bytes; the limit is {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("not an email message: {0}")]
+    NotAMessage(&'static str),
+}
+
+/// Reads one raw message.
+pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
+    if raw.len() > MAX_MESSAGE_BYTES {
+        return Err(ParseError::TooLarge {
+            size: raw.len(),
+            limit: MAX_MESSAGE_BYTES,
+        });
+    }
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ParseError::NotAMessage("it is empty"));
+    }
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(ParseError::NotAMessage("no header could be read"))?;
+    if message.headers().is_empty() {
+        return Err(ParseError::NotAMessage("no header could be read"));
+    }
+    let from_addr = message.from().and_then(Address::first);
+    let from = from_addr
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| !a.is_empty());
+    let from_name = from_addr
+        .and_then(|a| a.name())
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    let incomplete = is_incomplete(&message, raw);
+    let mut text = message
+        .body_text(0)
+        .map(|t| t.into_owned())
+        .unwrap_or_default();
+    if text.trim().is_empty() && incomplete {
+        // A text part cut before its boundary is read as an unnamed part: its text is
+        // still the message's.
+        if let Some(t) = message
+            .attachments()
+            .find(|p| p.attachment_name().is_none() && p.is_text())
+            .and_then(|p| p.text_contents())
+        {
+            text = t.to_owned();
+        }
+    }
+    let split = split_reply(&text);
+    // A text-only message has no HTML of its own (the parser would make some from the
+    // text).
+    let html = message
+        .html_bodies()
+        .any(|p| p.is_text_html())
+        .then(|| message.body_html(0).map(|h| h.into_owned()))
+        .flatten();
+    let bounce = is_bounce(&message);
+    let attachments = message
+        .attachments()
+        .map(|part| AttachmentInfo {
+            name: part
+                .attachment_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| "attachment".to_owned()),
+            mime: part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_owned(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned())
+                .to_lowercase(),
+            size: part.contents().len(),
+            content_id: part
+                .content_id()
+                .map(|id| id.trim_matches(['<', '>']).to_owned()),
+        })
+        .collect();
+    Ok(ParsedEmail {
+        from: from.clone(),
+        from_name,
+        to: addresses(message.to()),
+        cc: addresses(message.cc()),
+        subject: message.subject().map(str::to_owned),
+        message_id: message.message_id().map(unbracket),
+        in_reply_to: ids(message.in_reply_to()).into_iter().next(),
+        references: ids(message.references()),
+        reply_text: split.reply,
+        quoted_text: split.rest,
+        html,
+        attachments,
+        auto_submitted: bounce || machine_sent(&message, from.as_deref()),
+        bounce,
+        incomplete,
+    })
+}
+
+fn unbracket(id: &str) -> String {
+    id.trim().trim_matches(['<', '>']).to_owned()
+}
+
+fn addresses(a: Option<&Address<'_>>) -> Vec<String> {
+    a.map(|a| {
+        a.iter()
+            .filter_map(|x| x.address())
+            .map(|x| x.trim().to_lowercase())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![unbracket(t)],
+        HeaderValue::TextList(l) => l.iter().map(|t| unbracket(t)).collect(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .collect()
+}
+
+fn header_text<'a>(m: &'a mail_parser::Message<'_>, name: &'a str) -> Option<&'a str> {
+    m.header_raw(name).map(str::trim)
+}
+
+/// Auto-replies, vacation notices, list and bulk mail, and mail from a mail system,
+/// by the headers RFC 3834 and the common mailers use.
+fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
+    let auto_submitted = header_text(m, "Auto-Submitted")
+        .is_some_and(|v| !v.is_empty() && !v.eq_ignore_ascii_case("no"));
+    let precedence = header_text(m, "Precedence").is_some_and(|v| {
+        let v = v.to_ascii_lowercase();
+        ["bulk", "junk", "list", "auto_reply"]
+            .iter()
+            .any(|p| v.starts_with(p))
+    });
+    let autoreply_headers = ["X-Autoreply", "X-Autorespond", "X-Autoresponder"]
+        .iter()
+        .any(|h| header_text(m, h).is_some_and(|v| !v.eq_ignore_ascii_case("no")));
+    let system_sender = from.is_some_and(|f| {
+        let local = f.split('@').next().unwrap_or("");
+        ["mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"].contains(&local)
+    });
+    auto_submitted || precedence || autoreply_headers || system_sender
+}
+
+/// Whether a multipart message lacks its closing boundary.
+fn is_incomplete(m: &mail_parser::Message<'_>, raw: &[u8]) -> bool {
+    let Some(ct) = m.content_type() else {
+        return false;
+    };
+    if !ct.ctype().eq_ignore_ascii_case("multipart") {
+        return false;
+    }
+    let Some(boundary) = ct.attribute("boundary") else {
+        return true;
+    };
+    let close = format!("--{boundary}--");
+    !raw.windows(close.len()).any(|w| w == close.as_bytes())
+}
+
+/// A delivery status notification (RFC 3464), by its content type.
+fn is_bounce(m: &mail_parser::Message<'_>) -> bool {
+    m.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(headers: &str, body: &str) -> Vec<u8> {
+        format!("{headers}\r\n\r\n{body}")
+            .replace('\n', "\r\n")
+            .replace("\r\r\n", "\r\n")
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_plain_reply_is_read_with_its_thread_headers() {
+        let raw = mail(
+            "From: \"Ana Lima\" <Ana@Example.com>\nTo: support@acme.test, reply+abc@acme.test\nCc: Bo <bo@example.com>\nSubject: Re: printer\nMessage-ID: <m2@example.com>\nIn-Reply-To: <m1@acme.test>\nReferences: <m0@acme.test> <m1@acme.test>\nContent-Type: text/plain; charset=utf-8",
+            "It works now, thanks!\n\nOn Tue, 3 Mar 2026 at 10:02, Support <support@acme.test> wrote:\n> Please restart it.\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.from.as_deref(), Some("ana@example.com"));
+        assert_eq!(p.from_name.as_deref(), Some("Ana Lima"));
+        assert_eq!(p.to, ["support@acme.test", "reply+abc@acme.test"]);
+        assert_eq!(p.cc, ["bo@example.com"]);
+        assert_eq!(p.message_id.as_deref(), Some("m2@example.com"));
+        assert_eq!(p.in_reply_to.as_deref(), Some("m1@acme.test"));
+        assert_eq!(p.references, ["m0@acme.test", "m1@acme.test"]);
+        assert_eq!(p.reply_text, "It works now, thanks!");
+        assert!(p.quoted_text.contains("Please restart it."));
+        assert!(!p.auto_submitted && !p.incomplete);
+        assert_eq!(p.html, None);
+    }
+
+    #[test]
+    fn charsets_and_transfer_encodings_are_decoded() {
+        let latin1 = b"From: a@example.com\r\nSubject: =?ISO-8859-1?Q?A=E7=E3o?=\r\nContent-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nPreciso de uma a=E7=E3o urgente.\r\n";
+        let p = parse(latin1).unwrap();
+        assert_eq!(p.subject.as_deref(), Some("Ação"));
+        assert_eq!(p.reply_text, "Preciso de uma ação urgente.");
+        let b64 = mail(
+            "From: a@example.com\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64",
+            "wqFIb2xhISBFbCBwYWdvIGRlbCBhw7FvIHBhc2Fkby4=",
+        );
+        assert_eq!(
+            parse(&b64).unwrap().reply_text,
+            "¡Hola! El pago del año pasado."
+        );
+        // An unknown charset is read as well as it can be, never refused.
+        let odd = mail(
+            "From: a@example.com\nContent-Type: text/plain; charset=x-unknown-42",
+            "plain words",
+        );
+        assert_eq!(parse(&odd).unwrap().reply_text, "plain words");
+    }
+
+    #[test]
+    fn html_only_mail_gets_its_text_from_the_html() {
+        let raw = mail(
+            "From: a@example.com\nContent-Type: text/html; charset=utf-8",
+            "<html><body><p>The <b>toner</b> leaks.</p><div class=\"gmail_quote\">On Mon wrote:<blockquote>old</blockquote></div></body></html>",
+        );
+        let p = parse(&raw).unwrap();
+        assert!(
+            p.reply_text.contains("The toner leaks."),
+            "{:?}",
+            p.reply_text
+        );
+        assert!(p.html.as_deref().unwrap().contains("<b>toner</b>"));
+    }
+
+    #[test]
+    fn attachments_and_inline_images_are_listed() {
+        let raw = mail(
+            "From: a@example.com\nContent-Type: multipart/related; boundary=\"b1\"",
+            "--b1\nContent-Type: text/html; charset=utf-8\n\n<p>See <img src=\"cid:img1@x\"></p>\n--b1\nContent-Type: image/png\nContent-ID: <img1@x>\nContent-Disposition: inline; filename=\"panel.png\"\nContent-Transfer-Encoding: base64\n\niVBORw0KGgo=\n--b1\nContent-Type: application/pdf; name=\"invoice.pdf\"\nContent-Disposition: attachment; filename=\"invoice.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b1--\n",
+        );
+        let p = parse(&raw).unwrap();
+        let names: Vec<_> = p
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.mime.as_str()))
+            .collect();
+        assert!(names.contains(&("panel.png", "image/png")), "{names:?}");
+        assert!(
+            names.contains(&("invoice.pdf", "application/pdf")),
+            "{names:?}"
+        );
+        let png = p
+            .attachments
+            .iter()
+            .find(|a| a.name == "panel.png")
+            .unwrap();
+        assert_eq!(png.content_id.as_deref(), Some("img1@x"));
+        assert_eq!(png.size, 8);
+    }
+
+    #[test]
+    fn machines_are_recognised() {
+        for headers in [
+            "Auto-Submitted: auto-replied",
+            "Auto-Submitted: auto-generated",
+            "Precedence: bulk",
+            "Precedence: auto_reply",
+            "X-Autoreply: yes",
+            "X-Autorespond: Out of office",
+        ] {
+            let raw = mail(&format!("From: a@example.com\n{headers}"), "I am away.");
+            assert!(parse(&raw).unwrap().auto_submitted, "{headers}");
+        }
+        let daemon = mail("From: MAILER-DAEMON@mx.example.com", "failed");
+        assert!(parse(&daemon).unwrap().auto_submitted);
+        let human = mail("From: a@example.com\nAuto-Submitted: no", "hello");
+        assert!(!parse(&human).unwrap().auto_submitted);
+        let dsn = mail(
+            "From: postmaster@mx.example.com\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"r\"",
+            "--r\nContent-Type: text/plain\n\nDelivery failed.\n--r\nContent-Type: message/delivery-status\n\nStatus: 5.1.1\n--r--\n",
+        );
+        let p = parse(&dsn).unwrap();
+        assert!(p.bounce && p.auto_submitted);
+    }
+
+    #[test]
+    fn broken_and_hostile_input_is_refused_or_read_without_stalling() {
+        assert_eq!(
+            parse(b"").unwrap_err(),
+            ParseError::NotAMessage("it is empty")
+        );
+        let big = vec![b'a'; MAX_MESSAGE_BYTES + 1];
+        assert!(matches!(parse(&big), Err(ParseError::TooLarge { .. })));
+        // Truncated MIME: the boundary never closes.
+        let truncated = mail(
+            "From: a@example.com\nContent-Type: multipart/mixed; boundary=\"x\"",
+            "--x\nContent-Type: text/plain\n\nthe start of someth",
+        );
+        let t = parse(&truncated).unwrap();
+        assert!(t.incomplete && t.reply_text.contains("the start"), "{t:?}");
+        // A header bomb and a thousand parts: read in bounded time.
+        let started = std::time::Instant::now();
+        let mut bomb = String::from("From: a@example.com\r\n");
+        for i in 0..50_000 {
+            bomb.push_str(&format!("X-Filler-{i}: {}\r\n", "y".repeat(20)));
+        }
+        bomb.push_str("\r\nbody\r\n");
+        assert!(parse(bomb.as_bytes()).is_ok());
+        let mut parts = String::from(
+            "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=\"p\"\r\n\r\n",
+        );
+        for i in 0..1_000 {
+            parts.push_str(&format!("--p\r\nContent-Type: text/plain; name=\"f{i}.txt\"\r\nContent-Disposition: attachment; filename=\"f{i}.txt\"\r\n\r\npart {i}\r\n"));
+        }
+        parts.push_str("--p--\r\n");
+        let p = parse(parts.as_bytes()).unwrap();
+        assert_eq!(p.attachments.len(), 1_000);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
