@@ -31,7 +31,10 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|(body, expected)| split_reply(body).reply.trim() == expected.trim())
         .count();
-    println!("reply fixtures: {passed} of {} give the expected visible reply", cases.len());
+    println!(
+        "reply fixtures: {passed} of {} give the expected visible reply",
+        cases.len()
+    );
 
     let raws: Vec<Vec<u8>> = cases
         .iter()
