@@ -103,6 +103,7 @@ pub struct Config {
     pub web: WebConfig,
     pub business_hours: BusinessHoursConfig,
     pub sla: SlaSettings,
+    pub email: EmailConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -263,6 +264,33 @@ impl Config {
     }
 }
 
+/// Mailboxes that are email inboxes (`[[email.inboxes]]` in the configuration file).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    pub inboxes: Vec<EmailInbox>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailInbox {
+    /// Its name in URLs and in the inbox (`email:<name>`): `a-z 0-9 -`.
+    pub name: String,
+    /// The address customers write to.
+    pub address: String,
+    /// Secret a relay presents (`Authorization: Bearer …`) to POST raw mail to
+    /// `/webhooks/email/<name>`; at least 24 characters. Without it the endpoint is off.
+    #[serde(default)]
+    pub http_secret: Option<Secret>,
+}
+
+impl EmailInbox {
+    /// The inbox's id in conversations.
+    pub fn inbox(&self) -> String {
+        format!("email:{}", self.name)
+    }
+}
+
 /// The agent pages.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -317,6 +345,7 @@ impl Default for Config {
             web: WebConfig::default(),
             business_hours: BusinessHoursConfig::default(),
             sla: SlaSettings::default(),
+            email: EmailConfig::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }
@@ -460,6 +489,31 @@ impl Config {
                 "webchat.visitor_secret",
                 "must be at least 32 characters of A-Z a-z 0-9 + / = _ -",
             );
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, inbox) in self.email.inboxes.iter().enumerate() {
+            let key = |field: &str| format!("email.inboxes[{i}].{field}");
+            if inbox.name.is_empty()
+                || !inbox
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return bad(&key("name"), "must be a-z, 0-9 and -");
+            }
+            if !names.insert(inbox.name.as_str()) {
+                return bad(&key("name"), "is used by another inbox");
+            }
+            if switchboard_core::domain::Identity::email(&inbox.address).is_err() {
+                return bad(&key("address"), "must be an email address");
+            }
+            if inbox
+                .http_secret
+                .as_ref()
+                .is_some_and(|s| s.expose().chars().count() < 24)
+            {
+                return bad(&key("http_secret"), "must be at least 24 characters");
+            }
         }
         if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {
             return bad("webchat.allowed_origins", &e.to_string());
@@ -839,6 +893,41 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("prechat"), "{e}");
+    }
+
+    #[test]
+    fn email_inboxes_are_checked_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(Some(&file), &env(&[]))
+        };
+        let good = "[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"0123456789abcdefghijklmnop\"\n";
+        let c = load(good).unwrap();
+        assert_eq!(c.email.inboxes[0].inbox(), "email:support");
+        assert!(
+            !format!("{c:?}").contains("0123456789abcdef"),
+            "the secret stays hidden"
+        );
+        for (text, key) in [
+            (
+                good.replace("support\"\naddress", "Sup port\"\naddress"),
+                "email.inboxes[0].name",
+            ),
+            (
+                good.replace("support@acme.test", "not an address"),
+                "email.inboxes[0].address",
+            ),
+            (
+                good.replace("0123456789abcdefghijklmnop", "short"),
+                "email.inboxes[0].http_secret",
+            ),
+            (format!("{good}{good}"), "email.inboxes[1].name"),
+        ] {
+            let e = load(&text).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
     }
 
     #[test]

@@ -43,6 +43,12 @@ pub fn routes(state: AppState) -> Router {
             "/webchat/attachments/{key}",
             get(webchat::attachments::download),
         )
+        .route(
+            "/webhooks/email/{inbox}",
+            axum::routing::post(crate::email::inbound).layer(axum::extract::DefaultBodyLimit::max(
+                switchboard_channels::email::parse::MAX_MESSAGE_BYTES,
+            )),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -67,3 +67,179 @@ fn email_parse_prints_the_contract_as_json() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an email message"));
 }
+
+const RELAY_SECRET: &str = "relay-secret-of-enough-length-42";
+
+fn mail(from: &str, message_id: &str, refs: &str, body: &str) -> String {
+    let refs = if refs.is_empty() {
+        String::new()
+    } else {
+        format!("In-Reply-To: <{refs}>\r\nReferences: <{refs}>\r\n")
+    };
+    format!(
+        "From: {from}\r\nTo: support@acme.test\r\nSubject: Toner\r\nMessage-ID: <{message_id}>\r\n{refs}\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+async fn post_mail(
+    server: &crate::support::Server,
+    inbox: &str,
+    secret: Option<&str>,
+    raw: &str,
+) -> (u16, Value) {
+    let mut req = server
+        .http
+        .post(server.url(&format!("/webhooks/email/{inbox}")))
+        .header("content-type", "message/rfc822")
+        .body(raw.to_owned());
+    if let Some(s) = secret {
+        req = req.bearer_auth(s);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Mail a relay POSTs: the inbox's secret is required, bad input is refused and stores
+/// nothing, a message opens a conversation with only the visible reply as its text, the
+/// same message twice is stored once, a follow-up joins its thread, a new mail from the
+/// same person opens its own conversation, an auto-reply opens nothing, and a stranger
+/// quoting a real Message-ID gets a conversation of their own.
+#[tokio::test]
+async fn mail_posted_by_a_relay_threads_and_refuses_what_it_must() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = crate::support::Server::start_with(
+        crate::support::Backend::Embedded,
+        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
+    )
+    .await;
+    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    let first = mail(
+        "Ana <ana@example.com>",
+        "n1@example.com",
+        "",
+        "The toner leaks.",
+    );
+
+    assert_eq!(post_mail(&server, "support", None, &first).await.0, 401);
+    assert_eq!(
+        post_mail(
+            &server,
+            "support",
+            Some("wrong-secret-wrong-secret"),
+            &first
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        post_mail(&server, "sales", Some(RELAY_SECRET), &first)
+            .await
+            .0,
+        404
+    );
+    let (status, body) = post_mail(&server, "support", Some(RELAY_SECRET), "   ").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid", "{body}");
+    assert!(
+        server.conversations(&admin).await.is_empty(),
+        "nothing stored"
+    );
+
+    let (status, body) = post_mail(&server, "support", Some(RELAY_SECRET), &first).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["message_id"], "n1@example.com");
+    assert_eq!(
+        post_mail(&server, "support", Some(RELAY_SECRET), &first)
+            .await
+            .0,
+        202
+    );
+    crate::support::eventually(10, || async {
+        server.conversations(&admin).await.len() == 1
+    })
+    .await;
+    let convs = server.conversations(&admin).await;
+    let conv = convs[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(convs[0]["channel"], "email");
+
+    // The customer follows up on their own mail, quoting it: same conversation, only the
+    // new text visible.
+    let follow = mail(
+        "ana@example.com",
+        "n2@example.com",
+        "n1@example.com",
+        "It also smells.\r\n\r\nOn Tue, 3 Mar 2026 at 10:02, Ana <ana@example.com> wrote:\r\n> The toner leaks.",
+    );
+    assert_eq!(
+        post_mail(&server, "support", Some(RELAY_SECRET), &follow)
+            .await
+            .0,
+        202
+    );
+    crate::support::eventually(10, || async {
+        server.thread(&admin, &conv).await.len() == 2
+    })
+    .await;
+    let thread = server.thread(&admin, &conv).await;
+    let texts: Vec<&str> = thread.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(
+        texts,
+        ["The toner leaks.", "It also smells."],
+        "stored once, reply only"
+    );
+
+    // An auto-reply opens nothing; a new mail opens its own conversation; a stranger
+    // quoting the real Message-ID does not get into Ana's.
+    let away = format!(
+        "Auto-Submitted: auto-replied\r\n{}",
+        mail("ana@example.com", "a1@example.com", "", "I am away.")
+    );
+    assert_eq!(
+        post_mail(&server, "support", Some(RELAY_SECRET), &away)
+            .await
+            .0,
+        202
+    );
+    let fresh = mail("ana@example.com", "n3@example.com", "", "A new question.");
+    assert_eq!(
+        post_mail(&server, "support", Some(RELAY_SECRET), &fresh)
+            .await
+            .0,
+        202
+    );
+    let stranger = mail(
+        "eve@evil.test",
+        "e1@evil.test",
+        "n1@example.com",
+        "Let me in.",
+    );
+    assert_eq!(
+        post_mail(&server, "support", Some(RELAY_SECRET), &stranger)
+            .await
+            .0,
+        202
+    );
+    crate::support::eventually(10, || async {
+        server.conversations(&admin).await.len() == 3
+    })
+    .await;
+    let thread = server.thread(&admin, &conv).await;
+    assert_eq!(thread.len(), 2, "nothing else joined Ana's conversation");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        server.conversations(&admin).await.len(),
+        3,
+        "the auto-reply opened nothing"
+    );
+}

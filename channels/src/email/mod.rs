@@ -7,6 +7,7 @@
 //! message (charsets, transfer encodings, HTML-only mail, attachments, machine-sent mail);
 //! [`token`] makes and checks the `reply+<token>@` addresses that thread replies.
 
+pub mod envelope;
 pub mod parse;
 mod reply;
 pub mod token;

@@ -41,6 +41,9 @@ pub struct ParsedEmail {
     pub reply_text: String,
     /// What was removed from the text (quotes, earlier messages, signature).
     pub quoted_text: String,
+    /// The whole text as decoded (reply and rest in their order).
+    #[serde(skip)]
+    pub full_text: String,
     /// The HTML body as sent (sanitized before it is shown, never here).
     pub html: Option<String>,
     pub attachments: Vec<AttachmentInfo>,
@@ -145,6 +148,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         references: ids(message.references()),
         reply_text: split.reply,
         quoted_text: split.rest,
+        full_text: text,
         html,
         attachments,
         auto_submitted: bounce || machine_sent(&message, from.as_deref()),

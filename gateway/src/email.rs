@@ -1,0 +1,83 @@
+//! Mail delivered over HTTP: a relay POSTs one raw RFC 5322 message to
+//! `/webhooks/email/{inbox}`, presenting the inbox's secret as a bearer token. The message
+//! is read as the email channel reads mail (`channels::email`) and appended to the inbound
+//! stream; the answer says it is durable. Fetching the same message twice stores it once
+//! (its `Message-ID`, or the hash of its bytes, is the idempotency key).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use switchboard_channels::email::envelope::{Context, envelope};
+use switchboard_channels::email::parse::{ParseError, parse};
+use switchboard_core::stream::INBOUND;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+pub async fn inbound(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let not_found = || ApiError::NotFound("no email inbox takes mail over HTTP here".into());
+    let inbox = state
+        .config
+        .email
+        .inboxes
+        .iter()
+        .find(|i| i.name == name)
+        .ok_or_else(not_found)?;
+    let secret = inbox.http_secret.as_ref().ok_or_else(not_found)?;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|p| same_secret(p.trim(), secret.expose())) {
+        return Err(ApiError::Unauthorized);
+    }
+    let parsed = parse(&body).map_err(|e| {
+        tracing::warn!(inbox = %inbox.name, error = %e, bytes = body.len(), "mail refused");
+        match e {
+            ParseError::TooLarge { .. } => ApiError::TooLarge(e.to_string()),
+            ParseError::NotAMessage(_) => ApiError::Invalid(e.to_string()),
+        }
+    })?;
+    if parsed.incomplete {
+        tracing::warn!(inbox = %inbox.name, "mail stored incomplete: its MIME structure is cut");
+    }
+    let cx = Context {
+        id: state.ids.new_id(),
+        inbox: inbox.inbox(),
+        received_at: state.ids.now_ms(),
+        token_reply: None,
+        fallback_message_id: format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+    };
+    let env = envelope(&parsed, &cx).map_err(|e| {
+        tracing::warn!(inbox = %inbox.name, error = %e, "mail refused");
+        ApiError::Invalid(e.to_string())
+    })?;
+    let line = serde_json::to_string(&env).map_err(switchboard_core::Error::from)?;
+    state.stream.append(INBOUND, &line).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": env.id,
+            "message_id": env.external_id,
+            "auto_submitted": env.auto_submitted,
+            "incomplete": parsed.incomplete,
+        })),
+    ))
+}
