@@ -1,12 +1,15 @@
-//! Any bytes, read as a raw message: never a panic, never a stall, and a message that is
-//! read keeps every word of its text in the visible reply or the rest.
+//! Any bytes, read as a raw message: never a panic, never a stall, and a plain-text
+//! message that is read keeps every word of its text in the visible reply or the rest
+//! (HTML is cut at its quote before it becomes text, so its words are counted apart).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use switchboard_channels::email::parse::parse;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(p) = parse(data) {
+    if let Ok(p) = parse(data)
+        && p.html.is_none()
+    {
         let words = |s: &str| s.split_whitespace().count();
         assert_eq!(
             words(&p.reply_text) + words(&p.quoted_text),

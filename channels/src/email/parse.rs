@@ -107,7 +107,6 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
             text = t.to_owned();
         }
     }
-    let split = split_reply(&text);
     // A text-only message has no HTML of its own (the parser would make some from the
     // text).
     let html = message
@@ -115,6 +114,15 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         .any(|p| p.is_text_html())
         .then(|| message.body_html(0).map(|h| h.into_owned()))
         .flatten();
+    // HTML-only mail: the clients mark where the quoted history starts; the reply is the
+    // text before that mark (and then split as any text is).
+    let html_only = !message
+        .text_bodies()
+        .any(|p| p.is_text() && !p.is_text_html());
+    let split = match html.as_deref().filter(|_| html_only).and_then(html_reply) {
+        Some(split) => split,
+        None => split_reply(&text),
+    };
     let bounce = is_bounce(&message);
     let attachments = message
         .attachments()
@@ -154,6 +162,52 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         auto_submitted: bounce || machine_sent(&message, from.as_deref()),
         bounce,
         incomplete,
+    })
+}
+
+/// Where the clients put the quoted history in their HTML: Gmail's `gmail_quote`,
+/// Outlook's `divRplyFwdMsg` and `appendonsend`, Thunderbird's `moz-cite-prefix`, Apple
+/// Mail's and Thunderbird's `<blockquote type="cite">`, Yahoo's `yahoo_quoted`, Proton's
+/// `protonmail_quote`. Everything from there on is the quote.
+const HTML_QUOTE_MARKS: [&str; 7] = [
+    "gmail_quote",
+    "divrplyfwdmsg",
+    "appendonsend",
+    "moz-cite-prefix",
+    "yahoo_quoted",
+    "protonmail_quote",
+    "type=\"cite\"",
+];
+
+/// The byte offset of the tag that opens the quoted history, if a client marked one.
+fn html_quote_start(html: &str) -> Option<usize> {
+    // ASCII lower-casing keeps every byte offset.
+    let lower = html.to_ascii_lowercase();
+    let mark = HTML_QUOTE_MARKS
+        .iter()
+        .filter_map(|m| lower.find(m))
+        .min()?;
+    lower[..mark].rfind('<')
+}
+
+/// The reply and the rest of an HTML body whose client marked its quote; `None` when no
+/// mark is found or nothing but the quote has text (a forward stays whole).
+fn html_reply(html: &str) -> Option<super::Split> {
+    use mail_parser::decoders::html::html_to_text;
+    let at = html_quote_start(html)?;
+    let head = split_reply(&html_to_text(&html[..at]));
+    if head.reply.trim().is_empty() {
+        return None;
+    }
+    let tail = html_to_text(&html[at..]);
+    let rest = [head.rest.trim(), tail.trim()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    Some(super::Split {
+        reply: head.reply,
+        rest,
     })
 }
 
@@ -299,6 +353,55 @@ mod tests {
             p.reply_text
         );
         assert!(p.html.as_deref().unwrap().contains("<b>toner</b>"));
+    }
+
+    #[test]
+    fn html_only_replies_lose_the_quote_each_client_marks() {
+        for (client, html) in [
+            (
+                "gmail",
+                "<div dir=\"ltr\">Fixed, thanks!</div><br><div class=\"gmail_quote\"><div class=\"gmail_attr\">On Tue, 3 Mar 2026 at 10:02, Support &lt;s@acme.test&gt; wrote:<br></div><blockquote class=\"gmail_quote\">Try restarting it.</blockquote></div>",
+            ),
+            (
+                "outlook",
+                "<div>Fixed, thanks!</div><hr><div id=\"divRplyFwdMsg\" dir=\"ltr\"><b>From:</b> Support<br><b>Sent:</b> Tuesday<br><b>Subject:</b> Re: toner</div><div>Try restarting it.</div>",
+            ),
+            (
+                "thunderbird",
+                "<p>Fixed, thanks!</p><div class=\"moz-cite-prefix\">On 03/03/2026 10:02, Support wrote:<br></div><blockquote type=\"cite\">Try restarting it.</blockquote>",
+            ),
+            (
+                "apple",
+                "<div>Fixed, thanks!</div><div><br><blockquote type=\"cite\"><div>On 3 Mar 2026, at 10:02, Support wrote:</div><div>Try restarting it.</div></blockquote></div>",
+            ),
+            (
+                "yahoo",
+                "<div>Fixed, thanks!</div><div class=\"yahoo_quoted\"><div>On Tuesday, March 3, 2026, Support wrote:</div><div>Try restarting it.</div></div>",
+            ),
+        ] {
+            let raw = mail(
+                "From: a@example.com\nContent-Type: text/html; charset=utf-8",
+                &format!("<html><body>{html}</body></html>"),
+            );
+            let p = parse(&raw).unwrap();
+            assert_eq!(p.reply_text, "Fixed, thanks!", "{client}");
+            assert!(
+                p.quoted_text.contains("Try restarting it."),
+                "{client}: {:?}",
+                p.quoted_text
+            );
+        }
+        // A forward with nothing above the quote stays whole.
+        let raw = mail(
+            "From: a@example.com\nContent-Type: text/html; charset=utf-8",
+            "<div class=\"gmail_quote\">---------- Forwarded message ---------<br>The invoice is wrong.</div>",
+        );
+        assert!(
+            parse(&raw)
+                .unwrap()
+                .reply_text
+                .contains("The invoice is wrong.")
+        );
     }
 
     #[test]
