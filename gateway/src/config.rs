@@ -265,10 +265,22 @@ impl Config {
 }
 
 /// Mailboxes that are email inboxes (`[[email.inboxes]]` in the configuration file).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
     pub inboxes: Vec<EmailInbox>,
+    /// Largest attachment kept from a mail, in bytes (at most 25 MiB); a larger one is
+    /// left out and named after the message's text.
+    pub max_attachment_bytes: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            inboxes: Vec::new(),
+            max_attachment_bytes: 25 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -488,6 +500,12 @@ impl Config {
             return bad(
                 "webchat.visitor_secret",
                 "must be at least 32 characters of A-Z a-z 0-9 + / = _ -",
+            );
+        }
+        if !(1..=25 * 1024 * 1024).contains(&self.email.max_attachment_bytes) {
+            return bad(
+                "email.max_attachment_bytes",
+                "must be between 1 and 26214400",
             );
         }
         let mut names = std::collections::HashSet::new();

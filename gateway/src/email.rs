@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use switchboard_channels::email::envelope::{Context, envelope};
-use switchboard_channels::email::parse::{ParseError, parse};
+use switchboard_channels::email::parse::{ParseError, parse_with_attachments};
+use switchboard_core::blob::BlobKind;
+use switchboard_core::domain::Attachment;
 use switchboard_core::stream::INBOUND;
 
 use crate::app::AppState;
@@ -48,7 +50,7 @@ pub async fn inbound(
     if !presented.is_some_and(|p| same_secret(p.trim(), secret.expose())) {
         return Err(ApiError::Unauthorized);
     }
-    let parsed = parse(&body).map_err(|e| {
+    let (parsed, bytes) = parse_with_attachments(&body).map_err(|e| {
         tracing::warn!(inbox = %inbox.name, error = %e, bytes = body.len(), "mail refused");
         match e {
             ParseError::TooLarge { .. } => ApiError::TooLarge(e.to_string()),
@@ -58,12 +60,61 @@ pub async fn inbound(
     if parsed.incomplete {
         tracing::warn!(inbox = %inbox.name, "mail stored incomplete: its MIME structure is cut");
     }
+    // Attachments and inline images go to the blob store; one over its limit is left out
+    // and named after the text.
+    let mut attachments = Vec::new();
+    let mut cid_urls = std::collections::HashMap::new();
+    let mut not_kept = Vec::new();
+    let limit = state.config.email.max_attachment_bytes;
+    for (info, content) in parsed.attachments.iter().zip(&bytes) {
+        if content.len() as u64 > limit {
+            tracing::warn!(inbox = %inbox.name, name = %info.name, size = content.len(), limit, "attachment not kept: over the limit");
+            not_kept.push(format!(
+                "[Attachment not kept: {} ({} bytes, over the {limit}-byte limit)]",
+                info.name,
+                content.len()
+            ));
+            continue;
+        }
+        match state.blobs.put(BlobKind::Attachment, content).await {
+            Ok(blob) => {
+                if let Some(cid) = &info.content_id {
+                    // Absolute: the stored HTML keeps only http(s) image sources.
+                    cid_urls.insert(
+                        cid.clone(),
+                        format!(
+                            "{}/blobs/{}",
+                            state.config.public_url.trim_end_matches('/'),
+                            blob.key().as_str()
+                        ),
+                    );
+                }
+                attachments.push(Attachment {
+                    name: info.name.clone(),
+                    mime: info.mime.clone(),
+                    size: blob.size(),
+                    blob: blob.key().clone(),
+                    content_id: info.content_id.clone(),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(inbox = %inbox.name, name = %info.name, size = info.size, error = %e, "attachment not kept");
+                not_kept.push(format!(
+                    "[Attachment not kept: {} ({} bytes): {e}]",
+                    info.name, info.size
+                ));
+            }
+        }
+    }
     let cx = Context {
         id: state.ids.new_id(),
         inbox: inbox.inbox(),
         received_at: state.ids.now_ms(),
         token_reply: None,
         fallback_message_id: format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+        attachments,
+        cid_urls,
+        not_kept,
     };
     let env = envelope(&parsed, &cx).map_err(|e| {
         tracing::warn!(inbox = %inbox.name, error = %e, "mail refused");

@@ -243,3 +243,77 @@ async fn mail_posted_by_a_relay_threads_and_refuses_what_it_must() {
         "the auto-reply opened nothing"
     );
 }
+
+/// Attachments of posted mail are kept as blobs the agent can open (inline images
+/// included, their `cid:` pointing at them); one over `email.max_attachment_bytes` is left
+/// out and named after the text, and the message is still stored.
+#[tokio::test]
+async fn mail_attachments_are_kept_and_an_oversized_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[email]\nmax_attachment_bytes = 100000\n[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = crate::support::Server::start_with(
+        crate::support::Backend::Embedded,
+        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
+    )
+    .await;
+    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    // base64 of 150,000 bytes, in 76-character lines.
+    let big: String = {
+        use std::fmt::Write;
+        let raw = "QUFB".repeat(50_000);
+        let mut out = String::new();
+        for chunk in raw.as_bytes().chunks(76) {
+            let _ = write!(out, "{}\r\n", std::str::from_utf8(chunk).unwrap());
+        }
+        out
+    };
+    let raw = format!(
+        "From: ana@example.com\r\nTo: support@acme.test\r\nSubject: photo\r\nMessage-ID: <att1@example.com>\r\n\
+         Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n\
+         --m\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
+         --r\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>The panel shows this: <img src=\"cid:panel@x\"></p>\r\n\
+         --r\r\nContent-Type: image/png\r\nContent-ID: <panel@x>\r\nContent-Disposition: inline; filename=\"panel.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUg==\r\n\
+         --r--\r\n\
+         --m\r\nContent-Type: application/zip; name=\"logs.zip\"\r\nContent-Disposition: attachment; filename=\"logs.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{big}\
+         --m--\r\n"
+    );
+    let (status, body) = post_mail(&server, "support", Some(RELAY_SECRET), &raw).await;
+    assert_eq!(status, 202, "{body}");
+    crate::support::eventually(10, || async {
+        server.conversations(&admin).await.len() == 1
+    })
+    .await;
+    let conv = server.conversations(&admin).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let thread = server.thread(&admin, &conv).await;
+    let m = &thread[0];
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains("The panel shows this"), "{m}");
+    assert!(
+        text.contains("[Attachment not kept: logs.zip (150000 bytes, over the 100000-byte limit)]"),
+        "{text}"
+    );
+    let atts = m["attachments"].as_array().unwrap();
+    assert_eq!(atts.len(), 1, "{m}");
+    assert_eq!(atts[0]["name"], "panel.png");
+    let key = atts[0]["blob"].as_str().unwrap();
+    let html = m["html"].as_str().unwrap_or_default();
+    assert!(
+        html.contains(&format!("/blobs/{key}")),
+        "the cid: image points at its blob: {html}"
+    );
+    // The agent opens it from the pages.
+    let mut b = crate::inbox::Browser::sign_in(&server, "admin@example.com").await;
+    let r = b.fetch(&format!("/blobs/{key}")).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let _ = b.get("/conversations").await;
+}

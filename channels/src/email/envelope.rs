@@ -34,6 +34,14 @@ pub struct Context {
     /// An id for a message without `Message-ID` (the hash of its bytes), so that fetching
     /// it twice still stores it once.
     pub fallback_message_id: String,
+    /// The attachments as stored (blob keys), in the message's order; those that could
+    /// not be kept are left out and named in `not_kept`.
+    pub attachments: Vec<switchboard_core::domain::Attachment>,
+    /// Where each inline part (`cid:` in the HTML) can be loaded, by content id.
+    pub cid_urls: std::collections::HashMap<String, String>,
+    /// Attachments refused (over the size limit), each said in a line of its own after the
+    /// text, so agents know something was sent that they cannot see.
+    pub not_kept: Vec<String>,
 }
 
 /// The thread key of an email conversation: the first message of its chain.
@@ -52,11 +60,16 @@ pub fn envelope(p: &ParsedEmail, cx: &Context) -> Result<Envelope, EnvelopeError
         .clone()
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| cx.fallback_message_id.clone());
-    let text = if p.reply_text.trim().is_empty() {
+    let visible = if p.reply_text.trim().is_empty() {
         p.full_text.clone()
     } else {
         p.reply_text.clone()
     };
+    let mut text = visible.clone();
+    for line in &cx.not_kept {
+        text.push_str("\n\n");
+        text.push_str(line);
+    }
     let mut env = Envelope::new(
         cx.id.clone(),
         Channel::Email,
@@ -100,10 +113,14 @@ pub fn envelope(p: &ParsedEmail, cx: &Context) -> Result<Envelope, EnvelopeError
     env.replies_to = replies_to;
     env.thread = Some(thread_key(&root));
     env.subject = p.subject.clone();
-    if p.full_text.trim() != text.trim() {
+    if p.full_text.trim() != visible.trim() {
         env.full_text = Some(p.full_text.clone());
     }
-    env.html = p.html.as_deref().map(SanitizedHtml::sanitize);
+    env.html = p
+        .html
+        .as_deref()
+        .map(|h| SanitizedHtml::sanitize_with(h, &|cid| cx.cid_urls.get(cid).cloned()));
+    env.attachments = cx.attachments.clone();
     env.auto_submitted = p.auto_submitted;
     Ok(env)
 }
@@ -120,6 +137,7 @@ mod tests {
             received_at: 1_700_000_000_000,
             token_reply: None,
             fallback_message_id: "sha256:abc".into(),
+            ..Context::default()
         }
     }
 

@@ -67,6 +67,16 @@ pub enum ParseError {
 
 /// Reads one raw message.
 pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
+    read(raw, false).map(|(p, _)| p)
+}
+
+/// Reads one raw message with the bytes of its attachments, in the order of
+/// [`ParsedEmail::attachments`], for storing them.
+pub fn parse_with_attachments(raw: &[u8]) -> Result<(ParsedEmail, Vec<Vec<u8>>), ParseError> {
+    read(raw, true)
+}
+
+fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), ParseError> {
     if raw.len() > MAX_MESSAGE_BYTES {
         return Err(ParseError::TooLarge {
             size: raw.len(),
@@ -145,7 +155,15 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
                 .map(|id| id.trim_matches(['<', '>']).to_owned()),
         })
         .collect();
-    Ok(ParsedEmail {
+    let bytes = if with_bytes {
+        message
+            .attachments()
+            .map(|part| part.contents().to_vec())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let parsed = ParsedEmail {
         from: from.clone(),
         from_name,
         to: addresses(message.to()),
@@ -162,7 +180,8 @@ pub fn parse(raw: &[u8]) -> Result<ParsedEmail, ParseError> {
         auto_submitted: bounce || machine_sent(&message, from.as_deref()),
         bounce,
         incomplete,
-    })
+    };
+    Ok((parsed, bytes))
 }
 
 /// Where the clients put the quoted history in their HTML: Gmail's `gmail_quote`,
