@@ -51,6 +51,8 @@ pub struct AppState {
     pub widget_uploads: Arc<crate::webchat::attachments::UploadLimits>,
     /// Sign-in attempts per account and per client address.
     pub login_limits: Arc<crate::web::auth::LoginLimits>,
+    /// Mails per sender and email inbox (`email.max_mails_per_sender_per_hour`).
+    pub email_senders: Arc<crate::email::SenderLimits>,
     /// Mail to agents (password reset, invitations) until the email channel sends it.
     pub mailer: Arc<dyn crate::web::auth::Mailer>,
     /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.
@@ -116,6 +118,7 @@ impl AppState {
         let node = NodeName::claim(&config)?;
         let config_data_dir = config.data_dir.clone();
         let config_web = config.web.clone();
+        let email_per_hour = config.email.max_mails_per_sender_per_hour;
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
@@ -181,6 +184,7 @@ impl AppState {
             widget_sockets: SocketCounter::default(),
             widget_uploads,
             login_limits: Arc::new(crate::web::auth::LoginLimits::new(&config_web)),
+            email_senders: Arc::new(crate::email::SenderLimits::new(email_per_hour)),
             mailer: Arc::new(crate::web::auth::LogMailer),
             workflow,
         })

@@ -272,6 +272,10 @@ pub struct EmailConfig {
     /// Largest attachment kept from a mail, in bytes (at most 25 MiB); a larger one is
     /// left out and named after the message's text.
     pub max_attachment_bytes: u64,
+    /// Mails one sender may bring into one inbox per hour (bursts up to the same number);
+    /// more are refused for now (a relay tries again later), which stops a loop with
+    /// another robot from filling the inbox.
+    pub max_mails_per_sender_per_hour: u32,
 }
 
 impl Default for EmailConfig {
@@ -279,6 +283,7 @@ impl Default for EmailConfig {
         Self {
             inboxes: Vec::new(),
             max_attachment_bytes: 25 * 1024 * 1024,
+            max_mails_per_sender_per_hour: 60,
         }
     }
 }
@@ -507,6 +512,9 @@ impl Config {
                 "email.max_attachment_bytes",
                 "must be between 1 and 26214400",
             );
+        }
+        if self.email.max_mails_per_sender_per_hour == 0 {
+            return bad("email.max_mails_per_sender_per_hour", "must be at least 1");
         }
         let mut names = std::collections::HashSet::new();
         for (i, inbox) in self.email.inboxes.iter().enumerate() {

@@ -19,6 +19,36 @@ use switchboard_core::stream::INBOUND;
 use crate::app::AppState;
 use crate::error::ApiError;
 
+/// How many mails one sender may bring into one inbox: a GCRA allowance per
+/// (inbox, address), refilled over the hour.
+pub struct SenderLimits {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl std::fmt::Debug for SenderLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SenderLimits")
+    }
+}
+
+impl SenderLimits {
+    pub fn new(per_hour: u32) -> Self {
+        let n = std::num::NonZeroU32::new(per_hour).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(std::time::Duration::from_secs(3600) / n.get())
+            .map_or_else(|| governor::Quota::per_hour(n), |q| q.allow_burst(n));
+        Self {
+            limiter: governor::RateLimiter::keyed(quota),
+        }
+    }
+
+    /// Takes one mail from `sender` into `inbox`; false when its allowance is spent.
+    pub fn allow(&self, inbox: &str, sender: &str) -> bool {
+        self.limiter
+            .check_key(&format!("{inbox}\n{sender}"))
+            .is_ok()
+    }
+}
+
 /// Whether two secrets are equal, in time that does not depend on where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
@@ -57,6 +87,24 @@ pub async fn inbound(
             ParseError::NotAMessage(_) => ApiError::Invalid(e.to_string()),
         }
     })?;
+    let mut parsed = parsed;
+    if let Some(from) = parsed.from.as_deref() {
+        if !state.email_senders.allow(&inbox.name, from) {
+            tracing::warn!(inbox = %inbox.name, from, "mail refused: the sender's hourly allowance is spent");
+            return Err(ApiError::RateLimited);
+        }
+        // Our own mail come back (a forwarding rule, an auto-reply to ourselves): kept,
+        // but it opens nothing and never reaches the bot.
+        if state
+            .config
+            .email
+            .inboxes
+            .iter()
+            .any(|i| i.address.eq_ignore_ascii_case(from))
+        {
+            parsed.auto_submitted = true;
+        }
+    }
     if parsed.incomplete {
         tracing::warn!(inbox = %inbox.name, "mail stored incomplete: its MIME structure is cut");
     }

@@ -317,3 +317,71 @@ async fn mail_attachments_are_kept_and_an_oversized_one_is_named() {
     assert_eq!(r.status().as_u16(), 200);
     let _ = b.get("/conversations").await;
 }
+
+/// A sender over its hourly allowance is refused (429, nothing stored) while others go
+/// on; our own mail coming back is kept but opens nothing.
+#[tokio::test]
+async fn a_looping_sender_is_held_back_and_our_own_mail_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[email]\nmax_mails_per_sender_per_hour = 2\n[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = crate::support::Server::start_with(
+        crate::support::Backend::Embedded,
+        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
+    )
+    .await;
+    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    for i in 0..2 {
+        let m = mail(
+            "robot@example.com",
+            &format!("r{i}@example.com"),
+            "",
+            "ping",
+        );
+        assert_eq!(
+            post_mail(&server, "support", Some(RELAY_SECRET), &m)
+                .await
+                .0,
+            202
+        );
+    }
+    let third = mail("robot@example.com", "r2@example.com", "", "ping");
+    let (status, body) = post_mail(&server, "support", Some(RELAY_SECRET), &third).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let other = mail("ana@example.com", "a1@example.com", "", "hello");
+    assert_eq!(
+        post_mail(&server, "support", Some(RELAY_SECRET), &other)
+            .await
+            .0,
+        202
+    );
+    let own = mail(
+        "Support <SUPPORT@acme.test>",
+        "o1@acme.test",
+        "",
+        "our own notice",
+    );
+    let (status, body) = post_mail(&server, "support", Some(RELAY_SECRET), &own).await;
+    assert_eq!(status, 202);
+    assert_eq!(body["auto_submitted"], true, "{body}");
+    crate::support::eventually(10, || async {
+        server.conversations(&admin).await.len() == 3
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let convs = server.conversations(&admin).await;
+    assert_eq!(
+        convs.len(),
+        3,
+        "robot's two and Ana's; not the third, not our own"
+    );
+}
