@@ -44,6 +44,9 @@ pub struct Context {
     pub not_kept: Vec<String>,
 }
 
+/// Characters of a forwarded message's text shown in the conversation.
+const FORWARD_CHARS: usize = 20_000;
+
 /// The thread key of an email conversation: the first message of its chain.
 pub fn thread_key(root_message_id: &str) -> String {
     format!("email:{root_message_id}")
@@ -66,6 +69,16 @@ pub fn envelope(p: &ParsedEmail, cx: &Context) -> Result<Envelope, EnvelopeError
         p.reply_text.clone()
     };
     let mut text = visible.clone();
+    // A message forwarded as an attachment is shown as a forward: it is often the point of
+    // the mail ("see below").
+    for f in &p.forwarded {
+        let body: String = f.text.trim().chars().take(FORWARD_CHARS).collect();
+        text.push_str(&format!(
+            "\n\n---------- Forwarded message ----------\nFrom: {}\nSubject: {}\n\n{body}",
+            f.from.as_deref().unwrap_or("-"),
+            f.subject.as_deref().unwrap_or("-"),
+        ));
+    }
     for line in &cx.not_kept {
         text.push_str("\n\n");
         text.push_str(line);
@@ -175,6 +188,20 @@ mod tests {
         assert_eq!(e.thread.as_deref(), Some("email:n1@example.com"));
         assert_eq!(e.text, "Thanks!");
         assert!(e.full_text.as_deref().unwrap().contains("Try this."));
+    }
+
+    #[test]
+    fn a_forwarded_message_is_shown_as_a_forward() {
+        let p = parse(b"From: ana@example.com\r\nContent-Type: multipart/mixed; boundary=\"f\"\r\n\r\n--f\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n--f\r\nContent-Type: message/rfc822\r\n\r\nFrom: billing@vendor.test\r\nSubject: Invoice 42\r\n\r\nYou owe 10 EUR.\r\n--f--\r\n").unwrap();
+        let e = envelope(&p, &cx()).unwrap();
+        assert!(e.text.starts_with("See below."), "{}", e.text);
+        assert!(
+            e.text.contains("Forwarded message")
+                && e.text.contains("From: billing@vendor.test")
+                && e.text.contains("You owe 10 EUR."),
+            "{}",
+            e.text
+        );
     }
 
     #[test]

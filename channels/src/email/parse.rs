@@ -24,6 +24,14 @@ pub struct AttachmentInfo {
     pub content_id: Option<String>,
 }
 
+/// A message forwarded as an attachment (`message/rfc822`), read for showing as such.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Forwarded {
+    pub from: Option<String>,
+    pub subject: Option<String>,
+    pub text: String,
+}
+
 /// A message as read. The field names are the `email parse --json` contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ParsedEmail {
@@ -52,6 +60,8 @@ pub struct ParsedEmail {
     pub auto_submitted: bool,
     /// A delivery status notification (`multipart/report; report-type=delivery-status`).
     pub bounce: bool,
+    /// Messages attached whole (forwarded as attachments), in order.
+    pub forwarded: Vec<Forwarded>,
     /// The message ends before its MIME structure does (a lost connection, a cut file):
     /// what could be read is kept, and this says the rest is missing.
     pub incomplete: bool,
@@ -155,6 +165,22 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
                 .map(|id| id.trim_matches(['<', '>']).to_owned()),
         })
         .collect();
+    let forwarded = message
+        .attachments()
+        .filter_map(|part| part.message())
+        .map(|inner| Forwarded {
+            from: inner
+                .from()
+                .and_then(Address::first)
+                .and_then(|a| a.address())
+                .map(|a| a.trim().to_lowercase()),
+            subject: inner.subject().map(str::to_owned),
+            text: inner
+                .body_text(0)
+                .map(|t| t.into_owned())
+                .unwrap_or_default(),
+        })
+        .collect();
     let bytes = if with_bytes {
         message
             .attachments()
@@ -179,6 +205,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         attachments,
         auto_submitted: bounce || machine_sent(&message, from.as_deref()),
         bounce,
+        forwarded,
         incomplete,
     };
     Ok((parsed, bytes))
@@ -447,6 +474,20 @@ mod tests {
             .unwrap();
         assert_eq!(png.content_id.as_deref(), Some("img1@x"));
         assert_eq!(png.size, 8);
+    }
+
+    #[test]
+    fn a_message_forwarded_as_an_attachment_is_read_as_such() {
+        let raw = mail(
+            "From: ana@example.com\nSubject: Fwd: invoice\nContent-Type: multipart/mixed; boundary=\"f\"",
+            "--f\nContent-Type: text/plain\n\nSee the mail below.\n--f\nContent-Type: message/rfc822\nContent-Disposition: attachment; filename=\"original.eml\"\n\nFrom: Billing <billing@vendor.test>\nSubject: Invoice 42\nContent-Type: text/plain\n\nYou owe 10 EUR.\n--f--\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.reply_text, "See the mail below.");
+        assert_eq!(p.forwarded.len(), 1, "{p:?}");
+        assert_eq!(p.forwarded[0].from.as_deref(), Some("billing@vendor.test"));
+        assert_eq!(p.forwarded[0].subject.as_deref(), Some("Invoice 42"));
+        assert!(p.forwarded[0].text.contains("You owe 10 EUR."));
     }
 
     #[test]
