@@ -491,6 +491,33 @@ mod tests {
     }
 
     #[test]
+    fn signed_and_encrypted_parts_are_kept_as_attachments() {
+        let smime = mail(
+            "From: ana@example.com\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"s\"",
+            "--s\nContent-Type: text/plain\n\nSigned hello.\n--s\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\nContent-Disposition: attachment; filename=\"smime.p7s\"\nContent-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\n--s--\n",
+        );
+        let p = parse(&smime).unwrap();
+        assert_eq!(p.reply_text, "Signed hello.");
+        assert!(
+            p.attachments
+                .iter()
+                .any(|a| a.name == "smime.p7s" && a.mime == "application/pkcs7-signature"),
+            "{:?}",
+            p.attachments
+        );
+        let pgp = mail(
+            "From: ana@example.com\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"e\"",
+            "--e\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--e\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\nContent-Disposition: inline; filename=\"encrypted.asc\"\n\n-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n--e--\n",
+        );
+        let p = parse(&pgp).unwrap();
+        assert!(
+            p.attachments.iter().any(|a| a.name == "encrypted.asc"),
+            "{:?}",
+            p.attachments
+        );
+    }
+
+    #[test]
     fn machines_are_recognised() {
         for headers in [
             "Auto-Submitted: auto-replied",
