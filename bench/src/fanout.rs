@@ -280,11 +280,6 @@ async fn main() -> Result<()> {
         s.abort();
     }
     let missing = args.agents * args.messages - all.len();
-    all.sort_unstable();
-    let q = |p: f64| -> f64 {
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        all[i] as f64 / 1000.0
-    };
     println!(
         "{} messages at {}/s from {} widgets to {} agent sockets ({} backend), {:.1} s",
         args.messages,
@@ -299,12 +294,12 @@ async fn main() -> Result<()> {
     }
     println!(
         "widget send -> agent socket: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        q(0.50),
-        q(0.95),
-        q(0.99),
-        q(1.0)
+        quantile(&mut all, 0.50),
+        quantile(&mut all, 0.95),
+        quantile(&mut all, 0.99),
+        quantile(&mut all, 1.0)
     );
-    let spread: Vec<u64> = first
+    let mut spread: Vec<u64> = first
         .iter()
         .zip(&last)
         .filter(|(f, _)| **f != u64::MAX)
@@ -315,8 +310,8 @@ async fn main() -> Result<()> {
         "first socket to get each message: p50 {:.1} ms, p99 {:.1} ms; first to last socket: p50 {:.1} ms, p99 {:.1} ms",
         quantile(&mut first, 0.50),
         quantile(&mut first, 0.99),
-        quantile(&mut spread.clone(), 0.50),
-        quantile(&mut spread.clone(), 0.99),
+        quantile(&mut spread, 0.50),
+        quantile(&mut spread, 0.99),
     );
     println!(
         "deliveries {} (missing {missing}, duplicated {duplicates}); {frames} frames in all",

@@ -33,9 +33,7 @@ impl std::fmt::Debug for SenderLimits {
 
 impl SenderLimits {
     pub fn new(per_hour: u32) -> Self {
-        let n = std::num::NonZeroU32::new(per_hour).unwrap_or(std::num::NonZeroU32::MIN);
-        let quota = governor::Quota::with_period(std::time::Duration::from_secs(3600) / n.get())
-            .map_or_else(|| governor::Quota::per_hour(n), |q| q.allow_burst(n));
+        let quota = crate::web::auth::allowance(per_hour, std::time::Duration::from_secs(3600));
         Self {
             limiter: governor::RateLimiter::keyed(quota),
         }
@@ -80,14 +78,13 @@ pub async fn inbound(
     if !presented.is_some_and(|p| same_secret(p.trim(), secret.expose())) {
         return Err(ApiError::Unauthorized);
     }
-    let (parsed, bytes) = parse_with_attachments(&body).map_err(|e| {
+    let (mut parsed, bytes) = parse_with_attachments(&body).map_err(|e| {
         tracing::warn!(inbox = %inbox.name, error = %e, bytes = body.len(), "mail refused");
         match e {
             ParseError::TooLarge { .. } => ApiError::TooLarge(e.to_string()),
             ParseError::NotAMessage(_) => ApiError::Invalid(e.to_string()),
         }
     })?;
-    let mut parsed = parsed;
     if let Some(from) = parsed.from.as_deref() {
         if !state.email_senders.allow(&inbox.name, from) {
             tracing::warn!(inbox = %inbox.name, from, "mail refused: the sender's hourly allowance is spent");

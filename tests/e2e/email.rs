@@ -82,6 +82,27 @@ fn mail(from: &str, message_id: &str, refs: &str, body: &str) -> String {
     )
 }
 
+/// A server with the email inbox `support` taking posted mail, `settings` added to its
+/// `[email]` section; its admin's API token; the folder holding its configuration.
+async fn email_server(settings: &str) -> (crate::support::Server, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[email]\n{settings}[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = crate::support::Server::start_with(
+        crate::support::Backend::Embedded,
+        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
+    )
+    .await;
+    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    (server, admin, dir)
+}
+
 async fn post_mail(
     server: &crate::support::Server,
     inbox: &str,
@@ -108,21 +129,7 @@ async fn post_mail(
 /// quoting a real Message-ID gets a conversation of their own.
 #[tokio::test]
 async fn mail_posted_by_a_relay_threads_and_refuses_what_it_must() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
-        ),
-    )
-    .unwrap();
-    let server = crate::support::Server::start_with(
-        crate::support::Backend::Embedded,
-        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
-    )
-    .await;
-    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    let (server, admin, _dir) = email_server("").await;
     let first = mail(
         "Ana <ana@example.com>",
         "n1@example.com",
@@ -249,21 +256,7 @@ async fn mail_posted_by_a_relay_threads_and_refuses_what_it_must() {
 /// out and named after the text, and the message is still stored.
 #[tokio::test]
 async fn mail_attachments_are_kept_and_an_oversized_one_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[email]\nmax_attachment_bytes = 100000\n[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
-        ),
-    )
-    .unwrap();
-    let server = crate::support::Server::start_with(
-        crate::support::Backend::Embedded,
-        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
-    )
-    .await;
-    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    let (server, admin, _dir) = email_server("max_attachment_bytes = 100000\n").await;
     // base64 of 150,000 bytes, in 76-character lines.
     let big: String = {
         use std::fmt::Write;
@@ -322,21 +315,7 @@ async fn mail_attachments_are_kept_and_an_oversized_one_is_named() {
 /// on; our own mail coming back is kept but opens nothing.
 #[tokio::test]
 async fn a_looping_sender_is_held_back_and_our_own_mail_opens_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[email]\nmax_mails_per_sender_per_hour = 2\n[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nhttp_secret = \"{RELAY_SECRET}\"\n"
-        ),
-    )
-    .unwrap();
-    let server = crate::support::Server::start_with(
-        crate::support::Backend::Embedded,
-        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
-    )
-    .await;
-    let (_, admin) = crate::inbox::add_agent(&server, "admin@example.com", "admin", &[]);
+    let (server, admin, _dir) = email_server("max_mails_per_sender_per_hour = 2\n").await;
     for i in 0..2 {
         let m = mail(
             "robot@example.com",

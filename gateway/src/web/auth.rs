@@ -38,14 +38,17 @@ impl std::fmt::Debug for LoginLimits {
     }
 }
 
+/// `n` per `period`, all of them usable at once (GCRA, refilled evenly over the period).
+pub fn allowance(n: u32, period: std::time::Duration) -> governor::Quota {
+    let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    governor::Quota::with_period(period / n.get())
+        .map_or_else(|| governor::Quota::per_minute(n), |q| q.allow_burst(n))
+}
+
 impl LoginLimits {
     pub fn new(config: &WebConfig) -> Self {
-        let quota = |n: u32| {
-            let n = NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-            // n attempts per 15 minutes, all of them usable at once.
-            governor::Quota::with_period(std::time::Duration::from_secs(15 * 60) / n.get())
-                .map_or_else(|| governor::Quota::per_minute(n), |q| q.allow_burst(n))
-        };
+        // n attempts per 15 minutes, all of them usable at once.
+        let quota = |n: u32| allowance(n, std::time::Duration::from_secs(15 * 60));
         Self {
             per_account: governor::RateLimiter::keyed(quota(config.login_attempts_per_account)),
             per_ip: governor::RateLimiter::keyed(quota(config.login_attempts_per_ip)),
