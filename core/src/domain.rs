@@ -550,6 +550,10 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<RichContent>,
     pub delivery_state: DeliveryState,
+    /// Why delivery failed, in the channel's or the server's own words (a bounce's
+    /// diagnostic, an SMTP 5xx), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
     pub external_id: Option<String>,
     pub created_at: i64,
     /// An internal note (or a system message of the support side): shown to agents only,

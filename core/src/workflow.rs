@@ -65,6 +65,15 @@ pub struct Workflow {
     pub ids: Ids,
     pub metrics: Arc<Metrics>,
     pub sla: Arc<SlaConfig>,
+    /// Told when a conversation's status changes, to let its customer know.
+    pub notices: Option<Arc<dyn StatusNotices>>,
+}
+
+/// Lets a conversation's customer know its status changed (the email channel mails a
+/// notice). Called after the change is stored; it must not fail the change.
+#[async_trait::async_trait]
+pub trait StatusNotices: Send + Sync + std::fmt::Debug {
+    async fn status_changed(&self, before: &Conversation, after: &Conversation);
 }
 
 impl Workflow {
@@ -76,11 +85,17 @@ impl Workflow {
             ids,
             metrics,
             sla: Arc::new(SlaConfig::default()),
+            notices: None,
         }
     }
 
     pub fn with_sla(mut self, sla: SlaConfig) -> Self {
         self.sla = Arc::new(sla);
+        self
+    }
+
+    pub fn with_notices(mut self, notices: Arc<dyn StatusNotices>) -> Self {
+        self.notices = Some(notices);
         self
     }
 
@@ -120,7 +135,7 @@ impl Workflow {
                 "the tier changes by escalating or de-escalating, with a reason",
             ));
         }
-        self.writable(caller, id).await?;
+        let before = self.writable(caller, id).await?;
         let conversation = apply_versioned(
             &self.store,
             &self.realtime,
@@ -135,6 +150,11 @@ impl Workflow {
         {
             self.notify(agent, NotificationKind::Assigned, &conversation, None)
                 .await;
+        }
+        if before.status != conversation.status
+            && let Some(n) = &self.notices
+        {
+            n.status_changed(&before, &conversation).await;
         }
         Ok(conversation)
     }

@@ -53,6 +53,10 @@ pub struct AppState {
     pub login_limits: Arc<crate::web::auth::LoginLimits>,
     /// Mails per sender and email inbox (`email.max_mails_per_sender_per_hour`).
     pub email_senders: Arc<crate::email::SenderLimits>,
+    /// Signs and reads the `reply+<token>@` addresses and `[ref:…]` markers of our mail.
+    pub reply_tokens: switchboard_channels::email::token::ReplyTokens,
+    /// Sends email conversations' messages (inboxes with an SMTP server).
+    pub email_sender: Option<Arc<switchboard_channels::email::smtp::EmailSender>>,
     /// Mail to agents (password reset, invitations) until the email channel sends it.
     pub mailer: Arc<dyn crate::web::auth::Mailer>,
     /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.
@@ -108,6 +112,48 @@ impl NodeName {
 
 /// The database secret that keys visitor ids when `webchat.visitor_secret` is not set.
 const VISITOR_SECRET: &str = "webchat.visitor";
+/// The database secret that keys reply addresses when `email.reply_secret` is not set.
+const REPLY_SECRET: &str = "email.reply";
+
+/// The outbound side of the email inboxes that have an SMTP server.
+fn smtp_mailboxes(
+    config: &Config,
+) -> anyhow::Result<Vec<switchboard_channels::email::smtp::SmtpMailbox>> {
+    use switchboard_channels::email::compose::Lang;
+    use switchboard_channels::email::server::ServerAddr;
+    let mut out = Vec::new();
+    for inbox in &config.email.inboxes {
+        let Some(url) = &inbox.smtp_url else { continue };
+        let server = ServerAddr::parse(url, "smtp")
+            .map_err(|e| anyhow::anyhow!("email.inboxes {}: smtp_url: {e}", inbox.name))?;
+        let ca_pem = match &inbox.ca_file {
+            Some(f) => Some(std::fs::read(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?),
+            None => None,
+        };
+        out.push(switchboard_channels::email::smtp::SmtpMailbox {
+            inbox: inbox.inbox(),
+            address: inbox.address.clone(),
+            from_name: inbox
+                .from_name
+                .clone()
+                .unwrap_or_else(|| config.web.business_name.clone()),
+            brand: config.web.business_name.clone(),
+            lang: Lang::from_tag(&inbox.language),
+            server,
+            login: crate::email::poller::login(inbox),
+            ca_pem,
+            reply_prefix: inbox.reply_prefix.clone().unwrap_or_else(|| {
+                inbox
+                    .address
+                    .split('@')
+                    .next()
+                    .unwrap_or("reply")
+                    .to_owned()
+            }),
+        });
+    }
+    Ok(out)
+}
 
 impl AppState {
     /// Connects the store (migrating it) and the stream the config names.
@@ -116,6 +162,7 @@ impl AppState {
             anyhow::anyhow!("cannot create data dir {}: {e}", config.data_dir.display())
         })?;
         let node = NodeName::claim(&config)?;
+        let config = Arc::new(config);
         let config_data_dir = config.data_dir.clone();
         let config_web = config.web.clone();
         let email_per_hour = config.email.max_mails_per_sender_per_hour;
@@ -128,6 +175,13 @@ impl AppState {
         };
         let visitors = VisitorSigner::new(secret.as_bytes())
             .map_err(|e| anyhow::anyhow!("webchat.visitor_secret: {e}"))?;
+        let reply_secret = match &config.email.reply_secret {
+            Some(s) => s.expose().to_owned(),
+            None => store.secret_or_create(&ids, REPLY_SECRET).await?,
+        };
+        let reply_tokens =
+            switchboard_channels::email::token::ReplyTokens::new(reply_secret.as_bytes())
+                .map_err(|e| anyhow::anyhow!("email.reply_secret: {e}"))?;
         let allowed_origins = OriginAllowList::new(&config.webchat.allowed_origins)
             .map_err(|e| anyhow::anyhow!("webchat.allowed_origins: {e}"))?;
         let (stream, realtime): (Arc<dyn Stream>, Arc<dyn Realtime>) = match &config.redis_url {
@@ -150,6 +204,12 @@ impl AppState {
         let sla = config
             .sla_config()
             .map_err(|e| anyhow::anyhow!("business_hours: {e}"))?;
+        let outbox = Outbox {
+            store: store.clone(),
+            stream: stream.clone(),
+            ids: ids.clone(),
+            realtime: realtime.clone(),
+        };
         let workflow = Arc::new(
             switchboard_core::workflow::Workflow::new(
                 store.clone(),
@@ -157,19 +217,28 @@ impl AppState {
                 ids.clone(),
                 metrics.clone(),
             )
-            .with_sla(sla),
+            .with_sla(sla)
+            .with_notices(Arc::new(crate::email::notices::EmailNotices {
+                store: store.clone(),
+                outbox: outbox.clone(),
+                config: config.clone(),
+            })),
         );
-        let outbox = Outbox {
-            store: store.clone(),
-            stream: stream.clone(),
-            ids: ids.clone(),
-            realtime: realtime.clone(),
-        };
         let widget_uploads = Arc::new(crate::webchat::attachments::UploadLimits::new(
             config.webchat.max_messages_per_minute,
         ));
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::in_data_dir(&config_data_dir));
+        let mailboxes = smtp_mailboxes(&config)?;
+        let email_sender = (!mailboxes.is_empty()).then(|| {
+            Arc::new(switchboard_channels::email::smtp::EmailSender::new(
+                mailboxes,
+                reply_tokens.clone(),
+                blobs.clone(),
+                store.clone(),
+            ))
+        });
         Ok(Self {
-            config: Arc::new(config),
+            config,
             store,
             stream,
             realtime,
@@ -177,7 +246,9 @@ impl AppState {
             ids,
             metrics,
             node: Arc::new(node),
-            blobs: Arc::new(LocalBlobStore::in_data_dir(&config_data_dir)),
+            blobs,
+            reply_tokens,
+            email_sender,
             shutdown,
             visitors,
             allowed_origins: Arc::new(allowed_origins),
@@ -216,6 +287,9 @@ impl AppState {
     pub fn dispatcher(&self) -> Dispatcher {
         let mut senders: HashMap<Channel, Arc<dyn Sender>> = HashMap::new();
         senders.insert(Channel::Webchat, Arc::new(WebchatSender));
+        if let Some(email) = &self.email_sender {
+            senders.insert(Channel::Email, email.clone());
+        }
         let d = &self.config.dispatcher;
         Dispatcher::new(
             self.outbox.clone(),
@@ -275,6 +349,20 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let workers = CancellationToken::new();
         let router = tokio::spawn(state.router().run(workers.clone()));
+        // One reader per IMAP mailbox.
+        let mut mailboxes = Vec::new();
+        for inbox in &state.config.email.inboxes {
+            match crate::email::poller::imap_settings(inbox) {
+                Ok(Some(settings)) => mailboxes.push(tokio::spawn(crate::email::poller::run(
+                    state.clone(),
+                    inbox.clone(),
+                    settings,
+                    workers.clone(),
+                ))),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(inbox = %inbox.name, error = %e, "mailbox not read"),
+            }
+        }
         let dispatcher = tokio::spawn(state.dispatcher().run(workers.clone()));
         // Snoozes wake and SLA breaches are counted by the clock, every few seconds.
         let clockwork = tokio::spawn(
@@ -331,6 +419,9 @@ impl Application {
             let _ = dispatcher.await;
             let _ = clockwork.await;
             let _ = housekeeping.await;
+            for m in mailboxes {
+                let _ = m.await;
+            }
         })
         .await;
         if finished.is_err() {

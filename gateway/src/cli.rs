@@ -55,6 +55,14 @@ pub enum EmailCommand {
         #[arg(long)]
         json: bool,
     },
+    /// How each mailbox's connection is doing (as the running server last recorded it).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Logs in to a mailbox's IMAP and SMTP servers and says how it went; nothing is read,
+    /// moved or sent. Exits non-zero when a server cannot be reached or refuses the login.
+    Test { inbox: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +153,59 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     println!("Attached: {} ({}, {} bytes)", a.name, a.mime, a.size);
                 }
                 println!("\n{}", parsed.reply_text);
+            }
+            Ok(())
+        }
+        Command::Email(EmailCommand::Status { json }) => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            let statuses = state.store.email_statuses().await?;
+            if json {
+                println!("{}", serde_json::json!({ "mailboxes": statuses }));
+            } else {
+                for s in &statuses {
+                    println!(
+                        "{:<20} {:<7} read {:>7}  {}",
+                        s.inbox,
+                        if s.ok { "ok" } else { "FAILING" },
+                        s.fetched,
+                        s.detail
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Email(EmailCommand::Test { inbox }) => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            let mailbox = state
+                .config
+                .email
+                .inboxes
+                .iter()
+                .find(|i| i.name == inbox)
+                .ok_or_else(|| anyhow::anyhow!("no email inbox is called {inbox:?}"))?;
+            let mut failed = false;
+            if mailbox.imap_url.is_some() {
+                match crate::email::poller::test_imap(mailbox).await {
+                    Ok(m) => println!("IMAP: ok, {m}"),
+                    Err(e) => {
+                        failed = true;
+                        println!("IMAP: {e}");
+                    }
+                }
+            }
+            if let Some(sender) = &state.email_sender
+                && mailbox.smtp_url.is_some()
+            {
+                match sender.test(&mailbox.inbox()).await {
+                    Ok(()) => println!("SMTP: ok"),
+                    Err(e) => {
+                        failed = true;
+                        println!("SMTP: {e}");
+                    }
+                }
+            }
+            if failed {
+                anyhow::bail!("the connection test failed");
             }
             Ok(())
         }

@@ -276,6 +276,12 @@ pub struct EmailConfig {
     /// more are refused for now (a relay tries again later), which stops a loop with
     /// another robot from filling the inbox.
     pub max_mails_per_sender_per_hour: u32,
+    /// Key of the `reply+<token>@` addresses and `[ref:…]` markers (at least 32
+    /// characters). Without it, one is made and kept in the database, shared by every node.
+    pub reply_secret: Option<Secret>,
+    /// Status-change and resolution notices to one conversation's customer: at most one
+    /// per this many minutes (an agent's reply is mail itself and is never held back).
+    pub notify_every_minutes: u32,
 }
 
 impl Default for EmailConfig {
@@ -284,8 +290,50 @@ impl Default for EmailConfig {
             inboxes: Vec::new(),
             max_attachment_bytes: 25 * 1024 * 1024,
             max_mails_per_sender_per_hour: 60,
+            reply_secret: None,
+            notify_every_minutes: 10,
         }
     }
+}
+
+/// OAuth2 for a mailbox (Google, Microsoft 365): a refresh token, exchanged at the
+/// provider's token endpoint for the access tokens IMAP and SMTP present.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailOAuth2 {
+    /// `https://oauth2.googleapis.com/token`, or Microsoft's
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
+    pub token_url: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    pub refresh_token: Secret,
+    /// Scopes to name on refresh (Microsoft wants them).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The IMAP mechanism: `xoauth2` (Google, Microsoft) or `oauthbearer` (RFC 7628).
+    #[serde(default = "default_oauth_mechanism")]
+    pub mechanism: switchboard_channels::email::imap::OAuthMechanism,
+}
+
+fn default_oauth_mechanism() -> switchboard_channels::email::imap::OAuthMechanism {
+    switchboard_channels::email::imap::OAuthMechanism::Xoauth2
+}
+
+fn default_folder() -> String {
+    "INBOX".into()
+}
+
+fn default_backfill_days() -> u32 {
+    7
+}
+
+fn default_poll_seconds() -> u64 {
+    60
+}
+
+fn default_language() -> String {
+    "en".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -299,6 +347,49 @@ pub struct EmailInbox {
     /// `/webhooks/email/<name>`; at least 24 characters. Without it the endpoint is off.
     #[serde(default)]
     pub http_secret: Option<Secret>,
+    /// What comes before `+<token>` in the reply address of our mail. Unset: the
+    /// mailbox's own local part (`support+<token>@acme.test`), which plus addressing
+    /// delivers to the mailbox with no set-up; `reply` needs `reply+*` routed to it.
+    #[serde(default)]
+    pub reply_prefix: Option<String>,
+    /// The name our mail is from; the business's name when unset.
+    #[serde(default)]
+    pub from_name: Option<String>,
+    /// The language of our mail: `en`, `es` or `pt-BR`.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Where mail is read: `imaps://host[:993]` (TLS) or `imap://host[:143]` (STARTTLS;
+    /// plain text only to this machine). Unset: no IMAP.
+    #[serde(default)]
+    pub imap_url: Option<String>,
+    /// Where our mail is sent: `smtps://host[:465]` or `smtp://host[:587]` (STARTTLS;
+    /// plain text only to this machine). Unset: replies in this inbox are not sent.
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    /// The login for both servers; the address when unset.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub oauth2: Option<EmailOAuth2>,
+    /// The folder read.
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Processed mail is moved here; unset, it is flagged `\Seen` where it is.
+    #[serde(default)]
+    pub processed_folder: Option<String>,
+    /// On the first connection (and after the server renumbered the folder), mail this
+    /// many days old is read; older mail is left alone.
+    #[serde(default = "default_backfill_days")]
+    pub backfill_days: u32,
+    /// Without IDLE, the folder is checked this often.
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+    /// A private CA (PEM file) the servers' certificates are checked against, besides the
+    /// public roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl EmailInbox {
@@ -513,6 +604,14 @@ impl Config {
                 "must be between 1 and 26214400",
             );
         }
+        if self
+            .email
+            .reply_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().chars().count() < 32)
+        {
+            return bad("email.reply_secret", "must be at least 32 characters");
+        }
         if self.email.max_mails_per_sender_per_hour == 0 {
             return bad("email.max_mails_per_sender_per_hour", "must be at least 1");
         }
@@ -539,6 +638,53 @@ impl Config {
                 .is_some_and(|s| s.expose().chars().count() < 24)
             {
                 return bad(&key("http_secret"), "must be at least 24 characters");
+            }
+            if inbox.reply_prefix.as_deref().is_some_and(|p| {
+                p.is_empty()
+                    || !p
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            }) {
+                return bad(&key("reply_prefix"), "must be letters, digits, . - or _");
+            }
+            if !["en", "es", "pt-BR"].contains(&inbox.language.as_str()) {
+                return bad(&key("language"), "must be en, es or pt-BR");
+            }
+            use switchboard_channels::email::server::ServerAddr;
+            if let Some(u) = &inbox.imap_url
+                && let Err(e) = ServerAddr::parse(u, "imap")
+            {
+                return bad(&key("imap_url"), &e.to_string());
+            }
+            if let Some(u) = &inbox.smtp_url
+                && let Err(e) = ServerAddr::parse(u, "smtp")
+            {
+                return bad(&key("smtp_url"), &e.to_string());
+            }
+            let needs_login = inbox.imap_url.is_some();
+            if needs_login && inbox.password.is_none() && inbox.oauth2.is_none() {
+                return bad(&key("password"), "IMAP needs a password or [oauth2]");
+            }
+            if inbox.password.is_some() && inbox.oauth2.is_some() {
+                return bad(&key("oauth2"), "give a password or [oauth2], not both");
+            }
+            if let Some(o) = &inbox.oauth2
+                && !(o.token_url.starts_with("https://")
+                    || o.token_url.starts_with("http://127.0.0.1")
+                    || o.token_url.starts_with("http://localhost"))
+            {
+                return bad(&key("oauth2.token_url"), "must be an https:// URL");
+            }
+            if inbox.folder.trim().is_empty() {
+                return bad(&key("folder"), "must name a folder");
+            }
+            if inbox.poll_seconds == 0 {
+                return bad(&key("poll_seconds"), "must be at least 1");
+            }
+            if let Some(f) = &inbox.ca_file
+                && let Err(e) = std::fs::read(f)
+            {
+                return bad(&key("ca_file"), &format!("cannot be read: {e}"));
             }
         }
         if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {

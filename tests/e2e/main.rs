@@ -8,5 +8,6 @@ mod crash;
 mod email;
 mod inbox;
 mod lifecycle;
+mod mail;
 mod realtime;
 mod webchat;

@@ -31,6 +31,9 @@ pub struct Context {
     /// The external id of a message of the conversation a verified `reply+` address in
     /// To or Cc named: threading tries it first.
     pub token_reply: Option<String>,
+    /// The external id of a message of the conversation a verified `[ref:…]` marker in
+    /// the text named (clients that drop the headers keep the quoted text): tried last.
+    pub marker_reply: Option<String>,
     /// An id for a message without `Message-ID` (the hash of its bytes), so that fetching
     /// it twice still stores it once.
     pub fallback_message_id: String,
@@ -115,6 +118,9 @@ pub fn envelope(p: &ParsedEmail, cx: &Context) -> Result<Envelope, EnvelopeError
     for r in p.references.iter().rev() {
         push(r);
     }
+    if let Some(m) = &cx.marker_reply {
+        push(m);
+    }
     // The chain's first message names the thread: a customer's follow-up to their own
     // earlier mail (not to ours) stays in the same conversation.
     let root = p
@@ -175,6 +181,7 @@ mod tests {
         let p = parse(b"From: ana@example.com\r\nMessage-ID: <r2@example.com>\r\nIn-Reply-To: <sb-2@acme.test>\r\nReferences: <n1@example.com> <sb-1@acme.test> <sb-2@acme.test>\r\n\r\nThanks!\r\n\r\nOn Tue, 3 Mar 2026 at 10:02, Support <support@acme.test> wrote:\r\n> Try this.\r\n").unwrap();
         let mut c = cx();
         c.token_reply = Some("sb-9@acme.test".into());
+        c.marker_reply = Some("sb-0@acme.test".into());
         let e = envelope(&p, &c).unwrap();
         assert_eq!(
             e.replies_to,
@@ -182,7 +189,8 @@ mod tests {
                 "sb-9@acme.test",
                 "sb-2@acme.test",
                 "sb-1@acme.test",
-                "n1@example.com"
+                "n1@example.com",
+                "sb-0@acme.test"
             ]
         );
         assert_eq!(e.thread.as_deref(), Some("email:n1@example.com"));

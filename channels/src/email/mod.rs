@@ -7,9 +7,15 @@
 //! message (charsets, transfer encodings, HTML-only mail, attachments, machine-sent mail);
 //! [`token`] makes and checks the `reply+<token>@` addresses that thread replies.
 
+pub mod compose;
+pub mod dsn;
 pub mod envelope;
+pub mod imap;
+pub mod oauth;
 pub mod parse;
 mod reply;
+pub mod server;
+pub mod smtp;
 pub mod token;
 
 pub use reply::{Split, split_reply};

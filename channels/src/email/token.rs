@@ -22,6 +22,8 @@ pub const MIN_SECRET_BYTES: usize = 16;
 const DOMAIN: &[u8] = b"switchboard email reply token v1\0";
 /// The local part before the token.
 pub const PREFIX: &str = "reply";
+/// What opens the marker in the text.
+const MARKER: &str = "[ref:";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the reply-token secret must be at least {MIN_SECRET_BYTES} bytes")]
@@ -83,18 +85,31 @@ impl ReplyTokens {
 
     /// The reply address of a conversation at `domain`: `reply+<token>@domain`.
     pub fn address(&self, conversation_id: &str, domain: &str) -> Option<String> {
+        self.address_with(PREFIX, conversation_id, domain)
+    }
+
+    /// The reply address with another local part before the `+`: a mailbox's own
+    /// (`support+<token>@acme.test`) reaches it by plus addressing, which Gmail,
+    /// Microsoft 365 and most servers deliver without any routing set up.
+    pub fn address_with(
+        &self,
+        prefix: &str,
+        conversation_id: &str,
+        domain: &str,
+    ) -> Option<String> {
         Some(format!(
-            "{PREFIX}+{}@{domain}",
+            "{prefix}+{}@{domain}",
             self.token(conversation_id)?
         ))
     }
 
     /// The conversation an address names, if it is a reply address whose tag verifies.
     /// Case is ignored (some mail systems change it); the tag is compared in constant time.
+    /// The local part before the `+` may be any (the tag alone is the proof).
     pub fn conversation_in(&self, address: &str) -> Option<String> {
         let (local, _) = address.trim().rsplit_once('@')?;
-        let (prefix, token) = local.split_once('+')?;
-        if !prefix.eq_ignore_ascii_case(PREFIX) || token.len() != 32 + TAG_BYTES * 2 {
+        let (prefix, token) = local.rsplit_once('+')?;
+        if prefix.is_empty() || token.len() != 32 + TAG_BYTES * 2 {
             return None;
         }
         let token = token.to_ascii_lowercase();
@@ -105,6 +120,31 @@ impl ReplyTokens {
         let tag = hex::decode(tag_hex).ok()?;
         self.tag(hex_id).verify_truncated_left(&tag).ok()?;
         Some(dashed(hex_id))
+    }
+
+    /// The marker put at the foot of our mail's text, for mail clients that drop the
+    /// reply address and the thread headers but keep the quoted text: `[ref:<token>]`.
+    pub fn marker(&self, conversation_id: &str) -> Option<String> {
+        Some(format!("{MARKER}{}]", self.token(conversation_id)?))
+    }
+
+    /// The conversation named by the first verified marker in `text` (the quoted history
+    /// of a reply), if any. Forged or altered markers name nothing.
+    pub fn conversation_in_text(&self, text: &str) -> Option<String> {
+        let len = 32 + TAG_BYTES * 2;
+        let mut rest = text;
+        while let Some(at) = rest.find(MARKER) {
+            let after = &rest[at + MARKER.len()..];
+            let token: String = after.chars().take(len).collect();
+            if token.len() == len
+                && after[len..].starts_with(']')
+                && let Some(id) = self.conversation_in(&format!("{PREFIX}+{token}@x"))
+            {
+                return Some(id);
+            }
+            rest = after;
+        }
+        None
     }
 
     /// The first conversation named by a verified reply address among `addresses` (the
@@ -136,6 +176,9 @@ mod tests {
         assert!(addr.starts_with("reply+01936f6e8b1c7a2d9e4f0123456789ab"));
         assert_eq!(t.conversation_in(&addr).as_deref(), Some(ID));
         assert_eq!(t.conversation_in(&addr.to_uppercase()).as_deref(), Some(ID));
+        let plus = t.address_with("support", ID, "acme.test").unwrap();
+        assert!(plus.starts_with("support+"));
+        assert_eq!(t.conversation_in(&plus).as_deref(), Some(ID));
         assert_eq!(
             t.conversation_among(["support@acme.test", addr.as_str()])
                 .as_deref(),
@@ -169,6 +212,7 @@ mod tests {
             "reply@acme.test",
             "reply+@acme.test",
             "reply+zz@acme.test",
+            "+01936f6e8b1c7a2d9e4f0123456789ab0123456789abcdef0123@acme.test",
             "support+01936f6e8b1c7a2d9e4f0123456789ab@acme.test",
             "no-at-sign",
             "",
@@ -176,6 +220,15 @@ mod tests {
             assert_eq!(t.conversation_in(bad), None, "{bad}");
         }
         assert_eq!(t.token("not-a-uuid"), None);
+        // Markers in quoted text: only a verified one names the conversation.
+        let marker = t.marker(ID).unwrap();
+        let quoted = format!("Thanks!\n\n> Hello Ana,\n> try this.\n> {marker}\n");
+        assert_eq!(t.conversation_in_text(&quoted).as_deref(), Some(ID));
+        let forged = quoted.replacen("[ref:01936f6e", "[ref:01936f6f", 1);
+        assert_eq!(t.conversation_in_text(&forged), None);
+        assert_eq!(t.conversation_in_text("[ref:] [ref:zz] [ref:"), None);
+        let foreign_marker = foreign.marker(ID).unwrap();
+        assert_eq!(t.conversation_in_text(&foreign_marker), None);
         assert!(ReplyTokens::new(b"short").is_err());
     }
 }

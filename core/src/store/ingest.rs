@@ -924,6 +924,7 @@ async fn store_messages(
                     attachments: env.attachments.clone(),
                     content: None,
                     delivery_state: DeliveryState::Received,
+                    delivery_error: None,
                     external_id: Some(env.external_id.clone()),
                     created_at: env.received_at,
                     internal: false,

@@ -10,6 +10,7 @@ mod canned;
 mod cards;
 mod contacts;
 mod conversations;
+mod email;
 mod inbox;
 mod ingest;
 mod notes;
@@ -37,6 +38,7 @@ pub use accounts::{
 pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
+pub use email::{EmailCursor, EmailStatus};
 pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
 };
@@ -74,6 +76,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "workflow",
         include_str!("../../../migrations/0006_workflow.sql"),
+    ),
+    (
+        9,
+        "email",
+        include_str!("../../../migrations/0009_email.sql"),
     ),
 ];
 

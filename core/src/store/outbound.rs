@@ -161,6 +161,7 @@ impl Store {
             attachments: new.attachments.clone(),
             content: new.content.clone().filter(|c| !c.is_empty()),
             delivery_state: DeliveryState::Queued,
+            delivery_error: None,
             external_id: None,
             created_at: now,
             internal: false,

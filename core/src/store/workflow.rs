@@ -224,6 +224,7 @@ impl Store {
             attachments: Vec::new(),
             content: None,
             delivery_state: crate::domain::DeliveryState::Sent,
+            delivery_error: None,
             external_id: None,
             created_at: now,
             internal: true,

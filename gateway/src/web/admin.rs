@@ -392,3 +392,134 @@ pub async fn set_active(
         .await?;
     Ok(Redirect::to("/admin/users").into_response())
 }
+
+/// One mailbox on the email settings page.
+pub struct MailboxRow {
+    name: String,
+    address: String,
+    imap: Option<String>,
+    smtp: Option<String>,
+    folder: String,
+    login: String,
+    relay: bool,
+    /// `ok`, `error` or `none` (never connected).
+    state: String,
+    detail: String,
+    fetched: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_email.html")]
+struct EmailPage {
+    p: Page,
+    mailboxes: Vec<MailboxRow>,
+    notice: Option<String>,
+    notice_ok: bool,
+}
+
+async fn email_page(
+    state: &AppState,
+    agent: &WebAgent,
+    notice: Option<(bool, String)>,
+) -> Result<Response, WebError> {
+    let t = agent.tr;
+    let statuses = state.store.email_statuses().await?;
+    let mailboxes = state
+        .config
+        .email
+        .inboxes
+        .iter()
+        .map(|i| {
+            let s = statuses.iter().find(|s| s.inbox == i.inbox());
+            MailboxRow {
+                name: i.name.clone(),
+                address: i.address.clone(),
+                imap: i.imap_url.clone(),
+                smtp: i.smtp_url.clone(),
+                folder: i.folder.clone(),
+                login: match (&i.oauth2, &i.password) {
+                    (Some(o), _) => format!("OAuth2 ({:?})", o.mechanism).to_uppercase(),
+                    (None, Some(_)) => t.t("email-login-password"),
+                    (None, None) => t.t("email-not-set"),
+                },
+                relay: i.http_secret.is_some(),
+                state: match s {
+                    Some(s) if s.ok => "ok".into(),
+                    Some(_) => "error".into(),
+                    None => "none".into(),
+                },
+                detail: s.map_or_else(|| t.t("email-state-none"), |s| s.detail.clone()),
+                fetched: s.map_or(0, |s| s.fetched),
+            }
+        })
+        .collect();
+    let p = Page::agent(state, agent, t.t("email-title"), "email").await?;
+    let (notice_ok, notice) = match notice {
+        Some((ok, n)) => (ok, Some(n)),
+        None => (true, None),
+    };
+    Ok(render(&EmailPage {
+        p,
+        mailboxes,
+        notice,
+        notice_ok,
+    }))
+}
+
+/// The email settings: each mailbox, how its connection is doing, and a test.
+pub async fn email(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    email_page(&state, &agent, None).await
+}
+
+/// "Test connection": logs in to the mailbox's IMAP and SMTP servers (nothing is read,
+/// moved or sent) and says how it went.
+pub async fn email_test(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    let t = agent.tr;
+    let Some(inbox) = state.config.email.inboxes.iter().find(|i| i.name == name) else {
+        return Err(WebError::NotFound(t));
+    };
+    let mut parts = Vec::new();
+    let mut ok = true;
+    if inbox.imap_url.is_some() {
+        match crate::email::poller::test_imap(inbox).await {
+            Ok(m) => parts.push(format!("IMAP: {m}")),
+            Err(e) => {
+                ok = false;
+                parts.push(format!("IMAP: {e}"));
+            }
+        }
+    }
+    if inbox.smtp_url.is_some() {
+        let result = match &state.email_sender {
+            Some(sender) => sender.test(&inbox.inbox()).await,
+            None => Err("no SMTP sender".into()),
+        };
+        match result {
+            Ok(()) => parts.push(format!("SMTP: {}", t.t("email-smtp-ok"))),
+            Err(e) => {
+                ok = false;
+                parts.push(format!("SMTP: {e}"));
+            }
+        }
+    }
+    let head = if ok {
+        t.t("email-test-ok")
+    } else {
+        t.t("email-test-failed")
+    };
+    email_page(
+        &state,
+        &agent,
+        Some((ok, format!("{head} {}", parts.join(" · ")))),
+    )
+    .await
+}

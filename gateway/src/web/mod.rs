@@ -212,6 +212,13 @@ pub fn table() -> Table {
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
         r("GET", "/dashboard", Reports, get(dashboard::page)),
         r("GET", "/admin/users", Admin, get(admin::list)),
+        r("GET", "/admin/email", Admin, get(admin::email)),
+        r(
+            "POST",
+            "/admin/email/{name}/test",
+            Admin,
+            post(admin::email_test),
+        ),
         r("GET", "/admin/users/new", Admin, get(admin::new_page)),
         r("POST", "/admin/users/new", Admin, post(admin::create)),
         r("GET", "/admin/users/{user}", Admin, get(admin::edit_page)),

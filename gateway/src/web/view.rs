@@ -295,7 +295,9 @@ pub fn message_view(
             .then(|| {
                 let s = m.delivery_state;
                 let detail = if s == DeliveryState::Failed {
-                    t.t("state-failed")
+                    m.delivery_error
+                        .clone()
+                        .unwrap_or_else(|| t.t("state-failed"))
                 } else {
                     String::new()
                 };

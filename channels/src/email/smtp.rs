@@ -1,0 +1,334 @@
+//! The email channel's outbound side: the dispatcher hands a message to [`EmailSender`],
+//! which writes it as our mail ([`super::compose`]) and gives it to the mailbox's SMTP
+//! server. The server's answer decides what happens next: 2xx is sent; 4xx, a refused
+//! connection or a timeout is transient (the dispatcher retries with backoff, so an SMTP
+//! server that is down means queued, never lost); 5xx is permanent (a dead letter that
+//! keeps the server's words). The `Message-ID` is made from our message's id, so a
+//! retry after a lost answer carries the same id and the recipient's client shows it once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use switchboard_core::blob::BlobStore;
+use switchboard_core::dispatcher::{Outgoing, SendError, SendReceipt, Sender};
+use switchboard_core::domain::{AuthorKind, Channel};
+use switchboard_core::store::Store;
+use tokio::sync::Mutex;
+
+use super::compose::{Lang, OutgoingFile, OutgoingMail, compose, words};
+use super::server::{Login, Security, ServerAddr};
+use super::token::ReplyTokens;
+
+/// One mailbox's outbound settings.
+#[derive(Debug, Clone)]
+pub struct SmtpMailbox {
+    /// The inbox it serves (`email:<name>`).
+    pub inbox: String,
+    pub address: String,
+    /// The name our mail is from ("Acme Support").
+    pub from_name: String,
+    /// The business's name in the mail's layout.
+    pub brand: String,
+    pub lang: Lang,
+    pub server: ServerAddr,
+    pub login: Option<Login>,
+    /// A private CA (PEM) the server's certificate is checked against, besides the public
+    /// roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// What comes before `+<token>` in the reply address.
+    pub reply_prefix: String,
+}
+
+impl SmtpMailbox {
+    pub fn domain(&self) -> &str {
+        self.address
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d)
+    }
+}
+
+type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Sends email conversations' outbound messages.
+pub struct EmailSender {
+    mailboxes: HashMap<String, SmtpMailbox>,
+    tokens: ReplyTokens,
+    blobs: Arc<dyn BlobStore>,
+    store: Store,
+    /// Per inbox: the transport, and the access token it was built with (OAuth2).
+    transports: Mutex<HashMap<String, (Option<String>, Transport)>>,
+    /// Longest wait for the server on one message.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for EmailSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSender")
+            .field("mailboxes", &self.mailboxes.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A subject that answers the conversation's.
+pub fn reply_subject(subject: Option<&str>, number: i64, lang: Lang) -> String {
+    match subject.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => {
+            let lower = s.to_lowercase();
+            if ["re:", "res:", "aw:", "sv:", "rv:"]
+                .iter()
+                .any(|p| lower.starts_with(p))
+            {
+                s.to_owned()
+            } else {
+                format!("Re: {s}")
+            }
+        }
+        None => format!("{} #{number}", words(lang).request),
+    }
+}
+
+impl EmailSender {
+    pub fn new(
+        mailboxes: Vec<SmtpMailbox>,
+        tokens: ReplyTokens,
+        blobs: Arc<dyn BlobStore>,
+        store: Store,
+    ) -> Self {
+        Self {
+            mailboxes: mailboxes
+                .into_iter()
+                .map(|m| (m.inbox.clone(), m))
+                .collect(),
+            tokens,
+            blobs,
+            store,
+            transports: Mutex::new(HashMap::new()),
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    pub fn mailbox(&self, inbox: &str) -> Option<&SmtpMailbox> {
+        self.mailboxes.get(inbox)
+    }
+
+    /// Whether `message_id` is one of ours (a message id at one of our domains).
+    pub fn is_ours(&self, message_id: &str) -> bool {
+        let domain = message_id.rsplit_once('@').map(|(_, d)| d);
+        domain.is_some_and(|d| {
+            self.mailboxes
+                .values()
+                .any(|m| m.domain().eq_ignore_ascii_case(d))
+        })
+    }
+
+    async fn transport(&self, m: &SmtpMailbox) -> Result<Transport, SendError> {
+        let token = match &m.login {
+            Some(Login::OAuth2 { tokens, .. }) => Some(
+                tokens
+                    .access_token()
+                    .await
+                    .map_err(|e| SendError::transient(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let mut cache = self.transports.lock().await;
+        if let Some((t, transport)) = cache.get(&m.inbox)
+            && *t == token
+        {
+            return Ok(transport.clone());
+        }
+        let transport = build_transport(m, token.as_deref())
+            .map_err(|e| SendError::Permanent(format!("SMTP settings of {}: {e}", m.inbox)))?;
+        cache.insert(m.inbox.clone(), (token, transport.clone()));
+        Ok(transport)
+    }
+
+    /// Connects and logs in without sending anything ("Test connection").
+    pub async fn test(&self, inbox: &str) -> Result<(), String> {
+        let m = self
+            .mailboxes
+            .get(inbox)
+            .ok_or_else(|| format!("{inbox} sends no mail"))?;
+        let t = self.transport(m).await.map_err(|e| e.to_string())?;
+        match tokio::time::timeout(self.timeout, t.test_connection()).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err("the server did not answer NOOP".into()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("no answer in time".into()),
+        }
+    }
+}
+
+fn build_transport(m: &SmtpMailbox, token: Option<&str>) -> Result<Transport, String> {
+    let host = m.server.host.as_str();
+    let params = || -> Result<TlsParameters, String> {
+        let mut b = TlsParameters::builder(host.to_owned());
+        if let Some(pem) = &m.ca_pem {
+            b = b.add_root_certificate(Certificate::from_pem(pem).map_err(|e| e.to_string())?);
+        }
+        b.build_rustls().map_err(|e| e.to_string())
+    };
+    let tls = match m.server.security {
+        Security::Tls => Tls::Wrapper(params()?),
+        Security::StartTls => Tls::Required(params()?),
+        Security::LoopbackPlain => Tls::None,
+    };
+    let mut b = Transport::builder_dangerous(host)
+        .port(m.server.port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(20)));
+    match (&m.login, token) {
+        (Some(Login::Password { user, password }), _) => {
+            b = b.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        (Some(Login::OAuth2 { user, .. }), Some(token)) => {
+            b = b
+                .credentials(Credentials::new(user.clone(), token.to_owned()))
+                .authentication(vec![Mechanism::Xoauth2]);
+        }
+        _ => {}
+    }
+    Ok(b.build())
+}
+
+/// What an SMTP failure means for the dispatcher.
+fn classify(e: &lettre::transport::smtp::Error) -> SendError {
+    if let Some(code) = e.status() {
+        let words = e.to_string();
+        if e.is_permanent() {
+            return SendError::Permanent(format!("the SMTP server refused the mail: {words}"));
+        }
+        let _ = code;
+        return SendError::transient(format!("the SMTP server deferred the mail: {words}"));
+    }
+    SendError::transient(format!("SMTP: {e}"))
+}
+
+#[async_trait]
+impl Sender for EmailSender {
+    fn channel(&self) -> Channel {
+        Channel::Email
+    }
+
+    async fn send(&self, o: &Outgoing) -> Result<SendReceipt, SendError> {
+        let c = &o.conversation;
+        let m = self.mailboxes.get(&c.inbox).ok_or_else(|| {
+            SendError::Permanent(format!(
+                "the inbox {} has no SMTP server configured",
+                c.inbox
+            ))
+        })?;
+        let to: Vec<String> = o
+            .recipients
+            .iter()
+            .filter(|r| r.role == "to")
+            .map(|r| r.identity.value().to_owned())
+            .collect();
+        let cc: Vec<String> = o
+            .recipients
+            .iter()
+            .filter(|r| r.role != "to")
+            .map(|r| r.identity.value().to_owned())
+            .filter(|a| !a.eq_ignore_ascii_case(&m.address))
+            .collect();
+        if to.is_empty() {
+            return Err(SendError::Permanent(
+                "the contact has no email address to write to".into(),
+            ));
+        }
+        let mut files = Vec::new();
+        for a in &o.message.attachments {
+            let bytes = self.blobs.get(&a.blob).await.map_err(|e| {
+                SendError::transient(format!("attachment {} cannot be read: {e}", a.name))
+            })?;
+            files.push(OutgoingFile {
+                name: a.name.clone(),
+                mime: a.mime.clone(),
+                bytes,
+            });
+        }
+        let signature = match (&o.message.author_kind, &o.message.author_id) {
+            (AuthorKind::Agent, Some(id)) => self
+                .store
+                .user_by_id(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.name.unwrap_or(u.email)),
+            _ => None,
+        };
+        let domain = m.domain();
+        let message_id = format!("{}@{domain}", o.message.id);
+        let mail = OutgoingMail {
+            from_name: m.from_name.clone(),
+            from_address: m.address.clone(),
+            reply_to: self.tokens.address_with(&m.reply_prefix, &c.id, domain),
+            to,
+            cc,
+            subject: reply_subject(o.subject.as_deref(), c.number, m.lang),
+            message_id: message_id.clone(),
+            in_reply_to: o.references.last().cloned(),
+            references: o.references.clone(),
+            text: o.message.text.clone(),
+            html: o.message.html.as_ref().map(|h| h.as_str().to_owned()),
+            files,
+            automatic: !matches!(o.message.author_kind, AuthorKind::Agent),
+            lang: m.lang,
+            brand: m.brand.clone(),
+            signature,
+            marker: self.tokens.marker(&c.id),
+        };
+        let (raw, rcpt) = compose(&mail)
+            .map_err(|e| SendError::Permanent(format!("cannot write the mail: {e}")))?;
+        let envelope = lettre::address::Envelope::new(
+            m.address.parse().ok(),
+            rcpt.iter()
+                .filter_map(|r| r.parse().ok())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| SendError::Permanent(format!("bad envelope: {e}")))?;
+        let transport = self.transport(m).await?;
+        match tokio::time::timeout(self.timeout, transport.send_raw(&envelope, &raw)).await {
+            Ok(Ok(_)) => Ok(SendReceipt {
+                external_id: Some(message_id),
+            }),
+            Ok(Err(e)) => {
+                // A refused login (535) or a token the server challenged: fetch a new one
+                // for the next attempt.
+                if let Some(Login::OAuth2 { tokens, .. }) = &m.login
+                    && (!e.is_response()
+                        || e.status().is_some_and(|c| c.to_string().starts_with("53")))
+                {
+                    tokens.forget().await;
+                }
+                Err(classify(&e))
+            }
+            Err(_) => Err(SendError::transient(format!(
+                "the SMTP server did not answer within {} s",
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_keep_one_re_and_a_subjectless_conversation_is_named_by_its_number() {
+        assert_eq!(reply_subject(Some("Toner"), 7, Lang::En), "Re: Toner");
+        assert_eq!(reply_subject(Some("RE: Toner"), 7, Lang::En), "RE: Toner");
+        assert_eq!(
+            reply_subject(Some("Res: Toner"), 7, Lang::PtBr),
+            "Res: Toner"
+        );
+        assert_eq!(reply_subject(None, 7, Lang::PtBr), "Solicitação #7");
+        assert_eq!(reply_subject(Some("  "), 9, Lang::Es), "Solicitud #9");
+    }
+}

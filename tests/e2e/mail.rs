@@ -1,0 +1,735 @@
+//! The email channel against real mail servers: Dovecot (IMAP, LMTP) and a capturing
+//! SMTP server on loopback, started per test by `tests/support/mailserver.py`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_channels::email::parse::{ParsedEmail, parse};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use crate::support::{Backend, Server, eventually};
+
+/// The mail servers of one test.
+pub struct MailServer {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: tokio::io::Lines<BufReader<ChildStdout>>,
+    pub ready: Value,
+    pub dir: tempfile::TempDir,
+}
+
+impl MailServer {
+    pub async fn start(args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // Dovecot runs as an unprivileged user, which must be able to enter the dir.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/mailserver.py");
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg("--dir")
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+            .await
+            .expect("mail servers did not start in time")
+            .unwrap()
+            .expect("mail servers exited before they were ready");
+        let ready: Value = serde_json::from_str(&line).unwrap();
+        Self {
+            _child: child,
+            stdin,
+            stdout,
+            ready,
+            dir,
+        }
+    }
+
+    pub fn port(&self, which: &str) -> u16 {
+        u16::try_from(self.ready[which].as_u64().unwrap()).unwrap()
+    }
+
+    pub fn oauth(&self) -> String {
+        self.ready["oauth"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn cmd(&mut self, command: &str) -> Value {
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+        let line = tokio::time::timeout(Duration::from_secs(60), self.stdout.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ok"], true, "{command}: {v}");
+        v
+    }
+
+    /// Every mail the SMTP server accepted, oldest first: envelope and message.
+    pub fn captured(&self) -> Vec<(Value, Vec<u8>)> {
+        let dir = self.dir.path().join("captured");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        names.sort();
+        names
+            .into_iter()
+            .map(|eml| {
+                let meta = std::fs::read(eml.with_extension("json")).unwrap();
+                (
+                    serde_json::from_slice(&meta).unwrap(),
+                    std::fs::read(&eml).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The mail captured for `rcpt`, parsed.
+    pub fn captured_for(&self, rcpt: &str) -> Vec<(ParsedEmail, String)> {
+        self.captured()
+            .into_iter()
+            .filter(|(meta, _)| {
+                meta["rcpt_tos"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r.as_str().unwrap().eq_ignore_ascii_case(rcpt))
+            })
+            .map(|(_, raw)| {
+                (
+                    parse(&raw).unwrap(),
+                    String::from_utf8_lossy(&raw).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Files in a user's Maildir `cur/` flagged seen (`:2,…S…`).
+    pub fn seen(&self, user: &str) -> usize {
+        let cur = self.dir.path().join(format!("mail/{user}/Maildir/cur"));
+        std::fs::read_dir(cur)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n.rsplit_once(":2,").is_some_and(|(_, f)| f.contains('S'))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Sends one message over SMTP (no TLS, no auth: the loopback capture server).
+pub async fn smtp_send(port: u16, from: &str, to: &[&str], raw: &str) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    async fn expect(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, code: &str) {
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).await.unwrap();
+            assert!(line.starts_with(code), "expected {code}, got {line:?}");
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return;
+            }
+        }
+    }
+    expect(&mut r, "220").await;
+    w.write_all(b"EHLO tests.local\r\n").await.unwrap();
+    expect(&mut r, "250").await;
+    w.write_all(format!("MAIL FROM:<{from}>\r\n").as_bytes())
+        .await
+        .unwrap();
+    expect(&mut r, "250").await;
+    for t in to {
+        w.write_all(format!("RCPT TO:<{t}>\r\n").as_bytes())
+            .await
+            .unwrap();
+        expect(&mut r, "250").await;
+    }
+    w.write_all(b"DATA\r\n").await.unwrap();
+    expect(&mut r, "354").await;
+    let body = raw.replace("\r\n", "\n").replace('\n', "\r\n");
+    let dotted = body
+        .split("\r\n")
+        .map(|l| {
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    w.write_all(dotted.as_bytes()).await.unwrap();
+    w.write_all(b"\r\n.\r\n").await.unwrap();
+    expect(&mut r, "250").await;
+    w.write_all(b"QUIT\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = r.read_to_end(&mut rest).await;
+}
+
+/// A switchboard whose `support` inbox reads and sends through `mail`.
+async fn server_for(mail: &MailServer, backend: Backend, extra: &str) -> (Server, String) {
+    let cfg = tempfile::NamedTempFile::new().unwrap();
+    let (cfg_file, cfg_path) = cfg.keep().unwrap();
+    drop(cfg_file);
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[web]\nbusiness_name = \"Acme\"\n\n[email]\nnotify_every_minutes = 0\n\n[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\nimap_url = \"imap://127.0.0.1:{imap}\"\nsmtp_url = \"smtp://127.0.0.1:{smtp}\"\npassword = \"imap-pass\"\npoll_seconds = 1\n{extra}",
+            imap = mail.port("imap"),
+            smtp = mail.port("smtp"),
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(
+        backend,
+        &[
+            ("SWITCHBOARD_CONFIG", cfg_path.to_str().unwrap()),
+            ("SWITCHBOARD_DISPATCHER__BACKOFF_MAX_MS", "400"),
+            ("SWITCHBOARD_DISPATCHER__MAX_ATTEMPTS", "1000"),
+        ],
+    )
+    .await;
+    let (_, admin) = crate::inbox::add_agent(&server, "rita@acme.test", "admin", &[]);
+    (server, admin)
+}
+
+fn customer_mail(
+    from: &str,
+    to: &str,
+    id: &str,
+    headers: &str,
+    subject: &str,
+    body: &str,
+) -> String {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Tue, 3 Mar 2026 10:00:00 +0000\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+}
+
+async fn texts(server: &Server, token: &str, conv: &str) -> Vec<String> {
+    server
+        .thread(token, conv)
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// A customer writes; the agent replies (the mail carries the thread headers, the reply
+/// address and the marker); the customer's Outlook-style and Gmail-style replies, a
+/// reply that lost its headers and one that kept only the marker all thread into the same
+/// conversation with only their new text visible; a stranger quoting our Message-ID and a
+/// forged reply address get conversations of their own; an auto-reply opens nothing; a
+/// bounce marks our mail failed with the remote server's words; resolving mails a notice,
+/// and a reply reopens; a restart resumes where the mailbox was read up to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_thread_round_trips_through_real_servers() {
+    let mut mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let smtp = mail.port("smtp");
+    let (mut server, admin) = server_for(&mail, Backend::Embedded, "").await;
+
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            "support@acme.test",
+            "c1@example.com",
+            "",
+            "Toner leaks",
+            "The toner leaks everywhere.",
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        server.conversations(&admin).await.len() == 1
+    })
+    .await;
+    let conv = server.conversations(&admin).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        texts(&server, &admin, &conv).await,
+        ["The toner leaks everywhere."]
+    );
+
+    // The agent replies: SMTP gets our mail with the thread's headers.
+    let (status, body) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"text": "Hi Ana, please try a new cartridge."}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let reply_id = body["message"]["id"].as_str().unwrap().to_owned();
+    eventually(20, || async {
+        mail.captured_for("ana@example.com").len() == 1
+    })
+    .await;
+    let (ours, raw) = mail.captured_for("ana@example.com").remove(0);
+    let our_id = format!("{reply_id}@acme.test");
+    assert_eq!(ours.message_id.as_deref(), Some(our_id.as_str()));
+    assert_eq!(ours.from.as_deref(), Some("support@acme.test"));
+    assert_eq!(ours.to, ["ana@example.com"]);
+    assert_eq!(ours.in_reply_to.as_deref(), Some("c1@example.com"));
+    assert_eq!(ours.references, ["c1@example.com"]);
+    assert_eq!(ours.subject.as_deref(), Some("Re: Toner leaks"));
+    assert!(!ours.auto_submitted, "a person wrote it");
+    assert!(
+        ours.html.as_deref().is_some_and(|h| h.contains("Acme")),
+        "{raw}"
+    );
+    let reply_to = raw
+        .lines()
+        .find(|l| l.starts_with("Reply-To:"))
+        .and_then(|l| l.split('<').nth(1))
+        .and_then(|l| l.split('>').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        reply_to.starts_with("support+") && reply_to.ends_with("@acme.test"),
+        "{reply_to}"
+    );
+    let marker = ours
+        .full_text
+        .lines()
+        .find(|l| l.starts_with("[ref:"))
+        .unwrap()
+        .to_owned();
+    eventually(10, || async {
+        server
+            .thread(&admin, &conv)
+            .await
+            .iter()
+            .any(|m| m["id"] == reply_id.as_str() && m["delivery_state"] == "sent")
+    })
+    .await;
+
+    // Outlook-style reply, with the thread headers.
+    smtp_send(smtp, "ana@example.com", &["support@acme.test"], &customer_mail(
+        "Ana <ana@example.com>", "support@acme.test", "c2@example.com",
+        &format!("In-Reply-To: <{our_id}>\r\nReferences: <c1@example.com> <{our_id}>\r\n"),
+        "RE: Toner leaks",
+        "Thanks, that worked!\r\n\r\n________________________________\r\nFrom: Acme <support@acme.test>\r\nSent: Tuesday, March 3, 2026 10:05 AM\r\nTo: ana@example.com\r\nSubject: Re: Toner leaks\r\n\r\nHi Ana, please try a new cartridge.",
+    )).await;
+    // Gmail-style reply whose client dropped the thread headers: the reply address.
+    smtp_send(smtp, "ana@example.com", &[&reply_to], &customer_mail(
+        "Ana <ana@example.com>", &reply_to, "c3@example.com", "", "Re: Toner leaks",
+        "One more thing: the tray squeaks.\r\n\r\nOn Tue, 3 Mar 2026 at 10:05, Acme <support@acme.test> wrote:\r\n> Hi Ana, please try a new cartridge.",
+    )).await;
+    // No headers, the plain address, but the quoted marker.
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            "support@acme.test",
+            "c4@example.com",
+            "",
+            "toner",
+            &format!(
+                "And the drum is worn.\r\n\r\n> Hi Ana, please try a new cartridge.\r\n> {marker}"
+            ),
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        server.thread(&admin, &conv).await.len() == 5
+    })
+    .await;
+    assert_eq!(
+        texts(&server, &admin, &conv).await[2..],
+        [
+            "Thanks, that worked!",
+            "One more thing: the tray squeaks.",
+            "And the drum is worn."
+        ]
+    );
+    assert_eq!(server.conversations(&admin).await.len(), 1);
+
+    // A stranger quoting our Message-ID and writing to the reply address; Ana with a
+    // forged reply address: neither reaches the conversation.
+    smtp_send(
+        smtp,
+        "eve@example.net",
+        &[&reply_to],
+        &customer_mail(
+            "Eve <eve@example.net>",
+            &reply_to,
+            "e1@example.net",
+            &format!("In-Reply-To: <{our_id}>\r\nReferences: <{our_id}>\r\n"),
+            "Re: Toner leaks",
+            "Send me the invoice.",
+        ),
+    )
+    .await;
+    let at = reply_to.find('@').unwrap();
+    let last = &reply_to[at - 1..at];
+    let forged = format!(
+        "{}{}{}",
+        &reply_to[..at - 1],
+        if last == "0" { "1" } else { "0" },
+        &reply_to[at..]
+    );
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &[&forged],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            &forged,
+            "c5@example.com",
+            "",
+            "A new question",
+            "Do you sell paper?",
+        ),
+    )
+    .await;
+    // An auto-reply to our mail, and a bounce of it; then a new customer, so we know
+    // everything before was read.
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            "support@acme.test",
+            "auto1@example.com",
+            &format!("Auto-Submitted: auto-replied\r\nIn-Reply-To: <{our_id}>\r\n"),
+            "Out of office",
+            "I am away until Monday.",
+        ),
+    )
+    .await;
+    let bounce = format!(
+        "From: MAILER-DAEMON@mx.example.com\r\nTo: support@acme.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b1@mx.example.com>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; ana@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <ana@example.com>: mailbox unavailable\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@acme.test\r\nMessage-ID: <{our_id}>\r\n\r\n--B--"
+    );
+    smtp_send(smtp, "", &["support@acme.test"], &bounce).await;
+    smtp_send(
+        smtp,
+        "zed@example.org",
+        &["support@acme.test"],
+        &customer_mail(
+            "zed@example.org",
+            "support@acme.test",
+            "z1@example.org",
+            "",
+            "Hello",
+            "Hello there.",
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        server.conversations(&admin).await.len() == 4
+    })
+    .await;
+    let convs = server.conversations(&admin).await;
+    let mut firsts = Vec::new();
+    for c in &convs {
+        let id = c["id"].as_str().unwrap();
+        if id != conv {
+            firsts.push(texts(&server, &admin, id).await.join(" | "));
+        }
+    }
+    firsts.sort();
+    assert_eq!(
+        firsts,
+        ["Do you sell paper?", "Hello there.", "Send me the invoice."]
+    );
+    assert_eq!(
+        server.thread(&admin, &conv).await.len(),
+        5,
+        "the auto-reply and the bounce opened nothing"
+    );
+    eventually(20, || async {
+        server.thread(&admin, &conv).await.iter().any(|m| {
+            m["id"] == reply_id.as_str()
+                && m["delivery_state"] == "failed"
+                && m["delivery_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("550 5.1.1"))
+        })
+    })
+    .await;
+
+    // Resolving tells Ana by mail (marked automatic); her reply opens it again.
+    let (status, body) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/status"),
+            &json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(20, || async {
+        mail.captured_for("ana@example.com").len() == 2
+    })
+    .await;
+    let (notice, _) = mail.captured_for("ana@example.com").remove(1);
+    assert!(notice.auto_submitted, "a notice is automatic mail");
+    assert!(
+        notice.full_text.contains("as resolved"),
+        "{}",
+        notice.full_text
+    );
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            "support@acme.test",
+            "c6@example.com",
+            &format!("In-Reply-To: <{our_id}>\r\n"),
+            "Re: Toner leaks",
+            "It leaks again.",
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        let c: Vec<Value> = server.conversations(&admin).await;
+        c.iter()
+            .any(|c| c["id"] == conv.as_str() && c["status"] == "open")
+    })
+    .await;
+
+    // Stopped, mail arrives, started again: read once, nothing twice.
+    let before = server.thread(&admin, &conv).await.len();
+    server.terminate();
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            "support@acme.test",
+            "c7@example.com",
+            &format!("In-Reply-To: <{our_id}>\r\n"),
+            "Re: Toner leaks",
+            "Are you there?",
+        ),
+    )
+    .await;
+    server.spawn().await;
+    eventually(20, || async {
+        server.thread(&admin, &conv).await.len() == before + 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(server.thread(&admin, &conv).await.len(), before + 1);
+    assert_eq!(server.conversations(&admin).await.len(), 4);
+    // Everything read was marked on the server.
+    assert_eq!(mail.seen("support@acme.test"), 11);
+    mail.cmd("quit").await;
+}
+
+/// The number of messages stored for customers (every conversation's inbound messages).
+async fn inbound_count(server: &Server) -> i64 {
+    let url = server.env["DATABASE_URL"].clone();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE direction = 'inbound'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+/// On PostgreSQL and Redis: the IMAP server restarts while a large mailbox is being read,
+/// and every message is stored exactly once and marked read on the server; the SMTP
+/// server refuses connections for a while, defers (451) and rejects (550): replies wait
+/// and go once each when it is back, and a rejected one is a dead letter with the
+/// server's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
+    let mut mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let smtp = mail.port("smtp");
+    mail.cmd("fill support@acme.test 1500").await;
+    let (server, admin) = server_for(&mail, Backend::PostgresRedis, "backfill_days = 36500\n").await;
+    // Restart the IMAP server as soon as reading has begun.
+    eventually(30, || async { inbound_count(&server).await > 0 }).await;
+    mail.cmd("restart-imap").await;
+    eventually(120, || async { inbound_count(&server).await >= 1500 }).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(inbound_count(&server).await, 1500, "each message once");
+    eventually(20, || async { mail.seen("support@acme.test") == 1500 }).await;
+
+    // A conversation to reply in.
+    smtp_send(smtp, "ana@example.com", &["support@acme.test"], &customer_mail(
+        "Ana <ana@example.com>", "support@acme.test", "o1@example.com", "", "Outage", "Are you up?",
+    )).await;
+    let conv = {
+        let mut found = None;
+        for _ in 0..400 {
+            let (_, body) = server.get(&admin, "/api/v1/conversations?limit=20").await;
+            if let Some(c) = body["conversations"].as_array().and_then(|a| a.iter().find(|c| c["subject"] == "Outage")) {
+                found = Some(c["id"].as_str().unwrap().to_owned());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        found.expect("the conversation was opened")
+    };
+    let reply = |text: &'static str| {
+        let server = &server;
+        let admin = admin.clone();
+        let conv = conv.clone();
+        async move {
+            let (status, body) = server
+                .post(&admin, &format!("/api/v1/conversations/{conv}/messages"), &json!({"text": text}))
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["message"]["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let state = |id: String| {
+        let server = &server;
+        let admin = admin.clone();
+        let conv = conv.clone();
+        async move {
+            server
+                .thread(&admin, &conv)
+                .await
+                .into_iter()
+                .find(|m| m["id"] == id.as_str())
+                .unwrap()
+        }
+    };
+
+    // Down: replies wait, none is lost or failed.
+    mail.cmd("smtp-down").await;
+    let down = [reply("one").await, reply("two").await, reply("three").await];
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    for id in &down {
+        let m = state(id.clone()).await;
+        assert!(matches!(m["delivery_state"].as_str(), Some("queued" | "sending")), "{m}");
+    }
+    assert!(mail.captured_for("ana@example.com").is_empty());
+    // Deferring: still waiting.
+    mail.cmd("smtp-up").await;
+    mail.cmd("smtp-mode 451").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(mail.captured_for("ana@example.com").is_empty());
+    mail.cmd("smtp-mode ok").await;
+    eventually(30, || async { mail.captured_for("ana@example.com").len() == 3 }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = mail.captured_for("ana@example.com");
+    assert_eq!(sent.len(), 3, "each reply once");
+    let mut ids: Vec<String> = sent.iter().map(|(p, _)| p.message_id.clone().unwrap()).collect();
+    ids.sort();
+    let mut expected: Vec<String> = down.iter().map(|id| format!("{id}@acme.test")).collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+    for id in &down {
+        assert_eq!(state(id.clone()).await["delivery_state"], "sent");
+    }
+
+    // Rejected for good: a dead letter with the server's words.
+    mail.cmd("smtp-mode 550").await;
+    let rejected = reply("four").await;
+    eventually(20, || async { state(rejected.clone()).await["delivery_state"] == "failed" }).await;
+    let m = state(rejected.clone()).await;
+    assert!(m["delivery_error"].as_str().is_some_and(|e| e.contains("550")), "{m}");
+    let (_, dead) = server.get(&admin, "/api/v1/dead-letters").await;
+    assert!(
+        dead["dead_letters"].as_array().unwrap().iter().any(|d| d["message_id"] == rejected.as_str()
+            && d["error"].as_str().is_some_and(|e| e.contains("550"))),
+        "{dead}"
+    );
+    mail.cmd("quit").await;
+}
+
+/// A mailbox logged in with OAuth2: the refresh token is exchanged for an access token
+/// and presented with XOAUTH2 (and OAUTHBEARER on a second mailbox) over IMAPS, the
+/// server's certificate checked against the configured CA. A refresh token the provider
+/// refuses leaves that mailbox failing with the reason on the settings page's state, and
+/// the others reading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
+    let mail = MailServer::start(&[
+        "--oauth",
+        "support@acme.test:refresh-support",
+        "--oauth",
+        "sales@acme.test:refresh-sales",
+        "--oauth",
+        "billing@acme.test:refresh-billing",
+    ])
+    .await;
+    let smtp = mail.port("smtp");
+    let imaps = mail.port("imaps");
+    let cert = mail.ready["cert"].as_str().unwrap().to_owned();
+    let oauth = mail.oauth();
+    let cfg = tempfile::NamedTempFile::new().unwrap();
+    let (cfg_file, cfg_path) = cfg.keep().unwrap();
+    drop(cfg_file);
+    let inbox = |name: &str, mechanism: &str, refresh: &str| {
+        format!(
+            "[[email.inboxes]]\nname = \"{name}\"\naddress = \"{name}@acme.test\"\nimap_url = \"imaps://localhost:{imaps}\"\nca_file = \"{cert}\"\npoll_seconds = 1\n[email.inboxes.oauth2]\ntoken_url = \"{oauth}/token\"\nclient_id = \"switchboard\"\nclient_secret = \"s3cret\"\nrefresh_token = \"{refresh}\"\nmechanism = \"{mechanism}\"\n\n"
+        )
+    };
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "{}{}{}",
+            inbox("support", "xoauth2", "refresh-support"),
+            inbox("sales", "oauthbearer", "refresh-sales"),
+            inbox("billing", "xoauth2", "revoked-long-ago"),
+        ),
+    )
+    .unwrap();
+    let server = Server::start_with(Backend::Embedded, &[("SWITCHBOARD_CONFIG", cfg_path.to_str().unwrap())]).await;
+    let (_, admin) = crate::inbox::add_agent(&server, "rita@acme.test", "admin", &[]);
+    for (to, id) in [("support@acme.test", "x1@example.com"), ("sales@acme.test", "x2@example.com"), ("billing@acme.test", "x3@example.com")] {
+        smtp_send(smtp, "ana@example.com", &[to], &customer_mail("ana@example.com", to, id, "", "Hello", &format!("Hello {to}"))).await;
+    }
+    eventually(30, || async { server.conversations(&admin).await.len() == 2 }).await;
+    let mut inboxes: Vec<String> = server
+        .conversations(&admin)
+        .await
+        .iter()
+        .map(|c| c["inbox"].as_str().unwrap().to_owned())
+        .collect();
+    inboxes.sort();
+    assert_eq!(inboxes, ["email:sales", "email:support"]);
+    // The refused mailbox says why, where an admin looks.
+    let out = server.cli(&["email", "status", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let billing = status["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["inbox"] == "email:billing")
+        .unwrap()
+        .clone();
+    assert_eq!(billing["ok"], false, "{status}");
+    assert!(billing["detail"].as_str().unwrap().contains("invalid_grant"), "{status}");
+}
