@@ -573,7 +573,8 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
     let mut mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
     let smtp = mail.port("smtp");
     mail.cmd("fill support@acme.test 1500").await;
-    let (server, admin) = server_for(&mail, Backend::PostgresRedis, "backfill_days = 36500\n").await;
+    let (server, admin) =
+        server_for(&mail, Backend::PostgresRedis, "backfill_days = 36500\n").await;
     // Restart the IMAP server as soon as reading has begun.
     eventually(30, || async { inbound_count(&server).await > 0 }).await;
     mail.cmd("restart-imap").await;
@@ -583,14 +584,28 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
     eventually(20, || async { mail.seen("support@acme.test") == 1500 }).await;
 
     // A conversation to reply in.
-    smtp_send(smtp, "ana@example.com", &["support@acme.test"], &customer_mail(
-        "Ana <ana@example.com>", "support@acme.test", "o1@example.com", "", "Outage", "Are you up?",
-    )).await;
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@example.com>",
+            "support@acme.test",
+            "o1@example.com",
+            "",
+            "Outage",
+            "Are you up?",
+        ),
+    )
+    .await;
     let conv = {
         let mut found = None;
         for _ in 0..400 {
             let (_, body) = server.get(&admin, "/api/v1/conversations?limit=20").await;
-            if let Some(c) = body["conversations"].as_array().and_then(|a| a.iter().find(|c| c["subject"] == "Outage")) {
+            if let Some(c) = body["conversations"]
+                .as_array()
+                .and_then(|a| a.iter().find(|c| c["subject"] == "Outage"))
+            {
                 found = Some(c["id"].as_str().unwrap().to_owned());
                 break;
             }
@@ -604,7 +619,11 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
         let conv = conv.clone();
         async move {
             let (status, body) = server
-                .post(&admin, &format!("/api/v1/conversations/{conv}/messages"), &json!({"text": text}))
+                .post(
+                    &admin,
+                    &format!("/api/v1/conversations/{conv}/messages"),
+                    &json!({"text": text}),
+                )
                 .await;
             assert_eq!(status, 201, "{body}");
             body["message"]["id"].as_str().unwrap().to_owned()
@@ -630,7 +649,10 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     for id in &down {
         let m = state(id.clone()).await;
-        assert!(matches!(m["delivery_state"].as_str(), Some("queued" | "sending")), "{m}");
+        assert!(
+            matches!(m["delivery_state"].as_str(), Some("queued" | "sending")),
+            "{m}"
+        );
     }
     assert!(mail.captured_for("ana@example.com").is_empty());
     // Deferring: still waiting.
@@ -639,11 +661,17 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(mail.captured_for("ana@example.com").is_empty());
     mail.cmd("smtp-mode ok").await;
-    eventually(30, || async { mail.captured_for("ana@example.com").len() == 3 }).await;
+    eventually(30, || async {
+        mail.captured_for("ana@example.com").len() == 3
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let sent = mail.captured_for("ana@example.com");
     assert_eq!(sent.len(), 3, "each reply once");
-    let mut ids: Vec<String> = sent.iter().map(|(p, _)| p.message_id.clone().unwrap()).collect();
+    let mut ids: Vec<String> = sent
+        .iter()
+        .map(|(p, _)| p.message_id.clone().unwrap())
+        .collect();
     ids.sort();
     let mut expected: Vec<String> = down.iter().map(|id| format!("{id}@acme.test")).collect();
     expected.sort();
@@ -655,13 +683,25 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
     // Rejected for good: a dead letter with the server's words.
     mail.cmd("smtp-mode 550").await;
     let rejected = reply("four").await;
-    eventually(20, || async { state(rejected.clone()).await["delivery_state"] == "failed" }).await;
+    eventually(20, || async {
+        state(rejected.clone()).await["delivery_state"] == "failed"
+    })
+    .await;
     let m = state(rejected.clone()).await;
-    assert!(m["delivery_error"].as_str().is_some_and(|e| e.contains("550")), "{m}");
+    assert!(
+        m["delivery_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("550")),
+        "{m}"
+    );
     let (_, dead) = server.get(&admin, "/api/v1/dead-letters").await;
     assert!(
-        dead["dead_letters"].as_array().unwrap().iter().any(|d| d["message_id"] == rejected.as_str()
-            && d["error"].as_str().is_some_and(|e| e.contains("550"))),
+        dead["dead_letters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["message_id"] == rejected.as_str()
+                && d["error"].as_str().is_some_and(|e| e.contains("550"))),
         "{dead}"
     );
     mail.cmd("quit").await;
@@ -705,12 +745,36 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
         ),
     )
     .unwrap();
-    let server = Server::start_with(Backend::Embedded, &[("SWITCHBOARD_CONFIG", cfg_path.to_str().unwrap())]).await;
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_CONFIG", cfg_path.to_str().unwrap())],
+    )
+    .await;
     let (_, admin) = crate::inbox::add_agent(&server, "rita@acme.test", "admin", &[]);
-    for (to, id) in [("support@acme.test", "x1@example.com"), ("sales@acme.test", "x2@example.com"), ("billing@acme.test", "x3@example.com")] {
-        smtp_send(smtp, "ana@example.com", &[to], &customer_mail("ana@example.com", to, id, "", "Hello", &format!("Hello {to}"))).await;
+    for (to, id) in [
+        ("support@acme.test", "x1@example.com"),
+        ("sales@acme.test", "x2@example.com"),
+        ("billing@acme.test", "x3@example.com"),
+    ] {
+        smtp_send(
+            smtp,
+            "ana@example.com",
+            &[to],
+            &customer_mail(
+                "ana@example.com",
+                to,
+                id,
+                "",
+                "Hello",
+                &format!("Hello {to}"),
+            ),
+        )
+        .await;
     }
-    eventually(30, || async { server.conversations(&admin).await.len() == 2 }).await;
+    eventually(30, || async {
+        server.conversations(&admin).await.len() == 2
+    })
+    .await;
     let mut inboxes: Vec<String> = server
         .conversations(&admin)
         .await
@@ -721,7 +785,11 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     assert_eq!(inboxes, ["email:sales", "email:support"]);
     // The refused mailbox says why, where an admin looks.
     let out = server.cli(&["email", "status", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     let billing = status["mailboxes"]
         .as_array()
@@ -731,5 +799,11 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
         .unwrap()
         .clone();
     assert_eq!(billing["ok"], false, "{status}");
-    assert!(billing["detail"].as_str().unwrap().contains("invalid_grant"), "{status}");
+    assert!(
+        billing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{status}"
+    );
 }

@@ -10,6 +10,7 @@ mod accounts;
 mod attachments;
 mod bot;
 mod dispatcher;
+mod email;
 mod inbound;
 mod inbox;
 mod router;
