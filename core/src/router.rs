@@ -379,10 +379,8 @@ impl Router {
                 self.ids.clone(),
                 self.metrics.clone(),
             );
-            for id in opened {
-                if let Err(e) = workflow.needs_person(&id).await {
-                    tracing::warn!(error = %e, conversation = %id, "auto-assignment failed");
-                }
+            if let Err(e) = workflow.need_people(&opened).await {
+                tracing::warn!(error = %e, "auto-assignment failed");
             }
         }
     }

@@ -343,6 +343,23 @@ impl Workflow {
         auto_assign(&self.store, &self.realtime, &self.ids, conversation_id).await
     }
 
+    /// Conversations that go straight to people (no bot runs, as opened by one batch):
+    /// their SLA clocks start now (one statement), and each is offered for
+    /// auto-assignment when an agent is online at all.
+    pub async fn need_people(&self, conversation_ids: &[String]) -> Result<()> {
+        let now = self.ids.now_ms();
+        self.store.mark_people_since(conversation_ids, now).await?;
+        if !self.store.any_agent_online(now).await? {
+            return Ok(());
+        }
+        for id in conversation_ids {
+            if let Err(e) = self.auto_assign(id).await {
+                tracing::warn!(error = %e, conversation = %id, "auto-assignment failed");
+            }
+        }
+        Ok(())
+    }
+
     /// A conversation that goes straight to people (no bot runs): its SLA clocks start
     /// now and it is offered for auto-assignment.
     pub async fn needs_person(&self, conversation_id: &str) -> Result<Option<Conversation>> {

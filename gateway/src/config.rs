@@ -479,9 +479,9 @@ impl Default for WebchatConfig {
 impl Default for DispatcherConfig {
     fn default() -> Self {
         Self {
-            max_attempts: 6,
+            max_attempts: 24,
             backoff_base_ms: 500,
-            backoff_max_ms: 60_000,
+            backoff_max_ms: 600_000,
         }
     }
 }
@@ -1065,6 +1065,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("prechat"), "{e}");
+    }
+
+    /// A mail server down for an hour (or greylisting for minutes) never turns a reply
+    /// into a dead letter with the default retry schedule, even with every delay at its
+    /// jittered shortest (half).
+    #[test]
+    fn default_retries_outlast_an_hour_long_outage() {
+        use std::time::Duration;
+        let d = Config::default().dispatcher;
+        let waited: Duration = (1..d.max_attempts)
+            .map(|attempt| {
+                switchboard_core::dispatcher::backoff(
+                    attempt,
+                    Duration::from_millis(d.backoff_base_ms),
+                    Duration::from_millis(d.backoff_max_ms),
+                ) / 2
+            })
+            .sum();
+        assert!(waited >= Duration::from_secs(3600), "{waited:?}");
     }
 
     #[test]

@@ -35,12 +35,14 @@ async function accessible(page, name) {
   );
 }
 
-/** Screenshots at both widths; the page is left at desktop width. */
-async function shoot(page, name) {
+/** Screenshots at both widths, `arrange` run after each resize; the page is left at desktop width. */
+async function shoot(page, name, arrange = async () => {}) {
   mkdirSync(SHOTS, { recursive: true });
   await page.setViewportSize(DESKTOP);
+  await arrange();
   await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`) });
   await page.setViewportSize(PHONE);
+  await arrange();
   await page.screenshot({ path: join(SHOTS, `${name}-phone.png`) });
   await page.setViewportSize(DESKTOP);
 }
@@ -297,24 +299,29 @@ poll_seconds = 1
     const answer = page.locator("#thread li.msg.in", { hasText: "Thanks, that worked!" });
     await answer.waitFor({ timeout: 20000 });
     assert.equal(await page.locator("#conv-head").getAttribute("data-number"), number, "still the same conversation");
+    assert.equal(await page.locator("#list li[data-number]").count(), 1, "no second conversation");
+    await page.goto(`${server.base}/conversations?view=all&status=all`);
+    await page.locator(`#list li[data-number='${number}']`, { hasText: "Thanks, that worked!" }).waitFor();
+    assert.equal(await page.locator("#list li[data-number]").count(), 1, "no second conversation");
     await page.goto(`${server.base}/conversations/${number}`);
     await answer.waitFor();
-    assert.equal(await page.locator("#list li[data-number]").count(), 1, "no second conversation");
+    assert.equal(await page.locator("#thread li.msg").count(), 3, "the mail, the reply and the answer");
     assert.equal((await answer.locator(".text").innerText()).trim(), "Thanks, that worked!");
     const quoted = answer.locator("details.quoted");
     assert.equal(await quoted.count(), 1, "the quoted history sits behind a control");
     assert.equal(await quoted.evaluate((d) => d.open), false, "folded at first");
     assert.equal(await quoted.locator("pre").isVisible(), false);
-    await page.locator("#thread-body").evaluate((b) => { b.scrollTop = b.scrollHeight; });
+    const toBottom = () => page.locator("#thread-body").evaluate((b) => { b.scrollTop = b.scrollHeight; });
+    await toBottom();
     await accessible(page, "email conversation");
-    await shoot(page, "email-conversation");
+    await shoot(page, "email-conversation", toBottom);
     await quoted.locator("summary", { hasText: "Show the quoted text" }).click();
     assert.equal(await quoted.evaluate((d) => d.open), true);
     const history = await quoted.locator("pre").innerText();
     assert.ok(history.includes("orange tab"), history);
-    await page.locator("#thread-body").evaluate((b) => { b.scrollTop = b.scrollHeight; });
+    assert.ok(history.includes("From: Acme <support@acme.test>"), history);
     await accessible(page, "email conversation, quoted text shown");
-    await shoot(page, "email-conversation-quoted");
+    await shoot(page, "email-conversation-quoted", () => answer.evaluate((li) => li.scrollIntoView({ block: "start" })));
 
     // The admin's email settings: the mailbox and its state; the connection test.
     await page.goto(`${server.base}/admin/email`);
@@ -331,6 +338,18 @@ poll_seconds = 1
     await accessible(page, "email settings after a test");
     await shoot(page, "email-settings-tested");
     assert.deepEqual(errors.map(String), [], "no script errors on any page");
+
+    // The customer's first mail quotes nothing: it has no quoted text to show.
+    await page.goto(`${server.base}/conversations/${number}`);
+    const first = page.locator("#thread li.msg.in", { hasText: "grey smear down the left side" });
+    await first.waitFor();
+    // The mail's subject heads the conversation.
+    assert.equal((await page.locator("#conv-head .subject").innerText()).trim(), "Toner leaks on every page");
+    assert.equal(
+      await first.locator("details.quoted").count(),
+      0,
+      `a mail without a quote offers no quoted text, got: ${JSON.stringify(await first.locator("details.quoted pre").allTextContents())}`,
+    );
   } finally {
     if (context) await context.close();
     if (server.child) server.kill9();

@@ -429,6 +429,15 @@ async fn a_customer_thread_round_trips_through_real_servers() {
         "From: MAILER-DAEMON@mx.example.com\r\nTo: support@acme.test\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b1@mx.example.com>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\nFinal-Recipient: rfc822; ana@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 <ana@example.com>: mailbox unavailable\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: support@acme.test\r\nMessage-ID: <{our_id}>\r\n\r\n--B--"
     );
     smtp_send(smtp, "", &["support@acme.test"], &bounce).await;
+    // A message that cannot be read (no sender at all): logged and passed over; the
+    // next one still comes in.
+    smtp_send(
+        smtp,
+        "",
+        &["support@acme.test"],
+        "Subject: who?\r\nMessage-ID: <ns1@nowhere.test>\r\n\r\nno sender here",
+    )
+    .await;
     smtp_send(
         smtp,
         "zed@example.org",
@@ -543,7 +552,7 @@ async fn a_customer_thread_round_trips_through_real_servers() {
     assert_eq!(server.thread(&admin, &conv).await.len(), before + 1);
     assert_eq!(server.conversations(&admin).await.len(), 4);
     // Everything read was marked on the server.
-    assert_eq!(mail.seen("support@acme.test"), 11);
+    assert_eq!(mail.seen("support@acme.test"), 12);
     mail.cmd("quit").await;
 }
 
@@ -582,6 +591,24 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(inbound_count(&server).await, 1500, "each message once");
     eventually(20, || async { mail.seen("support@acme.test") == 1500 }).await;
+
+    // The server renumbers the folder (a new UIDVALIDITY): everything is read again and
+    // nothing is stored twice.
+    let fetched = || async {
+        let out = server.cli(&["email", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        v["mailboxes"][0]["fetched"].as_i64().unwrap_or(0)
+    };
+    let before = fetched().await;
+    assert!(before >= 1500, "{before}");
+    mail.cmd("renumber support@acme.test").await;
+    eventually(120, || async { fetched().await >= before + 1500 }).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        inbound_count(&server).await,
+        1500,
+        "a new numbering stores nothing twice"
+    );
 
     // A conversation to reply in.
     smtp_send(

@@ -14,7 +14,7 @@ Starts, on free loopback ports:
     /introspect (RFC 7662 style, used by Dovecot).
 
 When ready it prints one JSON line with the ports, then answers one JSON line per stdin
-command: ping, restart-imap, smtp-mode ok|451|550, smtp-down, smtp-up, fill USER N,
+command: ping, restart-imap, renumber USER, smtp-mode ok|451|550, smtp-down, smtp-up, fill USER N,
 oauth-revoke, quit. EOF on stdin or SIGTERM stops everything.
 When run as root, Dovecot runs entirely as nobody/nogroup.
 """
@@ -490,6 +490,15 @@ def main():
                     pass
                 elif cmd[0] == "restart-imap":
                     dovecot.stop()
+                    dovecot.start()
+                elif cmd[0] == "renumber" and len(cmd) == 2 and "/" not in cmd[1] and not cmd[1].startswith("."):
+                    # Dovecot forgets the folder's UIDs: a new UIDVALIDITY, as after a
+                    # server migration or a rebuilt index.
+                    dovecot.stop()
+                    maildir = Path(d) / "mail" / cmd[1].lower() / "Maildir"
+                    for f in maildir.glob("dovecot*"):
+                        f.unlink() if f.is_file() else shutil.rmtree(f)
+                    time.sleep(1.1)  # UIDVALIDITY is a timestamp in seconds
                     dovecot.start()
                 elif cmd[0] == "smtp-mode" and len(cmd) == 2 and cmd[1] in ("ok", "451", "550"):
                     smtp.mode = ans["mode"] = cmd[1]

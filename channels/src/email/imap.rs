@@ -399,6 +399,20 @@ impl Connection {
         poll: Duration,
         wake: &tokio::sync::Notify,
     ) -> Result<Self, ImapError> {
+        // Mail that arrived while the last round's commands ran was announced then (an
+        // untagged EXISTS among their answers), and IDLE would not announce it again: read
+        // at once instead of waiting.
+        let mut news = false;
+        while let Ok(r) = self.session.unsolicited_responses.try_recv() {
+            news |= matches!(
+                r,
+                async_imap::types::UnsolicitedResponse::Exists(_)
+                    | async_imap::types::UnsolicitedResponse::Recent(_)
+            );
+        }
+        if news {
+            return Ok(self);
+        }
         if !self.idle {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}

@@ -127,6 +127,11 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
             text = t.to_owned();
         }
     }
+    // Line ends as the reply split writes them, so the whole text and the visible reply
+    // compare equal when nothing was quoted.
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n").replace('\r', "\n");
+    }
     // A text-only message has no HTML of its own (the parser would make some from the
     // text).
     let html = message
@@ -336,6 +341,14 @@ fn is_bounce(m: &mail_parser::Message<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mail_that_quotes_nothing_has_no_rest_whatever_its_line_ends() {
+        let p = parse(b"From: ana@example.com\r\nSubject: x\r\n\r\nHello,\r\n\r\nThe toner leaks.\r\nOn every page.\r\n").unwrap();
+        assert_eq!(p.full_text.trim(), p.reply_text.trim());
+        assert_eq!(p.quoted_text, "");
+        assert!(!p.full_text.contains('\r'));
+    }
 
     fn mail(headers: &str, body: &str) -> Vec<u8> {
         format!("{headers}\r\n\r\n{body}")

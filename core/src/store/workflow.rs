@@ -306,6 +306,44 @@ impl Store {
     /// whose unresolved conversations are under its capacity, assigns it and notifies it.
     /// `None` when
     /// the conversation is taken or resolved already, or nobody is free.
+    /// Starts the SLA clocks of conversations that went straight to people, in one
+    /// statement per 500.
+    pub(crate) async fn mark_people_since(&self, ids: &[String], now: i64) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for chunk in ids.chunks(500) {
+            let marks = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "UPDATE conversations SET people_since = $1 WHERE people_since IS NULL AND id IN ({marks})"
+            )))
+            .bind(now);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether any support agent is online now: without one, nothing can be assigned and
+    /// the per-conversation round robin is skipped.
+    pub(crate) async fn any_agent_online(&self, now: i64) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM users u JOIN agent_presence p ON p.user_id = u.id \
+             WHERE u.role = 'support' AND p.last_seen_at >= $1 LIMIT 1",
+        )
+        .bind(now - super::ONLINE_MS)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     pub(crate) async fn assign_round_robin(
         &self,
         ids: &Ids,

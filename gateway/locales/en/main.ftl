@@ -323,8 +323,9 @@ saved-remove-confirm = Remove this saved reply for everyone?
 
 nav-email = Email
 email-title = Email
-email-intro = Mailboxes are set in the configuration file ([[email.inboxes]]). Here you see how each one is doing and can test its servers.
+email-intro = Mailboxes are set in the configuration file. Here you see how each one is doing and can test its servers.
 email-none = No mailbox is configured yet. Add one under [[email.inboxes]] in the configuration file.
+email-folder = Folder
 email-inbox = Inbox
 email-login = Login
 email-login-password = Password

@@ -330,8 +330,9 @@ saved-remove-confirm = ¿Eliminar esta respuesta guardada para todos?
 
 nav-email = Correo
 email-title = Correo
-email-intro = Los buzones se configuran en el archivo de configuración ([[email.inboxes]]). Aquí ves cómo está cada uno y puedes probar sus servidores.
+email-intro = Los buzones se configuran en el archivo de configuración. Aquí ves cómo está cada uno y puedes probar sus servidores.
 email-none = Todavía no hay ningún buzón. Añade uno en [[email.inboxes]] en el archivo de configuración.
+email-folder = Carpeta
 email-inbox = Bandeja
 email-login = Acceso
 email-login-password = Contraseña

@@ -335,8 +335,9 @@ saved-remove-confirm = Remover esta resposta salva para todos?
 
 nav-email = E-mail
 email-title = E-mail
-email-intro = As caixas de correio são definidas no arquivo de configuração ([[email.inboxes]]). Aqui você vê como cada uma está e pode testar seus servidores.
+email-intro = As caixas de correio são definidas no arquivo de configuração. Aqui você vê como cada uma está e pode testar seus servidores.
 email-none = Nenhuma caixa de correio configurada ainda. Adicione uma em [[email.inboxes]] no arquivo de configuração.
+email-folder = Pasta
 email-inbox = Caixa
 email-login = Acesso
 email-login-password = Senha

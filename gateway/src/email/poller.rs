@@ -27,8 +27,9 @@ use crate::config::EmailInbox;
 
 /// Messages fetched and appended together.
 pub const BATCH: usize = 200;
-/// Longest IDLE before the folder is checked anyway.
-const IDLE_MOST: Duration = Duration::from_secs(20 * 60);
+/// Longest IDLE before the folder is checked anyway (a safety net: IDLE announces new
+/// mail at once).
+const IDLE_MOST: Duration = Duration::from_secs(5 * 60);
 
 /// The login of a mailbox, as the config gives it.
 pub fn login(inbox: &EmailInbox) -> Option<Login> {
@@ -255,7 +256,7 @@ pub async fn test_imap(inbox: &EmailInbox) -> Result<String, String> {
     let idle = conn.supports_idle();
     conn.logout().await;
     Ok(format!(
-        "{} messages in {}; {}",
+        "{} messages in {} · {}",
         folder.exists,
         inbox.folder,
         if idle {

@@ -406,6 +406,8 @@ pub struct MailboxRow {
     state: String,
     detail: String,
     fetched: i64,
+    /// The result of "Test connection" on this mailbox: worked, what was said.
+    tested: Option<(bool, String)>,
 }
 
 #[derive(Template)]
@@ -413,14 +415,12 @@ pub struct MailboxRow {
 struct EmailPage {
     p: Page,
     mailboxes: Vec<MailboxRow>,
-    notice: Option<String>,
-    notice_ok: bool,
 }
 
 async fn email_page(
     state: &AppState,
     agent: &WebAgent,
-    notice: Option<(bool, String)>,
+    tested: Option<(&str, bool, String)>,
 ) -> Result<Response, WebError> {
     let t = agent.tr;
     let statuses = state.store.email_statuses().await?;
@@ -450,20 +450,15 @@ async fn email_page(
                 },
                 detail: s.map_or_else(|| t.t("email-state-none"), |s| s.detail.clone()),
                 fetched: s.map_or(0, |s| s.fetched),
+                tested: tested
+                    .as_ref()
+                    .filter(|(name, _, _)| *name == i.name)
+                    .map(|(_, ok, said)| (*ok, said.clone())),
             }
         })
         .collect();
     let p = Page::agent(state, agent, t.t("email-title"), "email").await?;
-    let (notice_ok, notice) = match notice {
-        Some((ok, n)) => (ok, Some(n)),
-        None => (true, None),
-    };
-    Ok(render(&EmailPage {
-        p,
-        mailboxes,
-        notice,
-        notice_ok,
-    }))
+    Ok(render(&EmailPage { p, mailboxes }))
 }
 
 /// The email settings: each mailbox, how its connection is doing, and a test.
@@ -519,7 +514,11 @@ pub async fn email_test(
     email_page(
         &state,
         &agent,
-        Some((ok, format!("{head} {}", parts.join(" · ")))),
+        Some((
+            inbox.name.as_str(),
+            ok,
+            format!("{head} {}", parts.join(" · ")),
+        )),
     )
     .await
 }

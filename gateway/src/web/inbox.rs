@@ -569,6 +569,8 @@ pub struct ConvView {
     version: i64,
     contact_id: String,
     who: String,
+    /// The conversation's subject (an email's), under the name.
+    subject: Option<String>,
     initials: String,
     back_href: String,
     channel_icon: &'static str,
@@ -680,6 +682,7 @@ async fn conv_view(
         contact_id: c.contact_id.clone(),
         initials: view::initials(&who),
         who,
+        subject: c.subject.clone().filter(|s| !s.trim().is_empty()),
         back_href: format!("/conversations?{back_query}"),
         channel_icon: view::channel_icon(c.channel),
         channel_label: view::channel_label(t, c.channel),
