@@ -127,7 +127,8 @@ async fn session(
         .map_err(|e| e.to_string())?;
     let wake = tokio::sync::Notify::new();
     loop {
-        let fetched = round(state, inbox, &mut conn).await?;
+        // Each batch adds what it read to the mailbox's count as it goes.
+        round(state, inbox, &mut conn).await?;
         *backoff = Duration::from_millis(250);
         state
             .store
@@ -139,7 +140,7 @@ async fn session(
                 } else {
                     "connected (polling)"
                 },
-                i64::try_from(fetched).unwrap_or(0),
+                0,
                 state.ids.now_ms(),
             )
             .await
@@ -155,7 +156,8 @@ async fn session(
     }
 }
 
-/// Reads what is new; returns how many messages were taken.
+/// Reads what is new; returns how many messages were taken (each batch is counted in the
+/// mailbox's status as soon as it is durable).
 async fn round(
     state: &AppState,
     inbox: &EmailInbox,
@@ -222,6 +224,17 @@ async fn round(
                 .map_err(|e| e.to_string())?;
         }
         taken += fetched.len();
+        state
+            .store
+            .set_email_status(
+                &name,
+                true,
+                "reading",
+                i64::try_from(fetched.len()).unwrap_or(0),
+                state.ids.now_ms(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
     }
     if uids.is_empty() && cursor.is_none_or(|c| c.uid_validity != folder.uid_validity) {
         // An empty window still fixes the folder's numbering, so the next round reads
