@@ -56,7 +56,9 @@ pub struct AppState {
     /// Signs and reads the `reply+<token>@` addresses and `[ref:…]` markers of our mail.
     pub reply_tokens: switchboard_channels::email::token::ReplyTokens,
     /// Sends email conversations' messages (inboxes with an SMTP server).
-    pub email_sender: Option<Arc<switchboard_channels::email::smtp::EmailSender>>,
+    pub email_sender: Arc<switchboard_channels::email::smtp::EmailSender>,
+    /// The email inboxes: the configuration file's and the settings page's.
+    pub mailboxes: Arc<crate::email::mailboxes::Mailboxes>,
     /// Mail to agents (password reset, invitations) until the email channel sends it.
     pub mailer: Arc<dyn crate::web::auth::Mailer>,
     /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.
@@ -115,46 +117,6 @@ const VISITOR_SECRET: &str = "webchat.visitor";
 /// The database secret that keys reply addresses when `email.reply_secret` is not set.
 const REPLY_SECRET: &str = "email.reply";
 
-/// The outbound side of the email inboxes that have an SMTP server.
-fn smtp_mailboxes(
-    config: &Config,
-) -> anyhow::Result<Vec<switchboard_channels::email::smtp::SmtpMailbox>> {
-    use switchboard_channels::email::compose::Lang;
-    use switchboard_channels::email::server::ServerAddr;
-    let mut out = Vec::new();
-    for inbox in &config.email.inboxes {
-        let Some(url) = &inbox.smtp_url else { continue };
-        let server = ServerAddr::parse(url, "smtp")
-            .map_err(|e| anyhow::anyhow!("email.inboxes {}: smtp_url: {e}", inbox.name))?;
-        let ca_pem = match &inbox.ca_file {
-            Some(f) => Some(std::fs::read(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?),
-            None => None,
-        };
-        out.push(switchboard_channels::email::smtp::SmtpMailbox {
-            inbox: inbox.inbox(),
-            address: inbox.address.clone(),
-            from_name: inbox
-                .from_name
-                .clone()
-                .unwrap_or_else(|| config.web.business_name.clone()),
-            brand: config.web.business_name.clone(),
-            lang: Lang::from_tag(&inbox.language),
-            server,
-            login: crate::email::poller::login(inbox),
-            ca_pem,
-            reply_prefix: inbox.reply_prefix.clone().unwrap_or_else(|| {
-                inbox
-                    .address
-                    .split('@')
-                    .next()
-                    .unwrap_or("reply")
-                    .to_owned()
-            }),
-        });
-    }
-    Ok(out)
-}
-
 impl AppState {
     /// Connects the store (migrating it) and the stream the config names.
     pub async fn connect(config: Config, shutdown: CancellationToken) -> anyhow::Result<Self> {
@@ -169,6 +131,11 @@ impl AppState {
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
+        let stored = crate::email::mailboxes::stored(&store).await?;
+        let mailboxes = Arc::new(crate::email::mailboxes::Mailboxes::new(
+            &config.email.inboxes,
+            stored,
+        ));
         let secret = match &config.webchat.visitor_secret {
             Some(s) => s.expose().to_owned(),
             None => store.secret_or_create(&ids, VISITOR_SECRET).await?,
@@ -222,21 +189,25 @@ impl AppState {
                 store: store.clone(),
                 outbox: outbox.clone(),
                 config: config.clone(),
+                mailboxes: mailboxes.clone(),
             })),
         );
         let widget_uploads = Arc::new(crate::webchat::attachments::UploadLimits::new(
             config.webchat.max_messages_per_minute,
         ));
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::in_data_dir(&config_data_dir));
-        let mailboxes = smtp_mailboxes(&config)?;
-        let email_sender = (!mailboxes.is_empty()).then(|| {
-            Arc::new(switchboard_channels::email::smtp::EmailSender::new(
-                mailboxes,
-                reply_tokens.clone(),
-                blobs.clone(),
-                store.clone(),
-            ))
-        });
+        let mut outbound = Vec::new();
+        for m in mailboxes.all() {
+            if let Some(s) = crate::email::mailboxes::smtp_mailbox(&config, &m.inbox)? {
+                outbound.push(s);
+            }
+        }
+        let email_sender = Arc::new(switchboard_channels::email::smtp::EmailSender::new(
+            outbound,
+            reply_tokens.clone(),
+            blobs.clone(),
+            store.clone(),
+        ));
         Ok(Self {
             config,
             store,
@@ -249,6 +220,7 @@ impl AppState {
             blobs,
             reply_tokens,
             email_sender,
+            mailboxes,
             shutdown,
             visitors,
             allowed_origins: Arc::new(allowed_origins),
@@ -287,9 +259,7 @@ impl AppState {
     pub fn dispatcher(&self) -> Dispatcher {
         let mut senders: HashMap<Channel, Arc<dyn Sender>> = HashMap::new();
         senders.insert(Channel::Webchat, Arc::new(WebchatSender));
-        if let Some(email) = &self.email_sender {
-            senders.insert(Channel::Email, email.clone());
-        }
+        senders.insert(Channel::Email, self.email_sender.clone());
         let d = &self.config.dispatcher;
         Dispatcher::new(
             self.outbox.clone(),
@@ -349,20 +319,8 @@ impl Application {
         let shutdown = state.shutdown.clone();
         let workers = CancellationToken::new();
         let router = tokio::spawn(state.router().run(workers.clone()));
-        // One reader per IMAP mailbox.
-        let mut mailboxes = Vec::new();
-        for inbox in &state.config.email.inboxes {
-            match crate::email::poller::imap_settings(inbox) {
-                Ok(Some(settings)) => mailboxes.push(tokio::spawn(crate::email::poller::run(
-                    state.clone(),
-                    inbox.clone(),
-                    settings,
-                    workers.clone(),
-                ))),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(inbox = %inbox.name, error = %e, "mailbox not read"),
-            }
-        }
+        // One reader per IMAP mailbox (and those added later on the settings page).
+        state.mailboxes.start_all(&state, workers.clone());
         let dispatcher = tokio::spawn(state.dispatcher().run(workers.clone()));
         // Snoozes wake and SLA breaches are counted by the clock, every few seconds.
         let clockwork = tokio::spawn(
@@ -419,9 +377,6 @@ impl Application {
             let _ = dispatcher.await;
             let _ = clockwork.await;
             let _ = housekeeping.await;
-            for m in mailboxes {
-                let _ = m.await;
-            }
         })
         .await;
         if finished.is_err() {

@@ -177,12 +177,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Email(EmailCommand::Test { inbox }) => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
             let mailbox = state
-                .config
-                .email
-                .inboxes
-                .iter()
-                .find(|i| i.name == inbox)
+                .mailboxes
+                .get(&inbox)
+                .map(|m| m.inbox)
                 .ok_or_else(|| anyhow::anyhow!("no email inbox is called {inbox:?}"))?;
+            let mailbox = &mailbox;
             let mut failed = false;
             if mailbox.imap_url.is_some() {
                 match crate::email::poller::test_imap(mailbox).await {
@@ -193,10 +192,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     }
                 }
             }
-            if let Some(sender) = &state.email_sender
-                && mailbox.smtp_url.is_some()
-            {
-                match sender.test(&mailbox.inbox()).await {
+            if mailbox.smtp_url.is_some() {
+                match state.email_sender.test(&mailbox.inbox()).await {
                     Ok(()) => println!("SMTP: ok"),
                     Err(e) => {
                         failed = true;

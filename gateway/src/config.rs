@@ -393,6 +393,84 @@ pub struct EmailInbox {
 }
 
 impl EmailInbox {
+    /// Checks one mailbox's settings (as the configuration file or the settings page give
+    /// them): the field at fault and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(("name", "must be a-z, 0-9 and -".to_string()));
+        }
+        let inbox = self;
+        if switchboard_core::domain::Identity::email(&inbox.address).is_err() {
+            return Err(("address", "must be an email address".to_string()));
+        }
+        if inbox
+            .http_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().chars().count() < 24)
+        {
+            return Err(("http_secret", "must be at least 24 characters".to_string()));
+        }
+        if inbox.reply_prefix.as_deref().is_some_and(|p| {
+            p.is_empty()
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }) {
+            return Err((
+                "reply_prefix",
+                "must be letters, digits, . - or _".to_string(),
+            ));
+        }
+        if !["en", "es", "pt-BR"].contains(&inbox.language.as_str()) {
+            return Err(("language", "must be en, es or pt-BR".to_string()));
+        }
+        use switchboard_channels::email::server::ServerAddr;
+        if let Some(u) = &inbox.imap_url
+            && let Err(e) = ServerAddr::parse(u, "imap")
+        {
+            return Err(("imap_url", e.to_string()));
+        }
+        if let Some(u) = &inbox.smtp_url
+            && let Err(e) = ServerAddr::parse(u, "smtp")
+        {
+            return Err(("smtp_url", e.to_string()));
+        }
+        let needs_login = inbox.imap_url.is_some();
+        if needs_login && inbox.password.is_none() && inbox.oauth2.is_none() {
+            return Err(("password", "IMAP needs a password or [oauth2]".to_string()));
+        }
+        if inbox.password.is_some() && inbox.oauth2.is_some() {
+            return Err((
+                "oauth2",
+                "give a password or [oauth2], not both".to_string(),
+            ));
+        }
+        if let Some(o) = &inbox.oauth2
+            && !(o.token_url.starts_with("https://")
+                || o.token_url.starts_with("http://127.0.0.1")
+                || o.token_url.starts_with("http://localhost"))
+        {
+            return Err(("oauth2.token_url", "must be an https:// URL".to_string()));
+        }
+        if inbox.folder.trim().is_empty() {
+            return Err(("folder", "must name a folder".to_string()));
+        }
+        if inbox.poll_seconds == 0 {
+            return Err(("poll_seconds", "must be at least 1".to_string()));
+        }
+        if let Some(f) = &inbox.ca_file
+            && let Err(e) = std::fs::read(f)
+        {
+            return Err(("ca_file", format!("cannot be read: {e}")));
+        }
+        Ok(())
+    }
+
     /// The inbox's id in conversations.
     pub fn inbox(&self) -> String {
         format!("email:{}", self.name)
@@ -618,73 +696,11 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for (i, inbox) in self.email.inboxes.iter().enumerate() {
             let key = |field: &str| format!("email.inboxes[{i}].{field}");
-            if inbox.name.is_empty()
-                || !inbox
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                return bad(&key("name"), "must be a-z, 0-9 and -");
-            }
             if !names.insert(inbox.name.as_str()) {
                 return bad(&key("name"), "is used by another inbox");
             }
-            if switchboard_core::domain::Identity::email(&inbox.address).is_err() {
-                return bad(&key("address"), "must be an email address");
-            }
-            if inbox
-                .http_secret
-                .as_ref()
-                .is_some_and(|s| s.expose().chars().count() < 24)
-            {
-                return bad(&key("http_secret"), "must be at least 24 characters");
-            }
-            if inbox.reply_prefix.as_deref().is_some_and(|p| {
-                p.is_empty()
-                    || !p
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            }) {
-                return bad(&key("reply_prefix"), "must be letters, digits, . - or _");
-            }
-            if !["en", "es", "pt-BR"].contains(&inbox.language.as_str()) {
-                return bad(&key("language"), "must be en, es or pt-BR");
-            }
-            use switchboard_channels::email::server::ServerAddr;
-            if let Some(u) = &inbox.imap_url
-                && let Err(e) = ServerAddr::parse(u, "imap")
-            {
-                return bad(&key("imap_url"), &e.to_string());
-            }
-            if let Some(u) = &inbox.smtp_url
-                && let Err(e) = ServerAddr::parse(u, "smtp")
-            {
-                return bad(&key("smtp_url"), &e.to_string());
-            }
-            let needs_login = inbox.imap_url.is_some();
-            if needs_login && inbox.password.is_none() && inbox.oauth2.is_none() {
-                return bad(&key("password"), "IMAP needs a password or [oauth2]");
-            }
-            if inbox.password.is_some() && inbox.oauth2.is_some() {
-                return bad(&key("oauth2"), "give a password or [oauth2], not both");
-            }
-            if let Some(o) = &inbox.oauth2
-                && !(o.token_url.starts_with("https://")
-                    || o.token_url.starts_with("http://127.0.0.1")
-                    || o.token_url.starts_with("http://localhost"))
-            {
-                return bad(&key("oauth2.token_url"), "must be an https:// URL");
-            }
-            if inbox.folder.trim().is_empty() {
-                return bad(&key("folder"), "must name a folder");
-            }
-            if inbox.poll_seconds == 0 {
-                return bad(&key("poll_seconds"), "must be at least 1");
-            }
-            if let Some(f) = &inbox.ca_file
-                && let Err(e) = std::fs::read(f)
-            {
-                return bad(&key("ca_file"), &format!("cannot be read: {e}"));
+            if let Err((field, message)) = inbox.check() {
+                return bad(&key(field), &message);
             }
         }
         if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {

@@ -834,3 +834,203 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
         "{status}"
     );
 }
+
+/// A mailbox added on the settings page is read and sends at once, survives a restart,
+/// keeps its password when an edit leaves it blank, and stops being read when removed.
+/// Bad settings are refused beside their field and store nothing; a mailbox of the
+/// configuration file cannot be edited there; only admins reach the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_added_on_the_settings_page_reads_and_sends_at_once() {
+    use crate::inbox::Browser;
+    let mail = MailServer::start(&[
+        "--user",
+        "support@acme.test:imap-pass",
+        "--user",
+        "sales@acme.test:sales-pass",
+    ])
+    .await;
+    let smtp = mail.port("smtp");
+    let (mut server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    crate::inbox::add_agent(&server, "sam@acme.test", "support", &[]);
+    let mut sam = Browser::sign_in(&server, "sam@acme.test").await;
+    assert_eq!(sam.get("/admin/email").await.0, 403);
+    assert_eq!(sam.get("/admin/email/new").await.0, 403);
+    let mut rita = Browser::sign_in(&server, "rita@acme.test").await;
+    let (status, page) = rita.get("/admin/email").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("support@acme.test"),
+        "the configuration's mailbox is listed"
+    );
+    rita.get("/admin/email/new").await;
+
+    let imap_url = format!("imap://127.0.0.1:{}", mail.port("imap"));
+    let smtp_url = format!("smtp://127.0.0.1:{smtp}");
+    let good = |over: &[(&'static str, &'static str)]| {
+        let mut form: Vec<(&str, String)> = vec![
+            ("name", "sales".into()),
+            ("address", "sales@acme.test".into()),
+            ("language", "es".into()),
+            ("imap_url", imap_url.clone()),
+            ("folder", "INBOX".into()),
+            ("backfill_days", "7".into()),
+            ("poll_seconds", "1".into()),
+            ("smtp_url", smtp_url.clone()),
+            ("auth", "password".into()),
+            ("password", "sales-pass".into()),
+        ];
+        for (k, v) in over {
+            form.retain(|(f, _)| f != k);
+            form.push((k, (*v).to_owned()));
+        }
+        form
+    };
+    for (over, field) in [
+        (vec![("imap_url", "http://mail.acme.test")], "imap_url"),
+        (vec![("address", "not an address")], "address"),
+        (vec![("name", "Sales Team")], "name"),
+        (vec![("name", "support")], "name"),
+        (vec![("backfill_days", "a week")], "backfill_days"),
+        (vec![("password", "")], "password"),
+    ] {
+        let (status, body) = post_form(&mut rita, "/admin/email/new", good(&over)).await;
+        assert_eq!(status, 422, "{over:?}");
+        assert!(
+            body.contains(&format!("href=\"#{field}\"")),
+            "{over:?}: the error names {field}"
+        );
+    }
+    let (_, page) = rita.get("/admin/email").await;
+    assert!(!page.contains("sales@acme.test"), "nothing was stored");
+
+    let (status, _) = post_form(&mut rita, "/admin/email/new", good(&[])).await;
+    assert_eq!(status, 303);
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["sales@acme.test"],
+        &customer_mail(
+            "ana@example.com",
+            "sales@acme.test",
+            "s1@example.com",
+            "",
+            "Price list",
+            "Do you have a price list?",
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        server
+            .conversations(&admin)
+            .await
+            .iter()
+            .any(|c| c["inbox"] == "email:sales")
+    })
+    .await;
+    let conv = server
+        .conversations(&admin)
+        .await
+        .into_iter()
+        .find(|c| c["inbox"] == "email:sales")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({"text": "Aquí está."}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    eventually(20, || async {
+        mail.captured_for("ana@example.com").len() == 1
+    })
+    .await;
+    let (sent, raw) = mail.captured_for("ana@example.com").remove(0);
+    assert_eq!(sent.from.as_deref(), Some("sales@acme.test"));
+    assert!(
+        raw.contains("Responde a este correo"),
+        "the mailbox's language"
+    );
+
+    // An edit that leaves the password blank keeps it; a restart keeps the mailbox.
+    rita.get("/admin/email/sales/edit").await;
+    let (status, _) = post_form(
+        &mut rita,
+        "/admin/email/sales/edit",
+        good(&[("password", ""), ("from_name", "Ventas")]),
+    )
+    .await;
+    assert_eq!(status, 303);
+    server.terminate();
+    server.spawn().await;
+    smtp_send(
+        smtp,
+        "bo@example.com",
+        &["sales@acme.test"],
+        &customer_mail(
+            "bo@example.com",
+            "sales@acme.test",
+            "s2@example.com",
+            "",
+            "Catalogue",
+            "And a catalogue?",
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        server
+            .conversations(&admin)
+            .await
+            .iter()
+            .filter(|c| c["inbox"] == "email:sales")
+            .count()
+            == 2
+    })
+    .await;
+
+    // The configuration's mailbox is not edited here; a removed one is no longer read.
+    let mut rita = Browser::sign_in(&server, "rita@acme.test").await;
+    assert_eq!(rita.get("/admin/email/support/edit").await.0, 404);
+    rita.get("/admin/email/sales/edit").await;
+    let (status, _) = rita.post("/admin/email/sales/delete", &[]).await;
+    assert_eq!(status, 303);
+    let (_, page) = rita.get("/admin/email").await;
+    assert!(!page.contains("sales@acme.test"));
+    smtp_send(
+        smtp,
+        "cy@example.com",
+        &["sales@acme.test"],
+        &customer_mail(
+            "cy@example.com",
+            "sales@acme.test",
+            "s3@example.com",
+            "",
+            "Hello",
+            "Anyone?",
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        server
+            .conversations(&admin)
+            .await
+            .iter()
+            .filter(|c| c["inbox"] == "email:sales")
+            .count(),
+        2,
+        "a removed mailbox is not read"
+    );
+}
+
+async fn post_form(
+    b: &mut crate::inbox::Browser,
+    path: &str,
+    form: Vec<(&'static str, String)>,
+) -> (u16, String) {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &pairs).await
+}

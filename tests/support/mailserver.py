@@ -7,19 +7,28 @@ Starts, on free loopback ports:
   * Dovecot (IMAP, IMAPS, STARTTLS, LMTP) from a config written into DIR, mail in
     DIR/mail/<user>/Maildir. Any user has a mailbox; password users come from --user,
     XOAUTH2/OAUTHBEARER logins are checked against the OAuth2 endpoint below.
-  * A capturing SMTP server (aiosmtpd): every accepted message is saved to
-    DIR/captured/NNNNNN.json ({"mail_from", "rcpt_tos"}) and then NNNNNN.eml (raw bytes),
-    and delivered over LMTP to each recipient's INBOX.
+  * A capturing SMTP server (aiosmtpd) with two listeners: "smtp", plain text, AUTH
+    optional (PLAIN, LOGIN against --user); and "smtps", implicit TLS with the same
+    self-signed certificate as Dovecot, where AUTH is required before MAIL (530 otherwise):
+    PLAIN and LOGIN against --user, or XOAUTH2 with an access token currently issued by the
+    OAuth2 endpoint below for that same user. A failed XOAUTH2 is answered like Gmail: a
+    "334 " challenge with base64 {"status":"400",...} and, after the client's empty reply,
+    "535 5.7.8 Username and Password not accepted". On both listeners every accepted
+    message is saved to DIR/captured/NNNNNN.json ({"mail_from", "rcpt_tos"}) and then
+    NNNNNN.eml (raw bytes), and delivered over LMTP to each recipient's INBOX.
   * An OAuth2 endpoint: POST /token (refresh_token grant, Google style) and
     /introspect (RFC 7662 style, used by Dovecot).
 
-When ready it prints one JSON line with the ports, then answers one JSON line per stdin
-command: ping, restart-imap, renumber USER, smtp-mode ok|451|550, smtp-down, smtp-up, fill USER N,
-oauth-revoke, quit. EOF on stdin or SIGTERM stops everything.
+When ready it prints one JSON line with the ports (imap, imaps, lmtp, smtp, smtps, oauth;
+imaps and smtps are null without openssl), then answers one JSON line per stdin command:
+ping, restart-imap, renumber USER, smtp-mode ok|451|550, smtp-down, smtp-up, fill USER N,
+oauth-revoke, quit. smtp-mode, smtp-down and smtp-up act on both SMTP listeners.
+EOF on stdin or SIGTERM stops everything.
 When run as root, Dovecot runs entirely as nobody/nogroup.
 """
 import argparse, asyncio, base64, grp, json, logging, os, pwd, random, re, secrets, shutil
-import signal, smtplib, socket, subprocess, sys, tempfile, threading, time, unicodedata
+import signal, smtplib, socket, ssl, subprocess, sys, tempfile, threading, time, unicodedata
+import warnings
 from datetime import datetime, timedelta, timezone
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -30,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 try:
     from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
+    from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 except ImportError:
     sys.exit("mailserver.py: the Python package 'aiosmtpd' is missing (pip install aiosmtpd)")
 
@@ -140,6 +149,12 @@ class OAuth:
     def revoke(self):
         with self.lock:
             self.tokens.clear()
+
+    def valid(self, user, token):
+        """Is token an access token currently issued for user (case-insensitive)?"""
+        with self.lock:
+            owner, exp = self.tokens.get(token, (None, 0))
+        return owner is not None and exp >= time.time() and owner.lower() == user.lower()
 
 
 # ---------------------------------------------------------------- Dovecot
@@ -295,24 +310,38 @@ service auth-worker {{
 
 
 # ---------------------------------------------------------------- capturing SMTP
-class Smtp:
-    """aiosmtpd handler and listener: fault injection, capture to DIR/captured, relay over LMTP."""
+XOAUTH2_ERROR = base64.b64encode(b'{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}')
 
-    def __init__(self, d, users, port, lmtp_port):
-        self.dir, self.users, self.port, self.lmtp_port = f"{d}/captured", users, port, lmtp_port
-        self.mode, self.ctl = "ok", None
+
+class Smtp:
+    """aiosmtpd handler and listeners (plain "smtp"; implicit-TLS "smtps" when a certificate
+    exists): fault injection, capture to DIR/captured, relay over LMTP."""
+
+    def __init__(self, d, users, oauth, port, lmtp_port, smtps_port=None, cert=None, key=None):
+        self.dir, self.users, self.oauth, self.lmtp_port = f"{d}/captured", users, oauth, lmtp_port
+        self.mode, self.ctls, self.lock = "ok", [], threading.Lock()
+        # (port, SMTP parameters): the plain listener offers PLAIN and LOGIN and requires nothing.
+        self.listeners = [(port, dict(auth_required=False, auth_exclude_mechanism=["XOAUTH2"]))]
+        if smtps_port and cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(cert, key)
+            # Implicit TLS is invisible to aiosmtpd (it only knows STARTTLS), hence
+            # auth_require_tls=False even though every byte is encrypted.
+            self.listeners.append((smtps_port, dict(ssl_context=tls, auth_required=True)))
         os.makedirs(self.dir, exist_ok=True)
         self.seq = max((int(n[:6]) for n in os.listdir(self.dir) if n[:6].isdigit()), default=0)
 
     def up(self):
-        if self.ctl is None:  # always the same port: down/up looks like a server restart
-            self.ctl = Controller(self, hostname="127.0.0.1", port=self.port, server_hostname="mx.test",
-                                  authenticator=self.auth, auth_require_tls=False, auth_required=False)
-            self.ctl.start()
+        if not self.ctls:  # always the same ports: down/up looks like a server restart
+            for port, params in self.listeners:
+                ctl = Controller(self, hostname="127.0.0.1", port=port, server_hostname="mx.test",
+                                 authenticator=self.auth, auth_require_tls=False, **params)
+                ctl.start()
+                self.ctls.append(ctl)
 
     def down(self):
-        ctl, self.ctl = self.ctl, None
-        if ctl is not None:
+        ctls, self.ctls = self.ctls, []
+        for ctl in ctls:
             ctl.stop()  # closes the listener and drops open sessions
 
     def auth(self, server, session, envelope, mechanism, data):
@@ -320,6 +349,30 @@ class Smtp:
             self.users.get(data.login.decode(errors="replace").lower()) == data.password.decode(errors="replace")
         # handled=False: aiosmtpd itself answers 535 on failure.
         return AuthResult(success=ok, handled=False, auth_data=data)
+
+    async def auth_XOAUTH2(self, server, args):
+        """SASL XOAUTH2: base64 of "user=U\\x01auth=Bearer TOKEN\\x01\\x01", as the initial
+        response on the AUTH line or after an empty "334 " challenge."""
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:  # "*" or bad base64: aiosmtpd has answered 501
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        fields = dict(f.partition("=")[::2] for f in blob.decode(errors="replace").split("\x01") if f)
+        user = fields.get("user", "")
+        scheme, _, token = fields.get("auth", "").partition(" ")
+        if user and scheme.lower() == "bearer" and self.oauth.valid(user, token.strip()):
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        # Like Gmail: an error challenge, then 535 once the client has answered it (with an
+        # empty line).
+        await server.push(b"334 " + XOAUTH2_ERROR)
+        await server._reader.readline()
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Username and Password not accepted")
 
     async def handle_DATA(self, server, session, envelope):
         if self.mode == "451":
@@ -333,13 +386,14 @@ class Smtp:
         except (OSError, smtplib.SMTPException) as e:
             log("LMTP relay failed:", e)
             return "451 4.4.1 relay to LMTP failed"
-        self.seq += 1
-        base = f"{self.dir}/{self.seq:06d}"
         meta = json.dumps({"mail_from": mail_from, "rcpt_tos": envelope.rcpt_tos}).encode()
-        for ext, data in ((".json", meta), (".eml", raw)):  # the .eml appears last
-            with open(base + ext + ".tmp", "wb") as f:
-                f.write(data)
-            os.rename(base + ext + ".tmp", base + ext)
+        with self.lock:  # each listener runs its own event loop thread
+            self.seq += 1
+            base = f"{self.dir}/{self.seq:06d}"
+            for ext, data in ((".json", meta), (".eml", raw)):  # the .eml appears last
+                with open(base + ext + ".tmp", "wb") as f:
+                    f.write(data)
+                os.rename(base + ext + ".tmp", base + ext)
         return "250 2.0.0 OK captured " + os.path.basename(base)
 
     def relay(self, mail_from, rcpts, raw):
@@ -458,6 +512,7 @@ def main():
         sys.exit("mailserver.py: dovecot is not installed (apt-get install dovecot-imapd dovecot-lmtpd)")
     os.umask(0o022)
     logging.getLogger("mail.log").setLevel(logging.ERROR)  # aiosmtpd's AUTH-without-TLS warning
+    warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")  # smtps: TLS is implicit
     d = os.path.abspath(a.dir)
     os.makedirs(d, exist_ok=True)
     if ROOT:
@@ -466,9 +521,11 @@ def main():
     own(d)
     users = pairs(a.user, "--user")
     oauth = OAuth({tok: u for u, tok in pairs(a.oauth, "--oauth").items()})
-    imap, imaps, lmtp, smtp_port = free_ports(4)
+    imap, imaps, lmtp, smtp_port, smtps_port = free_ports(5)
     dovecot = Dovecot(d, users, oauth.port, (imap, imaps, lmtp))
-    smtp = Smtp(d, users, smtp_port, lmtp)
+    if not dovecot.cert:
+        smtps_port = None
+    smtp = Smtp(d, users, oauth, smtp_port, lmtp, smtps_port, dovecot.cert, f"{d}/tls/key.pem")
 
     def on_signal(signum, frame):
         raise SystemExit(0)
@@ -479,7 +536,8 @@ def main():
         dovecot.start()
         smtp.up()
         print(json.dumps({"imap": imap, "imaps": dovecot.imaps, "lmtp": lmtp, "smtp": smtp_port,
-                          "oauth": f"http://127.0.0.1:{oauth.port}", "dir": d, "cert": dovecot.cert}), flush=True)
+                          "smtps": smtps_port, "oauth": f"http://127.0.0.1:{oauth.port}", "dir": d,
+                          "cert": dovecot.cert}), flush=True)
         for line in sys.stdin:
             cmd = line.split()
             if not cmd:

@@ -56,7 +56,8 @@ type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
 /// Sends email conversations' outbound messages.
 pub struct EmailSender {
-    mailboxes: HashMap<String, SmtpMailbox>,
+    /// By inbox; mailboxes added or changed on the settings page take effect at once.
+    mailboxes: std::sync::RwLock<HashMap<String, SmtpMailbox>>,
     tokens: ReplyTokens,
     blobs: Arc<dyn BlobStore>,
     store: Store,
@@ -68,9 +69,7 @@ pub struct EmailSender {
 
 impl std::fmt::Debug for EmailSender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmailSender")
-            .field("mailboxes", &self.mailboxes.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        f.debug_struct("EmailSender").finish_non_exhaustive()
     }
 }
 
@@ -100,10 +99,12 @@ impl EmailSender {
         store: Store,
     ) -> Self {
         Self {
-            mailboxes: mailboxes
-                .into_iter()
-                .map(|m| (m.inbox.clone(), m))
-                .collect(),
+            mailboxes: std::sync::RwLock::new(
+                mailboxes
+                    .into_iter()
+                    .map(|m| (m.inbox.clone(), m))
+                    .collect(),
+            ),
             tokens,
             blobs,
             store,
@@ -112,18 +113,30 @@ impl EmailSender {
         }
     }
 
-    pub fn mailbox(&self, inbox: &str) -> Option<&SmtpMailbox> {
-        self.mailboxes.get(inbox)
+    pub fn mailbox(&self, inbox: &str) -> Option<SmtpMailbox> {
+        self.mailboxes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(inbox)
+            .cloned()
     }
 
-    /// Whether `message_id` is one of ours (a message id at one of our domains).
-    pub fn is_ours(&self, message_id: &str) -> bool {
-        let domain = message_id.rsplit_once('@').map(|(_, d)| d);
-        domain.is_some_and(|d| {
-            self.mailboxes
-                .values()
-                .any(|m| m.domain().eq_ignore_ascii_case(d))
-        })
+    /// Adds or replaces a mailbox's outbound settings (the next message uses them).
+    pub async fn upsert(&self, mailbox: SmtpMailbox) {
+        self.transports.lock().await.remove(&mailbox.inbox);
+        self.mailboxes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mailbox.inbox.clone(), mailbox);
+    }
+
+    /// Stops sending for an inbox: its messages then fail as having no SMTP server.
+    pub async fn remove(&self, inbox: &str) {
+        self.transports.lock().await.remove(inbox);
+        self.mailboxes
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(inbox);
     }
 
     async fn transport(&self, m: &SmtpMailbox) -> Result<Transport, SendError> {
@@ -151,10 +164,9 @@ impl EmailSender {
     /// Connects and logs in without sending anything ("Test connection").
     pub async fn test(&self, inbox: &str) -> Result<(), String> {
         let m = self
-            .mailboxes
-            .get(inbox)
+            .mailbox(inbox)
             .ok_or_else(|| format!("{inbox} sends no mail"))?;
-        let t = self.transport(m).await.map_err(|e| e.to_string())?;
+        let t = self.transport(&m).await.map_err(|e| e.to_string())?;
         match tokio::time::timeout(self.timeout, t.test_connection()).await {
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => Err("the server did not answer NOOP".into()),
@@ -217,12 +229,13 @@ impl Sender for EmailSender {
 
     async fn send(&self, o: &Outgoing) -> Result<SendReceipt, SendError> {
         let c = &o.conversation;
-        let m = self.mailboxes.get(&c.inbox).ok_or_else(|| {
+        let m = self.mailbox(&c.inbox).ok_or_else(|| {
             SendError::Permanent(format!(
                 "the inbox {} has no SMTP server configured",
                 c.inbox
             ))
         })?;
+        let m = &m;
         let to: Vec<String> = o
             .recipients
             .iter()

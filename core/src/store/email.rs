@@ -184,4 +184,50 @@ impl Store {
         }
         Ok(())
     }
+
+    /// The mailboxes added on the settings page: (name, settings JSON), by name.
+    pub async fn stored_mailboxes(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT name, settings FROM email_mailboxes ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Adds or replaces a page mailbox's settings.
+    pub async fn put_mailbox(&self, name: &str, settings: &str, now: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO email_mailboxes (name, settings, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (name) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(settings)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes a page mailbox (its conversations stay); false when there was none.
+    pub async fn delete_mailbox(&self, name: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("DELETE FROM email_mailboxes WHERE name = $1")
+            .bind(name)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM email_cursors WHERE inbox = $1")
+            .bind(format!("email:{name}"))
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM email_status WHERE inbox = $1")
+            .bind(format!("email:{name}"))
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
 }

@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "email",
         include_str!("../../../migrations/0009_email.sql"),
     ),
+    (
+        10,
+        "email mailboxes",
+        include_str!("../../../migrations/0010_email_mailboxes.sql"),
+    ),
 ];
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).

@@ -55,11 +55,7 @@ pub fn is_our_message_id(state: &AppState, message_id: &str) -> bool {
     };
     local.len() == 36
         && local.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-        && state.config.email.inboxes.iter().any(|i| {
-            i.address
-                .rsplit_once('@')
-                .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
-        })
+        && state.mailboxes.is_own_domain(domain)
 }
 
 pub async fn read_mail(
@@ -86,13 +82,7 @@ pub async fn read_mail(
         }
         // Our own mail come back (a forwarding rule, an auto-reply to ourselves): kept,
         // but it opens nothing and never reaches the bot.
-        if state
-            .config
-            .email
-            .inboxes
-            .iter()
-            .any(|i| i.address.eq_ignore_ascii_case(from))
-        {
+        if state.mailboxes.is_own_address(from) {
             parsed.auto_submitted = true;
         }
     }

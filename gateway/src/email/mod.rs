@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use switchboard_core::stream::INBOUND;
 
 pub mod intake;
+pub mod mailboxes;
 pub mod notices;
 pub mod poller;
 
@@ -66,12 +67,11 @@ pub async fn inbound(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let not_found = || ApiError::NotFound("no email inbox takes mail over HTTP here".into());
     let inbox = state
-        .config
-        .email
-        .inboxes
-        .iter()
-        .find(|i| i.name == name)
+        .mailboxes
+        .get(&name)
+        .map(|m| m.inbox)
         .ok_or_else(not_found)?;
+    let inbox = &inbox;
     let secret = inbox.http_secret.as_ref().ok_or_else(not_found)?;
     let presented = headers
         .get(header::AUTHORIZATION)

@@ -18,6 +18,7 @@ pub struct EmailNotices {
     pub store: Store,
     pub outbox: Outbox,
     pub config: std::sync::Arc<Config>,
+    pub mailboxes: std::sync::Arc<super::mailboxes::Mailboxes>,
 }
 
 /// The notice's text for a conversation that moved to `status`.
@@ -49,13 +50,7 @@ impl StatusNotices for EmailNotices {
         if matches!(after.status, Status::Snoozed) || matches!(before.status, Status::Snoozed) {
             return;
         }
-        let Some(inbox) = self
-            .config
-            .email
-            .inboxes
-            .iter()
-            .find(|i| i.inbox() == after.inbox)
-        else {
+        let Some(inbox) = self.mailboxes.by_inbox(&after.inbox) else {
             return;
         };
         let (language, wanted) = match self.store.contact_mail_preferences(&after.contact_id).await

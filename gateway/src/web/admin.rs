@@ -408,6 +408,8 @@ pub struct MailboxRow {
     fetched: i64,
     /// The result of "Test connection" on this mailbox: worked, what was said.
     tested: Option<(bool, String)>,
+    /// Added on this page (editable here), or from the configuration file.
+    from_page: bool,
 }
 
 #[derive(Template)]
@@ -415,21 +417,25 @@ pub struct MailboxRow {
 struct EmailPage {
     p: Page,
     mailboxes: Vec<MailboxRow>,
+    notice: Option<String>,
 }
 
 async fn email_page(
     state: &AppState,
     agent: &WebAgent,
     tested: Option<(&str, bool, String)>,
+    notice: Option<String>,
 ) -> Result<Response, WebError> {
     let t = agent.tr;
     let statuses = state.store.email_statuses().await?;
     let mailboxes = state
-        .config
-        .email
-        .inboxes
-        .iter()
-        .map(|i| {
+        .mailboxes
+        .all()
+        .into_iter()
+        .map(|m| {
+            let from_page = m.from_page;
+            let i = &m.inbox;
+
             let s = statuses.iter().find(|s| s.inbox == i.inbox());
             MailboxRow {
                 name: i.name.clone(),
@@ -450,6 +456,7 @@ async fn email_page(
                 },
                 detail: s.map_or_else(|| t.t("email-state-none"), |s| s.detail.clone()),
                 fetched: s.map_or(0, |s| s.fetched),
+                from_page,
                 tested: tested
                     .as_ref()
                     .filter(|(name, _, _)| *name == i.name)
@@ -458,16 +465,33 @@ async fn email_page(
         })
         .collect();
     let p = Page::agent(state, agent, t.t("email-title"), "email").await?;
-    Ok(render(&EmailPage { p, mailboxes }))
+    Ok(render(&EmailPage {
+        p,
+        mailboxes,
+        notice,
+    }))
 }
 
 /// The email settings: each mailbox, how its connection is doing, and a test.
+#[derive(Debug, Default, Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
 pub async fn email(
     State(state): State<AppState>,
     AdminAgent(agent): AdminAgent,
+    axum::extract::Query(q): axum::extract::Query<DoneQuery>,
 ) -> Result<Response, WebError> {
     require_admin(&agent)?;
-    email_page(&state, &agent, None).await
+    let notice = match q.done.as_str() {
+        "added" => Some(agent.tr.t("email-added")),
+        "changed" => Some(agent.tr.t("email-changed")),
+        "removed" => Some(agent.tr.t("email-removed")),
+        _ => None,
+    };
+    email_page(&state, &agent, None, notice).await
 }
 
 /// "Test connection": logs in to the mailbox's IMAP and SMTP servers (nothing is read,
@@ -479,9 +503,10 @@ pub async fn email_test(
 ) -> Result<Response, WebError> {
     require_admin(&agent)?;
     let t = agent.tr;
-    let Some(inbox) = state.config.email.inboxes.iter().find(|i| i.name == name) else {
+    let Some(inbox) = state.mailboxes.get(&name).map(|m| m.inbox) else {
         return Err(WebError::NotFound(t));
     };
+    let inbox = &inbox;
     let mut parts = Vec::new();
     let mut ok = true;
     if inbox.imap_url.is_some() {
@@ -494,10 +519,7 @@ pub async fn email_test(
         }
     }
     if inbox.smtp_url.is_some() {
-        let result = match &state.email_sender {
-            Some(sender) => sender.test(&inbox.inbox()).await,
-            None => Err("no SMTP sender".into()),
-        };
+        let result = state.email_sender.test(&inbox.inbox()).await;
         match result {
             Ok(()) => parts.push(format!("SMTP: {}", t.t("email-smtp-ok"))),
             Err(e) => {
@@ -519,6 +541,376 @@ pub async fn email_test(
             ok,
             format!("{head} {}", parts.join(" · ")),
         )),
+        None,
     )
     .await
+}
+
+/// A mailbox as the settings page edits it. Secrets left blank on an edit keep their
+/// stored value.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct MailboxForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    from_name: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    imap_url: String,
+    #[serde(default)]
+    folder: String,
+    #[serde(default)]
+    processed_folder: String,
+    #[serde(default)]
+    backfill_days: String,
+    #[serde(default)]
+    poll_seconds: String,
+    #[serde(default)]
+    smtp_url: String,
+    /// `password` or `oauth2`.
+    #[serde(default)]
+    auth: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    oauth_token_url: String,
+    #[serde(default)]
+    oauth_client_id: String,
+    #[serde(default)]
+    oauth_client_secret: String,
+    #[serde(default)]
+    oauth_refresh_token: String,
+    #[serde(default)]
+    oauth_scope: String,
+    #[serde(default)]
+    oauth_mechanism: String,
+}
+
+impl MailboxForm {
+    fn from_settings(v: &serde_json::Value) -> Self {
+        let text = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+        let o = &v["oauth2"];
+        Self {
+            name: text("name"),
+            address: text("address"),
+            from_name: text("from_name"),
+            language: text("language"),
+            imap_url: text("imap_url"),
+            folder: text("folder"),
+            processed_folder: text("processed_folder"),
+            backfill_days: v["backfill_days"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            poll_seconds: v["poll_seconds"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+            smtp_url: text("smtp_url"),
+            auth: if o.is_object() { "oauth2" } else { "password" }.to_owned(),
+            username: text("username"),
+            password: String::new(),
+            oauth_token_url: o["token_url"].as_str().unwrap_or("").to_owned(),
+            oauth_client_id: o["client_id"].as_str().unwrap_or("").to_owned(),
+            oauth_client_secret: String::new(),
+            oauth_refresh_token: String::new(),
+            oauth_scope: o["scope"].as_str().unwrap_or("").to_owned(),
+            oauth_mechanism: o["mechanism"].as_str().unwrap_or("xoauth2").to_owned(),
+        }
+    }
+
+    /// The settings as stored (secrets included), keeping `before`'s secrets where the
+    /// form left them blank; or the field at fault.
+    fn settings(
+        &self,
+        t: Tr,
+        before: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, FieldError> {
+        use serde_json::{Map, Value, json};
+        let mut m = Map::new();
+        let put = |m: &mut Map<String, Value>, k: &str, v: &str| {
+            if !v.trim().is_empty() {
+                m.insert(k.to_owned(), Value::String(v.trim().to_owned()));
+            }
+        };
+        put(&mut m, "name", &self.name.to_lowercase());
+        put(&mut m, "address", &self.address.to_lowercase());
+        put(&mut m, "from_name", &self.from_name);
+        put(&mut m, "language", &self.language);
+        put(&mut m, "imap_url", &self.imap_url);
+        put(&mut m, "folder", &self.folder);
+        put(&mut m, "processed_folder", &self.processed_folder);
+        put(&mut m, "smtp_url", &self.smtp_url);
+        put(&mut m, "username", &self.username);
+        let number = |field: &'static str, v: &str| -> Result<Option<u64>, FieldError> {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            v.trim().parse::<u64>().map(Some).map_err(|_| FieldError {
+                field,
+                message: t.t("email-error-number"),
+            })
+        };
+        if let Some(n) = number("backfill_days", &self.backfill_days)? {
+            m.insert("backfill_days".into(), json!(n));
+        }
+        if let Some(n) = number("poll_seconds", &self.poll_seconds)? {
+            m.insert("poll_seconds".into(), json!(n));
+        }
+        let kept = |path: &[&str]| -> Option<String> {
+            let mut v = before?;
+            for p in path {
+                v = v.get(*p)?;
+            }
+            v.as_str().map(str::to_owned)
+        };
+        if self.auth == "oauth2" {
+            let mut o = Map::new();
+            put(&mut o, "token_url", &self.oauth_token_url);
+            put(&mut o, "client_id", &self.oauth_client_id);
+            put(&mut o, "scope", &self.oauth_scope);
+            put(&mut o, "mechanism", &self.oauth_mechanism);
+            let secret = self.oauth_client_secret.trim().to_owned();
+            let secret = if secret.is_empty() {
+                kept(&["oauth2", "client_secret"]).unwrap_or_default()
+            } else {
+                secret
+            };
+            put(&mut o, "client_secret", &secret);
+            let refresh = self.oauth_refresh_token.trim().to_owned();
+            let refresh = if refresh.is_empty() {
+                kept(&["oauth2", "refresh_token"]).unwrap_or_default()
+            } else {
+                refresh
+            };
+            for (field, value) in [
+                ("oauth_token_url", &self.oauth_token_url),
+                ("oauth_client_id", &self.oauth_client_id),
+                ("oauth_refresh_token", &refresh),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(FieldError {
+                        field,
+                        message: t.t("email-error-required"),
+                    });
+                }
+            }
+            put(&mut o, "refresh_token", &refresh);
+            m.insert("oauth2".into(), Value::Object(o));
+        } else {
+            let password = if self.password.is_empty() {
+                kept(&["password"]).unwrap_or_default()
+            } else {
+                self.password.clone()
+            };
+            if !password.is_empty() {
+                m.insert("password".into(), Value::String(password));
+            }
+        }
+        for (field, value) in [("name", &self.name), ("address", &self.address)] {
+            if value.trim().is_empty() {
+                return Err(FieldError {
+                    field,
+                    message: t.t("email-error-required"),
+                });
+            }
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+/// The form field a mailbox check is about.
+fn mailbox_field(field: &str) -> &'static str {
+    match field {
+        "name" => "name",
+        "address" => "address",
+        "language" => "language",
+        "imap_url" => "imap_url",
+        "smtp_url" => "smtp_url",
+        "folder" => "folder",
+        "poll_seconds" => "poll_seconds",
+        "oauth2" | "oauth2.token_url" => "oauth_token_url",
+        _ => "password",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_email_form.html")]
+struct MailboxFormPage {
+    p: Page,
+    heading: String,
+    action: String,
+    is_new: bool,
+    form: MailboxForm,
+    locale_options: Vec<(String, String, bool)>,
+    errors: Vec<FieldError>,
+}
+
+async fn mailbox_form_page(
+    state: &AppState,
+    agent: &WebAgent,
+    name: Option<&str>,
+    form: MailboxForm,
+    errors: Vec<FieldError>,
+) -> Result<Response, WebError> {
+    let t = agent.tr;
+    let (heading, action) = match name {
+        Some(n) => (t.t("email-edit"), format!("/admin/email/{n}/edit")),
+        None => (t.t("email-add"), "/admin/email/new".to_owned()),
+    };
+    let current = if form.language.is_empty() {
+        "en"
+    } else {
+        form.language.as_str()
+    };
+    let locale_options = ["en", "es", "pt-BR"]
+        .iter()
+        .map(|l| {
+            (
+                (*l).to_owned(),
+                super::saved::locale_label(l),
+                *l == current,
+            )
+        })
+        .collect();
+    let p = Page::agent(state, agent, heading.clone(), "email").await?;
+    let failed = !errors.is_empty();
+    let mut resp = render(&MailboxFormPage {
+        p,
+        heading,
+        action,
+        is_new: name.is_none(),
+        form,
+        locale_options,
+        errors,
+    });
+    if failed {
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+pub async fn email_new_page(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    let form = MailboxForm {
+        folder: "INBOX".into(),
+        backfill_days: "7".into(),
+        poll_seconds: "60".into(),
+        auth: "password".into(),
+        oauth_mechanism: "xoauth2".into(),
+        ..MailboxForm::default()
+    };
+    mailbox_form_page(&state, &agent, None, form, Vec::new()).await
+}
+
+/// The stored settings of a page mailbox, or 404 (a mailbox of the configuration file is
+/// not edited here).
+async fn stored_settings(
+    state: &AppState,
+    agent: &WebAgent,
+    name: &str,
+) -> Result<serde_json::Value, WebError> {
+    let found = state
+        .store
+        .stored_mailboxes()
+        .await?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, json)| serde_json::from_str(&json).ok());
+    found.ok_or(WebError::NotFound(agent.tr))
+}
+
+/// Checks and saves a mailbox from the form; the form again with its errors otherwise.
+async fn save_mailbox(
+    state: &AppState,
+    agent: &WebAgent,
+    name: Option<&str>,
+    mut form: MailboxForm,
+    before: Option<serde_json::Value>,
+) -> Result<Response, WebError> {
+    let t = agent.tr;
+    if let Some(n) = name {
+        form.name = n.to_owned();
+    }
+    let settings = match form.settings(t, before.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return mailbox_form_page(state, agent, name, form, vec![e]).await,
+    };
+    let inbox: crate::config::EmailInbox = match serde_json::from_value(settings.clone()) {
+        Ok(i) => i,
+        Err(e) => {
+            let error = FieldError {
+                field: "name",
+                message: e.to_string(),
+            };
+            return mailbox_form_page(state, agent, name, form, vec![error]).await;
+        }
+    };
+    if let Err((field, message)) = inbox.check() {
+        let error = FieldError {
+            field: mailbox_field(field),
+            message,
+        };
+        return mailbox_form_page(state, agent, name, form, vec![error]).await;
+    }
+    if name.is_none() && state.mailboxes.get(&inbox.name).is_some() {
+        let error = FieldError {
+            field: "name",
+            message: t.t("email-error-taken"),
+        };
+        return mailbox_form_page(state, agent, name, form, vec![error]).await;
+    }
+    state.mailboxes.save(state, inbox, &settings).await?;
+    let done = if name.is_some() { "changed" } else { "added" };
+    Ok(Redirect::to(&format!("/admin/email?done={done}")).into_response())
+}
+
+pub async fn email_create(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+    Form(form): Form<MailboxForm>,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    save_mailbox(&state, &agent, None, form, None).await
+}
+
+pub async fn email_edit_page(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    let settings = stored_settings(&state, &agent, &name).await?;
+    let form = MailboxForm::from_settings(&settings);
+    mailbox_form_page(&state, &agent, Some(&name), form, Vec::new()).await
+}
+
+pub async fn email_update(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+    Path(name): Path<String>,
+    Form(form): Form<MailboxForm>,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    let before = stored_settings(&state, &agent, &name).await?;
+    save_mailbox(&state, &agent, Some(&name), form, Some(before)).await
+}
+
+pub async fn email_delete(
+    State(state): State<AppState>,
+    AdminAgent(agent): AdminAgent,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
+    require_admin(&agent)?;
+    stored_settings(&state, &agent, &name).await?;
+    state.mailboxes.remove(&state, &name).await?;
+    Ok(Redirect::to("/admin/email?done=removed").into_response())
 }

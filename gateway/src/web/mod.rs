@@ -213,6 +213,26 @@ pub fn table() -> Table {
         r("GET", "/dashboard", Reports, get(dashboard::page)),
         r("GET", "/admin/users", Admin, get(admin::list)),
         r("GET", "/admin/email", Admin, get(admin::email)),
+        r("GET", "/admin/email/new", Admin, get(admin::email_new_page)),
+        r("POST", "/admin/email/new", Admin, post(admin::email_create)),
+        r(
+            "GET",
+            "/admin/email/{name}/edit",
+            Admin,
+            get(admin::email_edit_page),
+        ),
+        r(
+            "POST",
+            "/admin/email/{name}/edit",
+            Admin,
+            post(admin::email_update),
+        ),
+        r(
+            "POST",
+            "/admin/email/{name}/delete",
+            Admin,
+            post(admin::email_delete),
+        ),
         r(
             "POST",
             "/admin/email/{name}/test",

@@ -46,7 +46,7 @@ pub struct ListParams {
 const LOCALES: [&str; 3] = ["en", "es", "pt-BR"];
 
 /// A language by its own name.
-fn locale_label(l: &str) -> String {
+pub(crate) fn locale_label(l: &str) -> String {
     match super::i18n::Locale::parse(l) {
         Some(super::i18n::Locale::En) => "English".into(),
         Some(super::i18n::Locale::Es) => "Español".into(),
