@@ -337,6 +337,19 @@ poll_seconds = 1
     assert.equal(await result.evaluate((n) => n.classList.contains("ok")), true);
     await accessible(page, "email settings after a test");
     await shoot(page, "email-settings-tested");
+    // Adding a mailbox from the page: the form, and a bad URL refused beside its field.
+    await page.goto(`${server.base}/admin/email/new`);
+    await accessible(page, "new mailbox form");
+    await shoot(page, "email-mailbox-form");
+    await page.fill("#name", "sales");
+    await page.fill("#address", "sales@acme.test");
+    await page.fill("#imap_url", "http://mail.acme.test");
+    await page.fill("#password", "secret");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator(".error-summary").waitFor();
+    assert.match(await page.locator(".error-summary").innerText(), /imaps:\/\//);
+    await accessible(page, "new mailbox form with an error");
+    await shoot(page, "email-mailbox-form-error");
     assert.deepEqual(errors.map(String), [], "no script errors on any page");
 
     // The customer's first mail quotes nothing: it has no quoted text to show.

@@ -752,6 +752,7 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     .await;
     let smtp = mail.port("smtp");
     let imaps = mail.port("imaps");
+    let smtps = mail.port("smtps");
     let cert = mail.ready["cert"].as_str().unwrap().to_owned();
     let oauth = mail.oauth();
     let cfg = tempfile::NamedTempFile::new().unwrap();
@@ -759,7 +760,7 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     drop(cfg_file);
     let inbox = |name: &str, mechanism: &str, refresh: &str| {
         format!(
-            "[[email.inboxes]]\nname = \"{name}\"\naddress = \"{name}@acme.test\"\nimap_url = \"imaps://localhost:{imaps}\"\nca_file = \"{cert}\"\npoll_seconds = 1\n[email.inboxes.oauth2]\ntoken_url = \"{oauth}/token\"\nclient_id = \"switchboard\"\nclient_secret = \"s3cret\"\nrefresh_token = \"{refresh}\"\nmechanism = \"{mechanism}\"\n\n"
+            "[[email.inboxes]]\nname = \"{name}\"\naddress = \"{name}@acme.test\"\nimap_url = \"imaps://localhost:{imaps}\"\nsmtp_url = \"smtps://localhost:{smtps}\"\nca_file = \"{cert}\"\npoll_seconds = 1\n[email.inboxes.oauth2]\ntoken_url = \"{oauth}/token\"\nclient_id = \"switchboard\"\nclient_secret = \"s3cret\"\nrefresh_token = \"{refresh}\"\nmechanism = \"{mechanism}\"\n\n"
         )
     };
     std::fs::write(
@@ -810,6 +811,35 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
         .collect();
     inboxes.sort();
     assert_eq!(inboxes, ["email:sales", "email:support"]);
+    // Replies go out over SMTP with TLS, logged in with XOAUTH2 (the server refuses
+    // mail without a login).
+    for inbox in ["email:support", "email:sales"] {
+        let conv = server
+            .conversations(&admin)
+            .await
+            .into_iter()
+            .find(|c| c["inbox"] == inbox)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, body) = server
+            .post(
+                &admin,
+                &format!("/api/v1/conversations/{conv}/messages"),
+                &json!({"text": "Thanks, on it."}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    eventually(30, || async { mail.captured_for("ana@example.com").len() == 2 }).await;
+    let mut froms: Vec<String> = mail
+        .captured_for("ana@example.com")
+        .into_iter()
+        .map(|(p, _)| p.from.unwrap())
+        .collect();
+    froms.sort();
+    assert_eq!(froms, ["sales@acme.test", "support@acme.test"]);
     // The refused mailbox says why, where an admin looks.
     let out = server.cli(&["email", "status", "--json"]);
     assert!(
