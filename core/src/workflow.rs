@@ -677,6 +677,24 @@ impl Workflow {
         self.store.merge_contacts(&self.ids, from, into).await
     }
 
+    /// Sets a contact's mail language (`None` keeps it) and whether they get status
+    /// notices by email, for a caller who may change that contact.
+    pub async fn set_contact_mail_preferences(
+        &self,
+        caller: &Caller,
+        contact_id: &str,
+        language: Option<&str>,
+        notices: bool,
+    ) -> Result<(Option<String>, bool)> {
+        self.contact_writable(caller, contact_id).await?;
+        let id = self.store.surviving_contact(contact_id).await?;
+        let language = language.map(crate::domain::parse_locale).transpose()?;
+        self.store
+            .set_contact_mail_preferences(&id, language, notices)
+            .await?;
+        self.store.contact_mail_preferences(&id).await
+    }
+
     async fn contact_writable(&self, caller: &Caller, contact_id: &str) -> Result<()> {
         let hidden = || Error::not_found(format!("contact {contact_id}"));
         let id = self

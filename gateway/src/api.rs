@@ -260,6 +260,17 @@ pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             post(ai::merge_contact),
         ),
         route(
+            "POST",
+            "/contacts/{id}/email-preferences",
+            AgentWrite,
+            "A contact's mail language (en, es, pt-BR) and whether they get status notices by email",
+            schema(
+                &[("language", "string"), ("notices", "boolean")],
+                &["notices"],
+            ),
+            post(ai::contact_email_preferences),
+        ),
+        route(
             "GET",
             "/canned-responses",
             A,

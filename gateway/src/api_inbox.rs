@@ -354,6 +354,32 @@ pub async fn merge_contact(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MailPreferencesBody {
+    #[serde(default)]
+    language: Option<String>,
+    notices: bool,
+}
+
+/// Sets a contact's mail language and whether they get status notices by email.
+pub async fn contact_email_preferences(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<MailPreferencesBody>, JsonRejection>,
+) -> Reply {
+    writer(user.role)?;
+    let b = body(b)?;
+    let (language, notices) = state
+        .workflow
+        .set_contact_mail_preferences(&caller, &id, b.language.as_deref(), b.notices)
+        .await?;
+    Ok(Json(
+        json!({ "contact_id": id, "language": language, "notices": notices }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BulkBody {
     ids: Vec<String>,
     status: Option<String>,

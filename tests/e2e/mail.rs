@@ -526,6 +526,50 @@ async fn a_customer_thread_round_trips_through_real_servers() {
     })
     .await;
 
+    // Ana asks for no notices: resolving again mails nothing. A bad language is refused
+    // and changes nothing.
+    let contact = server
+        .conversations(&admin)
+        .await
+        .into_iter()
+        .find(|c| c["id"] == conv.as_str())
+        .unwrap()["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/v1/contacts/{contact}/email-preferences");
+    let (status, body) = server
+        .post(
+            &admin,
+            &path,
+            &json!({"language": "klingon", "notices": false}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = server
+        .post(
+            &admin,
+            &path,
+            &json!({"language": "pt-br", "notices": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["language"], "pt-BR");
+    let (status, _) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/status"),
+            &json!({"status": "resolved"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mail.captured_for("ana@example.com").len(),
+        2,
+        "no notice to a contact who wants none"
+    );
+
     // Stopped, mail arrives, started again: read once, nothing twice.
     let before = server.thread(&admin, &conv).await.len();
     server.terminate();
@@ -832,7 +876,10 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
             .await;
         assert_eq!(status, 201, "{body}");
     }
-    eventually(30, || async { mail.captured_for("ana@example.com").len() == 2 }).await;
+    eventually(30, || async {
+        mail.captured_for("ana@example.com").len() == 2
+    })
+    .await;
     let mut froms: Vec<String> = mail
         .captured_for("ana@example.com")
         .into_iter()
