@@ -802,9 +802,16 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     let cfg = tempfile::NamedTempFile::new().unwrap();
     let (cfg_file, cfg_path) = cfg.keep().unwrap();
     drop(cfg_file);
+    let imap = mail.port("imap");
     let inbox = |name: &str, mechanism: &str, refresh: &str| {
+        // sales reads over STARTTLS, the others over TLS from the first byte.
+        let imap_url = if name == "sales" {
+            format!("imap://localhost:{imap}")
+        } else {
+            format!("imaps://localhost:{imaps}")
+        };
         format!(
-            "[[email.inboxes]]\nname = \"{name}\"\naddress = \"{name}@acme.test\"\nimap_url = \"imaps://localhost:{imaps}\"\nsmtp_url = \"smtps://localhost:{smtps}\"\nca_file = \"{cert}\"\npoll_seconds = 1\n[email.inboxes.oauth2]\ntoken_url = \"{oauth}/token\"\nclient_id = \"switchboard\"\nclient_secret = \"s3cret\"\nrefresh_token = \"{refresh}\"\nmechanism = \"{mechanism}\"\n\n"
+            "[[email.inboxes]]\nname = \"{name}\"\naddress = \"{name}@acme.test\"\nimap_url = \"{imap_url}\"\nsmtp_url = \"smtps://localhost:{smtps}\"\nca_file = \"{cert}\"\npoll_seconds = 1\n[email.inboxes.oauth2]\ntoken_url = \"{oauth}/token\"\nclient_id = \"switchboard\"\nclient_secret = \"s3cret\"\nrefresh_token = \"{refresh}\"\nmechanism = \"{mechanism}\"\n\n"
         )
     };
     std::fs::write(
@@ -903,6 +910,18 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
         .unwrap()
         .clone();
     assert_eq!(billing["ok"], false, "{status}");
+    // IMAPS and STARTTLS are both encrypted.
+    eventually(20, || async {
+        let out = server.cli(&["email", "status", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        v["mailboxes"].as_array().is_some_and(|all| {
+            all.iter()
+                .filter(|m| m["inbox"] != "email:billing")
+                .all(|m| m["detail"].as_str().is_some_and(|d| d.contains("over TLS")))
+                && all.len() == 3
+        })
+    })
+    .await;
     assert!(
         billing["detail"]
             .as_str()

@@ -107,6 +107,8 @@ impl Authenticator for Bearer {
 pub struct Connection {
     session: Session<Stream>,
     idle: bool,
+    /// The connection is encrypted (TLS or STARTTLS).
+    tls: bool,
     moves: bool,
     settings: Arc<ImapSettings>,
 }
@@ -150,6 +152,7 @@ impl Connection {
                 .map_err(|e| ImapError::Tls(at.clone(), e.to_string()))?;
             Ok((TlsConnector::from(Arc::new(cfg)), name))
         };
+        let mut encrypted = false;
         let stream: Stream = match s.security {
             Security::Tls => {
                 let (c, name) = connector()?;
@@ -162,7 +165,7 @@ impl Connection {
                     .read_response()
                     .await
                     .map_err(|e| ImapError::Connect(at.clone(), e.to_string()))?;
-                return Self::login(client, settings.clone()).await;
+                return Self::login(client, settings.clone(), true).await;
             }
             Security::StartTls | Security::LoopbackPlain => {
                 let mut client = Client::new(tcp);
@@ -170,8 +173,10 @@ impl Connection {
                     .read_response()
                     .await
                     .map_err(|e| ImapError::Connect(at.clone(), e.to_string()))?;
-                // Plain text stays on this machine; elsewhere STARTTLS is required.
-                let starttls = s.security == Security::StartTls;
+                // Elsewhere STARTTLS is required. On this machine it is used when offered and
+                // a CA to check the server with is configured; plain text otherwise.
+                let starttls = s.security == Security::StartTls
+                    || (s.security == Security::LoopbackPlain && settings.ca_pem.is_some());
                 let upgraded = starttls
                     && client
                         .run_command_and_check_ok("STARTTLS", None)
@@ -183,18 +188,23 @@ impl Connection {
                         .connect(name, client.into_inner())
                         .await
                         .map_err(|e| ImapError::Tls(at.clone(), e.to_string()))?;
+                    encrypted = true;
                     Box::new(tls)
-                } else if !starttls {
+                } else if s.security == Security::LoopbackPlain {
                     Box::new(client.into_inner())
                 } else {
                     return Err(ImapError::NoStartTls);
                 }
             }
         };
-        Self::login(Client::new(stream), settings).await
+        Self::login(Client::new(stream), settings, encrypted).await
     }
 
-    async fn login(client: Client<Stream>, settings: Arc<ImapSettings>) -> Result<Self, ImapError> {
+    async fn login(
+        client: Client<Stream>,
+        settings: Arc<ImapSettings>,
+        tls: bool,
+    ) -> Result<Self, ImapError> {
         let s = &settings.server;
         let session = match &settings.login {
             Login::Password { user, password } => client
@@ -237,6 +247,7 @@ impl Connection {
         let mut c = Self {
             session,
             idle: false,
+            tls,
             moves: false,
             settings,
         };
@@ -248,6 +259,11 @@ impl Connection {
 
     pub fn supports_idle(&self) -> bool {
         self.idle
+    }
+
+    /// Whether the connection is encrypted.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Selects the folder read.
@@ -423,6 +439,7 @@ impl Connection {
         let Self {
             session,
             idle,
+            tls,
             moves,
             settings,
         } = self;
@@ -446,6 +463,7 @@ impl Connection {
         Ok(Self {
             session,
             idle,
+            tls,
             moves,
             settings,
         })

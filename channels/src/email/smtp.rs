@@ -188,6 +188,8 @@ fn build_transport(m: &SmtpMailbox, token: Option<&str>) -> Result<Transport, St
     let tls = match m.server.security {
         Security::Tls => Tls::Wrapper(params()?),
         Security::StartTls => Tls::Required(params()?),
+        // On this machine: STARTTLS when offered if a CA to check the server is given.
+        Security::LoopbackPlain if m.ca_pem.is_some() => Tls::Opportunistic(params()?),
         Security::LoopbackPlain => Tls::None,
     };
     let mut b = Transport::builder_dangerous(host)

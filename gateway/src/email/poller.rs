@@ -135,10 +135,11 @@ async fn session(
             .set_email_status(
                 &name,
                 true,
-                if conn.supports_idle() {
-                    "connected (IDLE)"
-                } else {
-                    "connected (polling)"
+                match (conn.supports_idle(), conn.is_tls()) {
+                    (true, true) => "connected over TLS (IDLE)",
+                    (true, false) => "connected (IDLE)",
+                    (false, true) => "connected over TLS (polling)",
+                    (false, false) => "connected (polling)",
                 },
                 0,
                 state.ids.now_ms(),
