@@ -474,6 +474,7 @@ mod shown {
             attachments,
             content: None,
             delivery_state: DeliveryState::Sent,
+            delivery_error: None,
             external_id: None,
             created_at: 1_700_000_000_000,
             internal: false,
