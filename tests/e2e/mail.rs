@@ -1130,3 +1130,113 @@ async fn post_form(
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     b.post(path, &pairs).await
 }
+
+/// Two nodes on one database and stream: one reads the mailbox (its lease), every mail is
+/// stored once, and when that node stops the other takes over and reads on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_mailbox_one_reading_at_a_time() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let smtp = mail.port("smtp");
+    let (mut first, admin) = server_for(&mail, Backend::PostgresRedis, "").await;
+    let shared = [
+        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
+        ("REDIS_URL", first.env["REDIS_URL"].clone()),
+        (
+            "SWITCHBOARD_REDIS_PREFIX",
+            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
+        ),
+        (
+            "SWITCHBOARD_CONFIG",
+            first.env["SWITCHBOARD_CONFIG"].clone(),
+        ),
+    ];
+    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let db = first.env["DATABASE_URL"].clone();
+    let holder = || async {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&db)
+            .await
+            .unwrap();
+        let h: Option<String> =
+            sqlx::query_scalar("SELECT holder FROM email_leases WHERE inbox = 'email:support'")
+                .fetch_optional(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        h
+    };
+    for i in 0..20 {
+        smtp_send(
+            smtp,
+            "ana@example.com",
+            &["support@acme.test"],
+            &customer_mail(
+                "ana@example.com",
+                "support@acme.test",
+                &format!("n{i}@example.com"),
+                "",
+                &format!("Question {i}"),
+                "Hello?",
+            ),
+        )
+        .await;
+    }
+    eventually(30, || async {
+        first.conversations(&admin).await.len() == 20
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        first.conversations(&admin).await.len(),
+        20,
+        "each mail once"
+    );
+    assert!(holder().await.is_some(), "one node holds the mailbox");
+    // Only the second runs: it reads.
+    first.terminate();
+    smtp_send(
+        smtp,
+        "bo@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "bo@example.com",
+            "support@acme.test",
+            "late1@example.com",
+            "",
+            "Late",
+            "Still there?",
+        ),
+    )
+    .await;
+    eventually(60, || async {
+        second.conversations(&admin).await.len() == 21
+    })
+    .await;
+    let while_second = holder().await.unwrap();
+    // Only the first runs again: it takes over.
+    first.spawn().await;
+    second.terminate();
+    smtp_send(
+        smtp,
+        "cy@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "cy@example.com",
+            "support@acme.test",
+            "late2@example.com",
+            "",
+            "Later",
+            "Hello?",
+        ),
+    )
+    .await;
+    eventually(60, || async {
+        first.conversations(&admin).await.len() == 22
+    })
+    .await;
+    let while_first = holder().await.unwrap();
+    assert_ne!(while_first, while_second, "the mailbox changed hands");
+    first.terminate();
+}

@@ -230,4 +230,52 @@ impl Store {
         tx.commit().await?;
         Ok(n > 0)
     }
+
+    /// Takes or renews `holder`'s lease on a mailbox until `now + ttl_ms`: true when
+    /// `holder` holds it now (it had it, or nobody did, or the last holder's lapsed).
+    pub async fn take_email_lease(
+        &self,
+        inbox: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query(
+            "INSERT INTO email_leases (inbox, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (inbox) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+             WHERE email_leases.holder = excluded.holder OR email_leases.until < $4",
+        )
+        .bind(inbox)
+        .bind(holder)
+        .bind(now + ttl_ms)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Lets a mailbox's lease go, if `holder` has it.
+    pub async fn release_email_lease(&self, inbox: &str, holder: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM email_leases WHERE inbox = $1 AND holder = $2")
+            .bind(inbox)
+            .bind(holder)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Who holds a mailbox's lease (lapsed or not).
+    pub async fn email_lease_holder(&self, inbox: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT holder FROM email_leases WHERE inbox = $1")
+                .bind(inbox)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
 }

@@ -87,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "email mailboxes",
         include_str!("../../../migrations/0010_email_mailboxes.sql"),
     ),
+    (
+        11,
+        "email leases",
+        include_str!("../../../migrations/0011_email_leases.sql"),
+    ),
 ];
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).

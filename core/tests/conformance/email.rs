@@ -11,7 +11,45 @@ on_every_backend!(
     mailbox_status_counts_and_says_why,
     a_reply_address_threads_by_our_newest_sent_message,
     notices_are_throttled_per_conversation_and_follow_the_contacts_wish,
+    a_mailbox_is_read_by_one_node_at_a_time,
 );
+
+async fn a_mailbox_is_read_by_one_node_at_a_time(env: Env) {
+    let s = &env.store;
+    let inbox = "email:support";
+    assert!(s.take_email_lease(inbox, "a", 1_000, 100).await.unwrap());
+    assert!(
+        !s.take_email_lease(inbox, "b", 1_050, 100).await.unwrap(),
+        "a holds it"
+    );
+    assert!(
+        s.take_email_lease(inbox, "a", 1_090, 100).await.unwrap(),
+        "renewed to 1190"
+    );
+    assert!(!s.take_email_lease(inbox, "b", 1_150, 100).await.unwrap());
+    assert!(
+        s.take_email_lease(inbox, "b", 1_200, 100).await.unwrap(),
+        "a's lapsed"
+    );
+    assert!(!s.take_email_lease(inbox, "a", 1_210, 100).await.unwrap());
+    s.release_email_lease(inbox, "a").await.unwrap();
+    assert_eq!(
+        s.email_lease_holder(inbox).await.unwrap().as_deref(),
+        Some("b"),
+        "only the holder lets go"
+    );
+    s.release_email_lease(inbox, "b").await.unwrap();
+    assert!(
+        s.take_email_lease(inbox, "a", 1_220, 100).await.unwrap(),
+        "let go: taken at once"
+    );
+    assert!(
+        s.take_email_lease("email:sales", "b", 1_220, 100)
+            .await
+            .unwrap(),
+        "per mailbox"
+    );
+}
 
 async fn the_imap_cursor_moves_forward_and_follows_a_new_numbering(env: Env) {
     let s = &env.store;

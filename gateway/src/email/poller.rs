@@ -27,9 +27,28 @@ use crate::config::EmailInbox;
 
 /// Messages fetched and appended together.
 pub const BATCH: usize = 200;
-/// Longest IDLE before the folder is checked anyway (a safety net: IDLE announces new
-/// mail at once).
-const IDLE_MOST: Duration = Duration::from_secs(5 * 60);
+/// Longest IDLE before the folder is checked anyway (IDLE announces new mail at once;
+/// this also renews the lease well within its life).
+const IDLE_MOST: Duration = Duration::from_secs(30);
+/// How long a node's hold on a mailbox lasts unrenewed: with several nodes, one reads each
+/// mailbox, and another takes over this long after it stops renewing (at once when it
+/// stops cleanly and lets go).
+const LEASE: Duration = Duration::from_secs(90);
+
+/// This node's name as a mailbox reader.
+fn holder(state: &AppState) -> String {
+    format!("{}-imap", state.node.name)
+}
+
+/// Takes or renews this node's lease on the mailbox.
+async fn lease(state: &AppState, inbox: &str) -> Result<bool, String> {
+    let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX / 2);
+    state
+        .store
+        .take_email_lease(inbox, &holder(state), state.ids.now_ms(), ttl)
+        .await
+        .map_err(|e| e.to_string())
+}
 
 /// The login of a mailbox, as the config gives it.
 pub fn login(inbox: &EmailInbox) -> Option<Login> {
@@ -90,13 +109,34 @@ pub async fn run(
 ) {
     let settings = Arc::new(settings);
     let mut backoff = Duration::from_millis(250);
+    let name = inbox.inbox();
     loop {
+        // One node reads a mailbox: wait for its lease.
+        match lease(&state, &name).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                    () = stop.cancelled() => return,
+                }
+            }
+            Err(e) => tracing::warn!(inbox = %inbox.name, error = %e, "mailbox lease not taken"),
+        }
         let round = tokio::select! {
             r = session(&state, &inbox, settings.clone(), &stop, &mut backoff) => r,
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                let _ = state.store.release_email_lease(&name, &holder(&state)).await;
+                return;
+            }
         };
         match round {
-            Ok(()) => return,
+            Ok(()) => {
+                let _ = state
+                    .store
+                    .release_email_lease(&name, &holder(&state))
+                    .await;
+                return;
+            }
             Err(e) => {
                 tracing::warn!(inbox = %inbox.name, error = %e, retry_in_ms = backoff.as_millis() as u64, "mailbox not read");
                 let _ = state
@@ -149,6 +189,10 @@ async fn session(
         if stop.is_cancelled() {
             conn.logout().await;
             return Ok(());
+        }
+        if !lease(state, &name).await? {
+            conn.logout().await;
+            return Err("another node took over the mailbox".into());
         }
         conn = conn
             .wait(IDLE_MOST, Duration::from_secs(inbox.poll_seconds), &wake)
@@ -225,6 +269,10 @@ async fn round(
                 .map_err(|e| e.to_string())?;
         }
         taken += fetched.len();
+        // A long backlog keeps the lease alive batch by batch.
+        if !lease(state, &name).await? {
+            return Err("another node took over the mailbox".into());
+        }
         state
             .store
             .set_email_status(
