@@ -1,1 +1,3 @@
 //! Client portal and billing: auth, invoices, estimates, payments, tickets, equipment, surveys.
+
+pub mod totals;
