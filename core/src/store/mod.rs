@@ -13,6 +13,7 @@ mod conversations;
 mod email;
 mod inbox;
 mod ingest;
+mod magic_links;
 mod notes;
 mod outbound;
 mod pages;
@@ -43,6 +44,7 @@ pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
 };
 pub use ingest::{IngestOutcome, Ingested};
+pub use magic_links::{LinkState, MagicLink, NewLink};
 pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
@@ -91,6 +93,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "email leases",
         include_str!("../../../migrations/0011_email_leases.sql"),
+    ),
+    (
+        12,
+        "magic links",
+        include_str!("../../../migrations/0012_magic_links.sql"),
     ),
 ];
 

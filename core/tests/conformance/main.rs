@@ -13,6 +13,7 @@ mod dispatcher;
 mod email;
 mod inbound;
 mod inbox;
+mod magic_links;
 mod router;
 mod store;
 mod stream;
