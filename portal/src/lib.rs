@@ -1,3 +1,4 @@
 //! Client portal and billing: auth, invoices, estimates, payments, tickets, equipment, surveys.
 
+pub mod stripe;
 pub mod totals;
