@@ -5,6 +5,7 @@
 mod access;
 mod accounts;
 mod attachments;
+mod billing;
 mod bot_runs;
 mod canned;
 mod cards;
@@ -36,6 +37,7 @@ pub use accounts::{
     LinkPurpose, SECOND_FACTOR_LOCK_MS, SECOND_FACTOR_MAX_FAILURES, SESSION_TOUCH_MS, Session,
     SessionLimits, UserSummary, UserUpdate,
 };
+pub use billing::{Invoice, LedgerEntry, NewInvoice, PaymentOutcome};
 pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
@@ -98,6 +100,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "magic links",
         include_str!("../../../migrations/0012_magic_links.sql"),
+    ),
+    (
+        13,
+        "billing",
+        include_str!("../../../migrations/0013_billing.sql"),
     ),
 ];
 

@@ -8,6 +8,7 @@ mod support;
 mod access;
 mod accounts;
 mod attachments;
+mod billing;
 mod bot;
 mod dispatcher;
 mod email;
