@@ -104,6 +104,7 @@ pub struct Config {
     pub business_hours: BusinessHoursConfig,
     pub sla: SlaSettings,
     pub email: EmailConfig,
+    pub stripe: StripeConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -261,6 +262,28 @@ impl Config {
             low: t(self.sla.low),
             calendar: self.business_hours.calendar()?,
         })
+    }
+}
+
+/// Stripe, for card payments of invoices. Without `webhook_secret` the webhook is off.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StripeConfig {
+    pub secret_key: Option<Secret>,
+    /// The endpoint's signing secret (`whsec_…`): every delivery's `Stripe-Signature` is
+    /// checked with it before anything else.
+    pub webhook_secret: Option<Secret>,
+    /// Where Stripe's API is (a test double's address in tests).
+    pub api_base: String,
+}
+
+impl Default for StripeConfig {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            webhook_secret: None,
+            api_base: "https://api.stripe.com".into(),
+        }
     }
 }
 
@@ -532,6 +555,7 @@ impl Default for Config {
             business_hours: BusinessHoursConfig::default(),
             sla: SlaSettings::default(),
             email: EmailConfig::default(),
+            stripe: StripeConfig::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }

@@ -49,6 +49,11 @@ pub fn routes(state: AppState) -> Router {
                 switchboard_channels::email::parse::MAX_MESSAGE_BYTES,
             )),
         )
+        .route(
+            "/webhooks/stripe",
+            axum::routing::post(crate::billing::stripe_webhook)
+                .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024)),
+        )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod api_inbox;
 pub mod app;
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -111,6 +111,101 @@ pub struct EventData {
     pub object: serde_json::Value,
 }
 
+/// What a verified event asks of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Record a payment (once per reference).
+    Pay {
+        invoice: String,
+        amount: i64,
+        currency: String,
+        reference: String,
+    },
+    /// Record a refund (once per refund id).
+    Refund {
+        invoice: String,
+        amount: i64,
+        currency: String,
+        reference: String,
+    },
+    /// Nothing to record, and why.
+    Ignore(&'static str),
+}
+
+fn text(v: &serde_json::Value, key: &str) -> Option<String> {
+    v.get(key)?
+        .as_str()
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
+}
+
+/// What an event means for the ledger. A checkout's payment counts once it is paid
+/// (at once, or by `async_payment_succeeded`); a failed asynchronous payment records
+/// nothing and undoes nothing; a refunded charge records each of its refunds.
+pub fn actions(event: &Event) -> Vec<Action> {
+    let o = &event.data.object;
+    let currency = text(o, "currency").map(|c| c.to_ascii_uppercase());
+    match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            if text(o, "payment_status").as_deref() != Some("paid") {
+                return vec![Action::Ignore("the payment is not complete yet")];
+            }
+            let (Some(invoice), Some(amount), Some(currency)) = (
+                text(o, "client_reference_id"),
+                o.get("amount_total").and_then(serde_json::Value::as_i64),
+                currency,
+            ) else {
+                return vec![Action::Ignore("the session names no invoice or amount")];
+            };
+            let reference = text(o, "payment_intent")
+                .or_else(|| text(o, "id"))
+                .unwrap_or_default();
+            vec![Action::Pay {
+                invoice,
+                amount,
+                currency,
+                reference,
+            }]
+        }
+        "checkout.session.async_payment_failed" => {
+            vec![Action::Ignore(
+                "a failed payment records nothing and undoes nothing",
+            )]
+        }
+        "charge.refunded" => {
+            let (Some(invoice), Some(currency)) = (
+                o.get("metadata").and_then(|m| text(m, "invoice_id")),
+                currency,
+            ) else {
+                return vec![Action::Ignore("the charge names no invoice")];
+            };
+            let refunds = o
+                .get("refunds")
+                .and_then(|r| r.get("data"))
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let out: Vec<Action> = refunds
+                .iter()
+                .filter_map(|r| {
+                    Some(Action::Refund {
+                        invoice: invoice.clone(),
+                        amount: r.get("amount")?.as_i64()?,
+                        currency: currency.clone(),
+                        reference: text(r, "id")?,
+                    })
+                })
+                .collect();
+            if out.is_empty() {
+                vec![Action::Ignore("the charge lists no refund")]
+            } else {
+                out
+            }
+        }
+        _ => vec![Action::Ignore("not a billing event")],
+    }
+}
+
 /// Verifies, then parses.
 pub fn verified_event(
     header: Option<&str>,
@@ -188,6 +283,50 @@ mod tests {
         assert_eq!(
             verify(Some("t=abc,v1=zz"), &body, SECRET, now),
             Err(SignatureError::NoTimestamp)
+        );
+    }
+
+    #[test]
+    fn events_become_ledger_actions() {
+        let body = fixture("checkout_session_completed__supabase-stripe-sync-engine.json");
+        let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["data"]["object"]["client_reference_id"] = "inv-1".into();
+        v["data"]["object"]["payment_status"] = "paid".into();
+        v["data"]["object"]["payment_intent"] = "pi_9".into();
+        let e: Event = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(
+            actions(&e),
+            [Action::Pay {
+                invoice: "inv-1".into(),
+                amount: 999,
+                currency: "EUR".into(),
+                reference: "pi_9".into()
+            }]
+        );
+        v["data"]["object"]["payment_status"] = "unpaid".into();
+        let e: Event = serde_json::from_value(v.clone()).unwrap();
+        assert!(matches!(actions(&e)[0], Action::Ignore(_)), "async: wait");
+        v["type"] = "checkout.session.async_payment_failed".into();
+        let e: Event = serde_json::from_value(v.clone()).unwrap();
+        assert!(
+            matches!(actions(&e)[0], Action::Ignore(_)),
+            "failure undoes nothing"
+        );
+        let refund = serde_json::json!({
+            "id": "evt_r", "type": "charge.refunded", "created": 1,
+            "data": {"object": {"id": "ch_1", "currency": "brl", "metadata": {"invoice_id": "inv-2"},
+              "refunds": {"data": [{"id": "re_1", "amount": 300}, {"id": "re_2", "amount": 200}]}}}
+        });
+        let e: Event = serde_json::from_value(refund).unwrap();
+        assert_eq!(actions(&e).len(), 2);
+        assert_eq!(
+            actions(&e)[1],
+            Action::Refund {
+                invoice: "inv-2".into(),
+                amount: 200,
+                currency: "BRL".into(),
+                reference: "re_2".into()
+            }
         );
     }
 

@@ -10,4 +10,5 @@ mod inbox;
 mod lifecycle;
 mod mail;
 mod realtime;
+mod stripe;
 mod webchat;

@@ -284,4 +284,35 @@ impl Store {
             })
             .collect()
     }
+
+    /// Whether a Stripe event was handled already.
+    pub async fn stripe_event_seen(&self, id: &str) -> Result<bool> {
+        let row: Option<String> = sqlx::query_scalar("SELECT id FROM stripe_events WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records a handled Stripe event (the first record of an id stays).
+    pub async fn record_stripe_event(
+        &self,
+        id: &str,
+        kind: &str,
+        outcome: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO stripe_events (id, kind, outcome, received_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(outcome)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }

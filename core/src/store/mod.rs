@@ -106,6 +106,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "billing",
         include_str!("../../../migrations/0013_billing.sql"),
     ),
+    (
+        14,
+        "stripe events",
+        include_str!("../../../migrations/0014_stripe_events.sql"),
+    ),
 ];
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).
