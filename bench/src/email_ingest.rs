@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use switchboard_core::store::Store;
+use switchboard_bench::status_kib;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -92,18 +92,6 @@ impl Drop for Mail {
     }
 }
 
-async fn pg_admin(url: &str, sql: &str) -> Result<()> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await?;
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(&pool)
-        .await?;
-    pool.close().await;
-    Ok(())
-}
-
 /// Whether the server answers `GET /readyz` with 200.
 async fn readyz(port: u16) -> bool {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -118,15 +106,6 @@ async fn readyz(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     s.read_exact(&mut head).await.is_ok() && head.ends_with(b"200")
-}
-
-fn status_kib(pid: u32, field: &str) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("{field} not found"))
 }
 
 #[tokio::main]
@@ -157,27 +136,9 @@ async fn main() -> Result<()> {
         ),
         ("SWITCHBOARD_CONFIG".into(), config.display().to_string()),
     ];
-    let (db_url, pg) = match args.backend.as_str() {
-        "sqlite" => (Store::sqlite_url(dir.path()), None),
-        "postgres" => {
-            let admin = std::env::var("SB_TEST_PG")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let redis =
-                std::env::var("SB_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-            let name = format!("sbmail_{}", uuid::Uuid::new_v4().simple());
-            pg_admin(&admin, &format!("CREATE DATABASE {name}")).await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            let url = format!("{base}/{name}");
-            env.push(("DATABASE_URL".into(), url.clone()));
-            env.push(("REDIS_URL".into(), redis));
-            env.push((
-                "SWITCHBOARD_REDIS_PREFIX".into(),
-                format!("sbmail:{}", uuid::Uuid::new_v4().simple()),
-            ));
-            (url, Some((admin, name)))
-        }
-        other => bail!("unknown backend {other}: sqlite or postgres"),
-    };
+    let db = switchboard_bench::Database::create(&args.backend, dir.path(), "sbmail").await?;
+    env.extend(db.env.iter().cloned());
+    let db_url = db.url.clone();
     // The mailbox is full before the server starts: the time measured is the server's
     // alone, from its start (migrations, IMAP login and all) to the last message stored.
     let fill = mail.cmd(&format!("fill support@acme.test {}", args.messages))?;
@@ -234,13 +195,7 @@ async fn main() -> Result<()> {
     pool.close().await;
     let _ = server.kill();
     let _ = server.wait();
-    if let Some((admin, name)) = pg {
-        let _ = pg_admin(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await;
-    }
+    let _ = db.drop().await;
     println!(
         "{}",
         serde_json::json!({

@@ -74,27 +74,9 @@ async fn main() -> Result<()> {
             "100000".into(),
         ),
     ];
-    let (db_url, pg_name) = match args.backend.as_str() {
-        "sqlite" => (Store::sqlite_url(dir.path()), None),
-        "postgres" => {
-            let admin = std::env::var("SB_TEST_PG")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let redis =
-                std::env::var("SB_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-            let name = format!("sbfanout_{}", uuid::Uuid::new_v4().simple());
-            pg_admin(&admin, &format!("CREATE DATABASE {name}")).await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            let url = format!("{base}/{name}");
-            env.push(("DATABASE_URL".into(), url.clone()));
-            env.push(("REDIS_URL".into(), redis));
-            env.push((
-                "SWITCHBOARD_REDIS_PREFIX".into(),
-                format!("sbfanout:{}", uuid::Uuid::new_v4().simple()),
-            ));
-            (url, Some((admin, name)))
-        }
-        other => bail!("unknown backend {other}: sqlite or postgres"),
-    };
+    let db = switchboard_bench::Database::create(&args.backend, dir.path(), "sbfanout").await?;
+    env.extend(db.env.iter().cloned());
+    let db_url = db.url.clone();
 
     // Agents and their sessions, written before the server starts.
     let ids = Ids::new(Arc::new(SystemClock));
@@ -323,13 +305,7 @@ async fn main() -> Result<()> {
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
     );
     server.stop();
-    if let Some((admin, name)) = pg_name {
-        pg_admin(
-            &admin,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await?;
-    }
+    db.drop().await?;
     if missing > 0 || duplicates > 0 {
         bail!("{missing} deliveries missing, {duplicates} duplicated");
     }
@@ -359,14 +335,6 @@ fn cpu_seconds(pid: &str) -> Result<f64> {
         |i: usize| -> Result<f64> { Ok(fields.get(i).context("short stat")?.parse::<f64>()?) };
     // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
     Ok((ticks(11)? + ticks(12)?) / 100.0)
-}
-
-async fn pg_admin(url: &str, sql: &str) -> Result<()> {
-    use sqlx::{Connection, Executor};
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(url).await?;
-    conn.execute(sqlx::AssertSqlSafe(sql.to_owned())).await?;
-    Ok(())
 }
 
 struct Server {
@@ -405,12 +373,7 @@ impl Server {
     }
 
     fn rss_kib(&self) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmRSS not found")
+        switchboard_bench::status_kib(self.child.id(), "VmRSS:")
     }
 
     fn cpu_seconds(&self) -> Result<f64> {

@@ -31,25 +31,9 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let (url, pg) = match args.backend.as_str() {
-        "sqlite" => (Store::sqlite_url(dir.path()), None),
-        "postgres" => {
-            let admin = std::env::var("SB_TEST_PG")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("sb_bench_links_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&admin)
-                .await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&pool)
-                .await?;
-            pool.close().await;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => bail!("unknown backend {other}: sqlite or postgres"),
-    };
+    let db =
+        switchboard_bench::Database::create(&args.backend, dir.path(), "sb_bench_links").await?;
+    let url = db.url.clone();
     let ids = Ids::new(Arc::new(SystemClock));
     let store = Store::connect(&url).await?;
     store.migrate(ids.now_ms()).await?;
@@ -91,18 +75,7 @@ async fn main() -> Result<()> {
         use_.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     store.close().await;
-    if let Some((admin, name)) = pg {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&admin)
-            .await?;
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&pool)
-        .await;
-        pool.close().await;
-    }
+    db.drop().await?;
     look.sort_by(f64::total_cmp);
     use_.sort_by(f64::total_cmp);
     let r = |v: &[f64]| {

@@ -10,6 +10,22 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use ammonia::{Builder, Url, UrlRelative};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Plain text made safe to place in HTML (text or a quoted attribute).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// What email bodies need to read well: text structure, tables (mail layouts are built
 /// of them), inline emphasis, links and images. `font` and `center` stay because older
 /// mail clients still write them and they carry no behaviour.

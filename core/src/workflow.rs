@@ -360,19 +360,6 @@ impl Workflow {
         Ok(())
     }
 
-    /// A conversation that goes straight to people (no bot runs): its SLA clocks start
-    /// now and it is offered for auto-assignment.
-    pub async fn needs_person(&self, conversation_id: &str) -> Result<Option<Conversation>> {
-        sqlx::query(
-            "UPDATE conversations SET people_since = $1 WHERE id = $2 AND people_since IS NULL",
-        )
-        .bind(self.ids.now_ms())
-        .bind(conversation_id)
-        .execute(self.store.pool())
-        .await?;
-        self.auto_assign(conversation_id).await
-    }
-
     /// Opens every snoozed conversation whose time has come; returns their ids. Safe to
     /// run on every node at once: each is woken once.
     pub async fn wake_snoozed(&self, now: i64) -> Result<Vec<String>> {

@@ -185,10 +185,4 @@ async fn chat_page(State(state): State<AppState>) -> Html<String> {
     ))
 }
 
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+pub use switchboard_core::html::escape as html_escape;

@@ -8,51 +8,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { SHOTS, Server, freePort, launch, until } from "./lib.mjs";
+import { accessible, DESKTOP, freePort, launch, Server, shoot, SHOTS, signIn, until } from "./lib.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 const MAILSERVER = fileURLToPath(new URL("../support/mailserver.py", import.meta.url));
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-
-/** axe-core on the page: no serious or critical violations. */
-async function accessible(page, name) {
-  await page.addScriptTag({ content: AXE });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => `${n.target.join(" ")}: ${(n.any[0] || n.all[0] || {}).message || ""}`).slice(0, 3).join("; ")})`),
-    [],
-    `accessibility of ${name}`,
-  );
-}
-
-/** Screenshots at both widths, `arrange` run after each resize; the page is left at desktop width. */
-async function shoot(page, name, arrange = async () => {}) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.setViewportSize(DESKTOP);
-  await arrange();
-  await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`) });
-  await page.setViewportSize(PHONE);
-  await arrange();
-  await page.screenshot({ path: join(SHOTS, `${name}-phone.png`) });
-  await page.setViewportSize(DESKTOP);
-}
-
-async function signIn(page, base, email, password) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel("Email address").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 /** The mail servers of this test: one JSON line when ready, one JSON answer per command. */
 class MailServers {

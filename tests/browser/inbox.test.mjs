@@ -5,45 +5,11 @@
 // Every page goes through axe-core and is photographed at desktop and phone width.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SHOTS, Server, freePort, launch, totp, until } from "./lib.mjs";
+import { accessible, DESKTOP, freePort, launch, PHONE, Server, shoot, SHOTS, signIn, totp, until } from "./lib.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-
-/** axe-core on the page: no serious or critical violations. */
-async function accessible(page, name) {
-  await page.addScriptTag({ content: AXE });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => `${n.target.join(" ")}: ${(n.any[0] || n.all[0] || {}).message || ""}`).slice(0, 3).join("; ")})`),
-    [],
-    `accessibility of ${name}`,
-  );
-}
-
-/** Screenshots at both widths; the page is left at desktop width. */
-async function shoot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.setViewportSize(DESKTOP);
-  await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`) });
-  await page.setViewportSize(PHONE);
-  await page.screenshot({ path: join(SHOTS, `${name}-phone.png`) });
-  await page.setViewportSize(DESKTOP);
-}
-
-async function signIn(page, base, email, password) {
-  await page.goto(`${base}/login`);
-  await page.getByLabel("Email address").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 test("agents work a web-chat conversation live, from sign-in to reopen", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sb-inbox-"));

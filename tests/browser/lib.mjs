@@ -1,7 +1,11 @@
-// Shared by the browser tests: the real binary, free ports, waiting, Chromium, TOTP.
+// Shared by the browser tests: the real binary, free ports, waiting, Chromium, TOTP,
+// signing in, accessibility checks and screenshots at both widths.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import net from "node:net";
 import { chromium } from "playwright-core";
@@ -112,4 +116,40 @@ export function totp(secret, step = Math.floor(Date.now() / 30000)) {
   const o = h[h.length - 1] & 15;
   const n = ((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
   return String(n % 1000000).padStart(6, "0");
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** axe-core on the page: no serious or critical violations. */
+export async function accessible(page, name) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => `${n.target.join(" ")}: ${(n.any[0] || n.all[0] || {}).message || ""}`).slice(0, 3).join("; ")})`),
+    [],
+    `accessibility of ${name}`,
+  );
+}
+
+/** Screenshots at both widths, `arrange` run after each resize; the page is left at desktop width. */
+export async function shoot(page, name, arrange = async () => {}) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.setViewportSize(DESKTOP);
+  await arrange();
+  await page.screenshot({ path: join(SHOTS, `${name}-desktop.png`) });
+  await page.setViewportSize(PHONE);
+  await arrange();
+  await page.screenshot({ path: join(SHOTS, `${name}-phone.png`) });
+  await page.setViewportSize(DESKTOP);
+}
+
+/** Signs in on the login page. */
+export async function signIn(page, base, email, password) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
 }

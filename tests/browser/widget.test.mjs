@@ -5,26 +5,11 @@
 // an agent's name and time on the reply, an image sent and refused files.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SHOTS, Server, freePort, launch, until } from "./lib.mjs";
+import { accessible, freePort, launch, Server, SHOTS, until } from "./lib.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-
-/** axe-core on the page with the widget open: no serious or critical violations. */
-async function accessible(page, name) {
-  await page.addScriptTag({ content: AXE });
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")})`),
-    [],
-    `accessibility of ${name}`,
-  );
-}
 
 test("the widget chats, restores history, and survives a server crash", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sb-browser-"));

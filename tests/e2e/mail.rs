@@ -226,6 +226,32 @@ fn customer_mail(
     )
 }
 
+/// The agent replies in a conversation over the API; returns the message's id.
+async fn agent_reply(server: &Server, token: &str, conv: &str, text: &str) -> String {
+    let (status, body) = server
+        .post(
+            token,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &json!({ "text": text }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["message"]["id"].as_str().unwrap().to_owned()
+}
+
+/// The id of the (first listed) conversation of an inbox.
+async fn conversation_of(server: &Server, token: &str, inbox: &str) -> String {
+    server
+        .conversations(token)
+        .await
+        .into_iter()
+        .find(|c| c["inbox"] == inbox)
+        .unwrap_or_else(|| panic!("no conversation in {inbox}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn texts(server: &Server, token: &str, conv: &str) -> Vec<String> {
     server
         .thread(token, conv)
@@ -276,15 +302,13 @@ async fn a_customer_thread_round_trips_through_real_servers() {
     );
 
     // The agent replies: SMTP gets our mail with the thread's headers.
-    let (status, body) = server
-        .post(
-            &admin,
-            &format!("/api/v1/conversations/{conv}/messages"),
-            &json!({"text": "Hi Ana, please try a new cartridge."}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let reply_id = body["message"]["id"].as_str().unwrap().to_owned();
+    let reply_id = agent_reply(
+        &server,
+        &admin,
+        &conv,
+        "Hi Ana, please try a new cartridge.",
+    )
+    .await;
     eventually(20, || async {
         mail.captured_for("ana@example.com").len() == 1
     })
@@ -684,22 +708,7 @@ async fn server_restarts_and_outages_lose_nothing_and_send_nothing_twice() {
         }
         found.expect("the conversation was opened")
     };
-    let reply = |text: &'static str| {
-        let server = &server;
-        let admin = admin.clone();
-        let conv = conv.clone();
-        async move {
-            let (status, body) = server
-                .post(
-                    &admin,
-                    &format!("/api/v1/conversations/{conv}/messages"),
-                    &json!({"text": text}),
-                )
-                .await;
-            assert_eq!(status, 201, "{body}");
-            body["message"]["id"].as_str().unwrap().to_owned()
-        }
-    };
+    let reply = |text: &'static str| agent_reply(&server, &admin, &conv, text);
     let state = |id: String| {
         let server = &server;
         let admin = admin.clone();
@@ -865,23 +874,8 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     // Replies go out over SMTP with TLS, logged in with XOAUTH2 (the server refuses
     // mail without a login).
     for inbox in ["email:support", "email:sales"] {
-        let conv = server
-            .conversations(&admin)
-            .await
-            .into_iter()
-            .find(|c| c["inbox"] == inbox)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let (status, body) = server
-            .post(
-                &admin,
-                &format!("/api/v1/conversations/{conv}/messages"),
-                &json!({"text": "Thanks, on it."}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
+        let conv = conversation_of(&server, &admin, inbox).await;
+        agent_reply(&server, &admin, &conv, "Thanks, on it.").await;
     }
     eventually(30, || async {
         mail.captured_for("ana@example.com").len() == 2
@@ -1023,23 +1017,8 @@ async fn a_mailbox_added_on_the_settings_page_reads_and_sends_at_once() {
             .any(|c| c["inbox"] == "email:sales")
     })
     .await;
-    let conv = server
-        .conversations(&admin)
-        .await
-        .into_iter()
-        .find(|c| c["inbox"] == "email:sales")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, _) = server
-        .post(
-            &admin,
-            &format!("/api/v1/conversations/{conv}/messages"),
-            &json!({"text": "Aquí está."}),
-        )
-        .await;
-    assert_eq!(status, 201);
+    let conv = conversation_of(&server, &admin, "email:sales").await;
+    agent_reply(&server, &admin, &conv, "Aquí está.").await;
     eventually(20, || async {
         mail.captured_for("ana@example.com").len() == 1
     })

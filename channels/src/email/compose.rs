@@ -8,6 +8,7 @@
 use lettre::Message;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use switchboard_core::html::escape;
 
 /// The languages our mail is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,22 +181,6 @@ fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, ComposeError> {
 
 fn bracketed(id: &str) -> String {
     format!("<{}>", id.trim_matches(['<', '>']))
-}
-
-/// Escapes text for HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Plain text as HTML paragraphs (blank lines part them, single newlines are breaks).

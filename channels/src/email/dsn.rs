@@ -8,6 +8,8 @@
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 
+use super::parse::unbracket;
+
 /// What a bounce reports about one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bounce {
@@ -168,10 +170,6 @@ fn per_recipient(body: &str) -> Vec<Recipient> {
             }
         })
         .collect()
-}
-
-fn unbracket(id: &str) -> String {
-    id.trim().trim_matches(['<', '>']).to_owned()
 }
 
 #[cfg(test)]

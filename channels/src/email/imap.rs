@@ -407,14 +407,10 @@ impl Connection {
         .await
     }
 
-    /// Waits for news: IDLE up to `most` where the server has it (woken early by
-    /// `wake`), else a plain wait of `poll`. Returns the connection for the next round.
-    pub async fn wait(
-        self,
-        most: Duration,
-        poll: Duration,
-        wake: &tokio::sync::Notify,
-    ) -> Result<Self, ImapError> {
+    /// Waits for news: IDLE up to `most` where the server has it, else a plain wait of
+    /// `poll`. Returns the connection for the next round. (To stop waiting, drop the
+    /// future.)
+    pub async fn wait(self, most: Duration, poll: Duration) -> Result<Self, ImapError> {
         // Mail that arrived while the last round's commands ran was announced then (an
         // untagged EXISTS among their answers), and IDLE would not announce it again: read
         // at once instead of waiting.
@@ -430,10 +426,7 @@ impl Connection {
             return Ok(self);
         }
         if !self.idle {
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = wake.notified() => {}
-            }
+            tokio::time::sleep(poll).await;
             return Ok(self);
         }
         let Self {
@@ -453,7 +446,6 @@ impl Connection {
             tokio::select! {
                 r = fut => { r?; }
                 _ = tokio::time::sleep(most) => { drop(stop); }
-                _ = wake.notified() => { drop(stop); }
             }
         }
         let session = within(settings.timeout, async {

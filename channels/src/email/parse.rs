@@ -262,7 +262,7 @@ fn html_reply(html: &str) -> Option<super::Split> {
     })
 }
 
-fn unbracket(id: &str) -> String {
+pub(super) fn unbracket(id: &str) -> String {
     id.trim().trim_matches(['<', '>']).to_owned()
 }
 

@@ -212,15 +212,14 @@ fn build_transport(m: &SmtpMailbox, token: Option<&str>) -> Result<Transport, St
 
 /// What an SMTP failure means for the dispatcher.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    if let Some(code) = e.status() {
-        let words = e.to_string();
-        if e.is_permanent() {
-            return SendError::Permanent(format!("the SMTP server refused the mail: {words}"));
-        }
-        let _ = code;
-        return SendError::transient(format!("the SMTP server deferred the mail: {words}"));
+    if e.is_permanent() {
+        SendError::Permanent(format!("the SMTP server refused the mail: {e}"))
+    } else if e.is_transient() {
+        SendError::transient(format!("the SMTP server deferred the mail: {e}"))
+    } else {
+        // No reply code: a refused connection, TLS, a timeout.
+        SendError::transient(format!("SMTP: {e}"))
     }
-    SendError::transient(format!("SMTP: {e}"))
 }
 
 #[async_trait]

@@ -62,7 +62,21 @@ impl Mailboxes {
     }
 
     pub fn get(&self, name: &str) -> Option<Mailbox> {
-        self.all().into_iter().find(|m| m.inbox.name == name)
+        self.list
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|m| m.inbox.name == name)
+            .cloned()
+    }
+
+    /// Whether any mailbox's address passes `test` (read in place: every mail asks).
+    fn any_address(&self, test: impl Fn(&str) -> bool) -> bool {
+        self.list
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|m| test(&m.inbox.address))
     }
 
     /// The mailbox of an inbox id (`email:<name>`).
@@ -73,17 +87,13 @@ impl Mailboxes {
 
     /// Whether `address` is one of our mailboxes' addresses.
     pub fn is_own_address(&self, address: &str) -> bool {
-        self.all()
-            .iter()
-            .any(|m| m.inbox.address.eq_ignore_ascii_case(address))
+        self.any_address(|a| a.eq_ignore_ascii_case(address))
     }
 
     /// Whether `domain` is one of our mailboxes' domains.
     pub fn is_own_domain(&self, domain: &str) -> bool {
-        self.all().iter().any(|m| {
-            m.inbox
-                .address
-                .rsplit_once('@')
+        self.any_address(|a| {
+            a.rsplit_once('@')
                 .is_some_and(|(_, d)| d.eq_ignore_ascii_case(domain))
         })
     }

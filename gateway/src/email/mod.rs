@@ -52,11 +52,9 @@ impl SenderLimits {
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
+    // Hashed first, so the comparison does not show the secret's length either.
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
+    switchboard_core::auth::constant_time_eq(&x, &y)
 }
 
 pub async fn inbound(

@@ -165,9 +165,7 @@ async fn session(
     let mut conn = Connection::open(settings.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let wake = tokio::sync::Notify::new();
     loop {
-        // Each batch adds what it read to the mailbox's count as it goes.
         round(state, inbox, &mut conn).await?;
         *backoff = Duration::from_millis(250);
         state
@@ -195,19 +193,15 @@ async fn session(
             return Err("another node took over the mailbox".into());
         }
         conn = conn
-            .wait(IDLE_MOST, Duration::from_secs(inbox.poll_seconds), &wake)
+            .wait(IDLE_MOST, Duration::from_secs(inbox.poll_seconds))
             .await
             .map_err(|e: ImapError| e.to_string())?;
     }
 }
 
-/// Reads what is new; returns how many messages were taken (each batch is counted in the
-/// mailbox's status as soon as it is durable).
-async fn round(
-    state: &AppState,
-    inbox: &EmailInbox,
-    conn: &mut Connection,
-) -> Result<usize, String> {
+/// Reads what is new; each batch is counted in the mailbox's status as soon as it is
+/// durable.
+async fn round(state: &AppState, inbox: &EmailInbox, conn: &mut Connection) -> Result<(), String> {
     let name = inbox.inbox();
     let folder = conn.select().await.map_err(|e| e.to_string())?;
     let cursor = state
@@ -226,7 +220,6 @@ async fn round(
     };
     let uids = conn.uids(after, since).await.map_err(|e| e.to_string())?;
     let limit = u32::try_from(MAX_MESSAGE_BYTES).unwrap_or(u32::MAX);
-    let mut taken = 0;
     for chunk in uids.chunks(BATCH) {
         let fetched = conn.fetch(chunk, limit).await.map_err(|e| e.to_string())?;
         let mut lines = Vec::with_capacity(fetched.len());
@@ -255,20 +248,8 @@ async fn round(
             .await
             .map_err(|e| e.to_string())?;
         if let Some(&last) = chunk.last() {
-            state
-                .store
-                .set_email_cursor(
-                    &name,
-                    EmailCursor {
-                        uid_validity: folder.uid_validity,
-                        last_uid: last,
-                    },
-                    state.ids.now_ms(),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            move_cursor(state, &name, folder.uid_validity, last).await?;
         }
-        taken += fetched.len();
         // A long backlog keeps the lease alive batch by batch.
         if !lease(state, &name).await? {
             return Err("another node took over the mailbox".into());
@@ -289,20 +270,29 @@ async fn round(
         // An empty window still fixes the folder's numbering, so the next round reads
         // only what arrives.
         let last = folder.uid_next.map_or(0, |n| n.saturating_sub(1));
-        state
-            .store
-            .set_email_cursor(
-                &name,
-                EmailCursor {
-                    uid_validity: folder.uid_validity,
-                    last_uid: last,
-                },
-                state.ids.now_ms(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        move_cursor(state, &name, folder.uid_validity, last).await?;
     }
-    Ok(taken)
+    Ok(())
+}
+
+async fn move_cursor(
+    state: &AppState,
+    inbox: &str,
+    uid_validity: u32,
+    last_uid: u32,
+) -> Result<(), String> {
+    state
+        .store
+        .set_email_cursor(
+            inbox,
+            EmailCursor {
+                uid_validity,
+                last_uid,
+            },
+            state.ids.now_ms(),
+        )
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Connects, logs in and selects the folder, then logs out: the settings page's "Test
