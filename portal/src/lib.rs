@@ -1,6 +1,10 @@
 //! Client portal and billing: auth, invoices, estimates, payments, tickets, equipment, surveys.
 
+pub mod document;
+pub mod locale;
 pub mod numbering;
+pub mod pdf;
 pub mod status;
 pub mod stripe;
 pub mod totals;
+pub mod zip;
