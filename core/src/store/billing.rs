@@ -47,6 +47,12 @@ pub struct Invoice {
     pub issue_day: i64,
     pub due_day: Option<i64>,
     pub external_id: Option<String>,
+    /// When the client first opened it in the portal.
+    pub viewed_at: Option<i64>,
+    pub sent_at: Option<i64>,
+    /// The conversation its card was posted in.
+    pub conversation_id: Option<String>,
+    pub updated_at: i64,
 }
 
 /// One row of the ledger.
@@ -70,9 +76,9 @@ pub enum PaymentOutcome {
     Duplicate { paid: i64 },
 }
 
-const COLUMNS: &str = "id, kind, number, company_id, contact_id, status, currency, document, subtotal, tax, total, paid, issue_day, due_day, external_id";
+pub(crate) const COLUMNS: &str = "id, kind, number, company_id, contact_id, status, currency, document, subtotal, tax, total, paid, issue_day, due_day, external_id, viewed_at, sent_at, conversation_id, updated_at";
 
-fn invoice(r: &sqlx::any::AnyRow) -> Result<Invoice> {
+pub(crate) fn invoice(r: &sqlx::any::AnyRow) -> Result<Invoice> {
     Ok(Invoice {
         id: r.try_get("id")?,
         kind: r.try_get("kind")?,
@@ -89,6 +95,10 @@ fn invoice(r: &sqlx::any::AnyRow) -> Result<Invoice> {
         issue_day: r.try_get("issue_day")?,
         due_day: r.try_get("due_day")?,
         external_id: r.try_get("external_id")?,
+        viewed_at: r.try_get("viewed_at")?,
+        sent_at: r.try_get("sent_at")?,
+        conversation_id: r.try_get("conversation_id")?,
+        updated_at: r.try_get("updated_at")?,
     })
 }
 

@@ -18,6 +18,7 @@ mod magic_links;
 mod notes;
 mod outbound;
 mod pages;
+mod portal;
 mod rows;
 mod secrets;
 mod users;
@@ -50,6 +51,7 @@ pub use magic_links::{LinkState, MagicLink, NewLink};
 pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
+pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
@@ -110,6 +112,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         14,
         "stripe events",
         include_str!("../../../migrations/0014_stripe_events.sql"),
+    ),
+    (
+        15,
+        "portal",
+        include_str!("../../../migrations/0015_portal.sql"),
     ),
 ];
 

@@ -15,6 +15,7 @@ mod email;
 mod inbound;
 mod inbox;
 mod magic_links;
+mod portal;
 mod router;
 mod store;
 mod stream;
