@@ -208,7 +208,7 @@ impl AppState {
             blobs.clone(),
             store.clone(),
         ));
-        Ok(Self {
+        let state = Self {
             config,
             store,
             stream,
@@ -230,7 +230,12 @@ impl AppState {
             email_senders: Arc::new(crate::email::SenderLimits::new(email_per_hour)),
             mailer: Arc::new(crate::web::auth::LogMailer),
             workflow,
-        })
+        };
+        // Invoice and estimate mail carry portal links minted as each mail is written.
+        state
+            .email_sender
+            .set_link_minter(Arc::new(crate::portal::auth::Minter(state.clone())));
+        Ok(state)
     }
 
     /// A stable consumer name per node and role, so a restarted node finds the entries it

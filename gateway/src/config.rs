@@ -105,6 +105,7 @@ pub struct Config {
     pub sla: SlaSettings,
     pub email: EmailConfig,
     pub stripe: StripeConfig,
+    pub portal: PortalConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -283,6 +284,42 @@ impl Default for StripeConfig {
             secret_key: None,
             webhook_secret: None,
             api_base: "https://api.stripe.com".into(),
+        }
+    }
+}
+
+/// The client portal and its documents.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalConfig {
+    /// The business's address lines, printed on invoices.
+    pub business_address: Vec<String>,
+    /// The business's tax id, printed on invoices.
+    pub business_tax_id: String,
+    /// How long the link in an invoice or estimate mail signs the client in.
+    pub invoice_link_days: i64,
+    /// How long a link asked for on the sign-in page works.
+    pub login_link_minutes: i64,
+    /// Sign-in links one address may ask for per hour.
+    pub links_per_address_per_hour: u32,
+    /// Sign-in links one client address (IP) may ask for per hour.
+    pub links_per_ip_per_hour: u32,
+    /// The numbering pattern of invoices (`INV-{YYYY}-{SEQ:5}`) and estimates.
+    pub invoice_pattern: String,
+    pub estimate_pattern: String,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            business_address: Vec::new(),
+            business_tax_id: String::new(),
+            invoice_link_days: 7,
+            login_link_minutes: 15,
+            links_per_address_per_hour: 5,
+            links_per_ip_per_hour: 30,
+            invoice_pattern: "INV-{YYYY}-{SEQ:5}".into(),
+            estimate_pattern: "EST-{YYYY}-{SEQ:5}".into(),
         }
     }
 }
@@ -556,6 +593,7 @@ impl Default for Config {
             sla: SlaSettings::default(),
             email: EmailConfig::default(),
             stripe: StripeConfig::default(),
+            portal: PortalConfig::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }

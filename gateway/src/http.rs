@@ -28,6 +28,7 @@ pub fn routes(state: AppState) -> Router {
     let api = api.fallback(api::not_found);
     Router::new()
         .merge(crate::web::router(state.clone()))
+        .merge(crate::portal::router(state.clone()))
         .route("/", get(home))
         .route("/chat", get(chat_page))
         .route("/widget.js", get(widget_js))

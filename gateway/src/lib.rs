@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod portal;
 pub mod web;
 pub mod webchat;
 

@@ -26,7 +26,7 @@ fn attr_after<'a>(html: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 impl Browser {
-    fn new(server: &Server) -> Self {
+    pub(crate) fn new(server: &Server) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -46,7 +46,7 @@ impl Browser {
             .join("; ")
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies
             .iter()
             .find(|(k, _)| k == name)

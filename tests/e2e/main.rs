@@ -9,6 +9,7 @@ mod email;
 mod inbox;
 mod lifecycle;
 mod mail;
+mod portal;
 mod realtime;
 mod stripe;
 mod webchat;

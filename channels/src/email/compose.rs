@@ -142,6 +142,8 @@ pub struct OutgoingMail {
     pub signature: Option<String>,
     /// `[ref:<token>]`, at the foot of both parts.
     pub marker: Option<String>,
+    /// One large call to action under the text (title, address): "View and pay invoice".
+    pub button: Option<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +203,9 @@ fn paragraphs(text: &str) -> String {
 pub fn text_part(m: &OutgoingMail) -> String {
     let w = words(m.lang);
     let mut out = m.text.trim_end().to_owned();
+    if let Some((title, url)) = &m.button {
+        out.push_str(&format!("\n\n{title}:\n{url}"));
+    }
     out.push_str("\n\n-- \n");
     match &m.signature {
         Some(s) => out.push_str(&format!("{s} · {}\n", m.brand)),
@@ -233,6 +238,19 @@ pub fn html_part(m: &OutgoingMail) -> String {
             )
         })
         .unwrap_or_default();
+    let button = m
+        .button
+        .as_ref()
+        .map(|(title, url)| {
+            format!(
+                "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" style=\"margin:8px 0 18px 0\"><tr><td style=\"border-radius:8px;background:#4f46e5\">\
+<a href=\"{url}\" style=\"display:inline-block;padding:14px 28px;font:600 17px/1.2 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#ffffff;text-decoration:none;border-radius:8px\">{title}</a></td></tr></table>\
+<p style=\"margin:0 0 14px 0;font-size:12px;color:#6b7280;word-break:break-all\">{url}</p>",
+                url = escape(url),
+                title = escape(title),
+            )
+        })
+        .unwrap_or_default();
     let marker = m
         .marker
         .as_deref()
@@ -244,7 +262,7 @@ pub fn html_part(m: &OutgoingMail) -> String {
 <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f3f4f6;padding:24px 12px\"><tr><td align=\"center\">\
 <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:600px;background:#ffffff;border-radius:8px;border:1px solid #e5e7eb\">\
 <tr><td style=\"padding:16px 24px;border-bottom:3px solid #4f46e5;font:600 16px/1.4 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#111827\">{brand}</td></tr>\
-<tr><td style=\"padding:24px;font:15px/1.6 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#111827\">{body}{signature}</td></tr>\
+<tr><td style=\"padding:24px;font:15px/1.6 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#111827\">{body}{button}{signature}</td></tr>\
 <tr><td style=\"padding:14px 24px;border-top:1px solid #e5e7eb;font:12px/1.5 -apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#6b7280\">{hint}{marker}</td></tr>\
 </table></td></tr></table></body></html>",
         lang = m.lang.html_tag(),
@@ -324,6 +342,7 @@ mod tests {
                 mime: "application/pdf".into(),
                 bytes: b"%PDF-1.4 fake".to_vec(),
             }],
+            button: None,
             automatic: false,
             lang,
             brand: "Acme".into(),

@@ -54,8 +54,20 @@ impl SmtpMailbox {
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
+/// Mints a portal sign-in link at the moment a mail is written, so only the link's hash
+/// is ever stored: a retried mail carries a fresh link, and the unused one expires.
+#[async_trait]
+pub trait LinkMinter: Send + Sync {
+    /// A sign-in link for `contact_id` mailed to `email`, landing on `next` (a portal path).
+    async fn mint(&self, contact_id: &str, email: &str, next: &str) -> Result<String, String>;
+}
+
+/// A message's button whose address is this prefix and a portal path becomes a sign-in link.
+pub const PORTAL_LINK: &str = "portal-link:";
+
 /// Sends email conversations' outbound messages.
 pub struct EmailSender {
+    links: std::sync::OnceLock<Arc<dyn LinkMinter>>,
     /// By inbox; mailboxes added or changed on the settings page take effect at once.
     mailboxes: std::sync::RwLock<HashMap<String, SmtpMailbox>>,
     tokens: ReplyTokens,
@@ -99,6 +111,7 @@ impl EmailSender {
         store: Store,
     ) -> Self {
         Self {
+            links: std::sync::OnceLock::new(),
             mailboxes: std::sync::RwLock::new(
                 mailboxes
                     .into_iter()
@@ -110,6 +123,86 @@ impl EmailSender {
             store,
             transports: Mutex::new(HashMap::new()),
             timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Sets who mints portal links for buttons that ask for one (once).
+    pub fn set_link_minter(&self, minter: Arc<dyn LinkMinter>) {
+        let _ = self.links.set(minter);
+    }
+
+    /// The first mailbox that sends mail, for mail that belongs to no conversation.
+    pub fn any_mailbox(&self) -> Option<SmtpMailbox> {
+        let all = self.mailboxes.read().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<&String> = all.keys().collect();
+        names.sort();
+        names.first().and_then(|n| all.get(*n)).cloned()
+    }
+
+    /// Sends one mail that belongs to no conversation (a requested sign-in link), from
+    /// the first mailbox, marked `Auto-Submitted`. Returns its Message-ID.
+    pub async fn send_direct(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+        button: Option<(String, String)>,
+        lang: Option<Lang>,
+    ) -> Result<String, SendError> {
+        let m = self
+            .any_mailbox()
+            .ok_or_else(|| SendError::Permanent("no mailbox sends mail".into()))?;
+        let message_id = format!("{}@{}", switchboard_core::clock::random_token(), m.domain());
+        let mail = OutgoingMail {
+            from_name: m.from_name.clone(),
+            from_address: m.address.clone(),
+            reply_to: None,
+            to: vec![to.to_owned()],
+            cc: Vec::new(),
+            subject: subject.to_owned(),
+            message_id: message_id.clone(),
+            in_reply_to: None,
+            references: Vec::new(),
+            text: text.to_owned(),
+            html: None,
+            files: Vec::new(),
+            automatic: true,
+            lang: lang.unwrap_or(m.lang),
+            brand: m.brand.clone(),
+            signature: None,
+            marker: None,
+            button,
+        };
+        self.deliver(&m, &mail).await?;
+        Ok(message_id)
+    }
+
+    async fn deliver(&self, m: &SmtpMailbox, mail: &OutgoingMail) -> Result<(), SendError> {
+        let (raw, rcpt) = compose(mail)
+            .map_err(|e| SendError::Permanent(format!("cannot write the mail: {e}")))?;
+        let envelope = lettre::address::Envelope::new(
+            m.address.parse().ok(),
+            rcpt.iter()
+                .filter_map(|r| r.parse().ok())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| SendError::Permanent(format!("bad envelope: {e}")))?;
+        let transport = self.transport(m).await?;
+        match tokio::time::timeout(self.timeout, transport.send_raw(&envelope, &raw)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                if let Some(Login::OAuth2 { tokens, .. }) = &m.login
+                    && (!e.is_response()
+                        || e.status().is_some_and(|c| c.to_string().starts_with("53")))
+                {
+                    tokens.forget().await;
+                }
+                Err(classify(&e))
+            }
+            Err(_) => Err(SendError::transient(format!(
+                "the SMTP server did not answer within {} s",
+                self.timeout.as_secs()
+            ))),
         }
     }
 
@@ -276,6 +369,28 @@ impl Sender for EmailSender {
                 .map(|u| u.name.unwrap_or(u.email)),
             _ => None,
         };
+        let mut button = None;
+        if let Some(b) = o
+            .message
+            .content
+            .as_ref()
+            .and_then(|c| c.buttons.iter().find(|b| b.url.is_some()))
+            && let Some(url) = &b.url
+        {
+            let url = match url.strip_prefix(PORTAL_LINK) {
+                Some(next) => {
+                    let minter = self.links.get().ok_or_else(|| {
+                        SendError::Permanent("portal links cannot be made here".into())
+                    })?;
+                    minter
+                        .mint(&c.contact_id, &to[0], next)
+                        .await
+                        .map_err(|e| SendError::transient(format!("no sign-in link: {e}")))?
+                }
+                None => url.clone(),
+            };
+            button = Some((b.title.clone(), url));
+        }
         let domain = m.domain();
         let message_id = format!("{}@{domain}", o.message.id);
         let mail = OutgoingMail {
@@ -296,37 +411,12 @@ impl Sender for EmailSender {
             brand: m.brand.clone(),
             signature,
             marker: self.tokens.marker(&c.id),
+            button,
         };
-        let (raw, rcpt) = compose(&mail)
-            .map_err(|e| SendError::Permanent(format!("cannot write the mail: {e}")))?;
-        let envelope = lettre::address::Envelope::new(
-            m.address.parse().ok(),
-            rcpt.iter()
-                .filter_map(|r| r.parse().ok())
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|e| SendError::Permanent(format!("bad envelope: {e}")))?;
-        let transport = self.transport(m).await?;
-        match tokio::time::timeout(self.timeout, transport.send_raw(&envelope, &raw)).await {
-            Ok(Ok(_)) => Ok(SendReceipt {
-                external_id: Some(message_id),
-            }),
-            Ok(Err(e)) => {
-                // A refused login (535) or a token the server challenged: fetch a new one
-                // for the next attempt.
-                if let Some(Login::OAuth2 { tokens, .. }) = &m.login
-                    && (!e.is_response()
-                        || e.status().is_some_and(|c| c.to_string().starts_with("53")))
-                {
-                    tokens.forget().await;
-                }
-                Err(classify(&e))
-            }
-            Err(_) => Err(SendError::transient(format!(
-                "the SMTP server did not answer within {} s",
-                self.timeout.as_secs()
-            ))),
-        }
+        self.deliver(m, &mail).await?;
+        Ok(SendReceipt {
+            external_id: Some(message_id),
+        })
     }
 }
 

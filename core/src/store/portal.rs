@@ -557,6 +557,16 @@ impl Store {
         rows.iter().map(invoice).collect()
     }
 
+    /// A company's name.
+    pub async fn company_name(&self, id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT name FROM companies WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Adds a line to the audit log.
     #[allow(clippy::too_many_arguments)]
     pub async fn audit(

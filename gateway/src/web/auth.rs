@@ -88,7 +88,7 @@ fn anon_page(state: &AppState, headers: &HeaderMap, title_key: &str, csrf: &str)
 }
 
 /// The pre-sign-in CSRF token: the cookie's, or a new one to set.
-fn pre_csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+pub(crate) fn pre_csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match cookie(headers, PRE_CSRF_COOKIE) {
         Some(v) if v.len() >= 32 => (v.to_owned(), None),
         _ => {
@@ -99,7 +99,7 @@ fn pre_csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     }
 }
 
-fn with_cookie(mut resp: Response, c: Option<HeaderValue>) -> Response {
+pub(crate) fn with_cookie(mut resp: Response, c: Option<HeaderValue>) -> Response {
     if let Some(c) = c {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }

@@ -1,0 +1,413 @@
+//! Signing clients in with magic links (OWASP's guidance for them):
+//!
+//! - `GET /portal/link/{token}` shows a one-click confirmation and changes nothing, so a
+//!   mail scanner that fetches the link (GET or HEAD) does not use it up; only the
+//!   confirmation's `POST` does, once.
+//! - An expired, used, altered or unknown link gets a page that says which, with the form
+//!   that mails a new one; no session.
+//! - "Email me a sign-in link" answers the same whether or not the address has a portal,
+//!   and mails in the background so the answer's timing says nothing either; it is limited
+//!   per address and per client IP.
+//! - Using a link proves the address: it becomes a verified identity of the contact.
+//! - A new session (a new cookie) is issued at every sign-in; sign-out ends it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use switchboard_core::store::{LinkState, NewLink};
+
+use super::words::{lang_of, words};
+use super::{Client, Layout, private};
+use crate::app::AppState;
+use crate::web::auth::{allowance, pre_csrf, with_cookie};
+use crate::web::render;
+use crate::web::session::{AnySession, SESSION_COOKIE, limits, set_cookie};
+
+struct LinkLimits {
+    per_address: governor::DefaultKeyedRateLimiter<String>,
+    per_ip: governor::DefaultKeyedRateLimiter<IpAddr>,
+}
+
+fn link_limits(state: &AppState) -> &'static LinkLimits {
+    static L: OnceLock<LinkLimits> = OnceLock::new();
+    L.get_or_init(|| {
+        let hour = std::time::Duration::from_secs(3600);
+        let p = &state.config.portal;
+        LinkLimits {
+            per_address: governor::RateLimiter::keyed(allowance(
+                p.links_per_address_per_hour,
+                hour,
+            )),
+            per_ip: governor::RateLimiter::keyed(allowance(p.links_per_ip_per_hour, hour)),
+        }
+    })
+}
+
+/// A portal path to land on after signing in; anything else lands on the portal's home.
+pub fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| {
+        (*n == "/portal" || n.starts_with("/portal/"))
+            && !n.contains("//")
+            && !n.contains('\\')
+            && !n.starts_with("/portal/link")
+    })
+    .unwrap_or("/portal")
+    .to_owned()
+}
+
+#[derive(Template)]
+#[template(path = "portal/login.html")]
+struct LoginPage {
+    l: Layout,
+    email: String,
+    next: String,
+    error: Option<String>,
+    notice: Option<String>,
+    /// Why a link could not be used, when the page answers one.
+    problem: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let (csrf, set) = pre_csrf(&headers);
+    let lang = lang_of(&headers);
+    let w = words(lang);
+    let page = LoginPage {
+        l: Layout::new(&state, lang, w.sign_in_title.to_owned(), csrf),
+        email: String::new(),
+        next: safe_next(q.next.as_deref()),
+        error: None,
+        notice: None,
+        problem: None,
+    };
+    with_cookie(render(&page), set)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    email: String,
+    next: Option<String>,
+}
+
+pub async fn send_link(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    let (csrf, set) = pre_csrf(&headers);
+    let lang = lang_of(&headers);
+    let w = words(lang);
+    let email = form.email.trim().to_lowercase();
+    let next = safe_next(form.next.as_deref());
+    let mut page = LoginPage {
+        l: Layout::new(&state, lang, w.sign_in_title.to_owned(), csrf),
+        email: form.email.trim().to_owned(),
+        next: next.clone(),
+        error: None,
+        notice: None,
+        problem: None,
+    };
+    if email.is_empty() {
+        page.error = Some(w.email_missing.to_owned());
+        let mut resp = with_cookie(render(&page), set);
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return resp;
+    }
+    let limits = link_limits(&state);
+    let ip_ok = limits.per_ip.check_key(&peer.ip()).is_ok();
+    let address_ok = limits.per_address.check_key(&email).is_ok();
+    if !(ip_ok && address_ok) {
+        page.error = Some(w.too_many.to_owned());
+        let mut resp = with_cookie(render(&page), set);
+        *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return resp;
+    }
+    // The answer is the same whoever asks; the mail, if any, goes in the background.
+    let bg = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = mail_login_link(&bg, &email, &next, lang).await {
+            tracing::warn!(error = %e, "sign-in link not mailed");
+        }
+    });
+    page.notice = Some(w.link_sent.to_owned());
+    page.email = String::new();
+    with_cookie(render(&page), set)
+}
+
+async fn mail_login_link(
+    state: &AppState,
+    email: &str,
+    next: &str,
+    lang: switchboard_portal::locale::Lang,
+) -> Result<(), String> {
+    let Some(contact) = state
+        .store
+        .contact_for_portal_email(email)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        tracing::info!(target: "audit", "sign-in link asked for an address with no portal");
+        return Ok(());
+    };
+    let minutes = state.config.portal.login_link_minutes.max(1);
+    let url = mint(state, &contact, email, "login", minutes * 60_000, next).await?;
+    let w = words(lang);
+    let cl = switchboard_channels::email::compose::Lang::from_tag(lang.tag());
+    state
+        .email_sender
+        .send_direct(
+            email,
+            w.link_mail_subject,
+            w.link_mail_text,
+            Some((w.link_mail_button.to_owned(), url)),
+            Some(cl),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Issues a link and returns its address (`<public_url>/portal/link/<token>?next=…`).
+pub async fn mint(
+    state: &AppState,
+    contact_id: &str,
+    email: &str,
+    purpose: &str,
+    ttl_ms: i64,
+    next: &str,
+) -> Result<String, String> {
+    let token = state
+        .store
+        .create_magic_link(
+            &state.ids,
+            &NewLink {
+                contact_id,
+                email,
+                purpose,
+                ttl_ms,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = state.config.public_url.trim_end_matches('/');
+    let next = safe_next(Some(next));
+    Ok(format!(
+        "{base}/portal/link/{token}?next={}",
+        crate::web::session::urlencode(&next)
+    ))
+}
+
+/// Mints links for invoice and estimate mail, as the email sender writes them.
+pub struct Minter(pub AppState);
+
+#[async_trait::async_trait]
+impl switchboard_channels::email::smtp::LinkMinter for Minter {
+    async fn mint(&self, contact_id: &str, email: &str, next: &str) -> Result<String, String> {
+        let days = self.0.config.portal.invoice_link_days.max(1);
+        mint(
+            &self.0,
+            contact_id,
+            email,
+            "invoice",
+            days * 86_400_000,
+            next,
+        )
+        .await
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/confirm.html")]
+struct ConfirmPage {
+    l: Layout,
+    token: String,
+    next: String,
+}
+
+fn problem_page(state: &AppState, headers: &HeaderMap, link: &LinkState, next: String) -> Response {
+    let (csrf, set) = pre_csrf(headers);
+    let lang = lang_of(headers);
+    let w = words(lang);
+    let why = match link {
+        LinkState::Expired => w.link_expired,
+        LinkState::Used => w.link_used,
+        _ => w.link_unknown,
+    };
+    let page = LoginPage {
+        l: Layout::new(state, lang, w.link_bad_title.to_owned(), csrf),
+        email: String::new(),
+        next,
+        error: None,
+        notice: None,
+        problem: Some(why.to_owned()),
+    };
+    let mut resp = private(with_cookie(render(&page), set));
+    *resp.status_mut() = if matches!(link, LinkState::Unknown) {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::GONE
+    };
+    resp
+}
+
+/// The confirmation page. Reading it (GET or HEAD) never uses the link.
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, Response> {
+    let now = state.ids.now_ms();
+    let link = state
+        .store
+        .magic_link_state(&token, now)
+        .await
+        .map_err(|e| crate::error::ApiError::from(e).into_response())?;
+    let next = safe_next(q.next.as_deref());
+    if !matches!(link, LinkState::Usable { .. }) {
+        return Ok(problem_page(&state, &headers, &link, next));
+    }
+    let (csrf, set) = pre_csrf(&headers);
+    let lang = lang_of(&headers);
+    let page = ConfirmPage {
+        l: Layout::new(&state, lang, words(lang).confirm_title.to_owned(), csrf),
+        token,
+        next,
+    };
+    Ok(private(with_cookie(render(&page), set)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UseForm {
+    next: Option<String>,
+}
+
+/// The confirmation's POST: uses the link once and signs the client in.
+pub async fn use_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    AnySession(old): AnySession,
+    Path(token): Path<String>,
+    Form(form): Form<UseForm>,
+) -> Result<Response, Response> {
+    let api = |e: switchboard_core::Error| crate::error::ApiError::from(e).into_response();
+    let now = state.ids.now_ms();
+    let next = safe_next(form.next.as_deref());
+    let Some(link) = state.store.use_magic_link(&token, now).await.map_err(api)? else {
+        let link = state
+            .store
+            .magic_link_state(&token, now)
+            .await
+            .map_err(api)?;
+        return Ok(problem_page(&state, &headers, &link, next));
+    };
+    let scope = match state
+        .store
+        .portal_user_for_link(&state.ids, &link.contact_id, &link.email)
+        .await
+    {
+        Ok(s) => s,
+        Err(switchboard_core::Error::Conflict(m)) => {
+            tracing::warn!(target: "audit", error = %m, "portal sign-in refused");
+            let lang = lang_of(&headers);
+            let w = words(lang);
+            return Ok(super::message(
+                &state,
+                lang,
+                StatusCode::FORBIDDEN,
+                w.link_bad_title,
+                w.clients_only,
+            ));
+        }
+        Err(e) => return Err(api(e)),
+    };
+    // A session from before (maybe planted by someone else) ends: a new one at sign-in.
+    if let Some(old) = old {
+        state.store.end_session(&old.token).await.map_err(api)?;
+    }
+    let session = state
+        .store
+        .create_session(&state.ids, &scope.user_id, true)
+        .await
+        .map_err(api)?;
+    state
+        .store
+        .record_login(&scope.user_id, now)
+        .await
+        .map_err(api)?;
+    state
+        .store
+        .audit(
+            &state.ids,
+            scope.company_id.as_deref(),
+            &scope.contact_id,
+            Some(&scope.user_id),
+            "login",
+            None,
+            Some(&format!("{} link from {}", link.purpose, peer.ip())),
+        )
+        .await
+        .map_err(api)?;
+    tracing::info!(target: "audit", user = %scope.user_id, ip = %peer.ip(), "client signed in by link");
+    let mut resp = Redirect::to(&next).into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &session, limits(&state).absolute_ms / 1000),
+    );
+    Ok(private(resp))
+}
+
+pub async fn logout(State(state): State<AppState>, client: Client) -> Result<Response, Response> {
+    state
+        .store
+        .end_session(&client.token)
+        .await
+        .map_err(|e| crate::error::ApiError::from(e).into_response())?;
+    let mut resp = Redirect::to("/portal/login").into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_portal_paths_are_landed_on() {
+        assert_eq!(
+            safe_next(Some("/portal/invoices/INV-1")),
+            "/portal/invoices/INV-1"
+        );
+        assert_eq!(safe_next(Some("/portal")), "/portal");
+        for bad in [
+            "https://evil.example/portal",
+            "//evil.example/portal",
+            "/portal//evil.example",
+            "/portal\\evil",
+            "/conversations",
+            "/portalx",
+            "/portal/link/abc",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/portal", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/portal");
+    }
+}

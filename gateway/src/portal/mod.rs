@@ -1,0 +1,277 @@
+//! The client portal: sign-in by magic link, the client's invoices and estimates with their
+//! totals, each invoice's page, PDF and payment, Download All as one streamed ZIP, and the
+//! activity log.
+//!
+//! Every route is declared once, in [`table`], with the access it needs; the route-scope
+//! test walks the same table. A client's documents are always read through its
+//! [`ClientScope`], built from the session, never from an id in the URL.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{MethodRouter, get, post};
+use switchboard_core::store::ClientScope;
+use switchboard_portal::locale::Lang;
+
+use crate::app::AppState;
+use crate::web::session::Signed;
+use crate::web::{render, view};
+use words::{Words, lang_of, words};
+
+pub mod auth;
+pub mod billing;
+pub mod pages;
+pub mod words;
+
+/// What a portal route needs from its caller. The route-scope test reads this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalAccess {
+    /// Anyone (the sign-in pages).
+    Public,
+    /// A signed-in client; documents in the path are looked up in its scope.
+    Client,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PortalRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: PortalAccess,
+}
+
+type Table = Vec<(PortalRoute, MethodRouter<AppState>)>;
+
+fn r(
+    method: &'static str,
+    path: &'static str,
+    access: PortalAccess,
+    mr: MethodRouter<AppState>,
+) -> (PortalRoute, MethodRouter<AppState>) {
+    (
+        PortalRoute {
+            method,
+            path,
+            access,
+        },
+        mr,
+    )
+}
+
+/// Every portal route, with the access it needs.
+pub fn table() -> Table {
+    use PortalAccess::*;
+    vec![
+        r("GET", "/portal/login", Public, get(auth::login_page)),
+        r("POST", "/portal/login", Public, post(auth::send_link)),
+        r(
+            "GET",
+            "/portal/link/{token}",
+            Public,
+            get(auth::confirm_page),
+        ),
+        r("POST", "/portal/link/{token}", Public, post(auth::use_link)),
+        r("POST", "/portal/logout", Client, post(auth::logout)),
+        r("GET", "/portal", Client, get(pages::home)),
+        r("GET", "/portal/invoices", Client, get(pages::home)),
+        r("POST", "/portal/invoices/zip", Client, post(pages::zip)),
+        r(
+            "GET",
+            "/portal/invoices/{number}",
+            Client,
+            get(pages::invoice),
+        ),
+        r(
+            "GET",
+            "/portal/invoices/{number}/pdf",
+            Client,
+            get(pages::invoice_pdf),
+        ),
+        r(
+            "GET",
+            "/portal/invoices/{number}/state",
+            Client,
+            get(pages::invoice_state),
+        ),
+        r(
+            "GET",
+            "/portal/estimates/{number}",
+            Client,
+            get(pages::estimate),
+        ),
+        r("GET", "/portal/activity", Client, get(pages::activity)),
+    ]
+}
+
+/// The routes of [`table`], for tests.
+pub fn route_specs() -> Vec<PortalRoute> {
+    table().into_iter().map(|(s, _)| s).collect()
+}
+
+/// The portal's router, behind the same session and CSRF guard as the agents' pages.
+pub fn router(state: AppState) -> Router<AppState> {
+    let mut router: Router<AppState> = Router::new();
+    for (spec, mr) in table() {
+        router = router.route(spec.path, mr);
+    }
+    router.layer(axum::middleware::from_fn_with_state(
+        state,
+        crate::web::session::guard,
+    ))
+}
+
+/// What every portal page's layout needs.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub w: &'static Words,
+    pub lang: Lang,
+    pub title: String,
+    pub business: String,
+    pub accent: String,
+    pub accent_text: &'static str,
+    pub asset_version: &'static str,
+    pub csrf: String,
+    pub signed_in: bool,
+    pub who: String,
+    pub current: &'static str,
+}
+
+impl Layout {
+    pub fn new(state: &AppState, lang: Lang, title: String, csrf: String) -> Self {
+        Self {
+            w: words(lang),
+            lang,
+            title,
+            business: state.config.web.business_name.clone(),
+            accent: state.config.web.accent.clone(),
+            accent_text: view::text_on(&state.config.web.accent),
+            asset_version: crate::web::asset_version(),
+            csrf,
+            signed_in: false,
+            who: String::new(),
+            current: "",
+        }
+    }
+
+    pub fn client(state: &AppState, c: &Client, title: String, current: &'static str) -> Self {
+        let mut l = Self::new(state, c.lang, title, c.csrf.clone());
+        l.signed_in = true;
+        l.who = c
+            .scope
+            .name
+            .clone()
+            .unwrap_or_else(|| c.scope.email.clone());
+        l.current = current;
+        l
+    }
+
+    pub fn lang_tag(&self) -> &'static str {
+        self.lang.tag()
+    }
+
+    pub fn initial(&self) -> String {
+        self.business
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A signed-in client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub scope: ClientScope,
+    pub csrf: String,
+    pub token: String,
+    pub lang: Lang,
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let lang = lang_of(&parts.headers);
+        let Some(signed) = parts.extensions.get::<Signed>().cloned() else {
+            let next = parts.uri.path_and_query().map_or("/portal", |p| p.as_str());
+            let to = format!(
+                "/portal/login?next={}",
+                crate::web::session::urlencode(next)
+            );
+            return Err(Redirect::to(&to).into_response());
+        };
+        let scope = state
+            .store
+            .portal_user(&signed.session.user.id)
+            .await
+            .map_err(|e| crate::error::ApiError::from(e).into_response())?;
+        let Some(scope) = scope else {
+            return Err(message(
+                state,
+                lang,
+                StatusCode::FORBIDDEN,
+                words(lang).not_found,
+                words(lang).clients_only,
+            ));
+        };
+        Ok(Client {
+            scope,
+            csrf: signed.session.csrf_token.clone(),
+            token: signed.token,
+            lang,
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/message.html")]
+struct MessagePage {
+    l: Layout,
+    heading: String,
+    body: String,
+}
+
+/// A page that says one thing (not found, not allowed).
+pub fn message(
+    state: &AppState,
+    lang: Lang,
+    status: StatusCode,
+    heading: &str,
+    body: &str,
+) -> Response {
+    let page = MessagePage {
+        l: Layout::new(state, lang, heading.to_owned(), String::new()),
+        heading: heading.to_owned(),
+        body: body.to_owned(),
+    };
+    (status, render(&page)).into_response()
+}
+
+/// Not found, in the client's words: what another company's document looks like too.
+pub fn not_found(state: &AppState, lang: Lang) -> Response {
+    let w = words(lang);
+    message(
+        state,
+        lang,
+        StatusCode::NOT_FOUND,
+        w.not_found,
+        w.not_found_body,
+    )
+}
+
+/// Responses that must not be cached or framed.
+pub fn private(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    resp
+}
