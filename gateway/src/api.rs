@@ -75,6 +75,7 @@ fn obj(props: serde_json::Value, required: &[&str]) -> Option<serde_json::Value>
 /// Every API route (paths below `/api/v1`), with the access it needs and its description.
 pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
     use crate::api_inbox as ai;
+    use crate::billing_api as b;
     use crate::web::Access::{Admin, Agent as A, AgentWrite, Reports};
     use axum::routing::{get, post};
     vec![
@@ -383,7 +384,117 @@ pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             None,
             post(ai::reset_link),
         ),
+        route(
+            "POST",
+            "/companies",
+            Admin,
+            "A client company (the CRM profile)",
+            schema(&[("name", "string")], &["name"]),
+            post(b::create_company),
+        ),
+        route(
+            "POST",
+            "/companies/{id}/contacts",
+            Admin,
+            "Put a contact in a company",
+            schema(&[("contact_id", "string")], &["contact_id"]),
+            post(b::add_company_contact),
+        ),
+        route(
+            "GET",
+            "/invoices",
+            Reports,
+            "Invoices, newest first (company_id, status, limit)",
+            None,
+            get(b::list_invoices),
+        ),
+        route(
+            "POST",
+            "/invoices",
+            Admin,
+            "Create an invoice from its lines (totals are computed); external_id makes a push idempotent; send: true mails it",
+            document_schema(),
+            post(b::create_invoice),
+        ),
+        route(
+            "GET",
+            "/estimates",
+            Reports,
+            "Estimates, newest first",
+            None,
+            get(b::list_estimates),
+        ),
+        route(
+            "POST",
+            "/estimates",
+            Admin,
+            "Create an estimate from its lines",
+            document_schema(),
+            post(b::create_estimate),
+        ),
+        route(
+            "GET",
+            "/documents/{id}",
+            Reports,
+            "An invoice or estimate with its ledger",
+            None,
+            get(b::get_document),
+        ),
+        route(
+            "POST",
+            "/documents/{id}/send",
+            Admin,
+            "Mail the document to its client with a sign-in link, and show its card",
+            None,
+            post(b::send_document),
+        ),
+        route(
+            "POST",
+            "/documents/{id}/void",
+            Admin,
+            "Void an invoice",
+            None,
+            post(b::void_document),
+        ),
+        route(
+            "POST",
+            "/documents/{id}/payments",
+            Admin,
+            "Record a payment or refund (reference recorded once)",
+            obj(
+                json!({"amount": {"type": "integer"}, "currency": {"type": "string"}, "reference": {"type": "string"}, "kind": {"enum": ["payment", "refund"]}}),
+                &["amount", "currency", "reference"],
+            ),
+            post(b::record_payment),
+        ),
     ]
+}
+
+fn document_schema() -> Option<serde_json::Value> {
+    obj(
+        json!({
+            "contact_id": {"type": "string"},
+            "company_id": {"type": "string"},
+            "currency": {"type": "string"},
+            "issue_date": {"type": "string", "format": "date"},
+            "due_date": {"type": "string", "format": "date"},
+            "external_id": {"type": "string"},
+            "send": {"type": "boolean"},
+            "document": {"type": "object", "properties": {
+                "lines": {"type": "array", "items": {"type": "object", "properties": {
+                    "description": {"type": "string"},
+                    "quantity_milli": {"type": "integer"},
+                    "unit_price": {"type": "integer"},
+                    "tax_rate_bp": {"type": "integer"},
+                    "tax_inclusive": {"type": "boolean"}
+                }, "required": ["description", "quantity_milli", "unit_price"]}},
+                "notes": {"type": "string"},
+                "terms": {"type": "string"},
+                "rounding": {"enum": ["per_line", "per_invoice"]}
+            }, "required": ["lines"]}
+        }),
+        &["contact_id", "currency", "document"],
+    )
 }
 
 /// An authenticated agent, with what it may see.

@@ -67,7 +67,21 @@ pub async fn stripe_webhook(
             )
             .await
         {
-            Ok(PaymentOutcome::Recorded { paid }) => format!("{kind} recorded; paid {paid}"),
+            Ok(PaymentOutcome::Recorded { paid }) => {
+                // The cards follow; a failure here is logged, never undoes the payment.
+                if let Err(e) = crate::portal::dispatch::after_payment(
+                    &state,
+                    invoice,
+                    reference,
+                    amount,
+                    kind == "refund",
+                )
+                .await
+                {
+                    tracing::warn!(invoice, error = %e, "cards not updated after a payment");
+                }
+                format!("{kind} recorded; paid {paid}")
+            }
             Ok(PaymentOutcome::Duplicate { .. }) => format!("{kind} {reference} recorded before"),
             // Stripe retries what is not answered 2xx: a refusal is answered, kept and logged.
             Err(switchboard_core::Error::Invalid(m) | switchboard_core::Error::Conflict(m)) => {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod api_inbox;
 pub mod app;
 pub mod billing;
+pub mod billing_api;
 pub mod cli;
 pub mod config;
 pub mod demo;

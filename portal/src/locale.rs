@@ -79,6 +79,53 @@ pub fn money(minor: i64, currency: &str, exponent: u8, lang: Lang) -> String {
     }
 }
 
+/// An amount typed by a person (`123.45`, `123,45`, `1,234.50`, `1.234,50`, `R$ 10`) in
+/// minor units of a currency with `exponent` decimals; `None` when it is not one.
+pub fn parse_amount(s: &str, exponent: u8) -> Option<i64> {
+    let t: String = s
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
+        .collect();
+    if t.is_empty() {
+        return None;
+    }
+    // The last separator followed by 1..=exponent digits is the decimal point.
+    let (whole, frac) = match t.rfind(['.', ',']) {
+        Some(i) if exponent > 0 && t.len() - i - 1 <= usize::from(exponent) && t.len() - i > 1 => {
+            (&t[..i], &t[i + 1..])
+        }
+        _ => (t.as_str(), ""),
+    };
+    let whole: String = whole.chars().filter(char::is_ascii_digit).collect();
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let scale = 10i64.checked_pow(u32::from(exponent))?;
+    let mut f = frac.to_owned();
+    while f.len() < usize::from(exponent) {
+        f.push('0');
+    }
+    let frac: i64 = if f.is_empty() { 0 } else { f.parse().ok()? };
+    whole.checked_mul(scale)?.checked_add(frac)
+}
+
+/// Minor units as a plain decimal for a form field (`1234.50`).
+pub fn plain_amount(minor: i64, exponent: u8) -> String {
+    if exponent == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(u32::from(exponent));
+    format!(
+        "{}.{:0w$}",
+        minor / scale,
+        (minor % scale).abs(),
+        w = usize::from(exponent)
+    )
+}
+
 /// A quantity in thousandths, without trailing zeros: `1.5`, `2`, `0,25`.
 pub fn quantity(milli: i64, lang: Lang) -> String {
     let whole = milli / 1000;
@@ -347,6 +394,21 @@ mod tests {
             money(i64::MIN, "USD", 2, Lang::En),
             "-$92,233,720,368,547,758.08"
         );
+    }
+
+    #[test]
+    fn typed_amounts_are_read_in_minor_units() {
+        assert_eq!(parse_amount("123.45", 2), Some(12_345));
+        assert_eq!(parse_amount("123,45", 2), Some(12_345));
+        assert_eq!(parse_amount("1,234.50", 2), Some(123_450));
+        assert_eq!(parse_amount("1.234,5", 2), Some(123_450));
+        assert_eq!(parse_amount("R$ 10", 2), Some(1_000));
+        assert_eq!(parse_amount("1.000", 0), Some(1_000));
+        assert_eq!(parse_amount("abc", 2), None);
+        assert_eq!(parse_amount("99999999999999999999", 2), None);
+        assert_eq!(plain_amount(123_450, 2), "1234.50");
+        assert_eq!(plain_amount(5, 2), "0.05");
+        assert_eq!(plain_amount(7, 0), "7");
     }
 
     #[test]

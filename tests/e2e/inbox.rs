@@ -104,6 +104,28 @@ impl Browser {
             .await
     }
 
+    /// A form post whose answer the caller reads itself (a redirect's target).
+    pub(crate) async fn post_response(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let csrf = self.csrf.clone();
+        form.push(("_csrf", &csrf));
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("origin", self.base.clone())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        r
+    }
+
     async fn post_raw(
         &mut self,
         path: &str,

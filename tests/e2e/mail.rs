@@ -187,7 +187,11 @@ pub async fn smtp_send(port: u16, from: &str, to: &[&str], raw: &str) {
 }
 
 /// A switchboard whose `support` inbox reads and sends through `mail`.
-async fn server_for(mail: &MailServer, backend: Backend, extra: &str) -> (Server, String) {
+pub(crate) async fn server_for(
+    mail: &MailServer,
+    backend: Backend,
+    extra: &str,
+) -> (Server, String) {
     let cfg = tempfile::NamedTempFile::new().unwrap();
     let (cfg_file, cfg_path) = cfg.keep().unwrap();
     drop(cfg_file);
@@ -213,7 +217,7 @@ async fn server_for(mail: &MailServer, backend: Backend, extra: &str) -> (Server
     (server, admin)
 }
 
-fn customer_mail(
+pub(crate) fn customer_mail(
     from: &str,
     to: &str,
     id: &str,

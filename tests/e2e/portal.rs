@@ -355,3 +355,481 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
     let r = admin.fetch("/portal").await;
     assert_eq!(r.status().as_u16(), 403);
 }
+
+/// A test double of Stripe's Checkout Session API, as documented: a form-encoded
+/// `POST /v1/checkout/sessions` with the secret key as bearer token, an `Idempotency-Key`
+/// that replays the first answer, and a session whose `url` is the hosted payment page.
+/// Opening that page pays: the double sends the signed `checkout.session.completed` event
+/// (the real payload in `../shared/fixtures/stripe`, with this session in it) to the
+/// webhook, then redirects to the session's `success_url`, as Stripe does.
+pub(crate) struct FakeStripe {
+    pub port: u16,
+    pub sessions: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+#[derive(Clone)]
+struct FakeState {
+    port: u16,
+    secret_key: String,
+    webhook_secret: String,
+    webhook: Arc<std::sync::Mutex<String>>,
+    sessions: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    keys: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+}
+
+fn stripe_fixture() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../../shared/fixtures/stripe/checkout_session_completed__supabase-stripe-sync-engine.json",
+    );
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+impl FakeStripe {
+    pub(crate) async fn start(
+        secret_key: &str,
+        webhook_secret: &str,
+    ) -> (Self, Arc<std::sync::Mutex<String>>) {
+        use axum::routing::{get, post};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let webhook = Arc::new(std::sync::Mutex::new(String::new()));
+        let st = FakeState {
+            port,
+            secret_key: secret_key.to_owned(),
+            webhook_secret: webhook_secret.to_owned(),
+            webhook: webhook.clone(),
+            sessions: Arc::default(),
+            keys: Arc::default(),
+        };
+        let sessions = st.sessions.clone();
+        let app = axum::Router::new()
+            .route("/v1/checkout/sessions", post(fake_create))
+            .route("/pay/{id}", get(fake_pay))
+            .with_state(st);
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (Self { port, sessions }, webhook)
+    }
+}
+
+async fn fake_create(
+    axum::extract::State(st): axum::extract::State<FakeState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    use axum::http::StatusCode;
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth != format!("Bearer {}", st.secret_key) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                serde_json::json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}),
+            ),
+        );
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if let Some(id) = st.keys.lock().unwrap().get(&key) {
+        let s = st
+            .sessions
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        return (StatusCode::OK, axum::Json(s));
+    }
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap();
+    let f = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if f("mode").as_deref() != Some("payment") {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": {"message": "mode"}})),
+        );
+    }
+    let n = st.sessions.lock().unwrap().len() + 1;
+    let id = format!("cs_test_e2e_{n}");
+    let mut s = stripe_fixture()["data"]["object"].clone();
+    s["id"] = id.clone().into();
+    s["amount_total"] = f("line_items[0][price_data][unit_amount]")
+        .unwrap()
+        .parse::<i64>()
+        .unwrap()
+        .into();
+    s["amount_subtotal"] = s["amount_total"].clone();
+    s["currency"] = f("line_items[0][price_data][currency]").unwrap().into();
+    s["client_reference_id"] = f("client_reference_id").unwrap().into();
+    s["metadata"] = serde_json::json!({"invoice_id": f("metadata[invoice_id]")});
+    s["success_url"] = f("success_url").unwrap().into();
+    s["cancel_url"] = f("cancel_url").unwrap().into();
+    s["customer_email"] = f("customer_email").into();
+    s["payment_status"] = "unpaid".into();
+    s["status"] = "open".into();
+    s["payment_intent"] = serde_json::Value::Null;
+    s["url"] = format!("http://127.0.0.1:{}/pay/{id}", st.port).into();
+    st.sessions.lock().unwrap().push(s.clone());
+    st.keys.lock().unwrap().insert(key, id);
+    (StatusCode::OK, axum::Json(s))
+}
+
+async fn fake_pay(
+    axum::extract::State(st): axum::extract::State<FakeState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut s = st
+        .sessions
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    s["payment_status"] = "paid".into();
+    s["status"] = "complete".into();
+    s["payment_intent"] = format!("pi_{id}").into();
+    let mut event = stripe_fixture();
+    event["id"] = format!("evt_{id}").into();
+    event["data"]["object"] = s.clone();
+    let raw = serde_json::to_vec(&event).unwrap();
+    let t = Ids::new(Arc::new(SystemClock)).now_ms() / 1000;
+    let url = st.webhook.lock().unwrap().clone();
+    let r = reqwest::Client::new()
+        .post(url)
+        .header(
+            "stripe-signature",
+            switchboard_portal::stripe::sign(&st.webhook_secret, t, &raw),
+        )
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the webhook took the event");
+    axum::response::Redirect::to(s["success_url"].as_str().unwrap()).into_response()
+}
+
+/// The whole path of an invoice, on PostgreSQL and Redis with real mail servers: the
+/// admin's API creates and sends it; the client gets a mail with the button; a scanner
+/// fetches the link and burns nothing; the client confirms, sees the totals, pays part and
+/// then the rest through Stripe's Checkout (a double); the webhook marks it Partially paid
+/// and then Paid, the card in the conversation follows, and payment cards appear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
+    use crate::mail::{MailServer, customer_mail, server_for, smtp_send};
+    use crate::support::eventually;
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (stripe, webhook) = FakeStripe::start("sk_test_e2e", "whsec_e2e_portal").await;
+    let extra = format!(
+        "\n[stripe]\nsecret_key = \"sk_test_e2e\"\nwebhook_secret = \"whsec_e2e_portal\"\napi_base = \"http://127.0.0.1:{}\"\n",
+        stripe.port
+    );
+    let (server, admin) = server_for(&mail, Backend::PostgresRedis, &extra).await;
+    *webhook.lock().unwrap() = server.url("/webhooks/stripe");
+    smtp_send(
+        mail.port("smtp"),
+        "ana@globex.example",
+        &["support@acme.test"],
+        &customer_mail(
+            "Ana <ana@globex.example>",
+            "support@acme.test",
+            "g1@globex.example",
+            "",
+            "Billing",
+            "Please send the invoice.",
+        ),
+    )
+    .await;
+    eventually(20, || async {
+        server.conversations(&admin).await.len() == 1
+    })
+    .await;
+    let conv = server.conversations(&admin).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contact = server
+        .get(&admin, &format!("/api/v1/conversations/{conv}"))
+        .await
+        .1["conversation"]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Bad input changes nothing.
+    let (s, e) = server
+        .post(
+            &admin,
+            "/api/v1/companies",
+            &serde_json::json!({"name": ""}),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    let (s, company) = server
+        .post(
+            &admin,
+            "/api/v1/companies",
+            &serde_json::json!({"name": "Globex"}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let company = company["id"].as_str().unwrap().to_owned();
+    let (s, _) = server
+        .post(
+            &admin,
+            &format!("/api/v1/companies/{company}/contacts"),
+            &serde_json::json!({"contact_id": contact}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let doc: serde_json::Value = serde_json::from_str(DOC).unwrap();
+    for (bad, field) in [
+        (
+            serde_json::json!({"contact_id": contact, "currency": "XXX", "document": doc}),
+            "currency",
+        ),
+        (
+            serde_json::json!({"contact_id": contact, "currency": "BRL", "document": {"lines": []}}),
+            "document",
+        ),
+        (
+            serde_json::json!({"contact_id": contact, "currency": "BRL", "due_date": "2026-02-30", "document": doc}),
+            "due_date",
+        ),
+        (
+            serde_json::json!({"contact_id": "nobody", "currency": "BRL", "document": doc}),
+            "contact_id",
+        ),
+        (
+            serde_json::json!({"contact_id": contact, "currency": "BRL", "document": doc, "total": 1}),
+            "total",
+        ),
+    ] {
+        let (s, e) = server.post(&admin, "/api/v1/invoices", &bad).await;
+        assert_eq!(s, 422, "{bad}: {e}");
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    let (_, none) = server.get(&admin, "/api/v1/invoices").await;
+    assert_eq!(
+        none["documents"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+    let support = crate::inbox::add_agent(&server, "sam@acme.test", "support", &[]).1;
+    let (s, _) = server
+        .post(
+            &support,
+            "/api/v1/invoices",
+            &serde_json::json!({"contact_id": contact, "currency": "BRL", "document": doc}),
+        )
+        .await;
+    assert_eq!(s, 403, "billing is for admins");
+
+    // Created and sent; pushing the same external id again changes nothing.
+    let new = serde_json::json!({"contact_id": contact, "currency": "BRL", "issue_date": "2026-11-20", "due_date": "2026-12-20", "document": doc, "external_id": "erp-77", "send": true});
+    let (s, inv) = server.post(&admin, "/api/v1/invoices", &new).await;
+    assert_eq!(s, 201, "{inv}");
+    assert_eq!(inv["total"], 35_369);
+    assert_eq!(inv["status"], "sent");
+    assert_eq!(inv["company_id"], company.as_str());
+    let number = inv["number"].as_str().unwrap().to_owned();
+    assert_eq!(number, "INV-2026-00001");
+    let (_, again) = server.post(&admin, "/api/v1/invoices", &new).await;
+    assert_eq!(again["id"], inv["id"]);
+    let id = inv["id"].as_str().unwrap().to_owned();
+
+    // The mail: its subject, the big button, a link that works.
+    eventually(20, || async {
+        mail.captured_for("ana@globex.example").len() == 1
+    })
+    .await;
+    let (m, raw) = mail.captured_for("ana@globex.example").remove(0);
+    assert_eq!(
+        m.subject.as_deref(),
+        Some(format!("Invoice {number} from Acme").as_str())
+    );
+    assert!(m.auto_submitted, "no person wrote it");
+    let html = m.html.clone().unwrap();
+    assert!(
+        html.contains("View and pay invoice") && html.contains("R$353.69"),
+        "{raw}"
+    );
+    let url = m
+        .full_text
+        .lines()
+        .find(|l| l.contains("/portal/link/"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let path = url.trim_start_matches(&server.url("")).to_owned();
+    let path = format!("/{}", path.trim_start_matches('/'));
+    assert!(
+        path.starts_with("/portal/link/")
+            && path.contains(&format!("next=/portal/invoices/{number}")),
+        "{path}"
+    );
+    let store = Store::connect(&server.database_url()).await.unwrap();
+    let hash_only: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM magic_links WHERE hash = $1")
+        .bind(path.split('/').nth(3).unwrap().split('?').next().unwrap())
+        .fetch_one(
+            &sqlx::AnyPool::connect(&server.database_url())
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hash_only, 0, "the token itself is never stored");
+
+    // A scanner fetches it first; the client still signs in with it.
+    assert_eq!(
+        server
+            .http
+            .head(server.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        server
+            .http
+            .get(server.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    let mut ana = Browser::new(&server);
+    ana.get(&path).await;
+    let token_path = path.split('?').next().unwrap().to_owned();
+    let (s, _) = ana
+        .post(
+            &token_path,
+            &[("next", &format!("/portal/invoices/{number}"))],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (_, page) = ana.get(&format!("/portal/invoices/{number}")).await;
+    assert!(
+        page.contains("id=\"pay-now\""),
+        "Stripe is configured: Pay Now shows"
+    );
+    assert!(page.contains("R$353.69"));
+
+    // The card in the conversation shows the invoice, Viewed now.
+    let invoice_conv = store.invoice(&id).await.unwrap().conversation_id.unwrap();
+    let card_status = |cards: Vec<switchboard_core::domain::Card>| {
+        cards.iter().find_map(|c| match &c.payload {
+            switchboard_core::domain::CardPayload::Invoice { status, .. } => {
+                Some(status.as_str().to_owned())
+            }
+            _ => None,
+        })
+    };
+    eventually(10, || async {
+        card_status(store.cards(&invoice_conv).await.unwrap()).as_deref() == Some("sent")
+    })
+    .await;
+
+    // A bad amount is refused and nothing is asked of Stripe.
+    let (s, _) = ana
+        .post(
+            &format!("/portal/invoices/{number}/pay"),
+            &[("amount", "999999")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(stripe.sessions.lock().unwrap().len(), 0);
+
+    // Pay part: a double click makes one session; paying sends the signed webhook.
+    let pay = async |ana: &mut Browser, amount: &str| -> String {
+        let r = ana
+            .post_response(
+                &format!("/portal/invoices/{number}/pay"),
+                &[("amount", amount)],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 303);
+        r.headers()["location"].to_str().unwrap().to_owned()
+    };
+    let first = pay(&mut ana, "100,00").await;
+    let second = pay(&mut ana, "100.00").await;
+    assert_eq!(first, second, "one session for one amount");
+    assert_eq!(stripe.sessions.lock().unwrap().len(), 1);
+    let sess = stripe.sessions.lock().unwrap()[0].clone();
+    assert_eq!(sess["client_reference_id"], id.as_str());
+    assert_eq!(sess["amount_total"], 10_000);
+    assert_eq!(sess["currency"], "brl");
+    let back = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status().as_u16(), 303);
+    assert!(
+        back.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with(&format!("/portal/invoices/{number}?paid=1"))
+    );
+    let state_of = async |ana: &Browser| -> serde_json::Value {
+        ana.fetch(&format!("/portal/invoices/{number}/state"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    };
+    assert_eq!(state_of(&ana).await["status"], "partially_paid");
+    assert_eq!(state_of(&ana).await["balance"], "R$253.69");
+
+    // The rest: the balance by default.
+    let rest = pay(&mut ana, "").await;
+    assert_ne!(rest, first);
+    assert_eq!(stripe.sessions.lock().unwrap()[1]["amount_total"], 25_369);
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&rest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(state_of(&ana).await["status"], "paid");
+    let (_, page) = ana.get(&format!("/portal/invoices/{number}")).await;
+    assert!(!page.contains("id=\"pay-now\""), "nothing left to pay");
+
+    // The ledger balances; the conversation shows Paid and both payments.
+    let (_, d) = server.get(&admin, &format!("/api/v1/documents/{id}")).await;
+    assert_eq!(d["paid"], 35_369);
+    assert_eq!(d["ledger"].as_array().unwrap().len(), 2);
+    let cards = store.cards(&invoice_conv).await.unwrap();
+    assert_eq!(card_status(cards.clone()).as_deref(), Some("paid"));
+    let payments = cards
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.payload,
+                switchboard_core::domain::CardPayload::Payment { .. }
+            )
+        })
+        .count();
+    assert_eq!(payments, 2);
+    let (_, activity) = ana.get("/portal/activity").await;
+    assert!(
+        activity.contains("checkout cs_test_e2e_1"),
+        "{activity:.2000}"
+    );
+}

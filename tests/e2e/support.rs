@@ -116,6 +116,14 @@ impl Server {
         server
     }
 
+    /// The database the server uses.
+    pub fn database_url(&self) -> String {
+        self.env
+            .get("DATABASE_URL")
+            .cloned()
+            .unwrap_or_else(|| switchboard_core::store::Store::sqlite_url(self.dir.path()))
+    }
+
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.env_clear()

@@ -31,7 +31,7 @@ impl Lang {
         }
     }
 
-    fn html_tag(self) -> &'static str {
+    pub fn html_tag(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::Es => "es",

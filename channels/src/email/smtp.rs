@@ -399,7 +399,11 @@ impl Sender for EmailSender {
             reply_to: self.tokens.address_with(&m.reply_prefix, &c.id, domain),
             to,
             cc,
-            subject: reply_subject(o.subject.as_deref(), c.number, m.lang),
+            // The first mail of a conversation we opened (an invoice's) is no reply.
+            subject: match o.subject.as_deref() {
+                Some(s) if o.references.is_empty() && !s.trim().is_empty() => s.to_owned(),
+                other => reply_subject(other, c.number, m.lang),
+            },
             message_id: message_id.clone(),
             in_reply_to: o.references.last().cloned(),
             references: o.references.clone(),

@@ -8,9 +8,10 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use super::{Store, rows};
+use crate::clock::Ids;
 use crate::domain::{
-    AuthorKind, Conversation, DeliveryState, Direction, Envelope, Identity, IdentityKind, Message,
-    Priority, Status, Tier,
+    AuthorKind, Channel, Conversation, DeliveryState, Direction, Envelope, Identity, IdentityKind,
+    Message, Priority, Status, Tier,
 };
 use crate::error::{Error, Result};
 
@@ -133,6 +134,81 @@ struct Threaded {
 }
 
 impl Store {
+    /// The contact's unresolved conversation of `thread_key` in `inbox`, or a new one that
+    /// we open (an invoice's mail, a portal ticket): numbered like any other, with its
+    /// `conversation_opened` event, in `status`. Two racing callers get one conversation.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open_conversation_for(
+        &self,
+        ids: &Ids,
+        contact_id: &str,
+        inbox: &str,
+        channel: Channel,
+        thread_key: &str,
+        subject: Option<&str>,
+        status: Status,
+    ) -> Result<Conversation> {
+        let contact_id = self.surviving_contact(contact_id).await?;
+        let find = async || -> Result<Option<String>> {
+            Ok(sqlx::query_scalar::<_, String>(
+                "SELECT id FROM conversations WHERE contact_id = $1 AND inbox = $2 AND thread_key = $3 AND status <> 'resolved' AND merged_into IS NULL",
+            )
+            .bind(&contact_id)
+            .bind(inbox)
+            .bind(thread_key)
+            .fetch_optional(&self.pool)
+            .await?)
+        };
+        if let Some(id) = find().await? {
+            return self.conversation(&id).await;
+        }
+        let company: Option<String> =
+            sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
+                .bind(&contact_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        let now = ids.now_ms();
+        let mut tx = self.begin_write().await?;
+        let number = self.take_numbers(&mut tx, "conversation_number", 1).await?;
+        let c = Conversation {
+            id: ids.new_id(),
+            number,
+            inbox: inbox.to_owned(),
+            channel,
+            company_id: company,
+            contact_id: contact_id.clone(),
+            thread_key: thread_key.to_owned(),
+            subject: subject.map(str::to_owned),
+            status,
+            priority: Priority::None,
+            tier: Tier::N1,
+            assignee_id: None,
+            team: None,
+            labels: Vec::new(),
+            bot_active: false,
+            created_at: now,
+            updated_at: now,
+            last_message_at: now,
+            version: 0,
+            snoozed_until: None,
+        };
+        let opened = insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
+        if opened.contains(&c.id) {
+            sqlx::query("UPDATE conversations SET bot_active = 0 WHERE id = $1")
+                .bind(&c.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        tx.commit().await?;
+        match find().await? {
+            Some(id) => self.conversation(&id).await,
+            None => Err(Error::Conflict(
+                "the conversation was resolved meanwhile".into(),
+            )),
+        }
+    }
+
     /// Threads a batch of envelopes in one transaction. Outcomes are in input order.
     ///
     /// A `Conflict` is a race with another writer (a contact merged, an identity or

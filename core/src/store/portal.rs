@@ -557,6 +557,17 @@ impl Store {
         rows.iter().map(invoice).collect()
     }
 
+    /// A contact's company: `None` when there is no such contact, `Some(None)` when it
+    /// belongs to none.
+    pub async fn contact_company(&self, contact_id: &str) -> Result<Option<Option<String>>> {
+        Ok(sqlx::query_scalar(
+            "SELECT company_id FROM contacts WHERE id = $1 AND merged_into IS NULL",
+        )
+        .bind(contact_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// A company's name.
     pub async fn company_name(&self, id: &str) -> Result<Option<String>> {
         Ok(

@@ -23,7 +23,9 @@ use words::{Words, lang_of, words};
 
 pub mod auth;
 pub mod billing;
+pub mod dispatch;
 pub mod pages;
+pub mod pay;
 pub mod words;
 
 /// What a portal route needs from its caller. The route-scope test reads this.
@@ -94,6 +96,12 @@ pub fn table() -> Table {
             "/portal/invoices/{number}/state",
             Client,
             get(pages::invoice_state),
+        ),
+        r(
+            "POST",
+            "/portal/invoices/{number}/pay",
+            Client,
+            post(pay::pay),
         ),
         r(
             "GET",

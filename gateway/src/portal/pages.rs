@@ -239,7 +239,7 @@ pub async fn home(
 }
 
 /// The client's own document of this kind and number, or the "not found" page.
-async fn own(
+pub async fn own(
     state: &AppState,
     client: &Client,
     kind: &str,
@@ -280,9 +280,24 @@ struct InvoicePage {
     bill_to: String,
     dw: &'static switchboard_portal::locale::DocWords,
     is_invoice: bool,
+    can_pay: bool,
+    pay_default: String,
+    pay_error: bool,
+    paid_notice: bool,
 }
 
-async fn document_page(state: &AppState, client: &Client, doc: &Invoice) -> PageResult {
+#[derive(Debug, Deserialize, Default)]
+pub struct DocQuery {
+    paid: Option<String>,
+    error: Option<String>,
+}
+
+async fn document_page(
+    state: &AppState,
+    client: &Client,
+    doc: &Invoice,
+    q: &DocQuery,
+) -> PageResult {
     let lang = client.lang;
     let dw = doc_words(lang);
     let today = today(state);
@@ -360,6 +375,16 @@ async fn document_page(state: &AppState, client: &Client, doc: &Invoice) -> Page
         bill_to,
         dw,
         is_invoice: doc.kind == "invoice",
+        can_pay: doc.kind == "invoice"
+            && state.config.stripe.secret_key.is_some()
+            && doc.total > doc.paid
+            && !matches!(shown(doc, today).as_str(), "paid" | "void"),
+        pay_default: switchboard_portal::locale::plain_amount(
+            (doc.total - doc.paid).max(0),
+            super::billing::exponent(&doc.currency),
+        ),
+        pay_error: q.error.as_deref() == Some("amount"),
+        paid_notice: q.paid.is_some(),
     };
     Ok(private(render(&page)))
 }
@@ -392,7 +417,9 @@ pub async fn invoice(
     State(state): State<AppState>,
     client: Client,
     Path(number): Path<String>,
+    query: Result<Query<DocQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
+    let q = query.map(|Query(q)| q).unwrap_or_default();
     let doc = own(&state, &client, "invoice", &number).await?;
     let now = state.ids.now_ms();
     if state
@@ -413,7 +440,7 @@ pub async fn invoice(
         audit(&state, &client, "view", Some(&doc.number), None).await;
     }
     let doc = state.store.invoice(&doc.id).await.map_err(api)?;
-    document_page(&state, &client, &doc).await
+    document_page(&state, &client, &doc, &q).await
 }
 
 pub async fn estimate(
@@ -423,7 +450,7 @@ pub async fn estimate(
 ) -> PageResult {
     let doc = own(&state, &client, "estimate", &number).await?;
     audit(&state, &client, "view", Some(&doc.number), None).await;
-    document_page(&state, &client, &doc).await
+    document_page(&state, &client, &doc, &DocQuery::default()).await
 }
 
 pub async fn invoice_pdf(

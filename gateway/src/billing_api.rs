@@ -1,0 +1,408 @@
+//! The billing API (`/api/v1/invoices`, `/estimates`, `/companies`), for accounting systems
+//! that push documents and for the agents' own tools. Writes need an admin's token.
+//!
+//! - A document's totals are always computed here from its lines; the body carries none.
+//! - An `external_id` makes a push idempotent: pushing the same document again returns
+//!   the first one and issues no number.
+//! - Numbers follow `portal.invoice_pattern` / `portal.estimate_pattern`.
+//! - Bad input is refused with the field named and nothing stored.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_core::domain::Role;
+use switchboard_core::store::{Invoice, NewInvoice, PaymentOutcome};
+use switchboard_portal::document::Document;
+use switchboard_portal::locale::{civil, iso_date, parse_date};
+use switchboard_portal::numbering::Pattern;
+
+use crate::api::Agent;
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::portal::billing::{shown, today};
+use crate::portal::dispatch::{after_payment, dispatch, refresh_card};
+
+type Reply = Result<(StatusCode, Json<Value>), ApiError>;
+
+fn require(role: Role, roles: &[Role]) -> Result<(), ApiError> {
+    if roles.contains(&role) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("billing is for admins".into()))
+    }
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError::Invalid(e.body_text()))
+}
+
+/// A document as the API shows it.
+pub fn view(doc: &Invoice, today: i64) -> Value {
+    json!({
+        "id": doc.id,
+        "kind": doc.kind,
+        "number": doc.number,
+        "status": shown(doc, today),
+        "stored_status": doc.status,
+        "company_id": doc.company_id,
+        "contact_id": doc.contact_id,
+        "currency": doc.currency,
+        "subtotal": doc.subtotal,
+        "tax": doc.tax,
+        "total": doc.total,
+        "paid": doc.paid,
+        "balance": (doc.total - doc.paid).max(0),
+        "issue_date": iso_date(doc.issue_day),
+        "due_date": doc.due_day.map(iso_date),
+        "external_id": doc.external_id,
+        "conversation_id": doc.conversation_id,
+        "viewed_at": doc.viewed_at,
+        "document": serde_json::from_str::<Value>(&doc.document).unwrap_or(Value::Null),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDocument {
+    pub contact_id: String,
+    #[serde(default)]
+    pub company_id: Option<String>,
+    pub currency: String,
+    /// `YYYY-MM-DD`; today when left out.
+    #[serde(default)]
+    pub issue_date: Option<String>,
+    /// Due (invoices) or valid until (estimates).
+    #[serde(default)]
+    pub due_date: Option<String>,
+    pub document: Document,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Send it at once (mail and card).
+    #[serde(default)]
+    pub send: bool,
+}
+
+/// Checks and stores a new document; shared by the API and CSV import.
+pub async fn create_document(
+    state: &AppState,
+    kind: &str,
+    new: &NewDocument,
+) -> Result<Invoice, ApiError> {
+    let totals = new
+        .document
+        .check()
+        .map_err(|e| ApiError::Invalid(format!("document: {e}")))?;
+    let currency = new.currency.trim().to_ascii_uppercase();
+    switchboard_core::money::Currency::parse(&currency)
+        .map_err(|e| ApiError::Invalid(format!("currency: {e}")))?;
+    let day = |field: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
+        v.as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                parse_date(s).ok_or_else(|| {
+                    ApiError::Invalid(format!("{field}: {s:?} is not a date like 2026-11-23"))
+                })
+            })
+            .transpose()
+    };
+    let issue_day = day("issue_date", &new.issue_date)?.unwrap_or_else(|| today(state));
+    let due_day = day("due_date", &new.due_date)?;
+    if due_day.is_some_and(|d| d < issue_day) {
+        return Err(ApiError::Invalid(
+            "due_date: it is before the issue date".into(),
+        ));
+    }
+    if new
+        .external_id
+        .as_deref()
+        .is_some_and(|e| e.trim().is_empty() || e.len() > 200)
+    {
+        return Err(ApiError::Invalid("external_id: 1 to 200 characters".into()));
+    }
+    let contact_company = state
+        .store
+        .contact_company(&new.contact_id)
+        .await?
+        .ok_or_else(|| ApiError::Invalid(format!("contact_id: no contact {}", new.contact_id)))?;
+    let company = match (&new.company_id, contact_company) {
+        (Some(c), Some(cc)) if *c != cc => {
+            return Err(ApiError::Invalid(
+                "company_id: the contact belongs to another company".into(),
+            ));
+        }
+        (Some(c), _) => {
+            if state.store.company_name(c).await?.is_none() {
+                return Err(ApiError::Invalid(format!("company_id: no company {c}")));
+            }
+            Some(c.clone())
+        }
+        (None, cc) => cc,
+    };
+    let source = if kind == "estimate" {
+        &state.config.portal.estimate_pattern
+    } else {
+        &state.config.portal.invoice_pattern
+    };
+    let pattern = Pattern::parse(source)
+        .map_err(|e| ApiError::Unavailable(format!("the numbering pattern {source:?}: {e}")))?;
+    let (year, month, _) = civil(issue_day);
+    let counter = if pattern.yearly() {
+        format!("{kind}:{year}")
+    } else {
+        kind.to_owned()
+    };
+    let doc = state
+        .store
+        .create_invoice(
+            &state.ids,
+            &NewInvoice {
+                kind,
+                company_id: company.as_deref(),
+                contact_id: &new.contact_id,
+                status: "draft",
+                currency: &currency,
+                document: &new.document.to_json(),
+                subtotal: totals.subtotal,
+                tax: totals.tax,
+                total: totals.total,
+                issue_day,
+                due_day,
+                external_id: new.external_id.as_deref(),
+            },
+            &counter,
+            &|seq| pattern.format(i32::try_from(year).unwrap_or(1970), month, seq),
+        )
+        .await?;
+    Ok(doc)
+}
+
+async fn create_kind(
+    state: AppState,
+    agent: Agent,
+    kind: &str,
+    b: Result<Json<NewDocument>, JsonRejection>,
+) -> Reply {
+    require(agent.0.role, &[Role::Admin])?;
+    let new = body(b)?;
+    let mut doc = create_document(&state, kind, &new).await?;
+    if new.send && doc.status == "draft" {
+        doc = dispatch(&state, &doc, None).await?;
+    }
+    Ok((StatusCode::CREATED, Json(view(&doc, today(&state)))))
+}
+
+pub async fn create_invoice(
+    State(state): State<AppState>,
+    agent: Agent,
+    b: Result<Json<NewDocument>, JsonRejection>,
+) -> Reply {
+    create_kind(state, agent, "invoice", b).await
+}
+
+pub async fn create_estimate(
+    State(state): State<AppState>,
+    agent: Agent,
+    b: Result<Json<NewDocument>, JsonRejection>,
+) -> Reply {
+    create_kind(state, agent, "estimate", b).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    company_id: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn list_kind(
+    state: AppState,
+    agent: Agent,
+    kind: &str,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Reply {
+    require(agent.0.role, &[Role::Admin, Role::Supervisor])?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let today = today(&state);
+    let docs = state
+        .store
+        .documents(
+            kind,
+            q.company_id.as_deref(),
+            q.status.as_deref(),
+            today,
+            q.limit.unwrap_or(100),
+        )
+        .await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "documents": docs.iter().map(|d| view(d, today)).collect::<Vec<_>>() })),
+    ))
+}
+
+pub async fn list_invoices(
+    State(state): State<AppState>,
+    agent: Agent,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Reply {
+    list_kind(state, agent, "invoice", q).await
+}
+
+pub async fn list_estimates(
+    State(state): State<AppState>,
+    agent: Agent,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Reply {
+    list_kind(state, agent, "estimate", q).await
+}
+
+pub async fn get_document(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    Path(id): Path<String>,
+) -> Reply {
+    require(user.role, &[Role::Admin, Role::Supervisor])?;
+    let doc = state.store.invoice(&id).await?;
+    let ledger = state.store.ledger(&id).await?;
+    let mut v = view(&doc, today(&state));
+    v["ledger"] = serde_json::to_value(ledger).unwrap_or(Value::Null);
+    Ok((StatusCode::OK, Json(v)))
+}
+
+pub async fn send_document(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    Path(id): Path<String>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let doc = state.store.invoice(&id).await?;
+    let doc = dispatch(&state, &doc, Some(&user.id)).await?;
+    Ok((StatusCode::OK, Json(view(&doc, today(&state)))))
+}
+
+pub async fn void_document(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    Path(id): Path<String>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let doc = state
+        .store
+        .set_document_status(
+            &id,
+            &["draft", "sent", "viewed"],
+            "void",
+            state.ids.now_ms(),
+        )
+        .await?;
+    if doc.kind != "invoice" {
+        return Err(ApiError::Conflict("only invoices are voided".into()));
+    }
+    refresh_card(&state, &doc).await?;
+    Ok((StatusCode::OK, Json(view(&doc, today(&state)))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub amount: i64,
+    pub currency: String,
+    /// The payment's own reference (a bank transfer's id): recording it twice counts once.
+    pub reference: String,
+    /// `payment` (default) or `refund`.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+pub async fn record_payment(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<NewPayment>, JsonRejection>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let p = body(b)?;
+    let kind = p.kind.as_deref().unwrap_or("payment");
+    let doc = state.store.invoice(&id).await?;
+    if doc.kind != "invoice" {
+        return Err(ApiError::Invalid(
+            "payments are recorded against invoices".into(),
+        ));
+    }
+    let outcome = state
+        .store
+        .record_payment(
+            &state.ids,
+            &id,
+            kind,
+            p.amount,
+            &p.currency.to_ascii_uppercase(),
+            "manual",
+            p.reference.trim(),
+        )
+        .await?;
+    let status = match outcome {
+        PaymentOutcome::Recorded { .. } => {
+            after_payment(&state, &id, p.reference.trim(), p.amount, kind == "refund").await?;
+            StatusCode::CREATED
+        }
+        PaymentOutcome::Duplicate { .. } => StatusCode::OK,
+    };
+    let doc = state.store.invoice(&id).await?;
+    Ok((status, Json(view(&doc, today(&state)))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCompany {
+    pub name: String,
+}
+
+pub async fn create_company(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    b: Result<Json<NewCompany>, JsonRejection>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let c = body(b)?;
+    let name = c.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Invalid("name: 1 to 200 characters".into()));
+    }
+    let id = state.store.create_company(&state.ids, name).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "name": name }))))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyMember {
+    pub contact_id: String,
+}
+
+pub async fn add_company_contact(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<CompanyMember>, JsonRejection>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let m = body(b)?;
+    if state.store.company_name(&id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("company {id}")));
+    }
+    if state.store.contact_company(&m.contact_id).await?.is_none() {
+        return Err(ApiError::Invalid(format!(
+            "contact_id: no contact {}",
+            m.contact_id
+        )));
+    }
+    state.store.set_contact_company(&m.contact_id, &id).await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "id": id, "contact_id": m.contact_id })),
+    ))
+}
