@@ -86,13 +86,15 @@
   }
 
   let threadBusy = false, threadAgain = false;
-  function refreshThread() {
+  // `cards`: a card changed in place (an invoice turned Paid): fetch the whole thread and
+  // replace the cards already shown, rather than only what came after the last message.
+  function refreshThread(cards) {
     const n = openNumber();
     if (!n || !window.htmx) return;
     if (threadBusy) { threadAgain = true; return; }
     threadBusy = true;
     const items = $$("#thread > li.msg[data-id]");
-    const last = items.length ? items[items.length - 1].dataset.id : "";
+    const last = items.length && !cards ? items[items.length - 1].dataset.id : "";
     const body = $("#thread-body");
     const atBottom = body ? body.scrollHeight - body.scrollTop - body.clientHeight < 80 : true;
     fetch("/conversations/" + n + "/thread?after=" + encodeURIComponent(last), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
@@ -101,12 +103,16 @@
         if (html.trim()) {
           const tpl = document.createElement("template");
           tpl.innerHTML = html;
-          Array.from(tpl.content.children).forEach((li) => { if (!li.id || !document.getElementById(li.id)) $("#thread").appendChild(li); });
+          Array.from(tpl.content.children).forEach((li) => {
+            const shown = li.id ? document.getElementById(li.id) : null;
+            if (!shown) $("#thread").appendChild(li);
+            else if (li.id.startsWith("card-")) shown.replaceWith(li);
+          });
           refreshTimes($("#thread"));
           if (atBottom && body) body.scrollTop = body.scrollHeight;
         }
       })
-      .finally(() => { threadBusy = false; if (threadAgain) { threadAgain = false; refreshThread(); } });
+      .finally(() => { threadBusy = false; if (threadAgain) { threadAgain = false; refreshThread(true); } });
   }
   const tb = $("#thread-body");
   if (tb) tb.scrollTop = tb.scrollHeight;
@@ -141,9 +147,12 @@
       }
       case "message":
       case "note":
+        if (cid && cid === openId()) refreshThread();
+        refreshList();
+        break;
       case "card_added":
       case "card_updated":
-        if (cid && cid === openId()) refreshThread();
+        if (cid && cid === openId()) refreshThread(true);
         refreshList();
         break;
       case "conversation_opened":

@@ -2,8 +2,9 @@
 // signing in, accessibility checks and screenshots at both widths.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
+import { createInterface } from "node:readline";
 import { createHmac } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -153,3 +154,125 @@ export async function signIn(page, base, email, password) {
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
 }
+
+// The mail servers of tests/support/mailserver.py, and a customer's mail.
+const MAILSERVER = fileURLToPath(new URL("../support/mailserver.py", import.meta.url));
+
+/** The mail servers of this test: one JSON line when ready, one JSON answer per command. */
+export class MailServers {
+  async start(dir, ...args) {
+    this.dir = dir;
+    this.child = spawn("python3", [MAILSERVER, "--dir", dir, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+    this.exited = new Promise((resolve) => this.child.once("exit", resolve));
+    const lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+    this.next = async (what) => {
+      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`mail servers: no answer to ${what}`)), 30000).unref());
+      const { value, done } = await Promise.race([lines.next(), timeout]);
+      assert.ok(!done, `mail servers exited before answering ${what}`);
+      return JSON.parse(value);
+    };
+    this.ready = await this.next("start");
+    return this;
+  }
+  async cmd(command) {
+    this.child.stdin.write(`${command}\n`);
+    const answer = await this.next(command);
+    assert.equal(answer.ok, true, `${command}: ${JSON.stringify(answer)}`);
+    return answer;
+  }
+  async stop() {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.stdin.end("quit\n");
+    const timer = setTimeout(() => this.child.kill("SIGTERM"), 15000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+  /** Every captured mail for `rcpt`, oldest first, as raw text. */
+  capturedFor(rcpt) {
+    const captured = join(this.dir, "captured");
+    if (!existsSync(captured)) return [];
+    return readdirSync(captured)
+      .filter((n) => n.endsWith(".eml"))
+      .sort()
+      .filter((n) => {
+        const meta = JSON.parse(readFileSync(join(captured, n.replace(/\.eml$/, ".json")), "utf8"));
+        return meta.rcpt_tos.some((r) => r.toLowerCase() === rcpt);
+      })
+      .map((n) => readFileSync(join(captured, n), "latin1"));
+  }
+}
+
+/** One message over plain SMTP to the loopback capture server, as a customer's MTA would. */
+export function smtpSend(port, from, to, raw) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const data = raw.replace(/\r?\n/g, "\r\n").split("\r\n").map((l) => (l.startsWith(".") ? `.${l}` : l)).join("\r\n");
+    const steps = [
+      ["220", "EHLO customer.example.com"],
+      ["250", `MAIL FROM:<${from}>`],
+      ["250", `RCPT TO:<${to}>`],
+      ["250", "DATA"],
+      ["354", `${data}\r\n.`],
+      ["250", "QUIT"],
+      ["221", null],
+    ];
+    let buffer = "";
+    socket.setEncoding("utf8");
+    socket.on("error", reject);
+    socket.on("data", (chunk) => {
+      buffer += chunk;
+      let end;
+      while ((end = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (line[3] === "-") continue; // a multi-line reply goes on
+        const [code, next] = steps.shift();
+        if (!line.startsWith(code)) {
+          socket.destroy();
+          return reject(new Error(`SMTP: expected ${code}, got ${line}`));
+        }
+        if (next === null) {
+          socket.end();
+          return resolve();
+        }
+        socket.write(`${next}\r\n`);
+      }
+    });
+  });
+}
+
+/** Headers (unfolded, names in lower case) and body of a MIME entity. */
+export function entity(raw) {
+  const split = raw.search(/\r?\n\r?\n/);
+  const head = raw.slice(0, split).replace(/\r?\n[ \t]+/g, " ");
+  const body = raw.slice(split).replace(/^\r?\n\r?\n/, "");
+  const headers = {};
+  for (const line of head.split(/\r?\n/)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) (headers[line.slice(0, colon).trim().toLowerCase()] ??= []).push(line.slice(colon + 1).trim());
+  }
+  return { headers, header: (name) => (headers[name.toLowerCase()] || [])[0], body };
+}
+
+/** The leaf parts of a MIME entity, each with its type and decoded text. */
+export function leaves(raw) {
+  const e = entity(raw);
+  const type = e.header("content-type") || "text/plain";
+  const boundary = /boundary="?([^";]+)"?/i.exec(type);
+  if (/^multipart\//i.test(type) && boundary) {
+    const pieces = e.body.split(`--${boundary[1]}`).slice(1);
+    return pieces.filter((p) => !p.startsWith("--")).flatMap((p) => leaves(p.replace(/^\r?\n/, "")));
+  }
+  const cte = (e.header("content-transfer-encoding") || "7bit").toLowerCase();
+  let bytes;
+  if (cte === "quoted-printable") {
+    const soft = e.body.replace(/=\r?\n/g, "");
+    bytes = Buffer.from(soft.replace(/=([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), "latin1");
+  } else if (cte === "base64") {
+    bytes = Buffer.from(e.body.replace(/\s+/g, ""), "base64");
+  } else {
+    bytes = Buffer.from(e.body, "latin1");
+  }
+  return [{ type: type.split(";")[0].trim().toLowerCase(), text: bytes.toString("utf8") }];
+}
+

@@ -737,7 +737,7 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
         })
     };
     eventually(10, || async {
-        card_status(store.cards(&invoice_conv).await.unwrap()).as_deref() == Some("sent")
+        card_status(store.cards(&invoice_conv).await.unwrap()).as_deref() == Some("viewed")
     })
     .await;
 
@@ -795,6 +795,8 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
     assert_eq!(state_of(&ana).await["status"], "partially_paid");
     assert_eq!(state_of(&ana).await["balance"], "R$253.69");
 
+    // Agents watching see the card change and the payment card arrive.
+    let mut events = server.agent_events(&admin).await;
     // The rest: the balance by default.
     let rest = pay(&mut ana, "").await;
     assert_ne!(rest, first);
@@ -808,6 +810,28 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
         .await
         .unwrap();
     assert_eq!(state_of(&ana).await["status"], "paid");
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let ev = crate::support::next_json(&mut events).await;
+        let t = ev["type"].as_str().unwrap_or("").to_owned();
+        if t == "card_updated" || t == "card_added" {
+            kinds.push((
+                t,
+                ev["card"]["payload"]["kind"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+            ));
+        }
+    }
+    assert!(
+        kinds.contains(&("card_updated".into(), "invoice".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("card_added".into(), "payment".into())),
+        "{kinds:?}"
+    );
     let (_, page) = ana.get(&format!("/portal/invoices/{number}")).await;
     assert!(!page.contains("id=\"pay-now\""), "nothing left to pay");
 

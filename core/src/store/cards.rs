@@ -39,6 +39,7 @@ impl Store {
         let conversation = self.conversation(conversation_id).await?;
         let now = ids.now_ms();
         let new_id = ids.new_id();
+        let mut tx = self.begin_write().await?;
         let row: CardRow = sqlx::query_as(
             "INSERT INTO cards (id, conversation_id, kind, subject_id, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
              ON CONFLICT (conversation_id, kind, subject_id) DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at \
@@ -50,8 +51,9 @@ impl Store {
         .bind(payload.subject_id())
         .bind(serde_json::to_string(&payload)?)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut **tx)
         .await?;
+        tx.commit().await?;
         let card = card(row)?;
         let fresh = card.id == new_id;
         Ok((card, fresh, conversation.scope()))
@@ -65,6 +67,8 @@ impl Store {
         payload: &CardPayload,
     ) -> Result<Vec<Card>> {
         payload.validate()?;
+        // Through the writer (on SQLite, one writer at a time), like every other write.
+        let mut tx = self.begin_write().await?;
         let rows: Vec<CardRow> = sqlx::query_as(
             "UPDATE cards SET payload = $1, updated_at = $2 WHERE kind = $3 AND subject_id = $4 \
              RETURNING id, conversation_id, kind, payload, created_at, updated_at",
@@ -73,8 +77,9 @@ impl Store {
         .bind(ids.now_ms())
         .bind(payload.kind().as_str())
         .bind(payload.subject_id())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut **tx)
         .await?;
+        tx.commit().await?;
         let mut cards = rows.into_iter().map(card).collect::<Result<Vec<_>>>()?;
         cards.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(cards)

@@ -278,7 +278,9 @@ pub fn private(mut resp: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: with it a browser sends `Origin: null` on our own forms, which
+        // the CSRF guard refuses. Links with tokens never leave for another site either way.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     resp

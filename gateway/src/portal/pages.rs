@@ -436,6 +436,10 @@ pub async fn invoice(
             Some("first view"),
         )
         .await;
+        let viewed = state.store.invoice(&doc.id).await.map_err(api)?;
+        if let Err(e) = super::dispatch::refresh_card(&state, &viewed).await {
+            tracing::warn!(error = %e, "card not updated after a view");
+        }
     } else {
         audit(&state, &client, "view", Some(&doc.number), None).await;
     }

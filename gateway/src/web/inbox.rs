@@ -640,18 +640,7 @@ async fn conv_view(
             &agents_by_id,
         )));
     }
-    for card in state.store.stored_cards(&c.id).await? {
-        let v: CardView = match &card.card {
-            Some(k) => view::card_view(t, k),
-            None => view::generic_card_view(t, &card.id, &card.kind, &card.payload),
-        };
-        // Cards sit in the thread where they were posted.
-        let pos = thread
-            .iter()
-            .position(|i| matches!(i, ThreadItem::Message(m) if m.when_ms > card.created_at))
-            .unwrap_or(thread.len());
-        thread.insert(pos, ThreadItem::Card(v));
-    }
+    with_cards(state, t, &c.id, &mut thread).await?;
     let history = state
         .store
         .conversations_for(
@@ -793,6 +782,27 @@ pub struct AfterQuery {
     after: Option<String>,
 }
 
+/// Puts the conversation's cards in the thread where they were posted.
+async fn with_cards(
+    state: &AppState,
+    t: &super::i18n::Tr,
+    conversation_id: &str,
+    thread: &mut Vec<ThreadItem>,
+) -> Result<(), WebError> {
+    for card in state.store.stored_cards(conversation_id).await? {
+        let v: CardView = match &card.card {
+            Some(k) => view::card_view(t, k),
+            None => view::generic_card_view(t, &card.id, &card.kind, &card.payload),
+        };
+        let pos = thread
+            .iter()
+            .position(|i| matches!(i, ThreadItem::Message(m) if m.when_ms > card.created_at))
+            .unwrap_or(thread.len());
+        thread.insert(pos, ThreadItem::Card(v));
+    }
+    Ok(())
+}
+
 pub async fn thread_fragment(
     State(state): State<AppState>,
     agent: WebAgent,
@@ -827,6 +837,10 @@ pub async fn thread_fragment(
         .iter()
         .map(|m| ThreadItem::Message(message_view(&agent.tr, now, m, &who, &agents)))
         .collect();
+    // The cards come along: the page replaces those it shows (an invoice turned Paid)
+    // and adds the new ones.
+    let mut thread = thread;
+    with_cards(&state, &agent.tr, &c.id, &mut thread).await?;
     state.store.mark_read(&agent.user.id, &c.id, now).await?;
     let p = Page::anonymous(&state, agent.tr, String::new(), agent.csrf.clone());
     Ok(render(&ThreadFragment { p, thread }))

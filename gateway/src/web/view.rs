@@ -335,6 +335,16 @@ pub fn message_view(
 pub fn card_view(t: &Tr, card: &Card) -> CardView {
     let kind = card.payload.kind();
     let kind_label = t.t(&format!("card-kind-{}", kind.as_str()));
+    let lang = switchboard_portal::locale::Lang::from_tag(t.lang());
+    let words = switchboard_portal::locale::doc_words(lang);
+    let money = |m: &switchboard_core::money::Money| {
+        switchboard_portal::locale::money(
+            m.amount_minor,
+            m.currency.code(),
+            m.currency.exponent(),
+            lang,
+        )
+    };
     let date = |ms: Option<i64>| ms.map(|m| iso(m)[..10].to_owned());
     type Parts = (
         Option<String>,
@@ -351,10 +361,10 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             ..
         } => (
             Some(number.clone()),
-            Some(amount.plain()),
+            Some(money(amount)),
             Some((
-                status.as_str().to_owned(),
-                status.as_str().replace('_', " "),
+                format!("doc-{}", status.as_str()),
+                words.status(status.as_str()).to_owned(),
             )),
             date(*due_at)
                 .map(|d| vec![("Due".to_owned(), d)])
@@ -368,10 +378,10 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             ..
         } => (
             Some(number.clone()),
-            Some(amount.plain()),
+            Some(money(amount)),
             Some((
-                status.as_str().to_owned(),
-                status.as_str().replace('_', " "),
+                format!("doc-{}", status.as_str()),
+                words.status(status.as_str()).to_owned(),
             )),
             date(*valid_until)
                 .map(|d| vec![("Valid until".to_owned(), d)])
@@ -384,10 +394,20 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             ..
         } => (
             invoice_number.clone(),
-            Some(amount.plain()),
+            Some(money(amount)),
             Some((
-                status.as_str().to_owned(),
-                status.as_str().replace('_', " "),
+                match status.as_str() {
+                    "succeeded" => "doc-paid".to_owned(),
+                    "failed" => "doc-overdue".to_owned(),
+                    other => format!("doc-{other}"),
+                },
+                {
+                    let s = status.as_str().replace('_', " ");
+                    let mut c = s.chars();
+                    c.next()
+                        .map(|f| f.to_uppercase().chain(c).collect())
+                        .unwrap_or(s)
+                },
             )),
             Vec::new(),
         ),
