@@ -856,4 +856,76 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
         activity.contains("checkout cs_test_e2e_1"),
         "{activity:.2000}"
     );
+
+    // Estimates: accepting one makes a draft invoice of its lines, once; a declined one
+    // and an expired one cannot be accepted.
+    let estimate = |valid: &str| serde_json::json!({"contact_id": contact, "currency": "BRL", "issue_date": "2026-01-02", "due_date": valid, "document": doc, "send": true});
+    let (s, open) = server
+        .post(&admin, "/api/v1/estimates", &estimate("2099-12-31"))
+        .await;
+    assert_eq!(s, 201, "{open}");
+    let (_, other) = server
+        .post(&admin, "/api/v1/estimates", &estimate("2099-12-31"))
+        .await;
+    let (_, expired) = server
+        .post(&admin, "/api/v1/estimates", &estimate("2026-01-03"))
+        .await;
+    assert_eq!(expired["status"], "expired");
+    let en = open["number"].as_str().unwrap().to_owned();
+    let (status, page) = ana.get(&format!("/portal/estimates/{en}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("value=\"accept\""), "{page:.3000}");
+    for _ in 0..2 {
+        let (s, _) = ana
+            .post(
+                &format!("/portal/estimates/{en}/answer"),
+                &[("answer", "accept")],
+            )
+            .await;
+        assert_eq!(s, 303);
+    }
+    let (_, page) = ana.get(&format!("/portal/estimates/{en}")).await;
+    assert!(page.contains("You accepted this estimate.") && !page.contains("value=\"accept\""));
+    let (_, invoices) = server.get(&admin, "/api/v1/invoices").await;
+    let key = format!("estimate:{}", open["id"].as_str().unwrap());
+    let converted: Vec<&serde_json::Value> = invoices["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["external_id"] == key.as_str())
+        .collect();
+    assert_eq!(converted.len(), 1, "{invoices}");
+    assert_eq!(converted[0]["status"], "draft");
+    assert_eq!(converted[0]["total"], open["total"]);
+    let on = other["number"].as_str().unwrap().to_owned();
+    ana.post(
+        &format!("/portal/estimates/{on}/answer"),
+        &[("answer", "decline")],
+    )
+    .await;
+    ana.post(
+        &format!("/portal/estimates/{on}/answer"),
+        &[("answer", "accept")],
+    )
+    .await;
+    let (_, o) = server
+        .get(
+            &admin,
+            &format!("/api/v1/documents/{}", other["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(o["status"], "declined");
+    let xn = expired["number"].as_str().unwrap().to_owned();
+    ana.post(
+        &format!("/portal/estimates/{xn}/answer"),
+        &[("answer", "accept")],
+    )
+    .await;
+    let (_, x) = server
+        .get(
+            &admin,
+            &format!("/api/v1/documents/{}", expired["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(x["status"], "expired");
 }

@@ -118,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../../../migrations/0015_portal.sql"),
     ),
+    (
+        16,
+        "portal lists",
+        include_str!("../../../migrations/0016_portal_lists.sql"),
+    ),
 ];
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).

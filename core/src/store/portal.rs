@@ -12,7 +12,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::Store;
-use super::billing::{COLUMNS, Invoice, invoice};
+use super::billing::{COLUMNS, Invoice, LIST_COLUMNS, invoice};
 use crate::clock::Ids;
 use crate::domain::{Identity, Role};
 use crate::error::{Error, Result};
@@ -290,8 +290,9 @@ impl Store {
         };
         let per_page = q.per_page.clamp(1, 200);
         let offset = (q.page.max(1) - 1).saturating_mul(per_page);
+        // One query: the page, and how many there are in all (a window over the filter).
         let sql = format!(
-            "SELECT * FROM (SELECT {COLUMNS}, {shown} AS shown FROM invoices WHERE {clause} AND kind = $3 AND status <> 'draft') d \
+            "SELECT *, CAST(COUNT(*) OVER () AS BIGINT) AS matching FROM (SELECT {LIST_COLUMNS}, {shown} AS shown FROM invoices WHERE {clause} AND kind = $3 AND status <> 'draft') d \
              WHERE 1 = 1 {filter} ORDER BY {order} {dir}, id {dir} LIMIT {per_page} OFFSET {offset}"
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -305,6 +306,11 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let docs = rows.iter().map(invoice).collect::<Result<Vec<_>>>()?;
+        if let Some(first) = rows.first() {
+            let total: i64 = first.try_get("matching")?;
+            return Ok((docs, total));
+        }
+        // A page past the end: count on its own.
         let count_sql = format!(
             "SELECT COUNT(*) FROM (SELECT {shown} AS shown FROM invoices WHERE {clause} AND kind = $3 AND status <> 'draft') d WHERE 1 = 1 {filter}"
         );

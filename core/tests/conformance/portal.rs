@@ -227,6 +227,13 @@ async fn clients_see_their_company_only_and_totals_add_up(env: Env) {
     q.page = 3;
     let (last, n) = env.store.client_documents(&a, &q).await.unwrap();
     assert_eq!((last.len(), n), (1, 5));
+    q.page = 10;
+    let (past, n) = env.store.client_documents(&a, &q).await.unwrap();
+    assert_eq!(
+        (past.len(), n),
+        (0, 5),
+        "past the end, the count still holds"
+    );
     assert!(
         env.store
             .client_documents(&a, &query(Some("nonsense")))

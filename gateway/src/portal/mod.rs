@@ -109,6 +109,12 @@ pub fn table() -> Table {
             Client,
             get(pages::estimate),
         ),
+        r(
+            "POST",
+            "/portal/estimates/{number}/answer",
+            Client,
+            post(pay::answer_estimate),
+        ),
         r("GET", "/portal/activity", Client, get(pages::activity)),
     ]
 }

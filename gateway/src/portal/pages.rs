@@ -284,6 +284,8 @@ struct InvoicePage {
     pay_default: String,
     pay_error: bool,
     paid_notice: bool,
+    /// An estimate still open for an answer.
+    can_answer: bool,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -385,6 +387,7 @@ async fn document_page(
         ),
         pay_error: q.error.as_deref() == Some("amount"),
         paid_notice: q.paid.is_some(),
+        can_answer: doc.kind == "estimate" && shown(doc, today) == "sent",
     };
     Ok(private(render(&page)))
 }

@@ -157,3 +157,77 @@ pub async fn pay(
     }
     Ok(Redirect::to(to).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    answer: String,
+}
+
+/// Accept or decline an estimate that is still open. Accepting turns it into a draft
+/// invoice with the same lines, for the business to check and send.
+pub async fn answer_estimate(
+    State(state): State<AppState>,
+    client: Client,
+    Path(number): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response, Response> {
+    let api = |e: crate::error::ApiError| e.into_response();
+    let doc = own(&state, &client, "estimate", &number).await?;
+    let back = format!("/portal/estimates/{}", doc.number);
+    let to = match form.answer.as_str() {
+        "accept" => "accepted",
+        "decline" => "declined",
+        _ => return Ok(Redirect::to(&back).into_response()),
+    };
+    if shown(&doc, today(&state)) != "sent" {
+        // Answered before, or expired: the page says which.
+        return Ok(Redirect::to(&back).into_response());
+    }
+    let answered = state
+        .store
+        .set_document_status(&doc.id, &["sent"], to, state.ids.now_ms())
+        .await
+        .map_err(|e| api(e.into()))?;
+    let mut detail = None;
+    if to == "accepted" {
+        let document = switchboard_portal::document::Document::parse(&answered.document)
+            .map_err(|e| api(crate::error::ApiError::Unavailable(e.to_string())))?;
+        let invoice = crate::billing_api::create_document(
+            &state,
+            "invoice",
+            &crate::billing_api::NewDocument {
+                contact_id: answered.contact_id.clone(),
+                company_id: answered.company_id.clone(),
+                currency: answered.currency.clone(),
+                issue_date: None,
+                due_date: None,
+                document,
+                external_id: Some(format!("estimate:{}", answered.id)),
+                send: false,
+            },
+        )
+        .await
+        .map_err(api)?;
+        detail = Some(format!("accepted; draft invoice {}", invoice.number));
+    }
+    if let Err(e) = super::dispatch::refresh_card(&state, &answered).await {
+        tracing::warn!(error = %e, "estimate card not updated");
+    }
+    if let Err(e) = state
+        .store
+        .audit(
+            &state.ids,
+            client.scope.company_id.as_deref(),
+            &client.scope.contact_id,
+            Some(&client.scope.user_id),
+            to,
+            Some(&answered.number),
+            detail.as_deref(),
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "audit entry not written");
+    }
+    Ok(Redirect::to(&back).into_response())
+}
