@@ -217,6 +217,19 @@ poll_seconds = 1
     await agent.locator("#thread", { hasText: "Payment" }).waitFor({ timeout: 15000 });
     await shoot(agent, "portal-agent-card");
 
+    // The agent's billing pages: the list, and the invoice with its ledger and the
+    // client's portal activity.
+    await agent.goto(`${server.base}/billing`);
+    await agent.locator("table.p-table", { hasText: inv.number }).waitFor();
+    await accessible(agent, "billing list");
+    await shoot(agent, "billing-list");
+    await agent.getByRole("link", { name: inv.number }).click();
+    await agent.locator("#doc-status", { hasText: "Paid" }).waitFor();
+    await agent.locator("main", { hasText: `stripe · pi_${stripe.sessions[0].id}` }).waitFor();
+    await agent.locator("main", { hasText: "ana@globex.example" }).waitFor();
+    await accessible(agent, "billing document");
+    await shoot(agent, "billing-document");
+
     // The activity log, and the sign-in page in Portuguese at phone width.
     await page.goto(`${server.base}/portal/activity`);
     await accessible(page, "portal activity");

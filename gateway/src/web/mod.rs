@@ -18,6 +18,7 @@ use session::WebAgent;
 
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod blobs;
 pub mod dashboard;
 pub mod i18n;
@@ -211,6 +212,31 @@ pub fn table() -> Table {
         r("GET", "/palette", Agent, get(inbox::palette)),
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
         r("GET", "/dashboard", Reports, get(dashboard::page)),
+        r("GET", "/billing", Reports, get(billing::list)),
+        r(
+            "GET",
+            "/billing/documents/{id}",
+            Reports,
+            get(billing::document),
+        ),
+        r(
+            "POST",
+            "/billing/documents/{id}/send",
+            Admin,
+            post(billing::send),
+        ),
+        r(
+            "POST",
+            "/billing/documents/{id}/payment",
+            Admin,
+            post(billing::payment),
+        ),
+        r(
+            "POST",
+            "/billing/documents/{id}/void",
+            Admin,
+            post(billing::void),
+        ),
         r("GET", "/admin/users", Admin, get(admin::list)),
         r("GET", "/admin/email", Admin, get(admin::email)),
         r("GET", "/admin/email/new", Admin, get(admin::email_new_page)),
