@@ -417,6 +417,14 @@ pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             post(b::create_invoice),
         ),
         route(
+            "POST",
+            "/invoices/import",
+            Admin,
+            "Import invoices from CSV (one row per line item; rows sharing external_id make one invoice); all rows are checked first",
+            None,
+            post(b::import_invoices),
+        ),
+        route(
             "GET",
             "/estimates",
             Reports,

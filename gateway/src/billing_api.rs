@@ -406,3 +406,65 @@ pub async fn add_company_contact(
         Json(json!({ "id": id, "contact_id": m.contact_id })),
     ))
 }
+
+/// `POST /api/v1/invoices/import`: a CSV file (`portal::csv`'s columns), one row per line
+/// item. Every row is checked, contacts and dates included, before any document is made;
+/// a file with a bad row is refused whole with each row's problem. Documents are keyed by
+/// their `external_id`, so importing the same file again makes nothing new.
+pub async fn import_invoices(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    body: axum::body::Bytes,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::Invalid("the file is not UTF-8 text".into()))?;
+    let (docs, mut problems) = switchboard_portal::csv::read(text, &|c| {
+        switchboard_core::money::Currency::parse(c)
+            .ok()
+            .map(switchboard_core::money::Currency::exponent)
+    });
+    for d in &docs {
+        if state.store.contact_company(&d.contact_id).await?.is_none() {
+            problems.push(format!("row {}: no contact {}", d.row, d.contact_id));
+        }
+        let issue = d.issue_date.as_deref().map(parse_date);
+        let due = d.due_date.as_deref().map(parse_date);
+        if matches!(issue, Some(None)) || matches!(due, Some(None)) {
+            problems.push(format!("row {}: a date is not like 2026-11-23", d.row));
+        } else if let (Some(Some(i)), Some(Some(u))) = (issue, due)
+            && u < i
+        {
+            problems.push(format!("row {}: due_date is before issue_date", d.row));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| {
+            p.split_whitespace()
+                .nth(1)
+                .and_then(|n| n.trim_end_matches(':').parse::<usize>().ok())
+                .unwrap_or(0)
+        });
+        return Err(ApiError::Invalid(problems.join("; ")));
+    }
+    let mut made = Vec::with_capacity(docs.len());
+    for d in docs {
+        let doc = create_document(
+            &state,
+            "invoice",
+            &NewDocument {
+                contact_id: d.contact_id,
+                company_id: None,
+                currency: d.currency,
+                issue_date: d.issue_date,
+                due_date: d.due_date,
+                document: d.document,
+                external_id: Some(d.external_id.clone()),
+                send: false,
+            },
+        )
+        .await?;
+        made.push(json!({ "external_id": d.external_id, "id": doc.id, "number": doc.number }));
+    }
+    Ok((StatusCode::CREATED, Json(json!({ "documents": made }))))
+}

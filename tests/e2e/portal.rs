@@ -928,4 +928,63 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
         )
         .await;
     assert_eq!(x["status"], "expired");
+
+    // CSV import: a file with bad rows is refused whole, naming them; a good one makes one
+    // invoice per external id, and importing it again makes nothing new.
+    let import = async |csv: String| -> (u16, serde_json::Value) {
+        let r = server
+            .http
+            .post(server.url("/api/v1/invoices/import"))
+            .bearer_auth(&admin)
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or_default())
+    };
+    let (_, before) = server.get(&admin, "/api/v1/invoices").await;
+    let count = before["documents"].as_array().unwrap().len();
+    let bad = format!(
+        "external_id,contact_id,currency,description,quantity,unit_price,tax_rate,issue_date,due_date\n\
+         acc-1,{contact},BRL,Visita,1,\"1.000,00\",23,2026-11-01,2026-12-01\n\
+         acc-2,nobody,BRL,Visita,1,10,,,\n\
+         acc-3,{contact},BRL,Visita,one,10,,,\n\
+         acc-4,{contact},BRL,Visita,1,10,,2026-11-10,2026-11-01\n"
+    );
+    let (s, e) = import(bad).await;
+    assert_eq!(s, 422, "{e}");
+    let msg = e.to_string();
+    for row in ["row 3", "row 4", "row 5"] {
+        assert!(msg.contains(row), "{row}: {msg}");
+    }
+    let (_, after) = server.get(&admin, "/api/v1/invoices").await;
+    assert_eq!(
+        after["documents"].as_array().unwrap().len(),
+        count,
+        "nothing stored"
+    );
+    let good = format!(
+        "external_id,contact_id,currency,description,quantity,unit_price,tax_rate,issue_date,due_date\n\
+         acc-1,{contact},BRL,\"Visita técnica, São Paulo\",1,\"1.000,00\",23,2026-11-01,2026-12-01\n\
+         acc-1,{contact},BRL,Toner,2,50.00,,,\n\
+         acc-2,{contact},BRL,Contrato mensal,1,300,,2026-11-01,\n"
+    );
+    let (s, first) = import(good.clone()).await;
+    assert_eq!(s, 201, "{first}");
+    assert_eq!(first["documents"].as_array().unwrap().len(), 2);
+    let (_, again) = import(good).await;
+    assert_eq!(
+        again["documents"], first["documents"],
+        "the same file again makes nothing new"
+    );
+    let id = first["documents"][0]["id"].as_str().unwrap();
+    let (_, d) = server.get(&admin, &format!("/api/v1/documents/{id}")).await;
+    // 1,000.00 + 23 % = 1,230.00, and 2 × 50.00 = 100.00.
+    assert_eq!(d["total"], 133_000);
+    assert_eq!(d["status"], "draft");
+    assert_eq!(
+        d["document"]["lines"][0]["description"],
+        "Visita técnica, São Paulo"
+    );
 }
