@@ -153,32 +153,26 @@ pub async fn home(
         per_page: PER_PAGE,
         today,
     };
-    let (docs, count) = state
-        .store
-        .client_documents(&client.scope, &query)
-        .await
-        .map_err(api)?;
-    let (estimates, _) = state
-        .store
-        .client_documents(
-            &client.scope,
-            &DocumentQuery {
-                kind: "estimate".into(),
-                status: None,
-                sort: "issued".into(),
-                descending: true,
-                page: 1,
-                per_page: 50,
-                today,
-            },
-        )
-        .await
-        .map_err(api)?;
-    let all = state
-        .store
-        .client_totals(&client.scope, today)
-        .await
-        .map_err(api)?;
+    // The page, the estimates and the totals are read at once, each on its own connection.
+    let estimates_query = DocumentQuery {
+        kind: "estimate".into(),
+        status: None,
+        sort: "issued".into(),
+        descending: true,
+        page: 1,
+        per_page: 50,
+        today,
+    };
+    let (page_of, estimates_of, all) = tokio::join!(
+        state.store.client_documents(&client.scope, &query),
+        state
+            .store
+            .client_documents(&client.scope, &estimates_query),
+        state.store.client_totals(&client.scope, today),
+    );
+    let (docs, count) = page_of.map_err(api)?;
+    let (estimates, _) = estimates_of.map_err(api)?;
+    let all = all.map_err(api)?;
     let dw = doc_words(lang);
     let sorts = [
         ("number", w.number),
