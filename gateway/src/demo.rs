@@ -27,12 +27,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let base = format!("http://{}", state.config.listen.ip()).replace("0.0.0.0", "127.0.0.1");
     let base = format!("{base}:{}", app.port());
+    let portal = match portal_link(&state).await {
+        Ok(Some(token)) => format!("{base}/portal/link/{token}"),
+        Ok(None) => format!("{base}/portal/login"),
+        Err(e) => {
+            tracing::warn!(error = %e, "no demo portal link");
+            format!("{base}/portal/login")
+        }
+    };
     let text = format!(
         "Switchboard demo is running at {base}\n\
          \x20 Agent inbox:             {base}/login  ({AGENT} or {ADMIN}, password {password})\n\
          \x20 Web chat (as a client):  {base}/chat\n\
          \x20 Agent API (as Ana, N1):  curl -H 'Authorization: Bearer {agent_token}' {base}/api/v1/conversations\n\
          \x20 Admin token:             {admin_token}\n\
+         \x20 Client portal (as João): {portal}  (one use, 15 minutes)\n\
          \x20 Health and metrics:      {base}/readyz  {base}/metrics\n\
          Stop with Ctrl-C.\n"
     );
@@ -41,6 +50,83 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::io::Write::write_all(&mut out, text.as_bytes())
         .and_then(|()| std::io::Write::flush(&mut out));
     app.run_until_stopped(CancellationToken::new()).await
+}
+
+/// A sign-in link for João, whose company has invoices (a new one at every start).
+async fn portal_link(state: &AppState) -> anyhow::Result<Option<String>> {
+    let visitor = Identity::new(IdentityKind::Visitor, "demo-joao")?;
+    let Some(contact) = state.store.contact_for_identity(&visitor).await? else {
+        return Ok(None);
+    };
+    let token = state
+        .store
+        .create_magic_link(
+            &state.ids,
+            &switchboard_core::store::NewLink {
+                contact_id: &contact,
+                email: "joao@acme.example",
+                purpose: "login",
+                ttl_ms: 15 * 60_000,
+            },
+        )
+        .await?;
+    Ok(Some(token))
+}
+
+/// Two invoices for João's company: one paid, one open.
+async fn seed_invoices(state: &AppState, contact: &str) -> anyhow::Result<()> {
+    let lines = [
+        (
+            r#"{"lines":[{"description":"Toner cartridges, black (4)","quantity_milli":4000,"unit_price":8990,"tax_rate_bp":2100},{"description":"On-site visit","quantity_milli":1000,"unit_price":6000,"tax_rate_bp":2100}]}"#,
+            "2026-10-01",
+            "2026-10-31",
+            true,
+        ),
+        (
+            r#"{"lines":[{"description":"Monthly maintenance contract","quantity_milli":1000,"unit_price":24900,"tax_rate_bp":2100}],"notes":"Thank you for your business."}"#,
+            "2026-11-01",
+            "2026-12-01",
+            false,
+        ),
+    ];
+    for (i, (doc, issued, due, paid)) in lines.into_iter().enumerate() {
+        let made = crate::billing_api::create_document(
+            state,
+            "invoice",
+            &crate::billing_api::NewDocument {
+                contact_id: contact.to_owned(),
+                company_id: None,
+                currency: "EUR".into(),
+                issue_date: Some(issued.into()),
+                due_date: Some(due.into()),
+                document: switchboard_portal::document::Document::parse(doc)
+                    .map_err(|e| anyhow::anyhow!(e))?,
+                external_id: Some(format!("demo-{i}")),
+                send: false,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        let sent = state
+            .store
+            .set_document_status(&made.id, &["draft"], "sent", state.ids.now_ms())
+            .await?;
+        if paid {
+            state
+                .store
+                .record_payment(
+                    &state.ids,
+                    &sent.id,
+                    "payment",
+                    sent.total,
+                    "EUR",
+                    "manual",
+                    "demo-transfer",
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
@@ -104,6 +190,9 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
                 if let IngestOutcome::Stored(s) = outcome {
                     store.set_contact_company(&s.contact_id, &company).await?;
                     conversation = Some(s.conversation.id.clone());
+                    if n == 1 && i == 0 {
+                        seed_invoices(state, &s.contact_id).await?;
+                    }
                 }
             }
         }

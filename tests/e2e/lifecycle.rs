@@ -142,7 +142,7 @@ async fn demo_seeds_and_serves() {
     let lines = tokio::task::spawn_blocking(move || {
         use std::io::BufRead;
         let mut lines = std::io::BufReader::new(stdout).lines();
-        let first: Vec<String> = lines.by_ref().take(4).map(Result::unwrap).collect();
+        let first: Vec<String> = lines.by_ref().take(6).map(Result::unwrap).collect();
         // Keep draining so the demo never writes into a closed pipe.
         std::thread::spawn(move || for _ in lines {});
         first
@@ -171,6 +171,36 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     assert_eq!(body["conversations"].as_array().unwrap().len(), 2, "{body}");
+    // The client portal's link: its confirmation page, and João's invoices behind it.
+    let link = lines[5]
+        .split_whitespace()
+        .find(|w| w.contains("/portal/link/"))
+        .unwrap()
+        .to_owned();
+    let nohop = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let confirm = nohop.get(&link).send().await.unwrap();
+    assert_eq!(confirm.status().as_u16(), 200, "{lines:?}");
+    let admin = lines[4].split_whitespace().last().unwrap().to_owned();
+    let invoices: serde_json::Value = http
+        .get(format!("http://127.0.0.1:{port}/api/v1/invoices"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = invoices["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 2, "{invoices}");
+    assert!(statuses.contains(&"paid"), "{invoices}");
     let page = http
         .get(format!("http://127.0.0.1:{port}/chat"))
         .send()
