@@ -29,7 +29,7 @@ fn writer(role: Role) -> Result<(), ApiError> {
     }
 }
 
-fn require(caller_role: Role, roles: &[Role]) -> Result<(), ApiError> {
+pub(crate) fn require(caller_role: Role, roles: &[Role]) -> Result<(), ApiError> {
     if roles.contains(&caller_role) {
         Ok(())
     } else {

@@ -20,20 +20,13 @@ use switchboard_portal::locale::{civil, iso_date, parse_date};
 use switchboard_portal::numbering::Pattern;
 
 use crate::api::Agent;
+use crate::api_inbox::require;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::portal::billing::{shown, today};
 use crate::portal::dispatch::{after_payment, dispatch, refresh_card};
 
 type Reply = Result<(StatusCode, Json<Value>), ApiError>;
-
-fn require(role: Role, roles: &[Role]) -> Result<(), ApiError> {
-    if roles.contains(&role) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("billing is for admins".into()))
-    }
-}
 
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     b.map(|Json(v)| v)

@@ -96,6 +96,16 @@ struct Fonts {
 }
 
 impl Fonts {
+    /// The embedded fonts, read and hashed once per process: a ZIP of a thousand invoices
+    /// renders a thousand PDFs.
+    fn get() -> Result<&'static Self, PdfError> {
+        static FONTS: std::sync::OnceLock<Option<Fonts>> = std::sync::OnceLock::new();
+        FONTS
+            .get_or_init(|| Self::load().ok())
+            .as_ref()
+            .ok_or(PdfError::Font)
+    }
+
     fn load() -> Result<Self, PdfError> {
         let r = dejavu::sans::regular();
         let b = dejavu::sans::bold();
@@ -517,8 +527,8 @@ fn fill(c: Color) -> Fill {
 
 /// The PDF's bytes.
 pub fn render(d: &PdfInvoice<'_>) -> Result<Vec<u8>, PdfError> {
-    let fonts = Fonts::load()?;
-    let pages = layout(&fonts, d);
+    let fonts = Fonts::get()?;
+    let pages = layout(fonts, d);
     let mut pdf = Pdf::new();
     let w = doc_words(d.lang);
     let title = if d.kind == "estimate" {

@@ -271,6 +271,16 @@ async fn magic_links_sign_clients_in_once_and_show_their_own_invoices() {
             .to_owned()
     };
     assert_eq!(notice(&known), notice(&unknown));
+    // Asking again and again for one address is limited (5 an hour by default).
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            anon.post("/portal/login", &[("email", "carl@nowhere.example")])
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
 
     // Signing out ends the session.
     let (status, _) = ana.post("/portal/logout", &[]).await;

@@ -50,6 +50,18 @@ pub fn shown(doc: &Invoice, today: i64) -> String {
 
 /// The document's PDF, in the client's language.
 pub async fn pdf(state: &AppState, doc: &Invoice, lang: Lang) -> Result<Vec<u8>, ApiError> {
+    let mut names = std::collections::HashMap::new();
+    pdf_named(state, doc, lang, &mut names).await
+}
+
+/// The PDF, with company names looked up once per `names` (a ZIP of one company's
+/// thousand invoices asks for its name once).
+pub async fn pdf_named(
+    state: &AppState,
+    doc: &Invoice,
+    lang: Lang,
+    names: &mut std::collections::HashMap<String, String>,
+) -> Result<Vec<u8>, ApiError> {
     let document =
         Document::parse(&doc.document).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let totals = document
@@ -59,7 +71,14 @@ pub async fn pdf(state: &AppState, doc: &Invoice, lang: Lang) -> Result<Vec<u8>,
     if bill_to.name.is_empty()
         && let Some(c) = &doc.company_id
     {
-        bill_to.name = state.store.company_name(c).await?.unwrap_or_default();
+        bill_to.name = match names.get(c) {
+            Some(n) => n.clone(),
+            None => {
+                let n = state.store.company_name(c).await?.unwrap_or_default();
+                names.insert(c.clone(), n.clone());
+                n
+            }
+        };
     }
     let business = Party {
         name: state.config.web.business_name.clone(),

@@ -100,16 +100,15 @@ pub async fn dispatch(
         )));
     }
     let identities = state.store.contact_identities(&doc.contact_id).await?;
-    let Some(email) = identities
+    // The email sender writes to the contact's address; without one there is no mail.
+    if !identities
         .iter()
-        .filter(|(i, _)| i.kind() == IdentityKind::Email)
-        .max_by_key(|(_, verified)| *verified)
-        .map(|(i, _)| i.value().to_owned())
-    else {
+        .any(|(i, _)| i.kind() == IdentityKind::Email)
+    {
         return Err(ApiError::Invalid(
             "the contact has no email address to send it to".into(),
         ));
-    };
+    }
     let Some(mailbox) = state.email_sender.any_mailbox() else {
         return Err(ApiError::Unavailable(
             "no mailbox sends mail: add one under Settings › Email".into(),
@@ -162,7 +161,6 @@ pub async fn dispatch(
             Status::Pending,
         )
         .await?;
-    let _ = email;
     let sent = if doc.status == "draft" {
         state
             .store

@@ -386,7 +386,7 @@ async fn document_page(
     Ok(private(render(&page)))
 }
 
-async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     client: &Client,
     action: &str,
@@ -418,13 +418,12 @@ pub async fn invoice(
 ) -> PageResult {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let doc = own(&state, &client, "invoice", &number).await?;
-    let now = state.ids.now_ms();
-    if state
+    let first = state
         .store
-        .mark_invoice_viewed(&doc.id, now)
+        .mark_invoice_viewed(&doc.id, state.ids.now_ms())
         .await
-        .map_err(api)?
-    {
+        .map_err(api)?;
+    let doc = if first {
         audit(
             &state,
             &client,
@@ -437,10 +436,11 @@ pub async fn invoice(
         if let Err(e) = super::dispatch::refresh_card(&state, &viewed).await {
             tracing::warn!(error = %e, "card not updated after a view");
         }
+        viewed
     } else {
         audit(&state, &client, "view", Some(&doc.number), None).await;
-    }
-    let doc = state.store.invoice(&doc.id).await.map_err(api)?;
+        doc
+    };
     document_page(&state, &client, &doc, &q).await
 }
 
@@ -533,8 +533,9 @@ pub async fn zip(State(state): State<AppState>, client: Client, body: Bytes) -> 
     let count = docs.len();
     tokio::spawn(async move {
         let mut z = ZipStream::new(now_s);
+        let mut names = std::collections::HashMap::new();
         for doc in docs {
-            let bytes = match pdf(&state, &doc, lang).await {
+            let bytes = match super::billing::pdf_named(&state, &doc, lang, &mut names).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(invoice = %doc.number, error = %e, "PDF for the ZIP failed");

@@ -136,25 +136,18 @@ pub async fn pay(
     else {
         return Err(unavailable(&state, &client, StatusCode::BAD_GATEWAY));
     };
-    if let Err(e) = state
-        .store
-        .audit(
-            &state.ids,
-            client.scope.company_id.as_deref(),
-            &client.scope.contact_id,
-            Some(&client.scope.user_id),
-            "pay",
-            Some(&doc.number),
-            Some(&format!(
-                "checkout {} for {amount} {}",
-                session.get("id").and_then(|i| i.as_str()).unwrap_or(""),
-                doc.currency
-            )),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "audit entry not written");
-    }
+    super::pages::audit(
+        &state,
+        &client,
+        "pay",
+        Some(&doc.number),
+        Some(&format!(
+            "checkout {} for {amount} {}",
+            session.get("id").and_then(|i| i.as_str()).unwrap_or(""),
+            doc.currency
+        )),
+    )
+    .await;
     Ok(Redirect::to(to).into_response())
 }
 
@@ -214,20 +207,13 @@ pub async fn answer_estimate(
     if let Err(e) = super::dispatch::refresh_card(&state, &answered).await {
         tracing::warn!(error = %e, "estimate card not updated");
     }
-    if let Err(e) = state
-        .store
-        .audit(
-            &state.ids,
-            client.scope.company_id.as_deref(),
-            &client.scope.contact_id,
-            Some(&client.scope.user_id),
-            to,
-            Some(&answered.number),
-            detail.as_deref(),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "audit entry not written");
-    }
+    super::pages::audit(
+        &state,
+        &client,
+        to,
+        Some(&answered.number),
+        detail.as_deref(),
+    )
+    .await;
     Ok(Redirect::to(&back).into_response())
 }

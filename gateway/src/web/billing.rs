@@ -41,11 +41,23 @@ pub struct DocRow {
     pub balance: String,
 }
 
-async fn row(state: &AppState, d: &Invoice, lang: Lang) -> Result<DocRow, WebError> {
+async fn row(
+    state: &AppState,
+    d: &Invoice,
+    lang: Lang,
+    names: &mut std::collections::HashMap<String, String>,
+) -> Result<DocRow, WebError> {
     let w = doc_words(lang);
     let status = shown(d, today(state));
     let client = match &d.company_id {
-        Some(c) => state.store.company_name(c).await?.unwrap_or_default(),
+        Some(c) => match names.get(c) {
+            Some(n) => n.clone(),
+            None => {
+                let n = state.store.company_name(c).await?.unwrap_or_default();
+                names.insert(c.clone(), n.clone());
+                n
+            }
+        },
         None => state
             .store
             .contact_summary(&d.contact_id)
@@ -120,8 +132,9 @@ pub async fn list(
         .documents(kind, None, status, today(&state), 200)
         .await?;
     let mut rows = Vec::with_capacity(docs.len());
+    let mut names = std::collections::HashMap::new();
     for d in &docs {
-        rows.push(row(&state, d, lang).await?);
+        rows.push(row(&state, d, lang, &mut names).await?);
     }
     let w = doc_words(lang);
     let page = ListPage {
@@ -195,7 +208,7 @@ pub async fn document(
         .invoice(&id)
         .await
         .map_err(|_| WebError::NotFound(agent.tr))?;
-    let d = row(&state, &doc, lang).await?;
+    let d = row(&state, &doc, lang, &mut std::collections::HashMap::new()).await?;
     let ledger = state
         .store
         .ledger(&doc.id)
