@@ -4,4 +4,5 @@
 //! HTTP framework, so it can be tested and fuzzed on its own.
 
 pub mod email;
+pub mod portal;
 pub mod webchat;

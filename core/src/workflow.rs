@@ -66,7 +66,7 @@ pub struct Workflow {
     pub metrics: Arc<Metrics>,
     pub sla: Arc<SlaConfig>,
     /// Told when a conversation's status changes, to let its customer know.
-    pub notices: Option<Arc<dyn StatusNotices>>,
+    pub notices: Vec<Arc<dyn StatusNotices>>,
 }
 
 /// Lets a conversation's customer know its status changed (the email channel mails a
@@ -85,7 +85,7 @@ impl Workflow {
             ids,
             metrics,
             sla: Arc::new(SlaConfig::default()),
-            notices: None,
+            notices: Vec::new(),
         }
     }
 
@@ -94,8 +94,9 @@ impl Workflow {
         self
     }
 
+    /// Adds one more party to tell about status changes.
     pub fn with_notices(mut self, notices: Arc<dyn StatusNotices>) -> Self {
-        self.notices = Some(notices);
+        self.notices.push(notices);
         self
     }
 
@@ -151,10 +152,10 @@ impl Workflow {
             self.notify(agent, NotificationKind::Assigned, &conversation, None)
                 .await;
         }
-        if before.status != conversation.status
-            && let Some(n) = &self.notices
-        {
-            n.status_changed(&before, &conversation).await;
+        if before.status != conversation.status {
+            for n in &self.notices {
+                n.status_changed(&before, &conversation).await;
+            }
         }
         Ok(conversation)
     }

@@ -62,3 +62,24 @@
     }, 3000);
   }
 })();
+// A ticket's page follows its thread: each server-sent "changed" reads the thread again.
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-events]");
+  var thread = document.getElementById("thread");
+  if (!box || !thread || !window.EventSource) { return; }
+  var busy = false, again = false;
+  function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    fetch(box.getAttribute("data-thread"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html != null && thread.innerHTML !== html) { thread.innerHTML = html; } })
+      .catch(function () {})
+      .then(function () { busy = false; if (again) { again = false; refresh(); } });
+  }
+  var source = new EventSource(box.getAttribute("data-events"));
+  source.addEventListener("changed", refresh);
+  // After a reconnect, events may have been missed.
+  source.addEventListener("open", refresh);
+})();

@@ -190,6 +190,11 @@ impl AppState {
                 outbox: outbox.clone(),
                 config: config.clone(),
                 mailboxes: mailboxes.clone(),
+            }))
+            .with_notices(Arc::new(crate::portal::tickets::TicketCards {
+                store: store.clone(),
+                realtime: realtime.clone(),
+                ids: ids.clone(),
             })),
         );
         let widget_uploads = Arc::new(crate::webchat::attachments::UploadLimits::new(
@@ -265,6 +270,10 @@ impl AppState {
         let mut senders: HashMap<Channel, Arc<dyn Sender>> = HashMap::new();
         senders.insert(Channel::Webchat, Arc::new(WebchatSender));
         senders.insert(Channel::Email, self.email_sender.clone());
+        senders.insert(
+            Channel::Portal,
+            Arc::new(switchboard_channels::portal::PortalSender),
+        );
         let d = &self.config.dispatcher;
         Dispatcher::new(
             self.outbox.clone(),

@@ -126,6 +126,56 @@ impl Browser {
         r
     }
 
+    /// A form with files (`multipart/form-data`), its CSRF token first as our forms put
+    /// it. `files` are `(field, file name, bytes)`.
+    pub(crate) async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> (u16, String, Option<String>) {
+        let boundary = "----sbtest7MA4YWxkTrZu0gW";
+        let mut body: Vec<u8> = Vec::new();
+        let csrf = self.csrf.clone();
+        for (k, v) in std::iter::once(("_csrf", csrf.as_str())).chain(fields.iter().copied()) {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (field, name, bytes) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("origin", self.base.clone())
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        self.keep_cookies(&r);
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, r.text().await.unwrap(), location)
+    }
+
     async fn post_raw(
         &mut self,
         path: &str,

@@ -12,4 +12,5 @@ mod mail;
 mod portal;
 mod realtime;
 mod stripe;
+mod tickets;
 mod webchat;

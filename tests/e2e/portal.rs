@@ -321,6 +321,45 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
     let token = link(&w, &w.globex_contact, "gil@globex.example", 60_000).await;
     let mut gil = signed_in(&server, &token, "/portal").await;
     gil.get("/portal").await;
+    // Acme's ticket, with a file, for the ticket routes.
+    let token = link(&w, &w.acme_contact, "ana@acme.example", 60_000).await;
+    let mut ana = signed_in(&server, &token, "/portal").await;
+    ana.get("/portal/tickets/new").await;
+    let png = crate::tickets::PNG.to_vec();
+    let (s, _, at) = ana
+        .post_multipart(
+            "/portal/tickets",
+            &[
+                ("key", "k1"),
+                ("subject", "Acme printer"),
+                ("message", "jams"),
+            ],
+            &[("files", "jam.png", &png)],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let ticket = at
+        .unwrap()
+        .trim_start_matches("/portal/tickets/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut file = String::new();
+    for _ in 0..100 {
+        let page = ana
+            .fetch(&format!("/portal/tickets/{ticket}/thread"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        if let Some(rest) = page.split("/files/").nth(1) {
+            file = rest.split('"').next().unwrap().to_owned();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!file.is_empty(), "the ticket's file is shown");
     let mut anon = Browser::new(&server);
     anon.get("/portal/login").await;
     let mut checked = 0;
@@ -328,15 +367,34 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
         if spec.access == PortalAccess::Public || spec.path == "/portal/logout" {
             continue;
         }
-        let path = spec.path.replace("{number}", &w.acme_sent);
+        let tickets = spec.path.starts_with("/portal/tickets");
+        let (path, secret) = if tickets {
+            (
+                spec.path
+                    .replace("{number}", &ticket)
+                    .replace("{key}", &file),
+                "Acme printer",
+            )
+        } else {
+            (spec.path.replace("{number}", &w.acme_sent), "Manutenção")
+        };
         let (status, body) = if spec.method == "GET" {
             gil.get(&path).await
+        } else if tickets {
+            let (s, b, _) = gil
+                .post_multipart(
+                    &path,
+                    &[("key", "k2"), ("subject", "x"), ("message", "mine")],
+                    &[],
+                )
+                .await;
+            (s, b)
         } else {
             gil.post(&path, &[("n", &w.acme_sent)]).await
         };
         if spec.path.contains("{number}") {
             assert_eq!(status, 404, "gil: {} {path}: {body:.300}", spec.method);
-            assert!(!body.contains("Manutenção"), "{path}");
+            assert!(!body.contains(secret), "{path}");
             checked += 1;
         } else {
             assert!(
@@ -358,7 +416,10 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
         );
         checked += 1;
     }
-    assert!(checked >= 12, "only {checked} checks ran");
+    assert!(checked >= 24, "only {checked} checks ran");
+    // Gil's own ticket form went through; Acme's ticket is still Acme's alone.
+    let (_, list) = gil.get("/portal/tickets?state=all").await;
+    assert!(!list.contains("Acme printer"));
     // An agent's session is not a client's.
     crate::inbox::add_agent(&server, "sue@example.com", "supervisor", &[]);
     let admin = crate::inbox::Browser::sign_in(&server, "sue@example.com").await;

@@ -54,6 +54,8 @@ pub struct Words {
     pub pending: &'static str,
     pub resolved: &'static str,
     pub snoozed: &'static str,
+    /// The button of a mail about a portal ticket.
+    pub view_ticket: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -71,6 +73,7 @@ pub fn words(lang: Lang) -> &'static Words {
             pending: "waiting for your answer",
             resolved: "resolved",
             snoozed: "on hold",
+            view_ticket: "View request #{n} in your portal",
         },
         Lang::Es => &Words {
             reply_hint: "Responde a este correo para continuar la conversación.",
@@ -85,6 +88,7 @@ pub fn words(lang: Lang) -> &'static Words {
             pending: "esperando tu respuesta",
             resolved: "resuelta",
             snoozed: "en espera",
+            view_ticket: "Ver la solicitud #{n} en su portal",
         },
         Lang::PtBr => &Words {
             reply_hint: "Responda a este e-mail para continuar a conversa.",
@@ -99,6 +103,7 @@ pub fn words(lang: Lang) -> &'static Words {
             pending: "aguardando sua resposta",
             resolved: "resolvida",
             snoozed: "em espera",
+            view_ticket: "Ver a solicitação #{n} no seu portal",
         },
     }
 }

@@ -65,6 +65,10 @@ pub trait LinkMinter: Send + Sync {
 /// A message's button whose address is this prefix and a portal path becomes a sign-in link.
 pub const PORTAL_LINK: &str = "portal-link:";
 
+/// The thread keys of conversations that are portal tickets: their mail carries a button
+/// that signs the client in on the ticket's page.
+pub const TICKET_THREAD: &str = "ticket:";
+
 /// Sends email conversations' outbound messages.
 pub struct EmailSender {
     links: std::sync::OnceLock<Arc<dyn LinkMinter>>,
@@ -390,6 +394,20 @@ impl Sender for EmailSender {
                 None => url.clone(),
             };
             button = Some((b.title.clone(), url));
+        } else if c.thread_key.starts_with(TICKET_THREAD)
+            && let Some(minter) = self.links.get()
+        {
+            // A portal ticket's mail leads back to the ticket, signed in.
+            let path = format!("/portal/tickets/{}", c.number);
+            match minter.mint(&c.contact_id, &to[0], &path).await {
+                Ok(url) => {
+                    let title = words(m.lang)
+                        .view_ticket
+                        .replace("{n}", &c.number.to_string());
+                    button = Some((title, url));
+                }
+                Err(e) => return Err(SendError::transient(format!("no sign-in link: {e}"))),
+            }
         }
         let domain = m.domain();
         let message_id = format!("{}@{domain}", o.message.id);

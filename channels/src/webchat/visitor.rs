@@ -70,6 +70,18 @@ impl VisitorSigner {
         format!("{random_hex}_{}", hex::encode(&tag[..TAG_BYTES]))
     }
 
+    /// The id of someone this server has already signed in (a portal client, by its
+    /// contact): the same id each time for the same `subject`, and as unguessable as any
+    /// other without the secret.
+    pub fn issue_for(&self, subject: &str) -> String {
+        let mut mac = self.keyed_for(b"switchboard signed-in visitor v1\0");
+        mac.update(subject.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut random = [0u8; RANDOM_BYTES];
+        random.copy_from_slice(&digest[..RANDOM_BYTES]);
+        self.issue(random)
+    }
+
     /// Whether `id` was issued under this secret. The tag is compared in constant time, so
     /// timing tells an attacker nothing about how much of a forged tag was right.
     pub fn verify(&self, id: &str) -> bool {

@@ -633,7 +633,10 @@ async fn create_contacts(
 
 /// Inserts new conversations, each with its `conversation_opened` event; returns the ids
 /// inserted (a thread another node opened first keeps theirs).
-async fn insert_conversations(tx: &mut Tx, fresh: &[Conversation]) -> Result<HashSet<String>> {
+pub(super) async fn insert_conversations(
+    tx: &mut Tx,
+    fresh: &[Conversation],
+) -> Result<HashSet<String>> {
     let rows: Vec<Vec<Val>> = fresh
         .iter()
         .map(|c| {

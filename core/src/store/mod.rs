@@ -21,6 +21,7 @@ mod pages;
 mod portal;
 mod rows;
 mod secrets;
+mod tickets;
 mod users;
 mod workflow;
 
@@ -52,6 +53,7 @@ pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
+pub use tickets::{NewTicket, Ticket, TicketQuery};
 pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
@@ -122,6 +124,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         16,
         "portal lists",
         include_str!("../../../migrations/0016_portal_lists.sql"),
+    ),
+    (
+        17,
+        "tickets",
+        include_str!("../../../migrations/0017_tickets.sql"),
     ),
 ];
 

@@ -577,6 +577,8 @@ impl Store {
 
     /// The channel's ids of a conversation's earlier messages, oldest first (the last
     /// `limit`): what an email's `References` or a WhatsApp reply context is made of.
+    /// Only messages of the conversation's own channel count: a portal ticket's messages
+    /// written on the portal are no mail to refer to.
     pub async fn thread_references(
         &self,
         conversation_id: &str,
@@ -584,7 +586,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<String>> {
         let mut refs: Vec<String> = sqlx::query_scalar(
-            "SELECT external_id FROM messages WHERE conversation_id = $1 AND id < $2 AND external_id IS NOT NULL ORDER BY id DESC LIMIT $3",
+            "SELECT external_id FROM messages WHERE conversation_id = $1 AND id < $2 AND external_id IS NOT NULL \
+             AND channel = (SELECT channel FROM conversations WHERE id = $1) ORDER BY id DESC LIMIT $3",
         )
         .bind(conversation_id)
         .bind(before_message)

@@ -20,4 +20,5 @@ mod router;
 mod store;
 mod stream;
 mod threads;
+mod tickets;
 mod workflow;

@@ -409,3 +409,6 @@ billing-sent-done = Sent: the client gets a mail with a sign-in button, and the 
 billing-paid-done = The payment is recorded.
 billing-void-done = The invoice is void.
 billing-amount-error = Enter an amount above zero and no more than the balance.
+
+ticket-badge = Ticket
+ticket-badge-title = Portal ticket

@@ -416,3 +416,6 @@ billing-sent-done = Enviado: el cliente recibe un correo con un botón de acceso
 billing-paid-done = El pago está registrado.
 billing-void-done = La factura está anulada.
 billing-amount-error = Escribe un importe mayor que cero y no mayor que el saldo.
+
+ticket-badge = Ticket
+ticket-badge-title = Ticket del portal

@@ -421,3 +421,6 @@ billing-sent-done = Enviado: o cliente recebe um e-mail com um botão de acesso 
 billing-paid-done = O pagamento foi registrado.
 billing-void-done = A fatura foi cancelada.
 billing-amount-error = Informe um valor acima de zero e até o saldo.
+
+ticket-badge = Chamado
+ticket-badge-title = Chamado do portal

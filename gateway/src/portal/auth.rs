@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_core::store::{LinkState, NewLink};
@@ -366,13 +366,49 @@ pub async fn use_link(
         .await
         .map_err(api)?;
     tracing::info!(target: "audit", user = %scope.user_id, ip = %peer.ip(), "client signed in by link");
-    let mut resp = Redirect::to(&next).into_response();
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &session, limits(&state).absolute_ms / 1000),
-    );
-    Ok(private(resp))
+    Ok(signed_in(&state, &scope, &session, &next).await)
 }
+
+/// The answer to a sign-in: the session cookie, and the chat widget's visitor cookie set
+/// to the client's own, verified web-chat identity (its chat is the client's, with no
+/// pre-chat form), then on to `next`.
+pub(crate) async fn signed_in(
+    state: &AppState,
+    scope: &switchboard_core::store::ClientScope,
+    session: &str,
+    next: &str,
+) -> Response {
+    let mut resp = Redirect::to(next).into_response();
+    let h = resp.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, session, limits(state).absolute_ms / 1000),
+    );
+    let visitor = state.visitors.issue_for(&scope.contact_id);
+    let verified = match switchboard_core::domain::Identity::visitor(&visitor) {
+        Ok(identity) => state
+            .store
+            .verify_identity(&state.ids, &scope.contact_id, &identity)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match verified {
+        Ok(()) => {
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "{VISITOR_COOKIE}={visitor}; Path=/; Secure; SameSite=Lax; Max-Age=31536000"
+            )) {
+                h.append(header::SET_COOKIE, v);
+            }
+        }
+        // The portal works without its chat.
+        Err(e) => tracing::warn!(error = %e, "portal chat identity not set"),
+    }
+    private(resp)
+}
+
+/// The chat widget's visitor cookie (read by the widget's script, so not `HttpOnly`).
+pub const VISITOR_COOKIE: &str = "sb_visitor";
 
 pub async fn logout(State(state): State<AppState>, client: Client) -> Result<Response, Response> {
     state
@@ -381,8 +417,13 @@ pub async fn logout(State(state): State<AppState>, client: Client) -> Result<Res
         .await
         .map_err(|e| crate::error::ApiError::from(e).into_response())?;
     let mut resp = Redirect::to("/portal/login").into_response();
-    resp.headers_mut()
-        .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+    let h = resp.headers_mut();
+    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));
+    // The next person at this browser does not get the client's chat.
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("sb_visitor=; Path=/; Secure; SameSite=Lax; Max-Age=0"),
+    );
     Ok(resp)
 }
 

@@ -1,6 +1,6 @@
 //! The client portal: sign-in by magic link, the client's invoices and estimates with their
-//! totals, each invoice's page, PDF and payment, Download All as one streamed ZIP, and the
-//! activity log.
+//! totals, each invoice's page, PDF and payment, Download All as one streamed ZIP, the
+//! Support tab (tickets), and the activity log.
 //!
 //! Every route is declared once, in [`table`], with the access it needs; the route-scope
 //! test walks the same table. A client's documents are always read through its
@@ -8,6 +8,7 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -26,6 +27,7 @@ pub mod billing;
 pub mod dispatch;
 pub mod pages;
 pub mod pay;
+pub mod tickets;
 pub mod words;
 
 /// What a portal route needs from its caller. The route-scope test reads this.
@@ -116,6 +118,44 @@ pub fn table() -> Table {
             post(pay::answer_estimate),
         ),
         r("GET", "/portal/activity", Client, get(pages::activity)),
+        r("GET", "/portal/tickets", Client, get(tickets::list)),
+        r(
+            "POST",
+            "/portal/tickets",
+            Client,
+            post(tickets::create).layer(DefaultBodyLimit::max(tickets::MAX_FORM_BYTES)),
+        ),
+        r("GET", "/portal/tickets/new", Client, get(tickets::new_form)),
+        r(
+            "GET",
+            "/portal/tickets/{number}",
+            Client,
+            get(tickets::show),
+        ),
+        r(
+            "GET",
+            "/portal/tickets/{number}/thread",
+            Client,
+            get(tickets::thread),
+        ),
+        r(
+            "GET",
+            "/portal/tickets/{number}/events",
+            Client,
+            get(tickets::events),
+        ),
+        r(
+            "POST",
+            "/portal/tickets/{number}/reply",
+            Client,
+            post(tickets::reply).layer(DefaultBodyLimit::max(tickets::MAX_FORM_BYTES)),
+        ),
+        r(
+            "GET",
+            "/portal/tickets/{number}/files/{key}",
+            Client,
+            get(tickets::file),
+        ),
     ]
 }
 

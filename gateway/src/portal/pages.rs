@@ -599,23 +599,33 @@ struct ActivityPage {
     rows: Vec<ActivityRow>,
 }
 
-fn activity_row(a: &AuditEntry, lang: Lang) -> ActivityRow {
-    let day = a.created_at.div_euclid(86_400_000);
-    let secs = a.created_at.div_euclid(1000).rem_euclid(86_400);
-    ActivityRow {
-        when: format!(
+/// A moment as pages show it (the date in the client's words, hours and minutes in UTC)
+/// and as `<time datetime>` takes it.
+pub(crate) fn stamp(ms: i64, lang: Lang) -> (String, String) {
+    let day = ms.div_euclid(86_400_000);
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    (
+        format!(
             "{} {:02}:{:02}",
             date(day, lang),
             secs / 3600,
             (secs % 3600) / 60
         ),
-        when_iso: format!(
+        format!(
             "{}T{:02}:{:02}:{:02}Z",
             switchboard_portal::locale::iso_date(day),
             secs / 3600,
             (secs % 3600) / 60,
             secs % 60
         ),
+    )
+}
+
+fn activity_row(a: &AuditEntry, lang: Lang) -> ActivityRow {
+    let (when, when_iso) = stamp(a.created_at, lang);
+    ActivityRow {
+        when,
+        when_iso,
         who: a.who.clone().unwrap_or_default(),
         what: [a.action.as_str(), a.detail.as_deref().unwrap_or("")]
             .iter()

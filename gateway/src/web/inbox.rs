@@ -280,6 +280,8 @@ pub struct ItemView {
     selected: bool,
     assignee: Option<String>,
     labels: Vec<String>,
+    /// A ticket a client opened from the portal.
+    ticket: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -364,6 +366,9 @@ fn item_view(
         selected: open == Some(c.number),
         assignee: c.assignee_id.as_ref().and_then(|a| agents.get(a).cloned()),
         labels: c.labels.clone(),
+        ticket: c
+            .thread_key
+            .starts_with(switchboard_channels::email::smtp::TICKET_THREAD),
     }
 }
 

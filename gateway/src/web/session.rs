@@ -5,16 +5,17 @@
 //!   only its SHA-256 is stored, a new one is issued at login and again when the second
 //!   factor passes, and it dies after an idle and an absolute limit.
 //! - Every POST (form or htmx) carries the session's CSRF token, as the `_csrf` field or
-//!   the `X-CSRF-Token` header; before sign-in, a random `__Host-sb_csrf` cookie plays
+//!   the `X-CSRF-Token` header (a form with files: its first field); before sign-in, a random `__Host-sb_csrf` cookie plays
 //!   the session's part (double submit). A request the browser marks as cross-site
 //!   (`Sec-Fetch-Site`), or whose `Origin` is another host, is refused before that.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use futures::StreamExt;
 use switchboard_core::domain::User;
 use switchboard_core::store::{Caller, Session, SessionLimits};
 
@@ -136,11 +137,32 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let is_form = parts
+        let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            .unwrap_or("");
+        let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+        // A form with files: its token is its first field, read from the body's first
+        // bytes, and the body goes on as a stream (files are far over `MAX_FORM`).
+        if let Some(boundary) = multipart_boundary(content_type) {
+            let (prefix, rest) = match read_prefix(body, MULTIPART_PREFIX).await {
+                Ok(x) => x,
+                Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+            };
+            let provided = header_token.or_else(|| first_part(&prefix, &boundary, "_csrf"));
+            if !provided.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+                return refuse(&parts.headers, "csrf-expired");
+            }
+            if let Some(s) = signed {
+                parts.extensions.insert(s);
+            }
+            let whole = futures::stream::once(async move { Ok::<_, axum::Error>(prefix) })
+                .chain(rest.into_data_stream());
+            return next
+                .run(Request::from_parts(parts, Body::from_stream(whole)))
+                .await;
+        }
         let bytes = match axum::body::to_bytes(body, MAX_FORM).await {
             Ok(b) => b,
             Err(_) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
@@ -174,6 +196,59 @@ fn refuse(headers: &HeaderMap, key: &str) -> Response {
 }
 
 /// One field of an urlencoded body.
+/// How much of a multipart body is read before its first field must have been seen.
+const MULTIPART_PREFIX: usize = 4096;
+
+/// The boundary of a `multipart/form-data` content type.
+pub fn multipart_boundary(content_type: &str) -> Option<String> {
+    let (kind, params) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.split(';').find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_owned())
+            .filter(|b| !b.is_empty() && b.len() <= 70)
+    })
+}
+
+/// The value of a multipart body's first part, if that part is the field `name` (a small
+/// text field whose whole value is inside `prefix`).
+pub fn first_part(prefix: &[u8], boundary: &str, name: &str) -> Option<String> {
+    let text = std::str::from_utf8(prefix)
+        .or_else(|e| std::str::from_utf8(&prefix[..e.valid_up_to()]))
+        .ok()?;
+    let delimiter = format!("--{boundary}");
+    let after = text.strip_prefix(&delimiter)?.strip_prefix("\r\n")?;
+    let (head, body) = after.split_once("\r\n\r\n")?;
+    let named = head.lines().any(|line| {
+        let line = line.trim().to_ascii_lowercase();
+        line.starts_with("content-disposition:")
+            && line.contains("form-data")
+            && line.contains(&format!("name=\"{name}\""))
+    });
+    if !named {
+        return None;
+    }
+    let (value, _) = body.split_once(&format!("\r\n{delimiter}"))?;
+    Some(value.to_owned())
+}
+
+/// Reads up to `n` bytes of a body; returns them and the body that is left.
+async fn read_prefix(body: Body, n: usize) -> Result<(Bytes, Body), axum::Error> {
+    let mut stream = body.into_data_stream();
+    let mut prefix = Vec::new();
+    while prefix.len() < n {
+        match stream.next().await {
+            Some(chunk) => prefix.extend_from_slice(&chunk?),
+            None => break,
+        }
+    }
+    Ok((Bytes::from(prefix), Body::from_stream(stream)))
+}
+
 pub fn form_urlencoded_value(body: &[u8], name: &str) -> Option<String> {
     serde_urlencoded_pairs(body)
         .into_iter()
@@ -377,5 +452,28 @@ mod tests {
             assert!(v.contains(a), "{v} lacks {a}");
         }
         assert!(!v.contains("Domain"));
+    }
+
+    #[test]
+    fn a_file_form_carries_its_token_as_its_first_field() {
+        let ct = "multipart/form-data; boundary=----x7";
+        let b = multipart_boundary(ct).unwrap();
+        assert_eq!(b, "----x7");
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=\"q q\"").as_deref(),
+            Some("q q")
+        );
+        assert_eq!(
+            multipart_boundary("application/x-www-form-urlencoded"),
+            None
+        );
+        assert_eq!(multipart_boundary("multipart/form-data"), None);
+        let body = b"------x7\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\ntok123\r\n------x7\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.png\"\r\n\r\n\x89PNG";
+        assert_eq!(first_part(body, &b, "_csrf").as_deref(), Some("tok123"));
+        // Another first field, a token cut off by the prefix, or a foreign boundary: none.
+        let other = b"------x7\r\nContent-Disposition: form-data; name=\"subject\"\r\n\r\n_csrf\r\n------x7\r\n";
+        assert_eq!(first_part(other, &b, "_csrf"), None);
+        assert_eq!(first_part(&body[..60], &b, "_csrf"), None);
+        assert_eq!(first_part(body, "----x8", "_csrf"), None);
     }
 }

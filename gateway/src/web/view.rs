@@ -417,7 +417,7 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             status,
             ..
         } => (
-            Some(format!("{number} · {title}")),
+            Some(format!("#{number} · {title}")),
             None,
             Some((
                 status.as_str().to_owned(),

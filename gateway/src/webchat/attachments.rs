@@ -156,17 +156,39 @@ async fn store_upload(
         return Err(ApiError::RateLimited);
     }
     let max = state.config.webchat.max_attachment_bytes;
-    let too_large = || ApiError::TooLarge(format!("files may be at most {}", human(max)));
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(too_large());
+        return Err(too_large(max));
     }
     let stream = body.into_data_stream().map_err(io::Error::other);
+    let attachment = store_file(
+        state,
+        StreamReader::new(stream),
+        max,
+        query.name.as_deref().unwrap_or(""),
+    )
+    .await?;
+    Ok(state.visitors.receipt(&visitor, &attachment))
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::TooLarge(format!("files may be at most {}", human(max)))
+}
+
+/// Stores one uploaded file, at most `max` bytes: an image (PNG, JPEG, GIF, WebP) or a
+/// PDF, told by its first bytes whatever it is called. The widget's uploads and the
+/// portal's forms take files through here.
+pub(crate) async fn store_file<R: AsyncRead + Unpin + Send>(
+    state: &AppState,
+    reader: R,
+    max: u64,
+    name: &str,
+) -> Result<Attachment, ApiError> {
     let mut body = Capped {
-        inner: StreamReader::new(stream),
+        inner: reader,
         left: max,
         over: false,
     };
@@ -176,7 +198,13 @@ async fn store_upload(
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut head)
         .await
-        .map_err(|_| if body.over { too_large() } else { unreadable() })?;
+        .map_err(|_| {
+            if body.over {
+                too_large(max)
+            } else {
+                unreadable()
+            }
+        })?;
     if head.is_empty() {
         return Err(ApiError::Invalid("the file is empty".into()));
     }
@@ -192,19 +220,18 @@ async fn store_upload(
         .await;
     let blob = match stored {
         Ok(b) => b,
-        Err(_) if body.over => return Err(too_large()),
-        Err(switchboard_core::Error::Invalid(_)) => return Err(too_large()),
+        Err(_) if body.over => return Err(too_large(max)),
+        Err(switchboard_core::Error::Invalid(_)) => return Err(too_large(max)),
         Err(switchboard_core::Error::Io(e)) if e.contains("upload") => return Err(unreadable()),
         Err(e) => return Err(e.into()),
     };
-    let attachment = Attachment {
-        name: file_name(query.name.as_deref().unwrap_or(""), kind),
+    Ok(Attachment {
+        name: file_name(name, kind),
         mime: kind.mime().to_owned(),
         size: blob.size(),
         blob: blob.key().clone(),
         content_id: None,
-    };
-    Ok(state.visitors.receipt(&visitor, &attachment))
+    })
 }
 
 fn unreadable() -> ApiError {
