@@ -3,7 +3,10 @@
 // the big button; a mail scanner fetches the link first; the client confirms, sees the
 // totals, downloads the ZIP (its PDF renders in pdftoppm), and pays with Pay Now; the
 // double sends the signed webhook; the invoice turns Paid without reload in a second tab
-// and on the agent's conversation page, which shows the payment card.
+// and on the agent's conversation page, which shows the payment card. Then the client
+// opens a ticket with a photo; the agent sees it with its badge and answers; the answer is
+// on the portal without reload and in a mail; the client's mailed reply lands in the
+// ticket, live.
 // Every page goes through axe-core and is photographed at desktop and phone width.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -87,7 +90,7 @@ const LINES = {
   terms: "Pagamento em até 30 dias.",
 };
 
-test("an invoice is mailed, opened past a scanner, downloaded and paid; everyone sees Paid live", { timeout: 240000 }, async () => {
+test("an invoice is mailed, opened past a scanner, downloaded and paid; everyone sees Paid live; a ticket is answered by mail", { timeout: 300000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "sb-portal-"));
   const mailDir = join(dir, "mail");
   execFileSync("mkdir", ["-p", mailDir]);
@@ -229,6 +232,54 @@ poll_seconds = 1
     await agent.locator("main", { hasText: "ana@globex.example" }).waitFor();
     await accessible(agent, "billing document");
     await shoot(agent, "billing-document");
+
+    // Support: the client opens a ticket with a photo; the chat is built into the portal.
+    await page.goto(`${server.base}/portal/tickets`);
+    await page.locator("[data-testid=sb-launcher]").waitFor();
+    await accessible(page, "portal support, no tickets yet");
+    await page.getByRole("link", { name: "Open a new ticket" }).first().click();
+    await page.getByLabel("Subject").fill("A impressora trava na página 2");
+    await page.getByLabel("Category").selectOption("equipment");
+    await page.locator("#message").fill("Trava sempre na segunda página.\nNúmero de série: XJ-2231.");
+    const photo = join(dir, "jam.png");
+    writeFileSync(photo, Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64"));
+    await page.getByLabel("Attach files").setInputFiles(photo);
+    await accessible(page, "portal new ticket");
+    await shoot(page, "portal-ticket-new");
+    await page.getByRole("button", { name: "Open ticket" }).click();
+    await page.waitForURL(/\/portal\/tickets\/\d+\?opened=1$/);
+    const ticketNumber = Number(/tickets\/(\d+)/.exec(page.url())[1]);
+    await page.locator("#thread-messages", { hasText: "XJ-2231" }).waitFor({ timeout: 15000 });
+    await page.locator("#thread-messages img[alt='jam.png']").waitFor();
+
+    // The agent sees it in the inbox with its badge and card, and answers.
+    const ticketConv = await until(async () => (await server.api(admin, "/conversations")).conversations.find((c) => c.number === ticketNumber), 15000);
+    await agent.goto(`${server.base}/conversations/${ticketNumber}`);
+    await agent.locator(`#c-${ticketNumber} .pill.ticket`).waitFor();
+    await agent.locator("#thread", { hasText: "XJ-2231" }).waitFor();
+    await agent.locator("#thread", { hasText: "A impressora trava" }).waitFor();
+    await shoot(agent, "inbox-ticket");
+    await server.api(admin, `/conversations/${ticketConv.id}/messages`, { text: "Olá Ana! Tente a bandeja traseira, por favor." });
+    // On the portal without reload, and by mail with a button back to the ticket.
+    await page.locator("#thread-messages", { hasText: "bandeja traseira" }).waitFor({ timeout: 15000 });
+    const answer = await until(() => mail.capturedFor("ana@globex.example").find((m) => leaves(m).some((l) => l.text.includes("bandeja traseira"))), 20000);
+    const answerHtml = leaves(answer).find((l) => l.type === "text/html").text;
+    assert.ok(answerHtml.includes(`View request #${ticketNumber} in your portal`), answerHtml);
+    assert.match(answerHtml, new RegExp(`/portal/link/[^"]+next=/portal/tickets/${ticketNumber}`));
+    const answerId = /^Message-ID:\s*(<[^>]+>)/im.exec(answer)[1];
+    // The client answers the mail: the reply is in the ticket, live.
+    await smtpSend(smtp, "ana@globex.example", "support@acme.test", [
+      "From: Ana Souza <ana@globex.example>", "To: support@acme.test", "Subject: Re: A impressora trava na página 2",
+      "Message-ID: <f2@globex.example>", `In-Reply-To: ${answerId}`, `References: ${answerId}`,
+      "Content-Type: text/plain; charset=utf-8", "", "Tentei a bandeja traseira e continua travando.",
+    ].join("\r\n"));
+    await page.locator("#thread-messages", { hasText: "continua travando" }).waitFor({ timeout: 30000 });
+    await accessible(page, "portal ticket");
+    await shoot(page, "portal-ticket");
+    await page.goto(`${server.base}/portal/tickets`);
+    await page.locator("#tickets", { hasText: "A impressora trava" }).waitFor();
+    await accessible(page, "portal tickets");
+    await shoot(page, "portal-tickets");
 
     // The activity log, and the sign-in page in Portuguese at phone width.
     await page.goto(`${server.base}/portal/activity`);
