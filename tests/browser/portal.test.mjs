@@ -17,7 +17,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { accessible, DESKTOP, freePort, launch, leaves, MailServers, PHONE, Server, shoot, signIn, smtpSend, until } from "./lib.mjs";
+import { accessible, DESKTOP, freePort, launch, leaves, MailServers, PHONE, Server, shoot, signIn, smtpSend, totp, until } from "./lib.mjs";
 
 const FIXTURE = JSON.parse(readFileSync(fileURLToPath(new URL(
   "../../../shared/fixtures/stripe/checkout_session_completed__supabase-stripe-sync-engine.json", import.meta.url)), "utf8"));
@@ -280,6 +280,25 @@ poll_seconds = 1
     await page.locator("#tickets", { hasText: "A impressora trava" }).waitFor();
     await accessible(page, "portal tickets");
     await shoot(page, "portal-tickets");
+
+    // Ana is Globex's client admin: she invites a colleague and sets up two-step
+    // verification with her authenticator app.
+    await page.goto(`${server.base}/portal/users`);
+    await page.getByLabel("Email address").fill("bia@globex.example");
+    await page.getByLabel("Name", { exact: true }).fill("Bia Lima");
+    await page.getByRole("button", { name: "Send invitation" }).click();
+    await page.locator("#users", { hasText: "bia@globex.example" }).waitFor();
+    await accessible(page, "portal users");
+    await shoot(page, "portal-users");
+    await until(() => mail.capturedFor("bia@globex.example").length > 0, 20000);
+    await page.goto(`${server.base}/portal/account`);
+    await page.getByRole("button", { name: "Set up two-step verification" }).click();
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    await accessible(page, "portal two-step set-up");
+    await shoot(page, "portal-account-2fa");
+    await page.getByLabel("6-digit code").fill(totp(secret));
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.locator("#recovery-codes li").first().waitFor();
 
     // The activity log, and the sign-in page in Portuguese at phone width.
     await page.goto(`${server.base}/portal/activity`);

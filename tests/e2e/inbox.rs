@@ -9,7 +9,7 @@ use switchboard_gateway::web::Access;
 
 use crate::support::{Backend, Server};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser-like client: one cookie jar of its own, no redirects followed.
 pub(crate) struct Browser {

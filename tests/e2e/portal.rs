@@ -367,6 +367,15 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
         if spec.access == PortalAccess::Public || spec.path == "/portal/logout" {
             continue;
         }
+        let ana_user: String = {
+            let pool = sqlx::AnyPool::connect(&Store::sqlite_url(server.dir.path()))
+                .await
+                .unwrap();
+            sqlx::query_scalar("SELECT id FROM users WHERE email = 'ana@acme.example'")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
         let tickets = spec.path.starts_with("/portal/tickets");
         let (path, secret) = if tickets {
             (
@@ -376,7 +385,12 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
                 "Acme printer",
             )
         } else {
-            (spec.path.replace("{number}", &w.acme_sent), "Manutenção")
+            (
+                spec.path
+                    .replace("{number}", &w.acme_sent)
+                    .replace("{id}", &ana_user),
+                "Manutenção",
+            )
         };
         let (status, body) = if spec.method == "GET" {
             gil.get(&path).await
@@ -392,7 +406,7 @@ async fn every_portal_route_keeps_a_client_to_its_company() {
         } else {
             gil.post(&path, &[("n", &w.acme_sent)]).await
         };
-        if spec.path.contains("{number}") {
+        if spec.path.contains("{number}") || spec.path.contains("{id}") {
             assert_eq!(status, 404, "gil: {} {path}: {body:.300}", spec.method);
             assert!(!body.contains(secret), "{path}");
             checked += 1;
@@ -1058,4 +1072,247 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
         d["document"]["lines"][0]["description"],
         "Visita técnica, São Paulo"
     );
+}
+
+/// A TOTP code for `secret` (base32) at this moment, as an authenticator app shows it.
+fn totp_now(secret: &str) -> String {
+    use switchboard_core::auth::totp;
+    let now = Ids::new(Arc::new(SystemClock)).now_ms();
+    totp::code(
+        &totp::from_base32(secret).unwrap(),
+        totp::step_at(now),
+        totp::DIGITS,
+    )
+}
+
+fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    page.split(start).nth(1).unwrap().split(end).next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_admins_manage_users_and_two_step_verification() {
+    let server = Server::start(Backend::Embedded).await;
+    let w = world(&server).await;
+    crate::inbox::add_agent(&server, "sue@example.com", "admin", &[]);
+    let token = link(&w, &w.acme_contact, "ana@acme.example", 60_000).await;
+    let mut ana = signed_in(&server, &token, "/portal").await;
+    let token = link(&w, &w.globex_contact, "gil@globex.example", 60_000).await;
+    let mut gil = signed_in(&server, &token, "/portal").await;
+
+    // Ana is Acme's first portal user: its admin.
+    let (s, page) = ana.get("/portal/users").await;
+    assert_eq!(s, 200, "{page:.300}");
+    assert!(page.contains("ana@acme.example"));
+    // Invitations: a new address is in; a staff address, another company's client, an
+    // address already in, and a bad address change nothing.
+    let (s, _) = ana
+        .post(
+            "/portal/users",
+            &[
+                ("email", "Carla@Acme.example"),
+                ("name", "Carla"),
+                ("role", "user"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    for (email, why) in [
+        ("sue@example.com", "cannot be invited"),
+        ("gil@globex.example", "cannot be invited"),
+        ("carla@acme.example", "cannot be invited"),
+        ("not an address", "email"),
+    ] {
+        let (s, page) = ana
+            .post("/portal/users", &[("email", email), ("role", "admin")])
+            .await;
+        assert_eq!(s, 422, "{email}: {page:.300}");
+        assert!(page.contains(why), "{email}: {page:.2000}");
+    }
+    let (_, page) = ana.get("/portal/users?done=invited").await;
+    assert!(page.contains("carla@acme.example") && !page.contains("gil@globex.example"));
+    let pool = sqlx::AnyPool::connect(&Store::sqlite_url(server.dir.path()))
+        .await
+        .unwrap();
+    let (carla_id, carla_contact): (String, String) = sqlx::query_as(
+        "SELECT id, contact_id FROM users WHERE email = 'carla@acme.example' AND role = 'client_user'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let invites: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM magic_links WHERE contact_id = $1 AND purpose = 'invite'",
+    )
+    .bind(&carla_contact)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(invites, 1, "an invitation link was made for her");
+    let token = link(&w, &carla_contact, "carla@acme.example", 60_000).await;
+    let mut carla = signed_in(&server, &token, "/portal").await;
+    let (s, _) = carla.get("/portal/users").await;
+    assert_eq!(s, 403, "a client user manages nobody");
+    let (s, _) = carla
+        .post("/portal/users", &[("email", "x@acme.example")])
+        .await;
+    assert_eq!(s, 403);
+    // Gil, Globex's admin, cannot touch Acme's users.
+    gil.get("/portal/users").await;
+    let (s, _) = gil
+        .post(&format!("/portal/users/{carla_id}/remove"), &[])
+        .await;
+    assert_eq!(s, 404);
+
+    // Two-step verification: set up with a code, then every sign-in asks for one.
+    let (s, page) = ana.post("/portal/account/2fa/begin", &[]).await;
+    assert_eq!(s, 200);
+    let secret = between(&page, "id=\"totp-secret\">", "<").to_owned();
+    let (s, page) = ana
+        .post("/portal/account/2fa/confirm", &[("code", "000000")])
+        .await;
+    assert_eq!(s, 422, "a wrong code turns nothing on");
+    let secret2 = between(&page, "id=\"totp-secret\">", "<").to_owned();
+    assert_eq!(secret, secret2);
+    let (s, page) = ana
+        .post(
+            "/portal/account/2fa/confirm",
+            &[("code", &totp_now(&secret))],
+        )
+        .await;
+    assert_eq!(s, 200, "{page:.500}");
+    let codes: Vec<String> = between(&page, "id=\"recovery-codes\">", "</ul>")
+        .split("<li>")
+        .skip(1)
+        .map(|c| c.split('<').next().unwrap().to_owned())
+        .collect();
+    assert!(codes.len() >= 2, "{codes:?}");
+    ana.post("/portal/logout", &[]).await;
+    let token = link(&w, &w.acme_contact, "ana@acme.example", 60_000).await;
+    let mut ana = Browser::new(&server);
+    ana.get(&format!("/portal/link/{token}")).await;
+    let (s, _) = ana
+        .post(&format!("/portal/link/{token}"), &[("next", "/portal")])
+        .await;
+    assert_eq!(s, 303);
+    let r = ana.fetch("/portal").await;
+    assert_eq!(r.status().as_u16(), 303, "no page before the code");
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/portal/login/2fa")
+    );
+    ana.get("/portal/login/2fa").await;
+    let (s, _) = ana.post("/portal/login/2fa", &[("code", "123456")]).await;
+    assert_eq!(s, 422);
+    let (s, _) = ana
+        .post(
+            "/portal/login/2fa",
+            &[("code", &codes[0]), ("next", "/portal")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (s, _) = ana.get("/portal").await;
+    assert_eq!(s, 200);
+
+    // A password, optional: it signs in too, and still asks for the code.
+    let (s, page) = ana
+        .post(
+            "/portal/account/password",
+            &[("password", "short"), ("confirm", "short")],
+        )
+        .await;
+    assert_eq!(s, 422, "{page:.300}");
+    let strong = "plum orchard violin 42";
+    let (s, _) = ana
+        .post(
+            "/portal/account/password",
+            &[("password", strong), ("confirm", strong)],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mut again = Browser::new(&server);
+    again.get("/portal/login").await;
+    let (s, _) = again
+        .post(
+            "/portal/login/password",
+            &[
+                ("email", "ana@acme.example"),
+                ("password", "wrong one entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert!(again.cookie("__Host-sb_session").is_none());
+    let (s, _) = again
+        .post(
+            "/portal/login/password",
+            &[("email", "ana@acme.example"), ("password", strong)],
+        )
+        .await;
+    assert_eq!(s, 303);
+    again.get("/portal/login/2fa").await;
+    let (s, _) = again
+        .post(
+            "/portal/login/2fa",
+            &[("code", &codes[1]), ("next", "/portal")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(again.get("/portal/invoices").await.0, 200);
+    // An agent's password never opens the portal.
+    let mut sue = Browser::new(&server);
+    sue.get("/portal/login").await;
+    let (s, _) = sue
+        .post(
+            "/portal/login/password",
+            &[
+                ("email", "sue@example.com"),
+                ("password", crate::inbox::PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+
+    // The company requires it: Carla must set it up before anything else.
+    let (s, _) = ana.post("/portal/users/2fa", &[("require", "1")]).await;
+    assert_eq!(s, 303);
+    let r = carla.fetch("/portal/invoices").await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/portal/account");
+    let (s, page) = carla.get("/portal/account").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("requires two-step verification"));
+    let (s, page) = ana
+        .post("/portal/account/2fa/disable", &[("code", &codes[2])])
+        .await;
+    assert_eq!(s, 422, "{page:.300}");
+
+    // Removing: not oneself, not the last admin; a removed user's session ends.
+    let (_, page) = ana.get("/portal/users").await;
+    let ana_id: String =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'ana@acme.example'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!page.contains(&format!("/portal/users/{ana_id}/remove")));
+    let (s, _) = ana
+        .post(&format!("/portal/users/{ana_id}/remove"), &[])
+        .await;
+    assert_eq!(s, 422);
+    let (s, _) = ana
+        .post(&format!("/portal/users/{carla_id}/remove"), &[])
+        .await;
+    assert_eq!(s, 303);
+    let r = carla.fetch("/portal/account").await;
+    assert_eq!(r.status().as_u16(), 303, "Carla's session ended");
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/portal/login")
+    );
+    let (_, page) = ana.get("/portal/activity").await;
+    for action in ["invite", "remove_user", "2fa_on", "password", "require_2fa"] {
+        assert!(page.contains(action), "{action} is in the activity log");
+    }
 }

@@ -301,6 +301,18 @@ impl Store {
         Ok(secret)
     }
 
+    /// The secret of an enrolment under way, so that a mistyped code does not make the
+    /// user scan a new one.
+    pub async fn pending_totp(&self, user_id: &str) -> Result<Option<String>> {
+        let pending: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT totp_pending_secret FROM users WHERE id = $1 AND active = 1",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(pending.flatten())
+    }
+
     /// Ends enrolment with a code from the app: two-factor authentication is on, and the
     /// user gets ten fresh recovery codes (shown once; only their hashes are kept). The
     /// code's step counts as used.

@@ -19,6 +19,7 @@ mod notes;
 mod outbound;
 mod pages;
 mod portal;
+mod portal_users;
 mod rows;
 mod secrets;
 mod tickets;
@@ -53,6 +54,7 @@ pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
+pub use portal_users::PortalUser;
 pub use tickets::{NewTicket, Ticket, TicketQuery};
 pub use workflow::ONLINE_MS;
 
@@ -129,6 +131,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         17,
         "tickets",
         include_str!("../../../migrations/0017_tickets.sql"),
+    ),
+    (
+        18,
+        "portal users",
+        include_str!("../../../migrations/0018_portal_users.sql"),
     ),
 ];
 

@@ -27,6 +27,10 @@ pub struct ClientScope {
     pub email: String,
     pub name: Option<String>,
     pub locale: String,
+    /// The user has two-step verification (TOTP) on.
+    pub two_factor: bool,
+    /// The user's company requires two-step verification of all its portal users.
+    pub company_requires_2fa: bool,
 }
 
 impl ClientScope {
@@ -120,7 +124,7 @@ fn scope_clause(s: &ClientScope) -> (&'static str, Vec<String>) {
     }
 }
 
-fn client(r: &sqlx::any::AnyRow) -> Result<ClientScope> {
+pub(crate) fn client(r: &sqlx::any::AnyRow) -> Result<ClientScope> {
     let role: String = r.try_get("role")?;
     Ok(ClientScope {
         user_id: r.try_get("id")?,
@@ -130,10 +134,15 @@ fn client(r: &sqlx::any::AnyRow) -> Result<ClientScope> {
         email: r.try_get("email")?,
         name: r.try_get("name")?,
         locale: r.try_get("locale")?,
+        two_factor: r.try_get::<i64, _>("two_factor")? != 0,
+        company_requires_2fa: r.try_get::<i64, _>("company_requires_2fa")? != 0,
     })
 }
 
-const CLIENT_COLUMNS: &str = "id, contact_id, company_id, role, email, name, locale";
+pub(crate) const CLIENT_COLUMNS: &str = "users.id, users.contact_id, users.company_id, users.role, users.email, users.name, users.locale, \
+     CAST(CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
+     CAST(COALESCE(companies.portal_require_2fa, 0) AS BIGINT) AS company_requires_2fa";
+pub(crate) const CLIENT_FROM: &str = "users LEFT JOIN companies ON companies.id = users.company_id";
 
 impl Store {
     /// The portal user a used magic link signs in: the link's address becomes a verified
@@ -221,7 +230,7 @@ impl Store {
 
     async fn portal_user_of_contact(&self, contact_id: &str) -> Result<Option<ClientScope>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {CLIENT_COLUMNS} FROM users WHERE contact_id = $1 AND active = 1 AND role IN ('client_user', 'client_admin')"
+            "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} WHERE users.contact_id = $1 AND users.active = 1 AND users.role IN ('client_user', 'client_admin')"
         )))
         .bind(contact_id)
         .fetch_optional(&self.pool)
@@ -232,7 +241,7 @@ impl Store {
     /// The portal user behind a session's user id; `None` for agents and deactivated users.
     pub async fn portal_user(&self, user_id: &str) -> Result<Option<ClientScope>> {
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {CLIENT_COLUMNS} FROM users WHERE id = $1 AND active = 1 AND contact_id IS NOT NULL AND role IN ('client_user', 'client_admin')"
+            "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} WHERE users.id = $1 AND users.active = 1 AND users.contact_id IS NOT NULL AND users.role IN ('client_user', 'client_admin')"
         )))
         .bind(user_id)
         .fetch_optional(&self.pool)

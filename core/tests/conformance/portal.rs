@@ -14,6 +14,7 @@ on_every_backend!(
     clients_see_their_company_only_and_totals_add_up,
     the_database_derives_the_status_portal_derives,
     links_make_one_portal_user_per_contact,
+    invitations_never_move_another_companys_people,
 );
 
 const TODAY: i64 = 20_780;
@@ -411,4 +412,131 @@ async fn links_make_one_portal_user_per_contact(env: Env) {
             .is_err()
     );
     assert!(env.store.portal_user(&staff.id).await.unwrap().is_none());
+}
+
+async fn invitations_never_move_another_companys_people(env: Env) {
+    let acme = env.store.create_company(&env.ids, "Acme").await.unwrap();
+    let globex = env.store.create_company(&env.ids, "Globex").await.unwrap();
+    let ana_c = contact(&env, "ana@acme.example", Some(&acme)).await;
+    let gil_c = contact(&env, "gil@globex.example", Some(&globex)).await;
+    let loner = contact(&env, "lou@example.com", None).await;
+    contact(&env, "gina@globex.example", Some(&globex)).await;
+    let ana = env
+        .store
+        .portal_user_for_link(&env.ids, &ana_c, "ana@acme.example")
+        .await
+        .unwrap();
+    let gil = env
+        .store
+        .portal_user_for_link(&env.ids, &gil_c, "gil@globex.example")
+        .await
+        .unwrap();
+    assert!(ana.is_admin() && gil.is_admin());
+    env.store
+        .create_user(&env.ids, "boss@example.com", None, Role::Admin, None)
+        .await
+        .unwrap();
+    // Refused: staff, another company's contact or user, someone already in, bad input.
+    for email in [
+        "boss@example.com",
+        "gil@globex.example",
+        "gina@globex.example",
+        "ana@acme.example",
+        "nope",
+    ] {
+        assert!(
+            env.store
+                .invite_portal_user(&env.ids, &ana, email, None, Role::ClientUser)
+                .await
+                .is_err(),
+            "{email}"
+        );
+    }
+    assert_eq!(
+        env.store
+            .conversation(&env.open(env.email("x@y.com", "x1", "hi")).await)
+            .await
+            .unwrap()
+            .company_id,
+        None
+    );
+    // A contact of no company joins; a new address gets a contact of its own.
+    let lou = env
+        .store
+        .invite_portal_user(
+            &env.ids,
+            &ana,
+            "lou@example.com",
+            Some("Lou"),
+            Role::ClientAdmin,
+        )
+        .await
+        .unwrap();
+    assert_eq!(lou.contact_id, loner);
+    assert_eq!(lou.company_id.as_deref(), Some(acme.as_str()));
+    assert_eq!(lou.role, Role::ClientAdmin);
+    let new = env
+        .store
+        .invite_portal_user(&env.ids, &ana, "New@Acme.example", None, Role::ClientUser)
+        .await
+        .unwrap();
+    assert_eq!(new.email, "new@acme.example");
+    let users = env.store.company_portal_users(&ana).await.unwrap();
+    assert_eq!(users.len(), 3);
+    assert!(users.iter().all(|u| u.email != "gil@globex.example"));
+    // Only admins manage; nobody removes themselves, another company's user or the last admin.
+    assert!(env.store.company_portal_users(&new).await.is_err());
+    assert!(
+        env.store
+            .remove_portal_user(&ana, &ana.user_id, 1)
+            .await
+            .is_err()
+    );
+    assert!(
+        env.store
+            .remove_portal_user(&ana, &gil.user_id, 1)
+            .await
+            .is_err()
+    );
+    assert!(
+        env.store
+            .remove_portal_user(&gil, &new.user_id, 1)
+            .await
+            .is_err()
+    );
+    env.store
+        .remove_portal_user(&ana, &lou.user_id, 1)
+        .await
+        .unwrap();
+    env.store
+        .remove_portal_user(&ana, &new.user_id, 1)
+        .await
+        .unwrap();
+    assert!(env.store.portal_user(&new.user_id).await.unwrap().is_none());
+    assert_eq!(env.store.company_portal_users(&ana).await.unwrap().len(), 1);
+    // Invited again after removal: back in.
+    let back = env
+        .store
+        .invite_portal_user(&env.ids, &ana, "new@acme.example", None, Role::ClientUser)
+        .await
+        .unwrap();
+    assert_eq!(back.user_id, new.user_id);
+    env.store
+        .set_company_requires_2fa(&ana, true)
+        .await
+        .unwrap();
+    assert!(
+        env.store
+            .portal_user(&back.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .company_requires_2fa
+    );
+    assert!(
+        env.store
+            .set_company_requires_2fa(&back, false)
+            .await
+            .is_err()
+    );
 }

@@ -344,12 +344,7 @@ pub async fn use_link(
     }
     let session = state
         .store
-        .create_session(&state.ids, &scope.user_id, true)
-        .await
-        .map_err(api)?;
-    state
-        .store
-        .record_login(&scope.user_id, now)
+        .create_session(&state.ids, &scope.user_id, !scope.two_factor)
         .await
         .map_err(api)?;
     state
@@ -366,7 +361,7 @@ pub async fn use_link(
         .await
         .map_err(api)?;
     tracing::info!(target: "audit", user = %scope.user_id, ip = %peer.ip(), "client signed in by link");
-    Ok(signed_in(&state, &scope, &session, &next).await)
+    Ok(super::users::after_first_step(&state, &scope, &session, &next).await)
 }
 
 /// The answer to a sign-in: the session cookie, and the chat widget's visitor cookie set

@@ -20,7 +20,7 @@ use switchboard_portal::locale::Lang;
 use crate::app::AppState;
 use crate::web::session::Signed;
 use crate::web::{render, view};
-use words::{Words, lang_of, words};
+use words::{AccountWords, Words, account_words, lang_of, words};
 
 pub mod auth;
 pub mod billing;
@@ -28,6 +28,7 @@ pub mod dispatch;
 pub mod pages;
 pub mod pay;
 pub mod tickets;
+pub mod users;
 pub mod words;
 
 /// What a portal route needs from its caller. The route-scope test reads this.
@@ -70,6 +71,14 @@ pub fn table() -> Table {
     vec![
         r("GET", "/portal/login", Public, get(auth::login_page)),
         r("POST", "/portal/login", Public, post(auth::send_link)),
+        r(
+            "POST",
+            "/portal/login/password",
+            Public,
+            post(users::password_login),
+        ),
+        r("GET", "/portal/login/2fa", Public, get(users::code_page)),
+        r("POST", "/portal/login/2fa", Public, post(users::code)),
         r(
             "GET",
             "/portal/link/{token}",
@@ -118,6 +127,45 @@ pub fn table() -> Table {
             post(pay::answer_estimate),
         ),
         r("GET", "/portal/activity", Client, get(pages::activity)),
+        r("GET", "/portal/users", Client, get(users::list)),
+        r("POST", "/portal/users", Client, post(users::invite)),
+        r(
+            "POST",
+            "/portal/users/2fa",
+            Client,
+            post(users::require_2fa),
+        ),
+        r(
+            "POST",
+            "/portal/users/{id}/remove",
+            Client,
+            post(users::remove),
+        ),
+        r("GET", "/portal/account", Client, get(users::account)),
+        r(
+            "POST",
+            "/portal/account/password",
+            Client,
+            post(users::set_password),
+        ),
+        r(
+            "POST",
+            "/portal/account/2fa/begin",
+            Client,
+            post(users::begin_totp),
+        ),
+        r(
+            "POST",
+            "/portal/account/2fa/confirm",
+            Client,
+            post(users::confirm_totp),
+        ),
+        r(
+            "POST",
+            "/portal/account/2fa/disable",
+            Client,
+            post(users::disable_totp),
+        ),
         r("GET", "/portal/tickets", Client, get(tickets::list)),
         r(
             "POST",
@@ -180,6 +228,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub w: &'static Words,
+    pub a: &'static AccountWords,
     pub lang: Lang,
     pub title: String,
     pub business: String,
@@ -190,12 +239,15 @@ pub struct Layout {
     pub signed_in: bool,
     pub who: String,
     pub current: &'static str,
+    /// The signed-in client is its company's admin (the Users tab).
+    pub admin: bool,
 }
 
 impl Layout {
     pub fn new(state: &AppState, lang: Lang, title: String, csrf: String) -> Self {
         Self {
             w: words(lang),
+            a: account_words(lang),
             lang,
             title,
             business: state.config.web.business_name.clone(),
@@ -206,6 +258,7 @@ impl Layout {
             signed_in: false,
             who: String::new(),
             current: "",
+            admin: false,
         }
     }
 
@@ -218,6 +271,7 @@ impl Layout {
             .clone()
             .unwrap_or_else(|| c.scope.email.clone());
         l.current = current;
+        l.admin = c.scope.is_admin() && c.scope.company_id.is_some();
         l
     }
 
@@ -256,6 +310,15 @@ impl FromRequestParts<AppState> for Client {
             );
             return Err(Redirect::to(&to).into_response());
         };
+        let path = parts.uri.path_and_query().map_or("/portal", |p| p.as_str());
+        // A session still waiting for its second step opens nothing but the code's page.
+        if !signed.session.is_complete() {
+            let to = format!(
+                "/portal/login/2fa?next={}",
+                crate::web::session::urlencode(path)
+            );
+            return Err(Redirect::to(&to).into_response());
+        }
         let scope = state
             .store
             .portal_user(&signed.session.user.id)
@@ -270,6 +333,14 @@ impl FromRequestParts<AppState> for Client {
                 words(lang).clients_only,
             ));
         };
+        // A company that requires two-step verification: set it up before anything else.
+        if scope.company_requires_2fa
+            && !scope.two_factor
+            && !parts.uri.path().starts_with("/portal/account")
+            && parts.uri.path() != "/portal/logout"
+        {
+            return Err(Redirect::to("/portal/account").into_response());
+        }
         Ok(Client {
             scope,
             csrf: signed.session.csrf_token.clone(),

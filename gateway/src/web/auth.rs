@@ -639,7 +639,7 @@ async fn account(
     Ok(resp)
 }
 
-fn qr_svg(data: &str) -> String {
+pub(crate) fn qr_svg(data: &str) -> String {
     match qrcode::QrCode::new(data.as_bytes()) {
         Ok(code) => code
             .render::<qrcode::render::svg::Color<'_>>()
@@ -702,7 +702,11 @@ pub async fn confirm_totp(
             account(&state, &agent, Some(notice), None, codes, Vec::new()).await
         }
         Err(switchboard_core::Error::Invalid(_)) => {
-            let secret = state.store.begin_totp(&agent.user.id).await?;
+            // The same secret again: the app already has it.
+            let secret = match state.store.pending_totp(&agent.user.id).await? {
+                Some(s) => s,
+                None => state.store.begin_totp(&agent.user.id).await?,
+            };
             let errors = vec![FieldError {
                 field: "code",
                 message: agent.tr.t("twofa-wrong"),
