@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::StreamExt;
-use switchboard_bench::status_kib;
+use switchboard_bench::{cookie_of, csrf_in, free_port, status_kib};
 use switchboard_core::clock::{Ids, SystemClock};
 use switchboard_core::store::{NewInvoice, NewLink, Store};
 use switchboard_portal::document::{DocLine, Document, Party};
@@ -78,26 +78,6 @@ fn document(i: usize) -> Document {
         terms: "Pagamento em até 30 dias.".into(),
         bill_to: Party::default(),
     }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or("").to_owned())
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"_csrf\" value=\"")? + 20;
-    Some(html[at..].split('"').next()?.to_owned())
 }
 
 #[tokio::main]

@@ -350,6 +350,13 @@ impl Workflow {
     pub async fn need_people(&self, conversation_ids: &[String]) -> Result<()> {
         let now = self.ids.now_ms();
         self.store.mark_people_since(conversation_ids, now).await?;
+        self.offer(conversation_ids).await
+    }
+
+    /// Offers conversations already marked for people to the agents online (round
+    /// robin); nothing when nobody is online.
+    pub async fn offer(&self, conversation_ids: &[String]) -> Result<()> {
+        let now = self.ids.now_ms();
         if !self.store.any_agent_online(now).await? {
             return Ok(());
         }

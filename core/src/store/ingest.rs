@@ -193,13 +193,7 @@ impl Store {
             version: 0,
             snoozed_until: None,
         };
-        let opened = insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
-        if opened.contains(&c.id) {
-            sqlx::query("UPDATE conversations SET bot_active = 0 WHERE id = $1")
-                .bind(&c.id)
-                .execute(&mut **tx)
-                .await?;
-        }
+        insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
         tx.commit().await?;
         match find().await? {
             Some(id) => self.conversation(&id).await,
@@ -377,25 +371,24 @@ impl Store {
         let mut threads = reply_parents(tx, envs, live, contact_of).await?;
 
         let mut open: HashMap<(String, String, String), Conversation> = HashMap::new();
-        let mut by_inbox: HashMap<&str, Vec<String>> = HashMap::new();
+        // Per inbox: the contacts and the thread keys of this batch. Only the threads asked
+        // for are read: a contact with a thousand open tickets costs nothing here.
+        let mut by_inbox: HashMap<&str, (Vec<String>, Vec<String>)> = HashMap::new();
         for &i in live.iter().filter(|i| !threads.contains_key(i)) {
-            by_inbox
-                .entry(envs[i].inbox.as_str())
-                .or_default()
-                .push(contact_of[&envs[i].sender].clone());
+            let entry = by_inbox.entry(envs[i].inbox.as_str()).or_default();
+            entry.0.push(contact_of[&envs[i].sender].clone());
+            entry.1.push(envs[i].thread_key().to_owned());
         }
-        for (inbox, contacts) in &by_inbox {
+        for (inbox, (contacts, keys)) in &by_inbox {
+            let keys = dedup(keys);
             let sql = format!(
-                "SELECT {} FROM conversations WHERE inbox = $1 AND status <> 'resolved' AND contact_id",
-                rows::CONVERSATION_COLUMNS
+                "SELECT {} FROM conversations WHERE inbox = $1 AND status <> 'resolved' AND thread_key IN ({}) AND contact_id",
+                rows::CONVERSATION_COLUMNS,
+                placeholders(2, keys.len())
             );
-            for row in select_in(
-                tx,
-                &sql,
-                &[Val::Text((*inbox).to_owned())],
-                &dedup(contacts),
-            )
-            .await?
+            let mut fixed = vec![Val::Text((*inbox).to_owned())];
+            fixed.extend(keys.into_iter().map(Val::Text));
+            for row in select_in(tx, &sql, &fixed, &dedup(contacts)).await?
             {
                 let c = rows::conversation(&row)?;
                 open.insert(thread_of(&c), c);
@@ -656,12 +649,13 @@ pub(super) async fn insert_conversations(
                 Val::Int(c.created_at),
                 Val::Int(c.updated_at),
                 Val::Int(c.last_message_at),
+                Val::Int(i64::from(c.bot_active)),
             ]
         })
         .collect();
     let inserted = insert_rows(
         tx,
-        "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at)",
+        "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active)",
         "ON CONFLICT DO NOTHING RETURNING id",
         &rows,
     )

@@ -116,9 +116,9 @@ fn scope_clause(s: &ClientScope) -> (&'static str, [String; 2]) {
 }
 
 impl Store {
-    /// Opens a ticket for the signed-in client: its conversation (open, for people: the
-    /// bot stays out), the ticket and its card, in one transaction. The same form sent
-    /// again returns the ticket it opened, with `false`.
+    /// Opens a ticket for the signed-in client: its conversation (open, for people from
+    /// now: the bot stays out), the ticket, its card and the client's audit line, in one
+    /// transaction. The same form sent again returns the ticket it opened, with `false`.
     pub async fn open_ticket(
         &self,
         ids: &Ids,
@@ -136,9 +136,6 @@ impl Store {
         }
         if new.client_key.is_empty() || new.client_key.len() > 64 {
             return Err(Error::invalid("the form's key is missing; reload the page"));
-        }
-        if let Some(found) = self.ticket_by_key(scope, new.client_key).await? {
-            return self.opened(found, false).await;
         }
         let contact_id = self.surviving_contact(&scope.contact_id).await?;
         let now = ids.now_ms();
@@ -168,7 +165,9 @@ impl Store {
             snoozed_until: None,
         };
         super::ingest::insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
-        sqlx::query("UPDATE conversations SET bot_active = 0 WHERE id = $1")
+        // People from the start: its SLA clocks run from now.
+        sqlx::query("UPDATE conversations SET people_since = $1 WHERE id = $2")
+            .bind(now)
             .bind(&c.id)
             .execute(&mut **tx)
             .await?;
@@ -188,7 +187,7 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         if inserted.rows_affected() == 0 {
-            // The same form, sent twice at once: the other one opened it.
+            // The same form sent again: the ticket it opened (the number taken is a gap).
             drop(tx);
             let found = self
                 .ticket_by_key(scope, new.client_key)
@@ -226,6 +225,19 @@ impl Store {
         .bind(payload.kind().as_str())
         .bind(payload.subject_id())
         .bind(serde_json::to_string(&payload)?)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        // The client's activity log has it, written with it.
+        sqlx::query(
+            "INSERT INTO portal_audit (id, company_id, contact_id, user_id, action, subject, detail, created_at) VALUES ($1, $2, $3, $4, 'ticket', $5, $6, $7)",
+        )
+        .bind(ids.new_id())
+        .bind(scope.company_id.as_deref())
+        .bind(&scope.contact_id)
+        .bind(&scope.user_id)
+        .bind(format!("#{number}"))
+        .bind(subject)
         .bind(now)
         .execute(&mut **tx)
         .await?;

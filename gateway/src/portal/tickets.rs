@@ -29,7 +29,7 @@ use switchboard_core::store::{NewTicket, Ticket, TicketQuery};
 use switchboard_core::stream::INBOUND;
 use tokio_util::io::StreamReader;
 
-use super::pages::{audit, stamp};
+use super::pages::stamp;
 use super::words::{SupportWords, support_words};
 use super::{Client, Layout, not_found, private};
 use crate::app::AppState;
@@ -384,22 +384,15 @@ pub async fn create(
         if let Err(e) = state.realtime.publish_all(&events).await {
             tracing::debug!(error = %e, "realtime publish failed");
         }
-        // No bot on a ticket: it goes to people at once (SLA clocks, auto-assignment).
+        // No bot on a ticket: it goes to people at once (its SLA clocks run from its
+        // opening; an agent online gets it).
         if let Err(e) = state
             .workflow
-            .need_people(std::slice::from_ref(&conversation.id))
+            .offer(std::slice::from_ref(&conversation.id))
             .await
         {
             tracing::warn!(error = %e, "a new ticket was not offered to agents");
         }
-        audit(
-            &state,
-            &client,
-            "ticket",
-            Some(&format!("#{}", ticket.number)),
-            Some(&ticket.subject),
-        )
-        .await;
     }
     Ok(private(
         Redirect::to(&format!("/portal/tickets/{}?opened=1", ticket.number)).into_response(),
