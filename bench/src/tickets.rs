@@ -99,7 +99,10 @@ async fn open_ticket(
         .await?;
     if r.status().as_u16() != 303 {
         let status = r.status();
-        bail!("ticket: {status}: {:.300}", r.text().await.unwrap_or_default());
+        bail!(
+            "ticket: {status}: {:.300}",
+            r.text().await.unwrap_or_default()
+        );
     }
     Ok(())
 }
@@ -207,7 +210,8 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..args.concurrency {
-        let (http, base, clients, next) = (http.clone(), base.clone(), clients.clone(), next.clone());
+        let (http, base, clients, next) =
+            (http.clone(), base.clone(), clients.clone(), next.clone());
         let total = args.tickets;
         workers.push(tokio::spawn(async move {
             let mut times = Vec::new();

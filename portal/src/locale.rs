@@ -80,13 +80,25 @@ pub fn money(minor: i64, currency: &str, exponent: u8, lang: Lang) -> String {
 }
 
 /// An amount typed by a person (`123.45`, `123,45`, `1,234.50`, `1.234,50`, `R$ 10`) in
-/// minor units of a currency with `exponent` decimals; `None` when it is not one.
+/// minor units of a currency with `exponent` decimals; `None` when it is not one. A sign,
+/// or anything but a currency before or after the number, makes it none: `-5` is not 5,
+/// and `1x2` is not 12.
 pub fn parse_amount(s: &str, exponent: u8) -> Option<i64> {
-    let t: String = s
+    if s.contains('-') {
+        return None;
+    }
+    let number = |c: char| c.is_ascii_digit() || matches!(c, '.' | ',');
+    let core = s
         .trim()
+        .trim_start_matches(|c: char| !number(c))
+        .trim_end_matches(|c: char| !number(c));
+    if core
         .chars()
-        .filter(|c| c.is_ascii_digit() || matches!(c, '.' | ','))
-        .collect();
+        .any(|c| !(number(c) || c == ' ' || c == '\u{a0}' || c == '\u{202f}' || c == '\''))
+    {
+        return None;
+    }
+    let t: String = core.chars().filter(|c| number(*c)).collect();
     if t.is_empty() {
         return None;
     }
@@ -405,6 +417,12 @@ mod tests {
         assert_eq!(parse_amount("R$ 10", 2), Some(1_000));
         assert_eq!(parse_amount("1.000", 0), Some(1_000));
         assert_eq!(parse_amount("abc", 2), None);
+        assert_eq!(parse_amount("-5", 2), None, "a sign is not dropped");
+        assert_eq!(parse_amount("R$ -5,00", 2), None);
+        assert_eq!(parse_amount("1x2", 2), None, "letters inside the number");
+        assert_eq!(parse_amount("12 BRL", 2), Some(1_200));
+        assert_eq!(parse_amount("1 234,50 €", 2), Some(123_450));
+        assert_eq!(parse_amount("US$1,234.50", 2), Some(123_450));
         assert_eq!(parse_amount("99999999999999999999", 2), None);
         assert_eq!(plain_amount(123_450, 2), "1234.50");
         assert_eq!(plain_amount(5, 2), "0.05");

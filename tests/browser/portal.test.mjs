@@ -232,6 +232,11 @@ poll_seconds = 1
     await agent.locator("main", { hasText: "ana@globex.example" }).waitFor();
     await accessible(agent, "billing document");
     await shoot(agent, "billing-document");
+    await agent.goto(`${server.base}/billing/new`);
+    await agent.locator("input[name=desc_0]").fill("Visita técnica");
+    await agent.locator("input[name=price_0]").fill("80,00");
+    await accessible(agent, "billing new document");
+    await shoot(agent, "billing-new");
 
     // Support: the client opens a ticket with a photo; the chat is built into the portal.
     await page.goto(`${server.base}/portal/tickets`);

@@ -1316,3 +1316,163 @@ async fn client_admins_manage_users_and_two_step_verification() {
         assert!(page.contains(action), "{action} is in the activity log");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_write_invoices_on_their_pages_and_edit_drafts() {
+    let server = Server::start(Backend::Embedded).await;
+    let w = world(&server).await;
+    let token = link(&w, &w.acme_contact, "ana@acme.example", 60_000).await;
+    signed_in(&server, &token, "/portal").await;
+    crate::inbox::add_agent(&server, "rita@example.com", "admin", &[]);
+    crate::inbox::add_agent(&server, "sue@example.com", "supervisor", &[]);
+    let mut rita = Browser::sign_in(&server, "rita@example.com").await;
+    let (s, page) = rita.get("/billing/new").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("name=\"desc_0\""));
+    let count = async || -> i64 {
+        let pool = sqlx::AnyPool::connect(&Store::sqlite_url(server.dir.path()))
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM invoices")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    // Every problem named, nothing stored.
+    let (s, page) = rita
+        .post(
+            "/billing/new",
+            &[
+                ("kind", "invoice"),
+                ("contact", "nobody@example.com"),
+                ("currency", "BRL"),
+                ("issue", "2026-11-23"),
+                ("desc_0", ""),
+                ("price_0", "10"),
+                ("desc_1", "Toner"),
+                ("price_1", "dez"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+    for want in [
+        "no contact has the address",
+        "line 1: describe it",
+        "line 2: the price",
+    ] {
+        assert!(page.contains(want), "{want}: {page:.3000}");
+    }
+    assert!(page.contains("value=\"Toner\""), "what was typed stays");
+    assert_eq!(count().await, before);
+    // A draft, by the client's address; its totals are the lines'.
+    let r = rita
+        .post_response(
+            "/billing/new",
+            &[
+                ("kind", "invoice"),
+                ("contact", "ana@acme.example"),
+                ("currency", "brl"),
+                ("issue", "2026-11-23"),
+                ("due", "2026-12-23"),
+                ("desc_0", "Manutenção preventiva"),
+                ("qty_0", "2"),
+                ("price_0", "123,45"),
+                ("tax_0", "23"),
+                ("desc_1", "Toner"),
+                ("price_1", "50,00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let at = r.headers()["location"].to_str().unwrap().to_owned();
+    let id = at
+        .trim_start_matches("/billing/documents/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let doc = w.store.invoice(&id).await.unwrap();
+    assert_eq!(doc.status, "draft");
+    assert_eq!(doc.contact_id, w.acme_contact);
+    // 2 × 123.45 = 246.90 + 23 % = 56.79; + 50.00 = 353.69
+    assert_eq!((doc.subtotal, doc.tax, doc.total), (29_690, 5_679, 35_369));
+    let (_, page) = rita.get(&at).await;
+    assert!(page.contains(&format!("/billing/documents/{id}/edit")));
+    // Edited: a line more, the other rounding.
+    let (s, page) = rita.get(&format!("/billing/documents/{id}/edit")).await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("value=\"Manutenção preventiva\""),
+        "{page:.3000}"
+    );
+    let r = rita
+        .post_response(
+            &format!("/billing/documents/{id}/edit"),
+            &[
+                ("currency", "BRL"),
+                ("issue", "2026-11-23"),
+                ("due", "2026-12-23"),
+                ("rounding", "per_invoice"),
+                ("desc_0", "Manutenção preventiva"),
+                ("qty_0", "2"),
+                ("price_0", "123,45"),
+                ("tax_0", "23"),
+                ("desc_1", "Toner"),
+                ("price_1", "50"),
+                ("desc_2", "Deslocamento"),
+                ("price_2", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    let doc = w.store.invoice(&id).await.unwrap();
+    assert_eq!(doc.total, 38_369);
+    let (s, _) = rita
+        .post(
+            &format!("/billing/documents/{id}/edit"),
+            &[
+                ("currency", "BRL"),
+                ("issue", "2026-11-23"),
+                ("due", "2026-01-01"),
+                ("desc_0", "x"),
+                ("price_0", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422, "due before issue");
+    assert_eq!(w.store.invoice(&id).await.unwrap().total, 38_369);
+    // A sent document is no longer edited; a supervisor writes nothing.
+    w.store
+        .set_document_status(&id, &["draft"], "sent", 1)
+        .await
+        .unwrap();
+    let r = rita.fetch(&format!("/billing/documents/{id}/edit")).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (s, _) = rita
+        .post(
+            &format!("/billing/documents/{id}/edit"),
+            &[
+                ("currency", "BRL"),
+                ("issue", "2026-11-23"),
+                ("desc_0", "x"),
+                ("price_0", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(w.store.invoice(&id).await.unwrap().total, 38_369);
+    let mut sue = Browser::sign_in(&server, "sue@example.com").await;
+    assert_eq!(sue.get("/billing/new").await.0, 403);
+    let (s, _) = sue
+        .post(
+            "/billing/new",
+            &[
+                ("contact", "ana@acme.example"),
+                ("desc_0", "x"),
+                ("price_0", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 403);
+}

@@ -388,8 +388,7 @@ impl Store {
             );
             let mut fixed = vec![Val::Text((*inbox).to_owned())];
             fixed.extend(keys.into_iter().map(Val::Text));
-            for row in select_in(tx, &sql, &fixed, &dedup(contacts)).await?
-            {
+            for row in select_in(tx, &sql, &fixed, &dedup(contacts)).await? {
                 let c = rows::conversation(&row)?;
                 open.insert(thread_of(&c), c);
             }

@@ -19,6 +19,7 @@ use session::WebAgent;
 pub mod admin;
 pub mod auth;
 pub mod billing;
+pub mod billing_form;
 pub mod blobs;
 pub mod dashboard;
 pub mod i18n;
@@ -213,6 +214,20 @@ pub fn table() -> Table {
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
         r("GET", "/dashboard", Reports, get(dashboard::page)),
         r("GET", "/billing", Reports, get(billing::list)),
+        r("GET", "/billing/new", Admin, get(billing_form::new_page)),
+        r("POST", "/billing/new", Admin, post(billing_form::create)),
+        r(
+            "GET",
+            "/billing/documents/{id}/edit",
+            Admin,
+            get(billing_form::edit_page),
+        ),
+        r(
+            "POST",
+            "/billing/documents/{id}/edit",
+            Admin,
+            post(billing_form::save),
+        ),
         r(
             "GET",
             "/billing/documents/{id}",
