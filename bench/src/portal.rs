@@ -4,7 +4,9 @@
 //! - the invoice list (`GET /portal`, 25 a page, pages and sorts varied): p50/p95/p99;
 //! - Download All of `--zip` invoices (`POST /portal/invoices/zip`): time to the first
 //!   byte, to the whole ZIP, its size, and the server's peak RSS (VmHWM) before and after;
-//! - PDF renders per second on one core, in-process (`portal::pdf::render`).
+//! - PDF renders per second on one core, in-process (`portal::pdf::render`);
+//! - sign-in by magic link over HTTP (`--signins`, one link each): the confirmation page
+//!   (`GET /portal/link/{token}`) and its use (`POST`), p50/p99.
 //!
 //! `cargo build --release && cargo run --release -p switchboard-bench --bin portal-bench`
 //! (`--backend postgres` uses `SB_TEST_PG`).
@@ -36,6 +38,9 @@ struct Args {
     requests: usize,
     #[arg(long, default_value_t = 200)]
     pdfs: usize,
+    /// Sign-ins by magic link over HTTP, each with a link of its own.
+    #[arg(long, default_value_t = 300)]
+    signins: usize,
     #[arg(long, default_value = "target/release/switchboard")]
     bin: String,
 }
@@ -187,6 +192,22 @@ async fn main() -> Result<()> {
             },
         )
         .await?;
+    let mut links = Vec::with_capacity(args.signins);
+    for _ in 0..args.signins {
+        links.push(
+            store
+                .create_magic_link(
+                    &ids,
+                    &NewLink {
+                        contact_id: &contact,
+                        email: "ana@globex.example",
+                        purpose: "login",
+                        ttl_ms: 3_600_000,
+                    },
+                )
+                .await?,
+        );
+    }
     store.close().await;
 
     // The server.
@@ -243,6 +264,33 @@ async fn main() -> Result<()> {
         .text()
         .await?;
     let csrf = csrf_in(&home).context("no CSRF on the home page")?;
+
+    // Sign-ins over HTTP: the confirmation page (the link checked, not used), then its
+    // POST (the link used once, a new session, the client's cookies).
+    let mut confirm = Vec::with_capacity(links.len());
+    let mut use_link = Vec::with_capacity(links.len());
+    for token in &links {
+        let link = format!("{base}/portal/link/{token}");
+        let started = Instant::now();
+        let page = http.get(&link).send().await?;
+        let pre = cookie_of(&page, "__Host-sb_csrf").context("no CSRF cookie")?;
+        let form_csrf = csrf_in(&page.text().await?).context("no CSRF field")?;
+        confirm.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        let r = http
+            .post(&link)
+            .header("cookie", format!("__Host-sb_csrf={pre}"))
+            .header("origin", &base)
+            .form(&[("_csrf", form_csrf.as_str()), ("next", "/portal")])
+            .send()
+            .await?;
+        use_link.push(started.elapsed().as_secs_f64() * 1000.0);
+        if r.status().as_u16() != 303 || cookie_of(&r, "__Host-sb_session").is_none() {
+            bail!("a sign-in failed: {}", r.status());
+        }
+    }
+    confirm.sort_by(f64::total_cmp);
+    use_link.sort_by(f64::total_cmp);
 
     // The list.
     let pages = args.invoices.div_ceil(25).max(1);
@@ -315,7 +363,8 @@ async fn main() -> Result<()> {
     println!(
         "portal, {} invoices on {}: list p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({} requests); \
          Download All of {}: first byte {:.0} ms, whole {:.2} s, {:.1} MB; server peak RSS {:.0} MB before, {:.0} MB after; \
-         PDF {:.0}/s on one core ({} KB each); seeding {:.1} s",
+         PDF {:.0}/s on one core ({} KB each); sign-in by link over HTTP ({}): confirmation p50 {:.2} / p99 {:.2} ms, \
+         use p50 {:.2} / p99 {:.2} ms; seeding {:.1} s",
         args.invoices,
         args.backend,
         quantile(&list, 0.5),
@@ -330,6 +379,11 @@ async fn main() -> Result<()> {
         rss_after as f64 / 1024.0,
         pdf_rate,
         pdf_size / 1024,
+        confirm.len(),
+        quantile(&confirm, 0.5),
+        quantile(&confirm, 0.99),
+        quantile(&use_link, 0.5),
+        quantile(&use_link, 0.99),
         seeded_s,
     );
     println!(
@@ -342,6 +396,9 @@ async fn main() -> Result<()> {
             "zip": {"invoices": args.zip.min(numbers.len()), "first_byte_ms": first, "seconds": zip_s, "bytes": size,
                     "peak_rss_kib_before": rss_before, "peak_rss_kib_after": rss_after},
             "pdf_per_second_one_core": pdf_rate,
+            "signin_ms": {"n": confirm.len(),
+                          "confirm": {"p50": quantile(&confirm, 0.5), "p99": quantile(&confirm, 0.99)},
+                          "use": {"p50": quantile(&use_link, 0.5), "p99": quantile(&use_link, 0.99)}},
         })
     );
     Ok(())
