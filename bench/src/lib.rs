@@ -101,3 +101,92 @@ pub fn csrf_in(html: &str) -> Option<String> {
     let at = html.find("name=\"_csrf\" value=\"")? + 20;
     Some(html[at..].split('"').next()?.to_owned())
 }
+
+/// The server binary, started for a benchmark on a free port with `db`'s settings, and
+/// an HTTP client for it that follows no redirects.
+pub struct Served {
+    pub child: std::process::Child,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Served {
+    pub async fn start(bin: &str, dir: &std::path::Path, db: &Database) -> Result<Self> {
+        use anyhow::Context;
+        let port = free_port()?;
+        let bin = std::fs::canonicalize(bin)
+            .with_context(|| format!("{bin} not found (run `cargo build --release` first)"))?;
+        let child = std::process::Command::new(&bin)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_DATA_DIR", dir)
+            .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .envs(db.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("starting the server")?;
+        let served = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(256)
+                .build()?,
+        };
+        let t0 = std::time::Instant::now();
+        while !served
+            .http
+            .get(format!("{}/readyz", served.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            if t0.elapsed() > std::time::Duration::from_secs(60) {
+                bail!("the server was not ready within 60 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(served)
+    }
+
+    /// Signs a client in with a magic link (its confirmation page, then the POST);
+    /// returns the session's `cookie` header value.
+    pub async fn sign_in(&self, token: &str, next: &str) -> Result<String> {
+        use anyhow::Context;
+        let link = format!("{}/portal/link/{token}", self.base);
+        let page = self.http.get(&link).send().await?;
+        let pre = cookie_of(&page, "__Host-sb_csrf").context("no CSRF cookie")?;
+        let csrf = csrf_in(&page.text().await?).context("no CSRF field")?;
+        let signed = self
+            .http
+            .post(&link)
+            .header("cookie", format!("__Host-sb_csrf={pre}"))
+            .header("origin", &self.base)
+            .form(&[("_csrf", csrf.as_str()), ("next", next)])
+            .send()
+            .await?;
+        let session = cookie_of(&signed, "__Host-sb_session").context("not signed in")?;
+        Ok(format!("__Host-sb_session={session}"))
+    }
+
+    /// The CSRF token of a signed-in page's forms.
+    pub async fn csrf(&self, cookie: &str, path: &str) -> Result<String> {
+        use anyhow::Context;
+        let page = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await?
+            .text()
+            .await?;
+        csrf_in(&page).with_context(|| format!("no CSRF on {path}"))
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -11,14 +11,13 @@
 //! `cargo build --release && cargo run --release -p switchboard-bench --bin portal-bench`
 //! (`--backend postgres` uses `SB_TEST_PG`).
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::StreamExt;
-use switchboard_bench::{cookie_of, csrf_in, free_port, status_kib};
+use switchboard_bench::{Served, cookie_of, csrf_in, status_kib};
 use switchboard_core::clock::{Ids, SystemClock};
 use switchboard_core::store::{NewInvoice, NewLink, Store};
 use switchboard_portal::document::{DocLine, Document, Party};
@@ -210,60 +209,12 @@ async fn main() -> Result<()> {
     }
     store.close().await;
 
-    // The server.
-    let port = free_port()?;
-    let bin = std::fs::canonicalize(&args.bin)
-        .with_context(|| format!("{} not found (run `cargo build --release` first)", args.bin))?;
-    let mut cmd = Command::new(&bin);
-    cmd.arg("serve")
-        .env("RUST_LOG", "warn")
-        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATA_DIR", dir.path())
-        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .envs(db.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir.path())
-        .stdout(Stdio::null());
-    let mut server = cmd.spawn().context("starting the server")?;
-    let pid = server.id();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let t0 = Instant::now();
-    while !http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        if t0.elapsed() > Duration::from_secs(60) {
-            bail!("the server was not ready within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-
-    // Sign in with the link: the confirmation, then its POST.
-    let link = format!("{base}/portal/link/{token}");
-    let page = http.get(&link).send().await?;
-    let pre = cookie_of(&page, "__Host-sb_csrf").context("no CSRF cookie")?;
-    let csrf = csrf_in(&page.text().await?).context("no CSRF field")?;
-    let signed = http
-        .post(&link)
-        .header("cookie", format!("__Host-sb_csrf={pre}"))
-        .header("origin", &base)
-        .form(&[("_csrf", csrf.as_str()), ("next", "/portal")])
-        .send()
-        .await?;
-    let session = cookie_of(&signed, "__Host-sb_session").context("not signed in")?;
-    let cookie = format!("__Host-sb_session={session}");
-    let home = http
-        .get(format!("{base}/portal"))
-        .header("cookie", &cookie)
-        .send()
-        .await?
-        .text()
-        .await?;
-    let csrf = csrf_in(&home).context("no CSRF on the home page")?;
+    // The server, and the client signed in with the link.
+    let served = Served::start(&args.bin, dir.path(), &db).await?;
+    let pid = served.child.id();
+    let (http, base) = (served.http.clone(), served.base.clone());
+    let cookie = served.sign_in(&token, "/portal").await?;
+    let csrf = served.csrf(&cookie, "/portal").await?;
 
     // Sign-ins over HTTP: the confirmation page (the link checked, not used), then its
     // POST (the link used once, a new session, the client's cookies).
@@ -356,8 +307,7 @@ async fn main() -> Result<()> {
     }
     let zip_s = started.elapsed().as_secs_f64();
     let rss_after = status_kib(pid, "VmHWM:")?;
-    let _ = server.kill();
-    let _ = server.wait();
+    served.stop();
     let _ = db.drop().await;
 
     println!(

@@ -13,14 +13,13 @@
 //! `cargo build --release && cargo run --release -p switchboard-bench --bin ticket-bench --
 //! --backend postgres` (PostgreSQL + Redis from `SB_TEST_PG`, `SB_TEST_REDIS`).
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Parser;
-use switchboard_bench::{cookie_of, csrf_in, free_port};
+use switchboard_bench::Served;
 use switchboard_core::clock::{Ids, SystemClock};
 use switchboard_core::store::{NewLink, Store};
 
@@ -144,63 +143,13 @@ async fn main() -> Result<()> {
         );
     }
 
-    // The server.
-    let port = free_port()?;
-    let bin = std::fs::canonicalize(&args.bin)
-        .with_context(|| format!("{} not found (run `cargo build --release` first)", args.bin))?;
-    let mut server = Command::new(&bin)
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATA_DIR", dir.path())
-        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .envs(db.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting the server")?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(256)
-        .build()?;
-    let t0 = Instant::now();
-    while !http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        if t0.elapsed() > Duration::from_secs(60) {
-            bail!("the server was not ready within 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-
-    // Each client signs in with its link and reads its Support tab for the CSRF token.
+    // The server, and each client signed in with its link.
+    let served = Served::start(&args.bin, dir.path(), &db).await?;
+    let (http, base) = (served.http.clone(), served.base.clone());
     let mut clients = Vec::new();
     for token in &tokens {
-        let link = format!("{base}/portal/link/{token}");
-        let page = http.get(&link).send().await?;
-        let pre = cookie_of(&page, "__Host-sb_csrf").context("no CSRF cookie")?;
-        let csrf = csrf_in(&page.text().await?).context("no CSRF field")?;
-        let signed = http
-            .post(&link)
-            .header("cookie", format!("__Host-sb_csrf={pre}"))
-            .header("origin", &base)
-            .form(&[("_csrf", csrf.as_str()), ("next", "/portal/tickets")])
-            .send()
-            .await?;
-        let session = cookie_of(&signed, "__Host-sb_session").context("not signed in")?;
-        let cookie = format!("__Host-sb_session={session}");
-        let page = http
-            .get(format!("{base}/portal/tickets/new"))
-            .header("cookie", &cookie)
-            .send()
-            .await?
-            .text()
-            .await?;
-        let csrf = csrf_in(&page).context("no CSRF on the form")?;
+        let cookie = served.sign_in(token, "/portal/tickets").await?;
+        let csrf = served.csrf(&cookie, "/portal/tickets/new").await?;
         clients.push(Client { cookie, csrf });
     }
     let clients = Arc::new(clients);
@@ -280,8 +229,7 @@ async fn main() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     store.close().await;
-    let _ = server.kill();
-    let _ = server.wait();
+    served.stop();
     db.drop().await?;
 
     println!(

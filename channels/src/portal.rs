@@ -13,16 +13,12 @@
 use async_trait::async_trait;
 use switchboard_core::dispatcher::{Outgoing, SendError, SendReceipt, Sender};
 use switchboard_core::domain::{Attachment, Channel, Envelope, Identity};
+use switchboard_core::store::ticket_thread;
 
 /// Longest message accepted, in characters.
 pub const MAX_TEXT_CHARS: usize = 20_000;
 /// Most files on one message.
 pub const MAX_FILES: usize = 5;
-
-/// The thread key of a ticket.
-pub fn ticket_thread(ticket_id: &str) -> String {
-    format!("ticket:{ticket_id}")
-}
 
 /// Why a submission is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

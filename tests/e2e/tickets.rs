@@ -87,14 +87,7 @@ async fn sign_in(server: &Server, store: &Store, contact: &str, email: &str) -> 
 /// Opens a ticket through the form; returns its number.
 async fn open(b: &mut Browser, subject: &str, message: &str, files: &[(&str, &str, &[u8])]) -> i64 {
     let (_, page) = b.get("/portal/tickets/new").await;
-    let key = page
-        .split("name=\"key\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = form_key(&page);
     let (status, body, location) = b
         .post_multipart(
             "/portal/tickets",
@@ -116,6 +109,17 @@ async fn open(b: &mut Browser, subject: &str, message: &str, files: &[(&str, &st
         .unwrap()
         .parse()
         .unwrap()
+}
+
+/// The form key a ticket form carries.
+fn form_key(page: &str) -> String {
+    page.split("name=\"key\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 async fn tickets_in_db(url: &str) -> i64 {
@@ -197,14 +201,7 @@ async fn a_portal_ticket_is_answered_by_mail_and_the_mailed_reply_threads_back()
     // Bad forms change nothing.
     let (_, page) = ana_b.get("/portal/tickets/new").await;
     assert!(page.contains("enctype=\"multipart/form-data\""));
-    let key = page
-        .split("name=\"key\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = form_key(&page);
     for (fields, files, why) in [
         (
             vec![("key", key.as_str()), ("subject", " "), ("message", "x")],
@@ -252,14 +249,7 @@ async fn a_portal_ticket_is_answered_by_mail_and_the_mailed_reply_threads_back()
 
     // The ticket, with a photo; the same form sent twice is one ticket.
     let (_, page) = ana_b.get("/portal/tickets/new").await;
-    let key = page
-        .split("name=\"key\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = form_key(&page);
     let fields = [
         ("key", key.as_str()),
         ("subject", "Printer jams on page 2"),

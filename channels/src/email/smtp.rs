@@ -65,10 +65,6 @@ pub trait LinkMinter: Send + Sync {
 /// A message's button whose address is this prefix and a portal path becomes a sign-in link.
 pub const PORTAL_LINK: &str = "portal-link:";
 
-/// The thread keys of conversations that are portal tickets: their mail carries a button
-/// that signs the client in on the ticket's page.
-pub const TICKET_THREAD: &str = "ticket:";
-
 /// Sends email conversations' outbound messages.
 pub struct EmailSender {
     links: std::sync::OnceLock<Arc<dyn LinkMinter>>,
@@ -394,7 +390,7 @@ impl Sender for EmailSender {
                 None => url.clone(),
             };
             button = Some((b.title.clone(), url));
-        } else if c.thread_key.starts_with(TICKET_THREAD)
+        } else if switchboard_core::store::is_ticket(c)
             && let Some(minter) = self.links.get()
         {
             // A portal ticket's mail leads back to the ticket, signed in.

@@ -171,28 +171,18 @@ impl Store {
         let now = ids.now_ms();
         let mut tx = self.begin_write().await?;
         let number = self.take_numbers(&mut tx, "conversation_number", 1).await?;
-        let c = Conversation {
-            id: ids.new_id(),
+        let c = ours(
+            ids.new_id(),
             number,
-            inbox: inbox.to_owned(),
+            inbox,
             channel,
-            company_id: company,
-            contact_id: contact_id.clone(),
-            thread_key: thread_key.to_owned(),
-            subject: subject.map(str::to_owned),
+            company,
+            &contact_id,
+            thread_key,
+            subject,
             status,
-            priority: Priority::None,
-            tier: Tier::N1,
-            assignee_id: None,
-            team: None,
-            labels: Vec::new(),
-            bot_active: false,
-            created_at: now,
-            updated_at: now,
-            last_message_at: now,
-            version: 0,
-            snoozed_until: None,
-        };
+            now,
+        );
         insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
         tx.commit().await?;
         match find().await? {
@@ -687,6 +677,44 @@ pub(super) async fn insert_conversations(
     )
     .await?;
     Ok(opened)
+}
+
+/// A conversation we open ourselves (an invoice's, a ticket's): for people, no bot, N1.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn ours(
+    id: String,
+    number: i64,
+    inbox: &str,
+    channel: Channel,
+    company_id: Option<String>,
+    contact_id: &str,
+    thread_key: &str,
+    subject: Option<&str>,
+    status: Status,
+    now: i64,
+) -> Conversation {
+    Conversation {
+        id,
+        number,
+        inbox: inbox.to_owned(),
+        channel,
+        company_id,
+        contact_id: contact_id.to_owned(),
+        thread_key: thread_key.to_owned(),
+        subject: subject.map(str::to_owned),
+        status,
+        priority: Priority::None,
+        tier: Tier::N1,
+        assignee_id: None,
+        team: None,
+        labels: Vec::new(),
+        bot_active: false,
+        created_at: now,
+        updated_at: now,
+        last_message_at: now,
+        version: 0,
+        snoozed_until: None,
+    }
 }
 
 /// The thread a conversation is: (contact, inbox, thread key).

@@ -55,7 +55,7 @@ pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::PortalUser;
-pub use tickets::{NewTicket, Ticket, TicketQuery};
+pub use tickets::{NewTicket, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread};
 pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which

@@ -9,10 +9,21 @@ use sqlx::{AssertSqlSafe, Row};
 use super::portal::ClientScope;
 use super::{Store, rows};
 use crate::clock::Ids;
-use crate::domain::{
-    Card, CardPayload, Channel, Conversation, Priority, Status, TicketStatus, Tier,
-};
+use crate::domain::{Card, CardPayload, Channel, Conversation, Status, TicketStatus};
 use crate::error::{Error, Result};
+
+/// What the thread keys of ticket conversations start with.
+pub const TICKET_THREAD: &str = "ticket:";
+
+/// The thread key of a ticket's conversation.
+pub fn ticket_thread(ticket_id: &str) -> String {
+    format!("{TICKET_THREAD}{ticket_id}")
+}
+
+/// Whether a conversation is a portal ticket.
+pub fn is_ticket(c: &Conversation) -> bool {
+    c.thread_key.starts_with(TICKET_THREAD)
+}
 
 /// Longest subject kept.
 pub const MAX_SUBJECT_CHARS: usize = 200;
@@ -142,28 +153,18 @@ impl Store {
         let ticket_id = ids.new_id();
         let mut tx = self.begin_write().await?;
         let number = self.take_numbers(&mut tx, "conversation_number", 1).await?;
-        let c = Conversation {
-            id: ids.new_id(),
+        let c = super::ingest::ours(
+            ids.new_id(),
             number,
-            inbox: new.inbox.to_owned(),
-            channel: new.channel,
-            company_id: scope.company_id.clone(),
-            contact_id: contact_id.clone(),
-            thread_key: format!("ticket:{ticket_id}"),
-            subject: Some(subject.to_owned()),
-            status: Status::Open,
-            priority: Priority::None,
-            tier: Tier::N1,
-            assignee_id: None,
-            team: None,
-            labels: Vec::new(),
-            bot_active: false,
-            created_at: now,
-            updated_at: now,
-            last_message_at: now,
-            version: 0,
-            snoozed_until: None,
-        };
+            new.inbox,
+            new.channel,
+            scope.company_id.clone(),
+            &contact_id,
+            &ticket_thread(&ticket_id),
+            Some(subject),
+            Status::Open,
+            now,
+        );
         super::ingest::insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
         // People from the start: its SLA clocks run from now.
         sqlx::query("UPDATE conversations SET people_since = $1 WHERE id = $2")

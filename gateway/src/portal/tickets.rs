@@ -757,10 +757,7 @@ impl switchboard_core::workflow::StatusNotices for TicketCards {
         _before: &switchboard_core::domain::Conversation,
         after: &switchboard_core::domain::Conversation,
     ) {
-        if !after
-            .thread_key
-            .starts_with(switchboard_channels::email::smtp::TICKET_THREAD)
-        {
+        if !switchboard_core::store::is_ticket(after) {
             return;
         }
         let ticket = match self.store.ticket_of_conversation(&after.id).await {

@@ -366,9 +366,7 @@ fn item_view(
         selected: open == Some(c.number),
         assignee: c.assignee_id.as_ref().and_then(|a| agents.get(a).cloned()),
         labels: c.labels.clone(),
-        ticket: c
-            .thread_key
-            .starts_with(switchboard_channels::email::smtp::TICKET_THREAD),
+        ticket: switchboard_core::store::is_ticket(c),
     }
 }
 
