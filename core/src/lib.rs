@@ -24,6 +24,7 @@ pub mod router;
 pub mod sla;
 pub mod store;
 pub mod stream;
+pub mod text;
 pub mod workflow;
 
 pub use clock::{Clock, Ids, SystemClock};

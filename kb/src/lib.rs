@@ -1,1 +1,44 @@
-//! Knowledge base: articles, categories, translations, the search index and help-center pages.
+//! The knowledge base: articles in several languages, their import and export, their
+//! Markdown made into safe HTML, and the search index (tantivy, one analyzer per
+//! language) that the help center, the widget, the agents and the bot ask.
+
+pub mod import;
+pub mod index;
+pub mod markdown;
+pub mod text;
+
+pub use index::{Audience, Hit, KbIndex, SearchQuery};
+pub use switchboard_core::store::kb::{
+    Article, ArticleFilter, ArticleInput, ArticleKind, ArticleStatus, Saved,
+};
+
+/// A language the knowledge base is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lang {
+    En,
+    Es,
+    Pt,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::Es, Lang::Pt];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+            Lang::Pt => "pt",
+        }
+    }
+
+    /// "en", "es", "pt" (and "pt-BR" and the like, by their first part).
+    pub fn parse(s: &str) -> Option<Lang> {
+        let head = s.split(['-', '_']).next().unwrap_or("");
+        match head.to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "es" => Some(Lang::Es),
+            "pt" => Some(Lang::Pt),
+            _ => None,
+        }
+    }
+}

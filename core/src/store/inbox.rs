@@ -13,7 +13,6 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 use super::{Backend, Caller, Store, rows};
@@ -465,12 +464,7 @@ fn clean_snippet(text: &str) -> Option<String> {
 }
 
 /// A word as the full-text indexes compare it: accents dropped, lower case.
-fn fold(word: &str) -> String {
-    word.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+use crate::text::fold;
 
 /// About 20 words of `text` around the last place it has a word of the search (as the
 /// index matches them: accents and case ignored, words of three letters or more also as

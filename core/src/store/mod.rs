@@ -13,6 +13,7 @@ mod contacts;
 mod conversations;
 mod email;
 mod inbox;
+pub mod kb;
 mod ingest;
 mod magic_links;
 mod notes;
@@ -136,6 +137,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         18,
         "portal users",
         include_str!("../../../migrations/0018_portal_users.sql"),
+    ),
+    (
+        19,
+        "knowledge base",
+        include_str!("../../../migrations/0019_kb.sql"),
     ),
 ];
 

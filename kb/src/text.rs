@@ -1,0 +1,275 @@
+//! Text as people type it: folded (lower case, no accents), cut into words, its language
+//! guessed. Pure functions, shared by the index, the bot and the help center.
+
+pub use switchboard_core::text::{fold, slugify};
+
+/// The words of a folded text: runs of letters and digits.
+pub fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// Folds and squeezes letters repeated three times or more ("pleeeease" → "please",
+/// "!!!" stays out since only letters are words): what a client's emphasis does to words.
+pub fn fold_words(text: &str) -> Vec<String> {
+    let folded = fold(text);
+    words(&folded).map(squeeze).collect()
+}
+
+fn squeeze(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut last = '\0';
+    let mut run = 0;
+    for c in word.chars() {
+        if c == last {
+            run += 1;
+        } else {
+            run = 1;
+            last = c;
+        }
+        if run <= 2 {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Damerau–Levenshtein distance (adjacent transpositions cost one), stopping early once it
+/// exceeds `max`: typo tolerance for short word lists.
+pub fn within_edits(a: &str, b: &str, max: usize) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > max {
+        return false;
+    }
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for (j, cell) in d.iter_mut().take(w).enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        d[i * w] = i;
+        let mut row_min = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return false;
+        }
+    }
+    d[a.len() * w + b.len()] <= max
+}
+
+/// How many typos a word of this length may carry and still be recognised.
+pub fn typo_budget(word: &str) -> usize {
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// Languages the guesser tells apart: the three served ones and the neighbours most often
+/// mistaken for them, so "a language the bot does not serve" can be recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Guess {
+    En,
+    Es,
+    Pt,
+    Fr,
+    De,
+    It,
+}
+
+impl Guess {
+    pub fn code(self) -> &'static str {
+        match self {
+            Guess::En => "en",
+            Guess::Es => "es",
+            Guess::Pt => "pt",
+            Guess::Fr => "fr",
+            Guess::De => "de",
+            Guess::It => "it",
+        }
+    }
+
+    pub fn served(self) -> Option<crate::Lang> {
+        match self {
+            Guess::En => Some(crate::Lang::En),
+            Guess::Es => Some(crate::Lang::Es),
+            Guess::Pt => Some(crate::Lang::Pt),
+            _ => None,
+        }
+    }
+}
+
+/// A language guess and how clearly the text showed it: `margin` is the lead of the best
+/// language over the next, in marker words; 0 means no evidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detected {
+    pub guess: Option<Guess>,
+    pub margin: f32,
+}
+
+// Frequent short words of each language, folded, chosen to overlap little. Words shared by
+// two languages ("de", "que", "a", "no") are left out: they prove nothing.
+const EN: &[&str] = &[
+    "the", "is", "are", "my", "i", "you", "to", "and", "it", "not", "can", "how", "what", "do",
+    "does", "have", "has", "with", "for", "this", "that", "was", "why", "where", "when", "of",
+    "get", "need", "want", "please", "pls", "plz", "im", "dont", "cant", "didnt", "hi", "hello",
+    "thanks", "an", "be", "been", "will", "would", "should", "there", "your", "me", "on", "in",
+    "u", "isnt", "wont", "doesnt", "from", "which", "who", "am", "help", "still", "just",
+];
+const ES: &[&str] = &[
+    "el", "los", "las", "es", "mi", "mis", "y", "por", "para", "con", "una", "un", "como",
+    "cuando", "donde", "porque", "pero", "muy", "esta", "estoy", "tengo", "quiero", "necesito",
+    "puedo", "hola", "gracias", "usted", "yo", "hay", "ya", "del", "al", "lo", "le", "su",
+    "sus", "tu", "favor", "hacer", "llega", "llego", "cual", "todavia", "aun", "ayuda", "ha",
+    "he", "son", "mas", "sin", "tambien", "hablar", "persona", "factura", "pago", "q", "x",
+];
+const PT: &[&str] = &[
+    "o", "os", "as", "e", "meu", "minha", "meus", "minhas", "nao", "com", "uma", "um", "para",
+    "pra", "pro", "por", "como", "quando", "onde", "porque", "pq", "mas", "muito", "esta",
+    "estou", "tenho", "quero", "preciso", "posso", "ola", "oi", "obrigado", "obrigada",
+    "voce", "vc", "eu", "ja", "do", "da", "dos", "das", "no", "na", "nos", "nas", "ao", "seu",
+    "sua", "favor", "fazer", "chegou", "qual", "ainda", "ajuda", "tem", "sao", "mais", "sem",
+    "tambem", "falar", "pessoa", "fatura", "pagamento", "consigo", "tb", "tbm", "q", "ta",
+];
+const FR: &[&str] = &[
+    "le", "les", "la", "est", "je", "mon", "ma", "mes", "et", "pour", "avec", "une", "un",
+    "comment", "quand", "ou", "pourquoi", "mais", "tres", "suis", "ai", "veux", "besoin",
+    "peux", "bonjour", "merci", "vous", "nous", "pas", "ne", "du", "des", "au", "aux", "votre",
+    "ce", "cette", "il", "elle", "parler", "facture", "aide", "toujours", "encore", "qui",
+];
+const DE: &[&str] = &[
+    "der", "die", "das", "ist", "ich", "mein", "meine", "und", "fur", "mit", "eine", "ein",
+    "wie", "wann", "wo", "warum", "aber", "sehr", "bin", "habe", "will", "brauche", "kann",
+    "hallo", "danke", "sie", "wir", "nicht", "kein", "keine", "den", "dem", "zu", "auf",
+    "ihr", "sprechen", "rechnung", "hilfe", "noch", "immer", "bitte", "mich", "mir", "es",
+];
+const IT: &[&str] = &[
+    "il", "lo", "gli", "le", "e", "mio", "mia", "miei", "per", "con", "una", "uno", "come",
+    "quando", "dove", "perche", "ma", "molto", "sono", "ho", "voglio", "devo", "posso",
+    "ciao", "grazie", "lei", "noi", "non", "del", "della", "dei", "al", "alla", "suo",
+    "parlare", "fattura", "aiuto", "ancora", "chi", "questo", "questa", "buongiorno", "sto",
+];
+
+fn markers(g: Guess) -> &'static [&'static str] {
+    match g {
+        Guess::En => EN,
+        Guess::Es => ES,
+        Guess::Pt => PT,
+        Guess::Fr => FR,
+        Guess::De => DE,
+        Guess::It => IT,
+    }
+}
+
+const ALL: [Guess; 6] = [
+    Guess::En,
+    Guess::Es,
+    Guess::Pt,
+    Guess::Fr,
+    Guess::De,
+    Guess::It,
+];
+
+/// Guesses the language of a short message from its marker words and letters. Works on
+/// three-word messages, which general-purpose detectors get wrong; says `None` rather than
+/// guess when nothing points anywhere.
+pub fn detect(text: &str) -> Detected {
+    let mut score = [0f32; 6];
+    for c in text.chars() {
+        match c {
+            'ã' | 'õ' | 'ç' | 'Ã' | 'Õ' | 'Ç' => score[2] += 1.5,
+            'ñ' | 'Ñ' | '¿' | '¡' => score[1] += 1.5,
+            'ß' | 'ä' | 'ö' | 'ü' | 'Ä' | 'Ö' | 'Ü' => score[4] += 1.5,
+            'è' | 'ò' | 'ì' => score[5] += 0.75,
+            'ê' | 'ô' => score[2] += 0.5,
+            'à' | 'â' | 'î' | 'û' | 'ë' | 'ï' => score[3] += 0.5,
+            _ => {}
+        }
+    }
+    for w in fold_words(text) {
+        for (i, g) in ALL.iter().enumerate() {
+            if markers(*g).contains(&w.as_str()) {
+                score[i] += 1.0;
+            }
+        }
+        // Word endings nearly unique to one language.
+        if w.len() > 4 {
+            if w.ends_with("cao") || w.ends_with("coes") || w.ends_with("oes") {
+                score[2] += 0.5;
+            } else if w.ends_with("cion") || w.ends_with("ciones") {
+                score[1] += 0.5;
+            } else if w.ends_with("ing") || w.ends_with("tion") {
+                score[0] += 0.5;
+            } else if w.ends_with("ung") || w.ends_with("lich") {
+                score[4] += 0.5;
+            } else if w.ends_with("zione") || w.ends_with("zioni") {
+                score[5] += 0.5;
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..6).collect();
+    order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
+    let (best, second) = (score[order[0]], score[order[1]]);
+    if best <= 0.0 {
+        return Detected {
+            guess: None,
+            margin: 0.0,
+        };
+    }
+    Detected {
+        guess: Some(ALL[order[0]]),
+        margin: best - second,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folding_removes_accents_and_case() {
+        assert_eq!(fold("Não CONSIGO pagar à fatura, señor"), "nao consigo pagar a fatura, senor");
+        assert_eq!(fold_words("pleeease helpppp!!!"), vec!["pleease", "helpp"]);
+    }
+
+    #[test]
+    fn edits_count_transpositions_once() {
+        assert!(within_edits("atendente", "atendende", 1));
+        assert!(within_edits("human", "humna", 1));
+        assert!(!within_edits("human", "woman", 1));
+        assert!(within_edits("persona", "persona", 0));
+        assert!(!within_edits("a", "abcd", 2));
+    }
+
+    #[test]
+    fn short_messages_get_their_language() {
+        let cases = [
+            ("quero falar com um atendente", Guess::Pt),
+            ("vc pode me ajudar pq nao chegou", Guess::Pt),
+            ("hablar con una persona por favor", Guess::Es),
+            ("¿dónde está mi factura?", Guess::Es),
+            ("where is my card", Guess::En),
+            ("agent please", Guess::En),
+            ("je veux parler à quelqu'un", Guess::Fr),
+            ("ich brauche Hilfe mit meiner Rechnung", Guess::De),
+            ("voglio parlare con un operatore", Guess::It),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect(text).guess, Some(want), "{text}");
+        }
+        assert_eq!(detect("👍👍").guess, None);
+    }
+}
