@@ -1,1 +1,7 @@
-//! The N1 bot: answers from the knowledge base with a calibrated confidence, or hands off.
+//! The N1 bot: answers from the knowledge base with a calibrated confidence, or hands
+//! over to people. Handoff is a structured action, never a match on the bot's own text.
+
+pub mod brain;
+pub mod handoff;
+pub mod model;
+pub mod policy;

@@ -1,0 +1,193 @@
+//! kb-bench: the knowledge base and the bot, measured.
+//!
+//! `kb-bench banking77`: Banking77 (one article per intent, its rows as alternate
+//! questions), 20 % of each intent's rows held out (fixed seed): top-1 accuracy of the
+//! bot's classifier and of plain BM25 search, and the share of held-out questions the bot
+//! answers at ≥ 98 % precision; the calibration table.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use switchboard_bots::brain::{Brain, BrainOptions};
+use switchboard_kb::{Article, ArticleKind, ArticleStatus, Audience, KbIndex, SearchQuery};
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Accuracy on Banking77.
+    Banking77 {
+        #[arg(long, default_value = "../shared/fixtures/kb-banking77/train.csv")]
+        file: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().what {
+        What::Banking77 { file, seed } => banking77(&file, seed),
+    }
+}
+
+fn article(id: &str, lang: &str, title: &str, body: &str, questions: Vec<String>) -> Article {
+    Article {
+        id: id.to_owned(),
+        external_id: Some(id.to_owned()),
+        lang: lang.to_owned(),
+        slug: switchboard_core::text::slugify(title),
+        kind: ArticleKind::Faq,
+        status: ArticleStatus::Published,
+        category: String::new(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        questions,
+        tags: Vec::new(),
+        translation_group: id.to_owned(),
+        helpful: 0,
+        unhelpful: 0,
+        version: 1,
+        created_at: 0,
+        updated_at: 0,
+        updated_by: None,
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+/// The largest share of questions answerable, most confident first, keeping precision at
+/// or above `target`.
+fn answered_at(mut scored: Vec<(f32, bool)>, target: f64) -> (f64, f32) {
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut right, mut best, mut threshold) = (0usize, 0usize, 1.0f32);
+    for (i, (conf, ok)) in scored.iter().enumerate() {
+        right += usize::from(*ok);
+        if right as f64 / (i + 1) as f64 >= target {
+            best = i + 1;
+            threshold = *conf;
+        }
+    }
+    (best as f64 / scored.len().max(1) as f64, threshold)
+}
+
+fn calibration_table(scored: &[(f32, bool)]) {
+    println!("  confidence   questions   right");
+    for b in 0..10 {
+        let lo = b as f32 / 10.0;
+        let hi = lo + 0.1;
+        let inside: Vec<&(f32, bool)> = scored
+            .iter()
+            .filter(|(c, _)| *c >= lo && (*c < hi || (b == 9 && *c <= 1.0)))
+            .collect();
+        if inside.is_empty() {
+            continue;
+        }
+        let right = inside.iter().filter(|(_, ok)| *ok).count();
+        println!(
+            "  {lo:.1}–{hi:.1}    {:>9}   {:>5.1} %",
+            inside.len(),
+            100.0 * right as f64 / inside.len() as f64
+        );
+    }
+}
+
+fn banking77(file: &PathBuf, seed: u64) -> Result<()> {
+    let mut reader = csv::Reader::from_path(file).with_context(|| format!("{}", file.display()))?;
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in reader.records() {
+        let r = r?;
+        by.entry(r[1].to_owned()).or_default().push(r[0].to_owned());
+    }
+    let mut rng = Rng(seed.max(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut articles = Vec::new();
+    let mut held = Vec::new();
+    for (intent, rows) in &by {
+        let mut rows = rows.clone();
+        rng.shuffle(&mut rows);
+        let k = (rows.len() as f64 * 0.2).round() as usize;
+        held.extend(rows[..k].iter().map(|q| (q.clone(), intent.clone())));
+        let title = intent.replace('_', " ");
+        articles.push(article(
+            intent,
+            "en",
+            &title,
+            &format!("What to do about {title}."),
+            rows[k..].to_vec(),
+        ));
+    }
+    println!(
+        "Banking77: {} intents, {} questions learned, {} held out (seed {seed})",
+        articles.len(),
+        articles.iter().map(|a| a.questions.len()).sum::<usize>(),
+        held.len()
+    );
+    let t = Instant::now();
+    let brain = Brain::build(&articles, &[], BrainOptions::default());
+    println!(
+        "bot: learned in {:.1} s ({} examples, calibration {:?})",
+        t.elapsed().as_secs_f64(),
+        brain.examples(),
+        brain.calibration()
+    );
+    let t = Instant::now();
+    let scored: Vec<(f32, bool)> = held
+        .iter()
+        .map(|(q, intent)| match brain.classify(q, None) {
+            Some(g) => (g.confidence, &brain.article(g.article).public_id == intent),
+            None => (0.0, false),
+        })
+        .collect();
+    let per = t.elapsed().as_secs_f64() / held.len() as f64;
+    let top1 = scored.iter().filter(|s| s.1).count() as f64 / scored.len() as f64;
+    let (share, threshold) = answered_at(scored.clone(), 0.98);
+    println!(
+        "bot: top-1 {:.1} %, answers {:.1} % at ≥ 98 % precision (confidence ≥ {threshold:.3}), {:.0} µs per question",
+        top1 * 100.0,
+        share * 100.0,
+        per * 1e6
+    );
+    calibration_table(&scored);
+    // The floor: BM25 over titles, questions and bodies.
+    let index = KbIndex::in_memory()?;
+    index.upsert(&articles)?;
+    let mut bm25 = Vec::new();
+    for (q, intent) in &held {
+        let hits = index.search(&SearchQuery::new(q, Audience::Client))?;
+        let ok = hits.first().is_some_and(|h| &h.public_id == intent);
+        let margin = match (hits.first(), hits.get(1)) {
+            (Some(a), Some(b)) => a.score - b.score,
+            (Some(a), None) => a.score,
+            _ => 0.0,
+        };
+        bm25.push((margin, ok));
+    }
+    let top1 = bm25.iter().filter(|s| s.1).count() as f64 / bm25.len() as f64;
+    let (share, _) = answered_at(bm25, 0.98);
+    println!(
+        "BM25 search: top-1 {:.1} %, answers {:.1} % at ≥ 98 % precision (by score margin)",
+        top1 * 100.0,
+        share * 100.0
+    );
+    Ok(())
+}

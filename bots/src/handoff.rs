@@ -1,0 +1,306 @@
+//! When the bot steps aside, read from the client's own words (never from the bot's):
+//! an explicit request for a person, a keyword the business wants people for, anger or
+//! urgency, a language the bot does not serve. Pure functions over the message text.
+
+use switchboard_kb::text::{Guess, detect, fold, fold_words, typo_budget, within_edits};
+
+/// Why the bot hands a conversation to people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The client asked for a person.
+    Person,
+    /// A word the business wants people to handle ("cancel", "chargeback").
+    Keyword(String),
+    /// Anger or urgency.
+    Upset,
+    /// Written in a language the bot does not serve.
+    Language(&'static str),
+}
+
+impl Trigger {
+    pub fn reason(&self) -> String {
+        match self {
+            Trigger::Person => "person".into(),
+            Trigger::Keyword(k) => format!("keyword: {k}"),
+            Trigger::Upset => "upset".into(),
+            Trigger::Language(l) => format!("language: {l}"),
+        }
+    }
+}
+
+// People a client may ask for. "Strong" words mean a person on their own ("human",
+// "atendente"); "weak" ones need a request around them ("someone", "alguien").
+const STRONG: &[&str] = &[
+    // en
+    "human", "humans", "representative", "rep", "operator", "agent", "agents", "staff",
+    "attendant", "employee",
+    // es
+    "humano", "humana", "asesor", "asesora", "operador", "operadora", "representante",
+    "ejecutivo", "ejecutiva", "agente", "agentes",
+    // pt
+    "atendente", "atendentes", "consultor", "consultora", "operadora", "humanos",
+];
+const WEAK: &[&str] = &[
+    "person", "someone", "somebody", "anyone", "anybody", "people", "persona", "personas",
+    "alguien", "gente", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support",
+    "soporte", "suporte", "team", "equipo", "equipe",
+];
+// Asking to be put through, in the three languages (folded).
+const REQUEST: &[&str] = &[
+    // en
+    "talk", "speak", "chat", "through", "thru", "call", "contact", "reach", "want", "need",
+    // es
+    "hablar", "habla", "hablo", "pasame", "pasas", "pasa", "comunicas", "comunicar",
+    "comunica", "atienda", "atender", "atiende", "llame", "llamar", "contactar", "quiero",
+    "necesito", "prefiero", "puedo",
+    // pt
+    "falar", "falo", "fala", "passa", "passar", "transfere", "transferir", "chama",
+    "chamar", "ligue", "ligar", "liga", "atender", "atenda", "atendimento", "contato",
+    "coloca", "quero", "queria", "preciso", "comigo",
+];
+// Words that say "a real one": with a person word they are a request on their own.
+const REAL: &[&str] = &[
+    "real", "live", "actual", "verdade", "vdd", "verdad", "humano", "human", "bot", "robot",
+    "robo", "maquina", "machine",
+];
+
+fn matches(word: &str, list: &[&str]) -> bool {
+    let budget = typo_budget(word);
+    list.iter().any(|l| {
+        *l == word || (budget > 0 && typo_budget(l) > 0 && within_edits(word, l, budget.min(1)))
+    })
+}
+
+/// Whether the client asks for a person: "agent please", "quero falar com um atendente",
+/// "pasame con un asesor", "humna pls", "is there an actual human?".
+pub fn asks_for_person(text: &str) -> bool {
+    let ws = fold_words(text);
+    if ws.is_empty() {
+        return false;
+    }
+    let strong = ws.iter().any(|w| matches(w, STRONG));
+    let weak = ws.iter().any(|w| matches(w, WEAK));
+    // Verbs exactly: their typos too often are other words ("transfers", "transfere").
+    let request = ws.iter().any(|w| REQUEST.contains(&w.as_str()));
+    let real = ws.iter().any(|w| REAL.contains(&w.as_str()));
+    let short = ws.len() <= 4;
+    // "transfer me", "put me through", "get me someone", "connect us".
+    let put_through = ws.windows(2).any(|p| {
+        ["transfer", "put", "connect", "get", "let", "send"].contains(&p[0].as_str())
+            && ["me", "us"].contains(&p[1].as_str())
+    });
+    let request = request || put_through;
+    (strong && (short || request || real)) || (weak && (request || real) && mentions_contact(&ws))
+        || (weak && short && real)
+}
+
+/// A weak person word counts when the message is about reaching them, not about the
+/// people themselves ("add a person to the portal" is not a request).
+fn mentions_contact(ws: &[String]) -> bool {
+    const REACH: &[&str] = &[
+        "talk", "speak", "chat", "through", "thru", "call", "reach", "me", "us",
+        "hablar", "habla", "pasame", "pasas", "comunicas", "atienda", "atender", "llame",
+        "falar", "fala", "falo", "passa", "transfere", "chama", "ligue", "atender", "contato",
+        "coloca", "comigo", "get", "need", "real", "live", "actual", "verdade", "vdd", "verdad",
+        "there", "ahi", "ai",
+    ];
+    ws.iter().any(|w| REACH.contains(&w.as_str()))
+}
+
+/// Phrases that need a person by default; a business sets its own.
+pub const DEFAULT_KEYWORDS: &[&str] = &[
+    "cancel",
+    "cancellation",
+    "billing dispute",
+    "dispute",
+    "chargeback",
+    "lawyer",
+    "legal action",
+    "cancelar",
+    "cancelacion",
+    "dar de baja",
+    "abogado",
+    "disputa",
+    "contracargo",
+    "reclamar el cargo",
+    "cancelamento",
+    "rescindir",
+    "rescisao",
+    "estorno",
+    "advogado",
+    "procon",
+];
+
+/// The first configured keyword the message has (whole words, accents and case ignored).
+pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
+    let words = fold_words(text);
+    let joined = format!(" {} ", words.join(" "));
+    keywords.iter().find_map(|k| {
+        let kw = fold_words(k).join(" ");
+        if kw.is_empty() {
+            return None;
+        }
+        // A single word also matches its inflections ("cancelled", "cancelando").
+        let hit = if kw.contains(' ') {
+            joined.contains(&format!(" {kw} "))
+        } else {
+            words.iter().any(|w| {
+                w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4)
+            })
+        };
+        hit.then(|| k.clone())
+    })
+}
+
+const UPSET: &[&str] = &[
+    // en
+    "furious", "ridiculous", "unacceptable", "outrageous", "disgusting", "worst", "pathetic",
+    "useless", "angry", "scam", "urgent", "urgently", "asap", "emergency", "immediately",
+    "fed", "incompetent", "joke", "terrible", "horrible", "awful",
+    // es
+    "urgente", "indignante", "verguenza", "harto", "harta", "furioso", "furiosa", "pesimo",
+    "pesima", "inaceptable", "ridiculo", "estafa", "inutil", "inutiles", "enojado",
+    "enojada", "molesto", "molesta", "emergencia", "horrible", "desastre",
+    // pt
+    "absurdo", "palhacada", "pessimo", "pessima", "irritado", "irritada", "ridiculo",
+    "vergonha", "inaceitavel", "piada", "revoltado", "revoltada", "lixo", "golpe",
+    "urgencia", "emergencia", "raiva", "cansado", "cansada", "horrivel", "descaso",
+];
+const NOBODY: &[&str] = &["nobody", "nadie", "ninguem", "noone"];
+const ANSWERS: &[&str] = &[
+    "answered", "answers", "replied", "responded", "responde", "respondio", "contesta",
+    "respondeu", "retorna", "retornou",
+];
+
+/// Whether the message is angry or urgent: strong words, shouting, a pile of "!", or
+/// "nobody answers".
+pub fn upset(text: &str) -> bool {
+    let ws = fold_words(text);
+    let mut score = 0;
+    if ws.iter().any(|w| UPSET.contains(&w.as_str())) {
+        score += 2;
+    }
+    if ws.iter().any(|w| NOBODY.contains(&w.as_str()))
+        && ws.iter().any(|w| ANSWERS.contains(&w.as_str()))
+    {
+        score += 2;
+    }
+    let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
+    let upper = letters.iter().filter(|c| c.is_uppercase()).count();
+    if letters.len() >= 12 && upper * 10 >= letters.len() * 7 && ws.len() >= 3 {
+        score += 2;
+    }
+    if text.contains("!!!") || text.contains("?!?") {
+        score += 1;
+    }
+    score >= 2
+}
+
+/// A language the bot does not serve, when the message clearly is in one.
+pub fn unserved_language(text: &str) -> Option<&'static str> {
+    let d = detect(text);
+    match d.guess {
+        Some(g) if g.served().is_none() && d.margin >= 1.0 => Some(g.code()),
+        _ => None,
+    }
+}
+
+/// Checks every trigger, most specific first.
+pub fn trigger(text: &str, keywords: &[String]) -> Option<Trigger> {
+    if asks_for_person(text) {
+        return Some(Trigger::Person);
+    }
+    if let Some(k) = keyword(text, keywords) {
+        return Some(Trigger::Keyword(k));
+    }
+    if upset(text) {
+        return Some(Trigger::Upset);
+    }
+    unserved_language(text).map(Trigger::Language)
+}
+
+/// The served language a message is in, when it shows.
+pub fn served_language(text: &str) -> Option<switchboard_kb::Lang> {
+    detect(text).guess.and_then(Guess::served)
+}
+
+/// Whether the text has anything to read (letters or digits), not only emoji or symbols.
+pub fn has_words(text: &str) -> bool {
+    fold(text).chars().any(char::is_alphanumeric)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_for_a_person_in_three_languages_and_with_typos() {
+        for t in [
+            "agent please",
+            "talk to a human",
+            "can i speak to a real person",
+            "representative",
+            "live agent",
+            "humna pls",
+            "I need to speak with someone about my bill",
+            "hablar con una persona",
+            "quiero un agente",
+            "pasame con un asesor",
+            "necesito hablar con alguien",
+            "ablar con humano",
+            "quero falar com um atendente",
+            "me passa pra um humano",
+            "atendimento humano",
+            "atendende por favor",
+            "pessoa real",
+            "HUMAN!!!",
+        ] {
+            assert!(asks_for_person(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn questions_about_people_are_not_requests() {
+        for t in [
+            "how do I add a person to the portal",
+            "my card has not arrived",
+            "can another person use my account",
+            "como adiciono uma pessoa no portal",
+            "the technician left a report",
+            "what is the agent fee for transfers",
+            "urgent: where is the invoice pdf",
+        ] {
+            assert!(!asks_for_person(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn keywords_match_whole_words_and_inflections() {
+        let kws: Vec<String> = DEFAULT_KEYWORDS.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(keyword("I want to CANCEL my contract", &kws).as_deref(), Some("cancel"));
+        assert_eq!(keyword("we have a billing dispute", &kws).as_deref(), Some("billing dispute"));
+        assert_eq!(keyword("quero o cancelamento", &kws).as_deref(), Some("cancelamento"));
+        assert_eq!(keyword("queremos dar de baja el contrato", &kws).as_deref(), Some("dar de baja"));
+        assert_eq!(keyword("the pay was cancelled?", &kws).as_deref(), Some("cancel"));
+        assert_eq!(keyword("what is the balance", &kws), None);
+    }
+
+    #[test]
+    fn anger_and_urgency() {
+        assert!(upset("THIS IS RIDICULOUS!!! third time"));
+        assert!(upset("WHY DOES NOTHING EVER GET FIXED"));
+        assert!(upset("ninguem responde meu chamado"));
+        assert!(upset("URGENTE la maquina no funciona"));
+        assert!(!upset("how do I pay my invoice?"));
+        assert!(!upset("Thanks!"));
+        assert!(!upset("PDF"));
+    }
+
+    #[test]
+    fn unserved_languages_are_recognised() {
+        assert_eq!(unserved_language("Bonjour, je veux parler à quelqu'un"), Some("fr"));
+        assert_eq!(unserved_language("Wo finde ich meine Rechnungen?"), Some("de"));
+        assert_eq!(unserved_language("quero pagar a fatura"), None);
+        assert_eq!(unserved_language("ok"), None);
+    }
+}

@@ -1,0 +1,575 @@
+//! What the bot does with one message: answer with an article ("Did this solve it?"), take
+//! the client's yes or no, or hand over to people, and why. Pure: the conversation's
+//! memory comes in and goes out; the caller stores it.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::domain::{ArticleRef, Channel, RichContent};
+use switchboard_kb::Lang;
+
+use crate::brain::{Brain, Guess, Known};
+use crate::handoff::{self, Trigger};
+
+/// What the bot remembers of a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    /// The article it asked "did this solve it?" about, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting: Option<String>,
+    /// The question that article answered (learned when the client says yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_question: Option<String>,
+    /// Answers the client moved on from without saying they solved it.
+    #[serde(default)]
+    pub unconfirmed: u32,
+    /// What the client asked, oldest first (the last few).
+    #[serde(default)]
+    pub asked: Vec<String>,
+    /// Titles of the articles offered.
+    #[serde(default)]
+    pub offered: Vec<String>,
+}
+
+/// The bot's settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Answer only at or above this confidence; per channel.
+    pub threshold_webchat: f32,
+    pub threshold_email: f32,
+    pub threshold_portal: f32,
+    pub threshold_other: f32,
+    /// Phrases that always go to people.
+    pub keywords: Vec<String>,
+    /// Answers the client may move on from before the bot hands over.
+    pub max_unconfirmed: u32,
+    /// Where article links point: `{base}/help/{lang}/{slug}`.
+    pub public_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threshold_webchat: 0.6,
+            threshold_email: 0.75,
+            threshold_portal: 0.6,
+            threshold_other: 0.7,
+            keywords: handoff::DEFAULT_KEYWORDS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+            max_unconfirmed: 2,
+            public_url: String::new(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn threshold(&self, channel: Channel) -> f32 {
+        match channel {
+            Channel::Webchat => self.threshold_webchat,
+            Channel::Email => self.threshold_email,
+            Channel::Portal => self.threshold_portal,
+            _ => self.threshold_other,
+        }
+    }
+
+    pub fn article_url(&self, k: &Known) -> String {
+        format!(
+            "{}/help/{}/{}",
+            self.public_url.trim_end_matches('/'),
+            k.lang,
+            k.slug
+        )
+    }
+}
+
+/// Why people take over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The client asked for a person.
+    Person,
+    Keyword(String),
+    Upset,
+    Language(String),
+    /// The bot was not sure enough.
+    LowConfidence,
+    /// The client said the answer did not solve it.
+    NotSolved,
+    /// The client moved on from answers without saying they helped.
+    Unconfirmed,
+    /// Nothing the bot could read (emoji, symbols), twice.
+    Unreadable,
+}
+
+impl Reason {
+    pub fn code(&self) -> String {
+        match self {
+            Reason::Person => "person".into(),
+            Reason::Keyword(k) => format!("keyword: {k}"),
+            Reason::Upset => "upset".into(),
+            Reason::Language(l) => format!("language: {l}"),
+            Reason::LowConfidence => "low_confidence".into(),
+            Reason::NotSolved => "not_solved".into(),
+            Reason::Unconfirmed => "unconfirmed".into(),
+            Reason::Unreadable => "unreadable".into(),
+        }
+    }
+
+    /// Whether the knowledge base lacked the answer (a gap), rather than the client wanting
+    /// a person.
+    pub fn is_gap(&self) -> bool {
+        matches!(self, Reason::LowConfidence | Reason::NotSolved)
+    }
+}
+
+/// What the bot does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// An article, with "Did this solve it?".
+    Answer,
+    /// A reply that is not an answer: thanks after a yes, a request for words.
+    Reply,
+    /// People take over; `text` tells the client so.
+    Handoff(Reason),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub action: Action,
+    /// The best article, even on a handoff.
+    pub best: Option<Guess>,
+    /// What the client is told (empty: nothing).
+    pub text: String,
+    pub content: RichContent,
+    /// The handoff summary for the agent: what was asked, what was offered.
+    pub summary: Option<String>,
+    pub memory: Memory,
+    /// A question to learn for an article: (article id, question).
+    pub learn: Option<(String, String)>,
+    /// The language the bot spoke.
+    pub lang: Lang,
+}
+
+/// Words of the bot, per language.
+struct Words {
+    solved: &'static str,
+    yes: &'static str,
+    person: &'static str,
+    read_more: &'static str,
+    glad: &'static str,
+    handing: &'static str,
+    words_please: &'static str,
+    email_hint: &'static str,
+}
+
+fn words(l: Lang) -> Words {
+    match l {
+        Lang::En => Words {
+            solved: "Did this solve it?",
+            yes: "Yes, thanks",
+            person: "Talk to a person",
+            read_more: "Read the whole article",
+            glad: "Glad it helped! Write again any time.",
+            handing: "I'm passing you to a person from our team; they will answer here.",
+            words_please: "Could you tell me in a few words what you need?",
+            email_hint: "Reply \"yes\" if this solved it, or reply with more details and a person from our team will take over.",
+        },
+        Lang::Es => Words {
+            solved: "¿Esto lo resolvió?",
+            yes: "Sí, gracias",
+            person: "Hablar con una persona",
+            read_more: "Leer el artículo completo",
+            glad: "¡Qué bueno que ayudó! Escríbanos cuando quiera.",
+            handing: "Le paso con una persona de nuestro equipo; le responderá aquí.",
+            words_please: "¿Puede contarme en pocas palabras qué necesita?",
+            email_hint: "Responda \"sí\" si esto lo resolvió, o responda con más detalles y una persona de nuestro equipo se encargará.",
+        },
+        Lang::Pt => Words {
+            solved: "Isso resolveu?",
+            yes: "Sim, obrigado",
+            person: "Falar com uma pessoa",
+            read_more: "Ler o artigo completo",
+            glad: "Que bom que ajudou! Escreva quando quiser.",
+            handing: "Vou passar você para uma pessoa da nossa equipe; ela vai responder aqui.",
+            words_please: "Pode me dizer em poucas palavras o que você precisa?",
+            email_hint: "Responda \"sim\" se isso resolveu, ou responda com mais detalhes e uma pessoa da nossa equipe vai assumir.",
+        },
+    }
+}
+
+/// The quick replies the bot offers after an answer, in every language (a client may
+/// click one offered in another language).
+fn is_yes(text: &str) -> bool {
+    let t = switchboard_kb::text::fold_words(text).join(" ");
+    const YES: &[&str] = &[
+        "yes", "yes thanks", "yes thank you", "yep", "yeah", "y", "solved", "it did",
+        "that solved it", "that helped", "thanks", "thank you", "perfect", "great", "ok thanks",
+        "si", "si gracias", "gracias", "resuelto", "perfecto", "listo", "sim", "sim obrigado",
+        "sim obrigada", "obrigado", "obrigada", "resolvido", "resolveu", "perfeito", "valeu",
+        "ok obrigado",
+    ];
+    YES.contains(&t.as_str()) || text.trim() == "👍"
+}
+
+fn is_no(text: &str) -> bool {
+    let t = switchboard_kb::text::fold_words(text).join(" ");
+    const NO: &[&str] = &[
+        "no", "nope", "not really", "no it didnt", "it didnt", "didnt help", "no thanks",
+        "nao", "nao resolveu", "nao ajudou", "no resolvio", "no me ayudo", "no sirvio",
+        "not solved", "no it did not",
+    ];
+    NO.contains(&t.as_str()) || text.trim() == "👎"
+}
+
+/// Longest message text the bot reads.
+pub const MAX_CHARS: usize = 2000;
+
+/// Text without markup, cut to [`MAX_CHARS`].
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_CHARS * 4));
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+        if out.len() >= MAX_CHARS * 4 {
+            break;
+        }
+    }
+    let out: String = out.chars().take(MAX_CHARS).collect();
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn remember(list: &mut Vec<String>, item: String) {
+    list.push(item);
+    if list.len() > 5 {
+        list.remove(0);
+    }
+}
+
+/// The agent's summary: what was asked, what was offered, why people took over.
+fn summary(memory: &Memory, reason: &Reason, best: Option<(&Known, f32)>) -> String {
+    let mut s = String::new();
+    if !memory.asked.is_empty() {
+        s.push_str("Asked: ");
+        s.push_str(
+            &memory
+                .asked
+                .iter()
+                .map(|q| format!("\"{}\"", q.chars().take(200).collect::<String>()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        s.push_str(". ");
+    }
+    if memory.offered.is_empty() {
+        s.push_str("Offered: nothing. ");
+    } else {
+        s.push_str(&format!("Offered: {}. ", memory.offered.join("; ")));
+    }
+    if let Some((k, c)) = best
+        && matches!(reason, Reason::LowConfidence)
+    {
+        s.push_str(&format!(
+            "Best guess: {} ({:.0} % sure). ",
+            k.title,
+            c * 100.0
+        ));
+    }
+    s.push_str(&format!("Reason: {}.", reason.code()));
+    s
+}
+
+/// Decides what to do with a client's message.
+pub fn decide(
+    brain: &Brain,
+    settings: &Settings,
+    channel: Channel,
+    message: &str,
+    memory: Memory,
+) -> Outcome {
+    let text = clean(message);
+    let mut memory = memory;
+    let detected = handoff::served_language(&text);
+    let mut lang = detected.unwrap_or(Lang::En);
+    let best = if handoff::has_words(&text) {
+        brain.classify(&text, detected)
+    } else {
+        None
+    };
+    if detected.is_none()
+        && let Some(g) = best
+        && let Some(l) = Lang::parse(&brain.article(g.article).lang)
+    {
+        lang = l;
+    }
+    let w = words(lang);
+    let hand_off = |memory: Memory, reason: Reason, lang: Lang| {
+        let s = summary(
+            &memory,
+            &reason,
+            best.map(|g| (brain.article(g.article), g.confidence)),
+        );
+        let mut memory = memory;
+        memory.awaiting = None;
+        memory.awaiting_question = None;
+        Outcome {
+            action: Action::Handoff(reason),
+            best,
+            text: words(lang).handing.to_owned(),
+            content: RichContent::default(),
+            summary: Some(s),
+            memory,
+            learn: None,
+            lang,
+        }
+    };
+    if !text.is_empty() {
+        remember(&mut memory.asked, text.clone());
+    }
+    // An answer to "Did this solve it?".
+    if let Some(article) = memory.awaiting.clone() {
+        if is_yes(&text) {
+            let learn = memory.awaiting_question.take().map(|q| (article, q));
+            memory.awaiting = None;
+            memory.unconfirmed = 0;
+            return Outcome {
+                action: Action::Reply,
+                best,
+                text: w.glad.to_owned(),
+                content: RichContent::default(),
+                summary: None,
+                memory,
+                learn,
+                lang,
+            };
+        }
+        if is_no(&text) {
+            return hand_off(memory, Reason::NotSolved, lang);
+        }
+        // Moved on without saying: that answer did not settle it.
+        memory.unconfirmed += 1;
+        memory.awaiting = None;
+        memory.awaiting_question = None;
+    }
+    if let Some(t) = handoff::trigger(&text, &settings.keywords) {
+        let reason = match t {
+            Trigger::Person => Reason::Person,
+            Trigger::Keyword(k) => Reason::Keyword(k),
+            Trigger::Upset => Reason::Upset,
+            Trigger::Language(l) => Reason::Language(l.to_owned()),
+        };
+        return hand_off(memory, reason, lang);
+    }
+    if memory.unconfirmed >= settings.max_unconfirmed {
+        return hand_off(memory, Reason::Unconfirmed, lang);
+    }
+    let Some(guess) = best else {
+        if memory.asked.len() >= 2 && !handoff::has_words(&text) {
+            return hand_off(memory, Reason::Unreadable, lang);
+        }
+        memory.unconfirmed += u32::from(!handoff::has_words(&text) && memory.asked.len() > 1);
+        return Outcome {
+            action: Action::Reply,
+            best,
+            text: w.words_please.to_owned(),
+            content: RichContent::default(),
+            summary: None,
+            memory,
+            learn: None,
+            lang,
+        };
+    };
+    if guess.confidence < settings.threshold(channel) {
+        return hand_off(memory, Reason::LowConfidence, lang);
+    }
+    let k = brain.article(guess.article);
+    let url = settings.article_url(k);
+    let mut content = RichContent {
+        articles: vec![ArticleRef {
+            id: k.public_id.clone(),
+            title: k.title.clone(),
+            url: url.clone(),
+        }],
+        ..RichContent::default()
+    };
+    let reply = match channel {
+        Channel::Email => format!(
+            "{}\n\n{}\n\n{}: {url}\n\n{}",
+            k.title, k.summary, w.read_more, w.email_hint
+        ),
+        _ => {
+            content.quick_replies = vec![w.yes.to_owned(), w.person.to_owned()];
+            format!("{}\n\n{}\n\n{}: {url}\n\n{}", k.title, k.summary, w.read_more, w.solved)
+        }
+    };
+    remember(&mut memory.offered, k.title.clone());
+    memory.awaiting = Some(k.id.clone());
+    memory.awaiting_question = Some(text);
+    Outcome {
+        action: Action::Answer,
+        best,
+        text: reply,
+        content,
+        summary: None,
+        memory,
+        learn: None,
+        lang,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::brain::BrainOptions;
+    use switchboard_kb::{Article, ArticleKind, ArticleStatus};
+
+    fn article(id: &str, lang: &str, group: &str, status: ArticleStatus, title: &str, qs: &[&str]) -> Article {
+        Article {
+            id: id.into(),
+            external_id: None,
+            lang: lang.into(),
+            slug: switchboard_core::text::slugify(title),
+            kind: ArticleKind::Faq,
+            status,
+            category: String::new(),
+            title: title.into(),
+            body: format!("{title}: the steps. Open the portal and follow them."),
+            questions: qs.iter().map(|q| (*q).to_owned()).collect(),
+            tags: vec![],
+            translation_group: group.into(),
+            helpful: 0,
+            unhelpful: 0,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            updated_by: None,
+        }
+    }
+
+    fn brain() -> Brain {
+        use ArticleStatus::*;
+        Brain::build(
+            &[
+                article("pay-en", "en", "pay", Published, "Pay an invoice online", &["how do i pay my invoice", "pay bill online", "where do i pay", "can i pay by card"]),
+                article("pay-pt", "pt", "pay", Published, "Pagar uma fatura online", &["como pago a fatura", "pagar boleto", "onde pago", "posso pagar com cartão"]),
+                article("toner-en", "en", "toner", Published, "Order toner", &["how do i order toner", "toner is empty", "need new toner", "buy cartridge"]),
+                article("jam-en", "en", "jam", Published, "Clear a paper jam", &["paper is stuck", "printer jammed", "paper jam in tray", "how to remove stuck paper"]),
+                article("secret-en", "en", "secret", Internal, "Override a refund", &["refund override", "override refund", "refund override code"]),
+                article("draft-en", "en", "draft", Draft, "Refund policy", &["refund policy", "can i get a refund"]),
+            ],
+            &[],
+            BrainOptions::default(),
+        )
+    }
+
+    fn settings() -> Settings {
+        Settings { public_url: "https://help.example".into(), threshold_webchat: 0.3, ..Settings::default() }
+    }
+
+    #[test]
+    fn it_answers_with_a_link_and_asks_whether_it_solved_it() {
+        let b = brain();
+        let o = decide(&b, &settings(), Channel::Webchat, "how can I pay the invoice", Memory::default());
+        assert_eq!(o.action, Action::Answer, "{o:?}");
+        assert!(o.text.contains("https://help.example/help/en/pay-an-invoice-online"), "{}", o.text);
+        assert_eq!(o.content.quick_replies, vec!["Yes, thanks", "Talk to a person"]);
+        assert_eq!(o.memory.awaiting.as_deref(), Some("pay-en"));
+        // In Portuguese, the Portuguese translation.
+        let o = decide(&b, &settings(), Channel::Webchat, "como eu pago minha fatura?", Memory::default());
+        assert_eq!(o.action, Action::Answer);
+        assert_eq!(b.article(o.best.unwrap().article).id, "pay-pt");
+        assert!(o.text.contains("Isso resolveu?"));
+        // By mail, no buttons: words.
+        let o = decide(&b, &settings(), Channel::Email, "how can I pay the invoice", Memory::default());
+        assert!(o.content.quick_replies.is_empty());
+        assert!(o.text.contains("Reply \"yes\""));
+    }
+
+    #[test]
+    fn yes_learns_the_question_and_no_hands_over() {
+        let b = brain();
+        let s = settings();
+        let first = decide(&b, &s, Channel::Webchat, "how can I pay the invoice", Memory::default());
+        let yes = decide(&b, &s, Channel::Webchat, "Yes, thanks", first.memory.clone());
+        assert_eq!(yes.action, Action::Reply);
+        assert_eq!(yes.learn, Some(("pay-en".into(), "how can I pay the invoice".into())));
+        let no = decide(&b, &s, Channel::Webchat, "no", first.memory.clone());
+        assert_eq!(no.action, Action::Handoff(Reason::NotSolved));
+        let summary = no.summary.unwrap();
+        assert!(summary.contains("Asked: \"how can I pay the invoice\"; \"no\""), "{summary}");
+        assert!(summary.contains("Offered: Pay an invoice online"), "{summary}");
+        let person = decide(&b, &s, Channel::Webchat, "Talk to a person", first.memory);
+        assert_eq!(person.action, Action::Handoff(Reason::Person));
+    }
+
+    #[test]
+    fn moving_on_twice_without_a_yes_hands_over() {
+        let b = brain();
+        let s = settings();
+        let m = decide(&b, &s, Channel::Webchat, "how can I pay the invoice", Memory::default()).memory;
+        let o = decide(&b, &s, Channel::Webchat, "the paper is stuck", m);
+        assert_eq!(o.action, Action::Answer);
+        let o = decide(&b, &s, Channel::Webchat, "and I need toner", o.memory);
+        assert_eq!(o.action, Action::Handoff(Reason::Unconfirmed));
+    }
+
+    #[test]
+    fn every_trigger_hands_over() {
+        let b = brain();
+        let s = settings();
+        let cases = [
+            ("agent please", Reason::Person),
+            ("quero falar com um atendente", Reason::Person),
+            ("hablar con una persona", Reason::Person),
+            ("I want to cancel my contract", Reason::Keyword("cancel".into())),
+            ("THIS IS RIDICULOUS!!! NOTHING WORKS", Reason::Upset),
+            ("Wo finde ich meine Rechnungen?", Reason::Language("de".into())),
+            ("what is the meaning of life and the universe", Reason::LowConfidence),
+        ];
+        for (text, reason) in cases {
+            let o = decide(&b, &Settings { threshold_webchat: 0.6, ..s.clone() }, Channel::Webchat, text, Memory::default());
+            assert_eq!(o.action, Action::Handoff(reason), "{text}: {o:?}");
+            assert!(o.summary.is_some());
+        }
+    }
+
+    #[test]
+    fn odd_input_gets_a_sane_outcome() {
+        let b = brain();
+        let s = settings();
+        let empty = decide(&b, &s, Channel::Webchat, "   ", Memory::default());
+        assert_eq!(empty.action, Action::Reply);
+        let emoji = decide(&b, &s, Channel::Webchat, "🙂🙂🙂", Memory::default());
+        assert_eq!(emoji.action, Action::Reply);
+        let again = decide(&b, &s, Channel::Webchat, "🙂", emoji.memory);
+        assert_eq!(again.action, Action::Handoff(Reason::Unreadable));
+        let huge = "toner ".repeat(20_000);
+        let o = decide(&b, &s, Channel::Webchat, &huge, Memory::default());
+        assert!(o.memory.asked[0].chars().count() <= MAX_CHARS);
+        let html = decide(&b, &s, Channel::Webchat, "<b>how do i order</b> <script>toner</script>", Memory::default());
+        assert_eq!(html.action, Action::Answer);
+        assert_eq!(b.article(html.best.unwrap().article).id, "toner-en");
+        let mixed = decide(&b, &s, Channel::Webchat, "hola, how do I pagar la invoice", Memory::default());
+        assert!(matches!(mixed.action, Action::Answer | Action::Handoff(_)));
+    }
+
+    #[test]
+    fn internal_and_draft_articles_never_answer_clients() {
+        let b = brain();
+        assert!(b.articles().iter().all(|k| k.id != "secret-en" && k.id != "draft-en"));
+        for text in ["refund override code", "refund policy"] {
+            let o = decide(&b, &settings(), Channel::Webchat, text, Memory::default());
+            if let Some(g) = o.best {
+                assert!(!["secret-en", "draft-en"].contains(&b.article(g.article).id.as_str()));
+            }
+            assert!(!o.text.contains("Override"), "{}", o.text);
+        }
+    }
+}
