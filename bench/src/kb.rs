@@ -29,11 +29,20 @@ enum What {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// The business FAQ in pt/es/en and its labelled client messages.
+    Faq {
+        #[arg(long, default_value = "bench/data/faq")]
+        dir: PathBuf,
+        /// Print every message the bot got wrong.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().what {
         What::Banking77 { file, seed } => banking77(&file, seed),
+        What::Faq { dir, verbose } => faq(&dir, verbose),
     }
 }
 
@@ -189,5 +198,113 @@ fn banking77(file: &PathBuf, seed: u64) -> Result<()> {
         top1 * 100.0,
         share * 100.0
     );
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct Labelled {
+    text: String,
+    #[allow(dead_code)]
+    lang: String,
+    expect: String,
+    #[serde(default)]
+    article: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
+    use switchboard_bots::policy::{Action, Memory, Reason, Settings, decide};
+    use switchboard_core::domain::Channel;
+    let text = std::fs::read_to_string(dir.join("articles.jsonl"))?;
+    let parsed = switchboard_kb::import::parse(&text, switchboard_kb::import::Format::Jsonl)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let articles: Vec<Article> = parsed
+        .into_iter()
+        .map(|(_, a)| {
+            let id = a.external_id.clone().unwrap_or_default();
+            let mut art = article(&id, &a.lang, &a.title, &a.body, a.questions);
+            // faq-<topic>-<lang>: the three languages of a topic translate each other.
+            art.translation_group = id.rsplit_once('-').map_or(id.clone(), |(t, _)| t.to_owned());
+            art
+        })
+        .collect();
+    let questions: Vec<Labelled> = std::fs::read_to_string(dir.join("questions.jsonl"))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let t = Instant::now();
+    let brain = Brain::build(&articles, &[], BrainOptions::default());
+    println!(
+        "FAQ: {} articles, {} labelled messages; learned in {:.2} s (calibration {})",
+        articles.len(),
+        questions.len(),
+        t.elapsed().as_secs_f64(),
+        brain.calibration().source
+    );
+    let settings = Settings::default();
+    let (mut answerable, mut top1) = (0, 0);
+    let (mut answered, mut answered_right) = (0, 0);
+    let mut person = (0, 0);
+    let mut other_handoffs = (0, 0);
+    let mut none_answered = (0, 0);
+    let mut scored = Vec::new();
+    for q in &questions {
+        let o = decide(&brain, &settings, Channel::Webchat, &q.text, Memory::default());
+        let best = o.best.map(|g| brain.article(g.article).public_id.clone());
+        let wrong = match q.expect.as_str() {
+            "answer" => {
+                answerable += 1;
+                let right = best == q.article;
+                top1 += usize::from(right);
+                scored.push((o.best.map_or(0.0, |g| g.confidence), right));
+                if o.action == Action::Answer {
+                    answered += 1;
+                    answered_right += usize::from(right);
+                }
+                !right || o.action != Action::Answer
+            }
+            "handoff" => {
+                let handed = matches!(o.action, Action::Handoff(_));
+                if q.reason.as_deref() == Some("person") {
+                    person.0 += 1;
+                    person.1 += usize::from(o.action == Action::Handoff(Reason::Person));
+                } else {
+                    other_handoffs.0 += 1;
+                    other_handoffs.1 += usize::from(handed);
+                }
+                if o.action == Action::Answer {
+                    answered += 1;
+                }
+                !handed
+            }
+            _ => {
+                none_answered.0 += 1;
+                let a = o.action == Action::Answer;
+                none_answered.1 += usize::from(a);
+                if a {
+                    answered += 1;
+                }
+                a
+            }
+        };
+        if verbose && wrong {
+            println!("  ✗ [{}] {:?} → {:?} {:?} ({:.2})", q.expect, q.text, o.action, best, o.best.map_or(0.0, |g| g.confidence));
+        }
+    }
+    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    println!("top-1 on answerable questions: {:.1} % ({top1}/{answerable})", pct(top1, answerable));
+    println!(
+        "answers given: {answered}, right: {answered_right} → precision {:.1} %; answerable questions answered right: {:.1} %",
+        pct(answered_right, answered),
+        pct(answered_right, answerable)
+    );
+    println!("explicit requests for a person handed off as such: {:.1} % ({}/{})", pct(person.1, person.0), person.1, person.0);
+    println!("other handoffs (anger, keywords, languages) handed off: {:.1} % ({}/{})", pct(other_handoffs.1, other_handoffs.0), other_handoffs.1, other_handoffs.0);
+    println!("off-topic messages answered (should be 0): {}/{}", none_answered.1, none_answered.0);
+    let (share, threshold) = answered_at(scored.clone(), 0.95);
+    println!("at ≥ 95 % precision the bot could answer {:.1} % of answerable questions (confidence ≥ {threshold:.3})", share * 100.0);
+    calibration_table(&scored);
     Ok(())
 }

@@ -42,7 +42,7 @@ const STRONG: &[&str] = &[
 ];
 const WEAK: &[&str] = &[
     "person", "someone", "somebody", "anyone", "anybody", "people", "persona", "personas",
-    "alguien", "gente", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support",
+    "alguien", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support",
     "soporte", "suporte", "team", "equipo", "equipe",
 ];
 // Asking to be put through, in the three languages (folded).
@@ -61,7 +61,7 @@ const REQUEST: &[&str] = &[
 // Words that say "a real one": with a person word they are a request on their own.
 const REAL: &[&str] = &[
     "real", "live", "actual", "verdade", "vdd", "verdad", "humano", "human", "bot", "robot",
-    "robo", "maquina", "machine",
+    "robo",
 ];
 
 fn matches(word: &str, list: &[&str]) -> bool {

@@ -294,9 +294,22 @@ pub fn decide(
     message: &str,
     memory: Memory,
 ) -> Outcome {
+    decide_in(brain, settings, channel, message, memory, None)
+}
+
+/// [`decide`], with the client's language when it is known (their portal's, the
+/// command line's `--lang`): used when the message itself does not show one.
+pub fn decide_in(
+    brain: &Brain,
+    settings: &Settings,
+    channel: Channel,
+    message: &str,
+    memory: Memory,
+    hint: Option<Lang>,
+) -> Outcome {
     let text = clean(message);
     let mut memory = memory;
-    let detected = handoff::served_language(&text);
+    let detected = handoff::served_language(&text).or(hint);
     let mut lang = detected.unwrap_or(Lang::En);
     let best = if handoff::has_words(&text) {
         brain.classify(&text, detected)

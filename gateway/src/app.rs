@@ -63,6 +63,9 @@ pub struct AppState {
     pub mailer: Arc<dyn crate::web::auth::Mailer>,
     /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.
     pub workflow: Arc<switchboard_core::workflow::Workflow>,
+    /// The knowledge base, its index and the bot's classifier: opened by the server (the
+    /// index has one writer per data dir), not by one-shot commands.
+    pub kb: Arc<std::sync::OnceLock<Arc<crate::kb::Kb>>>,
 }
 
 /// A consumer name that no other process shares, and that a restarted process gets back.
@@ -235,12 +238,29 @@ impl AppState {
             email_senders: Arc::new(crate::email::SenderLimits::new(email_per_hour)),
             mailer: Arc::new(crate::web::auth::LogMailer),
             workflow,
+            kb: Arc::new(std::sync::OnceLock::new()),
         };
         // Invoice and estimate mail carry portal links minted as each mail is written.
         state
             .email_sender
             .set_link_minter(Arc::new(crate::portal::auth::Minter(state.clone())));
         Ok(state)
+    }
+
+    /// Opens the knowledge base (its index in the data dir) once.
+    pub async fn open_kb(&self) -> anyhow::Result<Arc<crate::kb::Kb>> {
+        if let Some(kb) = self.kb.get() {
+            return Ok(kb.clone());
+        }
+        let kb = crate::kb::Kb::open(
+            self.store.clone(),
+            self.stream.clone(),
+            self.ids.clone(),
+            &self.config.data_dir,
+            self.config.bot.settings(&self.config.public_url),
+        )
+        .await?;
+        Ok(self.kb.get_or_init(|| kb).clone())
     }
 
     /// A stable consumer name per node and role, so a restarted node finds the entries it
@@ -253,8 +273,8 @@ impl AppState {
     pub fn router(&self) -> Router {
         let mut options = RouterOptions::for_backend(self.store.backend());
         options.reclaim_idle = Duration::from_millis(self.config.router.reclaim_idle_ms);
-        // No bot runs in this binary yet: new conversations go straight to people.
-        options.people_first = true;
+        // Without the bot, new conversations go straight to people.
+        options.people_first = !self.config.bot.enabled;
         Router {
             store: self.store.clone(),
             stream: self.stream.clone(),
@@ -315,6 +335,7 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let state = AppState::connect(config, CancellationToken::new()).await?;
+        state.open_kb().await?;
         Ok(Self { listener, state })
     }
 
@@ -336,6 +357,16 @@ impl Application {
         // One reader per IMAP mailbox (and those added later on the settings page).
         state.mailboxes.start_all(&state, workers.clone());
         let dispatcher = tokio::spawn(state.dispatcher().run(workers.clone()));
+        // Every node's index follows article changes; the bot answers when enabled.
+        let kb = state.open_kb().await?;
+        let follower = tokio::spawn(kb.clone().follow(state.node.name.clone(), workers.clone()));
+        let bot = state.config.bot.enabled.then(|| {
+            tokio::spawn(
+                state
+                    .bot_worker(Arc::new(crate::kb::KbBot { kb: kb.clone() }))
+                    .run(workers.clone()),
+            )
+        });
         // Snoozes wake and SLA breaches are counted by the clock, every few seconds.
         let clockwork = tokio::spawn(
             (*state.workflow)
@@ -389,6 +420,10 @@ impl Application {
         let finished = tokio::time::timeout(grace, async {
             let _ = router.await;
             let _ = dispatcher.await;
+            let _ = follower.await;
+            if let Some(bot) = bot {
+                let _ = bot.await;
+            }
             let _ = clockwork.await;
             let _ = housekeeping.await;
         })

@@ -46,6 +46,51 @@ pub enum Command {
     /// The client portal.
     #[command(subcommand)]
     Portal(PortalCommand),
+    /// The knowledge base.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// The N1 bot.
+    #[command(subcommand)]
+    Bot(BotCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Import articles from a .jsonl or .csv file (DESIGN.md's format). Articles with an
+    /// `id` already imported are updated; a file with any bad line imports nothing.
+    Import { file: PathBuf },
+    /// Print every article as JSON Lines, the format `kb import` reads.
+    Export,
+    /// Search as clients do (published articles only; `--agent` adds internal ones).
+    Search {
+        query: String,
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        agent: bool,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Rebuild the search index from the database.
+    Reindex,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotCommand {
+    /// What the bot would do with a message: answer (which article, how sure) or hand
+    /// off (and why). `-` reads one message per line from stdin.
+    Ask {
+        message: String,
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long)]
+        json: bool,
+        /// The channel the message arrives on (thresholds differ).
+        #[arg(long, default_value = "webchat")]
+        channel: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,6 +360,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{}", serde_json::json!({ "url": url, "minutes": minutes }));
             Ok(())
         }
+        Command::Kb(cmd) => crate::kb_cli::run(cmd, config).await,
+        Command::Bot(cmd) => crate::kb_cli::bot(cmd, config).await,
         Command::Company(CompanyCommand::Add { name }) => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
             let id = state.store.create_company(&state.ids, &name).await?;

@@ -106,6 +106,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub stripe: StripeConfig,
     pub portal: PortalConfig,
+    pub bot: BotConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -284,6 +285,60 @@ impl Default for StripeConfig {
             secret_key: None,
             webhook_secret: None,
             api_base: "https://api.stripe.com".into(),
+        }
+    }
+}
+
+/// The N1 bot: it answers new conversations from the knowledge base and hands over to
+/// people. Off by default: a business turns it on once its knowledge base is written.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    pub enabled: bool,
+    /// The bot answers only when at least this sure (0 to 1: the share of its answers at
+    /// that confidence that are right); per channel.
+    pub threshold_webchat: f32,
+    pub threshold_email: f32,
+    pub threshold_portal: f32,
+    pub threshold_other: f32,
+    /// Phrases that always go to people (accents and case ignored). Empty: the built-in
+    /// list (cancel, dispute, chargeback, lawyer… in en, es, pt).
+    pub handoff_keywords: Vec<String>,
+    /// Answers a client may move on from without saying they helped before people take
+    /// over.
+    pub max_unconfirmed: u32,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        let s = switchboard_bots::policy::Settings::default();
+        Self {
+            enabled: false,
+            threshold_webchat: s.threshold_webchat,
+            threshold_email: s.threshold_email,
+            threshold_portal: s.threshold_portal,
+            threshold_other: s.threshold_other,
+            handoff_keywords: Vec::new(),
+            max_unconfirmed: s.max_unconfirmed,
+        }
+    }
+}
+
+impl BotConfig {
+    pub fn settings(&self, public_url: &str) -> switchboard_bots::policy::Settings {
+        let d = switchboard_bots::policy::Settings::default();
+        switchboard_bots::policy::Settings {
+            threshold_webchat: self.threshold_webchat,
+            threshold_email: self.threshold_email,
+            threshold_portal: self.threshold_portal,
+            threshold_other: self.threshold_other,
+            keywords: if self.handoff_keywords.is_empty() {
+                d.keywords
+            } else {
+                self.handoff_keywords.clone()
+            },
+            max_unconfirmed: self.max_unconfirmed,
+            public_url: public_url.to_owned(),
         }
     }
 }
@@ -594,6 +649,7 @@ impl Default for Config {
             email: EmailConfig::default(),
             stripe: StripeConfig::default(),
             portal: PortalConfig::default(),
+            bot: BotConfig::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }

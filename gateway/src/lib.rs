@@ -12,6 +12,8 @@ pub mod demo;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod kb;
+pub mod kb_cli;
 pub mod openapi;
 pub mod portal;
 pub mod web;

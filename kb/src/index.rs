@@ -182,7 +182,8 @@ pub fn analyze(l: Lang, text: &str) -> Vec<String> {
 /// The search index and its one writer.
 pub struct KbIndex {
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// `None` when opened to read only (another process holds the writer).
+    writer: Option<Mutex<IndexWriter>>,
     fields: Fields,
 }
 
@@ -245,20 +246,54 @@ impl KbIndex {
         Self::with_index(Index::create_in_ram(schema), fields)
     }
 
+    /// The index in `dir` for searching only, while another process writes it.
+    pub fn open_read_only(dir: &Path) -> IndexResult<Self> {
+        let (_, fields) = schema();
+        let index = Index::open_in_dir(dir)?;
+        Self::build(index, fields, false)
+    }
+
     fn with_index(index: Index, fields: Fields) -> IndexResult<Self> {
+        Self::build(index, fields, true)
+    }
+
+    fn build(index: Index, fields: Fields, write: bool) -> IndexResult<Self> {
         for l in Lang::ALL {
             index.tokenizers().register(analyzer_name(l), analyzer(l));
         }
-        let writer = index.writer_with_num_threads(1, 32_000_000)?;
+        let writer = if write {
+            Some(Mutex::new(index.writer_with_num_threads(1, 32_000_000)?))
+        } else {
+            None
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Self {
             reader,
-            writer: Mutex::new(writer),
+            writer,
             fields,
         })
+    }
+
+    fn writer(&self) -> IndexResult<std::sync::MutexGuard<'_, IndexWriter>> {
+        match &self.writer {
+            Some(w) => Ok(w.lock().unwrap_or_else(|p| p.into_inner())),
+            None => Err(tantivy::TantivyError::InvalidArgument(
+                "the index is open to read only".into(),
+            )),
+        }
+    }
+
+    /// Whether this process may change the index.
+    pub fn writable(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Sees what another process committed.
+    pub fn refresh(&self) -> IndexResult<()> {
+        self.reader.reload()
     }
 
     fn document(&self, a: &Article) -> Option<TantivyDocument> {
@@ -290,7 +325,7 @@ impl KbIndex {
     /// searchable before returning.
     pub fn upsert(&self, articles: &[Article]) -> IndexResult<()> {
         {
-            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = self.writer()?;
             for a in articles {
                 w.delete_term(Term::from_field_text(self.fields.id, &a.id));
                 if let Some(d) = self.document(a) {
@@ -304,7 +339,7 @@ impl KbIndex {
 
     pub fn remove(&self, ids: &[String]) -> IndexResult<()> {
         {
-            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = self.writer()?;
             for id in ids {
                 w.delete_term(Term::from_field_text(self.fields.id, id));
             }
@@ -316,7 +351,7 @@ impl KbIndex {
     /// Empties the index and fills it with these articles.
     pub fn rebuild(&self, articles: &[Article]) -> IndexResult<()> {
         {
-            let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut w = self.writer()?;
             w.delete_all_documents()?;
             for a in articles {
                 if let Some(d) = self.document(a) {
@@ -379,7 +414,8 @@ impl KbIndex {
     pub fn search(&self, q: &SearchQuery<'_>) -> IndexResult<Vec<Hit>> {
         let limit = q.limit.clamp(1, 100);
         let searcher = self.reader.searcher();
-        let detected = detect(q.text).guess.and_then(Guess::served);
+        let d = detect(q.text);
+        let detected = d.guess.and_then(Guess::served).filter(|_| d.margin >= 1.0);
         let langs: Vec<Lang> = match q.lang {
             Some(l) => vec![l],
             None => Lang::ALL.to_vec(),
@@ -391,10 +427,12 @@ impl KbIndex {
                 continue;
             };
             snippet_queries.insert(l, query.box_clone());
-            let boost = if q.lang.is_none() && detected == Some(l) {
-                1.5
-            } else {
-                1.0
+            // A query that shows its language finds that language's articles first; the
+            // others still come, below.
+            let boost = match (q.lang, detected) {
+                (None, Some(d)) if d == l => 1.5,
+                (None, Some(_)) => 0.5,
+                _ => 1.0,
             };
             let only_lang: Box<dyn Query> = Box::new(TermQuery::new(
                 Term::from_field_text(self.fields.lang, l.code()),

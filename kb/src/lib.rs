@@ -8,6 +8,8 @@ pub mod markdown;
 pub mod text;
 
 pub use index::{Audience, Hit, KbIndex, SearchQuery};
+/// What the search index fails with.
+pub type IndexError = tantivy::TantivyError;
 pub use switchboard_core::store::kb::{
     Article, ArticleFilter, ArticleInput, ArticleKind, ArticleStatus, Saved,
 };

@@ -133,7 +133,8 @@ const ES: &[&str] = &[
     "el", "los", "las", "es", "mi", "mis", "y", "por", "para", "con", "una", "un", "como",
     "cuando", "donde", "porque", "pero", "muy", "esta", "estoy", "tengo", "quiero", "necesito",
     "puedo", "hola", "gracias", "usted", "yo", "hay", "ya", "del", "al", "lo", "le", "su",
-    "sus", "tu", "favor", "hacer", "llega", "llego", "cual", "todavia", "aun", "ayuda", "ha",
+    "sus", "tu", "favor", "la", "cuanto", "cuesta", "nueva", "nuevo", "ahora", "hoy", "bien",
+    "pido", "pedir", "sale", "tarda", "ese", "esa", "eso", "nos", "hacemos", "tenemos", "hacer", "llega", "llego", "cual", "todavia", "aun", "ayuda", "ha",
     "he", "son", "mas", "sin", "tambien", "hablar", "persona", "factura", "pago", "q", "x",
 ];
 const PT: &[&str] = &[

@@ -1,0 +1,315 @@
+//! The knowledge base in the running server: the search index in the data dir kept in
+//! step with the database, the bot's classifier rebuilt when articles change, and the bot
+//! itself (the `BotHook` the bot worker calls).
+//!
+//! Every article change is appended to the `kb` stream topic; each node reads that topic
+//! in a consumer group of its own (`kb-<node>`), so every node's index follows every
+//! change without a restart and without a full rebuild. At start the index is compared with
+//! the database (article versions) and only what differs is indexed again.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use switchboard_bots::brain::{Brain, BrainOptions};
+use switchboard_bots::policy::{self, Action, Memory, Settings};
+use switchboard_core::bot::{BotAnswer, BotDecision, BotHook, BotInput};
+use switchboard_core::domain::{Channel, Handoff, Tier};
+use switchboard_core::store::Store;
+use switchboard_core::store::kb::{ArticleInput, BotGap, Saved};
+use switchboard_core::stream::Stream;
+use switchboard_core::{Error, Ids, Result};
+use switchboard_kb::{Article, ArticleFilter, IndexError, KbIndex};
+use tokio_util::sync::CancellationToken;
+
+/// The stream topic of article changes.
+pub const TOPIC: &str = "kb";
+
+fn ix<T>(r: std::result::Result<T, IndexError>) -> Result<T> {
+    r.map_err(|e| Error::Conflict(format!("search index: {e}")))
+}
+
+/// The knowledge base as the server holds it.
+#[derive(Debug)]
+pub struct Kb {
+    pub store: Store,
+    pub stream: Arc<dyn Stream>,
+    pub ids: Ids,
+    pub index: Arc<KbIndex>,
+    brain: RwLock<Arc<Brain>>,
+    /// Articles or learned questions changed since the classifier was built.
+    dirty: std::sync::atomic::AtomicBool,
+    pub settings: Settings,
+}
+
+impl Kb {
+    /// Opens the index in `<data_dir>/kb-index`, brings it in step with the database and
+    /// builds the classifier.
+    pub async fn open(
+        store: Store,
+        stream: Arc<dyn Stream>,
+        ids: Ids,
+        data_dir: &std::path::Path,
+        settings: Settings,
+    ) -> anyhow::Result<Arc<Kb>> {
+        let dir = data_dir.join("kb-index");
+        let index = tokio::task::spawn_blocking(move || KbIndex::open(&dir))
+            .await?
+            .map_err(|e| anyhow::anyhow!("knowledge base index: {e}"))?;
+        let kb = Arc::new(Kb {
+            store,
+            stream,
+            ids,
+            index: Arc::new(index),
+            brain: RwLock::new(Arc::new(Brain::build(&[], &[], BrainOptions::default()))),
+            dirty: std::sync::atomic::AtomicBool::new(true),
+            settings,
+        });
+        kb.sync().await?;
+        kb.rebuild_brain().await?;
+        Ok(kb)
+    }
+
+    /// Indexes what the index lacks or has older than the database, and drops what the
+    /// database no longer has. Returns how many articles it indexed.
+    pub async fn sync(&self) -> Result<usize> {
+        let stored = self.store.article_versions().await?;
+        let index = self.index.clone();
+        let (stale, gone) = ix(tokio::task::spawn_blocking(move || index.diff(&stored))
+            .await
+            .map_err(|e| Error::Conflict(e.to_string()))?)?;
+        let mut fresh = Vec::with_capacity(stale.len());
+        for id in &stale {
+            match self.store.article(id).await {
+                Ok(a) => fresh.push(a),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let n = fresh.len();
+        let index = self.index.clone();
+        ix(tokio::task::spawn_blocking(move || {
+            if !fresh.is_empty() {
+                index.upsert(&fresh)?;
+            }
+            if !gone.is_empty() {
+                index.remove(&gone)?;
+            }
+            Ok::<_, IndexError>(())
+        })
+        .await
+        .map_err(|e| Error::Conflict(e.to_string()))?)?;
+        if n > 0 {
+            self.mark_dirty();
+        }
+        Ok(n)
+    }
+
+    /// Indexes these articles now (read from the database), so this node searches them at
+    /// once; other nodes follow through the stream.
+    pub async fn reindex(&self, ids: &[String]) -> Result<()> {
+        let mut fresh = Vec::new();
+        for id in ids {
+            if let Ok(a) = self.store.article(id).await {
+                fresh.push(a);
+            }
+        }
+        let index = self.index.clone();
+        ix(tokio::task::spawn_blocking(move || index.upsert(&fresh))
+            .await
+            .map_err(|e| Error::Conflict(e.to_string()))?)?;
+        self.mark_dirty();
+        Ok(())
+    }
+
+    /// Saves an article (import or editor), indexes it here and tells the other nodes.
+    pub async fn save(&self, input: ArticleInput, author: Option<&str>) -> Result<(Article, Saved)> {
+        let (a, saved) = self.store.save_article(&self.ids, input, author).await?;
+        if saved != Saved::Unchanged {
+            self.changed(&a).await?;
+        }
+        Ok((a, saved))
+    }
+
+    /// An editor's change, based on the version the editor read.
+    pub async fn edit(
+        &self,
+        id: &str,
+        input: ArticleInput,
+        version: i64,
+        author: Option<&str>,
+    ) -> Result<Article> {
+        let a = self
+            .store
+            .edit_article(&self.ids, id, input, version, author)
+            .await?;
+        self.changed(&a).await?;
+        Ok(a)
+    }
+
+    async fn changed(&self, a: &Article) -> Result<()> {
+        self.reindex(std::slice::from_ref(&a.id)).await?;
+        let payload = serde_json::json!({ "id": a.id, "version": a.version }).to_string();
+        if let Err(e) = self.stream.append(TOPIC, &payload).await {
+            // This node has it; the others catch up at their next start (sync).
+            tracing::warn!(error = %e, "article change not announced to other nodes");
+        }
+        Ok(())
+    }
+
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn brain(&self) -> Arc<Brain> {
+        self.brain
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Trains the classifier again on the published articles and learned questions, off
+    /// the async threads, when something changed.
+    pub async fn rebuild_brain(&self) -> Result<()> {
+        if !self.dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        let articles = self
+            .store
+            .articles(&ArticleFilter::default())
+            .await?;
+        let learned = self.store.learned_questions().await?;
+        let brain = tokio::task::spawn_blocking(move || {
+            Brain::build(&articles, &learned, BrainOptions::default())
+        })
+        .await
+        .map_err(|e| Error::Conflict(e.to_string()))?;
+        *self.brain.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(brain);
+        Ok(())
+    }
+
+    /// Follows the `kb` topic (this node's own group) and rebuilds the classifier after
+    /// changes, until `stop`.
+    pub async fn follow(self: Arc<Self>, node: String, stop: CancellationToken) {
+        let group = format!("kb-{node}");
+        if let Err(e) = self.stream.ensure_group(TOPIC, &group).await {
+            tracing::warn!(error = %e, "knowledge base cannot follow article changes");
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                read = self.stream.read(TOPIC, &group, &node, 256, Duration::from_millis(500)) => {
+                    match read {
+                        Ok(entries) if !entries.is_empty() => {
+                            let mut ids: Vec<String> = entries
+                                .iter()
+                                .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.payload).ok())
+                                .filter_map(|v| v.get("id").and_then(|i| i.as_str()).map(str::to_owned))
+                                .collect();
+                            ids.sort();
+                            ids.dedup();
+                            match self.reindex(&ids).await {
+                                Ok(()) => {
+                                    let done: Vec<String> = entries.into_iter().map(|e| e.id).collect();
+                                    if let Err(e) = self.stream.ack(TOPIC, &group, &done).await {
+                                        tracing::debug!(error = %e, "kb ack failed");
+                                    }
+                                }
+                                Err(e) => tracing::warn!(error = %e, "article changes not indexed yet"),
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read article changes");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(e) = self.rebuild_brain().await {
+                        tracing::warn!(error = %e, "bot classifier not rebuilt");
+                        self.mark_dirty();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The bot: the knowledge base's answers, the handoff rules, and what it remembers per
+/// conversation.
+#[derive(Debug)]
+pub struct KbBot {
+    pub kb: Arc<Kb>,
+}
+
+#[async_trait]
+impl BotHook for KbBot {
+    async fn on_message(&self, input: &BotInput<'_>) -> Result<BotDecision> {
+        let kb = &self.kb;
+        let conversation = input.conversation;
+        let memory: Memory = kb
+            .store
+            .bot_memory(&conversation.id)
+            .await?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let brain = kb.brain();
+        let text = input.message.text.clone();
+        let channel = conversation.channel;
+        let outcome = policy::decide(&brain, &kb.settings, channel, &text, memory);
+        let now = kb.ids.now_ms();
+        kb.store
+            .set_bot_memory(&conversation.id, &serde_json::to_string(&outcome.memory)?, now)
+            .await?;
+        if let Some((article, question)) = &outcome.learn
+            && kb
+                .store
+                .learn_question(&kb.ids, article, question, "client_confirmed")
+                .await?
+        {
+            kb.mark_dirty();
+        }
+        let best = outcome.best.map(|g| (brain.article(g.article).clone(), g.confidence));
+        Ok(match outcome.action {
+            Action::Answer | Action::Reply => BotDecision {
+                answer: Some(BotAnswer {
+                    text: outcome.text,
+                    content: outcome.content,
+                    confidence: best.as_ref().map_or(1.0, |b| b.1),
+                }),
+                handoff: None,
+            },
+            Action::Handoff(reason) => {
+                if reason.is_gap() {
+                    let gap = BotGap {
+                        message_id: input.message.id.clone(),
+                        conversation_id: conversation.id.clone(),
+                        text: policy::clean(&text),
+                        lang: Some(outcome.lang.code().to_owned()),
+                        reason: reason.code(),
+                        best_article_id: best.as_ref().map(|b| b.0.id.clone()),
+                        confidence: best.as_ref().map_or(0.0, |b| b.1),
+                        created_at: now,
+                    };
+                    kb.store.record_bot_gap(&kb.ids, &gap).await?;
+                }
+                BotDecision {
+                    // By mail the person's reply is the answer; elsewhere the client is
+                    // told someone is coming.
+                    answer: (channel != Channel::Email).then(|| BotAnswer {
+                        text: outcome.text,
+                        content: outcome.content,
+                        confidence: best.as_ref().map_or(0.0, |b| b.1),
+                    }),
+                    handoff: Some(Handoff {
+                        tier: Tier::N1,
+                        reason: reason.code(),
+                        summary: outcome.summary,
+                    }),
+                }
+            }
+        })
+    }
+}
