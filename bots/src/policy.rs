@@ -417,6 +417,11 @@ pub fn decide_in(
             "{}\n\n{}\n\n{}: {url}\n\n{}",
             k.title, k.summary, w.read_more, w.email_hint
         ),
+        // The widget shows the article as a link of its own.
+        Channel::Webchat | Channel::Portal => {
+            content.quick_replies = vec![w.yes.to_owned(), w.person.to_owned()];
+            format!("{}\n\n{}\n\n{}", k.title, k.summary, w.solved)
+        }
         _ => {
             content.quick_replies = vec![w.yes.to_owned(), w.person.to_owned()];
             format!("{}\n\n{}\n\n{}: {url}\n\n{}", k.title, k.summary, w.read_more, w.solved)
@@ -491,6 +496,8 @@ mod tests {
         let b = brain();
         let o = decide(&b, &settings(), Channel::Webchat, "how can I pay the invoice", Memory::default());
         assert_eq!(o.action, Action::Answer, "{o:?}");
+        assert_eq!(o.content.articles[0].url, "https://help.example/help/en/pay-an-invoice-online");
+        let o = decide(&b, &settings(), Channel::Whatsapp, "how can I pay the invoice", Memory::default());
         assert!(o.text.contains("https://help.example/help/en/pay-an-invoice-online"), "{}", o.text);
         assert_eq!(o.content.quick_replies, vec!["Yes, thanks", "Talk to a person"]);
         assert_eq!(o.memory.awaiting.as_deref(), Some("pay-en"));

@@ -29,6 +29,7 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .merge(crate::web::router(state.clone()))
         .merge(crate::portal::router(state.clone()))
+        .merge(crate::help::router())
         .route("/", get(home))
         .route("/chat", get(chat_page))
         .route("/widget.js", get(widget_js))

@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod email;
 pub mod error;
+pub mod help;
 pub mod http;
 pub mod kb;
 pub mod kb_cli;

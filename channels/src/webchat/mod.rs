@@ -206,6 +206,13 @@ pub struct WidgetMessage {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<WidgetAttachment>,
+    /// Answers offered as buttons ("Yes, thanks", "Talk to a person"): clicking one sends
+    /// its text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quick_replies: Vec<String>,
+    /// Help-center articles the message points at.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub articles: Vec<switchboard_core::domain::ArticleRef>,
 }
 
 /// A file as the widget shows it; the widget fetches it from
@@ -259,6 +266,16 @@ impl WidgetMessage {
                 .iter()
                 .map(WidgetAttachment::from_attachment)
                 .collect(),
+            quick_replies: m
+                .content
+                .as_ref()
+                .map(|c| c.quick_replies.clone())
+                .unwrap_or_default(),
+            articles: m
+                .content
+                .as_ref()
+                .map(|c| c.articles.clone())
+                .unwrap_or_default(),
         }
     }
 

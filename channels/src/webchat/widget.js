@@ -257,6 +257,12 @@
     ".sb-agent,.sb-bot,.sb-system{align-self:flex-start;align-items:flex-start}" +
     ".sb-agent .sb-bubble,.sb-bot .sb-bubble,.sb-system .sb-bubble{background:var(--sb-surface);border:1px solid var(--sb-border);border-bottom-left-radius:var(--sb-s1)}" +
     ".sb-text:empty{display:none}" +
+    ".sb-articles{display:flex;flex-direction:column;gap:var(--sb-s1);margin-top:var(--sb-s2)}" +
+    ".sb-article{color:var(--sb-accent);font-weight:600;text-decoration:underline;text-underline-offset:2px}" +
+    ".sb-quick{display:none;flex-wrap:wrap;gap:var(--sb-s2);margin-top:var(--sb-s2)}" +
+    ".sb-msg:last-child .sb-quick{display:flex}" +
+    ".sb-chip-btn{min-height:40px;padding:0 var(--sb-s4);border-radius:20px;border:1px solid var(--sb-accent);background:transparent;color:var(--sb-accent);font:inherit;font-weight:600;cursor:pointer}" +
+    ".sb-chip-btn:hover{background:var(--sb-accent);color:var(--sb-accent-text)}" +
     ".sb-meta{display:flex;gap:6px;font-size:12px;color:var(--sb-text-3);padding:0 var(--sb-s1)}" +
     ".sb-author{font-weight:600;color:var(--sb-text-2)}" +
     ".sb-pending .sb-bubble{opacity:.65}" +
@@ -540,7 +546,33 @@
       for (var i = 0; i < files.length; i++) box.appendChild(fileNode(files[i], files[i].preview));
       bubble.appendChild(box);
     }
+    var links = m.articles || [];
+    if (links.length) {
+      var list = el("div", "sb-articles");
+      for (var j = 0; j < links.length; j++) {
+        var a = el("a", "sb-article", links[j].title);
+        a.href = links[j].url;
+        a.target = "_blank";
+        a.rel = "noopener";
+        list.appendChild(a);
+      }
+      bubble.appendChild(list);
+    }
     node.appendChild(bubble);
+    var quick = m.quick_replies || [];
+    if (quick.length) {
+      // Offered under the newest message only (older ones' buttons hide, see the CSS).
+      var row = el("div", "sb-quick");
+      row.setAttribute("role", "group");
+      quick.forEach(function (q) {
+        var b = el("button", "sb-chip-btn", q);
+        b.type = "button";
+        b.setAttribute("data-testid", "sb-quick");
+        b.addEventListener("click", function () { queue({ client_id: newId(), text: q, at: Date.now() }); });
+        row.appendChild(b);
+      });
+      node.appendChild(row);
+    }
     var meta = el("div", "sb-meta");
     var who = author === "agent" ? (m.author_name || "") : author === "bot" ? t("bot") : "";
     if (who) {

@@ -313,13 +313,14 @@ const APP_JS: &str = include_str!("../../assets/app.js");
 const ICONS: &str = include_str!("../../assets/icons.svg");
 const HTMX: &str = include_str!("../../assets/vendor/htmx-2.0.11.min.js");
 const PORTAL_JS: &str = include_str!("../../assets/portal.js");
+const HELP_JS: &str = include_str!("../../assets/help.js");
 
 pub fn asset_version() -> &'static str {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for a in [APP_CSS, APP_JS, ICONS, HTMX, PORTAL_JS] {
+        for a in [APP_CSS, APP_JS, ICONS, HTMX, PORTAL_JS, HELP_JS] {
             h.update(a.as_bytes());
         }
         hex::encode(&h.finalize()[..6])
@@ -333,6 +334,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "icons.svg" => (ICONS, "image/svg+xml"),
         "htmx.min.js" => (HTMX, "text/javascript; charset=utf-8"),
         "portal.js" => (PORTAL_JS, "text/javascript; charset=utf-8"),
+        "help.js" => (HELP_JS, "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (

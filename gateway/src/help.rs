@@ -1,0 +1,558 @@
+//! The help center: `/help/{lang}` lists the published articles of a language by category
+//! with a search box that answers as the client types; `/help/{lang}/{slug}` shows one
+//! article, its translations, related articles and "was this helpful?". Public pages:
+//! only published articles exist here, whatever the URL.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use switchboard_core::html::SanitizedHtml;
+use switchboard_kb::{Article, ArticleFilter, ArticleStatus, Audience, Hit, Lang, SearchQuery};
+
+use crate::app::AppState;
+use crate::kb::Kb;
+use crate::web::render;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/help", get(root))
+        .route("/help/search.json", get(search_json))
+        .route("/help/{lang}", get(home))
+        .route("/help/{lang}/{slug}", get(article))
+        .route("/help/{lang}/{slug}/vote", post(vote))
+        .route("/sitemap.xml", get(sitemap))
+}
+
+/// The words of the help center.
+pub struct HelpWords {
+    pub title: &'static str,
+    pub lead: &'static str,
+    pub search: &'static str,
+    pub search_hint: &'static str,
+    pub results_for: &'static str,
+    pub no_results: &'static str,
+    pub empty: &'static str,
+    pub helpful: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub thanks: &'static str,
+    pub related: &'static str,
+    pub also_in: &'static str,
+    pub updated: &'static str,
+    pub all: &'static str,
+    pub still: &'static str,
+    pub chat: &'static str,
+    pub portal: &'static str,
+    pub not_found: &'static str,
+    pub not_found_body: &'static str,
+    pub skip: &'static str,
+    pub articles: &'static str,
+}
+
+pub fn help_words(l: Lang) -> &'static HelpWords {
+    match l {
+        Lang::En => &HelpWords {
+            title: "Help center",
+            lead: "Answers to common questions, guides and manuals.",
+            search: "Search the help center",
+            search_hint: "Type a question, like “how do I pay an invoice”",
+            results_for: "Results for",
+            no_results: "No article matches yet. Try other words, or ask us in the chat.",
+            empty: "No articles have been published in this language yet.",
+            helpful: "Was this article helpful?",
+            yes: "Yes",
+            no: "No",
+            thanks: "Thanks for telling us.",
+            related: "Related articles",
+            also_in: "Also in",
+            updated: "Updated",
+            all: "All articles",
+            still: "Still need help?",
+            chat: "Chat with us",
+            portal: "Client portal",
+            not_found: "Article not found",
+            not_found_body: "It may have moved or been unpublished. Search the help center instead.",
+            skip: "Skip to content",
+            articles: "articles",
+        },
+        Lang::Es => &HelpWords {
+            title: "Centro de ayuda",
+            lead: "Respuestas a preguntas frecuentes, guías y manuales.",
+            search: "Buscar en el centro de ayuda",
+            search_hint: "Escriba una pregunta, como «¿cómo pago una factura?»",
+            results_for: "Resultados para",
+            no_results: "Ningún artículo coincide todavía. Pruebe con otras palabras o pregúntenos en el chat.",
+            empty: "Todavía no hay artículos publicados en este idioma.",
+            helpful: "¿Le resultó útil este artículo?",
+            yes: "Sí",
+            no: "No",
+            thanks: "Gracias por decírnoslo.",
+            related: "Artículos relacionados",
+            also_in: "También en",
+            updated: "Actualizado",
+            all: "Todos los artículos",
+            still: "¿Todavía necesita ayuda?",
+            chat: "Escríbanos por chat",
+            portal: "Portal del cliente",
+            not_found: "Artículo no encontrado",
+            not_found_body: "Puede haberse movido o despublicado. Busque en el centro de ayuda.",
+            skip: "Saltar al contenido",
+            articles: "artículos",
+        },
+        Lang::Pt => &HelpWords {
+            title: "Central de ajuda",
+            lead: "Respostas para dúvidas frequentes, guias e manuais.",
+            search: "Pesquisar na central de ajuda",
+            search_hint: "Digite uma pergunta, como “como pago uma fatura”",
+            results_for: "Resultados para",
+            no_results: "Nenhum artigo encontrado ainda. Tente outras palavras ou pergunte no chat.",
+            empty: "Ainda não há artigos publicados neste idioma.",
+            helpful: "Este artigo foi útil?",
+            yes: "Sim",
+            no: "Não",
+            thanks: "Obrigado por nos contar.",
+            related: "Artigos relacionados",
+            also_in: "Também em",
+            updated: "Atualizado",
+            all: "Todos os artigos",
+            still: "Ainda precisa de ajuda?",
+            chat: "Fale com a gente no chat",
+            portal: "Portal do cliente",
+            not_found: "Artigo não encontrado",
+            not_found_body: "Ele pode ter sido movido ou despublicado. Pesquise na central de ajuda.",
+            skip: "Pular para o conteúdo",
+            articles: "artigos",
+        },
+    }
+}
+
+fn lang_name(l: Lang) -> &'static str {
+    match l {
+        Lang::En => "English",
+        Lang::Es => "Español",
+        Lang::Pt => "Português",
+    }
+}
+
+fn preferred(headers: &HeaderMap) -> Lang {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .filter_map(|t| Lang::parse(t.split(';').next().unwrap_or("").trim()))
+                .next()
+        })
+        .unwrap_or(Lang::En)
+}
+
+pub struct HelpLayout {
+    pub w: &'static HelpWords,
+    pub lang: Lang,
+    pub title: String,
+    pub business: String,
+    pub accent: String,
+    pub accent_text: &'static str,
+    pub asset_version: &'static str,
+    /// The other languages' pages: (code, name, href).
+    pub langs: Vec<(&'static str, &'static str, String)>,
+    pub description: String,
+}
+
+impl HelpLayout {
+    fn new(state: &AppState, lang: Lang, title: String) -> Self {
+        Self {
+            w: help_words(lang),
+            lang,
+            title,
+            business: state.config.web.business_name.clone(),
+            accent: state.config.web.accent.clone(),
+            accent_text: crate::web::view::text_on(&state.config.web.accent),
+            asset_version: crate::web::asset_version(),
+            langs: Lang::ALL
+                .iter()
+                .map(|l| (l.code(), lang_name(*l), format!("/help/{}", l.code())))
+                .collect(),
+            description: String::new(),
+        }
+    }
+    pub fn initial(&self) -> String {
+        self.business
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn kb(state: &AppState) -> Option<Arc<Kb>> {
+    state.kb.get().cloned()
+}
+
+fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "the help center is starting").into_response()
+}
+
+async fn root(headers: HeaderMap) -> Response {
+    Redirect::to(&format!("/help/{}", preferred(&headers).code())).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    lang: Option<String>,
+    /// The last word is still being typed.
+    #[serde(default)]
+    typing: Option<String>,
+}
+
+/// One search result as pages and the widget show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    pub title: String,
+    pub url: String,
+    pub lang: String,
+    pub category: String,
+    pub snippet_html: String,
+}
+
+impl From<Hit> for Found {
+    fn from(h: Hit) -> Self {
+        Found {
+            url: format!("/help/{}/{}", h.lang, h.slug),
+            title: h.title,
+            lang: h.lang,
+            category: h.category,
+            snippet_html: h.snippet_html,
+        }
+    }
+}
+
+const MAX_QUERY: usize = 300;
+
+fn client_search(kb: &Kb, q: &str, lang: Option<Lang>, typing: bool, limit: usize) -> Vec<Found> {
+    let q: String = q.chars().take(MAX_QUERY).collect();
+    let query = SearchQuery {
+        lang,
+        limit,
+        as_you_type: typing,
+        ..SearchQuery::new(&q, Audience::Client)
+    };
+    match kb.index.search(&query) {
+        Ok(hits) => hits.into_iter().map(Found::from).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "help search failed");
+            Vec::new()
+        }
+    }
+}
+
+/// Search for scripts (the help center's box, the widget): published articles only.
+async fn search_json(State(state): State<AppState>, Query(p): Query<SearchParams>) -> Response {
+    let Some(kb) = kb(&state) else {
+        return unavailable();
+    };
+    let lang = p.lang.as_deref().and_then(Lang::parse);
+    let typing = p.typing.is_some();
+    let q = p.q;
+    let found = tokio::task::spawn_blocking(move || client_search(&kb, &q, lang, typing, 8))
+        .await
+        .unwrap_or_default();
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(serde_json::json!({ "results": found })),
+    )
+        .into_response()
+}
+
+pub struct Category {
+    pub name: String,
+    pub articles: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "help/home.html")]
+struct HomePage {
+    l: HelpLayout,
+    q: String,
+    results: Option<Vec<Found>>,
+    categories: Vec<Category>,
+}
+
+async fn home(
+    State(state): State<AppState>,
+    Path(lang): Path<String>,
+    Query(p): Query<SearchParams>,
+) -> Response {
+    let Some(lang) = Lang::parse(&lang).filter(|l| l.code() == lang) else {
+        return not_found(&state, Lang::En);
+    };
+    let Some(kb) = kb(&state) else {
+        return unavailable();
+    };
+    let articles = match published(&state, Some(lang)).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut categories: Vec<Category> = Vec::new();
+    for a in articles {
+        let href = format!("/help/{}/{}", a.lang, a.slug);
+        match categories.iter_mut().find(|c| c.name == a.category) {
+            Some(c) => c.articles.push((a.title, href)),
+            None => categories.push(Category {
+                name: a.category,
+                articles: vec![(a.title, href)],
+            }),
+        }
+    }
+    let q = p.q.trim().to_owned();
+    let results = if q.is_empty() {
+        None
+    } else {
+        let query = q.clone();
+        Some(
+            tokio::task::spawn_blocking(move || client_search(&kb, &query, Some(lang), false, 20))
+                .await
+                .unwrap_or_default(),
+        )
+    };
+    let w = help_words(lang);
+    let mut l = HelpLayout::new(&state, lang, w.title.to_owned());
+    l.description = w.lead.to_owned();
+    render(&HomePage {
+        l,
+        q,
+        results,
+        categories,
+    })
+}
+
+async fn published(state: &AppState, lang: Option<Lang>) -> Result<Vec<Article>, Response> {
+    state
+        .store
+        .articles(&ArticleFilter {
+            lang: lang.map(|l| l.code().to_owned()),
+            statuses: vec![ArticleStatus::Published],
+            category: None,
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "articles not read");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })
+}
+
+#[derive(Template)]
+#[template(path = "help/article.html")]
+struct ArticlePage {
+    l: HelpLayout,
+    a: Article,
+    body: SanitizedHtml,
+    updated: String,
+    updated_iso: String,
+    translations: Vec<(&'static str, String)>,
+    related: Vec<Found>,
+    voted: Option<bool>,
+}
+
+#[derive(Template)]
+#[template(path = "help/missing.html")]
+struct MissingPage {
+    l: HelpLayout,
+}
+
+fn not_found(state: &AppState, lang: Lang) -> Response {
+    let w = help_words(lang);
+    let page = MissingPage {
+        l: HelpLayout::new(state, lang, w.not_found.to_owned()),
+    };
+    (StatusCode::NOT_FOUND, render(&page)).into_response()
+}
+
+const VOTER: &str = "sb_help_voter";
+
+fn voter_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == VOTER)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A published article of that language and slug; anything else is not found.
+async fn public_article(state: &AppState, lang: &str, slug: &str) -> Option<Article> {
+    let l = Lang::parse(lang).filter(|l| l.code() == lang)?;
+    state
+        .store
+        .article_by_slug(l.code(), slug)
+        .await
+        .ok()
+        .flatten()
+        .filter(|a| a.status == ArticleStatus::Published)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VotedQuery {
+    #[serde(default)]
+    voted: Option<String>,
+}
+
+async fn article(
+    State(state): State<AppState>,
+    Path((lang, slug)): Path<(String, String)>,
+    Query(v): Query<VotedQuery>,
+) -> Response {
+    let l = Lang::parse(&lang).unwrap_or(Lang::En);
+    let Some(a) = public_article(&state, &lang, &slug).await else {
+        return not_found(&state, l);
+    };
+    let Some(kb) = kb(&state) else {
+        return unavailable();
+    };
+    let translations = match state.store.translations(&a.translation_group).await {
+        Ok(t) => t
+            .into_iter()
+            .filter(|t| t.id != a.id && t.status == ArticleStatus::Published)
+            .filter_map(|t| {
+                Lang::parse(&t.lang).map(|tl| (lang_name(tl), format!("/help/{}/{}", t.lang, t.slug)))
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    // Related: what a search for this article's title finds, in its language.
+    let title = a.title.clone();
+    let own = format!("/help/{}/{}", a.lang, a.slug);
+    let related: Vec<Found> = tokio::task::spawn_blocking(move || {
+        client_search(&kb, &title, Some(l), false, 6)
+    })
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .filter(|f| f.url != own)
+    .take(4)
+    .collect();
+    let body = switchboard_kb::markdown::render(&a.body);
+    let day = a.updated_at.div_euclid(86_400_000);
+    let updated = switchboard_portal::locale::date(
+        day,
+        switchboard_portal::locale::Lang::from_tag(l.code()),
+    );
+    let updated_iso = switchboard_portal::locale::iso_date(day);
+    let mut layout = HelpLayout::new(&state, l, a.title.clone());
+    layout.description = switchboard_kb::markdown::summary(&a.body, 160);
+    // The same article in the other languages, where it exists.
+    for entry in &mut layout.langs {
+        if let Some((_, href)) = translations
+            .iter()
+            .find(|(name, _)| *name == lang_name(Lang::parse(entry.0).unwrap_or(Lang::En)))
+        {
+            entry.2 = href.clone();
+        }
+    }
+    render(&ArticlePage {
+        l: layout,
+        body,
+        updated,
+        updated_iso,
+        translations,
+        related,
+        voted: v.voted.as_deref().map(|s| s == "yes"),
+        a,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VoteForm {
+    helpful: String,
+}
+
+async fn vote(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((lang, slug)): Path<(String, String)>,
+    Form(form): Form<VoteForm>,
+) -> Response {
+    let l = Lang::parse(&lang).unwrap_or(Lang::En);
+    let Some(a) = public_article(&state, &lang, &slug).await else {
+        return not_found(&state, l);
+    };
+    let helpful = match form.helpful.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "helpful: yes or no").into_response(),
+    };
+    let (voter, set) = match voter_of(&headers) {
+        Some(v) => (v, None),
+        None => {
+            let v = hex::encode(switchboard_core::clock::random_bytes::<16>());
+            let cookie = format!(
+                "{VOTER}={v}; Path=/help; Max-Age=31536000; HttpOnly; SameSite=Lax"
+            );
+            (v, Some(cookie))
+        }
+    };
+    if let Err(e) = state
+        .store
+        .vote_article(&a.id, &voter, helpful, state.ids.now_ms())
+        .await
+    {
+        tracing::warn!(error = %e, "vote not recorded");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let back = format!(
+        "/help/{}/{}?voted={}#vote",
+        a.lang,
+        a.slug,
+        if helpful { "yes" } else { "no" }
+    );
+    let mut r = Redirect::to(&back).into_response();
+    if let Some(c) = set
+        && let Ok(v) = HeaderValue::from_str(&c)
+    {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Every published article's page, and each language's home, for search engines.
+async fn sitemap(State(state): State<AppState>) -> Response {
+    let articles = match published(&state, None).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let base = state.config.public_url.trim_end_matches('/');
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for l in Lang::ALL {
+        xml.push_str(&format!("<url><loc>{base}/help/{}</loc></url>\n", l.code()));
+    }
+    for a in &articles {
+        let day = switchboard_portal::locale::iso_date(a.updated_at.div_euclid(86_400_000));
+        xml.push_str(&format!(
+            "<url><loc>{}</loc><lastmod>{day}</lastmod></url>\n",
+            switchboard_core::html::escape(&format!("{base}/help/{}/{}", a.lang, a.slug))
+        ));
+    }
+    xml.push_str("</urlset>\n");
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml; charset=utf-8"),
+        )],
+        xml,
+    )
+        .into_response()
+}

@@ -1,0 +1,105 @@
+// The help center and the bot in a real Chromium: a client searches as they type, reads
+// an article in their language and votes; a visitor asks the chat a question, gets the
+// article with "Did this solve it?", asks for a person, and an agent sees the handoff
+// with the bot's summary; the bot stays silent once the agent has answered.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { accessible, freePort, launch, Server, shoot, until } from "./lib.mjs";
+
+const FAQ = fileURLToPath(new URL("../../bench/data/faq/articles.jsonl", import.meta.url));
+
+test("clients find answers in the help center and the bot hands over cleanly", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sb-help-"));
+  const profile = mkdtempSync(join(tmpdir(), "sb-profile-"));
+  const server = new Server(await freePort(), dir);
+  server.env.SWITCHBOARD_BOT__ENABLED = "true";
+  server.env.SWITCHBOARD_WEB__BUSINESS_NAME = "Voltiq";
+  assert.match(server.cli("kb", "import", FAQ), /45 created/);
+  await server.start();
+  const token = JSON.parse(server.cli("user", "add", "--email", "nina@example.com", "--role", "support", "--tier", "N1")).token;
+  const context = await launch(profile, { width: 1280, height: 800 }, { locale: "pt-BR" });
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+
+    // /help picks the browser's language.
+    await page.goto(`${server.base}/help`);
+    assert.match(page.url(), /\/help\/pt$/);
+    await page.getByRole("heading", { name: "Central de ajuda" }).waitFor();
+    await accessible(page, "help center");
+    await shoot(page, "help-home");
+
+    // Search as you type, with the words marked, typos and missing accents forgiven.
+    await page.getByLabel("Pesquisar na central de ajuda").fill("como pago a faturra");
+    const live = page.locator("#help-live");
+    await live.getByRole("link", { name: "Como pagar uma fatura online" }).waitFor();
+    assert.ok((await live.locator("mark").count()) > 0, "matched words are marked");
+    await shoot(page, "help-search");
+    // Without the script's help, the form searches too.
+    await page.goto(`${server.base}/help/pt?q=leitura+do+contador`);
+    await page.getByRole("heading", { name: /Resultados para/ }).waitFor();
+
+    // The article, its translations, related articles, a vote.
+    await live.waitFor({ state: "hidden" });
+    await page.getByRole("link", { name: /Enviar a leitura do contador|leitura/i }).first().click();
+    await page.locator(".h-article h1").waitFor();
+    await page.getByRole("link", { name: "English" }).first().waitFor();
+    await accessible(page, "help article");
+    await shoot(page, "help-article");
+    await page.getByRole("button", { name: "Sim" }).click();
+    await page.getByRole("status").filter({ hasText: "Obrigado" }).waitFor();
+
+    // Drafts and internal articles are not there, whatever the URL.
+    const missing = await fetch(`${server.base}/help/pt/nao-existe`);
+    assert.equal(missing.status, 404);
+    const sitemap = await (await fetch(`${server.base}/sitemap.xml`)).text();
+    assert.equal((sitemap.match(/<url>/g) || []).length, 45 + 3);
+
+    // The chat: a question answered from the knowledge base.
+    await page.goto(`${server.base}/chat`);
+    await page.getByTestId("sb-launcher").click();
+    await page.getByTestId("sb-input").fill("preciso de toner novo pra impressora, onde eu peço?");
+    await page.getByTestId("sb-input").press("Enter");
+    const answer = page.locator(".sb-msg.sb-bot").last();
+    await answer.locator(".sb-article").waitFor({ timeout: 20000 });
+    assert.match(await answer.textContent(), /Isso resolveu\?/);
+    await shoot(page, "widget-bot-answer", async () => {
+      await page.getByTestId("sb-launcher").isVisible().then((v) => (v ? page.getByTestId("sb-launcher").click() : null)).catch(() => {});
+    });
+
+    // "Talk to a person": handed to N1 with a summary; the bot says so once.
+    await page.getByTestId("sb-quick").filter({ hasText: "Falar com uma pessoa" }).click();
+    await page.locator(".sb-msg.sb-bot", { hasText: "pessoa da nossa equipe" }).waitFor();
+    const conv = await until(async () => {
+      const list = (await server.api(token, "/conversations")).conversations;
+      return list.find((c) => c.tier === "N1" && !c.bot_active);
+    });
+    const full = await server.api(token, `/conversations/${conv.id}`);
+    const system = full.messages.find((m) => m.author_kind === "system" && /Handed off/.test(m.text));
+    assert.ok(system, "a system message tells the agent why");
+    assert.match(system.text, /Asked: "preciso de toner/);
+    assert.match(system.text, /Reason: person/);
+
+    // An agent answers; the bot never speaks again in this conversation.
+    await server.api(token, `/conversations/${conv.id}/messages`, { text: "Oi! Sou a Nina, já vejo isso." });
+    await page.locator(".sb-msg.sb-agent", { hasText: "Nina" }).waitFor();
+    await page.getByTestId("sb-input").fill("como pago a fatura?");
+    await page.getByTestId("sb-input").press("Enter");
+    await page.locator(".sb-msg.sb-you:not(.sb-pending)", { hasText: "como pago a fatura" }).waitFor();
+    await new Promise((r) => setTimeout(r, 1500));
+    const bots = await page.locator(".sb-msg.sb-bot").count();
+    assert.equal(bots, 2, "the answer and the handoff notice, nothing after the agent");
+    await shoot(page, "widget-bot-handoff");
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    server.kill9();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
