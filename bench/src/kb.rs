@@ -237,11 +237,11 @@ fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
     let t = Instant::now();
     let brain = Brain::build(&articles, &[], BrainOptions::default());
     println!(
-        "FAQ: {} articles, {} labelled messages; learned in {:.2} s (calibration {})",
+        "FAQ: {} articles, {} labelled messages; learned in {:.2} s (calibration {:?})",
         articles.len(),
         questions.len(),
         t.elapsed().as_secs_f64(),
-        brain.calibration().source
+        brain.calibration()
     );
     let settings = Settings::default();
     let (mut answerable, mut top1) = (0, 0);

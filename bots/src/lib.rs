@@ -3,5 +3,6 @@
 
 pub mod brain;
 pub mod handoff;
+pub mod hook;
 pub mod model;
 pub mod policy;

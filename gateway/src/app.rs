@@ -363,7 +363,12 @@ impl Application {
         let bot = state.config.bot.enabled.then(|| {
             tokio::spawn(
                 state
-                    .bot_worker(Arc::new(crate::kb::KbBot { kb: kb.clone() }))
+                    .bot_worker(Arc::new(switchboard_bots::hook::KbBot {
+                        store: state.store.clone(),
+                        ids: state.ids.clone(),
+                        brains: kb.clone(),
+                        settings: kb.settings.clone(),
+                    }))
                     .run(workers.clone()),
             )
         });

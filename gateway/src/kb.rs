@@ -10,13 +10,10 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use switchboard_bots::brain::{Brain, BrainOptions};
-use switchboard_bots::policy::{self, Action, Memory, Settings};
-use switchboard_core::bot::{BotAnswer, BotDecision, BotHook, BotInput};
-use switchboard_core::domain::{Channel, Handoff, Tier};
+use switchboard_bots::policy::Settings;
 use switchboard_core::store::Store;
-use switchboard_core::store::kb::{ArticleInput, BotGap, Saved};
+use switchboard_core::store::kb::{ArticleInput, Saved};
 use switchboard_core::stream::Stream;
 use switchboard_core::{Error, Ids, Result};
 use switchboard_kb::{Article, ArticleFilter, IndexError, KbIndex};
@@ -237,79 +234,11 @@ impl Kb {
     }
 }
 
-/// The bot: the knowledge base's answers, the handoff rules, and what it remembers per
-/// conversation.
-#[derive(Debug)]
-pub struct KbBot {
-    pub kb: Arc<Kb>,
-}
-
-#[async_trait]
-impl BotHook for KbBot {
-    async fn on_message(&self, input: &BotInput<'_>) -> Result<BotDecision> {
-        let kb = &self.kb;
-        let conversation = input.conversation;
-        let memory: Memory = kb
-            .store
-            .bot_memory(&conversation.id)
-            .await?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default();
-        let brain = kb.brain();
-        let text = input.message.text.clone();
-        let channel = conversation.channel;
-        let outcome = policy::decide(&brain, &kb.settings, channel, &text, memory);
-        let now = kb.ids.now_ms();
-        kb.store
-            .set_bot_memory(&conversation.id, &serde_json::to_string(&outcome.memory)?, now)
-            .await?;
-        if let Some((article, question)) = &outcome.learn
-            && kb
-                .store
-                .learn_question(&kb.ids, article, question, "client_confirmed")
-                .await?
-        {
-            kb.mark_dirty();
-        }
-        let best = outcome.best.map(|g| (brain.article(g.article).clone(), g.confidence));
-        Ok(match outcome.action {
-            Action::Answer | Action::Reply => BotDecision {
-                answer: Some(BotAnswer {
-                    text: outcome.text,
-                    content: outcome.content,
-                    confidence: best.as_ref().map_or(1.0, |b| b.1),
-                }),
-                handoff: None,
-            },
-            Action::Handoff(reason) => {
-                if reason.is_gap() {
-                    let gap = BotGap {
-                        message_id: input.message.id.clone(),
-                        conversation_id: conversation.id.clone(),
-                        text: policy::clean(&text),
-                        lang: Some(outcome.lang.code().to_owned()),
-                        reason: reason.code(),
-                        best_article_id: best.as_ref().map(|b| b.0.id.clone()),
-                        confidence: best.as_ref().map_or(0.0, |b| b.1),
-                        created_at: now,
-                    };
-                    kb.store.record_bot_gap(&kb.ids, &gap).await?;
-                }
-                BotDecision {
-                    // By mail the person's reply is the answer; elsewhere the client is
-                    // told someone is coming.
-                    answer: (channel != Channel::Email).then(|| BotAnswer {
-                        text: outcome.text,
-                        content: outcome.content,
-                        confidence: best.as_ref().map_or(0.0, |b| b.1),
-                    }),
-                    handoff: Some(Handoff {
-                        tier: Tier::N1,
-                        reason: reason.code(),
-                        summary: outcome.summary,
-                    }),
-                }
-            }
-        })
+impl switchboard_bots::hook::BrainSource for Kb {
+    fn brain(&self) -> Arc<Brain> {
+        Kb::brain(self)
+    }
+    fn learned(&self) {
+        self.mark_dirty();
     }
 }

@@ -582,6 +582,13 @@ impl Store {
         now: i64,
     ) -> Result<(i64, i64)> {
         let mut tx = self.begin_write().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM kb_articles WHERE id = $1")
+            .bind(article_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::not_found("article"));
+        }
         let before: Option<i64> =
             sqlx::query_scalar("SELECT helpful FROM kb_votes WHERE article_id = $1 AND voter = $2")
                 .bind(article_id)

@@ -14,6 +14,7 @@ mod dispatcher;
 mod email;
 mod inbound;
 mod inbox;
+mod kb;
 mod magic_links;
 mod portal;
 mod router;
