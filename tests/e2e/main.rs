@@ -7,6 +7,7 @@ mod api;
 mod crash;
 mod email;
 mod inbox;
+mod kb;
 mod lifecycle;
 mod mail;
 mod portal;

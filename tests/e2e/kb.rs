@@ -1,0 +1,145 @@
+//! The knowledge base across processes, against the real binary, PostgreSQL and Redis:
+//! `kb import` while two nodes run (each with its own data dir and index) reaches both
+//! nodes' search without a restart, a changed article replaces the old one everywhere, a
+//! bad file imports nothing and names its lines; `kb search --json` and `bot ask --json -`
+//! speak DESIGN.md's contract.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::support::{Backend, Server, eventually};
+
+async fn found(server: &Server, q: &str) -> Vec<Value> {
+    let r = server
+        .http
+        .get(server.url("/help/search.json"))
+        .query(&[("q", q)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    v["results"].as_array().cloned().unwrap_or_default()
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[tokio::test]
+async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contract() {
+    let a = Server::start_with(Backend::PostgresRedis, &[("SWITCHBOARD_NODE_ID", "kb-a")]).await;
+    let shared: Vec<(&str, String)> = ["DATABASE_URL", "REDIS_URL", "SWITCHBOARD_REDIS_PREFIX"]
+        .iter()
+        .map(|k| (*k, a.env[*k].clone()))
+        .collect();
+    let mut extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.push(("SWITCHBOARD_NODE_ID", "kb-b"));
+    let b = Server::start_with(Backend::Embedded, &extra).await;
+
+    // Imported while both run: the importer cannot write the running node's index, so
+    // both learn of it from the stream.
+    let file = write(
+        a.dir.path(),
+        "kb.jsonl",
+        concat!(
+            r#"{"id":"zb-1","title":"Pay with a Zorblax wallet","body":"Open **Invoices** and choose Zorblax.","lang":"en","questions":["can i pay with zorblax"]}"#,
+            "\n",
+            r#"{"id":"zb-1-pt","title":"Pagar com a carteira Zorblax","body":"Abra **Faturas** e escolha Zorblax.","lang":"pt","translation_of":"zb-1"}"#,
+            "\n",
+            r#"{"id":"zb-2","title":"Internal: Zorblax refunds","body":"Agents only.","lang":"en","status":"internal"}"#,
+            "\n"
+        ),
+    );
+    let out = a.cli(&["kb", "import", &file]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3 created, 0 updated, 0 unchanged");
+    for node in [&a, &b] {
+        eventually(20, || async {
+            let hits = found(node, "zorblax wallet").await;
+            hits.len() == 2 && hits.iter().all(|h| h["title"] != "Internal: Zorblax refunds")
+        })
+        .await;
+    }
+    // The client's language comes first.
+    let hits = found(&b, "pagar com zorblax").await;
+    assert_eq!(hits[0]["lang"], "pt");
+
+    // A changed article replaces the old text on both nodes; re-importing the same file
+    // changes nothing.
+    let changed = write(
+        a.dir.path(),
+        "kb2.jsonl",
+        r#"{"id":"zb-1","title":"Pay with a Quuxly wallet","body":"Zorblax is gone; choose Quuxly.","lang":"en"}"#,
+    );
+    let out = a.cli(&["kb", "import", &changed]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0 created, 1 updated, 0 unchanged");
+    for node in [&a, &b] {
+        eventually(20, || async {
+            let hits = found(node, "quuxly").await;
+            hits.len() == 1 && hits[0]["title"] == "Pay with a Quuxly wallet"
+        })
+        .await;
+    }
+    let out = a.cli(&["kb", "import", &changed]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0 created, 0 updated, 1 unchanged");
+
+    // A file with a bad line imports nothing and says which line.
+    let bad = write(
+        a.dir.path(),
+        "bad.csv",
+        "id,title,body,lang\nok-1,Fine title,Fine body,en\nbad-1,,No title,en\nbad-2,Title,Body,xx\n",
+    );
+    let out = a.cli(&["kb", "import", &bad]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3") && err.contains("line 4"), "{err}");
+    assert!(found(&a, "fine title").await.is_empty());
+    let out = a.cli(&["kb", "export"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+
+    // `kb search --json`: published articles only, unless an agent asks.
+    let out = a.cli(&["kb", "search", "zorblax", "--json"]);
+    let hits: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(hits.iter().all(|h| h["status"] == "published"));
+    let out = a.cli(&["kb", "search", "zorblax refunds", "--json", "--agent"]);
+    let hits: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(hits.iter().any(|h| h["public_id"] == "zb-2"));
+
+    // `bot ask --json -`: one JSON line out per line in, in DESIGN.md's shape.
+    let mut child = a
+        .command()
+        .args(["bot", "ask", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("how can I pay with quuxly?\nagent please\n\n🙂\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for l in &lines {
+        for key in ["action", "article_id", "title", "confidence", "reply", "reason"] {
+            assert!(l.get(key).is_some(), "{key} missing in {l}");
+        }
+        let c = l["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+    }
+    assert_eq!(lines[0]["article_id"], "zb-1");
+    assert_eq!(lines[1]["action"], "handoff");
+    assert_eq!(lines[1]["reason"], "person");
+    assert_eq!(lines[2]["action"], "answer");
+    assert!(lines[2]["article_id"].is_null());
+}
