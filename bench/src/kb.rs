@@ -37,12 +37,28 @@ enum What {
         #[arg(long)]
         verbose: bool,
     },
+    /// Search latency over a generated knowledge base, the time for a change to become
+    /// searchable, and the bot's answers per second on one core.
+    Speed {
+        #[arg(long, default_value_t = 10_000)]
+        articles: usize,
+        #[arg(long, default_value_t = 5_000)]
+        queries: usize,
+        /// Where the index lives (a directory on disk, as in production).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().what {
         What::Banking77 { file, seed } => banking77(&file, seed),
         What::Faq { dir, verbose } => faq(&dir, verbose),
+        What::Speed {
+            articles,
+            queries,
+            dir,
+        } => speed(articles, queries, dir),
     }
 }
 
@@ -225,7 +241,9 @@ fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
             let id = a.external_id.clone().unwrap_or_default();
             let mut art = article(&id, &a.lang, &a.title, &a.body, a.questions);
             // faq-<topic>-<lang>: the three languages of a topic translate each other.
-            art.translation_group = id.rsplit_once('-').map_or(id.clone(), |(t, _)| t.to_owned());
+            art.translation_group = id
+                .rsplit_once('-')
+                .map_or(id.clone(), |(t, _)| t.to_owned());
             art
         })
         .collect();
@@ -251,7 +269,13 @@ fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
     let mut none_answered = (0, 0);
     let mut scored = Vec::new();
     for q in &questions {
-        let o = decide(&brain, &settings, Channel::Webchat, &q.text, Memory::default());
+        let o = decide(
+            &brain,
+            &settings,
+            Channel::Webchat,
+            &q.text,
+            Memory::default(),
+        );
         let best = o.best.map(|g| brain.article(g.article).public_id.clone());
         let wrong = match q.expect.as_str() {
             "answer" => {
@@ -290,21 +314,232 @@ fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
             }
         };
         if verbose && wrong {
-            println!("  ✗ [{}] {:?} → {:?} {:?} ({:.2})", q.expect, q.text, o.action, best, o.best.map_or(0.0, |g| g.confidence));
+            println!(
+                "  ✗ [{}] {:?} → {:?} {:?} ({:.2})",
+                q.expect,
+                q.text,
+                o.action,
+                best,
+                o.best.map_or(0.0, |g| g.confidence)
+            );
         }
     }
     let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
-    println!("top-1 on answerable questions: {:.1} % ({top1}/{answerable})", pct(top1, answerable));
+    println!(
+        "top-1 on answerable questions: {:.1} % ({top1}/{answerable})",
+        pct(top1, answerable)
+    );
     println!(
         "answers given: {answered}, right: {answered_right} → precision {:.1} %; answerable questions answered right: {:.1} %",
         pct(answered_right, answered),
         pct(answered_right, answerable)
     );
-    println!("explicit requests for a person handed off as such: {:.1} % ({}/{})", pct(person.1, person.0), person.1, person.0);
-    println!("other handoffs (anger, keywords, languages) handed off: {:.1} % ({}/{})", pct(other_handoffs.1, other_handoffs.0), other_handoffs.1, other_handoffs.0);
-    println!("off-topic messages answered (should be 0): {}/{}", none_answered.1, none_answered.0);
+    println!(
+        "explicit requests for a person handed off as such: {:.1} % ({}/{})",
+        pct(person.1, person.0),
+        person.1,
+        person.0
+    );
+    println!(
+        "other handoffs (anger, keywords, languages) handed off: {:.1} % ({}/{})",
+        pct(other_handoffs.1, other_handoffs.0),
+        other_handoffs.1,
+        other_handoffs.0
+    );
+    println!(
+        "off-topic messages answered (should be 0): {}/{}",
+        none_answered.1, none_answered.0
+    );
     let (share, threshold) = answered_at(scored.clone(), 0.95);
-    println!("at ≥ 95 % precision the bot could answer {:.1} % of answerable questions (confidence ≥ {threshold:.3})", share * 100.0);
+    println!(
+        "at ≥ 95 % precision the bot could answer {:.1} % of answerable questions (confidence ≥ {threshold:.3})",
+        share * 100.0
+    );
     calibration_table(&scored);
+    Ok(())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// A knowledge base of `n` articles in three languages, built from Banking77's questions
+/// (bodies of several of them) so words repeat as in real articles.
+fn generated(n: usize) -> Result<(Vec<Article>, Vec<String>)> {
+    let mut reader = csv::Reader::from_path("../shared/fixtures/kb-banking77/train.csv")
+        .or_else(|_| csv::Reader::from_path("/work/shared/fixtures/kb-banking77/train.csv"))?;
+    let rows: Vec<String> = reader
+        .records()
+        .filter_map(|r| r.ok().map(|r| r[0].to_owned()))
+        .collect();
+    let mut rng = Rng(42);
+    let langs = ["en", "es", "pt"];
+    let mut articles = Vec::with_capacity(n);
+    for i in 0..n {
+        let pick = |rng: &mut Rng| rows[(rng.next() % rows.len() as u64) as usize].clone();
+        let title = pick(&mut rng);
+        let body: Vec<String> = (0..8).map(|_| pick(&mut rng)).collect();
+        let questions: Vec<String> = (0..4).map(|_| pick(&mut rng)).collect();
+        articles.push(article(
+            &format!("a{i}"),
+            langs[i % 3],
+            &title,
+            &body.join(" "),
+            questions,
+        ));
+    }
+    let queries = (0..2000)
+        .map(|_| rows[(rng.next() % rows.len() as u64) as usize].clone())
+        .collect();
+    Ok((articles, queries))
+}
+
+fn speed(n: usize, queries: usize, dir: Option<PathBuf>) -> Result<()> {
+    let (articles, asked) = generated(n)?;
+    let tmp = tempfile::tempdir()?;
+    let path = dir.unwrap_or_else(|| tmp.path().join("kb-index"));
+    let index = KbIndex::open(&path)?;
+    let t = Instant::now();
+    index.rebuild(&articles)?;
+    println!(
+        "index: {n} articles built in {:.2} s (on disk, {})",
+        t.elapsed().as_secs_f64(),
+        path.display()
+    );
+
+    // Search latency, one query at a time, as a client types and as it submits.
+    for typing in [false, true] {
+        let mut times = Vec::with_capacity(queries);
+        for i in 0..queries {
+            let q = &asked[i % asked.len()];
+            let text: String = if typing {
+                // Half a question, cut inside a word.
+                q.chars().take(q.chars().count() / 2 + 1).collect()
+            } else {
+                q.clone()
+            };
+            let query = SearchQuery {
+                as_you_type: typing,
+                ..SearchQuery::new(&text, Audience::Client)
+            };
+            let t = Instant::now();
+            let hits = index.search(&query)?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            std::hint::black_box(hits);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "search{}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {queries} queries",
+            if typing { " as you type" } else { "" },
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            times.last().copied().unwrap_or(0.0)
+        );
+    }
+
+    // One article changed: how long until a search finds the new text.
+    let mut times = Vec::new();
+    for i in 0..50 {
+        let mut a = articles[i * 7 % articles.len()].clone();
+        let word = format!("zq{i}xw");
+        a.body = format!("{} {word}", a.body);
+        a.version += 1;
+        let t = Instant::now();
+        index.upsert(std::slice::from_ref(&a))?;
+        let hits = index.search(&SearchQuery::new(&word, Audience::Client))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(
+            hits.first().is_some_and(|h| h.id == a.id),
+            "change not searchable"
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "a change searchable after: p50 {:.1} ms, p99 {:.1} ms (commit to disk and reload)",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99)
+    );
+
+    // The bot: answers per second on one thread over the FAQ knowledge base.
+    use switchboard_bots::policy::{Memory, Settings, decide};
+    let text = std::fs::read_to_string("bench/data/faq/articles.jsonl")?;
+    let faq: Vec<Article> =
+        switchboard_kb::import::parse(&text, switchboard_kb::import::Format::Jsonl)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .into_iter()
+            .map(|(_, a)| {
+                article(
+                    &a.external_id.clone().unwrap_or_default(),
+                    &a.lang,
+                    &a.title,
+                    &a.body,
+                    a.questions,
+                )
+            })
+            .collect();
+    let brain = Brain::build(&faq, &[], BrainOptions::default());
+    let settings = Settings::default();
+    let messages: Vec<String> = std::fs::read_to_string("bench/data/faq/questions.jsonl")?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_owned))
+        .collect();
+    let rounds = 20;
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for m in &messages {
+            std::hint::black_box(decide(
+                &brain,
+                &settings,
+                switchboard_core::domain::Channel::Webchat,
+                m,
+                Memory::default(),
+            ));
+        }
+    }
+    let per_sec = (rounds * messages.len()) as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "bot: {per_sec:.0} messages decided per second on one core (FAQ, {} messages × {rounds})",
+        messages.len()
+    );
+    // And over Banking77's 77 articles with 8,000 questions (a bigger model).
+    let mut reader = csv::Reader::from_path("../shared/fixtures/kb-banking77/train.csv")
+        .or_else(|_| csv::Reader::from_path("/work/shared/fixtures/kb-banking77/train.csv"))?;
+    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in reader.records() {
+        let r = r?;
+        by.entry(r[1].to_owned()).or_default().push(r[0].to_owned());
+    }
+    let b77: Vec<Article> = by
+        .iter()
+        .map(|(k, qs)| article(k, "en", &k.replace('_', " "), "Help.", qs.clone()))
+        .collect();
+    let brain = Brain::build(
+        &b77,
+        &[],
+        BrainOptions {
+            calibrate: false,
+            ..BrainOptions::default()
+        },
+    );
+    let t = Instant::now();
+    let n = 5000;
+    for i in 0..n {
+        std::hint::black_box(decide(
+            &brain,
+            &settings,
+            switchboard_core::domain::Channel::Webchat,
+            &asked[i % asked.len()],
+            Memory::default(),
+        ));
+    }
+    println!(
+        "bot: {:.0} messages decided per second on one core (Banking77 model)",
+        n as f64 / t.elapsed().as_secs_f64()
+    );
     Ok(())
 }

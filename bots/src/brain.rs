@@ -175,7 +175,11 @@ fn examples_of(a: &Article, learned: &[&str]) -> (Vec<String>, Vec<String>) {
 
 impl Brain {
     /// Learns the published articles (and the questions learned for them).
-    pub fn build(articles: &[Article], learned: &[(String, String)], options: BrainOptions) -> Brain {
+    pub fn build(
+        articles: &[Article],
+        learned: &[(String, String)],
+        options: BrainOptions,
+    ) -> Brain {
         let published: Vec<&Article> = articles
             .iter()
             .filter(|a| a.status == ArticleStatus::Published)
@@ -214,7 +218,10 @@ impl Brain {
             .collect();
         let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, k) in known.iter().enumerate() {
-            by_group.entry(k.translation_group.clone()).or_default().push(i);
+            by_group
+                .entry(k.translation_group.clone())
+                .or_default()
+                .push(i);
         }
         Brain {
             model,

@@ -32,36 +32,100 @@ impl Trigger {
 // "atendente"); "weak" ones need a request around them ("someone", "alguien").
 const STRONG: &[&str] = &[
     // en
-    "human", "humans", "representative", "rep", "operator", "agent", "agents", "staff",
-    "attendant", "employee",
+    "human",
+    "humans",
+    "representative",
+    "rep",
+    "operator",
+    "agent",
+    "agents",
+    "staff",
+    "attendant",
+    "employee",
     // es
-    "humano", "humana", "asesor", "asesora", "operador", "operadora", "representante",
-    "ejecutivo", "ejecutiva", "agente", "agentes",
+    "humano",
+    "humana",
+    "asesor",
+    "asesora",
+    "operador",
+    "operadora",
+    "representante",
+    "ejecutivo",
+    "ejecutiva",
+    "agente",
+    "agentes",
     // pt
-    "atendente", "atendentes", "consultor", "consultora", "operadora", "humanos",
+    "atendente",
+    "atendentes",
+    "consultor",
+    "consultora",
+    "operadora",
+    "humanos",
 ];
 const WEAK: &[&str] = &[
     "person", "someone", "somebody", "anyone", "anybody", "people", "persona", "personas",
-    "alguien", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support",
-    "soporte", "suporte", "team", "equipo", "equipe",
+    "alguien", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support", "soporte", "suporte",
+    "team", "equipo", "equipe",
 ];
 // Asking to be put through, in the three languages (folded).
 const REQUEST: &[&str] = &[
     // en
-    "talk", "speak", "chat", "through", "thru", "call", "contact", "reach", "want", "need",
+    "talk",
+    "speak",
+    "chat",
+    "through",
+    "thru",
+    "call",
+    "contact",
+    "reach",
+    "want",
+    "need",
     // es
-    "hablar", "habla", "hablo", "pasame", "pasas", "pasa", "comunicas", "comunicar",
-    "comunica", "atienda", "atender", "atiende", "llame", "llamar", "contactar", "quiero",
-    "necesito", "prefiero", "puedo",
+    "hablar",
+    "habla",
+    "hablo",
+    "pasame",
+    "pasas",
+    "pasa",
+    "comunicas",
+    "comunicar",
+    "comunica",
+    "atienda",
+    "atender",
+    "atiende",
+    "llame",
+    "llamar",
+    "contactar",
+    "quiero",
+    "necesito",
+    "prefiero",
+    "puedo",
     // pt
-    "falar", "falo", "fala", "passa", "passar", "transfere", "transferir", "chama",
-    "chamar", "ligue", "ligar", "liga", "atender", "atenda", "atendimento", "contato",
-    "coloca", "quero", "queria", "preciso", "comigo",
+    "falar",
+    "falo",
+    "fala",
+    "passa",
+    "passar",
+    "transfere",
+    "transferir",
+    "chama",
+    "chamar",
+    "ligue",
+    "ligar",
+    "liga",
+    "atender",
+    "atenda",
+    "atendimento",
+    "contato",
+    "coloca",
+    "quero",
+    "queria",
+    "preciso",
+    "comigo",
 ];
 // Words that say "a real one": with a person word they are a request on their own.
 const REAL: &[&str] = &[
-    "real", "live", "actual", "verdade", "vdd", "verdad", "humano", "human", "bot", "robot",
-    "robo",
+    "real", "live", "actual", "verdade", "vdd", "verdad", "humano", "human", "bot", "robot", "robo",
 ];
 
 fn matches(word: &str, list: &[&str]) -> bool {
@@ -90,7 +154,8 @@ pub fn asks_for_person(text: &str) -> bool {
             && ["me", "us"].contains(&p[1].as_str())
     });
     let request = request || put_through;
-    (strong && (short || request || real)) || (weak && (request || real) && mentions_contact(&ws))
+    (strong && (short || request || real))
+        || (weak && (request || real) && mentions_contact(&ws))
         || (weak && short && real)
 }
 
@@ -98,11 +163,45 @@ pub fn asks_for_person(text: &str) -> bool {
 /// people themselves ("add a person to the portal" is not a request).
 fn mentions_contact(ws: &[String]) -> bool {
     const REACH: &[&str] = &[
-        "talk", "speak", "chat", "through", "thru", "call", "reach", "me", "us",
-        "hablar", "habla", "pasame", "pasas", "comunicas", "atienda", "atender", "llame",
-        "falar", "fala", "falo", "passa", "transfere", "chama", "ligue", "atender", "contato",
-        "coloca", "comigo", "get", "need", "real", "live", "actual", "verdade", "vdd", "verdad",
-        "there", "ahi", "ai",
+        "talk",
+        "speak",
+        "chat",
+        "through",
+        "thru",
+        "call",
+        "reach",
+        "me",
+        "us",
+        "hablar",
+        "habla",
+        "pasame",
+        "pasas",
+        "comunicas",
+        "atienda",
+        "atender",
+        "llame",
+        "falar",
+        "fala",
+        "falo",
+        "passa",
+        "transfere",
+        "chama",
+        "ligue",
+        "atender",
+        "contato",
+        "coloca",
+        "comigo",
+        "get",
+        "need",
+        "real",
+        "live",
+        "actual",
+        "verdade",
+        "vdd",
+        "verdad",
+        "there",
+        "ahi",
+        "ai",
     ];
     ws.iter().any(|w| REACH.contains(&w.as_str()))
 }
@@ -154,22 +253,84 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
 
 const UPSET: &[&str] = &[
     // en
-    "furious", "ridiculous", "unacceptable", "outrageous", "disgusting", "worst", "pathetic",
-    "useless", "angry", "scam", "urgent", "urgently", "asap", "emergency", "immediately",
-    "fed", "incompetent", "joke", "terrible", "horrible", "awful",
+    "furious",
+    "ridiculous",
+    "unacceptable",
+    "outrageous",
+    "disgusting",
+    "worst",
+    "pathetic",
+    "useless",
+    "angry",
+    "scam",
+    "urgent",
+    "urgently",
+    "asap",
+    "emergency",
+    "immediately",
+    "fed",
+    "incompetent",
+    "joke",
+    "terrible",
+    "horrible",
+    "awful",
     // es
-    "urgente", "indignante", "verguenza", "harto", "harta", "furioso", "furiosa", "pesimo",
-    "pesima", "inaceptable", "ridiculo", "estafa", "inutil", "inutiles", "enojado",
-    "enojada", "molesto", "molesta", "emergencia", "horrible", "desastre",
+    "urgente",
+    "indignante",
+    "verguenza",
+    "harto",
+    "harta",
+    "furioso",
+    "furiosa",
+    "pesimo",
+    "pesima",
+    "inaceptable",
+    "ridiculo",
+    "estafa",
+    "inutil",
+    "inutiles",
+    "enojado",
+    "enojada",
+    "molesto",
+    "molesta",
+    "emergencia",
+    "horrible",
+    "desastre",
     // pt
-    "absurdo", "palhacada", "pessimo", "pessima", "irritado", "irritada", "ridiculo",
-    "vergonha", "inaceitavel", "piada", "revoltado", "revoltada", "lixo", "golpe",
-    "urgencia", "emergencia", "raiva", "cansado", "cansada", "horrivel", "descaso",
+    "absurdo",
+    "palhacada",
+    "pessimo",
+    "pessima",
+    "irritado",
+    "irritada",
+    "ridiculo",
+    "vergonha",
+    "inaceitavel",
+    "piada",
+    "revoltado",
+    "revoltada",
+    "lixo",
+    "golpe",
+    "urgencia",
+    "emergencia",
+    "raiva",
+    "cansado",
+    "cansada",
+    "horrivel",
+    "descaso",
 ];
 const NOBODY: &[&str] = &["nobody", "nadie", "ninguem", "noone"];
 const ANSWERS: &[&str] = &[
-    "answered", "answers", "replied", "responded", "responde", "respondio", "contesta",
-    "respondeu", "retorna", "retornou",
+    "answered",
+    "answers",
+    "replied",
+    "responded",
+    "responde",
+    "respondio",
+    "contesta",
+    "respondeu",
+    "retorna",
+    "retornou",
 ];
 
 /// Whether the message is angry or urgent: strong words, shouting, a pile of "!", or
@@ -277,11 +438,26 @@ mod tests {
     #[test]
     fn keywords_match_whole_words_and_inflections() {
         let kws: Vec<String> = DEFAULT_KEYWORDS.iter().map(|s| (*s).to_owned()).collect();
-        assert_eq!(keyword("I want to CANCEL my contract", &kws).as_deref(), Some("cancel"));
-        assert_eq!(keyword("we have a billing dispute", &kws).as_deref(), Some("billing dispute"));
-        assert_eq!(keyword("quero o cancelamento", &kws).as_deref(), Some("cancelamento"));
-        assert_eq!(keyword("queremos dar de baja el contrato", &kws).as_deref(), Some("dar de baja"));
-        assert_eq!(keyword("the pay was cancelled?", &kws).as_deref(), Some("cancel"));
+        assert_eq!(
+            keyword("I want to CANCEL my contract", &kws).as_deref(),
+            Some("cancel")
+        );
+        assert_eq!(
+            keyword("we have a billing dispute", &kws).as_deref(),
+            Some("billing dispute")
+        );
+        assert_eq!(
+            keyword("quero o cancelamento", &kws).as_deref(),
+            Some("cancelamento")
+        );
+        assert_eq!(
+            keyword("queremos dar de baja el contrato", &kws).as_deref(),
+            Some("dar de baja")
+        );
+        assert_eq!(
+            keyword("the pay was cancelled?", &kws).as_deref(),
+            Some("cancel")
+        );
         assert_eq!(keyword("what is the balance", &kws), None);
     }
 
@@ -298,8 +474,14 @@ mod tests {
 
     #[test]
     fn unserved_languages_are_recognised() {
-        assert_eq!(unserved_language("Bonjour, je veux parler à quelqu'un"), Some("fr"));
-        assert_eq!(unserved_language("Wo finde ich meine Rechnungen?"), Some("de"));
+        assert_eq!(
+            unserved_language("Bonjour, je veux parler à quelqu'un"),
+            Some("fr")
+        );
+        assert_eq!(
+            unserved_language("Wo finde ich meine Rechnungen?"),
+            Some("de")
+        );
         assert_eq!(unserved_language("quero pagar a fatura"), None);
         assert_eq!(unserved_language("ok"), None);
     }

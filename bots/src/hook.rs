@@ -58,7 +58,11 @@ impl BotHook for KbBot {
         let outcome = policy::decide(&brain, &kb.settings, channel, &text, memory);
         let now = kb.ids.now_ms();
         kb.store
-            .set_bot_memory(&conversation.id, &serde_json::to_string(&outcome.memory)?, now)
+            .set_bot_memory(
+                &conversation.id,
+                &serde_json::to_string(&outcome.memory)?,
+                now,
+            )
             .await?;
         if let Some((article, question)) = &outcome.learn
             && kb
@@ -68,7 +72,9 @@ impl BotHook for KbBot {
         {
             self.brains.learned();
         }
-        let best = outcome.best.map(|g| (brain.article(g.article).clone(), g.confidence));
+        let best = outcome
+            .best
+            .map(|g| (brain.article(g.article).clone(), g.confidence));
         Ok(match outcome.action {
             Action::Answer | Action::Reply => BotDecision {
                 answer: Some(BotAnswer {

@@ -72,8 +72,7 @@ fn raw_features(text: &str) -> HashMap<(u64, bool), f32> {
     for (i, w) in ws.iter().enumerate() {
         *out.entry((fnv(WORD, &[w.as_bytes()]), false)).or_default() += 1.0;
         if i + 1 < ws.len() {
-            *out
-                .entry((fnv(BIGRAM, &[w.as_bytes(), ws[i + 1].as_bytes()]), false))
+            *out.entry((fnv(BIGRAM, &[w.as_bytes(), ws[i + 1].as_bytes()]), false))
                 .or_default() += 1.0;
         }
         let padded: Vec<char> = std::iter::once(' ')
@@ -204,7 +203,9 @@ impl Model {
         for (i, ((h, is_char), n)) in keys.into_iter().enumerate() {
             vocab.ids.insert(h, i as u32);
             vocab.is_char.push(is_char);
-            vocab.idf.push(((1.0 + n_docs) / (1.0 + n as f32)).ln() + 1.0);
+            vocab
+                .idf
+                .push(((1.0 + n_docs) / (1.0 + n as f32)).ln() + 1.0);
         }
         let xs: Vec<Features> = examples.iter().map(|e| vocab.vectorize(&e.text)).collect();
         let labels: Vec<usize> = examples.iter().map(|e| e.class).collect();
@@ -378,7 +379,12 @@ mod tests {
         let none = m.rank("🙂🙂", 3);
         assert_eq!(none.known_features, 0);
         // Class 3 had no examples: it never wins.
-        assert!(m.rank("anything at all", 4).classes.iter().all(|(c, s)| *c != 3 || *s < 0.0));
+        assert!(
+            m.rank("anything at all", 4)
+                .classes
+                .iter()
+                .all(|(c, s)| *c != 3 || *s < 0.0)
+        );
     }
 
     #[test]
@@ -387,7 +393,14 @@ mod tests {
             .map(|i| ex(&format!("question number {i} about topic {}", i % 4), i % 4))
             .collect();
         let a = Model::train(&examples, 4, TrainOptions::default());
-        let b = Model::train(&examples, 4, TrainOptions { threads: 1, ..TrainOptions::default() });
+        let b = Model::train(
+            &examples,
+            4,
+            TrainOptions {
+                threads: 1,
+                ..TrainOptions::default()
+            },
+        );
         assert_eq!(a.rank("topic 2 question", 4), b.rank("topic 2 question", 4));
     }
 }

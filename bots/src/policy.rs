@@ -202,10 +202,36 @@ fn words(l: Lang) -> Words {
 fn is_yes(text: &str) -> bool {
     let t = switchboard_kb::text::fold_words(text).join(" ");
     const YES: &[&str] = &[
-        "yes", "yes thanks", "yes thank you", "yep", "yeah", "y", "solved", "it did",
-        "that solved it", "that helped", "thanks", "thank you", "perfect", "great", "ok thanks",
-        "si", "si gracias", "gracias", "resuelto", "perfecto", "listo", "sim", "sim obrigado",
-        "sim obrigada", "obrigado", "obrigada", "resolvido", "resolveu", "perfeito", "valeu",
+        "yes",
+        "yes thanks",
+        "yes thank you",
+        "yep",
+        "yeah",
+        "y",
+        "solved",
+        "it did",
+        "that solved it",
+        "that helped",
+        "thanks",
+        "thank you",
+        "perfect",
+        "great",
+        "ok thanks",
+        "si",
+        "si gracias",
+        "gracias",
+        "resuelto",
+        "perfecto",
+        "listo",
+        "sim",
+        "sim obrigado",
+        "sim obrigada",
+        "obrigado",
+        "obrigada",
+        "resolvido",
+        "resolveu",
+        "perfeito",
+        "valeu",
         "ok obrigado",
     ];
     YES.contains(&t.as_str()) || text.trim() == "👍"
@@ -214,9 +240,21 @@ fn is_yes(text: &str) -> bool {
 fn is_no(text: &str) -> bool {
     let t = switchboard_kb::text::fold_words(text).join(" ");
     const NO: &[&str] = &[
-        "no", "nope", "not really", "no it didnt", "it didnt", "didnt help", "no thanks",
-        "nao", "nao resolveu", "nao ajudou", "no resolvio", "no me ayudo", "no sirvio",
-        "not solved", "no it did not",
+        "no",
+        "nope",
+        "not really",
+        "no it didnt",
+        "it didnt",
+        "didnt help",
+        "no thanks",
+        "nao",
+        "nao resolveu",
+        "nao ajudou",
+        "no resolvio",
+        "no me ayudo",
+        "no sirvio",
+        "not solved",
+        "no it did not",
     ];
     NO.contains(&t.as_str()) || text.trim() == "👎"
 }
@@ -424,7 +462,10 @@ pub fn decide_in(
         }
         _ => {
             content.quick_replies = vec![w.yes.to_owned(), w.person.to_owned()];
-            format!("{}\n\n{}\n\n{}: {url}\n\n{}", k.title, k.summary, w.read_more, w.solved)
+            format!(
+                "{}\n\n{}\n\n{}: {url}\n\n{}",
+                k.title, k.summary, w.read_more, w.solved
+            )
         }
     };
     remember(&mut memory.offered, k.title.clone());
@@ -448,7 +489,14 @@ mod tests {
     use crate::brain::BrainOptions;
     use switchboard_kb::{Article, ArticleKind, ArticleStatus};
 
-    fn article(id: &str, lang: &str, group: &str, status: ArticleStatus, title: &str, qs: &[&str]) -> Article {
+    fn article(
+        id: &str,
+        lang: &str,
+        group: &str,
+        status: ArticleStatus,
+        title: &str,
+        qs: &[&str],
+    ) -> Article {
         Article {
             id: id.into(),
             external_id: None,
@@ -475,12 +523,74 @@ mod tests {
         use ArticleStatus::*;
         Brain::build(
             &[
-                article("pay-en", "en", "pay", Published, "Pay an invoice online", &["how do i pay my invoice", "pay bill online", "where do i pay", "can i pay by card"]),
-                article("pay-pt", "pt", "pay", Published, "Pagar uma fatura online", &["como pago a fatura", "pagar boleto", "onde pago", "posso pagar com cartão"]),
-                article("toner-en", "en", "toner", Published, "Order toner", &["how do i order toner", "toner is empty", "need new toner", "buy cartridge"]),
-                article("jam-en", "en", "jam", Published, "Clear a paper jam", &["paper is stuck", "printer jammed", "paper jam in tray", "how to remove stuck paper"]),
-                article("secret-en", "en", "secret", Internal, "Override a refund", &["refund override", "override refund", "refund override code"]),
-                article("draft-en", "en", "draft", Draft, "Refund policy", &["refund policy", "can i get a refund"]),
+                article(
+                    "pay-en",
+                    "en",
+                    "pay",
+                    Published,
+                    "Pay an invoice online",
+                    &[
+                        "how do i pay my invoice",
+                        "pay bill online",
+                        "where do i pay",
+                        "can i pay by card",
+                    ],
+                ),
+                article(
+                    "pay-pt",
+                    "pt",
+                    "pay",
+                    Published,
+                    "Pagar uma fatura online",
+                    &[
+                        "como pago a fatura",
+                        "pagar boleto",
+                        "onde pago",
+                        "posso pagar com cartão",
+                    ],
+                ),
+                article(
+                    "toner-en",
+                    "en",
+                    "toner",
+                    Published,
+                    "Order toner",
+                    &[
+                        "how do i order toner",
+                        "toner is empty",
+                        "need new toner",
+                        "buy cartridge",
+                    ],
+                ),
+                article(
+                    "jam-en",
+                    "en",
+                    "jam",
+                    Published,
+                    "Clear a paper jam",
+                    &[
+                        "paper is stuck",
+                        "printer jammed",
+                        "paper jam in tray",
+                        "how to remove stuck paper",
+                    ],
+                ),
+                article(
+                    "secret-en",
+                    "en",
+                    "secret",
+                    Internal,
+                    "Override a refund",
+                    &["refund override", "override refund", "refund override code"],
+                ),
+                article(
+                    "draft-en",
+                    "en",
+                    "draft",
+                    Draft,
+                    "Refund policy",
+                    &["refund policy", "can i get a refund"],
+                ),
             ],
             &[],
             BrainOptions::default(),
@@ -488,26 +598,65 @@ mod tests {
     }
 
     fn settings() -> Settings {
-        Settings { public_url: "https://help.example".into(), threshold_webchat: 0.3, ..Settings::default() }
+        Settings {
+            public_url: "https://help.example".into(),
+            threshold_webchat: 0.3,
+            ..Settings::default()
+        }
     }
 
     #[test]
     fn it_answers_with_a_link_and_asks_whether_it_solved_it() {
         let b = brain();
-        let o = decide(&b, &settings(), Channel::Webchat, "how can I pay the invoice", Memory::default());
+        let o = decide(
+            &b,
+            &settings(),
+            Channel::Webchat,
+            "how can I pay the invoice",
+            Memory::default(),
+        );
         assert_eq!(o.action, Action::Answer, "{o:?}");
-        assert_eq!(o.content.articles[0].url, "https://help.example/help/en/pay-an-invoice-online");
-        let o = decide(&b, &settings(), Channel::Whatsapp, "how can I pay the invoice", Memory::default());
-        assert!(o.text.contains("https://help.example/help/en/pay-an-invoice-online"), "{}", o.text);
-        assert_eq!(o.content.quick_replies, vec!["Yes, thanks", "Talk to a person"]);
+        assert_eq!(
+            o.content.articles[0].url,
+            "https://help.example/help/en/pay-an-invoice-online"
+        );
+        let o = decide(
+            &b,
+            &settings(),
+            Channel::Whatsapp,
+            "how can I pay the invoice",
+            Memory::default(),
+        );
+        assert!(
+            o.text
+                .contains("https://help.example/help/en/pay-an-invoice-online"),
+            "{}",
+            o.text
+        );
+        assert_eq!(
+            o.content.quick_replies,
+            vec!["Yes, thanks", "Talk to a person"]
+        );
         assert_eq!(o.memory.awaiting.as_deref(), Some("pay-en"));
         // In Portuguese, the Portuguese translation.
-        let o = decide(&b, &settings(), Channel::Webchat, "como eu pago minha fatura?", Memory::default());
+        let o = decide(
+            &b,
+            &settings(),
+            Channel::Webchat,
+            "como eu pago minha fatura?",
+            Memory::default(),
+        );
         assert_eq!(o.action, Action::Answer);
         assert_eq!(b.article(o.best.unwrap().article).id, "pay-pt");
         assert!(o.text.contains("Isso resolveu?"));
         // By mail, no buttons: words.
-        let o = decide(&b, &settings(), Channel::Email, "how can I pay the invoice", Memory::default());
+        let o = decide(
+            &b,
+            &settings(),
+            Channel::Email,
+            "how can I pay the invoice",
+            Memory::default(),
+        );
         assert!(o.content.quick_replies.is_empty());
         assert!(o.text.contains("Reply \"yes\""));
     }
@@ -516,15 +665,36 @@ mod tests {
     fn yes_learns_the_question_and_no_hands_over() {
         let b = brain();
         let s = settings();
-        let first = decide(&b, &s, Channel::Webchat, "how can I pay the invoice", Memory::default());
-        let yes = decide(&b, &s, Channel::Webchat, "Yes, thanks", first.memory.clone());
+        let first = decide(
+            &b,
+            &s,
+            Channel::Webchat,
+            "how can I pay the invoice",
+            Memory::default(),
+        );
+        let yes = decide(
+            &b,
+            &s,
+            Channel::Webchat,
+            "Yes, thanks",
+            first.memory.clone(),
+        );
         assert_eq!(yes.action, Action::Reply);
-        assert_eq!(yes.learn, Some(("pay-en".into(), "how can I pay the invoice".into())));
+        assert_eq!(
+            yes.learn,
+            Some(("pay-en".into(), "how can I pay the invoice".into()))
+        );
         let no = decide(&b, &s, Channel::Webchat, "no", first.memory.clone());
         assert_eq!(no.action, Action::Handoff(Reason::NotSolved));
         let summary = no.summary.unwrap();
-        assert!(summary.contains("Asked: \"how can I pay the invoice\"; \"no\""), "{summary}");
-        assert!(summary.contains("Offered: Pay an invoice online"), "{summary}");
+        assert!(
+            summary.contains("Asked: \"how can I pay the invoice\"; \"no\""),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("Offered: Pay an invoice online"),
+            "{summary}"
+        );
         let person = decide(&b, &s, Channel::Webchat, "Talk to a person", first.memory);
         assert_eq!(person.action, Action::Handoff(Reason::Person));
     }
@@ -533,7 +703,14 @@ mod tests {
     fn moving_on_twice_without_a_yes_hands_over() {
         let b = brain();
         let s = settings();
-        let m = decide(&b, &s, Channel::Webchat, "how can I pay the invoice", Memory::default()).memory;
+        let m = decide(
+            &b,
+            &s,
+            Channel::Webchat,
+            "how can I pay the invoice",
+            Memory::default(),
+        )
+        .memory;
         let o = decide(&b, &s, Channel::Webchat, "the paper is stuck", m);
         assert_eq!(o.action, Action::Answer);
         let o = decide(&b, &s, Channel::Webchat, "and I need toner", o.memory);
@@ -548,13 +725,31 @@ mod tests {
             ("agent please", Reason::Person),
             ("quero falar com um atendente", Reason::Person),
             ("hablar con una persona", Reason::Person),
-            ("I want to cancel my contract", Reason::Keyword("cancel".into())),
+            (
+                "I want to cancel my contract",
+                Reason::Keyword("cancel".into()),
+            ),
             ("THIS IS RIDICULOUS!!! NOTHING WORKS", Reason::Upset),
-            ("Wo finde ich meine Rechnungen?", Reason::Language("de".into())),
-            ("what is the meaning of life and the universe", Reason::LowConfidence),
+            (
+                "Wo finde ich meine Rechnungen?",
+                Reason::Language("de".into()),
+            ),
+            (
+                "what is the meaning of life and the universe",
+                Reason::LowConfidence,
+            ),
         ];
         for (text, reason) in cases {
-            let o = decide(&b, &Settings { threshold_webchat: 0.6, ..s.clone() }, Channel::Webchat, text, Memory::default());
+            let o = decide(
+                &b,
+                &Settings {
+                    threshold_webchat: 0.6,
+                    ..s.clone()
+                },
+                Channel::Webchat,
+                text,
+                Memory::default(),
+            );
             assert_eq!(o.action, Action::Handoff(reason), "{text}: {o:?}");
             assert!(o.summary.is_some());
         }
@@ -573,17 +768,33 @@ mod tests {
         let huge = "toner ".repeat(20_000);
         let o = decide(&b, &s, Channel::Webchat, &huge, Memory::default());
         assert!(o.memory.asked[0].chars().count() <= MAX_CHARS);
-        let html = decide(&b, &s, Channel::Webchat, "<b>how do i order</b> <script>toner</script>", Memory::default());
+        let html = decide(
+            &b,
+            &s,
+            Channel::Webchat,
+            "<b>how do i order</b> <script>toner</script>",
+            Memory::default(),
+        );
         assert_eq!(html.action, Action::Answer);
         assert_eq!(b.article(html.best.unwrap().article).id, "toner-en");
-        let mixed = decide(&b, &s, Channel::Webchat, "hola, how do I pagar la invoice", Memory::default());
+        let mixed = decide(
+            &b,
+            &s,
+            Channel::Webchat,
+            "hola, how do I pagar la invoice",
+            Memory::default(),
+        );
         assert!(matches!(mixed.action, Action::Answer | Action::Handoff(_)));
     }
 
     #[test]
     fn internal_and_draft_articles_never_answer_clients() {
         let b = brain();
-        assert!(b.articles().iter().all(|k| k.id != "secret-en" && k.id != "draft-en"));
+        assert!(
+            b.articles()
+                .iter()
+                .all(|k| k.id != "secret-en" && k.id != "draft-en")
+        );
         for text in ["refund override code", "refund policy"] {
             let o = decide(&b, &settings(), Channel::Webchat, text, Memory::default());
             if let Some(g) = o.best {

@@ -196,7 +196,11 @@ fn kb(state: &AppState) -> Option<Arc<Kb>> {
 }
 
 fn unavailable() -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, "the help center is starting").into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the help center is starting",
+    )
+        .into_response()
 }
 
 async fn root(headers: HeaderMap) -> Response {
@@ -426,7 +430,8 @@ async fn article(
             .into_iter()
             .filter(|t| t.id != a.id && t.status == ArticleStatus::Published)
             .filter_map(|t| {
-                Lang::parse(&t.lang).map(|tl| (lang_name(tl), format!("/help/{}/{}", t.lang, t.slug)))
+                Lang::parse(&t.lang)
+                    .map(|tl| (lang_name(tl), format!("/help/{}/{}", t.lang, t.slug)))
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -434,21 +439,18 @@ async fn article(
     // Related: what a search for this article's title finds, in its language.
     let title = a.title.clone();
     let own = format!("/help/{}/{}", a.lang, a.slug);
-    let related: Vec<Found> = tokio::task::spawn_blocking(move || {
-        client_search(&kb, &title, Some(l), false, 6)
-    })
-    .await
-    .unwrap_or_default()
-    .into_iter()
-    .filter(|f| f.url != own)
-    .take(4)
-    .collect();
+    let related: Vec<Found> =
+        tokio::task::spawn_blocking(move || client_search(&kb, &title, Some(l), false, 6))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| f.url != own)
+            .take(4)
+            .collect();
     let body = switchboard_kb::markdown::render(&a.body);
     let day = a.updated_at.div_euclid(86_400_000);
-    let updated = switchboard_portal::locale::date(
-        day,
-        switchboard_portal::locale::Lang::from_tag(l.code()),
-    );
+    let updated =
+        switchboard_portal::locale::date(day, switchboard_portal::locale::Lang::from_tag(l.code()));
     let updated_iso = switchboard_portal::locale::iso_date(day);
     let mut layout = HelpLayout::new(&state, l, a.title.clone());
     layout.description = switchboard_kb::markdown::summary(&a.body, 160);
@@ -497,9 +499,8 @@ async fn vote(
         Some(v) => (v, None),
         None => {
             let v = hex::encode(switchboard_core::clock::random_bytes::<16>());
-            let cookie = format!(
-                "{VOTER}={v}; Path=/help; Max-Age=31536000; HttpOnly; SameSite=Lax"
-            );
+            let cookie =
+                format!("{VOTER}={v}; Path=/help; Max-Age=31536000; HttpOnly; SameSite=Lax");
             (v, Some(cookie))
         }
     };

@@ -120,7 +120,11 @@ impl Kb {
     }
 
     /// Saves an article (import or editor), indexes it here and tells the other nodes.
-    pub async fn save(&self, input: ArticleInput, author: Option<&str>) -> Result<(Article, Saved)> {
+    pub async fn save(
+        &self,
+        input: ArticleInput,
+        author: Option<&str>,
+    ) -> Result<(Article, Saved)> {
         let (a, saved) = self.store.save_article(&self.ids, input, author).await?;
         if saved != Saved::Unchanged {
             self.changed(&a).await?;
@@ -159,10 +163,7 @@ impl Kb {
     }
 
     pub fn brain(&self) -> Arc<Brain> {
-        self.brain
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.brain.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Trains the classifier again on the published articles and learned questions, off
@@ -171,10 +172,7 @@ impl Kb {
         if !self.dirty.swap(false, std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let articles = self
-            .store
-            .articles(&ArticleFilter::default())
-            .await?;
+        let articles = self.store.articles(&ArticleFilter::default()).await?;
         let learned = self.store.learned_questions().await?;
         let brain = tokio::task::spawn_blocking(move || {
             Brain::build(&articles, &learned, BrainOptions::default())

@@ -38,7 +38,11 @@ pub async fn run(cmd: KbCommand, config: Config) -> anyhow::Result<()> {
             for a in &articles {
                 // The first of a translation group is the one the others translate.
                 let of = (a.translation_group != a.id)
-                    .then(|| by_id.get(a.translation_group.as_str()).map(|s| (*s).to_owned()))
+                    .then(|| {
+                        by_id
+                            .get(a.translation_group.as_str())
+                            .map(|s| (*s).to_owned())
+                    })
                     .flatten();
                 writeln!(out, "{}", export_line(&ImportArticle::from_article(a, of)))?;
             }
@@ -58,7 +62,11 @@ pub async fn run(cmd: KbCommand, config: Config) -> anyhow::Result<()> {
                 limit,
                 ..SearchQuery::new(
                     &query,
-                    if agent { Audience::Agent } else { Audience::Client },
+                    if agent {
+                        Audience::Agent
+                    } else {
+                        Audience::Client
+                    },
                 )
             };
             let hits = index
@@ -71,7 +79,11 @@ pub async fn run(cmd: KbCommand, config: Config) -> anyhow::Result<()> {
                 writeln!(out, "no article matches")?;
             } else {
                 for h in hits {
-                    writeln!(out, "{:>6.2}  [{}] {}  ({})", h.score, h.lang, h.title, h.public_id)?;
+                    writeln!(
+                        out,
+                        "{:>6.2}  [{}] {}  ({})",
+                        h.score, h.lang, h.title, h.public_id
+                    )?;
                     writeln!(out, "        {}", h.snippet)?;
                 }
             }
@@ -80,7 +92,10 @@ pub async fn run(cmd: KbCommand, config: Config) -> anyhow::Result<()> {
         KbCommand::Reindex => {
             let dir = state.config.data_dir.join("kb-index");
             let index = KbIndex::open(&dir).map_err(|e| {
-                anyhow::anyhow!("{}: {e} (is a server running on this data dir?)", dir.display())
+                anyhow::anyhow!(
+                    "{}: {e} (is a server running on this data dir?)",
+                    dir.display()
+                )
             })?;
             let articles = state.store.articles(&ArticleFilter::default()).await?;
             index
@@ -99,9 +114,10 @@ async fn local_index(state: &AppState) -> anyhow::Result<std::sync::Arc<KbIndex>
         Ok(kb) => Ok(kb.index.clone()),
         Err(_) => {
             let dir = state.config.data_dir.join("kb-index");
-            Ok(std::sync::Arc::new(KbIndex::open_read_only(&dir).map_err(
-                |e| anyhow::anyhow!("{}: {e}", dir.display()),
-            )?))
+            Ok(std::sync::Arc::new(
+                KbIndex::open_read_only(&dir)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?,
+            ))
         }
     }
 }
@@ -137,7 +153,8 @@ async fn import(state: &AppState, file: &std::path::Path) -> anyhow::Result<()> 
                 if let Ok((a, s)) = &r
                     && *s != Saved::Unchanged
                 {
-                    let payload = serde_json::json!({ "id": a.id, "version": a.version }).to_string();
+                    let payload =
+                        serde_json::json!({ "id": a.id, "version": a.version }).to_string();
                     state.stream.append(crate::kb::TOPIC, &payload).await?;
                 }
                 r
@@ -213,7 +230,10 @@ pub async fn bot(cmd: BotCommand, config: Config) -> anyhow::Result<()> {
                 "{} ({:.0} %){}\n{}\n",
                 a.action,
                 a.confidence * 100.0,
-                a.reason.as_deref().map(|r| format!(", {r}")).unwrap_or_default(),
+                a.reason
+                    .as_deref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default(),
                 a.reply
             )?;
         }

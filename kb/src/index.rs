@@ -15,7 +15,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, Query, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value,
@@ -373,8 +375,7 @@ impl KbIndex {
                 if alive.is_some_and(|a| !a.is_alive(doc)) {
                     continue;
                 }
-                let d: TantivyDocument =
-                    searcher.doc(tantivy::DocAddress::new(ord as u32, doc))?;
+                let d: TantivyDocument = searcher.doc(tantivy::DocAddress::new(ord as u32, doc))?;
                 let id = d
                     .get_first(self.fields.id)
                     .and_then(|v| v.as_str())
@@ -473,7 +474,10 @@ impl KbIndex {
             (Occur::Must, Box::new(BooleanQuery::new(per_lang))),
             (
                 Occur::Must,
-                Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(statuses)), 0.0)),
+                Box::new(ConstScoreQuery::new(
+                    Box::new(BooleanQuery::new(statuses)),
+                    0.0,
+                )),
             ),
         ]);
         let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
@@ -624,7 +628,14 @@ mod tests {
     use super::*;
     use crate::{ArticleKind, ArticleStatus};
 
-    fn article(id: &str, lang: &str, status: ArticleStatus, title: &str, body: &str, questions: &[&str]) -> Article {
+    fn article(
+        id: &str,
+        lang: &str,
+        status: ArticleStatus,
+        title: &str,
+        body: &str,
+        questions: &[&str],
+    ) -> Article {
         Article {
             id: id.into(),
             external_id: Some(format!("ext-{id}")),
@@ -670,10 +681,19 @@ mod tests {
     #[test]
     fn words_are_found_with_or_without_accents_and_with_typos() {
         let kb = kb();
-        let q = |text| kb.search(&SearchQuery::new(text, Audience::Client)).unwrap();
+        let q = |text| {
+            kb.search(&SearchQuery::new(text, Audience::Client))
+                .unwrap()
+        };
         assert_eq!(ids(&q("cartao pix"))[0], "2");
         assert_eq!(ids(&q("cartão"))[0], "2");
-        assert_eq!(ids(&q("tonner"))[0..2].iter().filter(|i| ["3", "6"].contains(i)).count(), 2);
+        assert_eq!(
+            ids(&q("tonner"))[0..2]
+                .iter()
+                .filter(|i| ["3", "6"].contains(i))
+                .count(),
+            2
+        );
         assert_eq!(ids(&q("invoise payment"))[0], "1");
         assert!(q("").is_empty());
         assert!(q("the and of").is_empty());
@@ -682,53 +702,98 @@ mod tests {
     #[test]
     fn the_querys_language_comes_first() {
         let kb = kb();
-        let hits = kb.search(&SearchQuery::new("¿dónde pido el tóner?", Audience::Client)).unwrap();
+        let hits = kb
+            .search(&SearchQuery::new("¿dónde pido el tóner?", Audience::Client))
+            .unwrap();
         assert_eq!(hits[0].id, "3");
-        let hits = kb.search(&SearchQuery::new("where do I order toner", Audience::Client)).unwrap();
+        let hits = kb
+            .search(&SearchQuery::new(
+                "where do I order toner",
+                Audience::Client,
+            ))
+            .unwrap();
         assert_eq!(hits[0].id, "6");
-        let only_pt = SearchQuery { lang: Some(Lang::Pt), ..SearchQuery::new("toner fatura", Audience::Client) };
+        let only_pt = SearchQuery {
+            lang: Some(Lang::Pt),
+            ..SearchQuery::new("toner fatura", Audience::Client)
+        };
         assert!(kb.search(&only_pt).unwrap().iter().all(|h| h.lang == "pt"));
     }
 
     #[test]
     fn clients_never_see_internal_or_draft_articles() {
         let kb = kb();
-        let as_client = kb.search(&SearchQuery::new("refund override", Audience::Client)).unwrap();
+        let as_client = kb
+            .search(&SearchQuery::new("refund override", Audience::Client))
+            .unwrap();
         assert!(as_client.is_empty(), "{as_client:?}");
-        let as_agent = kb.search(&SearchQuery::new("refund override", Audience::Agent)).unwrap();
+        let as_agent = kb
+            .search(&SearchQuery::new("refund override", Audience::Agent))
+            .unwrap();
         assert_eq!(ids(&as_agent), vec!["4"]);
-        let as_editor = kb.search(&SearchQuery::new("refund", Audience::Editor)).unwrap();
+        let as_editor = kb
+            .search(&SearchQuery::new("refund", Audience::Editor))
+            .unwrap();
         assert_eq!(as_editor.len(), 2);
     }
 
     #[test]
     fn snippets_mark_the_words_and_escape_the_rest() {
         let kb = kb();
-        let hits = kb.search(&SearchQuery::new("toner equipment", Audience::Client)).unwrap();
+        let hits = kb
+            .search(&SearchQuery::new("toner equipment", Audience::Client))
+            .unwrap();
         let h = hits.iter().find(|h| h.id == "6").unwrap();
-        assert!(h.snippet_html.contains("<mark>Equipment</mark>"), "{}", h.snippet_html);
+        assert!(
+            h.snippet_html.contains("<mark>Equipment</mark>"),
+            "{}",
+            h.snippet_html
+        );
         assert!(!h.snippet_html.contains("<script"), "{}", h.snippet_html);
     }
 
     #[test]
     fn a_word_being_typed_matches_as_a_prefix() {
         let kb = kb();
-        let typing = SearchQuery { as_you_type: true, ..SearchQuery::new("pay an invo", Audience::Client) };
+        let typing = SearchQuery {
+            as_you_type: true,
+            ..SearchQuery::new("pay an invo", Audience::Client)
+        };
         assert_eq!(kb.search(&typing).unwrap()[0].id, "1");
     }
 
     #[test]
     fn changes_are_searchable_at_once_and_the_diff_names_what_moved() {
         let kb = kb();
-        let mut a = article("1", "en", ArticleStatus::Published, "Pay with Zorblax", "Zorblax wallets are accepted.", &[]);
+        let mut a = article(
+            "1",
+            "en",
+            ArticleStatus::Published,
+            "Pay with Zorblax",
+            "Zorblax wallets are accepted.",
+            &[],
+        );
         a.version = 2;
         kb.upsert(std::slice::from_ref(&a)).unwrap();
-        assert_eq!(ids(&kb.search(&SearchQuery::new("zorblax", Audience::Client)).unwrap()), vec!["1"]);
+        assert_eq!(
+            ids(&kb
+                .search(&SearchQuery::new("zorblax", Audience::Client))
+                .unwrap()),
+            vec!["1"]
+        );
         a.status = ArticleStatus::Draft;
         a.version = 3;
         kb.upsert(std::slice::from_ref(&a)).unwrap();
-        assert!(kb.search(&SearchQuery::new("zorblax", Audience::Client)).unwrap().is_empty());
-        let stored = vec![("1".to_owned(), 3), ("2".to_owned(), 5), ("7".to_owned(), 1)];
+        assert!(
+            kb.search(&SearchQuery::new("zorblax", Audience::Client))
+                .unwrap()
+                .is_empty()
+        );
+        let stored = vec![
+            ("1".to_owned(), 3),
+            ("2".to_owned(), 5),
+            ("7".to_owned(), 1),
+        ];
         let (mut stale, mut gone) = kb.diff(&stored).unwrap();
         stale.sort();
         gone.sort();
@@ -743,10 +808,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let kb = KbIndex::open(dir.path()).unwrap();
-            kb.upsert(&[article("9", "pt", ArticleStatus::Published, "Leitura do contador", "Envie a leitura do contador até o dia 5.", &[])]).unwrap();
+            kb.upsert(&[article(
+                "9",
+                "pt",
+                ArticleStatus::Published,
+                "Leitura do contador",
+                "Envie a leitura do contador até o dia 5.",
+                &[],
+            )])
+            .unwrap();
         }
         let kb = KbIndex::open(dir.path()).unwrap();
         assert_eq!(kb.versions().unwrap().get("9"), Some(&1));
-        assert_eq!(ids(&kb.search(&SearchQuery::new("leituras contadores", Audience::Client)).unwrap()), vec!["9"]);
+        assert_eq!(
+            ids(&kb
+                .search(&SearchQuery::new("leituras contadores", Audience::Client))
+                .unwrap()),
+            vec!["9"]
+        );
     }
 }

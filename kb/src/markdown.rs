@@ -7,7 +7,10 @@ use switchboard_core::html::SanitizedHtml;
 
 /// The body as safe HTML.
 pub fn render(markdown: &str) -> SanitizedHtml {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH);
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    );
     let mut out = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut out, parser);
     SanitizedHtml::sanitize(&out)
@@ -23,10 +26,12 @@ pub fn plain(markdown: &str) -> String {
             Event::SoftBreak => out.push(' '),
             Event::HardBreak => out.push('\n'),
             Event::Start(Tag::Item) => out.push_str("• "),
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableRow) => {
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::TableRow,
+            ) => out.push('\n'),
+            Event::End(TagEnd::List(_) | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) => {
                 out.push('\n')
             }
-            Event::End(TagEnd::List(_) | TagEnd::CodeBlock | TagEnd::BlockQuote(_)) => out.push('\n'),
             Event::End(TagEnd::TableCell) => out.push_str("  "),
             _ => {}
         }
@@ -53,7 +58,9 @@ mod tests {
 
     #[test]
     fn markdown_renders_and_scripts_do_not() {
-        let html = render("Open **Invoices**\n\n- one\n- two\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))");
+        let html = render(
+            "Open **Invoices**\n\n- one\n- two\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))",
+        );
         let s = html.as_str();
         assert!(s.contains("<strong>Invoices</strong>"), "{s}");
         assert!(s.contains("<li>one</li>"), "{s}");

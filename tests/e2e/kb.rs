@@ -56,12 +56,22 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
         ),
     );
     let out = a.cli(&["kb", "import", &file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3 created, 0 updated, 0 unchanged");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "3 created, 0 updated, 0 unchanged"
+    );
     for node in [&a, &b] {
         eventually(20, || async {
             let hits = found(node, "zorblax wallet").await;
-            hits.len() == 2 && hits.iter().all(|h| h["title"] != "Internal: Zorblax refunds")
+            hits.len() == 2
+                && hits
+                    .iter()
+                    .all(|h| h["title"] != "Internal: Zorblax refunds")
         })
         .await;
     }
@@ -77,7 +87,10 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
         r#"{"id":"zb-1","title":"Pay with a Quuxly wallet","body":"Zorblax is gone; choose Quuxly.","lang":"en"}"#,
     );
     let out = a.cli(&["kb", "import", &changed]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0 created, 1 updated, 0 unchanged");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0 created, 1 updated, 0 unchanged"
+    );
     for node in [&a, &b] {
         eventually(20, || async {
             let hits = found(node, "quuxly").await;
@@ -86,7 +99,10 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
         .await;
     }
     let out = a.cli(&["kb", "import", &changed]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "0 created, 0 updated, 1 unchanged");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0 created, 0 updated, 1 unchanged"
+    );
 
     // A file with a bad line imports nothing and says which line.
     let bad = write(
@@ -131,7 +147,14 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
         .collect();
     assert_eq!(lines.len(), 4);
     for l in &lines {
-        for key in ["action", "article_id", "title", "confidence", "reply", "reason"] {
+        for key in [
+            "action",
+            "article_id",
+            "title",
+            "confidence",
+            "reply",
+            "reason",
+        ] {
             assert!(l.get(key).is_some(), "{key} missing in {l}");
         }
         let c = l["confidence"].as_f64().unwrap();

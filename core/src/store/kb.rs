@@ -302,7 +302,13 @@ impl Store {
             None => id.clone(),
         };
         let mut tx = self.begin_write().await?;
-        let slug = free_slug(&mut tx, &input.lang, &crate::text::slugify(&input.title), None).await?;
+        let slug = free_slug(
+            &mut tx,
+            &input.lang,
+            &crate::text::slugify(&input.title),
+            None,
+        )
+        .await?;
         let a = Article {
             id: id.clone(),
             external_id: input.external_id.clone(),
@@ -523,17 +529,21 @@ impl Store {
         for b in &binds {
             q = q.bind(b);
         }
-        q.fetch_all(self.pool()).await?.iter().map(article).collect()
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(article)
+            .collect()
     }
 
     /// Every article's id and version: what an index compares itself with.
     pub async fn article_versions(&self) -> Result<Vec<(String, i64)>> {
-        Ok(sqlx::query("SELECT id, version FROM kb_articles")
+        sqlx::query("SELECT id, version FROM kb_articles")
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("version")?)))
-            .collect::<Result<_>>()?)
+            .collect::<Result<_>>()
     }
 
     /// The translations of an article, itself included.
@@ -673,14 +683,12 @@ impl Store {
 
     /// Every learned question: (article id, question).
     pub async fn learned_questions(&self) -> Result<Vec<(String, String)>> {
-        Ok(
-            sqlx::query("SELECT article_id, question FROM kb_learned ORDER BY created_at")
-                .fetch_all(self.pool())
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("article_id")?, r.try_get("question")?)))
-                .collect::<Result<_>>()?,
-        )
+        sqlx::query("SELECT article_id, question FROM kb_learned ORDER BY created_at")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("article_id")?, r.try_get("question")?)))
+            .collect::<Result<_>>()
     }
 
     pub async fn bot_memory(&self, conversation_id: &str) -> Result<Option<String>> {

@@ -14,9 +14,7 @@ use switchboard_core::Error;
 use switchboard_core::bot::{BotOptions, BotOutcome, BotWorker};
 use switchboard_core::domain::{AuthorKind, Tier};
 use switchboard_core::store::ConversationFilter;
-use switchboard_core::store::kb::{
-    ArticleFilter, ArticleInput, ArticleKind, ArticleStatus, Saved,
-};
+use switchboard_core::store::kb::{ArticleFilter, ArticleInput, ArticleKind, ArticleStatus, Saved};
 use switchboard_core::stream::INBOUND;
 
 use crate::on_every_backend;
@@ -45,28 +43,71 @@ fn input(ext: &str, lang: &str, title: &str, body: &str, questions: &[&str]) -> 
 async fn articles_are_saved_revised_voted_and_linked(env: Env) {
     let s = &env.store;
     let (a, saved) = s
-        .save_article(&env.ids, input("pay-en", "en", "Pay an invoice", "Open **Invoices**.", &["how do i pay"]), Some("import"))
+        .save_article(
+            &env.ids,
+            input(
+                "pay-en",
+                "en",
+                "Pay an invoice",
+                "Open **Invoices**.",
+                &["how do i pay"],
+            ),
+            Some("import"),
+        )
         .await
         .unwrap();
-    assert_eq!((saved, a.version, a.slug.as_str()), (Saved::Created, 1, "pay-an-invoice"));
+    assert_eq!(
+        (saved, a.version, a.slug.as_str()),
+        (Saved::Created, 1, "pay-an-invoice")
+    );
     // The same again changes nothing; a changed body is a new version.
     let (_, saved) = s
-        .save_article(&env.ids, input("pay-en", "en", "Pay an invoice", "Open **Invoices**.", &["how do i pay"]), None)
+        .save_article(
+            &env.ids,
+            input(
+                "pay-en",
+                "en",
+                "Pay an invoice",
+                "Open **Invoices**.",
+                &["how do i pay"],
+            ),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(saved, Saved::Unchanged);
     let (b, saved) = s
-        .save_article(&env.ids, input("pay-en", "en", "Pay an invoice", "Open **Billing → Invoices**.", &["how do i pay"]), Some("nina"))
+        .save_article(
+            &env.ids,
+            input(
+                "pay-en",
+                "en",
+                "Pay an invoice",
+                "Open **Billing → Invoices**.",
+                &["how do i pay"],
+            ),
+            Some("nina"),
+        )
         .await
         .unwrap();
-    assert_eq!((saved, b.id.as_str(), b.version), (Saved::Updated, a.id.as_str(), 2));
+    assert_eq!(
+        (saved, b.id.as_str(), b.version),
+        (Saved::Updated, a.id.as_str(), 2)
+    );
     let revisions = s.article_revisions(&a.id).await.unwrap();
-    assert_eq!(revisions.iter().map(|r| r.version).collect::<Vec<_>>(), vec![2, 1]);
+    assert_eq!(
+        revisions.iter().map(|r| r.version).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
     assert_eq!(revisions[0].author.as_deref(), Some("nina"));
     assert!(revisions[1].body.contains("Open **Invoices**"));
     // Another article with the same title in the same language gets its own slug.
     let (twin, _) = s
-        .save_article(&env.ids, input("pay-en-2", "en", "Pay an invoice", "Other body.", &[]), None)
+        .save_article(
+            &env.ids,
+            input("pay-en-2", "en", "Pay an invoice", "Other body.", &[]),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(twin.slug, "pay-an-invoice-2");
@@ -75,17 +116,45 @@ async fn articles_are_saved_revised_voted_and_linked(env: Env) {
     pt.translation_of = Some("pay-en".into());
     let (pt, _) = s.save_article(&env.ids, pt, None).await.unwrap();
     assert_eq!(pt.translation_group, a.translation_group);
-    let langs: Vec<String> = s.translations(&a.translation_group).await.unwrap().into_iter().map(|t| t.lang).collect();
+    let langs: Vec<String> = s
+        .translations(&a.translation_group)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.lang)
+        .collect();
     assert_eq!(langs, vec!["en", "pt"]);
-    assert_eq!(s.article_by_slug("pt", "pagar-uma-fatura").await.unwrap().unwrap().id, pt.id);
+    assert_eq!(
+        s.article_by_slug("pt", "pagar-uma-fatura")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        pt.id
+    );
 
     // An editor working from an old version is refused; the right version goes through.
-    let stale = s.edit_article(&env.ids, &a.id, input("pay-en", "en", "Pay", "x", &[]), 1, Some("ana")).await;
+    let stale = s
+        .edit_article(
+            &env.ids,
+            &a.id,
+            input("pay-en", "en", "Pay", "x", &[]),
+            1,
+            Some("ana"),
+        )
+        .await;
     assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
     let mut internal = input("pay-en", "en", "Pay an invoice", "Agents only.", &[]);
     internal.status = ArticleStatus::Internal;
-    let c = s.edit_article(&env.ids, &a.id, internal, 2, Some("ana")).await.unwrap();
-    assert_eq!((c.version, c.slug.as_str()), (3, "pay-an-invoice"), "a published slug stays");
+    let c = s
+        .edit_article(&env.ids, &a.id, internal, 2, Some("ana"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.version, c.slug.as_str()),
+        (3, "pay-an-invoice"),
+        "a published slug stays"
+    );
 
     // Bad input is refused whole and stores nothing.
     let before = s.articles(&ArticleFilter::default()).await.unwrap().len();
@@ -100,23 +169,45 @@ async fn articles_are_saved_revised_voted_and_linked(env: Env) {
     }
     let mut translates_nothing = input("x5", "en", "T", "B", &[]);
     translates_nothing.translation_of = Some("nope".into());
-    assert!(matches!(s.save_article(&env.ids, translates_nothing, None).await, Err(Error::NotFound(_))));
-    assert_eq!(s.articles(&ArticleFilter::default()).await.unwrap().len(), before);
+    assert!(matches!(
+        s.save_article(&env.ids, translates_nothing, None).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        s.articles(&ArticleFilter::default()).await.unwrap().len(),
+        before
+    );
 
     // Lists filter by language and status.
     let published = s
-        .articles(&ArticleFilter { lang: Some("en".into()), statuses: vec![ArticleStatus::Published], category: None })
+        .articles(&ArticleFilter {
+            lang: Some("en".into()),
+            statuses: vec![ArticleStatus::Published],
+            category: None,
+        })
         .await
         .unwrap();
-    assert_eq!(published.iter().map(|a| a.external_id.clone().unwrap()).collect::<Vec<_>>(), vec!["pay-en-2"]);
+    assert_eq!(
+        published
+            .iter()
+            .map(|a| a.external_id.clone().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["pay-en-2"]
+    );
     assert_eq!(s.article_versions().await.unwrap().len(), 3);
 
     // Votes: one per voter, which may change its mind.
     assert_eq!(s.vote_article(&pt.id, "v1", true, 1).await.unwrap(), (1, 0));
     assert_eq!(s.vote_article(&pt.id, "v1", true, 2).await.unwrap(), (1, 0));
-    assert_eq!(s.vote_article(&pt.id, "v1", false, 3).await.unwrap(), (0, 1));
+    assert_eq!(
+        s.vote_article(&pt.id, "v1", false, 3).await.unwrap(),
+        (0, 1)
+    );
     assert_eq!(s.vote_article(&pt.id, "v2", true, 4).await.unwrap(), (1, 1));
-    assert!(matches!(s.vote_article("nope", "v1", true, 5).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        s.vote_article("nope", "v1", true, 5).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 fn worker(env: &Env, bot: Arc<KbBot>) -> BotWorker {
@@ -128,17 +219,29 @@ fn worker(env: &Env, bot: Arc<KbBot>) -> BotWorker {
         ids: env.ids.clone(),
         bot,
         consumer: "bot-1".into(),
-        options: BotOptions { reclaim_idle: Duration::from_secs(60), ..Default::default() },
+        options: BotOptions {
+            reclaim_idle: Duration::from_secs(60),
+            ..Default::default()
+        },
     }
 }
 
 async fn step(env: &Env, w: &BotWorker) -> Vec<BotOutcome> {
     let router = env.plain_router();
     while router.step(Duration::from_millis(50)).await.unwrap() > 0 {}
-    env.stream.ensure_group(INBOUND, switchboard_core::bot::GROUP).await.unwrap();
+    env.stream
+        .ensure_group(INBOUND, switchboard_core::bot::GROUP)
+        .await
+        .unwrap();
     let entries = env
         .stream
-        .read(INBOUND, switchboard_core::bot::GROUP, "bot-1", 100, Duration::from_millis(200))
+        .read(
+            INBOUND,
+            switchboard_core::bot::GROUP,
+            "bot-1",
+            100,
+            Duration::from_millis(200),
+        )
         .await
         .unwrap();
     let mut out = Vec::new();
@@ -146,16 +249,55 @@ async fn step(env: &Env, w: &BotWorker) -> Vec<BotOutcome> {
         out.push(w.handle(e).await.unwrap());
         // Handed the same entry again (a crash before the ack): nothing more happens.
         assert_eq!(w.handle(e).await.unwrap(), BotOutcome::Skipped);
-        env.stream.ack(INBOUND, switchboard_core::bot::GROUP, std::slice::from_ref(&e.id)).await.unwrap();
+        env.stream
+            .ack(
+                INBOUND,
+                switchboard_core::bot::GROUP,
+                std::slice::from_ref(&e.id),
+            )
+            .await
+            .unwrap();
     }
     out
 }
 
 async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     let s = &env.store;
-    let toner = input("toner", "en", "Order toner", "Open **Supplies → Order toner**.", &["how do i order toner", "toner is empty", "need new toner", "where can I buy cartridges"]);
-    let jam = input("jam", "en", "Clear a paper jam", "Open the front door and pull the sheet.", &["paper is stuck", "printer jammed", "paper jam in the tray", "remove stuck paper"]);
-    let mut secret = input("secret", "en", "Refund override", "Agents only: the override code.", &["refund override code", "override the refund", "refund override"]);
+    let toner = input(
+        "toner",
+        "en",
+        "Order toner",
+        "Open **Supplies → Order toner**.",
+        &[
+            "how do i order toner",
+            "toner is empty",
+            "need new toner",
+            "where can I buy cartridges",
+        ],
+    );
+    let jam = input(
+        "jam",
+        "en",
+        "Clear a paper jam",
+        "Open the front door and pull the sheet.",
+        &[
+            "paper is stuck",
+            "printer jammed",
+            "paper jam in the tray",
+            "remove stuck paper",
+        ],
+    );
+    let mut secret = input(
+        "secret",
+        "en",
+        "Refund override",
+        "Agents only: the override code.",
+        &[
+            "refund override code",
+            "override the refund",
+            "refund override",
+        ],
+    );
     secret.status = ArticleStatus::Internal;
     for i in [toner, jam, secret] {
         s.save_article(&env.ids, i, None).await.unwrap();
@@ -166,21 +308,36 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
         store: s.clone(),
         ids: env.ids.clone(),
         brains: Arc::new(FixedBrain(brain)),
-        settings: Settings { public_url: "https://help.example".into(), threshold_webchat: 0.3, ..Settings::default() },
+        settings: Settings {
+            public_url: "https://help.example".into(),
+            threshold_webchat: 0.3,
+            ..Settings::default()
+        },
     });
     let w = worker(&env, bot.clone());
 
     // An answer from a published article, with its link and the two buttons.
-    env.inbound(&env.envelope("v", "1", "my toner is empty, how do I order more?")).await;
+    env.inbound(&env.envelope("v", "1", "my toner is empty, how do I order more?"))
+        .await;
     assert_eq!(step(&env, &w).await, vec![BotOutcome::Answered]);
-    let conv = s.conversations(&ConversationFilter::default()).await.unwrap().remove(0);
+    let conv = s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+        .remove(0);
     let thread = s.messages(&conv.id, None, 0).await.unwrap();
     let answer = thread.last().unwrap();
     assert_eq!(answer.author_kind, AuthorKind::Bot);
     let content = answer.content.clone().unwrap();
     assert_eq!(content.articles[0].id, "toner");
-    assert_eq!(content.articles[0].url, "https://help.example/help/en/order-toner");
-    assert_eq!(content.quick_replies, vec!["Yes, thanks", "Talk to a person"]);
+    assert_eq!(
+        content.articles[0].url,
+        "https://help.example/help/en/order-toner"
+    );
+    assert_eq!(
+        content.quick_replies,
+        vec!["Yes, thanks", "Talk to a person"]
+    );
 
     // "Yes": thanked, and the question is learned for that article.
     env.inbound(&env.envelope("v", "2", "Yes, thanks")).await;
@@ -190,32 +347,58 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     assert_eq!(learned[0].1, "my toner is empty, how do I order more?");
 
     // The internal article never answers a client.
-    env.inbound(&env.envelope("v", "3", "refund override code")).await;
+    env.inbound(&env.envelope("v", "3", "refund override code"))
+        .await;
     let out = step(&env, &w).await;
     let thread = s.messages(&conv.id, None, 0).await.unwrap();
     for m in thread.iter().filter(|m| m.author_kind == AuthorKind::Bot) {
-        assert!(!m.text.contains("Agents only") && !m.text.contains("Refund override"), "{out:?}: {}", m.text);
-        let refs = m.content.as_ref().map(|c| c.articles.clone()).unwrap_or_default();
+        assert!(
+            !m.text.contains("Agents only") && !m.text.contains("Refund override"),
+            "{out:?}: {}",
+            m.text
+        );
+        let refs = m
+            .content
+            .as_ref()
+            .map(|c| c.articles.clone())
+            .unwrap_or_default();
         assert!(refs.iter().all(|r| r.id != "secret"));
     }
-    assert_eq!(out, vec![BotOutcome::Answered], "at this threshold it answers with something public");
+    assert_eq!(
+        out,
+        vec![BotOutcome::Answered],
+        "at this threshold it answers with something public"
+    );
 
     // Asking for a person hands over to N1 with the summary, once.
-    env.inbound(&env.envelope("v", "4", "can I talk to a human please")).await;
+    env.inbound(&env.envelope("v", "4", "can I talk to a human please"))
+        .await;
     assert_eq!(step(&env, &w).await, vec![BotOutcome::AnsweredAndHandedOff]);
     let conv_now = s.conversation(&conv.id).await.unwrap();
     assert_eq!(conv_now.tier, Tier::N1);
     assert!(!conv_now.bot_active);
     let thread = s.messages(&conv.id, None, 0).await.unwrap();
-    let system: Vec<_> = thread.iter().filter(|m| m.author_kind == AuthorKind::System).collect();
+    let system: Vec<_> = thread
+        .iter()
+        .filter(|m| m.author_kind == AuthorKind::System)
+        .collect();
     assert_eq!(system.len(), 1);
-    assert!(system[0].text.contains("Reason: person"), "{}", system[0].text);
-    assert!(system[0].text.contains("Offered: Order toner"), "{}", system[0].text);
+    assert!(
+        system[0].text.contains("Reason: person"),
+        "{}",
+        system[0].text
+    );
+    assert!(
+        system[0].text.contains("Offered: Order toner"),
+        "{}",
+        system[0].text
+    );
 
     // Once a person is involved the bot never speaks again.
     env.agent_says(&conv.id, "Hi, Nina here").await;
     let bots = env.count_by(&conv.id, AuthorKind::Bot).await;
-    env.inbound(&env.envelope("v", "5", "how do I order toner")).await;
+    env.inbound(&env.envelope("v", "5", "how do I order toner"))
+        .await;
     assert_eq!(step(&env, &w).await, vec![BotOutcome::Skipped]);
     assert_eq!(env.count_by(&conv.id, AuthorKind::Bot).await, bots);
 
@@ -223,13 +406,17 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     // base, with the best guess.
     let strict = Arc::new(KbBot {
         // Above any confidence: nothing is sure enough.
-        settings: Settings { threshold_webchat: 1.01, ..bot.settings.clone() },
+        settings: Settings {
+            threshold_webchat: 1.01,
+            ..bot.settings.clone()
+        },
         store: s.clone(),
         ids: env.ids.clone(),
         brains: bot.brains.clone(),
     });
     let w = worker(&env, strict);
-    env.inbound(&env.envelope("w", "w1", "the paper got stuck in the tray")).await;
+    env.inbound(&env.envelope("w", "w1", "the paper got stuck in the tray"))
+        .await;
     assert_eq!(step(&env, &w).await, vec![BotOutcome::AnsweredAndHandedOff]);
     let gaps = s.bot_gaps(0, 10).await.unwrap();
     assert_eq!(gaps.len(), 1);
