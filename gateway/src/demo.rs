@@ -11,10 +11,17 @@ use crate::config::Config;
 const ADMIN: &str = "admin@demo.switchboard.local";
 const AGENT: &str = "ana@demo.switchboard.local";
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// The knowledge base the demo's bot answers from: an office-equipment business's FAQ in
+/// English, Spanish and Portuguese (the one `kb-bench faq` measures).
+const DEMO_KB: &str = include_str!("../../bench/data/faq/articles.jsonl");
+
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
+    // The demo shows the bot: it answers new chats from the knowledge base below.
+    config.bot.enabled = true;
     let app = Application::build(config).await?;
     let state = app.state().clone();
     let (admin_token, agent_token) = seed(&state).await?;
+    seed_kb(&state).await?;
     // A fresh sign-in password at every start, shown only here.
     let password = format!("demo-{}", &switchboard_core::clock::random_token()[..12]);
     for email in [ADMIN, AGENT] {
@@ -42,6 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
          \x20 Agent API (as Ana, N1):  curl -H 'Authorization: Bearer {agent_token}' {base}/api/v1/conversations\n\
          \x20 Admin token:             {admin_token}\n\
          \x20 Client portal (as João): {portal}  (one use, 15 minutes)\n\
+         \x20 Help center:             {base}/help  (the bot answers the chat from it)\n\
          \x20 Health and metrics:      {base}/readyz  {base}/metrics\n\
          Stop with Ctrl-C.\n"
     );
@@ -50,6 +58,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::io::Write::write_all(&mut out, text.as_bytes())
         .and_then(|()| std::io::Write::flush(&mut out));
     app.run_until_stopped(CancellationToken::new()).await
+}
+
+/// Imports the demo's articles (unchanged ones are left as they are).
+async fn seed_kb(state: &AppState) -> anyhow::Result<()> {
+    let kb = state.open_kb().await?;
+    let mut articles =
+        switchboard_kb::import::parse(DEMO_KB, switchboard_kb::import::Format::Jsonl)
+            .map_err(|e| anyhow::anyhow!("demo articles: {e:?}"))?;
+    articles.sort_by_key(|(line, a)| (a.translation_of.is_some(), *line));
+    for (_, input) in articles {
+        kb.save(input, Some("demo")).await?;
+    }
+    Ok(())
 }
 
 /// A sign-in link for João, whose company has invoices (a new one at every start).

@@ -210,6 +210,28 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     assert!(page.contains("widget.js"));
+    // The help center has the demo's articles, searchable.
+    let help = http
+        .get(format!("http://127.0.0.1:{port}/help/en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(help.contains("How to order toner"), "{help}");
+    let found: serde_json::Value = http
+        .get(format!("http://127.0.0.1:{port}/help/search.json?q=tonner"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        found["results"][0]["title"], "How to order toner",
+        "{found}"
+    );
     // The printed password signs in to the inbox.
     let password = lines[1]
         .split("password ")
