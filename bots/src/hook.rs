@@ -79,7 +79,15 @@ impl BotHook for KbBot {
             Action::Answer | Action::Reply => BotDecision {
                 answer: Some(BotAnswer {
                     text: outcome.text,
-                    content: outcome.content,
+                    content: switchboard_core::domain::RichContent {
+                        confidence: (outcome.action == Action::Answer)
+                            .then(|| {
+                                best.as_ref()
+                                    .map(|b| (b.1.clamp(0.0, 1.0) * 1000.0).round() as u16)
+                            })
+                            .flatten(),
+                        ..outcome.content
+                    },
                     confidence: best.as_ref().map_or(1.0, |b| b.1),
                 }),
                 handoff: None,

@@ -577,6 +577,9 @@ pub struct RichContent {
     pub template: Option<Template>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub articles: Vec<ArticleRef>,
+    /// How sure the bot was of this answer, in thousandths: shown to agents, never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -317,3 +317,14 @@
     if (act === "notify-optin" && window.Notification) { e.preventDefault(); Notification.requestPermission().then((p) => toast(p)); }
   });
 })();
+
+// A suggested article's link goes into the reply being written.
+document.addEventListener("click", function (e) {
+  var b = e.target.closest && e.target.closest("[data-insert]");
+  if (!b) return;
+  var box = document.getElementById("reply-text");
+  if (!box) return;
+  var text = b.getAttribute("data-insert");
+  box.value = box.value ? box.value.replace(/\s*$/, "") + "\n" + text : text;
+  box.focus();
+});

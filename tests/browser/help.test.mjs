@@ -20,7 +20,8 @@ test("clients find answers in the help center and the bot hands over cleanly", a
   server.env.SWITCHBOARD_WEB__BUSINESS_NAME = "Voltiq";
   assert.match(server.cli("kb", "import", FAQ), /45 created/);
   await server.start();
-  const token = JSON.parse(server.cli("user", "add", "--email", "nina@example.com", "--role", "support", "--tier", "N1")).token;
+  const password = "correct horse battery staple";
+  const token = JSON.parse(server.cliWithInput(`${password}\n`, "user", "add", "--email", "nina@example.com", "--name", "Nina Souza", "--role", "admin", "--password-stdin")).token;
   const context = await launch(profile, { width: 1280, height: 800 }, { locale: "pt-BR" });
   try {
     const page = context.pages()[0] || (await context.newPage());
@@ -95,6 +96,51 @@ test("clients find answers in the help center and the bot hands over cleanly", a
     const bots = await page.locator(".sb-msg.sb-bot").count();
     assert.equal(bots, 2, "the answer and the handoff notice, nothing after the agent");
     await shoot(page, "widget-bot-handoff");
+
+    // The agent's side: the bot's answer with its source and how sure it was, articles
+    // suggested for the client's message, and the agent's reply saved as an article.
+    const agent = await context.newPage();
+    agent.on("pageerror", (e) => errors.push(e));
+    // The browser asks for Portuguese: the sign-in page speaks it.
+    await agent.goto(`${server.base}/login`);
+    await agent.locator("#email").fill("nina@example.com");
+    await agent.locator("#password").fill(password);
+    await agent.locator("form button.primary").click();
+    await agent.waitForURL(/\/conversations/);
+    await agent.goto(`${server.base}/conversations/${conv.number}`);
+    const sources = agent.locator(".msg .sources").first();
+    await sources.waitFor();
+    assert.match(await sources.textContent(), /Como pedir toner/);
+    assert.match(await sources.textContent(), /\d+ % de certeza|\d+ % sure/);
+    await agent.locator("#suggested-articles a").first().waitFor();
+    await agent.locator("#suggested-articles [data-insert]").first().click();
+    assert.match(await agent.locator("#reply-text").inputValue(), /\/help\//);
+    await accessible(agent, "conversation with the bot's sources");
+    await shoot(agent, "inbox-bot-sources");
+    await agent.locator(".save-article button").last().click();
+    await agent.waitForURL(/\/kb\/[^/]+\/edit/);
+    assert.match(await agent.locator("#body").inputValue(), /Sou a Nina/);
+    await agent.locator("#status").selectOption("published");
+    await agent.locator("#title").fill("Falar com a Nina sobre pagamentos");
+    await agent.getByRole("button", { name: /Preview|Pré-visualizar|Vista previa/ }).click();
+    await agent.locator(".kb-preview").waitFor();
+    await agent.locator("#save-article").click();
+    await agent.waitForURL(/done=saved/);
+    await agent.locator(".kb-history li").nth(1).waitFor();
+    await accessible(agent, "article editor");
+    await shoot(agent, "kb-editor");
+    // Published: in the help center at once.
+    const fresh = await (await fetch(`${server.base}/help/search.json?q=Nina+pagamentos&lang=pt`)).json();
+    assert.equal(fresh.results[0].title, "Falar com a Nina sobre pagamentos");
+    await agent.goto(`${server.base}/kb`);
+    await agent.locator("#articles").waitFor();
+    assert.ok((await agent.locator("#articles tbody tr").count()) >= 46);
+    await accessible(agent, "knowledge base list");
+    await shoot(agent, "kb-list");
+    await agent.goto(`${server.base}/kb/gaps`);
+    await agent.getByRole("heading", { level: 1 }).waitFor();
+    await accessible(agent, "questions the bot could not answer");
+    await shoot(agent, "kb-gaps");
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -595,6 +595,8 @@ pub struct ConvView {
     labels_text: String,
     /// Earlier conversations of the contact: number, status, its label, when.
     history: Vec<(i64, String, String, String)>,
+    /// Articles for the client's latest message: title, link, the text the composer gets.
+    suggestions: Vec<(String, String, String)>,
 }
 
 pub struct IdentityView {
@@ -644,6 +646,7 @@ async fn conv_view(
         )));
     }
     with_cards(state, t, &c.id, &mut thread).await?;
+    let suggestions = suggestions(state, &thread).await;
     let history = state
         .store
         .conversations_for(
@@ -728,6 +731,7 @@ async fn conv_view(
         company: contact.company_name,
         labels_text: c.labels.join(", "),
         history,
+        suggestions,
     };
     Ok((conv, thread))
 }
@@ -738,11 +742,22 @@ fn message_view(
     m: &switchboard_core::domain::Message,
     who: &str,
     agents: &std::collections::HashMap<String, String>,
-) -> MessageView {
-    view::message_view(t, now, m, who, |id| agents.get(id).cloned(), m.internal)
+) -> Box<MessageView> {
+    Box::new(view::message_view(
+        t,
+        now,
+        m,
+        who,
+        |id| agents.get(id).cloned(),
+        m.internal,
+    ))
 }
 
-async fn find(state: &AppState, agent: &WebAgent, number: &str) -> Result<Conversation, WebError> {
+pub(crate) async fn find(
+    state: &AppState,
+    agent: &WebAgent,
+    number: &str,
+) -> Result<Conversation, WebError> {
     let n: i64 = number
         .trim_start_matches('#')
         .parse()
@@ -783,6 +798,44 @@ struct ThreadFragment {
 #[derive(Debug, Deserialize)]
 pub struct AfterQuery {
     after: Option<String>,
+}
+
+/// Articles (internal ones too: agents may read them) for the client's latest message.
+async fn suggestions(state: &AppState, thread: &[ThreadItem]) -> Vec<(String, String, String)> {
+    let Some(kb) = state.kb.get().cloned() else {
+        return Vec::new();
+    };
+    let Some(text) = thread.iter().rev().find_map(|i| match i {
+        ThreadItem::Message(m) if m.class == "in" && !m.text.trim().is_empty() => {
+            Some(m.text.chars().take(500).collect::<String>())
+        }
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let base = state.config.public_url.trim_end_matches('/').to_owned();
+    let hits = tokio::task::spawn_blocking(move || {
+        kb.index.search(&switchboard_kb::SearchQuery {
+            limit: 3,
+            ..switchboard_kb::SearchQuery::new(&text, switchboard_kb::Audience::Agent)
+        })
+    })
+    .await;
+    match hits {
+        Ok(Ok(hits)) => hits
+            .into_iter()
+            .map(|h| {
+                let url = format!("{base}/help/{}/{}", h.lang, h.slug);
+                let insert = if h.status == "published" {
+                    format!("{}: {url}", h.title)
+                } else {
+                    h.snippet.clone()
+                };
+                (h.title, url, insert)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Puts the conversation's cards in the thread where they were posted.

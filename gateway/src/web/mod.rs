@@ -24,6 +24,7 @@ pub mod blobs;
 pub mod dashboard;
 pub mod i18n;
 pub mod inbox;
+pub mod kb;
 pub mod saved;
 pub mod session;
 pub mod socket;
@@ -252,6 +253,18 @@ pub fn table() -> Table {
             Admin,
             post(billing::void),
         ),
+        r("GET", "/kb", Agent, get(kb::list)),
+        r("GET", "/kb/new", AgentWrite, get(kb::new_page)),
+        r("POST", "/kb/new", AgentWrite, post(kb::create)),
+        r("GET", "/kb/gaps", Agent, get(kb::gaps)),
+        r("GET", "/kb/{article}/edit", Agent, get(kb::edit_page)),
+        r("POST", "/kb/{article}/edit", AgentWrite, post(kb::update)),
+        r(
+            "POST",
+            "/kb/from-reply/{message}",
+            AgentWrite,
+            post(kb::from_reply),
+        ),
         r("GET", "/admin/users", Admin, get(admin::list)),
         r("GET", "/admin/email", Admin, get(admin::email)),
         r("GET", "/admin/email/new", Admin, get(admin::email_new_page)),
@@ -432,6 +445,15 @@ impl Page {
 }
 
 /// Renders a template into a response.
+/// A form page: 422 when it shows errors, so scripts and tests see the refusal.
+pub fn render_form(t: &impl Template, has_errors: bool) -> Response {
+    let mut resp = render(t);
+    if has_errors && resp.status().is_success() {
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
 pub fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),

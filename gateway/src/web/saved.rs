@@ -5,14 +5,13 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_core::domain::Role;
 use switchboard_core::store::{CannedInput, CannedResponse};
 
 use super::session::{WebAgent, WriterAgent};
-use super::{FieldError, Page, WebError, render};
+use super::{FieldError, Page, WebError, render, render_form};
 use crate::app::AppState;
 
 pub struct Row {
@@ -156,22 +155,19 @@ async fn form_page(
         None => (t.t("saved-new"), "/saved-replies/new".to_owned()),
     };
     let p = Page::agent(state, agent, heading.clone(), "saved").await?;
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let mut resp = render(&FormPage {
-        p,
-        heading,
-        action,
-        is_new: id.is_none(),
-        form,
-        locale_options,
-        errors,
-    });
-    *resp.status_mut() = status;
-    Ok(resp)
+    let has_errors = !errors.is_empty();
+    Ok(render_form(
+        &FormPage {
+            p,
+            heading,
+            action,
+            is_new: id.is_none(),
+            form,
+            locale_options,
+            errors,
+        },
+        has_errors,
+    ))
 }
 
 /// The store's refusal as a message beside the field it is about.

@@ -228,6 +228,12 @@ pub struct MessageView {
     pub attachments: Vec<AttachmentView>,
     /// (state, label, detail) of an outbound message.
     pub state: Option<(String, String, String)>,
+    /// The articles a bot answer came from: (title, link).
+    pub sources: Vec<(String, String)>,
+    /// How sure the bot was, in percent.
+    pub sure: Option<String>,
+    /// An agent's reply, which may become a draft article.
+    pub save_article: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -242,7 +248,7 @@ pub struct CardView {
 
 #[derive(Debug, Clone)]
 pub enum ThreadItem {
-    Message(MessageView),
+    Message(Box<MessageView>),
     Card(CardView),
 }
 
@@ -307,7 +313,33 @@ pub fn message_view(
                     detail,
                 )
             });
+    let sources = if m.author_kind == AuthorKind::Bot {
+        m.content
+            .as_ref()
+            .map(|c| {
+                c.articles
+                    .iter()
+                    .map(|a| (a.title.clone(), a.url.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let sure = m
+        .content
+        .as_ref()
+        .and_then(|c| c.confidence)
+        .filter(|_| m.author_kind == AuthorKind::Bot)
+        .map(|pm| format!("{}", (u32::from(pm) + 5) / 10));
+    let save_article = m.author_kind == AuthorKind::Agent
+        && m.direction == Direction::Outbound
+        && !internal
+        && !m.text.trim().is_empty();
     MessageView {
+        sources,
+        sure,
+        save_article,
         id: m.id.clone(),
         class,
         author,
