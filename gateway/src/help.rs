@@ -480,8 +480,27 @@ pub struct VoteForm {
     helpful: String,
 }
 
+/// Votes one address may cast per hour: a reader votes a few times; a script that drops
+/// its cookie to vote again and again is stopped here.
+const VOTES_PER_ADDRESS_PER_HOUR: u32 = 30;
+
+fn vote_allowed(ip: std::net::IpAddr) -> bool {
+    static LIMITS: std::sync::OnceLock<governor::DefaultKeyedRateLimiter<std::net::IpAddr>> =
+        std::sync::OnceLock::new();
+    LIMITS
+        .get_or_init(|| {
+            governor::RateLimiter::keyed(crate::web::auth::allowance(
+                VOTES_PER_ADDRESS_PER_HOUR,
+                std::time::Duration::from_secs(3600),
+            ))
+        })
+        .check_key(&ip)
+        .is_ok()
+}
+
 async fn vote(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Path((lang, slug)): Path<(String, String)>,
     Form(form): Form<VoteForm>,
@@ -495,6 +514,13 @@ async fn vote(
         "no" => false,
         _ => return (StatusCode::UNPROCESSABLE_ENTITY, "helpful: yes or no").into_response(),
     };
+    if !vote_allowed(peer.ip()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many votes from this address; try later",
+        )
+            .into_response();
+    }
     let (voter, set) = match voter_of(&headers) {
         Some(v) => (v, None),
         None => {

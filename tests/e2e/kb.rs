@@ -79,6 +79,43 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
     let hits = found(&b, "pagar com zorblax").await;
     assert_eq!(hits[0]["lang"], "pt");
 
+    // Votes: an unknown article is not there, a bad answer is refused, and one address
+    // cannot vote without end by dropping its cookie.
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let vote = |slug: &str, helpful: &str| {
+        no_redirect
+            .post(a.url(&format!("/help/pt/{slug}/vote")))
+            .form(&[("helpful", helpful)])
+            .send()
+    };
+    assert_eq!(vote("nao-existe", "yes").await.unwrap().status(), 404);
+    assert_eq!(
+        vote("pagar-com-a-carteira-zorblax", "maybe")
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    for _ in 0..30 {
+        assert_eq!(
+            vote("pagar-com-a-carteira-zorblax", "yes")
+                .await
+                .unwrap()
+                .status(),
+            303
+        );
+    }
+    assert_eq!(
+        vote("pagar-com-a-carteira-zorblax", "yes")
+            .await
+            .unwrap()
+            .status(),
+        429
+    );
+
     // A changed article replaces the old text on both nodes; re-importing the same file
     // changes nothing.
     let changed = write(
