@@ -382,7 +382,9 @@ pub fn trigger(text: &str, keywords: &[String]) -> Option<Trigger> {
 
 /// The served language a message is in, when it shows.
 pub fn served_language(text: &str) -> Option<switchboard_kb::Lang> {
-    detect(text).guess.and_then(Guess::served)
+    let d = detect(text);
+    // A tie between two languages says nothing.
+    d.guess.filter(|_| d.margin > 0.0).and_then(Guess::served)
 }
 
 /// Whether the text has anything to read (letters or digits), not only emoji or symbols.

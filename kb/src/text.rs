@@ -136,7 +136,7 @@ const ES: &[&str] = &[
     "tu", "favor", "la", "cuanto", "cuesta", "nueva", "nuevo", "ahora", "hoy", "bien", "pido",
     "pedir", "sale", "tarda", "ese", "esa", "eso", "nos", "hacemos", "tenemos", "hacer", "llega",
     "llego", "cual", "todavia", "aun", "ayuda", "ha", "he", "son", "mas", "sin", "tambien",
-    "hablar", "persona", "factura", "pago", "q", "x",
+    "hablar", "persona", "factura", "q", "x",
 ];
 const PT: &[&str] = &[
     "o",

@@ -117,6 +117,16 @@ test("clients find answers in the help center and the bot hands over cleanly", a
     assert.match(await agent.locator("#reply-text").inputValue(), /\/help\//);
     await accessible(agent, "conversation with the bot's sources");
     await shoot(agent, "inbox-bot-sources");
+    // "This answers it": the bot learns the client's words for that article.
+    const ask = () => JSON.parse(server.cli("bot", "ask", "--json", "--channel", "email", "como pago a fatura?"));
+    const before = ask();
+    const firstTitle = (await agent.locator("#suggested-articles li a").first().textContent()).trim();
+    await agent.locator("#suggested-articles form button").first().click();
+    await agent.waitForURL(/learned=1/);
+    const after = ask();
+    assert.equal(after.title, firstTitle);
+    assert.ok(after.confidence >= before.confidence, `${after.confidence} >= ${before.confidence}`);
+    assert.ok(after.confidence > 0.9, JSON.stringify(after));
     await agent.locator(".save-article button").last().click();
     await agent.waitForURL(/\/kb\/[^/]+\/edit/);
     assert.match(await agent.locator("#body").inputValue(), /Sou a Nina/);

@@ -474,3 +474,6 @@ kb-sources = From
 kb-sure = { $percent } % sure
 kb-suggested = Suggested articles
 kb-insert = Insert link
+kb-learn = This answers it
+kb-learn-hint = The bot learns to answer this question with this article
+kb-learned = The bot will answer this question with that article from now on.

@@ -481,3 +481,6 @@ kb-sources = De
 kb-sure = { $percent } % seguro
 kb-suggested = Artículos sugeridos
 kb-insert = Insertar enlace
+kb-learn = Esto lo responde
+kb-learn-hint = El bot aprende a responder esta pregunta con este artículo
+kb-learned = El bot responderá esta pregunta con ese artículo a partir de ahora.

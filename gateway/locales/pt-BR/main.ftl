@@ -486,3 +486,6 @@ kb-sources = De
 kb-sure = { $percent } % de certeza
 kb-suggested = Artigos sugeridos
 kb-insert = Inserir link
+kb-learn = Isto responde
+kb-learn-hint = O bot aprende a responder esta pergunta com este artigo
+kb-learned = O bot vai responder esta pergunta com esse artigo a partir de agora.

@@ -595,8 +595,11 @@ pub struct ConvView {
     labels_text: String,
     /// Earlier conversations of the contact: number, status, its label, when.
     history: Vec<(i64, String, String, String)>,
-    /// Articles for the client's latest message: title, link, the text the composer gets.
-    suggestions: Vec<(String, String, String)>,
+    /// Articles for the client's latest message: id, title, link, the text the composer
+    /// gets.
+    suggestions: Vec<(String, String, String, String)>,
+    /// That message, which "This answers it" teaches the bot.
+    suggested_for: Option<String>,
 }
 
 pub struct IdentityView {
@@ -646,7 +649,7 @@ async fn conv_view(
         )));
     }
     with_cards(state, t, &c.id, &mut thread).await?;
-    let suggestions = suggestions(state, &thread).await;
+    let (suggestions, suggested_for) = suggestions(state, &thread).await;
     let history = state
         .store
         .conversations_for(
@@ -732,6 +735,7 @@ async fn conv_view(
         labels_text: c.labels.join(", "),
         history,
         suggestions,
+        suggested_for,
     };
     Ok((conv, thread))
 }
@@ -801,17 +805,19 @@ pub struct AfterQuery {
 }
 
 /// Articles (internal ones too: agents may read them) for the client's latest message.
-async fn suggestions(state: &AppState, thread: &[ThreadItem]) -> Vec<(String, String, String)> {
+type Suggestions = (Vec<(String, String, String, String)>, Option<String>);
+
+async fn suggestions(state: &AppState, thread: &[ThreadItem]) -> Suggestions {
     let Some(kb) = state.kb.get().cloned() else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
-    let Some(text) = thread.iter().rev().find_map(|i| match i {
+    let Some((message, text)) = thread.iter().rev().find_map(|i| match i {
         ThreadItem::Message(m) if m.class == "in" && !m.text.trim().is_empty() => {
-            Some(m.text.chars().take(500).collect::<String>())
+            Some((m.id.clone(), m.text.chars().take(500).collect::<String>()))
         }
         _ => None,
     }) else {
-        return Vec::new();
+        return (Vec::new(), None);
     };
     let base = state.config.public_url.trim_end_matches('/').to_owned();
     let hits = tokio::task::spawn_blocking(move || {
@@ -822,19 +828,21 @@ async fn suggestions(state: &AppState, thread: &[ThreadItem]) -> Vec<(String, St
     })
     .await;
     match hits {
-        Ok(Ok(hits)) => hits
-            .into_iter()
-            .map(|h| {
-                let url = format!("{base}/help/{}/{}", h.lang, h.slug);
-                let insert = if h.status == "published" {
-                    format!("{}: {url}", h.title)
-                } else {
-                    h.snippet.clone()
-                };
-                (h.title, url, insert)
-            })
-            .collect(),
-        _ => Vec::new(),
+        Ok(Ok(hits)) => (
+            hits.into_iter()
+                .map(|h| {
+                    let url = format!("{base}/help/{}/{}", h.lang, h.slug);
+                    let insert = if h.status == "published" {
+                        format!("{}: {url}", h.title)
+                    } else {
+                        h.snippet.clone()
+                    };
+                    (h.id, h.title, url, insert)
+                })
+                .collect(),
+            Some(message),
+        ),
+        _ => (Vec::new(), None),
     }
 }
 

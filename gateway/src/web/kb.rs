@@ -578,3 +578,44 @@ pub async fn from_reply(
         .await?;
     Ok(Redirect::to(&format!("/kb/{}/edit", a.id)).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+pub struct LearnForm {
+    article: String,
+    message: String,
+}
+
+/// "This answers it": an agent confirms that an article answers a client's message, and
+/// the bot learns the message as one of the article's questions.
+pub async fn learn(
+    State(state): State<AppState>,
+    WriterAgent(agent): WriterAgent,
+    Form(form): Form<LearnForm>,
+) -> Result<Response, WebError> {
+    let m = state
+        .store
+        .message(&form.message)
+        .await
+        .map_err(|e| match e {
+            switchboard_core::Error::NotFound(_) => WebError::NotFound(agent.tr),
+            e => e.into(),
+        })?;
+    let number = state.store.conversation(&m.conversation_id).await?.number;
+    let c = super::inbox::find(&state, &agent, &number.to_string()).await?;
+    if m.direction != Direction::Inbound {
+        return Err(WebError::NotFound(agent.tr));
+    }
+    let a = article_of(&state, &agent, &form.article).await?;
+    if a.status == ArticleStatus::Draft {
+        return Err(switchboard_core::Error::invalid("a draft cannot answer clients yet").into());
+    }
+    if state
+        .store
+        .learn_question(&state.ids, &a.id, &m.text, "agent_confirmed")
+        .await?
+        && let Some(kb) = state.kb.get()
+    {
+        kb.mark_dirty();
+    }
+    Ok(Redirect::to(&format!("/conversations/{}?learned=1", c.number)).into_response())
+}

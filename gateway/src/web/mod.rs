@@ -257,6 +257,7 @@ pub fn table() -> Table {
         r("GET", "/kb/new", AgentWrite, get(kb::new_page)),
         r("POST", "/kb/new", AgentWrite, post(kb::create)),
         r("GET", "/kb/gaps", Agent, get(kb::gaps)),
+        r("POST", "/kb/learn", AgentWrite, post(kb::learn)),
         r("GET", "/kb/{article}/edit", Agent, get(kb::edit_page)),
         r("POST", "/kb/{article}/edit", AgentWrite, post(kb::update)),
         r(
