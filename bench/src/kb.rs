@@ -24,7 +24,7 @@ struct Cli {
 enum What {
     /// Accuracy on Banking77.
     Banking77 {
-        #[arg(long, default_value = "../shared/fixtures/kb-banking77/train.csv")]
+        #[arg(long, default_value = BANKING77)]
         file: PathBuf,
         #[arg(long, default_value_t = 7)]
         seed: u64,
@@ -137,13 +137,32 @@ fn calibration_table(scored: &[(f32, bool)]) {
     }
 }
 
-fn banking77(file: &PathBuf, seed: u64) -> Result<()> {
+/// Banking77's questions, in file order: (text, intent).
+fn banking77_rows(file: &std::path::Path) -> Result<Vec<(String, String)>> {
     let mut reader = csv::Reader::from_path(file).with_context(|| format!("{}", file.display()))?;
+    reader
+        .records()
+        .map(|r| {
+            let r = r?;
+            Ok((r[0].to_owned(), r[1].to_owned()))
+        })
+        .collect()
+}
+
+/// Banking77's questions by intent.
+fn by_intent(file: &std::path::Path) -> Result<BTreeMap<String, Vec<String>>> {
     let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in reader.records() {
-        let r = r?;
-        by.entry(r[1].to_owned()).or_default().push(r[0].to_owned());
+    for (text, intent) in banking77_rows(file)? {
+        by.entry(intent).or_default().push(text);
     }
+    Ok(by)
+}
+
+/// Where `kb-bench` finds Banking77, run from the repository root.
+const BANKING77: &str = "../shared/fixtures/kb-banking77/train.csv";
+
+fn banking77(file: &std::path::Path, seed: u64) -> Result<()> {
+    let by = by_intent(file)?;
     let mut rng = Rng(seed.max(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut articles = Vec::new();
     let mut held = Vec::new();
@@ -370,11 +389,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// A knowledge base of `n` articles in three languages, built from Banking77's questions
 /// (bodies of several of them) so words repeat as in real articles.
 fn generated(n: usize) -> Result<(Vec<Article>, Vec<String>)> {
-    let mut reader = csv::Reader::from_path("../shared/fixtures/kb-banking77/train.csv")
-        .or_else(|_| csv::Reader::from_path("/work/shared/fixtures/kb-banking77/train.csv"))?;
-    let rows: Vec<String> = reader
-        .records()
-        .filter_map(|r| r.ok().map(|r| r[0].to_owned()))
+    let rows: Vec<String> = banking77_rows(std::path::Path::new(BANKING77))?
+        .into_iter()
+        .map(|(text, _)| text)
         .collect();
     let mut rng = Rng(42);
     let langs = ["en", "es", "pt"];
@@ -507,13 +524,7 @@ fn speed(n: usize, queries: usize, dir: Option<PathBuf>) -> Result<()> {
         messages.len()
     );
     // And over Banking77's 77 articles with 8,000 questions (a bigger model).
-    let mut reader = csv::Reader::from_path("../shared/fixtures/kb-banking77/train.csv")
-        .or_else(|_| csv::Reader::from_path("/work/shared/fixtures/kb-banking77/train.csv"))?;
-    let mut by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in reader.records() {
-        let r = r?;
-        by.entry(r[1].to_owned()).or_default().push(r[0].to_owned());
-    }
+    let by = by_intent(std::path::Path::new(BANKING77))?;
     let b77: Vec<Article> = by
         .iter()
         .map(|(k, qs)| article(k, "en", &k.replace('_', " "), "Help.", qs.clone()))

@@ -132,24 +132,13 @@ pub fn help_words(l: Lang) -> &'static HelpWords {
     }
 }
 
-fn lang_name(l: Lang) -> &'static str {
-    match l {
-        Lang::En => "English",
-        Lang::Es => "Español",
-        Lang::Pt => "Português",
-    }
-}
-
+/// The browser's language, as the portal reads it.
 fn preferred(headers: &HeaderMap) -> Lang {
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .filter_map(|t| Lang::parse(t.split(';').next().unwrap_or("").trim()))
-                .next()
-        })
-        .unwrap_or(Lang::En)
+    match crate::portal::words::lang_of(headers) {
+        switchboard_portal::locale::Lang::En => Lang::En,
+        switchboard_portal::locale::Lang::Es => Lang::Es,
+        switchboard_portal::locale::Lang::PtBr => Lang::Pt,
+    }
 }
 
 pub struct HelpLayout {
@@ -177,17 +166,13 @@ impl HelpLayout {
             asset_version: crate::web::asset_version(),
             langs: Lang::ALL
                 .iter()
-                .map(|l| (l.code(), lang_name(*l), format!("/help/{}", l.code())))
+                .map(|l| (l.code(), l.name(), format!("/help/{}", l.code())))
                 .collect(),
             description: String::new(),
         }
     }
     pub fn initial(&self) -> String {
-        self.business
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().collect())
-            .unwrap_or_default()
+        crate::portal::initial_of(&self.business)
     }
 }
 
@@ -384,15 +369,9 @@ fn not_found(state: &AppState, lang: Lang) -> Response {
 const VOTER: &str = "sb_help_voter";
 
 fn voter_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == VOTER)
-        .map(|(_, v)| v.to_owned())
+    crate::web::session::cookie(headers, VOTER)
         .filter(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
 }
 
 /// A published article of that language and slug; anything else is not found.
@@ -425,13 +404,13 @@ async fn article(
     let Some(kb) = kb(&state) else {
         return unavailable();
     };
-    let translations = match state.store.translations(&a.translation_group).await {
+    // The same article in the other languages, where it is published.
+    let others: Vec<(Lang, String)> = match state.store.translations(&a.translation_group).await {
         Ok(t) => t
             .into_iter()
             .filter(|t| t.id != a.id && t.status == ArticleStatus::Published)
             .filter_map(|t| {
-                Lang::parse(&t.lang)
-                    .map(|tl| (lang_name(tl), format!("/help/{}/{}", t.lang, t.slug)))
+                Lang::parse(&t.lang).map(|tl| (tl, format!("/help/{}/{}", t.lang, t.slug)))
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -454,15 +433,13 @@ async fn article(
     let updated_iso = switchboard_portal::locale::iso_date(day);
     let mut layout = HelpLayout::new(&state, l, a.title.clone());
     layout.description = switchboard_kb::markdown::summary(&a.body, 160);
-    // The same article in the other languages, where it exists.
+    // The language menu leads to the translations.
     for entry in &mut layout.langs {
-        if let Some((_, href)) = translations
-            .iter()
-            .find(|(name, _)| *name == lang_name(Lang::parse(entry.0).unwrap_or(Lang::En)))
-        {
+        if let Some((_, href)) = others.iter().find(|(tl, _)| tl.code() == entry.0) {
             entry.2 = href.clone();
         }
     }
+    let translations = others.into_iter().map(|(tl, h)| (tl.name(), h)).collect();
     render(&ArticlePage {
         l: layout,
         body,

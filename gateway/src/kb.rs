@@ -26,6 +26,12 @@ fn ix<T>(r: std::result::Result<T, IndexError>) -> Result<T> {
     r.map_err(|e| Error::Conflict(format!("search index: {e}")))
 }
 
+/// Tells every node's index that an article changed (the `kb` topic).
+pub async fn announce(stream: &dyn Stream, a: &Article) -> Result<()> {
+    let payload = serde_json::json!({ "id": a.id, "version": a.version }).to_string();
+    stream.append(TOPIC, &payload).await.map(|_| ())
+}
+
 /// The knowledge base as the server holds it.
 #[derive(Debug)]
 pub struct Kb {
@@ -75,14 +81,7 @@ impl Kb {
         let (stale, gone) = ix(tokio::task::spawn_blocking(move || index.diff(&stored))
             .await
             .map_err(|e| Error::Conflict(e.to_string()))?)?;
-        let mut fresh = Vec::with_capacity(stale.len());
-        for id in &stale {
-            match self.store.article(id).await {
-                Ok(a) => fresh.push(a),
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let fresh = self.read(&stale).await?;
         let n = fresh.len();
         let index = self.index.clone();
         ix(tokio::task::spawn_blocking(move || {
@@ -105,18 +104,33 @@ impl Kb {
     /// Indexes these articles now (read from the database), so this node searches them at
     /// once; other nodes follow through the stream.
     pub async fn reindex(&self, ids: &[String]) -> Result<()> {
-        let mut fresh = Vec::new();
-        for id in ids {
-            if let Ok(a) = self.store.article(id).await {
-                fresh.push(a);
-            }
-        }
+        let fresh = self.read(ids).await?;
         let index = self.index.clone();
         ix(tokio::task::spawn_blocking(move || index.upsert(&fresh))
             .await
             .map_err(|e| Error::Conflict(e.to_string()))?)?;
         self.mark_dirty();
         Ok(())
+    }
+
+    /// These articles from the database (those that still exist): one by one for a few,
+    /// all in one read for many (a new node's first start).
+    async fn read(&self, ids: &[String]) -> Result<Vec<Article>> {
+        if ids.len() > 32 {
+            let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let mut all = self.store.articles(&ArticleFilter::default()).await?;
+            all.retain(|a| wanted.contains(a.id.as_str()));
+            return Ok(all);
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.store.article(id).await {
+                Ok(a) => out.push(a),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// Saves an article (import or editor), indexes it here and tells the other nodes.
@@ -150,8 +164,7 @@ impl Kb {
 
     async fn changed(&self, a: &Article) -> Result<()> {
         self.reindex(std::slice::from_ref(&a.id)).await?;
-        let payload = serde_json::json!({ "id": a.id, "version": a.version }).to_string();
-        if let Err(e) = self.stream.append(TOPIC, &payload).await {
+        if let Err(e) = announce(self.stream.as_ref(), a).await {
             // This node has it; the others catch up at their next start (sync).
             tracing::warn!(error = %e, "article change not announced to other nodes");
         }

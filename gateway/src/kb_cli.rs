@@ -153,9 +153,7 @@ async fn import(state: &AppState, file: &std::path::Path) -> anyhow::Result<()> 
                 if let Ok((a, s)) = &r
                     && *s != Saved::Unchanged
                 {
-                    let payload =
-                        serde_json::json!({ "id": a.id, "version": a.version }).to_string();
-                    state.stream.append(crate::kb::TOPIC, &payload).await?;
+                    crate::kb::announce(state.stream.as_ref(), a).await?;
                 }
                 r
             }

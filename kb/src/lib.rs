@@ -33,6 +33,15 @@ impl Lang {
         }
     }
 
+    /// The language's own name, for menus.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Es => "Español",
+            Lang::Pt => "Português",
+        }
+    }
+
     /// "en", "es", "pt" (and "pt-BR" and the like, by their first part).
     pub fn parse(s: &str) -> Option<Lang> {
         let head = s.split(['-', '_']).next().unwrap_or("");

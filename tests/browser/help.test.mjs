@@ -61,6 +61,11 @@ test("clients find answers in the help center and the bot hands over cleanly", a
     const sitemap = await (await fetch(`${server.base}/sitemap.xml`)).text();
     assert.equal((sitemap.match(/<url>/g) || []).length, 45 + 3);
 
+    // Every portal page links to the help center.
+    await page.goto(`${server.base}/portal/login`);
+    await page.locator("footer").getByRole("link", { name: "Central de ajuda" }).click();
+    await page.waitForURL(/\/help\/pt$/);
+
     // The chat: a question answered from the knowledge base.
     await page.goto(`${server.base}/chat`);
     await page.getByTestId("sb-launcher").click();

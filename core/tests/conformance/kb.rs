@@ -402,6 +402,22 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     assert_eq!(step(&env, &w).await, vec![BotOutcome::Skipped]);
     assert_eq!(env.count_by(&conv.id, AuthorKind::Bot).await, bots);
 
+    // An auto-reply or a bounce is never answered, even a question the bot knows.
+    let mut auto = env.envelope("x", "x1", "how do I order toner");
+    auto.auto_submitted = true;
+    env.inbound(&auto).await;
+    let out = step(&env, &w).await;
+    assert!(out.iter().all(|o| *o == BotOutcome::Skipped), "{out:?}");
+    for c in s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+    {
+        if c.id != conv.id {
+            assert_eq!(env.count_by(&c.id, AuthorKind::Bot).await, 0);
+        }
+    }
+
     // Below the threshold: handed to people, and the question is a gap of the knowledge
     // base, with the best guess.
     let strict = Arc::new(KbBot {

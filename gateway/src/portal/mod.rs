@@ -280,12 +280,27 @@ impl Layout {
     }
 
     pub fn initial(&self) -> String {
-        self.business
-            .chars()
-            .find(|c| c.is_alphanumeric())
-            .map(|c| c.to_uppercase().collect())
-            .unwrap_or_default()
+        initial_of(&self.business)
     }
+
+    /// The help center's name, for the link in every portal page's footer.
+    pub fn help_center(&self) -> &'static str {
+        let l = match self.lang {
+            Lang::En => switchboard_kb::Lang::En,
+            Lang::Es => switchboard_kb::Lang::Es,
+            Lang::PtBr => switchboard_kb::Lang::Pt,
+        };
+        crate::help::help_words(l).title
+    }
+}
+
+/// The letter a business's mark shows: the first letter or digit of its name.
+pub fn initial_of(business: &str) -> String {
+    business
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
 }
 
 /// A signed-in client.

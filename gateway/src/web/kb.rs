@@ -65,12 +65,7 @@ fn status_word(t: &super::i18n::Tr, s: ArticleStatus) -> String {
 }
 
 fn lang_label(l: &str) -> String {
-    match l {
-        "en" => "English".into(),
-        "es" => "Español".into(),
-        "pt" => "Português".into(),
-        other => other.to_owned(),
-    }
+    Lang::parse(l).map_or_else(|| l.to_owned(), |l| l.name().to_owned())
 }
 
 fn day(ms: i64) -> String {
@@ -317,23 +312,17 @@ async fn form_page(
     Ok(render_form(&page, has_errors))
 }
 
+/// The store's refusal beside the field it names.
 fn field_error(e: switchboard_core::Error) -> Result<FieldError, switchboard_core::Error> {
-    match e {
-        switchboard_core::Error::Invalid(m) | switchboard_core::Error::Conflict(m) => {
-            let lower = m.to_lowercase();
-            let field = if lower.contains("title") {
-                "title"
-            } else if lower.contains("language") {
-                "lang"
-            } else if lower.contains("question") {
-                "questions"
-            } else {
-                "body"
-            };
-            Ok(FieldError { field, message: m })
-        }
-        e => Err(e),
-    }
+    super::field_error(
+        e,
+        &[
+            ("title", "title"),
+            ("language", "lang"),
+            ("question", "questions"),
+        ],
+        "body",
+    )
 }
 
 fn kb_of(state: &AppState) -> Result<std::sync::Arc<crate::kb::Kb>, WebError> {

@@ -446,6 +446,27 @@ impl Page {
 }
 
 /// Renders a template into a response.
+/// The store's refusal (invalid or conflicting input) as a message beside the field it is
+/// about: the first field whose words the message names (`(word, field)` pairs), else
+/// `other`. Any other error stays an error.
+pub fn field_error(
+    e: switchboard_core::Error,
+    fields: &[(&str, &'static str)],
+    other: &'static str,
+) -> Result<FieldError, switchboard_core::Error> {
+    match e {
+        switchboard_core::Error::Invalid(m) | switchboard_core::Error::Conflict(m) => {
+            let lower = m.to_lowercase();
+            let field = fields
+                .iter()
+                .find(|(word, _)| lower.contains(word))
+                .map_or(other, |(_, f)| f);
+            Ok(FieldError { field, message: m })
+        }
+        e => Err(e),
+    }
+}
+
 /// A form page: 422 when it shows errors, so scripts and tests see the refusal.
 pub fn render_form(t: &impl Template, has_errors: bool) -> Response {
     let mut resp = render(t);

@@ -170,24 +170,18 @@ async fn form_page(
     ))
 }
 
-/// The store's refusal as a message beside the field it is about.
+/// The store's refusal beside the field it names.
 fn field_error(e: switchboard_core::Error) -> Result<FieldError, switchboard_core::Error> {
-    match e {
-        switchboard_core::Error::Invalid(m) | switchboard_core::Error::Conflict(m) => {
-            let lower = m.to_lowercase();
-            let field = if lower.contains("shortcut") {
-                "shortcut"
-            } else if lower.contains("locale") || lower.contains("language") {
-                "locale"
-            } else if lower.contains("title") {
-                "title"
-            } else {
-                "body"
-            };
-            Ok(FieldError { field, message: m })
-        }
-        e => Err(e),
-    }
+    super::field_error(
+        e,
+        &[
+            ("shortcut", "shortcut"),
+            ("locale", "locale"),
+            ("language", "locale"),
+            ("title", "title"),
+        ],
+        "body",
+    )
 }
 
 pub async fn new_page(
