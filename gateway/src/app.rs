@@ -258,6 +258,7 @@ impl AppState {
             self.ids.clone(),
             &self.config.data_dir,
             self.config.bot.settings(&self.config.public_url),
+            crate::kb::encoder(&self.config.bot).await?,
         )
         .await?;
         Ok(self.kb.get_or_init(|| kb).clone())

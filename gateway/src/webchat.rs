@@ -265,6 +265,7 @@ impl Session {
             away: self.away(),
             max_attachment_bytes: self.state.config.webchat.max_attachment_bytes,
             accent: &self.state.config.web.accent,
+            help: self.state.kb.get().is_some_and(|kb| !kb.brain().is_empty()),
         };
         if send(&mut socket, &welcome).await.is_err() {
             return;

@@ -66,17 +66,58 @@ test("clients find answers in the help center and the bot hands over cleanly", a
     await page.locator("footer").getByRole("link", { name: "Central de ajuda" }).click();
     await page.waitForURL(/\/help\/pt$/);
 
-    // The chat: a question answered from the knowledge base.
+    // The widget searches the help center before the visitor writes: results as they
+    // type, an article read inside the chat, then back to the chat.
     await page.goto(`${server.base}/chat`);
     await page.getByTestId("sb-launcher").click();
+    await page.getByTestId("sb-status").and(page.locator("[data-state=online]")).waitFor();
+    await page.getByTestId("sb-help-prompt").waitFor();
+    await shoot(page, "widget-help-prompt", async () => {
+      await page.evaluate(() => window.Switchboard.open());
+      await page.mouse.move(0, 0);
+    });
+    await page.getByTestId("sb-help-prompt").click();
+    await page.getByLabel("Busque nos nossos artigos de ajuda").fill("como pago a faturra");
+    const hit = page.getByTestId("sb-help-hit").filter({ hasText: "Como pagar uma fatura online" });
+    await hit.waitFor();
+    assert.ok((await page.getByTestId("sb-help").locator("mark").count()) > 0, "matched words are marked");
+    await accessible(page, "widget help search");
+    // Open at both widths (on a desktop the launcher stays and would close it).
+    const reopen = async () => {
+      await page.evaluate(() => window.Switchboard.open());
+      await page.mouse.move(0, 0);
+    };
+    await shoot(page, "widget-help-search", reopen);
+    await hit.click();
+    const shown = page.getByTestId("sb-help-article");
+    await shown.getByRole("heading", { name: "Como pagar uma fatura online" }).waitFor();
+    assert.match(await shown.locator(".sb-help-html").textContent(), /clique em Pagar agora/, "the body is shown");
+    assert.match(await page.getByTestId("sb-help-full").getAttribute("href"), /\/help\/pt\/como-pagar-uma-fatura-online$/);
+    await accessible(page, "widget help article");
+    await shoot(page, "widget-help-article", reopen);
+    await page.getByTestId("sb-help-back").click();
+    await hit.waitFor();
+    // Nothing matches: the visitor is offered the chat.
+    await page.getByLabel("Busque nos nossos artigos de ajuda").fill("zzqx wvvk");
+    await page.getByTestId("sb-help-none").waitFor();
+    await page.getByTestId("sb-help-still").click();
+    await page.getByTestId("sb-input").waitFor();
+    assert.equal(await page.getByTestId("sb-help").isVisible(), false);
+    // The article the widget reads is public data, readable from any page, and only
+    // published articles are there.
+    const fromElsewhere = await fetch(`${server.base}/help/article.json?lang=pt&slug=como-pagar-uma-fatura-online`, { headers: { origin: "https://shop.example" } });
+    assert.equal(fromElsewhere.status, 200);
+    assert.equal(fromElsewhere.headers.get("access-control-allow-origin"), "*");
+    assert.equal((await fetch(`${server.base}/help/article.json?lang=pt&slug=nao-existe`)).status, 404);
+    assert.equal((await fetch(`${server.base}/help/article.json?lang=xx&slug=como-pagar-uma-fatura-online`)).status, 404);
+
+    // The chat: a question answered from the knowledge base.
     await page.getByTestId("sb-input").fill("preciso de toner novo pra impressora, onde eu peço?");
     await page.getByTestId("sb-input").press("Enter");
     const answer = page.locator(".sb-msg.sb-bot").last();
     await answer.locator(".sb-article").waitFor({ timeout: 20000 });
     assert.match(await answer.textContent(), /Isso resolveu\?/);
-    await shoot(page, "widget-bot-answer", async () => {
-      await page.getByTestId("sb-launcher").isVisible().then((v) => (v ? page.getByTestId("sb-launcher").click() : null)).catch(() => {});
-    });
+    await shoot(page, "widget-bot-answer", reopen);
 
     // "Talk to a person": handed to N1 with a summary; the bot says so once.
     await page.getByTestId("sb-quick").filter({ hasText: "Falar com uma pessoa" }).click();

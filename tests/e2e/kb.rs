@@ -78,6 +78,39 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
     // The client's language comes first.
     let hits = found(&b, "pagar com zorblax").await;
     assert_eq!(hits[0]["lang"], "pt");
+    // What the widget reads before the visitor writes: a published article, never an
+    // internal one, whatever its address.
+    let read = |lang: &str, slug: &str| {
+        reqwest::Client::new()
+            .get(b.url("/help/article.json"))
+            .query(&[("lang", lang), ("slug", slug)])
+            .send()
+    };
+    let shown = read("en", "pay-with-a-zorblax-wallet").await.unwrap();
+    assert_eq!(shown.status(), 200);
+    let shown: serde_json::Value = shown.json().await.unwrap();
+    assert_eq!(shown["url"], "/help/en/pay-with-a-zorblax-wallet");
+    assert!(
+        shown["html"]
+            .as_str()
+            .unwrap()
+            .contains("<strong>Invoices</strong>"),
+        "{shown}"
+    );
+    assert_eq!(
+        read("en", "internal-zorblax-refunds")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        read("pt", "pay-with-a-zorblax-wallet")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 
     // Votes: an unknown article is not there, a bad answer is refused, and one address
     // cannot vote without end by dropping its cookie.

@@ -317,6 +317,8 @@ pub enum ServerFrame<'a> {
         max_attachment_bytes: u64,
         /// The business's brand colour, `#rrggbb`.
         accent: &'a str,
+        /// The help center has published articles: the widget offers to search them.
+        help: bool,
     },
     Ack {
         client_id: &'a str,

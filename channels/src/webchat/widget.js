@@ -9,7 +9,9 @@
  * and are resent with the same client id until the server acknowledges them, so nothing is
  * lost and nothing is stored twice. Files (images and PDF) are uploaded over HTTP first;
  * the message then names them by the receipt the upload answered. Outside business hours
- * it says when people are back and offers to take an email address.
+ * it says when people are back and offers to take an email address. When the business has
+ * a help center, the visitor can search its articles and read one inside the widget before
+ * writing (public data: read without cookies).
  */
 (function () {
   "use strict";
@@ -43,7 +45,11 @@
       prechat: "Please tell us your name and email first.",
       offlineFile: "You're offline. Send the file again once the chat reconnects.",
       tooLong: "That message is too long.",
-      file: "File"
+      file: "File",
+      helpOpen: "Search help articles", helpLabel: "Search our help articles", helpPlaceholder: "Type your question…",
+      helpPrompt: "Find an answer right away", helpNone: "No article matches. Write to us and we'll help.",
+      helpBack: "Back to results", helpFull: "Open in the help center", helpStill: "Still need help? Chat with us",
+      helpTitle: "Help articles"
     },
     es: {
       launcher: "Chat", open: "Abrir el chat", close: "Cerrar el chat", title: "Chatea con nosotros",
@@ -64,7 +70,11 @@
       prechat: "Antes, dinos tu nombre y tu correo.",
       offlineFile: "Estás sin conexión. Vuelve a enviar el archivo cuando el chat se reconecte.",
       tooLong: "El mensaje es demasiado largo.",
-      file: "Archivo"
+      file: "Archivo",
+      helpOpen: "Buscar en la ayuda", helpLabel: "Busca en nuestros artículos de ayuda", helpPlaceholder: "Escribe tu pregunta…",
+      helpPrompt: "Encuentra una respuesta ahora", helpNone: "Ningún artículo coincide. Escríbenos y te ayudamos.",
+      helpBack: "Volver a los resultados", helpFull: "Abrir en el centro de ayuda", helpStill: "¿Aún necesitas ayuda? Chatea con nosotros",
+      helpTitle: "Artículos de ayuda"
     },
     "pt-BR": {
       launcher: "Chat", open: "Abrir o chat", close: "Fechar o chat", title: "Fale conosco",
@@ -85,7 +95,11 @@
       prechat: "Antes, informe seu nome e seu e-mail.",
       offlineFile: "Você está sem conexão. Envie o arquivo de novo quando o chat reconectar.",
       tooLong: "A mensagem é longa demais.",
-      file: "Arquivo"
+      file: "Arquivo",
+      helpOpen: "Buscar na ajuda", helpLabel: "Busque nos nossos artigos de ajuda", helpPlaceholder: "Digite sua pergunta…",
+      helpPrompt: "Encontre uma resposta agora", helpNone: "Nenhum artigo corresponde. Escreva para nós que ajudamos.",
+      helpBack: "Voltar aos resultados", helpFull: "Abrir na central de ajuda", helpStill: "Ainda precisa de ajuda? Fale conosco",
+      helpTitle: "Artigos de ajuda"
     }
   };
 
@@ -164,6 +178,9 @@
     identified: false,
     prechat: false,
     maxBytes: 10485760,
+    help: false,
+    helpTimer: null,
+    helpAsked: 0,
     lang: lang
   };
 
@@ -184,7 +201,10 @@
     file: '<path d="M6 3h8l4 4v14H6z"/><path d="M14 3v4h4"/>',
     clock: '<circle cx="12" cy="12" r="8.5"/><path d="M12 7v5l3 2"/>',
     check: '<path d="M4 12.5l5 5L20 6.5"/>',
-    close: '<path d="M6 6l12 12M18 6L6 18"/>'
+    close: '<path d="M6 6l12 12M18 6L6 18"/>',
+    search: '<circle cx="11" cy="11" r="6.5"/><path d="M16 16l4.5 4.5"/>',
+    back: '<path d="M15 5l-7 7 7 7"/>',
+    book: '<path d="M5 4.5h9a3 3 0 0 1 3 3V20H8a3 3 0 0 1-3-3z"/><path d="M5 17a3 3 0 0 1 3-3h9"/>'
   };
   function icon(name) {
     var span = document.createElement("span");
@@ -286,6 +306,30 @@
     ".sb-send:hover{background:var(--sb-accent);filter:brightness(1.08)}" +
     ".sb-pre{display:none;flex-direction:column;gap:var(--sb-s2);padding:var(--sb-s4);border-top:1px solid var(--sb-border)}" +
     ".sb-pre .sb-btn{margin-top:var(--sb-s1)}" +
+    ".sb-head-actions{display:flex;gap:2px;flex:none}" +
+    ".sb-help-btn{display:none}.sb-has-help .sb-help-btn{display:inline-flex}" +
+    ".sb-help-btn[aria-pressed=true]{background:rgba(127,127,127,.25)}" +
+    ".sb-help{display:none;flex:1;flex-direction:column;min-height:0;background:var(--sb-bg)}" +
+    ".sb-helping .sb-help{display:flex}.sb-helping .sb-log,.sb-helping .sb-typing,.sb-helping .sb-form,.sb-helping .sb-pre{display:none!important}" +
+    ".sb-help-search{display:flex;flex-direction:column;gap:var(--sb-s1);padding:var(--sb-s3) var(--sb-s4);border-bottom:1px solid var(--sb-border);background:var(--sb-surface)}" +
+    ".sb-help-search label{font-weight:600;font-size:14px}" +
+    ".sb-help-body{flex:1;overflow-y:auto;padding:var(--sb-s3) var(--sb-s4);display:flex;flex-direction:column;gap:var(--sb-s2)}" +
+    ".sb-help-results{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:var(--sb-s2)}" +
+    ".sb-help-hit{display:block;width:100%;text-align:left;background:var(--sb-surface);border:1px solid var(--sb-border);border-radius:var(--sb-r3);padding:var(--sb-s3);cursor:pointer;min-height:44px}" +
+    ".sb-help-hit:hover{border-color:var(--sb-accent)}" +
+    ".sb-help-hit-title{display:block;font-weight:600;color:var(--sb-accent)}" +
+    ".sb-help-hit-snippet{display:block;font-size:13px;color:var(--sb-text-2);margin-top:2px}" +
+    ".sb-help-hit-snippet mark{background:rgba(242,166,0,.3);color:inherit;border-radius:2px}" +
+    ".sb-help-none{color:var(--sb-text-2);margin:0}" +
+    ".sb-help-article h3{font-size:18px;margin:0 0 var(--sb-s2)}" +
+    ".sb-help-article .sb-help-html{overflow-wrap:anywhere}.sb-help-article .sb-help-html :first-child{margin-top:0}" +
+    ".sb-help-article img{max-width:100%}.sb-help-article pre{white-space:pre-wrap}" +
+    ".sb-help-article a{color:var(--sb-accent)}" +
+    ".sb-help-links{display:flex;flex-direction:column;gap:var(--sb-s2);margin-top:var(--sb-s3);padding-top:var(--sb-s3);border-top:1px solid var(--sb-border)}" +
+    ".sb-linkbtn{display:inline-flex;align-items:center;gap:6px;min-height:44px;background:none;border:0;padding:0;color:var(--sb-accent);font-weight:600;cursor:pointer;text-decoration:none}" +
+    ".sb-help-prompt{display:none;justify-content:center;padding:var(--sb-s2) var(--sb-s4);background:var(--sb-bg)}.sb-has-help .sb-log:empty+.sb-help-prompt{display:flex}" +
+    ".sb-help-prompt .sb-chip-btn{display:inline-flex;align-items:center;gap:6px;min-height:44px;background:var(--sb-surface)}" +
+    ".sb-help-prompt .sb-chip-btn:hover{background:var(--sb-accent)}.sb-helping .sb-help-prompt{display:none!important}" +
     ".sb-visually-hidden{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}" +
     "@media (max-width:480px){.sb-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100vh;height:100dvh;max-height:none;border-radius:0;border:0}" +
     ".sb-is-open .sb-launcher{display:none}.sb-launcher{right:var(--sb-s4);bottom:var(--sb-s4)}}";
@@ -342,7 +386,14 @@
     close.type = "button"; close.appendChild(icon("close"));
     close.setAttribute("aria-label", t("close")); close.setAttribute("data-testid", "sb-close");
     close.addEventListener("click", function () { toggle(false); ui.launcher.focus(); });
-    head.appendChild(headText); head.appendChild(close);
+    var helpBtn = ui.helpBtn = el("button", "sb-close sb-help-btn");
+    helpBtn.type = "button"; helpBtn.appendChild(icon("search"));
+    helpBtn.setAttribute("aria-label", t("helpOpen")); helpBtn.title = t("helpOpen");
+    helpBtn.setAttribute("aria-pressed", "false"); helpBtn.setAttribute("data-testid", "sb-help-open");
+    helpBtn.addEventListener("click", function () { showHelp(!ui.panel.classList.contains("sb-helping")); });
+    var actions = el("div", "sb-head-actions");
+    actions.appendChild(helpBtn); actions.appendChild(close);
+    head.appendChild(headText); head.appendChild(actions);
 
     ui.away = el("section", "sb-away"); ui.away.setAttribute("data-testid", "sb-away");
     ui.away.setAttribute("aria-label", t("away"));
@@ -395,12 +446,138 @@
     });
     ta.addEventListener("input", function () { grow(); onTyping(); });
 
-    panel.appendChild(head); panel.appendChild(ui.away); panel.appendChild(ui.log); panel.appendChild(ui.typing);
+    buildHelp();
+    var prompt = el("div", "sb-help-prompt");
+    var promptBtn = el("button", "sb-chip-btn");
+    promptBtn.type = "button"; promptBtn.setAttribute("data-testid", "sb-help-prompt");
+    promptBtn.appendChild(icon("search")); promptBtn.appendChild(el("span", null, t("helpPrompt")));
+    promptBtn.addEventListener("click", function () { showHelp(true); });
+    prompt.appendChild(promptBtn);
+    panel.appendChild(head); panel.appendChild(ui.away); panel.appendChild(ui.help); panel.appendChild(ui.log); panel.appendChild(prompt); panel.appendChild(ui.typing);
     panel.appendChild(ui.error); panel.appendChild(pre); panel.appendChild(form);
     panel.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { toggle(false); ui.launcher.focus(); } });
     launcher.addEventListener("click", function () { toggle(); });
     root.appendChild(panel); root.appendChild(launcher);
     document.body.appendChild(root);
+  }
+
+  // ---- help articles ----
+  // Search as the visitor types (published articles only, the help center's own search),
+  // read one here, then go back to the results or on to the chat.
+  function buildHelp() {
+    var box = ui.help = el("section", "sb-help");
+    box.setAttribute("data-testid", "sb-help"); box.setAttribute("aria-label", t("helpTitle"));
+    var search = el("form", "sb-help-search"); search.setAttribute("role", "search");
+    var label = el("label", null, t("helpLabel")); label.htmlFor = "sb-help-q";
+    var q = ui.helpQuery = el("input"); q.id = "sb-help-q"; q.type = "search"; q.autocomplete = "off";
+    q.placeholder = t("helpPlaceholder"); q.setAttribute("data-testid", "sb-help-q");
+    search.appendChild(label); search.appendChild(q);
+    search.addEventListener("submit", function (ev) { ev.preventDefault(); helpSearch(false); });
+    q.addEventListener("input", function () {
+      clearTimeout(state.helpTimer);
+      state.helpTimer = setTimeout(function () { helpSearch(true); }, 150);
+    });
+    var body = ui.helpBody = el("div", "sb-help-body");
+    body.setAttribute("aria-live", "polite");
+    box.appendChild(search); box.appendChild(body);
+  }
+
+  function helpLang() { return lang === "pt-BR" ? "pt" : lang; }
+
+  function getJson(path) {
+    return fetch(httpBase + path, { credentials: "omit" }).then(function (res) {
+      if (!res.ok) throw res;
+      return res.json();
+    });
+  }
+
+  function showHelp(on) {
+    ui.panel.classList.toggle("sb-helping", on);
+    ui.helpBtn.setAttribute("aria-pressed", on ? "true" : "false");
+    if (on) {
+      renderResults(state.helpResults || null);
+      ui.helpQuery.focus();
+    } else {
+      ui.textarea.focus();
+    }
+  }
+
+  function helpSearch(typing) {
+    var text = ui.helpQuery.value.trim();
+    var asked = ++state.helpAsked;
+    if (!text) { state.helpResults = null; renderResults(null); return; }
+    getJson("/help/search.json?" + (typing ? "typing=1&" : "") + "lang=" + helpLang() + "&q=" + encodeURIComponent(text))
+      .then(function (r) {
+        if (asked !== state.helpAsked) return; // a newer search is on its way
+        state.helpResults = r.results || [];
+        renderResults(state.helpResults);
+      })
+      .catch(function () { if (asked === state.helpAsked) showError(t("failed")); });
+  }
+
+  function renderResults(results) {
+    var body = ui.helpBody;
+    body.textContent = "";
+    if (!results) return;
+    if (!results.length) {
+      var none = el("p", "sb-help-none", t("helpNone")); none.setAttribute("data-testid", "sb-help-none");
+      body.appendChild(none);
+      body.appendChild(stillButton());
+      return;
+    }
+    var list = el("ul", "sb-help-results");
+    results.forEach(function (hit) {
+      var li = el("li");
+      var b = el("button", "sb-help-hit"); b.type = "button"; b.setAttribute("data-testid", "sb-help-hit");
+      b.appendChild(el("span", "sb-help-hit-title", hit.title));
+      var snip = el("span", "sb-help-hit-snippet");
+      snip.innerHTML = hit.snippet_html || ""; // escaped by the server, <mark> only
+      b.appendChild(snip);
+      b.addEventListener("click", function () { openArticle(hit.url); });
+      li.appendChild(b); list.appendChild(li);
+    });
+    body.appendChild(list);
+  }
+
+  function stillButton() {
+    var still = el("button", "sb-linkbtn"); still.type = "button"; still.setAttribute("data-testid", "sb-help-still");
+    still.appendChild(icon("chat")); still.appendChild(el("span", null, t("helpStill")));
+    still.addEventListener("click", function () { showHelp(false); });
+    return still;
+  }
+
+  function openArticle(url) {
+    var m = /^\/help\/([a-z]{2})\/([^/?#]+)$/.exec(url || "");
+    if (!m) return;
+    getJson("/help/article.json?lang=" + m[1] + "&slug=" + encodeURIComponent(m[2]))
+      .then(function (a) {
+        var body = ui.helpBody;
+        body.textContent = "";
+        var back = el("button", "sb-linkbtn"); back.type = "button"; back.setAttribute("data-testid", "sb-help-back");
+        back.appendChild(icon("back")); back.appendChild(el("span", null, t("helpBack")));
+        back.addEventListener("click", function () { renderResults(state.helpResults || null); ui.helpQuery.focus(); });
+        var art = el("article", "sb-help-article"); art.setAttribute("data-testid", "sb-help-article");
+        var h = el("h3", null, a.title); h.tabIndex = -1;
+        var html = el("div", "sb-help-html");
+        html.innerHTML = a.html; // sanitized by the server
+        // Links lead to the help center's site, in a new tab.
+        Array.prototype.forEach.call(html.querySelectorAll("a[href]"), function (link) {
+          var href = link.getAttribute("href");
+          if (/^\//.test(href)) link.href = httpBase + href;
+          link.target = "_blank"; link.rel = "noopener noreferrer";
+        });
+        art.appendChild(h); art.appendChild(html);
+        var links = el("div", "sb-help-links");
+        var full = el("a", "sb-linkbtn"); full.href = httpBase + a.url; full.target = "_blank"; full.rel = "noopener";
+        full.setAttribute("data-testid", "sb-help-full");
+        full.appendChild(icon("book")); full.appendChild(el("span", null, t("helpFull")));
+        links.appendChild(full); links.appendChild(stillButton());
+        art.appendChild(links);
+        body.appendChild(back); body.appendChild(art);
+        body.scrollTop = 0;
+        h.focus();
+      })
+      .catch(function () { showError(t("failed")); });
   }
 
   function grow() {
@@ -773,6 +950,9 @@
           saveOutbox();
         }
         state.prechat = !!f.prechat;
+        state.help = !!f.help;
+        ui.root.classList.toggle("sb-has-help", state.help);
+        if (!state.help && ui.panel.classList.contains("sb-helping")) showHelp(false);
         if (f.max_attachment_bytes) state.maxBytes = f.max_attachment_bytes;
         setAccent(!(script && script.getAttribute("data-accent")) && f.accent);
         state.identified = !!f.identified || stored("sb_identified_" + state.visitor) === "1";
