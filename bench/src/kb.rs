@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use switchboard_bots::brain::{Brain, BrainOptions};
 use switchboard_bots::model::Embed;
-use switchboard_kb::{Article, ArticleKind, ArticleStatus, Audience, KbIndex, SearchQuery};
+use switchboard_kb::{Article, Audience, KbIndex, SearchQuery};
 
 #[derive(Debug, Parser)]
 struct Cli {
@@ -115,25 +115,10 @@ fn kind(encoder: Option<&Arc<dyn Embed>>) -> &'static str {
 }
 
 fn article(id: &str, lang: &str, title: &str, body: &str, questions: Vec<String>) -> Article {
+    let questions: Vec<&str> = questions.iter().map(String::as_str).collect();
     Article {
-        id: id.to_owned(),
         external_id: Some(id.to_owned()),
-        lang: lang.to_owned(),
-        slug: switchboard_core::text::slugify(title),
-        kind: ArticleKind::Faq,
-        status: ArticleStatus::Published,
-        category: String::new(),
-        title: title.to_owned(),
-        body: body.to_owned(),
-        questions,
-        tags: Vec::new(),
-        translation_group: id.to_owned(),
-        helpful: 0,
-        unhelpful: 0,
-        version: 1,
-        created_at: 0,
-        updated_at: 0,
-        updated_by: None,
+        ..Article::published(id, lang, title, body, &questions)
     }
 }
 

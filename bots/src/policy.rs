@@ -487,7 +487,7 @@ pub fn decide_in(
 mod tests {
     use super::*;
     use crate::brain::BrainOptions;
-    use switchboard_kb::{Article, ArticleKind, ArticleStatus};
+    use switchboard_kb::{Article, ArticleStatus};
 
     fn article(
         id: &str,
@@ -497,25 +497,11 @@ mod tests {
         title: &str,
         qs: &[&str],
     ) -> Article {
+        let body = format!("{title}: the steps. Open the portal and follow them.");
         Article {
-            id: id.into(),
-            external_id: None,
-            lang: lang.into(),
-            slug: switchboard_core::text::slugify(title),
-            kind: ArticleKind::Faq,
             status,
-            category: String::new(),
-            title: title.into(),
-            body: format!("{title}: the steps. Open the portal and follow them."),
-            questions: qs.iter().map(|q| (*q).to_owned()).collect(),
-            tags: vec![],
             translation_group: group.into(),
-            helpful: 0,
-            unhelpful: 0,
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-            updated_by: None,
+            ..Article::published(id, lang, title, &body, qs)
         }
     }
 

@@ -356,6 +356,57 @@ mod tests {
     }
 
     #[test]
+    fn the_bot_learns_with_the_encoder_when_given_one() {
+        use crate::brain::{Brain, BrainOptions};
+        use std::sync::Arc;
+        use switchboard_kb::Article;
+        let m: Arc<dyn Embed> = Arc::new(MiniLm::load(&model_dir()).expect("the model loads"));
+        let article = |id: &str, title: &str, questions: &[&str]| {
+            Article::published(id, "en", title, "", questions)
+        };
+        let articles = [
+            article(
+                "password",
+                "Reset your password",
+                &["I forgot my password", "how do I change my password"],
+            ),
+            article(
+                "card",
+                "When your card arrives",
+                &["when will my card arrive", "my card has not come yet"],
+            ),
+            article(
+                "refund",
+                "Refunds",
+                &["I want my money back", "how do I get a refund"],
+            ),
+        ];
+        let brain = Brain::build(
+            &articles,
+            &[],
+            BrainOptions {
+                encoder: Some(m),
+                ..BrainOptions::default()
+            },
+        );
+        assert!(brain.is_semantic());
+        let guess = |q: &str| {
+            brain
+                .classify(q, None)
+                .map(|g| brain.article(g.article).id.clone())
+        };
+        assert_eq!(
+            guess("the debit card I ordered still hasn't been delivered").as_deref(),
+            Some("card")
+        );
+        assert_eq!(
+            guess("please return the amount I paid").as_deref(),
+            Some("refund")
+        );
+        assert!(!Brain::build(&articles, &[], BrainOptions::default()).is_semantic());
+    }
+
+    #[test]
     fn a_missing_model_is_a_clear_error() {
         let e = MiniLm::load(Path::new("/nonexistent-model")).unwrap_err();
         assert!(e.to_string().contains("config.json"), "{e}");

@@ -626,7 +626,7 @@ fn excerpt(g: &SnippetGenerator, body: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ArticleKind, ArticleStatus};
+    use crate::ArticleStatus;
 
     fn article(
         id: &str,
@@ -637,24 +637,10 @@ mod tests {
         questions: &[&str],
     ) -> Article {
         Article {
-            id: id.into(),
             external_id: Some(format!("ext-{id}")),
-            lang: lang.into(),
-            slug: switchboard_core::text::slugify(title),
-            kind: ArticleKind::Faq,
             status,
             category: "Billing".into(),
-            title: title.into(),
-            body: body.into(),
-            questions: questions.iter().map(|q| (*q).to_owned()).collect(),
-            tags: vec![],
-            translation_group: id.into(),
-            helpful: 0,
-            unhelpful: 0,
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-            updated_by: None,
+            ..Article::published(id, lang, title, body, questions)
         }
     }
 

@@ -104,6 +104,31 @@ impl Article {
     pub fn public_id(&self) -> &str {
         self.external_id.as_deref().unwrap_or(&self.id)
     }
+
+    /// A published FAQ article outside any store (tests, benchmarks, the classifier's
+    /// own checks): its id is also its translation group, its slug made from its title.
+    pub fn published(id: &str, lang: &str, title: &str, body: &str, questions: &[&str]) -> Article {
+        Article {
+            id: id.to_owned(),
+            external_id: None,
+            lang: lang.to_owned(),
+            slug: crate::text::slugify(title),
+            kind: ArticleKind::Faq,
+            status: ArticleStatus::Published,
+            category: String::new(),
+            title: title.to_owned(),
+            body: body.to_owned(),
+            questions: questions.iter().map(|q| (*q).to_owned()).collect(),
+            tags: Vec::new(),
+            translation_group: id.to_owned(),
+            helpful: 0,
+            unhelpful: 0,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+            updated_by: None,
+        }
+    }
 }
 
 /// An article as an importer or an editor gives it.
