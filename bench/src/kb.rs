@@ -106,6 +106,18 @@ fn load_encoder(_: &Path) -> Result<Arc<dyn Embed>> {
     )
 }
 
+/// The bot's classifier over the articles, calibrated, with the encoder when given.
+fn learn(articles: &[Article], encoder: Option<Arc<dyn Embed>>) -> Brain {
+    Brain::build(
+        articles,
+        &[],
+        BrainOptions {
+            encoder,
+            ..BrainOptions::default()
+        },
+    )
+}
+
 fn kind(encoder: Option<&Arc<dyn Embed>>) -> &'static str {
     if encoder.is_some() {
         "bot (words + MiniLM)"
@@ -225,14 +237,7 @@ fn banking77(file: &Path, seed: u64, encoder: Option<Arc<dyn Embed>>) -> Result<
         held.len()
     );
     let t = Instant::now();
-    let brain = Brain::build(
-        &articles,
-        &[],
-        BrainOptions {
-            encoder,
-            ..BrainOptions::default()
-        },
-    );
+    let brain = learn(&articles, encoder);
     println!(
         "{name}: learned in {:.1} s ({} examples, calibration {:?})",
         t.elapsed().as_secs_f64(),
@@ -318,14 +323,7 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let t = Instant::now();
-    let brain = Brain::build(
-        &articles,
-        &[],
-        BrainOptions {
-            encoder,
-            ..BrainOptions::default()
-        },
-    );
+    let brain = learn(&articles, encoder);
     println!(
         "FAQ, {name}: {} articles, {} labelled messages; learned in {:.2} s (calibration {:?})",
         articles.len(),

@@ -267,23 +267,20 @@ impl Model {
             first: vocab.idf.len() as u32,
             weight: DENSE_WEIGHT,
         });
-        let vectors: Vec<Vec<f32>> = match &dense {
+        let xs: Vec<Features> = match &dense {
             Some(d) => {
                 let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-                d.encoder.embed(&texts)
+                examples
+                    .iter()
+                    .zip(d.encoder.embed(&texts))
+                    .map(|(e, v)| vocab.vectorize(&e.text, Some((&v, d.first, d.weight))))
+                    .collect()
             }
-            None => Vec::new(),
+            None => examples
+                .iter()
+                .map(|e| vocab.vectorize(&e.text, None))
+                .collect(),
         };
-        let xs: Vec<Features> = examples
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let d = dense
-                    .as_ref()
-                    .and_then(|d| Some((vectors.get(i)?.as_slice(), d.first, d.weight)));
-                vocab.vectorize(&e.text, d)
-            })
-            .collect();
         let labels: Vec<usize> = examples.iter().map(|e| e.class).collect();
         let n_features = vocab.idf.len() + dense.as_ref().map_or(0, |d| d.encoder.dims());
         // One binary SVM per class, the classes shared out over threads.
@@ -327,19 +324,13 @@ impl Model {
         let vector = self
             .dense
             .as_ref()
-            .and_then(|d| d.encoder.embed(&[text]).pop());
+            .and_then(|d| Some((d.encoder.embed(&[text]).pop()?, d.first, d.weight)));
         let x = self.vocab.vectorize(
             text,
-            self.dense
-                .as_ref()
-                .zip(vector.as_deref())
-                .map(|(d, v)| (v, d.first, d.weight)),
+            vector.as_ref().map(|(v, f, w)| (v.as_slice(), *f, *w)),
         );
-        // What the message has that the model knows, besides its meaning.
-        let known_features = self
-            .dense
-            .as_ref()
-            .map_or(x.len(), |d| x.iter().filter(|(f, _)| *f < d.first).count());
+        // What the message has that the model knows, besides its meaning (appended last).
+        let known_features = x.len() - vector.as_ref().map_or(0, |(v, _, _)| v.len());
         let mut scores = self.bias.clone();
         for (f, v) in &x {
             let row = &self.weights[*f as usize * self.classes..(*f as usize + 1) * self.classes];

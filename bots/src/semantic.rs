@@ -21,27 +21,21 @@ use candle_transformers::models::bert::{BertModel, Config};
 use crate::model::Embed;
 
 /// Why a model directory could not be loaded.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SemanticError {
     /// A file is missing or unreadable.
-    Read(std::path::PathBuf, std::io::Error),
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// `config.json` is not a BERT configuration.
+    #[error("config.json: {0}")]
     Config(String),
     /// The weights do not fit the configuration.
+    #[error("model.safetensors: {0}")]
     Weights(String),
 }
-
-impl std::fmt::Display for SemanticError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Read(p, e) => write!(f, "cannot read {}: {e}", p.display()),
-            Self::Config(e) => write!(f, "config.json: {e}"),
-            Self::Weights(e) => write!(f, "model.safetensors: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for SemanticError {}
 
 const CLS: u32 = 101;
 const SEP: u32 = 102;
@@ -177,7 +171,7 @@ impl std::fmt::Debug for MiniLm {
 
 fn read(dir: &Path, name: &str) -> Result<Vec<u8>, SemanticError> {
     let p = dir.join(name);
-    std::fs::read(&p).map_err(|e| SemanticError::Read(p, e))
+    std::fs::read(&p).map_err(|source| SemanticError::Read { path: p, source })
 }
 
 impl MiniLm {

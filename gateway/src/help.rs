@@ -256,17 +256,19 @@ async fn search_json(State(state): State<AppState>, Query(p): Query<SearchParams
     let found = tokio::task::spawn_blocking(move || client_search(&kb, &q, lang, typing, 8))
         .await
         .unwrap_or_default();
-    (
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
-        ],
-        axum::Json(serde_json::json!({ "results": found })),
-    )
-        .into_response()
+    public_json(axum::Json(serde_json::json!({ "results": found })).into_response())
+}
+
+/// What scripts on any page may read (the widget on a business's site): published
+/// articles only, fresh, with no cookies sent or read.
+fn public_json(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,37 +280,24 @@ pub struct ArticleRef {
 }
 
 /// One published article for the widget, which shows it before the visitor writes: its
-/// title, its body as sanitized HTML and its help-center address. Published articles are
-/// public, so any page may read them (no cookies are sent or read).
+/// title, its body as sanitized HTML and its help-center address.
 async fn article_json(State(state): State<AppState>, Query(r): Query<ArticleRef>) -> Response {
-    let any_origin = (
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
     let Some(a) = public_article(&state, &r.lang, &r.slug).await else {
-        return (
-            StatusCode::NOT_FOUND,
-            [any_origin],
-            axum::Json(serde_json::json!({
-                "error": { "code": "not_found", "message": "no published article has this address" }
-            })),
-        )
-            .into_response();
+        return public_json(
+            crate::error::ApiError::NotFound("no published article has this address".into())
+                .into_response(),
+        );
     };
     let html = switchboard_kb::markdown::render(&a.body);
-    (
-        [
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            any_origin,
-        ],
+    public_json(
         axum::Json(serde_json::json!({
             "title": a.title,
             "lang": a.lang,
             "url": format!("/help/{}/{}", a.lang, a.slug),
             "html": html.as_str(),
-        })),
+        }))
+        .into_response(),
     )
-        .into_response()
 }
 
 pub struct Category {
