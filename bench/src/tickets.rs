@@ -31,6 +31,10 @@ struct Args {
     clients: usize,
     #[arg(long, default_value_t = 6_000)]
     tickets: usize,
+    /// Tickets opened before measuring (then the database gathers its statistics, as
+    /// its autovacuum does in a running business); 0 measures a fresh database.
+    #[arg(long, default_value_t = 3_000)]
+    warmup: usize,
     #[arg(long, default_value_t = 48)]
     concurrency: usize,
     #[arg(long, default_value_t = 500)]
@@ -106,6 +110,41 @@ async fn open_ticket(
     Ok(())
 }
 
+/// Opens `total` tickets with `concurrency` requests in flight; each one's time in ms.
+async fn closed_loop(
+    http: &reqwest::Client,
+    base: &str,
+    clients: &Arc<Vec<Client>>,
+    concurrency: usize,
+    prefix: &'static str,
+    total: usize,
+) -> Result<Vec<f64>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for w in 0..concurrency {
+        let (http, base, clients, next) =
+            (http.clone(), base.to_owned(), clients.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return Ok::<_, anyhow::Error>(times);
+                }
+                let c = &clients[(n + w) % clients.len()];
+                let t = Instant::now();
+                open_ticket(&http, &base, c, &format!("{prefix}{n}"), n).await?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }));
+    }
+    let mut times = Vec::new();
+    for w in workers {
+        times.extend(w.await??);
+    }
+    Ok(times)
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -154,32 +193,17 @@ async fn main() -> Result<()> {
     }
     let clients = Arc::new(clients);
 
+    // A business that has been running: tickets already there, the planner's statistics
+    // gathered.
+    if args.warmup > 0 {
+        closed_loop(&http, &base, &clients, args.concurrency, "w", args.warmup).await?;
+        sqlx::query("ANALYZE").execute(store.pool()).await?;
+    }
+
     // Throughput: a fixed number of requests in flight.
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..args.concurrency {
-        let (http, base, clients, next) =
-            (http.clone(), base.clone(), clients.clone(), next.clone());
-        let total = args.tickets;
-        workers.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= total {
-                    return Ok::<_, anyhow::Error>(times);
-                }
-                let c = &clients[(n + w) % clients.len()];
-                let t = Instant::now();
-                open_ticket(&http, &base, c, &format!("t{n}"), n).await?;
-                times.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-        }));
-    }
-    let mut closed = Vec::new();
-    for w in workers {
-        closed.extend(w.await??);
-    }
+    let mut closed =
+        closed_loop(&http, &base, &clients, args.concurrency, "t", args.tickets).await?;
     let throughput_s = started.elapsed().as_secs_f64();
     closed.sort_by(f64::total_cmp);
 
@@ -206,7 +230,7 @@ async fn main() -> Result<()> {
     open.sort_by(f64::total_cmp);
 
     // Every ticket's first message stored by the router.
-    let total = args.tickets + count;
+    let total = args.warmup + args.tickets + count;
     let store = Store::connect(&db.url).await?;
     let drained = loop {
         let stored: i64 = sqlx::query_scalar(
@@ -233,11 +257,12 @@ async fn main() -> Result<()> {
     db.drop().await?;
 
     println!(
-        "ticket creation ({}), {} clients: {} tickets with {} in flight in {:.2} s = {:.0} tickets/s \
+        "ticket creation ({}), {} clients, {} tickets there before: {} tickets with {} in flight in {:.2} s = {:.0} tickets/s \
          (p50 {:.1} ms, p99 {:.1} ms); at {}/s for {} s: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms; \
          every first message stored {:.0} ms after the last answer",
         args.backend,
         args.clients,
+        args.warmup,
         args.tickets,
         args.concurrency,
         throughput_s,

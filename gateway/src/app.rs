@@ -66,6 +66,8 @@ pub struct AppState {
     /// The knowledge base, its index and the bot's classifier: opened by the server (the
     /// index has one writer per data dir), not by one-shot commands.
     pub kb: Arc<std::sync::OnceLock<Arc<crate::kb::Kb>>>,
+    /// Opens the portal's tickets sent at the same moment together (group commit).
+    pub tickets: crate::portal::desk::TicketDesk,
 }
 
 /// A consumer name that no other process shares, and that a restarted process gets back.
@@ -216,6 +218,13 @@ impl AppState {
             blobs.clone(),
             store.clone(),
         ));
+        let tickets = crate::portal::desk::TicketDesk::start(crate::portal::desk::Parts {
+            store: store.clone(),
+            ids: ids.clone(),
+            stream: stream.clone(),
+            realtime: realtime.clone(),
+            workflow: workflow.clone(),
+        });
         let state = Self {
             config,
             store,
@@ -237,6 +246,7 @@ impl AppState {
             login_limits: Arc::new(crate::web::auth::LoginLimits::new(&config_web)),
             email_senders: Arc::new(crate::email::SenderLimits::new(email_per_hour)),
             mailer: Arc::new(crate::web::auth::LogMailer),
+            tickets,
             workflow,
             kb: Arc::new(std::sync::OnceLock::new()),
         };

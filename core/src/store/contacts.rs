@@ -51,6 +51,36 @@ impl Store {
         Ok(merged.unwrap_or(row.try_get(0)?))
     }
 
+    /// [`Store::surviving_contact`] of many at once (one read): each id found, with the
+    /// contact it lives on as; unknown ids are missing.
+    pub async fn surviving_contacts(
+        &self,
+        contact_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut unique: Vec<&str> = contact_ids.iter().map(String::as_str).collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut out = std::collections::HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(1000) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, merged_into FROM contacts WHERE id IN ({list})"
+            )));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let id: String = row.try_get(0)?;
+                let merged: Option<String> = row.try_get(1)?;
+                out.insert(id.clone(), merged.unwrap_or(id));
+            }
+        }
+        Ok(out)
+    }
+
     /// Merges contact `from` into `into`: identities, conversations, participations and
     /// authored messages move to the survivor, and every contact ever merged into `from`
     /// now points at the survivor too, so chains of merges resolve in one step at any

@@ -44,10 +44,11 @@ pub struct Ingested {
 
 /// A bind value of a dynamically built statement.
 #[derive(Debug, Clone)]
-enum Val {
+pub(super) enum Val {
     Text(String),
     OptText(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
 }
 
 /// Largest number of bind values in one statement (SQLite allows 32766).
@@ -62,6 +63,7 @@ fn query_with(sql: String, vals: &[Val]) -> sqlx::query::Query<'_, Any, sqlx::an
             Val::Text(s) => q.bind(s.as_str()),
             Val::OptText(s) => q.bind(s.as_deref()),
             Val::Int(i) => q.bind(*i),
+            Val::OptInt(i) => q.bind(*i),
         };
     }
     q
@@ -76,7 +78,7 @@ fn placeholders(first: usize, n: usize) -> String {
 
 /// `INSERT … VALUES (…),(…) <tail>` in chunks that respect the bind limit; returns the
 /// rows that `tail`'s RETURNING gives back, if any.
-async fn insert_rows(
+pub(super) async fn insert_rows(
     tx: &mut Tx,
     head: &str,
     tail: &str,
@@ -106,7 +108,7 @@ async fn insert_rows(
 }
 
 /// `SELECT … WHERE <prefix> col IN (…)` in chunks; `fixed` binds come first.
-async fn select_in(
+pub(super) async fn select_in(
     tx: &mut Tx,
     sql_before_in: &str,
     fixed: &[Val],
@@ -183,7 +185,7 @@ impl Store {
             status,
             now,
         );
-        insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
+        insert_conversations(&mut tx, std::slice::from_ref(&c), None).await?;
         tx.commit().await?;
         match find().await? {
             Some(id) => self.conversation(&id).await,
@@ -525,7 +527,7 @@ impl Store {
                 }
             })
             .collect();
-        let opened = insert_conversations(tx, &fresh).await?;
+        let opened = insert_conversations(tx, &fresh, None).await?;
         let mut out = Vec::with_capacity(fresh.len());
         for c in fresh {
             if opened.contains(&c.id) {
@@ -614,10 +616,12 @@ async fn create_contacts(
 }
 
 /// Inserts new conversations, each with its `conversation_opened` event; returns the ids
-/// inserted (a thread another node opened first keeps theirs).
+/// inserted (a thread another node opened first keeps theirs). `people_since`: they are
+/// for people from then on (their SLA clocks run), written with the rows themselves.
 pub(super) async fn insert_conversations(
     tx: &mut Tx,
     fresh: &[Conversation],
+    people_since: Option<i64>,
 ) -> Result<HashSet<String>> {
     let rows: Vec<Vec<Val>> = fresh
         .iter()
@@ -639,12 +643,13 @@ pub(super) async fn insert_conversations(
                 Val::Int(c.updated_at),
                 Val::Int(c.last_message_at),
                 Val::Int(i64::from(c.bot_active)),
+                Val::OptInt(people_since),
             ]
         })
         .collect();
     let inserted = insert_rows(
         tx,
-        "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active)",
+        "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active, people_since)",
         "ON CONFLICT DO NOTHING RETURNING id",
         &rows,
     )

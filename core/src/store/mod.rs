@@ -56,7 +56,9 @@ pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::PortalUser;
-pub use tickets::{NewTicket, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread};
+pub use tickets::{
+    NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
+};
 pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
@@ -183,6 +185,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
             include_str!("../../../migrations/0008_message_blobs.sql"),
             include_str!("../../../migrations/0008_message_blobs.postgres.sql")
         ),
+    ),
+    (
+        20,
+        "trigger lookups",
+        include_str!("../../../migrations/0020_trigger_lookups.sqlite.sql"),
+        include_str!("../../../migrations/0020_trigger_lookups.postgres.sql"),
     ),
 ];
 

@@ -6,6 +6,9 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use std::collections::{HashMap, HashSet};
+
+use super::ingest::{Val, insert_rows};
 use super::portal::ClientScope;
 use super::{Store, rows};
 use crate::clock::Ids;
@@ -80,6 +83,26 @@ pub struct NewTicket<'a> {
     pub client_key: &'a str,
 }
 
+/// What opening a ticket gives: the ticket, its conversation, its card, and whether it
+/// is new (`false`: the form was sent before and this is the ticket it opened).
+pub type Opened = (Ticket, Conversation, Card, bool);
+
+/// A form's subject and key, checked.
+fn checked(subject: &str, client_key: &str) -> Result<()> {
+    if subject.is_empty() {
+        return Err(Error::invalid("a ticket needs a subject"));
+    }
+    if subject.chars().count() > MAX_SUBJECT_CHARS {
+        return Err(Error::invalid(format!(
+            "a subject may be at most {MAX_SUBJECT_CHARS} characters"
+        )));
+    }
+    if client_key.is_empty() || client_key.len() > 64 {
+        return Err(Error::invalid("the form's key is missing; reload the page"));
+    }
+    Ok(())
+}
+
 /// How the portal lists tickets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TicketQuery {
@@ -135,118 +158,262 @@ impl Store {
         ids: &Ids,
         scope: &ClientScope,
         new: &NewTicket<'_>,
-    ) -> Result<(Ticket, Conversation, Card, bool)> {
-        let subject = new.subject.trim();
-        if subject.is_empty() {
-            return Err(Error::invalid("a ticket needs a subject"));
-        }
-        if subject.chars().count() > MAX_SUBJECT_CHARS {
-            return Err(Error::invalid(format!(
-                "a subject may be at most {MAX_SUBJECT_CHARS} characters"
-            )));
-        }
-        if new.client_key.is_empty() || new.client_key.len() > 64 {
-            return Err(Error::invalid("the form's key is missing; reload the page"));
-        }
-        let contact_id = self.surviving_contact(&scope.contact_id).await?;
-        let now = ids.now_ms();
-        let ticket_id = ids.new_id();
-        let mut tx = self.begin_write().await?;
-        let number = self.take_numbers(&mut tx, "conversation_number", 1).await?;
-        let c = super::ingest::ours(
-            ids.new_id(),
-            number,
-            new.inbox,
-            new.channel,
-            scope.company_id.clone(),
-            &contact_id,
-            &ticket_thread(&ticket_id),
-            Some(subject),
-            Status::Open,
-            now,
-        );
-        super::ingest::insert_conversations(&mut tx, std::slice::from_ref(&c)).await?;
-        // People from the start: its SLA clocks run from now.
-        sqlx::query("UPDATE conversations SET people_since = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&c.id)
-            .execute(&mut **tx)
-            .await?;
-        let inserted = sqlx::query(
-            "INSERT INTO tickets (id, number, conversation_id, company_id, contact_id, subject, category, client_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-        )
-        .bind(&ticket_id)
-        .bind(number)
-        .bind(&c.id)
-        .bind(scope.company_id.as_deref())
-        .bind(&contact_id)
-        .bind(subject)
-        .bind(new.category)
-        .bind(new.client_key)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            // The same form sent again: the ticket it opened (the number taken is a gap).
-            drop(tx);
-            let found = self
-                .ticket_by_key(scope, new.client_key)
-                .await?
-                .ok_or_else(|| Error::Conflict("the ticket was opened meanwhile".into()))?;
-            return self.opened(found, false).await;
-        }
-        let t = Ticket {
-            id: ticket_id,
-            number,
-            conversation_id: c.id.clone(),
-            company_id: scope.company_id.clone(),
-            contact_id,
-            opened_by: scope.name.clone(),
-            subject: subject.to_owned(),
-            category: new.category.to_owned(),
-            status: TicketStatus::Open,
-            assignee: None,
-            created_at: now,
-            last_message_at: now,
-        };
-        let payload = t.card();
-        let card = Card {
-            id: ids.new_id(),
-            conversation_id: c.id.clone(),
-            payload: payload.clone(),
-            created_at: now,
-            updated_at: now,
-        };
-        sqlx::query(
-            "INSERT INTO cards (id, conversation_id, kind, subject_id, payload, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(&card.id)
-        .bind(&c.id)
-        .bind(payload.kind().as_str())
-        .bind(payload.subject_id())
-        .bind(serde_json::to_string(&payload)?)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        // The client's activity log has it, written with it.
-        sqlx::query(
-            "INSERT INTO portal_audit (id, company_id, contact_id, user_id, action, subject, detail, created_at) VALUES ($1, $2, $3, $4, 'ticket', $5, $6, $7)",
-        )
-        .bind(ids.new_id())
-        .bind(scope.company_id.as_deref())
-        .bind(&scope.contact_id)
-        .bind(&scope.user_id)
-        .bind(format!("#{number}"))
-        .bind(subject)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        tx.commit().await?;
-        Ok((t, c, card, true))
+    ) -> Result<Opened> {
+        self.open_tickets(ids, &[(scope, new.clone())])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(Error::Conflict("no ticket was opened".into())))
     }
 
-    async fn opened(&self, t: Ticket, fresh: bool) -> Result<(Ticket, Conversation, Card, bool)> {
+    /// Opens many clients' tickets with one transaction and a fixed number of statements
+    /// (group commit: the portal gathers the forms sent at the same moment). Each form
+    /// gets its own answer, in order: bad input refuses that form alone, and a form sent
+    /// again (stored before, or twice in this batch) gets the ticket it opened, with
+    /// `false`. An error for the whole batch (the database) is the outer one.
+    pub async fn open_tickets(
+        &self,
+        ids: &Ids,
+        batch: &[(&ClientScope, NewTicket<'_>)],
+    ) -> Result<Vec<Result<Opened>>> {
+        let mut out: Vec<Option<Result<Opened>>> = batch.iter().map(|_| None).collect();
+        let mut subjects: Vec<&str> = Vec::with_capacity(batch.len());
+        for (i, (_, new)) in batch.iter().enumerate() {
+            let subject = new.subject.trim();
+            subjects.push(subject);
+            if let Err(e) = checked(subject, new.client_key) {
+                out[i] = Some(Err(e));
+            }
+        }
+        // Merged contacts: the ticket goes to the survivor, read once for the batch.
+        let asked: Vec<String> = batch
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| out[*i].is_none())
+            .map(|(_, (s, _))| s.contact_id.clone())
+            .collect();
+        let survivors = self.surviving_contacts(&asked).await?;
+        // One form per (contact, key); a repeat inside the batch waits for the first.
+        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        let mut pending: Vec<usize> = Vec::new();
+        for (i, (scope, new)) in batch.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            let Some(contact) = survivors.get(&scope.contact_id) else {
+                out[i] = Some(Err(Error::not_found(format!(
+                    "contact {}",
+                    scope.contact_id
+                ))));
+                continue;
+            };
+            match first_of.entry((contact.as_str(), new.client_key)) {
+                std::collections::hash_map::Entry::Occupied(e) => repeats.push((i, *e.get())),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(i);
+                    pending.push(i);
+                }
+            }
+        }
+        // A form whose key another transaction stored first (a form sent twice at once
+        // to two nodes) undoes the attempt; the next one answers it with that ticket.
+        for _ in 0..3 {
+            if pending.is_empty() {
+                break;
+            }
+            let rows: Vec<(usize, &ClientScope, &NewTicket<'_>, &str, &str)> = pending
+                .iter()
+                .map(|&i| {
+                    let (scope, new) = &batch[i];
+                    let contact = survivors.get(&scope.contact_id).map_or("", String::as_str);
+                    (i, *scope, new, subjects[i], contact)
+                })
+                .collect();
+            let (opened, lost) = self.insert_tickets(ids, &rows).await?;
+            for (i, o) in opened {
+                out[i] = Some(Ok(o));
+            }
+            // Nothing was stored: the forms answered by a stored ticket leave, the rest
+            // go again.
+            for i in lost {
+                let (scope, new) = &batch[i];
+                let contact = survivors
+                    .get(&scope.contact_id)
+                    .map_or(scope.contact_id.as_str(), String::as_str);
+                if let Some(found) = self.ticket_by_key(contact, new.client_key).await? {
+                    out[i] = Some(self.opened(found, false).await);
+                }
+            }
+            pending.retain(|&i| out[i].is_none());
+        }
+        for i in pending {
+            out[i] = Some(Err(Error::Conflict(
+                "the ticket was opened meanwhile; send the form again".into(),
+            )));
+        }
+        for (i, first) in repeats {
+            out[i] = Some(match &out[first] {
+                Some(Ok((t, c, card, _))) => Ok((t.clone(), c.clone(), card.clone(), false)),
+                Some(Err(e)) => Err(Error::Conflict(e.to_string())),
+                None => Err(Error::Conflict("the ticket was not opened".into())),
+            });
+        }
+        Ok(out
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Err(Error::Conflict("the ticket was not opened".into()))))
+            .collect())
+    }
+
+    /// One transaction for `rows` (index, scope, form, trimmed subject, surviving contact):
+    /// the tickets opened, or none and the indexes whose key was stored meanwhile.
+    async fn insert_tickets(
+        &self,
+        ids: &Ids,
+        rows: &[(usize, &ClientScope, &NewTicket<'_>, &str, &str)],
+    ) -> Result<(Vec<(usize, Opened)>, Vec<usize>)> {
+        let n = i64::try_from(rows.len()).map_err(|_| Error::invalid("too many tickets"))?;
+        let now = ids.now_ms();
+        let mut tx = self.begin_write().await?;
+        let last = self.take_numbers(&mut tx, "conversation_number", n).await?;
+        let mut tickets = Vec::with_capacity(rows.len());
+        let mut conversations = Vec::with_capacity(rows.len());
+        for (k, (_, scope, new, subject, contact)) in rows.iter().enumerate() {
+            let number = last - n + 1 + i64::try_from(k).unwrap_or(0);
+            let ticket_id = ids.new_id();
+            let c = super::ingest::ours(
+                ids.new_id(),
+                number,
+                new.inbox,
+                new.channel,
+                scope.company_id.clone(),
+                contact,
+                &ticket_thread(&ticket_id),
+                Some(subject),
+                Status::Open,
+                now,
+            );
+            tickets.push(Ticket {
+                id: ticket_id,
+                number,
+                conversation_id: c.id.clone(),
+                company_id: scope.company_id.clone(),
+                contact_id: (*contact).to_owned(),
+                opened_by: scope.name.clone(),
+                subject: (*subject).to_owned(),
+                category: new.category.to_owned(),
+                status: TicketStatus::Open,
+                assignee: None,
+                created_at: now,
+                last_message_at: now,
+            });
+            conversations.push(c);
+        }
+        // People from the start: their SLA clocks run from now.
+        super::ingest::insert_conversations(&mut tx, &conversations, Some(now)).await?;
+        let ticket_rows: Vec<Vec<Val>> = rows
+            .iter()
+            .zip(&tickets)
+            .map(|((_, _, new, ..), t)| {
+                vec![
+                    Val::Text(t.id.clone()),
+                    Val::Int(t.number),
+                    Val::Text(t.conversation_id.clone()),
+                    Val::OptText(t.company_id.clone()),
+                    Val::Text(t.contact_id.clone()),
+                    Val::Text(t.subject.clone()),
+                    Val::Text(t.category.clone()),
+                    Val::Text(new.client_key.to_owned()),
+                    Val::Int(now),
+                ]
+            })
+            .collect();
+        let inserted: HashSet<String> = insert_rows(
+            &mut tx,
+            "INSERT INTO tickets (id, number, conversation_id, company_id, contact_id, subject, category, client_key, created_at)",
+            "ON CONFLICT DO NOTHING RETURNING id",
+            &ticket_rows,
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<std::result::Result<_, _>>()?;
+        if inserted.len() < tickets.len() {
+            // Rolled back: the numbers taken are a gap.
+            drop(tx);
+            let lost = rows
+                .iter()
+                .zip(&tickets)
+                .filter(|(_, t)| !inserted.contains(&t.id))
+                .map(|((i, ..), _)| *i)
+                .collect();
+            return Ok((Vec::new(), lost));
+        }
+        let cards: Vec<Card> = tickets
+            .iter()
+            .map(|t| Card {
+                id: ids.new_id(),
+                conversation_id: t.conversation_id.clone(),
+                payload: t.card(),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let card_rows = cards
+            .iter()
+            .map(|card| {
+                Ok(vec![
+                    Val::Text(card.id.clone()),
+                    Val::Text(card.conversation_id.clone()),
+                    Val::Text(card.payload.kind().as_str().into()),
+                    Val::Text(card.payload.subject_id().to_owned()),
+                    Val::Text(serde_json::to_string(&card.payload)?),
+                    Val::Int(now),
+                    Val::Int(now),
+                ])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO cards (id, conversation_id, kind, subject_id, payload, created_at, updated_at)",
+            "",
+            &card_rows,
+        )
+        .await?;
+        // The clients' activity logs have them, written with them.
+        let audit_rows: Vec<Vec<Val>> = rows
+            .iter()
+            .zip(&tickets)
+            .map(|((_, scope, ..), t)| {
+                vec![
+                    Val::Text(ids.new_id()),
+                    Val::OptText(scope.company_id.clone()),
+                    Val::Text(scope.contact_id.clone()),
+                    Val::Text(scope.user_id.clone()),
+                    Val::Text("ticket".into()),
+                    Val::Text(format!("#{}", t.number)),
+                    Val::Text(t.subject.clone()),
+                    Val::Int(now),
+                ]
+            })
+            .collect();
+        insert_rows(
+            &mut tx,
+            "INSERT INTO portal_audit (id, company_id, contact_id, user_id, action, subject, detail, created_at)",
+            "",
+            &audit_rows,
+        )
+        .await?;
+        tx.commit().await?;
+        let opened = rows
+            .iter()
+            .zip(tickets.into_iter().zip(conversations).zip(cards))
+            .map(|((i, ..), ((t, c), card))| (*i, (t, c, card, true)))
+            .collect();
+        Ok((opened, Vec::new()))
+    }
+
+    async fn opened(&self, t: Ticket, fresh: bool) -> Result<Opened> {
         let c = self.conversation(&t.conversation_id).await?;
         let payload = t.card();
         let card = self
@@ -260,11 +427,11 @@ impl Store {
         Ok((t, c, card, fresh))
     }
 
-    async fn ticket_by_key(&self, scope: &ClientScope, key: &str) -> Result<Option<Ticket>> {
+    async fn ticket_by_key(&self, contact_id: &str, key: &str) -> Result<Option<Ticket>> {
         let row = sqlx::query(AssertSqlSafe(format!(
             "SELECT {TICKET_COLUMNS} FROM {TICKET_FROM} WHERE t.contact_id = $1 AND t.client_key = $2"
         )))
-        .bind(&scope.contact_id)
+        .bind(contact_id)
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;

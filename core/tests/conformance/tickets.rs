@@ -252,3 +252,136 @@ async fn tickets_thread_everything_into_one_conversation_and_stay_in_scope(env: 
         Some(t.id.clone())
     );
 }
+
+on_every_backend!(tickets_sent_together_open_in_one_batch_each_with_its_own_answer);
+
+/// The portal's group commit: forms sent at the same moment are opened by one
+/// transaction, yet each keeps its own answer. Bad input refuses that form alone; a form
+/// sent twice in the batch, or sent before, is the ticket it opened; every new ticket
+/// has its own number, conversation (for people, SLA running), card and audit line; a
+/// client whose contact was merged gets its ticket on the surviving contact.
+async fn tickets_sent_together_open_in_one_batch_each_with_its_own_answer(env: Env) {
+    let acme = env.store.create_company(&env.ids, "Acme").await.unwrap();
+    let globex = env.store.create_company(&env.ids, "Globex").await.unwrap();
+    let ana = client(&env, "ana@acme.example", &acme).await;
+    let gil = client(&env, "gil@globex.example", &globex).await;
+    let (before, ..) = env
+        .store
+        .open_ticket(&env.ids, &ana, &new_ticket("Sent before", "old"))
+        .await
+        .unwrap();
+    let long = "x".repeat(201);
+    let batch = vec![
+        (&ana, new_ticket("Printer jams", "a1")),
+        (&gil, new_ticket("Invoice question", "g1")),
+        (&ana, new_ticket("   ", "a2")),
+        (&ana, new_ticket("Printer jams", "a1")),
+        (&ana, new_ticket("Sent before", "old")),
+        (&gil, new_ticket(&long, "g2")),
+        (&gil, new_ticket("Toner", "g3")),
+    ];
+    let out = env.store.open_tickets(&env.ids, &batch).await.unwrap();
+    assert_eq!(out.len(), batch.len());
+    let ok = |i: usize| out[i].as_ref().unwrap_or_else(|e| panic!("form {i}: {e}"));
+    for i in [2, 5] {
+        assert!(
+            matches!(out[i], Err(switchboard_core::Error::Invalid(_))),
+            "form {i}: {:?}",
+            out[i].as_ref().map(|o| &o.0)
+        );
+    }
+    let fresh: Vec<usize> = [0, 1, 6].into();
+    for &i in &fresh {
+        let (t, c, card, new) = ok(i);
+        assert!(new, "form {i} opens a ticket");
+        assert_eq!(t.number, c.number);
+        assert_eq!(c.thread_key, format!("ticket:{}", t.id));
+        assert_eq!(card.payload, t.card());
+        assert_eq!(card.conversation_id, c.id);
+        assert_eq!(t.subject, batch[i].1.subject);
+        assert_eq!(t.contact_id, batch[i].0.contact_id);
+        assert_eq!(t.company_id, batch[i].0.company_id);
+        let stored = env.store.conversation(&c.id).await.unwrap();
+        assert!(!stored.bot_active);
+        assert_eq!(stored.status, Status::Open);
+        let since: Option<i64> =
+            sqlx::query_scalar("SELECT people_since FROM conversations WHERE id = $1")
+                .bind(&c.id)
+                .fetch_one(env.store.pool())
+                .await
+                .unwrap();
+        assert!(since.is_some(), "form {i}: its SLA clocks run");
+    }
+    let mut numbers: Vec<i64> = fresh.iter().map(|&i| ok(i).0.number).collect();
+    numbers.push(before.number);
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 4, "every ticket has its own number");
+    // The same form twice in the batch: one ticket, the second told it is not new.
+    assert!(!ok(3).3);
+    assert_eq!(ok(3).0.id, ok(0).0.id);
+    assert_eq!(ok(3).1.id, ok(0).1.id);
+    // Sent before: the ticket it opened then.
+    assert!(!ok(4).3);
+    assert_eq!(ok(4).0.id, before.id);
+    // Each company sees its own, and each new ticket has one audit line.
+    let (mine, total) = env
+        .store
+        .client_tickets(&ana, &TicketQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(total, 2, "{mine:?}");
+    let (theirs, total) = env
+        .store
+        .client_tickets(&gil, &TicketQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(total, 2, "{theirs:?}");
+    let log = env.store.client_audit_log(&gil, 50).await.unwrap();
+    let tickets: Vec<&str> = log
+        .iter()
+        .filter(|a| a.action == "ticket")
+        .filter_map(|a| a.subject.as_deref())
+        .collect();
+    assert_eq!(tickets.len(), 2, "{log:?}");
+    assert!(tickets.contains(&format!("#{}", ok(1).0.number).as_str()));
+    let ana_log = env.store.client_audit_log(&ana, 50).await.unwrap();
+    assert_eq!(
+        ana_log.iter().filter(|a| a.action == "ticket").count(),
+        2,
+        "{ana_log:?}"
+    );
+
+    // A merged contact: the ticket lands on the survivor.
+    let other = env
+        .open(env.email("ana.home@mail.example", "home-first", "hi"))
+        .await;
+    let other = env.store.conversation(&other).await.unwrap().contact_id;
+    env.store
+        .merge_contacts(&env.ids, &ana.contact_id, &other)
+        .await
+        .unwrap();
+    let out = env
+        .store
+        .open_tickets(&env.ids, &[(&ana, new_ticket("After the merge", "m1"))])
+        .await
+        .unwrap();
+    let (t, c, ..) = out[0].as_ref().unwrap();
+    assert_eq!(t.contact_id, other);
+    assert_eq!(c.contact_id, other);
+    let again = env
+        .store
+        .open_ticket(&env.ids, &ana, &new_ticket("After the merge", "m1"))
+        .await
+        .unwrap();
+    assert_eq!((again.0.id.as_str(), again.3), (t.id.as_str(), false));
+
+    // An empty batch opens nothing.
+    assert!(
+        env.store
+            .open_tickets(&env.ids, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

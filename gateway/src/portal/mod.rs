@@ -24,6 +24,7 @@ use words::{AccountWords, Words, account_words, lang_of, words};
 
 pub mod auth;
 pub mod billing;
+pub mod desk;
 pub mod dispatch;
 pub mod pages;
 pub mod pay;

@@ -25,10 +25,11 @@ use switchboard_core::domain::{
     Attachment, AuthorKind, Channel, Direction, Identity, Message, TicketStatus,
 };
 use switchboard_core::realtime::Event;
-use switchboard_core::store::{NewTicket, Ticket, TicketQuery};
+use switchboard_core::store::{Ticket, TicketQuery};
 use switchboard_core::stream::INBOUND;
 use tokio_util::io::StreamReader;
 
+use super::desk::{Opening, Refused};
 use super::pages::stamp;
 use super::words::{SupportWords, support_words};
 use super::{Client, Layout, not_found, private};
@@ -335,65 +336,30 @@ pub async fn create(
         Err(e) => return Err(refuse(&form, e.to_string())),
     };
     let (inbox, channel) = ticket_inbox(&state);
-    let opened = state
-        .store
-        .open_ticket(
-            &state.ids,
-            &client.scope,
-            &NewTicket {
-                inbox: &inbox,
-                channel,
-                subject: &form.subject,
-                category: &form.category,
-                client_key: &form.key,
-            },
-        )
-        .await;
-    let (ticket, conversation, card, fresh) = match opened {
-        Ok(x) => x,
-        Err(switchboard_core::Error::Invalid(m)) => return Err(refuse(&form, m)),
-        Err(e) => return Err(api(e)),
-    };
     let who = sender(&client).map_err(api)?;
-    let env = envelope(
-        state.ids.new_id(),
-        Submission {
-            inbox: &conversation.inbox,
-            ticket_id: &ticket.id,
-            key: None,
-            sender: &who,
-            sender_name: client.scope.name.as_deref(),
-            subject: &ticket.subject,
-            text: &text,
+    let opened = state
+        .tickets
+        .open(Opening {
+            scope: client.scope.clone(),
+            inbox,
+            channel,
+            subject: form.subject.clone(),
+            category: form.category.clone(),
+            key: form.key.clone(),
+            sender: who,
+            text,
             attachments: std::mem::take(&mut form.files),
-        },
-        state.ids.now_ms(),
-    );
-    if let Err(e) = submit(&state, &env).await {
-        tracing::warn!(error = %e, ticket = %ticket.id, "ticket message not accepted");
-        return Err(refuse(&form, w.not_sent.to_owned()));
-    }
-    if fresh {
-        let scope = conversation.scope();
-        let events = [
-            Event::ConversationOpened {
-                conversation: conversation.clone(),
-            },
-            Event::CardAdded { scope, card },
-        ];
-        if let Err(e) = state.realtime.publish_all(&events).await {
-            tracing::debug!(error = %e, "realtime publish failed");
+        })
+        .await;
+    let (ticket, ..) = match opened {
+        Ok(x) => x,
+        Err(Refused::Store(switchboard_core::Error::Invalid(m))) => return Err(refuse(&form, m)),
+        Err(Refused::Store(e)) => return Err(api(e)),
+        Err(Refused::NotSent(e)) => {
+            tracing::warn!(error = %e, "a ticket was not opened");
+            return Err(refuse(&form, w.not_sent.to_owned()));
         }
-        // No bot on a ticket: it goes to people at once (its SLA clocks run from its
-        // opening; an agent online gets it).
-        if let Err(e) = state
-            .workflow
-            .offer(std::slice::from_ref(&conversation.id))
-            .await
-        {
-            tracing::warn!(error = %e, "a new ticket was not offered to agents");
-        }
-    }
+    };
     Ok(private(
         Redirect::to(&format!("/portal/tickets/{}?opened=1", ticket.number)).into_response(),
     ))

@@ -1,0 +1,223 @@
+//! The ticket desk: portal tickets opened together (group commit). Each `POST
+//! /portal/tickets` hands its form to one task, which takes every form waiting at that
+//! moment and opens them with one transaction ([`Store::open_tickets`]), puts their first
+//! messages on the inbound stream with one append, and only then answers each form. The
+//! announcements (the inbox's new conversations and cards, the offer to agents online)
+//! follow for the whole batch at once. A lone form waits for nobody: a batch starts as
+//! soon as one form arrives and a slot is free, and the next batch is what came in
+//! meanwhile.
+
+use std::sync::Arc;
+
+use switchboard_channels::portal::{Submission, envelope};
+use switchboard_core::clock::Ids;
+use switchboard_core::domain::{Attachment, Channel, Identity};
+use switchboard_core::realtime::{Event, Realtime};
+use switchboard_core::store::{ClientScope, NewTicket, Opened, Store};
+use switchboard_core::stream::{INBOUND, Stream};
+use switchboard_core::workflow::Workflow;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// The most forms one transaction takes.
+const MAX_BATCH: usize = 256;
+/// Batches being opened at once: a batch spends most of its time waiting on the
+/// database, so a few overlap (each on its own connection; SQLite's writers queue).
+const IN_FLIGHT: usize = 3;
+
+/// A client's form: the ticket and its first message.
+#[derive(Debug)]
+pub struct Opening {
+    pub scope: ClientScope,
+    pub inbox: String,
+    pub channel: Channel,
+    pub subject: String,
+    pub category: String,
+    pub key: String,
+    /// The verified address the client signed in with.
+    pub sender: Identity,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// Why a form opened no ticket.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error(transparent)]
+    Store(#[from] switchboard_core::Error),
+    /// Nothing of the batch was stored (the database failed), or the ticket is stored
+    /// and its first message was not accepted: either way the same form sent again
+    /// opens the ticket, or finds it, and sends the message.
+    #[error("not sent: {0}")]
+    NotSent(String),
+}
+
+struct Job {
+    form: Opening,
+    reply: oneshot::Sender<Result<Opened, Refused>>,
+}
+
+/// What the desk's task works with.
+pub struct Parts {
+    pub store: Store,
+    pub ids: Ids,
+    pub stream: Arc<dyn Stream>,
+    pub realtime: Arc<dyn Realtime>,
+    pub workflow: Arc<Workflow>,
+}
+
+/// Hands forms to the desk's task; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct TicketDesk {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl TicketDesk {
+    /// Starts the task; it ends when the last handle is dropped.
+    pub fn start(parts: Parts) -> Self {
+        let (jobs, rx) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(Arc::new(parts), rx));
+        Self { jobs }
+    }
+
+    /// Opens the form's ticket and accepts its first message; returns once both are
+    /// durable.
+    pub async fn open(&self, form: Opening) -> Result<Opened, Refused> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { form, reply })
+            .await
+            .map_err(|_| switchboard_core::Error::ShuttingDown)?;
+        answer
+            .await
+            .map_err(|_| switchboard_core::Error::ShuttingDown)?
+    }
+}
+
+async fn run(parts: Arc<Parts>, mut rx: mpsc::Receiver<Job>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    loop {
+        // A free slot first: while every slot is busy, forms gather into the next batch.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = rx.recv().await else {
+            return;
+        };
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let parts = parts.clone();
+        tokio::spawn(async move {
+            let announce = serve(&parts, jobs).await;
+            drop(slot);
+            if !announce.is_empty() {
+                announce_opened(&parts, announce).await;
+            }
+        });
+    }
+}
+
+/// Opens a batch and answers each form; returns the new tickets to announce.
+async fn serve(parts: &Parts, jobs: Vec<Job>) -> Vec<Opened> {
+    let forms: Vec<(&ClientScope, NewTicket<'_>)> = jobs
+        .iter()
+        .map(|j| {
+            (
+                &j.form.scope,
+                NewTicket {
+                    inbox: &j.form.inbox,
+                    channel: j.form.channel,
+                    subject: &j.form.subject,
+                    category: &j.form.category,
+                    client_key: &j.form.key,
+                },
+            )
+        })
+        .collect();
+    let results = match parts.store.open_tickets(&parts.ids, &forms).await {
+        Ok(r) => r,
+        Err(e) => {
+            let message = e.to_string();
+            tracing::warn!(error = %message, forms = jobs.len(), "tickets not opened");
+            for j in jobs {
+                let _ = j.reply.send(Err(Refused::NotSent(message.clone())));
+            }
+            return Vec::new();
+        }
+    };
+    drop(forms);
+    // Every ticket's first message, one append (a form sent again appends it again: the
+    // router keeps one, by the thread's own key).
+    let mut payloads = Vec::new();
+    for (j, r) in jobs.iter().zip(&results) {
+        let Ok((ticket, conversation, ..)) = r else {
+            continue;
+        };
+        let env = envelope(
+            parts.ids.new_id(),
+            Submission {
+                inbox: &conversation.inbox,
+                ticket_id: &ticket.id,
+                key: None,
+                sender: &j.form.sender,
+                sender_name: j.form.scope.name.as_deref(),
+                subject: &ticket.subject,
+                text: &j.form.text,
+                attachments: j.form.attachments.clone(),
+            },
+            parts.ids.now_ms(),
+        );
+        match serde_json::to_string(&env) {
+            Ok(json) => payloads.push(json),
+            Err(e) => tracing::error!(error = %e, "a ticket's message was not encoded"),
+        }
+    }
+    let sent = if payloads.is_empty() {
+        Ok(())
+    } else {
+        parts
+            .stream
+            .append_batch(INBOUND, &payloads)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let mut fresh = Vec::new();
+    for (j, r) in jobs.into_iter().zip(results) {
+        let answer = match (r, &sent) {
+            (Err(e), _) => Err(Refused::Store(e)),
+            (Ok(_), Err(e)) => Err(Refused::NotSent(e.clone())),
+            (Ok(o), Ok(())) => {
+                if o.3 {
+                    fresh.push(o.clone());
+                }
+                Ok(o)
+            }
+        };
+        let _ = j.reply.send(answer);
+    }
+    fresh
+}
+
+/// The inbox learns of the new tickets, and agents online are offered them: no bot on
+/// a ticket, it goes to people at once (its SLA clocks run from its opening).
+async fn announce_opened(parts: &Parts, opened: Vec<Opened>) {
+    let mut events = Vec::with_capacity(opened.len() * 2);
+    let mut ids = Vec::with_capacity(opened.len());
+    for (_, conversation, card, _) in opened {
+        ids.push(conversation.id.clone());
+        let scope = conversation.scope();
+        events.push(Event::ConversationOpened { conversation });
+        events.push(Event::CardAdded { scope, card });
+    }
+    if let Err(e) = parts.realtime.publish_all(&events).await {
+        tracing::debug!(error = %e, "realtime publish failed");
+    }
+    if let Err(e) = parts.workflow.offer(&ids).await {
+        tracing::warn!(error = %e, "new tickets were not offered to agents");
+    }
+}
