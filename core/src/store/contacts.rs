@@ -62,12 +62,9 @@ impl Store {
         unique.dedup();
         let mut out = std::collections::HashMap::with_capacity(unique.len());
         for chunk in unique.chunks(1000) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(",");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "SELECT id, merged_into FROM contacts WHERE id IN ({list})"
+                "SELECT id, merged_into FROM contacts WHERE id IN ({})",
+                super::ingest::placeholders(1, chunk.len())
             )));
             for id in chunk {
                 q = q.bind(*id);

@@ -69,7 +69,7 @@ fn query_with(sql: String, vals: &[Val]) -> sqlx::query::Query<'_, Any, sqlx::an
     q
 }
 
-fn placeholders(first: usize, n: usize) -> String {
+pub(super) fn placeholders(first: usize, n: usize) -> String {
     (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -108,7 +108,7 @@ pub(super) async fn insert_rows(
 }
 
 /// `SELECT … WHERE <prefix> col IN (…)` in chunks; `fixed` binds come first.
-pub(super) async fn select_in(
+async fn select_in(
     tx: &mut Tx,
     sql_before_in: &str,
     fixed: &[Val],
