@@ -43,6 +43,9 @@ struct Args {
     seconds: u64,
     #[arg(long, default_value = "target/release/switchboard")]
     bin: String,
+    /// Leaves the database behind for a look at it (PostgreSQL: `sb_bench_tickets_*`).
+    #[arg(long)]
+    keep: bool,
 }
 
 fn quantile(sorted: &[f64], p: f64) -> f64 {
@@ -254,7 +257,11 @@ async fn main() -> Result<()> {
     };
     store.close().await;
     served.stop();
-    db.drop().await?;
+    if args.keep {
+        eprintln!("database kept: {}", db.url);
+    } else {
+        db.drop().await?;
+    }
 
     println!(
         "ticket creation ({}), {} clients, {} tickets there before: {} tickets with {} in flight in {:.2} s = {:.0} tickets/s \

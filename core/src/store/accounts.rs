@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::portal::ClientScope;
 use super::rows::{self, USER_COLUMNS};
 use super::users::token_hash;
 use super::{Backend, Store};
@@ -25,6 +26,9 @@ pub struct Session {
     pub second_factor_done: bool,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// The user's portal scope, read with the session, when the user is a client (a
+    /// portal user with a contact); `None` for staff.
+    pub client: Option<ClientScope>,
 }
 
 impl Session {
@@ -553,8 +557,10 @@ impl Store {
     ) -> Result<Option<Session>> {
         let hash = token_hash(token);
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, s.csrf_token, s.second_factor_done, s.created_at AS session_created_at, s.last_seen_at \
-             FROM sessions s JOIN users ON users.id = s.user_id WHERE s.token_hash = $1 AND users.active = 1"
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.second_factor_done, s.created_at AS session_created_at, s.last_seen_at, \
+             users.contact_id, users.company_id, CAST(COALESCE(companies.portal_require_2fa, 0) AS BIGINT) AS company_requires_2fa \
+             FROM sessions s JOIN users ON users.id = s.user_id LEFT JOIN companies ON companies.id = users.company_id \
+             WHERE s.token_hash = $1 AND users.active = 1"
         )))
         .bind(&hash)
         .fetch_optional(&self.pool)
@@ -582,12 +588,31 @@ impl Store {
             .await?;
             last_seen_at = now;
         }
+        let user = rows::user(&row)?;
+        let contact_id: Option<String> = row.try_get("contact_id")?;
+        let client = match contact_id {
+            Some(contact_id) if matches!(user.role, Role::ClientUser | Role::ClientAdmin) => {
+                Some(ClientScope {
+                    user_id: user.id.clone(),
+                    contact_id,
+                    company_id: row.try_get("company_id")?,
+                    role: user.role,
+                    email: user.email.clone(),
+                    name: user.name.clone(),
+                    locale: user.locale.clone(),
+                    two_factor: user.totp_enabled,
+                    company_requires_2fa: row.try_get::<i64, _>("company_requires_2fa")? != 0,
+                })
+            }
+            _ => None,
+        };
         Ok(Some(Session {
-            user: rows::user(&row)?,
+            user,
             csrf_token: row.try_get("csrf_token")?,
             second_factor_done: row.try_get::<i64, _>("second_factor_done")? != 0,
             created_at,
             last_seen_at,
+            client,
         }))
     }
 
@@ -1064,6 +1089,7 @@ mod tests {
             second_factor_done: false,
             created_at: 0,
             last_seen_at: 0,
+            client: None,
         };
         assert!(!s.is_complete());
         s.second_factor_done = true;

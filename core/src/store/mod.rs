@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Connection, Executor};
 
 use crate::error::{Error, Result};
 
@@ -192,6 +192,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0020_trigger_lookups.sqlite.sql"),
         include_str!("../../../migrations/0020_trigger_lookups.postgres.sql"),
     ),
+    (
+        21,
+        "trigger words once",
+        include_str!("../../../migrations/0021_trigger_words_once.sqlite.sql"),
+        include_str!("../../../migrations/0021_trigger_words_once.postgres.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +258,26 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// A pooled connection idle this long is checked (a round trip) before it is handed out;
+/// one in steady use is not (checking every one costs a round trip per query, in both
+/// processes). A connection that died
+/// meanwhile (the database restarted) fails its next statement, and the pool drops it.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 impl Store {
     /// The embedded default: a SQLite file in `data_dir`.
     pub fn sqlite_url(data_dir: &Path) -> String {
@@ -265,7 +291,7 @@ impl Store {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
         let url = &loopback_without_tls(url);
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let options = pool_options();
         let pool = match backend {
             // SQLite has one writer at a time; a few connections serve readers while the
             // writer works. WAL keeps readers from blocking on it, FULL sync keeps every
@@ -285,13 +311,7 @@ impl Store {
             Backend::Postgres => options.max_connections(16).connect(url).await?,
         };
         let counters = match backend {
-            Backend::Postgres => Some(
-                AnyPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
-                    .await?,
-            ),
+            Backend::Postgres => Some(pool_options().max_connections(2).connect(url).await?),
             Backend::Sqlite => None,
         };
         if backend == Backend::Sqlite {

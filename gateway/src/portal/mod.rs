@@ -335,12 +335,8 @@ impl FromRequestParts<AppState> for Client {
             );
             return Err(Redirect::to(&to).into_response());
         }
-        let scope = state
-            .store
-            .portal_user(&signed.session.user.id)
-            .await
-            .map_err(|e| crate::error::ApiError::from(e).into_response())?;
-        let Some(scope) = scope else {
+        // Read with the session, by the guard.
+        let Some(scope) = signed.session.client.clone() else {
             return Err(message(
                 state,
                 lang,

@@ -1,0 +1,2 @@
+-- SQLite part of migration 21: nothing (its triggers are per row).
+SELECT 1;
