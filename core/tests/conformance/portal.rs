@@ -4,7 +4,7 @@
 //! contact, the company's first being its admin, and never signs in a staff account.
 
 use switchboard_core::domain::Role;
-use switchboard_core::store::{ClientScope, DocumentQuery, NewInvoice};
+use switchboard_core::store::{ClientScope, DocumentQuery, NewInvoice, SessionLimits};
 use switchboard_portal::status::{Shown, Stored, invoice as shown};
 
 use crate::on_every_backend;
@@ -397,6 +397,11 @@ async fn links_make_one_portal_user_per_contact(env: Env) {
             .unwrap()
             .is_some()
     );
+    // The session is read with the same scope (the portal's pages use that one).
+    assert_eq!(
+        session_scope(&env, &first.user_id).await,
+        Some(first.clone())
+    );
 
     // An agent's address is never signed in by a link, whoever it was mailed to.
     let staff = env
@@ -412,6 +417,26 @@ async fn links_make_one_portal_user_per_contact(env: Env) {
             .is_err()
     );
     assert!(env.store.portal_user(&staff.id).await.unwrap().is_none());
+    assert_eq!(
+        session_scope(&env, &staff.id).await,
+        None,
+        "staff have no portal scope"
+    );
+}
+
+/// The portal scope a new session of `user_id` is read with.
+async fn session_scope(env: &Env, user_id: &str) -> Option<ClientScope> {
+    let token = env
+        .store
+        .create_session(&env.ids, user_id, true)
+        .await
+        .unwrap();
+    env.store
+        .session(&token, env.ids.now_ms(), &SessionLimits::default())
+        .await
+        .unwrap()
+        .unwrap()
+        .client
 }
 
 async fn invitations_never_move_another_companys_people(env: Env) {
