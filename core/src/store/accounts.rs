@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::portal::ClientScope;
+use super::portal::{CLIENT_COLUMNS, CLIENT_FROM, ClientScope, client_if_any};
 use super::rows::{self, USER_COLUMNS};
 use super::users::token_hash;
 use super::{Backend, Store};
@@ -557,10 +557,8 @@ impl Store {
     ) -> Result<Option<Session>> {
         let hash = token_hash(token);
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, s.csrf_token, s.second_factor_done, s.created_at AS session_created_at, s.last_seen_at, \
-             users.contact_id, users.company_id, CAST(COALESCE(companies.portal_require_2fa, 0) AS BIGINT) AS company_requires_2fa \
-             FROM sessions s JOIN users ON users.id = s.user_id LEFT JOIN companies ON companies.id = users.company_id \
-             WHERE s.token_hash = $1 AND users.active = 1"
+            "SELECT {USER_COLUMNS}, {CLIENT_COLUMNS}, s.csrf_token, s.second_factor_done, s.created_at AS session_created_at, s.last_seen_at \
+             FROM {CLIENT_FROM} JOIN sessions s ON s.user_id = users.id WHERE s.token_hash = $1 AND users.active = 1"
         )))
         .bind(&hash)
         .fetch_optional(&self.pool)
@@ -588,31 +586,13 @@ impl Store {
             .await?;
             last_seen_at = now;
         }
-        let user = rows::user(&row)?;
-        let contact_id: Option<String> = row.try_get("contact_id")?;
-        let client = match contact_id {
-            Some(contact_id) if matches!(user.role, Role::ClientUser | Role::ClientAdmin) => {
-                Some(ClientScope {
-                    user_id: user.id.clone(),
-                    contact_id,
-                    company_id: row.try_get("company_id")?,
-                    role: user.role,
-                    email: user.email.clone(),
-                    name: user.name.clone(),
-                    locale: user.locale.clone(),
-                    two_factor: user.totp_enabled,
-                    company_requires_2fa: row.try_get::<i64, _>("company_requires_2fa")? != 0,
-                })
-            }
-            _ => None,
-        };
         Ok(Some(Session {
-            user,
+            user: rows::user(&row)?,
             csrf_token: row.try_get("csrf_token")?,
             second_factor_done: row.try_get::<i64, _>("second_factor_done")? != 0,
             created_at,
             last_seen_at,
-            client,
+            client: client_if_any(&row)?,
         }))
     }
 

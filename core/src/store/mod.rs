@@ -260,8 +260,8 @@ impl std::ops::DerefMut for WriteTx {
 
 /// A pooled connection idle this long is checked (a round trip) before it is handed out;
 /// one in steady use is not (checking every one costs a round trip per query, in both
-/// processes). A connection that died
-/// meanwhile (the database restarted) fails its next statement, and the pool drops it.
+/// processes). A connection that died meanwhile (the database restarted) fails its next
+/// statement, and the pool drops it.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 fn pool_options() -> AnyPoolOptions {

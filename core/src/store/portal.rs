@@ -139,6 +139,17 @@ pub(crate) fn client(r: &sqlx::any::AnyRow) -> Result<ClientScope> {
     })
 }
 
+/// The portal scope of a row read with [`CLIENT_COLUMNS`] whatever the user is: `None`
+/// for staff and for a user without a contact (what [`Store::portal_user`] filters out).
+pub(crate) fn client_if_any(r: &sqlx::any::AnyRow) -> Result<Option<ClientScope>> {
+    let role = Role::parse(&r.try_get::<String, _>("role")?)?;
+    let contact: Option<String> = r.try_get("contact_id")?;
+    if contact.is_none() || !matches!(role, Role::ClientUser | Role::ClientAdmin) {
+        return Ok(None);
+    }
+    client(r).map(Some)
+}
+
 pub(crate) const CLIENT_COLUMNS: &str = "users.id, users.contact_id, users.company_id, users.role, users.email, users.name, users.locale, \
      CAST(CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
      CAST(COALESCE(companies.portal_require_2fa, 0) AS BIGINT) AS company_requires_2fa";

@@ -717,10 +717,9 @@ pub async fn code(
     let lang = lang_of(&headers);
     let a = account_words(lang);
     let next = safe_next(form.next.as_deref());
-    let scope = match state.store.portal_user(&s.session.user.id).await {
-        Ok(Some(scope)) => scope,
-        Ok(None) => return Redirect::to("/portal/login").into_response(),
-        Err(e) => return api(e),
+    // Read with the session, by the guard.
+    let Some(scope) = s.session.client.clone() else {
+        return Redirect::to("/portal/login").into_response();
     };
     let code = clean(&form.code);
     let ok = state.login_limits.allow(&scope.email, peer.ip())
