@@ -257,6 +257,12 @@ fn envelope_v1() -> u32 {
     1
 }
 
+/// The key that stores an inbound message once: its channel and the channel's own id of
+/// it. A message stored without passing through an envelope (a ticket's first) uses it too.
+pub fn idempotency_key(channel: Channel, external_id: &str) -> String {
+    format!("{channel}:{external_id}")
+}
+
 /// A normalized inbound message from any channel: what channel adapters append to the
 /// inbound stream. `id` is taken when the message is accepted and becomes the message id,
 /// so ids order messages by acceptance.
@@ -353,7 +359,7 @@ impl Envelope {
     }
 
     pub fn idempotency_key(&self) -> String {
-        format!("{}:{}", self.channel, self.external_id)
+        idempotency_key(self.channel, &self.external_id)
     }
 
     /// The thread key this envelope asks for.

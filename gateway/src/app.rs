@@ -221,7 +221,6 @@ impl AppState {
         let tickets = crate::portal::desk::TicketDesk::start(crate::portal::desk::Parts {
             store: store.clone(),
             ids: ids.clone(),
-            stream: stream.clone(),
             realtime: realtime.clone(),
             workflow: workflow.clone(),
         });

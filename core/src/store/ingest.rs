@@ -310,25 +310,29 @@ impl Store {
         // Claimed identities (a pre-chat email) are noted on the sender's contact,
         // unverified: they never decide whose messages are whose.
         let mut claim_rows: Vec<Vec<Val>> = Vec::new();
+        // A contact is named once per batch: its first named message wins, as the first
+        // of several updates did.
+        let mut named: HashSet<&str> = HashSet::new();
         for &i in live {
             let env = &envs[i];
-            let contact = contact_of.get(&env.sender).cloned().unwrap_or_default();
+            let contact = contact_of.get(&env.sender).map_or("", String::as_str);
             for extra in &env.extra_identities {
-                if contact_of.get(extra) != Some(&contact) {
+                if contact_of.get(extra).map(String::as_str) != Some(contact) {
                     claim_rows.push(vec![
                         Val::Text(extra.kind().as_str().into()),
                         Val::Text(extra.value().to_owned()),
-                        Val::Text(contact.clone()),
+                        Val::Text(contact.to_owned()),
                         Val::Int(env.received_at),
                     ]);
                 }
             }
             if let Some(name) = &env.sender_name
-                && !created.contains(&contact)
+                && !created.contains(contact)
+                && named.insert(contact)
             {
                 sqlx::query("UPDATE contacts SET name = $1 WHERE id = $2 AND name IS NULL")
                     .bind(name)
-                    .bind(&contact)
+                    .bind(contact)
                     .execute(&mut **tx)
                     .await?;
             }
@@ -1040,7 +1044,7 @@ async fn store_messages(
     let rows = message_rows(envs, keys, &messages)?;
     let inserted = insert_rows(
         tx,
-        "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, delivery_state, external_id, idempotency_key, extra, attempts, created_at, updated_at)",
+        INSERT_MESSAGES,
         "ON CONFLICT DO NOTHING RETURNING id",
         &rows,
     )
@@ -1090,6 +1094,9 @@ async fn store_messages(
     Ok(())
 }
 
+/// The statement head that stores inbound messages; its rows come from [`message_row`].
+pub(super) const INSERT_MESSAGES: &str = "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, delivery_state, external_id, idempotency_key, extra, attempts, created_at, updated_at)";
+
 /// The `messages` rows of a batch, with unknown envelope fields kept beside each.
 fn message_rows(
     envs: &[Envelope],
@@ -1103,27 +1110,33 @@ fn message_rows(
         } else {
             Some(serde_json::to_string(&envs[*i].unknown)?)
         };
-        rows.push(vec![
-            Val::Text(m.id.clone()),
-            Val::Text(m.conversation_id.clone()),
-            Val::Text(m.direction.as_str().into()),
-            Val::Text(m.author_kind.as_str().into()),
-            Val::OptText(m.author_id.clone()),
-            Val::Text(m.channel.as_str().into()),
-            Val::Text(m.text.clone()),
-            Val::OptText(m.full_text.clone()),
-            Val::OptText(m.html.as_ref().map(|h| h.as_str().to_owned())),
-            Val::Text(serde_json::to_string(&m.attachments)?),
-            Val::Text(m.delivery_state.as_str().into()),
-            Val::OptText(m.external_id.clone()),
-            Val::Text(keys[*i].clone()),
-            Val::OptText(extra),
-            Val::Int(0),
-            Val::Int(m.created_at),
-            Val::Int(m.created_at),
-        ]);
+        rows.push(message_row(m, &keys[*i], extra)?);
     }
     Ok(rows)
+}
+
+/// One row of [`INSERT_MESSAGES`]: the message, its idempotency key and the envelope's
+/// unknown fields.
+pub(super) fn message_row(m: &Message, key: &str, extra: Option<String>) -> Result<Vec<Val>> {
+    Ok(vec![
+        Val::Text(m.id.clone()),
+        Val::Text(m.conversation_id.clone()),
+        Val::Text(m.direction.as_str().into()),
+        Val::Text(m.author_kind.as_str().into()),
+        Val::OptText(m.author_id.clone()),
+        Val::Text(m.channel.as_str().into()),
+        Val::Text(m.text.clone()),
+        Val::OptText(m.full_text.clone()),
+        Val::OptText(m.html.as_ref().map(|h| h.as_str().to_owned())),
+        Val::Text(serde_json::to_string(&m.attachments)?),
+        Val::Text(m.delivery_state.as_str().into()),
+        Val::OptText(m.external_id.clone()),
+        Val::Text(key.to_owned()),
+        Val::OptText(extra),
+        Val::Int(0),
+        Val::Int(m.created_at),
+        Val::Int(m.created_at),
+    ])
 }
 
 /// Cc'd people of stored messages take part in their conversations from now on.

@@ -57,7 +57,7 @@ pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::PortalUser;
 pub use tickets::{
-    NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
+    FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
 };
 pub use workflow::ONLINE_MS;
 

@@ -8,11 +8,14 @@ use sqlx::{AssertSqlSafe, Row};
 
 use std::collections::{HashMap, HashSet};
 
-use super::ingest::{Val, insert_rows};
+use super::ingest::{INSERT_MESSAGES, Val, insert_rows, message_row};
 use super::portal::ClientScope;
 use super::{Store, rows};
 use crate::clock::Ids;
-use crate::domain::{Card, CardPayload, Channel, Conversation, Status, TicketStatus};
+use crate::domain::{
+    Attachment, AuthorKind, Card, CardPayload, Channel, Conversation, DeliveryState, Direction,
+    Message, Status, TicketStatus, idempotency_key,
+};
 use crate::error::{Error, Result};
 
 /// What the thread keys of ticket conversations start with.
@@ -81,11 +84,46 @@ pub struct NewTicket<'a> {
     pub category: &'a str,
     /// The form's own key: sending one form twice opens one ticket.
     pub client_key: &'a str,
+    /// The client's words in the form, stored with the ticket in its transaction: a
+    /// ticket never exists without its first message.
+    pub first: Option<FirstMessage<'a>>,
 }
 
-/// What opening a ticket gives: the ticket, its conversation, its card, and whether it
-/// is new (`false`: the form was sent before and this is the ticket it opened).
-pub type Opened = (Ticket, Conversation, Card, bool);
+/// A ticket's first message, as the client wrote it in the form (its files already
+/// stored).
+#[derive(Debug, Clone, Copy)]
+pub struct FirstMessage<'a> {
+    pub text: &'a str,
+    pub attachments: &'a [Attachment],
+}
+
+/// What opening a ticket gives: the ticket, its conversation, its card, whether it is
+/// new (`false`: the form was sent before and this is the ticket it opened), and the
+/// first message stored with it (only when new).
+pub type Opened = (Ticket, Conversation, Card, bool, Option<Message>);
+
+/// The first message of a ticket, in the portal's channel and its thread, by its client.
+fn first_message(t: &Ticket, first: &FirstMessage<'_>, id: String) -> Message {
+    Message {
+        id,
+        conversation_id: t.conversation_id.clone(),
+        direction: Direction::Inbound,
+        author_kind: AuthorKind::Contact,
+        author_id: Some(t.contact_id.clone()),
+        channel: Channel::Portal,
+        text: first.text.to_owned(),
+        full_text: None,
+        html: None,
+        attachments: first.attachments.to_vec(),
+        content: None,
+        delivery_state: DeliveryState::Received,
+        delivery_error: None,
+        // The thread's own key, as the portal's channel names a ticket's first message.
+        external_id: Some(ticket_thread(&t.id)),
+        created_at: t.created_at,
+        internal: false,
+    }
+}
 
 /// A form's subject and key, checked.
 fn checked(subject: &str, client_key: &str) -> Result<()> {
@@ -254,7 +292,7 @@ impl Store {
         }
         for (i, first) in repeats {
             out[i] = Some(match &out[first] {
-                Some(Ok((t, c, card, _))) => Ok((t.clone(), c.clone(), card.clone(), false)),
+                Some(Ok((t, c, card, ..))) => Ok((t.clone(), c.clone(), card.clone(), false, None)),
                 Some(Err(e)) => Err(Error::Conflict(e.to_string())),
                 None => Err(Error::Conflict("the ticket was not opened".into())),
             });
@@ -404,11 +442,33 @@ impl Store {
             &audit_rows,
         )
         .await?;
+        // The first messages, in the same transaction: the conversation was opened with
+        // their time as its last message's, so nothing of it is written twice.
+        let messages: Vec<Option<Message>> = rows
+            .iter()
+            .zip(&tickets)
+            .map(|((_, _, new, ..), t)| new.first.map(|f| first_message(t, &f, ids.new_id())))
+            .collect();
+        let message_rows = messages
+            .iter()
+            .flatten()
+            .map(|m| {
+                let key = idempotency_key(m.channel, m.external_id.as_deref().unwrap_or(""));
+                message_row(m, &key, None)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        insert_rows(&mut tx, INSERT_MESSAGES, "", &message_rows).await?;
         tx.commit().await?;
         let opened = rows
             .iter()
-            .zip(tickets.into_iter().zip(conversations).zip(cards))
-            .map(|((i, ..), ((t, c), card))| (*i, (t, c, card, true)))
+            .zip(
+                tickets
+                    .into_iter()
+                    .zip(conversations)
+                    .zip(cards)
+                    .zip(messages),
+            )
+            .map(|((i, ..), (((t, c), card), m))| (*i, (t, c, card, true, m)))
             .collect();
         Ok((opened, Vec::new()))
     }
@@ -424,7 +484,7 @@ impl Store {
                 c.payload.kind() == payload.kind() && c.payload.subject_id() == payload.subject_id()
             })
             .ok_or_else(|| Error::not_found(format!("the card of ticket {}", t.number)))?;
-        Ok((t, c, card, fresh))
+        Ok((t, c, card, fresh, None))
     }
 
     async fn ticket_by_key(&self, contact_id: &str, key: &str) -> Result<Option<Ticket>> {

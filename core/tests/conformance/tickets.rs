@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use switchboard_channels::portal::{Submission, envelope};
 use switchboard_core::changes::Change;
-use switchboard_core::domain::{Channel, Identity, Role, Status, TicketStatus};
+use switchboard_core::domain::{AuthorKind, Channel, Identity, Role, Status, TicketStatus};
 use switchboard_core::metrics::Metrics;
-use switchboard_core::store::{ClientScope, IngestOutcome, NewTicket, TicketQuery};
+use switchboard_core::store::{
+    ClientScope, FirstMessage, IngestOutcome, ListQuery, NewTicket, TicketQuery, View,
+};
 use switchboard_core::workflow::Workflow;
 
 use crate::on_every_backend;
@@ -37,6 +39,7 @@ fn new_ticket<'a>(subject: &'a str, key: &'a str) -> NewTicket<'a> {
         subject,
         category: "technical",
         client_key: key,
+        first: None,
     }
 }
 
@@ -72,7 +75,7 @@ async fn tickets_thread_everything_into_one_conversation_and_stay_in_scope(env: 
         .unwrap();
     assert!(none.is_empty() && total == 0);
 
-    let (t, c, card, fresh) = env
+    let (t, c, card, fresh, _) = env
         .store
         .open_ticket(&env.ids, &ana, &new_ticket("Printer jams", "k1"))
         .await
@@ -86,7 +89,7 @@ async fn tickets_thread_everything_into_one_conversation_and_stay_in_scope(env: 
     assert_eq!(c.status, Status::Open);
     assert!(!c.bot_active, "no bot on a ticket");
     assert_eq!(card.payload, t.card());
-    let (again, c2, _, fresh) = env
+    let (again, c2, _, fresh, _) = env
         .store
         .open_ticket(&env.ids, &ana, &new_ticket("Printer jams", "k1"))
         .await
@@ -117,7 +120,7 @@ async fn tickets_thread_everything_into_one_conversation_and_stay_in_scope(env: 
     };
     assert_eq!(ingest(&env, submission(None, "It jams.")).await, c.id);
     // A second ticket is another conversation, though the contact and inbox are the same.
-    let (t2, c3, _, _) = env
+    let (t2, c3, ..) = env
         .store
         .open_ticket(&env.ids, &ana, &new_ticket("Toner", "k2"))
         .await
@@ -254,6 +257,116 @@ async fn tickets_thread_everything_into_one_conversation_and_stay_in_scope(env: 
 }
 
 on_every_backend!(tickets_sent_together_open_in_one_batch_each_with_its_own_answer);
+on_every_backend!(a_ticket_is_stored_with_its_first_message);
+
+/// A ticket's first message is stored in the ticket's own transaction: the conversation
+/// shows it (its time, its preview, its words found by the inbox's search) as if the
+/// router had threaded it, a form sent again stores no second one, and an envelope of the
+/// same message that was already on the stream (an older node's) is a duplicate.
+async fn a_ticket_is_stored_with_its_first_message(env: Env) {
+    let acme = env.store.create_company(&env.ids, "Acme").await.unwrap();
+    let ana = client(&env, "ana@acme.example", &acme).await;
+    let bruno = client(&env, "bruno@acme.example", &acme).await;
+    let with = |subject: &'static str, key: &'static str, text: &'static str| NewTicket {
+        first: Some(FirstMessage {
+            text,
+            attachments: &[],
+        }),
+        ..new_ticket(subject, key)
+    };
+    let batch = vec![
+        (&ana, with("Printer jams", "a1", "The tray squeaks loudly")),
+        (&bruno, with("Toner", "b1", "Cyan cartridge empty")),
+        (&ana, with("Printer jams", "a1", "The tray squeaks loudly")),
+    ];
+    let out = env.store.open_tickets(&env.ids, &batch).await.unwrap();
+    let ok = |i: usize| out[i].as_ref().unwrap_or_else(|e| panic!("form {i}: {e}"));
+    for (i, scope, text) in [
+        (0, &ana, "The tray squeaks loudly"),
+        (1, &bruno, "Cyan cartridge empty"),
+    ] {
+        let (t, c, _, new, m) = ok(i);
+        assert!(new);
+        let m = m.as_ref().expect("a new ticket carries its first message");
+        assert_eq!(m.text, text);
+        assert_eq!(m.conversation_id, c.id);
+        assert_eq!(m.author_id.as_deref(), Some(scope.contact_id.as_str()));
+        assert_eq!(m.channel, Channel::Portal);
+        assert_eq!(m.created_at, c.last_message_at);
+        let stored = env.store.ticket_messages(t).await.unwrap();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        assert_eq!(stored[0].id, m.id);
+        assert_eq!(stored[0].text, text);
+        assert_eq!(stored[0].author_kind, AuthorKind::Contact);
+        let conv = env.store.conversation(&c.id).await.unwrap();
+        assert_eq!(conv.last_message_at, m.created_at);
+        let preview: String = sqlx::query_scalar(
+            "SELECT preview FROM conversation_activity WHERE conversation_id = $1",
+        )
+        .bind(&c.id)
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(preview, text, "the inbox row previews the client's words");
+    }
+    // The form twice in the batch: one ticket, one message.
+    assert!(!ok(2).3 && ok(2).4.is_none());
+    assert_eq!(ok(2).0.id, ok(0).0.id);
+    // Sent again later: the same ticket, still one message.
+    let again = env
+        .store
+        .open_tickets(
+            &env.ids,
+            &[(&ana, with("Printer jams", "a1", "The tray squeaks loudly"))],
+        )
+        .await
+        .unwrap();
+    let again = again[0].as_ref().unwrap();
+    assert!(!again.3 && again.4.is_none());
+    assert_eq!(env.store.ticket_messages(&again.0).await.unwrap().len(), 1);
+
+    // The inbox's search finds the ticket by the words of its first message.
+    let admin = env
+        .store
+        .create_user(&env.ids, "admin@x.com", None, Role::Admin, None)
+        .await
+        .unwrap();
+    let caller = env.store.caller(&admin).await.unwrap();
+    let mut q = ListQuery::new(View::All);
+    q.filter.search = Some("squeaks".into());
+    let found = env.store.inbox_list(&caller, &q).await.unwrap();
+    let ids: Vec<&str> = found
+        .items
+        .iter()
+        .map(|i| i.conversation.id.as_str())
+        .collect();
+    assert_eq!(ids, vec![ok(0).1.id.as_str()]);
+
+    // The same message as an envelope on the stream (from a node that still sent it
+    // there): a duplicate, not a second message.
+    let (t, ..) = ok(1);
+    let bruno_id = Identity::email(&bruno.email).unwrap();
+    let e = envelope(
+        env.ids.new_id(),
+        Submission {
+            inbox: "email:support",
+            ticket_id: &t.id,
+            key: None,
+            sender: &bruno_id,
+            sender_name: None,
+            subject: "Toner",
+            text: "Cyan cartridge empty",
+            attachments: vec![],
+        },
+        env.ids.now_ms(),
+    );
+    let outcome = env.store.ingest_batch(&[e]).await.unwrap();
+    assert!(
+        matches!(outcome[0], IngestOutcome::Duplicate { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(env.store.ticket_messages(t).await.unwrap().len(), 1);
+}
 
 /// The portal's group commit: forms sent at the same moment are opened by one
 /// transaction, yet each keeps its own answer. Bad input refuses that form alone; a form
@@ -292,7 +405,7 @@ async fn tickets_sent_together_open_in_one_batch_each_with_its_own_answer(env: E
     }
     let fresh: Vec<usize> = [0, 1, 6].into();
     for &i in &fresh {
-        let (t, c, card, new) = ok(i);
+        let (t, c, card, new, _) = ok(i);
         assert!(new, "form {i} opens a ticket");
         assert_eq!(t.number, c.number);
         assert_eq!(c.thread_key, format!("ticket:{}", t.id));

@@ -1,28 +1,31 @@
 //! The ticket desk: portal tickets opened together (group commit). Each `POST
 //! /portal/tickets` hands its form to one task, which takes every form waiting at that
-//! moment and opens them with one transaction ([`Store::open_tickets`]), puts their first
-//! messages on the inbound stream with one append, and only then answers each form. The
-//! announcements (the inbox's new conversations and cards, the offer to agents online)
-//! follow for the whole batch at once. A lone form waits for nobody: a batch starts as
-//! soon as one form arrives and a slot is free, and the next batch is what came in
-//! meanwhile.
+//! moment and opens them, each with its first message, with one transaction
+//! ([`Store::open_tickets`]), and answers each form once it is committed. The
+//! announcements (the inbox's new conversations, cards and messages, the offer to agents
+//! online) follow for the whole batch at once. The first messages do not pass through
+//! the inbound stream: the router's work for them (the contact, the thread) is already
+//! done by the form, whose client is signed in, and its ticket's conversation is new.
+//!
+//! A lone form waits for nobody: a batch starts as soon as one form arrives and a slot
+//! is free, and the next batch is what came in meanwhile.
 
 use std::sync::Arc;
 
-use switchboard_channels::portal::{Submission, envelope};
 use switchboard_core::clock::Ids;
-use switchboard_core::domain::{Attachment, Channel, Identity};
+use switchboard_core::domain::{Attachment, Channel};
 use switchboard_core::realtime::{Event, Realtime};
-use switchboard_core::store::{ClientScope, NewTicket, Opened, Store};
-use switchboard_core::stream::{INBOUND, Stream};
+use switchboard_core::store::{ClientScope, FirstMessage, NewTicket, Opened, Store};
 use switchboard_core::workflow::Workflow;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The most forms one transaction takes.
 const MAX_BATCH: usize = 256;
 /// Batches being opened at once: a batch spends most of its time waiting on the
-/// database, so a few overlap (each on its own connection; SQLite's writers queue).
-const IN_FLIGHT: usize = 3;
+/// database, so two overlap (each on its own connection; SQLite's writers queue). One
+/// leaves the database idle between batches (p99 at 500/s 126 ms in `ticket-bench`);
+/// three made smaller batches than two for no gain (docs/BENCHMARKS.md).
+const IN_FLIGHT: usize = 2;
 
 /// A client's form: the ticket and its first message.
 #[derive(Debug)]
@@ -33,8 +36,6 @@ pub struct Opening {
     pub subject: String,
     pub category: String,
     pub key: String,
-    /// The verified address the client signed in with.
-    pub sender: Identity,
     pub text: String,
     pub attachments: Vec<Attachment>,
 }
@@ -44,9 +45,8 @@ pub struct Opening {
 pub enum Refused {
     #[error(transparent)]
     Store(#[from] switchboard_core::Error),
-    /// Nothing of the batch was stored (the database failed), or the ticket is stored
-    /// and its first message was not accepted: either way the same form sent again
-    /// opens the ticket, or finds it, and sends the message.
+    /// Nothing of the batch was stored (the database failed): the same form sent again
+    /// opens the ticket.
     #[error("not sent: {0}")]
     NotSent(String),
 }
@@ -60,7 +60,6 @@ struct Job {
 pub struct Parts {
     pub store: Store,
     pub ids: Ids,
-    pub stream: Arc<dyn Stream>,
     pub realtime: Arc<dyn Realtime>,
     pub workflow: Arc<Workflow>,
 }
@@ -79,8 +78,7 @@ impl TicketDesk {
         Self { jobs }
     }
 
-    /// Opens the form's ticket and accepts its first message; returns once both are
-    /// durable.
+    /// Opens the form's ticket with its first message; returns once both are durable.
     pub async fn open(&self, form: Opening) -> Result<Opened, Refused> {
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -134,6 +132,10 @@ async fn serve(parts: &Parts, jobs: Vec<Job>) -> Vec<Opened> {
                     subject: &j.form.subject,
                     category: &j.form.category,
                     client_key: &j.form.key,
+                    first: Some(FirstMessage {
+                        text: &j.form.text,
+                        attachments: &j.form.attachments,
+                    }),
                 },
             )
         })
@@ -150,48 +152,11 @@ async fn serve(parts: &Parts, jobs: Vec<Job>) -> Vec<Opened> {
         }
     };
     drop(forms);
-    // Every ticket's first message, one append (a form sent again appends it again: the
-    // router keeps one, by the thread's own key).
-    let mut payloads = Vec::new();
-    for (j, r) in jobs.iter().zip(&results) {
-        let Ok((ticket, conversation, ..)) = r else {
-            continue;
-        };
-        let env = envelope(
-            parts.ids.new_id(),
-            Submission {
-                inbox: &conversation.inbox,
-                ticket_id: &ticket.id,
-                key: None,
-                sender: &j.form.sender,
-                sender_name: j.form.scope.name.as_deref(),
-                subject: &ticket.subject,
-                text: &j.form.text,
-                attachments: j.form.attachments.clone(),
-            },
-            parts.ids.now_ms(),
-        );
-        match serde_json::to_string(&env) {
-            Ok(json) => payloads.push(json),
-            Err(e) => tracing::error!(error = %e, "a ticket's message was not encoded"),
-        }
-    }
-    let sent = if payloads.is_empty() {
-        Ok(())
-    } else {
-        parts
-            .stream
-            .append_batch(INBOUND, &payloads)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
     let mut fresh = Vec::new();
     for (j, r) in jobs.into_iter().zip(results) {
-        let answer = match (r, &sent) {
-            (Err(e), _) => Err(Refused::Store(e)),
-            (Ok(_), Err(e)) => Err(Refused::NotSent(e.clone())),
-            (Ok(o), Ok(())) => {
+        let answer = match r {
+            Err(e) => Err(Refused::Store(e)),
+            Ok(o) => {
                 if o.3 {
                     fresh.push(o.clone());
                 }
@@ -203,16 +168,23 @@ async fn serve(parts: &Parts, jobs: Vec<Job>) -> Vec<Opened> {
     fresh
 }
 
-/// The inbox learns of the new tickets, and agents online are offered them: no bot on
-/// a ticket, it goes to people at once (its SLA clocks run from its opening).
+/// The inbox learns of the new tickets and their first messages, and agents online are
+/// offered them: no bot on a ticket, it goes to people at once (its SLA clocks run from
+/// its opening).
 async fn announce_opened(parts: &Parts, opened: Vec<Opened>) {
-    let mut events = Vec::with_capacity(opened.len() * 2);
+    let mut events = Vec::with_capacity(opened.len() * 3);
     let mut ids = Vec::with_capacity(opened.len());
-    for (_, conversation, card, _) in opened {
+    for (_, conversation, card, _, message) in opened {
         ids.push(conversation.id.clone());
         let scope = conversation.scope();
         events.push(Event::ConversationOpened { conversation });
-        events.push(Event::CardAdded { scope, card });
+        events.push(Event::CardAdded {
+            scope: scope.clone(),
+            card,
+        });
+        if let Some(message) = message {
+            events.push(Event::Message { scope, message });
+        }
     }
     if let Err(e) = parts.realtime.publish_all(&events).await {
         tracing::debug!(error = %e, "realtime publish failed");

@@ -336,7 +336,6 @@ pub async fn create(
         Err(e) => return Err(refuse(&form, e.to_string())),
     };
     let (inbox, channel) = ticket_inbox(&state);
-    let who = sender(&client).map_err(api)?;
     let opened = state
         .tickets
         .open(Opening {
@@ -346,7 +345,6 @@ pub async fn create(
             subject: form.subject.clone(),
             category: form.category.clone(),
             key: form.key.clone(),
-            sender: who,
             text,
             attachments: std::mem::take(&mut form.files),
         })
