@@ -433,9 +433,11 @@ impl Stream for EmbeddedStream {
         max: usize,
     ) -> Result<Vec<Entry>> {
         self.flush_acks().await?;
+        let mut tx = self.store.begin_write().await?;
+        // Read the time once the write lock is held: a claim stamped before a wait for the
+        // lock would look idle for that long already, and be taken over again too soon.
         let now = self.clock.now_ms();
         let cutoff = now - i64::try_from(min_idle.as_millis()).unwrap_or(i64::MAX);
-        let mut tx = self.store.begin_write().await?;
         let seqs: Vec<i64> = sqlx::query_scalar(
             "SELECT seq FROM stream_pending WHERE topic = $1 AND grp = $2 AND claimed_at <= $3 ORDER BY seq LIMIT $4",
         )

@@ -165,6 +165,8 @@ async fn one_group_never_hands_an_entry_out_twice(env: Env) {
 }
 
 async fn dead_consumers_entries_are_reclaimed(env: Env) {
+    const IDLE: Duration = Duration::from_millis(500);
+    const MARGIN: Duration = Duration::from_millis(100);
     let s = env.stream.as_ref();
     s.ensure_group(T, G).await.unwrap();
     append_n(s, 3).await;
@@ -180,31 +182,21 @@ async fn dead_consumers_entries_are_reclaimed(env: Env) {
             .unwrap()
             .is_empty()
     );
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    let back = s
-        .reclaim(T, G, "alive", Duration::from_millis(100), 10)
-        .await
-        .unwrap();
+    // Idle times are wall-clock (Redis keeps them on the server), so the margins are wide
+    // enough for a loaded machine: entries idle for 600 ms are taken over with a 500 ms
+    // threshold, and a fresh claim must not look 500 ms idle a moment later.
+    tokio::time::sleep(IDLE + MARGIN).await;
+    let back = s.reclaim(T, G, "alive", IDLE, 10).await.unwrap();
     let payloads: Vec<_> = back.iter().map(|e| e.payload.as_str()).collect();
     assert_eq!(payloads, ["m0", "m1"]);
     assert!(back.iter().all(|e| e.deliveries == 2), "{back:?}");
     // Once taken over, it is no longer idle.
-    assert!(
-        s.reclaim(T, G, "third", Duration::from_millis(100), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.reclaim(T, G, "third", IDLE, 10).await.unwrap().is_empty());
     s.ack(T, G, &back.iter().map(|e| e.id.clone()).collect::<Vec<_>>())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    assert!(
-        s.reclaim(T, G, "third", Duration::from_millis(100), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    tokio::time::sleep(IDLE + MARGIN).await;
+    assert!(s.reclaim(T, G, "third", IDLE, 10).await.unwrap().is_empty());
     assert_eq!(s.depth(T, G).await.unwrap(), 1);
 }
 
