@@ -619,15 +619,20 @@ async fn create_contacts(
     Ok(claimed)
 }
 
-/// Inserts new conversations, each with its `conversation_opened` event; returns the ids
-/// inserted (a thread another node opened first keeps theirs). `people_since`: they are
-/// for people from then on (their SLA clocks run), written with the rows themselves.
-pub(super) async fn insert_conversations(
-    tx: &mut Tx,
+/// The head of a conversations insert: the columns [`conversation_rows`] fills.
+pub(super) const INSERT_CONVERSATIONS: &str = "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active, people_since)";
+
+/// The head of an events insert: the columns [`opened_events`] fills.
+pub(super) const INSERT_EVENTS: &str =
+    "INSERT INTO events (id, conversation_id, kind, payload, created_at)";
+
+/// The rows of [`INSERT_CONVERSATIONS`]. `people_since`: the conversations are for people
+/// from then on (their SLA clocks run), written with the rows themselves.
+pub(super) fn conversation_rows(
     fresh: &[Conversation],
     people_since: Option<i64>,
-) -> Result<HashSet<String>> {
-    let rows: Vec<Vec<Val>> = fresh
+) -> Vec<Vec<Val>> {
+    fresh
         .iter()
         .map(|c| {
             vec![
@@ -650,21 +655,12 @@ pub(super) async fn insert_conversations(
                 Val::OptInt(people_since),
             ]
         })
-        .collect();
-    let inserted = insert_rows(
-        tx,
-        "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active, people_since)",
-        "ON CONFLICT DO NOTHING RETURNING id",
-        &rows,
-    )
-    .await?;
-    let opened: HashSet<String> = inserted
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<Result<_, _>>()?;
-    let events: Vec<Vec<Val>> = fresh
-        .iter()
-        .filter(|c| opened.contains(&c.id))
+        .collect()
+}
+
+/// The `conversation_opened` events of new conversations, as rows of [`INSERT_EVENTS`].
+pub(super) fn opened_events<'a>(opened: impl Iterator<Item = &'a Conversation>) -> Vec<Vec<Val>> {
+    opened
         .map(|c| {
             vec![
                 Val::Text(c.id.clone()),
@@ -677,15 +673,66 @@ pub(super) async fn insert_conversations(
                 Val::Int(c.created_at),
             ]
         })
-        .collect();
-    insert_rows(
+        .collect()
+}
+
+/// Inserts new conversations, each with its `conversation_opened` event; returns the ids
+/// inserted (a thread another node opened first keeps theirs). `people_since`: see
+/// [`conversation_rows`].
+pub(super) async fn insert_conversations(
+    tx: &mut Tx,
+    fresh: &[Conversation],
+    people_since: Option<i64>,
+) -> Result<HashSet<String>> {
+    let inserted = insert_rows(
         tx,
-        "INSERT INTO events (id, conversation_id, kind, payload, created_at)",
-        "",
-        &events,
+        INSERT_CONVERSATIONS,
+        "ON CONFLICT DO NOTHING RETURNING id",
+        &conversation_rows(fresh, people_since),
     )
     .await?;
+    let opened: HashSet<String> = inserted
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    let events = opened_events(fresh.iter().filter(|c| opened.contains(&c.id)));
+    insert_rows(tx, INSERT_EVENTS, "", &events).await?;
     Ok(opened)
+}
+
+/// Rows for PostgreSQL's `jsonb_populate_recordset`: a JSON array of objects keyed by the
+/// columns that `head` (`INSERT INTO table (a, b, …)`) names, in its order.
+pub(super) fn json_rows(head: &str, rows: &[Vec<Val>]) -> Result<String> {
+    let columns: Vec<&str> = head
+        .split_once('(')
+        .and_then(|(_, rest)| rest.rsplit_once(')'))
+        .map(|(list, _)| list.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.len() != columns.len() {
+            return Err(Error::Invalid(format!(
+                "{} values for the {} columns of {head}",
+                row.len(),
+                columns.len()
+            )));
+        }
+        let object: serde_json::Map<String, serde_json::Value> = columns
+            .iter()
+            .zip(row)
+            .map(|(c, v)| {
+                let v = match v {
+                    Val::Text(s) => serde_json::Value::from(s.as_str()),
+                    Val::OptText(s) => s.as_deref().map_or(serde_json::Value::Null, Into::into),
+                    Val::Int(i) => serde_json::Value::from(*i),
+                    Val::OptInt(i) => i.map_or(serde_json::Value::Null, Into::into),
+                };
+                ((*c).to_owned(), v)
+            })
+            .collect();
+        out.push(serde_json::Value::Object(object));
+    }
+    Ok(serde_json::to_string(&out)?)
 }
 
 /// A conversation we open ourselves (an invoice's, a ticket's): for people, no bot, N1.
@@ -1285,4 +1332,38 @@ pub(crate) async fn open_in_thread(
     .fetch_optional(&mut **tx)
     .await?;
     row.as_ref().map(rows::conversation).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_rows_key_each_value_by_its_column() {
+        let rows = vec![
+            vec![
+                Val::Text("a".into()),
+                Val::OptText(None),
+                Val::Int(7),
+                Val::OptInt(Some(-1)),
+            ],
+            vec![
+                Val::Text("é \"q\"".into()),
+                Val::OptText(Some("x".into())),
+                Val::Int(0),
+                Val::OptInt(None),
+            ],
+        ];
+        let json = json_rows("INSERT INTO t (id, note, n, since)", &rows).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!([
+                {"id": "a", "note": null, "n": 7, "since": -1},
+                {"id": "é \"q\"", "note": "x", "n": 0, "since": null},
+            ])
+        );
+        assert_eq!(json_rows("INSERT INTO t (id)", &[]).unwrap(), "[]");
+        assert!(json_rows("INSERT INTO t (id, n)", &rows[..1]).is_err());
+    }
 }

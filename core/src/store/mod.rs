@@ -198,6 +198,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0021_trigger_words_once.sqlite.sql"),
         include_str!("../../../migrations/0021_trigger_words_once.postgres.sql"),
     ),
+    (
+        22,
+        "ticket batches",
+        include_str!("../../../migrations/0022_ticket_batches.sqlite.sql"),
+        include_str!("../../../migrations/0022_ticket_batches.postgres.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -437,19 +443,27 @@ impl Store {
         name: &str,
         n: i64,
     ) -> Result<i64> {
-        match &self.counters {
-            Some(pool) => {
-                let v: i64 = sqlx::query_scalar(
-                    "UPDATE counters SET value = value + $1 WHERE name = $2 RETURNING value",
-                )
-                .bind(n)
-                .bind(name)
-                .fetch_one(pool)
-                .await?;
-                Ok(v)
-            }
+        match self.take_numbers_apart(name, n).await? {
+            Some(v) => Ok(v),
             None => Self::take_counter(tx, name, n).await,
         }
+    }
+
+    /// PostgreSQL: takes `n` consecutive values of a counter in a short transaction of
+    /// their own and returns the last one (see [`Store::take_numbers`]). SQLite: `None`,
+    /// its counters are taken inside the write transaction.
+    pub(crate) async fn take_numbers_apart(&self, name: &str, n: i64) -> Result<Option<i64>> {
+        let Some(pool) = &self.counters else {
+            return Ok(None);
+        };
+        let v: i64 = sqlx::query_scalar(
+            "UPDATE counters SET value = value + $1 WHERE name = $2 RETURNING value",
+        )
+        .bind(n)
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+        Ok(Some(v))
     }
 
     /// Takes `n` consecutive values of a counter inside `tx`; returns the last one. The row

@@ -6,11 +6,14 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use super::ingest::{INSERT_MESSAGES, Val, insert_rows, message_row};
+use super::ingest::{
+    INSERT_CONVERSATIONS, INSERT_EVENTS, INSERT_MESSAGES, Val, conversation_rows, insert_rows,
+    json_rows, message_row, opened_events,
+};
 use super::portal::ClientScope;
-use super::{Store, rows};
+use super::{Backend, Store, rows};
 use crate::clock::Ids;
 use crate::domain::{
     Attachment, AuthorKind, Card, CardPayload, Channel, Conversation, DeliveryState, Direction,
@@ -30,6 +33,16 @@ pub fn ticket_thread(ticket_id: &str) -> String {
 pub fn is_ticket(c: &Conversation) -> bool {
     c.thread_key.starts_with(TICKET_THREAD)
 }
+
+/// The batch insert of tickets on PostgreSQL (migration 22): every table's rows as JSON.
+const OPEN_TICKETS: &str = "SELECT switchboard_open_tickets($1::jsonb, $2::jsonb, $3::jsonb, $4::jsonb, $5::jsonb, $6::jsonb)";
+/// The SQLSTATE with which [`OPEN_TICKETS`] undoes a batch one of whose forms another
+/// transaction stored first.
+const OPENED_MEANWHILE: &str = "SB001";
+const INSERT_TICKETS: &str = "INSERT INTO tickets (id, number, conversation_id, company_id, contact_id, subject, category, client_key, created_at)";
+const INSERT_CARDS: &str =
+    "INSERT INTO cards (id, conversation_id, kind, subject_id, payload, created_at, updated_at)";
+const INSERT_AUDIT: &str = "INSERT INTO portal_audit (id, company_id, contact_id, user_id, action, subject, detail, created_at)";
 
 /// Longest subject kept.
 pub const MAX_SUBJECT_CHARS: usize = 200;
@@ -304,7 +317,10 @@ impl Store {
     }
 
     /// One transaction for `rows` (index, scope, form, trimmed subject, surviving contact):
-    /// the tickets opened, or none and the indexes whose key was stored meanwhile.
+    /// the tickets opened, or none and the indexes whose key may have been stored
+    /// meanwhile. On PostgreSQL the transaction is one statement
+    /// ([`OPEN_TICKETS`]), so one round trip; on SQLite, in the process, one statement per
+    /// table.
     async fn insert_tickets(
         &self,
         ids: &Ids,
@@ -312,8 +328,19 @@ impl Store {
     ) -> Result<(Vec<(usize, Opened)>, Vec<usize>)> {
         let n = i64::try_from(rows.len()).map_err(|_| Error::invalid("too many tickets"))?;
         let now = ids.now_ms();
-        let mut tx = self.begin_write().await?;
-        let last = self.take_numbers(&mut tx, "conversation_number", n).await?;
+        // SQLite takes its numbers inside the write transaction; PostgreSQL in a short
+        // one of their own, before the batch's.
+        let mut tx = match self.backend {
+            Backend::Sqlite => Some(self.begin_write().await?),
+            Backend::Postgres => None,
+        };
+        let last = match tx.as_mut() {
+            Some(tx) => self.take_numbers(tx, "conversation_number", n).await?,
+            None => self
+                .take_numbers_apart("conversation_number", n)
+                .await?
+                .ok_or_else(|| Error::Conflict("no counter for conversation numbers".into()))?,
+        };
         let mut tickets = Vec::with_capacity(rows.len());
         let mut conversations = Vec::with_capacity(rows.len());
         for (k, (_, scope, new, subject, contact)) in rows.iter().enumerate() {
@@ -347,8 +374,6 @@ impl Store {
             });
             conversations.push(c);
         }
-        // People from the start: their SLA clocks run from now.
-        super::ingest::insert_conversations(&mut tx, &conversations, Some(now)).await?;
         let ticket_rows: Vec<Vec<Val>> = rows
             .iter()
             .zip(&tickets)
@@ -366,27 +391,6 @@ impl Store {
                 ]
             })
             .collect();
-        let inserted: HashSet<String> = insert_rows(
-            &mut tx,
-            "INSERT INTO tickets (id, number, conversation_id, company_id, contact_id, subject, category, client_key, created_at)",
-            "ON CONFLICT DO NOTHING RETURNING id",
-            &ticket_rows,
-        )
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>(0))
-        .collect::<std::result::Result<_, _>>()?;
-        if inserted.len() < tickets.len() {
-            // Rolled back: the numbers taken are a gap.
-            drop(tx);
-            let lost = rows
-                .iter()
-                .zip(&tickets)
-                .filter(|(_, t)| !inserted.contains(&t.id))
-                .map(|((i, ..), _)| *i)
-                .collect();
-            return Ok((Vec::new(), lost));
-        }
         let cards: Vec<Card> = tickets
             .iter()
             .map(|t| Card {
@@ -411,13 +415,6 @@ impl Store {
                 ])
             })
             .collect::<Result<Vec<_>>>()?;
-        insert_rows(
-            &mut tx,
-            "INSERT INTO cards (id, conversation_id, kind, subject_id, payload, created_at, updated_at)",
-            "",
-            &card_rows,
-        )
-        .await?;
         // The clients' activity logs have them, written with them.
         let audit_rows: Vec<Vec<Val>> = rows
             .iter()
@@ -435,13 +432,6 @@ impl Store {
                 ]
             })
             .collect();
-        insert_rows(
-            &mut tx,
-            "INSERT INTO portal_audit (id, company_id, contact_id, user_id, action, subject, detail, created_at)",
-            "",
-            &audit_rows,
-        )
-        .await?;
         // The first messages, in the same transaction: the conversation was opened with
         // their time as its last message's, so nothing of it is written twice.
         let messages: Vec<Option<Message>> = rows
@@ -457,8 +447,56 @@ impl Store {
                 message_row(m, &key, None)
             })
             .collect::<Result<Vec<_>>>()?;
-        insert_rows(&mut tx, INSERT_MESSAGES, "", &message_rows).await?;
-        tx.commit().await?;
+        // People from the start: their SLA clocks run from now.
+        let conversation_rows = conversation_rows(&conversations, Some(now));
+        let event_rows = opened_events(conversations.iter());
+        let stored = match tx {
+            None => {
+                let done = sqlx::query(OPEN_TICKETS)
+                    .bind(json_rows(INSERT_CONVERSATIONS, &conversation_rows)?)
+                    .bind(json_rows(INSERT_EVENTS, &event_rows)?)
+                    .bind(json_rows(INSERT_TICKETS, &ticket_rows)?)
+                    .bind(json_rows(INSERT_CARDS, &card_rows)?)
+                    .bind(json_rows(INSERT_AUDIT, &audit_rows)?)
+                    .bind(json_rows(INSERT_MESSAGES, &message_rows)?)
+                    .execute(&self.pool)
+                    .await;
+                match done {
+                    Ok(_) => true,
+                    // Undone: any form of the batch may be the one stored meanwhile.
+                    Err(sqlx::Error::Database(e))
+                        if e.code().as_deref() == Some(OPENED_MEANWHILE) =>
+                    {
+                        false
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(mut tx) => {
+                super::ingest::insert_conversations(&mut tx, &conversations, Some(now)).await?;
+                let inserted = insert_rows(
+                    &mut tx,
+                    INSERT_TICKETS,
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    &ticket_rows,
+                )
+                .await?
+                .len();
+                if inserted < tickets.len() {
+                    false // rolled back when `tx` is dropped
+                } else {
+                    insert_rows(&mut tx, INSERT_CARDS, "", &card_rows).await?;
+                    insert_rows(&mut tx, INSERT_AUDIT, "", &audit_rows).await?;
+                    insert_rows(&mut tx, INSERT_MESSAGES, "", &message_rows).await?;
+                    tx.commit().await?;
+                    true
+                }
+            }
+        };
+        if !stored {
+            // Nothing was stored, and the numbers taken are a gap.
+            return Ok((Vec::new(), rows.iter().map(|(i, ..)| *i).collect()));
+        }
         let opened = rows
             .iter()
             .zip(
