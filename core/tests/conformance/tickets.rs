@@ -11,7 +11,8 @@ use switchboard_core::changes::Change;
 use switchboard_core::domain::{AuthorKind, Channel, Identity, Role, Status, TicketStatus};
 use switchboard_core::metrics::Metrics;
 use switchboard_core::store::{
-    ClientScope, FirstMessage, IngestOutcome, ListQuery, NewTicket, TicketQuery, View,
+    ClientScope, FirstMessage, IngestOutcome, ListQuery, NewOutbound, NewTicket, Queued,
+    TicketQuery, View,
 };
 use switchboard_core::workflow::Workflow;
 
@@ -341,6 +342,92 @@ async fn a_ticket_is_stored_with_its_first_message(env: Env) {
         .map(|i| i.conversation.id.as_str())
         .collect();
     assert_eq!(ids, vec![ok(0).1.id.as_str()]);
+    // By its subject and its client too, as any conversation.
+    for (words, expected) in [("jams", &ok(0).1.id), ("cartridge toner", &ok(1).1.id)] {
+        q.filter.search = Some(words.into());
+        let found = env.store.inbox_list(&caller, &q).await.unwrap();
+        let ids: Vec<&str> = found
+            .items
+            .iter()
+            .map(|i| i.conversation.id.as_str())
+            .collect();
+        assert_eq!(ids, vec![expected.as_str()], "{words}");
+    }
+    q.filter.search = Some("bruno".into());
+    let found = env.store.inbox_list(&caller, &q).await.unwrap();
+    assert!(
+        found.items.iter().any(|i| i.conversation.id == ok(1).1.id),
+        "found by its client's address"
+    );
+
+    // The inbox row is the one the triggers write for a conversation whose contact wrote
+    // once (PostgreSQL's batch writes it itself; SQLite's triggers do): previewed, the
+    // client waiting since the message, unread, unresolved.
+    let (_, c, _, _, m) = ok(0);
+    let m = m.as_ref().unwrap();
+    let row: (Option<String>, Option<i64>, Option<String>, Option<i64>, i64) = sqlx::query_as(
+        "SELECT preview_message_id, last_inbound_at, last_reply_id, waiting_since, unresolved FROM conversation_activity WHERE conversation_id = $1",
+    )
+    .bind(&c.id)
+    .fetch_one(env.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        row,
+        (
+            Some(m.id.clone()),
+            Some(m.created_at),
+            None,
+            Some(m.created_at),
+            1
+        )
+    );
+    let listed = env
+        .store
+        .inbox_list(&caller, &ListQuery::new(View::All))
+        .await
+        .unwrap();
+    let item = listed
+        .items
+        .iter()
+        .find(|i| i.conversation.id == c.id)
+        .unwrap();
+    assert_eq!(item.preview, "The tray squeaks loudly");
+    assert_eq!(item.preview_author, "contact");
+    assert_eq!(item.waiting_since, Some(m.created_at));
+    assert!(item.unread);
+    // Later messages update the row as for any conversation: an agent's answer is the
+    // preview, nobody waits, and its words are found.
+    let answer = env
+        .store
+        .insert_outbound(
+            &env.ids,
+            &NewOutbound::text(&c.id, AuthorKind::Agent, None, "Replacing the roller"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(answer, Queued::New(..)), "{answer:?}");
+    let listed = env
+        .store
+        .inbox_list(&caller, &ListQuery::new(View::All))
+        .await
+        .unwrap();
+    let item = listed
+        .items
+        .iter()
+        .find(|i| i.conversation.id == c.id)
+        .unwrap();
+    assert_eq!(item.preview, "Replacing the roller");
+    assert_eq!(item.preview_author, "agent");
+    assert_eq!(item.waiting_since, None);
+    q.filter.search = Some("roller".into());
+    let found = env.store.inbox_list(&caller, &q).await.unwrap();
+    let ids: Vec<&str> = found
+        .items
+        .iter()
+        .map(|i| i.conversation.id.as_str())
+        .collect();
+    assert_eq!(ids, vec![c.id.as_str()]);
 
     // The same message as an envelope on the stream (from a node that still sent it
     // there): a duplicate, not a second message.

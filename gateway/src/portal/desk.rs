@@ -21,11 +21,12 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// The most forms one transaction takes.
 const MAX_BATCH: usize = 256;
-/// Batches being opened at once: a batch spends most of its time waiting on the
-/// database, so two overlap (each on its own connection; SQLite's writers queue). One
-/// leaves the database idle between batches (p99 at 500/s 126 ms in `ticket-bench`);
-/// three made smaller batches than two for no gain (docs/BENCHMARKS.md).
-const IN_FLIGHT: usize = 2;
+/// Batches being opened at once. One: on PostgreSQL a batch is one statement, a single
+/// round trip, so the forms that arrive while it runs make the next, larger batch, and the
+/// database does less work per ticket than with two smaller batches overlapping (ticket-bench
+/// at 500/s: p99 11-15 ms with one, 15-19 ms with two; docs/BENCHMARKS.md). SQLite's
+/// writers queue anyway.
+const IN_FLIGHT: usize = 1;
 
 /// A client's form: the ticket and its first message.
 #[derive(Debug)]
