@@ -37,12 +37,24 @@ pub async fn fresh_pg() -> String {
     format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
 }
 
+/// A port free to listen on, below the kernel's ephemeral range. Servers restarted on their
+/// port (a test's own Redis) must find it free again, and a port of the ephemeral range may
+/// meanwhile have become the source port of any outgoing connection on the machine.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::BuildHasher;
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768)
+        .max(10001);
+    for attempt in 0..1000u64 {
+        let r = std::collections::hash_map::RandomState::new().hash_one(attempt);
+        let port = 10000 + u16::try_from(r % u64::from(low - 10000)).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {low}");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,10 +61,29 @@ def own(path):
 
 
 def free_ports(n):
-    socks = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
+    """n ports free to listen on, below the kernel's ephemeral range. The servers restart on
+    their ports (restart-imap, renumber, smtp-up), and a port of the ephemeral range may
+    meanwhile have become the source port of any outgoing connection on the machine (seen:
+    Dovecot's restart failing with "Address already in use")."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    pick = random.SystemRandom()
+    socks = []
+    for _ in range(1000):
+        if len(socks) == n:
+            break
+        try:
+            socks.append(socket.create_server(("127.0.0.1", pick.randrange(10000, max(low, 10001)))))
+        except OSError:
+            continue  # taken
     ports = [s.getsockname()[1] for s in socks]
     for s in socks:
         s.close()
+    if len(ports) < n:
+        sys.exit(f"mailserver.py: found only {len(ports)} of {n} free ports below {low}")
     return ports
 
 
