@@ -23,9 +23,9 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 const MAX_BATCH: usize = 256;
 /// Batches being opened at once. One: on PostgreSQL a batch is one statement, a single
 /// round trip, so the forms that arrive while it runs make the next, larger batch, and the
-/// database does less work per ticket than with two smaller batches overlapping (ticket-bench
-/// at 500/s: p99 11-15 ms with one, 15-19 ms with two; docs/BENCHMARKS.md). SQLite's
-/// writers queue anyway.
+/// database does less work per ticket than with two smaller batches overlapping (a
+/// ticket-bench run: 2,100-2,500 batches and 8.2-9.0 s of PostgreSQL's CPU with one, 3,252
+/// batches and 10.7 s with two; docs/BENCHMARKS.md). SQLite's writers queue anyway.
 const IN_FLIGHT: usize = 1;
 
 /// A client's form: the ticket and its first message.
