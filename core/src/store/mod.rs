@@ -204,12 +204,6 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0022_ticket_batches.sqlite.sql"),
         include_str!("../../../migrations/0022_ticket_batches.postgres.sql"),
     ),
-    (
-        23,
-        "ticket inbox rows",
-        include_str!("../../../migrations/0023_ticket_inbox_rows.sqlite.sql"),
-        include_str!("../../../migrations/0023_ticket_inbox_rows.postgres.sql"),
-    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use switchboard_core::changes::Change;
 use switchboard_core::domain::{AuthorKind, Channel, Identity, Role, Status, TicketStatus};
 use switchboard_core::metrics::Metrics;
 use switchboard_core::store::{
-    ClientScope, FirstMessage, IngestOutcome, ListQuery, NewOutbound, NewTicket, Queued,
-    TicketQuery, View,
+    Caller, ClientScope, FirstMessage, IngestOutcome, ListItem, ListQuery, NewOutbound, NewTicket,
+    Queued, TicketQuery, View,
 };
 use switchboard_core::workflow::Workflow;
 
@@ -257,6 +257,27 @@ async fn tickets_thread_everything_into_one_conversation_and_stay_in_scope(env: 
     );
 }
 
+/// The conversations the inbox's search finds by `words`, in the list's order.
+async fn found_by(env: &Env, caller: &Caller, words: &str) -> Vec<String> {
+    let mut q = ListQuery::new(View::All);
+    q.filter.search = Some(words.into());
+    let page = env.store.inbox_list(caller, &q).await.unwrap();
+    page.items.into_iter().map(|i| i.conversation.id).collect()
+}
+
+/// A conversation's row in the inbox list.
+async fn inbox_row(env: &Env, caller: &Caller, conversation_id: &str) -> ListItem {
+    let page = env
+        .store
+        .inbox_list(caller, &ListQuery::new(View::All))
+        .await
+        .unwrap();
+    page.items
+        .into_iter()
+        .find(|i| i.conversation.id == conversation_id)
+        .unwrap()
+}
+
 on_every_backend!(tickets_sent_together_open_in_one_batch_each_with_its_own_answer);
 on_every_backend!(a_ticket_is_stored_with_its_first_message);
 
@@ -333,30 +354,18 @@ async fn a_ticket_is_stored_with_its_first_message(env: Env) {
         .await
         .unwrap();
     let caller = env.store.caller(&admin).await.unwrap();
-    let mut q = ListQuery::new(View::All);
-    q.filter.search = Some("squeaks".into());
-    let found = env.store.inbox_list(&caller, &q).await.unwrap();
-    let ids: Vec<&str> = found
-        .items
-        .iter()
-        .map(|i| i.conversation.id.as_str())
-        .collect();
-    assert_eq!(ids, vec![ok(0).1.id.as_str()]);
+    assert_eq!(
+        found_by(&env, &caller, "squeaks").await,
+        [ok(0).1.id.clone()]
+    );
     // By its subject and its client too, as any conversation.
-    for (words, expected) in [("jams", &ok(0).1.id), ("cartridge toner", &ok(1).1.id)] {
-        q.filter.search = Some(words.into());
-        let found = env.store.inbox_list(&caller, &q).await.unwrap();
-        let ids: Vec<&str> = found
-            .items
-            .iter()
-            .map(|i| i.conversation.id.as_str())
-            .collect();
-        assert_eq!(ids, vec![expected.as_str()], "{words}");
-    }
-    q.filter.search = Some("bruno".into());
-    let found = env.store.inbox_list(&caller, &q).await.unwrap();
+    assert_eq!(found_by(&env, &caller, "jams").await, [ok(0).1.id.clone()]);
+    assert_eq!(
+        found_by(&env, &caller, "cartridge toner").await,
+        [ok(1).1.id.clone()]
+    );
     assert!(
-        found.items.iter().any(|i| i.conversation.id == ok(1).1.id),
+        found_by(&env, &caller, "bruno").await.contains(&ok(1).1.id),
         "found by its client's address"
     );
 
@@ -382,16 +391,7 @@ async fn a_ticket_is_stored_with_its_first_message(env: Env) {
             1
         )
     );
-    let listed = env
-        .store
-        .inbox_list(&caller, &ListQuery::new(View::All))
-        .await
-        .unwrap();
-    let item = listed
-        .items
-        .iter()
-        .find(|i| i.conversation.id == c.id)
-        .unwrap();
+    let item = inbox_row(&env, &caller, &c.id).await;
     assert_eq!(item.preview, "The tray squeaks loudly");
     assert_eq!(item.preview_author, "contact");
     assert_eq!(item.waiting_since, Some(m.created_at));
@@ -407,27 +407,14 @@ async fn a_ticket_is_stored_with_its_first_message(env: Env) {
         .await
         .unwrap();
     assert!(matches!(answer, Queued::New(..)), "{answer:?}");
-    let listed = env
-        .store
-        .inbox_list(&caller, &ListQuery::new(View::All))
-        .await
-        .unwrap();
-    let item = listed
-        .items
-        .iter()
-        .find(|i| i.conversation.id == c.id)
-        .unwrap();
+    let item = inbox_row(&env, &caller, &c.id).await;
     assert_eq!(item.preview, "Replacing the roller");
     assert_eq!(item.preview_author, "agent");
     assert_eq!(item.waiting_since, None);
-    q.filter.search = Some("roller".into());
-    let found = env.store.inbox_list(&caller, &q).await.unwrap();
-    let ids: Vec<&str> = found
-        .items
-        .iter()
-        .map(|i| i.conversation.id.as_str())
-        .collect();
-    assert_eq!(ids, vec![c.id.as_str()]);
+    assert_eq!(
+        found_by(&env, &caller, "roller").await,
+        std::slice::from_ref(&c.id)
+    );
 
     // The same message as an envelope on the stream (from a node that still sent it
     // there): a duplicate, not a second message.
