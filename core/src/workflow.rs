@@ -666,9 +666,22 @@ impl Workflow {
     /// Merges contact `from` into `into` (see [`Store::merge_contacts`]), both contacts
     /// the caller may change: an admin any; a coordinator those of its companies; a
     /// support agent those with a conversation it may change.
+    ///
+    /// Merging contacts of two companies, or a contact with a portal account, needs an
+    /// admin: such a merge moves a person's conversations and addresses across a trust
+    /// boundary. (Signing in is never granted by a merge: a link signs in the portal user
+    /// of its own address only.)
     pub async fn merge_contacts(&self, caller: &Caller, from: &str, into: &str) -> Result<Merged> {
         self.contact_writable(caller, from).await?;
         self.contact_writable(caller, into).await?;
+        if caller.role != Role::Admin {
+            let crossing = self.store.merge_crosses_boundary(from, into).await?;
+            if crossing {
+                return Err(Error::forbidden(
+                    "merging contacts of different companies, or with portal access, needs an admin",
+                ));
+            }
+        }
         self.store.merge_contacts(&self.ids, from, into).await
     }
 

@@ -328,3 +328,32 @@ document.addEventListener("click", function (e) {
   box.value = box.value ? box.value.replace(/\s*$/, "") + "\n" + text : text;
   box.focus();
 });
+
+// What the templates ask for with data attributes, in place of inline handlers: the pages
+// run under a Content-Security-Policy that refuses inline script.
+// - data-autosubmit on a field submits its form on change: "request" through
+//   requestSubmit (so htmx sends it), "if-value" likewise but only once a value is picked,
+//   "submit" with a plain form.submit().
+// - data-confirm on a form asks before it is submitted.
+// - data-reset-on-success on an htmx form empties it and focuses its text box again once
+//   its request has succeeded.
+document.addEventListener("change", function (e) {
+  var field = e.target;
+  var how = field && field.getAttribute && field.getAttribute("data-autosubmit");
+  if (!how || !field.form) return;
+  if (how === "submit") field.form.submit();
+  else if (how === "request") field.form.requestSubmit();
+  else if (how === "if-value" && field.value) field.form.requestSubmit();
+});
+document.addEventListener("submit", function (e) {
+  var form = e.target;
+  var text = form && form.getAttribute && form.getAttribute("data-confirm");
+  if (text != null && !window.confirm(text)) e.preventDefault();
+}, true);
+document.addEventListener("htmx:afterRequest", function (e) {
+  var form = e.target && e.target.closest && e.target.closest("[data-reset-on-success]");
+  if (!form || !e.detail.successful) return;
+  form.reset();
+  var box = form.querySelector("textarea");
+  if (box) box.focus();
+});

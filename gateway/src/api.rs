@@ -207,9 +207,9 @@ pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             "POST",
             "/conversations/{id}/team",
             AgentWrite,
-            "Move to a team (null: none), optionally setting the tier",
+            "Move to a team (null: none); a tier is refused (it changes through /tier, with a reason)",
             obj(
-                json!({"team": {"type": ["string", "null"]}, "tier": {"enum": ["N1", "N2", "N3"]}, "version": {"type": "integer"}}),
+                json!({"team": {"type": ["string", "null"]}, "version": {"type": "integer"}}),
                 &[],
             ),
             post(ai::team),

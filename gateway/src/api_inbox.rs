@@ -253,21 +253,19 @@ pub async fn team(
 ) -> Reply {
     state.workflow.writable(&caller, &id).await?;
     let b = body(b)?;
-    let mut c = state
+    // Everything is checked before anything is written: a tier here is refused whole
+    // (it changes by escalating, with a reason), never after the team has moved.
+    if let Some(t) = &b.tier {
+        Tier::parse(t)?;
+        return Err(switchboard_core::Error::invalid(
+            "the tier changes by escalating or de-escalating, with a reason (POST /conversations/{id}/tier)",
+        )
+        .into());
+    }
+    let c = state
         .workflow
         .change(&caller, &id, &Change::Team(b.team), b.version)
         .await?;
-    if let Some(t) = b.tier {
-        c = state
-            .workflow
-            .change(
-                &caller,
-                &id,
-                &Change::Tier(Tier::parse(&t)?),
-                Some(c.version),
-            )
-            .await?;
-    }
     Ok(Json(json!({ "conversation": c })))
 }
 

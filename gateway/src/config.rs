@@ -28,6 +28,25 @@ pub enum ConfigError {
     },
 }
 
+/// An OAuth2 token endpoint the client secret may be sent to: https, or plain http to
+/// this machine only (a test server), judged on the parsed host, never on a prefix
+/// (`http://localhost.evil.example` and `http://localhost@evil.example` are other hosts).
+pub fn token_url_allowed(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    match u.scheme() {
+        "https" => u.host_str().is_some(),
+        "http" => {
+            u.username().is_empty()
+                && u.password().is_none()
+                && u.host_str()
+                    .is_some_and(switchboard_channels::email::server::is_loopback)
+        }
+        _ => false,
+    }
+}
+
 /// A value that must never reach a log: `Debug` shows it with any password removed.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
@@ -107,6 +126,7 @@ pub struct Config {
     pub stripe: StripeConfig,
     pub portal: PortalConfig,
     pub bot: BotConfig,
+    pub ops: OpsConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -571,9 +591,7 @@ impl EmailInbox {
             ));
         }
         if let Some(o) = &inbox.oauth2
-            && !(o.token_url.starts_with("https://")
-                || o.token_url.starts_with("http://127.0.0.1")
-                || o.token_url.starts_with("http://localhost"))
+            && !token_url_allowed(&o.token_url)
         {
             return Err(("oauth2.token_url", "must be an https:// URL".to_string()));
         }
@@ -628,6 +646,15 @@ impl Default for WebConfig {
     }
 }
 
+/// Who may read `/metrics` and the detail of `/readyz`: a client on this machine
+/// (loopback), or one that sends `Authorization: Bearer <metrics_token>`. Everyone else
+/// gets `/readyz`'s status alone and a 404 for `/metrics`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    pub metrics_token: Option<Secret>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterConfig {
@@ -655,6 +682,7 @@ impl Default for Config {
             stripe: StripeConfig::default(),
             portal: PortalConfig::default(),
             bot: BotConfig::default(),
+            ops: OpsConfig::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }
@@ -979,6 +1007,29 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_urls_are_judged_by_their_parsed_host() {
+        for ok in [
+            "https://login.example.com/token",
+            "http://127.0.0.1:8080/token",
+            "http://localhost:9/token",
+            "http://[::1]:9/token",
+        ] {
+            assert!(token_url_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.example/token",
+            "http://127.0.0.1.evil.example/token",
+            "http://localhost@evil.example/token",
+            "http://user@127.0.0.1/token",
+            "http://evil.example/token",
+            "ftp://127.0.0.1/token",
+            "not a url",
+        ] {
+            assert!(!token_url_allowed(bad), "{bad}");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

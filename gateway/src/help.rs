@@ -388,6 +388,8 @@ struct ArticlePage {
     translations: Vec<(&'static str, String)>,
     related: Vec<Found>,
     voted: Option<bool>,
+    /// The vote form's CSRF token (the pre-sign-in cookie's).
+    csrf: String,
 }
 
 #[derive(Template)]
@@ -432,9 +434,11 @@ pub struct VotedQuery {
 
 async fn article(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path((lang, slug)): Path<(String, String)>,
     Query(v): Query<VotedQuery>,
 ) -> Response {
+    let (csrf, set) = crate::web::auth::pre_csrf(&headers);
     let l = Lang::parse(&lang).unwrap_or(Lang::En);
     let Some(a) = public_article(&state, &lang, &slug).await else {
         return not_found(&state, l);
@@ -478,21 +482,27 @@ async fn article(
         }
     }
     let translations = others.into_iter().map(|(tl, h)| (tl.name(), h)).collect();
-    render(&ArticlePage {
-        l: layout,
-        body,
-        updated,
-        updated_iso,
-        translations,
-        related,
-        voted: v.voted.as_deref().map(|s| s == "yes"),
-        a,
-    })
+    crate::web::auth::with_cookie(
+        render(&ArticlePage {
+            l: layout,
+            body,
+            updated,
+            updated_iso,
+            translations,
+            related,
+            voted: v.voted.as_deref().map(|s| s == "yes"),
+            a,
+            csrf,
+        }),
+        set,
+    )
 }
 
 #[derive(Debug, Deserialize)]
 pub struct VoteForm {
     helpful: String,
+    #[serde(default)]
+    _csrf: String,
 }
 
 /// Votes one address may cast per hour: a reader votes a few times; a script that drops
@@ -502,15 +512,14 @@ const VOTES_PER_ADDRESS_PER_HOUR: u32 = 30;
 fn vote_allowed(ip: std::net::IpAddr) -> bool {
     static LIMITS: std::sync::OnceLock<governor::DefaultKeyedRateLimiter<std::net::IpAddr>> =
         std::sync::OnceLock::new();
-    LIMITS
-        .get_or_init(|| {
-            governor::RateLimiter::keyed(crate::web::auth::allowance(
-                VOTES_PER_ADDRESS_PER_HOUR,
-                std::time::Duration::from_secs(3600),
-            ))
-        })
-        .check_key(&ip)
-        .is_ok()
+    let limits = LIMITS.get_or_init(|| {
+        governor::RateLimiter::keyed(crate::web::auth::allowance(
+            VOTES_PER_ADDRESS_PER_HOUR,
+            std::time::Duration::from_secs(3600),
+        ))
+    });
+    crate::web::auth::trim(limits);
+    limits.check_key(&ip).is_ok()
 }
 
 async fn vote(
@@ -524,6 +533,20 @@ async fn vote(
     let Some(a) = public_article(&state, &lang, &slug).await else {
         return not_found(&state, l);
     };
+    // A vote is a form of ours: its token matches this browser's pre-sign-in cookie, so
+    // another site cannot cast votes through a reader's browser.
+    let token_ok = crate::web::session::cookie(&headers, crate::web::session::PRE_CSRF_COOKIE)
+        .is_some_and(|c| {
+            c.len() >= 32
+                && switchboard_core::auth::constant_time_eq(c.as_bytes(), form._csrf.as_bytes())
+        });
+    if !token_ok {
+        return (
+            StatusCode::FORBIDDEN,
+            "this vote did not come from the article's page; reload it and vote again",
+        )
+            .into_response();
+    }
     let helpful = match form.helpful.as_str() {
         "yes" => true,
         "no" => false,

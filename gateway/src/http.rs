@@ -1,11 +1,12 @@
 //! The HTTP surface: routes, ops endpoints, request ids and request logs.
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -65,10 +66,58 @@ pub fn routes(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %req.method(), path = %redacted_path(req.uri().path()), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
+}
+
+/// The pages' policy: scripts from this origin only (no inline script, no `eval`), no
+/// framing, no plugins. Inline styles stay allowed: the chat widget styles itself at run
+/// time and a few pages set a width or a colour from data.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; \
+     frame-ancestors 'none'";
+
+/// Headers every response carries unless its handler set its own (a blob download keeps
+/// its stricter sandbox policy).
+async fn security_headers(State(state): State<AppState>, mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    let mut put = |name: HeaderName, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    put(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY);
+    put(header::X_FRAME_OPTIONS, "DENY");
+    put(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    // Links in mail carry credentials in their path: never tell another site about them.
+    put(header::REFERRER_POLICY, "same-origin");
+    if state.config.public_url.starts_with("https://") {
+        put(
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    resp
+}
+
+/// A request's path as the log may show it: a path that carries a credential (a portal
+/// sign-in link's token) keeps its shape, not the credential.
+pub fn redacted_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const SECRET_AFTER: &[&str] = &["/portal/link/", "/survey/"];
+    for prefix in SECRET_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return format!("{prefix}[redacted]").into();
+        }
+    }
+    path.into()
 }
 
 /// The API's description, made from the same table the router is built from.
@@ -80,8 +129,31 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database and the stream both answer.
-async fn readyz(State(state): State<AppState>) -> Response {
+/// Whether a request may read the operator's detail (`/metrics`, `/readyz`'s checks): one
+/// with the configured bearer token; with no token set, one from this machine.
+fn ops_allowed(state: &AppState, peer: std::net::SocketAddr, headers: &HeaderMap) -> bool {
+    match &state.config.ops.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                switchboard_core::auth::constant_time_eq(
+                    &Sha256::digest(given.trim().as_bytes()),
+                    &Sha256::digest(token.expose().as_bytes()),
+                )
+            }),
+        None => peer.ip().is_loopback(),
+    }
+}
+
+/// Ready when the database and the stream both answer. The checks' detail (which may
+/// name hosts and users) is for the operator only; everyone else reads the status.
+async fn readyz(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     // A dependency that hangs must not hang the probe.
     let limit = std::time::Duration::from_secs(2);
     let timed_out = || switchboard_core::Error::Stream("no answer within 2 s".into());
@@ -91,24 +163,38 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let stream = tokio::time::timeout(limit, state.stream.health())
         .await
         .unwrap_or_else(|_| Err(timed_out()));
-    let show = |r: &switchboard_core::Result<()>| match r {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => e.to_string(),
-    };
+    for (what, r) in [("database", &db), ("stream", &stream)] {
+        if let Err(e) = r {
+            tracing::warn!(check = what, error = %e, "not ready");
+        }
+    }
     let status = if db.is_ok() && stream.is_ok() && !state.shutdown.is_cancelled() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
+    let mut body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
-        "checks": {"database": show(&db), "stream": show(&stream)},
-        "stream": state.stream.kind(),
     });
+    if ops_allowed(&state, peer, &headers) {
+        let show = |r: &switchboard_core::Result<()>| match r {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        body["checks"] = json!({"database": show(&db), "stream": show(&stream)});
+        body["stream"] = json!(state.stream.kind());
+    }
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !ops_allowed(&state, peer, &headers) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     // Queue depth is read at scrape time, so it is current whatever the workers are doing.
     for (topic, group) in [
         (
@@ -188,3 +274,19 @@ async fn chat_page(State(state): State<AppState>) -> Html<String> {
 }
 
 pub use switchboard_core::html::escape as html_escape;
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_path;
+
+    #[test]
+    fn sign_in_tokens_never_reach_the_log() {
+        let token = "a".repeat(64);
+        assert_eq!(
+            redacted_path(&format!("/portal/link/{token}")),
+            "/portal/link/[redacted]"
+        );
+        assert_eq!(redacted_path("/portal/invoices/7"), "/portal/invoices/7");
+        assert_eq!(redacted_path("/portal/link/"), "/portal/link/");
+    }
+}

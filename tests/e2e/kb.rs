@@ -118,13 +118,28 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // A vote carries the page's CSRF token (the pre-sign-in cookie's, double-submitted).
+    let token = "c".repeat(40);
     let vote = |slug: &str, helpful: &str| {
         no_redirect
             .post(a.url(&format!("/help/pt/{slug}/vote")))
-            .form(&[("helpful", helpful)])
+            .header("cookie", format!("__Host-sb_csrf={token}"))
+            .form(&[("helpful", helpful), ("_csrf", token.as_str())])
             .send()
     };
     assert_eq!(vote("nao-existe", "yes").await.unwrap().status(), 404);
+    // Without the token (a form on another site), refused and not counted.
+    for forged in [
+        no_redirect
+            .post(a.url("/help/pt/pagar-com-a-carteira-zorblax/vote"))
+            .form(&[("helpful", "yes")]),
+        no_redirect
+            .post(a.url("/help/pt/pagar-com-a-carteira-zorblax/vote"))
+            .header("cookie", format!("__Host-sb_csrf={token}"))
+            .form(&[("helpful", "yes"), ("_csrf", "d".repeat(40).as_str())]),
+    ] {
+        assert_eq!(forged.send().await.unwrap().status(), 403);
+    }
     assert_eq!(
         vote("pagar-com-a-carteira-zorblax", "maybe")
             .await

@@ -14,4 +14,5 @@ mod portal;
 mod realtime;
 mod stripe;
 mod tickets;
+mod trust;
 mod webchat;

@@ -155,12 +155,18 @@ impl Server {
     }
 
     pub async fn spawn(&mut self) {
-        let child = self
-            .command()
-            .arg("serve")
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut cmd = self.command();
+        cmd.arg("serve").stdin(Stdio::null());
+        // A test that reads the log (`SBT_CAPTURE_LOG` in its env) gets it in a file.
+        if self.env.contains_key("SBT_CAPTURE_LOG") {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.dir.path().join("server.log"))
+                .unwrap();
+            cmd.stderr(log.try_clone().unwrap()).stdout(log);
+        }
+        let child = cmd.spawn().unwrap();
         self.child = Some(child);
         self.wait_ready().await;
     }
@@ -179,6 +185,22 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// What the server wrote to its log so far (with `SBT_CAPTURE_LOG` set).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// The server's resident memory in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().unwrap().id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
     }
 
     /// `kill -9`: no shutdown, no flush, nothing.

@@ -60,6 +60,9 @@ type Transport = AsyncSmtpTransport<Tokio1Executor>;
 pub trait LinkMinter: Send + Sync {
     /// A sign-in link for `contact_id` mailed to `email`, landing on `next` (a portal path).
     async fn mint(&self, contact_id: &str, email: &str, next: &str) -> Result<String, String>;
+    /// The sign-in page, landing on `next` once signed in: what a mail that others
+    /// receive too carries instead of a link.
+    fn sign_in_page(&self, next: &str) -> String;
 }
 
 /// A message's button whose address is this prefix and a portal path becomes a sign-in link.
@@ -129,6 +132,28 @@ impl EmailSender {
     /// Sets who mints portal links for buttons that ask for one (once).
     pub fn set_link_minter(&self, minter: Arc<dyn LinkMinter>) {
         let _ = self.links.set(minter);
+    }
+
+    /// A button's address for a portal path: a sign-in link when the mail goes to the
+    /// contact's one address alone, else the sign-in page.
+    async fn button_link(
+        &self,
+        contact_id: &str,
+        to: &[String],
+        sole: bool,
+        next: &str,
+    ) -> Result<String, SendError> {
+        let minter = self
+            .links
+            .get()
+            .ok_or_else(|| SendError::Permanent("portal links cannot be made here".into()))?;
+        match to.first() {
+            Some(address) if sole => minter
+                .mint(contact_id, address, next)
+                .await
+                .map_err(|e| SendError::transient(format!("no sign-in link: {e}"))),
+            _ => Ok(minter.sign_in_page(next)),
+        }
     }
 
     /// The first mailbox that sends mail, for mail that belongs to no conversation.
@@ -369,6 +394,10 @@ impl Sender for EmailSender {
                 .map(|u| u.name.unwrap_or(u.email)),
             _ => None,
         };
+        // A sign-in link signs in whoever holds it: only a mail to the contact's one
+        // address carries one. A mail with anyone else on it (a Cc'd consultant, a second
+        // address) leads to the sign-in page instead, where each asks a link of their own.
+        let sole = to.len() == 1 && cc.is_empty();
         let mut button = None;
         if let Some(b) = o
             .message
@@ -378,32 +407,18 @@ impl Sender for EmailSender {
             && let Some(url) = &b.url
         {
             let url = match url.strip_prefix(PORTAL_LINK) {
-                Some(next) => {
-                    let minter = self.links.get().ok_or_else(|| {
-                        SendError::Permanent("portal links cannot be made here".into())
-                    })?;
-                    minter
-                        .mint(&c.contact_id, &to[0], next)
-                        .await
-                        .map_err(|e| SendError::transient(format!("no sign-in link: {e}")))?
-                }
+                Some(next) => self.button_link(&c.contact_id, &to, sole, next).await?,
                 None => url.clone(),
             };
             button = Some((b.title.clone(), url));
-        } else if switchboard_core::store::is_ticket(c)
-            && let Some(minter) = self.links.get()
-        {
+        } else if switchboard_core::store::is_ticket(c) && self.links.get().is_some() {
             // A portal ticket's mail leads back to the ticket, signed in.
             let path = format!("/portal/tickets/{}", c.number);
-            match minter.mint(&c.contact_id, &to[0], &path).await {
-                Ok(url) => {
-                    let title = words(m.lang)
-                        .view_ticket
-                        .replace("{n}", &c.number.to_string());
-                    button = Some((title, url));
-                }
-                Err(e) => return Err(SendError::transient(format!("no sign-in link: {e}"))),
-            }
+            let url = self.button_link(&c.contact_id, &to, sole, &path).await?;
+            let title = words(m.lang)
+                .view_ticket
+                .replace("{n}", &c.number.to_string());
+            button = Some((title, url));
         }
         let domain = m.domain();
         let message_id = format!("{}@{domain}", o.message.id);

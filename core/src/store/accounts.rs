@@ -141,6 +141,34 @@ fn link_unusable() -> Error {
     Error::invalid("this link has expired or has already been used; ask for a new one")
 }
 
+/// What a new password (or a removal) takes away besides sessions: the user's API tokens,
+/// its unused portal sign-in links and its websocket tickets.
+pub(crate) async fn revoke_credentials(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE magic_links SET used_at = $1 WHERE used_at IS NULL AND expires_at > $1 \
+         AND (email = (SELECT email FROM users WHERE id = $2) \
+              OR contact_id = (SELECT contact_id FROM users WHERE id = $2))",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM ws_tickets WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     fn for_update(&self) -> &'static str {
         match self.backend {
@@ -220,7 +248,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut **tx)
             .await?;
-        Ok(())
+        revoke_credentials(tx, user_id, now).await
     }
 
     /// The user whose email and password these are; `None` for an unknown email, a wrong
@@ -291,7 +319,27 @@ impl Store {
     /// (see [`totp::otpauth_uri`]). Two-factor authentication is not on until
     /// [`Store::confirm_totp`] sees a code made from it; a factor already on stays as it
     /// is until then.
-    pub async fn begin_totp(&self, user_id: &str) -> Result<String> {
+    ///
+    /// A user whose factor is on already must give a current code (or a recovery code):
+    /// a session alone, maybe stolen, cannot swap the factor for the thief's.
+    pub async fn begin_totp(
+        &self,
+        user_id: &str,
+        current_code: Option<&str>,
+        now: i64,
+    ) -> Result<String> {
+        if self.totp_enabled(user_id).await? {
+            let code = current_code.map(str::trim).filter(|c| !c.is_empty());
+            let passed = match code {
+                Some(code) => self.check_second_factor(user_id, code, now).await?,
+                None => false,
+            };
+            if !passed {
+                return Err(Error::forbidden(
+                    "enter a current code to set up a new authenticator",
+                ));
+            }
+        }
         let secret = totp::base32(&totp::new_secret());
         let done =
             sqlx::query("UPDATE users SET totp_pending_secret = $1 WHERE id = $2 AND active = 1")
@@ -400,43 +448,48 @@ impl Store {
     /// is locked for [`SECOND_FACTOR_LOCK_MS`]: every check then fails with
     /// `Error::Conflict`, so a six-digit code cannot be guessed by trying them all.
     pub async fn check_second_factor(&self, user_id: &str, code: &str, now: i64) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT totp_secret, second_factor_failures, second_factor_locked_until FROM users \
-             WHERE id = $1 AND active = 1",
-        )
+        // The attempt is counted before the code is checked, in one conditional UPDATE:
+        // however many requests race on however many nodes, at most
+        // SECOND_FACTOR_MAX_FAILURES of them get a check before the lock. (A lock whose
+        // time is up starts the count again.) A code that passes clears both.
+        let expired =
+            "(second_factor_locked_until IS NOT NULL AND second_factor_locked_until <= $2)";
+        let count = format!("CASE WHEN {expired} THEN 1 ELSE second_factor_failures + 1 END");
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE users SET second_factor_failures = {count}, \
+             second_factor_locked_until = CASE WHEN {count} >= $3 THEN $4 WHEN {expired} THEN NULL ELSE second_factor_locked_until END \
+             WHERE id = $1 AND active = 1 AND totp_secret IS NOT NULL \
+             AND (second_factor_locked_until IS NULL OR second_factor_locked_until <= $2) \
+             RETURNING totp_secret"
+        )))
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .bind(now)
+        .bind(SECOND_FACTOR_MAX_FAILURES)
+        .bind(now + SECOND_FACTOR_LOCK_MS)
+        .fetch_optional(&mut **tx)
         .await?;
+        tx.commit().await?;
         let Some(row) = row else {
-            return Ok(false);
-        };
-        let Some(stored) = row.try_get::<Option<String>, _>("totp_secret")? else {
-            return Ok(false);
-        };
-        let failures: i64 = row.try_get("second_factor_failures")?;
-        let locked_until: Option<i64> = row.try_get("second_factor_locked_until")?;
-        if locked_until.is_some_and(|until| until > now) {
-            return Err(Error::Conflict(
-                "too many wrong codes; wait a few minutes and try again".into(),
-            ));
-        }
-        let passed = self.use_second_factor(user_id, &stored, code, now).await?;
-        if passed && failures > 0 {
-            sqlx::query("UPDATE users SET second_factor_failures = 0 WHERE id = $1")
-                .bind(user_id)
-                .execute(&self.pool)
-                .await?;
-        } else if !passed {
-            // Both right-hand sides read the count as it was before this UPDATE.
-            sqlx::query(
-                "UPDATE users SET \
-                 second_factor_locked_until = CASE WHEN second_factor_failures + 1 >= $1 THEN $2 ELSE second_factor_locked_until END, \
-                 second_factor_failures = CASE WHEN second_factor_failures + 1 >= $3 THEN 0 ELSE second_factor_failures + 1 END \
-                 WHERE id = $4",
+            let locked: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM users WHERE id = $1 AND active = 1 AND totp_secret IS NOT NULL",
             )
-            .bind(SECOND_FACTOR_MAX_FAILURES)
-            .bind(now + SECOND_FACTOR_LOCK_MS)
-            .bind(SECOND_FACTOR_MAX_FAILURES)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+            return match locked {
+                Some(_) => Err(Error::Conflict(
+                    "too many wrong codes; wait a few minutes and try again".into(),
+                )),
+                None => Ok(false),
+            };
+        };
+        let stored: String = row.try_get("totp_secret")?;
+        let passed = self.use_second_factor(user_id, &stored, code, now).await?;
+        if passed {
+            sqlx::query(
+                "UPDATE users SET second_factor_failures = 0, second_factor_locked_until = NULL WHERE id = $1",
+            )
             .bind(user_id)
             .execute(&self.pool)
             .await?;
@@ -633,6 +686,27 @@ impl Store {
             return Err(Error::not_found("session"));
         }
         Ok(fresh)
+    }
+
+    /// Whether a session still lives (not ended, within its limits, its user active),
+    /// without touching it: what an open socket asks now and then, so a session ended
+    /// elsewhere (sign-out everywhere, a new password, removal) closes it too.
+    pub async fn session_is_live(
+        &self,
+        token: &str,
+        now: i64,
+        limits: &SessionLimits,
+    ) -> Result<bool> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT s.created_at, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND u.active = 1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some_and(|(created, seen)| {
+            now - seen < limits.idle_ms && now - created < limits.absolute_ms
+        }))
     }
 
     /// Logs one session out.

@@ -122,6 +122,9 @@ impl Store {
                 .rows_affected();
         }
         let (identities, conversations) = (moved[1], moved[6]);
+        // Whoever was signed in to either contact's portal signs in again.
+        super::users::end_contact_sessions(&mut tx, &from).await?;
+        super::users::end_contact_sessions(&mut tx, &into).await?;
         sqlx::query("INSERT INTO events (id, conversation_id, kind, payload, created_at) VALUES ($1, NULL, 'contacts_merged', $2, $3)")
             .bind(ids.new_id())
             .bind(serde_json::json!({"merged": from, "survivor": into}).to_string())
@@ -135,6 +138,29 @@ impl Store {
             identities,
             conversations,
         })
+    }
+
+    /// Whether merging the two contacts crosses a trust boundary: they belong to different
+    /// companies (or one to none), or either has a portal user.
+    pub async fn merge_crosses_boundary(&self, a: &str, b: &str) -> Result<bool> {
+        let a = self.surviving_contact(a).await?;
+        let b = self.surviving_contact(b).await?;
+        let row = sqlx::query(
+            "SELECT CAST(CASE WHEN COALESCE(x.company_id, '') = COALESCE(y.company_id, '') THEN 0 ELSE 1 END AS BIGINT), \
+             (SELECT COUNT(*) FROM users u WHERE u.contact_id IN ($1, $2) OR u.contact_id IN \
+              (SELECT id FROM contacts WHERE merged_into IN ($1, $2))) \
+             FROM contacts x, contacts y WHERE x.id = $1 AND y.id = $2",
+        )
+        .bind(&a)
+        .bind(&b)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Err(Error::not_found("contact"));
+        };
+        let companies_differ: i64 = row.try_get(0)?;
+        let portal_users: i64 = row.try_get(1)?;
+        Ok(companies_differ != 0 || portal_users > 0)
     }
 
     /// Records that `contact_id` proved it owns `identity` (a link or code sent to it was

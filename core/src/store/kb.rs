@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::Store;
+use super::{Caller, Store};
 use crate::clock::Ids;
 use crate::error::{Error, Result};
 
@@ -758,30 +758,36 @@ impl Store {
         Ok(())
     }
 
-    /// Unanswered questions since a time, newest first, at most `limit`.
-    pub async fn bot_gaps(&self, since: i64, limit: i64) -> Result<Vec<BotGap>> {
-        sqlx::query(
+    /// Unanswered questions since a time in conversations the caller may see, newest
+    /// first, at most `limit`: they are clients' own words.
+    pub async fn bot_gaps(&self, caller: &Caller, since: i64, limit: i64) -> Result<Vec<BotGap>> {
+        let (condition, binds) = caller.condition(3);
+        let mut q = sqlx::query(AssertSqlSafe(format!(
             "SELECT message_id, conversation_id, text, lang, reason, best_article_id, confidence, created_at FROM bot_gaps \
-             WHERE created_at >= $1 ORDER BY created_at DESC LIMIT $2",
-        )
+             WHERE created_at >= $1 AND conversation_id IN (SELECT id FROM conversations WHERE {condition}) \
+             ORDER BY created_at DESC LIMIT $2"
+        )))
         .bind(since)
-        .bind(limit.clamp(1, 10_000))
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(BotGap {
-                message_id: r.try_get("message_id")?,
-                conversation_id: r.try_get("conversation_id")?,
-                text: r.try_get("text")?,
-                lang: r.try_get("lang")?,
-                reason: r.try_get("reason")?,
-                best_article_id: r.try_get("best_article_id")?,
-                confidence: r.try_get::<i64, _>("confidence")? as f32 / 1000.0,
-                created_at: r.try_get("created_at")?,
+        .bind(limit.clamp(1, 10_000));
+        for b in &binds {
+            q = q.bind(b.as_str());
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(BotGap {
+                    message_id: r.try_get("message_id")?,
+                    conversation_id: r.try_get("conversation_id")?,
+                    text: r.try_get("text")?,
+                    lang: r.try_get("lang")?,
+                    reason: r.try_get("reason")?,
+                    best_article_id: r.try_get("best_article_id")?,
+                    confidence: r.try_get::<i64, _>("confidence")? as f32 / 1000.0,
+                    created_at: r.try_get("created_at")?,
+                })
             })
-        })
-        .collect()
+            .collect()
     }
 }
 

@@ -27,6 +27,22 @@ pub struct MagicLink {
     pub contact_id: String,
     pub email: String,
     pub purpose: String,
+    /// An invitation's company and role, and who invited.
+    pub company_id: Option<String>,
+    pub role: Option<String>,
+    pub invited_by: Option<String>,
+}
+
+/// An invitation to a company's portal, as a link carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewInvitation<'a> {
+    /// The contact the address is on (or a new one of no company).
+    pub contact_id: &'a str,
+    pub email: &'a str,
+    pub company_id: &'a str,
+    pub role: crate::domain::Role,
+    pub invited_by: &'a str,
+    pub ttl_ms: i64,
 }
 
 /// What a link is, without using it (the confirmation page's GET).
@@ -46,6 +62,35 @@ fn digest(token: &str) -> Option<String> {
     let t = token.trim();
     (t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         .then(|| hex::encode(Sha256::digest(t.to_ascii_lowercase().as_bytes())))
+}
+
+/// Writes an invitation link in `tx`; returns its token.
+pub(crate) async fn insert_invitation(
+    tx: &mut super::WriteTx,
+    ids: &Ids,
+    new: &NewInvitation<'_>,
+) -> Result<String> {
+    if new.ttl_ms <= 0 {
+        return Err(Error::invalid("a link must live for some time"));
+    }
+    let token = hex::encode(random_bytes::<32>());
+    let hash = digest(&token).ok_or_else(|| Error::invalid("bad token"))?;
+    let now = ids.now_ms();
+    sqlx::query(
+        "INSERT INTO magic_links (hash, contact_id, email, purpose, created_at, expires_at, company_id, role, invited_by) \
+         VALUES ($1, $2, $3, 'invite', $4, $5, $6, $7, $8)",
+    )
+    .bind(&hash)
+    .bind(new.contact_id)
+    .bind(new.email.trim().to_lowercase())
+    .bind(now)
+    .bind(now + new.ttl_ms)
+    .bind(new.company_id)
+    .bind(new.role.as_str())
+    .bind(new.invited_by)
+    .execute(&mut ***tx)
+    .await?;
+    Ok(token)
 }
 
 impl Store {
@@ -69,6 +114,14 @@ impl Store {
         .bind(now + new.ttl_ms)
         .execute(&mut **tx)
         .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Issues an invitation link (purpose `invite`); returns its token.
+    pub async fn create_invitation(&self, ids: &Ids, new: &NewInvitation<'_>) -> Result<String> {
+        let mut tx = self.begin_write().await?;
+        let token = insert_invitation(&mut tx, ids, new).await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -107,7 +160,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE magic_links SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING contact_id, email, purpose",
+             RETURNING contact_id, email, purpose, company_id, role, invited_by",
         )
         .bind(now)
         .bind(&hash)
@@ -119,6 +172,9 @@ impl Store {
                 contact_id: r.try_get(0)?,
                 email: r.try_get(1)?,
                 purpose: r.try_get(2)?,
+                company_id: r.try_get(3)?,
+                role: r.try_get(4)?,
+                invited_by: r.try_get(5)?,
             })
         })
         .transpose()

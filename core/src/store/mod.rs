@@ -24,6 +24,8 @@ mod portal_users;
 mod rows;
 mod secrets;
 mod tickets;
+#[cfg(test)]
+mod tidy;
 mod users;
 mod workflow;
 
@@ -50,12 +52,12 @@ pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
 };
 pub use ingest::{IngestOutcome, Ingested};
-pub use magic_links::{LinkState, MagicLink, NewLink};
+pub use magic_links::{LinkState, MagicLink, NewInvitation, NewLink};
 pub use notes::{Notification, NotificationKind};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
-pub use portal_users::PortalUser;
+pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
 pub use tickets::{
     FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
 };
@@ -144,6 +146,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         19,
         "knowledge base",
         include_str!("../../../migrations/0019_kb.sql"),
+    ),
+    (
+        23,
+        "trust",
+        include_str!("../../../migrations/0023_trust.sql"),
     ),
 ];
 

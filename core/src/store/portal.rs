@@ -11,6 +11,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
+use super::MagicLink;
 use super::Store;
 use super::billing::{COLUMNS, Invoice, LIST_COLUMNS, invoice};
 use crate::clock::Ids;
@@ -150,16 +151,52 @@ pub(crate) fn client_if_any(r: &sqlx::any::AnyRow) -> Result<Option<ClientScope>
     client(r).map(Some)
 }
 
-pub(crate) const CLIENT_COLUMNS: &str = "users.id, users.contact_id, users.company_id, users.role, users.email, users.name, users.locale, \
+/// A portal user's company is its contact's, read at every request: the one source of
+/// truth, so moving the contact to another company moves what its portal user sees (and
+/// [`Store::set_contact_company`] ends its sessions).
+pub(crate) const CLIENT_COLUMNS: &str = "users.id, users.contact_id, pc.company_id AS company_id, users.role, users.email, users.name, users.locale, \
      CAST(CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
      CAST(COALESCE(companies.portal_require_2fa, 0) AS BIGINT) AS company_requires_2fa";
-pub(crate) const CLIENT_FROM: &str = "users LEFT JOIN companies ON companies.id = users.company_id";
+pub(crate) const CLIENT_FROM: &str = "users LEFT JOIN contacts pc ON pc.id = users.contact_id LEFT JOIN companies ON companies.id = pc.company_id";
+
+/// A new portal user's row.
+struct PortalUserRow<'a> {
+    id: &'a str,
+    email: &'a str,
+    role: Role,
+    company: Option<&'a str>,
+    contact: &'a str,
+    now: i64,
+    invited_by: Option<&'a str>,
+}
+
+/// Inserts a portal user unless its address or its contact has one already; whether it did.
+async fn insert_portal_user(tx: &mut super::WriteTx, u: &PortalUserRow<'_>) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO users (id, email, name, role, tier, company_id, contact_id, created_at, active, locale, capacity, invited_by) \
+         SELECT $1, $2, c.name, $3, NULL, $4, $5, $6, 1, 'en', 0, $7 FROM contacts c WHERE c.id = $5 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(u.id)
+    .bind(u.email)
+    .bind(u.role.as_str())
+    .bind(u.company)
+    .bind(u.contact)
+    .bind(u.now)
+    .bind(u.invited_by)
+    .execute(&mut ***tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
 
 impl Store {
-    /// The portal user a used magic link signs in: the link's address becomes a verified
-    /// identity of its contact (merging the contact into the one that already proved it),
-    /// and the contact's portal user is found or made. An address that belongs to an
-    /// agent's account is refused: a staff account is never signed in by a link.
+    /// The portal user a used sign-in link signs in: the portal user of the link's own
+    /// address, never another's. The address becomes a verified identity of its contact
+    /// (merging the contact into the one that already proved it). With no portal user
+    /// yet, one is made for the address if its contact has none (the company's first is
+    /// its client admin); a contact whose portal belongs to another address is refused,
+    /// so a merge or a second address never opens someone else's portal. An address that
+    /// belongs to a staff account is refused: a staff account is never signed in by a link.
     pub async fn portal_user_for_link(
         &self,
         ids: &Ids,
@@ -167,9 +204,15 @@ impl Store {
         email: &str,
     ) -> Result<ClientScope> {
         let identity = Identity::email(email)?;
+        let existing = self.user_by_email(identity.value()).await?;
+        if existing.as_ref().is_some_and(|u| u.role.is_agent()) {
+            return Err(Error::Conflict(
+                "this address belongs to a staff account".into(),
+            ));
+        }
         let contact = self.verify_identity(ids, contact_id, &identity).await?;
-        if let Some(found) = self.portal_user_of_contact(&contact).await? {
-            return Ok(found);
+        if let Some(user) = existing {
+            return self.own_portal_user(&user.id, &contact).await;
         }
         let company: Option<String> =
             sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
@@ -177,76 +220,156 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?
                 .flatten();
-        if let Some(existing) = self.user_by_email(identity.value()).await? {
-            if existing.role.is_agent() {
-                return Err(Error::Conflict(
-                    "this address belongs to a staff account".into(),
-                ));
+        let mut tx = self.begin_write().await?;
+        let admins: i64 = match &company {
+            Some(c) => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM users u JOIN contacts c ON c.id = u.contact_id \
+                     WHERE c.company_id = $1 AND u.role = 'client_admin' AND u.active = 1",
+                )
+                .bind(c)
+                .fetch_one(&mut **tx)
+                .await?
             }
-            let mut tx = self.begin_write().await?;
-            sqlx::query("UPDATE users SET contact_id = $1, company_id = COALESCE(company_id, $2) WHERE id = $3 AND contact_id IS NULL")
-                .bind(&contact)
-                .bind(company.as_deref())
-                .bind(&existing.id)
-                .execute(&mut **tx)
-                .await?;
-            tx.commit().await?;
+            None => 1,
+        };
+        let role = if company.is_some() && admins == 0 {
+            Role::ClientAdmin
         } else {
-            let name: Option<String> =
-                sqlx::query_scalar("SELECT name FROM contacts WHERE id = $1")
-                    .bind(&contact)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .flatten();
-            let mut tx = self.begin_write().await?;
-            let admins: i64 = match &company {
-                Some(c) => {
-                    sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM users WHERE company_id = $1 AND role = 'client_admin' AND active = 1",
-                    )
-                    .bind(c)
-                    .fetch_one(&mut **tx)
-                    .await?
-                }
-                None => 1,
+            Role::ClientUser
+        };
+        let user_id = ids.new_id();
+        let inserted = insert_portal_user(
+            &mut tx,
+            &PortalUserRow {
+                id: &user_id,
+                email: identity.value(),
+                role,
+                company: company.as_deref(),
+                contact: &contact,
+                now: ids.now_ms(),
+                invited_by: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        if !inserted {
+            // The contact's portal is another address's, or a racing sign-in made it.
+            return match self.user_by_email(identity.value()).await? {
+                Some(u) => self.own_portal_user(&u.id, &contact).await,
+                None => Err(Error::Conflict(
+                    "the contact's portal belongs to another address".into(),
+                )),
             };
-            let role = if company.is_some() && admins == 0 {
-                Role::ClientAdmin
-            } else {
-                Role::ClientUser
-            };
-            let inserted = sqlx::query(
-                "INSERT INTO users (id, email, name, role, tier, company_id, contact_id, created_at, active, locale, capacity) \
-                 VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, 1, 'en', 0) ON CONFLICT DO NOTHING",
-            )
-            .bind(ids.new_id())
-            .bind(identity.value())
-            .bind(name.as_deref())
-            .bind(role.as_str())
-            .bind(company.as_deref())
-            .bind(&contact)
-            .bind(ids.now_ms())
-            .execute(&mut **tx)
-            .await?;
-            tx.commit().await?;
-            if inserted.rows_affected() == 0 {
-                // A racing sign-in made it: use that one.
-                tracing::debug!(contact = %contact, "portal user made by a racing sign-in");
-            }
         }
-        self.portal_user_of_contact(&contact)
+        self.portal_user(&user_id)
             .await?
-            .ok_or_else(|| Error::Conflict("the address is used by another portal user".into()))
+            .ok_or_else(|| Error::Conflict("the portal user was removed meanwhile".into()))
     }
 
-    async fn portal_user_of_contact(&self, contact_id: &str) -> Result<Option<ClientScope>> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} WHERE users.contact_id = $1 AND users.active = 1 AND users.role IN ('client_user', 'client_admin')"
-        )))
-        .bind(contact_id)
-        .fetch_optional(&self.pool)
+    /// The active portal user `user_id` (the address's own), given a contact to attach
+    /// it to if it has none yet.
+    async fn own_portal_user(&self, user_id: &str, contact: &str) -> Result<ClientScope> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE users SET contact_id = $1 WHERE id = $2 AND contact_id IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM users o WHERE o.contact_id = $1)",
+        )
+        .bind(contact)
+        .bind(user_id)
+        .execute(&mut **tx)
         .await?;
-        row.as_ref().map(client).transpose()
+        tx.commit().await?;
+        self.portal_user(user_id)
+            .await?
+            .ok_or_else(|| Error::Conflict("the address's portal access was taken away".into()))
+    }
+
+    /// The portal user an invitation link signs in, joining the invited company: only an
+    /// address whose contact belongs to no company (or to the inviting one already) joins,
+    /// and only if the contact's portal is not another address's. The join and the new
+    /// user are one transaction; nothing changes when the invitation is refused.
+    pub async fn join_by_invitation(&self, ids: &Ids, link: &MagicLink) -> Result<ClientScope> {
+        let refused = || Error::Conflict("this invitation cannot be used by this address".into());
+        let (Some(company), Some(role)) = (link.company_id.as_deref(), link.role.as_deref()) else {
+            return Err(refused());
+        };
+        let role = Role::parse(role)?;
+        if !matches!(role, Role::ClientUser | Role::ClientAdmin) {
+            return Err(refused());
+        }
+        let identity = Identity::email(&link.email)?;
+        let existing = self.user_by_email(identity.value()).await?;
+        if existing.as_ref().is_some_and(|u| u.role.is_agent()) {
+            return Err(refused());
+        }
+        // Whose the address is, before proving it: another company's contact stays theirs.
+        let owner = match self.contact_for_identity(&identity).await? {
+            Some(o) => o,
+            None => self.surviving_contact(&link.contact_id).await?,
+        };
+        let owner_company: Option<String> =
+            sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
+                .bind(&owner)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        if owner_company.as_deref().is_some_and(|c| c != company) {
+            return Err(refused());
+        }
+        if let Some(user) = &existing {
+            // Already a portal user: signed in if it is this company's, else refused.
+            let scope = self.portal_user(&user.id).await?.ok_or_else(refused)?;
+            return if scope.company_id.as_deref() == Some(company) {
+                Ok(scope)
+            } else {
+                Err(refused())
+            };
+        }
+        let contact = self
+            .verify_identity(ids, &link.contact_id, &identity)
+            .await?;
+        let now = ids.now_ms();
+        let user_id = ids.new_id();
+        let mut tx = self.begin_write().await?;
+        let joined = sqlx::query(
+            "UPDATE contacts SET company_id = $1 WHERE id = $2 AND (company_id IS NULL OR company_id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE contact_id = $2)",
+        )
+        .bind(company)
+        .bind(&contact)
+        .execute(&mut **tx)
+        .await?;
+        if joined.rows_affected() == 0 {
+            return Err(refused());
+        }
+        sqlx::query(
+            "UPDATE conversations SET company_id = $1 WHERE contact_id = $2 AND company_id IS NULL",
+        )
+        .bind(company)
+        .bind(&contact)
+        .execute(&mut **tx)
+        .await?;
+        let inserted = insert_portal_user(
+            &mut tx,
+            &PortalUserRow {
+                id: &user_id,
+                email: identity.value(),
+                role,
+                company: Some(company),
+                contact: &contact,
+                now,
+                invited_by: link.invited_by.as_deref(),
+            },
+        )
+        .await?;
+        if !inserted {
+            return Err(refused());
+        }
+        tx.commit().await?;
+        self.portal_user(&user_id)
+            .await?
+            .ok_or_else(|| Error::Conflict("the portal user was removed meanwhile".into()))
     }
 
     /// The portal user behind a session's user id; `None` for agents and deactivated users.

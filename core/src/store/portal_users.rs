@@ -5,10 +5,10 @@
 //! a contact or a user of another company (or a staff account) into the inviter's company.
 //! The invitee proves the address by using the link mailed to it, as every portal user does.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
-use super::Store;
-use super::portal::{CLIENT_COLUMNS, CLIENT_FROM, ClientScope, client};
+use super::portal::ClientScope;
+use super::{NewInvitation, Store};
 use crate::clock::Ids;
 use crate::domain::{Identity, Role};
 use crate::error::{Error, Result};
@@ -25,6 +25,33 @@ pub struct PortalUser {
     pub password: bool,
     pub last_login_at: Option<i64>,
     pub created_at: i64,
+}
+
+/// What a client admin asks for when inviting someone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invite<'a> {
+    pub email: &'a str,
+    pub name: Option<&'a str>,
+    pub role: Role,
+    /// How long the invitation's link lives.
+    pub ttl_ms: i64,
+}
+
+/// An invitation made: the address, the role, and the link's token (shown once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invited {
+    pub email: String,
+    pub role: Role,
+    pub token: String,
+}
+
+/// An invitation the company's admin is waiting on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PendingInvitation {
+    pub email: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 fn admin_of(scope: &ClientScope) -> Result<&str> {
@@ -44,7 +71,7 @@ impl Store {
             "SELECT id, contact_id, email, name, role, last_login_at, created_at, \
              CAST(CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
              CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS password \
-             FROM users WHERE company_id = $1 AND active = 1 AND role IN ('client_admin', 'client_user') \
+             FROM users WHERE contact_id IN (SELECT id FROM contacts WHERE company_id = $1) AND active = 1 AND role IN ('client_admin', 'client_user') \
              ORDER BY CASE role WHEN 'client_admin' THEN 0 ELSE 1 END, email",
         )
         .bind(company)
@@ -67,126 +94,125 @@ impl Store {
             .collect()
     }
 
-    /// Gives `email` access to the inviter's company portal, as `role`. Returns the new
-    /// user's scope (its contact is the one a link must be mailed for). Refused: a staff
-    /// address, an address of another company's contact or user, one already in.
+    /// Invites `email` to the inviter's company portal as `role`: a link mailed to the
+    /// address, which joins it when it is used ([`Store::join_by_invitation`]). Inviting
+    /// moves nobody: the address's contact, if any, keeps its company until its owner uses
+    /// the link, and an address of another company (or a staff address) is refused then,
+    /// not now, so the answer says nothing of who an address belongs to. Refused now: bad
+    /// input, and an address that already has access to this company. A former user of
+    /// the company is given access back. Checks and writes are one transaction.
     pub async fn invite_portal_user(
         &self,
         ids: &Ids,
         inviter: &ClientScope,
-        email: &str,
-        name: Option<&str>,
-        role: Role,
-    ) -> Result<ClientScope> {
+        invite: &Invite<'_>,
+    ) -> Result<Invited> {
         let company = admin_of(inviter)?.to_owned();
-        if !matches!(role, Role::ClientUser | Role::ClientAdmin) {
+        if !matches!(invite.role, Role::ClientUser | Role::ClientAdmin) {
             return Err(Error::invalid("a portal user is a client user or admin"));
         }
-        let identity = Identity::email(email)?;
-        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        let identity = Identity::email(invite.email)?;
+        let name = invite.name.map(str::trim).filter(|n| !n.is_empty());
         if name.is_some_and(|n| n.chars().count() > 120) {
             return Err(Error::invalid("a name may be at most 120 characters"));
         }
-        let taken = || Error::Conflict("this address cannot be invited here".into());
-        if let Some(user) = self.user_by_email(identity.value()).await? {
-            if user.role.is_agent() {
-                return Err(taken());
-            }
-            let row: Option<(Option<String>, i64)> =
-                sqlx::query_as("SELECT company_id, active FROM users WHERE id = $1")
-                    .bind(&user.id)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            return match row {
-                Some((Some(c), 1)) if c == company => Err(Error::Conflict(
+        let mut tx = self.begin_write().await?;
+        // The address's user, if any, and the company it belongs to now (its contact's).
+        let user: Option<(String, Option<String>, String, i64)> = sqlx::query_as(
+            "SELECT u.id, c.company_id, u.role, u.active FROM users u LEFT JOIN contacts c ON c.id = u.contact_id WHERE u.email = $1",
+        )
+        .bind(identity.value())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((id, Some(theirs), user_role, active)) = &user
+            && *theirs == company
+            && user_role.starts_with("client_")
+        {
+            if *active == 1 {
+                return Err(Error::Conflict(
                     "this address already has access to the portal".into(),
-                )),
-                Some((Some(c), 0)) if c == company => {
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query("UPDATE users SET active = 1, deactivated_at = NULL, role = $1, invited_by = $2 WHERE id = $3")
-                        .bind(role.as_str())
-                        .bind(&inviter.user_id)
-                        .bind(&user.id)
-                        .execute(&mut **tx)
-                        .await?;
-                    tx.commit().await?;
-                    self.portal_scope_of(&user.id).await
-                }
-                _ => Err(taken()),
-            };
-        }
-        let contact = match self.contact_for_identity(&identity).await? {
-            Some(c) => {
-                let theirs: Option<String> =
-                    sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
-                        .bind(&c)
-                        .fetch_optional(&self.pool)
-                        .await?
-                        .flatten();
-                match theirs {
-                    Some(other) if other != company => return Err(taken()),
-                    Some(_) => c,
-                    None => {
-                        self.set_contact_company(&c, &company).await?;
-                        c
-                    }
-                }
+                ));
             }
-            None => {
-                let id = ids.new_id();
-                let mut tx = self.begin_write().await?;
-                sqlx::query(
-                    "INSERT INTO contacts (id, name, company_id, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&id)
-                .bind(name)
-                .bind(&company)
-                .bind(ids.now_ms())
+            sqlx::query("UPDATE users SET active = 1, deactivated_at = NULL, role = $1, invited_by = $2 WHERE id = $3")
+                .bind(invite.role.as_str())
+                .bind(&inviter.user_id)
+                .bind(id)
                 .execute(&mut **tx)
                 .await?;
-                tx.commit().await?;
+        }
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(c.merged_into, c.id) FROM contact_identities i JOIN contacts c ON c.id = i.contact_id WHERE i.kind = 'email' AND i.value = $1",
+        )
+        .bind(identity.value())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let contact = match owner {
+            Some(c) => c,
+            None => {
+                // A contact of its own, of no company: it joins when the link is used.
+                let id = ids.new_id();
+                sqlx::query("INSERT INTO contacts (id, name, company_id, created_at) VALUES ($1, $2, NULL, $3)")
+                    .bind(&id)
+                    .bind(name)
+                    .bind(ids.now_ms())
+                    .execute(&mut **tx)
+                    .await?;
                 id
             }
         };
-        if self.portal_user_of_contact_any(&contact).await? {
-            return Err(taken());
-        }
-        let user_id = ids.new_id();
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, name, role, tier, company_id, contact_id, created_at, active, locale, capacity, invited_by) \
-             VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, 1, 'en', 0, $8)",
+        let token = super::magic_links::insert_invitation(
+            &mut tx,
+            ids,
+            &NewInvitation {
+                contact_id: &contact,
+                email: identity.value(),
+                company_id: &company,
+                role: invite.role,
+                invited_by: &inviter.user_id,
+                ttl_ms: invite.ttl_ms,
+            },
         )
-        .bind(&user_id)
-        .bind(identity.value())
-        .bind(name)
-        .bind(role.as_str())
-        .bind(&company)
-        .bind(&contact)
-        .bind(ids.now_ms())
-        .bind(&inviter.user_id)
-        .execute(&mut **tx)
         .await?;
         tx.commit().await?;
-        self.portal_scope_of(&user_id).await
+        Ok(Invited {
+            email: identity.value().to_owned(),
+            role: invite.role,
+            token,
+        })
     }
 
-    async fn portal_user_of_contact_any(&self, contact_id: &str) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE contact_id = $1")
-            .bind(contact_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n > 0)
-    }
-
-    async fn portal_scope_of(&self, user_id: &str) -> Result<ClientScope> {
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {CLIENT_COLUMNS} FROM {CLIENT_FROM} WHERE users.id = $1"
-        )))
-        .bind(user_id)
-        .fetch_one(&self.pool)
+    /// The company's invitations not used yet and still usable, newest first.
+    pub async fn pending_invitations(
+        &self,
+        scope: &ClientScope,
+        now: i64,
+    ) -> Result<Vec<PendingInvitation>> {
+        let company = admin_of(scope)?;
+        let rows = sqlx::query(
+            "SELECT l.email, l.role, l.created_at, l.expires_at FROM magic_links l \
+             WHERE l.company_id = $1 AND l.purpose = 'invite' AND l.used_at IS NULL AND l.expires_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM users u JOIN contacts c ON c.id = u.contact_id \
+                             WHERE u.email = l.email AND u.active = 1 AND c.company_id = $1) \
+             ORDER BY l.created_at DESC LIMIT 200",
+        )
+        .bind(company)
+        .bind(now)
+        .fetch_all(&self.pool)
         .await?;
-        client(&row)
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for r in &rows {
+            let email: String = r.try_get("email")?;
+            if seen.insert(email.clone()) {
+                out.push(PendingInvitation {
+                    email,
+                    role: Role::parse(&r.try_get::<String, _>("role")?)?,
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Takes a user's access away (and ends its sessions). An admin cannot remove itself
@@ -203,7 +229,7 @@ impl Store {
         }
         let mut tx = self.begin_write().await?;
         let role: Option<String> = sqlx::query_scalar(
-            "SELECT role FROM users WHERE id = $1 AND company_id = $2 AND active = 1 AND role IN ('client_admin', 'client_user')",
+            "SELECT role FROM users WHERE id = $1 AND contact_id IN (SELECT id FROM contacts WHERE company_id = $2) AND active = 1 AND role IN ('client_admin', 'client_user')",
         )
         .bind(user_id)
         .bind(company)
@@ -214,7 +240,7 @@ impl Store {
         };
         if role == "client_admin" {
             let admins: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM users WHERE company_id = $1 AND active = 1 AND role = 'client_admin'",
+                "SELECT COUNT(*) FROM users WHERE contact_id IN (SELECT id FROM contacts WHERE company_id = $1) AND active = 1 AND role = 'client_admin'",
             )
             .bind(company)
             .fetch_one(&mut **tx)
@@ -232,6 +258,7 @@ impl Store {
             .bind(user_id)
             .execute(&mut **tx)
             .await?;
+        super::accounts::revoke_credentials(&mut tx, user_id, now).await?;
         tx.commit().await?;
         Ok(())
     }

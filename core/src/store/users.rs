@@ -132,11 +132,14 @@ impl Store {
     }
 
     /// Puts a contact into a company (its conversations from now on belong to it too).
+    /// The contact's portal user follows (its company is its contact's) and its sessions
+    /// end, so nothing of the old company stays open in a browser.
     pub async fn set_contact_company(&self, contact_id: &str, company_id: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE contacts SET company_id = $1 WHERE id = $2")
             .bind(company_id)
             .bind(contact_id)
-            .execute(&self.pool)
+            .execute(&mut **tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::not_found(format!("contact {contact_id}")));
@@ -144,8 +147,29 @@ impl Store {
         sqlx::query("UPDATE conversations SET company_id = $1 WHERE contact_id = $2")
             .bind(company_id)
             .bind(contact_id)
-            .execute(&self.pool)
+            .execute(&mut **tx)
             .await?;
+        // The user's copy of the company kept in step, for readers of the agents' side.
+        sqlx::query(
+            "UPDATE users SET company_id = $1 WHERE contact_id = $2 AND role IN ('client_user', 'client_admin')",
+        )
+        .bind(company_id)
+        .bind(contact_id)
+        .execute(&mut **tx)
+        .await?;
+        end_contact_sessions(&mut tx, contact_id).await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+/// Ends the sessions of a contact's portal user: what follows a contact's move or merge.
+pub(crate) async fn end_contact_sessions(tx: &mut super::WriteTx, contact_id: &str) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE contact_id = $1 AND role IN ('client_user', 'client_admin'))",
+    )
+    .bind(contact_id)
+    .execute(&mut ***tx)
+    .await?;
+    Ok(())
 }

@@ -159,7 +159,7 @@ async fn passwords_are_set_checked_and_refused(env: Env) {
 
 /// Enrols `user` in TOTP at the clock's time; returns the secret and the recovery codes.
 async fn enrol(s: &Store, clock: &ManualClock, user: &User) -> (Vec<u8>, Vec<String>) {
-    let b32 = s.begin_totp(&user.id).await.unwrap();
+    let b32 = s.begin_totp(&user.id, None, START).await.unwrap();
     let secret = totp::from_base32(&b32).unwrap();
     assert_eq!(secret.len(), 20);
     assert!(
@@ -189,7 +189,7 @@ async fn totp_codes_are_taken_once_within_one_step(env: Env) {
             .unwrap()
     );
 
-    let b32 = s.begin_totp(&user.id).await.unwrap();
+    let b32 = s.begin_totp(&user.id, None, START).await.unwrap();
     let secret = totp::from_base32(&b32).unwrap();
     let step = totp::step_at(START);
     let wrong = s
@@ -247,8 +247,13 @@ async fn totp_codes_are_taken_once_within_one_step(env: Env) {
     let other = agent(s, &ids, "bo@acme.com", Role::Support).await;
     assert!(!s.check_second_factor(&other.id, &at(0), now).await.unwrap());
 
-    // Enrolling again leaves the current factor on until the new one is confirmed.
-    let again = totp::from_base32(&s.begin_totp(&user.id).await.unwrap()).unwrap();
+    // Enrolling again needs a current code (a stolen session alone cannot swap the
+    // factor), and leaves the current factor on until the new one is confirmed.
+    let refused = s.begin_totp(&user.id, None, now).await.unwrap_err();
+    assert!(matches!(refused, Error::Forbidden(_)), "{refused}");
+    assert!(s.begin_totp(&user.id, Some("000000"), now).await.is_err());
+    let again =
+        totp::from_base32(&s.begin_totp(&user.id, Some(&codes[0]), now).await.unwrap()).unwrap();
     assert_ne!(again, secret);
     assert!(s.totp_enabled(&user.id).await.unwrap());
 

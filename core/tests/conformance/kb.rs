@@ -434,7 +434,21 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     env.inbound(&env.envelope("w", "w1", "the paper got stuck in the tray"))
         .await;
     assert_eq!(step(&env, &w).await, vec![BotOutcome::AnsweredAndHandedOff]);
-    let gaps = s.bot_gaps(0, 10).await.unwrap();
+    // Gaps are clients' words: a coordinator of another company sees none of them.
+    let caller = |role, companies: &[&str]| switchboard_core::store::Caller {
+        user_id: "someone".into(),
+        role,
+        tier: None,
+        teams: Vec::new(),
+        companies: companies.iter().map(|c| (*c).to_owned()).collect(),
+    };
+    let other = caller(
+        switchboard_core::domain::Role::Coordinator,
+        &["another-company"],
+    );
+    assert!(s.bot_gaps(&other, 0, 10).await.unwrap().is_empty());
+    let admin = caller(switchboard_core::domain::Role::Admin, &[]);
+    let gaps = s.bot_gaps(&admin, 0, 10).await.unwrap();
     assert_eq!(gaps.len(), 1);
     assert_eq!(gaps[0].text, "the paper got stuck in the tray");
     assert_eq!(gaps[0].reason, "low_confidence");

@@ -4,7 +4,7 @@
 //! contact, the company's first being its admin, and never signs in a staff account.
 
 use switchboard_core::domain::Role;
-use switchboard_core::store::{ClientScope, DocumentQuery, NewInvoice, SessionLimits};
+use switchboard_core::store::{ClientScope, DocumentQuery, Invite, NewInvoice, SessionLimits};
 use switchboard_portal::status::{Shown, Stored, invoice as shown};
 
 use crate::on_every_backend;
@@ -15,6 +15,8 @@ on_every_backend!(
     the_database_derives_the_status_portal_derives,
     links_make_one_portal_user_per_contact,
     invitations_never_move_another_companys_people,
+    moving_a_contact_moves_its_portal_scope,
+    a_link_signs_in_its_own_address_only,
 );
 
 const TODAY: i64 = 20_780;
@@ -461,51 +463,106 @@ async fn invitations_never_move_another_companys_people(env: Env) {
         .create_user(&env.ids, "boss@example.com", None, Role::Admin, None)
         .await
         .unwrap();
-    // Refused: staff, another company's contact or user, someone already in, bad input.
-    for email in [
-        "boss@example.com",
-        "gil@globex.example",
-        "gina@globex.example",
-        "ana@acme.example",
-        "nope",
-    ] {
+    let invite = |email: &'static str, role| Invite {
+        email,
+        name: None,
+        role,
+        ttl_ms: 86_400_000,
+    };
+    let join = |token: String| {
+        let env = &env;
+        async move {
+            let link = env
+                .store
+                .use_magic_link(&token, env.ids.now_ms())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(link.purpose, "invite");
+            env.store.join_by_invitation(&env.ids, &link).await
+        }
+    };
+    let company_of = |c: String| {
+        let env = &env;
+        async move { env.store.contact_company(&c).await.unwrap().flatten() }
+    };
+    // Refused at once: bad input, someone already in.
+    for email in ["ana@acme.example", "nope"] {
         assert!(
             env.store
-                .invite_portal_user(&env.ids, &ana, email, None, Role::ClientUser)
+                .invite_portal_user(&env.ids, &ana, &invite(email, Role::ClientUser))
                 .await
                 .is_err(),
             "{email}"
         );
     }
+    // Staff, another company's contact or user: invited like anyone (the answer says
+    // nothing), and their links are refused when used; nobody moved meanwhile.
+    for email in [
+        "boss@example.com",
+        "gil@globex.example",
+        "gina@globex.example",
+    ] {
+        let invited = env
+            .store
+            .invite_portal_user(&env.ids, &ana, &invite(email, Role::ClientAdmin))
+            .await
+            .unwrap();
+        assert!(join(invited.token).await.is_err(), "{email}");
+    }
+    assert_eq!(
+        company_of(gil_c.clone()).await.as_deref(),
+        Some(globex.as_str())
+    );
     assert_eq!(
         env.store
-            .conversation(&env.open(env.email("x@y.com", "x1", "hi")).await)
+            .portal_user(&gil.user_id)
             .await
             .unwrap()
+            .unwrap()
             .company_id,
-        None
+        Some(globex.clone())
     );
-    // A contact of no company joins; a new address gets a contact of its own.
-    let lou = env
+    // A contact of no company stays so until its owner uses the link, then joins.
+    let lou_invited = env
         .store
         .invite_portal_user(
             &env.ids,
             &ana,
-            "lou@example.com",
-            Some("Lou"),
-            Role::ClientAdmin,
+            &Invite {
+                name: Some("Lou"),
+                ..invite("lou@example.com", Role::ClientAdmin)
+            },
         )
         .await
         .unwrap();
+    assert_eq!(company_of(loner.clone()).await, None);
+    let pending = env
+        .store
+        .pending_invitations(&ana, env.ids.now_ms())
+        .await
+        .unwrap();
+    assert!(pending.iter().any(|p| p.email == "lou@example.com"));
+    let lou = join(lou_invited.token).await.unwrap();
     assert_eq!(lou.contact_id, loner);
     assert_eq!(lou.company_id.as_deref(), Some(acme.as_str()));
     assert_eq!(lou.role, Role::ClientAdmin);
+    assert_eq!(
+        company_of(loner.clone()).await.as_deref(),
+        Some(acme.as_str())
+    );
+    // A new address gets a contact of its own, of no company until it joins.
     let new = env
         .store
-        .invite_portal_user(&env.ids, &ana, "New@Acme.example", None, Role::ClientUser)
+        .invite_portal_user(
+            &env.ids,
+            &ana,
+            &invite("New@Acme.example", Role::ClientUser),
+        )
         .await
         .unwrap();
     assert_eq!(new.email, "new@acme.example");
+    let new = join(new.token).await.unwrap();
     let users = env.store.company_portal_users(&ana).await.unwrap();
     assert_eq!(users.len(), 3);
     assert!(users.iter().all(|u| u.email != "gil@globex.example"));
@@ -539,12 +596,17 @@ async fn invitations_never_move_another_companys_people(env: Env) {
         .unwrap();
     assert!(env.store.portal_user(&new.user_id).await.unwrap().is_none());
     assert_eq!(env.store.company_portal_users(&ana).await.unwrap().len(), 1);
-    // Invited again after removal: back in.
-    let back = env
+    // Invited again after removal: back in, the same user.
+    let again = env
         .store
-        .invite_portal_user(&env.ids, &ana, "new@acme.example", None, Role::ClientUser)
+        .invite_portal_user(
+            &env.ids,
+            &ana,
+            &invite("new@acme.example", Role::ClientUser),
+        )
         .await
         .unwrap();
+    let back = join(again.token).await.unwrap();
     assert_eq!(back.user_id, new.user_id);
     env.store
         .set_company_requires_2fa(&ana, true)
@@ -563,5 +625,83 @@ async fn invitations_never_move_another_companys_people(env: Env) {
             .set_company_requires_2fa(&back, false)
             .await
             .is_err()
+    );
+}
+
+/// A portal user's company is its contact's: moving the contact moves what the portal
+/// shows and ends its sessions.
+async fn moving_a_contact_moves_its_portal_scope(env: Env) {
+    let acme = env.store.create_company(&env.ids, "Acme").await.unwrap();
+    let globex = env.store.create_company(&env.ids, "Globex").await.unwrap();
+    let ana_c = contact(&env, "ana@acme.example", Some(&acme)).await;
+    let ana = env
+        .store
+        .portal_user_for_link(&env.ids, &ana_c, "ana@acme.example")
+        .await
+        .unwrap();
+    let token = env
+        .store
+        .create_session(&env.ids, &ana.user_id, true)
+        .await
+        .unwrap();
+    env.store
+        .set_contact_company(&ana_c, &globex)
+        .await
+        .unwrap();
+    assert!(
+        env.store
+            .session(&token, env.ids.now_ms(), &SessionLimits::default())
+            .await
+            .unwrap()
+            .is_none(),
+        "the move ended the session"
+    );
+    assert_eq!(
+        env.store
+            .portal_user(&ana.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .company_id,
+        Some(globex.clone())
+    );
+    assert_eq!(
+        session_scope(&env, &ana.user_id).await.unwrap().company_id,
+        Some(globex)
+    );
+}
+
+/// A link signs in its own address's portal user: a second address of the contact (one
+/// a merge brought, say) opens no one's portal.
+async fn a_link_signs_in_its_own_address_only(env: Env) {
+    let acme = env.store.create_company(&env.ids, "Acme").await.unwrap();
+    let ana_c = contact(&env, "ana@acme.example", Some(&acme)).await;
+    let eve_c = contact(&env, "eve@evil.example", None).await;
+    env.store
+        .portal_user_for_link(&env.ids, &ana_c, "ana@acme.example")
+        .await
+        .unwrap();
+    env.store
+        .merge_contacts(&env.ids, &eve_c, &ana_c)
+        .await
+        .unwrap();
+    assert!(
+        env.store
+            .portal_user_for_link(&env.ids, &ana_c, "eve@evil.example")
+            .await
+            .is_err()
+    );
+    assert!(
+        env.store
+            .user_by_email("eve@evil.example")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.store
+            .merge_crosses_boundary(&ana_c, &eve_c)
+            .await
+            .unwrap()
     );
 }

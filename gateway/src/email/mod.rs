@@ -44,8 +44,12 @@ impl SenderLimits {
 
     /// Takes one mail from `sender` into `inbox`; false when its allowance is spent.
     pub fn allow(&self, inbox: &str, sender: &str) -> bool {
+        crate::web::auth::trim(&self.limiter);
         self.limiter
-            .check_key(&format!("{inbox}\n{sender}"))
+            .check_key(&format!(
+                "{inbox}\n{}",
+                crate::web::auth::address_key(sender)
+            ))
             .is_ok()
     }
 }

@@ -51,14 +51,14 @@ fn link_limits(state: &AppState) -> &'static LinkLimits {
 
 /// A portal path to land on after signing in; anything else lands on the portal's home.
 pub fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| {
-        (*n == "/portal" || n.starts_with("/portal/"))
-            && !n.contains("//")
-            && !n.contains('\\')
-            && !n.starts_with("/portal/link")
-    })
-    .unwrap_or("/portal")
-    .to_owned()
+    next.and_then(crate::web::session::local_path)
+        .filter(|n| {
+            let path = n.split('?').next().unwrap_or_default();
+            (path == "/portal" || path.starts_with("/portal/"))
+                && !path.contains("//")
+                && !path.starts_with("/portal/link")
+        })
+        .unwrap_or_else(|| "/portal".to_owned())
 }
 
 #[derive(Template)]
@@ -130,9 +130,13 @@ pub async fn send_link(
         return resp;
     }
     let limits = link_limits(&state);
-    let ip_ok = limits.per_ip.check_key(&peer.ip()).is_ok();
-    let address_ok = limits.per_address.check_key(&email).is_ok();
-    if !(ip_ok && address_ok) {
+    let allowed = crate::web::auth::take_both(
+        &limits.per_ip,
+        &peer.ip(),
+        &limits.per_address,
+        crate::web::auth::address_key(&email),
+    );
+    if !allowed {
         page.error = Some(w.too_many.to_owned());
         let mut resp = with_cookie(render(&page), set);
         *resp.status_mut() = StatusCode::TOO_MANY_REQUESTS;
@@ -205,12 +209,17 @@ pub async fn mint(
         )
         .await
         .map_err(|e| e.to_string())?;
+    Ok(link_url(state, &token, next))
+}
+
+/// A link's address: `<public_url>/portal/link/<token>?next=…`.
+pub fn link_url(state: &AppState, token: &str, next: &str) -> String {
     let base = state.config.public_url.trim_end_matches('/');
     let next = safe_next(Some(next));
-    Ok(format!(
+    format!(
         "{base}/portal/link/{token}?next={}",
         crate::web::session::urlencode(&next)
-    ))
+    )
 }
 
 /// Mints links for invoice and estimate mail, as the email sender writes them.
@@ -229,6 +238,14 @@ impl switchboard_channels::email::smtp::LinkMinter for Minter {
             next,
         )
         .await
+    }
+
+    fn sign_in_page(&self, next: &str) -> String {
+        let base = self.0.config.public_url.trim_end_matches('/');
+        format!(
+            "{base}/portal/login?next={}",
+            crate::web::session::urlencode(&safe_next(Some(next)))
+        )
     }
 }
 
@@ -318,11 +335,15 @@ pub async fn use_link(
             .map_err(api)?;
         return Ok(problem_page(&state, &headers, &link, next));
     };
-    let scope = match state
-        .store
-        .portal_user_for_link(&state.ids, &link.contact_id, &link.email)
-        .await
-    {
+    let scoped = if link.purpose == "invite" {
+        state.store.join_by_invitation(&state.ids, &link).await
+    } else {
+        state
+            .store
+            .portal_user_for_link(&state.ids, &link.contact_id, &link.email)
+            .await
+    };
+    let scope = match scoped {
         Ok(s) => s,
         Err(switchboard_core::Error::Conflict(m)) => {
             tracing::warn!(target: "audit", error = %m, "portal sign-in refused");

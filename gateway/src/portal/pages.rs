@@ -413,16 +413,26 @@ pub(crate) async fn audit(
 pub async fn invoice(
     State(state): State<AppState>,
     client: Client,
+    headers: axum::http::HeaderMap,
     Path(number): Path<String>,
     query: Result<Query<DocQuery>, axum::extract::rejection::QueryRejection>,
 ) -> PageResult {
     let q = query.map(|Query(q)| q).unwrap_or_default();
     let doc = own(&state, &client, "invoice", &number).await?;
-    let first = state
-        .store
-        .mark_invoice_viewed(&doc.id, state.ids.now_ms())
-        .await
-        .map_err(api)?;
+    // Viewed means a signed-in client's page view (a link's GET signs nobody in); a
+    // browser's speculative prefetch is no view.
+    let prefetch = ["sec-purpose", "purpose"].iter().any(|h| {
+        headers
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("prefetch"))
+    });
+    let first = !prefetch
+        && state
+            .store
+            .mark_invoice_viewed(&doc.id, state.ids.now_ms())
+            .await
+            .map_err(api)?;
     let doc = if first {
         audit(
             &state,

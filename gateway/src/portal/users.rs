@@ -20,7 +20,7 @@ use serde::Deserialize;
 use switchboard_core::domain::Role;
 use switchboard_core::store::PortalUser;
 
-use super::auth::{mint, safe_next, signed_in};
+use super::auth::{safe_next, signed_in};
 use super::pages::{audit, stamp};
 use super::words::{AccountWords, account_words, lang_of, words};
 use super::{Client, Layout, message, private};
@@ -54,6 +54,8 @@ struct UsersPage {
     l: Layout,
     a: &'static AccountWords,
     users: Vec<UserRow>,
+    /// Invitations not used yet: address, role, until when the link works.
+    pending: Vec<(String, &'static str, String)>,
     notice: Option<String>,
     error: Option<String>,
     email: String,
@@ -95,9 +97,28 @@ async fn users_page(
         .company_portal_users(&client.scope)
         .await
         .map_err(api)?;
+    let pending = state
+        .store
+        .pending_invitations(&client.scope, state.ids.now_ms())
+        .await
+        .map_err(api)?
+        .into_iter()
+        .map(|p| {
+            (
+                p.email,
+                if p.role == Role::ClientAdmin {
+                    a.role_admin.split(':').next().unwrap_or("")
+                } else {
+                    a.role_user.split(':').next().unwrap_or("")
+                },
+                stamp(p.expires_at, client.lang).0,
+            )
+        })
+        .collect();
     let page = UsersPage {
         l: Layout::client(state, client, a.users.to_owned(), "users"),
         a,
+        pending,
         users: list
             .iter()
             .map(|u| UserRow {
@@ -183,14 +204,18 @@ pub async fn invite(
     } else {
         Role::ClientUser
     };
+    let days = state.config.portal.invoice_link_days.max(1);
     let invited = state
         .store
         .invite_portal_user(
             &state.ids,
             &client.scope,
-            form.email.trim(),
-            Some(form.name.trim()),
-            role,
+            &switchboard_core::store::Invite {
+                email: form.email.trim(),
+                name: Some(form.name.trim()),
+                role,
+                ttl_ms: days * 86_400_000,
+            },
         )
         .await;
     let invitee = match invited {
@@ -220,17 +245,7 @@ pub async fn invite(
         Some(invitee.role.as_str()),
     )
     .await;
-    let days = state.config.portal.invoice_link_days.max(1);
-    let url = mint(
-        &state,
-        &invitee.contact_id,
-        &invitee.email,
-        "invite",
-        days * 86_400_000,
-        "/portal",
-    )
-    .await
-    .map_err(|e| api(ApiError::Unavailable(e)))?;
+    let url = super::auth::link_url(&state, &invitee.token, "/portal");
     let business = &state.config.web.business_name;
     let who = client
         .scope
@@ -439,10 +454,15 @@ pub async fn set_password(
 }
 
 /// `POST /portal/account/2fa/begin`: a new secret to scan.
-pub async fn begin_totp(State(state): State<AppState>, client: Client) -> PageResult {
+pub async fn begin_totp(
+    State(state): State<AppState>,
+    client: Client,
+    form: Result<Form<CodeForm>, axum::extract::rejection::FormRejection>,
+) -> PageResult {
+    let code = form.map(|Form(f)| clean(&f.code)).unwrap_or_default();
     let secret = state
         .store
-        .begin_totp(&client.scope.user_id)
+        .begin_totp(&client.scope.user_id, Some(&code), state.ids.now_ms())
         .await
         .map_err(api)?;
     let v = AccountView {
@@ -495,7 +515,7 @@ pub async fn confirm_totp(
                 Ok(Some(s)) => s,
                 Ok(None) => state
                     .store
-                    .begin_totp(&client.scope.user_id)
+                    .begin_totp(&client.scope.user_id, None, state.ids.now_ms())
                     .await
                     .map_err(api)?,
                 Err(e) => return Err(api(e)),

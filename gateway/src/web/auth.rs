@@ -5,6 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
@@ -57,13 +59,52 @@ impl LoginLimits {
 
     /// Takes one attempt; false when either allowance is spent.
     pub fn allow(&self, account: &str, ip: IpAddr) -> bool {
-        // Both are charged, so hammering one account also uses up the address.
-        let ip_ok = self.per_ip.check_key(&ip).is_ok();
-        let account_ok = self
-            .per_account
-            .check_key(&account.trim().to_lowercase())
-            .is_ok();
-        ip_ok && account_ok
+        take_both(&self.per_ip, &ip, &self.per_account, address_key(account))
+    }
+}
+
+/// Keys kept by a limiter before its idle ones are dropped.
+const LIMITER_KEYS: usize = 10_000;
+
+/// A limiter's key for a typed address: trimmed, lowercased and cut at 254 bytes (no
+/// address is longer), so a long string costs no more memory than a real address.
+pub fn address_key(typed: &str) -> String {
+    let mut key = typed.trim().to_lowercase();
+    if key.len() > 254 {
+        let mut end = 254;
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        key.truncate(end);
+    }
+    key
+}
+
+/// Takes one from the client address's allowance and, only when that allowed it, one
+/// from the account's: a client refused by address charges no account (and adds no key).
+/// Both maps drop their idle keys once they grow past [`LIMITER_KEYS`].
+pub fn take_both<K>(
+    per_ip: &governor::DefaultKeyedRateLimiter<IpAddr>,
+    ip: &IpAddr,
+    per_key: &governor::DefaultKeyedRateLimiter<K>,
+    key: K,
+) -> bool
+where
+    K: std::hash::Hash + Eq + Clone,
+{
+    trim(per_ip);
+    if per_ip.check_key(ip).is_err() {
+        return false;
+    }
+    trim(per_key);
+    per_key.check_key(&key).is_ok()
+}
+
+/// Drops the keys whose allowance is whole again, once a limiter holds many.
+pub fn trim<K: std::hash::Hash + Eq + Clone>(limiter: &governor::DefaultKeyedRateLimiter<K>) {
+    if limiter.len() > LIMITER_KEYS {
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
     }
 }
 
@@ -72,13 +113,22 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
     fn send(&self, to: &str, subject: &str, body: &str);
 }
 
-/// Writes agent mail to the server log (target `mail`) until an email channel sends it.
+/// Sends agent mail (password resets, invitations) through the first mailbox that sends
+/// mail, in the background. The mail carries a credential, so neither its text nor its
+/// link is ever written to the log, whether it goes or not.
 #[derive(Debug)]
-pub struct LogMailer;
+pub struct SmtpMailer(pub Arc<switchboard_channels::email::smtp::EmailSender>);
 
-impl Mailer for LogMailer {
+impl Mailer for SmtpMailer {
     fn send(&self, to: &str, subject: &str, body: &str) {
-        tracing::info!(target: "mail", to, subject, body, "mail to an agent");
+        let sender = self.0.clone();
+        let (to, subject, body) = (to.to_owned(), subject.to_owned(), body.to_owned());
+        tokio::spawn(async move {
+            match sender.send_direct(&to, &subject, &body, None, None).await {
+                Ok(_) => tracing::info!(target: "mail", "mail to an agent sent"),
+                Err(e) => tracing::warn!(target: "mail", error = %e, "mail to an agent not sent"),
+            }
+        });
     }
 }
 
@@ -126,10 +176,10 @@ pub struct NextQuery {
     done: Option<String>,
 }
 
+/// Where to land after signing in: a path on this origin, else the inbox.
 fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
-        .unwrap_or("/conversations")
-        .to_owned()
+    next.and_then(crate::web::session::local_path)
+        .unwrap_or_else(|| "/conversations".to_owned())
 }
 
 pub async fn login_page(
@@ -678,11 +728,22 @@ pub async fn set_locale(
     account(&state, &agent, Some(notice), None, Vec::new(), Vec::new()).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct BeginForm {
+    /// A current code, when a factor is on already.
+    #[serde(default)]
+    code: String,
+}
+
 pub async fn begin_totp(
     State(state): State<AppState>,
     agent: WebAgent,
+    Form(form): Form<BeginForm>,
 ) -> Result<Response, WebError> {
-    let secret = state.store.begin_totp(&agent.user.id).await?;
+    let secret = state
+        .store
+        .begin_totp(&agent.user.id, Some(&form.code), state.ids.now_ms())
+        .await?;
     account(&state, &agent, None, Some(secret), Vec::new(), Vec::new()).await
 }
 
@@ -705,7 +766,12 @@ pub async fn confirm_totp(
             // The same secret again: the app already has it.
             let secret = match state.store.pending_totp(&agent.user.id).await? {
                 Some(s) => s,
-                None => state.store.begin_totp(&agent.user.id).await?,
+                None => {
+                    state
+                        .store
+                        .begin_totp(&agent.user.id, None, state.ids.now_ms())
+                        .await?
+                }
             };
             let errors = vec![FieldError {
                 field: "code",

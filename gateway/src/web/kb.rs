@@ -477,7 +477,7 @@ struct GapsPage {
 pub async fn gaps(State(state): State<AppState>, agent: WebAgent) -> Result<Response, WebError> {
     let t = agent.tr;
     let since = state.ids.now_ms() - 30 * 86_400_000;
-    let gaps = state.store.bot_gaps(since, 5000).await?;
+    let gaps = state.store.bot_gaps(&agent.caller, since, 5000).await?;
     let total = gaps.len();
     let mut by: HashMap<Option<String>, Vec<switchboard_core::store::kb::BotGap>> = HashMap::new();
     for g in gaps {

@@ -307,6 +307,30 @@ impl IntoResponse for NotSignedIn {
     }
 }
 
+/// `next` as a path on this origin, or `None`. It is read as a browser reads a redirect's
+/// address, relative to this origin, and kept only if it stays there; anything a browser
+/// would silently clean first (a tab, a new line, a backslash) is refused outright, since
+/// `/\t/evil.example` becomes `//evil.example` in a browser.
+pub fn local_path(next: &str) -> Option<String> {
+    if !next.starts_with('/') || next.len() > 2048 {
+        return None;
+    }
+    if next.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let base = url::Url::parse("http://origin.invalid/").ok()?;
+    let joined = base.join(next).ok()?;
+    if joined.origin() != base.origin() || next.starts_with("//") {
+        return None;
+    }
+    let mut out = joined.path().to_owned();
+    if let Some(q) = joined.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    Some(out)
+}
+
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -416,6 +440,29 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&h, "b"), None);
+    }
+
+    #[test]
+    fn next_is_a_path_on_this_origin_or_nothing() {
+        assert_eq!(
+            local_path("/conversations/7?tab=notes").as_deref(),
+            Some("/conversations/7?tab=notes")
+        );
+        assert_eq!(local_path("/a/../b").as_deref(), Some("/b"));
+        for bad in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "//evil.example",
+            "/\\/evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            " /x",
+        ] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

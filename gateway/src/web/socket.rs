@@ -45,7 +45,7 @@ pub async fn upgrade(
     let name = super::view::display_name(&agent.user);
     ws.read_buffer_size(crate::http::WS_READ_BUFFER)
         .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| run(state, agent.caller, name, socket))
+        .on_upgrade(move |socket| run(state, agent.caller, agent.token, name, socket))
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,7 +55,7 @@ enum Incoming {
     Typing { conversation_id: String, on: bool },
 }
 
-async fn run(state: AppState, caller: Caller, name: String, mut socket: WebSocket) {
+async fn run(state: AppState, caller: Caller, token: String, name: String, mut socket: WebSocket) {
     let mut events = state.realtime.subscribe();
     let mut beat = tokio::time::interval(HEARTBEAT);
     loop {
@@ -65,6 +65,16 @@ async fn run(state: AppState, caller: Caller, name: String, mut socket: WebSocke
                 return;
             }
             _ = beat.tick() => {
+                // A session ended elsewhere (signed out everywhere, a new password, the
+                // user removed) closes its sockets too.
+                let live = state
+                    .store
+                    .session_is_live(&token, state.ids.now_ms(), &super::session::limits(&state))
+                    .await;
+                if matches!(live, Ok(false)) {
+                    let _ = socket.send(WsMessage::Close(Some(axum::extract::ws::CloseFrame { code: 4001, reason: "signed out".into() }))).await;
+                    return;
+                }
                 if let Err(e) = state.store.heartbeat(&caller.user_id, state.ids.now_ms()).await {
                     tracing::debug!(error = %e, "presence not recorded");
                 }

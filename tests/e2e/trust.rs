@@ -1,0 +1,744 @@
+//! Trust boundaries, tried as an attacker would, through the real binary and, where mail
+//! carries the credential, the real mail path (the capturing SMTP server): a link, an
+//! address, an invitation or a merge never hands one client another's account.
+
+use serde_json::{Value, json};
+
+use crate::inbox::{Browser, add_agent};
+use crate::mail::{MailServer, customer_mail, server_for, smtp_send};
+use crate::support::{Backend, Server, eventually};
+
+/// An invoice document the billing API accepts.
+const DOC: &str = r#"{"lines":[{"description":"Toner","quantity_milli":1000,"unit_price":10000}]}"#;
+
+/// A customer's mail to the support mailbox (threaded under `in_reply_to` if given, with
+/// `cc` named in its Cc); returns once the server has stored it.
+async fn writes_in(
+    mail: &MailServer,
+    server: &Server,
+    admin: &str,
+    from: &str,
+    id: &str,
+    extra_headers: &str,
+    body: &str,
+) {
+    let before = all_text(server, admin).await;
+    smtp_send(
+        mail.port("smtp"),
+        from,
+        &["support@acme.test"],
+        &customer_mail(from, "support@acme.test", id, extra_headers, "Toner", body),
+    )
+    .await;
+    eventually(30, || async {
+        all_text(server, admin).await.matches(body).count() > before.matches(body).count()
+    })
+    .await;
+}
+
+/// Every message text the admin can read, joined.
+async fn all_text(server: &Server, admin: &str) -> String {
+    let mut out = String::new();
+    for c in server.conversations(admin).await {
+        for m in server.thread(admin, c["id"].as_str().unwrap()).await {
+            out.push_str(m["text"].as_str().unwrap_or_default());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The conversation (and its contact) in which `text` was written.
+async fn conversation_with(server: &Server, admin: &str, text: &str) -> (String, String) {
+    for c in server.conversations(admin).await {
+        let id = c["id"].as_str().unwrap().to_owned();
+        if server
+            .thread(admin, &id)
+            .await
+            .iter()
+            .any(|m| m["text"].as_str().is_some_and(|t| t.contains(text)))
+        {
+            return (id, c["contact_id"].as_str().unwrap().to_owned());
+        }
+    }
+    panic!("no conversation with {text:?}");
+}
+
+async fn company(server: &Server, admin: &str, name: &str, contacts: &[&str]) -> String {
+    let (s, c) = server
+        .post(admin, "/api/v1/companies", &json!({ "name": name }))
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let id = c["id"].as_str().unwrap().to_owned();
+    for contact in contacts {
+        let (s, e) = server
+            .post(
+                admin,
+                &format!("/api/v1/companies/{id}/contacts"),
+                &json!({ "contact_id": contact }),
+            )
+            .await;
+        assert_eq!(s, 200, "{e}");
+    }
+    id
+}
+
+async fn company_of(server: &Server, admin: &str, conversation: &str) -> Value {
+    let (_, c) = server
+        .get(admin, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    c["conversation"]["company_id"].clone()
+}
+
+/// The path of the sign-in link in a mail (`/portal/link/<token>`), if it has one.
+fn link_in(server: &Server, text: &str) -> Option<String> {
+    let line = text.lines().find(|l| l.contains("/portal/link/"))?;
+    let url = line.trim();
+    let at = url.find("/portal/link/")?;
+    let _ = server;
+    Some(url[at..].split('?').next().unwrap_or_default().to_owned())
+}
+
+/// Uses a sign-in link as its holder would (the confirmation page, then its POST).
+async fn use_link(server: &Server, path: &str) -> (Browser, u16) {
+    let mut b = Browser::new(server);
+    let (s, _) = b.get(path).await;
+    assert_eq!(s, 200, "the confirmation page of {path}");
+    let (s, _) = b.post(path, &[("next", "/portal")]).await;
+    (b, s)
+}
+
+/// A client signed in with a link minted on the command line for `contact`'s `email`.
+async fn client(server: &Server, contact: &str, email: &str) -> Browser {
+    let out = server.cli(&[
+        "portal",
+        "link",
+        "--contact",
+        contact,
+        "--email",
+        email,
+        "--next",
+        "/portal",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = link_in(server, v["url"].as_str().unwrap()).unwrap();
+    let (mut b, s) = use_link(server, &path).await;
+    assert_eq!(s, 303, "{email} signs in");
+    b.get("/portal").await;
+    b
+}
+
+/// Hole 1: a sign-in link in a mail that a Cc'd consultant also receives signed the
+/// consultant in as the client. Now a mail with more than one recipient leads to the
+/// sign-in page, and the consultant's own link opens only the consultant's own portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_others_receive_carries_no_sign_in_link() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "ana@globex.example",
+        "t1@globex.example",
+        "",
+        "Please send the invoice.",
+    )
+    .await;
+    let (_, ana) = conversation_with(&server, &admin, "Please send the invoice.").await;
+    company(&server, &admin, "Globex", &[&ana]).await;
+    let (s, inv) = server
+        .post(
+            &admin,
+            "/api/v1/invoices",
+            &json!({"contact_id": ana, "currency": "BRL", "document": serde_json::from_str::<Value>(DOC).unwrap(), "send": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{inv}");
+    let number = inv["number"].as_str().unwrap().to_owned();
+    let id = inv["id"].as_str().unwrap().to_owned();
+    eventually(20, || async {
+        mail.captured_for("ana@globex.example").len() == 1
+    })
+    .await;
+    // To Ana alone: her own link.
+    let (first, _) = mail.captured_for("ana@globex.example").remove(0);
+    assert!(link_in(&server, &first.full_text).is_some());
+
+    // Ana answers the invoice's mail with her consultant in Cc; the invoice goes again.
+    let mid = first.message_id.clone().unwrap();
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "ana@globex.example",
+        "t2@globex.example",
+        &format!(
+            "In-Reply-To: <{0}>\r\nReferences: <{0}>\r\nCc: Cy <cy@consult.example>\r\n",
+            mid.trim_matches(['<', '>'])
+        ),
+        "Cy, my consultant, will check it.",
+    )
+    .await;
+    let (s, e) = server
+        .post(&admin, &format!("/api/v1/documents/{id}/send"), &json!({}))
+        .await;
+    assert!(s == 200 || s == 202, "{s} {e}");
+    eventually(20, || async {
+        mail.captured_for("cy@consult.example").len() == 1
+    })
+    .await;
+    let (to_cy, raw) = mail.captured_for("cy@consult.example").remove(0);
+    assert!(
+        mail.captured_for("ana@globex.example").len() == 2,
+        "the same mail went to Ana"
+    );
+    assert!(!raw.contains("/portal/link/"), "{raw}");
+    assert!(
+        to_cy
+            .full_text
+            .contains(&format!("/portal/login?next=/portal/invoices/{number}")),
+        "{}",
+        to_cy.full_text
+    );
+
+    // Cy may ask a link for Cy's own address: it opens Cy's portal, not Ana's invoices.
+    let mut cy = Browser::new(&server);
+    cy.get("/portal/login").await;
+    let (s, _) = cy
+        .post("/portal/login", &[("email", "cy@consult.example")])
+        .await;
+    assert_eq!(s, 200);
+    eventually(20, || async {
+        mail.captured_for("cy@consult.example").len() == 2
+    })
+    .await;
+    let (own, _) = mail.captured_for("cy@consult.example").remove(1);
+    let (mut cy, s) = use_link(&server, &link_in(&server, &own.full_text).unwrap()).await;
+    assert_eq!(s, 303);
+    let (s, page) = cy.get(&format!("/portal/invoices/{number}")).await;
+    assert_eq!(s, 404, "{page}");
+}
+
+/// Hole 2: inviting a company-less client's address moved that client and their
+/// conversations into the inviter's company at once, even when the invitation was then
+/// refused. Now nobody moves until the address's owner uses the link, and only an address
+/// of no company joins; the answer is the same whoever the address belongs to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invitation_moves_nobody_until_its_owner_joins() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    for (from, id, text) in [
+        ("ana@globex.example", "i1@x", "Ana here."),
+        ("lou@example.com", "i2@x", "Lou here."),
+        ("gil@initech.example", "i3@x", "Gil here."),
+    ] {
+        writes_in(&mail, &server, &admin, from, id, "", text).await;
+    }
+    let (_, ana) = conversation_with(&server, &admin, "Ana here.").await;
+    let (lou_conv, _) = conversation_with(&server, &admin, "Lou here.").await;
+    let (gil_conv, gil) = conversation_with(&server, &admin, "Gil here.").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let initech = company(&server, &admin, "Initech", &[&gil]).await;
+    let mut ana = client(&server, &ana, "ana@globex.example").await;
+    ana.get("/portal/users").await;
+
+    // Both invitations get the same answer; neither moves anyone.
+    for who in ["lou@example.com", "gil@initech.example"] {
+        let (s, page) = ana
+            .post(
+                "/portal/users",
+                &[("email", who), ("name", ""), ("role", "user")],
+            )
+            .await;
+        assert_eq!(s, 303, "{who}: {page}");
+    }
+    assert_eq!(company_of(&server, &admin, &lou_conv).await, Value::Null);
+    assert_eq!(company_of(&server, &admin, &gil_conv).await, json!(initech));
+    let (_, page) = ana.get("/portal/users").await;
+    assert!(
+        page.contains("lou@example.com"),
+        "pending invitations are listed"
+    );
+    // Someone already in is told so.
+    let (s, _) = ana
+        .post(
+            "/portal/users",
+            &[("email", "ana@globex.example"), ("role", "user")],
+        )
+        .await;
+    assert_eq!(s, 422);
+
+    // Gil's link: refused, and Gil stays Initech's.
+    eventually(20, || async {
+        mail.captured_for("gil@initech.example").len() == 1
+            && mail.captured_for("lou@example.com").len() == 1
+    })
+    .await;
+    let (to_gil, _) = mail.captured_for("gil@initech.example").remove(0);
+    let (mut gil_browser, s) =
+        use_link(&server, &link_in(&server, &to_gil.full_text).unwrap()).await;
+    assert_eq!(s, 403);
+    assert!(gil_browser.cookie("__Host-sb_session").is_none());
+    let (s, _) = gil_browser.get("/portal").await;
+    assert_eq!(s, 303, "no session");
+    assert_eq!(company_of(&server, &admin, &gil_conv).await, json!(initech));
+
+    // Lou's link: Lou joins Globex, with Lou's conversations.
+    let (to_lou, _) = mail.captured_for("lou@example.com").remove(0);
+    let (mut lou, s) = use_link(&server, &link_in(&server, &to_lou.full_text).unwrap()).await;
+    assert_eq!(s, 303);
+    let (s, _) = lou.get("/portal").await;
+    assert_eq!(s, 200);
+    assert_eq!(company_of(&server, &admin, &lou_conv).await, json!(globex));
+    let (_, page) = ana.get("/portal/users").await;
+    assert!(page.contains("lou@example.com"));
+    assert!(!page.contains("gil@initech.example"));
+}
+
+/// Hole 3: an N1 agent merged a contact into another company's contact, and the merged
+/// address then signed in to that contact's portal. Now such a merge needs an admin,
+/// and even then the merged address's link opens no one else's portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_across_companies_needs_an_admin_and_opens_no_portal() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "ana@globex.example",
+        "m1@x",
+        "",
+        "Ana asks.",
+    )
+    .await;
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "eve@evil.example",
+        "m2@x",
+        "",
+        "Eve asks.",
+    )
+    .await;
+    let (_, ana) = conversation_with(&server, &admin, "Ana asks.").await;
+    let (eve_conv, eve) = conversation_with(&server, &admin, "Eve asks.").await;
+    company(&server, &admin, "Globex", &[&ana]).await;
+    client(&server, &ana, "ana@globex.example").await;
+    let (_, n1) = add_agent(&server, "nora@acme.test", "support", &["--tier", "N1"]);
+    let (s, _) = server
+        .get(&n1, &format!("/api/v1/conversations/{eve_conv}"))
+        .await;
+    assert_eq!(s, 200, "the N1 agent sees both conversations");
+
+    let (s, e) = server
+        .post(
+            &n1,
+            &format!("/api/v1/contacts/{eve}/merge"),
+            &json!({ "into": ana }),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (_, c) = server
+        .get(&admin, &format!("/api/v1/conversations/{eve_conv}"))
+        .await;
+    assert_eq!(c["conversation"]["contact_id"], json!(eve), "nothing moved");
+
+    // An admin may merge; Eve's address still opens no portal of Ana's.
+    let (s, e) = server
+        .post(
+            &admin,
+            &format!("/api/v1/contacts/{eve}/merge"),
+            &json!({ "into": ana }),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let mut eve_browser = Browser::new(&server);
+    eve_browser.get("/portal/login").await;
+    eve_browser
+        .post("/portal/login", &[("email", "eve@evil.example")])
+        .await;
+    eventually(20, || async {
+        !mail.captured_for("eve@evil.example").is_empty()
+    })
+    .await;
+    let (m, _) = mail.captured_for("eve@evil.example").remove(0);
+    let (mut eve_browser, s) = use_link(&server, &link_in(&server, &m.full_text).unwrap()).await;
+    assert_eq!(s, 403);
+    let (s, _) = eve_browser.get("/portal").await;
+    assert_eq!(s, 303, "not signed in");
+}
+
+/// Hole 4: a portal user kept its old company's scope after staff moved its contact.
+/// Now the company is the contact's, read at every request, and the move ends sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_contact_moves_its_portal_and_ends_its_sessions() {
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let mut contacts = Vec::new();
+    for who in ["ana", "bob", "gil"] {
+        let text = format!("{who} writes");
+        let mut w = server.widget(None).await;
+        w.say("c1", &text).await;
+        w.expect("ack").await;
+        eventually(10, || async {
+            all_text(&server, &admin).await.contains(&text)
+        })
+        .await;
+        contacts.push(conversation_with(&server, &admin, &text).await.1);
+    }
+    company(&server, &admin, "Globex", &[&contacts[0], &contacts[1]]).await;
+    let initech = company(&server, &admin, "Initech", &[&contacts[2]]).await;
+    let mut ana = client(&server, &contacts[0], "ana@globex.example").await;
+    client(&server, &contacts[1], "bob@globex.example").await;
+    client(&server, &contacts[2], "gil@initech.example").await;
+    let (s, page) = ana.get("/portal/users").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("bob@globex.example") && !page.contains("gil@initech.example"));
+
+    let (s, e) = server
+        .post(
+            &admin,
+            &format!("/api/v1/companies/{initech}/contacts"),
+            &json!({ "contact_id": contacts[0] }),
+        )
+        .await;
+    assert_eq!(s, 200, "{e}");
+    let (s, _) = ana.get("/portal").await;
+    assert_eq!(s, 303, "the session ended with the move");
+    // Signed in again, Ana sees Initech's people, not Globex's.
+    let mut ana = client(&server, &contacts[0], "ana@globex.example").await;
+    let (s, page) = ana.get("/portal/users").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("gil@initech.example") && !page.contains("bob@globex.example"));
+}
+
+/// Hole 5: `/kb/gaps` showed every client's unanswered words to any agent. Now an agent
+/// sees the gaps of the conversations it may see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kb_gaps_show_only_what_the_agent_may_see() {
+    // The bot is made unsure of everything (a threshold above 1): every question is a gap.
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[
+            ("SWITCHBOARD_BOT__ENABLED", "true"),
+            ("SWITCHBOARD_BOT__THRESHOLD_WEBCHAT", "1.01"),
+        ],
+    )
+    .await;
+    let admin_token = server.add_user("root@acme.test", "admin");
+    let faq = server.dir.path().join("faq.jsonl");
+    std::fs::write(
+        &faq,
+        concat!(
+            r#"{"id":"toner","title":"Ordering toner","body":"Order toner from the portal.","lang":"en","questions":["how do I order toner","I need toner"]}"#,
+            "\n",
+            r#"{"id":"invoice","title":"Your invoice","body":"Invoices are in the portal.","lang":"en","questions":["where is my invoice","send me the invoice"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = server.cli(&["kb", "import", faq.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Started again, the bot learns the articles at start.
+    let mut server = server;
+    server.terminate();
+    server.spawn().await;
+    // Words the bot knows, and it is never sure enough: a gap.
+    let (_widget, _) = server
+        .visitor_writes(
+            &admin_token,
+            "where is the toner I need and my invoice, the gears grind",
+        )
+        .await;
+    let company = server.cli(&["company", "add", "--name", "Initech"]);
+    let company: Value = serde_json::from_slice(&company.stdout).unwrap();
+    add_agent(
+        &server,
+        "cora@acme.test",
+        "coordinator",
+        &["--company", company["id"].as_str().unwrap()],
+    );
+    add_agent(&server, "root2@acme.test", "admin", &[]);
+    let admin = Browser::sign_in(&server, "root2@acme.test").await;
+    eventually(20, || async {
+        admin
+            .fetch("/kb/gaps")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("the gears grind")
+    })
+    .await;
+    let mut cora = Browser::sign_in(&server, "cora@acme.test").await;
+    let (s, page) = cora.get("/kb/gaps").await;
+    assert_eq!(s, 200);
+    assert!(!page.contains("the gears grind"), "{page}");
+}
+
+/// Hole 6: agent reset and invitation links were written to the log and mailed to
+/// nobody; the request log held portal sign-in tokens. Now they go by mail, and no link
+/// or token reaches the log, even at debug level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_and_invitation_links_go_by_mail_and_never_to_the_log() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    let mut server = server;
+    server.env.insert("SBT_CAPTURE_LOG".into(), "1".into());
+    server.env.insert("SB_TEST_LOG".into(), "debug".into());
+    server.env.insert("RUST_LOG".into(), "debug".into());
+    server.terminate();
+    server.spawn().await;
+
+    // A forgotten password: the link arrives by mail.
+    add_agent(&server, "ana@acme.test", "support", &[]);
+    let mut b = Browser::new(&server);
+    b.get("/password/forgot").await;
+    b.post("/password/forgot", &[("email", "ana@acme.test")])
+        .await;
+    eventually(20, || async {
+        !mail.captured_for("ana@acme.test").is_empty()
+    })
+    .await;
+    let (m, _) = mail.captured_for("ana@acme.test").remove(0);
+    let reset = m
+        .full_text
+        .split_whitespace()
+        .find(|w| w.contains("/password/reset?token="))
+        .unwrap()
+        .to_owned();
+    let reset_token = reset.split("token=").nth(1).unwrap().to_owned();
+
+    // An invitation to a new agent: by mail too.
+    let mut root = Browser::sign_in(&server, "rita@acme.test").await;
+    root.get("/admin/users/new").await;
+    root.post(
+        "/admin/users/new",
+        &[
+            ("email", "bo@acme.test"),
+            ("name", "Bo"),
+            ("role", "support"),
+            ("tier", "N1"),
+            ("locale", "en"),
+        ],
+    )
+    .await;
+    eventually(20, || async {
+        !mail.captured_for("bo@acme.test").is_empty()
+    })
+    .await;
+    let (m, _) = mail.captured_for("bo@acme.test").remove(0);
+    let invite = m
+        .full_text
+        .split_whitespace()
+        .find(|w| w.contains("/invite?token="))
+        .unwrap()
+        .to_owned();
+    let invite_token = invite.split("token=").nth(1).unwrap().to_owned();
+
+    // A portal sign-in link, fetched and used.
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "cy@globex.example",
+        "l1@x",
+        "",
+        "Cy writes.",
+    )
+    .await;
+    let (_, cy) = conversation_with(&server, &admin, "Cy writes.").await;
+    let out = server.cli(&[
+        "portal",
+        "link",
+        "--contact",
+        &cy,
+        "--email",
+        "cy@globex.example",
+        "--next",
+        "/portal",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = link_in(&server, v["url"].as_str().unwrap()).unwrap();
+    let portal_token = path.rsplit('/').next().unwrap().to_owned();
+    let (_, s) = use_link(&server, &path).await;
+    assert_eq!(s, 303);
+
+    let log = server.log();
+    assert!(
+        log.contains("request"),
+        "the log was captured: {}",
+        log.len()
+    );
+    for token in [&reset_token, &invite_token, &portal_token] {
+        assert!(!log.contains(token.as_str()), "a credential in the log");
+    }
+}
+
+/// Hole 7: the sign-in limiter charged the typed account even after the client's address
+/// was refused, keyed by the whole typed string: big addresses grew the process without
+/// end. Now the address is checked first and keys are at most 254 bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sign_ins_do_not_grow_the_process() {
+    let server = Server::start(Backend::Embedded).await;
+    let mut b = Browser::new(&server);
+    b.get("/login").await;
+    // Spend the client address's allowance first, so the rest are refused by address.
+    for i in 0..60 {
+        b.post(
+            "/login",
+            &[("email", &format!("x{i}@example.com")), ("password", "x")],
+        )
+        .await;
+    }
+    let before = server.rss_kib();
+    for i in 0..150 {
+        let huge = format!("{i}{}@example.com", "a".repeat(200_000));
+        let (s, _) = b
+            .post("/login", &[("email", &huge), ("password", "x")])
+            .await;
+        assert_eq!(s, 429);
+    }
+    let grown = server.rss_kib().saturating_sub(before);
+    assert!(grown < 12 * 1024, "grew {grown} KiB");
+}
+
+/// Hole 8: `next=/%09/evil.example` passed the agent sign-in's check, and a browser drops
+/// the tab and follows `//evil.example`. Now `next` is a path on this origin or nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_never_redirects_off_site() {
+    let server = Server::start(Backend::Embedded).await;
+    add_agent(&server, "ana@acme.test", "support", &[]);
+    let mut b = Browser::new(&server);
+    for next in [
+        "/\t/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+    ] {
+        b = Browser::new(&server);
+        b.get("/login").await;
+        let r = b
+            .post_response(
+                "/login",
+                &[
+                    ("email", "ana@acme.test"),
+                    ("password", crate::inbox::PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 303);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, "/conversations", "{next:?}");
+        // Signed in already: the login page's redirect checks `next` the same way.
+        let r = b
+            .fetch(&format!("/login?next={}", next.replace('\t', "%09")))
+            .await;
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(to, "/conversations", "{next:?}");
+    }
+    let r = b.fetch("/login?next=/conversations/7").await;
+    assert_eq!(r.headers()["location"], "/conversations/7");
+    let mut client = Browser::new(&server);
+    let r = client.fetch("/portal/login?next=/%09/evil.example").await;
+    assert_eq!(r.status(), 200);
+    let (_, page) = client.get("/portal/login?next=/%09/evil.example").await;
+    assert!(!page.contains("evil.example"), "{page}");
+}
+
+/// Hole 12 and 13: every response carries the security headers; `/metrics` and the
+/// detail of `/readyz` are the operator's (a token here); a direct tier in the team call
+/// is refused before the team moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_carry_security_headers_and_ops_detail_is_the_operators() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_OPS__METRICS_TOKEN", "ops-secret-token")],
+    )
+    .await;
+    for path in ["/login", "/portal/login", "/help", "/chat", "/healthz"] {
+        let r = server.http.get(server.url(path)).send().await.unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+            "{path}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "plain http here"
+        );
+    }
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 404);
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .bearer_auth("ops-secret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    let ready: Value = server
+        .http
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready, json!({"status": "ready"}));
+    let ready: Value = server
+        .http
+        .get(server.url("/readyz"))
+        .bearer_auth("ops-secret-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["checks"]["database"], "ok");
+
+    let admin = server.add_user("root@acme.test", "admin");
+    let (_, conv) = server.visitor_writes(&admin, "hello").await;
+    let (s, e) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/team"),
+            &json!({"team": "billing", "tier": "N2"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    let (_, c) = server
+        .get(&admin, &format!("/api/v1/conversations/{conv}"))
+        .await;
+    assert_eq!(
+        c["conversation"]["team"],
+        Value::Null,
+        "the team did not move"
+    );
+}
