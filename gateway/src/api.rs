@@ -465,6 +465,14 @@ pub fn table() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             post(b::void_document),
         ),
         route(
+            "DELETE",
+            "/tokens/current",
+            A,
+            "Revoke the token this request carries (a leaked integration's, say)",
+            None,
+            axum::routing::delete(revoke_current_token),
+        ),
+        route(
             "POST",
             "/documents/{id}/payments",
             Admin,
@@ -527,6 +535,24 @@ impl FromRequestParts<AppState> for Agent {
             .ok_or(ApiError::Unauthorized)?;
         agent(state, user).await
     }
+}
+
+/// `DELETE /api/v1/tokens/current`: the token of this request stops working.
+pub async fn revoke_current_token(
+    State(state): State<AppState>,
+    _agent: Agent,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let revoked = state
+        .store
+        .revoke_api_token(token.trim(), state.ids.now_ms())
+        .await?;
+    Ok(Json(json!({ "revoked": revoked })))
 }
 
 async fn agent(state: &AppState, user: User) -> Result<Agent, ApiError> {

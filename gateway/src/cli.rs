@@ -157,6 +157,14 @@ pub enum UserCommand {
     Token {
         #[arg(long)]
         email: String,
+        /// The token stops working after this many days (default: until revoked).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+    /// Revoke every API token of a user.
+    RevokeTokens {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -322,18 +330,37 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::User(UserCommand::Token { email }) => {
+        Command::User(UserCommand::Token { email, days }) => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
             let user = state
                 .store
                 .user_by_email(&email)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let ttl = days.map(|d| i64::from(d.max(1)) * 86_400_000);
             let token = state
                 .store
-                .issue_api_token(&state.ids, &user.id, "cli")
+                .issue_expiring_api_token(&state.ids, &user.id, "cli", ttl)
                 .await?;
-            println!("{}", serde_json::json!({ "id": user.id, "token": token }));
+            let expires = ttl.map(|t| state.ids.now_ms() + t);
+            println!(
+                "{}",
+                serde_json::json!({ "id": user.id, "token": token, "expires_at": expires })
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::RevokeTokens { email }) => {
+            let state = AppState::connect(config, CancellationToken::new()).await?;
+            let user = state
+                .store
+                .user_by_email(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let n = state
+                .store
+                .revoke_user_tokens(&user.id, state.ids.now_ms())
+                .await?;
+            println!("{}", serde_json::json!({ "id": user.id, "revoked": n }));
             Ok(())
         }
         Command::Portal(PortalCommand::Link {

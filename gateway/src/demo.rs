@@ -20,18 +20,28 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     config.bot.enabled = true;
     let app = Application::build(config).await?;
     let state = app.state().clone();
-    let (admin_token, agent_token) = seed(&state).await?;
+    seed(&state).await?;
     seed_kb(&state).await?;
-    // A fresh sign-in password at every start, shown only here.
+    // A fresh sign-in password at every start, shown only here; the API tokens are made
+    // after it (a new password revokes a user's tokens).
     let password = format!("demo-{}", &switchboard_core::clock::random_token()[..12]);
+    let mut tokens = Vec::new();
     for email in [ADMIN, AGENT] {
         if let Some(u) = state.store.user_by_email(email).await? {
             state
                 .store
                 .set_password(&u.id, &password, state.ids.now_ms())
                 .await?;
+            tokens.push(
+                state
+                    .store
+                    .issue_api_token(&state.ids, &u.id, "demo")
+                    .await?,
+            );
         }
     }
+    let [admin_token, agent_token] = <[String; 2]>::try_from(tokens)
+        .map_err(|_| anyhow::anyhow!("the demo's users were not made"))?;
     let base = format!("http://{}", state.config.listen.ip()).replace("0.0.0.0", "127.0.0.1");
     let base = format!("{base}:{}", app.port());
     let portal = match portal_link(&state).await {
@@ -150,10 +160,10 @@ async fn seed_invoices(state: &AppState, contact: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
+async fn seed(state: &AppState) -> anyhow::Result<()> {
     let store = &state.store;
     let ids = &state.ids;
-    let (admin, fresh) = match store.user_by_email(ADMIN).await? {
+    let (_admin, fresh) = match store.user_by_email(ADMIN).await? {
         Some(u) => (u, false),
         None => (
             store
@@ -170,10 +180,8 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
                 .await?
         }
     };
-    let admin_token = store.issue_api_token(ids, &admin.id, "demo").await?;
-    let agent_token = store.issue_api_token(ids, &agent.id, "demo").await?;
     if !fresh {
-        return Ok((admin_token, agent_token));
+        return Ok(());
     }
     let company = store.create_company(ids, "Acme Print Services").await?;
     let samples = [
@@ -232,5 +240,5 @@ async fn seed(state: &AppState) -> anyhow::Result<(String, String)> {
                 .await?;
         }
     }
-    Ok((admin_token, agent_token))
+    Ok(())
 }

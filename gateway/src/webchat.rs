@@ -112,7 +112,7 @@ impl Drop for SocketSlot {
 
 /// What the cap counts by: an IPv4 address, or an IPv6 address's /64, since one IPv6
 /// client usually holds a whole /64 and could otherwise take a new address per socket.
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -144,11 +144,10 @@ pub async fn upgrade(
     };
     // Only an id this server signed is taken: anyone can present an id, and the id alone
     // decides whose conversation the socket reads. Anything else gets a fresh one.
-    let presented = query
-        .ok()
-        .and_then(|Query(q)| q.visitor)
+    // The cookie first, where there is one: an id in a URL is a copy in every log.
+    let presented = cookie(&headers, "sb_visitor")
         .into_iter()
-        .chain(cookie(&headers, "sb_visitor"));
+        .chain(query.ok().and_then(|Query(q)| q.visitor));
     let visitor = presented
         .filter(|v| state.visitors.verify(v))
         .find_map(|v| Identity::new(IdentityKind::Visitor, &v).ok())

@@ -1103,23 +1103,23 @@ async fn client_admins_manage_users_and_two_step_verification() {
     let (s, page) = ana.get("/portal/users").await;
     assert_eq!(s, 200, "{page:.300}");
     assert!(page.contains("ana@acme.example"));
-    // Invitations: a new address is in; a staff address, another company's client, an
-    // address already in, and a bad address change nothing.
-    let (s, _) = ana
-        .post(
-            "/portal/users",
-            &[
-                ("email", "Carla@Acme.example"),
-                ("name", "Carla"),
-                ("role", "user"),
-            ],
-        )
-        .await;
-    assert_eq!(s, 303);
+    // Invitations: every address gets the same answer, and nobody moves until the
+    // invitee uses the link; someone already in and a bad address are refused.
+    for email in [
+        "Carla@Acme.example",
+        "sue@example.com",
+        "gil@globex.example",
+    ] {
+        let (s, page) = ana
+            .post(
+                "/portal/users",
+                &[("email", email), ("name", "Carla"), ("role", "user")],
+            )
+            .await;
+        assert_eq!(s, 303, "{email}: {page:.300}");
+    }
     for (email, why) in [
-        ("sue@example.com", "cannot be invited"),
-        ("gil@globex.example", "cannot be invited"),
-        ("carla@acme.example", "cannot be invited"),
+        ("ana@acme.example", "already has access"),
         ("not an address", "email"),
     ] {
         let (s, page) = ana
@@ -1129,26 +1129,64 @@ async fn client_admins_manage_users_and_two_step_verification() {
         assert!(page.contains(why), "{email}: {page:.2000}");
     }
     let (_, page) = ana.get("/portal/users?done=invited").await;
-    assert!(page.contains("carla@acme.example") && !page.contains("gil@globex.example"));
+    assert!(
+        page.contains("carla@acme.example"),
+        "pending invitations are listed"
+    );
     let pool = sqlx::AnyPool::connect(&Store::sqlite_url(server.dir.path()))
         .await
         .unwrap();
-    let (carla_id, carla_contact): (String, String) = sqlx::query_as(
-        "SELECT id, contact_id FROM users WHERE email = 'carla@acme.example' AND role = 'client_user'",
+    let gil_company: Option<String> =
+        sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
+            .bind(&w.globex_contact)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(
+        gil_company.is_some_and(|c| !c.is_empty()),
+        "Gil stays Globex's"
+    );
+    let staff: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE email = 'sue@example.com' AND role = 'admin' AND contact_id IS NULL",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    let invites: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM magic_links WHERE contact_id = $1 AND purpose = 'invite'",
+    assert_eq!(staff, 1, "the staff account is untouched");
+    let (carla_contact, acme): (String, String) = sqlx::query_as(
+        "SELECT contact_id, company_id FROM magic_links WHERE email = 'carla@acme.example' AND purpose = 'invite'",
     )
-    .bind(&carla_contact)
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(invites, 1, "an invitation link was made for her");
-    let token = link(&w, &carla_contact, "carla@acme.example", 60_000).await;
+    let ana_id: String =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'ana@acme.example'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // Carla joins with an invitation link (the mailed one's twin).
+    let token = w
+        .store
+        .create_invitation(
+            &w.ids,
+            &switchboard_core::store::NewInvitation {
+                contact_id: &carla_contact,
+                email: "carla@acme.example",
+                company_id: &acme,
+                role: switchboard_core::domain::Role::ClientUser,
+                invited_by: &ana_id,
+                ttl_ms: 60_000,
+            },
+        )
+        .await
+        .unwrap();
     let mut carla = signed_in(&server, &token, "/portal").await;
+    let carla_id: String = sqlx::query_scalar(
+        "SELECT id FROM users WHERE email = 'carla@acme.example' AND role = 'client_user'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     let (s, _) = carla.get("/portal/users").await;
     assert_eq!(s, 403, "a client user manages nobody");
     let (s, _) = carla

@@ -85,7 +85,12 @@ async fn sign_in(server: &Server, store: &Store, contact: &str, email: &str) -> 
 }
 
 /// Opens a ticket through the form; returns its number.
-async fn open(b: &mut Browser, subject: &str, message: &str, files: &[(&str, &str, &[u8])]) -> i64 {
+pub(crate) async fn open(
+    b: &mut Browser,
+    subject: &str,
+    message: &str,
+    files: &[(&str, &str, &[u8])],
+) -> i64 {
     let (_, page) = b.get("/portal/tickets/new").await;
     let key = form_key(&page);
     let (status, body, location) = b
@@ -112,7 +117,7 @@ async fn open(b: &mut Browser, subject: &str, message: &str, files: &[(&str, &st
 }
 
 /// The form key a ticket form carries.
-fn form_key(page: &str) -> String {
+pub(crate) fn form_key(page: &str) -> String {
     page.split("name=\"key\" value=\"")
         .nth(1)
         .unwrap()

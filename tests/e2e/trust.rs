@@ -742,3 +742,390 @@ async fn responses_carry_security_headers_and_ops_detail_is_the_operators() {
         "the team did not move"
     );
 }
+
+/// Rows that any change would touch, counted.
+async fn row_counts(server: &Server) -> Vec<(&'static str, i64)> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&server.database_url())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for table in [
+        "conversations",
+        "messages",
+        "contacts",
+        "users",
+        "invoices",
+        "invoice_payments",
+        "tickets",
+        "cards",
+        "magic_links",
+        "portal_audit",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        out.push((table, n));
+    }
+    let viewed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invoices WHERE status = 'viewed'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    out.push(("viewed invoices", viewed));
+    pool.close().await;
+    out
+}
+
+/// The authorization sweep of the portal, built from its route table: for every route
+/// that takes an id, a client of another company gets 404 or 403 and nothing changes. A
+/// route with an id this sweep does not know fails it, so a new route joins the sweep.
+/// (The agents' pages and the API are swept by `inbox::every_route_keeps_to_the_callers_scope_*`
+/// from their tables; every id they take is listed here too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_portal_route_keeps_to_the_clients_company() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "ana@globex.example",
+        "s1@x",
+        "",
+        "Ana, Globex.",
+    )
+    .await;
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "gil@initech.example",
+        "s2@x",
+        "",
+        "Gil, Initech.",
+    )
+    .await;
+    let (_, ana) = conversation_with(&server, &admin, "Ana, Globex.").await;
+    let (_, gil) = conversation_with(&server, &admin, "Gil, Initech.").await;
+    company(&server, &admin, "Globex", &[&ana]).await;
+    company(&server, &admin, "Initech", &[&gil]).await;
+    let doc = serde_json::from_str::<Value>(DOC).unwrap();
+    let mut numbers = std::collections::HashMap::new();
+    for (kind, path) in [
+        ("invoices", "/api/v1/invoices"),
+        ("estimates", "/api/v1/estimates"),
+    ] {
+        let (s, d) = server
+            .post(
+                &admin,
+                path,
+                &json!({"contact_id": ana, "currency": "BRL", "document": doc, "send": true}),
+            )
+            .await;
+        assert_eq!(s, 201, "{d}");
+        numbers.insert(kind, d["number"].as_str().unwrap().to_owned());
+    }
+    let mut ana_b = client(&server, &ana, "ana@globex.example").await;
+    let ticket = crate::tickets::open(
+        &mut ana_b,
+        "Jammed",
+        "The tray jams.",
+        &[("files", "jam.png", crate::webchat::png(200).as_slice())],
+    )
+    .await;
+    numbers.insert("tickets", ticket.to_string());
+    let (_, page) = ana_b.get(&format!("/portal/tickets/{ticket}")).await;
+    let key = page
+        .split(&format!("/portal/tickets/{ticket}/files/"))
+        .nth(1)
+        .unwrap()
+        .split(['"', '?'])
+        .next()
+        .unwrap()
+        .to_owned();
+    let (s, _) = ana_b
+        .get(&format!("/portal/tickets/{ticket}/files/{key}"))
+        .await;
+    assert_eq!(s, 200, "Ana reaches her own file");
+    let ana_user: String = {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&server.database_url())
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'ana@globex.example'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    let mut gil_b = client(&server, &gil, "gil@initech.example").await;
+    let before = row_counts(&server).await;
+    let mut checked = 0;
+    for spec in switchboard_gateway::portal::route_specs() {
+        if !spec.path.contains('{') {
+            continue;
+        }
+        if matches!(
+            spec.access,
+            switchboard_gateway::portal::PortalAccess::Public
+        ) {
+            // Sign-in links: a token, not an id (their own tests cover them).
+            assert!(spec.path.contains("{token}"), "{} is public", spec.path);
+            continue;
+        }
+        let kind = ["invoices", "estimates", "tickets"]
+            .into_iter()
+            .find(|k| spec.path.starts_with(&format!("/portal/{k}/")));
+        let mut path = spec.path.to_owned();
+        if path.contains("{number}") {
+            let kind = kind.unwrap_or_else(|| panic!("{}: not in the sweep", spec.path));
+            path = path.replace("{number}", &numbers[kind]);
+        }
+        path = path.replace("{key}", &key).replace("{id}", &ana_user);
+        assert!(!path.contains('{'), "{}: not in the sweep", spec.path);
+        gil_b.get("/portal").await;
+        let (status, body) = if spec.method == "GET" {
+            gil_b.get(&path).await
+        } else {
+            gil_b
+                .post(
+                    &path,
+                    &[("answer", "accept"), ("text", "hi"), ("amount", "1")],
+                )
+                .await
+        };
+        assert!(
+            status == 404 || status == 403,
+            "Gil: {} {path} gave {status}: {body:.300}",
+            spec.method
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} routes swept");
+    assert_eq!(row_counts(&server).await, before, "nothing changed");
+
+    // Every id the agents' and the API's tables take is one their sweep substitutes.
+    let known = [
+        "{number}",
+        "{user}",
+        "{key}",
+        "{id}",
+        "{file}",
+        "{article}",
+        "{message}",
+        "{name}",
+    ];
+    let paths = switchboard_gateway::web::route_specs()
+        .into_iter()
+        .map(|s| s.path.to_owned())
+        .chain(
+            switchboard_gateway::api::table()
+                .into_iter()
+                .map(|(r, _)| format!("/api/v1{}", r.path)),
+        );
+    for path in paths {
+        let mut rest = path.as_str();
+        while let Some(at) = rest.find('{') {
+            let end = rest[at..].find('}').unwrap() + at + 1;
+            assert!(
+                known.contains(&&rest[at..end]),
+                "{path}: an id no sweep knows"
+            );
+            rest = &rest[end..];
+        }
+    }
+}
+
+/// Hole 10: the portal set a chat id derived from the contact, the same at every sign-in,
+/// that outlived sign-out, a new password and removal and read the contact's chat. Now
+/// each sign-in gets a fresh id and signing out forgets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portals_chat_id_ends_with_the_session() {
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let mut anon = server.widget(None).await;
+    anon.say("c0", "hello").await;
+    anon.expect("ack").await;
+    eventually(10, || async {
+        all_text(&server, &admin).await.contains("hello")
+    })
+    .await;
+    let (_, contact) = conversation_with(&server, &admin, "hello").await;
+    let mut ana = client(&server, &contact, "ana@globex.example").await;
+    let first = ana.cookie("sb_visitor").unwrap();
+    let mut chat = server.widget(Some(&first)).await;
+    chat.say("c1", "my contract number is 4711").await;
+    chat.expect("ack").await;
+    drop(chat);
+    // The id reads the client's chat while signed in.
+    eventually(10, || async {
+        let mut chat = server.widget(Some(&first)).await;
+        crate::webchat::history_texts(&mut chat)
+            .await
+            .iter()
+            .any(|t| t.contains("4711"))
+    })
+    .await;
+
+    ana.get("/portal").await;
+    let (s, _) = ana.post("/portal/logout", &[]).await;
+    assert_eq!(s, 303);
+    let mut kept = server.widget(Some(&first)).await;
+    assert!(
+        !crate::webchat::history_texts(&mut kept)
+            .await
+            .iter()
+            .any(|t| t.contains("4711")),
+        "a kept id reads nothing after sign-out"
+    );
+
+    // The next sign-in gets another id, which reads the client's chat again.
+    let again = client(&server, &contact, "ana@globex.example").await;
+    let second = again.cookie("sb_visitor").unwrap();
+    assert_ne!(first, second);
+    let mut chat = server.widget(Some(&second)).await;
+    assert!(
+        crate::webchat::history_texts(&mut chat)
+            .await
+            .iter()
+            .any(|t| t.contains("4711"))
+    );
+}
+
+/// Files under the data dir's blob store.
+fn stored_files(server: &Server) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        if p.file_name().is_some_and(|n| n == "tmp") {
+                            0
+                        } else {
+                            walk(&p)
+                        }
+                    } else {
+                        1
+                    }
+                })
+                .sum()
+        })
+    }
+    walk(&server.dir.path().join("blobs"))
+}
+
+/// Hole 9: a new visitor id at every socket bypassed the per-visitor upload limit, and a
+/// refused ticket form had stored its files already. Now uploads are limited per client
+/// address too, and a form without a subject is refused before any file is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_limited_per_address_and_refused_forms_keep_no_file() {
+    let server = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_WEBCHAT__MAX_MESSAGES_PER_MINUTE", "2")],
+    )
+    .await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let mut accepted = 0;
+    for _ in 0..12 {
+        let w = server.widget(None).await;
+        let up = crate::webchat::upload(
+            &server,
+            Some(&w.visitor),
+            "a.png",
+            "image/png",
+            crate::webchat::png(300),
+            &[],
+        )
+        .await;
+        match up.status {
+            201 => accepted += 1,
+            429 => {}
+            other => panic!("upload gave {other}: {}", up.body),
+        }
+    }
+    assert_eq!(
+        accepted, 8,
+        "four times the per-visitor allowance per address"
+    );
+
+    let mut anon = server.widget(None).await;
+    anon.say("c0", "hello").await;
+    anon.expect("ack").await;
+    eventually(10, || async {
+        all_text(&server, &admin).await.contains("hello")
+    })
+    .await;
+    let (_, contact) = conversation_with(&server, &admin, "hello").await;
+    let mut ana = client(&server, &contact, "ana@globex.example").await;
+    let before = stored_files(&server);
+    let (_, page) = ana.get("/portal/tickets/new").await;
+    let key = crate::tickets::form_key(&page);
+    let (s, body, _) = ana
+        .post_multipart(
+            "/portal/tickets",
+            &[
+                ("key", &key),
+                ("subject", " "),
+                ("message", "see the photo"),
+            ],
+            &[("files", "jam.png", crate::webchat::png(400).as_slice())],
+        )
+        .await;
+    assert_eq!(s, 422, "{body:.300}");
+    assert_eq!(
+        stored_files(&server),
+        before,
+        "no file kept for a refused form"
+    );
+}
+
+/// Hole 11: a new password left API tokens and open agent sockets working, and a token
+/// could not be revoked. Now a new password revokes the user's tokens, a token can revoke
+/// itself, and `user token --days` makes one that ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_password_revokes_tokens_and_a_token_can_revoke_itself() {
+    let server = Server::start(Backend::Embedded).await;
+    let (_, admin) = add_agent(&server, "root@acme.test", "admin", &[]);
+    let (ana_id, ana_token) = add_agent(&server, "ana@acme.test", "support", &[]);
+    let out = server.cli(&["user", "token", "--email", "ana@acme.test", "--days", "30"]);
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(second["expires_at"].as_i64().is_some(), "{second}");
+    let second = second["token"].as_str().unwrap().to_owned();
+
+    // A token revokes itself; the other goes on.
+    let r = server
+        .http
+        .delete(server.url("/api/v1/tokens/current"))
+        .bearer_auth(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(server.get(&second, "/api/v1/conversations").await.0, 401);
+    assert_eq!(server.get(&ana_token, "/api/v1/conversations").await.0, 200);
+
+    // A new password (by a reset link) ends the rest.
+    let (_, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/users/{ana_id}/reset-link"),
+            &json!({}),
+        )
+        .await;
+    let link = v["reset_link"].as_str().unwrap().to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let mut d = Browser::new(&server);
+    d.get(&format!("/password/reset?token={token}")).await;
+    let (s, _) = d
+        .post(
+            "/password/reset",
+            &[("token", &token), ("password", "a brand new passphrase")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(server.get(&ana_token, "/api/v1/conversations").await.0, 401);
+    assert_eq!(server.get(&admin, "/api/v1/conversations").await.0, 200);
+}

@@ -340,7 +340,7 @@ fn is_issued_id(id: &str) -> bool {
 }
 
 /// The texts of the history a widget is sent.
-async fn history_texts(w: &mut Widget) -> Vec<String> {
+pub(crate) async fn history_texts(w: &mut Widget) -> Vec<String> {
     w.send_json(json!({"type": "history"})).await;
     w.expect("history").await["messages"]
         .as_array()

@@ -142,7 +142,7 @@ fn link_unusable() -> Error {
 }
 
 /// What a new password (or a removal) takes away besides sessions: the user's API tokens,
-/// its unused portal sign-in links and its websocket tickets.
+/// its unused portal sign-in links, its websocket tickets and its portal chat ids.
 pub(crate) async fn revoke_credentials(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     user_id: &str,
@@ -166,6 +166,14 @@ pub(crate) async fn revoke_credentials(
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
+    // The web-chat ids the portal gave its browsers read the contact's chat: forgotten.
+    sqlx::query(
+        "DELETE FROM contact_identities WHERE kind = 'visitor' \
+         AND contact_id = (SELECT contact_id FROM users WHERE id = $1)",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -163,6 +163,22 @@ impl Store {
         Ok(companies_differ != 0 || portal_users > 0)
     }
 
+    /// Forgets a web-chat visitor id of a contact (a portal sign-out): whoever keeps the id
+    /// reads nothing of the contact's from now on.
+    pub async fn forget_visitor(&self, contact_id: &str, visitor: &str) -> Result<()> {
+        let contact = self.surviving_contact(contact_id).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM contact_identities WHERE kind = 'visitor' AND value = $1 AND contact_id = $2",
+        )
+        .bind(visitor)
+        .bind(&contact)
+        .execute(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Records that `contact_id` proved it owns `identity` (a link or code sent to it was
     /// used). If another contact already holds it verified, the two are one person: the
     /// prover merges into that contact. Returns the contact that holds it now.

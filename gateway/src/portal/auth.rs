@@ -400,7 +400,11 @@ pub(crate) async fn signed_in(
         header::SET_COOKIE,
         set_cookie(SESSION_COOKIE, session, limits(state).absolute_ms / 1000),
     );
-    let visitor = state.visitors.issue_for(&scope.contact_id);
+    // A fresh id at every sign-in, not one derived from the contact: signing out (or a
+    // new password, or a removal) forgets it, and the next sign-in gets another.
+    let visitor = state
+        .visitors
+        .issue(switchboard_core::clock::random_bytes());
     let verified = match switchboard_core::domain::Identity::visitor(&visitor) {
         Ok(identity) => state
             .store
@@ -426,12 +430,22 @@ pub(crate) async fn signed_in(
 /// The chat widget's visitor cookie (read by the widget's script, so not `HttpOnly`).
 pub const VISITOR_COOKIE: &str = "sb_visitor";
 
-pub async fn logout(State(state): State<AppState>, client: Client) -> Result<Response, Response> {
-    state
-        .store
-        .end_session(&client.token)
-        .await
-        .map_err(|e| crate::error::ApiError::from(e).into_response())?;
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: Client,
+) -> Result<Response, Response> {
+    let api = |e: switchboard_core::Error| crate::error::ApiError::from(e).into_response();
+    state.store.end_session(&client.token).await.map_err(api)?;
+    // The chat id this browser had stops being the client's: kept by anyone, it now reads
+    // nothing of theirs.
+    if let Some(visitor) = crate::web::session::cookie(&headers, VISITOR_COOKIE) {
+        state
+            .store
+            .forget_visitor(&client.scope.contact_id, visitor)
+            .await
+            .map_err(api)?;
+    }
     let mut resp = Redirect::to("/portal/login").into_response();
     let h = resp.headers_mut();
     h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0));

@@ -243,10 +243,14 @@ pub struct TicketForm {
 
 /// Reads a ticket form: its text fields, and its files stored as they stream in. A file
 /// refused (type, size) refuses the form, with why.
+///
+/// A new ticket's subject comes before its files in the form: a form without one is
+/// refused before any file is stored, so a refused form leaves no files behind.
 async fn read_form(
     state: &AppState,
     multipart: Result<Multipart, MultipartRejection>,
     form: &mut TicketForm,
+    subject_missing: Option<&str>,
 ) -> Result<(), String> {
     let mut multipart = multipart.map_err(|e| e.body_text())?;
     let max = state.config.webchat.max_attachment_bytes;
@@ -263,6 +267,11 @@ async fn read_form(
                 // An empty file input still sends a part with no name and no bytes.
                 if file_name.is_empty() {
                     continue;
+                }
+                if let Some(why) = subject_missing
+                    && form.subject.trim().is_empty()
+                {
+                    return Err(why.to_owned());
                 }
                 if form.files.len() >= MAX_FILES {
                     return Err(switchboard_channels::portal::Refused::TooManyFiles.to_string());
@@ -322,7 +331,7 @@ pub async fn create(
         let page = new_page(&state, &client, form, Some(error));
         private((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
     };
-    if let Err(e) = read_form(&state, multipart, &mut form).await {
+    if let Err(e) = read_form(&state, multipart, &mut form, Some(w.subject_missing)).await {
         return Err(refuse(&form, e));
     }
     if form.subject.trim().is_empty() {
@@ -555,7 +564,7 @@ pub async fn reply(
     let t = own(&state, &client, &number).await?;
     let w = support_words(client.lang);
     let mut form = TicketForm::default();
-    let read = read_form(&state, multipart, &mut form).await;
+    let read = read_form(&state, multipart, &mut form, None).await;
     let checked = read
         .and_then(|()| checked_text(&form.message, form.files.len()).map_err(|e| e.to_string()));
     let text = match checked {

@@ -28,9 +28,12 @@ use tokio_util::io::StreamReader;
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// Uploads each visitor may make per minute (bursts up to the same number).
+/// Uploads each visitor may make per minute (bursts up to the same number), and each
+/// client address four times that: a new socket is a new visitor id, so the address is
+/// what bounds a client that keeps opening sockets.
 pub struct UploadLimits {
     per_visitor: governor::DefaultKeyedRateLimiter<String>,
+    per_ip: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for UploadLimits {
@@ -45,14 +48,22 @@ const REMEMBERED: usize = 10_000;
 impl UploadLimits {
     pub fn new(per_minute: u32) -> Self {
         let n = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
+        let per_ip = n.saturating_mul(std::num::NonZeroU32::new(4).unwrap_or(n));
         Self {
             per_visitor: governor::RateLimiter::keyed(governor::Quota::per_minute(n)),
+            per_ip: governor::RateLimiter::keyed(governor::Quota::per_minute(per_ip)),
         }
     }
 
-    /// Takes one upload from the visitor's allowance; false when it is spent.
-    pub fn allow(&self, visitor: &str) -> bool {
-        let ok = self.per_visitor.check_key(&visitor.to_owned()).is_ok();
+    /// Takes one upload from the client address's allowance, then the visitor's; false
+    /// when either is spent.
+    pub fn allow(&self, visitor: &str, ip: std::net::IpAddr) -> bool {
+        let ok = crate::web::auth::take_both(
+            &self.per_ip,
+            &crate::webchat::client_key(ip),
+            &self.per_visitor,
+            visitor.to_owned(),
+        );
         if self.per_visitor.len() > REMEMBERED {
             // Visitors whose allowance is whole again are as good as new: forget them.
             self.per_visitor.retain_recent();
@@ -115,11 +126,19 @@ pub async fn preflight(State(state): State<AppState>, headers: HeaderMap) -> Res
 
 pub async fn upload(
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = store_upload(&state, query.ok().map(|Query(q)| q), &headers, body).await;
+    let result = store_upload(
+        &state,
+        query.ok().map(|Query(q)| q),
+        &headers,
+        peer.ip(),
+        body,
+    )
+    .await;
     let response = match result {
         Ok(receipt) => (
             StatusCode::CREATED,
@@ -135,6 +154,7 @@ async fn store_upload(
     state: &AppState,
     query: Option<UploadQuery>,
     headers: &HeaderMap,
+    ip: std::net::IpAddr,
     body: Body,
 ) -> Result<switchboard_channels::webchat::Uploaded, ApiError> {
     if !state.allowed_origins.allows(origin(headers)) {
@@ -152,7 +172,7 @@ async fn store_upload(
             ApiError::Forbidden("unknown visitor: open the chat again and retry".into())
         })?
         .to_owned();
-    if !state.widget_uploads.allow(&visitor) {
+    if !state.widget_uploads.allow(&visitor, ip) {
         return Err(ApiError::RateLimited);
     }
     let max = state.config.webchat.max_attachment_bytes;
@@ -348,10 +368,15 @@ mod tests {
     }
 
     #[test]
-    fn an_allowance_is_per_visitor() {
+    fn an_allowance_is_per_visitor_and_per_address() {
         let limits = UploadLimits::new(2);
-        assert!(limits.allow("a") && limits.allow("a"));
-        assert!(!limits.allow("a"));
-        assert!(limits.allow("b"));
+        let ip: std::net::IpAddr = [10, 0, 0, 1].into();
+        assert!(limits.allow("a", ip) && limits.allow("a", ip));
+        assert!(!limits.allow("a", ip));
+        assert!(limits.allow("b", ip));
+        // New visitor ids from one address: four times the allowance, then no more.
+        let fresh: Vec<bool> = (0..6).map(|i| limits.allow(&format!("v{i}"), ip)).collect();
+        assert_eq!(fresh.iter().filter(|ok| **ok).count(), 4, "{fresh:?}");
+        assert!(limits.allow("z", [10, 0, 0, 2].into()));
     }
 }
