@@ -84,15 +84,30 @@ export const CHROMIUM_ARGS = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
+/** What the pages' Content-Security-Policy refused, on any page of any context: `shoot`
+ * checks it is empty, so every page screenshotted is also a page the policy allows. */
+export const cspViolations = [];
+
+function watchPolicy(page) {
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy/i.test(m.text())) {
+      cspViolations.push(`${page.url()}: ${m.text()}`);
+    }
+  });
+}
+
 /** A fresh Chromium profile; `extra` takes context options such as `locale` and `timezoneId`. */
-export function launch(profile, viewport, extra = {}) {
-  return chromium.launchPersistentContext(profile, {
+export async function launch(profile, viewport, extra = {}) {
+  const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: CHROMIUM_ARGS,
     viewport,
     ...extra,
   });
+  context.pages().forEach(watchPolicy);
+  context.on("page", watchPolicy);
+  return context;
 }
 
 function base32Decode(s) {
@@ -125,7 +140,8 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 
 /** axe-core on the page: no serious or critical violations. */
 export async function accessible(page, name) {
-  await page.addScriptTag({ content: AXE });
+  // Evaluated, not injected as a <script>: the pages' policy allows no inline script.
+  await page.evaluate(AXE);
   const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(
@@ -137,6 +153,7 @@ export async function accessible(page, name) {
 
 /** Screenshots at both widths, `arrange` run after each resize; the page is left at desktop width. */
 export async function shoot(page, name, arrange = async () => {}) {
+  assert.deepEqual(cspViolations, [], `the page's policy refused nothing before ${name}`);
   mkdirSync(SHOTS, { recursive: true });
   await page.setViewportSize(DESKTOP);
   await arrange();

@@ -292,7 +292,8 @@ poll_seconds = 1
     await page.getByLabel("Email address").fill("bia@globex.example");
     await page.getByLabel("Name", { exact: true }).fill("Bia Lima");
     await page.getByRole("button", { name: "Send invitation" }).click();
-    await page.locator("#users", { hasText: "bia@globex.example" }).waitFor();
+    // Invited, not in yet: Bia joins when she uses the link mailed to her.
+    await page.locator("#pending", { hasText: "bia@globex.example" }).waitFor();
     await accessible(page, "portal users");
     await shoot(page, "portal-users");
     await until(() => mail.capturedFor("bia@globex.example").length > 0, 20000);

@@ -499,6 +499,7 @@ async fn route_scope(backend: Backend) {
     let mut cory = Browser::sign_in(&server, "cory@example.com").await;
     let mut sue = Browser::sign_in(&server, "sue@example.com").await;
     let mut admin = Browser::sign_in(&server, "admin@example.com").await;
+    let before = crate::trust::row_counts(&server).await;
     let mut checked = 0;
     for spec in switchboard_gateway::web::route_specs() {
         // Public pages have nothing to guard; signing out everywhere would end the
@@ -580,6 +581,11 @@ async fn route_scope(backend: Backend) {
         }
     }
     assert!(checked > 30, "only {checked} checks ran");
+    assert_eq!(
+        crate::trust::row_counts(&server).await,
+        before,
+        "nothing the refused callers sent changed anything"
+    );
 }
 
 #[tokio::test]

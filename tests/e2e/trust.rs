@@ -488,6 +488,18 @@ async fn kb_gaps_show_only_what_the_agent_may_see() {
     assert!(!page.contains("the gears grind"), "{page}");
 }
 
+/// The token of the first link to `rcpt` whose address contains `marker`.
+fn token_mailed(mail: &MailServer, rcpt: &str, marker: &str) -> String {
+    let (m, _) = mail.captured_for(rcpt).remove(0);
+    let link = m
+        .full_text
+        .split_whitespace()
+        .find(|w| w.contains(marker))
+        .unwrap()
+        .to_owned();
+    link.split("token=").nth(1).unwrap().to_owned()
+}
+
 /// Hole 6: agent reset and invitation links were written to the log and mailed to
 /// nobody; the request log held portal sign-in tokens. Now they go by mail, and no link
 /// or token reaches the log, even at debug level.
@@ -512,14 +524,7 @@ async fn reset_and_invitation_links_go_by_mail_and_never_to_the_log() {
         !mail.captured_for("ana@acme.test").is_empty()
     })
     .await;
-    let (m, _) = mail.captured_for("ana@acme.test").remove(0);
-    let reset = m
-        .full_text
-        .split_whitespace()
-        .find(|w| w.contains("/password/reset?token="))
-        .unwrap()
-        .to_owned();
-    let reset_token = reset.split("token=").nth(1).unwrap().to_owned();
+    let reset_token = token_mailed(&mail, "ana@acme.test", "/password/reset?token=");
 
     // An invitation to a new agent: by mail too.
     let mut root = Browser::sign_in(&server, "rita@acme.test").await;
@@ -539,14 +544,7 @@ async fn reset_and_invitation_links_go_by_mail_and_never_to_the_log() {
         !mail.captured_for("bo@acme.test").is_empty()
     })
     .await;
-    let (m, _) = mail.captured_for("bo@acme.test").remove(0);
-    let invite = m
-        .full_text
-        .split_whitespace()
-        .find(|w| w.contains("/invite?token="))
-        .unwrap()
-        .to_owned();
-    let invite_token = invite.split("token=").nth(1).unwrap().to_owned();
+    let invite_token = token_mailed(&mail, "bo@acme.test", "/invite?token=");
 
     // A portal sign-in link, fetched and used.
     writes_in(
@@ -744,7 +742,7 @@ async fn responses_carry_security_headers_and_ops_detail_is_the_operators() {
 }
 
 /// Rows that any change would touch, counted.
-async fn row_counts(server: &Server) -> Vec<(&'static str, i64)> {
+pub(crate) async fn row_counts(server: &Server) -> Vec<(&'static str, i64)> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&server.database_url())
         .await

@@ -21,6 +21,9 @@
   var base = new URL(script ? script.src : "/widget.js", location.href);
   var wsUrl = (base.protocol === "https:" ? "wss://" : "ws://") + base.host + "/webchat/ws";
   var httpBase = base.protocol + "//" + base.host;
+  // On the server's own pages (the portal, /chat) the visitor cookie rides along with every
+  // request, so the id stays out of URLs (and so out of logs and history).
+  var sameOrigin = httpBase === location.protocol + "//" + location.host;
   var COOKIE = "sb_visitor";
   var TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"];
 
@@ -189,8 +192,13 @@
     try { state.outbox = JSON.parse(stored(outboxKey()) || "[]"); } catch (e) { state.outbox = []; }
   }
   function saveOutbox() { store(outboxKey(), JSON.stringify(state.outbox)); }
+  /** `visitor=<id>&` for a URL, or nothing where the cookie carries the id. */
+  function visitorParam() {
+    if (sameOrigin && state.visitor && getCookie(COOKIE) === state.visitor) return "";
+    return "visitor=" + encodeURIComponent(state.visitor || "") + "&";
+  }
   function fileUrl(blob) {
-    return httpBase + "/webchat/attachments/" + encodeURIComponent(blob) + "?visitor=" + encodeURIComponent(state.visitor || "");
+    return httpBase + "/webchat/attachments/" + encodeURIComponent(blob) + "?" + visitorParam();
   }
 
   // ---- icons (Switchboard's line icons) ----
@@ -851,8 +859,8 @@
     var preview = /^image\//.test(file.type) && window.URL && URL.createObjectURL ? URL.createObjectURL(file) : null;
     var shown = { name: file.name, mime: file.type, size: file.size, preview: preview };
     renderPending({ client_id: item.client_id, text: "", at: item.at, attachments: [shown] }, t("uploading"));
-    var url = httpBase + "/webchat/attachments?visitor=" + encodeURIComponent(state.visitor) + "&name=" + encodeURIComponent(file.name);
-    fetch(url, { method: "POST", body: file, headers: { "content-type": file.type || "application/octet-stream" }, credentials: "omit" })
+    var url = httpBase + "/webchat/attachments?" + visitorParam() + "name=" + encodeURIComponent(file.name);
+    fetch(url, { method: "POST", body: file, headers: { "content-type": file.type || "application/octet-stream" }, credentials: sameOrigin ? "same-origin" : "omit" })
       .then(function (res) {
         return res.json().catch(function () { return {}; }).then(function (body) { return { status: res.status, body: body }; });
       })
@@ -908,7 +916,8 @@
 
   function connect() {
     setStatus(state.attempt ? "reconnecting" : "connecting");
-    var url = wsUrl + (state.visitor ? "?visitor=" + encodeURIComponent(state.visitor) : "");
+    var param = state.visitor ? visitorParam() : "";
+    var url = wsUrl + (param ? "?" + param.slice(0, -1) : "");
     var ws = new WebSocket(url);
     state.ws = ws;
     ws.onopen = function () { state.connected = true; state.attempt = 0; };

@@ -214,12 +214,7 @@ impl Store {
         if let Some(user) = existing {
             return self.own_portal_user(&user.id, &contact).await;
         }
-        let company: Option<String> =
-            sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
-                .bind(&contact)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten();
+        let company = self.contact_company(&contact).await?.flatten();
         let mut tx = self.begin_write().await?;
         let admins: i64 = match &company {
             Some(c) => {
@@ -308,12 +303,7 @@ impl Store {
             Some(o) => o,
             None => self.surviving_contact(&link.contact_id).await?,
         };
-        let owner_company: Option<String> =
-            sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
-                .bind(&owner)
-                .fetch_optional(&self.pool)
-                .await?
-                .flatten();
+        let owner_company = self.contact_company(&owner).await?.flatten();
         if owner_company.as_deref().is_some_and(|c| c != company) {
             return Err(refused());
         }

@@ -164,14 +164,14 @@ async fn store_upload(
         visitor: None,
         name: None,
     });
+    // The id in the URL, or the cookie that carries it on the server's own pages.
     let visitor = query
         .visitor
-        .as_deref()
+        .or_else(|| crate::webchat::cookie(headers, "sb_visitor"))
         .filter(|v| state.visitors.verify(v))
         .ok_or_else(|| {
             ApiError::Forbidden("unknown visitor: open the chat again and retry".into())
-        })?
-        .to_owned();
+        })?;
     if !state.widget_uploads.allow(&visitor, ip) {
         return Err(ApiError::RateLimited);
     }
@@ -322,6 +322,7 @@ pub async fn download(
     let Some(visitor) = query
         .ok()
         .and_then(|Query(q)| q.visitor)
+        .or_else(|| crate::webchat::cookie(&headers, "sb_visitor"))
         .filter(|v| state.visitors.verify(v))
         .and_then(|v| Identity::new(IdentityKind::Visitor, &v).ok())
     else {
