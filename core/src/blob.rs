@@ -290,6 +290,31 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn exists(&self, key: &BlobKey) -> Result<bool>;
 
     async fn size(&self, key: &BlobKey) -> Result<u64>;
+
+    /// The blobs last stored (or stored again) before `before_ms`, epoch milliseconds: the
+    /// collector's candidates. Unfinished writes older than that are dropped on the way.
+    async fn stored_before(&self, before_ms: i64) -> Result<Vec<BlobKey>>;
+
+    /// Deletes a blob; one already gone is no error.
+    async fn delete(&self, key: &BlobKey) -> Result<()>;
+}
+
+/// Sets a file's modification time to now, as the wall clock says (best effort: the
+/// collector only waits longer).
+fn touch(path: &Path) {
+    use crate::clock::Clock;
+    let now = u64::try_from(crate::clock::SystemClock.now_ms()).unwrap_or_default();
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(now);
+    if let Ok(f) = std::fs::File::options().append(true).open(path) {
+        let _ = f.set_modified(at);
+    }
+}
+
+/// A file's modification time in epoch milliseconds.
+fn modified_ms(meta: &std::fs::Metadata) -> Option<i64> {
+    let t = meta.modified().ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
 }
 
 /// Blobs as files under one directory: `<dir>/ab/cd/<sha256>`.
@@ -373,6 +398,8 @@ impl LocalBlobStore {
             .map_err(io_error("writing", &temp_path))?;
         let dest = self.path_of(&key);
         if self.holds(&dest, size).await {
+            // Stored again: its time to be collected starts again too.
+            touch(&dest);
             return Ok(BlobRef::new(key, size));
         }
         file.sync_all()
@@ -499,6 +526,59 @@ impl BlobStore for LocalBlobStore {
             .await
             .map_err(Self::not_found(key))?;
         Ok(meta.len())
+    }
+
+    async fn stored_before(&self, before_ms: i64) -> Result<Vec<BlobKey>> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let old = |p: &Path| {
+                std::fs::metadata(p)
+                    .ok()
+                    .and_then(|m| modified_ms(&m))
+                    .is_some_and(|t| t < before_ms)
+            };
+            let list = |dir: &Path| -> Vec<PathBuf> {
+                std::fs::read_dir(dir)
+                    .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                    .unwrap_or_default()
+            };
+            let mut found = Vec::new();
+            for shard in list(&root) {
+                if shard.file_name().is_some_and(|n| n == TMP_DIR) {
+                    for t in list(&shard) {
+                        if old(&t) {
+                            let _ = std::fs::remove_file(&t);
+                        }
+                    }
+                    continue;
+                }
+                for sub in list(&shard) {
+                    for file in list(&sub) {
+                        let key = file
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(|n| BlobKey::parse(n).ok());
+                        if let Some(key) = key
+                            && old(&file)
+                        {
+                            found.push(key);
+                        }
+                    }
+                }
+            }
+            found
+        })
+        .await
+        .map_err(|e| Error::Io(format!("listing blobs: {e}")))
+    }
+
+    async fn delete(&self, key: &BlobKey) -> Result<()> {
+        let path = self.path_of(key);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("deleting", &path)(e)),
+        }
     }
 }
 

@@ -26,6 +26,10 @@ use crate::config::Config;
 use crate::webchat::SocketCounter;
 
 /// Everything a handler needs, passed with axum's `State`.
+/// How long a stored file nothing refers to is kept (an upload never sent, a refused
+/// form's): longer than anything stays on its way through the stream.
+pub const UNREFERENCED_BLOB_GRACE_MS: i64 = 7 * 86_400_000;
+
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub config: Arc<Config>,
@@ -394,6 +398,7 @@ impl Application {
             let stop = workers.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(600));
+                let mut ticks: u64 = 0;
                 loop {
                     tokio::select! {
                         () = stop.cancelled() => return,
@@ -402,6 +407,16 @@ impl Application {
                             if let Err(e) = state.store.purge_expired_sessions(state.ids.now_ms(), &limits).await {
                                 tracing::warn!(error = %e, "expired sessions not purged");
                             }
+                            // Once an hour: files nothing refers to, a week after they came.
+                            if ticks.is_multiple_of(6) {
+                                let before = state.ids.now_ms() - UNREFERENCED_BLOB_GRACE_MS;
+                                match state.store.collect_blobs(state.blobs.as_ref(), before).await {
+                                    Ok(0) => {}
+                                    Ok(n) => tracing::info!(deleted = n, "unreferenced files collected"),
+                                    Err(e) => tracing::warn!(error = %e, "unreferenced files not collected"),
+                                }
+                            }
+                            ticks += 1;
                         }
                     }
                 }

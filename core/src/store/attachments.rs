@@ -21,6 +21,35 @@ fn pick(key: &BlobKey, rows: Vec<String>) -> Result<Attachment> {
 }
 
 impl Store {
+    /// Deletes the blobs nothing refers to that were stored before `before_ms`: no message
+    /// carries them and no entry of the embedded stream waiting to be routed names them
+    /// (an upload never sent, a mail's file over a limit). The grace before `before_ms`
+    /// covers what is still on its way through Redis. Returns how many went.
+    pub async fn collect_blobs(
+        &self,
+        blobs: &dyn crate::blob::BlobStore,
+        before_ms: i64,
+    ) -> Result<usize> {
+        let mut gone = 0;
+        for key in blobs.stored_before(before_ms).await? {
+            let needle = format!("%{}%", key.as_str());
+            let used: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 WHERE EXISTS (SELECT 1 FROM message_blobs WHERE blob_key = $1) \
+                 OR EXISTS (SELECT 1 FROM stream_entries WHERE payload LIKE $2) \
+                 OR EXISTS (SELECT 1 FROM stream_parked WHERE payload LIKE $2)",
+            )
+            .bind(key.as_str())
+            .bind(&needle)
+            .fetch_optional(&self.pool)
+            .await?;
+            if used.is_none() {
+                blobs.delete(&key).await?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
+    }
+
     /// The attachment `key` as a message of a conversation the caller may see carries it
     /// (notes included: agents see them).
     pub async fn attachment_for(&self, caller: &Caller, key: &BlobKey) -> Result<Attachment> {

@@ -19,7 +19,64 @@ on_every_backend!(
     auto_submitted_mail_opens_nothing_and_is_kept,
     receipts_move_forward_and_wait_for_unknown_messages,
     a_batch_is_appended_and_acknowledged_in_one_call,
+    blobs_nothing_refers_to_are_collected,
 );
+
+/// A stored file that no message carries (an upload never sent, a refused form's) is
+/// deleted once it is older than the collector's limit; one a message carries stays.
+async fn blobs_nothing_refers_to_are_collected(env: Env) {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = LocalBlobStore::new(dir.path());
+    let kept = blobs
+        .put(BlobKind::Attachment, b"%PDF-1.4 the meter reading")
+        .await
+        .unwrap();
+    let stray = blobs
+        .put(BlobKind::Attachment, b"%PDF-1.4 never sent")
+        .await
+        .unwrap();
+    let mut e = env.email("ana@x.com", "<gc@x>", "The reading, attached.");
+    e.attachments = vec![Attachment {
+        name: "reading.pdf".into(),
+        mime: "application/pdf".into(),
+        size: kept.size(),
+        blob: kept.key().clone(),
+        content_id: None,
+    }];
+    env.stream
+        .append(INBOUND, &serde_json::to_string(&e).unwrap())
+        .await
+        .unwrap();
+    drain(&env).await;
+    // Files carry the wall clock's time.
+    let wall = |offset: i64| {
+        use switchboard_core::clock::Clock;
+        switchboard_core::clock::SystemClock.now_ms() + offset
+    };
+    // Younger than the limit: nothing goes.
+    assert_eq!(
+        env.store
+            .collect_blobs(&blobs, wall(-3_600_000))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(blobs.exists(stray.key()).await.unwrap());
+    // Older: the stray one goes, the carried one stays.
+    assert_eq!(
+        env.store
+            .collect_blobs(&blobs, wall(3_600_000))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!blobs.exists(stray.key()).await.unwrap());
+    assert!(blobs.exists(kept.key()).await.unwrap());
+    assert_eq!(
+        blobs.get(kept.key()).await.unwrap(),
+        b"%PDF-1.4 the meter reading"
+    );
+}
 
 async fn drain(env: &Env) {
     let router = env.plain_router();
