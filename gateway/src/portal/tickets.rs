@@ -650,11 +650,27 @@ pub async fn events(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<SseEvent, Infallible>>(4);
     let conversation = t.conversation_id.clone();
     let shutdown = state.shutdown.clone();
+    let token = client.token.clone();
+    let watcher = state.clone();
     tokio::spawn(async move {
+        // A session ended elsewhere (sign-out, a new password, a removal, a move to
+        // another company) ends its stream too.
+        let mut beat = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
             let next = tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tx.closed() => return,
+                _ = beat.tick() => {
+                    let limits = crate::web::session::limits(&watcher);
+                    let live = watcher
+                        .store
+                        .session_is_live(&token, watcher.ids.now_ms(), &limits)
+                        .await;
+                    if matches!(live, Ok(false)) {
+                        return;
+                    }
+                    continue;
+                }
                 e = sub.recv_shared() => e,
             };
             let changed = match next {

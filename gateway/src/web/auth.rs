@@ -261,7 +261,11 @@ pub async fn login(
         .check_password(&form.email, &form.password)
         .await?
     else {
-        tracing::info!(target: "audit", email = %form.email.trim(), ip = %peer.ip(), "sign-in refused");
+        // The typed account, if it is an address: a password pasted into the wrong field
+        // never reaches the log.
+        let account = switchboard_core::domain::Identity::email(form.email.trim())
+            .map_or_else(|_| "(not an address)".to_owned(), |i| i.value().to_owned());
+        tracing::info!(target: "audit", email = %account, ip = %peer.ip(), "sign-in refused");
         return Ok(fail("login-failed", "email"));
     };
     if !user.role.is_agent() {
