@@ -1075,7 +1075,7 @@ async fn an_invoice_goes_out_by_mail_and_is_paid_through_checkout() {
 }
 
 /// A TOTP code for `secret` (base32) at this moment, as an authenticator app shows it.
-fn totp_now(secret: &str) -> String {
+pub(crate) fn totp_now(secret: &str) -> String {
     use switchboard_core::auth::totp;
     let now = Ids::new(Arc::new(SystemClock)).now_ms();
     totp::code(
@@ -1085,7 +1085,7 @@ fn totp_now(secret: &str) -> String {
     )
 }
 
-fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+pub(crate) fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
     page.split(start).nth(1).unwrap().split(end).next().unwrap()
 }
 

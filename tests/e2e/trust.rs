@@ -1127,3 +1127,107 @@ async fn a_new_password_revokes_tokens_and_a_token_can_revoke_itself() {
     assert_eq!(server.get(&ana_token, "/api/v1/conversations").await.0, 401);
     assert_eq!(server.get(&admin, "/api/v1/conversations").await.0, 200);
 }
+
+/// Hole 11, the second factor: with a stolen session alone, the thief could set up their
+/// own authenticator (enrolling again asked for no code). Now it needs a current code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_authenticator_needs_a_current_code() {
+    use crate::portal::{between, totp_now};
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let mut anon = server.widget(None).await;
+    anon.say("c0", "hello").await;
+    anon.expect("ack").await;
+    eventually(10, || async {
+        all_text(&server, &admin).await.contains("hello")
+    })
+    .await;
+    let (_, contact) = conversation_with(&server, &admin, "hello").await;
+    let mut ana = client(&server, &contact, "ana@globex.example").await;
+    ana.get("/portal/account").await;
+    let (s, page) = ana.post("/portal/account/2fa/begin", &[]).await;
+    assert_eq!(s, 200);
+    let secret = between(&page, "id=\"totp-secret\">", "<").to_owned();
+    let (s, page) = ana
+        .post(
+            "/portal/account/2fa/confirm",
+            &[("code", &totp_now(&secret))],
+        )
+        .await;
+    assert_eq!(s, 200, "{page:.300}");
+    let recovery = between(&page, "id=\"recovery-codes\">", "</ul>")
+        .split("<li>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The session alone: refused, the factor unchanged.
+    for code in ["", "000000"] {
+        let (s, _) = ana
+            .post("/portal/account/2fa/begin", &[("code", code)])
+            .await;
+        assert_eq!(s, 403, "{code:?}");
+    }
+    // With a current (recovery) code: a new secret to scan.
+    let (s, page) = ana
+        .post("/portal/account/2fa/begin", &[("code", &recovery)])
+        .await;
+    assert_eq!(s, 200, "{page:.300}");
+    assert_ne!(between(&page, "id=\"totp-secret\">", "<"), secret);
+}
+
+/// Hole 13, "Viewed": a browser's prefetch of an invoice page marks nothing; the client's
+/// real view does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefetch_does_not_mark_an_invoice_viewed() {
+    let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = server_for(&mail, Backend::Embedded, "").await;
+    writes_in(
+        &mail,
+        &server,
+        &admin,
+        "ana@globex.example",
+        "v1@x",
+        "",
+        "Ana, invoice.",
+    )
+    .await;
+    let (_, ana) = conversation_with(&server, &admin, "Ana, invoice.").await;
+    company(&server, &admin, "Globex", &[&ana]).await;
+    let (s, inv) = server
+        .post(
+            &admin,
+            "/api/v1/invoices",
+            &json!({"contact_id": ana, "currency": "BRL", "document": serde_json::from_str::<Value>(DOC).unwrap(), "send": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{inv}");
+    let (id, number) = (
+        inv["id"].as_str().unwrap().to_owned(),
+        inv["number"].as_str().unwrap().to_owned(),
+    );
+    let status = || async {
+        server
+            .get(&admin, &format!("/api/v1/documents/{id}"))
+            .await
+            .1["status"]
+            .clone()
+    };
+    let b = client(&server, &ana, "ana@globex.example").await;
+    let session = b.cookie("__Host-sb_session").unwrap();
+    let r = server
+        .http
+        .get(server.url(&format!("/portal/invoices/{number}")))
+        .header("cookie", format!("__Host-sb_session={session}"))
+        .header("sec-purpose", "prefetch")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(status().await, json!("sent"));
+    let r = b.fetch(&format!("/portal/invoices/{number}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(status().await, json!("viewed"));
+}
