@@ -332,11 +332,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Token { email, days }) => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
-            let user = state
-                .store
-                .user_by_email(&email)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let user = user_named(&state, &email).await?;
             let ttl = days.map(|d| i64::from(d.max(1)) * 86_400_000);
             let token = state
                 .store
@@ -351,11 +347,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::RevokeTokens { email }) => {
             let state = AppState::connect(config, CancellationToken::new()).await?;
-            let user = state
-                .store
-                .user_by_email(&email)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+            let user = user_named(&state, &email).await?;
             let n = state
                 .store
                 .revoke_user_tokens(&user.id, state.ids.now_ms())
@@ -421,4 +413,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The user with this address, or an error that names it.
+async fn user_named(
+    state: &AppState,
+    email: &str,
+) -> anyhow::Result<switchboard_core::domain::User> {
+    state
+        .store
+        .user_by_email(email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))
 }

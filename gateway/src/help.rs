@@ -19,14 +19,20 @@ use crate::app::AppState;
 use crate::kb::Kb;
 use crate::web::render;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
+    // A vote is a form of ours: the pages' session and CSRF guard checks it (its token is
+    // the pre-sign-in cookie's, sent back by the article page's form).
+    let vote_route = post(vote).layer(axum::middleware::from_fn_with_state(
+        state,
+        crate::web::session::guard,
+    ));
     Router::new()
         .route("/help", get(root))
         .route("/help/search.json", get(search_json))
         .route("/help/article.json", get(article_json))
         .route("/help/{lang}", get(home))
         .route("/help/{lang}/{slug}", get(article))
-        .route("/help/{lang}/{slug}/vote", post(vote))
+        .route("/help/{lang}/{slug}/vote", vote_route)
         .route("/sitemap.xml", get(sitemap))
 }
 
@@ -438,7 +444,7 @@ async fn article(
     Path((lang, slug)): Path<(String, String)>,
     Query(v): Query<VotedQuery>,
 ) -> Response {
-    let (csrf, set) = crate::web::auth::pre_csrf(&headers);
+    let (csrf, set) = crate::web::session::form_token(&state, &headers).await;
     let l = Lang::parse(&lang).unwrap_or(Lang::En);
     let Some(a) = public_article(&state, &lang, &slug).await else {
         return not_found(&state, l);
@@ -501,8 +507,6 @@ async fn article(
 #[derive(Debug, Deserialize)]
 pub struct VoteForm {
     helpful: String,
-    #[serde(default)]
-    _csrf: String,
 }
 
 /// Votes one address may cast per hour: a reader votes a few times; a script that drops
@@ -533,20 +537,6 @@ async fn vote(
     let Some(a) = public_article(&state, &lang, &slug).await else {
         return not_found(&state, l);
     };
-    // A vote is a form of ours: its token matches this browser's pre-sign-in cookie, so
-    // another site cannot cast votes through a reader's browser.
-    let token_ok = crate::web::session::cookie(&headers, crate::web::session::PRE_CSRF_COOKIE)
-        .is_some_and(|c| {
-            c.len() >= 32
-                && switchboard_core::auth::constant_time_eq(c.as_bytes(), form._csrf.as_bytes())
-        });
-    if !token_ok {
-        return (
-            StatusCode::FORBIDDEN,
-            "this vote did not come from the article's page; reload it and vote again",
-        )
-            .into_response();
-    }
     let helpful = match form.helpful.as_str() {
         "yes" => true,
         "no" => false,

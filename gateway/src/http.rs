@@ -6,7 +6,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -30,7 +29,7 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .merge(crate::web::router(state.clone()))
         .merge(crate::portal::router(state.clone()))
-        .merge(crate::help::router())
+        .merge(crate::help::router(state.clone()))
         .route("/", get(home))
         .route("/chat", get(chat_page))
         .route("/widget.js", get(widget_js))
@@ -137,12 +136,7 @@ fn ops_allowed(state: &AppState, peer: std::net::SocketAddr, headers: &HeaderMap
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| {
-                switchboard_core::auth::constant_time_eq(
-                    &Sha256::digest(given.trim().as_bytes()),
-                    &Sha256::digest(token.expose().as_bytes()),
-                )
-            }),
+            .is_some_and(|given| crate::email::same_secret(given.trim(), token.expose())),
         None => peer.ip().is_loopback(),
     }
 }

@@ -164,23 +164,22 @@ struct PortalUserRow<'a> {
     id: &'a str,
     email: &'a str,
     role: Role,
-    company: Option<&'a str>,
     contact: &'a str,
     now: i64,
     invited_by: Option<&'a str>,
 }
 
 /// Inserts a portal user unless its address or its contact has one already; whether it did.
+/// Its company is its contact's (`CLIENT_FROM`): the user row keeps no copy.
 async fn insert_portal_user(tx: &mut super::WriteTx, u: &PortalUserRow<'_>) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO users (id, email, name, role, tier, company_id, contact_id, created_at, active, locale, capacity, invited_by) \
-         SELECT $1, $2, c.name, $3, NULL, $4, $5, $6, 1, 'en', 0, $7 FROM contacts c WHERE c.id = $5 \
+         SELECT $1, $2, c.name, $3, NULL, NULL, $4, $5, 1, 'en', 0, $6 FROM contacts c WHERE c.id = $4 \
          ON CONFLICT DO NOTHING",
     )
     .bind(u.id)
     .bind(u.email)
     .bind(u.role.as_str())
-    .bind(u.company)
     .bind(u.contact)
     .bind(u.now)
     .bind(u.invited_by)
@@ -240,7 +239,6 @@ impl Store {
                 id: &user_id,
                 email: identity.value(),
                 role,
-                company: company.as_deref(),
                 contact: &contact,
                 now: ids.now_ms(),
                 invited_by: None,
@@ -346,7 +344,6 @@ impl Store {
                 id: &user_id,
                 email: identity.value(),
                 role,
-                company: Some(company),
                 contact: &contact,
                 now,
                 invited_by: link.invited_by.as_deref(),

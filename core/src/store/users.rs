@@ -132,8 +132,8 @@ impl Store {
     }
 
     /// Puts a contact into a company (its conversations from now on belong to it too).
-    /// The contact's portal user follows (its company is its contact's) and its sessions
-    /// end, so nothing of the old company stays open in a browser.
+    /// The contact's portal user follows (its company is its contact's, never a copy of its
+    /// own) and its sessions end, so nothing of the old company stays open in a browser.
     pub async fn set_contact_company(&self, contact_id: &str, company_id: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE contacts SET company_id = $1 WHERE id = $2")
@@ -149,14 +149,6 @@ impl Store {
             .bind(contact_id)
             .execute(&mut **tx)
             .await?;
-        // The user's copy of the company kept in step, for readers of the agents' side.
-        sqlx::query(
-            "UPDATE users SET company_id = $1 WHERE contact_id = $2 AND role IN ('client_user', 'client_admin')",
-        )
-        .bind(company_id)
-        .bind(contact_id)
-        .execute(&mut **tx)
-        .await?;
         end_contact_sessions(&mut tx, contact_id).await?;
         tx.commit().await?;
         Ok(())

@@ -55,7 +55,7 @@ impl SenderLimits {
 }
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     // Hashed first, so the comparison does not show the secret's length either.
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
     switchboard_core::auth::constant_time_eq(&x, &y)

@@ -307,6 +307,21 @@ impl IntoResponse for NotSignedIn {
     }
 }
 
+/// The CSRF token the guard will expect of a form on a page outside it (the help center's
+/// vote): the session's when one is signed in, else the pre-sign-in cookie's, with the
+/// cookie to set when it is new.
+pub async fn form_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    if let Some(token) = cookie(headers, SESSION_COOKIE)
+        && let Ok(Some(s)) = state
+            .store
+            .session(token, state.ids.now_ms(), &limits(state))
+            .await
+    {
+        return (s.csrf_token, None);
+    }
+    crate::web::auth::pre_csrf(headers)
+}
+
 /// `next` as a path on this origin, or `None`. It is read as a browser reads a redirect's
 /// address, relative to this origin, and kept only if it stays there; anything a browser
 /// would silently clean first (a tab, a new line, a backslash) is refused outright, since

@@ -42,9 +42,6 @@ impl std::fmt::Debug for UploadLimits {
     }
 }
 
-/// Visitors remembered before idle ones are forgotten.
-const REMEMBERED: usize = 10_000;
-
 impl UploadLimits {
     pub fn new(per_minute: u32) -> Self {
         let n = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
@@ -58,17 +55,12 @@ impl UploadLimits {
     /// Takes one upload from the client address's allowance, then the visitor's; false
     /// when either is spent.
     pub fn allow(&self, visitor: &str, ip: std::net::IpAddr) -> bool {
-        let ok = crate::web::auth::take_both(
+        crate::web::auth::take_both(
             &self.per_ip,
             &crate::webchat::client_key(ip),
             &self.per_visitor,
             visitor.to_owned(),
-        );
-        if self.per_visitor.len() > REMEMBERED {
-            // Visitors whose allowance is whole again are as good as new: forget them.
-            self.per_visitor.retain_recent();
-        }
-        ok
+        )
     }
 }
 
