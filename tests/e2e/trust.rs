@@ -99,6 +99,31 @@ fn link_in(server: &Server, text: &str) -> Option<String> {
     Some(url[at..].split('?').next().unwrap_or_default().to_owned())
 }
 
+/// The contact of a new web-chat visitor who wrote `text`.
+async fn visitor_contact(server: &Server, admin: &str, text: &str) -> String {
+    let mut w = server.widget(None).await;
+    w.say("c0", text).await;
+    w.expect("ack").await;
+    eventually(10, || async {
+        all_text(server, admin).await.contains(text)
+    })
+    .await;
+    conversation_with(server, admin, text).await.1
+}
+
+/// An invoice made and mailed to `contact` by the admin's API.
+async fn mailed_invoice(server: &Server, admin: &str, contact: &str) -> Value {
+    let (s, inv) = server
+        .post(
+            admin,
+            "/api/v1/invoices",
+            &json!({"contact_id": contact, "currency": "BRL", "document": serde_json::from_str::<Value>(DOC).unwrap(), "send": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{inv}");
+    inv
+}
+
 /// Uses a sign-in link as its holder would (the confirmation page, then its POST).
 async fn use_link(server: &Server, path: &str) -> (Browser, u16) {
     let mut b = Browser::new(server);
@@ -152,14 +177,7 @@ async fn a_mail_others_receive_carries_no_sign_in_link() {
     .await;
     let (_, ana) = conversation_with(&server, &admin, "Please send the invoice.").await;
     company(&server, &admin, "Globex", &[&ana]).await;
-    let (s, inv) = server
-        .post(
-            &admin,
-            "/api/v1/invoices",
-            &json!({"contact_id": ana, "currency": "BRL", "document": serde_json::from_str::<Value>(DOC).unwrap(), "send": true}),
-        )
-        .await;
-    assert_eq!(s, 201, "{inv}");
+    let inv = mailed_invoice(&server, &admin, &ana).await;
     let number = inv["number"].as_str().unwrap().to_owned();
     let id = inv["id"].as_str().unwrap().to_owned();
     eventually(20, || async {
@@ -384,15 +402,7 @@ async fn moving_a_contact_moves_its_portal_and_ends_its_sessions() {
     let admin = server.add_user("root@acme.test", "admin");
     let mut contacts = Vec::new();
     for who in ["ana", "bob", "gil"] {
-        let text = format!("{who} writes");
-        let mut w = server.widget(None).await;
-        w.say("c1", &text).await;
-        w.expect("ack").await;
-        eventually(10, || async {
-            all_text(&server, &admin).await.contains(&text)
-        })
-        .await;
-        contacts.push(conversation_with(&server, &admin, &text).await.1);
+        contacts.push(visitor_contact(&server, &admin, &format!("{who} writes")).await);
     }
     company(&server, &admin, "Globex", &[&contacts[0], &contacts[1]]).await;
     let initech = company(&server, &admin, "Initech", &[&contacts[2]]).await;
@@ -943,14 +953,7 @@ async fn every_portal_route_keeps_to_the_clients_company() {
 async fn the_portals_chat_id_ends_with_the_session() {
     let server = Server::start(Backend::Embedded).await;
     let admin = server.add_user("root@acme.test", "admin");
-    let mut anon = server.widget(None).await;
-    anon.say("c0", "hello").await;
-    anon.expect("ack").await;
-    eventually(10, || async {
-        all_text(&server, &admin).await.contains("hello")
-    })
-    .await;
-    let (_, contact) = conversation_with(&server, &admin, "hello").await;
+    let contact = visitor_contact(&server, &admin, "hello").await;
     let mut ana = client(&server, &contact, "ana@globex.example").await;
     let first = ana.cookie("sb_visitor").unwrap();
     let mut chat = server.widget(Some(&first)).await;
@@ -1049,14 +1052,7 @@ async fn uploads_are_limited_per_address_and_refused_forms_keep_no_file() {
         "four times the per-visitor allowance per address"
     );
 
-    let mut anon = server.widget(None).await;
-    anon.say("c0", "hello").await;
-    anon.expect("ack").await;
-    eventually(10, || async {
-        all_text(&server, &admin).await.contains("hello")
-    })
-    .await;
-    let (_, contact) = conversation_with(&server, &admin, "hello").await;
+    let contact = visitor_contact(&server, &admin, "hello").await;
     let mut ana = client(&server, &contact, "ana@globex.example").await;
     let before = stored_files(&server);
     let (_, page) = ana.get("/portal/tickets/new").await;
@@ -1135,14 +1131,7 @@ async fn a_new_authenticator_needs_a_current_code() {
     use crate::portal::{between, totp_now};
     let server = Server::start(Backend::Embedded).await;
     let admin = server.add_user("root@acme.test", "admin");
-    let mut anon = server.widget(None).await;
-    anon.say("c0", "hello").await;
-    anon.expect("ack").await;
-    eventually(10, || async {
-        all_text(&server, &admin).await.contains("hello")
-    })
-    .await;
-    let (_, contact) = conversation_with(&server, &admin, "hello").await;
+    let contact = visitor_contact(&server, &admin, "hello").await;
     let mut ana = client(&server, &contact, "ana@globex.example").await;
     ana.get("/portal/account").await;
     let (s, page) = ana.post("/portal/account/2fa/begin", &[]).await;
@@ -1196,14 +1185,7 @@ async fn a_prefetch_does_not_mark_an_invoice_viewed() {
     .await;
     let (_, ana) = conversation_with(&server, &admin, "Ana, invoice.").await;
     company(&server, &admin, "Globex", &[&ana]).await;
-    let (s, inv) = server
-        .post(
-            &admin,
-            "/api/v1/invoices",
-            &json!({"contact_id": ana, "currency": "BRL", "document": serde_json::from_str::<Value>(DOC).unwrap(), "send": true}),
-        )
-        .await;
-    assert_eq!(s, 201, "{inv}");
+    let inv = mailed_invoice(&server, &admin, &ana).await;
     let (id, number) = (
         inv["id"].as_str().unwrap().to_owned(),
         inv["number"].as_str().unwrap().to_owned(),
