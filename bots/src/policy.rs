@@ -2,6 +2,8 @@
 //! the client's yes or no, or hand over to people, and why. Pure: the conversation's
 //! memory comes in and goes out; the caller stores it.
 
+use std::ops::ControlFlow;
+
 use serde::{Deserialize, Serialize};
 use switchboard_core::domain::{ArticleRef, Channel, RichContent};
 use switchboard_kb::Lang;
@@ -347,101 +349,187 @@ pub fn decide_in(
 ) -> Outcome {
     let text = clean(message);
     let mut memory = memory;
-    let detected = handoff::served_language(&text).or(hint);
-    let mut lang = detected.unwrap_or(Lang::En);
-    let best = if handoff::has_words(&text) {
-        brain.classify(&text, detected)
-    } else {
-        None
-    };
-    if detected.is_none()
-        && let Some(g) = best
-        && let Some(l) = Lang::parse(&brain.article(g.article).lang)
-    {
-        lang = l;
+    let turn = Turn::read(brain, &text, hint);
+    if !text.is_empty() {
+        remember(&mut memory.asked, text.clone());
     }
-    let w = words(lang);
-    let hand_off = |memory: Memory, reason: Reason, lang: Lang| {
+    // An answer to "Did this solve it?".
+    let memory = match turn.settle_awaiting(&text, memory) {
+        ControlFlow::Break(outcome) => return outcome,
+        ControlFlow::Continue(memory) => memory,
+    };
+    if let Some(reason) = trigger_reason(&text, &settings.keywords) {
+        return turn.hand_off(memory, reason);
+    }
+    if memory.unconfirmed >= settings.max_unconfirmed {
+        return turn.hand_off(memory, Reason::Unconfirmed);
+    }
+    let Some(guess) = turn.best else {
+        return turn.ask_for_words(&text, memory);
+    };
+    if guess.confidence < settings.threshold(channel) {
+        return turn.hand_off(memory, Reason::LowConfidence);
+    }
+    turn.answer(settings, channel, guess, text, memory)
+}
+
+/// What the bot makes of one message, for every step of deciding: the best article and
+/// the language to speak.
+struct Turn<'b> {
+    brain: &'b Brain,
+    best: Option<Guess>,
+    lang: Lang,
+}
+
+impl<'b> Turn<'b> {
+    /// Reads a cleaned message: its language (its own, else the hint), the best article
+    /// for it (only when it has words), and the language to speak, which is that best
+    /// article's when the message's is unknown, else English.
+    fn read(brain: &'b Brain, text: &str, hint: Option<Lang>) -> Self {
+        let detected = handoff::served_language(text).or(hint);
+        let mut lang = detected.unwrap_or(Lang::En);
+        let best = if handoff::has_words(text) {
+            brain.classify(text, detected)
+        } else {
+            None
+        };
+        if detected.is_none()
+            && let Some(g) = best
+            && let Some(l) = Lang::parse(&brain.article(g.article).lang)
+        {
+            lang = l;
+        }
+        Self { brain, best, lang }
+    }
+
+    /// People take over for `reason`: the client is told so, the agent gets the summary,
+    /// and the bot awaits no answer any more.
+    fn hand_off(&self, memory: Memory, reason: Reason) -> Outcome {
         let s = summary(
             &memory,
             &reason,
-            best.map(|g| (brain.article(g.article), g.confidence)),
+            self.best
+                .map(|g| (self.brain.article(g.article), g.confidence)),
         );
         let mut memory = memory;
         memory.awaiting = None;
         memory.awaiting_question = None;
         Outcome {
             action: Action::Handoff(reason),
-            best,
-            text: words(lang).handing.to_owned(),
+            best: self.best,
+            text: words(self.lang).handing.to_owned(),
             content: RichContent::default(),
             summary: Some(s),
             memory,
             learn: None,
-            lang,
+            lang: self.lang,
         }
-    };
-    if !text.is_empty() {
-        remember(&mut memory.asked, text.clone());
     }
-    // An answer to "Did this solve it?".
-    if let Some(article) = memory.awaiting.clone() {
-        if is_yes(&text) {
-            let learn = memory.awaiting_question.take().map(|q| (article, q));
-            memory.awaiting = None;
-            memory.unconfirmed = 0;
-            return Outcome {
-                action: Action::Reply,
-                best,
-                text: w.glad.to_owned(),
-                content: RichContent::default(),
-                summary: None,
-                memory,
-                learn,
-                lang,
-            };
+
+    /// Takes the client's answer to "Did this solve it?", if the bot asked: a yes is
+    /// thanked (and its question learned), a no hands over; anything else moves on,
+    /// counting that answer as unconfirmed. `Continue` with the memory to go on with.
+    fn settle_awaiting(&self, text: &str, memory: Memory) -> ControlFlow<Outcome, Memory> {
+        let mut memory = memory;
+        let Some(article) = memory.awaiting.clone() else {
+            return ControlFlow::Continue(memory);
+        };
+        if is_yes(text) {
+            return ControlFlow::Break(self.thanks(memory, article));
         }
-        if is_no(&text) {
-            return hand_off(memory, Reason::NotSolved, lang);
+        if is_no(text) {
+            return ControlFlow::Break(self.hand_off(memory, Reason::NotSolved));
         }
         // Moved on without saying: that answer did not settle it.
         memory.unconfirmed += 1;
         memory.awaiting = None;
         memory.awaiting_question = None;
+        ControlFlow::Continue(memory)
     }
-    if let Some(t) = handoff::trigger(&text, &settings.keywords) {
-        let reason = match t {
-            Trigger::Person => Reason::Person,
-            Trigger::Keyword(k) => Reason::Keyword(k),
-            Trigger::Upset => Reason::Upset,
-            Trigger::Language(l) => Reason::Language(l.to_owned()),
-        };
-        return hand_off(memory, reason, lang);
-    }
-    if memory.unconfirmed >= settings.max_unconfirmed {
-        return hand_off(memory, Reason::Unconfirmed, lang);
-    }
-    let Some(guess) = best else {
-        if memory.asked.len() >= 2 && !handoff::has_words(&text) {
-            return hand_off(memory, Reason::Unreadable, lang);
-        }
-        memory.unconfirmed += u32::from(!handoff::has_words(&text) && memory.asked.len() > 1);
-        return Outcome {
+
+    /// The thanks after a yes: the question asked is learned for `article`, and the
+    /// unconfirmed count starts over.
+    fn thanks(&self, memory: Memory, article: String) -> Outcome {
+        let mut memory = memory;
+        let learn = memory.awaiting_question.take().map(|q| (article, q));
+        memory.awaiting = None;
+        memory.unconfirmed = 0;
+        Outcome {
             action: Action::Reply,
-            best,
-            text: w.words_please.to_owned(),
+            best: self.best,
+            text: words(self.lang).glad.to_owned(),
+            content: RichContent::default(),
+            summary: None,
+            memory,
+            learn,
+            lang: self.lang,
+        }
+    }
+
+    /// No article fits: a request for words, or, when the client has written twice and
+    /// nothing readable now, a handoff.
+    fn ask_for_words(&self, text: &str, memory: Memory) -> Outcome {
+        let mut memory = memory;
+        if memory.asked.len() >= 2 && !handoff::has_words(text) {
+            return self.hand_off(memory, Reason::Unreadable);
+        }
+        memory.unconfirmed += u32::from(!handoff::has_words(text) && memory.asked.len() > 1);
+        Outcome {
+            action: Action::Reply,
+            best: self.best,
+            text: words(self.lang).words_please.to_owned(),
             content: RichContent::default(),
             summary: None,
             memory,
             learn: None,
-            lang,
-        };
-    };
-    if guess.confidence < settings.threshold(channel) {
-        return hand_off(memory, Reason::LowConfidence, lang);
+            lang: self.lang,
+        }
     }
-    let k = brain.article(guess.article);
-    let url = settings.article_url(k);
+
+    /// The answer with the guessed article; the bot remembers it offered it and awaits
+    /// the client's "did this solve it?" for the question asked.
+    fn answer(
+        &self,
+        settings: &Settings,
+        channel: Channel,
+        guess: Guess,
+        text: String,
+        memory: Memory,
+    ) -> Outcome {
+        let mut memory = memory;
+        let k = self.brain.article(guess.article);
+        let (reply, content) = article_reply(k, settings.article_url(k), channel, self.lang);
+        remember(&mut memory.offered, k.title.clone());
+        memory.awaiting = Some(k.id.clone());
+        memory.awaiting_question = Some(text);
+        Outcome {
+            action: Action::Answer,
+            best: self.best,
+            text: reply,
+            content,
+            summary: None,
+            memory,
+            learn: None,
+            lang: self.lang,
+        }
+    }
+}
+
+/// Why a message goes straight to people (a person asked for, a keyword, an upset
+/// client, a language the bot does not speak), if it does.
+fn trigger_reason(text: &str, keywords: &[String]) -> Option<Reason> {
+    handoff::trigger(text, keywords).map(|t| match t {
+        Trigger::Person => Reason::Person,
+        Trigger::Keyword(k) => Reason::Keyword(k),
+        Trigger::Upset => Reason::Upset,
+        Trigger::Language(l) => Reason::Language(l.to_owned()),
+    })
+}
+
+/// An article's reply text and content in the channel's form: by mail, words with the
+/// link; in the widget, buttons; elsewhere, buttons and the link.
+fn article_reply(k: &Known, url: String, channel: Channel, lang: Lang) -> (String, RichContent) {
+    let w = words(lang);
     let mut content = RichContent {
         articles: vec![ArticleRef {
             id: k.public_id.clone(),
@@ -468,19 +556,7 @@ pub fn decide_in(
             )
         }
     };
-    remember(&mut memory.offered, k.title.clone());
-    memory.awaiting = Some(k.id.clone());
-    memory.awaiting_question = Some(text);
-    Outcome {
-        action: Action::Answer,
-        best,
-        text: reply,
-        content,
-        summary: None,
-        memory,
-        learn: None,
-        lang,
-    }
+    (reply, content)
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ use crate::realtime::{Event, Realtime};
 use crate::sla::{SlaConfig, SlaState, sla_state};
 use crate::store::{
     Caller, ConversationFilter, Merged, NewOutbound, Notification, NotificationKind, Queued, Store,
+    WriteTx,
 };
 
 /// Longest note or reason, in bytes.
@@ -541,6 +542,24 @@ impl Workflow {
         source: &str,
         target: &str,
     ) -> Result<Conversation> {
+        self.check_mergeable(caller, source, target).await?;
+        let who = self.who(&caller.user_id).await;
+        let now = self.ids.now_ms();
+        let mut tx = self.store.begin_write().await?;
+        let (s_saved, t_saved) = self.merge_rows(&mut tx, source, target, now).await?;
+        let (s_note, t_note) = self
+            .merge_notes(&mut tx, caller, &who, &s_saved, &t_saved)
+            .await?;
+        self.record_merge_events(&mut tx, caller, source, target)
+            .await?;
+        tx.commit().await?;
+        self.publish_merge(&s_saved, &t_saved, s_note, t_note).await;
+        Ok(t_saved)
+    }
+
+    /// Refuses a merge before anything is locked: of a conversation into itself, of one
+    /// the caller may not change, or of two contacts' conversations.
+    async fn check_mergeable(&self, caller: &Caller, source: &str, target: &str) -> Result<()> {
         if source == target {
             return Err(Error::invalid(
                 "a conversation cannot be merged into itself",
@@ -553,17 +572,27 @@ impl Workflow {
                 "only conversations of the same contact can be merged; merge the two contacts first",
             ));
         }
-        let who = self.who(&caller.user_id).await;
-        let now = self.ids.now_ms();
-        let mut tx = self.store.begin_write().await?;
+        Ok(())
+    }
+
+    /// The merge's changes to the two rows, under their locks: refuses a conversation
+    /// merged already, moves the source's contents, resolves the source into the target
+    /// and gives the target the later last activity of the two. Returns both as stored.
+    async fn merge_rows(
+        &self,
+        tx: &mut WriteTx,
+        source: &str,
+        target: &str,
+        now: i64,
+    ) -> Result<(Conversation, Conversation)> {
         // Both rows locked, always in id order, so two merges cannot wait on each other.
         let (first, second) = if source < target {
             (source, target)
         } else {
             (target, source)
         };
-        let a = self.store.lock_conversation(&mut tx, first, None).await?;
-        let b = self.store.lock_conversation(&mut tx, second, None).await?;
+        let a = self.store.lock_conversation(tx, first, None).await?;
+        let b = self.store.lock_conversation(tx, second, None).await?;
         let (s_before, t_before) = if first == source { (a, b) } else { (b, a) };
         for c in [&s_before, &t_before] {
             if c.merged_into.is_some() {
@@ -573,61 +602,68 @@ impl Workflow {
                 )));
             }
         }
-        for sql in [
-            "UPDATE messages SET conversation_id = $1 WHERE conversation_id = $2",
-            "DELETE FROM cards WHERE conversation_id = $2 AND EXISTS (SELECT 1 FROM cards t \
-             WHERE t.conversation_id = $1 AND t.kind = cards.kind AND t.subject_id = cards.subject_id)",
-            "UPDATE cards SET conversation_id = $1 WHERE conversation_id = $2",
-            "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at) \
-             SELECT $1, contact_id, role, created_at FROM conversation_participants WHERE conversation_id = $2 ON CONFLICT DO NOTHING",
-        ] {
-            sqlx::query(sql)
-                .bind(target)
-                .bind(source)
-                .execute(&mut **tx)
-                .await?;
-        }
+        move_merged_contents(tx, source, target).await?;
         let mut s_after = s_before.clone();
         s_after.set_status(Status::Resolved, None, now);
         s_after.merged_into = Some(target.to_owned());
         let s_saved = self
             .store
-            .save_conversation(&mut tx, &s_before, &s_after, now)
+            .save_conversation(tx, &s_before, &s_after, now)
             .await?;
         let last = s_before
             .conversation
             .last_message_at
             .max(t_before.conversation.last_message_at);
-        sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
-            .bind(last)
-            .bind(target)
-            .execute(&mut **tx)
-            .await?;
+        set_last_message_at(tx, target, last).await?;
         let mut t_after = t_before.clone();
         t_after.conversation.last_message_at = last;
         let t_saved = self
             .store
-            .save_conversation(&mut tx, &t_before, &t_after, now)
+            .save_conversation(tx, &t_before, &t_after, now)
             .await?;
+        Ok((s_saved, t_saved))
+    }
+
+    /// The system lines telling agents of the merge, one in each conversation: the source
+    /// points to the target, the target says what it took in.
+    async fn merge_notes(
+        &self,
+        tx: &mut WriteTx,
+        caller: &Caller,
+        who: &str,
+        s_saved: &Conversation,
+        t_saved: &Conversation,
+    ) -> Result<(Message, Message)> {
         let (sn, tn) = (s_saved.number, t_saved.number);
         let s_note = Store::insert_internal(
-            &mut tx,
+            tx,
             &self.ids,
-            &s_saved,
+            s_saved,
             AuthorKind::System,
             Some(&caller.user_id),
             &format!("Merged into #{tn} by {who}; the conversation goes on there."),
         )
         .await?;
         let t_note = Store::insert_internal(
-            &mut tx,
+            tx,
             &self.ids,
-            &t_saved,
+            t_saved,
             AuthorKind::System,
             Some(&caller.user_id),
             &format!("#{sn} was merged into this conversation by {who}: its messages and cards are here now."),
         )
         .await?;
+        Ok((s_note, t_note))
+    }
+
+    /// The `merged` event of each conversation, for the audit trail and webhooks.
+    async fn record_merge_events(
+        &self,
+        tx: &mut WriteTx,
+        caller: &Caller,
+        source: &str,
+        target: &str,
+    ) -> Result<()> {
         for (id, payload) in [
             (
                 source,
@@ -638,9 +674,20 @@ impl Workflow {
                 serde_json::json!({"from": source, "by": caller.user_id}),
             ),
         ] {
-            Store::record_event(&mut tx, &self.ids, Some(id), "merged", &payload).await?;
+            Store::record_event(tx, &self.ids, Some(id), "merged", &payload).await?;
         }
-        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tells the open inboxes of a stored merge: both conversations changed, and each has
+    /// its new line.
+    async fn publish_merge(
+        &self,
+        s_saved: &Conversation,
+        t_saved: &Conversation,
+        s_note: Message,
+        t_note: Message,
+    ) {
         self.publish_all(&[
             Event::ConversationChanged {
                 change: "merged".into(),
@@ -660,7 +707,6 @@ impl Workflow {
             },
         ])
         .await;
-        Ok(t_saved)
     }
 
     /// Merges contact `from` into `into` (see [`Store::merge_contacts`]), both contacts
@@ -903,6 +949,36 @@ fn display_name(u: &User) -> String {
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map_or_else(|| u.email.clone(), str::to_owned)
+}
+
+/// Moves a merged conversation's messages, cards (but those the target has already) and
+/// participants to the conversation it was merged into.
+async fn move_merged_contents(tx: &mut WriteTx, source: &str, target: &str) -> Result<()> {
+    for sql in [
+        "UPDATE messages SET conversation_id = $1 WHERE conversation_id = $2",
+        "DELETE FROM cards WHERE conversation_id = $2 AND EXISTS (SELECT 1 FROM cards t \
+         WHERE t.conversation_id = $1 AND t.kind = cards.kind AND t.subject_id = cards.subject_id)",
+        "UPDATE cards SET conversation_id = $1 WHERE conversation_id = $2",
+        "INSERT INTO conversation_participants (conversation_id, contact_id, role, created_at) \
+         SELECT $1, contact_id, role, created_at FROM conversation_participants WHERE conversation_id = $2 ON CONFLICT DO NOTHING",
+    ] {
+        sqlx::query(sql)
+            .bind(target)
+            .bind(source)
+            .execute(&mut ***tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets a conversation's last activity: a merge's target takes the later of the two.
+async fn set_last_message_at(tx: &mut WriteTx, id: &str, last: i64) -> Result<()> {
+    sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
+        .bind(last)
+        .bind(id)
+        .execute(&mut ***tx)
+        .await?;
+    Ok(())
 }
 
 /// The event of a notification: addressed to its user only.

@@ -554,6 +554,78 @@ fn estimated_rows(line: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
+/// The view's condition: the caller's conversations, nobody's, a team's or a tier's
+/// (all: none).
+fn push_view(sql: &mut Sql, caller: &Caller, view: &View) {
+    match view {
+        View::Mine => {
+            let me = sql.text(caller.user_id.as_str());
+            sql.push(&format!(" AND c.assignee_id = {me}"));
+        }
+        View::Unassigned => sql.push(" AND c.assignee_id IS NULL"),
+        View::All => {}
+        View::Team(team) => {
+            let t = sql.text(team.trim());
+            sql.push(&format!(" AND c.team = {t}"));
+        }
+        View::Tier(tier) => sql.push(&format!(" AND c.tier = '{}'", tier.as_str())),
+    }
+}
+
+/// The statuses a list shows as an SQL list of fixed words; none named: every
+/// unresolved one.
+fn status_list(statuses: &[Status]) -> String {
+    if statuses.is_empty() {
+        UNRESOLVED.to_owned()
+    } else {
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("({list})")
+    }
+}
+
+/// The filter's conditions on channel, priority, label, company and assignee; each one
+/// set narrows the list.
+fn push_filters(sql: &mut Sql, filter: &ListFilter) {
+    if let Some(ch) = filter.channel {
+        sql.push(&format!(" AND c.channel = '{}'", ch.as_str()));
+    }
+    if let Some(p) = filter.priority {
+        sql.push(&format!(" AND c.priority = '{}'", p.as_str()));
+    }
+    if let Some(label) = filter
+        .label
+        .as_deref()
+        .map(|l| l.trim().to_lowercase())
+        .filter(|l| !l.is_empty())
+    {
+        push_label(sql, label);
+    }
+    if let Some(company) = &filter.company_id {
+        let p = sql.text(company.as_str());
+        sql.push(&format!(" AND c.company_id = {p}"));
+    }
+    if let Some(assignee) = &filter.assignee_id {
+        let p = sql.text(assignee.as_str());
+        sql.push(&format!(" AND c.assignee_id = {p}"));
+    }
+}
+
+/// Conversations with a label (trimmed, lower case), bound as a `LIKE` pattern.
+fn push_label(sql: &mut Sql, label: String) {
+    // Labels are stored as a JSON array of strings: look for the JSON string.
+    let json = serde_json::Value::String(label).to_string();
+    let escaped = json
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let p = sql.text(format!("%{escaped}%"));
+    sql.push(&format!(" AND c.labels LIKE {p} ESCAPE '\\'"));
+}
+
 impl Store {
     /// A page of the inbox list: the view and filters within the caller's scope, in the
     /// chosen order, after the cursor. A cursor this list did not give out (or one of
@@ -673,34 +745,19 @@ impl Store {
         terms: &[String],
         matches: Option<&Matches>,
     ) {
-        let (view, filter, sort) = (&q.view, &q.filter, q.sort);
-        match view {
-            View::Mine => {
-                let me = sql.text(caller.user_id.as_str());
-                sql.push(&format!(" AND c.assignee_id = {me}"));
-            }
-            View::Unassigned => sql.push(" AND c.assignee_id IS NULL"),
-            View::All => {}
-            View::Team(team) => {
-                let t = sql.text(team.trim());
-                sql.push(&format!(" AND c.team = {t}"));
-            }
-            View::Tier(tier) => sql.push(&format!(" AND c.tier = '{}'", tier.as_str())),
-        }
         // Statuses, channels, priorities and tiers are closed sets of fixed words, written
         // into the statement so that the planner sees them; everything else is bound.
-        let statuses = if filter.statuses.is_empty() {
-            UNRESOLVED.to_owned()
-        } else {
-            let list = filter
-                .statuses
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!("({list})")
-        };
-        let unresolved_only = !filter.statuses.contains(&Status::Resolved);
+        push_view(sql, caller, &q.view);
+        self.push_statuses(sql, &q.filter.statuses, q.sort);
+        push_filters(sql, &q.filter);
+        self.push_matches(sql, terms, matches);
+    }
+
+    /// The statuses' condition, said the way each database needs to use the partial
+    /// indexes of unresolved conversations.
+    fn push_statuses(&self, sql: &mut Sql, statuses: &[Status], sort: SortBy) {
+        let list = status_list(statuses);
+        let unresolved_only = !statuses.contains(&Status::Resolved);
         // The partial indexes hold unresolved conversations. SQLite uses one only when the
         // query says their condition as written; PostgreSQL proves it from the list of
         // statuses, and a second condition on the status would only make it expect a
@@ -709,7 +766,7 @@ impl Store {
         let waiting = sort == SortBy::Waiting && unresolved_only;
         match self.backend {
             Backend::Sqlite => {
-                sql.push(&format!(" AND c.status IN {statuses}"));
+                sql.push(&format!(" AND c.status IN {list}"));
                 if unresolved_only {
                     sql.push(" AND c.status <> 'resolved'");
                 }
@@ -717,45 +774,21 @@ impl Store {
                     sql.push(" AND a.unresolved = 1");
                 }
             }
-            Backend::Postgres if waiting && filter.statuses.is_empty() => {
+            Backend::Postgres if waiting && statuses.is_empty() => {
                 sql.push(" AND a.unresolved = 1");
             }
             Backend::Postgres => {
-                sql.push(&format!(" AND c.status IN {statuses}"));
+                sql.push(&format!(" AND c.status IN {list}"));
                 if waiting {
                     sql.push(" AND a.unresolved = 1");
                 }
             }
         }
-        if let Some(ch) = filter.channel {
-            sql.push(&format!(" AND c.channel = '{}'", ch.as_str()));
-        }
-        if let Some(p) = filter.priority {
-            sql.push(&format!(" AND c.priority = '{}'", p.as_str()));
-        }
-        if let Some(label) = filter
-            .label
-            .as_deref()
-            .map(|l| l.trim().to_lowercase())
-            .filter(|l| !l.is_empty())
-        {
-            // Labels are stored as a JSON array of strings: look for the JSON string.
-            let json = serde_json::Value::String(label).to_string();
-            let escaped = json
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let p = sql.text(format!("%{escaped}%"));
-            sql.push(&format!(" AND c.labels LIKE {p} ESCAPE '\\'"));
-        }
-        if let Some(company) = &filter.company_id {
-            let p = sql.text(company.as_str());
-            sql.push(&format!(" AND c.company_id = {p}"));
-        }
-        if let Some(assignee) = &filter.assignee_id {
-            let p = sql.text(assignee.as_str());
-            sql.push(&format!(" AND c.assignee_id = {p}"));
-        }
+    }
+
+    /// A search's condition: the few matching conversations named, or, when there are
+    /// many, the full-text index tested for each conversation the list walks.
+    fn push_matches(&self, sql: &mut Sql, terms: &[String], matches: Option<&Matches>) {
         match (matches, self.backend) {
             (None | Some(Matches::None), _) => {}
             (Some(Matches::Few(list)), Backend::Sqlite) => {

@@ -13,7 +13,7 @@ use super::ingest::{
     json_rows, message_row, opened_events,
 };
 use super::portal::ClientScope;
-use super::{Backend, Store, rows};
+use super::{Backend, Store, WriteTx, rows};
 use crate::clock::Ids;
 use crate::domain::{
     Attachment, AuthorKind, Card, CardPayload, Channel, Conversation, DeliveryState, Direction,
@@ -200,6 +200,218 @@ fn scope_clause(s: &ClientScope) -> (&'static str, [String; 2]) {
     }
 }
 
+/// The rows a batch of tickets writes, one list per table.
+struct TicketRows {
+    conversations: Vec<Vec<Val>>,
+    events: Vec<Vec<Val>>,
+    tickets: Vec<Vec<Val>>,
+    cards: Vec<Vec<Val>>,
+    audit: Vec<Vec<Val>>,
+    messages: Vec<Vec<Val>>,
+}
+
+/// The batch's tickets and their open conversations, numbered in order from the `n`
+/// numbers taken (`last` the highest), each in its ticket's thread.
+fn new_tickets(
+    ids: &Ids,
+    rows: &[(usize, &ClientScope, &NewTicket<'_>, &str, &str)],
+    last: i64,
+    n: i64,
+    now: i64,
+) -> (Vec<Ticket>, Vec<Conversation>) {
+    let mut tickets = Vec::with_capacity(rows.len());
+    let mut conversations = Vec::with_capacity(rows.len());
+    for (k, (_, scope, new, subject, contact)) in rows.iter().enumerate() {
+        let number = last - n + 1 + i64::try_from(k).unwrap_or(0);
+        let ticket_id = ids.new_id();
+        let c = super::ingest::ours(
+            ids.new_id(),
+            number,
+            new.inbox,
+            new.channel,
+            scope.company_id.clone(),
+            contact,
+            &ticket_thread(&ticket_id),
+            Some(subject),
+            Status::Open,
+            now,
+        );
+        tickets.push(Ticket {
+            id: ticket_id,
+            number,
+            conversation_id: c.id.clone(),
+            company_id: scope.company_id.clone(),
+            contact_id: (*contact).to_owned(),
+            opened_by: scope.name.clone(),
+            subject: (*subject).to_owned(),
+            category: new.category.to_owned(),
+            status: TicketStatus::Open,
+            assignee: None,
+            created_at: now,
+            last_message_at: now,
+        });
+        conversations.push(c);
+    }
+    (tickets, conversations)
+}
+
+/// The `tickets` rows of a batch, each with its form's key so that a form sent twice
+/// opens one ticket.
+fn ticket_rows(
+    rows: &[(usize, &ClientScope, &NewTicket<'_>, &str, &str)],
+    tickets: &[Ticket],
+    now: i64,
+) -> Vec<Vec<Val>> {
+    rows.iter()
+        .zip(tickets)
+        .map(|((_, _, new, ..), t)| {
+            vec![
+                Val::Text(t.id.clone()),
+                Val::Int(t.number),
+                Val::Text(t.conversation_id.clone()),
+                Val::OptText(t.company_id.clone()),
+                Val::Text(t.contact_id.clone()),
+                Val::Text(t.subject.clone()),
+                Val::Text(t.category.clone()),
+                Val::Text(new.client_key.to_owned()),
+                Val::Int(now),
+            ]
+        })
+        .collect()
+}
+
+/// The card each ticket's conversation shows, so agents see the ticket there.
+fn ticket_cards(ids: &Ids, tickets: &[Ticket], now: i64) -> Vec<Card> {
+    tickets
+        .iter()
+        .map(|t| Card {
+            id: ids.new_id(),
+            conversation_id: t.conversation_id.clone(),
+            payload: t.card(),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect()
+}
+
+/// The `cards` rows of a batch's cards.
+fn card_rows(cards: &[Card], now: i64) -> Result<Vec<Vec<Val>>> {
+    cards
+        .iter()
+        .map(|card| {
+            Ok(vec![
+                Val::Text(card.id.clone()),
+                Val::Text(card.conversation_id.clone()),
+                Val::Text(card.payload.kind().as_str().into()),
+                Val::Text(card.payload.subject_id().to_owned()),
+                Val::Text(serde_json::to_string(&card.payload)?),
+                Val::Int(now),
+                Val::Int(now),
+            ])
+        })
+        .collect::<Result<Vec<_>>>()
+}
+
+/// The `portal_audit` rows of a batch: the clients' activity logs have their tickets,
+/// written with them.
+fn audit_rows(
+    ids: &Ids,
+    rows: &[(usize, &ClientScope, &NewTicket<'_>, &str, &str)],
+    tickets: &[Ticket],
+    now: i64,
+) -> Vec<Vec<Val>> {
+    rows.iter()
+        .zip(tickets)
+        .map(|((_, scope, ..), t)| {
+            vec![
+                Val::Text(ids.new_id()),
+                Val::OptText(scope.company_id.clone()),
+                Val::Text(scope.contact_id.clone()),
+                Val::Text(scope.user_id.clone()),
+                Val::Text("ticket".into()),
+                Val::Text(format!("#{}", t.number)),
+                Val::Text(t.subject.clone()),
+                Val::Int(now),
+            ]
+        })
+        .collect()
+}
+
+/// Each ticket's first message, when its form had one. They go in the same transaction:
+/// the conversation was opened with their time as its last message's, so nothing of it
+/// is written twice.
+fn first_messages(
+    ids: &Ids,
+    rows: &[(usize, &ClientScope, &NewTicket<'_>, &str, &str)],
+    tickets: &[Ticket],
+) -> Vec<Option<Message>> {
+    rows.iter()
+        .zip(tickets)
+        .map(|((_, _, new, ..), t)| new.first.map(|f| first_message(t, &f, ids.new_id())))
+        .collect()
+}
+
+/// The `messages` rows of the first messages, keyed by their thread so that each is
+/// stored once.
+fn first_message_rows(messages: &[Option<Message>]) -> Result<Vec<Vec<Val>>> {
+    messages
+        .iter()
+        .flatten()
+        .map(|m| {
+            let key = idempotency_key(m.channel, m.external_id.as_deref().unwrap_or(""));
+            message_row(m, &key, None)
+        })
+        .collect::<Result<Vec<_>>>()
+}
+
+/// SQLite: stores a batch in `tx`, one statement per table, and commits; `false`, nothing
+/// stored, when a form's key was stored before.
+async fn store_tickets_on_sqlite(
+    mut tx: WriteTx,
+    conversations: &[Conversation],
+    now: i64,
+    batch: &TicketRows,
+) -> Result<bool> {
+    super::ingest::insert_conversations(&mut tx, conversations, Some(now)).await?;
+    let inserted = insert_rows(
+        &mut tx,
+        INSERT_TICKETS,
+        "ON CONFLICT DO NOTHING RETURNING id",
+        &batch.tickets,
+    )
+    .await?
+    .len();
+    if inserted < batch.tickets.len() {
+        return Ok(false); // rolled back when `tx` is dropped
+    }
+    insert_rows(&mut tx, INSERT_CARDS, "", &batch.cards).await?;
+    insert_rows(&mut tx, INSERT_AUDIT, "", &batch.audit).await?;
+    insert_rows(&mut tx, INSERT_MESSAGES, "", &batch.messages).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The answers of a stored batch, by form index: each new ticket with its conversation,
+/// card and first message.
+fn opened_tickets(
+    rows: &[(usize, &ClientScope, &NewTicket<'_>, &str, &str)],
+    tickets: Vec<Ticket>,
+    conversations: Vec<Conversation>,
+    cards: Vec<Card>,
+    messages: Vec<Option<Message>>,
+) -> Vec<(usize, Opened)> {
+    rows.iter()
+        .zip(
+            tickets
+                .into_iter()
+                .zip(conversations)
+                .zip(cards)
+                .zip(messages),
+        )
+        .map(|((i, ..), (((t, c), card), m))| (*i, (t, c, card, true, m)))
+        .collect()
+}
+
 impl Store {
     /// Opens a ticket for the signed-in client: its conversation (open, for people from
     /// now: the bot stays out), the ticket, its card and the client's audit line, in one
@@ -328,6 +540,37 @@ impl Store {
     ) -> Result<(Vec<(usize, Opened)>, Vec<usize>)> {
         let n = i64::try_from(rows.len()).map_err(|_| Error::invalid("too many tickets"))?;
         let now = ids.now_ms();
+        let (tx, last) = self.ticket_numbers(n).await?;
+        let (tickets, conversations) = new_tickets(ids, rows, last, n, now);
+        let ticket_rows = ticket_rows(rows, &tickets, now);
+        let cards = ticket_cards(ids, &tickets, now);
+        let card_rows = card_rows(&cards, now)?;
+        let audit_rows = audit_rows(ids, rows, &tickets, now);
+        let messages = first_messages(ids, rows, &tickets);
+        let batch = TicketRows {
+            messages: first_message_rows(&messages)?,
+            // People from the start: their SLA clocks run from now.
+            conversations: conversation_rows(&conversations, Some(now)),
+            events: opened_events(conversations.iter()),
+            tickets: ticket_rows,
+            cards: card_rows,
+            audit: audit_rows,
+        };
+        let stored = match tx {
+            None => self.store_tickets_on_postgres(&batch).await?,
+            Some(tx) => store_tickets_on_sqlite(tx, &conversations, now, &batch).await?,
+        };
+        if !stored {
+            // Nothing was stored, and the numbers taken are a gap.
+            return Ok((Vec::new(), rows.iter().map(|(i, ..)| *i).collect()));
+        }
+        let opened = opened_tickets(rows, tickets, conversations, cards, messages);
+        Ok((opened, Vec::new()))
+    }
+
+    /// Takes a batch's `n` conversation numbers and returns the last one, with the write
+    /// transaction on SQLite (`None` on PostgreSQL, whose batch is one statement).
+    async fn ticket_numbers(&self, n: i64) -> Result<(Option<WriteTx>, i64)> {
         // SQLite takes its numbers inside the write transaction; PostgreSQL in a short
         // one of their own, before the batch's.
         let mut tx = match self.backend {
@@ -341,174 +584,30 @@ impl Store {
                 .await?
                 .ok_or_else(|| Error::Conflict("no counter for conversation numbers".into()))?,
         };
-        let mut tickets = Vec::with_capacity(rows.len());
-        let mut conversations = Vec::with_capacity(rows.len());
-        for (k, (_, scope, new, subject, contact)) in rows.iter().enumerate() {
-            let number = last - n + 1 + i64::try_from(k).unwrap_or(0);
-            let ticket_id = ids.new_id();
-            let c = super::ingest::ours(
-                ids.new_id(),
-                number,
-                new.inbox,
-                new.channel,
-                scope.company_id.clone(),
-                contact,
-                &ticket_thread(&ticket_id),
-                Some(subject),
-                Status::Open,
-                now,
-            );
-            tickets.push(Ticket {
-                id: ticket_id,
-                number,
-                conversation_id: c.id.clone(),
-                company_id: scope.company_id.clone(),
-                contact_id: (*contact).to_owned(),
-                opened_by: scope.name.clone(),
-                subject: (*subject).to_owned(),
-                category: new.category.to_owned(),
-                status: TicketStatus::Open,
-                assignee: None,
-                created_at: now,
-                last_message_at: now,
-            });
-            conversations.push(c);
-        }
-        let ticket_rows: Vec<Vec<Val>> = rows
-            .iter()
-            .zip(&tickets)
-            .map(|((_, _, new, ..), t)| {
-                vec![
-                    Val::Text(t.id.clone()),
-                    Val::Int(t.number),
-                    Val::Text(t.conversation_id.clone()),
-                    Val::OptText(t.company_id.clone()),
-                    Val::Text(t.contact_id.clone()),
-                    Val::Text(t.subject.clone()),
-                    Val::Text(t.category.clone()),
-                    Val::Text(new.client_key.to_owned()),
-                    Val::Int(now),
-                ]
-            })
-            .collect();
-        let cards: Vec<Card> = tickets
-            .iter()
-            .map(|t| Card {
-                id: ids.new_id(),
-                conversation_id: t.conversation_id.clone(),
-                payload: t.card(),
-                created_at: now,
-                updated_at: now,
-            })
-            .collect();
-        let card_rows = cards
-            .iter()
-            .map(|card| {
-                Ok(vec![
-                    Val::Text(card.id.clone()),
-                    Val::Text(card.conversation_id.clone()),
-                    Val::Text(card.payload.kind().as_str().into()),
-                    Val::Text(card.payload.subject_id().to_owned()),
-                    Val::Text(serde_json::to_string(&card.payload)?),
-                    Val::Int(now),
-                    Val::Int(now),
-                ])
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // The clients' activity logs have them, written with them.
-        let audit_rows: Vec<Vec<Val>> = rows
-            .iter()
-            .zip(&tickets)
-            .map(|((_, scope, ..), t)| {
-                vec![
-                    Val::Text(ids.new_id()),
-                    Val::OptText(scope.company_id.clone()),
-                    Val::Text(scope.contact_id.clone()),
-                    Val::Text(scope.user_id.clone()),
-                    Val::Text("ticket".into()),
-                    Val::Text(format!("#{}", t.number)),
-                    Val::Text(t.subject.clone()),
-                    Val::Int(now),
-                ]
-            })
-            .collect();
-        // The first messages, in the same transaction: the conversation was opened with
-        // their time as its last message's, so nothing of it is written twice.
-        let messages: Vec<Option<Message>> = rows
-            .iter()
-            .zip(&tickets)
-            .map(|((_, _, new, ..), t)| new.first.map(|f| first_message(t, &f, ids.new_id())))
-            .collect();
-        let message_rows = messages
-            .iter()
-            .flatten()
-            .map(|m| {
-                let key = idempotency_key(m.channel, m.external_id.as_deref().unwrap_or(""));
-                message_row(m, &key, None)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // People from the start: their SLA clocks run from now.
-        let conversation_rows = conversation_rows(&conversations, Some(now));
-        let event_rows = opened_events(conversations.iter());
-        let stored = match tx {
-            None => {
-                let done = sqlx::query(OPEN_TICKETS)
-                    .bind(json_rows(INSERT_CONVERSATIONS, &conversation_rows)?)
-                    .bind(json_rows(INSERT_EVENTS, &event_rows)?)
-                    .bind(json_rows(INSERT_TICKETS, &ticket_rows)?)
-                    .bind(json_rows(INSERT_CARDS, &card_rows)?)
-                    .bind(json_rows(INSERT_AUDIT, &audit_rows)?)
-                    .bind(json_rows(INSERT_MESSAGES, &message_rows)?)
-                    .execute(&self.pool)
-                    .await;
-                match done {
-                    Ok(_) => true,
-                    // Undone: any form of the batch may be the one stored meanwhile.
-                    Err(sqlx::Error::Database(e))
-                        if e.code().as_deref() == Some(OPENED_MEANWHILE) =>
-                    {
-                        false
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+        Ok((tx, last))
+    }
+
+    /// PostgreSQL: stores a batch with one statement ([`OPEN_TICKETS`]), so one round
+    /// trip; `false`, nothing stored, when another transaction stored one of its forms
+    /// first.
+    async fn store_tickets_on_postgres(&self, batch: &TicketRows) -> Result<bool> {
+        let done = sqlx::query(OPEN_TICKETS)
+            .bind(json_rows(INSERT_CONVERSATIONS, &batch.conversations)?)
+            .bind(json_rows(INSERT_EVENTS, &batch.events)?)
+            .bind(json_rows(INSERT_TICKETS, &batch.tickets)?)
+            .bind(json_rows(INSERT_CARDS, &batch.cards)?)
+            .bind(json_rows(INSERT_AUDIT, &batch.audit)?)
+            .bind(json_rows(INSERT_MESSAGES, &batch.messages)?)
+            .execute(&self.pool)
+            .await;
+        match done {
+            Ok(_) => Ok(true),
+            // Undone: any form of the batch may be the one stored meanwhile.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(OPENED_MEANWHILE) => {
+                Ok(false)
             }
-            Some(mut tx) => {
-                super::ingest::insert_conversations(&mut tx, &conversations, Some(now)).await?;
-                let inserted = insert_rows(
-                    &mut tx,
-                    INSERT_TICKETS,
-                    "ON CONFLICT DO NOTHING RETURNING id",
-                    &ticket_rows,
-                )
-                .await?
-                .len();
-                if inserted < tickets.len() {
-                    false // rolled back when `tx` is dropped
-                } else {
-                    insert_rows(&mut tx, INSERT_CARDS, "", &card_rows).await?;
-                    insert_rows(&mut tx, INSERT_AUDIT, "", &audit_rows).await?;
-                    insert_rows(&mut tx, INSERT_MESSAGES, "", &message_rows).await?;
-                    tx.commit().await?;
-                    true
-                }
-            }
-        };
-        if !stored {
-            // Nothing was stored, and the numbers taken are a gap.
-            return Ok((Vec::new(), rows.iter().map(|(i, ..)| *i).collect()));
+            Err(e) => Err(e.into()),
         }
-        let opened = rows
-            .iter()
-            .zip(
-                tickets
-                    .into_iter()
-                    .zip(conversations)
-                    .zip(cards)
-                    .zip(messages),
-            )
-            .map(|((i, ..), (((t, c), card), m))| (*i, (t, c, card, true, m)))
-            .collect();
-        Ok((opened, Vec::new()))
     }
 
     async fn opened(&self, t: Ticket, fresh: bool) -> Result<Opened> {
