@@ -1,5 +1,6 @@
-//! Wiring: the state every handler shares, and the application that owns the listener and
-//! the workers (`Application::build` then `run_until_stopped`), so tests can bind port 0.
+//! Composition: builds the shared state from the lower crates, merges the surfaces'
+//! routers and API tables, and owns the listener and the workers (`Application::build`
+//! then `run_until_stopped`, so tests can bind port 0).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -22,103 +23,80 @@ use switchboard_core::stream::redis::RedisStream;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use axum::http::HeaderName;
+use axum::routing::MethodRouter;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
 use crate::config::Config;
-use crate::webchat::SocketCounter;
+use crate::kit::AppState;
+use crate::kit::api::ApiRoute;
+use crate::kit::limits::SocketCounter;
+use crate::kit::page::RouteSpec;
+use crate::kit::state::{NodeName, UNREFERENCED_BLOB_GRACE_MS};
 
-/// Everything a handler needs, passed with axum's `State`.
-/// How long a stored file nothing refers to is kept (an upload never sent, a refused
-/// form's): longer than anything stays on its way through the stream.
-pub const UNREFERENCED_BLOB_GRACE_MS: i64 = 7 * 86_400_000;
-
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub stream: Arc<dyn Stream>,
-    pub realtime: Arc<dyn Realtime>,
-    pub outbox: Outbox,
-    pub ids: Ids,
-    pub metrics: Arc<Metrics>,
-    /// Cancelled when the server begins to stop; long-lived sockets close on it.
-    pub shutdown: CancellationToken,
-    /// This process's name among the consumers of the streams (see [`NodeName`]).
-    pub node: Arc<NodeName>,
-    /// Attachments, media and generated PDFs: `<data_dir>/blobs` by default.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Issues and checks web-chat visitor ids.
-    pub visitors: VisitorSigner,
-    /// Pages that may open widget sockets (`webchat.allowed_origins`).
-    pub allowed_origins: Arc<OriginAllowList>,
-    /// Widget sockets open per client address, for `webchat.max_sockets_per_ip`.
-    pub widget_sockets: SocketCounter,
-    /// Widget uploads per visitor, for `webchat.max_messages_per_minute`.
-    pub widget_uploads: Arc<crate::webchat::attachments::UploadLimits>,
-    /// Sign-in attempts per account and per client address.
-    pub login_limits: Arc<crate::web::auth::LoginLimits>,
-    /// Mails per sender and email inbox (`email.max_mails_per_sender_per_hour`).
-    pub email_senders: Arc<crate::email::SenderLimits>,
-    /// Signs and reads the `reply+<token>@` addresses and `[ref:…]` markers of our mail.
-    pub reply_tokens: switchboard_channels::email::token::ReplyTokens,
-    /// Sends email conversations' messages (inboxes with an SMTP server).
-    pub email_sender: Arc<switchboard_channels::email::smtp::EmailSender>,
-    /// The email inboxes: the configuration file's and the settings page's.
-    pub mailboxes: Arc<crate::email::mailboxes::Mailboxes>,
-    /// Mail to agents (password reset, invitations) until the email channel sends it.
-    pub mailer: Arc<dyn crate::web::auth::Mailer>,
-    /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.
-    pub workflow: Arc<switchboard_core::workflow::Workflow>,
-    /// The knowledge base, its index and the bot's classifier: opened by the server (the
-    /// index has one writer per data dir), not by one-shot commands.
-    pub kb: Arc<std::sync::OnceLock<Arc<crate::kb::Kb>>>,
-    /// Opens the portal's tickets sent at the same moment together (group commit).
-    pub tickets: crate::portal::desk::TicketDesk,
+/// Every surface's agent pages, with the access each needs: what the route-scope sweep
+/// walks.
+pub fn page_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    let mut table = crate::ops::table();
+    table.extend(crate::account::table());
+    table.extend(crate::inbox::table());
+    table.extend(crate::billing::table());
+    table.extend(crate::kb::table());
+    table.extend(crate::admin::table());
+    table
 }
 
-/// A consumer name that no other process shares, and that a restarted process gets back.
-///
-/// `SWITCHBOARD_NODE_ID` when set (the operator then keeps it unique). Otherwise the host
-/// name, a short hash of the data directory (two installations on one host differ), and a
-/// slot: the first free `node-<slot>.lock` in the data directory, held with an exclusive
-/// file lock for the life of the process. A second process on the same host and data
-/// directory gets the next slot; a restarted process gets its old slot back, and with it
-/// the stream entries it had taken before it stopped.
-#[derive(Debug)]
-pub struct NodeName {
-    pub name: String,
-    _lock: Option<std::fs::File>,
+/// The routes of [`page_table`], for tests and the docs.
+pub fn route_specs() -> Vec<RouteSpec> {
+    page_table().into_iter().map(|(s, _)| s).collect()
 }
 
-impl NodeName {
-    pub fn claim(config: &Config) -> anyhow::Result<Self> {
-        if let Some(id) = config.node_id.clone().filter(|n| !n.trim().is_empty()) {
-            return Ok(Self {
-                name: id,
-                _lock: None,
-            });
-        }
-        let host = config.node_id();
-        let dir = std::fs::canonicalize(&config.data_dir).unwrap_or(config.data_dir.clone());
-        let tag = {
-            use sha2::Digest;
-            hex::encode(&sha2::Sha256::digest(dir.to_string_lossy().as_bytes())[..3])
-        };
-        for slot in 0..1024 {
-            let path = config.data_dir.join(format!("node-{slot}.lock"));
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
-            if file.try_lock().is_ok() {
-                return Ok(Self {
-                    name: format!("{host}-{tag}-{slot}"),
-                    _lock: Some(file),
-                });
-            }
-        }
-        anyhow::bail!("no free node slot in {}", config.data_dir.display())
+/// Every surface's part of the agent API (`/api/v1`): the router and the OpenAPI document
+/// are both made from it.
+pub fn api_table() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
+    let mut table = crate::inbox::api_routes();
+    table.extend(crate::ops::api_routes());
+    table.extend(crate::admin::api_routes());
+    table.extend(crate::billing::api_routes());
+    table.extend(crate::account::api_routes());
+    table
+}
+
+/// The whole HTTP surface: every surface's routes, the API under `/api/v1`, and the
+/// layers every request passes (body limit, request id, request log, security headers).
+pub fn routes(state: AppState) -> axum::Router {
+    const REQUEST_ID: HeaderName = crate::kit::http::REQUEST_ID;
+    let mut api = axum::Router::new();
+    let mut specs = Vec::new();
+    for (spec, route) in api_table() {
+        api = api.route(spec.path, route);
+        specs.push(spec);
     }
+    let api = api.fallback(crate::kit::api::not_found);
+    axum::Router::new()
+        .merge(crate::account::routes(&state))
+        .merge(crate::inbox::routes(&state))
+        .merge(crate::billing::routes(&state))
+        .merge(crate::kb::routes(&state))
+        .merge(crate::admin::routes(&state))
+        .merge(crate::portal::routes(&state))
+        .merge(crate::webchat::routes())
+        .merge(crate::email::routes())
+        .merge(crate::ops::routes(&state, &specs))
+        .nest("/api/v1", api)
+        .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %crate::kit::http::redacted_path(req.uri().path()), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            crate::kit::http::security_headers,
+        ))
+        .with_state(state)
 }
 
 /// The database secret that keys visitor ids when `webchat.visitor_secret` is not set.
@@ -140,8 +118,8 @@ impl AppState {
         let ids = Ids::new(Arc::new(SystemClock));
         let store = Store::connect(&config.database_url()).await?;
         store.migrate(ids.now_ms()).await?;
-        let stored = crate::email::mailboxes::stored(&store).await?;
-        let mailboxes = Arc::new(crate::email::mailboxes::Mailboxes::new(
+        let stored = crate::kit::mail::mailboxes::stored(&store).await?;
+        let mailboxes = Arc::new(crate::kit::mail::mailboxes::Mailboxes::new(
             &config.email.inboxes,
             stored,
         ));
@@ -194,7 +172,7 @@ impl AppState {
                 metrics.clone(),
             )
             .with_sla(sla)
-            .with_notices(Arc::new(crate::email::notices::EmailNotices {
+            .with_notices(Arc::new(crate::kit::mail::notices::EmailNotices {
                 store: store.clone(),
                 outbox: outbox.clone(),
                 config: config.clone(),
@@ -206,13 +184,13 @@ impl AppState {
                 ids: ids.clone(),
             })),
         );
-        let widget_uploads = Arc::new(crate::webchat::attachments::UploadLimits::new(
+        let widget_uploads = Arc::new(crate::kit::limits::UploadLimits::new(
             config.webchat.max_messages_per_minute,
         ));
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::in_data_dir(&config_data_dir));
         let mut outbound = Vec::new();
         for m in mailboxes.all() {
-            if let Some(s) = crate::email::mailboxes::smtp_mailbox(&config, &m.inbox)? {
+            if let Some(s) = crate::kit::mail::mailboxes::smtp_mailbox(&config, &m.inbox)? {
                 outbound.push(s);
             }
         }
@@ -222,7 +200,7 @@ impl AppState {
             blobs.clone(),
             store.clone(),
         ));
-        let tickets = crate::portal::desk::TicketDesk::start(crate::portal::desk::Parts {
+        let tickets = crate::kit::desk::TicketDesk::start(crate::kit::desk::Parts {
             store: store.clone(),
             ids: ids.clone(),
             realtime: realtime.clone(),
@@ -246,9 +224,9 @@ impl AppState {
             allowed_origins: Arc::new(allowed_origins),
             widget_sockets: SocketCounter::default(),
             widget_uploads,
-            login_limits: Arc::new(crate::web::auth::LoginLimits::new(&config_web)),
-            email_senders: Arc::new(crate::email::SenderLimits::new(email_per_hour)),
-            mailer: Arc::new(crate::web::auth::SmtpMailer(email_sender.clone())),
+            login_limits: Arc::new(crate::kit::limits::LoginLimits::new(&config_web)),
+            email_senders: Arc::new(crate::kit::limits::SenderLimits::new(email_per_hour)),
+            mailer: Arc::new(crate::kit::auth::SmtpMailer(email_sender.clone())),
             tickets,
             workflow,
             kb: Arc::new(std::sync::OnceLock::new()),
@@ -261,17 +239,17 @@ impl AppState {
     }
 
     /// Opens the knowledge base (its index in the data dir) once.
-    pub async fn open_kb(&self) -> anyhow::Result<Arc<crate::kb::Kb>> {
+    pub async fn open_kb(&self) -> anyhow::Result<Arc<crate::kit::kb::Kb>> {
         if let Some(kb) = self.kb.get() {
             return Ok(kb.clone());
         }
-        let kb = crate::kb::Kb::open(
+        let kb = crate::kit::kb::Kb::open(
             self.store.clone(),
             self.stream.clone(),
             self.ids.clone(),
             &self.config.data_dir,
             self.config.bot.settings(&self.config.public_url),
-            crate::kb::encoder(&self.config.bot).await?,
+            crate::kit::kb::encoder(&self.config.bot).await?,
         )
         .await?;
         Ok(self.kb.get_or_init(|| kb).clone())
@@ -403,7 +381,7 @@ impl Application {
                     tokio::select! {
                         () = stop.cancelled() => return,
                         _ = tick.tick() => {
-                            let limits = crate::web::session::limits(&state);
+                            let limits = crate::kit::session::limits(&state);
                             if let Err(e) = state.store.purge_expired_sessions(state.ids.now_ms(), &limits).await {
                                 tracing::warn!(error = %e, "expired sessions not purged");
                             }
@@ -429,7 +407,7 @@ impl Application {
             database = ?state.store.backend(),
             "switchboard is serving"
         );
-        let app = crate::http::routes(state.clone());
+        let app = routes(state.clone());
         let signal = {
             let shutdown = shutdown.clone();
             async move {
@@ -542,5 +520,36 @@ mod tests {
         })
         .unwrap();
         assert_eq!(named.name, "edge-1");
+    }
+
+    #[test]
+    fn every_api_route_is_described_once_with_its_body() {
+        let table = api_table();
+        let specs: Vec<_> = table.iter().map(|(s, _)| s.clone()).collect();
+        let doc = crate::ops::openapi::document(&specs);
+        let paths = doc["paths"].as_object().unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for (route, _) in api_table() {
+            let op = &paths[&format!("/api/v1{}", route.path)][route.method.to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {} is missing", route.method, route.path);
+            assert!(!op["summary"].as_str().unwrap().is_empty());
+            assert!(
+                ids.insert(op["operationId"].as_str().unwrap().to_owned()),
+                "duplicate id"
+            );
+            if route.method == "POST" && route.body.is_some() {
+                assert!(op["requestBody"].is_object());
+            }
+            for p in route.path.split('/').filter(|s| s.starts_with('{')) {
+                let name = p.trim_matches(['{', '}']);
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|x| x["name"] == name)
+                );
+            }
+        }
     }
 }

@@ -1,24 +1,27 @@
-//! The `switchboard` binary's library: configuration, wiring, the HTTP server (ops
-//! endpoints, agent API, web-chat socket), workers and the command line.
+//! The `switchboard` binary's library.
+//!
+//! Three layers, which `tidy.rs` checks: `config` and `kit` below (what every surface
+//! shares), one folder per surface above them (none imports another), and `app` and
+//! `cli` on top, which only compose.
 
-pub mod api;
-pub mod api_inbox;
-pub mod app;
-pub mod billing;
-pub mod billing_api;
-pub mod cli;
 pub mod config;
-pub mod demo;
+pub mod kit;
+
+pub mod account;
+pub mod admin;
+pub mod billing;
 pub mod email;
-pub mod error;
-pub mod help;
-pub mod http;
+pub mod inbox;
 pub mod kb;
-pub mod kb_cli;
-pub mod openapi;
+pub mod ops;
 pub mod portal;
-pub mod web;
 pub mod webchat;
+
+pub mod app;
+pub mod cli;
+
+#[cfg(test)]
+mod tidy;
 
 /// Logs to stderr: text for people, JSON (`log_format = "json"`) for collectors.
 /// `RUST_LOG` filters (default `info`).

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use serde_json::{Value, json};
-use switchboard_gateway::web::Access;
+use switchboard_gateway::kit::page::Access;
 
 use crate::support::{Backend, Server};
 
@@ -501,7 +501,7 @@ async fn route_scope(backend: Backend) {
     let mut admin = Browser::sign_in(&server, "admin@example.com").await;
     let before = crate::trust::row_counts(&server).await;
     let mut checked = 0;
-    for spec in switchboard_gateway::web::route_specs() {
+    for spec in switchboard_gateway::app::route_specs() {
         // Public pages have nothing to guard; signing out everywhere would end the
         // sessions this loop goes on with (its own test covers it).
         if spec.access == Access::Public || spec.path == "/logout/everywhere" {
@@ -543,7 +543,7 @@ async fn route_scope(backend: Backend) {
             checked += 1;
         }
     }
-    for (route, _) in switchboard_gateway::api::table() {
+    for (route, _) in switchboard_gateway::app::api_table() {
         let path = format!("/api/v1{}", route.path.replace("{id}", &conv));
         let call = |token: String| {
             let path = path.clone();
@@ -804,7 +804,7 @@ async fn the_api_does_what_the_inbox_does_and_describes_it() {
             .values()
             .map(|p| p.as_object().unwrap().len())
             .sum::<usize>(),
-        switchboard_gateway::api::table().len()
+        switchboard_gateway::app::api_table().len()
     );
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {

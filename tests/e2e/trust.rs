@@ -925,11 +925,11 @@ async fn every_portal_route_keeps_to_the_clients_company() {
         "{message}",
         "{name}",
     ];
-    let paths = switchboard_gateway::web::route_specs()
+    let paths = switchboard_gateway::app::route_specs()
         .into_iter()
         .map(|s| s.path.to_owned())
         .chain(
-            switchboard_gateway::api::table()
+            switchboard_gateway::app::api_table()
                 .into_iter()
                 .map(|(r, _)| format!("/api/v1{}", r.path)),
         );

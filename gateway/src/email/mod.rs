@@ -9,57 +9,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use switchboard_core::stream::INBOUND;
 
-pub mod intake;
-pub mod mailboxes;
-pub mod notices;
-pub mod poller;
+use crate::kit::auth::same_secret;
+use crate::kit::mail::intake::{IntakeError, OverAllowance, read_mail};
 
-use intake::{IntakeError, OverAllowance, read_mail};
-
-use crate::app::AppState;
-use crate::error::ApiError;
-
-/// How many mails one sender may bring into one inbox: a GCRA allowance per
-/// (inbox, address), refilled over the hour.
-pub struct SenderLimits {
-    limiter: governor::DefaultKeyedRateLimiter<String>,
-}
-
-impl std::fmt::Debug for SenderLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SenderLimits")
-    }
-}
-
-impl SenderLimits {
-    pub fn new(per_hour: u32) -> Self {
-        let quota = crate::web::auth::allowance(per_hour, std::time::Duration::from_secs(3600));
-        Self {
-            limiter: governor::RateLimiter::keyed(quota),
-        }
-    }
-
-    /// Takes one mail from `sender` into `inbox`; false when its allowance is spent.
-    pub fn allow(&self, inbox: &str, sender: &str) -> bool {
-        crate::web::auth::trim(&self.limiter);
-        self.limiter
-            .check_key(&format!(
-                "{inbox}\n{}",
-                crate::web::auth::address_key(sender)
-            ))
-            .is_ok()
-    }
-}
-
-/// Whether two secrets are equal, in time that does not depend on where they differ.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    // Hashed first, so the comparison does not show the secret's length either.
-    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    switchboard_core::auth::constant_time_eq(&x, &y)
-}
+use crate::kit::AppState;
+use crate::kit::error::ApiError;
 
 pub async fn inbound(
     State(state): State<AppState>,
@@ -101,4 +57,14 @@ pub async fn inbound(
             "bounce_of": intake.bounce_of,
         })),
     ))
+}
+
+/// The inbound-mail webhook, with room for one whole message.
+pub fn routes() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        "/webhooks/email/{inbox}",
+        axum::routing::post(inbound).layer(axum::extract::DefaultBodyLimit::max(
+            switchboard_channels::email::parse::MAX_MESSAGE_BYTES,
+        )),
+    )
 }

@@ -22,12 +22,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_core::store::{LinkState, NewLink};
 
-use super::words::{lang_of, words};
 use super::{Client, Layout, private};
-use crate::app::AppState;
-use crate::web::auth::{allowance, pre_csrf, with_cookie};
-use crate::web::render;
-use crate::web::session::{AnySession, SESSION_COOKIE, limits, set_cookie};
+use crate::kit::AppState;
+use crate::kit::auth::{pre_csrf, with_cookie};
+use crate::kit::limits::allowance;
+use crate::kit::page::render;
+use crate::kit::session::{AnySession, SESSION_COOKIE, limits, set_cookie};
+use crate::kit::words::{lang_of, words};
 
 struct LinkLimits {
     per_address: governor::DefaultKeyedRateLimiter<String>,
@@ -51,7 +52,7 @@ fn link_limits(state: &AppState) -> &'static LinkLimits {
 
 /// A portal path to land on after signing in; anything else lands on the portal's home.
 pub fn safe_next(next: Option<&str>) -> String {
-    next.and_then(crate::web::session::local_path)
+    next.and_then(crate::kit::session::local_path)
         .filter(|n| {
             let path = n.split('?').next().unwrap_or_default();
             (path == "/portal" || path.starts_with("/portal/"))
@@ -130,11 +131,11 @@ pub async fn send_link(
         return resp;
     }
     let limits = link_limits(&state);
-    let allowed = crate::web::auth::take_both(
+    let allowed = crate::kit::limits::take_both(
         &limits.per_ip,
         &peer.ip(),
         &limits.per_address,
-        crate::web::auth::address_key(&email),
+        crate::kit::limits::address_key(&email),
     );
     if !allowed {
         page.error = Some(w.too_many.to_owned());
@@ -218,7 +219,7 @@ pub fn link_url(state: &AppState, token: &str, next: &str) -> String {
     let next = safe_next(Some(next));
     format!(
         "{base}/portal/link/{token}?next={}",
-        crate::web::session::urlencode(&next)
+        crate::kit::session::urlencode(&next)
     )
 }
 
@@ -244,7 +245,7 @@ impl switchboard_channels::email::smtp::LinkMinter for Minter {
         let base = self.0.config.public_url.trim_end_matches('/');
         format!(
             "{base}/portal/login?next={}",
-            crate::web::session::urlencode(&safe_next(Some(next)))
+            crate::kit::session::urlencode(&safe_next(Some(next)))
         )
     }
 }
@@ -295,7 +296,7 @@ pub async fn confirm_page(
         .store
         .magic_link_state(&token, now)
         .await
-        .map_err(|e| crate::error::ApiError::from(e).into_response())?;
+        .map_err(|e| crate::kit::error::ApiError::from(e).into_response())?;
     let next = safe_next(q.next.as_deref());
     if !matches!(link, LinkState::Usable { .. }) {
         return Ok(problem_page(&state, &headers, &link, next));
@@ -324,7 +325,7 @@ pub async fn use_link(
     Path(token): Path<String>,
     Form(form): Form<UseForm>,
 ) -> Result<Response, Response> {
-    let api = |e: switchboard_core::Error| crate::error::ApiError::from(e).into_response();
+    let api = |e: switchboard_core::Error| crate::kit::error::ApiError::from(e).into_response();
     let now = state.ids.now_ms();
     let next = safe_next(form.next.as_deref());
     let Some(link) = state.store.use_magic_link(&token, now).await.map_err(api)? else {
@@ -435,11 +436,11 @@ pub async fn logout(
     headers: HeaderMap,
     client: Client,
 ) -> Result<Response, Response> {
-    let api = |e: switchboard_core::Error| crate::error::ApiError::from(e).into_response();
+    let api = |e: switchboard_core::Error| crate::kit::error::ApiError::from(e).into_response();
     state.store.end_session(&client.token).await.map_err(api)?;
     // The chat id this browser had stops being the client's: kept by anyone, it now reads
     // nothing of theirs.
-    if let Some(visitor) = crate::web::session::cookie(&headers, VISITOR_COOKIE) {
+    if let Some(visitor) = crate::kit::session::cookie(&headers, VISITOR_COOKIE) {
         state
             .store
             .forget_visitor(&client.scope.contact_id, visitor)

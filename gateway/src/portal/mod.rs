@@ -17,20 +17,17 @@ use axum::routing::{MethodRouter, get, post};
 use switchboard_core::store::ClientScope;
 use switchboard_portal::locale::Lang;
 
-use crate::app::AppState;
-use crate::web::session::Signed;
-use crate::web::{render, view};
-use words::{AccountWords, Words, account_words, lang_of, words};
+use crate::kit::AppState;
+use crate::kit::page::render;
+use crate::kit::session::Signed;
+use crate::kit::view;
+use crate::kit::words::{AccountWords, Words, account_words, lang_of, words};
 
 pub mod auth;
-pub mod billing;
-pub mod desk;
-pub mod dispatch;
 pub mod pages;
 pub mod pay;
 pub mod tickets;
 pub mod users;
-pub mod words;
 
 /// What a portal route needs from its caller. The route-scope test reads this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,14 +211,14 @@ pub fn route_specs() -> Vec<PortalRoute> {
 }
 
 /// The portal's router, behind the same session and CSRF guard as the agents' pages.
-pub fn router(state: AppState) -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     let mut router: Router<AppState> = Router::new();
     for (spec, mr) in table() {
         router = router.route(spec.path, mr);
     }
     router.layer(axum::middleware::from_fn_with_state(
-        state,
-        crate::web::session::guard,
+        state.clone(),
+        crate::kit::session::guard,
     ))
 }
 
@@ -254,7 +251,7 @@ impl Layout {
             business: state.config.web.business_name.clone(),
             accent: state.config.web.accent.clone(),
             accent_text: view::text_on(&state.config.web.accent),
-            asset_version: crate::web::asset_version(),
+            asset_version: crate::kit::page::asset_version(),
             csrf,
             signed_in: false,
             who: String::new(),
@@ -281,7 +278,7 @@ impl Layout {
     }
 
     pub fn initial(&self) -> String {
-        initial_of(&self.business)
+        crate::kit::view::initial_of(&self.business)
     }
 
     /// The help center's name, for the link in every portal page's footer.
@@ -291,17 +288,8 @@ impl Layout {
             Lang::Es => switchboard_kb::Lang::Es,
             Lang::PtBr => switchboard_kb::Lang::Pt,
         };
-        crate::help::help_words(l).title
+        crate::kit::words::help_words(l).title
     }
-}
-
-/// The letter a business's mark shows: the first letter or digit of its name.
-pub fn initial_of(business: &str) -> String {
-    business
-        .chars()
-        .find(|c| c.is_alphanumeric())
-        .map(|c| c.to_uppercase().collect())
-        .unwrap_or_default()
 }
 
 /// A signed-in client.
@@ -322,7 +310,7 @@ impl FromRequestParts<AppState> for Client {
             let next = parts.uri.path_and_query().map_or("/portal", |p| p.as_str());
             let to = format!(
                 "/portal/login?next={}",
-                crate::web::session::urlencode(next)
+                crate::kit::session::urlencode(next)
             );
             return Err(Redirect::to(&to).into_response());
         };
@@ -331,7 +319,7 @@ impl FromRequestParts<AppState> for Client {
         if !signed.session.is_complete() {
             let to = format!(
                 "/portal/login/2fa?next={}",
-                crate::web::session::urlencode(path)
+                crate::kit::session::urlencode(path)
             );
             return Err(Redirect::to(&to).into_response());
         }

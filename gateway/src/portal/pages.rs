@@ -14,14 +14,14 @@ use switchboard_portal::document::Document;
 use switchboard_portal::locale::{Lang, date, doc_words, percent, quantity};
 use switchboard_portal::zip::ZipStream;
 
-use super::billing::{amount, pdf, shown, today};
 use super::{Client, Layout, not_found, private};
-use crate::app::AppState;
-use crate::web::render;
+use crate::kit::AppState;
+use crate::kit::billing::{amount, pdf, shown, today};
+use crate::kit::page::render;
 
 type PageResult = Result<Response, Response>;
 
-fn api(e: impl Into<crate::error::ApiError>) -> Response {
+fn api(e: impl Into<crate::kit::error::ApiError>) -> Response {
     e.into().into_response()
 }
 
@@ -247,8 +247,8 @@ pub async fn own(
         .ok_or_else(|| not_found(state, client.lang))
 }
 
-fn client_words(c: &Client) -> &'static super::words::Words {
-    super::words::words(c.lang)
+fn client_words(c: &Client) -> &'static crate::kit::words::Words {
+    crate::kit::words::words(c.lang)
 }
 
 /// A line of the invoice page.
@@ -298,10 +298,10 @@ async fn document_page(
     let dw = doc_words(lang);
     let today = today(state);
     let document = Document::parse(&doc.document)
-        .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()).into_response())?;
+        .map_err(|e| crate::kit::error::ApiError::Unavailable(e.to_string()).into_response())?;
     let t = document
         .totals()
-        .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()).into_response())?;
+        .map_err(|e| crate::kit::error::ApiError::Unavailable(e.to_string()).into_response())?;
     let money = |m: i64| amount(m, &doc.currency, lang);
     let lines = document
         .lines
@@ -377,7 +377,7 @@ async fn document_page(
             && !matches!(shown(doc, today).as_str(), "paid" | "void"),
         pay_default: switchboard_portal::locale::plain_amount(
             (doc.total - doc.paid).max(0),
-            super::billing::exponent(&doc.currency),
+            crate::kit::billing::exponent(&doc.currency),
         ),
         pay_error: q.error.as_deref() == Some("amount"),
         paid_notice: q.paid.is_some(),
@@ -443,7 +443,7 @@ pub async fn invoice(
         )
         .await;
         let viewed = state.store.invoice(&doc.id).await.map_err(api)?;
-        if let Err(e) = super::dispatch::refresh_card(&state, &viewed).await {
+        if let Err(e) = crate::kit::billing::dispatch::refresh_card(&state, &viewed).await {
             tracing::warn!(error = %e, "card not updated after a view");
         }
         viewed
@@ -511,7 +511,7 @@ pub async fn invoice_state(
 /// leave as soon as the first PDF is made.
 pub async fn zip(State(state): State<AppState>, client: Client, body: Bytes) -> PageResult {
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| crate::error::ApiError::BadRequest(e.to_string()).into_response())?;
+        .map_err(|e| crate::kit::error::ApiError::BadRequest(e.to_string()).into_response())?;
     let numbers: Vec<String> = fields
         .into_iter()
         .filter(|(k, _)| k == "n")
@@ -545,7 +545,7 @@ pub async fn zip(State(state): State<AppState>, client: Client, body: Bytes) -> 
         let mut z = ZipStream::new(now_s);
         let mut names = std::collections::HashMap::new();
         for doc in docs {
-            let bytes = match super::billing::pdf_named(&state, &doc, lang, &mut names).await {
+            let bytes = match crate::kit::billing::pdf_named(&state, &doc, lang, &mut names).await {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!(invoice = %doc.number, error = %e, "PDF for the ZIP failed");

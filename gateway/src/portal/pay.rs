@@ -17,11 +17,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use switchboard_portal::locale::parse_amount;
 
-use super::billing::{exponent, shown, today};
 use super::pages::own;
-use super::words::words;
 use super::{Client, message};
-use crate::app::AppState;
+use crate::kit::AppState;
+use crate::kit::billing::{exponent, shown, today};
+use crate::kit::words::words;
 
 #[derive(Debug, Deserialize)]
 pub struct PayForm {
@@ -165,7 +165,7 @@ pub async fn answer_estimate(
     Path(number): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Result<Response, Response> {
-    let api = |e: crate::error::ApiError| e.into_response();
+    let api = |e: crate::kit::error::ApiError| e.into_response();
     let doc = own(&state, &client, "estimate", &number).await?;
     let back = format!("/portal/estimates/{}", doc.number);
     let to = match form.answer.as_str() {
@@ -185,11 +185,11 @@ pub async fn answer_estimate(
     let mut detail = None;
     if to == "accepted" {
         let document = switchboard_portal::document::Document::parse(&answered.document)
-            .map_err(|e| api(crate::error::ApiError::Unavailable(e.to_string())))?;
-        let invoice = crate::billing_api::create_document(
+            .map_err(|e| api(crate::kit::error::ApiError::Unavailable(e.to_string())))?;
+        let invoice = crate::kit::billing::documents::create_document(
             &state,
             "invoice",
-            &crate::billing_api::NewDocument {
+            &crate::kit::billing::documents::NewDocument {
                 contact_id: answered.contact_id.clone(),
                 company_id: answered.company_id.clone(),
                 currency: answered.currency.clone(),
@@ -204,7 +204,7 @@ pub async fn answer_estimate(
         .map_err(api)?;
         detail = Some(format!("accepted; draft invoice {}", invoice.number));
     }
-    if let Err(e) = super::dispatch::refresh_card(&state, &answered).await {
+    if let Err(e) = crate::kit::billing::dispatch::refresh_card(&state, &answered).await {
         tracing::warn!(error = %e, "estimate card not updated");
     }
     super::pages::audit(

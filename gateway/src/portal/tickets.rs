@@ -29,13 +29,13 @@ use switchboard_core::store::{Ticket, TicketQuery};
 use switchboard_core::stream::INBOUND;
 use tokio_util::io::StreamReader;
 
-use super::desk::{Opening, Refused};
 use super::pages::stamp;
-use super::words::{SupportWords, support_words};
 use super::{Client, Layout, not_found, private};
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::web::render;
+use crate::kit::AppState;
+use crate::kit::desk::{Opening, Refused};
+use crate::kit::error::ApiError;
+use crate::kit::page::render;
+use crate::kit::words::{SupportWords, support_words};
 
 type PageResult = Result<Response, Response>;
 
@@ -277,8 +277,7 @@ async fn read_form(
                     return Err(switchboard_channels::portal::Refused::TooManyFiles.to_string());
                 }
                 let reader = StreamReader::new(field.map_err(std::io::Error::other));
-                match crate::webchat::attachments::store_file(state, reader, max, &file_name).await
-                {
+                match crate::kit::uploads::store_file(state, reader, max, &file_name).await {
                     Ok(a) => form.files.push(a),
                     Err(ApiError::Internal(e)) => {
                         tracing::error!(error = %e, "a ticket's file was not stored");
@@ -661,7 +660,7 @@ pub async fn events(
                 () = shutdown.cancelled() => return,
                 () = tx.closed() => return,
                 _ = beat.tick() => {
-                    let limits = crate::web::session::limits(&watcher);
+                    let limits = crate::kit::session::limits(&watcher);
                     let live = watcher
                         .store
                         .session_is_live(&token, watcher.ids.now_ms(), &limits)
@@ -727,7 +726,7 @@ pub async fn file(
     else {
         return Err(not_found(&state, client.lang));
     };
-    Ok(private(crate::web::blobs::send(&state, a).await))
+    Ok(private(crate::kit::blobs::send(&state, a).await))
 }
 
 /// Keeps a ticket's card on its conversation's status: an agent resolving the ticket's

@@ -22,12 +22,12 @@ use switchboard_core::store::PortalUser;
 
 use super::auth::{safe_next, signed_in};
 use super::pages::{audit, stamp};
-use super::words::{AccountWords, account_words, lang_of, words};
 use super::{Client, Layout, message, private};
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::web::render;
-use crate::web::session::{SESSION_COOKIE, Signed, limits, set_cookie};
+use crate::kit::AppState;
+use crate::kit::error::ApiError;
+use crate::kit::page::render;
+use crate::kit::session::{SESSION_COOKIE, Signed, limits, set_cookie};
+use crate::kit::words::{AccountWords, account_words, lang_of, words};
 
 type PageResult = Result<Response, Response>;
 
@@ -371,10 +371,10 @@ async fn account_page(state: &AppState, client: &Client, v: AccountView) -> Page
         .pending_secret
         .as_deref()
         .map(|s| {
-            let issuer = crate::web::session::urlencode(&state.config.web.business_name);
-            crate::web::auth::qr_svg(&format!(
+            let issuer = crate::kit::session::urlencode(&state.config.web.business_name);
+            crate::kit::auth::qr_svg(&format!(
                 "otpauth://totp/{issuer}:{account}?secret={s}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
-                account = crate::web::session::urlencode(&client.scope.email),
+                account = crate::kit::session::urlencode(&client.scope.email),
             ))
         })
         .unwrap_or_default();
@@ -682,7 +682,7 @@ pub(crate) async fn after_first_step(
     }
     let mut resp = Redirect::to(&format!(
         "/portal/login/2fa?next={}",
-        crate::web::session::urlencode(next)
+        crate::kit::session::urlencode(next)
     ))
     .into_response();
     resp.headers_mut().append(

@@ -10,8 +10,6 @@
 //! `webchat.max_attachment_bytes`, leaving nothing behind.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -19,50 +17,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use serde::Deserialize;
-use switchboard_channels::webchat::attachment::{accepted_type, file_name};
-use switchboard_core::blob::{BlobKey, BlobKind, SNIFF_BYTES};
-use switchboard_core::domain::{Attachment, Identity, IdentityKind};
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use switchboard_core::blob::BlobKey;
+use switchboard_core::domain::{Identity, IdentityKind};
 use tokio_util::io::StreamReader;
 
-use crate::app::AppState;
-use crate::error::ApiError;
-
-/// Uploads each visitor may make per minute (bursts up to the same number), and each
-/// client address four times that: a new socket is a new visitor id, so the address is
-/// what bounds a client that keeps opening sockets.
-pub struct UploadLimits {
-    per_visitor: governor::DefaultKeyedRateLimiter<String>,
-    per_ip: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
-}
-
-impl std::fmt::Debug for UploadLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("UploadLimits")
-    }
-}
-
-impl UploadLimits {
-    pub fn new(per_minute: u32) -> Self {
-        let n = std::num::NonZeroU32::new(per_minute).unwrap_or(std::num::NonZeroU32::MIN);
-        let per_ip = n.saturating_mul(std::num::NonZeroU32::new(4).unwrap_or(n));
-        Self {
-            per_visitor: governor::RateLimiter::keyed(governor::Quota::per_minute(n)),
-            per_ip: governor::RateLimiter::keyed(governor::Quota::per_minute(per_ip)),
-        }
-    }
-
-    /// Takes one upload from the client address's allowance, then the visitor's; false
-    /// when either is spent.
-    pub fn allow(&self, visitor: &str, ip: std::net::IpAddr) -> bool {
-        crate::web::auth::take_both(
-            &self.per_ip,
-            &crate::webchat::client_key(ip),
-            &self.per_visitor,
-            visitor.to_owned(),
-        )
-    }
-}
+use crate::kit::AppState;
+use crate::kit::error::ApiError;
+use crate::kit::uploads::{store_file, too_large};
 
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
@@ -186,115 +147,6 @@ async fn store_upload(
     Ok(state.visitors.receipt(&visitor, &attachment))
 }
 
-fn too_large(max: u64) -> ApiError {
-    ApiError::TooLarge(format!("files may be at most {}", human(max)))
-}
-
-/// Stores one uploaded file, at most `max` bytes: an image (PNG, JPEG, GIF, WebP) or a
-/// PDF, told by its first bytes whatever it is called. The widget's uploads and the
-/// portal's forms take files through here.
-pub(crate) async fn store_file<R: AsyncRead + Unpin + Send>(
-    state: &AppState,
-    reader: R,
-    max: u64,
-    name: &str,
-) -> Result<Attachment, ApiError> {
-    let mut body = Capped {
-        inner: reader,
-        left: max,
-        over: false,
-    };
-    // The first bytes decide the type; they are then stored with the rest.
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    (&mut body)
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)
-        .await
-        .map_err(|_| {
-            if body.over {
-                too_large(max)
-            } else {
-                unreadable()
-            }
-        })?;
-    if head.is_empty() {
-        return Err(ApiError::Invalid("the file is empty".into()));
-    }
-    let Some(kind) = accepted_type(&head) else {
-        return Err(ApiError::UnsupportedType(
-            "only images (PNG, JPEG, GIF, WebP) and PDF files can be sent".into(),
-        ));
-    };
-    let mut whole = std::io::Cursor::new(head).chain(&mut body);
-    let stored = state
-        .blobs
-        .put_stream(BlobKind::Attachment, &mut whole)
-        .await;
-    let blob = match stored {
-        Ok(b) => b,
-        Err(_) if body.over => return Err(too_large(max)),
-        Err(switchboard_core::Error::Invalid(_)) => return Err(too_large(max)),
-        Err(switchboard_core::Error::Io(e)) if e.contains("upload") => return Err(unreadable()),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Attachment {
-        name: file_name(name, kind),
-        mime: kind.mime().to_owned(),
-        size: blob.size(),
-        blob: blob.key().clone(),
-        content_id: None,
-    })
-}
-
-fn unreadable() -> ApiError {
-    ApiError::BadRequest("the upload broke off; try again".into())
-}
-
-fn human(bytes: u64) -> String {
-    const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
-        format!("{} KiB", bytes / 1024)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
-
-/// A body that fails once it yields more than `left` bytes, so an upload over the limit
-/// stops there, whatever it declared.
-struct Capped<R> {
-    inner: R,
-    left: u64,
-    over: bool,
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Capped<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled {
-            let n = (buf.filled().len() - before) as u64;
-            if n > this.left {
-                this.over = true;
-                // A failed read hands out nothing.
-                buf.set_filled(before);
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "upload over the limit",
-                )));
-            }
-            this.left -= n;
-        }
-        polled
-    }
-}
-
 /// A file, to the visitor whose own web-chat conversation shows it; everyone else (no id,
 /// a forged one, another visitor, a key never stored) is told it does not exist.
 pub async fn download(
@@ -330,46 +182,8 @@ pub async fn download(
         .attachment_for_contact(&contact, &state.config.webchat.inbox, &key)
         .await
     {
-        Ok(a) => crate::web::blobs::send(&state, &a).await,
+        Ok(a) => crate::kit::blobs::send(&state, &a).await,
         Err(switchboard_core::Error::NotFound(_)) => not_found(),
         Err(e) => ApiError::from(e).into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_capped_body_fails_past_its_limit_and_not_before() {
-        let mut exact = Capped {
-            inner: &[7u8; 100][..],
-            left: 100,
-            over: false,
-        };
-        let mut out = Vec::new();
-        exact.read_to_end(&mut out).await.unwrap();
-        assert_eq!((out.len(), exact.over), (100, false));
-
-        let mut over = Capped {
-            inner: &[7u8; 101][..],
-            left: 100,
-            over: false,
-        };
-        assert!(over.read_to_end(&mut Vec::new()).await.is_err());
-        assert!(over.over);
-    }
-
-    #[test]
-    fn an_allowance_is_per_visitor_and_per_address() {
-        let limits = UploadLimits::new(2);
-        let ip: std::net::IpAddr = [10, 0, 0, 1].into();
-        assert!(limits.allow("a", ip) && limits.allow("a", ip));
-        assert!(!limits.allow("a", ip));
-        assert!(limits.allow("b", ip));
-        // New visitor ids from one address: four times the allowance, then no more.
-        let fresh: Vec<bool> = (0..6).map(|i| limits.allow(&format!("v{i}"), ip)).collect();
-        assert_eq!(fresh.iter().filter(|ok| **ok).count(), 4, "{fresh:?}");
-        assert!(limits.allow("z", [10, 0, 0, 2].into()));
     }
 }

@@ -1,0 +1,208 @@
+//! Sending a document to its client, and showing it in the client's conversation.
+//!
+//! - Dispatch mails the client a localized mail with one large button. The button's
+//!   address is `portal-link:/portal/invoices/<number>`, which the email sender turns into a
+//!   fresh sign-in link each time it writes the mail, so no usable link is ever stored.
+//! - The mail goes out as a message of the document's own conversation (thread
+//!   `billing:<id>` in the first mailbox that sends mail), so agents see it went, retries
+//!   are the dispatcher's, and the client's reply threads back to it.
+//! - The conversation shows one card per document, updated in place as its status moves;
+//!   a payment adds a payment card.
+
+use switchboard_core::domain::{
+    AuthorKind, Button, CardPayload, Channel, EstimateStatus, IdentityKind, InvoiceStatus,
+    PaymentStatus, RichContent, Status,
+};
+use switchboard_core::money::Money;
+use switchboard_core::store::{Invoice, NewOutbound};
+use switchboard_portal::locale::{Lang, date};
+
+use crate::kit::AppState;
+use crate::kit::billing::{amount, shown, today};
+use crate::kit::error::ApiError;
+use crate::kit::words::words;
+
+/// The card a document shows today.
+pub fn card(doc: &Invoice, today: i64) -> Result<CardPayload, ApiError> {
+    let status = shown(doc, today);
+    let money = Money::new(doc.total, &doc.currency)?;
+    Ok(if doc.kind == "estimate" {
+        CardPayload::Estimate {
+            id: doc.id.clone(),
+            number: doc.number.clone(),
+            amount: money,
+            valid_until: doc.due_day.map(|d| d * 86_400_000),
+            status: EstimateStatus::parse(&status)?,
+        }
+    } else {
+        CardPayload::Invoice {
+            id: doc.id.clone(),
+            number: doc.number.clone(),
+            amount: money,
+            due_at: doc.due_day.map(|d| d * 86_400_000),
+            status: InvoiceStatus::parse(&status)?,
+        }
+    })
+}
+
+/// Updates the document's card wherever it shows.
+pub async fn refresh_card(state: &AppState, doc: &Invoice) -> Result<(), ApiError> {
+    let payload = card(doc, today(state))?;
+    switchboard_core::cards::update_subject(&state.store, &state.realtime, &state.ids, &payload)
+        .await?;
+    Ok(())
+}
+
+/// After a payment or refund: the document's card follows, and its conversation shows a
+/// payment card.
+pub async fn after_payment(
+    state: &AppState,
+    invoice_id: &str,
+    reference: &str,
+    paid_amount: i64,
+    refund: bool,
+) -> Result<(), ApiError> {
+    let doc = state.store.invoice(invoice_id).await?;
+    refresh_card(state, &doc).await?;
+    if let Some(conversation) = &doc.conversation_id {
+        let payload = CardPayload::Payment {
+            id: format!("{}:{reference}", doc.id),
+            invoice_number: Some(doc.number.clone()),
+            amount: Money::new(paid_amount, &doc.currency)?,
+            status: if refund {
+                PaymentStatus::Refunded
+            } else {
+                PaymentStatus::Succeeded
+            },
+        };
+        switchboard_core::cards::show(
+            &state.store,
+            &state.realtime,
+            &state.ids,
+            conversation,
+            payload,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sends a draft (or sends again a sent document): the mail with its button, the card.
+pub async fn dispatch(
+    state: &AppState,
+    doc: &Invoice,
+    by: Option<&str>,
+) -> Result<Invoice, ApiError> {
+    if !matches!(doc.status.as_str(), "draft" | "sent" | "viewed") {
+        return Err(ApiError::Conflict(format!(
+            "{} {} is {}: it cannot be sent",
+            doc.kind, doc.number, doc.status
+        )));
+    }
+    let identities = state.store.contact_identities(&doc.contact_id).await?;
+    // The email sender writes to the contact's address; without one there is no mail.
+    if !identities
+        .iter()
+        .any(|(i, _)| i.kind() == IdentityKind::Email)
+    {
+        return Err(ApiError::Invalid(
+            "the contact has no email address to send it to".into(),
+        ));
+    }
+    let Some(mailbox) = state.email_sender.any_mailbox() else {
+        return Err(ApiError::Unavailable(
+            "no mailbox sends mail: add one under Settings › Email".into(),
+        ));
+    };
+    let (language, _) = state
+        .store
+        .contact_mail_preferences(&doc.contact_id)
+        .await?;
+    let lang = Lang::from_tag(language.as_deref().unwrap_or(mailbox.lang.html_tag()));
+    let w = words(lang);
+    let business = &state.config.web.business_name;
+    let total = amount(doc.total, &doc.currency, lang);
+    let due = doc
+        .due_day
+        .map(|d| date(d, lang))
+        .unwrap_or_else(|| "—".into());
+    let (subject, text, button, path) = if doc.kind == "estimate" {
+        (
+            w.estimate_mail_subject,
+            w.estimate_mail_text,
+            w.estimate_mail_button,
+            format!("/portal/estimates/{}", doc.number),
+        )
+    } else {
+        (
+            w.invoice_mail_subject,
+            w.invoice_mail_text,
+            w.invoice_mail_button,
+            format!("/portal/invoices/{}", doc.number),
+        )
+    };
+    let fill = |s: &str| {
+        s.replace("{n}", &doc.number)
+            .replace("{business}", business)
+            .replace("{amount}", &total)
+            .replace("{due}", &due)
+    };
+    let subject = fill(subject);
+    let text = fill(text);
+    let conversation = state
+        .store
+        .open_conversation_for(
+            &state.ids,
+            &doc.contact_id,
+            &mailbox.inbox,
+            Channel::Email,
+            &format!("billing:{}", doc.id),
+            Some(&subject),
+            Status::Pending,
+        )
+        .await?;
+    let sent = if doc.status == "draft" {
+        state
+            .store
+            .set_document_status(&doc.id, &["draft"], "sent", state.ids.now_ms())
+            .await?
+    } else {
+        doc.clone()
+    };
+    let mut message = NewOutbound::text(
+        &conversation.id,
+        if by.is_some() {
+            AuthorKind::Agent
+        } else {
+            AuthorKind::System
+        },
+        by,
+        &text,
+    )
+    .key(format!("dispatch:{}:{}", doc.id, state.ids.now_ms()));
+    message.content = Some(RichContent {
+        buttons: vec![Button {
+            id: "portal".into(),
+            title: button.to_owned(),
+            url: Some(format!(
+                "{}{path}",
+                switchboard_channels::email::smtp::PORTAL_LINK
+            )),
+        }],
+        ..RichContent::default()
+    });
+    state.outbox.queue(&message).await?;
+    state
+        .store
+        .set_document_conversation(&doc.id, &conversation.id)
+        .await?;
+    switchboard_core::cards::show(
+        &state.store,
+        &state.realtime,
+        &state.ids,
+        &conversation.id,
+        card(&sent, today(state))?,
+    )
+    .await?;
+    Ok(state.store.invoice(&doc.id).await?)
+}
