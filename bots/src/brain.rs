@@ -1,6 +1,12 @@
 //! What the bot knows: a classifier trained on the published articles, with a calibrated
 //! confidence. Internal and draft articles never enter it, so no client-facing answer can
 //! come from them.
+//!
+//! The confidence is a logistic fit of the best score and its lead, calibrated by
+//! cross-validation on the knowledge base's own questions
+//! (`brain::tests::calibration_fits_what_it_sees`; the resulting tables are in
+//! docs/BENCHMARKS.md). A question in Portuguese answered best by an English article gets
+//! that article's Portuguese translation.
 
 use std::collections::HashMap;
 use std::sync::Arc;

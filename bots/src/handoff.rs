@@ -1,6 +1,10 @@
 //! When the bot steps aside, read from the client's own words (never from the bot's):
 //! an explicit request for a person, a keyword the business wants people for, anger or
 //! urgency, a language the bot does not serve. Pure functions over the message text.
+//!
+//! An explicit request for a person is heard in en, es and pt, typos included ("humna pls",
+//! "atendende"); anger or urgency in strong words, shouting, "!!!", "nobody answers"
+//! (`handoff::tests::*`).
 
 use switchboard_kb::text::{Guess, detect, fold, fold_words, typo_budget, within_edits};
 

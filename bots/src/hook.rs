@@ -1,5 +1,10 @@
 //! The bot as the bot worker calls it: what the conversation's memory says, what the
 //! policy decides, what is learned and which questions are gaps, all stored.
+//!
+//! This is the `BotHook` the `BotWorker` calls: it keeps the conversation's memory
+//! (`bot_memory`), learns questions, records what it could not answer (`bot_gaps`) and
+//! returns a structured `BotDecision`; the handoff is that decision, never a match on the
+//! bot's text (conformance `kb::the_bot_answers_learns_hands_off_and_stays_silent`).
 
 use std::sync::Arc;
 

@@ -11,6 +11,9 @@
 //! With a sentence encoder ([`Embed`], the `semantic` feature), each message's embedding
 //! joins its features as a third block, so questions that share meaning but no words are
 //! still told apart by the same SVMs.
+//!
+//! An article's opening joins its examples only when it has few. Training shares the
+//! classes out over threads and is deterministic (`model::tests::*`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

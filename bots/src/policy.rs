@@ -1,6 +1,13 @@
 //! What the bot does with one message: answer with an article ("Did this solve it?"), take
 //! the client's yes or no, or hand over to people, and why. Pure: the conversation's
 //! memory comes in and goes out; the caller stores it.
+//!
+//! An answer asks "Did this solve it? Yes / Talk to a person" as quick replies on web chat
+//! and in words by mail; "yes" brings thanks and a learned question; a handoff comes on
+//! "no", on a trigger, below the channel's threshold, or after two answers the client moved
+//! on from. Every handoff carries a summary for the agent (what was asked, what was
+//! offered, why) (`policy::tests::*`, including empty, 100 KB, emoji-only, mixed-language
+//! and HTML messages).
 
 use std::ops::ControlFlow;
 

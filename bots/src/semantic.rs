@@ -9,6 +9,14 @@
 //! tokens; here a batch is padded only to its longest text and the padding is masked out
 //! of both attention and the mean, so a text's vector does not depend on its neighbours
 //! in a batch or on any padding.
+//!
+//! The `semantic` cargo feature is optional and off by default; `gateway` and `bench` pass
+//! it on. Tests: `semantic::tests::*`, run by `scripts/test` with the wheel installed.
+//! Given an encoder (`BrainOptions.encoder`; `bot.semantic_model` in the server, checked at
+//! start), the model appends each message's unit vector ×1.5 to its word and spelling
+//! blocks and the same SVMs learn over all three
+//! (`semantic::tests::the_bot_learns_with_the_encoder_when_given_one`); docs/BENCHMARKS.md
+//! has both builds' figures.
 
 use std::collections::HashMap;
 use std::path::Path;

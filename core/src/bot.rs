@@ -9,6 +9,14 @@
 //! reclaim) changes nothing. Once a person has joined a conversation the bot never speaks
 //! in it again: that is checked under the conversation's row lock when the answer is
 //! stored.
+//!
+//! **Architecture Invariant:** the bot is never on the router's path
+//! (`bot::a_slow_bot_does_not_slow_ingest`); its effects are recorded once per inbound
+//! message (`bot_runs`, the answer's idempotency key, the handoff's key), so a crash
+//! between effect and acknowledgement changes nothing
+//! (`bot::a_crash_between_effect_and_ack_changes_nothing`); once a person has joined (an
+//! agent's message, a handoff) it never speaks again
+//! (`bot::the_bot_answers_hands_off_and_then_stays_silent`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,20 @@
 //! Changes to a conversation made by people (status, assignment, tier, team, priority,
 //! labels), each stored with its audit event and published with the conversation's new
 //! scope, so every watcher updates without a reload and filters without a database read.
+//!
+//! **Architecture Invariant:** every realtime event about a conversation carries its scope
+//! (inbox, contact, company, tier, team, assignee), so subscribers filter without reading
+//! the database; changes made by people (status, assignee, tier, team, priority, labels) go
+//! through `changes::apply`, which records and publishes them
+//! (`threads::changes_are_recorded_and_published_with_their_scope`). The widget socket
+//! forwards only its own contact's events of its own web-chat inbox (e2e
+//! `webchat::a_typed_address_never_draws_its_owners_mail_into_the_widget`); an agent's
+//! events socket only those of conversations its `Caller` may see.
+//!
+//! **Architecture Invariant:** the realtime bus (`crate::realtime`) carries one shared
+//! value per event (`realtime::Shared`); its JSON is written once, however many sockets
+//! send it, and an event from Redis is sent as the text that was published
+//! (`router::subscribers_share_each_event_and_its_json_on_both_buses`).
 
 use std::sync::Arc;
 

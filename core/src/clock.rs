@@ -1,5 +1,10 @@
 //! Time and identifiers are parameters, never read from ambient state inside logic, so
 //! expiry, backoff and ordering can be tested without sleeping.
+//!
+//! **Architecture Invariant:** time and ids come from `Clock`/`Ids`; `clippy.toml` forbids
+//! `SystemTime::now` and `Uuid::now_v7` elsewhere. Message ids are UUIDv7 taken at
+//! acceptance, so ordering a thread by id orders it by acceptance, whatever order the
+//! router stored it in.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,14 @@
 //! The dispatcher: delivers outbound messages through their channel's [`Sender`], retries
 //! transient failures with exponential backoff, records delivery state, and parks what
 //! keeps failing in the dead-letter list (listed and retried from the CLI and the API).
+//!
+//! **Architecture Invariant:** a retry waits in the database (`next_attempt_at`), never in
+//! a sleeping worker; a send is claimed under a lease longer than the send timeout, so a
+//! job taken over from a dead or hung node is never sent twice; a channel whose permits are
+//! all taken defers its messages instead of holding workers
+//! (`dispatcher::second_pass::a_send_that_hangs_past_reclaim_is_never_sent_twice`,
+//! `dispatcher::second_pass::a_down_channel_does_not_slow_the_others`,
+//! `dispatcher::second_pass::the_sweep_does_not_requeue_a_backlog_every_time`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

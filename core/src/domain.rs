@@ -1,5 +1,10 @@
 //! Domain types shared by every crate. Values that have rules (`Channel`, `Status`, `Tier`,
 //! `Role`) parse from their stored text and refuse anything else.
+//!
+//! **Architecture Invariant:** an `Identity` exists only normalized: its fields are private
+//! and deserialization goes through `Identity::new` (email lower-cased and checked, phone
+//! in E.164 through `phonenumber`, WhatsApp digits)
+//! (`domain::tests::identities_deserialize_only_through_their_parser`).
 
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,11 @@
 //! past that edge it exists only as [`SanitizedHtml`]. The type has no way in but the
 //! sanitizer, deserializing included, so code that renders a `SanitizedHtml` as markup
 //! never has to ask where it came from.
+//!
+//! **Architecture Invariant:** `core` knows no HTTP and no channel wire format, and of HTML
+//! only this sanitizer, so unsanitized markup cannot be stored or shown
+//! (`html::tests::xss_corpus_comes_out_inert_and_stable`,
+//! `html::tests::deserializing_sanitizes_again`).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};

@@ -6,6 +6,30 @@
 //! Exactly-once effect: an envelope's `(channel, external_id)` is unique in `messages`, so
 //! an entry handed out twice (a crash before ack, a reclaim) changes nothing the second
 //! time. Entries are acked only after their transaction commits.
+//!
+//! The whole flow. Clients write over web chat, email and the portal's tickets (and, in
+//! later work, WhatsApp). Each channel adapter turns wire input into a normalized
+//! `Envelope` and appends it to the **inbound stream**; only once the append is durable
+//! does it acknowledge the sender. The **router** (a consumer group on that stream)
+//! resolves the contact, finds or opens the conversation, persists the message, applies
+//! delivery receipts and publishes realtime events. The **bot** reads the same stream as a
+//! consumer group of its own (`BotWorker`), so it never slows ingest, and answers or hands
+//! over to people; `serve` runs it with the `bots` crate's `KbBot` when `bot.enabled` (else
+//! no bot group is created). Replies (from agents or the bot) are stored as `queued` and
+//! put on the **outbound stream**, where the **dispatcher** delivers them through the
+//! channel's `Sender`, with retries, backoff and a dead-letter list. Agents and widgets
+//! watch realtime events over websockets.
+//!
+//! ```text
+//! widget ──ws──▶ gateway ──append──▶ inbound stream
+//!                                      ├──router──▶ store ──▶ realtime ──▶ agents, widgets
+//!                                      └──bot group──▶ BotHook ──▶ outbox / handoff
+//! agent ──API──▶ gateway ──store queued + append──▶ outbound stream
+//!                                                     └──dispatcher──▶ Sender ──▶ channel
+//! ```
+//!
+//! The stream is Redis Streams when `REDIS_URL` is set, otherwise an embedded stream in the
+//! store's own database. The store is SQLite (default) or PostgreSQL.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;

@@ -10,6 +10,14 @@
 //! of a conversation and the sweep that marks missed targets, and the supervisor
 //! dashboard. [`Workflow::run`] drives the timers (snoozes, SLA) on every node; the
 //! database makes each effect happen once.
+//!
+//! **Architecture Invariant:** an internal note is never sent, never in the customer's
+//! history and never on a widget's socket (`workflow::notes_never_reach_the_customer`;
+//! browser `inbox.test.mjs`). A change made from a stale version is refused with a conflict
+//! and changes nothing; replies never conflict
+//! (`workflow::a_stale_version_is_refused_and_changes_nothing`,
+//! `workflow::two_agents_replying_at_once_are_both_stored_in_order`, e2e
+//! `inbox::two_agents_at_once_lose_nothing`). The store's side is `store/workflow.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -3,6 +3,21 @@
 //! Three layers, which `tidy.rs` checks: `config` and `kit` below (what every surface
 //! shares), one folder per surface above them (none imports another), and `app` and
 //! `cli` on top, which only compose.
+//!
+//! File by file: `config.rs` (TOML + env, secrets redacted), `app.rs` (`Application::build`
+//! / `run_until_stopped`, worker wiring, the routes, graceful shutdown), `kit/state.rs`
+//! (`AppState`), `kit/http.rs` (request ids, request logs with credentials redacted, the
+//! security headers), `ops/mod.rs` (`/healthz`, `/readyz`, `/metrics` with its detail for
+//! the operator only), `kit/api.rs` (the agent API's route type and `Agent`) and
+//! `inbox/thread.rs` (the conversation handlers and the events socket), `webchat/mod.rs`
+//! (the widget socket: origin check, per-address socket cap, visitor id check, per-socket
+//! rate limit, agents' names, business hours) and `webchat/attachments.rs` (the widget's
+//! uploads and downloads), the agent pages (`inbox/`, `account/`, `admin/`, `billing/`,
+//! `kb/`; `kit/blobs.rs` serves every stored file), `kit/error.rs` (the API's error codes),
+//! `cli/mod.rs` (one module per command group) and `cli/demo.rs`.
+//!
+//! **Architecture Invariant:** business rules live in `core` or a channel crate; the
+//! gateway wires and translates.
 
 pub mod config;
 pub mod kit;

@@ -1,6 +1,9 @@
 //! `switchboard kb import FILE`: articles from JSON Lines or CSV (DESIGN.md's format), and
 //! `kb export` back to JSON Lines. Parsing is pure; every bad line is named with its
 //! number, and a file with any bad line imports nothing.
+//!
+//! CSV lists are ` | `-separated, with quoted commas and newlines; every line becomes a
+//! checked `ArticleInput` (tests `import::tests::*`).
 
 use serde::{Deserialize, Serialize};
 

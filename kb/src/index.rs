@@ -9,6 +9,14 @@
 //!
 //! The index follows article changes one by one ([`KbIndex::upsert`], [`KbIndex::remove`])
 //! and can be compared with the database ([`KbIndex::sync`]) or rebuilt from it.
+//!
+//! The analyzers: lower case, stock stop words, accents folded, then the Snowball stem, so
+//! "fatura" and "faturação" typed without accents meet. The language a query shows weighs
+//! ×1.5 and the others ×0.5; titles ×3, alternate questions ×2. Excerpts mark matched words
+//! in `<mark>` and escape the rest. Clients see published articles, agents also internal
+//! ones, editors drafts (tests `index::tests::*`). The comparison with the database goes by
+//! article versions (`diff`), so a restart re-indexes only what changed
+//! (`changes_are_searchable_at_once_and_the_diff_names_what_moved`).
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,6 +1,9 @@
 //! Article bodies are Markdown. Rendered to HTML they pass the same sanitizer as every
 //! other markup that enters the system, so an article can never carry a script, whoever
 //! wrote or imported it.
+//!
+//! Tested by `markdown::tests::markdown_renders_and_scripts_do_not`. Bodies are also made
+//! into plain text and summaries here.
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 use switchboard_core::html::SanitizedHtml;

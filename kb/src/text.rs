@@ -1,5 +1,9 @@
 //! Text as people type it: folded (lower case, no accents), cut into words, its language
 //! guessed. Pure functions, shared by the index, the bot and the help center.
+//!
+//! Typos are counted as Damerau–Levenshtein distance. A short message's language is guessed
+//! among en, es, pt and the neighbours fr, de, it from marker words and letters
+//! (`text::tests::short_messages_get_their_language`).
 
 pub use switchboard_core::text::{fold, slugify};
 

@@ -2,6 +2,13 @@
 //! terms, and the parties' addresses. Stored as JSON beside the computed totals; the
 //! totals are always computed from it here, so a pushed document cannot carry totals of
 //! its own that disagree with its lines.
+//!
+//! The bill-to is part of it. Beside it in this crate: money, dates and document words in
+//! en/es/pt-BR (`locale.rs`, from minor units with the currency's exponent), the invoice
+//! PDF (`pdf.rs`: A4 laid out into pages first, so "Page 1 of 3" is known before drawing,
+//! then drawn by krilla in embedded DejaVu Sans; the table header repeats on every page;
+//! tests read the PDFs with poppler's `pdftotext`, `pdfinfo` and `pdftoppm`:
+//! `pdf::tests::*`), and a streaming stored ZIP (`zip.rs`, checked by Debian's `unzip`).
 
 use serde::{Deserialize, Serialize};
 

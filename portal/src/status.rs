@@ -2,6 +2,9 @@
 //! whose due date has passed with money still owed shows Overdue, an estimate past its
 //! validity shows Expired. Nothing is written when a day passes, so no job can forget to.
 //! Days are counted in the business's own calendar (days since 1970-01-01, local).
+//!
+//! The statuses shown: Overdue, Partially paid and Paid for an invoice; Expired for an
+//! estimate.
 
 use serde::{Deserialize, Serialize};
 

@@ -6,6 +6,9 @@
 //! deliveries are refused). Only then is the body parsed.
 //!
 //! Pure: the caller gives the clock's time.
+//!
+//! The tolerance is 300 s. Tests: `stripe::tests::*`, on the real payloads in
+//! `../shared/fixtures/stripe` signed with a test secret.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;

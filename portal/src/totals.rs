@@ -6,6 +6,18 @@
 //! rounds away from zero (commercial rounding).
 //!
 //! Pure: no IO, so every case can be worked out by hand and checked here.
+//!
+//! Discounts are percent or fixed; a document comes out as net, discount, tax per rate and
+//! total, computed in `i128` fractions. An invoice's balance (paid, outstanding, credit)
+//! comes from its payments and refunds.
+//!
+//! **Architecture Invariant:** invoice amounts are whole minor units, never floats; the
+//! totals add up (total = subtotal + tax, each per rate) and paid + outstanding − credit =
+//! total for every invoice
+//! (`totals::tests::random_invoices_add_up_and_balances_make_the_total`, 5,000 random
+//! invoices both roundings), and the hand-worked cases match to the cent (`totals::tests`:
+//! `three_ten_cent_items_at_23_percent_round_differently_per_line_and_per_invoice`,
+//! `quantities_discounts_and_two_rates_by_hand`, `an_inclusive_price_holds_its_tax`).
 
 use serde::{Deserialize, Serialize};
 

@@ -11,6 +11,12 @@
 //! makes them) and [`OriginAllowList`] says which pages may embed the widget. Files go
 //! over HTTP; [`attachment`] says which are taken and signs the receipt a message names
 //! them by.
+//!
+//! The modules: the frame parsing (pure and tested on its own), the envelope a widget
+//! message becomes and what the widget is shown are here; signed visitor ids in
+//! `visitor.rs`, the origin allow-list in `origin.rs` and files in `attachment.rs`
+//! (accepted types, safe names, signed receipts), all pure; the vendored `widget.js` (en,
+//! es, pt-BR); and the web-chat `Sender` (`sender.rs`).
 
 pub mod attachment;
 mod origin;

@@ -1,6 +1,16 @@
 //! Who may see what. Every store query an agent-facing route uses takes the caller's
 //! [`Caller`] (role, tier, teams, companies), so a route cannot forget the check: an id
 //! in a URL is someone else's until the scope says otherwise.
+//!
+//! **Architecture Invariant:** an id outside the caller's `Caller` is "not found", like an
+//! id that does not exist, and `Caller::may_see` applies the same rule to events
+//! (`access::each_role_sees_its_own_and_nothing_else`). API tokens are read from the
+//! `Authorization` header only, expire and can be revoked
+//! (`access::tokens_expire_and_are_revoked`); the events socket opens with a single-use
+//! ticket (`access::websocket_tickets_are_single_use_and_short_lived`, e2e
+//! `api::bad_requests_are_refused_and_change_nothing`). A source test holds the rule: every
+//! public store function returning conversation or message data takes a `Caller` (or a
+//! `ClientScope`), or is listed with the reason it may not (`store::tidy`).
 
 use sqlx::AssertSqlSafe;
 

@@ -3,6 +3,12 @@
 //! once each, per counter scope, even with writers racing; and payments and refunds
 //! recorded once per provider reference, in the document's currency, never refunding more
 //! than was paid, with `paid` moved in the same transaction.
+//!
+//! A number is taken from a per-scope counter in the inserting transaction (eight racing
+//! writers get eight consecutive numbers); an accounting system's `external_id` is stored
+//! once; a payment or refund is recorded once per (method, kind, reference), and `paid`
+//! always equals the ledger's sum (conformance `billing::*` on every backend; eight
+//! deliveries of one Stripe payment record one).
 
 use sqlx::Row;
 

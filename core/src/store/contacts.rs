@@ -1,4 +1,19 @@
 //! Contacts: merging two into one, and proving an identity.
+//!
+//! **Architecture Invariant:** only verified identities decide whose messages are whose. A
+//! sender's identity is vouched for by its channel; one a sender merely typed is stored
+//! unverified and never attracts another sender's messages; proof
+//! (`Store::verify_identity`) makes it verified and merges the prover into its owner
+//! (`threads::typed_identities_never_attract_the_real_owners_mail`). A reply that names one
+//! of a conversation's messages joins it only if its sender takes part in it
+//! (`threads::replies_to_our_messages_thread_back_only_for_participants`).
+//!
+//! **Architecture Invariant:** a merge leaves every merged contact pointing straight at the
+//! survivor (chains resolve in one step), and a message arriving mid-merge lands once, on
+//! the survivor: on PostgreSQL a merge locks both contacts first, and a batch that attached
+//! new rows to a contact checks afterwards that it was not merged meanwhile, and is
+//! threaded again if it was (`threads::merges_move_everything_and_chains_resolve`,
+//! `threads::a_message_arriving_mid_merge_lands_once_on_the_survivor`).
 
 use sqlx::{AssertSqlSafe, Row};
 

@@ -2,6 +2,18 @@
 //! conversation, persisting the message. A batch is threaded in one transaction with a
 //! fixed number of set-based statements (not one round trip per message per step), and
 //! commits or fails as one.
+//!
+//! **Architecture Invariant:** a replayed inbound message changes nothing:
+//! `(channel, external_id)` is unique in `messages`
+//! (`router::replayed_entries_are_stored_once`). One unresolved conversation per contact,
+//! inbox and thread key is a partial unique index, so a burst never opens two conversations
+//! for one thread, whatever the number of nodes (`store::a_burst_opens_one_conversation`,
+//! `router::two_routers_one_burst_one_conversation`,
+//! `threads::several_open_conversations_per_contact`).
+//!
+//! **Architecture Invariant:** auto-submitted mail (auto-replies, bounces, loops) opens no
+//! contact and no conversation and never reaches the bot; it is kept in `inbound_noise`
+//! (`inbound::auto_submitted_mail_opens_nothing_and_is_kept`).
 
 use std::collections::{HashMap, HashSet};
 

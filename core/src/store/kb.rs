@@ -1,6 +1,13 @@
 //! The knowledge base's records: articles with their alternate questions, revisions, votes,
 //! what the bot learned and remembers, and the questions it could not answer. The search
 //! index and the help center live in the `kb` crate; the bot's policy in `bots`.
+//!
+//! Migration `0019_kb.sql`. An article's external id is kept and returned; a re-import
+//! updates by it and changes nothing when nothing differs. Each save is a revision with who
+//! and when, and an editor's change based on an old version is refused. Slugs are unique
+//! per language (a published one never moves), translations share a group, votes are one
+//! per voter; the bot's memory is kept per conversation (conformance
+//! `kb::articles_are_saved_revised_voted_and_linked`).
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Row};

@@ -2,6 +2,11 @@
 //! out once; only its SHA-256 is kept, so a copy of the database opens nothing. A link is
 //! bound to one contact and the address it was sent to, lives until its expiry, and is used
 //! up once, atomically: two requests racing with one link sign in at most once.
+//!
+//! The one use is taken by an `UPDATE … RETURNING`; looking at a link never uses it
+//! (conformance `magic_links::a_link_signs_in_once_before_it_expires`,
+//! `magic_links::racing_uses_of_one_link_sign_in_once`: eight racing uses, one sign-in, on
+//! every backend).
 
 use sha2::{Digest, Sha256};
 use sqlx::Row;

@@ -1,6 +1,13 @@
 //! The `Store`: every table of the core, on SQLite or PostgreSQL through sqlx's `Any`
 //! driver. One set of portable SQL serves both; the few places where the dialects differ
 //! ask [`Backend`].
+//!
+//! Batching: on SQLite, transactions of several statements go through `Store::begin_write`,
+//! which queues writers on an in-process lock before `BEGIN IMMEDIATE` (single statements
+//! rely on SQLite's own locking and `busy_timeout`); the embedded stream defers
+//! acknowledgements into the next claim and lingers briefly so bursts share one sync. On
+//! PostgreSQL the router runs up to two batches at once, each split by sender into up to
+//! four transactions.
 
 mod access;
 mod accounts;

@@ -1,5 +1,9 @@
 //! Outbound messages: queuing, the dispatcher's claims and schedule, delivery receipts,
 //! the dead-letter list, and what a sender is told about a message.
+//!
+//! **Architecture Invariant:** delivery states only move forward; a receipt for a message
+//! not known yet waits and applies when the send call records its external id
+//! (`inbound::receipts_move_forward_and_wait_for_unknown_messages`).
 
 use sqlx::{AssertSqlSafe, Row};
 

@@ -8,6 +8,12 @@
 //! - Clients never see drafts. A company's users see the company's documents; a contact
 //!   with no company sees its own.
 //! - The audit log records sign-ins, views, downloads and payments.
+//!
+//! One portal user per contact; a staff address is refused. A client's documents, its
+//! totals per currency and its audit log are read only through a `ClientScope` built from
+//! the session. The status filter and sort run on SQL that derives the shown status, held
+//! equal to `portal::status` by `portal::the_database_derives_the_status_portal_derives`
+//! (conformance, every backend).
 
 use sqlx::{AssertSqlSafe, Row};
 

@@ -1,6 +1,12 @@
 //! The embedded stream: entries in the store's database, appended through one writer task
 //! that commits concurrent appends together (group commit), so durability costs one sync
 //! per batch rather than per entry.
+//!
+//! **Architecture Invariant:** the embedded stream takes entry sequence numbers from a
+//! counter row locked until commit, so sequence order is commit order and a consumer
+//! group's cursor never skips an entry that committed late. A batch append is one
+//! transaction (embedded) or one `MULTI`/`EXEC` (Redis, `redis.rs`)
+//! (`inbound::a_batch_is_appended_and_acknowledged_in_one_call`).
 
 use std::fmt;
 use std::sync::Arc;

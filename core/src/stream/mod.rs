@@ -5,6 +5,20 @@
 //! Contract: `append` returns only once the entry is durable; an entry read by a group
 //! stays pending until acked; pending entries idle longer than a limit are reclaimed by
 //! another consumer (a consumer that died mid-batch loses nothing).
+//!
+//! **Architecture Invariant:** a consumer never drops a read that may have claimed entries
+//! (reads are not raced against shutdown), and consumer names are stable per process and
+//! never shared by two processes: `SWITCHBOARD_NODE_ID`, or the host, a tag of the data
+//! directory and a slot held by a file lock
+//! (`app::tests::two_processes_on_one_host_never_share_a_consumer_name`); so a restarted
+//! node resumes its own pending entries at once (`Stream::pending_for`); other nodes' dead
+//! entries are reclaimed after an idle time.
+//!
+//! Adding a consumer: a group name of its own on a topic (`ensure_group`), a consumer name
+//! from `AppState::consumer_name`, `pending_for` at start, `stream::consume` for the read
+//! loop (bounded concurrency, housekeeping, graceful stop), `reclaim` in housekeeping, and
+//! effects made idempotent in the database (a unique key), since entries can be handed out
+//! again; acknowledge after the effect commits.
 
 pub mod embedded;
 pub mod redis;

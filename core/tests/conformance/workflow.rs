@@ -866,7 +866,7 @@ async fn notes_never_reach_the_customer(env: Env) {
     let agent_view = s.messages_for(&ana, &c.id, None, 0).await.unwrap();
     assert!(agent_view.iter().any(|m| m.id == note.id && m.internal));
     // The widget's history and resume read the visitor's web-chat conversations of its
-    // inbox and their messages exactly like this (gateway/src/webchat.rs): no note.
+    // inbox and their messages exactly like this (gateway/src/webchat/mod.rs): no note.
     let filter = ConversationFilter {
         contact_id: Some(c.contact_id.clone()),
         inbox: Some("webchat:default".into()),

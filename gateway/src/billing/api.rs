@@ -6,6 +6,34 @@
 //!   the first one and issues no number.
 //! - Numbers follow `portal.invoice_pattern` / `portal.estimate_pattern`.
 //! - Bad input is refused with the field named and nothing stored.
+//!
+//! The routes: `POST /api/v1/invoices`, `/estimates`, `/companies`,
+//! `/documents/{id}/send|void|payments`. Documents come in through this API and the agents'
+//! `/billing` pages (`billing/pages.rs`, the editor in `billing/form.rs`), both through
+//! `create_document` in `kit/billing/documents.rs`. Sending (`kit/billing/dispatch.rs`)
+//! queues the localized mail as a message of the document's own conversation (thread
+//! `billing:<id>`, opened by `Store::open_conversation_for`), with a button whose address
+//! `portal-link:/portal/…` the email sender turns into a fresh sign-in link as it writes
+//! each mail (`LinkMinter`), so only hashes are stored. The card in the conversation
+//! follows the document's status (first view, payments, void), and each payment adds a
+//! payment card; the agents' page replaces changed cards live. Pay Now (`portal/pay.rs`)
+//! makes a Checkout Session through `stripe.api_base` with an `Idempotency-Key` of the
+//! invoice, the amount and the paid amount so far, so a double click makes one session; the
+//! payment itself is recorded only by the webhook. Accepting an estimate makes a draft
+//! invoice of its lines, once (`external_id` `estimate:<id>`).
+//!
+//! Tests: e2e `portal::an_invoice_goes_out_by_mail_and_is_paid_through_checkout` (real
+//! Dovecot and SMTP capture, PostgreSQL and Redis, a Stripe double fed with the fixture:
+//! bad API input, admin-only writes, the mail and its link, the token never stored, a
+//! scanner's prefetch, a partial then full payment, one session per double click, the cards
+//! and their events, estimates accepted once, declined and expired), and browser
+//! `portal.test.mjs` (the same path in Chromium, Paid live in a second tab and on the
+//! agent's page, the ZIP's PDF through `pdftoppm`, the billing pages; screenshots and axe).
+//!
+//! `POST /api/v1/invoices/import` reads a CSV file (`portal::csv`: RFC 4180, one row per
+//! line item, rows of one `external_id` make one invoice), checks every row, contacts and
+//! dates included, before making any, and names each bad row; importing again makes nothing
+//! new (same e2e test).
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};

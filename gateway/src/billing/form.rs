@@ -3,6 +3,13 @@
 //! as people write them (`1.234,50`, `1,5`, `23`), read back into minor units, thousandths
 //! and basis points; the totals are always the lines'. Bad input shows the form again with
 //! every problem named and stores nothing.
+//!
+//! The pages: `/billing/new` (a new document) and `/billing/documents/{id}/edit` (a draft).
+//! Amounts are read by `portal::locale::parse_amount`, which refuses a sign or letters
+//! inside the number; "Save and send" dispatches the document. Tests: unit
+//! `billing::form::tests::*`, e2e
+//! `portal::admins_write_invoices_on_their_pages_and_edit_drafts` (totals worked out by
+//! hand, a sent document no longer edited, supervisors refused).
 
 use askama::Template;
 use axum::body::Bytes;

@@ -3,6 +3,15 @@
 //! a paid checkout records the payment and a refunded charge its refunds, each once per
 //! Stripe reference (`Store::record_payment`), so a late, repeated or racing delivery never
 //! counts twice and a failed payment never undoes one. What each event did is kept.
+//!
+//! A bad signature is answered 400. The event's effects come from `portal::stripe::actions`
+//! (a paid checkout session pays its `client_reference_id` invoice under its payment
+//! intent; a refunded charge records each refund; a failed asynchronous payment records and
+//! undoes nothing), applied through the ledger; a refusal (another currency, no such
+//! invoice) is answered 200, logged and kept with the event, so Stripe does not retry it
+//! forever (e2e `stripe::stripe_events_pay_an_invoice_exactly_once`: forged, stale and
+//! unsigned deliveries, a repeat, six racing deliveries of one payment, a late failure, a
+//! currency mismatch and a refund delivered twice).
 
 use axum::Json;
 use axum::body::Bytes;

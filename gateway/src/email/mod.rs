@@ -3,6 +3,12 @@
 //! is read as the email channel reads mail (`channels::email`) and appended to the inbound
 //! stream; the answer says it is durable. Fetching the same message twice stores it once
 //! (its `Message-ID`, or the hash of its bytes, is the idempotency key).
+//!
+//! This is the HTTP way into the one intake every message takes, from IMAP or HTTP
+//! (`kit/mail/`, described there). Tests of the relay path:
+//! `email::mail_posted_by_a_relay_threads_and_refuses_what_it_must`,
+//! `email::mail_attachments_are_kept_and_an_oversized_one_is_named`,
+//! `email::a_looping_sender_is_held_back_and_our_own_mail_opens_nothing`.
 
 use axum::Json;
 use axum::body::Bytes;

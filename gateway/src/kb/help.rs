@@ -2,6 +2,24 @@
 //! with a search box that answers as the client types; `/help/{lang}/{slug}` shows one
 //! article, its translations, related articles and "was this helpful?". Public pages:
 //! only published articles exist here, whatever the URL.
+//!
+//! `/help` picks the browser's language. The search box asks `/help/search.json` (excerpts
+//! escaped by the server, matched words marked). A vote is one per voter cookie,
+//! changeable, counted on the article. `/sitemap.xml` is here too. Anything but a published
+//! article is a 404, whatever the URL. Every portal page links to the help center from its
+//! footer.
+//!
+//! The widget shows a bot answer's article as a link and its quick replies as buttons under
+//! the newest message; clicking one sends its text. When the business has published
+//! articles (the welcome frame's `help`), the widget also searches them before the visitor
+//! writes: a search button in its header (and a "Find an answer right away" button while
+//! the conversation is empty) opens a search as you type over `/help/search.json`; a result
+//! opens inside the widget from `/help/article.json` (title, the body through the same
+//! sanitizer, its help-center address; published articles only, readable from any page
+//! without cookies), with "Back to results" and "Still need help? Chat with us" (browser
+//! test `help.test.mjs`, screenshots `widget-help-*`; e2e
+//! `kb::article_changes_reach_every_node_and_the_command_line_keeps_its_contract` for the
+//! 404s of internal articles).
 
 use std::sync::Arc;
 

@@ -2,6 +2,21 @@
 //! votes, the editor with a preview and the revision history, the questions the bot could
 //! not answer grouped so the gaps show, and an agent's good reply turned into a draft
 //! article in two clicks (N1 keeps the knowledge base current).
+//!
+//! `/kb` lists every article with its votes and a search over all of them; `/kb/new` and
+//! `/kb/{id}/edit` are the editor (Markdown preview through the same renderer as the help
+//! center, the revision history, a save based on an old version refused); `/kb/gaps` groups
+//! the questions the bot could not answer in the last 30 days by the article it thought
+//! closest; "Save as article" under an agent's reply (`/kb/from-reply/{message}`, only for
+//! a conversation the agent may see) opens a draft made of the client's question and the
+//! reply. In a conversation, a bot answer shows the articles it came from and how sure the
+//! bot was (`RichContent.confidence`, thousandths, shown to agents only), and the side
+//! panel suggests articles for the client's latest message (internal ones included) with
+//! "Insert link" and "This answers it" (`/kb/learn`: the client's message becomes a learned
+//! question of that article, and the classifier is rebuilt). Browser test `help.test.mjs`
+//! (search as you type, article, vote, bot answer, handoff, silence after the agent,
+//! sources and suggestions, a reply saved and published as an article; screenshots
+//! `help-*`, `widget-bot-*`, `inbox-bot-sources`, `kb-*`).
 
 use std::collections::HashMap;
 

@@ -6,6 +6,18 @@
 //! with only when that type is an image or a PDF (told by content when it was taken);
 //! anything else is an opaque download. Nothing is ever sniffed or rendered as a page:
 //! `nosniff`, a sandboxing policy, and PDFs and unknown types as attachments.
+//!
+//! **Architecture Invariant:** a stored file is read only through a message that carries
+//! it: by an agent who may see that message's conversation (`/blobs/{key}`, in the route
+//! table the scope test walks), or by the visitor whose own web-chat conversation shows it
+//! (`webchat/attachments.rs`; never through a note); any other key is 404, as for one never
+//! stored. `message_blobs`, kept by a trigger on `messages`, indexes which message carries
+//! which blob
+//! (`attachments::attachments_are_read_only_through_messages_the_reader_may_see`, e2e
+//! `webchat::files_are_taken_by_content_and_size_and_given_back_only_to_their_owner_*`,
+//! `inbox::every_route_keeps_to_the_callers_scope_*`). A widget upload's type is its magic
+//! bytes' (`blob::KnownType::sniff`), and a message names its files by a receipt signed for
+//! its visitor, so it carries only files stored for that visitor with the type found.
 
 use axum::body::Body;
 use axum::extract::{Path, State};

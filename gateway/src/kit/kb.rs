@@ -6,6 +6,18 @@
 //! in a consumer group of its own (`kb-<node>`), so every node's index follows every
 //! change without a restart and without a full rebuild. At start the index is compared with
 //! the database (article versions) and only what differs is indexed again.
+//!
+//! `Kb` holds the index in `<data_dir>/kb-index` (one writer per data dir: each node has
+//! its own), compared with the database at start (`Kb::sync`). Saving an article (import or
+//! editor) indexes it on that node at once and appends `{"id","version"}` to the `kb` topic
+//! (e2e `kb::article_changes_reach_every_node_and_the_command_line_keeps_its_contract`).
+//! The bot's classifier is rebuilt off the async threads within two seconds of a change or
+//! a learned question. With `[bot] enabled = true` the router leaves new conversations to
+//! the bot (`people_first` off) and a `BotWorker` runs `bots::hook::KbBot`; thresholds per
+//! channel and handoff keywords are settings. `kb import` / `export` / `search` / `reindex`
+//! and `bot ask` are the command line (`cli/kb.rs`; `bot ask --json -`: one JSON line per
+//! input line); an importer that cannot take a running server's index leaves the change to
+//! the stream.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

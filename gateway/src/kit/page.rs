@@ -2,6 +2,33 @@
 //! the page error, field errors on forms, the embedded assets, and the route-table types
 //! (`Access`, `RouteSpec`) each surface declares its pages with; the route-scope test
 //! walks every surface's table.
+//!
+//! The agent pages (`inbox/`, `account/`, `admin/`): askama templates
+//! (`gateway/templates/`), Fluent texts in en, es and pt-BR (`gateway/locales/`, read by
+//! `kit/i18n.rs`), and assets embedded in the binary (`gateway/assets/`: one CSS file of
+//! custom properties, a small script for live updates, shortcuts and saved replies, an SVG
+//! sprite of our own icons, and htmx, vendored unmodified with its licence).
+//! `kit/session.rs` is the session cookie and the CSRF guard, `account/pages.rs` sign-in,
+//! two-step verification, links and the account page (shared bits in `kit/auth.rs` and
+//! `kit/limits.rs`), `inbox/pages.rs` the list and the conversation, `inbox/socket.rs` the
+//! inbox's websocket, `admin/pages.rs` users, `inbox/saved.rs` saved replies,
+//! `inbox/dashboard.rs` the supervisor dashboard. `inbox/api.rs` is every inbox action over
+//! the JSON API; `ops/openapi.rs` describes the API from the same table the router is built
+//! from.
+//!
+//! **Architecture Invariant:** every page route and every API route is declared once, in
+//! its surface's table (gathered by `app::page_table()` and `app::api_table()`; the API's
+//! route type is in `kit/api.rs`), with the access it needs; the routers are built from
+//! those tables and nothing else, `/api/openapi.json` is made from the API's, and the
+//! route-scope test walks both: an agent of another team and a coordinator of another
+//! company get "not found" for a conversation outside their scope on every route that names
+//! one, a supervisor gets 403 on every route that writes, and admin pages are for admins
+//! (e2e `inbox::every_route_keeps_to_the_callers_scope_embedded`, `…_postgres_redis`,
+//! `inbox::the_api_does_what_the_inbox_does_and_describes_it`). Scope is checked before a
+//! body is read, so a malformed body does not reveal whether a conversation exists. In the
+//! store, every query an agent triggers carries `Caller::condition`
+//! (`inbox::no_view_filter_search_or_count_leaves_the_callers_scope`,
+//! `workflow::supervisors_read_everything_and_write_nothing`).
 
 use askama::Template;
 

@@ -8,6 +8,17 @@
 //!   the `X-CSRF-Token` header (a form with files: its first field); before sign-in, a random `__Host-sb_csrf` cookie plays
 //!   the session's part (double submit). A request the browser marks as cross-site
 //!   (`Sec-Fetch-Site`), or whose `Origin` is another host, is refused before that.
+//!
+//! **Architecture Invariant:** only the session cookie's SHA-256 is stored; sign-in issues
+//! a new id (a planted one is ended) and passing the second factor another; every unsafe
+//! request carries the session's CSRF token and is refused when the browser marks it
+//! cross-site or its `Origin` is another host (e2e
+//! `inbox::sign_in_rotates_the_session_and_csrf_stops_cross_site_posts`; conformance
+//! `accounts::rotation_kills_the_old_token`,
+//! `accounts::sessions_end_when_idle_and_at_the_absolute_limit`). A TOTP code is accepted
+//! once, within one step either side, even when used twice at once
+//! (`accounts::totp_codes_are_taken_once_within_one_step`,
+//! `accounts::one_code_used_twice_at_once_passes_once`; browser `inbox.test.mjs`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Request, State};

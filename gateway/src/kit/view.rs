@@ -1,6 +1,12 @@
 //! Turning domain values into what the templates show: labels in the viewer's language,
 //! icons, times, message and card views. Templates escape everything they print; the only
 //! HTML built here ([`marked_snippet`]) escapes its text first.
+//!
+//! **Architecture Invariant:** customer text reaches the pages only through askama's
+//! escaping; the one piece of markup built in code, a search snippet's `<mark>`, escapes
+//! the text first and never leaves an element open (e2e
+//! `inbox::customer_markup_renders_inert_in_list_view_and_search`,
+//! `kit::view::tests::snippets_escape_everything_but_their_marks`).
 
 use switchboard_core::domain::{
     AuthorKind, Card, CardPayload, Channel, DeliveryState, Direction, Message, Priority, Status,

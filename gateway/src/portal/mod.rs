@@ -5,6 +5,19 @@
 //! Every route is declared once, in [`table`], with the access it needs; the route-scope
 //! test walks the same table. A client's documents are always read through its
 //! [`ClientScope`], built from the session, never from an id in the URL.
+//!
+//! The routes, behind the agents' session and CSRF guard: `/portal/login` (a link asked for
+//! is mailed in the background and the answer is the same for any address),
+//! `/portal/link/{token}` (GET and HEAD show a confirmation and never use the link; the
+//! POST uses it once and opens a new session), `/portal` (totals per currency, the invoice
+//! table sortable, filterable, paginated, with select-all), `/portal/invoices/{number}`
+//! (marks Viewed), `…/pdf`, `…/state` (the page polls it to follow a payment),
+//! `POST /portal/invoices/zip` (only the client's own invoices, whatever numbers are
+//! posted), and `/portal/activity`, `POST /portal/invoices/{number}/pay` and
+//! `POST /portal/estimates/{number}/answer`. Tests: e2e
+//! `portal::magic_links_sign_clients_in_once_and_show_their_own_invoices`,
+//! `portal::every_portal_route_keeps_a_client_to_its_company` (walks
+//! `portal::route_specs()`).
 
 use askama::Template;
 use axum::Router;

@@ -8,6 +8,64 @@
 //!   events, with the thread read again from the store on each).
 //! - Tickets are found by number in the client's scope only: a client admin sees the
 //!   company's, a client user its own; anyone else's number is "not found".
+//!
+//! With the ticket desk (`kit/desk.rs`), the store's `core/src/store/tickets.rs` and the
+//! channel `channels::portal` (`channels/src/portal.rs`). The Support tab lists the
+//! client's tickets with status and assignee. "Open a new ticket" posts a multipart form
+//! (subject, category, message, up to 5 images or PDFs, and a form key so a form sent twice
+//! opens one ticket). The store opens the ticket's own conversation (thread `ticket:<id>`,
+//! status open, no bot, the first mailbox's inbox and channel so replies are mailed, else
+//! the `portal` inbox), the ticket row, its card, the client's audit line and the ticket's
+//! first message (the form's text and files, by the signed-in client's contact, external id
+//! `ticket:<id>`) in one transaction: a ticket never exists without its first message, and
+//! the conversation is opened with that message's time, so the router has nothing to thread
+//! or update for it. The ticket's number is the conversation's.
+//!
+//! Forms sent at the same moment are opened together (`kit/desk.rs`, the ticket desk: group
+//! commit): one task takes every form waiting, `Store::open_tickets` opens them with one
+//! transaction and a fixed number of multi-row statements, and each form is answered once
+//! it is committed; each keeps its own answer (bad input refuses that form alone, a form
+//! sent twice in the batch or before gets the ticket it opened and stores no second
+//! message, a key stored meanwhile by another node undoes the attempt and the rest go
+//! again). One batch at a time; the forms that arrive meanwhile make the next. On
+//! PostgreSQL the batch is one statement, so one round trip: `switchboard_open_tickets`
+//! (migration 22) takes each table's rows as JSON (`ingest::json_rows`, read by
+//! `jsonb_populate_recordset`), so its text and cached plans are the same whatever the
+//! batch's size; it writes the conversations' inbox activity and search rows itself, once,
+//! with the first message's preview and words, while the inbox triggers stand aside (their
+//! `WHEN` skips them while the batch's transaction-local `switchboard.inbox_rows` is set),
+//! and a key stored meanwhile undoes it with SQLSTATE `SB001`. Conversation numbers come
+//! first from the counter, in a short transaction of their own. SQLite writes the same rows
+//! statement by statement in one transaction, its triggers writing the inbox rows. The
+//! inbox hears of the new conversations, cards and messages per batch. Tests: conformance
+//! `tickets::tickets_sent_together_open_in_one_batch_each_with_its_own_answer` (a form
+//! stored before undoes the PostgreSQL batch, which is then answered and sent again) and
+//! `tickets::a_ticket_is_stored_with_its_first_message` (the message; the inbox row the
+//! triggers would write, field by field, and later messages updating it; its search words
+//! by message, subject and client; one message for a form sent twice; the same message
+//! arriving as a stream envelope is a duplicate); `ticket-bench` for the speed.
+//!
+//! The client's later messages go through the inbound stream like every channel's
+//! (`channels::portal::envelope`, sent as the address the magic link verified; they name
+//! the first one in `replies_to`, so a message to a resolved ticket opens that ticket
+//! again). The page follows the thread by server-sent events
+//! (`/portal/tickets/{number}/events`, a "changed" signal; the thread is read again from
+//! the store). An agent's reply in a ticket's conversation is mailed with a button that
+//! signs the client in on the ticket; the client's mailed reply threads back by
+//! `In-Reply-To`. Only mail counts in a mail's `References` (`Store::thread_references`
+//! keeps to the conversation's channel). Resolving turns the card (`TicketCards`, a
+//! `StatusNotices`); the inbox list shows a Ticket badge. Forms with files carry their CSRF
+//! token as their first field, read by the session guard from the body's first bytes
+//! (`kit::session::first_part`). The portal pages carry the chat widget with the client's
+//! own visitor id (a fresh one at every sign-in, verified on the contact), so the chat is
+//! the client's with no pre-chat form; sign-out forgets it, and a new password or a removal
+//! forgets them all (e2e `trust::the_portals_chat_id_ends_with_the_session`). Tests:
+//! conformance
+//! `tickets::tickets_thread_everything_into_one_conversation_and_stay_in_scope`, e2e
+//! `tickets::a_portal_ticket_is_answered_by_mail_and_the_mailed_reply_threads_back`
+//! (PostgreSQL, Redis, Dovecot: bad forms change nothing, the file to its company only,
+//! SSE, the mailed answer and reply, resolve and reopen), the route-scope test (ticket
+//! routes included), and browser `portal.test.mjs`.
 
 use std::convert::Infallible;
 use std::time::Duration;

@@ -8,6 +8,26 @@
 //!   complete; a session waiting for its code opens no page but the code's.
 //! - A company that requires two-step verification sends a user without it to set it up
 //!   before anything else.
+//!
+//! With the store's `core/src/store/portal_users.rs`. A client admin lists, invites (by
+//! mail, as user or admin) and removes the company's portal users, and may require two-step
+//! verification of all. An invitation is a link carrying the company and role
+//! (`magic_links`, migration 23): it moves nobody; the invitee joins on using it, and only
+//! an address of no company (or of this one) joins, so a staff address or another company's
+//! contact is refused then, and the admin's answer is the same for any address; pending
+//! invitations are listed. A portal user's company is its contact's, read at every request,
+//! and moving the contact ends its sessions. A link signs in its own address's portal user
+//! only (`Store::portal_user_for_link`). A removed user's sessions, links, tokens and chat
+//! ids end; nobody removes themselves or the last admin. Every client may set a password
+//! (`/portal/login/password` then signs in; an agent's password never does) and TOTP (the
+//! agents' store functions); with TOTP on, a sign-in by link or password opens an
+//! incomplete session that reaches no page but `/portal/login/2fa`. A company requiring it
+//! sends users without it to `/portal/account` first. Tests: conformance
+//! `portal::invitations_never_move_another_companys_people`,
+//! `portal::moving_a_contact_moves_its_portal_scope`,
+//! `portal::a_link_signs_in_its_own_address_only`, e2e
+//! `portal::client_admins_manage_users_and_two_step_verification`, the `trust::*` tests
+//! (one per trust boundary, `docs/SECURITY.md`), browser `portal.test.mjs`.
 
 use std::net::SocketAddr;
 

@@ -10,6 +10,21 @@
 //! hours, by the server's clock) and, if not, when they are back. Agents' messages carry
 //! the agent's display name, never its address. Files travel over HTTP
 //! ([`attachments`]); a message names them by the receipt the upload answered.
+//!
+//! **Architecture Invariant:** the widget socket takes only a visitor id the server signed
+//! (HMAC-SHA256 under `webchat.visitor_secret`, else a key kept in the database's `secrets`
+//! table) and gives any other id a fresh one before reading anything, so knowing the id
+//! format reads no one's chat (e2e `webchat::only_visitor_ids_the_server_signed_are_taken`,
+//! `webchat::a_configured_visitor_secret_is_shared_and_the_default_is_per_database`).
+//!
+//! **Architecture Invariant:** with `webchat.allowed_origins` set, a widget upgrade whose
+//! `Origin` is missing or not listed gets 403 `origin_not_allowed` and no socket (e2e
+//! `webchat::only_allowed_origins_open_a_socket`).
+//!
+//! **Architecture Invariant:** every widget socket holds its client address's slot until
+//! its session is dropped, however it ends, and an upgrade over
+//! `webchat.max_sockets_per_ip` gets 429 `too_many_sockets` (e2e
+//! `webchat::sockets_per_address_are_capped`).
 
 pub mod attachments;
 
