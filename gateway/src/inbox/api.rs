@@ -13,7 +13,7 @@ use switchboard_core::domain::{Priority, Role, Status, Tier};
 use switchboard_core::store::{CannedInput, ListFilter, ListQuery, SortBy, View};
 
 use crate::kit::AppState;
-use crate::kit::api::Agent;
+use crate::kit::api::{Agent, body};
 use crate::kit::error::ApiError;
 
 type Reply = Result<Json<Value>, ApiError>;
@@ -108,10 +108,6 @@ pub async fn counts(State(state): State<AppState>, Agent(_, caller): Agent) -> R
 
 /// Reads a JSON body only after the scope check passed, so a conversation out of reach is
 /// "not found" whatever the body says.
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    Ok(b?.0)
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
