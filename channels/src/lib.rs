@@ -17,3 +17,4 @@
 pub mod email;
 pub mod portal;
 pub mod webchat;
+pub mod whatsapp;

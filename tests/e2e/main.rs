@@ -16,3 +16,4 @@ mod stripe;
 mod tickets;
 mod trust;
 mod webchat;
+mod whatsapp;

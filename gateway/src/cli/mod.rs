@@ -8,6 +8,7 @@ pub mod email;
 pub mod kb;
 pub mod portal;
 pub mod user;
+pub mod whatsapp;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ pub enum Command {
     /// The client portal.
     #[command(subcommand)]
     Portal(portal::PortalCommand),
+    /// The WhatsApp channel's tools.
+    #[command(subcommand)]
+    Whatsapp(whatsapp::WhatsappCommand),
     /// The knowledge base.
     #[command(subcommand)]
     Kb(kb::KbCommand),
@@ -87,6 +91,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Company(cmd) => company::run(cmd, config).await,
         Command::Email(cmd) => email::run(cmd, config).await,
         Command::Portal(cmd) => portal::run(cmd, config).await,
+        Command::Whatsapp(cmd) => whatsapp::run(cmd),
         Command::Kb(cmd) => kb::run(cmd, config).await,
         Command::Bot(cmd) => kb::bot(cmd, config).await,
     }
