@@ -313,7 +313,14 @@ fn message(m: &Value) -> Event {
     }
     e.referral = m.get("referral").cloned();
     content(&kind_of, m, &mut e);
-    e.kind_of = kind_of;
+    // A system notice is typed by what happened (`user_changed_number`, …).
+    e.kind_of = if kind_of == "system" {
+        m.get("system")
+            .and_then(|b| s(b, "type"))
+            .unwrap_or(kind_of)
+    } else {
+        kind_of
+    };
     e
 }
 
@@ -373,7 +380,6 @@ fn content(t: &str, m: &Value, e: &mut Event) {
         "system" => {
             e.text = s(&body, "body");
             e.new_wa_id = s(&body, "wa_id");
-            e.status = s(&body, "type");
             e.raw = Some(m.clone());
         }
         _ => e.raw = Some(m.clone()),
@@ -538,12 +544,12 @@ mod tests {
         assert!(u.raw.is_some());
         let n = one("system_phone_number_change.json");
         assert_eq!(
-            (n.kind, n.status.as_deref()),
-            ("system", Some("user_changed_number"))
+            (n.kind, n.kind_of.as_str(), n.status.as_deref()),
+            ("system", "user_changed_number", None)
         );
         assert_eq!(n.new_wa_id.as_deref(), Some("972912345678"));
         let i = one("system_identity_change.json");
-        assert_eq!(i.status.as_deref(), Some("customer_identity_changed"));
+        assert_eq!(i.kind_of, "customer_identity_changed");
     }
 
     #[test]
