@@ -12,7 +12,7 @@
 use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::domain::{ArticleRef, Channel, RichContent};
+use switchboard_core::domain::{ArticleRef, Button, Channel, RichContent};
 use switchboard_kb::Lang;
 
 use crate::brain::{Brain, Guess, Known};
@@ -164,6 +164,8 @@ struct Words {
     solved: &'static str,
     yes: &'static str,
     person: &'static str,
+    /// `person` within WhatsApp's 20 characters for a reply button.
+    person_button: &'static str,
     read_more: &'static str,
     glad: &'static str,
     handing: &'static str,
@@ -177,6 +179,7 @@ fn words(l: Lang) -> Words {
             solved: "Did this solve it?",
             yes: "Yes, thanks",
             person: "Talk to a person",
+            person_button: "Talk to a person",
             read_more: "Read the whole article",
             glad: "Glad it helped! Write again any time.",
             handing: "I'm passing you to a person from our team; they will answer here.",
@@ -187,6 +190,7 @@ fn words(l: Lang) -> Words {
             solved: "¿Esto lo resolvió?",
             yes: "Sí, gracias",
             person: "Hablar con una persona",
+            person_button: "Hablar con persona",
             read_more: "Leer el artículo completo",
             glad: "¡Qué bueno que ayudó! Escríbanos cuando quiera.",
             handing: "Le paso con una persona de nuestro equipo; le responderá aquí.",
@@ -197,6 +201,7 @@ fn words(l: Lang) -> Words {
             solved: "Isso resolveu?",
             yes: "Sim, obrigado",
             person: "Falar com uma pessoa",
+            person_button: "Falar com uma pessoa",
             read_more: "Ler o artigo completo",
             glad: "Que bom que ajudou! Escreva quando quiser.",
             handing: "Vou passar você para uma pessoa da nossa equipe; ela vai responder aqui.",
@@ -550,6 +555,26 @@ fn article_reply(k: &Known, url: String, channel: Channel, lang: Lang) -> (Strin
             "{}\n\n{}\n\n{}: {url}\n\n{}",
             k.title, k.summary, w.read_more, w.email_hint
         ),
+        // WhatsApp draws reply buttons (at most 20 characters each); the link stays in
+        // the words, which WhatsApp previews.
+        Channel::Whatsapp => {
+            content.buttons = vec![
+                Button {
+                    id: "bot:yes".into(),
+                    title: w.yes.to_owned(),
+                    url: None,
+                },
+                Button {
+                    id: "bot:person".into(),
+                    title: w.person_button.to_owned(),
+                    url: None,
+                },
+            ];
+            format!(
+                "{}\n\n{}\n\n{}: {url}\n\n{}",
+                k.title, k.summary, w.read_more, w.solved
+            )
+        }
         // The widget shows the article as a link of its own.
         Channel::Webchat | Channel::Portal => {
             content.quick_replies = vec![w.yes.to_owned(), w.person.to_owned()];
@@ -585,6 +610,23 @@ mod tests {
             status,
             translation_group: group.into(),
             ..Article::published(id, lang, title, &body, qs)
+        }
+    }
+
+    #[test]
+    fn whatsapp_buttons_fit_and_are_understood_when_tapped() {
+        for l in [Lang::En, Lang::Es, Lang::Pt] {
+            let w = words(l);
+            for title in [w.yes, w.person_button] {
+                assert!(title.chars().count() <= 20, "{title}");
+            }
+            // A tapped button comes back as its title.
+            assert!(is_yes(w.yes), "{}", w.yes);
+            assert!(
+                handoff::asks_for_person(w.person_button),
+                "{}",
+                w.person_button
+            );
         }
     }
 
@@ -702,10 +744,8 @@ mod tests {
             "{}",
             o.text
         );
-        assert_eq!(
-            o.content.quick_replies,
-            vec!["Yes, thanks", "Talk to a person"]
-        );
+        let titles: Vec<&str> = o.content.buttons.iter().map(|b| b.title.as_str()).collect();
+        assert_eq!(titles, vec!["Yes, thanks", "Talk to a person"]);
         assert_eq!(o.memory.awaiting.as_deref(), Some("pay-en"));
         // In Portuguese, the Portuguese translation.
         let o = decide(

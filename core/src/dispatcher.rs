@@ -72,6 +72,8 @@ pub struct Outgoing {
     pub references: Vec<String>,
     pub subject: Option<String>,
     pub inbox_settings: serde_json::Value,
+    /// When the contact last wrote here (WhatsApp's 24-hour reply window counts from it).
+    pub last_inbound_at: Option<i64>,
 }
 
 /// A channel's outbound side.
@@ -394,6 +396,7 @@ impl Dispatcher {
                 .await?,
             subject: conversation.subject.clone(),
             inbox_settings: store.inbox_settings(&conversation.inbox).await?,
+            last_inbound_at: store.last_inbound_at(&conversation.id).await?,
             conversation,
             message,
         };

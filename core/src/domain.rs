@@ -65,7 +65,10 @@ text_enum!(
 );
 text_enum!(
     /// How a contact is recognised on a channel. One contact may have many identities.
-    IdentityKind { Email => "email", Phone => "phone", Whatsapp => "whatsapp", Visitor => "visitor" }
+    IdentityKind {
+        Email => "email", Phone => "phone", Whatsapp => "whatsapp", WhatsappUser => "whatsapp_user",
+        Visitor => "visitor"
+    }
 );
 text_enum!(
     /// Conversation status. Every status but `resolved` keeps the conversation open for threading.
@@ -140,6 +143,7 @@ impl Identity {
             IdentityKind::Email => Self::email(value),
             IdentityKind::Phone => Self::phone(value),
             IdentityKind::Whatsapp => Self::whatsapp(value),
+            IdentityKind::WhatsappUser => Self::whatsapp_user(value),
             IdentityKind::Visitor => Self::visitor(value),
         }
     }
@@ -206,6 +210,29 @@ impl Identity {
         })
     }
 
+    /// A WhatsApp business-scoped user id (`US.13491208655302741918`): what Meta sends
+    /// instead of the number when a user hides it. A country code, a dot, then letters,
+    /// digits and dots.
+    pub fn whatsapp_user(value: &str) -> Result<Self> {
+        let v = value.trim();
+        let ok = v.len() <= 128
+            && v.split_once('.').is_some_and(|(cc, rest)| {
+                cc.len() == 2
+                    && cc.chars().all(|c| c.is_ascii_uppercase())
+                    && !rest.is_empty()
+                    && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+            });
+        if !ok {
+            return Err(Error::invalid(format!(
+                "WhatsApp user id {v:?} is not valid"
+            )));
+        }
+        Ok(Self {
+            kind: IdentityKind::WhatsappUser,
+            value: v.to_owned(),
+        })
+    }
+
     /// A web-chat visitor id, as the server issued it.
     pub fn visitor(value: &str) -> Result<Self> {
         let v = value.trim();
@@ -253,10 +280,10 @@ pub struct Attachment {
     pub content_id: Option<String>,
 }
 
-/// The envelope schema this build writes. Older entries (version 1) read as version 2 with
-/// the new fields empty; fields a build does not know are kept in `unknown` and written
+/// The envelope schema this build writes (3 added `content`). Older entries read as this
+/// version with the new fields empty; fields a build does not know are kept in `unknown` and written
 /// back out, so a rolling upgrade loses nothing.
-pub const ENVELOPE_VERSION: u32 = 2;
+pub const ENVELOPE_VERSION: u32 = 3;
 
 fn envelope_v1() -> u32 {
     1
@@ -316,6 +343,10 @@ pub struct Envelope {
     pub html: Option<SanitizedHtml>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Structured content the channel carries beside the text (a reaction, a place, a
+    /// reply's context, media still to fetch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<RichContent>,
     /// An auto-reply, a bounce, a vacation notice: never opens a conversation and never
     /// reaches the bot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -357,6 +388,7 @@ impl Envelope {
             full_text: None,
             html: None,
             attachments: Vec::new(),
+            content: None,
             auto_submitted: false,
             received_at,
             unknown: Default::default(),
@@ -388,6 +420,10 @@ pub struct Receipt {
     #[serde(default)]
     pub error_title: Option<String>,
     pub at: i64,
+    /// What the channel says about the delivery beyond its state (WhatsApp's pricing and
+    /// conversation), as JSON text, kept with the receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The fields of [`Envelope`] this build knows.
@@ -409,6 +445,7 @@ const ENVELOPE_FIELDS: &[&str] = &[
     "full_text",
     "html",
     "attachments",
+    "content",
     "auto_submitted",
     "received_at",
 ];
@@ -591,6 +628,63 @@ pub struct RichContent {
     /// How sure the bot was of this answer, in thousandths: shown to agents, never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<u16>,
+    /// The channel's id of the message this one answers (WhatsApp `context`), when the
+    /// channel names one. Outbound: the message to quote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    /// A reaction to another message instead of text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<Reaction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// A file the channel still holds: fetched after the message is stored, then kept as
+    /// an attachment (or marked unavailable, with the reason).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<RemoteMedia>,
+    /// The message was forwarded (`Some(true)`: many times).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<bool>,
+    /// What the channel sent that has no field here (shared contacts, an ad referral, an
+    /// order, an unsupported message, a status's pricing), as its JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+}
+
+/// A reaction: `emoji` on the message the channel calls `to`; an empty emoji removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub to: String,
+}
+
+/// A shared place. Degrees as text, as the channel sent them (no float equality games).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: String,
+    pub longitude: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// A file named by the channel (a WhatsApp media id) and what became of fetching it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteMedia {
+    pub id: String,
+    /// `image`, `audio`, `voice`, `video`, `document`, `sticker`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// `pending`, `kept` (now an attachment) or `unavailable`.
+    pub state: String,
+    /// Why it is unavailable, in words an agent can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -872,11 +966,11 @@ mod tests {
     fn envelopes_keep_fields_they_do_not_know() {
         // An entry written by a newer node: a field this build does not know survives a
         // read and a write.
-        let newer = r#"{"v":3,"id":"m1","channel":"email","inbox":"support","external_id":"<a@x>","sender":{"kind":"email","value":"ana@x.com"},"text":"hi","received_at":1,"priority_hint":"urgent","labels":["vip"]}"#;
+        let newer = r#"{"v":4,"id":"m1","channel":"email","inbox":"support","external_id":"<a@x>","sender":{"kind":"email","value":"ana@x.com"},"text":"hi","received_at":1,"priority_hint":"urgent","labels":["vip"]}"#;
         let Inbound::Message(e) = Inbound::parse(newer).unwrap() else {
             panic!()
         };
-        assert_eq!(e.v, 3);
+        assert_eq!(e.v, 4);
         assert_eq!(e.unknown["priority_hint"], "urgent");
         let again: serde_json::Value = serde_json::to_value(&*e).unwrap();
         assert_eq!(again["priority_hint"], "urgent");
@@ -904,6 +998,7 @@ mod tests {
             error_code: None,
             error_title: None,
             at: 5,
+            detail: None,
         };
         let payload = Inbound::Receipt(r.clone()).to_payload().unwrap();
         assert_eq!(Inbound::parse(&payload).unwrap(), Inbound::Receipt(r));

@@ -403,6 +403,21 @@ impl Workflow {
         text: &str,
         idempotency_key: Option<String>,
     ) -> Result<Queued> {
+        self.reply_with(caller, outbox, conversation_id, text, None, idempotency_key)
+            .await
+    }
+
+    /// Queues an agent's reply with structured content beside the text (a WhatsApp
+    /// template, reply buttons, a reaction, the message it answers).
+    pub async fn reply_with(
+        &self,
+        caller: &Caller,
+        outbox: &Outbox,
+        conversation_id: &str,
+        text: &str,
+        content: Option<crate::domain::RichContent>,
+        idempotency_key: Option<String>,
+    ) -> Result<Queued> {
         self.writable(caller, conversation_id).await?;
         let mut new = NewOutbound::text(
             conversation_id,
@@ -410,6 +425,7 @@ impl Workflow {
             Some(&caller.user_id),
             text,
         );
+        new.content = content.filter(|c| !c.is_empty());
         new.idempotency_key = idempotency_key;
         outbox.queue(&new).await
     }

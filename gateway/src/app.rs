@@ -83,6 +83,7 @@ pub fn routes(state: AppState) -> axum::Router {
         .merge(crate::portal::routes(&state))
         .merge(crate::webchat::routes())
         .merge(crate::email::routes())
+        .merge(crate::whatsapp::routes(&state))
         .merge(crate::ops::routes(&state, &specs))
         .nest("/api/v1", api)
         .layer(axum::extract::DefaultBodyLimit::max(256 * 1024))
@@ -200,6 +201,22 @@ impl AppState {
             blobs.clone(),
             store.clone(),
         ));
+        let whatsapp = Arc::new(crate::kit::whatsapp::Whatsapp::new(
+            &config,
+            blobs.clone(),
+            ids.clone(),
+        )?);
+        // Each number's inbox names its team, read when a conversation opens there.
+        for n in whatsapp.all() {
+            store
+                .put_inbox(
+                    &ids,
+                    &n.inbox(),
+                    Channel::Whatsapp,
+                    &serde_json::json!({ "team": n.team }),
+                )
+                .await?;
+        }
         let tickets = crate::kit::desk::TicketDesk::start(crate::kit::desk::Parts {
             store: store.clone(),
             ids: ids.clone(),
@@ -219,6 +236,7 @@ impl AppState {
             reply_tokens,
             email_sender: email_sender.clone(),
             mailboxes,
+            whatsapp,
             shutdown,
             visitors,
             allowed_origins: Arc::new(allowed_origins),
@@ -282,6 +300,7 @@ impl AppState {
         let mut senders: HashMap<Channel, Arc<dyn Sender>> = HashMap::new();
         senders.insert(Channel::Webchat, Arc::new(WebchatSender));
         senders.insert(Channel::Email, self.email_sender.clone());
+        senders.insert(Channel::Whatsapp, self.whatsapp.sender.clone());
         senders.insert(
             Channel::Portal,
             Arc::new(switchboard_channels::portal::PortalSender),
@@ -349,6 +368,14 @@ impl Application {
         // One reader per IMAP mailbox (and those added later on the settings page).
         state.mailboxes.start_all(&state, workers.clone());
         let dispatcher = tokio::spawn(state.dispatcher().run(workers.clone()));
+        let media = tokio::spawn(crate::kit::whatsapp::run_media(
+            state.clone(),
+            workers.clone(),
+        ));
+        let templates = tokio::spawn(crate::kit::whatsapp::run_templates(
+            state.clone(),
+            workers.clone(),
+        ));
         // Every node's index follows article changes; the bot answers when enabled.
         let kb = state.open_kb().await?;
         let follower = tokio::spawn(kb.clone().follow(state.node.name.clone(), workers.clone()));
@@ -428,6 +455,8 @@ impl Application {
         let finished = tokio::time::timeout(grace, async {
             let _ = router.await;
             let _ = dispatcher.await;
+            let _ = media.await;
+            let _ = templates.await;
             let _ = follower.await;
             if let Some(bot) = bot {
                 let _ = bot.await;

@@ -123,6 +123,7 @@ pub struct Config {
     pub business_hours: BusinessHoursConfig,
     pub sla: SlaSettings,
     pub email: EmailConfig,
+    pub whatsapp: WhatsappConfig,
     pub stripe: StripeConfig,
     pub portal: PortalConfig,
     pub bot: BotConfig,
@@ -436,6 +437,141 @@ impl Default for EmailConfig {
     }
 }
 
+/// WhatsApp Business numbers (`[[whatsapp.numbers]]`) and how their media are kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsappConfig {
+    /// The Graph API's base, version included.
+    pub graph_url: String,
+    pub numbers: Vec<WhatsappNumber>,
+    /// Largest file kept from a customer, in bytes; a larger one is named, not kept.
+    pub max_media_bytes: u64,
+    /// File types kept from customers (WhatsApp's own media types by default).
+    pub media_types: Vec<String>,
+    /// Largest webhook delivery accepted, in bytes.
+    pub max_webhook_bytes: usize,
+    /// Tries to fetch one file before it is shown as unavailable.
+    pub media_attempts: u32,
+}
+
+impl Default for WhatsappConfig {
+    fn default() -> Self {
+        Self {
+            graph_url: "https://graph.facebook.com/v21.0".into(),
+            numbers: Vec::new(),
+            max_media_bytes: 16 * 1024 * 1024,
+            media_types: [
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "video/mp4",
+                "video/3gpp",
+                "audio/aac",
+                "audio/amr",
+                "audio/mpeg",
+                "audio/mp4",
+                "audio/ogg",
+                "application/pdf",
+                "text/plain",
+                "application/msword",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.ms-excel",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.ms-powerpoint",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            max_webhook_bytes: 3 * 1024 * 1024,
+            media_attempts: 5,
+        }
+    }
+}
+
+/// One WhatsApp Business number: its Cloud API ids and credentials, and where its
+/// conversations go.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WhatsappNumber {
+    /// Its name in the inbox (`whatsapp:<name>`): `a-z 0-9 -`.
+    pub name: String,
+    /// The Cloud API's id of the number (webhooks name it in `metadata.phone_number_id`).
+    pub phone_number_id: String,
+    /// The number as customers see it, for the pages.
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    /// The WhatsApp Business Account, whose message templates are listed.
+    #[serde(default)]
+    pub business_account_id: Option<String>,
+    /// The access token (a system user's) the Graph API is called with.
+    pub token: Secret,
+    /// The Meta app's secret: it signs every webhook delivery.
+    pub app_secret: Secret,
+    /// What Meta presents when the webhook is set up (`hub.verify_token`).
+    pub verify_token: Secret,
+    /// New conversations on this number go to this team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Sends per second (Meta allows 80 by default).
+    #[serde(default = "default_messages_per_second")]
+    pub messages_per_second: u32,
+}
+
+fn default_messages_per_second() -> u32 {
+    20
+}
+
+impl WhatsappNumber {
+    /// Checks one number's settings: the field at fault and why.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.name.is_empty()
+            || self.name.len() > 40
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(("name", "must be a-z, 0-9 and -".to_string()));
+        }
+        let digits =
+            |s: &str| !s.is_empty() && s.len() <= 32 && s.chars().all(|c| c.is_ascii_digit());
+        if !digits(&self.phone_number_id) {
+            return Err((
+                "phone_number_id",
+                "must be the number's id: digits".to_string(),
+            ));
+        }
+        if self
+            .business_account_id
+            .as_deref()
+            .is_some_and(|b| !digits(b))
+        {
+            return Err(("business_account_id", "must be digits".to_string()));
+        }
+        if self.token.expose().trim().is_empty() {
+            return Err(("token", "must be given".to_string()));
+        }
+        if self.app_secret.expose().chars().count() < 16 {
+            return Err(("app_secret", "must be at least 16 characters".to_string()));
+        }
+        if self.verify_token.expose().chars().count() < 8 {
+            return Err(("verify_token", "must be at least 8 characters".to_string()));
+        }
+        if !(1..=1000).contains(&self.messages_per_second) {
+            return Err((
+                "messages_per_second",
+                "must be between 1 and 1000".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The inbox's id in conversations.
+    pub fn inbox(&self) -> String {
+        format!("whatsapp:{}", self.name)
+    }
+}
+
 /// OAuth2 for a mailbox (Google, Microsoft 365): a refresh token, exchanged at the
 /// provider's token endpoint for the access tokens IMAP and SMTP present.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -679,6 +815,7 @@ impl Default for Config {
             business_hours: BusinessHoursConfig::default(),
             sla: SlaSettings::default(),
             email: EmailConfig::default(),
+            whatsapp: WhatsappConfig::default(),
             stripe: StripeConfig::default(),
             portal: PortalConfig::default(),
             bot: BotConfig::default(),
@@ -867,6 +1004,37 @@ impl Config {
             if let Err((field, message)) = inbox.check() {
                 return bad(&key(field), &message);
             }
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        for (i, number) in self.whatsapp.numbers.iter().enumerate() {
+            let key = |field: &str| format!("whatsapp.numbers[{i}].{field}");
+            if !names.insert(number.name.as_str()) {
+                return bad(&key("name"), "is used by another number");
+            }
+            if !ids.insert(number.phone_number_id.as_str()) {
+                return bad(&key("phone_number_id"), "is used by another number");
+            }
+            if let Err((field, message)) = number.check() {
+                return bad(&key(field), &message);
+            }
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.whatsapp.max_media_bytes) {
+            return bad(
+                "whatsapp.max_media_bytes",
+                "must be between 1024 and 104857600",
+            );
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.whatsapp.max_webhook_bytes) {
+            return bad(
+                "whatsapp.max_webhook_bytes",
+                "must be between 1024 and 67108864",
+            );
+        }
+        if !(self.whatsapp.graph_url.starts_with("https://")
+            || token_url_allowed(&self.whatsapp.graph_url))
+        {
+            return bad("whatsapp.graph_url", "must be an https:// URL");
         }
         if let Err(e) = OriginAllowList::new(&self.webchat.allowed_origins) {
             return bad("webchat.allowed_origins", &e.to_string());

@@ -31,6 +31,7 @@ pub mod kb;
 pub mod ops;
 pub mod portal;
 pub mod webchat;
+pub mod whatsapp;
 
 pub mod app;
 pub mod cli;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// The surfaces: one folder each, none importing another.
 const SURFACES: &[&str] = &[
-    "account", "admin", "billing", "email", "inbox", "kb", "ops", "portal", "webchat",
+    "account", "admin", "billing", "email", "inbox", "kb", "ops", "portal", "webchat", "whatsapp",
 ];
 
 /// What a room may import besides itself. `app`, `cli` and `lib` compose and may import

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary, real PostgreSQL and Redis, real sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed setup should stop the test
 
+mod graph;
 mod support;
 
 mod api;

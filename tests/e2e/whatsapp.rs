@@ -80,3 +80,817 @@ fn whatsapp_parse_refuses_what_is_not_a_webhook() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a WhatsApp Business webhook"));
 }
+
+// ---------------------------------------------------------------------------------------
+// The channel through the real server, with a fake Graph API.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::graph::{FakeGraph, FakeMedia, error};
+use crate::support::{Backend, Server, eventually};
+
+/// The business number of every fixture.
+const PNID: &str = "1122334455667";
+const APP_SECRET: &str = "e2e-whatsapp-app-secret";
+const VERIFY: &str = "verify-me-please";
+const TOKEN: &str = "EAAG-e2e-system-user-token";
+
+async fn whatsapp_server(backend: Backend, graph: &FakeGraph, extra: &[(&str, &str)]) -> Server {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let config = dir.join("whatsapp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[whatsapp]\ngraph_url = \"{}\"\nmedia_attempts = 3\nmax_media_bytes = 1048576\n\
+             [[whatsapp.numbers]]\nname = \"main\"\nphone_number_id = \"{PNID}\"\nbusiness_account_id = \"999\"\n\
+             token = \"{TOKEN}\"\napp_secret = \"{APP_SECRET}\"\nverify_token = \"{VERIFY}\"\nteam = \"whatsapp-team\"\n",
+            graph.url()
+        ),
+    )
+    .unwrap();
+    let mut env: Vec<(&str, &str)> = vec![("SWITCHBOARD_CONFIG", config.to_str().unwrap())];
+    env.extend_from_slice(extra);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Server::start_with(backend, &env).await
+}
+
+async fn deliver(server: &Server, body: &[u8], secret: Option<&str>) -> (u16, Value) {
+    let mut r = server
+        .http
+        .post(server.url("/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    if let Some(s) = secret {
+        r = r.header(
+            "x-hub-signature-256",
+            switchboard_channels::whatsapp::signature::sign(s.as_bytes(), body),
+        );
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(fixtures().join(name)).unwrap()).unwrap()
+}
+
+/// A fixture with its messages' ids made its own (many fixtures share `wamid.xyzxyz`).
+fn unique(name: &str) -> Vec<u8> {
+    let mut v = fixture(name);
+    for entry in v["entry"].as_array_mut().unwrap() {
+        for c in entry["changes"].as_array_mut().unwrap() {
+            // Some fixtures carry a placeholder for the business number.
+            c["value"]["metadata"]["phone_number_id"] = json!(PNID);
+            if let Some(ms) = c["value"]["messages"].as_array_mut() {
+                for (i, m) in ms.iter_mut().enumerate() {
+                    m["id"] = json!(format!("wamid.{name}.{i}"));
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// A one-message text delivery from `from`.
+fn text_from(from: &str, wamid: &str, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "5511900000000", "phone_number_id": PNID },
+            "contacts": [{ "profile": { "name": "Cliente" }, "wa_id": from }],
+            "messages": [{ "from": from, "id": wamid, "timestamp": "1760000000", "type": "text", "text": { "body": text } }]
+        }}]}]
+    }))
+    .unwrap()
+}
+
+/// A status delivery for one of our messages.
+fn status(wamid: &str, state: &str, error_code: Option<i64>) -> Vec<u8> {
+    let mut st = json!({ "id": wamid, "status": state, "timestamp": "1760000100", "recipient_id": "5511987654321",
+        "conversation": { "id": "c1", "origin": { "type": "service" } },
+        "pricing": { "billable": true, "pricing_model": "PMP", "category": "service" } });
+    if let Some(code) = error_code {
+        st["errors"] = json!([{ "code": code, "title": "Message undeliverable",
+            "error_data": { "details": "the number is not on WhatsApp" } }]);
+    }
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "5511900000000", "phone_number_id": PNID },
+            "statuses": [st] }}]}]
+    }))
+    .unwrap()
+}
+
+/// The first `Some` that `f` gives within `secs`.
+async fn wait_for<T, F, Fut>(secs: u64, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn only_conversation(server: &Server, token: &str) -> Value {
+    let mut all = wait_for(20, || async {
+        let all = server.conversations(token).await;
+        (!all.is_empty()).then_some(all)
+    })
+    .await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_webhook_verifies_signs_and_stores_each_wamid_once() {
+    for backend in [Backend::Embedded, Backend::PostgresRedis] {
+        let graph = FakeGraph::start().await;
+        let server = whatsapp_server(backend, &graph, &[]).await;
+        let agent = server.add_user("ana@example.com", "admin");
+        // Setup check.
+        let verify = |token: &str| {
+            server.url(&format!(
+                "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
+            ))
+        };
+        let r = server.http.get(verify(VERIFY)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), "1158201444");
+        let r = server.http.get(verify("wrong-token")).send().await.unwrap();
+        assert_eq!(r.status(), 403);
+
+        let body = text_from("5511987654321", "wamid.once", "Minha impressora parou");
+        // Refused, storing nothing: no signature, a wrong one, a body that is not a
+        // delivery, a number not served here, a body over the limit.
+        assert_eq!(deliver(&server, &body, None).await.0, 401);
+        assert_eq!(
+            deliver(&server, &body, Some("another-app-secret")).await.0,
+            401
+        );
+        let mut tampered = body.clone();
+        let signed = switchboard_channels::whatsapp::signature::sign(APP_SECRET.as_bytes(), &body);
+        tampered[40] ^= 1;
+        let r = server
+            .http
+            .post(server.url("/webhooks/whatsapp"))
+            .header("x-hub-signature-256", signed)
+            .body(tampered)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let (code, err) = deliver(
+            &server,
+            b"{\"object\": \"whatsapp_business_acc",
+            Some(APP_SECRET),
+        )
+        .await;
+        assert_eq!(code, 400, "{err}");
+        let other = String::from_utf8(body.clone())
+            .unwrap()
+            .replace(PNID, "9999999999");
+        let (code, err) = deliver(&server, other.as_bytes(), Some(APP_SECRET)).await;
+        assert_eq!(
+            (code, err["error"]["code"].as_str()),
+            (404, Some("not_found")),
+            "{err}"
+        );
+        let mut huge =
+            b"{\"object\":\"whatsapp_business_account\",\"entry\":[],\"pad\":\"".to_vec();
+        huge.resize(10 * 1024 * 1024, b'a');
+        huge.extend_from_slice(b"\"}");
+        assert_eq!(deliver(&server, &huge, Some(APP_SECRET)).await.0, 413);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(server.conversations(&agent).await.is_empty());
+
+        // Accepted, and a redelivery stores nothing new.
+        let (code, accepted) = deliver(&server, &body, Some(APP_SECRET)).await;
+        assert_eq!(
+            (code, accepted["messages"].as_u64()),
+            (200, Some(1)),
+            "{accepted}"
+        );
+        assert_eq!(deliver(&server, &body, Some(APP_SECRET)).await.0, 200);
+        let c = only_conversation(&server, &agent).await;
+        let id = c["id"].as_str().unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let thread = server.thread(&agent, id).await;
+        assert_eq!(thread.len(), 1, "{thread:?}");
+        assert_eq!(thread[0]["text"], "Minha impressora parou");
+        assert_eq!(thread[0]["external_id"], "wamid.once");
+        assert_eq!(c["channel"], "whatsapp");
+        assert_eq!(c["inbox"], "whatsapp:main");
+        assert_eq!(c["team"], "whatsapp-team", "{c}");
+        // The webhook made no call to Meta (only the start-up's template sync went out).
+        let calls = graph.requests();
+        assert!(
+            calls.iter().all(|r| r.path == "/999/message_templates"),
+            "{calls:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_fixture_arrives_through_the_real_server() {
+    let graph = FakeGraph::start().await;
+    let jpeg = b"\xff\xd8\xff\xe0 a tiny photo".to_vec();
+    graph.add_media(
+        "65463453",
+        FakeMedia {
+            bytes: jpeg.clone(),
+            mime: "image/jpeg".into(),
+            failures: 1,
+            claimed_size: None,
+        },
+    );
+    graph.add_media(
+        "1234567890987654321",
+        FakeMedia {
+            bytes: b"OggS voice".to_vec(),
+            mime: "audio/ogg".into(),
+            failures: 0,
+            claimed_size: None,
+        },
+    );
+    // Never given: shown as unavailable after the tries.
+    graph.add_media(
+        "765756756",
+        FakeMedia {
+            bytes: vec![0; 10],
+            mime: "video/mp4".into(),
+            failures: 100,
+            claimed_size: None,
+        },
+    );
+    // Over the limit: refused and named.
+    graph.add_media(
+        "1234567890",
+        FakeMedia {
+            bytes: vec![0; 10],
+            mime: "image/jpeg".into(),
+            failures: 0,
+            claimed_size: Some(50 * 1024 * 1024),
+        },
+    );
+    let server = whatsapp_server(Backend::Embedded, &graph, &[]).await;
+    let agent = server.add_user("ana@example.com", "admin");
+    let mut expected = 0;
+    for f in std::fs::read_dir(fixtures()).unwrap() {
+        let name = f.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("status_") {
+            continue;
+        }
+        let (code, accepted) = deliver(&server, &unique(&name), Some(APP_SECRET)).await;
+        assert_eq!(code, 200, "{name}: {accepted}");
+        expected += accepted["messages"].as_u64().unwrap();
+    }
+    assert!(expected >= 21, "{expected}");
+    // Most fixtures come from one number; the edit from another, the revoke names only the
+    // user id: their conversations are read together.
+    let all_messages = || async {
+        let mut all = Vec::new();
+        for c in server.conversations(&agent).await {
+            all.extend(server.thread(&agent, c["id"].as_str().unwrap()).await);
+        }
+        all
+    };
+    let by = |thread: &[Value], wamid: &str| -> Value {
+        thread
+            .iter()
+            .find(|m| m["external_id"] == wamid)
+            .cloned()
+            .unwrap_or_else(|| panic!("{wamid} not in the thread"))
+    };
+    let thread = wait_for(30, || async {
+        let thread = all_messages().await;
+        (thread.len() as u64 == expected
+            && [
+                "message_image.json",
+                "message_video.json",
+                "edited_message_image.json",
+            ]
+            .iter()
+            .all(|f| {
+                by(&thread, &format!("wamid.{f}.0"))["content"]["media"]["state"] != "pending"
+            }))
+        .then_some(thread)
+    })
+    .await;
+    let main = by(&thread, "wamid.message_text.json.0")["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        thread
+            .iter()
+            .filter(|m| m["conversation_id"] == main.as_str())
+            .count() as u64
+            >= expected - 2,
+        "one number's messages share one conversation"
+    );
+    let id = main;
+    assert_eq!(
+        by(&thread, "wamid.message_text.json.0")["text"],
+        "Body Text"
+    );
+    // A photo fetched after one failed try: kept as an attachment of its message.
+    let image = by(&thread, "wamid.message_image.json.0");
+    assert_eq!(image["content"]["media"]["state"], "kept", "{image}");
+    assert_eq!(image["attachments"][0]["mime"], "image/jpeg");
+    let blob = image["attachments"][0]["blob"].as_str().unwrap();
+    let blobs = switchboard_core::blob::LocalBlobStore::in_data_dir(server.dir.path());
+    let key = switchboard_core::blob::BlobKey::parse(blob).unwrap();
+    assert_eq!(
+        switchboard_core::blob::BlobStore::get(&blobs, &key)
+            .await
+            .unwrap(),
+        jpeg
+    );
+    // Fetched with the number's token, never inside the webhook request.
+    assert!(
+        graph
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/dl/"))
+            .all(|r| r.auth == format!("Bearer {TOKEN}"))
+    );
+    // A file never given: the message stays, saying why.
+    let video = by(&thread, "wamid.message_video.json.0");
+    assert_eq!(video["content"]["media"]["state"], "unavailable", "{video}");
+    assert!(
+        video["content"]["media"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not give"),
+        "{video}"
+    );
+    let edited = by(&thread, "wamid.edited_message_image.json.0");
+    assert_eq!(edited["content"]["media"]["state"], "unavailable");
+    assert!(
+        edited["content"]["media"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("limit"),
+        "{edited}"
+    );
+    let voice = by(&thread, "wamid.message_voice.json.0");
+    assert_eq!(voice["content"]["media"]["kind"], "voice");
+    let reply = by(&thread, "wamid.message_reply.json.0");
+    assert_eq!(reply["content"]["reply_to"], "wamid.xyzxyz==");
+    let reaction = by(&thread, "wamid.message_reaction.json.0");
+    assert!(
+        reaction["content"]["reaction"]["emoji"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    let unsupported = by(&thread, "wamid.message_unsupported.json.0");
+    assert!(
+        unsupported["content"]["raw"]
+            .as_str()
+            .unwrap()
+            .contains("131051")
+    );
+    let location = by(&thread, "wamid.message_current_location.json.0");
+    assert!(location["content"]["location"]["latitude"].is_string());
+    let button = by(&thread, "wamid.template_quick_reply_button.json.0");
+    assert!(!button["text"].as_str().unwrap().is_empty());
+
+    // Statuses move our message forward only, and one for a message not sent yet waits.
+    let (_, sent) = server
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({ "text": "Olá! Já vamos ver." }),
+        )
+        .await;
+    let first = sent["message"]["id"].as_str().unwrap().to_owned();
+    let state_of = |mid: String| {
+        let server = &server;
+        let agent = agent.clone();
+        let id = id.clone();
+        async move {
+            server
+                .thread(&agent, &id)
+                .await
+                .into_iter()
+                .find(|m| m["id"] == mid.as_str())
+                .map(|m| {
+                    (
+                        m["delivery_state"].as_str().unwrap_or("").to_owned(),
+                        m["delivery_error"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .unwrap_or_default()
+        }
+    };
+    eventually(20, || async { state_of(first.clone()).await.0 == "sent" }).await;
+    for (st, want) in [
+        ("delivered", "delivered"),
+        ("sent", "delivered"),
+        ("read", "read"),
+        ("failed", "read"),
+    ] {
+        deliver(
+            &server,
+            &status("wamid.fake.1", st, (st == "failed").then_some(131026)),
+            Some(APP_SECRET),
+        )
+        .await;
+        eventually(10, || async { state_of(first.clone()).await.0 == want }).await;
+    }
+    // The receipt comes before the send has recorded its id.
+    deliver(
+        &server,
+        &status("wamid.fake.2", "delivered", None),
+        Some(APP_SECRET),
+    )
+    .await;
+    deliver(
+        &server,
+        &status("wamid.fake.3", "failed", Some(131026)),
+        Some(APP_SECRET),
+    )
+    .await;
+    let (_, second) = server
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({ "text": "Segunda" }),
+        )
+        .await;
+    let second = second["message"]["id"].as_str().unwrap().to_owned();
+    eventually(20, || async {
+        state_of(second.clone()).await.0 == "delivered"
+    })
+    .await;
+    let (_, third) = server
+        .post(
+            &agent,
+            &format!("/api/v1/conversations/{id}/messages"),
+            &json!({ "text": "Terceira" }),
+        )
+        .await;
+    let third = third["message"]["id"].as_str().unwrap().to_owned();
+    eventually(20, || async { state_of(third.clone()).await.0 == "failed" }).await;
+    assert!(state_of(third).await.1.contains("not on WhatsApp"));
+}
+
+/// Moves every message of the database back by `hours` (the window's clock).
+async fn age_messages(server: &Server, hours: i64) {
+    let store = switchboard_core::store::Store::connect(&server.database_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE messages SET created_at = created_at - $1")
+        .bind(hours * 3_600_000)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sends_reach_the_graph_api_in_meta_s_shapes() {
+    let graph = FakeGraph::start().await;
+    graph.state.lock().unwrap().templates = vec![
+        json!({ "name": "ticket_update", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY", "id": "1",
+                "components": [{ "type": "BODY", "text": "Seu chamado {{1}} está {{2}}." }] }),
+        json!({ "name": "promo", "language": "pt_BR", "status": "REJECTED", "category": "MARKETING", "id": "2",
+                "components": [{ "type": "BODY", "text": "Oferta" }] }),
+    ];
+    let server = whatsapp_server(Backend::Embedded, &graph, &[]).await;
+    let agent = server.add_user("ana@example.com", "admin");
+    deliver(
+        &server,
+        &text_from("5511987654321", "wamid.in.1", "Oi, preciso de toner"),
+        Some(APP_SECRET),
+    )
+    .await;
+    let c = only_conversation(&server, &agent).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let customer = server.thread(&agent, &id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = |body: Value| {
+        let server = &server;
+        let agent = agent.clone();
+        let id = id.clone();
+        async move {
+            server
+                .post(
+                    &agent,
+                    &format!("/api/v1/conversations/{id}/messages"),
+                    &body,
+                )
+                .await
+        }
+    };
+    let wait_sends = |n: usize| {
+        let graph = graph.clone();
+        async move {
+            eventually(20, || async { graph.sends().len() >= n }).await;
+            graph.sends()
+        }
+    };
+    let to = "5511987654321";
+    // Text, quoting the customer's message.
+    assert_eq!(
+        reply(json!({ "text": "Claro! Qual o modelo?", "reply_to": customer }))
+            .await
+            .0,
+        201
+    );
+    let sends = wait_sends(1).await;
+    assert_eq!(
+        sends[0],
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "text",
+                "text": { "preview_url": false, "body": "Claro! Qual o modelo?" },
+                "context": { "message_id": "wamid.in.1" } })
+    );
+    let auth: Vec<String> = graph.requests().iter().map(|r| r.auth.clone()).collect();
+    assert!(
+        auth.iter().all(|a| a == &format!("Bearer {TOKEN}")),
+        "{auth:?}"
+    );
+    // A reaction, reply buttons, a list.
+    reply(json!({ "reaction": { "message_id": customer, "emoji": "👍" } })).await;
+    let sends = wait_sends(2).await;
+    assert_eq!(sends[1]["type"], "reaction");
+    assert_eq!(
+        sends[1]["reaction"],
+        json!({ "message_id": "wamid.in.1", "emoji": "👍" })
+    );
+    reply(json!({ "text": "Resolveu?", "buttons": [{ "id": "yes", "title": "Sim, resolveu" }, { "id": "human", "title": "Falar com alguém" }] })).await;
+    let sends = wait_sends(3).await;
+    assert_eq!(
+        sends[2]["interactive"],
+        json!({ "type": "button", "body": { "text": "Resolveu?" }, "action": { "buttons": [
+            { "type": "reply", "reply": { "id": "yes", "title": "Sim, resolveu" } },
+            { "type": "reply", "reply": { "id": "human", "title": "Falar com alguém" } } ] } })
+    );
+    let (code, err) = reply(json!({ "text": "x", "buttons": [{ "id": "a", "title": "a" }, { "id": "b", "title": "b" }, { "id": "c", "title": "c" }, { "id": "d", "title": "d" }] })).await;
+    assert_eq!(
+        code, 422,
+        "four buttons are refused before anything is stored: {err}"
+    );
+    reply(json!({ "text": "Qual artigo?", "list": { "button": "Artigos", "rows": [{ "id": "kb-1", "title": "Trocar o toner" }, { "id": "kb-2", "title": "Papel atolado" }] } })).await;
+    let sends = wait_sends(4).await;
+    assert_eq!(sends[3]["interactive"]["type"], "list");
+    assert_eq!(
+        sends[3]["interactive"]["action"]["sections"][0]["rows"][1],
+        json!({ "id": "kb-2", "title": "Papel atolado" })
+    );
+    // Mark-as-read with the typing indicator when the agent types.
+    let r = server
+        .http
+        .post(server.url(&format!("/api/v1/conversations/{id}/typing")))
+        .bearer_auth(&agent)
+        .json(&json!({ "on": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let sends = wait_sends(5).await;
+    assert_eq!(
+        sends[4],
+        json!({ "messaging_product": "whatsapp", "status": "read", "message_id": "wamid.in.1", "typing_indicator": { "type": "text" } })
+    );
+
+    // Throttled by Meta: retried, and sent once.
+    graph.answer_next(
+        429,
+        error(
+            130429,
+            "(#130429) Rate limit hit",
+            "Cloud API message throughput has been reached",
+        ),
+    );
+    let (_, m) = reply(json!({ "text": "Um momento" })).await;
+    let throttled = m["message"]["id"].as_str().unwrap().to_owned();
+    eventually(20, || async {
+        server
+            .thread(&agent, &id)
+            .await
+            .iter()
+            .any(|x| x["id"] == throttled.as_str() && x["delivery_state"] == "sent")
+    })
+    .await;
+    let tries = graph
+        .sends()
+        .iter()
+        .filter(|s| s["text"]["body"] == "Um momento")
+        .count();
+    assert_eq!(tries, 2, "one refused, one accepted");
+    // Re-engagement refused by Meta: the agent is told to use a template.
+    graph.answer_next(400, error(131047, "(#131047) Re-engagement message", "Message failed to send because more than 24 hours have passed since the customer last replied to this number."));
+    let (_, m) = reply(json!({ "text": "Ainda precisa?" })).await;
+    let late = m["message"]["id"].as_str().unwrap().to_owned();
+    eventually(20, || async {
+        server.thread(&agent, &id).await.iter().any(|x| {
+            x["id"] == late.as_str()
+                && x["delivery_state"] == "failed"
+                && x["delivery_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("template"))
+        })
+    })
+    .await;
+
+    // A day later the window is closed: free text is refused before any request, a
+    // template is offered and goes.
+    age_messages(&server, 25).await;
+    let before = graph.sends().len();
+    let (code, err) = reply(json!({ "text": "Olá de novo" })).await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (422, Some("window_closed")),
+        "{err}"
+    );
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ticket_update"),
+        "{err}"
+    );
+    let (code, err) = reply(json!({ "template": { "name": "promo", "language": "pt_BR" } })).await;
+    assert_eq!(code, 422, "a rejected template is refused: {err}");
+    let (code, m) = reply(json!({ "template": { "name": "ticket_update", "language": "pt_BR", "params": ["4521", "resolvido"] } })).await;
+    assert_eq!(code, 201, "{m}");
+    assert_eq!(m["message"]["text"], "Seu chamado 4521 está resolvido.");
+    let sends = wait_sends(before + 1).await;
+    assert_eq!(sends.len(), before + 1);
+    assert_eq!(
+        sends[before]["template"],
+        json!({ "name": "ticket_update", "language": { "code": "pt_BR" }, "components": [{ "type": "body", "parameters": [
+            { "type": "text", "text": "4521" }, { "type": "text", "text": "resolvido" } ] }] })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_messages_from_a_new_number_through_two_nodes_make_one_conversation_in_order() {
+    let graph = FakeGraph::start().await;
+    let first = whatsapp_server(Backend::PostgresRedis, &graph, &[]).await;
+    let shared = [
+        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
+        ("REDIS_URL", first.env["REDIS_URL"].clone()),
+        (
+            "SWITCHBOARD_REDIS_PREFIX",
+            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
+        ),
+        (
+            "SWITCHBOARD_CONFIG",
+            first.env["SWITCHBOARD_CONFIG"].clone(),
+        ),
+    ];
+    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let agent = first.add_user("ana@example.com", "admin");
+    // Ten senders' worth of concurrency: each lane posts its five in order, lanes at once,
+    // alternating nodes; one lane's messages must keep their order.
+    let started = std::time::Instant::now();
+    let lanes = (0..10).map(|lane| {
+        let (a, b) = (&first, &second);
+        async move {
+            for k in 0..5 {
+                let n = lane * 5 + k;
+                let node = if n % 2 == 0 { a } else { b };
+                let body = text_from(
+                    "5511955554444",
+                    &format!("wamid.burst.{lane}.{k}"),
+                    &format!("lane {lane} msg {k}"),
+                );
+                let (code, r) = deliver(node, &body, Some(APP_SECRET)).await;
+                assert_eq!(code, 200, "{r}");
+            }
+        }
+    });
+    futures::future::join_all(lanes).await;
+    let took = started.elapsed();
+    let c = only_conversation(&first, &agent).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let thread = wait_for(30, || async {
+        let thread = first.thread(&agent, &id).await;
+        (thread.len() == 50).then_some(thread)
+    })
+    .await;
+    for lane in 0..10 {
+        let order: Vec<String> = thread
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .filter(|t| t.starts_with(&format!("lane {lane} ")))
+            .map(str::to_owned)
+            .collect();
+        let want: Vec<String> = (0..5).map(|k| format!("lane {lane} msg {k}")).collect();
+        assert_eq!(order, want);
+    }
+    assert_eq!(first.conversations(&agent).await.len(), 1);
+    eprintln!("50 deliveries through two nodes in {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_goes_up_first_then_as_a_document_and_nothing_goes_outside_the_window() {
+    use std::sync::Arc;
+    use switchboard_channels::whatsapp::sender::{Graph, Number, Numbers, WhatsappSender};
+    use switchboard_core::blob::{BlobKind, BlobStore, LocalBlobStore};
+    use switchboard_core::clock::{Ids, SystemClock};
+    use switchboard_core::dispatcher::{Outgoing, SendError, Sender};
+    use switchboard_core::domain::Identity;
+    use switchboard_core::store::Recipient;
+
+    let graph = FakeGraph::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::in_data_dir(dir.path()));
+    let pdf = b"%PDF-1.7 invoice".to_vec();
+    let blob = blobs.put(BlobKind::Attachment, &pdf).await.unwrap();
+    let numbers = Arc::new(Numbers::default());
+    numbers.set(vec![Number {
+        inbox: "whatsapp:main".into(),
+        phone_number_id: PNID.into(),
+        business_account_id: None,
+        token: TOKEN.into(),
+        messages_per_second: 50,
+    }]);
+    let ids = Ids::new(Arc::new(SystemClock));
+    let sender = WhatsappSender::new(
+        Graph::new(&graph.url(), Duration::from_secs(5)).unwrap(),
+        numbers,
+        blobs,
+        ids.clone(),
+    );
+    let conversation = json!({ "id": "c1", "number": 1, "inbox": "whatsapp:main", "channel": "whatsapp",
+        "contact_id": "k1", "company_id": null, "thread_key": "default", "subject": null, "status": "open",
+        "priority": "none", "tier": "N1", "assignee_id": null, "team": null, "labels": [], "bot_active": false,
+        "created_at": 0, "updated_at": 0, "last_message_at": 0, "version": 0, "snoozed_until": null });
+    let message = json!({ "id": "m1", "conversation_id": "c1", "direction": "outbound", "author_kind": "agent",
+        "author_id": "u1", "channel": "whatsapp", "text": "Sua fatura de novembro", "html": null,
+        "attachments": [{ "name": "fatura-123.pdf", "mime": "application/pdf", "size": pdf.len(), "blob": blob.key().as_str() }],
+        "delivery_state": "queued", "external_id": null, "created_at": 0 });
+    let mut outgoing = Outgoing {
+        conversation: serde_json::from_value(conversation).unwrap(),
+        message: serde_json::from_value(message).unwrap(),
+        recipients: vec![Recipient {
+            identity: Identity::whatsapp("5511987654321").unwrap(),
+            role: "to",
+        }],
+        references: Vec::new(),
+        subject: None,
+        inbox_settings: json!({}),
+        last_inbound_at: Some(ids.now_ms() - 60_000),
+    };
+    let receipt = sender.send(&outgoing).await.unwrap();
+    assert!(receipt.external_id.unwrap().starts_with("wamid.fake."));
+    let requests = graph.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let upload = &requests[0];
+    assert_eq!(upload.path, format!("/{PNID}/media"));
+    assert!(
+        upload
+            .content_type
+            .starts_with("multipart/form-data; boundary=")
+    );
+    let body = String::from_utf8_lossy(&upload.body);
+    assert!(
+        body.contains("name=\"messaging_product\"\r\n\r\nwhatsapp"),
+        "{body}"
+    );
+    assert!(
+        body.contains("filename=\"fatura-123.pdf\"") && body.contains("%PDF-1.7 invoice"),
+        "{body}"
+    );
+    let media_id = "media.up.1";
+    assert_eq!(
+        requests[1].json(),
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": "5511987654321", "type": "document",
+                "document": { "id": media_id, "caption": "Sua fatura de novembro", "filename": "fatura-123.pdf" } })
+    );
+    // Two days after the customer last wrote: refused with the reason, no request made.
+    outgoing.last_inbound_at = Some(ids.now_ms() - 48 * 3_600_000);
+    let Err(SendError::Permanent(why)) = sender.send(&outgoing).await else {
+        panic!("sent outside the window")
+    };
+    assert!(
+        why.contains("24-hour window") && why.contains("template"),
+        "{why}"
+    );
+    assert_eq!(graph.requests().len(), 2);
+}

@@ -5,9 +5,10 @@
 
 use sqlx::AssertSqlSafe;
 
-use super::{Caller, Store};
+use super::{Caller, Store, rows};
 use crate::blob::BlobKey;
-use crate::domain::Attachment;
+use crate::clock::Ids;
+use crate::domain::{Attachment, Channel, Conversation, Message};
 use crate::error::{Error, Result};
 
 fn pick(key: &BlobKey, rows: Vec<String>) -> Result<Attachment> {
@@ -86,5 +87,86 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         pick(key, rows)
+    }
+}
+
+impl Store {
+    /// Records what became of a file the channel still held for an inbound message (named
+    /// by its channel id): a kept file joins the message's attachments and its media reads
+    /// `kept`; otherwise the media reads `unavailable`, with the reason. Returns the message
+    /// and its conversation as they are now, or `None` when no such message is stored (yet).
+    pub async fn settle_remote_media(
+        &self,
+        ids: &Ids,
+        channel: Channel,
+        external_id: &str,
+        kept: Option<Attachment>,
+        reason: Option<&str>,
+    ) -> Result<Option<(Message, Conversation)>> {
+        let key = crate::domain::idempotency_key(channel, external_id);
+        let mut tx = self.begin_write().await?;
+        let Some(mut message) = sqlx::query_as::<_, Message>(AssertSqlSafe(format!(
+            "SELECT {} FROM messages WHERE idempotency_key = $1",
+            rows::MESSAGE_COLUMNS
+        )))
+        .bind(&key)
+        .fetch_optional(&mut **tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut content = message.content.clone().unwrap_or_default();
+        if let Some(media) = content.media.as_mut() {
+            media.state = if kept.is_some() {
+                "kept"
+            } else {
+                "unavailable"
+            }
+            .into();
+            media.reason = reason.map(str::to_owned);
+        }
+        if let Some(a) = kept
+            && !message.attachments.iter().any(|x| x.blob == a.blob)
+        {
+            {
+                sqlx::query("INSERT INTO message_blobs (blob_key, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(a.blob.as_str())
+                    .bind(&message.id)
+                    .execute(&mut **tx)
+                    .await?;
+                message.attachments.push(a);
+            }
+        }
+        message.content = Some(content);
+        sqlx::query(
+            "UPDATE messages SET attachments = $1, content = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(serde_json::to_string(&message.attachments)?)
+        .bind(serde_json::to_string(&message.content)?)
+        .bind(ids.now_ms())
+        .bind(&message.id)
+        .execute(&mut **tx)
+        .await?;
+        let conversation = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM conversations WHERE id = $1",
+            rows::CONVERSATION_COLUMNS
+        )))
+        .bind(&message.conversation_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let conversation = rows::conversation(&conversation)?;
+        tx.commit().await?;
+        Ok(Some((message, conversation)))
+    }
+
+    /// When the contact last wrote in a conversation (what a channel's reply window counts
+    /// from), if ever.
+    pub async fn last_inbound_at(&self, conversation_id: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT MAX(created_at) FROM messages WHERE conversation_id = $1 AND direction = 'inbound' AND author_kind = 'contact'",
+        )
+        .bind(conversation_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 }

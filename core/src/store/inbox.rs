@@ -543,7 +543,8 @@ fn handle_rank(kind: IdentityKind) -> u8 {
         IdentityKind::Email => 0,
         IdentityKind::Phone => 1,
         IdentityKind::Whatsapp => 2,
-        IdentityKind::Visitor => 3,
+        IdentityKind::WhatsappUser => 3,
+        IdentityKind::Visitor => 4,
     }
 }
 

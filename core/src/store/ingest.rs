@@ -513,6 +513,25 @@ impl Store {
         {
             company_of.insert(row.try_get(0)?, row.try_get(1)?);
         }
+        // An inbox may name the team its new conversations go to (a WhatsApp number's).
+        let inboxes: Vec<String> = to_open.iter().map(|&i| envs[i].inbox.clone()).collect();
+        let mut team_of: HashMap<String, String> = HashMap::new();
+        for row in select_in(
+            tx,
+            "SELECT id, settings FROM inboxes WHERE id",
+            &[],
+            &dedup(&inboxes),
+        )
+        .await?
+        {
+            let settings: String = row.try_get(1)?;
+            let team = serde_json::from_str::<serde_json::Value>(&settings)
+                .ok()
+                .and_then(|v| v.get("team").and_then(|t| t.as_str()).map(str::to_owned));
+            if let Some(team) = team.filter(|t| !t.is_empty()) {
+                team_of.insert(row.try_get(0)?, team);
+            }
+        }
         let fresh: Vec<Conversation> = to_open
             .iter()
             .enumerate()
@@ -532,7 +551,7 @@ impl Store {
                     priority: Priority::None,
                     tier: Tier::N1,
                     assignee_id: None,
-                    team: None,
+                    team: team_of.get(&env.inbox).cloned(),
                     labels: Vec::new(),
                     bot_active: true,
                     created_at: env.received_at,
@@ -632,7 +651,7 @@ async fn create_contacts(
 }
 
 /// The head of a conversations insert: the columns [`conversation_rows`] fills.
-pub(super) const INSERT_CONVERSATIONS: &str = "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active, people_since)";
+pub(super) const INSERT_CONVERSATIONS: &str = "INSERT INTO conversations (id, number, inbox, channel, contact_id, company_id, thread_key, subject, status, priority, tier, labels, created_at, updated_at, last_message_at, bot_active, people_since, team)";
 
 /// The head of an events insert: the columns [`opened_events`] fills.
 pub(super) const INSERT_EVENTS: &str =
@@ -665,6 +684,7 @@ pub(super) fn conversation_rows(
                 Val::Int(c.last_message_at),
                 Val::Int(i64::from(c.bot_active)),
                 Val::OptInt(people_since),
+                Val::OptText(c.team.clone()),
             ]
         })
         .collect()
@@ -1090,7 +1110,7 @@ async fn store_messages(
                     full_text: env.full_text.clone(),
                     html: env.html.clone(),
                     attachments: env.attachments.clone(),
-                    content: None,
+                    content: env.content.clone(),
                     delivery_state: DeliveryState::Received,
                     delivery_error: None,
                     external_id: Some(env.external_id.clone()),
@@ -1154,7 +1174,7 @@ async fn store_messages(
 }
 
 /// The statement head that stores inbound messages; its rows come from [`message_row`].
-pub(super) const INSERT_MESSAGES: &str = "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, delivery_state, external_id, idempotency_key, extra, attempts, created_at, updated_at)";
+pub(super) const INSERT_MESSAGES: &str = "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, content, delivery_state, external_id, idempotency_key, extra, attempts, created_at, updated_at)";
 
 /// The `messages` rows of a batch, with unknown envelope fields kept beside each.
 fn message_rows(
@@ -1188,6 +1208,7 @@ pub(super) fn message_row(m: &Message, key: &str, extra: Option<String>) -> Resu
         Val::OptText(m.full_text.clone()),
         Val::OptText(m.html.as_ref().map(|h| h.as_str().to_owned())),
         Val::Text(serde_json::to_string(&m.attachments)?),
+        Val::OptText(m.content.as_ref().map(serde_json::to_string).transpose()?),
         Val::Text(m.delivery_state.as_str().into()),
         Val::OptText(m.external_id.clone()),
         Val::Text(key.to_owned()),

@@ -34,6 +34,7 @@ mod tickets;
 #[cfg(test)]
 mod tidy;
 mod users;
+mod whatsapp;
 mod workflow;
 
 use std::path::Path;
@@ -68,6 +69,7 @@ pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
 pub use tickets::{
     FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
 };
+pub use whatsapp::WaTemplate;
 pub use workflow::ONLINE_MS;
 
 /// The migrations, in order: (version, name, SQL). Applied by sqlx's `Migrator`, which
@@ -158,6 +160,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         23,
         "trust",
         include_str!("../../../migrations/0023_trust.sql"),
+    ),
+    (
+        24,
+        "whatsapp",
+        include_str!("../../../migrations/0024_whatsapp.sql"),
     ),
 ];
 

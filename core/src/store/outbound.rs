@@ -368,7 +368,7 @@ impl Store {
                 )),
                 None => None,
             };
-            sqlx::query("INSERT INTO delivery_receipts (id, channel, external_id, state, error_code, error_title, at, message_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            sqlx::query("INSERT INTO delivery_receipts (id, channel, external_id, state, error_code, error_title, at, message_id, created_at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                 .bind(ids.new_id())
                 .bind(r.channel.as_str())
                 .bind(&r.external_id)
@@ -378,6 +378,7 @@ impl Store {
                 .bind(r.at)
                 .bind(message.as_ref().map(|(id, _)| id.as_str()))
                 .bind(now)
+                .bind(r.detail.as_deref())
                 .execute(&mut **tx)
                 .await?;
             let Some((message_id, current)) = message else {
@@ -558,16 +559,13 @@ impl Store {
             Channel::Webchat => IdentityKind::Visitor,
             Channel::Portal | Channel::Api => return Ok(Vec::new()),
         };
-        let rows = sqlx::query(
-            "SELECT i.value, CASE WHEN i.contact_id = $1 THEN 'to' ELSE 'cc' END AS role FROM contact_identities i \
-             WHERE i.kind = $2 AND (i.contact_id = $1 OR i.contact_id IN (SELECT contact_id FROM conversation_participants WHERE conversation_id = $3)) \
-             ORDER BY role DESC, i.created_at, i.value",
-        )
-        .bind(&conversation.contact_id)
-        .bind(kind.as_str())
-        .bind(&conversation.id)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut rows = self.recipient_rows(conversation, kind).await?;
+        let mut kind = kind;
+        // A WhatsApp user who hides the number is written to by the user id.
+        if rows.is_empty() && kind == IdentityKind::Whatsapp {
+            kind = IdentityKind::WhatsappUser;
+            rows = self.recipient_rows(conversation, kind).await?;
+        }
         rows.iter()
             .map(|r| {
                 let role: String = r.try_get(1)?;
@@ -577,6 +575,23 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    async fn recipient_rows(
+        &self,
+        conversation: &Conversation,
+        kind: IdentityKind,
+    ) -> Result<Vec<sqlx::any::AnyRow>> {
+        Ok(sqlx::query(
+            "SELECT i.value, CASE WHEN i.contact_id = $1 THEN 'to' ELSE 'cc' END AS role FROM contact_identities i \
+             WHERE i.kind = $2 AND (i.contact_id = $1 OR i.contact_id IN (SELECT contact_id FROM conversation_participants WHERE conversation_id = $3)) \
+             ORDER BY role DESC, i.created_at, i.value",
+        )
+        .bind(&conversation.contact_id)
+        .bind(kind.as_str())
+        .bind(&conversation.id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The channel's ids of a conversation's earlier messages, oldest first (the last

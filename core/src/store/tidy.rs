@@ -32,6 +32,11 @@ const SCOPES: &[&str] = &["Caller", "&ClientScope", "&Ticket"];
 const UNSCOPED: &[(&str, &str, &str)] = &[
     (
         "attachments.rs",
+        "settle_remote_media",
+        "a writer (the WhatsApp media fetcher records what became of a file)",
+    ),
+    (
+        "attachments.rs",
         "attachment_for_contact",
         "the widget's own files: its visitor's contact and inbox",
     ),

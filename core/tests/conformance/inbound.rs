@@ -235,6 +235,7 @@ async fn receipts_move_forward_and_wait_for_unknown_messages(env: Env) {
             error_code: code.map(str::to_owned),
             error_title: code.map(|_| "Message undeliverable".to_owned()),
             at: env.ids.now_ms(),
+            detail: None,
         })
         .to_payload()
         .unwrap()

@@ -172,8 +172,28 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             "POST",
             "/conversations/{id}/messages",
             AgentWrite,
-            "Reply to the customer through the conversation's channel",
-            schema(&[("text", "string")], &["text"]),
+            "Reply to the customer through the conversation's channel (WhatsApp: quote a message, react, send reply buttons, a list or an approved template)",
+            obj(
+                serde_json::json!({
+                    "text": { "type": "string" },
+                    "reply_to": { "type": "string" },
+                    "template": { "type": "object", "properties": {
+                        "name": { "type": "string" }, "language": { "type": "string" },
+                        "params": { "type": "array", "items": { "type": "string" } } },
+                        "required": ["name", "language"] },
+                    "reaction": { "type": "object", "properties": {
+                        "message_id": { "type": "string" }, "emoji": { "type": "string" } },
+                        "required": ["message_id", "emoji"] },
+                    "buttons": { "type": "array", "items": { "type": "object", "properties": {
+                        "id": { "type": "string" }, "title": { "type": "string" } }, "required": ["id", "title"] } },
+                    "list": { "type": "object", "properties": {
+                        "button": { "type": "string" },
+                        "rows": { "type": "array", "items": { "type": "object", "properties": {
+                            "id": { "type": "string" }, "title": { "type": "string" } }, "required": ["id", "title"] } } },
+                        "required": ["button", "rows"] }
+                }),
+                &[],
+            ),
             post(post_reply),
         ),
         route(

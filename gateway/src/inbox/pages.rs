@@ -769,6 +769,7 @@ pub async fn conversation_page(
         .store
         .mark_read(&agent.user.id, &c.id, state.ids.now_ms())
         .await?;
+    crate::kit::whatsapp::seen(&state, &c, false);
     let key = view_key(&params.query(agent.user.role)?.view);
     let conv = conv_view(&state, &agent, &c, &params.href_query(&key), None).await?;
     render_page(&state, &agent, &params, Some(conv), None).await
@@ -888,6 +889,7 @@ pub async fn thread_fragment(
     let mut thread = thread;
     with_cards(&state, &agent.tr, &c.id, &mut thread).await?;
     state.store.mark_read(&agent.user.id, &c.id, now).await?;
+    crate::kit::whatsapp::seen(&state, &c, false);
     let p = Page::anonymous(&state, agent.tr, String::new(), agent.csrf.clone());
     Ok(render(&ThreadFragment { p, thread }))
 }

@@ -76,7 +76,18 @@ pub async fn get_conversation(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
+    #[serde(default)]
     text: String,
+    #[serde(default)]
+    reply_to: Option<String>,
+    #[serde(default)]
+    template: Option<switchboard_core::domain::Template>,
+    #[serde(default)]
+    reaction: Option<crate::kit::whatsapp::ReactionRequest>,
+    #[serde(default)]
+    buttons: Vec<switchboard_core::domain::Button>,
+    #[serde(default)]
+    list: Option<switchboard_core::domain::ListContent>,
 }
 
 /// Posts an agent reply. An `Idempotency-Key` header makes a retried request a no-op.
@@ -87,7 +98,7 @@ pub async fn post_reply(
     headers: HeaderMap,
     body: Result<Json<Reply>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state.workflow.writable(&caller, &id).await?;
+    let conversation = state.workflow.writable(&caller, &id).await?;
     let Json(reply) = body?;
     if reply.text.len() > MAX_REPLY {
         return Err(ApiError::TooLarge(format!(
@@ -109,9 +120,22 @@ pub async fn post_reply(
         }
         None => None,
     };
+    let (text, content) = crate::kit::whatsapp::prepare_reply(
+        &state,
+        &conversation,
+        &reply.text,
+        crate::kit::whatsapp::Extras {
+            reply_to: reply.reply_to,
+            template: reply.template,
+            reaction: reply.reaction,
+            buttons: reply.buttons,
+            list: reply.list,
+        },
+    )
+    .await?;
     let message = match state
         .workflow
-        .reply(&caller, &state.outbox, &id, &reply.text, idempotency_key)
+        .reply_with(&caller, &state.outbox, &id, &text, content, idempotency_key)
         .await?
     {
         Queued::New(m, _) | Queued::Seen(m) => m,
@@ -144,6 +168,9 @@ pub async fn post_typing(
     // Scope first: a conversation out of reach is "not found" whatever the body says.
     let conversation = state.workflow.writable(&caller, &id).await?;
     let Json(typing) = body?;
+    if typing.on {
+        crate::kit::whatsapp::seen(&state, &conversation, true);
+    }
     let event = Event::Typing {
         contact_id: conversation.contact_id.clone(),
         scope: Some(conversation.scope()),

@@ -32,6 +32,9 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("too many chat sockets are open from this address")]
     TooManySockets,
+    /// A free-form WhatsApp message where only a template may go now.
+    #[error("{0}")]
+    WindowClosed(String),
     #[error(transparent)]
     Internal(switchboard_core::Error),
 }
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::OriginNotAllowed => (StatusCode::FORBIDDEN, "origin_not_allowed"),
             ApiError::TooManySockets => (StatusCode::TOO_MANY_REQUESTS, "too_many_sockets"),
+            ApiError::WindowClosed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "window_closed"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

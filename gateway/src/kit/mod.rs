@@ -1,5 +1,5 @@
 //! What every surface shares, importing no surface: the shared state and the services it
-//! holds (the ticket desk, the knowledge base, the email mailboxes with their readers),
+//! holds (the ticket desk, the knowledge base, the email mailboxes with their readers, the WhatsApp numbers with the media fetcher),
 //! sessions and CSRF, the extractors, errors with stable codes, the languages, the page
 //! layout and rendering, blob responses and uploads, rate limits, response headers and
 //! the billing operations agents, the API and clients all use.
@@ -20,6 +20,7 @@ pub mod session;
 pub mod state;
 pub mod uploads;
 pub mod view;
+pub mod whatsapp;
 pub mod words;
 
 pub use state::AppState;

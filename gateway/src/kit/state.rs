@@ -54,6 +54,8 @@ pub struct AppState {
     pub email_sender: Arc<switchboard_channels::email::smtp::EmailSender>,
     /// The email inboxes: the configuration file's and the settings page's.
     pub mailboxes: Arc<crate::kit::mail::mailboxes::Mailboxes>,
+    /// The WhatsApp numbers, the Graph API client and the sender.
+    pub whatsapp: Arc<crate::kit::whatsapp::Whatsapp>,
     /// Mail to agents (password reset, invitations) until the email channel sends it.
     pub mailer: Arc<dyn crate::kit::auth::Mailer>,
     /// Assignment, status, tiers, notes, snoozes and SLA, with the configured targets.

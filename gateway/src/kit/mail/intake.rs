@@ -136,6 +136,7 @@ pub async fn read_mail(
                             .unwrap_or_else(|| "the mail could not be delivered".into()),
                     ),
                     at: cx.received_at,
+                    detail: None,
                 };
                 lines.push(Inbound::Receipt(receipt).to_payload()?);
                 bounce_of = Some(id);

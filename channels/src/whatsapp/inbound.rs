@@ -1,0 +1,405 @@
+//! Events made ready for the inbound stream: a message becomes an [`Envelope`] whatever
+//! its type (its words in `text`, what it carries besides in `content`), a status becomes
+//! a delivery [`Receipt`]. Pure: the caller gives the id and the time of acceptance.
+//!
+//! The text is what the customer said, or, when a message has no words (a photo without
+//! caption, a place, a reaction), a short bracketed line that names it, so that previews,
+//! search and the bot read something; the inbox draws the content itself.
+
+use serde_json::{Value, json};
+use switchboard_core::domain::{
+    Channel, DeliveryState, Envelope, Identity, Inbound, Location, Reaction, Receipt, RemoteMedia,
+    RichContent,
+};
+
+use super::webhook::Event;
+
+/// Why an event cannot be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("message {0} names no sender (neither a WhatsApp id nor a user id)")]
+    NoSender(String),
+    #[error("event has no id")]
+    NoId,
+}
+
+/// The identity a message's sender is known by: the WhatsApp id (the phone's digits),
+/// else the business-scoped user id Meta sends when the number is hidden.
+pub fn sender(e: &Event) -> Option<Identity> {
+    e.from
+        .as_deref()
+        .and_then(|f| Identity::whatsapp(f).ok())
+        .or_else(|| {
+            e.user_id
+                .as_deref()
+                .and_then(|u| Identity::whatsapp_user(u).ok())
+        })
+}
+
+/// The inbound entry of one event; `None` for a status this build does not track (a
+/// `deleted` or `warning` notice of Meta's).
+pub fn to_inbound(
+    e: &Event,
+    inbox: &str,
+    id: String,
+    received_at: i64,
+) -> Result<Option<Inbound>, Refused> {
+    if e.wamid.is_empty() {
+        return Err(Refused::NoId);
+    }
+    if e.kind == "status" {
+        return Ok(receipt(e, received_at).map(Inbound::Receipt));
+    }
+    let from = sender(e).ok_or_else(|| Refused::NoSender(e.wamid.clone()))?;
+    let (text, content) = words_and_content(e);
+    let mut env = Envelope::new(
+        id,
+        Channel::Whatsapp,
+        inbox,
+        &e.wamid,
+        from,
+        &text,
+        received_at,
+    );
+    env.sender_name.clone_from(&e.profile_name);
+    if let Some(r) = e.reply_to.as_ref().or(e.original_wamid.as_ref()) {
+        env.replies_to.push(r.clone());
+    }
+    env.content = (!content.is_empty()).then_some(content);
+    Ok(Some(Inbound::Message(Box::new(env))))
+}
+
+fn receipt(e: &Event, at: i64) -> Option<Receipt> {
+    let state = match e.kind_of.as_str() {
+        "sent" => DeliveryState::Sent,
+        "delivered" => DeliveryState::Delivered,
+        // A voice note played is a read one.
+        "read" | "played" => DeliveryState::Read,
+        "failed" => DeliveryState::Failed,
+        _ => return None,
+    };
+    let first = e.errors.first();
+    let mut detail = serde_json::Map::new();
+    if let Some(p) = &e.pricing {
+        detail.insert("pricing".into(), p.clone());
+    }
+    if let Some(c) = &e.conversation {
+        detail.insert("conversation".into(), json!(c));
+    }
+    if e.errors.len() > 1 || first.is_some_and(|f| f.details.is_some()) {
+        detail.insert("errors".into(), json!(e.errors));
+    }
+    Some(Receipt {
+        channel: Channel::Whatsapp,
+        external_id: e.wamid.clone(),
+        state,
+        error_code: first.map(|f| f.code.to_string()),
+        error_title: first.map(|f| match &f.details {
+            Some(d) if !d.is_empty() && d != &f.title => format!("{}: {d}", f.title),
+            _ => f.title.clone(),
+        }),
+        at: if e.timestamp > 0 {
+            e.timestamp.saturating_mul(1000)
+        } else {
+            at
+        },
+        detail: (!detail.is_empty()).then(|| Value::Object(detail).to_string()),
+    })
+}
+
+/// A media id's kind as the inbox names it: a voice note apart from an audio file.
+/// An edit carries the new message's media under its own type, so the kind is read from
+/// the file's type there.
+fn media_kind(e: &Event) -> String {
+    let voice = e.media.as_ref().and_then(|m| m.voice) == Some(true);
+    match e.kind_of.as_str() {
+        "audio" if voice => "voice".into(),
+        k @ ("image" | "video" | "audio" | "document" | "sticker") => k.into(),
+        _ => {
+            let mime = e
+                .media
+                .as_ref()
+                .and_then(|m| m.mime_type.as_deref())
+                .unwrap_or("");
+            match mime.split('/').next() {
+                Some(k @ ("image" | "video" | "audio")) => k.into(),
+                _ => "document".into(),
+            }
+        }
+    }
+}
+
+fn words_and_content(e: &Event) -> (String, RichContent) {
+    let mut c = RichContent {
+        reply_to: e.reply_to.clone(),
+        forwarded: e
+            .forwarded
+            .then_some(e.frequently_forwarded)
+            .or(e.frequently_forwarded.then_some(true)),
+        ..RichContent::default()
+    };
+    let mut raw = serde_json::Map::new();
+    let words = e.text.clone().or_else(|| e.caption.clone());
+    let text = if let Some(m) = &e.media {
+        let kind = media_kind(e);
+        c.media = Some(RemoteMedia {
+            id: m.id.clone(),
+            kind: kind.clone(),
+            mime: m.mime_type.clone(),
+            filename: m.filename.clone(),
+            sha256: m.sha256.clone(),
+            state: "pending".into(),
+            reason: None,
+        });
+        match (words, &m.filename) {
+            (Some(w), _) if !w.trim().is_empty() => w,
+            (_, Some(f)) => format!("[{kind}: {f}]"),
+            _ => format!("[{kind}]"),
+        }
+    } else if let Some(r) = &e.reaction {
+        c.reaction = Some(Reaction {
+            emoji: r.emoji.clone(),
+            to: r.wamid.clone(),
+        });
+        if r.emoji.is_empty() {
+            "[reaction removed]".into()
+        } else {
+            format!("[reaction {}]", r.emoji)
+        }
+    } else if let Some(l) = &e.location {
+        c.location = Some(Location {
+            latitude: l.latitude.to_string(),
+            longitude: l.longitude.to_string(),
+            name: l.name.clone(),
+            address: l.address.clone(),
+        });
+        let place: Vec<&str> = [l.name.as_deref(), l.address.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect();
+        if place.is_empty() {
+            format!("[location {}, {}]", l.latitude, l.longitude)
+        } else {
+            format!("[location] {}", place.join(", "))
+        }
+    } else if let Some(i) = &e.interactive {
+        raw.insert("interactive".into(), json!(i));
+        i.title.clone()
+    } else if let Some(b) = &e.button {
+        raw.insert("button".into(), json!(b));
+        b.text.clone()
+    } else if let Some(cards) = &e.contacts {
+        raw.insert("contacts".into(), cards.clone());
+        format!("[contact] {}", contact_line(cards))
+    } else if let Some(o) = &e.order {
+        raw.insert("order".into(), o.clone());
+        let items = o
+            .get("product_items")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        let note = o.get("text").and_then(Value::as_str).unwrap_or("");
+        format!("[order: {items} items] {note}").trim().to_owned()
+    } else if e.kind_of == "revoke" {
+        "[message deleted]".into()
+    } else if let Some(w) = words {
+        w
+    } else {
+        format!("[{}]", e.kind_of)
+    };
+    if let Some(o) = &e.original_wamid {
+        raw.insert(e.kind_of.clone(), json!({ "original_wamid": o }));
+    }
+    if let Some(n) = &e.new_wa_id {
+        raw.insert("new_wa_id".into(), json!(n));
+    }
+    if let Some(r) = &e.referral {
+        raw.insert("referral".into(), r.clone());
+    }
+    if !e.errors.is_empty() {
+        raw.insert("errors".into(), json!(e.errors));
+    }
+    if let Some(r) = &e.raw {
+        raw.insert("raw".into(), r.clone());
+    }
+    if !raw.is_empty() {
+        c.raw = Some(Value::Object(raw).to_string());
+    }
+    let text = match (e.kind_of.as_str(), &e.original_wamid) {
+        ("edit", Some(_)) => format!("[edited] {text}"),
+        _ => text,
+    };
+    (text, c)
+}
+
+/// Shared contact cards in one line: each card's name and first phone.
+fn contact_line(cards: &Value) -> String {
+    let list = cards.as_array().map(Vec::as_slice).unwrap_or_default();
+    list.iter()
+        .map(|card| {
+            let name = card
+                .get("name")
+                .and_then(|n| n.get("formatted_name"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let phone = card
+                .get("phones")
+                .and_then(Value::as_array)
+                .and_then(|p| p.first())
+                .and_then(|p| p.get("phone"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            [name, phone]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::whatsapp::read;
+
+    fn fixture(name: &str) -> Vec<Inbound> {
+        let path = format!(
+            "{}/../../shared/fixtures/whatsapp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap();
+        read(&body)
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| to_inbound(e, "whatsapp:main", format!("id{i}"), 1_000).unwrap())
+            .collect()
+    }
+
+    fn message(name: &str) -> Envelope {
+        match fixture(name).remove(0) {
+            Inbound::Message(e) => *e,
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_fixture_becomes_stream_entries_none_dropped() {
+        let dir = format!(
+            "{}/../../shared/fixtures/whatsapp",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let path = f.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let events = read(&std::fs::read(&path).unwrap()).unwrap();
+            let entries = fixture(&name);
+            assert_eq!(entries.len(), events.len(), "{name}");
+            for entry in entries {
+                // What the router reads back is what was written.
+                let payload = entry.to_payload().unwrap();
+                assert_eq!(Inbound::parse(&payload).unwrap(), entry, "{name}");
+                if let Inbound::Message(e) = entry {
+                    assert!(!e.text.trim().is_empty(), "{name}: no words");
+                    // The number, else (a revoke names only the user) the user id.
+                    assert!(
+                        matches!(e.sender.kind().as_str(), "whatsapp" | "whatsapp_user"),
+                        "{name}: {}",
+                        e.sender
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_keeps_what_it_carries() {
+        let t = message("message_text.json");
+        assert_eq!(
+            (t.text.as_str(), t.sender_name.as_deref()),
+            ("Body Text", Some("Test Name"))
+        );
+        assert_eq!(t.content, None);
+        let img = message("message_image.json");
+        let media = img.content.unwrap().media.unwrap();
+        assert_eq!(
+            (media.kind.as_str(), media.state.as_str()),
+            ("image", "pending")
+        );
+        assert_eq!(media.mime.as_deref(), Some("image/jpeg"));
+        let voice = message("message_voice.json")
+            .content
+            .unwrap()
+            .media
+            .unwrap();
+        assert_eq!(voice.kind, "voice");
+        let doc = message("message_document.json");
+        assert!(doc.content.unwrap().media.unwrap().filename.is_some());
+        let r = message("message_reaction.json");
+        let reaction = r.content.unwrap().reaction.unwrap();
+        assert!(!reaction.emoji.is_empty() && reaction.to.starts_with("wamid."));
+        let reply = message("message_reply.json");
+        assert_eq!(
+            reply.replies_to.first(),
+            reply.content.unwrap().reply_to.as_ref()
+        );
+        let loc = message("message_current_location.json");
+        assert!(loc.text.starts_with("[location"), "{}", loc.text);
+        assert!(loc.content.unwrap().location.is_some());
+        let list = message("interactive_list_reply.json");
+        assert!(!list.text.starts_with('['), "{}", list.text);
+        let unsupported = message("message_unsupported.json");
+        assert!(unsupported.content.unwrap().raw.unwrap().contains("131051"));
+        let referral = message("message_referral.json");
+        assert!(referral.content.unwrap().raw.unwrap().contains("referral"));
+        let revoke = message("deleted_message_revoke.json");
+        assert_eq!(revoke.text, "[message deleted]");
+        assert_eq!(revoke.replies_to.len(), 1);
+        let fwd = message("message_forwarded.json");
+        assert!(fwd.content.unwrap().forwarded.is_some());
+    }
+
+    #[test]
+    fn statuses_become_receipts_with_meta_s_error() {
+        let Inbound::Receipt(failed) = fixture("status_failed.json").remove(0) else {
+            panic!("not a receipt")
+        };
+        assert_eq!(failed.state, DeliveryState::Failed);
+        assert_eq!(failed.error_code.as_deref(), Some("130472"));
+        assert!(failed.error_title.unwrap().contains("experiment"));
+        let Inbound::Receipt(played) = fixture("status_played.json").remove(0) else {
+            panic!("not a receipt")
+        };
+        assert_eq!(played.state, DeliveryState::Read);
+        let Inbound::Receipt(sent) = fixture("status_sent.json").remove(0) else {
+            panic!("not a receipt")
+        };
+        assert_eq!(sent.state, DeliveryState::Sent);
+        assert!(sent.detail.unwrap().contains("pricing"));
+    }
+
+    #[test]
+    fn a_hidden_number_is_known_by_its_user_id() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{
+            "metadata":{"phone_number_id":"1"},
+            "contacts":[{"profile":{"name":"Ana"},"user_id":"BR.1234567890123"}],
+            "messages":[{"id":"wamid.A","timestamp":"1","type":"text","text":{"body":"oi"}}]}}]}]}"#;
+        let events = read(body).unwrap();
+        let Some(Inbound::Message(e)) = to_inbound(&events[0], "w", "i".into(), 1).unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.sender.kind().as_str(), "whatsapp_user");
+        assert_eq!(e.sender.value(), "BR.1234567890123");
+        let nobody = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{
+            "metadata":{"phone_number_id":"1"},
+            "messages":[{"id":"wamid.B","timestamp":"1","type":"text","text":{"body":"oi"}}]}}]}]}"#;
+        let events = read(nobody).unwrap();
+        assert_eq!(
+            to_inbound(&events[0], "w", "i".into(), 1),
+            Err(Refused::NoSender("wamid.B".into()))
+        );
+    }
+}
