@@ -31,6 +31,12 @@
   refreshTimes(document);
   setInterval(() => refreshTimes(document), 30000);
   document.addEventListener("htmx:afterSwap", (e) => refreshTimes(e.target));
+  // The WhatsApp template picker shows the chosen template's words.
+  document.addEventListener("change", (e) => {
+    if (e.target.id !== "wa-template") return;
+    const o = e.target.selectedOptions[0], pv = $("#wa-preview");
+    if (o && pv) pv.textContent = o.dataset.body || "";
+  });
 
   function toast(text) {
     const t = $("#toast");
@@ -86,8 +92,9 @@
   }
 
   let threadBusy = false, threadAgain = false;
-  // `cards`: a card changed in place (an invoice turned Paid): fetch the whole thread and
-  // replace the cards already shown, rather than only what came after the last message.
+  // `cards`: something shown changed in place (an invoice turned Paid, a WhatsApp file
+  // arrived): fetch the whole thread and replace what is shown, rather than only what came
+  // after the last message.
   function refreshThread(cards) {
     const n = openNumber();
     if (!n || !window.htmx) return;
@@ -106,7 +113,7 @@
           Array.from(tpl.content.children).forEach((li) => {
             const shown = li.id ? document.getElementById(li.id) : null;
             if (!shown) $("#thread").appendChild(li);
-            else if (li.id.startsWith("card-")) shown.replaceWith(li);
+            else if (cards) shown.replaceWith(li);
           });
           refreshTimes($("#thread"));
           if (atBottom && body) body.scrollTop = body.scrollHeight;
@@ -147,7 +154,8 @@
       }
       case "message":
       case "note":
-        if (cid && cid === openId()) refreshThread();
+        // A message shown already came again changed (its file arrived): redraw it.
+        if (cid && cid === openId()) refreshThread(!!(ev.message && document.getElementById("m-" + ev.message.id)));
         refreshList();
         break;
       case "card_added":

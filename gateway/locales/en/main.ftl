@@ -477,3 +477,18 @@ kb-insert = Insert link
 kb-learn = This answers it
 kb-learn-hint = The bot learns to answer this question with this article
 kb-learned = The bot will answer this question with that article from now on.
+
+# WhatsApp
+wa-window-left = Reply window: { $left } left
+wa-window-closed = The 24-hour reply window is closed: WhatsApp takes only an approved template until the customer writes again.
+wa-template = Template
+wa-template-params = Parameters, one per line
+wa-template-send = Send template
+wa-no-templates = No approved templates yet: add them in WhatsApp Manager; they appear here within the hour.
+wa-media-pending = Fetching the file…
+wa-media-unavailable = Media unavailable: { $reason }
+wa-forwarded = Forwarded
+wa-forwarded-many = Forwarded many times
+wa-replying-to = Replying to
+wa-earlier-message = an earlier message
+wa-map = Open the map

@@ -484,3 +484,18 @@ kb-insert = Insertar enlace
 kb-learn = Esto lo responde
 kb-learn-hint = El bot aprende a responder esta pregunta con este artículo
 kb-learned = El bot responderá esta pregunta con ese artículo a partir de ahora.
+
+# WhatsApp
+wa-window-left = Ventana de respuesta: quedan { $left }
+wa-window-closed = La ventana de 24 horas está cerrada: WhatsApp solo acepta una plantilla aprobada hasta que el cliente vuelva a escribir.
+wa-template = Plantilla
+wa-template-params = Parámetros, uno por línea
+wa-template-send = Enviar plantilla
+wa-no-templates = Aún no hay plantillas aprobadas: créalas en WhatsApp Manager; aparecen aquí en menos de una hora.
+wa-media-pending = Descargando el archivo…
+wa-media-unavailable = Archivo no disponible: { $reason }
+wa-forwarded = Reenviado
+wa-forwarded-many = Reenviado muchas veces
+wa-replying-to = En respuesta a
+wa-earlier-message = un mensaje anterior
+wa-map = Abrir el mapa

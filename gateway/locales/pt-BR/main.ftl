@@ -489,3 +489,18 @@ kb-insert = Inserir link
 kb-learn = Isto responde
 kb-learn-hint = O bot aprende a responder esta pergunta com este artigo
 kb-learned = O bot vai responder esta pergunta com esse artigo a partir de agora.
+
+# WhatsApp
+wa-window-left = Janela de resposta: faltam { $left }
+wa-window-closed = A janela de 24 horas está fechada: o WhatsApp só aceita um modelo aprovado até o cliente escrever de novo.
+wa-template = Modelo
+wa-template-params = Parâmetros, um por linha
+wa-template-send = Enviar modelo
+wa-no-templates = Ainda não há modelos aprovados: crie-os no WhatsApp Manager; eles aparecem aqui em até uma hora.
+wa-media-pending = Baixando o arquivo…
+wa-media-unavailable = Mídia indisponível: { $reason }
+wa-forwarded = Encaminhada
+wa-forwarded-many = Encaminhada com frequência
+wa-replying-to = Respondendo a
+wa-earlier-message = uma mensagem anterior
+wa-map = Abrir o mapa

@@ -556,6 +556,53 @@ pub struct ConvView {
     suggestions: Vec<(String, String, String, String)>,
     /// That message, which "This answers it" teaches the bot.
     suggested_for: Option<String>,
+    /// A WhatsApp conversation's reply window and, once it has closed, the templates.
+    wa: Option<WaPane>,
+}
+
+/// What the composer shows of WhatsApp's 24-hour window.
+pub struct WaPane {
+    /// How long the window stays open ("23 h 10 min"); `None` once it has closed.
+    left: Option<String>,
+    /// Approved templates: (`name|language`, the label, the body, the parameter count).
+    templates: Vec<(String, String, String, i64)>,
+}
+
+/// The window of a WhatsApp conversation, with the templates once it has closed.
+async fn wa_pane(state: &AppState, c: &Conversation, now: i64) -> Result<Option<WaPane>, WebError> {
+    if c.channel != switchboard_core::domain::Channel::Whatsapp {
+        return Ok(None);
+    }
+    let last = state.store.last_inbound_at(&c.id).await?;
+    let left_ms = switchboard_channels::whatsapp::outbound::window_left(last, now);
+    let left = (left_ms > 0).then(|| {
+        let minutes = left_ms / 60_000;
+        if minutes >= 60 {
+            format!("{} h {} min", minutes / 60, minutes % 60)
+        } else {
+            format!("{} min", minutes.max(1))
+        }
+    });
+    let templates = if left.is_none() {
+        state
+            .store
+            .wa_templates(&c.inbox)
+            .await?
+            .into_iter()
+            .filter(|t| t.status == "APPROVED")
+            .map(|t| {
+                (
+                    format!("{}|{}", t.name, t.language),
+                    format!("{} ({})", t.name, t.language),
+                    t.body,
+                    t.params,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Some(WaPane { left, templates }))
 }
 
 pub struct IdentityView {
@@ -584,7 +631,9 @@ async fn conv_view(
         .ok();
     let thread = thread_of(state, agent, c, &who, now).await?;
     let (suggestions, suggested_for) = suggestions(state, &thread).await;
+    let wa = wa_pane(state, c, now).await?;
     let conv = ConvView {
+        wa,
         number: c.number,
         id: c.id.clone(),
         version: c.version,
@@ -637,19 +686,20 @@ async fn thread_of(
     let t = &agent.tr;
     let agents_by_id = agent_names(state).await?;
     let mut thread: Vec<ThreadItem> = Vec::new();
-    for m in state
+    let messages = state
         .store
         .messages_for(&agent.caller, &c.id, None, 1000)
-        .await?
-    {
+        .await?;
+    for m in &messages {
         thread.push(ThreadItem::Message(message_view(
             t,
             now,
-            &m,
+            m,
             who,
             &agents_by_id,
         )));
     }
+    view::link_replies(t, &mut thread, &messages);
     with_cards(state, t, &c.id, &mut thread).await?;
     Ok(thread)
 }
@@ -872,7 +922,7 @@ pub async fn thread_fragment(
         c.number,
     );
     let agents = agent_names(&state).await?;
-    let thread = state
+    let messages = state
         .store
         .messages_for(
             &agent.caller,
@@ -880,13 +930,26 @@ pub async fn thread_fragment(
             q.after.as_deref().filter(|a| !a.is_empty()),
             500,
         )
-        .await?
+        .await?;
+    let mut thread: Vec<ThreadItem> = messages
         .iter()
         .map(|m| ThreadItem::Message(message_view(&agent.tr, now, m, &who, &agents)))
         .collect();
+    // A quote of a message shown before this fragment is looked up in the whole thread.
+    let quotes = messages
+        .iter()
+        .any(|m| m.content.as_ref().is_some_and(|c| c.reply_to.is_some()));
+    if quotes && q.after.as_deref().is_some_and(|a| !a.is_empty()) {
+        let whole = state
+            .store
+            .messages_for(&agent.caller, &c.id, None, 1000)
+            .await?;
+        view::link_replies(&agent.tr, &mut thread, &whole);
+    } else {
+        view::link_replies(&agent.tr, &mut thread, &messages);
+    }
     // The cards come along: the page replaces those it shows (an invoice turned Paid)
     // and adds the new ones.
-    let mut thread = thread;
     with_cards(&state, &agent.tr, &c.id, &mut thread).await?;
     state.store.mark_read(&agent.user.id, &c.id, now).await?;
     crate::kit::whatsapp::seen(&state, &c, false);
@@ -964,6 +1027,11 @@ pub struct MessageForm {
     text: String,
     #[serde(default)]
     mode: String,
+    /// A WhatsApp template, `name|language`, with its parameters one per line.
+    #[serde(default)]
+    template: String,
+    #[serde(default)]
+    params: String,
 }
 
 pub async fn post_message(
@@ -975,7 +1043,21 @@ pub async fn post_message(
 ) -> Result<Response, WebError> {
     let c = find(&state, &agent, &number).await?;
     let text = form.text.trim();
-    if text.is_empty() {
+    let template =
+        form.template
+            .split_once('|')
+            .map(|(name, language)| switchboard_core::domain::Template {
+                name: name.to_owned(),
+                language: language.to_owned(),
+                params: form
+                    .params
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            });
+    if text.is_empty() && template.is_none() {
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             agent.tr.t("composer-empty"),
@@ -985,11 +1067,24 @@ pub async fn post_message(
     let message = if form.mode == "note" {
         state.workflow.add_note(&agent.caller, &c.id, text).await
     } else {
-        match state
-            .workflow
-            .reply(&agent.caller, &state.outbox, &c.id, text, None)
+        // The channel's rules first (WhatsApp's window, its templates).
+        let extras = crate::kit::whatsapp::Extras {
+            template,
+            ..Default::default()
+        };
+        let prepared = crate::kit::whatsapp::prepare_reply(&state, &c, text, extras)
             .await
-        {
+            .map_err(|e| switchboard_core::Error::invalid(e.to_string()));
+        let queued = match prepared {
+            Ok((text, content)) => {
+                state
+                    .workflow
+                    .reply_with(&agent.caller, &state.outbox, &c.id, &text, content, None)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match queued {
             Ok(
                 switchboard_core::store::Queued::New(m, _)
                 | switchboard_core::store::Queued::Seen(m),

@@ -240,6 +240,19 @@ pub struct MessageView {
     pub sure: Option<String>,
     /// An agent's reply, which may become a draft article.
     pub save_article: bool,
+    /// The first image attached, shown in the bubble: its link and its name.
+    pub image: Option<(String, String)>,
+    /// A file the channel still holds: (`pending` or `unavailable`, what to say).
+    pub media_note: Option<(&'static str, String)>,
+    /// A shared place: (its words, a map link).
+    pub location: Option<(String, String)>,
+    pub forwarded: Option<String>,
+    /// The channel's id of the message this one answers, and once found in the thread, a
+    /// link to it and its first words.
+    pub reply_ext: Option<String>,
+    pub reply_to: Option<(String, String)>,
+    /// A reaction's emoji (the bubble shows it large).
+    pub reaction: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -342,7 +355,74 @@ pub fn message_view(
         && m.direction == Direction::Outbound
         && !internal
         && !m.text.trim().is_empty();
+    let content = m.content.as_ref();
+    let image = m
+        .attachments
+        .iter()
+        .find(|a| a.mime.starts_with("image/"))
+        .map(|a| (format!("/blobs/{}", a.blob.as_str()), a.name.clone()));
+    let media_note =
+        content
+            .and_then(|c| c.media.as_ref())
+            .and_then(|md| match md.state.as_str() {
+                "pending" => Some(("pending", t.t("wa-media-pending"))),
+                "unavailable" => Some((
+                    "unavailable",
+                    t.t1(
+                        "wa-media-unavailable",
+                        "reason",
+                        md.reason.clone().unwrap_or_default(),
+                    ),
+                )),
+                _ => None,
+            });
+    let location = content.and_then(|c| c.location.as_ref()).map(|l| {
+        let words = [l.name.as_deref(), l.address.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let words = if words.is_empty() {
+            format!("{}, {}", l.latitude, l.longitude)
+        } else {
+            words
+        };
+        (
+            words,
+            format!(
+                "https://www.openstreetmap.org/?mlat={}&mlon={}#map=17/{}/{}",
+                l.latitude, l.longitude, l.latitude, l.longitude
+            ),
+        )
+    });
+    let forwarded = content.and_then(|c| c.forwarded).map(|many| {
+        t.t(if many {
+            "wa-forwarded-many"
+        } else {
+            "wa-forwarded"
+        })
+    });
+    let reaction = content
+        .and_then(|c| c.reaction.as_ref())
+        .map(|r| r.emoji.clone())
+        .filter(|e| !e.is_empty());
+    // The bracketed words that stand for a place or a file without caption are for
+    // previews and search; the bubble draws the thing itself.
+    let placeholder = m.text.starts_with('[') && m.text.ends_with(']');
+    let text = if location.is_some() || (placeholder && (image.is_some() || media_note.is_some())) {
+        String::new()
+    } else {
+        m.text.clone()
+    };
     MessageView {
+        image,
+        media_note,
+        location,
+        forwarded,
+        reply_ext: content.and_then(|c| c.reply_to.clone()),
+        reply_to: None,
+        reaction,
         sources,
         sure,
         save_article,
@@ -355,7 +435,7 @@ pub fn message_view(
         when_title: exact(m.created_at),
         when_rel: t.relative(m.created_at - now),
         when_ms: m.created_at,
-        text: m.text.clone(),
+        text,
         quoted,
         attachments: m
             .attachments
@@ -367,6 +447,30 @@ pub fn message_view(
             })
             .collect(),
         state,
+    }
+}
+
+/// Links each message that answers another (WhatsApp's quote) to that message when the
+/// thread holds it: its anchor and first words; otherwise it says "an earlier message".
+pub fn link_replies(t: &Tr, items: &mut [ThreadItem], messages: &[Message]) {
+    let by_ext: std::collections::HashMap<&str, &Message> = messages
+        .iter()
+        .filter_map(|m| m.external_id.as_deref().map(|e| (e, m)))
+        .collect();
+    for item in items.iter_mut() {
+        let ThreadItem::Message(v) = item else {
+            continue;
+        };
+        let Some(ext) = v.reply_ext.as_deref() else {
+            continue;
+        };
+        v.reply_to = Some(match by_ext.get(ext) {
+            Some(m) => {
+                let words: String = m.text.chars().take(80).collect();
+                (format!("#m-{}", m.id), words)
+            }
+            None => (String::new(), t.t("wa-earlier-message")),
+        });
     }
 }
 

@@ -1,0 +1,222 @@
+// WhatsApp in the agent inbox, in a real Chromium: signed webhook deliveries (a question,
+// a photo fetched from a fake Graph API, a place, a reply that quotes the agent) show as a
+// WhatsApp conversation with the photo inline, the quote linked, delivery ticks moved by
+// Meta's statuses and the reply window's time left; a day later the window has closed and
+// the composer offers the approved templates instead, which go out as a template message.
+// Photographed at desktop and phone width, checked by axe-core.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
+import { accessible, DESKTOP, freePort, launch, Server, shoot, signIn, until } from "./lib.mjs";
+
+const PNID = "1122334455667";
+const SECRET = "browser-whatsapp-app-secret";
+const CUSTOMER = "5511987654321";
+
+/** A PNG of a copier's smeared test page: grey stripes on white. */
+function photo(width = 360, height = 240) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3);
+    for (let x = 0; x < width; x++) {
+      const smear = x < 60 ? 90 + ((x * 7 + y * 3) % 60) : 0;
+      const line = y % 24 < 3 && x > 80 && x < width - 40 ? 110 : 0;
+      const v = Math.max(0, 250 - smear - line);
+      row.writeUInt8(v, 1 + x * 3);
+      row.writeUInt8(v, 2 + x * 3);
+      row.writeUInt8(Math.min(255, v + 4), 3 + x * 3);
+    }
+    rows.push(row);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.writeUInt8(8, 8);
+  ihdr.writeUInt8(2, 9);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.concat(rows))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** The Graph API's part this test needs: media info and bytes, sends, templates. */
+async function fakeGraph() {
+  const png = photo();
+  const sends = [];
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      const json = (v) => { res.setHeader("content-type", "application/json"); res.end(JSON.stringify(v)); };
+      const url = new URL(req.url, "http://x");
+      if (req.method === "POST" && url.pathname.endsWith("/messages")) {
+        const v = JSON.parse(body);
+        sends.push(v);
+        if (v.status === "read") return json({ success: true });
+        n += 1;
+        return json({ messaging_product: "whatsapp", contacts: [{ input: v.to, wa_id: v.to }], messages: [{ id: `wamid.out.${n}` }] });
+      }
+      if (url.pathname.endsWith("/message_templates")) {
+        return json({ data: [
+          { name: "visit_scheduled", language: "pt_BR", status: "APPROVED", category: "UTILITY", id: "1",
+            components: [{ type: "BODY", text: "Olá {{1}}! A visita técnica para a sua {{2}} está marcada. Responda esta mensagem se precisar mudar o horário." }] },
+          { name: "invoice_issued", language: "pt_BR", status: "APPROVED", category: "UTILITY", id: "2",
+            components: [{ type: "BODY", text: "Sua fatura {{1}} foi emitida." }] },
+        ] });
+      }
+      if (url.pathname === "/dl/photo-1") {
+        res.setHeader("content-type", "image/png");
+        return res.end(png);
+      }
+      if (url.pathname === "/photo-1") {
+        return json({ messaging_product: "whatsapp", url: `http://127.0.0.1:${server.address().port}/dl/photo-1`, mime_type: "image/png", sha256: "x", file_size: png.length, id: "photo-1" });
+      }
+      res.statusCode = 404;
+      json({ error: { message: "Unsupported get request", code: 100 } });
+    });
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { server, sends, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+function delivery(value) {
+  return JSON.stringify({ object: "whatsapp_business_account", entry: [{ id: "999", changes: [{ field: "messages", value: {
+    messaging_product: "whatsapp", metadata: { display_phone_number: "551140040000", phone_number_id: PNID }, ...value } }] }] });
+}
+
+let seq = 0;
+function message(extra) {
+  seq += 1;
+  return delivery({
+    contacts: [{ profile: { name: "Marina Duarte" }, wa_id: CUSTOMER }],
+    messages: [{ from: CUSTOMER, id: `wamid.in.${seq}`, timestamp: String(Math.floor(Date.now() / 1000)), ...extra }],
+  });
+}
+
+async function post(server, body) {
+  const signature = "sha256=" + createHmac("sha256", SECRET).update(body).digest("hex");
+  const res = await fetch(`${server.base}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signature }, body });
+  assert.equal(res.status, 200, await res.text());
+}
+
+test("a WhatsApp conversation in the inbox: photo, place, quote, ticks, then only templates", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sb-wa-"));
+  const profile = mkdtempSync(join(tmpdir(), "sb-profile-"));
+  const graph = await fakeGraph();
+  const server = new Server(await freePort(), dir);
+  let context;
+  try {
+    const config = join(dir, "switchboard.toml");
+    writeFileSync(config, `[web]
+business_name = "Copiadoras Duarte"
+
+[whatsapp]
+graph_url = "${graph.url}"
+
+[[whatsapp.numbers]]
+name = "vendas"
+phone_number_id = "${PNID}"
+business_account_id = "999"
+display_phone_number = "+55 11 4004-0000"
+token = "EAAG-browser-token"
+app_secret = "${SECRET}"
+verify_token = "browser-verify-token"
+`);
+    Object.assign(server.env, { SWITCHBOARD_CONFIG: config });
+    await server.start();
+    const password = "correct horse battery staple";
+    server.cliWithInput(`${password}\n`, "user", "add", "--email", "rita@acme.test", "--name", "Rita Alves", "--role", "admin", "--password-stdin");
+
+    await post(server, message({ type: "text", text: { body: "Boa tarde! A copiadora Ricoh MP 301 do escritório está manchando todas as folhas do lado esquerdo 😕" } }));
+    await post(server, message({ type: "image", image: { id: "photo-1", mime_type: "image/png", sha256: "x", caption: "Olha como sai a página de teste" } }));
+    await post(server, message({ type: "location", location: { latitude: -23.5614, longitude: -46.6559, name: "Escritório Duarte", address: "Av. Paulista, 1578, São Paulo" } }));
+
+    context = await launch(profile, DESKTOP);
+    const page = context.pages()[0] || (await context.newPage());
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+    await signIn(page, server.base, "rita@acme.test", password);
+    await page.waitForURL(/\/conversations/);
+    await page.goto(`${server.base}/conversations?view=all`);
+    const row = page.locator("#list li[data-number]", { hasText: "Marina Duarte" });
+    await row.waitFor({ timeout: 20000 });
+    await row.locator("a.conv").click();
+    await page.locator("#conv-head").waitFor();
+    // The photo, fetched after the webhook answered, shows inline once it has come.
+    const img = page.locator("#thread li.msg.in .photo img");
+    await until(async () => (await page.reload(), (await img.count()) === 1), 20000);
+    assert.ok(await img.evaluate((i) => i.complete && i.naturalWidth === 360), "the photo is served");
+    await page.locator("#thread .place", { hasText: "Av. Paulista" }).waitFor();
+    await page.locator("#wa-window", { hasText: "left" }).waitFor();
+
+    await page.locator("#reply-text").fill("Boa tarde, Marina! Pela foto parece o rolo de fusão. Consegue me dizer o número de série que fica na etiqueta atrás da máquina?");
+    await page.getByRole("button", { name: "Send" }).click();
+    const out = page.locator("#thread li.msg.out", { hasText: "rolo de fusão" });
+    await out.waitFor();
+    const sent = await until(() => graph.sends.find((s) => s.type === "text" && s.text.body.includes("rolo de fusão")), 20000);
+    assert.equal(sent.to, CUSTOMER);
+    // Meta's statuses move the ticks: delivered, then read.
+    for (const status of ["delivered", "read"]) {
+      await post(server, delivery({ statuses: [{ id: "wamid.out.1", status, timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: CUSTOMER }] }));
+    }
+    await until(async () => (await out.locator(".state.read").count()) === 1, 20000);
+    // The customer answers, quoting the agent's message.
+    await post(server, message({ type: "text", text: { body: "Claro! É E174M123456. Podem vir amanhã de manhã?" }, context: { from: "551140040000", id: "wamid.out.1" } }));
+    const quoted = page.locator("#thread li.msg.in", { hasText: "E174M123456" });
+    await quoted.waitFor({ timeout: 20000 });
+    assert.match(await quoted.locator(".in-reply").innerText(), /rolo de fusão/);
+    assert.deepEqual(errors, []);
+    const toBottom = () => page.locator("#thread-body").evaluate((b) => { b.scrollTop = b.scrollHeight; });
+    await accessible(page, "WhatsApp conversation");
+    await shoot(page, "whatsapp-conversation", toBottom);
+
+    // A day later the window has closed: the composer says so and offers the templates.
+    execFileSync("python3", ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('UPDATE messages SET created_at = created_at - 90000000'); c.commit()", join(dir, "switchboard.db")]);
+    await page.reload();
+    await page.locator("#wa-window.closed").waitFor();
+    const picker = page.locator("#wa-templates");
+    await picker.waitFor();
+    await page.locator("#wa-template").selectOption("visit_scheduled|pt_BR");
+    await page.locator("#wa-params").fill("Marina\nRicoh MP 301");
+    await accessible(page, "WhatsApp template picker");
+    await shoot(page, "whatsapp-template-picker", async () => { await picker.scrollIntoViewIfNeeded(); });
+    await picker.getByRole("button", { name: "Send template" }).click();
+    await page.locator("#thread li.msg.out", { hasText: "A visita técnica para a sua Ricoh MP 301 está marcada" }).waitFor();
+    const template = await until(() => graph.sends.find((s) => s.type === "template"), 20000);
+    assert.deepEqual(template.template, { name: "visit_scheduled", language: { code: "pt_BR" }, components: [{ type: "body", parameters: [{ type: "text", text: "Marina" }, { type: "text", text: "Ricoh MP 301" }] }] });
+    assert.deepEqual(errors, []);
+  } finally {
+    if (context) await context.close();
+    if (server.child) server.child.kill("SIGTERM");
+    graph.server.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
