@@ -206,17 +206,6 @@ impl AppState {
             blobs.clone(),
             ids.clone(),
         )?);
-        // Each number's inbox names its team, read when a conversation opens there.
-        for n in whatsapp.all() {
-            store
-                .put_inbox(
-                    &ids,
-                    &n.inbox(),
-                    Channel::Whatsapp,
-                    &serde_json::json!({ "team": n.team }),
-                )
-                .await?;
-        }
         let tickets = crate::kit::desk::TicketDesk::start(crate::kit::desk::Parts {
             store: store.clone(),
             ids: ids.clone(),
@@ -249,6 +238,9 @@ impl AppState {
             workflow,
             kb: Arc::new(std::sync::OnceLock::new()),
         };
+        // The WhatsApp numbers of the settings page join the file's; each inbox names its
+        // team, read when a conversation opens there.
+        crate::kit::whatsapp::reload(&state).await?;
         // Invoice and estimate mail carry portal links minted as each mail is written.
         state
             .email_sender

@@ -211,6 +211,28 @@ verify_token = "browser-verify-token"
     await page.locator("#thread li.msg.out", { hasText: "A visita técnica para a sua Ricoh MP 301 está marcada" }).waitFor();
     const template = await until(() => graph.sends.find((s) => s.type === "template"), 20000);
     assert.deepEqual(template.template, { name: "visit_scheduled", language: { code: "pt_BR" }, components: [{ type: "body", parameters: [{ type: "text", text: "Marina" }, { type: "text", text: "Ricoh MP 301" }] }] });
+
+    // The settings page: the file's number, and a second number added here, live at once.
+    await page.goto(`${server.base}/admin/whatsapp`);
+    await page.locator("section.mailbox", { hasText: "+55 11 4004-0000" }).waitFor();
+    await page.getByRole("link", { name: "Add a number" }).click();
+    await page.getByLabel("Short name").fill("assistencia");
+    await page.getByLabel("The number as customers see it").fill("+55 11 3003-0000");
+    await page.getByLabel("Phone number ID").fill("2233445566778");
+    await page.getByLabel("Team of new conversations").fill("assistencia");
+    await page.getByLabel("Access token").fill("EAAG-second-token");
+    await page.getByLabel("App secret").fill("second-app-secret-0123");
+    await page.getByLabel("Verify token").fill("second-verify-token");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator(".notice.ok", { hasText: "The number is added" }).waitFor();
+    await page.locator("section.mailbox", { hasText: "+55 11 3003-0000" }).waitFor();
+    await accessible(page, "WhatsApp settings");
+    await shoot(page, "whatsapp-settings");
+    const second = delivery({ contacts: [{ profile: { name: "Paulo" }, wa_id: "5511977776666" }],
+      messages: [{ from: "5511977776666", id: "wamid.second.1", timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "Oi, o técnico já saiu?" } }] }).replace(PNID, "2233445566778");
+    const signed = "sha256=" + createHmac("sha256", "second-app-secret-0123").update(second).digest("hex");
+    const res = await fetch(`${server.base}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signed }, body: second });
+    assert.equal(res.status, 200, await res.text());
     assert.deepEqual(errors, []);
   } finally {
     if (context) await context.close();

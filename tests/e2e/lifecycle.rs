@@ -170,7 +170,13 @@ async fn demo_seeds_and_serves() {
         .json()
         .await
         .unwrap();
-    assert_eq!(body["conversations"].as_array().unwrap().len(), 2, "{body}");
+    // Maria's and João's chats, and Carlos on WhatsApp.
+    let conversations = body["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 3, "{body}");
+    assert!(
+        conversations.iter().any(|c| c["channel"] == "whatsapp"),
+        "{body}"
+    );
     // The client portal's link: its confirmation page, and João's invoices behind it.
     let link = lines[5]
         .split_whitespace()

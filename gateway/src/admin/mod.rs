@@ -1,8 +1,9 @@
-//! Administration: users (invite, change, deactivate) and the email inboxes' settings,
-//! as pages and over the JSON API.
+//! Administration: users (invite, change, deactivate), the email inboxes' and the
+//! WhatsApp numbers' settings, as pages and over the JSON API.
 
 pub mod api;
 pub mod pages;
+pub mod whatsapp;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -48,6 +49,33 @@ pub fn table() -> Table {
             "/admin/email/{name}/test",
             Admin,
             post(pages::email_test),
+        ),
+        r("GET", "/admin/whatsapp", Admin, get(whatsapp::list)),
+        r("GET", "/admin/whatsapp/new", Admin, get(whatsapp::new_page)),
+        r("POST", "/admin/whatsapp/new", Admin, post(whatsapp::create)),
+        r(
+            "GET",
+            "/admin/whatsapp/{name}/edit",
+            Admin,
+            get(whatsapp::edit_page),
+        ),
+        r(
+            "POST",
+            "/admin/whatsapp/{name}/edit",
+            Admin,
+            post(whatsapp::update),
+        ),
+        r(
+            "POST",
+            "/admin/whatsapp/{name}/delete",
+            Admin,
+            post(whatsapp::delete),
+        ),
+        r(
+            "POST",
+            "/admin/whatsapp/{name}/sync",
+            Admin,
+            post(whatsapp::sync),
         ),
         r("GET", "/admin/users/new", Admin, get(pages::new_page)),
         r("POST", "/admin/users/new", Admin, post(pages::create)),

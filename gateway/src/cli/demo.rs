@@ -84,6 +84,44 @@ async fn seed_kb(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A client writing on WhatsApp: a question, then where the machine is.
+async fn seed_whatsapp(state: &AppState) -> anyhow::Result<()> {
+    use switchboard_core::domain::{Location, RichContent};
+    let ids = &state.ids;
+    let from = Identity::whatsapp("5215512345678")?;
+    let mut question = Envelope::new(
+        ids.new_id(),
+        Channel::Whatsapp,
+        "whatsapp:demo",
+        "wamid.demo-1",
+        from.clone(),
+        "Buenas tardes, la copiadora del segundo piso marca error SC542 y no imprime nada. ¿Pueden mandar a un técnico hoy?",
+        ids.now_ms(),
+    );
+    question.sender_name = Some("Carlos Méndez".into());
+    let mut place = Envelope::new(
+        ids.new_id(),
+        Channel::Whatsapp,
+        "whatsapp:demo",
+        "wamid.demo-2",
+        from,
+        "[location] Oficinas Méndez, Av. Insurgentes Sur 1602, CDMX",
+        ids.now_ms(),
+    );
+    place.sender_name = Some("Carlos Méndez".into());
+    place.content = Some(RichContent {
+        location: Some(Location {
+            latitude: "19.3702".into(),
+            longitude: "-99.1799".into(),
+            name: Some("Oficinas Méndez".into()),
+            address: Some("Av. Insurgentes Sur 1602, CDMX".into()),
+        }),
+        ..RichContent::default()
+    });
+    state.store.ingest_batch(&[question, place]).await?;
+    Ok(())
+}
+
 /// A sign-in link for João, whose company has invoices (a new one at every start).
 async fn portal_link(state: &AppState) -> anyhow::Result<Option<String>> {
     let visitor = Identity::new(IdentityKind::Visitor, "demo-joao")?;
@@ -241,5 +279,6 @@ async fn seed(state: &AppState) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    seed_whatsapp(state).await?;
     Ok(())
 }

@@ -43,6 +43,10 @@ pub struct Whatsapp {
     /// What the sender reads (kept in step with `numbers`).
     pub sending: Arc<Numbers>,
     pub sender: Arc<WhatsappSender>,
+    /// When the numbers were last read again for a delivery that named an unknown one.
+    reloaded_at: std::sync::atomic::AtomicI64,
+    /// The names of the numbers added on the settings page.
+    page: RwLock<std::collections::HashSet<String>>,
     /// User ids already linked to a number on this node.
     linked: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The last message marked read per conversation, so a page opened again sends nothing.
@@ -81,6 +85,8 @@ impl Whatsapp {
             sender,
             marked: Default::default(),
             linked: Default::default(),
+            page: Default::default(),
+            reloaded_at: Default::default(),
         };
         this.set(config.whatsapp.numbers.clone());
         Ok(this)
@@ -89,6 +95,46 @@ impl Whatsapp {
     pub fn set(&self, numbers: Vec<WhatsappNumber>) {
         self.sending.set(numbers.iter().map(for_sender).collect());
         *self.numbers.write().unwrap_or_else(|p| p.into_inner()) = numbers;
+    }
+
+    /// The configuration file's numbers and those of the settings page; a page number
+    /// whose name or id the file uses is left out (the file's wins).
+    pub fn load(&self, config: &[WhatsappNumber], stored: Vec<WhatsappNumber>) {
+        let mut all = config.to_vec();
+        let mut page = std::collections::HashSet::new();
+        for n in stored {
+            if all
+                .iter()
+                .any(|c| c.name == n.name || c.phone_number_id == n.phone_number_id)
+            {
+                tracing::warn!(number = %n.name, "a number of the settings page has the name or id of one in the configuration file: the file's is used");
+                continue;
+            }
+            page.insert(n.name.clone());
+            all.push(n);
+        }
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        *self.page.write().unwrap_or_else(|p| p.into_inner()) = page;
+        self.set(all);
+    }
+
+    /// Whether the numbers may be read again from the database now (at most every 5 s).
+    pub fn may_reload(&self, now_ms: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.reloaded_at.load(Ordering::Relaxed);
+        now_ms - last >= 5_000
+            && self
+                .reloaded_at
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// Whether a number was added on the settings page (and may be changed there).
+    pub fn from_page(&self, name: &str) -> bool {
+        self.page
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(name)
     }
 
     pub fn all(&self) -> Vec<WhatsappNumber> {
@@ -113,6 +159,56 @@ impl Whatsapp {
             .iter()
             .any(|n| crate::kit::auth::same_secret(token, n.verify_token.expose()))
     }
+}
+
+/// The numbers kept by the settings page.
+pub async fn stored(
+    store: &switchboard_core::store::Store,
+) -> switchboard_core::Result<Vec<WhatsappNumber>> {
+    let mut out = Vec::new();
+    for (name, json) in store.wa_numbers().await? {
+        match serde_json::from_str::<WhatsappNumber>(&json) {
+            Ok(n) => out.push(n),
+            Err(e) => {
+                tracing::warn!(number = %name, error = %e, "a stored WhatsApp number cannot be read")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A number's settings as the page keeps them (credentials included).
+pub fn settings_json(n: &WhatsappNumber) -> serde_json::Value {
+    serde_json::json!({
+        "name": n.name,
+        "phone_number_id": n.phone_number_id,
+        "display_phone_number": n.display_phone_number,
+        "business_account_id": n.business_account_id,
+        "token": n.token.expose(),
+        "app_secret": n.app_secret.expose(),
+        "verify_token": n.verify_token.expose(),
+        "team": n.team,
+        "messages_per_second": n.messages_per_second,
+    })
+}
+
+/// Reads the numbers again (the file's and the page's) and takes them into use at once:
+/// the webhook, the sender and each inbox's team.
+pub async fn reload(state: &AppState) -> switchboard_core::Result<()> {
+    let page = stored(&state.store).await?;
+    state.whatsapp.load(&state.config.whatsapp.numbers, page);
+    for n in state.whatsapp.all() {
+        state
+            .store
+            .put_inbox(
+                &state.ids,
+                &n.inbox(),
+                Channel::Whatsapp,
+                &serde_json::json!({ "team": n.team }),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Why a delivery was refused. Nothing of it is stored.
@@ -155,16 +251,36 @@ pub async fn intake(
     signature_header: Option<&str>,
     body: &[u8],
 ) -> Result<Accepted, IntakeError> {
-    let numbers = state.whatsapp.all();
     let header = signature_header.ok_or(IntakeError::Signature)?;
-    let app_secret = numbers
-        .iter()
-        .map(|n| n.app_secret.expose())
-        .find(|secret| signature::valid(secret.as_bytes(), body, header))
-        .ok_or(IntakeError::Signature)?
-        .to_owned();
+    let secret_of = |numbers: &[WhatsappNumber]| {
+        numbers
+            .iter()
+            .map(|n| n.app_secret.expose().to_owned())
+            .find(|secret| signature::valid(secret.as_bytes(), body, header))
+    };
+    let mut numbers = state.whatsapp.all();
+    let mut app_secret = secret_of(&numbers);
+    // A number added on another node's settings page: read the numbers again (at most
+    // every few seconds, so bad deliveries cannot make every request a query).
+    if app_secret.is_none() && state.whatsapp.may_reload(state.ids.now_ms()) {
+        reload(state).await?;
+        numbers = state.whatsapp.all();
+        app_secret = secret_of(&numbers);
+    }
+    let app_secret = app_secret.ok_or(IntakeError::Signature)?;
     let events = switchboard_channels::whatsapp::read(body)
         .map_err(|e| IntakeError::Invalid(e.to_string()))?;
+    let served = |numbers: &[WhatsappNumber], id: &str| {
+        numbers
+            .iter()
+            .any(|n| n.phone_number_id == id && n.app_secret.expose() == app_secret)
+    };
+    if events.iter().any(|e| !served(&numbers, &e.phone_number_id))
+        && state.whatsapp.may_reload(state.ids.now_ms())
+    {
+        reload(state).await?;
+        numbers = state.whatsapp.all();
+    }
     let mut lines = Vec::with_capacity(events.len());
     let mut jobs = Vec::new();
     let mut accepted = Accepted::default();
