@@ -34,7 +34,6 @@ pub struct NumberRow {
     rate: u32,
     source: String,
     from_page: bool,
-    templates: usize,
     approved: String,
 }
 
@@ -88,7 +87,6 @@ pub async fn list(
                 "wa-source-file"
             }),
             from_page,
-            templates: templates.len(),
             approved: approved.to_string(),
         });
     }
