@@ -143,7 +143,7 @@ async fn dead_letters_are_listed_and_retried_from_cli_and_api() {
     // Pretend the conversation came from a channel that has no sender in this build.
     let db = server.dir.path().join("switchboard.db");
     let out = std::process::Command::new("python3")
-        .args(["-c", &format!("import sqlite3;c=sqlite3.connect('{}');c.execute(\"UPDATE conversations SET channel='whatsapp'\");c.commit()", db.display())])
+        .args(["-c", &format!("import sqlite3;c=sqlite3.connect('{}');c.execute(\"UPDATE conversations SET channel='api'\");c.commit()", db.display())])
         .output()
         .unwrap();
     assert!(
