@@ -274,11 +274,39 @@ async fn the_webhook_verifies_signs_and_stores_each_wamid_once() {
             (404, Some("not_found")),
             "{err}"
         );
-        let mut huge =
-            b"{\"object\":\"whatsapp_business_account\",\"entry\":[],\"pad\":\"".to_vec();
-        huge.resize(10 * 1024 * 1024, b'a');
-        huge.extend_from_slice(b"\"}");
-        assert_eq!(deliver(&server, &huge, Some(APP_SECRET)).await.0, 413);
+        // 10 MB: refused once the body passes the limit, without reading the rest (a
+        // client still writing when the answer comes may see its pipe closed, so the
+        // answer is read over a plain socket while the body keeps coming).
+        {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut sock = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+                .await
+                .unwrap();
+            let head = format!(
+                "POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                 X-Hub-Signature-256: sha256=00\r\nContent-Length: {}\r\n\r\n{{\"object\":",
+                10 * 1024 * 1024
+            );
+            sock.write_all(head.as_bytes()).await.unwrap();
+            let (mut rd, mut wr) = sock.into_split();
+            // The body keeps coming; the server stops reading it at its limit.
+            let writer = tokio::spawn(async move {
+                let chunk = vec![b'a'; 64 * 1024];
+                for _ in 0..160 {
+                    if wr.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut answer = vec![0u8; 64];
+            let n = tokio::time::timeout(Duration::from_secs(20), rd.read(&mut answer))
+                .await
+                .unwrap()
+                .unwrap();
+            writer.abort();
+            let line = String::from_utf8_lossy(&answer[..n]).to_string();
+            assert!(line.starts_with("HTTP/1.1 413"), "{line}");
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(server.conversations(&agent).await.is_empty());
 
