@@ -85,6 +85,17 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// A 200 that lacks what it should carry.
+fn malformed(what: &str) -> GraphError {
+    GraphError {
+        http: 200,
+        code: None,
+        message: what.to_owned(),
+        details: None,
+        retry_after: None,
+    }
+}
+
 fn unreachable(e: &reqwest::Error) -> GraphError {
     GraphError {
         http: 0,
@@ -129,13 +140,8 @@ impl Graph {
             .await
             .map_err(|e| unreachable(&e))?;
         let body = Self::answer(r).await?;
-        outbound::sent_id(&body).ok_or_else(|| GraphError {
-            http: 200,
-            code: None,
-            message: "the Graph API answered without a message id".into(),
-            details: None,
-            retry_after: None,
-        })
+        outbound::sent_id(&body)
+            .ok_or_else(|| malformed("the Graph API answered without a message id"))
     }
 
     /// Marks a customer's message read, showing the typing indicator if asked.
@@ -199,13 +205,7 @@ impl Graph {
         v.get("id")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or_else(|| GraphError {
-                http: 200,
-                code: None,
-                message: "the upload answered without a media id".into(),
-                details: None,
-                retry_after: None,
-            })
+            .ok_or_else(|| malformed("the upload answered without a media id"))
     }
 
     /// Where a media id's bytes are, for the next few minutes.
@@ -227,13 +227,7 @@ impl Graph {
         let url = v
             .get("url")
             .and_then(Value::as_str)
-            .ok_or_else(|| GraphError {
-                http: 200,
-                code: None,
-                message: "the media answer has no URL".into(),
-                details: None,
-                retry_after: None,
-            })?;
+            .ok_or_else(|| malformed("the media answer has no URL"))?;
         Ok(MediaInfo {
             url: url.to_owned(),
             mime_type: v

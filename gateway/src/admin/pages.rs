@@ -16,7 +16,7 @@ use crate::kit::session::{AdminAgent, WebAgent};
 
 const INVITE_TTL_MS: i64 = 7 * 24 * 60 * 60_000;
 
-fn require_admin(agent: &WebAgent) -> Result<(), WebError> {
+pub(super) fn require_admin(agent: &WebAgent) -> Result<(), WebError> {
     if agent.user.role == Role::Admin {
         Ok(())
     } else {

@@ -9,21 +9,13 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use switchboard_core::domain::Role;
 
+use super::pages::require_admin;
 use crate::config::WhatsappNumber;
 use crate::kit::AppState;
 use crate::kit::page::{FieldError, Page, WebError, render};
 use crate::kit::session::{AdminAgent, WebAgent};
 use crate::kit::whatsapp::{reload, settings_json, stored, sync_templates};
-
-fn require_admin(agent: &WebAgent) -> Result<(), WebError> {
-    if agent.user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(agent.tr))
-    }
-}
 
 pub struct NumberRow {
     name: String,
@@ -332,6 +324,6 @@ pub async fn sync(
     if !state.whatsapp.all().iter().any(|n| n.name == name) {
         return Err(WebError::NotFound(agent.tr));
     }
-    sync_templates(&state).await;
+    sync_templates(&state, Some(&name)).await;
     Ok(Redirect::to("/admin/whatsapp?done=synced").into_response())
 }

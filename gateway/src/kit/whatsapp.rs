@@ -758,15 +758,15 @@ pub async fn run_templates(state: AppState, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = tick.tick() => sync_templates(&state).await,
+            _ = tick.tick() => sync_templates(&state, None).await,
         }
     }
 }
 
 /// One pass of [`run_templates`]: numbers without a business account id are skipped.
-pub async fn sync_templates(state: &AppState) {
+pub async fn sync_templates(state: &AppState, only: Option<&str>) {
     for n in state.whatsapp.all() {
-        if n.business_account_id.is_none() {
+        if n.business_account_id.is_none() || only.is_some_and(|o| o != n.name) {
             continue;
         }
         let Some(number) = state.whatsapp.number(&n.inbox()) else {
