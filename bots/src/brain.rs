@@ -302,7 +302,61 @@ impl Brain {
             margin,
         })
     }
+
+    /// The articles close to the best one for a message, best first, at most `n`, one per
+    /// topic (translation group) and each in the client's language when it has a
+    /// translation in it: what a client may choose from when the bot is not sure which one
+    /// they mean. "Close" is a score within [`CLOSE`] of the best's.
+    pub fn close(&self, text: &str, lang: Option<Lang>, n: usize) -> Vec<Guess> {
+        if self.articles.is_empty() || n == 0 {
+            return Vec::new();
+        }
+        let ranked = self.model.rank(text, n * 3);
+        if ranked.known_features == 0 {
+            return Vec::new();
+        }
+        let Some((_, top)) = ranked.best() else {
+            return Vec::new();
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut out = Vec::new();
+        for (i, &(class, score)) in ranked.classes.iter().enumerate() {
+            if score < top - CLOSE || out.len() == n {
+                break;
+            }
+            let group = self.articles[class].translation_group.as_str();
+            if seen.contains(&group) {
+                continue;
+            }
+            seen.push(group);
+            let next = ranked.classes.get(i + 1).map_or(score - 1.0, |c| c.1);
+            let mut article = class;
+            if let Some(l) = lang
+                && self.articles[class].lang != l.code()
+                && let Some(same) = self.by_group.get(group)
+                && let Some(t) = same.iter().find(|i| self.articles[**i].lang == l.code())
+            {
+                article = *t;
+            }
+            out.push(Guess {
+                article,
+                confidence: self.calibration.confidence(score, score - next),
+                score,
+                margin: score - next,
+            });
+        }
+        out
+    }
+
+    /// The index of the article with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.articles.iter().position(|k| k.id == id)
+    }
 }
+
+/// How far below the best article's score another still counts as close (the scores are
+/// one-against-the-rest margins: about -1 for "surely not" to 1 for "surely").
+pub const CLOSE: f32 = 0.35;
 
 /// (score, margin, right) of each question when its article was learned without it:
 /// each question held out once.

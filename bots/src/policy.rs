@@ -12,7 +12,7 @@
 use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::domain::{ArticleRef, Button, Channel, RichContent};
+use switchboard_core::domain::{ArticleRef, Button, Channel, ListContent, RichContent};
 use switchboard_kb::Lang;
 
 use crate::brain::{Brain, Guess, Known};
@@ -36,6 +36,19 @@ pub struct Memory {
     /// Titles of the articles offered.
     #[serde(default)]
     pub offered: Vec<String>,
+    /// The close articles the client was asked to choose from (WhatsApp's list), with
+    /// `awaiting_question` the question they answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
+}
+
+/// An article offered in a list, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The article's id.
+    pub id: String,
+    /// The row's title (WhatsApp cuts titles to 24 characters).
+    pub title: String,
 }
 
 /// The bot's settings.
@@ -52,6 +65,11 @@ pub struct Settings {
     pub max_unconfirmed: u32,
     /// Where article links point: `{base}/help/{lang}/{slug}`.
     pub public_url: String,
+    /// On WhatsApp, below the threshold but at or above this confidence, the client chooses
+    /// among the close articles from a list instead of being handed over at once.
+    pub choices_floor: f32,
+    /// How many articles such a list offers (0: never a list).
+    pub choices: usize,
 }
 
 impl Default for Settings {
@@ -67,6 +85,8 @@ impl Default for Settings {
                 .collect(),
             max_unconfirmed: 2,
             public_url: String::new(),
+            choices_floor: 0.15,
+            choices: 3,
         }
     }
 }
@@ -171,6 +191,10 @@ struct Words {
     handing: &'static str,
     words_please: &'static str,
     email_hint: &'static str,
+    /// Above a list of close articles.
+    which: &'static str,
+    /// The list's button, within WhatsApp's 20 characters.
+    options: &'static str,
 }
 
 fn words(l: Lang) -> Words {
@@ -185,6 +209,8 @@ fn words(l: Lang) -> Words {
             handing: "I'm passing you to a person from our team; they will answer here.",
             words_please: "Could you tell me in a few words what you need?",
             email_hint: "Reply \"yes\" if this solved it, or reply with more details and a person from our team will take over.",
+            which: "Which of these is closest to what you need?",
+            options: "See the options",
         },
         Lang::Es => Words {
             solved: "¿Esto lo resolvió?",
@@ -196,6 +222,8 @@ fn words(l: Lang) -> Words {
             handing: "Le paso con una persona de nuestro equipo; le responderá aquí.",
             words_please: "¿Puede contarme en pocas palabras qué necesita?",
             email_hint: "Responda \"sí\" si esto lo resolvió, o responda con más detalles y una persona de nuestro equipo se encargará.",
+            which: "¿Cuál de estos se acerca más a lo que necesita?",
+            options: "Ver las opciones",
         },
         Lang::Pt => Words {
             solved: "Isso resolveu?",
@@ -207,6 +235,8 @@ fn words(l: Lang) -> Words {
             handing: "Vou passar você para uma pessoa da nossa equipe; ela vai responder aqui.",
             words_please: "Pode me dizer em poucas palavras o que você precisa?",
             email_hint: "Responda \"sim\" se isso resolveu, ou responda com mais detalhes e uma pessoa da nossa equipe vai assumir.",
+            which: "Qual destes chega mais perto do que você precisa?",
+            options: "Ver as opções",
         },
     }
 }
@@ -370,6 +400,11 @@ pub fn decide_in(
         ControlFlow::Break(outcome) => return outcome,
         ControlFlow::Continue(memory) => memory,
     };
+    // A choice from the list of close articles.
+    let memory = match turn.settle_choice(settings, channel, &text, memory) {
+        ControlFlow::Break(outcome) => return outcome,
+        ControlFlow::Continue(memory) => memory,
+    };
     if let Some(reason) = trigger_reason(&text, &settings.keywords) {
         return turn.hand_off(memory, reason);
     }
@@ -380,6 +415,9 @@ pub fn decide_in(
         return turn.ask_for_words(&text, memory);
     };
     if guess.confidence < settings.threshold(channel) {
+        if let Some(list) = turn.offer_choices(settings, channel, guess, &text, &memory) {
+            return list;
+        }
         return turn.hand_off(memory, Reason::LowConfidence);
     }
     turn.answer(settings, channel, guess, text, memory)
@@ -391,6 +429,8 @@ struct Turn<'b> {
     brain: &'b Brain,
     best: Option<Guess>,
     lang: Lang,
+    /// The message's own language, else the hint.
+    detected: Option<Lang>,
 }
 
 impl<'b> Turn<'b> {
@@ -411,7 +451,12 @@ impl<'b> Turn<'b> {
         {
             lang = l;
         }
-        Self { brain, best, lang }
+        Self {
+            brain,
+            best,
+            lang,
+            detected,
+        }
     }
 
     /// People take over for `reason`: the client is told so, the agent gets the summary,
@@ -457,6 +502,111 @@ impl<'b> Turn<'b> {
         memory.awaiting = None;
         memory.awaiting_question = None;
         ControlFlow::Continue(memory)
+    }
+
+    /// Takes the client's pick from the list of close articles, if one was offered: the
+    /// picked article is the answer (to the question first asked, learned on a yes);
+    /// anything else drops the list and is read as a new message.
+    fn settle_choice(
+        &self,
+        settings: &Settings,
+        channel: Channel,
+        text: &str,
+        memory: Memory,
+    ) -> ControlFlow<Outcome, Memory> {
+        let mut memory = memory;
+        if memory.choices.is_empty() {
+            return ControlFlow::Continue(memory);
+        }
+        let choices = std::mem::take(&mut memory.choices);
+        let question = memory.awaiting_question.take();
+        let fold = |s: &str| switchboard_kb::text::fold_words(s).join(" ");
+        let said = fold(text);
+        let picked = choices.iter().enumerate().find_map(|(i, c)| {
+            let article = self.brain.index_of(&c.id)?;
+            let named = !said.is_empty()
+                && (said == fold(&c.title) || said == fold(&self.brain.article(article).title));
+            (named || text.trim() == (i + 1).to_string()).then_some(article)
+        });
+        let Some(article) = picked else {
+            return ControlFlow::Continue(memory);
+        };
+        let guess = Guess {
+            article,
+            confidence: 1.0,
+            score: 0.0,
+            margin: 0.0,
+        };
+        let question = question.unwrap_or_else(|| text.to_owned());
+        let mut outcome = self.answer(settings, channel, guess, question, memory);
+        outcome.best = Some(guess);
+        ControlFlow::Break(outcome)
+    }
+
+    /// On WhatsApp, when the bot is not sure enough but a few articles are close: a list to
+    /// choose from, with "talk to a person" last. `None` when no list fits (another
+    /// channel, too low a confidence, a single close article).
+    fn offer_choices(
+        &self,
+        settings: &Settings,
+        channel: Channel,
+        guess: Guess,
+        text: &str,
+        memory: &Memory,
+    ) -> Option<Outcome> {
+        if channel != Channel::Whatsapp
+            || settings.choices < 2
+            || guess.confidence < settings.choices_floor
+        {
+            return None;
+        }
+        let close = self
+            .brain
+            .close(text, self.detected, settings.choices.min(9));
+        if close.len() < 2 {
+            return None;
+        }
+        let w = words(self.lang);
+        let mut memory = memory.clone();
+        let mut rows = Vec::with_capacity(close.len() + 1);
+        let mut lines = vec![w.which.to_owned()];
+        for (i, g) in close.iter().enumerate() {
+            let k = self.brain.article(g.article);
+            let title = row_title(&k.title);
+            lines.push(format!("{}. {}", i + 1, k.title));
+            memory.choices.push(Choice {
+                id: k.id.clone(),
+                title: title.clone(),
+            });
+            rows.push(Button {
+                id: format!("bot:article:{}", k.public_id),
+                title,
+                url: None,
+            });
+        }
+        rows.push(Button {
+            id: "bot:person".into(),
+            title: w.person_button.to_owned(),
+            url: None,
+        });
+        memory.awaiting = None;
+        memory.awaiting_question = Some(text.to_owned());
+        Some(Outcome {
+            action: Action::Reply,
+            best: self.best,
+            text: lines.join("\n"),
+            content: RichContent {
+                list: Some(ListContent {
+                    button: w.options.to_owned(),
+                    rows,
+                }),
+                ..RichContent::default()
+            },
+            summary: None,
+            memory,
+            learn: None,
+            lang: self.lang,
+        })
     }
 
     /// The thanks after a yes: the question asked is learned for `article`, and the
@@ -525,6 +675,17 @@ impl<'b> Turn<'b> {
             lang: self.lang,
         }
     }
+}
+
+/// A list row's title: WhatsApp takes 24 characters.
+fn row_title(title: &str) -> String {
+    if title.chars().count() <= 24 {
+        return title.to_owned();
+    }
+    let mut t: String = title.chars().take(23).collect();
+    t = t.trim_end().to_owned();
+    t.push('…');
+    t
 }
 
 /// Why a message goes straight to people (a person asked for, a keyword, an upset
@@ -910,6 +1071,93 @@ mod tests {
                 assert!(!["secret-en", "draft-en"].contains(&b.article(g.article).id.as_str()));
             }
             assert!(!o.text.contains("Override"), "{}", o.text);
+        }
+    }
+
+    #[test]
+    fn on_whatsapp_an_unsure_bot_lists_the_close_articles_and_answers_the_pick() {
+        let b = brain();
+        let s = Settings {
+            threshold_other: 0.99,
+            threshold_webchat: 0.99,
+            choices_floor: 0.0,
+            ..settings()
+        };
+        let asked = "the toner is empty and the paper is stuck";
+        let o = decide(&b, &s, Channel::Whatsapp, asked, Memory::default());
+        assert_eq!(o.action, Action::Reply, "{o:?}");
+        let list = o.content.list.clone().expect("a list of close articles");
+        assert!(list.button.chars().count() <= 20);
+        let ids: Vec<&str> = list.rows.iter().map(|r| r.id.as_str()).collect();
+        assert!(ids.len() >= 3 && ids.len() <= 4, "{ids:?}");
+        assert_eq!(ids.last(), Some(&"bot:person"));
+        assert!(ids.contains(&"bot:article:toner-en"), "{ids:?}");
+        assert!(ids.contains(&"bot:article:jam-en"), "{ids:?}");
+        for r in &list.rows {
+            assert!(r.title.chars().count() <= 24, "{}", r.title);
+        }
+        // Every topic once, and the words name them for channels without lists.
+        assert!(o.text.starts_with("Which of these"), "{}", o.text);
+        assert!(o.text.contains("1. "), "{}", o.text);
+
+        // The tapped row comes back as its title: that article is the answer, and a yes
+        // learns the question first asked.
+        let jam = o.memory.choices.iter().find(|c| c.id == "jam-en").unwrap();
+        let picked = decide(&b, &s, Channel::Whatsapp, &jam.title, o.memory.clone());
+        assert_eq!(picked.action, Action::Answer, "{picked:?}");
+        assert_eq!(picked.content.articles[0].title, "Clear a paper jam");
+        assert_eq!(picked.memory.awaiting.as_deref(), Some("jam-en"));
+        assert!(picked.memory.choices.is_empty());
+        let yes = decide(&b, &s, Channel::Whatsapp, "Yes, thanks", picked.memory);
+        assert_eq!(yes.learn, Some(("jam-en".to_owned(), asked.to_owned())));
+
+        // A number picks too.
+        let first = &o.memory.choices[0];
+        let by_number = decide(&b, &s, Channel::Whatsapp, "1", o.memory.clone());
+        assert_eq!(
+            by_number.memory.awaiting.as_deref(),
+            Some(first.id.as_str())
+        );
+
+        // "Talk to a person" is a handoff; something else drops the list and is read anew.
+        let person = decide(
+            &b,
+            &s,
+            Channel::Whatsapp,
+            "Talk to a person",
+            o.memory.clone(),
+        );
+        assert_eq!(person.action, Action::Handoff(Reason::Person));
+        let other = decide(
+            &b,
+            &s,
+            Channel::Whatsapp,
+            "how do i pay my invoice",
+            o.memory,
+        );
+        assert!(other.memory.choices.is_empty());
+        assert_ne!(other.memory.awaiting.as_deref(), Some("jam-en"));
+
+        // The web chat has no list: people take over as before.
+        let web = decide(&b, &s, Channel::Webchat, asked, Memory::default());
+        assert_eq!(web.action, Action::Handoff(Reason::LowConfidence));
+        // And no list under the floor.
+        let floor = Settings {
+            choices_floor: 1.0,
+            ..s.clone()
+        };
+        let low = decide(&b, &floor, Channel::Whatsapp, asked, Memory::default());
+        assert_eq!(low.action, Action::Handoff(Reason::LowConfidence));
+    }
+
+    #[test]
+    fn list_rows_are_cut_to_whatsapp_s_24_characters() {
+        assert_eq!(row_title("Order toner"), "Order toner");
+        let long = row_title("Como cadastrar o e-mail que recebe as faturas");
+        assert_eq!(long.chars().count(), 24);
+        assert!(long.ends_with('…'), "{long}");
+        for l in [Lang::En, Lang::Es, Lang::Pt] {
+            assert!(words(l).options.chars().count() <= 20);
         }
     }
 }

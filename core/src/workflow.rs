@@ -773,6 +773,20 @@ impl Workflow {
         self.store.contact_mail_preferences(&id).await
     }
 
+    /// Sets the channel a contact's notices go by (`email` or `whatsapp`), for an agent
+    /// who may edit the contact.
+    pub async fn set_contact_notice_channel(
+        &self,
+        caller: &Caller,
+        contact_id: &str,
+        channel: &str,
+    ) -> Result<String> {
+        self.contact_writable(caller, contact_id).await?;
+        let id = self.store.surviving_contact(contact_id).await?;
+        self.store.set_contact_notice_channel(&id, channel).await?;
+        self.store.contact_notice_channel(&id).await
+    }
+
     async fn contact_writable(&self, caller: &Caller, contact_id: &str) -> Result<()> {
         let hidden = || Error::not_found(format!("contact {contact_id}"));
         let id = self

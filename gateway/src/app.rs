@@ -165,6 +165,12 @@ impl AppState {
             ids: ids.clone(),
             realtime: realtime.clone(),
         };
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::in_data_dir(&config_data_dir));
+        let whatsapp = Arc::new(crate::kit::whatsapp::Whatsapp::new(
+            &config,
+            blobs.clone(),
+            ids.clone(),
+        )?);
         let workflow = Arc::new(
             switchboard_core::workflow::Workflow::new(
                 store.clone(),
@@ -178,6 +184,7 @@ impl AppState {
                 outbox: outbox.clone(),
                 config: config.clone(),
                 mailboxes: mailboxes.clone(),
+                whatsapp: whatsapp.clone(),
             }))
             .with_notices(Arc::new(crate::portal::tickets::TicketCards {
                 store: store.clone(),
@@ -188,7 +195,6 @@ impl AppState {
         let widget_uploads = Arc::new(crate::kit::limits::UploadLimits::new(
             config.webchat.max_messages_per_minute,
         ));
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::in_data_dir(&config_data_dir));
         let mut outbound = Vec::new();
         for m in mailboxes.all() {
             if let Some(s) = crate::kit::mail::mailboxes::smtp_mailbox(&config, &m.inbox)? {
@@ -201,11 +207,6 @@ impl AppState {
             blobs.clone(),
             store.clone(),
         ));
-        let whatsapp = Arc::new(crate::kit::whatsapp::Whatsapp::new(
-            &config,
-            blobs.clone(),
-            ids.clone(),
-        )?);
         let tickets = crate::kit::desk::TicketDesk::start(crate::kit::desk::Parts {
             store: store.clone(),
             ids: ids.clone(),

@@ -332,6 +332,11 @@ pub struct BotConfig {
     /// ships it) whose vectors join the bot's features. Needs a build with the `semantic`
     /// feature; unset, the bot reads words only.
     pub semantic_model: Option<PathBuf>,
+    /// On WhatsApp, below the threshold but at least this sure, the client picks among the
+    /// close articles from a list (with "talk to a person") before people take over.
+    pub choices_floor: f32,
+    /// How many articles that list offers (0: no list, people take over at once).
+    pub choices: usize,
 }
 
 impl Default for BotConfig {
@@ -346,6 +351,8 @@ impl Default for BotConfig {
             handoff_keywords: Vec::new(),
             max_unconfirmed: s.max_unconfirmed,
             semantic_model: None,
+            choices_floor: s.choices_floor,
+            choices: s.choices,
         }
     }
 }
@@ -365,6 +372,8 @@ impl BotConfig {
             },
             max_unconfirmed: self.max_unconfirmed,
             public_url: public_url.to_owned(),
+            choices_floor: self.choices_floor,
+            choices: self.choices.min(9),
         }
     }
 }
@@ -452,6 +461,12 @@ pub struct WhatsappConfig {
     pub max_webhook_bytes: usize,
     /// Tries to fetch one file before it is shown as unavailable.
     pub media_attempts: u32,
+    /// The approved template a request's status notice goes as once the 24-hour window
+    /// has closed: `{{1}}` the request's number, `{{2}}` its status in words.
+    pub status_template: String,
+    /// The approved template an invoice goes as once the window has closed: `{{1}}` its
+    /// number, `{{2}}` the amount, `{{3}}` the due date, `{{4}}` the portal page.
+    pub invoice_template: String,
 }
 
 impl Default for WhatsappConfig {
@@ -484,6 +499,8 @@ impl Default for WhatsappConfig {
             .to_vec(),
             max_webhook_bytes: 3 * 1024 * 1024,
             media_attempts: 5,
+            status_template: "request_status".into(),
+            invoice_template: "invoice_issued".into(),
         }
     }
 }

@@ -134,7 +134,7 @@ async fn use_link(server: &Server, path: &str) -> (Browser, u16) {
 }
 
 /// A client signed in with a link minted on the command line for `contact`'s `email`.
-async fn client(server: &Server, contact: &str, email: &str) -> Browser {
+pub(crate) async fn client(server: &Server, contact: &str, email: &str) -> Browser {
     let out = server.cli(&[
         "portal",
         "link",

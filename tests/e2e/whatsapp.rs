@@ -105,7 +105,8 @@ async fn whatsapp_server(backend: Backend, graph: &FakeGraph, extra: &[(&str, &s
         format!(
             "[whatsapp]\ngraph_url = \"{}\"\nmedia_attempts = 3\nmax_media_bytes = 1048576\n\
              [[whatsapp.numbers]]\nname = \"main\"\nphone_number_id = \"{PNID}\"\nbusiness_account_id = \"999\"\n\
-             token = \"{TOKEN}\"\napp_secret = \"{APP_SECRET}\"\nverify_token = \"{VERIFY}\"\nteam = \"whatsapp-team\"\n",
+             token = \"{TOKEN}\"\napp_secret = \"{APP_SECRET}\"\nverify_token = \"{VERIFY}\"\nteam = \"whatsapp-team\"\n\
+             display_phone_number = \"+55 11 90000-0000\"\n",
             graph.url()
         ),
     )
@@ -921,4 +922,359 @@ async fn a_file_goes_up_first_then_as_a_document_and_nothing_goes_outside_the_wi
         "{why}"
     );
     assert_eq!(graph.requests().len(), 2);
+}
+
+/// An interactive reply (a tapped list row) from `from`.
+fn list_reply_from(from: &str, wamid: &str, id: &str, title: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "5511900000000", "phone_number_id": PNID },
+            "contacts": [{ "profile": { "name": "Cliente" }, "wa_id": from }],
+            "messages": [{ "from": from, "id": wamid, "timestamp": "1760000000", "type": "interactive",
+                "interactive": { "type": "list_reply", "list_reply": { "id": id, "title": title } } }]
+        }}]}]
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unsure_bot_offers_a_list_of_close_articles_and_answers_the_one_tapped() {
+    let graph = FakeGraph::start().await;
+    // Never sure enough to answer outright; a list whenever articles are close.
+    let mut server = whatsapp_server(
+        Backend::Embedded,
+        &graph,
+        &[
+            ("SWITCHBOARD_BOT__ENABLED", "true"),
+            ("SWITCHBOARD_BOT__THRESHOLD_OTHER", "1.01"),
+            ("SWITCHBOARD_BOT__CHOICES_FLOOR", "0"),
+        ],
+    )
+    .await;
+    let admin = server.add_user("ana@example.com", "admin");
+    let faq = server.dir.path().join("faq.jsonl");
+    std::fs::write(
+        &faq,
+        concat!(
+            r#"{"id":"toner","title":"Ordering toner for your copier","body":"Order toner from the portal, under Supplies.","lang":"en","questions":["how do I order toner","I need toner","toner is empty"]}"#,
+            "\n",
+            r#"{"id":"jam","title":"Clearing a paper jam","body":"Open the front door and pull the paper gently.","lang":"en","questions":["paper is stuck","the copier jammed","paper jam in the tray"]}"#,
+            "\n",
+            r#"{"id":"invoice","title":"Your invoice","body":"Invoices are in the portal.","lang":"en","questions":["where is my invoice","send me the invoice"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = server.cli(&["kb", "import", faq.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.terminate();
+    server.spawn().await;
+
+    let from = "5511912340000";
+    deliver(
+        &server,
+        &text_from(
+            from,
+            "wamid.bot.1",
+            "the toner is empty and the paper is stuck",
+        ),
+        Some(APP_SECRET),
+    )
+    .await;
+    eventually(20, || async { !graph.sends().is_empty() }).await;
+    let list = graph.sends()[0].clone();
+    assert_eq!(list["to"], from);
+    assert_eq!(list["interactive"]["type"], "list", "{list}");
+    let rows = list["interactive"]["action"]["sections"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(
+        ids.contains(&"bot:article:toner") && ids.contains(&"bot:article:jam"),
+        "{ids:?}"
+    );
+    assert_eq!(ids.last(), Some(&"bot:person"));
+    // The row's title is cut to WhatsApp's 24 characters; the tap comes back with it.
+    let toner = rows
+        .iter()
+        .find(|r| r["id"] == "bot:article:toner")
+        .unwrap();
+    let title = toner["title"].as_str().unwrap();
+    assert!(title.chars().count() <= 24, "{title}");
+    deliver(
+        &server,
+        &list_reply_from(from, "wamid.bot.2", "bot:article:toner", title),
+        Some(APP_SECRET),
+    )
+    .await;
+    eventually(20, || async { graph.sends().len() >= 2 }).await;
+    let answer = graph.sends()[1].clone();
+    assert_eq!(answer["interactive"]["type"], "button", "{answer}");
+    let body = answer["interactive"]["body"]["text"].as_str().unwrap();
+    assert!(body.starts_with("Ordering toner for your copier"), "{body}");
+    let c = only_conversation(&server, &admin).await;
+    assert_eq!(c["status"], "open", "{c}");
+    assert_ne!(c["tier"], "N2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notices_go_by_whatsapp_to_clients_who_prefer_it() {
+    let graph = FakeGraph::start().await;
+    graph.state.lock().unwrap().templates = vec![
+        json!({ "name": "request_status", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY", "id": "1",
+                "components": [{ "type": "BODY", "text": "Sua solicitação #{{1}} agora está: {{2}}." }] }),
+        json!({ "name": "invoice_issued", "language": "pt_BR", "status": "APPROVED", "category": "UTILITY", "id": "2",
+                "components": [{ "type": "BODY", "text": "Fatura {{1}} de {{2}}, vence em {{3}}: {{4}}" }] }),
+    ];
+    let server = whatsapp_server(Backend::Embedded, &graph, &[]).await;
+    let admin = server.add_user("ana@example.com", "admin");
+    let from = "5511987650000";
+    deliver(
+        &server,
+        &text_from(from, "wamid.n.1", "Oi"),
+        Some(APP_SECRET),
+    )
+    .await;
+    let wa = only_conversation(&server, &admin).await;
+    let contact = wa["contact_id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/contacts/{contact}/notice-channel");
+    let (code, _) = server
+        .post(&admin, &path, &json!({ "channel": "sms" }))
+        .await;
+    assert_eq!(code, 422, "an unknown channel is refused");
+    let store = switchboard_core::store::Store::connect(&server.database_url())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.contact_notice_channel(&contact).await.unwrap(),
+        "email"
+    );
+    let ids = switchboard_core::clock::Ids::new(std::sync::Arc::new(
+        switchboard_core::clock::SystemClock,
+    ));
+    // A request of theirs off WhatsApp (a portal ticket's conversation).
+    let request = |thread: &'static str| {
+        let (store, ids, contact) = (store.clone(), ids.clone(), contact.clone());
+        async move {
+            store
+                .open_conversation_for(
+                    &ids,
+                    &contact,
+                    "portal",
+                    switchboard_core::domain::Channel::Portal,
+                    thread,
+                    Some("Toner"),
+                    switchboard_core::domain::Status::Open,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let set_status = |id: String, status: &'static str| {
+        let (server, admin) = (&server, admin.clone());
+        async move {
+            let (code, v) = server
+                .post(
+                    &admin,
+                    &format!("/api/v1/conversations/{id}/status"),
+                    &json!({ "status": status }),
+                )
+                .await;
+            assert_eq!(code, 200, "{v}");
+        }
+    };
+    // Preferring mail (the default): nothing goes to WhatsApp.
+    let first = request("ticket:1").await;
+    set_status(first.id.clone(), "pending").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(graph.sends().is_empty(), "{:?}", graph.sends());
+
+    let (code, v) = server
+        .post(&admin, &path, &json!({ "channel": "whatsapp" }))
+        .await;
+    assert_eq!(
+        (code, v["channel"].as_str()),
+        (200, Some("whatsapp")),
+        "{v}"
+    );
+    // Inside the 24-hour window: the notice in words.
+    let second = request("ticket:2").await;
+    set_status(second.id.clone(), "resolved").await;
+    eventually(20, || async { !graph.sends().is_empty() }).await;
+    let sent = graph.sends()[0].clone();
+    assert_eq!(
+        (sent["to"].as_str(), sent["type"].as_str()),
+        (Some(from), Some("text")),
+        "{sent}"
+    );
+    assert!(
+        sent["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("#{}", second.number)),
+        "{sent}"
+    );
+    // In the WhatsApp conversation the agents see it went.
+    assert!(
+        server
+            .thread(&admin, wa["id"].as_str().unwrap())
+            .await
+            .iter()
+            .any(|m| m["text"] == sent["text"]["body"]),
+        "the notice shows in the WhatsApp conversation"
+    );
+
+    // A day later the window is closed: the approved template, with the number and the
+    // status, in the client's language.
+    age_messages(&server, 25).await;
+    let third = request("ticket:3").await;
+    set_status(third.id.clone(), "pending").await;
+    eventually(20, || async { graph.sends().len() >= 2 }).await;
+    let sent = graph.sends()[1].clone();
+    assert_eq!(sent["type"], "template", "{sent}");
+    assert_eq!(sent["template"]["name"], "request_status");
+    let params = &sent["template"]["components"][0]["parameters"];
+    assert_eq!(params[0]["text"], third.number.to_string(), "{sent}");
+
+    // An invoice goes the same way, with the portal page's plain address: no sign-in link,
+    // and no email address needed.
+    let (code, inv) = server
+        .post(
+            &admin,
+            "/api/v1/invoices",
+            &json!({ "contact_id": contact, "currency": "BRL", "send": true,
+                     "document": { "lines": [{ "description": "Toner", "quantity_milli": 1000, "unit_price": 10000 }] } }),
+        )
+        .await;
+    assert_eq!(code, 201, "{inv}");
+    eventually(20, || async { graph.sends().len() >= 3 }).await;
+    let sent = graph.sends()[2].clone();
+    assert_eq!(sent["template"]["name"], "invoice_issued", "{sent}");
+    let params = sent["template"]["components"][0]["parameters"]
+        .as_array()
+        .unwrap();
+    let number = inv["number"].as_str().unwrap();
+    assert_eq!(params[0]["text"], number);
+    let url = params[3]["text"].as_str().unwrap();
+    assert!(
+        url.ends_with(&format!("/portal/invoices/{number}")),
+        "{url}"
+    );
+    assert!(!sent.to_string().contains("/portal/link/"), "{sent}");
+    assert_eq!(inv["status"], "sent", "{inv}");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_portal_chat_continues_on_whatsapp_with_a_one_time_code() {
+    let graph = FakeGraph::start().await;
+    let server = whatsapp_server(Backend::Embedded, &graph, &[]).await;
+    let admin = server.add_user("ana@example.com", "admin");
+    // A client who chatted in the portal.
+    let (_w, _) = server
+        .visitor_writes(&admin, "Preciso de ajuda com a fatura")
+        .await;
+    let contact = server.conversations(&admin).await[0]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut b = crate::trust::client(&server, &contact, "bia@cliente.test").await;
+    let (s, page) = b.get("/portal/account").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("id=\"continue-whatsapp\""), "{page:.2000}");
+    let r = b.post_response("/portal/whatsapp", &[]).await;
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("https://wa.me/5511900000000?text="), "{to}");
+    let text = percent_decode(to.split("text=").nth(1).unwrap());
+    let code = switchboard_gateway::kit::handover::code_in(&text).expect("a code in the message");
+    // Someone else's message with a code that was never made: a new contact.
+    deliver(
+        &server,
+        &text_from("5511955550000", "wamid.h.0", "codigo ABCD-EFGH"),
+        Some(APP_SECRET),
+    )
+    .await;
+    // The client sends it from WhatsApp: the number joins their contact.
+    deliver(
+        &server,
+        &text_from("5511955551111", "wamid.h.1", &text),
+        Some(APP_SECRET),
+    )
+    .await;
+    eventually(20, || async {
+        server.conversations(&admin).await.len() == 3
+    })
+    .await;
+    let all = server.conversations(&admin).await;
+    let on_whatsapp: Vec<&Value> = all.iter().filter(|c| c["channel"] == "whatsapp").collect();
+    assert_eq!(on_whatsapp.len(), 2, "{all:?}");
+    let mine = on_whatsapp
+        .iter()
+        .find(|c| c["contact_id"] == contact.as_str())
+        .expect("the client's WhatsApp conversation is theirs");
+    assert!(mine["id"].is_string());
+    // Used once: the same code from another number links nothing.
+    deliver(
+        &server,
+        &text_from("5511955552222", "wamid.h.2", &text),
+        Some(APP_SECRET),
+    )
+    .await;
+    eventually(20, || async {
+        server.conversations(&admin).await.len() == 4
+    })
+    .await;
+    let owners: Vec<String> = server
+        .conversations(&admin)
+        .await
+        .iter()
+        .filter(|c| c["contact_id"] == contact.as_str())
+        .map(|c| c["channel"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(owners.len(), 2, "{owners:?}");
+    // Notices by WhatsApp, chosen on the account page, now that the number is linked.
+    let (s, page) = b
+        .post("/portal/account/notices", &[("channel", "whatsapp")])
+        .await;
+    assert_eq!(s, 200, "{page:.500}");
+    assert!(page.contains("value=\"whatsapp\" checked"), "{page:.3000}");
+    let (s, _) = b
+        .post("/portal/account/notices", &[("channel", "sms")])
+        .await;
+    assert_eq!(s, 422);
+    assert!(
+        !server.log().contains(&code),
+        "the code never reaches the log"
+    );
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
 }

@@ -166,6 +166,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "whatsapp",
         include_str!("../../../migrations/0024_whatsapp.sql"),
     ),
+    (
+        25,
+        "whatsapp notices",
+        include_str!("../../../migrations/0025_whatsapp_notices.sql"),
+    ),
 ];
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).

@@ -31,6 +31,89 @@ impl WaTemplate {
 }
 
 impl Store {
+    /// The channel a contact's notices go by (`email` unless they chose another).
+    pub async fn contact_notice_channel(&self, contact_id: &str) -> Result<String> {
+        let c: Option<Option<String>> =
+            sqlx::query_scalar("SELECT notice_channel FROM contacts WHERE id = $1")
+                .bind(contact_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(c.flatten().unwrap_or_else(|| "email".into()))
+    }
+
+    /// Sets the channel a contact's notices go by (`email` or `whatsapp`).
+    pub async fn set_contact_notice_channel(&self, contact_id: &str, channel: &str) -> Result<()> {
+        if !matches!(channel, "email" | "whatsapp") {
+            return Err(crate::Error::invalid(format!(
+                "notices go by email or whatsapp, not {channel:?}"
+            )));
+        }
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE contacts SET notice_channel = $1 WHERE id = $2")
+            .bind(channel)
+            .bind(contact_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(crate::Error::not_found(format!("contact {contact_id}")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keeps a "continue on WhatsApp" code (its hash) for a contact until `expires_at`.
+    pub async fn put_wa_handover(
+        &self,
+        code: &str,
+        contact_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO whatsapp_handovers (code_hash, contact_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(super::users::token_hash(code))
+        .bind(contact_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?;
+        // Spent and expired codes go as new ones come.
+        sqlx::query("DELETE FROM whatsapp_handovers WHERE expires_at < $1")
+            .bind(now - 86_400_000)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses a code once: the contact it was made for, if it is known, unused and not
+    /// expired. Two racing uses get it once.
+    pub async fn take_wa_handover(&self, code: &str, now: i64) -> Result<Option<String>> {
+        let mut tx = self.begin_write().await?;
+        let contact: Option<String> = sqlx::query_scalar(
+            "UPDATE whatsapp_handovers SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING contact_id",
+        )
+        .bind(super::users::token_hash(code))
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
+    /// The inbox of the contact's latest WhatsApp conversation: the number they write to.
+    pub async fn whatsapp_inbox_of(&self, contact_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT inbox FROM conversations WHERE contact_id = $1 AND channel = 'whatsapp' AND merged_into IS NULL ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(contact_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Replaces a number's templates with the list just read.
     pub async fn put_wa_templates(
         &self,

@@ -22,4 +22,5 @@ mod store;
 mod stream;
 mod threads;
 mod tickets;
+mod whatsapp;
 mod workflow;

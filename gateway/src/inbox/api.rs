@@ -372,6 +372,28 @@ pub async fn contact_email_preferences(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct NoticeChannelBody {
+    channel: String,
+}
+
+/// Sets the channel a contact's notices go by: `email` or `whatsapp`.
+pub async fn contact_notice_channel(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<NoticeChannelBody>, JsonRejection>,
+) -> Reply {
+    writer(user.role)?;
+    let b = body(b)?;
+    let channel = state
+        .workflow
+        .set_contact_notice_channel(&caller, &id, &b.channel)
+        .await?;
+    Ok(Json(json!({ "contact_id": id, "channel": channel })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BulkBody {
     ids: Vec<String>,
     status: Option<String>,

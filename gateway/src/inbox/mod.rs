@@ -349,6 +349,14 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             post(ai::contact_email_preferences),
         ),
         route(
+            "POST",
+            "/contacts/{id}/notice-channel",
+            AgentWrite,
+            "The channel a contact's notices (a request's status, an invoice issued) go by: email or whatsapp",
+            schema(&[("channel", "string")], &["channel"]),
+            post(ai::contact_notice_channel),
+        ),
+        route(
             "GET",
             "/canned-responses",
             A,

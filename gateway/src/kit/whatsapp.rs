@@ -286,6 +286,9 @@ pub async fn intake(
     let mut accepted = Accepted::default();
     for e in &events {
         let e = &known_sender(state, e).await?;
+        if e.kind == "message" {
+            handover(state, e).await?;
+        }
         let number = numbers
             .iter()
             .find(|n| n.phone_number_id == e.phone_number_id && n.app_secret.expose() == app_secret)
@@ -376,6 +379,51 @@ async fn known_sender(
         None => {}
     }
     Ok(e)
+}
+
+/// A message with a portal client's "continue on WhatsApp" code (`portal::whatsapp`): its
+/// number joins that client's contact before the message is filed, so the conversation
+/// goes on with the same person. A code works once; a number that is already another
+/// contact's stays theirs (people merge contacts, a code never moves one).
+async fn handover(
+    state: &AppState,
+    e: &switchboard_channels::whatsapp::Event,
+) -> Result<(), IntakeError> {
+    let Some(code) = e.text.as_deref().and_then(crate::kit::handover::code_in) else {
+        return Ok(());
+    };
+    let Some(number) = e
+        .from
+        .as_deref()
+        .and_then(|f| switchboard_core::domain::Identity::whatsapp(f).ok())
+    else {
+        return Ok(());
+    };
+    let Some(contact) = state
+        .store
+        .take_wa_handover(&code, state.ids.now_ms())
+        .await?
+    else {
+        return Ok(());
+    };
+    match state.store.contact_for_identity(&number).await? {
+        None => match state
+            .store
+            .verify_identity(&state.ids, &contact, &number)
+            .await
+        {
+            Ok(_) => tracing::info!(contact = %contact, "a portal client continues on WhatsApp"),
+            // The number wrote meanwhile and has its own contact now: as below.
+            Err(e) => {
+                tracing::info!(contact = %contact, error = %e, "a portal client's WhatsApp number was not linked")
+            }
+        },
+        Some(owner) if owner == contact => {}
+        Some(owner) => {
+            tracing::info!(contact = %contact, other = %owner, "a portal client's WhatsApp number belongs to another contact; left for people to merge");
+        }
+    }
+    Ok(())
 }
 
 /// Records a user id as the same customer as the number, once the number's contact exists

@@ -41,6 +41,7 @@ pub mod pages;
 pub mod pay;
 pub mod tickets;
 pub mod users;
+pub mod whatsapp;
 
 /// What a portal route needs from its caller. The route-scope test reads this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +177,18 @@ pub fn table() -> Table {
             "/portal/account/2fa/disable",
             Client,
             post(users::disable_totp),
+        ),
+        r(
+            "POST",
+            "/portal/account/notices",
+            Client,
+            post(whatsapp::set_notices),
+        ),
+        r(
+            "POST",
+            "/portal/whatsapp",
+            Client,
+            post(whatsapp::continue_on_whatsapp),
         ),
         r("GET", "/portal/tickets", Client, get(tickets::list)),
         r(

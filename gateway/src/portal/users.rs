@@ -365,17 +365,19 @@ struct AccountPage {
     pending_secret: Option<String>,
     qr_svg: String,
     recovery_codes: Vec<String>,
+    /// WhatsApp, when the business has a number: "continue on WhatsApp" and notices.
+    wa: Option<crate::portal::whatsapp::WaView>,
 }
 
 #[derive(Debug, Default)]
-struct AccountView {
-    notice: Option<String>,
-    error: Option<String>,
-    pending_secret: Option<String>,
-    recovery_codes: Vec<String>,
+pub(crate) struct AccountView {
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) pending_secret: Option<String>,
+    pub(crate) recovery_codes: Vec<String>,
 }
 
-async fn account_page(state: &AppState, client: &Client, v: AccountView) -> PageResult {
+pub(crate) async fn account_page(state: &AppState, client: &Client, v: AccountView) -> PageResult {
     let a = account_words(client.lang);
     let two_factor = state
         .store
@@ -414,6 +416,9 @@ async fn account_page(state: &AppState, client: &Client, v: AccountView) -> Page
         pending_secret: v.pending_secret,
         qr_svg,
         recovery_codes: v.recovery_codes,
+        wa: crate::portal::whatsapp::view(state, client)
+            .await
+            .map_err(api)?,
     };
     Ok(private((status, render(&page)).into_response()))
 }

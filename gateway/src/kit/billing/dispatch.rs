@@ -87,6 +87,89 @@ pub async fn after_payment(
     Ok(())
 }
 
+/// A draft turned sent (a sent document as it is).
+async fn mark_sent(state: &AppState, doc: &Invoice) -> Result<Invoice, ApiError> {
+    Ok(if doc.status == "draft" {
+        state
+            .store
+            .set_document_status(&doc.id, &["draft"], "sent", state.ids.now_ms())
+            .await?
+    } else {
+        doc.clone()
+    })
+}
+
+/// An invoice for a client who prefers WhatsApp goes there (`kit::notices`): its words,
+/// amount and due date with the portal page's plain address (no sign-in link), as the
+/// `invoice_template` once the 24-hour window has closed; its card shows in that
+/// conversation. `None` when it must go by mail (an estimate, no WhatsApp for them).
+async fn by_whatsapp(state: &AppState, doc: &Invoice) -> Result<Option<Invoice>, ApiError> {
+    if doc.kind == "estimate" {
+        return Ok(None);
+    }
+    let (language, _) = state
+        .store
+        .contact_mail_preferences(&doc.contact_id)
+        .await?;
+    let tag = language
+        .or_else(|| {
+            state
+                .email_sender
+                .any_mailbox()
+                .map(|m| m.lang.html_tag().to_owned())
+        })
+        .unwrap_or_else(|| "en".into());
+    let lang = Lang::from_tag(&tag);
+    let w = words(lang);
+    let total = amount(doc.total, &doc.currency, lang);
+    let due = doc
+        .due_day
+        .map(|d| date(d, lang))
+        .unwrap_or_else(|| "—".into());
+    let url = format!(
+        "{}/portal/invoices/{}",
+        state.config.public_url.trim_end_matches('/'),
+        doc.number
+    );
+    let text = w
+        .invoice_mail_text
+        .replace("{n}", &doc.number)
+        .replace("{business}", &state.config.web.business_name)
+        .replace("{amount}", &total)
+        .replace("{due}", &due);
+    let notice = crate::kit::notices::Notice {
+        key: format!("dispatch:{}:{}", doc.id, state.ids.now_ms()),
+        text: format!("{text}\n\n{url}"),
+        template: state.config.whatsapp.invoice_template.clone(),
+        params: vec![doc.number.clone(), total, due, url],
+        lang: tag,
+    };
+    let parts = crate::kit::notices::Parts {
+        store: &state.store,
+        outbox: &state.outbox,
+        whatsapp: &state.whatsapp,
+    };
+    let Some(conversation) =
+        crate::kit::notices::by_whatsapp(parts, &doc.contact_id, notice).await?
+    else {
+        return Ok(None);
+    };
+    let sent = mark_sent(state, doc).await?;
+    state
+        .store
+        .set_document_conversation(&doc.id, &conversation)
+        .await?;
+    switchboard_core::cards::show(
+        &state.store,
+        &state.realtime,
+        &state.ids,
+        &conversation,
+        card(&sent, today(state))?,
+    )
+    .await?;
+    Ok(Some(state.store.invoice(&doc.id).await?))
+}
+
 /// Sends a draft (or sends again a sent document): the mail with its button, the card.
 pub async fn dispatch(
     state: &AppState,
@@ -98,6 +181,9 @@ pub async fn dispatch(
             "{} {} is {}: it cannot be sent",
             doc.kind, doc.number, doc.status
         )));
+    }
+    if let Some(sent) = by_whatsapp(state, doc).await? {
+        return Ok(sent);
     }
     let identities = state.store.contact_identities(&doc.contact_id).await?;
     // The email sender writes to the contact's address; without one there is no mail.
@@ -161,14 +247,7 @@ pub async fn dispatch(
             Status::Pending,
         )
         .await?;
-    let sent = if doc.status == "draft" {
-        state
-            .store
-            .set_document_status(&doc.id, &["draft"], "sent", state.ids.now_ms())
-            .await?
-    } else {
-        doc.clone()
-    };
+    let sent = mark_sent(state, doc).await?;
     let mut message = NewOutbound::text(
         &conversation.id,
         if by.is_some() {

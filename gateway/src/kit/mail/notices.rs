@@ -3,7 +3,9 @@
 //! inbox's), sent as a message of the conversation so agents see it went, marked
 //! `Auto-Submitted` like all mail no person wrote. At most one per conversation per
 //! `email.notify_every_minutes`, and none to a contact who asked for none. An agent's
-//! reply needs no notice: in an email conversation the reply is the mail.
+//! reply needs no notice: in an email conversation the reply is the mail. A client who
+//! prefers WhatsApp hears of every request of theirs there instead (`kit::notices`), by
+//! mail when WhatsApp cannot carry it.
 
 use switchboard_channels::email::compose::{Lang, words};
 use switchboard_core::dispatcher::Outbox;
@@ -19,6 +21,8 @@ pub struct EmailNotices {
     pub outbox: Outbox,
     pub config: std::sync::Arc<Config>,
     pub mailboxes: std::sync::Arc<crate::kit::mail::mailboxes::Mailboxes>,
+    /// For clients who prefer their notices by WhatsApp.
+    pub whatsapp: std::sync::Arc<crate::kit::whatsapp::Whatsapp>,
 }
 
 /// The notice's text for a conversation that moved to `status`.
@@ -42,7 +46,8 @@ pub fn notice_text(lang: Lang, number: i64, status: Status) -> String {
 #[async_trait::async_trait]
 impl StatusNotices for EmailNotices {
     async fn status_changed(&self, before: &Conversation, after: &Conversation) {
-        if after.channel != Channel::Email || before.status == after.status {
+        // A WhatsApp conversation needs no notice: the agents' messages are there.
+        if after.channel == Channel::Whatsapp || before.status == after.status {
             return;
         }
         // Snoozing and waking are the agents' business; open, waiting on the customer,
@@ -50,18 +55,26 @@ impl StatusNotices for EmailNotices {
         if matches!(after.status, Status::Snoozed) || matches!(before.status, Status::Snoozed) {
             return;
         }
-        let Some(inbox) = self.mailboxes.by_inbox(&after.inbox) else {
-            return;
+        let prefs = async {
+            Ok::<_, switchboard_core::Error>((
+                self.store
+                    .contact_mail_preferences(&after.contact_id)
+                    .await?,
+                self.store.contact_notice_channel(&after.contact_id).await? == "whatsapp",
+            ))
         };
-        let (language, wanted) = match self.store.contact_mail_preferences(&after.contact_id).await
-        {
+        let ((language, wanted), by_whatsapp) = match prefs.await {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(conversation = %after.id, error = %e, "no status notice: preferences unreadable");
                 return;
             }
         };
-        if !wanted {
+        let mailbox = self.mailboxes.by_inbox(&after.inbox);
+        // By mail only an email conversation's; by WhatsApp any request of a client who
+        // prefers it.
+        let by_mail = after.channel == Channel::Email && mailbox.is_some();
+        if !wanted || !(by_mail || by_whatsapp) {
             return;
         }
         let now = self.outbox.ids.now_ms();
@@ -74,14 +87,54 @@ impl StatusNotices for EmailNotices {
                 return;
             }
         }
-        let lang = Lang::from_tag(language.as_deref().unwrap_or(&inbox.language));
+        let tag = language
+            .clone()
+            .or_else(|| mailbox.as_ref().map(|m| m.language.clone()))
+            .unwrap_or_else(|| "en".into());
+        let lang = Lang::from_tag(&tag);
         let text = notice_text(lang, after.number, after.status);
-        let new = NewOutbound::text(&after.id, AuthorKind::System, None, &text)
-            .key(format!("notice:{}:{}:{now}", after.id, after.version));
+        let key = format!("notice:{}:{}:{now}", after.id, after.version);
+        if by_whatsapp {
+            let notice = crate::kit::notices::Notice {
+                key: format!("{key}:whatsapp"),
+                text: text.clone(),
+                template: self.config.whatsapp.status_template.clone(),
+                params: vec![after.number.to_string(), status_word(lang, after.status)],
+                lang: tag,
+            };
+            let parts = crate::kit::notices::Parts {
+                store: &self.store,
+                outbox: &self.outbox,
+                whatsapp: &self.whatsapp,
+            };
+            match crate::kit::notices::by_whatsapp(parts, &after.contact_id, notice).await {
+                Ok(Some(_)) => return,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(conversation = %after.id, error = %e, "WhatsApp status notice not queued; it goes by mail");
+                }
+            }
+        }
+        if !by_mail {
+            return;
+        }
+        let new = NewOutbound::text(&after.id, AuthorKind::System, None, &text).key(key);
         if let Err(e) = self.outbox.queue(&new).await {
             tracing::warn!(conversation = %after.id, error = %e, "status notice not queued");
         }
     }
+}
+
+/// A status in the customer's words (a template's parameter).
+pub fn status_word(lang: Lang, status: Status) -> String {
+    let w = words(lang);
+    match status {
+        Status::Open => w.open,
+        Status::Pending => w.pending,
+        Status::Snoozed => w.snoozed,
+        Status::Resolved => w.resolved,
+    }
+    .to_owned()
 }
 
 #[cfg(test)]

@@ -1,0 +1,194 @@
+//! Notices by WhatsApp, for clients who prefer it (`contacts.notice_channel`): a request's
+//! status and an invoice issued go to the contact's WhatsApp conversation (on the number
+//! they last wrote to, else the first), as free text inside the 24-hour window and as the
+//! configured approved template outside it. When WhatsApp cannot carry a notice (no
+//! WhatsApp identity, no number, no approved template of that name) it goes by mail as
+//! before, so a notice is never lost and never sent twice.
+//!
+//! The invoice's notice carries the portal page's plain address, never a sign-in link: a
+//! WhatsApp number proves only that its holder reads WhatsApp there.
+//!
+//! Tests: e2e `whatsapp::notices_go_by_whatsapp_to_clients_who_prefer_it`.
+
+use switchboard_channels::whatsapp::outbound::window_open;
+use switchboard_core::dispatcher::Outbox;
+use switchboard_core::domain::{
+    AuthorKind, Channel, DEFAULT_THREAD, IdentityKind, RichContent, Status, Template,
+};
+use switchboard_core::store::{NewOutbound, Store, WaTemplate};
+
+use crate::kit::whatsapp::Whatsapp;
+
+/// What a notice says, as free text and as a template's parameters.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// Makes a retried notice one message.
+    pub key: String,
+    pub text: String,
+    /// The template's name (the configuration's `status_template`, `invoice_template`).
+    pub template: String,
+    pub params: Vec<String>,
+    /// The contact's language tag (`pt-BR`), to pick the template's language.
+    pub lang: String,
+}
+
+/// What a notice needs to go by WhatsApp.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    pub store: &'a Store,
+    pub outbox: &'a Outbox,
+    pub whatsapp: &'a Whatsapp,
+}
+
+/// Sends `notice` by WhatsApp when the contact prefers it and WhatsApp can carry it:
+/// the conversation it went to, or `None` when it must go by mail.
+pub async fn by_whatsapp(
+    parts: Parts<'_>,
+    contact_id: &str,
+    notice: Notice,
+) -> switchboard_core::Result<Option<String>> {
+    let Parts {
+        store,
+        outbox,
+        whatsapp,
+    } = parts;
+    if store.contact_notice_channel(contact_id).await? != "whatsapp" {
+        return Ok(None);
+    }
+    let reachable = store
+        .contact_identities(contact_id)
+        .await?
+        .iter()
+        .any(|(i, verified)| {
+            *verified
+                && matches!(
+                    i.kind(),
+                    IdentityKind::Whatsapp | IdentityKind::WhatsappUser
+                )
+        });
+    if !reachable {
+        return Ok(None);
+    }
+    let inbox = match store.whatsapp_inbox_of(contact_id).await? {
+        Some(i) if whatsapp.by_inbox(&i).is_some() => i,
+        _ => match whatsapp.all().first() {
+            Some(n) => n.inbox(),
+            None => return Ok(None),
+        },
+    };
+    let templates = store.wa_templates(&inbox).await?;
+    let conversation = store
+        .open_conversation_for(
+            &outbox.ids,
+            contact_id,
+            &inbox,
+            Channel::Whatsapp,
+            DEFAULT_THREAD,
+            None,
+            Status::Pending,
+        )
+        .await?;
+    let open = window_open(
+        store.last_inbound_at(&conversation.id).await?,
+        outbox.ids.now_ms(),
+    );
+    let (text, content) = if open {
+        (notice.text.clone(), None)
+    } else {
+        let Some(t) = pick_template(&templates, &notice) else {
+            tracing::info!(contact = %contact_id, template = %notice.template, "no approved template for a WhatsApp notice: it goes by mail");
+            return Ok(None);
+        };
+        (
+            t.render(&notice.params),
+            Some(RichContent {
+                template: Some(Template {
+                    name: t.name.clone(),
+                    language: t.language.clone(),
+                    params: notice.params.clone(),
+                }),
+                ..RichContent::default()
+            }),
+        )
+    };
+    let mut new = NewOutbound::text(&conversation.id, AuthorKind::System, None, &text)
+        .key(notice.key.clone());
+    new.content = content;
+    outbox.queue(&new).await?;
+    Ok(Some(conversation.id))
+}
+
+/// The approved template of the notice's name that takes its parameters, in the contact's
+/// language when there is one (`pt_BR`, else `pt`, else any).
+pub fn pick_template<'t>(templates: &'t [WaTemplate], notice: &Notice) -> Option<&'t WaTemplate> {
+    let fits: Vec<&WaTemplate> = templates
+        .iter()
+        .filter(|t| {
+            t.status == "APPROVED"
+                && t.name == notice.template
+                && usize::try_from(t.params).ok() == Some(notice.params.len())
+        })
+        .collect();
+    let want = notice.lang.replace('-', "_").to_ascii_lowercase();
+    let base = want.split('_').next().unwrap_or_default().to_owned();
+    fits.iter()
+        .find(|t| t.language.to_ascii_lowercase() == want)
+        .or_else(|| {
+            fits.iter()
+                .find(|t| t.language.to_ascii_lowercase().split('_').next() == Some(&base))
+        })
+        .or(fits.first())
+        .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(name: &str, language: &str, status: &str, params: i64) -> WaTemplate {
+        WaTemplate {
+            name: name.into(),
+            language: language.into(),
+            status: status.into(),
+            category: "UTILITY".into(),
+            body: format!("{language}: {{{{1}}}}"),
+            params,
+        }
+    }
+
+    #[test]
+    fn the_template_is_approved_takes_the_parameters_and_speaks_the_client_s_language() {
+        let notice = |lang: &str| Notice {
+            key: "k".into(),
+            text: "t".into(),
+            template: "request_status".into(),
+            params: vec!["12".into(), "resolved".into()],
+            lang: lang.into(),
+        };
+        let all = [
+            t("request_status", "en_US", "APPROVED", 2),
+            t("request_status", "pt_BR", "APPROVED", 2),
+            t("request_status", "es", "REJECTED", 2),
+            t("request_status", "es_MX", "APPROVED", 1),
+            t("other", "es", "APPROVED", 2),
+        ];
+        assert_eq!(
+            pick_template(&all, &notice("pt-BR")).unwrap().language,
+            "pt_BR"
+        );
+        assert_eq!(
+            pick_template(&all, &notice("pt")).unwrap().language,
+            "pt_BR"
+        );
+        assert_eq!(
+            pick_template(&all, &notice("en")).unwrap().language,
+            "en_US"
+        );
+        // No approved Spanish one that takes two parameters: the first that fits.
+        assert_eq!(
+            pick_template(&all, &notice("es")).unwrap().language,
+            "en_US"
+        );
+        assert!(pick_template(&all[2..], &notice("es")).is_none());
+    }
+}
