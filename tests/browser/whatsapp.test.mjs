@@ -152,7 +152,7 @@ verify_token = "browser-verify-token"
     Object.assign(server.env, { SWITCHBOARD_CONFIG: config });
     await server.start();
     const password = "correct horse battery staple";
-    server.cliWithInput(`${password}\n`, "user", "add", "--email", "rita@acme.test", "--name", "Rita Alves", "--role", "admin", "--password-stdin");
+    const admin = JSON.parse(server.cliWithInput(`${password}\n`, "user", "add", "--email", "rita@acme.test", "--name", "Rita Alves", "--role", "admin", "--password-stdin")).token;
 
     await post(server, message({ type: "text", text: { body: "Boa tarde! A copiadora Ricoh MP 301 do escritório está manchando todas as folhas do lado esquerdo 😕" } }));
     await post(server, message({ type: "image", image: { id: "photo-1", mime_type: "image/png", sha256: "x", caption: "Olha como sai a página de teste" } }));
@@ -211,6 +211,35 @@ verify_token = "browser-verify-token"
     await page.locator("#thread li.msg.out", { hasText: "A visita técnica para a sua Ricoh MP 301 está marcada" }).waitFor();
     const template = await until(() => graph.sends.find((s) => s.type === "template"), 20000);
     assert.deepEqual(template.template, { name: "visit_scheduled", language: { code: "pt_BR" }, components: [{ type: "body", parameters: [{ type: "text", text: "Marina" }, { type: "text", text: "Ricoh MP 301" }] }] });
+
+    // Marina in her portal (Portuguese, phone): her WhatsApp number is linked, and she
+    // chooses to get her notices there.
+    const marina = (await server.api(admin, "/conversations")).conversations.find((c) => c.channel === "whatsapp");
+    const link = JSON.parse(server.cli("portal", "link", "--contact", marina.contact_id, "--email", "marina@duarte.example", "--next", "/portal/account")).url;
+    const client = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), DESKTOP, { locale: "pt-BR" });
+    try {
+      const p = client.pages()[0] || (await client.newPage());
+      p.on("pageerror", (e) => errors.push(e));
+      await p.goto(link);
+      await p.getByRole("button", { name: "Entrar" }).click();
+      await p.waitForURL(/\/portal\/account$/);
+      const section = p.locator("#whatsapp");
+      await section.getByRole("button", { name: "Continuar no WhatsApp" }).waitFor();
+      await section.getByText("Seu número de WhatsApp está vinculado.").waitFor();
+      await section.getByLabel("Pelo WhatsApp").check();
+      await section.getByRole("button", { name: "Salvar" }).click();
+      await p.locator(".notice.ok", { hasText: "Salvo." }).waitFor();
+      assert.ok(await p.locator("#whatsapp input[value=whatsapp]").isChecked());
+      await accessible(p, "portal account with WhatsApp");
+      await shoot(p, "portal-account-whatsapp", async () => { await p.locator("#whatsapp").scrollIntoViewIfNeeded(); });
+      // The Support page offers to carry on there too.
+      await p.goto(`${server.base}/portal/tickets`);
+      await p.locator("#tickets-whatsapp", { hasText: "Continuar no WhatsApp" }).waitFor();
+      await accessible(p, "portal support with WhatsApp");
+      await shoot(p, "portal-tickets-whatsapp");
+    } finally {
+      await client.close();
+    }
 
     // The settings page: the file's number, and a second number added here, live at once.
     await page.goto(`${server.base}/admin/whatsapp`);

@@ -162,6 +162,8 @@ struct ListPage {
     any: bool,
     prev: Option<String>,
     next: Option<String>,
+    /// "Continue on WhatsApp", when the business has a number.
+    whatsapp: Option<&'static crate::portal::whatsapp::WaWords>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -236,6 +238,8 @@ pub async fn list(
         .map(|(k, label)| (href(k, 1), label, k == shown))
         .collect(),
         admin: client.scope.is_admin(),
+        whatsapp: crate::portal::whatsapp::business_number(&state)
+            .map(|_| crate::portal::whatsapp::wa_words(client.lang)),
         any,
         prev: (page > 1).then(|| href(shown, page - 1)),
         next: (page < pages).then(|| href(shown, page + 1)),

@@ -46,7 +46,7 @@ pub fn wa_words(lang: Lang) -> &'static WaWords {
     match lang {
         Lang::En => &WaWords {
             heading: "WhatsApp",
-            lead: "Carry on this conversation on WhatsApp: the message opens with a one-time code that links your number to your account. Our team sees what you wrote here.",
+            lead: "Talk to us on WhatsApp and carry on where you left off: the message opens with a one-time code that links your number to your account, so our team sees your earlier conversations.",
             button: "Continue on WhatsApp",
             notices: "Notices",
             notices_lead: "Where we tell you that a request changed or an invoice was issued.",
@@ -60,7 +60,7 @@ pub fn wa_words(lang: Lang) -> &'static WaWords {
         },
         Lang::Es => &WaWords {
             heading: "WhatsApp",
-            lead: "Siga esta conversación por WhatsApp: el mensaje se abre con un código de un solo uso que vincula su número a su cuenta. Nuestro equipo ve lo que escribió aquí.",
+            lead: "Escríbanos por WhatsApp y siga donde lo dejó: el mensaje se abre con un código de un solo uso que vincula su número a su cuenta, y nuestro equipo ve sus conversaciones anteriores.",
             button: "Continuar en WhatsApp",
             notices: "Avisos",
             notices_lead: "Por dónde le avisamos que una solicitud cambió o que se emitió una factura.",
@@ -74,7 +74,7 @@ pub fn wa_words(lang: Lang) -> &'static WaWords {
         },
         Lang::PtBr => &WaWords {
             heading: "WhatsApp",
-            lead: "Continue esta conversa pelo WhatsApp: a mensagem abre com um código de uso único que vincula seu número à sua conta. Nossa equipe vê o que você escreveu aqui.",
+            lead: "Fale com a gente pelo WhatsApp e continue de onde parou: a mensagem abre com um código de uso único que vincula seu número à sua conta, e nossa equipe vê suas conversas anteriores.",
             button: "Continuar no WhatsApp",
             notices: "Avisos",
             notices_lead: "Por onde avisamos que uma solicitação mudou ou que uma fatura foi emitida.",
