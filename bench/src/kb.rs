@@ -420,6 +420,63 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         "off-topic messages answered (should be 0): {}/{}",
         none_answered.1, none_answered.0
     );
+    // On WhatsApp, below the threshold the bot may list the close articles instead: what
+    // each floor gives (the default is `Settings::default().choices_floor`).
+    println!(
+        "on WhatsApp (answer at ≥ {:.2}), by the list's floor: answerable questions answered right / given a list (the right article in it) / handed over; off-topic messages given a list",
+        settings.threshold_other
+    );
+    for floor in [0.15f32, 0.25, 0.35, 0.45] {
+        let settings = Settings {
+            choices_floor: floor,
+            ..settings.clone()
+        };
+        let (mut wa_right, mut listed, mut in_list, mut wa_handed) = (0, 0, 0, 0);
+        let (mut off_listed, mut off) = (0, 0);
+        for q in &questions {
+            let o = decide(
+                &brain,
+                &settings,
+                Channel::Whatsapp,
+                &q.text,
+                Memory::default(),
+            );
+            let rows: Vec<String> = o
+                .content
+                .list
+                .as_ref()
+                .map(|l| l.rows.iter().map(|r| r.id.clone()).collect())
+                .unwrap_or_default();
+            match q.expect.as_str() {
+                "answer" => {
+                    let best = o.best.map(|g| brain.article(g.article).public_id.clone());
+                    if o.action == Action::Answer {
+                        wa_right += usize::from(best == q.article);
+                    } else if !rows.is_empty() {
+                        listed += 1;
+                        in_list += usize::from(q.article.as_ref().is_some_and(|a| {
+                            rows.iter()
+                                .any(|r| r.strip_prefix("bot:article:") == Some(a.as_str()))
+                        }));
+                    } else if matches!(o.action, Action::Handoff(_)) {
+                        wa_handed += 1;
+                    }
+                }
+                "handoff" => {}
+                _ => {
+                    off += 1;
+                    off_listed += usize::from(!rows.is_empty());
+                }
+            }
+        }
+        println!(
+            "  floor {floor:.2}: {:.1} % / {:.1} % ({:.1} %) / {:.1} %; {off_listed}/{off}",
+            pct(wa_right, answerable),
+            pct(listed, answerable),
+            pct(in_list, listed),
+            pct(wa_handed, answerable)
+        );
+    }
     let (share, threshold) = answered_at(scored.clone(), 0.95);
     println!(
         "at ≥ 95 % precision the bot could answer {:.1} % of answerable questions (confidence ≥ {threshold:.3})",
