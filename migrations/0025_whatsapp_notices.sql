@@ -12,3 +12,7 @@ CREATE TABLE whatsapp_handovers (
     expires_at BIGINT NOT NULL,
     used_at    BIGINT
 );
+
+-- What the channel last said about an outbound message's delivery beyond its state
+-- (WhatsApp's pricing and conversation), as JSON: on the message, as on its receipts.
+ALTER TABLE messages ADD COLUMN delivery_detail TEXT;

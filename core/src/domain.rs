@@ -602,6 +602,10 @@ pub struct Message {
     /// diagnostic, an SMTP 5xx), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_error: Option<String>,
+    /// What the channel last said about the delivery beyond its state (WhatsApp's pricing
+    /// and conversation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_detail: Option<serde_json::Value>,
     pub external_id: Option<String>,
     pub created_at: i64,
     /// An internal note (or a system message of the support side): shown to agents only,

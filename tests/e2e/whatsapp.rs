@@ -546,6 +546,16 @@ async fn every_fixture_arrives_through_the_real_server() {
         .await;
         eventually(10, || async { state_of(first.clone()).await.0 == want }).await;
     }
+    // Meta's pricing and conversation are kept on the message.
+    let detail = server
+        .thread(&agent, &id)
+        .await
+        .into_iter()
+        .find(|m| m["id"] == first.as_str())
+        .map(|m| m["delivery_detail"].clone())
+        .unwrap_or_default();
+    assert_eq!(detail["pricing"]["category"], "service", "{detail}");
+    assert_eq!(detail["conversation"]["id"], "c1", "{detail}");
     // The receipt comes before the send has recorded its id.
     deliver(
         &server,
@@ -571,6 +581,15 @@ async fn every_fixture_arrives_through_the_real_server() {
         state_of(second.clone()).await.0 == "delivered"
     })
     .await;
+    // A receipt that waited brings its detail along.
+    let waited = server
+        .thread(&agent, &id)
+        .await
+        .into_iter()
+        .find(|m| m["id"] == second.as_str())
+        .map(|m| m["delivery_detail"].clone())
+        .unwrap_or_default();
+    assert_eq!(waited["pricing"]["billable"], true, "{waited}");
     let (_, third) = server
         .post(
             &agent,

@@ -500,6 +500,7 @@ mod shown {
             content: None,
             delivery_state: DeliveryState::Sent,
             delivery_error: None,
+            delivery_detail: None,
             external_id: None,
             created_at: 1_700_000_000_000,
             internal: false,

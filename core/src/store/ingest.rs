@@ -1113,6 +1113,7 @@ async fn store_messages(
                     content: env.content.clone(),
                     delivery_state: DeliveryState::Received,
                     delivery_error: None,
+                    delivery_detail: None,
                     external_id: Some(env.external_id.clone()),
                     created_at: env.received_at,
                     internal: false,

@@ -166,6 +166,7 @@ impl Store {
             content: new.content.clone().filter(|c| !c.is_empty()),
             delivery_state: DeliveryState::Queued,
             delivery_error: None,
+            delivery_detail: None,
             external_id: None,
             created_at: now,
             internal: false,
@@ -263,14 +264,18 @@ impl Store {
         let mut state = DeliveryState::Sent;
         if let (Some(channel), Some(external_id)) = (channel, external_id) {
             let waiting = sqlx::query(
-                "SELECT state, error_code, error_title FROM delivery_receipts WHERE channel = $1 AND external_id = $2 AND message_id IS NULL",
+                "SELECT state, error_code, error_title, detail FROM delivery_receipts WHERE channel = $1 AND external_id = $2 AND message_id IS NULL ORDER BY at, created_at",
             )
             .bind(&channel)
             .bind(external_id)
             .fetch_all(&mut **tx)
             .await?;
             let mut best: Option<(DeliveryState, Option<String>, Option<String>)> = None;
+            let mut detail: Option<String> = None;
             for row in waiting {
+                if let Some(d) = row.try_get::<Option<String>, _>(3)? {
+                    detail = Some(d);
+                }
                 let s = DeliveryState::parse(&row.try_get::<String, _>(0)?)?;
                 if best.as_ref().is_none_or(|(b, ..)| s.rank() > b.rank()) {
                     best = Some((s, row.try_get(1)?, row.try_get(2)?));
@@ -287,6 +292,13 @@ impl Store {
                     .execute(&mut **tx)
                     .await?;
                 state = s;
+            }
+            if let Some(d) = detail {
+                sqlx::query("UPDATE messages SET delivery_detail = $1 WHERE id = $2")
+                    .bind(d)
+                    .bind(message_id)
+                    .execute(&mut **tx)
+                    .await?;
             }
             sqlx::query("UPDATE delivery_receipts SET message_id = $1 WHERE channel = $2 AND external_id = $3 AND message_id IS NULL")
                 .bind(message_id)
@@ -385,6 +397,13 @@ impl Store {
                 out.push(ReceiptOutcome::Waiting);
                 continue;
             };
+            if let Some(d) = r.detail.as_deref() {
+                sqlx::query("UPDATE messages SET delivery_detail = $1 WHERE id = $2")
+                    .bind(d)
+                    .bind(&message_id)
+                    .execute(&mut **tx)
+                    .await?;
+            }
             // Only states a channel reports move a message; `queued`/`sending` are ours.
             let reportable = matches!(
                 r.state,

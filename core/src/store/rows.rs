@@ -17,7 +17,7 @@ pub(crate) const CONVERSATION_COLUMNS: &str = "id, number, inbox, channel, conta
 /// TOTP is on is computed, so the secret itself never leaves the store.
 pub(crate) const USER_COLUMNS: &str = "users.id, users.email, users.name, users.role, users.tier, users.created_at, users.active, users.locale, users.capacity, CAST(CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS totp_enabled";
 
-pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, content, delivery_state, last_error, external_id, created_at, internal";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, direction, author_kind, author_id, channel, text, full_text, html, attachments, content, delivery_state, last_error, delivery_detail, external_id, created_at, internal";
 
 pub(crate) fn conversation(row: &AnyRow) -> Result<Conversation> {
     let labels: String = row.try_get("labels")?;
@@ -66,6 +66,9 @@ pub(crate) fn message(row: &AnyRow) -> Result<Message> {
         content: content.as_deref().map(serde_json::from_str).transpose()?,
         delivery_state: DeliveryState::parse(&row.try_get::<String, _>("delivery_state")?)?,
         delivery_error: row.try_get("last_error")?,
+        delivery_detail: row
+            .try_get::<Option<String>, _>("delivery_detail")?
+            .and_then(|d| serde_json::from_str(&d).ok()),
         external_id: row.try_get("external_id")?,
         created_at: row.try_get("created_at")?,
         internal: row.try_get::<i64, _>("internal")? != 0,

@@ -131,6 +131,7 @@ fn first_message(t: &Ticket, first: &FirstMessage<'_>, id: String) -> Message {
         content: None,
         delivery_state: DeliveryState::Received,
         delivery_error: None,
+        delivery_detail: None,
         // The thread's own key, as the portal's channel names a ticket's first message.
         external_id: Some(ticket_thread(&t.id)),
         created_at: t.created_at,

@@ -225,6 +225,7 @@ impl Store {
             content: None,
             delivery_state: crate::domain::DeliveryState::Sent,
             delivery_error: None,
+            delivery_detail: None,
             external_id: None,
             created_at: now,
             internal: true,

@@ -235,7 +235,9 @@ async fn receipts_move_forward_and_wait_for_unknown_messages(env: Env) {
             error_code: code.map(str::to_owned),
             error_title: code.map(|_| "Message undeliverable".to_owned()),
             at: env.ids.now_ms(),
-            detail: None,
+            // A read receipt carries the channel's pricing, kept on the message.
+            detail: (state == DeliveryState::Read)
+                .then(|| format!(r#"{{"pricing":{{"category":"service","for":"{ext}"}}}}"#)),
         })
         .to_payload()
         .unwrap()
@@ -272,6 +274,10 @@ async fn receipts_move_forward_and_wait_for_unknown_messages(env: Env) {
         .unwrap();
     assert_eq!(state, DeliveryState::Read);
     assert_eq!(s.delivery(&sent[1]).await.unwrap().0, DeliveryState::Read);
+    for (id, ext) in [(&sent[0], "wamid.1"), (&sent[1], "wamid.2")] {
+        let detail = s.message(id).await.unwrap().delivery_detail.unwrap();
+        assert_eq!(detail["pricing"]["for"], ext, "{detail}");
+    }
     // A failure on a message that was only sent is applied, with the provider's words.
     let third = env.agent_sent(&conv, "third", "wamid.3").await;
     env.stream
