@@ -154,6 +154,21 @@ impl Server {
         self.command().args(args).output().unwrap()
     }
 
+    /// Imports knowledge-base articles (JSON lines) on the command line, then starts the
+    /// server again: the bot learns the articles at start.
+    pub async fn import_kb(&mut self, jsonl: &str) {
+        let file = self.dir.path().join("faq.jsonl");
+        std::fs::write(&file, jsonl).unwrap();
+        let out = self.cli(&["kb", "import", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.terminate();
+        self.spawn().await;
+    }
+
     pub async fn spawn(&mut self) {
         let mut cmd = self.command();
         cmd.arg("serve").stdin(Stdio::null());

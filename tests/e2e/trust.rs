@@ -435,7 +435,7 @@ async fn moving_a_contact_moves_its_portal_and_ends_its_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kb_gaps_show_only_what_the_agent_may_see() {
     // The bot is made unsure of everything (a threshold above 1): every question is a gap.
-    let server = Server::start_with(
+    let mut server = Server::start_with(
         Backend::Embedded,
         &[
             ("SWITCHBOARD_BOT__ENABLED", "true"),
@@ -444,27 +444,14 @@ async fn kb_gaps_show_only_what_the_agent_may_see() {
     )
     .await;
     let admin_token = server.add_user("root@acme.test", "admin");
-    let faq = server.dir.path().join("faq.jsonl");
-    std::fs::write(
-        &faq,
-        concat!(
+    server
+        .import_kb(concat!(
             r#"{"id":"toner","title":"Ordering toner","body":"Order toner from the portal.","lang":"en","questions":["how do I order toner","I need toner"]}"#,
             "\n",
             r#"{"id":"invoice","title":"Your invoice","body":"Invoices are in the portal.","lang":"en","questions":["where is my invoice","send me the invoice"]}"#,
             "\n"
-        ),
-    )
-    .unwrap();
-    let out = server.cli(&["kb", "import", faq.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Started again, the bot learns the articles at start.
-    let mut server = server;
-    server.terminate();
-    server.spawn().await;
+        ))
+        .await;
     // Words the bot knows, and it is never sure enough: a gap.
     let (_widget, _) = server
         .visitor_writes(

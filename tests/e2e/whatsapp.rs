@@ -973,27 +973,16 @@ async fn an_unsure_bot_offers_a_list_of_close_articles_and_answers_the_one_tappe
     )
     .await;
     let admin = server.add_user("ana@example.com", "admin");
-    let faq = server.dir.path().join("faq.jsonl");
-    std::fs::write(
-        &faq,
-        concat!(
+    server
+        .import_kb(concat!(
             r#"{"id":"toner","title":"Ordering toner for your copier","body":"Order toner from the portal, under Supplies.","lang":"en","questions":["how do I order toner","I need toner","toner is empty"]}"#,
             "\n",
             r#"{"id":"jam","title":"Clearing a paper jam","body":"Open the front door and pull the paper gently.","lang":"en","questions":["paper is stuck","the copier jammed","paper jam in the tray"]}"#,
             "\n",
             r#"{"id":"invoice","title":"Your invoice","body":"Invoices are in the portal.","lang":"en","questions":["where is my invoice","send me the invoice"]}"#,
             "\n"
-        ),
-    )
-    .unwrap();
-    let out = server.cli(&["kb", "import", faq.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    server.terminate();
-    server.spawn().await;
+        ))
+        .await;
 
     let from = "5511912340000";
     deliver(
