@@ -19,6 +19,7 @@ mod cards;
 mod contacts;
 mod conversations;
 mod email;
+mod equipment;
 mod inbox;
 mod ingest;
 pub mod kb;
@@ -56,6 +57,9 @@ pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use conversations::ConversationFilter;
 pub use email::{EmailCursor, EmailStatus};
+pub use equipment::{
+    MACHINE_STATUSES, Machine, MeterReading, NewMachine, NewReading, ReadingOutcome,
+};
 pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
 };
@@ -170,6 +174,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         25,
         "whatsapp notices",
         include_str!("../../../migrations/0025_whatsapp_notices.sql"),
+    ),
+    (
+        26,
+        "equipment",
+        include_str!("../../../migrations/0026_equipment.sql"),
     ),
 ];
 

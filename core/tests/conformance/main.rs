@@ -12,6 +12,7 @@ mod billing;
 mod bot;
 mod dispatcher;
 mod email;
+mod equipment;
 mod inbound;
 mod inbox;
 mod kb;

@@ -1,0 +1,345 @@
+//! Machines at the clients' companies and their meter readings.
+//!
+//! A client reads only its own company's machines (`ClientScope`). A reading is stored
+//! under a write lock on its machine, after the caller's check has seen the machine's
+//! history (the rules are the portal crate's `readings::check`, which the core does not
+//! import): a submission repeated with the same key, or the same counts again on the same
+//! day, is the reading already stored, so two submissions at once (the portal and
+//! WhatsApp) store one. Tests: conformance `equipment.rs`.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{ClientScope, Store};
+use crate::clock::Ids;
+use crate::error::{Error, Result};
+
+/// What a machine may be.
+pub const MACHINE_STATUSES: &[&str] = &["in_service", "down", "maintenance", "removed"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    pub id: String,
+    pub company_id: String,
+    pub location: Option<String>,
+    pub maker: Option<String>,
+    pub model: String,
+    pub serial: String,
+    pub asset_tag: Option<String>,
+    /// Day number (days since 1970-01-01).
+    pub installed_on: Option<i64>,
+    pub status: String,
+    pub technician_id: Option<String>,
+    pub last_visit_at: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMachine<'a> {
+    pub company_id: &'a str,
+    pub location: Option<&'a str>,
+    pub maker: Option<&'a str>,
+    pub model: &'a str,
+    pub serial: &'a str,
+    pub asset_tag: Option<&'a str>,
+    pub installed_on: Option<i64>,
+    pub status: &'a str,
+}
+
+/// A stored reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterReading {
+    pub id: String,
+    pub machine_id: String,
+    pub day: i64,
+    pub mono: Option<i64>,
+    pub colour: Option<i64>,
+    pub scans: Option<i64>,
+    /// `portal`, `whatsapp`, `email` or `agent`.
+    pub source: String,
+    pub user_id: Option<String>,
+    /// The counter's photo (a blob key).
+    pub photo: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReading<'a> {
+    pub machine_id: &'a str,
+    pub day: i64,
+    pub mono: Option<i64>,
+    pub colour: Option<i64>,
+    pub scans: Option<i64>,
+    pub source: &'a str,
+    pub user_id: Option<&'a str>,
+    pub photo: Option<&'a str>,
+    /// The submission's key: the same key is the same reading.
+    pub key: &'a str,
+    /// The person confirmed a reading the check asked about.
+    pub confirmed: bool,
+}
+
+/// What became of a reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadingOutcome {
+    Stored(MeterReading),
+    /// This submission, or the same counts on the same day, was stored before.
+    Duplicate(MeterReading),
+    /// Nothing stored: the check asks the person to confirm these.
+    Confirm(Vec<String>),
+}
+
+const MACHINE_COLUMNS: &str = "id, company_id, location, maker, model, serial, asset_tag, installed_on, status, technician_id, last_visit_at, created_at";
+const READING_COLUMNS: &str =
+    "id, machine_id, day, mono, colour, scans, source, user_id, photo, created_at";
+
+fn machine(r: &AnyRow) -> Result<Machine> {
+    Ok(Machine {
+        id: r.try_get("id")?,
+        company_id: r.try_get("company_id")?,
+        location: r.try_get("location")?,
+        maker: r.try_get("maker")?,
+        model: r.try_get("model")?,
+        serial: r.try_get("serial")?,
+        asset_tag: r.try_get("asset_tag")?,
+        installed_on: r.try_get("installed_on")?,
+        status: r.try_get("status")?,
+        technician_id: r.try_get("technician_id")?,
+        last_visit_at: r.try_get("last_visit_at")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn reading(r: &AnyRow) -> Result<MeterReading> {
+    Ok(MeterReading {
+        id: r.try_get("id")?,
+        machine_id: r.try_get("machine_id")?,
+        day: r.try_get("day")?,
+        mono: r.try_get("mono")?,
+        colour: r.try_get("colour")?,
+        scans: r.try_get("scans")?,
+        source: r.try_get("source")?,
+        user_id: r.try_get("user_id")?,
+        photo: r.try_get("photo")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn trimmed(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Store {
+    /// Adds a machine to a company. A serial names one machine, an asset tag one machine
+    /// of its company: a second is a conflict that names it.
+    pub async fn add_machine(&self, ids: &Ids, m: &NewMachine<'_>) -> Result<Machine> {
+        let (model, serial) = (m.model.trim(), m.serial.trim());
+        if model.is_empty() {
+            return Err(Error::invalid("a machine needs its model"));
+        }
+        if serial.is_empty() {
+            return Err(Error::invalid("a machine needs its serial number"));
+        }
+        if !MACHINE_STATUSES.contains(&m.status) {
+            return Err(Error::invalid(format!(
+                "a machine's status is one of {}, not {:?}",
+                MACHINE_STATUSES.join(", "),
+                m.status
+            )));
+        }
+        let now = ids.now_ms();
+        let id = ids.new_id();
+        let mut tx = self.begin_write().await?;
+        let company: Option<String> = sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
+            .bind(m.company_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if company.is_none() {
+            return Err(Error::not_found(format!("company {}", m.company_id)));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO machines (id, company_id, location, maker, model, serial, asset_tag, installed_on, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        )
+        .bind(&id)
+        .bind(m.company_id)
+        .bind(trimmed(m.location))
+        .bind(trimmed(m.maker))
+        .bind(model)
+        .bind(serial)
+        .bind(trimmed(m.asset_tag))
+        .bind(m.installed_on)
+        .bind(m.status)
+        .bind(now)
+        .execute(&mut **tx)
+        .await;
+        if let Err(e) = inserted {
+            return Err(if super::is_unique_violation(&e) {
+                Error::Conflict(format!(
+                    "a machine with serial {serial} or asset tag {} exists already",
+                    trimmed(m.asset_tag).unwrap_or("—")
+                ))
+            } else {
+                e.into()
+            });
+        }
+        tx.commit().await?;
+        self.machine(&id).await
+    }
+
+    /// A machine by id (workers, agents' tools); clients read `machine_for_client`.
+    pub async fn machine(&self, id: &str) -> Result<Machine> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MACHINE_COLUMNS} FROM machines WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("machine {id}")))?;
+        machine(&row)
+    }
+
+    /// The client's company's machines, by location and model. None without a company.
+    pub async fn machines_for_client(&self, scope: &ClientScope) -> Result<Vec<Machine>> {
+        let Some(company) = &scope.company_id else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MACHINE_COLUMNS} FROM machines WHERE company_id = $1 ORDER BY location, model, serial"
+        )))
+        .bind(company)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(machine).collect()
+    }
+
+    /// One of the client's company's machines; another company's is not found, as one
+    /// that does not exist.
+    pub async fn machine_for_client(&self, scope: &ClientScope, id: &str) -> Result<Machine> {
+        let hidden = || Error::not_found(format!("machine {id}"));
+        let company = scope.company_id.as_deref().ok_or_else(hidden)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MACHINE_COLUMNS} FROM machines WHERE id = $1 AND company_id = $2"
+        )))
+        .bind(id)
+        .bind(company)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(hidden)?;
+        machine(&row)
+    }
+
+    /// A machine's readings, oldest first (the last `limit`).
+    pub async fn meter_readings(&self, machine_id: &str, limit: i64) -> Result<Vec<MeterReading>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {READING_COLUMNS} FROM meter_readings WHERE machine_id = $1 ORDER BY day DESC, created_at DESC, id DESC LIMIT $2"
+        )))
+        .bind(machine_id)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = rows.iter().map(reading).collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Stores a reading once. Under a lock on the machine: a known key, or the same counts
+    /// as the latest reading on the same day, is that reading (`Duplicate`); otherwise
+    /// `check` sees the machine's history (oldest first, the last 60) and refuses the
+    /// reading (`Err` with its words: an invalid input, nothing stored) or names what the
+    /// person must confirm (`Confirm` unless `confirmed`).
+    pub async fn record_reading<F>(
+        &self,
+        ids: &Ids,
+        r: &NewReading<'_>,
+        check: F,
+    ) -> Result<ReadingOutcome>
+    where
+        F: FnOnce(&[MeterReading]) -> std::result::Result<Vec<String>, String> + Send,
+    {
+        if !matches!(r.source, "portal" | "whatsapp" | "email" | "agent") {
+            return Err(Error::invalid(format!(
+                "unknown reading source {:?}",
+                r.source
+            )));
+        }
+        if r.key.trim().is_empty() {
+            return Err(Error::invalid("a reading needs its submission key"));
+        }
+        let mut tx = self.begin_write().await?;
+        let lock = match self.backend {
+            super::Backend::Postgres => " FOR UPDATE",
+            super::Backend::Sqlite => "",
+        };
+        let found: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM machines WHERE id = $1{lock}"
+        )))
+        .bind(r.machine_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if found.is_none() {
+            return Err(Error::not_found(format!("machine {}", r.machine_id)));
+        }
+        let by_key = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {READING_COLUMNS} FROM meter_readings WHERE key = $1"
+        )))
+        .bind(r.key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = by_key {
+            let existing = reading(&row)?;
+            if existing.machine_id != r.machine_id {
+                return Err(Error::Conflict(
+                    "that submission key belongs to another machine's reading".into(),
+                ));
+            }
+            return Ok(ReadingOutcome::Duplicate(existing));
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {READING_COLUMNS} FROM meter_readings WHERE machine_id = $1 ORDER BY day DESC, created_at DESC, id DESC LIMIT 60"
+        )))
+        .bind(r.machine_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut history = rows.iter().map(reading).collect::<Result<Vec<_>>>()?;
+        history.reverse();
+        if let Some(last) = history.last()
+            && last.day == r.day
+            && (last.mono, last.colour, last.scans) == (r.mono, r.colour, r.scans)
+        {
+            return Ok(ReadingOutcome::Duplicate(last.clone()));
+        }
+        let asks = check(&history).map_err(Error::Invalid)?;
+        if !asks.is_empty() && !r.confirmed {
+            return Ok(ReadingOutcome::Confirm(asks));
+        }
+        let id = ids.new_id();
+        sqlx::query(
+            "INSERT INTO meter_readings (id, machine_id, day, mono, colour, scans, source, user_id, photo, key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&id)
+        .bind(r.machine_id)
+        .bind(r.day)
+        .bind(r.mono)
+        .bind(r.colour)
+        .bind(r.scans)
+        .bind(r.source)
+        .bind(r.user_id)
+        .bind(r.photo)
+        .bind(r.key)
+        .bind(ids.now_ms())
+        .execute(&mut **tx)
+        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {READING_COLUMNS} FROM meter_readings WHERE id = $1"
+        )))
+        .bind(&id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let stored = reading(&row)?;
+        tx.commit().await?;
+        Ok(ReadingOutcome::Stored(stored))
+    }
+}
