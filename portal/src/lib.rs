@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod document;
 pub mod locale;
+pub mod machines;
 pub mod numbering;
 pub mod overage;
 pub mod pdf;

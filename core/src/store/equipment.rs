@@ -188,6 +188,66 @@ impl Store {
         self.machine(&id).await
     }
 
+    /// Adds many machines at once (an import): all of them, or none. A serial or tag that
+    /// one of them shares with a machine already stored is a conflict that names it.
+    pub async fn add_machines(&self, ids: &Ids, list: &[NewMachine<'_>]) -> Result<Vec<String>> {
+        for m in list {
+            if m.model.trim().is_empty() || m.serial.trim().is_empty() {
+                return Err(Error::invalid("every machine needs its model and serial"));
+            }
+            if !MACHINE_STATUSES.contains(&m.status) {
+                return Err(Error::invalid(format!(
+                    "unknown machine status {:?}",
+                    m.status
+                )));
+            }
+        }
+        let now = ids.now_ms();
+        let mut tx = self.begin_write().await?;
+        let mut made = Vec::with_capacity(list.len());
+        for m in list {
+            let company: Option<String> =
+                sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
+                    .bind(m.company_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if company.is_none() {
+                return Err(Error::not_found(format!("company {}", m.company_id)));
+            }
+            let id = ids.new_id();
+            let inserted = sqlx::query(
+                "INSERT INTO machines (id, company_id, location, maker, model, serial, asset_tag, installed_on, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            )
+            .bind(&id)
+            .bind(m.company_id)
+            .bind(trimmed(m.location))
+            .bind(trimmed(m.maker))
+            .bind(m.model.trim())
+            .bind(m.serial.trim())
+            .bind(trimmed(m.asset_tag))
+            .bind(m.installed_on)
+            .bind(m.status)
+            .bind(now)
+            .execute(&mut **tx)
+            .await;
+            if let Err(e) = inserted {
+                return Err(if super::is_unique_violation(&e) {
+                    Error::Conflict(format!(
+                        "serial {} or asset tag {} is another machine's already",
+                        m.serial.trim(),
+                        trimmed(m.asset_tag).unwrap_or("—")
+                    ))
+                } else {
+                    e.into()
+                });
+            }
+            made.push(id);
+        }
+        tx.commit().await?;
+        Ok(made)
+    }
+
     /// A machine by id (workers, agents' tools); clients read `machine_for_client`.
     pub async fn machine(&self, id: &str) -> Result<Machine> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
