@@ -77,19 +77,6 @@ pub struct Row {
 /// The statuses a machine may have (as the store keeps them).
 pub const STATUSES: &[&str] = &["in_service", "down", "maintenance", "removed"];
 
-/// A `YYYY-MM-DD` date as a day number.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let mut parts = s.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let d: u32 = parts.next()?.parse().ok()?;
-    if !(1900..=2200).contains(&y) || !(1..=12).contains(&m) || d == 0 {
-        return None;
-    }
-    let day = crate::overage::day_number(y, m, d);
-    (crate::overage::civil(day) == (y, m, d)).then_some(day)
-}
-
 /// Machines from a spreadsheet's CSV. Columns (header row, any order): `company_id`,
 /// `model`, `serial` (required), `maker`, `location`, `asset_tag`, `installed_on`
 /// (`YYYY-MM-DD`), `status` (default `in_service`). Every row is checked before anything is
@@ -134,7 +121,7 @@ pub fn read_csv(text: &str) -> Result<Vec<Row>, Vec<String>> {
         }
         let installed_on = match get("installed_on") {
             None => None,
-            Some(d) => match parse_date(&d) {
+            Some(d) => match crate::locale::parse_date(&d) {
                 Some(day) => Some(day),
                 None => {
                     bad(format!("installed_on {d:?} is not a date (YYYY-MM-DD)"));
@@ -197,7 +184,10 @@ mod tests {
         let rows = read_csv(good).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].location.as_deref(), Some("Av. Paulista, 1578"));
-        assert_eq!(rows[0].installed_on, parse_date("2024-02-29"));
+        assert_eq!(
+            rows[0].installed_on,
+            crate::locale::parse_date("2024-02-29")
+        );
         assert_eq!(rows[0].status, "in_service");
         assert_eq!((rows[1].row, rows[1].status.as_str()), (3, "down"));
         let bad = "company_id,model,serial,installed_on,status,asset_tag\n\

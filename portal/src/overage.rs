@@ -20,6 +20,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::locale::{civil, day_of};
 use crate::readings::Counter;
 use crate::totals::{Discount, Line};
 
@@ -40,38 +41,13 @@ impl Period {
     }
 }
 
-/// Year, month (1–12) and day of a day number (days since 1970-01-01), by the proleptic
-/// Gregorian calendar.
-pub fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// The day number of a date (the inverse of [`civil`]).
-pub fn day_number(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn month_days(y: i64, m: u32) -> u32 {
     let next = if m == 12 {
-        day_number(y + 1, 1, 1)
+        day_of(y + 1, 1, 1)
     } else {
-        day_number(y, m + 1, 1)
+        day_of(y, m + 1, 1)
     };
-    (next - day_number(y, m, 1)) as u32
+    (next - day_of(y, m, 1)) as u32
 }
 
 /// `months` calendar months after a day; the day of the month is kept, or the month's
@@ -80,7 +56,7 @@ pub fn add_months(day: i64, months: i64) -> i64 {
     let (y, m, d) = civil(day);
     let total = y * 12 + i64::from(m - 1) + months;
     let (ny, nm) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
-    day_number(ny, nm, d.min(month_days(ny, nm)))
+    day_of(ny, nm, d.min(month_days(ny, nm)))
 }
 
 /// The `n`th period (from 0) of a contract that starts on `start`: `[from, to)` in day
@@ -319,12 +295,12 @@ mod tests {
 
     #[test]
     fn calendar_periods_keep_to_the_start_day() {
-        let d = |y, m, dd| day_number(y, m, dd);
+        let d = |y, m, dd| day_of(y, m, dd);
         assert_eq!(civil(0), (1970, 1, 1));
         assert_eq!(civil(d(2024, 2, 29)), (2024, 2, 29));
         for day in [-1000, 0, 11_016, 19_782, 20_000, 30_000] {
             let (y, m, dd) = civil(day);
-            assert_eq!(day_number(y, m, dd), day);
+            assert_eq!(day_of(y, m, dd), day);
         }
         // 31 January: February ends the 29th (2024), March comes back to the 31st.
         let start = d(2024, 1, 31);

@@ -134,58 +134,11 @@ impl Store {
     /// Adds a machine to a company. A serial names one machine, an asset tag one machine
     /// of its company: a second is a conflict that names it.
     pub async fn add_machine(&self, ids: &Ids, m: &NewMachine<'_>) -> Result<Machine> {
-        let (model, serial) = (m.model.trim(), m.serial.trim());
-        if model.is_empty() {
-            return Err(Error::invalid("a machine needs its model"));
-        }
-        if serial.is_empty() {
-            return Err(Error::invalid("a machine needs its serial number"));
-        }
-        if !MACHINE_STATUSES.contains(&m.status) {
-            return Err(Error::invalid(format!(
-                "a machine's status is one of {}, not {:?}",
-                MACHINE_STATUSES.join(", "),
-                m.status
-            )));
-        }
-        let now = ids.now_ms();
-        let id = ids.new_id();
-        let mut tx = self.begin_write().await?;
-        let company: Option<String> = sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
-            .bind(m.company_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if company.is_none() {
-            return Err(Error::not_found(format!("company {}", m.company_id)));
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO machines (id, company_id, location, maker, model, serial, asset_tag, installed_on, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        )
-        .bind(&id)
-        .bind(m.company_id)
-        .bind(trimmed(m.location))
-        .bind(trimmed(m.maker))
-        .bind(model)
-        .bind(serial)
-        .bind(trimmed(m.asset_tag))
-        .bind(m.installed_on)
-        .bind(m.status)
-        .bind(now)
-        .execute(&mut **tx)
-        .await;
-        if let Err(e) = inserted {
-            return Err(if super::is_unique_violation(&e) {
-                Error::Conflict(format!(
-                    "a machine with serial {serial} or asset tag {} exists already",
-                    trimmed(m.asset_tag).unwrap_or("—")
-                ))
-            } else {
-                e.into()
-            });
-        }
-        tx.commit().await?;
-        self.machine(&id).await
+        let made = self.add_machines(ids, std::slice::from_ref(m)).await?;
+        let id = made
+            .first()
+            .ok_or_else(|| Error::invalid("no machine was added"))?;
+        self.machine(id).await
     }
 
     /// Adds many machines at once (an import): all of them, or none. A serial or tag that
@@ -204,16 +157,21 @@ impl Store {
         }
         let now = ids.now_ms();
         let mut tx = self.begin_write().await?;
-        let mut made = Vec::with_capacity(list.len());
-        for m in list {
-            let company: Option<String> =
+        let mut companies: Vec<&str> = list.iter().map(|m| m.company_id).collect();
+        companies.sort_unstable();
+        companies.dedup();
+        for company in companies {
+            let found: Option<String> =
                 sqlx::query_scalar("SELECT id FROM companies WHERE id = $1")
-                    .bind(m.company_id)
+                    .bind(company)
                     .fetch_optional(&mut **tx)
                     .await?;
-            if company.is_none() {
-                return Err(Error::not_found(format!("company {}", m.company_id)));
+            if found.is_none() {
+                return Err(Error::not_found(format!("company {company}")));
             }
+        }
+        let mut made = Vec::with_capacity(list.len());
+        for m in list {
             let id = ids.new_id();
             let inserted = sqlx::query(
                 "INSERT INTO machines (id, company_id, location, maker, model, serial, asset_tag, installed_on, status, created_at, updated_at) \
@@ -234,7 +192,7 @@ impl Store {
             if let Err(e) = inserted {
                 return Err(if super::is_unique_violation(&e) {
                     Error::Conflict(format!(
-                        "serial {} or asset tag {} is another machine's already",
+                        "a machine with serial {} or asset tag {} exists already",
                         m.serial.trim(),
                         trimmed(m.asset_tag).unwrap_or("—")
                     ))

@@ -148,6 +148,25 @@ struct Threaded {
 }
 
 impl Store {
+    /// The id of the contact's unresolved conversation of `thread_key` in `inbox`, if it
+    /// has one (merges followed).
+    pub async fn unresolved_thread(
+        &self,
+        contact_id: &str,
+        inbox: &str,
+        thread_key: &str,
+    ) -> Result<Option<String>> {
+        let contact_id = self.surviving_contact(contact_id).await?;
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT id FROM conversations WHERE contact_id = $1 AND inbox = $2 AND thread_key = $3 AND status <> 'resolved' AND merged_into IS NULL",
+        )
+        .bind(&contact_id)
+        .bind(inbox)
+        .bind(thread_key)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The contact's unresolved conversation of `thread_key` in `inbox`, or a new one that
     /// we open (an invoice's mail, a portal ticket): numbered like any other, with its
     /// `conversation_opened` event, in `status`. Two racing callers get one conversation.
@@ -163,16 +182,7 @@ impl Store {
         status: Status,
     ) -> Result<Conversation> {
         let contact_id = self.surviving_contact(contact_id).await?;
-        let find = async || -> Result<Option<String>> {
-            Ok(sqlx::query_scalar::<_, String>(
-                "SELECT id FROM conversations WHERE contact_id = $1 AND inbox = $2 AND thread_key = $3 AND status <> 'resolved' AND merged_into IS NULL",
-            )
-            .bind(&contact_id)
-            .bind(inbox)
-            .bind(thread_key)
-            .fetch_optional(&self.pool)
-            .await?)
-        };
+        let find = async || self.unresolved_thread(&contact_id, inbox, thread_key).await;
         if let Some(id) = find().await? {
             return self.conversation(&id).await;
         }

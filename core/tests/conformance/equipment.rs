@@ -2,24 +2,13 @@
 //! checked against the machine's history and stored once, however it is repeated and
 //! however many submissions race.
 
-use switchboard_core::store::{ClientScope, NewMachine, NewReading, ReadingOutcome};
+use switchboard_core::store::{NewMachine, NewReading, ReadingOutcome};
 
 use crate::on_every_backend;
 use crate::support::Env;
+use crate::tickets::client;
 
 on_every_backend!(machines_stay_in_their_company_and_readings_are_stored_once);
-
-async fn client(env: &Env, email: &str, company: &str) -> ClientScope {
-    let conv = env
-        .open(env.email(email, &format!("{email}-first"), "hello"))
-        .await;
-    let c = env.store.conversation(&conv).await.unwrap().contact_id;
-    env.store.set_contact_company(&c, company).await.unwrap();
-    env.store
-        .portal_user_for_link(&env.ids, &c, email)
-        .await
-        .unwrap()
-}
 
 fn reading<'a>(machine: &'a str, key: &'a str, day: i64, mono: i64) -> NewReading<'a> {
     NewReading {

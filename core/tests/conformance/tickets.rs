@@ -21,7 +21,8 @@ use crate::support::Env;
 
 on_every_backend!(tickets_thread_everything_into_one_conversation_and_stay_in_scope);
 
-async fn client(env: &Env, email: &str, company: &str) -> ClientScope {
+/// A portal client of `company` (who wrote in by mail first).
+pub(crate) async fn client(env: &Env, email: &str, company: &str) -> ClientScope {
     let conv = env
         .open(env.email(email, &format!("{email}-first"), "hello"))
         .await;

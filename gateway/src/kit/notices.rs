@@ -55,18 +55,7 @@ pub async fn by_whatsapp(
     if store.contact_notice_channel(contact_id).await? != "whatsapp" {
         return Ok(None);
     }
-    let reachable = store
-        .contact_identities(contact_id)
-        .await?
-        .iter()
-        .any(|(i, verified)| {
-            *verified
-                && matches!(
-                    i.kind(),
-                    IdentityKind::Whatsapp | IdentityKind::WhatsappUser
-                )
-        });
-    if !reachable {
+    if !on_whatsapp(store, contact_id).await? {
         return Ok(None);
     }
     let inbox = match store.whatsapp_inbox_of(contact_id).await? {
@@ -76,25 +65,19 @@ pub async fn by_whatsapp(
             None => return Ok(None),
         },
     };
-    let templates = store.wa_templates(&inbox).await?;
-    let conversation = store
-        .open_conversation_for(
-            &outbox.ids,
-            contact_id,
-            &inbox,
-            Channel::Whatsapp,
-            DEFAULT_THREAD,
-            None,
-            Status::Pending,
-        )
+    // The window is the conversation's, as the sender reads it; a conversation is opened
+    // only for a notice that can go.
+    let existing = store
+        .unresolved_thread(contact_id, &inbox, DEFAULT_THREAD)
         .await?;
-    let open = window_open(
-        store.last_inbound_at(&conversation.id).await?,
-        outbox.ids.now_ms(),
-    );
-    let (text, content) = if open {
+    let last = match &existing {
+        Some(id) => store.last_inbound_at(id).await?,
+        None => None,
+    };
+    let (text, content) = if window_open(last, outbox.ids.now_ms()) {
         (notice.text.clone(), None)
     } else {
+        let templates = store.wa_templates(&inbox).await?;
         let Some(t) = pick_template(&templates, &notice) else {
             tracing::info!(contact = %contact_id, template = %notice.template, "no approved template for a WhatsApp notice: it goes by mail");
             return Ok(None);
@@ -111,11 +94,43 @@ pub async fn by_whatsapp(
             }),
         )
     };
-    let mut new = NewOutbound::text(&conversation.id, AuthorKind::System, None, &text)
-        .key(notice.key.clone());
+    let conversation = match existing {
+        Some(id) => id,
+        None => {
+            store
+                .open_conversation_for(
+                    &outbox.ids,
+                    contact_id,
+                    &inbox,
+                    Channel::Whatsapp,
+                    DEFAULT_THREAD,
+                    None,
+                    Status::Pending,
+                )
+                .await?
+                .id
+        }
+    };
+    let mut new =
+        NewOutbound::text(&conversation, AuthorKind::System, None, &text).key(notice.key.clone());
     new.content = content;
     outbox.queue(&new).await?;
-    Ok(Some(conversation.id))
+    Ok(Some(conversation))
+}
+
+/// Whether the contact has a WhatsApp identity of its own (a number or Meta's user id).
+pub async fn on_whatsapp(store: &Store, contact_id: &str) -> switchboard_core::Result<bool> {
+    Ok(store
+        .contact_identities(contact_id)
+        .await?
+        .iter()
+        .any(|(i, verified)| {
+            *verified
+                && matches!(
+                    i.kind(),
+                    IdentityKind::Whatsapp | IdentityKind::WhatsappUser
+                )
+        }))
 }
 
 /// The approved template of the notice's name that takes its parameters, in the contact's

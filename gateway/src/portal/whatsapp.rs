@@ -115,19 +115,7 @@ pub async fn view(state: &AppState, client: &Client) -> switchboard_core::Result
         return Ok(None);
     }
     let contact = &client.scope.contact_id;
-    let linked = state
-        .store
-        .contact_identities(contact)
-        .await?
-        .iter()
-        .any(|(i, verified)| {
-            *verified
-                && matches!(
-                    i.kind(),
-                    switchboard_core::domain::IdentityKind::Whatsapp
-                        | switchboard_core::domain::IdentityKind::WhatsappUser
-                )
-        });
+    let linked = crate::kit::notices::on_whatsapp(&state.store, contact).await?;
     Ok(Some(WaView {
         w: wa_words(client.lang),
         by_whatsapp: state.store.contact_notice_channel(contact).await? == "whatsapp",
@@ -177,16 +165,20 @@ pub async fn set_notices(
     client: Client,
     Form(form): Form<NoticesForm>,
 ) -> Response {
-    if !matches!(form.channel.as_str(), "email" | "whatsapp") {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "choose email or whatsapp").into_response();
-    }
-    if let Err(e) = state
+    match state
         .store
         .set_contact_notice_channel(&client.scope.contact_id, &form.channel)
         .await
     {
-        tracing::warn!(error = %e, "notice channel not set");
-        return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
+        Ok(()) => {}
+        // Anything but email or whatsapp.
+        Err(switchboard_core::Error::Invalid(m)) => {
+            return (StatusCode::UNPROCESSABLE_ENTITY, m).into_response();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "notice channel not set");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again in a moment").into_response();
+        }
     }
     let v = crate::portal::users::AccountView {
         notice: Some(wa_words(client.lang).saved.to_owned()),

@@ -31,15 +31,10 @@ pub fn notice_text(lang: Lang, number: i64, status: Status) -> String {
     let n = number.to_string();
     match status {
         Status::Resolved => w.resolved_body.replace("{n}", &n),
-        other => {
-            let name = match other {
-                Status::Open => w.open,
-                Status::Pending => w.pending,
-                Status::Snoozed => w.snoozed,
-                Status::Resolved => w.resolved,
-            };
-            w.status_body.replace("{n}", &n).replace("{status}", name)
-        }
+        other => w
+            .status_body
+            .replace("{n}", &n)
+            .replace("{status}", &status_word(lang, other)),
     }
 }
 
@@ -55,16 +50,8 @@ impl StatusNotices for EmailNotices {
         if matches!(after.status, Status::Snoozed) || matches!(before.status, Status::Snoozed) {
             return;
         }
-        let prefs = async {
-            Ok::<_, switchboard_core::Error>((
-                self.store
-                    .contact_mail_preferences(&after.contact_id)
-                    .await?,
-                self.store.contact_notice_channel(&after.contact_id).await? == "whatsapp",
-            ))
-        };
-        let ((language, wanted), by_whatsapp) = match prefs.await {
-            Ok(p) => p,
+        let by_whatsapp = match self.store.contact_notice_channel(&after.contact_id).await {
+            Ok(c) => c == "whatsapp",
             Err(e) => {
                 tracing::warn!(conversation = %after.id, error = %e, "no status notice: preferences unreadable");
                 return;
@@ -72,9 +59,20 @@ impl StatusNotices for EmailNotices {
         };
         let mailbox = self.mailboxes.by_inbox(&after.inbox);
         // By mail only an email conversation's; by WhatsApp any request of a client who
-        // prefers it.
+        // prefers it. Nothing else is read for the others.
         let by_mail = after.channel == Channel::Email && mailbox.is_some();
-        if !wanted || !(by_mail || by_whatsapp) {
+        if !(by_mail || by_whatsapp) {
+            return;
+        }
+        let (language, wanted) = match self.store.contact_mail_preferences(&after.contact_id).await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(conversation = %after.id, error = %e, "no status notice: preferences unreadable");
+                return;
+            }
+        };
+        if !wanted {
             return;
         }
         let now = self.outbox.ids.now_ms();
