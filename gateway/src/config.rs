@@ -397,6 +397,8 @@ pub struct PortalConfig {
     /// The numbering pattern of invoices (`INV-{YYYY}-{SEQ:5}`) and estimates.
     pub invoice_pattern: String,
     pub estimate_pattern: String,
+    /// The Equipment tab (machines, readings, contracts).
+    pub equipment: bool,
 }
 
 impl Default for PortalConfig {
@@ -410,6 +412,7 @@ impl Default for PortalConfig {
             links_per_ip_per_hour: 30,
             invoice_pattern: "INV-{YYYY}-{SEQ:5}".into(),
             estimate_pattern: "EST-{YYYY}-{SEQ:5}".into(),
+            equipment: true,
         }
     }
 }

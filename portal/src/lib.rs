@@ -1,5 +1,6 @@
 //! Client portal and billing: auth, invoices, estimates, payments, tickets, equipment, surveys.
 
+pub mod contracts;
 pub mod csv;
 pub mod document;
 pub mod locale;

@@ -150,6 +150,24 @@ pub fn quantity(milli: i64, lang: Lang) -> String {
     format!("{whole}{sep}{}", f.trim_end_matches('0'))
 }
 
+/// A whole count with the thousands grouped as `lang` writes them: `45,210` (en),
+/// `45.210` (es, pt-BR).
+pub fn count(n: i64, lang: Lang) -> String {
+    let sep = if lang == Lang::En { ',' } else { '.' };
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(sep);
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Basis points as a percentage: `23 %`, `7.5 %`.
 pub fn percent(bp: u32, lang: Lang) -> String {
     let whole = bp / 100;
@@ -391,6 +409,16 @@ impl DocWords {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(45_210, Lang::En), "45,210");
+        assert_eq!(count(1_045_210, Lang::PtBr), "1.045.210");
+        assert_eq!(count(999, Lang::Es), "999");
+        assert_eq!(count(-1_000, Lang::En), "-1,000");
+        assert_eq!(count(0, Lang::En), "0");
+    }
+
     use super::*;
 
     #[test]

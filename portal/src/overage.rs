@@ -171,7 +171,7 @@ pub struct MachineUse {
 }
 
 /// The copies of one band.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Band {
     pub from: i64,
     pub copies: i64,
@@ -179,7 +179,7 @@ pub struct Band {
 }
 
 /// One step of the calculation, as the client and the agent see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub counter: Counter,
     /// The slot, per machine; `None` when pooled.

@@ -23,7 +23,7 @@ fn pick(key: &BlobKey, rows: Vec<String>) -> Result<Attachment> {
 
 impl Store {
     /// Deletes the blobs nothing refers to that were stored before `before_ms`: no message
-    /// carries them and no entry of the embedded stream waiting to be routed names them
+    /// carries them, no meter reading's photo or contract's PDF is one, and no entry of the embedded stream waiting to be routed names them
     /// (an upload never sent, a mail's file over a limit). The grace before `before_ms`
     /// covers what is still on its way through Redis. Returns how many went.
     pub async fn collect_blobs(
@@ -37,7 +37,9 @@ impl Store {
             let used: Option<i64> = sqlx::query_scalar(
                 "SELECT 1 WHERE EXISTS (SELECT 1 FROM message_blobs WHERE blob_key = $1) \
                  OR EXISTS (SELECT 1 FROM stream_entries WHERE payload LIKE $2) \
-                 OR EXISTS (SELECT 1 FROM stream_parked WHERE payload LIKE $2)",
+                 OR EXISTS (SELECT 1 FROM stream_parked WHERE payload LIKE $2) \
+                 OR EXISTS (SELECT 1 FROM meter_readings WHERE photo LIKE $2) \
+                 OR EXISTS (SELECT 1 FROM contracts WHERE document LIKE $2)",
             )
             .bind(key.as_str())
             .bind(&needle)

@@ -111,6 +111,52 @@ pub(crate) fn invoice(r: &sqlx::any::AnyRow) -> Result<Invoice> {
     })
 }
 
+/// Inserts a document under the next number of `counter`, in the caller's transaction.
+pub(crate) async fn insert_invoice(
+    tx: &mut sqlx::AnyConnection,
+    ids: &Ids,
+    new: &NewInvoice<'_>,
+    counter: &str,
+    number: &(dyn Fn(u64) -> String + Sync),
+) -> Result<String> {
+    let now = ids.now_ms();
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO billing_counters (scope, value) VALUES ($1, 1) \
+         ON CONFLICT (scope) DO UPDATE SET value = billing_counters.value + 1 RETURNING value",
+    )
+    .bind(counter)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id = ids.new_id();
+    let formatted = number(u64::try_from(seq).unwrap_or(0));
+    sqlx::query(
+        "INSERT INTO invoices (id, kind, number, company_id, contact_id, status, currency, document, subtotal, tax, total, paid, issue_day, due_day, external_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $15, $15)",
+    )
+    .bind(&id)
+    .bind(new.kind)
+    .bind(&formatted)
+    .bind(new.company_id)
+    .bind(new.contact_id)
+    .bind(new.status)
+    .bind(new.currency)
+    .bind(new.document)
+    .bind(new.subtotal)
+    .bind(new.tax)
+    .bind(new.total)
+    .bind(new.issue_day)
+    .bind(new.due_day)
+    .bind(new.external_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match Error::from(e) {
+        Error::Conflict(_) => Error::Conflict(format!("the number {formatted} is taken")),
+        other => other,
+    })?;
+    Ok(id)
+}
+
 impl Store {
     /// Stores a document under the next number of `counter` (`invoice:2026`, or
     /// `invoice` for a pattern without a year), formatted by `number`. An `external_id`
@@ -129,7 +175,6 @@ impl Store {
             return Err(Error::invalid("amounts must not be negative"));
         }
         crate::money::Money::new(new.total, new.currency)?;
-        let now = ids.now_ms();
         let mut tx = self.begin_write().await?;
         if let Some(ext) = new.external_id {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -143,40 +188,7 @@ impl Store {
                 return invoice(&r);
             }
         }
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO billing_counters (scope, value) VALUES ($1, 1) \
-             ON CONFLICT (scope) DO UPDATE SET value = billing_counters.value + 1 RETURNING value",
-        )
-        .bind(counter)
-        .fetch_one(&mut **tx)
-        .await?;
-        let id = ids.new_id();
-        let formatted = number(u64::try_from(seq).unwrap_or(0));
-        sqlx::query(
-            "INSERT INTO invoices (id, kind, number, company_id, contact_id, status, currency, document, subtotal, tax, total, paid, issue_day, due_day, external_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $15, $15)",
-        )
-        .bind(&id)
-        .bind(new.kind)
-        .bind(&formatted)
-        .bind(new.company_id)
-        .bind(new.contact_id)
-        .bind(new.status)
-        .bind(new.currency)
-        .bind(new.document)
-        .bind(new.subtotal)
-        .bind(new.tax)
-        .bind(new.total)
-        .bind(new.issue_day)
-        .bind(new.due_day)
-        .bind(new.external_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match Error::from(e) {
-            Error::Conflict(_) => Error::Conflict(format!("the number {formatted} is taken")),
-            other => other,
-        })?;
+        let id = insert_invoice(&mut tx, ids, new, counter, number).await?;
         tx.commit().await?;
         self.invoice(&id).await
     }

@@ -59,7 +59,7 @@ pub struct MeterReading {
     /// `portal`, `whatsapp`, `email` or `agent`.
     pub source: String,
     pub user_id: Option<String>,
-    /// The counter's photo (a blob key).
+    /// The counter's photo (the stored file, as the JSON of an `Attachment`).
     pub photo: Option<String>,
     pub created_at: i64,
 }
@@ -91,7 +91,7 @@ pub enum ReadingOutcome {
 }
 
 const MACHINE_COLUMNS: &str = "id, company_id, location, maker, model, serial, asset_tag, installed_on, status, technician_id, last_visit_at, created_at";
-const READING_COLUMNS: &str =
+pub(crate) const READING_COLUMNS: &str =
     "id, machine_id, day, mono, colour, scans, source, user_id, photo, created_at";
 
 fn machine(r: &AnyRow) -> Result<Machine> {
@@ -111,7 +111,7 @@ fn machine(r: &AnyRow) -> Result<Machine> {
     })
 }
 
-fn reading(r: &AnyRow) -> Result<MeterReading> {
+pub(crate) fn reading(r: &AnyRow) -> Result<MeterReading> {
     Ok(MeterReading {
         id: r.try_get("id")?,
         machine_id: r.try_get("machine_id")?,
@@ -246,6 +246,48 @@ impl Store {
         .await?
         .ok_or_else(hidden)?;
         machine(&row)
+    }
+
+    /// A machine the agent may see (`Caller::may_see_company`); another is not found.
+    pub async fn machine_for_agent(&self, caller: &super::Caller, id: &str) -> Result<Machine> {
+        let m = self.machine(id).await?;
+        if !caller.may_see_company(&m.company_id) {
+            return Err(Error::not_found(format!("machine {id}")));
+        }
+        Ok(m)
+    }
+
+    /// The machines the agent may see, of one company or of all, by company, location
+    /// and model (at most `limit`).
+    pub async fn machines_for_agent(
+        &self,
+        caller: &super::Caller,
+        company_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Machine>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MACHINE_COLUMNS} FROM machines WHERE ($1 = '' OR company_id = $1) ORDER BY company_id, location, model, serial LIMIT $2"
+        )))
+        .bind(company_id.unwrap_or(""))
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        let all = rows.iter().map(machine).collect::<Result<Vec<_>>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|m| caller.may_see_company(&m.company_id))
+            .collect())
+    }
+
+    /// A company's machines (the message readers match a serial or tag against them).
+    pub async fn company_machines(&self, company_id: &str) -> Result<Vec<Machine>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MACHINE_COLUMNS} FROM machines WHERE company_id = $1 ORDER BY location, model, serial"
+        )))
+        .bind(company_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(machine).collect()
     }
 
     /// A machine's readings, oldest first (the last `limit`).

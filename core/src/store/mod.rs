@@ -17,6 +17,7 @@ mod bot_runs;
 mod canned;
 mod cards;
 mod contacts;
+mod contracts;
 mod conversations;
 mod email;
 mod equipment;
@@ -55,6 +56,7 @@ pub use accounts::{
 pub use billing::{Invoice, LedgerEntry, NewInvoice, PaymentOutcome};
 pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
+pub use contracts::{ClosedPeriod, Contract, ContractMachine, NewContract, PeriodInvoice};
 pub use conversations::ConversationFilter;
 pub use email::{EmailCursor, EmailStatus};
 pub use equipment::{
@@ -179,6 +181,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         26,
         "equipment",
         include_str!("../../../migrations/0026_equipment.sql"),
+    ),
+    (
+        27,
+        "contracts",
+        include_str!("../../../migrations/0027_contracts.sql"),
     ),
 ];
 

@@ -22,6 +22,10 @@ const SENSITIVE: &[&str] = &[
     "ContactSummary",
     "Notification",
     "LearnedQuestion",
+    "Machine",
+    "MeterReading",
+    "Contract",
+    "ClosedPeriod",
 ];
 
 /// What a scoped reader takes: an agent's `Caller`, a client's `ClientScope`, or a
@@ -30,6 +34,49 @@ const SCOPES: &[&str] = &["Caller", "&ClientScope", "&Ticket"];
 
 /// `(file, function, why it takes no scope)`.
 const UNSCOPED: &[(&str, &str, &str)] = &[
+    (
+        "equipment.rs",
+        "add_machine",
+        "a writer (an admin's import); returns what it stored",
+    ),
+    (
+        "equipment.rs",
+        "machine",
+        "workers and the message readers; people read machine_for_*",
+    ),
+    (
+        "equipment.rs",
+        "company_machines",
+        "the message readers match a serial against the sender's own company",
+    ),
+    (
+        "equipment.rs",
+        "meter_readings",
+        "a machine's readings, after a scoped lookup of the machine",
+    ),
+    (
+        "contracts.rs",
+        "add_contract",
+        "a writer (an admin); returns what it stored",
+    ),
+    (
+        "contracts.rs",
+        "contract",
+        "the period job; people read contract_for_*",
+    ),
+    ("contracts.rs", "contracts_after", "the period job's pages"),
+    (
+        "contracts.rs",
+        "contract_of_machine",
+        "a machine's contract, after a scoped lookup of the machine",
+    ),
+    (
+        "contracts.rs",
+        "contract_periods",
+        "a contract's periods, after a scoped lookup of the contract",
+    ),
+    ("contracts.rs", "readings_of_machines", "the period job"),
+    ("contracts.rs", "close_period", "the period job, a write"),
     (
         "attachments.rs",
         "settle_remote_media",

@@ -10,6 +10,7 @@ mod accounts;
 mod attachments;
 mod billing;
 mod bot;
+mod contracts;
 mod dispatcher;
 mod email;
 mod equipment;

@@ -5,6 +5,7 @@ pub mod company;
 pub mod deadletter;
 pub mod demo;
 pub mod email;
+pub mod equipment;
 pub mod kb;
 pub mod portal;
 pub mod user;
@@ -56,6 +57,9 @@ pub enum Command {
     /// The client portal.
     #[command(subcommand)]
     Portal(portal::PortalCommand),
+    /// Machines, contracts and their periods.
+    #[command(subcommand)]
+    Equipment(equipment::EquipmentCommand),
     /// The WhatsApp channel's tools.
     #[command(subcommand)]
     Whatsapp(whatsapp::WhatsappCommand),
@@ -91,6 +95,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Company(cmd) => company::run(cmd, config).await,
         Command::Email(cmd) => email::run(cmd, config).await,
         Command::Portal(cmd) => portal::run(cmd, config).await,
+        Command::Equipment(cmd) => equipment::run(cmd, config).await,
         Command::Whatsapp(cmd) => whatsapp::run(cmd),
         Command::Kb(cmd) => kb::run(cmd, config).await,
         Command::Bot(cmd) => kb::bot(cmd, config).await,

@@ -37,6 +37,7 @@ use crate::kit::view;
 use crate::kit::words::{AccountWords, Words, account_words, lang_of, words};
 
 pub mod auth;
+pub mod equipment;
 pub mod pages;
 pub mod pay;
 pub mod tickets;
@@ -190,6 +191,32 @@ pub fn table() -> Table {
             Client,
             post(whatsapp::continue_on_whatsapp),
         ),
+        r("GET", "/portal/machines", Client, get(equipment::list)),
+        r("GET", "/portal/machines/{id}", Client, get(equipment::show)),
+        r(
+            "POST",
+            "/portal/machines/{id}/readings",
+            Client,
+            post(equipment::add_reading).layer(DefaultBodyLimit::max(equipment::MAX_FORM_BYTES)),
+        ),
+        r(
+            "GET",
+            "/portal/machines/{id}/readings/{reading}/photo",
+            Client,
+            get(equipment::photo),
+        ),
+        r(
+            "GET",
+            "/portal/contracts/{id}",
+            Client,
+            get(equipment::contract),
+        ),
+        r(
+            "GET",
+            "/portal/contracts/{id}/pdf",
+            Client,
+            get(equipment::contract_pdf),
+        ),
         r("GET", "/portal/tickets", Client, get(tickets::list)),
         r(
             "POST",
@@ -265,6 +292,8 @@ pub struct Layout {
     pub current: &'static str,
     /// The signed-in client is its company's admin (the Users tab).
     pub admin: bool,
+    /// The Equipment tab.
+    pub equipment: bool,
 }
 
 impl Layout {
@@ -283,6 +312,7 @@ impl Layout {
             who: String::new(),
             current: "",
             admin: false,
+            equipment: state.config.portal.equipment,
         }
     }
 
@@ -301,6 +331,11 @@ impl Layout {
 
     pub fn lang_tag(&self) -> &'static str {
         self.lang.tag()
+    }
+
+    /// The Equipment tab's name.
+    pub fn eq_nav(&self) -> &'static str {
+        crate::kit::machines::eq_words(self.lang).equipment
     }
 
     pub fn initial(&self) -> String {

@@ -1,0 +1,333 @@
+//! Equipment operations every surface shares: closing contract periods into overage
+//! invoices (the hourly job on every node, `switchboard equipment close`, the benchmark),
+//! a machine's readings as the portal crate's rules read them, and a reading checked and
+//! stored.
+//!
+//! The rules are the portal crate's (`contracts`, `overage`, `readings`); the store bills
+//! a period once (`close_period`). Memory stays flat: contracts are read a page at a time
+//! and each contract's readings once.
+
+use std::collections::HashMap;
+
+use switchboard_core::clock::Ids;
+use switchboard_core::money::Currency;
+use switchboard_core::store::{
+    ClosedPeriod, Contract, MeterReading, NewInvoice, NewReading, PeriodInvoice, ReadingOutcome,
+    Store,
+};
+use switchboard_portal::contracts::{Attached, Calculation, calculate, lines};
+use switchboard_portal::document::{Document, Party};
+use switchboard_portal::locale::{Lang, civil};
+use switchboard_portal::numbering::Pattern;
+use switchboard_portal::overage::{Period, Terms, period};
+use switchboard_portal::readings::{Counts, Reading, check, monthly_average};
+use switchboard_portal::totals::Rounding;
+
+/// Contracts read per page by the period job.
+const PAGE: i64 = 200;
+/// Days after a period's end its invoice is due.
+pub const DUE_DAYS: i64 = 10;
+
+/// What a run of the period job did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CloseReport {
+    pub contracts: usize,
+    /// Periods this run closed.
+    pub periods: usize,
+    /// Of them, those that billed something.
+    pub invoices: usize,
+    /// Contracts whose terms could not be read (named in the log).
+    pub failed: usize,
+}
+
+/// A stored reading as the rules read it.
+pub fn reading(r: &MeterReading) -> Reading {
+    Reading {
+        day: r.day,
+        counts: Counts {
+            mono: r.mono,
+            colour: r.colour,
+            scans: r.scans,
+        },
+    }
+}
+
+/// The contract's period length.
+pub fn every(c: &Contract) -> Period {
+    if c.period == "quarterly" {
+        Period::Quarterly
+    } else {
+        Period::Monthly
+    }
+}
+
+/// The contract's terms, or why they cannot be read.
+pub fn terms(c: &Contract) -> Result<Terms, String> {
+    serde_json::from_str(&c.terms).map_err(|e| format!("contract {}: its terms: {e}", c.number))
+}
+
+/// Closes every period that ended by `today` of every contract, in order, each once.
+/// Invoices are numbered by `pattern` and left as drafts for the desk to review and send;
+/// their lines are written in `lang`.
+pub async fn close_periods(
+    store: &Store,
+    ids: &Ids,
+    pattern: &Pattern,
+    lang: Lang,
+    today: i64,
+) -> switchboard_core::Result<CloseReport> {
+    let mut report = CloseReport::default();
+    let mut after = String::new();
+    loop {
+        let page = store.contracts_after(&after, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for c in &page {
+            report.contracts += 1;
+            match close_contract(store, ids, pattern, lang, today, c).await {
+                Ok((periods, invoices)) => {
+                    report.periods += periods;
+                    report.invoices += invoices;
+                }
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(contract = %c.id, error = %e, "contract period not closed");
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// One contract's due periods: `(closed, invoiced)`.
+async fn close_contract(
+    store: &Store,
+    ids: &Ids,
+    pattern: &Pattern,
+    lang: Lang,
+    today: i64,
+    c: &Contract,
+) -> switchboard_core::Result<(usize, usize)> {
+    let terms = terms(c).map_err(switchboard_core::Error::Invalid)?;
+    let every = every(c);
+    let last = store.contract_periods(&c.id, 1).await?.into_iter().next();
+    let mut previous: Option<Calculation> = match &last {
+        Some(p) => Some(
+            serde_json::from_str(&p.calculation)
+                .map_err(|e| switchboard_core::Error::Invalid(format!("period {}: {e}", p.n)))?,
+        ),
+        None => None,
+    };
+    let mut n = last.map_or(0, |p| p.n + 1);
+    let (mut closed, mut invoiced) = (0, 0);
+    let mut loaded: Option<Loaded> = None;
+    loop {
+        let (from, mut to) = period(c.start_day, every, n);
+        if c.end_day.is_some_and(|e| from >= e) {
+            break;
+        }
+        if let Some(e) = c.end_day {
+            to = to.min(e);
+        }
+        if to > today {
+            break;
+        }
+        if loaded.is_none() {
+            loaded = Some(load(store, c, today).await?);
+        }
+        let Some((attached, readings, serials)) = &loaded else {
+            break;
+        };
+        let none: Vec<Reading> = Vec::new();
+        let calc = calculate(
+            &terms,
+            n,
+            (from, to),
+            attached,
+            |m| readings.get(m).map_or(&none[..], |v| &v[..]),
+            previous.as_ref(),
+        )
+        .map_err(|e| switchboard_core::Error::Invalid(e.to_string()))?;
+        let currency = Currency::parse(&c.currency)?;
+        let doc = Document {
+            lines: lines(
+                &calc,
+                &c.number,
+                c.fee,
+                &terms,
+                (&c.currency, currency.exponent()),
+                lang,
+                |m| serials.get(m).cloned().unwrap_or_else(|| m.to_owned()),
+            ),
+            rounding: Rounding::PerLine,
+            notes: String::new(),
+            terms: String::new(),
+            bill_to: Party::default(),
+        };
+        let row = ClosedPeriod {
+            contract_id: c.id.clone(),
+            n,
+            from_day: from,
+            to_day: to,
+            calculation: serde_json::to_string(&calc)
+                .map_err(|e| switchboard_core::Error::Invalid(e.to_string()))?,
+            invoice_id: None,
+            closed_at: 0,
+        };
+        let done = match doc.check() {
+            // Nothing to bill (no fee, no extra copies): the period closes without one.
+            Err(_) if doc.lines.is_empty() || doc.totals().is_ok_and(|t| t.total == 0) => {
+                store.close_period(ids, &row, None).await?
+            }
+            Err(e) => return Err(switchboard_core::Error::Invalid(e.to_string())),
+            Ok(t) => {
+                let (year, month, _) = civil(to);
+                let counter = if pattern.yearly() {
+                    format!("invoice:{year}")
+                } else {
+                    "invoice".to_owned()
+                };
+                let json = doc.to_json();
+                let number =
+                    |seq: u64| pattern.format(i32::try_from(year).unwrap_or(1970), month, seq);
+                let p = PeriodInvoice {
+                    invoice: NewInvoice {
+                        kind: "invoice",
+                        company_id: Some(&c.company_id),
+                        contact_id: &c.contact_id,
+                        status: "draft",
+                        currency: &c.currency,
+                        document: &json,
+                        subtotal: t.subtotal,
+                        tax: t.tax,
+                        total: t.total,
+                        issue_day: to,
+                        due_day: Some(to + DUE_DAYS),
+                        external_id: None,
+                    },
+                    counter: &counter,
+                    number: &number,
+                };
+                store.close_period(ids, &row, Some(&p)).await?
+            }
+        };
+        match done {
+            Some(p) => {
+                closed += 1;
+                invoiced += usize::from(p.invoice_id.is_some());
+            }
+            // Another node closed it: its calculation is the one the next period follows.
+            None => {
+                let theirs = store.contract_periods(&c.id, 1).await?;
+                if let Some(p) = theirs.first().filter(|p| p.n == n) {
+                    previous = serde_json::from_str(&p.calculation).ok();
+                    n += 1;
+                    continue;
+                }
+                break;
+            }
+        }
+        previous = Some(calc);
+        n += 1;
+    }
+    Ok((closed, invoiced))
+}
+
+type Loaded = (
+    Vec<Attached>,
+    HashMap<String, Vec<Reading>>,
+    HashMap<String, String>,
+);
+
+/// A contract's machines in their slots, their readings up to `today` and their serials.
+async fn load(store: &Store, c: &Contract, today: i64) -> switchboard_core::Result<Loaded> {
+    let slots = store.contract_machines(&c.id).await?;
+    let attached: Vec<Attached> = slots
+        .iter()
+        .map(|s| Attached {
+            machine: s.machine_id.clone(),
+            slot: s.slot.clone(),
+            from: s.from_day,
+            to: s.to_day,
+        })
+        .collect();
+    let mut machine_ids: Vec<String> = slots.iter().map(|s| s.machine_id.clone()).collect();
+    machine_ids.sort_unstable();
+    machine_ids.dedup();
+    let mut readings: HashMap<String, Vec<Reading>> = HashMap::new();
+    for r in store.readings_of_machines(&machine_ids, today).await? {
+        readings
+            .entry(r.machine_id.clone())
+            .or_default()
+            .push(reading(&r));
+    }
+    let mut serials = HashMap::new();
+    for id in &machine_ids {
+        let m = store.machine(id).await?;
+        serials.insert(id.clone(), m.serial);
+    }
+    Ok((attached, readings, serials))
+}
+
+/// What the person is told when a reading is refused or must be confirmed.
+pub enum Checked {
+    Stored(MeterReading),
+    Duplicate(MeterReading),
+    Confirm(Vec<String>),
+}
+
+/// Checks a reading against the machine's history with the rules of `readings::check`
+/// and stores it once. Refusals are `Invalid` with the rule's words.
+pub async fn record(
+    store: &Store,
+    ids: &Ids,
+    new: &NewReading<'_>,
+) -> switchboard_core::Result<Checked> {
+    let counts = Counts {
+        mono: new.mono,
+        colour: new.colour,
+        scans: new.scans,
+    };
+    let day = new.day;
+    let outcome = store
+        .record_reading(ids, new, move |history| {
+            let past: Vec<Reading> = history.iter().map(reading).collect();
+            let average = monthly_average(&past);
+            let jumps = check(past.last(), &average, &Reading { day, counts })
+                .map_err(|e| e.to_string())?;
+            Ok(jumps
+                .iter()
+                .map(|j| {
+                    format!(
+                        "{}: {} pages since the last reading, usually under {}",
+                        j.counter.as_str(),
+                        j.pages,
+                        j.usual_limit
+                    )
+                })
+                .collect())
+        })
+        .await?;
+    Ok(match outcome {
+        ReadingOutcome::Stored(r) => Checked::Stored(r),
+        ReadingOutcome::Duplicate(r) => Checked::Duplicate(r),
+        ReadingOutcome::Confirm(asks) => Checked::Confirm(asks),
+    })
+}
+
+/// The period job with this deployment's invoice numbering and language (the first
+/// mailbox's, else English).
+pub async fn close_now(
+    state: &crate::kit::AppState,
+    today: i64,
+) -> Result<CloseReport, crate::kit::error::ApiError> {
+    let source = &state.config.portal.invoice_pattern;
+    let pattern = Pattern::parse(source).map_err(|e| {
+        crate::kit::error::ApiError::Unavailable(format!("the numbering pattern {source:?}: {e}"))
+    })?;
+    let lang = state
+        .email_sender
+        .any_mailbox()
+        .map_or(Lang::En, |m| Lang::from_tag(m.lang.html_tag()));
+    Ok(close_periods(&state.store, &state.ids, &pattern, lang, today).await?)
+}

@@ -1,0 +1,449 @@
+//! The client's equipment: its company's machines and contracts, each machine's page
+//! (status, contract, consumption chart, readings) with a reading form and the counter's
+//! photo, and each contract's page with every closed period's calculation line by line
+//! and the contract's PDF.
+//!
+//! Every machine and contract is read through the client's `ClientScope`: another
+//! company's is "not found", as one that does not exist. A reading is checked by the
+//! portal crate's rules (never below the last one; a jump well beyond the machine's usual
+//! volume is confirmed first) and stored once per form (its key), whatever is repeated.
+//! A photo stored before a confirmation comes back with the form under a tag only this
+//! server can make for this contact, so a form cannot claim another file.
+//!
+//! Tests: e2e `equipment::clients_read_their_machines_and_enter_readings`, browser
+//! `equipment.test.mjs`.
+
+use askama::Template;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use switchboard_core::domain::Attachment;
+use switchboard_core::store::{Machine, NewReading};
+use tokio_util::io::StreamReader;
+
+use super::{Client, Layout, not_found, private};
+use crate::kit::AppState;
+use crate::kit::billing::today;
+use crate::kit::equipment::{Checked, record};
+use crate::kit::error::ApiError;
+use crate::kit::machines::{
+    Chart, ContractView, EqWords, MachineView, PeriodView, ReadingRow, TypedReading, chart,
+    contract_view, eq_words, history, machine_view, period_view, typed,
+};
+use crate::kit::page::render;
+
+type PageResult = Result<Response, Response>;
+
+fn api(e: impl Into<ApiError>) -> Response {
+    e.into().into_response()
+}
+
+/// A reading form's body: three counters, a photo, a few words.
+pub const MAX_FORM_BYTES: usize = 12 * 1024 * 1024;
+const PHOTO_TAG: &[u8] = b"switchboard reading photo v1\0";
+/// Readings a machine page reads: five years of monthly readings and then some.
+const PAGE_READINGS: i64 = 120;
+
+#[derive(Template)]
+#[template(path = "portal/machines.html")]
+struct MachinesPage {
+    l: Layout,
+    e: &'static EqWords,
+    machines: Vec<MachineView>,
+    contracts: Vec<ContractView>,
+}
+
+/// `GET /portal/machines`: the company's machines and contracts.
+pub async fn list(State(state): State<AppState>, client: Client) -> PageResult {
+    let e = eq_words(client.lang);
+    let machines = state
+        .store
+        .machines_for_client(&client.scope)
+        .await
+        .map_err(api)?;
+    let mut views = Vec::with_capacity(machines.len());
+    for m in &machines {
+        let last = state.store.meter_readings(&m.id, 1).await.map_err(api)?;
+        views.push(machine_view(m, last.last(), client.lang));
+    }
+    let contracts = state
+        .store
+        .contracts_for_client(&client.scope)
+        .await
+        .map_err(api)?
+        .iter()
+        .map(|c| contract_view(c, client.lang))
+        .collect();
+    let page = MachinesPage {
+        l: Layout::client(&state, &client, e.equipment.to_owned(), "equipment"),
+        e,
+        machines: views,
+        contracts,
+    };
+    Ok(private(render(&page)))
+}
+
+/// What the reading form shows.
+#[derive(Debug, Clone, Default)]
+pub struct ReadingForm {
+    pub key: String,
+    pub typed: TypedReading,
+    pub error: Option<String>,
+    /// The jumps to confirm, in words.
+    pub confirm: Vec<String>,
+    /// A photo stored before the question, with its tag.
+    pub photo: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/machine.html")]
+struct MachinePage {
+    l: Layout,
+    e: &'static EqWords,
+    m: MachineView,
+    contract: Option<ContractView>,
+    chart: Chart,
+    readings: Vec<ReadingRow>,
+    form: ReadingForm,
+    notice: Option<&'static str>,
+}
+
+async fn own(state: &AppState, client: &Client, id: &str) -> Result<Machine, Response> {
+    match state.store.machine_for_client(&client.scope, id).await {
+        Ok(m) => Ok(m),
+        Err(switchboard_core::Error::NotFound(_)) => Err(not_found(state, client.lang)),
+        Err(e) => Err(api(e)),
+    }
+}
+
+fn new_key(state: &AppState) -> String {
+    state.ids.new_id().replace('-', "")
+}
+
+async fn machine_page(
+    state: &AppState,
+    client: &Client,
+    m: &Machine,
+    form: ReadingForm,
+    notice: Option<&'static str>,
+) -> Result<MachinePage, Response> {
+    let e = eq_words(client.lang);
+    let readings = state
+        .store
+        .meter_readings(&m.id, PAGE_READINGS)
+        .await
+        .map_err(api)?;
+    let contract = state
+        .store
+        .contract_of_machine(&m.id, today(state))
+        .await
+        .map_err(api)?
+        .map(|c| contract_view(&c, client.lang));
+    let mut rows = history(&readings, client.lang);
+    rows.truncate(24);
+    Ok(MachinePage {
+        l: Layout::client(
+            state,
+            client,
+            format!("{} · {}", m.model, m.serial),
+            "equipment",
+        ),
+        e,
+        m: machine_view(m, readings.last(), client.lang),
+        contract,
+        chart: chart(&readings, client.lang),
+        readings: rows,
+        form,
+        notice,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Saved {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// `GET /portal/machines/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+    Query(q): Query<Saved>,
+) -> PageResult {
+    let m = own(&state, &client, &id).await?;
+    let e = eq_words(client.lang);
+    let notice = match q.saved.as_deref() {
+        Some("1") => Some(e.stored),
+        Some("again") => Some(e.duplicate),
+        _ => None,
+    };
+    let form = ReadingForm {
+        key: new_key(&state),
+        ..Default::default()
+    };
+    let page = machine_page(&state, &client, &m, form, notice).await?;
+    Ok(private(render(&page)))
+}
+
+fn photo_subject(client: &Client, json: &str) -> String {
+    format!("{}\0{json}", client.scope.contact_id)
+}
+
+/// Reads the reading form: the counters, the key, the confirmation, and a new photo or
+/// the one kept from before the question (only with its tag).
+async fn read_form(
+    state: &AppState,
+    client: &Client,
+    multipart: Result<Multipart, MultipartRejection>,
+    form: &mut ReadingForm,
+) -> Result<bool, String> {
+    let mut multipart = multipart.map_err(|e| e.body_text())?;
+    let mut confirmed = false;
+    let mut kept: (String, String) = Default::default();
+    let max = state.config.webchat.max_attachment_bytes;
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Err(e.body_text()),
+        };
+        let name = field.name().unwrap_or("").to_owned();
+        match name.as_str() {
+            "photo" => {
+                let file_name = field.file_name().unwrap_or("").to_owned();
+                if file_name.is_empty() {
+                    continue;
+                }
+                let reader = StreamReader::new(field.map_err(std::io::Error::other));
+                let a = match crate::kit::uploads::store_file(state, reader, max, &file_name).await
+                {
+                    Ok(a) => a,
+                    Err(ApiError::Internal(e)) => {
+                        tracing::error!(error = %e, "a counter's photo was not stored");
+                        return Err(format!("{file_name}: not stored; try again"));
+                    }
+                    Err(e) => return Err(format!("{file_name}: {e}")),
+                };
+                if !a.mime.starts_with("image/") {
+                    return Err(format!("{file_name}: {}", eq_words(client.lang).photo_hint));
+                }
+                let json = serde_json::to_string(&a).map_err(|e| e.to_string())?;
+                let tag = state.visitors.tag(PHOTO_TAG, &photo_subject(client, &json));
+                form.photo = Some((json, tag));
+            }
+            "key" | "mono" | "colour" | "scans" | "confirm" | "kept_photo" | "kept_tag" => {
+                let text = field.text().await.map_err(|e| e.body_text())?;
+                match name.as_str() {
+                    "key" => form.key = text.trim().chars().take(64).collect(),
+                    "mono" => form.typed.mono = text,
+                    "colour" => form.typed.colour = text,
+                    "scans" => form.typed.scans = text,
+                    "confirm" => confirmed = text == "1",
+                    "kept_photo" => kept.0 = text,
+                    _ => kept.1 = text,
+                }
+            }
+            // `_csrf`, read by the guard; anything else is not ours.
+            _ => {
+                let _ = field.bytes().await;
+            }
+        }
+    }
+    if form.photo.is_none() && !kept.0.is_empty() {
+        if !state
+            .visitors
+            .check_tag(PHOTO_TAG, &photo_subject(client, &kept.0), &kept.1)
+        {
+            return Err("the photo could not be kept: attach it again".into());
+        }
+        form.photo = Some(kept);
+    }
+    Ok(confirmed)
+}
+
+/// `POST /portal/machines/{id}/readings`.
+pub async fn add_reading(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> PageResult {
+    let m = own(&state, &client, &id).await?;
+    let mut form = ReadingForm::default();
+    let confirmed = read_form(&state, &client, multipart, &mut form).await;
+    let answer = |form: ReadingForm, status: StatusCode| {
+        let state = state.clone();
+        let client = client.clone();
+        let m = m.clone();
+        async move {
+            let page = machine_page(&state, &client, &m, form, None).await?;
+            Ok::<Response, Response>(private((status, render(&page)).into_response()))
+        }
+    };
+    if form.key.is_empty() {
+        form.key = new_key(&state);
+    }
+    let confirmed = match confirmed {
+        Ok(c) => c,
+        Err(e) => {
+            form.error = Some(e);
+            return Err(answer(form, StatusCode::UNPROCESSABLE_ENTITY).await?);
+        }
+    };
+    let counts = match typed(&form.typed, client.lang) {
+        Ok(c) => c,
+        Err(e) => {
+            form.error = Some(e);
+            return Err(answer(form, StatusCode::UNPROCESSABLE_ENTITY).await?);
+        }
+    };
+    let key = format!("portal:{}:{}", client.scope.contact_id, form.key);
+    let photo = form.photo.as_ref().map(|p| p.0.clone());
+    let new = NewReading {
+        machine_id: &m.id,
+        day: today(&state),
+        mono: counts.mono,
+        colour: counts.colour,
+        scans: counts.scans,
+        source: "portal",
+        user_id: Some(&client.scope.user_id),
+        photo: photo.as_deref(),
+        key: &key,
+        confirmed,
+    };
+    match record(&state.store, &state.ids, &new).await {
+        Ok(Checked::Stored(_)) => Ok(private(
+            Redirect::to(&format!("/portal/machines/{}?saved=1", m.id)).into_response(),
+        )),
+        Ok(Checked::Duplicate(_)) => Ok(private(
+            Redirect::to(&format!("/portal/machines/{}?saved=again", m.id)).into_response(),
+        )),
+        Ok(Checked::Confirm(asks)) => {
+            form.confirm = asks;
+            Err(answer(form, StatusCode::OK).await?)
+        }
+        Err(switchboard_core::Error::Invalid(msg)) => {
+            form.error = Some(msg);
+            Err(answer(form, StatusCode::UNPROCESSABLE_ENTITY).await?)
+        }
+        Err(e) => Err(api(e)),
+    }
+}
+
+/// `GET /portal/machines/{id}/readings/{reading}/photo`: the counter's photo, of one of
+/// the company's machines only.
+pub async fn photo(
+    State(state): State<AppState>,
+    client: Client,
+    Path((id, reading)): Path<(String, String)>,
+) -> PageResult {
+    let m = own(&state, &client, &id).await?;
+    let readings = state
+        .store
+        .meter_readings(&m.id, PAGE_READINGS)
+        .await
+        .map_err(api)?;
+    let Some(a) = readings
+        .iter()
+        .find(|r| r.id == reading)
+        .and_then(|r| r.photo.as_deref())
+        .and_then(|j| serde_json::from_str::<Attachment>(j).ok())
+    else {
+        return Err(not_found(&state, client.lang));
+    };
+    Ok(private(crate::kit::blobs::send(&state, &a).await))
+}
+
+#[derive(Template)]
+#[template(path = "portal/contract.html")]
+struct ContractPage {
+    l: Layout,
+    e: &'static EqWords,
+    c: ContractView,
+    machines: Vec<(String, MachineView)>,
+    periods: Vec<PeriodView>,
+}
+
+/// `GET /portal/contracts/{id}`: the terms, the machines and every closed period's
+/// calculation.
+pub async fn contract(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+) -> PageResult {
+    let c = match state.store.contract_for_client(&client.scope, &id).await {
+        Ok(c) => c,
+        Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
+        Err(e) => return Err(api(e)),
+    };
+    let mine = state
+        .store
+        .machines_for_client(&client.scope)
+        .await
+        .map_err(api)?;
+    let slots = state.store.contract_machines(&c.id).await.map_err(api)?;
+    let machines = slots
+        .iter()
+        .filter(|s| s.to_day.is_none_or(|t| t > today(&state)))
+        .filter_map(|s| {
+            mine.iter()
+                .find(|m| m.id == s.machine_id)
+                .map(|m| (s.slot.clone(), machine_view(m, None, client.lang)))
+        })
+        .collect();
+    let serial = |id: &str| {
+        mine.iter()
+            .find(|m| m.id == id)
+            .map_or_else(|| "—".to_owned(), |m| m.serial.clone())
+    };
+    let mut periods = Vec::new();
+    for p in state.store.contract_periods(&c.id, 24).await.map_err(api)? {
+        let invoice = match &p.invoice_id {
+            Some(i) => {
+                let doc = state.store.invoice(i).await.map_err(api)?;
+                (doc.status != "draft").then_some(doc.number)
+            }
+            None => None,
+        };
+        periods.push(period_view(&p, &c, &serial, invoice, client.lang));
+    }
+    let e = eq_words(client.lang);
+    let page = ContractPage {
+        l: Layout::client(
+            &state,
+            &client,
+            format!("{} {}", e.contract, c.number),
+            "equipment",
+        ),
+        e,
+        c: contract_view(&c, client.lang),
+        machines,
+        periods,
+    };
+    Ok(private(render(&page)))
+}
+
+/// `GET /portal/contracts/{id}/pdf`: the contract's document.
+pub async fn contract_pdf(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+) -> PageResult {
+    let c = match state.store.contract_for_client(&client.scope, &id).await {
+        Ok(c) => c,
+        Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
+        Err(e) => return Err(api(e)),
+    };
+    let Some(a) = c
+        .document
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<Attachment>(j).ok())
+    else {
+        return Err(not_found(&state, client.lang));
+    };
+    Ok(private(crate::kit::blobs::send(&state, &a).await))
+}
