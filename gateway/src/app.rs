@@ -42,6 +42,7 @@ pub fn page_table() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     table.extend(crate::account::table());
     table.extend(crate::inbox::table());
     table.extend(crate::billing::table());
+    table.extend(crate::equipment::table());
     table.extend(crate::kb::table());
     table.extend(crate::admin::table());
     table
@@ -59,6 +60,7 @@ pub fn api_table() -> Vec<(ApiRoute, MethodRouter<AppState>)> {
     table.extend(crate::ops::api_routes());
     table.extend(crate::admin::api_routes());
     table.extend(crate::billing::api_routes());
+    table.extend(crate::equipment::api_routes());
     table.extend(crate::account::api_routes());
     table
 }
@@ -78,6 +80,7 @@ pub fn routes(state: AppState) -> axum::Router {
         .merge(crate::account::routes(&state))
         .merge(crate::inbox::routes(&state))
         .merge(crate::billing::routes(&state))
+        .merge(crate::equipment::routes(&state))
         .merge(crate::kb::routes(&state))
         .merge(crate::admin::routes(&state))
         .merge(crate::portal::routes(&state))

@@ -26,6 +26,7 @@ pub mod account;
 pub mod admin;
 pub mod billing;
 pub mod email;
+pub mod equipment;
 pub mod inbox;
 pub mod kb;
 pub mod ops;

@@ -18,7 +18,17 @@ use std::path::{Path, PathBuf};
 
 /// The surfaces: one folder each, none importing another.
 const SURFACES: &[&str] = &[
-    "account", "admin", "billing", "email", "inbox", "kb", "ops", "portal", "webchat", "whatsapp",
+    "account",
+    "admin",
+    "billing",
+    "email",
+    "equipment",
+    "inbox",
+    "kb",
+    "ops",
+    "portal",
+    "webchat",
+    "whatsapp",
 ];
 
 /// What a room may import besides itself. `app`, `cli` and `lib` compose and may import

@@ -474,6 +474,22 @@ async fn route_scope(backend: Backend) {
         .as_i64()
         .unwrap()
         .to_string();
+    // Machines and a contract of another company than Cory's.
+    let contact = server
+        .get(&admin_token, &format!("/api/v1/conversations/{conv}"))
+        .await
+        .1["conversation"]["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let globex = crate::trust::company(&server, &admin_token, "Globex", &[&contact]).await;
+    let (machine, _, contract) =
+        crate::equipment::fleet(&server, &admin_token, &globex, &contact).await;
+    let cory_token = {
+        let out = server.cli(&["user", "token", "--email", "cory@example.com"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
 
     let form: Vec<(&str, &str)> = vec![
         ("text", "hi"),
@@ -511,7 +527,8 @@ async fn route_scope(backend: Backend) {
             .path
             .replace("{number}", &number)
             .replace("{user}", "some-user-id")
-            .replace("{key}", &key);
+            .replace("{key}", &key)
+            .replace("{machine}", &machine);
         // What the others may not reach is there: the admin reaches it.
         if spec.path.contains("{key}") {
             let (status, _) = admin.get(&path).await;
@@ -527,6 +544,8 @@ async fn route_scope(backend: Backend) {
             let expected: &[u16] = match spec.access {
                 Access::Admin | Access::Reports => &[403],
                 _ if spec.path.contains("{number}") || spec.path.contains("{key}") => &[404],
+                // Equipment follows the companies: Cory's are not Globex.
+                _ if spec.path.contains("{machine}") && who == "cory" => &[404],
                 _ => continue,
             };
             assert!(
@@ -544,7 +563,14 @@ async fn route_scope(backend: Backend) {
         }
     }
     for (route, _) in switchboard_gateway::app::api_table() {
-        let path = format!("/api/v1{}", route.path.replace("{id}", &conv));
+        let path = format!(
+            "/api/v1{}",
+            route
+                .path
+                .replace("{id}", &conv)
+                .replace("{machine}", &machine)
+                .replace("{contract}", &contract)
+        );
         let call = |token: String| {
             let path = path.clone();
             let method = route.method;
@@ -572,6 +598,20 @@ async fn route_scope(backend: Backend) {
         if route.path.contains("{id}") && route.path.starts_with("/conversations") {
             let (status, body) = call(ana_token.clone()).await;
             assert_eq!(status, 404, "ana: {} {path}: {body}", route.method);
+            checked += 1;
+        }
+        if route.path.contains("{machine}") || route.path.contains("{contract}") {
+            let (status, body) = call(cory_token.clone()).await;
+            let expected: &[u16] = if route.access == Access::Admin {
+                &[403, 404]
+            } else {
+                &[404]
+            };
+            assert!(
+                expected.contains(&status),
+                "cory: {} {path} gave {status}: {body}",
+                route.method
+            );
             checked += 1;
         }
         if matches!(route.access, Access::AgentWrite | Access::Admin) {

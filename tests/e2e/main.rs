@@ -7,6 +7,7 @@ mod support;
 mod api;
 mod crash;
 mod email;
+mod equipment;
 mod inbox;
 mod kb;
 mod lifecycle;

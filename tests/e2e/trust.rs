@@ -64,7 +64,7 @@ async fn conversation_with(server: &Server, admin: &str, text: &str) -> (String,
     panic!("no conversation with {text:?}");
 }
 
-async fn company(server: &Server, admin: &str, name: &str, contacts: &[&str]) -> String {
+pub(crate) async fn company(server: &Server, admin: &str, name: &str, contacts: &[&str]) -> String {
     let (s, c) = server
         .post(admin, "/api/v1/companies", &json!({ "name": name }))
         .await;
@@ -100,7 +100,7 @@ fn link_in(server: &Server, text: &str) -> Option<String> {
 }
 
 /// The contact of a new web-chat visitor who wrote `text`.
-async fn visitor_contact(server: &Server, admin: &str, text: &str) -> String {
+pub(crate) async fn visitor_contact(server: &Server, admin: &str, text: &str) -> String {
     let mut w = server.widget(None).await;
     w.say("c0", text).await;
     w.expect("ack").await;
@@ -756,6 +756,10 @@ pub(crate) async fn row_counts(server: &Server) -> Vec<(&'static str, i64)> {
         "cards",
         "magic_links",
         "portal_audit",
+        "machines",
+        "meter_readings",
+        "contracts",
+        "contract_periods",
     ] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -769,6 +773,12 @@ pub(crate) async fn row_counts(server: &Server) -> Vec<(&'static str, i64)> {
         .await
         .unwrap();
     out.push(("viewed invoices", viewed));
+    let statuses: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM machines WHERE status <> 'in_service'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    out.push(("machines not in service", statuses));
     pool.close().await;
     out
 }
@@ -804,8 +814,18 @@ async fn every_portal_route_keeps_to_the_clients_company() {
     .await;
     let (_, ana) = conversation_with(&server, &admin, "Ana, Globex.").await;
     let (_, gil) = conversation_with(&server, &admin, "Gil, Initech.").await;
-    company(&server, &admin, "Globex", &[&ana]).await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
     company(&server, &admin, "Initech", &[&gil]).await;
+    let (machine, _, contract) = crate::equipment::fleet(&server, &admin, &globex, &ana).await;
+    let pdf = server
+        .http
+        .post(server.url(&format!("/api/v1/contracts/{contract}/document")))
+        .bearer_auth(&admin)
+        .body(b"%PDF-1.4\n% contract\n".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
     let doc = serde_json::from_str::<Value>(DOC).unwrap();
     let mut numbers = std::collections::HashMap::new();
     for (kind, path) in [
@@ -844,6 +864,32 @@ async fn every_portal_route_keeps_to_the_clients_company() {
         .get(&format!("/portal/tickets/{ticket}/files/{key}"))
         .await;
     assert_eq!(s, 200, "Ana reaches her own file");
+    // A reading with the counter's photo, entered by Ana on her machine's page.
+    let (_, page) = ana_b.get(&format!("/portal/machines/{machine}")).await;
+    let (s, body, _) = ana_b
+        .post_multipart(
+            &format!("/portal/machines/{machine}/readings"),
+            &[("key", &crate::tickets::form_key(&page)), ("mono", "1.234")],
+            &[("photo", "counter.png", crate::webchat::png(100).as_slice())],
+        )
+        .await;
+    assert_eq!(s, 303, "{body:.300}");
+    let (_, page) = ana_b.get(&format!("/portal/machines/{machine}")).await;
+    let reading = page
+        .split(&format!("/portal/machines/{machine}/readings/"))
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    for path in [
+        format!("/portal/machines/{machine}/readings/{reading}/photo"),
+        format!("/portal/contracts/{contract}/pdf"),
+    ] {
+        let (s, _) = ana_b.get(&path).await;
+        assert_eq!(s, 200, "Ana reaches {path}");
+    }
     let ana_user: String = {
         sqlx::any::install_default_drivers();
         let pool = sqlx::AnyPool::connect(&server.database_url())
@@ -878,7 +924,12 @@ async fn every_portal_route_keeps_to_the_clients_company() {
             let kind = kind.unwrap_or_else(|| panic!("{}: not in the sweep", spec.path));
             path = path.replace("{number}", &numbers[kind]);
         }
-        path = path.replace("{key}", &key).replace("{id}", &ana_user);
+        path = path
+            .replace("{key}", &key)
+            .replace("{id}", &ana_user)
+            .replace("{machine}", &machine)
+            .replace("{reading}", &reading)
+            .replace("{contract}", &contract);
         assert!(!path.contains('{'), "{}: not in the sweep", spec.path);
         gil_b.get("/portal").await;
         let (status, body) = if spec.method == "GET" {
@@ -887,7 +938,13 @@ async fn every_portal_route_keeps_to_the_clients_company() {
             gil_b
                 .post(
                     &path,
-                    &[("answer", "accept"), ("text", "hi"), ("amount", "1")],
+                    &[
+                        ("answer", "accept"),
+                        ("text", "hi"),
+                        ("amount", "1"),
+                        ("mono", "999.999"),
+                        ("confirm", "1"),
+                    ],
                 )
                 .await
         };
@@ -911,6 +968,9 @@ async fn every_portal_route_keeps_to_the_clients_company() {
         "{article}",
         "{message}",
         "{name}",
+        "{machine}",
+        "{contract}",
+        "{reading}",
     ];
     let paths = switchboard_gateway::app::route_specs()
         .into_iter()

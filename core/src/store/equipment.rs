@@ -206,6 +206,43 @@ impl Store {
         Ok(made)
     }
 
+    /// Which of these serials name a stored machine (an import's report).
+    pub async fn taken_serials(&self, serials: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in serials.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT serial FROM machines WHERE serial IN ({list})"
+            )));
+            for s in chunk {
+                q = q.bind(s.trim());
+            }
+            let found: Vec<String> = q.fetch_all(&self.pool).await?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Sets a machine's status (a visit, a breakdown); an unknown status changes nothing.
+    pub async fn set_machine_status(&self, ids: &Ids, id: &str, status: &str) -> Result<()> {
+        if !MACHINE_STATUSES.contains(&status) {
+            return Err(Error::invalid(format!("unknown machine status {status:?}")));
+        }
+        let done = sqlx::query("UPDATE machines SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(ids.now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!("machine {id}")));
+        }
+        Ok(())
+    }
+
     /// A machine by id (workers, agents' tools); clients read `machine_for_client`.
     pub async fn machine(&self, id: &str) -> Result<Machine> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -381,6 +381,8 @@ email-remove = Remove this mailbox
 email-remove-confirm = Remove this mailbox? Mail is no longer read or sent from it; its conversations stay.
 
 nav-billing = Billing
+nav-equipment = Equipment
+equipment-import = Import
 billing-title = Billing
 billing-invoices = Invoices
 billing-estimates = Estimates

@@ -388,6 +388,8 @@ email-remove = Quitar este buzón
 email-remove-confirm = ¿Quitar este buzón? Ya no se leerá ni se enviará correo desde él; sus conversaciones se quedan.
 
 nav-billing = Facturación
+nav-equipment = Equipos
+equipment-import = Importar
 billing-title = Facturación
 billing-invoices = Facturas
 billing-estimates = Presupuestos

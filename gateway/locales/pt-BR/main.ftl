@@ -393,6 +393,8 @@ email-remove = Remover esta caixa
 email-remove-confirm = Remover esta caixa? Os e-mails deixam de ser lidos e enviados por ela; suas conversas ficam.
 
 nav-billing = Faturamento
+nav-equipment = Equipamentos
+equipment-import = Importar
 billing-title = Faturamento
 billing-invoices = Faturas
 billing-estimates = Orçamentos

@@ -1,5 +1,6 @@
-//! `switchboard demo`: seeds a company, contacts, agents and sample conversations (once
-//! per data dir), then serves and prints where to look.
+//! `switchboard demo`: seeds a company, contacts, agents and sample conversations, and a
+//! fleet (three companies, 30 machines, their contracts and a year of readings, with the
+//! ended periods billed) once per data dir, then serves and prints where to look.
 
 use switchboard_core::domain::{AuthorKind, Channel, Envelope, Identity, IdentityKind, Role, Tier};
 use switchboard_core::store::{IngestOutcome, NewOutbound};
@@ -260,6 +261,7 @@ async fn seed(state: &AppState) -> anyhow::Result<()> {
                     conversation = Some(s.conversation.id.clone());
                     if n == 1 && i == 0 {
                         seed_invoices(state, &s.contact_id).await?;
+                        seed_fleet(state, &company, &s.contact_id).await?;
                     }
                 }
             }
@@ -280,5 +282,212 @@ async fn seed(state: &AppState) -> anyhow::Result<()> {
         }
     }
     seed_whatsapp(state).await?;
+    Ok(())
+}
+
+/// A client of another company, by a first chat.
+async fn demo_client(
+    state: &AppState,
+    company: &str,
+    visitor: &str,
+    name: &str,
+    text: &str,
+) -> anyhow::Result<String> {
+    let mut envelope = Envelope::new(
+        state.ids.new_id(),
+        Channel::Webchat,
+        &state.config.webchat.inbox,
+        &format!("{visitor}:seed-0"),
+        Identity::new(IdentityKind::Visitor, visitor)?,
+        text,
+        state.ids.now_ms(),
+    );
+    envelope.sender_name = Some(name.to_owned());
+    for outcome in state.store.ingest_batch(&[envelope]).await? {
+        if let IngestOutcome::Stored(s) = outcome {
+            state
+                .store
+                .set_contact_company(&s.contact_id, company)
+                .await?;
+            return Ok(s.contact_id);
+        }
+    }
+    anyhow::bail!("the demo client {name} was not stored")
+}
+
+/// The fleet: three companies with 30 machines at their locations, a contract each
+/// (pooled monthly, per machine quarterly, pooled monthly), a year of monthly readings
+/// (one machine missed its last, one is down), and every ended period billed.
+async fn seed_fleet(state: &AppState, acme: &str, joao: &str) -> anyhow::Result<()> {
+    use switchboard_core::store::{NewContract, NewMachine, NewReading};
+    let store = &state.store;
+    let ids = &state.ids;
+    let today = crate::kit::billing::today(state);
+    let globex = store.create_company(ids, "Globex Logística").await?;
+    let initech = store.create_company(ids, "Initech Advocacia").await?;
+    let carla = demo_client(
+        state,
+        &globex,
+        "demo-carla",
+        "Carla Mendes",
+        "Bom dia! Preciso de toner para a impressora do galpão.",
+    )
+    .await?;
+    let diego = demo_client(
+        state,
+        &initech,
+        "demo-diego",
+        "Diego Rojas",
+        "Hola, ¿cuándo vence nuestro contrato?",
+    )
+    .await?;
+    // (maker, model, colour?, monthly mono, monthly colour)
+    let models = [
+        ("Ricoh", "IM C3000", true, 6_000, 2_500),
+        ("Kyocera", "ECOSYS M3655idn", false, 9_000, 0),
+        ("HP", "LaserJet M406dn", false, 3_000, 0),
+        ("Canon", "imageRUNNER C3226i", true, 4_000, 1_800),
+        ("Brother", "MFC-L6900DW", false, 2_200, 0),
+    ];
+    let fleet: [(&str, &str, &[&str], usize); 3] = [
+        (
+            acme,
+            "ACME",
+            &[
+                "São Paulo · 2º andar",
+                "São Paulo · Recepção",
+                "Campinas · Depósito",
+            ],
+            14,
+        ),
+        (&globex, "GLX", &["Galpão 1", "Escritório central"], 10),
+        (&initech, "INI", &["Sala 402"], 6),
+    ];
+    // A year of months before this one, each reading on the month's last day.
+    let (y, m, _) = switchboard_portal::locale::civil(today);
+    let this_month = switchboard_portal::locale::day_of(y, m, 1);
+    let start = switchboard_portal::overage::add_months(this_month, -12);
+    let mut made = Vec::new();
+    for (company, prefix, locations, count) in fleet {
+        let mut list = Vec::new();
+        for i in 0..count {
+            let (maker, model, ..) = models[i % models.len()];
+            list.push((
+                format!("{prefix}{:05}", 40_000 + i * 37),
+                format!("PAT-{:03}", i + 1),
+                maker,
+                model,
+                locations[i % locations.len()],
+            ));
+        }
+        let new: Vec<NewMachine> = list
+            .iter()
+            .enumerate()
+            .map(|(i, (serial, tag, maker, model, location))| NewMachine {
+                company_id: company,
+                location: Some(location),
+                maker: Some(maker),
+                model,
+                serial,
+                asset_tag: Some(tag),
+                installed_on: Some(start - 30),
+                status: if prefix == "ACME" && i == 3 {
+                    "down"
+                } else {
+                    "in_service"
+                },
+            })
+            .collect();
+        let machine_ids = store.add_machines(ids, &new).await?;
+        made.push((company, prefix, machine_ids));
+    }
+    for (company, prefix, machine_ids) in &made {
+        for (i, id) in machine_ids.iter().enumerate() {
+            let (.., colour, mono_month, colour_month) = models[i % models.len()];
+            let mut mono = 20_000 + (i as i64) * 3_517;
+            let mut col = 8_000 + (i as i64) * 1_211;
+            for month in 0..=12 {
+                // The last month of one machine was never read: it is estimated.
+                if *prefix == "GLX" && i == 2 && month == 12 {
+                    continue;
+                }
+                let day = switchboard_portal::overage::add_months(start, month) - 1;
+                if day > today {
+                    break;
+                }
+                // Volumes vary by month, busier at the year's end.
+                let k = 85 + ((month * 7 + i as i64 * 3) % 30);
+                mono += mono_month * k / 100;
+                if colour {
+                    col += colour_month * k / 100;
+                }
+                let key = format!("demo:{id}:{month}");
+                store
+                    .record_reading(
+                        ids,
+                        &NewReading {
+                            machine_id: id,
+                            day,
+                            mono: Some(mono),
+                            colour: colour.then_some(col),
+                            scans: Some(mono / 5),
+                            source: if month % 3 == 0 { "agent" } else { "portal" },
+                            user_id: None,
+                            photo: None,
+                            key: &key,
+                            confirmed: true,
+                        },
+                        |_| Ok(Vec::new()),
+                    )
+                    .await?;
+            }
+        }
+        let contact = match *prefix {
+            "ACME" => joao,
+            "GLX" => carla.as_str(),
+            _ => diego.as_str(),
+        };
+        let (period, pooling, fee, mono_included, colour_included) = match *prefix {
+            "ACME" => ("monthly", "pooled", 89_000, 60_000, 6_000),
+            "GLX" => ("quarterly", "per_machine", 240_000, 15_000, 3_000),
+            _ => ("monthly", "pooled", 42_000, 15_000, 2_000),
+        };
+        let terms = serde_json::json!({
+            "pooling": pooling,
+            "tax_rate_bp": 0,
+            "allowances": [
+                {"counter": "mono", "included": mono_included, "tiers": [{"from": 0, "per_thousand": 3_500}, {"from": 20_000, "per_thousand": 2_800}]},
+                {"counter": "colour", "included": colour_included, "tiers": [{"from": 0, "per_thousand": 29_000}]}
+            ]
+        })
+        .to_string();
+        let number = format!("CT-{prefix}-2025");
+        let c = store
+            .add_contract(
+                ids,
+                &NewContract {
+                    company_id: company,
+                    contact_id: contact,
+                    number: &number,
+                    period,
+                    currency: "BRL",
+                    fee,
+                    terms: &terms,
+                    start_day: start,
+                    renewal_day: Some(switchboard_portal::overage::add_months(start, 24)),
+                    end_day: None,
+                    read_before: Some(3),
+                },
+            )
+            .await?;
+        for (i, id) in machine_ids.iter().enumerate() {
+            store
+                .attach_machine(&c.id, id, &format!("{}", i + 1), start)
+                .await?;
+        }
+    }
+    crate::kit::equipment::close_now(state, today)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     Ok(())
 }

@@ -1,0 +1,361 @@
+//! The agents' equipment pages: the machines the agent may see (by company), a machine's
+//! page (status, contract, consumption chart, readings) where the desk enters a reading
+//! or changes the status, and the admins' import of a machine file with its row-by-row
+//! report.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use switchboard_core::domain::Role;
+use switchboard_core::store::NewReading;
+use switchboard_portal::locale::Lang;
+
+use crate::kit::AppState;
+use crate::kit::billing::today;
+use crate::kit::equipment::{Checked, record};
+use crate::kit::error::ApiError;
+use crate::kit::machines::{
+    Chart, ContractView, EqWords, MachineView, ReadingRow, TypedReading, chart, contract_view,
+    eq_words, history, machine_view, status_word, typed,
+};
+use crate::kit::page::{Page, WebError, render};
+use crate::kit::session::WebAgent;
+
+fn lang(agent: &WebAgent) -> Lang {
+    Lang::from_tag(agent.tr.lang())
+}
+
+/// A machine in the list, with its company's name.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub m: MachineView,
+    pub company: String,
+}
+
+#[derive(Template)]
+#[template(path = "equipment.html")]
+struct ListPage {
+    p: Page,
+    e: &'static EqWords,
+    rows: Vec<Row>,
+    companies: Vec<(String, String)>,
+    company: String,
+    report: Option<(bool, String)>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListParams {
+    #[serde(default)]
+    company: String,
+}
+
+async fn list_page(
+    state: &AppState,
+    agent: &WebAgent,
+    company: &str,
+    report: Option<(bool, String)>,
+) -> Result<ListPage, WebError> {
+    let lang = lang(agent);
+    let e = eq_words(lang);
+    let company_filter = Some(company).filter(|c| !c.is_empty());
+    let machines = state
+        .store
+        .machines_for_agent(&agent.caller, company_filter, 1_000)
+        .await?;
+    let companies = state.store.companies_for(&agent.caller).await?;
+    let mut rows = Vec::with_capacity(machines.len());
+    for m in &machines {
+        let last = state.store.meter_readings(&m.id, 1).await?;
+        rows.push(Row {
+            m: machine_view(m, last.last(), lang),
+            company: companies
+                .iter()
+                .find(|(id, _)| *id == m.company_id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+        });
+    }
+    Ok(ListPage {
+        p: Page::agent(state, agent, e.equipment.to_owned(), "equipment").await?,
+        e,
+        rows,
+        companies,
+        company: company.to_owned(),
+        report,
+    })
+}
+
+/// `GET /equipment`.
+pub async fn list(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Query(q): Query<ListParams>,
+) -> Result<Response, WebError> {
+    let page = list_page(&state, &agent, &q.company, None).await?;
+    Ok(render(&page))
+}
+
+/// `POST /equipment/import`: an admin's machine file, imported whole or refused with
+/// every bad row named.
+pub async fn import(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, WebError> {
+    if agent.user.role != Role::Admin {
+        return Err(WebError::Forbidden(agent.tr));
+    }
+    let mut text = String::new();
+    if let Ok(mut form) = multipart {
+        while let Ok(Some(field)) = form.next_field().await {
+            if field.name() == Some("file") {
+                let bytes = field.bytes().await.unwrap_or_default();
+                text = String::from_utf8(bytes.to_vec()).unwrap_or_default();
+            } else {
+                let _ = field.bytes().await;
+            }
+        }
+    }
+    let report = match crate::equipment::api::import_text(&state, &text).await {
+        Ok(n) => (true, format!("{n} ✓")),
+        Err(ApiError::Invalid(m)) => (false, m),
+        Err(e) => return Err(e.into()),
+    };
+    let ok = report.0;
+    let page = list_page(&state, &agent, "", Some(report)).await?;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "equipment_machine.html")]
+struct MachinePage {
+    p: Page,
+    e: &'static EqWords,
+    m: MachineView,
+    company: String,
+    contract: Option<ContractView>,
+    chart: Chart,
+    readings: Vec<ReadingRow>,
+    typed: TypedReading,
+    error: Option<String>,
+    confirm: Vec<String>,
+    notice: Option<&'static str>,
+    key: String,
+    statuses: Vec<(&'static str, &'static str)>,
+    can_write: bool,
+}
+
+async fn machine_page(
+    state: &AppState,
+    agent: &WebAgent,
+    id: &str,
+    typed_in: TypedReading,
+    error: Option<String>,
+    confirm: Vec<String>,
+    notice: Option<&'static str>,
+) -> Result<MachinePage, WebError> {
+    let lang = lang(agent);
+    let e = eq_words(lang);
+    let m = state.store.machine_for_agent(&agent.caller, id).await?;
+    let readings = state.store.meter_readings(&m.id, 120).await?;
+    let contract = state
+        .store
+        .contract_of_machine(&m.id, today(state))
+        .await?
+        .map(|c| contract_view(&c, lang));
+    let company = state
+        .store
+        .company_name(&m.company_id)
+        .await?
+        .unwrap_or_default();
+    let mut rows = history(&readings, lang);
+    rows.truncate(24);
+    Ok(MachinePage {
+        p: Page::agent(
+            state,
+            agent,
+            format!("{} · {}", m.model, m.serial),
+            "equipment",
+        )
+        .await?,
+        e,
+        m: machine_view(&m, readings.last(), lang),
+        company,
+        contract,
+        chart: chart(&readings, lang),
+        readings: rows,
+        typed: typed_in,
+        error,
+        confirm,
+        notice,
+        key: state.ids.new_id().replace('-', ""),
+        statuses: switchboard_core::store::MACHINE_STATUSES
+            .iter()
+            .map(|s| (*s, status_word(s, lang)))
+            .collect(),
+        can_write: agent.user.role.can_reply(),
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct Saved {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+/// `GET /equipment/machines/{machine}`.
+pub async fn show(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(id): Path<String>,
+    Query(q): Query<Saved>,
+) -> Result<Response, WebError> {
+    let e = eq_words(lang(&agent));
+    let notice = match q.saved.as_deref() {
+        Some("1") => Some(e.stored),
+        Some("again") => Some(e.duplicate),
+        _ => None,
+    };
+    let page = machine_page(
+        &state,
+        &agent,
+        &id,
+        TypedReading::default(),
+        None,
+        vec![],
+        notice,
+    )
+    .await?;
+    Ok(render(&page))
+}
+
+/// The machine page again, with the form as typed and its error or question.
+async fn again(
+    state: &AppState,
+    agent: &WebAgent,
+    id: &str,
+    t: TypedReading,
+    error: Option<String>,
+    confirm: Vec<String>,
+) -> Result<Response, WebError> {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = machine_page(state, agent, id, t, error, confirm, None).await?;
+    Ok((status, render(&page)).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ReadingForm {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    mono: String,
+    #[serde(default)]
+    colour: String,
+    #[serde(default)]
+    scans: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /equipment/machines/{machine}/readings`: a reading the desk took (by phone, on
+/// a visit).
+pub async fn add_reading(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(id): Path<String>,
+    Form(f): Form<ReadingForm>,
+) -> Result<Response, WebError> {
+    let m = state.store.machine_for_agent(&agent.caller, &id).await?;
+    if !agent.user.role.can_reply() {
+        return Err(WebError::Forbidden(agent.tr));
+    }
+    let lang = lang(&agent);
+    let t = TypedReading {
+        mono: f.mono,
+        colour: f.colour,
+        scans: f.scans,
+    };
+    let counts = match typed(&t, lang) {
+        Ok(c) => c,
+        Err(e) => return again(&state, &agent, &id, t, Some(e), vec![]).await,
+    };
+    let key = format!("agent:{}:{}", agent.user.id, f.key.trim());
+    let new = NewReading {
+        machine_id: &m.id,
+        day: today(&state),
+        mono: counts.mono,
+        colour: counts.colour,
+        scans: counts.scans,
+        source: "agent",
+        user_id: Some(&agent.user.id),
+        photo: None,
+        key: &key,
+        confirmed: f.confirm == "1",
+    };
+    match record(&state.store, &state.ids, &new).await {
+        Ok(Checked::Stored(_)) => {
+            Ok(Redirect::to(&format!("/equipment/machines/{}?saved=1", m.id)).into_response())
+        }
+        Ok(Checked::Duplicate(_)) => {
+            Ok(Redirect::to(&format!("/equipment/machines/{}?saved=again", m.id)).into_response())
+        }
+        Ok(Checked::Confirm(asks)) => again(&state, &agent, &id, t, None, asks).await,
+        Err(switchboard_core::Error::Invalid(msg)) => {
+            again(&state, &agent, &id, t, Some(msg), vec![]).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+/// `POST /equipment/machines/{machine}/status`.
+pub async fn set_status(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, WebError> {
+    let m = state.store.machine_for_agent(&agent.caller, &id).await?;
+    if !agent.user.role.can_reply() {
+        return Err(WebError::Forbidden(agent.tr));
+    }
+    match state
+        .store
+        .set_machine_status(&state.ids, &m.id, &f.status)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/equipment/machines/{}", m.id)).into_response()),
+        Err(switchboard_core::Error::Invalid(msg)) => {
+            let page = machine_page(
+                &state,
+                &agent,
+                &id,
+                TypedReading::default(),
+                Some(msg),
+                vec![],
+                None,
+            )
+            .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

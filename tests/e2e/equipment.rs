@@ -1,0 +1,458 @@
+//! Equipment through the real server: a fleet imported whole or not at all, a contract,
+//! readings refused and stored once, a period billed once by the API, the command line
+//! and two processes at once; clients reading their machines and entering a reading with
+//! a photo on the portal, and never another company's.
+
+use serde_json::{Value, json};
+
+use crate::inbox::Browser;
+use crate::support::{Backend, Server};
+use crate::trust::{client, company, visitor_contact};
+
+const CSV_BAD: &str = "company_id,model,serial,maker,location,asset_tag,installed_on,status\n\
+    {C},IM C3000,RIC-1001,Ricoh,Sala 1,PAT-1,2025-10-01,\n\
+    {C},,RIC-1002,Ricoh,,,,\n\
+    nope,M3655,KY-1,Kyocera,,,,\n\
+    {C},M406,HP-1,HP,,,31/12/2025,broken\n";
+const CSV_GOOD: &str = "serial,model,company_id,maker,location\n\
+    RIC-1001,IM C3000,{C},Ricoh,\"Av. Paulista, 1578\"\n\
+    KY-2002,ECOSYS M3655idn,{C},Kyocera,Depósito\n";
+
+fn terms() -> Value {
+    json!({
+        "pooling": "pooled",
+        "tax_rate_bp": 0,
+        "allowances": [
+            {"counter": "mono", "included": 5000, "tiers": [{"from": 0, "per_thousand": 3500}, {"from": 10000, "per_thousand": 2500}]}
+        ]
+    })
+}
+
+async fn import(server: &Server, token: &str, csv: &str) -> (u16, Value) {
+    let r = server
+        .http
+        .post(server.url("/api/v1/machines/import"))
+        .bearer_auth(token)
+        .header("content-type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap())
+}
+
+async fn machines(server: &Server, token: &str) -> Vec<Value> {
+    let (s, v) = server.get(token, "/api/v1/machines").await;
+    assert_eq!(s, 200, "{v}");
+    v["machines"].as_array().unwrap().clone()
+}
+
+fn id_of(list: &[Value], serial: &str) -> String {
+    list.iter()
+        .find(|m| m["serial"] == serial)
+        .unwrap_or_else(|| panic!("no {serial}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The machines and a contract of one company, through the API.
+pub(crate) async fn fleet(
+    server: &Server,
+    admin: &str,
+    company: &str,
+    contact: &str,
+) -> (String, String, String) {
+    let (s, v) = import(server, admin, &CSV_GOOD.replace("{C}", company)).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["imported"], 2);
+    let list = machines(server, admin).await;
+    let (ric, ky) = (id_of(&list, "RIC-1001"), id_of(&list, "KY-2002"));
+    let (s, c) = server
+        .post(
+            admin,
+            "/api/v1/contracts",
+            &json!({
+                "company_id": company, "contact_id": contact, "number": "CT-77", "period": "monthly",
+                "currency": "BRL", "fee": 30000, "terms": terms(), "start_date": "2026-01-01",
+                "machines": [{"machine_id": ric, "slot": "1"}, {"machine_id": ky, "slot": "2"}]
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    (ric, ky, c["id"].as_str().unwrap().to_owned())
+}
+
+async fn reading(server: &Server, token: &str, machine: &str, body: Value) -> (u16, Value) {
+    server
+        .post(
+            token,
+            &format!("/api/v1/machines/{machine}/readings"),
+            &body,
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_imports_a_fleet_whole_or_not_at_all_and_bills_its_periods_once() {
+    let server = Server::start(Backend::PostgresRedis).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let ana = visitor_contact(&server, &admin, "Oi, sou a Ana da Globex").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+
+    // A bad file: every bad row named, nothing stored.
+    let (s, v) = import(&server, &admin, &CSV_BAD.replace("{C}", &globex)).await;
+    assert_eq!(s, 422, "{v}");
+    let msg = v.to_string();
+    for want in [
+        "row 3: model is empty",
+        "row 5: installed_on",
+        "row 5: status",
+    ] {
+        assert!(msg.contains(want), "{want}: {msg}");
+    }
+    assert!(
+        machines(&server, &admin).await.is_empty(),
+        "nothing half-imported"
+    );
+    // A company that does not exist is named by the database check.
+    let (s, v) = import(
+        &server,
+        &admin,
+        "company_id,model,serial\nnope,M3655,KY-1\n",
+    )
+    .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("row 2: no company nope"), "{v}");
+
+    let (ric, ky, contract) = fleet(&server, &admin, &globex, &ana).await;
+    // The same file again: every serial is named as stored, nothing added.
+    let (s, v) = import(&server, &admin, &CSV_GOOD.replace("{C}", &globex)).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v.to_string()
+            .contains("row 2: serial RIC-1001 is stored already"),
+        "{v}"
+    );
+    assert_eq!(machines(&server, &admin).await.len(), 2);
+
+    // Readings: the installation, then bad ones refused and nothing stored.
+    for (m, mono) in [(&ric, 10_000), (&ky, 50_000)] {
+        let (s, v) = reading(
+            &server,
+            &admin,
+            m,
+            json!({"mono": mono, "date": "2025-12-31", "key": format!("base-{m}")}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    for (body, want) in [
+        (
+            json!({"mono": "abc", "key": "b1", "date": "2026-01-31"}),
+            "not a number",
+        ),
+        (
+            json!({"mono": "-5", "key": "b2", "date": "2026-01-31"}),
+            "negative",
+        ),
+        (
+            json!({"mono": "99999999999999", "key": "b3", "date": "2026-01-31"}),
+            "at most",
+        ),
+        (
+            json!({"mono": 9_000, "key": "b4", "date": "2026-01-31"}),
+            "below",
+        ),
+        (json!({"key": "b5", "date": "2026-01-31"}), "counter"),
+        (
+            json!({"mono": 12_000, "key": "b6", "date": "2031-01-31"}),
+            "future",
+        ),
+    ] {
+        let (s, v) = reading(&server, &admin, &ric, body.clone()).await;
+        assert_eq!(s, 422, "{body}: {v}");
+        assert!(v.to_string().to_lowercase().contains(want), "{want}: {v}");
+    }
+    // Stored once, however often it is sent.
+    let jan = json!({"mono": "14.000", "date": "2026-01-31", "key": "jan-ric"});
+    assert_eq!(reading(&server, &admin, &ric, jan.clone()).await.0, 201);
+    assert_eq!(reading(&server, &admin, &ric, jan).await.0, 200);
+    // A jump far past the usual volume is confirmed first.
+    let (s, v) = reading(
+        &server,
+        &admin,
+        &ky,
+        json!({"mono": 63_000, "date": "2026-01-30", "key": "jan-ky"}),
+    )
+    .await;
+    assert_eq!(s, 201, "no history to compare yet: {v}");
+    let (s, v) = reading(
+        &server,
+        &admin,
+        &ky,
+        json!({"mono": 900_000, "date": "2026-02-20", "key": "feb-ky"}),
+    )
+    .await;
+    assert_eq!(s, 409, "{v}");
+    assert!(v.to_string().contains("confirm"), "{v}");
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ky}")).await;
+    assert_eq!(
+        m["readings"].as_array().unwrap().len(),
+        2,
+        "nothing stored: {m}"
+    );
+    assert_eq!(m["contract"]["number"], "CT-77");
+
+    // January: 4,000 + 13,000 = 17,000 copies, 5,000 included: 10,000 × R$ 35 / 1000 +
+    // 2,000 × R$ 25 / 1000 = R$ 400, plus the R$ 300 fee.
+    let (s, r) = server
+        .post(
+            &admin,
+            "/api/v1/contracts/close",
+            &json!({"today": "2026-02-01"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (r["periods"].as_i64(), r["invoices"].as_i64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let (s, r) = server
+        .post(
+            &admin,
+            "/api/v1/contracts/close",
+            &json!({"today": "2026-02-01"}),
+        )
+        .await;
+    assert_eq!(
+        (s, r["periods"].as_i64()),
+        (200, Some(0)),
+        "run twice, billed once: {r}"
+    );
+    let (_, c) = server
+        .get(&admin, &format!("/api/v1/contracts/{contract}"))
+        .await;
+    let periods = c["periods"].as_array().unwrap();
+    assert_eq!(periods.len(), 1, "{c}");
+    let steps = &periods[0]["calculation"]["steps"][0];
+    assert_eq!(
+        (steps["used"].as_i64(), steps["extra"].as_i64()),
+        (Some(17_000), Some(12_000)),
+        "{c}"
+    );
+    let invoice = periods[0]["invoice_id"].as_str().unwrap();
+    let (_, inv) = server
+        .get(&admin, &format!("/api/v1/documents/{invoice}"))
+        .await;
+    let total = inv["total"]
+        .as_i64()
+        .or_else(|| inv["document"]["total"].as_i64());
+    assert_eq!(total, Some(70_000), "{inv}");
+
+    // February has no reading of RIC-1001: estimated from its average, marked so; two
+    // processes closing at once bill it once.
+    let run = || {
+        let mut cmd = server.command();
+        cmd.args(["equipment", "close", "--today", "2026-03-01"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (run(), run());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{a:?} {b:?}");
+    let reports: Vec<Value> = [&a, &b]
+        .iter()
+        .map(|o| serde_json::from_slice(&o.stdout).unwrap())
+        .collect();
+    let closed: i64 = reports.iter().map(|r| r["periods"].as_i64().unwrap()).sum();
+    assert_eq!(closed, 1, "one of the two closed February: {reports:?}");
+    let (_, c) = server
+        .get(&admin, &format!("/api/v1/contracts/{contract}"))
+        .await;
+    let feb = &c["periods"][0];
+    assert_eq!(feb["n"], 1, "{c}");
+    assert_eq!(feb["calculation"]["steps"][0]["estimated"], true, "{c}");
+    // A bad request changes nothing.
+    let (s, _) = server
+        .post(
+            &admin,
+            "/api/v1/contracts/close",
+            &json!({"today": "31/02/2026"}),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let (s, v) = server
+        .post(
+            &admin,
+            "/api/v1/contracts",
+            &json!({"company_id": globex, "contact_id": ana, "number": "CT-78", "period": "monthly", "currency": "BRL", "fee": 1, "start_date": "2026-01-01",
+                    "terms": {"pooling": "pooled", "tax_rate_bp": 0, "allowances": [{"counter": "mono", "included": 1, "tiers": [{"from": 5, "per_thousand": 1}]}]}}),
+        )
+        .await;
+    assert_eq!(s, 422, "bands must start at 0: {v}");
+}
+
+/// A multipart reading form from the machine page.
+async fn send_reading(
+    b: &mut Browser,
+    machine: &str,
+    key: &str,
+    mono: &str,
+    extra: &[(&str, &str)],
+    photo: Option<&[u8]>,
+) -> (u16, String, Option<String>) {
+    let mut fields = vec![("key", key), ("mono", mono)];
+    fields.extend_from_slice(extra);
+    let files: Vec<(&str, &str, &[u8])> = photo
+        .map(|p| vec![("photo", "counter.png", p)])
+        .unwrap_or_default();
+    b.post_multipart(
+        &format!("/portal/machines/{machine}/readings"),
+        &fields,
+        &files,
+    )
+    .await
+}
+
+fn hidden(page: &str, name: &str) -> String {
+    page.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_read_their_machines_and_enter_readings() {
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let ana = visitor_contact(&server, &admin, "Oi, sou a Ana da Globex").await;
+    let gil = visitor_contact(&server, &admin, "Hi, Gil from Initech").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    company(&server, &admin, "Initech", &[&gil]).await;
+    let (ric, _, contract) = fleet(&server, &admin, &globex, &ana).await;
+    let base = json!({"mono": 10_000, "date": "2025-12-31", "key": "base"});
+    assert_eq!(reading(&server, &admin, &ric, base).await.0, 201);
+
+    let mut b = client(&server, &ana, "ana@globex.example").await;
+    let (s, page) = b.get("/portal/machines").await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("RIC-1001") && page.contains("KY-2002") && page.contains("CT-77"),
+        "{page:.2000}"
+    );
+    let (s, page) = b.get(&format!("/portal/machines/{ric}")).await;
+    assert_eq!(s, 200);
+    let key = hidden(&page, "key");
+    let png = crate::webchat::png(300);
+    // Typed as people type: grouped by a dot. With the counter's photo.
+    let (s, body, to) = send_reading(&mut b, &ric, &key, "10.900", &[], Some(&png)).await;
+    assert_eq!(s, 303, "{body:.500}");
+    assert!(to.unwrap().ends_with("saved=1"));
+    // The same form again (a double tap, a retry): stored once.
+    let (s, _, to) = send_reading(&mut b, &ric, &key, "10.900", &[], Some(&png)).await;
+    assert_eq!(
+        (s, to.as_deref().map(|t| t.ends_with("saved=again"))),
+        (303, Some(true))
+    );
+    let (_, page) = b.get(&format!("/portal/machines/{ric}")).await;
+    assert!(
+        page.contains("10.900") || page.contains("10,900"),
+        "{page:.3000}"
+    );
+    let photo = page
+        .split(&format!("/portal/machines/{ric}/readings/"))
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = b
+        .fetch(&format!("/portal/machines/{ric}/readings/{photo}/photo"))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), png.as_slice());
+
+    // Refused with its reason, nothing stored: below the last, not a number, empty.
+    for (mono, want) in [
+        ("10.000", "below"),
+        ("dez mil", "not a number"),
+        ("", "counter"),
+    ] {
+        let (s, body, _) = send_reading(&mut b, &ric, "k-bad", mono, &[], None).await;
+        assert_eq!(s, 422, "{mono}");
+        assert!(body.to_lowercase().contains(want), "{want}: {body:.3000}");
+    }
+    // A jump: asked first, the photo kept under its tag; a forged tag is refused.
+    let (s, body, _) = send_reading(&mut b, &ric, "k-jump", "500.000", &[], Some(&png)).await;
+    assert_eq!(s, 200, "{body:.500}");
+    assert!(body.contains("id=\"reading-confirm\""), "{body:.3000}");
+    let kept = hidden(&body, "kept_photo");
+    let tag = hidden(&body, "kept_tag");
+    let forged = kept.replace(&kept[kept.len() - 10..], "0000000000");
+    let (s, body, _) = send_reading(
+        &mut b,
+        &ric,
+        "k-jump",
+        "500.000",
+        &[
+            ("confirm", "1"),
+            ("kept_photo", &forged),
+            ("kept_tag", &tag),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(s, 422, "{body:.500}");
+    let (s, _, to) = send_reading(
+        &mut b,
+        &ric,
+        "k-jump",
+        "500.000",
+        &[("confirm", "1"), ("kept_photo", &kept), ("kept_tag", &tag)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, to.as_deref().map(|t| t.ends_with("saved=1"))),
+        (303, Some(true))
+    );
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
+    let rs = m["readings"].as_array().unwrap();
+    assert_eq!(rs.len(), 3, "{m}");
+    assert_eq!(rs[2]["photo"], true);
+
+    // The contract's page, then another company's client sees none of it.
+    let (s, page) = b.get(&format!("/portal/contracts/{contract}")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("CT-77"), "{page:.2000}");
+    let mut g = client(&server, &gil, "gil@initech.example").await;
+    let (_, page) = g.get("/portal/machines").await;
+    assert!(!page.contains("RIC-1001"), "{page:.2000}");
+    for path in [
+        format!("/portal/machines/{ric}"),
+        format!("/portal/machines/{ric}/readings/{photo}/photo"),
+        format!("/portal/contracts/{contract}"),
+        format!("/portal/contracts/{contract}/pdf"),
+    ] {
+        let (s, _) = g.get(&path).await;
+        assert_eq!(s, 404, "{path}");
+    }
+    let (s, _, _) = send_reading(&mut g, &ric, "g1", "999.999", &[("confirm", "1")], None).await;
+    assert_eq!(s, 404);
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
+    assert_eq!(
+        m["readings"].as_array().unwrap().len(),
+        3,
+        "nothing stored for Gil"
+    );
+}
