@@ -1,0 +1,204 @@
+// Equipment in a real Chromium: the admin's API imports a client's fleet and contract and
+// half a year of readings, and the ended months are billed; the client (Portuguese) opens
+// the portal, sees the machines, the consumption chart and the contract's calculation,
+// and enters a reading with a photo of the counter; closing the month bills it from that
+// reading, and the contract page shows it line by line; the agent sees the reading on the
+// machine's page. Every page through axe-core and photographed at desktop and phone width.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deflateSync } from "node:zlib";
+import { accessible, DESKTOP, freePort, launch, PHONE, Server, shoot, signIn, until } from "./lib.mjs";
+
+/** A PNG of a copier's counter screen: dark digits on a light panel. */
+function counterPhoto(width = 320, height = 160) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const rows = [];
+  for (let y = 0; y < height; y++) {
+    const row = Buffer.alloc(1 + width * 3);
+    for (let x = 0; x < width; x++) {
+      const digit = y > 50 && y < 110 && x > 30 && x < 290 && (x % 40 < 8 || y % 30 < 6) ? 60 : 0;
+      const v = 225 - digit;
+      row.writeUInt8(v - 10, 1 + x * 3);
+      row.writeUInt8(v, 2 + x * 3);
+      row.writeUInt8(v - 30, 3 + x * 3);
+    }
+    rows.push(row);
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.writeUInt8(8, 8);
+  ihdr.writeUInt8(2, 9);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.concat(rows))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+const iso = (d) => d.toISOString().slice(0, 10);
+/** The first of the month `k` months from this one (UTC). */
+function monthStart(k) {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + k, 1));
+}
+const dayBefore = (d) => new Date(d.getTime() - 86400000);
+
+test("a client reads the fleet, enters a reading with a photo, and the month is billed from it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sb-browser-equipment-"));
+  const server = new Server(await freePort(), dir);
+  const contexts = [];
+  try {
+    await server.start();
+    const password = "correct horse battery staple";
+    const admin = JSON.parse(server.cliWithInput(`${password}\n`, "user", "add", "--email", "rita@acme.test", "--name", "Rita Alves", "--role", "admin", "--password-stdin")).token;
+
+    // The client first writes on the web chat: that is her contact.
+    const chat = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), PHONE, { locale: "pt-BR" });
+    contexts.push(chat);
+    const w = chat.pages()[0] || (await chat.newPage());
+    await w.goto(`${server.base}/chat`);
+    await w.getByTestId("sb-launcher").click();
+    await w.getByTestId("sb-input").fill("Olá, sou a Ana da Globex");
+    await w.getByTestId("sb-input").press("Enter");
+    const conv = await until(async () => (await server.api(admin, "/conversations")).conversations?.[0], 20000);
+    const company = await server.api(admin, "/companies", { name: "Globex Logística" });
+    await server.api(admin, `/companies/${company.id}/contacts`, { contact_id: conv.contact_id });
+
+    // The fleet from the ERP's CSV, then the contract and half a year of readings.
+    const csv = [
+      "serial,model,maker,location,asset_tag,company_id",
+      `E174M123456,IM C3000,Ricoh,Galpão 1 · expedição,PAT-001,${company.id}`,
+      `VCF4Z01234,ECOSYS M3655idn,Kyocera,Escritório central,PAT-002,${company.id}`,
+      `CNB9K12345,LaserJet M406dn,HP,Escritório central,PAT-003,${company.id}`,
+    ].join("\n");
+    const imported = await (await fetch(`${server.base}/api/v1/machines/import`, {
+      method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" }, body: csv,
+    })).json();
+    assert.equal(imported.imported, 3, JSON.stringify(imported));
+    const machines = (await server.api(admin, "/machines")).machines;
+    const ricoh = machines.find((m) => m.serial === "E174M123456");
+    const start = monthStart(-6);
+    const contract = await server.api(admin, "/contracts", {
+      company_id: company.id, contact_id: conv.contact_id, number: "CT-2026-014", period: "monthly", currency: "BRL",
+      fee: 89000, start_date: iso(start), renewal_date: iso(monthStart(18)), read_before: 3,
+      terms: { pooling: "pooled", tax_rate_bp: 0, allowances: [
+        { counter: "mono", included: 12000, tiers: [{ from: 0, per_thousand: 3500 }, { from: 10000, per_thousand: 2800 }] },
+        { counter: "colour", included: 2000, tiers: [{ from: 0, per_thousand: 29000 }] },
+      ] },
+      machines: machines.map((m, i) => ({ machine_id: m.id, slot: String(i + 1) })),
+    });
+    assert.ok(contract.id, JSON.stringify(contract));
+    let mono = 40000;
+    let colour = 9000;
+    for (let k = -6; k <= 0; k++) {
+      const day = iso(dayBefore(monthStart(k)));
+      for (const [i, m] of machines.entries()) {
+        const body = { mono: mono * (m.serial === ricoh.serial ? 1 : i + 2), key: `seed-${m.id}-${k}`, date: day };
+        if (m.serial === ricoh.serial) body.colour = colour;
+        const r = await server.api(admin, `/machines/${m.id}/readings`, body);
+        assert.ok(r.id, JSON.stringify(r));
+      }
+      mono += 7000 + (k + 6) * 900;
+      colour += 1500 + (k + 6) * 150;
+    }
+    const closed = await server.api(admin, "/contracts/close", {});
+    assert.equal(closed.periods, 6, JSON.stringify(closed));
+
+    // The client, in Portuguese, on her portal.
+    const link = JSON.parse(server.cli("portal", "link", "--contact", conv.contact_id, "--email", "ana@globex.example", "--next", "/portal/machines")).url;
+    const ctx = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), DESKTOP, { locale: "pt-BR" });
+    contexts.push(ctx);
+    const page = ctx.pages()[0] || (await ctx.newPage());
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e));
+    await page.goto(link);
+    await page.getByRole("button", { name: "Entrar" }).click();
+    await page.waitForURL(/\/portal\/machines$/);
+    await page.locator("#machines tbody tr").nth(2).waitFor();
+    await page.locator("#contracts", { hasText: "CT-2026-014" }).waitFor();
+    await accessible(page, "portal machines");
+    await shoot(page, "portal-machines");
+
+    await page.getByRole("link", { name: "IM C3000" }).click();
+    await page.waitForURL(new RegExp(`/portal/machines/${ricoh.id}$`));
+    const bars = await page.locator("#consumption rect.mono").count();
+    assert.equal(bars, 6, "six months of consumption");
+    await page.getByRole("textbox", { name: "Preto e branco" }).fill("101.200");
+    await page.getByRole("textbox", { name: "Colorido" }).fill("21.480");
+    await page.getByLabel("Foto do contador").setInputFiles({ name: "contador.png", mimeType: "image/png", buffer: counterPhoto() });
+    await accessible(page, "portal machine");
+    await shoot(page, "portal-machine");
+    await page.getByRole("button", { name: "Salvar leitura" }).click();
+    await page.locator("#reading-notice", { hasText: "Leitura salva" }).waitFor();
+    await page.locator("#readings tbody tr").first().filter({ hasText: "101.200" }).waitFor();
+    assert.equal(await page.locator("#consumption rect.mono").count(), 7, "the new reading is in the chart");
+    const photo = page.getByRole("link", { name: "Foto" }).first();
+    const href = await photo.getAttribute("href");
+    const got = await page.request.get(`${server.base}${href}`);
+    assert.equal(got.status(), 200);
+    assert.equal(got.headers()["content-type"], "image/png");
+    await shoot(page, "portal-machine-saved");
+
+    // A reading below the last one is refused in words, and nothing is stored.
+    await page.getByRole("textbox", { name: "Preto e branco" }).fill("90.000");
+    await page.getByRole("button", { name: "Salvar leitura" }).click();
+    await page.locator("#reading-error").waitFor();
+    await accessible(page, "portal machine with an error");
+
+    // This month closes from the client's reading: the contract page shows it line by line.
+    const next = await server.api(admin, "/contracts/close", { today: iso(monthStart(1)) });
+    assert.equal(next.periods, 1, JSON.stringify(next));
+    await page.goto(`${server.base}/portal/contracts/${contract.id}`);
+    const latest = page.locator(".eq-period").first();
+    await latest.locator(".eq-calc tbody tr").first().waitFor();
+    const first = await latest.locator(".eq-calc tbody tr").first().textContent();
+    assert.ok(/Preto e branco/.test(first), first);
+    assert.equal(await page.locator(".eq-period").count(), 7);
+    await accessible(page, "portal contract");
+    await shoot(page, "portal-contract");
+
+    // The agent sees the client's reading on the machine's page.
+    const agent = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), DESKTOP, { locale: "en-US" });
+    contexts.push(agent);
+    const a = agent.pages()[0] || (await agent.newPage());
+    a.on("pageerror", (e) => errors.push(e));
+    await signIn(a, server.base, "rita@acme.test", password);
+    await a.waitForURL(/\/conversations/);
+    await a.goto(`${server.base}/equipment`);
+    await a.locator("#machines tbody tr").nth(2).waitFor();
+    await accessible(a, "agent equipment");
+    await shoot(a, "equipment-list");
+    await a.getByRole("link", { name: "IM C3000" }).click();
+    await a.locator("#readings tbody tr").first().filter({ hasText: "101,200" }).waitFor();
+    await a.locator("#readings tbody tr").first().filter({ hasText: "Portal" }).waitFor();
+    await accessible(a, "agent machine");
+    await shoot(a, "equipment-machine");
+    assert.deepEqual(errors, []);
+  } finally {
+    for (const c of contexts) await c.close();
+    server.kill9();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
