@@ -170,7 +170,7 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     // This month closes from the client's reading: the contract page shows it line by line.
     const next = await server.api(admin, "/contracts/close", { today: iso(monthStart(1)) });
     assert.equal(next.periods, 1, JSON.stringify(next));
-    await page.goto(`${server.base}/portal/contracts/${contract.id}`);
+    await page.goto(`${server.base}/portal/contracts/CT-2026-014`);
     const latest = page.locator(".eq-period").first();
     await latest.locator(".eq-calc tbody tr").first().waitFor();
     const first = await latest.locator(".eq-calc tbody tr").first().textContent();

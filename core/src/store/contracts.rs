@@ -272,6 +272,25 @@ impl Store {
         Ok(c)
     }
 
+    /// One of the client's company's contracts by its number (the portal's address).
+    pub async fn contract_for_client_by_number(
+        &self,
+        scope: &ClientScope,
+        number: &str,
+    ) -> Result<Contract> {
+        let hidden = || Error::not_found(format!("contract {number}"));
+        let company = scope.company_id.as_deref().ok_or_else(hidden)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM contracts WHERE company_id = $1 AND number = $2"
+        )))
+        .bind(company)
+        .bind(number)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(hidden)?;
+        contract(&row)
+    }
+
     /// Contracts by id, `limit` after `after` (the period job's pages).
     pub async fn contracts_after(&self, after: &str, limit: i64) -> Result<Vec<Contract>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

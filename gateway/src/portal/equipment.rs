@@ -368,14 +368,18 @@ struct ContractPage {
     periods: Vec<PeriodView>,
 }
 
-/// `GET /portal/contracts/{id}`: the terms, the machines and every closed period's
+/// `GET /portal/contracts/{number}`: the terms, the machines and every closed period's
 /// calculation.
 pub async fn contract(
     State(state): State<AppState>,
     client: Client,
     Path(id): Path<String>,
 ) -> PageResult {
-    let c = match state.store.contract_for_client(&client.scope, &id).await {
+    let c = match state
+        .store
+        .contract_for_client_by_number(&client.scope, &id)
+        .await
+    {
         Ok(c) => c,
         Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
         Err(e) => return Err(api(e)),
@@ -427,13 +431,17 @@ pub async fn contract(
     Ok(private(render(&page)))
 }
 
-/// `GET /portal/contracts/{id}/pdf`: the contract's document.
+/// `GET /portal/contracts/{number}/pdf`: the contract's document.
 pub async fn contract_pdf(
     State(state): State<AppState>,
     client: Client,
     Path(id): Path<String>,
 ) -> PageResult {
-    let c = match state.store.contract_for_client(&client.scope, &id).await {
+    let c = match state
+        .store
+        .contract_for_client_by_number(&client.scope, &id)
+        .await
+    {
         Ok(c) => c,
         Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
         Err(e) => return Err(api(e)),

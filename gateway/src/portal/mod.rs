@@ -212,13 +212,13 @@ pub fn table() -> Table {
         ),
         r(
             "GET",
-            "/portal/contracts/{contract}",
+            "/portal/contracts/{number}",
             Client,
             get(equipment::contract),
         ),
         r(
             "GET",
-            "/portal/contracts/{contract}/pdf",
+            "/portal/contracts/{number}/pdf",
             Client,
             get(equipment::contract_pdf),
         ),
