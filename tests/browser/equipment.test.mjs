@@ -179,6 +179,18 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     await accessible(page, "portal contract");
     await shoot(page, "portal-contract");
 
+    // Every machine in one form: a row typed below its last reading is named, the rest kept.
+    await page.goto(`${server.base}/portal/machines`);
+    await page.locator("#all-readings-link").click();
+    await page.waitForURL(/\/portal\/readings$/);
+    const hp = machines.find((m) => m.serial === "CNB9K12345");
+    await page.locator(`input[name="mono-${hp.id}"]`).fill("1.000");
+    await page.getByRole("button", { name: "Salvar leitura" }).click();
+    await page.locator(`#row-${hp.id} .eq-row-error`).waitFor();
+    assert.equal(await page.locator(`input[name="mono-${hp.id}"]`).inputValue(), "1.000");
+    await accessible(page, "portal readings");
+    await shoot(page, "portal-readings");
+
     // The agent sees the client's reading on the machine's page.
     const agent = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), DESKTOP, { locale: "en-US" });
     contexts.push(agent);

@@ -431,6 +431,43 @@ async fn clients_read_their_machines_and_enter_readings() {
     assert_eq!(rs.len(), 3, "{m}");
     assert_eq!(rs[2]["photo"], true);
 
+    // Every machine at once: KY-2002's first reading stored, RIC-1001's refused in its row
+    // (below its last); the same form again stores nothing twice.
+    let (s, page) = b.get("/portal/readings").await;
+    assert_eq!(s, 200);
+    let key = hidden(&page, "key");
+    let ky = id_of(&machines(&server, &admin).await, "KY-2002");
+    let form = [
+        ("key", key.as_str()),
+        (&*format!("mono-{ric}"), "400.000"),
+        (&*format!("mono-{ky}"), "12"),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, *v)).collect();
+    let (s, body) = b.post("/portal/readings", &form).await;
+    assert_eq!(s, 422, "{body:.500}");
+    assert!(body.contains("id=\"readings-problems\""), "{body:.3000}");
+    assert!(body.to_lowercase().contains("below"), "{body:.3000}");
+    let (s, _) = b.post("/portal/readings", &form).await;
+    assert_eq!(s, 422);
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ky}")).await;
+    assert_eq!(
+        m["readings"].as_array().unwrap().len(),
+        1,
+        "KY-2002's first, once: {m}"
+    );
+    let ky_ok = [("key", key.as_str()), (&*format!("mono-{ky}"), "51.000")];
+    let ky_ok: Vec<(&str, &str)> = ky_ok.iter().map(|(k, v)| (*k, *v)).collect();
+    for _ in 0..2 {
+        let (s, body) = b.post("/portal/readings", &ky_ok).await;
+        assert_eq!(s, 200, "{body:.500}");
+    }
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ky}")).await;
+    assert_eq!(
+        m["readings"].as_array().unwrap().len(),
+        2,
+        "stored once: {m}"
+    );
+
     // The contract's page, then another company's client sees none of it.
     let (s, page) = b.get("/portal/contracts/CT-77").await;
     assert_eq!(s, 200);
@@ -450,6 +487,20 @@ async fn clients_read_their_machines_and_enter_readings() {
     }
     let (s, _, _) = send_reading(&mut g, &ric, "g1", "999.999", &[("confirm", "1")], None).await;
     assert_eq!(s, 404);
+    // Ana's machine's field in Gil's readings form is not his to fill.
+    g.get("/portal/readings").await;
+    let field = format!("mono-{ric}");
+    let (s, _) = g
+        .post(
+            "/portal/readings",
+            &[
+                ("key", "g2"),
+                (&field, "999.999"),
+                (&format!("confirm-{ric}"), "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
     let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
     assert_eq!(
         m["readings"].as_array().unwrap().len(),

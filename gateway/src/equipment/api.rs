@@ -274,9 +274,13 @@ fn counter(v: &Option<Value>, c: Counter) -> Result<Option<i64>, ApiError> {
             )));
         }
     };
-    parse_count(&text, c)
-        .map(Some)
-        .map_err(|e| ApiError::Invalid(format!("{}: {e}", c.as_str())))
+    parse_count(&text, c).map(Some).map_err(|e| {
+        ApiError::Invalid(format!(
+            "{}: {}",
+            c.as_str(),
+            crate::kit::machines::reading_error(&e, switchboard_portal::locale::Lang::En)
+        ))
+    })
 }
 
 /// `POST /api/v1/machines/{machine}/readings`: a reading entered by the desk. 201 when
@@ -308,7 +312,14 @@ pub async fn add_reading(
         key: &key,
         confirmed: r.confirmed,
     };
-    match record(&state.store, &state.ids, &new).await? {
+    match record(
+        &state.store,
+        &state.ids,
+        &new,
+        switchboard_portal::locale::Lang::En,
+    )
+    .await?
+    {
         Checked::Stored(r) => Ok((StatusCode::CREATED, Json(reading_json(&r)))),
         Checked::Duplicate(r) => Ok((StatusCode::OK, Json(reading_json(&r)))),
         Checked::Confirm(asks) => Err(ApiError::Conflict(format!(

@@ -292,7 +292,12 @@ pub async fn add_reading(
         Ok(c) => c,
         Err(e) => return again(&state, &agent, &id, t, Some(e), vec![]).await,
     };
-    let key = format!("agent:{}:{}", agent.user.id, f.key.trim());
+    let key = format!(
+        "agent:{}:{}:{:?}",
+        agent.user.id,
+        f.key.trim(),
+        (counts.mono, counts.colour, counts.scans)
+    );
     let new = NewReading {
         machine_id: &m.id,
         day: today(&state),
@@ -305,7 +310,7 @@ pub async fn add_reading(
         key: &key,
         confirmed: f.confirm == "1",
     };
-    match record(&state.store, &state.ids, &new).await {
+    match record(&state.store, &state.ids, &new, lang).await {
         Ok(Checked::Stored(_)) => {
             Ok(Redirect::to(&format!("/equipment/machines/{}?saved=1", m.id)).into_response())
         }

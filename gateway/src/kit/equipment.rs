@@ -277,11 +277,12 @@ pub enum Checked {
 }
 
 /// Checks a reading against the machine's history with the rules of `readings::check`
-/// and stores it once. Refusals are `Invalid` with the rule's words.
+/// and stores it once. Refusals are `Invalid`, and questions `Confirm`, in `lang`.
 pub async fn record(
     store: &Store,
     ids: &Ids,
     new: &NewReading<'_>,
+    lang: Lang,
 ) -> switchboard_core::Result<Checked> {
     let counts = Counts {
         mono: new.mono,
@@ -294,17 +295,10 @@ pub async fn record(
             let past: Vec<Reading> = history.iter().map(reading).collect();
             let average = monthly_average(&past);
             let jumps = check(past.last(), &average, &Reading { day, counts })
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| crate::kit::machines::reading_error(&e, lang))?;
             Ok(jumps
                 .iter()
-                .map(|j| {
-                    format!(
-                        "{}: {} pages since the last reading, usually under {}",
-                        j.counter.as_str(),
-                        j.pages,
-                        j.usual_limit
-                    )
-                })
+                .map(|j| crate::kit::machines::jump_words(j, lang))
                 .collect())
         })
         .await?;

@@ -6,7 +6,7 @@ use switchboard_core::store::{ClosedPeriod, Contract, Machine, MeterReading};
 use switchboard_portal::contracts::Calculation;
 use switchboard_portal::locale::{Lang, count, date, iso_date, money};
 use switchboard_portal::overage::{Pooling, Terms};
-use switchboard_portal::readings::{Counter, Counts, ReadingError, parse_count};
+use switchboard_portal::readings::{Counter, Counts, Jump, MAX_COUNT, ReadingError, parse_count};
 
 /// The pages' words.
 #[derive(Debug)]
@@ -68,6 +68,8 @@ pub struct EqWords {
     pub invoice: &'static str,
     pub all_machines: &'static str,
     pub counter_empty: &'static str,
+    pub check_rows: &'static str,
+    pub all_readings: &'static str,
 }
 
 pub fn eq_words(lang: Lang) -> &'static EqWords {
@@ -130,6 +132,8 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             invoice: "Invoice",
             all_machines: "All machines",
             counter_empty: "Type at least one counter.",
+            check_rows: "Some machines need a look: the rest are saved.",
+            all_readings: "Enter all readings",
         },
         Lang::Es => &EqWords {
             equipment: "Equipos",
@@ -189,6 +193,8 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             invoice: "Factura",
             all_machines: "Todas las máquinas",
             counter_empty: "Escriba al menos un contador.",
+            check_rows: "Algunas máquinas necesitan revisión: las demás se guardaron.",
+            all_readings: "Registrar todas las lecturas",
         },
         Lang::PtBr => &EqWords {
             equipment: "Equipamentos",
@@ -248,6 +254,8 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             invoice: "Fatura",
             all_machines: "Todas as máquinas",
             counter_empty: "Digite pelo menos um contador.",
+            check_rows: "Algumas máquinas precisam de atenção: as demais foram salvas.",
+            all_readings: "Informar todas as leituras",
         },
     }
 }
@@ -279,6 +287,95 @@ fn source_word(source: &str, lang: Lang) -> &'static str {
         ("agent", Lang::Es) => "Nuestro equipo",
         ("agent", Lang::PtBr) => "Nossa equipe",
         (_, _) => "Portal",
+    }
+}
+
+/// A counter's name in words.
+pub fn counter_name(c: &str, lang: Lang) -> &'static str {
+    let w = eq_words(lang);
+    match c {
+        "colour" => w.colour,
+        "scans" => w.scans,
+        _ => w.mono,
+    }
+}
+
+/// Why a typed count or a reading is refused, in the person's language.
+pub fn reading_error(e: &ReadingError, lang: Lang) -> String {
+    use ReadingError as R;
+    match (e, lang) {
+        (R::Empty(c), Lang::En) => format!("the {} counter is empty", counter_name(c, lang)),
+        (R::Empty(c), Lang::Es) => format!("el contador {} está vacío", counter_name(c, lang)),
+        (R::Empty(c), Lang::PtBr) => format!("o contador {} está vazio", counter_name(c, lang)),
+        (R::NotANumber(t), Lang::En) => format!("{t:?} is not a number of pages"),
+        (R::NotANumber(t), Lang::Es) => format!("«{t}» no es un número de páginas"),
+        (R::NotANumber(t), Lang::PtBr) => format!("“{t}” não é um número de páginas"),
+        (R::NotWhole(t), Lang::En) => format!("a counter is a whole number of pages, not {t:?}"),
+        (R::NotWhole(t), Lang::Es) => {
+            format!("un contador es un número entero de páginas, no «{t}»")
+        }
+        (R::NotWhole(t), Lang::PtBr) => {
+            format!("um contador é um número inteiro de páginas, não “{t}”")
+        }
+        (R::Negative(t), Lang::En) => format!("a counter cannot be negative ({t})"),
+        (R::Negative(t), Lang::Es) => format!("un contador no puede ser negativo ({t})"),
+        (R::Negative(t), Lang::PtBr) => format!("um contador não pode ser negativo ({t})"),
+        (R::TooLarge(t), Lang::En) => {
+            format!("{t} is more than any machine counts (at most {MAX_COUNT})")
+        }
+        (R::TooLarge(t), Lang::Es) => format!("{t} es más de lo que cuenta una máquina"),
+        (R::TooLarge(t), Lang::PtBr) => format!("{t} é mais do que uma máquina conta"),
+        (
+            R::BelowPrevious {
+                counter,
+                previous,
+                given,
+            },
+            _,
+        ) => {
+            let (name, given, previous) = (
+                counter_name(counter, lang),
+                count(*given, lang),
+                count(*previous, lang),
+            );
+            match lang {
+                Lang::En => format!(
+                    "{name}: {given} is below the previous reading of {previous}; a counter only goes up"
+                ),
+                Lang::Es => format!(
+                    "{name}: {given} es menor que la lectura anterior, {previous}; un contador solo sube"
+                ),
+                Lang::PtBr => format!(
+                    "{name}: {given} é menor que a leitura anterior, {previous}; um contador só aumenta"
+                ),
+            }
+        }
+        (R::NoCounter, _) => eq_words(lang).counter_empty.to_owned(),
+        (R::BeforePrevious, Lang::En) => "a reading cannot be dated before the previous one".into(),
+        (R::BeforePrevious, Lang::Es) => {
+            "una lectura no puede tener fecha anterior a la previa".into()
+        }
+        (R::BeforePrevious, Lang::PtBr) => {
+            "uma leitura não pode ter data anterior à anterior".into()
+        }
+    }
+}
+
+/// What a jump asks the person to confirm.
+pub fn jump_words(j: &Jump, lang: Lang) -> String {
+    let (name, pages, usual) = (
+        counter_name(j.counter.as_str(), lang),
+        count(j.pages, lang),
+        count(j.usual_limit, lang),
+    );
+    match lang {
+        Lang::En => format!("{name}: {pages} pages since the last reading, usually under {usual}"),
+        Lang::Es => {
+            format!("{name}: {pages} páginas desde la última lectura; lo usual es menos de {usual}")
+        }
+        Lang::PtBr => {
+            format!("{name}: {pages} páginas desde a última leitura; o normal é menos de {usual}")
+        }
     }
 }
 
@@ -445,7 +542,7 @@ pub fn typed(t: &TypedReading, lang: Lang) -> Result<Counts, String> {
         }
         parse_count(s, c)
             .map(Some)
-            .map_err(|e: ReadingError| format!("{name}: {e}"))
+            .map_err(|e: ReadingError| format!("{name}: {}", reading_error(&e, lang)))
     };
     let mono = one(&t.mono, Counter::Mono, w.mono)?;
     let colour = one(&t.colour, Counter::Colour, w.colour)?;

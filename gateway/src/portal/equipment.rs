@@ -301,7 +301,12 @@ pub async fn add_reading(
             return Err(answer(form, StatusCode::UNPROCESSABLE_ENTITY).await?);
         }
     };
-    let key = format!("portal:{}:{}", client.scope.contact_id, form.key);
+    let key = format!(
+        "portal:{}:{}:{:?}",
+        client.scope.contact_id,
+        form.key,
+        (counts.mono, counts.colour, counts.scans)
+    );
     let photo = form.photo.as_ref().map(|p| p.0.clone());
     let new = NewReading {
         machine_id: &m.id,
@@ -315,7 +320,7 @@ pub async fn add_reading(
         key: &key,
         confirmed,
     };
-    match record(&state.store, &state.ids, &new).await {
+    match record(&state.store, &state.ids, &new, client.lang).await {
         Ok(Checked::Stored(_)) => Ok(private(
             Redirect::to(&format!("/portal/machines/{}?saved=1", m.id)).into_response(),
         )),
@@ -454,4 +459,174 @@ pub async fn contract_pdf(
         return Err(not_found(&state, client.lang));
     };
     Ok(private(crate::kit::blobs::send(&state, &a).await))
+}
+
+/// One machine's row of the readings page.
+#[derive(Debug, Clone)]
+pub struct ReadingRowForm {
+    pub m: MachineView,
+    pub last: Option<ReadingRow>,
+    pub typed: TypedReading,
+    pub error: Option<String>,
+    pub confirm: Vec<String>,
+    pub saved: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/readings.html")]
+struct ReadingsPage {
+    l: Layout,
+    e: &'static EqWords,
+    rows: Vec<ReadingRowForm>,
+    key: String,
+    saved: usize,
+    problems: usize,
+}
+
+async fn readings_page(
+    state: &AppState,
+    client: &Client,
+    typed_in: &std::collections::HashMap<String, String>,
+    results: &std::collections::HashMap<String, Result<bool, (Option<String>, Vec<String>)>>,
+    key: String,
+) -> Result<ReadingsPage, Response> {
+    let e = eq_words(client.lang);
+    let machines = state
+        .store
+        .machines_for_client(&client.scope)
+        .await
+        .map_err(api)?;
+    let mut rows = Vec::with_capacity(machines.len());
+    for m in machines.iter().filter(|m| m.status != "removed") {
+        let last = state.store.meter_readings(&m.id, 1).await.map_err(api)?;
+        let result = results.get(&m.id);
+        let saved = matches!(result, Some(Ok(_)));
+        let field = |name: &str| {
+            if saved {
+                String::new()
+            } else {
+                typed_in
+                    .get(&format!("{name}-{}", m.id))
+                    .cloned()
+                    .unwrap_or_default()
+            }
+        };
+        let (error, confirm) = match result {
+            Some(Err((error, confirm))) => (error.clone(), confirm.clone()),
+            _ => (None, Vec::new()),
+        };
+        rows.push(ReadingRowForm {
+            m: machine_view(m, last.last(), client.lang),
+            last: history(&last, client.lang).into_iter().next(),
+            typed: TypedReading {
+                mono: field("mono"),
+                colour: field("colour"),
+                scans: field("scans"),
+            },
+            error,
+            confirm,
+            saved,
+        });
+    }
+    Ok(ReadingsPage {
+        l: Layout::client(state, client, e.readings.to_owned(), "equipment"),
+        e,
+        saved: results.values().filter(|r| r.is_ok()).count(),
+        problems: results.values().filter(|r| r.is_err()).count(),
+        rows,
+        key,
+    })
+}
+
+/// `GET /portal/readings`: every machine's counters in one form.
+pub async fn readings(State(state): State<AppState>, client: Client) -> PageResult {
+    let page = readings_page(
+        &state,
+        &client,
+        &Default::default(),
+        &Default::default(),
+        new_key(&state),
+    )
+    .await?;
+    Ok(private(render(&page)))
+}
+
+/// `POST /portal/readings`: each machine with a counter typed is checked and stored once
+/// (per form and machine); the page comes back with what was saved and what needs an
+/// answer, the rest of the typing kept.
+pub async fn add_readings(
+    State(state): State<AppState>,
+    client: Client,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let typed_in: std::collections::HashMap<String, String> = form.into_iter().collect();
+    let key = typed_in
+        .get("key")
+        .map(|k| k.trim().chars().take(64).collect::<String>())
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| new_key(&state));
+    let machines = state
+        .store
+        .machines_for_client(&client.scope)
+        .await
+        .map_err(api)?;
+    let mut results = std::collections::HashMap::new();
+    for m in &machines {
+        let get = |name: &str| {
+            typed_in
+                .get(&format!("{name}-{}", m.id))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let t = TypedReading {
+            mono: get("mono"),
+            colour: get("colour"),
+            scans: get("scans"),
+        };
+        if t.mono.trim().is_empty() && t.colour.trim().is_empty() && t.scans.trim().is_empty() {
+            continue;
+        }
+        let counts = match typed(&t, client.lang) {
+            Ok(c) => c,
+            Err(e) => {
+                results.insert(m.id.clone(), Err((Some(e), Vec::new())));
+                continue;
+            }
+        };
+        // The form, the machine and the counts: the same submission again is one reading,
+        // other counts typed into the same form are another.
+        let reading_key = format!(
+            "portal:{}:{key}:{}:{:?}",
+            client.scope.contact_id,
+            m.id,
+            (counts.mono, counts.colour, counts.scans)
+        );
+        let new = NewReading {
+            machine_id: &m.id,
+            day: today(&state),
+            mono: counts.mono,
+            colour: counts.colour,
+            scans: counts.scans,
+            source: "portal",
+            user_id: Some(&client.scope.user_id),
+            photo: None,
+            key: &reading_key,
+            confirmed: get("confirm") == "1",
+        };
+        let r = match record(&state.store, &state.ids, &new, client.lang).await {
+            Ok(Checked::Stored(_)) => Ok(true),
+            Ok(Checked::Duplicate(_)) => Ok(false),
+            Ok(Checked::Confirm(asks)) => Err((None, asks)),
+            Err(switchboard_core::Error::Invalid(msg)) => Err((Some(msg), Vec::new())),
+            Err(e) => return Err(api(e)),
+        };
+        results.insert(m.id.clone(), r);
+    }
+    let status = if results.values().any(Result::is_err) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = readings_page(&state, &client, &typed_in, &results, key).await?;
+    Ok(private((status, render(&page)).into_response()))
 }

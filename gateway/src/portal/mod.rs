@@ -192,6 +192,13 @@ pub fn table() -> Table {
             post(whatsapp::continue_on_whatsapp),
         ),
         r("GET", "/portal/machines", Client, get(equipment::list)),
+        r("GET", "/portal/readings", Client, get(equipment::readings)),
+        r(
+            "POST",
+            "/portal/readings",
+            Client,
+            post(equipment::add_readings),
+        ),
         r(
             "GET",
             "/portal/machines/{machine}",
