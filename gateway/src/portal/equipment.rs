@@ -461,6 +461,10 @@ pub async fn contract_pdf(
     Ok(private(crate::kit::blobs::send(&state, &a).await))
 }
 
+/// Each machine's outcome on the readings page: stored (or stored before), or its error
+/// and the questions to confirm.
+type RowResults = std::collections::HashMap<String, Result<bool, (Option<String>, Vec<String>)>>;
+
 /// One machine's row of the readings page.
 #[derive(Debug, Clone)]
 pub struct ReadingRowForm {
@@ -487,7 +491,7 @@ async fn readings_page(
     state: &AppState,
     client: &Client,
     typed_in: &std::collections::HashMap<String, String>,
-    results: &std::collections::HashMap<String, Result<bool, (Option<String>, Vec<String>)>>,
+    results: &RowResults,
     key: String,
 ) -> Result<ReadingsPage, Response> {
     let e = eq_words(client.lang);
