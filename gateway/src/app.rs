@@ -375,17 +375,25 @@ impl Application {
         // Every node's index follows article changes; the bot answers when enabled.
         let kb = state.open_kb().await?;
         let follower = tokio::spawn(kb.clone().follow(state.node.name.clone(), workers.clone()));
+        // The bot, when enabled, reads meter readings sent in words first (equipment).
         let bot = state.config.bot.enabled.then(|| {
-            tokio::spawn(
-                state
-                    .bot_worker(Arc::new(switchboard_bots::hook::KbBot {
-                        store: state.store.clone(),
-                        ids: state.ids.clone(),
-                        brains: kb.clone(),
-                        settings: kb.settings.clone(),
-                    }))
-                    .run(workers.clone()),
-            )
+            let kb_bot: Arc<dyn switchboard_core::bot::BotHook> =
+                Arc::new(switchboard_bots::hook::KbBot {
+                    store: state.store.clone(),
+                    ids: state.ids.clone(),
+                    brains: kb.clone(),
+                    settings: kb.settings.clone(),
+                });
+            let hook: Arc<dyn switchboard_core::bot::BotHook> = if state.config.portal.equipment {
+                Arc::new(crate::kit::equipment::ReadingsByMessage {
+                    inner: kb_bot,
+                    store: state.store.clone(),
+                    ids: state.ids.clone(),
+                })
+            } else {
+                kb_bot
+            };
+            tokio::spawn(state.bot_worker(hook).run(workers.clone()))
         });
         // Snoozes wake and SLA breaches are counted by the clock, every few seconds.
         let clockwork = tokio::spawn(

@@ -1286,3 +1286,121 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+/// A reading sent in words on WhatsApp: stored once (the same delivery again, and the
+/// same counts typed on the portal the same day, are the reading already stored) and
+/// answered in the client's words; one below the last is refused in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reading_sent_on_whatsapp_is_stored_once_and_answered() {
+    let graph = FakeGraph::start().await;
+    let server = whatsapp_server(
+        Backend::Embedded,
+        &graph,
+        &[("SWITCHBOARD_BOT__ENABLED", "true")],
+    )
+    .await;
+    let admin = server.add_user("ana@example.com", "admin");
+    let from = "5511955550000";
+    deliver(
+        &server,
+        &text_from(from, "wamid.r.0", "Oi, bom dia"),
+        Some(APP_SECRET),
+    )
+    .await;
+    let conv = only_conversation(&server, &admin).await;
+    let contact = conv["contact_id"].as_str().unwrap().to_owned();
+    let globex = crate::trust::company(&server, &admin, "Globex", &[&contact]).await;
+    let (ric, _, _) = crate::equipment::fleet(&server, &admin, &globex, &contact).await;
+    let (s, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/machines/{ric}/readings"),
+            &json!({"mono": 10_000, "date": "2025-12-31", "key": "base"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    // The greeting may have been handed to people; the bot answers this conversation again.
+    crate::inbox::sql(
+        &server,
+        "UPDATE conversations SET bot_active = 1 WHERE contact_id = $1",
+        &[&contact],
+    )
+    .await;
+    let sent_before = graph.sends().len();
+    let reading = text_from(from, "wamid.r.1", "Leitura da ric-1001: 12.345 páginas");
+    for _ in 0..2 {
+        let (s, _) = deliver(&server, &reading, Some(APP_SECRET)).await;
+        assert_eq!(s, 200);
+    }
+    let answer = wait_for(20, || async {
+        graph
+            .sends()
+            .iter()
+            .skip(sent_before)
+            .find(|s| {
+                s["text"]["body"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("RIC-1001"))
+            })
+            .cloned()
+    })
+    .await;
+    let text = answer["text"]["body"].as_str().unwrap();
+    assert!(
+        text.contains("Leitura salva") && text.contains("12.345"),
+        "{text}"
+    );
+    let readings = || async {
+        server
+            .get(&admin, &format!("/api/v1/machines/{ric}"))
+            .await
+            .1["readings"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let rs = readings().await;
+    assert_eq!(rs.len(), 2, "{rs:?}");
+    assert_eq!(rs[1]["source"], "whatsapp");
+    assert_eq!(rs[1]["mono"], 12_345);
+
+    // The same counts on the portal the same day: the reading already stored.
+    let mut b = crate::trust::client(&server, &contact, "ana@globex.example").await;
+    let (_, page) = b.get(&format!("/portal/machines/{ric}")).await;
+    let key = crate::tickets::form_key(&page);
+    let (s, _, to) = b
+        .post_multipart(
+            &format!("/portal/machines/{ric}/readings"),
+            &[("key", &key), ("mono", "12345")],
+            &[],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert!(to.unwrap().ends_with("saved=again"));
+    assert_eq!(readings().await.len(), 2);
+
+    // Below the last: refused in words, nothing stored.
+    let n = graph.sends().len();
+    deliver(
+        &server,
+        &text_from(from, "wamid.r.2", "leitura da RIC-1001 9.000"),
+        Some(APP_SECRET),
+    )
+    .await;
+    let refusal = wait_for(20, || async {
+        graph
+            .sends()
+            .iter()
+            .skip(n)
+            .find(|s| {
+                s["text"]["body"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("RIC-1001"))
+            })
+            .cloned()
+    })
+    .await;
+    let text = refusal["text"]["body"].as_str().unwrap();
+    assert!(text.contains("menor que a leitura anterior"), "{text}");
+    assert_eq!(readings().await.len(), 2);
+}

@@ -325,3 +325,166 @@ pub async fn close_now(
         .map_or(Lang::En, |m| Lang::from_tag(m.lang.html_tag()));
     Ok(close_periods(&state.store, &state.ids, &pattern, lang, today).await?)
 }
+
+/// Readings sent in words on WhatsApp or by mail ("leitura da E174M123456: 45.210",
+/// "reading for PAT-001 mono 45,210 colour 12,001"), read before the bot: a message that
+/// gives counts and names exactly one machine of the sender's company stores the reading
+/// (once per message; the same counts the same day from the portal too are one reading)
+/// and answers it; a refusal is answered in words; a jump to confirm goes to people. Any
+/// other message goes on to `inner` (the bot, which this runs in front of when the bot is
+/// enabled). Like the bot, this reads conversations no person has joined; in the others
+/// the desk enters what the client wrote.
+///
+/// Tests: e2e `equipment::a_reading_sent_on_whatsapp_or_by_mail_is_stored_once_and_answered`.
+#[derive(Debug)]
+pub struct ReadingsByMessage {
+    pub inner: std::sync::Arc<dyn switchboard_core::bot::BotHook>,
+    pub store: Store,
+    pub ids: Ids,
+}
+
+fn reading_reply(serial: &str, r: &MeterReading, again: bool, lang: Lang) -> String {
+    let w = crate::kit::machines::eq_words(lang);
+    let mut parts = Vec::new();
+    for (name, v) in [(w.mono, r.mono), (w.colour, r.colour), (w.scans, r.scans)] {
+        if let Some(v) = v {
+            parts.push(format!(
+                "{name} {}",
+                switchboard_portal::locale::count(v, lang)
+            ));
+        }
+    }
+    let counts = parts.join(", ");
+    match (lang, again) {
+        (Lang::En, false) => format!("Thank you! Reading saved for {serial}: {counts}."),
+        (Lang::En, true) => format!("That reading for {serial} was already saved: {counts}."),
+        (Lang::Es, false) => format!("¡Gracias! Lectura guardada para {serial}: {counts}."),
+        (Lang::Es, true) => format!("Esa lectura de {serial} ya estaba guardada: {counts}."),
+        (Lang::PtBr, false) => format!("Obrigado! Leitura salva para {serial}: {counts}."),
+        (Lang::PtBr, true) => format!("Essa leitura da {serial} já estava salva: {counts}."),
+    }
+}
+
+fn confirm_reply(serial: &str, asks: &[String], lang: Lang) -> String {
+    let asks = asks.join("; ");
+    match lang {
+        Lang::En => format!(
+            "The reading for {serial} is much more than usual ({asks}). Our team will check it with you."
+        ),
+        Lang::Es => format!(
+            "La lectura de {serial} es mucho más de lo usual ({asks}). Nuestro equipo la revisará con usted."
+        ),
+        Lang::PtBr => format!(
+            "A leitura da {serial} está bem acima do normal ({asks}). Nossa equipe vai conferir com você."
+        ),
+    }
+}
+
+/// The language of a reading in words: its own words first, then the contact's.
+fn reading_lang(text: &str, contact: Option<&str>) -> Lang {
+    let t = text.to_lowercase();
+    if t.contains("leitura") || t.contains("contador da") || t.contains("contador do") {
+        Lang::PtBr
+    } else if t.contains("lectura") {
+        Lang::Es
+    } else {
+        contact.map_or(Lang::En, Lang::from_tag)
+    }
+}
+
+impl ReadingsByMessage {
+    async fn reading(
+        &self,
+        input: &switchboard_core::bot::BotInput<'_>,
+    ) -> switchboard_core::Result<Option<switchboard_core::bot::BotDecision>> {
+        use switchboard_core::bot::{BotAnswer, BotDecision};
+        use switchboard_core::domain::{Channel, Handoff, RichContent, Tier};
+        let source = match input.message.channel {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Email => "email",
+            _ => return Ok(None),
+        };
+        let Some(said) = switchboard_portal::readings::said(&input.message.text) else {
+            return Ok(None);
+        };
+        let contact = &input.conversation.contact_id;
+        let Some(Some(company)) = self.store.contact_company(contact).await? else {
+            return Ok(None);
+        };
+        let machines = self.store.company_machines(&company).await?;
+        let known: Vec<switchboard_portal::machines::Known> = machines
+            .iter()
+            .map(|m| switchboard_portal::machines::Known {
+                id: m.id.clone(),
+                serial: m.serial.clone(),
+                asset_tag: m.asset_tag.clone(),
+            })
+            .collect();
+        let found = switchboard_portal::machines::named(&said.machine, &known);
+        let [one] = found.as_slice() else {
+            return Ok(None);
+        };
+        let (language, _) = self.store.contact_mail_preferences(contact).await?;
+        let lang = reading_lang(&input.message.text, language.as_deref());
+        let key = format!("{source}:{}", input.message.id);
+        let new = NewReading {
+            machine_id: &one.id,
+            // The day it is read here: a delayed delivery's own stamp may be days old.
+            day: self.ids.now_ms().div_euclid(86_400_000),
+            mono: said.counts.mono,
+            colour: said.counts.colour,
+            scans: said.counts.scans,
+            source,
+            user_id: None,
+            photo: None,
+            key: &key,
+            confirmed: false,
+        };
+        let answer = |text: String| BotAnswer {
+            text,
+            content: RichContent::default(),
+            confidence: 1.0,
+        };
+        let decision = match record(&self.store, &self.ids, &new, lang).await {
+            Ok(Checked::Stored(r)) => BotDecision {
+                answer: Some(answer(reading_reply(&one.serial, &r, false, lang))),
+                handoff: None,
+            },
+            Ok(Checked::Duplicate(r)) => BotDecision {
+                answer: Some(answer(reading_reply(&one.serial, &r, true, lang))),
+                handoff: None,
+            },
+            Ok(Checked::Confirm(asks)) => BotDecision {
+                answer: Some(answer(confirm_reply(&one.serial, &asks, lang))),
+                handoff: Some(Handoff {
+                    tier: Tier::N1,
+                    reason: format!(
+                        "meter reading of {} to confirm: {}",
+                        one.serial,
+                        asks.join("; ")
+                    ),
+                    summary: None,
+                }),
+            },
+            Err(switchboard_core::Error::Invalid(why)) => BotDecision {
+                answer: Some(answer(format!("{}: {why}", one.serial))),
+                handoff: None,
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(Some(decision))
+    }
+}
+
+#[async_trait::async_trait]
+impl switchboard_core::bot::BotHook for ReadingsByMessage {
+    async fn on_message(
+        &self,
+        input: &switchboard_core::bot::BotInput<'_>,
+    ) -> switchboard_core::Result<switchboard_core::bot::BotDecision> {
+        if let Some(d) = self.reading(input).await? {
+            return Ok(d);
+        }
+        self.inner.on_message(input).await
+    }
+}
