@@ -98,7 +98,7 @@ text_enum!(
     /// Structured content shown as a card inside a conversation.
     CardKind {
         Invoice => "invoice", Estimate => "estimate", Payment => "payment", Ticket => "ticket",
-        Survey => "survey"
+        Survey => "survey", Machine => "machine"
     }
 );
 
@@ -846,6 +846,29 @@ pub enum CardPayload {
         question: String,
         scale: u8,
     },
+    /// The machine a request is about, as the desk needs it at a glance.
+    Machine {
+        /// The machine's id: the card's subject.
+        id: String,
+        model: String,
+        serial: String,
+        #[serde(default)]
+        location: Option<String>,
+        /// `in_service`, `down`, `maintenance` or `removed`.
+        status: String,
+        /// What is asked: `failure`, `toner`, `support` or `reading`.
+        request: String,
+        /// The toner colours asked for.
+        #[serde(default)]
+        toner: Vec<String>,
+        #[serde(default)]
+        contract: Option<String>,
+        /// The last reading, as `YYYY-MM-DD: mono N, colour N`.
+        #[serde(default)]
+        last_reading: Option<String>,
+        /// The machine's requests still open, this one included.
+        open_requests: u32,
+    },
 }
 
 impl CardPayload {
@@ -856,6 +879,7 @@ impl CardPayload {
             CardPayload::Payment { .. } => CardKind::Payment,
             CardPayload::Ticket { .. } => CardKind::Ticket,
             CardPayload::Survey { .. } => CardKind::Survey,
+            CardPayload::Machine { .. } => CardKind::Machine,
         }
     }
 
@@ -866,7 +890,8 @@ impl CardPayload {
             | CardPayload::Estimate { id, .. }
             | CardPayload::Payment { id, .. }
             | CardPayload::Ticket { id, .. }
-            | CardPayload::Survey { id, .. } => id,
+            | CardPayload::Survey { id, .. }
+            | CardPayload::Machine { id, .. } => id,
         }
     }
 
@@ -897,6 +922,16 @@ impl CardPayload {
                     return Err(Error::invalid("survey scale must be 2 to 10"));
                 }
                 Ok(())
+            }
+            CardPayload::Machine {
+                model,
+                serial,
+                request,
+                ..
+            } => {
+                text("model", model)?;
+                text("serial", serial)?;
+                text("request", request)
             }
         }
     }

@@ -191,6 +191,20 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     await accessible(page, "portal readings");
     await shoot(page, "portal-readings");
 
+    // Toner from the machine's page: a ticket about the machine.
+    await page.goto(`${server.base}/portal/machines/${ricoh.id}`);
+    await page.locator("#request-service").click();
+    await page.waitForURL(/\/portal\/tickets\/new\?machine=/);
+    assert.equal(await page.locator("#machine").inputValue(), ricoh.id);
+    await page.getByLabel("Toner", { exact: true }).check();
+    await page.getByLabel("Preto", { exact: true }).check();
+    await page.getByLabel("Ciano", { exact: true }).check();
+    await page.locator("#message").fill("Acabou o toner preto e o ciano da expedição.");
+    await accessible(page, "portal toner request");
+    await shoot(page, "portal-request-toner", async () => { await page.locator("#machine-request").scrollIntoViewIfNeeded(); });
+    await page.locator("#send-ticket").click();
+    await page.waitForURL(/\/portal\/tickets\/\d+/);
+
     // The agent sees the client's reading on the machine's page.
     const agent = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), DESKTOP, { locale: "en-US" });
     contexts.push(agent);
@@ -207,6 +221,14 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     await a.locator("#readings tbody tr").first().filter({ hasText: "Portal" }).waitFor();
     await accessible(a, "agent machine");
     await shoot(a, "equipment-machine");
+    // The request's conversation shows the machine's card.
+    await a.locator("#machine-requests a").first().click();
+    await a.waitForURL(/\/conversations\/\d+/);
+    const card = a.locator(".card-kind", { hasText: "Open requests" });
+    await card.waitFor();
+    assert.ok(/Black, Cyan/.test(await card.textContent()), await card.textContent());
+    await accessible(a, "agent conversation with a machine card");
+    await shoot(a, "equipment-ticket-card", async () => { await card.scrollIntoViewIfNeeded(); });
     assert.deepEqual(errors, []);
   } finally {
     for (const c of contexts) await c.close();

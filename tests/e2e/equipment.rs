@@ -468,6 +468,74 @@ async fn clients_read_their_machines_and_enter_readings() {
         "stored once: {m}"
     );
 
+    // A toner request about RIC-1001 from its page: a ticket with the machine's card,
+    // counted against the contract; the same form again is one request.
+    let (s, page) = b.get(&format!("/portal/tickets/new?machine={ric}")).await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains(&format!("value=\"{ric}\" selected")),
+        "{page:.3000}"
+    );
+    let tkey = crate::tickets::form_key(&page);
+    let fields = [
+        ("key", tkey.as_str()),
+        ("machine", ric.as_str()),
+        ("request", "toner"),
+        ("toner", "black"),
+        ("toner", "cyan"),
+        ("subject", ""),
+        ("message", "Acabou o toner preto e o ciano."),
+    ];
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let (s, body, to) = b.post_multipart("/portal/tickets", &fields, &[]).await;
+        assert_eq!(s, 303, "{body:.500}");
+        numbers.push(to.unwrap());
+    }
+    assert_eq!(numbers[0], numbers[1], "one ticket");
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&server.database_url())
+        .await
+        .unwrap();
+    let cards: Vec<String> = sqlx::query_scalar("SELECT payload FROM cards WHERE kind = 'machine'")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    let card: Value = serde_json::from_str(&cards[0]).unwrap();
+    assert_eq!(card["serial"], "RIC-1001");
+    assert_eq!(card["request"], "toner");
+    assert_eq!(card["toner"], json!(["black", "cyan"]));
+    assert_eq!(card["contract"], "CT-77");
+    assert_eq!(card["open_requests"], 1);
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM machine_requests")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 1);
+    // Toner without a colour is refused.
+    let (_, page) = b.get("/portal/tickets/new").await;
+    let k2 = crate::tickets::form_key(&page);
+    let (s, _, _) = b
+        .post_multipart(
+            "/portal/tickets",
+            &[
+                ("key", &k2),
+                ("machine", &ric),
+                ("request", "toner"),
+                ("subject", "x"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(s, 422);
+    let (_, page) = b.get(&format!("/portal/machines/{ric}")).await;
+    assert!(page.contains("id=\"machine-requests\""), "{page:.3000}");
+    let (_, page) = b.get("/portal/contracts/CT-77").await;
+    assert!(page.contains("id=\"toner-this-period\""), "{page:.3000}");
+
     // The contract's page, then another company's client sees none of it.
     let (s, page) = b.get("/portal/contracts/CT-77").await;
     assert_eq!(s, 200);
@@ -507,4 +575,24 @@ async fn clients_read_their_machines_and_enter_readings() {
         3,
         "nothing stored for Gil"
     );
+    let (_, page) = g.get("/portal/tickets/new").await;
+    assert!(
+        !page.contains(&ric),
+        "Gil's form offers none of Ana's machines"
+    );
+    let gk = crate::tickets::form_key(&page);
+    let (s, _, _) = g
+        .post_multipart(
+            "/portal/tickets",
+            &[
+                ("key", &gk),
+                ("machine", &ric),
+                ("request", "failure"),
+                ("subject", "x"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(s, 422, "another company's machine is not Gil's to name");
+    assert_eq!(count().await, 1);
 }

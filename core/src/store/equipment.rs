@@ -440,3 +440,120 @@ impl Store {
         Ok(ReadingOutcome::Stored(stored))
     }
 }
+
+/// A request about a machine, with its ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineRequest {
+    pub ticket_id: String,
+    pub ticket_number: i64,
+    /// The ticket's conversation's number (the agents' page of it).
+    pub conversation_number: i64,
+    pub subject: String,
+    /// The ticket's conversation's status (`open`, `pending`, `snoozed`, `resolved`).
+    pub status: String,
+    /// `failure`, `toner`, `support` or `reading`.
+    pub kind: String,
+    pub toner: Vec<String>,
+    pub contract_id: Option<String>,
+    pub day: i64,
+}
+
+/// What may be asked about a machine.
+pub const REQUEST_KINDS: &[&str] = &["failure", "toner", "support", "reading"];
+/// The toner colours a request may name.
+pub const TONER_COLOURS: &[&str] = &["black", "cyan", "magenta", "yellow"];
+
+impl Store {
+    /// Links a ticket to the machine it is about (once per ticket: a form sent twice is
+    /// one request), with the contract the machine serves that day.
+    pub async fn add_machine_request(
+        &self,
+        ids: &Ids,
+        ticket_id: &str,
+        machine_id: &str,
+        kind: &str,
+        toner: &[String],
+        day: i64,
+    ) -> Result<()> {
+        if !REQUEST_KINDS.contains(&kind) {
+            return Err(Error::invalid(format!("unknown request {kind:?}")));
+        }
+        if let Some(c) = toner.iter().find(|c| !TONER_COLOURS.contains(&c.as_str())) {
+            return Err(Error::invalid(format!("unknown toner colour {c:?}")));
+        }
+        if kind == "toner" && toner.is_empty() {
+            return Err(Error::invalid("a toner request names its colours"));
+        }
+        let contract = self.contract_of_machine(machine_id, day).await?;
+        sqlx::query(
+            "INSERT INTO machine_requests (ticket_id, machine_id, kind, toner, contract_id, day, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (ticket_id) DO NOTHING",
+        )
+        .bind(ticket_id)
+        .bind(machine_id)
+        .bind(kind)
+        .bind(serde_json::to_string(toner)?)
+        .bind(contract.map(|c| c.id))
+        .bind(day)
+        .bind(ids.now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A machine's requests, newest first (after a scoped lookup of the machine).
+    pub async fn machine_requests(
+        &self,
+        machine_id: &str,
+        limit: i64,
+    ) -> Result<Vec<MachineRequest>> {
+        self.requests_where("r.machine_id = $1", machine_id, limit)
+            .await
+    }
+
+    /// A contract's requests from day `from` (toner is counted against the contract).
+    pub async fn contract_requests(
+        &self,
+        contract_id: &str,
+        from: i64,
+        limit: i64,
+    ) -> Result<Vec<MachineRequest>> {
+        let all = self
+            .requests_where("r.contract_id = $1", contract_id, limit)
+            .await?;
+        Ok(all.into_iter().filter(|r| r.day >= from).collect())
+    }
+
+    async fn requests_where(
+        &self,
+        condition: &str,
+        id: &str,
+        limit: i64,
+    ) -> Result<Vec<MachineRequest>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT r.ticket_id, t.number, c.number AS conversation_number, t.subject, c.status, r.kind, r.toner, r.contract_id, r.day \
+             FROM machine_requests r JOIN tickets t ON t.id = r.ticket_id JOIN conversations c ON c.id = t.conversation_id \
+             WHERE {condition} ORDER BY r.created_at DESC LIMIT $2"
+        )))
+        .bind(id)
+        .bind(limit.clamp(1, 1_000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let toner: String = r.try_get("toner")?;
+                Ok(MachineRequest {
+                    ticket_id: r.try_get("ticket_id")?,
+                    ticket_number: r.try_get("number")?,
+                    conversation_number: r.try_get("conversation_number")?,
+                    subject: r.try_get("subject")?,
+                    status: r.try_get("status")?,
+                    kind: r.try_get("kind")?,
+                    toner: serde_json::from_str(&toner)?,
+                    contract_id: r.try_get("contract_id")?,
+                    day: r.try_get("day")?,
+                })
+            })
+            .collect()
+    }
+}

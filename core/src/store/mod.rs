@@ -60,7 +60,8 @@ pub use contracts::{ClosedPeriod, Contract, ContractMachine, NewContract, Period
 pub use conversations::ConversationFilter;
 pub use email::{EmailCursor, EmailStatus};
 pub use equipment::{
-    MACHINE_STATUSES, Machine, MeterReading, NewMachine, NewReading, ReadingOutcome,
+    MACHINE_STATUSES, Machine, MachineRequest, MeterReading, NewMachine, NewReading, REQUEST_KINDS,
+    ReadingOutcome, TONER_COLOURS,
 };
 pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
@@ -186,6 +187,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         27,
         "contracts",
         include_str!("../../../migrations/0027_contracts.sql"),
+    ),
+    (
+        28,
+        "machine requests",
+        include_str!("../../../migrations/0028_machine_requests.sql"),
     ),
 ];
 

@@ -26,6 +26,7 @@ const SENSITIVE: &[&str] = &[
     "MeterReading",
     "Contract",
     "ClosedPeriod",
+    "MachineRequest",
 ];
 
 /// What a scoped reader takes: an agent's `Caller`, a client's `ClientScope`, or a

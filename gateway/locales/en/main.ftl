@@ -222,6 +222,7 @@ card-kind-estimate = Estimate
 card-kind-payment = Payment
 card-kind-ticket = Ticket
 card-kind-survey = Survey
+card-kind-machine = Machine
 card-kind-other = Card
 not-found-title = Not found
 not-found-body = This page does not exist, or you do not have access to it.

@@ -225,6 +225,7 @@ card-kind-estimate = Presupuesto
 card-kind-payment = Pago
 card-kind-ticket = Ticket
 card-kind-survey = Encuesta
+card-kind-machine = Máquina
 card-kind-other = Tarjeta
 not-found-title = No encontrado
 not-found-body = Esta página no existe o no tienes acceso a ella.

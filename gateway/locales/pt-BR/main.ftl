@@ -230,6 +230,7 @@ card-kind-estimate = Orçamento
 card-kind-payment = Pagamento
 card-kind-ticket = Ticket
 card-kind-survey = Pesquisa
+card-kind-machine = Máquina
 card-kind-other = Cartão
 not-found-title = Não encontrado
 not-found-body = Esta página não existe ou você não tem acesso a ela.

@@ -152,6 +152,7 @@ struct MachinePage {
     key: String,
     statuses: Vec<(&'static str, &'static str)>,
     can_write: bool,
+    requests: Vec<crate::kit::machines::RequestView>,
 }
 
 async fn machine_page(
@@ -179,7 +180,9 @@ async fn machine_page(
         .unwrap_or_default();
     let mut rows = history(&readings, lang);
     rows.truncate(24);
+    let requests = state.store.machine_requests(&m.id, 20).await?;
     Ok(MachinePage {
+        requests: crate::kit::machines::request_views(&requests, lang),
         p: Page::agent(
             state,
             agent,

@@ -488,3 +488,63 @@ impl switchboard_core::bot::BotHook for ReadingsByMessage {
         self.inner.on_message(input).await
     }
 }
+
+/// Links a new ticket to the machine it is about and shows the machine's card in the
+/// ticket's conversation (model, serial, location, contract, last reading, open requests,
+/// and what is asked). Sending the form again changes nothing.
+pub async fn link_request(
+    state: &crate::kit::AppState,
+    ticket: &switchboard_core::store::Ticket,
+    machine: &switchboard_core::store::Machine,
+    kind: &str,
+    toner: &[String],
+) -> switchboard_core::Result<()> {
+    use switchboard_core::domain::CardPayload;
+    use switchboard_core::realtime::Event;
+    let today = crate::kit::billing::today(state);
+    let store = &state.store;
+    store
+        .add_machine_request(&state.ids, &ticket.id, &machine.id, kind, toner, today)
+        .await?;
+    let contract = store.contract_of_machine(&machine.id, today).await?;
+    let last = store.meter_readings(&machine.id, 1).await?;
+    let last_reading = last.last().map(|r| {
+        let mut parts = vec![switchboard_portal::locale::iso_date(r.day)];
+        for (name, v) in [("mono", r.mono), ("colour", r.colour), ("scans", r.scans)] {
+            if let Some(v) = v {
+                parts.push(format!("{name} {v}"));
+            }
+        }
+        parts.join(" · ")
+    });
+    let open = store
+        .machine_requests(&machine.id, 1_000)
+        .await?
+        .iter()
+        .filter(|r| r.status != "resolved")
+        .count();
+    let payload = CardPayload::Machine {
+        id: machine.id.clone(),
+        model: machine.model.clone(),
+        serial: machine.serial.clone(),
+        location: machine.location.clone(),
+        status: machine.status.clone(),
+        request: kind.to_owned(),
+        toner: toner.to_vec(),
+        contract: contract.map(|c| c.number),
+        last_reading,
+        open_requests: u32::try_from(open).unwrap_or(u32::MAX),
+    };
+    let (card, fresh, scope) = store
+        .put_card(&state.ids, &ticket.conversation_id, payload)
+        .await?;
+    let event = if fresh {
+        Event::CardAdded { scope, card }
+    } else {
+        Event::CardUpdated { scope, card }
+    };
+    if let Err(e) = state.realtime.publish(&event).await {
+        tracing::debug!(error = %e, "realtime publish failed");
+    }
+    Ok(())
+}

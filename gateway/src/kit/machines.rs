@@ -69,6 +69,14 @@ pub struct EqWords {
     pub all_machines: &'static str,
     pub counter_empty: &'static str,
     pub check_rows: &'static str,
+    pub request: &'static str,
+    pub toner: &'static str,
+    pub open_requests: &'static str,
+    pub requests: &'static str,
+    pub which_machine: &'static str,
+    pub no_machine: &'static str,
+    pub toner_colours: &'static str,
+    pub request_service: &'static str,
     pub all_readings: &'static str,
 }
 
@@ -133,6 +141,14 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             all_machines: "All machines",
             counter_empty: "Type at least one counter.",
             check_rows: "Some machines need a look: the rest are saved.",
+            request: "Request",
+            toner: "Toner",
+            open_requests: "Open requests",
+            requests: "Requests",
+            which_machine: "Which machine?",
+            no_machine: "Not about a machine",
+            toner_colours: "Toner colours",
+            request_service: "Request service or toner",
             all_readings: "Enter all readings",
         },
         Lang::Es => &EqWords {
@@ -194,6 +210,14 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             all_machines: "Todas las máquinas",
             counter_empty: "Escriba al menos un contador.",
             check_rows: "Algunas máquinas necesitan revisión: las demás se guardaron.",
+            request: "Solicitud",
+            toner: "Tóner",
+            open_requests: "Solicitudes abiertas",
+            requests: "Solicitudes",
+            which_machine: "¿Qué máquina?",
+            no_machine: "No es sobre una máquina",
+            toner_colours: "Colores de tóner",
+            request_service: "Pedir servicio o tóner",
             all_readings: "Registrar todas las lecturas",
         },
         Lang::PtBr => &EqWords {
@@ -255,8 +279,54 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             all_machines: "Todas as máquinas",
             counter_empty: "Digite pelo menos um contador.",
             check_rows: "Algumas máquinas precisam de atenção: as demais foram salvas.",
+            request: "Solicitação",
+            toner: "Toner",
+            open_requests: "Solicitações abertas",
+            requests: "Solicitações",
+            which_machine: "Qual máquina?",
+            no_machine: "Não é sobre uma máquina",
+            toner_colours: "Cores de toner",
+            request_service: "Pedir assistência ou toner",
             all_readings: "Informar todas as leituras",
         },
+    }
+}
+
+/// The kinds of request about a machine, in the order the form offers them.
+pub const REQUESTS: [&str; 4] = ["failure", "toner", "support", "reading"];
+/// The toner colours a request may name.
+pub const TONERS: [&str; 4] = ["black", "cyan", "magenta", "yellow"];
+
+/// A kind of request in words.
+pub fn request_word(kind: &str, lang: Lang) -> &'static str {
+    match (kind, lang) {
+        ("failure", Lang::En) => "Failure",
+        ("failure", Lang::Es) => "Falla",
+        ("failure", Lang::PtBr) => "Defeito",
+        ("toner", Lang::Es) => "Tóner",
+        ("toner", _) => "Toner",
+        ("reading", Lang::En) => "Meter reading",
+        ("reading", Lang::Es) => "Lectura de contador",
+        ("reading", Lang::PtBr) => "Leitura de contador",
+        (_, Lang::En) => "Support",
+        (_, Lang::Es) => "Soporte",
+        (_, Lang::PtBr) => "Suporte",
+    }
+}
+
+/// A toner colour in words.
+pub fn toner_word(colour: &str, lang: Lang) -> &'static str {
+    match (colour, lang) {
+        ("cyan", Lang::PtBr) => "Ciano",
+        ("cyan", Lang::En) => "Cyan",
+        ("cyan", _) => "Cian",
+        ("magenta", _) => "Magenta",
+        ("yellow", Lang::En) => "Yellow",
+        ("yellow", Lang::Es) => "Amarillo",
+        ("yellow", Lang::PtBr) => "Amarelo",
+        (_, Lang::En) => "Black",
+        (_, Lang::Es) => "Negro",
+        (_, Lang::PtBr) => "Preto",
     }
 }
 
@@ -739,4 +809,38 @@ pub fn period_view(
         steps,
         invoice,
     }
+}
+
+/// A request about a machine, as its page lists it.
+#[derive(Debug, Clone)]
+pub struct RequestView {
+    pub number: i64,
+    pub conversation: i64,
+    pub subject: String,
+    pub status: String,
+    pub kind: &'static str,
+    pub toner: String,
+    pub day: String,
+}
+
+pub fn request_views(
+    list: &[switchboard_core::store::MachineRequest],
+    lang: Lang,
+) -> Vec<RequestView> {
+    list.iter()
+        .map(|r| RequestView {
+            number: r.ticket_number,
+            conversation: r.conversation_number,
+            subject: r.subject.clone(),
+            status: r.status.clone(),
+            kind: request_word(&r.kind, lang),
+            toner: r
+                .toner
+                .iter()
+                .map(|c| toner_word(c, lang))
+                .collect::<Vec<_>>()
+                .join(", "),
+            day: date(r.day, lang),
+        })
+        .collect()
 }

@@ -575,6 +575,53 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             None,
             vec![("Scale".to_owned(), format!("1–{scale}"))],
         ),
+        CardPayload::Machine {
+            model,
+            serial,
+            location,
+            status,
+            request,
+            toner,
+            contract,
+            last_reading,
+            open_requests,
+            ..
+        } => {
+            let w = crate::kit::machines::eq_words(lang);
+            let mut fields = vec![(w.serial.to_owned(), serial.clone())];
+            let mut add = |k: &str, v: &Option<String>| {
+                if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                    fields.push((k.to_owned(), v.clone()));
+                }
+            };
+            add(w.location, location);
+            add(w.contract, contract);
+            add(w.last_reading, last_reading);
+            fields.push((
+                w.request.to_owned(),
+                crate::kit::machines::request_word(request, lang).to_owned(),
+            ));
+            if !toner.is_empty() {
+                fields.push((
+                    w.toner.to_owned(),
+                    toner
+                        .iter()
+                        .map(|c| crate::kit::machines::toner_word(c, lang))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ));
+            }
+            fields.push((w.open_requests.to_owned(), open_requests.to_string()));
+            (
+                Some(model.clone()),
+                None,
+                Some((
+                    format!("machine-{status}"),
+                    crate::kit::machines::status_word(status, lang).to_owned(),
+                )),
+                fields,
+            )
+        }
     };
     CardView {
         id: card.id.clone(),

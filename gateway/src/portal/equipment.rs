@@ -109,6 +109,7 @@ struct MachinePage {
     readings: Vec<ReadingRow>,
     form: ReadingForm,
     notice: Option<&'static str>,
+    requests: Vec<crate::kit::machines::RequestView>,
 }
 
 async fn own(state: &AppState, client: &Client, id: &str) -> Result<Machine, Response> {
@@ -144,7 +145,9 @@ async fn machine_page(
         .map(|c| contract_view(&c, client.lang));
     let mut rows = history(&readings, client.lang);
     rows.truncate(24);
+    let requests = state.store.machine_requests(&m.id, 10).await.map_err(api)?;
     Ok(MachinePage {
+        requests: crate::kit::machines::request_views(&requests, client.lang),
         l: Layout::client(
             state,
             client,
@@ -371,6 +374,8 @@ struct ContractPage {
     c: ContractView,
     machines: Vec<(String, MachineView)>,
     periods: Vec<PeriodView>,
+    /// Toner asked for this period, per colour.
+    toner: String,
 }
 
 /// `GET /portal/contracts/{number}`: the terms, the machines and every closed period's
@@ -420,8 +425,12 @@ pub async fn contract(
         };
         periods.push(period_view(&p, &c, &serial, invoice, client.lang));
     }
+    let toner = toner_this_period(&state, &c, client.lang)
+        .await
+        .map_err(api)?;
     let e = eq_words(client.lang);
     let page = ContractPage {
+        toner,
         l: Layout::client(
             &state,
             &client,
@@ -633,4 +642,31 @@ pub async fn add_readings(
     };
     let page = readings_page(&state, &client, &typed_in, &results, key).await?;
     Ok(private((status, render(&page)).into_response()))
+}
+
+/// The toner asked for in the contract's current period, per colour ("Black 2, Cyan 1").
+pub async fn toner_this_period(
+    state: &AppState,
+    c: &switchboard_core::store::Contract,
+    lang: switchboard_portal::locale::Lang,
+) -> switchboard_core::Result<String> {
+    let every = crate::kit::equipment::every(c);
+    let today = today(state);
+    let Some(n) = switchboard_portal::overage::period_of(c.start_day, every, today) else {
+        return Ok(String::new());
+    };
+    let (from, _) = switchboard_portal::overage::period(c.start_day, every, n);
+    let requests = state.store.contract_requests(&c.id, from, 1_000).await?;
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for colour in requests.iter().flat_map(|r| r.toner.iter()) {
+        match counts.iter_mut().find(|(c, _)| *c == colour.as_str()) {
+            Some(entry) => entry.1 += 1,
+            None => counts.push((colour.as_str(), 1)),
+        }
+    }
+    Ok(counts
+        .iter()
+        .map(|(c, n)| format!("{} {n}", crate::kit::machines::toner_word(c, lang)))
+        .collect::<Vec<_>>()
+        .join(", "))
 }

@@ -258,6 +258,14 @@ struct NewPage {
     message: String,
     error: Option<String>,
     max_files: usize,
+    /// The company's machines `(id, label)`, the one chosen, what is asked, and the toner.
+    machines: Vec<(String, String)>,
+    machine: String,
+    request: String,
+    toner: Vec<String>,
+    e: &'static crate::kit::machines::EqWords,
+    requests: Vec<(&'static str, &'static str)>,
+    toners: Vec<(&'static str, &'static str)>,
 }
 
 fn form_key(state: &AppState) -> String {
@@ -269,9 +277,39 @@ fn new_page(
     client: &Client,
     form: &TicketForm,
     error: Option<String>,
+    machines: &[switchboard_core::store::Machine],
 ) -> NewPage {
+    use crate::kit::machines::{REQUESTS, TONERS, eq_words, request_word, toner_word};
     let w = support_words(client.lang);
     NewPage {
+        machines: machines
+            .iter()
+            .filter(|m| m.status != "removed")
+            .map(|m| {
+                let place = m
+                    .location
+                    .as_deref()
+                    .map(|l| format!(" · {l}"))
+                    .unwrap_or_default();
+                (m.id.clone(), format!("{} · {}{place}", m.model, m.serial))
+            })
+            .collect(),
+        machine: form.machine.clone(),
+        request: if form.request.is_empty() {
+            "failure".into()
+        } else {
+            form.request.clone()
+        },
+        toner: form.toner.clone(),
+        e: eq_words(client.lang),
+        requests: REQUESTS
+            .iter()
+            .map(|r| (*r, request_word(r, client.lang)))
+            .collect(),
+        toners: TONERS
+            .iter()
+            .map(|t| (*t, toner_word(t, client.lang)))
+            .collect(),
         l: Layout::client(state, client, w.new_title.to_owned(), "support"),
         s: w,
         key: if form.key.is_empty() {
@@ -288,9 +326,32 @@ fn new_page(
 }
 
 /// `GET /portal/tickets/new`.
-pub async fn new_form(State(state): State<AppState>, client: Client) -> PageResult {
-    let page = new_page(&state, &client, &TicketForm::default(), None);
+pub async fn new_form(
+    State(state): State<AppState>,
+    client: Client,
+    Query(q): Query<NewQuery>,
+) -> PageResult {
+    let machines = state
+        .store
+        .machines_for_client(&client.scope)
+        .await
+        .map_err(api)?;
+    let form = TicketForm {
+        machine: q
+            .machine
+            .filter(|id| machines.iter().any(|m| &m.id == id))
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    let page = new_page(&state, &client, &form, None, &machines);
     Ok(private(render(&page)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewQuery {
+    /// The machine the request is about (its page's "Request service").
+    #[serde(default)]
+    machine: Option<String>,
 }
 
 /// What a ticket form sent.
@@ -301,6 +362,10 @@ pub struct TicketForm {
     pub category: String,
     pub message: String,
     pub files: Vec<Attachment>,
+    /// The machine it is about (one of the company's), what is asked, and the toner.
+    pub machine: String,
+    pub request: String,
+    pub toner: Vec<String>,
 }
 
 /// Reads a ticket form: its text fields, and its files stored as they stream in. A file
@@ -332,6 +397,7 @@ async fn read_form(
                 }
                 if let Some(why) = subject_missing
                     && form.subject.trim().is_empty()
+                    && form.machine.is_empty()
                 {
                     return Err(why.to_owned());
                 }
@@ -346,6 +412,14 @@ async fn read_form(
                         return Err(format!("{file_name}: not stored; try again"));
                     }
                     Err(e) => return Err(format!("{file_name}: {e}")),
+                }
+            }
+            "machine" | "request" | "toner" => {
+                let text = field.text().await.map_err(|e| e.body_text())?;
+                match name.as_str() {
+                    "machine" => form.machine = text.trim().to_owned(),
+                    "request" => form.request = text.trim().to_owned(),
+                    _ => form.toner.push(text.trim().to_owned()),
                 }
             }
             "key" | "subject" | "category" | "message" => {
@@ -388,13 +462,49 @@ pub async fn create(
 ) -> PageResult {
     let w = support_words(client.lang);
     let mut form = TicketForm::default();
+    let machines = state
+        .store
+        .machines_for_client(&client.scope)
+        .await
+        .map_err(api)?;
     let refuse = |form: &TicketForm, error: String| {
-        let page = new_page(&state, &client, form, Some(error));
+        let page = new_page(&state, &client, form, Some(error), &machines);
         private((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
     };
     if let Err(e) = read_form(&state, multipart, &mut form, Some(w.subject_missing)).await {
         return Err(refuse(&form, e));
     }
+    // A request about a machine: one of the company's, a known kind, toner colours named.
+    let machine = if form.machine.is_empty() {
+        None
+    } else {
+        let e = crate::kit::machines::eq_words(client.lang);
+        let Some(m) = machines.iter().find(|m| m.id == form.machine) else {
+            return Err(refuse(&form, e.which_machine.to_owned()));
+        };
+        if !crate::kit::machines::REQUESTS.contains(&form.request.as_str()) {
+            form.request = "support".into();
+        }
+        form.toner
+            .retain(|c| crate::kit::machines::TONERS.contains(&c.as_str()));
+        form.toner.dedup();
+        if form.request == "toner" && form.toner.is_empty() {
+            return Err(refuse(&form, e.toner_colours.to_owned()));
+        }
+        if form.request != "toner" {
+            form.toner.clear();
+        }
+        if form.subject.trim().is_empty() {
+            form.subject = format!(
+                "{} · {} {}",
+                crate::kit::machines::request_word(&form.request, client.lang),
+                m.model,
+                m.serial
+            );
+        }
+        form.category = "equipment".into();
+        Some(m.clone())
+    };
     if form.subject.trim().is_empty() {
         return Err(refuse(&form, w.subject_missing.to_owned()));
     }
@@ -428,6 +538,11 @@ pub async fn create(
             return Err(refuse(&form, w.not_sent.to_owned()));
         }
     };
+    if let Some(m) = machine {
+        crate::kit::equipment::link_request(&state, &ticket, &m, &form.request, &form.toner)
+            .await
+            .map_err(api)?;
+    }
     Ok(private(
         Redirect::to(&format!("/portal/tickets/{}?opened=1", ticket.number)).into_response(),
     ))
