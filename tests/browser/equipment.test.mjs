@@ -9,52 +9,15 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deflateSync } from "node:zlib";
-import { accessible, DESKTOP, freePort, launch, PHONE, Server, shoot, signIn, until } from "./lib.mjs";
+import { accessible, DESKTOP, freePort, launch, PHONE, png, Server, shoot, signIn, until } from "./lib.mjs";
 
 /** A PNG of a copier's counter screen: dark digits on a light panel. */
 function counterPhoto(width = 320, height = 160) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
+  return png(width, height, (x, y) => {
+    const digit = y > 50 && y < 110 && x > 30 && x < 290 && (x % 40 < 8 || y % 30 < 6) ? 60 : 0;
+    const v = 225 - digit;
+    return [v - 10, v, v - 30];
   });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type), data]);
-    const sum = Buffer.alloc(4);
-    sum.writeUInt32BE(crc(body));
-    return Buffer.concat([len, body, sum]);
-  };
-  const rows = [];
-  for (let y = 0; y < height; y++) {
-    const row = Buffer.alloc(1 + width * 3);
-    for (let x = 0; x < width; x++) {
-      const digit = y > 50 && y < 110 && x > 30 && x < 290 && (x % 40 < 8 || y % 30 < 6) ? 60 : 0;
-      const v = 225 - digit;
-      row.writeUInt8(v - 10, 1 + x * 3);
-      row.writeUInt8(v, 2 + x * 3);
-      row.writeUInt8(v - 30, 3 + x * 3);
-    }
-    rows.push(row);
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.writeUInt8(8, 8);
-  ihdr.writeUInt8(2, 9);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(Buffer.concat(rows))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 const iso = (d) => d.toISOString().slice(0, 10);

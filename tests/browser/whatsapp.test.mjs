@@ -12,8 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deflateSync } from "node:zlib";
-import { accessible, DESKTOP, freePort, launch, Server, shoot, signIn, until } from "./lib.mjs";
+import { accessible, DESKTOP, freePort, launch, png, Server, shoot, signIn, until } from "./lib.mjs";
 
 const PNID = "1122334455667";
 const SECRET = "browser-whatsapp-app-secret";
@@ -21,48 +20,12 @@ const CUSTOMER = "5511987654321";
 
 /** A PNG of a copier's smeared test page: grey stripes on white. */
 function photo(width = 360, height = 240) {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
+  return png(width, height, (x, y) => {
+    const smear = x < 60 ? 90 + ((x * 7 + y * 3) % 60) : 0;
+    const line = y % 24 < 3 && x > 80 && x < width - 40 ? 110 : 0;
+    const v = Math.max(0, 250 - smear - line);
+    return [v, v, Math.min(255, v + 4)];
   });
-  const crc = (buf) => {
-    let c = 0xffffffff;
-    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type), data]);
-    const sum = Buffer.alloc(4);
-    sum.writeUInt32BE(crc(body));
-    return Buffer.concat([len, body, sum]);
-  };
-  const rows = [];
-  for (let y = 0; y < height; y++) {
-    const row = Buffer.alloc(1 + width * 3);
-    for (let x = 0; x < width; x++) {
-      const smear = x < 60 ? 90 + ((x * 7 + y * 3) % 60) : 0;
-      const line = y % 24 < 3 && x > 80 && x < width - 40 ? 110 : 0;
-      const v = Math.max(0, 250 - smear - line);
-      row.writeUInt8(v, 1 + x * 3);
-      row.writeUInt8(v, 2 + x * 3);
-      row.writeUInt8(Math.min(255, v + 4), 3 + x * 3);
-    }
-    rows.push(row);
-  }
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.writeUInt8(8, 8);
-  ihdr.writeUInt8(2, 9);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", ihdr),
-    chunk("IDAT", deflateSync(Buffer.concat(rows))),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 /** The Graph API's part this test needs: media info and bytes, sends, templates. */

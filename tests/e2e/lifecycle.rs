@@ -170,9 +170,9 @@ async fn demo_seeds_and_serves() {
         .json()
         .await
         .unwrap();
-    // Maria's and João's chats, and Carlos on WhatsApp.
+    // Maria's and João's chats, Carlos on WhatsApp, and the fleet's two other clients.
     let conversations = body["conversations"].as_array().unwrap();
-    assert_eq!(conversations.len(), 3, "{body}");
+    assert_eq!(conversations.len(), 5, "{body}");
     assert!(
         conversations.iter().any(|c| c["channel"] == "whatsapp"),
         "{body}"
@@ -199,14 +199,30 @@ async fn demo_seeds_and_serves() {
         .json()
         .await
         .unwrap();
-    let statuses: Vec<&str> = invoices["documents"]
-        .as_array()
-        .unwrap()
+    let documents = invoices["documents"].as_array().unwrap();
+    let statuses: Vec<&str> = documents
         .iter()
+        .filter(|d| d["currency"] == "EUR")
         .map(|d| d["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses.len(), 2, "{invoices}");
     assert!(statuses.contains(&"paid"), "{invoices}");
+    // The fleet: 30 machines, and every ended month of its contracts billed as a draft.
+    let machines: serde_json::Value = http
+        .get(format!("http://127.0.0.1:{port}/api/v1/machines"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(machines["machines"].as_array().unwrap().len(), 30);
+    let overage = documents
+        .iter()
+        .filter(|d| d["currency"] == "BRL" && d["status"] == "draft")
+        .count();
+    assert!(overage >= 12, "{invoices}");
     let page = http
         .get(format!("http://127.0.0.1:{port}/chat"))
         .send()

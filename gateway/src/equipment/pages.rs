@@ -19,8 +19,8 @@ use crate::kit::billing::today;
 use crate::kit::equipment::{Checked, record};
 use crate::kit::error::ApiError;
 use crate::kit::machines::{
-    Chart, ContractView, EqWords, MachineView, ReadingRow, TypedReading, chart, contract_view,
-    eq_words, history, machine_view, status_word, typed,
+    Chart, ContractView, EqWords, MachineView, ReadingRow, Saved, TypedReading, chart,
+    contract_view, eq_words, history, machine_view, status_word, typed,
 };
 use crate::kit::page::{Page, WebError, render};
 use crate::kit::session::WebAgent;
@@ -209,12 +209,6 @@ async fn machine_page(
     })
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct Saved {
-    #[serde(default)]
-    saved: Option<String>,
-}
-
 /// `GET /equipment/machines/{machine}`.
 pub async fn show(
     State(state): State<AppState>,
@@ -222,12 +216,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(q): Query<Saved>,
 ) -> Result<Response, WebError> {
-    let e = eq_words(lang(&agent));
-    let notice = match q.saved.as_deref() {
-        Some("1") => Some(e.stored),
-        Some("again") => Some(e.duplicate),
-        _ => None,
-    };
+    let notice = q.notice(eq_words(lang(&agent)));
     let page = machine_page(
         &state,
         &agent,

@@ -844,3 +844,21 @@ pub fn request_views(
         })
         .collect()
 }
+
+/// The `?saved=` a machine page is sent back to after a reading.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Saved {
+    #[serde(default)]
+    saved: Option<String>,
+}
+
+impl Saved {
+    /// What the page says: stored, or stored before.
+    pub fn notice(&self, e: &'static EqWords) -> Option<&'static str> {
+        match self.saved.as_deref() {
+            Some("1") => Some(e.stored),
+            Some("again") => Some(e.duplicate),
+            _ => None,
+        }
+    }
+}

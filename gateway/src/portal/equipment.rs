@@ -19,7 +19,6 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::TryStreamExt;
-use serde::Deserialize;
 use switchboard_core::domain::Attachment;
 use switchboard_core::store::{Machine, NewReading};
 use tokio_util::io::StreamReader;
@@ -30,7 +29,7 @@ use crate::kit::billing::today;
 use crate::kit::equipment::{Checked, record};
 use crate::kit::error::ApiError;
 use crate::kit::machines::{
-    Chart, ContractView, EqWords, MachineView, PeriodView, ReadingRow, TypedReading, chart,
+    Chart, ContractView, EqWords, MachineView, PeriodView, ReadingRow, Saved, TypedReading, chart,
     contract_view, eq_words, history, machine_view, period_view, typed,
 };
 use crate::kit::page::render;
@@ -112,6 +111,23 @@ struct MachinePage {
     requests: Vec<crate::kit::machines::RequestView>,
 }
 
+/// One of the client's company's contracts, by its number; another's is "not found".
+async fn own_contract(
+    state: &AppState,
+    client: &Client,
+    number: &str,
+) -> Result<switchboard_core::store::Contract, Response> {
+    match state
+        .store
+        .contract_for_client_by_number(&client.scope, number)
+        .await
+    {
+        Ok(c) => Ok(c),
+        Err(switchboard_core::Error::NotFound(_)) => Err(not_found(state, client.lang)),
+        Err(e) => Err(api(e)),
+    }
+}
+
 async fn own(state: &AppState, client: &Client, id: &str) -> Result<Machine, Response> {
     match state.store.machine_for_client(&client.scope, id).await {
         Ok(m) => Ok(m),
@@ -164,12 +180,6 @@ async fn machine_page(
     })
 }
 
-#[derive(Debug, Deserialize)]
-pub struct Saved {
-    #[serde(default)]
-    saved: Option<String>,
-}
-
 /// `GET /portal/machines/{id}`.
 pub async fn show(
     State(state): State<AppState>,
@@ -178,12 +188,7 @@ pub async fn show(
     Query(q): Query<Saved>,
 ) -> PageResult {
     let m = own(&state, &client, &id).await?;
-    let e = eq_words(client.lang);
-    let notice = match q.saved.as_deref() {
-        Some("1") => Some(e.stored),
-        Some("again") => Some(e.duplicate),
-        _ => None,
-    };
+    let notice = q.notice(eq_words(client.lang));
     let form = ReadingForm {
         key: new_key(&state),
         ..Default::default()
@@ -385,15 +390,7 @@ pub async fn contract(
     client: Client,
     Path(id): Path<String>,
 ) -> PageResult {
-    let c = match state
-        .store
-        .contract_for_client_by_number(&client.scope, &id)
-        .await
-    {
-        Ok(c) => c,
-        Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
-        Err(e) => return Err(api(e)),
-    };
+    let c = own_contract(&state, &client, &id).await?;
     let mine = state
         .store
         .machines_for_client(&client.scope)
@@ -451,15 +448,7 @@ pub async fn contract_pdf(
     client: Client,
     Path(id): Path<String>,
 ) -> PageResult {
-    let c = match state
-        .store
-        .contract_for_client_by_number(&client.scope, &id)
-        .await
-    {
-        Ok(c) => c,
-        Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
-        Err(e) => return Err(api(e)),
-    };
+    let c = own_contract(&state, &client, &id).await?;
     let Some(a) = c
         .document
         .as_deref()
