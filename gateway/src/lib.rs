@@ -13,7 +13,7 @@
 //! (the widget socket: origin check, per-address socket cap, visitor id check, per-socket
 //! rate limit, agents' names, business hours) and `webchat/attachments.rs` (the widget's
 //! uploads and downloads), the agent pages (`inbox/`, `account/`, `admin/`, `billing/`,
-//! `kb/`; `kit/blobs.rs` serves every stored file), `kit/error.rs` (the API's error codes),
+//! `equipment/`, `kb/`; `kit/blobs.rs` serves every stored file), `kit/error.rs` (the API's error codes),
 //! `cli/mod.rs` (one module per command group) and `cli/demo.rs`.
 //!
 //! **Architecture Invariant:** business rules live in `core` or a channel crate; the

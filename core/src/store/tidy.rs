@@ -56,6 +56,16 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "a machine's readings, after a scoped lookup of the machine",
     ),
     (
+        "equipment.rs",
+        "machine_requests",
+        "a machine's requests, after a scoped lookup of the machine",
+    ),
+    (
+        "equipment.rs",
+        "contract_requests",
+        "a contract's requests, after a scoped lookup of the contract",
+    ),
+    (
         "contracts.rs",
         "add_contract",
         "a writer (an admin); returns what it stored",
