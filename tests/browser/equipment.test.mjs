@@ -190,6 +190,9 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     const card = a.locator(".card-kind", { hasText: "Open requests" });
     await card.waitFor();
     assert.ok(/Black, Cyan/.test(await card.textContent()), await card.textContent());
+    // The contact panel lists the company's machines.
+    await a.locator("#side-machines a", { hasText: "E174M123456" }).waitFor();
+    assert.equal(await a.locator("#side-machines li").count(), 3);
     await accessible(a, "agent conversation with a machine card");
     await shoot(a, "equipment-ticket-card", async () => { await card.scrollIntoViewIfNeeded(); });
     assert.deepEqual(errors, []);

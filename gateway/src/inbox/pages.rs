@@ -558,6 +558,8 @@ pub struct ConvView {
     suggested_for: Option<String>,
     /// A WhatsApp conversation's reply window and, once it has closed, the templates.
     wa: Option<WaPane>,
+    /// The company's machines the agent may see: id, model and serial, status, its word.
+    machines: Vec<(String, String, String, &'static str)>,
 }
 
 /// What the composer shows of WhatsApp's 24-hour window.
@@ -632,8 +634,25 @@ async fn conv_view(
     let thread = thread_of(state, agent, c, &who, now).await?;
     let (suggestions, suggested_for) = suggestions(state, &thread).await;
     let wa = wa_pane(state, c, now).await?;
+    let machines = match &c.company_id {
+        Some(company) => {
+            let lang = switchboard_portal::locale::Lang::from_tag(t.lang());
+            state
+                .store
+                .machines_for_agent(&agent.caller, Some(company), 8)
+                .await?
+                .into_iter()
+                .map(|m| {
+                    let word = crate::kit::machines::status_word(&m.status, lang);
+                    (m.id, format!("{} · {}", m.model, m.serial), m.status, word)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let conv = ConvView {
         wa,
+        machines,
         number: c.number,
         id: c.id.clone(),
         version: c.version,
