@@ -596,3 +596,57 @@ async fn clients_read_their_machines_and_enter_readings() {
     assert_eq!(s, 422, "another company's machine is not Gil's to name");
     assert_eq!(count().await, 1);
 }
+
+/// A reading sent by mail: the same reader as WhatsApp's, stored once with `email` as its
+/// source and answered by mail in the client's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_sent_by_mail_is_stored_and_answered_by_mail() {
+    let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) =
+        crate::mail::server_for(&mail, Backend::Embedded, "[bot]\nenabled = true\n").await;
+    let from = "ana@globex.example";
+    crate::trust::writes_in(
+        &mail,
+        &server,
+        &admin,
+        from,
+        "r0@globex.example",
+        "",
+        "Bom dia, sou a Ana.",
+    )
+    .await;
+    let (_, ana) = crate::trust::conversation_with(&server, &admin, "Bom dia, sou a Ana.").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let (ric, _, _) = fleet(&server, &admin, &globex, &ana).await;
+    let base = json!({"mono": 10_000, "date": "2025-12-31", "key": "base"});
+    assert_eq!(reading(&server, &admin, &ric, base).await.0, 201);
+    crate::inbox::sql(
+        &server,
+        "UPDATE conversations SET bot_active = 1 WHERE contact_id = $1",
+        &[&ana],
+    )
+    .await;
+    crate::trust::writes_in(
+        &mail,
+        &server,
+        &admin,
+        from,
+        "r1@globex.example",
+        "",
+        "Leitura da RIC-1001: 12.345",
+    )
+    .await;
+    crate::support::eventually(30, || async {
+        let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
+        m["readings"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2 && r[1]["source"] == "email" && r[1]["mono"] == 12_345)
+    })
+    .await;
+    crate::support::eventually(30, || async {
+        mail.captured_for(from)
+            .iter()
+            .any(|(m, _)| m.full_text.contains("Leitura salva para RIC-1001"))
+    })
+    .await;
+}

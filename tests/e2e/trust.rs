@@ -13,7 +13,7 @@ const DOC: &str = r#"{"lines":[{"description":"Toner","quantity_milli":1000,"uni
 
 /// A customer's mail to the support mailbox (threaded under `in_reply_to` if given, with
 /// `cc` named in its Cc); returns once the server has stored it.
-async fn writes_in(
+pub(crate) async fn writes_in(
     mail: &MailServer,
     server: &Server,
     admin: &str,
@@ -49,7 +49,11 @@ async fn all_text(server: &Server, admin: &str) -> String {
 }
 
 /// The conversation (and its contact) in which `text` was written.
-async fn conversation_with(server: &Server, admin: &str, text: &str) -> (String, String) {
+pub(crate) async fn conversation_with(
+    server: &Server,
+    admin: &str,
+    text: &str,
+) -> (String, String) {
     for c in server.conversations(admin).await {
         let id = c["id"].as_str().unwrap().to_owned();
         if server
