@@ -211,8 +211,8 @@ impl Store {
         self.contract(&id).await
     }
 
-    /// A contract by id (the period job, workers); people read `contract_for_client` or
-    /// `contract_for_agent`.
+    /// A contract by id (the period job, workers); people read
+    /// `contract_for_client_by_number` or `contract_for_agent`.
     pub async fn contract(&self, id: &str) -> Result<Contract> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM contracts WHERE id = $1"
@@ -261,15 +261,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(contract).collect()
-    }
-
-    /// One of the client's company's contracts; another's is not found.
-    pub async fn contract_for_client(&self, scope: &ClientScope, id: &str) -> Result<Contract> {
-        let c = self.contract(id).await?;
-        if scope.company_id.as_deref() != Some(c.company_id.as_str()) {
-            return Err(Error::not_found(format!("contract {id}")));
-        }
-        Ok(c)
     }
 
     /// One of the client's company's contracts by its number (the portal's address).
@@ -474,6 +465,31 @@ impl Store {
                 super::equipment::READING_COLUMNS
             )))
             .bind(up_to_day);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.push(super::equipment::reading(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest reading of each of these machines (the lists' "last reading"), in one
+    /// query per 500 machines.
+    pub async fn last_readings(&self, machine_ids: &[String]) -> Result<Vec<super::MeterReading>> {
+        let mut out = Vec::new();
+        for chunk in machine_ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM meter_readings r WHERE machine_id IN ({list}) AND NOT EXISTS \
+                 (SELECT 1 FROM meter_readings n WHERE n.machine_id = r.machine_id AND \
+                  (n.day > r.day OR (n.day = r.day AND (n.created_at > r.created_at OR (n.created_at = r.created_at AND n.id > r.id)))))",
+                super::equipment::READING_COLUMNS
+            )));
             for id in chunk {
                 q = q.bind(id);
             }

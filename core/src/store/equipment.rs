@@ -302,18 +302,40 @@ impl Store {
         company_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Machine>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {MACHINE_COLUMNS} FROM machines WHERE ($1 = '' OR company_id = $1) ORDER BY company_id, location, model, serial LIMIT $2"
+        use crate::domain::Role;
+        // The caller's companies in the query itself, so the limit counts only what it may see.
+        let mut companies: Vec<&str> = match caller.role {
+            Role::Admin | Role::Supervisor | Role::Support => Vec::new(),
+            Role::Coordinator => caller.companies.iter().map(String::as_str).collect(),
+            Role::ClientUser | Role::ClientAdmin => return Ok(Vec::new()),
+        };
+        let scoped = !companies.is_empty() || caller.role == Role::Coordinator;
+        if let Some(c) = company_id {
+            if scoped && !companies.contains(&c) {
+                return Ok(Vec::new());
+            }
+            companies = vec![c];
+        } else if scoped && companies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let condition = if companies.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            let list = (2..companies.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!("company_id IN ({list})")
+        };
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MACHINE_COLUMNS} FROM machines WHERE {condition} ORDER BY company_id, location, model, serial LIMIT $1"
         )))
-        .bind(company_id.unwrap_or(""))
-        .bind(limit.clamp(1, 10_000))
-        .fetch_all(&self.pool)
-        .await?;
-        let all = rows.iter().map(machine).collect::<Result<Vec<_>>>()?;
-        Ok(all
-            .into_iter()
-            .filter(|m| caller.may_see_company(&m.company_id))
-            .collect())
+        .bind(limit.clamp(1, 10_000));
+        for c in companies {
+            q = q.bind(c);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(machine).collect()
     }
 
     /// A company's machines (the message readers match a serial or tag against them).

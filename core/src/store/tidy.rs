@@ -87,6 +87,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "a contract's periods, after a scoped lookup of the contract",
     ),
     ("contracts.rs", "readings_of_machines", "the period job"),
+    (
+        "contracts.rs",
+        "last_readings",
+        "the machine lists, after a scoped lookup of the machines",
+    ),
     ("contracts.rs", "close_period", "the period job, a write"),
     (
         "attachments.rs",

@@ -107,8 +107,14 @@ async fn a_period_is_billed_once_however_often_it_is_closed(env: Env) {
 
     // Scopes: the client's own company only; a coordinator its companies only.
     assert!(s.contracts_for_client(&gil).await.unwrap().is_empty());
-    assert!(s.contract_for_client(&gil, &c.id).await.is_err());
-    assert_eq!(s.contract_for_client(&ana, &c.id).await.unwrap().id, c.id);
+    assert!(s.contract_for_client_by_number(&gil, "CT-1").await.is_err());
+    assert_eq!(
+        s.contract_for_client_by_number(&ana, "CT-1")
+            .await
+            .unwrap()
+            .id,
+        c.id
+    );
     let coord = caller(Role::Coordinator, &[&globex]);
     assert!(s.contract_for_agent(&coord, &c.id).await.is_err());
     assert!(
@@ -122,6 +128,17 @@ async fn a_period_is_billed_once_however_often_it_is_closed(env: Env) {
     assert_eq!(
         seen.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
         vec![other.id.as_str()]
+    );
+    // The limit counts only what the caller may see: Globex's one machine sorts after
+    // Acme's two, and a coordinator of Globex still gets it with a limit of one.
+    let seen = s.machines_for_agent(&coord, None, 1).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].id, other.id);
+    assert!(
+        s.machines_for_agent(&coord, Some(&acme), 100)
+            .await
+            .unwrap()
+            .is_empty()
     );
     let admin = caller(Role::Admin, &[]);
     assert_eq!(

@@ -196,4 +196,14 @@ async fn machines_stay_in_their_company_and_readings_are_stored_once(env: Env) {
     let all = s.meter_readings(&a.id, 100).await.unwrap();
     let days: Vec<i64> = all.iter().map(|r| r.day).collect();
     assert_eq!(days, vec![100, 130, 140], "oldest first");
+    // Each machine's latest, in one query; a machine never read has none.
+    let last = s
+        .last_readings(&[a.id.clone(), g.id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(
+        (last[0].machine_id.as_str(), last[0].day),
+        (a.id.as_str(), 140)
+    );
 }

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_core::domain::Role;
 use switchboard_core::store::{
-    Contract, Machine, MeterReading, NewContract, NewMachine, NewReading,
+    Contract, Machine, MeterReading, NewContract, NewMachine, NewReading, ReadingOutcome,
 };
 use switchboard_portal::locale::{iso_date, parse_date};
 use switchboard_portal::overage::Terms;
@@ -29,7 +29,7 @@ use switchboard_portal::readings::{Counter, parse_count};
 use crate::kit::AppState;
 use crate::kit::api::{Agent, body, require};
 use crate::kit::billing::today;
-use crate::kit::equipment::{Checked, close_now, record};
+use crate::kit::equipment::{close_now, record};
 use crate::kit::error::ApiError;
 
 type Reply = Result<(StatusCode, Json<Value>), ApiError>;
@@ -77,6 +77,15 @@ fn contract_json(c: &Contract) -> Value {
         "end_date": c.end_day.map(iso_date),
         "read_before": c.read_before,
         "document": c.document.is_some(),
+    })
+}
+
+fn slot_json(s: &switchboard_core::store::ContractMachine) -> Value {
+    json!({
+        "machine_id": s.machine_id,
+        "slot": s.slot,
+        "from_date": iso_date(s.from_day),
+        "to_date": s.to_day.map(iso_date),
     })
 }
 
@@ -320,9 +329,9 @@ pub async fn add_reading(
     )
     .await?
     {
-        Checked::Stored(r) => Ok((StatusCode::CREATED, Json(reading_json(&r)))),
-        Checked::Duplicate(r) => Ok((StatusCode::OK, Json(reading_json(&r)))),
-        Checked::Confirm(asks) => Err(ApiError::Conflict(format!(
+        ReadingOutcome::Stored(r) => Ok((StatusCode::CREATED, Json(reading_json(&r)))),
+        ReadingOutcome::Duplicate(r) => Ok((StatusCode::OK, Json(reading_json(&r)))),
+        ReadingOutcome::Confirm(asks) => Err(ApiError::Conflict(format!(
             "confirm: {} (send again with confirmed: true)",
             asks.join("; ")
         ))),
@@ -432,12 +441,7 @@ pub async fn show_contract(
         StatusCode::OK,
         Json(json!({
             "contract": contract_json(&c),
-            "machines": slots.iter().map(|s| json!({
-                "machine_id": s.machine_id,
-                "slot": s.slot,
-                "from_date": iso_date(s.from_day),
-                "to_date": s.to_day.map(iso_date),
-            })).collect::<Vec<_>>(),
+            "machines": slots.iter().map(slot_json).collect::<Vec<_>>(),
             "periods": periods.iter().map(|p| json!({
                 "n": p.n,
                 "from_date": iso_date(p.from_day),
@@ -468,12 +472,7 @@ pub async fn attach(
     let slots = state.store.contract_machines(&c.id).await?;
     Ok((
         StatusCode::OK,
-        Json(json!({ "machines": slots.iter().map(|s| json!({
-            "machine_id": s.machine_id,
-            "slot": s.slot,
-            "from_date": iso_date(s.from_day),
-            "to_date": s.to_day.map(iso_date),
-        })).collect::<Vec<_>>() })),
+        Json(json!({ "machines": slots.iter().map(slot_json).collect::<Vec<_>>() })),
     ))
 }
 

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use switchboard_core::domain::Role;
-use switchboard_core::store::NewReading;
+use switchboard_core::store::{NewReading, ReadingOutcome};
 use switchboard_portal::locale::Lang;
 
 use crate::kit::AppState;
 use crate::kit::billing::today;
-use crate::kit::equipment::{Checked, record};
+use crate::kit::equipment::record;
 use crate::kit::error::ApiError;
 use crate::kit::machines::{
     Chart, ContractView, EqWords, MachineView, ReadingRow, Saved, TypedReading, chart,
@@ -67,11 +67,11 @@ async fn list_page(
         .machines_for_agent(&agent.caller, company_filter, 1_000)
         .await?;
     let companies = state.store.companies_for(&agent.caller).await?;
+    let last = crate::kit::machines::last_readings(&state.store, &machines).await?;
     let mut rows = Vec::with_capacity(machines.len());
     for m in &machines {
-        let last = state.store.meter_readings(&m.id, 1).await?;
         rows.push(Row {
-            m: machine_view(m, last.last(), lang),
+            m: machine_view(m, last.get(&m.id), lang),
             company: companies
                 .iter()
                 .find(|(id, _)| *id == m.company_id)
@@ -303,13 +303,13 @@ pub async fn add_reading(
         confirmed: f.confirm == "1",
     };
     match record(&state.store, &state.ids, &new, lang).await {
-        Ok(Checked::Stored(_)) => {
+        Ok(ReadingOutcome::Stored(_)) => {
             Ok(Redirect::to(&format!("/equipment/machines/{}?saved=1", m.id)).into_response())
         }
-        Ok(Checked::Duplicate(_)) => {
+        Ok(ReadingOutcome::Duplicate(_)) => {
             Ok(Redirect::to(&format!("/equipment/machines/{}?saved=again", m.id)).into_response())
         }
-        Ok(Checked::Confirm(asks)) => again(&state, &agent, &id, t, None, asks).await,
+        Ok(ReadingOutcome::Confirm(asks)) => again(&state, &agent, &id, t, None, asks).await,
         Err(switchboard_core::Error::Invalid(msg)) => {
             again(&state, &agent, &id, t, Some(msg), vec![]).await
         }

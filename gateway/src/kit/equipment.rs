@@ -261,19 +261,15 @@ async fn load(store: &Store, c: &Contract, today: i64) -> switchboard_core::Resu
             .or_default()
             .push(reading(&r));
     }
-    let mut serials = HashMap::new();
-    for id in &machine_ids {
-        let m = store.machine(id).await?;
-        serials.insert(id.clone(), m.serial);
-    }
+    // A contract's machines are its company's: their serials in one query.
+    let serials = store
+        .company_machines(&c.company_id)
+        .await?
+        .into_iter()
+        .filter(|m| machine_ids.binary_search(&m.id).is_ok())
+        .map(|m| (m.id, m.serial))
+        .collect();
     Ok((attached, readings, serials))
-}
-
-/// What the person is told when a reading is refused or must be confirmed.
-pub enum Checked {
-    Stored(MeterReading),
-    Duplicate(MeterReading),
-    Confirm(Vec<String>),
 }
 
 /// Checks a reading against the machine's history with the rules of `readings::check`
@@ -283,14 +279,14 @@ pub async fn record(
     ids: &Ids,
     new: &NewReading<'_>,
     lang: Lang,
-) -> switchboard_core::Result<Checked> {
+) -> switchboard_core::Result<ReadingOutcome> {
     let counts = Counts {
         mono: new.mono,
         colour: new.colour,
         scans: new.scans,
     };
     let day = new.day;
-    let outcome = store
+    store
         .record_reading(ids, new, move |history| {
             let past: Vec<Reading> = history.iter().map(reading).collect();
             let average = monthly_average(&past);
@@ -301,12 +297,7 @@ pub async fn record(
                 .map(|j| crate::kit::machines::jump_words(j, lang))
                 .collect())
         })
-        .await?;
-    Ok(match outcome {
-        ReadingOutcome::Stored(r) => Checked::Stored(r),
-        ReadingOutcome::Duplicate(r) => Checked::Duplicate(r),
-        ReadingOutcome::Confirm(asks) => Checked::Confirm(asks),
-    })
+        .await
 }
 
 /// The period job with this deployment's invoice numbering and language (the first
@@ -446,15 +437,15 @@ impl ReadingsByMessage {
             confidence: 1.0,
         };
         let decision = match record(&self.store, &self.ids, &new, lang).await {
-            Ok(Checked::Stored(r)) => BotDecision {
+            Ok(ReadingOutcome::Stored(r)) => BotDecision {
                 answer: Some(answer(reading_reply(&one.serial, &r, false, lang))),
                 handoff: None,
             },
-            Ok(Checked::Duplicate(r)) => BotDecision {
+            Ok(ReadingOutcome::Duplicate(r)) => BotDecision {
                 answer: Some(answer(reading_reply(&one.serial, &r, true, lang))),
                 handoff: None,
             },
-            Ok(Checked::Confirm(asks)) => BotDecision {
+            Ok(ReadingOutcome::Confirm(asks)) => BotDecision {
                 answer: Some(answer(confirm_reply(&one.serial, &asks, lang))),
                 handoff: Some(Handoff {
                     tier: Tier::N1,

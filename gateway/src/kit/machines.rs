@@ -862,3 +862,17 @@ impl Saved {
         }
     }
 }
+
+/// Each machine's latest reading, by machine id, in one query.
+pub async fn last_readings(
+    store: &switchboard_core::store::Store,
+    machines: &[Machine],
+) -> switchboard_core::Result<std::collections::HashMap<String, MeterReading>> {
+    let ids: Vec<String> = machines.iter().map(|m| m.id.clone()).collect();
+    Ok(store
+        .last_readings(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.machine_id.clone(), r))
+        .collect())
+}

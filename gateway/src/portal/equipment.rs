@@ -20,13 +20,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::TryStreamExt;
 use switchboard_core::domain::Attachment;
-use switchboard_core::store::{Machine, NewReading};
+use switchboard_core::store::{Machine, NewReading, ReadingOutcome};
 use tokio_util::io::StreamReader;
 
 use super::{Client, Layout, not_found, private};
 use crate::kit::AppState;
 use crate::kit::billing::today;
-use crate::kit::equipment::{Checked, record};
+use crate::kit::equipment::record;
 use crate::kit::error::ApiError;
 use crate::kit::machines::{
     Chart, ContractView, EqWords, MachineView, PeriodView, ReadingRow, Saved, TypedReading, chart,
@@ -63,11 +63,13 @@ pub async fn list(State(state): State<AppState>, client: Client) -> PageResult {
         .machines_for_client(&client.scope)
         .await
         .map_err(api)?;
-    let mut views = Vec::with_capacity(machines.len());
-    for m in &machines {
-        let last = state.store.meter_readings(&m.id, 1).await.map_err(api)?;
-        views.push(machine_view(m, last.last(), client.lang));
-    }
+    let last = crate::kit::machines::last_readings(&state.store, &machines)
+        .await
+        .map_err(api)?;
+    let views = machines
+        .iter()
+        .map(|m| machine_view(m, last.get(&m.id), client.lang))
+        .collect();
     let contracts = state
         .store
         .contracts_for_client(&client.scope)
@@ -329,13 +331,13 @@ pub async fn add_reading(
         confirmed,
     };
     match record(&state.store, &state.ids, &new, client.lang).await {
-        Ok(Checked::Stored(_)) => Ok(private(
+        Ok(ReadingOutcome::Stored(_)) => Ok(private(
             Redirect::to(&format!("/portal/machines/{}?saved=1", m.id)).into_response(),
         )),
-        Ok(Checked::Duplicate(_)) => Ok(private(
+        Ok(ReadingOutcome::Duplicate(_)) => Ok(private(
             Redirect::to(&format!("/portal/machines/{}?saved=again", m.id)).into_response(),
         )),
-        Ok(Checked::Confirm(asks)) => {
+        Ok(ReadingOutcome::Confirm(asks)) => {
             form.confirm = asks;
             Err(answer(form, StatusCode::OK).await?)
         }
@@ -498,9 +500,15 @@ async fn readings_page(
         .machines_for_client(&client.scope)
         .await
         .map_err(api)?;
+    let latest = crate::kit::machines::last_readings(&state.store, &machines)
+        .await
+        .map_err(api)?;
     let mut rows = Vec::with_capacity(machines.len());
     for m in machines.iter().filter(|m| m.status != "removed") {
-        let last = state.store.meter_readings(&m.id, 1).await.map_err(api)?;
+        let last = latest
+            .get(&m.id)
+            .map(std::slice::from_ref)
+            .unwrap_or_default();
         let result = results.get(&m.id);
         let saved = matches!(result, Some(Ok(_)));
         let field = |name: &str| {
@@ -519,7 +527,7 @@ async fn readings_page(
         };
         rows.push(ReadingRowForm {
             m: machine_view(m, last.last(), client.lang),
-            last: history(&last, client.lang).into_iter().next(),
+            last: history(last, client.lang).into_iter().next(),
             typed: TypedReading {
                 mono: field("mono"),
                 colour: field("colour"),
@@ -616,9 +624,9 @@ pub async fn add_readings(
             confirmed: get("confirm") == "1",
         };
         let r = match record(&state.store, &state.ids, &new, client.lang).await {
-            Ok(Checked::Stored(_)) => Ok(true),
-            Ok(Checked::Duplicate(_)) => Ok(false),
-            Ok(Checked::Confirm(asks)) => Err((None, asks)),
+            Ok(ReadingOutcome::Stored(_)) => Ok(true),
+            Ok(ReadingOutcome::Duplicate(_)) => Ok(false),
+            Ok(ReadingOutcome::Confirm(asks)) => Err((None, asks)),
             Err(switchboard_core::Error::Invalid(msg)) => Err((Some(msg), Vec::new())),
             Err(e) => return Err(api(e)),
         };
