@@ -91,14 +91,14 @@ text_enum!(
 text_enum!(
     Role {
         Support => "support", Coordinator => "coordinator", Supervisor => "supervisor", Admin => "admin",
-        ClientUser => "client_user", ClientAdmin => "client_admin"
+        Technician => "technician", ClientUser => "client_user", ClientAdmin => "client_admin"
     }
 );
 text_enum!(
     /// Structured content shown as a card inside a conversation.
     CardKind {
         Invoice => "invoice", Estimate => "estimate", Payment => "payment", Ticket => "ticket",
-        Survey => "survey", Machine => "machine"
+        Survey => "survey", Machine => "machine", Visit => "visit"
     }
 );
 
@@ -106,12 +106,15 @@ impl Role {
     pub fn is_agent(self) -> bool {
         matches!(
             self,
-            Role::Support | Role::Coordinator | Role::Supervisor | Role::Admin
+            Role::Support | Role::Coordinator | Role::Supervisor | Role::Admin | Role::Technician
         )
     }
     /// Whether this role may write into conversations (supervisors only read).
     pub fn can_reply(self) -> bool {
-        matches!(self, Role::Support | Role::Coordinator | Role::Admin)
+        matches!(
+            self,
+            Role::Support | Role::Coordinator | Role::Admin | Role::Technician
+        )
     }
 }
 
@@ -869,6 +872,26 @@ pub enum CardPayload {
         /// The machine's requests still open, this one included.
         open_requests: u32,
     },
+    /// A technician's visit to a machine, as the client and the desk follow it.
+    Visit {
+        /// The visit's id: the card's subject.
+        id: String,
+        number: i64,
+        /// The machine, as `model · serial`.
+        machine: String,
+        technician: String,
+        /// The window, as instants (epoch milliseconds).
+        window_from: i64,
+        window_to: i64,
+        /// `scheduled`, `on_site`, `done` or `cancelled`.
+        status: String,
+        /// The window in the business's local time, as people read it.
+        #[serde(default)]
+        when: String,
+        /// A report PDF is kept.
+        #[serde(default)]
+        report: bool,
+    },
 }
 
 impl CardPayload {
@@ -880,6 +903,7 @@ impl CardPayload {
             CardPayload::Ticket { .. } => CardKind::Ticket,
             CardPayload::Survey { .. } => CardKind::Survey,
             CardPayload::Machine { .. } => CardKind::Machine,
+            CardPayload::Visit { .. } => CardKind::Visit,
         }
     }
 
@@ -891,7 +915,8 @@ impl CardPayload {
             | CardPayload::Payment { id, .. }
             | CardPayload::Ticket { id, .. }
             | CardPayload::Survey { id, .. }
-            | CardPayload::Machine { id, .. } => id,
+            | CardPayload::Machine { id, .. }
+            | CardPayload::Visit { id, .. } => id,
         }
     }
 
@@ -932,6 +957,22 @@ impl CardPayload {
                 text("model", model)?;
                 text("serial", serial)?;
                 text("request", request)
+            }
+            CardPayload::Visit {
+                machine,
+                technician,
+                status,
+                window_from,
+                window_to,
+                ..
+            } => {
+                text("machine", machine)?;
+                text("technician", technician)?;
+                text("status", status)?;
+                if window_to <= window_from {
+                    return Err(Error::invalid("a visit's window ends after it starts"));
+                }
+                Ok(())
             }
         }
     }

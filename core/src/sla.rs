@@ -110,6 +110,31 @@ impl BusinessCalendar {
         Some(self.tz.to_datetime(ts).date())
     }
 
+    /// The instant of `minute` after local midnight of day `day` (days since 1970-01-01,
+    /// a local date): a visit's window as booked.
+    pub fn local_instant(&self, day: i64, minute: u16) -> Option<i64> {
+        let date = Timestamp::from_second(day.checked_mul(86_400)?)
+            .ok()?
+            .to_zoned(TimeZone::UTC)
+            .date();
+        self.instant(date, minute)
+    }
+
+    /// The local day (days since 1970-01-01) and minute after its midnight of an instant.
+    pub fn local_day_minute(&self, at_ms: i64) -> Option<(i64, u16)> {
+        let ts = Timestamp::from_millisecond(at_ms).ok()?;
+        let dt = self.tz.to_datetime(ts);
+        let day = dt
+            .date()
+            .to_zoned(TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_second()
+            .div_euclid(86_400);
+        let minute = u16::try_from(i32::from(dt.hour()) * 60 + i32::from(dt.minute())).ok()?;
+        Some((day, minute))
+    }
+
     /// The instant a local date starts (its first existing minute).
     pub fn start_of(&self, date: Date) -> Option<i64> {
         self.instant(date, 0)
@@ -432,6 +457,22 @@ mod tests {
 
     fn office(tz: &str) -> BusinessCalendar {
         BusinessCalendar::weekdays(tz, 9 * 60, 18 * 60).unwrap()
+    }
+
+    #[test]
+    fn local_days_and_minutes_round_trip_in_the_business_zone() {
+        let cal = office("America/Sao_Paulo");
+        // 2026-12-02 is day 20,789; 09:30 in São Paulo (UTC−3) is 12:30 UTC.
+        let ms = cal.local_instant(20_789, 570).unwrap();
+        assert_eq!(ms, at(&cal, "2026-12-02T09:30"));
+        assert_eq!(ms % 86_400_000, (12 * 60 + 30) * 60_000);
+        assert_eq!(cal.local_day_minute(ms), Some((20_789, 570)));
+        // 23:00 local is the next day in UTC, still the same local day.
+        let late = cal.local_instant(20_789, 23 * 60).unwrap();
+        assert_eq!(cal.local_day_minute(late), Some((20_789, 23 * 60)));
+        // The end of the day is the next one's midnight.
+        let end = cal.local_instant(20_789, DAY_MINUTES).unwrap();
+        assert_eq!(cal.local_day_minute(end), Some((20_790, 0)));
     }
 
     #[test]

@@ -796,7 +796,7 @@ impl Workflow {
             .map_err(|_| hidden())?;
         let visible = match caller.role {
             Role::Admin | Role::Supervisor => true,
-            Role::Coordinator => {
+            Role::Coordinator | Role::Technician => {
                 let company: Option<String> =
                     sqlx::query_scalar("SELECT company_id FROM contacts WHERE id = $1")
                         .bind(&id)

@@ -416,15 +416,21 @@ impl Application {
                             if let Err(e) = state.store.purge_expired_sessions(state.ids.now_ms(), &limits).await {
                                 tracing::warn!(error = %e, "expired sessions not purged");
                             }
-                            // Once an hour: contract periods that ended are billed (once,
-                            // whichever node gets there first), and files nothing refers
-                            // to, a week after they came, are collected.
+                            // Once an hour: contract periods that ended are billed and
+                            // readings due are reminded (each once, whichever node gets
+                            // there first), and files nothing refers to, a week after they
+                            // came, are collected.
                             if ticks.is_multiple_of(6) {
                                 let today = crate::kit::billing::today(&state);
                                 match crate::kit::equipment::close_now(&state, today).await {
                                     Ok(r) if r.periods > 0 => tracing::info!(periods = r.periods, invoices = r.invoices, "contract periods closed"),
                                     Ok(_) => {}
                                     Err(e) => tracing::warn!(error = %e, "contract periods not closed"),
+                                }
+                                match crate::kit::reminders::remind_readings(&state, today).await {
+                                    Ok(r) if r.whatsapp + r.email > 0 => tracing::info!(whatsapp = r.whatsapp, email = r.email, "reading reminders sent"),
+                                    Ok(_) => {}
+                                    Err(e) => tracing::warn!(error = %e, "reading reminders not sent"),
                                 }
                                 let before = state.ids.now_ms() - UNREFERENCED_BLOB_GRACE_MS;
                                 match state.store.collect_blobs(state.blobs.as_ref(), before).await {

@@ -470,6 +470,10 @@ pub struct WhatsappConfig {
     /// The approved template an invoice goes as once the window has closed: `{{1}}` its
     /// number, `{{2}}` the amount, `{{3}}` the due date, `{{4}}` the portal page.
     pub invoice_template: String,
+    /// The approved template a reminder that meter readings are due goes as once the
+    /// window has closed: `{{1}}` the contract's number, `{{2}}` the day they are due by,
+    /// `{{3}}` the portal's readings page.
+    pub reading_template: String,
 }
 
 impl Default for WhatsappConfig {
@@ -504,6 +508,7 @@ impl Default for WhatsappConfig {
             media_attempts: 5,
             status_template: "request_status".into(),
             invoice_template: "invoice_issued".into(),
+            reading_template: "reading_due".into(),
         }
     }
 }

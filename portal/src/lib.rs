@@ -12,4 +12,5 @@ pub mod readings;
 pub mod status;
 pub mod stripe;
 pub mod totals;
+pub mod visits;
 pub mod zip;

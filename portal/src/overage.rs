@@ -85,6 +85,49 @@ pub fn period_of(start: i64, every: Period, day: i64) -> Option<i64> {
     Some(n)
 }
 
+/// Days before the reading day a reminder may go.
+pub const REMIND_AHEAD: i64 = 3;
+/// A reading this many days before the reading day still counts for it.
+pub const READING_SLACK: i64 = 7;
+
+/// A period whose readings a client is to be reminded of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadingDue {
+    /// The period's number.
+    pub n: i64,
+    /// The day the counters are to be read (`read_before` days before the period ends).
+    pub by: i64,
+    /// The period's end (exclusive).
+    pub ends: i64,
+}
+
+/// Whether `today` falls in a period's reminder span: from [`REMIND_AHEAD`] days before
+/// its reading day until the period ends. `read_before` is the contract's; a contract
+/// that has ended, or not yet begun, reminds of nothing.
+pub fn reading_due(
+    start: i64,
+    every: Period,
+    end: Option<i64>,
+    read_before: i64,
+    today: i64,
+) -> Option<ReadingDue> {
+    if end.is_some_and(|e| today >= e) {
+        return None;
+    }
+    let n = period_of(start, every, today)?;
+    let (_, mut ends) = period(start, every, n);
+    if let Some(e) = end {
+        ends = ends.min(e);
+    }
+    let by = ends - read_before.clamp(0, 60);
+    (today >= by - REMIND_AHEAD && today < ends).then_some(ReadingDue { n, by, ends })
+}
+
+/// Whether a machine still needs reading for a reading day, given its last reading's day.
+pub fn needs_reading(last: Option<i64>, by: i64) -> bool {
+    last.is_none_or(|day| day < by - READING_SLACK)
+}
+
 /// One counter's copies in a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Used {
@@ -292,6 +335,43 @@ pub fn invoice_lines(steps: &[Step], tax_rate_bp: u32) -> Vec<Line> {
 mod tests {
     use super::*;
     use crate::totals::{Rounding, totals};
+
+    #[test]
+    fn reminders_fall_a_few_days_before_the_reading_day_until_the_period_ends() {
+        let d = |y, m, dd| day_of(y, m, dd);
+        let start = d(2026, 1, 1);
+        // Monthly, read 3 days before the end: November's reading day is 28 November.
+        let due = |today| reading_due(start, Period::Monthly, None, 3, today);
+        assert_eq!(due(d(2026, 11, 24)), None);
+        assert_eq!(
+            due(d(2026, 11, 25)),
+            Some(ReadingDue {
+                n: 10,
+                by: d(2026, 11, 28),
+                ends: d(2026, 12, 1)
+            })
+        );
+        assert_eq!(due(d(2026, 11, 30)).map(|r| r.n), Some(10));
+        assert_eq!(due(d(2026, 12, 1)), None);
+        // Before the start, after the end: nothing.
+        assert_eq!(due(d(2025, 12, 30)), None);
+        assert_eq!(
+            reading_due(start, Period::Monthly, Some(d(2026, 6, 1)), 3, d(2026, 6, 2)),
+            None
+        );
+        // A contract ending mid-period reminds before its own end.
+        assert_eq!(
+            reading_due(start, Period::Quarterly, Some(d(2026, 2, 15)), 0, d(2026, 2, 12))
+                .map(|r| r.ends),
+            Some(d(2026, 2, 15))
+        );
+        // A reading in the week before the reading day counts; an older one does not.
+        let by = d(2026, 11, 28);
+        assert!(needs_reading(None, by));
+        assert!(needs_reading(Some(by - 8), by));
+        assert!(!needs_reading(Some(by - 7), by));
+        assert!(!needs_reading(Some(by + 1), by));
+    }
 
     #[test]
     fn calendar_periods_keep_to_the_start_day() {

@@ -529,19 +529,26 @@ fn fill(c: Color) -> Fill {
 pub fn render(d: &PdfInvoice<'_>) -> Result<Vec<u8>, PdfError> {
     let fonts = Fonts::get()?;
     let pages = layout(fonts, d);
-    let mut pdf = Pdf::new();
     let w = doc_words(d.lang);
     let title = if d.kind == "estimate" {
         w.estimate
     } else {
         w.invoice
     };
-    pdf.set_metadata(
+    draw(
+        fonts,
+        pages,
         Metadata::new()
             .title(format!("{title} {}", d.number))
             .creator(d.business.name.clone())
             .language(d.lang.tag().to_owned()),
-    );
+    )
+}
+
+/// Draws laid-out pages into a PDF.
+fn draw(fonts: &Fonts, pages: Vec<Vec<Op>>, metadata: Metadata) -> Result<Vec<u8>, PdfError> {
+    let mut pdf = Pdf::new();
+    pdf.set_metadata(metadata);
     for ops in pages {
         let settings =
             PageSettings::from_wh(W, H).ok_or_else(|| PdfError::Write("page size".into()))?;
@@ -604,6 +611,212 @@ pub fn render(d: &PdfInvoice<'_>) -> Result<Vec<u8>, PdfError> {
         page.finish();
     }
     pdf.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
+}
+
+/// A visit report as its PDF shows it: every value already in the reader's words (dates
+/// and times in the business's time zone), the labels from `visits::visit_words`.
+#[derive(Debug, Clone)]
+pub struct PdfVisit<'a> {
+    pub lang: Lang,
+    pub number: i64,
+    pub business: &'a Party,
+    /// The brand colour, `#rrggbb`.
+    pub accent: &'a str,
+    pub client: &'a Party,
+    /// `(label, value)` of the machine: model, serial, asset tag, location.
+    pub machine: &'a [(String, String)],
+    pub technician: &'a str,
+    pub window: &'a str,
+    pub arrived: &'a str,
+    pub finished: &'a str,
+    /// The request it answered (`#1042 · Toner`), if any.
+    pub request: &'a str,
+    pub report: &'a crate::visits::Report,
+    /// The machine's status after the visit, in words.
+    pub machine_after: &'a str,
+}
+
+/// Pairs of `(label, value)` in two columns from `y`; returns where they end.
+fn pairs(l: &mut Layout<'_>, x: f32, y: f32, width: f32, rows: &[(String, String)]) -> f32 {
+    let mut y = y;
+    for (k, v) in rows.iter().filter(|(_, v)| !v.trim().is_empty()) {
+        l.text(x, y, 9.0, false, MUTED, k);
+        for line in l.fonts.wrap(v, 10.0, true, width - 110.0) {
+            l.text(x + 110.0, y, 10.0, true, INK, &line);
+            y += 13.0;
+        }
+        y += 3.0;
+    }
+    y
+}
+
+fn visit_layout(fonts: &Fonts, d: &PdfVisit<'_>) -> Vec<Vec<Op>> {
+    let w = crate::visits::visit_words(d.lang);
+    let accent = hex_color(d.accent);
+    let mut l = Layout {
+        fonts,
+        pages: vec![Vec::new()],
+        y: MARGIN,
+    };
+    // Header: the business's mark and name; the report's title and number.
+    l.rect(0.0, 0.0, W, 6.0, accent);
+    l.rect(MARGIN, MARGIN, 28.0, 28.0, accent);
+    let initial: String = d
+        .business
+        .name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map_or('·', |c| c.to_uppercase().next().unwrap_or(c))
+        .to_string();
+    let iw = fonts.width(&initial, 15.0, true);
+    l.text(
+        MARGIN + 14.0 - iw / 2.0,
+        MARGIN + 19.5,
+        15.0,
+        true,
+        (255, 255, 255),
+        &initial,
+    );
+    let mut y = MARGIN + 20.0;
+    for line in fonts.wrap(&d.business.name, 15.0, true, 230.0) {
+        l.text(MARGIN + 38.0, y, 15.0, true, INK, &line);
+        y += 18.0;
+    }
+    for a in &d.business.address {
+        l.text(MARGIN, y + 4.0, 9.0, false, MUTED, a);
+        y += 12.0;
+    }
+    l.right(W - MARGIN, MARGIN + 20.0, 20.0, true, INK, w.report);
+    l.right(
+        W - MARGIN,
+        MARGIN + 40.0,
+        11.0,
+        false,
+        MUTED,
+        &format!("{} {}", w.visit, d.number),
+    );
+
+    // Client and machine side by side; then the visit.
+    let top = y.max(MARGIN + 60.0) + 24.0;
+    let after_client = party(&mut l, MARGIN, top, w.client, d.client, d.lang);
+    l.text(310.0, top, 8.5, true, MUTED, &w.machine.to_uppercase());
+    let after_machine = pairs(&mut l, 310.0, top + 15.0, W - MARGIN - 310.0, d.machine);
+    l.y = after_client.max(after_machine) + 18.0;
+    l.rule(MARGIN, W - MARGIN, l.y - 8.0, RULE);
+    let visit_rows = [
+        (w.technician.to_owned(), d.technician.to_owned()),
+        (w.window.to_owned(), d.window.to_owned()),
+        (w.arrived.to_owned(), d.arrived.to_owned()),
+        (w.finished.to_owned(), d.finished.to_owned()),
+        (w.request.to_owned(), d.request.to_owned()),
+        (w.machine_after.to_owned(), d.machine_after.to_owned()),
+    ];
+    let at = l.y + 6.0;
+    l.y = pairs(&mut l, MARGIN, at, W - 2.0 * MARGIN, &visit_rows) + 10.0;
+
+    // The work, in the technician's words.
+    l.room(40.0);
+    l.text(MARGIN, l.y, 8.5, true, MUTED, &w.work_done.to_uppercase());
+    l.y += 15.0;
+    for line in fonts.wrap(&d.report.work_done, 10.0, false, W - 2.0 * MARGIN) {
+        l.room(14.0);
+        l.text(MARGIN, l.y, 10.0, false, INK, &line);
+        l.y += 14.0;
+    }
+    l.y += 12.0;
+
+    // Parts.
+    l.room(60.0);
+    l.text(MARGIN, l.y, 8.5, true, MUTED, &w.parts.to_uppercase());
+    l.y += 8.0;
+    if d.report.parts.is_empty() {
+        l.y += 8.0;
+        l.text(MARGIN, l.y, 10.0, false, MUTED, w.no_parts);
+        l.y += 16.0;
+    } else {
+        let header = |l: &mut Layout<'_>| {
+            l.rect(MARGIN, l.y, W - 2.0 * MARGIN, 22.0, BAND);
+            l.text(MARGIN + 8.0, l.y + 15.0, 9.0, true, MUTED, w.part);
+            l.right(W - MARGIN - 8.0, l.y + 15.0, 9.0, true, MUTED, w.quantity);
+            l.y += 28.0;
+        };
+        header(&mut l);
+        for p in &d.report.parts {
+            let lines = fonts.wrap(&p.name, 10.0, false, 400.0);
+            let height = lines.len() as f32 * 13.0 + 8.0;
+            if l.room(height) {
+                header(&mut l);
+            }
+            for (i, line) in lines.iter().enumerate() {
+                l.text(MARGIN + 8.0, l.y + i as f32 * 13.0, 10.0, false, INK, line);
+            }
+            l.right(
+                W - MARGIN - 8.0,
+                l.y,
+                10.0,
+                false,
+                INK,
+                &p.quantity.to_string(),
+            );
+            l.y += height;
+            l.rule(MARGIN, W - MARGIN, l.y - 6.0, RULE);
+        }
+    }
+
+    // The client's signature.
+    l.room(70.0);
+    l.y += 24.0;
+    l.text(MARGIN, l.y, 8.5, true, MUTED, &w.signed_by.to_uppercase());
+    l.y += 30.0;
+    l.rule(MARGIN, MARGIN + 260.0, l.y, INK);
+    l.y += 14.0;
+    l.text(MARGIN, l.y, 11.0, true, INK, &d.report.signed_by);
+
+    let n = l.pages.len();
+    let doc = crate::locale::doc_words(d.lang);
+    let business = d.business.name.clone();
+    for (i, page) in l.pages.iter_mut().enumerate() {
+        page.push(Op::Rule {
+            x1: MARGIN,
+            x2: W - MARGIN,
+            y: H - 44.0,
+            color: RULE,
+        });
+        page.push(Op::Text {
+            x: MARGIN,
+            y: H - 30.0,
+            size: 8.5,
+            bold: false,
+            color: MUTED,
+            text: format!("{business} · {} {}", w.visit, d.number),
+        });
+        let foot = format!("{} {} {} {n}", doc.page, i + 1, doc.of);
+        let fw = fonts.width(&foot, 8.5, false);
+        page.push(Op::Text {
+            x: W - MARGIN - fw,
+            y: H - 30.0,
+            size: 8.5,
+            bold: false,
+            color: MUTED,
+            text: foot,
+        });
+    }
+    l.pages
+}
+
+/// A visit report's PDF.
+pub fn render_visit(d: &PdfVisit<'_>) -> Result<Vec<u8>, PdfError> {
+    let fonts = Fonts::get()?;
+    let pages = visit_layout(fonts, d);
+    let w = crate::visits::visit_words(d.lang);
+    draw(
+        fonts,
+        pages,
+        Metadata::new()
+            .title(format!("{} {}", w.report, d.number))
+            .creator(d.business.name.clone())
+            .language(d.lang.tag().to_owned()),
+    )
 }
 
 #[cfg(test)]
@@ -773,6 +986,94 @@ mod tests {
                 "-singlefile",
                 short.to_str().unwrap(),
                 shots.join("invoice-pdf").to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success());
+    }
+
+    /// A visit report: `pdftotext` finds the visit, the machine, the work, every part and
+    /// the signature, accents included; a long report goes on to a numbered page.
+    #[test]
+    fn visit_reports_read_back_with_their_parts_and_signature() {
+        let (_, business, client) = sample(0, Lang::PtBr);
+        let report = crate::visits::report(
+            "Troca do fusor, limpeza do caminho do papel e ajuste da bandeja 2. Máquina testada com 50 cópias.",
+            "1 fusor\n2x rolo de alimentação\ntoner preto",
+            "Joana Conceição",
+            "in_service",
+        )
+        .unwrap();
+        let machine = vec![
+            ("Modelo".to_owned(), "Ricoh IM C3000".to_owned()),
+            ("Nº de série".to_owned(), "E174M123456".to_owned()),
+            ("Local".to_owned(), "Galpão 1 · expedição".to_owned()),
+        ];
+        let render = |report: &crate::visits::Report| {
+            render_visit(&PdfVisit {
+                lang: Lang::PtBr,
+                number: 42,
+                business: &business,
+                accent: "#2456c7",
+                client: &client,
+                machine: &machine,
+                technician: "Marcos Técnico",
+                window: "2 dez 2026, 09:00–12:00",
+                arrived: "2 dez 2026, 09:40",
+                finished: "2 dez 2026, 11:05",
+                request: "#1042 · Defeito",
+                report,
+                machine_after: "Em operação",
+            })
+            .unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("visit.pdf");
+        std::fs::write(&path, render(&report)).unwrap();
+        let out = poppler("pdftotext", &["-layout", path.to_str().unwrap(), "-"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        for needle in [
+            "Relatório de visita",
+            "Visita 42",
+            "Globex Ltda",
+            "E174M123456",
+            "Galpão 1 · expedição",
+            "Marcos Técnico",
+            "09:00–12:00",
+            "Troca do fusor",
+            "rolo de alimentação",
+            "Joana Conceição",
+            "Em operação",
+            "Página 1 de 1",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+        let long = crate::visits::Report {
+            parts: (0..45)
+                .map(|i| crate::visits::Part {
+                    name: format!("Peça de reposição número {i}"),
+                    quantity: 1,
+                })
+                .collect(),
+            ..report
+        };
+        std::fs::write(&path, render(&long)).unwrap();
+        let text = poppler("pdftotext", &[path.to_str().unwrap(), "-"]);
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("Página 2 de 2"), "{text}");
+        assert!(text.contains("número 44") && text.contains("Joana Conceição"));
+        let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        let short = dir.path().join("short.pdf");
+        std::fs::write(&short, render(&report)).unwrap();
+        let out = poppler(
+            "pdftoppm",
+            &[
+                "-png",
+                "-r",
+                "80",
+                "-singlefile",
+                short.to_str().unwrap(),
+                shots.join("visit-report-pdf").to_str().unwrap(),
             ],
         );
         assert!(out.status.success());

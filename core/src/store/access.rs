@@ -39,7 +39,8 @@ fn tiers_up_to(tier: Option<Tier>) -> &'static [&'static str] {
 
 impl Caller {
     /// Admins and supervisors see everything; a coordinator, its companies' conversations;
-    /// a support agent, what is assigned to it, and unassigned conversations of its teams
+    /// a technician, those of the companies it works for (its machines' and visits') and
+    /// what is assigned to it; a support agent, what is assigned to it, and unassigned conversations of its teams
     /// (or of no team) at its tier or below; clients, nothing of the agent side.
     ///
     /// An event addressed to one user (its scope names a recipient) is that user's only.
@@ -53,6 +54,13 @@ impl Caller {
                 .company_id
                 .as_ref()
                 .is_some_and(|c| self.companies.contains(c)),
+            Role::Technician => {
+                scope.assignee_id.as_deref() == Some(self.user_id.as_str())
+                    || scope
+                        .company_id
+                        .as_ref()
+                        .is_some_and(|c| self.companies.contains(c))
+            }
             Role::Support => {
                 if scope.assignee_id.as_deref() == Some(self.user_id.as_str()) {
                     return true;
@@ -76,7 +84,7 @@ impl Caller {
         match self.role {
             Role::Admin => true,
             Role::Supervisor | Role::ClientUser | Role::ClientAdmin => false,
-            Role::Coordinator | Role::Support => self.may_see(scope),
+            Role::Coordinator | Role::Support | Role::Technician => self.may_see(scope),
         }
     }
 
@@ -119,6 +127,20 @@ impl Caller {
                 format!("company_id IN ({})", list(first, self.companies.len())),
                 self.companies.clone(),
             ),
+            Role::Technician if self.companies.is_empty() => {
+                (format!("assignee_id = ${first}"), vec![self.user_id.clone()])
+            }
+            Role::Technician => {
+                let mut binds = vec![self.user_id.clone()];
+                binds.extend(self.companies.iter().cloned());
+                (
+                    format!(
+                        "(assignee_id = ${first} OR company_id IN ({}))",
+                        list(first + 1, self.companies.len())
+                    ),
+                    binds,
+                )
+            }
             Role::Support => {
                 let mut binds = vec![self.user_id.clone()];
                 let tiers = tiers_up_to(self.tier);
@@ -153,12 +175,17 @@ impl Store {
                 .bind(&user.id)
                 .fetch_all(&self.pool)
                 .await?;
-        let companies: Vec<String> = sqlx::query_scalar(
+        let mut companies: Vec<String> = sqlx::query_scalar(
             "SELECT company_id FROM user_companies WHERE user_id = $1 ORDER BY company_id",
         )
         .bind(&user.id)
         .fetch_all(&self.pool)
         .await?;
+        if user.role == Role::Technician {
+            companies.extend(self.technician_companies(&user.id).await?);
+            companies.sort_unstable();
+            companies.dedup();
+        }
         Ok(Caller {
             user_id: user.id.clone(),
             role: user.role,

@@ -133,11 +133,12 @@ fn period(r: &AnyRow) -> Result<ClosedPeriod> {
 
 impl Caller {
     /// Whether the caller works with a company's equipment: a coordinator with its
-    /// companies', everyone else of the desk with all of them.
+    /// companies', a technician with those of its machines and visits, everyone else of
+    /// the desk with all of them.
     pub fn may_see_company(&self, company_id: &str) -> bool {
         match self.role {
             Role::Admin | Role::Supervisor | Role::Support => true,
-            Role::Coordinator => self.companies.iter().any(|c| c == company_id),
+            Role::Coordinator | Role::Technician => self.companies.iter().any(|c| c == company_id),
             Role::ClientUser | Role::ClientAdmin => false,
         }
     }

@@ -306,10 +306,12 @@ impl Store {
         // The caller's companies in the query itself, so the limit counts only what it may see.
         let mut companies: Vec<&str> = match caller.role {
             Role::Admin | Role::Supervisor | Role::Support => Vec::new(),
-            Role::Coordinator => caller.companies.iter().map(String::as_str).collect(),
+            Role::Coordinator | Role::Technician => {
+                caller.companies.iter().map(String::as_str).collect()
+            }
             Role::ClientUser | Role::ClientAdmin => return Ok(Vec::new()),
         };
-        let scoped = !companies.is_empty() || caller.role == Role::Coordinator;
+        let scoped = !companies.is_empty() || matches!(caller.role, Role::Coordinator | Role::Technician);
         if let Some(c) = company_id {
             if scoped && !companies.contains(&c) {
                 return Ok(Vec::new());

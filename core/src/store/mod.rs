@@ -36,6 +36,7 @@ mod tickets;
 #[cfg(test)]
 mod tidy;
 mod users;
+mod visits;
 mod whatsapp;
 mod workflow;
 
@@ -76,6 +77,7 @@ pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
 pub use tickets::{
     FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
 };
+pub use visits::{NewVisit, VISIT_STATUSES, Visit, VisitChange, VisitQuery};
 pub use whatsapp::WaTemplate;
 pub use workflow::ONLINE_MS;
 
@@ -192,6 +194,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         28,
         "machine requests",
         include_str!("../../../migrations/0028_machine_requests.sql"),
+    ),
+    (
+        29,
+        "visits",
+        include_str!("../../../migrations/0029_visits.sql"),
     ),
 ];
 

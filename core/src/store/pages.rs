@@ -51,12 +51,12 @@ impl Store {
         rows::conversation(&row)
     }
 
-    /// The companies the caller may filter the list by, by name: a coordinator's own
-    /// companies only; everyone else on the support side, every company (at most 500).
+    /// The companies the caller may filter the list by, by name: a coordinator's or a
+    /// technician's own companies only; everyone else on the support side, every company (at most 500).
     pub async fn companies_for(&self, caller: &Caller) -> Result<Vec<(String, String)>> {
         use crate::domain::Role;
         let rows: Vec<(String, String)> = match caller.role {
-            Role::Coordinator => {
+            Role::Coordinator | Role::Technician => {
                 if caller.companies.is_empty() {
                     return Ok(Vec::new());
                 }

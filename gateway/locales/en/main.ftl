@@ -223,6 +223,7 @@ card-kind-payment = Payment
 card-kind-ticket = Ticket
 card-kind-survey = Survey
 card-kind-machine = Machine
+card-kind-visit = Visit
 card-kind-other = Card
 not-found-title = Not found
 not-found-body = This page does not exist, or you do not have access to it.
@@ -262,7 +263,7 @@ users-saved = The user is saved.
 invite-made = The invitation is sent. You can also pass on this link yourself:
 invite-submit = Send the invitation
 edit-user = Edit user
-role-hint = Supervisors read everything and change nothing; coordinators work their companies' conversations.
+role-hint = Supervisors read everything and change nothing; coordinators work their companies' conversations. Technicians see the companies of their machines and visits.
 tier-hint = Support agents only: N1 first line, N2 and N3 for escalations.
 teams-hint = Separate teams with commas.
 capacity-hint = How many open conversations auto-assignment gives this person at most.
@@ -270,6 +271,7 @@ role-admin = Admin
 role-supervisor = Supervisor
 role-coordinator = Coordinator
 role-support = Support agent
+role-technician = Technician
 
 # Account
 account-title = My account
@@ -383,6 +385,7 @@ email-remove-confirm = Remove this mailbox? Mail is no longer read or sent from 
 
 nav-billing = Billing
 nav-equipment = Equipment
+nav-visits = Visits
 equipment-import = Import
 billing-title = Billing
 billing-invoices = Invoices

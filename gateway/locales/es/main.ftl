@@ -226,6 +226,7 @@ card-kind-payment = Pago
 card-kind-ticket = Ticket
 card-kind-survey = Encuesta
 card-kind-machine = Máquina
+card-kind-visit = Visita
 card-kind-other = Tarjeta
 not-found-title = No encontrado
 not-found-body = Esta página no existe o no tienes acceso a ella.
@@ -265,7 +266,7 @@ users-saved = Usuario guardado.
 invite-made = Invitación enviada. También puedes compartir este enlace directamente:
 invite-submit = Enviar invitación
 edit-user = Editar usuario
-role-hint = Los supervisores lo ven todo, pero no modifican nada; los coordinadores gestionan las conversaciones de sus empresas.
+role-hint = Los supervisores lo ven todo, pero no modifican nada; los coordinadores gestionan las conversaciones de sus empresas. Los técnicos ven las empresas de sus máquinas y visitas.
 tier-hint = Solo para agentes de soporte: N1 es la primera línea; N2 y N3, para casos escalados.
 teams-hint = Separa los equipos con comas.
 capacity-hint = Máximo de conversaciones abiertas que la asignación automática da a esta persona.
@@ -273,6 +274,7 @@ role-admin = Administrador
 role-supervisor = Supervisor
 role-coordinator = Coordinador
 role-support = Agente de soporte
+role-technician = Técnico
 
 # Cuenta
 account-title = Mi cuenta
@@ -390,6 +392,7 @@ email-remove-confirm = ¿Quitar este buzón? Ya no se leerá ni se enviará corr
 
 nav-billing = Facturación
 nav-equipment = Equipos
+nav-visits = Visitas
 equipment-import = Importar
 billing-title = Facturación
 billing-invoices = Facturas

@@ -231,6 +231,7 @@ card-kind-payment = Pagamento
 card-kind-ticket = Ticket
 card-kind-survey = Pesquisa
 card-kind-machine = Máquina
+card-kind-visit = Visita
 card-kind-other = Cartão
 not-found-title = Não encontrado
 not-found-body = Esta página não existe ou você não tem acesso a ela.
@@ -270,7 +271,7 @@ users-saved = Usuário salvo.
 invite-made = Convite enviado. Você também pode repassar este link diretamente:
 invite-submit = Enviar convite
 edit-user = Editar usuário
-role-hint = Supervisores veem tudo e não alteram nada; coordenadores atendem as conversas das suas empresas.
+role-hint = Supervisores veem tudo e não alteram nada; coordenadores atendem as conversas das suas empresas. Técnicos veem as empresas das suas máquinas e visitas.
 tier-hint = Só para agentes de suporte: N1 é a primeira linha; N2 e N3, para escalonamentos.
 teams-hint = Separe as equipes com vírgulas.
 capacity-hint = Número máximo de conversas abertas que a atribuição automática dá a essa pessoa.
@@ -278,6 +279,7 @@ role-admin = Administrador
 role-supervisor = Supervisor
 role-coordinator = Coordenador
 role-support = Agente de suporte
+role-technician = Técnico
 
 # Conta
 account-title = Minha conta
@@ -395,6 +397,7 @@ email-remove-confirm = Remover esta caixa? Os e-mails deixam de ser lidos e envi
 
 nav-billing = Faturamento
 nav-equipment = Equipamentos
+nav-visits = Visitas
 equipment-import = Importar
 billing-title = Faturamento
 billing-invoices = Faturas

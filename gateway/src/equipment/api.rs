@@ -301,7 +301,7 @@ pub async fn add_reading(
     Path(id): Path<String>,
     b: Result<Json<ReadingBody>, JsonRejection>,
 ) -> Reply {
-    require(user.role, &[Role::Admin, Role::Coordinator, Role::Support])?;
+    require(user.role, WRITERS)?;
     let m = state.store.machine_for_agent(&caller, &id).await?;
     let r = body(b)?;
     let day = date_field("date", r.date.as_deref())?.unwrap_or_else(|| today(&state));
@@ -523,4 +523,312 @@ pub async fn close(
         StatusCode::OK,
         Json(serde_json::to_value(report).map_err(switchboard_core::Error::from)?),
     ))
+}
+
+/// `POST /api/v1/contracts/remind`: reminds clients whose readings are due (as of
+/// `today`), each contract's period once.
+pub async fn remind(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    b: Result<Json<CloseBody>, JsonRejection>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let c = body(b)?;
+    let day = date_field("today", c.today.as_deref())?.unwrap_or_else(|| today(&state));
+    let report = crate::kit::reminders::remind_readings(&state, day).await?;
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::to_value(report).map_err(switchboard_core::Error::from)?),
+    ))
+}
+
+fn visit_json(v: &switchboard_core::store::Visit) -> Value {
+    let iso = |ms: Option<i64>| ms.map(crate::kit::view::iso);
+    json!({
+        "id": v.id,
+        "number": v.number,
+        "machine_id": v.machine_id,
+        "company_id": v.company_id,
+        "ticket_id": v.ticket_id,
+        "technician_id": v.technician_id,
+        "technician": v.technician,
+        "status": v.status,
+        "window_from": crate::kit::view::iso(v.window_from),
+        "window_to": crate::kit::view::iso(v.window_to),
+        "arrived_at": iso(v.arrived_at),
+        "done_at": iso(v.done_at),
+        "work_done": v.work_done,
+        "parts": serde_json::from_str::<Value>(&v.parts).unwrap_or(Value::Null),
+        "signed_by": v.signed_by,
+        "machine_status": v.machine_status,
+        "report": v.status == "done",
+        "version": v.version,
+    })
+}
+
+/// Who may book and take visits on: everyone who writes (not supervisors).
+const WRITERS: &[Role] = &[
+    Role::Admin,
+    Role::Coordinator,
+    Role::Support,
+    Role::Technician,
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisitListQuery {
+    technician_id: Option<String>,
+    machine_id: Option<String>,
+    #[serde(default)]
+    open: bool,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/visits`: the visits the caller may see (`technician_id=me` for its own).
+pub async fn visits(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    q: Result<Query<VisitListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Reply {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let technician = q
+        .technician_id
+        .as_deref()
+        .map(|t| if t == "me" { user.id.as_str() } else { t });
+    let list = state
+        .store
+        .visits_for_agent(
+            &caller,
+            &switchboard_core::store::VisitQuery {
+                technician_id: technician,
+                machine_id: q.machine_id.as_deref(),
+                open: q.open,
+                limit: q.limit.unwrap_or(200),
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "visits": list.iter().map(visit_json).collect::<Vec<_>>() })),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookBody {
+    machine_id: String,
+    technician_id: String,
+    date: String,
+    from: String,
+    to: String,
+    #[serde(default)]
+    ticket_id: Option<String>,
+    key: String,
+}
+
+/// `POST /api/v1/visits`: books a visit (201; 200 when this key booked it before).
+pub async fn book_visit(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    b: Result<Json<BookBody>, JsonRejection>,
+) -> Reply {
+    require(user.role, WRITERS)?;
+    let b = body(b)?;
+    let m = state.store.machine_for_agent(&caller, &b.machine_id).await?;
+    let booking = crate::kit::visits::Booking {
+        technician_id: b.technician_id,
+        date: b.date,
+        from: b.from,
+        to: b.to,
+        ticket_id: b.ticket_id,
+        key: b.key,
+    };
+    let (v, fresh) = crate::kit::visits::book(
+        &state,
+        &user.id,
+        &m,
+        &booking,
+        switchboard_portal::locale::Lang::En,
+    )
+    .await?;
+    let status = if fresh {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(visit_json(&v))))
+}
+
+/// `GET /api/v1/visits/{visit}`.
+pub async fn show_visit(
+    State(state): State<AppState>,
+    Agent(_, caller): Agent,
+    Path(id): Path<String>,
+) -> Reply {
+    let v = state.store.visit_for_agent(&caller, &id).await?;
+    Ok((StatusCode::OK, Json(visit_json(&v))))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StepBody {
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    technician_id: Option<String>,
+    #[serde(default)]
+    date: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    work_done: Option<String>,
+    /// One part a line (`2x toner black`), or a list of `{name, quantity}`.
+    #[serde(default)]
+    parts: Option<Value>,
+    #[serde(default)]
+    signed_by: Option<String>,
+    #[serde(default)]
+    machine_status: Option<String>,
+}
+
+async fn visit_step(
+    state: AppState,
+    user: switchboard_core::domain::User,
+    caller: switchboard_core::store::Caller,
+    id: String,
+    b: Result<Json<StepBody>, JsonRejection>,
+    step: switchboard_portal::visits::Step,
+) -> Reply {
+    require(user.role, WRITERS)?;
+    let v = state.store.visit_for_agent(&caller, &id).await?;
+    let b = match b {
+        Ok(Json(b)) => b,
+        // An empty body is a step with nothing to say (arrive, cancel).
+        Err(JsonRejection::MissingJsonContentType(_)) => StepBody::default(),
+        Err(e) => return Err(e.into()),
+    };
+    let parts = match b.parts {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(Value::Array(list)) => {
+            let mut lines = Vec::with_capacity(list.len());
+            for p in list {
+                let name = p["name"].as_str().unwrap_or_default();
+                let quantity = p["quantity"].as_u64().unwrap_or(1);
+                lines.push(format!("{quantity}x {name}"));
+            }
+            lines.join("\n")
+        }
+        Some(_) => {
+            return Err(ApiError::Invalid(
+                "parts: one a line, or a list of {name, quantity}".into(),
+            ));
+        }
+    };
+    let form = crate::kit::visits::StepForm {
+        version: b.version,
+        technician_id: b.technician_id.unwrap_or_default(),
+        date: b.date.unwrap_or_default(),
+        from: b.from.unwrap_or_default(),
+        to: b.to.unwrap_or_default(),
+        work_done: b.work_done.unwrap_or_default(),
+        parts,
+        signed_by: b.signed_by.unwrap_or_default(),
+        machine_status: b.machine_status.unwrap_or_default(),
+    };
+    let changed = crate::kit::visits::step(
+        &state,
+        &v,
+        step,
+        &form,
+        switchboard_portal::locale::Lang::En,
+    )
+    .await?;
+    Ok((StatusCode::OK, Json(visit_json(&changed))))
+}
+
+/// `POST /api/v1/visits/{visit}/arrive`.
+pub async fn visit_arrive(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<StepBody>, JsonRejection>,
+) -> Reply {
+    visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::Arrive).await
+}
+
+/// `POST /api/v1/visits/{visit}/complete`.
+pub async fn visit_complete(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<StepBody>, JsonRejection>,
+) -> Reply {
+    visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::Complete).await
+}
+
+/// `POST /api/v1/visits/{visit}/cancel`.
+pub async fn visit_cancel(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<StepBody>, JsonRejection>,
+) -> Reply {
+    visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::Cancel).await
+}
+
+/// `POST /api/v1/visits/{visit}/move`.
+pub async fn visit_move(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<StepBody>, JsonRejection>,
+) -> Reply {
+    visit_step(
+        state,
+        user,
+        caller,
+        id,
+        b,
+        switchboard_portal::visits::Step::Reschedule,
+    )
+    .await
+}
+
+/// `GET /api/v1/visits/{visit}/report`: the finished visit's PDF.
+pub async fn visit_report(
+    State(state): State<AppState>,
+    Agent(_, caller): Agent,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let v = state.store.visit_for_agent(&caller, &id).await?;
+    let a = crate::kit::visits::report_file(&state, &v).await?;
+    Ok(crate::kit::blobs::send(&state, &a).await)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TechnicianBody {
+    technician_id: Option<String>,
+}
+
+/// `POST /api/v1/machines/{machine}/technician`: the machine's responsible technician
+/// (`null`: nobody).
+pub async fn machine_technician(
+    State(state): State<AppState>,
+    Agent(user, caller): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<TechnicianBody>, JsonRejection>,
+) -> Reply {
+    require(user.role, &[Role::Admin, Role::Coordinator, Role::Support])?;
+    let m = state.store.machine_for_agent(&caller, &id).await?;
+    let b = body(b)?;
+    state
+        .store
+        .set_machine_technician(&state.ids, &m.id, b.technician_id.as_deref())
+        .await?;
+    let m = state.store.machine(&m.id).await?;
+    Ok((StatusCode::OK, Json(machine_json(&m))))
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod visits;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -40,6 +41,56 @@ pub fn table() -> Table {
             "/equipment/machines/{machine}/status",
             AgentWrite,
             post(pages::set_status),
+        ),
+        r(
+            "POST",
+            "/equipment/machines/{machine}/visits",
+            AgentWrite,
+            post(visits::schedule),
+        ),
+        r(
+            "POST",
+            "/equipment/machines/{machine}/technician",
+            AgentWrite,
+            post(visits::set_technician),
+        ),
+        r(
+            "GET",
+            "/equipment/contracts/{contract}/pdf",
+            Agent,
+            get(pages::contract_pdf),
+        ),
+        r("GET", "/equipment/visits", Agent, get(visits::list)),
+        r("GET", "/equipment/visits/{visit}", Agent, get(visits::show)),
+        r(
+            "GET",
+            "/equipment/visits/{visit}/report",
+            Agent,
+            get(visits::report),
+        ),
+        r(
+            "POST",
+            "/equipment/visits/{visit}/arrive",
+            AgentWrite,
+            post(visits::arrive),
+        ),
+        r(
+            "POST",
+            "/equipment/visits/{visit}/complete",
+            AgentWrite,
+            post(visits::complete),
+        ),
+        r(
+            "POST",
+            "/equipment/visits/{visit}/cancel",
+            AgentWrite,
+            post(visits::cancel),
+        ),
+        r(
+            "POST",
+            "/equipment/visits/{visit}/move",
+            AgentWrite,
+            post(visits::move_visit),
         ),
     ]
 }
@@ -139,6 +190,14 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             post(a::close),
         ),
         route(
+            "POST",
+            "/contracts/remind",
+            Admin,
+            "Remind clients whose meter readings are due (each contract's period once; by WhatsApp or mail)",
+            schema(&[("today", "string")], &[]),
+            post(a::remind),
+        ),
+        route(
             "GET",
             "/contracts/{contract}",
             Agent,
@@ -160,6 +219,101 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
                 &["machine_id", "slot"],
             ),
             post(a::attach),
+        ),
+        route(
+            "POST",
+            "/machines/{machine}/technician",
+            AgentWrite,
+            "The machine's responsible technician (technician_id; null for nobody)",
+            obj(json!({"technician_id": {"type": ["string", "null"]}}), &[]),
+            post(a::machine_technician),
+        ),
+        route(
+            "GET",
+            "/visits",
+            Agent,
+            "The visits the caller may see (technician_id, `me` for one's own; machine_id; open)",
+            None,
+            get(a::visits),
+        ),
+        route(
+            "POST",
+            "/visits",
+            AgentWrite,
+            "Book a technician's visit to a machine for a window of the business's day (the same key is one visit)",
+            schema(
+                &[
+                    ("machine_id", "string"),
+                    ("technician_id", "string"),
+                    ("date", "string"),
+                    ("from", "string"),
+                    ("to", "string"),
+                    ("ticket_id", "string"),
+                    ("key", "string"),
+                ],
+                &["machine_id", "technician_id", "date", "from", "to", "key"],
+            ),
+            post(a::book_visit),
+        ),
+        route(
+            "GET",
+            "/visits/{visit}",
+            Agent,
+            "A visit, its steps and its report's fields",
+            None,
+            get(a::show_visit),
+        ),
+        route(
+            "POST",
+            "/visits/{visit}/arrive",
+            AgentWrite,
+            "The technician arrived (the machine is in maintenance); version refuses a stale change",
+            schema(&[("version", "integer")], &[]),
+            post(a::visit_arrive),
+        ),
+        route(
+            "POST",
+            "/visits/{visit}/complete",
+            AgentWrite,
+            "The visit is done: work done, parts, the client's signature name, the machine's status after; the report PDF is made",
+            obj(
+                json!({"version": {"type": "integer"}, "work_done": {"type": "string"}, "parts": {"type": ["string", "array"]}, "signed_by": {"type": "string"}, "machine_status": {"enum": ["in_service", "down", "maintenance"]}}),
+                &["work_done", "signed_by"],
+            ),
+            post(a::visit_complete),
+        ),
+        route(
+            "POST",
+            "/visits/{visit}/cancel",
+            AgentWrite,
+            "Cancel a visit not yet done",
+            schema(&[("version", "integer")], &[]),
+            post(a::visit_cancel),
+        ),
+        route(
+            "POST",
+            "/visits/{visit}/move",
+            AgentWrite,
+            "Move a scheduled visit to another technician or window",
+            schema(
+                &[
+                    ("version", "integer"),
+                    ("technician_id", "string"),
+                    ("date", "string"),
+                    ("from", "string"),
+                    ("to", "string"),
+                ],
+                &[],
+            ),
+            post(a::visit_move),
+        ),
+        route(
+            "GET",
+            "/visits/{visit}/report",
+            Agent,
+            "A finished visit's report (PDF)",
+            None,
+            get(a::visit_report),
         ),
         route(
             "POST",

@@ -24,6 +24,7 @@ use crate::kit::machines::{
 };
 use crate::kit::page::{Page, WebError, render};
 use crate::kit::session::WebAgent;
+use crate::kit::visits::Booking;
 
 fn lang(agent: &WebAgent) -> Lang {
     Lang::from_tag(agent.tr.lang())
@@ -153,8 +154,21 @@ struct MachinePage {
     statuses: Vec<(&'static str, &'static str)>,
     can_write: bool,
     requests: Vec<crate::kit::machines::RequestView>,
+    v: &'static switchboard_portal::visits::VisitWords,
+    visits: Vec<crate::kit::visits::VisitView>,
+    technicians: Vec<(String, String)>,
+    responsible: String,
+    /// The machine's requests still open, for a visit to answer: `(ticket id, label)`.
+    open_requests: Vec<(String, String)>,
+    booking: Booking,
+    booking_error: Option<String>,
+    /// Today in the business's zone, for the booking form's date.
+    today: String,
+    toner: Vec<crate::kit::machines::RequestView>,
+    documents: Vec<(String, String)>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn machine_page(
     state: &AppState,
     agent: &WebAgent,
@@ -163,6 +177,7 @@ async fn machine_page(
     error: Option<String>,
     confirm: Vec<String>,
     notice: Option<&'static str>,
+    booking: (Booking, Option<String>),
 ) -> Result<MachinePage, WebError> {
     let lang = lang(agent);
     let e = eq_words(lang);
@@ -180,9 +195,49 @@ async fn machine_page(
         .unwrap_or_default();
     let mut rows = history(&readings, lang);
     rows.truncate(24);
-    let requests = state.store.machine_requests(&m.id, 20).await?;
+    let requests = state.store.machine_requests(&m.id, 50).await?;
+    let cal = crate::kit::visits::calendar(state);
+    let visits = state.store.machine_visits(&m.id, 50).await?;
+    let v = switchboard_portal::visits::visit_words(lang);
+    let open_requests = requests
+        .iter()
+        .filter(|r| r.status != "resolved")
+        .map(|r| {
+            (
+                r.ticket_id.clone(),
+                format!("#{} · {}", r.ticket_number, r.subject),
+            )
+        })
+        .collect();
+    let mut documents: Vec<(String, String)> = Vec::new();
+    if let Some(c) = contract.as_ref().filter(|c| c.document) {
+        documents.push((
+            format!("/equipment/contracts/{}/pdf", c.id),
+            format!("{} {}", e.contract, c.number),
+        ));
+    }
+    for x in visits.iter().filter(|x| x.status == "done") {
+        documents.push((
+            format!("/equipment/visits/{}/report", x.id),
+            format!("{} {}", v.report, x.number),
+        ));
+    }
+    let toner = requests.iter().filter(|r| r.kind == "toner").cloned().collect::<Vec<_>>();
     Ok(MachinePage {
         requests: crate::kit::machines::request_views(&requests, lang),
+        toner: crate::kit::machines::request_views(&toner, lang),
+        v,
+        visits: visits
+            .iter()
+            .map(|x| crate::kit::visits::visit_view(x, &cal, lang))
+            .collect(),
+        technicians: state.store.technicians().await?,
+        responsible: m.technician_id.clone().unwrap_or_default(),
+        open_requests,
+        booking: booking.0,
+        booking_error: booking.1,
+        today: switchboard_portal::locale::iso_date(crate::kit::visits::today_local(state, &cal)),
+        documents,
         p: Page::agent(
             state,
             agent,
@@ -225,6 +280,7 @@ pub async fn show(
         None,
         vec![],
         notice,
+        (Booking::default(), None),
     )
     .await?;
     Ok(render(&page))
@@ -244,8 +300,40 @@ async fn again(
     } else {
         StatusCode::OK
     };
-    let page = machine_page(state, agent, id, t, error, confirm, None).await?;
+    let page = machine_page(
+        state,
+        agent,
+        id,
+        t,
+        error,
+        confirm,
+        None,
+        (Booking::default(), None),
+    )
+    .await?;
     Ok((status, render(&page)).into_response())
+}
+
+/// The machine page again, with the booking form as typed and its error.
+pub(super) async fn machine_again(
+    state: &AppState,
+    agent: &WebAgent,
+    id: &str,
+    error: Option<String>,
+    booking: Booking,
+) -> Result<Response, WebError> {
+    let page = machine_page(
+        state,
+        agent,
+        id,
+        TypedReading::default(),
+        None,
+        vec![],
+        None,
+        (booking, error),
+    )
+    .await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -349,10 +437,29 @@ pub async fn set_status(
                 Some(msg),
                 vec![],
                 None,
+                (Booking::default(), None),
             )
             .await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// `GET /equipment/contracts/{contract}/pdf`: the contract's document, for agents who
+/// may see its company.
+pub async fn contract_pdf(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let c = state.store.contract_for_agent(&agent.caller, &id).await?;
+    let Some(a) = c
+        .document
+        .as_deref()
+        .and_then(|j| serde_json::from_str::<switchboard_core::domain::Attachment>(j).ok())
+    else {
+        return Err(ApiError::NotFound(format!("contract {} has no document", c.number)).into());
+    };
+    Ok(crate::kit::blobs::send(&state, &a).await)
 }

@@ -482,7 +482,8 @@ impl switchboard_core::bot::BotHook for ReadingsByMessage {
 
 /// Links a new ticket to the machine it is about and shows the machine's card in the
 /// ticket's conversation (model, serial, location, contract, last reading, open requests,
-/// and what is asked). Sending the form again changes nothing.
+/// and what is asked). A failure puts a machine in service down (a visit brings it back).
+/// Sending the form again changes nothing.
 pub async fn link_request(
     state: &crate::kit::AppState,
     ticket: &switchboard_core::store::Ticket,
@@ -497,6 +498,14 @@ pub async fn link_request(
     store
         .add_machine_request(&state.ids, &ticket.id, &machine.id, kind, toner, today)
         .await?;
+    // A machine reported failing is down until a visit says otherwise.
+    let mut status = machine.status.clone();
+    if kind == "failure" && status == "in_service" {
+        store
+            .set_machine_status(&state.ids, &machine.id, "down")
+            .await?;
+        status = "down".to_owned();
+    }
     let contract = store.contract_of_machine(&machine.id, today).await?;
     let last = store.meter_readings(&machine.id, 1).await?;
     let last_reading = last.last().map(|r| {
@@ -519,7 +528,7 @@ pub async fn link_request(
         model: machine.model.clone(),
         serial: machine.serial.clone(),
         location: machine.location.clone(),
-        status: machine.status.clone(),
+        status,
         request: kind.to_owned(),
         toner: toner.to_vec(),
         contract: contract.map(|c| c.number),

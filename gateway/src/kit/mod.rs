@@ -20,10 +20,12 @@ pub mod machines;
 pub mod mail;
 pub mod notices;
 pub mod page;
+pub mod reminders;
 pub mod session;
 pub mod state;
 pub mod uploads;
 pub mod view;
+pub mod visits;
 pub mod whatsapp;
 pub mod words;
 

@@ -622,6 +622,36 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
                 fields,
             )
         }
+        CardPayload::Visit {
+            number,
+            machine,
+            technician,
+            status,
+            when,
+            report,
+            ..
+        } => {
+            let v = switchboard_portal::visits::visit_words(lang);
+            let mut fields = vec![
+                (v.machine.to_owned(), machine.clone()),
+                (v.technician.to_owned(), technician.clone()),
+            ];
+            if !when.is_empty() {
+                fields.push((v.window.to_owned(), when.clone()));
+            }
+            if *report {
+                fields.push((v.report.to_owned(), "PDF".to_owned()));
+            }
+            (
+                Some(format!("{} {number}", v.visit)),
+                None,
+                Some((
+                    format!("visit-{status}"),
+                    switchboard_portal::visits::status_word(status, lang).to_owned(),
+                )),
+                fields,
+            )
+        }
     };
     CardView {
         id: card.id.clone(),

@@ -111,6 +111,10 @@ struct MachinePage {
     form: ReadingForm,
     notice: Option<&'static str>,
     requests: Vec<crate::kit::machines::RequestView>,
+    v: &'static switchboard_portal::visits::VisitWords,
+    visits: Vec<crate::kit::visits::VisitView>,
+    toner: Vec<crate::kit::machines::RequestView>,
+    documents: Vec<(String, String)>,
 }
 
 /// One of the client's company's contracts, by its number; another's is "not found".
@@ -163,9 +167,35 @@ async fn machine_page(
         .map(|c| contract_view(&c, client.lang));
     let mut rows = history(&readings, client.lang);
     rows.truncate(24);
-    let requests = state.store.machine_requests(&m.id, 10).await.map_err(api)?;
+    let requests = state.store.machine_requests(&m.id, 50).await.map_err(api)?;
+    let visits = state.store.machine_visits(&m.id, 50).await.map_err(api)?;
+    let v = switchboard_portal::visits::visit_words(client.lang);
+    let cal = crate::kit::visits::calendar(state);
+    let mut documents = Vec::new();
+    if let Some(c) = contract.as_ref().filter(|c| c.document) {
+        documents.push((
+            format!("/portal/contracts/{}/pdf", urlencode(&c.number)),
+            format!("{} {}", e.contract, c.number),
+        ));
+    }
+    for x in visits.iter().filter(|x| x.status == "done") {
+        documents.push((
+            format!("/portal/visits/{}/report", x.id),
+            format!("{} {}", v.report, x.number),
+        ));
+    }
+    let toner: Vec<_> = requests.iter().filter(|r| r.kind == "toner").cloned().collect();
+    let mut shown_requests = requests;
+    shown_requests.truncate(10);
     Ok(MachinePage {
-        requests: crate::kit::machines::request_views(&requests, client.lang),
+        requests: crate::kit::machines::request_views(&shown_requests, client.lang),
+        toner: crate::kit::machines::request_views(&toner, client.lang),
+        v,
+        visits: visits
+            .iter()
+            .map(|x| crate::kit::visits::visit_view(x, &cal, client.lang))
+            .collect(),
+        documents,
         l: Layout::client(
             state,
             client,
@@ -442,6 +472,32 @@ pub async fn contract(
         periods,
     };
     Ok(private(render(&page)))
+}
+
+/// A path segment with anything but letters, digits and `-._~` percent-encoded.
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// `GET /portal/visits/{visit}/report`: a finished visit's report, of one of the
+/// company's machines only.
+pub async fn visit_report(
+    State(state): State<AppState>,
+    client: Client,
+    Path(id): Path<String>,
+) -> PageResult {
+    let v = match state.store.visit_for_client(&client.scope, &id).await {
+        Ok(v) => v,
+        Err(switchboard_core::Error::NotFound(_)) => return Err(not_found(&state, client.lang)),
+        Err(e) => return Err(api(e)),
+    };
+    match crate::kit::visits::report_file(&state, &v).await {
+        Ok(a) => Ok(private(crate::kit::blobs::send(&state, &a).await)),
+        Err(ApiError::NotFound(_)) => Err(not_found(&state, client.lang)),
+        Err(e) => Err(e.into_response()),
+    }
 }
 
 /// `GET /portal/contracts/{number}/pdf`: the contract's document.

@@ -225,6 +225,12 @@ pub fn table() -> Table {
         ),
         r(
             "GET",
+            "/portal/visits/{visit}/report",
+            Client,
+            get(equipment::visit_report),
+        ),
+        r(
+            "GET",
             "/portal/contracts/{number}/pdf",
             Client,
             get(equipment::contract_pdf),

@@ -642,6 +642,8 @@ struct TicketPage {
     s: &'static SupportWords,
     t: TicketView,
     messages: Vec<MessageView>,
+    v: &'static switchboard_portal::visits::VisitWords,
+    visits: Vec<crate::kit::visits::VisitView>,
     key: String,
     resolved: bool,
     opened: bool,
@@ -655,6 +657,25 @@ struct ThreadFragment {
     s: &'static SupportWords,
     t: TicketView,
     messages: Vec<MessageView>,
+    v: &'static switchboard_portal::visits::VisitWords,
+    visits: Vec<crate::kit::visits::VisitView>,
+}
+
+/// The visits that answer the ticket: technician, window and status, live with the page.
+async fn ticket_visits(
+    state: &AppState,
+    client: &Client,
+    t: &Ticket,
+) -> Result<Vec<crate::kit::visits::VisitView>, Response> {
+    let cal = crate::kit::visits::calendar(state);
+    Ok(state
+        .store
+        .ticket_visits(t)
+        .await
+        .map_err(api)?
+        .iter()
+        .map(|v| crate::kit::visits::visit_view(v, &cal, client.lang))
+        .collect())
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -693,6 +714,8 @@ async fn ticket_page(
         s: w,
         t: ticket_view(t, w, client),
         messages: thread_views(state, client, t, w).await?,
+        v: switchboard_portal::visits::visit_words(client.lang),
+        visits: ticket_visits(state, client, t).await?,
         key: form_key(state),
         resolved: matches!(t.status, TicketStatus::Resolved | TicketStatus::Closed),
         opened,
@@ -726,6 +749,8 @@ pub async fn thread(
         s: w,
         t: ticket_view(&t, w, &client),
         messages: thread_views(&state, &client, &t, w).await?,
+        v: switchboard_portal::visits::visit_words(client.lang),
+        visits: ticket_visits(&state, &client, &t).await?,
     };
     Ok(private(render(&fragment)))
 }
