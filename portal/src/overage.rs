@@ -356,13 +356,25 @@ mod tests {
         // Before the start, after the end: nothing.
         assert_eq!(due(d(2025, 12, 30)), None);
         assert_eq!(
-            reading_due(start, Period::Monthly, Some(d(2026, 6, 1)), 3, d(2026, 6, 2)),
+            reading_due(
+                start,
+                Period::Monthly,
+                Some(d(2026, 6, 1)),
+                3,
+                d(2026, 6, 2)
+            ),
             None
         );
         // A contract ending mid-period reminds before its own end.
         assert_eq!(
-            reading_due(start, Period::Quarterly, Some(d(2026, 2, 15)), 0, d(2026, 2, 12))
-                .map(|r| r.ends),
+            reading_due(
+                start,
+                Period::Quarterly,
+                Some(d(2026, 2, 15)),
+                0,
+                d(2026, 2, 12)
+            )
+            .map(|r| r.ends),
             Some(d(2026, 2, 15))
         );
         // A reading in the week before the reading day counts; an older one does not.

@@ -738,7 +738,7 @@ fn visit_layout(fonts: &Fonts, d: &PdfVisit<'_>) -> Vec<Vec<Op>> {
             l.rect(MARGIN, l.y, W - 2.0 * MARGIN, 22.0, BAND);
             l.text(MARGIN + 8.0, l.y + 15.0, 9.0, true, MUTED, w.part);
             l.right(W - MARGIN - 8.0, l.y + 15.0, 9.0, true, MUTED, w.quantity);
-            l.y += 28.0;
+            l.y += 26.0;
         };
         header(&mut l);
         for p in &d.report.parts {
@@ -747,19 +747,20 @@ fn visit_layout(fonts: &Fonts, d: &PdfVisit<'_>) -> Vec<Vec<Op>> {
             if l.room(height) {
                 header(&mut l);
             }
+            let base = l.y + 10.0;
             for (i, line) in lines.iter().enumerate() {
-                l.text(MARGIN + 8.0, l.y + i as f32 * 13.0, 10.0, false, INK, line);
+                l.text(MARGIN + 8.0, base + i as f32 * 13.0, 10.0, false, INK, line);
             }
             l.right(
                 W - MARGIN - 8.0,
-                l.y,
+                base,
                 10.0,
                 false,
                 INK,
                 &p.quantity.to_string(),
             );
             l.y += height;
-            l.rule(MARGIN, W - MARGIN, l.y - 6.0, RULE);
+            l.rule(MARGIN, W - MARGIN, l.y - 2.0, RULE);
         }
     }
 
@@ -1054,7 +1055,7 @@ mod tests {
                     quantity: 1,
                 })
                 .collect(),
-            ..report
+            ..report.clone()
         };
         std::fs::write(&path, render(&long)).unwrap();
         let text = poppler("pdftotext", &[path.to_str().unwrap(), "-"]);

@@ -350,44 +350,78 @@ pub fn visit_error(e: &VisitError, lang: Lang) -> String {
     use VisitError as E;
     let status = |s: &str| status_word(s, lang).to_lowercase();
     match (e, lang) {
-        (E::NotATime(t), Lang::En) => format!("{t:?} is not a time of day (write it as 09:00 or 9h30)"),
+        (E::NotATime(t), Lang::En) => {
+            format!("{t:?} is not a time of day (write it as 09:00 or 9h30)")
+        }
         (E::NotATime(t), Lang::Es) => format!("«{t}» no es una hora (escríbala como 09:00 o 9h30)"),
-        (E::NotATime(t), Lang::PtBr) => format!("“{t}” não é um horário (escreva como 09:00 ou 9h30)"),
+        (E::NotATime(t), Lang::PtBr) => {
+            format!("“{t}” não é um horário (escreva como 09:00 ou 9h30)")
+        }
         (E::EndsBeforeStart, Lang::En) => "the visit's window must end after it starts".into(),
-        (E::EndsBeforeStart, Lang::Es) => "la franja de la visita debe terminar después de empezar".into(),
-        (E::EndsBeforeStart, Lang::PtBr) => "o horário da visita deve terminar depois de começar".into(),
+        (E::EndsBeforeStart, Lang::Es) => {
+            "la franja de la visita debe terminar después de empezar".into()
+        }
+        (E::EndsBeforeStart, Lang::PtBr) => {
+            "o horário da visita deve terminar depois de começar".into()
+        }
         (E::TooLong, Lang::En) => "a visit's window is at most 12 hours".into(),
         (E::TooLong, Lang::Es) => "la franja de una visita es de 12 horas como máximo".into(),
         (E::TooLong, Lang::PtBr) => "o horário de uma visita tem no máximo 12 horas".into(),
         (E::InThePast, Lang::En) => "a visit cannot be booked for a day that has passed".into(),
         (E::InThePast, Lang::Es) => "no se puede programar una visita para un día pasado".into(),
-        (E::InThePast, Lang::PtBr) => "não é possível agendar uma visita para um dia que já passou".into(),
-        (E::Step { status: s, .. }, Lang::En) => format!("this visit is {} now: nothing was changed", status(s)),
-        (E::Step { status: s, .. }, Lang::Es) => format!("esta visita ya está {}: no se cambió nada", status(s)),
-        (E::Step { status: s, .. }, Lang::PtBr) => format!("esta visita já está {}: nada foi alterado", status(s)),
+        (E::InThePast, Lang::PtBr) => {
+            "não é possível agendar uma visita para um dia que já passou".into()
+        }
+        (E::Step { status: s, .. }, Lang::En) => {
+            format!("this visit is {} now: nothing was changed", status(s))
+        }
+        (E::Step { status: s, .. }, Lang::Es) => {
+            format!("esta visita ya está {}: no se cambió nada", status(s))
+        }
+        (E::Step { status: s, .. }, Lang::PtBr) => {
+            format!("esta visita já está {}: nada foi alterado", status(s))
+        }
         (E::NoWork, Lang::En) => "say what was done".into(),
         (E::NoWork, Lang::Es) => "describa el trabajo realizado".into(),
         (E::NoWork, Lang::PtBr) => "descreva o serviço realizado".into(),
-        (E::WorkTooLong, Lang::En) => "the description of the work is longer than 4,000 characters".into(),
-        (E::WorkTooLong, Lang::Es) => "la descripción del trabajo supera los 4.000 caracteres".into(),
+        (E::WorkTooLong, Lang::En) => {
+            "the description of the work is longer than 4,000 characters".into()
+        }
+        (E::WorkTooLong, Lang::Es) => {
+            "la descripción del trabajo supera los 4.000 caracteres".into()
+        }
         (E::WorkTooLong, Lang::PtBr) => "a descrição do serviço passa de 4.000 caracteres".into(),
-        (E::NoSignature, Lang::En) => "write the name of the person who signs for the client".into(),
-        (E::NoSignature, Lang::Es) => "escriba el nombre de la persona que firma por el cliente".into(),
+        (E::NoSignature, Lang::En) => {
+            "write the name of the person who signs for the client".into()
+        }
+        (E::NoSignature, Lang::Es) => {
+            "escriba el nombre de la persona que firma por el cliente".into()
+        }
         (E::NoSignature, Lang::PtBr) => "escreva o nome de quem assina pelo cliente".into(),
-        (E::SignatureTooLong, Lang::En) => "the name of the person who signs is longer than 120 characters".into(),
-        (E::SignatureTooLong, Lang::Es) => "el nombre de quien firma supera los 120 caracteres".into(),
+        (E::SignatureTooLong, Lang::En) => {
+            "the name of the person who signs is longer than 120 characters".into()
+        }
+        (E::SignatureTooLong, Lang::Es) => {
+            "el nombre de quien firma supera los 120 caracteres".into()
+        }
         (E::SignatureTooLong, Lang::PtBr) => "o nome de quem assina passa de 120 caracteres".into(),
         (E::Part { line, why }, Lang::En) => format!("part {line}: {why}"),
-        (E::Part { line, why }, Lang::Es) => format!("pieza {line}: {}", match *why {
-            "name the part" => "escriba el nombre de la pieza",
-            "the quantity is 1 to 999" => "la cantidad es de 1 a 999",
-            _ => "el nombre supera los 120 caracteres",
-        }),
-        (E::Part { line, why }, Lang::PtBr) => format!("peça {line}: {}", match *why {
-            "name the part" => "escreva o nome da peça",
-            "the quantity is 1 to 999" => "a quantidade é de 1 a 999",
-            _ => "o nome passa de 120 caracteres",
-        }),
+        (E::Part { line, why }, Lang::Es) => format!(
+            "pieza {line}: {}",
+            match *why {
+                "name the part" => "escriba el nombre de la pieza",
+                "the quantity is 1 to 999" => "la cantidad es de 1 a 999",
+                _ => "el nombre supera los 120 caracteres",
+            }
+        ),
+        (E::Part { line, why }, Lang::PtBr) => format!(
+            "peça {line}: {}",
+            match *why {
+                "name the part" => "escreva o nome da peça",
+                "the quantity is 1 to 999" => "a quantidade é de 1 a 999",
+                _ => "o nome passa de 120 caracteres",
+            }
+        ),
         (E::TooManyParts, Lang::En) => "a visit lists at most 50 parts".into(),
         (E::TooManyParts, Lang::Es) => "una visita lista 50 piezas como máximo".into(),
         (E::TooManyParts, Lang::PtBr) => "uma visita lista no máximo 50 peças".into(),
@@ -694,10 +728,7 @@ mod tests {
             window(today, "10", "10", today),
             Err(VisitError::EndsBeforeStart)
         );
-        assert_eq!(
-            window(today, "6", "19", today),
-            Err(VisitError::TooLong)
-        );
+        assert_eq!(window(today, "6", "19", today), Err(VisitError::TooLong));
         assert_eq!(
             window(today - 1, "9", "12", today),
             Err(VisitError::InThePast)
@@ -732,8 +763,14 @@ mod tests {
             );
         }
         assert_eq!(machine_status(Arrive, None).as_deref(), Some("maintenance"));
-        assert_eq!(machine_status(Complete, None).as_deref(), Some("in_service"));
-        assert_eq!(machine_status(Complete, Some("down")).as_deref(), Some("down"));
+        assert_eq!(
+            machine_status(Complete, None).as_deref(),
+            Some("in_service")
+        );
+        assert_eq!(
+            machine_status(Complete, Some("down")).as_deref(),
+            Some("down")
+        );
         assert_eq!(machine_status(Cancel, None), None);
         for s in VisitStatus::ALL {
             assert_eq!(VisitStatus::parse(s.as_str()), Some(s));
@@ -818,18 +855,15 @@ mod tests {
             visit_error(&all[4], Lang::PtBr),
             "esta visita já está realizada: nada foi alterado"
         );
-        assert_eq!(visit_error(&all[9], Lang::Es), "pieza 2: escriba el nombre de la pieza");
+        assert_eq!(
+            visit_error(&all[9], Lang::Es),
+            "pieza 2: escriba el nombre de la pieza"
+        );
     }
 
     #[test]
     fn a_report_needs_the_work_the_signature_and_a_status() {
-        let r = report(
-            "Troca do fusor e limpeza.",
-            "1 fusor",
-            "  Ana   Souza ",
-            "",
-        )
-        .unwrap();
+        let r = report("Troca do fusor e limpeza.", "1 fusor", "  Ana   Souza ", "").unwrap();
         assert_eq!(r.signed_by, "Ana Souza");
         assert_eq!(r.machine_status, "in_service");
         assert_eq!(r.parts.len(), 1);

@@ -127,9 +127,10 @@ impl Caller {
                 format!("company_id IN ({})", list(first, self.companies.len())),
                 self.companies.clone(),
             ),
-            Role::Technician if self.companies.is_empty() => {
-                (format!("assignee_id = ${first}"), vec![self.user_id.clone()])
-            }
+            Role::Technician if self.companies.is_empty() => (
+                format!("assignee_id = ${first}"),
+                vec![self.user_id.clone()],
+            ),
             Role::Technician => {
                 let mut binds = vec![self.user_id.clone()];
                 binds.extend(self.companies.iter().cloned());

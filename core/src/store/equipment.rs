@@ -311,7 +311,8 @@ impl Store {
             }
             Role::ClientUser | Role::ClientAdmin => return Ok(Vec::new()),
         };
-        let scoped = !companies.is_empty() || matches!(caller.role, Role::Coordinator | Role::Technician);
+        let scoped =
+            !companies.is_empty() || matches!(caller.role, Role::Coordinator | Role::Technician);
         if let Some(c) = company_id {
             if scoped && !companies.contains(&c) {
                 return Ok(Vec::new());

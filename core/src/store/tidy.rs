@@ -48,11 +48,6 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
         "a machine's visits, after a scoped lookup of the machine",
     ),
     (
-        "visits.rs",
-        "change_visit",
-        "a writer, after a scoped lookup of the visit; returns what it changed",
-    ),
-    (
         "equipment.rs",
         "add_machine",
         "a writer (an admin's import); returns what it stored",

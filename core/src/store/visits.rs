@@ -135,10 +135,7 @@ fn visit(r: &AnyRow) -> Result<Visit> {
 }
 
 /// The active technician a visit or machine is given, or why not.
-async fn technician(
-    conn: &mut sqlx::AnyConnection,
-    user_id: &str,
-) -> Result<()> {
+async fn technician(conn: &mut sqlx::AnyConnection, user_id: &str) -> Result<()> {
     let role: Option<String> =
         sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND active = 1")
             .bind(user_id)
@@ -205,7 +202,9 @@ impl Store {
     /// the visit it booked (`false`: booked before); on another machine, a conflict.
     pub async fn schedule_visit(&self, ids: &Ids, v: &NewVisit<'_>) -> Result<(Visit, bool)> {
         if v.window_to <= v.window_from {
-            return Err(Error::invalid("the visit's window must end after it starts"));
+            return Err(Error::invalid(
+                "the visit's window must end after it starts",
+            ));
         }
         if v.key.trim().is_empty() {
             return Err(Error::invalid("a booking needs its form key"));
@@ -230,7 +229,8 @@ impl Store {
                 .bind(v.machine_id)
                 .fetch_optional(&mut **tx)
                 .await?;
-        let company = company.ok_or_else(|| Error::not_found(format!("machine {}", v.machine_id)))?;
+        let company =
+            company.ok_or_else(|| Error::not_found(format!("machine {}", v.machine_id)))?;
         technician(&mut **tx, v.technician_id).await?;
         if let Some(ticket) = v.ticket_id {
             let of: Option<Option<String>> =
@@ -256,9 +256,11 @@ impl Store {
         .await?;
         let id = ids.new_id();
         let now = ids.now_ms();
-        sqlx::query(
+        // The same form sent twice at once: the second insert does nothing and answers
+        // with the visit the first booked.
+        let inserted = sqlx::query(
             "INSERT INTO visits (id, number, machine_id, company_id, ticket_id, technician_id, status, window_from, window_to, key, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8, $9, $10, $11, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8, $9, $10, $11, $11) ON CONFLICT (key) DO NOTHING",
         )
         .bind(&id)
         .bind(number)
@@ -273,6 +275,20 @@ impl Store {
         .bind(now)
         .execute(&mut **tx)
         .await?;
+        if inserted.rows_affected() == 0 {
+            drop(tx);
+            let (id, machine): (String, String) =
+                sqlx::query_as("SELECT id, machine_id FROM visits WHERE key = $1")
+                    .bind(v.key)
+                    .fetch_one(&self.pool)
+                    .await?;
+            if machine != v.machine_id {
+                return Err(Error::Conflict(
+                    "that booking key belongs to another machine's visit".into(),
+                ));
+            }
+            return Ok((self.visit(&id).await?, false));
+        }
         tx.commit().await?;
         Ok((self.visit(&id).await?, true))
     }
@@ -310,7 +326,11 @@ impl Store {
 
     /// The visits the agent may see, soonest first for open ones, newest first
     /// otherwise (at most `limit`).
-    pub async fn visits_for_agent(&self, caller: &Caller, q: &VisitQuery<'_>) -> Result<Vec<Visit>> {
+    pub async fn visits_for_agent(
+        &self,
+        caller: &Caller,
+        q: &VisitQuery<'_>,
+    ) -> Result<Vec<Visit>> {
         let mut conditions: Vec<String> = Vec::new();
         let mut binds: Vec<String> = Vec::new();
         // Binds start at $2 ($1 is the limit).
@@ -433,7 +453,9 @@ impl Store {
         if let Some((from, to)) = change.window
             && to <= from
         {
-            return Err(Error::invalid("the visit's window must end after it starts"));
+            return Err(Error::invalid(
+                "the visit's window must end after it starts",
+            ));
         }
         if let Some(status) = &change.machine_status
             && !super::MACHINE_STATUSES.contains(&status.as_str())
@@ -450,14 +472,29 @@ impl Store {
              machine_status = $10, version = version + 1, updated_at = $11 WHERE id = $12",
         )
         .bind(&change.status)
-        .bind(change.technician_id.as_deref().unwrap_or(&now_visit.technician_id))
+        .bind(
+            change
+                .technician_id
+                .as_deref()
+                .unwrap_or(&now_visit.technician_id),
+        )
         .bind(from)
         .bind(to)
         .bind(change.arrived_at.or(now_visit.arrived_at))
         .bind(change.done_at.or(now_visit.done_at))
-        .bind(change.work_done.as_deref().or(now_visit.work_done.as_deref()))
+        .bind(
+            change
+                .work_done
+                .as_deref()
+                .or(now_visit.work_done.as_deref()),
+        )
         .bind(change.parts.as_deref().unwrap_or(&now_visit.parts))
-        .bind(change.signed_by.as_deref().or(now_visit.signed_by.as_deref()))
+        .bind(
+            change
+                .signed_by
+                .as_deref()
+                .or(now_visit.signed_by.as_deref()),
+        )
         .bind(
             change
                 .machine_status
@@ -495,12 +532,12 @@ impl Store {
     /// A ticket's number, contact and conversation (a visit's card and report name
     /// them).
     pub async fn ticket_refs(&self, ticket_id: &str) -> Result<Option<(i64, String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT number, contact_id, conversation_id FROM tickets WHERE id = $1",
+        Ok(
+            sqlx::query_as("SELECT number, contact_id, conversation_id FROM tickets WHERE id = $1")
+                .bind(ticket_id)
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .bind(ticket_id)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Keeps a finished visit's report (an `Attachment`'s JSON).

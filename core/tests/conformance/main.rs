@@ -24,5 +24,6 @@ mod store;
 mod stream;
 mod threads;
 mod tickets;
+mod visits;
 mod whatsapp;
 mod workflow;

@@ -634,7 +634,10 @@ pub async fn book_visit(
 ) -> Reply {
     require(user.role, WRITERS)?;
     let b = body(b)?;
-    let m = state.store.machine_for_agent(&caller, &b.machine_id).await?;
+    let m = state
+        .store
+        .machine_for_agent(&caller, &b.machine_id)
+        .await?;
     let booking = crate::kit::visits::Booking {
         technician_id: b.technician_id,
         date: b.date,
@@ -756,7 +759,15 @@ pub async fn visit_arrive(
     Path(id): Path<String>,
     b: Result<Json<StepBody>, JsonRejection>,
 ) -> Reply {
-    visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::Arrive).await
+    visit_step(
+        state,
+        user,
+        caller,
+        id,
+        b,
+        switchboard_portal::visits::Step::Arrive,
+    )
+    .await
 }
 
 /// `POST /api/v1/visits/{visit}/complete`.
@@ -766,7 +777,15 @@ pub async fn visit_complete(
     Path(id): Path<String>,
     b: Result<Json<StepBody>, JsonRejection>,
 ) -> Reply {
-    visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::Complete).await
+    visit_step(
+        state,
+        user,
+        caller,
+        id,
+        b,
+        switchboard_portal::visits::Step::Complete,
+    )
+    .await
 }
 
 /// `POST /api/v1/visits/{visit}/cancel`.
@@ -776,7 +795,15 @@ pub async fn visit_cancel(
     Path(id): Path<String>,
     b: Result<Json<StepBody>, JsonRejection>,
 ) -> Reply {
-    visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::Cancel).await
+    visit_step(
+        state,
+        user,
+        caller,
+        id,
+        b,
+        switchboard_portal::visits::Step::Cancel,
+    )
+    .await
 }
 
 /// `POST /api/v1/visits/{visit}/move`.

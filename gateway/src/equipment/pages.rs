@@ -222,7 +222,11 @@ async fn machine_page(
             format!("{} {}", v.report, x.number),
         ));
     }
-    let toner = requests.iter().filter(|r| r.kind == "toner").cloned().collect::<Vec<_>>();
+    let toner = requests
+        .iter()
+        .filter(|r| r.kind == "toner")
+        .cloned()
+        .collect::<Vec<_>>();
     Ok(MachinePage {
         requests: crate::kit::machines::request_views(&requests, lang),
         toner: crate::kit::machines::request_views(&toner, lang),

@@ -124,7 +124,11 @@ async fn visit_page(
     let lang = lang(agent);
     let visit = state.store.visit_for_agent(&agent.caller, id).await?;
     let request = match &visit.ticket_id {
-        Some(t) => state.store.ticket_refs(t).await?.map(|(number, _, _)| number),
+        Some(t) => state
+            .store
+            .ticket_refs(t)
+            .await?
+            .map(|(number, _, _)| number),
         None => None,
     };
     let v = visit_words(lang);

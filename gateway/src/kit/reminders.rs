@@ -10,9 +10,7 @@
 //! `POST /api/v1/contracts/remind`. Tests: e2e
 //! `equipment::readings_due_are_reminded_once_by_the_clients_channel`.
 
-use switchboard_core::domain::{
-    AuthorKind, Button, Channel, IdentityKind, RichContent, Status,
-};
+use switchboard_core::domain::{AuthorKind, Button, Channel, IdentityKind, RichContent, Status};
 use switchboard_core::store::{Contract, NewOutbound};
 use switchboard_portal::locale::{Lang, date};
 use switchboard_portal::overage::{needs_reading, reading_due};
@@ -116,10 +114,7 @@ async fn remind_one(
     {
         return Ok(());
     }
-    let (language, _) = state
-        .store
-        .contact_mail_preferences(&c.contact_id)
-        .await?;
+    let (language, _) = state.store.contact_mail_preferences(&c.contact_id).await?;
     let tag = language
         .or_else(|| {
             state

@@ -54,12 +54,7 @@ pub fn when(cal: &BusinessCalendar, from: i64, to: i64, lang: Lang) -> String {
         (Some((day, a)), Some((end, b))) => {
             // A window that ends at midnight ends at 24:00 of its day.
             let b = if end == day + 1 && b == 0 { 1_440 } else { b };
-            format!(
-                "{}, {}–{}",
-                date(day, lang),
-                rules::hhmm(a),
-                rules::hhmm(b)
-            )
+            format!("{}, {}–{}", date(day, lang), rules::hhmm(a), rules::hhmm(b))
         }
         _ => String::new(),
     }
@@ -97,7 +92,10 @@ pub struct VisitView {
 
 pub fn visit_view(v: &Visit, cal: &BusinessCalendar, lang: Lang) -> VisitView {
     let parts: Vec<Part> = serde_json::from_str(&v.parts).unwrap_or_default();
-    let form = match (cal.local_day_minute(v.window_from), cal.local_day_minute(v.window_to)) {
+    let form = match (
+        cal.local_day_minute(v.window_from),
+        cal.local_day_minute(v.window_to),
+    ) {
         (Some((day, a)), Some((end, b))) => (
             switchboard_portal::locale::iso_date(day),
             rules::hhmm(a),
@@ -118,7 +116,10 @@ pub fn visit_view(v: &Visit, cal: &BusinessCalendar, lang: Lang) -> VisitView {
         technician_id: v.technician_id.clone(),
         when: when(cal, v.window_from, v.window_to, lang),
         when_iso: crate::kit::view::iso(v.window_from),
-        arrived: v.arrived_at.map(|t| moment(cal, t, lang)).unwrap_or_default(),
+        arrived: v
+            .arrived_at
+            .map(|t| moment(cal, t, lang))
+            .unwrap_or_default(),
         finished: v.done_at.map(|t| moment(cal, t, lang)).unwrap_or_default(),
         work_done: v.work_done.clone().unwrap_or_default(),
         parts: parts.into_iter().map(|p| (p.quantity, p.name)).collect(),
@@ -182,8 +183,12 @@ fn instants(
 ) -> Result<(i64, i64), ApiError> {
     let cal = calendar(state);
     let day = parse_date(date_text).ok_or_else(|| bad_date(lang))?;
-    let w = rules::window(day, from, to, today_local(state, &cal)).map_err(|e| refused(&e, lang))?;
-    match (cal.local_instant(w.day, w.from), cal.local_instant(w.day, w.to)) {
+    let w =
+        rules::window(day, from, to, today_local(state, &cal)).map_err(|e| refused(&e, lang))?;
+    match (
+        cal.local_instant(w.day, w.from),
+        cal.local_instant(w.day, w.to),
+    ) {
         (Some(a), Some(b)) if b > a => Ok((a, b)),
         _ => Err(refused(&rules::VisitError::EndsBeforeStart, lang)),
     }
@@ -275,7 +280,9 @@ pub async fn step(
     let technician = (step == Step::Reschedule && !f.technician_id.trim().is_empty())
         .then(|| f.technician_id.trim().to_owned());
     let parts = match &report {
-        Some(r) => Some(serde_json::to_string(&r.parts).map_err(|e| ApiError::Unavailable(e.to_string()))?),
+        Some(r) => Some(
+            serde_json::to_string(&r.parts).map_err(|e| ApiError::Unavailable(e.to_string()))?,
+        ),
         None => None,
     };
     let changed = state
@@ -360,7 +367,10 @@ async fn report_lang(state: &AppState, v: &Visit) -> Lang {
 /// kept. Only a finished visit has one.
 pub async fn report_file(state: &AppState, v: &Visit) -> Result<Attachment, ApiError> {
     if v.status != "done" {
-        return Err(ApiError::NotFound(format!("visit {} has no report yet", v.number)));
+        return Err(ApiError::NotFound(format!(
+            "visit {} has no report yet",
+            v.number
+        )));
     }
     if let Some(a) = v
         .report
@@ -417,7 +427,10 @@ pub async fn report_file(state: &AppState, v: &Visit) -> Result<Attachment, ApiE
         machine_status: v.machine_status.clone().unwrap_or_default(),
     };
     let window = when(&cal, v.window_from, v.window_to, lang);
-    let arrived = v.arrived_at.map(|t| moment(&cal, t, lang)).unwrap_or_default();
+    let arrived = v
+        .arrived_at
+        .map(|t| moment(&cal, t, lang))
+        .unwrap_or_default();
     let finished = v.done_at.map(|t| moment(&cal, t, lang)).unwrap_or_default();
     let after = crate::kit::machines::status_word(&report.machine_status, lang);
     let accent = state.config.web.accent.clone();
@@ -442,7 +455,11 @@ pub async fn report_file(state: &AppState, v: &Visit) -> Result<Attachment, ApiE
     .await
     .map_err(|e| ApiError::Unavailable(e.to_string()))?
     .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let name = format!("{}-{}.pdf", w.report.to_lowercase().replace(' ', "-"), v.number);
+    let name = format!(
+        "{}-{}.pdf",
+        w.report.to_lowercase().replace(' ', "-"),
+        v.number
+    );
     let a = crate::kit::uploads::store_file(
         state,
         std::io::Cursor::new(bytes),

@@ -184,7 +184,11 @@ async fn machine_page(
             format!("{} {}", v.report, x.number),
         ));
     }
-    let toner: Vec<_> = requests.iter().filter(|r| r.kind == "toner").cloned().collect();
+    let toner: Vec<_> = requests
+        .iter()
+        .filter(|r| r.kind == "toner")
+        .cloned()
+        .collect();
     let mut shown_requests = requests;
     shown_requests.truncate(10);
     Ok(MachinePage {
