@@ -650,3 +650,424 @@ async fn a_reading_sent_by_mail_is_stored_and_answered_by_mail() {
     })
     .await;
 }
+
+/// Today's UTC day number and a day `k` days from it as `YYYY-MM-DD`.
+fn day_from_today(k: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    switchboard_portal::locale::iso_date(now.div_euclid(86_400_000) + k)
+}
+
+async fn visit_count(server: &Server, admin: &str) -> usize {
+    let (s, v) = server.get(admin, "/api/v1/visits").await;
+    assert_eq!(s, 200, "{v}");
+    v["visits"].as_array().unwrap().len()
+}
+
+async fn machine_status(server: &Server, admin: &str, machine: &str) -> String {
+    let (_, m) = server
+        .get(admin, &format!("/api/v1/machines/{machine}"))
+        .await;
+    m["machine"]["status"]
+        .as_str()
+        .or_else(|| m["status"].as_str())
+        .unwrap_or_else(|| panic!("{m}"))
+        .to_owned()
+}
+
+/// A failure reported on the portal puts the machine down; the desk books a technician
+/// for a window (bad bookings refused, the same form twice one visit); the technician
+/// sees only the companies of their visits, arrives (the machine in maintenance; a stale
+/// page refused), finishes with the report (the machine back in service); the client
+/// follows it live on the request and downloads the report, which no other company's
+/// client can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_technician_visits_and_the_client_follows_it() {
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    crate::inbox::add_agent(&server, "rita@acme.test", "admin", &[]);
+    let (marcos, _) = crate::inbox::add_agent(
+        &server,
+        "marcos@acme.test",
+        "technician",
+        &["--name", "Marcos Lima"],
+    );
+    let ana = visitor_contact(&server, &admin, "Oi, sou a Ana da Globex").await;
+    let gil = visitor_contact(&server, &admin, "Hi, Gil from Initech").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let initech = company(&server, &admin, "Initech", &[&gil]).await;
+    let (ric, _, _) = fleet(&server, &admin, &globex, &ana).await;
+    let (s, v) = import(
+        &server,
+        &admin,
+        &format!("company_id,model,serial\n{initech},M406,HP-INI-1\n"),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let hp = id_of(&machines(&server, &admin).await, "HP-INI-1");
+
+    // Ana reports a failure: a request about the machine, which is now down.
+    let mut b = client(&server, &ana, "ana@globex.example").await;
+    let (_, page) = b.get(&format!("/portal/tickets/new?machine={ric}")).await;
+    let key = crate::tickets::form_key(&page);
+    let (s, body, to) = b
+        .post_multipart(
+            "/portal/tickets",
+            &[
+                ("key", &key),
+                ("machine", &ric),
+                ("request", "failure"),
+                ("subject", "Parou de imprimir"),
+                ("message", "A impressora da expedição parou com erro SC542."),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(s, 303, "{body:.500}");
+    let number: i64 = to
+        .unwrap()
+        .trim_start_matches("/portal/tickets/")
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(machine_status(&server, &admin, &ric).await, "down");
+
+    // The desk books Marcos from the machine's page, for the request.
+    let mut rita = Browser::sign_in(&server, "rita@acme.test").await;
+    let (s, page) = rita.get(&format!("/equipment/machines/{ric}")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("id=\"schedule-form\""), "{page:.3000}");
+    let ticket = page
+        .split("id=\"visit-request\"")
+        .nth(1)
+        .unwrap()
+        .split("<option value=\"")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let tomorrow = day_from_today(1);
+    let yesterday = day_from_today(-1);
+    let book =
+        |date: String, from: &'static str, to: &'static str, tech: String, key: &'static str| {
+            vec![
+                ("key", key.to_owned()),
+                ("technician", tech),
+                ("date", date),
+                ("from", from.to_owned()),
+                ("to", to.to_owned()),
+                ("request", ticket.clone()),
+            ]
+        };
+    for (form, want) in [
+        (book(yesterday, "9", "12", marcos.clone(), "bk1"), "passed"),
+        (
+            book(tomorrow.clone(), "12:00", "9h", marcos.clone(), "bk2"),
+            "end after",
+        ),
+        (
+            book(tomorrow.clone(), "9am", "12", marcos.clone(), "bk3"),
+            "time of day",
+        ),
+        (
+            book(tomorrow.clone(), "9", "12", String::new(), "bk4"),
+            "technician",
+        ),
+        (
+            book(tomorrow.clone(), "9", "12", "not-a-user".into(), "bk5"),
+            "technician",
+        ),
+        (
+            book("31/02".into(), "9", "12", marcos.clone(), "bk6"),
+            "date",
+        ),
+    ] {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (s, body) = rita
+            .post(&format!("/equipment/machines/{ric}/visits"), &form)
+            .await;
+        assert_eq!(s, 422, "{form:?}");
+        assert!(body.contains("id=\"booking-error\""), "{body:.2000}");
+        assert!(body.to_lowercase().contains(want), "{want}: {body:.4000}");
+    }
+    assert_eq!(visit_count(&server, &admin).await, 0, "nothing booked");
+    let form = book(tomorrow.clone(), "9h", "12:00", marcos.clone(), "bk-ok");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut visit_pages = Vec::new();
+    for _ in 0..2 {
+        let r = rita
+            .post_response(&format!("/equipment/machines/{ric}/visits"), &form)
+            .await;
+        assert_eq!(r.status(), 303);
+        visit_pages.push(r.headers()["location"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        visit_pages[0], visit_pages[1],
+        "the same form twice is one visit"
+    );
+    assert_eq!(visit_count(&server, &admin).await, 1);
+    let visit = visit_pages[0]
+        .trim_start_matches("/equipment/visits/")
+        .to_owned();
+
+    // Ana sees who comes and when on her request, and the page is told live.
+    let (_, thread) = b.get(&format!("/portal/tickets/{number}/thread")).await;
+    assert!(thread.contains("id=\"ticket-visits\""), "{thread:.3000}");
+    assert!(
+        thread.contains("Marcos Lima") && thread.contains("09:00–12:00"),
+        "{thread:.3000}"
+    );
+    let mut events = b.fetch(&format!("/portal/tickets/{number}/events")).await;
+    assert_eq!(events.status().as_u16(), 200);
+
+    // Marcos: his visits, Globex's machine and request, nothing of Initech's.
+    let mut m = Browser::sign_in(&server, "marcos@acme.test").await;
+    let (s, list) = m.get("/equipment/visits").await;
+    assert_eq!(s, 200);
+    assert!(list.contains(&visit), "{list:.3000}");
+    assert_eq!(m.get(&format!("/equipment/machines/{ric}")).await.0, 200);
+    assert_eq!(m.get(&format!("/conversations/{number}")).await.0, 200);
+    assert_eq!(m.get(&format!("/equipment/machines/{hp}")).await.0, 404);
+    let (s, page) = m.get(&format!("/equipment/visits/{visit}")).await;
+    assert_eq!(s, 200);
+    let version = hidden(&page, "version");
+    let (s, _) = m
+        .post(
+            &format!("/equipment/visits/{visit}/arrive"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(machine_status(&server, &admin, &ric).await, "maintenance");
+    let changed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut seen = String::new();
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("event: changed") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(changed, Ok(true), "the request's page hears of the arrival");
+    let (_, thread) = b.get(&format!("/portal/tickets/{number}/thread")).await;
+    assert!(thread.contains("visit-on_site"), "{thread:.3000}");
+    // The same page again (its version is stale): refused in words, nothing changed.
+    let (s, body) = m
+        .post(
+            &format!("/equipment/visits/{visit}/arrive"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(s, 422, "{body:.500}");
+    assert!(body.contains("id=\"visit-error\""), "{body:.3000}");
+    // A report without the client's signature is refused; the visit stays on site.
+    let (_, page) = m.get(&format!("/equipment/visits/{visit}")).await;
+    let version = hidden(&page, "version");
+    let (s, body) = m
+        .post(
+            &format!("/equipment/visits/{visit}/complete"),
+            &[
+                ("version", &version),
+                ("work_done", "Troca do fusor."),
+                ("parts", "1 fusor"),
+                ("signed_by", ""),
+                ("machine_status", "in_service"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert!(body.contains("signs"), "{body:.3000}");
+    assert!(body.contains("Troca do fusor."), "the typing is kept");
+    let (_, v) = server.get(&admin, &format!("/api/v1/visits/{visit}")).await;
+    assert_eq!(v["status"], "on_site", "{v}");
+    let (s, _) = m
+        .post(
+            &format!("/equipment/visits/{visit}/complete"),
+            &[
+                ("version", &version),
+                (
+                    "work_done",
+                    "Troca do fusor e limpeza do caminho do papel. Erro SC542 resolvido.",
+                ),
+                ("parts", "1 fusor\n2x rolo de alimentação"),
+                ("signed_by", "Ana Souza"),
+                ("machine_status", "in_service"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(machine_status(&server, &admin, &ric).await, "in_service");
+    let (_, v) = server.get(&admin, &format!("/api/v1/visits/{visit}")).await;
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["signed_by"].as_str(),
+            v["report"].as_bool()
+        ),
+        (Some("done"), Some("Ana Souza"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["parts"][1]["quantity"], 2, "{v}");
+
+    // Ana downloads the report; Gil, of another company, cannot.
+    let (_, thread) = b.get(&format!("/portal/tickets/{number}/thread")).await;
+    assert!(thread.contains("visit-done"), "{thread:.3000}");
+    let href = format!("/portal/visits/{visit}/report");
+    assert!(thread.contains(&href), "{thread:.3000}");
+    let r = b.fetch(&href).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let text = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for needle in [
+        "Marcos Lima",
+        "RIC-1001",
+        "Ana Souza",
+        "rolo de alimentação",
+        "SC542",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    let (_, page) = b.get(&format!("/portal/machines/{ric}")).await;
+    assert!(
+        page.contains("id=\"machine-visits\"") && page.contains(&href),
+        "{page:.3000}"
+    );
+    let mut g = client(&server, &gil, "gil@initech.example").await;
+    assert_eq!(g.get(&href).await.0, 404);
+    // Cancelling a finished visit is refused by the API too.
+    let (s, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/visits/{visit}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let cards: Vec<String> = {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&server.database_url())
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT payload FROM cards WHERE kind = 'visit'")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(cards.len(), 1, "one card, updated in place: {cards:?}");
+    assert!(cards[0].contains("\"status\":\"done\""), "{cards:?}");
+}
+
+/// Readings due: a reminder goes once per contract and period by mail, whoever runs the
+/// job and however often; none when every machine is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readings_due_are_reminded_once_by_the_clients_channel() {
+    let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) = crate::mail::server_for(&mail, Backend::Embedded, "").await;
+    let from = "ana@globex.example";
+    crate::trust::writes_in(
+        &mail,
+        &server,
+        &admin,
+        from,
+        "r0@globex.example",
+        "",
+        "Bom dia, sou a Ana.",
+    )
+    .await;
+    let (_, ana) = crate::trust::conversation_with(&server, &admin, "Bom dia, sou a Ana.").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let (ric, ky, _) = fleet(&server, &admin, &globex, &ana).await;
+    crate::inbox::sql(&server, "UPDATE contracts SET read_before = 3", &[]).await;
+    for m in [&ric, &ky] {
+        let (s, v) = reading(
+            &server,
+            &admin,
+            m,
+            json!({"mono": 10_000, "date": "2025-12-31", "key": format!("base-{m}")}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let remind = |today: &'static str| {
+        let server = &server;
+        let admin = admin.clone();
+        async move {
+            let (s, r) = server
+                .post(
+                    &admin,
+                    "/api/v1/contracts/remind",
+                    &json!({ "today": today }),
+                )
+                .await;
+            assert_eq!(s, 200, "{r}");
+            r["email"].as_i64().unwrap()
+        }
+    };
+    // Before the span (February's reading day is the 26th): nothing.
+    assert_eq!(remind("2026-02-20").await, 0);
+    assert_eq!(remind("2026-02-24").await, 1);
+    assert_eq!(remind("2026-02-26").await, 0, "once per period");
+    // Two processes at once for March: one sends it.
+    let run = || {
+        let mut cmd = server.command();
+        cmd.args(["equipment", "remind", "--today", "2026-03-28"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (run(), run());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success(), "{a:?} {b:?}");
+    let sent: i64 = [&a, &b]
+        .iter()
+        .map(|o| {
+            serde_json::from_slice::<Value>(&o.stdout).unwrap()["email"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(sent, 1);
+    // April: both machines read in the week before the reading day: no reminder.
+    for (m, mono) in [(&ric, 12_000), (&ky, 11_000)] {
+        let (s, v) = reading(
+            &server,
+            &admin,
+            m,
+            json!({"mono": mono, "date": "2026-04-24", "key": format!("apr-{m}")}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    assert_eq!(remind("2026-04-27").await, 0);
+    crate::support::eventually(30, || async {
+        let reminders: Vec<_> = mail
+            .captured_for(from)
+            .into_iter()
+            .filter(|(m, _)| m.subject.as_deref().is_some_and(|s| s.contains("CT-77")))
+            .collect();
+        reminders.len() == 2
+            && reminders.iter().all(|(m, raw)| {
+                m.full_text.contains("RIC-1001")
+                    && m.full_text.contains("KY-2002")
+                    && (raw.contains("/portal/link/")
+                        || m.html.as_deref().unwrap_or("").contains("/portal/link/"))
+            })
+    })
+    .await;
+}
