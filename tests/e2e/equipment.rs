@@ -1071,3 +1071,47 @@ async fn readings_due_are_reminded_once_by_the_clients_channel() {
     })
     .await;
 }
+
+/// A technician (made here) and a finished visit of theirs to `machine`, through the API:
+/// `(technician's id, visit's id)`.
+pub(crate) async fn done_visit(server: &Server, admin: &str, machine: &str) -> (String, String) {
+    let out = server.cli(&[
+        "user",
+        "add",
+        "--email",
+        "tecnico@acme.test",
+        "--name",
+        "Técnico Teste",
+        "--role",
+        "technician",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tech: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tech = tech["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .post(
+            admin,
+            "/api/v1/visits",
+            &json!({"machine_id": machine, "technician_id": tech, "date": day_from_today(1), "from": "8", "to": "10", "key": "sweep"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let visit = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .post(admin, &format!("/api/v1/visits/{visit}/arrive"), &json!({}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = server
+        .post(
+            admin,
+            &format!("/api/v1/visits/{visit}/complete"),
+            &json!({"work_done": "Limpeza", "parts": [{"name": "rolo", "quantity": 2}], "signed_by": "Ana"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    (tech, visit)
+}

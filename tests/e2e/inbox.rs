@@ -485,6 +485,14 @@ async fn route_scope(backend: Backend) {
     let globex = crate::trust::company(&server, &admin_token, "Globex", &[&contact]).await;
     let (machine, _, contract) =
         crate::equipment::fleet(&server, &admin_token, &globex, &contact).await;
+    let (_, visit) = crate::equipment::done_visit(&server, &admin_token, &machine).await;
+    // A technician with no machine or visit of Globex's: none of it is theirs.
+    add_agent(&server, "tess@example.com", "technician", &[]);
+    let tess_token = {
+        let out = server.cli(&["user", "token", "--email", "tess@example.com"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
     let cory_token = {
         let out = server.cli(&["user", "token", "--email", "cory@example.com"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -514,6 +522,7 @@ async fn route_scope(backend: Backend) {
     let mut ana = Browser::sign_in(&server, "ana@example.com").await;
     let mut cory = Browser::sign_in(&server, "cory@example.com").await;
     let mut sue = Browser::sign_in(&server, "sue@example.com").await;
+    let mut tess = Browser::sign_in(&server, "tess@example.com").await;
     let mut admin = Browser::sign_in(&server, "admin@example.com").await;
     let before = crate::trust::row_counts(&server).await;
     let mut checked = 0;
@@ -528,14 +537,16 @@ async fn route_scope(backend: Backend) {
             .replace("{number}", &number)
             .replace("{user}", "some-user-id")
             .replace("{key}", &key)
-            .replace("{machine}", &machine);
+            .replace("{machine}", &machine)
+            .replace("{visit}", &visit)
+            .replace("{contract}", &contract);
         // What the others may not reach is there: the admin reaches it.
         if spec.path.contains("{key}") {
             let (status, _) = admin.get(&path).await;
             assert_eq!(status, 200, "admin: GET {path}");
         }
 
-        for (who, b) in [("ana", &mut ana), ("cory", &mut cory)] {
+        for (who, b) in [("ana", &mut ana), ("cory", &mut cory), ("tess", &mut tess)] {
             let (status, body) = if spec.method == "GET" {
                 b.get(&path).await
             } else {
@@ -544,8 +555,15 @@ async fn route_scope(backend: Backend) {
             let expected: &[u16] = match spec.access {
                 Access::Admin | Access::Reports => &[403],
                 _ if spec.path.contains("{number}") || spec.path.contains("{key}") => &[404],
-                // Equipment follows the companies: Cory's are not Globex.
-                _ if spec.path.contains("{machine}") && who == "cory" => &[404],
+                // Equipment follows the companies: Cory's are not Globex, and Tess works
+                // for none of Globex's machines.
+                _ if (spec.path.contains("{machine}")
+                    || spec.path.contains("{visit}")
+                    || spec.path.contains("{contract}"))
+                    && who != "ana" =>
+                {
+                    &[404]
+                }
                 _ => continue,
             };
             assert!(
@@ -570,6 +588,7 @@ async fn route_scope(backend: Backend) {
                 .replace("{id}", &conv)
                 .replace("{machine}", &machine)
                 .replace("{contract}", &contract)
+                .replace("{visit}", &visit)
         );
         let call = |token: String| {
             let path = path.clone();
@@ -600,19 +619,24 @@ async fn route_scope(backend: Backend) {
             assert_eq!(status, 404, "ana: {} {path}: {body}", route.method);
             checked += 1;
         }
-        if route.path.contains("{machine}") || route.path.contains("{contract}") {
-            let (status, body) = call(cory_token.clone()).await;
-            let expected: &[u16] = if route.access == Access::Admin {
-                &[403, 404]
-            } else {
-                &[404]
-            };
-            assert!(
-                expected.contains(&status),
-                "cory: {} {path} gave {status}: {body}",
-                route.method
-            );
-            checked += 1;
+        if route.path.contains("{machine}")
+            || route.path.contains("{contract}")
+            || route.path.contains("{visit}")
+        {
+            for (who, token) in [("cory", &cory_token), ("tess", &tess_token)] {
+                let (status, body) = call(token.clone()).await;
+                let expected: &[u16] = if route.access == Access::Admin {
+                    &[403, 404]
+                } else {
+                    &[404]
+                };
+                assert!(
+                    expected.contains(&status),
+                    "{who}: {} {path} gave {status}: {body}",
+                    route.method
+                );
+                checked += 1;
+            }
         }
         if matches!(route.access, Access::AgentWrite | Access::Admin) {
             let (status, body) = call(sue_token.clone()).await;

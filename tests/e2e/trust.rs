@@ -764,6 +764,8 @@ pub(crate) async fn row_counts(server: &Server) -> Vec<(&'static str, i64)> {
         "meter_readings",
         "contracts",
         "contract_periods",
+        "visits",
+        "reading_reminders",
     ] {
         let n: i64 =
             sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -830,6 +832,7 @@ async fn every_portal_route_keeps_to_the_clients_company() {
         .await
         .unwrap();
     assert_eq!(pdf.status(), 200);
+    let (_, visit) = crate::equipment::done_visit(&server, &admin, &machine).await;
     let doc = serde_json::from_str::<Value>(DOC).unwrap();
     let mut numbers = std::collections::HashMap::new();
     for (kind, path) in [
@@ -891,6 +894,7 @@ async fn every_portal_route_keeps_to_the_clients_company() {
     for path in [
         format!("/portal/machines/{machine}/readings/{reading}/photo"),
         "/portal/contracts/CT-77/pdf".to_owned(),
+        format!("/portal/visits/{visit}/report"),
     ] {
         let (s, _) = ana_b.get(&path).await;
         assert_eq!(s, 200, "Ana reaches {path}");
@@ -933,7 +937,8 @@ async fn every_portal_route_keeps_to_the_clients_company() {
             .replace("{key}", &key)
             .replace("{id}", &ana_user)
             .replace("{machine}", &machine)
-            .replace("{reading}", &reading);
+            .replace("{reading}", &reading)
+            .replace("{visit}", &visit);
         assert!(!path.contains('{'), "{}: not in the sweep", spec.path);
         gil_b.get("/portal").await;
         let (status, body) = if spec.method == "GET" {
@@ -975,6 +980,7 @@ async fn every_portal_route_keeps_to_the_clients_company() {
         "{machine}",
         "{contract}",
         "{reading}",
+        "{visit}",
     ];
     let paths = switchboard_gateway::app::route_specs()
         .into_iter()

@@ -849,8 +849,9 @@ pub async fn machine_technician(
     Path(id): Path<String>,
     b: Result<Json<TechnicianBody>, JsonRejection>,
 ) -> Reply {
-    require(user.role, &[Role::Admin, Role::Coordinator, Role::Support])?;
+    // Out of scope first: another company's machine is "not found" to everyone.
     let m = state.store.machine_for_agent(&caller, &id).await?;
+    require(user.role, &[Role::Admin, Role::Coordinator, Role::Support])?;
     let b = body(b)?;
     state
         .store

@@ -153,6 +153,7 @@ struct MachinePage {
     key: String,
     statuses: Vec<(&'static str, &'static str)>,
     can_write: bool,
+    can_assign: bool,
     requests: Vec<crate::kit::machines::RequestView>,
     v: &'static switchboard_portal::visits::VisitWords,
     visits: Vec<crate::kit::visits::VisitView>,
@@ -265,6 +266,7 @@ async fn machine_page(
             .map(|s| (*s, status_word(s, lang)))
             .collect(),
         can_write: agent.user.role.can_reply(),
+        can_assign: super::visits::may_assign(agent.user.role),
     })
 }
 

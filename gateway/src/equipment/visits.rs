@@ -345,6 +345,11 @@ pub async fn schedule(
     }
 }
 
+/// Who makes a technician responsible for a machine: the desk, not technicians.
+pub fn may_assign(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Coordinator | Role::Support)
+}
+
 #[derive(Debug, Deserialize, Default)]
 pub struct TechnicianBody {
     #[serde(default)]
@@ -360,7 +365,7 @@ pub async fn set_technician(
     Form(f): Form<TechnicianBody>,
 ) -> Result<Response, WebError> {
     let m = state.store.machine_for_agent(&agent.caller, &id).await?;
-    if !agent.user.role.can_reply() {
+    if !may_assign(agent.user.role) {
         return Err(WebError::Forbidden(agent.tr));
     }
     let who = Some(f.technician.trim()).filter(|t| !t.is_empty());
