@@ -3,7 +3,10 @@
 // the portal, sees the machines, the consumption chart and the contract's calculation,
 // and enters a reading with a photo of the counter; closing the month bills it from that
 // reading, and the contract page shows it line by line; the agent sees the reading on the
-// machine's page. Every page through axe-core and photographed at desktop and phone width.
+// machine's page; the desk books a technician for the client's toner request, the
+// technician arrives and writes the report on the phone, and the client follows it live on
+// the request and downloads the report. Every page through axe-core and photographed at
+// desktop and phone width.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -195,6 +198,65 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     assert.equal(await a.locator("#side-machines li").count(), 3);
     await accessible(a, "agent conversation with a machine card");
     await shoot(a, "equipment-ticket-card", async () => { await card.scrollIntoViewIfNeeded(); });
+
+    // The desk books a technician for the toner request from the machine's page.
+    server.cliWithInput(`${password}\n`, "user", "add", "--email", "marcos@acme.test", "--name", "Marcos Lima", "--role", "technician", "--password-stdin");
+    await a.goto(`${server.base}/equipment/machines/${ricoh.id}`);
+    await a.locator("#visit-technician").selectOption({ label: "Marcos Lima" });
+    await a.locator("#visit-date").fill(iso(new Date(Date.now() + 86400000)));
+    await a.locator("#visit-from").fill("9h");
+    await a.locator("#visit-to").fill("12:00");
+    await accessible(a, "agent machine with the booking form");
+    await shoot(a, "equipment-machine-schedule", async () => { await a.locator("#schedule-card").scrollIntoViewIfNeeded(); });
+    await a.locator("#schedule-visit").click();
+    await a.waitForURL(/\/equipment\/visits\/[0-9a-f-]+$/);
+    await a.locator("#visit-status", { hasText: "Scheduled" }).waitFor();
+    await accessible(a, "agent visit");
+    await shoot(a, "equipment-visit");
+    // The client's request shows who comes and when, without a reload.
+    await page.locator("#ticket-visits .visit-technician", { hasText: "Marcos Lima" }).waitFor();
+    await page.locator("#ticket-visits .pill.visit-scheduled", { hasText: "Agendada" }).waitFor();
+
+    // Marcos, on his phone: his visits; he arrives, and writes the report with the client.
+    const techCtx = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), PHONE, { locale: "en-US" });
+    contexts.push(techCtx);
+    const t = techCtx.pages()[0] || (await techCtx.newPage());
+    t.on("pageerror", (e) => errors.push(e));
+    await signIn(t, server.base, "marcos@acme.test", password);
+    await t.waitForURL(/\/conversations/);
+    await t.goto(`${server.base}/equipment/visits`);
+    await t.locator("#upcoming tbody tr").first().waitFor();
+    await accessible(t, "technician's visits");
+    await shoot(t, "equipment-visits");
+    await t.locator("#upcoming tbody tr a").first().click();
+    await t.locator("#visit-arrive").click();
+    await t.locator("#visit-status", { hasText: "Technician on site" }).waitFor();
+    await page.locator("#ticket-visits .pill.visit-on_site").waitFor();
+    await t.locator("#work_done").fill("Toner preto e ciano trocados; limpeza da unidade de transferência e teste com 20 cópias.");
+    await t.locator("#parts").fill("1x toner preto\n1x toner ciano");
+    await t.locator("#signed_by").fill("Ana Souza");
+    await accessible(t, "technician's report form");
+    await shoot(t, "equipment-visit-report-form", async () => { await t.locator("#complete-card").scrollIntoViewIfNeeded(); });
+    await t.locator("#visit-complete").click();
+    await t.locator("#visit-status", { hasText: "Done" }).waitFor();
+    await t.locator("#visit-parts li", { hasText: "toner ciano" }).waitFor();
+    await accessible(t, "technician's finished visit");
+    await shoot(t, "equipment-visit-done");
+
+    // The client sees it done, with the report, and the machine back in service.
+    await page.locator("#ticket-visits .pill.visit-done", { hasText: "Realizada" }).waitFor();
+    const reportHref = await page.locator("#ticket-visits a.visit-report").getAttribute("href");
+    const report = await page.request.get(`${server.base}${reportHref}`);
+    assert.equal(report.status(), 200);
+    assert.equal(report.headers()["content-type"], "application/pdf");
+    await accessible(page, "portal request with its visit");
+    await shoot(page, "portal-ticket-visit", async () => { await page.locator("#ticket-visits").scrollIntoViewIfNeeded(); });
+    await page.goto(`${server.base}/portal/machines/${ricoh.id}`);
+    await page.locator("#machine-status", { hasText: "Em operação" }).waitFor();
+    await page.locator("#machine-visits tbody tr").first().waitFor();
+    await page.locator("#machine-documents a", { hasText: "Relatório de visita" }).waitFor();
+    await accessible(page, "portal machine with its visits");
+    await shoot(page, "portal-machine-visits", async () => { await page.locator("#machine-visits").scrollIntoViewIfNeeded(); });
     assert.deepEqual(errors, []);
   } finally {
     for (const c of contexts) await c.close();
