@@ -4,7 +4,8 @@
 -- A visit to a machine, booked for a window of the business's local day (window_from and
 -- window_to are instants, epoch milliseconds). number comes from the `visit` counter of
 -- billing_counters (people say "visit 42"); company_id is the machine's, kept so a scope
--- check needs no join; ticket_id is the request it answers, if any. status is scheduled,
+-- check needs no join; conversation_id is the request it answers (a portal ticket's, a
+-- WhatsApp chat's, a mail's), if any. status is scheduled,
 -- on_site, done or cancelled. When done: work_done, parts (a JSON list of {name,
 -- quantity}), signed_by (the client's person who signed) and machine_status (what the
 -- machine was left as); report is the visit report's PDF (the JSON of an Attachment).
@@ -15,7 +16,7 @@ CREATE TABLE visits (
     number          BIGINT NOT NULL UNIQUE,
     machine_id      TEXT NOT NULL REFERENCES machines (id),
     company_id      TEXT NOT NULL REFERENCES companies (id),
-    ticket_id       TEXT REFERENCES tickets (id),
+    conversation_id TEXT REFERENCES conversations (id),
     technician_id   TEXT NOT NULL REFERENCES users (id),
     status          TEXT NOT NULL,
     window_from     BIGINT NOT NULL,
@@ -36,7 +37,7 @@ CREATE TABLE visits (
 CREATE INDEX visits_by_machine ON visits (machine_id, window_from);
 CREATE INDEX visits_by_technician ON visits (technician_id, window_from);
 CREATE INDEX visits_by_company ON visits (company_id, window_from);
-CREATE INDEX visits_by_ticket ON visits (ticket_id);
+CREATE INDEX visits_by_conversation ON visits (conversation_id);
 
 -- A reminder that a contract's readings are due, sent once per contract and period
 -- whichever node's job sends it: the primary key is the claim.

@@ -8,8 +8,9 @@
 //!   and its peak RSS (VmHWM, sampled while it runs) at a fifth of the size and at full
 //!   size (memory flat means the two are close); then run again (nothing to do: each
 //!   period is billed once);
-//! - the machine page: one client's machine with `--years` years of monthly readings,
-//!   `GET /portal/machines/{id}` `--requests` times: p50/p95/p99.
+//! - the machine page: one client's machine with `--years` years of monthly readings and a
+//!   finished visit a quarter, `GET /portal/machines/{id}` `--requests` times:
+//!   p50/p95/p99.
 //!
 //! `cargo build --release && cargo run --release -p switchboard-bench --bin equipment-bench`
 //! (`--backend postgres` uses `SB_TEST_PG`).
@@ -393,6 +394,48 @@ async fn main() -> Result<()> {
         100,
     )
     .await?;
+    // A visit a quarter over the same years, each done with its report's fields: the page
+    // lists them with the readings.
+    let tech = store
+        .create_user(
+            &ids,
+            "marcos@acme.test",
+            Some("Marcos Lima"),
+            switchboard_core::domain::Role::Technician,
+            None,
+        )
+        .await?;
+    let mut visits = Vec::new();
+    for q in 0..args.years * 4 {
+        let at = (today_day - (months - q * 3) * 30) * DAY_MS + 9 * 3_600_000;
+        visits.push(vec![
+            s(ids.new_id()),
+            V::I(q + 1),
+            s(&machine.id),
+            s(&company),
+            s(&tech.id),
+            s("done"),
+            V::I(at),
+            V::I(at + 3 * 3_600_000),
+            V::I(at + 1_800_000),
+            V::I(at + 5_400_000),
+            s("Limpeza e troca do rolo de alimentação."),
+            s(r#"[{"name":"rolo de alimentação","quantity":1}]"#),
+            s("Ana Souza"),
+            s("in_service"),
+            s(format!("v{q}")),
+            V::I(ids.now_ms()),
+            V::I(ids.now_ms()),
+        ]);
+    }
+    insert_many(
+        store.pool(),
+        "INSERT INTO visits (id, number, machine_id, company_id, technician_id, status, window_from, window_to, arrived_at, done_at, work_done, parts, signed_by, machine_status, key, created_at, updated_at)",
+        17,
+        &visits,
+        100,
+    )
+    .await?;
     let token = store
         .create_magic_link(
             &ids,
@@ -419,7 +462,8 @@ async fn main() -> Result<()> {
             .await?;
         let status = r.status();
         let body = r.text().await?;
-        if !status.is_success() || !body.contains("E174M123456") {
+        if !status.is_success() || !body.contains("E174M123456") || !body.contains("machine-visits")
+        {
             bail!("{url}: {status}");
         }
         // The first few warm the caches.
@@ -430,9 +474,10 @@ async fn main() -> Result<()> {
     times.sort_by(f64::total_cmp);
     let (p50, p95, p99) = (pct(&times, 0.5), pct(&times, 0.95), pct(&times, 0.99));
     println!(
-        "{} machine page, {} readings: p50 {p50:.2} ms, p95 {p95:.2} ms, p99 {p99:.2} ms ({} requests)",
+        "{} machine page, {} readings, {} visits: p50 {p50:.2} ms, p95 {p95:.2} ms, p99 {p99:.2} ms ({} requests)",
         args.backend,
         months + 1,
+        args.years * 4,
         args.requests
     );
     served.stop();
@@ -440,7 +485,7 @@ async fn main() -> Result<()> {
     println!(
         "{}",
         serde_json::json!({"bench": "equipment", "backend": args.backend, "close": results,
-            "machine_page": {"readings": months + 1, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99}})
+            "machine_page": {"readings": months + 1, "visits": args.years * 4, "p50_ms": p50, "p95_ms": p95, "p99_ms": p99}})
     );
     Ok(())
 }

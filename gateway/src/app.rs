@@ -387,8 +387,7 @@ impl Application {
             let hook: Arc<dyn switchboard_core::bot::BotHook> = if state.config.portal.equipment {
                 Arc::new(crate::kit::equipment::ReadingsByMessage {
                     inner: kb_bot,
-                    store: state.store.clone(),
-                    ids: state.ids.clone(),
+                    state: state.clone(),
                 })
             } else {
                 kb_bot

@@ -58,6 +58,169 @@ pub fn named<'a>(text: &str, machines: &'a [Known]) -> Vec<&'a Known> {
     out
 }
 
+/// What a client's message about a machine asks for, as far as its words tell: a kind of
+/// request (`failure`, `toner`, `support`) and, for toner, the colours named. A guess for
+/// the desk to confirm, never a promise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asked {
+    pub kind: &'static str,
+    pub toner: Vec<&'static str>,
+}
+
+/// Accents and case folded, so "não imprime", "nao imprime" and "NÃO IMPRIME" read alike.
+fn fold(text: &str) -> String {
+    text.to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
+            'é' | 'ê' | 'è' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            c => c,
+        })
+        .collect()
+}
+
+/// Words that say a machine needs toner or ink, in en, es and pt, as typed.
+const TONER_WORDS: &[&str] = &[
+    "toner",
+    "tonner",
+    "toners",
+    "cartucho",
+    "cartuchos",
+    "cartridge",
+    "cartridges",
+    "tinta",
+    "refil",
+];
+/// Words and stems that say a machine fails, in en, es and pt, as typed (folded).
+const FAILURE_WORDS: &[&str] = &[
+    "parou",
+    "parada",
+    "parado",
+    "nao liga",
+    "no enciende",
+    "won't turn on",
+    "wont turn on",
+    "not turning on",
+    "nao imprime",
+    "no imprime",
+    "won't print",
+    "wont print",
+    "not printing",
+    "doesn't print",
+    "doesnt print",
+    "nao funciona",
+    "no funciona",
+    "not working",
+    "doesn't work",
+    "doesnt work",
+    "stopped working",
+    "erro",
+    "error",
+    "falha",
+    "falla",
+    "fallo",
+    "defeito",
+    "defecto",
+    "atola",
+    "atolando",
+    "atolada",
+    "atolado",
+    "atasca",
+    "atascada",
+    "atascado",
+    "atasco",
+    "enganch",
+    "jam",
+    "jammed",
+    "jams",
+    "quebr",
+    "rota",
+    "roto",
+    "broken",
+    "travad",
+    "travando",
+    "trava",
+    "bloquead",
+    "mancha",
+    "manchando",
+    "listra",
+    "raya",
+    "rayas",
+    "streak",
+    "smudg",
+    "barulho",
+    "ruido",
+    "noise",
+    "apagad",
+    "queimad",
+    "burn",
+    "codigo sc",
+    "code sc",
+    "sc5",
+    "sc3",
+    "sc2",
+];
+
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        // A stem may run on ("quebr" in "quebrou"); a short word stands alone.
+        let starts = before.is_none_or(|c| !c.is_alphanumeric());
+        let ends = word.len() >= 5 || after.is_none_or(|c| !c.is_alphanumeric());
+        starts && ends
+    })
+}
+
+/// What `text` asks about a machine (see [`Asked`]). Toner wins over a failure ("the toner
+/// ran out and it stopped printing" is a toner request); no colour named is black.
+pub fn asked(text: &str) -> Asked {
+    let t = fold(text);
+    if TONER_WORDS.iter().any(|w| has_word(&t, w)) {
+        let mut toner: Vec<&'static str> = Vec::new();
+        let colours: [(&str, &[&str]); 4] = [
+            (
+                "black",
+                &[
+                    "black", "preto", "preta", "negro", "negra", "pb", "p&b", "mono",
+                ],
+            ),
+            ("cyan", &["cyan", "ciano", "cian", "azul", "blue"]),
+            ("magenta", &["magenta", "rosa", "pink"]),
+            (
+                "yellow",
+                &["yellow", "amarelo", "amarela", "amarillo", "amarilla"],
+            ),
+        ];
+        for (colour, words) in colours {
+            if words.iter().any(|w| has_word(&t, w)) {
+                toner.push(colour);
+            }
+        }
+        if toner.is_empty() {
+            toner.push("black");
+        }
+        return Asked {
+            kind: "toner",
+            toner,
+        };
+    }
+    let kind = if FAILURE_WORDS.iter().any(|w| has_word(&t, w)) {
+        "failure"
+    } else {
+        "support"
+    };
+    Asked {
+        kind,
+        toner: Vec::new(),
+    }
+}
+
 /// A machine read from an import file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -254,6 +417,53 @@ mod tests {
         assert_eq!(ids("reading for lv94-1212: 45,210"), ["kyocera"]);
         // Named twice, listed once.
         assert_eq!(ids("E174M123456 again: E174M123456"), ["ricoh"]);
+    }
+
+    #[test]
+    fn what_is_asked_is_read_from_the_words_in_three_languages() {
+        let kind = |t: &str| asked(t).kind;
+        for t in [
+            "Acabou o toner preto da E174M123456",
+            "acabo el toner de la impresora",
+            "we're out of toner on the 2nd floor copier",
+            "precisamos de cartucho",
+            "Bom dia, a impressora PAT-0042 esta sem tonner e parou de imprimir",
+        ] {
+            assert_eq!(kind(t), "toner", "{t}");
+        }
+        for t in [
+            "a impressora parou",
+            "NAO IMPRIME NADA",
+            "não liga desde ontem",
+            "la copiadora no funciona, muestra un error",
+            "paper keeps jamming... it jams every 3 pages",
+            "está atolando papel",
+            "the printer is broken",
+            "aparece o codigo SC542 no painel",
+            "impresion con rayas negras",
+            "quebrou a bandeja",
+        ] {
+            assert_eq!(kind(t), "failure", "{t}");
+        }
+        for t in [
+            "como faço para escanear para o e-mail?",
+            "how do I set up scan to folder",
+            "quisiera cambiar la dirección de facturación",
+            "terror movie night",
+            "the errand boy will pick it up",
+        ] {
+            assert_eq!(kind(t), "support", "{t}");
+        }
+        assert_eq!(
+            asked("toner ciano e amarelo, por favor").toner,
+            ["cyan", "yellow"]
+        );
+        assert_eq!(
+            asked("necesito tóner negro y magenta").toner,
+            ["black", "magenta"]
+        );
+        assert_eq!(asked("out of toner").toner, ["black"]);
+        assert_eq!(asked("toner azul acabou").toner, ["cyan"]);
     }
 
     #[test]

@@ -509,7 +509,7 @@ async fn clients_read_their_machines_and_enter_readings() {
     assert_eq!(card["contract"], "CT-77");
     assert_eq!(card["open_requests"], 1);
     let count = || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM machine_requests")
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM service_requests")
             .fetch_one(&pool)
             .await
             .unwrap()
@@ -649,6 +649,138 @@ async fn a_reading_sent_by_mail_is_stored_and_answered_by_mail() {
             .any(|(m, _)| m.full_text.contains("Leitura salva para RIC-1001"))
     })
     .await;
+}
+
+/// A mail naming a machine is linked to it by the bot with what its words ask (a guess:
+/// the machine stays in service); the agent corrects it from the conversation's panel,
+/// and a visit booked for that conversation shows its card there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_naming_a_machine_becomes_its_request_and_the_agent_corrects_it() {
+    let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
+    let (server, admin) =
+        crate::mail::server_for(&mail, Backend::Embedded, "[bot]\nenabled = true\n").await;
+    crate::inbox::add_agent(&server, "desk@acme.test", "admin", &[]);
+    let from = "ana@globex.example";
+    crate::trust::writes_in(
+        &mail,
+        &server,
+        &admin,
+        from,
+        "q0@globex.example",
+        "",
+        "Bom dia, sou a Ana.",
+    )
+    .await;
+    let (_, ana) = crate::trust::conversation_with(&server, &admin, "Bom dia, sou a Ana.").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let (ric, _, _) = fleet(&server, &admin, &globex, &ana).await;
+    crate::inbox::sql(
+        &server,
+        "UPDATE conversations SET bot_active = 1 WHERE contact_id = $1",
+        &[&ana],
+    )
+    .await;
+    let text = "A impressora ric 1001 da expedição está atolando papel desde ontem";
+    crate::trust::writes_in(&mail, &server, &admin, from, "q1@globex.example", "", text).await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&server.database_url())
+        .await
+        .unwrap();
+    let request = || async {
+        sqlx::query_as::<_, (String, String, String, String)>(
+            "SELECT r.conversation_id, r.machine_id, r.kind, r.toner FROM service_requests r",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    crate::support::eventually(30, || async { request().await.len() == 1 }).await;
+    let (conversation, machine, kind, _) = request().await.remove(0);
+    assert_eq!((machine.as_str(), kind.as_str()), (ric.as_str(), "failure"));
+    assert_eq!(
+        machine_status(&server, &admin, &ric).await,
+        "in_service",
+        "a guess puts nothing down"
+    );
+    let number = server
+        .get(&admin, &format!("/api/v1/conversations/{conversation}"))
+        .await
+        .1["conversation"]["number"]
+        .as_i64()
+        .unwrap();
+    // The agent sees the request in the panel and corrects it: toner, black and cyan.
+    let mut rita = Browser::sign_in(&server, "desk@acme.test").await;
+    let (s, page) = rita.get(&format!("/conversations/{number}")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("id=\"side-request\""), "{page:.4000}");
+    assert!(
+        page.contains(&format!("value=\"{ric}\" selected")),
+        "{page:.4000}"
+    );
+    let (s, _) = rita
+        .post(
+            &format!("/conversations/{number}/machine"),
+            &[
+                ("machine", &ric),
+                ("request", "toner"),
+                ("toner", "black"),
+                ("toner", "cyan"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (_, _, kind, toner) = request().await.remove(0);
+    assert_eq!(
+        (kind.as_str(), toner.as_str()),
+        ("toner", r#"["black","cyan"]"#)
+    );
+    // Another company's machine is not this conversation's.
+    let gil = visitor_contact(&server, &admin, "Hi, Gil from Initech").await;
+    let initech = company(&server, &admin, "Initech", &[&gil]).await;
+    let (s, v) = import(
+        &server,
+        &admin,
+        &format!("company_id,model,serial\n{initech},M406,HP-INI-1\n"),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let hp = id_of(&machines(&server, &admin).await, "HP-INI-1");
+    let (s, _) = rita
+        .post(
+            &format!("/conversations/{number}/machine"),
+            &[("machine", &hp), ("request", "failure")],
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(request().await[0].1, ric);
+    // A visit for this request shows its card in this conversation.
+    let out = server.cli(&[
+        "user",
+        "add",
+        "--email",
+        "lia@acme.test",
+        "--name",
+        "Lia Campos",
+        "--role",
+        "technician",
+    ]);
+    let lia: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (s, v) = server
+        .post(
+            &admin,
+            "/api/v1/visits",
+            &json!({"machine_id": ric, "technician_id": lia["id"], "date": day_from_today(2), "from": "14h", "to": "17h",
+                    "conversation_id": conversation, "key": "mail-visit"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let cards: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM cards WHERE conversation_id = $1 ORDER BY kind")
+            .bind(&conversation)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(cards, ["machine", "visit"]);
 }
 
 /// Today's UTC day number and a day `k` days from it as `YYYY-MM-DD`.

@@ -466,20 +466,23 @@ impl Store {
     }
 }
 
-/// A request about a machine, with its ticket.
+/// A request about a machine, with its conversation (and its ticket when it came from
+/// the portal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineRequest {
-    pub ticket_id: String,
-    pub ticket_number: i64,
-    /// The ticket's conversation's number (the agents' page of it).
-    pub conversation_number: i64,
+    pub conversation_id: String,
+    /// The portal ticket it came as, if it did.
+    pub ticket_id: Option<String>,
+    /// The conversation's number (a ticket's number is its conversation's).
+    pub number: i64,
     pub subject: String,
-    /// The ticket's conversation's status (`open`, `pending`, `snoozed`, `resolved`).
+    /// The conversation's status (`open`, `pending`, `snoozed`, `resolved`).
     pub status: String,
     /// `failure`, `toner`, `support` or `reading`.
     pub kind: String,
     pub toner: Vec<String>,
     pub contract_id: Option<String>,
+    pub machine_id: String,
     pub day: i64,
 }
 
@@ -488,42 +491,60 @@ pub const REQUEST_KINDS: &[&str] = &["failure", "toner", "support", "reading"];
 /// The toner colours a request may name.
 pub const TONER_COLOURS: &[&str] = &["black", "cyan", "magenta", "yellow"];
 
+/// A request to link: the conversation (and ticket), the machine, what is asked.
+#[derive(Debug, Clone)]
+pub struct NewRequest<'a> {
+    pub conversation_id: &'a str,
+    pub ticket_id: Option<&'a str>,
+    pub machine_id: &'a str,
+    pub kind: &'a str,
+    pub toner: &'a [String],
+    pub day: i64,
+    /// Replace the conversation's request (an agent's correction); otherwise a second
+    /// link (a form sent twice) keeps the first.
+    pub replace: bool,
+}
+
 impl Store {
-    /// Links a ticket to the machine it is about (once per ticket: a form sent twice is
-    /// one request), with the contract the machine serves that day.
-    pub async fn add_machine_request(
-        &self,
-        ids: &Ids,
-        ticket_id: &str,
-        machine_id: &str,
-        kind: &str,
-        toner: &[String],
-        day: i64,
-    ) -> Result<()> {
-        if !REQUEST_KINDS.contains(&kind) {
-            return Err(Error::invalid(format!("unknown request {kind:?}")));
+    /// Links a conversation to the machine it is about, with the contract the machine
+    /// serves that day (toner is counted against it). One request per conversation.
+    /// Returns whether this call stored it.
+    pub async fn add_machine_request(&self, ids: &Ids, r: &NewRequest<'_>) -> Result<bool> {
+        if !REQUEST_KINDS.contains(&r.kind) {
+            return Err(Error::invalid(format!("unknown request {:?}", r.kind)));
         }
-        if let Some(c) = toner.iter().find(|c| !TONER_COLOURS.contains(&c.as_str())) {
+        if let Some(c) = r
+            .toner
+            .iter()
+            .find(|c| !TONER_COLOURS.contains(&c.as_str()))
+        {
             return Err(Error::invalid(format!("unknown toner colour {c:?}")));
         }
-        if kind == "toner" && toner.is_empty() {
+        if r.kind == "toner" && r.toner.is_empty() {
             return Err(Error::invalid("a toner request names its colours"));
         }
-        let contract = self.contract_of_machine(machine_id, day).await?;
-        sqlx::query(
-            "INSERT INTO machine_requests (ticket_id, machine_id, kind, toner, contract_id, day, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (ticket_id) DO NOTHING",
-        )
-        .bind(ticket_id)
-        .bind(machine_id)
-        .bind(kind)
-        .bind(serde_json::to_string(toner)?)
+        let contract = self.contract_of_machine(r.machine_id, r.day).await?;
+        let on_conflict = if r.replace {
+            "ON CONFLICT (conversation_id) DO UPDATE SET machine_id = excluded.machine_id, kind = excluded.kind, \
+             toner = excluded.toner, contract_id = excluded.contract_id, day = excluded.day"
+        } else {
+            "ON CONFLICT (conversation_id) DO NOTHING"
+        };
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO service_requests (conversation_id, ticket_id, machine_id, kind, toner, contract_id, day, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) {on_conflict}"
+        )))
+        .bind(r.conversation_id)
+        .bind(r.ticket_id)
+        .bind(r.machine_id)
+        .bind(r.kind)
+        .bind(serde_json::to_string(r.toner)?)
         .bind(contract.map(|c| c.id))
-        .bind(day)
+        .bind(r.day)
         .bind(ids.now_ms())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     /// A machine's requests, newest first (after a scoped lookup of the machine).
@@ -534,6 +555,19 @@ impl Store {
     ) -> Result<Vec<MachineRequest>> {
         self.requests_where("r.machine_id = $1", machine_id, limit)
             .await
+    }
+
+    /// A conversation's request, if it is about a machine (after a scoped lookup of the
+    /// conversation).
+    pub async fn conversation_request(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<MachineRequest>> {
+        Ok(self
+            .requests_where("r.conversation_id = $1", conversation_id, 1)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// A contract's requests from day `from` (toner is counted against the contract).
@@ -556,8 +590,9 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<MachineRequest>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT r.ticket_id, t.number, c.number AS conversation_number, t.subject, c.status, r.kind, r.toner, r.contract_id, r.day \
-             FROM machine_requests r JOIN tickets t ON t.id = r.ticket_id JOIN conversations c ON c.id = t.conversation_id \
+            "SELECT r.conversation_id, r.ticket_id, c.number, COALESCE(t.subject, c.subject, '') AS subject, c.status, \
+             r.kind, r.toner, r.contract_id, r.machine_id, r.day \
+             FROM service_requests r JOIN conversations c ON c.id = r.conversation_id LEFT JOIN tickets t ON t.id = r.ticket_id \
              WHERE {condition} ORDER BY r.created_at DESC LIMIT $2"
         )))
         .bind(id)
@@ -568,14 +603,15 @@ impl Store {
             .map(|r| {
                 let toner: String = r.try_get("toner")?;
                 Ok(MachineRequest {
+                    conversation_id: r.try_get("conversation_id")?,
                     ticket_id: r.try_get("ticket_id")?,
-                    ticket_number: r.try_get("number")?,
-                    conversation_number: r.try_get("conversation_number")?,
+                    number: r.try_get("number")?,
                     subject: r.try_get("subject")?,
                     status: r.try_get("status")?,
                     kind: r.try_get("kind")?,
                     toner: serde_json::from_str(&toner)?,
                     contract_id: r.try_get("contract_id")?,
+                    machine_id: r.try_get("machine_id")?,
                     day: r.try_get("day")?,
                 })
             })

@@ -61,8 +61,8 @@ pub use contracts::{ClosedPeriod, Contract, ContractMachine, NewContract, Period
 pub use conversations::ConversationFilter;
 pub use email::{EmailCursor, EmailStatus};
 pub use equipment::{
-    MACHINE_STATUSES, Machine, MachineRequest, MeterReading, NewMachine, NewReading, REQUEST_KINDS,
-    ReadingOutcome, TONER_COLOURS,
+    MACHINE_STATUSES, Machine, MachineRequest, MeterReading, NewMachine, NewReading, NewRequest,
+    REQUEST_KINDS, ReadingOutcome, TONER_COLOURS,
 };
 pub use inbox::{
     ContactHit, ListFilter, ListItem, ListPage, ListQuery, SortBy, View, ViewCount, search_terms,
@@ -199,6 +199,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         29,
         "visits",
         include_str!("../../../migrations/0029_visits.sql"),
+    ),
+    (
+        30,
+        "service requests",
+        include_str!("../../../migrations/0030_service_requests.sql"),
     ),
 ];
 

@@ -74,6 +74,11 @@ const UNSCOPED: &[(&str, &str, &str)] = &[
     ),
     (
         "equipment.rs",
+        "conversation_request",
+        "a conversation's request, after a scoped lookup of the conversation",
+    ),
+    (
+        "equipment.rs",
         "contract_requests",
         "a contract's requests, after a scoped lookup of the contract",
     ),

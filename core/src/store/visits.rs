@@ -1,7 +1,8 @@
 //! Technicians' visits to clients' machines, and the once-per-period claim of a reading
 //! reminder.
 //!
-//! A visit is booked for a machine (and the request it answers) with a technician, a user
+//! A visit is booked for a machine (and the request it answers: a conversation of the
+//! machine's company) with a technician, a user
 //! of the `technician` role, for a window; its number comes from the `visit` counter in
 //! the booking's transaction, and a booking form sent twice (its key) is one visit. Every
 //! later change goes through [`Store::change_visit`]: under a lock on the visit, the
@@ -30,7 +31,8 @@ pub struct Visit {
     pub number: i64,
     pub machine_id: String,
     pub company_id: String,
-    pub ticket_id: Option<String>,
+    /// The request's conversation, if it answers one.
+    pub conversation_id: Option<String>,
     pub technician_id: String,
     /// The technician's name, else address.
     pub technician: String,
@@ -61,7 +63,8 @@ pub struct Visit {
 #[derive(Debug, Clone)]
 pub struct NewVisit<'a> {
     pub machine_id: &'a str,
-    pub ticket_id: Option<&'a str>,
+    /// The request's conversation (of the machine's company).
+    pub conversation_id: Option<&'a str>,
     pub technician_id: &'a str,
     pub window_from: i64,
     pub window_to: i64,
@@ -99,7 +102,7 @@ pub struct VisitQuery<'a> {
 /// The visit statuses.
 pub const VISIT_STATUSES: &[&str] = &["scheduled", "on_site", "done", "cancelled"];
 
-const COLUMNS: &str = "v.id, v.number, v.machine_id, v.company_id, v.ticket_id, v.technician_id, \
+const COLUMNS: &str = "v.id, v.number, v.machine_id, v.company_id, v.conversation_id, v.technician_id, \
     COALESCE(u.name, u.email) AS technician, m.model, m.serial, c.name AS company, v.status, v.window_from, v.window_to, v.arrived_at, \
     v.done_at, v.work_done, v.parts, v.signed_by, v.machine_status, v.report, v.version, \
     v.created_at, v.updated_at";
@@ -112,7 +115,7 @@ fn visit(r: &AnyRow) -> Result<Visit> {
         number: r.try_get("number")?,
         machine_id: r.try_get("machine_id")?,
         company_id: r.try_get("company_id")?,
-        ticket_id: r.try_get("ticket_id")?,
+        conversation_id: r.try_get("conversation_id")?,
         technician_id: r.try_get("technician_id")?,
         technician: r.try_get("technician")?,
         model: r.try_get("model")?,
@@ -232,14 +235,14 @@ impl Store {
         let company =
             company.ok_or_else(|| Error::not_found(format!("machine {}", v.machine_id)))?;
         technician(&mut **tx, v.technician_id).await?;
-        if let Some(ticket) = v.ticket_id {
+        if let Some(conversation) = v.conversation_id {
             let of: Option<Option<String>> =
-                sqlx::query_scalar("SELECT company_id FROM tickets WHERE id = $1")
-                    .bind(ticket)
+                sqlx::query_scalar("SELECT company_id FROM conversations WHERE id = $1")
+                    .bind(conversation)
                     .fetch_optional(&mut **tx)
                     .await?;
             match of {
-                None => return Err(Error::not_found(format!("ticket {ticket}"))),
+                None => return Err(Error::not_found(format!("conversation {conversation}"))),
                 Some(c) if c.as_deref() != Some(company.as_str()) => {
                     return Err(Error::invalid(
                         "the request is not of the machine's company",
@@ -259,14 +262,14 @@ impl Store {
         // The same form sent twice at once: the second insert does nothing and answers
         // with the visit the first booked.
         let inserted = sqlx::query(
-            "INSERT INTO visits (id, number, machine_id, company_id, ticket_id, technician_id, status, window_from, window_to, key, created_by, created_at, updated_at) \
+            "INSERT INTO visits (id, number, machine_id, company_id, conversation_id, technician_id, status, window_from, window_to, key, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $8, $9, $10, $11, $11) ON CONFLICT (key) DO NOTHING",
         )
         .bind(&id)
         .bind(number)
         .bind(v.machine_id)
         .bind(&company)
-        .bind(v.ticket_id)
+        .bind(v.conversation_id)
         .bind(v.technician_id)
         .bind(v.window_from)
         .bind(v.window_to)
@@ -398,9 +401,9 @@ impl Store {
     /// The visits that answer a ticket (read through its reader's scope), soonest first.
     pub async fn ticket_visits(&self, ticket: &Ticket) -> Result<Vec<Visit>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM {FROM} WHERE v.ticket_id = $1 ORDER BY v.window_from, v.number"
+            "SELECT {COLUMNS} FROM {FROM} WHERE v.conversation_id = $1 ORDER BY v.window_from, v.number"
         )))
-        .bind(&ticket.id)
+        .bind(&ticket.conversation_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(visit).collect()
@@ -529,12 +532,11 @@ impl Store {
         Ok(changed)
     }
 
-    /// A ticket's number, contact and conversation (a visit's card and report name
-    /// them).
-    pub async fn ticket_refs(&self, ticket_id: &str) -> Result<Option<(i64, String, String)>> {
+    /// A conversation's number and contact (a visit's page and report name them).
+    pub async fn conversation_refs(&self, conversation_id: &str) -> Result<Option<(i64, String)>> {
         Ok(
-            sqlx::query_as("SELECT number, contact_id, conversation_id FROM tickets WHERE id = $1")
-                .bind(ticket_id)
+            sqlx::query_as("SELECT number, contact_id FROM conversations WHERE id = $1")
+                .bind(conversation_id)
                 .fetch_optional(&self.pool)
                 .await?,
         )

@@ -36,11 +36,11 @@ fn booking<'a>(
     machine: &'a str,
     technician: &'a str,
     key: &'a str,
-    ticket: Option<&'a str>,
+    conversation: Option<&'a str>,
 ) -> NewVisit<'a> {
     NewVisit {
         machine_id: machine,
-        ticket_id: ticket,
+        conversation_id: conversation,
         technician_id: technician,
         window_from: 1_800_000_000_000,
         window_to: 1_800_000_000_000 + 3 * HOUR,
@@ -157,7 +157,7 @@ async fn visits_are_booked_once_changed_once_and_seen_only_in_scope(env: Env) {
     // unknown machine, a window that ends first.
     let refused = [
         booking(&m.id, &support.id, "b1", None),
-        booking(&m.id, &tech.id, "b2", Some(&globex_ticket.id)),
+        booking(&m.id, &tech.id, "b2", Some(&globex_ticket.conversation_id)),
         booking("nope", &tech.id, "b3", None),
         NewVisit {
             window_to: 1_800_000_000_000,
@@ -176,7 +176,7 @@ async fn visits_are_booked_once_changed_once_and_seen_only_in_scope(env: Env) {
     assert_eq!(count().await, 0);
 
     // Booked once per form, numbered, even when sent twice at once.
-    let b = booking(&m.id, &tech.id, "k1", Some(&acme_ticket.id));
+    let b = booking(&m.id, &tech.id, "k1", Some(&acme_ticket.conversation_id));
     let (one, two) = tokio::join!(
         s.schedule_visit(&env.ids, &b),
         s.schedule_visit(&env.ids, &b)

@@ -1,6 +1,7 @@
 //! `switchboard demo`: seeds a company, contacts, agents and sample conversations, and a
 //! fleet (three companies, 30 machines, their contracts and a year of readings, with the
-//! ended periods billed) once per data dir, then serves and prints where to look.
+//! ended periods billed; a technician with visits done and one booked) once per data dir,
+//! then serves and prints where to look.
 
 use switchboard_core::domain::{AuthorKind, Channel, Envelope, Identity, IdentityKind, Role, Tier};
 use switchboard_core::store::{IngestOutcome, NewOutbound};
@@ -12,6 +13,7 @@ use crate::kit::AppState;
 
 const ADMIN: &str = "admin@demo.switchboard.local";
 const AGENT: &str = "ana@demo.switchboard.local";
+const TECHNICIAN: &str = "marcos@demo.switchboard.local";
 
 /// The knowledge base the demo's bot answers from: an office-equipment business's FAQ in
 /// English, Spanish and Portuguese (the one `kb-bench faq` measures).
@@ -44,6 +46,12 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     }
     let [admin_token, agent_token] = <[String; 2]>::try_from(tokens)
         .map_err(|_| anyhow::anyhow!("the demo's users were not made"))?;
+    if let Some(u) = state.store.user_by_email(TECHNICIAN).await? {
+        state
+            .store
+            .set_password(&u.id, &password, state.ids.now_ms())
+            .await?;
+    }
     let base = format!("http://{}", state.config.listen.ip()).replace("0.0.0.0", "127.0.0.1");
     let base = format!("{base}:{}", app.port());
     let portal = match portal_link(&state).await {
@@ -486,8 +494,89 @@ async fn seed_fleet(state: &AppState, acme: &str, joao: &str) -> anyhow::Result<
                 .await?;
         }
     }
+    seed_visits(state, &made, today).await?;
     crate::kit::equipment::close_now(state, today)
         .await
         .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    Ok(())
+}
+
+/// A technician responsible for Acme's machines, with two finished visits (their
+/// reports made on first download) and one booked for tomorrow at the machine that is
+/// down.
+async fn seed_visits(
+    state: &AppState,
+    fleet: &[(&str, &str, Vec<String>)],
+    today: i64,
+) -> anyhow::Result<()> {
+    use switchboard_core::store::{NewVisit, VisitChange};
+    let store = &state.store;
+    let ids = &state.ids;
+    let marcos = store
+        .create_user(ids, TECHNICIAN, Some("Marcos Lima"), Role::Technician, None)
+        .await?;
+    let cal = crate::kit::visits::calendar(state);
+    let at = |day: i64, minute: u16| {
+        cal.local_instant(day, minute)
+            .unwrap_or(day * 86_400_000 + i64::from(minute) * 60_000)
+    };
+    let Some((_, _, acme)) = fleet.iter().find(|(_, p, _)| *p == "ACME") else {
+        return Ok(());
+    };
+    for id in acme {
+        store
+            .set_machine_technician(ids, id, Some(&marcos.id))
+            .await?;
+    }
+    for (k, (machine, day, done)) in [
+        (acme.first(), today - 20, true),
+        (
+            fleet
+                .iter()
+                .find(|(_, p, _)| *p == "GLX")
+                .and_then(|f| f.2.get(1)),
+            today - 60,
+            true,
+        ),
+        (acme.get(3), today + 1, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(machine) = machine else { continue };
+        let key = format!("demo-visit-{k}");
+        let (v, _) = store
+            .schedule_visit(
+                ids,
+                &NewVisit {
+                    machine_id: machine,
+                    conversation_id: None,
+                    technician_id: &marcos.id,
+                    window_from: at(day, 9 * 60),
+                    window_to: at(day, 12 * 60),
+                    key: &key,
+                    created_by: None,
+                },
+            )
+            .await?;
+        if done {
+            store
+                .change_visit(ids, &v.id, None, |_| {
+                    Ok(VisitChange {
+                        status: "done".into(),
+                        arrived_at: Some(at(day, 9 * 60 + 35)),
+                        done_at: Some(at(day, 11 * 60 + 10)),
+                        work_done: Some(
+                            "Limpeza do caminho do papel, troca do rolo de alimentação da bandeja 2 e teste com 50 cópias.".into(),
+                        ),
+                        parts: Some(r#"[{"name":"Rolo de alimentação","quantity":1}]"#.into()),
+                        signed_by: Some("João Silva".into()),
+                        machine_status: Some("in_service".into()),
+                        ..Default::default()
+                    })
+                })
+                .await?;
+        }
+    }
     Ok(())
 }

@@ -549,7 +549,7 @@ fn visit_json(v: &switchboard_core::store::Visit) -> Value {
         "number": v.number,
         "machine_id": v.machine_id,
         "company_id": v.company_id,
-        "ticket_id": v.ticket_id,
+        "conversation_id": v.conversation_id,
         "technician_id": v.technician_id,
         "technician": v.technician,
         "status": v.status,
@@ -621,8 +621,9 @@ pub struct BookBody {
     date: String,
     from: String,
     to: String,
+    /// The request it answers: a conversation of the machine's company.
     #[serde(default)]
-    ticket_id: Option<String>,
+    conversation_id: Option<String>,
     key: String,
 }
 
@@ -643,7 +644,7 @@ pub async fn book_visit(
         date: b.date,
         from: b.from,
         to: b.to,
-        ticket_id: b.ticket_id,
+        conversation_id: b.conversation_id,
         key: b.key,
     };
     let (v, fresh) = crate::kit::visits::book(

@@ -55,6 +55,12 @@ pub fn table() -> Table {
             post(visits::set_technician),
         ),
         r(
+            "POST",
+            "/conversations/{number}/machine",
+            AgentWrite,
+            post(pages::link_machine),
+        ),
+        r(
             "GET",
             "/equipment/contracts/{contract}/pdf",
             Agent,
@@ -248,7 +254,7 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
                     ("date", "string"),
                     ("from", "string"),
                     ("to", "string"),
-                    ("ticket_id", "string"),
+                    ("conversation_id", "string"),
                     ("key", "string"),
                 ],
                 &["machine_id", "technician_id", "date", "from", "to", "key"],

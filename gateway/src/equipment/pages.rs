@@ -159,7 +159,8 @@ struct MachinePage {
     visits: Vec<crate::kit::visits::VisitView>,
     technicians: Vec<(String, String)>,
     responsible: String,
-    /// The machine's requests still open, for a visit to answer: `(ticket id, label)`.
+    /// The machine's requests still open, for a visit to answer: `(conversation id,
+    /// label)`.
     open_requests: Vec<(String, String)>,
     booking: Booking,
     booking_error: Option<String>,
@@ -205,8 +206,8 @@ async fn machine_page(
         .filter(|r| r.status != "resolved")
         .map(|r| {
             (
-                r.ticket_id.clone(),
-                format!("#{} · {}", r.ticket_number, r.subject),
+                r.conversation_id.clone(),
+                format!("#{} · {}", r.number, r.subject),
             )
         })
         .collect();
@@ -468,4 +469,57 @@ pub async fn contract_pdf(
         return Err(ApiError::NotFound(format!("contract {} has no document", c.number)).into());
     };
     Ok(crate::kit::blobs::send(&state, &a).await)
+}
+
+/// `POST /conversations/{number}/machine`: an agent links a conversation (a WhatsApp chat,
+/// a mail) to the machine it is about and what is asked; the conversation shows the
+/// machine's card. The machine must be of the conversation's company; linking again
+/// corrects it.
+pub async fn link_machine(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(number): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let Ok(n) = number.parse::<i64>() else {
+        return Err(ApiError::NotFound(format!("conversation #{number}")).into());
+    };
+    let c = state
+        .store
+        .conversation_by_number_for(&agent.caller, n)
+        .await?;
+    agent.caller.check_write(&c)?;
+    let get = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let toner: Vec<String> = form
+        .iter()
+        .filter(|(k, v)| k == "toner" && crate::kit::machines::TONERS.contains(&v.as_str()))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let m = state
+        .store
+        .machine_for_agent(&agent.caller, &get("machine"))
+        .await?;
+    if c.company_id.as_deref() != Some(m.company_id.as_str()) {
+        return Err(
+            ApiError::Invalid("the machine is not of this conversation's company".into()).into(),
+        );
+    }
+    let kind = get("request");
+    let toner = if kind == "toner" { toner } else { Vec::new() };
+    let ticket = state.store.ticket_of_conversation(&c.id).await?;
+    let link = crate::kit::equipment::Link {
+        conversation_id: &c.id,
+        ticket_id: ticket.as_ref().map(|t| t.id.as_str()),
+        kind: &kind,
+        toner: &toner,
+        confirmed: true,
+        replace: true,
+    };
+    crate::kit::equipment::link_request(&state, link, &m).await?;
+    Ok(Redirect::to(&format!("/conversations/{}", c.number)).into_response())
 }

@@ -123,12 +123,12 @@ async fn visit_page(
 ) -> Result<VisitPage, WebError> {
     let lang = lang(agent);
     let visit = state.store.visit_for_agent(&agent.caller, id).await?;
-    let request = match &visit.ticket_id {
-        Some(t) => state
+    let request = match &visit.conversation_id {
+        Some(c) => state
             .store
-            .ticket_refs(t)
+            .conversation_refs(c)
             .await?
-            .map(|(number, _, _)| number),
+            .map(|(number, _)| number),
         None => None,
     };
     let v = visit_words(lang);
@@ -311,11 +311,11 @@ pub async fn schedule(
     }
     let lang = lang(&agent);
     let requests = state.store.machine_requests(&m.id, 200).await?;
-    let ticket = if f.request.is_empty() {
+    let conversation = if f.request.is_empty() {
         None
     } else {
-        match requests.iter().find(|r| r.ticket_id == f.request) {
-            Some(r) => Some(r.ticket_id.clone()),
+        match requests.iter().find(|r| r.conversation_id == f.request) {
+            Some(r) => Some(r.conversation_id.clone()),
             None => {
                 return super::pages::machine_again(
                     &state,
@@ -333,7 +333,7 @@ pub async fn schedule(
         date: f.date,
         from: f.from,
         to: f.to,
-        ticket_id: ticket,
+        conversation_id: conversation,
         key: f.key,
     };
     match book(&state, &agent.user.id, &m, &b, lang).await {

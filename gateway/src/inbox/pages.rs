@@ -560,6 +560,16 @@ pub struct ConvView {
     wa: Option<WaPane>,
     /// The company's machines the agent may see: id, model and serial, status, its word.
     machines: Vec<(String, String, String, &'static str)>,
+    /// The machine request the conversation is: the machine's label, what is asked.
+    request: Option<(String, String)>,
+    /// The link form: the machine the client's words name (or the request's), what they
+    /// seem to ask, the toner colours; the kinds and colours offered, in words.
+    link_machine: String,
+    link_kind: String,
+    link_toner: Vec<String>,
+    kinds: Vec<(&'static str, &'static str)>,
+    toners: Vec<(&'static str, &'static str)>,
+    eq: &'static crate::kit::machines::EqWords,
 }
 
 /// What the composer shows of WhatsApp's 24-hour window.
@@ -634,25 +644,90 @@ async fn conv_view(
     let thread = thread_of(state, agent, c, &who, now).await?;
     let (suggestions, suggested_for) = suggestions(state, &thread).await;
     let wa = wa_pane(state, c, now).await?;
-    let machines = match &c.company_id {
+    let lang = switchboard_portal::locale::Lang::from_tag(t.lang());
+    let company_machines = match &c.company_id {
         Some(company) => {
-            let lang = switchboard_portal::locale::Lang::from_tag(t.lang());
             state
                 .store
-                .machines_for_agent(&agent.caller, Some(company), 8)
+                .machines_for_agent(&agent.caller, Some(company), 200)
                 .await?
-                .into_iter()
-                .map(|m| {
-                    let word = crate::kit::machines::status_word(&m.status, lang);
-                    (m.id, format!("{} · {}", m.model, m.serial), m.status, word)
-                })
-                .collect()
         }
         None => Vec::new(),
     };
+    let machines = company_machines
+        .iter()
+        .map(|m| {
+            let word = crate::kit::machines::status_word(&m.status, lang);
+            (
+                m.id.clone(),
+                format!("{} · {}", m.model, m.serial),
+                m.status.clone(),
+                word,
+            )
+        })
+        .collect();
+    // The request the conversation is, else what the client's words name and ask.
+    let request = state.store.conversation_request(&c.id).await?;
+    let client_words: String = thread
+        .iter()
+        .filter_map(|i| match i {
+            ThreadItem::Message(m) if m.class == "in" => Some(m.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let known: Vec<switchboard_portal::machines::Known> = company_machines
+        .iter()
+        .map(|m| switchboard_portal::machines::Known {
+            id: m.id.clone(),
+            serial: m.serial.clone(),
+            asset_tag: m.asset_tag.clone(),
+        })
+        .collect();
+    let asked = switchboard_portal::machines::asked(&client_words);
+    let (link_machine, link_kind, link_toner) = match &request {
+        Some(r) => (r.machine_id.clone(), r.kind.clone(), r.toner.clone()),
+        None => (
+            switchboard_portal::machines::named(&client_words, &known)
+                .first()
+                .map(|k| k.id.clone())
+                .unwrap_or_default(),
+            asked.kind.to_owned(),
+            asked.toner.iter().map(|c| (*c).to_owned()).collect(),
+        ),
+    };
+    let request = request.map(|r| {
+        let label = company_machines
+            .iter()
+            .find(|m| m.id == r.machine_id)
+            .map_or_else(String::new, |m| format!("{} · {}", m.model, m.serial));
+        let mut what = crate::kit::machines::request_word(&r.kind, lang).to_owned();
+        if !r.toner.is_empty() {
+            let colours: Vec<&str> = r
+                .toner
+                .iter()
+                .map(|c| crate::kit::machines::toner_word(c, lang))
+                .collect();
+            what = format!("{what} ({})", colours.join(", "));
+        }
+        (label, what)
+    });
     let conv = ConvView {
         wa,
         machines,
+        request,
+        link_machine,
+        link_kind,
+        link_toner,
+        kinds: crate::kit::machines::REQUESTS
+            .iter()
+            .map(|k| (*k, crate::kit::machines::request_word(k, lang)))
+            .collect(),
+        toners: crate::kit::machines::TONERS
+            .iter()
+            .map(|k| (*k, crate::kit::machines::toner_word(k, lang)))
+            .collect(),
+        eq: crate::kit::machines::eq_words(lang),
         number: c.number,
         id: c.id.clone(),
         version: c.version,

@@ -330,8 +330,7 @@ pub async fn close_now(
 #[derive(Debug)]
 pub struct ReadingsByMessage {
     pub inner: std::sync::Arc<dyn switchboard_core::bot::BotHook>,
-    pub store: Store,
-    pub ids: Ids,
+    pub state: crate::kit::AppState,
 }
 
 fn reading_reply(serial: &str, r: &MeterReading, again: bool, lang: Lang) -> String {
@@ -399,10 +398,10 @@ impl ReadingsByMessage {
             return Ok(None);
         };
         let contact = &input.conversation.contact_id;
-        let Some(Some(company)) = self.store.contact_company(contact).await? else {
+        let Some(Some(company)) = self.state.store.contact_company(contact).await? else {
             return Ok(None);
         };
-        let machines = self.store.company_machines(&company).await?;
+        let machines = self.state.store.company_machines(&company).await?;
         let known: Vec<switchboard_portal::machines::Known> = machines
             .iter()
             .map(|m| switchboard_portal::machines::Known {
@@ -415,13 +414,13 @@ impl ReadingsByMessage {
         let [one] = found.as_slice() else {
             return Ok(None);
         };
-        let (language, _) = self.store.contact_mail_preferences(contact).await?;
+        let (language, _) = self.state.store.contact_mail_preferences(contact).await?;
         let lang = reading_lang(&input.message.text, language.as_deref());
         let key = format!("{source}:{}", input.message.id);
         let new = NewReading {
             machine_id: &one.id,
             // The day it is read here: a delayed delivery's own stamp may be days old.
-            day: self.ids.now_ms().div_euclid(86_400_000),
+            day: self.state.ids.now_ms().div_euclid(86_400_000),
             mono: said.counts.mono,
             colour: said.counts.colour,
             scans: said.counts.scans,
@@ -436,7 +435,7 @@ impl ReadingsByMessage {
             content: RichContent::default(),
             confidence: 1.0,
         };
-        let decision = match record(&self.store, &self.ids, &new, lang).await {
+        let decision = match record(&self.state.store, &self.state.ids, &new, lang).await {
             Ok(ReadingOutcome::Stored(r)) => BotDecision {
                 answer: Some(answer(reading_reply(&one.serial, &r, false, lang))),
                 handoff: None,
@@ -467,6 +466,57 @@ impl ReadingsByMessage {
     }
 }
 
+impl ReadingsByMessage {
+    /// A message that names exactly one of the sender's company's machines, in a
+    /// conversation not yet about one, links it to that machine with what its words seem
+    /// to ask (`machines::asked`), for the desk to confirm: the machine's card shows.
+    async fn link_named(
+        &self,
+        input: &switchboard_core::bot::BotInput<'_>,
+    ) -> switchboard_core::Result<()> {
+        let store = &self.state.store;
+        let conversation = &input.conversation;
+        let Some(company) = conversation.company_id.as_deref() else {
+            return Ok(());
+        };
+        if store
+            .conversation_request(&conversation.id)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let machines = store.company_machines(company).await?;
+        let known: Vec<switchboard_portal::machines::Known> = machines
+            .iter()
+            .map(|m| switchboard_portal::machines::Known {
+                id: m.id.clone(),
+                serial: m.serial.clone(),
+                asset_tag: m.asset_tag.clone(),
+            })
+            .collect();
+        let text = &input.message.text;
+        let [one] = switchboard_portal::machines::named(text, &known)[..] else {
+            return Ok(());
+        };
+        let Some(machine) = machines.iter().find(|m| m.id == one.id) else {
+            return Ok(());
+        };
+        let asked = switchboard_portal::machines::asked(text);
+        let toner: Vec<String> = asked.toner.iter().map(|c| (*c).to_owned()).collect();
+        let link = Link {
+            conversation_id: &conversation.id,
+            ticket_id: None,
+            kind: asked.kind,
+            toner: &toner,
+            confirmed: false,
+            replace: false,
+        };
+        link_request(&self.state, link, machine).await?;
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl switchboard_core::bot::BotHook for ReadingsByMessage {
     async fn on_message(
@@ -476,31 +526,62 @@ impl switchboard_core::bot::BotHook for ReadingsByMessage {
         if let Some(d) = self.reading(input).await? {
             return Ok(d);
         }
+        if let Err(e) = self.link_named(input).await {
+            tracing::warn!(conversation = %input.conversation.id, error = %e, "machine not linked");
+        }
         self.inner.on_message(input).await
     }
 }
 
-/// Links a new ticket to the machine it is about and shows the machine's card in the
-/// ticket's conversation (model, serial, location, contract, last reading, open requests,
-/// and what is asked). A failure puts a machine in service down (a visit brings it back).
-/// Sending the form again changes nothing.
+/// What a request links: its conversation (and portal ticket), the machine, what is
+/// asked, whether a person said so (a failure a person reports puts a machine in service
+/// down; the bot's guess does not) and whether it replaces the conversation's request (an
+/// agent's correction).
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    pub conversation_id: &'a str,
+    pub ticket_id: Option<&'a str>,
+    pub kind: &'a str,
+    pub toner: &'a [String],
+    pub confirmed: bool,
+    pub replace: bool,
+}
+
+/// Links a conversation to the machine it is about and shows the machine's card in it
+/// (model, serial, location, contract, last reading, open requests, and what is asked).
+/// A failure a person reports puts a machine in service down (a visit brings it back).
+/// Linking again without `replace` (a form sent twice) changes nothing. Whether this call
+/// linked it.
 pub async fn link_request(
     state: &crate::kit::AppState,
-    ticket: &switchboard_core::store::Ticket,
+    link: Link<'_>,
     machine: &switchboard_core::store::Machine,
-    kind: &str,
-    toner: &[String],
-) -> switchboard_core::Result<()> {
+) -> switchboard_core::Result<bool> {
     use switchboard_core::domain::CardPayload;
     use switchboard_core::realtime::Event;
     let today = crate::kit::billing::today(state);
     let store = &state.store;
-    store
-        .add_machine_request(&state.ids, &ticket.id, &machine.id, kind, toner, today)
+    let stored = store
+        .add_machine_request(
+            &state.ids,
+            &switchboard_core::store::NewRequest {
+                conversation_id: link.conversation_id,
+                ticket_id: link.ticket_id,
+                machine_id: &machine.id,
+                kind: link.kind,
+                toner: link.toner,
+                day: today,
+                replace: link.replace,
+            },
+        )
         .await?;
+    if !stored {
+        return Ok(false);
+    }
+    let (kind, toner) = (link.kind, link.toner);
     // A machine reported failing is down until a visit says otherwise.
     let mut status = machine.status.clone();
-    if kind == "failure" && status == "in_service" {
+    if kind == "failure" && link.confirmed && status == "in_service" {
         store
             .set_machine_status(&state.ids, &machine.id, "down")
             .await?;
@@ -536,7 +617,7 @@ pub async fn link_request(
         open_requests: u32::try_from(open).unwrap_or(u32::MAX),
     };
     let (card, fresh, scope) = store
-        .put_card(&state.ids, &ticket.conversation_id, payload)
+        .put_card(&state.ids, link.conversation_id, payload)
         .await?;
     let event = if fresh {
         Event::CardAdded { scope, card }
@@ -546,5 +627,5 @@ pub async fn link_request(
     if let Err(e) = state.realtime.publish(&event).await {
         tracing::debug!(error = %e, "realtime publish failed");
     }
-    Ok(())
+    Ok(true)
 }

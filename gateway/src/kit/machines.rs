@@ -537,8 +537,7 @@ pub struct Chart {
 pub const CHART_HEIGHT: i64 = 140;
 
 pub fn chart(readings: &[MeterReading], lang: Lang) -> Chart {
-    let w = eq_words(lang);
-    let mut points: Vec<(i64, i64, i64)> = Vec::new();
+    let mut points: Vec<(i64, i64, i64, String)> = Vec::new();
     for pair in readings.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let days = b.day - a.day;
@@ -549,8 +548,46 @@ pub fn chart(readings: &[MeterReading], lang: Lang) -> Chart {
             (Some(x), Some(y)) if y >= x => (y - x) * 30 / days,
             _ => 0,
         };
-        points.push((b.day, per(a.mono, b.mono), per(a.colour, b.colour)));
+        points.push((
+            b.day,
+            per(a.mono, b.mono),
+            per(a.colour, b.colour),
+            date(b.day, lang),
+        ));
     }
+    let mut c = bars(&points, lang);
+    c.max = format!("{} {}", c.max, eq_words(lang).per_month);
+    c
+}
+
+/// A contract's consumption: each closed period's copies (black & white and colour, all
+/// its machines), oldest first, the last 24, in the same box as a machine's chart.
+pub fn period_chart(periods: &[ClosedPeriod], lang: Lang) -> Chart {
+    let mut points: Vec<(i64, i64, i64, String)> = Vec::new();
+    for p in periods.iter().rev() {
+        let Ok(calc) = serde_json::from_str::<Calculation>(&p.calculation) else {
+            continue;
+        };
+        let sum = |c: Counter| {
+            calc.steps
+                .iter()
+                .filter(|s| s.counter == c)
+                .map(|s| s.used)
+                .sum::<i64>()
+        };
+        points.push((
+            p.from_day,
+            sum(Counter::Mono),
+            sum(Counter::Colour),
+            format!("{} – {}", date(p.from_day, lang), date(p.to_day - 1, lang)),
+        ));
+    }
+    bars(&points, lang)
+}
+
+/// The last 24 points `(day, mono, colour, what they are)` as stacked bars.
+fn bars(points: &[(i64, i64, i64, String)], lang: Lang) -> Chart {
+    let w = eq_words(lang);
     let start = points.len().saturating_sub(24);
     let points = &points[start..];
     let max = points.iter().map(|p| p.1 + p.2).max().unwrap_or(0).max(1);
@@ -559,7 +596,7 @@ pub fn chart(readings: &[MeterReading], lang: Lang) -> Chart {
     let bars: Vec<Bar> = points
         .iter()
         .enumerate()
-        .map(|(i, (day, mono, colour))| {
+        .map(|(i, (day, mono, colour, what))| {
             let mono_h = mono * CHART_HEIGHT / max;
             let colour_h = colour * CHART_HEIGHT / max;
             let (y, m, _) = switchboard_portal::locale::civil(*day);
@@ -571,8 +608,7 @@ pub fn chart(readings: &[MeterReading], lang: Lang) -> Chart {
                 colour_h,
                 label: format!("{m:02}/{}", y % 100),
                 title: format!(
-                    "{}: {} {} · {} {}",
-                    date(*day, lang),
+                    "{what}: {} {} · {} {}",
                     count(*mono, lang),
                     w.mono,
                     count(*colour, lang),
@@ -588,7 +624,7 @@ pub fn chart(readings: &[MeterReading], lang: Lang) -> Chart {
         .join("; ");
     Chart {
         width: bar,
-        max: format!("{} {}", count(max, lang), w.per_month),
+        max: count(max, lang),
         bars,
         summary,
     }
@@ -814,8 +850,10 @@ pub fn period_view(
 /// A request about a machine, as its page lists it.
 #[derive(Debug, Clone)]
 pub struct RequestView {
+    /// The conversation's number (a portal ticket's is the same).
     pub number: i64,
-    pub conversation: i64,
+    /// It came as a portal ticket (the client has a page for it).
+    pub ticket: bool,
     pub subject: String,
     pub status: String,
     pub kind: &'static str,
@@ -829,8 +867,8 @@ pub fn request_views(
 ) -> Vec<RequestView> {
     list.iter()
         .map(|r| RequestView {
-            number: r.ticket_number,
-            conversation: r.conversation_number,
+            number: r.number,
+            ticket: r.ticket_id.is_some(),
             subject: r.subject.clone(),
             status: r.status.clone(),
             kind: request_word(&r.kind, lang),

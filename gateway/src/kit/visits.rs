@@ -136,14 +136,14 @@ pub fn visit_view(v: &Visit, cal: &BusinessCalendar, lang: Lang) -> VisitView {
 }
 
 /// A booking as typed: the technician, the day (`YYYY-MM-DD`), the window's times, the
-/// request it answers (a ticket's id), the form's key.
+/// request it answers (its conversation's id), the form's key.
 #[derive(Debug, Clone, Default)]
 pub struct Booking {
     pub technician_id: String,
     pub date: String,
     pub from: String,
     pub to: String,
-    pub ticket_id: Option<String>,
+    pub conversation_id: Option<String>,
     pub key: String,
 }
 
@@ -218,7 +218,7 @@ pub async fn book(
             &state.ids,
             &NewVisit {
                 machine_id: &machine.id,
-                ticket_id: b.ticket_id.as_deref().filter(|t| !t.is_empty()),
+                conversation_id: b.conversation_id.as_deref().filter(|t| !t.is_empty()),
                 technician_id: b.technician_id.trim(),
                 window_from: from,
                 window_to: to,
@@ -339,10 +339,10 @@ pub async fn step(
 /// machine's contract's contact's, else the first mailbox's.
 async fn report_lang(state: &AppState, v: &Visit) -> Lang {
     let mut contact = None;
-    if let Some(t) = &v.ticket_id
-        && let Ok(Some((_, c, _))) = state.store.ticket_refs(t).await
+    if let Some(c) = &v.conversation_id
+        && let Ok(Some((_, who))) = state.store.conversation_refs(c).await
     {
-        contact = Some(c);
+        contact = Some(who);
     }
     if contact.is_none()
         && let Ok(Some(c)) = state
@@ -411,12 +411,12 @@ pub async fn report_file(state: &AppState, v: &Visit) -> Result<Attachment, ApiE
     if let Some(l) = &m.location {
         machine.push((e.location.to_owned(), l.clone()));
     }
-    let request = match &v.ticket_id {
-        Some(t) => state
+    let request = match &v.conversation_id {
+        Some(c) => state
             .store
-            .ticket_refs(t)
+            .conversation_refs(c)
             .await?
-            .map(|(n, _, _)| format!("#{n}"))
+            .map(|(n, _)| format!("#{n}"))
             .unwrap_or_default(),
         None => String::new(),
     };
@@ -475,14 +475,8 @@ pub async fn report_file(state: &AppState, v: &Visit) -> Result<Attachment, ApiE
 /// The visit's card in its request's conversation (added, or updated in place), which
 /// the agents' inbox and the client's ticket page follow live.
 pub async fn publish(state: &AppState, v: &Visit) {
-    let Some(ticket) = &v.ticket_id else { return };
-    let conversation = match state.store.ticket_refs(ticket).await {
-        Ok(Some((_, _, c))) => c,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(visit = %v.id, error = %e, "visit card not posted");
-            return;
-        }
+    let Some(conversation) = &v.conversation_id else {
+        return;
     };
     let machine = format!("{} · {}", v.model, v.serial);
     let cal = calendar(state);
@@ -511,7 +505,7 @@ pub async fn publish(state: &AppState, v: &Visit) {
     };
     match state
         .store
-        .put_card(&state.ids, &conversation, payload)
+        .put_card(&state.ids, conversation, payload)
         .await
     {
         Ok((card, fresh, scope)) => {

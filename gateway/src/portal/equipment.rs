@@ -417,6 +417,8 @@ struct ContractPage {
     periods: Vec<PeriodView>,
     /// Toner asked for this period, per colour.
     toner: String,
+    /// Each closed period's copies.
+    chart: Chart,
 }
 
 /// `GET /portal/contracts/{number}`: the terms, the machines and every closed period's
@@ -448,7 +450,9 @@ pub async fn contract(
             .map_or_else(|| "—".to_owned(), |m| m.serial.clone())
     };
     let mut periods = Vec::new();
-    for p in state.store.contract_periods(&c.id, 24).await.map_err(api)? {
+    let closed = state.store.contract_periods(&c.id, 24).await.map_err(api)?;
+    let chart = crate::kit::machines::period_chart(&closed, client.lang);
+    for p in closed {
         let invoice = match &p.invoice_id {
             Some(i) => {
                 let doc = state.store.invoice(i).await.map_err(api)?;
@@ -463,6 +467,7 @@ pub async fn contract(
         .map_err(api)?;
     let e = eq_words(client.lang);
     let page = ContractPage {
+        chart,
         toner,
         l: Layout::client(
             &state,

@@ -539,7 +539,15 @@ pub async fn create(
         }
     };
     if let Some(m) = machine {
-        crate::kit::equipment::link_request(&state, &ticket, &m, &form.request, &form.toner)
+        let link = crate::kit::equipment::Link {
+            conversation_id: &ticket.conversation_id,
+            ticket_id: Some(&ticket.id),
+            kind: &form.request,
+            toner: &form.toner,
+            confirmed: true,
+            replace: false,
+        };
+        crate::kit::equipment::link_request(&state, link, &m)
             .await
             .map_err(api)?;
     }
