@@ -785,10 +785,10 @@ async fn a_mail_naming_a_machine_becomes_its_request_and_the_agent_corrects_it()
 
 /// Today's UTC day number and a day `k` days from it as `YYYY-MM-DD`.
 fn day_from_today(k: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now = switchboard_core::clock::Ids::new(std::sync::Arc::new(
+        switchboard_core::clock::SystemClock,
+    ))
+    .now_ms();
     switchboard_portal::locale::iso_date(now.div_euclid(86_400_000) + k)
 }
 

@@ -234,7 +234,7 @@ impl Store {
                 .await?;
         let company =
             company.ok_or_else(|| Error::not_found(format!("machine {}", v.machine_id)))?;
-        technician(&mut **tx, v.technician_id).await?;
+        technician(&mut tx, v.technician_id).await?;
         if let Some(conversation) = v.conversation_id {
             let of: Option<Option<String>> =
                 sqlx::query_scalar("SELECT company_id FROM conversations WHERE id = $1")
@@ -451,7 +451,7 @@ impl Store {
             )));
         }
         if let Some(t) = &change.technician_id {
-            technician(&mut **tx, t).await?;
+            technician(&mut tx, t).await?;
         }
         if let Some((from, to)) = change.window
             && to <= from

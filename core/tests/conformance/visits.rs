@@ -121,7 +121,6 @@ async fn visits_are_booked_once_changed_once_and_seen_only_in_scope(env: Env) {
     s.add_user_company(&coordinator.id, &globex).await.unwrap();
     let ids = &env.ids;
     let ticket = |scope, key| {
-        let scope = scope;
         async move {
             s.open_ticket(
                 ids,
