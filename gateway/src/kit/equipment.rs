@@ -324,9 +324,13 @@ pub async fn close_now(
 /// and answers it; a refusal is answered in words; a jump to confirm goes to people. Any
 /// other message goes on to `inner` (the bot, which this runs in front of when the bot is
 /// enabled). Like the bot, this reads conversations no person has joined; in the others
-/// the desk enters what the client wrote.
+/// the desk enters what the client wrote. A message that is not a reading but names one of
+/// the company's machines links its conversation to the machine (`link_named`) before the
+/// bot answers.
 ///
-/// Tests: e2e `equipment::a_reading_sent_on_whatsapp_or_by_mail_is_stored_once_and_answered`.
+/// Tests: e2e `whatsapp::a_reading_sent_on_whatsapp_is_stored_once_and_answered`,
+/// `equipment::a_reading_sent_by_mail_is_stored_and_answered_by_mail`,
+/// `equipment::a_mail_naming_a_machine_becomes_its_request_and_the_agent_corrects_it`.
 #[derive(Debug)]
 pub struct ReadingsByMessage {
     pub inner: std::sync::Arc<dyn switchboard_core::bot::BotHook>,

@@ -78,6 +78,7 @@ pub struct EqWords {
     pub toner_colours: &'static str,
     pub request_service: &'static str,
     pub all_readings: &'static str,
+    pub last_visit: &'static str,
 }
 
 pub fn eq_words(lang: Lang) -> &'static EqWords {
@@ -150,6 +151,7 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             toner_colours: "Toner colours",
             request_service: "Request service or toner",
             all_readings: "Enter all readings",
+            last_visit: "Last visit",
         },
         Lang::Es => &EqWords {
             equipment: "Equipos",
@@ -219,6 +221,7 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             toner_colours: "Colores de tóner",
             request_service: "Pedir servicio o tóner",
             all_readings: "Registrar todas las lecturas",
+            last_visit: "Última visita",
         },
         Lang::PtBr => &EqWords {
             equipment: "Equipamentos",
@@ -288,6 +291,7 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             toner_colours: "Cores de toner",
             request_service: "Pedir assistência ou toner",
             all_readings: "Informar todas as leituras",
+            last_visit: "Última visita",
         },
     }
 }
@@ -462,6 +466,8 @@ pub struct MachineView {
     pub status_word: &'static str,
     pub installed: String,
     pub last_reading: String,
+    /// The day of its last finished visit.
+    pub last_visit: String,
 }
 
 pub fn machine_view(m: &Machine, last: Option<&MeterReading>, lang: Lang) -> MachineView {
@@ -476,6 +482,10 @@ pub fn machine_view(m: &Machine, last: Option<&MeterReading>, lang: Lang) -> Mac
         status_word: status_word(&m.status, lang),
         installed: m.installed_on.map(|d| date(d, lang)).unwrap_or_default(),
         last_reading: last.map(|r| date(r.day, lang)).unwrap_or_default(),
+        last_visit: m
+            .last_visit_at
+            .map(|ms| date(ms.div_euclid(86_400_000), lang))
+            .unwrap_or_default(),
     }
 }
 
