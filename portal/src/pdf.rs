@@ -295,6 +295,67 @@ fn party(l: &mut Layout<'_>, x: f32, y: f32, heading: &str, p: &Party, lang: Lan
     y
 }
 
+/// The top of the first page: the brand's band, the business's mark (its initial on the
+/// accent) and its name. Returns where the name ends.
+fn mark(l: &mut Layout<'_>, business: &Party, accent: Color) -> f32 {
+    l.rect(0.0, 0.0, W, 6.0, accent);
+    l.rect(MARGIN, MARGIN, 28.0, 28.0, accent);
+    let initial: String = business
+        .name
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map_or('·', |c| c.to_uppercase().next().unwrap_or(c))
+        .to_string();
+    let iw = l.fonts.width(&initial, 15.0, true);
+    l.text(
+        MARGIN + 14.0 - iw / 2.0,
+        MARGIN + 19.5,
+        15.0,
+        true,
+        (255, 255, 255),
+        &initial,
+    );
+    let mut y = MARGIN + 20.0;
+    for line in l.fonts.wrap(&business.name, 15.0, true, 230.0) {
+        l.text(MARGIN + 38.0, y, 15.0, true, INK, &line);
+        y += 18.0;
+    }
+    y
+}
+
+/// Every page's foot: who and what on the left, "Page 1 of 3" on the right.
+fn feet(l: &mut Layout<'_>, who: &str, lang: Lang) {
+    let w = doc_words(lang);
+    let n = l.pages.len();
+    let fonts = l.fonts;
+    for (i, page) in l.pages.iter_mut().enumerate() {
+        page.push(Op::Rule {
+            x1: MARGIN,
+            x2: W - MARGIN,
+            y: H - 44.0,
+            color: RULE,
+        });
+        page.push(Op::Text {
+            x: MARGIN,
+            y: H - 30.0,
+            size: 8.5,
+            bold: false,
+            color: MUTED,
+            text: who.to_owned(),
+        });
+        let foot = format!("{} {} {} {n}", w.page, i + 1, w.of);
+        let fw = fonts.width(&foot, 8.5, false);
+        page.push(Op::Text {
+            x: W - MARGIN - fw,
+            y: H - 30.0,
+            size: 8.5,
+            bold: false,
+            color: MUTED,
+            text: foot,
+        });
+    }
+}
+
 fn layout(fonts: &Fonts, d: &PdfInvoice<'_>) -> Vec<Vec<Op>> {
     let w = doc_words(d.lang);
     let m = |minor: i64| money(minor, d.currency, d.exponent, d.lang);
@@ -306,29 +367,7 @@ fn layout(fonts: &Fonts, d: &PdfInvoice<'_>) -> Vec<Vec<Op>> {
     };
 
     // Header: the business's mark and name; the document's title, number and status.
-    l.rect(0.0, 0.0, W, 6.0, accent);
-    l.rect(MARGIN, MARGIN, 28.0, 28.0, accent);
-    let initial: String = d
-        .business
-        .name
-        .chars()
-        .find(|c| c.is_alphanumeric())
-        .map_or('·', |c| c.to_uppercase().next().unwrap_or(c))
-        .to_string();
-    let iw = fonts.width(&initial, 15.0, true);
-    l.text(
-        MARGIN + 14.0 - iw / 2.0,
-        MARGIN + 19.5,
-        15.0,
-        true,
-        (255, 255, 255),
-        &initial,
-    );
-    let mut y = MARGIN + 20.0;
-    for line in fonts.wrap(&d.business.name, 15.0, true, 230.0) {
-        l.text(MARGIN + 38.0, y, 15.0, true, INK, &line);
-        y += 18.0;
-    }
+    let y = mark(&mut l, d.business, accent);
     let mut left_y = y + 4.0;
     for a in &d.business.address {
         l.text(MARGIN, left_y, 9.0, false, MUTED, a);
@@ -486,34 +525,8 @@ fn layout(fonts: &Fonts, d: &PdfInvoice<'_>) -> Vec<Vec<Op>> {
     }
 
     // Feet: who, and where in the document.
-    let n = l.pages.len();
-    let business = d.business.name.clone();
-    for (i, page) in l.pages.iter_mut().enumerate() {
-        page.push(Op::Rule {
-            x1: MARGIN,
-            x2: W - MARGIN,
-            y: H - 44.0,
-            color: RULE,
-        });
-        page.push(Op::Text {
-            x: MARGIN,
-            y: H - 30.0,
-            size: 8.5,
-            bold: false,
-            color: MUTED,
-            text: format!("{business} · {title} {}", d.number),
-        });
-        let foot = format!("{} {} {} {n}", w.page, i + 1, w.of);
-        let fw = fonts.width(&foot, 8.5, false);
-        page.push(Op::Text {
-            x: W - MARGIN - fw,
-            y: H - 30.0,
-            size: 8.5,
-            bold: false,
-            color: MUTED,
-            text: foot,
-        });
-    }
+    let who = format!("{} · {title} {}", d.business.name, d.number);
+    feet(&mut l, &who, d.lang);
     l.pages
 }
 
@@ -659,29 +672,7 @@ fn visit_layout(fonts: &Fonts, d: &PdfVisit<'_>) -> Vec<Vec<Op>> {
         y: MARGIN,
     };
     // Header: the business's mark and name; the report's title and number.
-    l.rect(0.0, 0.0, W, 6.0, accent);
-    l.rect(MARGIN, MARGIN, 28.0, 28.0, accent);
-    let initial: String = d
-        .business
-        .name
-        .chars()
-        .find(|c| c.is_alphanumeric())
-        .map_or('·', |c| c.to_uppercase().next().unwrap_or(c))
-        .to_string();
-    let iw = fonts.width(&initial, 15.0, true);
-    l.text(
-        MARGIN + 14.0 - iw / 2.0,
-        MARGIN + 19.5,
-        15.0,
-        true,
-        (255, 255, 255),
-        &initial,
-    );
-    let mut y = MARGIN + 20.0;
-    for line in fonts.wrap(&d.business.name, 15.0, true, 230.0) {
-        l.text(MARGIN + 38.0, y, 15.0, true, INK, &line);
-        y += 18.0;
-    }
+    let mut y = mark(&mut l, d.business, accent);
     for a in &d.business.address {
         l.text(MARGIN, y + 4.0, 9.0, false, MUTED, a);
         y += 12.0;
@@ -773,35 +764,8 @@ fn visit_layout(fonts: &Fonts, d: &PdfVisit<'_>) -> Vec<Vec<Op>> {
     l.y += 14.0;
     l.text(MARGIN, l.y, 11.0, true, INK, &d.report.signed_by);
 
-    let n = l.pages.len();
-    let doc = crate::locale::doc_words(d.lang);
-    let business = d.business.name.clone();
-    for (i, page) in l.pages.iter_mut().enumerate() {
-        page.push(Op::Rule {
-            x1: MARGIN,
-            x2: W - MARGIN,
-            y: H - 44.0,
-            color: RULE,
-        });
-        page.push(Op::Text {
-            x: MARGIN,
-            y: H - 30.0,
-            size: 8.5,
-            bold: false,
-            color: MUTED,
-            text: format!("{business} · {} {}", w.visit, d.number),
-        });
-        let foot = format!("{} {} {} {n}", doc.page, i + 1, doc.of);
-        let fw = fonts.width(&foot, 8.5, false);
-        page.push(Op::Text {
-            x: W - MARGIN - fw,
-            y: H - 30.0,
-            size: 8.5,
-            bold: false,
-            color: MUTED,
-            text: foot,
-        });
-    }
+    let who = format!("{} · {} {}", d.business.name, w.visit, d.number);
+    feet(&mut l, &who, d.lang);
     l.pages
 }
 

@@ -597,27 +597,36 @@ async fn clients_read_their_machines_and_enter_readings() {
     assert_eq!(count().await, 1);
 }
 
-/// A reading sent by mail: the same reader as WhatsApp's, stored once with `email` as its
-/// source and answered by mail in the client's words.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reading_sent_by_mail_is_stored_and_answered_by_mail() {
+/// Dovecot and the capturing SMTP server, the real server on them (with `config`), Ana
+/// of Globex who wrote in by mail, and Globex's fleet: `(mail, server, admin token, Ana's
+/// contact, [RIC-1001, KY-2002])`.
+async fn with_mail_and_fleet(
+    config: &str,
+) -> (crate::mail::MailServer, Server, String, String, [String; 2]) {
     let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
-    let (server, admin) =
-        crate::mail::server_for(&mail, Backend::Embedded, "[bot]\nenabled = true\n").await;
-    let from = "ana@globex.example";
+    let (server, admin) = crate::mail::server_for(&mail, Backend::Embedded, config).await;
     crate::trust::writes_in(
         &mail,
         &server,
         &admin,
-        from,
-        "r0@globex.example",
+        "ana@globex.example",
+        "hello-0@globex.example",
         "",
         "Bom dia, sou a Ana.",
     )
     .await;
     let (_, ana) = crate::trust::conversation_with(&server, &admin, "Bom dia, sou a Ana.").await;
     let globex = company(&server, &admin, "Globex", &[&ana]).await;
-    let (ric, _, _) = fleet(&server, &admin, &globex, &ana).await;
+    let (ric, ky, _) = fleet(&server, &admin, &globex, &ana).await;
+    (mail, server, admin, ana, [ric, ky])
+}
+
+/// A reading sent by mail: the same reader as WhatsApp's, stored once with `email` as its
+/// source and answered by mail in the client's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reading_sent_by_mail_is_stored_and_answered_by_mail() {
+    let (mail, server, admin, ana, [ric, _]) = with_mail_and_fleet("[bot]\nenabled = true\n").await;
+    let from = "ana@globex.example";
     let base = json!({"mono": 10_000, "date": "2025-12-31", "key": "base"});
     assert_eq!(reading(&server, &admin, &ric, base).await.0, 201);
     crate::inbox::sql(
@@ -656,24 +665,9 @@ async fn a_reading_sent_by_mail_is_stored_and_answered_by_mail() {
 /// and a visit booked for that conversation shows its card there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mail_naming_a_machine_becomes_its_request_and_the_agent_corrects_it() {
-    let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
-    let (server, admin) =
-        crate::mail::server_for(&mail, Backend::Embedded, "[bot]\nenabled = true\n").await;
-    crate::inbox::add_agent(&server, "desk@acme.test", "admin", &[]);
+    let (mail, server, admin, ana, [ric, _]) = with_mail_and_fleet("[bot]\nenabled = true\n").await;
     let from = "ana@globex.example";
-    crate::trust::writes_in(
-        &mail,
-        &server,
-        &admin,
-        from,
-        "q0@globex.example",
-        "",
-        "Bom dia, sou a Ana.",
-    )
-    .await;
-    let (_, ana) = crate::trust::conversation_with(&server, &admin, "Bom dia, sou a Ana.").await;
-    let globex = company(&server, &admin, "Globex", &[&ana]).await;
-    let (ric, _, _) = fleet(&server, &admin, &globex, &ana).await;
+    crate::inbox::add_agent(&server, "desk@acme.test", "admin", &[]);
     crate::inbox::sql(
         &server,
         "UPDATE conversations SET bot_active = 1 WHERE contact_id = $1",
@@ -1109,22 +1103,8 @@ async fn a_technician_visits_and_the_client_follows_it() {
 /// job and however often; none when every machine is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readings_due_are_reminded_once_by_the_clients_channel() {
-    let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
-    let (server, admin) = crate::mail::server_for(&mail, Backend::Embedded, "").await;
+    let (mail, server, admin, _, [ric, ky]) = with_mail_and_fleet("").await;
     let from = "ana@globex.example";
-    crate::trust::writes_in(
-        &mail,
-        &server,
-        &admin,
-        from,
-        "r0@globex.example",
-        "",
-        "Bom dia, sou a Ana.",
-    )
-    .await;
-    let (_, ana) = crate::trust::conversation_with(&server, &admin, "Bom dia, sou a Ana.").await;
-    let globex = company(&server, &admin, "Globex", &[&ana]).await;
-    let (ric, ky, _) = fleet(&server, &admin, &globex, &ana).await;
     crate::inbox::sql(&server, "UPDATE contracts SET read_before = 3", &[]).await;
     for m in [&ric, &ky] {
         let (s, v) = reading(

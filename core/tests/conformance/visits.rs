@@ -120,23 +120,21 @@ async fn visits_are_booked_once_changed_once_and_seen_only_in_scope(env: Env) {
         .unwrap();
     s.add_user_company(&coordinator.id, &globex).await.unwrap();
     let ids = &env.ids;
-    let ticket = |scope, key| {
-        async move {
-            s.open_ticket(
-                ids,
-                scope,
-                &NewTicket {
-                    inbox: "email:support",
-                    channel: Channel::Email,
-                    subject: "Parou de imprimir",
-                    category: "technical",
-                    client_key: key,
-                    first: None,
-                },
-            )
-            .await
-            .unwrap()
-        }
+    let ticket = |scope, key| async move {
+        s.open_ticket(
+            ids,
+            scope,
+            &NewTicket {
+                inbox: "email:support",
+                channel: Channel::Email,
+                subject: "Parou de imprimir",
+                category: "technical",
+                client_key: key,
+                first: None,
+            },
+        )
+        .await
+        .unwrap()
     };
     let acme_ticket = ticket(&ana, "t1").await.0;
     let globex_ticket = ticket(&gil, "t2").await.0;

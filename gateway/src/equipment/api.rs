@@ -753,76 +753,26 @@ async fn visit_step(
     Ok((StatusCode::OK, Json(visit_json(&changed))))
 }
 
-/// `POST /api/v1/visits/{visit}/arrive`.
-pub async fn visit_arrive(
-    State(state): State<AppState>,
-    Agent(user, caller): Agent,
-    Path(id): Path<String>,
-    b: Result<Json<StepBody>, JsonRejection>,
-) -> Reply {
-    visit_step(
-        state,
-        user,
-        caller,
-        id,
-        b,
-        switchboard_portal::visits::Step::Arrive,
-    )
-    .await
+/// One handler per step, each its own route (and entry in the API's document).
+macro_rules! step_routes {
+    ($($name:ident => $step:ident, $doc:literal;)+) => {$(
+        #[doc = $doc]
+        pub async fn $name(
+            State(state): State<AppState>,
+            Agent(user, caller): Agent,
+            Path(id): Path<String>,
+            b: Result<Json<StepBody>, JsonRejection>,
+        ) -> Reply {
+            visit_step(state, user, caller, id, b, switchboard_portal::visits::Step::$step).await
+        }
+    )+};
 }
 
-/// `POST /api/v1/visits/{visit}/complete`.
-pub async fn visit_complete(
-    State(state): State<AppState>,
-    Agent(user, caller): Agent,
-    Path(id): Path<String>,
-    b: Result<Json<StepBody>, JsonRejection>,
-) -> Reply {
-    visit_step(
-        state,
-        user,
-        caller,
-        id,
-        b,
-        switchboard_portal::visits::Step::Complete,
-    )
-    .await
-}
-
-/// `POST /api/v1/visits/{visit}/cancel`.
-pub async fn visit_cancel(
-    State(state): State<AppState>,
-    Agent(user, caller): Agent,
-    Path(id): Path<String>,
-    b: Result<Json<StepBody>, JsonRejection>,
-) -> Reply {
-    visit_step(
-        state,
-        user,
-        caller,
-        id,
-        b,
-        switchboard_portal::visits::Step::Cancel,
-    )
-    .await
-}
-
-/// `POST /api/v1/visits/{visit}/move`.
-pub async fn visit_move(
-    State(state): State<AppState>,
-    Agent(user, caller): Agent,
-    Path(id): Path<String>,
-    b: Result<Json<StepBody>, JsonRejection>,
-) -> Reply {
-    visit_step(
-        state,
-        user,
-        caller,
-        id,
-        b,
-        switchboard_portal::visits::Step::Reschedule,
-    )
-    .await
+step_routes! {
+    visit_arrive => Arrive, "`POST /api/v1/visits/{visit}/arrive`.";
+    visit_complete => Complete, "`POST /api/v1/visits/{visit}/complete`.";
+    visit_cancel => Cancel, "`POST /api/v1/visits/{visit}/cancel`.";
+    visit_move => Reschedule, "`POST /api/v1/visits/{visit}/move`.";
 }
 
 /// `GET /api/v1/visits/{visit}/report`: the finished visit's PDF.

@@ -187,44 +187,26 @@ pub struct StepBody {
     machine_status: String,
 }
 
-/// `POST /equipment/visits/{visit}/arrive`.
-pub async fn arrive(
-    state: State<AppState>,
-    agent: WebAgent,
-    id: Path<String>,
-    f: Form<StepBody>,
-) -> Result<Response, WebError> {
-    take_step(state, agent, id, f, Step::Arrive).await
+/// One handler per step, each its own route.
+macro_rules! step_pages {
+    ($($name:ident => $step:ident, $doc:literal;)+) => {$(
+        #[doc = $doc]
+        pub async fn $name(
+            state: State<AppState>,
+            agent: WebAgent,
+            id: Path<String>,
+            f: Form<StepBody>,
+        ) -> Result<Response, WebError> {
+            take_step(state, agent, id, f, Step::$step).await
+        }
+    )+};
 }
 
-/// `POST /equipment/visits/{visit}/complete`: the report.
-pub async fn complete(
-    state: State<AppState>,
-    agent: WebAgent,
-    id: Path<String>,
-    f: Form<StepBody>,
-) -> Result<Response, WebError> {
-    take_step(state, agent, id, f, Step::Complete).await
-}
-
-/// `POST /equipment/visits/{visit}/cancel`.
-pub async fn cancel(
-    state: State<AppState>,
-    agent: WebAgent,
-    id: Path<String>,
-    f: Form<StepBody>,
-) -> Result<Response, WebError> {
-    take_step(state, agent, id, f, Step::Cancel).await
-}
-
-/// `POST /equipment/visits/{visit}/move`: another technician or window.
-pub async fn move_visit(
-    state: State<AppState>,
-    agent: WebAgent,
-    id: Path<String>,
-    f: Form<StepBody>,
-) -> Result<Response, WebError> {
-    take_step(state, agent, id, f, Step::Reschedule).await
+step_pages! {
+    arrive => Arrive, "`POST /equipment/visits/{visit}/arrive`.";
+    complete => Complete, "`POST /equipment/visits/{visit}/complete`: the report.";
+    cancel => Cancel, "`POST /equipment/visits/{visit}/cancel`.";
+    move_visit => Reschedule, "`POST /equipment/visits/{visit}/move`: another technician or window.";
 }
 
 async fn take_step(

@@ -676,14 +676,7 @@ async fn conv_view(
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let known: Vec<switchboard_portal::machines::Known> = company_machines
-        .iter()
-        .map(|m| switchboard_portal::machines::Known {
-            id: m.id.clone(),
-            serial: m.serial.clone(),
-            asset_tag: m.asset_tag.clone(),
-        })
-        .collect();
+    let known = crate::kit::machines::known(&company_machines);
     let asked = switchboard_portal::machines::asked(&client_words);
     let (link_machine, link_kind, link_toner) = match &request {
         Some(r) => (r.machine_id.clone(), r.kind.clone(), r.toner.clone()),

@@ -406,14 +406,7 @@ impl ReadingsByMessage {
             return Ok(None);
         };
         let machines = self.state.store.company_machines(&company).await?;
-        let known: Vec<switchboard_portal::machines::Known> = machines
-            .iter()
-            .map(|m| switchboard_portal::machines::Known {
-                id: m.id.clone(),
-                serial: m.serial.clone(),
-                asset_tag: m.asset_tag.clone(),
-            })
-            .collect();
+        let known = crate::kit::machines::known(&machines);
         let found = switchboard_portal::machines::named(&said.machine, &known);
         let [one] = found.as_slice() else {
             return Ok(None);
@@ -491,14 +484,7 @@ impl ReadingsByMessage {
             return Ok(());
         }
         let machines = store.company_machines(company).await?;
-        let known: Vec<switchboard_portal::machines::Known> = machines
-            .iter()
-            .map(|m| switchboard_portal::machines::Known {
-                id: m.id.clone(),
-                serial: m.serial.clone(),
-                asset_tag: m.asset_tag.clone(),
-            })
-            .collect();
+        let known = crate::kit::machines::known(&machines);
         let text = &input.message.text;
         let [one] = switchboard_portal::machines::named(text, &known)[..] else {
             return Ok(());

@@ -911,6 +911,18 @@ impl Saved {
     }
 }
 
+/// Machines as the message readers match them (`switchboard_portal::machines::named`).
+pub fn known(machines: &[Machine]) -> Vec<switchboard_portal::machines::Known> {
+    machines
+        .iter()
+        .map(|m| switchboard_portal::machines::Known {
+            id: m.id.clone(),
+            serial: m.serial.clone(),
+            asset_tag: m.asset_tag.clone(),
+        })
+        .collect()
+}
+
 /// Each machine's latest reading, by machine id, in one query.
 pub async fn last_readings(
     store: &switchboard_core::store::Store,

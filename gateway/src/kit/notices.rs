@@ -156,6 +156,23 @@ pub fn pick_template<'t>(templates: &'t [WaTemplate], notice: &Notice) -> Option
         .copied()
 }
 
+/// A mail's one button to a portal page: the email sender turns it into a fresh sign-in
+/// link for the recipient's own address each time it writes the mail, so no usable link
+/// is ever stored.
+pub fn portal_button(title: &str, path: &str) -> switchboard_core::domain::RichContent {
+    switchboard_core::domain::RichContent {
+        buttons: vec![switchboard_core::domain::Button {
+            id: "portal".into(),
+            title: title.to_owned(),
+            url: Some(format!(
+                "{}{path}",
+                switchboard_channels::email::smtp::PORTAL_LINK
+            )),
+        }],
+        ..switchboard_core::domain::RichContent::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

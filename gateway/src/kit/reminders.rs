@@ -10,7 +10,7 @@
 //! `POST /api/v1/contracts/remind`. Tests: e2e
 //! `equipment::readings_due_are_reminded_once_by_the_clients_channel`.
 
-use switchboard_core::domain::{AuthorKind, Button, Channel, IdentityKind, RichContent, Status};
+use switchboard_core::domain::{AuthorKind, Channel, IdentityKind, Status};
 use switchboard_core::store::{Contract, NewOutbound};
 use switchboard_portal::locale::{Lang, date};
 use switchboard_portal::overage::{needs_reading, reading_due};
@@ -182,17 +182,10 @@ async fn remind_one(
     let body = fill(text);
     let mut message = NewOutbound::text(&conversation.id, AuthorKind::System, None, &body)
         .key(format!("reading-reminder:{}:{}", c.id, due.n));
-    message.content = Some(RichContent {
-        buttons: vec![Button {
-            id: "portal".into(),
-            title: button.to_owned(),
-            url: Some(format!(
-                "{}/portal/readings",
-                switchboard_channels::email::smtp::PORTAL_LINK
-            )),
-        }],
-        ..RichContent::default()
-    });
+    message.content = Some(crate::kit::notices::portal_button(
+        button,
+        "/portal/readings",
+    ));
     state.outbox.queue(&message).await?;
     report.email += 1;
     Ok(())

@@ -10,8 +10,8 @@
 //!   a payment adds a payment card.
 
 use switchboard_core::domain::{
-    AuthorKind, Button, CardPayload, Channel, EstimateStatus, IdentityKind, InvoiceStatus,
-    PaymentStatus, RichContent, Status,
+    AuthorKind, CardPayload, Channel, EstimateStatus, IdentityKind, InvoiceStatus, PaymentStatus,
+    Status,
 };
 use switchboard_core::money::Money;
 use switchboard_core::store::{Invoice, NewOutbound};
@@ -259,17 +259,7 @@ pub async fn dispatch(
         &text,
     )
     .key(format!("dispatch:{}:{}", doc.id, state.ids.now_ms()));
-    message.content = Some(RichContent {
-        buttons: vec![Button {
-            id: "portal".into(),
-            title: button.to_owned(),
-            url: Some(format!(
-                "{}{path}",
-                switchboard_channels::email::smtp::PORTAL_LINK
-            )),
-        }],
-        ..RichContent::default()
-    });
+    message.content = Some(crate::kit::notices::portal_button(button, &path));
     state.outbox.queue(&message).await?;
     state
         .store
