@@ -142,6 +142,7 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     const first = await latest.locator(".eq-calc tbody tr").first().textContent();
     assert.ok(/Preto e branco/.test(first), first);
     assert.equal(await page.locator(".eq-period").count(), 7);
+    assert.equal(await page.locator("#consumption rect.mono").count(), 7, "each closed period's copies are charted");
     await accessible(page, "portal contract");
     await shoot(page, "portal-contract");
 
