@@ -2,8 +2,16 @@
 // - "Select all" ticks every invoice of the page.
 // - Download All shows how much has arrived while the ZIP streams in, then saves it.
 // - An invoice page follows its status (a payment confirmed by the provider) without reload.
+// - "Chat with us" on the home opens the chat widget.
 (function () {
   "use strict";
+  // "Chat with us" opens the chat widget when it is there; without it, the link opens a
+  // new request.
+  document.querySelectorAll("[data-open-chat]").forEach(function (a) {
+    a.addEventListener("click", function (e) {
+      if (window.Switchboard && window.Switchboard.open) { e.preventDefault(); window.Switchboard.open(); }
+    });
+  });
   var all = document.getElementById("select-all");
   if (all) {
     all.addEventListener("change", function () {

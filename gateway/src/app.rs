@@ -401,6 +401,8 @@ impl Application {
                 .run(workers.clone(), Duration::from_secs(5)),
         );
         // Sessions past their limits are deleted now and then (they are refused anyway).
+        // Clients' notices: replies heard, waiting ones sent, invoices due scanned.
+        let notices = tokio::spawn(crate::kit::notify::run(state.clone(), workers.clone()));
         let housekeeping = {
             let state = state.clone();
             let stop = workers.clone();
@@ -480,6 +482,7 @@ impl Application {
             }
             let _ = clockwork.await;
             let _ = housekeeping.await;
+            let _ = notices.await;
         })
         .await;
         if finished.is_err() {

@@ -399,6 +399,9 @@ pub struct PortalConfig {
     pub estimate_pattern: String,
     /// The Equipment tab (machines, readings, contracts).
     pub equipment: bool,
+    /// How long a client's notices wait for others before they go together as one
+    /// message, in seconds.
+    pub notice_batch_seconds: u32,
 }
 
 impl Default for PortalConfig {
@@ -413,6 +416,7 @@ impl Default for PortalConfig {
             invoice_pattern: "INV-{YYYY}-{SEQ:5}".into(),
             estimate_pattern: "EST-{YYYY}-{SEQ:5}".into(),
             equipment: true,
+            notice_batch_seconds: 60,
         }
     }
 }
@@ -474,6 +478,9 @@ pub struct WhatsappConfig {
     /// window has closed: `{{1}}` the contract's number, `{{2}}` the day they are due by,
     /// `{{3}}` the portal's readings page.
     pub reading_template: String,
+    /// The approved template notices go as once the window has closed: `{{1}}` what
+    /// happened (one line), `{{2}}` the portal's notifications page.
+    pub notices_template: String,
 }
 
 impl Default for WhatsappConfig {
@@ -509,6 +516,7 @@ impl Default for WhatsappConfig {
             status_template: "request_status".into(),
             invoice_template: "invoice_issued".into(),
             reading_template: "reading_due".into(),
+            notices_template: "account_update".into(),
         }
     }
 }

@@ -1227,3 +1227,129 @@ pub(crate) async fn done_visit(server: &Server, admin: &str, machine: &str) -> (
     assert_eq!(s, 200, "{v}");
     (tech, visit)
 }
+
+/// The client's notification centre: two visits booked together reach the client as one
+/// mail; a replayed booking adds nothing; a kind the client turned off stays on the
+/// portal only; the notifications page lists them once, then as seen; the home says how
+/// things stand, and the invoice list's old links land on `/portal/invoices`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_the_client_once_by_their_channel() {
+    let (mail, server, admin, ana, [ric, ky]) =
+        with_mail_and_fleet("[portal]\nnotice_batch_seconds = 1\n").await;
+    let from = "ana@globex.example";
+    let out = server.cli(&[
+        "user",
+        "add",
+        "--email",
+        "lia@acme.test",
+        "--name",
+        "Lia Campos",
+        "--role",
+        "technician",
+    ]);
+    let lia: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lia = lia["id"].as_str().unwrap().to_owned();
+    let book = |machine: &str, key: &str| json!({"machine_id": machine, "technician_id": lia, "date": day_from_today(3), "from": "8", "to": "10", "key": key});
+    let mut visits = Vec::new();
+    for (m, key) in [(&ric, "n1"), (&ky, "n2"), (&ric, "n1")] {
+        let (s, v) = server.post(&admin, "/api/v1/visits", &book(m, key)).await;
+        assert!(s == 201 || s == 200, "{v}");
+        visits.push(v["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(visits[0], visits[2], "the same booking again is one visit");
+    // One mail with both, once.
+    let with_visits = || {
+        mail.captured_for(from)
+            .into_iter()
+            .filter(|(m, _)| m.full_text.contains("Lia Campos"))
+            .collect::<Vec<_>>()
+    };
+    crate::support::eventually(30, || async { !with_visits().is_empty() }).await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let mails = with_visits();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let text = &mails[0].0.full_text;
+    assert!(
+        text.contains("RIC-1001") && text.contains("KY-2002"),
+        "{text}"
+    );
+
+    // Ana turns visit reports off by mail: the next stays on her portal.
+    let mut b = client(&server, &ana, from).await;
+    let (s, page) = b.get("/portal/notifications").await;
+    assert_eq!(s, 200);
+    assert_eq!(page.matches("p-notice unread").count(), 2, "{page:.4000}");
+    let (_, page) = b.get("/portal/notifications").await;
+    assert_eq!(
+        page.matches("p-notice unread").count(),
+        0,
+        "seen once shown"
+    );
+    let (s, _) = b
+        .post(
+            "/portal/notifications/preferences",
+            &[("pref-visit_done", "none")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = b
+        .post(
+            "/portal/notifications/preferences",
+            &[("pref-visit_done", "fax")],
+        )
+        .await;
+    assert_eq!(s, 422);
+    for step in ["arrive", "complete"] {
+        let (s, v) = server
+            .post(
+                &admin,
+                &format!("/api/v1/visits/{}/{step}", visits[0]),
+                &json!({"work_done": "Limpeza", "signed_by": "Ana"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let mut seen = false;
+    for _ in 0..60 {
+        let (_, page) = b.get("/portal/notifications").await;
+        if page.contains("report is ready") || page.contains("relatório está pronto") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(seen, "the visit done is a notice on the portal");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(
+        !mail
+            .captured_for(from)
+            .iter()
+            .any(|(m, _)| m.full_text.contains("report is ready")
+                || m.full_text.contains("relatório está pronto")),
+        "turned off by mail"
+    );
+
+    // The home: what is owed, machines, visits, notices; old list links go to the list.
+    let (s, home) = b.get("/portal").await;
+    assert_eq!(s, 200);
+    for id in [
+        "home-owed",
+        "home-requests",
+        "home-machines",
+        "home-visits",
+        "home-notices",
+    ] {
+        assert!(home.contains(&format!("id=\"{id}\"")), "{id}: {home:.4000}");
+    }
+    assert!(
+        home.contains("Lia Campos"),
+        "the visit still booked: {home:.4000}"
+    );
+    let r = b.fetch("/portal?sort=number&dir=asc").await;
+    assert_eq!(r.status(), 308);
+    assert_eq!(
+        r.headers()["location"],
+        "/portal/invoices?sort=number&dir=asc"
+    );
+    assert_eq!(b.get("/portal/invoices").await.0, 200);
+}

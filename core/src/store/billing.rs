@@ -193,6 +193,26 @@ impl Store {
         self.invoice(&id).await
     }
 
+    /// Invoices sent and not yet paid whose due day is in `[from, to]` (the notices of
+    /// invoices due soon and overdue), at most `limit`, by due day.
+    pub async fn unpaid_invoices_due(
+        &self,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<Vec<Invoice>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LIST_COLUMNS} FROM invoices WHERE kind = 'invoice' AND status IN ('sent', 'viewed', 'partially_paid') \
+             AND paid < total AND due_day >= $1 AND due_day <= $2 ORDER BY due_day, id LIMIT $3"
+        )))
+        .bind(from)
+        .bind(to)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(invoice).collect()
+    }
+
     pub async fn invoice(&self, id: &str) -> Result<Invoice> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM invoices WHERE id = $1"

@@ -283,6 +283,22 @@ impl Store {
         ))
     }
 
+    /// The contact that holds an identity verified (its survivor, after merges); a claim
+    /// proves nothing and finds nobody.
+    pub async fn verified_owner(&self, identity: &Identity) -> Result<Option<String>> {
+        let owner: Option<String> = sqlx::query_scalar(
+            "SELECT contact_id FROM contact_identities WHERE kind = $1 AND value = $2",
+        )
+        .bind(identity.kind().as_str())
+        .bind(identity.value())
+        .fetch_optional(&self.pool)
+        .await?;
+        match owner {
+            Some(c) => Ok(Some(self.surviving_contact(&c).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every identity of a contact, with whether it is verified.
     pub async fn contact_identities(&self, contact_id: &str) -> Result<Vec<(Identity, bool)>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(

@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Where a mailbox was read up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +145,24 @@ impl Store {
     }
 
     /// A contact's mail language and whether they take notices by email.
+    /// Sets a contact's language (`en`, `es`, `pt-BR`): its pages, mail and documents.
+    pub async fn set_contact_language(&self, contact_id: &str, language: &str) -> Result<()> {
+        if !matches!(language, "en" | "es" | "pt-BR") {
+            return Err(Error::invalid(format!(
+                "unknown language {language:?}; expected en, es or pt-BR"
+            )));
+        }
+        let done = sqlx::query("UPDATE contacts SET language = $1 WHERE id = $2")
+            .bind(language)
+            .bind(contact_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found(format!("contact {contact_id}")));
+        }
+        Ok(())
+    }
+
     pub async fn contact_mail_preferences(
         &self,
         contact_id: &str,

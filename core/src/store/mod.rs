@@ -26,6 +26,7 @@ mod ingest;
 pub mod kb;
 mod magic_links;
 mod notes;
+mod notices;
 mod outbound;
 mod pages;
 mod portal;
@@ -70,12 +71,14 @@ pub use inbox::{
 pub use ingest::{IngestOutcome, Ingested};
 pub use magic_links::{LinkState, MagicLink, NewInvitation, NewLink};
 pub use notes::{Notification, NotificationKind};
+pub use notices::{NOTICE_CHANNELS, NOTICE_KINDS, NewNotice, Notice};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
 pub use tickets::{
-    FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_thread,
+    FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_status,
+    ticket_thread,
 };
 pub use visits::{NewVisit, VISIT_STATUSES, Visit, VisitChange, VisitQuery};
 pub use whatsapp::WaTemplate;
@@ -204,6 +207,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         30,
         "service requests",
         include_str!("../../../migrations/0030_service_requests.sql"),
+    ),
+    (
+        31,
+        "notices",
+        include_str!("../../../migrations/0031_notices.sql"),
     ),
 ];
 

@@ -34,6 +34,9 @@ pub struct ClientScope {
     pub email: String,
     pub name: Option<String>,
     pub locale: String,
+    /// The contact's own language (`pt-BR`), when they or the desk chose one: pages, mail
+    /// and documents follow it before the browser's.
+    pub language: Option<String>,
     /// The user has two-step verification (TOTP) on.
     pub two_factor: bool,
     /// The user's company requires two-step verification of all its portal users.
@@ -141,6 +144,7 @@ pub(crate) fn client(r: &sqlx::any::AnyRow) -> Result<ClientScope> {
         email: r.try_get("email")?,
         name: r.try_get("name")?,
         locale: r.try_get("locale")?,
+        language: r.try_get("contact_language")?,
         two_factor: r.try_get::<i64, _>("two_factor")? != 0,
         company_requires_2fa: r.try_get::<i64, _>("company_requires_2fa")? != 0,
     })
@@ -160,7 +164,7 @@ pub(crate) fn client_if_any(r: &sqlx::any::AnyRow) -> Result<Option<ClientScope>
 /// A portal user's company is its contact's, read at every request: the one source of
 /// truth, so moving the contact to another company moves what its portal user sees (and
 /// [`Store::set_contact_company`] ends its sessions).
-pub(crate) const CLIENT_COLUMNS: &str = "users.id, users.contact_id, pc.company_id AS company_id, users.role, users.email, users.name, users.locale, \
+pub(crate) const CLIENT_COLUMNS: &str = "users.id, users.contact_id, pc.company_id AS company_id, users.role, users.email, users.name, users.locale, pc.language AS contact_language, \
      CAST(CASE WHEN users.totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS two_factor, \
      CAST(COALESCE(companies.portal_require_2fa, 0) AS BIGINT) AS company_requires_2fa";
 pub(crate) const CLIENT_FROM: &str = "users LEFT JOIN contacts pc ON pc.id = users.contact_id LEFT JOIN companies ON companies.id = pc.company_id";

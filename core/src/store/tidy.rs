@@ -28,6 +28,7 @@ const SENSITIVE: &[&str] = &[
     "ClosedPeriod",
     "MachineRequest",
     "Visit",
+    "Notice",
 ];
 
 /// What a scoped reader takes: an agent's `Caller`, a client's `ClientScope`, or a
@@ -36,6 +37,16 @@ const SCOPES: &[&str] = &["Caller", "&ClientScope", "&Ticket"];
 
 /// `(file, function, why it takes no scope)`.
 const UNSCOPED: &[(&str, &str, &str)] = &[
+    (
+        "notices.rs",
+        "add_notice",
+        "a writer (an event's notice); returns what it stored",
+    ),
+    (
+        "notices.rs",
+        "claim_waiting_notices",
+        "the sending worker: every contact's waiting notices, to send to that contact",
+    ),
     (
         "visits.rs",
         "schedule_visit",

@@ -386,6 +386,26 @@ impl Store {
         rows.iter().map(visit).collect()
     }
 
+    /// The client's company's visits still to happen (or happening), soonest first.
+    pub async fn upcoming_visits_for_client(
+        &self,
+        scope: &ClientScope,
+        limit: i64,
+    ) -> Result<Vec<Visit>> {
+        let Some(company) = &scope.company_id else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM {FROM} WHERE v.company_id = $1 AND v.status IN ('scheduled', 'on_site') \
+             ORDER BY v.window_from, v.number LIMIT $2"
+        )))
+        .bind(company)
+        .bind(limit.clamp(1, 100))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(visit).collect()
+    }
+
     /// A machine's visits, newest first (after a scoped lookup of the machine).
     pub async fn machine_visits(&self, machine_id: &str, limit: i64) -> Result<Vec<Visit>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -18,6 +18,7 @@ mod inbound;
 mod inbox;
 mod kb;
 mod magic_links;
+mod notices;
 mod portal;
 mod router;
 mod store;

@@ -19,6 +19,7 @@ pub mod limits;
 pub mod machines;
 pub mod mail;
 pub mod notices;
+pub mod notify;
 pub mod page;
 pub mod reminders;
 pub mod session;

@@ -24,6 +24,8 @@ use crate::kit::whatsapp::Whatsapp;
 pub struct Notice {
     /// Makes a retried notice one message.
     pub key: String,
+    /// Its kind (`ticket_status`, `invoice_issued`…): the contact's channel is per kind.
+    pub kind: &'static str,
     pub text: String,
     /// The template's name (the configuration's `status_template`, `invoice_template`).
     pub template: String,
@@ -52,7 +54,7 @@ pub async fn by_whatsapp(
         outbox,
         whatsapp,
     } = parts;
-    if store.contact_notice_channel(contact_id).await? != "whatsapp" {
+    if store.notice_channel_for(contact_id, notice.kind).await? != "whatsapp" {
         return Ok(None);
     }
     if !on_whatsapp(store, contact_id).await? {
@@ -192,6 +194,7 @@ mod tests {
     fn the_template_is_approved_takes_the_parameters_and_speaks_the_client_s_language() {
         let notice = |lang: &str| Notice {
             key: "k".into(),
+            kind: "ticket_status",
             text: "t".into(),
             template: "request_status".into(),
             params: vec!["12".into(), "resolved".into()],

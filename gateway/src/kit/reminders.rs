@@ -138,6 +138,7 @@ async fn remind_one(
     );
     let notice = crate::kit::notices::Notice {
         key: format!("reading-reminder:{}:{}", c.id, due.n),
+        kind: "reading_due",
         text: format!("{}\n\n{url}", fill(text)),
         template: state.config.whatsapp.reading_template.clone(),
         params: vec![c.number.clone(), by.clone(), url],
@@ -148,11 +149,30 @@ async fn remind_one(
         outbox: &state.outbox,
         whatsapp: &state.whatsapp,
     };
+    let noted = |by: &'static str| crate::kit::notify::Happened {
+        contact_id: c.contact_id.clone(),
+        company_id: Some(c.company_id.clone()),
+        kind: "reading_due",
+        event: format!("readings:{}:{}", c.id, due.n),
+        params: serde_json::json!({"n": c.number, "due": due.by}),
+        link: "/portal/readings".to_owned(),
+        sent_by: Some(by),
+    };
+    if state
+        .store
+        .notice_channel_for(&c.contact_id, "reading_due")
+        .await?
+        == "none"
+    {
+        crate::kit::notify::record(state, noted("none")).await;
+        return Ok(());
+    }
     if crate::kit::notices::by_whatsapp(parts, &c.contact_id, notice)
         .await?
         .is_some()
     {
         report.whatsapp += 1;
+        crate::kit::notify::record(state, noted("whatsapp")).await;
         return Ok(());
     }
     let has_address = state
@@ -163,6 +183,7 @@ async fn remind_one(
         .any(|(i, _)| i.kind() == IdentityKind::Email);
     let Some(mailbox) = state.email_sender.any_mailbox().filter(|_| has_address) else {
         report.unreachable += 1;
+        crate::kit::notify::record(state, noted("none")).await;
         tracing::info!(contract = %c.id, "reading reminder: the contact has no address to write to");
         return Ok(());
     };
@@ -188,5 +209,6 @@ async fn remind_one(
     ));
     state.outbox.queue(&message).await?;
     report.email += 1;
+    crate::kit::notify::record(state, noted("email")).await;
     Ok(())
 }

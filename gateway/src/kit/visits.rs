@@ -234,6 +234,7 @@ pub async fn book(
         })?;
     if fresh {
         publish(state, &visit).await;
+        crate::kit::notify::visit(state, &visit, "visit_scheduled").await;
     }
     Ok((visit, fresh))
 }
@@ -332,6 +333,11 @@ pub async fn step(
         changed
     };
     publish(state, &changed).await;
+    match step {
+        Step::Reschedule => crate::kit::notify::visit(state, &changed, "visit_scheduled").await,
+        Step::Complete => crate::kit::notify::visit(state, &changed, "visit_done").await,
+        Step::Arrive | Step::Cancel => {}
+    }
     Ok(changed)
 }
 

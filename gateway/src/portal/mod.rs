@@ -38,6 +38,8 @@ use crate::kit::words::{AccountWords, Words, account_words, lang_of, words};
 
 pub mod auth;
 pub mod equipment;
+pub mod home;
+pub mod notices;
 pub mod pages;
 pub mod pay;
 pub mod tickets;
@@ -100,7 +102,7 @@ pub fn table() -> Table {
         ),
         r("POST", "/portal/link/{token}", Public, post(auth::use_link)),
         r("POST", "/portal/logout", Client, post(auth::logout)),
-        r("GET", "/portal", Client, get(pages::home)),
+        r("GET", "/portal", Client, get(home::home)),
         r("GET", "/portal/invoices", Client, get(pages::home)),
         r("POST", "/portal/invoices/zip", Client, post(pages::zip)),
         r(
@@ -181,6 +183,12 @@ pub fn table() -> Table {
         ),
         r(
             "POST",
+            "/portal/account/language",
+            Client,
+            post(users::set_language),
+        ),
+        r(
+            "POST",
             "/portal/account/notices",
             Client,
             post(whatsapp::set_notices),
@@ -190,6 +198,13 @@ pub fn table() -> Table {
             "/portal/whatsapp",
             Client,
             post(whatsapp::continue_on_whatsapp),
+        ),
+        r("GET", "/portal/notifications", Client, get(notices::list)),
+        r(
+            "POST",
+            "/portal/notifications/preferences",
+            Client,
+            post(notices::preferences),
         ),
         r("GET", "/portal/machines", Client, get(equipment::list)),
         r("GET", "/portal/readings", Client, get(equipment::readings)),
@@ -351,6 +366,16 @@ impl Layout {
         self.lang.tag()
     }
 
+    /// The Notifications tab's name.
+    pub fn notices(&self) -> &'static str {
+        notices::notice_words(self.lang).title
+    }
+
+    /// The Home tab's name.
+    pub fn home(&self) -> &'static str {
+        home::home_words(self.lang).home
+    }
+
     /// The Equipment tab's name.
     pub fn eq_nav(&self) -> &'static str {
         crate::kit::machines::eq_words(self.lang).equipment
@@ -420,6 +445,8 @@ impl FromRequestParts<AppState> for Client {
         {
             return Err(Redirect::to("/portal/account").into_response());
         }
+        // The client's own language, when chosen, before the browser's.
+        let lang = scope.language.as_deref().map_or(lang, Lang::from_tag);
         Ok(Client {
             scope,
             csrf: signed.session.csrf_token.clone(),

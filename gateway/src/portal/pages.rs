@@ -107,7 +107,7 @@ pub struct ListQuery {
 const PER_PAGE: i64 = 25;
 
 fn list_href(sort: &str, dir: &str, status: Option<&str>, page: i64) -> String {
-    let mut href = format!("/portal?sort={sort}&dir={dir}");
+    let mut href = format!("/portal/invoices?sort={sort}&dir={dir}");
     if let Some(s) = status {
         href.push_str(&format!("&status={s}"));
     }
@@ -519,7 +519,7 @@ pub async fn zip(State(state): State<AppState>, client: Client, body: Bytes) -> 
         .take(switchboard_portal::zip::MAX_ENTRIES)
         .collect();
     if numbers.is_empty() {
-        return Ok(axum::response::Redirect::to("/portal?error=none").into_response());
+        return Ok(axum::response::Redirect::to("/portal/invoices?error=none").into_response());
     }
     let docs = state
         .store

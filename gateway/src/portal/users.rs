@@ -39,6 +39,7 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 use switchboard_core::domain::Role;
 use switchboard_core::store::PortalUser;
+use switchboard_portal::locale::Lang;
 
 use super::auth::{safe_next, signed_in};
 use super::pages::{audit, stamp};
@@ -367,6 +368,8 @@ struct AccountPage {
     recovery_codes: Vec<String>,
     /// WhatsApp, when the business has a number: "continue on WhatsApp" and notices.
     wa: Option<crate::portal::whatsapp::WaView>,
+    /// The page's language, to select in the language form.
+    lang_tag: &'static str,
 }
 
 #[derive(Debug, Default)]
@@ -416,6 +419,7 @@ pub(crate) async fn account_page(state: &AppState, client: &Client, v: AccountVi
         pending_secret: v.pending_secret,
         qr_svg,
         recovery_codes: v.recovery_codes,
+        lang_tag: client.lang.tag(),
         wa: crate::portal::whatsapp::view(state, client)
             .await
             .map_err(api)?,
@@ -426,6 +430,45 @@ pub(crate) async fn account_page(state: &AppState, client: &Client, v: AccountVi
 /// `GET /portal/account`: the client's password and two-step verification.
 pub async fn account(State(state): State<AppState>, client: Client) -> PageResult {
     account_page(&state, &client, AccountView::default()).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LanguageForm {
+    #[serde(default)]
+    language: String,
+}
+
+/// `POST /portal/account/language`: the client's language, for its pages, our mail and its
+/// documents.
+pub async fn set_language(
+    State(state): State<AppState>,
+    client: Client,
+    Form(form): Form<LanguageForm>,
+) -> PageResult {
+    match state
+        .store
+        .set_contact_language(&client.scope.contact_id, &form.language)
+        .await
+    {
+        Ok(()) => {}
+        Err(switchboard_core::Error::Invalid(m)) => {
+            let v = AccountView {
+                error: Some(m),
+                ..AccountView::default()
+            };
+            return account_page(&state, &client, v).await;
+        }
+        Err(e) => return Err(api(e)),
+    }
+    let client = Client {
+        lang: Lang::from_tag(&form.language),
+        ..client
+    };
+    let v = AccountView {
+        notice: Some(account_words(client.lang).language_saved.to_owned()),
+        ..AccountView::default()
+    };
+    account_page(&state, &client, v).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,21 @@ pub async fn after_payment(
 ) -> Result<(), ApiError> {
     let doc = state.store.invoice(invoice_id).await?;
     refresh_card(state, &doc).await?;
+    if !refund {
+        crate::kit::notify::record(
+            state,
+            crate::kit::notify::Happened {
+                contact_id: doc.contact_id.clone(),
+                company_id: doc.company_id.clone(),
+                kind: "invoice_paid",
+                event: format!("payment:{}:{reference}", doc.id),
+                params: serde_json::json!({"n": doc.number, "amount": paid_amount, "currency": doc.currency}),
+                link: format!("/portal/invoices/{}", doc.number),
+                sent_by: None,
+            },
+        )
+        .await;
+    }
     if let Some(conversation) = &doc.conversation_id {
         let payload = CardPayload::Payment {
             id: format!("{}:{reference}", doc.id),
@@ -85,6 +100,23 @@ pub async fn after_payment(
         .await?;
     }
     Ok(())
+}
+
+/// An invoice sent: the client's notice of it, carried by its own mail or message.
+async fn issued(state: &AppState, doc: &Invoice, by: &'static str) {
+    crate::kit::notify::record(
+        state,
+        crate::kit::notify::Happened {
+            contact_id: doc.contact_id.clone(),
+            company_id: doc.company_id.clone(),
+            kind: "invoice_issued",
+            event: format!("invoice:{}:issued", doc.id),
+            params: serde_json::json!({"n": doc.number, "amount": doc.total, "currency": doc.currency, "due": doc.due_day}),
+            link: format!("/portal/invoices/{}", doc.number),
+            sent_by: Some(by),
+        },
+    )
+    .await;
 }
 
 /// A draft turned sent (a sent document as it is).
@@ -139,6 +171,7 @@ async fn by_whatsapp(state: &AppState, doc: &Invoice) -> Result<Option<Invoice>,
         .replace("{due}", &due);
     let notice = crate::kit::notices::Notice {
         key: format!("dispatch:{}:{}", doc.id, state.ids.now_ms()),
+        kind: "invoice_issued",
         text: format!("{text}\n\n{url}"),
         template: state.config.whatsapp.invoice_template.clone(),
         params: vec![doc.number.clone(), total, due, url],
@@ -155,6 +188,7 @@ async fn by_whatsapp(state: &AppState, doc: &Invoice) -> Result<Option<Invoice>,
         return Ok(None);
     };
     let sent = mark_sent(state, doc).await?;
+    issued(state, &sent, "whatsapp").await;
     state
         .store
         .set_document_conversation(&doc.id, &conversation)
@@ -261,6 +295,9 @@ pub async fn dispatch(
     .key(format!("dispatch:{}:{}", doc.id, state.ids.now_ms()));
     message.content = Some(crate::kit::notices::portal_button(button, &path));
     state.outbox.queue(&message).await?;
+    if doc.kind == "invoice" {
+        issued(state, &sent, "email").await;
+    }
     state
         .store
         .set_document_conversation(&doc.id, &conversation.id)

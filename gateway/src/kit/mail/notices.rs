@@ -41,8 +41,7 @@ pub fn notice_text(lang: Lang, number: i64, status: Status) -> String {
 #[async_trait::async_trait]
 impl StatusNotices for EmailNotices {
     async fn status_changed(&self, before: &Conversation, after: &Conversation) {
-        // A WhatsApp conversation needs no notice: the agents' messages are there.
-        if after.channel == Channel::Whatsapp || before.status == after.status {
+        if before.status == after.status {
             return;
         }
         // Snoozing and waking are the agents' business; open, waiting on the customer,
@@ -50,11 +49,46 @@ impl StatusNotices for EmailNotices {
         if matches!(after.status, Status::Snoozed) || matches!(before.status, Status::Snoozed) {
             return;
         }
-        let by_whatsapp = match self.store.contact_notice_channel(&after.contact_id).await {
+        let sent_by = self.deliver(after).await;
+        // A request's status is also a notice on the client's portal.
+        if let Ok(Some(t)) = self.store.ticket_of_conversation(&after.id).await {
+            crate::kit::notify::record_in(
+                &self.store,
+                &self.outbox.ids,
+                crate::kit::notify::Happened {
+                    contact_id: t.contact_id.clone(),
+                    company_id: t.company_id.clone(),
+                    kind: "ticket_status",
+                    event: format!("status:{}:{}", after.id, after.version),
+                    params: serde_json::json!({"n": t.number, "status": after.status.as_str()}),
+                    link: format!("/portal/tickets/{}", t.number),
+                    sent_by: Some(sent_by),
+                },
+            )
+            .await;
+        }
+    }
+}
+
+impl EmailNotices {
+    /// Sends the status notice by the channel the client prefers; where it went (`none`:
+    /// nowhere: a WhatsApp conversation has the agents' messages, or the client asked for
+    /// none, or it went a moment ago).
+    async fn deliver(&self, after: &Conversation) -> &'static str {
+        // A WhatsApp conversation needs no notice: the agents' messages are there.
+        if after.channel == Channel::Whatsapp {
+            return "none";
+        }
+        let by_whatsapp = match self
+            .store
+            .notice_channel_for(&after.contact_id, "ticket_status")
+            .await
+        {
+            Ok(c) if c == "none" => return "none",
             Ok(c) => c == "whatsapp",
             Err(e) => {
                 tracing::warn!(conversation = %after.id, error = %e, "no status notice: preferences unreadable");
-                return;
+                return "none";
             }
         };
         let mailbox = self.mailboxes.by_inbox(&after.inbox);
@@ -62,27 +96,27 @@ impl StatusNotices for EmailNotices {
         // prefers it. Nothing else is read for the others.
         let by_mail = after.channel == Channel::Email && mailbox.is_some();
         if !(by_mail || by_whatsapp) {
-            return;
+            return "none";
         }
         let (language, wanted) = match self.store.contact_mail_preferences(&after.contact_id).await
         {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(conversation = %after.id, error = %e, "no status notice: preferences unreadable");
-                return;
+                return "none";
             }
         };
         if !wanted {
-            return;
+            return "none";
         }
         let now = self.outbox.ids.now_ms();
         let every = i64::from(self.config.email.notify_every_minutes) * 60_000;
         match self.store.take_notice_slot(&after.id, now, every).await {
             Ok(true) => {}
-            Ok(false) => return,
+            Ok(false) => return "none",
             Err(e) => {
                 tracing::warn!(conversation = %after.id, error = %e, "no status notice");
-                return;
+                return "none";
             }
         }
         let tag = language
@@ -95,6 +129,7 @@ impl StatusNotices for EmailNotices {
         if by_whatsapp {
             let notice = crate::kit::notices::Notice {
                 key: format!("{key}:whatsapp"),
+                kind: "ticket_status",
                 text: text.clone(),
                 template: self.config.whatsapp.status_template.clone(),
                 params: vec![after.number.to_string(), status_word(lang, after.status)],
@@ -106,7 +141,7 @@ impl StatusNotices for EmailNotices {
                 whatsapp: &self.whatsapp,
             };
             match crate::kit::notices::by_whatsapp(parts, &after.contact_id, notice).await {
-                Ok(Some(_)) => return,
+                Ok(Some(_)) => return "whatsapp",
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(conversation = %after.id, error = %e, "WhatsApp status notice not queued; it goes by mail");
@@ -114,11 +149,15 @@ impl StatusNotices for EmailNotices {
             }
         }
         if !by_mail {
-            return;
+            return "none";
         }
         let new = NewOutbound::text(&after.id, AuthorKind::System, None, &text).key(key);
-        if let Err(e) = self.outbox.queue(&new).await {
-            tracing::warn!(conversation = %after.id, error = %e, "status notice not queued");
+        match self.outbox.queue(&new).await {
+            Ok(_) => "email",
+            Err(e) => {
+                tracing::warn!(conversation = %after.id, error = %e, "status notice not queued");
+                "none"
+            }
         }
     }
 }
