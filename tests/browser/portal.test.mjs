@@ -169,12 +169,20 @@ poll_seconds = 1
     await accessible(page, "portal invoice");
     await shoot(page, "portal-invoice");
 
-    // Home: the totals, worked out by hand (353.69 open; 80.00 paid).
+    // Home: what is owed, the latest invoice, the open requests, the quick actions.
     await page.goto(`${server.base}/portal`);
-    assert.equal(await page.locator('[data-outstanding="BRL"]').textContent(), "R$353.69");
-    assert.equal(await page.locator('[data-paid="BRL"]').textContent(), "R$80.00");
+    await page.locator("#home-owed", { hasText: "R$353.69" }).waitFor();
+    await page.locator("#home-owed a", { hasText: inv.number }).waitFor();
     await accessible(page, "portal home");
     await shoot(page, "portal-home");
+
+    // The invoices: the totals, worked out by hand (353.69 open; 80.00 paid).
+    await page.locator("#home-owed a", { hasText: "See invoices" }).click();
+    await page.waitForURL(/\/portal\/invoices$/);
+    assert.equal(await page.locator('[data-outstanding="BRL"]').textContent(), "R$353.69");
+    assert.equal(await page.locator('[data-paid="BRL"]').textContent(), "R$80.00");
+    await accessible(page, "portal invoices");
+    await shoot(page, "portal-invoices");
 
     // Download All: select all, one ZIP, whose PDFs open.
     await page.locator("#select-all").check();

@@ -206,7 +206,7 @@ pub async fn home(
     let e = eq_words(lang);
     let today = today(&state);
     let scope = &client.scope;
-    let equipment = state.config.portal.equipment;
+    let mut equipment = state.config.portal.equipment;
 
     // What is owed, and the latest invoice.
     let totals = state.store.client_totals(scope, today).await.map_err(api)?;
@@ -289,6 +289,8 @@ pub async fn home(
     if equipment {
         let mut list = state.store.machines_for_client(scope).await.map_err(api)?;
         list.retain(|m| m.status != "removed");
+        // A client with no machines has no equipment to show.
+        equipment = !list.is_empty();
         let rank = |s: &str| match s {
             "down" => 0,
             "maintenance" => 1,

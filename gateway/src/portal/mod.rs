@@ -327,6 +327,8 @@ pub struct Layout {
     pub admin: bool,
     /// The Equipment tab.
     pub equipment: bool,
+    /// The client's notices not seen yet.
+    pub unread: i64,
 }
 
 impl Layout {
@@ -345,6 +347,7 @@ impl Layout {
             who: String::new(),
             current: "",
             admin: false,
+            unread: 0,
             equipment: state.config.portal.equipment,
         }
     }
@@ -359,6 +362,7 @@ impl Layout {
             .unwrap_or_else(|| c.scope.email.clone());
         l.current = current;
         l.admin = c.scope.is_admin() && c.scope.company_id.is_some();
+        l.unread = c.unread;
         l
     }
 
@@ -403,6 +407,8 @@ pub struct Client {
     pub csrf: String,
     pub token: String,
     pub lang: Lang,
+    /// Notices not seen yet (the bell's count).
+    pub unread: i64,
 }
 
 impl FromRequestParts<AppState> for Client {
@@ -447,11 +453,13 @@ impl FromRequestParts<AppState> for Client {
         }
         // The client's own language, when chosen, before the browser's.
         let lang = scope.language.as_deref().map_or(lang, Lang::from_tag);
+        let unread = state.store.unread_notices(&scope).await.unwrap_or(0);
         Ok(Client {
             scope,
             csrf: signed.session.csrf_token.clone(),
             token: signed.token,
             lang,
+            unread,
         })
     }
 }

@@ -200,8 +200,11 @@ async fn page(state: &AppState, client: &Client, saved: bool) -> PageResult {
         .await
         .map_err(api)?
         && !state.whatsapp.all().is_empty();
+    let mut l = Layout::client(state, client, n.title.to_owned(), "notifications");
+    // Shown here, so seen.
+    l.unread = 0;
     let page = NoticesPage {
-        l: Layout::client(state, client, n.title.to_owned(), "notifications"),
+        l,
         n,
         notices,
         preferences,
