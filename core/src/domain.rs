@@ -848,6 +848,9 @@ pub enum CardPayload {
         id: String,
         question: String,
         scale: u8,
+        /// The answer once given (`CSAT 4/5 · NPS 9`), as the client gave it.
+        #[serde(default)]
+        answer: Option<String>,
     },
     /// The machine a request is about, as the desk needs it at a glance.
     Machine {

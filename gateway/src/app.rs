@@ -193,6 +193,11 @@ impl AppState {
                 store: store.clone(),
                 realtime: realtime.clone(),
                 ids: ids.clone(),
+            }))
+            .with_notices(Arc::new(crate::kit::surveys::Surveys {
+                store: store.clone(),
+                realtime: realtime.clone(),
+                ids: ids.clone(),
             })),
         );
         let widget_uploads = Arc::new(crate::kit::limits::UploadLimits::new(

@@ -11,6 +11,7 @@ pub mod pdf;
 pub mod readings;
 pub mod status;
 pub mod stripe;
+pub mod surveys;
 pub mod totals;
 pub mod visits;
 pub mod zip;

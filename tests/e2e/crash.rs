@@ -45,12 +45,31 @@ async fn redis_kill_9_mid_burst() {
     for t in tasks {
         t.await.unwrap();
     }
-    eventually(120, || async {
+    // Waits for all to be stored; on a timeout says how many and which are missing.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    let stored = loop {
         let stored = stored_texts(&server, &agent).await;
-        stored.values().map(Vec::len).sum::<usize>() >= VISITORS * PER_VISITOR
-    })
-    .await;
-    let stored = stored_texts(&server, &agent).await;
+        let count = stored.values().map(Vec::len).sum::<usize>();
+        if count >= VISITORS * PER_VISITOR {
+            break stored;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let missing: Vec<String> = (0..VISITORS)
+                .flat_map(|v| {
+                    let thread = thread_of(&stored, v);
+                    (0..PER_VISITOR)
+                        .map(move |i| text(v, i))
+                        .filter(move |t| !thread.contains(t))
+                })
+                .take(20)
+                .collect();
+            panic!(
+                "{count} of {} stored after 120 s ({acked_at_kill} acknowledged at the kill); missing e.g. {missing:?}",
+                VISITORS * PER_VISITOR
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
     assert_eq!(stored.len(), VISITORS, "one conversation per visitor");
     for v in 0..VISITORS {
         // A message refused at the instant Redis came back may be resent after the next

@@ -15,6 +15,7 @@ mod mail;
 mod portal;
 mod realtime;
 mod stripe;
+mod surveys;
 mod tickets;
 mod trust;
 mod webchat;

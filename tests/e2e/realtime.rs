@@ -37,6 +37,10 @@ impl OwnRedis {
                 "",
                 "--appendonly",
                 "yes",
+                // `everysec` postpones the write while an fsync runs yet answers anyway,
+                // so a kill -9 on a busy disk loses acknowledged entries; `always` never.
+                "--appendfsync",
+                "always",
             ])
             .arg("--dir")
             .arg(self.dir.path())

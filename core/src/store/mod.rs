@@ -33,6 +33,7 @@ mod portal;
 mod portal_users;
 mod rows;
 mod secrets;
+mod surveys;
 mod tickets;
 #[cfg(test)]
 mod tidy;
@@ -76,6 +77,7 @@ pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
+pub use surveys::{NewSurvey, Survey, SurveyGroup, SurveyRow};
 pub use tickets::{
     FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_status,
     ticket_thread,
@@ -212,6 +214,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         31,
         "notices",
         include_str!("../../../migrations/0031_notices.sql"),
+    ),
+    (
+        32,
+        "surveys",
+        include_str!("../../../migrations/0032_surveys.sql"),
     ),
 ];
 

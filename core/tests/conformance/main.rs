@@ -23,6 +23,7 @@ mod portal;
 mod router;
 mod store;
 mod stream;
+mod surveys;
 mod threads;
 mod tickets;
 mod visits;

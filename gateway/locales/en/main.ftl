@@ -224,6 +224,9 @@ card-kind-ticket = Ticket
 card-kind-survey = Survey
 card-kind-machine = Machine
 card-kind-visit = Visit
+survey-answered = Answered
+survey-waiting = Waiting
+survey-answer = Answer
 card-kind-other = Card
 not-found-title = Not found
 not-found-body = This page does not exist, or you do not have access to it.
@@ -247,6 +250,15 @@ dash-per-team = By team
 dash-per-agent = By agent
 dash-count = Count
 dash-none = No data in this period yet.
+dash-satisfaction = Satisfaction
+dash-nps = NPS
+dash-csat = CSAT (satisfied)
+dash-csat-average = CSAT average
+dash-answers = Answers
+dash-nps-history = NPS and CSAT by month
+dash-month = Month
+dash-per-technician = By technician
+dash-per-company = By company
 dash-window = Last { $days } days
 
 # Users

@@ -227,6 +227,9 @@ card-kind-ticket = Ticket
 card-kind-survey = Encuesta
 card-kind-machine = Máquina
 card-kind-visit = Visita
+survey-answered = Respondida
+survey-waiting = Esperando
+survey-answer = Respuesta
 card-kind-other = Tarjeta
 not-found-title = No encontrado
 not-found-body = Esta página no existe o no tienes acceso a ella.
@@ -250,6 +253,15 @@ dash-per-team = Por equipo
 dash-per-agent = Por agente
 dash-count = Cantidad
 dash-none = Aún no hay datos en este periodo.
+dash-satisfaction = Satisfacción
+dash-nps = NPS
+dash-csat = CSAT (satisfechos)
+dash-csat-average = CSAT promedio
+dash-answers = Respuestas
+dash-nps-history = NPS y CSAT por mes
+dash-month = Mes
+dash-per-technician = Por técnico
+dash-per-company = Por empresa
 dash-window = Últimos { $days } días
 
 # Usuarios

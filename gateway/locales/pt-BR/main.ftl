@@ -232,6 +232,9 @@ card-kind-ticket = Ticket
 card-kind-survey = Pesquisa
 card-kind-machine = Máquina
 card-kind-visit = Visita
+survey-answered = Respondida
+survey-waiting = Aguardando
+survey-answer = Resposta
 card-kind-other = Cartão
 not-found-title = Não encontrado
 not-found-body = Esta página não existe ou você não tem acesso a ela.
@@ -255,6 +258,15 @@ dash-per-team = Por equipe
 dash-per-agent = Por agente
 dash-count = Quantidade
 dash-none = Ainda não há dados neste período.
+dash-satisfaction = Satisfação
+dash-nps = NPS
+dash-csat = CSAT (satisfeitos)
+dash-csat-average = CSAT médio
+dash-answers = Respostas
+dash-nps-history = NPS e CSAT por mês
+dash-month = Mês
+dash-per-technician = Por técnico
+dash-per-company = Por empresa
 dash-window = Últimos { $days } dias
 
 # Usuários

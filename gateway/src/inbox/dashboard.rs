@@ -26,12 +26,23 @@ pub struct TimeTable {
     rows: Vec<(String, String, String, String, String, String)>,
 }
 
+/// A table of survey results: (who, answers, CSAT satisfied %, CSAT average, NPS).
+pub struct SurveyTable {
+    title: String,
+    rows: Vec<(String, String, String, String, String)>,
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     p: Page,
     window: String,
     tiles: Vec<(String, String)>,
+    survey_tiles: Vec<(String, String)>,
+    survey_tables: Vec<SurveyTable>,
+    /// NPS by month, the last twelve: (month, NPS shown, bar height in percent of 100
+    /// points from -100, CSAT % shown, answers).
+    nps_history: Vec<(String, String, i64, String, String)>,
     bar_groups: Vec<BarGroup>,
     chart_svg: String,
     legend: Vec<(String, &'static str)>,
@@ -155,6 +166,149 @@ fn volume_chart(t: &Tr, d: &Dashboard) -> String {
     svg
 }
 
+fn results_of(r: &switchboard_core::store::SurveyRow) -> switchboard_portal::surveys::Results {
+    switchboard_portal::surveys::Results {
+        csat_answers: r.csat_answers,
+        satisfied: r.satisfied,
+        csat_sum: r.csat_sum,
+        nps_answers: r.nps_answers,
+        promoters: r.promoters,
+        detractors: r.detractors,
+    }
+}
+
+fn percent(v: Option<i64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{v}%"))
+}
+
+/// An average kept in hundredths, shown with two decimals (`4.25`).
+fn hundredths(v: Option<i64>) -> String {
+    v.map_or_else(|| "—".to_owned(), |v| format!("{}.{:02}", v / 100, v % 100))
+}
+
+fn signed(v: Option<i64>) -> String {
+    v.map_or_else(
+        || "—".to_owned(),
+        |v| {
+            if v > 0 {
+                format!("+{v}")
+            } else {
+                v.to_string()
+            }
+        },
+    )
+}
+
+fn survey_table(t: &Tr, title: String, rows: &[switchboard_core::store::SurveyRow]) -> SurveyTable {
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let x = results_of(r);
+            let name = if r.name.is_empty() {
+                "—".to_owned()
+            } else {
+                r.name.clone()
+            };
+            (
+                name,
+                t.number(r.csat_answers.max(r.nps_answers)),
+                percent(x.csat_percent()),
+                hundredths(x.csat_average()),
+                signed(x.nps()),
+            )
+        })
+        .collect();
+    SurveyTable { title, rows }
+}
+
+/// The month `back` months before `ms`'s (UTC): its first instant and its `YYYY-MM`.
+fn month_back(ms: i64, back: i64) -> (i64, String) {
+    use switchboard_portal::locale::{civil, day_of};
+    let (y, m, _) = civil(ms.div_euclid(86_400_000));
+    let months = y * 12 + i64::from(m) - 1 - back;
+    let (y, m) = (months.div_euclid(12), months.rem_euclid(12) + 1);
+    let m = u32::try_from(m).unwrap_or(1);
+    (day_of(y, m, 1) * 86_400_000, format!("{y:04}-{m:02}"))
+}
+
+/// The satisfaction part: tiles for the window, tables per agent, technician, team and
+/// company, and NPS with CSAT by month over the last twelve months.
+async fn satisfaction(
+    state: &AppState,
+    agent: &WebAgent,
+    now: i64,
+    days: i64,
+) -> Result<
+    (
+        Vec<(String, String)>,
+        Vec<SurveyTable>,
+        Vec<(String, String, i64, String, String)>,
+    ),
+    WebError,
+> {
+    use switchboard_core::store::SurveyGroup;
+    let t = &agent.tr;
+    let from = now - days * 86_400_000;
+    let store = &state.store;
+    let mut total = switchboard_portal::surveys::Results::default();
+    let by_company = store
+        .survey_results(&agent.caller, SurveyGroup::Company, from, now + 1)
+        .await?;
+    for r in &by_company {
+        let x = results_of(r);
+        total.csat_answers += x.csat_answers;
+        total.satisfied += x.satisfied;
+        total.csat_sum += x.csat_sum;
+        total.nps_answers += x.nps_answers;
+        total.promoters += x.promoters;
+        total.detractors += x.detractors;
+    }
+    let tiles = vec![
+        (t.t("dash-nps"), signed(total.nps())),
+        (t.t("dash-csat"), percent(total.csat_percent())),
+        (
+            t.t("dash-answers"),
+            t.number(total.csat_answers.max(total.nps_answers)),
+        ),
+    ];
+    let mut tables = Vec::new();
+    for (group, key) in [
+        (SurveyGroup::Agent, "dash-per-agent"),
+        (SurveyGroup::Technician, "dash-per-technician"),
+        (SurveyGroup::Team, "dash-per-team"),
+    ] {
+        let rows = store
+            .survey_results(&agent.caller, group, from, now + 1)
+            .await?
+            .into_iter()
+            .filter(|r| !r.key.is_empty())
+            .collect::<Vec<_>>();
+        tables.push(survey_table(t, t.t(key), &rows));
+    }
+    tables.push(survey_table(t, t.t("dash-per-company"), &by_company));
+    let year_ago = month_back(now, 11).0;
+    let months = store
+        .survey_results(&agent.caller, SurveyGroup::Month, year_ago, now + 1)
+        .await?;
+    let history = (0..12)
+        .rev()
+        .map(|back| {
+            let (_, key) = month_back(now, back);
+            let row = months.iter().find(|m| m.key == key);
+            let x = row.map(results_of).unwrap_or_default();
+            let nps = x.nps();
+            (
+                key,
+                signed(nps),
+                nps.map_or(0, |n| (n + 100) / 2),
+                percent(x.csat_percent()),
+                t.number(x.csat_answers.max(x.nps_answers)),
+            )
+        })
+        .collect();
+    Ok((tiles, tables, history))
+}
+
 fn durations_overall(d: &Durations) -> Option<&TimeStats> {
     d.overall.as_ref()
 }
@@ -242,6 +396,8 @@ pub async fn page(
             &d.resolution.by_agent,
         ),
     ];
+    let (survey_tiles, survey_tables, nps_history) =
+        satisfaction(&state, &agent, state.ids.now_ms(), days).await?;
     let legend = CHANNEL_COLOURS
         .iter()
         .map(|(c, colour)| (t.t(&format!("channel-{c}")), *colour))
@@ -251,6 +407,9 @@ pub async fn page(
         chart_svg: volume_chart(&t, &d),
         p,
         tiles,
+        survey_tiles,
+        survey_tables,
+        nps_history,
         bar_groups,
         legend,
         time_tables,

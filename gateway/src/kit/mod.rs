@@ -24,6 +24,7 @@ pub mod page;
 pub mod reminders;
 pub mod session;
 pub mod state;
+pub mod surveys;
 pub mod uploads;
 pub mod view;
 pub mod visits;

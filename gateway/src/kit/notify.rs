@@ -186,16 +186,35 @@ async fn send_batch(state: &AppState, contact: &str, batch: &[Notice]) -> Result
     let (lang, tag) = lang_of(state, contact).await;
     let mut by: std::collections::BTreeMap<String, Vec<&Notice>> = Default::default();
     for n in batch {
-        let channel = state.store.notice_channel_for(contact, &n.kind).await?;
+        let mut channel = state.store.notice_channel_for(contact, &n.kind).await?;
+        // A survey goes back on the channel the client wrote on (a portal request's
+        // stays on the portal, as a banner), unless they asked for none.
+        if n.kind == "survey_waiting" && channel != "none" {
+            let p: Value = serde_json::from_str(&n.params).unwrap_or(Value::Null);
+            channel = match p["channel"].as_str() {
+                Some("email") => "email",
+                Some("whatsapp") => "whatsapp",
+                _ => "none",
+            }
+            .to_owned();
+        }
         by.entry(channel).or_default().push(n);
     }
-    let url = format!(
-        "{}/portal/notifications",
-        state.config.public_url.trim_end_matches('/')
-    );
+    let base = state.config.public_url.trim_end_matches('/').to_owned();
+    let url = format!("{base}/portal/notifications");
+    // A line of a message: the notice, with its link when it is a survey's (its page
+    // answers without signing in).
+    let line = |n: &Notice| {
+        let t = text(state, n, lang);
+        if n.link.starts_with("/survey/") {
+            format!("{t} {base}{}", n.link)
+        } else {
+            t
+        }
+    };
     let mut by_mail: Vec<&Notice> = by.remove("email").unwrap_or_default();
     if let Some(list) = by.remove("whatsapp") {
-        let lines: Vec<String> = list.iter().map(|n| text(state, n, lang)).collect();
+        let lines: Vec<String> = list.iter().map(|n| line(n)).collect();
         let notice = crate::kit::notices::Notice {
             key: format!("notices:{}", list[0].id),
             kind: static_kind(&list[0].kind),
@@ -222,7 +241,8 @@ async fn send_batch(state: &AppState, contact: &str, batch: &[Notice]) -> Result
         }
     }
     if !by_mail.is_empty() {
-        let sent = mail(state, contact, &by_mail, lang).await?;
+        let lines: Vec<String> = by_mail.iter().map(|n| line(n)).collect();
+        let sent = mail(state, contact, &by_mail, &lines, lang).await?;
         let ids: Vec<String> = by_mail.iter().map(|n| n.id.clone()).collect();
         state
             .store
@@ -251,6 +271,7 @@ async fn mail(
     state: &AppState,
     contact: &str,
     list: &[&Notice],
+    lines: &[String],
     lang: Lang,
 ) -> Result<bool, ApiError> {
     let has_address = state
@@ -275,9 +296,9 @@ async fn mail(
             Status::Pending,
         )
         .await?;
-    let body = list
+    let body = lines
         .iter()
-        .map(|n| format!("• {}", text(state, n, lang)))
+        .map(|l| format!("• {l}"))
         .collect::<Vec<_>>()
         .join("\n");
     let mut message = NewOutbound::text(&conversation.id, AuthorKind::System, None, &body)
@@ -414,9 +435,12 @@ pub async fn run(state: AppState, stop: CancellationToken) {
     }
 }
 
-/// A visit's notice to the client it is for: the request's contact, else the machine's
-/// contract's. `kind` is `visit_scheduled` (booked or moved) or `visit_done`.
-pub async fn visit(state: &AppState, v: &switchboard_core::store::Visit, kind: &'static str) {
+/// The client a visit is for, and the portal page that shows it: the request's contact
+/// (its ticket's page), else the machine's contract's contact (the machine's page).
+pub async fn visit_contact(
+    state: &AppState,
+    v: &switchboard_core::store::Visit,
+) -> Option<(String, String)> {
     let mut contact = None;
     let mut link = format!("/portal/machines/{}", v.machine_id);
     if let Some(c) = &v.conversation_id
@@ -435,7 +459,15 @@ pub async fn visit(state: &AppState, v: &switchboard_core::store::Visit, kind: &
     {
         contact = Some(c.contact_id);
     }
-    let Some(contact_id) = contact else { return };
+    contact.map(|c| (c, link))
+}
+
+/// A visit's notice to the client it is for: the request's contact, else the machine's
+/// contract's. `kind` is `visit_scheduled` (booked or moved) or `visit_done`.
+pub async fn visit(state: &AppState, v: &switchboard_core::store::Visit, kind: &'static str) {
+    let Some((contact_id, link)) = visit_contact(state, v).await else {
+        return;
+    };
     // Booked and each move are events of their own; so is its end.
     let event = match kind {
         "visit_done" => format!("visit:{}:done", v.id),

@@ -568,12 +568,21 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             Vec::new(),
         ),
         CardPayload::Survey {
-            question, scale, ..
+            question,
+            scale,
+            answer,
+            ..
         } => (
             Some(question.clone()),
             None,
-            None,
-            vec![("Scale".to_owned(), format!("1–{scale}"))],
+            Some(match answer {
+                Some(_) => ("resolved".to_owned(), t.t("survey-answered")),
+                None => ("pending".to_owned(), t.t("survey-waiting")),
+            }),
+            match answer {
+                Some(a) => vec![(t.t("survey-answer"), a.clone())],
+                None => vec![("Scale".to_owned(), format!("1–{scale}"))],
+            },
         ),
         CardPayload::Machine {
             model,

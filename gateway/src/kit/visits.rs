@@ -335,7 +335,10 @@ pub async fn step(
     publish(state, &changed).await;
     match step {
         Step::Reschedule => crate::kit::notify::visit(state, &changed, "visit_scheduled").await,
-        Step::Complete => crate::kit::notify::visit(state, &changed, "visit_done").await,
+        Step::Complete => {
+            crate::kit::notify::visit(state, &changed, "visit_done").await;
+            crate::kit::surveys::after_visit(state, &changed).await;
+        }
         Step::Arrive | Step::Cancel => {}
     }
     Ok(changed)

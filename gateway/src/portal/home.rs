@@ -45,6 +45,7 @@ pub struct HomeWords {
     pub open_requests: &'static str,
     pub no_open_requests: &'static str,
     pub new_request: &'static str,
+    pub answer_survey: &'static str,
     pub all_requests: &'static str,
     pub machines_down: &'static str,
     pub all_in_service: &'static str,
@@ -74,6 +75,7 @@ pub fn home_words(lang: Lang) -> &'static HomeWords {
             open_requests: "Open requests",
             no_open_requests: "No open requests.",
             new_request: "New request",
+            answer_survey: "Answer",
             all_requests: "All requests",
             machines_down: "need attention",
             all_in_service: "Every machine is in service.",
@@ -100,6 +102,7 @@ pub fn home_words(lang: Lang) -> &'static HomeWords {
             open_requests: "Solicitudes abiertas",
             no_open_requests: "No hay solicitudes abiertas.",
             new_request: "Nueva solicitud",
+            answer_survey: "Responder",
             all_requests: "Todas las solicitudes",
             machines_down: "necesitan atención",
             all_in_service: "Todas las máquinas están en servicio.",
@@ -126,6 +129,7 @@ pub fn home_words(lang: Lang) -> &'static HomeWords {
             open_requests: "Solicitações abertas",
             no_open_requests: "Nenhuma solicitação aberta.",
             new_request: "Nova solicitação",
+            answer_survey: "Responder",
             all_requests: "Todas as solicitações",
             machines_down: "precisam de atenção",
             all_in_service: "Todas as máquinas estão em operação.",
@@ -190,6 +194,8 @@ struct HomePage {
     equipment: bool,
     notices: Vec<super::notices::NoticeView>,
     nw: &'static super::notices::NoticeWords,
+    /// Surveys waiting for an answer: (the link, its question).
+    surveys: Vec<(String, String)>,
 }
 
 /// `GET /portal`: the home; the invoice list's old links go to `/portal/invoices`.
@@ -349,7 +355,24 @@ pub async fn home(
     let notices = super::notices::latest(&state, &client, 5)
         .await
         .map_err(api)?;
+    let surveys = state
+        .store
+        .waiting_surveys(&client.scope, state.ids.now_ms(), 3)
+        .await
+        .map_err(api)?
+        .into_iter()
+        .map(|s| {
+            let w = switchboard_portal::surveys::survey_words(lang);
+            let text = if s.visit_id.is_some() {
+                w.about_visit.replace("{n}", &s.number.to_string())
+            } else {
+                w.waiting.replace("{n}", &s.number.to_string())
+            };
+            (format!("/survey/{}", s.token), text)
+        })
+        .collect();
     let page = HomePage {
+        surveys,
         notices,
         nw: super::notices::notice_words(lang),
         l: Layout::client(&state, &client, h.home.to_owned(), "home"),

@@ -42,6 +42,7 @@ pub mod home;
 pub mod notices;
 pub mod pages;
 pub mod pay;
+pub mod surveys;
 pub mod tickets;
 pub mod users;
 pub mod whatsapp;
@@ -101,6 +102,9 @@ pub fn table() -> Table {
             get(auth::confirm_page),
         ),
         r("POST", "/portal/link/{token}", Public, post(auth::use_link)),
+        // A survey's link answers that survey and signs nobody in.
+        r("GET", "/survey/{token}", Public, get(surveys::show)),
+        r("POST", "/survey/{token}", Public, post(surveys::submit)),
         r("POST", "/portal/logout", Client, post(auth::logout)),
         r("GET", "/portal", Client, get(home::home)),
         r("GET", "/portal/invoices", Client, get(pages::home)),
