@@ -110,6 +110,7 @@ business_name = "Acme Serviços"
 
 [portal]
 business_address = ["Rua Augusta 100", "São Paulo"]
+notice_batch_seconds = 1
 
 [stripe]
 secret_key = "sk_test_browser"
@@ -318,6 +319,30 @@ poll_seconds = 1
     await page.goto(`${server.base}/portal/activity`);
     await accessible(page, "portal activity");
     await shoot(page, "portal-activity");
+
+    // The mailed request is resolved: Ana gets one survey mail and answers from its link.
+    await server.api(admin, `/conversations/${conv.id}/status`, { status: "resolved" });
+    const surveyMail = await until(() => mail.capturedFor("ana@globex.example").find((m) => leaves(m).some((l) => l.text.includes("/survey/sv_"))), 30000);
+    const surveyText = leaves(surveyMail).find((l) => l.type === "text/plain").text;
+    const surveyLink = /(https?:\/\/[^\s"<>]+\/survey\/sv_[\w-]+)/.exec(surveyText)[1];
+    // A scanner opens it first: nothing is recorded.
+    assert.equal((await fetch(surveyLink, { method: "HEAD" })).status, 200);
+    assert.equal((await fetch(`${surveyLink}?csat=1`)).status, 200);
+    await page.goto(surveyLink);
+    await page.locator("form.survey-form").waitFor();
+    await page.locator(".scale-row.five label", { hasText: /^4$/ }).click();
+    await page.locator(".scale-row.eleven label", { hasText: /^9$/ }).click();
+    await page.locator("#survey-comment").fill("Atendimento rápido, obrigada!");
+    await accessible(page, "survey");
+    await shoot(page, "portal-survey");
+    await page.locator("form.survey-form button.primary").click();
+    await page.locator("#survey-thanks").waitFor();
+    await accessible(page, "survey answered");
+    await shoot(page, "portal-survey-thanks");
+    // The agent's conversation shows the answer on the survey card.
+    await agent.goto(`${server.base}/conversations/${conv.number}`);
+    await agent.locator("#thread", { hasText: "CSAT 4/5 · NPS 9" }).waitFor({ timeout: 15000 });
+    await shoot(agent, "inbox-survey-card");
     const pt = await launch(mkdtempSync(join(tmpdir(), "sb-profile-")), PHONE, { locale: "pt-BR" });
     contexts.push(pt);
     const login = pt.pages()[0] || (await pt.newPage());
