@@ -249,7 +249,7 @@ async fn main() -> Result<()> {
     let mut list = Vec::with_capacity(args.requests);
     for i in 0..args.requests {
         let url = format!(
-            "{base}/portal?sort={}&dir={}&page={}",
+            "{base}/portal/invoices?sort={}&dir={}&page={}",
             sorts[i % sorts.len()],
             if i % 2 == 0 { "desc" } else { "asc" },
             1 + (i * 7) % pages
