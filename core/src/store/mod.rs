@@ -77,7 +77,7 @@ pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
-pub use surveys::{NewSurvey, Survey, SurveyGroup, SurveyRow};
+pub use surveys::{NewSurvey, Survey, SurveyAnswer, SurveyGroup};
 pub use tickets::{
     FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_status,
     ticket_thread,

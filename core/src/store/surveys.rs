@@ -1,7 +1,7 @@
 //! Surveys after a request is resolved or a visit done: one per subject (a conversation,
 //! a visit), answered through its link (its token) or the client's portal, one answer
 //! kept (changed in place within the rules the caller passes), and the results a
-//! supervisor reads, by agent, technician, team and company, and by month.
+//! supervisor reads, by agent, technician, team and company, with when each was given.
 //!
 //! The rules of an answer are the portal crate's (`surveys::may_answer`), which the core
 //! does not import: the caller's check sees the survey as it is, under a lock, so two
@@ -59,17 +59,15 @@ pub struct NewSurvey<'a> {
     pub expires_at: i64,
 }
 
-/// One row of results: who (an id and a name), and the answers' sums.
+/// One answer, for results: who it rates (an id and a name), when it was given (months
+/// are the reader's to make) and its scores. The counting (NPS, CSAT) is the portal crate's `Results`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SurveyRow {
+pub struct SurveyAnswer {
     pub key: String,
     pub name: String,
-    pub csat_answers: i64,
-    pub satisfied: i64,
-    pub csat_sum: i64,
-    pub nps_answers: i64,
-    pub promoters: i64,
-    pub detractors: i64,
+    pub answered_at: i64,
+    pub csat: Option<i64>,
+    pub nps: Option<i64>,
 }
 
 const COLUMNS: &str = "id, token, subject, contact_id, company_id, conversation_id, visit_id, number, agent_id, technician_id, team, channel, lang, created_at, expires_at, csat, nps, comment, answered_at, changed_at";
@@ -106,8 +104,6 @@ pub enum SurveyGroup {
     Technician,
     Team,
     Company,
-    /// By calendar month of the answer (`YYYY-MM`, UTC).
-    Month,
 }
 
 impl Store {
@@ -239,16 +235,16 @@ impl Store {
         Ok(answered)
     }
 
-    /// The answers' sums grouped by `group`, over answers given in `[from, to)`, of what
-    /// the caller may see (a coordinator: its companies'; clients nothing).
-    pub async fn survey_results(
+    /// The answers given in `[from, to)` with whom they rate by `group`, of what the
+    /// caller may see (a coordinator: its companies'; clients nothing).
+    pub async fn survey_answers(
         &self,
         caller: &Caller,
         group: SurveyGroup,
         from: i64,
         to: i64,
-    ) -> Result<Vec<SurveyRow>> {
-        let (scope, mut binds): (String, Vec<String>) = match caller.role {
+    ) -> Result<Vec<SurveyAnswer>> {
+        let (scope, binds): (String, Vec<String>) = match caller.role {
             Role::Admin | Role::Supervisor => ("1 = 1".into(), Vec::new()),
             Role::Coordinator if !caller.companies.is_empty() => (
                 format!(
@@ -279,88 +275,30 @@ impl Store {
                 "co.name",
                 "LEFT JOIN companies co ON co.id = s.company_id",
             ),
-            SurveyGroup::Month => ("s.answered_at", "s.answered_at", ""),
         };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {key} AS k, {name} AS n, s.csat, s.nps FROM surveys s {join} \
-             WHERE s.answered_at >= $1 AND s.answered_at < $2 AND {scope}"
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {key} AS k, {name} AS n, s.answered_at, s.csat, s.nps FROM surveys s {join} \
+             WHERE s.answered_at >= $1 AND s.answered_at < $2 AND {scope} ORDER BY s.answered_at"
         )))
         .bind(from)
         .bind(to);
-        let mut q = rows;
-        for b in binds.drain(..) {
+        for b in binds {
             q = q.bind(b);
         }
-        let found = q.fetch_all(&self.pool).await?;
-        let mut out: Vec<SurveyRow> = Vec::new();
-        for r in &found {
-            let (k, n) = if group == SurveyGroup::Month {
-                let at: i64 = r.try_get("k")?;
-                let m = month_of(at);
-                (m.clone(), m)
-            } else {
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
                 let k: Option<String> = r.try_get("k")?;
                 let n: Option<String> = r.try_get("n")?;
-                (k.unwrap_or_default(), n.unwrap_or_default())
-            };
-            let csat: Option<i64> = r.try_get("csat")?;
-            let nps: Option<i64> = r.try_get("nps")?;
-            let row = match out.iter_mut().find(|x| x.key == k) {
-                Some(x) => x,
-                None => {
-                    out.push(SurveyRow {
-                        key: k.clone(),
-                        name: n,
-                        csat_answers: 0,
-                        satisfied: 0,
-                        csat_sum: 0,
-                        nps_answers: 0,
-                        promoters: 0,
-                        detractors: 0,
-                    });
-                    let last = out.len() - 1;
-                    &mut out[last]
-                }
-            };
-            if let Some(c) = csat {
-                row.csat_answers += 1;
-                row.csat_sum += c;
-                row.satisfied += i64::from(c >= 4);
-            }
-            if let Some(n) = nps {
-                row.nps_answers += 1;
-                row.promoters += i64::from(n >= 9);
-                row.detractors += i64::from(n <= 6);
-            }
-        }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
-    }
-}
-
-/// `YYYY-MM` of an instant (UTC).
-fn month_of(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn months_are_civil() {
-        assert_eq!(super::month_of(0), "1970-01");
-        // 2026-11-25 12:00 UTC.
-        assert_eq!(super::month_of(1_795_608_000_000), "2026-11");
-        assert_eq!(super::month_of(1_798_761_599_999), "2026-12");
-        assert_eq!(super::month_of(1_798_761_600_000), "2027-01");
+                Ok(SurveyAnswer {
+                    key: k.unwrap_or_default(),
+                    name: n.unwrap_or_default(),
+                    answered_at: r.try_get("answered_at")?,
+                    csat: r.try_get("csat")?,
+                    nps: r.try_get("nps")?,
+                })
+            })
+            .collect()
     }
 }

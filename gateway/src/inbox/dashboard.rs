@@ -166,15 +166,22 @@ fn volume_chart(t: &Tr, d: &Dashboard) -> String {
     svg
 }
 
-fn results_of(r: &switchboard_core::store::SurveyRow) -> switchboard_portal::surveys::Results {
-    switchboard_portal::surveys::Results {
-        csat_answers: r.csat_answers,
-        satisfied: r.satisfied,
-        csat_sum: r.csat_sum,
-        nps_answers: r.nps_answers,
-        promoters: r.promoters,
-        detractors: r.detractors,
+/// Adds answers up by whom they rate, in the order first seen.
+fn tally<'a>(
+    answers: impl IntoIterator<Item = (String, String, &'a switchboard_core::store::SurveyAnswer)>,
+) -> Vec<(String, String, switchboard_portal::surveys::Results)> {
+    let mut out: Vec<(String, String, switchboard_portal::surveys::Results)> = Vec::new();
+    for (key, name, a) in answers {
+        let i = match out.iter().position(|(k, _, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                out.push((key, name, Default::default()));
+                out.len() - 1
+            }
+        };
+        out[i].2.add(a.csat, a.nps);
     }
+    out
 }
 
 fn percent(v: Option<i64>) -> String {
@@ -199,19 +206,29 @@ fn signed(v: Option<i64>) -> String {
     )
 }
 
-fn survey_table(t: &Tr, title: String, rows: &[switchboard_core::store::SurveyRow]) -> SurveyTable {
+fn survey_table(
+    t: &Tr,
+    title: String,
+    answers: &[switchboard_core::store::SurveyAnswer],
+) -> SurveyTable {
+    let mut rows = tally(
+        answers
+            .iter()
+            .filter(|a| !a.key.is_empty())
+            .map(|a| (a.key.clone(), a.name.clone(), a)),
+    );
+    rows.sort_by(|a, b| a.1.cmp(&b.1));
     let rows = rows
-        .iter()
-        .map(|r| {
-            let x = results_of(r);
-            let name = if r.name.is_empty() {
+        .into_iter()
+        .map(|(_, name, x)| {
+            let name = if name.is_empty() {
                 "—".to_owned()
             } else {
-                r.name.clone()
+                name
             };
             (
                 name,
-                t.number(r.csat_answers.max(r.nps_answers)),
+                t.number(x.csat_answers.max(x.nps_answers)),
                 percent(x.csat_percent()),
                 hundredths(x.csat_average()),
                 signed(x.nps()),
@@ -219,6 +236,12 @@ fn survey_table(t: &Tr, title: String, rows: &[switchboard_core::store::SurveyRo
         })
         .collect();
     SurveyTable { title, rows }
+}
+
+/// `YYYY-MM` of an instant (UTC).
+fn month_of(ms: i64) -> String {
+    let (y, m, _) = switchboard_portal::locale::civil(ms.div_euclid(86_400_000));
+    format!("{y:04}-{m:02}")
 }
 
 /// The month `back` months before `ms`'s (UTC): its first instant and its `YYYY-MM`.
@@ -250,18 +273,20 @@ async fn satisfaction(
     let t = &agent.tr;
     let from = now - days * 86_400_000;
     let store = &state.store;
-    let mut total = switchboard_portal::surveys::Results::default();
-    let by_company = store
-        .survey_results(&agent.caller, SurveyGroup::Company, from, now + 1)
+    // A year of answers by company: the history, and (the window being at most 90 days)
+    // the window's total and company table.
+    let year_ago = month_back(now, 11).0.min(from);
+    let year = store
+        .survey_answers(&agent.caller, SurveyGroup::Company, year_ago, now + 1)
         .await?;
-    for r in &by_company {
-        let x = results_of(r);
-        total.csat_answers += x.csat_answers;
-        total.satisfied += x.satisfied;
-        total.csat_sum += x.csat_sum;
-        total.nps_answers += x.nps_answers;
-        total.promoters += x.promoters;
-        total.detractors += x.detractors;
+    let window: Vec<_> = year
+        .iter()
+        .filter(|a| a.answered_at >= from)
+        .cloned()
+        .collect();
+    let mut total = switchboard_portal::surveys::Results::default();
+    for a in &window {
+        total.add(a.csat, a.nps);
     }
     let tiles = vec![
         (t.t("dash-nps"), signed(total.nps())),
@@ -277,25 +302,25 @@ async fn satisfaction(
         (SurveyGroup::Technician, "dash-per-technician"),
         (SurveyGroup::Team, "dash-per-team"),
     ] {
-        let rows = store
-            .survey_results(&agent.caller, group, from, now + 1)
-            .await?
-            .into_iter()
-            .filter(|r| !r.key.is_empty())
-            .collect::<Vec<_>>();
-        tables.push(survey_table(t, t.t(key), &rows));
+        let answers = store
+            .survey_answers(&agent.caller, group, from, now + 1)
+            .await?;
+        tables.push(survey_table(t, t.t(key), &answers));
     }
-    tables.push(survey_table(t, t.t("dash-per-company"), &by_company));
-    let year_ago = month_back(now, 11).0;
-    let months = store
-        .survey_results(&agent.caller, SurveyGroup::Month, year_ago, now + 1)
-        .await?;
+    tables.push(survey_table(t, t.t("dash-per-company"), &window));
+    let months = tally(year.iter().map(|a| {
+        let m = month_of(a.answered_at);
+        (m.clone(), m, a)
+    }));
     let history = (0..12)
         .rev()
         .map(|back| {
             let (_, key) = month_back(now, back);
-            let row = months.iter().find(|m| m.key == key);
-            let x = row.map(results_of).unwrap_or_default();
+            let x = months
+                .iter()
+                .find(|m| m.0 == key)
+                .map(|m| m.2)
+                .unwrap_or_default();
             let nps = x.nps();
             (
                 key,

@@ -14,7 +14,6 @@ use switchboard_portal::surveys::{OPEN_MS, survey_words};
 use crate::kit::AppState;
 
 /// Makes the survey of a subject and announces it: the card, the client's notice.
-#[allow(clippy::too_many_arguments)]
 async fn make(
     store: &switchboard_core::store::Store,
     realtime: &std::sync::Arc<dyn switchboard_core::realtime::Realtime>,
