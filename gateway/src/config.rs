@@ -402,6 +402,11 @@ pub struct PortalConfig {
     /// How long a client's notices wait for others before they go together as one
     /// message, in seconds.
     pub notice_batch_seconds: u32,
+    /// The map's tile address (`https://tile.openstreetmap.org/{z}/{x}/{y}.png`); empty:
+    /// the sites page lists the sites without a map.
+    pub map_tiles: String,
+    /// The tiles' attribution, shown on the map as their provider asks.
+    pub map_attribution: String,
 }
 
 impl Default for PortalConfig {
@@ -417,6 +422,8 @@ impl Default for PortalConfig {
             estimate_pattern: "EST-{YYYY}-{SEQ:5}".into(),
             equipment: true,
             notice_batch_seconds: 60,
+            map_tiles: String::new(),
+            map_attribution: String::new(),
         }
     }
 }
@@ -1025,6 +1032,11 @@ impl Config {
         {
             return bad("email.reply_secret", "must be at least 32 characters");
         }
+        if !self.portal.map_tiles.is_empty()
+            && let Err(e) = switchboard_portal::geo::tile_origin(&self.portal.map_tiles)
+        {
+            return bad("portal.map_tiles", &e.to_string());
+        }
         if self.email.max_mails_per_sender_per_hour == 0 {
             return bad("email.max_mails_per_sender_per_hour", "must be at least 1");
         }
@@ -1463,6 +1475,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`database_url`"), "{e}");
+        // A tile address that would widen the map page's policy stops start-up.
+        for tiles in [
+            "http://tiles.example.org/{z}/{x}/{y}.png",
+            "https://tiles.example.org; script-src */{z}/{x}/{y}.png",
+        ] {
+            let e = Config::load(None, &env(&[("SWITCHBOARD_PORTAL__MAP_TILES", tiles)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("`portal.map_tiles`"), "{e}");
+        }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.toml");
         std::fs::write(&file, "[webchat]\nprechat = true\n").unwrap();

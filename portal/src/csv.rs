@@ -16,6 +16,19 @@ use crate::totals::{Discount, Rounding};
 
 /// The records of a CSV text, fields unquoted.
 pub fn records(text: &str) -> Result<Vec<Vec<String>>, String> {
+    records_by(text, ',')
+}
+
+/// The records of a CSV text whose separator is the one its header uses: `;` when the
+/// first line has more semicolons than commas (how spreadsheets export where the comma
+/// is the decimal mark, in Brazil and Spain), `,` otherwise.
+pub fn records_sniffed(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let first = text.lines().next().unwrap_or_default();
+    let count = |c: char| first.chars().filter(|x| *x == c).count();
+    records_by(text, if count(';') > count(',') { ';' } else { ',' })
+}
+
+fn records_by(text: &str, separator: char) -> Result<Vec<Vec<String>>, String> {
     let mut out = Vec::new();
     let mut row = Vec::new();
     let mut field = String::new();
@@ -40,7 +53,7 @@ pub fn records(text: &str) -> Result<Vec<Vec<String>>, String> {
         }
         match c {
             '"' if field.is_empty() => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
+            c if c == separator => row.push(std::mem::take(&mut field)),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
                 line += 1;

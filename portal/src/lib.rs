@@ -3,6 +3,7 @@
 pub mod contracts;
 pub mod csv;
 pub mod document;
+pub mod geo;
 pub mod locale;
 pub mod machines;
 pub mod numbering;

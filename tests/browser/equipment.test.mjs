@@ -5,11 +5,13 @@
 // reading, and the contract page shows it line by line; the agent sees the reading on the
 // machine's page; the desk books a technician for the client's toner request, the
 // technician arrives and writes the report on the phone, and the client follows it live on
-// the request and downloads the report. Every page through axe-core and photographed at
-// desktop and phone width.
+// the request and downloads the report. The client's sites on the map, its tiles from a
+// tile server on loopback, and the same list with that server gone. Every page through
+// axe-core and photographed at desktop and phone width.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { accessible, DESKTOP, freePort, launch, PHONE, png, Server, shoot, signIn, until } from "./lib.mjs";
@@ -23,6 +25,26 @@ function counterPhoto(width = 320, height = 160) {
   });
 }
 
+/** A tile server as map tile servers answer (`/{z}/{x}/{y}.png`), counting what it serves. */
+function tileServer() {
+  const tile = png(256, 256, (x, y) => {
+    const road = (x + y) % 128 < 6 || Math.abs(x - 180) < 4;
+    const block = (x % 64 < 2 || y % 64 < 2) ? 18 : 0;
+    return road ? [255, 251, 240] : [234 - block, 230 - block, 220 - block];
+  });
+  const served = { count: 0 };
+  const server = http.createServer((req, res) => {
+    if (/^\/\d+\/\d+\/\d+\.png$/.test(req.url)) {
+      served.count += 1;
+      res.writeHead(200, { "content-type": "image/png", "cache-control": "no-store" });
+      return res.end(tile);
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, served, port: server.address().port })));
+}
+
 const iso = (d) => d.toISOString().slice(0, 10);
 /** The first of the month `k` months from this one (UTC). */
 function monthStart(k) {
@@ -34,6 +56,9 @@ const dayBefore = (d) => new Date(d.getTime() - 86400000);
 test("a client reads the fleet, enters a reading with a photo, and the month is billed from it", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sb-browser-equipment-"));
   const server = new Server(await freePort(), dir);
+  const tiles = await tileServer();
+  server.env.SWITCHBOARD_PORTAL__MAP_TILES = `http://127.0.0.1:${tiles.port}/{z}/{x}/{y}.png`;
+  server.env.SWITCHBOARD_PORTAL__MAP_ATTRIBUTION = "Mapa de teste";
   const contexts = [];
   try {
     await server.start();
@@ -258,9 +283,48 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     await page.locator("#machine-documents a", { hasText: "Relatório de visita" }).waitFor();
     await accessible(page, "portal machine with its visits");
     await shoot(page, "portal-machine-visits", async () => { await page.locator("#machine-visits").scrollIntoViewIfNeeded(); });
+
+    // The client's sites: two with coordinates on the map, one without; the machines at
+    // them, the visit report from the map page.
+    const galpao = await server.api(admin, "/sites", { company_id: company.id, name: "Galpão Lapa", address: "Rua Guaicurus, 1200 — Lapa, São Paulo", latitude: -23.522519, longitude: "-46,703722" });
+    const central = await server.api(admin, "/sites", { company_id: company.id, name: "Escritório central", address: "Av. Paulista, 1578 — São Paulo", latitude: -23.561414, longitude: -46.655881 });
+    const deposito = await server.api(admin, "/sites", { company_id: company.id, name: "Depósito Guarulhos", address: "Rod. Hélio Smidt, s/n — Guarulhos" });
+    assert.ok(galpao.id && central.id && deposito.id, JSON.stringify([galpao, central, deposito]));
+    for (const m of machines) {
+      const site = m.serial === ricoh.serial ? galpao : central;
+      assert.equal((await server.api(admin, `/machines/${m.id}/site`, { site_id: site.id })).site_id, site.id);
+    }
+    await page.goto(`${server.base}/portal/machines`);
+    await page.locator("#map-link").click();
+    await page.waitForURL(/\/portal\/map$/);
+    await page.locator('#site-map[data-markers="2"]').waitFor();
+    await page.locator("#site-map[data-tiles-loaded]").waitFor();
+    assert.equal(await page.locator("#site-map path.leaflet-interactive").count(), 2, "a marker per site with coordinates");
+    assert.ok(tiles.served.count > 0, "tiles came from the tile server");
+    assert.equal(await page.locator(".site").count(), 3);
+    await page.locator(`#site-${galpao.id} a.visit-report`).first().waitFor();
+    assert.equal(await page.locator(`#site-${central.id} .site-machine`).count(), 2);
+    assert.equal(await page.locator(`#site-${deposito.id} .site-machine`).count(), 0);
+    await accessible(page, "portal sites map");
+    // The map keeps the sites in view as the window narrows (after its resize settles).
+    await shoot(page, "portal-map", async () => { await page.waitForTimeout(500); });
+    // A marker opens its site's card.
+    await page.locator("#site-map path.leaflet-interactive").first().click();
+    await page.locator(".leaflet-popup a").first().waitFor();
+
+    // The tile server gone: no map tiles, the same list, nothing refused by the policy.
+    await new Promise((resolve) => { tiles.server.closeAllConnections(); tiles.server.close(resolve); });
+    await page.reload();
+    await page.locator('#site-map[data-markers="2"]').waitFor();
+    await page.locator("#site-map[data-tile-errors]").waitFor();
+    await page.locator("#site-map .site-map-offline").waitFor();
+    assert.equal(await page.locator(".site-machine").count(), 3, "every machine is listed without tiles");
+    await page.locator(`#site-${galpao.id} a.visit-report`).first().waitFor();
+    await shoot(page, "portal-map-no-tiles", async () => { await page.waitForTimeout(500); });
     assert.deepEqual(errors, []);
   } finally {
     for (const c of contexts) await c.close();
+    tiles.server.close();
     server.kill9();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1353,3 +1353,377 @@ async fn notices_reach_the_client_once_by_their_channel() {
     );
     assert_eq!(b.get("/portal/invoices").await.0, 200);
 }
+
+/// The part of the board between `id="{from}"` and the next list (or the section's end).
+fn board_part<'a>(page: &'a str, from: &str) -> &'a str {
+    let at = page
+        .find(&format!("id=\"{from}\""))
+        .unwrap_or_else(|| panic!("no {from}: {page:.3000}"));
+    let rest = &page[at..];
+    let end = rest[1..]
+        .find("<div id=")
+        .or_else(|| rest.find("</section>"))
+        .map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+/// The supervisor board counts machines down, invoices past due and readings missing for
+/// every company; a coordinator sees only its own companies' (and its conversations), a
+/// support agent not the board at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_shows_machines_down_overdue_invoices_and_missing_readings_per_coordinator() {
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let ana = visitor_contact(&server, &admin, "Oi, sou a Ana da Globex").await;
+    let gil = visitor_contact(&server, &admin, "Hola, soy Gil de Initech").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let initech = company(&server, &admin, "Initech", &[&gil]).await;
+    let (s, v) = import(&server, &admin, &CSV_GOOD.replace("{C}", &globex)).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = import(
+        &server,
+        &admin,
+        &format!("serial,model,company_id\nHP-3003,LaserJet M406,{initech}\nHP-3004,LaserJet M430,{initech}\n"),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let list = machines(&server, &admin).await;
+    let (ric, hp3, hp4) = (
+        id_of(&list, "RIC-1001"),
+        id_of(&list, "HP-3003"),
+        id_of(&list, "HP-3004"),
+    );
+    // Contracts whose clients read the counters, begun 20 days ago: the period's reading
+    // day (15 days before its end, 8 to 11 days ahead) is 4 to 7 days past.
+    for (company, contact, number, machines) in [
+        (
+            &globex,
+            &ana,
+            "CT-G1",
+            vec![ric.clone(), id_of(&list, "KY-2002")],
+        ),
+        (&initech, &gil, "CT-I1", vec![hp3.clone(), hp4.clone()]),
+    ] {
+        let machines: Vec<Value> = machines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"machine_id": m, "slot": (i + 1).to_string()}))
+            .collect();
+        let (s, c) = server
+            .post(
+                &admin,
+                "/api/v1/contracts",
+                &json!({
+                    "company_id": company, "contact_id": contact, "number": number, "period": "monthly",
+                    "currency": "BRL", "fee": 30000, "terms": terms(), "start_date": day_from_today(-20),
+                    "read_before": 15, "machines": machines
+                }),
+            )
+            .await;
+        assert_eq!(s, 201, "{c}");
+    }
+    // Globex read one machine today; nobody read Initech's.
+    let today = json!({"mono": 1_000, "date": day_from_today(0), "key": "today-ric"});
+    assert_eq!(reading(&server, &admin, &ric, today).await.0, 201);
+    // One machine down at each company.
+    crate::inbox::sql(
+        &server,
+        "UPDATE machines SET status = 'down' WHERE serial IN ('KY-2002', 'HP-3004')",
+        &[],
+    )
+    .await;
+    // An invoice ten days past due at each, one due next week, one paid late.
+    let doc =
+        json!({"lines": [{"description": "Toner", "quantity_milli": 1000, "unit_price": 10000}]});
+    let mut numbers = Vec::new();
+    for (contact, due) in [(&ana, -10), (&gil, -10), (&gil, 7), (&ana, -3)] {
+        let (s, inv) = server
+            .post(
+                &admin,
+                "/api/v1/invoices",
+                &json!({"contact_id": contact, "currency": "BRL", "issue_date": day_from_today(-40),
+                        "due_date": day_from_today(due), "document": doc}),
+            )
+            .await;
+        assert_eq!(s, 201, "{inv}");
+        numbers.push(inv["number"].as_str().unwrap().to_owned());
+    }
+    // Sent by the accounting system's own mail (the chat contacts have no address here).
+    crate::inbox::sql(&server, "UPDATE invoices SET status = 'sent'", &[]).await;
+    let paid = numbers.pop().unwrap();
+    crate::inbox::sql(
+        &server,
+        "UPDATE invoices SET paid = total WHERE number = $1",
+        &[paid.as_str()],
+    )
+    .await;
+
+    // The supervisor: both companies.
+    crate::inbox::add_agent(&server, "sue@acme.test", "supervisor", &[]);
+    let mut sue = Browser::sign_in(&server, "sue@acme.test").await;
+    let (s, page) = sue.get("/dashboard").await;
+    assert_eq!(s, 200, "{page:.2000}");
+    let down = board_part(&page, "machines-down");
+    assert!(
+        down.contains("KY-2002") && down.contains("HP-3004"),
+        "{down}"
+    );
+    assert!(
+        !down.contains("RIC-1001") && !down.contains("HP-3003"),
+        "{down}"
+    );
+    let overdue = board_part(&page, "overdue");
+    assert!(
+        overdue.contains(&numbers[0]) && overdue.contains(&numbers[1]),
+        "{overdue}"
+    );
+    assert!(!overdue.contains(&numbers[2]), "not due yet: {overdue}");
+    assert!(!overdue.contains(&paid), "paid: {overdue}");
+    assert!(overdue.contains("10 days late"), "{overdue}");
+    let missing = board_part(&page, "readings-missing");
+    for serial in ["KY-2002", "HP-3003", "HP-3004"] {
+        assert!(missing.contains(serial), "{serial}: {missing}");
+    }
+    assert!(!missing.contains("RIC-1001"), "read today: {missing}");
+
+    // A coordinator of Initech: Initech's, nothing of Globex's anywhere on the page.
+    crate::inbox::add_agent(
+        &server,
+        "cory@acme.test",
+        "coordinator",
+        &["--company", &initech],
+    );
+    let mut cory = Browser::sign_in(&server, "cory@acme.test").await;
+    let (s, page) = cory.get("/dashboard").await;
+    assert_eq!(s, 200, "{page:.2000}");
+    assert!(board_part(&page, "machines-down").contains("HP-3004"));
+    assert!(board_part(&page, "overdue").contains(&numbers[1]));
+    let missing = board_part(&page, "readings-missing");
+    assert!(
+        missing.contains("HP-3003") && missing.contains("HP-3004"),
+        "{missing}"
+    );
+    for other in [
+        "Globex",
+        "KY-2002",
+        "RIC-1001",
+        numbers[0].as_str(),
+        "CT-G1",
+    ] {
+        assert!(
+            !page.contains(other),
+            "{other} shown to Initech's coordinator"
+        );
+    }
+    // Its conversation numbers too: one open conversation, Gil's.
+    let cory_token = {
+        let out = server.cli(&["user", "token", "--email", "cory@acme.test"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let (s, d) = server.get(&cory_token, "/api/v1/dashboard").await;
+    assert_eq!(s, 200, "{d}");
+    assert_eq!(d["dashboard"]["open_total"], 1, "{d}");
+    let (_, d) = server.get(&admin, "/api/v1/dashboard").await;
+    assert_eq!(d["dashboard"]["open_total"], 2, "{d}");
+
+    // Support agents have no board.
+    crate::inbox::add_agent(&server, "sam@acme.test", "support", &[]);
+    let mut sam = Browser::sign_in(&server, "sam@acme.test").await;
+    assert_eq!(sam.get("/dashboard").await.0, 403);
+}
+
+/// The part of a page from `id="{id}"` to the end of its `</section>`.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let at = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no {id}: {page:.4000}"));
+    let rest = &page[at..];
+    &rest[..rest.find("</section>").unwrap_or(rest.len())]
+}
+
+/// Sites: imported whole or not at all (semicolons and decimal commas as a Brazilian
+/// spreadsheet writes them), a machine placed only at its own company's site, and the
+/// client's map page listing its sites, machines and visit reports and nothing of another
+/// company's; the tile server's origin is the one the page's policy allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_are_imported_whole_and_mapped_for_their_company_only() {
+    let server = Server::start_with(
+        Backend::PostgresRedis,
+        &[(
+            "SWITCHBOARD_PORTAL__MAP_TILES",
+            "https://{s}.tiles.example.org/{z}/{x}/{y}.png",
+        )],
+    )
+    .await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let ana = visitor_contact(&server, &admin, "Oi, sou a Ana da Globex").await;
+    let gil = visitor_contact(&server, &admin, "Hola, soy Gil de Initech").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let initech = company(&server, &admin, "Initech", &[&gil]).await;
+    let import_sites = |csv: String| {
+        let server = &server;
+        let admin = admin.clone();
+        async move {
+            let r = server
+                .http
+                .post(server.url("/api/v1/sites/import"))
+                .bearer_auth(&admin)
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            (s, r.json::<Value>().await.unwrap())
+        }
+    };
+    let sites_of = |company: String, token: String| {
+        let server = &server;
+        async move {
+            let (s, v) = server
+                .get(&token, &format!("/api/v1/sites?company_id={company}"))
+                .await;
+            assert_eq!(s, 200, "{v}");
+            v["sites"].as_array().unwrap().clone()
+        }
+    };
+    // One bad row: every problem named, nothing stored.
+    let (s, v) = import_sites(format!(
+        "company_id;name;address;latitude;longitude\n\
+         {globex};Matriz;Av. Paulista, 1578;-23,561414;-46,655881\n\
+         {globex};Norte;;-23,5;\n\
+         nope;Sul;;;\n"
+    ))
+    .await;
+    assert_eq!(s, 422, "{v}");
+    let msg = v.to_string();
+    assert!(
+        msg.contains("row 3: a latitude needs its longitude"),
+        "{msg}"
+    );
+    let (s, v) = import_sites(format!("company_id,name\n{globex},Matriz\nnope,Sul\n")).await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("row 3: no company nope"), "{v}");
+    assert!(sites_of(globex.clone(), admin.clone()).await.is_empty());
+    let (s, v) = import_sites(format!(
+        "company_id;name;address;latitude;longitude\n\
+         {globex};Matriz;\"Av. Paulista, 1578 — São Paulo\";-23,561414;-46,655881\n\
+         {globex};Depósito;Rua do Porto 9;;\n"
+    ))
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["imported"], 2);
+    let matriz = v["sites"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["sites"][0]["latitude"], json!(-23.561414));
+    let (s, planta) = server
+        .post(
+            &admin,
+            "/api/v1/sites",
+            &json!({"company_id": initech, "name": "Planta Monterrey", "latitude": 25.686614, "longitude": "-100,316113"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{planta}");
+    let planta = planta["id"].as_str().unwrap().to_owned();
+    let (s, v) = server
+        .post(
+            &admin,
+            "/api/v1/sites",
+            &json!({"company_id": initech, "name": "Planta Monterrey"}),
+        )
+        .await;
+    assert_eq!(s, 409, "one name per company: {v}");
+
+    // Machines at their own company's sites only.
+    let (s, v) = import(&server, &admin, &CSV_GOOD.replace("{C}", &globex)).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = import(
+        &server,
+        &admin,
+        &format!("serial,model,company_id\nHP-3003,LaserJet M406,{initech}\n"),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let list = machines(&server, &admin).await;
+    let (ric, hp) = (id_of(&list, "RIC-1001"), id_of(&list, "HP-3003"));
+    let place = |machine: &str, site: &str| {
+        let server = &server;
+        let admin = admin.clone();
+        let path = format!("/api/v1/machines/{machine}/site");
+        let body = json!({ "site_id": site });
+        async move { server.post(&admin, &path, &body).await }
+    };
+    let (s, v) = place(&ric, &matriz).await;
+    assert_eq!(
+        (s, v["site_id"].as_str()),
+        (200, Some(matriz.as_str())),
+        "{v}"
+    );
+    assert_eq!(place(&ric, &planta).await.0, 404, "another company's site");
+    assert_eq!(place(&hp, &matriz).await.0, 404);
+    assert_eq!(place(&hp, &planta).await.0, 200);
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
+    assert_eq!(m["machine"]["site_id"], json!(matriz), "unchanged");
+    let (_, visit) = done_visit(&server, &admin, &ric).await;
+
+    // A coordinator of Initech reads Initech's sites, not Globex's.
+    let cory = crate::inbox::add_agent(
+        &server,
+        "cory@acme.test",
+        "coordinator",
+        &["--company", &initech],
+    )
+    .1;
+    assert!(sites_of(globex.clone(), cory.clone()).await.is_empty());
+    assert_eq!(sites_of(initech.clone(), cory).await.len(), 1);
+
+    // Ana's map: her sites, machines and reports; nothing of Initech's.
+    let b = client(&server, &ana, "ana@globex.example").await;
+    let r = b.fetch("/portal/map").await;
+    assert_eq!(r.status(), 200);
+    let policy = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("img-src 'self' data: blob: https://*.tiles.example.org;"),
+        "{policy}"
+    );
+    assert!(policy.contains("script-src 'self';"), "{policy}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("id=\"site-map\""), "{page:.3000}");
+    let here = section(&page, &format!("site-{matriz}"));
+    assert!(
+        here.contains("data-lat=\"-23.561414\"") && here.contains("RIC-1001"),
+        "{here}"
+    );
+    assert!(
+        here.contains(&format!("/portal/visits/{visit}/report")),
+        "the visit's report from the map: {here}"
+    );
+    assert!(!here.contains("KY-2002"));
+    assert!(
+        section(&page, "site-none").contains("KY-2002"),
+        "no site yet"
+    );
+    assert!(page.contains("Depósito") && page.contains("Rua do Porto 9"));
+    for other in ["Planta", "HP-3003", "Monterrey"] {
+        assert!(!page.contains(other), "{other} on Globex's map");
+    }
+    let r = b.fetch(&format!("/portal/visits/{visit}/report")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    // Gil's map has his plant; another page's policy stays the default.
+    let mut g = client(&server, &gil, "gil@initech.example").await;
+    let (s, page) = g.get("/portal/map").await;
+    assert_eq!(s, 200);
+    assert!(page.contains("Planta Monterrey") && page.contains("HP-3003"));
+    assert!(!page.contains("Matriz") && !page.contains("RIC-1001"));
+    let r = g.fetch("/portal/machines").await;
+    assert!(
+        !r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("tiles.example.org")
+    );
+}

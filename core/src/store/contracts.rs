@@ -87,10 +87,10 @@ pub struct PeriodInvoice<'a> {
     pub number: &'a (dyn Fn(u64) -> String + Sync),
 }
 
-const COLUMNS: &str = "id, company_id, contact_id, number, period, currency, fee, terms, start_day, renewal_day, end_day, read_before, document, created_at";
+pub(crate) const COLUMNS: &str = "id, company_id, contact_id, number, period, currency, fee, terms, start_day, renewal_day, end_day, read_before, document, created_at";
 const PERIOD_COLUMNS: &str = "contract_id, n, from_day, to_day, calculation, invoice_id, closed_at";
 
-fn contract(r: &AnyRow) -> Result<Contract> {
+pub(crate) fn contract(r: &AnyRow) -> Result<Contract> {
     Ok(Contract {
         id: r.try_get("id")?,
         company_id: r.try_get("company_id")?,
@@ -109,7 +109,7 @@ fn contract(r: &AnyRow) -> Result<Contract> {
     })
 }
 
-fn attachment(r: &AnyRow) -> Result<ContractMachine> {
+pub(crate) fn attachment(r: &AnyRow) -> Result<ContractMachine> {
     Ok(ContractMachine {
         contract_id: r.try_get("contract_id")?,
         machine_id: r.try_get("machine_id")?,

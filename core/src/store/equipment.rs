@@ -33,6 +33,8 @@ pub struct Machine {
     pub technician_id: Option<String>,
     pub last_visit_at: Option<i64>,
     pub created_at: i64,
+    /// One of its company's sites.
+    pub site_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,11 +92,11 @@ pub enum ReadingOutcome {
     Confirm(Vec<String>),
 }
 
-const MACHINE_COLUMNS: &str = "id, company_id, location, maker, model, serial, asset_tag, installed_on, status, technician_id, last_visit_at, created_at";
+pub(crate) const MACHINE_COLUMNS: &str = "id, company_id, location, maker, model, serial, asset_tag, installed_on, status, technician_id, last_visit_at, created_at, site_id";
 pub(crate) const READING_COLUMNS: &str =
     "id, machine_id, day, mono, colour, scans, source, user_id, photo, created_at";
 
-fn machine(r: &AnyRow) -> Result<Machine> {
+pub(crate) fn machine(r: &AnyRow) -> Result<Machine> {
     Ok(Machine {
         id: r.try_get("id")?,
         company_id: r.try_get("company_id")?,
@@ -108,6 +110,7 @@ fn machine(r: &AnyRow) -> Result<Machine> {
         technician_id: r.try_get("technician_id")?,
         last_visit_at: r.try_get("last_visit_at")?,
         created_at: r.try_get("created_at")?,
+        site_id: r.try_get("site_id")?,
     })
 }
 

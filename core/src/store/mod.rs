@@ -13,6 +13,7 @@ mod access;
 mod accounts;
 mod attachments;
 mod billing;
+mod board;
 mod bot_runs;
 mod canned;
 mod cards;
@@ -33,6 +34,7 @@ mod portal;
 mod portal_users;
 mod rows;
 mod secrets;
+mod sites;
 mod surveys;
 mod tickets;
 #[cfg(test)]
@@ -57,6 +59,7 @@ pub use accounts::{
     SessionLimits, UserSummary, UserUpdate,
 };
 pub use billing::{Invoice, LedgerEntry, NewInvoice, PaymentOutcome};
+pub use board::BoardRows;
 pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use contracts::{ClosedPeriod, Contract, ContractMachine, NewContract, PeriodInvoice};
@@ -77,6 +80,7 @@ pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
 pub use portal::{AuditEntry, ClientScope, CurrencyTotals, DocumentQuery};
 pub use portal_users::{Invite, Invited, PendingInvitation, PortalUser};
+pub use sites::{NewSite, Site};
 pub use surveys::{NewSurvey, Survey, SurveyAnswer, SurveyGroup};
 pub use tickets::{
     FirstMessage, NewTicket, Opened, TICKET_THREAD, Ticket, TicketQuery, is_ticket, ticket_status,
@@ -219,6 +223,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         32,
         "surveys",
         include_str!("../../../migrations/0032_surveys.sql"),
+    ),
+    (
+        33,
+        "sites",
+        include_str!("../../../migrations/0033_sites.sql"),
     ),
 ];
 

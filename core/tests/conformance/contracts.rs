@@ -13,7 +13,7 @@ use crate::tickets::client;
 
 on_every_backend!(a_period_is_billed_once_however_often_it_is_closed);
 
-fn caller(role: Role, companies: &[&str]) -> Caller {
+pub(crate) fn caller(role: Role, companies: &[&str]) -> Caller {
     Caller {
         user_id: "u".into(),
         role,

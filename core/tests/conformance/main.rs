@@ -21,6 +21,7 @@ mod magic_links;
 mod notices;
 mod portal;
 mod router;
+mod sites;
 mod store;
 mod stream;
 mod surveys;

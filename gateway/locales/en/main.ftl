@@ -260,6 +260,18 @@ dash-month = Month
 dash-per-technician = By technician
 dash-per-company = By company
 dash-window = Last { $days } days
+board-title = Equipment and money
+board-machines-down = Machines down
+board-overdue = Overdue invoices
+board-owed = Owed past due
+board-readings-missing = Readings missing
+board-nothing = Nothing here.
+board-more = and { $n } more
+board-days-late = { $days ->
+    [one] { $days } day late
+   *[other] { $days } days late
+}
+board-reading-by = reading was due { $date }
 
 # Users
 users-title = Users

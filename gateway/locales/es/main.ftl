@@ -263,6 +263,18 @@ dash-month = Mes
 dash-per-technician = Por técnico
 dash-per-company = Por empresa
 dash-window = Últimos { $days } días
+board-title = Equipos y cobros
+board-machines-down = Equipos parados
+board-overdue = Facturas vencidas
+board-owed = Vencido por cobrar
+board-readings-missing = Lecturas pendientes
+board-nothing = Nada por aquí.
+board-more = y { $n } más
+board-days-late = { $days ->
+    [one] { $days } día de atraso
+   *[other] { $days } días de atraso
+}
+board-reading-by = la lectura vencía el { $date }
 
 # Usuarios
 users-title = Usuarios

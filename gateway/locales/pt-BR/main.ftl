@@ -268,6 +268,18 @@ dash-month = Mês
 dash-per-technician = Por técnico
 dash-per-company = Por empresa
 dash-window = Últimos { $days } dias
+board-title = Equipamentos e cobranças
+board-machines-down = Equipamentos parados
+board-overdue = Faturas vencidas
+board-owed = Vencido a receber
+board-readings-missing = Leituras pendentes
+board-nothing = Nada por aqui.
+board-more = e mais { $n }
+board-days-late = { $days ->
+    [one] { $days } dia de atraso
+   *[other] { $days } dias de atraso
+}
+board-reading-by = a leitura vencia em { $date }
 
 # Usuários
 users-title = Usuários

@@ -46,6 +46,7 @@ pub fn machine_json(m: &Machine) -> Value {
         "installed_on": m.installed_on.map(iso_date),
         "status": m.status,
         "technician_id": m.technician_id,
+        "site_id": m.site_id,
     })
 }
 

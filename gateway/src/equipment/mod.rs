@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod sites;
 pub mod visits;
 
 use axum::Router;
@@ -233,6 +234,44 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             "The machine's responsible technician (technician_id; null for nobody)",
             obj(json!({"technician_id": {"type": ["string", "null"]}}), &[]),
             post(a::machine_technician),
+        ),
+        route(
+            "GET",
+            "/sites",
+            Agent,
+            "A company's sites, with their coordinates (company_id required)",
+            None,
+            get(sites::list),
+        ),
+        route(
+            "POST",
+            "/sites",
+            Admin,
+            "A company's site: its name (one per company), address and coordinates (decimal degrees, both or neither)",
+            obj(
+                json!({
+                    "company_id": {"type": "string"}, "name": {"type": "string"}, "address": {"type": "string"},
+                    "latitude": {"type": ["number", "string", "null"]}, "longitude": {"type": ["number", "string", "null"]}
+                }),
+                &["company_id", "name"],
+            ),
+            post(sites::create),
+        ),
+        route(
+            "POST",
+            "/sites/import",
+            Admin,
+            "Import sites from CSV (company_id, name, address, latitude, longitude; commas or semicolons): all rows or none, each bad row named",
+            None,
+            post(sites::import),
+        ),
+        route(
+            "POST",
+            "/machines/{machine}/site",
+            AgentWrite,
+            "Where the machine stands: one of its own company's sites (site_id; null for none)",
+            obj(json!({"site_id": {"type": ["string", "null"]}}), &[]),
+            post(sites::machine_site),
         ),
         route(
             "GET",

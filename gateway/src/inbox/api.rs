@@ -569,7 +569,10 @@ pub async fn dashboard(
     Agent(user, caller): Agent,
     Query(q): Query<DashboardQuery>,
 ) -> Reply {
-    require(user.role, &[Role::Admin, Role::Supervisor])?;
+    require(
+        user.role,
+        &[Role::Admin, Role::Supervisor, Role::Coordinator],
+    )?;
     let d = state
         .workflow
         .dashboard(&caller, state.ids.now_ms(), q.days.unwrap_or(14))

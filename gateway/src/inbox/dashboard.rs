@@ -1,6 +1,7 @@
-//! The supervisor dashboard (admins and supervisors; read-only): what is open now, how
-//! fast people answer and resolve, SLA breaches, and a chart of new conversations per day
-//! and channel drawn as SVG on the server.
+//! The supervisor board (read-only; admins and supervisors see everything, a coordinator
+//! its own companies): what is open now, how fast people answer and resolve, SLA
+//! breaches, machines down, overdue invoices, readings missing, satisfaction, and a chart
+//! of new conversations per day and channel drawn as SVG on the server.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -26,6 +27,27 @@ pub struct TimeTable {
     rows: Vec<(String, String, String, String, String, String)>,
 }
 
+/// One thing on the board's equipment and money lists.
+pub struct BoardItem {
+    href: Option<String>,
+    title: String,
+    detail: String,
+    note: String,
+}
+
+/// A list of the board: machines down, overdue invoices or readings missing.
+pub struct BoardList {
+    id: &'static str,
+    title: String,
+    count: String,
+    /// The first [`BOARD_SHOWN`].
+    items: Vec<BoardItem>,
+    /// "and 12 more", or empty.
+    more: String,
+}
+
+const BOARD_SHOWN: usize = 10;
+
 /// A table of survey results: (who, answers, CSAT satisfied %, CSAT average, NPS).
 pub struct SurveyTable {
     title: String,
@@ -38,6 +60,8 @@ struct DashboardPage {
     p: Page,
     window: String,
     tiles: Vec<(String, String)>,
+    board_tiles: Vec<(String, String)>,
+    board_lists: Vec<BoardList>,
     survey_tiles: Vec<(String, String)>,
     survey_tables: Vec<SurveyTable>,
     /// NPS by month, the last twelve: (month, NPS shown, bar height in percent of 100
@@ -334,6 +358,148 @@ async fn satisfaction(
     Ok((tiles, tables, history))
 }
 
+fn board_list(t: &Tr, id: &'static str, key: &str, mut items: Vec<BoardItem>) -> BoardList {
+    let count = items.len();
+    items.truncate(BOARD_SHOWN);
+    BoardList {
+        id,
+        title: t.t(key),
+        count: t.number(count as i64),
+        items,
+        more: if count > BOARD_SHOWN {
+            t.t1("board-more", "n", (count - BOARD_SHOWN) as i64)
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// Machines down, overdue invoices and readings missing, within the caller's companies:
+/// the tiles and the lists.
+async fn equipment_board(
+    state: &AppState,
+    agent: &WebAgent,
+) -> Result<(Vec<(String, String)>, Vec<BoardList>), WebError> {
+    use switchboard_portal::locale::{Lang, date, money};
+    use switchboard_portal::overage::{needs_reading, reading_due};
+    let t = &agent.tr;
+    let lang = Lang::from_tag(t.lang());
+    let today = crate::kit::billing::today(state);
+    let rows = state.store.board_rows(&agent.caller, today).await?;
+    let company = |id: &str| {
+        rows.companies
+            .iter()
+            .find(|(c, _)| c == id)
+            .map_or_else(String::new, |(_, n)| n.clone())
+    };
+    let machine_name = |m: &switchboard_core::store::Machine| match &m.asset_tag {
+        Some(tag) => format!("{} · {} ({tag})", m.model, m.serial),
+        None => format!("{} · {}", m.model, m.serial),
+    };
+    let down: Vec<BoardItem> = rows
+        .machines_down
+        .iter()
+        .map(|m| BoardItem {
+            href: Some(format!("/equipment/machines/{}", m.id)),
+            title: machine_name(m),
+            detail: [
+                company(&m.company_id),
+                m.location.clone().unwrap_or_default(),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" · "),
+            note: String::new(),
+        })
+        .collect();
+    // What is owed, per currency, in the order the currencies first come.
+    let mut owed: Vec<(String, i64)> = Vec::new();
+    let money_of = |minor: i64, code: &str| {
+        let exponent = switchboard_core::money::Currency::parse(code).map_or(2, |c| c.exponent());
+        money(minor, code, exponent, lang)
+    };
+    let invoices_readable = matches!(agent.user.role, Role::Admin | Role::Supervisor);
+    let overdue: Vec<BoardItem> = rows
+        .overdue
+        .iter()
+        .map(|i| {
+            let due = i.total - i.paid;
+            match owed.iter_mut().find(|(c, _)| *c == i.currency) {
+                Some(o) => o.1 += due,
+                None => owed.push((i.currency.clone(), due)),
+            }
+            let late = today - i.due_day.unwrap_or(today);
+            BoardItem {
+                href: invoices_readable.then(|| format!("/billing/documents/{}", i.id)),
+                title: format!("{} · {}", i.number, money_of(due, &i.currency)),
+                detail: i.company_id.as_deref().map(company).unwrap_or_default(),
+                note: t.t1("board-days-late", "days", late),
+            }
+        })
+        .collect();
+    let mut missing: Vec<(i64, BoardItem)> = Vec::new();
+    for c in &rows.contracts {
+        let Some(read_before) = c.read_before else {
+            continue;
+        };
+        let every = crate::kit::equipment::every(c);
+        let Some(due) = reading_due(c.start_day, every, c.end_day, read_before, today) else {
+            continue;
+        };
+        if today < due.by {
+            continue;
+        }
+        for s in rows.serving.iter().filter(|s| s.contract_id == c.id) {
+            let last = rows
+                .last
+                .iter()
+                .find(|r| r.machine_id == s.machine_id)
+                .map(|r| r.day);
+            if !needs_reading(last, due.by) {
+                continue;
+            }
+            let Some(m) = rows.machines.iter().find(|m| m.id == s.machine_id) else {
+                continue;
+            };
+            missing.push((
+                due.by,
+                BoardItem {
+                    href: Some(format!("/equipment/machines/{}", m.id)),
+                    title: machine_name(m),
+                    detail: format!("{} · {}", company(&c.company_id), c.number),
+                    note: t.t1("board-reading-by", "date", date(due.by, lang)),
+                },
+            ));
+        }
+    }
+    missing.sort_by_key(|(by, _)| *by);
+    let missing: Vec<BoardItem> = missing.into_iter().map(|(_, i)| i).collect();
+    let owed_shown = if owed.is_empty() {
+        "—".to_owned()
+    } else {
+        owed.iter()
+            .map(|(c, v)| money_of(*v, c))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let tiles = vec![
+        (t.t("board-machines-down"), t.number(down.len() as i64)),
+        (t.t("board-overdue"), t.number(overdue.len() as i64)),
+        (t.t("board-owed"), owed_shown),
+        (
+            t.t("board-readings-missing"),
+            t.number(missing.len() as i64),
+        ),
+    ];
+    let lists = vec![
+        board_list(t, "machines-down", "board-machines-down", down),
+        board_list(t, "overdue", "board-overdue", overdue),
+        board_list(t, "readings-missing", "board-readings-missing", missing),
+    ];
+    Ok((tiles, lists))
+}
+
 fn durations_overall(d: &Durations) -> Option<&TimeStats> {
     d.overall.as_ref()
 }
@@ -343,7 +509,10 @@ pub async fn page(
     agent: WebAgent,
     Query(q): Query<DashboardQuery>,
 ) -> Result<Response, WebError> {
-    if !matches!(agent.user.role, Role::Admin | Role::Supervisor) {
+    if !matches!(
+        agent.user.role,
+        Role::Admin | Role::Supervisor | Role::Coordinator
+    ) {
         return Err(WebError::Forbidden(agent.tr));
     }
     let t = agent.tr;
@@ -421,6 +590,7 @@ pub async fn page(
             &d.resolution.by_agent,
         ),
     ];
+    let (board_tiles, board_lists) = equipment_board(&state, &agent).await?;
     let (survey_tiles, survey_tables, nps_history) =
         satisfaction(&state, &agent, state.ids.now_ms(), days).await?;
     let legend = CHANNEL_COLOURS
@@ -432,6 +602,8 @@ pub async fn page(
         chart_svg: volume_chart(&t, &d),
         p,
         tiles,
+        board_tiles,
+        board_lists,
         survey_tiles,
         survey_tables,
         nps_history,

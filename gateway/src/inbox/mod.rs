@@ -142,7 +142,7 @@ pub fn table() -> Table {
         ),
         r("GET", "/palette", Agent, get(pages::palette)),
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
-        r("GET", "/dashboard", Reports, get(dashboard::page)),
+        r("GET", "/dashboard", Board, get(dashboard::page)),
     ]
 }
 
@@ -150,7 +150,7 @@ pub fn table() -> Table {
 pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
     use self::api as ai;
     use self::thread::*;
-    use crate::kit::page::Access::{Agent as A, AgentWrite, Reports};
+    use crate::kit::page::Access::{Agent as A, AgentWrite, Board};
     vec![
         route(
             "GET",
@@ -426,7 +426,7 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
         route(
             "GET",
             "/dashboard",
-            Reports,
+            Board,
             "Open conversations, response and resolution times, SLA breaches, volume",
             None,
             get(ai::dashboard),

@@ -56,6 +56,9 @@ pub enum Access {
     Admin,
     /// Admins and supervisors (read-only reports).
     Reports,
+    /// The supervisor board: admins and supervisors, and coordinators over their own
+    /// companies (read-only).
+    Board,
 }
 
 /// One route of the pages.
@@ -73,13 +76,26 @@ const ICONS: &str = include_str!("../../assets/icons.svg");
 const HTMX: &str = include_str!("../../assets/vendor/htmx-2.0.11.min.js");
 const PORTAL_JS: &str = include_str!("../../assets/portal.js");
 const HELP_JS: &str = include_str!("../../assets/help.js");
+const LEAFLET_JS: &str = include_str!("../../assets/vendor/leaflet-1.9.4.js");
+const LEAFLET_CSS: &str = include_str!("../../assets/vendor/leaflet-1.9.4.css");
+const PORTAL_MAP_JS: &str = include_str!("../../assets/portal-map.js");
 
 pub fn asset_version() -> &'static str {
     static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     V.get_or_init(|| {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for a in [APP_CSS, APP_JS, ICONS, HTMX, PORTAL_JS, HELP_JS] {
+        for a in [
+            APP_CSS,
+            APP_JS,
+            ICONS,
+            HTMX,
+            PORTAL_JS,
+            HELP_JS,
+            LEAFLET_JS,
+            LEAFLET_CSS,
+            PORTAL_MAP_JS,
+        ] {
             h.update(a.as_bytes());
         }
         hex::encode(&h.finalize()[..6])
@@ -94,6 +110,9 @@ pub async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Re
         "htmx.min.js" => (HTMX, "text/javascript; charset=utf-8"),
         "portal.js" => (PORTAL_JS, "text/javascript; charset=utf-8"),
         "help.js" => (HELP_JS, "text/javascript; charset=utf-8"),
+        "leaflet.js" => (LEAFLET_JS, "text/javascript; charset=utf-8"),
+        "leaflet.css" => (LEAFLET_CSS, "text/css; charset=utf-8"),
+        "portal-map.js" => (PORTAL_MAP_JS, "text/javascript; charset=utf-8"),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     (
@@ -182,7 +201,10 @@ impl Page {
         page.user_name = name;
         page.user_role = agent.tr.t(&format!("role-{}", agent.user.role.as_str()));
         page.current_view = current_view.to_owned();
-        page.can_dashboard = matches!(agent.user.role, Role::Admin | Role::Supervisor);
+        page.can_dashboard = matches!(
+            agent.user.role,
+            Role::Admin | Role::Supervisor | Role::Coordinator
+        );
         page.is_admin = agent.user.role == Role::Admin;
         page.views = view_links(state, agent, current_view).await?;
         Ok(page)

@@ -39,6 +39,7 @@ use crate::kit::words::{AccountWords, Words, account_words, lang_of, words};
 pub mod auth;
 pub mod equipment;
 pub mod home;
+pub mod map;
 pub mod notices;
 pub mod pages;
 pub mod pay;
@@ -211,6 +212,7 @@ pub fn table() -> Table {
             post(notices::preferences),
         ),
         r("GET", "/portal/machines", Client, get(equipment::list)),
+        r("GET", "/portal/map", Client, get(map::page)),
         r("GET", "/portal/readings", Client, get(equipment::readings)),
         r(
             "POST",
@@ -387,6 +389,11 @@ impl Layout {
     /// The Equipment tab's name.
     pub fn eq_nav(&self) -> &'static str {
         crate::kit::machines::eq_words(self.lang).equipment
+    }
+
+    /// The link to the sites and their map.
+    pub fn sites_nav(&self) -> &'static str {
+        map::map_words(self.lang).sites_nav
     }
 
     pub fn initial(&self) -> String {
