@@ -284,6 +284,17 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     await accessible(page, "portal machine with its visits");
     await shoot(page, "portal-machine-visits", async () => { await page.locator("#machine-visits").scrollIntoViewIfNeeded(); });
 
+    // The desk marks the HP down; the supervisor board lists it with the machines unread.
+    await a.goto(`${server.base}/equipment/machines/${hp.id}`);
+    await a.locator("#machine-status-select").selectOption("down");
+    await a.locator("#machine-status-select").locator("xpath=..").getByRole("button").click();
+    await a.locator("#machine-status.machine-down").waitFor();
+    await a.goto(`${server.base}/dashboard`);
+    await a.locator("#machines-down li", { hasText: "CNB9K12345" }).waitFor();
+    assert.equal(await a.locator("#overdue li").count(), 0, "nothing past due");
+    await accessible(a, "supervisor board");
+    await shoot(a, "dashboard-board", async () => { await a.locator("#board").scrollIntoViewIfNeeded(); });
+
     // The client's sites: two with coordinates on the map, one without; the machines at
     // them, the visit report from the map page.
     const galpao = await server.api(admin, "/sites", { company_id: company.id, name: "Galpão Lapa", address: "Rua Guaicurus, 1200 — Lapa, São Paulo", latitude: -23.522519, longitude: "-46,703722" });
@@ -304,6 +315,8 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     assert.equal(await page.locator(".site").count(), 3);
     await page.locator(`#site-${galpao.id} a.visit-report`).first().waitFor();
     assert.equal(await page.locator(`#site-${central.id} .site-machine`).count(), 2);
+    assert.equal(await page.locator(`#site-${central.id} .pill.machine-down`).count(), 2, "the site's count and the HP");
+    assert.equal(await page.locator(".site").first().getAttribute("id"), `site-${central.id}`, "a site with a machine down first");
     assert.equal(await page.locator(`#site-${deposito.id} .site-machine`).count(), 0);
     await accessible(page, "portal sites map");
     // The map keeps the sites in view as the window narrows (after its resize settles).
