@@ -1727,3 +1727,90 @@ async fn sites_are_imported_whole_and_mapped_for_their_company_only() {
             .contains("tiles.example.org")
     );
 }
+
+/// The text of one of the client's invoices as PDF.
+async fn invoice_pdf(b: &Browser, number: &str) -> String {
+    let r = b.fetch(&format!("/portal/invoices/{number}/pdf")).await;
+    assert_eq!(r.status(), 200);
+    pdf_text(&r.bytes().await.unwrap())
+}
+
+/// What `pdftotext` reads in a PDF, spaces made plain.
+fn pdf_text(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pdftotext read it");
+    String::from_utf8_lossy(&out.stdout).replace('\u{a0}', " ")
+}
+
+/// A client who writes in English but chooses Portuguese gets its pages, its invoice PDF
+/// (words, money and dates) and its visit report in Portuguese; a language that is not one
+/// of ours is refused and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_chosen_language_is_the_language_of_its_pages_and_pdfs() {
+    use switchboard_portal::locale::{Lang, date, doc_words, money, parse_date};
+    let server = Server::start(Backend::Embedded).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let ana = visitor_contact(&server, &admin, "Hello, this is Ana from Globex").await;
+    let globex = company(&server, &admin, "Globex", &[&ana]).await;
+    let (ric, _, _) = fleet(&server, &admin, &globex, &ana).await;
+    let (s, inv) = server
+        .post(
+            &admin,
+            "/api/v1/invoices",
+            &json!({"contact_id": ana, "currency": "BRL", "issue_date": "2026-11-20", "due_date": "2026-12-20",
+                    "document": {"lines": [{"description": "Toner", "quantity_milli": 1000, "unit_price": 123456}]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{inv}");
+    crate::inbox::sql(&server, "UPDATE invoices SET status = 'sent'", &[]).await;
+    let number = inv["number"].as_str().unwrap().to_owned();
+    let mut b = client(&server, &ana, "ana@globex.example").await;
+    let due = parse_date("2026-12-20").unwrap();
+    let text = invoice_pdf(&b, &number).await;
+    assert!(text.contains(doc_words(Lang::En).invoice), "{text}");
+    assert!(text.contains(&date(due, Lang::En)), "{text}");
+
+    // Portuguese, chosen on the account page.
+    let (s, page) = b
+        .post("/portal/account/language", &[("language", "pt-BR")])
+        .await;
+    assert_eq!(s, 200);
+    assert!(page.contains("lang=\"pt-BR\""), "{page:.500}");
+    let text = invoice_pdf(&b, &number).await;
+    let w = doc_words(Lang::PtBr);
+    for want in [
+        w.invoice.to_owned(),
+        date(due, Lang::PtBr),
+        money(123_456, "BRL", 2, Lang::PtBr).replace('\u{a0}', " "),
+    ] {
+        assert!(text.contains(&want), "{want}: {text}");
+    }
+    assert!(!text.contains(doc_words(Lang::En).invoice), "{text}");
+    let (_, home) = b.get("/portal").await;
+    assert!(home.contains("lang=\"pt-BR\""));
+
+    // The visit report, made after the choice, speaks it too.
+    let (_, visit) = done_visit(&server, &admin, &ric).await;
+    let r = b.fetch(&format!("/portal/visits/{visit}/report")).await;
+    assert_eq!(r.status(), 200);
+    let text = pdf_text(&r.bytes().await.unwrap());
+    let v = switchboard_portal::visits::visit_words(Lang::PtBr);
+    assert!(text.contains(v.report), "{}: {text}", v.report);
+
+    // Not one of ours: refused, the choice stands.
+    let (s, page) = b
+        .post("/portal/account/language", &[("language", "xx")])
+        .await;
+    assert_eq!(s, 422);
+    assert!(
+        page.contains("role=\"alert\"") || page.contains("error"),
+        "{page:.2000}"
+    );
+    assert!(invoice_pdf(&b, &number).await.contains(w.invoice));
+}
