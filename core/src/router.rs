@@ -38,11 +38,13 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Ids;
-use crate::domain::{Envelope, Inbound, Receipt};
+use crate::domain::{AuthorKind, Conversation, Envelope, Inbound, Receipt};
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::realtime::{Event, Realtime};
-use crate::store::{Backend, IngestOutcome, ReceiptOutcome, Store};
+use crate::store::{
+    Backend, IngestOutcome, NewNotification, NotificationKind, ReceiptOutcome, Store,
+};
 use crate::stream::{Entry, INBOUND, Stream};
 use crate::workflow::Workflow;
 
@@ -360,6 +362,8 @@ impl Router {
         let now = self.ids.now_ms();
         let mut events = Vec::with_capacity(outcomes.len() + 1);
         let mut opened = Vec::new();
+        // A client's message on a conversation someone owns: its assignee is told.
+        let mut replies: Vec<(String, Conversation)> = Vec::new();
         for outcome in outcomes {
             let ingested = match outcome {
                 IngestOutcome::Stored(ingested) => ingested,
@@ -388,6 +392,11 @@ impl Router {
             self.metrics
                 .accept_to_persist
                 .observe(waited as f64 / 1000.0);
+            if ingested.message.author_kind == AuthorKind::Contact
+                && ingested.conversation.assignee_id.is_some()
+            {
+                replies.push((ingested.message.id.clone(), ingested.conversation.clone()));
+            }
             events.push(Event::Message {
                 scope: ingested.conversation.scope(),
                 message: ingested.message,
@@ -396,14 +405,29 @@ impl Router {
         if let Err(e) = self.realtime.publish_all(&events).await {
             tracing::debug!(error = %e, "realtime publish failed");
         }
-        if self.options.people_first {
+        if self.options.people_first || !replies.is_empty() {
             let workflow = Workflow::new(
                 self.store.clone(),
                 self.realtime.clone(),
                 self.ids.clone(),
                 self.metrics.clone(),
             );
-            if let Err(e) = workflow.need_people(&opened).await {
+            let list: Vec<NewNotification> = replies
+                .iter()
+                .filter_map(|(message, c)| {
+                    Some(NewNotification {
+                        user_id: c.assignee_id.as_deref()?,
+                        kind: NotificationKind::Reply,
+                        conversation: c,
+                        message_id: Some(message),
+                        event: message,
+                    })
+                })
+                .collect();
+            workflow.notify_once(&list).await;
+            if self.options.people_first
+                && let Err(e) = workflow.need_people(&opened).await
+            {
                 tracing::warn!(error = %e, "auto-assignment failed");
             }
         }

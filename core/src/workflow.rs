@@ -504,6 +504,26 @@ impl Workflow {
         Ok(note)
     }
 
+    /// Tells agents of events, each once per user, kind and event however often and on
+    /// however many nodes it is seen (outside any change's transaction: a notification
+    /// lost to an error is logged, the change stands).
+    pub async fn notify_once(&self, list: &[crate::store::NewNotification<'_>]) {
+        match self.store.add_notifications_once(&self.ids, list).await {
+            Ok(added) => {
+                let events: Vec<Event> = added
+                    .into_iter()
+                    .filter_map(|n| {
+                        list.iter()
+                            .find(|x| x.conversation.id == n.conversation_id)
+                            .map(|x| notification_event(x.conversation, n))
+                    })
+                    .collect();
+                self.publish_all(&events).await;
+            }
+            Err(e) => tracing::warn!(error = %e, "notifications not added"),
+        }
+    }
+
     /// Tells an agent about a conversation (outside any change's transaction: a
     /// notification lost to an error is logged, the change stands).
     async fn notify(
@@ -924,6 +944,28 @@ impl Workflow {
         for id in breached {
             if let Ok(c) = self.store.conversation(id).await {
                 publish(&self.realtime, "sla", &c).await;
+                // Its assignee hears of each target missed.
+                if let Some(user) = c.assignee_id.as_deref() {
+                    let events: Vec<String> = [
+                        ("first_response", &out.first_response),
+                        ("resolution", &out.resolution),
+                    ]
+                    .iter()
+                    .filter(|(_, ids)| ids.contains(id))
+                    .map(|(kind, _)| format!("{id}:{kind}"))
+                    .collect();
+                    let list: Vec<_> = events
+                        .iter()
+                        .map(|event| crate::store::NewNotification {
+                            user_id: user,
+                            kind: NotificationKind::Breach,
+                            conversation: &c,
+                            message_id: None,
+                            event,
+                        })
+                        .collect();
+                    self.notify_once(&list).await;
+                }
             }
         }
         Ok(out)

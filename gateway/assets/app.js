@@ -184,8 +184,13 @@
       case "notification": {
         const n = ev.notification || {};
         const texts = document.body.dataset;
-        const text = (n.kind === "mention" ? texts.mentioned || "" : texts.assigned || "").replace("#0", "#" + n.conversation_number);
+        const byKind = { mention: texts.mentioned, assigned: texts.assigned, reply: texts.notifyReply, breach: texts.notifyBreach, survey: texts.notifySurvey };
+        const text = (byKind[n.kind] || texts.assigned || "").replace("#0", "#" + n.conversation_number);
         const href = "/conversations/" + n.conversation_number;
+        const count = document.getElementById("notif-count");
+        if (count) { count.textContent = String((parseInt(count.textContent, 10) || 0) + 1); count.hidden = false; }
+        // A message on the conversation already open needs no toast.
+        if (n.kind === "reply" && n.conversation_id === openId()) break;
         toast(text);
         if (window.Notification && Notification.permission === "granted" && document.hidden) {
           const bn = new Notification(document.title, { body: text, tag: n.id });

@@ -147,6 +147,19 @@ test("agents work a web-chat conversation live, from sign-in to reopen", async (
     await b.screenshot({ path: join(SHOTS, "conversation-ptbr-phone.png") });
     await b.goto(`${server.base}/conversations?view=all&status=all`);
     await b.screenshot({ path: join(SHOTS, "list-ptbr-phone.png") });
+    // Bruno's notifications: the conversation given to him and his client's message since,
+    // with the rail's count; one button reads them all.
+    await b.setViewportSize(DESKTOP);
+    await b.locator("#nav-notifications").click();
+    await b.waitForURL(/\/notifications$/);
+    await b.locator("#notifications li.notif.unread", { hasText: "agora é sua" }).waitFor();
+    await b.locator("#notifications li.notif.unread", { hasText: "Nova mensagem do cliente" }).waitFor();
+    await accessible(b, "notifications");
+    await shoot(b, "notifications");
+    await b.locator("#read-all").click();
+    await b.waitForURL(/\/notifications$/);
+    assert.equal(await b.locator("#notifications li.notif.unread").count(), 0);
+    assert.ok(await b.locator("#notif-count").isHidden(), "the rail's count is gone");
 
     // The supervisor's dashboard: read-only, accessible, photographed.
     const s = await ana.newPage();

@@ -1284,3 +1284,127 @@ async fn saved_replies_are_managed_from_their_page() {
     assert!(!list.contains("printer-reset"));
     assert_eq!(list.matches("class=\"saved-item\"").count(), before);
 }
+
+/// An agent's notifications: a client's message on its conversation, each SLA target it
+/// missed, once each however often the message comes or the sweep runs; its page lists
+/// them, the rail counts them, one button reads them all, and another agent sees none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_hears_of_replies_and_breaches_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.toml");
+    // Open round the clock, so the SLA counts now whatever the day.
+    std::fs::write(
+        &config,
+        "[business_hours]\nweek = [\"00:00-24:00\", \"00:00-24:00\", \"00:00-24:00\", \"00:00-24:00\", \"00:00-24:00\", \"00:00-24:00\", \"00:00-24:00\"]\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        Backend::PostgresRedis,
+        &[("SWITCHBOARD_CONFIG", config.to_str().unwrap())],
+    )
+    .await;
+    let (_, admin) = add_agent(&server, "admin@example.com", "admin", &[]);
+    let (ana_id, ana) = add_agent(&server, "ana@example.com", "support", &[]);
+    let (_, sam) = add_agent(&server, "sam@example.com", "support", &[]);
+    let (mut w, conv) = server
+        .visitor_writes(&admin, "Oi, a impressora parou")
+        .await;
+    let (s, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/assign"),
+            &json!({"assignee_id": ana_id}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let kinds = |token: String| {
+        let server = &server;
+        async move {
+            let (s, v) = server.get(&token, "/api/v1/notifications").await;
+            assert_eq!(s, 200, "{v}");
+            v["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["kind"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let count = |list: &[String], kind: &str| list.iter().filter(|k| *k == kind).count();
+    // Her client writes twice; the second message is sent twice (a retry): two notices.
+    for (id, text) in [
+        ("c2", "Alguém aí?"),
+        ("c3", "Mancha tudo de toner"),
+        ("c3", "Mancha tudo de toner"),
+    ] {
+        w.say(id, text).await;
+        w.expect("ack").await;
+    }
+    crate::support::eventually(10, || async {
+        count(&kinds(ana.clone()).await, "reply") == 2
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        count(&kinds(ana.clone()).await, "reply"),
+        2,
+        "a retry tells no one again"
+    );
+
+    // Three days without an answer: the sweep marks the targets missed, and tells her once.
+    sql(
+        &server,
+        "UPDATE conversations SET created_at = created_at - 259200000, people_since = people_since - 259200000",
+        &[],
+    )
+    .await;
+    crate::support::eventually(20, || async {
+        count(&kinds(ana.clone()).await, "breach") >= 1
+    })
+    .await;
+    let breaches = count(&kinds(ana.clone()).await, "breach");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(
+        count(&kinds(ana.clone()).await, "breach"),
+        breaches,
+        "another sweep adds none"
+    );
+    assert!(breaches <= 2, "one per target");
+    assert!(
+        kinds(sam.clone()).await.is_empty(),
+        "nothing of hers reaches another"
+    );
+
+    // Her page and the rail.
+    let mut b = Browser::sign_in(&server, "ana@example.com").await;
+    let (s, page) = b.get("/notifications").await;
+    assert_eq!(s, 200);
+    let number = server
+        .get(&admin, &format!("/api/v1/conversations/{conv}"))
+        .await
+        .1["conversation"]["number"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        page.matches(&format!("New message from the client in #{number}"))
+            .count(),
+        2,
+        "{page:.3000}"
+    );
+    assert!(
+        page.contains(&format!("#{number} missed its SLA target")),
+        "{page:.3000}"
+    );
+    let unread = 2 + breaches + count(&kinds(ana.clone()).await, "assigned");
+    assert!(
+        page.contains(&format!("id=\"notif-count\">{unread}<")),
+        "{unread} unread: {page:.2000}"
+    );
+    let r = b.post_response("/notifications/read", &[]).await;
+    assert_eq!(r.status(), 303);
+    let (s, v) = server.get(&ana, "/api/v1/notifications?unread=true").await;
+    assert_eq!(s, 200);
+    assert_eq!(v["notifications"].as_array().unwrap().len(), 0, "{v}");
+    let (_, page) = b.get("/notifications").await;
+    assert!(!page.contains("id=\"read-all\"") && page.contains("id=\"notif-count\" hidden"));
+}

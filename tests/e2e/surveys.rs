@@ -47,6 +47,28 @@ async fn a_survey_link_opens_and_only_its_form_records_once() {
     )
     .await;
     let (conv, _) = crate::trust::conversation_with(&server, &admin, "mancha tudo de toner").await;
+    // Rui answers it: the survey rates his work, and he hears of the answer once.
+    let (rui_id, rui) = crate::inbox::add_agent(&server, "rui@acme.test", "support", &[]);
+    let (code, body) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conv}/assign"),
+            &json!({"assignee_id": rui_id}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let rated = || {
+        let (server, rui) = (&server, &rui);
+        async move {
+            let (_, v) = server.get(rui, "/api/v1/notifications").await;
+            v["notifications"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["kind"] == "survey")
+                .count()
+        }
+    };
     let status = |s: &'static str| {
         let (server, admin, conv) = (&server, &admin, &conv);
         async move {
@@ -166,6 +188,7 @@ async fn a_survey_link_opens_and_only_its_form_records_once() {
         (now[0].0, now[0].1, now[0].2),
         (Some(5), Some(10), first[0].2)
     );
+    assert_eq!(rated().await, 1, "told once, not again for the change");
     // Opening it afterwards shows the answer, records nothing.
     let (_, page) = b.get(&path).await;
     assert!(page.contains("id=\"survey-thanks\""));

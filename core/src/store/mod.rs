@@ -74,7 +74,7 @@ pub use inbox::{
 };
 pub use ingest::{IngestOutcome, Ingested};
 pub use magic_links::{LinkState, MagicLink, NewInvitation, NewLink};
-pub use notes::{Notification, NotificationKind};
+pub use notes::{NewNotification, Notification, NotificationKind};
 pub use notices::{NOTICE_CHANNELS, NOTICE_KINDS, NewNotice, Notice};
 pub use outbound::{DeadLetter, NewOutbound, Queued, ReceiptOutcome, Recipient};
 pub use pages::{ContactSummary, StoredCard};
@@ -228,6 +228,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         33,
         "sites",
         include_str!("../../../migrations/0033_sites.sql"),
+    ),
+    (
+        34,
+        "notification_events",
+        include_str!("../../../migrations/0034_notification_events.sql"),
     ),
 ];
 

@@ -1,4 +1,5 @@
-//! Notifications (a mention in an internal note, a conversation assigned) and the agents
+//! Notifications (a mention in an internal note, a conversation assigned, a client's
+//! message, an SLA breach, a survey answered; each event once per user) and the agents
 //! a mention can name.
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,13 @@ use crate::error::{Error, Result};
 
 text_enum!(
     /// Why an agent is notified.
-    NotificationKind { Mention => "mention", Assigned => "assigned" }
+    NotificationKind {
+        Mention => "mention",
+        Assigned => "assigned",
+        Reply => "reply",
+        Breach => "breach",
+        Survey => "survey",
+    }
 );
 
 /// Something an agent is told about.
@@ -44,7 +51,73 @@ fn notification(row: &sqlx::any::AnyRow) -> Result<Notification> {
     })
 }
 
+/// A notification of an event, added once per user, kind and event.
+#[derive(Debug, Clone)]
+pub struct NewNotification<'a> {
+    pub user_id: &'a str,
+    pub kind: NotificationKind,
+    pub conversation: &'a crate::domain::Conversation,
+    pub message_id: Option<&'a str>,
+    /// What happened, as a key: a message id, `conversation:target` for a breach, a
+    /// survey id.
+    pub event: &'a str,
+}
+
 impl Store {
+    /// Adds notifications of events, each once per user, kind and event however often
+    /// and on however many nodes it is seen: returns the ones added now.
+    pub async fn add_notifications_once(
+        &self,
+        ids: &Ids,
+        list: &[NewNotification<'_>],
+    ) -> Result<Vec<Notification>> {
+        if list.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut added = Vec::new();
+        let mut tx = self.begin_write().await?;
+        for n in list {
+            let made = Notification {
+                id: ids.new_id(),
+                user_id: n.user_id.to_owned(),
+                kind: n.kind,
+                conversation_id: n.conversation.id.clone(),
+                conversation_number: n.conversation.number,
+                message_id: n.message_id.map(str::to_owned),
+                created_at: ids.now_ms(),
+                read_at: None,
+            };
+            let done = sqlx::query(
+                "INSERT INTO notifications (id, user_id, kind, conversation_id, message_id, created_at, event) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(&made.id)
+            .bind(&made.user_id)
+            .bind(made.kind.as_str())
+            .bind(&made.conversation_id)
+            .bind(&made.message_id)
+            .bind(made.created_at)
+            .bind(n.event)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                added.push(made);
+            }
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    /// How many of a user's notifications are unread.
+    pub async fn unread_notifications(&self, user_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Adds a notification inside a transaction.
     pub(crate) async fn add_notification(
         tx: &mut WriteTx,

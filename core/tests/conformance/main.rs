@@ -19,6 +19,7 @@ mod inbox;
 mod kb;
 mod magic_links;
 mod notices;
+mod notifications;
 mod portal;
 mod router;
 mod sites;

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dashboard;
+pub mod notifications;
 pub mod pages;
 pub mod saved;
 pub mod socket;
@@ -143,6 +144,13 @@ pub fn table() -> Table {
         r("GET", "/palette", Agent, get(pages::palette)),
         r("GET", "/inbox/events", Agent, get(socket::upgrade)),
         r("GET", "/dashboard", Board, get(dashboard::page)),
+        r("GET", "/notifications", Agent, get(notifications::page)),
+        r(
+            "POST",
+            "/notifications/read",
+            Agent,
+            post(notifications::read_all),
+        ),
     ]
 }
 

@@ -160,7 +160,11 @@ pub struct Page {
     pub current_view: String,
     pub views: Vec<ViewLink>,
     pub can_dashboard: bool,
+    /// Billing's pages: admins and supervisors.
+    pub can_billing: bool,
     pub is_admin: bool,
+    /// The agent's notifications not read yet.
+    pub unread_notifications: i64,
 }
 
 impl Page {
@@ -182,7 +186,9 @@ impl Page {
             current_view: String::new(),
             views: Vec::new(),
             can_dashboard: false,
+            can_billing: false,
             is_admin: false,
+            unread_notifications: 0,
         }
     }
 
@@ -205,6 +211,12 @@ impl Page {
             agent.user.role,
             Role::Admin | Role::Supervisor | Role::Coordinator
         );
+        page.can_billing = matches!(agent.user.role, Role::Admin | Role::Supervisor);
+        page.unread_notifications = state
+            .store
+            .unread_notifications(&agent.user.id)
+            .await
+            .unwrap_or(0);
         page.is_admin = agent.user.role == Role::Admin;
         page.views = view_links(state, agent, current_view).await?;
         Ok(page)
@@ -321,7 +333,9 @@ impl IntoResponse for WebError {
                 current_view: String::new(),
                 views: Vec::new(),
                 can_dashboard: false,
+                can_billing: false,
                 is_admin: false,
+                unread_notifications: 0,
             },
             heading: tr.t(&format!("{key}-title")),
             message: tr.t(&format!("{key}-body")),

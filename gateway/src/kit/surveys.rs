@@ -169,4 +169,28 @@ pub async fn answered(state: &AppState, s: &Survey) {
     {
         tracing::warn!(survey = %s.id, error = %e, "survey card not updated");
     }
+    // Whose work it rates hears of it, once per survey (a changed answer tells no one
+    // again).
+    let Some(conversation) = s.conversation_id.as_deref() else {
+        return;
+    };
+    let Ok(c) = state.store.conversation(conversation).await else {
+        return;
+    };
+    let mut who: Vec<&str> = [s.agent_id.as_deref(), s.technician_id.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    who.dedup();
+    let list: Vec<_> = who
+        .into_iter()
+        .map(|user_id| switchboard_core::store::NewNotification {
+            user_id,
+            kind: switchboard_core::store::NotificationKind::Survey,
+            conversation: &c,
+            message_id: None,
+            event: &s.id,
+        })
+        .collect();
+    state.workflow.notify_once(&list).await;
 }
