@@ -218,6 +218,26 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     assert_eq!(machines["machines"].as_array().unwrap().len(), 30);
+    // Every machine stands at one of its company's sites, on the clients' map.
+    let list = machines["machines"].as_array().unwrap();
+    assert!(list.iter().all(|m| m["site_id"].is_string()), "{machines}");
+    let company = list[0]["company_id"].as_str().unwrap();
+    let sites: serde_json::Value = http
+        .get(format!(
+            "http://127.0.0.1:{port}/api/v1/sites?company_id={company}"
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sites = sites["sites"].as_array().unwrap();
+    assert!(
+        !sites.is_empty() && sites.iter().any(|s| s["latitude"].is_number()),
+        "{sites:?}"
+    );
     let overage = documents
         .iter()
         .filter(|d| d["currency"] == "BRL" && d["status"] == "draft")

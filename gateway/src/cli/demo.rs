@@ -1,7 +1,7 @@
 //! `switchboard demo`: seeds a company, contacts, agents and sample conversations, and a
-//! fleet (three companies, 30 machines, their contracts and a year of readings, with the
-//! ended periods billed; a technician with visits done and one booked) once per data dir,
-//! then serves and prints where to look.
+//! fleet (three companies, their sites with coordinates, 30 machines, their contracts and
+//! a year of readings, with the ended periods billed; a technician with visits done and
+//! one booked) once per data dir, then serves and prints where to look.
 
 use switchboard_core::domain::{AuthorKind, Channel, Envelope, Identity, IdentityKind, Role, Tier};
 use switchboard_core::store::{IngestOutcome, NewOutbound};
@@ -22,6 +22,12 @@ const DEMO_KB: &str = include_str!("../../../bench/data/faq/articles.jsonl");
 pub async fn run(mut config: Config) -> anyhow::Result<()> {
     // The demo shows the bot: it answers new chats from the knowledge base below.
     config.bot.enabled = true;
+    // The sites' map draws OpenStreetMap's tiles unless a tile server is set (the page
+    // lists the same sites without them, offline).
+    if config.portal.map_tiles.is_empty() {
+        config.portal.map_tiles = "https://tile.openstreetmap.org/{z}/{x}/{y}.png".into();
+        config.portal.map_attribution = "© OpenStreetMap contributors".into();
+    }
     let app = Application::build(config).await?;
     let state = app.state().clone();
     seed(&state).await?;
@@ -407,6 +413,7 @@ async fn seed_fleet(state: &AppState, acme: &str, joao: &str) -> anyhow::Result<
             })
             .collect();
         let machine_ids = store.add_machines(ids, &new).await?;
+        seed_sites(state, company, prefix, &list, &machine_ids).await?;
         made.push((company, prefix, machine_ids));
     }
     for (company, prefix, machine_ids) in &made {
@@ -498,6 +505,91 @@ async fn seed_fleet(state: &AppState, acme: &str, joao: &str) -> anyhow::Result<
     crate::kit::equipment::close_now(state, today)
         .await
         .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    Ok(())
+}
+
+/// Each company's sites, with their addresses and coordinates, and its machines placed at
+/// them by location; Acme has a branch with no coordinates yet.
+async fn seed_sites(
+    state: &AppState,
+    company: &str,
+    prefix: &str,
+    machines: &[(String, String, &str, &str, &str)],
+    machine_ids: &[String],
+) -> anyhow::Result<()> {
+    use switchboard_core::store::NewSite;
+    // (site, address, (lat, lon) in millionths, the machine locations it holds)
+    type SiteSeed = (
+        &'static str,
+        &'static str,
+        Option<(i64, i64)>,
+        &'static [&'static str],
+    );
+    let sites: &[SiteSeed] = match prefix {
+        "ACME" => &[
+            (
+                "São Paulo (matriz)",
+                "Av. Paulista, 1578 — Bela Vista, São Paulo",
+                Some((-23_561_414, -46_655_881)),
+                &["São Paulo · 2º andar", "São Paulo · Recepção"],
+            ),
+            (
+                "Campinas (depósito)",
+                "Rod. Anhanguera, km 104 — Campinas",
+                Some((-22_873_500, -47_105_600)),
+                &["Campinas · Depósito"],
+            ),
+            (
+                "Santos (filial)",
+                "Rua XV de Novembro, 95 — Centro, Santos",
+                None,
+                &[],
+            ),
+        ],
+        "GLX" => &[
+            (
+                "Galpão Lapa",
+                "Rua Guaicurus, 1200 — Lapa, São Paulo",
+                Some((-23_522_519, -46_703_722)),
+                &["Galpão 1"],
+            ),
+            (
+                "Escritório central",
+                "Rua Funchal, 418 — Vila Olímpia, São Paulo",
+                Some((-23_593_700, -46_687_000)),
+                &["Escritório central"],
+            ),
+        ],
+        _ => &[(
+            "Centro empresarial",
+            "Av. Rio Branco, 156 — Centro, Rio de Janeiro",
+            Some((-22_906_800, -43_177_100)),
+            &["Sala 402"],
+        )],
+    };
+    let new: Vec<NewSite> = sites
+        .iter()
+        .map(|(name, address, point, _)| NewSite {
+            company_id: company,
+            name,
+            address: Some(address),
+            point: *point,
+        })
+        .collect();
+    let made = state.store.add_sites(&state.ids, &new).await?;
+    for ((.., location), id) in machines.iter().zip(machine_ids) {
+        if let Some(site) = sites
+            .iter()
+            .zip(&made)
+            .find(|((.., holds), _)| holds.contains(location))
+            .map(|(_, site)| site)
+        {
+            state
+                .store
+                .set_machine_site(&state.ids, id, Some(&site.id))
+                .await?;
+        }
+    }
     Ok(())
 }
 
