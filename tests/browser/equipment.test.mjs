@@ -334,6 +334,23 @@ test("a client reads the fleet, enters a reading with a photo, and the month is 
     assert.equal(await page.locator(".site-machine").count(), 3, "every machine is listed without tiles");
     await page.locator(`#site-${galpao.id} a.visit-report`).first().waitFor();
     await shoot(page, "portal-map-no-tiles", async () => { await page.waitForTimeout(500); });
+
+    // The group: Ana, Globex's admin, is granted its northeast branch by the business; the
+    // home lists both companies and the switcher moves her into the branch.
+    const branch = await server.api(admin, "/companies", { name: "Globex Nordeste" });
+    const granted = await server.api(admin, `/companies/${branch.id}/managers`, { email: "ana@globex.example" });
+    assert.equal(granted.changed, true, JSON.stringify(granted));
+    await page.goto(`${server.base}/portal`);
+    await page.locator("#home-group li", { hasText: "Globex Nordeste" }).waitFor();
+    assert.equal(await page.locator("#home-group li").count(), 2);
+    await accessible(page, "portal home of a group");
+    await shoot(page, "portal-home-group");
+    await page.locator("#company-select").selectOption(branch.id);
+    await page.locator("#company-switcher button").click();
+    await page.waitForURL(/\/portal$/);
+    await page.locator("#home-group li.current", { hasText: "Globex Nordeste" }).waitFor();
+    await page.goto(`${server.base}/portal/machines`);
+    assert.equal(await page.locator("#machines").count(), 0, "the branch has no machines yet");
     assert.deepEqual(errors, []);
   } finally {
     for (const c of contexts) await c.close();

@@ -363,6 +363,13 @@ async fn clients_read_their_machines_and_enter_readings() {
         (s, to.as_deref().map(|t| t.ends_with("saved=again"))),
         (303, Some(true))
     );
+    // The company's activity log has it, once.
+    let (_, log) = b.get("/portal/activity").await;
+    assert_eq!(
+        log.matches("reading · mono 10900").count(),
+        1,
+        "{log:.3000}"
+    );
     let (_, page) = b.get(&format!("/portal/machines/{ric}")).await;
     assert!(
         page.contains("10.900") || page.contains("10,900"),

@@ -189,6 +189,12 @@ async fn a_survey_link_opens_and_only_its_form_records_once() {
         (Some(5), Some(10), first[0].2)
     );
     assert_eq!(rated().await, 1, "told once, not again for the change");
+    let logged = rows(
+        &server,
+        "SELECT COUNT(*), NULL, NULL FROM portal_audit WHERE action = 'survey_answered'",
+    )
+    .await;
+    assert_eq!(logged[0].0, Some(2), "each answer in the activity log");
     // Opening it afterwards shows the answer, records nothing.
     let (_, page) = b.get(&path).await;
     assert!(page.contains("id=\"survey-thanks\""));

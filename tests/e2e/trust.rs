@@ -1270,3 +1270,139 @@ async fn a_prefetch_does_not_mark_an_invoice_viewed() {
     assert_eq!(r.status(), 200);
     assert_eq!(status().await, json!("viewed"));
 }
+
+/// A group's client admin works in a subsidiary only once the business grants it: the
+/// switcher and the home's list of companies, each company's invoices in turn, a company
+/// not granted "not found"; the subsidiary's own user sees only its company and cannot
+/// switch; a grant taken back ends the access at the next request; nothing grants one to a
+/// client user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_admin_works_only_in_the_companies_granted_to_it() {
+    let server = Server::start(Backend::PostgresRedis).await;
+    let admin = server.add_user("root@acme.test", "admin");
+    let ana = visitor_contact(&server, &admin, "Oi, sou a Ana da Holding").await;
+    let gil = visitor_contact(&server, &admin, "Oi, sou o Gil da Filial").await;
+    let ivo = visitor_contact(&server, &admin, "Oi, sou o Ivo da Outra").await;
+    let holding = company(&server, &admin, "Holding Alfa", &[&ana]).await;
+    let filial = company(&server, &admin, "Filial Beta", &[&gil]).await;
+    let outra = company(&server, &admin, "Outra Gama", &[&ivo]).await;
+    let mut numbers = Vec::new();
+    for contact in [&ana, &gil, &ivo] {
+        let (s, inv) = server
+            .post(
+                &admin,
+                "/api/v1/invoices",
+                &json!({"contact_id": contact, "currency": "BRL", "document": serde_json::from_str::<Value>(DOC).unwrap()}),
+            )
+            .await;
+        assert_eq!(s, 201, "{inv}");
+        numbers.push(inv["number"].as_str().unwrap().to_owned());
+    }
+    crate::inbox::sql(&server, "UPDATE invoices SET status = 'sent'", &[]).await;
+    let (own, sub, other) = (&numbers[0], &numbers[1], &numbers[2]);
+    let mut a = client(&server, &ana, "ana@holding.example").await;
+    let mut g = client(&server, &gil, "gil@filial.example").await;
+    let _ = client(&server, &ivo, "ivo@outra.example").await;
+    let user_id = |email: &str| {
+        let server = &server;
+        let email = email.to_owned();
+        async move {
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&server.database_url())
+                .await
+                .unwrap();
+            let id: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                .bind(email)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            id
+        }
+    };
+    let ana_user = user_id("ana@holding.example").await;
+    let grant = |company: &str, user: &str, granted: bool| {
+        let server = &server;
+        let admin = admin.clone();
+        let path = format!("/api/v1/companies/{company}/managers");
+        let body = json!({"user_id": user, "granted": granted});
+        async move { server.post(&admin, &path, &body).await }
+    };
+
+    // Before any grant: her own company only, no switcher, another company not found.
+    let (_, home) = a.get("/portal").await;
+    assert!(!home.contains("id=\"company-switcher\""), "{home:.2000}");
+    let r = a
+        .post_response("/portal/company", &[("company_id", filial.as_str())])
+        .await;
+    assert_eq!(r.status(), 404);
+    let (_, list) = a.get("/portal/invoices").await;
+    assert!(list.contains(own.as_str()) && !list.contains(sub.as_str()));
+
+    // Granted Filial Beta by the business.
+    let (s, v) = grant(&filial, &ana_user, true).await;
+    assert_eq!((s, v["changed"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(
+        grant(&filial, &ana_user, true).await.1["changed"],
+        false,
+        "once"
+    );
+    let (_, home) = a.get("/portal").await;
+    assert!(home.contains("id=\"company-switcher\"") && home.contains("id=\"home-group\""));
+    assert!(home.contains("Holding Alfa") && home.contains("Filial Beta"));
+    assert!(
+        !home.contains("Outra Gama"),
+        "only granted companies are listed"
+    );
+    let r = a
+        .post_response("/portal/company", &[("company_id", filial.as_str())])
+        .await;
+    assert_eq!(r.status(), 303);
+    // Filial Beta's activity log says the group's admin came in.
+    let (_, log) = g.get("/portal/activity").await;
+    assert!(log.contains("Came in from the group"), "{log:.3000}");
+    let (_, list) = a.get("/portal/invoices").await;
+    assert!(
+        list.contains(sub.as_str()) && !list.contains(own.as_str()),
+        "{list:.3000}"
+    );
+    // Not granted: not found, and she stays where she was.
+    let r = a
+        .post_response("/portal/company", &[("company_id", outra.as_str())])
+        .await;
+    assert_eq!(r.status(), 404);
+    let (_, list) = a.get("/portal/invoices").await;
+    assert!(list.contains(sub.as_str()) && !list.contains(other.as_str()));
+
+    // Gil, of Filial Beta: his company only, no switching into the holding.
+    let (_, list) = g.get("/portal/invoices").await;
+    assert!(list.contains(sub.as_str()) && !list.contains(own.as_str()));
+    assert!(!list.contains("id=\"company-switcher\""));
+    let r = g
+        .post_response("/portal/company", &[("company_id", holding.as_str())])
+        .await;
+    assert_eq!(r.status(), 404);
+    let (_, list) = g.get("/portal/invoices").await;
+    assert!(!list.contains(own.as_str()));
+    // A client user is never granted another company.
+    crate::inbox::sql(
+        &server,
+        "UPDATE users SET role = 'client_user' WHERE email = 'gil@filial.example'",
+        &[],
+    )
+    .await;
+    let gil_user = user_id("gil@filial.example").await;
+    assert_eq!(grant(&holding, &gil_user, true).await.0, 422);
+
+    // Taken back: her next request is in her own company again.
+    assert_eq!(grant(&filial, &ana_user, false).await.0, 200);
+    let (_, list) = a.get("/portal/invoices").await;
+    assert!(
+        list.contains(own.as_str()) && !list.contains(sub.as_str()),
+        "{list:.3000}"
+    );
+    let r = a
+        .post_response("/portal/company", &[("company_id", filial.as_str())])
+        .await;
+    assert_eq!(r.status(), 404);
+}

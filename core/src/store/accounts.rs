@@ -618,7 +618,9 @@ impl Store {
     ) -> Result<Option<Session>> {
         let hash = token_hash(token);
         let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS}, {CLIENT_COLUMNS}, s.csrf_token, s.second_factor_done, s.created_at AS session_created_at, s.last_seen_at \
+            "SELECT {USER_COLUMNS}, {CLIENT_COLUMNS}, s.csrf_token, s.second_factor_done, s.created_at AS session_created_at, s.last_seen_at, \
+             (SELECT g.company_id FROM portal_user_companies g WHERE g.user_id = users.id AND g.company_id = s.company_id \
+              AND users.role = 'client_admin') AS granted_company \
              FROM {CLIENT_FROM} JOIN sessions s ON s.user_id = users.id WHERE s.token_hash = $1 AND users.active = 1"
         )))
         .bind(&hash)
@@ -647,13 +649,22 @@ impl Store {
             .await?;
             last_seen_at = now;
         }
+        // A client admin working in a company granted to it; the grant is read now, so a
+        // revoked one falls back to its own company at the next request.
+        let granted: Option<String> = row.try_get("granted_company")?;
+        let client = client_if_any(&row)?.map(|mut c| {
+            if let Some(g) = granted {
+                c.company_id = Some(g);
+            }
+            c
+        });
         Ok(Some(Session {
             user: rows::user(&row)?,
             csrf_token: row.try_get("csrf_token")?,
             second_factor_done: row.try_get::<i64, _>("second_factor_done")? != 0,
             created_at,
             last_seen_at,
-            client: client_if_any(&row)?,
+            client,
         }))
     }
 

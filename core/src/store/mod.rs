@@ -17,6 +17,7 @@ mod board;
 mod bot_runs;
 mod canned;
 mod cards;
+mod client_companies;
 mod contacts;
 mod contracts;
 mod conversations;
@@ -233,6 +234,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         34,
         "notification_events",
         include_str!("../../../migrations/0034_notification_events.sql"),
+    ),
+    (
+        35,
+        "client_companies",
+        include_str!("../../../migrations/0035_client_companies.sql"),
     ),
 ];
 

@@ -10,6 +10,7 @@ mod accounts;
 mod attachments;
 mod billing;
 mod bot;
+mod client_companies;
 mod contracts;
 mod dispatcher;
 mod email;

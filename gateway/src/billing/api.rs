@@ -312,6 +312,64 @@ pub async fn add_company_contact(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyManager {
+    /// The client admin, by id or by its sign-in address.
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default = "yes")]
+    granted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/v1/companies/{id}/managers`: a client admin of another company manages this
+/// one too (a group's subsidiary), or no longer does.
+pub async fn company_manager(
+    State(state): State<AppState>,
+    Agent(user, _): Agent,
+    Path(id): Path<String>,
+    b: Result<Json<CompanyManager>, JsonRejection>,
+) -> Reply {
+    require(user.role, &[Role::Admin])?;
+    let m = body(b)?;
+    let user_id = match (m.user_id, m.email.as_deref()) {
+        (Some(u), None) => u,
+        (None, Some(e)) => {
+            state
+                .store
+                .user_by_email(e)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("portal user {e}")))?
+                .id
+        }
+        _ => {
+            return Err(ApiError::Invalid(
+                "user_id or email: one of them names the client admin".into(),
+            ));
+        }
+    };
+    let changed = if m.granted {
+        state
+            .store
+            .grant_client_company(&state.ids, &user_id, &id)
+            .await?
+    } else {
+        state.store.revoke_client_company(&user_id, &id).await?
+    };
+    Ok((
+        StatusCode::OK,
+        Json(
+            json!({ "company_id": id, "user_id": user_id, "granted": m.granted, "changed": changed }),
+        ),
+    ))
+}
+
 /// `POST /api/v1/invoices/import`: a CSV file (`portal::csv`'s columns), one row per line
 /// item. Every row is checked, contacts and dates included, before any document is made;
 /// a file with a bad row is refused whole with each row's problem. Documents are keyed by

@@ -90,6 +90,17 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             post(b::add_company_contact),
         ),
         route(
+            "POST",
+            "/companies/{id}/managers",
+            Admin,
+            "Let a client admin of another company (a group's) manage this one in the portal, or stop (granted: false)",
+            obj(
+                json!({"user_id": {"type": "string"}, "email": {"type": "string"}, "granted": {"type": "boolean"}}),
+                &[],
+            ),
+            post(b::company_manager),
+        ),
+        route(
             "GET",
             "/invoices",
             Reports,

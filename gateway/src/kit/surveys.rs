@@ -169,6 +169,22 @@ pub async fn answered(state: &AppState, s: &Survey) {
     {
         tracing::warn!(survey = %s.id, error = %e, "survey card not updated");
     }
+    // The company's activity log keeps the answer (the link's holder, no signed-in user).
+    if let Err(e) = state
+        .store
+        .audit(
+            &state.ids,
+            s.company_id.as_deref(),
+            &s.contact_id,
+            None,
+            "survey_answered",
+            Some(&format!("#{}", s.number)),
+            Some(&answer_words(s)),
+        )
+        .await
+    {
+        tracing::warn!(survey = %s.id, error = %e, "survey answer not logged");
+    }
     // Whose work it rates hears of it, once per survey (a changed answer tells no one
     // again).
     let Some(conversation) = s.conversation_id.as_deref() else {

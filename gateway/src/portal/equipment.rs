@@ -40,6 +40,12 @@ fn api(e: impl Into<ApiError>) -> Response {
     e.into().into_response()
 }
 
+/// A reading the client entered, in the company's activity log.
+async fn reading_logged(state: &AppState, client: &Client, serial: &str, r: &NewReading<'_>) {
+    let counts = super::counts_words(r.mono, r.colour, r.scans);
+    super::pages::audit(state, client, "reading", Some(serial), Some(&counts)).await;
+}
+
 /// A reading form's body: three counters, a photo, a few words.
 pub const MAX_FORM_BYTES: usize = 12 * 1024 * 1024;
 const PHOTO_TAG: &[u8] = b"switchboard reading photo v1\0";
@@ -365,9 +371,12 @@ pub async fn add_reading(
         confirmed,
     };
     match record(&state.store, &state.ids, &new, client.lang).await {
-        Ok(ReadingOutcome::Stored(_)) => Ok(private(
-            Redirect::to(&format!("/portal/machines/{}?saved=1", m.id)).into_response(),
-        )),
+        Ok(ReadingOutcome::Stored(_)) => {
+            reading_logged(&state, &client, &m.serial, &new).await;
+            Ok(private(
+                Redirect::to(&format!("/portal/machines/{}?saved=1", m.id)).into_response(),
+            ))
+        }
         Ok(ReadingOutcome::Duplicate(_)) => Ok(private(
             Redirect::to(&format!("/portal/machines/{}?saved=again", m.id)).into_response(),
         )),
@@ -689,7 +698,10 @@ pub async fn add_readings(
             confirmed: get("confirm") == "1",
         };
         let r = match record(&state.store, &state.ids, &new, client.lang).await {
-            Ok(ReadingOutcome::Stored(_)) => Ok(true),
+            Ok(ReadingOutcome::Stored(_)) => {
+                reading_logged(&state, &client, &m.serial, &new).await;
+                Ok(true)
+            }
             Ok(ReadingOutcome::Duplicate(_)) => Ok(false),
             Ok(ReadingOutcome::Confirm(asks)) => Err((None, asks)),
             Err(switchboard_core::Error::Invalid(msg)) => Err((Some(msg), Vec::new())),

@@ -177,6 +177,9 @@ pub struct Due {
 #[template(path = "portal/dashboard.html")]
 struct HomePage {
     l: Layout,
+    /// A group's companies, for a client admin managing several: `(id, name, owed,
+    /// overdue, machines down, current)`.
+    group: Vec<GroupRow>,
     h: &'static HomeWords,
     e: &'static EqWords,
     v: &'static switchboard_portal::visits::VisitWords,
@@ -196,6 +199,96 @@ struct HomePage {
     nw: &'static super::notices::NoticeWords,
     /// Surveys waiting for an answer: (the link, its question).
     surveys: Vec<(String, String)>,
+}
+
+/// One of a group's companies on the home.
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub owed: String,
+    pub overdue: String,
+    pub down: usize,
+    pub current: bool,
+}
+
+/// Every company a client admin manages, with what is owed and its machines down, each
+/// read through a scope of that company (only companies the store lists as the client's).
+async fn group(state: &AppState, client: &Client, today: i64) -> Result<Vec<GroupRow>, Response> {
+    if client.companies.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let lang = client.lang;
+    let mut out = Vec::with_capacity(client.companies.len());
+    for (id, name) in &client.companies {
+        let scope = switchboard_core::store::ClientScope {
+            company_id: Some(id.clone()),
+            ..client.scope.clone()
+        };
+        let totals = state
+            .store
+            .client_totals(&scope, today)
+            .await
+            .map_err(api)?;
+        let join = |f: &dyn Fn(&switchboard_core::store::CurrencyTotals) -> i64| {
+            totals
+                .iter()
+                .filter(|t| f(t) > 0)
+                .map(|t| amount(f(t), &t.currency, lang))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        };
+        let down = state
+            .store
+            .machines_for_client(&scope)
+            .await
+            .map_err(api)?
+            .iter()
+            .filter(|m| m.status == "down")
+            .count();
+        out.push(GroupRow {
+            id: id.clone(),
+            name: name.clone(),
+            owed: join(&|t| t.outstanding),
+            overdue: join(&|t| t.overdue),
+            down,
+            current: client.scope.company_id.as_deref() == Some(id.as_str()),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+pub struct CompanyForm {
+    company_id: String,
+}
+
+/// `POST /portal/company`: work in another of the client's companies; one not granted is
+/// "not found" and nothing changes.
+pub async fn switch_company(
+    State(state): State<AppState>,
+    client: Client,
+    axum::Form(form): axum::Form<CompanyForm>,
+) -> PageResult {
+    state
+        .store
+        .set_session_company(&client.scope, &client.token, Some(&form.company_id))
+        .await
+        .map_err(api)?;
+    // The company entered keeps a line of who came in from the group.
+    let name = client
+        .companies
+        .iter()
+        .find(|(id, _)| *id == form.company_id)
+        .map(|(_, n)| n.clone());
+    let entered = Client {
+        scope: switchboard_core::store::ClientScope {
+            company_id: Some(form.company_id.clone()),
+            ..client.scope.clone()
+        },
+        ..client
+    };
+    super::pages::audit(&state, &entered, "company_switched", name.as_deref(), None).await;
+    Ok(Redirect::to("/portal").into_response())
 }
 
 /// `GET /portal`: the home; the invoice list's old links go to `/portal/invoices`.
@@ -372,6 +465,7 @@ pub async fn home(
         })
         .collect();
     let page = HomePage {
+        group: group(&state, &client, today).await?,
         surveys,
         notices,
         nw: super::notices::notice_words(lang),

@@ -213,6 +213,12 @@ pub fn table() -> Table {
         ),
         r("GET", "/portal/machines", Client, get(equipment::list)),
         r("GET", "/portal/map", Client, get(map::page)),
+        r(
+            "POST",
+            "/portal/company",
+            Client,
+            post(home::switch_company),
+        ),
         r("GET", "/portal/readings", Client, get(equipment::readings)),
         r(
             "POST",
@@ -335,6 +341,8 @@ pub struct Layout {
     pub equipment: bool,
     /// The client's notices not seen yet.
     pub unread: i64,
+    /// The companies to switch between, `(id, name, current)`; empty with only one.
+    pub companies: Vec<(String, String, bool)>,
 }
 
 impl Layout {
@@ -354,6 +362,7 @@ impl Layout {
             current: "",
             admin: false,
             unread: 0,
+            companies: Vec::new(),
             equipment: state.config.portal.equipment,
         }
     }
@@ -369,6 +378,19 @@ impl Layout {
         l.current = current;
         l.admin = c.scope.is_admin() && c.scope.company_id.is_some();
         l.unread = c.unread;
+        if c.companies.len() > 1 {
+            l.companies = c
+                .companies
+                .iter()
+                .map(|(id, name)| {
+                    (
+                        id.clone(),
+                        name.clone(),
+                        c.scope.company_id.as_deref() == Some(id),
+                    )
+                })
+                .collect();
+        }
         l
     }
 
@@ -389,6 +411,44 @@ impl Layout {
     /// The Equipment tab's name.
     pub fn eq_nav(&self) -> &'static str {
         crate::kit::machines::eq_words(self.lang).equipment
+    }
+
+    /// The company switcher's words.
+    pub fn company_word(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "Company",
+            Lang::Es => "Empresa",
+            Lang::PtBr => "Empresa",
+        }
+    }
+
+    pub fn switch_word(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "Switch",
+            Lang::Es => "Cambiar",
+            Lang::PtBr => "Trocar",
+        }
+    }
+
+    pub fn current_word(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "Current",
+            Lang::Es => "Actual",
+            Lang::PtBr => "Atual",
+        }
+    }
+
+    pub fn your_companies(&self) -> &'static str {
+        match self.lang {
+            Lang::En => "Your companies",
+            Lang::Es => "Sus empresas",
+            Lang::PtBr => "Suas empresas",
+        }
+    }
+
+    /// Machines down, after their count.
+    pub fn down_word(&self) -> &'static str {
+        map::map_words(self.lang).down
     }
 
     /// The link to the sites and their map.
@@ -420,6 +480,9 @@ pub struct Client {
     pub lang: Lang,
     /// Notices not seen yet (the bell's count).
     pub unread: i64,
+    /// The companies the client may work in, `(id, name)`: its own and, for a client
+    /// admin, those granted to it (the switcher shows when there are several).
+    pub companies: Vec<(String, String)>,
 }
 
 impl FromRequestParts<AppState> for Client {
@@ -465,14 +528,33 @@ impl FromRequestParts<AppState> for Client {
         // The client's own language, when chosen, before the browser's.
         let lang = scope.language.as_deref().map_or(lang, Lang::from_tag);
         let unread = state.store.unread_notices(&scope).await.unwrap_or(0);
+        let companies = if scope.is_admin() {
+            state
+                .store
+                .client_companies(&scope)
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         Ok(Client {
             scope,
             csrf: signed.session.csrf_token.clone(),
             token: signed.token,
             lang,
             unread,
+            companies,
         })
     }
+}
+
+/// Counters as the activity log shows them: `mono 12,400 · colour 3,100`.
+pub fn counts_words(mono: Option<i64>, colour: Option<i64>, scans: Option<i64>) -> String {
+    [("mono", mono), ("colour", colour), ("scans", scans)]
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k} {v}")))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 #[derive(Template)]

@@ -631,18 +631,85 @@ pub(crate) fn stamp(ms: i64, lang: Lang) -> (String, String) {
     )
 }
 
+/// An action of the activity log in words; one not listed shows as stored.
+fn action_word(action: &str, lang: Lang) -> &str {
+    let words: [&str; 3] = match action {
+        "login" => ["Signed in", "Inició sesión", "Entrou"],
+        "view" => ["Opened", "Abrió", "Abriu"],
+        "download" => ["Downloaded", "Descargó", "Baixou"],
+        "pay" => [
+            "Started a payment",
+            "Inició un pago",
+            "Iniciou um pagamento",
+        ],
+        "accepted" => ["Accepted", "Aceptó", "Aceitou"],
+        "declined" => ["Declined", "Rechazó", "Recusou"],
+        "invite" => ["Invited", "Invitó", "Convidou"],
+        "remove_user" => ["Removed a user", "Quitó un usuario", "Removeu um usuário"],
+        "password" => [
+            "Changed the password",
+            "Cambió la contraseña",
+            "Trocou a senha",
+        ],
+        "2fa_on" => [
+            "Turned on two-step verification",
+            "Activó la verificación en dos pasos",
+            "Ativou a verificação em duas etapas",
+        ],
+        "2fa_off" => [
+            "Turned off two-step verification",
+            "Desactivó la verificación en dos pasos",
+            "Desativou a verificação em duas etapas",
+        ],
+        "require_2fa" => [
+            "Required two-step verification for everyone",
+            "Exigió la verificación en dos pasos a todos",
+            "Exigiu a verificação em duas etapas de todos",
+        ],
+        "ticket" => [
+            "Opened a request",
+            "Abrió una solicitud",
+            "Abriu uma solicitação",
+        ],
+        "reading" => [
+            "Entered a reading",
+            "Registró una lectura",
+            "Registrou uma leitura",
+        ],
+        "survey_answered" => [
+            "Answered a survey",
+            "Respondió una encuesta",
+            "Respondeu uma pesquisa",
+        ],
+        "company_switched" => [
+            "Came in from the group",
+            "Entró desde el grupo",
+            "Entrou pelo grupo",
+        ],
+        _ => return action,
+    };
+    match lang {
+        Lang::En => words[0],
+        Lang::Es => words[1],
+        Lang::PtBr => words[2],
+    }
+}
+
 fn activity_row(a: &AuditEntry, lang: Lang) -> ActivityRow {
     let (when, when_iso) = stamp(a.created_at, lang);
     ActivityRow {
         when,
         when_iso,
         who: a.who.clone().unwrap_or_default(),
-        what: [a.action.as_str(), a.detail.as_deref().unwrap_or("")]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" · "),
+        what: [
+            action_word(&a.action, lang),
+            a.detail.as_deref().unwrap_or(""),
+        ]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" · "),
         subject: a.subject.clone().unwrap_or_default(),
     }
 }
