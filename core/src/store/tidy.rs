@@ -38,6 +38,11 @@ const SCOPES: &[&str] = &["Caller", "&ClientScope", "&Ticket"];
 /// `(file, function, why it takes no scope)`.
 const UNSCOPED: &[(&str, &str, &str)] = &[
     (
+        "notes.rs",
+        "add_notifications_once",
+        "a writer (an event told to the agents it concerns); returns what it stored",
+    ),
+    (
         "notices.rs",
         "add_notice",
         "a writer (an event's notice); returns what it stored",
