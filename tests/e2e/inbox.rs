@@ -971,15 +971,29 @@ async fn who_is_viewing_and_typing_reaches_the_right_people() {
     let mut a = inbox_socket(&server, &ana, Some(origin)).await.unwrap();
     let mut b = inbox_socket(&server, &bo, Some(origin)).await.unwrap();
     let mut c = inbox_socket(&server, &cy, Some(origin)).await.unwrap();
-    // Ana opens the conversation: Bo sees her there.
-    a.send(tokio_tungstenite::tungstenite::Message::Text(
-        json!({"type": "viewing", "conversation_id": conv})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .unwrap();
-    let seen = next_of(&mut b, "viewing").await;
+    // Ana opens the conversation: Bo sees her there. A socket listens once its upgrade is
+    // done, a moment after the handshake answers, so Ana says it again until Bo hears it,
+    // as the inbox does while a conversation stays open.
+    let mut seen = None;
+    for _ in 0..40 {
+        a.send(tokio_tungstenite::tungstenite::Message::Text(
+            json!({"type": "viewing", "conversation_id": conv})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+        if let Ok(v) = tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            next_of(&mut b, "viewing"),
+        )
+        .await
+        {
+            seen = Some(v);
+            break;
+        }
+    }
+    let seen = seen.expect("Bo sees Ana on the conversation");
     assert_eq!(seen["name"], "ana@example.com");
     assert_eq!(seen["conversation_id"], conv.as_str());
     // Ana types: the visitor sees an agent typing.
