@@ -526,7 +526,7 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
                 words.status(status.as_str()).to_owned(),
             )),
             date(*valid_until)
-                .map(|d| vec![("Valid until".to_owned(), d)])
+                .map(|d| vec![(t.t("card-valid-until"), d)])
                 .unwrap_or_default(),
         ),
         CardPayload::Payment {
@@ -581,7 +581,7 @@ pub fn card_view(t: &Tr, card: &Card) -> CardView {
             }),
             match answer {
                 Some(a) => vec![(t.t("survey-answer"), a.clone())],
-                None => vec![("Scale".to_owned(), format!("1–{scale}"))],
+                None => vec![(t.t("survey-scale"), format!("1–{scale}"))],
             },
         ),
         CardPayload::Machine {
