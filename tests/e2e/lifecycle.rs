@@ -233,6 +233,22 @@ async fn demo_seeds_and_serves() {
         .json()
         .await
         .unwrap();
+    // The finished visits' surveys: one waiting on João's home, one answered.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}/switchboard.db", dir.path().display()))
+        .await
+        .unwrap();
+    let surveys: Vec<(Option<i64>,)> = sqlx::query_as("SELECT csat FROM surveys ORDER BY number")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert_eq!(surveys.len(), 2, "{surveys:?}");
+    assert_eq!(
+        surveys.iter().filter(|s| s.0 == Some(5)).count(),
+        1,
+        "{surveys:?}"
+    );
     let sites = sites["sites"].as_array().unwrap();
     assert!(
         !sites.is_empty() && sites.iter().any(|s| s["latitude"].is_number()),

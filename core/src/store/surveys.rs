@@ -157,6 +157,15 @@ impl Store {
         self.survey_where("token = $1", token).await
     }
 
+    /// The survey about a subject (`visit:<id>`, `conversation:<id>`), if one was made.
+    pub async fn survey_by_subject(&self, subject: &str) -> Result<Option<Survey>> {
+        match self.survey_where("subject = $1", subject).await {
+            Ok(s) => Ok(Some(s)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The client's surveys not answered yet and still open (the home's banner).
     pub async fn waiting_surveys(
         &self,

@@ -668,6 +668,24 @@ async fn seed_visits(
                     })
                 })
                 .await?;
+            // Its survey: Acme's still waits on João's home; Globex answered it.
+            let done = store.visit(&v.id).await?;
+            crate::kit::surveys::after_visit(state, &done).await;
+            if k == 1
+                && let Some(s) = store.survey_by_subject(&format!("visit:{}", v.id)).await?
+            {
+                let answered = store
+                    .answer_survey(
+                        ids,
+                        &s.token,
+                        Some(5),
+                        Some(9),
+                        Some("O Marcos foi rápido e deixou tudo funcionando."),
+                        |_| Ok(()),
+                    )
+                    .await?;
+                crate::kit::surveys::answered(state, &answered).await;
+            }
         }
     }
     Ok(())
