@@ -95,22 +95,16 @@ impl Store {
         token: &str,
         company_id: Option<&str>,
     ) -> Result<()> {
+        // Its own company needs no grant: stored as chosen, the session reads it back as
+        // its own (no grant row matches), the same as none.
         let companies = self.client_companies(scope).await?;
-        let own: Option<String> = sqlx::query_scalar(
-            "SELECT c.company_id FROM users u JOIN contacts c ON c.id = u.contact_id WHERE u.id = $1",
-        )
-        .bind(&scope.user_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .flatten();
-        let chosen = match company_id {
-            None => None,
-            Some(c) if own.as_deref() == Some(c) => None,
-            Some(c) if companies.iter().any(|(id, _)| id == c) => Some(c),
-            Some(c) => return Err(Error::not_found(format!("company {c}"))),
-        };
+        if let Some(c) = company_id
+            && !companies.iter().any(|(id, _)| id == c)
+        {
+            return Err(Error::not_found(format!("company {c}")));
+        }
         sqlx::query("UPDATE sessions SET company_id = $1 WHERE token_hash = $2 AND user_id = $3")
-            .bind(chosen)
+            .bind(company_id)
             .bind(super::users::token_hash(token))
             .bind(&scope.user_id)
             .execute(&self.pool)

@@ -418,6 +418,28 @@ impl Store {
         rows.iter().map(visit).collect()
     }
 
+    /// The latest `per_machine` visits of each of the client's company's machines, in one
+    /// query (the sites' map); none without a company.
+    pub async fn latest_visits_for_client(
+        &self,
+        scope: &ClientScope,
+        per_machine: i64,
+    ) -> Result<Vec<Visit>> {
+        let Some(company) = &scope.company_id else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM (SELECT {COLUMNS}, ROW_NUMBER() OVER (PARTITION BY v.machine_id \
+             ORDER BY v.window_from DESC, v.number DESC) AS nth FROM {FROM} WHERE v.company_id = $1) latest \
+             WHERE nth <= $2 ORDER BY machine_id, nth"
+        )))
+        .bind(company)
+        .bind(per_machine.clamp(1, 100))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(visit).collect()
+    }
+
     /// The visits that answer a ticket (read through its reader's scope), soonest first.
     pub async fn ticket_visits(&self, ticket: &Ticket) -> Result<Vec<Visit>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -236,6 +236,41 @@ async fn visits_are_booked_once_changed_once_and_seen_only_in_scope(env: Env) {
     }
     assert!(s.visit_for_client(&gil, &v.id).await.is_err());
     assert_eq!(s.visit_for_client(&ana, &v.id).await.unwrap().id, v.id);
+    // The map's one read: each of the company's machines' latest visits, as that machine's
+    // own list gives them, and nothing of another company's.
+    let all = s.latest_visits_for_client(&ana, 100).await.unwrap();
+    assert!(!all.is_empty() && all.iter().all(|x| x.company_id == acme));
+    let mut machines: Vec<&str> = all.iter().map(|x| x.machine_id.as_str()).collect();
+    machines.dedup();
+    for machine in machines {
+        let theirs: Vec<&str> = all
+            .iter()
+            .filter(|x| x.machine_id == machine)
+            .map(|x| x.id.as_str())
+            .collect();
+        let own: Vec<String> = s
+            .machine_visits(machine, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        assert_eq!(theirs, own);
+        let first = s.latest_visits_for_client(&ana, 1).await.unwrap();
+        let first: Vec<&str> = first
+            .iter()
+            .filter(|x| x.machine_id == machine)
+            .map(|x| x.id.as_str())
+            .collect();
+        assert_eq!(first, [own[0].as_str()]);
+    }
+    assert!(
+        s.latest_visits_for_client(&gil, 5)
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.company_id == globex)
+    );
     let mine = VisitQuery {
         technician_id: Some(&tech.id),
         open: true,

@@ -380,7 +380,7 @@ async fn equipment_board(
     state: &AppState,
     agent: &WebAgent,
 ) -> Result<(Vec<(String, String)>, Vec<BoardList>), WebError> {
-    use switchboard_portal::locale::{Lang, date, money};
+    use switchboard_portal::locale::{Lang, date};
     use switchboard_portal::overage::{needs_reading, reading_due};
     let t = &agent.tr;
     let lang = Lang::from_tag(t.lang());
@@ -415,10 +415,7 @@ async fn equipment_board(
         .collect();
     // What is owed, per currency, in the order the currencies first come.
     let mut owed: Vec<(String, i64)> = Vec::new();
-    let money_of = |minor: i64, code: &str| {
-        let exponent = switchboard_core::money::Currency::parse(code).map_or(2, |c| c.exponent());
-        money(minor, code, exponent, lang)
-    };
+    let money_of = |minor: i64, code: &str| crate::kit::billing::amount(minor, code, lang);
     let invoices_readable = matches!(agent.user.role, Role::Admin | Role::Supervisor);
     let overdue: Vec<BoardItem> = rows
         .overdue

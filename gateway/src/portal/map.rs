@@ -10,6 +10,8 @@
 //! Tests: e2e `equipment::sites_are_imported_whole_and_mapped_for_their_company_only`,
 //! browser `portal.test.mjs` (the map with tiles from a loopback server, and without).
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -164,56 +166,50 @@ pub async fn page(State(state): State<AppState>, client: Client) -> Result<Respo
         .await
         .map_err(api)?;
     let cal = crate::kit::visits::calendar(&state);
-    let mut shown: Vec<(Option<String>, MapMachine)> = Vec::with_capacity(machines.len());
+    let mut visits: HashMap<String, Vec<VisitView>> = HashMap::new();
+    for x in state
+        .store
+        .latest_visits_for_client(&client.scope, VISITS_PER_MACHINE)
+        .await
+        .map_err(api)?
+    {
+        let view = crate::kit::visits::visit_view(&x, &cal, lang);
+        visits.entry(x.machine_id).or_default().push(view);
+    }
+    // Each machine under its site (one of its company's, or none), down ones first.
+    let mut by_site: HashMap<Option<String>, Vec<MapMachine>> = HashMap::new();
     for m in &machines {
-        let visits = state
-            .store
-            .machine_visits(&m.id, VISITS_PER_MACHINE)
-            .await
-            .map_err(api)?;
-        shown.push((
-            m.site_id.clone(),
-            MapMachine {
+        by_site
+            .entry(m.site_id.clone())
+            .or_default()
+            .push(MapMachine {
                 m: machine_view(m, last.get(&m.id), lang),
-                visits: visits
-                    .iter()
-                    .map(|x| crate::kit::visits::visit_view(x, &cal, lang))
-                    .collect(),
-            },
-        ));
+                visits: visits.remove(&m.id).unwrap_or_default(),
+            });
     }
-    // Down ones first, at each site and among the rest.
-    let down_first = |list: &mut Vec<MapMachine>| {
+    for list in by_site.values_mut() {
         list.sort_by_key(|x| x.m.status != "down");
-    };
-    let mut views = Vec::with_capacity(sites.len());
-    for s in &sites {
-        let mut here: Vec<MapMachine> = Vec::new();
-        let mut i = 0;
-        while i < shown.len() {
-            if shown[i].0.as_deref() == Some(s.id.as_str()) {
-                here.push(shown.remove(i).1);
-            } else {
-                i += 1;
-            }
-        }
-        down_first(&mut here);
-        views.push(SiteView {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            address: s.address.clone().unwrap_or_default(),
-            point: s
-                .lat_e6
-                .zip(s.lon_e6)
-                .map(|(a, b)| (degrees(a), degrees(b))),
-            down: here.iter().filter(|x| x.m.status == "down").count(),
-            machines: here,
-        });
     }
+    let mut views: Vec<SiteView> = sites
+        .iter()
+        .map(|s| {
+            let here = by_site.remove(&Some(s.id.clone())).unwrap_or_default();
+            SiteView {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                address: s.address.clone().unwrap_or_default(),
+                point: s
+                    .lat_e6
+                    .zip(s.lon_e6)
+                    .map(|(a, b)| (degrees(a), degrees(b))),
+                down: here.iter().filter(|x| x.m.status == "down").count(),
+                machines: here,
+            }
+        })
+        .collect();
     // Sites with machines down first, then those with machines, by name within each.
     views.sort_by_key(|s| (s.down == 0, s.machines.is_empty()));
-    let mut others: Vec<MapMachine> = shown.into_iter().map(|(_, m)| m).collect();
-    down_first(&mut others);
+    let others = by_site.remove(&None).unwrap_or_default();
     let tiles = state.config.portal.map_tiles.trim().to_owned();
     let origin = if tiles.is_empty() {
         None
