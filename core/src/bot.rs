@@ -31,7 +31,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::realtime::{Event, Realtime};
-use crate::store::{NewOutbound, Queued, Store};
+use crate::store::{BotClaim, NewOutbound, Queued, Store};
 use crate::stream::{Entry, INBOUND, Stream};
 
 pub const GROUP: &str = "bot";
@@ -235,10 +235,36 @@ impl BotWorker {
         if message.direction != Direction::Inbound {
             return Ok(BotOutcome::Skipped);
         }
+        // Claimed before acting: a second delivery of this message handled at the same
+        // moment (a replayed webhook, a reclaim) finds the claim and stands back.
+        let now = self.ids.now_ms();
+        let lease = i64::try_from(self.options.reclaim_idle.as_millis()).unwrap_or(i64::MAX);
+        let claim = self
+            .store
+            .claim_bot_run(
+                &message.id,
+                &message.conversation_id,
+                now,
+                now.saturating_sub(lease),
+            )
+            .await?;
+        if claim == BotClaim::Taken {
+            return Ok(BotOutcome::Skipped);
+        }
         let conversation = self.store.conversation(&message.conversation_id).await?;
         let outcome = if conversation.bot_active {
-            self.decide_and_apply(&conversation, &message, &envelope)
-                .await?
+            match self
+                .decide_and_apply(&conversation, &message, &envelope)
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    if let Err(release) = self.store.release_bot_run(&message.id).await {
+                        tracing::warn!(error = %release, "bot cannot release its claim; it lapses");
+                    }
+                    return Err(e);
+                }
+            }
         } else {
             BotOutcome::Skipped
         };

@@ -128,6 +128,7 @@ pub struct Config {
     pub portal: PortalConfig,
     pub bot: BotConfig,
     pub ops: OpsConfig,
+    pub sso: SsoConfig,
     /// How long shutdown waits for work under way.
     pub shutdown_grace_ms: u64,
     /// This node's name among several (consumer names derive from it); default: the host
@@ -426,6 +427,54 @@ impl Default for PortalConfig {
             map_attribution: String::new(),
         }
     }
+}
+
+/// An OpenID Connect provider's address (and its endpoints): HTTPS, or plain HTTP only on
+/// this machine's loopback.
+pub fn check_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("is not a URL: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must be https:// (http:// only on 127.0.0.1 or localhost)".into()),
+    }
+}
+
+/// Signing in through an OpenID Connect provider: one for the staff (`[sso.agents]`), and
+/// one per client company that signs in its own way (`[sso.companies.<name>]`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsoConfig {
+    pub agents: Option<SsoProvider>,
+    pub companies: std::collections::BTreeMap<String, SsoProvider>,
+}
+
+/// One OpenID Connect provider (a relying party's registration with it).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsoProvider {
+    /// The issuer, exactly as its discovery document names it; its
+    /// `/.well-known/openid-configuration` is read.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The button's words ("Sign in with Acme").
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A verified address with no account yet: `true` makes one (an N1 agent, or a user of
+    /// the company), `false` refuses it.
+    #[serde(default)]
+    pub provision: bool,
+    /// For a company's provider: the company (its id) whose people it signs in. It never
+    /// signs in anyone of another company.
+    #[serde(default)]
+    pub company: Option<String>,
 }
 
 /// Mailboxes that are email inboxes (`[[email.inboxes]]` in the configuration file).
@@ -860,6 +909,7 @@ impl Default for Config {
             portal: PortalConfig::default(),
             bot: BotConfig::default(),
             ops: OpsConfig::default(),
+            sso: SsoConfig::default(),
             shutdown_grace_ms: 10_000,
             node_id: None,
         }
@@ -1036,6 +1086,33 @@ impl Config {
             && let Err(e) = switchboard_portal::geo::tile_origin(&self.portal.map_tiles)
         {
             return bad("portal.map_tiles", &e.to_string());
+        }
+        if let Some(p) = &self.sso.agents {
+            if p.company.is_some() {
+                return bad("sso.agents.company", "is for a company's provider only");
+            }
+            if let Err(e) = check_issuer(&p.issuer) {
+                return bad("sso.agents.issuer", &e);
+            }
+        }
+        for (name, p) in &self.sso.companies {
+            let key = |field: &str| format!("sso.companies.{name}.{field}");
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return bad(&format!("sso.companies.{name}"), "names are a-z 0-9 -");
+            }
+            if p.company.as_deref().is_none_or(str::is_empty) {
+                return bad(
+                    &key("company"),
+                    "names the company (its id) this provider signs in",
+                );
+            }
+            if let Err(e) = check_issuer(&p.issuer) {
+                return bad(&key("issuer"), &e);
+            }
         }
         if self.email.max_mails_per_sender_per_hour == 0 {
             return bad("email.max_mails_per_sender_per_hour", "must be at least 1");

@@ -258,6 +258,69 @@ pub fn survey_error(e: &SurveyError, lang: Lang) -> &'static str {
     }
 }
 
+/// A survey on WhatsApp: an interactive list of the five CSAT answers, each row's id
+/// naming the survey and the answer (`survey:<token>:<1-5>`); the NPS and the comment stay
+/// on the survey's page (a list holds ten rows at most, NPS has eleven).
+pub struct WhatsappSurvey {
+    /// The list's button (at most 20 characters).
+    pub button: &'static str,
+    /// The rows, best first (at most 24 characters each).
+    pub rows: [(i64, &'static str); 5],
+    /// The answer to a chosen row, before the page's link.
+    pub thanks: &'static str,
+}
+
+pub fn whatsapp_survey(lang: Lang) -> WhatsappSurvey {
+    match lang {
+        Lang::En => WhatsappSurvey {
+            button: "Rate us",
+            rows: [
+                (5, "5 · Very satisfied"),
+                (4, "4 · Satisfied"),
+                (3, "3 · Neutral"),
+                (2, "2 · Unsatisfied"),
+                (1, "1 · Very unsatisfied"),
+            ],
+            thanks: "Thank you for your answer! If you like, tell us more here:",
+        },
+        Lang::Es => WhatsappSurvey {
+            button: "Calificar",
+            rows: [
+                (5, "5 · Muy satisfecho"),
+                (4, "4 · Satisfecho"),
+                (3, "3 · Neutral"),
+                (2, "2 · Insatisfecho"),
+                (1, "1 · Muy insatisfecho"),
+            ],
+            thanks: "¡Gracias por tu respuesta! Si quieres, cuéntanos más aquí:",
+        },
+        Lang::PtBr => WhatsappSurvey {
+            button: "Avaliar",
+            rows: [
+                (5, "5 · Muito satisfeito"),
+                (4, "4 · Satisfeito"),
+                (3, "3 · Neutro"),
+                (2, "2 · Insatisfeito"),
+                (1, "1 · Muito insatisfeito"),
+            ],
+            thanks: "Obrigado pela resposta! Se quiser, conte mais aqui:",
+        },
+    }
+}
+
+/// A list row's id for an answer to a survey.
+pub fn list_id(token: &str, csat: i64) -> String {
+    format!("survey:{token}:{csat}")
+}
+
+/// The survey's token and the CSAT answer a chosen row names, if it names one.
+pub fn read_list_id(id: &str) -> Option<(&str, i64)> {
+    let rest = id.strip_prefix("survey:")?;
+    let (token, csat) = rest.rsplit_once(':')?;
+    let csat: i64 = csat.parse().ok()?;
+    (!token.is_empty() && (1..=5).contains(&csat)).then_some((token, csat))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +421,27 @@ mod tests {
             r.add(Some(c), None);
         }
         assert_eq!((r.csat_percent(), r.csat_average()), (Some(67), Some(333)));
+    }
+
+    #[test]
+    fn a_whatsapp_survey_fits_the_list_and_its_ids_read_back() {
+        for lang in [Lang::En, Lang::Es, Lang::PtBr] {
+            let w = whatsapp_survey(lang);
+            assert!(w.button.chars().count() <= 20, "{}", w.button);
+            for (n, title) in w.rows {
+                assert!(title.chars().count() <= 24, "{title}");
+                assert_eq!(read_list_id(&list_id("tok-1", n)), Some(("tok-1", n)));
+            }
+        }
+        for bad in [
+            "survey:tok:6",
+            "survey:tok:0",
+            "survey::3",
+            "survey:tok",
+            "x:tok:3",
+            "survey:tok:three",
+        ] {
+            assert_eq!(read_list_id(bad), None, "{bad}");
+        }
     }
 }

@@ -1671,6 +1671,32 @@ async fn sites_are_imported_whole_and_mapped_for_their_company_only() {
     assert_eq!(place(&hp, &planta).await.0, 200);
     let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
     assert_eq!(m["machine"]["site_id"], json!(matriz), "unchanged");
+    // The agent's machine page names the site and moves the machine among its company's
+    // sites only.
+    crate::inbox::add_agent(&server, "desk@acme.test", "admin", &[]);
+    let mut root = Browser::sign_in(&server, "desk@acme.test").await;
+    let (s, page) = root.get(&format!("/equipment/machines/{ric}")).await;
+    assert_eq!(s, 200);
+    let card = section(&page, "site-card");
+    assert!(
+        card.contains("Matriz") && card.contains("Av. Paulista, 1578"),
+        "{card}"
+    );
+    assert!(
+        card.contains("Depósito") && !card.contains("Planta"),
+        "{card}"
+    );
+    let site_path = format!("/equipment/machines/{ric}/site");
+    let (s, _) = root.post(&site_path, &[("site", &planta)]).await;
+    assert_eq!(s, 422, "another company's site");
+    let (s, _) = root.post(&site_path, &[("site", "")]).await;
+    assert_eq!(s, 303);
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
+    assert_eq!(m["machine"]["site_id"], Value::Null, "{m}");
+    let (s, _) = root.post(&site_path, &[("site", &matriz)]).await;
+    assert_eq!(s, 303);
+    let (_, m) = server.get(&admin, &format!("/api/v1/machines/{ric}")).await;
+    assert_eq!(m["machine"]["site_id"], json!(matriz), "{m}");
     let (_, visit) = done_visit(&server, &admin, &ric).await;
 
     // A coordinator of Initech reads Initech's sites, not Globex's.

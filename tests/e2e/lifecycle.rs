@@ -170,13 +170,9 @@ async fn demo_seeds_and_serves() {
         .json()
         .await
         .unwrap();
-    // Maria's and João's chats, Carlos on WhatsApp, and the fleet's two other clients.
-    let conversations = body["conversations"].as_array().unwrap();
-    assert_eq!(conversations.len(), 5, "{body}");
-    assert!(
-        conversations.iter().any(|c| c["channel"] == "whatsapp"),
-        "{body}"
-    );
+    // Ana's own: the week's conversations she took and has not resolved.
+    let mine = body["conversations"].as_array().unwrap();
+    assert!(mine.len() >= 20, "{body}");
     // The client portal's link: its confirmation page, and João's invoices behind it.
     let link = lines[5]
         .split_whitespace()
@@ -190,6 +186,38 @@ async fn demo_seeds_and_serves() {
     let confirm = nohop.get(&link).send().await.unwrap();
     assert_eq!(confirm.status().as_u16(), 200, "{lines:?}");
     let admin = lines[4].split_whitespace().last().unwrap().to_owned();
+    // Maria's and João's chats, Carlos on WhatsApp, the fleet's two other clients, and a
+    // week of a hundred more on every channel, in every state.
+    let mut conversations = Vec::new();
+    for status in ["open", "pending", "resolved"] {
+        let page: serde_json::Value = http
+            .get(format!(
+                "http://127.0.0.1:{port}/api/v1/conversations?status={status}&limit=200"
+            ))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let list = page["conversations"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page}"));
+        assert!(!list.is_empty(), "{status}");
+        conversations.extend(list.iter().cloned());
+    }
+    assert!(conversations.len() >= 105, "{}", conversations.len());
+    for channel in ["webchat", "email", "whatsapp", "portal"] {
+        assert!(
+            conversations
+                .iter()
+                .filter(|c| c["channel"] == channel)
+                .count()
+                >= 10,
+            "{channel}"
+        );
+    }
     let invoices: serde_json::Value = http
         .get(format!("http://127.0.0.1:{port}/api/v1/invoices"))
         .bearer_auth(&admin)
@@ -238,17 +266,26 @@ async fn demo_seeds_and_serves() {
     let pool = sqlx::AnyPool::connect(&format!("sqlite://{}/switchboard.db", dir.path().display()))
         .await
         .unwrap();
-    let surveys: Vec<(Option<i64>,)> = sqlx::query_as("SELECT csat FROM surveys ORDER BY number")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let surveys: Vec<(Option<i64>,)> =
+        sqlx::query_as("SELECT csat FROM surveys WHERE subject LIKE 'visit:%' ORDER BY number")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(surveys.len(), 2, "{surveys:?}");
     assert_eq!(
         surveys.iter().filter(|s| s.0 == Some(5)).count(),
         1,
         "{surveys:?}"
     );
+    // The week's resolved requests: most surveys answered, some still waiting.
+    let week: Vec<(Option<i64>,)> =
+        sqlx::query_as("SELECT csat FROM surveys WHERE subject LIKE 'conversation:%'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    let answered = week.iter().filter(|s| s.0.is_some()).count();
+    assert!(answered >= 10 && answered < week.len(), "{week:?}");
     let sites = sites["sites"].as_array().unwrap();
     assert!(
         !sites.is_empty() && sites.iter().any(|s| s["latitude"].is_number()),

@@ -1404,3 +1404,127 @@ async fn a_reading_sent_on_whatsapp_is_stored_once_and_answered() {
     assert!(text.contains("menor que a leitura anterior"), "{text}");
     assert_eq!(readings().await.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_survey_on_whatsapp_is_answered_with_one_tap_and_only_by_its_client() {
+    let graph = FakeGraph::start().await;
+    let server = whatsapp_server(
+        Backend::Embedded,
+        &graph,
+        &[("SWITCHBOARD_PORTAL__NOTICE_BATCH_SECONDS", "0")],
+    )
+    .await;
+    let admin = server.add_user("ana@example.com", "admin");
+    let from = "5511976540000";
+    deliver(
+        &server,
+        &text_from(
+            from,
+            "wamid.sv.1",
+            "A impressora voltou a funcionar, obrigado",
+        ),
+        Some(APP_SECRET),
+    )
+    .await;
+    let wa = only_conversation(&server, &admin).await;
+    let id = wa["id"].as_str().unwrap().to_owned();
+    let (code, v) = server
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{id}/status"),
+            &json!({ "status": "resolved" }),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    // The survey goes back on WhatsApp as a list of the five answers.
+    let sent = wait_for(20, || async {
+        graph
+            .sends()
+            .into_iter()
+            .find(|s| s["interactive"]["type"] == "list")
+    })
+    .await;
+    let rows = sent["interactive"]["action"]["sections"][0]["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 5, "{sent}");
+    assert!(
+        sent["interactive"]["body"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("/survey/")
+    );
+    let four = rows
+        .iter()
+        .find(|r| r["title"].as_str().unwrap().starts_with("4 "))
+        .unwrap();
+    let row_id = four["id"].as_str().unwrap();
+    assert!(row_id.starts_with("survey:"), "{row_id}");
+
+    let store = switchboard_core::store::Store::connect(&server.database_url())
+        .await
+        .unwrap();
+    let survey = || async {
+        store
+            .survey_by_subject(&format!("conversation:{id}"))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // Someone else's number choosing the same row answers nothing: it is their message.
+    let (code, _) = deliver(
+        &server,
+        &list_reply_from(
+            "5511911110000",
+            "wamid.sv.x",
+            row_id,
+            "1 · Very unsatisfied",
+        ),
+        Some(APP_SECRET),
+    )
+    .await;
+    assert_eq!(code, 200);
+    // The client's tap, delivered twice: one answer, the conversation stays resolved.
+    for _ in 0..2 {
+        let (code, _) = deliver(
+            &server,
+            &list_reply_from(from, "wamid.sv.2", row_id, four["title"].as_str().unwrap()),
+            Some(APP_SECRET),
+        )
+        .await;
+        assert_eq!(code, 200);
+    }
+    let s = survey().await;
+    assert_eq!((s.csat, s.nps), (Some(4), None), "{s:?}");
+    assert!(s.answered_at.is_some() && s.changed_at.is_none(), "{s:?}");
+    let thanks = wait_for(20, || async {
+        graph.sends().into_iter().find(|m| {
+            m["to"] == from
+                && m["text"]["body"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Thank you for your answer"))
+        })
+    })
+    .await;
+    assert!(
+        thanks["text"]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/survey/{}", s.token))
+    );
+    let (_, conv) = server
+        .get(&admin, &format!("/api/v1/conversations/{id}"))
+        .await;
+    assert_eq!(conv["conversation"]["status"], "resolved", "{conv}");
+    // The other number's tap is kept, as a message of its own conversation.
+    eventually(20, || async {
+        server
+            .conversations(&admin)
+            .await
+            .iter()
+            .any(|c| c["id"].as_str() != Some(id.as_str()))
+    })
+    .await;
+    store.close().await;
+}

@@ -36,6 +36,7 @@ mod portal_users;
 mod rows;
 mod secrets;
 mod sites;
+mod sso;
 mod surveys;
 mod tickets;
 #[cfg(test)]
@@ -61,6 +62,7 @@ pub use accounts::{
 };
 pub use billing::{Invoice, LedgerEntry, NewInvoice, PaymentOutcome};
 pub use board::BoardRows;
+pub use bot_runs::BotClaim;
 pub use canned::{CannedInput, CannedResponse};
 pub use contacts::Merged;
 pub use contracts::{ClosedPeriod, Contract, ContractMachine, NewContract, PeriodInvoice};

@@ -23,6 +23,7 @@ on_every_backend!(
     the_bot_answers_hands_off_and_then_stays_silent,
     a_crash_between_effect_and_ack_changes_nothing,
     a_slow_bot_does_not_slow_ingest,
+    two_deliveries_handled_at_once_ask_the_bot_once,
 );
 
 /// Answers with a quick reply and an article; "person" also hands off to N2.
@@ -304,4 +305,59 @@ async fn a_slow_bot_does_not_slow_ingest(env: Env) {
     stop.cancel();
     let _ = tokio::join!(router, bot_task);
     assert_eq!(bot.asked.load(Ordering::SeqCst), 2 * N);
+}
+
+async fn two_deliveries_handled_at_once_ask_the_bot_once(env: Env) {
+    let bot = Arc::new(Scripted {
+        delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    // A replayed webhook: the same message enters the stream twice.
+    let envelope = env.envelope("v", "1", "reading 12345");
+    env.inbound(&envelope).await;
+    env.inbound(&envelope).await;
+    route(&env).await;
+    let entries = read_bot(&env, "b1").await;
+    assert_eq!(entries.len(), 2, "both deliveries reach the bot");
+    let a = worker(&env, "b1", bot.clone());
+    let b = worker(&env, "b2", bot.clone());
+    let (x, y) = tokio::join!(a.handle(&entries[0]), b.handle(&entries[1]));
+    let outcomes = [x.unwrap(), y.unwrap()];
+    assert_eq!(bot.asked.load(Ordering::SeqCst), 1, "{outcomes:?}");
+    assert!(outcomes.contains(&BotOutcome::Skipped), "{outcomes:?}");
+
+    // A claim left by a worker that died is taken over once it is older than the lease.
+    let envelope = env.envelope("w", "2", "another reading");
+    env.inbound(&envelope).await;
+    route(&env).await;
+    let entries = read_bot(&env, "b1").await;
+    let message_id = env
+        .store
+        .message_id_by_key(&envelope.idempotency_key())
+        .await
+        .unwrap()
+        .unwrap();
+    let conversation_id = env
+        .store
+        .message(&message_id)
+        .await
+        .unwrap()
+        .conversation_id;
+    sqlx::query(
+        "INSERT INTO bot_runs (message_id, conversation_id, outcome, created_at) VALUES ($1, $2, 'running', 1)",
+    )
+    .bind(&message_id)
+    .bind(&conversation_id)
+    .execute(env.store.pool())
+    .await
+    .unwrap();
+    for e in &entries {
+        a.handle(e).await.unwrap();
+    }
+    assert_eq!(
+        bot.asked.load(Ordering::SeqCst),
+        2,
+        "the stale claim was taken over"
+    );
+    assert!(env.store.bot_done(&message_id).await.unwrap());
 }

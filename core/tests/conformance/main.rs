@@ -24,6 +24,7 @@ mod notifications;
 mod portal;
 mod router;
 mod sites;
+mod sso;
 mod store;
 mod stream;
 mod surveys;

@@ -27,6 +27,12 @@ unit-day = d
 # Sign in
 login-title = Sign in
 login-submit = Sign in
+sso-default = Sign in with your company account
+sso-or = or
+sso-refused = Your account could not sign you in here. Ask an administrator to add your address.
+sso-unverified = Your company's sign-in did not confirm your email address, so it cannot sign you in.
+sso-failed = The company sign-in did not work. Try again, or sign in with your password.
+sso-cancelled = The company sign-in was cancelled.
 login-forgot = Forgot your password?
 login-failed = The email address or password is not right.
 login-throttled = Too many attempts. Wait a few minutes and try again.

@@ -27,6 +27,12 @@ unit-day = d
 # Inicio de sesión
 login-title = Iniciar sesión
 login-submit = Iniciar sesión
+sso-default = Entrar con la cuenta de tu empresa
+sso-or = o
+sso-refused = Tu cuenta no puede entrar aquí. Pide a un administrador que añada tu dirección.
+sso-unverified = El inicio de sesión de tu empresa no confirmó tu correo, así que no puede darte acceso.
+sso-failed = El inicio de sesión de la empresa no funcionó. Inténtalo de nuevo o entra con tu contraseña.
+sso-cancelled = Se canceló el inicio de sesión de la empresa.
 login-forgot = ¿Olvidaste tu contraseña?
 login-failed = El correo electrónico o la contraseña no son correctos.
 login-throttled = Demasiados intentos. Espera unos minutos e inténtalo de nuevo.

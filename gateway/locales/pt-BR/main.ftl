@@ -27,6 +27,12 @@ unit-day = d
 # Login
 login-title = Entrar
 login-submit = Entrar
+sso-default = Entrar com a conta da sua empresa
+sso-or = ou
+sso-refused = Sua conta não pode entrar aqui. Peça a um administrador que adicione seu endereço.
+sso-unverified = O login da sua empresa não confirmou seu e-mail, então não pode liberar seu acesso.
+sso-failed = O login da empresa não funcionou. Tente de novo ou entre com sua senha.
+sso-cancelled = O login da empresa foi cancelado.
 login-forgot = Esqueceu sua senha?
 login-failed = E-mail ou senha incorretos.
 login-throttled = Muitas tentativas. Aguarde alguns minutos e tente novamente.

@@ -1,8 +1,10 @@
-//! An agent's own account: signing in and out (password, second factor), password reset
+//! An agent's own account: signing in and out (password, second factor, the company's
+//! OpenID Connect sign-in), password reset
 //! and invitation links, the account page (language, two-step setup, sign out
 //! everywhere), and revoking the API token in use.
 
 pub mod pages;
+pub mod sso;
 
 use axum::Json;
 use axum::Router;
@@ -30,6 +32,8 @@ pub fn table() -> Table {
         r("GET", "/login/2fa", Public, get(pages::second_factor_page)),
         r("POST", "/login/2fa", Public, post(pages::second_factor)),
         r("POST", "/logout", Public, post(pages::logout)),
+        r("GET", "/sso/start", Public, get(sso::start)),
+        r("GET", "/sso/callback", Public, get(sso::callback)),
         r(
             "POST",
             "/logout/everywhere",

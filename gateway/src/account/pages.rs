@@ -36,17 +36,61 @@ struct LoginPage {
     email: String,
     next: String,
     notice: Option<String>,
+    /// The company sign-in's button: its words and its address.
+    sso: Option<(String, String)>,
+}
+
+/// The staff's provider's button, when one is set.
+fn sso_button(state: &AppState, tr: &Tr, next: &str) -> Option<(String, String)> {
+    state.config.sso.agents.as_ref().map(|p| {
+        (
+            p.label.clone().unwrap_or_else(|| tr.t("sso-default")),
+            format!("/sso/start?next={}", crate::kit::session::urlencode(next)),
+        )
+    })
+}
+
+/// The sign-in page saying why the company sign-in did not sign anyone in.
+pub(super) fn login_refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    key: &str,
+    next: &str,
+) -> Response {
+    let (csrf, set) = pre_csrf(headers);
+    let p = anon_page(state, headers, "login-title", &csrf);
+    let message = p.t.t(key);
+    let sso = sso_button(state, &p.t, next);
+    let mut resp = with_cookie(
+        render(&LoginPage {
+            p,
+            errors: vec![FieldError {
+                field: "email",
+                message,
+            }],
+            has_error: false,
+            email: String::new(),
+            next: next.to_owned(),
+            notice: None,
+            sso,
+        }),
+        set,
+    );
+    *resp.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    resp.headers_mut()
+        .append(header::SET_COOKIE, crate::kit::oidc::forget());
+    resp
 }
 
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub next: Option<String>,
     #[serde(default)]
     done: Option<String>,
 }
 
 /// Where to land after signing in: a path on this origin, else the inbox.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     next.and_then(crate::kit::session::local_path)
         .unwrap_or_else(|| "/conversations".to_owned())
 }
@@ -67,14 +111,17 @@ pub async fn login_page(
         Some("password") => Some(p.t.t("password-saved")),
         _ => None,
     };
+    let next = safe_next(q.next.as_deref());
+    let sso = sso_button(&state, &p.t, &next);
     with_cookie(
         render(&LoginPage {
             p,
             errors: Vec::new(),
             has_error: false,
             email: String::new(),
-            next: safe_next(q.next.as_deref()),
+            next,
             notice,
+            sso,
         }),
         set,
     )
@@ -102,13 +149,16 @@ pub async fn login(
     let fail = |key: &str, field: &'static str| {
         let p = anon_page(&state, &headers, "login-title", &csrf);
         let message = p.t.t(key);
+        let next = safe_next(form.next.as_deref());
+        let sso = sso_button(&state, &p.t, &next);
         let resp = render(&LoginPage {
             p,
             errors: vec![FieldError { field, message }],
             has_error: true,
             email: form.email.clone(),
-            next: safe_next(form.next.as_deref()),
+            next,
             notice: None,
+            sso,
         });
         let mut resp = with_cookie(resp, set.clone());
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -140,37 +190,46 @@ pub async fn login(
     if !user.role.is_agent() {
         return Ok(fail("login-failed", "email"));
     }
+    let _ = tr;
+    let resp = start_session(&state, &user.id, old, &safe_next(form.next.as_deref())).await?;
+    tracing::info!(target: "audit", user = %user.id, ip = %peer.ip(), "signed in");
+    Ok(with_cookie(resp, None))
+}
+
+/// A new session for a staff account that proved who it is (a password, the company's
+/// sign-in), on to the second step when the account has one, else to `next`.
+pub(super) async fn start_session(
+    state: &AppState,
+    user_id: &str,
+    old: Option<crate::kit::session::Signed>,
+    next: &str,
+) -> Result<Response, WebError> {
     // A session from before (maybe planted by someone else) ends: a new id at sign-in.
     if let Some(old) = old {
         state.store.end_session(&old.token).await?;
     }
-    let two_step = state.store.totp_enabled(&user.id).await?;
+    let two_step = state.store.totp_enabled(user_id).await?;
     let token = state
         .store
-        .create_session(&state.ids, &user.id, !two_step)
+        .create_session(&state.ids, user_id, !two_step)
         .await?;
     if !two_step {
         state
             .store
-            .record_login(&user.id, state.ids.now_ms())
+            .record_login(user_id, state.ids.now_ms())
             .await?;
     }
-    tracing::info!(target: "audit", user = %user.id, ip = %peer.ip(), two_step, "signed in");
     let to = if two_step {
-        format!(
-            "/login/2fa?next={}",
-            crate::kit::session::urlencode(&safe_next(form.next.as_deref()))
-        )
+        format!("/login/2fa?next={}", crate::kit::session::urlencode(next))
     } else {
-        safe_next(form.next.as_deref())
+        next.to_owned()
     };
     let mut resp = Redirect::to(&to).into_response();
     resp.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &token, limits(&state).absolute_ms / 1000),
+        set_cookie(SESSION_COOKIE, &token, limits(state).absolute_ms / 1000),
     );
-    let _ = tr;
-    Ok(with_cookie(resp, None))
+    Ok(resp)
 }
 
 #[derive(Template)]

@@ -1,7 +1,10 @@
 //! `switchboard demo`: seeds a company, contacts, agents and sample conversations, and a
 //! fleet (three companies, their sites with coordinates, 30 machines, their contracts and
 //! a year of readings, with the ended periods billed; a technician with visits done and
-//! one booked) once per data dir, then serves and prints where to look.
+//! one booked) and a week of a hundred conversations on every channel (`demo/week.rs`) once
+//! per data dir, then serves and prints where to look.
+
+mod week;
 
 use switchboard_core::domain::{AuthorKind, Channel, Envelope, Identity, IdentityKind, Role, Tier};
 use switchboard_core::store::{IngestOutcome, NewOutbound};
@@ -217,7 +220,7 @@ async fn seed_invoices(state: &AppState, contact: &str) -> anyhow::Result<()> {
 async fn seed(state: &AppState) -> anyhow::Result<()> {
     let store = &state.store;
     let ids = &state.ids;
-    let (_admin, fresh) = match store.user_by_email(ADMIN).await? {
+    let (admin_user, fresh) = match store.user_by_email(ADMIN).await? {
         Some(u) => (u, false),
         None => (
             store
@@ -296,6 +299,8 @@ async fn seed(state: &AppState) -> anyhow::Result<()> {
         }
     }
     seed_whatsapp(state).await?;
+    let admin = store.caller(&admin_user).await?;
+    week::seed(state, &admin, &company, &agent.id).await?;
     Ok(())
 }
 

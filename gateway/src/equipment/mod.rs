@@ -45,6 +45,12 @@ pub fn table() -> Table {
         ),
         r(
             "POST",
+            "/equipment/machines/{machine}/site",
+            AgentWrite,
+            post(pages::set_site),
+        ),
+        r(
+            "POST",
             "/equipment/machines/{machine}/visits",
             AgentWrite,
             post(visits::schedule),

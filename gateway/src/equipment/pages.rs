@@ -168,6 +168,10 @@ struct MachinePage {
     today: String,
     toner: Vec<crate::kit::machines::RequestView>,
     documents: Vec<(String, String)>,
+    /// The site the machine is at: its name and address.
+    site: Option<(String, String)>,
+    /// The company's sites, to move the machine to: `(id, name)`.
+    sites: Vec<(String, String)>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -229,7 +233,19 @@ async fn machine_page(
         .filter(|r| r.kind == "toner")
         .cloned()
         .collect::<Vec<_>>();
+    let company_sites = state
+        .store
+        .sites_for_agent(&agent.caller, &m.company_id)
+        .await?;
+    let site = m
+        .site_id
+        .as_ref()
+        .and_then(|id| company_sites.iter().find(|s| &s.id == id))
+        .map(|s| (s.name.clone(), s.address.clone().unwrap_or_default()));
+    let sites = company_sites.into_iter().map(|s| (s.id, s.name)).collect();
     Ok(MachinePage {
+        site,
+        sites,
         requests: crate::kit::machines::request_views(&requests, lang),
         toner: crate::kit::machines::request_views(&toner, lang),
         v,
@@ -435,20 +451,54 @@ pub async fn set_status(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/equipment/machines/{}", m.id)).into_response()),
-        Err(switchboard_core::Error::Invalid(msg)) => {
-            let page = machine_page(
-                &state,
-                &agent,
-                &id,
-                TypedReading::default(),
-                Some(msg),
-                vec![],
-                None,
-                (Booking::default(), None),
-            )
-            .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
-        }
+        Err(switchboard_core::Error::Invalid(msg)) => refused(&state, &agent, &id, msg).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The machine's page again, saying why a change was refused.
+async fn refused(
+    state: &AppState,
+    agent: &WebAgent,
+    id: &str,
+    msg: String,
+) -> Result<Response, WebError> {
+    let page = machine_page(
+        state,
+        agent,
+        id,
+        TypedReading::default(),
+        Some(msg),
+        vec![],
+        None,
+        (Booking::default(), None),
+    )
+    .await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SiteForm {
+    #[serde(default)]
+    site: String,
+}
+
+/// `POST /equipment/machines/{machine}/site`: the machine moves to another of its
+/// company's sites (or to none); a site of another company changes nothing.
+pub async fn set_site(
+    State(state): State<AppState>,
+    agent: WebAgent,
+    Path(id): Path<String>,
+    Form(f): Form<SiteForm>,
+) -> Result<Response, WebError> {
+    let m = state.store.machine_for_agent(&agent.caller, &id).await?;
+    if !agent.user.role.can_reply() {
+        return Err(WebError::Forbidden(agent.tr));
+    }
+    let site = Some(f.site.trim()).filter(|s| !s.is_empty());
+    match state.store.set_machine_site(&state.ids, &m.id, site).await {
+        Ok(()) => Ok(Redirect::to(&format!("/equipment/machines/{}", m.id)).into_response()),
+        Err(switchboard_core::Error::NotFound(msg)) => refused(&state, &agent, &id, msg).await,
         Err(e) => Err(e.into()),
     }
 }

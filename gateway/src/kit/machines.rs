@@ -20,6 +20,8 @@ pub struct EqWords {
     pub asset_tag: &'static str,
     pub location: &'static str,
     pub status: &'static str,
+    pub site: &'static str,
+    pub no_site: &'static str,
     pub installed: &'static str,
     pub last_reading: &'static str,
     pub never_read: &'static str,
@@ -93,6 +95,8 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             asset_tag: "Asset tag",
             location: "Location",
             status: "Status",
+            site: "Site",
+            no_site: "No site",
             installed: "Installed",
             last_reading: "Last reading",
             never_read: "Not read yet",
@@ -163,6 +167,8 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             asset_tag: "Etiqueta",
             location: "Ubicación",
             status: "Estado",
+            site: "Sede",
+            no_site: "Sin sede",
             installed: "Instalada",
             last_reading: "Última lectura",
             never_read: "Sin lecturas",
@@ -233,6 +239,8 @@ pub fn eq_words(lang: Lang) -> &'static EqWords {
             asset_tag: "Patrimônio",
             location: "Local",
             status: "Situação",
+            site: "Unidade",
+            no_site: "Sem unidade",
             installed: "Instalada",
             last_reading: "Última leitura",
             never_read: "Sem leituras",
@@ -457,6 +465,8 @@ pub fn jump_words(j: &Jump, lang: Lang) -> String {
 #[derive(Debug, Clone)]
 pub struct MachineView {
     pub id: String,
+    /// The site it is at (its id), or empty.
+    pub site_id: String,
     pub model: String,
     pub maker: String,
     pub serial: String,
@@ -473,6 +483,7 @@ pub struct MachineView {
 pub fn machine_view(m: &Machine, last: Option<&MeterReading>, lang: Lang) -> MachineView {
     MachineView {
         id: m.id.clone(),
+        site_id: m.site_id.clone().unwrap_or_default(),
         model: m.model.clone(),
         maker: m.maker.clone().unwrap_or_default(),
         serial: m.serial.clone(),

@@ -20,6 +20,7 @@ pub mod machines;
 pub mod mail;
 pub mod notices;
 pub mod notify;
+pub mod oidc;
 pub mod page;
 pub mod reminders;
 pub mod session;

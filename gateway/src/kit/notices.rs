@@ -32,6 +32,12 @@ pub struct Notice {
     pub params: Vec<String>,
     /// The contact's language tag (`pt-BR`), to pick the template's language.
     pub lang: String,
+    /// Answers to choose from (a survey's), sent as an interactive list while the window
+    /// is open.
+    pub list: Option<switchboard_core::domain::ListContent>,
+    /// The WhatsApp conversation it answers (a survey's, resolved by then): it goes there
+    /// while the window is open, rather than opening a new one.
+    pub conversation: Option<String>,
 }
 
 /// What a notice needs to go by WhatsApp.
@@ -54,7 +60,11 @@ pub async fn by_whatsapp(
         outbox,
         whatsapp,
     } = parts;
-    if store.notice_channel_for(contact_id, notice.kind).await? != "whatsapp" {
+    // A survey goes back where the client wrote (its sender decided, minding an opt-out);
+    // every other kind by the client's choice.
+    if notice.kind != "survey_waiting"
+        && store.notice_channel_for(contact_id, notice.kind).await? != "whatsapp"
+    {
         return Ok(None);
     }
     if !on_whatsapp(store, contact_id).await? {
@@ -69,15 +79,27 @@ pub async fn by_whatsapp(
     };
     // The window is the conversation's, as the sender reads it; a conversation is opened
     // only for a notice that can go.
-    let existing = store
+    let mut existing = store
         .unresolved_thread(contact_id, &inbox, DEFAULT_THREAD)
         .await?;
+    if existing.is_none()
+        && let Some(c) = &notice.conversation
+    {
+        let answered = store.conversation(c).await?;
+        if answered.contact_id == contact_id && answered.inbox == inbox {
+            existing = Some(answered.id);
+        }
+    }
     let last = match &existing {
         Some(id) => store.last_inbound_at(id).await?,
         None => None,
     };
     let (text, content) = if window_open(last, outbox.ids.now_ms()) {
-        (notice.text.clone(), None)
+        let content = notice.list.clone().map(|list| RichContent {
+            list: Some(list),
+            ..RichContent::default()
+        });
+        (notice.text.clone(), content)
     } else {
         let templates = store.wa_templates(&inbox).await?;
         let Some(t) = pick_template(&templates, &notice) else {
@@ -199,6 +221,8 @@ mod tests {
             template: "request_status".into(),
             params: vec!["12".into(), "resolved".into()],
             lang: lang.into(),
+            list: None,
+            conversation: None,
         };
         let all = [
             t("request_status", "en_US", "APPROVED", 2),

@@ -215,10 +215,22 @@ async fn send_batch(state: &AppState, contact: &str, batch: &[Notice]) -> Result
     let mut by_mail: Vec<&Notice> = by.remove("email").unwrap_or_default();
     if let Some(list) = by.remove("whatsapp") {
         let lines: Vec<String> = list.iter().map(|n| line(n)).collect();
+        let text = format!("{}\n\n{url}", lines.join("\n"));
+        let survey_conversation = match list.iter().find_map(|n| n.link.strip_prefix("/survey/")) {
+            Some(token) => state
+                .store
+                .survey_by_token(token)
+                .await
+                .ok()
+                .and_then(|s| s.conversation_id),
+            None => None,
+        };
         let notice = crate::kit::notices::Notice {
+            conversation: survey_conversation,
             key: format!("notices:{}", list[0].id),
             kind: static_kind(&list[0].kind),
-            text: format!("{}\n\n{url}", lines.join("\n")),
+            list: survey_list(&list, lang, &text),
+            text,
             template: state.config.whatsapp.notices_template.clone(),
             params: vec![lines.join(" · "), url.clone()],
             lang: tag.clone(),
@@ -254,6 +266,36 @@ async fn send_batch(state: &AppState, contact: &str, batch: &[Notice]) -> Result
         state.store.notices_sent(&state.ids, &ids, "none").await?;
     }
     Ok(())
+}
+
+/// A survey's answers as WhatsApp's list, when the batch carries one survey and its words
+/// fit an interactive message: the client answers with one tap in the chat.
+fn survey_list(
+    list: &[&Notice],
+    lang: Lang,
+    text: &str,
+) -> Option<switchboard_core::domain::ListContent> {
+    use switchboard_portal::surveys::{list_id, whatsapp_survey};
+    let mut surveys = list.iter().filter_map(|n| n.link.strip_prefix("/survey/"));
+    let token = surveys.next()?;
+    if surveys.next().is_some()
+        || text.chars().count() > switchboard_channels::whatsapp::outbound::MAX_INTERACTIVE_BODY
+    {
+        return None;
+    }
+    let w = whatsapp_survey(lang);
+    Some(switchboard_core::domain::ListContent {
+        button: w.button.to_owned(),
+        rows: w
+            .rows
+            .iter()
+            .map(|(n, title)| switchboard_core::domain::Button {
+                id: list_id(token, *n),
+                title: (*title).to_owned(),
+                url: None,
+            })
+            .collect(),
+    })
 }
 
 /// A stored kind as the list of kinds names it.

@@ -143,6 +143,8 @@ async fn remind_one(
         template: state.config.whatsapp.reading_template.clone(),
         params: vec![c.number.clone(), by.clone(), url],
         lang: tag,
+        list: None,
+        conversation: None,
     };
     let parts = crate::kit::notices::Parts {
         store: &state.store,

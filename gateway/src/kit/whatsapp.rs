@@ -288,6 +288,10 @@ pub async fn intake(
         let e = &known_sender(state, e).await?;
         if e.kind == "message" {
             handover(state, e).await?;
+            if survey_answer(state, e).await? {
+                accepted.messages += 1;
+                continue;
+            }
         }
         let number = numbers
             .iter()
@@ -379,6 +383,87 @@ async fn known_sender(
         None => {}
     }
     Ok(e)
+}
+
+/// A row chosen on a survey's list (`survey:<token>:<1-5>`, sent by `notify`): the answer
+/// is recorded (once, changeable for a day, as on the survey's page) when the sender is
+/// the survey's own client, the card and the dashboard follow, and the client is thanked
+/// with the page's link for the rest. The choice answers the survey rather than reopening
+/// the resolved conversation; a row that cannot answer (closed, someone else's) goes on as
+/// an ordinary message, so nothing the client sent is lost.
+async fn survey_answer(
+    state: &AppState,
+    e: &switchboard_channels::whatsapp::Event,
+) -> Result<bool, IntakeError> {
+    use switchboard_core::domain::Identity;
+    let Some((token, csat)) = e
+        .interactive
+        .as_ref()
+        .and_then(|c| switchboard_portal::surveys::read_list_id(&c.id))
+    else {
+        return Ok(false);
+    };
+    let survey = match state.store.survey_by_token(token).await {
+        Ok(s) => s,
+        Err(switchboard_core::Error::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let sender = match e.from.as_deref().and_then(|f| Identity::whatsapp(f).ok()) {
+        Some(number) => state.store.contact_for_identity(&number).await?,
+        None => None,
+    };
+    let sender = match sender {
+        Some(c) => Some(state.store.surviving_contact(&c).await?),
+        None => None,
+    };
+    if sender.as_deref() != Some(survey.contact_id.as_str()) {
+        tracing::warn!(survey = %survey.id, "a survey's list answered from another number: kept as a message");
+        return Ok(false);
+    }
+    if survey.answered_at.is_some() && survey.csat == Some(csat) {
+        // The same tap delivered again: answered already, nothing changes.
+        return Ok(true);
+    }
+    let now = state.ids.now_ms();
+    let answered = state
+        .store
+        .answer_survey(
+            &state.ids,
+            token,
+            Some(csat),
+            survey.nps,
+            survey.comment.as_deref(),
+            |s| {
+                switchboard_portal::surveys::may_answer(now, s.expires_at, s.answered_at)
+                    .map_err(|e| format!("{e:?}"))
+            },
+        )
+        .await;
+    let answered = match answered {
+        Ok(a) => a,
+        Err(switchboard_core::Error::Conflict(_) | switchboard_core::Error::Invalid(_)) => {
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    crate::kit::surveys::answered(state, &answered).await;
+    if let Some(conversation) = &answered.conversation_id {
+        let lang = switchboard_portal::locale::Lang::from_tag(&answered.lang);
+        let text = format!(
+            "{} {}/survey/{token}",
+            switchboard_portal::surveys::whatsapp_survey(lang).thanks,
+            state.config.public_url.trim_end_matches('/')
+        );
+        let thanks = switchboard_core::store::NewOutbound::text(
+            conversation,
+            switchboard_core::domain::AuthorKind::System,
+            None,
+            &text,
+        )
+        .key(format!("survey-thanks:{}", answered.id));
+        state.outbox.queue(&thanks).await?;
+    }
+    Ok(true)
 }
 
 /// A message with a portal client's "continue on WhatsApp" code (`portal::whatsapp`): its

@@ -596,6 +596,10 @@ pub struct AccountWords {
     pub bad_password: &'static str,
     pub code_title: &'static str,
     pub code_lead: &'static str,
+    pub sso_default: &'static str,
+    pub sso_title: &'static str,
+    pub sso_refused: &'static str,
+    pub sso_failed: &'static str,
 }
 
 pub fn account_words(lang: Lang) -> &'static AccountWords {
@@ -666,6 +670,10 @@ static ACCOUNT_EN: AccountWords = AccountWords {
     bad_password: "The address or the password is not right.",
     code_title: "Two-step verification",
     code_lead: "Enter the code from your authenticator app, or a recovery code.",
+    sso_default: "Sign in with your company account",
+    sso_title: "Your company sign-in did not let you in",
+    sso_refused: "Your company's sign-in cannot open this portal for this address. Ask your company's portal administrator, or sign in with a link.",
+    sso_failed: "The company sign-in did not work. Try again, or ask for a sign-in link.",
 };
 
 static ACCOUNT_ES: AccountWords = AccountWords {
@@ -728,6 +736,10 @@ static ACCOUNT_ES: AccountWords = AccountWords {
     bad_password: "La dirección o la contraseña no son correctas.",
     code_title: "Verificación en dos pasos",
     code_lead: "Escribe el código de tu app de autenticación, o un código de recuperación.",
+    sso_default: "Entrar con la cuenta de tu empresa",
+    sso_title: "El inicio de sesión de tu empresa no te dio acceso",
+    sso_refused: "El inicio de sesión de tu empresa no puede abrir este portal para esta dirección. Consulta al administrador del portal de tu empresa o entra con un enlace.",
+    sso_failed: "El inicio de sesión de la empresa no funcionó. Inténtalo de nuevo o pide un enlace de acceso.",
 };
 
 static ACCOUNT_PT: AccountWords = AccountWords {
@@ -790,6 +802,10 @@ static ACCOUNT_PT: AccountWords = AccountWords {
     bad_password: "O endereço ou a senha não estão certos.",
     code_title: "Verificação em duas etapas",
     code_lead: "Informe o código do seu app autenticador, ou um código de recuperação.",
+    sso_default: "Entrar com a conta da sua empresa",
+    sso_title: "O login da sua empresa não liberou seu acesso",
+    sso_refused: "O login da sua empresa não pode abrir este portal para este endereço. Fale com o administrador do portal da sua empresa ou entre com um link.",
+    sso_failed: "O login da empresa não funcionou. Tente de novo ou peça um link de acesso.",
 };
 
 /// The words of the help center.

@@ -72,11 +72,36 @@ struct LoginPage {
     notice: Option<String>,
     /// Why a link could not be used, when the page answers one.
     problem: Option<String>,
+    /// The companies' own sign-ins shown on the page (those given a label): words, address.
+    sso: Vec<(String, String)>,
+}
+
+/// The company sign-ins shown on the portal's sign-in page: only those given a label (a
+/// company's name on a public page is its choice); the others are reached at
+/// `/portal/sso/<name>` from the company's own pages.
+fn sso_buttons(state: &AppState, next: &str) -> Vec<(String, String)> {
+    state
+        .config
+        .sso
+        .companies
+        .iter()
+        .filter_map(|(name, p)| {
+            p.label.as_ref().map(|label| {
+                (
+                    label.clone(),
+                    format!(
+                        "/portal/sso/{name}?next={}",
+                        crate::kit::session::urlencode(next)
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 pub async fn login_page(
@@ -87,10 +112,12 @@ pub async fn login_page(
     let (csrf, set) = pre_csrf(&headers);
     let lang = lang_of(&headers);
     let w = words(lang);
+    let next = safe_next(q.next.as_deref());
     let page = LoginPage {
         l: Layout::new(&state, lang, w.sign_in_title.to_owned(), csrf),
         email: String::new(),
-        next: safe_next(q.next.as_deref()),
+        sso: sso_buttons(&state, &next),
+        next,
         error: None,
         notice: None,
         problem: None,
@@ -123,6 +150,7 @@ pub async fn send_link(
         error: None,
         notice: None,
         problem: None,
+        sso: Vec::new(),
     };
     if email.is_empty() {
         page.error = Some(w.email_missing.to_owned());
@@ -274,6 +302,7 @@ fn problem_page(state: &AppState, headers: &HeaderMap, link: &LinkState, next: S
         error: None,
         notice: None,
         problem: Some(why.to_owned()),
+        sso: Vec::new(),
     };
     let mut resp = private(with_cookie(render(&page), set));
     *resp.status_mut() = if matches!(link, LinkState::Unknown) {
@@ -360,15 +389,30 @@ pub async fn use_link(
         }
         Err(e) => return Err(api(e)),
     };
+    tracing::info!(target: "audit", user = %scope.user_id, ip = %peer.ip(), "client signed in by link");
+    let how = format!("{} link from {}", link.purpose, peer.ip());
+    open_session(&state, old, &scope, &how, &next)
+        .await
+        .map_err(api)
+}
+
+/// A new session for a client who proved who they are (a link, their company's sign-in),
+/// recorded in the company's log, on to the second step or to `next`.
+pub(crate) async fn open_session(
+    state: &AppState,
+    old: Option<crate::kit::session::Signed>,
+    scope: &switchboard_core::store::ClientScope,
+    how: &str,
+    next: &str,
+) -> Result<Response, switchboard_core::Error> {
     // A session from before (maybe planted by someone else) ends: a new one at sign-in.
     if let Some(old) = old {
-        state.store.end_session(&old.token).await.map_err(api)?;
+        state.store.end_session(&old.token).await?;
     }
     let session = state
         .store
         .create_session(&state.ids, &scope.user_id, !scope.two_factor)
-        .await
-        .map_err(api)?;
+        .await?;
     state
         .store
         .audit(
@@ -378,12 +422,10 @@ pub async fn use_link(
             Some(&scope.user_id),
             "login",
             None,
-            Some(&format!("{} link from {}", link.purpose, peer.ip())),
+            Some(how),
         )
-        .await
-        .map_err(api)?;
-    tracing::info!(target: "audit", user = %scope.user_id, ip = %peer.ip(), "client signed in by link");
-    Ok(super::users::after_first_step(&state, &scope, &session, &next).await)
+        .await?;
+    Ok(super::users::after_first_step(state, scope, &session, next).await)
 }
 
 /// The answer to a sign-in: the session cookie, and the chat widget's visitor cookie set

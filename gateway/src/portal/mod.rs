@@ -43,6 +43,7 @@ pub mod map;
 pub mod notices;
 pub mod pages;
 pub mod pay;
+pub mod sso;
 pub mod surveys;
 pub mod tickets;
 pub mod users;
@@ -103,6 +104,13 @@ pub fn table() -> Table {
             get(auth::confirm_page),
         ),
         r("POST", "/portal/link/{token}", Public, post(auth::use_link)),
+        r("GET", "/portal/sso/{name}", Public, get(sso::start)),
+        r(
+            "GET",
+            "/portal/sso/{name}/callback",
+            Public,
+            get(sso::callback),
+        ),
         // A survey's link answers that survey and signs nobody in.
         r("GET", "/survey/{token}", Public, get(surveys::show)),
         r("POST", "/survey/{token}", Public, post(surveys::submit)),

@@ -176,6 +176,8 @@ async fn by_whatsapp(state: &AppState, doc: &Invoice) -> Result<Option<Invoice>,
         template: state.config.whatsapp.invoice_template.clone(),
         params: vec![doc.number.clone(), total, due, url],
         lang: tag,
+        list: None,
+        conversation: None,
     };
     let parts = crate::kit::notices::Parts {
         store: &state.store,

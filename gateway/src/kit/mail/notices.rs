@@ -134,6 +134,8 @@ impl EmailNotices {
                 template: self.config.whatsapp.status_template.clone(),
                 params: vec![after.number.to_string(), status_word(lang, after.status)],
                 lang: tag,
+                list: None,
+                conversation: None,
             };
             let parts = crate::kit::notices::Parts {
                 store: &self.store,
