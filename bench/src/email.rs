@@ -1,7 +1,9 @@
 //! Parse-only rate of the email channel's reader over the reply fixtures: each of the 64
 //! bodies in `../shared/fixtures/email_replies` wrapped as a raw RFC 5322 message, read by
 //! `email::parse::parse` (MIME, charset, headers, reply split) and by `split_reply` alone.
-//! Also counts the fixtures whose visible reply equals the expected one.
+//! Also counts the fixtures whose visible reply equals the expected one, and the same on
+//! our own written set (`channels/tests/data/replies.txt`: mail clients' formats in pt, es,
+//! en and others).
 //!
 //! `cargo run --release -p switchboard-bench --bin email-bench`
 
@@ -35,6 +37,26 @@ fn main() -> anyhow::Result<()> {
         "reply fixtures: {passed} of {} give the expected visible reply",
         cases.len()
     );
+    let ours_path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../channels/tests/data/replies.txt");
+    let ours =
+        std::fs::read_to_string(&ours_path).with_context(|| format!("{}", ours_path.display()))?;
+    let mut written = 0;
+    let mut right = 0;
+    for block in ours.split("=== case: ").skip(1) {
+        let Some((body, reply)) = block
+            .split_once('\n')
+            .and_then(|(_, rest)| rest.split_once("\n=== reply\n"))
+            .and_then(|(body, rest)| Some((body, rest.split_once("\n=== end")?.0)))
+        else {
+            anyhow::bail!("{}: a case without its reply", ours_path.display());
+        };
+        written += 1;
+        if split_reply(body).reply == reply.trim_end() {
+            right += 1;
+        }
+    }
+    println!("our written reply cases: {right} of {written} give the expected visible reply");
 
     let raws: Vec<Vec<u8>> = cases
         .iter()
