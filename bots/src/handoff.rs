@@ -46,6 +46,9 @@ const STRONG: &[&str] = &[
     "staff",
     "attendant",
     "employee",
+    "manager",
+    "supervisor",
+    "technician",
     // es
     "humano",
     "humana",
@@ -56,6 +59,14 @@ const STRONG: &[&str] = &[
     "representante",
     "ejecutivo",
     "ejecutiva",
+    "encargado",
+    "encargada",
+    "gerente",
+    "responsable",
+    "tecnico",
+    "tecnica",
+    "personalizada",
+    "personalizado",
     "agente",
     "agentes",
     // pt
@@ -158,9 +169,33 @@ pub fn asks_for_person(text: &str) -> bool {
             && ["me", "us"].contains(&p[1].as_str())
     });
     let request = request || put_through;
+    let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
+    // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
+    let refuses_bot = has(&["bot", "robo", "robot", "chatbot", "robozinho"])
+        && has(&[
+            "nao",
+            "no",
+            "not",
+            "dont",
+            "don",
+            "stop",
+            "chega",
+            "basta",
+            "entende",
+            "understand",
+        ]);
+    // "me liga", "me pueden llamar?", "call us back".
+    let call_me = has(&[
+        "liga", "ligue", "ligar", "llamar", "llame", "llamen", "call", "ring",
+    ]) && has(&["me", "us", "nos", "mim"]);
+    // "hay alguien ahi?", "anyone there?".
+    let anyone_there = weak && short && has(&["ai", "ahi", "there", "alo", "hello"]);
     (strong && (short || request || real))
         || (weak && (request || real) && mentions_contact(&ws))
         || (weak && short && real)
+        || refuses_bot
+        || call_me
+        || anyone_there
 }
 
 /// A weak person word counts when the message is about reaching them, not about the
@@ -178,6 +213,8 @@ fn mentions_contact(ws: &[String]) -> bool {
         "us",
         "hablar",
         "habla",
+        "atencion",
+        "atendimento",
         "pasame",
         "pasas",
         "comunicas",
@@ -426,6 +463,57 @@ mod tests {
         }
     }
 
+    /// Ways clients ask for a person that no test above spells, as they write them:
+    /// accents missing, slang, a story first, a bot refused rather than a person asked.
+    #[test]
+    fn requests_for_a_person_however_phrased() {
+        let mut missed = Vec::new();
+        for t in [
+            // pt
+            "quero falar com alguem de verdade",
+            "tem alguem ai? preciso de ajuda com a fatura",
+            "nao quero falar com robo",
+            "me passa pro suporte por favor",
+            "posso falar com um atendente?",
+            "Bom dia, ja tentei de tudo e a impressora continua travando. Quero falar com um tecnico, por favor",
+            "falar com o gerente",
+            "chama alguem do financeiro pra mim",
+            "vcs tem atendimento humano?",
+            "preciso de uma pessoa pra me ajudar",
+            "atendente",
+            "quero atendimento com pessoa",
+            "me liga por favor, meu numero e 11 98765-4321",
+            // es
+            "puedo hablar con alguien?",
+            "necesito hablar con una persona real",
+            "me comunica con un asesor por favor",
+            "no quiero hablar con un bot",
+            "quiero hablar con el encargado",
+            "hay alguien ahi?",
+            "pasame con soporte",
+            "Hola, llevo dos dias con la maquina parada y el bot no me entiende. Necesito hablar con un tecnico.",
+            "me pueden llamar?",
+            "atencion personalizada por favor",
+            "hablar con humano",
+            // en
+            "can I speak to someone",
+            "is there a real person there?",
+            "i want a human",
+            "get me a manager",
+            "stop, I don't want to talk to a bot",
+            "connect me with support please",
+            "Hi, I've tried the steps and it still jams. Can someone call me?",
+            "can a technician call me back?",
+            "speak to a person",
+            "need a real human asap",
+        ] {
+            if !asks_for_person(t) {
+                missed.push(t);
+            }
+        }
+        assert!(missed.is_empty(), "not heard: {missed:#?}");
+    }
+
     #[test]
     fn questions_about_people_are_not_requests() {
         for t in [
@@ -436,6 +524,11 @@ mod tests {
             "the technician left a report",
             "what is the agent fee for transfers",
             "urgent: where is the invoice pdf",
+            "o bot respondeu certinho, obrigado",
+            "the technician fixed it yesterday, thanks",
+            "el tecnico ya vino ayer y quedo funcionando",
+            "o tecnico deixou o relatorio da visita",
+            "who is the account manager for our contract?",
         ] {
             assert!(!asks_for_person(t), "{t}");
         }
