@@ -228,15 +228,13 @@ impl BotWorker {
             }
             return Err(Error::Conflict("message not stored yet".into()));
         };
-        if self.store.bot_done(&message_id).await? {
-            return Ok(BotOutcome::Skipped);
-        }
         let message = self.store.message(&message_id).await?;
         if message.direction != Direction::Inbound {
             return Ok(BotOutcome::Skipped);
         }
-        // Claimed before acting: a second delivery of this message handled at the same
-        // moment (a replayed webhook, a reclaim) finds the claim and stands back.
+        // Claimed before acting: a message already handled, or a second delivery of it
+        // handled at the same moment (a replayed webhook, a reclaim), finds the claim and
+        // stands back.
         let now = self.ids.now_ms();
         let lease = i64::try_from(self.options.reclaim_idle.as_millis()).unwrap_or(i64::MAX);
         let claim = self

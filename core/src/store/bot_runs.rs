@@ -18,17 +18,6 @@ pub enum BotClaim {
 }
 
 impl Store {
-    /// Whether the bot has finished with this inbound message.
-    pub async fn bot_done(&self, message_id: &str) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM bot_runs WHERE message_id = $1 AND outcome <> 'running'",
-        )
-        .bind(message_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
-    }
-
     /// Claims the bot's run on a message: inserted, or taken over from a claim older than
     /// `stale_before` (a worker that died mid-run).
     pub async fn claim_bot_run(

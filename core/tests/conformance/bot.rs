@@ -359,5 +359,10 @@ async fn two_deliveries_handled_at_once_ask_the_bot_once(env: Env) {
         2,
         "the stale claim was taken over"
     );
-    assert!(env.store.bot_done(&message_id).await.unwrap());
+    let outcome: String = sqlx::query_scalar("SELECT outcome FROM bot_runs WHERE message_id = $1")
+        .bind(&message_id)
+        .fetch_one(env.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(outcome, "answered", "the run was finished and recorded");
 }

@@ -50,6 +50,35 @@ fn sso_button(state: &AppState, tr: &Tr, next: &str) -> Option<(String, String)>
     })
 }
 
+/// The sign-in page again, saying what went wrong (`field` outlined when it was the
+/// typed input).
+fn login_error(
+    state: &AppState,
+    headers: &HeaderMap,
+    key: &str,
+    field: &'static str,
+    outline: bool,
+    email: &str,
+    next: &str,
+) -> Response {
+    let (csrf, set) = pre_csrf(headers);
+    let p = anon_page(state, headers, "login-title", &csrf);
+    let message = p.t.t(key);
+    let sso = sso_button(state, &p.t, next);
+    with_cookie(
+        render(&LoginPage {
+            p,
+            errors: vec![FieldError { field, message }],
+            has_error: outline,
+            email: email.to_owned(),
+            next: next.to_owned(),
+            notice: None,
+            sso,
+        }),
+        set,
+    )
+}
+
 /// The sign-in page saying why the company sign-in did not sign anyone in.
 pub(super) fn login_refused(
     state: &AppState,
@@ -57,25 +86,7 @@ pub(super) fn login_refused(
     key: &str,
     next: &str,
 ) -> Response {
-    let (csrf, set) = pre_csrf(headers);
-    let p = anon_page(state, headers, "login-title", &csrf);
-    let message = p.t.t(key);
-    let sso = sso_button(state, &p.t, next);
-    let mut resp = with_cookie(
-        render(&LoginPage {
-            p,
-            errors: vec![FieldError {
-                field: "email",
-                message,
-            }],
-            has_error: false,
-            email: String::new(),
-            next: next.to_owned(),
-            notice: None,
-            sso,
-        }),
-        set,
-    );
+    let mut resp = login_error(state, headers, key, "email", false, "", next);
     *resp.status_mut() = axum::http::StatusCode::FORBIDDEN;
     resp.headers_mut()
         .append(header::SET_COOKIE, crate::kit::oidc::forget());
@@ -144,23 +155,9 @@ pub async fn login(
     AnySession(old): AnySession,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
-    let (csrf, set) = pre_csrf(&headers);
-    let tr = Tr::new(locale_of(&headers, None));
+    let next = safe_next(form.next.as_deref());
     let fail = |key: &str, field: &'static str| {
-        let p = anon_page(&state, &headers, "login-title", &csrf);
-        let message = p.t.t(key);
-        let next = safe_next(form.next.as_deref());
-        let sso = sso_button(&state, &p.t, &next);
-        let resp = render(&LoginPage {
-            p,
-            errors: vec![FieldError { field, message }],
-            has_error: true,
-            email: form.email.clone(),
-            next,
-            notice: None,
-            sso,
-        });
-        let mut resp = with_cookie(resp, set.clone());
+        let mut resp = login_error(&state, &headers, key, field, true, &form.email, &next);
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         resp
     };
@@ -190,8 +187,7 @@ pub async fn login(
     if !user.role.is_agent() {
         return Ok(fail("login-failed", "email"));
     }
-    let _ = tr;
-    let resp = start_session(&state, &user.id, old, &safe_next(form.next.as_deref())).await?;
+    let resp = start_session(&state, &user.id, old, &next).await?;
     tracing::info!(target: "audit", user = %user.id, ip = %peer.ip(), "signed in");
     Ok(with_cookie(resp, None))
 }

@@ -451,30 +451,19 @@ pub async fn set_status(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/equipment/machines/{}", m.id)).into_response()),
-        Err(switchboard_core::Error::Invalid(msg)) => refused(&state, &agent, &id, msg).await,
+        Err(switchboard_core::Error::Invalid(msg)) => {
+            again(
+                &state,
+                &agent,
+                &id,
+                TypedReading::default(),
+                Some(msg),
+                vec![],
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
-}
-
-/// The machine's page again, saying why a change was refused.
-async fn refused(
-    state: &AppState,
-    agent: &WebAgent,
-    id: &str,
-    msg: String,
-) -> Result<Response, WebError> {
-    let page = machine_page(
-        state,
-        agent,
-        id,
-        TypedReading::default(),
-        Some(msg),
-        vec![],
-        None,
-        (Booking::default(), None),
-    )
-    .await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -498,7 +487,17 @@ pub async fn set_site(
     let site = Some(f.site.trim()).filter(|s| !s.is_empty());
     match state.store.set_machine_site(&state.ids, &m.id, site).await {
         Ok(()) => Ok(Redirect::to(&format!("/equipment/machines/{}", m.id)).into_response()),
-        Err(switchboard_core::Error::NotFound(msg)) => refused(&state, &agent, &id, msg).await,
+        Err(switchboard_core::Error::NotFound(msg)) => {
+            again(
+                &state,
+                &agent,
+                &id,
+                TypedReading::default(),
+                Some(msg),
+                vec![],
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }

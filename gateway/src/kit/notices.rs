@@ -38,6 +38,9 @@ pub struct Notice {
     /// The WhatsApp conversation it answers (a survey's, resolved by then): it goes there
     /// while the window is open, rather than opening a new one.
     pub conversation: Option<String>,
+    /// The sender chose WhatsApp already, minding the client's choice per kind (the
+    /// notices' batch, which also sends a survey back where the client wrote).
+    pub chosen: bool,
 }
 
 /// What a notice needs to go by WhatsApp.
@@ -60,11 +63,7 @@ pub async fn by_whatsapp(
         outbox,
         whatsapp,
     } = parts;
-    // A survey goes back where the client wrote (its sender decided, minding an opt-out);
-    // every other kind by the client's choice.
-    if notice.kind != "survey_waiting"
-        && store.notice_channel_for(contact_id, notice.kind).await? != "whatsapp"
-    {
+    if !notice.chosen && store.notice_channel_for(contact_id, notice.kind).await? != "whatsapp" {
         return Ok(None);
     }
     if !on_whatsapp(store, contact_id).await? {
@@ -223,6 +222,7 @@ mod tests {
             lang: lang.into(),
             list: None,
             conversation: None,
+            chosen: false,
         };
         let all = [
             t("request_status", "en_US", "APPROVED", 2),

@@ -216,20 +216,13 @@ async fn send_batch(state: &AppState, contact: &str, batch: &[Notice]) -> Result
     if let Some(list) = by.remove("whatsapp") {
         let lines: Vec<String> = list.iter().map(|n| line(n)).collect();
         let text = format!("{}\n\n{url}", lines.join("\n"));
-        let survey_conversation = match list.iter().find_map(|n| n.link.strip_prefix("/survey/")) {
-            Some(token) => state
-                .store
-                .survey_by_token(token)
-                .await
-                .ok()
-                .and_then(|s| s.conversation_id),
-            None => None,
-        };
+        let (survey_list, survey_conversation) = survey_parts(state, &list, lang, &text).await;
         let notice = crate::kit::notices::Notice {
             conversation: survey_conversation,
+            chosen: true,
             key: format!("notices:{}", list[0].id),
             kind: static_kind(&list[0].kind),
-            list: survey_list(&list, lang, &text),
+            list: survey_list,
             text,
             template: state.config.whatsapp.notices_template.clone(),
             params: vec![lines.join(" · "), url.clone()],
@@ -268,34 +261,49 @@ async fn send_batch(state: &AppState, contact: &str, batch: &[Notice]) -> Result
     Ok(())
 }
 
-/// A survey's answers as WhatsApp's list, when the batch carries one survey and its words
-/// fit an interactive message: the client answers with one tap in the chat.
-fn survey_list(
+/// A survey in a WhatsApp batch: its answers as WhatsApp's list (when the batch carries
+/// one survey and its words fit an interactive message, so the client answers with one
+/// tap), and the conversation it is about (it goes back there).
+async fn survey_parts(
+    state: &AppState,
     list: &[&Notice],
     lang: Lang,
     text: &str,
-) -> Option<switchboard_core::domain::ListContent> {
+) -> (
+    Option<switchboard_core::domain::ListContent>,
+    Option<String>,
+) {
     use switchboard_portal::surveys::{list_id, whatsapp_survey};
-    let mut surveys = list.iter().filter_map(|n| n.link.strip_prefix("/survey/"));
-    let token = surveys.next()?;
-    if surveys.next().is_some()
+    let mut tokens = list.iter().filter_map(|n| n.link.strip_prefix("/survey/"));
+    let Some(token) = tokens.next() else {
+        return (None, None);
+    };
+    let conversation = state
+        .store
+        .survey_by_token(token)
+        .await
+        .ok()
+        .and_then(|s| s.conversation_id);
+    if tokens.next().is_some()
         || text.chars().count() > switchboard_channels::whatsapp::outbound::MAX_INTERACTIVE_BODY
     {
-        return None;
+        return (None, conversation);
     }
     let w = whatsapp_survey(lang);
-    Some(switchboard_core::domain::ListContent {
+    let rows = w
+        .rows
+        .iter()
+        .map(|(n, title)| switchboard_core::domain::Button {
+            id: list_id(token, *n),
+            title: (*title).to_owned(),
+            url: None,
+        })
+        .collect();
+    let list = switchboard_core::domain::ListContent {
         button: w.button.to_owned(),
-        rows: w
-            .rows
-            .iter()
-            .map(|(n, title)| switchboard_core::domain::Button {
-                id: list_id(token, *n),
-                title: (*title).to_owned(),
-                url: None,
-            })
-            .collect(),
-    })
+        rows,
+    };
+    (Some(list), conversation)
 }
 
 /// A stored kind as the list of kinds names it.

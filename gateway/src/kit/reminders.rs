@@ -145,6 +145,7 @@ async fn remind_one(
         lang: tag,
         list: None,
         conversation: None,
+        chosen: false,
     };
     let parts = crate::kit::notices::Parts {
         store: &state.store,

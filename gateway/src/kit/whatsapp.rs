@@ -409,11 +409,7 @@ async fn survey_answer(
         Err(e) => return Err(e.into()),
     };
     let sender = match e.from.as_deref().and_then(|f| Identity::whatsapp(f).ok()) {
-        Some(number) => state.store.contact_for_identity(&number).await?,
-        None => None,
-    };
-    let sender = match sender {
-        Some(c) => Some(state.store.surviving_contact(&c).await?),
+        Some(number) => state.store.verified_owner(&number).await?,
         None => None,
     };
     if sender.as_deref() != Some(survey.contact_id.as_str()) {
@@ -435,7 +431,7 @@ async fn survey_answer(
             survey.comment.as_deref(),
             |s| {
                 switchboard_portal::surveys::may_answer(now, s.expires_at, s.answered_at)
-                    .map_err(|e| format!("{e:?}"))
+                    .map_err(|e| e.to_string())
             },
         )
         .await;

@@ -178,6 +178,7 @@ async fn by_whatsapp(state: &AppState, doc: &Invoice) -> Result<Option<Invoice>,
         lang: tag,
         list: None,
         conversation: None,
+        chosen: false,
     };
     let parts = crate::kit::notices::Parts {
         store: &state.store,

@@ -136,6 +136,7 @@ impl EmailNotices {
                 lang: tag,
                 list: None,
                 conversation: None,
+                chosen: false,
             };
             let parts = crate::kit::notices::Parts {
                 store: &self.store,
