@@ -289,7 +289,6 @@ fn banking77(file: &Path, seed: u64, encoder: Option<Arc<dyn Embed>>) -> Result<
 #[derive(serde::Deserialize)]
 struct Labelled {
     text: String,
-    #[allow(dead_code)]
     lang: String,
     expect: String,
     #[serde(default)]
@@ -300,8 +299,6 @@ struct Labelled {
 
 fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()> {
     let name = kind(encoder.as_ref());
-    use switchboard_bots::policy::{Action, Memory, Reason, Settings, decide};
-    use switchboard_core::domain::Channel;
     let text = std::fs::read_to_string(dir.join("articles.jsonl"))?;
     let parsed = switchboard_kb::import::parse(&text, switchboard_kb::import::Format::Jsonl)
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -317,28 +314,50 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
             art
         })
         .collect();
-    let questions: Vec<Labelled> = std::fs::read_to_string(dir.join("questions.jsonl"))?
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
     let t = Instant::now();
     let brain = learn(&articles, encoder);
     println!(
-        "FAQ, {name}: {} articles, {} labelled messages; learned in {:.2} s (calibration {:?})",
+        "FAQ, {name}: {} articles; learned in {:.2} s (calibration {:?})",
         articles.len(),
-        questions.len(),
         t.elapsed().as_secs_f64(),
         brain.calibration()
     );
+    // The development set (questions.jsonl), then the set written apart from it and never
+    // looked at while the bot's rules and features were chosen (heldout.jsonl).
+    for (set, file) in [
+        ("development set", "questions.jsonl"),
+        ("held-out set", "heldout.jsonl"),
+    ] {
+        let path = dir.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let questions: Vec<Labelled> = std::fs::read_to_string(&path)?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading {}", path.display()))?;
+        println!("\n{set} ({file}): {} labelled messages", questions.len());
+        measure_faq(&brain, &questions, verbose);
+    }
+    Ok(())
+}
+
+/// The bot's decisions on one labelled set, every figure of docs/BENCHMARKS.md.
+fn measure_faq(brain: &Brain, questions: &[Labelled], verbose: bool) {
+    use switchboard_bots::policy::{Action, Memory, Reason, Settings, decide};
+    use switchboard_core::domain::Channel;
+    let brain = brain.clone();
     let settings = Settings::default();
     let (mut answerable, mut top1) = (0, 0);
+    let mut wrong_language = 0;
     let (mut answered, mut answered_right) = (0, 0);
     let mut person = (0, 0);
     let mut other_handoffs = (0, 0);
     let mut none_answered = (0, 0);
     let mut scored = Vec::new();
-    for q in &questions {
+    for q in questions {
         let o = decide(
             &brain,
             &settings,
@@ -352,6 +371,12 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
                 answerable += 1;
                 let right = best == q.article;
                 top1 += usize::from(right);
+                if let Some(g) = o.best
+                    && o.action == Action::Answer
+                    && brain.article(g.article).lang != q.lang
+                {
+                    wrong_language += 1;
+                }
                 scored.push((o.best.map_or(0.0, |g| g.confidence), right));
                 if o.action == Action::Answer {
                     answered += 1;
@@ -383,14 +408,26 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
                 a
             }
         };
+        if std::env::var_os("KB_BENCH_ALL").is_some() {
+            println!(
+                "  · [{}] score {:.2} lead {:.2} conf {:.2} {:?}",
+                q.expect,
+                o.best.map_or(0.0, |g| g.score),
+                o.best.map_or(0.0, |g| g.margin),
+                o.best.map_or(0.0, |g| g.confidence),
+                o.action
+            );
+        }
         if verbose && wrong {
             println!(
-                "  ✗ [{}] {:?} → {:?} {:?} ({:.2})",
+                "  ✗ [{}] {:?} → {:?} {:?} ({:.2}; score {:.2}, lead {:.2})",
                 q.expect,
                 q.text,
                 o.action,
                 best,
-                o.best.map_or(0.0, |g| g.confidence)
+                o.best.map_or(0.0, |g| g.confidence),
+                o.best.map_or(0.0, |g| g.score),
+                o.best.map_or(0.0, |g| g.margin),
             );
         }
     }
@@ -404,6 +441,7 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         pct(answered_right, answered),
         pct(answered_right, answerable)
     );
+    println!("answers in another language than the message's: {wrong_language}");
     println!(
         "explicit requests for a person handed off as such: {:.1} % ({}/{})",
         pct(person.1, person.0),
@@ -433,7 +471,7 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         };
         let (mut wa_right, mut listed, mut in_list, mut wa_handed) = (0, 0, 0, 0);
         let (mut off_listed, mut off) = (0, 0);
-        for q in &questions {
+        for q in questions {
             let o = decide(
                 &brain,
                 &settings,
@@ -483,7 +521,6 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         share * 100.0
     );
     calibration_table(&scored);
-    Ok(())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -614,9 +651,11 @@ fn speed(n: usize, queries: usize, dir: Option<PathBuf>) -> Result<()> {
         .filter_map(|v| v["text"].as_str().map(str::to_owned))
         .collect();
     let rounds = 20;
+    let mut each = Vec::with_capacity(rounds * messages.len());
     let t = Instant::now();
     for _ in 0..rounds {
         for m in &messages {
+            let one = Instant::now();
             std::hint::black_box(decide(
                 &brain,
                 &settings,
@@ -624,12 +663,17 @@ fn speed(n: usize, queries: usize, dir: Option<PathBuf>) -> Result<()> {
                 m,
                 Memory::default(),
             ));
+            each.push(one.elapsed().as_secs_f64() * 1000.0);
         }
     }
     let per_sec = (rounds * messages.len()) as f64 / t.elapsed().as_secs_f64();
+    each.sort_by(f64::total_cmp);
     println!(
-        "bot: {per_sec:.0} messages decided per second on one core (FAQ, {} messages × {rounds})",
-        messages.len()
+        "bot: {per_sec:.0} messages decided per second on one core (FAQ, {} messages × {rounds}); a decision p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        messages.len(),
+        percentile(&each, 0.5),
+        percentile(&each, 0.99),
+        each.last().copied().unwrap_or(0.0)
     );
     // And over Banking77's 77 articles with 8,000 questions (a bigger model).
     let by = by_intent(std::path::Path::new(BANKING77))?;
@@ -647,7 +691,9 @@ fn speed(n: usize, queries: usize, dir: Option<PathBuf>) -> Result<()> {
     );
     let t = Instant::now();
     let n = 5000;
+    let mut each = Vec::with_capacity(n);
     for i in 0..n {
+        let one = Instant::now();
         std::hint::black_box(decide(
             &brain,
             &settings,
@@ -655,10 +701,14 @@ fn speed(n: usize, queries: usize, dir: Option<PathBuf>) -> Result<()> {
             &asked[i % asked.len()],
             Memory::default(),
         ));
+        each.push(one.elapsed().as_secs_f64() * 1000.0);
     }
+    each.sort_by(f64::total_cmp);
     println!(
-        "bot: {:.0} messages decided per second on one core (Banking77 model)",
-        n as f64 / t.elapsed().as_secs_f64()
+        "bot: {:.0} messages decided per second on one core (Banking77 model); a decision p50 {:.3} ms, p99 {:.3} ms",
+        n as f64 / t.elapsed().as_secs_f64(),
+        percentile(&each, 0.5),
+        percentile(&each, 0.99)
     );
     Ok(())
 }

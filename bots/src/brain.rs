@@ -2,15 +2,25 @@
 //! confidence. Internal and draft articles never enter it, so no client-facing answer can
 //! come from them.
 //!
+//! Each class is a topic: the articles that translate each other learn together from
+//! their titles, every sentence of their bodies and their questions in all their
+//! languages, so a client's Portuguese question is helped by the Spanish and English
+//! ones and the topic's three articles never compete. One more class holds small talk
+//! (`data/elsewhere.txt`), so a message about the weather is not answered with the
+//! article it shares one word with. The article given is the topic's in the client's
+//! language: the one the message's words show, else the likeliest by the knowledge base's
+//! own texts in each language (`brain::tests::languages_are_told_apart`,
+//! `policy::tests::the_bot_never_answers_in_a_language_the_client_did_not_write_in`).
+//!
 //! The confidence is a logistic fit of the best score and its lead, calibrated by
 //! cross-validation on the knowledge base's own questions
 //! (`brain::tests::calibration_fits_what_it_sees`; the resulting tables are in
-//! docs/BENCHMARKS.md). A question in Portuguese answered best by an English article gets
-//! that article's Portuguese translation.
+//! docs/BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use switchboard_kb::text::{fold, words};
 use switchboard_kb::{Article, ArticleStatus, Lang, markdown};
 
 use crate::model::{Embed, Example, Model, TrainOptions};
@@ -164,9 +174,17 @@ pub struct Guess {
 
 #[derive(Debug, Clone)]
 pub struct Brain {
+    /// One class per topic: the articles that translate each other learn together, so
+    /// a topic's Portuguese and Spanish questions help each other and never compete.
     model: Model,
     articles: Vec<Known>,
-    by_group: HashMap<String, Vec<usize>>,
+    /// The articles of each topic (class), in the order they were published.
+    topics: Vec<Vec<usize>>,
+    /// The class of what no article is about (small talk, the news): the last one.
+    elsewhere: usize,
+    /// The languages of the knowledge base, learned from its own texts: which one a
+    /// message is in when its words alone do not say.
+    langs: LangProfile,
     calibration: Calibration,
     examples: usize,
 }
@@ -174,11 +192,16 @@ pub struct Brain {
 /// Questions an article is asked by: its own, the learned ones, and its title.
 fn examples_of(a: &Article, learned: &[&str]) -> (Vec<String>, Vec<String>) {
     let mut fixed = vec![a.title.clone()];
-    // The body's opening says what the article is about when it has few questions.
-    let summary = markdown::summary(&a.body, 240);
-    if a.questions.len() + learned.len() < 3 && !summary.is_empty() {
-        fixed.push(summary);
-    }
+    // The body says what the article is about in the business's own words: each of its
+    // sentences (of a few words at least) is one more example.
+    let plain = markdown::plain(&a.body);
+    fixed.extend(
+        plain
+            .split(['.', '\n', ';', '!', '?', ':'])
+            .map(str::trim)
+            .filter(|s| s.split_whitespace().count() >= 4)
+            .map(str::to_owned),
+    );
     let mut asked: Vec<String> = a.questions.clone();
     asked.extend(learned.iter().map(|q| (*q).to_owned()));
     (fixed, asked)
@@ -199,19 +222,55 @@ impl Brain {
         for (id, q) in learned {
             learned_by.entry(id.as_str()).or_default().push(q.as_str());
         }
+        // Topics: articles of one translation group (an article alone is its own).
+        let mut topic_of: HashMap<&str, usize> = HashMap::new();
+        let mut topics: Vec<Vec<usize>> = Vec::new();
+        for (i, a) in published.iter().enumerate() {
+            let group = if a.translation_group.is_empty() {
+                a.id.as_str()
+            } else {
+                a.translation_group.as_str()
+            };
+            let next = topics.len();
+            let t = *topic_of.entry(group).or_insert(next);
+            if t == next {
+                topics.push(Vec::new());
+            }
+            topics[t].push(i);
+        }
         let mut fixed = Vec::new();
         let mut asked = Vec::new();
-        for (class, a) in published.iter().enumerate() {
-            let (f, q) = examples_of(a, learned_by.get(a.id.as_str()).map_or(&[], |v| v));
-            fixed.extend(f.into_iter().map(|text| Example { text, class }));
-            asked.extend(q.into_iter().map(|text| Example { text, class }));
+        let mut langs = LangProfile::default();
+        for (class, members) in topics.iter().enumerate() {
+            for &i in members {
+                let a = published[i];
+                let (f, q) = examples_of(a, learned_by.get(a.id.as_str()).map_or(&[], |v| v));
+                langs.learn(&a.lang, &a.title);
+                langs.learn(&a.lang, &markdown::summary(&a.body, 2000));
+                for text in &q {
+                    langs.learn(&a.lang, text);
+                }
+                fixed.extend(f.into_iter().map(|text| Example { text, class }));
+                asked.extend(q.into_iter().map(|text| Example { text, class }));
+            }
         }
-        let classes = published.len();
+        // What clients write that is no business of the desk's, as one more topic.
+        let elsewhere = topics.len();
+        fixed.extend(
+            ELSEWHERE
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(|l| Example {
+                    text: l.to_owned(),
+                    class: elsewhere,
+                }),
+        );
+        let classes = topics.len() + 1;
         let calibration = if options.calibrate && asked.len() >= 200 && classes >= 5 {
             Calibration::fit(&cross_validate(
                 &fixed,
                 &asked,
-                classes,
+                (classes, elsewhere),
                 options.train,
                 options.encoder.as_ref(),
             ))
@@ -233,17 +292,12 @@ impl Brain {
                 translation_group: a.translation_group.clone(),
             })
             .collect();
-        let mut by_group: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, k) in known.iter().enumerate() {
-            by_group
-                .entry(k.translation_group.clone())
-                .or_default()
-                .push(i);
-        }
         Brain {
             model,
             articles: known,
-            by_group,
+            topics,
+            elsewhere,
+            langs,
             calibration,
             examples: all.len(),
         }
@@ -274,9 +328,10 @@ impl Brain {
         self.model.is_semantic()
     }
 
-    /// The article that answers a message best, with its calibrated confidence. In the
-    /// client's language when the best article has a translation in it. `None` when the
-    /// message has nothing the bot can read.
+    /// The article that answers a message best, with its calibrated confidence: the best
+    /// topic, in the client's language (`lang`, else the one the knowledge base's own
+    /// texts point to) when the topic has it. `None` when the message has nothing the bot
+    /// can read.
     pub fn classify(&self, text: &str, lang: Option<Lang>) -> Option<Guess> {
         if self.articles.is_empty() {
             return None;
@@ -285,61 +340,76 @@ impl Brain {
         if ranked.known_features == 0 {
             return None;
         }
-        let (best, score) = ranked.best()?;
-        let margin = ranked.margin();
-        let mut article = best;
-        if let Some(l) = lang
-            && self.articles[best].lang != l.code()
-            && let Some(same) = self.by_group.get(&self.articles[best].translation_group)
-            && let Some(t) = same.iter().find(|i| self.articles[**i].lang == l.code())
-        {
-            article = *t;
-        }
+        let (best, score, margin) = best_topic(&ranked.classes, self.elsewhere)?;
         Some(Guess {
-            article,
+            article: self.in_language(best, text, lang),
             confidence: self.calibration.confidence(score, margin),
             score,
             margin,
         })
     }
 
+    /// The language a message is in, among the knowledge base's, when its words do not
+    /// say it clearly: from the letters and words of the articles in each language.
+    pub fn language_of(&self, text: &str) -> Option<Lang> {
+        self.langs.guess(text).and_then(Lang::parse)
+    }
+
+    /// The article of `topic` for a message: in `lang` when the topic has it, else in the
+    /// likeliest of the topic's languages by the knowledge base's texts, else its first.
+    fn in_language(&self, topic: usize, text: &str, lang: Option<Lang>) -> usize {
+        let members = &self.topics[topic];
+        if members.len() == 1 {
+            return members[0];
+        }
+        let find = |code: &str| {
+            members
+                .iter()
+                .copied()
+                .find(|i| self.articles[*i].lang == code)
+        };
+        if let Some(l) = lang
+            && let Some(i) = find(l.code())
+        {
+            return i;
+        }
+        self.langs
+            .ranked(text)
+            .into_iter()
+            .flatten()
+            .find_map(|(_, code)| find(code))
+            .unwrap_or(members[0])
+    }
+
     /// The articles close to the best one for a message, best first, at most `n`, one per
-    /// topic (translation group) and each in the client's language when it has a
-    /// translation in it: what a client may choose from when the bot is not sure which one
-    /// they mean. "Close" is a score within [`CLOSE`] of the best's.
+    /// topic and each in the client's language when it has a translation in it: what a
+    /// client may choose from when the bot is not sure which one they mean. "Close" is a
+    /// score within [`CLOSE`] of the best's.
     pub fn close(&self, text: &str, lang: Option<Lang>, n: usize) -> Vec<Guess> {
         if self.articles.is_empty() || n == 0 {
             return Vec::new();
         }
-        let ranked = self.model.rank(text, n * 3);
+        let ranked = self.model.rank(text, n + 1);
         if ranked.known_features == 0 {
             return Vec::new();
         }
-        let Some((_, top)) = ranked.best() else {
+        let Some((best, top)) = ranked.best() else {
             return Vec::new();
         };
-        let mut seen: Vec<&str> = Vec::new();
+        if best == self.elsewhere {
+            return Vec::new();
+        }
         let mut out = Vec::new();
-        for (i, &(class, score)) in ranked.classes.iter().enumerate() {
-            if score < top - CLOSE || out.len() == n {
+        for (i, &(topic, score)) in ranked.classes.iter().enumerate() {
+            if score < top - CLOSE {
                 break;
             }
-            let group = self.articles[class].translation_group.as_str();
-            if seen.contains(&group) {
+            if topic == self.elsewhere {
                 continue;
             }
-            seen.push(group);
             let next = ranked.classes.get(i + 1).map_or(score - 1.0, |c| c.1);
-            let mut article = class;
-            if let Some(l) = lang
-                && self.articles[class].lang != l.code()
-                && let Some(same) = self.by_group.get(group)
-                && let Some(t) = same.iter().find(|i| self.articles[**i].lang == l.code())
-            {
-                article = *t;
-            }
             out.push(Guess {
-                article,
+                article: self.in_language(topic, text, lang),
                 confidence: self.calibration.confidence(score, score - next),
                 score,
                 margin: score - next,
@@ -354,6 +424,117 @@ impl Brain {
     }
 }
 
+/// What each language of the knowledge base looks like: how often each letter pair and
+/// triple (and each word) appears in its articles, a naive Bayes model of the language.
+/// The knowledge base's own texts are the language's sample, so the guess is among the
+/// languages it has, in its business's words (`brain::tests::languages_are_told_apart`).
+#[derive(Debug, Clone, Default)]
+struct LangProfile {
+    langs: Vec<(String, HashMap<u64, u32>, u64)>,
+}
+
+/// The grams of a folded text: letters one to three at a time inside each word (with its
+/// edges), and the word itself.
+fn lang_grams(text: &str, mut each: impl FnMut(u64)) {
+    let folded = fold(text);
+    for w in words(&folded) {
+        let chars: Vec<char> = std::iter::once(' ')
+            .chain(w.chars())
+            .chain(std::iter::once(' '))
+            .collect();
+        for n in 1..=3 {
+            for win in chars.windows(n) {
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ n as u64;
+                for c in win {
+                    h ^= u64::from(*c);
+                    h = h.wrapping_mul(0x0100_0000_01b3);
+                }
+                each(h);
+            }
+        }
+        let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
+        for b in w.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        each(h);
+    }
+}
+
+impl LangProfile {
+    fn learn(&mut self, lang: &str, text: &str) {
+        if Lang::parse(lang).is_none() {
+            return;
+        }
+        let at = match self.langs.iter().position(|(l, ..)| l == lang) {
+            Some(i) => i,
+            None => {
+                self.langs.push((lang.to_owned(), HashMap::new(), 0));
+                self.langs.len() - 1
+            }
+        };
+        let (_, counts, total) = &mut self.langs[at];
+        lang_grams(text, |g| {
+            *counts.entry(g).or_default() += 1;
+            *total += 1;
+        });
+    }
+
+    /// The likeliest language, when the knowledge base has several and the text leans
+    /// clearly to one (by more than a factor of e³ over the next).
+    fn guess(&self, text: &str) -> Option<&str> {
+        self.ranked(text)
+            .filter(|r| r.len() > 1 && r[0].0 - r[1].0 > 3.0)
+            .map(|r| r[0].1)
+    }
+
+    /// The knowledge base's languages by how likely the text is in each, likeliest first
+    /// (log-likelihoods); `None` when the text has no words.
+    fn ranked(&self, text: &str) -> Option<Vec<(f64, &str)>> {
+        if self.langs.is_empty() {
+            return None;
+        }
+        let mut grams = Vec::new();
+        lang_grams(text, |g| grams.push(g));
+        if grams.is_empty() {
+            return None;
+        }
+        let mut scores: Vec<(f64, &str)> = self
+            .langs
+            .iter()
+            .map(|(l, counts, total)| {
+                let denom = (*total as f64 + 50_000.0).ln();
+                let s: f64 = grams
+                    .iter()
+                    .map(|g| (f64::from(counts.get(g).copied().unwrap_or(0)) + 0.5).ln() - denom)
+                    .sum();
+                (s, l.as_str())
+            })
+            .collect();
+        scores.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Some(scores)
+    }
+}
+
+/// The best topic of a ranking, its score and its lead over the next class: when the
+/// message looks more like small talk than like any article, the best topic's lead is
+/// negative (and so is its confidence's share).
+fn best_topic(ranked: &[(usize, f32)], elsewhere: usize) -> Option<(usize, f32, f32)> {
+    let (i, &(topic, score)) = ranked
+        .iter()
+        .enumerate()
+        .find(|(_, (c, _))| *c != elsewhere)?;
+    let rival = if i > 0 {
+        ranked.first().map(|r| r.1)
+    } else {
+        ranked.get(1).map(|r| r.1)
+    };
+    Some((topic, score, rival.map_or(score + 1.0, |r| score - r)))
+}
+
+/// Small talk, the news, the weather: what no article answers (`bots/data/elsewhere.txt`).
+const ELSEWHERE: &str = include_str!("../data/elsewhere.txt");
+
 /// How far below the best article's score another still counts as close (the scores are
 /// one-against-the-rest margins: about -1 for "surely not" to 1 for "surely").
 pub const CLOSE: f32 = 0.35;
@@ -363,7 +544,7 @@ pub const CLOSE: f32 = 0.35;
 fn cross_validate(
     fixed: &[Example],
     asked: &[Example],
-    classes: usize,
+    (classes, elsewhere): (usize, usize),
     options: TrainOptions,
     encoder: Option<&Arc<dyn Embed>>,
 ) -> Vec<(f32, f32, bool)> {
@@ -383,9 +564,9 @@ fn cross_validate(
         }
         let model = Model::train_with(&train, classes, options, encoder);
         for e in held {
-            let r = model.rank(&e.text, 2);
-            if let Some((best, score)) = r.best() {
-                points.push((score, r.margin(), best == e.class));
+            let r = model.rank(&e.text, 3);
+            if let Some((best, score, margin)) = best_topic(&r.classes, elsewhere) {
+                points.push((score, margin, best == e.class));
             }
         }
     }
@@ -410,5 +591,80 @@ mod tests {
         assert!(c.confidence(0.5, 0.9) > 0.8, "{c:?}");
         assert!(c.confidence(0.5, 0.1) < 0.2, "{c:?}");
         assert_eq!(Calibration::fit(&points[..10]).source, "default");
+    }
+
+    /// The knowledge base's own articles teach it its languages: messages without a
+    /// marker word or an accent still get the right one, and a topic is answered in it.
+    #[test]
+    fn languages_are_told_apart() {
+        let art = |id: &str, lang: &str, title: &str, body: &str, qs: &[&str]| Article {
+            translation_group: id.split('-').next().unwrap_or(id).to_owned(),
+            ..Article::published(id, lang, title, body, qs)
+        };
+        let kb = [
+            art(
+                "toner-en",
+                "en",
+                "Ordering toner",
+                "Toner is included in your contract. Open the portal, choose the device and the colours you need; orders ship the same business day.",
+                &[
+                    "where do I order toner",
+                    "is toner included in the contract",
+                ],
+            ),
+            art(
+                "toner-es",
+                "es",
+                "Pedir tóner",
+                "El tóner está incluido en tu contrato. Abre el portal, elige el equipo y los colores que necesitas; los pedidos salen el mismo día hábil.",
+                &["dónde pido tóner", "el tóner está incluido en el contrato"],
+            ),
+            art(
+                "toner-pt",
+                "pt",
+                "Pedir toner",
+                "O toner está incluído no seu contrato. Abra o portal, escolha o equipamento e as cores que precisa; os pedidos saem no mesmo dia útil.",
+                &["onde peço toner", "o toner está incluído no contrato"],
+            ),
+            art(
+                "jam-en",
+                "en",
+                "Clearing a paper jam",
+                "Open the door shown on the display and pull the sheet slowly in the direction the paper travels.",
+                &["paper stuck in the printer"],
+            ),
+            art(
+                "jam-es",
+                "es",
+                "Atasco de papel",
+                "Abre la puerta que indica la pantalla y tira de la hoja despacio en la dirección en que avanza el papel.",
+                &["papel atascado en la impresora"],
+            ),
+            art(
+                "jam-pt",
+                "pt",
+                "Papel atolado",
+                "Abra a porta indicada no visor e puxe a folha devagar na direção em que o papel anda.",
+                &["papel preso na impressora"],
+            ),
+        ];
+        let brain = Brain::build(&kb, &[], BrainOptions::default());
+        for (text, want) in [
+            ("toner acabou, como peco mais", "pt"),
+            ("se acabo el toner, donde lo pido", "es"),
+            ("toner ran out, where to order", "en"),
+            ("papel atolado na porta", "pt"),
+            ("papel atascado otra vez", "es"),
+        ] {
+            assert_eq!(
+                brain.language_of(text).map(Lang::code),
+                Some(want),
+                "{text}"
+            );
+            let g = brain.classify(text, None).unwrap();
+            assert_eq!(brain.article(g.article).lang, want, "{text}");
+        }
+        // Nothing to go by: no guess.
+        assert_eq!(brain.language_of("🙂"), None);
     }
 }

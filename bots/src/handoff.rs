@@ -46,9 +46,6 @@ const STRONG: &[&str] = &[
     "staff",
     "attendant",
     "employee",
-    "manager",
-    "supervisor",
-    "technician",
     // es
     "humano",
     "humana",
@@ -59,12 +56,6 @@ const STRONG: &[&str] = &[
     "representante",
     "ejecutivo",
     "ejecutiva",
-    "encargado",
-    "encargada",
-    "gerente",
-    "responsable",
-    "tecnico",
-    "tecnica",
     "personalizada",
     "personalizado",
     "agente",
@@ -77,45 +68,41 @@ const STRONG: &[&str] = &[
     "operadora",
     "humanos",
 ];
-const WEAK: &[&str] = &[
-    "person", "someone", "somebody", "anyone", "anybody", "people", "persona", "personas",
-    "alguien", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support", "soporte", "suporte",
-    "team", "equipo", "equipe",
+// People who are also what clients ask about ("when does the technician come?"): a
+// request for one of them needs a verb of reaching them ("falar com o gerente").
+const ROLE: &[&str] = &[
+    "manager",
+    "supervisor",
+    "technician",
+    "tech",
+    "encargado",
+    "encargada",
+    "gerente",
+    "responsable",
+    "tecnico",
+    "tecnica",
+    "supervisora",
 ];
-// Asking to be put through, in the three languages (folded).
-const REQUEST: &[&str] = &[
-    // en
+// Verbs of reaching someone, in the three languages (folded).
+const REACH_VERB: &[&str] = &[
     "talk",
     "speak",
     "chat",
-    "through",
-    "thru",
     "call",
     "contact",
     "reach",
-    "want",
-    "need",
-    // es
     "hablar",
     "habla",
     "hablo",
     "pasame",
     "pasas",
-    "pasa",
     "comunicas",
     "comunicar",
     "comunica",
-    "atienda",
-    "atender",
-    "atiende",
     "llame",
     "llamar",
+    "llamen",
     "contactar",
-    "quiero",
-    "necesito",
-    "prefiero",
-    "puedo",
-    // pt
     "falar",
     "falo",
     "fala",
@@ -128,15 +115,35 @@ const REQUEST: &[&str] = &[
     "ligue",
     "ligar",
     "liga",
-    "atender",
-    "atenda",
-    "atendimento",
     "contato",
     "coloca",
+    "comigo",
+];
+const WEAK: &[&str] = &[
+    "person", "someone", "somebody", "anyone", "anybody", "people", "persona", "personas",
+    "alguien", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support", "soporte", "suporte",
+    "team", "equipo", "equipe",
+];
+// Asking to be put through, in the three languages (folded), besides the verbs of
+// reaching someone (`REACH_VERB`).
+const REQUEST: &[&str] = &[
+    "through",
+    "thru",
+    "want",
+    "need",
+    "pasa",
+    "atienda",
+    "atender",
+    "atiende",
+    "quiero",
+    "necesito",
+    "prefiero",
+    "puedo",
+    "atenda",
+    "atendimento",
     "quero",
     "queria",
     "preciso",
-    "comigo",
 ];
 // Words that say "a real one": with a person word they are a request on their own.
 const REAL: &[&str] = &[
@@ -160,7 +167,9 @@ pub fn asks_for_person(text: &str) -> bool {
     let strong = ws.iter().any(|w| matches(w, STRONG));
     let weak = ws.iter().any(|w| matches(w, WEAK));
     // Verbs exactly: their typos too often are other words ("transfers", "transfere").
-    let request = ws.iter().any(|w| REQUEST.contains(&w.as_str()));
+    let request = ws
+        .iter()
+        .any(|w| REQUEST.contains(&w.as_str()) || REACH_VERB.contains(&w.as_str()));
     let real = ws.iter().any(|w| REAL.contains(&w.as_str()));
     let short = ws.len() <= 4;
     // "transfer me", "put me through", "get me someone", "connect us".
@@ -168,6 +177,12 @@ pub fn asks_for_person(text: &str) -> bool {
         ["transfer", "put", "connect", "get", "let", "send"].contains(&p[0].as_str())
             && ["me", "us"].contains(&p[1].as_str())
     });
+    // "falar com o gerente", "get me a manager"; not "when does the technician come?".
+    let role = ws.iter().any(|w| ROLE.contains(&w.as_str()))
+        && (put_through
+            || ws
+                .iter()
+                .any(|w| REACH_VERB.contains(&w.as_str()) || REAL.contains(&w.as_str())));
     let request = request || put_through;
     let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
     // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
@@ -191,6 +206,7 @@ pub fn asks_for_person(text: &str) -> bool {
     // "hay alguien ahi?", "anyone there?".
     let anyone_there = weak && short && has(&["ai", "ahi", "there", "alo", "hello"]);
     (strong && (short || request || real))
+        || role
         || (weak && (request || real) && mentions_contact(&ws))
         || (weak && short && real)
         || refuses_bot
@@ -528,6 +544,11 @@ mod tests {
             "the technician fixed it yesterday, thanks",
             "el tecnico ya vino ayer y quedo funcionando",
             "o tecnico deixou o relatorio da visita",
+            // When and how the technicians work: the visits article answers these.
+            "cuando viene el tecnico?",
+            "tecnico atende sabado?",
+            "does the technician come on weekends",
+            "quero saber se o tecnico vem amanha",
             "who is the account manager for our contract?",
         ] {
             assert!(!asks_for_person(t), "{t}");

@@ -1,9 +1,9 @@
 //! The bot's question classifier: which article answers a message.
 //!
-//! Each article is a class; its examples are its title, its alternate questions, the
-//! questions learned for it, and the first sentences of its body. A message becomes word
+//! Each class is a topic of the knowledge base (`brain.rs` says which examples it learns
+//! from: titles, questions, the sentences of the bodies). A message becomes word
 //! unigrams and bigrams plus character 2–5-grams of each word (so typos and inflections
-//! still share most features), weighted by sublinear TF-IDF; one linear SVM per article
+//! still share most features), weighted by sublinear TF-IDF; one linear SVM per class
 //! (L2-regularized squared hinge, trained by dual coordinate descent) scores it.
 //! Lexical retrieval alone (BM25) is the floor this beats: the classifier learns which
 //! words tell one article's questions from its neighbours'.
@@ -12,8 +12,7 @@
 //! joins its features as a third block, so questions that share meaning but no words are
 //! still told apart by the same SVMs.
 //!
-//! An article's opening joins its examples only when it has few. Training shares the
-//! classes out over threads and is deterministic (`model::tests::*`).
+//! Training shares the classes out over threads and is deterministic (`model::tests::*`).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1162,4 +1162,89 @@ mod tests {
             assert!(words(l).options.chars().count() <= 20);
         }
     }
+
+    /// The business FAQ of `bench/data/faq` (15 topics in en, es and pt), each article in
+    /// the translation group of its topic.
+    fn faq_brain() -> Brain {
+        let articles: Vec<Article> = include_str!("../../bench/data/faq/articles.jsonl")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let s = |k: &str| v[k].as_str().unwrap().to_owned();
+                let qs: Vec<String> = v["questions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|q| q.as_str().unwrap().to_owned())
+                    .collect();
+                let qs: Vec<&str> = qs.iter().map(String::as_str).collect();
+                let id = s("id");
+                let group = id.rsplit_once('-').unwrap().0.to_owned();
+                Article {
+                    translation_group: group,
+                    ..Article::published(&id, &s("lang"), &s("title"), &s("body"), &qs)
+                }
+            })
+            .collect();
+        Brain::build(&articles, &[], BrainOptions::default())
+    }
+
+    /// Every labelled client message of both FAQ sets written in en, es or pt: when the
+    /// bot answers, it answers with the article in the message's language (every topic
+    /// has one in each), and it speaks that language. Off-topic messages included.
+    #[test]
+    fn the_bot_never_answers_in_a_language_the_client_did_not_write_in() {
+        let brain = faq_brain();
+        let settings = Settings::default();
+        let mut wrong = Vec::new();
+        let mut answered = 0;
+        for set in [
+            include_str!("../../bench/data/faq/questions.jsonl"),
+            include_str!("../../bench/data/faq/heldout.jsonl"),
+        ] {
+            for l in set.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let (text, lang) = (v["text"].as_str().unwrap(), v["lang"].as_str().unwrap());
+                let Some(lang) = Lang::parse(lang) else {
+                    continue;
+                };
+                for channel in [Channel::Webchat, Channel::Whatsapp, Channel::Email] {
+                    let o = decide(&brain, &settings, channel, text, Memory::default());
+                    let shown: Vec<&str> = match (&o.action, o.best) {
+                        (Action::Answer, Some(g)) => vec![brain.article(g.article).lang.as_str()],
+                        _ => o
+                            .content
+                            .list
+                            .iter()
+                            .flat_map(|list| &list.rows)
+                            .filter_map(|r| r.id.strip_prefix("bot:article:"))
+                            .filter_map(|id| {
+                                brain.index_of(id).or_else(|| {
+                                    brain.articles().iter().position(|k| k.public_id == id)
+                                })
+                            })
+                            .map(|i| brain.article(i).lang.as_str())
+                            .collect(),
+                    };
+                    answered += usize::from(!shown.is_empty());
+                    if shown.iter().any(|l| *l != lang.code())
+                        || (!shown.is_empty() && o.lang != lang)
+                    {
+                        wrong.push(format!(
+                            "{channel:?} {text:?} → {shown:?}, spoke {:?}",
+                            o.lang
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(answered > 400, "{answered}");
+        assert!(
+            wrong.is_empty(),
+            "{} of {answered}:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
 }
