@@ -112,7 +112,17 @@ impl Router {
         let mut in_flight = tokio::task::JoinSet::new();
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut failures = 0u32;
+        // After the stream failed: entries this node had read whose answer was lost (a
+        // Redis killed mid-reply) are its own pending ones; redo them as soon as the
+        // stream is back, not after reclaim_idle.
+        let mut recovering = false;
         while !shutdown.is_cancelled() {
+            if recovering {
+                while in_flight.join_next().await.is_some() {}
+                if self.stream.flush().await.is_ok() && self.resume_own_pending().await {
+                    recovering = false;
+                }
+            }
             // Not raced against shutdown: a read dropped after it claimed entries would
             // leave them pending until another consumer reclaims them. A read waits at most
             // `block`, which bounds how long shutdown waits.
@@ -145,6 +155,7 @@ impl Router {
                 }
                 Err(e) => {
                     failures += 1;
+                    recovering = true;
                     tracing::warn!(error = %e, "router cannot read the inbound stream");
                     // The stream may have lost its group (a Redis restarted without its data).
                     let _ = self.stream.ensure_group(INBOUND, GROUP).await;
@@ -166,8 +177,9 @@ impl Router {
     }
 
     /// Processes the entries still pending for this consumer (taken before a crash), batch
-    /// after batch, until none is left or a batch fails (it then waits for reclaim).
-    async fn resume_own_pending(&self) {
+    /// after batch, until none is left (true) or a batch fails (false; it then waits for
+    /// reclaim or the next try).
+    async fn resume_own_pending(&self) -> bool {
         loop {
             match self
                 .stream
@@ -181,18 +193,18 @@ impl Router {
                     );
                     if let Err(e) = self.process(mine).await {
                         tracing::warn!(error = %e, "resumed entries failed; they stay pending");
-                        return;
+                        return false;
                     }
                     // Acknowledgements may be held back; make them count before asking again.
                     if let Err(e) = self.stream.flush().await {
                         tracing::warn!(error = %e, "router could not flush the stream");
-                        return;
+                        return false;
                     }
                 }
-                Ok(_) => return,
+                Ok(_) => return true,
                 Err(e) => {
                     tracing::warn!(error = %e, "router cannot read its pending entries");
-                    return;
+                    return false;
                 }
             }
         }

@@ -63,8 +63,38 @@ async fn redis_kill_9_mid_burst() {
                 })
                 .take(20)
                 .collect();
+            // Where they are: parked after failing (the database refused them), still
+            // pending on the stream (read and never acknowledged), or gone from Redis.
+            sqlx::any::install_default_drivers();
+            let parked = match sqlx::AnyPool::connect(&server.database_url()).await {
+                Ok(pool) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM stream_parked")
+                    .fetch_one(&pool)
+                    .await
+                    .map_or_else(|e| e.to_string(), |n| n.to_string()),
+                Err(e) => e.to_string(),
+            };
+            let pending = match redis::Client::open(redis.url()) {
+                Ok(c) => match c.get_multiplexed_async_connection().await {
+                    Ok(mut conn) => {
+                        let groups: redis::RedisResult<redis::Value> = redis::cmd("XINFO")
+                            .arg("GROUPS")
+                            .arg(format!(
+                                "{}:stream:inbound",
+                                server
+                                    .env
+                                    .get("SWITCHBOARD_REDIS_PREFIX")
+                                    .map_or("switchboard", String::as_str)
+                            ))
+                            .query_async(&mut conn)
+                            .await;
+                        format!("{groups:?}")
+                    }
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
             panic!(
-                "{count} of {} stored after 120 s ({acked_at_kill} acknowledged at the kill); missing e.g. {missing:?}",
+                "{count} of {} stored after 120 s ({acked_at_kill} acknowledged at the kill); missing e.g. {missing:?}; parked: {parked}; inbound groups: {pending}",
                 VISITORS * PER_VISITOR
             );
         }

@@ -266,20 +266,38 @@ impl Stream for RedisStream {
         min_idle: Duration,
         max: usize,
     ) -> Result<Vec<Entry>> {
-        let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
-            .arg(self.key(topic))
-            .arg(group)
-            .arg(consumer)
-            .arg(u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX))
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(max.max(1))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        let ids: Vec<String> = reply.claimed.iter().map(|c| c.id.clone()).collect();
-        let deliveries = self.deliveries(topic, group, consumer, &ids).await?;
-        reply
-            .claimed
+        // XAUTOCLAIM scans a bounded part of the pending list per call: follow its cursor
+        // so an idle entry behind many newer ones is still reached (a few calls at most).
+        let mut claimed = Vec::new();
+        let mut start = "0-0".to_owned();
+        for _ in 0..16 {
+            let reply: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+                .arg(self.key(topic))
+                .arg(group)
+                .arg(consumer)
+                .arg(u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX))
+                .arg(&start)
+                .arg("COUNT")
+                .arg(max.max(1).saturating_sub(claimed.len()).max(1))
+                .query_async(&mut self.conn.clone())
+                .await?;
+            claimed.extend(reply.claimed);
+            start = reply.next_stream_id;
+            if start == "0-0" || claimed.len() >= max.max(1) {
+                break;
+            }
+        }
+        let ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
+        // The entries are ours now; a failed count must not leave them waiting another
+        // idle period, so an unknown count reads as a redelivery.
+        let deliveries = match self.deliveries(topic, group, consumer, &ids).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery counts unknown for reclaimed entries");
+                vec![2; ids.len()]
+            }
+        };
+        claimed
             .iter()
             .zip(deliveries)
             .map(|(id, d)| entry_of(id, d))

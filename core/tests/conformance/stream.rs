@@ -24,6 +24,7 @@ on_every_backend!(
     read_waits_then_returns_nothing,
     one_group_never_hands_an_entry_out_twice,
     dead_consumers_entries_are_reclaimed,
+    idle_entries_behind_many_fresh_ones_are_reclaimed,
     groups_are_independent,
     trim_keeps_what_is_pending,
     concurrent_appends_all_land,
@@ -198,6 +199,29 @@ async fn dead_consumers_entries_are_reclaimed(env: Env) {
     tokio::time::sleep(IDLE + MARGIN).await;
     assert!(s.reclaim(T, G, "third", IDLE, 10).await.unwrap().is_empty());
     assert_eq!(s.depth(T, G).await.unwrap(), 1);
+}
+
+/// Entries a dead consumer left are found however many fresh pending entries come before
+/// them (Redis scans a bounded part of the pending list per XAUTOCLAIM: the cursor must be
+/// followed).
+async fn idle_entries_behind_many_fresh_ones_are_reclaimed(env: Env) {
+    const IDLE: Duration = Duration::from_millis(500);
+    const MARGIN: Duration = Duration::from_millis(100);
+    let s = env.stream.as_ref();
+    s.ensure_group(T, G).await.unwrap();
+    append_n(s, 100).await;
+    let taken = s
+        .read(T, G, "dead", 100, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 100);
+    tokio::time::sleep(IDLE + MARGIN).await;
+    // A live consumer takes the first 60 over: they are fresh again, the last 40 idle.
+    let busy = s.reclaim(T, G, "busy", IDLE, 60).await.unwrap();
+    assert_eq!(busy.len(), 60);
+    let back = s.reclaim(T, G, "alive", IDLE, 5).await.unwrap();
+    let payloads: Vec<_> = back.iter().map(|e| e.payload.as_str()).collect();
+    assert_eq!(payloads, ["m60", "m61", "m62", "m63", "m64"]);
 }
 
 async fn groups_are_independent(env: Env) {
