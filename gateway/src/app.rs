@@ -223,11 +223,11 @@ impl AppState {
         });
         let state = Self {
             config,
-            store,
+            store: store.clone(),
             stream,
             realtime,
             outbox,
-            ids,
+            ids: ids.clone(),
             metrics,
             node: Arc::new(node),
             blobs,
@@ -240,7 +240,11 @@ impl AppState {
             allowed_origins: Arc::new(allowed_origins),
             widget_sockets: SocketCounter::default(),
             widget_uploads,
-            login_limits: Arc::new(crate::kit::limits::LoginLimits::new(&config_web)),
+            login_limits: Arc::new(crate::kit::limits::LoginLimits::new(
+                &config_web,
+                store.clone(),
+                ids.clone(),
+            )),
             email_senders: Arc::new(crate::kit::limits::SenderLimits::new(email_per_hour)),
             mailer: Arc::new(crate::kit::auth::SmtpMailer(email_sender.clone())),
             tickets,

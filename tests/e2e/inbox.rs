@@ -1015,6 +1015,69 @@ async fn who_is_viewing_and_typing_reaches_the_right_people() {
     w2.say("c2", "still here").await;
 }
 
+/// Two nodes on one database: sign-in attempts against one account, alternating between
+/// them, draw on one allowance (a second node is no second set of guesses), and the
+/// client address's allowance is shared too.
+#[tokio::test]
+async fn sign_in_attempts_are_counted_across_nodes() {
+    let first = Server::start_with(
+        Backend::PostgresRedis,
+        &[
+            ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_ACCOUNT", "4"),
+            ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_IP", "9"),
+        ],
+    )
+    .await;
+    let shared = [
+        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
+        ("REDIS_URL", first.env["REDIS_URL"].clone()),
+        (
+            "SWITCHBOARD_REDIS_PREFIX",
+            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
+        ),
+        ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_ACCOUNT", "4".into()),
+        ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_IP", "9".into()),
+    ];
+    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    add_agent(&first, "ana@example.com", "support", &[]);
+    add_agent(&first, "bea@example.com", "support", &[]);
+    let mut a = Browser::new(&first);
+    let mut b = Browser::new(&second);
+    a.get("/login").await;
+    b.get("/login").await;
+    let wrong = |email: &'static str| [("email", email), ("password", "wrong wrong wrong")];
+    // Four wrong passwords, two on each node: the account's four are spent everywhere.
+    for i in 0..4 {
+        let node = if i % 2 == 0 { &mut a } else { &mut b };
+        let (s, _) = node.post("/login", &wrong("ana@example.com")).await;
+        assert_eq!(s, 422, "attempt {i}");
+    }
+    for node in [&mut a, &mut b] {
+        let (s, html) = node
+            .post(
+                "/login",
+                &[("email", "ana@example.com"), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(s, 429, "{html:.300}");
+    }
+    // The address's nine: six used above; three more on Bea's account, then even her
+    // right password waits, on either node.
+    for i in 0..3 {
+        let node = if i % 2 == 0 { &mut b } else { &mut a };
+        let (s, _) = node.post("/login", &wrong("bea@example.com")).await;
+        assert_eq!(s, 422, "attempt {i}");
+    }
+    let (s, _) = a
+        .post(
+            "/login",
+            &[("email", "bea@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(s, 429);
+}
+
 #[tokio::test]
 async fn sign_in_is_throttled_and_a_reset_link_works_once() {
     let server = Server::start_with(

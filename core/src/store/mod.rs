@@ -33,6 +33,7 @@ mod outbound;
 mod pages;
 mod portal;
 mod portal_users;
+mod rate_limits;
 mod rows;
 mod secrets;
 mod sites;
@@ -241,6 +242,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         35,
         "client_companies",
         include_str!("../../../migrations/0035_client_companies.sql"),
+    ),
+    (
+        36,
+        "rate_limits",
+        include_str!("../../../migrations/0036_rate_limits.sql"),
     ),
 ];
 

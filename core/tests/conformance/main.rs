@@ -22,6 +22,7 @@ mod magic_links;
 mod notices;
 mod notifications;
 mod portal;
+mod rate_limits;
 mod router;
 mod sites;
 mod sso;

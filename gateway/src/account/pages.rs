@@ -167,7 +167,7 @@ pub async fn login(
     if form.password.is_empty() {
         return Ok(fail("login-password-missing", "password"));
     }
-    if !state.login_limits.allow(&form.email, peer.ip()) {
+    if !state.login_limits.allow(&form.email, peer.ip()).await {
         let mut r = fail("login-throttled", "email");
         *r.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
         return Ok(r);
@@ -277,7 +277,7 @@ pub async fn second_factor(
     };
     let user = &s.session.user;
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
-    let ok = state.login_limits.allow(&user.email, peer.ip())
+    let ok = state.login_limits.allow(&user.email, peer.ip()).await
         && !code.is_empty()
         && match state
             .store
@@ -395,7 +395,7 @@ pub async fn forgot(
             set,
         ));
     }
-    if state.login_limits.allow(&form.email, peer.ip())
+    if state.login_limits.allow(&form.email, peer.ip()).await
         && let Some(user) = state.store.user_by_email(&form.email).await?
         && user.role.is_agent()
         && user.active

@@ -1,5 +1,8 @@
-//! Rate limits every surface shares: sign-in attempts, mail per sender, widget sockets
-//! per address and uploads per visitor (GCRA, `governor`), each map trimmed of idle keys.
+//! Rate limits every surface shares. Those that protect accounts (sign-in and
+//! second-factor attempts, sign-in links) are kept in the database, shared by every node;
+//! the ones that protect a node's own resources (mail per sender, widget sockets per
+//! address, uploads per visitor) are its own (GCRA, `governor`), each map trimmed of idle
+//! keys.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -8,11 +11,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::config::WebConfig;
 
-/// Sign-in attempts allowed per account and per client address (GCRA, `governor`), so a
-/// password cannot be guessed fast from one place or against one account from many.
+/// Sign-in and second-factor attempts allowed per account and per client address, so a
+/// password or a code cannot be guessed fast from one place or against one account from
+/// many. Kept in the database (`Store::take_allowance`): every node takes from the same
+/// allowance, so three nodes behind a balancer are not three times the guesses.
 pub struct LoginLimits {
-    per_account: governor::DefaultKeyedRateLimiter<String>,
-    per_ip: governor::DefaultKeyedRateLimiter<IpAddr>,
+    store: switchboard_core::store::Store,
+    ids: switchboard_core::clock::Ids,
+    per_account: u32,
+    per_ip: u32,
 }
 
 impl std::fmt::Debug for LoginLimits {
@@ -29,19 +36,67 @@ pub fn allowance(n: u32, period: std::time::Duration) -> governor::Quota {
 }
 
 impl LoginLimits {
-    pub fn new(config: &WebConfig) -> Self {
-        // n attempts per 15 minutes, all of them usable at once.
-        let quota = |n: u32| allowance(n, std::time::Duration::from_secs(15 * 60));
+    pub fn new(
+        config: &WebConfig,
+        store: switchboard_core::store::Store,
+        ids: switchboard_core::clock::Ids,
+    ) -> Self {
         Self {
-            per_account: governor::RateLimiter::keyed(quota(config.login_attempts_per_account)),
-            per_ip: governor::RateLimiter::keyed(quota(config.login_attempts_per_ip)),
+            store,
+            ids,
+            per_account: config.login_attempts_per_account,
+            per_ip: config.login_attempts_per_ip,
         }
     }
 
-    /// Takes one attempt; false when either allowance is spent.
-    pub fn allow(&self, account: &str, ip: IpAddr) -> bool {
-        take_both(&self.per_ip, &ip, &self.per_account, address_key(account))
+    /// Takes one attempt (n per 15 minutes, all usable at once); false when either
+    /// allowance is spent.
+    pub async fn allow(&self, account: &str, ip: IpAddr) -> bool {
+        shared_take_both(
+            &self.store,
+            self.ids.now_ms(),
+            ("login-ip", self.per_ip),
+            ip,
+            ("login", self.per_account),
+            &address_key(account),
+            15 * 60 * 1000,
+        )
+        .await
     }
+}
+
+/// Takes one from the client address's shared allowance and, only when that allowed it,
+/// one from the key's: a client refused by address charges no account. A database that
+/// cannot answer refuses (the attempt could not have been checked anyway). Now and then
+/// the keys whole again are forgotten.
+pub async fn shared_take_both(
+    store: &switchboard_core::store::Store,
+    now: i64,
+    (ip_kind, per_ip): (&str, u32),
+    ip: IpAddr,
+    (key_kind, per_key): (&str, u32),
+    key: &str,
+    period_ms: i64,
+) -> bool {
+    static USES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if USES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 512 == 511
+        && let Err(e) = store.forget_whole_allowances(now).await
+    {
+        tracing::warn!(error = %e, "spent allowances not cleared");
+    }
+    let ip_key = format!("{ip_kind}:{}", client_key(ip));
+    let taken = match store.take_allowance(&ip_key, per_ip, period_ms, now).await {
+        Ok(true) => {
+            store
+                .take_allowance(&format!("{key_kind}:{key}"), per_key, period_ms, now)
+                .await
+        }
+        other => other,
+    };
+    taken.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "an allowance could not be read; refused");
+        false
+    })
 }
 
 /// Keys kept by a limiter before its idle ones are dropped.

@@ -11,8 +11,7 @@
 //! - Using a link proves the address: it becomes a verified identity of the contact.
 //! - A new session (a new cookie) is issued at every sign-in; sign-out ends it.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
+use std::net::SocketAddr;
 
 use askama::Template;
 use axum::Form;
@@ -25,30 +24,9 @@ use switchboard_core::store::{LinkState, NewLink};
 use super::{Client, Layout, private};
 use crate::kit::AppState;
 use crate::kit::auth::{pre_csrf, with_cookie};
-use crate::kit::limits::allowance;
 use crate::kit::page::render;
 use crate::kit::session::{AnySession, SESSION_COOKIE, limits, set_cookie};
 use crate::kit::words::{lang_of, words};
-
-struct LinkLimits {
-    per_address: governor::DefaultKeyedRateLimiter<String>,
-    per_ip: governor::DefaultKeyedRateLimiter<IpAddr>,
-}
-
-fn link_limits(state: &AppState) -> &'static LinkLimits {
-    static L: OnceLock<LinkLimits> = OnceLock::new();
-    L.get_or_init(|| {
-        let hour = std::time::Duration::from_secs(3600);
-        let p = &state.config.portal;
-        LinkLimits {
-            per_address: governor::RateLimiter::keyed(allowance(
-                p.links_per_address_per_hour,
-                hour,
-            )),
-            per_ip: governor::RateLimiter::keyed(allowance(p.links_per_ip_per_hour, hour)),
-        }
-    })
-}
 
 /// A portal path to land on after signing in; anything else lands on the portal's home.
 pub fn safe_next(next: Option<&str>) -> String {
@@ -158,13 +136,18 @@ pub async fn send_link(
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return resp;
     }
-    let limits = link_limits(&state);
-    let allowed = crate::kit::limits::take_both(
-        &limits.per_ip,
-        &peer.ip(),
-        &limits.per_address,
-        crate::kit::limits::address_key(&email),
-    );
+    // Per hour, shared by every node.
+    let p = &state.config.portal;
+    let allowed = crate::kit::limits::shared_take_both(
+        &state.store,
+        state.ids.now_ms(),
+        ("link-ip", p.links_per_ip_per_hour),
+        peer.ip(),
+        ("link", p.links_per_address_per_hour),
+        &crate::kit::limits::address_key(&email),
+        3600 * 1000,
+    )
+    .await;
     if !allowed {
         page.error = Some(w.too_many.to_owned());
         let mut resp = with_cookie(render(&page), set);

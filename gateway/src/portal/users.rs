@@ -678,7 +678,7 @@ pub async fn password_login(
     if form.email.trim().is_empty() || form.password.is_empty() {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY);
     }
-    if !state.login_limits.allow(&form.email, peer.ip()) {
+    if !state.login_limits.allow(&form.email, peer.ip()).await {
         return refuse(StatusCode::TOO_MANY_REQUESTS);
     }
     let user = match state
@@ -810,7 +810,7 @@ pub async fn code(
         return Redirect::to("/portal/login").into_response();
     };
     let code = clean(&form.code);
-    let ok = state.login_limits.allow(&scope.email, peer.ip())
+    let ok = state.login_limits.allow(&scope.email, peer.ip()).await
         && !code.is_empty()
         && matches!(
             state
