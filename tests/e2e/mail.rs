@@ -1221,5 +1221,38 @@ async fn two_nodes_share_a_mailbox_one_reading_at_a_time() {
     .await;
     let while_first = holder().await.unwrap();
     assert_ne!(while_first, while_second, "the mailbox changed hands");
-    first.terminate();
+    // The reading node dies without letting go (kill -9): the other takes the mailbox over
+    // once the lease runs out, in seconds (a 10 s lease, asked for every 2 s).
+    second.spawn().await;
+    first.kill9();
+    let died = std::time::Instant::now();
+    smtp_send(
+        smtp,
+        "di@example.com",
+        &["support@acme.test"],
+        &customer_mail(
+            "di@example.com",
+            "support@acme.test",
+            "late3@example.com",
+            "",
+            "After the crash",
+            "Anyone?",
+        ),
+    )
+    .await;
+    eventually(60, || async {
+        second.conversations(&admin).await.len() == 23
+    })
+    .await;
+    let took = died.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "the mailbox was read again {took:?} after its reader died"
+    );
+    assert_eq!(
+        holder().await.unwrap(),
+        while_second,
+        "the second node holds it"
+    );
+    second.terminate();
 }

@@ -27,13 +27,14 @@ use crate::kit::mail::intake::{IntakeError, OverAllowance, read_mail};
 
 /// Messages fetched and appended together.
 pub const BATCH: usize = 200;
-/// Longest IDLE before the folder is checked anyway (IDLE announces new mail at once;
-/// this also renews the lease well within its life).
+/// Longest IDLE before the folder is checked anyway (IDLE announces new mail at once).
 const IDLE_MOST: Duration = Duration::from_secs(30);
 /// How long a node's hold on a mailbox lasts unrenewed: with several nodes, one reads each
 /// mailbox, and another takes over this long after it stops renewing (at once when it
-/// stops cleanly and lets go).
-const LEASE: Duration = Duration::from_secs(90);
+/// stops cleanly and lets go). It is renewed every third of that while the node reads.
+const LEASE: Duration = Duration::from_secs(10);
+/// How often a node that does not hold a mailbox asks for it.
+const LEASE_ASK: Duration = Duration::from_secs(2);
 
 /// This node's name as a mailbox reader.
 fn holder(state: &AppState) -> String {
@@ -116,14 +117,29 @@ pub async fn run(
             Ok(true) => {}
             Ok(false) => {
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                    () = tokio::time::sleep(LEASE_ASK) => continue,
                     () = stop.cancelled() => return,
                 }
             }
             Err(e) => tracing::warn!(inbox = %inbox.name, error = %e, "mailbox lease not taken"),
         }
+        // The lease is renewed beside the session (which may sit in IDLE for long), and the
+        // session ends the moment another node holds the mailbox.
+        let renew = async {
+            loop {
+                tokio::time::sleep(LEASE / 3).await;
+                match lease(&state, &name).await {
+                    Ok(true) => {}
+                    Ok(false) => return String::from("another node took over the mailbox"),
+                    Err(e) => {
+                        tracing::warn!(inbox = %inbox.name, error = %e, "mailbox lease not renewed");
+                    }
+                }
+            }
+        };
         let round = tokio::select! {
             r = session(&state, &inbox, settings.clone(), &stop, &mut backoff) => r,
+            lost = renew => Err(lost),
             () = stop.cancelled() => {
                 let _ = state.store.release_email_lease(&name, &holder(&state)).await;
                 return;
