@@ -12,6 +12,7 @@ mod inbox;
 mod kb;
 mod lifecycle;
 mod mail;
+mod ops;
 mod portal;
 mod realtime;
 mod stripe;

@@ -12,6 +12,7 @@
 mod access;
 mod accounts;
 mod attachments;
+mod backup;
 mod billing;
 mod board;
 mod bot_runs;

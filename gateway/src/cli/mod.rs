@@ -1,6 +1,7 @@
 //! The command line (a contract: other tools drive it; see DESIGN.md): one module per
 //! command group, none importing another; this one parses and dispatches.
 
+pub mod backup;
 pub mod company;
 pub mod deadletter;
 pub mod demo;
@@ -69,6 +70,10 @@ pub enum Command {
     /// The N1 bot.
     #[command(subcommand)]
     Bot(kb::BotCommand),
+    /// Copy the database and the files into a new folder, while the server runs.
+    Backup(backup::BackupArgs),
+    /// Put a backup back on this node (stopped); the search index is rebuilt at start.
+    Restore(backup::RestoreArgs),
 }
 
 pub fn load_config(cli: &Cli) -> anyhow::Result<Config> {
@@ -99,5 +104,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Whatsapp(cmd) => whatsapp::run(cmd),
         Command::Kb(cmd) => kb::run(cmd, config).await,
         Command::Bot(cmd) => kb::bot(cmd, config).await,
+        Command::Backup(args) => backup::backup(args, config).await,
+        Command::Restore(args) => backup::restore(args, config).await,
     }
 }
