@@ -346,9 +346,14 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     assert_eq!(learned.len(), 1);
     assert_eq!(learned[0].1, "my toner is empty, how do I order more?");
 
-    // The internal article never answers a client.
-    env.inbound(&env.envelope("v", "3", "refund override code"))
-        .await;
+    // The internal article never answers a client, even when the message has its very
+    // words (a message of nothing but them reads as no business of the public articles').
+    env.inbound(&env.envelope(
+        "v",
+        "3",
+        "refund override code for the toner I ordered, how do I order more?",
+    ))
+    .await;
     let out = step(&env, &w).await;
     let thread = s.messages(&conv.id, None, 0).await.unwrap();
     for m in thread.iter().filter(|m| m.author_kind == AuthorKind::Bot) {
