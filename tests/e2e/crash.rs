@@ -283,18 +283,32 @@ async fn kill_9_mid_burst(backend: Backend) {
     // Every message acknowledged before the crash is stored exactly once, in order.
     // Routing the backlog takes a moment after the restart; the restarted node resumes
     // what it had taken at once, well before another node would reclaim it (30 s).
-    eventually(20, || {
-        let (server, agent, acked_before) = (&server, &agent, &acked_before);
-        async move {
-            let stored = stored_texts(server, agent).await;
-            acked_before.iter().all(|(v, (_, acked))| {
+    // On a timeout it says which acknowledged messages are missing.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let stored = loop {
+        let stored = stored_texts(&server, &agent).await;
+        let missing: Vec<String> = acked_before
+            .iter()
+            .flat_map(|(v, (_, acked))| {
                 let thread = thread_of(&stored, *v);
-                acked.iter().all(|i| thread.contains(&text(*v, *i)))
+                acked
+                    .iter()
+                    .map(|i| text(*v, *i))
+                    .filter(|t| !thread.contains(t))
+                    .collect::<Vec<_>>()
             })
+            .collect();
+        if missing.is_empty() {
+            break stored;
         }
-    })
-    .await;
-    let stored = stored_texts(&server, &agent).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {total_acked} acknowledged messages not stored 20 s after the restart, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(20)]
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
     for (v, (_, acked)) in &acked_before {
         let thread = thread_of(&stored, *v);
         for i in acked {
