@@ -384,6 +384,8 @@ impl Application {
         // Every node's index follows article changes; the bot answers when enabled.
         let kb = state.open_kb().await?;
         let follower = tokio::spawn(kb.clone().follow(state.node.name.clone(), workers.clone()));
+        // Settings changed on other nodes (page mailboxes, WhatsApp numbers) come into use.
+        let settings = tokio::spawn(crate::kit::settings::follow(state.clone(), workers.clone()));
         // The bot, when enabled, reads meter readings sent in words first (equipment).
         let bot = state.config.bot.enabled.then(|| {
             let kb_bot: Arc<dyn switchboard_core::bot::BotHook> =
@@ -486,6 +488,7 @@ impl Application {
             let _ = media.await;
             let _ = templates.await;
             let _ = follower.await;
+            let _ = settings.await;
             if let Some(bot) = bot {
                 let _ = bot.await;
             }

@@ -929,6 +929,88 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     );
 }
 
+/// Two nodes: a mailbox added on one node's settings page is read by the other without a
+/// restart (the `settings` topic), once the first is gone, and removed there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mailbox_added_on_one_node_is_read_by_another() {
+    use crate::inbox::Browser;
+    let mail = MailServer::start(&[
+        "--user",
+        "support@acme.test:imap-pass",
+        "--user",
+        "sales@acme.test:sales-pass",
+    ])
+    .await;
+    let smtp = mail.port("smtp");
+    let (mut first, admin) = server_for(&mail, Backend::PostgresRedis, "").await;
+    let shared = [
+        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
+        ("REDIS_URL", first.env["REDIS_URL"].clone()),
+        (
+            "SWITCHBOARD_REDIS_PREFIX",
+            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
+        ),
+        (
+            "SWITCHBOARD_CONFIG",
+            first.env["SWITCHBOARD_CONFIG"].clone(),
+        ),
+    ];
+    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let mut rita = Browser::sign_in(&first, "rita@acme.test").await;
+    rita.get("/admin/email/new").await;
+    let form: Vec<(&str, String)> = vec![
+        ("name", "sales".into()),
+        ("address", "sales@acme.test".into()),
+        ("language", "en".into()),
+        (
+            "imap_url",
+            format!("imap://127.0.0.1:{}", mail.port("imap")),
+        ),
+        ("folder", "INBOX".into()),
+        ("backfill_days", "7".into()),
+        ("poll_seconds", "1".into()),
+        ("smtp_url", format!("smtp://127.0.0.1:{smtp}")),
+        ("auth", "password".into()),
+        ("password", "sales-pass".into()),
+    ];
+    let (status, _) = post_form(&mut rita, "/admin/email/new", form).await;
+    assert_eq!(status, 303);
+    // The node that saved it goes away; the other must know the mailbox to read it.
+    first.terminate();
+    smtp_send(
+        smtp,
+        "ana@example.com",
+        &["sales@acme.test"],
+        &customer_mail(
+            "ana@example.com",
+            "sales@acme.test",
+            "x1@example.com",
+            "",
+            "Price list",
+            "Do you have a price list?",
+        ),
+    )
+    .await;
+    eventually(30, || async {
+        second
+            .conversations(&admin)
+            .await
+            .iter()
+            .any(|c| c["inbox"] == "email:sales")
+    })
+    .await;
+    // And it sends from it: a reply on the second node goes out as sales@.
+    let conv = conversation_of(&second, &admin, "email:sales").await;
+    agent_reply(&second, &admin, &conv, "Here it is.").await;
+    eventually(20, || async {
+        mail.captured_for("ana@example.com").len() == 1
+    })
+    .await;
+    let (sent, _) = mail.captured_for("ana@example.com").remove(0);
+    assert_eq!(sent.from.as_deref(), Some("sales@acme.test"));
+}
+
 /// A mailbox added on the settings page is read and sends at once, survives a restart,
 /// keeps its password when an edit leaves it blank, and stops being read when removed.
 /// Bad settings are refused beside their field and store nothing; a mailbox of the

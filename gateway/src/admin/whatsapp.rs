@@ -256,6 +256,13 @@ async fn save(
         )
         .await?;
     reload(state).await?;
+    crate::kit::settings::announce(
+        state,
+        crate::kit::settings::Change::Whatsapp {
+            node: state.node.name.clone(),
+        },
+    )
+    .await;
     let done = if name.is_some() { "changed" } else { "added" };
     Ok(Redirect::to(&format!("/admin/whatsapp?done={done}")).into_response())
 }
@@ -311,6 +318,13 @@ pub async fn delete(
     page_number(&state, &agent, &name).await?;
     state.store.delete_wa_number(&name).await?;
     reload(&state).await?;
+    crate::kit::settings::announce(
+        &state,
+        crate::kit::settings::Change::Whatsapp {
+            node: state.node.name.clone(),
+        },
+    )
+    .await;
     Ok(Redirect::to("/admin/whatsapp?done=removed").into_response())
 }
 

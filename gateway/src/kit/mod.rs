@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod page;
 pub mod reminders;
 pub mod session;
+pub mod settings;
 pub mod state;
 pub mod surveys;
 pub mod uploads;

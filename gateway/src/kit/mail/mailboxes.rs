@@ -150,7 +150,8 @@ impl Mailboxes {
         }
     }
 
-    /// Adds or replaces a page mailbox: stored, then served at once.
+    /// Adds or replaces a page mailbox: stored, then served at once here and, through the
+    /// `settings` topic, on every other node.
     pub async fn save(
         &self,
         state: &AppState,
@@ -161,6 +162,22 @@ impl Mailboxes {
             .store
             .put_mailbox(&inbox.name, &settings.to_string(), state.ids.now_ms())
             .await?;
+        let name = inbox.name.clone();
+        self.take_into_use(state, inbox).await;
+        crate::kit::settings::announce(
+            state,
+            crate::kit::settings::Change::Mailbox {
+                name,
+                node: state.node.name.clone(),
+            },
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Serves a stored page mailbox on this node: listed, sent from, read (by whichever
+    /// node holds its lease).
+    pub async fn take_into_use(&self, state: &AppState, inbox: EmailInbox) {
         self.put(Mailbox {
             inbox: inbox.clone(),
             from_page: true,
@@ -171,12 +188,26 @@ impl Mailboxes {
             Err(e) => tracing::warn!(inbox = %inbox.name, error = %e, "mailbox sends no mail"),
         }
         self.start_reader(state, &inbox);
-        Ok(())
     }
 
-    /// Removes a page mailbox: no longer read nor sent from (its conversations stay).
+    /// Removes a page mailbox: no longer read nor sent from (its conversations stay), here
+    /// and on every other node.
     pub async fn remove(&self, state: &AppState, name: &str) -> switchboard_core::Result<bool> {
         let removed = state.store.delete_mailbox(name).await?;
+        self.stop_using(state, name).await;
+        crate::kit::settings::announce(
+            state,
+            crate::kit::settings::Change::Mailbox {
+                name: name.to_owned(),
+                node: state.node.name.clone(),
+            },
+        )
+        .await;
+        Ok(removed)
+    }
+
+    /// Stops serving a page mailbox on this node.
+    pub async fn stop_using(&self, state: &AppState, name: &str) {
         if let Some(stop) = self
             .readers
             .lock()
@@ -187,7 +218,6 @@ impl Mailboxes {
         }
         self.take_out(name);
         state.email_sender.remove(&format!("email:{name}")).await;
-        Ok(removed)
     }
 }
 
