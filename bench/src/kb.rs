@@ -408,16 +408,6 @@ fn measure_faq(brain: &Brain, questions: &[Labelled], verbose: bool) {
                 a
             }
         };
-        if std::env::var_os("KB_BENCH_ALL").is_some() {
-            println!(
-                "  · [{}] score {:.2} lead {:.2} conf {:.2} {:?}",
-                q.expect,
-                o.best.map_or(0.0, |g| g.score),
-                o.best.map_or(0.0, |g| g.margin),
-                o.best.map_or(0.0, |g| g.confidence),
-                o.action
-            );
-        }
         if verbose && wrong {
             println!(
                 "  ✗ [{}] {:?} → {:?} {:?} ({:.2}; score {:.2}, lead {:.2})",

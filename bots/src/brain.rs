@@ -23,7 +23,7 @@ use std::sync::Arc;
 use switchboard_kb::text::{fold, words};
 use switchboard_kb::{Article, ArticleStatus, Lang, markdown};
 
-use crate::model::{Embed, Example, Model, TrainOptions};
+use crate::model::{Embed, Example, Model, TrainOptions, fnv};
 
 /// An article the bot may answer with.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,9 +245,9 @@ impl Brain {
             for &i in members {
                 let a = published[i];
                 let (f, q) = examples_of(a, learned_by.get(a.id.as_str()).map_or(&[], |v| v));
-                langs.learn(&a.lang, &a.title);
-                langs.learn(&a.lang, &markdown::summary(&a.body, 2000));
-                for text in &q {
+                // The article's examples (title, body sentences, questions) are its
+                // language's sample too.
+                for text in f.iter().chain(&q) {
                     langs.learn(&a.lang, text);
                 }
                 fixed.extend(f.into_iter().map(|text| Example { text, class }));
@@ -437,29 +437,27 @@ struct LangProfile {
 /// edges), and the word itself.
 fn lang_grams(text: &str, mut each: impl FnMut(u64)) {
     let folded = fold(text);
+    let mut buf = [0u8; 4 * 3];
     for w in words(&folded) {
         let chars: Vec<char> = std::iter::once(' ')
             .chain(w.chars())
             .chain(std::iter::once(' '))
             .collect();
-        for n in 1..=3 {
-            for win in chars.windows(n) {
-                let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ n as u64;
+        for n in 1..=3u8 {
+            for win in chars.windows(usize::from(n)) {
+                let mut len = 0;
                 for c in win {
-                    h ^= u64::from(*c);
-                    h = h.wrapping_mul(0x0100_0000_01b3);
+                    len += c.encode_utf8(&mut buf[len..]).len();
                 }
-                each(h);
+                each(fnv(LANG_GRAM + n, &[&buf[..len]]));
             }
         }
-        let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
-        for b in w.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        each(h);
+        each(fnv(LANG_GRAM, &[w.as_bytes()]));
     }
 }
+
+/// The hash space of the language profile's grams (apart from the classifier's).
+const LANG_GRAM: u8 = 16;
 
 impl LangProfile {
     fn learn(&mut self, lang: &str, text: &str) {

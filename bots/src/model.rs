@@ -56,7 +56,8 @@ const WORD: u8 = 1;
 const BIGRAM: u8 = 2;
 const CHARS: u8 = 3;
 
-fn fnv(tag: u8, parts: &[&[u8]]) -> u64 {
+/// FNV-1a of `parts` (kept apart), seeded by `tag`: one hash space per kind of feature.
+pub(crate) fn fnv(tag: u8, parts: &[&[u8]]) -> u64 {
     let mut x: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(tag);
     for (i, p) in parts.iter().enumerate() {
         if i > 0 {

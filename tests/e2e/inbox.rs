@@ -1028,18 +1028,12 @@ async fn sign_in_attempts_are_counted_across_nodes() {
         ],
     )
     .await;
-    let shared = [
-        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
-        ("REDIS_URL", first.env["REDIS_URL"].clone()),
-        (
-            "SWITCHBOARD_REDIS_PREFIX",
-            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
-        ),
-        ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_ACCOUNT", "4".into()),
-        ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_IP", "9".into()),
-    ];
-    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let second = first
+        .another_node(&[
+            ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_ACCOUNT", "4"),
+            ("SWITCHBOARD_WEB__LOGIN_ATTEMPTS_PER_IP", "9"),
+        ])
+        .await;
     add_agent(&first, "ana@example.com", "support", &[]);
     add_agent(&first, "bea@example.com", "support", &[]);
     let mut a = Browser::new(&first);

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::support::{Backend, Server, eventually};
 
-async fn found(server: &Server, q: &str) -> Vec<Value> {
+/// The help centre's search results for `q`.
+pub(crate) async fn found(server: &Server, q: &str) -> Vec<Value> {
     let r = server
         .http
         .get(server.url("/help/search.json"))

@@ -929,6 +929,28 @@ async fn oauth2_mailboxes_log_in_with_refresh_tokens_over_tls() {
     );
 }
 
+/// The settings page's form for the `sales` mailbox of the test mail server.
+fn sales_form(mail: &MailServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", "sales".into()),
+        ("address", "sales@acme.test".into()),
+        ("language", "es".into()),
+        (
+            "imap_url",
+            format!("imap://127.0.0.1:{}", mail.port("imap")),
+        ),
+        ("folder", "INBOX".into()),
+        ("backfill_days", "7".into()),
+        ("poll_seconds", "1".into()),
+        (
+            "smtp_url",
+            format!("smtp://127.0.0.1:{}", mail.port("smtp")),
+        ),
+        ("auth", "password".into()),
+        ("password", "sales-pass".into()),
+    ]
+}
+
 /// Two nodes: a mailbox added on one node's settings page is read by the other without a
 /// restart (the `settings` topic), once the first is gone, and removed there too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -943,38 +965,10 @@ async fn a_mailbox_added_on_one_node_is_read_by_another() {
     .await;
     let smtp = mail.port("smtp");
     let (mut first, admin) = server_for(&mail, Backend::PostgresRedis, "").await;
-    let shared = [
-        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
-        ("REDIS_URL", first.env["REDIS_URL"].clone()),
-        (
-            "SWITCHBOARD_REDIS_PREFIX",
-            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
-        ),
-        (
-            "SWITCHBOARD_CONFIG",
-            first.env["SWITCHBOARD_CONFIG"].clone(),
-        ),
-    ];
-    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let second = first.another_node(&[]).await;
     let mut rita = Browser::sign_in(&first, "rita@acme.test").await;
     rita.get("/admin/email/new").await;
-    let form: Vec<(&str, String)> = vec![
-        ("name", "sales".into()),
-        ("address", "sales@acme.test".into()),
-        ("language", "en".into()),
-        (
-            "imap_url",
-            format!("imap://127.0.0.1:{}", mail.port("imap")),
-        ),
-        ("folder", "INBOX".into()),
-        ("backfill_days", "7".into()),
-        ("poll_seconds", "1".into()),
-        ("smtp_url", format!("smtp://127.0.0.1:{smtp}")),
-        ("auth", "password".into()),
-        ("password", "sales-pass".into()),
-    ];
-    let (status, _) = post_form(&mut rita, "/admin/email/new", form).await;
+    let (status, _) = post_form(&mut rita, "/admin/email/new", sales_form(&mail)).await;
     assert_eq!(status, 303);
     // The node that saved it goes away; the other must know the mailbox to read it.
     first.terminate();
@@ -1040,21 +1034,8 @@ async fn a_mailbox_added_on_the_settings_page_reads_and_sends_at_once() {
     );
     rita.get("/admin/email/new").await;
 
-    let imap_url = format!("imap://127.0.0.1:{}", mail.port("imap"));
-    let smtp_url = format!("smtp://127.0.0.1:{smtp}");
     let good = |over: &[(&'static str, &'static str)]| {
-        let mut form: Vec<(&str, String)> = vec![
-            ("name", "sales".into()),
-            ("address", "sales@acme.test".into()),
-            ("language", "es".into()),
-            ("imap_url", imap_url.clone()),
-            ("folder", "INBOX".into()),
-            ("backfill_days", "7".into()),
-            ("poll_seconds", "1".into()),
-            ("smtp_url", smtp_url.clone()),
-            ("auth", "password".into()),
-            ("password", "sales-pass".into()),
-        ];
+        let mut form = sales_form(&mail);
         for (k, v) in over {
             form.retain(|(f, _)| f != k);
             form.push((k, (*v).to_owned()));
@@ -1203,20 +1184,7 @@ async fn two_nodes_share_a_mailbox_one_reading_at_a_time() {
     let mail = MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
     let smtp = mail.port("smtp");
     let (mut first, admin) = server_for(&mail, Backend::PostgresRedis, "").await;
-    let shared = [
-        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
-        ("REDIS_URL", first.env["REDIS_URL"].clone()),
-        (
-            "SWITCHBOARD_REDIS_PREFIX",
-            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
-        ),
-        (
-            "SWITCHBOARD_CONFIG",
-            first.env["SWITCHBOARD_CONFIG"].clone(),
-        ),
-    ];
-    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let mut second = first.another_node(&[]).await;
     let db = first.env["DATABASE_URL"].clone();
     let holder = || async {
         let pool = sqlx::postgres::PgPoolOptions::new()

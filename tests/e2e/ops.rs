@@ -2,6 +2,7 @@
 //! a new node (a new data folder, a new database), gives back every conversation, every
 //! file byte for byte, the agents' sign-ins and the knowledge base's search, rebuilt.
 
+use crate::kb::found;
 use crate::support::{Backend, Server, eventually};
 use crate::webchat::upload;
 
@@ -29,18 +30,6 @@ fn files(root: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-async fn found(server: &Server, q: &str) -> usize {
-    let r = server
-        .http
-        .get(server.url("/help/search.json"))
-        .query(&[("q", q)])
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = r.json().await.unwrap();
-    v["results"].as_array().map_or(0, Vec::len)
-}
-
 async fn a_backup_taken_while_serving_restores_whole(backend: Backend) {
     let mut a = Server::start_with(backend, &[]).await;
     let token = a.add_user("ana@example.com", "admin");
@@ -48,7 +37,10 @@ async fn a_backup_taken_while_serving_restores_whole(backend: Backend) {
         r#"{"id":"qx-1","title":"Replacing the Quixotron drum","body":"Open the front door and lift the drum out.","lang":"en"}"#,
     )
     .await;
-    eventually(20, || async { found(&a, "quixotron drum").await == 1 }).await;
+    eventually(20, || async {
+        found(&a, "quixotron drum").await.len() == 1
+    })
+    .await;
     // Conversations, and files (an upload is a blob on disk).
     for i in 0..3 {
         a.visitor_writes(&token, &format!("before the backup {i}"))
@@ -134,7 +126,10 @@ async fn a_backup_taken_while_serving_restores_whole(backend: Backend) {
         assert!(blobs_b.contains(f), "{} restored", f.0);
     }
     // The search index, rebuilt from the restored articles.
-    eventually(20, || async { found(&b, "quixotron drum").await == 1 }).await;
+    eventually(20, || async {
+        found(&b, "quixotron drum").await.len() == 1
+    })
+    .await;
     // A node that already has people is not overwritten without --force.
     b.terminate();
     let refused = b.cli(&["restore", dir.to_str().unwrap()]);

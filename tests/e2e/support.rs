@@ -237,6 +237,23 @@ impl Server {
         c.wait().unwrap()
     }
 
+    /// Another node of the same deployment: this one's database, Redis (and key prefix)
+    /// and configuration file, with `extra` settings of its own.
+    pub async fn another_node(&self, extra: &[(&str, &str)]) -> Server {
+        let shared: Vec<(&str, String)> = [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SWITCHBOARD_REDIS_PREFIX",
+            "SWITCHBOARD_CONFIG",
+        ]
+        .into_iter()
+        .filter_map(|k| Some((k, self.env.get(k)?.clone())))
+        .collect();
+        let mut env: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
+        Server::start_with(Backend::PostgresRedis, &env).await
+    }
+
     /// An agent with an API token, made through the CLI.
     pub fn add_user(&self, email: &str, role: &str) -> String {
         let out = self.cli(&["user", "add", "--email", email, "--role", role]);

@@ -798,20 +798,7 @@ async fn sends_reach_the_graph_api_in_meta_s_shapes() {
 async fn fifty_messages_from_a_new_number_through_two_nodes_make_one_conversation_in_order() {
     let graph = FakeGraph::start().await;
     let first = whatsapp_server(Backend::PostgresRedis, &graph, &[]).await;
-    let shared = [
-        ("DATABASE_URL", first.env["DATABASE_URL"].clone()),
-        ("REDIS_URL", first.env["REDIS_URL"].clone()),
-        (
-            "SWITCHBOARD_REDIS_PREFIX",
-            first.env["SWITCHBOARD_REDIS_PREFIX"].clone(),
-        ),
-        (
-            "SWITCHBOARD_CONFIG",
-            first.env["SWITCHBOARD_CONFIG"].clone(),
-        ),
-    ];
-    let extra: Vec<(&str, &str)> = shared.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let second = Server::start_with(Backend::PostgresRedis, &extra).await;
+    let second = first.another_node(&[]).await;
     let agent = first.add_user("ana@example.com", "admin");
     // Ten senders' worth of concurrency: each lane posts its five in order, lanes at once,
     // alternating nodes; one lane's messages must keep their order.

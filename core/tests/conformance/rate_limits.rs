@@ -11,49 +11,33 @@ async fn allowances_are_shared_and_exact(env: Env) {
     let s = env.store.clone();
     const MIN: i64 = 60_000;
     let t0 = 1_800_000_000_000i64;
-    // 5 per 15 minutes: five at once, the sixth refused.
-    for i in 0..5 {
-        assert!(
-            s.take_allowance("login:ana@example.com", 5, 15 * MIN, t0)
-                .await
-                .unwrap(),
-            "use {i}"
-        );
-    }
-    assert!(
-        !s.take_allowance("login:ana@example.com", 5, 15 * MIN, t0)
-            .await
-            .unwrap()
+    // A login allowance of 5 per 15 minutes: which of `n` uses in a row at `t` are granted.
+    let granted = |key: &'static str, n: usize, t: i64| {
+        let s = s.clone();
+        async move {
+            let mut got = Vec::new();
+            for _ in 0..n {
+                got.push(s.take_allowance(key, 5, 15 * MIN, t).await.unwrap());
+            }
+            got
+        }
+    };
+    // Five at once, the sixth refused.
+    assert_eq!(
+        granted("login:ana@example.com", 6, t0).await,
+        [true, true, true, true, true, false]
     );
     // Another key has its own allowance.
-    assert!(
-        s.take_allowance("login:bob@example.com", 5, 15 * MIN, t0)
-            .await
-            .unwrap()
-    );
+    assert_eq!(granted("login:bob@example.com", 1, t0).await, [true]);
     // One use comes back per interval (3 minutes), not the whole allowance.
-    let later = t0 + 3 * MIN;
-    assert!(
-        s.take_allowance("login:ana@example.com", 5, 15 * MIN, later)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.take_allowance("login:ana@example.com", 5, 15 * MIN, later)
-            .await
-            .unwrap()
+    assert_eq!(
+        granted("login:ana@example.com", 2, t0 + 3 * MIN).await,
+        [true, false]
     );
     // A refusal costs nothing: after one interval more there is again exactly one.
-    let later = t0 + 6 * MIN;
-    assert!(
-        s.take_allowance("login:ana@example.com", 5, 15 * MIN, later)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !s.take_allowance("login:ana@example.com", 5, 15 * MIN, later)
-            .await
-            .unwrap()
+    assert_eq!(
+        granted("login:ana@example.com", 2, t0 + 6 * MIN).await,
+        [true, false]
     );
 
     // Twenty at the same instant against an allowance of 7: exactly 7.

@@ -3,10 +3,11 @@
 //! reads that topic in a group of its own (`settings-<node>`) and takes the stored settings
 //! into use (e2e `mail::a_mailbox_added_on_one_node_is_read_by_another`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::stream::Stream;
+use switchboard_core::stream::{Consume, Entry, Stream};
 use tokio_util::sync::CancellationToken;
 
 use crate::kit::AppState;
@@ -14,7 +15,7 @@ use crate::kit::AppState;
 /// The stream topic of settings changes.
 pub const TOPIC: &str = "settings";
 
-/// What changed.
+/// What changed, and on which node (which has taken it into use already).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "what")]
 pub enum Change {
@@ -24,66 +25,71 @@ pub enum Change {
     Whatsapp { node: String },
 }
 
-impl Change {
-    fn node(&self) -> &str {
-        match self {
-            Change::Mailbox { node, .. } | Change::Whatsapp { node } => node,
-        }
-    }
-}
-
 /// Tells the other nodes; a failure is logged (they still learn at their next start).
 pub async fn announce(state: &AppState, change: Change) {
-    let result = match serde_json::to_string(&change) {
-        Ok(payload) => state.stream.append(TOPIC, &payload).await.map(|_| ()),
-        Err(e) => Err(switchboard_core::Error::Invalid(e.to_string())),
+    let Ok(payload) = serde_json::to_string(&change) else {
+        return;
     };
-    if let Err(e) = result {
+    if let Err(e) = state.stream.append(TOPIC, &payload).await {
         tracing::warn!(error = %e, "a settings change was not announced to the other nodes");
     }
 }
 
-/// Follows the topic until `stop`, applying what other nodes changed.
+/// Follows the topic until `stop`, applying what other nodes changed. A change that
+/// cannot be applied yet (the database away) stays pending and is tried again by the
+/// housekeeping.
 pub async fn follow(state: AppState, stop: CancellationToken) {
+    let stream: Arc<dyn Stream> = state.stream.clone();
     let node = state.node.name.clone();
     let group = format!("settings-{node}");
-    let stream: &dyn Stream = state.stream.as_ref();
     if let Err(e) = stream.ensure_group(TOPIC, &group).await {
         tracing::warn!(error = %e, "settings changes cannot be followed");
     }
-    loop {
-        let read = tokio::select! {
-            () = stop.cancelled() => return,
-            r = stream.read(TOPIC, &group, &node, 64, Duration::from_millis(500)) => r,
-        };
-        let entries = match read {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read settings changes");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if entries.is_empty() {
-            continue;
-        }
-        let mut done = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match serde_json::from_str::<Change>(&entry.payload) {
-                Ok(change) if change.node() != node => {
-                    if let Err(e) = apply(&state, change).await {
-                        tracing::warn!(error = %e, "a settings change is not applied yet");
-                        continue;
-                    }
+    let how = Consume {
+        topic: TOPIC,
+        group: &group,
+        consumer: &node,
+        concurrency: 1,
+        block: Duration::from_millis(500),
+        every: Duration::from_secs(5),
+    };
+    let handle = |entry| {
+        let (state, group) = (state.clone(), group.clone());
+        async move { take(&state, &group, entry).await }
+    };
+    let housekeeping = || async {
+        match stream.pending_for(TOPIC, &group, &node, 64).await {
+            Ok(entries) => {
+                for entry in entries {
+                    take(&state, &group, entry).await;
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "a settings change not understood"),
             }
-            done.push(entry.id);
+            Err(e) => tracing::warn!(error = %e, "pending settings changes not read"),
         }
-        if let Err(e) = stream.ack(TOPIC, &group, &done).await {
-            tracing::debug!(error = %e, "settings ack failed");
+        let _ = stream.trim(TOPIC).await;
+    };
+    switchboard_core::stream::consume(&stream, how, &stop, handle, housekeeping).await;
+}
+
+/// Applies one announced change (unless this node made it) and acknowledges it.
+async fn take(state: &AppState, group: &str, entry: Entry) {
+    let applied = match serde_json::from_str::<Change>(&entry.payload) {
+        Ok(Change::Mailbox { node, .. } | Change::Whatsapp { node }) if node == state.node.name => {
+            Ok(())
         }
+        Ok(change) => apply(state, change).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "a settings change not understood");
+            Ok(())
+        }
+    };
+    match applied {
+        Ok(()) => {
+            if let Err(e) = state.stream.ack(TOPIC, group, &[entry.id]).await {
+                tracing::debug!(error = %e, "settings ack failed");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "a settings change is not applied yet"),
     }
 }
 
