@@ -24,8 +24,9 @@ use crate::domain::{Channel, Conversation, DeliveryState, Message};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::realtime::{Event, Realtime};
-use crate::store::{NewOutbound, Queued, Recipient, Store};
+use crate::store::{HookNext, HookResult, NewOutbound, Queued, Recipient, Store};
 use crate::stream::{Entry, OUTBOUND, Stream};
+use crate::webhooks::HookPoster;
 
 pub const GROUP: &str = "dispatcher";
 
@@ -83,10 +84,29 @@ pub trait Sender: Send + Sync + std::fmt::Debug {
     async fn send(&self, outgoing: &Outgoing) -> Result<SendReceipt, SendError>;
 }
 
-/// A job on the outbound stream.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A job on the outbound stream: a message to send, or a webhook delivery to post.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Job {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
+}
+
+impl Job {
+    pub fn message(id: impl Into<String>) -> Self {
+        Self {
+            message_id: id.into(),
+            hook: None,
+        }
+    }
+
+    pub fn hook(delivery: impl Into<String>) -> Self {
+        Self {
+            message_id: String::new(),
+            hook: Some(delivery.into()),
+        }
+    }
 }
 
 /// Stores outbound messages and puts their delivery job on the outbound stream.
@@ -113,6 +133,10 @@ impl Outbox {
                 .await;
             // If this append fails the dispatcher's sweep finds the message still queued.
             self.enqueue(&message.id).await?;
+            let hooks: Vec<_> = crate::webhooks::message_created(conversation, message)
+                .into_iter()
+                .collect();
+            crate::webhooks::emit(&self.store, &self.stream, &self.ids, &hooks).await;
         }
         Ok(queued)
     }
@@ -125,11 +149,7 @@ impl Outbox {
     pub async fn enqueue_all(&self, message_ids: &[String]) -> Result<()> {
         let jobs = message_ids
             .iter()
-            .map(|id| {
-                serde_json::to_string(&Job {
-                    message_id: id.clone(),
-                })
-            })
+            .map(|id| serde_json::to_string(&Job::message(id.clone())))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.stream.append_batch(OUTBOUND, &jobs).await?;
         Ok(())
@@ -167,6 +187,14 @@ pub struct DispatchOptions {
     /// A queued message untouched this long gets its job appended again (its job was
     /// lost between storing the message and appending the job).
     pub lost_after: Duration,
+    /// Webhook deliveries: attempts before one is given up, the backoff between them
+    /// (receivers are often down for longer than a channel), how long a post may take,
+    /// and how long finished deliveries stay in the log.
+    pub hook_max_attempts: u32,
+    pub hook_backoff_base: Duration,
+    pub hook_backoff_max: Duration,
+    pub hook_timeout: Duration,
+    pub hook_keep: Duration,
 }
 
 impl Default for DispatchOptions {
@@ -182,6 +210,11 @@ impl Default for DispatchOptions {
             lease: Duration::from_secs(45),
             sweep_every: Duration::from_secs(1),
             lost_after: Duration::from_secs(300),
+            hook_max_attempts: 10,
+            hook_backoff_base: Duration::from_secs(10),
+            hook_backoff_max: Duration::from_secs(3600),
+            hook_timeout: Duration::from_secs(10),
+            hook_keep: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -208,6 +241,10 @@ pub struct Dispatcher {
     pub options: DispatchOptions,
     /// Per-channel permits (see `DispatchOptions::per_channel`); made on first use.
     pub permits: Arc<std::sync::Mutex<HashMap<Channel, Arc<Semaphore>>>>,
+    /// Posts webhook deliveries; without it their jobs are left for a node that has one.
+    pub hooks: Option<Arc<dyn HookPoster>>,
+    /// When finished webhook deliveries were last pruned (epoch ms).
+    pub pruned_at: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Dispatcher {
@@ -225,7 +262,15 @@ impl Dispatcher {
             consumer,
             options,
             permits: Arc::default(),
+            hooks: None,
+            pruned_at: Arc::default(),
         }
+    }
+
+    /// Posts webhook deliveries with `poster`.
+    pub fn with_hooks(mut self, poster: Arc<dyn HookPoster>) -> Self {
+        self.hooks = Some(poster);
+        self
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
@@ -297,6 +342,26 @@ impl Dispatcher {
         if !due.is_empty() {
             self.outbox.enqueue_all(&due).await?;
         }
+        if self.hooks.is_some() {
+            let store = &self.outbox.store;
+            let now = self.outbox.ids.now_ms();
+            let due = store.take_due_hooks(now, lost_after, 500).await?;
+            if !due.is_empty() {
+                let jobs = due
+                    .into_iter()
+                    .map(|d| serde_json::to_string(&Job::hook(d)))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                stream.append_batch(OUTBOUND, &jobs).await?;
+            }
+            // Finished deliveries leave the log after `hook_keep`, looked at every 10 min.
+            let last = self.pruned_at.load(std::sync::atomic::Ordering::Relaxed);
+            if now - last >= 600_000 {
+                self.pruned_at
+                    .store(now, std::sync::atomic::Ordering::Relaxed);
+                let keep = i64::try_from(self.options.hook_keep.as_millis()).unwrap_or(i64::MAX);
+                store.forget_old_hooks(now.saturating_sub(keep)).await?;
+            }
+        }
         stream.trim(OUTBOUND).await?;
         Ok(())
     }
@@ -317,6 +382,10 @@ impl Dispatcher {
     async fn handle(&self, entry: Entry) {
         let stream = &self.outbox.stream;
         let done = match serde_json::from_str::<Job>(&entry.payload) {
+            Ok(Job {
+                hook: Some(delivery),
+                ..
+            }) => self.deliver_hook(&delivery).await,
             Ok(job) => self.deliver(&job.message_id).await,
             Err(e) => {
                 tracing::error!(error = %e, entry = %entry.id, "unreadable outbound job dropped");
@@ -455,6 +524,94 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+
+    /// Makes one attempt at a webhook delivery: a 2xx answer delivers it; 410 Gone, or the
+    /// last attempt, fails it; anything else (no answer, 3xx, 4xx, 5xx) tries again after
+    /// the backoff. Returns an error only when the store cannot be reached.
+    pub async fn deliver_hook(&self, delivery_id: &str) -> Result<()> {
+        let Some(poster) = self.hooks.clone() else {
+            return Ok(()); // the sweep of a node with a poster puts it back
+        };
+        let store = &self.outbox.store;
+        let ids = &self.outbox.ids;
+        let lease = self.options.hook_timeout + Duration::from_secs(5);
+        let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let claim = match store.claim_hook(delivery_id, ids.now_ms(), lease).await {
+            Ok(Some(c)) => c,
+            Ok(None) | Err(Error::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let body = &claim.delivery.payload;
+        let t = ids.now_ms() / 1000;
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            (
+                crate::webhooks::SIGNATURE_HEADER,
+                crate::webhooks::signature(&claim.secret, t, body),
+            ),
+            ("switchboard-event", claim.delivery.kind.clone()),
+            ("switchboard-delivery", claim.delivery.id.clone()),
+        ];
+        let started = tokio::time::Instant::now();
+        let answer = match tokio::time::timeout(
+            self.options.hook_timeout,
+            poster.post(&claim.url, &headers, body),
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(_) => Err(format!(
+                "no answer within {} ms",
+                self.options.hook_timeout.as_millis()
+            )),
+        };
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let attempt = u32::try_from(claim.delivery.attempts)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        let (result, ok, gone) = match answer {
+            Ok(r) => (
+                HookResult {
+                    status: Some(i64::from(r.status)),
+                    duration_ms,
+                    response: Some(r.body),
+                    error: None,
+                },
+                (200..300).contains(&r.status),
+                r.status == 410,
+            ),
+            Err(e) => (
+                HookResult {
+                    status: None,
+                    duration_ms,
+                    response: None,
+                    error: Some(e),
+                },
+                false,
+                false,
+            ),
+        };
+        let next = if ok {
+            Metrics::outcome(&self.metrics.dispatched, "hook_delivered");
+            HookNext::Delivered
+        } else if gone || attempt >= self.options.hook_max_attempts {
+            Metrics::outcome(&self.metrics.dispatched, "hook_failed");
+            HookNext::Failed
+        } else {
+            Metrics::outcome(&self.metrics.dispatched, "hook_retry");
+            let delay = jittered(backoff(
+                attempt,
+                self.options.hook_backoff_base,
+                self.options.hook_backoff_max,
+            ));
+            HookNext::Retry {
+                at: ids.now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
+            }
+        };
+        store
+            .record_hook_attempt(ids, delivery_id, &result, next)
+            .await
     }
 
     async fn publish_state(

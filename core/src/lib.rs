@@ -54,6 +54,7 @@ pub mod sla;
 pub mod store;
 pub mod stream;
 pub mod text;
+pub mod webhooks;
 pub mod workflow;
 
 pub use clock::{Clock, Ids, SystemClock};

@@ -374,6 +374,7 @@ impl Router {
         let now = self.ids.now_ms();
         let mut events = Vec::with_capacity(outcomes.len() + 1);
         let mut opened = Vec::new();
+        let mut hooks = Vec::new();
         // A client's message on a conversation someone owns: its assignee is told.
         let mut replies: Vec<(String, Conversation)> = Vec::new();
         for outcome in outcomes {
@@ -389,6 +390,13 @@ impl Router {
                 }
             };
             Metrics::outcome(&self.metrics.ingested, "stored");
+            if ingested.new_conversation {
+                hooks.push(crate::webhooks::conversation_opened(&ingested.conversation));
+            }
+            hooks.extend(crate::webhooks::message_created(
+                &ingested.conversation,
+                &ingested.message,
+            ));
             if ingested.new_conversation {
                 opened.push(ingested.conversation.id.clone());
                 events.push(Event::ConversationOpened {
@@ -417,6 +425,7 @@ impl Router {
         if let Err(e) = self.realtime.publish_all(&events).await {
             tracing::debug!(error = %e, "realtime publish failed");
         }
+        crate::webhooks::emit(&self.store, &self.stream, &self.ids, &hooks).await;
         if self.options.people_first || !replies.is_empty() {
             let workflow = Workflow::new(
                 self.store.clone(),

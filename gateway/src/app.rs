@@ -198,6 +198,11 @@ impl AppState {
                 store: store.clone(),
                 realtime: realtime.clone(),
                 ids: ids.clone(),
+            }))
+            .with_notices(Arc::new(switchboard_core::webhooks::ResolvedHooks {
+                store: store.clone(),
+                stream: stream.clone(),
+                ids: ids.clone(),
             })),
         );
         let widget_uploads = Arc::new(crate::kit::limits::UploadLimits::new(
@@ -220,6 +225,7 @@ impl AppState {
             ids: ids.clone(),
             realtime: realtime.clone(),
             workflow: workflow.clone(),
+            stream: stream.clone(),
         });
         let state = Self {
             config,
@@ -320,9 +326,13 @@ impl AppState {
                 max_attempts: d.max_attempts,
                 backoff_base: Duration::from_millis(d.backoff_base_ms),
                 backoff_max: Duration::from_millis(d.backoff_max_ms),
+                hook_max_attempts: d.hook_max_attempts,
+                hook_backoff_base: Duration::from_millis(d.hook_backoff_base_ms),
+                hook_backoff_max: Duration::from_millis(d.hook_backoff_max_ms),
                 ..DispatchOptions::default()
             },
         )
+        .with_hooks(Arc::new(crate::kit::webhooks::HttpPoster::new()))
     }
 
     /// The bot's worker: a consumer group of its own on the inbound stream.

@@ -171,6 +171,11 @@ pub struct DispatcherConfig {
     pub max_attempts: u32,
     pub backoff_base_ms: u64,
     pub backoff_max_ms: u64,
+    /// Webhook deliveries: attempts before one is given up, and the backoff between them
+    /// (10 s doubling up to an hour by default: about three hours in all).
+    pub hook_max_attempts: u32,
+    pub hook_backoff_base_ms: u64,
+    pub hook_backoff_max_ms: u64,
 }
 
 /// When people are at work: SLA clocks run only then, and the chat widget says when a
@@ -938,6 +943,9 @@ impl Default for DispatcherConfig {
             max_attempts: 24,
             backoff_base_ms: 500,
             backoff_max_ms: 600_000,
+            hook_max_attempts: 10,
+            hook_backoff_base_ms: 10_000,
+            hook_backoff_max_ms: 3_600_000,
         }
     }
 }

@@ -45,6 +45,7 @@ mod tickets;
 mod tidy;
 mod users;
 mod visits;
+mod webhooks;
 mod whatsapp;
 mod workflow;
 
@@ -92,6 +93,10 @@ pub use tickets::{
     ticket_thread,
 };
 pub use visits::{NewVisit, VISIT_STATUSES, Visit, VisitChange, VisitQuery};
+pub use webhooks::{
+    HOOK_KINDS, HookAttempt, HookClaim, HookDelivery, HookInput, HookNext, HookResult,
+    NewHookEvent, Webhook,
+};
 pub use whatsapp::WaTemplate;
 pub use workflow::ONLINE_MS;
 
@@ -249,6 +254,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate_limits",
         include_str!("../../../migrations/0036_rate_limits.sql"),
     ),
+    (
+        37,
+        "webhooks",
+        include_str!("../../../migrations/0037_webhooks.sql"),
+    ),
 ];
 
 /// Migrations whose SQL differs by backend: (version, name, SQLite SQL, PostgreSQL SQL).
@@ -339,6 +349,9 @@ pub struct Store {
     /// PostgreSQL: a small pool of its own for taking counter values in short
     /// transactions (see [`Store::take_numbers`]).
     counters: Option<AnyPool>,
+    /// The active webhook subscriptions as last read, and when (see
+    /// `Store::record_hook_events`).
+    hook_cache: webhooks::HookCache,
 }
 
 /// A write transaction; on SQLite it also holds this process's writer lock.
@@ -432,6 +445,7 @@ impl Store {
             backend,
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             counters,
+            hook_cache: webhooks::HookCache::default(),
         })
     }
 

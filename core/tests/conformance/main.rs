@@ -32,5 +32,6 @@ mod surveys;
 mod threads;
 mod tickets;
 mod visits;
+mod webhooks;
 mod whatsapp;
 mod workflow;

@@ -1,8 +1,9 @@
 //! Administration: users (invite, change, deactivate), the email inboxes' and the
-//! WhatsApp numbers' settings, as pages and over the JSON API.
+//! WhatsApp numbers' settings, and outgoing webhooks, as pages and over the JSON API.
 
 pub mod api;
 pub mod pages;
+pub mod webhooks;
 pub mod whatsapp;
 
 use axum::Router;
@@ -77,6 +78,28 @@ pub fn table() -> Table {
             Admin,
             post(whatsapp::sync),
         ),
+        r("GET", "/admin/webhooks", Admin, get(webhooks::list)),
+        r("GET", "/admin/webhooks/new", Admin, get(webhooks::new_page)),
+        r("POST", "/admin/webhooks/new", Admin, post(webhooks::create)),
+        r("GET", "/admin/webhooks/{hook}", Admin, get(webhooks::show)),
+        r(
+            "POST",
+            "/admin/webhooks/{hook}",
+            Admin,
+            post(webhooks::update),
+        ),
+        r(
+            "POST",
+            "/admin/webhooks/{hook}/delete",
+            Admin,
+            post(webhooks::delete),
+        ),
+        r(
+            "POST",
+            "/admin/webhooks/{hook}/deliveries/{delivery}/resend",
+            Admin,
+            post(webhooks::resend_page),
+        ),
         r("GET", "/admin/users/new", Admin, get(pages::new_page)),
         r("POST", "/admin/users/new", Admin, post(pages::create)),
         r("GET", "/admin/users/{user}", Admin, get(pages::edit_page)),
@@ -132,6 +155,68 @@ pub fn api_routes() -> Vec<(ApiRoute, axum::routing::MethodRouter<AppState>)> {
             "A password-reset link for a user",
             None,
             post(ai::reset_link),
+        ),
+        route(
+            "GET",
+            "/webhooks",
+            Admin,
+            "Every webhook subscription, with its secret, and the event kinds",
+            None,
+            get(webhooks::api_list),
+        ),
+        route(
+            "POST",
+            "/webhooks",
+            Admin,
+            "Subscribe an address (https://) to event kinds; returns it with its signing secret",
+            obj(
+                json!({"url": {"type": "string"}, "description": {"type": "string"}, "events": {"type": "array", "items": {"enum": switchboard_core::store::HOOK_KINDS}}, "active": {"type": "boolean"}}),
+                &["url", "events"],
+            ),
+            post(webhooks::api_create),
+        ),
+        route(
+            "GET",
+            "/webhooks/{id}",
+            Admin,
+            "A subscription and its latest deliveries",
+            None,
+            get(webhooks::api_show),
+        ),
+        route(
+            "POST",
+            "/webhooks/{id}",
+            Admin,
+            "Change a subscription: address, description, events, active",
+            obj(
+                json!({"url": {"type": "string"}, "description": {"type": "string"}, "events": {"type": "array", "items": {"enum": switchboard_core::store::HOOK_KINDS}}, "active": {"type": "boolean"}}),
+                &[],
+            ),
+            post(webhooks::api_update),
+        ),
+        route(
+            "DELETE",
+            "/webhooks/{id}",
+            Admin,
+            "Remove a subscription with its delivery log",
+            None,
+            axum::routing::delete(webhooks::api_delete),
+        ),
+        route(
+            "GET",
+            "/webhooks/{id}/deliveries/{delivery}",
+            Admin,
+            "A delivery with its attempts and the receiver's answers",
+            None,
+            get(webhooks::api_delivery),
+        ),
+        route(
+            "POST",
+            "/webhooks/{id}/deliveries/{delivery}/resend",
+            Admin,
+            "Send a delivery again now",
+            None,
+            post(webhooks::api_resend),
         ),
     ]
 }

@@ -322,14 +322,7 @@ pub async fn add_reading(
         key: &key,
         confirmed: r.confirmed,
     };
-    match record(
-        &state.store,
-        &state.ids,
-        &new,
-        switchboard_portal::locale::Lang::En,
-    )
-    .await?
-    {
+    match record(&state, &new, switchboard_portal::locale::Lang::En).await? {
         ReadingOutcome::Stored(r) => Ok((StatusCode::CREATED, Json(reading_json(&r)))),
         ReadingOutcome::Duplicate(r) => Ok((StatusCode::OK, Json(reading_json(&r)))),
         ReadingOutcome::Confirm(asks) => Err(ApiError::Conflict(format!(

@@ -413,7 +413,7 @@ pub async fn add_reading(
         key: &key,
         confirmed: f.confirm == "1",
     };
-    match record(&state.store, &state.ids, &new, lang).await {
+    match record(&state, &new, lang).await {
         Ok(ReadingOutcome::Stored(_)) => {
             Ok(Redirect::to(&format!("/equipment/machines/{}?saved=1", m.id)).into_response())
         }

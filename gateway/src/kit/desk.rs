@@ -63,6 +63,8 @@ pub struct Parts {
     pub ids: Ids,
     pub realtime: Arc<dyn Realtime>,
     pub workflow: Arc<Workflow>,
+    /// Where webhook deliveries' jobs go (`ticket.created`, `conversation.opened`).
+    pub stream: Arc<dyn switchboard_core::stream::Stream>,
 }
 
 /// Hands forms to the desk's task; cheap to clone.
@@ -175,7 +177,23 @@ async fn serve(parts: &Parts, jobs: Vec<Job>) -> Vec<Opened> {
 async fn announce_opened(parts: &Parts, opened: Vec<Opened>) {
     let mut events = Vec::with_capacity(opened.len() * 3);
     let mut ids = Vec::with_capacity(opened.len());
-    for (_, conversation, card, _, message) in opened {
+    let mut hooks = Vec::with_capacity(opened.len() * 3);
+    for (ticket, conversation, card, _, message) in opened {
+        hooks.push(switchboard_core::webhooks::event(
+            "ticket.created",
+            &ticket.id,
+            conversation.created_at,
+            serde_json::json!({ "ticket": ticket }),
+        ));
+        hooks.push(switchboard_core::webhooks::conversation_opened(
+            &conversation,
+        ));
+        if let Some(m) = &message {
+            hooks.extend(switchboard_core::webhooks::message_created(
+                &conversation,
+                m,
+            ));
+        }
         ids.push(conversation.id.clone());
         let scope = conversation.scope();
         events.push(Event::ConversationOpened { conversation });
@@ -190,6 +208,7 @@ async fn announce_opened(parts: &Parts, opened: Vec<Opened>) {
     if let Err(e) = parts.realtime.publish_all(&events).await {
         tracing::debug!(error = %e, "realtime publish failed");
     }
+    switchboard_core::webhooks::emit(&parts.store, &parts.stream, &parts.ids, &hooks).await;
     if let Err(e) = parts.workflow.offer(&ids).await {
         tracing::warn!(error = %e, "new tickets were not offered to agents");
     }

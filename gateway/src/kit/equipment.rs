@@ -275,18 +275,18 @@ async fn load(store: &Store, c: &Contract, today: i64) -> switchboard_core::Resu
 /// Checks a reading against the machine's history with the rules of `readings::check`
 /// and stores it once. Refusals are `Invalid`, and questions `Confirm`, in `lang`.
 pub async fn record(
-    store: &Store,
-    ids: &Ids,
+    state: &crate::kit::AppState,
     new: &NewReading<'_>,
     lang: Lang,
 ) -> switchboard_core::Result<ReadingOutcome> {
+    let (store, ids) = (&state.store, &state.ids);
     let counts = Counts {
         mono: new.mono,
         colour: new.colour,
         scans: new.scans,
     };
     let day = new.day;
-    store
+    let outcome = store
         .record_reading(ids, new, move |history| {
             let past: Vec<Reading> = history.iter().map(reading).collect();
             let average = monthly_average(&past);
@@ -297,7 +297,17 @@ pub async fn record(
                 .map(|j| crate::kit::machines::jump_words(j, lang))
                 .collect())
         })
-        .await
+        .await;
+    if let Ok(ReadingOutcome::Stored(r)) = &outcome {
+        let event = switchboard_core::webhooks::event(
+            "reading.entered",
+            &r.id,
+            r.created_at,
+            serde_json::json!({ "reading": r }),
+        );
+        switchboard_core::webhooks::emit(store, &state.stream, ids, &[event]).await;
+    }
+    outcome
 }
 
 /// The period job with this deployment's invoice numbering and language (the first
@@ -432,7 +442,7 @@ impl ReadingsByMessage {
             content: RichContent::default(),
             confidence: 1.0,
         };
-        let decision = match record(&self.state.store, &self.state.ids, &new, lang).await {
+        let decision = match record(&self.state, &new, lang).await {
             Ok(ReadingOutcome::Stored(r)) => BotDecision {
                 answer: Some(answer(reading_reply(&one.serial, &r, false, lang))),
                 handoff: None,

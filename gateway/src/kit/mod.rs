@@ -30,6 +30,7 @@ pub mod surveys;
 pub mod uploads;
 pub mod view;
 pub mod visits;
+pub mod webhooks;
 pub mod whatsapp;
 pub mod words;
 

@@ -156,6 +156,25 @@ pub fn answer_words(s: &Survey) -> String {
 
 /// The survey's card follows its answer.
 pub async fn answered(state: &AppState, s: &Survey) {
+    // Subscribers hear of each answer and each change of it; the link's token stays here.
+    let event = switchboard_core::webhooks::event(
+        "survey.answered",
+        &format!(
+            "{}:{}",
+            s.id,
+            s.changed_at.or(s.answered_at).unwrap_or_default()
+        ),
+        s.changed_at
+            .or(s.answered_at)
+            .unwrap_or_else(|| state.ids.now_ms()),
+        serde_json::json!({ "survey": {
+            "id": s.id, "number": s.number, "contact_id": s.contact_id, "company_id": s.company_id,
+            "conversation_id": s.conversation_id, "visit_id": s.visit_id, "agent_id": s.agent_id,
+            "technician_id": s.technician_id, "team": s.team, "channel": s.channel, "lang": s.lang,
+            "csat": s.csat, "nps": s.nps, "comment": s.comment, "answered_at": s.answered_at,
+        } }),
+    );
+    switchboard_core::webhooks::emit(&state.store, &state.stream, &state.ids, &[event]).await;
     let lang = switchboard_portal::locale::Lang::from_tag(&s.lang);
     let payload = CardPayload::Survey {
         id: s.id.clone(),

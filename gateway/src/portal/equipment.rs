@@ -370,7 +370,7 @@ pub async fn add_reading(
         key: &key,
         confirmed,
     };
-    match record(&state.store, &state.ids, &new, client.lang).await {
+    match record(&state, &new, client.lang).await {
         Ok(ReadingOutcome::Stored(_)) => {
             reading_logged(&state, &client, &m.serial, &new).await;
             Ok(private(
@@ -697,7 +697,7 @@ pub async fn add_readings(
             key: &reading_key,
             confirmed: get("confirm") == "1",
         };
-        let r = match record(&state.store, &state.ids, &new, client.lang).await {
+        let r = match record(&state, &new, client.lang).await {
             Ok(ReadingOutcome::Stored(_)) => {
                 reading_logged(&state, &client, &m.serial, &new).await;
                 Ok(true)

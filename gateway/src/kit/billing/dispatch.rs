@@ -64,6 +64,15 @@ pub async fn after_payment(
 ) -> Result<(), ApiError> {
     let doc = state.store.invoice(invoice_id).await?;
     refresh_card(state, &doc).await?;
+    if !refund && doc.status == "paid" {
+        let event = switchboard_core::webhooks::event(
+            "invoice.paid",
+            &doc.id,
+            state.ids.now_ms(),
+            serde_json::json!({ "invoice": &doc, "payment": { "reference": reference, "amount": paid_amount, "currency": &doc.currency } }),
+        );
+        switchboard_core::webhooks::emit(&state.store, &state.stream, &state.ids, &[event]).await;
+    }
     if !refund {
         crate::kit::notify::record(
             state,
