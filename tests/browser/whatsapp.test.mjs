@@ -220,11 +220,51 @@ verify_token = "browser-verify-token"
     await page.locator("section.mailbox", { hasText: "+55 11 3003-0000" }).waitFor();
     await accessible(page, "WhatsApp settings");
     await shoot(page, "whatsapp-settings");
+    // Outgoing webhooks: an admin subscribes the ERP's address to messages and new
+    // conversations; the next WhatsApp message shows in its delivery log.
+    const erpGot = [];
+    const erp = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => { body += c; });
+      req.on("end", () => { erpGot.push({ sig: req.headers["switchboard-signature"], body }); res.writeHead(200); res.end("thanks"); });
+    });
+    await new Promise((r) => erp.listen(0, "127.0.0.1", r));
+    await page.goto(`${server.base}/admin/webhooks`);
+    await page.getByText("No webhook yet.").waitFor();
+    await page.getByRole("link", { name: "Add a webhook" }).click();
+    await page.getByLabel("Address", { exact: true }).fill("http://erp.example.com/in");
+    await page.getByLabel("A message is written (client, agent or bot)").check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator(".error-summary", { hasText: "https://" }).waitFor();
+    await page.getByLabel("Address", { exact: true }).fill(`http://127.0.0.1:${erp.address().port}/switchboard`);
+    await page.getByLabel("Description").fill("ERP Globex");
+    await page.getByLabel("A conversation is opened").check();
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator(".notice.ok", { hasText: "The webhook is added" }).waitFor();
     const second = delivery({ contacts: [{ profile: { name: "Paulo" }, wa_id: "5511977776666" }],
       messages: [{ from: "5511977776666", id: "wamid.second.1", timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "Oi, o técnico já saiu?" } }] }).replace(PNID, "2233445566778");
     const signed = "sha256=" + createHmac("sha256", "second-app-secret-0123").update(second).digest("hex");
     const res = await fetch(`${server.base}/webhooks/whatsapp`, { method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": signed }, body: second });
     assert.equal(res.status, 200, await res.text());
+    await until(async () => erpGot.length >= 2);
+    const hookUrl = page.url().split("?")[0];
+    await until(async () => {
+      await page.goto(hookUrl);
+      return (await page.locator(".hook-log .pill", { hasText: "Delivered" }).count()) >= 2;
+    });
+    const event = JSON.parse(erpGot.find((g) => g.body.includes("message.created")).body);
+    assert.equal(event.data.message.text, "Oi, o técnico já saiu?");
+    await page.locator(".hook-log details").first().locator("summary").click();
+    await accessible(page, "a webhook and its deliveries");
+    await shoot(page, "webhook");
+    await page.getByRole("button", { name: "Send again" }).first().click();
+    await page.locator(".notice.ok", { hasText: "on its way again" }).waitFor();
+    await until(async () => erpGot.length >= 3);
+    await page.goto(`${server.base}/admin/webhooks`);
+    await page.locator("section.mailbox", { hasText: "ERP Globex" }).waitFor();
+    await accessible(page, "webhooks");
+    await shoot(page, "webhooks");
+    erp.close();
     assert.deepEqual(errors, []);
   } finally {
     if (context) await context.close();

@@ -20,4 +20,5 @@ mod surveys;
 mod tickets;
 mod trust;
 mod webchat;
+mod webhooks;
 mod whatsapp;

@@ -988,6 +988,8 @@ async fn every_portal_route_keeps_to_the_clients_company() {
         "{contract}",
         "{reading}",
         "{visit}",
+        "{hook}",
+        "{delivery}",
     ];
     let paths = switchboard_gateway::app::route_specs()
         .into_iter()

@@ -29,6 +29,8 @@ const SENSITIVE: &[&str] = &[
     "MachineRequest",
     "Visit",
     "Notice",
+    "HookDelivery",
+    "HookClaim",
 ];
 
 /// What a scoped reader takes: an agent's `Caller`, a client's `ClientScope`, or a
@@ -37,6 +39,21 @@ const SCOPES: &[&str] = &["Caller", "&ClientScope", "&Ticket"];
 
 /// `(file, function, why it takes no scope)`.
 const UNSCOPED: &[(&str, &str, &str)] = &[
+    (
+        "webhooks.rs",
+        "claim_hook",
+        "the dispatcher's worker: a delivery to post to its subscriber",
+    ),
+    (
+        "webhooks.rs",
+        "hook_delivery",
+        "the webhook log, admins only (the admin pages and API require the admin role)",
+    ),
+    (
+        "webhooks.rs",
+        "hook_deliveries",
+        "the webhook log, admins only (the admin pages and API require the admin role)",
+    ),
     (
         "notes.rs",
         "add_notifications_once",

@@ -114,22 +114,23 @@ pub enum HookNext {
 /// the intake path, so the list is read at most once a second; this node's own changes
 /// clear it at once, another node's are seen within the second.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct HookCache(std::sync::Arc<std::sync::Mutex<Option<CachedHooks>>>);
+pub(crate) struct HookCache(std::sync::Arc<std::sync::Mutex<Option<(i64, ActiveHooks)>>>);
 
-type CachedHooks = (i64, std::sync::Arc<Vec<(String, Vec<String>)>>);
+/// Active subscriptions: `(id, kinds)`.
+type ActiveHooks = std::sync::Arc<Vec<(String, Vec<String>)>>;
 
 /// How long the list of subscriptions is trusted.
 const HOOK_CACHE_MS: i64 = 1000;
 
 impl HookCache {
-    fn get(&self, now: i64) -> Option<std::sync::Arc<Vec<(String, Vec<String>)>>> {
+    fn get(&self, now: i64) -> Option<ActiveHooks> {
         let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
         held.as_ref()
             .filter(|(at, _)| (0..HOOK_CACHE_MS).contains(&(now - at)))
             .map(|(_, hooks)| hooks.clone())
     }
 
-    fn put(&self, now: i64, hooks: std::sync::Arc<Vec<(String, Vec<String>)>>) {
+    fn put(&self, now: i64, hooks: ActiveHooks) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((now, hooks));
     }
 
