@@ -47,6 +47,16 @@ async fn stripe_events_pay_an_invoice_exactly_once() {
     )
     .await;
     let agent = server.add_user("ana@example.com", "admin");
+    // The accounting system subscribes to paid invoices.
+    let (hook_url, got) = crate::webhooks::receiver(0).await;
+    let (code, body) = server
+        .post(
+            &agent,
+            "/api/v1/webhooks",
+            &json!({"url": hook_url, "events": ["invoice.paid"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
     let (_w, conv) = server.visitor_writes(&agent, "hi").await;
     let (_, c) = server
         .get(&agent, &format!("/api/v1/conversations/{conv}"))
@@ -114,6 +124,12 @@ async fn stripe_events_pay_an_invoice_exactly_once() {
         futures::future::join_all(racing.iter().map(|e| deliver(&server, e, now(), SECRET))).await;
     assert!(results.iter().all(|(s, _)| *s == 200), "{results:?}");
     assert_eq!(paid().await, 999, "the same payment intent counts once");
+    // The accounting system hears of it once.
+    eventually(10, || {
+        let n = got.lock().unwrap().len();
+        async move { n >= 1 }
+    })
+    .await;
     // A late failure undoes nothing.
     let mut failed = event.clone();
     failed["id"] = "evt_failed".into();
@@ -146,4 +162,15 @@ async fn stripe_events_pay_an_invoice_exactly_once() {
     eventually(5, || async { paid().await == 699 }).await;
     let ledger = store.ledger(&invoice.id).await.unwrap();
     assert_eq!(ledger.len(), 2, "{ledger:?}");
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "one invoice.paid: {got:?}");
+    let v: Value = serde_json::from_str(&got[0].2).unwrap();
+    assert_eq!(
+        (
+            v["type"].clone(),
+            v["data"]["invoice"]["id"].clone(),
+            v["data"]["payment"]["amount"].clone()
+        ),
+        (json!("invoice.paid"), json!(invoice.id), json!(999))
+    );
 }

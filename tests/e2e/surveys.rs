@@ -35,6 +35,16 @@ async fn a_survey_link_opens_and_only_its_form_records_once() {
         "[portal]\nnotice_batch_seconds = 1\n",
     )
     .await;
+    // The company's ERP subscribes to answers.
+    let (hook_url, got) = crate::webhooks::receiver(0).await;
+    let (code, body) = server
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            &json!({"url": hook_url, "events": ["survey.answered"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
     let from = "ana@globex.example";
     crate::trust::writes_in(
         &mail,
@@ -195,6 +205,33 @@ async fn a_survey_link_opens_and_only_its_form_records_once() {
     )
     .await;
     assert_eq!(logged[0].0, Some(2), "each answer in the activity log");
+    // The ERP hears of the answer and of its change, without the link's token.
+    crate::support::eventually(15, || {
+        let n = got.lock().unwrap().len();
+        async move { n == 2 }
+    })
+    .await;
+    let answers: Vec<serde_json::Value> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(kind, _, body)| {
+            assert_eq!(kind, "survey.answered");
+            assert!(!body.contains(path.rsplit('/').next().unwrap()), "{body}");
+            serde_json::from_str(body).unwrap()
+        })
+        .collect();
+    let mut scores: Vec<_> = answers
+        .iter()
+        .map(|a| {
+            (
+                a["data"]["survey"]["csat"].clone(),
+                a["data"]["survey"]["nps"].clone(),
+            )
+        })
+        .collect();
+    scores.sort_by_key(|s| s.0.as_i64());
+    assert_eq!(scores, [(json!(4), json!(9)), (json!(5), json!(10))]);
     // Opening it afterwards shows the answer, records nothing.
     let (_, page) = b.get(&path).await;
     assert!(page.contains("id=\"survey-thanks\""));

@@ -191,6 +191,16 @@ async fn a_portal_ticket_is_answered_by_mail_and_the_mailed_reply_threads_back()
             .await;
         assert_eq!(s, 200, "{e}");
     }
+    // The ERP subscribes to new tickets.
+    let (hook_url, got) = crate::webhooks::receiver(0).await;
+    let (code, body) = server
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            &json!({"url": hook_url, "events": ["ticket.created"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
     // Ana signs in first: Globex's client admin. Bruno is a client user.
     let mut ana_b = sign_in(&server, &store, &ana, "ana@globex.example").await;
     let mut bruno_b = sign_in(&server, &store, &bruno, "bruno@globex.example").await;
@@ -368,6 +378,27 @@ async fn a_portal_ticket_is_answered_by_mail_and_the_mailed_reply_threads_back()
     );
     let (s, _) = gil_b.get(&format!("/portal/tickets/{bruno_ticket}")).await;
     assert_eq!(s, 404);
+    // The ERP heard of each ticket once: none of the refused forms.
+    eventually(15, || {
+        let n = got.lock().unwrap().len();
+        async move { n >= 2 }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut numbers: Vec<i64> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(kind, _, body)| {
+            assert_eq!(kind, "ticket.created");
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            v["data"]["ticket"]["number"].as_i64().unwrap()
+        })
+        .collect();
+    numbers.sort_unstable();
+    let mut want = vec![number, bruno_ticket];
+    want.sort_unstable();
+    assert_eq!(numbers, want);
 
     // The agent answers: live on the portal page, and by mail with a sign-in button.
     let events = ana_b

@@ -15,10 +15,10 @@ use switchboard_core::webhooks::verify;
 use crate::support::{Backend, Server, eventually};
 
 /// What the receiver got: (event kind, signature header, body).
-type Got = Arc<Mutex<Vec<(String, String, String)>>>;
+pub(crate) type Got = Arc<Mutex<Vec<(String, String, String)>>>;
 
 /// A receiver on 127.0.0.1 that answers 500 to the first `fail_first` requests, then 200.
-async fn receiver(fail_first: usize) -> (String, Got) {
+pub(crate) async fn receiver(fail_first: usize) -> (String, Got) {
     let got: Got = Arc::default();
     let kept = got.clone();
     let app = axum::Router::new().route(
@@ -54,7 +54,11 @@ async fn receiver(fail_first: usize) -> (String, Got) {
 }
 
 fn kinds(got: &Got) -> Vec<String> {
-    got.lock().unwrap().iter().map(|(k, ..)| k.clone()).collect()
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|(k, ..)| k.clone())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,7 +174,10 @@ async fn events_reach_a_subscriber_signed_retried_and_logged() {
             assert_eq!(v["data"]["reading"]["mono"], 12_000);
         }
     }
-    assert!(texts.iter().any(|t| t == "a impressora travou"), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t == "a impressora travou"),
+        "{texts:?}"
+    );
     assert!(texts.iter().any(|t| t == "Já vamos ver"), "{texts:?}");
     // Each event once, but for the one refused (500) and sent again.
     let opened = |c: &str| {
@@ -275,5 +282,8 @@ async fn events_reach_a_subscriber_signed_retried_and_logged() {
     let _ = server.visitor_writes(&admin, "outra coisa").await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(got.lock().unwrap().len(), before, "paused");
-    assert!(!server.log().contains(&secret), "the secret reached the log");
+    assert!(
+        !server.log().contains(&secret),
+        "the secret reached the log"
+    );
 }

@@ -64,7 +64,8 @@ pub async fn after_payment(
 ) -> Result<(), ApiError> {
     let doc = state.store.invoice(invoice_id).await?;
     refresh_card(state, &doc).await?;
-    if !refund && doc.status == "paid" {
+    // Paid in full by this payment (the shown status is computed: `paid` covers `total`).
+    if !refund && doc.kind == "invoice" && doc.total > 0 && doc.paid >= doc.total {
         let event = switchboard_core::webhooks::event(
             "invoice.paid",
             &doc.id,
