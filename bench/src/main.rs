@@ -44,6 +44,10 @@ struct Args {
     /// A short smoke run (5,000 messages, 3 s of latency).
     #[arg(long)]
     quick: bool,
+    /// Outgoing-webhook subscriptions to every message and new conversation: the intake
+    /// then records a delivery per event and subscription (none is posted here).
+    #[arg(long, default_value_t = 0)]
+    webhooks: usize,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
@@ -101,6 +105,31 @@ impl Rig {
             db_url,
             _dir: tempfile::tempdir()?,
         })
+    }
+
+    /// Subscribes `n` webhooks to every message and new conversation.
+    async fn subscribe(&self, n: usize) -> anyhow::Result<()> {
+        let events = [
+            "message.created".to_owned(),
+            "conversation.opened".to_owned(),
+        ];
+        for i in 0..n {
+            self.store
+                .add_webhook(
+                    &self.ids,
+                    &switchboard_core::store::HookInput {
+                        url: &format!("https://hooks.example.com/{i}"),
+                        description: "bench",
+                        events: &events,
+                        active: true,
+                    },
+                )
+                .await?;
+        }
+        if n > 0 {
+            println!("  with {n} webhook subscription(s) to messages and new conversations");
+        }
+        Ok(())
     }
 
     fn start_router(&self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -398,6 +427,7 @@ async fn main() -> anyhow::Result<()> {
     if matches!(args.backend.as_str(), "embedded" | "all") {
         let rig = Rig::embedded().await?;
         println!("{}", rig.name);
+        rig.subscribe(args.webhooks).await?;
         // Latency at a steady rate first, on a fresh database; again after the burst,
         // while the database digests it (checkpoints, autovacuum).
         let l = latency(&rig, &args, "fresh").await?;
@@ -414,6 +444,7 @@ async fn main() -> anyhow::Result<()> {
     if matches!(args.backend.as_str(), "pg-redis" | "all") {
         let rig = Rig::pg_redis(&args.pg, &args.redis).await?;
         println!("{}", rig.name);
+        rig.subscribe(args.webhooks).await?;
         // Latency at a steady rate first, on a fresh database; again after the burst,
         // while the database digests it (checkpoints, autovacuum).
         let l = latency(&rig, &args, "fresh").await?;

@@ -318,10 +318,14 @@ impl Router {
 
     async fn process_partition(&self, batch: Vec<Parsed>) -> Result<()> {
         let envelopes: Vec<Envelope> = batch.iter().map(|p| p.envelope.clone()).collect();
-        match self.store.ingest_batch(&envelopes).await {
-            Ok(outcomes) => {
+        match self
+            .store
+            .ingest_batch_with_hooks(&self.ids, &envelopes)
+            .await
+        {
+            Ok((outcomes, hooks)) => {
                 let ids: Vec<String> = batch.iter().map(|p| p.entry_id.clone()).collect();
-                self.after_commit(outcomes).await;
+                self.after_commit(outcomes, hooks).await;
                 self.stream.ack(INBOUND, GROUP, &ids).await?;
                 Ok(())
             }
@@ -331,11 +335,11 @@ impl Router {
                 for p in batch {
                     match self
                         .store
-                        .ingest_batch(std::slice::from_ref(&p.envelope))
+                        .ingest_batch_with_hooks(&self.ids, std::slice::from_ref(&p.envelope))
                         .await
                     {
-                        Ok(outcomes) => {
-                            self.after_commit(outcomes).await;
+                        Ok((outcomes, hooks)) => {
+                            self.after_commit(outcomes, hooks).await;
                             self.stream
                                 .ack(INBOUND, GROUP, std::slice::from_ref(&p.entry_id))
                                 .await?;
@@ -370,11 +374,12 @@ impl Router {
             .await
     }
 
-    async fn after_commit(&self, outcomes: Vec<IngestOutcome>) {
+    /// Publishes a committed batch's events and puts its webhook deliveries (recorded in
+    /// the batch's transaction) on the outbound stream.
+    async fn after_commit(&self, outcomes: Vec<IngestOutcome>, hooks: Vec<String>) {
         let now = self.ids.now_ms();
         let mut events = Vec::with_capacity(outcomes.len() + 1);
         let mut opened = Vec::new();
-        let mut hooks = Vec::new();
         // A client's message on a conversation someone owns: its assignee is told.
         let mut replies: Vec<(String, Conversation)> = Vec::new();
         for outcome in outcomes {
@@ -390,13 +395,6 @@ impl Router {
                 }
             };
             Metrics::outcome(&self.metrics.ingested, "stored");
-            if ingested.new_conversation {
-                hooks.push(crate::webhooks::conversation_opened(&ingested.conversation));
-            }
-            hooks.extend(crate::webhooks::message_created(
-                &ingested.conversation,
-                &ingested.message,
-            ));
             if ingested.new_conversation {
                 opened.push(ingested.conversation.id.clone());
                 events.push(Event::ConversationOpened {
@@ -425,7 +423,7 @@ impl Router {
         if let Err(e) = self.realtime.publish_all(&events).await {
             tracing::debug!(error = %e, "realtime publish failed");
         }
-        crate::webhooks::emit(&self.store, &self.stream, &self.ids, &hooks).await;
+        crate::webhooks::enqueue(&self.stream, hooks).await;
         if self.options.people_first || !replies.is_empty() {
             let workflow = Workflow::new(
                 self.store.clone(),

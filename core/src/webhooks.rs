@@ -23,7 +23,7 @@ use crate::clock::Ids;
 use crate::dispatcher::Job;
 use crate::domain::{Conversation, Message, Status};
 use crate::error::{Error, Result};
-use crate::store::{NewHookEvent, Store};
+use crate::store::{IngestOutcome, NewHookEvent, Store};
 use crate::stream::{OUTBOUND, Stream};
 
 /// The request header that carries the signature.
@@ -225,6 +225,53 @@ impl crate::workflow::StatusNotices for ResolvedHooks {
     }
 }
 
+/// The webhook events of a batch the router threaded: each new conversation, each message.
+pub fn ingest_events(outcomes: &[IngestOutcome]) -> Result<Vec<NewHookEvent>> {
+    let mut events = Vec::new();
+    for o in outcomes {
+        let IngestOutcome::Stored(i) = o else {
+            continue;
+        };
+        if i.new_conversation {
+            events.push(conversation_opened(&i.conversation));
+        }
+        events.extend(message_created(&i.conversation, &i.message));
+    }
+    new_events(&events)
+}
+
+fn new_events(events: &[HookEvent]) -> Result<Vec<NewHookEvent>> {
+    events
+        .iter()
+        .map(|e| {
+            Ok(NewHookEvent {
+                event_id: e.id.clone(),
+                kind: e.kind,
+                payload: serde_json::to_string(e)?,
+            })
+        })
+        .collect()
+}
+
+/// Puts the jobs of deliveries just recorded on the outbound stream; one that fails to be
+/// appended is found by the dispatcher's sweep.
+pub async fn enqueue(stream: &Arc<dyn Stream>, deliveries: Vec<String>) {
+    if deliveries.is_empty() {
+        return;
+    }
+    let jobs: std::result::Result<Vec<_>, _> = deliveries
+        .into_iter()
+        .map(|d| serde_json::to_string(&Job::hook(d)))
+        .collect();
+    let appended = match jobs {
+        Ok(jobs) => stream.append_batch(OUTBOUND, &jobs).await.map(|_| ()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(e) = appended {
+        tracing::warn!(error = %e, "webhook jobs wait for the dispatcher's sweep");
+    }
+}
+
 /// Records `events` for every subscription that wants them and puts their jobs on the
 /// outbound stream. Never fails its caller: a delivery whose job could not be appended
 /// is found by the dispatcher's sweep, and an error is logged.
@@ -243,23 +290,8 @@ async fn try_emit(
     ids: &Ids,
     events: &[HookEvent],
 ) -> Result<()> {
-    let mut new = Vec::with_capacity(events.len());
-    for e in events {
-        new.push(NewHookEvent {
-            event_id: e.id.clone(),
-            kind: e.kind,
-            payload: serde_json::to_string(e)?,
-        });
-    }
-    let deliveries = store.record_hook_events(ids, &new).await?;
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let jobs = deliveries
-        .into_iter()
-        .map(|d| serde_json::to_string(&Job::hook(d)))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    stream.append_batch(OUTBOUND, &jobs).await?;
+    let deliveries = store.record_hook_events(ids, &new_events(events)?).await?;
+    enqueue(stream, deliveries).await;
     Ok(())
 }
 

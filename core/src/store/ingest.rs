@@ -223,14 +223,39 @@ impl Store {
     /// conversation claimed by another node) that a fresh attempt resolves; the batch is
     /// threaded again, a few times at most.
     pub async fn ingest_batch(&self, envelopes: &[Envelope]) -> Result<Vec<IngestOutcome>> {
+        Ok(self.ingest_batch_with(None, envelopes).await?.0)
+    }
+
+    /// [`Store::ingest_batch`] that also records the batch's webhook events (new
+    /// conversations, messages) in the same transaction; returns the deliveries made.
+    pub async fn ingest_batch_with_hooks(
+        &self,
+        ids: &Ids,
+        envelopes: &[Envelope],
+    ) -> Result<(Vec<IngestOutcome>, Vec<String>)> {
+        self.ingest_batch_with(Some(ids), envelopes).await
+    }
+
+    async fn ingest_batch_with(
+        &self,
+        hooks: Option<&Ids>,
+        envelopes: &[Envelope],
+    ) -> Result<(Vec<IngestOutcome>, Vec<String>)> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut tx = self.begin_write().await?;
             match self.ingest(&mut tx, envelopes).await {
                 Ok(out) => {
+                    let made = match hooks {
+                        Some(ids) => {
+                            let events = crate::webhooks::ingest_events(&out)?;
+                            self.record_hook_events_in(&mut tx, ids, &events).await?
+                        }
+                        None => Vec::new(),
+                    };
                     tx.commit().await?;
-                    return Ok(out);
+                    return Ok((out, made));
                 }
                 Err(Error::Conflict(why)) if attempt < 4 => {
                     drop(tx);

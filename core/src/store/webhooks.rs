@@ -119,6 +119,9 @@ pub(crate) struct HookCache(std::sync::Arc<std::sync::Mutex<Option<(i64, ActiveH
 /// Active subscriptions: `(id, kinds)`.
 type ActiveHooks = std::sync::Arc<Vec<(String, Vec<String>)>>;
 
+/// Deliveries written by one statement (5 bind values each).
+const HOOK_ROWS_PER_STATEMENT: usize = 400;
+
 /// How long the list of subscriptions is trusted.
 const HOOK_CACHE_MS: i64 = 1000;
 
@@ -309,6 +312,23 @@ impl Store {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let mut tx = self.begin_write().await?;
+        let made = self.record_hook_events_in(&mut tx, ids, events).await?;
+        tx.commit().await?;
+        Ok(made)
+    }
+
+    /// [`Store::record_hook_events`] inside the caller's transaction: the router records a
+    /// batch's events with its messages, so they are stored together or not at all.
+    pub(crate) async fn record_hook_events_in(
+        &self,
+        tx: &mut super::ingest::Tx,
+        ids: &Ids,
+        events: &[NewHookEvent],
+    ) -> Result<Vec<String>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = ids.now_ms();
         let hooks = match self.hook_cache.get(now) {
             Some(h) => h,
@@ -334,31 +354,39 @@ impl Store {
                 }
             }
         }
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut made = Vec::new();
-        let mut tx = self.begin_write().await?;
-        for (hook, e) in wanted {
-            let id = ids.new_id();
-            let n = sqlx::query(
+        // Many rows per statement (a batch of the router's is hundreds of events); the
+        // rows an earlier sighting of the event stored are skipped and not returned.
+        let mut made = Vec::with_capacity(wanted.len());
+        for chunk in wanted.chunks(HOOK_ROWS_PER_STATEMENT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 5;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1, $1)",
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, state, attempts, next_attempt_at, enqueued_at, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6) ON CONFLICT (webhook_id, event_id) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(hook)
-            .bind(&e.event_id)
-            .bind(e.kind)
-            .bind(&e.payload)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-            if n == 1 {
-                made.push(id);
+                 VALUES {} ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(now);
+            for (hook, e) in chunk {
+                q = q
+                    .bind(ids.new_id())
+                    .bind(*hook)
+                    .bind(&e.event_id)
+                    .bind(e.kind)
+                    .bind(&e.payload);
             }
+            made.extend(q.fetch_all(&mut **tx).await?);
         }
-        tx.commit().await?;
         Ok(made)
     }
 

@@ -18,6 +18,7 @@ use crate::support::Env;
 on_every_backend!(
     events_reach_their_subscribers_once_signed_and_retried,
     bad_subscriptions_are_refused_and_change_nothing,
+    a_large_batch_is_recorded_once,
 );
 
 /// Answers each address and event kind with the statuses it is given, in turn (then
@@ -350,4 +351,42 @@ async fn bad_subscriptions_are_refused_and_change_nothing(env: Env) {
     assert!(h.secret.starts_with("whsec_") && h.secret.len() == 6 + 64);
     let other = add(&env, "https://erp.example.com/in", &["message.created"]).await;
     assert_ne!(h.secret, other.secret);
+}
+
+/// More events than one statement writes, seen twice: one delivery each.
+async fn a_large_batch_is_recorded_once(env: Env) {
+    add(&env, "https://erp.example.com/in", &["message.created"]).await;
+    add(
+        &env,
+        "https://books.example.com/in",
+        &["message.created", "ticket.created"],
+    )
+    .await;
+    let events: Vec<_> = (0..450)
+        .map(|i| switchboard_core::store::NewHookEvent {
+            event_id: format!("message.created:m{i}"),
+            kind: "message.created",
+            payload: format!("{{\"n\":{i}}}"),
+        })
+        .chain(std::iter::once(switchboard_core::store::NewHookEvent {
+            event_id: "ticket.created:t1".into(),
+            kind: "ticket.created",
+            payload: "{}".into(),
+        }))
+        .collect();
+    let made = env
+        .store
+        .record_hook_events(&env.ids, &events)
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 901, "450 × 2 messages and one ticket");
+    let unique: std::collections::HashSet<_> = made.iter().collect();
+    assert_eq!(unique.len(), 901);
+    let again = env
+        .store
+        .record_hook_events(&env.ids, &events)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "seen before: {}", again.len());
+    assert_eq!(env.store.hooks_waiting().await.unwrap(), 901);
 }
