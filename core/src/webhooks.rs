@@ -4,7 +4,8 @@
 //! An event (a message stored, a conversation opened or resolved, a ticket opened, an
 //! invoice paid, a meter reading entered, a survey answered) becomes one delivery per
 //! subscription that wants its kind (`Store::record_hook_events`; an event seen twice is
-//! one delivery), whose job goes on the outbound stream beside the messages' jobs. The
+//! one delivery; the router records a batch's events in the batch's own transaction), whose
+//! job goes on the outbound stream beside the messages' jobs. The
 //! dispatcher posts it ([`HookPoster`]), signed like Stripe's: the header
 //! `Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the
 //! subscription's secret, and retries failures with backoff from the database.

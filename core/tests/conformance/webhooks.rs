@@ -389,4 +389,22 @@ async fn a_large_batch_is_recorded_once(env: Env) {
         .unwrap();
     assert!(again.is_empty(), "seen before: {}", again.len());
     assert_eq!(env.store.hooks_waiting().await.unwrap(), 901);
+
+    // The router's batch records its events in its own transaction: they are there as
+    // soon as the batch is, before any job reaches the stream.
+    let e = env.envelope("v9", "w9", "papel atolado");
+    let (outcomes, made) = env
+        .store
+        .ingest_batch_with_hooks(&env.ids, std::slice::from_ref(&e))
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(made.len(), 2, "the message, for both subscriptions");
+    assert_eq!(env.store.hooks_waiting().await.unwrap(), 903);
+    let (_, again) = env
+        .store
+        .ingest_batch_with_hooks(&env.ids, &[e])
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "a replayed envelope records nothing");
 }
