@@ -303,7 +303,8 @@ impl Store {
     }
 
     /// Records each event once for every active subscription that wants its kind; returns
-    /// the deliveries made now (an event recorded before makes none).
+    /// the deliveries made now (an event recorded before makes none). Without a
+    /// subscription that wants them this writes nothing and takes no transaction.
     pub async fn record_hook_events(
         &self,
         ids: &Ids,
@@ -312,14 +313,20 @@ impl Store {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let now = ids.now_ms();
+        let hooks = self.active_hooks(now, &self.pool).await?;
+        if wanted(&hooks, events).is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
-        let made = self.record_hook_events_in(&mut tx, ids, events).await?;
+        let made = insert_deliveries(&mut tx, ids, now, &wanted(&hooks, events)).await?;
         tx.commit().await?;
         Ok(made)
     }
 
     /// [`Store::record_hook_events`] inside the caller's transaction: the router records a
-    /// batch's events with its messages, so they are stored together or not at all.
+    /// batch's events with its messages, so they are stored together or not at all. Reads
+    /// through the transaction too: a writer holding a connection never waits for a second.
     pub(crate) async fn record_hook_events_in(
         &self,
         tx: &mut super::ingest::Tx,
@@ -330,64 +337,33 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = ids.now_ms();
-        let hooks = match self.hook_cache.get(now) {
-            Some(h) => h,
-            None => {
-                let rows: Vec<(String, String)> =
-                    sqlx::query_as("SELECT id, events FROM webhooks WHERE active = 1")
-                        .fetch_all(&self.pool)
-                        .await?;
-                let mut hooks = Vec::with_capacity(rows.len());
-                for (id, kinds) in rows {
-                    hooks.push((id, serde_json::from_str::<Vec<String>>(&kinds)?));
-                }
-                let hooks = std::sync::Arc::new(hooks);
-                self.hook_cache.put(now, hooks.clone());
-                hooks
-            }
-        };
-        let mut wanted = Vec::new();
-        for (hook, kinds) in hooks.iter() {
-            for e in events {
-                if kinds.iter().any(|k| k == e.kind) {
-                    wanted.push((hook, e));
-                }
-            }
+        let hooks = self.active_hooks(now, &mut **tx).await?;
+        let wanted = wanted(&hooks, events);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
         }
-        // Many rows per statement (a batch of the router's is hundreds of events); the
-        // rows an earlier sighting of the event stored are skipped and not returned.
-        let mut made = Vec::with_capacity(wanted.len());
-        for chunk in wanted.chunks(HOOK_ROWS_PER_STATEMENT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 5;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1, $1)",
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, state, attempts, next_attempt_at, enqueued_at, created_at) \
-                 VALUES {} ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id",
-                rows.join(", ")
-            );
-            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(now);
-            for (hook, e) in chunk {
-                q = q
-                    .bind(ids.new_id())
-                    .bind(*hook)
-                    .bind(&e.event_id)
-                    .bind(e.kind)
-                    .bind(&e.payload);
-            }
-            made.extend(q.fetch_all(&mut **tx).await?);
+        insert_deliveries(tx, ids, now, &wanted).await
+    }
+
+    /// The active subscriptions, from the cache or read through `exec`.
+    async fn active_hooks<'c, E>(&self, now: i64, exec: E) -> Result<ActiveHooks>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        if let Some(h) = self.hook_cache.get(now) {
+            return Ok(h);
         }
-        Ok(made)
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, events FROM webhooks WHERE active = 1")
+                .fetch_all(exec)
+                .await?;
+        let mut hooks = Vec::with_capacity(rows.len());
+        for (id, kinds) in rows {
+            hooks.push((id, serde_json::from_str::<Vec<String>>(&kinds)?));
+        }
+        let hooks = std::sync::Arc::new(hooks);
+        self.hook_cache.put(now, hooks.clone());
+        Ok(hooks)
     }
 
     /// Deliveries due whose job is not on the stream (a retry whose time came, a job lost
@@ -577,4 +553,62 @@ impl Store {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// Each (subscription, event) pair where the subscription wants the event's kind.
+fn wanted<'a>(
+    hooks: &'a ActiveHooks,
+    events: &'a [NewHookEvent],
+) -> Vec<(&'a String, &'a NewHookEvent)> {
+    let mut wanted = Vec::new();
+    for (hook, kinds) in hooks.iter() {
+        for e in events {
+            if kinds.iter().any(|k| k == e.kind) {
+                wanted.push((hook, e));
+            }
+        }
+    }
+    wanted
+}
+
+/// Writes deliveries, many rows per statement (a batch of the router's is hundreds of
+/// events); the rows an earlier sighting of the event stored are skipped and not returned.
+async fn insert_deliveries(
+    tx: &mut super::ingest::Tx,
+    ids: &Ids,
+    now: i64,
+    wanted: &[(&String, &NewHookEvent)],
+) -> Result<Vec<String>> {
+    let mut made = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(HOOK_ROWS_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, 'pending', 0, $1, $1, $1)",
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, kind, payload, state, attempts, next_attempt_at, enqueued_at, created_at) \
+             VALUES {} ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).bind(now);
+        for (hook, e) in chunk {
+            q = q
+                .bind(ids.new_id())
+                .bind(*hook)
+                .bind(&e.event_id)
+                .bind(e.kind)
+                .bind(&e.payload);
+        }
+        made.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(made)
 }
