@@ -19,6 +19,7 @@ on_every_backend!(
     events_reach_their_subscribers_once_signed_and_retried,
     bad_subscriptions_are_refused_and_change_nothing,
     a_large_batch_is_recorded_once,
+    a_delivery_held_by_a_dead_node_is_taken_over_after_its_lease,
 );
 
 /// Answers each address and event kind with the statuses it is given, in turn (then
@@ -407,4 +408,65 @@ async fn a_large_batch_is_recorded_once(env: Env) {
         .await
         .unwrap();
     assert!(again.is_empty(), "a replayed envelope records nothing");
+}
+
+/// A node that dies mid-post holds its delivery only for the lease: no other node takes it
+/// before, the sweep hands it on after.
+async fn a_delivery_held_by_a_dead_node_is_taken_over_after_its_lease(env: Env) {
+    let h = add(&env, "https://erp.example.com/in", &["ticket.created"]).await;
+    let events = [switchboard_core::store::NewHookEvent {
+        event_id: "ticket.created:t1".into(),
+        kind: "ticket.created",
+        payload: "{}".into(),
+    }];
+    let made = env
+        .store
+        .record_hook_events(&env.ids, &events)
+        .await
+        .unwrap();
+    let d = &made[0];
+    let t0 = env.ids.now_ms() + 1;
+    let lease = 15_000;
+    // Node A takes it and dies before answering.
+    let claim = env.store.claim_hook(d, t0, lease).await.unwrap().unwrap();
+    assert_eq!(
+        (claim.url.as_str(), claim.secret.as_str()),
+        (h.url.as_str(), h.secret.as_str())
+    );
+    // Within the lease nobody else takes it, and the sweep leaves it.
+    assert!(
+        env.store
+            .claim_hook(d, t0 + 1_000, lease)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        env.store
+            .take_due_hooks(t0 + 1_000, 300_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // After it, the sweep puts it back once, and node B takes it.
+    let due = env
+        .store
+        .take_due_hooks(t0 + lease + 1, 300_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(due, std::slice::from_ref(d));
+    assert!(
+        env.store
+            .take_due_hooks(t0 + lease + 2, 300_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        env.store
+            .claim_hook(d, t0 + lease + 3, lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
