@@ -345,14 +345,9 @@ impl Dispatcher {
         if self.hooks.is_some() {
             let store = &self.outbox.store;
             let now = self.outbox.ids.now_ms();
+            // Taken again by a later sweep if this append fails (`lost_after`).
             let due = store.take_due_hooks(now, lost_after, 500).await?;
-            if !due.is_empty() {
-                let jobs = due
-                    .into_iter()
-                    .map(|d| serde_json::to_string(&Job::hook(d)))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                stream.append_batch(OUTBOUND, &jobs).await?;
-            }
+            crate::webhooks::enqueue(stream, due).await;
             // Finished deliveries leave the log after `hook_keep`, looked at every 10 min.
             let last = self.pruned_at.load(std::sync::atomic::Ordering::Relaxed);
             if now - last >= 600_000 {

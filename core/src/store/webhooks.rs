@@ -315,11 +315,12 @@ impl Store {
         }
         let now = ids.now_ms();
         let hooks = self.active_hooks(now, &self.pool).await?;
-        if wanted(&hooks, events).is_empty() {
+        let wanted = wanted(&hooks, events);
+        if wanted.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_write().await?;
-        let made = insert_deliveries(&mut tx, ids, now, &wanted(&hooks, events)).await?;
+        let made = insert_deliveries(&mut tx, ids, now, &wanted).await?;
         tx.commit().await?;
         Ok(made)
     }

@@ -472,13 +472,14 @@ async fn email_page(
     }))
 }
 
-/// The email settings: each mailbox, how its connection is doing, and a test.
+/// What a settings page's redirect says was done (`?done=added`), for its notice.
 #[derive(Debug, Default, Deserialize)]
 pub struct DoneQuery {
     #[serde(default)]
-    done: String,
+    pub done: String,
 }
 
+/// The email settings: each mailbox, how its connection is doing, and a test.
 pub async fn email(
     State(state): State<AppState>,
     AdminAgent(agent): AdminAgent,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchboard_core::domain::Role;
 use switchboard_core::store::{HOOK_KINDS, HookDelivery, HookInput, Webhook};
 
-use super::pages::require_admin;
+use super::pages::{DoneQuery, require_admin};
 use crate::kit::AppState;
 use crate::kit::api::{Agent, body, require};
 use crate::kit::error::ApiError;
@@ -59,12 +59,6 @@ struct HooksPage {
     notice: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct DoneQuery {
-    #[serde(default)]
-    done: String,
-}
-
 fn state_label(t: &Tr, state: &str) -> String {
     t.t(&format!("hooks-state-{state}"))
 }
@@ -102,17 +96,12 @@ pub async fn list(
     Ok(render(&HooksPage { p, hooks, notice }))
 }
 
-/// The form as typed.
-#[derive(Debug, Default, Deserialize)]
+/// The form as typed (read by `read_form`: its checkboxes repeat one name).
+#[derive(Debug, Default)]
 pub struct HookForm {
-    #[serde(default)]
     url: String,
-    #[serde(default)]
     description: String,
-    /// The ticked kinds (see `read_form`).
-    #[serde(default)]
     events: Vec<String>,
-    #[serde(default)]
     active: String,
 }
 
@@ -396,15 +385,7 @@ async fn own_delivery(
 /// Puts a delivery back on its way now, and its job on the outbound stream.
 async fn resend(state: &AppState, d: &HookDelivery) -> Result<(), switchboard_core::Error> {
     state.store.resend_hook(&d.id, state.ids.now_ms()).await?;
-    let job = serde_json::to_string(&switchboard_core::dispatcher::Job::hook(d.id.clone()))?;
-    // If the append fails, the dispatcher's sweep finds the delivery due.
-    if let Err(e) = state
-        .stream
-        .append_batch(switchboard_core::stream::OUTBOUND, &[job])
-        .await
-    {
-        tracing::warn!(error = %e, "a resent delivery waits for the sweep");
-    }
+    switchboard_core::webhooks::enqueue(&state.stream, vec![d.id.clone()]).await;
     Ok(())
 }
 
@@ -519,15 +500,24 @@ pub async fn api_delete(
     Ok(Json(json!({ "removed": id })))
 }
 
+/// [`own_delivery`] for the API: another subscription's is not found.
+async fn api_delivery_of(
+    state: &AppState,
+    hook: &str,
+    delivery: &str,
+) -> Result<HookDelivery, ApiError> {
+    own_delivery(state, hook, delivery)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("delivery {delivery} not found")))
+}
+
 pub async fn api_delivery(
     State(state): State<AppState>,
     Agent(user, _): Agent,
     Path((hook, delivery)): Path<(String, String)>,
 ) -> Reply {
     require(user.role, &[Role::Admin])?;
-    let d = own_delivery(&state, &hook, &delivery)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("delivery {delivery} not found")))?;
+    let d = api_delivery_of(&state, &hook, &delivery).await?;
     let attempts = state.store.hook_attempts(&d.id).await?;
     Ok(Json(json!({ "delivery": d, "attempts": attempts })))
 }
@@ -538,9 +528,7 @@ pub async fn api_resend(
     Path((hook, delivery)): Path<(String, String)>,
 ) -> Reply {
     require(user.role, &[Role::Admin])?;
-    let d = own_delivery(&state, &hook, &delivery)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("delivery {delivery} not found")))?;
+    let d = api_delivery_of(&state, &hook, &delivery).await?;
     resend(&state, &d).await?;
     Ok(Json(
         json!({ "delivery": state.store.hook_delivery(&d.id).await? }),

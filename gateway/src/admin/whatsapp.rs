@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::pages::require_admin;
+use super::pages::{DoneQuery, require_admin};
 use crate::config::WhatsappNumber;
 use crate::kit::AppState;
 use crate::kit::page::{FieldError, Page, WebError, render};
@@ -36,12 +36,6 @@ struct NumbersPage {
     numbers: Vec<NumberRow>,
     notice: Option<String>,
     webhook: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 pub async fn list(

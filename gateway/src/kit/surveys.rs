@@ -157,16 +157,14 @@ pub fn answer_words(s: &Survey) -> String {
 /// The survey's card follows its answer.
 pub async fn answered(state: &AppState, s: &Survey) {
     // Subscribers hear of each answer and each change of it; the link's token stays here.
+    let at = s
+        .changed_at
+        .or(s.answered_at)
+        .unwrap_or_else(|| state.ids.now_ms());
     let event = switchboard_core::webhooks::event(
         "survey.answered",
-        &format!(
-            "{}:{}",
-            s.id,
-            s.changed_at.or(s.answered_at).unwrap_or_default()
-        ),
-        s.changed_at
-            .or(s.answered_at)
-            .unwrap_or_else(|| state.ids.now_ms()),
+        &format!("{}:{at}", s.id),
+        at,
         serde_json::json!({ "survey": {
             "id": s.id, "number": s.number, "contact_id": s.contact_id, "company_id": s.company_id,
             "conversation_id": s.conversation_id, "visit_id": s.visit_id, "agent_id": s.agent_id,
