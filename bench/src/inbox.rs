@@ -724,26 +724,29 @@ async fn seed(store: &Store, args: &Args, now: i64) -> anyhow::Result<Seeded> {
                 let text = text.join(" ");
                 let mid = ids.new_id();
                 let inbound = author == "contact";
-                msg_rows.push(vec![
-                    V::T(mid.clone()),
-                    V::T(id.clone()),
-                    V::T(if inbound { "inbound" } else { "outbound" }.into()),
-                    V::T(author.into()),
-                    V::O(match author {
-                        "contact" => Some(contact.clone()),
-                        "agent" => Some(rng.pick(&agents).id.clone()),
-                        _ => None,
-                    }),
-                    V::T(channel.as_str().into()),
-                    V::T(text),
-                    V::T("[]".into()),
-                    V::T(if inbound { "received" } else { "delivered" }.into()),
-                    V::O(inbound.then(|| format!("e{mid}"))),
-                    V::O(inbound.then(|| format!("{}:e{mid}", channel.as_str()))),
-                    V::I(0),
-                    V::I(t),
-                    V::I(t),
-                ]);
+                msg_rows.push((
+                    k,
+                    vec![
+                        V::T(mid.clone()),
+                        V::T(id.clone()),
+                        V::T(if inbound { "inbound" } else { "outbound" }.into()),
+                        V::T(author.into()),
+                        V::O(match author {
+                            "contact" => Some(contact.clone()),
+                            "agent" => Some(rng.pick(&agents).id.clone()),
+                            _ => None,
+                        }),
+                        V::T(channel.as_str().into()),
+                        V::T(text),
+                        V::T("[]".into()),
+                        V::T(if inbound { "received" } else { "delivered" }.into()),
+                        V::O(inbound.then(|| format!("e{mid}"))),
+                        V::O(inbound.then(|| format!("{}:e{mid}", channel.as_str()))),
+                        V::I(0),
+                        V::I(t),
+                        V::I(t),
+                    ],
+                ));
                 if k + 1 < *count {
                     t += 60_000 * i64::try_from(1 + rng.below(180))?;
                 }
@@ -787,6 +790,11 @@ async fn seed(store: &Store, args: &Args, now: i64) -> anyhow::Result<Seeded> {
             50_000,
         )
         .await?;
+        // Each conversation's first messages, then their second ones, and so on: as the
+        // router stores them, a statement holds one message of many conversations (on
+        // PostgreSQL a statement adds one search row per conversation).
+        msg_rows.sort_by_key(|(k, _)| *k);
+        let msg_rows: Vec<Vec<V>> = msg_rows.into_iter().map(|(_, r)| r).collect();
         insert(
             store,
             "INSERT INTO messages (id, conversation_id, direction, author_kind, author_id, channel, text, attachments, delivery_state, external_id, idempotency_key, attempts, created_at, updated_at)",

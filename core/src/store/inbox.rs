@@ -787,6 +787,51 @@ impl Store {
         }
     }
 
+    /// The conversations that have one search word in one of their search rows (numbers
+    /// on SQLite, ids on PostgreSQL), as a statement whose bind `p` is that word's query.
+    /// A thread's words are spread over many rows (one per message on SQLite, one per
+    /// batch of messages on PostgreSQL; see migration 38), so a search of several words
+    /// is the intersection of one such set per word, not one row having them all.
+    fn word_set(&self, p: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT rowid >> {CHUNK_BITS} AS n FROM conversation_fts WHERE conversation_fts MATCH {p}"
+            ),
+            Backend::Postgres => format!(
+                "SELECT s.conversation_id AS n FROM conversation_search s \
+                 WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}) \
+                 UNION ALL SELECT w.conversation_id FROM conversation_words w \
+                 WHERE w.body @@ to_tsquery('switchboard_search', {p})"
+            ),
+        }
+    }
+
+    /// One word's query, in the backend's full-text syntax.
+    fn word_query(&self, term: &str) -> String {
+        let one = [term.to_owned()];
+        match self.backend {
+            Backend::Sqlite => fts5_query(&one, None),
+            Backend::Postgres => tsquery(&one, "&"),
+        }
+    }
+
+    /// The conversations having every word, as one statement appended to `sql`.
+    fn push_all_words(&self, sql: &mut Sql, terms: &[String]) {
+        let mut parts = Vec::with_capacity(terms.len());
+        for (i, t) in terms.iter().enumerate() {
+            let p = sql.text(self.word_query(t));
+            parts.push(match self.backend {
+                Backend::Sqlite => self.word_set(&p),
+                Backend::Postgres => format!("SELECT n FROM ({}) w{i}", self.word_set(&p)),
+            });
+        }
+        if let [one] = parts.as_slice() {
+            sql.push(&format!("SELECT DISTINCT n FROM ({one}) AS one_word"));
+        } else {
+            sql.push(&parts.join(" INTERSECT "));
+        }
+    }
+
     /// A search's condition: the few matching conversations named, or, when there are
     /// many, the full-text index tested for each conversation the list walks.
     fn push_matches(&self, sql: &mut Sql, terms: &[String], matches: Option<&Matches>) {
@@ -807,17 +852,16 @@ impl Store {
             // `+` keeps SQLite from driving the query by the matches: it walks the
             // list's order and tests each conversation against them.
             (Some(Matches::Many), Backend::Sqlite) => {
-                let p = sql.text(fts5_query(terms, None));
-                sql.push(&format!(
-                    " AND +c.number IN (SELECT rowid >> {CHUNK_BITS} FROM conversation_fts WHERE conversation_fts MATCH {p})"
-                ));
+                for t in terms {
+                    let p = sql.text(self.word_query(t));
+                    sql.push(&format!(" AND +c.number IN ({})", self.word_set(&p)));
+                }
             }
             (Some(Matches::Many), Backend::Postgres) => {
-                let p = sql.text(tsquery(terms, "&"));
-                sql.push(&format!(
-                    " AND c.id IN (SELECT s.conversation_id FROM conversation_search s \
-                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}))"
-                ));
+                for t in terms {
+                    let p = sql.text(self.word_query(t));
+                    sql.push(&format!(" AND c.id IN ({})", self.word_set(&p)));
+                }
             }
         }
     }
@@ -828,41 +872,43 @@ impl Store {
         let cap = i64::try_from(FEW_MATCHES + 1).unwrap_or(i64::MAX);
         let found: Vec<serde_json::Value> = match self.backend {
             Backend::Sqlite => {
-                // FTS5 streams its matches: counting up to the cap costs little even for
-                // the commonest word.
-                let numbers: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT DISTINCT rowid >> {CHUNK_BITS} FROM conversation_fts WHERE conversation_fts MATCH $1 LIMIT $2"
-                )))
-                .bind(fts5_query(terms, None))
-                .bind(cap)
-                .fetch_all(&self.pool)
-                .await?;
-                numbers.into_iter().map(serde_json::Value::from).collect()
+                // FTS5 streams one word's matches: counting up to the cap costs little
+                // even for the commonest word.
+                let mut sql = Sql::default();
+                self.push_all_words(&mut sql, terms);
+                let n = sql.int(cap);
+                sql.push(&format!(" LIMIT {n}"));
+                let mut numbers = Vec::new();
+                for row in sql.fetch_all(&self.pool).await? {
+                    numbers.push(serde_json::Value::from(row.try_get::<i64, _>(0)?));
+                }
+                numbers
             }
             Backend::Postgres => {
                 // A GIN scan collects every match before the first one comes out, so ask
                 // the planner's estimate (from the column's word statistics) first.
-                let q = tsquery(terms, "&");
-                let plan: Vec<String> = sqlx::query_scalar(
-                    "EXPLAIN SELECT s.conversation_id FROM conversation_search s \
-                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', $1)",
-                )
-                .bind(&q)
-                .fetch_all(&self.pool)
-                .await?;
+                let mut explain = Sql::default();
+                explain.push("EXPLAIN ");
+                self.push_all_words(&mut explain, terms);
+                let plan: Vec<String> = explain
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0))
+                    .collect::<std::result::Result<_, _>>()?;
                 let estimate = plan.first().and_then(|l| estimated_rows(l));
                 if estimate.is_none_or(|n| n > 2 * FEW_MATCHES) {
                     return Ok(Matches::Many);
                 }
-                let ids: Vec<String> = sqlx::query_scalar(
-                    "SELECT s.conversation_id FROM conversation_search s \
-                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', $1) LIMIT $2",
-                )
-                .bind(&q)
-                .bind(cap)
-                .fetch_all(&self.pool)
-                .await?;
-                ids.into_iter().map(serde_json::Value::from).collect()
+                let mut sql = Sql::default();
+                self.push_all_words(&mut sql, terms);
+                let n = sql.int(cap);
+                sql.push(&format!(" LIMIT {n}"));
+                let mut ids = Vec::new();
+                for row in sql.fetch_all(&self.pool).await? {
+                    ids.push(serde_json::Value::from(row.try_get::<String, _>(0)?));
+                }
+                ids
             }
         };
         Ok(if found.is_empty() {
@@ -1011,8 +1057,8 @@ impl Store {
                         }
                     }
                 }
-                // A long thread whose latest chunk does not have the words: its older
-                // chunks, latest first.
+                // A thread whose latest row does not have the words: its older rows,
+                // latest first (the last 200 messages, as on PostgreSQL).
                 let number_of: HashMap<&str, i64> = items
                     .iter()
                     .map(|i| (i.conversation.id.as_str(), i.conversation.number))
@@ -1023,7 +1069,7 @@ impl Store {
                     };
                     let first = number << CHUNK_BITS;
                     let bodies: Vec<String> = sqlx::query_scalar(
-                        "SELECT body FROM conversation_fts WHERE rowid >= $1 AND rowid < $2 ORDER BY rowid DESC",
+                        "SELECT body FROM conversation_fts WHERE rowid >= $1 AND rowid < $2 ORDER BY rowid DESC LIMIT 200",
                     )
                     .bind(first)
                     .bind(first + chunk)

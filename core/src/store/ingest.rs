@@ -99,6 +99,11 @@ pub(super) async fn insert_rows(
     let Some(width) = rows.first().map(Vec::len) else {
         return Ok(Vec::new());
     };
+    // On SQLite the binds are anonymous (`?`, numbered by position): a numbered bind
+    // (`$n`) is found by name, walking the statement's list of names once per bind, so a
+    // batch of 9,000 binds spent about a tenth of the intake's time in those walks.
+    // (Only here, where every bind of the statement is one of the rows'.)
+    let anonymous = tx.backend_name() == "SQLite";
     let mut out = Vec::new();
     for chunk in rows.chunks((MAX_BINDS / width).max(1)) {
         let mut sql = format!("{head} VALUES ");
@@ -108,7 +113,11 @@ pub(super) async fn insert_rows(
                 sql.push(',');
             }
             sql.push('(');
-            sql.push_str(&placeholders(vals.len() + 1, row.len()));
+            if anonymous {
+                sql.push_str(&vec!["?"; row.len()].join(","));
+            } else {
+                sql.push_str(&placeholders(vals.len() + 1, row.len()));
+            }
             sql.push(')');
             vals.extend(row.iter().cloned());
         }

@@ -318,6 +318,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0022_ticket_batches.sqlite.sql"),
         include_str!("../../../migrations/0022_ticket_batches.postgres.sql"),
     ),
+    (
+        38,
+        "search rows",
+        include_str!("../../../migrations/0038_search_rows.sqlite.sql"),
+        include_str!("../../../migrations/0038_search_rows.postgres.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

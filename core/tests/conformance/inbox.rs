@@ -15,8 +15,8 @@ use switchboard_core::domain::{
 use switchboard_core::error::Error;
 use switchboard_core::realtime::Realtime;
 use switchboard_core::store::{
-    Caller, IngestOutcome, ListFilter, ListItem, ListQuery, NewOutbound, Queued, SortBy, View,
-    ViewCount,
+    Backend, Caller, IngestOutcome, ListFilter, ListItem, ListQuery, NewOutbound, Queued, SortBy,
+    View, ViewCount,
 };
 
 use crate::on_every_backend;
@@ -991,9 +991,37 @@ async fn search_follows_renames_merges_and_long_threads(env: Env) {
         "omegalast",
         "longa omegalast",
         "longa alfafirst",
+        // Words of two messages far apart, each a search row of its own.
+        "alfafirst omegalast",
+        "mensagem 3 mensagem 117",
     ] {
         assert_eq!(w.search_ids(&admin, query).await, set(&[&long]), "{query}");
     }
+    // Each message's words were added as a row of their own, none rewritten: on SQLite
+    // an FTS row per message beside the conversation's (contact and subject), on
+    // PostgreSQL a words row per statement of messages (here one message each).
+    let rows: i64 = match s.backend() {
+        Backend::Sqlite => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM conversation_fts WHERE rowid >= $1 AND rowid < $2",
+        )
+        .bind(long.number << 16)
+        .bind((long.number + 1) << 16)
+        .fetch_one(s.pool())
+        .await
+        .unwrap(),
+        Backend::Postgres => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM conversation_words WHERE conversation_id = $1")
+                .bind(&long.id)
+                .fetch_one(s.pool())
+                .await
+                .unwrap()
+        }
+    };
+    let expected = match s.backend() {
+        Backend::Sqlite => 1 + 122,
+        Backend::Postgres => 122,
+    };
+    assert_eq!(rows, expected);
     let snippet = w.search(&admin, "omegalast").await[0].snippet.clone();
     assert!(
         snippet.as_deref().unwrap().contains("\u{2}omegalast\u{3}"),
