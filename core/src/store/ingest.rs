@@ -1331,19 +1331,29 @@ async fn touch_conversations(
             vals.push(Val::Int(**t));
         }
         let first = vals.len() + 1;
-        let ids = placeholders(first, chunk.len());
-        vals.extend(chunk.iter().map(|(id, _)| Val::Text((*id).clone())));
-        // Every SET expression reads the row as it was before the statement.
+        // Each conversation's time joined from a list of (id, time) rows: a `CASE id WHEN
+        // … WHEN …` of one branch per conversation, read four times for each row, compared
+        // ids a number of times that grew with the square of the batch (it was the
+        // intake's largest cost inside PostgreSQL). Every SET expression reads the row as
+        // it was before the statement.
+        let pairs = (0..chunk.len())
+            .map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2))
+            .collect::<Vec<_>>()
+            .join(",");
         let sql = format!(
-            "UPDATE conversations SET last_message_at = {case} ELSE last_message_at END, updated_at = {case} ELSE updated_at END, \
-             pending_ms = pending_ms + CASE WHEN pending_since IS NULL OR ({case} ELSE 0 END) < pending_since THEN 0 \
-               ELSE ({case} ELSE 0 END) - pending_since END, \
+            "UPDATE conversations SET last_message_at = v.t, updated_at = v.t, \
+             pending_ms = pending_ms + CASE WHEN pending_since IS NULL OR v.t < pending_since THEN 0 \
+               ELSE v.t - pending_since END, \
              pending_since = NULL, \
              snoozed_until = CASE WHEN status = 'snoozed' THEN NULL ELSE snoozed_until END, \
              version = version + CASE WHEN status IN ('snoozed', 'pending') THEN 1 ELSE 0 END, \
-             status = CASE WHEN status IN ('snoozed', 'pending') THEN 'open' ELSE status END WHERE id IN ({ids})"
+             status = CASE WHEN status IN ('snoozed', 'pending') THEN 'open' ELSE status END \
+             FROM (SELECT column1 AS id, column2 AS t FROM (VALUES {pairs}) AS x) AS v \
+             WHERE conversations.id = v.id"
         );
         query_with(sql, &vals).execute(&mut **tx).await?;
+        let ids = placeholders(first, chunk.len());
+        vals.extend(chunk.iter().map(|(id, _)| Val::Text((*id).clone())));
         let case = case.replace("CASE id", "CASE conversation_id");
         let sql = format!(
             "UPDATE sla_pauses SET ended_at = CASE WHEN ({case} ELSE 0 END) < started_at THEN started_at ELSE ({case} ELSE 0 END) END \
