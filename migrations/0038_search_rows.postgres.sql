@@ -81,60 +81,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION switchboard_messages_moved() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    -- The conversations' row locks first, in id order as threading takes them, and only
-    -- then their activity and search rows: a merge (which locks the conversations it
-    -- moves before their search rows) and two batches writing to the same conversations
-    -- never wait for each other in a circle. A lock, not an update: the conversation row
-    -- itself is not written here (see conversation_activity).
-    PERFORM 1 FROM conversations
-    WHERE id IN (SELECT conversation_id FROM (SELECT (NEW).*) AS new_messages)
-    ORDER BY id
-    FOR NO KEY UPDATE;
-
-    UPDATE conversation_activity a SET
-        preview = CASE WHEN b.last_id > COALESCE(a.preview_message_id, '')
-            THEN b.last_text ELSE a.preview END,
-        preview_author = CASE WHEN b.last_id > COALESCE(a.preview_message_id, '')
-            THEN b.last_author ELSE a.preview_author END,
-        preview_message_id = GREATEST(a.preview_message_id, b.last_id),
-        last_inbound_at = GREATEST(a.last_inbound_at, b.inbound_at),
-        last_reply_id = GREATEST(a.last_reply_id, b.reply_id),
-        waiting_since = CASE
-            -- A newer answer, or contact messages older than the last answer (stored late):
-            -- the first contact message after the latest answer.
-            WHEN b.reply_id > COALESCE(a.last_reply_id, '')
-              OR b.first_inbound_id <= COALESCE(a.last_reply_id, '')
-                THEN (SELECT min(m.created_at) FROM messages m
-                      WHERE m.conversation_id = a.conversation_id AND m.author_kind = 'contact'
-                        AND m.id > COALESCE(GREATEST(a.last_reply_id, b.reply_id), ''))
-            WHEN b.first_inbound_id IS NOT NULL
-                THEN LEAST(a.waiting_since, b.first_inbound_at)
-            ELSE a.waiting_since END
-    FROM (
-        SELECT conversation_id,
-               max(id) FILTER (WHERE internal = 0) AS last_id,
-               (array_agg(left(text, 300) ORDER BY id DESC) FILTER (WHERE internal = 0))[1] AS last_text,
-               (array_agg(author_kind ORDER BY id DESC) FILTER (WHERE internal = 0))[1] AS last_author,
-               max(created_at) FILTER (WHERE author_kind = 'contact') AS inbound_at,
-               min(id) FILTER (WHERE author_kind = 'contact') AS first_inbound_id,
-               min(created_at) FILTER (WHERE author_kind = 'contact') AS first_inbound_at,
-               max(id) FILTER (WHERE internal = 0 AND author_kind IN ('agent', 'bot')) AS reply_id
-        FROM (SELECT (NEW).*) AS new_messages
-        GROUP BY conversation_id
-    ) b
-    WHERE a.conversation_id = b.conversation_id;
-
-    -- The moved message's words, a new row of the target (see above).
-    INSERT INTO conversation_words (conversation_id, first_message_id, body)
-    SELECT NEW.conversation_id, NEW.id, w
-    FROM (SELECT strip(to_tsvector('switchboard_search',
-                       switchboard_search_text(left(NEW.text, 100000)))) AS w) t
-    WHERE length(w) > 0
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END
-$$;
+-- Messages moved by a merge (rare) keep adding their words to the target's
+-- `conversation_search` row (`switchboard_messages_moved`, migration 7): searches read that
+-- row and the words rows alike, so the function stays as it is.
