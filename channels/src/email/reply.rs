@@ -11,6 +11,15 @@
 //! The split never throws the message away: when trimming would leave nothing but the body
 //! has text (a bare forward, a body that is only a quote), the whole body is the reply.
 //!
+//! A forward under the sender's note ("FYI", "Veja abaixo", "Mira abajo" over a
+//! "Forwarded message", "Begin forwarded message:", "-----Original Message-----") splits
+//! like a reply: the note is the reply, the forwarded mail goes whole to the rest. That is
+//! honest only because the rest is never hidden from the agent: the parsed email keeps the
+//! whole text (`full_text`), the message is stored with it, and the agent's thread shows
+//! what is beyond the reply under "show quoted" (`gateway/src/kit/view.rs`). So `reply` is
+//! what the sender newly wrote, and what they sent along stays one click away
+//! (`tests::email_forward_under_a_note_stays_whole_in_the_rest`).
+//!
 //! Two libFuzzer targets in `fuzz/` (`email_parse`: any bytes as a raw message;
 //! `email_reply`: any text split) check that nothing panics and no word is lost between the
 //! reply and the rest; `scripts/test` runs each for 30 s from the fixtures. A reply address
@@ -69,7 +78,8 @@ enum Kind {
     Quote,
     /// A line made only of `-`, `_`, `=`, `*`, `#`, `~`, `+`, dashes or Gmail's `ᐧ`.
     Delimiter,
-    /// The first line of a signature: `-- ` or a "Sent from my …" line.
+    /// The first line of a signature: `-- `, a "Sent from my …" line, or a line of
+    /// underscores over a signature block.
     Signature,
     /// "-----Original Message-----", "Begin forwarded message:" and their translations.
     ForwardMark,
@@ -104,7 +114,7 @@ fn classify(lines: &[&str]) -> Vec<Span> {
             (Kind::Attribution, end)
         } else if let Some(end) = quoted_header_at(lines, index) {
             (Kind::HeaderFields, end)
-        } else if is_quote(line) || wraps_quote(lines, index) {
+        } else if is_quote(line) || wraps_quote(lines, index) || in_quoted_link(lines, index) {
             (Kind::Quote, one)
         } else if is_forward_mark(line) {
             (Kind::ForwardMark, one)
@@ -124,7 +134,60 @@ fn classify(lines: &[&str]) -> Vec<Span> {
         });
         index = end;
     }
+    mark_last_signatures(lines, &mut spans);
     spans
+}
+
+/// Signatures that only their place tells apart from the sender's text: a "Sent from …"
+/// line of an app not in `SIGNATURE_OPENERS`, and a block of short lines under a line of
+/// underscores (how Outlook and webmail signatures are commonly drawn, the `-- ` of those
+/// who never heard of it). Either is a signature only when none of the sender's text
+/// follows it, just blank lines, the history or the end.
+fn mark_last_signatures(lines: &[&str], spans: &mut [Span]) {
+    for index in 0..spans.len() {
+        let span = spans[index];
+        let line = lines[span.start];
+        let is_last = |from: usize| {
+            next_non_blank(spans, from).is_none_or(|next| spans[next].kind != Kind::Text)
+        };
+        let sign_off = span.kind == Kind::Text
+            && reads_like_sign_off(line)
+            && !continues_sentence(lines, span.start)
+            && is_last(index + 1);
+        let underscored = span.kind == Kind::Delimiter
+            && is_underscore_line(line)
+            && signature_block_end(lines, spans, index + 1).is_some_and(is_last);
+        if sign_off || underscored {
+            spans[index].kind = Kind::Signature;
+        }
+    }
+}
+
+/// A line of underscores only, two or more.
+fn is_underscore_line(line: &str) -> bool {
+    let text = line.trim();
+    text.len() >= 2 && text.chars().all(|c| c == '_')
+}
+
+/// A signature has a few lines: name, role, company, phone, site.
+const MAX_SIGNATURE_BLOCK_LINES: usize = 8;
+/// A signature's lines are short; a longer line is a sentence.
+const MAX_SIGNATURE_BLOCK_LINE_CHARS: usize = 60;
+
+/// The span after the signature block starting at span `from`: one to
+/// `MAX_SIGNATURE_BLOCK_LINES` short lines of text right under the delimiter, with no blank
+/// line between them.
+fn signature_block_end(lines: &[&str], spans: &[Span], from: usize) -> Option<usize> {
+    let count = spans[from.min(spans.len())..]
+        .iter()
+        .take_while(|span| {
+            span.kind == Kind::Text
+                && lines[span.start].trim().chars().count() <= MAX_SIGNATURE_BLOCK_LINE_CHARS
+        })
+        .count();
+    (1..=MAX_SIGNATURE_BLOCK_LINES)
+        .contains(&count)
+        .then_some(from + count)
 }
 
 /// Marks the lines inside fenced code blocks (and the fences), whose `#`, `>` or `--` lines
@@ -272,10 +335,11 @@ fn next_non_blank(spans: &[Span], from: usize) -> Option<usize> {
     (from..spans.len()).find(|&index| spans[index].kind != Kind::Blank)
 }
 
-/// Joins lines with `\n`, without the blank lines at either end.
+/// Joins lines with `\n`, without the empty lines at either end. A line of invisible
+/// characters is kept: it is not whitespace, so dropping it would lose a "word" of the body.
 fn join_trimmed(lines: &[&str]) -> String {
-    let first = lines.iter().position(|line| !is_blank(line));
-    let last = lines.iter().rposition(|line| !is_blank(line));
+    let first = lines.iter().position(|line| !line.trim().is_empty());
+    let last = lines.iter().rposition(|line| !line.trim().is_empty());
     match (first, last) {
         (Some(first), Some(last)) => lines[first..=last].join("\n").trim_end().to_string(),
         _ => String::new(),
@@ -286,13 +350,26 @@ fn join_trimmed(lines: &[&str]) -> String {
 /// delimiters say who wrote what, not what was said.
 fn carries_message(line: &str) -> bool {
     let text = line.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
-    let says_who_wrote =
-        (opens_attribution(text) && is_attribution(text)) || is_numeric_date_header(text);
+    let says_who_wrote = (opens_attribution(text) && is_attribution(text))
+        || is_numeric_date_header(text)
+        || is_framed_attribution(text);
     !(is_blank(text) || is_delimiter(text) || says_who_wrote)
 }
 
+/// Nothing visible: spaces (non-breaking ones included, which `char::is_whitespace` counts)
+/// and the zero-width characters that HTML mail leaves behind when it becomes text.
 fn is_blank(line: &str) -> bool {
-    line.trim().is_empty()
+    line.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
+/// Zero-width spaces and joiners, the word joiner, the byte-order mark and the soft hyphen:
+/// characters that take no room on screen. Editors put them around images and
+/// signatures; `split_whitespace` still counts them as words.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -331,7 +408,22 @@ const WROTE: &[&str] = &[
     "kirjoitti",
     "írta",
     "napsal",
+    "napísal",
+    "napisao",
+    "napisala",
+    "написа",
+    "написао",
     "yazdı",
+    "a scris",
+    "va escriure",
+    "έγραψε",
+    "viết",
+    "menulis",
+    "rašė",
+    "rakstīja",
+    "kirjutas",
+    "작성",
+    "のメッセージ",
 ];
 
 /// Words an attribution starts with ("On 3 Mar…", "Am 03.02.2016…", "Le 4 janv.…"),
@@ -347,6 +439,7 @@ const ATTRIBUTION_LEADS: &[&str] = &[
     "Il",
     "Den",
     "Dnia",
+    "På",
     "W dniu",
     "Dne",
     "Quoting",
@@ -417,6 +510,9 @@ fn attribution_at(lines: &[&str], start: usize) -> Option<usize> {
     if is_blank(first) || is_quote(first) {
         return None;
     }
+    if is_framed_attribution(first) {
+        return Some(start + 1);
+    }
     let end = if is_numeric_date_header(first) {
         numeric_date_header_end(lines, start)
     } else if opens_attribution(first) {
@@ -437,6 +533,22 @@ fn attribution_at(lines: &[&str], start: usize) -> Option<usize> {
             .get(end)
             .is_some_and(|next| !is_blank(next) && !is_quote(next) && field_of(next).is_none());
     (!starts_later && !told).then_some(end)
+}
+
+/// Zoho Mail frames its attribution in dashes and may leave the date out ("---- Suporte
+/// CopyTec escreveu ----"): the frame around "… wrote" is mark enough.
+fn is_framed_attribution(line: &str) -> bool {
+    let Some(inner) = line
+        .trim()
+        .strip_prefix("--")
+        .and_then(|text| text.strip_suffix("--"))
+    else {
+        return false;
+    };
+    let inner = inner
+        .trim_matches(|c: char| c == '-' || c.is_whitespace())
+        .to_lowercase();
+    inner.split_whitespace().count() >= 2 && WROTE.iter().any(|verb| inner.ends_with(verb))
 }
 
 /// Where the attribution whose first line is `start` ends: the first line that completes
@@ -462,6 +574,9 @@ fn attribution_end(lines: &[&str], start: usize) -> Option<usize> {
             joined.push(' ');
         }
         joined.push_str(line.trim());
+        if has_collapsed_attribution(&joined) {
+            return Some(index + 1);
+        }
         if joined.len() > MAX_ATTRIBUTION_CHARS {
             return None;
         }
@@ -470,6 +585,18 @@ fn attribution_end(lines: &[&str], start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+/// Yahoo's plain text part sets the quoted message on its attribution's own line, after a
+/// few spaces ("… Ana <ana@x.com> wrote:   Hi Ana, …"): whether the text up to such a
+/// colon reads as an attribution. The whole line is then history.
+fn has_collapsed_attribution(text: &str) -> bool {
+    text.match_indices([':', '：']).any(|(at, colon)| {
+        let head = &text[..at + colon.len()];
+        let tail = &text[at + colon.len()..];
+        let gap = tail.chars().take_while(|c| c.is_whitespace()).count();
+        gap >= 2 && !is_blank(tail) && head.len() <= MAX_ATTRIBUTION_CHARS && is_attribution(head)
+    })
 }
 
 /// Whether a line can open an attribution: a lead word, a weekday or a digit first
@@ -657,9 +784,21 @@ const FORWARD_MARKS: &[&str] = &[
     "message original",
     "message transféré",
     "début du message réexpédié",
+    "anfang der weitergeleiteten nachricht",
+    "begin doorgestuurd bericht",
     "messaggio originale",
     "messaggio inoltrato",
     "inizio messaggio inoltrato",
+    "původní zpráva",
+    "přeposlaná zpráva",
+    "eredeti üzenet",
+    "továbbított üzenet",
+    "alkuperäinen viesti",
+    "välitetty viesti",
+    "orijinal mesaj",
+    "iletilen ileti",
+    "αρχικό μήνυμα",
+    "προωθημένο μήνυμα",
     "oorspronkelijk bericht",
     "origineel bericht",
     "doorgestuurd bericht",
@@ -732,6 +871,10 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
         &[
             "sent",
             "date",
+            "fecha",
+            "enviado el",
+            "enviada em",
+            "enviado em",
             "gesendet",
             "datum",
             "enviado",
@@ -950,13 +1093,68 @@ fn is_signature_start(line: &str) -> bool {
     if text.chars().count() > MAX_SIGNATURE_LINE_CHARS {
         return false;
     }
-    let lower = text.to_lowercase();
+    let lower = without_link_targets(text).to_lowercase();
     let lower = lower.trim_start_matches(['(', '<', '*', '_', ' ']);
     SIGNATURE_OPENERS
         .iter()
         .any(|opener| lower.starts_with(opener))
         || (lower.starts_with("von meinem ") && lower.contains("gesendet"))
+        || names_outlook_mobile(lower)
 }
+
+/// Outlook's mobile apps sign off in each language in their own words ("Get Outlook for
+/// iOS", "Obtenez Outlook pour Android", "Outlook für iOS beziehen", "Scarica Outlook per
+/// Android"), always a short line naming the app and the platform.
+fn names_outlook_mobile(lower: &str) -> bool {
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    words.len() <= 6
+        && !lower.contains('?')
+        && words.contains(&"outlook")
+        && (words.contains(&"ios") || words.contains(&"android"))
+}
+
+/// The text of a line with its links' targets taken out: Outlook writes a link as
+/// `Email<https://…>` and Markdown-minded clients as `[Email](https://…)`, so "Enviado do
+/// Email<https://go.microsoft.com/…> para Windows" reads "Enviado do Email para Windows".
+fn without_link_targets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find(['<', '(']) {
+        let close = if rest[open..].starts_with('<') {
+            '>'
+        } else {
+            ')'
+        };
+        let Some(length) = rest[open..].find(close) else {
+            break;
+        };
+        let inside = &rest[open + 1..open + length];
+        let is_target = inside.contains("://") || inside.starts_with("mailto:");
+        out.push_str(&rest[..open]);
+        if !is_target {
+            out.push_str(&rest[open..=open + length]);
+        }
+        rest = &rest[open + length + 1..];
+    }
+    out.push_str(rest);
+    out.replace(['[', ']'], "")
+}
+
+/// A short line opening like an app's sign-off ("Sent from Proton Mail mobile", "Sent from
+/// the all new AOL app for iOS"): apps keep adding their own, so beyond the known ones any
+/// "Sent from …" of a few words is one when it is the last thing the sender wrote (see
+/// `mark_last_signatures`).
+fn reads_like_sign_off(line: &str) -> bool {
+    let text = without_link_targets(line.trim());
+    let words = text.split_whitespace().count();
+    text.starts_with("Sent from ") && words <= MAX_SIGN_OFF_WORDS && !text.ends_with(':')
+}
+
+/// "Sent from the all new AOL app for iOS" is nine words; a sentence is longer.
+const MAX_SIGN_OFF_WORDS: usize = 10;
 
 /// The end of an embedded email's header block quoted with `>` ("> From: … / > Sent: …"),
 /// as a client quotes an Outlook reply it answers below.
@@ -998,6 +1196,45 @@ fn wraps_quote(lines: &[&str], index: usize) -> bool {
         .get(index + 1)
         .is_none_or(|next| is_blank(next) || is_quote(next));
     quoted.chars().count() >= 40 && mid_sentence && closed
+}
+
+/// A link is one word, so clients that wrap long lines cannot break it at a space: they
+/// put it, or what overflows of it, on lines of its own without the `>`. How many lines
+/// a wrapped link may take.
+const MAX_LINK_LINES: usize = 4;
+
+/// Whether a line is part of a link inside a quote that the client left without its `>`:
+/// a run of lines without spaces between two quote lines, which either is a link itself
+/// (`https://…`, `<https://…>`, `www.…`) or goes on with the link the quote line above
+/// ends with.
+fn in_quoted_link(lines: &[&str], index: usize) -> bool {
+    let is_piece = |line: &str| {
+        let text = line.trim();
+        !text.is_empty() && !is_quote(line) && !text.contains(char::is_whitespace)
+    };
+    if !is_piece(lines[index]) {
+        return false;
+    }
+    let first = (index.saturating_sub(MAX_LINK_LINES)..=index)
+        .rev()
+        .take_while(|&i| is_piece(lines[i]))
+        .last()
+        .unwrap_or(index);
+    let after = (index..lines.len().min(first + MAX_LINK_LINES + 1)).find(|&i| !is_piece(lines[i]));
+    let (Some(above), Some(below)) = (first.checked_sub(1), after) else {
+        return false;
+    };
+    if !is_quote(lines[above]) || !is_quote(lines[below]) {
+        return false;
+    }
+    let quoted_tail = lines[above].split_whitespace().last().unwrap_or_default();
+    is_link(lines[first].trim()) || (is_link(quoted_tail) && !quoted_tail.ends_with(['.', ':']))
+}
+
+/// `https://…`, `<https://…>`, `www.…`.
+fn is_link(word: &str) -> bool {
+    let word = word.trim_start_matches(['<', '(', '[']).to_lowercase();
+    word.starts_with("http://") || word.starts_with("https://") || word.starts_with("www.")
 }
 
 /// Whether a line carries on the sentence of the line above it ("…fue\nenviado desde mi
@@ -1560,6 +1797,65 @@ mod tests {
             reply_of(body, "-----Original Message-----"),
             "Can you help with this?"
         );
+    }
+
+    /// The forwarded mail under a note is all in the rest, line for line, for the agent to
+    /// open; the note alone is the reply.
+    #[test]
+    fn email_forward_under_a_note_stays_whole_in_the_rest() {
+        let forward = "---------- Forwarded message ---------\n\
+                       From: Courier <noreply@courier.example>\n\
+                       Date: Wed, Nov 25, 2026 at 10:12 AM\nSubject: Delivery failed\n\
+                       To: <ana@x.com>\n\nWe could not deliver parcel 88120044.\n\n\
+                       On Tue, Nov 24, 2026 at 9:00 AM Ana <ana@x.com> wrote:\n> Where is it?";
+        for note in ["FYI", "Veja abaixo.", "Mira abajo, por favor."] {
+            let split = split_reply(&format!("{note}\n\n{forward}\n"));
+            assert_eq!(split.reply, note);
+            assert_eq!(split.rest, forward);
+        }
+    }
+
+    #[test]
+    fn email_signatures_known_by_their_place() {
+        for (body, reply) in [
+            (
+                "Please cancel the order.\n\nSent from Proton Mail mobile\n",
+                "Please cancel the order.",
+            ),
+            (
+                "Thanks,\nMike\n__________\nMike Torres | Office Manager\nT: (512) 555-0142\n",
+                "Thanks,\nMike",
+            ),
+            // Not last: the sender goes on writing, so these are theirs.
+            (
+                "Sent from the warehouse on Monday\n\nIt should arrive by Friday.",
+                "Sent from the warehouse on Monday\n\nIt should arrive by Friday.",
+            ),
+            (
+                "Notes:\n_____\nBlack toner\n\nCan you send it?",
+                "Notes:\n_____\nBlack toner\n\nCan you send it?",
+            ),
+        ] {
+            assert_eq!(split_reply(body).reply, reply, "{body}");
+        }
+    }
+
+    #[test]
+    fn email_links_wrapped_out_of_a_quote() {
+        let body = "Done.\n\nOn Wed, Nov 25, 2026 at 10:12 AM Ana <ana@x.com> wrote:\n\
+                    > Upload it at:\nhttps://portal.example/upload?id=1\n> Thanks\n";
+        assert_eq!(reply_of(body, "On Wed"), "Done.");
+        let answered = "> Where is the manual?\n\nhttps://example.com/manual.pdf\n\n> Thanks";
+        assert!(split_reply(answered).reply.contains("manual.pdf"));
+    }
+
+    #[test]
+    fn email_invisible_lines_are_blank_and_kept_in_the_rest() {
+        let body = "\u{200B}\nThanks!\n\u{FEFF}\n\u{a0}\u{200C}\n";
+        let split = split_reply(body);
+        assert_eq!(split.reply, "Thanks!");
+        let words = |s: &str| s.split_whitespace().count();
+        assert_eq!(words(&split.reply) + words(&split.rest), words(body));
     }
 
     #[test]
