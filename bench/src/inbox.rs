@@ -1001,6 +1001,12 @@ async fn measure(
             )
             .await?,
         );
+        // The badges from the tallies (what the pages read), and the same counted from
+        // the conversations, as they were before migration 39; both must agree.
+        anyhow::ensure!(
+            store.inbox_counts(caller).await? == store.inbox_counts_recounted(caller).await?,
+            "the view tallies disagree with a recount ({who_name})"
+        );
         let (s, c) = (store.clone(), caller.clone());
         out.push(
             time(
@@ -1009,6 +1015,18 @@ async fn measure(
                 move || {
                     let (s, c) = (s.clone(), c.clone());
                     async move { Ok(s.inbox_counts(&c).await?.len()) }
+                },
+            )
+            .await?,
+        );
+        let (s, c) = (store.clone(), caller.clone());
+        out.push(
+            time(
+                &format!("counts of every view, recounted ({who_name})"),
+                runs,
+                move || {
+                    let (s, c) = (s.clone(), c.clone());
+                    async move { Ok(s.inbox_counts_recounted(&c).await?.len()) }
                 },
             )
             .await?,
@@ -1046,6 +1064,9 @@ async fn run(store: &Store, args: &Args, name: &str) -> anyhow::Result<serde_jso
         "  seeded {} conversations and {} messages in {:.1} s",
         args.conversations, args.messages, seeded.seconds
     );
+    // What the dispatcher's housekeeping does on a running node.
+    let folded = store.fold_inbox_tallies().await?;
+    println!("  view tallies: {folded} rows folded");
     let results = measure(store, &seeded, args.runs).await?;
     Ok(serde_json::json!({"seed_seconds": seeded.seconds, "queries": results}))
 }

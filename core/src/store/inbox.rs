@@ -308,6 +308,36 @@ impl Sql {
         format!("({condition})")
     }
 
+    /// The caller's scope over the view tallies' rows (migration 39), the same rule as
+    /// [`Caller::condition`]: the rows without company for the roles whose scope never
+    /// looks at companies, the rows with one for coordinators; a technician's own
+    /// conversations from the first and its companies' others from the second.
+    fn tally_scope(&mut self, caller: &Caller) -> String {
+        match caller.role {
+            Role::Coordinator => {
+                let scope = self.scope(caller);
+                format!("by_company = 1 AND {scope}")
+            }
+            Role::Technician if caller.companies.is_empty() => {
+                let me = self.text(caller.user_id.as_str());
+                format!("by_company = 0 AND assignee_id = {me}")
+            }
+            Role::Technician => {
+                let me = self.text(caller.user_id.as_str());
+                let me_again = self.text(caller.user_id.as_str());
+                let companies = self.list(&caller.companies);
+                format!(
+                    "((by_company = 0 AND assignee_id = {me}) OR (by_company = 1 AND company_id IN ({companies}) \
+                     AND (assignee_id IS NULL OR assignee_id <> {me_again})))"
+                )
+            }
+            _ => {
+                let scope = self.scope(caller);
+                format!("by_company = 0 AND {scope}")
+            }
+        }
+    }
+
     async fn fetch_all(self, pool: &sqlx::AnyPool) -> Result<Vec<AnyRow>> {
         let mut q = sqlx::query(AssertSqlSafe(self.text));
         for a in self.args {
@@ -317,6 +347,40 @@ impl Sql {
             };
         }
         Ok(q.fetch_all(pool).await?)
+    }
+}
+
+/// Unresolved conversations of one team, tier and kind of assignee (the caller, nobody,
+/// someone else), and the unread ones among them.
+struct Group {
+    team: Option<String>,
+    tier: String,
+    mine: bool,
+    unassigned: bool,
+    open: i64,
+    unread: i64,
+}
+
+impl Group {
+    /// The group's columns of a count's row, with nothing counted yet.
+    fn read(row: &AnyRow) -> Result<Self> {
+        Ok(Group {
+            team: row.try_get("team")?,
+            tier: row.try_get("tier")?,
+            mine: row.try_get::<i64, _>("mine")? != 0,
+            unassigned: row.try_get::<i64, _>("unassigned")? != 0,
+            open: 0,
+            unread: 0,
+        })
+    }
+
+    fn key(&self) -> (Option<String>, String, bool, bool) {
+        (
+            self.team.clone(),
+            self.tier.clone(),
+            self.mine,
+            self.unassigned,
+        )
     }
 }
 
@@ -1115,7 +1179,52 @@ impl Store {
     /// team for admins and supervisors), each tier it works at (every tier for roles
     /// without one): unresolved conversations within the caller's scope, and the unread
     /// ones among them.
+    ///
+    /// Read from the tallies the triggers keep (migration 39): a few hundred rows, whatever
+    /// the number of conversations. [`Store::inbox_counts_recounted`] counts the same from
+    /// the conversations themselves.
     pub async fn inbox_counts(&self, caller: &Caller) -> Result<Vec<ViewCount>> {
+        let mut sql = Sql::default();
+        let me = sql.text(caller.user_id.as_str());
+        let scope = sql.tally_scope(caller);
+        sql.push(&format!(
+            "SELECT team, tier, CAST(CASE WHEN assignee_id = {me} THEN 1 ELSE 0 END AS BIGINT) AS mine, \
+                    CAST(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unassigned, \
+                    CAST(SUM(unresolved) AS BIGINT) AS open, CAST(SUM(inbound) AS BIGINT) AS inbound \
+             FROM inbox_tally WHERE {scope} GROUP BY 1, 2, 3, 4"
+        ));
+        let mut groups: HashMap<(Option<String>, String, bool, bool), Group> = HashMap::new();
+        for row in sql.fetch_all(&self.pool).await? {
+            let g = Group::read(&row)?;
+            let inbound: i64 = row.try_get("inbound")?;
+            let e = groups.entry(g.key()).or_insert(Group { open: 0, ..g });
+            e.open += row.try_get::<i64, _>("open")?;
+            e.unread += inbound;
+        }
+        let mut sql = Sql::default();
+        let me = sql.text(caller.user_id.as_str());
+        let me_again = sql.text(caller.user_id.as_str());
+        let scope = sql.tally_scope(caller);
+        sql.push(&format!(
+            "SELECT team, tier, CAST(CASE WHEN assignee_id = {me} THEN 1 ELSE 0 END AS BIGINT) AS mine, \
+                    CAST(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unassigned, \
+                    CAST(SUM(seen) AS BIGINT) AS seen \
+             FROM inbox_seen WHERE user_id = {me_again} AND {scope} GROUP BY 1, 2, 3, 4"
+        ));
+        for row in sql.fetch_all(&self.pool).await? {
+            let g = Group::read(&row)?;
+            let seen: i64 = row.try_get("seen")?;
+            let e = groups.entry(g.key()).or_insert(g);
+            e.unread -= seen;
+        }
+        let groups: Vec<Group> = groups.into_values().collect();
+        self.views_of(caller, &groups).await
+    }
+
+    /// The badges of [`Store::inbox_counts`], counted from every unresolved conversation
+    /// in the caller's scope with its activity and the caller's read: what the tallies
+    /// must always equal (the conformance tests and the inbox bench compare the two).
+    pub async fn inbox_counts_recounted(&self, caller: &Caller) -> Result<Vec<ViewCount>> {
         let mut sql = Sql::default();
         let me = sql.text(caller.user_id.as_str());
         let me_again = sql.text(caller.user_id.as_str());
@@ -1138,25 +1247,108 @@ impl Store {
         let scope = sql.scope(caller);
         sql.push(&scope);
         sql.push(" GROUP BY 1, 2, 3, 4");
-        struct Group {
-            team: Option<String>,
-            tier: String,
-            mine: bool,
-            unassigned: bool,
-            open: i64,
-            unread: i64,
-        }
         let mut groups = Vec::new();
         for row in sql.fetch_all(&self.pool).await? {
             groups.push(Group {
-                team: row.try_get("team")?,
-                tier: row.try_get("tier")?,
-                mine: row.try_get::<i64, _>("mine")? != 0,
-                unassigned: row.try_get::<i64, _>("unassigned")? != 0,
                 open: row.try_get("open")?,
                 unread: row.try_get("unread")?,
+                ..Group::read(&row)?
             });
         }
+        self.views_of(caller, &groups).await
+    }
+
+    /// Folds the view tallies' rows of differences (migration 39) into one row per group,
+    /// once a tally has grown past twice the rows its last fold left, plus 256; returns
+    /// how many rows were folded. Counts read the same before and after; the dispatcher's
+    /// housekeeping calls this on every node.
+    pub async fn compact_inbox_tallies(&self) -> Result<u64> {
+        self.fold_tallies(false).await
+    }
+
+    /// Folds the view tallies now, however few their rows.
+    pub async fn fold_inbox_tallies(&self) -> Result<u64> {
+        self.fold_tallies(true).await
+    }
+
+    async fn fold_tallies(&self, always: bool) -> Result<u64> {
+        let mut folded = 0;
+        for (slot, table, key, sums, having) in [
+            (
+                0,
+                "inbox_tally",
+                "by_company, company_id, team, tier, assignee_id",
+                "unresolved, inbound",
+                "SUM(unresolved) <> 0 OR SUM(inbound) <> 0",
+            ),
+            (
+                1,
+                "inbox_seen",
+                "user_id, by_company, company_id, team, tier, assignee_id",
+                "seen",
+                "SUM(seen) <> 0",
+            ),
+        ] {
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last FROM {table}"
+            )))
+            .fetch_one(&self.pool)
+            .await?;
+            let (n, last): (i64, i64) = (row.try_get("n")?, row.try_get("last")?);
+            let left = self.tally_rows[slot].load(std::sync::atomic::Ordering::Relaxed);
+            if n == 0 || (!always && n <= 2 * left + 256) {
+                continue;
+            }
+            let summed = sums
+                .split(", ")
+                .map(|c| format!("SUM({c})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let groups = (1..=key.split(", ").count())
+                .map(|i| i.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut tx = self.begin_write().await?;
+            match self.backend {
+                // One statement: what it deletes is what it sums, whatever commits meanwhile.
+                Backend::Postgres => {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "WITH gone AS (DELETE FROM {table} WHERE id <= $1 RETURNING {key}, {sums}) \
+                         INSERT INTO {table} ({key}, {sums}) \
+                         SELECT {key}, {summed} FROM gone GROUP BY {groups} HAVING {having}"
+                    )))
+                    .bind(last)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                // One writer at a time: nothing commits between the two statements.
+                Backend::Sqlite => {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO {table} ({key}, {sums}) \
+                         SELECT {key}, {summed} FROM {table} WHERE id <= $1 GROUP BY {groups} HAVING {having}"
+                    )))
+                    .bind(last)
+                    .execute(&mut **tx)
+                    .await?;
+                    sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE id <= $1")))
+                        .bind(last)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            let left: i64 =
+                sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&self.pool)
+                    .await?;
+            self.tally_rows[slot].store(left, std::sync::atomic::Ordering::Relaxed);
+            folded += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(folded)
+    }
+
+    /// The views of the caller with their counts, from its groups' counts.
+    async fn views_of(&self, caller: &Caller, groups: &[Group]) -> Result<Vec<ViewCount>> {
         let teams: Vec<String> = if caller.may_see_everything() {
             let mut all = self.user_teams().await?;
             all.extend(groups.iter().filter_map(|g| g.team.clone()));

@@ -324,6 +324,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0038_search_rows.sqlite.sql"),
         include_str!("../../../migrations/0038_search_rows.postgres.sql"),
     ),
+    (
+        39,
+        "view tallies",
+        include_str!("../../../migrations/0039_view_tallies.sqlite.sql"),
+        include_str!("../../../migrations/0039_view_tallies.postgres.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,6 +364,9 @@ pub struct Store {
     /// The active webhook subscriptions as last read, and when (see
     /// `Store::record_hook_events`).
     hook_cache: webhooks::HookCache,
+    /// The rows each view tally held after this process last folded it (see
+    /// `Store::compact_inbox_tallies`).
+    tally_rows: Arc<[std::sync::atomic::AtomicI64; 2]>,
 }
 
 /// A write transaction; on SQLite it also holds this process's writer lock.
@@ -452,6 +461,7 @@ impl Store {
             sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
             counters,
             hook_cache: webhooks::HookCache::default(),
+            tally_rows: Arc::default(),
         })
     }
 

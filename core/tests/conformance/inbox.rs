@@ -32,6 +32,7 @@ on_every_backend!(
     unread_state_and_counts_follow_reads_and_new_messages,
     a_search_matching_thousands_keeps_order_scope_and_pages,
     notes_and_merged_conversations_keep_the_list_true,
+    view_counts_follow_every_change_and_equal_a_recount,
 );
 
 /// A test's world: the store, and a clock that moves only when told.
@@ -1383,4 +1384,258 @@ async fn notes_and_merged_conversations_keep_the_list_true(env: Env) {
         "a moved message waits for an answer"
     );
     assert_eq!(r.preview, "zebra outra vez");
+}
+
+/// Each caller's view counts as the tallies give them equal a recount from the
+/// conversations themselves.
+async fn same_counts(s: &switchboard_core::store::Store, callers: &[Caller], step: &str) {
+    for c in callers {
+        let got = s.inbox_counts(c).await.unwrap();
+        let want = s.inbox_counts_recounted(c).await.unwrap();
+        assert_eq!(got, want, "{step}: the counts of a {:?}", c.role);
+    }
+}
+
+/// The view counts come from tallies kept by triggers (migration 39); for a caller of
+/// every role they equal a recount through every kind of change: new conversations and
+/// messages, answers, status, assignee, team, tier and company changes, reads and unreads,
+/// a merge, portal tickets, the tallies folded in between; and, at the end, messages,
+/// reads, assignments and resolutions of one conversation at the same moment.
+async fn view_counts_follow_every_change_and_equal_a_recount(env: Env) {
+    use switchboard_core::metrics::Metrics;
+    use switchboard_core::store::NewTicket;
+    use switchboard_core::workflow::Workflow;
+    let w = World::new(env);
+    let s = &w.env.store;
+    let wf = Workflow::new(
+        w.env.store.clone(),
+        w.realtime.clone(),
+        w.ids.clone(),
+        Arc::new(Metrics::default()),
+    );
+    let acme = s.create_company(&w.ids, "Acme").await.unwrap();
+    let globex = s.create_company(&w.ids, "Globex").await.unwrap();
+    let with_companies = |email: &'static str, role: Role, companies: Vec<String>| {
+        let w = &w;
+        async move {
+            let user = s
+                .create_user(&w.ids, email, None, role, None)
+                .await
+                .unwrap();
+            for c in &companies {
+                s.add_user_company(&user.id, c).await.unwrap();
+            }
+            s.caller(&user).await.unwrap()
+        }
+    };
+    let callers = vec![
+        w.agent("admin@x.com", Role::Admin, None, &[]).await,
+        w.agent("sup@x.com", Role::Supervisor, None, &[]).await,
+        w.agent("alice@x.com", Role::Support, Some(Tier::N1), &["alpha"])
+            .await,
+        w.agent(
+            "bob@x.com",
+            Role::Support,
+            Some(Tier::N2),
+            &["alpha", "beta"],
+        )
+        .await,
+        with_companies("coord@x.com", Role::Coordinator, vec![acme.clone()]).await,
+        with_companies("tech@x.com", Role::Technician, vec![globex.clone()]).await,
+        with_companies("lone@x.com", Role::Technician, vec![]).await,
+    ];
+    let agents: Vec<String> = callers[2..].iter().map(|c| c.user_id.clone()).collect();
+    let readers: Vec<String> = callers.iter().map(|c| c.user_id.clone()).collect();
+
+    // A fixed pseudo-random walk, the same on every backend.
+    let mut state: u64 = 0x5eed_1234;
+    let mut pick = move |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(state >> 33).unwrap() % n
+    };
+    let senders = [
+        "v0",
+        "v1",
+        "v2",
+        "v3",
+        "v4",
+        "v5",
+        "ana@acme.com",
+        "rui@acme.com",
+        "eva@globex.com",
+        "ivo@other.com",
+    ];
+    let mut conversations: Vec<Conversation> = Vec::new();
+    for step in 0..240 {
+        let label = format!("step {step}");
+        match pick(10) {
+            0..=2 => {
+                let from = senders[pick(senders.len())];
+                let c = if from.contains('@') {
+                    w.inbound(Channel::Email, from, None, "a copiadora parou")
+                        .await
+                } else {
+                    w.chat(from, "a impressora nao liga").await
+                };
+                if !conversations.iter().any(|k| k.id == c.id) {
+                    conversations.push(c);
+                }
+            }
+            _ if conversations.is_empty() => {}
+            3 => {
+                let c = &conversations[pick(conversations.len())];
+                w.reply(&c.id, "vamos verificar").await;
+            }
+            4 => {
+                let c = conversations[pick(conversations.len())].id.clone();
+                let status = [Status::Resolved, Status::Open, Status::Pending][pick(3)];
+                w.change(&c, Change::Status(status)).await;
+            }
+            5 => {
+                let c = conversations[pick(conversations.len())].id.clone();
+                let who = pick(agents.len() + 1);
+                w.change(&c, Change::Assignee(agents.get(who).cloned()))
+                    .await;
+            }
+            6 => {
+                let c = conversations[pick(conversations.len())].id.clone();
+                let team = [Some("alpha"), Some("beta"), None][pick(3)];
+                w.change(&c, Change::Team(team.map(str::to_owned))).await;
+                let tier = [Tier::N1, Tier::N2, Tier::N3][pick(3)];
+                w.change(&c, Change::Tier(tier)).await;
+            }
+            7 => {
+                let c = &conversations[pick(conversations.len())];
+                let reader = &readers[pick(readers.len())];
+                w.clock.advance(500);
+                s.mark_read(reader, &c.id, w.now()).await.unwrap();
+            }
+            8 => {
+                let c = &conversations[pick(conversations.len())];
+                let reader = &readers[pick(readers.len())];
+                s.mark_unread(reader, &c.id).await.unwrap();
+            }
+            _ => {
+                let c = &conversations[pick(conversations.len())];
+                let company = [&acme, &globex][pick(2)];
+                s.set_contact_company(&c.contact_id, company).await.unwrap();
+            }
+        }
+        same_counts(s, &callers, &label).await;
+        if step % 60 == 59 {
+            s.fold_inbox_tallies().await.unwrap();
+            same_counts(s, &callers, &format!("{label}, folded")).await;
+        }
+    }
+
+    // A merge of two threads of one contact, one of them read.
+    let email = |thread: &str, text: &str| {
+        let mut e = Envelope::new(
+            w.ids.new_id(),
+            Channel::Email,
+            "email:support",
+            &w.ids.new_id(),
+            Identity::email("zeca@acme.com").unwrap(),
+            text,
+            w.now(),
+        );
+        e.thread = Some(thread.into());
+        e
+    };
+    let mut threads = Vec::new();
+    for (thread, text) in [("t1", "toner acabou"), ("t2", "fatura errada")] {
+        w.clock.advance(1000);
+        match &s.ingest_batch(&[email(thread, text)]).await.unwrap()[0] {
+            IngestOutcome::Stored(i) => threads.push(i.conversation.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+    s.set_contact_company(&threads[0].contact_id, &acme)
+        .await
+        .unwrap();
+    w.clock.advance(1000);
+    for r in &readers {
+        s.mark_read(r, &threads[0].id, w.now()).await.unwrap();
+    }
+    w.change(&threads[1].id, Change::Assignee(Some(agents[0].clone())))
+        .await;
+    same_counts(s, &callers, "two threads").await;
+    w.clock.advance(1000);
+    wf.merge_conversations(&callers[0], &threads[0].id, &threads[1].id)
+        .await
+        .unwrap();
+    same_counts(s, &callers, "merged").await;
+
+    // Portal tickets (on PostgreSQL one statement writes their inbox rows itself).
+    let client = crate::tickets::client(&w.env, "lia@acme.com", &acme).await;
+    let batch = vec![
+        (
+            &client,
+            NewTicket {
+                inbox: "email:support",
+                channel: Channel::Email,
+                subject: "Copiadora travando",
+                category: "technical",
+                client_key: "k1",
+                first: Some(switchboard_core::store::FirstMessage {
+                    text: "trava no papel A3",
+                    attachments: &[],
+                }),
+            },
+        ),
+        (
+            &client,
+            NewTicket {
+                inbox: "email:support",
+                channel: Channel::Email,
+                subject: "Segunda via",
+                category: "billing",
+                client_key: "k2",
+                first: None,
+            },
+        ),
+    ];
+    for out in s.open_tickets(&w.env.ids, &batch).await.unwrap() {
+        out.unwrap();
+    }
+    same_counts(s, &callers, "tickets").await;
+
+    // At the same moment, on one conversation: the contact writes, agents open it, it is
+    // assigned and moved, and another is resolved; the counts still add up.
+    for round in 0..12 {
+        let c = conversations[pick(conversations.len())].clone();
+        let other = conversations[pick(conversations.len())].id.clone();
+        let reader = readers[pick(readers.len())].clone();
+        let agent = agents[pick(agents.len())].clone();
+        w.clock.advance(1000);
+        let now = w.now();
+        tokio::join!(
+            w.chat(senders[round % 6], "mais uma mensagem"),
+            async { s.mark_read(&reader, &c.id, now).await.unwrap() },
+            w.change(&c.id, Change::Assignee(Some(agent))),
+            w.change(&other, Change::Status(Status::Resolved)),
+            async { s.mark_read(&readers[0], &other, now).await.unwrap() },
+        );
+        same_counts(s, &callers, &format!("round {round}")).await;
+    }
+
+    let rows = |table: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    };
+    let before = rows("inbox_tally").await + rows("inbox_seen").await;
+    let folded = s.fold_inbox_tallies().await.unwrap();
+    let after = rows("inbox_tally").await + rows("inbox_seen").await;
+    assert!(
+        folded > 0 && after < before,
+        "{before} rows folded to {after}"
+    );
+    same_counts(s, &callers, "folded at the end").await;
+    // Nothing more to fold: a second fold leaves the rows as they are.
+    s.fold_inbox_tallies().await.unwrap();
+    assert_eq!(rows("inbox_tally").await + rows("inbox_seen").await, after);
 }
