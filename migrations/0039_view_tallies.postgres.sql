@@ -12,6 +12,11 @@
 -- lock on it before it counts, so it waits for a message being stored, and a message
 -- waits for it.
 
+-- Other nodes keep serving while one migrates: no conversation changes group, and nobody
+-- opens one, between the copy below and the triggers that follow it (a change committed
+-- in between would be counted nowhere).
+LOCK TABLE conversations, conversation_reads IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE inbox_tally (
     id          BIGSERIAL PRIMARY KEY,
     by_company  SMALLINT NOT NULL,

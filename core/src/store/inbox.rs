@@ -373,15 +373,6 @@ impl Group {
             unread: 0,
         })
     }
-
-    fn key(&self) -> (Option<String>, String, bool, bool) {
-        (
-            self.team.clone(),
-            self.tier.clone(),
-            self.mine,
-            self.unassigned,
-        )
-    }
 }
 
 /// Where a page ends: the sort key of its last conversation and its id.
@@ -1184,40 +1175,32 @@ impl Store {
     /// the number of conversations. [`Store::inbox_counts_recounted`] counts the same from
     /// the conversations themselves.
     pub async fn inbox_counts(&self, caller: &Caller) -> Result<Vec<ViewCount>> {
+        // One statement, so both tallies are read as of one moment: read apart, a
+        // conversation resolved in between would leave its read behind as -1 unread.
         let mut sql = Sql::default();
         let me = sql.text(caller.user_id.as_str());
-        let scope = sql.tally_scope(caller);
+        let tally_scope = sql.tally_scope(caller);
+        let reader = sql.text(caller.user_id.as_str());
+        let seen_scope = sql.tally_scope(caller);
         sql.push(&format!(
             "SELECT team, tier, CAST(CASE WHEN assignee_id = {me} THEN 1 ELSE 0 END AS BIGINT) AS mine, \
                     CAST(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unassigned, \
-                    CAST(SUM(unresolved) AS BIGINT) AS open, CAST(SUM(inbound) AS BIGINT) AS inbound \
-             FROM inbox_tally WHERE {scope} GROUP BY 1, 2, 3, 4"
+                    CAST(SUM(open) AS BIGINT) AS open, CAST(SUM(unread) AS BIGINT) AS unread \
+             FROM (SELECT team, tier, assignee_id, unresolved AS open, inbound AS unread \
+                   FROM inbox_tally WHERE {tally_scope} \
+                   UNION ALL \
+                   SELECT team, tier, assignee_id, 0, -seen \
+                   FROM inbox_seen WHERE user_id = {reader} AND {seen_scope}) AS t \
+             GROUP BY 1, 2, 3, 4"
         ));
-        let mut groups: HashMap<(Option<String>, String, bool, bool), Group> = HashMap::new();
+        let mut groups = Vec::new();
         for row in sql.fetch_all(&self.pool).await? {
-            let g = Group::read(&row)?;
-            let inbound: i64 = row.try_get("inbound")?;
-            let e = groups.entry(g.key()).or_insert(Group { open: 0, ..g });
-            e.open += row.try_get::<i64, _>("open")?;
-            e.unread += inbound;
+            groups.push(Group {
+                open: row.try_get("open")?,
+                unread: row.try_get("unread")?,
+                ..Group::read(&row)?
+            });
         }
-        let mut sql = Sql::default();
-        let me = sql.text(caller.user_id.as_str());
-        let me_again = sql.text(caller.user_id.as_str());
-        let scope = sql.tally_scope(caller);
-        sql.push(&format!(
-            "SELECT team, tier, CAST(CASE WHEN assignee_id = {me} THEN 1 ELSE 0 END AS BIGINT) AS mine, \
-                    CAST(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END AS BIGINT) AS unassigned, \
-                    CAST(SUM(seen) AS BIGINT) AS seen \
-             FROM inbox_seen WHERE user_id = {me_again} AND {scope} GROUP BY 1, 2, 3, 4"
-        ));
-        for row in sql.fetch_all(&self.pool).await? {
-            let g = Group::read(&row)?;
-            let seen: i64 = row.try_get("seen")?;
-            let e = groups.entry(g.key()).or_insert(g);
-            e.unread -= seen;
-        }
-        let groups: Vec<Group> = groups.into_values().collect();
         self.views_of(caller, &groups).await
     }
 
@@ -1289,12 +1272,10 @@ impl Store {
                 "SUM(seen) <> 0",
             ),
         ] {
-            let row = sqlx::query(AssertSqlSafe(format!(
-                "SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS last FROM {table}"
-            )))
-            .fetch_one(&self.pool)
-            .await?;
-            let (n, last): (i64, i64) = (row.try_get("n")?, row.try_get("last")?);
+            let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+                .fetch_one(&self.pool)
+                .await?;
+            let n: i64 = row.try_get("n")?;
             let left = self.tally_rows[slot].load(std::sync::atomic::Ordering::Relaxed);
             if n == 0 || (!always && n <= 2 * left + 256) {
                 continue;
@@ -1309,6 +1290,13 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut tx = self.begin_write().await?;
+            // Read again inside the write: on SQLite a fold that ran meanwhile may have
+            // emptied the table, and new rows would then get ids up to the old `last`.
+            let last: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT COALESCE(MAX(id), 0) FROM {table}"
+            )))
+            .fetch_one(&mut **tx)
+            .await?;
             match self.backend {
                 // One statement: what it deletes is what it sums, whatever commits meanwhile.
                 Backend::Postgres => {
