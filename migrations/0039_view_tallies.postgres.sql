@@ -142,55 +142,43 @@ CREATE TRIGGER conversation_activity_tally_insert AFTER INSERT ON conversation_a
 REFERENCING NEW TABLE AS new_activity
 FOR EACH STATEMENT EXECUTE FUNCTION switchboard_tally_activity_inserted();
 
--- Changed activity rows: the old version's counts out, the new one's in, for the rows
--- whose counted columns changed (most updates change only the preview).
+-- Changed activity rows: the old versions' counts out, the new ones' in. Rows whose
+-- counted columns did not change (most updates change only the preview) cancel out in the
+-- sums. (Joining the old and new rows instead, to keep only the changed ones, was planned
+-- as a nested loop over the two transition tables: 0.6 s for 2,000 rows.)
 CREATE FUNCTION switchboard_tally_activity_updated() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    WITH changed AS (
-        SELECT s.*
-        FROM old_activity o JOIN new_activity n ON n.conversation_id = o.conversation_id
-        CROSS JOIN LATERAL (
-            SELECT -1, o.unresolved, o.tally_team, o.tally_tier, o.tally_assignee_id, o.tally_company_id, o.last_inbound_at
-            UNION ALL
-            SELECT 1, n.unresolved, n.tally_team, n.tally_tier, n.tally_assignee_id, n.tally_company_id, n.last_inbound_at
-        ) AS s (sign, unresolved, team, tier, assignee_id, company_id, last_inbound_at)
-        WHERE (o.unresolved, o.tally_team, o.tally_tier, o.tally_assignee_id, o.tally_company_id, o.last_inbound_at IS NULL)
-              IS DISTINCT FROM
-              (n.unresolved, n.tally_team, n.tally_tier, n.tally_assignee_id, n.tally_company_id, n.last_inbound_at IS NULL)
-    )
     INSERT INTO inbox_tally (by_company, company_id, team, tier, assignee_id, unresolved, inbound)
     SELECT k.by_company, CASE WHEN k.by_company = 1 THEN x.company_id END, x.team, x.tier,
-           x.assignee_id, SUM(x.sign),
-           SUM(CASE WHEN x.last_inbound_at IS NULL THEN 0 ELSE x.sign END)
-    FROM changed x CROSS JOIN inbox_tally_kinds k
-    WHERE x.unresolved = 1 AND (k.by_company = 0 OR x.company_id IS NOT NULL)
+           x.assignee_id, SUM(x.sign), SUM(x.inbound)
+    FROM (SELECT 1 AS sign, tally_team AS team, tally_tier AS tier, tally_assignee_id AS assignee_id,
+                 tally_company_id AS company_id, CASE WHEN last_inbound_at IS NULL THEN 0 ELSE 1 END AS inbound
+          FROM new_activity WHERE unresolved = 1
+          UNION ALL
+          SELECT -1, tally_team, tally_tier, tally_assignee_id, tally_company_id,
+                 CASE WHEN last_inbound_at IS NULL THEN 0 ELSE -1 END
+          FROM old_activity WHERE unresolved = 1) AS x
+    CROSS JOIN inbox_tally_kinds k
+    WHERE k.by_company = 0 OR x.company_id IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5
-    HAVING SUM(x.sign) <> 0 OR SUM(CASE WHEN x.last_inbound_at IS NULL THEN 0 ELSE x.sign END) <> 0;
+    HAVING SUM(x.sign) <> 0 OR SUM(x.inbound) <> 0;
 
-    WITH changed AS (
-        SELECT s.*
-        FROM old_activity o JOIN new_activity n ON n.conversation_id = o.conversation_id
-        CROSS JOIN LATERAL (
-            SELECT -1, o.conversation_id, o.unresolved, o.tally_team, o.tally_tier, o.tally_assignee_id,
-                   o.tally_company_id, o.last_inbound_at
-            UNION ALL
-            SELECT 1, n.conversation_id, n.unresolved, n.tally_team, n.tally_tier, n.tally_assignee_id,
-                   n.tally_company_id, n.last_inbound_at
-        ) AS s (sign, conversation_id, unresolved, team, tier, assignee_id, company_id, last_inbound_at)
-        WHERE (o.unresolved, o.tally_team, o.tally_tier, o.tally_assignee_id, o.tally_company_id, o.last_inbound_at)
-              IS DISTINCT FROM
-              (n.unresolved, n.tally_team, n.tally_tier, n.tally_assignee_id, n.tally_company_id, n.last_inbound_at)
-    )
     INSERT INTO inbox_seen (user_id, by_company, company_id, team, tier, assignee_id, seen)
     SELECT r.user_id, k.by_company, CASE WHEN k.by_company = 1 THEN x.company_id END, x.team,
            x.tier, x.assignee_id, SUM(x.sign)
-    FROM changed x
+    FROM (SELECT 1 AS sign, conversation_id, tally_team AS team, tally_tier AS tier,
+                 tally_assignee_id AS assignee_id, tally_company_id AS company_id, last_inbound_at
+          FROM new_activity WHERE unresolved = 1 AND last_inbound_at IS NOT NULL
+          UNION ALL
+          SELECT -1, conversation_id, tally_team, tally_tier, tally_assignee_id, tally_company_id,
+                 last_inbound_at
+          FROM old_activity WHERE unresolved = 1 AND last_inbound_at IS NOT NULL) AS x
     JOIN conversation_reads r ON r.conversation_id = x.conversation_id
+                             AND r.read_at >= x.last_inbound_at
     CROSS JOIN inbox_tally_kinds k
-    WHERE x.unresolved = 1 AND r.read_at >= x.last_inbound_at
-      AND (k.by_company = 0 OR x.company_id IS NOT NULL)
+    WHERE k.by_company = 0 OR x.company_id IS NOT NULL
     GROUP BY 1, 2, 3, 4, 5, 6
     HAVING SUM(x.sign) <> 0;
     RETURN NULL;
