@@ -912,10 +912,25 @@ impl Store {
                     sql.push(&format!(" AND +c.number IN ({})", self.word_set(&p)));
                 }
             }
+            // Tested for each conversation the list walks, by a subquery PostgreSQL runs
+            // per row (it cannot make a join of it), stopping at the conversation's
+            // first row with the word: as `c.id IN (…)` it collected every row having a
+            // common word first, hundreds of thousands of words rows at 100,000
+            // conversations (0.6 s), while the list meets enough matches among its
+            // first conversations.
             (Some(Matches::Many), Backend::Postgres) => {
                 for t in terms {
                     let p = sql.text(self.word_query(t));
-                    sql.push(&format!(" AND c.id IN ({})", self.word_set(&p)));
+                    let p_again = sql.text(self.word_query(t));
+                    sql.push(&format!(
+                        " AND COALESCE((SELECT true FROM conversation_search s \
+                           WHERE s.conversation_id = c.id \
+                             AND (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}) \
+                         UNION ALL SELECT true FROM conversation_words w \
+                           WHERE w.conversation_id = c.id \
+                             AND w.body @@ to_tsquery('switchboard_search', {p_again}) \
+                         LIMIT 1), false)"
+                    ));
                 }
             }
         }
