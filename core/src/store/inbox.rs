@@ -362,15 +362,15 @@ struct Group {
 }
 
 impl Group {
-    /// The group's columns of a count's row, with nothing counted yet.
+    /// A row of a count: the group's columns, `open` and `unread`.
     fn read(row: &AnyRow) -> Result<Self> {
         Ok(Group {
             team: row.try_get("team")?,
             tier: row.try_get("tier")?,
             mine: row.try_get::<i64, _>("mine")? != 0,
             unassigned: row.try_get::<i64, _>("unassigned")? != 0,
-            open: 0,
-            unread: 0,
+            open: row.try_get("open")?,
+            unread: row.try_get("unread")?,
         })
     }
 }
@@ -1208,14 +1208,12 @@ impl Store {
                    FROM inbox_seen WHERE user_id = {reader} AND {seen_scope}) AS t \
              GROUP BY 1, 2, 3, 4"
         ));
-        let mut groups = Vec::new();
-        for row in sql.fetch_all(&self.pool).await? {
-            groups.push(Group {
-                open: row.try_get("open")?,
-                unread: row.try_get("unread")?,
-                ..Group::read(&row)?
-            });
-        }
+        let groups = sql
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Group::read)
+            .collect::<Result<Vec<_>>>()?;
         self.views_of(caller, &groups).await
     }
 
@@ -1245,14 +1243,12 @@ impl Store {
         let scope = sql.scope(caller);
         sql.push(&scope);
         sql.push(" GROUP BY 1, 2, 3, 4");
-        let mut groups = Vec::new();
-        for row in sql.fetch_all(&self.pool).await? {
-            groups.push(Group {
-                open: row.try_get("open")?,
-                unread: row.try_get("unread")?,
-                ..Group::read(&row)?
-            });
-        }
+        let groups = sql
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(Group::read)
+            .collect::<Result<Vec<_>>>()?;
         self.views_of(caller, &groups).await
     }
 
