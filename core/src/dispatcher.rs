@@ -245,6 +245,8 @@ pub struct Dispatcher {
     pub hooks: Option<Arc<dyn HookPoster>>,
     /// When finished webhook deliveries were last pruned (epoch ms).
     pub pruned_at: Arc<std::sync::atomic::AtomicI64>,
+    /// When the inbox's view tallies were last looked at for folding (epoch ms).
+    pub folded_at: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Dispatcher {
@@ -264,6 +266,7 @@ impl Dispatcher {
             permits: Arc::default(),
             hooks: None,
             pruned_at: Arc::default(),
+            folded_at: Arc::default(),
         }
     }
 
@@ -357,9 +360,14 @@ impl Dispatcher {
                 store.forget_old_hooks(now.saturating_sub(keep)).await?;
             }
         }
-        // The inbox's view tallies stay a few rows per group (a cheap count when there is
-        // nothing to fold).
-        self.outbox.store.compact_inbox_tallies().await?;
+        // The inbox's view tallies stay a few rows per group: looked at every 10 s (two
+        // counts of rows when there is nothing to fold), not on every sweep.
+        let now = self.outbox.ids.now_ms();
+        if now - self.folded_at.load(std::sync::atomic::Ordering::Relaxed) >= 10_000 {
+            self.folded_at
+                .store(now, std::sync::atomic::Ordering::Relaxed);
+            self.outbox.store.compact_inbox_tallies().await?;
+        }
         stream.trim(OUTBOUND).await?;
         Ok(())
     }
