@@ -1067,8 +1067,66 @@ async fn run(store: &Store, args: &Args, name: &str) -> anyhow::Result<serde_jso
     // What the dispatcher's housekeeping does on a running node.
     let folded = store.fold_inbox_tallies().await?;
     println!("  view tallies: {folded} rows folded");
+    let mut unfolded = Vec::new();
+    let mut fold_seconds = 0.0;
+    if store.backend() == Backend::Postgres {
+        // Searches as right after a burst, every thread's words still in a words row per
+        // statement; then the housekeeping's fold of them all (migration 40), timed.
+        unfolded = measure_searches(store, &seeded.agent, args.runs.div_ceil(4).max(5)).await?;
+        let started = Instant::now();
+        let mut conversations = 0;
+        loop {
+            let n = store.fold_search_words((1 << 48) - 1, 2000).await?;
+            if n == 0 {
+                break;
+            }
+            conversations += n;
+        }
+        fold_seconds = started.elapsed().as_secs_f64();
+        println!("  search words: {conversations} conversations folded in {fold_seconds:.1} s");
+        if !args.no_analyze {
+            sqlx::raw_sql("VACUUM ANALYZE")
+                .execute(store.pool())
+                .await?;
+        }
+    }
     let results = measure(store, &seeded, args.runs).await?;
-    Ok(serde_json::json!({"seed_seconds": seeded.seconds, "queries": results}))
+    Ok(serde_json::json!({
+        "seed_seconds": seeded.seconds,
+        "fold_seconds": fold_seconds,
+        "searches_before_fold": unfolded,
+        "queries": results,
+    }))
+}
+
+/// The support agent's four searches, each named as not yet folded.
+async fn measure_searches(
+    store: &Store,
+    agent: &Caller,
+    runs: usize,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    for text in [COMMON_QUERY, MEDIUM_QUERY, RARE_WORD, "silva fatura"] {
+        let q = ListQuery {
+            filter: ListFilter {
+                search: Some(text.into()),
+                ..ListFilter::default()
+            },
+            ..ListQuery::new(View::All)
+        };
+        out.push(
+            time(
+                &format!("search {text:?} (agent), words not folded"),
+                runs,
+                || {
+                    let (store, agent, q) = (store.clone(), agent.clone(), q.clone());
+                    async move { Ok(store.inbox_list(&agent, &q).await?.items.len()) }
+                },
+            )
+            .await?,
+        );
+    }
+    Ok(out)
 }
 
 #[tokio::main]

@@ -86,6 +86,17 @@ impl Ids {
     }
 }
 
+/// The smallest id [`Ids::new_id`] gives at `ms` (ids are UUIDv7 strings, whose text
+/// orders them by time): `id < id_floor(t)` is "made before `t`".
+pub fn id_floor(ms: i64) -> String {
+    let ms = u64::try_from(ms).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+    format!(
+        "{:08x}-{:04x}-0000-0000-000000000000",
+        ms >> 16,
+        ms & 0xFFFF
+    )
+}
+
 /// Random, unguessable tokens (API tokens).
 pub fn random_token() -> String {
     Uuid::new_v4().simple().to_string()
@@ -111,6 +122,20 @@ mod tests {
             let next = ids.new_id();
             assert!(next > last, "{next} <= {last}");
             last = next;
+        }
+    }
+
+    #[test]
+    fn an_id_floor_sorts_between_the_ids_of_the_millisecond_before_and_its_own() {
+        for t in [0, 1, 65_535, 65_536, 1_700_000_000_000, 1_800_000_123_456] {
+            let ids = Ids::new(Arc::new(ManualClock::new(t)));
+            let at = ids.new_id();
+            let floor = id_floor(t);
+            assert!(floor <= at, "{floor} > {at}");
+            if t > 0 {
+                let before = Ids::new(Arc::new(ManualClock::new(t - 1))).new_id();
+                assert!(before < floor, "{before} >= {floor}");
+            }
         }
     }
 }

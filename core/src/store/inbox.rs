@@ -240,7 +240,7 @@ const CHUNK_BITS: u32 = 16;
 /// (it meets enough matches soon). Neither database can tell the two cases apart when it
 /// plans: SQLite knows nothing of an FTS query's size, and PostgreSQL under-prices testing
 /// each row against the search row.
-const FEW_MATCHES: usize = 3000;
+pub(super) const FEW_MATCHES: usize = 3000;
 
 /// What a search leaves of the list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -604,6 +604,11 @@ fn handle_rank(kind: IdentityKind) -> u8 {
 }
 
 /// The planner's row estimate on a PostgreSQL `EXPLAIN` line (`… rows=1717 width=37)`).
+/// A PostgreSQL string literal of `text`, right whatever `standard_conforming_strings`.
+fn pg_literal(text: &str) -> String {
+    format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+}
+
 fn estimated_rows(line: &str) -> Option<usize> {
     let rest = &line[line.find("rows=")? + "rows=".len()..];
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -842,49 +847,45 @@ impl Store {
         }
     }
 
-    /// The conversations that have one search word in one of their search rows (numbers
-    /// on SQLite, ids on PostgreSQL), as a statement whose bind `p` is that word's query.
-    /// A thread's words are spread over many rows (one per message on SQLite, one per
-    /// batch of messages on PostgreSQL; see migration 38), so a search of several words
-    /// is the intersection of one such set per word, not one row having them all.
-    fn word_set(&self, p: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => format!(
-                "SELECT rowid >> {CHUNK_BITS} AS n FROM conversation_fts WHERE conversation_fts MATCH {p}"
-            ),
-            Backend::Postgres => format!(
-                "SELECT s.conversation_id AS n FROM conversation_search s \
-                 WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}) \
-                 UNION ALL SELECT w.conversation_id FROM conversation_words w \
-                 WHERE w.body @@ to_tsquery('switchboard_search', {p})"
-            ),
-        }
+    /// The conversations (numbers) that have one search word in one of their FTS rows, as
+    /// a statement whose bind `p` is that word's query. A thread's words are spread over
+    /// a row per message (see migration 38), so a search of several words is the
+    /// intersection of one such set per word, not one row having them all.
+    fn word_set(p: &str) -> String {
+        format!(
+            "SELECT rowid >> {CHUNK_BITS} AS n FROM conversation_fts WHERE conversation_fts MATCH {p}"
+        )
     }
 
-    /// One word's query, in the backend's full-text syntax.
-    fn word_query(&self, term: &str) -> String {
-        let one = [term.to_owned()];
-        match self.backend {
-            Backend::Sqlite => fts5_query(&one, None),
-            Backend::Postgres => tsquery(&one, "&"),
-        }
-    }
-
-    /// The conversations having every word, as one statement appended to `sql`.
-    fn push_all_words(&self, sql: &mut Sql, terms: &[String]) {
-        let mut parts = Vec::with_capacity(terms.len());
-        for (i, t) in terms.iter().enumerate() {
-            let p = sql.text(self.word_query(t));
-            parts.push(match self.backend {
-                Backend::Sqlite => self.word_set(&p),
-                Backend::Postgres => format!("SELECT n FROM ({}) w{i}", self.word_set(&p)),
-            });
-        }
+    /// The conversations (numbers) having every word, as one SQLite statement appended to
+    /// `sql`.
+    fn push_all_words(sql: &mut Sql, terms: &[String]) {
+        let parts: Vec<String> = terms
+            .iter()
+            .map(|t| Self::word_set(&sql.text(fts5_query(std::slice::from_ref(t), None))))
+            .collect();
         if let [one] = parts.as_slice() {
             sql.push(&format!("SELECT DISTINCT n FROM ({one}) AS one_word"));
         } else {
             sql.push(&parts.join(" INTERSECT "));
         }
+    }
+
+    /// PostgreSQL: whether conversation `id` (an SQL expression) has `term` in its search
+    /// row or in one of its words rows not yet folded into it: one row's test and one
+    /// index probe for a folded conversation, stopping at the first row with the word.
+    fn has_word(sql: &mut Sql, id: &str, term: &str) -> String {
+        let q = tsquery(std::slice::from_ref(&term.to_owned()), "&");
+        let (p, p_again) = (sql.text(q.clone()), sql.text(q));
+        format!(
+            "COALESCE((SELECT true FROM conversation_search s \
+               WHERE s.conversation_id = {id} \
+                 AND (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}) \
+             UNION ALL SELECT true FROM conversation_words w \
+               WHERE w.conversation_id = {id} \
+                 AND w.body @@ to_tsquery('switchboard_search', {p_again}) \
+             LIMIT 1), false)"
+        )
     }
 
     /// A search's condition: the few matching conversations named, or, when there are
@@ -908,29 +909,18 @@ impl Store {
             // list's order and tests each conversation against them.
             (Some(Matches::Many), Backend::Sqlite) => {
                 for t in terms {
-                    let p = sql.text(self.word_query(t));
-                    sql.push(&format!(" AND +c.number IN ({})", self.word_set(&p)));
+                    let p = sql.text(fts5_query(std::slice::from_ref(t), None));
+                    sql.push(&format!(" AND +c.number IN ({})", Self::word_set(&p)));
                 }
             }
             // Tested for each conversation the list walks, by a subquery PostgreSQL runs
-            // per row (it cannot make a join of it), stopping at the conversation's
-            // first row with the word: as `c.id IN (…)` it collected every row having a
-            // common word first, hundreds of thousands of words rows at 100,000
-            // conversations (0.6 s), while the list meets enough matches among its
-            // first conversations.
+            // per row (it cannot make a join of it): as `c.id IN (…)` it collected every
+            // row having a common word first, while the list meets enough matches among
+            // its first conversations.
             (Some(Matches::Many), Backend::Postgres) => {
                 for t in terms {
-                    let p = sql.text(self.word_query(t));
-                    let p_again = sql.text(self.word_query(t));
-                    sql.push(&format!(
-                        " AND COALESCE((SELECT true FROM conversation_search s \
-                           WHERE s.conversation_id = c.id \
-                             AND (s.contact || s.body) @@ to_tsquery('switchboard_search', {p}) \
-                         UNION ALL SELECT true FROM conversation_words w \
-                           WHERE w.conversation_id = c.id \
-                             AND w.body @@ to_tsquery('switchboard_search', {p_again}) \
-                         LIMIT 1), false)"
-                    ));
+                    let test = Self::has_word(sql, "c.id", t);
+                    sql.push(&format!(" AND {test}"));
                 }
             }
         }
@@ -939,13 +929,14 @@ impl Store {
     /// Which conversations a search matches, if they are few; whatever the caller's scope
     /// (the list query applies it).
     async fn search_matches(&self, terms: &[String]) -> Result<Matches> {
-        let cap = i64::try_from(FEW_MATCHES + 1).unwrap_or(i64::MAX);
+        let few = self.few_matches;
+        let cap = i64::try_from(few + 1).unwrap_or(i64::MAX);
         let found: Vec<serde_json::Value> = match self.backend {
             Backend::Sqlite => {
                 // FTS5 streams one word's matches: counting up to the cap costs little
                 // even for the commonest word.
                 let mut sql = Sql::default();
-                self.push_all_words(&mut sql, terms);
+                Self::push_all_words(&mut sql, terms);
                 let n = sql.int(cap);
                 sql.push(&format!(" LIMIT {n}"));
                 let mut numbers = Vec::new();
@@ -955,25 +946,48 @@ impl Store {
                 numbers
             }
             Backend::Postgres => {
+                // A conversation matches when each word is in its search row or in one of
+                // its words rows not yet folded (migration 40). So: the search rows having
+                // every word (one GIN scan, however many words), and the conversations
+                // with a words row having any word, each tested word by word.
+                let every = tsquery(terms, "&");
+                let any = tsquery(terms, "|");
                 // A GIN scan collects every match before the first one comes out, so ask
-                // the planner's estimate (from the column's word statistics) first.
-                let mut explain = Sql::default();
-                explain.push("EXPLAIN ");
-                self.push_all_words(&mut explain, terms);
-                let plan: Vec<String> = explain
-                    .fetch_all(&self.pool)
+                // the planner's estimates (from the columns' word statistics) first, with
+                // the words written into the statement: planned for a bound query,
+                // PostgreSQL guesses a fixed fraction of the rows.
+                let rows = self
+                    .estimated_rows(&format!(
+                        "SELECT 1 FROM conversation_search s \
+                         WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {})",
+                        pg_literal(&every)
+                    ))
                     .await?
-                    .iter()
-                    .map(|r| r.try_get::<String, _>(0))
-                    .collect::<std::result::Result<_, _>>()?;
-                let estimate = plan.first().and_then(|l| estimated_rows(l));
-                if estimate.is_none_or(|n| n > 2 * FEW_MATCHES) {
+                    + self
+                        .estimated_rows(&format!(
+                            "SELECT 1 FROM conversation_words w \
+                             WHERE w.body @@ to_tsquery('switchboard_search', {})",
+                            pg_literal(&any)
+                        ))
+                        .await?;
+                if rows > 2 * few {
                     return Ok(Matches::Many);
                 }
                 let mut sql = Sql::default();
-                self.push_all_words(&mut sql, terms);
+                let (p_every, p_any) = (sql.text(every), sql.text(any));
+                let tests = terms
+                    .iter()
+                    .map(|t| Self::has_word(&mut sql, "x.n", t))
+                    .collect::<Vec<_>>()
+                    .join(" AND ");
                 let n = sql.int(cap);
-                sql.push(&format!(" LIMIT {n}"));
+                sql.push(&format!(
+                    "SELECT s.conversation_id AS n FROM conversation_search s \
+                     WHERE (s.contact || s.body) @@ to_tsquery('switchboard_search', {p_every}) \
+                     UNION SELECT x.n FROM (SELECT DISTINCT w.conversation_id AS n FROM conversation_words w \
+                       WHERE w.body @@ to_tsquery('switchboard_search', {p_any})) x \
+                     WHERE {tests} LIMIT {n}"
+                ));
                 let mut ids = Vec::new();
                 for row in sql.fetch_all(&self.pool).await? {
                     ids.push(serde_json::Value::from(row.try_get::<String, _>(0)?));
@@ -983,11 +997,53 @@ impl Store {
         };
         Ok(if found.is_empty() {
             Matches::None
-        } else if found.len() > FEW_MATCHES {
+        } else if found.len() > few {
             Matches::Many
         } else {
             Matches::Few(serde_json::Value::Array(found).to_string())
         })
+    }
+
+    /// PostgreSQL's estimate of the rows `statement` returns (a statement without binds,
+    /// planned for the values written in it; never cached).
+    async fn estimated_rows(&self, statement: &str) -> Result<usize> {
+        let plan: Vec<String> = sqlx::query(AssertSqlSafe(format!("EXPLAIN {statement}")))
+            .persistent(false)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>(0))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(plan
+            .first()
+            .and_then(|l| estimated_rows(l))
+            .unwrap_or(usize::MAX))
+    }
+
+    /// Folds the PostgreSQL words rows (migration 38) of messages older than `before_ms`
+    /// into their conversations' search rows (migration 40), at most `most` conversations;
+    /// returns how many were folded. Searches find the same conversations before and
+    /// after; they are faster after (one row to test per conversation, one GIN scan for
+    /// several words). The dispatcher's housekeeping calls this on every node; SQLite keeps
+    /// a row per message and folds nothing.
+    pub async fn fold_search_words(&self, before_ms: i64, most: i64) -> Result<u64> {
+        if self.backend == Backend::Sqlite {
+            return Ok(0);
+        }
+        let folded: i64 = sqlx::query_scalar("SELECT switchboard_fold_search_words($1, $2)")
+            .bind(crate::clock::id_floor(before_ms))
+            .bind(most)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(folded).unwrap_or(0))
+    }
+
+    /// This store, naming a search's matches to the list query up to `n` conversations
+    /// (3,000 unless set); past that, the list tests each conversation it walks. Both
+    /// ways find the same conversations: tests set it to 0 to walk every time.
+    pub fn with_few_matches(mut self, n: usize) -> Self {
+        self.few_matches = n;
+        self
     }
 
     /// Fills in each item's contact name and handle and company name.

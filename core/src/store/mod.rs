@@ -330,6 +330,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0039_view_tallies.sqlite.sql"),
         include_str!("../../../migrations/0039_view_tallies.postgres.sql"),
     ),
+    (
+        40,
+        "search words folded",
+        include_str!("../../../migrations/0040_search_words_folded.sqlite.sql"),
+        include_str!("../../../migrations/0040_search_words_folded.postgres.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,6 +373,9 @@ pub struct Store {
     /// The rows each view tally held after this process last folded it (see
     /// `Store::compact_inbox_tallies`).
     tally_rows: Arc<[std::sync::atomic::AtomicI64; 2]>,
+    /// Up to how many conversations a search names its matches (see
+    /// `Store::with_few_matches`).
+    few_matches: usize,
 }
 
 /// A write transaction; on SQLite it also holds this process's writer lock.
@@ -462,6 +471,7 @@ impl Store {
             counters,
             hook_cache: webhooks::HookCache::default(),
             tally_rows: Arc::default(),
+            few_matches: inbox::FEW_MATCHES,
         })
     }
 

@@ -16,7 +16,7 @@ use switchboard_core::error::Error;
 use switchboard_core::realtime::Realtime;
 use switchboard_core::store::{
     Backend, Caller, IngestOutcome, ListFilter, ListItem, ListQuery, NewOutbound, Queued, SortBy,
-    View, ViewCount,
+    Store, View, ViewCount,
 };
 
 use crate::on_every_backend;
@@ -28,6 +28,7 @@ on_every_backend!(
     keyset_pages_visit_each_conversation_once_while_new_ones_arrive,
     search_ignores_accents_in_portuguese_spanish_and_english,
     search_follows_renames_merges_and_long_threads,
+    a_search_finds_the_same_named_walked_and_folded,
     query_syntax_in_a_search_is_just_words,
     unread_state_and_counts_follow_reads_and_new_messages,
     a_search_matching_thousands_keeps_order_scope_and_pages,
@@ -1028,6 +1029,173 @@ async fn search_follows_renames_merges_and_long_threads(env: Env) {
         snippet.as_deref().unwrap().contains("\u{2}omegalast\u{3}"),
         "{snippet:?}"
     );
+}
+
+/// The conversations `caller` finds by `text` through `store`.
+async fn found(store: &Store, caller: &Caller, text: &str) -> HashSet<String> {
+    let q = ListQuery {
+        filter: ListFilter {
+            search: Some(text.into()),
+            ..ListFilter::default()
+        },
+        limit: 200,
+        ..ListQuery::new(View::All)
+    };
+    match store.inbox_list(caller, &q).await {
+        Ok(page) => page.items.into_iter().map(|i| i.conversation.id).collect(),
+        Err(e) => panic!("search {text:?} failed: {e}"),
+    }
+}
+
+/// Words spread over a thread's messages, its contact and its subject are found alike
+/// whether the search names its few matches to the list or the list tests each
+/// conversation it walks, and before or after PostgreSQL folds the words rows into the
+/// search rows (migration 40); words written after a fold join those folded.
+async fn a_search_finds_the_same_named_walked_and_folded(env: Env) {
+    let w = World::new(env);
+    let s = &w.env.store;
+    let walk = s.clone().with_few_matches(0);
+    let admin = w.agent("admin@x.com", Role::Admin, None, &[]).await;
+    let alice = w
+        .agent("alice@x.com", Role::Support, Some(Tier::N1), &["alpha"])
+        .await;
+
+    let a = w
+        .inbound(
+            Channel::Email,
+            "ana@x.com",
+            Some("Ana Souza"),
+            "impressora parada",
+        )
+        .await;
+    w.reply(&a.id, "vamos enviar um técnico amanhã").await;
+    w.inbound(
+        Channel::Email,
+        "ana@x.com",
+        None,
+        "obrigada, o toner novo chegou",
+    )
+    .await;
+    let b = w
+        .inbound(
+            Channel::Whatsapp,
+            "+5511999990000",
+            Some("Bruno Lima"),
+            "fatura duplicada",
+        )
+        .await;
+    w.inbound(
+        Channel::Whatsapp,
+        "+5511999990000",
+        None,
+        "o boleto venceu ontem",
+    )
+    .await;
+    let c = w
+        .chat("visitante-9", "toner acabou, preciso de boleto")
+        .await;
+    let d = w.chat("visitante-10", "nada a ver").await;
+    sqlx::query(
+        "UPDATE conversations SET team = CASE WHEN id IN ($1, $2) THEN 'alpha' ELSE 'beta' END",
+    )
+    .bind(&a.id)
+    .bind(&c.id)
+    .execute(s.pool())
+    .await
+    .unwrap();
+
+    let cases: Vec<(&str, HashSet<String>)> = vec![
+        ("toner", set(&[&a, &c])),
+        ("boleto toner", set(&[&c])),
+        ("ana toner", set(&[&a])),
+        ("souza impressora chegou", set(&[&a])),
+        ("tecnico obrigada", set(&[&a])),
+        ("fatura boleto", set(&[&b])),
+        ("lima boleto", set(&[&b])),
+        ("souza fatura", set(&[])),
+        ("impress", set(&[&a])),
+        ("nada", set(&[&d])),
+    ];
+    let check = |when: &'static str| {
+        let (cases, walk, admin, alice) = (&cases, &walk, &admin, &alice);
+        let alphas = [a.id.clone(), c.id.clone()];
+        async move {
+            for (text, want) in cases {
+                assert_eq!(&found(s, admin, text).await, want, "{text:?} named, {when}");
+                assert_eq!(
+                    &found(walk, admin, text).await,
+                    want,
+                    "{text:?} walked, {when}"
+                );
+                let mine: HashSet<String> = want
+                    .iter()
+                    .filter(|id| alphas.contains(id))
+                    .cloned()
+                    .collect();
+                assert_eq!(
+                    found(s, alice, text).await,
+                    mine,
+                    "{text:?} in scope, {when}"
+                );
+                assert_eq!(
+                    found(walk, alice, text).await,
+                    mine,
+                    "{text:?} in scope walked, {when}"
+                );
+            }
+        }
+    };
+    check("before a fold").await;
+
+    let words = || async {
+        match s.backend() {
+            Backend::Sqlite => 0,
+            Backend::Postgres => {
+                sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM conversation_words")
+                    .fetch_one(s.pool())
+                    .await
+                    .unwrap()
+            }
+        }
+    };
+    // Only what was written before the time given is folded.
+    assert_eq!(
+        s.fold_search_words(w.now() - 60_000, 1000).await.unwrap(),
+        0
+    );
+    let folded = s.fold_search_words(w.now() + 1, 1000).await.unwrap();
+    match s.backend() {
+        Backend::Sqlite => assert_eq!(folded, 0),
+        Backend::Postgres => {
+            assert_eq!(folded, 4);
+            assert_eq!(words().await, 0);
+        }
+    }
+    check("after a fold").await;
+
+    // A word written after the fold, searched with words folded before.
+    w.inbound(Channel::Email, "ana@x.com", None, "zebra no papel")
+        .await;
+    for text in ["toner zebra", "zebra souza", "zebra"] {
+        assert_eq!(found(s, &admin, text).await, set(&[&a]), "{text}");
+        assert_eq!(found(&walk, &admin, text).await, set(&[&a]), "{text}");
+    }
+    // A fold limited to one conversation leaves the others' rows for the next one.
+    w.chat("visitante-9", "zebra também").await;
+    if s.backend() == Backend::Postgres {
+        assert_eq!(words().await, 2);
+        assert_eq!(s.fold_search_words(w.now() + 1, 1).await.unwrap(), 1);
+        assert_eq!(words().await, 1);
+    }
+    for text in ["zebra", "zebra boleto", "zebra souza toner"] {
+        let want = match text {
+            "zebra" => set(&[&a, &c]),
+            "zebra boleto" => set(&[&c]),
+            _ => set(&[&a]),
+        };
+        assert_eq!(found(s, &admin, text).await, want, "{text}");
+        assert_eq!(found(&walk, &admin, text).await, want, "{text}");
+    }
 }
 
 async fn query_syntax_in_a_search_is_just_words(env: Env) {
