@@ -5,6 +5,7 @@ mod graph;
 mod support;
 
 mod api;
+mod cluster;
 mod crash;
 mod email;
 mod equipment;

@@ -1,0 +1,285 @@
+//! Three nodes on one PostgreSQL and one Redis, behind a round-robin balancer of the
+//! test's own: web-chat visitors write through it while one node is killed (`kill -9`,
+//! and left down) and the other two are restarted one after the other (SIGTERM, start
+//! again). Every message a visitor had acknowledged is stored exactly once, each visitor
+//! has one conversation, the dead node's taken entries are finished by the others, and
+//! every node's agent sockets see new messages afterwards.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{Backend, Server, eventually, next_json};
+
+const VISITORS: usize = 12;
+const PER_VISITOR: usize = 60;
+/// Sockets opened again after one died (for the log).
+static RECONNECTS: AtomicUsize = AtomicUsize::new(0);
+
+/// A TCP balancer on loopback: each connection goes to the next node that accepts one.
+async fn balancer(ports: Vec<u16>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let next = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let (ports, next) = (ports.clone(), next.clone());
+            tokio::spawn(async move {
+                for _ in 0..ports.len() {
+                    let i = next.fetch_add(1, Ordering::Relaxed) % ports.len();
+                    if let Ok(mut node) = TcpStream::connect(("127.0.0.1", ports[i])).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut node).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn text(v: usize, i: usize) -> String {
+    format!("cluster visitor {v} message {i:03}")
+}
+
+/// A widget socket through the balancer, or `None` while it cannot get one.
+async fn connect(
+    port: u16,
+    visitor: Option<&str>,
+) -> Option<(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    String,
+)> {
+    let url = match visitor {
+        Some(v) => format!("ws://127.0.0.1:{port}/webchat/ws?visitor={v}"),
+        None => format!("ws://127.0.0.1:{port}/webchat/ws"),
+    };
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio_tungstenite::connect_async(url),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let welcome = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .ok()??
+        .ok()?;
+    let welcome: Value = serde_json::from_str(welcome.to_text().ok()?).ok()?;
+    let id = welcome["visitor"].as_str()?.to_owned();
+    Some((ws, id))
+}
+
+/// One visitor writes its messages with up to `WINDOW` unacknowledged at a time, each
+/// resent (same client id) until acknowledged, reconnecting through the balancer whenever
+/// its socket dies: a node that dies with messages in flight has often stored some whose
+/// acknowledgement never left it. Returns the visitor's id.
+async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
+    const WINDOW: usize = 8;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut id: Option<String> = None;
+    let mut unacked: BTreeSet<usize> = BTreeSet::new();
+    let mut fresh = 0;
+    'connect: while fresh < PER_VISITOR || !unacked.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "visitor {v}: {unacked:?} never acknowledged"
+        );
+        let Some((ws, got)) = connect(lb, id.as_deref()).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        if let Some(before) = &id {
+            assert_eq!(&got, before, "visitor {v} keeps its id");
+            RECONNECTS.fetch_add(1, Ordering::Relaxed);
+        }
+        id = Some(got);
+        let (mut tx, mut rx) = ws.split();
+        let send = |i: usize| {
+            Message::Text(
+                json!({"type": "message", "client_id": format!("v{v}-{i}"), "text": text(v, i)})
+                    .to_string()
+                    .into(),
+            )
+        };
+        // What the last socket left unacknowledged goes again first.
+        for &i in &unacked {
+            if tx.send(send(i)).await.is_err() {
+                continue 'connect;
+            }
+        }
+        while fresh < PER_VISITOR || !unacked.is_empty() {
+            while unacked.len() < WINDOW && fresh < PER_VISITOR {
+                if tx.send(send(fresh)).await.is_err() {
+                    continue 'connect;
+                }
+                unacked.insert(fresh);
+                fresh += 1;
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+            let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(3), rx.next()).await
+            else {
+                continue 'connect;
+            };
+            let Ok(f) = serde_json::from_str::<Value>(msg.to_text().unwrap_or_default()) else {
+                continue;
+            };
+            let Some(i) = f["client_id"]
+                .as_str()
+                .and_then(|c| c.strip_prefix(&format!("v{v}-")))
+                .and_then(|i| i.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            match f["type"].as_str() {
+                Some("ack") if unacked.remove(&i) => {
+                    acks.fetch_add(1, Ordering::SeqCst);
+                }
+                // Refused while a node's stream or database is away: sent again.
+                Some("error") => {
+                    assert_eq!(f["code"], "unavailable", "{f}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue 'connect;
+                }
+                _ => {}
+            }
+        }
+    }
+    id.unwrap_or_default()
+}
+
+/// Conversation id → its texts, as an agent reads them on `server`.
+async fn stored(server: &Server, agent: &str) -> HashMap<String, Vec<String>> {
+    let mut out = HashMap::new();
+    for c in server.conversations(agent).await {
+        let id = c["id"].as_str().unwrap().to_owned();
+        let texts = server
+            .thread(agent, &id)
+            .await
+            .iter()
+            .filter_map(|m| m["text"].as_str().map(str::to_owned))
+            .collect();
+        out.insert(id, texts);
+    }
+    out
+}
+
+/// Waits until the acknowledgements reach `n` (the load is running meanwhile).
+async fn after_acks(acks: &AtomicUsize, n: usize) {
+    eventually(120, || async { acks.load(Ordering::SeqCst) >= n }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_lose_nothing_through_a_kill_and_a_rolling_restart() {
+    let mut a =
+        Server::start_with(Backend::PostgresRedis, &[("SWITCHBOARD_NODE_ID", "node-a")]).await;
+    let mut b = a.another_node(&[("SWITCHBOARD_NODE_ID", "node-b")]).await;
+    let mut c = a.another_node(&[("SWITCHBOARD_NODE_ID", "node-c")]).await;
+    let agent = a.add_user("ana@example.com", "support");
+    let lb = balancer(vec![a.port, b.port, c.port]).await;
+
+    let acks = Arc::new(AtomicUsize::new(0));
+    let load: Vec<_> = (0..VISITORS)
+        .map(|v| tokio::spawn(visitor(lb, v, acks.clone())))
+        .collect();
+    let total = VISITORS * PER_VISITOR;
+
+    // A node dies and stays down; the others restart one at a time under the load.
+    after_acks(&acks, total / 5).await;
+    b.kill9();
+    let killed = Instant::now();
+    after_acks(&acks, 2 * total / 5).await;
+    assert!(a.terminate().success(), "node a stops cleanly");
+    a.spawn().await;
+    after_acks(&acks, 3 * total / 5).await;
+    assert!(c.terminate().success(), "node c stops cleanly");
+    c.spawn().await;
+
+    let mut visitors = Vec::new();
+    for t in load {
+        visitors.push(t.await.unwrap());
+    }
+    assert_eq!(acks.load(Ordering::SeqCst), total);
+
+    // Every acknowledged message stored once, in one conversation per visitor; what the
+    // dead node had taken from the stream is finished by the others. On a timeout, the
+    // missing messages are named.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let threads = loop {
+        let threads = stored(&a, &agent).await;
+        let missing: Vec<String> = (0..VISITORS)
+            .flat_map(|v| (0..PER_VISITOR).map(move |i| text(v, i)))
+            .filter(|t| !threads.values().any(|th| th.contains(t)))
+            .collect();
+        if missing.is_empty() {
+            break threads;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {total} acknowledged messages not stored {:?} after the kill, e.g. {:?}",
+            missing.len(),
+            killed.elapsed(),
+            &missing[..missing.len().min(10)]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    eprintln!(
+        "cluster: all {total} messages stored {:?} after node b was killed; {} widget sockets reopened",
+        killed.elapsed(),
+        RECONNECTS.load(Ordering::Relaxed)
+    );
+    assert_eq!(threads.len(), VISITORS, "one conversation per visitor");
+    for v in 0..VISITORS {
+        let prefix = format!("cluster visitor {v} message");
+        let thread = threads
+            .values()
+            .find(|t| t.iter().any(|m| m.starts_with(&prefix)))
+            .unwrap();
+        // (Not in the order written: a message resent after its socket died is stored
+        // after later ones the next socket carried.)
+        let twice: Vec<&String> = thread
+            .iter()
+            .filter(|m| thread.iter().filter(|n| n == m).count() > 1)
+            .collect();
+        assert!(twice.is_empty(), "visitor {v}: stored twice: {twice:?}");
+        let others: Vec<&String> = thread.iter().filter(|m| !m.starts_with(&prefix)).collect();
+        assert!(
+            others.is_empty(),
+            "visitor {v}'s conversation holds {others:?}"
+        );
+        assert_eq!(thread.len(), PER_VISITOR, "visitor {v}");
+    }
+
+    // The dead node comes back; an agent on each node sees a visitor's next message.
+    b.spawn().await;
+    let mut sockets = Vec::new();
+    for node in [&a, &b, &c] {
+        sockets.push(node.agent_events(&agent).await);
+    }
+    let (mut ws, _) = connect(lb, Some(&visitors[0])).await.unwrap();
+    ws.send(Message::Text(
+        json!({"type": "message", "client_id": "after", "text": "after the storm"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    for (node, events) in ["a", "b", "c"].into_iter().zip(sockets.iter_mut()) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let e = next_json(events).await;
+                if e["type"] == "message" && e["message"]["text"] == "after the storm" {
+                    break;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("node {node}'s agent socket did not see the new message"));
+    }
+}
