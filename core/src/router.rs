@@ -57,6 +57,9 @@ pub struct RouterOptions {
     pub block: Duration,
     /// Entries pending longer than this (their consumer died) are taken over.
     pub reclaim_idle: Duration,
+    /// A consumer that has not read for this long is a dead node's: its entries are
+    /// taken over this soon (a live router reads every `block`).
+    pub silent_after: Duration,
     /// After this many deliveries an entry that still fails is parked.
     pub max_deliveries: u64,
     /// Independent writers; envelopes of one sender always go to the same one.
@@ -74,6 +77,7 @@ impl RouterOptions {
             batch: 512,
             block: Duration::from_millis(500),
             reclaim_idle: Duration::from_secs(30),
+            silent_after: Duration::from_secs(10),
             max_deliveries: 5,
             partitions: if backend == Backend::Postgres { 4 } else { 1 },
             // SQLite has one writer: a second batch would only wait for it.
@@ -213,16 +217,29 @@ impl Router {
     /// Takes over stale pending entries and trims the stream. (Queue depth is read when
     /// metrics are scraped, not here.)
     pub async fn housekeeping(&self) -> Result<usize> {
-        let stale = self
+        // A dead node's entries first, after `silent_after`; then any entry left pending
+        // past `reclaim_idle` (a live node's batch that never finished).
+        let mut stale = self
             .stream
-            .reclaim(
+            .reclaim_from_silent(
                 INBOUND,
                 GROUP,
                 &self.consumer,
-                self.options.reclaim_idle,
+                self.options.silent_after,
                 self.options.batch,
             )
             .await?;
+        stale.extend(
+            self.stream
+                .reclaim(
+                    INBOUND,
+                    GROUP,
+                    &self.consumer,
+                    self.options.reclaim_idle,
+                    self.options.batch,
+                )
+                .await?,
+        );
         let n = stale.len();
         if n > 0 {
             tracing::info!(entries = n, "router reclaimed stale entries");

@@ -81,6 +81,23 @@ pub trait Stream: Send + Sync + std::fmt::Debug {
         max: usize,
     ) -> Result<Vec<Entry>>;
 
+    /// Takes over up to `max` entries pending for other consumers of the group that have
+    /// not asked the stream for anything for `silent` or longer (their node died), once
+    /// the entries themselves are as old: sooner than [`Stream::reclaim`]'s idle time,
+    /// which must outlast a slow batch of a live consumer. Several takers never share an
+    /// entry (the first resets its idle time). One process's embedded stream has no
+    /// other consumers.
+    async fn reclaim_from_silent(
+        &self,
+        _topic: &str,
+        _group: &str,
+        _consumer: &str,
+        _silent: Duration,
+        _max: usize,
+    ) -> Result<Vec<Entry>> {
+        Ok(Vec::new())
+    }
+
     /// Hands back the entries still pending for `consumer` itself, whatever their idle
     /// time: what a restarted node had taken before it stopped.
     async fn pending_for(

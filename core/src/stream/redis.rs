@@ -10,7 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{
-    StreamAutoClaimReply, StreamInfoGroupsReply, StreamPendingCountReply, StreamReadReply,
+    StreamAutoClaimReply, StreamClaimReply, StreamInfoConsumersReply, StreamInfoGroupsReply,
+    StreamPendingCountReply, StreamReadReply,
 };
 use tokio::sync::Mutex;
 
@@ -290,6 +291,99 @@ impl Stream for RedisStream {
         let ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
         // The entries are ours now; a failed count must not leave them waiting another
         // idle period, so an unknown count reads as a redelivery.
+        let deliveries = match self.deliveries(topic, group, consumer, &ids).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery counts unknown for reclaimed entries");
+                vec![2; ids.len()]
+            }
+        };
+        claimed
+            .iter()
+            .zip(deliveries)
+            .map(|(id, d)| entry_of(id, d))
+            .collect()
+    }
+
+    async fn reclaim_from_silent(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        silent: Duration,
+        max: usize,
+    ) -> Result<Vec<Entry>> {
+        // Redis's idle time of a consumer is since it last got or claimed entries (before
+        // 7.2 a read that finds nothing new does not count), so a live consumer on a quiet
+        // stream looks idle: each caller also says it is alive in a key that lives
+        // `silent`, and only a consumer with neither is taken from.
+        let silent_ms = u64::try_from(silent.as_millis()).unwrap_or(u64::MAX).max(1);
+        let alive = |name: &str| format!("{}:alive:{group}:{name}", self.key(topic));
+        redis::cmd("SET")
+            .arg(alive(consumer))
+            .arg(1)
+            .arg("PX")
+            .arg(silent_ms)
+            .query_async::<()>(&mut self.conn.clone())
+            .await?;
+        let info: StreamInfoConsumersReply = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(self.key(topic))
+            .arg(group)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let mut claimed = Vec::new();
+        for gone in info.consumers.iter().filter(|c| {
+            c.name != consumer && c.pending > 0 && u64::try_from(c.idle).unwrap_or(0) >= silent_ms
+        }) {
+            let room = max.max(1).saturating_sub(claimed.len());
+            if room == 0 {
+                break;
+            }
+            let live: bool = redis::cmd("EXISTS")
+                .arg(alive(&gone.name))
+                .query_async(&mut self.conn.clone())
+                .await?;
+            if live {
+                continue;
+            }
+            let pending: StreamPendingCountReply = redis::cmd("XPENDING")
+                .arg(self.key(topic))
+                .arg(group)
+                .arg("IDLE")
+                .arg(silent_ms)
+                .arg("-")
+                .arg("+")
+                .arg(room)
+                .arg(&gone.name)
+                .query_async(&mut self.conn.clone())
+                .await?;
+            if pending.ids.is_empty() {
+                continue;
+            }
+            tracing::info!(
+                consumer = %gone.name,
+                silent_ms = gone.idle,
+                entries = pending.ids.len(),
+                "taking over a silent consumer's entries"
+            );
+            let reply: StreamClaimReply = redis::cmd("XCLAIM")
+                .arg(self.key(topic))
+                .arg(group)
+                .arg(consumer)
+                .arg(silent_ms)
+                .arg(
+                    pending
+                        .ids
+                        .iter()
+                        .map(|p| p.id.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .query_async(&mut self.conn.clone())
+                .await?;
+            claimed.extend(reply.ids);
+        }
+        let ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
         let deliveries = match self.deliveries(topic, group, consumer, &ids).await {
             Ok(d) => d,
             Err(e) => {

@@ -29,7 +29,51 @@ on_every_backend!(
     trim_keeps_what_is_pending,
     concurrent_appends_all_land,
     a_restarted_consumer_gets_its_own_pending_back,
+    a_silent_consumers_entries_are_taken_over_sooner,
 );
+
+/// A consumer that has stopped asking the stream for anything (its node died) loses its
+/// pending entries once silent for the time given, sooner than the idle time `reclaim`
+/// waits for; one that keeps asking keeps its own even when nothing new comes, and two
+/// takers never share an entry. One process's embedded stream has no other node's
+/// consumers to take from.
+async fn a_silent_consumers_entries_are_taken_over_sooner(env: Env) {
+    const SILENT: Duration = Duration::from_millis(500);
+    const MARGIN: Duration = Duration::from_millis(150);
+    let s = env.stream.as_ref();
+    let redis = s.kind() == "redis";
+    s.ensure_group(T, G).await.unwrap();
+    append_n(s, 4).await;
+    let busy = s
+        .read(T, G, "busy", 2, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(busy.len(), 2);
+    let take = |who: &'static str, silent: Duration| async move {
+        s.reclaim_from_silent(T, G, who, silent, 10).await.unwrap()
+    };
+    assert!(take("taker", Duration::from_secs(60)).await.is_empty());
+    tokio::time::sleep(SILENT + MARGIN).await;
+    // Busy has had nothing new for a while, and says it is alive: it keeps its entries.
+    assert!(take("busy", SILENT).await.is_empty());
+    assert!(take("taker", SILENT).await.is_empty());
+
+    let dead = s
+        .read(T, G, "dead", 2, Duration::from_millis(10))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 2);
+    tokio::time::sleep(SILENT + MARGIN).await;
+    let taken = take("busy", SILENT).await;
+    assert!(take("taker", SILENT).await.is_empty());
+    if redis {
+        let payloads: Vec<_> = taken.iter().map(|e| e.payload.as_str()).collect();
+        assert_eq!(payloads, ["m2", "m3"]);
+        assert!(taken.iter().all(|e| e.deliveries == 2), "{taken:?}");
+    } else {
+        assert!(taken.is_empty(), "{taken:?}");
+    }
+}
 
 async fn a_restarted_consumer_gets_its_own_pending_back(env: Env) {
     let s = env.stream.as_ref();
