@@ -1,9 +1,10 @@
-//! Three nodes on one PostgreSQL and one Redis, behind a round-robin balancer of the
-//! test's own: web-chat visitors write through it while one node is killed (`kill -9`,
-//! and left down) and the other two are restarted one after the other (SIGTERM, start
-//! again). Every message a visitor had acknowledged is stored exactly once, each visitor
-//! has one conversation, the dead node's taken entries are finished by the others within
-//! seconds of its death, and every node's agent sockets see new messages afterwards.
+//! Three nodes on one PostgreSQL and one Redis (its own, with AOF), behind a round-robin
+//! balancer of the test's own: web-chat visitors write through it while Redis is killed
+//! (`kill -9`) and started again on its data, one node is killed (`kill -9`, and left
+//! down), and the other two are restarted one after the other (SIGTERM, start again).
+//! Every message a visitor had acknowledged is stored exactly once, each visitor has one
+//! conversation, the dead node's taken entries are finished by the others within seconds
+//! of its death, and every node's agent sockets see new messages afterwards.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,9 +19,11 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::support::{Backend, Server, eventually, next_json};
 
 const VISITORS: usize = 12;
-const PER_VISITOR: usize = 60;
+const PER_VISITOR: usize = 100;
 /// Sockets opened again after one died (for the log).
 static RECONNECTS: AtomicUsize = AtomicUsize::new(0);
+/// Messages refused as unavailable (Redis away), sent again (for the log).
+static REFUSED: AtomicUsize = AtomicUsize::new(0);
 
 /// A TCP balancer on loopback: each connection goes to the next node that accepts one.
 async fn balancer(ports: Vec<u16>) -> u16 {
@@ -121,7 +124,7 @@ async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
                 }
                 unacked.insert(fresh);
                 fresh += 1;
-                tokio::time::sleep(Duration::from_millis(15)).await;
+                tokio::time::sleep(Duration::from_millis(25)).await;
             }
             let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(3), rx.next()).await
             else {
@@ -144,6 +147,7 @@ async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
                 // Refused while a node's stream or database is away: sent again.
                 Some("error") => {
                     assert_eq!(f["code"], "unavailable", "{f}");
+                    REFUSED.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue 'connect;
                 }
@@ -176,9 +180,16 @@ async fn after_acks(acks: &AtomicUsize, n: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_lose_nothing_through_a_kill_and_a_rolling_restart() {
-    let mut a =
-        Server::start_with(Backend::PostgresRedis, &[("SWITCHBOARD_NODE_ID", "node-a")]).await;
+async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_killed() {
+    let mut redis = crate::realtime::OwnRedis::start();
+    let mut a = Server::start_with(
+        Backend::PostgresRedis,
+        &[
+            ("SWITCHBOARD_NODE_ID", "node-a"),
+            ("REDIS_URL", &redis.url()),
+        ],
+    )
+    .await;
     let mut b = a.another_node(&[("SWITCHBOARD_NODE_ID", "node-b")]).await;
     let mut c = a.another_node(&[("SWITCHBOARD_NODE_ID", "node-c")]).await;
     let agent = a.add_user("ana@example.com", "support");
@@ -190,16 +201,29 @@ async fn three_nodes_lose_nothing_through_a_kill_and_a_rolling_restart() {
         .collect();
     let total = VISITORS * PER_VISITOR;
 
-    // A node dies and stays down; the others restart one at a time under the load.
-    after_acks(&acks, total / 5).await;
+    // The stream dies and comes back on its append-only file; a node dies and stays
+    // down; the two live nodes restart one at a time. The acknowledgements at each step
+    // are kept: each must come while messages are still being sent.
+    let mut steps = Vec::new();
+    after_acks(&acks, total / 6).await;
+    redis.kill9();
+    steps.push(("Redis killed", acks.load(Ordering::SeqCst)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.spawn();
+    after_acks(&acks, total / 3).await;
     b.kill9();
     let killed = Instant::now();
-    after_acks(&acks, 2 * total / 5).await;
+    steps.push(("node b killed", acks.load(Ordering::SeqCst)));
+    after_acks(&acks, total / 2).await;
+    steps.push(("node a stopped", acks.load(Ordering::SeqCst)));
     assert!(a.terminate().success(), "node a stops cleanly");
     a.spawn().await;
-    after_acks(&acks, 3 * total / 5).await;
+    after_acks(&acks, 2 * total / 3).await;
+    steps.push(("node c stopped", acks.load(Ordering::SeqCst)));
     assert!(c.terminate().success(), "node c stops cleanly");
     c.spawn().await;
+    eprintln!("cluster: acknowledgements at each step of {total}: {steps:?}");
+    assert!(steps.iter().all(|(_, n)| *n < total), "{steps:?}");
 
     let mut visitors = Vec::new();
     for t in load {
@@ -232,9 +256,10 @@ async fn three_nodes_lose_nothing_through_a_kill_and_a_rolling_restart() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     eprintln!(
-        "cluster: all {total} messages stored {:?} after node b was killed; {} widget sockets reopened",
+        "cluster: all {total} messages stored {:?} after node b was killed; {} widget sockets reopened, {} messages refused while Redis was away",
         killed.elapsed(),
-        RECONNECTS.load(Ordering::Relaxed)
+        RECONNECTS.load(Ordering::Relaxed),
+        REFUSED.load(Ordering::Relaxed)
     );
     assert_eq!(threads.len(), VISITORS, "one conversation per visitor");
     for v in 0..VISITORS {
