@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use switchboard_core::clock::{Ids, ManualClock};
 use switchboard_core::dispatcher::{
     DispatchOptions, Dispatcher, Outgoing, SendError, SendReceipt, Sender,
 };
 use switchboard_core::domain::{AuthorKind, Channel, DeliveryState, Message};
-use switchboard_core::store::{ConversationFilter, NewOutbound, Queued};
+use switchboard_core::store::{Backend, ConversationFilter, NewOutbound, Queued};
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -20,6 +21,7 @@ on_every_backend!(
     always_failing_goes_to_dead_letters_and_is_retryable,
     permanent_errors_are_not_retried,
     a_replayed_job_does_not_send_twice,
+    housekeeping_folds_search_words_older_than_a_minute,
 );
 
 /// Fails the first `fail_first` sends (or all of them while `always_fail` is set).
@@ -168,6 +170,38 @@ async fn a_replayed_job_does_not_send_twice(env: Env) {
     d.outbox.enqueue(&m.id).await.unwrap();
     while d.step(Duration::from_millis(100)).await.unwrap() > 0 {}
     assert_eq!(sender.delivered.load(Ordering::SeqCst), 1);
+}
+
+/// The dispatcher's housekeeping folds PostgreSQL's search words rows of messages older
+/// than a minute into their conversations' search rows (migration 40) and leaves newer
+/// ones; SQLite has nothing to fold.
+async fn housekeeping_folds_search_words_older_than_a_minute(env: Env) {
+    let (d, fresh) = setup(&env, Arc::new(Flaky::default())).await;
+    let two_minutes_ago = Ids::new(Arc::new(ManualClock::new(env.ids.now_ms() - 120_000)));
+    let mut old = env.envelope("w", "2", "impressora antiga");
+    old.id = two_minutes_ago.new_id();
+    env.store.ingest_batch(&[old.clone()]).await.unwrap();
+    let rows = |id: String| {
+        let pool = env.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM conversation_words WHERE first_message_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    if env.store.backend() == Backend::Postgres {
+        assert_eq!(rows(old.id.clone()).await, 1);
+    }
+    d.step(Duration::from_millis(20)).await.unwrap();
+    d.housekeeping().await.unwrap();
+    if env.store.backend() == Backend::Postgres {
+        assert_eq!(rows(old.id.clone()).await, 0, "folded");
+        assert_eq!(rows(fresh.id.clone()).await, 1, "too new to fold");
+    }
 }
 
 /// Runs the dispatcher (reads and its schedule sweep) until the message is sent or failed.
