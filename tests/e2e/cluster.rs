@@ -6,7 +6,7 @@
 //! conversation, the dead node's taken entries are finished by the others within seconds
 //! of its death, and every node's agent sockets see new messages afterwards.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::crash::stored_texts;
 use crate::support::{Backend, Server, eventually, next_json};
 
 const VISITORS: usize = 12;
@@ -158,22 +159,6 @@ async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
     id.unwrap_or_default()
 }
 
-/// Conversation id → its texts, as an agent reads them on `server`.
-async fn stored(server: &Server, agent: &str) -> HashMap<String, Vec<String>> {
-    let mut out = HashMap::new();
-    for c in server.conversations(agent).await {
-        let id = c["id"].as_str().unwrap().to_owned();
-        let texts = server
-            .thread(agent, &id)
-            .await
-            .iter()
-            .filter_map(|m| m["text"].as_str().map(str::to_owned))
-            .collect();
-        out.insert(id, texts);
-    }
-    out
-}
-
 /// Waits until the acknowledgements reach `n` (the load is running meanwhile).
 async fn after_acks(acks: &AtomicUsize, n: usize) {
     eventually(120, || async { acks.load(Ordering::SeqCst) >= n }).await;
@@ -238,7 +223,7 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
     // (not after the 30 s any pending entry waits), so well within 25 s of the kill.
     let deadline = killed + Duration::from_secs(25);
     let threads = loop {
-        let threads = stored(&a, &agent).await;
+        let threads = stored_texts(&a, &agent).await;
         let missing: Vec<String> = (0..VISITORS)
             .flat_map(|v| (0..PER_VISITOR).map(move |i| text(v, i)))
             .filter(|t| !threads.values().any(|th| th.contains(t)))

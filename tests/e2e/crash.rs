@@ -356,7 +356,7 @@ async fn kill_9_mid_burst(backend: Backend) {
 }
 
 /// Conversation id → texts in thread order.
-async fn stored_texts(server: &Server, agent: &str) -> HashMap<String, Vec<String>> {
+pub(crate) async fn stored_texts(server: &Server, agent: &str) -> HashMap<String, Vec<String>> {
     let mut out = HashMap::new();
     for c in server.conversations(agent).await {
         let id = c["id"].as_str().unwrap().to_owned();

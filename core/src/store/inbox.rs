@@ -1264,6 +1264,11 @@ impl Store {
                    FROM inbox_seen WHERE user_id = {reader} AND {seen_scope}) AS t \
              GROUP BY 1, 2, 3, 4"
         ));
+        self.views_from(caller, sql).await
+    }
+
+    /// The views' badges from a statement that returns one count row per group.
+    async fn views_from(&self, caller: &Caller, sql: Sql) -> Result<Vec<ViewCount>> {
         let groups = sql
             .fetch_all(&self.pool)
             .await?
@@ -1299,13 +1304,7 @@ impl Store {
         let scope = sql.scope(caller);
         sql.push(&scope);
         sql.push(" GROUP BY 1, 2, 3, 4");
-        let groups = sql
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(Group::read)
-            .collect::<Result<Vec<_>>>()?;
-        self.views_of(caller, &groups).await
+        self.views_from(caller, sql).await
     }
 
     /// Folds the view tallies' rows of differences (migration 39) into one row per group,

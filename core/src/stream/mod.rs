@@ -84,9 +84,10 @@ pub trait Stream: Send + Sync + std::fmt::Debug {
     /// Takes over up to `max` entries pending for other consumers of the group that have
     /// not asked the stream for anything for `silent` or longer (their node died), once
     /// the entries themselves are as old: sooner than [`Stream::reclaim`]'s idle time,
-    /// which must outlast a slow batch of a live consumer. Several takers never share an
-    /// entry (the first resets its idle time). One process's embedded stream has no
-    /// other consumers.
+    /// which must outlast a slow batch of a live consumer. The call also marks `consumer`
+    /// alive for `silent`: one that calls this more often than that is never taken from.
+    /// Several takers never share an entry (the first resets its idle time). One
+    /// process's embedded stream has no other consumers.
     async fn reclaim_from_silent(
         &self,
         _topic: &str,

@@ -123,6 +123,31 @@ impl RedisStream {
         .await?)
     }
 
+    /// Entries this consumer has just claimed, with their delivery counts.
+    async fn taken(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        claimed: &[redis::streams::StreamId],
+    ) -> Result<Vec<Entry>> {
+        let ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
+        // The entries are ours now; a failed count must not leave them waiting another
+        // idle period, so an unknown count reads as a redelivery.
+        let deliveries = match self.deliveries(topic, group, consumer, &ids).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery counts unknown for reclaimed entries");
+                vec![2; ids.len()]
+            }
+        };
+        claimed
+            .iter()
+            .zip(deliveries)
+            .map(|(id, d)| entry_of(id, d))
+            .collect()
+    }
+
     async fn deliveries(
         &self,
         topic: &str,
@@ -288,21 +313,7 @@ impl Stream for RedisStream {
                 break;
             }
         }
-        let ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
-        // The entries are ours now; a failed count must not leave them waiting another
-        // idle period, so an unknown count reads as a redelivery.
-        let deliveries = match self.deliveries(topic, group, consumer, &ids).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery counts unknown for reclaimed entries");
-                vec![2; ids.len()]
-            }
-        };
-        claimed
-            .iter()
-            .zip(deliveries)
-            .map(|(id, d)| entry_of(id, d))
-            .collect()
+        self.taken(topic, group, consumer, &claimed).await
     }
 
     async fn reclaim_from_silent(
@@ -383,19 +394,7 @@ impl Stream for RedisStream {
                 .await?;
             claimed.extend(reply.ids);
         }
-        let ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
-        let deliveries = match self.deliveries(topic, group, consumer, &ids).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery counts unknown for reclaimed entries");
-                vec![2; ids.len()]
-            }
-        };
-        claimed
-            .iter()
-            .zip(deliveries)
-            .map(|(id, d)| entry_of(id, d))
-            .collect()
+        self.taken(topic, group, consumer, &claimed).await
     }
 
     async fn pending_for(

@@ -172,28 +172,11 @@ impl World {
     }
 
     async fn search(&self, caller: &Caller, text: &str) -> Vec<ListItem> {
-        let q = ListQuery {
-            view: View::All,
-            filter: ListFilter {
-                search: Some(text.into()),
-                ..ListFilter::default()
-            },
-            sort: SortBy::LastActivity,
-            after: None,
-            limit: 200,
-        };
-        match self.env.store.inbox_list(caller, &q).await {
-            Ok(page) => page.items,
-            Err(e) => panic!("search {text:?} failed: {e}"),
-        }
+        search_page(&self.env.store, caller, text).await
     }
 
     async fn search_ids(&self, caller: &Caller, text: &str) -> HashSet<String> {
-        self.search(caller, text)
-            .await
-            .into_iter()
-            .map(|i| i.conversation.id)
-            .collect()
+        found(&self.env.store, caller, text).await
     }
 }
 
@@ -1031,20 +1014,31 @@ async fn search_follows_renames_merges_and_long_threads(env: Env) {
     );
 }
 
-/// The conversations `caller` finds by `text` through `store`.
-async fn found(store: &Store, caller: &Caller, text: &str) -> HashSet<String> {
+/// The first 200 conversations `caller` finds by `text` through `store`, latest first.
+async fn search_page(store: &Store, caller: &Caller, text: &str) -> Vec<ListItem> {
     let q = ListQuery {
+        view: View::All,
         filter: ListFilter {
             search: Some(text.into()),
             ..ListFilter::default()
         },
+        sort: SortBy::LastActivity,
+        after: None,
         limit: 200,
-        ..ListQuery::new(View::All)
     };
     match store.inbox_list(caller, &q).await {
-        Ok(page) => page.items.into_iter().map(|i| i.conversation.id).collect(),
+        Ok(page) => page.items,
         Err(e) => panic!("search {text:?} failed: {e}"),
     }
+}
+
+/// The conversations `caller` finds by `text` through `store`.
+async fn found(store: &Store, caller: &Caller, text: &str) -> HashSet<String> {
+    search_page(store, caller, text)
+        .await
+        .into_iter()
+        .map(|i| i.conversation.id)
+        .collect()
 }
 
 /// Words spread over a thread's messages, its contact and its subject are found alike
