@@ -643,7 +643,14 @@ async fn create_contacts(
         })
         .collect();
     insert_rows(tx, "INSERT INTO contacts (id, name, created_at)", "", &rows).await?;
-    let rows: Vec<Vec<Val>> = new_contacts
+    // Identities go in a fixed order: two nodes creating the same new contacts (a
+    // visitor's first messages, read by both) wait on each other's unique entries in
+    // the same order, never in a circle.
+    let mut ordered: Vec<&(String, &Identity, Option<String>, i64)> = new_contacts.iter().collect();
+    ordered.sort_unstable_by(|a, b| {
+        (a.1.kind().as_str(), a.1.value()).cmp(&(b.1.kind().as_str(), b.1.value()))
+    });
+    let rows: Vec<Vec<Val>> = ordered
         .iter()
         .map(|(id, identity, _, at)| {
             vec![

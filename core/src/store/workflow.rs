@@ -313,6 +313,16 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
+        // Rows are locked in id order, as the messages' trigger locks them: two nodes
+        // marking and storing into the same conversations never wait on each other in a
+        // circle (PostgreSQL; SQLite has one writer).
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        let lock = if self.backend == super::Backend::Postgres {
+            "ORDER BY id FOR NO KEY UPDATE"
+        } else {
+            ""
+        };
         let mut tx = self.begin_write().await?;
         for chunk in ids.chunks(500) {
             let marks = (0..chunk.len())
@@ -320,7 +330,8 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(",");
             let mut q = sqlx::query(AssertSqlSafe(format!(
-                "UPDATE conversations SET people_since = $1 WHERE people_since IS NULL AND id IN ({marks})"
+                "UPDATE conversations SET people_since = $1 WHERE id IN \
+                 (SELECT id FROM conversations WHERE people_since IS NULL AND id IN ({marks}) {lock})"
             )))
             .bind(now);
             for id in chunk {
