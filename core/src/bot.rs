@@ -89,8 +89,12 @@ pub struct BotOptions {
     /// Messages the bot works on at once.
     pub concurrency: usize,
     pub block: Duration,
-    /// Entries pending longer than this (their consumer died) are taken over.
+    /// Entries pending longer than this (a live worker's batch that never finished, or
+    /// a consumer that died) are taken over; so is a claim on a run this old.
     pub reclaim_idle: Duration,
+    /// A node that has not asked the stream for anything this long is dead: its entries,
+    /// and its claims on runs as old, are taken over then (`Stream::reclaim_from_silent`).
+    pub silent_after: Duration,
     /// How long to wait for the router to store a message the bot read first.
     pub wait_for_router: Duration,
     /// After this many deliveries an entry whose message never appears (the router parked
@@ -104,6 +108,7 @@ impl Default for BotOptions {
             concurrency: 64,
             block: Duration::from_millis(500),
             reclaim_idle: Duration::from_secs(30),
+            silent_after: Duration::from_secs(10),
             wait_for_router: Duration::from_secs(5),
             max_deliveries: 5,
         }
@@ -170,33 +175,53 @@ impl BotWorker {
         };
         let handle = |entry| {
             let this = this.clone();
-            async move { this.handle_and_ack(entry).await }
+            async move { this.handle_and_ack(entry, this.options.reclaim_idle).await }
         };
         let housekeeping = || async {
-            match this
-                .stream
-                .reclaim(
-                    INBOUND,
-                    GROUP,
-                    &this.consumer,
-                    this.options.reclaim_idle,
-                    64,
-                )
-                .await
-            {
-                Ok(stale) => this.clone().work(stale).await,
-                Err(e) => tracing::warn!(error = %e, "bot cannot reclaim entries"),
+            if let Err(e) = this.housekeeping().await {
+                tracing::warn!(error = %e, "bot cannot reclaim entries");
             }
         };
         crate::stream::consume(&this.stream, how, &shutdown, handle, housekeeping).await;
     }
 
-    async fn work(self: Arc<Self>, entries: Vec<Entry>) {
-        futures::future::join_all(entries.into_iter().map(|e| self.handle_and_ack(e))).await;
+    /// Takes over the entries of a dead node (silent for `silent_after`), with its claims
+    /// as old, then any entry left pending past `reclaim_idle`, and handles them. Returns
+    /// how many it took.
+    pub async fn housekeeping(self: &Arc<Self>) -> Result<usize> {
+        let o = &self.options;
+        let dead = self
+            .stream
+            .reclaim_from_silent(INBOUND, GROUP, &self.consumer, o.silent_after, 64)
+            .await?;
+        let stale = self
+            .stream
+            .reclaim(INBOUND, GROUP, &self.consumer, o.reclaim_idle, 64)
+            .await?;
+        let n = dead.len() + stale.len();
+        if n > 0 {
+            tracing::info!(entries = n, "bot took over stale entries");
+        }
+        futures::future::join_all(
+            dead.into_iter()
+                .map(|e| self.handle_and_ack(e, o.silent_after))
+                .chain(
+                    stale
+                        .into_iter()
+                        .map(|e| self.handle_and_ack(e, o.reclaim_idle)),
+                ),
+        )
+        .await;
+        Ok(n)
     }
 
-    async fn handle_and_ack(&self, entry: Entry) {
-        match self.handle(&entry).await {
+    async fn work(self: Arc<Self>, entries: Vec<Entry>) {
+        let lease = self.options.reclaim_idle;
+        futures::future::join_all(entries.into_iter().map(|e| self.handle_and_ack(e, lease))).await;
+    }
+
+    async fn handle_and_ack(&self, entry: Entry, lease: Duration) {
+        match self.handle_claiming(&entry, lease).await {
             Ok(_) => {
                 if let Err(e) = self
                     .stream
@@ -211,8 +236,14 @@ impl BotWorker {
     }
 
     /// Handles one inbound entry, without acknowledging it. `Err` leaves the entry
-    /// pending, to be tried again.
+    /// pending, to be tried again: so does a run another worker is still on, since that
+    /// worker may die before it finishes.
     pub async fn handle(&self, entry: &Entry) -> Result<BotOutcome> {
+        self.handle_claiming(entry, self.options.reclaim_idle).await
+    }
+
+    /// [`BotWorker::handle`], taking over a claim on the run older than `lease`.
+    async fn handle_claiming(&self, entry: &Entry, lease: Duration) -> Result<BotOutcome> {
         let envelope = match Inbound::parse(&entry.payload) {
             Ok(Inbound::Message(e)) => e,
             // Receipts are not the bot's; unreadable entries are parked by the router.
@@ -232,11 +263,11 @@ impl BotWorker {
         if message.direction != Direction::Inbound {
             return Ok(BotOutcome::Skipped);
         }
-        // Claimed before acting: a message already handled, or a second delivery of it
-        // handled at the same moment (a replayed webhook, a reclaim), finds the claim and
-        // stands back.
+        // Claimed before acting: a message already handled finds its run done; a second
+        // delivery of it handled at the same moment (a replayed webhook, a reclaim) finds
+        // the claim and stands back, its entry left for later.
         let now = self.ids.now_ms();
-        let lease = i64::try_from(self.options.reclaim_idle.as_millis()).unwrap_or(i64::MAX);
+        let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let claim = self
             .store
             .claim_bot_run(
@@ -246,8 +277,14 @@ impl BotWorker {
                 now.saturating_sub(lease),
             )
             .await?;
-        if claim == BotClaim::Taken {
-            return Ok(BotOutcome::Skipped);
+        match claim {
+            BotClaim::Mine => {}
+            BotClaim::Done => return Ok(BotOutcome::Skipped),
+            BotClaim::Held => {
+                return Err(Error::Conflict(
+                    "another worker is on this message; tried again later".into(),
+                ));
+            }
         }
         let conversation = self.store.conversation(&message.conversation_id).await?;
         let outcome = if conversation.bot_active {

@@ -176,7 +176,12 @@ pub struct DispatchOptions {
     /// Deliveries under way at once per channel: a channel that is down or slow holds at
     /// most this many, and the others go on.
     pub per_channel: usize,
+    /// Jobs pending this long are taken over: longer than a slow batch of a live node.
     pub reclaim_idle: Duration,
+    /// A node that has not asked the stream for anything this long is dead, and its jobs
+    /// are taken over then (`Stream::reclaim_from_silent`). A message it was sending
+    /// keeps its claim until `lease` runs out: a send is never made twice at once.
+    pub silent_after: Duration,
     /// A send call taking longer is abandoned and retried later.
     pub send_timeout: Duration,
     /// How long a claim lasts; longer than `send_timeout`, so a claim is never taken
@@ -206,6 +211,7 @@ impl Default for DispatchOptions {
             concurrency: 64,
             per_channel: 32,
             reclaim_idle: Duration::from_secs(120),
+            silent_after: Duration::from_secs(10),
             send_timeout: Duration::from_secs(30),
             lease: Duration::from_secs(45),
             sweep_every: Duration::from_secs(1),
@@ -324,16 +330,16 @@ impl Dispatcher {
     /// Takes over jobs of dead consumers, puts due retries back on the stream, trims.
     pub async fn housekeeping(&self) -> Result<()> {
         let stream = &self.outbox.stream;
-        for entry in stream
-            .reclaim(
-                OUTBOUND,
-                GROUP,
-                &self.consumer,
-                self.options.reclaim_idle,
-                64,
-            )
-            .await?
-        {
+        let o = &self.options;
+        let mut stale = stream
+            .reclaim_from_silent(OUTBOUND, GROUP, &self.consumer, o.silent_after, 64)
+            .await?;
+        stale.extend(
+            stream
+                .reclaim(OUTBOUND, GROUP, &self.consumer, o.reclaim_idle, 64)
+                .await?,
+        );
+        for entry in stale {
             self.handle(entry).await;
         }
         let lost_after = i64::try_from(self.options.lost_after.as_millis()).unwrap_or(i64::MAX);

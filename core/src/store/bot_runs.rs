@@ -2,8 +2,9 @@
 //!
 //! A run is claimed before the bot acts (`outcome = 'running'`), so two deliveries of one
 //! message handled at once (a replayed webhook, a reclaim on another node) cannot both act:
-//! the second finds the claim and stands back. A claim left by a worker that died is taken
-//! over once it is older than the lease, so no message is left unanswered.
+//! the second finds the claim and stands back, and tries again later. A claim left by a
+//! worker that died is taken over once it is older than the lease (or, when the worker's
+//! node has fallen silent, than `silent_after`), so no message is left unanswered.
 
 use super::Store;
 use crate::error::Result;
@@ -13,8 +14,10 @@ use crate::error::Result;
 pub enum BotClaim {
     /// This worker holds the run and must finish it.
     Mine,
-    /// Another worker holds it, or it is done.
-    Taken,
+    /// Another worker holds it, under its lease: it may still die before finishing.
+    Held,
+    /// The run is over.
+    Done,
 }
 
 impl Store {
@@ -50,10 +53,18 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(if taken == 1 {
-            BotClaim::Mine
-        } else {
-            BotClaim::Taken
+        if taken == 1 {
+            return Ok(BotClaim::Mine);
+        }
+        let outcome: Option<String> =
+            sqlx::query_scalar("SELECT outcome FROM bot_runs WHERE message_id = $1")
+                .bind(message_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        // Released by its holder in between (it failed): held, so tried again.
+        Ok(match outcome.as_deref() {
+            Some("running") | None => BotClaim::Held,
+            Some(_) => BotClaim::Done,
         })
     }
 

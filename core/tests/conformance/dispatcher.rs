@@ -22,6 +22,7 @@ on_every_backend!(
     permanent_errors_are_not_retried,
     a_replayed_job_does_not_send_twice,
     housekeeping_folds_search_words_older_than_a_minute,
+    a_dead_nodes_job_is_sent_once_it_falls_silent,
 );
 
 /// Fails the first `fail_first` sends (or all of them while `always_fail` is set).
@@ -170,6 +171,45 @@ async fn a_replayed_job_does_not_send_twice(env: Env) {
     d.outbox.enqueue(&m.id).await.unwrap();
     while d.step(Duration::from_millis(100)).await.unwrap() > 0 {}
     assert_eq!(sender.delivered.load(Ordering::SeqCst), 1);
+}
+
+/// A node takes a job and dies before sending it. On Redis another node's housekeeping
+/// sends it once the dead node has been silent for `silent_after`, long before
+/// `reclaim_idle`, and only once; one process's embedded stream has no other node.
+async fn a_dead_nodes_job_is_sent_once_it_falls_silent(env: Env) {
+    use switchboard_core::dispatcher::GROUP;
+    use switchboard_core::stream::OUTBOUND;
+    const SILENT: Duration = Duration::from_millis(500);
+    let sender = Arc::new(Flaky::default());
+    let (mut d, m) = setup(&env, sender.clone()).await;
+    d.options.silent_after = SILENT;
+    env.stream.ensure_group(OUTBOUND, GROUP).await.unwrap();
+    let taken = env
+        .stream
+        .read(OUTBOUND, GROUP, "node-a", 10, Duration::from_millis(50))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "node-a took the job");
+    // node-a dies here. While it may be alive, nothing is taken from it.
+    d.housekeeping().await.unwrap();
+    assert_eq!(sender.calls.load(Ordering::SeqCst), 0);
+    tokio::time::sleep(SILENT + Duration::from_millis(200)).await;
+    d.housekeeping().await.unwrap();
+    let redis = env.stream.kind() == "redis";
+    assert_eq!(sender.delivered.load(Ordering::SeqCst), usize::from(redis));
+    let state = env.store.message(&m.id).await.unwrap().delivery_state;
+    assert_eq!(
+        state,
+        if redis {
+            DeliveryState::Sent
+        } else {
+            DeliveryState::Queued
+        }
+    );
+    // Later housekeeping sends nothing more.
+    tokio::time::sleep(SILENT + Duration::from_millis(200)).await;
+    d.housekeeping().await.unwrap();
+    assert_eq!(sender.calls.load(Ordering::SeqCst), usize::from(redis));
 }
 
 /// The dispatcher's housekeeping folds PostgreSQL's search words rows of messages older
