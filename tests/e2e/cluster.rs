@@ -1,8 +1,10 @@
 //! Three nodes on one PostgreSQL and one Redis (its own, with AOF), behind a round-robin
-//! balancer of the test's own: web-chat visitors write through it while Redis is killed
-//! (`kill -9`) and started again on its data, one node is killed (`kill -9`, and left
-//! down), and the other two are restarted one after the other (SIGTERM, start again).
-//! Every message a visitor had acknowledged is stored exactly once, each visitor has one
+//! balancer of the test's own: web-chat visitors write through it, and WhatsApp delivers
+//! signed webhooks through it (each sent again until answered 200, as Meta does), while
+//! Redis is killed (`kill -9`) and started again on its data, one node is killed
+//! (`kill -9`, and left down), and the other two are restarted one after the other
+//! (SIGTERM, start again). Every message a visitor had acknowledged and every delivery
+//! answered 200 is stored exactly once, each visitor and each WhatsApp number has one
 //! conversation, the dead node's taken entries are finished by the others within seconds
 //! of its death, and every node's agent sockets see new messages afterwards.
 
@@ -21,6 +23,9 @@ use crate::support::{Backend, Server, eventually, next_json};
 
 const VISITORS: usize = 12;
 const PER_VISITOR: usize = 100;
+/// WhatsApp deliveries, from `NUMBERS` customers' numbers.
+const DELIVERIES: usize = 240;
+const NUMBERS: usize = 8;
 /// Sockets opened again after one died (for the log).
 static RECONNECTS: AtomicUsize = AtomicUsize::new(0);
 /// Messages refused as unavailable (Redis away), sent again (for the log).
@@ -159,6 +164,48 @@ async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
     id.unwrap_or_default()
 }
 
+fn wa_text(i: usize) -> String {
+    format!("cluster whatsapp {i:03}")
+}
+
+/// WhatsApp's side: `DELIVERIES` signed deliveries through the balancer, 40 ms apart,
+/// each sent again until it is answered 200 (a refusal, a dead node's dropped
+/// connection). Counts the deliveries answered 200 in `acks`.
+async fn whatsapp(lb: u16, acks: Arc<AtomicUsize>) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for i in 0..DELIVERIES {
+        let from = format!("55119{:08}", i % NUMBERS);
+        let body = crate::whatsapp::text_from(&from, &format!("wamid.cluster.{i}"), &wa_text(i));
+        let signature = switchboard_channels::whatsapp::signature::sign(
+            crate::whatsapp::APP_SECRET.as_bytes(),
+            &body,
+        );
+        loop {
+            assert!(Instant::now() < deadline, "delivery {i} never answered 200");
+            let r = http
+                .post(format!("http://127.0.0.1:{lb}/webhooks/whatsapp"))
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", &signature)
+                .body(body.clone())
+                .send()
+                .await;
+            match r.map(|r| r.status().as_u16()) {
+                Ok(200) => break,
+                Ok(s) => assert!(s >= 500, "delivery {i} answered {s}"),
+                Err(_) => {}
+            }
+            REFUSED.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        acks.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+}
+
 /// Waits until the acknowledgements reach `n` (the load is running meanwhile).
 async fn after_acks(acks: &AtomicUsize, n: usize) {
     eventually(120, || async { acks.load(Ordering::SeqCst) >= n }).await;
@@ -167,11 +214,24 @@ async fn after_acks(acks: &AtomicUsize, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_killed() {
     let mut redis = crate::realtime::OwnRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("whatsapp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[whatsapp]\ngraph_url = \"http://127.0.0.1:9\"\n[[whatsapp.numbers]]\nname = \"main\"\n\
+             phone_number_id = \"{}\"\ntoken = \"cluster-token\"\napp_secret = \"{}\"\nverify_token = \"cluster-verify\"\n",
+            crate::whatsapp::PNID,
+            crate::whatsapp::APP_SECRET
+        ),
+    )
+    .unwrap();
     let mut a = Server::start_with(
         Backend::PostgresRedis,
         &[
             ("SWITCHBOARD_NODE_ID", "node-a"),
             ("REDIS_URL", &redis.url()),
+            ("SWITCHBOARD_CONFIG", config.to_str().unwrap()),
         ],
     )
     .await;
@@ -184,6 +244,8 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
     let load: Vec<_> = (0..VISITORS)
         .map(|v| tokio::spawn(visitor(lb, v, acks.clone())))
         .collect();
+    let wa_acks = Arc::new(AtomicUsize::new(0));
+    let wa_load = tokio::spawn(whatsapp(lb, wa_acks.clone()));
     let total = VISITORS * PER_VISITOR;
 
     // The stream dies and comes back on its append-only file; a node dies and stays
@@ -207,14 +269,23 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
     steps.push(("node c stopped", acks.load(Ordering::SeqCst)));
     assert!(c.terminate().success(), "node c stops cleanly");
     c.spawn().await;
-    eprintln!("cluster: acknowledgements at each step of {total}: {steps:?}");
+    let wa_done = wa_acks.load(Ordering::SeqCst);
+    eprintln!(
+        "cluster: acknowledgements at each step of {total}: {steps:?}; WhatsApp deliveries answered by the last: {wa_done} of {DELIVERIES}"
+    );
     assert!(steps.iter().all(|(_, n)| *n < total), "{steps:?}");
+    assert!(
+        wa_done < DELIVERIES,
+        "WhatsApp still delivering at the last step"
+    );
 
     let mut visitors = Vec::new();
     for t in load {
         visitors.push(t.await.unwrap());
     }
+    wa_load.await.unwrap();
     assert_eq!(acks.load(Ordering::SeqCst), total);
+    assert_eq!(wa_acks.load(Ordering::SeqCst), DELIVERIES);
 
     // Every acknowledged message stored once, in one conversation per visitor; what the
     // dead node had taken from the stream is finished by the others. On a timeout, the
@@ -226,6 +297,7 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
         let threads = stored_texts(&a, &agent).await;
         let missing: Vec<String> = (0..VISITORS)
             .flat_map(|v| (0..PER_VISITOR).map(move |i| text(v, i)))
+            .chain((0..DELIVERIES).map(wa_text))
             .filter(|t| !threads.values().any(|th| th.contains(t)))
             .collect();
         if missing.is_empty() {
@@ -233,7 +305,7 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
         }
         assert!(
             Instant::now() < deadline,
-            "{} of {total} acknowledged messages not stored {:?} after the kill, e.g. {:?}",
+            "{} of {total} acknowledged messages and {DELIVERIES} deliveries not stored {:?} after the kill, e.g. {:?}",
             missing.len(),
             killed.elapsed(),
             &missing[..missing.len().min(10)]
@@ -241,12 +313,29 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     eprintln!(
-        "cluster: all {total} messages stored {:?} after node b was killed; {} widget sockets reopened, {} messages refused while Redis was away",
+        "cluster: all {total} messages and {DELIVERIES} deliveries stored {:?} after node b was killed; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
         killed.elapsed(),
         RECONNECTS.load(Ordering::Relaxed),
         REFUSED.load(Ordering::Relaxed)
     );
-    assert_eq!(threads.len(), VISITORS, "one conversation per visitor");
+    assert_eq!(
+        threads.len(),
+        VISITORS + NUMBERS,
+        "one conversation per visitor and per WhatsApp number"
+    );
+    for n in 0..NUMBERS {
+        let texts: Vec<String> = (0..DELIVERIES)
+            .filter(|i| i % NUMBERS == n)
+            .map(wa_text)
+            .collect();
+        let thread = threads.values().find(|t| t.contains(&texts[0])).unwrap();
+        let mut stored = thread.clone();
+        stored.sort();
+        assert_eq!(
+            stored, texts,
+            "number {n}: each delivery once, in one conversation"
+        );
+    }
     for v in 0..VISITORS {
         let prefix = format!("cluster visitor {v} message");
         let thread = threads

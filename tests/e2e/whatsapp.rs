@@ -92,8 +92,8 @@ use crate::graph::{FakeGraph, FakeMedia, error};
 use crate::support::{Backend, Server, eventually};
 
 /// The business number of every fixture.
-const PNID: &str = "1122334455667";
-const APP_SECRET: &str = "e2e-whatsapp-app-secret";
+pub(crate) const PNID: &str = "1122334455667";
+pub(crate) const APP_SECRET: &str = "e2e-whatsapp-app-secret";
 const VERIFY: &str = "verify-me-please";
 const TOKEN: &str = "EAAG-e2e-system-user-token";
 
@@ -160,7 +160,7 @@ fn unique(name: &str) -> Vec<u8> {
 }
 
 /// A one-message text delivery from `from`.
-fn text_from(from: &str, wamid: &str, text: &str) -> Vec<u8> {
+pub(crate) fn text_from(from: &str, wamid: &str, text: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
