@@ -112,6 +112,16 @@ pub struct Served {
 
 impl Served {
     pub async fn start(bin: &str, dir: &std::path::Path, db: &Database) -> Result<Self> {
+        Self::start_with(bin, dir, db, &[]).await
+    }
+
+    /// [`Served::start`] with more settings (`extra` comes after `db`'s).
+    pub async fn start_with(
+        bin: &str,
+        dir: &std::path::Path,
+        db: &Database,
+        extra: &[(&str, &str)],
+    ) -> Result<Self> {
         use anyhow::Context;
         let port = free_port()?;
         let bin = std::fs::canonicalize(bin)
@@ -122,7 +132,8 @@ impl Served {
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_DATA_DIR", dir)
             .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .envs(db.env.iter().map(|(k, v)| (k, v)))
+            .envs(db.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
             .current_dir(dir)
             .stdout(std::process::Stdio::null())
             .spawn()
