@@ -16,6 +16,7 @@ on_every_backend!(
     two_routers_one_burst_one_conversation,
     unreadable_entries_are_parked_not_lost,
     a_dead_routers_batch_is_finished_by_another,
+    two_nodes_storing_the_same_new_senders_in_either_order_never_deadlock,
 );
 
 async fn drain(router: &switchboard_core::router::Router) {
@@ -206,4 +207,49 @@ async fn subscribers_share_each_event_and_its_json_on_both_buses() {
         assert!(std::ptr::eq(first.json(), second.json()), "written once");
     }
     shutdown.cancel();
+}
+
+/// Two nodes' routers read the first messages of the same new visitors in opposite
+/// orders (each batch holds one message of each), and store them at the same moment:
+/// both batches are stored, with one contact and one conversation per visitor, and
+/// neither waits on the other in a circle (PostgreSQL's deadlock check would fail one
+/// after a second). Red when new identities are inserted in the batch's order.
+async fn two_nodes_storing_the_same_new_senders_in_either_order_never_deadlock(env: Env) {
+    const PAIRS: usize = 40;
+    let started = std::time::Instant::now();
+    for i in 0..PAIRS {
+        let (x, y) = (format!("x{i}"), format!("y{i}"));
+        let one = [
+            env.envelope(&x, &format!("{x}-1"), "first"),
+            env.envelope(&y, &format!("{y}-1"), "first"),
+        ];
+        let other = [
+            env.envelope(&y, &format!("{y}-2"), "second"),
+            env.envelope(&x, &format!("{x}-2"), "second"),
+        ];
+        let (a, b) = tokio::join!(env.store.ingest_batch(&one), env.store.ingest_batch(&other));
+        a.unwrap();
+        b.unwrap();
+    }
+    let conversations = env
+        .store
+        .conversations(&switchboard_core::store::ConversationFilter {
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        conversations.len(),
+        2 * PAIRS,
+        "one conversation per visitor"
+    );
+    for c in &conversations {
+        assert_eq!(env.store.messages(&c.id, None, 0).await.unwrap().len(), 2);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
 }
