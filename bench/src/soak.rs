@@ -10,8 +10,9 @@
 //! after it. Every `--sample` seconds it records the nodes' resident memory, the
 //! latencies of the window (web chat: send to acknowledgement; WhatsApp: request to 200)
 //! and the stream's depth (`/metrics`: entries not yet finished, inbound and outbound).
-//! At the end every acknowledged message must be stored exactly once; the figures are
-//! printed, written as CSV, and drawn as an SVG (`--plot`).
+//! At the end every acknowledged message must be stored exactly once, and the peak is
+//! measured again on the filled database; the figures are printed, written as CSV, and
+//! drawn as an SVG (`--plot`).
 //!
 //! `cargo build --release -p switchboard -p switchboard-bench && target/release/soak-bench
 //! --minutes 30 --plot docs/soak.svg` (PostgreSQL and Redis from `SB_TEST_PG`,
@@ -738,6 +739,14 @@ async fn main() -> Result<()> {
         drained.as_secs_f64()
     );
     verdict(&samples, args.warmup);
+    // The peak again, on the database the run has filled: what the share was of by now.
+    let end_peak = self::peak(lb, args.visitors, args.window, args.peak_seconds).await?;
+    println!(
+        "peak web chat through the balancer at the end, after the steady run's {} messages: {end_peak:.0} msg/s \
+         (at the start {peak:.0}); the steady load was {:.0} % of it",
+        acked.len(),
+        rate / end_peak * 100.0
+    );
     write_plot(&samples, &args.plot, rate, peak)?;
     for n in nodes {
         n.stop();
