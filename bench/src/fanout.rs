@@ -19,7 +19,6 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use switchboard_core::clock::{Ids, SystemClock};
-use switchboard_core::domain::Role;
 use switchboard_core::store::Store;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -82,20 +81,12 @@ async fn main() -> Result<()> {
     let ids = Ids::new(Arc::new(SystemClock));
     let store = Store::connect(&db_url).await?;
     store.migrate(ids.now_ms()).await?;
-    let mut cookies = Vec::with_capacity(args.agents);
-    for i in 0..args.agents {
-        let user = store
-            .create_user(
-                &ids,
-                &format!("agent{i}@bench.example"),
-                Some(&format!("Agent {i}")),
-                Role::Admin,
-                None,
-            )
-            .await?;
-        let token = store.create_session(&ids, &user.id, true).await?;
-        cookies.push(format!("__Host-sb_session={token}"));
-    }
+    let cookies: Vec<String> =
+        switchboard_bench::admins_with_sessions(&store, &ids, args.agents, "agent")
+            .await?
+            .into_iter()
+            .map(|(_, cookie)| cookie)
+            .collect();
     store.close().await;
 
     let mut server = Server::start(&args.bin, &env, dir.path(), port).await?;

@@ -1,5 +1,6 @@
 //! What the benchmark programs share: a fresh database on the backend asked for (with
-//! the environment a server needs to use it), and reading a process's memory.
+//! the environment a server needs to use it), reading a process's memory, signed-in
+//! admins, and WhatsApp's side of a webhook.
 
 use anyhow::{Result, bail};
 use switchboard_core::store::Store;
@@ -200,4 +201,85 @@ impl Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `n` admins (`{tag}{i}@bench.example`), each with a session: their ids and `cookie`
+/// header values, written before a server starts.
+pub async fn admins_with_sessions(
+    store: &Store,
+    ids: &switchboard_core::clock::Ids,
+    n: usize,
+    tag: &str,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = store
+            .create_user(
+                ids,
+                &format!("{tag}{i}@bench.example"),
+                Some(&format!("Agent {i}")),
+                switchboard_core::domain::Role::Admin,
+                None,
+            )
+            .await?;
+        let token = store.create_session(ids, &user.id, true).await?;
+        out.push((user.id, format!("__Host-sb_session={token}")));
+    }
+    Ok(out)
+}
+
+/// The WhatsApp business number of the benchmarks.
+pub const WHATSAPP_NUMBER: &str = "1122334455667";
+pub const WHATSAPP_SECRET: &str = "bench-whatsapp-app-secret";
+
+/// A configuration file's text with the benchmarks' WhatsApp number, its Graph API at
+/// `graph_url`.
+pub fn whatsapp_config(graph_url: &str) -> String {
+    format!(
+        "[whatsapp]\ngraph_url = \"{graph_url}\"\n[[whatsapp.numbers]]\nname = \"main\"\n\
+         phone_number_id = \"{WHATSAPP_NUMBER}\"\ntoken = \"bench-token\"\napp_secret = \"{WHATSAPP_SECRET}\"\n\
+         verify_token = \"bench-verify\"\n"
+    )
+}
+
+/// One signed delivery, as Meta sends it: a customer's text message. The body and its
+/// `x-hub-signature-256`.
+pub fn whatsapp_text(from: &str, name: &str, wamid: &str, text: &str) -> (Vec<u8>, String) {
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": { "display_phone_number": "551140040000", "phone_number_id": WHATSAPP_NUMBER },
+            "contacts": [{ "profile": { "name": name }, "wa_id": from }],
+            "messages": [{ "from": from, "id": wamid, "timestamp": "1760000000",
+                "type": "text", "text": { "body": text } }]
+        }}]}]
+    });
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let signature =
+        switchboard_channels::whatsapp::signature::sign(WHATSAPP_SECRET.as_bytes(), &body);
+    (body, signature)
+}
+
+/// Posts a delivery to `{base}/webhooks/whatsapp`; any answer but 200 is an error.
+pub async fn post_whatsapp(
+    http: &reqwest::Client,
+    base: &str,
+    (body, signature): &(Vec<u8>, String),
+) -> Result<()> {
+    let r = http
+        .post(format!("{base}/webhooks/whatsapp"))
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", signature)
+        .body(body.clone())
+        .send()
+        .await?;
+    if r.status().as_u16() != 200 {
+        let status = r.status();
+        bail!(
+            "delivery: {status}: {:.300}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    Ok(())
 }

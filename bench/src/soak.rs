@@ -30,14 +30,10 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use switchboard_bench::{Database, Served};
 use switchboard_core::clock::{Ids, SystemClock};
-use switchboard_core::domain::Role;
 use switchboard_core::store::Store;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-const PNID: &str = "5511400400001";
-const SECRET: &str = "soak-whatsapp-app-secret";
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -130,7 +126,7 @@ fn chat(client_id: &str, n: usize) -> Message {
 
 /// The acknowledged client id in a widget frame, if it is an acknowledgement; an error
 /// frame is an error.
-fn acked(frame: &Message) -> Result<Option<String>> {
+fn ack_of(frame: &Message) -> Result<Option<String>> {
     let Ok(text) = frame.to_text() else {
         return Ok(None);
     };
@@ -208,7 +204,7 @@ async fn peak(lb: u16, visitors: usize, window: usize, seconds: u64) -> Result<f
                         inflight += 1;
                     }
                     let frame = rx.next().await.context("socket closed")??;
-                    if acked_or_fail(&frame)? {
+                    if ack_of(&frame)?.is_some() {
                         inflight -= 1;
                         acked.fetch_add(1, Ordering::Relaxed);
                     }
@@ -218,7 +214,7 @@ async fn peak(lb: u16, visitors: usize, window: usize, seconds: u64) -> Result<f
                 }
                 while inflight > 0 {
                     let frame = rx.next().await.context("socket closed")??;
-                    if acked_or_fail(&frame)? {
+                    if ack_of(&frame)?.is_some() {
                         inflight -= 1;
                     }
                 }
@@ -230,10 +226,6 @@ async fn peak(lb: u16, visitors: usize, window: usize, seconds: u64) -> Result<f
         t.await??;
     }
     Ok(acked.load(Ordering::Relaxed) as f64 / seconds as f64)
-}
-
-fn acked_or_fail(frame: &Message) -> Result<bool> {
-    Ok(acked(frame)?.is_some())
 }
 
 /// One visitor slot of the steady load: visitors one after the other, each writing
@@ -280,7 +272,7 @@ async fn visitor_slot(
                         load.error();
                         break;
                     };
-                    match acked(&frame) {
+                    match ack_of(&frame) {
                         Ok(Some(id)) => {
                             if let Some(at) = due.remove(&id) {
                                 load.record(false, at);
@@ -297,22 +289,15 @@ async fn visitor_slot(
     }
 }
 
-/// One signed WhatsApp delivery: a customer's text message.
-fn delivery(n: usize) -> (Vec<u8>, String) {
-    let from = format!("55219{:08}", n % 5_000);
-    let body = json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "551140040001", "phone_number_id": PNID },
-            "contacts": [{ "profile": { "name": format!("Cliente {}", n % 5_000) }, "wa_id": from }],
-            "messages": [{ "from": from, "id": format!("wamid.soak.{n}"), "timestamp": "1760000000",
-                "type": "text", "text": { "body": format!("boa tarde, o contador da maquina deu {n} paginas esse mes, ta certo? [w{n}]") } }]
-        }}]}]
-    });
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    let signature = switchboard_channels::whatsapp::signature::sign(SECRET.as_bytes(), &body);
-    (body, signature)
+/// One signed WhatsApp delivery, marked `w{n}`, from one of 5,000 customers.
+fn delivery(n: u32) -> (Vec<u8>, String) {
+    let customer = n % 5_000;
+    switchboard_bench::whatsapp_text(
+        &format!("55219{customer:08}"),
+        &format!("Cliente {customer}"),
+        &format!("wamid.soak.{n}"),
+        &format!("boa tarde, o contador da maquina deu {n} paginas esse mes, ta certo? [w{n}]"),
+    )
 }
 
 /// WhatsApp deliveries at `rate` per second through the balancer, open loop.
@@ -325,16 +310,12 @@ async fn whatsapp(base: String, rate: f64, load: Arc<Load>) {
         let due = start + interval * n;
         tokio::time::sleep_until(due.into()).await;
         let (http, base, load) = (http.clone(), base.clone(), load.clone());
-        let (body, signature) = delivery(n as usize);
+        let delivery = delivery(n);
         tokio::spawn(async move {
-            let r = http
-                .post(format!("{base}/webhooks/whatsapp"))
-                .header("content-type", "application/json")
-                .header("x-hub-signature-256", signature)
-                .body(body)
-                .send()
-                .await;
-            if r.is_ok_and(|r| r.status().as_u16() == 200) {
+            if switchboard_bench::post_whatsapp(&http, &base, &delivery)
+                .await
+                .is_ok()
+            {
                 load.record(true, due);
                 load.acked(format!("w{n}"));
             } else {
@@ -506,6 +487,28 @@ struct Sample {
     agent_frames: usize,
 }
 
+impl Sample {
+    const HEADER: &str = "minute,rss_a_mib,rss_b_mib,rss_c_mib,chat_p50_ms,chat_p99_ms,whatsapp_p99_ms,messages,errors,depth,agent_frames";
+
+    /// The sample as a line of the CSV (printed as the run goes, and written at the end).
+    fn csv(&self) -> String {
+        format!(
+            "{:.2},{:.1},{:.1},{:.1},{:.2},{:.2},{:.2},{},{},{},{}",
+            self.minute,
+            self.rss_mib[0],
+            self.rss_mib[1],
+            self.rss_mib[2],
+            self.chat_p50,
+            self.chat_p99,
+            self.whatsapp_p99,
+            self.messages,
+            self.errors,
+            self.depth,
+            self.agent_frames
+        )
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
@@ -516,24 +519,10 @@ async fn main() -> Result<()> {
     let ids = Ids::new(Arc::new(SystemClock));
     let store = Store::connect(&db.url).await?;
     store.migrate(ids.now_ms()).await?;
-    let mut cookies = Vec::new();
-    let mut token = String::new();
-    for i in 0..args.agents.max(1) * 3 {
-        let user = store
-            .create_user(
-                &ids,
-                &format!("agente{i}@soak.example"),
-                Some(&format!("Agente {i}")),
-                Role::Admin,
-                None,
-            )
+    let admins =
+        switchboard_bench::admins_with_sessions(&store, &ids, args.agents.max(1) * 3, "agente")
             .await?;
-        if i == 0 {
-            token = store.issue_api_token(&ids, &user.id, "soak").await?;
-        }
-        let session = store.create_session(&ids, &user.id, true).await?;
-        cookies.push(format!("__Host-sb_session={session}"));
-    }
+    let token = store.issue_api_token(&ids, &admins[0].0, "soak").await?;
     store.close().await;
 
     let graph_sent = Arc::new(AtomicUsize::new(0));
@@ -541,10 +530,7 @@ async fn main() -> Result<()> {
     let config = dir.path().join("whatsapp.toml");
     std::fs::write(
         &config,
-        format!(
-            "[whatsapp]\ngraph_url = \"http://127.0.0.1:{graph_port}\"\n[[whatsapp.numbers]]\nname = \"main\"\n\
-             phone_number_id = \"{PNID}\"\ntoken = \"soak-token\"\napp_secret = \"{SECRET}\"\nverify_token = \"soak-verify\"\n"
-        ),
+        switchboard_bench::whatsapp_config(&format!("http://127.0.0.1:{graph_port}")),
     )?;
     db.env
         .push(("SWITCHBOARD_CONFIG".into(), config.display().to_string()));
@@ -570,7 +556,7 @@ async fn main() -> Result<()> {
     let lb_base = format!("http://127.0.0.1:{lb}");
 
     let frames = Arc::new(AtomicUsize::new(0));
-    for (i, cookie) in cookies.into_iter().enumerate() {
+    for (i, (_, cookie)) in admins.into_iter().enumerate() {
         agent(ports[i % 3], cookie, frames.clone()).await?;
     }
 
@@ -636,20 +622,7 @@ async fn main() -> Result<()> {
     let begin = Instant::now();
     let total = Duration::from_secs_f64(args.minutes * 60.0);
     let mut samples: Vec<Sample> = Vec::new();
-    println!(
-        "{:>6} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>6} {:>6} {:>8}",
-        "min",
-        "RSS a",
-        "RSS b",
-        "RSS c",
-        "chat p50",
-        "chat p99",
-        "WA p99",
-        "msg/s",
-        "errors",
-        "depth",
-        "agent ev"
-    );
+    println!("{}", Sample::HEADER);
     let mut frames_before = frames.load(Ordering::Relaxed);
     while begin.elapsed() < total {
         let left = total.saturating_sub(begin.elapsed());
@@ -675,24 +648,7 @@ async fn main() -> Result<()> {
             agent_frames: now_frames - frames_before,
         };
         frames_before = now_frames;
-        let seconds = samples
-            .last()
-            .map_or(s.minute, |l: &Sample| s.minute - l.minute)
-            * 60.0;
-        println!(
-            "{:>6.1} {:>8.1} {:>8.1} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {:>8.0} {:>6} {:>6} {:>8}",
-            s.minute,
-            s.rss_mib[0],
-            s.rss_mib[1],
-            s.rss_mib[2],
-            s.chat_p50,
-            s.chat_p99,
-            s.whatsapp_p99,
-            s.messages as f64 / seconds,
-            s.errors,
-            s.depth,
-            s.agent_frames
-        );
+        println!("{}", s.csv());
         samples.push(s);
     }
     load.stop.store(true, Ordering::Relaxed);
@@ -823,25 +779,9 @@ fn verdict(samples: &[Sample], warmup: f64) {
 
 /// The samples as CSV and as an SVG: memory per node, web-chat latency, stream depth.
 fn write_plot(samples: &[Sample], path: &str, rate: f64, peak: f64) -> Result<()> {
-    let mut csv = String::from(
-        "minute,rss_a_mib,rss_b_mib,rss_c_mib,chat_p50_ms,chat_p99_ms,whatsapp_p99_ms,messages,errors,depth,agent_frames\n",
-    );
+    let mut csv = format!("{}\n", Sample::HEADER);
     for s in samples {
-        let _ = writeln!(
-            csv,
-            "{:.2},{:.1},{:.1},{:.1},{:.2},{:.2},{:.2},{},{},{},{}",
-            s.minute,
-            s.rss_mib[0],
-            s.rss_mib[1],
-            s.rss_mib[2],
-            s.chat_p50,
-            s.chat_p99,
-            s.whatsapp_p99,
-            s.messages,
-            s.errors,
-            s.depth,
-            s.agent_frames
-        );
+        let _ = writeln!(csv, "{}", s.csv());
     }
     std::fs::write(
         std::path::Path::new(path).with_extension("csv"),

@@ -23,9 +23,6 @@ use clap::Parser;
 use switchboard_bench::Served;
 use switchboard_core::store::Store;
 
-const PNID: &str = "1122334455667";
-const SECRET: &str = "bench-whatsapp-app-secret";
-
 #[derive(Debug, Parser)]
 struct Args {
     #[arg(long, default_value = "postgres")]
@@ -55,52 +52,20 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[at.min(sorted.len() - 1)]
 }
 
-/// One signed delivery: a customer's text message.
-fn delivery(n: usize, senders: usize, tag: &str) -> (Vec<u8>, String) {
-    let from = format!("55119{:08}", n % senders);
-    let body = serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "551140040000", "phone_number_id": PNID },
-            "contacts": [{ "profile": { "name": format!("Cliente {}", n % senders) }, "wa_id": from }],
-            "messages": [{ "from": from, "id": format!("wamid.bench.{tag}.{n}"), "timestamp": "1760000000",
-                "type": "text", "text": { "body": "Bom dia, a impressora do financeiro voltou a travar o papel na bandeja 2, podem mandar alguém?" } }]
-        }}]}]
-    });
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    let signature = switchboard_channels::whatsapp::signature::sign(SECRET.as_bytes(), &body);
-    (body, signature)
-}
-
 /// Every delivery of a run, made and signed before it starts: the load client's own work
-/// stays out of the measured seconds (Meta's servers, not ours, build them).
+/// stays out of the measured seconds (Meta's servers, not ours, build them). Customers'
+/// text messages from `senders` numbers.
 fn deliveries(count: usize, senders: usize, tag: &str) -> Vec<(Vec<u8>, String)> {
     (0..count)
         .map(|n| {
-            let (body, signature) = delivery(n, senders, tag);
-            (body, signature)
+            switchboard_bench::whatsapp_text(
+                &format!("55119{:08}", n % senders),
+                &format!("Cliente {}", n % senders),
+                &format!("wamid.bench.{tag}.{n}"),
+                "Bom dia, a impressora do financeiro voltou a travar o papel na bandeja 2, podem mandar alguém?",
+            )
         })
         .collect()
-}
-
-async fn post(http: &reqwest::Client, base: &str, delivery: &(Vec<u8>, String)) -> Result<()> {
-    let (body, signature) = delivery.clone();
-    let r = http
-        .post(format!("{base}/webhooks/whatsapp"))
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", signature)
-        .body(body)
-        .send()
-        .await?;
-    if r.status().as_u16() != 200 {
-        let status = r.status();
-        bail!(
-            "delivery: {status}: {:.300}",
-            r.text().await.unwrap_or_default()
-        );
-    }
-    Ok(())
 }
 
 /// The reader alone, over the fixtures, for about a second.
@@ -143,10 +108,7 @@ async fn main() -> Result<()> {
     let config = dir.path().join("whatsapp.toml");
     std::fs::write(
         &config,
-        format!(
-            "[whatsapp]\ngraph_url = \"http://127.0.0.1:9\"\n[[whatsapp.numbers]]\nname = \"main\"\n\
-             phone_number_id = \"{PNID}\"\ntoken = \"bench-token\"\napp_secret = \"{SECRET}\"\nverify_token = \"bench-verify\"\n"
-        ),
+        switchboard_bench::whatsapp_config("http://127.0.0.1:9"),
     )?;
     db.env
         .push(("SWITCHBOARD_CONFIG".into(), config.display().to_string()));
@@ -168,7 +130,7 @@ async fn main() -> Result<()> {
         tokio::time::sleep_until(due).await;
         let (http, base, paced) = (http.clone(), base.clone(), paced.clone());
         tasks.push(tokio::spawn(async move {
-            post(&http, &base, &paced[i]).await?;
+            switchboard_bench::post_whatsapp(&http, &base, &paced[i]).await?;
             Ok::<_, anyhow::Error>(due.elapsed().as_secs_f64() * 1000.0)
         }));
     }
@@ -195,7 +157,7 @@ async fn main() -> Result<()> {
                     return Ok::<_, anyhow::Error>(times);
                 }
                 let t = Instant::now();
-                post(&http, &base, &sustained[n]).await?;
+                switchboard_bench::post_whatsapp(&http, &base, &sustained[n]).await?;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
             }
         }));

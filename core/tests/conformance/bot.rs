@@ -97,6 +97,23 @@ async fn read_bot(env: &Env, consumer: &str) -> Vec<switchboard_core::stream::En
         .unwrap()
 }
 
+/// The stored message of an envelope, and its conversation.
+async fn stored(env: &Env, envelope: &switchboard_core::domain::Envelope) -> (String, String) {
+    let message_id = env
+        .store
+        .message_id_by_key(&envelope.idempotency_key())
+        .await
+        .unwrap()
+        .unwrap();
+    let conversation_id = env
+        .store
+        .message(&message_id)
+        .await
+        .unwrap()
+        .conversation_id;
+    (message_id, conversation_id)
+}
+
 async fn route(env: &Env) {
     let router = env.plain_router();
     while router.step(Duration::from_millis(50)).await.unwrap() > 0 {}
@@ -340,18 +357,7 @@ async fn two_deliveries_handled_at_once_ask_the_bot_once(env: Env) {
     env.inbound(&envelope).await;
     route(&env).await;
     let entries = read_bot(&env, "b1").await;
-    let message_id = env
-        .store
-        .message_id_by_key(&envelope.idempotency_key())
-        .await
-        .unwrap()
-        .unwrap();
-    let conversation_id = env
-        .store
-        .message(&message_id)
-        .await
-        .unwrap()
-        .conversation_id;
+    let (message_id, conversation_id) = stored(&env, &envelope).await;
     sqlx::query(
         "INSERT INTO bot_runs (message_id, conversation_id, outcome, created_at) VALUES ($1, $2, 'running', 1)",
     )
@@ -388,18 +394,7 @@ async fn a_dead_nodes_message_is_answered_once_it_falls_silent(env: Env) {
     route(&env).await;
     let taken = read_bot(&env, "node-a-bot").await;
     assert_eq!(taken.len(), 1);
-    let message_id = env
-        .store
-        .message_id_by_key(&envelope.idempotency_key())
-        .await
-        .unwrap()
-        .unwrap();
-    let conversation_id = env
-        .store
-        .message(&message_id)
-        .await
-        .unwrap()
-        .conversation_id;
+    let (message_id, conversation_id) = stored(&env, &envelope).await;
     let now = env.ids.now_ms();
     let claim = env
         .store
