@@ -336,6 +336,12 @@ const BACKEND_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/0040_search_words_folded.sqlite.sql"),
         include_str!("../../../migrations/0040_search_words_folded.postgres.sql"),
     ),
+    (
+        41,
+        "fold shares",
+        include_str!("../../../migrations/0041_fold_shares.sqlite.sql"),
+        include_str!("../../../migrations/0041_fold_shares.postgres.sql"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,6 +29,7 @@ on_every_backend!(
     search_ignores_accents_in_portuguese_spanish_and_english,
     search_follows_renames_merges_and_long_threads,
     a_search_finds_the_same_named_walked_and_folded,
+    nodes_folding_at_once_fold_different_conversations,
     query_syntax_in_a_search_is_just_words,
     unread_state_and_counts_follow_reads_and_new_messages,
     a_search_matching_thousands_keeps_order_scope_and_pages,
@@ -1190,6 +1191,53 @@ async fn a_search_finds_the_same_named_walked_and_folded(env: Env) {
         assert_eq!(found(s, &admin, text).await, want, "{text}");
         assert_eq!(found(&walk, &admin, text).await, want, "{text}");
     }
+}
+
+/// Two nodes folding at the same time: what one holds, the other passes over for the next
+/// conversations, rather than folding nothing (migration 41). SQLite folds nothing.
+async fn nodes_folding_at_once_fold_different_conversations(env: Env) {
+    let w = World::new(env);
+    let s = &w.env.store;
+    if s.backend() == Backend::Sqlite {
+        assert_eq!(s.fold_search_words(w.now() + 1, 10).await.unwrap(), 0);
+        return;
+    }
+    let mut chats = Vec::new();
+    for v in 0..4 {
+        chats.push(w.chat(&format!("dobra-{v}"), "toner acabando").await.id);
+    }
+    chats.sort();
+    // The first two conversations are being folded by another node (its statement holds
+    // their search rows).
+    let mut other = s.pool().begin().await.unwrap();
+    for id in &chats[..2] {
+        sqlx::query("SELECT 1 FROM conversation_search WHERE conversation_id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_one(&mut *other)
+            .await
+            .unwrap();
+    }
+    let folded = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        s.fold_search_words(w.now() + 1, 2),
+    )
+    .await
+    .expect("a fold never waits for another")
+    .unwrap();
+    assert_eq!(folded, 2, "the two conversations nobody holds are folded");
+    let left: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT conversation_id FROM conversation_words ORDER BY conversation_id",
+    )
+    .fetch_all(s.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        left,
+        chats[..2].to_vec(),
+        "the held ones wait for the next fold"
+    );
+    other.rollback().await.unwrap();
+    assert_eq!(s.fold_search_words(w.now() + 1, 10).await.unwrap(), 2);
 }
 
 async fn query_syntax_in_a_search_is_just_words(env: Env) {
