@@ -113,7 +113,19 @@ impl Router {
         // What this node had taken before a crash is redone now, not after reclaim_idle.
         self.resume_own_pending().await;
         let this = std::sync::Arc::new(self.clone());
-        let mut in_flight = tokio::task::JoinSet::new();
+        // Each batch under way answers how many of its entries it left pending.
+        let mut in_flight: tokio::task::JoinSet<usize> = tokio::task::JoinSet::new();
+        // Entries a batch left pending (the database away, a statement failed) are this
+        // node's own: they are tried again after a second (then up to 5 s apart while they
+        // keep failing), not after reclaim_idle. Each try counts as a delivery, so an entry
+        // that fails on a database that answers is parked after `max_deliveries`.
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut retries = 0u32;
+        let left_pending = |left: usize, at: &mut Option<tokio::time::Instant>| {
+            if left > 0 && at.is_none() {
+                *at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+            }
+        };
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut failures = 0u32;
         // After the stream failed: entries this node had read whose answer was lost (a
@@ -121,9 +133,24 @@ impl Router {
         // stream is back, not after reclaim_idle.
         let mut recovering = false;
         while !shutdown.is_cancelled() {
+            while let Some(done) = in_flight.try_join_next() {
+                left_pending(done.unwrap_or(0), &mut retry_at);
+            }
+            if retry_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                recovering = true;
+            }
             if recovering {
-                while in_flight.join_next().await.is_some() {}
+                while let Some(done) = in_flight.join_next().await {
+                    left_pending(done.unwrap_or(0), &mut retry_at);
+                }
                 if self.stream.flush().await.is_ok() && self.resume_own_pending().await {
+                    recovering = false;
+                    retry_at = None;
+                    retries = 0;
+                } else if retry_at.is_some() {
+                    retries += 1;
+                    let pause = Duration::from_secs(u64::from(retries.min(5)));
+                    retry_at = Some(tokio::time::Instant::now() + pause);
                     recovering = false;
                 }
             }
@@ -148,12 +175,19 @@ impl Router {
                     // batches are under way. Threads stay in order whatever commits first:
                     // messages are ordered by their acceptance ids.
                     while in_flight.len() >= self.options.pipeline.max(1) {
-                        in_flight.join_next().await;
+                        if let Some(done) = in_flight.join_next().await {
+                            left_pending(done.unwrap_or(0), &mut retry_at);
+                        }
                     }
                     let this = this.clone();
                     in_flight.spawn(async move {
-                        if let Err(e) = this.process(entries).await {
-                            tracing::warn!(error = %e, "router batch failed; entries stay pending");
+                        let n = entries.len();
+                        match this.process(entries).await {
+                            Ok(left) => left,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "router batch failed; entries stay pending");
+                                n
+                            }
                         }
                     });
                 }
@@ -180,9 +214,9 @@ impl Router {
         }
     }
 
-    /// Processes the entries still pending for this consumer (taken before a crash), batch
-    /// after batch, until none is left (true) or a batch fails (false; it then waits for
-    /// reclaim or the next try).
+    /// Processes the entries still pending for this consumer (taken before a crash, or left
+    /// by a failed batch), batch after batch, until none is left (true) or a batch leaves
+    /// some (false; they wait for the next try or reclaim).
     async fn resume_own_pending(&self) -> bool {
         loop {
             match self
@@ -195,9 +229,13 @@ impl Router {
                         entries = mine.len(),
                         "router resumes entries it had taken before it stopped"
                     );
-                    if let Err(e) = self.process(mine).await {
-                        tracing::warn!(error = %e, "resumed entries failed; they stay pending");
-                        return false;
+                    match self.process(mine).await {
+                        Ok(0) => {}
+                        Ok(_) => return false,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "resumed entries failed; they stay pending");
+                            return false;
+                        }
                     }
                     // Acknowledgements may be held back; make them count before asking again.
                     if let Err(e) = self.stream.flush().await {
@@ -260,9 +298,11 @@ impl Router {
         Ok(n)
     }
 
-    pub async fn process(&self, entries: Vec<Entry>) -> Result<()> {
+    /// Stores a read batch; returns how many of its entries were left pending (to be
+    /// tried again).
+    pub async fn process(&self, entries: Vec<Entry>) -> Result<usize> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let mut unreadable = Vec::new();
         let mut receipts: Vec<(String, Receipt)> = Vec::new();
@@ -303,8 +343,11 @@ impl Router {
                 .map(|p| self.process_partition(p)),
         )
         .await;
-        results.into_iter().collect::<Result<Vec<()>>>()?;
-        Ok(())
+        Ok(results
+            .into_iter()
+            .collect::<Result<Vec<usize>>>()?
+            .iter()
+            .sum())
     }
 
     async fn apply_receipts(&self, receipts: Vec<(String, Receipt)>) -> Result<()> {
@@ -333,7 +376,8 @@ impl Router {
         self.stream.ack(INBOUND, GROUP, &entry_ids).await
     }
 
-    async fn process_partition(&self, batch: Vec<Parsed>) -> Result<()> {
+    /// Stores one partition's batch; returns how many entries were left pending.
+    async fn process_partition(&self, batch: Vec<Parsed>) -> Result<usize> {
         let envelopes: Vec<Envelope> = batch.iter().map(|p| p.envelope.clone()).collect();
         match self
             .store
@@ -344,9 +388,10 @@ impl Router {
                 let ids: Vec<String> = batch.iter().map(|p| p.entry_id.clone()).collect();
                 self.after_commit(outcomes, hooks).await;
                 self.stream.ack(INBOUND, GROUP, &ids).await?;
-                Ok(())
+                Ok(0)
             }
             Err(batch_error) => {
+                let mut left = 0;
                 // Find the envelope at fault: one at a time, parking those that keep failing.
                 tracing::warn!(error = %batch_error, "batch ingest failed; retrying one by one");
                 for p in batch {
@@ -366,11 +411,12 @@ impl Router {
                             self.park(&p.entry_id, &payload, &e.to_string()).await?;
                         }
                         Err(e) => {
+                            left += 1;
                             tracing::warn!(error = %e, entry = %p.entry_id, "envelope failed; will retry")
                         }
                     }
                 }
-                Ok(())
+                Ok(left)
             }
         }
     }

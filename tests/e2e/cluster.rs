@@ -1,14 +1,17 @@
-//! Three nodes on one PostgreSQL and one Redis (its own, with AOF), behind a round-robin
-//! balancer of the test's own: web-chat visitors write through it, and WhatsApp delivers
-//! signed webhooks through it (each sent again until answered 200, as Meta does), while
-//! Redis is killed (`kill -9`) and started again on its data, one node is killed
-//! (`kill -9`, and left down), and the other two are restarted one after the other
-//! (SIGTERM, start again). Every message a visitor had acknowledged and every delivery
+//! Three nodes on one PostgreSQL and one Redis (each the test's own: Redis with AOF), behind
+//! a round-robin balancer of the test's own: web-chat visitors write through it, and
+//! WhatsApp delivers signed webhooks through it (each sent again until answered 200, as
+//! Meta does), while Redis is killed (`kill -9`) and started again on its data, one node is
+//! killed (`kill -9`, and left down), the other two are restarted one after the other
+//! (SIGTERM, start again), and PostgreSQL is stopped at once (`immediate`: no checkpoint,
+//! its clients cut off, crash recovery when it starts again) and started. Every message a visitor had acknowledged and every delivery
 //! answered 200 is stored exactly once, each visitor and each WhatsApp number has one
 //! conversation, the dead node's taken entries are finished by the others within seconds
 //! of its death, and every node's agent sockets see new messages afterwards.
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,6 +33,151 @@ const NUMBERS: usize = 8;
 static RECONNECTS: AtomicUsize = AtomicUsize::new(0);
 /// Messages refused as unavailable (Redis away), sent again (for the log).
 static REFUSED: AtomicUsize = AtomicUsize::new(0);
+
+/// A PostgreSQL cluster of the test's own (the shared one serves the other tests), on a
+/// free port and a temporary directory, to be stopped and started under load.
+struct OwnPostgres {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnPostgres {
+    fn start() -> Self {
+        // Debian's server binaries: /usr/lib/postgresql/<version>/bin, the newest.
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL server installed")
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .filter(|p| p.join("postgres").exists())
+            .max()
+            .expect("a PostgreSQL server version");
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Self {
+            bin,
+            dir,
+            port: crate::support::free_port(),
+            child: None,
+        };
+        // The server refuses to run as root: then as the `postgres` user.
+        Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(pg.dir.path())
+            .status()
+            .ok();
+        let data = pg.data();
+        let init = pg
+            .command("initdb")
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "-D",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(init.success(), "initdb");
+        let mut pg = pg;
+        pg.spawn();
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        if root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn spawn(&mut self) {
+        let child = self
+            .command("postgres")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(self.dir.path())
+            .args([
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "max_connections=200",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("postgres did not start");
+    }
+
+    /// An immediate stop: every server process quits at once, nothing flushed beyond the
+    /// write-ahead log; the next start recovers from it.
+    fn stop_immediately(&mut self) {
+        let status = self
+            .command("pg_ctl")
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(self.data())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl stop");
+        if let Some(mut c) = self.child.take() {
+            c.wait().unwrap();
+        }
+    }
+
+    async fn database(&self) -> String {
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap();
+        conn.execute("CREATE DATABASE cluster").await.unwrap();
+        format!("postgres://postgres@127.0.0.1:{}/cluster", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self
+                .command("pg_ctl")
+                .args(["stop", "-m", "immediate", "-D"])
+                .arg(self.data())
+                .stdout(Stdio::null())
+                .status();
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
 
 /// A TCP balancer on loopback: each connection goes to the next node that accepts one.
 async fn balancer(ports: Vec<u16>) -> u16 {
@@ -212,8 +360,10 @@ async fn after_acks(acks: &AtomicUsize, n: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_killed() {
+async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     let mut redis = crate::realtime::OwnRedis::start();
+    let mut pg = OwnPostgres::start();
+    let database = pg.database().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("whatsapp.toml");
     std::fs::write(
@@ -230,6 +380,7 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
         Backend::PostgresRedis,
         &[
             ("SWITCHBOARD_NODE_ID", "node-a"),
+            ("DATABASE_URL", &database),
             ("REDIS_URL", &redis.url()),
             ("SWITCHBOARD_CONFIG", config.to_str().unwrap()),
         ],
@@ -269,6 +420,12 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
     steps.push(("node c stopped", acks.load(Ordering::SeqCst)));
     assert!(c.terminate().success(), "node c stops cleanly");
     c.spawn().await;
+    after_acks(&acks, 5 * total / 6).await;
+    steps.push(("PostgreSQL stopped", acks.load(Ordering::SeqCst)));
+    pg.stop_immediately();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    pg.spawn();
+    let pg_back = Instant::now();
     let wa_done = wa_acks.load(Ordering::SeqCst);
     eprintln!(
         "cluster: acknowledgements at each step of {total}: {steps:?}; WhatsApp deliveries answered by the last: {wa_done} of {DELIVERIES}"
@@ -291,8 +448,10 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
     // dead node had taken from the stream is finished by the others. On a timeout, the
     // missing messages are named.
     // The dead node's consumers fall silent: after 10 s the others take its entries over
-    // (not after the 30 s any pending entry waits), so well within 25 s of the kill.
-    let deadline = killed + Duration::from_secs(25);
+    // (not after the 30 s any pending entry waits), so well within 25 s of the kill; what
+    // failed while PostgreSQL was down is tried again within seconds of its return (not after
+    // the 30 s reclaim).
+    let deadline = pg_back + Duration::from_secs(20);
     let threads = loop {
         let threads = stored_texts(&a, &agent).await;
         let missing: Vec<String> = (0..VISITORS)
@@ -313,8 +472,9 @@ async fn three_nodes_lose_nothing_through_a_kill_a_rolling_restart_and_redis_kil
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     eprintln!(
-        "cluster: all {total} messages and {DELIVERIES} deliveries stored {:?} after node b was killed; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
+        "cluster: all {total} messages and {DELIVERIES} deliveries stored {:?} after node b was killed, {:?} after PostgreSQL came back; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
         killed.elapsed(),
+        pg_back.elapsed(),
         RECONNECTS.load(Ordering::Relaxed),
         REFUSED.load(Ordering::Relaxed)
     );
