@@ -251,10 +251,7 @@ async fn peak(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let n = acked.load(Ordering::Relaxed) as f64;
-    Ok((
-        n / started.elapsed().as_secs_f64(),
-        n / sent.as_secs_f64(),
-    ))
+    Ok((n / started.elapsed().as_secs_f64(), n / sent.as_secs_f64()))
 }
 
 /// One visitor slot of the steady load: visitors one after the other, each writing
@@ -589,14 +586,8 @@ async fn main() -> Result<()> {
         agent(ports[i % 3], cookie, frames.clone()).await?;
     }
 
-    let (peak, accepted) = peak(
-        lb,
-        args.visitors,
-        args.window,
-        args.peak_seconds,
-        &nodes[0],
-    )
-    .await?;
+    let (peak, accepted) =
+        peak(lb, args.visitors, args.window, args.peak_seconds, &nodes[0]).await?;
     let rate = if args.rate > 0.0 {
         args.rate
     } else {
@@ -730,14 +721,8 @@ async fn main() -> Result<()> {
     );
     verdict(&samples, args.warmup);
     // The peak again, on the database the run has filled: what the share was of by now.
-    let (end_peak, end_accepted) = self::peak(
-        lb,
-        args.visitors,
-        args.window,
-        args.peak_seconds,
-        &nodes[0],
-    )
-    .await?;
+    let (end_peak, end_accepted) =
+        self::peak(lb, args.visitors, args.window, args.peak_seconds, &nodes[0]).await?;
     println!(
         "peak web chat through the balancer at the end, after the steady run's {} messages: {end_peak:.0} msg/s \
          stored ({end_accepted:.0} accepted; at the start {peak:.0}); the steady load was {:.0} % of it",
