@@ -161,11 +161,16 @@ fn unique(name: &str) -> Vec<u8> {
 
 /// A one-message text delivery from `from`.
 pub(crate) fn text_from(from: &str, wamid: &str, text: &str) -> Vec<u8> {
+    text_to(PNID, from, wamid, text)
+}
+
+/// A one-message text delivery from `from` to the number `pnid`.
+fn text_to(pnid: &str, from: &str, wamid: &str, text: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "object": "whatsapp_business_account",
         "entry": [{ "id": "999", "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp",
-            "metadata": { "display_phone_number": "5511900000000", "phone_number_id": PNID },
+            "metadata": { "display_phone_number": "5511900000000", "phone_number_id": pnid },
             "contacts": [{ "profile": { "name": "Cliente" }, "wa_id": from }],
             "messages": [{ "from": from, "id": wamid, "timestamp": "1760000000", "type": "text", "text": { "body": text } }]
         }}]}]
@@ -792,6 +797,74 @@ async fn sends_reach_the_graph_api_in_meta_s_shapes() {
         json!({ "name": "ticket_update", "language": { "code": "pt_BR" }, "components": [{ "type": "body", "parameters": [
             { "type": "text", "text": "4521" }, { "type": "text", "text": "resolvido" } ] }] })
     );
+}
+
+/// Two nodes: a number added on one node's settings page is served by the other without a
+/// restart (its webhook check and its deliveries, through the `settings` topic), and a
+/// number removed on the second is refused by the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_added_on_one_node_is_served_by_another() {
+    use crate::inbox::Browser;
+    let graph = FakeGraph::start().await;
+    let first = whatsapp_server(Backend::PostgresRedis, &graph, &[]).await;
+    let second = first.another_node(&[]).await;
+    let (_, admin) = crate::inbox::add_agent(&first, "rita@acme.test", "admin", &[]);
+    const SALES: &str = "2233445566778";
+    const SECRET: &str = "sales-app-secret-0123";
+    let check = |server: &Server| {
+        let url = server.url(
+            "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=sales-verify-token&hub.challenge=42",
+        );
+        let http = server.http.clone();
+        async move { http.get(url).send().await.unwrap().status().as_u16() }
+    };
+    let hello = text_to(
+        SALES,
+        "5521977776666",
+        "wamid.sales.1",
+        "quero um orçamento",
+    );
+    assert_eq!(check(&second).await, 403, "not a number of ours yet");
+    assert_ne!(deliver(&second, &hello, Some(SECRET)).await.0, 200);
+
+    let mut rita = Browser::sign_in(&first, "rita@acme.test").await;
+    rita.get("/admin/whatsapp/new").await;
+    let (status, page) = rita
+        .post(
+            "/admin/whatsapp/new",
+            &[
+                ("name", "vendas"),
+                ("display_phone_number", "+55 11 3003-0000"),
+                ("phone_number_id", SALES),
+                ("team", "vendas"),
+                ("token", "EAAG-sales-token"),
+                ("app_secret", SECRET),
+                ("verify_token", "sales-verify-token"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303, "{page}");
+    // The other node takes it into use from the settings topic, no restart.
+    eventually(20, || async { check(&second).await == 200 }).await;
+    let (code, r) = deliver(&second, &hello, Some(SECRET)).await;
+    assert_eq!(code, 200, "{r}");
+    eventually(20, || async {
+        second
+            .conversations(&admin)
+            .await
+            .iter()
+            .any(|c| c["inbox"] == "whatsapp:vendas" && c["team"] == "vendas")
+    })
+    .await;
+
+    // Removed on the second node: the first refuses it.
+    let mut rita = Browser::sign_in(&second, "rita@acme.test").await;
+    rita.get("/admin/whatsapp").await;
+    let (status, page) = rita.post("/admin/whatsapp/vendas/delete", &[]).await;
+    assert_eq!(status, 303, "{page}");
+    eventually(20, || async { check(&first).await == 403 }).await;
+    let later = text_to(SALES, "5521977776666", "wamid.sales.2", "ainda aí?");
+    assert_ne!(deliver(&first, &later, Some(SECRET)).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

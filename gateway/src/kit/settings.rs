@@ -1,7 +1,8 @@
 //! Settings changed on one node reach every other without a restart: a change to a page
 //! mailbox or a WhatsApp number is announced on the `settings` stream topic, and each node
 //! reads that topic in a group of its own (`settings-<node>`) and takes the stored settings
-//! into use (e2e `mail::a_mailbox_added_on_one_node_is_read_by_another`).
+//! into use (e2e `mail::a_mailbox_added_on_one_node_is_read_by_another`,
+//! `whatsapp::a_number_added_on_one_node_is_served_by_another`).
 
 use std::sync::Arc;
 use std::time::Duration;
