@@ -1,7 +1,8 @@
 //! Three nodes on one PostgreSQL and one Redis (each the test's own: Redis with AOF), behind
-//! a round-robin balancer of the test's own: web-chat visitors write through it, and
-//! WhatsApp delivers signed webhooks through it (each sent again until answered 200, as
-//! Meta does), while Redis is killed (`kill -9`) and started again on its data, one node is
+//! a round-robin balancer of the test's own: web-chat visitors write through it, WhatsApp
+//! delivers signed webhooks through it (each sent again until answered 200, as Meta does),
+//! and customers mail a mailbox in Dovecot that all three nodes are configured to read
+//! (one at a time, by lease), while Redis is killed (`kill -9`) and started again on its data, one node is
 //! killed (`kill -9`, and left down), the other two are restarted one after the other
 //! (SIGTERM, start again), and PostgreSQL is stopped at once (`immediate`: no checkpoint,
 //! its clients cut off, crash recovery when it starts again) and started. Every message a visitor had acknowledged and every delivery
@@ -354,6 +355,32 @@ async fn whatsapp(lb: u16, acks: Arc<AtomicUsize>) {
     }
 }
 
+fn mail_text(i: usize) -> String {
+    format!("cluster mail {i:03}")
+}
+
+/// Customers' mail to the support mailbox (SMTP into Dovecot), 100 ms apart, until the
+/// web-chat load is acknowledged (`done` of `total`); returns how many were sent. Counts
+/// them in `sent` as they go.
+async fn mails(smtp: u16, acks: Arc<AtomicUsize>, total: usize, sent: Arc<AtomicUsize>) {
+    let mut i = 0;
+    while acks.load(Ordering::SeqCst) < total {
+        let from = format!("cliente{}@example.com", i % 4);
+        let raw = crate::mail::customer_mail(
+            &from,
+            "support@acme.test",
+            &format!("cluster-{i}@example.com"),
+            "",
+            &format!("Pedido {i}"),
+            &mail_text(i),
+        );
+        crate::mail::smtp_send(smtp, &from, &["support@acme.test"], &raw).await;
+        i += 1;
+        sent.store(i, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until the acknowledgements reach `n` (the load is running meanwhile).
 async fn after_acks(acks: &AtomicUsize, n: usize) {
     eventually(120, || async { acks.load(Ordering::SeqCst) >= n }).await;
@@ -364,13 +391,18 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     let mut redis = crate::realtime::OwnRedis::start();
     let mut pg = OwnPostgres::start();
     let database = pg.database().await;
+    let mail = crate::mail::MailServer::start(&["--user", "support@acme.test:imap-pass"]).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("whatsapp.toml");
+    let config = dir.path().join("cluster.toml");
     std::fs::write(
         &config,
         format!(
-            "[whatsapp]\ngraph_url = \"http://127.0.0.1:9\"\n[[whatsapp.numbers]]\nname = \"main\"\n\
+            "[email]\nnotify_every_minutes = 0\n[[email.inboxes]]\nname = \"support\"\naddress = \"support@acme.test\"\n\
+             imap_url = \"imap://127.0.0.1:{}\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\npassword = \"imap-pass\"\npoll_seconds = 1\n\
+             [whatsapp]\ngraph_url = \"http://127.0.0.1:9\"\n[[whatsapp.numbers]]\nname = \"main\"\n\
              phone_number_id = \"{}\"\ntoken = \"cluster-token\"\napp_secret = \"{}\"\nverify_token = \"cluster-verify\"\n",
+            mail.port("imap"),
+            mail.port("smtp"),
             crate::whatsapp::PNID,
             crate::whatsapp::APP_SECRET
         ),
@@ -398,6 +430,13 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     let wa_acks = Arc::new(AtomicUsize::new(0));
     let wa_load = tokio::spawn(whatsapp(lb, wa_acks.clone()));
     let total = VISITORS * PER_VISITOR;
+    let mailed = Arc::new(AtomicUsize::new(0));
+    let mail_load = tokio::spawn(mails(
+        mail.port("smtp"),
+        acks.clone(),
+        total,
+        mailed.clone(),
+    ));
 
     // The stream dies and comes back on its append-only file; a node dies and stays
     // down; the two live nodes restart one at a time. The acknowledgements at each step
@@ -427,8 +466,9 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     pg.spawn();
     let pg_back = Instant::now();
     let wa_done = wa_acks.load(Ordering::SeqCst);
+    let mailed_by_then = mailed.load(Ordering::SeqCst);
     eprintln!(
-        "cluster: acknowledgements at each step of {total}: {steps:?}; WhatsApp deliveries answered by the last: {wa_done} of {DELIVERIES}"
+        "cluster: acknowledgements at each step of {total}: {steps:?}; WhatsApp deliveries answered by the last: {wa_done} of {DELIVERIES}; mails sent by then: {mailed_by_then}"
     );
     assert!(steps.iter().all(|(_, n)| *n < total), "{steps:?}");
     assert!(
@@ -441,6 +481,9 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
         visitors.push(t.await.unwrap());
     }
     wa_load.await.unwrap();
+    mail_load.await.unwrap();
+    let mails = mailed.load(Ordering::SeqCst);
+    assert!(mailed_by_then > 0, "mail was sent before the faults ended");
     assert_eq!(acks.load(Ordering::SeqCst), total);
     assert_eq!(wa_acks.load(Ordering::SeqCst), DELIVERIES);
 
@@ -457,14 +500,15 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
         let missing: Vec<String> = (0..VISITORS)
             .flat_map(|v| (0..PER_VISITOR).map(move |i| text(v, i)))
             .chain((0..DELIVERIES).map(wa_text))
-            .filter(|t| !threads.values().any(|th| th.contains(t)))
+            .chain((0..mails).map(mail_text))
+            .filter(|t| !threads.values().any(|th| th.iter().any(|m| m.trim() == t)))
             .collect();
         if missing.is_empty() {
             break threads;
         }
         assert!(
             Instant::now() < deadline,
-            "{} of {total} acknowledged messages and {DELIVERIES} deliveries not stored {:?} after the kill, e.g. {:?}",
+            "{} of {total} acknowledged messages, {DELIVERIES} deliveries and {mails} mails not stored {:?} after the kill, e.g. {:?}",
             missing.len(),
             killed.elapsed(),
             &missing[..missing.len().min(10)]
@@ -472,14 +516,28 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     eprintln!(
-        "cluster: all {total} messages and {DELIVERIES} deliveries stored {:?} after node b was killed, {:?} after PostgreSQL came back; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
+        "cluster: all {total} messages, {DELIVERIES} deliveries and {mails} mails stored {:?} after node b was killed, {:?} after PostgreSQL came back; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
         killed.elapsed(),
         pg_back.elapsed(),
         RECONNECTS.load(Ordering::Relaxed),
         REFUSED.load(Ordering::Relaxed)
     );
+    // Each mail once, in all the conversations.
+    for i in 0..mails {
+        let text = mail_text(i);
+        let copies: usize = threads
+            .values()
+            .map(|th| th.iter().filter(|m| m.trim() == text).count())
+            .sum();
+        assert_eq!(copies, 1, "{text} stored {copies} times");
+    }
+    let mail_threads = threads
+        .values()
+        .filter(|th| th.iter().any(|m| m.starts_with("cluster mail")))
+        .count();
+    assert!(mail_threads > 0);
     assert_eq!(
-        threads.len(),
+        threads.len() - mail_threads,
         VISITORS + NUMBERS,
         "one conversation per visitor and per WhatsApp number"
     );
