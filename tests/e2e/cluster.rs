@@ -360,8 +360,8 @@ fn mail_text(i: usize) -> String {
 }
 
 /// Customers' mail to the support mailbox (SMTP into Dovecot), 100 ms apart, until the
-/// web-chat load is acknowledged (`done` of `total`); returns how many were sent. Counts
-/// them in `sent` as they go.
+/// WhatsApp deliveries are all answered (`acks` reaching `total`). Counts them in `sent`
+/// as they go.
 async fn mails(smtp: u16, acks: Arc<AtomicUsize>, total: usize, sent: Arc<AtomicUsize>) {
     let mut i = 0;
     while acks.load(Ordering::SeqCst) < total {
@@ -433,8 +433,8 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     let mailed = Arc::new(AtomicUsize::new(0));
     let mail_load = tokio::spawn(mails(
         mail.port("smtp"),
-        acks.clone(),
-        total,
+        wa_acks.clone(),
+        DELIVERIES,
         mailed.clone(),
     ));
 
@@ -470,7 +470,9 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     eprintln!(
         "cluster: acknowledgements at each step of {total}: {steps:?}; WhatsApp deliveries answered by the last: {wa_done} of {DELIVERIES}; mails sent by then: {mailed_by_then}"
     );
-    assert!(steps.iter().all(|(_, n)| *n < total), "{steps:?}");
+    // Web chat is still writing at each node's fault (on a busy machine it may have
+    // finished by PostgreSQL's stop); WhatsApp and mail still are at PostgreSQL's.
+    assert!(steps[..4].iter().all(|(_, n)| *n < total), "{steps:?}");
     assert!(
         wa_done < DELIVERIES,
         "WhatsApp still delivering at the last step"
@@ -483,7 +485,10 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     wa_load.await.unwrap();
     mail_load.await.unwrap();
     let mails = mailed.load(Ordering::SeqCst);
-    assert!(mailed_by_then > 0, "mail was sent before the faults ended");
+    assert!(
+        0 < mailed_by_then && mailed_by_then < mails,
+        "mail sent before and after PostgreSQL's stop: {mailed_by_then} of {mails}"
+    );
     assert_eq!(acks.load(Ordering::SeqCst), total);
     assert_eq!(wa_acks.load(Ordering::SeqCst), DELIVERIES);
 
