@@ -126,13 +126,7 @@ impl OwnPostgres {
             .spawn()
             .expect("postgres");
         self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("postgres did not start");
+        crate::support::wait_listening(self.port, "postgres", 10);
     }
 
     /// An immediate stop: every server process quits at once, nothing flushed beyond the

@@ -48,13 +48,7 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server on PATH");
         self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start");
+        crate::support::wait_listening(self.port, "redis-server", 5);
     }
 
     /// A clean stop: SIGTERM, Redis flushes its AOF and exits.

@@ -57,6 +57,17 @@ pub fn free_port() -> u16 {
     panic!("no free port below {low}");
 }
 
+/// Waits until something listens on `port` (a server the test started), up to `seconds`.
+pub fn wait_listening(port: u16, what: &str, seconds: u64) {
+    for _ in 0..seconds * 20 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not start");
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite and the embedded stream: the defaults.
