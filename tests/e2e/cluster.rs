@@ -149,9 +149,19 @@ impl OwnPostgres {
         use sqlx::Executor;
         sqlx::any::install_default_drivers();
         let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-            .await
-            .unwrap();
+        // The port listens before the server takes connections ("the database system is
+        // starting up"): asked again for a while.
+        let mut tries = 0;
+        let mut conn = loop {
+            match <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+                Ok(conn) => break conn,
+                Err(e) => {
+                    tries += 1;
+                    assert!(tries < 200, "postgres does not take connections: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
         conn.execute("CREATE DATABASE cluster").await.unwrap();
         format!("postgres://postgres@127.0.0.1:{}/cluster", self.port)
     }
