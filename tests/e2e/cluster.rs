@@ -39,6 +39,8 @@ static REFUSED: AtomicUsize = AtomicUsize::new(0);
 /// free port and a temporary directory, to be stopped and started under load.
 struct OwnPostgres {
     bin: PathBuf,
+    /// Running as root: the server runs as the `postgres` user (it refuses root).
+    root: bool,
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
@@ -56,6 +58,10 @@ impl OwnPostgres {
         let dir = tempfile::tempdir().unwrap();
         let pg = Self {
             bin,
+            root: Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| o.stdout.trim_ascii() == b"0"),
             dir,
             port: crate::support::free_port(),
             child: None,
@@ -95,11 +101,7 @@ impl OwnPostgres {
 
     fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-        if root {
+        if self.root {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--"]).arg(path);
             c
@@ -132,17 +134,20 @@ impl OwnPostgres {
     /// An immediate stop: every server process quits at once, nothing flushed beyond the
     /// write-ahead log; the next start recovers from it.
     fn stop_immediately(&mut self) {
-        let status = self
-            .command("pg_ctl")
+        assert!(self.pg_ctl_stop(), "pg_ctl stop");
+        if let Some(mut c) = self.child.take() {
+            c.wait().unwrap();
+        }
+    }
+
+    /// `pg_ctl stop -m immediate`; whether it succeeded.
+    fn pg_ctl_stop(&self) -> bool {
+        self.command("pg_ctl")
             .args(["stop", "-m", "immediate", "-D"])
             .arg(self.data())
             .stdout(Stdio::null())
             .status()
-            .unwrap();
-        assert!(status.success(), "pg_ctl stop");
-        if let Some(mut c) = self.child.take() {
-            c.wait().unwrap();
-        }
+            .is_ok_and(|s| s.success())
     }
 
     async fn database(&self) -> String {
@@ -170,12 +175,7 @@ impl OwnPostgres {
 impl Drop for OwnPostgres {
     fn drop(&mut self) {
         if self.child.is_some() {
-            let _ = self
-                .command("pg_ctl")
-                .args(["stop", "-m", "immediate", "-D"])
-                .arg(self.data())
-                .stdout(Stdio::null())
-                .status();
+            self.pg_ctl_stop();
         }
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

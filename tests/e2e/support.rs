@@ -118,7 +118,10 @@ impl Server {
             "1000".into(),
         );
         if backend == Backend::PostgresRedis {
-            env.insert("DATABASE_URL".into(), fresh_pg().await);
+            // Another node of a deployment (or a test's own server) names its database.
+            if !extra.iter().any(|(k, _)| *k == "DATABASE_URL") {
+                env.insert("DATABASE_URL".into(), fresh_pg().await);
+            }
             env.insert("REDIS_URL".into(), redis_url());
             env.insert(
                 "SWITCHBOARD_REDIS_PREFIX".into(),
