@@ -48,6 +48,10 @@ struct Args {
     /// then records a delivery per event and subscription (none is posted here).
     #[arg(long, default_value_t = 0)]
     webhooks: usize,
+    /// SQL run on each backend's database after its migrations, before any message: for
+    /// measuring what a part of the schema costs (`--after-migrate "DROP INDEX …"`).
+    #[arg(long)]
+    after_migrate: Option<String>,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379")]
@@ -105,6 +109,14 @@ impl Rig {
             db_url,
             _dir: tempfile::tempdir()?,
         })
+    }
+
+    async fn after_migrate(&self, args: &Args) -> anyhow::Result<()> {
+        if let Some(sql) = &args.after_migrate {
+            println!("  after the migrations: {sql}");
+            sqlx_exec(&self.store, sql).await?;
+        }
+        Ok(())
     }
 
     /// Subscribes `n` webhooks to every message and new conversation.
@@ -427,6 +439,7 @@ async fn main() -> anyhow::Result<()> {
     if matches!(args.backend.as_str(), "embedded" | "all") {
         let rig = Rig::embedded().await?;
         println!("{}", rig.name);
+        rig.after_migrate(&args).await?;
         rig.subscribe(args.webhooks).await?;
         // Latency at a steady rate first, on a fresh database; again after the burst,
         // while the database digests it (checkpoints, autovacuum).
@@ -436,6 +449,10 @@ async fn main() -> anyhow::Result<()> {
         let l = serde_json::json!({"fresh": l, "after_burst": l_after});
         let base = single_row_inserts(&rig.store, if args.quick { 1 } else { 5 }, 1).await?;
         println!("  SQLite single-row insert transactions (synchronous=FULL, WAL): {base:.0}/s");
+        println!(
+            "  intake / single-row rate: {:.2}",
+            t["per_second"].as_f64().unwrap_or(0.0) / base
+        );
         report.insert(
             "embedded".into(),
             serde_json::json!({"throughput": t, "latency": l, "sqlite_single_row_tps": base}),
@@ -444,6 +461,7 @@ async fn main() -> anyhow::Result<()> {
     if matches!(args.backend.as_str(), "pg-redis" | "all") {
         let rig = Rig::pg_redis(&args.pg, &args.redis).await?;
         println!("{}", rig.name);
+        rig.after_migrate(&args).await?;
         rig.subscribe(args.webhooks).await?;
         // Latency at a steady rate first, on a fresh database; again after the burst,
         // while the database digests it (checkpoints, autovacuum).
@@ -458,7 +476,13 @@ async fn main() -> anyhow::Result<()> {
         );
         let pgb = rig.db_url.as_deref().and_then(|u| pgbench(u, secs, 8));
         match pgb {
-            Some(tps) => println!("  pgbench single-row INSERT (8 clients): {tps:.0} tps"),
+            Some(tps) => {
+                println!("  pgbench single-row INSERT (8 clients): {tps:.0} tps");
+                println!(
+                    "  intake / pgbench: {:.2}",
+                    t["per_second"].as_f64().unwrap_or(0.0) / tps
+                );
+            }
             None => println!("  pgbench not available"),
         }
         report.insert("pg_redis".into(), serde_json::json!({"throughput": t, "latency": l, "pg_single_row_inproc": inproc, "pgbench_tps": pgb}));
