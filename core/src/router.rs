@@ -115,11 +115,13 @@ impl Router {
         let this = std::sync::Arc::new(self.clone());
         // Each batch under way answers how many of its entries it left pending.
         let mut in_flight: tokio::task::JoinSet<usize> = tokio::task::JoinSet::new();
-        // Entries a batch left pending (the database away, a statement failed) are this
-        // node's own: they are tried again after a second (then up to 5 s apart while they
-        // keep failing), not after reclaim_idle. Each try counts as a delivery, so an entry
-        // that fails on a database that answers is parked after `max_deliveries`.
-        let mut retry_at: Option<tokio::time::Instant> = None;
+        // When this node redoes its own pending entries, not after reclaim_idle: entries a
+        // batch left pending (the database away, a statement failed) a second later, then
+        // up to 5 s apart while they keep failing; after the stream failed, as soon as it
+        // answers again (a read whose reply a killed Redis never sent). Each try counts as a
+        // delivery, so an entry that fails on a database that answers is parked after
+        // `max_deliveries`.
+        let mut resume_at: Option<tokio::time::Instant> = None;
         let mut retries = 0u32;
         let left_pending = |left: usize, at: &mut Option<tokio::time::Instant>| {
             if left > 0 && at.is_none() {
@@ -128,30 +130,21 @@ impl Router {
         };
         let mut last_housekeeping = tokio::time::Instant::now();
         let mut failures = 0u32;
-        // After the stream failed: entries this node had read whose answer was lost (a
-        // Redis killed mid-reply) are its own pending ones; redo them as soon as the
-        // stream is back, not after reclaim_idle.
-        let mut recovering = false;
         while !shutdown.is_cancelled() {
             while let Some(done) = in_flight.try_join_next() {
-                left_pending(done.unwrap_or(0), &mut retry_at);
+                left_pending(done.unwrap_or(0), &mut resume_at);
             }
-            if retry_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
-                recovering = true;
-            }
-            if recovering {
+            if resume_at.is_some_and(|at| at <= tokio::time::Instant::now()) {
                 while let Some(done) = in_flight.join_next().await {
-                    left_pending(done.unwrap_or(0), &mut retry_at);
+                    left_pending(done.unwrap_or(0), &mut resume_at);
                 }
                 if self.stream.flush().await.is_ok() && self.resume_own_pending().await {
-                    recovering = false;
-                    retry_at = None;
+                    resume_at = None;
                     retries = 0;
-                } else if retry_at.is_some() {
+                } else {
                     retries += 1;
                     let pause = Duration::from_secs(u64::from(retries.min(5)));
-                    retry_at = Some(tokio::time::Instant::now() + pause);
-                    recovering = false;
+                    resume_at = Some(tokio::time::Instant::now() + pause);
                 }
             }
             // Not raced against shutdown: a read dropped after it claimed entries would
@@ -167,16 +160,20 @@ impl Router {
                     self.options.block,
                 )
                 .await;
+            if read.is_ok() && failures > 0 {
+                // The stream answers again: what it may have lost the reply to is redone now.
+                failures = 0;
+                resume_at = Some(tokio::time::Instant::now());
+            }
             match read {
-                Ok(entries) if entries.is_empty() => failures = 0,
+                Ok(entries) if entries.is_empty() => {}
                 Ok(entries) => {
-                    failures = 0;
                     // The next read starts while this batch commits; at most `pipeline`
                     // batches are under way. Threads stay in order whatever commits first:
                     // messages are ordered by their acceptance ids.
                     while in_flight.len() >= self.options.pipeline.max(1) {
                         if let Some(done) = in_flight.join_next().await {
-                            left_pending(done.unwrap_or(0), &mut retry_at);
+                            left_pending(done.unwrap_or(0), &mut resume_at);
                         }
                     }
                     let this = this.clone();
@@ -193,7 +190,6 @@ impl Router {
                 }
                 Err(e) => {
                     failures += 1;
-                    recovering = true;
                     tracing::warn!(error = %e, "router cannot read the inbound stream");
                     // The stream may have lost its group (a Redis restarted without its data).
                     let _ = self.stream.ensure_group(INBOUND, GROUP).await;

@@ -17,6 +17,7 @@ on_every_backend!(
     unreadable_entries_are_parked_not_lost,
     a_dead_routers_batch_is_finished_by_another,
     two_nodes_storing_the_same_new_senders_in_either_order_never_deadlock,
+    a_read_whose_reply_was_lost_is_redone_when_the_stream_answers,
 );
 
 async fn drain(router: &switchboard_core::router::Router) {
@@ -251,5 +252,139 @@ async fn two_nodes_storing_the_same_new_senders_in_either_order_never_deadlock(e
         started.elapsed() < std::time::Duration::from_secs(20),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A stream that hands out entries and then loses the reply of one read, as a Redis killed
+/// after it took entries for a consumer and before its answer arrived: the entries are
+/// pending for that consumer and nobody has seen them.
+#[derive(Debug)]
+struct LosesOneReply {
+    inner: std::sync::Arc<dyn switchboard_core::stream::Stream>,
+    lose: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl switchboard_core::stream::Stream for LosesOneReply {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    async fn append(&self, topic: &str, payload: &str) -> switchboard_core::error::Result<String> {
+        self.inner.append(topic, payload).await
+    }
+    async fn append_batch(
+        &self,
+        topic: &str,
+        payloads: &[String],
+    ) -> switchboard_core::error::Result<Vec<String>> {
+        self.inner.append_batch(topic, payloads).await
+    }
+    async fn ensure_group(&self, topic: &str, group: &str) -> switchboard_core::error::Result<()> {
+        self.inner.ensure_group(topic, group).await
+    }
+    async fn read(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+        let entries = self.inner.read(topic, group, consumer, max, block).await?;
+        if !entries.is_empty() && self.lose.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(switchboard_core::error::Error::Stream(
+                "connection reset by peer".into(),
+            ));
+        }
+        Ok(entries)
+    }
+    async fn ack(
+        &self,
+        topic: &str,
+        group: &str,
+        ids: &[String],
+    ) -> switchboard_core::error::Result<()> {
+        self.inner.ack(topic, group, ids).await
+    }
+    async fn reclaim(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+        self.inner
+            .reclaim(topic, group, consumer, min_idle, max)
+            .await
+    }
+    async fn reclaim_from_silent(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        silent: Duration,
+        max: usize,
+    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+        self.inner
+            .reclaim_from_silent(topic, group, consumer, silent, max)
+            .await
+    }
+    async fn pending_for(
+        &self,
+        topic: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+        self.inner.pending_for(topic, group, consumer, max).await
+    }
+    async fn depth(&self, topic: &str, group: &str) -> switchboard_core::error::Result<u64> {
+        self.inner.depth(topic, group).await
+    }
+    async fn trim(&self, topic: &str) -> switchboard_core::error::Result<()> {
+        self.inner.trim(topic).await
+    }
+    async fn health(&self) -> switchboard_core::error::Result<()> {
+        self.inner.health().await
+    }
+    async fn flush(&self) -> switchboard_core::error::Result<()> {
+        self.inner.flush().await
+    }
+}
+
+/// Entries a read took whose reply was lost are this node's own pending ones: the router
+/// redoes them as soon as the stream answers again, not after `reclaim_idle`.
+async fn a_read_whose_reply_was_lost_is_redone_when_the_stream_answers(env: Env) {
+    let mut router = env.plain_router();
+    router.options.reclaim_idle = Duration::from_secs(600);
+    router.stream = std::sync::Arc::new(LosesOneReply {
+        inner: env.stream.clone(),
+        lose: std::sync::atomic::AtomicBool::new(true),
+    });
+    for i in 0..5 {
+        let e = env.envelope("v", &format!("{i}"), &format!("text {i}"));
+        env.inbound(&e).await;
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(router.run(shutdown.clone()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut stored = 0;
+    while tokio::time::Instant::now() < deadline {
+        stored = env.store.count_messages(None).await.unwrap();
+        if stored == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    running.await.unwrap();
+    assert_eq!(stored, 5, "the entries of the lost reply were not redone");
+    assert_eq!(
+        env.stream
+            .depth(INBOUND, switchboard_core::router::GROUP)
+            .await
+            .unwrap(),
+        0
     );
 }
