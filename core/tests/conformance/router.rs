@@ -1,11 +1,14 @@
 //! The router on every backend: threading from the stream, replays, bursts across
 //! consumers, poison entries, realtime events and the bot hook.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use switchboard_core::error::{Error, Result};
 use switchboard_core::realtime::{Event, Realtime};
 use switchboard_core::store::ConversationFilter;
-use switchboard_core::stream::INBOUND;
+use switchboard_core::stream::{Entry, INBOUND, Stream};
 
 use crate::on_every_backend;
 use crate::support::Env;
@@ -169,7 +172,6 @@ async fn a_dead_routers_batch_is_finished_by_another(env: Env) {
 /// that was published.
 #[tokio::test]
 async fn subscribers_share_each_event_and_its_json_on_both_buses() {
-    use std::sync::Arc;
     use switchboard_core::realtime::{LocalRealtime, RedisRealtime};
     let shutdown = tokio_util::sync::CancellationToken::new();
     let redis = RedisRealtime::connect(
@@ -260,26 +262,22 @@ async fn two_nodes_storing_the_same_new_senders_in_either_order_never_deadlock(e
 /// pending for that consumer and nobody has seen them.
 #[derive(Debug)]
 struct LosesOneReply {
-    inner: std::sync::Arc<dyn switchboard_core::stream::Stream>,
-    lose: std::sync::atomic::AtomicBool,
+    inner: Arc<dyn Stream>,
+    lose: AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl switchboard_core::stream::Stream for LosesOneReply {
+impl Stream for LosesOneReply {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
-    async fn append(&self, topic: &str, payload: &str) -> switchboard_core::error::Result<String> {
+    async fn append(&self, topic: &str, payload: &str) -> Result<String> {
         self.inner.append(topic, payload).await
     }
-    async fn append_batch(
-        &self,
-        topic: &str,
-        payloads: &[String],
-    ) -> switchboard_core::error::Result<Vec<String>> {
+    async fn append_batch(&self, topic: &str, payloads: &[String]) -> Result<Vec<String>> {
         self.inner.append_batch(topic, payloads).await
     }
-    async fn ensure_group(&self, topic: &str, group: &str) -> switchboard_core::error::Result<()> {
+    async fn ensure_group(&self, topic: &str, group: &str) -> Result<()> {
         self.inner.ensure_group(topic, group).await
     }
     async fn read(
@@ -289,21 +287,14 @@ impl switchboard_core::stream::Stream for LosesOneReply {
         consumer: &str,
         max: usize,
         block: Duration,
-    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+    ) -> Result<Vec<Entry>> {
         let entries = self.inner.read(topic, group, consumer, max, block).await?;
-        if !entries.is_empty() && self.lose.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            return Err(switchboard_core::error::Error::Stream(
-                "connection reset by peer".into(),
-            ));
+        if !entries.is_empty() && self.lose.swap(false, Ordering::SeqCst) {
+            return Err(Error::Stream("connection reset by peer".into()));
         }
         Ok(entries)
     }
-    async fn ack(
-        &self,
-        topic: &str,
-        group: &str,
-        ids: &[String],
-    ) -> switchboard_core::error::Result<()> {
+    async fn ack(&self, topic: &str, group: &str, ids: &[String]) -> Result<()> {
         self.inner.ack(topic, group, ids).await
     }
     async fn reclaim(
@@ -313,7 +304,7 @@ impl switchboard_core::stream::Stream for LosesOneReply {
         consumer: &str,
         min_idle: Duration,
         max: usize,
-    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+    ) -> Result<Vec<Entry>> {
         self.inner
             .reclaim(topic, group, consumer, min_idle, max)
             .await
@@ -325,7 +316,7 @@ impl switchboard_core::stream::Stream for LosesOneReply {
         consumer: &str,
         silent: Duration,
         max: usize,
-    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+    ) -> Result<Vec<Entry>> {
         self.inner
             .reclaim_from_silent(topic, group, consumer, silent, max)
             .await
@@ -336,19 +327,19 @@ impl switchboard_core::stream::Stream for LosesOneReply {
         group: &str,
         consumer: &str,
         max: usize,
-    ) -> switchboard_core::error::Result<Vec<switchboard_core::stream::Entry>> {
+    ) -> Result<Vec<Entry>> {
         self.inner.pending_for(topic, group, consumer, max).await
     }
-    async fn depth(&self, topic: &str, group: &str) -> switchboard_core::error::Result<u64> {
+    async fn depth(&self, topic: &str, group: &str) -> Result<u64> {
         self.inner.depth(topic, group).await
     }
-    async fn trim(&self, topic: &str) -> switchboard_core::error::Result<()> {
+    async fn trim(&self, topic: &str) -> Result<()> {
         self.inner.trim(topic).await
     }
-    async fn health(&self) -> switchboard_core::error::Result<()> {
+    async fn health(&self) -> Result<()> {
         self.inner.health().await
     }
-    async fn flush(&self) -> switchboard_core::error::Result<()> {
+    async fn flush(&self) -> Result<()> {
         self.inner.flush().await
     }
 }
@@ -358,9 +349,9 @@ impl switchboard_core::stream::Stream for LosesOneReply {
 async fn a_read_whose_reply_was_lost_is_redone_when_the_stream_answers(env: Env) {
     let mut router = env.plain_router();
     router.options.reclaim_idle = Duration::from_secs(600);
-    router.stream = std::sync::Arc::new(LosesOneReply {
+    router.stream = Arc::new(LosesOneReply {
         inner: env.stream.clone(),
-        lose: std::sync::atomic::AtomicBool::new(true),
+        lose: AtomicBool::new(true),
     });
     for i in 0..5 {
         let e = env.envelope("v", &format!("{i}"), &format!("text {i}"));
