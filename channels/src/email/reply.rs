@@ -116,13 +116,16 @@ fn classify(lines: &[&str]) -> Vec<Span> {
             (Kind::HeaderFields, end)
         } else if is_quote(line) || wraps_quote(lines, index) || in_quoted_link(lines, index) {
             (Kind::Quote, one)
-        } else if is_forward_mark(line) {
+        } else if is_forward_mark(line) || announces_embedded(lines, index) {
             (Kind::ForwardMark, one)
         } else if let Some(end) = header_fields_at(lines, index) {
             (Kind::HeaderFields, end)
-        } else if is_signature_start(line) && !continues_sentence(lines, index) {
+        } else if is_signature_start(line)
+            && !continues_sentence(lines, index)
+            && !continued_below(lines, index)
+        {
             (Kind::Signature, one)
-        } else if is_delimiter(line) {
+        } else if is_delimiter(line) || is_image_placeholder(line) {
             (Kind::Delimiter, one)
         } else {
             (Kind::Text, one)
@@ -272,6 +275,15 @@ fn skip_leading_embedded(spans: &[Span]) -> usize {
             // A quoted header block introduces the quoted mail under it.
             Kind::Attribution | Kind::HeaderFields => Kind::Quote,
             Kind::ForwardMark => Kind::HeaderFields,
+            // Outlook's line of underscores over the header block of a bare forward.
+            Kind::Delimiter
+                if next_non_blank(spans, index + 1).is_some_and(|next| {
+                    matches!(spans[next].kind, Kind::HeaderFields | Kind::ForwardMark)
+                }) =>
+            {
+                index = after_blanks(index + 1);
+                continue;
+            }
             _ => return index,
         };
         let mut after = index + 1;
@@ -400,6 +412,7 @@ const WROTE: &[&str] = &[
     "skrev",
     "napisał",
     "napisal",
+    "pisze",
     "написал",
     "написав",
     "пише",
@@ -424,6 +437,8 @@ const WROTE: &[&str] = &[
     "kirjutas",
     "작성",
     "のメッセージ",
+    "のメール",
+    "書きました",
 ];
 
 /// Words an attribution starts with ("On 3 Mar…", "Am 03.02.2016…", "Le 4 janv.…"),
@@ -783,8 +798,10 @@ const FORWARD_MARKS: &[&str] = &[
     "message d'origine",
     "message original",
     "message transféré",
+    "mail original",
     "début du message réexpédié",
     "anfang der weitergeleiteten nachricht",
+    "anfang der weitergeleiteten e-mail",
     "begin doorgestuurd bericht",
     "messaggio originale",
     "messaggio inoltrato",
@@ -811,6 +828,7 @@ const FORWARD_MARKS: &[&str] = &[
     "wiadomość oryginalna",
     "oryginalna wiadomość",
     "wiadomość przekazana",
+    "przekazana wiadomość",
     "исходное сообщение",
     "пересылаемое сообщение",
     "пересланное сообщение",
@@ -829,6 +847,64 @@ fn is_forward_mark(line: &str) -> bool {
         .to_lowercase();
     FORWARD_MARKS.contains(&core.as_str())
 }
+
+/// Word stems of "forwarded" and "original" in the languages clients announce an embedded
+/// email in, lowercase.
+const FORWARD_STEMS: &[&str] = &[
+    "forward",
+    "fwd",
+    "original",
+    "origine",
+    "weitergeleitet",
+    "ursprüngliche",
+    "encaminhad",
+    "reenviad",
+    "transféré",
+    "réexpédié",
+    "inoltrat",
+    "doorgestuurd",
+    "oorspronkelijk",
+    "vidarebefordra",
+    "videresend",
+    "przekazan",
+    "oryginaln",
+    "пересыла",
+    "переслан",
+    "исходн",
+    "转发",
+    "轉寄",
+    "転送",
+    "原始",
+];
+
+/// A mark announcing an embedded email that is in no list, known by its shape: a line of a
+/// few words framed by dashes ("---------- Przekazana wiadomość ---------"), or ending in a
+/// colon and saying "forwarded" or "original" in some language ("Anfang der
+/// weitergeleiteten E-Mail:"), right over an embedded header block (blank lines between
+/// allowed). The header block is what makes it safe: a sentence of the sender's that reads
+/// like one is not followed by "From: … / Subject: …".
+fn announces_embedded(lines: &[&str], index: usize) -> bool {
+    let text = lines[index].trim();
+    let core = strip_decoration(text).trim_end_matches([':', '：']).trim();
+    let words = core.split_whitespace().count();
+    if words == 0 || words > MAX_FORWARD_MARK_WORDS {
+        return false;
+    }
+    let framed = ["--", "==", "__", "**"]
+        .iter()
+        .any(|frame| text.starts_with(frame) && text.ends_with(frame));
+    let lower = core.to_lowercase();
+    let says_so =
+        text.ends_with([':', '：']) && FORWARD_STEMS.iter().any(|stem| lower.contains(stem));
+    if !(framed || says_so) {
+        return false;
+    }
+    let next = (index + 1..lines.len().min(index + 4)).find(|&i| !is_blank(lines[i]));
+    next.is_some_and(|next| header_fields_at(lines, next).is_some())
+}
+
+/// "Début du message réexpédié" is four words; a sentence is longer.
+const MAX_FORWARD_MARK_WORDS: usize = 6;
 
 /// A field of an embedded email's header block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -864,6 +940,8 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "发件人",
             "寄件者",
             "發件人",
+            "差出人",
+            "보낸 사람",
         ],
     ),
     (
@@ -895,10 +973,16 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "päivämäärä",
             "elküldve",
             "tarih",
+            "gönderildi",
+            "gönderilme tarihi",
             "发送时间",
             "日期",
             "時間",
             "傳送時間",
+            "送信日時",
+            "日付",
+            "보낸 날짜",
+            "날짜",
         ],
     ),
     (
@@ -917,8 +1001,11 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "vastaanottaja",
             "címzett",
             "kime",
+            "komu",
             "收件人",
             "收件者",
+            "宛先",
+            "받는 사람",
         ],
     ),
     (
@@ -951,9 +1038,12 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "emne",
             "aihe",
             "tárgy",
+            "předmět",
             "konu",
             "主题",
             "主旨",
+            "件名",
+            "제목",
         ],
     ),
     (
@@ -994,8 +1084,10 @@ fn field_of(line: &str) -> Option<Field> {
 }
 
 /// The end (exclusive) of the header block starting at line `start`: consecutive field
-/// lines (a value may wrap onto one more line) naming the sender, the subject and one more
-/// field. Asking for a subject keeps "From: Lisbon / To: Porto / Date: …" in the reply.
+/// lines (a value may wrap onto one more line) naming the sender, the subject and when it
+/// was sent, as every client's embedded header does. Asking for a subject keeps "From:
+/// Lisbon / To: Porto / Date: …" in the reply, and asking for a date a letter's "De: … /
+/// Para: … / Assunto: …" that the sender pasted into their text.
 fn header_fields_at(lines: &[&str], start: usize) -> Option<usize> {
     field_of(lines[start])?;
     let mut fields = Vec::new();
@@ -1003,7 +1095,7 @@ fn header_fields_at(lines: &[&str], start: usize) -> Option<usize> {
     let mut index = start;
     let mut wrapped = false;
     while let Some(line) = lines.get(index) {
-        if let Some(field) = field_of(line) {
+        if let Some(field) = field_of(line).or_else(|| dated_field(line)) {
             if !fields.contains(&field) {
                 fields.push(field);
             }
@@ -1016,8 +1108,27 @@ fn header_fields_at(lines: &[&str], start: usize) -> Option<usize> {
         }
         index += 1;
     }
-    let names_a_message = fields.contains(&Field::From) && fields.contains(&Field::Subject);
-    (names_a_message && fields.len() >= 3).then_some(end)
+    let names_a_message = [Field::From, Field::Subject, Field::Sent]
+        .iter()
+        .all(|field| fields.contains(field));
+    names_a_message.then_some(end)
+}
+
+/// A header line whose name is in no list but whose value is a date with its time
+/// ("Gönderildi: 10 Haziran 2026 Çarşamba 15:20"): the block's date, in a language the
+/// lists miss.
+fn dated_field(line: &str) -> Option<Field> {
+    let (name, value) = line.trim().split_once([':', '：'])?;
+    let name = name.trim_matches('*').trim();
+    let one_name = !name.is_empty()
+        && name.chars().count() <= 20
+        && name.split_whitespace().count() <= 3
+        && name
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_whitespace() || c == '-');
+    let value = value.trim_start_matches(['*', ':']);
+    (one_name && value.starts_with(char::is_whitespace) && has_year(value) && has_time(value))
+        .then_some(Field::Sent)
 }
 
 /// How mail apps sign off for their users, lowercase. Each opens a line of its own.
@@ -1063,6 +1174,8 @@ const SIGNATURE_OPENERS: &[&str] = &[
     "inviato da ",
     "inviato dal mio ",
     "verzonden met ",
+    "verstuurd vanaf ",
+    "verstuurd met ",
     "verzonden vanaf ",
     "verzonden van mijn ",
     "sendt fra min ",
@@ -1149,9 +1262,89 @@ fn without_link_targets(text: &str) -> String {
 /// `mark_last_signatures`).
 fn reads_like_sign_off(line: &str) -> bool {
     let text = without_link_targets(line.trim());
-    let words = text.split_whitespace().count();
-    text.starts_with("Sent from ") && words <= MAX_SIGN_OFF_WORDS && !text.ends_with(':')
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|word| {
+            word.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .collect();
+    if words.len() > MAX_SIGN_OFF_WORDS || text.ends_with([':', '?', '：', '？']) {
+        return false;
+    }
+    if text.starts_with("Sent from ") {
+        return true;
+    }
+    // In any language: "sent" first or last ("Verstuurd vanaf mijn iPhone", "Von meinem
+    // Galaxy gesendet", "iPhoneから送信") and a device or a mail app named.
+    let lower = text.to_lowercase();
+    let sent = |word: &String| SENT.contains(&word.as_str());
+    let sent_first_or_last = words.first().is_some_and(sent)
+        || words.last().is_some_and(sent)
+        || SENT_CJK.iter().any(|verb| lower.contains(verb));
+    sent_first_or_last && DEVICES.iter().any(|device| lower.contains(device))
 }
+
+/// "Sent", as an app's sign-off says it, lowercase.
+const SENT: &[&str] = &[
+    "sent",
+    "enviado",
+    "enviada",
+    "envoyé",
+    "envoye",
+    "gesendet",
+    "inviato",
+    "verstuurd",
+    "verzonden",
+    "skickat",
+    "sendt",
+    "wysłane",
+    "wysłano",
+    "отправлено",
+    "надіслано",
+    "lähetetty",
+    "odesláno",
+    "odoslané",
+    "küldve",
+    "gönderildi",
+    "trimis",
+    "poslano",
+];
+/// "Sent" in scripts without spaces between words.
+const SENT_CJK: &[&str] = &["から送信", "发自", "發自", "傳送", "送信"];
+/// Devices and mail apps that sign off for their users, lowercase.
+const DEVICES: &[&str] = &[
+    "iphone",
+    "ipad",
+    "android",
+    "samsung",
+    "galaxy",
+    "huawei",
+    "xiaomi",
+    "motorola",
+    "pixel",
+    "blackberry",
+    "outlook",
+    "gmail",
+    "yahoo",
+    "smartphone",
+    "celular",
+    "móvil",
+    "movil",
+    "mobile",
+    "handy",
+    "telefon",
+    "teléfono",
+    "telefone",
+    "phone",
+    "tablet",
+    "mail",
+    "correo",
+    "移动",
+    "手机",
+    "手機",
+    "携帯",
+];
 
 /// "Sent from the all new AOL app for iOS" is nine words; a sentence is longer.
 const MAX_SIGN_OFF_WORDS: usize = 10;
@@ -1243,6 +1436,45 @@ fn continues_sentence(lines: &[&str], index: usize) -> bool {
     index > 0
         && !is_blank(lines[index - 1])
         && lines[index].trim_start().starts_with(char::is_lowercase)
+}
+
+/// What HTML mail leaves of an inline image once it is text: a line that is only
+/// `[cid:image001.png@01DA…]`, `[image: Logo]`, `[imagem: …]`, `[imagen]`. It draws
+/// nothing the sender wrote, so like a delimiter it stays inside the reply and goes with
+/// what follows it at the reply's end (a logo under a signature).
+fn is_image_placeholder(line: &str) -> bool {
+    let text = line.trim();
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return false;
+    };
+    let lower = inner.to_lowercase();
+    let label = lower.split(':').next().unwrap_or_default().trim();
+    !inner.contains(['[', ']']) && (lower.starts_with("cid:") || IMAGE_LABELS.contains(&label))
+}
+
+/// How mail clients label an inline image in the text part, lowercase.
+const IMAGE_LABELS: &[&str] = &[
+    "image",
+    "imagem",
+    "imagen",
+    "immagine",
+    "bild",
+    "afbeelding",
+    "obraz",
+    "logo",
+    "inline image",
+    "imagen insertada",
+    "imagem inline",
+    "image intégrée",
+];
+
+/// Whether the line under this one carries on its sentence: text that starts in lowercase
+/// right under it ("Enviado do meu escritório as 10h\nde ontem, …" is prose, not an app's
+/// sign-off, which stands alone on its line).
+fn continued_below(lines: &[&str], index: usize) -> bool {
+    lines.get(index + 1).is_some_and(|next| {
+        !is_blank(next) && !is_quote(next) && next.trim_start().starts_with(char::is_lowercase)
+    })
 }
 
 /// A line drawn to separate parts: only `-_*=#~+`, dashes, dots, and `ᐧ` (which Gmail
