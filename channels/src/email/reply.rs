@@ -44,7 +44,7 @@ pub fn split_reply(body: &str) -> Split {
     let text = body.replace("\r\n", "\n").replace('\r', "\n");
     let lines: Vec<&str> = text.split('\n').collect();
     let spans = classify(&lines);
-    let in_reply = choose_reply(&spans);
+    let in_reply = choose_reply(&lines, &spans);
 
     let mut reply = Vec::new();
     let mut rest = Vec::new();
@@ -116,7 +116,10 @@ fn classify(lines: &[&str]) -> Vec<Span> {
             (Kind::HeaderFields, end)
         } else if is_quote(line) || wraps_quote(lines, index) || in_quoted_link(lines, index) {
             (Kind::Quote, one)
-        } else if is_forward_mark(line) || announces_embedded(lines, index) {
+        } else if is_forward_mark(line)
+            || announces_embedded(lines, index)
+            || asks_to_reply_above(line)
+        {
             (Kind::ForwardMark, one)
         } else if let Some(end) = header_fields_at(lines, index) {
             (Kind::HeaderFields, end)
@@ -218,8 +221,8 @@ fn code_block_lines(lines: &[&str]) -> Vec<bool> {
 /// unless more of the sender's text follows the quote (an inline answer), in which case
 /// only the attribution line is dropped. Blank and delimiter lines just before the end go
 /// with what follows them.
-fn choose_reply(spans: &[Span]) -> Vec<bool> {
-    let start = skip_leading_embedded(spans);
+fn choose_reply(lines: &[&str], spans: &[Span]) -> Vec<bool> {
+    let start = skip_leading_embedded(lines, spans);
     let mut end = spans.len();
     let mut dropped = Vec::new();
     let mut index = start;
@@ -264,7 +267,7 @@ fn choose_reply(spans: &[Span]) -> Vec<bool> {
 /// Index of the first span of the reply once the embedded headers at the top of the body
 /// are skipped: an attribution with the quote under it, or a forward mark with the header
 /// block under it. What is forwarded or answered below stays.
-fn skip_leading_embedded(spans: &[Span]) -> usize {
+fn skip_leading_embedded(lines: &[&str], spans: &[Span]) -> usize {
     let after_blanks = |from: usize| next_non_blank(spans, from).unwrap_or(spans.len());
     let mut index = after_blanks(0);
     loop {
@@ -275,6 +278,16 @@ fn skip_leading_embedded(spans: &[Span]) -> usize {
             // A quoted header block introduces the quoted mail under it.
             Kind::Attribution | Kind::HeaderFields => Kind::Quote,
             Kind::ForwardMark => Kind::HeaderFields,
+            // A bottom post: the whole message answered, quoted from its attribution on
+            // ("> On … wrote:"), and the answer under it. Answers between several quotes
+            // keep them (see below).
+            Kind::Quote
+                if opens_with_quoted_attribution(lines, span.start)
+                    && !interleaved(spans, quote_block_end(spans, index) + 1) =>
+            {
+                index = after_blanks(quote_block_end(spans, index) + 1);
+                continue;
+            }
             // Outlook's line of underscores over the header block of a bare forward.
             Kind::Delimiter
                 if next_non_blank(spans, index + 1).is_some_and(|next| {
@@ -303,6 +316,19 @@ fn skip_leading_embedded(spans: &[Span]) -> usize {
         }
         index = after_blanks(after);
     }
+}
+
+/// Whether the quote starting at line `start` opens with the attribution of the message it
+/// quotes ("> Em 15 de jun. de 2026, às 11:20, Ana <a@b.c> escreveu:", wrapped or not).
+fn opens_with_quoted_attribution(lines: &[&str], start: usize) -> bool {
+    let unquoted: Vec<&str> = lines[start..]
+        .iter()
+        .take(MAX_ATTRIBUTION_LINES)
+        .take_while(|line| is_quote(line))
+        .map(|line| line.trim_start().trim_start_matches('>').trim_start())
+        .collect();
+    !unquoted.is_empty()
+        && (attribution_at(&unquoted, 0).is_some() || is_numeric_date_header(unquoted[0]))
 }
 
 /// Whether the sender's text at `from` is followed, further on, by another quote that is
@@ -905,6 +931,32 @@ fn announces_embedded(lines: &[&str], index: usize) -> bool {
 
 /// "Début du message réexpédié" is four words; a sentence is longer.
 const MAX_FORWARD_MARK_WORDS: usize = 6;
+
+/// A help desk's line over the thread it sends ("##- Please type your reply above this line
+/// -##", "Responda acima desta linha"): everything under it is the desk's, like a forward.
+fn asks_to_reply_above(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    lower.chars().count() <= 120 && REPLY_ABOVE.iter().any(|words| lower.contains(words))
+}
+
+/// "Above this line", in the help desks' languages, lowercase.
+const REPLY_ABOVE: &[&str] = &[
+    "above this line",
+    "acima desta linha",
+    "acima dessa linha",
+    "acima da linha",
+    "encima de esta línea",
+    "encima de esta linea",
+    "arriba de esta línea",
+    "arriba de esta linea",
+    "au-dessus de cette ligne",
+    "oberhalb dieser zeile",
+    "über dieser zeile",
+    "sopra questa riga",
+    "sopra questa linea",
+    "boven deze regel",
+    "boven deze lijn",
+];
 
 /// A field of an embedded email's header block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
