@@ -244,7 +244,18 @@ fn choose_reply(lines: &[&str], spans: &[Span]) -> Vec<bool> {
                 }
             },
             Kind::Quote => match answered_quote_after(spans, index) {
-                Some(_) => index = quote_block_end(spans, index) + 1,
+                Some(_) => {
+                    let after = quote_block_end(spans, index) + 1;
+                    if quotes_a_sign_off(lines, &spans[index..after])
+                        || only_sign_off_after(lines, spans, after)
+                    {
+                        // The quoted mail's own sign-off, left above the sender's: not
+                        // answered, so history (blank lines around it stay, as around a
+                        // dropped attribution).
+                        dropped.extend(index..after);
+                    }
+                    index = after;
+                }
                 None => {
                     end = index;
                     break;
@@ -288,11 +299,15 @@ fn skip_leading_embedded(lines: &[&str], spans: &[Span]) -> usize {
                 index = after_blanks(quote_block_end(spans, index) + 1);
                 continue;
             }
-            // Outlook's line of underscores over the header block of a bare forward.
-            Kind::Delimiter
-                if next_non_blank(spans, index + 1).is_some_and(|next| {
-                    matches!(spans[next].kind, Kind::HeaderFields | Kind::ForwardMark)
-                }) =>
+            // Outlook's line of underscores over the header block of a bare forward, and
+            // an app's sign-off with nothing written above it ("Obter o Outlook para
+            // Android" over a forward sent on without a word).
+            Kind::Delimiter | Kind::Signature
+                if lines[span.start].trim() != "--"
+                    && next_non_blank(spans, index + 1).is_some_and(|next| {
+                        matches!(spans[next].kind, Kind::HeaderFields | Kind::ForwardMark)
+                            || (span.kind == Kind::Signature && spans[next].kind == Kind::Delimiter)
+                    }) =>
             {
                 index = after_blanks(index + 1);
                 continue;
@@ -330,6 +345,129 @@ fn opens_with_quoted_attribution(lines: &[&str], start: usize) -> bool {
     !unquoted.is_empty()
         && (attribution_at(&unquoted, 0).is_some() || is_numeric_date_header(unquoted[0]))
 }
+
+/// Whether all that follows the quote ending before span `from` is the sender's sign-off: a
+/// closing of a few words ending in a comma ("Cumprimentos,", "Gracias,", "Best
+/// regards,") and a few short lines under it, with no quote after them. A quote above a
+/// sign-off is the quoted mail's own closing, which nobody answers.
+fn only_sign_off_after(lines: &[&str], spans: &[Span], from: usize) -> bool {
+    let Some(first) = next_non_blank(spans, from) else {
+        return false;
+    };
+    if spans[first].kind != Kind::Text || !is_closing(lines[spans[first].start].trim()) {
+        return false;
+    }
+    let mut text_lines = 0;
+    for span in &spans[first..] {
+        match span.kind {
+            Kind::Blank => {}
+            Kind::Text => {
+                text_lines += span.end - span.start;
+                let long =
+                    lines[span.start].trim().chars().count() > MAX_SIGNATURE_BLOCK_LINE_CHARS;
+                if long || text_lines > MAX_SIGNATURE_BLOCK_LINES {
+                    return false;
+                }
+            }
+            Kind::Quote | Kind::Attribution => return false,
+            _ => break,
+        }
+    }
+    true
+}
+
+/// Whether a quote block (its spans) is only the quoted mail's sign-off: a closing ("> Un
+/// saludo,") and a few short lines under it (the name, the company). Nobody answers a
+/// sign-off, so the sender's text under it is not an answer to it.
+fn quotes_a_sign_off(lines: &[&str], block: &[Span]) -> bool {
+    let quoted: Vec<&str> = block
+        .iter()
+        .flat_map(|span| &lines[span.start..span.end])
+        .map(|line| line.trim_start().trim_start_matches('>').trim())
+        .filter(|text| !text.is_empty())
+        .collect();
+    let Some(first) = quoted.first() else {
+        return false;
+    };
+    // Under the closing, names: a person, a role, a company; no question or sentence.
+    let names = |text: &&str| {
+        text.split_whitespace().count() <= MAX_NAME_WORDS && !text.ends_with(['?', ':', '.'])
+    };
+    is_closing(first)
+        && quoted.len() <= MAX_SIGNATURE_BLOCK_LINES / 2
+        && quoted[1..].iter().all(names)
+}
+
+/// "Ejecutivo Comercial - Copiperú S.A.C." is five words.
+const MAX_NAME_WORDS: usize = 5;
+
+/// A closing: a few words ending in a comma ("Un saludo,", "Best regards,"), not an
+/// answer's first word ("Sim,").
+fn is_closing(text: &str) -> bool {
+    let lower = text.trim_end_matches(',').to_lowercase();
+    let answers = ANSWER_WORDS.contains(&lower.as_str());
+    let greets = GREETINGS.iter().any(|greeting| {
+        lower
+            .strip_prefix(greeting)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+    });
+    text.ends_with(',')
+        && text.split_whitespace().count() <= MAX_CLOSING_WORDS
+        && !answers
+        && !greets
+}
+
+/// How a mail opens, lowercase: "Hi Gareth," ends in a comma as a closing does.
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "dear",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "olá",
+    "ola",
+    "oi",
+    "prezado",
+    "prezada",
+    "prezados",
+    "caro",
+    "cara",
+    "bom dia",
+    "boa tarde",
+    "boa noite",
+    "hola",
+    "estimado",
+    "estimada",
+    "estimados",
+    "querido",
+    "querida",
+    "buenos días",
+    "buenos dias",
+    "buenas tardes",
+    "buenas noches",
+    "bonjour",
+    "hallo",
+    "ciao",
+    "buongiorno",
+    "sr",
+    "sr.",
+    "sra",
+    "sra.",
+    "señor",
+    "señora",
+    "senhor",
+    "senhora",
+];
+
+/// "Con los mejores saludos," is four words.
+const MAX_CLOSING_WORDS: usize = 4;
+/// An answer's first word, which a comma may follow as a closing's does ("Sim, às 14h").
+const ANSWER_WORDS: &[&str] = &[
+    "sim", "não", "nao", "si", "sí", "no", "yes", "ok", "okay", "claro", "oui", "non", "ja",
+    "nein", "certo", "vale", "dale", "bueno", "bom", "ótimo", "otimo", "perfeito", "perfecto",
+];
 
 /// Whether the sender's text at `from` is followed, further on, by another quote that is
 /// answered too: answers written between quotes.
@@ -480,6 +618,7 @@ const ATTRIBUTION_LEADS: &[&str] = &[
     "Il",
     "Den",
     "Dnia",
+    "A",
     "På",
     "W dniu",
     "Dne",
@@ -682,8 +821,10 @@ fn is_attribution(text: &str) -> bool {
         || core.ends_with('：')
         || (dashed && WROTE.iter().any(|verb| lower.ends_with(verb)));
     // Gmail in some languages names no verb: "вт, 3 мар. 2026 г. в 10:02, Ana <a@b.c>:".
+    // Mutt names none either: "* Ana <a@b.c> [2026-06-15 10:20]:".
     let says_wrote = WROTE.iter().any(|verb| lower.contains(verb))
-        || (core.ends_with(">:") && has_email_address(core));
+        || (core.ends_with(">:") && has_email_address(core))
+        || (core.ends_with("]:") && has_email_address(core));
     ends_like_one && says_wrote && (has_email_address(core) || has_time(core) || has_year(core))
 }
 
@@ -1495,13 +1636,24 @@ fn continues_sentence(lines: &[&str], index: usize) -> bool {
 /// nothing the sender wrote, so like a delimiter it stays inside the reply and goes with
 /// what follows it at the reply's end (a logo under a signature).
 fn is_image_placeholder(line: &str) -> bool {
-    let text = line.trim();
-    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+    let mut rest = line.trim();
+    if rest.is_empty() {
         return false;
-    };
-    let lower = inner.to_lowercase();
-    let label = lower.split(':').next().unwrap_or_default().trim();
-    !inner.contains(['[', ']']) && (lower.starts_with("cid:") || IMAGE_LABELS.contains(&label))
+    }
+    // One image or several side by side ("[image: Facebook] [image: Instagram]").
+    while let Some(after_open) = rest.strip_prefix('[') {
+        let Some(close) = after_open.find(']') else {
+            return false;
+        };
+        let inner = &after_open[..close];
+        let lower = inner.to_lowercase();
+        let label = lower.split(':').next().unwrap_or_default().trim();
+        if inner.contains('[') || !(lower.starts_with("cid:") || IMAGE_LABELS.contains(&label)) {
+            return false;
+        }
+        rest = after_open[close + 1..].trim_start();
+    }
+    rest.is_empty()
 }
 
 /// How mail clients label an inline image in the text part, lowercase.
