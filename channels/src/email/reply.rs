@@ -157,9 +157,9 @@ fn mark_last_signatures(lines: &[&str], spans: &mut [Span]) {
             next_non_blank(spans, from).is_none_or(|next| spans[next].kind != Kind::Text)
         };
         let sign_off = span.kind == Kind::Text
-            && reads_like_sign_off(line)
+            && is_last(index + 1)
             && !continues_sentence(lines, span.start)
-            && is_last(index + 1);
+            && reads_like_sign_off(line);
         let underscored = span.kind == Kind::Delimiter
             && is_underscore_line(line)
             && signature_block_end(lines, spans, index + 1).is_some_and(is_last);
@@ -618,7 +618,6 @@ const ATTRIBUTION_LEADS: &[&str] = &[
     "Il",
     "Den",
     "Dnia",
-    "A",
     "På",
     "W dniu",
     "Dne",
@@ -796,7 +795,15 @@ fn opens_attribution_itself(line: &str) -> bool {
             !lead.is_ascii() || after.starts_with(|c: char| c.is_whitespace() || c == ',')
         })
     });
-    led || {
+    // Portugal's "A 15/06/2026, às 10:20, Ana escreveu:" and "A sex., 15/06/2026 …":
+    // "A" opens too many sentences to lead on its own.
+    let portugal = text.strip_prefix("A ").is_some_and(|after| {
+        after.starts_with(|c: char| c.is_ascii_digit())
+            || ["seg", "ter", "qua", "qui", "sex", "sáb", "sab", "dom"]
+                .iter()
+                .any(|day| after.starts_with(day))
+    });
+    led || portugal || {
         let lower = text.to_lowercase();
         WEEKDAYS.iter().any(|day| {
             lower
@@ -1060,9 +1067,10 @@ fn announces_embedded(lines: &[&str], index: usize) -> bool {
     let framed = ["--", "==", "__", "**"]
         .iter()
         .any(|frame| text.starts_with(frame) && text.ends_with(frame));
-    let lower = core.to_lowercase();
-    let says_so =
-        text.ends_with([':', '：']) && FORWARD_STEMS.iter().any(|stem| lower.contains(stem));
+    let says_so = text.ends_with([':', '：']) && {
+        let lower = core.to_lowercase();
+        FORWARD_STEMS.iter().any(|stem| lower.contains(stem))
+    };
     if !(framed || says_so) {
         return false;
     }
@@ -1076,9 +1084,23 @@ const MAX_FORWARD_MARK_WORDS: usize = 6;
 /// A help desk's line over the thread it sends ("##- Please type your reply above this line
 /// -##", "Responda acima desta linha"): everything under it is the desk's, like a forward.
 fn asks_to_reply_above(line: &str) -> bool {
+    // Every phrase below names the line; most lines name none, and are not lowercased.
+    let names_a_line = [
+        "ine", "INE", "inha", "INHA", "ínea", "ÍNEA", "igne", "IGNE", "eile", "EILE", "iga", "IGA",
+        "egel", "EGEL", "ijn", "IJN",
+    ]
+    .iter()
+    .any(|hint| line.contains(hint));
+    if !names_a_line || line.len() > 2 * MAX_REPLY_ABOVE_CHARS {
+        return false;
+    }
     let lower = line.to_lowercase();
-    lower.chars().count() <= 120 && REPLY_ABOVE.iter().any(|words| lower.contains(words))
+    lower.chars().count() <= MAX_REPLY_ABOVE_CHARS
+        && REPLY_ABOVE.iter().any(|words| lower.contains(words))
 }
+
+/// A help desk's marker is one short line.
+const MAX_REPLY_ABOVE_CHARS: usize = 120;
 
 /// "Above this line", in the help desks' languages, lowercase.
 const REPLY_ABOVE: &[&str] = &[
@@ -1454,6 +1476,10 @@ fn without_link_targets(text: &str) -> String {
 /// "Sent from …" of a few words is one when it is the last thing the sender wrote (see
 /// `mark_last_signatures`).
 fn reads_like_sign_off(line: &str) -> bool {
+    if line.split_whitespace().count() > MAX_SIGN_OFF_WORDS + 2 {
+        // Even with a link target or two taken out, a sentence.
+        return false;
+    }
     let text = without_link_targets(line.trim());
     let words: Vec<String> = text
         .split_whitespace()
