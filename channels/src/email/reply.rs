@@ -333,6 +333,14 @@ fn skip_leading_embedded(lines: &[&str], spans: &[Span]) -> usize {
     }
 }
 
+/// A quote line's text without its mark (`> `, or supercite's `JD> `).
+fn unquote(line: &str) -> &str {
+    line.trim_start()
+        .trim_start_matches(|c: char| c.is_ascii_uppercase())
+        .trim_start_matches('>')
+        .trim_start()
+}
+
 /// Whether the quote starting at line `start` opens with the attribution of the message it
 /// quotes ("> Em 15 de jun. de 2026, às 11:20, Ana <a@b.c> escreveu:", wrapped or not).
 fn opens_with_quoted_attribution(lines: &[&str], start: usize) -> bool {
@@ -340,7 +348,7 @@ fn opens_with_quoted_attribution(lines: &[&str], start: usize) -> bool {
         .iter()
         .take(MAX_ATTRIBUTION_LINES)
         .take_while(|line| is_quote(line))
-        .map(|line| line.trim_start().trim_start_matches('>').trim_start())
+        .map(|line| unquote(line))
         .collect();
     !unquoted.is_empty()
         && (attribution_at(&unquoted, 0).is_some() || is_numeric_date_header(unquoted[0]))
@@ -383,7 +391,7 @@ fn quotes_a_sign_off(lines: &[&str], block: &[Span]) -> bool {
     let quoted: Vec<&str> = block
         .iter()
         .flat_map(|span| &lines[span.start..span.end])
-        .map(|line| line.trim_start().trim_start_matches('>').trim())
+        .map(|line| unquote(line).trim_end())
         .filter(|text| !text.is_empty())
         .collect();
     let Some(first) = quoted.first() else {
@@ -1570,13 +1578,7 @@ const MAX_SIGN_OFF_WORDS: usize = 10;
 
 /// The end of an embedded email's header block quoted with `>` ("> From: … / > Sent: …"),
 /// as a client quotes an Outlook reply it answers below.
-fn quoted_header_at<'a>(lines: &[&'a str], start: usize) -> Option<usize> {
-    let unquote = |line: &'a str| -> &'a str {
-        line.trim_start()
-            .trim_start_matches(|c: char| c.is_ascii_uppercase())
-            .trim_start_matches('>')
-            .trim_start()
-    };
+fn quoted_header_at(lines: &[&str], start: usize) -> Option<usize> {
     if !is_quote(lines[start]) || field_of(unquote(lines[start])).is_none() {
         return None;
     }
