@@ -8,13 +8,15 @@
 //! its clients cut off, crash recovery when it starts again) and started. Every message a visitor had acknowledged and every delivery
 //! answered 200 is stored exactly once, each visitor and each WhatsApp number has one
 //! conversation, the dead node's taken entries are finished by the others within seconds
-//! of its death, and every node's agent sockets see new messages afterwards.
+//! of its death, and every node's agent sockets see new messages afterwards. The load runs
+//! until the test stops it after PostgreSQL's return, so each fault comes under all three
+//! kinds of load whatever the machine's speed.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -22,13 +24,14 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::crash::stored_texts;
 use crate::support::{Backend, Server, eventually, next_json};
 
 const VISITORS: usize = 12;
-const PER_VISITOR: usize = 100;
-/// WhatsApp deliveries, from `NUMBERS` customers' numbers.
-const DELIVERIES: usize = 240;
+/// The most messages one visitor writes (the load stops well before, when told to).
+const MAX_PER_VISITOR: usize = 2000;
+/// Acknowledgements between one fault and the next: each fault comes under load.
+const BETWEEN_FAULTS: usize = 200;
+/// WhatsApp deliveries come from `NUMBERS` customers' numbers.
 const NUMBERS: usize = 8;
 /// Sockets opened again after one died (for the log).
 static RECONNECTS: AtomicUsize = AtomicUsize::new(0);
@@ -207,7 +210,7 @@ async fn balancer(ports: Vec<u16>) -> u16 {
 }
 
 fn text(v: usize, i: usize) -> String {
-    format!("cluster visitor {v} message {i:03}")
+    format!("cluster visitor {v} message {i:04}")
 }
 
 /// A widget socket through the balancer, or `None` while it cannot get one.
@@ -238,17 +241,24 @@ async fn connect(
     Some((ws, id))
 }
 
-/// One visitor writes its messages with up to `WINDOW` unacknowledged at a time, each
-/// resent (same client id) until acknowledged, reconnecting through the balancer whenever
-/// its socket dies: a node that dies with messages in flight has often stored some whose
-/// acknowledgement never left it. Returns the visitor's id.
-async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
+/// One visitor writes messages, 100 ms apart, until `stop`, with up to `WINDOW`
+/// unacknowledged at a time, each resent (same client id) until acknowledged, reconnecting
+/// through the balancer whenever its socket dies: a node that dies with messages in flight
+/// has often stored some whose acknowledgement never left it. Returns the visitor's id and
+/// how many messages it wrote.
+async fn visitor(
+    lb: u16,
+    v: usize,
+    acks: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) -> (String, usize) {
     const WINDOW: usize = 8;
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut id: Option<String> = None;
     let mut unacked: BTreeSet<usize> = BTreeSet::new();
     let mut fresh = 0;
-    'connect: while fresh < PER_VISITOR || !unacked.is_empty() {
+    let writing = |fresh: usize| fresh < MAX_PER_VISITOR && !stop.load(Ordering::SeqCst);
+    'connect: while writing(fresh) || !unacked.is_empty() {
         assert!(
             Instant::now() < deadline,
             "visitor {v}: {unacked:?} never acknowledged"
@@ -276,14 +286,14 @@ async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
                 continue 'connect;
             }
         }
-        while fresh < PER_VISITOR || !unacked.is_empty() {
-            while unacked.len() < WINDOW && fresh < PER_VISITOR {
+        while writing(fresh) || !unacked.is_empty() {
+            while unacked.len() < WINDOW && writing(fresh) {
                 if tx.send(send(fresh)).await.is_err() {
                     continue 'connect;
                 }
                 unacked.insert(fresh);
                 fresh += 1;
-                tokio::time::sleep(Duration::from_millis(25)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
             let Ok(Some(Ok(msg))) = tokio::time::timeout(Duration::from_secs(3), rx.next()).await
             else {
@@ -314,23 +324,24 @@ async fn visitor(lb: u16, v: usize, acks: Arc<AtomicUsize>) -> String {
             }
         }
     }
-    id.unwrap_or_default()
+    (id.unwrap_or_default(), fresh)
 }
 
 fn wa_text(i: usize) -> String {
-    format!("cluster whatsapp {i:03}")
+    format!("cluster whatsapp {i:04}")
 }
 
-/// WhatsApp's side: `DELIVERIES` signed deliveries through the balancer, 40 ms apart,
+/// WhatsApp's side: signed deliveries through the balancer, 40 ms apart, until `stop`,
 /// each sent again until it is answered 200 (a refusal, a dead node's dropped
-/// connection). Counts the deliveries answered 200 in `acks`.
-async fn whatsapp(lb: u16, acks: Arc<AtomicUsize>) {
+/// connection). Counts the deliveries answered 200 in `acks`; returns how many there were.
+async fn whatsapp(lb: u16, acks: Arc<AtomicUsize>, stop: Arc<AtomicBool>) -> usize {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(180);
-    for i in 0..DELIVERIES {
+    let mut i = 0;
+    while !stop.load(Ordering::SeqCst) {
         let from = format!("55119{:08}", i % NUMBERS);
         let body = crate::whatsapp::text_from(&from, &format!("wamid.cluster.{i}"), &wa_text(i));
         let signature = switchboard_channels::whatsapp::signature::sign(
@@ -355,20 +366,21 @@ async fn whatsapp(lb: u16, acks: Arc<AtomicUsize>) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         acks.fetch_add(1, Ordering::SeqCst);
+        i += 1;
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
+    i
 }
 
 fn mail_text(i: usize) -> String {
     format!("cluster mail {i:03}")
 }
 
-/// Customers' mail to the support mailbox (SMTP into Dovecot), 100 ms apart, until the
-/// WhatsApp deliveries are all answered (`acks` reaching `total`). Counts them in `sent`
-/// as they go.
-async fn mails(smtp: u16, acks: Arc<AtomicUsize>, total: usize, sent: Arc<AtomicUsize>) {
+/// Customers' mail to the support mailbox (SMTP into Dovecot), 100 ms apart, until
+/// `stop`. Counts them in `sent` as they go.
+async fn mails(smtp: u16, stop: Arc<AtomicBool>, sent: Arc<AtomicUsize>) {
     let mut i = 0;
-    while acks.load(Ordering::SeqCst) < total {
+    while !stop.load(Ordering::SeqCst) {
         let from = format!("cliente{}@example.com", i % 4);
         let raw = crate::mail::customer_mail(
             &from,
@@ -383,6 +395,36 @@ async fn mails(smtp: u16, acks: Arc<AtomicUsize>, total: usize, sent: Arc<Atomic
         sent.store(i, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every conversation's texts by id, as an agent reads them through the API; the first
+/// refusal (status and body) when a read is refused.
+async fn read_threads(
+    server: &Server,
+    agent: &str,
+) -> Result<std::collections::HashMap<String, Vec<String>>, String> {
+    let (status, body) = server.get(agent, "/api/v1/conversations?limit=500").await;
+    if status != 200 {
+        return Err(format!("conversations: {status} {body}"));
+    }
+    let mut out = std::collections::HashMap::new();
+    for c in body["conversations"].as_array().into_iter().flatten() {
+        let id = c["id"].as_str().unwrap_or_default().to_owned();
+        let (status, body) = server
+            .get(agent, &format!("/api/v1/conversations/{id}?limit=10000"))
+            .await;
+        if status != 200 {
+            return Err(format!("conversation {id}: {status} {body}"));
+        }
+        let texts = body["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        out.insert(id, texts);
+    }
+    Ok(out)
 }
 
 /// Waits until the acknowledgements reach `n` (the load is running meanwhile).
@@ -427,74 +469,79 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     let agent = a.add_user("ana@example.com", "support");
     let lb = balancer(vec![a.port, b.port, c.port]).await;
 
+    // The load runs until it is stopped after PostgreSQL's return, so every fault below
+    // comes while web chat, WhatsApp and mail are all being written.
+    let stop = Arc::new(AtomicBool::new(false));
     let acks = Arc::new(AtomicUsize::new(0));
     let load: Vec<_> = (0..VISITORS)
-        .map(|v| tokio::spawn(visitor(lb, v, acks.clone())))
+        .map(|v| tokio::spawn(visitor(lb, v, acks.clone(), stop.clone())))
         .collect();
     let wa_acks = Arc::new(AtomicUsize::new(0));
-    let wa_load = tokio::spawn(whatsapp(lb, wa_acks.clone()));
-    let total = VISITORS * PER_VISITOR;
+    let wa_load = tokio::spawn(whatsapp(lb, wa_acks.clone(), stop.clone()));
     let mailed = Arc::new(AtomicUsize::new(0));
-    let mail_load = tokio::spawn(mails(
-        mail.port("smtp"),
-        wa_acks.clone(),
-        DELIVERIES,
-        mailed.clone(),
-    ));
+    let mail_load = tokio::spawn(mails(mail.port("smtp"), stop.clone(), mailed.clone()));
 
     // The stream dies and comes back on its append-only file; a node dies and stays
-    // down; the two live nodes restart one at a time. The acknowledgements at each step
-    // are kept: each must come while messages are still being sent.
+    // down; the two live nodes restart one at a time; PostgreSQL stops at once and starts
+    // again. Each fault comes `BETWEEN_FAULTS` acknowledgements after the one before.
     let mut steps = Vec::new();
-    after_acks(&acks, total / 6).await;
-    redis.kill9();
+    let mut next = BETWEEN_FAULTS;
+    after_acks(&acks, next).await;
     steps.push(("Redis killed", acks.load(Ordering::SeqCst)));
+    redis.kill9();
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.spawn();
-    after_acks(&acks, total / 3).await;
+    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
+    after_acks(&acks, next).await;
+    steps.push(("node b killed", acks.load(Ordering::SeqCst)));
     b.kill9();
     let killed = Instant::now();
-    steps.push(("node b killed", acks.load(Ordering::SeqCst)));
-    after_acks(&acks, total / 2).await;
+    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
+    after_acks(&acks, next).await;
     steps.push(("node a stopped", acks.load(Ordering::SeqCst)));
     assert!(a.terminate().success(), "node a stops cleanly");
     a.spawn().await;
-    after_acks(&acks, 2 * total / 3).await;
+    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
+    after_acks(&acks, next).await;
     steps.push(("node c stopped", acks.load(Ordering::SeqCst)));
     assert!(c.terminate().success(), "node c stops cleanly");
     c.spawn().await;
-    after_acks(&acks, 5 * total / 6).await;
+    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
+    after_acks(&acks, next).await;
     steps.push(("PostgreSQL stopped", acks.load(Ordering::SeqCst)));
+    let wa_at_stop = wa_acks.load(Ordering::SeqCst);
+    let mailed_by_then = mailed.load(Ordering::SeqCst);
     pg.stop_immediately();
     tokio::time::sleep(Duration::from_secs(1)).await;
     pg.spawn();
     let pg_back = Instant::now();
-    let wa_done = wa_acks.load(Ordering::SeqCst);
-    let mailed_by_then = mailed.load(Ordering::SeqCst);
-    eprintln!(
-        "cluster: acknowledgements at each step of {total}: {steps:?}; WhatsApp deliveries answered by the last: {wa_done} of {DELIVERIES}; mails sent by then: {mailed_by_then}"
-    );
-    // Web chat is still writing at each node's fault (on a busy machine it may have
-    // finished by PostgreSQL's stop); WhatsApp and mail still are at PostgreSQL's.
-    assert!(steps[..4].iter().all(|(_, n)| *n < total), "{steps:?}");
-    assert!(
-        wa_done < DELIVERIES,
-        "WhatsApp still delivering at the last step"
-    );
+    // Then more of each kind of load after PostgreSQL's return (WhatsApp's deliveries need
+    // the database: they are answered 200 only once it is back), and the load stops.
+    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
+    after_acks(&acks, next).await;
+    eventually(120, || async {
+        wa_acks.load(Ordering::SeqCst) >= wa_at_stop + 2 * NUMBERS
+            && mailed.load(Ordering::SeqCst) > mailed_by_then
+    })
+    .await;
+    stop.store(true, Ordering::SeqCst);
+    let stopped = Instant::now();
 
     let mut visitors = Vec::new();
     for t in load {
         visitors.push(t.await.unwrap());
     }
-    wa_load.await.unwrap();
+    let deliveries = wa_load.await.unwrap();
     mail_load.await.unwrap();
     let mails = mailed.load(Ordering::SeqCst);
-    assert!(
-        0 < mailed_by_then && mailed_by_then < mails,
-        "mail sent before and after PostgreSQL's stop: {mailed_by_then} of {mails}"
+    let total: usize = visitors.iter().map(|(_, n)| n).sum();
+    eprintln!(
+        "cluster: acknowledgements at each fault: {steps:?}; in all {total} web-chat messages, {deliveries} WhatsApp deliveries ({wa_at_stop} by PostgreSQL's stop), {mails} mails ({mailed_by_then} by then)"
     );
+    assert!(0 < mailed_by_then, "mail sent before PostgreSQL's stop");
+    assert!(deliveries >= NUMBERS, "every WhatsApp number delivered");
     assert_eq!(acks.load(Ordering::SeqCst), total);
-    assert_eq!(wa_acks.load(Ordering::SeqCst), DELIVERIES);
+    assert_eq!(wa_acks.load(Ordering::SeqCst), deliveries);
 
     // Every acknowledged message stored once, in one conversation per visitor; what the
     // dead node had taken from the stream is finished by the others. On a timeout, the
@@ -503,12 +550,26 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     // (not after the 30 s any pending entry waits), so well within 25 s of the kill; what
     // failed while PostgreSQL was down is tried again within seconds of its return (not after
     // the 30 s reclaim).
-    let deadline = pg_back + Duration::from_secs(20);
+    // PostgreSQL listens before its crash recovery ends, and a node's first queries after
+    // it may be refused: the threads are read again until the deadline, and a refusal that
+    // lasts is named.
+    let deadline = (pg_back + Duration::from_secs(20)).max(stopped + Duration::from_secs(15));
     let threads = loop {
-        let threads = stored_texts(&a, &agent).await;
+        let threads = match read_threads(&a, &agent).await {
+            Ok(threads) => threads,
+            Err(refused) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the threads still cannot be read {:?} after PostgreSQL came back: {refused}",
+                    pg_back.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
         let missing: Vec<String> = (0..VISITORS)
-            .flat_map(|v| (0..PER_VISITOR).map(move |i| text(v, i)))
-            .chain((0..DELIVERIES).map(wa_text))
+            .flat_map(|v| (0..visitors[v].1).map(move |i| text(v, i)))
+            .chain((0..deliveries).map(wa_text))
             .chain((0..mails).map(mail_text))
             .filter(|t| !threads.values().any(|th| th.iter().any(|m| m.trim() == t)))
             .collect();
@@ -517,7 +578,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
         }
         assert!(
             Instant::now() < deadline,
-            "{} of {total} acknowledged messages, {DELIVERIES} deliveries and {mails} mails not stored {:?} after the kill, e.g. {:?}",
+            "{} of {total} acknowledged messages, {deliveries} deliveries and {mails} mails not stored {:?} after the kill, e.g. {:?}",
             missing.len(),
             killed.elapsed(),
             &missing[..missing.len().min(10)]
@@ -525,7 +586,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     eprintln!(
-        "cluster: all {total} messages, {DELIVERIES} deliveries and {mails} mails stored {:?} after node b was killed, {:?} after PostgreSQL came back; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
+        "cluster: all {total} messages, {deliveries} deliveries and {mails} mails stored {:?} after node b was killed, {:?} after PostgreSQL came back; {} widget sockets reopened, {} messages and deliveries refused or dropped, sent again",
         killed.elapsed(),
         pg_back.elapsed(),
         RECONNECTS.load(Ordering::Relaxed),
@@ -551,7 +612,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
         "one conversation per visitor and per WhatsApp number"
     );
     for n in 0..NUMBERS {
-        let texts: Vec<String> = (0..DELIVERIES)
+        let texts: Vec<String> = (0..deliveries)
             .filter(|i| i % NUMBERS == n)
             .map(wa_text)
             .collect();
@@ -581,7 +642,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
             others.is_empty(),
             "visitor {v}'s conversation holds {others:?}"
         );
-        assert_eq!(thread.len(), PER_VISITOR, "visitor {v}");
+        assert_eq!(thread.len(), visitors[v].1, "visitor {v}");
     }
 
     // The dead node comes back; an agent on each node sees a visitor's next message.
@@ -590,7 +651,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     for node in [&a, &b, &c] {
         sockets.push(node.agent_events(&agent).await);
     }
-    let (mut ws, _) = connect(lb, Some(&visitors[0])).await.unwrap();
+    let (mut ws, _) = connect(lb, Some(&visitors[0].0)).await.unwrap();
     ws.send(Message::Text(
         json!({"type": "message", "client_id": "after", "text": "after the storm"})
             .to_string()
