@@ -1435,22 +1435,70 @@ fn is_signature_start(line: &str) -> bool {
         .iter()
         .any(|opener| lower.starts_with(opener))
         || (lower.starts_with("von meinem ") && lower.contains("gesendet"))
-        || names_outlook_mobile(lower)
+        || invites_to_a_mail_app(lower)
 }
 
-/// Outlook's mobile apps sign off in each language in their own words ("Get Outlook for
-/// iOS", "Obtenez Outlook pour Android", "Outlook für iOS beziehen", "Scarica Outlook per
-/// Android"), always a short line naming the app and the platform.
-fn names_outlook_mobile(lower: &str) -> bool {
+/// Mobile mail apps sign off with an invitation to get them ("Get Outlook for iOS",
+/// "Obtenez Outlook pour Android", "Outlook für iOS beziehen", "Get BlueMail for Android",
+/// "Download Spark for iOS"): a short line naming a phone platform and either a mail app or
+/// a verb of getting first.
+fn invites_to_a_mail_app(lower: &str) -> bool {
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
         .collect();
     words.len() <= 6
         && !lower.contains('?')
-        && words.contains(&"outlook")
         && (words.contains(&"ios") || words.contains(&"android"))
+        && (words.iter().any(|word| MAIL_APPS.contains(word))
+            || words.first().is_some_and(|word| GET.contains(word)))
 }
+
+/// Mail apps that invite their users' correspondents to get them, lowercase.
+const MAIL_APPS: &[&str] = &[
+    "outlook",
+    "bluemail",
+    "typeapp",
+    "spark",
+    "edison",
+    "aquamail",
+    "fairemail",
+    "nine",
+    "newton",
+    "airmail",
+    "canary",
+    "spike",
+    "protonmail",
+    "proton",
+    "tutanota",
+    "yahoo",
+    "aol",
+    "gmail",
+    "zoho",
+];
+
+/// "Get" or "download" as an app's invitation starts, lowercase.
+const GET: &[&str] = &[
+    "get",
+    "download",
+    "obter",
+    "obtenha",
+    "baixe",
+    "baixar",
+    "obtener",
+    "obtén",
+    "descarga",
+    "descargar",
+    "descargue",
+    "obtenez",
+    "télécharger",
+    "téléchargez",
+    "scarica",
+    "ottieni",
+    "hol",
+    "holen",
+    "downloaden",
+];
 
 /// The text of a line with its links' targets taken out: Outlook writes a link as
 /// `Email<https://…>` and Markdown-minded clients as `[Email](https://…)`, so "Enviado do
