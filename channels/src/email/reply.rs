@@ -110,6 +110,8 @@ fn classify(lines: &[&str]) -> Vec<Span> {
             (Kind::Text, one)
         } else if is_blank(line) {
             (Kind::Blank, one)
+        } else if is_framed_header(line) {
+            (Kind::HeaderFields, one)
         } else if let Some(end) = attribution_at(lines, index) {
             (Kind::Attribution, end)
         } else if let Some(end) = quoted_header_at(lines, index) {
@@ -697,7 +699,7 @@ fn attribution_at(lines: &[&str], start: usize) -> Option<usize> {
     if is_blank(first) || is_quote(first) {
         return None;
     }
-    if is_framed_attribution(first) {
+    if is_framed_attribution(first) || introduces_last_quote(lines, start) {
         return Some(start + 1);
     }
     let end = if is_numeric_date_header(first) {
@@ -736,6 +738,40 @@ fn is_framed_attribution(line: &str) -> bool {
         .trim_matches(|c: char| c == '-' || c.is_whitespace())
         .to_lowercase();
     inner.split_whitespace().count() >= 2 && WROTE.iter().any(|verb| inner.ends_with(verb))
+}
+
+/// GroupWise heads the mail it answers with one line framed in `>>>`, the history below it
+/// unquoted: ">>> Brian Walsh <bwalsh@x.com> 3/12/2024 9:41 AM >>>".
+fn is_framed_header(line: &str) -> bool {
+    line.trim()
+        .strip_prefix(">>>")
+        .and_then(|text| text.strip_suffix(">>>"))
+        .is_some_and(|inner| {
+            let inner = inner.trim();
+            !inner.starts_with('>')
+                && (has_email_address(inner) || (has_time(inner) && has_year(inner)))
+        })
+}
+
+/// The attribution of clients that write no date ("Tom Becker wrote:", "Pablo Ríos
+/// escribió:", SquirrelMail's and some webmails'): a short line ending in the verb and a
+/// colon, right over a quote that runs to the end of the body. (So "Here is what Bob
+/// wrote:" stays in the reply when the sender writes on under the quote.)
+fn introduces_last_quote(lines: &[&str], start: usize) -> bool {
+    let text = lines[start].trim();
+    let Some(head) = text.strip_suffix(':').or_else(|| text.strip_suffix('：')) else {
+        return false;
+    };
+    let lower = head.trim_end().to_lowercase();
+    let Some(name) = WROTE.iter().find_map(|verb| lower.strip_suffix(verb)) else {
+        return false;
+    };
+    let words = name.split_whitespace().count();
+    (1..=MAX_NAME_WORDS).contains(&words)
+        && lines.get(start + 1).is_some_and(|next| is_quote(next))
+        && lines[start + 1..]
+            .iter()
+            .all(|line| is_blank(line) || is_quote(line))
 }
 
 /// Where the attribution whose first line is `start` ends: the first line that completes
