@@ -709,10 +709,13 @@ fn attribution_at(lines: &[&str], start: usize) -> Option<usize> {
     } else {
         return None;
     };
-    // "I bought 3 apples.\nOn 3 Mar 2026, Ana wrote:" starts at the second line.
-    let starts_later = (start + 1..end).any(|later| {
-        opens_attribution_itself(lines[later]) && attribution_end(lines, later) == Some(end)
-    });
+    // "I bought 3 apples.\nOn 3 Mar 2026, Ana wrote:" starts at the second line; but
+    // "Em qua., 26 de mar. de\n2025 às 15:47, Tiago <t@x.com>\nescreveu:" is one attribution
+    // wrapped inside its date.
+    let starts_later = !wrapped_inside_date(first)
+        && (start + 1..end).any(|later| {
+            opens_attribution_itself(lines[later]) && attribution_end(lines, later) == Some(end)
+        });
     // "On 2 March your technician wrote:" with the words right under it, and no address
     // or time in it, is the sender telling a story, not a client's attribution.
     let joined = lines[start..end].join(" ");
@@ -722,6 +725,20 @@ fn attribution_at(lines: &[&str], start: usize) -> Option<usize> {
             .get(end)
             .is_some_and(|next| !is_blank(next) && !is_quote(next) && field_of(next).is_none());
     (!starts_later && !told).then_some(end)
+}
+
+/// Whether a line is the start of an attribution that its client wrapped inside the date
+/// ("Am 14.03.2025 um", "Em qua., 26 de mar. de", "On Tue, Mar 3, 2026 at"): it opens with
+/// a lead word or a weekday, has a number in it, and ends on a short word no sentence ends
+/// with, or on a comma.
+fn wrapped_inside_date(line: &str) -> bool {
+    let text = strip_decoration(line).trim_end();
+    let last = text.rsplit(char::is_whitespace).next().unwrap_or_default();
+    !text.starts_with(|c: char| c.is_ascii_digit())
+        && opens_attribution_itself(text)
+        && text.contains(|c: char| c.is_ascii_digit())
+        && (text.ends_with(',')
+            || (last.chars().count() <= 3 && last.chars().all(char::is_lowercase)))
 }
 
 /// Zoho Mail frames its attribution in dashes and may leave the date out ("---- Suporte
