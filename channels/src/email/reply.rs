@@ -1507,27 +1507,18 @@ fn invites_to_a_mail_app(lower: &str) -> bool {
             || words.first().is_some_and(|word| GET.contains(word)))
 }
 
-/// Mail apps that invite their users' correspondents to get them, lowercase.
+/// Mail apps that invite their users' correspondents to get them, lowercase: names no
+/// sentence uses for anything else ("Spark", "Nine" and "Canary" sign off with "Sent with
+/// …", which `SIGNATURE_OPENERS` reads).
 const MAIL_APPS: &[&str] = &[
     "outlook",
     "bluemail",
     "typeapp",
-    "spark",
-    "edison",
     "aquamail",
     "fairemail",
-    "nine",
-    "newton",
-    "airmail",
-    "canary",
-    "spike",
     "protonmail",
-    "proton",
     "tutanota",
     "yahoo",
-    "aol",
-    "gmail",
-    "zoho",
 ];
 
 /// "Get" or "download" as an app's invitation starts, lowercase.
