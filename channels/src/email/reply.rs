@@ -1686,7 +1686,10 @@ fn quoted_header_at(lines: &[&str], start: usize) -> Option<usize> {
 
 /// Whether a line is the rest of the quote line above it, which the client wrapped
 /// without its `>` (a long URL, a long sentence): the line above is a long quote line that
-/// ends mid-sentence, and a quote, a blank line or the end follows.
+/// ends mid-sentence, so long that the line's first word would not have fitted after it
+/// (clients wrap at 66 to 80 columns: "> 3. Horario en que pueden recibir al tecnico" over
+/// "De lunes a viernes" is a question and its answer), and a quote, a blank line or the
+/// end follows.
 fn wraps_quote(lines: &[&str], index: usize) -> bool {
     let Some(above) = index.checked_sub(1).map(|i| lines[i]) else {
         return false;
@@ -1701,8 +1704,14 @@ fn wraps_quote(lines: &[&str], index: usize) -> bool {
     let closed = lines
         .get(index + 1)
         .is_none_or(|next| is_blank(next) || is_quote(next));
-    quoted.chars().count() >= 40 && mid_sentence && closed
+    let first_word = lines[index].split_whitespace().next().unwrap_or_default();
+    let overflows =
+        above.trim_end().chars().count() + 1 + first_word.chars().count() > MIN_WRAP_COLUMNS;
+    quoted.chars().count() >= 40 && overflows && mid_sentence && closed
 }
+
+/// The narrowest width at which clients wrap the lines they quote.
+const MIN_WRAP_COLUMNS: usize = 60;
 
 /// A link is one word, so clients that wrap long lines cannot break it at a space: they
 /// put it, or what overflows of it, on lines of its own without the `>`. How many lines
