@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::crash::try_stored_texts;
 use crate::support::{Backend, Server, eventually, next_json};
 
 const VISITORS: usize = 12;
@@ -397,39 +398,12 @@ async fn mails(smtp: u16, stop: Arc<AtomicBool>, sent: Arc<AtomicUsize>) {
     }
 }
 
-/// Every conversation's texts by id, as an agent reads them through the API; the first
-/// refusal (status and body) when a read is refused.
-async fn read_threads(
-    server: &Server,
-    agent: &str,
-) -> Result<std::collections::HashMap<String, Vec<String>>, String> {
-    let (status, body) = server.get(agent, "/api/v1/conversations?limit=500").await;
-    if status != 200 {
-        return Err(format!("conversations: {status} {body}"));
-    }
-    let mut out = std::collections::HashMap::new();
-    for c in body["conversations"].as_array().into_iter().flatten() {
-        let id = c["id"].as_str().unwrap_or_default().to_owned();
-        let (status, body) = server
-            .get(agent, &format!("/api/v1/conversations/{id}?limit=10000"))
-            .await;
-        if status != 200 {
-            return Err(format!("conversation {id}: {status} {body}"));
-        }
-        let texts = body["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| m["text"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        out.insert(id, texts);
-    }
-    Ok(out)
-}
-
-/// Waits until the acknowledgements reach `n` (the load is running meanwhile).
-async fn after_acks(acks: &AtomicUsize, n: usize) {
+/// Waits for `BETWEEN_FAULTS` more acknowledgements (the load is running meanwhile);
+/// returns how many there are then.
+async fn after_more_acks(acks: &AtomicUsize) -> usize {
+    let n = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
     eventually(120, || async { acks.load(Ordering::SeqCst) >= n }).await;
+    acks.load(Ordering::SeqCst)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -485,30 +459,20 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     // down; the two live nodes restart one at a time; PostgreSQL stops at once and starts
     // again. Each fault comes `BETWEEN_FAULTS` acknowledgements after the one before.
     let mut steps = Vec::new();
-    let mut next = BETWEEN_FAULTS;
-    after_acks(&acks, next).await;
-    steps.push(("Redis killed", acks.load(Ordering::SeqCst)));
+    steps.push(("Redis killed", after_more_acks(&acks).await));
     redis.kill9();
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.spawn();
-    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
-    after_acks(&acks, next).await;
-    steps.push(("node b killed", acks.load(Ordering::SeqCst)));
+    steps.push(("node b killed", after_more_acks(&acks).await));
     b.kill9();
     let killed = Instant::now();
-    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
-    after_acks(&acks, next).await;
-    steps.push(("node a stopped", acks.load(Ordering::SeqCst)));
+    steps.push(("node a stopped", after_more_acks(&acks).await));
     assert!(a.terminate().success(), "node a stops cleanly");
     a.spawn().await;
-    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
-    after_acks(&acks, next).await;
-    steps.push(("node c stopped", acks.load(Ordering::SeqCst)));
+    steps.push(("node c stopped", after_more_acks(&acks).await));
     assert!(c.terminate().success(), "node c stops cleanly");
     c.spawn().await;
-    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
-    after_acks(&acks, next).await;
-    steps.push(("PostgreSQL stopped", acks.load(Ordering::SeqCst)));
+    steps.push(("PostgreSQL stopped", after_more_acks(&acks).await));
     let wa_at_stop = wa_acks.load(Ordering::SeqCst);
     let mailed_by_then = mailed.load(Ordering::SeqCst);
     pg.stop_immediately();
@@ -517,8 +481,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     let pg_back = Instant::now();
     // Then more of each kind of load after PostgreSQL's return (WhatsApp's deliveries need
     // the database: they are answered 200 only once it is back), and the load stops.
-    next = acks.load(Ordering::SeqCst) + BETWEEN_FAULTS;
-    after_acks(&acks, next).await;
+    after_more_acks(&acks).await;
     eventually(120, || async {
         wa_acks.load(Ordering::SeqCst) >= wa_at_stop + 2 * NUMBERS
             && mailed.load(Ordering::SeqCst) > mailed_by_then
@@ -555,7 +518,7 @@ async fn three_nodes_lose_nothing_through_node_redis_and_postgres_failures() {
     // lasts is named.
     let deadline = (pg_back + Duration::from_secs(20)).max(stopped + Duration::from_secs(15));
     let threads = loop {
-        let threads = match read_threads(&a, &agent).await {
+        let threads = match try_stored_texts(&a, &agent).await {
             Ok(threads) => threads,
             Err(refused) => {
                 assert!(

@@ -357,18 +357,39 @@ async fn kill_9_mid_burst(backend: Backend) {
 
 /// Conversation id → texts in thread order.
 pub(crate) async fn stored_texts(server: &Server, agent: &str) -> HashMap<String, Vec<String>> {
+    try_stored_texts(server, agent)
+        .await
+        .unwrap_or_else(|refused| panic!("{refused}"))
+}
+
+/// Every conversation's texts by id, as an agent reads them through the API; the first
+/// refused read (what, status and body) when one is refused.
+pub(crate) async fn try_stored_texts(
+    server: &Server,
+    agent: &str,
+) -> Result<HashMap<String, Vec<String>>, String> {
+    let (status, body) = server.get(agent, "/api/v1/conversations?limit=500").await;
+    if status != 200 {
+        return Err(format!("conversations: {status} {body}"));
+    }
     let mut out = HashMap::new();
-    for c in server.conversations(agent).await {
+    for c in body["conversations"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap().to_owned();
-        let texts = server
-            .thread(agent, &id)
-            .await
+        let (status, body) = server
+            .get(agent, &format!("/api/v1/conversations/{id}?limit=10000"))
+            .await;
+        if status != 200 {
+            return Err(format!("conversation {id}: {status} {body}"));
+        }
+        let texts = body["messages"]
+            .as_array()
+            .unwrap()
             .iter()
             .map(|m| m["text"].as_str().unwrap().to_owned())
             .collect();
         out.insert(id, texts);
     }
-    out
+    Ok(out)
 }
 
 fn thread_of(stored: &HashMap<String, Vec<String>>, v: usize) -> Vec<String> {
