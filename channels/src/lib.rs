@@ -14,7 +14,12 @@
 //! (recipients, references, subject, inbox settings, rich content) and answers `Transient`
 //! (with a retry-after) or `Permanent`. Register the sender in `gateway/src/app.rs`.
 
+//! Without the default `io` feature only the pure readers build: `email::parse`,
+//! `email::split_reply` and `whatsapp::read` (what the fuzz targets take).
+
 pub mod email;
+#[cfg(feature = "io")]
 pub mod portal;
+#[cfg(feature = "io")]
 pub mod webchat;
 pub mod whatsapp;

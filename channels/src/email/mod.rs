@@ -31,15 +31,23 @@
 //! a minute before expiry) and `server.rs` (URLs, TLS roots: STARTTLS is required off this
 //! machine; on it, used when a CA file is given, plain text otherwise).
 
+#[cfg(feature = "io")]
 pub mod compose;
+#[cfg(feature = "io")]
 pub mod dsn;
+#[cfg(feature = "io")]
 pub mod envelope;
+#[cfg(feature = "io")]
 pub mod imap;
+#[cfg(feature = "io")]
 pub mod oauth;
 pub mod parse;
 mod reply;
+#[cfg(feature = "io")]
 pub mod server;
+#[cfg(feature = "io")]
 pub mod smtp;
+#[cfg(feature = "io")]
 pub mod token;
 
 pub use reply::{Split, split_reply};

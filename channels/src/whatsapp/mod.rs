@@ -10,9 +10,13 @@
 //! - [`sender`] is the IO: the Graph API client and the dispatcher's `Sender`.
 //! - [`signature`] checks `X-Hub-Signature-256`.
 
+#[cfg(feature = "io")]
 pub mod inbound;
+#[cfg(feature = "io")]
 pub mod outbound;
+#[cfg(feature = "io")]
 pub mod sender;
+#[cfg(feature = "io")]
 pub mod signature;
 pub mod webhook;
 
