@@ -36,6 +36,10 @@ enum What {
         /// A sentence-encoder model directory (needs `--features semantic`).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// At most this many questions of each intent, drawn at random before the split (a
+        /// quick run that shows the bench works; BENCHMARKS' figures use every question).
+        #[arg(long)]
+        per_intent: Option<usize>,
     },
     /// The business FAQ in pt/es/en and its labelled client messages.
     Faq {
@@ -63,7 +67,12 @@ enum What {
 
 fn main() -> Result<()> {
     match Cli::parse().what {
-        What::Banking77 { file, seed, model } => banking77(&file, seed, encoder(model)?),
+        What::Banking77 {
+            file,
+            seed,
+            model,
+            per_intent,
+        } => banking77(&file, seed, per_intent, encoder(model)?),
         What::Faq {
             dir,
             verbose,
@@ -210,7 +219,12 @@ fn by_intent(file: &std::path::Path) -> Result<BTreeMap<String, Vec<String>>> {
 /// Where `kb-bench` finds Banking77, run from the repository root.
 const BANKING77: &str = "../shared/fixtures/kb-banking77/train.csv";
 
-fn banking77(file: &Path, seed: u64, encoder: Option<Arc<dyn Embed>>) -> Result<()> {
+fn banking77(
+    file: &Path,
+    seed: u64,
+    per_intent: Option<usize>,
+    encoder: Option<Arc<dyn Embed>>,
+) -> Result<()> {
     let name = kind(encoder.as_ref());
     let by = by_intent(file)?;
     let mut rng = Rng(seed.max(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -219,6 +233,9 @@ fn banking77(file: &Path, seed: u64, encoder: Option<Arc<dyn Embed>>) -> Result<
     for (intent, rows) in &by {
         let mut rows = rows.clone();
         rng.shuffle(&mut rows);
+        if let Some(n) = per_intent {
+            rows.truncate(n);
+        }
         let k = (rows.len() as f64 * 0.2).round() as usize;
         held.extend(rows[..k].iter().map(|q| (q.clone(), intent.clone())));
         let title = intent.replace('_', " ");
