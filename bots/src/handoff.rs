@@ -95,8 +95,20 @@ const REACH_VERB: &[&str] = &[
     "habla",
     "hablo",
     "pasame",
+    "paseme",
+    "pasenme",
     "pasas",
     "comunicas",
+    "comunicame",
+    "comuniqueme",
+    "comuniquenme",
+    "llamame",
+    "llameme",
+    "llamenme",
+    "contacteme",
+    "contactenme",
+    "atiendame",
+    "hableme",
     "comunicar",
     "comunica",
     "llame",
@@ -107,8 +119,12 @@ const REACH_VERB: &[&str] = &[
     "falo",
     "fala",
     "passa",
+    "passem",
     "passar",
     "transfere",
+    "transfira",
+    "chamem",
+    "liguem",
     "transferir",
     "chama",
     "chamar",
@@ -232,6 +248,11 @@ fn mentions_contact(ws: &[String]) -> bool {
         "atencion",
         "atendimento",
         "pasame",
+        "paseme",
+        "pasenme",
+        "comunicame",
+        "comuniqueme",
+        "comuniquenme",
         "pasas",
         "comunicas",
         "atienda",
@@ -300,12 +321,23 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
         let hit = if kw.contains(' ') {
             joined.contains(&format!(" {kw} "))
         } else {
-            words.iter().any(|w| {
-                w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4)
+            words.iter().enumerate().any(|(i, w)| {
+                (w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4))
+                    && !pays_a_bill(w, &words[i + 1..])
             })
         };
         hit.then(|| k.clone())
     })
+}
+
+/// In much of Spanish-speaking America "cancelar una factura" is to pay it: a word of
+/// cancelling whose object, within the next three words, is a bill or a debt.
+fn pays_a_bill(word: &str, after: &[String]) -> bool {
+    const BILLS: &[&str] = &[
+        "factura", "facturas", "boleta", "boletas", "saldo", "deuda", "cuota", "cuotas", "recibo",
+        "recibos", "pago", "monto", "importe",
+    ];
+    word.starts_with("cancel") && after.iter().take(3).any(|w| BILLS.contains(&w.as_str()))
 }
 
 const UPSET: &[&str] = &[
@@ -507,6 +539,9 @@ mod tests {
             "quiero hablar con el encargado",
             "hay alguien ahi?",
             "pasame con soporte",
+            "ya no se que hacer, paseme con alguien por favor",
+            "comuniquenme con un asesor de ventas",
+            "me passem pra alguem do financeiro",
             "Hola, llevo dos dias con la maquina parada y el bot no me entiende. Necesito hablar con un tecnico.",
             "me pueden llamar?",
             "atencion personalizada por favor",
@@ -579,6 +614,13 @@ mod tests {
             Some("cancel")
         );
         assert_eq!(keyword("what is the balance", &kws), None);
+        // "Cancelar la factura" is paying it in much of Spanish-speaking America.
+        assert_eq!(
+            keyword("quiero cancelar la factura de abril con tarjeta", &kws),
+            None
+        );
+        assert_eq!(keyword("como cancelo el saldo pendiente?", &kws), None);
+        assert!(keyword("quiero cancelar el contrato y la factura", &kws).is_some());
     }
 
     #[test]
@@ -593,6 +635,20 @@ mod tests {
     }
 
     #[test]
+    fn spanish_and_portuguese_slang_is_told_apart() {
+        use switchboard_kb::Lang;
+        for (t, l) in [
+            ("pq no se puede bajar el archivo?", Lang::Es),
+            ("pq nao da pra baixar o arquivo?", Lang::Pt),
+            ("no me llega el correo", Lang::Es),
+            ("o cartao foi recusado, tem outro jeito de pagar?", Lang::Pt),
+            ("se me olvido la clave de la cuenta", Lang::Es),
+        ] {
+            assert_eq!(served_language(t), Some(l), "{t}");
+        }
+    }
+
+    #[test]
     fn unserved_languages_are_recognised() {
         assert_eq!(
             unserved_language("Bonjour, je veux parler à quelqu'un"),
@@ -602,7 +658,24 @@ mod tests {
             unserved_language("Wo finde ich meine Rechnungen?"),
             Some("de")
         );
+        assert_eq!(
+            unserved_language("Guten Tag, unser Drucker zeigt einen Fehler an, was bedeutet das?"),
+            Some("de")
+        );
+        assert_eq!(
+            unserved_language("Non riesco ad accedere al portale, ho perso la password"),
+            Some("it")
+        );
+        assert_eq!(
+            unserved_language("Buongiorno, dove invio la lettura del contatore?"),
+            Some("it")
+        );
+        assert_eq!(
+            unserved_language("Notre imprimante affiche un code d'erreur depuis ce matin"),
+            Some("fr")
+        );
         assert_eq!(unserved_language("quero pagar a fatura"), None);
+        assert_eq!(unserved_language("no me llega el correo para entrar"), None);
         assert_eq!(unserved_language("ok"), None);
     }
 }

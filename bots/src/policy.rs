@@ -1202,6 +1202,7 @@ mod tests {
         for set in [
             include_str!("../../bench/data/faq/questions.jsonl"),
             include_str!("../../bench/data/faq/heldout.jsonl"),
+            include_str!("../../bench/data/faq/heldout2.jsonl"),
         ] {
             for l in set.lines().filter(|l| !l.trim().is_empty()) {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
