@@ -215,10 +215,11 @@ pub fn asks_for_person(text: &str) -> bool {
             "entende",
             "understand",
         ]);
-    // "me liga", "me pueden llamar?", "call us back".
-    let call_me = has(&[
-        "liga", "ligue", "ligar", "llamar", "llame", "llamen", "call", "ring",
-    ]) && has(&["me", "us", "nos", "mim"]);
+    // "me liga", "me pueden llamar?", "call us back", "llamenme".
+    let call_me = (has(&[
+        "liga", "ligue", "liguem", "ligar", "llamar", "llame", "llamen", "call", "ring",
+    ]) && has(&["me", "us", "nos", "mim"]))
+        || has(&["llamame", "llameme", "llamenme", "llamanos", "ligueme"]);
     // "hay alguien ahi?", "anyone there?".
     let anyone_there = weak && short && has(&["ai", "ahi", "there", "alo", "hello"]);
     (strong && (short || request || real))
@@ -335,7 +336,7 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
 fn pays_a_bill(word: &str, after: &[String]) -> bool {
     const BILLS: &[&str] = &[
         "factura", "facturas", "boleta", "boletas", "saldo", "deuda", "cuota", "cuotas", "recibo",
-        "recibos", "pago", "monto", "importe",
+        "recibos", "monto", "importe",
     ];
     word.starts_with("cancel") && after.iter().take(3).any(|w| BILLS.contains(&w.as_str()))
 }
@@ -542,6 +543,7 @@ mod tests {
             "ya no se que hacer, paseme con alguien por favor",
             "comuniquenme con un asesor de ventas",
             "me passem pra alguem do financeiro",
+            "llamenme al 300 555 1234 cuando puedan",
             "Hola, llevo dos dias con la maquina parada y el bot no me entiende. Necesito hablar con un tecnico.",
             "me pueden llamar?",
             "atencion personalizada por favor",
@@ -620,6 +622,8 @@ mod tests {
             None
         );
         assert_eq!(keyword("como cancelo el saldo pendiente?", &kws), None);
+        // Cancelling a payment is not paying.
+        assert!(keyword("quiero cancelar el pago que hice ayer", &kws).is_some());
         assert!(keyword("quiero cancelar el contrato y la factura", &kws).is_some());
     }
 
