@@ -124,7 +124,13 @@
   const tb = $("#thread-body");
   if (tb) tb.scrollTop = tb.scrollHeight;
   document.addEventListener("htmx:afterSwap", (e) => {
-    if (e.target.id === "thread") { const b = $("#thread-body"); if (b) b.scrollTop = b.scrollHeight; }
+    if (e.target.id === "thread") {
+      // A reply's own answer can come after the socket's refresh has shown the same
+      // message: the one shown first stays (its state is the newer), the copy goes.
+      const seen = new Set();
+      $$("#thread > li.msg[id]").forEach((li) => { if (seen.has(li.id)) li.remove(); else seen.add(li.id); });
+      const b = $("#thread-body"); if (b) b.scrollTop = b.scrollHeight;
+    }
     if (e.target.id === "conv-pane") { const b = $("#thread-body"); if (b) b.scrollTop = b.scrollHeight; sendViewing(); }
   });
 
