@@ -83,6 +83,16 @@ const ROLE: &[&str] = &[
     "tecnica",
     "supervisora",
 ];
+// "Put me through" as one word, the pronoun joined to the verb: a request, and about
+// reaching someone, on its own.
+const THROUGH_ME: &[&str] = &[
+    "pasame",
+    "paseme",
+    "pasenme",
+    "comunicame",
+    "comuniqueme",
+    "comuniquenme",
+];
 // Verbs of reaching someone, in the three languages (folded).
 const REACH_VERB: &[&str] = &[
     "talk",
@@ -94,14 +104,8 @@ const REACH_VERB: &[&str] = &[
     "hablar",
     "habla",
     "hablo",
-    "pasame",
-    "paseme",
-    "pasenme",
     "pasas",
     "comunicas",
-    "comunicame",
-    "comuniqueme",
-    "comuniquenme",
     "llamame",
     "llameme",
     "llamenme",
@@ -183,9 +187,10 @@ pub fn asks_for_person(text: &str) -> bool {
     let strong = ws.iter().any(|w| matches(w, STRONG));
     let weak = ws.iter().any(|w| matches(w, WEAK));
     // Verbs exactly: their typos too often are other words ("transfers", "transfere").
+    let reaches = |w: &String| REACH_VERB.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str());
     let request = ws
         .iter()
-        .any(|w| REQUEST.contains(&w.as_str()) || REACH_VERB.contains(&w.as_str()));
+        .any(|w| REQUEST.contains(&w.as_str()) || reaches(w));
     let real = ws.iter().any(|w| REAL.contains(&w.as_str()));
     let short = ws.len() <= 4;
     // "transfer me", "put me through", "get me someone", "connect us".
@@ -195,10 +200,7 @@ pub fn asks_for_person(text: &str) -> bool {
     });
     // "falar com o gerente", "get me a manager"; not "when does the technician come?".
     let role = ws.iter().any(|w| ROLE.contains(&w.as_str()))
-        && (put_through
-            || ws
-                .iter()
-                .any(|w| REACH_VERB.contains(&w.as_str()) || REAL.contains(&w.as_str())));
+        && (put_through || ws.iter().any(|w| reaches(w) || REAL.contains(&w.as_str())));
     let request = request || put_through;
     let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
     // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
@@ -248,12 +250,6 @@ fn mentions_contact(ws: &[String]) -> bool {
         "habla",
         "atencion",
         "atendimento",
-        "pasame",
-        "paseme",
-        "pasenme",
-        "comunicame",
-        "comuniqueme",
-        "comuniquenme",
         "pasas",
         "comunicas",
         "atienda",
@@ -282,7 +278,8 @@ fn mentions_contact(ws: &[String]) -> bool {
         "ahi",
         "ai",
     ];
-    ws.iter().any(|w| REACH.contains(&w.as_str()))
+    ws.iter()
+        .any(|w| REACH.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str()))
 }
 
 /// Phrases that need a person by default; a business sets its own.
