@@ -2,6 +2,8 @@
 //! over to people. Handoff is a structured action, never a match on the bot's own text.
 
 pub mod brain;
+#[cfg(feature = "semantic")]
+pub mod e5;
 pub mod handoff;
 pub mod hook;
 pub mod model;

