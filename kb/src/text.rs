@@ -238,6 +238,10 @@ const ES: &[&str] = &[
     "clave",
     "contrasena",
     "impresora",
+    "atasco",
+    "atascada",
+    "atascado",
+    "atasca",
     "hoja",
     "hojas",
     "manana",
@@ -319,6 +323,12 @@ const PT: &[&str] = &[
     "ta",
     // Words of the service desk that Spanish spells otherwise.
     "impressora",
+    "atolamento",
+    "atolado",
+    "atolada",
+    "atola",
+    "encravado",
+    "encravou",
     "atolado",
     "atolada",
     "atolou",
@@ -434,6 +444,9 @@ const FR: &[&str] = &[
     "qui",
     "notre",
     "imprimante",
+    "bourrage",
+    "coince",
+    "coincee",
     "photocopieuse",
     "copieur",
     "bonsoir",
@@ -537,6 +550,12 @@ const DE: &[&str] = &[
     "geht",
     "funktioniert",
     "drucker",
+    "papierstau",
+    "stau",
+    "klemmt",
+    "im",
+    "was",
+    "tun",
     "kopierer",
     "seit",
     "schon",
@@ -640,6 +659,16 @@ const IT: &[&str] = &[
     "codice",
     "accedere",
     "riesco",
+    "la",
+    "un",
+    "ha",
+    "si",
+    "inceppamento",
+    "inceppata",
+    "inceppato",
+    "inceppa",
+    "risolvo",
+    "risolvere",
 ];
 
 fn markers(g: Guess) -> &'static [&'static str] {
@@ -748,6 +777,14 @@ mod tests {
             ("je veux parler à quelqu'un", Guess::Fr),
             ("ich brauche Hilfe mit meiner Rechnung", Guess::De),
             ("voglio parlare con un operatore", Guess::It),
+            // A paper jam in each language: the article and verb that Italian shares
+            // with Spanish ("la", "un", "ha") count for both.
+            ("la stampante ha un foglio bloccato, come faccio", Guess::It),
+            ("la stampante si e inceppata di nuovo", Guess::It),
+            ("la impresora tiene un atasco de papel", Guess::Es),
+            ("deu atolamento de papel de novo", Guess::Pt),
+            ("la machine fait un bourrage papier", Guess::Fr),
+            ("Papierstau im Kopierer, was tun", Guess::De),
         ];
         for (text, want) in cases {
             assert_eq!(detect(text).guess, Some(want), "{text}");
