@@ -48,7 +48,7 @@ const BATCH: usize = 16;
 const CACHE: usize = 200_000;
 
 fn bad(what: impl Into<String>) -> SemanticError {
-    SemanticError::Weights(what.into())
+    SemanticError::Image(what.into())
 }
 
 /// A reader over the image that fails, instead of reading past its end.

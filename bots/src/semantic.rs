@@ -45,6 +45,9 @@ pub enum SemanticError {
     /// The weights do not fit the configuration.
     #[error("model.safetensors: {0}")]
     Weights(String),
+    /// A multilingual-E5 image that cannot be read (`e5.rs`).
+    #[error("the E5 image: {0}")]
+    Image(String),
 }
 
 const CLS: u32 = 101;

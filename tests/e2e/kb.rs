@@ -252,3 +252,79 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
     assert_eq!(lines[2]["action"], "answer");
     assert!(lines[2]["article_id"].is_null());
 }
+
+/// `bot.semantic_model` naming the multilingual-E5 image (`scripts/test` installs the wheel
+/// and sets `SB_E5`): the server starts with it and learns the articles, `bot ask` answers
+/// with the same model; a file that is not such an image stops `bot ask` with the setting
+/// named, so the command line reads the file it is given.
+#[tokio::test]
+async fn the_bot_reads_with_the_multilingual_encoder_it_is_given() {
+    let image = std::env::var("SB_E5")
+        .expect("SB_E5 names the multilingual-E5 image (scripts/test sets it)");
+    let mut a = Server::start_with(
+        Backend::Embedded,
+        &[("SWITCHBOARD_BOT__SEMANTIC_MODEL", image.as_str())],
+    )
+    .await;
+    a.import_kb(concat!(
+        r#"{"id":"jam","title":"Clear a paper jam","body":"Open the front door and pull the sheet out gently.","lang":"en","questions":["paper is stuck in the printer"]}"#,
+        "\n",
+        r#"{"id":"jam-pt","title":"Desatolar o papel","body":"Abra a porta da frente e puxe a folha com cuidado.","lang":"pt","translation_of":"jam","questions":["o papel travou na impressora"]}"#,
+        "\n",
+        r#"{"id":"jam-es","title":"Quitar un atasco de papel","body":"Abra la puerta frontal y tire de la hoja con cuidado.","lang":"es","translation_of":"jam","questions":["el papel se atoró en la impresora"]}"#,
+        "\n",
+        r#"{"id":"pay","title":"Pay an invoice","body":"Open Invoices and choose how to pay.","lang":"en","questions":["how do I pay my bill"]}"#,
+        "\n",
+        r#"{"id":"pay-pt","title":"Pagar uma fatura","body":"Abra Faturas e escolha como pagar.","lang":"pt","translation_of":"pay","questions":["como pago o boleto"]}"#,
+        "\n",
+        r#"{"id":"pay-es","title":"Pagar una factura","body":"Abra Facturas y elija cómo pagar.","lang":"es","translation_of":"pay","questions":["como pago la factura"]}"#,
+        "\n"
+    ))
+    .await;
+    let ask = |extra: &[(&str, &str)], lines: &str| {
+        let mut child = a
+            .command()
+            .envs(extra.iter().copied())
+            .args(["bot", "ask", "--json", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = ask(
+        &[],
+        "a folha ficou presa dentro da impressora\nquiero pagar la factura de este mes\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0]["article_id"], "jam-pt", "{answers:?}");
+    assert_eq!(answers[1]["article_id"], "pay-es", "{answers:?}");
+
+    let bad = write(a.dir.path(), "not-a-model.bin", "not a model");
+    let out = ask(
+        &[("SWITCHBOARD_BOT__SEMANTIC_MODEL", bad.as_str())],
+        "hola\n",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bot.semantic_model") && err.contains("E5S1"),
+        "{err}"
+    );
+}
