@@ -63,7 +63,12 @@ impl<'a> Cursor<'a> {
             .at
             .checked_add(n)
             .filter(|e| *e <= self.bytes.len())
-            .ok_or_else(|| bad(format!("the image ends before byte {}", self.at + n)))?;
+            .ok_or_else(|| {
+                bad(format!(
+                    "the image ends before byte {}",
+                    self.at.saturating_add(n)
+                ))
+            })?;
         let s = &self.bytes[self.at..end];
         self.at = end;
         Ok(s)
@@ -344,6 +349,12 @@ impl E5Small {
             bytes: c.take(norm_bytes)?,
             at: 0,
         };
+        // Each entry takes at least five bytes: a count that does not fit them is a lie.
+        if n_norm > norm_bytes / 5 {
+            return Err(bad(format!(
+                "{n_norm} normalizations in {norm_bytes} bytes"
+            )));
+        }
         let mut normalize = HashMap::with_capacity(n_norm);
         for _ in 0..n_norm {
             let from =
@@ -688,6 +699,19 @@ mod tests {
         let mut wrong = good[..64].to_vec();
         wrong[0] = b'X';
         assert!(E5Small::from_image(&wrong).is_err());
+        // Sizes that promise more than the image holds: an error, not an allocation or
+        // an overflow: the pieces' text length (after the 44-byte shape, the piece count and
+        // the four special ids), then the normalization count.
+        let pieces = 44 + 4 + 4 * 4;
+        let mut huge = good.clone();
+        huge[pieces..pieces + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(E5Small::from_image(&huge).is_err());
+        let n_pieces = u32::from_le_bytes([good[44], good[45], good[46], good[47]]) as usize;
+        let blob = u64::from_le_bytes(good[pieces..pieces + 8].try_into().unwrap()) as usize;
+        let norm = pieces + 8 + (n_pieces + 1) * 4 + n_pieces * 4 + blob;
+        let mut many = good.clone();
+        many[norm..norm + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(E5Small::from_image(&many).is_err());
     }
 
     /// The FAQ of `bench/data/faq` learned with the encoder, then the second set written
