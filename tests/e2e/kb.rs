@@ -25,6 +25,26 @@ pub(crate) async fn found(server: &Server, q: &str) -> Vec<Value> {
     v["results"].as_array().cloned().unwrap_or_default()
 }
 
+/// `bot ask --json -` with `lines` on its standard input, and `extra` in its environment.
+fn bot_ask(server: &Server, extra: &[(&str, &str)], lines: &str) -> std::process::Output {
+    let mut child = server
+        .command()
+        .envs(extra.iter().copied())
+        .args(["bot", "ask", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -213,20 +233,7 @@ async fn article_changes_reach_every_node_and_the_command_line_keeps_its_contrac
     assert!(hits.iter().any(|h| h["public_id"] == "zb-2"));
 
     // `bot ask --json -`: one JSON line out per line in, in DESIGN.md's shape.
-    let mut child = a
-        .command()
-        .args(["bot", "ask", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("how can I pay with quuxly?\nagent please\n\n🙂\n".as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = bot_ask(&a, &[], "how can I pay with quuxly?\nagent please\n\n🙂\n");
     let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -281,25 +288,8 @@ async fn the_bot_reads_with_the_multilingual_encoder_it_is_given() {
         "\n"
     ))
     .await;
-    let ask = |extra: &[(&str, &str)], lines: &str| {
-        let mut child = a
-            .command()
-            .envs(extra.iter().copied())
-            .args(["bot", "ask", "--json", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(lines.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let out = ask(
+    let out = bot_ask(
+        &a,
         &[],
         "a folha ficou presa dentro da impressora\nquiero pagar la factura de este mes\n",
     );
@@ -317,7 +307,8 @@ async fn the_bot_reads_with_the_multilingual_encoder_it_is_given() {
     assert_eq!(answers[1]["article_id"], "pay-es", "{answers:?}");
 
     let bad = write(a.dir.path(), "not-a-model.bin", "not a model");
-    let out = ask(
+    let out = bot_ask(
+        &a,
         &[("SWITCHBOARD_BOT__SEMANTIC_MODEL", bad.as_str())],
         "hola\n",
     );
