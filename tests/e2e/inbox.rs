@@ -1,9 +1,6 @@
 //! The agent pages over real HTTP: sessions, CSRF, session fixation, stored XSS, the
 //! route-scope check generated from the routers' tables, and two agents at once.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use serde_json::{Value, json};
 use switchboard_gateway::kit::page::Access;
 
@@ -224,21 +221,7 @@ pub(crate) fn add_agent(
         "--password-stdin",
     ];
     args.extend_from_slice(extra);
-    let mut child = server
-        .command()
-        .args(&args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = server.cli_with_input(&args, &[], &format!("{PASSWORD}\n"));
     assert!(
         out.status.success(),
         "{}",

@@ -4,9 +4,6 @@
 //! bad file imports nothing and names its lines; `kb search --json` and `bot ask --json -`
 //! speak DESIGN.md's contract.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use serde_json::Value;
 
 use crate::support::{Backend, Server, eventually};
@@ -27,22 +24,7 @@ pub(crate) async fn found(server: &Server, q: &str) -> Vec<Value> {
 
 /// `bot ask --json -` with `lines` on its standard input, and `extra` in its environment.
 fn bot_ask(server: &Server, extra: &[(&str, &str)], lines: &str) -> std::process::Output {
-    let mut child = server
-        .command()
-        .envs(extra.iter().copied())
-        .args(["bot", "ask", "--json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(lines.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    server.cli_with_input(&["bot", "ask", "--json", "-"], extra, lines)
 }
 
 fn write(dir: &std::path::Path, name: &str, text: &str) -> String {

@@ -2,6 +2,7 @@
 //! way a widget, an agent and an operator do.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -166,6 +167,32 @@ impl Server {
     /// Runs a CLI command against this server's configuration.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         self.command().args(args).output().unwrap()
+    }
+
+    /// [`Server::cli`] with `input` written to the command's standard input (then closed)
+    /// and `extra` added to its environment.
+    pub fn cli_with_input(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        input: &str,
+    ) -> std::process::Output {
+        let mut child = self
+            .command()
+            .envs(extra.iter().copied())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// Imports knowledge-base articles (JSON lines) on the command line, then starts the
