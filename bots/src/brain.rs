@@ -9,7 +9,7 @@
 //! (`data/elsewhere.txt`), so a message about the weather is not answered with the
 //! article it shares one word with. The article given is the topic's in the client's
 //! language: the one the message's words show, else the likeliest by the knowledge base's
-//! own texts in each language (`brain::tests::languages_are_told_apart`,
+//! own texts in each language, among those the words point to when they point to several (`brain::tests::languages_are_told_apart`,
 //! `policy::tests::the_bot_never_answers_in_a_language_the_client_did_not_write_in`).
 //!
 //! The confidence is a logistic fit of the best score and its lead, calibrated by
@@ -329,10 +329,11 @@ impl Brain {
     }
 
     /// The article that answers a message best, with its calibrated confidence: the best
-    /// topic, in the client's language (`lang`, else the one the knowledge base's own
-    /// texts point to) when the topic has it. `None` when the message has nothing the bot
-    /// can read.
-    pub fn classify(&self, text: &str, lang: Option<Lang>) -> Option<Guess> {
+    /// topic, in the client's language when the topic has it. `langs` are the languages
+    /// the message may be in: its own when known; several when its words point to them
+    /// alike, and the knowledge base's own texts choose among those; none when unknown,
+    /// and they choose among all. `None` when the message has nothing the bot can read.
+    pub fn classify(&self, text: &str, langs: &[Lang]) -> Option<Guess> {
         if self.articles.is_empty() {
             return None;
         }
@@ -342,7 +343,7 @@ impl Brain {
         }
         let (best, score, margin) = best_topic(&ranked.classes, self.elsewhere)?;
         Some(Guess {
-            article: self.in_language(best, text, lang),
+            article: self.in_language(best, text, langs),
             confidence: self.calibration.confidence(score, margin),
             score,
             margin,
@@ -355,9 +356,10 @@ impl Brain {
         self.langs.guess(text).and_then(Lang::parse)
     }
 
-    /// The article of `topic` for a message: in `lang` when the topic has it, else in the
-    /// likeliest of the topic's languages by the knowledge base's texts, else its first.
-    fn in_language(&self, topic: usize, text: &str, lang: Option<Lang>) -> usize {
+    /// The article of `topic` for a message: in its one language (`langs`) when the topic
+    /// has it, else in the likeliest of `langs` (of all when none fits) by the knowledge
+    /// base's texts, else the topic's first.
+    fn in_language(&self, topic: usize, text: &str, langs: &[Lang]) -> usize {
         let members = &self.topics[topic];
         if members.len() == 1 {
             return members[0];
@@ -368,15 +370,17 @@ impl Brain {
                 .copied()
                 .find(|i| self.articles[*i].lang == code)
         };
-        if let Some(l) = lang
+        if let [l] = langs
             && let Some(i) = find(l.code())
         {
             return i;
         }
-        self.langs
-            .ranked(text)
-            .into_iter()
-            .flatten()
+        let ranked = self.langs.ranked(text).unwrap_or_default();
+        let among = |code: &str| langs.iter().any(|l| l.code() == code);
+        ranked
+            .iter()
+            .filter(|(_, code)| among(code))
+            .chain(&ranked)
             .find_map(|(_, code)| find(code))
             .unwrap_or(members[0])
     }
@@ -385,7 +389,7 @@ impl Brain {
     /// topic and each in the client's language when it has a translation in it: what a
     /// client may choose from when the bot is not sure which one they mean. "Close" is a
     /// score within [`CLOSE`] of the best's.
-    pub fn close(&self, text: &str, lang: Option<Lang>, n: usize) -> Vec<Guess> {
+    pub fn close(&self, text: &str, langs: &[Lang], n: usize) -> Vec<Guess> {
         if self.articles.is_empty() || n == 0 {
             return Vec::new();
         }
@@ -409,7 +413,7 @@ impl Brain {
             }
             let next = ranked.classes.get(i + 1).map_or(score - 1.0, |c| c.1);
             out.push(Guess {
-                article: self.in_language(topic, text, lang),
+                article: self.in_language(topic, text, langs),
                 confidence: self.calibration.confidence(score, score - next),
                 score,
                 margin: score - next,
@@ -659,7 +663,7 @@ mod tests {
                 Some(want),
                 "{text}"
             );
-            let g = brain.classify(text, None).unwrap();
+            let g = brain.classify(text, &[]).unwrap();
             assert_eq!(brain.article(g.article).lang, want, "{text}");
         }
         // Nothing to go by: no guess.

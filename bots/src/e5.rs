@@ -732,7 +732,7 @@ mod tests {
                 }
                 all += 1;
                 let got = brain
-                    .classify(v["text"].as_str().unwrap(), None)
+                    .classify(v["text"].as_str().unwrap(), &[])
                     .map(|g| brain.article(g.article).public_id.clone());
                 right += usize::from(got.as_deref() == v["article"].as_str());
             }

@@ -6,7 +6,7 @@
 //! "atendende"); anger or urgency in strong words, shouting, "!!!", "nobody answers"
 //! (`handoff::tests::*`).
 
-use switchboard_kb::text::{Guess, detect, fold, fold_words, typo_budget, within_edits};
+use switchboard_kb::text::{Guess, detect, fold, fold_words, likeliest, typo_budget, within_edits};
 
 /// Why the bot hands a conversation to people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,8 +147,6 @@ const WEAK: &[&str] = &[
 // Asking to be put through, in the three languages (folded), besides the verbs of
 // reaching someone (`REACH_VERB`).
 const REQUEST: &[&str] = &[
-    "through",
-    "thru",
     "want",
     "need",
     "pasa",
@@ -184,8 +182,16 @@ pub fn asks_for_person(text: &str) -> bool {
     if ws.is_empty() {
         return false;
     }
-    let strong = ws.iter().any(|w| matches(w, STRONG));
-    let weak = ws.iter().any(|w| matches(w, WEAK));
+    // Everyday words one letter from a person word are not its typos: "a gente" is
+    // Portuguese for "we", not "agente"; "stuff" is not "staff".
+    let strong = ws
+        .iter()
+        .any(|w| !["gente", "gentes", "stuff"].contains(&w.as_str()) && matches(w, STRONG));
+    // "falar com gente", "tem gente ai?": people; "a gente" is "we".
+    let weak = ws.iter().any(|w| matches(w, WEAK))
+        || ws
+            .windows(2)
+            .any(|p| p[1] == "gente" && ["com", "tem", "uma", "alguma"].contains(&p[0].as_str()));
     // Verbs exactly: their typos too often are other words ("transfers", "transfere").
     let reaches = |w: &String| REACH_VERB.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str());
     let request = ws
@@ -201,7 +207,12 @@ pub fn asks_for_person(text: &str) -> bool {
     // "falar com o gerente", "get me a manager"; not "when does the technician come?".
     let role = ws.iter().any(|w| ROLE.contains(&w.as_str()))
         && (put_through || ws.iter().any(|w| reaches(w) || REAL.contains(&w.as_str())));
-    let request = request || put_through;
+    // "put me through", "get through to someone"; not "fed envelopes through the tray".
+    let through = ws.windows(2).any(|p| {
+        ["me", "us", "get", "go"].contains(&p[0].as_str())
+            && ["through", "thru"].contains(&p[1].as_str())
+    });
+    let request = request || put_through || through;
     let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
     // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
     let refuses_bot = has(&["bot", "robo", "robot", "chatbot", "robozinho"])
@@ -226,7 +237,7 @@ pub fn asks_for_person(text: &str) -> bool {
     let anyone_there = weak && short && has(&["ai", "ahi", "there", "alo", "hello"]);
     (strong && (short || request || real))
         || role
-        || (weak && (request || real) && mentions_contact(&ws))
+        || (weak && (request || real) && (through || mentions_contact(&ws)))
         || (weak && short && real)
         || refuses_bot
         || call_me
@@ -240,8 +251,6 @@ fn mentions_contact(ws: &[String]) -> bool {
         "talk",
         "speak",
         "chat",
-        "through",
-        "thru",
         "call",
         "reach",
         "me",
@@ -322,6 +331,7 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
             words.iter().enumerate().any(|(i, w)| {
                 (w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4))
                     && !pays_a_bill(w, &words[i + 1..])
+                    && !names_a_trade(&words[..i])
             })
         };
         hit.then(|| k.clone())
@@ -336,6 +346,25 @@ fn pays_a_bill(word: &str, after: &[String]) -> bool {
         "recibos", "monto", "importe",
     ];
     word.starts_with("cancel") && after.iter().take(3).any(|w| BILLS.contains(&w.as_str()))
+}
+
+/// "Somos un despacho de abogados": the word names the client's own trade, not a threat;
+/// the word before it is "de" and the one before that a firm or an office.
+fn names_a_trade(before: &[String]) -> bool {
+    const FIRMS: &[&str] = &[
+        "despacho",
+        "estudio",
+        "bufete",
+        "firma",
+        "escritorio",
+        "oficina",
+        "sociedad",
+        "sociedade",
+        "colegio",
+        "associacao",
+        "asociacion",
+    ];
+    matches!(before, [.., firm, de] if de == "de" && FIRMS.contains(&firm.as_str()))
 }
 
 const UPSET: &[&str] = &[
@@ -469,9 +498,20 @@ pub fn trigger(text: &str, keywords: &[String]) -> Option<Trigger> {
 
 /// The served language a message is in, when it shows.
 pub fn served_language(text: &str) -> Option<switchboard_kb::Lang> {
-    let d = detect(text);
-    // A tie between two languages says nothing.
-    d.guess.filter(|_| d.margin > 0.0).and_then(Guess::served)
+    match served_languages(text).as_slice() {
+        [one] if likeliest(text).len() == 1 => Some(*one),
+        _ => None,
+    }
+}
+
+/// The served languages a message may be in: its own when it shows, else those its
+/// words point to as much as any other ("q significa T-01": Portuguese or Spanish);
+/// empty when they point nowhere, or only to languages the bot does not serve.
+pub fn served_languages(text: &str) -> Vec<switchboard_kb::Lang> {
+    likeliest(text)
+        .into_iter()
+        .filter_map(Guess::served)
+        .collect()
 }
 
 /// Whether the text has anything to read (letters or digits), not only emoji or symbols.
@@ -487,6 +527,11 @@ mod tests {
     fn requests_for_a_person_in_three_languages_and_with_typos() {
         for t in [
             "agent please",
+            "can someone put me through",
+            "da pra falar com gente?",
+            "tem gente ai??",
+            "I need to get through to a person",
+            "put us thru to someone in billing",
             "talk to a human",
             "can i speak to a real person",
             "representative",
@@ -584,6 +629,9 @@ mod tests {
             "does the technician come on weekends",
             "quero saber se o tecnico vem amanha",
             "who is the account manager for our contract?",
+            // People in the client's story, not asked for.
+            "Hi, someone fed envelopes through the side tray and one got chewed up, ok to use tweezers?",
+            "Bom dia, a copiadora daqui parou totalmente, nem liga mais, e a gente depende dela pra imprimir as notas dos clientes. Se eu registrar isso agora em quanto tempo vcs respondem??",
         ] {
             assert!(!asks_for_person(t), "{t}");
         }
@@ -603,6 +651,18 @@ mod tests {
         assert_eq!(
             keyword("quero o cancelamento", &kws).as_deref(),
             Some("cancelamento")
+        );
+        // The client's own trade is not a threat; a lawyer called in still is.
+        for trade in [
+            "Somos un despacho de abogados en Guadalajara, cuándo llega el técnico?",
+            "sou do escritorio de advogados, como pago a fatura",
+            "trabajo en un estudio de abogados y no me llega el link",
+        ] {
+            assert_eq!(keyword(trade, &kws), None, "{trade}");
+        }
+        assert_eq!(
+            keyword("voy a llamar a mis abogados", &kws).as_deref(),
+            Some("abogado")
         );
         assert_eq!(
             keyword("queremos dar de baja el contrato", &kws).as_deref(),

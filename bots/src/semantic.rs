@@ -437,7 +437,7 @@ mod tests {
         assert!(brain.is_semantic());
         let guess = |q: &str| {
             brain
-                .classify(q, None)
+                .classify(q, &[])
                 .map(|g| brain.article(g.article).id.clone())
         };
         assert_eq!(

@@ -131,7 +131,9 @@ const EN: &[&str] = &[
     "does", "have", "has", "with", "for", "this", "that", "was", "why", "where", "when", "of",
     "get", "need", "want", "please", "pls", "plz", "im", "dont", "cant", "didnt", "hi", "hello",
     "thanks", "an", "be", "been", "will", "would", "should", "there", "your", "me", "on", "in",
-    "u", "isnt", "wont", "doesnt", "from", "which", "who", "am", "help", "still", "just",
+    "u", "isnt", "wont", "doesnt", "from", "which", "who", "am", "help", "still", "just", "thx",
+    "ty", "ur", "wanna", "gonna", "whats", "hey", "yeah", "we", "our", "they", "if", "or", "but",
+    "got", "keeps", "again", "printer", "invoice", "bill",
 ];
 const ES: &[&str] = &[
     "el",
@@ -251,6 +253,32 @@ const ES: &[&str] = &[
     "bajar",
     "directo",
     "llamar",
+    // Everyday spellings and words of the regions (Mexico, the River Plate, Chile,
+    // Colombia, Spain) that no other language writes.
+    "wey",
+    "guey",
+    "weon",
+    "boludo",
+    "parce",
+    "tenes",
+    "podes",
+    "queres",
+    "sos",
+    "porfa",
+    "xfa",
+    "xq",
+    "tmb",
+    "ahorita",
+    "nomas",
+    "dale",
+    "chido",
+    "guay",
+    "oye",
+    "oigan",
+    "aca",
+    "estan",
+    "boleta",
+    "arriendo",
 ];
 const PT: &[&str] = &[
     "o",
@@ -395,6 +423,38 @@ const PT: &[&str] = &[
     "bom",
     "boa",
     "noite",
+    // Everyday spellings of the chat.
+    "oq",
+    "mt",
+    "mto",
+    "td",
+    "msg",
+    "pfv",
+    "vlw",
+    "dps",
+    "qdo",
+    "qnd",
+    "tava",
+    "cade",
+    "pelo",
+    "pela",
+    "num",
+    "numa",
+    "dele",
+    "dela",
+    "deles",
+    "tao",
+    "fica",
+    "ficou",
+    "ficar",
+    "grana",
+    "dinheiro",
+    "reais",
+    "conserta",
+    "consertar",
+    "arrumar",
+    "pode",
+    "podem",
 ];
 const FR: &[&str] = &[
     "le",
@@ -691,10 +751,8 @@ const ALL: [Guess; 6] = [
     Guess::It,
 ];
 
-/// Guesses the language of a short message from its marker words and letters. Works on
-/// three-word messages, which general-purpose detectors get wrong; says `None` rather than
-/// guess when nothing points anywhere.
-pub fn detect(text: &str) -> Detected {
+/// Each language's evidence in a text, in [`ALL`]'s order: marker words, letters, endings.
+fn scores(text: &str) -> [f32; 6] {
     let mut score = [0f32; 6];
     for c in text.chars() {
         match c {
@@ -728,6 +786,14 @@ pub fn detect(text: &str) -> Detected {
             }
         }
     }
+    score
+}
+
+/// Guesses the language of a short message from its marker words and letters. Works on
+/// three-word messages, which general-purpose detectors get wrong; says `None` rather than
+/// guess when nothing points anywhere.
+pub fn detect(text: &str) -> Detected {
+    let score = scores(text);
     let mut order: Vec<usize> = (0..6).collect();
     order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
     let (best, second) = (score[order[0]], score[order[1]]);
@@ -741,6 +807,22 @@ pub fn detect(text: &str) -> Detected {
         guess: Some(ALL[order[0]]),
         margin: best - second,
     }
+}
+
+/// The languages a text may be in: those whose evidence ties for the most, when there is
+/// any ("q significa T-01" is Portuguese or Spanish, not English). One when the text
+/// shows its language; none when nothing points anywhere.
+pub fn likeliest(text: &str) -> Vec<Guess> {
+    let score = scores(text);
+    let best = score.iter().copied().fold(0f32, f32::max);
+    if best <= 0.0 {
+        return Vec::new();
+    }
+    ALL.iter()
+        .zip(score)
+        .filter(|(_, s)| *s >= best)
+        .map(|(g, _)| *g)
+        .collect()
 }
 
 #[cfg(test)]
@@ -785,10 +867,23 @@ mod tests {
             ("deu atolamento de papel de novo", Guess::Pt),
             ("la machine fait un bourrage papier", Guess::Fr),
             ("Papierstau im Kopierer, was tun", Guess::De),
+            // The chat's spellings and the regions' words.
+            ("q significa T-01 wey", Guess::Es),
+            ("che boludo no me anda la fotocopiadora", Guess::Es),
+            ("oq significa esse codigo", Guess::Pt),
+            ("printer keeps jamming", Guess::En),
         ];
         for (text, want) in cases {
             assert_eq!(detect(text).guess, Some(want), "{text}");
         }
         assert_eq!(detect("👍👍").guess, None);
+    }
+
+    #[test]
+    fn a_message_shared_by_two_languages_is_in_either() {
+        // "q" and "significa" are Portuguese and Spanish alike: either, not English.
+        assert_eq!(likeliest("q significa T-01"), vec![Guess::Es, Guess::Pt]);
+        assert_eq!(likeliest("quero pagar a fatura"), vec![Guess::Pt]);
+        assert_eq!(likeliest("T-01 ??"), Vec::<Guess>::new());
     }
 }
