@@ -1269,6 +1269,14 @@ pub(crate) mod tests {
                 assert_eq!(o.memory.lang.as_deref(), Some(want));
             }
         }
+        // The brain keeps to the languages it is given, however the text's letters lean.
+        for text in ["what does error T-01 on the display mean", "T-01"] {
+            let g = brain.classify(text, &[Lang::Pt, Lang::Es]).unwrap();
+            let shown = brain.article(g.article).lang.as_str();
+            assert!(matches!(shown, "pt" | "es"), "{text} → {shown}");
+            let g = brain.classify(text, &[Lang::Es]).unwrap();
+            assert_eq!(brain.article(g.article).lang, "es", "{text}");
+        }
         // A message that shows its own language is read in it, whatever came before.
         let before = decide(
             &brain,
