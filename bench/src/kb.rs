@@ -422,7 +422,10 @@ fn measure_faq(brain: &Brain, questions: &[Labelled], verbose: bool) {
                 if o.action == Action::Answer {
                     answered += 1;
                 }
+                // A request for a person handed over for another reason is a miss too.
                 !handed
+                    || (q.reason.as_deref() == Some("person")
+                        && o.action != Action::Handoff(Reason::Person))
             }
             _ => {
                 none_answered.0 += 1;

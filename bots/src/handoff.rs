@@ -82,6 +82,21 @@ const ROLE: &[&str] = &[
     "tecnico",
     "tecnica",
     "supervisora",
+    "gestor",
+    "gestora",
+];
+// The roles a client asks to take a matter up with ("un reclamo con un supervisor"); a
+// visit "con el técnico" is what the visits article answers.
+const BOSS: &[&str] = &[
+    "manager",
+    "supervisor",
+    "supervisora",
+    "gerente",
+    "gestor",
+    "gestora",
+    "encargado",
+    "encargada",
+    "responsable",
 ];
 // "Put me through" as one word, the pronoun joined to the verb: a request, and about
 // reaching someone, on its own.
@@ -122,6 +137,9 @@ const REACH_VERB: &[&str] = &[
     "falar",
     "falo",
     "fala",
+    "conversar",
+    "converse",
+    "conversa",
     "passa",
     "passem",
     "passar",
@@ -158,6 +176,8 @@ const REQUEST: &[&str] = &[
     "prefiero",
     "puedo",
     "atenda",
+    "atende",
+    "atendam",
     "atendimento",
     "quero",
     "queria",
@@ -204,18 +224,51 @@ pub fn asks_for_person(text: &str) -> bool {
         ["transfer", "put", "connect", "get", "let", "send"].contains(&p[0].as_str())
             && ["me", "us"].contains(&p[1].as_str())
     });
+    // "quiero un reclamo con un supervisor": a role, or a weak person word, that the
+    // client wants something *with*.
+    let with_one = |list: &[&str]| {
+        ws.windows(3).any(|p| {
+            ["con", "com", "with"].contains(&p[0].as_str())
+                && [
+                    "un", "una", "um", "uma", "el", "la", "o", "a", "mi", "meu", "minha", "my",
+                    "the",
+                ]
+                .contains(&p[1].as_str())
+                && list.contains(&p[2].as_str())
+        })
+    };
     // "falar com o gerente", "get me a manager"; not "when does the technician come?".
     let role = ws.iter().any(|w| ROLE.contains(&w.as_str()))
-        && (put_through || ws.iter().any(|w| reaches(w) || REAL.contains(&w.as_str())));
+        && (put_through
+            || ws.iter().any(|w| reaches(w) || REAL.contains(&w.as_str()))
+            || (with_one(BOSS) && ws.iter().any(|w| REQUEST.contains(&w.as_str()))));
     // "put me through", "get through to someone"; not "fed envelopes through the tray".
     let through = ws.windows(2).any(|p| {
         ["me", "us", "get", "go"].contains(&p[0].as_str())
             && ["through", "thru"].contains(&p[1].as_str())
     });
-    let request = request || put_through || through;
+    // "can i get a human on the line".
+    let on_the_line = ws.windows(2).any(|p| p[0] == "the" && p[1] == "line");
+    let request = request || put_through || through || on_the_line;
+    // "transfer me to customer service", "atencion al cliente".
+    let desk = ws.windows(2).any(|p| {
+        matches!(
+            (p[0].as_str(), p[1].as_str()),
+            ("customer", "service" | "care" | "support") | ("al" | "ao", "cliente")
+        )
+    });
+    let weak = weak || desk;
     let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
     // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
-    let refuses_bot = has(&["bot", "robo", "robot", "chatbot", "robozinho"])
+    // "no quiero hablar con una maquina", "não com assistente virtual".
+    let machine = (with_one(&["maquina", "machine"]) && ws.iter().any(reaches))
+        || ws.windows(2).any(|p| {
+            matches!(
+                (p[0].as_str(), p[1].as_str()),
+                ("assistente" | "asistente", "virtual") | ("virtual", "assistant")
+            )
+        });
+    let refuses_bot = (machine || has(&["bot", "robo", "robot", "chatbot", "robozinho"]))
         && has(&[
             "nao",
             "no",
@@ -528,6 +581,15 @@ mod tests {
         for t in [
             "agent please",
             "can someone put me through",
+            "no quiero hablar con una maquina",
+            "nao quero falar com uma maquina, quero gente",
+            "pasame con mi gestor de cuenta xfa",
+            "transfer me to customer service",
+            "can i get a hman on the line",
+            "quero conversar com alguém da equipe, não com assistente virtual",
+            "pelo amor de deus alguém me atende",
+            "quiero poner un reclamo con un supervisor",
+            "quero resolver isso com o gerente",
             "da pra falar com gente?",
             "tem gente ai??",
             "I need to get through to a person",
@@ -630,6 +692,10 @@ mod tests {
             "quero saber se o tecnico vem amanha",
             "who is the account manager for our contract?",
             // People in the client's story, not asked for.
+            "the toner does not fit with the machine",
+            "necesito una visita con el tecnico el jueves",
+            "customer service told me the invoice was paid",
+            "o toner nao encaixa com a maquina nova",
             "Hi, someone fed envelopes through the side tray and one got chewed up, ok to use tweezers?",
             "Bom dia, a copiadora daqui parou totalmente, nem liga mais, e a gente depende dela pra imprimir as notas dos clientes. Se eu registrar isso agora em quanto tempo vcs respondem??",
         ] {
