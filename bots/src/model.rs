@@ -40,7 +40,7 @@ pub struct TrainOptions {
 impl Default for TrainOptions {
     fn default() -> Self {
         Self {
-            c: 0.5,
+            c: 1.0,
             max_epochs: 60,
             min_char_df: 2,
             seed: 7,
