@@ -379,6 +379,8 @@ fn measure_faq(brain: &Brain, questions: &[Labelled], verbose: bool) {
     let mut other_handoffs = (0, 0);
     let mut none_answered = (0, 0);
     let mut scored = Vec::new();
+    // Per language of the answerable questions: (questions, top-1, answered, answered right).
+    let mut by_lang: BTreeMap<String, [usize; 4]> = BTreeMap::new();
     // Each message is seen here for the first time, so an encoder reads it in the decision.
     let mut each = Vec::with_capacity(questions.len());
     for q in questions {
@@ -404,9 +406,14 @@ fn measure_faq(brain: &Brain, questions: &[Labelled], verbose: bool) {
                     wrong_language += 1;
                 }
                 scored.push((o.best.map_or(0.0, |g| g.confidence), right));
+                let lang = by_lang.entry(q.lang.clone()).or_default();
+                lang[0] += 1;
+                lang[1] += usize::from(right);
                 if o.action == Action::Answer {
                     answered += 1;
                     answered_right += usize::from(right);
+                    lang[2] += 1;
+                    lang[3] += usize::from(right);
                 }
                 !right || o.action != Action::Answer
             }
@@ -467,6 +474,14 @@ fn measure_faq(brain: &Brain, questions: &[Labelled], verbose: bool) {
         pct(answered_right, answered),
         pct(answered_right, answerable)
     );
+    for (lang, [n, right, given, given_right]) in &by_lang {
+        println!(
+            "  {lang}: top-1 {:.1} % ({right}/{n}), precision {:.1} % ({given_right}/{given}), answered right {:.1} %",
+            pct(*right, *n),
+            pct(*given_right, *given),
+            pct(*given_right, *n)
+        );
+    }
     println!("answers in another language than the message's: {wrong_language}");
     println!(
         "explicit requests for a person handed off as such: {:.1} % ({}/{})",
