@@ -84,6 +84,7 @@ const ROLE: &[&str] = &[
     "supervisora",
     "gestor",
     "gestora",
+    "responsavel",
 ];
 // The roles a client asks to take a matter up with ("un reclamo con un supervisor"); a
 // visit "con el técnico" is what the visits article answers.
@@ -97,6 +98,7 @@ const BOSS: &[&str] = &[
     "encargado",
     "encargada",
     "responsable",
+    "responsavel",
 ];
 // "Put me through" as one word, the pronoun joined to the verb: a request, and about
 // reaching someone, on its own.
@@ -140,6 +142,7 @@ const REACH_VERB: &[&str] = &[
     "conversar",
     "converse",
     "conversa",
+    "chatear",
     "passa",
     "passem",
     "passar",
@@ -158,9 +161,29 @@ const REACH_VERB: &[&str] = &[
     "comigo",
 ];
 const WEAK: &[&str] = &[
-    "person", "someone", "somebody", "anyone", "anybody", "people", "persona", "personas",
-    "alguien", "pessoa", "pessoas", "alguem", "ninguem", "nadie", "support", "soporte", "suporte",
-    "team", "equipo", "equipe",
+    "person",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "people",
+    "persona",
+    "personas",
+    "alguien",
+    "pessoa",
+    "pessoas",
+    "alguem",
+    "ninguem",
+    "nadie",
+    "support",
+    "soporte",
+    "suporte",
+    "team",
+    "equipe",
+    "funcionario",
+    "funcionaria",
+    "empleado",
+    "empleada",
 ];
 // Asking to be put through, in the three languages (folded), besides the verbs of
 // reaching someone (`REACH_VERB`).
@@ -173,6 +196,10 @@ const REQUEST: &[&str] = &[
     "atiende",
     "quiero",
     "necesito",
+    "regaleme",
+    "regalame",
+    "dame",
+    "deme",
     "prefiero",
     "puedo",
     "atenda",
@@ -203,17 +230,27 @@ pub fn asks_for_person(text: &str) -> bool {
         return false;
     }
     // Everyday words one letter from a person word are not its typos: "a gente" is
-    // Portuguese for "we", not "agente"; "stuff" is not "staff".
-    let strong = ws
-        .iter()
-        .any(|w| !["gente", "gentes", "stuff"].contains(&w.as_str()) && matches(w, STRONG));
+    // Portuguese for "we", not "agente"; "stuff" is not "staff"; Spanish's "equipo" is
+    // the machine as often as the team, not "equipe".
+    let person_word = |w: &String, list: &[&str]| {
+        !["gente", "gentes", "stuff", "equipo", "equipos"].contains(&w.as_str()) && matches(w, list)
+    };
+    let strong = ws.iter().any(|w| person_word(w, STRONG));
     // "falar com gente", "tem gente ai?": people; "a gente" is "we".
-    let weak = ws.iter().any(|w| matches(w, WEAK))
-        || ws
-            .windows(2)
-            .any(|p| p[1] == "gente" && ["com", "tem", "uma", "alguma"].contains(&p[0].as_str()));
+    let weak_at: Vec<usize> = (0..ws.len())
+        .filter(|&i| {
+            person_word(&ws[i], WEAK)
+                || (ws[i] == "gente"
+                    && i > 0
+                    && ["com", "tem", "uma", "alguma"].contains(&ws[i - 1].as_str()))
+        })
+        .collect();
     // Verbs exactly: their typos too often are other words ("transfers", "transfere").
     let reaches = |w: &String| REACH_VERB.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str());
+    // "me puedes pasar con mi gestor"; not "pasar la visita para otro día".
+    let pass_with = ws.windows(2).any(|p| {
+        ["pasar", "pasarme", "pasen", "pase", "pasame"].contains(&p[0].as_str()) && p[1] == "con"
+    });
     let request = ws
         .iter()
         .any(|w| REQUEST.contains(&w.as_str()) || reaches(w));
@@ -240,24 +277,32 @@ pub fn asks_for_person(text: &str) -> bool {
     // "falar com o gerente", "get me a manager"; not "when does the technician come?".
     let role = ws.iter().any(|w| ROLE.contains(&w.as_str()))
         && (put_through
+            || pass_with
             || ws.iter().any(|w| reaches(w) || REAL.contains(&w.as_str()))
             || (with_one(BOSS) && ws.iter().any(|w| REQUEST.contains(&w.as_str()))));
-    // "put me through", "get through to someone"; not "fed envelopes through the tray".
-    let through = ws.windows(2).any(|p| {
-        ["me", "us", "get", "go"].contains(&p[0].as_str())
-            && ["through", "thru"].contains(&p[1].as_str())
-    });
+    // "put me through", "get through to someone"; not "fed envelopes through the tray",
+    // "walk me through it" or "a transfer takes days to go through".
+    let through = ws.windows(3).any(|p| {
+        ["put", "get", "send", "transfer", "connect"].contains(&p[0].as_str())
+            && ["me", "us"].contains(&p[1].as_str())
+            && ["through", "thru"].contains(&p[2].as_str())
+    }) || ws
+        .windows(2)
+        .any(|p| p[0] == "get" && ["through", "thru"].contains(&p[1].as_str()));
     // "can i get a human on the line".
     let on_the_line = ws.windows(2).any(|p| p[0] == "the" && p[1] == "line");
     let request = request || put_through || through || on_the_line;
-    // "transfer me to customer service", "atencion al cliente".
-    let desk = ws.windows(2).any(|p| {
-        matches!(
-            (p[0].as_str(), p[1].as_str()),
-            ("customer", "service" | "care" | "support") | ("al" | "ao", "cliente")
-        )
-    });
-    let weak = weak || desk;
+    // "transfer me to customer service", "atencion al cliente": a weak person word too.
+    let weak_at: Vec<usize> = weak_at
+        .into_iter()
+        .chain((1..ws.len()).filter(|&i| {
+            matches!(
+                (ws[i - 1].as_str(), ws[i].as_str()),
+                ("customer", "service" | "care" | "support") | ("al" | "ao", "cliente")
+            )
+        }))
+        .collect();
+    let weak = !weak_at.is_empty();
     let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
     // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
     // "no quiero hablar con una maquina", "não com assistente virtual".
@@ -286,20 +331,42 @@ pub fn asks_for_person(text: &str) -> bool {
         "liga", "ligue", "liguem", "ligar", "llamar", "llame", "llamen", "call", "ring",
     ]) && has(&["me", "us", "nos", "mim"]))
         || has(&["llamame", "llameme", "llamenme", "llamanos", "ligueme"]);
-    // "hay alguien ahi?", "anyone there?".
-    let anyone_there = weak && short && has(&["ai", "ahi", "there", "alo", "hello"]);
+    // "hay alguien ahi?", "anyone there?", "is there anyone who can actually help".
+    let anyone_there = weak
+        && has(&["ai", "ahi", "there", "alo", "hello"])
+        && (short
+            || has(&[
+                "help", "ajudar", "ajude", "ajuda", "ayudar", "ayude", "ayuda", "atender",
+                "atende", "atienda",
+            ]));
+    // "con quién hablo?", "com quem eu falo", "who do I talk to".
+    let who_to_reach = ws.windows(2).any(|p| {
+        ["con", "com"].contains(&p[0].as_str()) && ["quien", "quem"].contains(&p[1].as_str())
+    }) && ws.iter().any(reaches)
+        || has(&["who"]) && has(&["talk", "speak"]);
+    // "de carne e osso", "de carne y hueso", "flesh and blood": a person, on its own.
+    let flesh = ws.windows(3).any(|p| {
+        matches!(
+            (p[0].as_str(), p[1].as_str(), p[2].as_str()),
+            ("carne", "e" | "y", "osso" | "hueso") | ("flesh", "and", "blood")
+        )
+    });
     (strong && (short || request || real))
         || role
-        || (weak && (request || real) && (through || mentions_contact(&ws)))
+        || (weak && (request || real) && (through || weak_at.iter().any(|&i| contact_near(&ws, i))))
         || (weak && short && real)
         || refuses_bot
         || call_me
         || anyone_there
+        || who_to_reach
+        || flesh
 }
 
-/// A weak person word counts when the message is about reaching them, not about the
-/// people themselves ("add a person to the portal" is not a request).
-fn mentions_contact(ws: &[String]) -> bool {
+/// A weak person word counts when the words around it are about reaching them, not about
+/// the people themselves ("add a person to the portal" is not a request), and in a long
+/// story only there ("our finance team sent a transfer … does someone need to be there"
+/// is not one either): a word of contact within [`NEAR`] words of `at`.
+fn contact_near(ws: &[String], at: usize) -> bool {
     const REACH: &[&str] = &[
         "talk",
         "speak",
@@ -336,13 +403,17 @@ fn mentions_contact(ws: &[String]) -> bool {
         "verdade",
         "vdd",
         "verdad",
-        "there",
-        "ahi",
-        "ai",
+        "chamar",
+        "chatear",
+        "conversar",
     ];
-    ws.iter()
+    ws[at.saturating_sub(NEAR)..(at + NEAR + 1).min(ws.len())]
+        .iter()
         .any(|w| REACH.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str()))
 }
+
+/// How far from a weak person word its word of contact may be.
+const NEAR: usize = 5;
 
 /// Phrases that need a person by default; a business sets its own.
 pub const DEFAULT_KEYWORDS: &[&str] = &[
@@ -590,6 +661,16 @@ mod tests {
             "pelo amor de deus alguém me atende",
             "quiero poner un reclamo con un supervisor",
             "quero resolver isso com o gerente",
+            "quero falar com um responsável AGORA",
+            "existe alguém aí que possa realmente me ajudar?",
+            "is there anyone who can actually help",
+            "quero o suporte, pessoa de carne e osso, não máquina",
+            "¿Me puedes pasar con mi gestor de cuenta?",
+            "regáleme un asesor por favor",
+            "oye esto no me sirve, con quién hablo de a de veras?",
+            "who do i talk to about this",
+            "Puedo chatear con una persona de soporte?",
+            "prefiro tratar direto com alguém, pode pedir pra um funcionário de vocês me chamar aqui no whats?",
             "da pra falar com gente?",
             "tem gente ai??",
             "I need to get through to a person",
@@ -693,6 +774,13 @@ mod tests {
             "who is the account manager for our contract?",
             // People in the client's story, not asked for.
             "the toner does not fit with the machine",
+            "Buen día, nuestro contrato vence en unos meses y la verdad la máquina ya está viejita. Queremos renovar pero con un equipo más moderno, ¿cómo pido la cotización?",
+            "quiero pasar la impresora al piso 4",
+            "hay alguien que sepa si se puede pagar con tarjeta?",
+            "who is responsible for the invoices on your side?",
+            "our finance team sent a bank transfer on monday and it still shows as unpaid, does it take a few days to go through?",
+            "I'm new to the admin team and have to send the page counts. Could you walk me through it?",
+            "Nos propusieron que el técnico venga el jueves. ¿Se puede pasar para otro día sin que nos cobren?",
             "necesito una visita con el tecnico el jueves",
             "customer service told me the invoice was paid",
             "o toner nao encaixa com a maquina nova",
