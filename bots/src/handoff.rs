@@ -236,15 +236,20 @@ pub fn asks_for_person(text: &str) -> bool {
         !["gente", "gentes", "stuff", "equipo", "equipos"].contains(&w.as_str()) && matches(w, list)
     };
     let strong = ws.iter().any(|w| person_word(w, STRONG));
-    // "falar com gente", "tem gente ai?": people; "a gente" is "we".
+    // Where the weak person words are. "falar com gente", "tem gente ai?": people, where
+    // "a gente" is "we"; "customer service", "atencion al cliente": the desk's people.
     let weak_at: Vec<usize> = (0..ws.len())
         .filter(|&i| {
+            let before = if i > 0 { ws[i - 1].as_str() } else { "" };
             person_word(&ws[i], WEAK)
-                || (ws[i] == "gente"
-                    && i > 0
-                    && ["com", "tem", "uma", "alguma"].contains(&ws[i - 1].as_str()))
+                || (ws[i] == "gente" && ["com", "tem", "uma", "alguma"].contains(&before))
+                || matches!(
+                    (before, ws[i].as_str()),
+                    ("customer", "service" | "care" | "support") | ("al" | "ao", "cliente")
+                )
         })
         .collect();
+    let weak = !weak_at.is_empty();
     // Verbs exactly: their typos too often are other words ("transfers", "transfere").
     let reaches = |w: &String| REACH_VERB.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str());
     // "me puedes pasar con mi gestor"; not "pasar la visita para otro día".
@@ -261,8 +266,7 @@ pub fn asks_for_person(text: &str) -> bool {
         ["transfer", "put", "connect", "get", "let", "send"].contains(&p[0].as_str())
             && ["me", "us"].contains(&p[1].as_str())
     });
-    // "quiero un reclamo con un supervisor": a role, or a weak person word, that the
-    // client wants something *with*.
+    // "con un supervisor", "com uma máquina": one of `list` that the client deals *with*.
     let with_one = |list: &[&str]| {
         ws.windows(3).any(|p| {
             ["con", "com", "with"].contains(&p[0].as_str())
@@ -292,17 +296,6 @@ pub fn asks_for_person(text: &str) -> bool {
     // "can i get a human on the line".
     let on_the_line = ws.windows(2).any(|p| p[0] == "the" && p[1] == "line");
     let request = request || put_through || through || on_the_line;
-    // "transfer me to customer service", "atencion al cliente": a weak person word too.
-    let weak_at: Vec<usize> = weak_at
-        .into_iter()
-        .chain((1..ws.len()).filter(|&i| {
-            matches!(
-                (ws[i - 1].as_str(), ws[i].as_str()),
-                ("customer", "service" | "care" | "support") | ("al" | "ao", "cliente")
-            )
-        }))
-        .collect();
-    let weak = !weak_at.is_empty();
     let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
     // "nao quero falar com robo", "el bot no me entiende", "stop, no bot".
     // "no quiero hablar con una maquina", "não com assistente virtual".
@@ -340,10 +333,10 @@ pub fn asks_for_person(text: &str) -> bool {
                 "atende", "atienda",
             ]));
     // "con quién hablo?", "com quem eu falo", "who do I talk to".
-    let who_to_reach = ws.windows(2).any(|p| {
+    let who_to_reach = (ws.windows(2).any(|p| {
         ["con", "com"].contains(&p[0].as_str()) && ["quien", "quem"].contains(&p[1].as_str())
-    }) && ws.iter().any(reaches)
-        || has(&["who"]) && has(&["talk", "speak"]);
+    }) && ws.iter().any(reaches))
+        || (has(&["who"]) && has(&["talk", "speak"]));
     // "de carne e osso", "de carne y hueso", "flesh and blood": a person, on its own.
     let flesh = ws.windows(3).any(|p| {
         matches!(
