@@ -9,8 +9,10 @@
 //! (`data/elsewhere.txt`), so a message about the weather is not answered with the
 //! article it shares one word with. The article given is the topic's in the client's
 //! language: the one the message's words show, else the likeliest by the knowledge base's
-//! own texts in each language, among those the words point to when they point to several (`brain::tests::languages_are_told_apart`,
-//! `policy::tests::the_bot_never_answers_in_a_language_the_client_did_not_write_in`).
+//! own texts in each language, among those the words point to when they point to several
+//! (`brain::tests::languages_are_told_apart`,
+//! `policy::tests::the_bot_never_answers_in_a_language_the_client_did_not_write_in`,
+//! `policy::tests::a_message_of_two_languages_is_answered_in_one_of_them_and_the_conversations_first`).
 //!
 //! The confidence is a logistic fit of the best score and its lead, calibrated by
 //! cross-validation on the knowledge base's own questions

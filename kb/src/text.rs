@@ -263,7 +263,6 @@ const ES: &[&str] = &[
     "tenes",
     "podes",
     "queres",
-    "sos",
     "porfa",
     "xfa",
     "xq",
