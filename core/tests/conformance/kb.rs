@@ -1,8 +1,9 @@
 //! The knowledge base and the real bot on every backend: articles imported, updated by
 //! their external id, revised, voted on, linked as translations; bad input changes
 //! nothing; the bot answers from published articles only, learns from a "yes", records
-//! what it could not answer, hands off to N1 with a summary and then stays silent, and
-//! answers one message once even when handed the same entry twice.
+//! what it could not answer, hands off to N1 with a summary and then stays silent,
+//! answers one message once even when handed the same entry twice, and keeps each
+//! conversation's language for a message that shows none.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::support::Env;
 on_every_backend!(
     articles_are_saved_revised_voted_and_linked,
     the_bot_answers_learns_hands_off_and_stays_silent,
+    the_bot_keeps_each_conversations_language,
 );
 
 fn input(ext: &str, lang: &str, title: &str, body: &str, questions: &[&str]) -> ArticleInput {
@@ -459,4 +461,126 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     assert_eq!(gaps[0].reason, "low_confidence");
     let jam = s.article_by_external("jam").await.unwrap().unwrap();
     assert_eq!(gaps[0].best_article_id.as_deref(), Some(jam.id.as_str()));
+}
+
+/// One article of a topic: its language, title, body and questions.
+type Translation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
+/// A conversation's language outlives the message that showed it: "q significa T-01" is
+/// Portuguese and Spanish alike, and is answered in the language its conversation was
+/// written in before, the bot's memory going through the store.
+async fn the_bot_keeps_each_conversations_language(env: Env) {
+    let s = &env.store;
+    let topics: [(&str, [Translation; 3]); 2] = [
+        (
+            "toner",
+            [
+                (
+                    "en",
+                    "Ordering toner",
+                    "Open Supplies, then Order toner.",
+                    &["how do I order toner", "toner is running out"],
+                ),
+                (
+                    "es",
+                    "Pedir tóner",
+                    "Abra Suministros y luego Pedir tóner.",
+                    &["cómo pido tóner", "se acaba el tóner"],
+                ),
+                (
+                    "pt",
+                    "Pedir toner",
+                    "Abra Suprimentos e depois Pedir toner.",
+                    &["como peço toner", "o toner está acabando"],
+                ),
+            ],
+        ),
+        (
+            "codes",
+            [
+                (
+                    "en",
+                    "Error codes",
+                    "T-01 means the toner is not seated; W-02 the waste box is full.",
+                    &["what does error code T-01 mean", "the display shows W-02"],
+                ),
+                (
+                    "es",
+                    "Códigos de error",
+                    "T-01 indica que el tóner no está encajado; W-02 que la caja de residuos está llena.",
+                    &["qué significa el código T-01", "la pantalla muestra W-02"],
+                ),
+                (
+                    "pt",
+                    "Códigos de erro",
+                    "T-01 indica que o toner não está encaixado; W-02 que a caixa de resíduos está cheia.",
+                    &["o que significa o código T-01", "o visor mostra W-02"],
+                ),
+            ],
+        ),
+    ];
+    for (topic, langs) in topics {
+        for (lang, title, body, questions) in langs {
+            let mut a = input(&format!("{topic}-{lang}"), lang, title, body, questions);
+            if lang != "en" {
+                a.translation_of = Some(format!("{topic}-en"));
+            }
+            s.save_article(&env.ids, a, None).await.unwrap();
+        }
+    }
+    let articles = s.articles(&ArticleFilter::default()).await.unwrap();
+    let brain = Arc::new(Brain::build(&articles, &[], BrainOptions::default()));
+    let bot = Arc::new(KbBot {
+        store: s.clone(),
+        ids: env.ids.clone(),
+        brains: Arc::new(FixedBrain(brain)),
+        settings: Settings {
+            public_url: "https://help.example".into(),
+            threshold_webchat: 0.3,
+            ..Settings::default()
+        },
+    });
+    let w = worker(&env, bot);
+    for (visitor, first) in [
+        ("a", "hola, cómo pido tóner?"),
+        ("b", "oi, como peço toner?"),
+    ] {
+        env.inbound(&env.envelope(visitor, &format!("{visitor}1"), first))
+            .await;
+        assert_eq!(step(&env, &w).await, vec![BotOutcome::Answered], "{first}");
+        env.inbound(&env.envelope(visitor, &format!("{visitor}2"), "q significa T-01"))
+            .await;
+        assert_eq!(
+            step(&env, &w).await,
+            vec![BotOutcome::Answered],
+            "{visitor}"
+        );
+    }
+    let mut seen = Vec::new();
+    for c in s
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+    {
+        let thread = s.messages(&c.id, None, 0).await.unwrap();
+        let answers: Vec<String> = thread
+            .iter()
+            .filter(|m| m.author_kind == AuthorKind::Bot)
+            .filter_map(|m| Some(m.content.as_ref()?.articles.first()?.id.clone()))
+            .collect();
+        seen.push(answers);
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            vec!["toner-es".to_owned(), "codes-es".to_owned()],
+            vec!["toner-pt".to_owned(), "codes-pt".to_owned()],
+        ]
+    );
 }
