@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use switchboard_core::bot::{BotAnswer, BotDecision, BotHook, BotInput};
-use switchboard_core::domain::{Channel, Handoff, Tier};
+use switchboard_core::domain::{Channel, Handoff, Identity, IdentityKind, Tier};
 use switchboard_core::store::Store;
 use switchboard_core::store::kb::BotGap;
 use switchboard_core::{Ids, Result};
 
 use crate::brain::Brain;
+use switchboard_kb::Lang;
+
 use crate::policy::{self, Action, Memory, Settings};
 
 /// Where the bot gets the classifier it answers with (rebuilt as articles change).
@@ -60,7 +62,10 @@ impl BotHook for KbBot {
         let brain = self.brains.brain();
         let text = input.message.text.clone();
         let channel = conversation.channel;
-        let outcome = policy::decide(&brain, &kb.settings, channel, &text, memory);
+        // A WhatsApp number says where its client lives: the language of a first message
+        // that shows none of its own ("T-01??" from +55 is Portuguese).
+        let hint = sender_language(&input.envelope.sender);
+        let outcome = policy::decide_in(&brain, &kb.settings, channel, &text, memory, hint);
         let now = kb.ids.now_ms();
         kb.store
             .set_bot_memory(
@@ -127,5 +132,112 @@ impl BotHook for KbBot {
                 }
             }
         })
+    }
+}
+
+/// The language of the country a WhatsApp sender's number (its calling code) or hidden
+/// user id (its two letters) belongs to, where one of the bot's languages is the
+/// country's own. `None` elsewhere, for other identities, and for +1 (the United States,
+/// Canada and the Caribbean speak more than one).
+pub fn sender_language(sender: &Identity) -> Option<Lang> {
+    // Calling codes; the three-digit ones first, where a two-digit one is their start.
+    const CODES: &[(&str, Lang)] = &[
+        ("351", Lang::Pt),
+        ("244", Lang::Pt),
+        ("258", Lang::Pt),
+        ("238", Lang::Pt),
+        ("353", Lang::En),
+        ("591", Lang::Es),
+        ("593", Lang::Es),
+        ("595", Lang::Es),
+        ("598", Lang::Es),
+        ("502", Lang::Es),
+        ("503", Lang::Es),
+        ("504", Lang::Es),
+        ("505", Lang::Es),
+        ("506", Lang::Es),
+        ("507", Lang::Es),
+        ("55", Lang::Pt),
+        ("34", Lang::Es),
+        ("51", Lang::Es),
+        ("52", Lang::Es),
+        ("53", Lang::Es),
+        ("54", Lang::Es),
+        ("56", Lang::Es),
+        ("57", Lang::Es),
+        ("58", Lang::Es),
+        ("44", Lang::En),
+        ("61", Lang::En),
+        ("64", Lang::En),
+    ];
+    const COUNTRIES: &[(&str, Lang)] = &[
+        ("BR", Lang::Pt),
+        ("PT", Lang::Pt),
+        ("AO", Lang::Pt),
+        ("MZ", Lang::Pt),
+        ("ES", Lang::Es),
+        ("MX", Lang::Es),
+        ("AR", Lang::Es),
+        ("CO", Lang::Es),
+        ("CL", Lang::Es),
+        ("PE", Lang::Es),
+        ("VE", Lang::Es),
+        ("UY", Lang::Es),
+        ("PY", Lang::Es),
+        ("BO", Lang::Es),
+        ("EC", Lang::Es),
+        ("CR", Lang::Es),
+        ("PA", Lang::Es),
+        ("GT", Lang::Es),
+        ("SV", Lang::Es),
+        ("HN", Lang::Es),
+        ("NI", Lang::Es),
+        ("CU", Lang::Es),
+        ("DO", Lang::Es),
+        ("GB", Lang::En),
+        ("IE", Lang::En),
+        ("AU", Lang::En),
+        ("NZ", Lang::En),
+    ];
+    match sender.kind() {
+        IdentityKind::Whatsapp => CODES
+            .iter()
+            .find(|(code, _)| sender.value().starts_with(code))
+            .map(|(_, lang)| *lang),
+        IdentityKind::WhatsappUser => {
+            let (country, _) = sender.value().split_once('.')?;
+            COUNTRIES
+                .iter()
+                .find(|(c, _)| *c == country)
+                .map(|(_, lang)| *lang)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whatsapp_senders_country_gives_the_language_of_a_message_that_shows_none() {
+        let number = |n: &str| sender_language(&Identity::whatsapp(n).unwrap());
+        assert_eq!(number("5511987654321"), Some(Lang::Pt));
+        assert_eq!(number("+351 912 345 678"), Some(Lang::Pt));
+        assert_eq!(number("5215512345678"), Some(Lang::Es));
+        assert_eq!(number("5491112345678"), Some(Lang::Es));
+        assert_eq!(number("34612345678"), Some(Lang::Es));
+        assert_eq!(number("59171234567"), Some(Lang::Es));
+        assert_eq!(number("447700900123"), Some(Lang::En));
+        assert_eq!(number("353861234567"), Some(Lang::En));
+        // +1 is several countries and languages; +33, +599 (Curaçao) none of the bot's.
+        assert_eq!(number("14155550123"), None);
+        assert_eq!(number("33612345678"), None);
+        assert_eq!(number("5999512345"), None);
+        let user = |u: &str| sender_language(&Identity::whatsapp_user(u).unwrap());
+        assert_eq!(user("BR.13491208655302741918"), Some(Lang::Pt));
+        assert_eq!(user("CO.1349120865530"), Some(Lang::Es));
+        assert_eq!(user("US.13491208655302741918"), None);
+        assert_eq!(sender_language(&Identity::visitor("v-1").unwrap()), None);
     }
 }

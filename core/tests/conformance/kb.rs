@@ -13,7 +13,7 @@ use switchboard_bots::hook::{FixedBrain, KbBot};
 use switchboard_bots::policy::Settings;
 use switchboard_core::Error;
 use switchboard_core::bot::{BotOptions, BotOutcome, BotWorker};
-use switchboard_core::domain::{AuthorKind, Tier};
+use switchboard_core::domain::{AuthorKind, Channel, Identity, Tier};
 use switchboard_core::store::ConversationFilter;
 use switchboard_core::store::kb::{ArticleFilter, ArticleInput, ArticleKind, ArticleStatus, Saved};
 use switchboard_core::stream::INBOUND;
@@ -473,7 +473,8 @@ type Translation = (
 
 /// A conversation's language outlives the message that showed it: "q significa T-01" is
 /// Portuguese and Spanish alike, and is answered in the language its conversation was
-/// written in before, the bot's memory going through the store.
+/// written in before, the bot's memory going through the store. On WhatsApp, a first
+/// "T-01??" is read in the language of its number's country.
 async fn the_bot_keeps_each_conversations_language(env: Env) {
     let s = &env.store;
     let topics: [(&str, [Translation; 3]); 2] = [
@@ -542,6 +543,7 @@ async fn the_bot_keeps_each_conversations_language(env: Env) {
         settings: Settings {
             public_url: "https://help.example".into(),
             threshold_webchat: 0.3,
+            threshold_other: 0.3,
             ..Settings::default()
         },
     });
@@ -561,6 +563,16 @@ async fn the_bot_keeps_each_conversations_language(env: Env) {
             "{visitor}"
         );
     }
+    // On WhatsApp a first message that shows no language of its own is read in the
+    // language of the country its number belongs to.
+    for (number, id) in [("5511987654321", "w1"), ("5215512345678", "w2")] {
+        let mut e = env.envelope("unused", id, "T-01??");
+        e.channel = Channel::Whatsapp;
+        e.inbox = "whatsapp:main".into();
+        e.sender = Identity::whatsapp(number).unwrap();
+        env.inbound(&e).await;
+        assert_eq!(step(&env, &w).await, vec![BotOutcome::Answered], "{number}");
+    }
     let mut seen = Vec::new();
     for c in s
         .conversations(&ConversationFilter::default())
@@ -579,6 +591,8 @@ async fn the_bot_keeps_each_conversations_language(env: Env) {
     assert_eq!(
         seen,
         vec![
+            vec!["codes-es".to_owned()],
+            vec!["codes-pt".to_owned()],
             vec!["toner-es".to_owned(), "codes-es".to_owned()],
             vec!["toner-pt".to_owned(), "codes-pt".to_owned()],
         ]
