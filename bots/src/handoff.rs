@@ -613,22 +613,32 @@ pub fn trigger(text: &str, keywords: &[String]) -> Option<Trigger> {
     unserved_language(text).map(Trigger::Language)
 }
 
-/// The served language a message is in, when it shows.
-pub fn served_language(text: &str) -> Option<switchboard_kb::Lang> {
-    match served_languages(text).as_slice() {
-        [one] if likeliest(text).len() == 1 => Some(*one),
-        _ => None,
+/// What a message's words say of the served languages it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Served {
+    /// Its language, when its words show that one alone.
+    pub own: Option<switchboard_kb::Lang>,
+    /// The served languages it may be in: its own, else those its words point to as much
+    /// as any other ("q significa T-01": Portuguese or Spanish); empty when they point
+    /// nowhere, or only to languages the bot does not serve.
+    pub may_be: Vec<switchboard_kb::Lang>,
+}
+
+/// The served languages of a message, its words read once.
+pub fn served_languages(text: &str) -> Served {
+    let tied = likeliest(text);
+    Served {
+        own: match tied.as_slice() {
+            [one] => one.served(),
+            _ => None,
+        },
+        may_be: tied.into_iter().filter_map(Guess::served).collect(),
     }
 }
 
-/// The served languages a message may be in: its own when it shows, else those its
-/// words point to as much as any other ("q significa T-01": Portuguese or Spanish);
-/// empty when they point nowhere, or only to languages the bot does not serve.
-pub fn served_languages(text: &str) -> Vec<switchboard_kb::Lang> {
-    likeliest(text)
-        .into_iter()
-        .filter_map(Guess::served)
-        .collect()
+/// The served language a message is in, when it shows.
+pub fn served_language(text: &str) -> Option<switchboard_kb::Lang> {
+    served_languages(text).own
 }
 
 /// Whether the text has anything to read (letters or digits), not only emoji or symbols.

@@ -40,10 +40,10 @@ pub struct Memory {
     /// `awaiting_question` the question they answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<Choice>,
-    /// The language the client's messages last showed ("pt"): the language of a later
-    /// message that shows none of its own ("T-01?", "q significa T-01").
+    /// The language the client's messages last showed: the language of a later message
+    /// that shows none of its own ("T-01?", "q significa T-01"). Stored as its code ("pt").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lang: Option<String>,
+    pub lang: Option<Lang>,
 }
 
 /// An article offered in a list, as the client sees it.
@@ -399,10 +399,9 @@ pub fn decide_in(
     let text = clean(message);
     let mut memory = memory;
     // What the conversation showed before, else what the caller knows.
-    let hint = memory.lang.as_deref().and_then(Lang::parse).or(hint);
-    let turn = Turn::read(brain, &text, hint);
-    if let Some(l) = handoff::served_language(&text) {
-        memory.lang = Some(l.code().to_owned());
+    let turn = Turn::read(brain, &text, memory.lang.or(hint));
+    if let Some(l) = turn.own {
+        memory.lang = Some(l);
     }
     if !text.is_empty() {
         remember(&mut memory.asked, text.clone());
@@ -443,6 +442,8 @@ struct Turn<'b> {
     lang: Lang,
     /// The languages the message may be in (one when it is known; see [`Brain::classify`]).
     langs: Vec<Lang>,
+    /// The language the message's own words show, when they show one.
+    own: Option<Lang>,
 }
 
 impl<'b> Turn<'b> {
@@ -452,8 +453,8 @@ impl<'b> Turn<'b> {
     /// else English. A message whose words point to two languages alike ("q significa
     /// T-01") gets its article in one of them, never in a third.
     fn read(brain: &'b Brain, text: &str, hint: Option<Lang>) -> Self {
-        let mut langs = handoff::served_languages(text);
-        let mut detected = handoff::served_language(text);
+        let handoff::Served { own, may_be } = handoff::served_languages(text);
+        let (mut langs, mut detected) = (may_be, own);
         if detected.is_none()
             && let Some(h) = hint
             && (langs.is_empty() || langs.contains(&h))
@@ -478,6 +479,7 @@ impl<'b> Turn<'b> {
             best,
             lang,
             langs,
+            own,
         }
     }
 
@@ -1263,11 +1265,14 @@ pub(crate) mod tests {
                     first,
                     Memory::default(),
                 );
-                assert_eq!(before.memory.lang.as_deref(), Some(want), "{first}");
+                assert_eq!(before.memory.lang.map(Lang::code), Some(want), "{first}");
+                // Stored with the conversation as its code, as the memory's JSON.
+                let stored = serde_json::to_string(&before.memory).unwrap();
+                assert!(stored.contains(&format!("\"lang\":\"{want}\"")), "{stored}");
                 let o = decide(&brain, &settings, Channel::Webchat, text, before.memory);
                 assert_eq!(lang_of(&o).as_deref(), Some(want), "{first} / {text}");
                 assert_eq!(o.lang.code(), want, "{first} / {text}");
-                assert_eq!(o.memory.lang.as_deref(), Some(want));
+                assert_eq!(o.memory.lang.map(Lang::code), Some(want));
             }
         }
         // The brain keeps to the languages it is given, however the text's letters lean.
@@ -1294,7 +1299,7 @@ pub(crate) mod tests {
             before.memory,
         );
         assert_eq!(lang_of(&o).as_deref(), Some("en"));
-        assert_eq!(o.memory.lang.as_deref(), Some("en"));
+        assert_eq!(o.memory.lang.map(Lang::code), Some("en"));
     }
 
     /// Decides every en/es/pt message of `sets` on web chat, WhatsApp and email: how many

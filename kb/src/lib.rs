@@ -14,8 +14,11 @@ pub use switchboard_core::store::kb::{
     Article, ArticleFilter, ArticleInput, ArticleKind, ArticleStatus, Saved,
 };
 
-/// A language the knowledge base is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A language the knowledge base is written in; serialized as its code ("pt").
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     En,
     Es,

@@ -212,6 +212,21 @@ async fn articles_are_saved_revised_voted_and_linked(env: Env) {
     ));
 }
 
+/// The bot over the store's published articles, linking to `https://help.example`.
+async fn kb_bot(env: &Env, settings: Settings) -> Arc<KbBot> {
+    let articles = env.store.articles(&ArticleFilter::default()).await.unwrap();
+    let brain = Arc::new(Brain::build(&articles, &[], BrainOptions::default()));
+    Arc::new(KbBot {
+        store: env.store.clone(),
+        ids: env.ids.clone(),
+        brains: Arc::new(FixedBrain(brain)),
+        settings: Settings {
+            public_url: "https://help.example".into(),
+            ..settings
+        },
+    })
+}
+
 fn worker(env: &Env, bot: Arc<KbBot>) -> BotWorker {
     BotWorker {
         store: env.store.clone(),
@@ -304,18 +319,14 @@ async fn the_bot_answers_learns_hands_off_and_stays_silent(env: Env) {
     for i in [toner, jam, secret] {
         s.save_article(&env.ids, i, None).await.unwrap();
     }
-    let articles = s.articles(&ArticleFilter::default()).await.unwrap();
-    let brain = Arc::new(Brain::build(&articles, &[], BrainOptions::default()));
-    let bot = Arc::new(KbBot {
-        store: s.clone(),
-        ids: env.ids.clone(),
-        brains: Arc::new(FixedBrain(brain)),
-        settings: Settings {
-            public_url: "https://help.example".into(),
+    let bot = kb_bot(
+        &env,
+        Settings {
             threshold_webchat: 0.3,
             ..Settings::default()
         },
-    });
+    )
+    .await;
     let w = worker(&env, bot.clone());
 
     // An answer from a published article, with its link and the two buttons.
@@ -534,19 +545,15 @@ async fn the_bot_keeps_each_conversations_language(env: Env) {
             s.save_article(&env.ids, a, None).await.unwrap();
         }
     }
-    let articles = s.articles(&ArticleFilter::default()).await.unwrap();
-    let brain = Arc::new(Brain::build(&articles, &[], BrainOptions::default()));
-    let bot = Arc::new(KbBot {
-        store: s.clone(),
-        ids: env.ids.clone(),
-        brains: Arc::new(FixedBrain(brain)),
-        settings: Settings {
-            public_url: "https://help.example".into(),
+    let bot = kb_bot(
+        &env,
+        Settings {
             threshold_webchat: 0.3,
             threshold_other: 0.3,
             ..Settings::default()
         },
-    });
+    )
+    .await;
     let w = worker(&env, bot);
     for (visitor, first) in [
         ("a", "hola, cómo pido tóner?"),
