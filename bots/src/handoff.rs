@@ -184,6 +184,8 @@ const WEAK: &[&str] = &[
     "funcionaria",
     "empleado",
     "empleada",
+    "colaborador",
+    "colaboradora",
 ];
 // Asking to be put through, in the three languages (folded), besides the verbs of
 // reaching someone (`REACH_VERB`).
@@ -194,6 +196,9 @@ const REQUEST: &[&str] = &[
     "atienda",
     "atender",
     "atiende",
+    "atienden",
+    "atenderme",
+    "atendem",
     "quiero",
     "necesito",
     "regaleme",
@@ -201,6 +206,10 @@ const REQUEST: &[&str] = &[
     "dame",
     "deme",
     "prefiero",
+    "prefiro",
+    "gostaria",
+    "gustaria",
+    "quisiera",
     "puedo",
     "atenda",
     "atende",
@@ -258,7 +267,8 @@ pub fn asks_for_person(text: &str) -> bool {
     });
     let request = ws
         .iter()
-        .any(|w| REQUEST.contains(&w.as_str()) || reaches(w));
+        .any(|w| REQUEST.contains(&w.as_str()) || reaches(w))
+        || deals_with(&ws);
     let real = ws.iter().any(|w| REAL.contains(&w.as_str()));
     let short = ws.len() <= 4;
     // "transfer me", "put me through", "get me someone", "connect us".
@@ -344,7 +354,13 @@ pub fn asks_for_person(text: &str) -> bool {
             ("carne", "e" | "y", "osso" | "hueso") | ("flesh", "and", "blood")
         )
     });
+    // "ser atendida por uma pessoa", "ser atendido por alguien".
+    let be_served = ws.windows(2).any(|p| {
+        ["ser", "seja", "sea", "sermos"].contains(&p[0].as_str())
+            && ["atendido", "atendida", "atendidos", "atendidas"].contains(&p[1].as_str())
+    });
     (strong && (short || request || real))
+        || (weak && be_served)
         || role
         || (weak && (request || real) && (through || weak_at.iter().any(|&i| contact_near(&ws, i))))
         || (weak && short && real)
@@ -385,6 +401,9 @@ fn contact_near(ws: &[String], at: usize) -> bool {
         "chama",
         "ligue",
         "atender",
+        "atenderme",
+        "atienden",
+        "atendem",
         "contato",
         "coloca",
         "comigo",
@@ -400,9 +419,23 @@ fn contact_near(ws: &[String], at: usize) -> bool {
         "chatear",
         "conversar",
     ];
-    ws[at.saturating_sub(NEAR)..(at + NEAR + 1).min(ws.len())]
-        .iter()
-        .any(|w| REACH.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str()))
+    let from = at.saturating_sub(NEAR);
+    let near = &ws[from..(at + NEAR + 1).min(ws.len())];
+    deals_with(near)
+        || near
+            .iter()
+            .any(|w| REACH.contains(&w.as_str()) || THROUGH_ME.contains(&w.as_str()))
+}
+
+/// "tratar con alguien de la empresa", "tratar o assunto com um colaborador": dealing
+/// with someone (up to two words between), not "trato de imprimir".
+fn deals_with(ws: &[String]) -> bool {
+    (0..ws.len()).any(|i| {
+        ["tratar", "trato", "trata"].contains(&ws[i].as_str())
+            && ws[i + 1..(i + 4).min(ws.len())]
+                .iter()
+                .any(|w| ["con", "com"].contains(&w.as_str()))
+    })
 }
 
 /// How far from a weak person word its word of contact may be.
@@ -720,6 +753,9 @@ mod tests {
             "atendente",
             "quero atendimento com pessoa",
             "me liga por favor, meu numero e 11 98765-4321",
+            "gostaria de ser atendido por uma pessoa, pode ser?",
+            "da pra eu tratar isso com um colaborador de vcs?",
+            "vcs atendem pessoas ou e so robo aqui",
             // es
             "puedo hablar con alguien?",
             "necesito hablar con una persona real",
@@ -736,6 +772,11 @@ mod tests {
             "me pueden llamar?",
             "atencion personalizada por favor",
             "hablar con humano",
+            "quisiera ser atendida por alguien, gracias",
+            "me gustaria tratar esto con alguien de ustedes, no por aca",
+            "prefiero tratar el asunto con alguien de ustedes por telefono",
+            "alguien del soporte puede atenderme?",
+            "aqui atienden personas o solo el chat?",
             // en
             "can I speak to someone",
             "is there a real person there?",
@@ -787,6 +828,11 @@ mod tests {
             "necesito una visita con el tecnico el jueves",
             "customer service told me the invoice was paid",
             "o toner nao encaixa com a maquina nova",
+            "como adiciono um colaborador novo no portal?",
+            "fui atendida ontem pelo tecnico e ficou otimo",
+            "trato de imprimir y la impresora no responde",
+            "atienden los sabados?",
+            "nuestro colaborador no recibe el enlace de acceso",
             "Hi, someone fed envelopes through the side tray and one got chewed up, ok to use tweezers?",
             "Bom dia, a copiadora daqui parou totalmente, nem liga mais, e a gente depende dela pra imprimir as notas dos clientes. Se eu registrar isso agora em quanto tempo vcs respondem??",
         ] {
