@@ -10,8 +10,8 @@
 //! The pure side: `reply.rs` splits a plain-text body into the visible reply and the
 //! removed rest (quotes, "On … wrote:" lines in a dozen languages,
 //! Outlook/Gmail/Apple/Thunderbird/Yahoo header blocks, forwards, signatures), `parse.rs`
-//! reads a raw message with `mail-parser` 0.11 (charsets, transfer encodings, HTML-only
-//! mail, attachments and `cid:` parts, messages forwarded as `message/rfc822` attachments,
+//! reads a raw message with `mail-parser` 0.11 (charsets, transfer encodings, every text
+//! part in order, `format=flowed` joined, HTML-only mail read by `html.rs` as a reader sees it, attachments and `cid:` parts, messages forwarded as `message/rfc822` attachments,
 //! auto-replies and bounces, cut MIME marked `incomplete`), `dsn.rs` reads a delivery
 //! status notification (the returned message's id, failed or delayed, the remote server's
 //! words), `envelope.rs` turns a read message into the backbone's envelope (`replies_to`
@@ -37,6 +37,7 @@ pub mod compose;
 pub mod dsn;
 #[cfg(feature = "io")]
 pub mod envelope;
+mod html;
 #[cfg(feature = "io")]
 pub mod imap;
 #[cfg(feature = "io")]

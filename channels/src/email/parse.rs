@@ -8,6 +8,7 @@
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use serde::Serialize;
 
+use super::html::html_to_text;
 use super::reply::split_reply;
 
 /// The largest message read at all; larger ones are refused before parsing.
@@ -112,10 +113,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
     let incomplete = is_incomplete(&message, raw);
-    let mut text = message
-        .body_text(0)
-        .map(|t| t.into_owned())
-        .unwrap_or_default();
+    let mut text = body_text(&message);
     if text.trim().is_empty() && incomplete {
         // A text part cut before its boundary is read as an unnamed part: its text is
         // still the message's.
@@ -149,13 +147,9 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         None => split_reply(&text),
     };
     let bounce = is_bounce(&message);
-    let attachments = message
-        .attachments()
+    let attachments = listed(&message)
         .map(|part| AttachmentInfo {
-            name: part
-                .attachment_name()
-                .map(str::to_owned)
-                .unwrap_or_else(|| "attachment".to_owned()),
+            name: attachment_name(part),
             mime: part
                 .content_type()
                 .map(|ct| match ct.subtype() {
@@ -180,15 +174,11 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
                 .and_then(|a| a.address())
                 .map(|a| a.trim().to_lowercase()),
             subject: inner.subject().map(str::to_owned),
-            text: inner
-                .body_text(0)
-                .map(|t| t.into_owned())
-                .unwrap_or_default(),
+            text: body_text(inner),
         })
         .collect();
     let bytes = if with_bytes {
-        message
-            .attachments()
+        listed(&message)
             .map(|part| part.contents().to_vec())
             .collect()
     } else {
@@ -214,6 +204,136 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         incomplete,
     };
     Ok((parsed, bytes))
+}
+
+/// The text a reader sees in the message's text parts, in order: a `format=flowed` part
+/// (RFC 3676) with its soft line breaks joined, an HTML part (a message without plain text)
+/// as its reader sees it. All of them, not the first alone: Apple Mail sends the text on
+/// either side of an inline picture as two parts.
+fn body_text(message: &mail_parser::Message<'_>) -> String {
+    let mut parts = Vec::new();
+    for part in message.text_bodies().filter(|p| p.is_text()) {
+        let Some(contents) = part.text_contents() else {
+            continue;
+        };
+        // A byte-order mark some clients put before UTF-8 text is not text.
+        let contents = contents.trim_start_matches('\u{FEFF}');
+        let text = if part.is_text_html() {
+            html_to_text(contents)
+        } else {
+            let param = |name: &str, value: &str| {
+                part.content_type()
+                    .and_then(|c| c.attribute(name))
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+            };
+            if param("format", "flowed") {
+                unflow(contents, param("delsp", "yes"))
+            } else {
+                contents.to_owned()
+            }
+        };
+        if !text.trim().is_empty() {
+            parts.push(text);
+        }
+    }
+    parts.join("\n\n")
+}
+
+/// The parts a reader is offered as attachments: all but a delivery report's own machine
+/// parts (the status, the returned headers), which `dsn.rs` reads and nobody opens.
+fn listed<'a>(
+    message: &'a mail_parser::Message<'a>,
+) -> impl Iterator<Item = &'a mail_parser::MessagePart<'a>> {
+    message.attachments().filter(|part| {
+        !part.content_type().is_some_and(|ct| {
+            let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
+            match ct.ctype().to_ascii_lowercase().as_str() {
+                "message" => matches!(
+                    sub.as_str(),
+                    "delivery-status"
+                        | "global-delivery-status"
+                        | "disposition-notification"
+                        | "feedback-report"
+                ),
+                "text" => sub == "rfc822-headers",
+                _ => false,
+            }
+        })
+    })
+}
+
+/// The name an attachment is offered under: its own, or for a mail attached without one
+/// (Outlook's "attach as item", a bounce's returned message) its subject, as a file.
+fn attachment_name(part: &mail_parser::MessagePart<'_>) -> String {
+    if let Some(name) = part.attachment_name().filter(|n| !n.trim().is_empty()) {
+        return name.to_owned();
+    }
+    match part.message() {
+        Some(inner) => {
+            let subject: String = inner
+                .subject()
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .map(|c| {
+                    if "/\\:*?\"<>|".contains(c) || c.is_control() {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            if subject.is_empty() {
+                "message.eml".to_owned()
+            } else {
+                format!("{subject}.eml")
+            }
+        }
+        None => "attachment".to_owned(),
+    }
+}
+
+/// RFC 3676: a line ending in a space goes on in the next line of the same quote depth
+/// (the space removed too with `delsp=yes`); a space opening a line after its quote marks
+/// is stuffing. The signature separator `-- ` is never soft.
+fn unflow(text: &str, delsp: bool) -> String {
+    let text = text.replace("\r\n", "\n");
+    let (body, ends_in_newline) = match text.strip_suffix('\n') {
+        Some(b) => (b, true),
+        None => (text.as_str(), false),
+    };
+    let mut out = String::with_capacity(text.len());
+    // The quote depth of the paragraph being joined, when the last line was soft.
+    let mut open: Option<usize> = None;
+    for line in body.split('\n') {
+        let depth = line.bytes().take_while(|b| *b == b'>').count();
+        let rest = &line[depth..];
+        let rest = rest.strip_prefix(' ').unwrap_or(rest);
+        if open.is_some_and(|d| d != depth) {
+            // A soft break before a line of another depth still ends its paragraph.
+            out.push('\n');
+            open = None;
+        }
+        if open.is_none() && depth > 0 {
+            out.push_str(&">".repeat(depth));
+            out.push(' ');
+        }
+        if rest.ends_with(' ') && rest != "-- " {
+            out.push_str(if delsp { &rest[..rest.len() - 1] } else { rest });
+            open = Some(depth);
+        } else {
+            out.push_str(rest);
+            out.push('\n');
+            open = None;
+        }
+    }
+    if open.is_none() {
+        out.pop();
+    }
+    if ends_in_newline {
+        out.push('\n');
+    }
+    out
 }
 
 /// Where the clients put the quoted history in their HTML: Gmail's `gmail_quote`,
@@ -244,7 +364,6 @@ fn html_quote_start(html: &str) -> Option<usize> {
 /// The reply and the rest of an HTML body whose client marked its quote; `None` when no
 /// mark is found or nothing but the quote has text (a forward stays whole).
 fn html_reply(html: &str) -> Option<super::Split> {
-    use mail_parser::decoders::html::html_to_text;
     let at = html_quote_start(html)?;
     let head = split_reply(&html_to_text(&html[..at]));
     if head.reply.trim().is_empty() {
@@ -307,10 +426,44 @@ fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
         .iter()
         .any(|h| header_text(m, h).is_some_and(|v| !v.eq_ignore_ascii_case("no")));
     let system_sender = from.is_some_and(|f| {
-        let local = f.split('@').next().unwrap_or("");
+        let local = f.split(['@', '+']).next().unwrap_or("");
         ["mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"].contains(&local)
+            || unanswerable(local)
     });
     auto_submitted || precedence || autoreply_headers || system_sender
+}
+
+/// A sender's local part that says no one reads what is sent to it, in the languages of our
+/// clients' suppliers: `noreply`, `no-reply-billing`, `do_not_reply`, `naoresponda`,
+/// `nao.responder`, `no-responder`, `nocontestar`, `ne-pas-repondre`, `keine-antwort`.
+fn unanswerable(local: &str) -> bool {
+    let folded: String = local
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ã' | 'á' => 'a',
+            'é' | 'ê' => 'e',
+            'ó' => 'o',
+            c => c,
+        })
+        .collect();
+    [
+        "noreply",
+        "donotreply",
+        "dontreply",
+        "naoresponda",
+        "naoresponder",
+        "noresponder",
+        "noresponda",
+        "noresponse",
+        "nocontestar",
+        "nepasrepondre",
+        "keineantwort",
+        "nonrispondere",
+    ]
+    .iter()
+    .any(|p| folded.starts_with(p))
 }
 
 /// Whether a multipart message lacks its closing boundary.
@@ -341,6 +494,7 @@ fn is_bounce(m: &mail_parser::Message<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn a_mail_that_quotes_nothing_has_no_rest_whatever_its_line_ends() {
@@ -464,6 +618,58 @@ mod tests {
     }
 
     #[test]
+    fn flowed_text_is_joined_as_its_reader_joins_it() {
+        assert_eq!(
+            unflow(
+                "Bom dia, o toner da \r\nimpressora acabou.\r\n\r\n>> Podemos \r\n>> ir amanh\u{e3}?\r\n> Sim \r\nOk\r\n-- \r\nAna\r\n",
+                false
+            ),
+            "Bom dia, o toner da impressora acabou.\n\n>> Podemos ir amanh\u{e3}?\n> Sim \nOk\n-- \nAna\n"
+        );
+        assert_eq!(unflow("exam \r\nple", true), "example");
+        assert_eq!(
+            unflow(" From the stuffed line", false),
+            "From the stuffed line"
+        );
+        let raw = mail(
+            "From: a@example.com\nContent-Type: text/plain; charset=utf-8; format=flowed; delsp=no",
+            "O t\u{e9}cnico veio hoje e trocou o \nfusor. Obrigada!\n\nEm 3 de mar., X escreveu:\n> Agendado para \n> amanh\u{e3}.\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(
+            p.reply_text,
+            "O t\u{e9}cnico veio hoje e trocou o fusor. Obrigada!"
+        );
+        assert!(
+            p.quoted_text.contains("Agendado para amanh\u{e3}."),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn every_text_part_is_read_in_order() {
+        // Apple Mail: the text on either side of a picture is two parts.
+        let raw = mail(
+            "From: a@example.com\nContent-Type: multipart/mixed; boundary=\"m\"",
+            "--m\nContent-Type: text/plain; charset=us-ascii\n\nThe stripe looks like this:\n\n--m\nContent-Type: image/jpeg; name=IMG_1.jpg\nContent-Disposition: inline; filename=IMG_1.jpg\nContent-Transfer-Encoding: base64\n\n/9j/4AAQ\n--m\nContent-Type: text/plain; charset=us-ascii\n\nand it is on every page.\n--m--\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert!(p.reply_text.contains("looks like this"), "{p:?}");
+        assert!(p.reply_text.contains("on every page"), "{p:?}");
+        assert_eq!(p.attachments.len(), 1);
+    }
+
+    #[test]
+    fn html_only_mail_keeps_its_lines_apart() {
+        let raw = mail(
+            "From: a@example.com\nContent-Type: text/html; charset=utf-8",
+            "<html><head><style>div{color:red}</style></head><body><div>Bom dia,</div><div>O toner acabou.</div><table><tr><td>S\u{e9}rie</td><td>E335</td></tr></table></body></html>",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.reply_text, "Bom dia,\nO toner acabou.\nS\u{e9}rie E335");
+    }
+
+    #[test]
     fn attachments_and_inline_images_are_listed() {
         let raw = mail(
             "From: a@example.com\nContent-Type: multipart/related; boundary=\"b1\"",
@@ -553,6 +759,25 @@ mod tests {
         );
         let p = parse(&dsn).unwrap();
         assert!(p.bounce && p.auto_submitted);
+        // The report's own parts are read by `dsn.rs`, not offered to the agent.
+        assert!(p.attachments.is_empty(), "{:?}", p.attachments);
+        for sender in [
+            "noreply@portal.example",
+            "no-reply+billing@x.example",
+            "Do_Not_Reply@x.example",
+            "naoresponda@nfe.example.com.br",
+            "nao.responda@x.example",
+            "no-responder@sat.example.mx",
+            "nocontestar@x.example",
+            "ne-pas-repondre@x.example",
+        ] {
+            let raw = mail(&format!("From: {sender}"), "Your invoice is ready.");
+            assert!(parse(&raw).unwrap().auto_submitted, "{sender}");
+        }
+        for person in ["noemi@x.example", "nora.reply@x.example", "responda@x.example"] {
+            let raw = mail(&format!("From: {person}"), "A toner, please.");
+            assert!(!parse(&raw).unwrap().auto_submitted, "{person}");
+        }
     }
 
     #[test]
@@ -591,6 +816,120 @@ mod tests {
             started.elapsed() < std::time::Duration::from_secs(5),
             "{:?}",
             started.elapsed()
+        );
+    }
+
+    /// One written case of `tests/data/mime/expected.txt`.
+    struct MimeCase {
+        name: String,
+        fields: Vec<(String, String)>,
+        reply: String,
+    }
+
+    fn mime_cases() -> Vec<MimeCase> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime");
+        // Each set written apart has its own file of expectations: `expected*.txt`.
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("expected") && n.ends_with(".txt"))
+            })
+            .collect();
+        files.sort();
+        let text = files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut cases = Vec::new();
+        for block in text.split("=== case: ").skip(1) {
+            let (name, rest) = block.split_once('\n').unwrap();
+            let (head, rest) = rest.split_once("=== reply\n").unwrap();
+            let (reply, _) = rest.split_once("=== end").unwrap();
+            let fields = head
+                .lines()
+                .filter_map(|l| {
+                    l.split_once(": ")
+                        .or_else(|| l.strip_suffix(':').map(|k| (k, "")))
+                })
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .collect();
+            cases.push(MimeCase {
+                name: name.trim().to_owned(),
+                fields,
+                reply: reply.to_owned(),
+            });
+        }
+        cases
+    }
+
+    fn collapsed(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Messages written from the mail clients' documented shapes (Outlook, Gmail, Apple
+    /// Mail, Thunderbird, Mutt, Notes, webmails; charsets, encodings, structures), each
+    /// with what a reader sees: sender, subject, attachments, forwards, whether a machine
+    /// sent it, and the new text (compared with whitespace collapsed, as HTML leaves it).
+    #[test]
+    fn written_mail_reads_as_its_reader_sees_it() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mime");
+        let cases = mime_cases();
+        assert!(cases.len() >= 60, "{} cases", cases.len());
+        let mut missed = Vec::new();
+        for case in &cases {
+            let raw = std::fs::read(dir.join(format!("{}.eml", case.name))).unwrap();
+            let p = parse(&raw).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+            let mut wrong = Vec::new();
+            for (key, want) in &case.fields {
+                let got = match key.as_str() {
+                    "from" => p.from.clone().unwrap_or_else(|| "-".into()),
+                    "from_name" => p.from_name.clone().unwrap_or_else(|| "-".into()),
+                    "subject" => p.subject.clone().unwrap_or_else(|| "-".into()),
+                    "attachments" => {
+                        let list = p
+                            .attachments
+                            .iter()
+                            .map(|a| format!("{} ({})", a.name, a.mime))
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        if list.is_empty() { "-".into() } else { list }
+                    }
+                    "forwarded" => p.forwarded.len().to_string(),
+                    "machine" => if p.auto_submitted { "yes" } else { "no" }.into(),
+                    other => panic!("{}: unknown field {other}", case.name),
+                };
+                if &got != want {
+                    wrong.push(format!("  {key}: got {got:?}, expected {want:?}"));
+                }
+            }
+            if collapsed(&p.reply_text) != collapsed(&case.reply) {
+                wrong.push(format!(
+                    "  reply:\n--- got\n{}\n--- expected\n{}",
+                    p.reply_text.trim(),
+                    case.reply.trim()
+                ));
+            }
+            // Nothing the sender wrote is lost between the reply and the rest.
+            for word in p.full_text.split_whitespace() {
+                if !(p.reply_text.contains(word) || p.quoted_text.contains(word)) {
+                    wrong.push(format!("  {word:?} lost"));
+                    break;
+                }
+            }
+            if !wrong.is_empty() {
+                missed.push(format!("{}:\n{}", case.name, wrong.join("\n")));
+            }
+        }
+        assert!(
+            missed.is_empty(),
+            "{} of {} messages read otherwise:\n\n{}",
+            missed.len(),
+            cases.len(),
+            missed.join("\n\n")
         );
     }
 }

@@ -1,0 +1,427 @@
+//! HTML mail read as its reader sees it: the text of the body, block elements (paragraphs,
+//! `div`s, rows, list items, headings) on lines of their own, table cells apart, `<br>` as a
+//! line end, entities decoded, and nothing of what a reader never sees (`<head>`, `<style>`,
+//! `<script>`, comments, Outlook's conditional blocks and `<xml>` islands). Text inside a
+//! `<blockquote>` is written as a quote (`> ` per level), so the reply split reads a quoted
+//! history the client did not otherwise mark. Whitespace collapses as a browser collapses it,
+//! except inside `<pre>`.
+//!
+//! Pure and bounded: one pass over the input, no allocation per character beyond the output.
+
+/// Elements whose content a reader never sees.
+const HIDDEN: [&str; 7] = [
+    "head", "style", "script", "template", "title", "xml", "noscript",
+];
+
+/// Elements that stand on lines of their own.
+const BLOCKS: [&str; 30] = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "section",
+    "table",
+    "tr",
+    "ul",
+    "pre",
+];
+
+/// HTML's named entities for Latin-1's upper half, in code point order from U+00A0.
+const LATIN1: [&str; 96] = [
+    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
+    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
+    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
+    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
+    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
+    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
+    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
+    "uuml", "yacute", "thorn", "yuml",
+];
+
+fn named(name: &str) -> Option<char> {
+    if let Some(i) = LATIN1.iter().position(|n| *n == name) {
+        return char::from_u32(0xA0 + i as u32);
+    }
+    let c = match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "euro" => '€',
+        "ndash" => '–',
+        "mdash" => '—',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "sbquo" => '‚',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "bdquo" => '„',
+        "hellip" => '…',
+        "bull" => '•',
+        "trade" => '™',
+        "dagger" => '†',
+        "permil" => '‰',
+        "lsaquo" => '‹',
+        "rsaquo" => '›',
+        "OElig" => 'Œ',
+        "oelig" => 'œ',
+        "Scaron" => 'Š',
+        "scaron" => 'š',
+        "Yuml" => 'Ÿ',
+        "circ" => 'ˆ',
+        "tilde" => '˜',
+        "ensp" | "emsp" | "thinsp" => ' ',
+        "zwnj" | "zwj" | "lrm" | "rlm" => '\u{200B}',
+        _ => {
+            // Entities are case-sensitive, but mail writes `&NBSP;` and `&Amp;` too.
+            let lower = name.to_ascii_lowercase();
+            return (lower != name).then(|| named(&lower)).flatten();
+        }
+    };
+    Some(c)
+}
+
+/// The character an entity body (between `&` and `;`) stands for.
+fn entity(body: &str) -> Option<char> {
+    if let Some(num) = body.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        // Windows-1252's C1 range, which HTML reads as the characters Windows meant.
+        let code = match code {
+            0x80 => 0x20AC,
+            0x91 => 0x2018,
+            0x92 => 0x2019,
+            0x93 => 0x201C,
+            0x94 => 0x201D,
+            0x96 => 0x2013,
+            0x97 => 0x2014,
+            0x85 => 0x2026,
+            c => c,
+        };
+        return Some(char::from_u32(code).unwrap_or('\u{FFFD}'));
+    }
+    named(body)
+}
+
+/// The text being written: collapses whitespace as a browser does, keeps line ends asked
+/// for by the markup, and prefixes each line with the quote level it was opened at.
+struct Out {
+    text: String,
+    /// Line ends owed before the next visible character (1 = new line, 2 = blank line).
+    breaks: usize,
+    /// A space is owed before the next visible character on this line.
+    space: bool,
+    /// Something visible has been written on the current line.
+    line_started: bool,
+    quote: usize,
+}
+
+impl Out {
+    fn block(&mut self, n: usize) {
+        if !self.text.is_empty() {
+            self.breaks = self.breaks.max(n);
+        }
+        self.space = false;
+    }
+
+    fn hard_break(&mut self) {
+        // `<br>` always ends a line, even an empty one.
+        if self.breaks > 0 || !self.line_started {
+            self.flush_breaks();
+            self.start_line();
+        }
+        self.text.push('\n');
+        self.line_started = false;
+        self.space = false;
+    }
+
+    fn flush_breaks(&mut self) {
+        if self.breaks == 0 {
+            return;
+        }
+        if self.line_started {
+            self.text.push('\n');
+            self.line_started = false;
+        }
+        for _ in 1..self.breaks {
+            self.start_line();
+            self.text.push('\n');
+            self.line_started = false;
+        }
+        self.breaks = 0;
+        self.space = false;
+    }
+
+    fn start_line(&mut self) {
+        if !self.line_started {
+            for _ in 0..self.quote {
+                self.text.push_str("> ");
+            }
+            self.line_started = true;
+        }
+    }
+
+    fn char(&mut self, c: char, pre: bool) {
+        if !pre && c.is_whitespace() && c != '\u{A0}' {
+            if self.line_started {
+                self.space = true;
+            }
+            return;
+        }
+        if pre && c == '\n' {
+            self.start_line();
+            self.text.push('\n');
+            self.line_started = false;
+            self.space = false;
+            return;
+        }
+        if c == '\u{200B}' || c == '\u{AD}' || c == '\u{FEFF}' {
+            return;
+        }
+        self.flush_breaks();
+        self.start_line();
+        if self.space {
+            self.text.push(' ');
+            self.space = false;
+        }
+        // A non-breaking space is a space to whoever reads the text.
+        self.text.push(if c == '\u{A0}' { ' ' } else { c });
+    }
+}
+
+/// The tag at the start of `rest` (just after `<`): its lower-cased name, whether it closes,
+/// and the bytes it spans up to and including `>`. `None` when `<` does not open a tag.
+fn tag(rest: &str) -> Option<(String, bool, usize)> {
+    let closing = rest.starts_with('/');
+    let body = if closing { &rest[1..] } else { rest };
+    let first = body.chars().next()?;
+    if !first.is_ascii_alphabetic() {
+        return None;
+    }
+    let name: String = body
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == ':' || *c == '-')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    // The tag ends at the first `>` outside a quoted attribute value.
+    let mut quote: Option<char> = None;
+    for (i, c) in rest.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '>') => return Some((name, closing, i + 1)),
+            _ => {}
+        }
+    }
+    Some((name, closing, rest.len()))
+}
+
+/// The text a reader sees in `html`.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = Out {
+        text: String::with_capacity(html.len() / 2),
+        breaks: 0,
+        space: false,
+        line_started: false,
+        quote: 0,
+    };
+    // The element whose content is hidden, until it closes.
+    let mut hidden: Option<&'static str> = None;
+    let mut pre = 0usize;
+    let mut i = 0;
+    while i < html.len() {
+        let rest = &html[i..];
+        if let Some(after) = rest.strip_prefix("<!--") {
+            // Comments, Outlook's `<!--[if …]> … <![endif]-->` among them.
+            i += 4 + after.find("-->").map_or(after.len(), |e| e + 3);
+            continue;
+        }
+        if rest.starts_with("<!") || rest.starts_with("<?") {
+            // A declaration, a CDATA section or `<![endif]>`: up to its `>`.
+            i += rest.find('>').map_or(rest.len(), |e| e + 1);
+            continue;
+        }
+        if let Some(after) = rest.strip_prefix('<')
+            && let Some((name, closing, len)) = tag(after)
+        {
+            i += 1 + len;
+            if let Some(h) = hidden {
+                if closing && name == h {
+                    hidden = None;
+                }
+                continue;
+            }
+            if let Some(h) = HIDDEN.iter().find(|h| **h == name) {
+                let self_closed = after[..len.saturating_sub(1)].trim_end().ends_with('/');
+                if !closing && !self_closed {
+                    hidden = Some(h);
+                }
+                continue;
+            }
+            match name.as_str() {
+                "br" => out.hard_break(),
+                "p" => out.block(2),
+                "td" | "th" if !closing && out.line_started => out.space = true,
+                "blockquote" => {
+                    out.block(1);
+                    out.quote = if closing {
+                        out.quote.saturating_sub(1)
+                    } else {
+                        out.quote + 1
+                    };
+                }
+                "pre" => {
+                    out.block(1);
+                    pre = if closing {
+                        pre.saturating_sub(1)
+                    } else {
+                        pre + 1
+                    };
+                }
+                n if BLOCKS.contains(&n) => out.block(1),
+                _ => {}
+            }
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        if hidden.is_some() {
+            i += c.len_utf8();
+            continue;
+        }
+        if c == '&' {
+            // `&name;` or `&#…;` within a short reach; a lone `&` is itself.
+            if let Some(end) = rest[1..].find(';').filter(|e| *e <= 32) {
+                let body = &rest[1..1 + end];
+                if !body.contains(char::is_whitespace)
+                    && let Some(ch) = entity(body)
+                {
+                    out.char(ch, pre > 0);
+                    i += end + 2;
+                    continue;
+                }
+            }
+        }
+        out.char(c, pre > 0);
+        i += c.len_utf8();
+    }
+    out.text.truncate(out.text.trim_end().len());
+    out.text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_stand_on_lines_of_their_own() {
+        assert_eq!(
+            html_to_text(
+                "<div>Bom dia,</div><div>O toner acabou.</div><div><br></div><div>Renata</div>"
+            ),
+            "Bom dia,\nO toner acabou.\n\nRenata"
+        );
+        assert_eq!(
+            html_to_text(
+                "<p class=MsoNormal>Hola,<o:p></o:p></p><p class=MsoNormal>La impresora no enciende.<o:p></o:p></p>"
+            ),
+            "Hola,\n\nLa impresora no enciende."
+        );
+        assert_eq!(
+            html_to_text(
+                "<table><tr><td>Modelo</td><td>MP 2555</td></tr><tr><td>Série</td><td>E335</td></tr></table>"
+            ),
+            "Modelo MP 2555\nSérie E335"
+        );
+        assert_eq!(html_to_text("a<br>b<br><br>c"), "a\nb\n\nc");
+        assert_eq!(
+            html_to_text("<ul><li>one</li><li>two</li></ul>after"),
+            "one\ntwo\nafter"
+        );
+    }
+
+    #[test]
+    fn what_a_reader_never_sees_is_left_out() {
+        let html = "<html><head><meta charset=utf-8><title>x</title><style>p{margin:0}\n.a>b{}</style>\
+                    <!--[if gte mso 9]><xml><o:OfficeDocumentSettings></o:OfficeDocumentSettings></xml><![endif]-->\
+                    </head><body lang=PT-BR><script>alert(1)</script><p>Obrigada!</p><!-- hidden --></body></html>";
+        assert_eq!(html_to_text(html), "Obrigada!");
+        assert_eq!(
+            html_to_text("<img src=\"cid:logo\" alt=\"Logo\">Texto"),
+            "Texto"
+        );
+        assert_eq!(
+            html_to_text("<a href=\"https://x.test/?a=1&amp;b=2\" title='a>b'>link</a>"),
+            "link"
+        );
+    }
+
+    #[test]
+    fn entities_and_whitespace_read_as_a_browser_reads_them() {
+        assert_eq!(
+            html_to_text(
+                "Orçamento&nbsp;n&ordm; 12 &ndash; R&#36;&nbsp;1.200,00 &amp; &#x20AC;5 &lt;ok&gt; &aacute;&Eacute;&ccedil;&atilde;"
+            ),
+            "Orçamento nº 12 – R$ 1.200,00 & €5 <ok> áÉçã"
+        );
+        assert_eq!(html_to_text("&#147;sim&#148;"), "“sim”");
+        assert_eq!(html_to_text("a   b\n\n  c"), "a b c");
+        assert_eq!(html_to_text("AT&T &unknown; & so"), "AT&T &unknown; & so");
+        assert_eq!(html_to_text("<pre>a\n  b</pre>c"), "a\n  b\nc");
+    }
+
+    #[test]
+    fn blockquotes_read_as_quotes() {
+        assert_eq!(
+            html_to_text(
+                "<div>Sim, pode vir amanhã.</div><blockquote><div>Podemos ir amanhã?</div><blockquote>antes</blockquote></blockquote>"
+            ),
+            "Sim, pode vir amanhã.\n> Podemos ir amanhã?\n> > antes"
+        );
+    }
+
+    #[test]
+    fn hostile_markup_ends_and_keeps_its_text() {
+        for html in [
+            "<",
+            "<div",
+            "<!--",
+            "&",
+            "&#99999999;",
+            "<a href=\"",
+            "<style>",
+            "text<br",
+        ] {
+            let _ = html_to_text(html);
+        }
+        assert_eq!(html_to_text("1 < 2 and 3 > 2"), "1 < 2 and 3 > 2");
+        let big = "<div>".repeat(50_000) + "x";
+        assert_eq!(html_to_text(&big), "x");
+    }
+}
