@@ -5,6 +5,10 @@
 //! our own written set (`channels/tests/data/replies.txt`: mail clients' formats in pt, es,
 //! en and others).
 //!
+//! Then the rate over the raw messages written apart from the reader
+//! (`channels/tests/data/mime/*.eml`: Outlook, Gmail, Apple Mail, Thunderbird, webmails,
+//! copiers; charsets, HTML-only, flowed, attachments, reports), read whole.
+//!
 //! `cargo run --release -p switchboard-bench --bin email-bench`
 
 use std::path::PathBuf;
@@ -93,6 +97,30 @@ fn main() -> anyhow::Result<()> {
          ({} messages, {:.1} KiB on average; {words} characters kept)",
         raws.len(),
         bytes as f64 / raws.len() as f64 / 1024.0
+    );
+    let mime_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../channels/tests/data/mime");
+    let mut mails = Vec::new();
+    for entry in std::fs::read_dir(&mime_dir).with_context(|| format!("{}", mime_dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "eml") {
+            mails.push(std::fs::read(&path)?);
+        }
+    }
+    let bytes: usize = mails.iter().map(Vec::len).sum();
+    let rounds = 200;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        for raw in &mails {
+            words += parse(raw)?.reply_text.len();
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "parse, the written raw mail: {:.0} messages/s, {:.1} MiB/s ({} messages, {:.1} KiB on average; {words} characters kept)",
+        (rounds * mails.len()) as f64 / secs,
+        (rounds * bytes) as f64 / secs / 1024.0 / 1024.0,
+        mails.len(),
+        bytes as f64 / mails.len().max(1) as f64 / 1024.0
     );
     Ok(())
 }

@@ -211,13 +211,17 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
 /// as its reader sees it. All of them, not the first alone: Apple Mail sends the text on
 /// either side of an inline picture as two parts.
 fn body_text(message: &mail_parser::Message<'_>) -> String {
-    let mut parts = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
     for part in message.text_bodies().filter(|p| p.is_text()) {
         let Some(contents) = part.text_contents() else {
             continue;
         };
+        let repaired = repaired(message, part, contents);
         // A byte-order mark some clients put before UTF-8 text is not text.
-        let contents = contents.trim_start_matches('\u{FEFF}');
+        let contents = repaired
+            .as_deref()
+            .unwrap_or(contents)
+            .trim_start_matches('\u{FEFF}');
         let text = if part.is_text_html() {
             html_to_text(contents)
         } else {
@@ -232,11 +236,142 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
                 contents.to_owned()
             }
         };
-        if !text.trim().is_empty() {
+        // An alternative nested in an alternative lists the same text twice; a reader
+        // shows it once.
+        let same = |other: &String| other.split_whitespace().eq(text.split_whitespace());
+        if !text.trim().is_empty() && !parts.iter().any(same) {
             parts.push(text);
         }
     }
     parts.join("\n\n")
+}
+
+/// The text of a part whose sender got its encoding wrong, read as the sender meant it;
+/// `None` when the part was read cleanly. Two faults seen in real mail: a base64 body with a
+/// line that is not base64 (a footer, a row of asterisks), which the decoder refuses whole;
+/// and Windows-1252 bytes in a part labelled UTF-8 (or not labelled), which would show as
+/// replacement characters.
+fn repaired(
+    message: &mail_parser::Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+    contents: &str,
+) -> Option<String> {
+    use mail_parser::Encoding;
+    let charset = part
+        .content_type()
+        .and_then(|c| c.attribute("charset"))
+        .map(|c| c.trim().to_ascii_lowercase());
+    let unicode_label = charset
+        .as_deref()
+        .is_none_or(|c| matches!(c, "utf-8" | "utf8" | "us-ascii" | "ascii"));
+    // A refused decoding leaves the part marked, with its encoding as `None`: the header
+    // still says what it was.
+    let said = |name: &str| {
+        part.content_transfer_encoding()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case(name))
+    };
+    let base64 = part.encoding == Encoding::Base64 || said("base64");
+    let refused_base64 = base64 && part.is_encoding_problem;
+    let replaced = unicode_label && contents.contains('\u{FFFD}');
+    if !refused_base64 && !replaced {
+        return None;
+    }
+    let raw = message
+        .raw_message()
+        .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
+    let bytes = if base64 {
+        lenient_base64(raw)
+    } else if part.encoding == Encoding::QuotedPrintable || said("quoted-printable") {
+        quoted_printable(raw)
+    } else {
+        raw.to_vec()
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Some(text),
+        Err(e) if unicode_label => Some(e.into_bytes().iter().map(|b| windows_1252(*b)).collect()),
+        // Another charset whose decoder refused the base64: decoded by the label's own
+        // decoder is beyond this repair; keep what the parser read.
+        Err(_) => None,
+    }
+}
+
+/// Base64 read line by line, skipping lines that are not base64 at all.
+fn lenient_base64(raw: &[u8]) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut sextets = Vec::with_capacity(raw.len());
+    for line in raw.split(|b| *b == b'\n') {
+        let line = line.trim_ascii();
+        let data = line
+            .strip_suffix(b"==")
+            .or_else(|| line.strip_suffix(b"="))
+            .unwrap_or(line);
+        if data.is_empty() || !data.iter().all(|c| value(*c).is_some()) {
+            continue;
+        }
+        sextets.extend(data.iter().filter_map(|c| value(*c)));
+    }
+    let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
+    for chunk in sextets.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, v)| n | (u32::from(*v) << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+    }
+    out
+}
+
+/// Quoted-printable: `=XX` is a byte, `=` at a line's end joins it to the next.
+fn quoted_printable(raw: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'=' {
+            match (raw.get(i + 1), raw.get(i + 2)) {
+                (Some(b'\r'), Some(b'\n')) => {
+                    i += 3;
+                    continue;
+                }
+                (Some(b'\n'), _) => {
+                    i += 2;
+                    continue;
+                }
+                (Some(a), Some(b)) => {
+                    if let (Some(h), Some(l)) = (hex(*a), hex(*b)) {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(raw[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A byte as Windows-1252 reads it (Latin-1 with typographic marks in 0x80–0x9F).
+fn windows_1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
+        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+        b => char::from(b),
+    }
 }
 
 /// The parts a reader is offered as attachments: all but a delivery report's own machine
@@ -647,6 +782,32 @@ mod tests {
     }
 
     #[test]
+    fn a_part_encoded_wrongly_is_read_as_its_sender_meant_it() {
+        // Windows-1252 bytes under a UTF-8 label, in quoted-printable.
+        let mut raw = mail(
+            "From: a@example.com\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable",
+            "Favor agendar a manuten=E7=E3o =93amanh=E3=94, R=24 10=80.\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.reply_text, "Favor agendar a manutenção “amanhã”, R$ 10€.");
+        // The same bytes unencoded (8bit) and unlabelled.
+        raw = b"From: a@example.com\r\n\r\nmanuten\xe7\xe3o\r\n".to_vec();
+        assert_eq!(parse(&raw).unwrap().reply_text, "manutenção");
+        // Valid UTF-8 is never touched.
+        raw = "From: a@example.com\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nmanutenção �\r\n".as_bytes().to_vec();
+        assert_eq!(parse(&raw).unwrap().reply_text, "manutenção �");
+        // Base64 with a line that is not base64 under it.
+        raw = mail(
+            "From: a@example.com\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64",
+            "T2zDoSwgbyB0b25lciBhY2Fi\nb3Uu\n********\n-- footer --\n",
+        );
+        assert_eq!(parse(&raw).unwrap().reply_text, "Olá, o toner acabou.");
+        assert_eq!(lenient_base64(b"YQ==\n"), b"a");
+        assert_eq!(lenient_base64(b"YWI=\n"), b"ab");
+        assert_eq!(quoted_printable(b"a=\r\nb=3D=zz="), b"ab==zz=");
+    }
+
+    #[test]
     fn every_text_part_is_read_in_order() {
         // Apple Mail: the text on either side of a picture is two parts.
         let raw = mail(
@@ -774,7 +935,11 @@ mod tests {
             let raw = mail(&format!("From: {sender}"), "Your invoice is ready.");
             assert!(parse(&raw).unwrap().auto_submitted, "{sender}");
         }
-        for person in ["noemi@x.example", "nora.reply@x.example", "responda@x.example"] {
+        for person in [
+            "noemi@x.example",
+            "nora.reply@x.example",
+            "responda@x.example",
+        ] {
             let raw = mail(&format!("From: {person}"), "A toner, please.");
             assert!(!parse(&raw).unwrap().auto_submitted, "{person}");
         }
