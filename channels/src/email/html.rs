@@ -406,6 +406,77 @@ mod tests {
         );
     }
 
+    /// Markup built at random from what mail carries: every word of its visible text comes
+    /// out, in order, and nothing of the hidden parts or the tags does.
+    #[test]
+    fn random_markup_keeps_its_visible_words_in_order() {
+        use rand::seq::IndexedRandom;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x4874_6d6c);
+        let tags = [
+            "<div>",
+            "</div>",
+            "<p class=MsoNormal>",
+            "</p>",
+            "<br>",
+            "<br/>",
+            "<span style=\"a:b>c\">",
+            "</span>",
+            "<table><tr><td>",
+            "</td><td>",
+            "</td></tr></table>",
+            "<blockquote type=\"cite\">",
+            "</blockquote>",
+            "<ul><li>",
+            "</li></ul>",
+            "<b>",
+            "</b>",
+            "<o:p></o:p>",
+            "<a href='x?a=1&b=2'>",
+            "</a>",
+            "&nbsp;",
+            " ",
+            "\n",
+            "<img src=\"cid:x\" alt=\"hidden\">",
+        ];
+        let hidden = [
+            "<!-- hidden -->",
+            "<style>hidden{}</style>",
+            "<!--[if gte mso 9]><xml>hidden</xml><![endif]-->",
+            "<script>hidden()</script>",
+        ];
+        let words = [
+            "toner",
+            "Impressora",
+            "fatura",
+            "visita",
+            "açúcar",
+            "niño",
+            "12:30",
+            "R$10",
+        ];
+        for _ in 0..2_000 {
+            let mut html = String::new();
+            let mut said = Vec::new();
+            for _ in 0..rng.random_range(1..40) {
+                match rng.random_range(0..10) {
+                    0..=3 => {
+                        let w = *words.choose(&mut rng).unwrap();
+                        html.push_str(w);
+                        said.push(w);
+                        // A word ends where markup that is not inline begins, or at a space.
+                        html.push_str(if rng.random_bool(0.5) { " " } else { "<br>" });
+                    }
+                    4 => html.push_str(hidden.choose(&mut rng).unwrap()),
+                    _ => html.push_str(tags.choose(&mut rng).unwrap()),
+                }
+            }
+            let text = html_to_text(&html);
+            let got: Vec<&str> = text.split_whitespace().filter(|w| *w != ">").collect();
+            assert_eq!(got, said, "{html:?} -> {text:?}");
+        }
+    }
+
     #[test]
     fn hostile_markup_ends_and_keeps_its_text() {
         for html in [
