@@ -6,7 +6,7 @@
 //! history the client did not otherwise mark. Whitespace collapses as a browser collapses it,
 //! except inside `<pre>`.
 //!
-//! Pure and bounded: one pass over the input, no allocation per character beyond the output.
+//! Pure and bounded: one pass over the input.
 
 /// Elements whose content a reader never sees.
 const HIDDEN: [&str; 7] = [
@@ -47,86 +47,28 @@ const BLOCKS: [&str; 30] = [
     "pre",
 ];
 
-/// HTML's named entities for Latin-1's upper half, in code point order from U+00A0.
-const LATIN1: [&str; 96] = [
-    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
-    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
-    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
-    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
-    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
-    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
-    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
-    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
-    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
-    "uuml", "yacute", "thorn", "yuml",
-];
-
-fn named(name: &str) -> Option<char> {
-    if let Some(i) = LATIN1.iter().position(|n| *n == name) {
-        return char::from_u32(0xA0 + i as u32);
-    }
-    let c = match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "euro" => '€',
-        "ndash" => '–',
-        "mdash" => '—',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "sbquo" => '‚',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "bdquo" => '„',
-        "hellip" => '…',
-        "bull" => '•',
-        "trade" => '™',
-        "dagger" => '†',
-        "permil" => '‰',
-        "lsaquo" => '‹',
-        "rsaquo" => '›',
-        "OElig" => 'Œ',
-        "oelig" => 'œ',
-        "Scaron" => 'Š',
-        "scaron" => 'š',
-        "Yuml" => 'Ÿ',
-        "circ" => 'ˆ',
-        "tilde" => '˜',
-        "ensp" | "emsp" | "thinsp" => ' ',
-        "zwnj" | "zwj" | "lrm" | "rlm" => '\u{200B}',
-        _ => {
-            // Entities are case-sensitive, but mail writes `&NBSP;` and `&Amp;` too.
-            let lower = name.to_ascii_lowercase();
-            return (lower != name).then(|| named(&lower)).flatten();
-        }
-    };
-    Some(c)
-}
-
-/// The character an entity body (between `&` and `;`) stands for.
-fn entity(body: &str) -> Option<char> {
+/// The characters an entity body (between `&` and `;`) stands for. Named ones come from
+/// `mail-parser`'s table of HTML's entities; numbers in Windows-1252's C1 range are read
+/// as the characters Windows meant, as browsers read them.
+fn entity(body: &str) -> Option<String> {
+    use mail_parser::decoders::{charsets::map::charset_decoder, html::add_html_token};
     if let Some(num) = body.strip_prefix('#') {
         let code = match num.strip_prefix(['x', 'X']) {
             Some(hex) => u32::from_str_radix(hex, 16).ok()?,
             None => num.parse::<u32>().ok()?,
         };
-        // Windows-1252's C1 range, which HTML reads as the characters Windows meant.
-        let code = match code {
-            0x80 => 0x20AC,
-            0x91 => 0x2018,
-            0x92 => 0x2019,
-            0x93 => 0x201C,
-            0x94 => 0x201D,
-            0x96 => 0x2013,
-            0x97 => 0x2014,
-            0x85 => 0x2026,
-            c => c,
-        };
-        return Some(char::from_u32(code).unwrap_or('\u{FFFD}'));
+        if let (Ok(byte @ 0x80..=0x9F), Some(cp1252)) =
+            (u8::try_from(code), charset_decoder(b"windows-1252"))
+        {
+            return Some(cp1252(&[byte]));
+        }
+        return Some(char::from_u32(code).unwrap_or('\u{FFFD}').to_string());
     }
-    named(body)
+    let token = format!("&{body};");
+    let mut decoded = String::new();
+    add_html_token(&mut decoded, token.as_bytes(), false);
+    // An unknown name comes back as it was written.
+    (decoded != token).then_some(decoded)
 }
 
 /// The text being written: collapses whitespace as a browser does, keeps line ends asked
@@ -201,7 +143,8 @@ impl Out {
             self.space = false;
             return;
         }
-        if c == '\u{200B}' || c == '\u{AD}' || c == '\u{FEFF}' {
+        // Zero-width marks, soft hyphens and byte-order marks are not seen.
+        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{AD}' | '\u{FEFF}') {
             return;
         }
         self.flush_breaks();
@@ -320,9 +263,11 @@ pub fn html_to_text(html: &str) -> String {
             if let Some(end) = rest[1..].find(';').filter(|e| *e <= 32) {
                 let body = &rest[1..1 + end];
                 if !body.contains(char::is_whitespace)
-                    && let Some(ch) = entity(body)
+                    && let Some(chars) = entity(body)
                 {
-                    out.char(ch, pre > 0);
+                    for ch in chars.chars() {
+                        out.char(ch, pre > 0);
+                    }
                     i += end + 2;
                     continue;
                 }

@@ -225,13 +225,8 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
         let text = if part.is_text_html() {
             html_to_text(contents)
         } else {
-            let param = |name: &str, value: &str| {
-                part.content_type()
-                    .and_then(|c| c.attribute(name))
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
-            };
-            if param("format", "flowed") {
-                unflow(contents, param("delsp", "yes"))
+            if content_type_says(part, "format", &["flowed"]) {
+                unflow(contents, content_type_says(part, "delsp", &["yes"]))
             } else {
                 contents.to_owned()
             }
@@ -257,121 +252,62 @@ fn repaired(
     contents: &str,
 ) -> Option<String> {
     use mail_parser::Encoding;
-    let charset = part
-        .content_type()
-        .and_then(|c| c.attribute("charset"))
-        .map(|c| c.trim().to_ascii_lowercase());
-    let unicode_label = charset
-        .as_deref()
-        .is_none_or(|c| matches!(c, "utf-8" | "utf8" | "us-ascii" | "ascii"));
-    // A refused decoding leaves the part marked, with its encoding as `None`: the header
-    // still says what it was.
+    use mail_parser::decoders::{
+        charsets::map::charset_decoder, quoted_printable::quoted_printable_decode,
+    };
     let said = |name: &str| {
         part.content_transfer_encoding()
             .is_some_and(|e| e.trim().eq_ignore_ascii_case(name))
     };
     let base64 = part.encoding == Encoding::Base64 || said("base64");
+    let unicode_label = || {
+        part.content_type()
+            .and_then(|c| c.attribute("charset"))
+            .is_none()
+            || content_type_says(part, "charset", &["utf-8", "utf8", "us-ascii", "ascii"])
+    };
     let refused_base64 = base64 && part.is_encoding_problem;
-    let replaced = unicode_label && contents.contains('\u{FFFD}');
-    if !refused_base64 && !replaced {
+    let replaced = || contents.contains('\u{FFFD}') && unicode_label();
+    if !(refused_base64 || replaced()) {
         return None;
     }
     let raw = message
         .raw_message()
         .get(part.raw_body_offset() as usize..part.raw_end_offset() as usize)?;
     let bytes = if base64 {
-        lenient_base64(raw)
+        lenient_base64(raw)?
     } else if part.encoding == Encoding::QuotedPrintable || said("quoted-printable") {
-        quoted_printable(raw)
+        quoted_printable_decode(raw)?
     } else {
         raw.to_vec()
     };
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),
-        Err(e) if unicode_label => Some(e.into_bytes().iter().map(|b| windows_1252(*b)).collect()),
+        Err(e) if unicode_label() => {
+            charset_decoder(b"windows-1252").map(|cp1252| cp1252(e.as_bytes()))
+        }
         // Another charset whose decoder refused the base64: decoded by the label's own
         // decoder is beyond this repair; keep what the parser read.
         Err(_) => None,
     }
 }
 
-/// Base64 read line by line, skipping lines that are not base64 at all.
-fn lenient_base64(raw: &[u8]) -> Vec<u8> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut sextets = Vec::with_capacity(raw.len());
-    for line in raw.split(|b| *b == b'\n') {
-        let line = line.trim_ascii();
-        let data = line
-            .strip_suffix(b"==")
-            .or_else(|| line.strip_suffix(b"="))
-            .unwrap_or(line);
-        if data.is_empty() || !data.iter().all(|c| value(*c).is_some()) {
-            continue;
-        }
-        sextets.extend(data.iter().filter_map(|c| value(*c)));
-    }
-    let mut out = Vec::with_capacity(sextets.len() * 3 / 4);
-    for chunk in sextets.chunks(4) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, v)| n | (u32::from(*v) << (18 - 6 * i)));
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
-    }
-    out
+/// Whether the part's `Content-Type` gives `name` one of `values` (any case).
+fn content_type_says(part: &mail_parser::MessagePart<'_>, name: &str, values: &[&str]) -> bool {
+    part.content_type()
+        .and_then(|c| c.attribute(name))
+        .is_some_and(|v| values.iter().any(|w| v.trim().eq_ignore_ascii_case(w)))
 }
 
-/// Quoted-printable: `=XX` is a byte, `=` at a line's end joins it to the next.
-fn quoted_printable(raw: &[u8]) -> Vec<u8> {
-    let hex = |c: u8| (c as char).to_digit(16);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'=' {
-            match (raw.get(i + 1), raw.get(i + 2)) {
-                (Some(b'\r'), Some(b'\n')) => {
-                    i += 3;
-                    continue;
-                }
-                (Some(b'\n'), _) => {
-                    i += 2;
-                    continue;
-                }
-                (Some(a), Some(b)) => {
-                    if let (Some(h), Some(l)) = (hex(*a), hex(*b)) {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                }
-                _ => {}
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    out
-}
-
-/// A byte as Windows-1252 reads it (Latin-1 with typographic marks in 0x80–0x9F).
-fn windows_1252(b: u8) -> char {
-    const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
-        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
-        'ž', 'Ÿ',
-    ];
-    match b {
-        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
-        b => char::from(b),
-    }
+/// Base64 read without the lines that are not base64 at all.
+fn lenient_base64(raw: &[u8]) -> Option<Vec<u8>> {
+    let base64 = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+    let lines: Vec<&[u8]> = raw
+        .split(|b| *b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|line| !line.is_empty() && line.iter().all(base64))
+        .collect();
+    mail_parser::decoders::base64::base64_decode(&lines.concat())
 }
 
 /// The parts a reader is offered as attachments: all but a delivery report's own machine
@@ -574,14 +510,8 @@ fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
 fn unanswerable(local: &str) -> bool {
     let folded: String = local
         .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'ã' | 'á' => 'a',
-            'é' | 'ê' => 'e',
-            'ó' => 'o',
-            c => c,
-        })
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
         .collect();
     [
         "noreply",
@@ -802,9 +732,8 @@ mod tests {
             "T2zDoSwgbyB0b25lciBhY2Fi\nb3Uu\n********\n-- footer --\n",
         );
         assert_eq!(parse(&raw).unwrap().reply_text, "Olá, o toner acabou.");
-        assert_eq!(lenient_base64(b"YQ==\n"), b"a");
-        assert_eq!(lenient_base64(b"YWI=\n"), b"ab");
-        assert_eq!(quoted_printable(b"a=\r\nb=3D=zz="), b"ab==zz=");
+        assert_eq!(lenient_base64(b"YQ==\n").as_deref(), Some(&b"a"[..]));
+        assert_eq!(lenient_base64(b"YWI=\n").as_deref(), Some(&b"ab"[..]));
     }
 
     #[test]
