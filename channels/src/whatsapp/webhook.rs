@@ -2,7 +2,7 @@
 //! contract of `switchboard whatsapp parse` (DESIGN.md): `kind`, `type`, `wamid`, `from`,
 //! `profile_name`, `phone_number_id`, `display_phone_number`, `timestamp`, `text`,
 //! `caption`, `media`, `reply_to`, `forwarded`, `frequently_forwarded`, `reaction`,
-//! `location`, `contacts`, `interactive`, `button`, `referral`, `order`, `status`,
+//! `location`, `contacts`, `interactive`, `button`, `referral`, `order`, `form`, `status`,
 //! `recipient_id`, `conversation`, `pricing`, `errors`.
 //!
 //! The payload's shape is Meta's (`object` = `whatsapp_business_account`, `entry[]`,
@@ -146,6 +146,9 @@ pub struct Event {
     pub referral: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<Value>,
+    /// A WhatsApp Flow's answers (`nfm_reply`), by the Flow's field names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form: Option<Value>,
     /// The message an `edit` changes or a `revoke` deletes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original_wamid: Option<String>,
@@ -236,14 +239,22 @@ fn read_value(value: &Value, out: &mut Vec<Event>) {
         let mut e = message(m);
         e.phone_number_id.clone_from(&phone_number_id);
         e.display_phone_number.clone_from(&display);
-        // The sender's profile: the contact with its WhatsApp id, else the only one.
+        // The sender's profile: the contact with its WhatsApp id (or, for a hidden
+        // number, its user id), else the only one.
         let profile = contacts
             .iter()
             .find(|c| e.from.is_some() && s(c, "wa_id") == e.from)
+            .or_else(|| {
+                contacts
+                    .iter()
+                    .find(|c| e.user_id.is_some() && s(c, "user_id") == e.user_id)
+            })
             .or_else(|| (contacts.len() == 1).then(|| &contacts[0]));
         if let Some(c) = profile {
             e.profile_name = c.get("profile").and_then(|p| s(p, "name"));
-            e.user_id = s(c, "user_id");
+            if e.user_id.is_none() {
+                e.user_id = s(c, "user_id");
+            }
             if e.from.is_none() {
                 e.from = s(c, "wa_id");
             }
@@ -298,6 +309,7 @@ fn message(m: &Value) -> Event {
         },
         wamid: s_or_empty(m, "id"),
         from: s(m, "from"),
+        user_id: s(m, "from_user_id"),
         timestamp: seconds(m, "timestamp"),
         errors: errors(m),
         ..Event::default()
@@ -349,16 +361,22 @@ fn content(t: &str, m: &Value, e: &mut Event) {
                 wamid: s_or_empty(&body, "message_id"),
             });
         }
+        "interactive" if body.get("type").and_then(Value::as_str) == Some("nfm_reply") => {
+            e.form = flow_answers(body.get("nfm_reply").unwrap_or(&Value::Null));
+            e.raw = Some(m.clone());
+        }
         "interactive" => {
             let kind = s_or_empty(&body, "type");
-            let chosen = body.get(&kind).cloned().unwrap_or(Value::Null);
-            e.interactive = Some(Choice {
-                id: s_or_empty(&chosen, "id"),
-                title: s_or_empty(&chosen, "title"),
-                description: s(&chosen, "description"),
-            });
-            if kind != "button_reply" && kind != "list_reply" {
-                e.raw = Some(m.clone());
+            match body.get(&kind) {
+                Some(chosen) if kind == "button_reply" || kind == "list_reply" => {
+                    e.interactive = Some(Choice {
+                        id: s_or_empty(chosen, "id"),
+                        title: s_or_empty(chosen, "title"),
+                        description: s(chosen, "description"),
+                    });
+                }
+                // Another kind of answer (a call permission, …): kept as it came.
+                _ => e.raw = Some(m.clone()),
             }
         }
         "button" => {
@@ -379,11 +397,32 @@ fn content(t: &str, m: &Value, e: &mut Event) {
         "revoke" => e.original_wamid = s(&body, "original_message_id"),
         "system" => {
             e.text = s(&body, "body");
-            e.new_wa_id = s(&body, "wa_id");
+            // `new_wa_id` until webhooks v11, `wa_id` since.
+            e.new_wa_id = s(&body, "wa_id").or_else(|| s(&body, "new_wa_id"));
             e.raw = Some(m.clone());
         }
         _ => e.raw = Some(m.clone()),
     }
+}
+
+/// A Flow's answers: `response_json` is a JSON object inside a string; the token that
+/// only matches the answer to the Flow sent is left out. A response that is not an object
+/// is kept as the one answer `response`; without one, the Flow's `body` (`Sent`) is.
+fn flow_answers(reply: &Value) -> Option<Value> {
+    let parsed = match reply.get("response_json") {
+        Some(Value::String(json)) => {
+            serde_json::from_str::<Value>(json).unwrap_or_else(|_| Value::String(json.clone()))
+        }
+        Some(other) => other.clone(),
+        None => return s(reply, "body").map(|b| serde_json::json!({ "response": b })),
+    };
+    Some(match parsed {
+        Value::Object(mut fields) => {
+            fields.remove("flow_token");
+            Value::Object(fields)
+        }
+        other => serde_json::json!({ "response": other }),
+    })
 }
 
 /// A delivery status of a message we sent.
@@ -601,5 +640,33 @@ mod tests {
         assert_eq!(e.from.as_deref(), Some("5511999990000"));
         assert_eq!(e.profile_name.as_deref(), Some("Zé"));
         assert_eq!(e.raw.as_ref().unwrap()["hologram"]["x"], 1);
+    }
+
+    #[test]
+    fn hidden_numbers_find_their_own_profile_and_old_field_names_are_read() {
+        // Two senders without numbers in one delivery: each message names its user id
+        // (`from_user_id`), and each finds its own contact by it.
+        let body = r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{
+            "metadata":{"phone_number_id":"1"},
+            "contacts":[{"profile":{"name":"Ana"},"user_id":"BR.1"},{"profile":{"name":"Bia"},"user_id":"BR.2"}],
+            "messages":[
+              {"from_user_id":"BR.2","id":"wamid.b","timestamp":"5","type":"text","text":{"body":"oi"}},
+              {"from_user_id":"BR.1","id":"wamid.a","timestamp":"6","type":"text","text":{"body":"ola"}}]}}]}]}"#;
+        let events = read(body.as_bytes()).unwrap();
+        let who: Vec<_> = events
+            .iter()
+            .map(|e| (e.user_id.as_deref(), e.profile_name.as_deref()))
+            .collect();
+        assert_eq!(
+            who,
+            [(Some("BR.2"), Some("Bia")), (Some("BR.1"), Some("Ana"))]
+        );
+        // A number change as webhooks up to v11 wrote it.
+        let old = r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"value":{
+            "metadata":{"phone_number_id":"1"},
+            "messages":[{"from":"5511999990000","id":"wamid.s","timestamp":"7","type":"system",
+              "system":{"body":"Ze changed from 5511999990000 to 5511988880000","new_wa_id":"5511988880000","type":"user_changed_number"}}]}}]}]}"#;
+        let e = &read(old.as_bytes()).unwrap()[0];
+        assert_eq!(e.new_wa_id.as_deref(), Some("5511988880000"));
     }
 }
