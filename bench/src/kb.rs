@@ -365,7 +365,86 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         println!("\n{set} ({file}): {} labelled messages", questions.len());
         measure_faq(&brain, &questions, verbose);
     }
+    // Requests for a person, each set written apart from the rules (the second after the
+    // first's misses had become rules: see docs/BENCHMARKS.md).
+    for file in ["persons.jsonl", "persons2.jsonl"] {
+        let persons = dir.join(file);
+        if !persons.exists() {
+            continue;
+        }
+        let questions: Vec<Labelled> = std::fs::read_to_string(&persons)?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading {}", persons.display()))?;
+        println!("\nrequests for a person and look-alikes ({file})");
+        measure_persons(&brain, &questions, verbose);
+    }
     Ok(())
+}
+
+/// Requests for a person and messages that only look like one (`persons.jsonl`, written
+/// apart from the rules): how many of the first are handed over as such, on every channel,
+/// and how many of the second are taken for one.
+fn measure_persons(brain: &Brain, questions: &[Labelled], verbose: bool) {
+    use switchboard_bots::policy::{Action, Memory, Reason, Settings, decide};
+    use switchboard_core::domain::Channel;
+    let settings = Settings::default();
+    // Per language: (requests, handed over as such, handed over at all, look-alikes, taken
+    // for a request).
+    let mut by_lang: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    for q in questions {
+        let row = by_lang.entry(q.lang.clone()).or_default();
+        let asks = q.expect == "person";
+        // The weakest of the three channels counts: a request must be heard on each.
+        let (mut as_such, mut at_all, mut taken) = (true, true, false);
+        for channel in [Channel::Webchat, Channel::Whatsapp, Channel::Email] {
+            let o = decide(brain, &settings, channel, &q.text, Memory::default());
+            let person = o.action == Action::Handoff(Reason::Person);
+            as_such &= person;
+            at_all &= matches!(o.action, Action::Handoff(_));
+            taken |= person;
+        }
+        if asks {
+            row[0] += 1;
+            row[1] += usize::from(as_such);
+            row[2] += usize::from(at_all);
+        } else {
+            row[3] += 1;
+            row[4] += usize::from(taken);
+        }
+        if verbose && (asks != as_such || (!asks && taken)) {
+            println!("  ✗ [{}] {:?}", q.expect, q.text);
+        }
+    }
+    let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+    let total = by_lang.values().fold([0; 5], |mut t, r| {
+        for (a, b) in t.iter_mut().zip(r) {
+            *a += b;
+        }
+        t
+    });
+    println!(
+        "on web chat, WhatsApp and email: handed over as such {:.1} % ({}/{}), handed over at all {:.1} %; look-alikes taken for one {:.1} % ({}/{})",
+        pct(total[1], total[0]),
+        total[1],
+        total[0],
+        pct(total[2], total[0]),
+        pct(total[4], total[3]),
+        total[4],
+        total[3]
+    );
+    for (lang, r) in &by_lang {
+        println!(
+            "  {lang}: as such {:.1} % ({}/{}), look-alikes taken {}/{}",
+            pct(r[1], r[0]),
+            r[1],
+            r[0],
+            r[4],
+            r[3]
+        );
+    }
 }
 
 /// The bot's decisions on one labelled set, every figure of docs/BENCHMARKS.md.

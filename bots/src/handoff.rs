@@ -67,6 +67,8 @@ const STRONG: &[&str] = &[
     "consultora",
     "operadora",
     "humanos",
+    "atendedor",
+    "atendedora",
 ];
 // People who are also what clients ask about ("when does the technician come?"): a
 // request for one of them needs a verb of reaching them ("falar com o gerente").
@@ -186,6 +188,7 @@ const WEAK: &[&str] = &[
     "empleada",
     "colaborador",
     "colaboradora",
+    "ppl",
 ];
 // Asking to be put through, in the three languages (folded), besides the verbs of
 // reaching someone (`REACH_VERB`).
@@ -218,10 +221,28 @@ const REQUEST: &[&str] = &[
     "quero",
     "queria",
     "preciso",
+    "wait",
+    "aguardo",
+    "espero",
+    "esperando",
+    "aguardando",
 ];
 // Words that say "a real one": with a person word they are a request on their own.
 const REAL: &[&str] = &[
-    "real", "live", "actual", "verdade", "vdd", "verdad", "humano", "human", "bot", "robot", "robo",
+    "real",
+    "live",
+    "actual",
+    "verdade",
+    "vdd",
+    "verdad",
+    "humano",
+    "human",
+    "bot",
+    "robot",
+    "robo",
+    "humanizado",
+    "humanizada",
+    "bots",
 ];
 
 fn matches(word: &str, list: &[&str]) -> bool {
@@ -235,7 +256,7 @@ fn matches(word: &str, list: &[&str]) -> bool {
 /// "pasame con un asesor", "humna pls", "is there an actual human?".
 pub fn asks_for_person(text: &str) -> bool {
     let ws = fold_words(text);
-    if ws.is_empty() {
+    if ws.is_empty() || declines_a_person(&ws) {
         return false;
     }
     // Everyday words one letter from a person word are not its typos: "a gente" is
@@ -250,7 +271,19 @@ pub fn asks_for_person(text: &str) -> bool {
     let weak_at: Vec<usize> = (0..ws.len())
         .filter(|&i| {
             let before = if i > 0 { ws[i - 1].as_str() } else { "" };
-            person_word(&ws[i], WEAK)
+            // "pessoa jurídica", "persona física": a company or a private client.
+            let legal = ws.get(i + 1).is_some_and(|n| {
+                [
+                    "juridica",
+                    "fisica",
+                    "juridico",
+                    "fisico",
+                    "juridicas",
+                    "fisicas",
+                ]
+                .contains(&n.as_str())
+            });
+            (person_word(&ws[i], WEAK) && !legal)
                 || (ws[i] == "gente" && ["com", "tem", "uma", "alguma"].contains(&before))
                 || matches!(
                     (before, ws[i].as_str()),
@@ -289,10 +322,26 @@ pub fn asks_for_person(text: &str) -> bool {
         })
     };
     // "falar com o gerente", "get me a manager"; not "when does the technician come?".
+    // A role that does the reaching ("will the technician call before coming?", "o técnico
+    // vai ligar?"), or a display's instruction ("la pantalla muestra llame al servicio
+    // técnico"), is no request for one.
+    let reached = |i: usize| {
+        reaches(&ws[i])
+            && !ws[i.saturating_sub(2)..i]
+                .iter()
+                .any(|w| ROLE.contains(&w.as_str()))
+            && !ws[i.saturating_sub(4)..i].iter().any(|w| {
+                [
+                    "muestra", "mostra", "aparece", "shows", "says", "diz", "dice", "display",
+                    "pantalla", "tela", "painel", "panel",
+                ]
+                .contains(&w.as_str())
+            })
+    };
     let role = ws.iter().any(|w| ROLE.contains(&w.as_str()))
         && (put_through
             || pass_with
-            || ws.iter().any(|w| reaches(w) || REAL.contains(&w.as_str()))
+            || (0..ws.len()).any(|i| reached(i) || REAL.contains(&ws[i].as_str()))
             || (with_one(BOSS) && ws.iter().any(|w| REQUEST.contains(&w.as_str()))));
     // "put me through", "get through to someone"; not "fed envelopes through the tray",
     // "walk me through it" or "a transfer takes days to go through".
@@ -362,13 +411,847 @@ pub fn asks_for_person(text: &str) -> bool {
     (strong && (short || request || real))
         || (weak && be_served)
         || role
-        || (weak && (request || real) && (through || weak_at.iter().any(|&i| contact_near(&ws, i))))
+        || (weak
+            && (request || real)
+            && (through || weak_at.iter().any(|&i| contact_near(&ws, i)))
+            && !has(NOT_A_REQUEST))
         || (weak && short && real)
         || refuses_bot
         || call_me
         || anyone_there
         || who_to_reach
         || flesh
+        || asks_in_other_words(&ws, weak, strong)
+}
+
+// Desks and people of the business a client asks to be put through to ("falar com o
+// comercial", "pásenme con cobranzas", "talk to sales"): on their own they are topics.
+const DESK: &[&str] = &[
+    "sales",
+    "vendas",
+    "vendedor",
+    "vendedora",
+    "ventas",
+    "comercial",
+    "financeiro",
+    "financiero",
+    "cobranca",
+    "cobranzas",
+    "cobranza",
+    "facturacion",
+    "faturamento",
+    "billing",
+    "accounts",
+    "juridico",
+    "legal",
+    "department",
+    "dept",
+    "departamento",
+    "setor",
+    "sector",
+    "area",
+    "especialista",
+    "specialist",
+    "expert",
+    "engineer",
+    "ingeniero",
+    "engenheiro",
+    "dono",
+    "dueno",
+    "owner",
+    "chefe",
+    "jefe",
+    "boss",
+    "manager",
+    "supervisor",
+    "supervisora",
+    "gerente",
+    "encargado",
+    "responsable",
+    "responsavel",
+    "tecnico",
+    "technician",
+    "tech",
+    "representante",
+    "representative",
+    "ouvidoria",
+    "ombudsman",
+    "compras",
+    "purchasing",
+    "logistica",
+    "logistics",
+    "coordenacao",
+    "coordinacion",
+    "diretoria",
+    "direccion",
+    "cartera",
+    "contas",
+    "cuentas",
+    "desk",
+    "nivel",
+    "tier",
+    "consultor",
+    "asesor",
+    "executive",
+    "ejecutivo",
+];
+// Things a client talks *to* that are not people ("falar com o computador", "speak to the
+// printer over wifi").
+const THING: &[&str] = &[
+    "printer",
+    "impressora",
+    "impresora",
+    "maquina",
+    "machine",
+    "copiadora",
+    "copier",
+    "fotocopiadora",
+    "scanner",
+    "escaner",
+    "computador",
+    "computer",
+    "pc",
+    "notebook",
+    "laptop",
+    "app",
+    "wifi",
+    "rede",
+    "red",
+    "network",
+    "celular",
+    "phone",
+    "servidor",
+    "server",
+];
+// A verb that asks the business to get in touch, in the forms a client addresses to it:
+// "se comunique conmigo", "fale comigo", "me contatem", "entre em contato".
+const GET_IN_TOUCH: &[&str] = &[
+    "comunique",
+    "comuniquen",
+    "comunicara",
+    "comunicase",
+    "comunicarse",
+    "comunicarme",
+    "contacte",
+    "contacten",
+    "contactarme",
+    "contactenos",
+    "contate",
+    "contatem",
+    "contatar",
+    "fale",
+    "falem",
+    "hable",
+    "hablen",
+    "converse",
+    "conversen",
+    "ligue",
+    "liguem",
+    "llame",
+    "llamen",
+    "marquen",
+    "marquenme",
+    "marcame",
+    "retorne",
+    "retornem",
+    "retornar",
+    "ligueme",
+    "llamarme",
+    "phone",
+    "ligarem",
+    "telefonar",
+    "telefone",
+    "telefonem",
+    "telefonea",
+    "contactassem",
+    "contactem",
+    "contactar",
+    "contactais",
+    "chamarem",
+    "chamar",
+    "chamem",
+    "chame",
+    "retorna",
+    "atienda",
+    "atiendan",
+    "atendera",
+    "atendam",
+    "atenda",
+    "contact",
+];
+// Moving the conversation on to someone: "me transfere", "me encaminha pro setor",
+// "derívenme", "escalate this".
+const HAND_ON: &[&str] = &[
+    "transfere",
+    "transfira",
+    "transfiram",
+    "transferir",
+    "transferirme",
+    "transfer",
+    "transfiera",
+    "transfieran",
+    "encaminha",
+    "encaminhe",
+    "encaminhem",
+    "encaminhar",
+    "deriva",
+    "derivas",
+    "derive",
+    "deriven",
+    "derivar",
+    "derivarme",
+    "derivame",
+    "derivenme",
+    "escalate",
+    "escalar",
+    "escala",
+    "escalen",
+    "escalem",
+    "transferred",
+    "transfieres",
+    "escalona",
+    "escalonar",
+    "escalonamento",
+    "escalation",
+    "escalonem",
+];
+// Asking for a call as a thing ("aguardo ligação", "mejor una llamada", "can I get a
+// callback?").
+const CALL_NOUN: &[&str] = &[
+    "ligacao",
+    "llamada",
+    "callback",
+    "telefonema",
+    "videochamada",
+    "videollamada",
+    "videocall",
+    "chamada",
+    "ligada",
+    "ligadinha",
+    "llamadita",
+    "call",
+    "zoom",
+    "bell",
+];
+// Wanting or preferring something, in the first person (folded).
+const WISH: &[&str] = &[
+    "quero",
+    "quiero",
+    "queria",
+    "quisiera",
+    "gostaria",
+    "gustaria",
+    "want",
+    "need",
+    "like",
+    "rather",
+    "prefer",
+    "prefiro",
+    "prefiero",
+    "melhor",
+    "mejor",
+    "preciso",
+    "necesito",
+    "precisando",
+    "necesitando",
+    "appreciate",
+    "agradeceria",
+    "agradecia",
+    "agradeco",
+    "agradecemos",
+];
+// Verbs of putting through that need a "me" before them: "me das con alguien", "me
+// pasas con Javier", "¿me comunicás con cobranzas?".
+const TALK_ME: &[&str] = &[
+    "das",
+    "da",
+    "pones",
+    "pone",
+    "pasas",
+    "pasa",
+    "passa",
+    "poe",
+    "comunicas",
+    "comunica",
+    "comunican",
+    "comunicarias",
+    "transfieres",
+    "conectas",
+];
+// A call or a meeting, as a thing to have with someone.
+const MEETING: &[&str] = &[
+    "llamada",
+    "chamada",
+    "call",
+    "reunion",
+    "reuniao",
+    "meeting",
+    "zoom",
+    "videollamada",
+    "videochamada",
+    "discussion",
+    "conversa",
+];
+// A client's phone, as they name it.
+const PHONE: &[&str] = &[
+    "celular",
+    "telefone",
+    "telefono",
+    "phone",
+    "cell",
+    "mobile",
+    "telemovel",
+    "fijo",
+    "whats",
+    "zap",
+    "whatsapp",
+    "numero",
+    "number",
+];
+// Asking for or awaiting something.
+const ASK: &[&str] = &[
+    "aguardo",
+    "espero",
+    "solicito",
+    "solicitamos",
+    "pido",
+    "peco",
+    "marcar",
+    "agendar",
+    "coordinar",
+    "schedule",
+    "arrange",
+    "get",
+    "can",
+    "could",
+    "podem",
+    "pode",
+    "poderia",
+    "pueden",
+    "puede",
+    "podria",
+    "podrian",
+    "aguardar",
+    "request",
+    "kindly",
+];
+// Saying no to something: within four words before it, it is declined.
+const NOT: &[&str] = &[
+    "nao", "no", "not", "dont", "don", "sem", "nunca", "never", "falta",
+];
+// Talking, complaining or being put through *with* someone.
+const TALK: &[&str] = &[
+    "falar",
+    "conversar",
+    "hablar",
+    "talk",
+    "speak",
+    "chatear",
+    "reclamar",
+    "negociar",
+    "complain",
+    "complaint",
+    "queja",
+    "reclamo",
+    "reclamacao",
+    "reclamacion",
+    "pasar",
+    "pasarme",
+    "passar",
+    "pasame",
+    "paseme",
+    "pasenme",
+    "comunicame",
+    "comuniquenme",
+    "comunicarme",
+    "comunicar",
+    "resolver",
+    "falaria",
+    "hablaria",
+    "conversaria",
+    "poe",
+    "ponha",
+    "coloca",
+    "coloque",
+    "pon",
+    "ponga",
+    "pongan",
+    "ponganme",
+    "ponme",
+    "ponedme",
+    "pasadme",
+    "conecta",
+    "conectame",
+    "conectar",
+    "conecte",
+    "connect",
+    "comuniqueme",
+    "comunicadme",
+];
+// Between a verb of talking and whom it is with: articles, titles, "someone of".
+const SKIP: &[&str] = &[
+    "o", "a", "os", "as", "el", "la", "los", "las", "the", "an", "um", "uma", "un", "una", "meu",
+    "minha", "mi", "my", "your", "seu", "sua", "su", "teu", "tu", "senor", "senora", "sr", "sra",
+    "dona", "mr", "ms", "mrs", "alguem", "alguien", "someone", "de", "do", "da", "del", "of",
+    "you", "voce", "voces", "vcs", "vc", "ustedes", "vos",
+];
+// What ends "talk to you …" as a goodbye.
+const LATER: &[&str] = &[
+    "later", "soon", "tomorrow", "depois", "luego", "amanha", "manana",
+];
+// Past forms before "em contato": being in touch already, not asking.
+const PAST: &[&str] = &[
+    "entrou", "entraram", "entro", "estamos", "estou", "estuve", "estive", "got", "been",
+];
+// Joined forms that say "me" themselves: "márquenme", "llamarme", "contactarme".
+const JOINED_ME: &[&str] = &[
+    "marquenme",
+    "marcame",
+    "ligueme",
+    "llamarme",
+    "comunicarme",
+    "contactarme",
+    "contactenme",
+    "contateme",
+    "derivame",
+    "derivenme",
+    "derivarme",
+    "transferirme",
+    "llamadme",
+    "contactadme",
+    "transfiereme",
+    "ponedme",
+    "pasadme",
+    "comunicadme",
+];
+// A person a client wants, in any of the three languages.
+const ONE: &[&str] = &[
+    "alguem", "alguien", "someone", "somebody", "pessoa", "pesoa", "persona", "person", "human",
+    "humano", "humana", "ppl", "people", "gente",
+];
+// Words that make "I want … a person" about something else: a user to add, a legal
+// person, someone to sign or receive.
+const NOT_A_REQUEST: &[&str] = &[
+    "sign",
+    "assinar",
+    "assine",
+    "firmar",
+    "firme",
+    "receber",
+    "receba",
+    "recibir",
+    "reciba",
+    "receive",
+    "cadastrar",
+    "adicionar",
+    "add",
+    "agregar",
+    "registrar",
+    "incluir",
+    "usuario",
+    "user",
+    "acesso",
+    "acceso",
+    "access",
+    "portal",
+    "login",
+];
+const SOMEONE: &[&str] = &["alguem", "alguien", "someone", "somebody"];
+const ARTICLE: &[&str] = &["um", "uma", "un", "una", "a", "an", "the", "o", "el"];
+// Sending someone over.
+const SEND: &[&str] = &[
+    "manda", "mande", "mandem", "mandar", "send", "enviar", "envien", "enviem", "envia",
+];
+// The bosses a client calls for ("chama teu chefe", "get me the manager").
+const BOSS_TOO: &[&str] = &[
+    "chefe",
+    "jefe",
+    "boss",
+    "dono",
+    "dueno",
+    "owner",
+    "manager",
+    "supervisor",
+    "gerente",
+    "encargado",
+    "responsable",
+    "responsavel",
+];
+
+/// "Não precisa chamar ninguém", "no need to call me", "no hace falta que me llamen": a
+/// person or a call declined, with nothing wished for after it.
+fn declines_a_person(ws: &[String]) -> bool {
+    let at = |i: usize| ws.get(i).map_or("", String::as_str);
+    (0..ws.len())
+        .find(|&i| {
+            matches!(
+                (at(i), at(i + 1), at(i + 2)),
+                ("nao" | "no", "precisa" | "need" | "preciso" | "necesito", _)
+                    | ("t", "need", _)
+                    | ("no", "hace", "falta")
+                    | ("no", "es", "necesario")
+                    | ("nao", "e", "necessario")
+            )
+        })
+        .is_some_and(|i| {
+            // "no necesito un bot, necesito una persona": a person wished for after it.
+            !(i + 2..ws.len()).any(|j| {
+                WISH.contains(&at(j))
+                    && ws[j + 1..].iter().take(5).any(|w| {
+                        ONE.contains(&w.as_str())
+                            || STRONG.contains(&w.as_str())
+                            || DESK.contains(&w.as_str())
+                    })
+            })
+        })
+}
+
+/// Requests for a person that name nobody: a desk or a named person to talk with, a
+/// call asked for, the conversation handed on, the bot left, someone sent for.
+fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
+    let at = |i: usize| ws.get(i).map_or("", String::as_str);
+    let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
+    // The verbs of talking exactly, and their typos ("tlak", "ablar") for the five that
+    // no everyday word is one letter from.
+    let talks = |w: &str| {
+        TALK.contains(&w) || matches(w, &["talk", "speak", "hablar", "falar", "conversar"])
+    };
+    let me_before = |i: usize| i > 0 && ["me", "nos"].contains(&at(i - 1));
+    // "no need to call me", "não precisa ligar", "no hace falta que me llamen": what is
+    // declined is not asked for.
+    let declined = |i: usize| (i.saturating_sub(4)..i).any(|j| NOT.contains(&at(j)));
+    // "falar com o Marcos", "hablar con el jefe de área", "talk to sales", "pásenme con
+    // cobranzas", "a complaint with someone in charge": anyone but a thing.
+    let talk_with = (0..ws.len()).any(|i| {
+        // "connect me with purchasing", "me das con alguien", "me pasas con Javier".
+        let c = if ["me", "us", "nos"].contains(&at(i + 1)) {
+            i + 2
+        } else {
+            i + 1
+        };
+        (talks(at(i)) || (TALK_ME.contains(&at(i)) && me_before(i)))
+            && !ws[i.saturating_sub(3)..i]
+                .iter()
+                .any(|w| THING.contains(&w.as_str()))
+            && ["com", "con", "with", "to", "direto", "directo", "direct"].contains(&at(c))
+            && {
+                let mut k = c + 1;
+                while k < i + 7 && SKIP.contains(&at(k)) {
+                    k += 1;
+                }
+                let next = at(k);
+                !THING.contains(&next) && !LATER.contains(&next)
+            }
+            && !declined(i)
+    });
+    // "quiero hablar", "quero falar agora", "I want to talk".
+    let wants_to_talk = (0..ws.len()).any(|i| {
+        WISH.contains(&at(i))
+            && {
+                let v = if at(i + 1) == "to" { i + 2 } else { i + 1 };
+                talks(at(v))
+                    && (at(v + 1).is_empty()
+                        || [
+                            "ya", "ahora", "agora", "now", "please", "pls", "favor", "ja",
+                        ]
+                        .contains(&at(v + 1)))
+            }
+            && !declined(i)
+    });
+    // "put me in touch with", "me ponha em contato", "entrar em contato", "reach out",
+    // "get back to me"; not "the technician got in touch yesterday".
+    let in_touch = (0..ws.len()).any(|i| {
+        // "preciso urgente de contato com a cobrança", "quero um contato com a diretoria".
+        (["contato", "contacto", "contact"].contains(&at(i))
+            && ["com", "con", "with"].contains(&at(i + 1))
+            && has(WISH)
+            && ws[i + 2..]
+                .iter()
+                .take(3)
+                .any(|w| DESK.contains(&w.as_str()) || ONE.contains(&w.as_str())))
+            || (["in", "em", "en"].contains(&at(i))
+                && ["touch", "contato", "contacto"].contains(&at(i + 1))
+                && !PAST.contains(&at(i.wrapping_sub(1))))
+            || (at(i) == "reach" && at(i + 1) == "out")
+            || (at(i) == "get"
+                && at(i + 1) == "back"
+                && at(i + 2) == "to"
+                && ["me", "us"].contains(&at(i + 3)))
+    }) && !(0..ws.len())
+        .any(|i| ["contato", "contacto", "touch"].contains(&at(i)) && declined(i));
+    // "se comunique conmigo", "fale comigo", "me contatem", "márquenme", "phone me".
+    let get_in_touch = (0..ws.len()).any(|i| {
+        (JOINED_ME.contains(&at(i))
+            || (talks(at(i)) && ["comigo", "conmigo"].contains(&at(i + 1)))
+            || (talks(at(i)) && at(i + 1) == "with" && at(i + 2) == "me")
+            || (GET_IN_TOUCH.contains(&at(i))
+                && (["me", "us", "comigo", "conmigo", "mim"].contains(&at(i + 1))
+                    || me_before(i)
+                    || ws[i + 1..].iter().take(4).any(|w| w == "comigo" || w == "conmigo"))))
+            && !declined(i)
+            // "pagamos para que nos atiendan rápido": a purpose, not a request.
+            && !ws[i.saturating_sub(3)..i].iter().any(|w| ["para", "pra"].contains(&w.as_str()))
+    });
+    // "me transfere", "me encaminha pro setor técnico", "derívenme", "escalate this", "put
+    // me through to", "me passa pra outro atendimento", "¿me pasan con ventas?".
+    let hand_on = (0..ws.len()).any(|i| {
+        let w = at(i);
+        // Whom to: a desk or a person within a few words ("transfira esta conversa para o
+        // setor de contas", "escalen mi caso a un supervisor").
+        let to_someone = ws[i + 1..].iter().take(7).any(|w| {
+            DESK.contains(&w.as_str()) || ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str())
+        });
+        let verb = (HAND_ON.contains(&w)
+            && ([
+                "me", "us", "nos", "mim", "this", "it", "isso", "esto", "eso",
+            ]
+            .contains(&at(i + 1))
+                || me_before(i)
+                || to_someone
+                || (w.starts_with("escal") && ["to", "a", "para", "al"].contains(&at(i + 1)))))
+            || ([
+                "put", "pop", "pass", "hand", "send", "move", "switch", "transfer", "connect",
+            ]
+            .contains(&w)
+                && ["me", "us"].contains(&at(i + 1))
+                && ["through", "thru", "to", "over", "on"].contains(&at(i + 2)))
+            || (["passa", "passe", "passem", "pasa", "pase", "pasen", "pasan"].contains(&w)
+                && i > 0
+                && at(i - 1) == "me"
+                && ["pra", "para", "pro", "con", "com", "al"].contains(&at(i + 1)));
+        verb && !declined(i)
+    });
+    // "aguardo ligação", "mejor una llamada", "can I get a callback?", "devolver la
+    // llamada"; "prefiro resolver por telefone", "solicito contato telefônico", "can a tech
+    // get on the phone with me"; not "recebi uma ligação de vocês".
+    let by_phone = (0..ws.len()).any(|i| {
+        (["por", "pelo", "via", "by", "the", "no", "al"].contains(&at(i))
+            && ["telefone", "telefono", "phone", "voz"].contains(&at(i + 1)))
+            || ([
+                "contato",
+                "contacto",
+                "comunicacion",
+                "comunicacao",
+                "retorno",
+            ]
+            .contains(&at(i))
+                && ["telefonico", "telefonica"].contains(&at(i + 1)))
+            || (at(i) == "call" && at(i + 1) == "back")
+    });
+    let noun_at = (0..ws.len()).find(|&i| CALL_NOUN.contains(&at(i)));
+    // "liga no meu celular", "call my mobile", "llama a mi fijo".
+    let my_phone = (0..ws.len()).any(|i| {
+        [
+            "liga", "ligue", "liguem", "llama", "llame", "llamen", "call", "ring",
+        ]
+        .contains(&at(i))
+            && ["meu", "mi", "my"].contains(&at(i + 2))
+            && PHONE.contains(&at(i + 3))
+    });
+    // "agendemos una llamada con tu equipo comercial", "a telephonic discussion with your
+    // legal department", "a Zoom with us": a meeting with the business's people.
+    let meeting = (0..ws.len()).any(|i| {
+        MEETING.contains(&at(i))
+            && ws[i + 1..]
+                .iter()
+                .take(2)
+                .any(|w| ["com", "con", "with"].contains(&w.as_str()))
+            && ws[i + 1..].iter().take(6).any(|w| {
+                DESK.contains(&w.as_str())
+                    || ONE.contains(&w.as_str())
+                    || [
+                        "us", "nos", "team", "equipe", "equipo", "voces", "ustedes", "you",
+                    ]
+                    .contains(&w.as_str())
+            })
+    });
+    // A call had, not asked for: "recebi uma ligação", "ya me atendieron por teléfono",
+    // "already spoke to your agent on the phone".
+    let received = has(&[
+        "recebi",
+        "perdi",
+        "missed",
+        "recibi",
+        "alcance",
+        "tuve",
+        "got",
+        "falei",
+        "atendieron",
+        "atenderam",
+        "spoke",
+        "already",
+        "ja",
+        "ya",
+    ]) && !has(&["callback"]);
+    let call_asked = my_phone
+        || meeting
+        || !received
+            && ((noun_at.is_some_and(|i| !declined(i))
+                && (has(WISH) || has(ASK) || has(&["devolver", "retorno", "return", "me", "us"])))
+                || (by_phone
+                    && (has(WISH)
+                        || has(ASK)
+                        || has(&[
+                            "resolver", "resolve", "sort", "discuss", "tratar", "explicar",
+                        ])
+                        || has(&["me", "us"]))));
+    // "sair do bot", "sácame del bot", "no bots", "deja de responder", "cansei de
+    // conversar com maquina".
+    const BOT: &[&str] = &[
+        "bot",
+        "robo",
+        "robot",
+        "chatbot",
+        "automatico",
+        "maquina",
+        "machine",
+    ];
+    let leaves_bot = (0..ws.len()).any(|i| {
+        (["sair", "salir", "sacame", "saca", "sacar", "exit", "leave", "quit"].contains(&at(i))
+            && (BOT.contains(&at(i + 1)) || BOT.contains(&at(i + 2))))
+            || (talks(at(i))
+                && ["com", "con", "with", "to"].contains(&at(i + 1))
+                && BOT.contains(&at(i + 2)))
+            || (["deja", "pare", "para"].contains(&at(i))
+                && at(i + 1) == "de"
+                && at(i + 2) == "responder"
+                && i == 0)
+            || (["tira", "tire", "saca", "sacame"].contains(&at(i))
+                && me_before(i)
+                && ["daqui", "disso", "dessa", "deste", "desse", "de", "aqui"].contains(&at(i + 1)))
+            || (at(i) == "out"
+                && at(i + 1) == "of"
+                && ws[i + 2..].iter().take(3).any(|w| BOT.contains(&w.as_str())))
+    }) || (has(&["bots", "robos", "robots"]) && has(&["no", "not", "nao", "sem", "sin"]))
+        // "tem alguém aí ou é só máquina respondendo?": a person set against the bot.
+        || ((weak || strong)
+            && (has(&["bot", "robo", "robot", "chatbot", "automatico", "automatica"])
+                || ws.windows(2).any(|p| p[0] == "so" && p[1] == "maquina")));
+    // "quiero una persona", "quero alguém que entenda", "I want someone who knows the
+    // machine", "preciso de ajuda de uma pessoa"; not "quero cadastrar uma pessoa no
+    // portal" or "need someone to sign".
+    let wants_one = (0..ws.len()).any(|i| {
+        let first_person = !["want", "need", "like"].contains(&at(i))
+            || i == 0
+            || ["i", "we", "just", "really", "only", "d", "ll"].contains(&at(i - 1));
+        let after = &ws[i + 1..(i + 6).min(ws.len())];
+        WISH.contains(&at(i))
+            && first_person
+            && after.iter().enumerate().any(|(j, w)| {
+                ONE.contains(&w.as_str())
+                    && !(w == "gente" && j > 0 && after[j - 1] == "a")
+                    && !after.get(j + 1).is_some_and(|n| {
+                        ["juridica", "fisica", "juridico", "fisico"].contains(&n.as_str())
+                    })
+            })
+            && !ws[i + 1..]
+                .iter()
+                .take(7)
+                .any(|w| NOT_A_REQUEST.contains(&w.as_str()))
+    });
+    // Someone sent for: "manda alguém vir", "send someone", "que alguien venga", "could
+    // someone come over", "mandem um técnico"; not "when will someone come?".
+    let sent_for = ((0..ws.len()).any(|i| {
+        SEND.contains(&at(i))
+            && (SOMEONE.contains(&at(i + 1))
+                || (ARTICLE.contains(&at(i + 1))
+                    && (SOMEONE.contains(&at(i + 2))
+                        || DESK.contains(&at(i + 2))
+                        || STRONG.contains(&at(i + 2)))))
+            || (["get", "have"].contains(&at(i)) && SOMEONE.contains(&at(i + 1)))
+    }) || ws.windows(3).any(|p| {
+        [
+            "could", "can", "would", "pode", "podem", "poderia", "puede", "pueden", "podria",
+        ]
+        .contains(&p[0].as_str())
+            && SOMEONE.contains(&p[1].as_str())
+            && ["come", "vir", "venir"].contains(&p[2].as_str())
+    })) && !has(&[
+        "quando", "cuando", "when", "hora", "how", "soon", "quanto", "cuanto", "tempo", "tiempo",
+        "long",
+    ]);
+    // "alguém?", "anyone?", "pessoa": a person word on its own.
+    let alone = ws.len() <= 2 && (weak || strong);
+    // "atención al cliente ya", "suporte agora", "agent asap".
+    let urged = ws.len() <= 4
+        && (weak || strong)
+        && has(&[
+            "ya", "now", "agora", "ahora", "pls", "please", "favor", "pfv", "porfa", "xfa",
+            "urgente", "asap",
+        ]);
+    // "you're not helping. operator.": a person word that ends the message on its own.
+    let last_word = ws.len() >= 2 && {
+        let n = ws.len();
+        STRONG.contains(&at(n - 1))
+            && !SKIP.contains(&at(n - 2))
+            && !["to", "com", "con", "with", "por", "by", "pelo", "pela"].contains(&at(n - 2))
+    };
+    // "se tiver alguém livre aí", "tem algum vendedor disponível?", "un técnico en línea".
+    let free = (0..ws.len()).any(|i| {
+        let free = [
+            "disponivel",
+            "disponible",
+            "available",
+            "online",
+            "livre",
+            "libre",
+            "free",
+        ]
+        .contains(&at(i))
+            || matches!((at(i), at(i + 1)), ("en", "linea") | ("na", "linha"));
+        free && ws[i.saturating_sub(3)..i].iter().any(|w| {
+            DESK.contains(&w.as_str()) || ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str())
+        })
+    });
+    // "manager please", "vendas por favor"; "chama teu chefe".
+    let desk = has(DESK)
+        && ws.len() <= 4
+        && has(&[
+            "please", "pls", "plz", "favor", "pfv", "porfa", "xfa", "now", "agora",
+        ]);
+    let boss_called = (0..ws.len()).any(|i| {
+        ["chama", "chame", "chamem", "llama", "llamen", "call", "get"].contains(&at(i))
+            && (BOSS_TOO.contains(&at(i + 1))
+                || (SKIP.contains(&at(i + 1)) && BOSS_TOO.contains(&at(i + 2))))
+    });
+    // "regálame un momento con alguien de soporte", "a quick word with your supervisor".
+    let a_moment = (0..ws.len()).any(|i| {
+        ["momento", "minuto", "minutito", "word"].contains(&at(i))
+            && ["com", "con", "with"].contains(&at(i + 1))
+            && ws[i + 2..].iter().take(3).any(|w| {
+                ONE.contains(&w.as_str())
+                    || STRONG.contains(&w.as_str())
+                    || DESK.contains(&w.as_str())
+            })
+    });
+    // "tem alguem ai? ninguem responde".
+    let no_answer = weak
+        && has(&["ai", "ahi", "there"])
+        && has(&[
+            "responde",
+            "contesta",
+            "answer",
+            "answering",
+            "respond",
+            "responding",
+        ]);
+    talk_with
+        || wants_to_talk
+        || in_touch
+        || get_in_touch
+        || hand_on
+        || call_asked
+        || leaves_bot
+        || wants_one
+        || sent_for
+        || alone
+        || urged
+        || last_word
+        || free
+        || desk
+        || boss_called
+        || a_moment
+        || no_answer
 }
 
 /// A weak person word counts when the words around it are about reaching them, not about
@@ -794,6 +1677,50 @@ mod tests {
             }
         }
         assert!(missed.is_empty(), "not heard: {missed:#?}");
+    }
+
+    /// The requests for a person written apart from these rules (`persons.jsonl`, 330 in
+    /// the three languages, a fifth of them naming nobody; `persons2.jsonl`, 220 more,
+    /// written after the first set's misses had become rules), and the 280 messages that
+    /// only look like one.
+    #[test]
+    fn requests_for_a_person_written_apart_are_heard() {
+        for (name, set) in [
+            (
+                "persons",
+                include_str!("../../bench/data/faq/persons.jsonl"),
+            ),
+            (
+                "persons2",
+                include_str!("../../bench/data/faq/persons2.jsonl"),
+            ),
+        ] {
+            let (mut heard, mut asks, mut taken, mut alike) = (0, 0, 0, 0);
+            let mut missed = Vec::new();
+            for line in set.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let text = v["text"].as_str().unwrap();
+                let got = asks_for_person(text);
+                if v["expect"] == "person" {
+                    asks += 1;
+                    heard += usize::from(got);
+                    if !got {
+                        missed.push(format!("missed: {text}"));
+                    }
+                } else {
+                    alike += 1;
+                    taken += usize::from(got);
+                    if got {
+                        missed.push(format!("taken: {text}"));
+                    }
+                }
+            }
+            println!("{name}:\n{}", missed.join("\n"));
+            println!("{name}: heard {heard}/{asks}, look-alikes taken {taken}/{alike}");
+            assert!(asks >= 200 && alike >= 100, "{name}");
+            assert!(heard * 100 >= asks * 99, "{name}: heard {heard}/{asks}");
+            assert!(taken * 100 <= alike * 8, "{name}: taken {taken}/{alike}");
+        }
     }
 
     #[test]
