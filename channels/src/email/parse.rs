@@ -103,6 +103,13 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     if message.headers().is_empty() {
         return Err(ParseError::NotAMessage("no header could be read"));
     }
+    // Outlook's opaque S/MIME signature wraps the whole message in one `smime.p7m`; the
+    // signed message inside is readable without any key, and is what the sender wrote.
+    if let Some(inner) = opaque_signed(&message) {
+        let (mut parsed, bytes) = read(&inner, with_bytes)?;
+        parsed.incomplete |= is_incomplete(&message, raw);
+        return Ok((parsed, bytes));
+    }
     let from_addr = message.from().and_then(Address::first);
     let from = from_addr
         .and_then(|a| a.address())
@@ -149,7 +156,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     let bounce = is_bounce(&message);
     let attachments = listed(&message)
         .map(|part| AttachmentInfo {
-            name: attachment_name(part),
+            name: attachment_name(&message, part),
             mime: part
                 .content_type()
                 .map(|ct| match ct.subtype() {
@@ -189,7 +196,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         from_name,
         to: addresses(message.to()),
         cc: addresses(message.cc()),
-        subject: message.subject().map(str::to_owned),
+        subject: subject(&message),
         message_id: message.message_id().map(unbracket),
         in_reply_to: ids(message.in_reply_to()).into_iter().next(),
         references: ids(message.references()),
@@ -225,11 +232,12 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
         let text = if part.is_text_html() {
             html_to_text(contents)
         } else {
-            if content_type_says(part, "format", &["flowed"]) {
+            let text = if content_type_says(part, "format", &["flowed"]) {
                 unflow(contents, content_type_says(part, "delsp", &["yes"]))
             } else {
                 contents.to_owned()
-            }
+            };
+            unarmoured(&text).unwrap_or(text)
         };
         // An alternative nested in an alternative lists the same text twice; a reader
         // shows it once.
@@ -315,7 +323,34 @@ fn lenient_base64(raw: &[u8]) -> Option<Vec<u8>> {
 fn listed<'a>(
     message: &'a mail_parser::Message<'a>,
 ) -> impl Iterator<Item = &'a mail_parser::MessagePart<'a>> {
-    message.attachments().filter(|part| {
+    // An invitation's calendar is sent twice by some clients: as the text/calendar
+    // rendering of the message (unnamed, inside the alternative) and as an `.ics` file.
+    // The file is offered; the rendering only when there is no file.
+    let calendar = |part: &mail_parser::MessagePart<'_>| {
+        part.content_type().is_some_and(|ct| {
+            let t = ct.ctype().to_ascii_lowercase();
+            let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
+            (t == "text" && sub == "calendar") || (t == "application" && sub == "ics")
+        })
+    };
+    let named = |part: &mail_parser::MessagePart<'_>| {
+        part.attachment_name().is_some_and(|n| !n.trim().is_empty())
+    };
+    let ics_file = message.attachments().any(|p| calendar(p) && named(p));
+    let bounce = is_bounce(message);
+    message.attachments().filter(move |part| {
+        if ics_file && calendar(part) && !named(part) {
+            return false;
+        }
+        // A delivery report's own pictures (a provider's icon, shown in its HTML).
+        if bounce
+            && part.content_id().is_some()
+            && part
+                .content_type()
+                .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("image"))
+        {
+            return false;
+        }
         !part.content_type().is_some_and(|ct| {
             let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
             match ct.ctype().to_ascii_lowercase().as_str() {
@@ -335,9 +370,26 @@ fn listed<'a>(
 
 /// The name an attachment is offered under: its own, or for a mail attached without one
 /// (Outlook's "attach as item", a bounce's returned message) its subject, as a file.
-fn attachment_name(part: &mail_parser::MessagePart<'_>) -> String {
-    if let Some(name) = part.attachment_name().filter(|n| !n.trim().is_empty()) {
-        return name.to_owned();
+fn attachment_name(
+    message: &mail_parser::Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    // A Mac writes accented names decomposed (NFD); a reader shows and searches them
+    // composed.
+    if let Some(name) = extended_name(message, part)
+        .or_else(|| part.attachment_name().map(str::to_owned))
+        .filter(|n| !n.trim().is_empty())
+    {
+        return name.nfc().collect();
+    }
+    if part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("text")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+    }) {
+        return "invite.ics".to_owned();
     }
     match part.message() {
         Some(inner) => {
@@ -362,6 +414,294 @@ fn attachment_name(part: &mail_parser::MessagePart<'_>) -> String {
         }
         None => "attachment".to_owned(),
     }
+}
+
+/// A file name given twice, plainly (`filename="foto_painel.jpg"`) and in RFC 2231's
+/// extended form (`filename*=UTF-8''foto%20do%20painel…`): the extended one, which carries
+/// the name as its sender wrote it (the plain one is a fallback for old readers).
+fn extended_name(
+    message: &mail_parser::Message<'_>,
+    part: &mail_parser::MessagePart<'_>,
+) -> Option<String> {
+    let raw = message
+        .raw_message()
+        .get(part.raw_header_offset() as usize..part.raw_body_offset() as usize)?;
+    let raw = String::from_utf8_lossy(raw);
+    let headers = [
+        (part.content_disposition(), "filename"),
+        (part.content_type(), "name"),
+    ];
+    headers.into_iter().find_map(|(header, key)| {
+        let values: Vec<&str> = header?
+            .attributes()?
+            .iter()
+            .filter(|a| a.name == key)
+            .map(|a| a.value.as_ref())
+            .collect();
+        if values.len() < 2 {
+            return None;
+        }
+        // The plain one appears in the header as written; the extended one does not.
+        values
+            .into_iter()
+            .find(|v| {
+                !raw.contains(&format!("{key}=\"{v}\"")) && !raw.contains(&format!("{key}={v}"))
+            })
+            .map(str::to_owned)
+    })
+}
+
+/// The message inside an opaque S/MIME signature (`application/pkcs7-mime`,
+/// `smime-type=signed-data`): the outer headers (sender, subject, thread) with the signed
+/// content's own MIME headers and body. `None` for any other message, and for one whose
+/// signature is not a CMS `SignedData` holding its content (RFC 5652).
+fn opaque_signed(message: &mail_parser::Message<'_>) -> Option<Vec<u8>> {
+    let root = message.root_part();
+    let ct = root.content_type()?;
+    let pkcs7 = ct.ctype().eq_ignore_ascii_case("application")
+        && ct.subtype().is_some_and(|s| {
+            s.eq_ignore_ascii_case("pkcs7-mime") || s.eq_ignore_ascii_case("x-pkcs7-mime")
+        });
+    let signed = ct
+        .attribute("smime-type")
+        .is_none_or(|t| t.trim().eq_ignore_ascii_case("signed-data"));
+    if !(pkcs7 && signed) {
+        return None;
+    }
+    let content = cms_signed_content(root.contents())?;
+    let raw = message.raw_message();
+    let head = String::from_utf8_lossy(raw.get(..root.raw_body_offset() as usize)?);
+    // The outer header lines but its own Content-* ones (with their folded lines).
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in head.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            break;
+        }
+        if !line.starts_with([' ', '\t']) {
+            skipping = line
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("content-"));
+        }
+        if !skipping {
+            out.push_str(line);
+        }
+    }
+    let mut inner = out.into_bytes();
+    inner.extend_from_slice(&content);
+    Some(inner)
+}
+
+/// The content a CMS `SignedData` signs (`ContentInfo` → `SignedData` →
+/// `encapContentInfo` → `eContent`), read from BER as Outlook writes it (indefinite
+/// lengths, the octets in chunks).
+fn cms_signed_content(der: &[u8]) -> Option<Vec<u8>> {
+    const SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+    let (0x30, info, _) = ber(der, 0)? else {
+        return None;
+    };
+    let (0x06, oid, rest) = ber(info, 0)? else {
+        return None;
+    };
+    if oid != SIGNED_DATA {
+        return None;
+    }
+    let (0xa0, explicit, _) = ber(rest, 0)? else {
+        return None;
+    };
+    let (0x30, signed, _) = ber(explicit, 0)? else {
+        return None;
+    };
+    let (_, _, rest) = ber(signed, 0)?; // version
+    let (_, _, rest) = ber(rest, 0)?; // digest algorithms
+    let (0x30, encap, _) = ber(rest, 0)? else {
+        return None;
+    };
+    let (0x06, _, rest) = ber(encap, 0)? else {
+        return None;
+    };
+    let (0xa0, explicit, _) = ber(rest, 0)? else {
+        return None;
+    };
+    let (tag, content, _) = ber(explicit, 0)?;
+    octets(tag, content, 0)
+}
+
+/// How deep BER may nest here: the structures read need five levels.
+const BER_DEPTH: usize = 12;
+
+/// One BER element: its tag, its contents and what follows it. An indefinite length is
+/// followed to its end-of-contents mark. `None` for what is not BER or nests too deep.
+fn ber(b: &[u8], depth: usize) -> Option<(u8, &[u8], &[u8])> {
+    if depth > BER_DEPTH {
+        return None;
+    }
+    let (&tag, rest) = b.split_first()?;
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    if first == 0x80 {
+        if tag & 0x20 == 0 {
+            return None;
+        }
+        let mut cur = rest;
+        loop {
+            if let [0, 0, after @ ..] = cur {
+                let used = rest.len() - cur.len();
+                return Some((tag, &rest[..used], after));
+            }
+            let (_, _, after) = ber(cur, depth + 1)?;
+            cur = after;
+        }
+    }
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |a, &x| (a << 8) | usize::from(x));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// An OCTET STRING's bytes, primitive or in constructed chunks.
+fn octets(tag: u8, content: &[u8], depth: usize) -> Option<Vec<u8>> {
+    match tag {
+        0x04 => Some(content.to_vec()),
+        0x24 if depth < BER_DEPTH => {
+            let mut out = Vec::new();
+            let mut cur = content;
+            while !cur.is_empty() {
+                let (t, c, after) = ber(cur, depth + 1)?;
+                out.extend(octets(t, c, depth + 1)?);
+                cur = after;
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Text signed with inline PGP (RFC 4880's cleartext signature) as its reader sees it: the
+/// armour lines, the hash header and the signature block gone, dash-escaped lines
+/// (`- -- `) restored. `None` when the text is not signed so.
+fn unarmoured(text: &str) -> Option<String> {
+    const BEGIN: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
+    let start = text.lines().position(|l| l.trim_end() == BEGIN)?;
+    let mut out = Vec::new();
+    let mut in_headers = false;
+    let mut in_signature = false;
+    for (i, line) in text.lines().enumerate() {
+        let bare = line.trim_end();
+        if i == start {
+            in_headers = true;
+            continue;
+        }
+        if in_headers {
+            // "Hash: SHA256" lines, up to the blank line that ends them.
+            if bare.is_empty() {
+                in_headers = false;
+            }
+            continue;
+        }
+        if bare == "-----BEGIN PGP SIGNATURE-----" {
+            in_signature = true;
+            continue;
+        }
+        if in_signature {
+            if bare == "-----END PGP SIGNATURE-----" {
+                in_signature = false;
+            }
+            continue;
+        }
+        out.push(line.strip_prefix("- ").unwrap_or(line));
+    }
+    Some(out.join("\n"))
+}
+
+/// The subject as its sender wrote it. Some mailers cut a UTF-8 character between two
+/// encoded words (RFC 2047 forbids it), so each word alone decodes to a replacement
+/// character; such words are joined before they are decoded.
+fn subject(message: &mail_parser::Message<'_>) -> Option<String> {
+    let decoded = message.subject()?;
+    if !decoded.contains('\u{FFFD}') {
+        return Some(decoded.to_owned());
+    }
+    header_text(message, "Subject")
+        .and_then(joined_encoded_words)
+        .or_else(|| Some(decoded.to_owned()))
+}
+
+/// RFC 2047 encoded words decoded with adjacent words of one charset and encoding joined
+/// byte-wise; `None` when the header is not made of such words.
+fn joined_encoded_words(raw: &str) -> Option<String> {
+    use mail_parser::decoders::{
+        base64::base64_decode, charsets::map::charset_decoder,
+        quoted_printable::quoted_printable_decode,
+    };
+    let mut out = String::new();
+    // The pending run: (charset, encoding) and its bytes.
+    let mut run: Option<(String, char, Vec<u8>)> = None;
+    let flush = |run: &mut Option<(String, char, Vec<u8>)>, out: &mut String| {
+        if let Some((charset, _, bytes)) = run.take() {
+            match charset_decoder(charset.as_bytes()) {
+                Some(decode) => out.push_str(&decode(&bytes)),
+                None => out.push_str(&String::from_utf8_lossy(&bytes)),
+            }
+        }
+    };
+    let mut rest = raw;
+    let mut words = 0;
+    while !rest.is_empty() {
+        let Some(at) = rest.find("=?") else {
+            flush(&mut run, &mut out);
+            out.push_str(rest);
+            break;
+        };
+        let (before, word) = rest.split_at(at);
+        let inner = &word[2..];
+        let parts: Vec<&str> = inner.splitn(3, '?').collect();
+        let end = parts.get(2).and_then(|t| t.find("?="));
+        let (Some(charset), Some(enc), Some(end)) = (parts.first(), parts.get(1), end) else {
+            flush(&mut run, &mut out);
+            out.push_str(rest);
+            break;
+        };
+        let text = &parts[2][..end];
+        let consumed = 2 + charset.len() + 1 + enc.len() + 1 + end + 2;
+        let enc = enc.chars().next().unwrap_or('B').to_ascii_uppercase();
+        let bytes = if enc == 'Q' {
+            quoted_printable_decode(text.replace('_', "=20").as_bytes())?
+        } else {
+            base64_decode(text.as_bytes())?
+        };
+        // Whitespace between two encoded words is not text (RFC 2047, section 6.2).
+        if !before.trim().is_empty() || run.is_none() {
+            flush(&mut run, &mut out);
+            if !before.trim().is_empty() {
+                out.push_str(before);
+            }
+        }
+        let charset = charset.split('*').next().unwrap_or("").to_ascii_lowercase();
+        match &mut run {
+            Some((c, e, b)) if *c == charset && *e == enc => b.extend(bytes),
+            _ => {
+                flush(&mut run, &mut out);
+                run = Some((charset, enc, bytes));
+            }
+        }
+        words += 1;
+        rest = &word[consumed..];
+    }
+    flush(&mut run, &mut out);
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    (words > 0 && !out.contains('\u{FFFD}')).then_some(out)
 }
 
 /// RFC 3676: a line ending in a space goes on in the next line of the same quote depth
@@ -824,6 +1164,74 @@ mod tests {
             "{:?}",
             p.attachments
         );
+    }
+
+    #[test]
+    fn signed_text_names_and_split_words_read_as_their_reader_shows_them() {
+        // Inline PGP: the armour and the signature gone, dash-escaped lines restored, so
+        // the `-- ` signature is a signature again.
+        let pgp = mail(
+            "From: jordi@example.es\nSubject: Lectura",
+            "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nHola,\n- - Total: 184\nGracias\n\n- -- \nJordi\n-----BEGIN PGP SIGNATURE-----\n\niHUEARYIAB0W\n=5M9t\n-----END PGP SIGNATURE-----\n",
+        );
+        let p = parse(&pgp).unwrap();
+        assert_eq!(p.reply_text, "Hola,\n- Total: 184\nGracias");
+        assert!(!p.full_text.contains("PGP"), "{}", p.full_text);
+        // Two encoded words that cut "ç" between them: joined before decoding.
+        let split = mail(
+            "From: nfe@example.com.br\nSubject: =?UTF-8?B?RGlzdHJpYnVpww==?=\n =?UTF-8?B?p8Ojbw==?= ok",
+            "x\n",
+        );
+        assert_eq!(
+            parse(&split).unwrap().subject.as_deref(),
+            Some("Distribuição ok")
+        );
+        // A name given plainly and in RFC 2231's form: the latter; a Mac's decomposed
+        // accents composed; an invitation's calendar offered once.
+        let named = mail(
+            "From: ana@example.com\nContent-Type: multipart/mixed; boundary=\"b\"",
+            "--b\nContent-Type: text/plain\n\nSegue.\n--b\nContent-Type: image/jpeg\nContent-Disposition: attachment; filename=\"foto.jpg\";\n filename*=UTF-8''foto%20do%20painel.jpg\n\nxx\n--b\nContent-Type: application/pdf; name=\"Relato\u{301}rio.pdf\"\n\nyy\n--b\nContent-Type: text/calendar; method=REQUEST\n\nBEGIN:VCALENDAR\n--b--\n",
+        );
+        let names: Vec<String> = parse(&named)
+            .unwrap()
+            .attachments
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["foto do painel.jpg", "Relatório.pdf", "invite.ics"]);
+    }
+
+    #[test]
+    fn an_opaque_signature_s_content_is_read_and_broken_ber_is_refused() {
+        // Deep or endless nesting, cut lengths and lengths past the end: no content.
+        let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 10_000)
+            .flatten()
+            .collect();
+        assert_eq!(cms_signed_content(&deep), None);
+        assert_eq!(
+            cms_signed_content(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
+        assert_eq!(cms_signed_content(&[0x30, 0x05, 0x06]), None);
+        assert_eq!(cms_signed_content(&[]), None);
+        // A SignedData in BER's indefinite form, its content in two chunks.
+        let oid = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+        ];
+        let data_oid = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+        ];
+        let mut der = vec![0x30, 0x80];
+        der.extend(oid);
+        der.extend([
+            0xa0, 0x80, 0x30, 0x80, 0x02, 0x01, 0x01, 0x31, 0x00, 0x30, 0x80,
+        ]);
+        der.extend(data_oid);
+        der.extend([
+            0xa0, 0x80, 0x24, 0x80, 0x04, 0x02, b'h', b'i', 0x04, 0x01, b'!', 0, 0,
+        ]);
+        der.extend([0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(cms_signed_content(&der).as_deref(), Some(&b"hi!"[..]));
     }
 
     #[test]
