@@ -367,7 +367,7 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
     }
     // Requests for a person, each set written apart from the rules (the second after the
     // first's misses had become rules: see docs/BENCHMARKS.md).
-    for file in ["persons.jsonl", "persons2.jsonl"] {
+    for file in ["persons.jsonl", "persons2.jsonl", "persons3.jsonl"] {
         let persons = dir.join(file);
         if !persons.exists() {
             continue;
