@@ -367,7 +367,12 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
     }
     // Requests for a person, each set written apart from the rules (the second after the
     // first's misses had become rules: see docs/BENCHMARKS.md).
-    for file in ["persons.jsonl", "persons2.jsonl", "persons3.jsonl"] {
+    for file in [
+        "persons.jsonl",
+        "persons2.jsonl",
+        "persons3.jsonl",
+        "persons4.jsonl",
+    ] {
         let persons = dir.join(file);
         if !persons.exists() {
             continue;

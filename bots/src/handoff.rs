@@ -556,7 +556,6 @@ const GET_IN_TOUCH: &[&str] = &[
     "contatar",
     "fale",
     "falem",
-    "hable",
     "hablen",
     "converse",
     "conversen",
@@ -606,6 +605,7 @@ const GET_IN_TOUCH: &[&str] = &[
     "escriban",
     "escreva",
     "escrevam",
+    "atiende",
 ];
 // Moving the conversation on to someone: "me transfere", "me encaminha pro setor",
 // "derívenme", "escalate this".
@@ -658,6 +658,7 @@ const HAND_ON: &[&str] = &[
     "escalated",
     "forward",
     "loop",
+    "derivan",
 ];
 // Asking for a call as a thing ("aguardo ligação", "mejor una llamada", "can I get a
 // callback?").
@@ -840,6 +841,9 @@ const TALK: &[&str] = &[
     "comunicadme",
     "mandame",
     "mandenme",
+    "fale",
+    "falem",
+    "hablen",
 ];
 // Between a verb of talking and whom it is with: articles, titles, "someone of".
 const SKIP: &[&str] = &[
@@ -937,6 +941,25 @@ const BOSS_TOO: &[&str] = &[
 /// The words without the person words that name no one here: "recursos humanos", "human
 /// resources", "human-readable", "agente de viagem", "sou agente" (the client's own job).
 fn not_people(mut ws: Vec<String>) -> Vec<String> {
+    // Chat spellings first: "sum1", "any1", "i need 2 talk 2 sum1".
+    for i in 0..ws.len() {
+        let spelled = match ws[i].as_str() {
+            "sum1" | "some1" | "sumone" | "smone" => Some("someone"),
+            "any1" | "ne1" => Some("anyone"),
+            "2" if i > 0
+                && ws[i - 1].chars().all(char::is_alphabetic)
+                && ws
+                    .get(i + 1)
+                    .is_some_and(|n| n.chars().all(char::is_alphabetic)) =>
+            {
+                Some("to")
+            }
+            _ => None,
+        };
+        if let Some(w) = spelled {
+            ws[i] = w.to_owned();
+        }
+    }
     let mut i = 0;
     while i < ws.len() {
         let before = if i > 0 { ws[i - 1].as_str() } else { "" };
@@ -952,7 +975,11 @@ fn not_people(mut ws: Vec<String>) -> Vec<String> {
                     after2,
                     "viagem" | "viajes" | "seguros" | "aduana" | "viagens"
                 ) || matches!(after, "travel" | "network" | "fee" | "fees")
-                    || matches!(before, "sou" | "soy" | "am" | "somos" | "m")));
+                    || matches!(before, "sou" | "soy" | "am" | "somos" | "m")))
+            // The client's own staff: "our agents", "nossos atendentes", "our call center".
+            || (matches!(before, "our" | "nossos" | "nossas" | "nuestros" | "nuestras")
+                && STRONG.contains(&w))
+            || (matches!((w, after), ("call", "center" | "centre")));
         if job {
             ws.remove(i);
         } else {
@@ -1013,7 +1040,21 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
     let me_before = |i: usize| i > 0 && ["me", "nos"].contains(&at(i - 1));
     // "no need to call me", "não precisa ligar", "no hace falta que me llamen": what is
     // declined is not asked for.
-    let declined = |i: usize| (i.saturating_sub(4)..i).any(|j| NOT.contains(&at(j)));
+    // "ya he leído la guía y no me sirve, ponme con un agente": the "no" of a clause of
+    // its own, which a verb of that clause closes, declines nothing after it.
+    let declined = |i: usize| {
+        (i.saturating_sub(4)..i).any(|j| {
+            NOT.contains(&at(j))
+                && !ws[j + 1..i].iter().any(|w| {
+                    [
+                        "sirve", "serve", "funciona", "entiende", "entende", "ajuda", "ajudou",
+                        "ayuda", "ayudo", "resolve", "resolveu", "resolvio", "helping", "helps",
+                        "works", "worked", "sabe", "consigo", "puedo", "consegue", "adianta",
+                    ]
+                    .contains(&w.as_str())
+                })
+        })
+    };
     // "falar com o Marcos", "hablar con el jefe de área", "talk to sales", "pásenme con
     // cobranzas", "a complaint with someone in charge": anyone but a thing.
     let talk_with = (0..ws.len()).any(|i| {
@@ -1128,7 +1169,14 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
                 || me_before(i)
                 || to_someone
                 // "transfere aí", "escalate now": the verb is the whole request.
-                || ws.len() <= 3))
+                || ws.len() <= 3
+                // "pode transferir?" ends a message; "pay by bank transfer" does not ask.
+                || (i + 1 == ws.len()
+                    && [
+                        "pode", "podem", "podes", "puede", "pueden", "can", "could", "me",
+                        "please", "pls", "favor",
+                    ]
+                    .contains(&at(i.wrapping_sub(1))))))
             || ([
                 "put", "pop", "pass", "hand", "send", "move", "switch", "transfer", "connect",
             ]
@@ -1196,7 +1244,20 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
     });
     // A call had, not asked for: "recebi uma ligação", "ya me atendieron por teléfono",
     // "already spoke to your agent on the phone".
-    let received = has(&[
+    // (a call cut and asked for again is wanted: "que me devuelvan la llamada, se cortó").
+    let received = !has(&[
+        "devuelvan",
+        "devolver",
+        "devuelva",
+        "retornem",
+        "retorne",
+        "back",
+    ]) && has(&[
+        "ayer",
+        "ontem",
+        "yesterday",
+        "atendio",
+        "atendeu",
         "corto",
         "caiu",
         "volvieron",
@@ -1268,7 +1329,9 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
                 && ws[i + 2..].iter().take(3).any(|w| BOT.contains(&w.as_str())))
     }) || (has(&["bots", "robos", "robots"]) && has(&["no", "not", "nao", "sem", "sin"]))
         // "tem alguém aí ou é só máquina respondendo?": a person set against the bot.
+        // (an either-or: not "this bot is better than talking to a person").
         || ((weak || strong)
+            && has(&["ou", "o", "or"])
             && (has(&["bot", "robo", "robot", "chatbot", "automatico", "automatica"])
                 || ws.windows(2).any(|p| p[0] == "so" && p[1] == "maquina")));
     // "quiero una persona", "quero alguém que entenda", "I want someone who knows the
@@ -1282,11 +1345,13 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         WISH.contains(&at(i))
             && first_person
             && after.iter().enumerate().any(|(j, w)| {
-                ONE.contains(&w.as_str())
-                    && !(w == "gente" && j > 0 && after[j - 1] == "a")
-                    && !after.get(j + 1).is_some_and(|n| {
-                        ["juridica", "fisica", "juridico", "fisico"].contains(&n.as_str())
-                    })
+                // "I need a supervisor", "quiero al encargado": within an article.
+                ((STRONG.contains(&w.as_str()) || BOSS_TOO.contains(&w.as_str())) && j <= 1)
+                    || ONE.contains(&w.as_str())
+                        && !(w == "gente" && j > 0 && after[j - 1] == "a")
+                        && !after.get(j + 1).is_some_and(|n| {
+                            ["juridica", "fisica", "juridico", "fisico"].contains(&n.as_str())
+                        })
             })
             && !ws[i + 1..]
                 .iter()
@@ -1321,7 +1386,7 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         && (weak || strong)
         && has(&[
             "ya", "now", "agora", "ahora", "pls", "please", "favor", "pfv", "porfa", "xfa",
-            "urgente", "asap",
+            "urgente", "asap", "porfavor", "plis", "plz",
         ]);
     // "you're not helping. operator.": a person word that ends the message on its own.
     let last_word = ws.len() >= 2 && {
@@ -1349,7 +1414,12 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         free && ws[i.saturating_sub(3)..i].iter().any(|w| {
             DESK.contains(&w.as_str()) || ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str())
         })
-    });
+    })
+        // "is support available on weekends?": opening hours, which an article answers.
+        && !has(&[
+            "weekend", "weekends", "sabado", "sabados", "domingo", "domingos", "feriado",
+            "feriados", "horario", "hours", "saturday", "sunday", "holidays", "saturdays",
+        ]);
     // "manager please", "vendas por favor"; "chama teu chefe".
     let desk = has(DESK)
         && ws.len() <= 4
@@ -1452,6 +1522,8 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         "resolver",
         "resuelva",
         "resolva",
+        "atiende",
+        "atende",
     ];
     let person = |w: &String| {
         ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str()) || DESK.contains(&w.as_str())
@@ -1522,6 +1594,18 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
             && ["com", "con", "with"].contains(&at(i + 1))
             && ws[i + 2..].iter().take(3).any(person)
     });
+    // "¿hay alguien ahí? una persona, digo", "is there anyone there".
+    let someone_there = (0..ws.len()).any(|i| {
+        ["hay", "tem", "is", "anyone", "anybody"].contains(&at(i))
+            && ws[i..]
+                .iter()
+                .take(3)
+                .any(|w| ONE.contains(&w.as_str()) || w == "anyone")
+            && ws[i + 1..]
+                .iter()
+                .take(4)
+                .any(|w| ["ahi", "ai", "there", "aqui"].contains(&w.as_str()))
+    });
     // "tem alguem ai? ninguem responde".
     let no_answer = weak
         && has(&["ai", "ahi", "there"])
@@ -1555,6 +1639,7 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         || served
         || passed_on
         || line_with
+        || someone_there
         || no_answer
 }
 
@@ -1985,8 +2070,8 @@ mod tests {
 
     /// The requests for a person written apart from these rules (`persons.jsonl`, 330 in
     /// the three languages, a fifth of them naming nobody; `persons2.jsonl`, 220, and
-    /// `persons3.jsonl`, 200, each written after the sets before it had become rules), and
-    /// the 380 messages that only look like one.
+    /// `persons3.jsonl`, 200, `persons4.jsonl`, 150, each written after the sets before it had
+    /// become rules), and the 455 messages that only look like one.
     #[test]
     fn requests_for_a_person_written_apart_are_heard() {
         for (name, set) in [
@@ -2001,6 +2086,10 @@ mod tests {
             (
                 "persons3",
                 include_str!("../../bench/data/faq/persons3.jsonl"),
+            ),
+            (
+                "persons4",
+                include_str!("../../bench/data/faq/persons4.jsonl"),
             ),
         ] {
             let (mut heard, mut asks, mut taken, mut alike) = (0, 0, 0, 0);
@@ -2025,9 +2114,30 @@ mod tests {
             }
             println!("{name}:\n{}", missed.join("\n"));
             println!("{name}: heard {heard}/{asks}, look-alikes taken {taken}/{alike}");
-            assert!(asks >= 200 && alike >= 100, "{name}");
+            assert!(asks >= 150 && alike >= 75, "{name}");
             assert!(heard * 100 >= asks * 99, "{name}: heard {heard}/{asks}");
             assert!(taken * 100 <= alike * 8, "{name}: taken {taken}/{alike}");
+        }
+    }
+
+    /// Every rule reads words around a position; a message cut after any of its words (the
+    /// edges of every window) never panics and the whole message is read the same twice.
+    #[test]
+    fn every_cut_of_every_written_message_is_read_without_panic() {
+        for set in [
+            include_str!("../../bench/data/faq/persons.jsonl"),
+            include_str!("../../bench/data/faq/persons4.jsonl"),
+        ] {
+            for line in set.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let text = v["text"].as_str().unwrap();
+                let words: Vec<&str> = text.split_whitespace().collect();
+                for n in 0..=words.len() {
+                    asks_for_person(&words[..n].join(" "));
+                    asks_for_person(&words[n..].join(" "));
+                }
+                assert_eq!(asks_for_person(text), asks_for_person(text));
+            }
         }
     }
 
