@@ -118,7 +118,14 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     let from_name = from_addr
         .and_then(|a| a.name())
         .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            if n.contains('\u{FFFD}') {
+                raw_from_name(&message).unwrap_or(n)
+            } else {
+                n
+            }
+        });
     let incomplete = is_incomplete(&message, raw);
     let mut text = body_text(&message);
     if text.trim().is_empty() && incomplete {
@@ -276,7 +283,10 @@ fn repaired(
     };
     let refused_base64 = base64 && part.is_encoding_problem;
     let replaced = || contents.contains('\u{FFFD}') && unicode_label();
-    if !(refused_base64 || replaced()) {
+    // 8-bit text under a US-ASCII label, which the parser reads as Latin-1 ("OlÃ¡").
+    let ascii_label =
+        || !contents.is_ascii() && content_type_says(part, "charset", &["us-ascii", "ascii"]);
+    if !(refused_base64 || replaced() || ascii_label()) {
         return None;
     }
     let raw = message
@@ -629,13 +639,51 @@ fn unarmoured(text: &str) -> Option<String> {
 /// encoded words (RFC 2047 forbids it), so each word alone decodes to a replacement
 /// character; such words are joined before they are decoded.
 fn subject(message: &mail_parser::Message<'_>) -> Option<String> {
-    let decoded = message.subject()?;
+    // The first Subject when a mailer wrote two (the parser keeps the last).
+    let first = message
+        .headers()
+        .iter()
+        .find(|h| h.name == mail_parser::HeaderName::Subject);
+    let decoded = first
+        .and_then(|h| h.value.as_text())
+        .or_else(|| message.subject())?;
     if !decoded.contains('\u{FFFD}') {
         return Some(decoded.to_owned());
     }
-    header_text(message, "Subject")
-        .and_then(joined_encoded_words)
+    first
+        .and_then(|h| raw_header(message, h))
+        .and_then(|raw| joined_encoded_words(&raw).or(Some(raw)))
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.contains('\u{FFFD}'))
         .or_else(|| Some(decoded.to_owned()))
+}
+
+/// A header's value as its bytes were written: UTF-8, or else (raw 8-bit bytes that ERPs
+/// write without encoded words, "Emissão" in Latin-1) Windows-1252, Latin-1's superset.
+fn raw_header(message: &mail_parser::Message<'_>, h: &mail_parser::Header<'_>) -> Option<String> {
+    use mail_parser::decoders::charsets::map::charset_decoder;
+    let bytes = message
+        .raw_message()
+        .get(h.offset_start as usize..h.offset_end as usize)?;
+    Some(match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => charset_decoder(b"windows-1252")?(bytes),
+    })
+}
+
+/// The sender's display name when the parser could not read its bytes (raw 8-bit in the
+/// header): the name part of the raw `From`, decoded as [`raw_header`] does.
+fn raw_from_name(message: &mail_parser::Message<'_>) -> Option<String> {
+    let h = message
+        .headers()
+        .iter()
+        .find(|h| h.name == mail_parser::HeaderName::From)?;
+    let raw = raw_header(message, h)?;
+    let name = raw.rsplit_once('<').map_or("", |(name, _)| name);
+    let name = name.trim().trim_matches('"').trim();
+    let name = joined_encoded_words(name).unwrap_or_else(|| name.to_owned());
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!name.is_empty() && !name.contains('\u{FFFD}')).then_some(name)
 }
 
 /// RFC 2047 encoded words decoded with adjacent words of one charset and encoding joined
@@ -868,7 +916,8 @@ fn unanswerable(local: &str) -> bool {
         "nonrispondere",
     ]
     .iter()
-    .any(|p| folded.starts_with(p))
+    // "sapb1-noreply", "erp.no-reply": the mark anywhere in the local part.
+    .any(|p| folded.contains(p))
 }
 
 /// Whether a multipart message lacks its closing boundary.
@@ -1199,6 +1248,19 @@ mod tests {
             .map(|a| a.name)
             .collect();
         assert_eq!(names, ["foto do painel.jpg", "Relatório.pdf", "invite.ics"]);
+    }
+
+    #[test]
+    fn headers_and_text_in_8_bit_are_read_as_their_writer_meant() {
+        // Raw Latin-1 bytes in the headers (an ERP's, no encoded words), two Subjects, a
+        // US-ASCII label over UTF-8 text, a no-reply mark inside the local part.
+        let mut raw = b"From: Suprigraf Distribui\xe7\xe3o <sapb1-noreply@example.com.br>\r\nSubject: Emiss\xe3o de NF-e n\xba 48\r\nSubject: second\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
+        raw.extend("Olá, estou em férias.\r\n".as_bytes());
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.from_name.as_deref(), Some("Suprigraf Distribuição"));
+        assert_eq!(p.subject.as_deref(), Some("Emissão de NF-e nº 48"));
+        assert_eq!(p.reply_text, "Olá, estou em férias.");
+        assert!(p.auto_submitted);
     }
 
     #[test]
