@@ -334,6 +334,45 @@ pub fn clean(text: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// What the client wrote of a line the WhatsApp reader made for a message without words
+/// (`channels::whatsapp::inbound`): a voice note, a photo, a sticker, a place, a card or a
+/// reaction is no question for the articles (it goes the way of a message of emoji: words
+/// asked for, then people); an edit's new text and a reaction's emoji are the client's.
+/// Lines that only begin with a bracket ("[URGENTE] a máquina parou") are left whole.
+pub fn own_words(text: &str) -> String {
+    const MADE: &[&str] = &[
+        "[image",
+        "[video",
+        "[audio",
+        "[voice",
+        "[sticker",
+        "[document",
+        "[location",
+        "[contact]",
+        "[form]",
+        "[order:",
+        "[message deleted]",
+        "[unsupported",
+        "[interactive",
+        "[request_welcome]",
+        "[reaction removed]",
+    ];
+    if let Some(rest) = text.strip_prefix("[edited] ") {
+        return own_words(rest);
+    }
+    if let Some(emoji) = text
+        .strip_prefix("[reaction ")
+        .and_then(|r| r.strip_suffix(']'))
+        .filter(|e| *e != "removed")
+    {
+        return emoji.to_owned();
+    }
+    if MADE.iter().any(|m| text.starts_with(m)) {
+        return String::new();
+    }
+    text.to_owned()
+}
+
 fn remember(list: &mut Vec<String>, item: String) {
     list.push(item);
     if list.len() > 5 {
@@ -396,7 +435,7 @@ pub fn decide_in(
     memory: Memory,
     hint: Option<Lang>,
 ) -> Outcome {
-    let text = clean(message);
+    let text = own_words(&clean(message));
     let mut memory = memory;
     // What the conversation showed before, else what the caller knows.
     let turn = Turn::read(brain, &text, memory.lang.or(hint));
@@ -1213,6 +1252,56 @@ pub(crate) mod tests {
             })
             .collect();
         Brain::build(&articles, &[], options)
+    }
+
+    /// The lines the WhatsApp reader makes for messages without words are no questions:
+    /// the bot answers none of them with an article (before, a voice note got the credit
+    /// notes article at 0.71, a sticker a list of three); an edit is read by its new text.
+    #[test]
+    fn a_voice_note_a_photo_or_a_sticker_is_not_a_question() {
+        let brain = faq_brain();
+        let settings = Settings::default();
+        for line in [
+            "[voice]",
+            "[image]",
+            "[sticker]",
+            "[reaction 👍]",
+            "[reaction removed]",
+            "[location] Av. Paulista, 1842",
+            "[form] modelo equipamento: Ricoh MP 2555; numero serie: E175M910455",
+            "[document: Factura_F-2025-0876.pdf]",
+            "[message deleted]",
+            "[unsupported: poll_creation]",
+            "[contact] Marcos Tavares +55 11 99999-0000",
+            "[order: 2 items] manda junto o cilindro",
+        ] {
+            let o = decide(
+                &brain,
+                &settings,
+                Channel::Whatsapp,
+                line,
+                Memory::default(),
+            );
+            assert!(
+                o.action != Action::Answer && o.content.articles.is_empty(),
+                "{line}: {:?} {:?}",
+                o.action,
+                o.content.articles
+            );
+        }
+        let edited = decide(
+            &brain,
+            &settings,
+            Channel::Whatsapp,
+            "[edited] como pago minha fatura com cartão de crédito?",
+            Memory::default(),
+        );
+        assert_eq!(edited.action, Action::Answer);
+        // A client's own brackets stay.
+        assert_eq!(
+            own_words("[URGENTE] a máquina parou"),
+            "[URGENTE] a máquina parou"
+        );
     }
 
     /// Every labelled client message of the FAQ's six sets written in en, es or pt: when the
