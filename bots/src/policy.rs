@@ -1282,11 +1282,15 @@ pub(crate) mod tests {
                 line,
                 Memory::default(),
             );
+            // Neither an article nor a list of close ones.
             assert!(
-                o.action != Action::Answer && o.content.articles.is_empty(),
-                "{line}: {:?} {:?}",
+                o.action != Action::Answer
+                    && o.content.articles.is_empty()
+                    && o.content.list.is_none(),
+                "{line}: {:?} {:?} {:?}",
                 o.action,
-                o.content.articles
+                o.content.articles,
+                o.content.list
             );
         }
         let edited = decide(
