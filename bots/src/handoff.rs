@@ -1027,25 +1027,38 @@ fn declines_a_person(ws: &[String]) -> bool {
         })
 }
 
-/// Requests for a person that name nobody: a desk or a named person to talk with, a
-/// call asked for, the conversation handed on, the bot left, someone sent for.
-fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
-    let at = |i: usize| ws.get(i).map_or("", String::as_str);
-    let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
-    // The verbs of talking exactly, and their typos ("tlak", "ablar") for the five that
-    // no everyday word is one letter from.
-    let talks = |w: &str| {
+/// A message's words, with what every rule of [`asks_in_other_words`] reads them by.
+struct Reading<'a> {
+    ws: &'a [String],
+}
+
+impl<'a> Reading<'a> {
+    /// The word at `i`, or nothing past the end.
+    fn at(&self, i: usize) -> &'a str {
+        self.ws.get(i).map_or("", String::as_str)
+    }
+
+    fn has(&self, list: &[&str]) -> bool {
+        self.ws.iter().any(|w| list.contains(&w.as_str()))
+    }
+
+    /// The verbs of talking exactly, and their typos ("tlak", "ablar") for the five that
+    /// no everyday word is one letter from.
+    fn talks(w: &str) -> bool {
         TALK.contains(&w) || matches(w, &["talk", "speak", "hablar", "falar", "conversar"])
-    };
-    let me_before = |i: usize| i > 0 && ["me", "nos"].contains(&at(i - 1));
-    // "no need to call me", "não precisa ligar", "no hace falta que me llamen": what is
-    // declined is not asked for.
-    // "ya he leído la guía y no me sirve, ponme con un agente": the "no" of a clause of
-    // its own, which a verb of that clause closes, declines nothing after it.
-    let declined = |i: usize| {
+    }
+
+    fn me_before(&self, i: usize) -> bool {
+        i > 0 && ["me", "nos"].contains(&self.at(i - 1))
+    }
+
+    /// "no need to call me", "não precisa ligar": what is declined is not asked for. But
+    /// "ya he leído la guía y no me sirve, ponme con un agente": the "no" of a clause of its
+    /// own, which a verb of that clause closes, declines nothing after it.
+    fn declined(&self, i: usize) -> bool {
         (i.saturating_sub(4)..i).any(|j| {
-            NOT.contains(&at(j))
-                && !ws[j + 1..i].iter().any(|w| {
+            NOT.contains(&self.at(j))
+                && !self.ws[j + 1..i].iter().any(|w| {
                     [
                         "sirve", "serve", "funciona", "entiende", "entende", "ajuda", "ajudou",
                         "ayuda", "ayudo", "resolve", "resolveu", "resolvio", "helping", "helps",
@@ -1054,7 +1067,26 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
                     .contains(&w.as_str())
                 })
         })
-    };
+    }
+}
+
+/// Requests for a person that name nobody: a desk or a named person to talk with, a
+/// call asked for, the conversation handed on, the bot left, someone sent for.
+fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
+    puts_through(ws)
+        || asks_for_a_call(ws)
+        || leaves_the_bot(ws, weak, strong)
+        || wants_someone(ws, weak, strong)
+}
+
+/// Talking with someone, or being put in touch, transferred, escalated.
+fn puts_through(ws: &[String]) -> bool {
+    let r = Reading { ws };
+    let at = |i: usize| r.at(i);
+    let has = |list: &[&str]| r.has(list);
+    let talks = Reading::talks;
+    let me_before = |i: usize| r.me_before(i);
+    let declined = |i: usize| r.declined(i);
     // "falar com o Marcos", "hablar con el jefe de área", "talk to sales", "pásenme con
     // cobranzas", "a complaint with someone in charge": anyone but a thing.
     let talk_with = (0..ws.len()).any(|i| {
@@ -1189,6 +1221,15 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
                 && ["pra", "para", "pro", "con", "com", "al"].contains(&at(i + 1)));
         verb && !declined(i)
     });
+    talk_with || wants_to_talk || in_touch || get_in_touch || hand_on
+}
+
+/// A call asked for, not one had.
+fn asks_for_a_call(ws: &[String]) -> bool {
+    let r = Reading { ws };
+    let at = |i: usize| r.at(i);
+    let has = |list: &[&str]| r.has(list);
+    let declined = |i: usize| r.declined(i);
     // "aguardo ligação", "mejor una llamada", "can I get a callback?", "devolver la
     // llamada"; "prefiro resolver por telefone", "solicito contato telefônico", "can a tech
     // get on the phone with me"; not "recebi uma ligação de vocês".
@@ -1300,6 +1341,36 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
                             "resolver", "resolve", "sort", "discuss", "tratar", "explicar",
                         ])
                         || has(&["me", "us"]))));
+    // "quiero llamar ahora", "queria ligar", "preferia resolver falando".
+    let wants_a_call = (0..ws.len()).any(|i| {
+        WISH.contains(&at(i))
+            && ws[i + 1..].iter().take(3).any(|w| {
+                [
+                    "llamar",
+                    "ligar",
+                    "telefonear",
+                    "falando",
+                    "hablando",
+                    "talking",
+                    "call",
+                ]
+                .contains(&w.as_str())
+            })
+            && !declined(i)
+    })
+        // "preciso ligar pra um número" (a fax), "preciso ligar a impressora" (switch it on).
+        && !has(&["fax", "numero", "number"])
+        && !ws.iter().any(|w| THING.contains(&w.as_str()));
+    call_asked || wants_a_call
+}
+
+/// The bot refused or left.
+fn leaves_the_bot(ws: &[String], weak: bool, strong: bool) -> bool {
+    let r = Reading { ws };
+    let at = |i: usize| r.at(i);
+    let has = |list: &[&str]| r.has(list);
+    let talks = Reading::talks;
+    let me_before = |i: usize| r.me_before(i);
     // "sair do bot", "sácame del bot", "no bots", "deja de responder", "cansei de
     // conversar com maquina".
     const BOT: &[&str] = &[
@@ -1311,7 +1382,7 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         "maquina",
         "machine",
     ];
-    let leaves_bot = (0..ws.len()).any(|i| {
+    (0..ws.len()).any(|i| {
         (["sair", "sai", "salir", "sacame", "saca", "sacar", "exit", "leave", "quit"].contains(&at(i))
             && (BOT.contains(&at(i + 1)) || BOT.contains(&at(i + 2))))
             || (talks(at(i))
@@ -1333,7 +1404,14 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         || ((weak || strong)
             && has(&["ou", "o", "or"])
             && (has(&["bot", "robo", "robot", "chatbot", "automatico", "automatica"])
-                || ws.windows(2).any(|p| p[0] == "so" && p[1] == "maquina")));
+                || ws.windows(2).any(|p| p[0] == "so" && p[1] == "maquina")))
+}
+
+/// A person wanted, sent for, available, to serve.
+fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
+    let r = Reading { ws };
+    let at = |i: usize| r.at(i);
+    let has = |list: &[&str]| r.has(list);
     // "quiero una persona", "quero alguém que entenda", "I want someone who knows the
     // machine", "preciso de ajuda de uma pessoa"; not "quero cadastrar uma pessoa no
     // portal" or "need someone to sign".
@@ -1467,26 +1545,6 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
                     .contains(&w.as_str())
                 })
         });
-    // "quiero llamar ahora", "queria ligar", "preferia resolver falando".
-    let wants_a_call = (0..ws.len()).any(|i| {
-        WISH.contains(&at(i))
-            && ws[i + 1..].iter().take(3).any(|w| {
-                [
-                    "llamar",
-                    "ligar",
-                    "telefonear",
-                    "falando",
-                    "hablando",
-                    "talking",
-                    "call",
-                ]
-                .contains(&w.as_str())
-            })
-            && !declined(i)
-    })
-        // "preciso ligar pra um número" (a fax), "preciso ligar a impressora" (switch it on).
-        && !has(&["fax", "numero", "number"])
-        && !ws.iter().any(|w| THING.contains(&w.as_str()));
     // "tem atendente?", "hay operadores?", "ainda tem atendente trabalhando?".
     let any_there = (0..ws.len()).any(|i| {
         ["tem", "hay", "existe", "existem", "any"].contains(&at(i))
@@ -1617,14 +1675,7 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
             "respond",
             "responding",
         ]);
-    talk_with
-        || wants_to_talk
-        || in_touch
-        || get_in_touch
-        || hand_on
-        || call_asked
-        || leaves_bot
-        || wants_one
+    wants_one
         || sent_for
         || alone
         || urged
@@ -1634,7 +1685,6 @@ fn asks_in_other_words(ws: &[String], weak: bool, strong: bool) -> bool {
         || boss_called
         || a_moment
         || live
-        || wants_a_call
         || any_there
         || served
         || passed_on
