@@ -352,16 +352,9 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         ("fourth held-out set", "heldout4.jsonl"),
         ("fifth held-out set", "heldout5.jsonl"),
     ] {
-        let path = dir.join(file);
-        if !path.exists() {
+        let Some(questions) = labelled(&dir.join(file))? else {
             continue;
-        }
-        let questions: Vec<Labelled> = std::fs::read_to_string(&path)?
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("reading {}", path.display()))?;
+        };
         println!("\n{set} ({file}): {} labelled messages", questions.len());
         measure_faq(&brain, &questions, verbose);
     }
@@ -373,20 +366,27 @@ fn faq(dir: &Path, verbose: bool, encoder: Option<Arc<dyn Embed>>) -> Result<()>
         "persons3.jsonl",
         "persons4.jsonl",
     ] {
-        let persons = dir.join(file);
-        if !persons.exists() {
+        let Some(questions) = labelled(&dir.join(file))? else {
             continue;
-        }
-        let questions: Vec<Labelled> = std::fs::read_to_string(&persons)?
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("reading {}", persons.display()))?;
+        };
         println!("\nrequests for a person and look-alikes ({file})");
         measure_persons(&brain, &questions, verbose);
     }
     Ok(())
+}
+
+/// A set of labelled messages, one JSON object a line; `None` when the file is absent.
+fn labelled(path: &Path) -> Result<Option<Vec<Labelled>>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    std::fs::read_to_string(path)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map(Some)
+        .with_context(|| format!("reading {}", path.display()))
 }
 
 /// Requests for a person and messages that only look like one (`persons.jsonl`, written

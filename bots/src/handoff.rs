@@ -1027,6 +1027,11 @@ fn declines_a_person(ws: &[String]) -> bool {
         })
 }
 
+/// A person, a person's role or one of the business's desks: whom a client asks for.
+fn names_someone(w: &str) -> bool {
+    ONE.contains(&w) || STRONG.contains(&w) || DESK.contains(&w)
+}
+
 /// A message's words, with what every rule of [`asks_in_other_words`] reads them by.
 struct Reading<'a> {
     ws: &'a [String],
@@ -1185,9 +1190,7 @@ fn puts_through(ws: &[String]) -> bool {
         let w = at(i);
         // Whom to: a desk or a person within a few words ("transfira esta conversa para o
         // setor de contas", "escalen mi caso a un supervisor").
-        let to_someone = ws[i + 1..].iter().take(7).any(|w| {
-            DESK.contains(&w.as_str()) || ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str())
-        });
+        let to_someone = ws[i + 1..].iter().take(7).any(|w| names_someone(w));
         // "a impressora conecta com o celular de qualquer pessoa": a thing connects.
         let thing_does = ws[i.saturating_sub(3)..i]
             .iter()
@@ -1489,9 +1492,7 @@ fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
                 (at(i), at(i + 1)),
                 ("en", "linea") | ("na", "linha") | ("the", "line") | ("no" | "en" | "in", "chat")
             );
-        free && ws[i.saturating_sub(3)..i].iter().any(|w| {
-            DESK.contains(&w.as_str()) || ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str())
-        })
+        free && ws[i.saturating_sub(3)..i].iter().any(|w| names_someone(w))
     })
         // "is support available on weekends?": opening hours, which an article answers.
         && !has(&[
@@ -1513,11 +1514,7 @@ fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
     let a_moment = (0..ws.len()).any(|i| {
         ["momento", "minuto", "minutito", "word"].contains(&at(i))
             && ["com", "con", "with"].contains(&at(i + 1))
-            && ws[i + 2..].iter().take(3).any(|w| {
-                ONE.contains(&w.as_str())
-                    || STRONG.contains(&w.as_str())
-                    || DESK.contains(&w.as_str())
-            })
+            && ws[i + 2..].iter().take(3).any(|w| names_someone(w))
     });
     // "suporte ao vivo", "atención en vivo", "atendimento de verdade", "operadores
     // reales": the desk's service by people.
@@ -1583,9 +1580,7 @@ fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
         "atiende",
         "atende",
     ];
-    let person = |w: &String| {
-        ONE.contains(&w.as_str()) || STRONG.contains(&w.as_str()) || DESK.contains(&w.as_str())
-    };
+    let person = |w: &String| names_someone(w);
     let served = (0..ws.len()).any(|i| {
         ([
             "alguem", "alguien", "someone", "somebody", "quien", "quem", "who",

@@ -12,7 +12,9 @@
 use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::domain::{ArticleRef, Button, Channel, ListContent, RichContent};
+use switchboard_core::domain::{
+    ArticleRef, Button, Channel, ListContent, RichContent, WORDLESS_MARKS,
+};
 use switchboard_kb::Lang;
 
 use crate::brain::{Brain, Guess, Known};
@@ -339,24 +341,8 @@ pub fn clean(text: &str) -> String {
 /// reaction is no question for the articles (it goes the way of a message of emoji: words
 /// asked for, then people); an edit's new text and a reaction's emoji are the client's.
 /// Lines that only begin with a bracket ("[URGENTE] a máquina parou") are left whole.
+/// The marks are core's ([`WORDLESS_MARKS`]), which the reader writes them with.
 pub fn own_words(text: &str) -> String {
-    const MADE: &[&str] = &[
-        "[image",
-        "[video",
-        "[audio",
-        "[voice",
-        "[sticker",
-        "[document",
-        "[location",
-        "[contact]",
-        "[form]",
-        "[order:",
-        "[message deleted]",
-        "[unsupported",
-        "[interactive",
-        "[request_welcome]",
-        "[reaction removed]",
-    ];
     if let Some(rest) = text.strip_prefix("[edited] ") {
         return own_words(rest);
     }
@@ -367,7 +353,7 @@ pub fn own_words(text: &str) -> String {
     {
         return emoji.to_owned();
     }
-    if MADE.iter().any(|m| text.starts_with(m)) {
+    if WORDLESS_MARKS.iter().any(|m| text.starts_with(m)) {
         return String::new();
     }
     text.to_owned()

@@ -409,6 +409,30 @@ impl Envelope {
 }
 
 /// The thread key of a contact's default conversation in an inbox.
+/// How a channel's reader begins the line of a message that holds no words of the client
+/// (a voice note, a photo, a sticker, a place, a card, a reaction taken back): a bracketed
+/// mark. The WhatsApp reader writes them (`channels::whatsapp::inbound`, its test
+/// `every_wordless_line_has_a_mark`); the bot reads such a line as no question
+/// (`bots::policy::own_words`).
+pub const WORDLESS_MARKS: &[&str] = &[
+    "[image",
+    "[video",
+    "[audio",
+    "[voice",
+    "[sticker",
+    "[document",
+    "[location",
+    "[contact]",
+    "[form]",
+    "[order:",
+    "[message deleted]",
+    "[unsupported",
+    "[interactive",
+    "[request_welcome]",
+    "[reaction removed]",
+    "[text]",
+];
+
 pub const DEFAULT_THREAD: &str = "default";
 
 /// A delivery status update from a channel (WhatsApp `statuses`, an email DSN) for one of

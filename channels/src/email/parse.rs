@@ -106,9 +106,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     // Outlook's opaque S/MIME signature wraps the whole message in one `smime.p7m`; the
     // signed message inside is readable without any key, and is what the sender wrote.
     if let Some(inner) = opaque_signed(&message) {
-        let (mut parsed, bytes) = read(&inner, with_bytes)?;
-        parsed.incomplete |= is_incomplete(&message, raw);
-        return Ok((parsed, bytes));
+        return read(&inner, with_bytes);
     }
     let from_addr = message.from().and_then(Address::first);
     let from = from_addr
@@ -336,13 +334,6 @@ fn listed<'a>(
     // An invitation's calendar is sent twice by some clients: as the text/calendar
     // rendering of the message (unnamed, inside the alternative) and as an `.ics` file.
     // The file is offered; the rendering only when there is no file.
-    let calendar = |part: &mail_parser::MessagePart<'_>| {
-        part.content_type().is_some_and(|ct| {
-            let t = ct.ctype().to_ascii_lowercase();
-            let sub = ct.subtype().unwrap_or("").to_ascii_lowercase();
-            (t == "text" && sub == "calendar") || (t == "application" && sub == "ics")
-        })
-    };
     let named = |part: &mail_parser::MessagePart<'_>| {
         part.attachment_name().is_some_and(|n| !n.trim().is_empty())
     };
@@ -393,12 +384,7 @@ fn attachment_name(
     {
         return name.nfc().collect();
     }
-    if part.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("text")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
-    }) {
+    if calendar(part) {
         return "invite.ics".to_owned();
     }
     match part.message() {
@@ -424,6 +410,15 @@ fn attachment_name(
         }
         None => "attachment".to_owned(),
     }
+}
+
+/// An iCalendar part: `text/calendar`, or `application/ics` as some clients label the file.
+fn calendar(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|ct| {
+        let sub = ct.subtype().unwrap_or("");
+        (ct.ctype().eq_ignore_ascii_case("text") && sub.eq_ignore_ascii_case("calendar"))
+            || (ct.ctype().eq_ignore_ascii_case("application") && sub.eq_ignore_ascii_case("ics"))
+    })
 }
 
 /// A file name given twice, plainly (`filename="foto_painel.jpg"`) and in RFC 2231's
