@@ -12,7 +12,9 @@
 //! Outlook/Gmail/Apple/Thunderbird/Yahoo header blocks, forwards, signatures), `parse.rs`
 //! reads a raw message with `mail-parser` 0.11 (charsets, transfer encodings, every text
 //! part in order, `format=flowed` joined, HTML-only mail read by `html.rs` as a reader sees it, attachments and `cid:` parts, messages forwarded as `message/rfc822` attachments,
-//! auto-replies and bounces, cut MIME marked `incomplete`), `dsn.rs` reads a delivery
+//! auto-replies and bounces, cut MIME marked `incomplete`), `tnef.rs` opens Outlook's
+//! `winmail.dat` (its files, and its plain, HTML or compressed RTF text when the mail has
+//! no other), `dsn.rs` reads a delivery
 //! status notification (the returned message's id, failed or delayed, the remote server's
 //! words), `envelope.rs` turns a read message into the backbone's envelope (`replies_to`
 //! nearest first: the conversation a verified reply address names, In-Reply-To, References
@@ -48,6 +50,7 @@ mod reply;
 pub mod server;
 #[cfg(feature = "io")]
 pub mod smtp;
+pub mod tnef;
 #[cfg(feature = "io")]
 pub mod token;
 

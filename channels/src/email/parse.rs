@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::html::html_to_text;
 use super::reply::split_reply;
+use super::tnef;
 
 /// The largest message read at all; larger ones are refused before parsing.
 pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
@@ -137,6 +138,16 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
             text = t.to_owned();
         }
     }
+    if text.trim().is_empty() {
+        // Outlook's "rich text" to the outside world: the text is only in its winmail.dat.
+        if let Some(t) = message
+            .attachments()
+            .filter(|p| tnef_part(p))
+            .find_map(|p| tnef::read(p.contents())?.text())
+        {
+            text = t;
+        }
+    }
     // Line ends as the reply split writes them, so the whole text and the visible reply
     // compare equal when nothing was quoted.
     if text.contains('\r') {
@@ -159,23 +170,8 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         None => split_reply(&text),
     };
     let bounce = is_bounce(&message);
-    let attachments = listed(&message)
-        .map(|part| AttachmentInfo {
-            name: attachment_name(&message, part),
-            mime: part
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
-                    None => ct.ctype().to_owned(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".to_owned())
-                .to_lowercase(),
-            size: part.contents().len(),
-            content_id: part
-                .content_id()
-                .map(|id| id.trim_matches(['<', '>']).to_owned()),
-        })
-        .collect();
+    let offered = offered(&message);
+    let attachments = offered.iter().map(|(info, _)| info.clone()).collect();
     let forwarded = message
         .attachments()
         .filter_map(|part| part.message())
@@ -190,9 +186,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         })
         .collect();
     let bytes = if with_bytes {
-        listed(&message)
-            .map(|part| part.contents().to_vec())
-            .collect()
+        offered.iter().map(|(_, bytes)| bytes.to_vec()).collect()
     } else {
         Vec::new()
     };
@@ -324,6 +318,65 @@ fn lenient_base64(raw: &[u8]) -> Option<Vec<u8>> {
         .filter(|line| !line.is_empty() && line.iter().all(base64))
         .collect();
     mail_parser::decoders::base64::base64_decode(&lines.concat())
+}
+
+/// What a reader is offered to open, with its bytes: the [`listed`] parts, except that a
+/// `winmail.dat` that reads whole is replaced by the files inside it (Outlook's TNEF, which
+/// no other client opens), not offered when it holds no file (only the message's
+/// formatting), and kept beside its files when it holds an Outlook item that is not
+/// unpacked. One that does not read whole is offered as it came.
+fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Vec<(AttachmentInfo, &'a [u8])> {
+    let mut out = Vec::new();
+    for part in listed(message) {
+        let info = || AttachmentInfo {
+            name: attachment_name(message, part),
+            mime: part
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(sub) => format!("{}/{}", ct.ctype(), sub),
+                    None => ct.ctype().to_owned(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".to_owned())
+                .to_lowercase(),
+            size: part.contents().len(),
+            content_id: part
+                .content_id()
+                .map(|id| id.trim_matches(['<', '>']).to_owned()),
+        };
+        if tnef_part(part)
+            && let Some(inside) = tnef::read(part.contents())
+        {
+            for file in inside.files {
+                let info = AttachmentInfo {
+                    size: file.data.len(),
+                    name: file.name,
+                    mime: file.mime,
+                    content_id: file.content_id,
+                };
+                out.push((info, file.data));
+            }
+            if inside.kept_inside {
+                out.push((info(), part.contents()));
+            }
+            continue;
+        }
+        out.push((info(), part.contents()));
+    }
+    out
+}
+
+/// Outlook's TNEF: `application/ms-tnef` (or `vnd.ms-tnef`), or a part named `winmail.dat`.
+fn tnef_part(part: &mail_parser::MessagePart<'_>) -> bool {
+    let typed = part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("application")
+            && ct.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("ms-tnef") || s.eq_ignore_ascii_case("vnd.ms-tnef")
+            })
+    });
+    typed
+        || part
+            .attachment_name()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("winmail.dat"))
 }
 
 /// The parts a reader is offered as attachments: all but a delivery report's own machine
@@ -1141,6 +1194,104 @@ mod tests {
         );
         let p = parse(&raw).unwrap();
         assert_eq!(p.reply_text, "Bom dia,\nO toner acabou.\nS\u{e9}rie E335");
+    }
+
+    fn base64(b: &[u8]) -> String {
+        const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for (i, chunk) in b.chunks(3).enumerate() {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (k, c)| n | u32::from(*c) << (16 - 8 * k));
+            for k in 0..4 {
+                out.push(if k <= chunk.len() {
+                    char::from(ABC[(n >> (18 - 6 * k) & 63) as usize])
+                } else {
+                    '='
+                });
+            }
+            if i % 19 == 18 {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// A mail with a text part and a `winmail.dat` part holding `tnef`.
+    fn with_winmail(text: &str, tnef: &[u8]) -> Vec<u8> {
+        mail(
+            "From: a@example.com\nContent-Type: multipart/mixed; boundary=\"b1\"",
+            &format!(
+                "--b1\nContent-Type: text/plain; charset=utf-8\n\n{text}\n--b1\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\nContent-Disposition: attachment; filename=\"winmail.dat\"\nContent-Transfer-Encoding: base64\n\n{}\n--b1--\n",
+                base64(tnef)
+            ),
+        )
+    }
+
+    #[test]
+    fn a_winmail_dat_is_offered_as_the_files_inside_it() {
+        use crate::email::tnef::tests::{Writer, props, unicode};
+        let pdf = b"%PDF-1.4\n%\xe2\xe3 or\xc3\xa7amento".to_vec();
+        let mut w = Writer::new();
+        w.file(
+            "ORAMEN~1.PDF",
+            &pdf,
+            &props(&[(0x001F, 0x3707, unicode("Orçamento de toner.pdf"))]),
+        );
+        w.file("LEITURAS.CSV", b"serie;contador\nE335;48213\n", &[]);
+        let (p, bytes) =
+            parse_with_attachments(&with_winmail("Segue o or\u{e7}amento.", &w.bytes())).unwrap();
+        let names: Vec<_> = p
+            .attachments
+            .iter()
+            .map(|a| (a.name.as_str(), a.mime.as_str(), a.size))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("Orçamento de toner.pdf", "application/pdf", pdf.len()),
+                ("LEITURAS.CSV", "text/csv", 26),
+            ]
+        );
+        assert_eq!(
+            bytes,
+            vec![pdf.clone(), b"serie;contador\nE335;48213\n".to_vec()]
+        );
+        assert_eq!(p.reply_text, "Segue o or\u{e7}amento.");
+
+        // One that does not read whole is offered as it came, with its bytes.
+        let mut cut = w.bytes();
+        cut.truncate(cut.len() - 7);
+        let (p, bytes) = parse_with_attachments(&with_winmail("Segue.", &cut)).unwrap();
+        assert_eq!(p.attachments.len(), 1);
+        assert_eq!(
+            (
+                p.attachments[0].name.as_str(),
+                p.attachments[0].mime.as_str()
+            ),
+            ("winmail.dat", "application/ms-tnef")
+        );
+        assert_eq!(bytes, vec![cut]);
+
+        // One that holds only the message's formatting is not offered; a message whose
+        // only text is in it reads that text.
+        let mut w = Writer::new();
+        w.attr(
+            1,
+            0x0006_9003,
+            &props(&[(
+                0x001E,
+                0x1000,
+                b"Bom dia, a impressora parou com o erro SC542.\0".to_vec(),
+            )]),
+        );
+        let p = parse(&with_winmail("", &w.bytes())).unwrap();
+        assert!(p.attachments.is_empty(), "{:?}", p.attachments);
+        assert_eq!(
+            p.reply_text,
+            "Bom dia, a impressora parou com o erro SC542."
+        );
     }
 
     #[test]
