@@ -19,6 +19,10 @@ pub enum Trigger {
     Upset,
     /// Written in a language the bot does not serve.
     Language(&'static str),
+    /// Not a support question: something the business may sell, or a job. People answer
+    /// it; the support articles share its words ("do you sell A4 paper?" is not the paper
+    /// jam's).
+    Enquiry,
 }
 
 impl Trigger {
@@ -28,6 +32,7 @@ impl Trigger {
             Trigger::Keyword(k) => format!("keyword: {k}"),
             Trigger::Upset => "upset".into(),
             Trigger::Language(l) => format!("language: {l}"),
+            Trigger::Enquiry => "enquiry".into(),
         }
     }
 }
@@ -287,7 +292,7 @@ pub fn asks_for_person(text: &str) -> bool {
                 ]
                 .contains(&n.as_str())
             });
-            (person_word(&ws[i], WEAK) && !legal)
+            (person_word(&ws[i], WEAK) && !legal && !present_or_reported(&ws, i))
                 || (["gente", "gnt"].contains(&ws[i].as_str())
                     && ["com", "tem", "uma", "alguma"].contains(&before))
                 || matches!(
@@ -428,6 +433,79 @@ pub fn asks_for_person(text: &str) -> bool {
         || who_to_reach
         || flesh
         || asks_in_other_words(&ws, weak, strong)
+}
+
+/// A weak person word that is no request for one: someone who must be *present* ("does
+/// someone need to be there?", "preciso deixar alguém aqui esperando?", "¿tiene que haber
+/// alguien en la oficina?": the visit's article answers that), or someone whose words are
+/// reported ("o pessoal da manutenção disse que…", "someone told me…").
+fn present_or_reported(ws: &[String], at: usize) -> bool {
+    const MUST: &[&str] = &[
+        "need", "needs", "must", "have", "has", "should", "preciso", "precisa", "precisam",
+        "tenho", "tem", "deve", "devo", "deixar", "deixo", "tiene", "tengo", "hay", "debe", "debo",
+        "dejar", "dejo", "necesito", "necesita",
+    ];
+    const PRESENT: &[&str] = &[
+        "be",
+        "there",
+        "here",
+        "present",
+        "home",
+        "onsite",
+        "site",
+        "waiting",
+        "estar",
+        "esteja",
+        "presente",
+        "aqui",
+        "ali",
+        "la",
+        "esperando",
+        "aguardando",
+        "aca",
+        "alli",
+        "ahi",
+        "casa",
+        "local",
+        "oficina",
+        "escritorio",
+        "sala",
+        "recepcao",
+        "recepcion",
+        "office",
+        "premises",
+    ];
+    const REPORTED: &[&str] = &[
+        "disse",
+        "disseram",
+        "falou",
+        "falaram",
+        "comentou",
+        "avisou",
+        "said",
+        "says",
+        "told",
+        "dijo",
+        "dijeron",
+        "comento",
+        "aviso",
+        "mentioned",
+    ];
+    let after = &ws[at + 1..(at + 5).min(ws.len())];
+    let before = &ws[at.saturating_sub(3)..at];
+    let must = before
+        .iter()
+        .chain(after)
+        .any(|w| MUST.contains(&w.as_str()));
+    // "someone" as the subject of being somewhere, not "talk to someone there".
+    let present = after.iter().take(3).any(|w| PRESENT.contains(&w.as_str()))
+        && !before
+            .iter()
+            .any(|w| ["with", "com", "con", "to", "a", "para"].contains(&w.as_str()));
+    let reported = ws[at + 1..(at + 4).min(ws.len())]
+        .iter()
+        .any(|w| REPORTED.contains(&w.as_str()));
+    (must && present) || reported
 }
 
 // Desks and people of the business a client asks to be put through to ("falar com o
@@ -1258,7 +1336,12 @@ fn asks_for_a_call(ws: &[String]) -> bool {
                 && ["telefonico", "telefonica"].contains(&at(i + 1)))
             || (at(i) == "call" && at(i + 1) == "back")
     });
-    let noun_at = (0..ws.len()).find(|&i| CALL_NOUN.contains(&at(i)));
+    // "dá uma ligada", but not "a impressora tá ligada" (switched on, connected) or "tá
+    // ligado?" (chat's "you know?").
+    let noun_at = (0..ws.len()).find(|&i| {
+        CALL_NOUN.contains(&at(i))
+            && (at(i) != "ligada" || (i > 0 && ["uma", "numa", "1"].contains(&at(i - 1))))
+    });
     // "liga no meu celular", "call my mobile", "llama a mi fijo".
     let my_phone = (0..ws.len()).any(|i| {
         [
@@ -1426,9 +1509,11 @@ fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
         WISH.contains(&at(i))
             && first_person
             && after.iter().enumerate().any(|(j, w)| {
+                // Someone to be present or whose words are reported is not wanted.
+                let one = ONE.contains(&w.as_str()) && !present_or_reported(ws, i + 1 + j);
                 // "I need a supervisor", "quiero al encargado": within an article.
                 ((STRONG.contains(&w.as_str()) || BOSS_TOO.contains(&w.as_str())) && j <= 1)
-                    || ONE.contains(&w.as_str())
+                    || one
                         && !(w == "gente" && j > 0 && after[j - 1] == "a")
                         && !after.get(j + 1).is_some_and(|n| {
                             ["juridica", "fisica", "juridico", "fisico"].contains(&n.as_str())
@@ -1798,6 +1883,7 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
             words.iter().enumerate().any(|(i, w)| {
                 (w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4))
                     && !pays_a_bill(w, &words[i + 1..])
+                    && !cancels_a_visit(w, &words[i + 1..])
                     && !names_a_trade(&words[..i])
             })
         };
@@ -1813,6 +1899,28 @@ fn pays_a_bill(word: &str, after: &[String]) -> bool {
         "recibos", "monto", "importe",
     ];
     word.starts_with("cancel") && after.iter().take(3).any(|w| BILLS.contains(&w.as_str()))
+}
+
+/// "preciso cancelar a visita de amanhã", "cancel tomorrow's appointment": a visit or
+/// an appointment called off (the visits' article answers it), not the service cancelled.
+fn cancels_a_visit(word: &str, after: &[String]) -> bool {
+    const VISITS: &[&str] = &[
+        "visita",
+        "visitas",
+        "visit",
+        "visits",
+        "appointment",
+        "appointments",
+        "cita",
+        "citas",
+        "agendamento",
+        "agendamiento",
+        "turno",
+        "reuniao",
+        "reunion",
+        "meeting",
+    ];
+    word.starts_with("cancel") && after.iter().take(3).any(|w| VISITS.contains(&w.as_str()))
 }
 
 /// "Somos un despacho de abogados": the word names the client's own trade, not a threat;
@@ -1921,7 +2029,16 @@ const ANSWERS: &[&str] = &[
 pub fn upset(text: &str) -> bool {
     let ws = fold_words(text);
     let mut score = 0;
-    if ws.iter().any(|w| UPSET.contains(&w.as_str())) {
+    // Strong words, but not in their idioms: "lixo eletrônico" is the junk-mail folder,
+    // "de golpe" is "all at once".
+    let strong = (0..ws.len()).any(|i| {
+        let next = ws.get(i + 1).map_or("", String::as_str);
+        let before = if i > 0 { ws[i - 1].as_str() } else { "" };
+        UPSET.contains(&ws[i].as_str())
+            && !(ws[i] == "lixo" && ["eletronico", "electronico"].contains(&next))
+            && !(ws[i] == "golpe" && before == "de")
+    });
+    if strong {
         score += 2;
     }
     if ws.iter().any(|w| NOBODY.contains(&w.as_str()))
@@ -1931,13 +2048,95 @@ pub fn upset(text: &str) -> bool {
     }
     let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
     let upper = letters.iter().filter(|c| c.is_uppercase()).count();
+    // Shouting: a complaint in capitals ("WHY DOES NOTHING EVER GET FIXED", "NO ME LLEGA
+    // NADA!"); a plain question typed in capitals ("COMO PEÇO TONER PRETO??", as some
+    // people write everything) is not anger on its own.
     if letters.len() >= 12 && upper * 10 >= letters.len() * 7 && ws.len() >= 3 {
-        score += 2;
+        let complaint = text.contains('!')
+            || ws.iter().any(|w| {
+                [
+                    "nothing", "never", "nobody", "still", "again", "nada", "nunca", "nadie",
+                    "ninguem", "ainda", "otra", "outra", "sigue", "continua", "why",
+                ]
+                .contains(&w.as_str())
+            });
+        score += if complaint { 2 } else { 1 };
     }
     if text.contains("!!!") || text.contains("?!?") {
         score += 1;
     }
     score >= 2
+}
+
+/// Whether the message is a sales or a job enquiry, not a support question: asking
+/// whether the business sells something ("vocês vendem papel A4?", "¿venden cartuchos?",
+/// "do you sell toner?"), or about working there ("are you hiring?", "vagas para
+/// técnico", "les dejo mi currículum"). Ordering what the contract includes ("onde peço
+/// toner?", "where can I buy toner?") stays a support question.
+pub fn enquiry(text: &str) -> bool {
+    let ws = fold_words(text);
+    let has = |list: &[&str]| ws.iter().any(|w| list.contains(&w.as_str()));
+    // The business as the seller: "vocês vendem", "venden ustedes", "do you (guys) sell".
+    let sells = has(&["vendem", "venden", "vendeis", "vendes"])
+        || ws.windows(2).any(|p| {
+            (["you", "guys", "u"].contains(&p[0].as_str()) && p[1] == "sell")
+                || (p[0] == "sell"
+                    && ["a4", "paper", "printers", "copiers"].contains(&p[1].as_str()))
+        })
+        || ws.windows(3).any(|p| {
+            ["voces", "vcs", "vc", "voce", "ustedes", "usted"].contains(&p[0].as_str())
+                && ["tem", "tienen", "teem"].contains(&p[1].as_str())
+                && ["venda", "vender"].contains(&p[2].as_str())
+        })
+        || ws
+            .windows(3)
+            .any(|p| p[0] == "a" && p[1] == "la" && p[2] == "venta")
+        || ws
+            .windows(2)
+            .any(|p| ["a", "para"].contains(&p[0].as_str()) && p[1] == "venda");
+    // "vaga" is also a parking space ("tem vaga pro técnico estacionar?"), "resume" also
+    // a print job started again.
+    let job_vacancy = ws.windows(3).any(|p| {
+        ["vaga", "vagas"].contains(&p[0].as_str())
+            && p[1..].iter().any(|w| {
+                [
+                    "emprego", "trabalho", "tecnico", "tecnicos", "estagio", "abertas", "aberta",
+                ]
+                .contains(&w.as_str())
+            })
+    });
+    let jobs = (job_vacancy
+        || has(&[
+            "hiring",
+            "vacancy",
+            "vacancies",
+            "vacante",
+            "vacantes",
+            "curriculo",
+            "curriculum",
+            "cv",
+            "empleo",
+            "emprego",
+        ]))
+        && !has(&[
+            "portal",
+            "invoice",
+            "fatura",
+            "factura",
+            "estacionar",
+            "estacionamento",
+            "garagem",
+            "parking",
+        ])
+        || ws.windows(4).any(|p| {
+            matches!(
+                (p[0].as_str(), p[1].as_str(), p[2].as_str()),
+                ("apply", "for", "a" | "the" | "job")
+                    | ("trabalhar", "com", "voces" | "vcs")
+                    | ("trabajar", "con", "ustedes")
+            )
+        });
+    sells || jobs
 }
 
 /// A language the bot does not serve, when the message clearly is in one.
@@ -1956,6 +2155,9 @@ pub fn trigger(text: &str, keywords: &[String]) -> Option<Trigger> {
     }
     if let Some(k) = keyword(text, keywords) {
         return Some(Trigger::Keyword(k));
+    }
+    if enquiry(text) {
+        return Some(Trigger::Enquiry);
     }
     if upset(text) {
         return Some(Trigger::Upset);
@@ -2286,6 +2488,104 @@ mod tests {
         assert!(!upset("how do I pay my invoice?"));
         assert!(!upset("Thanks!"));
         assert!(!upset("PDF"));
+        // Shouting a complaint is anger; a question typed in capitals is not on its own.
+        assert!(upset("ESTA MAQUINA NUNCA FUNCIONA DIREITO"));
+        assert!(upset("THE PORTAL STILL DOESNT WORK!"));
+        assert!(upset("POR QUE NADIE CONTESTA"));
+        for calm in [
+            "COMO PEÇO TONER PRETO??",
+            "PAGAR FACTURA ONLINE COMO",
+            "WHERE DO I SEND THE METER READING",
+            "QUAL O PRAZO PARA A VISITA DO TECNICO",
+        ] {
+            assert!(!upset(calm), "{calm}");
+        }
+        // Strong words in their idioms.
+        assert!(!upset("o link caiu no lixo eletrônico de novo kkk"));
+        assert!(!upset("¿hay forma de bajar todas las facturas de golpe?"));
+        assert!(upset("isso é um golpe, cobraram duas vezes"));
+        assert!(upset("esse portal é um lixo"));
+    }
+
+    #[test]
+    fn a_sale_or_a_job_is_an_enquiry_not_a_support_question() {
+        for text in [
+            "vocês vendem papel A4?",
+            "vcs vendem cartucho pra impressora de casa?",
+            "¿ustedes venden resmas de papel?",
+            "venden impresoras usadas?",
+            "do you sell A4 paper?",
+            "Do you guys sell printers for home use?",
+            "vocês têm à venda multifuncionais seminovas?",
+            "tienen fotocopiadoras a la venta?",
+            "Are you hiring? I'd like to apply for a field technician position.",
+            "bom dia, tem vagas para técnico de impressoras?",
+            "Hola, les dejo mi currículum para el puesto de técnico",
+            "gostaria de trabalhar com vocês, para onde mando meu currículo?",
+            "busco empleo como técnico, tienen vacantes?",
+        ] {
+            assert!(enquiry(text), "{text}");
+            assert_eq!(trigger(text, &[]), Some(Trigger::Enquiry), "{text}");
+        }
+        for text in [
+            "how do I order toner?",
+            "where can I buy toner for the copier?",
+            "onde compro toner?",
+            "¿dónde pido tóner?",
+            "the technician's visit is tomorrow, do I need to be there?",
+            "meu vendedor disse que o contrato renova sozinho",
+            "our sales rep said the toner is included",
+            "vendemos muito este mês e a máquina não para, como aumento a franquia?",
+            "the paper tray keeps jamming with A4 paper",
+            "tem vaga pro técnico estacionar na visita de amanhã?",
+            "how do I resume a paused print job?",
+        ] {
+            assert!(!enquiry(text), "{text}");
+        }
+    }
+
+    fn defaults() -> Vec<String> {
+        DEFAULT_KEYWORDS.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn someone_present_or_reported_is_no_request_for_a_person() {
+        for text in [
+            "does someone need to be there when the technician comes?",
+            "o tecnico vem em q horario? preciso deixar alguem aqui esperando?",
+            "¿tiene que haber alguien en la oficina para la visita?",
+            "alguém precisa estar presente na visita?",
+            "O pessoal da manutenção disse que coloca a máquina no elevador, posso deixar?",
+            "someone told me the toner is free, is that right?",
+            "nossa impressora ta ligada nesse tal de Voltiq Connect, ela pede toner sozinha ou tenho q pedir eu?",
+        ] {
+            assert!(!asks_for_person(text), "{text}");
+        }
+        for text in [
+            "is there someone there who can help me?",
+            "preciso falar com alguém aqui da região",
+            "can someone call me back please",
+            "necesito hablar con alguien de cobranzas",
+            "pode me dar uma ligada?",
+            "quero falar com alguém, tem alguém aí?",
+        ] {
+            assert!(asks_for_person(text), "{text}");
+        }
+        assert_eq!(
+            keyword(
+                "preciso cancelar a visita de amanha, cobra taxa?",
+                &defaults()
+            ),
+            None
+        );
+        assert_eq!(
+            keyword("can I cancel tomorrow's appointment?", &defaults()),
+            None
+        );
+        assert_eq!(
+            keyword("quero cancelar o contrato", &defaults()).as_deref(),
+            Some("cancel")
+        );
     }
 
     #[test]

@@ -136,6 +136,14 @@ const EN: &[&str] = &[
     "got", "keeps", "again", "printer", "invoice", "bill",
 ];
 const ES: &[&str] = &[
+    // apologies ("perdón, me equivoqué de número")
+    "perdon",
+    "disculpa",
+    "disculpe",
+    "disculpen",
+    "equivoque",
+    "equivocado",
+    "equivocada",
     "el",
     "los",
     "las",
@@ -853,6 +861,7 @@ mod tests {
             ("vc pode me ajudar pq nao chegou", Guess::Pt),
             ("hablar con una persona por favor", Guess::Es),
             ("¿dónde está mi factura?", Guess::Es),
+            ("perdón, me equivoqué de número", Guess::Es),
             ("where is my card", Guess::En),
             ("agent please", Guess::En),
             ("je veux parler à quelqu'un", Guess::Fr),
