@@ -440,10 +440,11 @@ pub fn asks_for_person(text: &str) -> bool {
 /// alguien en la oficina?": the visit's article answers that), or someone whose words are
 /// reported ("o pessoal da manutenção disse que…", "someone told me…").
 fn present_or_reported(ws: &[String], at: usize) -> bool {
+    // Obligation: "need", "preciso", "tem que", "hay que"; not "tem alguém aqui?" or "hay
+    // alguien ahí?", which ask whether anyone is there to talk to.
     const MUST: &[&str] = &[
-        "need", "needs", "must", "have", "has", "should", "preciso", "precisa", "precisam",
-        "tenho", "tem", "deve", "devo", "deixar", "deixo", "tiene", "tengo", "hay", "debe", "debo",
-        "dejar", "dejo", "necesito", "necesita",
+        "need", "needs", "must", "should", "preciso", "precisa", "precisam", "deve", "devo",
+        "deixar", "deixo", "debe", "debo", "dejar", "dejo", "necesito", "necesita",
     ];
     const PRESENT: &[&str] = &[
         "be",
@@ -459,7 +460,6 @@ fn present_or_reported(ws: &[String], at: usize) -> bool {
         "presente",
         "aqui",
         "ali",
-        "la",
         "esperando",
         "aguardando",
         "aca",
@@ -493,10 +493,12 @@ fn present_or_reported(ws: &[String], at: usize) -> bool {
     ];
     let after = &ws[at + 1..(at + 5).min(ws.len())];
     let before = &ws[at.saturating_sub(3)..at];
-    let must = before
-        .iter()
-        .chain(after)
-        .any(|w| MUST.contains(&w.as_str()));
+    let window = &ws[at.saturating_sub(3)..(at + 5).min(ws.len())];
+    let must = window.iter().any(|w| MUST.contains(&w.as_str()))
+        || window.windows(2).any(|p| {
+            ["tem", "tenho", "tiene", "tengo", "hay", "have", "has"].contains(&p[0].as_str())
+                && ["que", "to"].contains(&p[1].as_str())
+        });
     // "someone" as the subject of being somewhere, not "talk to someone there".
     let present = after.iter().take(3).any(|w| PRESENT.contains(&w.as_str()))
         && !before
@@ -2568,6 +2570,8 @@ mod tests {
             "necesito hablar con alguien de cobranzas",
             "pode me dar uma ligada?",
             "quero falar com alguém, tem alguém aí?",
+            "tem alguém aqui pra me atender?",
+            "hay alguien ahí que me pueda ayudar?",
         ] {
             assert!(asks_for_person(text), "{text}");
         }

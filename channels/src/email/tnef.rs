@@ -35,6 +35,8 @@ const PT_STRING8: u16 = 0x001E;
 const PT_UNICODE: u16 = 0x001F;
 const PT_BINARY: u16 = 0x0102;
 const PT_OBJECT: u16 = 0x000D;
+/// A server id: sized like a binary.
+const PT_SVREID: u16 = 0x00FB;
 /// The most a compressed RTF body is allowed to say it holds.
 const MAX_RTF: usize = 16 * 1024 * 1024;
 
@@ -105,7 +107,9 @@ pub fn read(b: &[u8]) -> Option<Tnef<'_>> {
             }
             ATT_MSG_PROPS if level == 1 => {
                 let codepage = tnef.codepage;
-                properties(data, |id, ty, value| match (id, value) {
+                // A property this reader cannot size ends the reading of that attribute
+                // only: the files are still there.
+                let _ = properties(data, |id, ty, value| match (id, value) {
                     (PR_BODY, Value::Bytes(v)) => {
                         tnef.body = Some(text(ty, v, codepage));
                     }
@@ -113,7 +117,7 @@ pub fn read(b: &[u8]) -> Option<Tnef<'_>> {
                     (PR_RTF_COMPRESSED, Value::Bytes(v)) => tnef.rtf = Some(v),
                     (PR_INTERNET_CPID, Value::Int(cp)) => tnef.body_codepage = Some(cp),
                     _ => {}
-                })?;
+                });
             }
             ATT_ATTACH_REND_DATA => pending.push(Pending::default()),
             ATT_ATTACH_TITLE | ATT_ATTACH_DATA | ATT_ATTACHMENT if level == 2 => {
@@ -125,7 +129,8 @@ pub fn read(b: &[u8]) -> Option<Tnef<'_>> {
                 match id {
                     ATT_ATTACH_TITLE => file.title = Some(string8(trim_nul(data), codepage)),
                     ATT_ATTACH_DATA => file.data = Some(data),
-                    _ => properties(data, |id, ty, value| match (id, value) {
+                    // As above: the file keeps what was read of its names.
+                    _ => drop(properties(data, |id, ty, value| match (id, value) {
                         (PR_ATTACH_LONG_FILENAME, Value::Bytes(v)) => {
                             file.long_name = Some(text(ty, v, codepage));
                         }
@@ -147,7 +152,7 @@ pub fn read(b: &[u8]) -> Option<Tnef<'_>> {
                         }
                         (PR_ATTACH_DATA, Value::Bytes(_)) => file.method = Some(5),
                         _ => {}
-                    })?,
+                    })),
                 }
             }
             _ => {}
@@ -331,7 +336,10 @@ fn properties<'a>(data: &'a [u8], mut each: impl FnMut(u16, u16, Value<'a>)) -> 
         }
         let multi = ty & 0x1000 != 0;
         let base = ty & 0x0FFF;
-        let variable = matches!(base, PT_STRING8 | PT_UNICODE | PT_BINARY | PT_OBJECT);
+        let variable = matches!(
+            base,
+            PT_STRING8 | PT_UNICODE | PT_BINARY | PT_OBJECT | PT_SVREID
+        );
         let values = if multi || variable { r.u32()? } else { 1 };
         // Each value takes at least four bytes.
         if values as usize > r.left() / 4 + 1 {
@@ -357,7 +365,7 @@ fn properties<'a>(data: &'a [u8], mut each: impl FnMut(u16, u16, Value<'a>)) -> 
                     r.take(16)?;
                     Value::Other
                 }
-                PT_STRING8 | PT_UNICODE | PT_BINARY | PT_OBJECT => {
+                PT_STRING8 | PT_UNICODE | PT_BINARY | PT_OBJECT | PT_SVREID => {
                     let len = r.u32()? as usize;
                     let v = r.take(len)?;
                     r.pad(len)?;
@@ -919,7 +927,9 @@ pub(crate) mod tests {
         altered[at] ^= 0x20;
         assert!(read(&altered).is_none());
         assert!(read(b"not tnef at all").is_none());
-        // A property count far beyond the bytes is refused, not allocated.
+        // A property count far beyond the bytes, or a property of a type this reader
+        // cannot size, ends the reading of its attribute only, without allocating: the
+        // stream's files are still offered.
         let mut w = Writer::new();
         w.attr(
             1,
@@ -928,7 +938,17 @@ pub(crate) mod tests {
                 0xFF, 0xFF, 0xFF, 0x7F, 0x1E, 0, 0, 0x10, 0xFF, 0xFF, 0xFF, 0xFF,
             ],
         );
-        assert!(read(&w.bytes()).is_none());
+        w.attr(
+            1,
+            0x0006_9003,
+            &[1, 0, 0, 0, 0xFD, 0, 0x34, 0x12, 9, 9, 9, 9],
+        );
+        w.file("B.PDF", b"%PDF-1.7", &[1, 0, 0, 0, 0xFE, 0, 0x07, 0x37]);
+        let bytes = w.bytes();
+        let t = read(&bytes).unwrap();
+        assert_eq!(t.files.len(), 1);
+        assert_eq!(t.files[0].name, "B.PDF");
+        assert_eq!(t.text(), None);
     }
 
     #[test]
