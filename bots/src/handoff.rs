@@ -1867,6 +1867,27 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
     "estorno",
     "advogado",
     "procon",
+    // Suing, and the consumer agencies and complaint books a client threatens with.
+    "processo contra",
+    "vou processar",
+    "acao judicial",
+    "na justica",
+    // The complaints site, not "reclame aqui" (complain here).
+    "no reclame aqui",
+    "pro reclame aqui",
+    "ao reclame aqui",
+    "reclameaqui",
+    "voy a demandar",
+    "demanda judicial",
+    "profeco",
+    "indecopi",
+    "sernac",
+    "defensa del consumidor",
+    "hoja de reclamaciones",
+    "libro de reclamaciones",
+    "sue you",
+    "going to sue",
+    "small claims",
 ];
 
 /// The first configured keyword the message has (whole words, accents and case ignored).
@@ -2437,6 +2458,29 @@ mod tests {
     #[test]
     fn keywords_match_whole_words_and_inflections() {
         let kws: Vec<String> = DEFAULT_KEYWORDS.iter().map(|s| (*s).to_owned()).collect();
+        // Legal threats and consumer agencies, in their phrases; the everyday "processo"
+        // (a process) and "reclame" (complain) are not.
+        for (text, kw) in [
+            (
+                "se nao resolverem isso hj eu vou entrar com processo contra vcs",
+                "processo contra",
+            ),
+            ("vou colocar vcs no Reclame Aqui", "no reclame aqui"),
+            ("Voy a poner una denuncia en Profeco", "profeco"),
+            ("pido la hoja de reclamaciones", "hoja de reclamaciones"),
+            ("if this isn't fixed we're going to sue", "going to sue"),
+            ("vamos entrar na justiça contra vocês", "na justica"),
+        ] {
+            assert_eq!(keyword(text, &kws).as_deref(), Some(kw), "{text}");
+        }
+        for text in [
+            "qual o processo para trocar o toner?",
+            "o processo de leitura do contador mudou?",
+            "reclame aqui mesmo no portal? onde fica o botão?",
+            "how do I process a refund request?",
+        ] {
+            assert_eq!(keyword(text, &kws), None, "{text}");
+        }
         assert_eq!(
             keyword("I want to CANCEL my contract", &kws).as_deref(),
             Some("cancel")
