@@ -359,7 +359,14 @@ pub fn own_words(text: &str) -> String {
     if WORDLESS_MARKS.iter().any(|m| text.starts_with(m)) {
         return String::new();
     }
-    text.to_owned()
+    // A caption's own words, without the line naming the file under them
+    // ("Esta factura trae mal el RFC\n[document: Factura_F-10293.pdf]").
+    match text.rsplit_once('\n') {
+        Some((words, last)) if WORDLESS_MARKS.iter().any(|m| last.starts_with(m)) => {
+            own_words(words)
+        }
+        _ => text.to_owned(),
+    }
 }
 
 fn remember(list: &mut Vec<String>, item: String) {
@@ -1265,6 +1272,7 @@ pub(crate) mod tests {
             "[unsupported: poll_creation]",
             "[contact] Marcos Tavares +55 11 99999-0000",
             "[order: 2 items] manda junto o cilindro",
+            "[order: 2 items: TONER-TK-3182 × 2, KIT-MANUT-MK-3170 × 1] pra sexta",
         ] {
             let o = decide(
                 &brain,
@@ -1284,6 +1292,10 @@ pub(crate) mod tests {
                 o.content.list
             );
         }
+        assert_eq!(
+            own_words("como pago esta fatura?\n[document: Fatura_Toner_TK-8345.pdf]"),
+            "como pago esta fatura?"
+        );
         let edited = decide(
             &brain,
             &settings,

@@ -152,6 +152,11 @@ fn words_and_content(e: &Event) -> (String, RichContent) {
             reason: None,
         });
         match (words, &m.filename) {
+            // A document's name says what it is ("Factura_F-10293.pdf") beside the
+            // client's caption: the caption first (their words), the file on its own line.
+            (Some(w), Some(f)) if !w.trim().is_empty() && kind == "document" => {
+                format!("{w}\n[{kind}: {f}]")
+            }
             (Some(w), _) if !w.trim().is_empty() => w,
             (_, Some(f)) => format!("[{kind}: {f}]"),
             _ => format!("[{kind}]"),
@@ -205,9 +210,33 @@ fn words_and_content(e: &Event) -> (String, RichContent) {
         let items = o
             .get("product_items")
             .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        // What was ordered, not only how many lines: "TONER-TK-3182 × 2".
+        let what: Vec<String> = items
+            .iter()
+            .filter_map(|i| {
+                let id = i.get("product_retailer_id").and_then(Value::as_str)?;
+                Some(
+                    match i.get("quantity").and_then(|q| {
+                        q.as_i64()
+                            .or_else(|| q.as_str().and_then(|s| s.trim().parse().ok()))
+                    }) {
+                        Some(q) => format!("{id} × {q}"),
+                        None => id.to_owned(),
+                    },
+                )
+            })
+            .collect();
         let note = o.get("text").and_then(Value::as_str).unwrap_or("");
-        format!("[order: {items} items] {note}").trim().to_owned()
+        let n = items.len();
+        if what.is_empty() {
+            format!("[order: {n} items] {note}").trim().to_owned()
+        } else {
+            format!("[order: {n} items: {}] {note}", what.join(", "))
+                .trim()
+                .to_owned()
+        }
     } else if e.kind_of == "revoke" {
         "[message deleted]".into()
     } else {
