@@ -98,6 +98,11 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(ParseError::NotAMessage("it is empty"));
     }
+    // Two Content-Types at the top (a broken mailer's): the first is the message's, as
+    // the first Subject is.
+    if let Some(first_only) = first_content_type_only(raw) {
+        return read(&first_only, with_bytes);
+    }
     let message = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::NotAMessage("no header could be read"))?;
@@ -138,6 +143,16 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
             text = t.to_owned();
         }
     }
+    // A text/plain part left empty beside a full HTML one (some webmails and ERPs): the
+    // HTML is the message.
+    let blank_plain = text.trim().is_empty()
+        && message.html_bodies().any(|p| p.is_text_html())
+        && message
+            .text_bodies()
+            .any(|p| p.is_text() && !p.is_text_html());
+    if blank_plain && let Some(h) = message.body_html(0) {
+        text = html_to_text(&h);
+    }
     if text.trim().is_empty() {
         // Outlook's "rich text" to the outside world: the text is only in its winmail.dat.
         if let Some(t) = message
@@ -162,9 +177,10 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         .flatten();
     // HTML-only mail: the clients mark where the quoted history starts; the reply is the
     // text before that mark (and then split as any text is).
-    let html_only = !message
-        .text_bodies()
-        .any(|p| p.is_text() && !p.is_text_html());
+    let html_only = blank_plain
+        || !message
+            .text_bodies()
+            .any(|p| p.is_text() && !p.is_text_html());
     let split = match html.as_deref().filter(|_| html_only).and_then(html_reply) {
         Some(split) => split,
         None => split_reply(&text),
@@ -210,6 +226,35 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         incomplete,
     };
     Ok((parsed, bytes))
+}
+
+/// The message without the second and later `Content-Type` headers of its top-level
+/// header block (with their folded lines); `None` when it has one or none.
+fn first_content_type_only(raw: &[u8]) -> Option<Vec<u8>> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))?;
+    let mut out = Vec::with_capacity(raw.len());
+    let (mut seen, mut dropping, mut dropped) = (false, false, false);
+    for line in raw[..end].split_inclusive(|b| *b == b'\n') {
+        if !line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            let content_type = line
+                .get(..13)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"content-type:"));
+            dropping = content_type && seen;
+            seen |= content_type;
+            dropped |= dropping;
+        }
+        if !dropping {
+            out.extend_from_slice(line);
+        }
+    }
+    if !dropped {
+        return None;
+    }
+    out.extend_from_slice(&raw[end..]);
+    Some(out)
 }
 
 /// The text a reader sees in the message's text parts, in order: a `format=flowed` part
@@ -937,7 +982,9 @@ fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
         ["mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"].contains(&local)
             || unanswerable(local)
     });
-    auto_submitted || precedence || autoreply_headers || system_sender
+    // A list's distribution (Mailman 3 and others add no Precedence); RFC 2919's header.
+    let list = header_text(m, "List-Id").is_some_and(|v| !v.is_empty());
+    auto_submitted || precedence || autoreply_headers || system_sender || list
 }
 
 /// A sender's local part that says no one reads what is sent to it, in the languages of our
@@ -1227,6 +1274,35 @@ mod tests {
                 base64(tnef)
             ),
         )
+    }
+
+    #[test]
+    fn a_second_content_type_or_an_empty_plain_part_does_not_hide_the_text() {
+        // The first Content-Type is the message's; the second (HTML, Latin-1) is a
+        // mailer's mistake.
+        let raw = mail(
+            "From: a@example.com\nContent-Type: text/plain; charset=utf-8\nContent-Type: text/html; charset=iso-8859-1",
+            "Buenos d\u{ed}as,\nla copiadora raya las hojas.",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(
+            p.reply_text,
+            "Buenos d\u{ed}as,\nla copiadora raya las hojas."
+        );
+        assert!(p.html.is_none());
+        // A text/plain part left empty beside the HTML one: the HTML is read.
+        let raw = mail(
+            "From: a@example.com\nContent-Type: multipart/alternative; boundary=\"b\"",
+            "--b\nContent-Type: text/plain; charset=utf-8\n\n\n--b\nContent-Type: text/html; charset=utf-8\n\n<p>Please ship the toner.</p><div class=\"gmail_quote\">On Tue, Ana wrote:<blockquote>old</blockquote></div>\n--b--\n",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.reply_text, "Please ship the toner.");
+        // A list's distribution is a machine's, with or without Precedence.
+        let raw = mail(
+            "From: hector@example.com\nList-Id: Tecnicos <tecnicos.lists.example.com>",
+            "Colegas, alguien vio el SC 899?",
+        );
+        assert!(parse(&raw).unwrap().auto_submitted);
     }
 
     #[test]
