@@ -324,8 +324,8 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     // A typo in no particular language finds the toner article first, in one of the
-    // three languages (their scores are close, and which comes first varies with the
-    // index's segments); asked in English, the English one.
+    // three languages (their scores are close, and which comes first has varied from run
+    // to run); asked in English, the English one.
     let first = found["results"][0]["title"].as_str().unwrap_or_default();
     assert!(
         ["How to order toner", "Cómo pedir tóner", "Como pedir toner"].contains(&first),
