@@ -1905,8 +1905,7 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
         } else {
             words.iter().enumerate().any(|(i, w)| {
                 (w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4))
-                    && !pays_a_bill(w, &words[i + 1..])
-                    && !cancels_a_visit(w, &words[i + 1..])
+                    && !cancels_no_service(w, &words[i + 1..])
                     && !names_a_trade(&words[..i])
             })
         };
@@ -1914,20 +1913,26 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
     })
 }
 
-/// In much of Spanish-speaking America "cancelar una factura" is to pay it: a word of
-/// cancelling whose object, within the next three words, is a bill or a debt.
-fn pays_a_bill(word: &str, after: &[String]) -> bool {
-    const BILLS: &[&str] = &[
-        "factura", "facturas", "boleta", "boletas", "saldo", "deuda", "cuota", "cuotas", "recibo",
-        "recibos", "monto", "importe",
-    ];
-    word.starts_with("cancel") && after.iter().take(3).any(|w| BILLS.contains(&w.as_str()))
-}
-
-/// "preciso cancelar a visita de amanhã", "cancel tomorrow's appointment": a visit or
-/// an appointment called off (the visits' article answers it), not the service cancelled.
-fn cancels_a_visit(word: &str, after: &[String]) -> bool {
-    const VISITS: &[&str] = &[
+/// A word of cancelling whose object, within the next three words, is not the service:
+/// in much of Spanish-speaking America "cancelar una factura" is to pay it (a bill, a
+/// debt); "preciso cancelar a visita de amanhã", "cancel tomorrow's appointment" call off a
+/// visit, which the visits' article answers.
+fn cancels_no_service(word: &str, after: &[String]) -> bool {
+    const OBJECTS: &[&str] = &[
+        // bills and debts
+        "factura",
+        "facturas",
+        "boleta",
+        "boletas",
+        "saldo",
+        "deuda",
+        "cuota",
+        "cuotas",
+        "recibo",
+        "recibos",
+        "monto",
+        "importe",
+        // visits and appointments
         "visita",
         "visitas",
         "visit",
@@ -1943,7 +1948,7 @@ fn cancels_a_visit(word: &str, after: &[String]) -> bool {
         "reunion",
         "meeting",
     ];
-    word.starts_with("cancel") && after.iter().take(3).any(|w| VISITS.contains(&w.as_str()))
+    word.starts_with("cancel") && after.iter().take(3).any(|w| OBJECTS.contains(&w.as_str()))
 }
 
 /// "Somos un despacho de abogados": the word names the client's own trade, not a threat;

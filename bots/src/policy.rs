@@ -1222,6 +1222,17 @@ pub(crate) mod tests {
 
     /// The business FAQ of `bench/data/faq` (15 topics in en, es and pt), each article in
     /// the translation group of its topic.
+    /// The FAQ's labelled sets: the development set, then the six written apart from it.
+    const FAQ_SETS: [&str; 7] = [
+        include_str!("../../bench/data/faq/questions.jsonl"),
+        include_str!("../../bench/data/faq/heldout.jsonl"),
+        include_str!("../../bench/data/faq/heldout2.jsonl"),
+        include_str!("../../bench/data/faq/heldout3.jsonl"),
+        include_str!("../../bench/data/faq/heldout4.jsonl"),
+        include_str!("../../bench/data/faq/heldout5.jsonl"),
+        include_str!("../../bench/data/faq/heldout6.jsonl"),
+    ];
+
     fn faq_brain() -> Brain {
         faq_brain_with(BrainOptions::default())
     }
@@ -1316,18 +1327,7 @@ pub(crate) mod tests {
     /// has one in each), and it speaks that language. Off-topic messages included.
     #[test]
     fn the_bot_never_answers_in_a_language_the_client_did_not_write_in() {
-        let (answered, wrong) = wrong_language(
-            &faq_brain(),
-            &[
-                include_str!("../../bench/data/faq/questions.jsonl"),
-                include_str!("../../bench/data/faq/heldout.jsonl"),
-                include_str!("../../bench/data/faq/heldout2.jsonl"),
-                include_str!("../../bench/data/faq/heldout3.jsonl"),
-                include_str!("../../bench/data/faq/heldout4.jsonl"),
-                include_str!("../../bench/data/faq/heldout5.jsonl"),
-                include_str!("../../bench/data/faq/heldout6.jsonl"),
-            ],
-        );
+        let (answered, wrong) = wrong_language(&faq_brain(), &FAQ_SETS);
         assert!(answered > 400, "{answered}");
         assert!(
             wrong.is_empty(),
@@ -1346,15 +1346,7 @@ pub(crate) mod tests {
         let settings = Settings::default();
         let mut seen = 0;
         let mut answered = Vec::new();
-        for set in [
-            include_str!("../../bench/data/faq/questions.jsonl"),
-            include_str!("../../bench/data/faq/heldout.jsonl"),
-            include_str!("../../bench/data/faq/heldout2.jsonl"),
-            include_str!("../../bench/data/faq/heldout3.jsonl"),
-            include_str!("../../bench/data/faq/heldout4.jsonl"),
-            include_str!("../../bench/data/faq/heldout5.jsonl"),
-            include_str!("../../bench/data/faq/heldout6.jsonl"),
-        ] {
+        for set in FAQ_SETS {
             for l in set.lines().filter(|l| !l.trim().is_empty()) {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 if v["expect"] != "none" {

@@ -315,14 +315,11 @@ async fn demo_seeds_and_serves() {
         .await
         .unwrap();
     assert!(help.contains("How to order toner"), "{help}");
-    let found: serde_json::Value = http
-        .get(format!("http://127.0.0.1:{port}/help/search.json?q=tonner"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let search = |query: &str| {
+        http.get(format!("http://127.0.0.1:{port}/help/search.json?{query}"))
+            .send()
+    };
+    let found: serde_json::Value = search("q=tonner").await.unwrap().json().await.unwrap();
     // A typo in no particular language finds the toner article first, in one of the
     // three languages (their scores are close, and which comes first has varied from run
     // to run); asked in English, the English one.
@@ -331,11 +328,7 @@ async fn demo_seeds_and_serves() {
         ["How to order toner", "Cómo pedir tóner", "Como pedir toner"].contains(&first),
         "{found}"
     );
-    let found: serde_json::Value = http
-        .get(format!(
-            "http://127.0.0.1:{port}/help/search.json?q=tonner&lang=en"
-        ))
-        .send()
+    let found: serde_json::Value = search("q=tonner&lang=en")
         .await
         .unwrap()
         .json()

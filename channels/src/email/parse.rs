@@ -143,23 +143,26 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
             text = t.to_owned();
         }
     }
+    // A text-only message has no HTML of its own (the parser would make some from the
+    // text).
+    let html = message
+        .html_bodies()
+        .any(|p| p.is_text_html())
+        .then(|| message.body_html(0).map(|h| h.into_owned()))
+        .flatten();
+    let has_plain = message
+        .text_bodies()
+        .any(|p| p.is_text() && !p.is_text_html());
     // A text/plain part left empty beside a full HTML one (some webmails and ERPs): the
     // HTML is the message.
-    let blank_plain = text.trim().is_empty()
-        && message.html_bodies().any(|p| p.is_text_html())
-        && message
-            .text_bodies()
-            .any(|p| p.is_text() && !p.is_text_html());
-    if blank_plain && let Some(h) = message.body_html(0) {
-        text = html_to_text(&h);
+    let blank_plain = text.trim().is_empty() && has_plain && html.is_some();
+    if blank_plain && let Some(h) = &html {
+        text = html_to_text(h);
     }
+    let offered = offered(&message);
     if text.trim().is_empty() {
         // Outlook's "rich text" to the outside world: the text is only in its winmail.dat.
-        if let Some(t) = message
-            .attachments()
-            .filter(|p| tnef_part(p))
-            .find_map(|p| tnef::read(p.contents())?.text())
-        {
+        if let Some(t) = offered.streams.iter().find_map(tnef::Tnef::text) {
             text = t;
         }
     }
@@ -168,26 +171,15 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     if text.contains('\r') {
         text = text.replace("\r\n", "\n").replace('\r', "\n");
     }
-    // A text-only message has no HTML of its own (the parser would make some from the
-    // text).
-    let html = message
-        .html_bodies()
-        .any(|p| p.is_text_html())
-        .then(|| message.body_html(0).map(|h| h.into_owned()))
-        .flatten();
     // HTML-only mail: the clients mark where the quoted history starts; the reply is the
     // text before that mark (and then split as any text is).
-    let html_only = blank_plain
-        || !message
-            .text_bodies()
-            .any(|p| p.is_text() && !p.is_text_html());
+    let html_only = blank_plain || !has_plain;
     let split = match html.as_deref().filter(|_| html_only).and_then(html_reply) {
         Some(split) => split,
         None => split_reply(&text),
     };
     let bounce = is_bounce(&message);
-    let offered = offered(&message);
-    let attachments = offered.iter().map(|(info, _)| info.clone()).collect();
+    let attachments = offered.files.iter().map(|(info, _)| info.clone()).collect();
     let forwarded = message
         .attachments()
         .filter_map(|part| part.message())
@@ -202,7 +194,11 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
         })
         .collect();
     let bytes = if with_bytes {
-        offered.iter().map(|(_, bytes)| bytes.to_vec()).collect()
+        offered
+            .files
+            .iter()
+            .map(|(_, bytes)| bytes.to_vec())
+            .collect()
     } else {
         Vec::new()
     };
@@ -231,13 +227,13 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
 /// The message without the second and later `Content-Type` headers of its top-level
 /// header block (with their folded lines); `None` when it has one or none.
 fn first_content_type_only(raw: &[u8]) -> Option<Vec<u8>> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))?;
-    let mut out = Vec::with_capacity(raw.len());
-    let (mut seen, mut dropping, mut dropped) = (false, false, false);
-    for line in raw[..end].split_inclusive(|b| *b == b'\n') {
+    // One pass over the header block, which ends at the first blank line.
+    let mut keep = Vec::new();
+    let (mut seen, mut dropping, mut dropped, mut at) = (false, false, false, 0);
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        if line.trim_ascii().is_empty() {
+            break;
+        }
         if !line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             let content_type = line
                 .get(..13)
@@ -247,13 +243,18 @@ fn first_content_type_only(raw: &[u8]) -> Option<Vec<u8>> {
             dropped |= dropping;
         }
         if !dropping {
-            out.extend_from_slice(line);
+            keep.push(at..at + line.len());
         }
+        at += line.len();
     }
     if !dropped {
         return None;
     }
-    out.extend_from_slice(&raw[end..]);
+    let mut out = Vec::with_capacity(raw.len());
+    for range in keep {
+        out.extend_from_slice(&raw[range]);
+    }
+    out.extend_from_slice(&raw[at..]);
     Some(out)
 }
 
@@ -370,8 +371,16 @@ fn lenient_base64(raw: &[u8]) -> Option<Vec<u8>> {
 /// no other client opens), not offered when it holds no file (only the message's
 /// formatting), and kept beside its files when it holds an Outlook item that is not
 /// unpacked. One that does not read whole is offered as it came.
-fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Vec<(AttachmentInfo, &'a [u8])> {
+/// The streams that read whole come back beside the files, so that a message whose text is
+/// only in one is read from it without reading the stream again.
+struct Offered<'a> {
+    files: Vec<(AttachmentInfo, &'a [u8])>,
+    streams: Vec<tnef::Tnef<'a>>,
+}
+
+fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Offered<'a> {
     let mut out = Vec::new();
+    let mut streams = Vec::new();
     for part in listed(message) {
         let info = || AttachmentInfo {
             name: attachment_name(message, part),
@@ -391,23 +400,27 @@ fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Vec<(AttachmentInfo, &'
         if tnef_part(part)
             && let Some(inside) = tnef::read(part.contents())
         {
-            for file in inside.files {
+            for file in &inside.files {
                 let info = AttachmentInfo {
                     size: file.data.len(),
-                    name: file.name,
-                    mime: file.mime,
-                    content_id: file.content_id,
+                    name: file.name.clone(),
+                    mime: file.mime.clone(),
+                    content_id: file.content_id.clone(),
                 };
                 out.push((info, file.data));
             }
             if inside.kept_inside {
                 out.push((info(), part.contents()));
             }
+            streams.push(inside);
             continue;
         }
         out.push((info(), part.contents()));
     }
-    out
+    Offered {
+        files: out,
+        streams,
+    }
 }
 
 /// Outlook's TNEF: `application/ms-tnef` (or `vnd.ms-tnef`), or a part named `winmail.dat`.
