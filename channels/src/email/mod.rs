@@ -42,6 +42,7 @@ pub mod envelope;
 mod html;
 #[cfg(feature = "io")]
 pub mod imap;
+mod legacy;
 #[cfg(feature = "io")]
 pub mod oauth;
 pub mod parse;

@@ -5,10 +5,13 @@
 //! network or the store, so the command line (`switchboard email parse`) and the inbound
 //! paths read mail the same way.
 
+use std::borrow::Cow;
+
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use serde::Serialize;
 
 use super::html::html_to_text;
+use super::legacy;
 use super::reply::split_reply;
 use super::tnef;
 
@@ -159,7 +162,21 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     if blank_plain && let Some(h) = &html {
         text = html_to_text(h);
     }
-    let offered = offered(&message);
+    let mut offered = offered(&message);
+    // A file uuencoded inside the text (old Unix mailers and ERPs): offered as a file, and
+    // its lines are not the sender's words.
+    if let Some((kept, files)) = legacy::uu_blocks(&text) {
+        text = kept;
+        for file in files {
+            let info = AttachmentInfo {
+                mime: tnef::by_extension(&file.name).to_owned(),
+                name: safe_name(&file.name),
+                size: file.data.len(),
+                content_id: None,
+            };
+            offered.files.push((info, Cow::Owned(file.data)));
+        }
+    }
     if text.trim().is_empty() {
         // Outlook's "rich text" to the outside world: the text is only in its winmail.dat.
         if let Some(t) = offered.streams.iter().find_map(tnef::Tnef::text) {
@@ -313,18 +330,27 @@ fn repaired(
             .is_some_and(|e| e.trim().eq_ignore_ascii_case(name))
     };
     let base64 = part.encoding == Encoding::Base64 || said("base64");
+    let label = part
+        .content_type()
+        .and_then(|c| c.attribute("charset"))
+        .map(str::trim);
+    // No label, a Unicode one, or one no decoder knows ("x-unknown"): read as UTF-8.
     let unicode_label = || {
-        part.content_type()
-            .and_then(|c| c.attribute("charset"))
-            .is_none()
+        label.is_none_or(|l| charset_decoder(l.as_bytes()).is_none())
             || content_type_says(part, "charset", &["utf-8", "utf8", "us-ascii", "ascii"])
     };
+    // UTF-7, whose decoder in the parser drops the character that ends an encoded run.
+    let utf7 = label.is_some_and(|l| {
+        ["utf-7", "utf7", "unicode-1-1-utf-7", "x-unicode-2-0-utf-7"]
+            .iter()
+            .any(|u| l.eq_ignore_ascii_case(u))
+    });
     let refused_base64 = base64 && part.is_encoding_problem;
     let replaced = || contents.contains('\u{FFFD}') && unicode_label();
     // 8-bit text under a US-ASCII label, which the parser reads as Latin-1 ("OlÃ¡").
     let ascii_label =
         || !contents.is_ascii() && content_type_says(part, "charset", &["us-ascii", "ascii"]);
-    if !(refused_base64 || replaced() || ascii_label()) {
+    if !(refused_base64 || replaced() || ascii_label() || utf7) {
         return None;
     }
     let raw = message
@@ -337,6 +363,9 @@ fn repaired(
     } else {
         raw.to_vec()
     };
+    if utf7 {
+        return legacy::utf7(&bytes).filter(|text| text != contents);
+    }
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),
         Err(e) if unicode_label() => {
@@ -374,7 +403,7 @@ fn lenient_base64(raw: &[u8]) -> Option<Vec<u8>> {
 /// The streams that read whole come back beside the files, so that a message whose text is
 /// only in one is read from it without reading the stream again.
 struct Offered<'a> {
-    files: Vec<(AttachmentInfo, &'a [u8])>,
+    files: Vec<(AttachmentInfo, Cow<'a, [u8]>)>,
     streams: Vec<tnef::Tnef<'a>>,
 }
 
@@ -390,7 +419,15 @@ fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Offered<'a> {
                     Some(sub) => format!("{}/{}", ct.ctype(), sub),
                     None => ct.ctype().to_owned(),
                 })
-                .unwrap_or_else(|| "application/octet-stream".to_owned())
+                .unwrap_or_else(|| {
+                    // A digest's parts default to mail (RFC 2046 5.1.5).
+                    if part.message().is_some() {
+                        "message/rfc822"
+                    } else {
+                        "application/octet-stream"
+                    }
+                    .to_owned()
+                })
                 .to_lowercase(),
             size: part.contents().len(),
             content_id: part
@@ -407,15 +444,15 @@ fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Offered<'a> {
                     mime: file.mime.clone(),
                     content_id: file.content_id.clone(),
                 };
-                out.push((info, file.data));
+                out.push((info, Cow::Borrowed(file.data)));
             }
             if inside.kept_inside {
-                out.push((info(), part.contents()));
+                out.push((info(), Cow::Borrowed(part.contents())));
             }
             streams.push(inside);
             continue;
         }
-        out.push((info(), part.contents()));
+        out.push((info(), Cow::Borrowed(part.contents())));
     }
     Offered {
         files: out,
@@ -450,8 +487,29 @@ fn listed<'a>(
     };
     let ics_file = message.attachments().any(|p| calendar(p) && named(p));
     let bounce = is_bounce(message);
+    let typed = |part: &mail_parser::MessagePart<'_>, ty: &str, sub: &str| {
+        part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case(ty)
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case(sub))
+        })
+    };
     message.attachments().filter(move |part| {
         if ics_file && calendar(part) && !named(part) {
+            return false;
+        }
+        // PGP/MIME's control part ("Version: 1"), which only says the next part is
+        // encrypted.
+        if typed(part, "application", "pgp-encrypted") && !named(part) {
+            return false;
+        }
+        // AppleDouble's header part (the Mac's resource fork) beside the file itself.
+        if typed(part, "application", "applefile")
+            && message.attachments().any(|other| {
+                !typed(other, "application", "applefile")
+                    && other.attachment_name().is_some()
+                    && other.attachment_name() == part.attachment_name()
+            })
+        {
             return false;
         }
         // A delivery report's own pictures (a provider's icon, shown in its HTML).
@@ -491,6 +549,8 @@ fn attachment_name(
     // composed.
     if let Some(name) = extended_name(message, part)
         .or_else(|| part.attachment_name().map(str::to_owned))
+        .or_else(|| location_name(part))
+        .map(|n| safe_name(&n))
         .filter(|n| !n.trim().is_empty())
     {
         return name.nfc().collect();
@@ -521,6 +581,53 @@ fn attachment_name(
         }
         None => "attachment".to_owned(),
     }
+}
+
+/// A name as a file is saved under: its last component when the sender's client sent the
+/// path it was attached from ("C:\\Users\\Recepcao\\Desktop\\foto.jpg"), so no name
+/// reaches the store with a directory in it.
+fn safe_name(name: &str) -> String {
+    let base = name.rsplit(['\\', '/']).next().unwrap_or(name).trim();
+    if base.is_empty() || base == "." || base == ".." {
+        name.replace(['\\', '/'], "_")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// The file name in a part's `Content-Location` (RFC 2557; GroupWise names attachments
+/// only there): its last path segment, `%`-escapes read.
+fn location_name(part: &mail_parser::MessagePart<'_>) -> Option<String> {
+    let location = part
+        .headers()
+        .iter()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case("Content-Location"))
+        .and_then(|h| h.value.as_text())?;
+    let path = location.trim().split(['?', '#']).next()?;
+    let last = path.rsplit(['/', '\\']).next()?.trim();
+    if last.is_empty() || !last.contains('.') {
+        return None;
+    }
+    let bytes = last.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                at += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                at += 1;
+            }
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// An iCalendar part: `text/calendar`, or `application/ics` as some clients label the file.
@@ -883,7 +990,7 @@ fn unflow(text: &str, delsp: bool) -> String {
             out.push_str(&">".repeat(depth));
             out.push(' ');
         }
-        if rest.ends_with(' ') && rest != "-- " {
+        if rest.ends_with(' ') && rest != "-- " && !dashed_mark(rest) {
             out.push_str(if delsp { &rest[..rest.len() - 1] } else { rest });
             open = Some(depth);
         } else {
@@ -899,6 +1006,13 @@ fn unflow(text: &str, delsp: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A line framed in dashes ("----- Original Message ----- ", as Outlook Express writes it
+/// with its trailing space in flowed text) marks what follows; it goes on in no paragraph.
+fn dashed_mark(line: &str) -> bool {
+    let line = line.trim();
+    line.len() > 6 && line.starts_with("---") && line.ends_with("---")
 }
 
 /// Where the clients put the quoted history in their HTML: Gmail's `gmail_quote`,
@@ -990,10 +1104,14 @@ fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
     let autoreply_headers = ["X-Autoreply", "X-Autorespond", "X-Autoresponder"]
         .iter()
         .any(|h| header_text(m, h).is_some_and(|v| !v.eq_ignore_ascii_case("no")));
+    // A no-reply address on a reply in one of our threads, with no header of a machine,
+    // is a person using the only account their computer has (a clinic's web-site address):
+    // what they wrote is an answer, and reaches the conversation.
+    let replies = !ids(m.in_reply_to()).is_empty() || !ids(m.references()).is_empty();
     let system_sender = from.is_some_and(|f| {
         let local = f.split(['@', '+']).next().unwrap_or("");
         ["mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"].contains(&local)
-            || unanswerable(local)
+            || (unanswerable(local) && !replies)
     });
     // A list's distribution (Mailman 3 and others add no Precedence); RFC 2919's header.
     let list = header_text(m, "List-Id").is_some_and(|v| !v.is_empty());
@@ -1577,6 +1695,18 @@ mod tests {
             let raw = mail(&format!("From: {person}"), "A toner, please.");
             assert!(!parse(&raw).unwrap().auto_submitted, "{person}");
         }
+        // A person answering our message from the only account their computer has: the
+        // no-reply address alone does not set the answer aside; a machine's header does.
+        let answer = "From: no-reply@clinica.example\nIn-Reply-To: <q1@acme.test>";
+        let raw = mail(answer, "Aprovado, pode trocar o cilindro.");
+        assert!(!parse(&raw).unwrap().auto_submitted);
+        let raw = mail(&format!("{answer}\nAuto-Submitted: auto-replied"), "Fora.");
+        assert!(parse(&raw).unwrap().auto_submitted);
+        let raw = mail(
+            "From: mailer-daemon@x.example\nReferences: <q1@acme.test>",
+            "Failed.",
+        );
+        assert!(parse(&raw).unwrap().auto_submitted);
     }
 
     #[test]

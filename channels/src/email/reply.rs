@@ -577,6 +577,8 @@ const WROTE: &[&str] = &[
     "escreveu",
     "escribió",
     "escribio",
+    "escribiu",
+    "idatzi zuen",
     "écrit",
     "ecrit",
     "scritto",
@@ -864,7 +866,19 @@ fn opens_attribution_itself(line: &str) -> bool {
                 .iter()
                 .any(|day| after.starts_with(day))
     });
-    led || portugal || {
+    // Galicia's "O xov., 12 de mar. de 2026 ás 10:12, Iria escribiu:": "O" opens even more
+    // sentences, so its weekday must be cut short.
+    let galicia = text.strip_prefix("O ").is_some_and(|after| {
+        after.starts_with(|c: char| c.is_ascii_digit())
+            || ["luns", "mar", "mér", "xov", "ven", "sáb", "dom"]
+                .iter()
+                .any(|day| {
+                    after
+                        .strip_prefix(day)
+                        .is_some_and(|rest| rest.starts_with(['.', ',']))
+                })
+    });
+    led || portugal || galicia || {
         let lower = text.to_lowercase();
         WEEKDAYS.iter().any(|day| {
             lower
@@ -891,9 +905,32 @@ fn is_attribution(text: &str) -> bool {
     // Gmail in some languages names no verb: "вт, 3 мар. 2026 г. в 10:02, Ana <a@b.c>:".
     // Mutt names none either: "* Ana <a@b.c> [2026-06-15 10:20]:".
     let says_wrote = WROTE.iter().any(|verb| lower.contains(verb))
-        || (core.ends_with(">:") && has_email_address(core))
-        || (core.ends_with("]:") && has_email_address(core));
+        || (core.ends_with(">:") && has_email_address(core) && names_before_address(core))
+        || (core.ends_with("]:") && has_email_address(core))
+        || names_its_sender_last(core);
     ends_like_one && says_wrote && (has_email_address(core) || has_time(core) || has_year(core))
+}
+
+/// Whether something (a name, a date) comes before the `<address>` a text ends on: a
+/// bounce's "<compras@x.com.ar>:" alone names the failed address, not who wrote.
+fn names_before_address(core: &str) -> bool {
+    core.rfind('<')
+        .is_some_and(|at| core[..at].chars().any(char::is_alphanumeric))
+}
+
+/// Tuta names no verb either, and ends on the bare address: "Mar 12, 2026, 10:12 by
+/// billing@x.co:" ("… von …:" in German). Only with a year and a time before it.
+fn names_its_sender_last(core: &str) -> bool {
+    let Some(head) = core.strip_suffix(':') else {
+        return false;
+    };
+    let mut words = head.rsplit(char::is_whitespace);
+    let address = words.next().unwrap_or_default();
+    let bare = address
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+        && !address.contains(['<', '>', '(', ')']);
+    bare && words.next().is_some() && has_year(head) && has_time(head)
 }
 
 /// Gmail's attribution in some locales has no verb: "2016-03-03 17:21 GMT+01:00 Some One"
@@ -1017,6 +1054,8 @@ fn is_quote(line: &str) -> bool {
 /// The lines that announce an embedded email, lowercase, without their dashes or colon.
 const FORWARD_MARKS: &[&str] = &[
     "original message",
+    // Yahoo's bounce, over the message it returns.
+    "below this line is a copy of the message",
     "forwarded message",
     "begin forwarded message",
     "forwarded message follows",
@@ -1077,7 +1116,7 @@ const FORWARD_MARKS: &[&str] = &[
 
 fn is_forward_mark(line: &str) -> bool {
     let core = strip_decoration(line)
-        .trim_end_matches([':', '：'])
+        .trim_end_matches([':', '：', '.'])
         .trim()
         .to_lowercase();
     FORWARD_MARKS.contains(&core.as_str())
@@ -1209,6 +1248,7 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "från",
             "fra",
             "frá",
+            "nork",
             "lähettäjä",
             "feladó",
             "kimden",
@@ -1227,6 +1267,10 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "date",
             "fecha",
             "enviado el",
+            "enviat el",
+            "enviat",
+            "noiz",
+            "bidalia",
             "enviada em",
             "enviado em",
             "gesendet",
@@ -1270,6 +1314,8 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "à",
             "a",
             "aan",
+            "per a",
+            "nori",
             "do",
             "кому",
             "till",
@@ -1305,6 +1351,8 @@ const FIELD_NAMES: &[(Field, &[&str])] = &[
             "betreff",
             "asunto",
             "assunto",
+            "assumpte",
+            "gaia",
             "objet",
             "onderwerp",
             "oggetto",

@@ -226,7 +226,7 @@ fn file_name(name: &str) -> String {
 }
 
 /// A file's type by its name, for files whose stream does not say.
-fn by_extension(name: &str) -> &'static str {
+pub(crate) fn by_extension(name: &str) -> &'static str {
     let ext = name
         .rsplit_once('.')
         .map(|(_, e)| e.to_ascii_lowercase())

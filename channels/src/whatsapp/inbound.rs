@@ -263,14 +263,20 @@ fn words_and_content(e: &Event) -> (String, RichContent) {
     // Whatever a message is, its line names something: a kind of message this reader does
     // not know (or knows without words) is named by its type.
     let text = if text.trim().is_empty() {
-        let what = e
-            .raw
-            .as_ref()
-            .and_then(|r| r.get(e.kind_of.as_str()))
-            .and_then(|b| b.get("type"))
-            .and_then(Value::as_str);
+        let body = e.raw.as_ref().and_then(|r| r.get(e.kind_of.as_str()));
+        let what = body.and_then(|b| b.get("type")).and_then(Value::as_str);
         match what {
-            Some(t) => format!("[{}: {t}]", e.kind_of),
+            Some(t) => {
+                let said = body
+                    .and_then(|b| b.get(t))
+                    .map(answer_of)
+                    .unwrap_or_default();
+                if said.is_empty() {
+                    format!("[{}: {t}]", e.kind_of)
+                } else {
+                    format!("[{}: {t}] {said}", e.kind_of)
+                }
+            }
             None if ["text", "unsupported", "request_welcome"].contains(&e.kind_of.as_str()) => {
                 format!("[{}]", e.kind_of)
             }
@@ -349,6 +355,27 @@ fn contact_line(cards: &Value) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// What a client answered in an interactive reply of a kind this reader has no words for
+/// (a call permission, one yet to come): its text fields, in order, and a permanent
+/// choice as such ("accept, permanent"). Times and ids are left to the raw payload.
+fn answer_of(body: &Value) -> String {
+    let Some(fields) = body.as_object() else {
+        return String::new();
+    };
+    let mut said: Vec<String> = fields
+        .iter()
+        .filter(|(name, _)| !name.ends_with("_source") && !name.ends_with("id"))
+        .filter_map(|(_, v)| v.as_str())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.chars().count() <= 200)
+        .map(str::to_owned)
+        .collect();
+    if fields.get("is_permanent").and_then(Value::as_bool) == Some(true) {
+        said.push("permanent".to_owned());
+    }
+    said.join(", ")
 }
 
 #[cfg(test)]
@@ -551,7 +578,14 @@ mod tests {
         let call = line_of(&format!(
             r#"{{{head},"type":"interactive","interactive":{{"type":"call_permission_reply","call_permission_reply":{{"response":"accept"}}}}}}"#
         ));
-        assert_eq!(call, "[interactive: call_permission_reply]");
+        assert_eq!(call, "[interactive: call_permission_reply] accept");
+        let always = line_of(&format!(
+            r#"{{{head},"type":"interactive","interactive":{{"type":"call_permission_reply","call_permission_reply":{{"response":"reject","is_permanent":true,"response_source":"user_action"}}}}}}"#
+        ));
+        assert_eq!(
+            always,
+            "[interactive: call_permission_reply] reject, permanent"
+        );
         let poll = line_of(&format!(
             r#"{{{head},"type":"unsupported","unsupported":{{"type":"poll_creation"}},"errors":[{{"code":131051,"title":"Message type unknown"}}]}}"#
         ));
