@@ -2037,6 +2037,8 @@ const UPSET: &[&str] = &[
     "cansada",
     "horrivel",
     "descaso",
+    "desrespeito",
+    "irrespeto",
 ];
 const NOBODY: &[&str] = &["nobody", "nadie", "ninguem", "noone"];
 const ANSWERS: &[&str] = &[
@@ -2066,7 +2068,19 @@ pub fn upset(text: &str) -> bool {
             && !(ws[i] == "lixo" && ["eletronico", "electronico"].contains(&next))
             && !(ws[i] == "golpe" && before == "de")
     });
-    if strong {
+    // A complaint in a phrase of plain words: "que falta de respeito", "q mal servicio",
+    // "poor service", "fiquei esperando feito idiota".
+    let phrase = ws.windows(2).any(|p| {
+        let (a, b) = (p[0].as_str(), p[1].as_str());
+        (["mal", "mau", "poor", "bad", "lousy"].contains(&a)
+            && ["servicio", "servico", "service", "atendimento", "atencion"].contains(&b))
+            || (["feito", "como", "nem"].contains(&a) && ["idiota", "idiot", "palhaco"].contains(&b))
+    }) || ws.windows(3).any(|p| {
+        p[0] == "falta"
+            && p[1] == "de"
+            && ["respeito", "respeto", "consideracao", "consideracion"].contains(&p[2].as_str())
+    });
+    if strong || phrase {
         score += 2;
     }
     if ws.iter().any(|w| NOBODY.contains(&w.as_str()))
@@ -2164,7 +2178,23 @@ pub fn enquiry(text: &str) -> bool {
                     | ("trabajar", "con", "ustedes")
             )
         });
-    sells || jobs
+    // A supplier presenting its own business to sell to this one: "we're a courier company
+    // offering…", "somos uma empresa de… e oferecemos", "somos una distribuidora y
+    // ofrecemos", with an offer word beside the presentation.
+    let presents = ws.windows(2).any(|p| {
+        matches!(
+            (p[0].as_str(), p[1].as_str()),
+            ("we", "re" | "are") | ("somos", _)
+        )
+    }) && has(&[
+        "company", "firm", "agency", "supplier", "distributor", "empresa", "agencia",
+        "fornecedor", "fornecedora", "proveedor", "proveedora", "distribuidora",
+    ]);
+    let offers = has(&[
+        "offer", "offering", "offers", "oferecemos", "ofrecemos", "ofertamos", "proposta",
+        "propuesta", "parceria", "alianza", "partnership", "catalogo", "catalog", "rate",
+    ]);
+    sells || jobs || (presents && offers)
 }
 
 /// A language the bot does not serve, when the message clearly is in one.
@@ -2556,6 +2586,14 @@ mod tests {
         assert!(!upset("¿hay forma de bajar todas las facturas de golpe?"));
         assert!(upset("isso é um golpe, cobraram duas vezes"));
         assert!(upset("esse portal é um lixo"));
+        // Complaints in plain words.
+        assert!(upset("que falta de respeito, marcaram e ninguem veio"));
+        assert!(upset("q mal servicio, 2 semanas esperando el toner"));
+        assert!(upset("fiquei a manhã inteira esperando feito idiota"));
+        assert!(upset("really poor service from your team this month"));
+        assert!(!upset("o mau contato no cabo faz a impressora desligar?"));
+        assert!(!upset("¿el servicio técnico atiende los sábados?"));
+        assert!(!upset("como faço pra falar com o serviço de atendimento?"));
     }
 
     #[test]
@@ -2574,6 +2612,9 @@ mod tests {
             "Hola, les dejo mi currículum para el puesto de técnico",
             "gostaria de trabalhar com vocês, para onde mando meu currículo?",
             "busco empleo como técnico, tienen vacantes?",
+            "Hello, we're a courier company offering same-day delivery for toner. Who should get our rate card?",
+            "Boa tarde, somos uma empresa de manutenção de impressoras e oferecemos peças com desconto",
+            "Buenas, somos una distribuidora de insumos y les queremos presentar nuestra propuesta",
         ] {
             assert!(enquiry(text), "{text}");
             assert_eq!(trigger(text, &[]), Some(Trigger::Enquiry), "{text}");
@@ -2590,6 +2631,9 @@ mod tests {
             "the paper tray keeps jamming with A4 paper",
             "tem vaga pro técnico estacionar na visita de amanhã?",
             "how do I resume a paused print job?",
+            "somos uma empresa pequena, a franquia de 2.000 cópias dá pra gente?",
+            "we are a law firm and the copier jams every morning, what can we do?",
+            "somos la empresa del contrato 4410, ¿qué ofrece la renovación?",
         ] {
             assert!(!enquiry(text), "{text}");
         }

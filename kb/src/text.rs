@@ -2,7 +2,7 @@
 //! guessed. Pure functions, shared by the index, the bot and the help center.
 //!
 //! Typos are counted as Damerau–Levenshtein distance. A short message's language is guessed
-//! among en, es, pt and the neighbours fr, de, it from marker words and letters
+//! among en, es, pt and the neighbours fr, de, it, ca, gl from marker words and letters
 //! (`text::tests::short_messages_get_their_language`).
 
 pub use switchboard_core::text::{fold, slugify};
@@ -92,6 +92,10 @@ pub enum Guess {
     Fr,
     De,
     It,
+    /// Catalan and Galician: written by clients in Spain, read often as Spanish or
+    /// Portuguese by a guesser that knows only those.
+    Ca,
+    Gl,
 }
 
 impl Guess {
@@ -103,6 +107,8 @@ impl Guess {
             Guess::Fr => "fr",
             Guess::De => "de",
             Guess::It => "it",
+            Guess::Ca => "ca",
+            Guess::Gl => "gl",
         }
     }
 
@@ -738,6 +744,149 @@ const IT: &[&str] = &[
     "risolvere",
 ];
 
+// Catalan: its own short words ("puc", "amb", "aquest", "els"), none Spanish's or
+// Portuguese's.
+const CA: &[&str] = &[
+    // the article and preposition before a vowel ("l'oficina", "d'aquest"), and "per",
+    // which Italian shares
+    "l",
+    "d",
+    "per",
+    "em",
+    "puc",
+    "pots",
+    "pot",
+    "podeu",
+    "poden",
+    "hem",
+    "heu",
+    "ens",
+    "amb",
+    "aquest",
+    "aquesta",
+    "aquests",
+    "aquestes",
+    "aixo",
+    "els",
+    "dels",
+    "als",
+    "pels",
+    "tinc",
+    "tenim",
+    "teniu",
+    "vull",
+    "voldria",
+    "voldriem",
+    "gracies",
+    "moltes",
+    "bon",
+    "fer",
+    "perque",
+    "quan",
+    "quin",
+    "quina",
+    "quins",
+    "sisplau",
+    "tambe",
+    "doncs",
+    "encara",
+    "mateix",
+    "molt",
+    "nostra",
+    "nostre",
+    "vostra",
+    "vostre",
+    "meva",
+    "seva",
+    "avui",
+    "dema",
+    "ahir",
+    "setmana",
+    "comptador",
+    "demanar",
+    "traslladem",
+    "trasllat",
+    "rebut",
+    "rebre",
+    "bustia",
+    "correu",
+    "contrasenya",
+    "enllac",
+    "ho",
+    "li",
+    "algu",
+    "res",
+    "imprimeix",
+    "soroll",
+    "estrany",
+    "esperem",
+    "tecnic",
+];
+// Galician: its own words ("xa", "unha", "grazas", "hoxe", "cando"), none
+// Portuguese's or Spanish's.
+const GL: &[&str] = &[
+    // the words it shares with Portuguese or Spanish, which count for both
+    "un",
+    "como",
+    "para",
+    "no",
+    "o",
+    "e",
+    "ola",
+    "bos",
+    "xa",
+    "non",
+    "podo",
+    "ten",
+    "teno",
+    "grazas",
+    "moitas",
+    "moito",
+    "moi",
+    "unha",
+    "unhas",
+    "algunha",
+    "coa",
+    "coas",
+    "cos",
+    "dun",
+    "dunha",
+    "nunha",
+    "nun",
+    "polo",
+    "pola",
+    "polos",
+    "hoxe",
+    "onte",
+    "tamen",
+    "cando",
+    "facer",
+    "fago",
+    "fixen",
+    "vostede",
+    "vostedes",
+    "ligazon",
+    "enderezo",
+    "xunto",
+    "xente",
+    "traballo",
+    "dende",
+    "despois",
+    "noso",
+    "nosa",
+    "voso",
+    "vosa",
+    "mina",
+    "agardando",
+    "cunha",
+    "persoa",
+    "erro",
+    "deste",
+    "desta",
+    "levamos",
+    "quitalo",
+];
+
 fn markers(g: Guess) -> &'static [&'static str] {
     match g {
         Guess::En => EN,
@@ -746,29 +895,39 @@ fn markers(g: Guess) -> &'static [&'static str] {
         Guess::Fr => FR,
         Guess::De => DE,
         Guess::It => IT,
+        Guess::Ca => CA,
+        Guess::Gl => GL,
     }
 }
 
-const ALL: [Guess; 6] = [
+const ALL: [Guess; 8] = [
     Guess::En,
     Guess::Es,
     Guess::Pt,
     Guess::Fr,
     Guess::De,
     Guess::It,
+    Guess::Ca,
+    Guess::Gl,
 ];
 
 /// Each language's evidence in a text, in [`ALL`]'s order: marker words, letters, endings.
-fn scores(text: &str) -> [f32; 6] {
-    let mut score = [0f32; 6];
+fn scores(text: &str) -> [f32; ALL.len()] {
+    let mut score = [0f32; ALL.len()];
     for c in text.chars() {
         match c {
             'ã' | 'õ' | 'ç' | 'Ã' | 'Õ' | 'Ç' => score[2] += 1.5,
             'ñ' | 'Ñ' | '¿' | '¡' => score[1] += 1.5,
             'ß' | 'ä' | 'ö' | 'ü' | 'Ä' | 'Ö' | 'Ü' => score[4] += 1.5,
-            'è' | 'ò' | 'ì' => score[5] += 0.75,
+            'è' | 'ò' => {
+                score[5] += 0.75;
+                score[6] += 0.75;
+            }
+            'ì' => score[5] += 0.75,
             'ê' | 'ô' => score[2] += 0.5,
             'à' | 'â' | 'î' | 'û' | 'ë' | 'ï' => score[3] += 0.5,
+            // Catalan's middle dot ("col·lega", "instal·lar").
+            '·' => score[6] += 1.5,
             _ => {}
         }
     }
@@ -801,7 +960,7 @@ fn scores(text: &str) -> [f32; 6] {
 /// guess when nothing points anywhere.
 pub fn detect(text: &str) -> Detected {
     let score = scores(text);
-    let mut order: Vec<usize> = (0..6).collect();
+    let mut order: Vec<usize> = (0..ALL.len()).collect();
     order.sort_by(|a, b| score[*b].total_cmp(&score[*a]));
     let (best, second) = (score[order[0]], score[order[1]]);
     if best <= 0.0 {
@@ -880,6 +1039,23 @@ mod tests {
             ("che boludo no me anda la fotocopiadora", Guess::Es),
             ("oq significa esse codigo", Guess::Pt),
             ("printer keeps jamming", Guess::En),
+            // Catalan and Galician, which share many words with Spanish and Portuguese.
+            ("Hola, com puc demanar tòner per a la impressora de l'oficina?", Guess::Ca),
+            ("La factura d'aquest mes té un error en el comptador, com ho puc reclamar?", Guess::Ca),
+            ("Ens traslladem d'oficina el mes que ve, què hem de fer amb la màquina?", Guess::Ca),
+            ("bon dia, la fotocopiadora no imprimeix i fa un soroll estrany", Guess::Ca),
+            ("quan ve el tecnic? fa tres dies que esperem", Guess::Ca),
+            ("Bos días, a fotocopiadora ten un atasco de papel e non sei como quitalo", Guess::Gl),
+            ("Ola, como podo pedir tóner para a impresora? Grazas", Guess::Gl),
+            ("Non me chega a ligazón para entrar no portal, xa mirei no spam", Guess::Gl),
+            ("a factura deste mes ten un erro no contador", Guess::Gl),
+            ("cando vén o técnico? levamos tres días agardando", Guess::Gl),
+            // Their look-alikes stay Spanish and Portuguese.
+            ("con quién puedo hablar de la factura de este mes?", Guess::Es),
+            ("no me llega el enlace para entrar al portal", Guess::Es),
+            ("quando vem o tecnico? estamos esperando faz tres dias", Guess::Pt),
+            ("nao chega o link pra entrar no portal, ja olhei no spam", Guess::Pt),
+            ("a fatura deste mes veio com erro no contador", Guess::Pt),
         ];
         for (text, want) in cases {
             assert_eq!(detect(text).guess, Some(want), "{text}");
