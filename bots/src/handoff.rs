@@ -433,6 +433,35 @@ pub fn asks_for_person(text: &str) -> bool {
         || who_to_reach
         || flesh
         || asks_in_other_words(&ws, weak, strong)
+        || (weak && someone_to_read_my_case(&ws))
+}
+
+/// "da pra uma pessoa olhar meu caso?", "que alguien lo lea, por favor", "can a person
+/// look at my case": a person asked to read or look at what the client wrote, named as
+/// their case or message (or as "lo", "it"). "Alguém vai olhar a impressora amanhã?" asks
+/// about a visit, not for a person in the conversation.
+fn someone_to_read_my_case(ws: &[String]) -> bool {
+    const READ: &[&str] = &[
+        "olhar", "olhe", "olha", "ler", "leia", "leiam", "analisar", "analise", "revisar",
+        "revise", "lea", "lean", "lee", "mire", "miren", "mirar", "look", "read", "review",
+    ];
+    const CASE: &[&str] = &[
+        "caso", "case", "mensagem", "mensagens", "mensaje", "mensajes", "message", "messages",
+        "reclamacao", "reclamo", "reclamacion", "complaint", "problema", "problem",
+    ];
+    // "lo" and "la" only before the verb, where they are pronouns, not articles.
+    const BEFORE: &[&str] = &["lo", "la", "isso", "esto"];
+    const IT: &[&str] = &["isso", "esto", "it", "this"];
+    (0..ws.len()).any(|i| {
+        WEAK.contains(&ws[i].as_str())
+            && (i + 1..(i + 4).min(ws.len())).any(|v| {
+                READ.contains(&ws[v].as_str())
+                    && (BEFORE.contains(&ws[v - 1].as_str())
+                        || ws[v + 1..(v + 4).min(ws.len())]
+                            .iter()
+                            .any(|w| CASE.contains(&w.as_str()) || IT.contains(&w.as_str())))
+            })
+    })
 }
 
 /// A weak person word that is no request for one: someone who must be *present* ("does
@@ -2665,8 +2694,18 @@ mod tests {
             "quero falar com alguém, tem alguém aí?",
             "tem alguém aqui pra me atender?",
             "hay alguien ahí que me pueda ayudar?",
+            "da pra uma pessoa olhar meu caso? ja expliquei 3 vezes",
+            "ya les expliqué tres veces, que alguien lo lea por favor",
+            "can a person look at my case please, the bot keeps looping",
         ] {
             assert!(asks_for_person(text), "{text}");
+        }
+        for text in [
+            "alguém vai olhar a impressora amanhã?",
+            "someone should look at the paper tray, it squeaks",
+            "¿alguien puede revisar la máquina el lunes?",
+        ] {
+            assert!(!asks_for_person(text), "{text}");
         }
         assert_eq!(
             keyword(
