@@ -446,8 +446,20 @@ fn someone_to_read_my_case(ws: &[String]) -> bool {
         "revise", "lea", "lean", "lee", "mire", "miren", "mirar", "look", "read", "review",
     ];
     const CASE: &[&str] = &[
-        "caso", "case", "mensagem", "mensagens", "mensaje", "mensajes", "message", "messages",
-        "reclamacao", "reclamo", "reclamacion", "complaint", "problema", "problem",
+        "caso",
+        "case",
+        "mensagem",
+        "mensagens",
+        "mensaje",
+        "mensajes",
+        "message",
+        "messages",
+        "reclamacao",
+        "reclamo",
+        "reclamacion",
+        "complaint",
+        "problema",
+        "problem",
     ];
     // "lo" and "la" only before the verb, where they are pronouns, not articles.
     const BEFORE: &[&str] = &["lo", "la", "isso", "esto"];
@@ -2028,6 +2040,9 @@ const UPSET: &[&str] = &[
     "verguenza",
     "harto",
     "harta",
+    "harte",
+    "vergonzoso",
+    "vergonzosa",
     "furioso",
     "furiosa",
     "pesimo",
@@ -2103,7 +2118,13 @@ pub fn upset(text: &str) -> bool {
         let (a, b) = (p[0].as_str(), p[1].as_str());
         (["mal", "mau", "poor", "bad", "lousy"].contains(&a)
             && ["servicio", "servico", "service", "atendimento", "atencion"].contains(&b))
-            || (["feito", "como", "nem"].contains(&a) && ["idiota", "idiot", "palhaco"].contains(&b))
+            || (["feito", "como", "nem"].contains(&a)
+                && ["idiota", "idiot", "palhaco"].contains(&b))
+    }) || ws.windows(3).any(|p| {
+        matches!(
+            (p[0].as_str(), p[1].as_str(), p[2].as_str()),
+            ("hasta", "las", "narices" | "manos")
+        )
     }) || ws.windows(3).any(|p| {
         p[0] == "falta"
             && p[1] == "de"
@@ -2216,12 +2237,34 @@ pub fn enquiry(text: &str) -> bool {
             ("we", "re" | "are") | ("somos", _)
         )
     }) && has(&[
-        "company", "firm", "agency", "supplier", "distributor", "empresa", "agencia",
-        "fornecedor", "fornecedora", "proveedor", "proveedora", "distribuidora",
+        "company",
+        "firm",
+        "agency",
+        "supplier",
+        "distributor",
+        "empresa",
+        "agencia",
+        "fornecedor",
+        "fornecedora",
+        "proveedor",
+        "proveedora",
+        "distribuidora",
     ]);
     let offers = has(&[
-        "offer", "offering", "offers", "oferecemos", "ofrecemos", "ofertamos", "proposta",
-        "propuesta", "parceria", "alianza", "partnership", "catalogo", "catalog", "rate",
+        "offer",
+        "offering",
+        "offers",
+        "oferecemos",
+        "ofrecemos",
+        "ofertamos",
+        "proposta",
+        "propuesta",
+        "parceria",
+        "alianza",
+        "partnership",
+        "catalogo",
+        "catalog",
+        "rate",
     ]);
     sells || jobs || (presents && offers)
 }
@@ -2620,6 +2663,8 @@ mod tests {
         assert!(upset("q mal servicio, 2 semanas esperando el toner"));
         assert!(upset("fiquei a manhã inteira esperando feito idiota"));
         assert!(upset("really poor service from your team this month"));
+        assert!(upset("estoy hasta las narices, el técnico no vino"));
+        assert!(upset("ya me harté de esperar el tóner"));
         assert!(!upset("o mau contato no cabo faz a impressora desligar?"));
         assert!(!upset("¿el servicio técnico atiende los sábados?"));
         assert!(!upset("como faço pra falar com o serviço de atendimento?"));

@@ -548,6 +548,25 @@ const FR: &[&str] = &[
     "afficher",
     "affiche",
     "erreur",
+    "toutes",
+    "tous",
+    "tout",
+    "factures",
+    "telecharger",
+    "annee",
+    "derniere",
+    "dernier",
+    "nos",
+    "vos",
+    "leur",
+    "dans",
+    "sur",
+    "chez",
+    "aujourd",
+    "hui",
+    "demain",
+    "semaine",
+    "mois",
 ];
 const DE: &[&str] = &[
     "der",
@@ -753,6 +772,15 @@ const CA: &[&str] = &[
     "d",
     "per",
     "em",
+    // "i" (and), "s'ha", "com", which English, Portuguese and Catalan share
+    "i",
+    "s",
+    "com",
+    "full",
+    "fulls",
+    "treure",
+    "encallat",
+    "encallada",
     "puc",
     "pots",
     "pot",
@@ -1040,21 +1068,62 @@ mod tests {
             ("oq significa esse codigo", Guess::Pt),
             ("printer keeps jamming", Guess::En),
             // Catalan and Galician, which share many words with Spanish and Portuguese.
-            ("Hola, com puc demanar tòner per a la impressora de l'oficina?", Guess::Ca),
-            ("La factura d'aquest mes té un error en el comptador, com ho puc reclamar?", Guess::Ca),
-            ("Ens traslladem d'oficina el mes que ve, què hem de fer amb la màquina?", Guess::Ca),
-            ("bon dia, la fotocopiadora no imprimeix i fa un soroll estrany", Guess::Ca),
+            (
+                "Hola, com puc demanar tòner per a la impressora de l'oficina?",
+                Guess::Ca,
+            ),
+            (
+                "La factura d'aquest mes té un error en el comptador, com ho puc reclamar?",
+                Guess::Ca,
+            ),
+            (
+                "Ens traslladem d'oficina el mes que ve, què hem de fer amb la màquina?",
+                Guess::Ca,
+            ),
+            (
+                "bon dia, la fotocopiadora no imprimeix i fa un soroll estrany",
+                Guess::Ca,
+            ),
             ("quan ve el tecnic? fa tres dies que esperem", Guess::Ca),
-            ("Bos días, a fotocopiadora ten un atasco de papel e non sei como quitalo", Guess::Gl),
-            ("Ola, como podo pedir tóner para a impresora? Grazas", Guess::Gl),
-            ("Non me chega a ligazón para entrar no portal, xa mirei no spam", Guess::Gl),
+            (
+                "Bon dia, la fotocopiadora s'ha encallat amb un full i no sé com treure'l",
+                Guess::Ca,
+            ),
+            (
+                "Comment télécharger toutes nos factures de l'année dernière ?",
+                Guess::Fr,
+            ),
+            (
+                "Bos días, a fotocopiadora ten un atasco de papel e non sei como quitalo",
+                Guess::Gl,
+            ),
+            (
+                "Ola, como podo pedir tóner para a impresora? Grazas",
+                Guess::Gl,
+            ),
+            (
+                "Non me chega a ligazón para entrar no portal, xa mirei no spam",
+                Guess::Gl,
+            ),
             ("a factura deste mes ten un erro no contador", Guess::Gl),
-            ("cando vén o técnico? levamos tres días agardando", Guess::Gl),
+            (
+                "cando vén o técnico? levamos tres días agardando",
+                Guess::Gl,
+            ),
             // Their look-alikes stay Spanish and Portuguese.
-            ("con quién puedo hablar de la factura de este mes?", Guess::Es),
+            (
+                "con quién puedo hablar de la factura de este mes?",
+                Guess::Es,
+            ),
             ("no me llega el enlace para entrar al portal", Guess::Es),
-            ("quando vem o tecnico? estamos esperando faz tres dias", Guess::Pt),
-            ("nao chega o link pra entrar no portal, ja olhei no spam", Guess::Pt),
+            (
+                "quando vem o tecnico? estamos esperando faz tres dias",
+                Guess::Pt,
+            ),
+            (
+                "nao chega o link pra entrar no portal, ja olhei no spam",
+                Guess::Pt,
+            ),
             ("a fatura deste mes veio com erro no contador", Guess::Pt),
         ];
         for (text, want) in cases {
