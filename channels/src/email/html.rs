@@ -13,6 +13,32 @@ const HIDDEN: [&str; 7] = [
     "head", "style", "script", "template", "title", "xml", "noscript",
 ];
 
+/// Elements that have no content, so no closing tag to wait for.
+const VOID: [&str; 14] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Whether a start tag's attributes hide its element from the reader: `hidden`, or a
+/// style with `display:none`, `visibility:hidden`, Outlook's `mso-hide:all`, or a height
+/// of 0 with the overflow hidden (the "preheader" a newsletter shows only in the inbox
+/// list, and the tracking fields of a web form).
+fn hides(tag: &str) -> bool {
+    let lower = tag.to_ascii_lowercase();
+    let squeezed: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let attribute_hidden = lower
+        .split(|c: char| c.is_whitespace() || c == '/')
+        .any(|w| w == "hidden" || w.starts_with("hidden="));
+    attribute_hidden
+        || squeezed.contains("display:none")
+        || squeezed.contains("visibility:hidden")
+        || squeezed.contains("mso-hide:all")
+        || ((squeezed.contains("max-height:0;")
+            || squeezed.contains("max-height:0px")
+            || squeezed.contains("max-height:0\""))
+            && squeezed.contains("overflow:hidden"))
+}
+
 /// Elements that stand on lines of their own.
 const BLOCKS: [&str; 30] = [
     "address",
@@ -197,6 +223,8 @@ pub fn html_to_text(html: &str) -> String {
     };
     // The element whose content is hidden, until it closes.
     let mut hidden: Option<&'static str> = None;
+    // An element hidden by its attributes, and how deep inside elements of its name we are.
+    let mut styled: Option<(String, usize)> = None;
     let mut pre = 0usize;
     let mut i = 0;
     while i < html.len() {
@@ -221,8 +249,29 @@ pub fn html_to_text(html: &str) -> String {
                 }
                 continue;
             }
+            let self_closed = after[..len.saturating_sub(1)].trim_end().ends_with('/');
+            if let Some((open, depth)) = &mut styled {
+                if *open == name && !VOID.contains(&name.as_str()) && !self_closed {
+                    if closing {
+                        *depth -= 1;
+                    } else {
+                        *depth += 1;
+                    }
+                }
+                if *depth == 0 {
+                    styled = None;
+                }
+                continue;
+            }
+            if !closing
+                && !self_closed
+                && !VOID.contains(&name.as_str())
+                && hides(&after[..len.saturating_sub(1)])
+            {
+                styled = Some((name, 1));
+                continue;
+            }
             if let Some(h) = HIDDEN.iter().find(|h| **h == name) {
-                let self_closed = after[..len.saturating_sub(1)].trim_end().ends_with('/');
                 if !closing && !self_closed {
                     hidden = Some(h);
                 }
@@ -254,7 +303,7 @@ pub fn html_to_text(html: &str) -> String {
             continue;
         }
         let Some(c) = rest.chars().next() else { break };
-        if hidden.is_some() {
+        if hidden.is_some() || styled.is_some() {
             i += c.len_utf8();
             continue;
         }
@@ -324,6 +373,30 @@ mod tests {
         assert_eq!(
             html_to_text("<a href=\"https://x.test/?a=1&amp;b=2\" title='a>b'>link</a>"),
             "link"
+        );
+        // A newsletter's preheader, a web form's tracking fields, Outlook-only parts: the
+        // element and all inside it, however nested.
+        let hidden = [
+            "<div style=\"display:none;font-size:1px\">Seu boleto vence <div>em 15/05</div> hoje</div><p>Olá</p>",
+            "<span style=\"DISPLAY: NONE !important\">x</span><p>Olá</p>",
+            "<div style='mso-hide:all'><table><tr><td>botão</td></tr></table></div><p>Olá</p>",
+            "<div hidden><p>utm_source: google</p></div><p>Olá</p>",
+            "<div style=\"max-height:0;overflow:hidden\">pre</div><p>Olá</p>",
+            "<td style=\"visibility: hidden\">x</td><p>Olá</p>",
+        ];
+        for h in hidden {
+            assert_eq!(html_to_text(h), "Olá", "{h}");
+        }
+        // What is shown stays, and a hidden void element hides nothing after it.
+        assert_eq!(
+            html_to_text(
+                "<p style=\"display:block\">Sim</p><img style=\"display:none\" src=x>Texto"
+            ),
+            "Sim\n\nTexto"
+        );
+        assert_eq!(
+            html_to_text("<p>hidden files are in the folder</p>"),
+            "hidden files are in the folder"
         );
     }
 

@@ -156,11 +156,18 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     let has_plain = message
         .text_bodies()
         .any(|p| p.is_text() && !p.is_text_html());
-    // A text/plain part left empty beside a full HTML one (some webmails and ERPs): the
-    // HTML is the message.
-    let blank_plain = text.trim().is_empty() && has_plain && html.is_some();
-    if blank_plain && let Some(h) = &html {
-        text = html_to_text(h);
+    // A text/plain part left empty beside a full HTML one (some webmails and ERPs), or a
+    // stub saying to read the HTML: the HTML is the message.
+    let mut blank_plain = false;
+    if has_plain
+        && text.split_whitespace().nth(29).is_none()
+        && let Some(h) = &html
+    {
+        let html_text = html_to_text(h);
+        if stub_beside(&text, &html_text) {
+            text = html_text;
+            blank_plain = true;
+        }
     }
     let mut offered = offered(&message);
     // A file uuencoded inside the text (old Unix mailers and ERPs): offered as a file, and
@@ -291,7 +298,9 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
             .as_deref()
             .unwrap_or(contents)
             .trim_start_matches('\u{FEFF}');
-        let text = if part.is_text_html() {
+        // A part labelled HTML whose body is plain text (some ERPs and forms): its lines
+        // are the text, not whitespace to collapse.
+        let text = if part.is_text_html() && has_markup(contents) {
             html_to_text(contents)
         } else {
             let text = if content_type_says(part, "format", &["flowed"]) {
@@ -309,6 +318,71 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
         }
     }
     parts.join("\n\n")
+}
+
+/// Whether text has any markup: an HTML element's tag, a closing tag or a comment (an
+/// address in angle brackets, "<ana@x.com>", is none).
+fn has_markup(text: &str) -> bool {
+    const TAGS: [&str; 34] = [
+        "html",
+        "body",
+        "head",
+        "meta",
+        "div",
+        "p",
+        "br",
+        "span",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "a",
+        "b",
+        "i",
+        "u",
+        "font",
+        "img",
+        "ul",
+        "ol",
+        "li",
+        "strong",
+        "em",
+        "blockquote",
+        "center",
+        "h1",
+        "h2",
+        "h3",
+        "pre",
+        "hr",
+        "style",
+        "title",
+        "tbody",
+        "o:p",
+    ];
+    text.match_indices('<').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        if rest.starts_with('/') || rest.starts_with('!') {
+            return true;
+        }
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let after = rest[name.len()..].chars().next();
+        TAGS.contains(&name.as_str())
+            && after.is_some_and(|c| c == '>' || c == '/' || c.is_whitespace())
+    })
+}
+
+/// Whether a text/plain part is a stub beside its HTML ("Para visualizar esta mensagem,
+/// utilize um leitor compatível com HTML", "To view this email as a web page…"): empty,
+/// or short while the HTML says several times more. A reply whose plain part is short
+/// and whose HTML also holds the quoted history reads the same either way.
+fn stub_beside(plain: &str, html_text: &str) -> bool {
+    let plain_words = plain.split_whitespace().count();
+    let html_words = html_text.split_whitespace().count();
+    plain_words == 0 || (plain_words < 30 && html_words >= 3 * plain_words + 20)
 }
 
 /// The text of a part whose sender got its encoding wrong, read as the sender meant it;

@@ -1817,7 +1817,10 @@ fn is_image_placeholder(line: &str) -> bool {
     if rest.is_empty() {
         return false;
     }
-    // One image or several side by side ("[image: Facebook] [image: Instagram]").
+    // One image or several side by side ("[image: Facebook] [image: Instagram]"); beside
+    // one, Outlook writes a linked picture as its alt text and link ("[cid:…]  [Leading
+    // Law Firm 2026]<https://…>").
+    let mut named = false;
     while let Some(after_open) = rest.strip_prefix('[') {
         let Some(close) = after_open.find(']') else {
             return false;
@@ -1825,12 +1828,23 @@ fn is_image_placeholder(line: &str) -> bool {
         let inner = &after_open[..close];
         let lower = inner.to_lowercase();
         let label = lower.split(':').next().unwrap_or_default().trim();
-        if inner.contains('[') || !(lower.starts_with("cid:") || IMAGE_LABELS.contains(&label)) {
+        let mut after = &after_open[close + 1..];
+        let linked = after
+            .strip_prefix("<http")
+            .and_then(|l| l.find('>').map(|e| &l[e + 1..]));
+        if inner.contains('[') {
             return false;
         }
-        rest = after_open[close + 1..].trim_start();
+        if lower.starts_with("cid:") || IMAGE_LABELS.contains(&label) {
+            named = true;
+        } else if let Some(tail) = linked {
+            after = tail;
+        } else {
+            return false;
+        }
+        rest = after.trim_start();
     }
-    rest.is_empty()
+    named && rest.is_empty()
 }
 
 /// How mail clients label an inline image in the text part, lowercase.
