@@ -249,7 +249,9 @@ pub fn html_to_text(html: &str) -> String {
                 }
                 continue;
             }
-            let self_closed = after[..len.saturating_sub(1)].trim_end().ends_with('/');
+            // The tag's text without its `>` (an unterminated tag runs to the end).
+            let inside = after[..len].strip_suffix('>').unwrap_or(&after[..len]);
+            let self_closed = inside.trim_end().ends_with('/');
             if let Some((open, depth)) = &mut styled {
                 if *open == name && !VOID.contains(&name.as_str()) && !self_closed {
                     if closing {
@@ -263,11 +265,7 @@ pub fn html_to_text(html: &str) -> String {
                 }
                 continue;
             }
-            if !closing
-                && !self_closed
-                && !VOID.contains(&name.as_str())
-                && hides(&after[..len.saturating_sub(1)])
-            {
+            if !closing && !self_closed && !VOID.contains(&name.as_str()) && hides(inside) {
                 styled = Some((name, 1));
                 continue;
             }
@@ -493,6 +491,13 @@ mod tests {
             let got: Vec<&str> = text.split_whitespace().filter(|w| *w != ">").collect();
             assert_eq!(got, said, "{html:?} -> {text:?}");
         }
+    }
+
+    #[test]
+    fn a_tag_cut_inside_a_character_ends_the_text() {
+        // An unterminated tag whose last byte is inside a character (found by fuzzing).
+        assert_eq!(html_to_text("ok<td style=\"a\u{a0}"), "ok");
+        assert_eq!(html_to_text("ok<div hidden\u{a0}"), "ok");
     }
 
     #[test]
