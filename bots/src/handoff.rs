@@ -2041,6 +2041,10 @@ const UPSET: &[&str] = &[
     "harto",
     "harta",
     "harte",
+    "incompetencia",
+    "incompetentes",
+    "incompetente",
+    "inacreditavel",
     "vergonzoso",
     "vergonzosa",
     "furioso",
@@ -2108,9 +2112,14 @@ pub fn upset(text: &str) -> bool {
     let strong = (0..ws.len()).any(|i| {
         let next = ws.get(i + 1).map_or("", String::as_str);
         let before = if i > 0 { ws[i - 1].as_str() } else { "" };
+        // "no es urgente", "não é urgente", "not urgent", "nada urgente": said calmly.
+        let denied = ws[i.saturating_sub(2)..i]
+            .iter()
+            .any(|w| ["no", "nao", "not", "nada", "nothing", "isnt", "sin"].contains(&w.as_str()));
         UPSET.contains(&ws[i].as_str())
             && !(ws[i] == "lixo" && ["eletronico", "electronico"].contains(&next))
             && !(ws[i] == "golpe" && before == "de")
+            && !(denied && ws[i].starts_with("urgen"))
     });
     // A complaint in a phrase of plain words: "que falta de respeito", "q mal servicio",
     // "poor service", "fiquei esperando feito idiota".
@@ -2124,6 +2133,10 @@ pub fn upset(text: &str) -> bool {
         matches!(
             (p[0].as_str(), p[1].as_str(), p[2].as_str()),
             ("hasta", "las", "narices" | "manos")
+                | ("hasta", "la", "madre" | "coronilla")
+                | ("nao", "aguento", "mais")
+                | ("ya", "no", "aguanto")
+                | ("no", "aguanto", "mas")
         )
     }) || ws.windows(3).any(|p| {
         p[0] == "falta"
@@ -2266,7 +2279,40 @@ pub fn enquiry(text: &str) -> bool {
         "catalog",
         "rate",
     ]);
-    sells || jobs || (presents && offers)
+    // Advice on what to buy or use: "qué papel es mejor, el de 75 o el de 80 gramos?",
+    // "which brand of printer do you recommend?". People give it; no article does.
+    let goods = has(&[
+        "papel",
+        "paper",
+        "marca",
+        "brand",
+        "modelo",
+        "model",
+        "impresora",
+        "impressora",
+        "printer",
+        "gramos",
+        "gramas",
+        "gsm",
+        "gramaje",
+        "gramatura",
+        "notebook",
+        "laptop",
+    ]);
+    let asks_which = has(&["qual", "cual", "which", "que", "what"])
+        && has(&["mejor", "melhor", "better", "best"]);
+    let recommends = has(&[
+        "recomiendan",
+        "recomiendas",
+        "recomienda",
+        "recomendam",
+        "recomenda",
+        "recomendariam",
+        "recommend",
+        "recommended",
+    ]);
+    let advice = goods && (asks_which || recommends);
+    sells || jobs || (presents && offers) || advice
 }
 
 /// A language the bot does not serve, when the message clearly is in one.
@@ -2665,6 +2711,17 @@ mod tests {
         assert!(upset("really poor service from your team this month"));
         assert!(upset("estoy hasta las narices, el técnico no vino"));
         assert!(upset("ya me harté de esperar el tóner"));
+        assert!(upset(
+            "Inacreditável. Pela quarta vez a fatura vem errada, não aguento mais"
+        ));
+        assert!(upset(
+            "estoy hasta la madre, dos semanas esperando el tóner"
+        ));
+        assert!(!upset(
+            "abrí un ticket por unas manchas, no es urgente, cuándo me contestan?"
+        ));
+        assert!(!upset("nada urgente, só queria saber o prazo da visita"));
+        assert!(upset("URGENTE la maquina no funciona"));
         assert!(!upset("o mau contato no cabo faz a impressora desligar?"));
         assert!(!upset("¿el servicio técnico atiende los sábados?"));
         assert!(!upset("como faço pra falar com o serviço de atendimento?"));
@@ -2689,6 +2746,9 @@ mod tests {
             "Hello, we're a courier company offering same-day delivery for toner. Who should get our rate card?",
             "Boa tarde, somos uma empresa de manutenção de impressoras e oferecemos peças com desconto",
             "Buenas, somos una distribuidora de insumos y les queremos presentar nuestra propuesta",
+            "qué papel es mejor para imprimir, el de 75 o el de 80 gramos?",
+            "which brand of printer do you recommend for a home office?",
+            "qual marca de impressora vcs recomendam pra casa?",
         ] {
             assert!(enquiry(text), "{text}");
             assert_eq!(trigger(text, &[]), Some(Trigger::Enquiry), "{text}");
@@ -2707,6 +2767,9 @@ mod tests {
             "how do I resume a paused print job?",
             "somos uma empresa pequena, a franquia de 2.000 cópias dá pra gente?",
             "we are a law firm and the copier jams every morning, what can we do?",
+            "qual o melhor horário pra visita do técnico?",
+            "what is the best way to send the meter reading?",
+            "el papel de 80 gramos se atasca, qué hago?",
             "somos la empresa del contrato 4410, ¿qué ofrece la renovación?",
         ] {
             assert!(!enquiry(text), "{text}");

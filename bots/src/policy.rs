@@ -1223,7 +1223,7 @@ pub(crate) mod tests {
     /// The business FAQ of `bench/data/faq` (15 topics in en, es and pt), each article in
     /// the translation group of its topic.
     /// The FAQ's labelled sets: the development set, then the six written apart from it.
-    const FAQ_SETS: [&str; 8] = [
+    const FAQ_SETS: [&str; 9] = [
         include_str!("../../bench/data/faq/questions.jsonl"),
         include_str!("../../bench/data/faq/heldout.jsonl"),
         include_str!("../../bench/data/faq/heldout2.jsonl"),
@@ -1232,6 +1232,7 @@ pub(crate) mod tests {
         include_str!("../../bench/data/faq/heldout5.jsonl"),
         include_str!("../../bench/data/faq/heldout6.jsonl"),
         include_str!("../../bench/data/faq/heldout7.jsonl"),
+        include_str!("../../bench/data/faq/heldout8.jsonl"),
     ];
 
     fn faq_brain() -> Brain {

@@ -96,6 +96,8 @@ pub enum Guess {
     /// Portuguese by a guesser that knows only those.
     Ca,
     Gl,
+    /// Basque, which shares almost nothing with its neighbours.
+    Eu,
 }
 
 impl Guess {
@@ -109,6 +111,7 @@ impl Guess {
             Guess::It => "it",
             Guess::Ca => "ca",
             Guess::Gl => "gl",
+            Guess::Eu => "eu",
         }
     }
 
@@ -913,6 +916,62 @@ const GL: &[&str] = &[
     "desta",
     "levamos",
     "quitalo",
+    "quedou",
+];
+
+// Basque: its own words ("kaixo", "eta", "nola", "dezaket"), none of its neighbours'.
+const EU: &[&str] = &[
+    "kaixo",
+    "egun",
+    "arratsalde",
+    "gabon",
+    "eskerrik",
+    "asko",
+    "mesedez",
+    "eta",
+    "dut",
+    "dugu",
+    "duzu",
+    "dira",
+    "ez",
+    "bai",
+    "nola",
+    "zer",
+    "noiz",
+    "zergatik",
+    "nik",
+    "zuk",
+    "guk",
+    "zuek",
+    "hau",
+    "hori",
+    "bat",
+    "batzuk",
+    "baina",
+    "edo",
+    "ere",
+    "oso",
+    "gaur",
+    "bihar",
+    "atzo",
+    "inprimagailua",
+    "fotokopiagailua",
+    "fotokopiagailuan",
+    "papera",
+    "faktura",
+    "fakturak",
+    "tonerra",
+    "dezaket",
+    "dezakegu",
+    "daiteke",
+    "behar",
+    "nahi",
+    "dago",
+    "daude",
+    "ditut",
+    "egin",
+    "egiten",
+    "laguntza",
 ];
 
 fn markers(g: Guess) -> &'static [&'static str] {
@@ -925,10 +984,11 @@ fn markers(g: Guess) -> &'static [&'static str] {
         Guess::It => IT,
         Guess::Ca => CA,
         Guess::Gl => GL,
+        Guess::Eu => EU,
     }
 }
 
-const ALL: [Guess; 8] = [
+const ALL: [Guess; 9] = [
     Guess::En,
     Guess::Es,
     Guess::Pt,
@@ -937,6 +997,7 @@ const ALL: [Guess; 8] = [
     Guess::It,
     Guess::Ca,
     Guess::Gl,
+    Guess::Eu,
 ];
 
 /// Each language's evidence in a text, in [`ALL`]'s order: marker words, letters, endings.
@@ -1110,6 +1171,11 @@ mod tests {
                 "cando vén o técnico? levamos tres días agardando",
                 Guess::Gl,
             ),
+            (
+                "Kaixo, inprimagailuan papera trabatu da, nola atera dezaket?",
+                Guess::Eu,
+            ),
+            ("egun on, faktura non dago? eskerrik asko", Guess::Eu),
             // Their look-alikes stay Spanish and Portuguese.
             (
                 "con quién puedo hablar de la factura de este mes?",

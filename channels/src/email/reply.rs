@@ -42,7 +42,18 @@ pub struct Split {
 /// Line endings are normalized to `\n` first, so both fields use `\n`.
 pub fn split_reply(body: &str) -> Split {
     let text = body.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = text.split('\n').collect();
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.split('\n') {
+        // "…obrigado. Em ter., 12 de mai. de 2026 às 10:02, Ana <a@b.c> escreveu:" (a
+        // client that lost the line break): the attribution goes on a line of its own.
+        match glued_attribution(line) {
+            Some(at) => {
+                lines.push(line[..at].trim_end());
+                lines.push(line[at..].trim_start());
+            }
+            None => lines.push(line),
+        }
+    }
     let spans = classify(&lines);
     let in_reply = choose_reply(&lines, &spans);
 
@@ -66,6 +77,39 @@ pub fn split_reply(body: &str) -> Split {
         reply,
         rest: join_trimmed(&rest),
     }
+}
+
+/// Where an attribution starts inside a line, after the sender's last sentence: a sentence
+/// end (". ", "! ", "? ") followed by text that opens an attribution and reads as a whole
+/// one ("… wrote:", with a date or an address).
+fn glued_attribution(line: &str) -> Option<usize> {
+    if line.len() > MAX_ATTRIBUTION_CHARS * 4
+        || !line.trim_end().ends_with([':', '：'])
+        || opens_attribution_itself(line)
+        || is_quote(line)
+    {
+        return None;
+    }
+    // The sentence's last word, not an abbreviation of a date ("tir. 3. mar. 2026 kl.
+    // 10:02 skrev …:", "Op 2 feb. 2015 om …"): four letters or more.
+    let ends_a_sentence = |at: usize| {
+        line[..at]
+            .split_whitespace()
+            .next_back()
+            .is_some_and(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+    };
+    line.match_indices(['.', '!', '?'])
+        .filter(|(at, _)| ends_a_sentence(*at))
+        .map(|(at, mark)| at + mark.len())
+        .filter(|after| line[*after..].starts_with(' '))
+        .find(|after| {
+            let tail = line[*after..].trim_start();
+            tail.len() <= MAX_ATTRIBUTION_CHARS
+                && opens_attribution_itself(tail)
+                && is_attribution(tail)
+                && line[..*after].split_whitespace().count() >= 3
+        })
+        .map(|after| after + 1)
 }
 
 /// What a run of lines is, as far as choosing the reply goes.
@@ -2148,7 +2192,27 @@ mod tests {
         );
     }
 
-    /// Splitting only moves lines: each line of the body is in the reply or in the rest.
+    #[test]
+    fn an_attribution_glued_to_the_last_sentence_is_cut_there() {
+        let body = "Segue a leitura: 48.213. Obrigado. Em ter., 12 de mai. de 2026 às 10:02, \
+                    Ana <ana@copytec.com.br> escreveu:\n> Favor enviar a leitura.\n";
+        let split = split_reply(body);
+        assert_eq!(split.reply, "Segue a leitura: 48.213. Obrigado.");
+        assert!(split.rest.starts_with("Em ter., 12 de mai."), "{split:?}");
+        // A date's abbreviations are no sentence ends, and prose stays whole.
+        for body in [
+            "tir. 3. mar. 2026 kl. 10:02 skrev Ana <ana@x.com>:\n> Hi\n",
+            "I asked twice. On Monday the technician wrote: nothing about the fuser.\n",
+        ] {
+            assert!(
+                glued_attribution(body.lines().next().unwrap_or("")).is_none(),
+                "{body}"
+            );
+        }
+    }
+
+    /// Splitting only moves lines (or cuts one where an attribution was glued to it): each
+    /// line of the body is in the reply or in the rest.
     #[test]
     fn email_reply_fixtures_lose_no_line() {
         let count = |text: &str| {
