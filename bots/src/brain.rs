@@ -15,7 +15,8 @@
 //! `policy::tests::a_message_of_two_languages_is_answered_in_one_of_them_and_the_conversations_first`).
 //!
 //! The confidence is a logistic fit of the best score and its lead, calibrated by
-//! cross-validation on the knowledge base's own questions
+//! cross-validation on the knowledge base's own questions and its small-talk lines (whose
+//! best article would be a wrong answer)
 //! (`brain::tests::calibration_fits_what_it_sees`; the resulting tables are in
 //! docs/BENCHMARKS.md).
 
