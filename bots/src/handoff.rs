@@ -2137,11 +2137,12 @@ pub fn upset(text: &str) -> bool {
                 | ("nao", "aguento", "mais")
                 | ("ya", "no", "aguanto")
                 | ("no", "aguanto", "mas")
+                | (
+                    "falta",
+                    "de",
+                    "respeito" | "respeto" | "consideracao" | "consideracion"
+                )
         )
-    }) || ws.windows(3).any(|p| {
-        p[0] == "falta"
-            && p[1] == "de"
-            && ["respeito", "respeto", "consideracao", "consideracion"].contains(&p[2].as_str())
     });
     if strong || phrase {
         score += 2;

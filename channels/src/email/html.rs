@@ -24,6 +24,15 @@ const VOID: [&str; 14] = [
 /// of 0 with the overflow hidden (the "preheader" a newsletter shows only in the inbox
 /// list, and the tracking fields of a web form).
 fn hides(tag: &str) -> bool {
+    // Most tags say none of it: looked for without copying the tag first.
+    let says = |word: &str| {
+        tag.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    if !(says("hidden") || says("none") || says("mso-hide")) {
+        return false;
+    }
     let lower = tag.to_ascii_lowercase();
     let squeezed: String = lower.chars().filter(|c| !c.is_whitespace()).collect();
     let attribute_hidden = lower

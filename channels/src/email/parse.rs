@@ -160,7 +160,7 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     // stub saying to read the HTML: the HTML is the message.
     let mut blank_plain = false;
     if has_plain
-        && text.split_whitespace().nth(29).is_none()
+        && text.split_whitespace().nth(STUB_WORDS - 1).is_none()
         && let Some(h) = &html
     {
         let html_text = html_to_text(h);
@@ -382,8 +382,11 @@ fn has_markup(text: &str) -> bool {
 fn stub_beside(plain: &str, html_text: &str) -> bool {
     let plain_words = plain.split_whitespace().count();
     let html_words = html_text.split_whitespace().count();
-    plain_words == 0 || (plain_words < 30 && html_words >= 3 * plain_words + 20)
+    plain_words == 0 || (plain_words < STUB_WORDS && html_words >= 3 * plain_words + 20)
 }
+
+/// A plain part shorter than this, in words, may be a stub beside its HTML.
+const STUB_WORDS: usize = 30;
 
 /// The text of a part whose sender got its encoding wrong, read as the sender meant it;
 /// `None` when the part was read cleanly. Two faults seen in real mail: a base64 body with a
