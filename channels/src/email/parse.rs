@@ -117,11 +117,22 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     if let Some(inner) = opaque_signed(&message) {
         return read(&inner, with_bytes);
     }
-    let from_addr = message.from().and_then(Address::first);
+    // No From (a scanner's, an intranet's form): the Sender, else the Return-Path.
+    let from_addr = message
+        .from()
+        .and_then(Address::first)
+        .or_else(|| message.sender().and_then(Address::first));
     let from = from_addr
         .and_then(|a| a.address())
         .map(|a| a.trim().to_lowercase())
-        .filter(|a| !a.is_empty());
+        .filter(|a| !a.is_empty())
+        .or_else(|| {
+            ids(message.return_path())
+                .into_iter()
+                .next()
+                .map(|a| a.to_lowercase())
+                .filter(|a| a.contains('@'))
+        });
     let from_name = from_addr
         .and_then(|a| a.name())
         .map(|n| n.trim().to_owned())
@@ -1192,7 +1203,42 @@ fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
     });
     // A list's distribution (Mailman 3 and others add no Precedence); RFC 2919's header.
     let list = header_text(m, "List-Id").is_some_and(|v| !v.is_empty());
-    auto_submitted || precedence || autoreply_headers || system_sender || list
+    let auto_subject = m.subject().is_some_and(auto_reply_subject);
+    auto_submitted || precedence || autoreply_headers || system_sender || list || auto_subject
+}
+
+/// A subject an auto-reply opens with, when the tool that sent it adds no header (an
+/// Outlook rule replying with a template, a webmail's filter, an old Exchange): "Resposta
+/// automática: …", "Fuera de la oficina", "Out of Office: …". A person's answer to one
+/// ("RE: Resposta automática: …") starts with its own prefix, and is a person's.
+fn auto_reply_subject(subject: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    const OPENINGS: [&str; 16] = [
+        "resposta automatica",
+        "respuesta automatica",
+        "automatic reply",
+        "auto reply",
+        "auto-reply",
+        "autoreply",
+        "out of office",
+        "out of the office",
+        "fuera de la oficina",
+        "fora do escritorio",
+        "ausencia temporaria",
+        "ausencia temporal",
+        "reponse automatique",
+        "risposta automatica",
+        "abwesenheitsnotiz",
+        "automatische antwort",
+    ];
+    let folded: String = subject
+        .trim()
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    OPENINGS.iter().any(|o| folded.starts_with(o))
 }
 
 /// A sender's local part that says no one reads what is sent to it, in the languages of our
@@ -1784,6 +1830,20 @@ mod tests {
             "Failed.",
         );
         assert!(parse(&raw).unwrap().auto_submitted);
+        // An auto-reply known only by its subject; a person answering one is a person.
+        for (subject, machine) in [
+            ("Resposta automática: Chamado 5127", true),
+            ("Fuera de la oficina", true),
+            ("Out of Office: toner order", true),
+            ("RE: Resposta automática: Chamado 5127", false),
+            ("Leitura fora do prazo: escritório 2", false),
+        ] {
+            let raw = mail(
+                &format!("From: ana@x.example\nSubject: {subject}"),
+                "Texto.",
+            );
+            assert_eq!(parse(&raw).unwrap().auto_submitted, machine, "{subject}");
+        }
     }
 
     #[test]
