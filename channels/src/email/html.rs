@@ -221,6 +221,33 @@ fn tag(rest: &str) -> Option<(String, bool, usize)> {
     Some((name, closing, rest.len()))
 }
 
+/// Inline elements mail uses most, which with [`BLOCKS`], [`HIDDEN`] and [`VOID`] make an
+/// element name known.
+const INLINE: [&str; 16] = [
+    "html", "body", "p", "span", "a", "b", "i", "u", "font", "strong", "em", "td", "th", "tbody",
+    "thead", "o:p",
+];
+
+/// Whether text is markup at all: a comment, a declaration, or a tag (opening or
+/// closing) of an element HTML has. An address in angle brackets ("<ana@x.com>") is none,
+/// so a body labelled HTML that is plain text is read as text.
+pub fn has_markup(text: &str) -> bool {
+    text.match_indices('<').any(|(at, _)| {
+        let rest = &text[at + 1..];
+        rest.starts_with('!')
+            || tag(rest).is_some_and(|(name, _, _)| {
+                let name = name.as_str();
+                let known = BLOCKS.contains(&name)
+                    || HIDDEN.contains(&name)
+                    || VOID.contains(&name)
+                    || INLINE.contains(&name);
+                // The name ends the tag's word: "<b>" or "<a href", not "<bom dia>".
+                let tail = rest.trim_start_matches('/')[name.len()..].chars().next();
+                known && tail.is_some_and(|c| c == '>' || c == '/' || c.is_whitespace())
+            })
+    })
+}
+
 /// The text a reader sees in `html`.
 pub fn html_to_text(html: &str) -> String {
     let mut out = Out {
@@ -405,6 +432,28 @@ mod tests {
             html_to_text("<p>hidden files are in the folder</p>"),
             "hidden files are in the folder"
         );
+    }
+
+    #[test]
+    fn markup_is_told_from_text_with_angle_brackets() {
+        for html in [
+            "<p>Olá</p>",
+            "x<br>y",
+            "</div>",
+            "<!-- c -->",
+            "<A HREF=x>l</a>",
+            "<o:p></o:p>",
+        ] {
+            assert!(has_markup(html), "{html}");
+        }
+        for text in [
+            "Ana <ana@x.com> escreveu:",
+            "> 10 páginas < 20",
+            "<bom dia>",
+            "a<b",
+        ] {
+            assert!(!has_markup(text), "{text}");
+        }
     }
 
     #[test]

@@ -98,6 +98,24 @@ fn uu_body(lines: &[&str], start: usize) -> Option<(Vec<u8>, usize)> {
     None
 }
 
+/// Whether a charset label names UTF-7.
+pub fn is_utf7(label: &str) -> bool {
+    ["utf-7", "utf7", "unicode-1-1-utf-7", "x-unicode-2-0-utf-7"]
+        .iter()
+        .any(|u| label.trim().eq_ignore_ascii_case(u))
+}
+
+/// Bytes in a labelled charset read as text: UTF-7 by [`utf7`] (the parser's own decoder
+/// drops the character that closes an encoded run), any other label by the parser's
+/// decoders; `None` for a label none knows.
+pub fn decode(label: &str, bytes: &[u8]) -> Option<String> {
+    if is_utf7(label) {
+        return utf7(bytes);
+    }
+    mail_parser::decoders::charsets::map::charset_decoder(label.trim().as_bytes())
+        .map(|decode| decode(bytes))
+}
+
 /// UTF-7 (RFC 2152) decoded: `+` opens modified base64 of UTF-16, which any character
 /// outside base64 closes, a `-` closing it being absorbed; `+-` is a plus sign. `None` when
 /// a run is not UTF-16 at all.

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders};
 use serde::Serialize;
 
-use super::html::html_to_text;
+use super::html::{has_markup, html_to_text};
 use super::legacy;
 use super::reply::split_reply;
 use super::tnef;
@@ -186,9 +186,12 @@ fn read(raw: &[u8], with_bytes: bool) -> Result<(ParsedEmail, Vec<Vec<u8>>), Par
     if let Some((kept, files)) = legacy::uu_blocks(&text) {
         text = kept;
         for file in files {
+            let name = Some(tnef::file_name(&file.name))
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "attachment".to_owned());
             let info = AttachmentInfo {
-                mime: tnef::by_extension(&file.name).to_owned(),
-                name: safe_name(&file.name),
+                mime: tnef::by_extension(&name).to_owned(),
+                name,
                 size: file.data.len(),
                 content_id: None,
             };
@@ -331,61 +334,6 @@ fn body_text(message: &mail_parser::Message<'_>) -> String {
     parts.join("\n\n")
 }
 
-/// Whether text has any markup: an HTML element's tag, a closing tag or a comment (an
-/// address in angle brackets, "<ana@x.com>", is none).
-fn has_markup(text: &str) -> bool {
-    const TAGS: [&str; 34] = [
-        "html",
-        "body",
-        "head",
-        "meta",
-        "div",
-        "p",
-        "br",
-        "span",
-        "table",
-        "tr",
-        "td",
-        "th",
-        "a",
-        "b",
-        "i",
-        "u",
-        "font",
-        "img",
-        "ul",
-        "ol",
-        "li",
-        "strong",
-        "em",
-        "blockquote",
-        "center",
-        "h1",
-        "h2",
-        "h3",
-        "pre",
-        "hr",
-        "style",
-        "title",
-        "tbody",
-        "o:p",
-    ];
-    text.match_indices('<').any(|(at, _)| {
-        let rest = &text[at + 1..];
-        if rest.starts_with('/') || rest.starts_with('!') {
-            return true;
-        }
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let after = rest[name.len()..].chars().next();
-        TAGS.contains(&name.as_str())
-            && after.is_some_and(|c| c == '>' || c == '/' || c.is_whitespace())
-    })
-}
-
 /// Whether a text/plain part is a stub beside its HTML ("Para visualizar esta mensagem,
 /// utilize um leitor compatível com HTML", "To view this email as a web page…"): empty,
 /// or short while the HTML says several times more. A reply whose plain part is short
@@ -428,11 +376,7 @@ fn repaired(
             || content_type_says(part, "charset", &["utf-8", "utf8", "us-ascii", "ascii"])
     };
     // UTF-7, whose decoder in the parser drops the character that ends an encoded run.
-    let utf7 = label.is_some_and(|l| {
-        ["utf-7", "utf7", "unicode-1-1-utf-7", "x-unicode-2-0-utf-7"]
-            .iter()
-            .any(|u| l.eq_ignore_ascii_case(u))
-    });
+    let utf7 = label.is_some_and(legacy::is_utf7);
     let refused_base64 = base64 && part.is_encoding_problem;
     let replaced = || contents.contains('\u{FFFD}') && unicode_label();
     // 8-bit text under a US-ASCII label, which the parser reads as Latin-1 ("OlÃ¡").
@@ -451,8 +395,8 @@ fn repaired(
     } else {
         raw.to_vec()
     };
-    if utf7 {
-        return legacy::utf7(&bytes).filter(|text| text != contents);
+    if let Some(l) = label.filter(|_| utf7) {
+        return legacy::decode(l, &bytes).filter(|text| text != contents);
     }
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),
@@ -548,15 +492,18 @@ fn offered<'a>(message: &'a mail_parser::Message<'a>) -> Offered<'a> {
     }
 }
 
+/// Whether a part's Content-Type is `ty/sub` (any case).
+fn typed(part: &mail_parser::MessagePart<'_>, ty: &str, sub: &str) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case(ty)
+            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case(sub))
+    })
+}
+
 /// Outlook's TNEF: `application/ms-tnef` (or `vnd.ms-tnef`), or a part named `winmail.dat`.
 fn tnef_part(part: &mail_parser::MessagePart<'_>) -> bool {
-    let typed = part.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("application")
-            && ct.subtype().is_some_and(|s| {
-                s.eq_ignore_ascii_case("ms-tnef") || s.eq_ignore_ascii_case("vnd.ms-tnef")
-            })
-    });
-    typed
+    typed(part, "application", "ms-tnef")
+        || typed(part, "application", "vnd.ms-tnef")
         || part
             .attachment_name()
             .is_some_and(|n| n.trim().eq_ignore_ascii_case("winmail.dat"))
@@ -575,12 +522,6 @@ fn listed<'a>(
     };
     let ics_file = message.attachments().any(|p| calendar(p) && named(p));
     let bounce = is_bounce(message);
-    let typed = |part: &mail_parser::MessagePart<'_>, ty: &str, sub: &str| {
-        part.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case(ty)
-                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case(sub))
-        })
-    };
     message.attachments().filter(move |part| {
         if ics_file && calendar(part) && !named(part) {
             return false;
@@ -638,7 +579,7 @@ fn attachment_name(
     if let Some(name) = extended_name(message, part)
         .or_else(|| part.attachment_name().map(str::to_owned))
         .or_else(|| location_name(part))
-        .map(|n| safe_name(&n))
+        .map(|n| tnef::file_name(&n))
         .filter(|n| !n.trim().is_empty())
     {
         return name.nfc().collect();
@@ -671,18 +612,6 @@ fn attachment_name(
     }
 }
 
-/// A name as a file is saved under: its last component when the sender's client sent the
-/// path it was attached from ("C:\\Users\\Recepcao\\Desktop\\foto.jpg"), so no name
-/// reaches the store with a directory in it.
-fn safe_name(name: &str) -> String {
-    let base = name.rsplit(['\\', '/']).next().unwrap_or(name).trim();
-    if base.is_empty() || base == "." || base == ".." {
-        name.replace(['\\', '/'], "_")
-    } else {
-        base.to_owned()
-    }
-}
-
 /// The file name in a part's `Content-Location` (RFC 2557; GroupWise names attachments
 /// only there): its last path segment, `%`-escapes read.
 fn location_name(part: &mail_parser::MessagePart<'_>) -> Option<String> {
@@ -696,35 +625,18 @@ fn location_name(part: &mail_parser::MessagePart<'_>) -> Option<String> {
     if last.is_empty() || !last.contains('.') {
         return None;
     }
-    let bytes = last.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes
-            .get(at + 1..at + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[at], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                at += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                at += 1;
-            }
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    // A name with a stray `%` is kept as written.
+    let (whole, bytes) = mail_parser::decoders::hex::decode_hex(last.as_bytes());
+    Some(if whole {
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        last.to_owned()
+    })
 }
 
 /// An iCalendar part: `text/calendar`, or `application/ics` as some clients label the file.
 fn calendar(part: &mail_parser::MessagePart<'_>) -> bool {
-    part.content_type().is_some_and(|ct| {
-        let sub = ct.subtype().unwrap_or("");
-        (ct.ctype().eq_ignore_ascii_case("text") && sub.eq_ignore_ascii_case("calendar"))
-            || (ct.ctype().eq_ignore_ascii_case("application") && sub.eq_ignore_ascii_case("ics"))
-    })
+    typed(part, "text", "calendar") || typed(part, "application", "ics")
 }
 
 /// A file name given twice, plainly (`filename="foto_painel.jpg"`) and in RFC 2231's
@@ -948,7 +860,15 @@ fn subject(message: &mail_parser::Message<'_>) -> Option<String> {
     let decoded = first
         .and_then(|h| h.value.as_text())
         .or_else(|| message.subject())?;
-    if !decoded.contains('\u{FFFD}') {
+    // Read again from the raw header: replacement characters, or UTF-7 encoded words (the
+    // parser's decoder drops a character after each encoded run).
+    let utf7 = first.is_some_and(|h| {
+        message
+            .raw_message()
+            .get(h.offset_start as usize..h.offset_end as usize)
+            .is_some_and(|b| b.windows(8).any(|w| w.eq_ignore_ascii_case(b"=?utf-7?")))
+    });
+    if !decoded.contains('\u{FFFD}') && !utf7 {
         return Some(decoded.to_owned());
     }
     first
@@ -990,17 +910,14 @@ fn raw_from_name(message: &mail_parser::Message<'_>) -> Option<String> {
 /// RFC 2047 encoded words decoded with adjacent words of one charset and encoding joined
 /// byte-wise; `None` when the header is not made of such words.
 fn joined_encoded_words(raw: &str) -> Option<String> {
-    use mail_parser::decoders::{
-        base64::base64_decode, charsets::map::charset_decoder,
-        quoted_printable::quoted_printable_decode,
-    };
+    use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
     let mut out = String::new();
     // The pending run: (charset, encoding) and its bytes.
     let mut run: Option<(String, char, Vec<u8>)> = None;
     let flush = |run: &mut Option<(String, char, Vec<u8>)>, out: &mut String| {
         if let Some((charset, _, bytes)) = run.take() {
-            match charset_decoder(charset.as_bytes()) {
-                Some(decode) => out.push_str(&decode(&bytes)),
+            match legacy::decode(&charset, &bytes) {
+                Some(text) => out.push_str(&text),
                 None => out.push_str(&String::from_utf8_lossy(&bytes)),
             }
         }
@@ -1528,6 +1445,17 @@ mod tests {
                 base64(tnef)
             ),
         )
+    }
+
+    #[test]
+    fn utf7_keeps_the_character_after_each_encoded_run_in_text_and_subject() {
+        let raw = mail(
+            "From: a@example.com\nSubject: =?utf-7?Q?Manh+AOM_da_visita?=\nContent-Type: text/plain; charset=utf-7",
+            "De manh+AOM as salas est+AOM-o ocupadas.",
+        );
+        let p = parse(&raw).unwrap();
+        assert_eq!(p.subject.as_deref(), Some("Manhã da visita"));
+        assert_eq!(p.reply_text, "De manhã as salas estão ocupadas.");
     }
 
     #[test]

@@ -215,14 +215,22 @@ impl Tnef<'_> {
     }
 }
 
-/// A name as a file is named: its last path component, without control characters.
-fn file_name(name: &str) -> String {
+/// A name as a file is named: its last path component ("C:\\Users\\…\\foto.jpg" sent
+/// as the name by some clients), without control characters, so no name reaches the store
+/// with a directory in it; empty when nothing is left ("dir/", "..").
+pub(crate) fn file_name(name: &str) -> String {
     let last = name.rsplit(['\\', '/']).next().unwrap_or(name);
-    last.chars()
+    let clean = last
+        .chars()
         .filter(|c| !c.is_control())
         .collect::<String>()
         .trim()
-        .to_owned()
+        .to_owned();
+    if clean == "." || clean == ".." {
+        String::new()
+    } else {
+        clean
+    }
 }
 
 /// A file's type by its name, for files whose stream does not say.
