@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::html::{has_markup, html_to_text};
 use super::legacy;
-use super::reply::split_reply;
+use super::reply::{folded, split_reply};
 use super::tnef;
 
 /// The largest message read at all; larger ones are refused before parsing.
@@ -1129,8 +1129,6 @@ fn machine_sent(m: &mail_parser::Message<'_>, from: Option<&str>) -> bool {
 /// automática: …", "Fuera de la oficina", "Out of Office: …". A person's answer to one
 /// ("RE: Resposta automática: …") starts with its own prefix, and is a person's.
 fn auto_reply_subject(subject: &str) -> bool {
-    use unicode_normalization::UnicodeNormalization;
-    use unicode_normalization::char::is_combining_mark;
     const OPENINGS: [&str; 16] = [
         "resposta automatica",
         "respuesta automatica",
@@ -1149,13 +1147,8 @@ fn auto_reply_subject(subject: &str) -> bool {
         "abwesenheitsnotiz",
         "automatische antwort",
     ];
-    let folded: String = subject
-        .trim()
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
-    OPENINGS.iter().any(|o| folded.starts_with(o))
+    let subject = folded(subject.trim());
+    OPENINGS.iter().any(|o| subject.starts_with(o))
 }
 
 /// A sender's local part that says no one reads what is sent to it, in the languages of our

@@ -32,8 +32,9 @@ pub struct Split {
     /// What the sender wrote, without blank lines around it. Empty only when the body had
     /// no text beyond blank lines, quote marks, delimiter lines and "… wrote:" lines.
     pub reply: String,
-    /// Everything taken out, in body order: quoted history, embedded and forwarded emails,
-    /// signatures. Empty when nothing was taken out.
+    /// Everything taken out, in body order: a mail server's external-sender warning on
+    /// top, quoted history, embedded and forwarded emails, signatures (with a legal notice
+    /// under them). Empty when nothing was taken out.
     pub rest: String,
 }
 
@@ -228,7 +229,8 @@ const MAX_SIGNATURE_BLOCK_LINE_CHARS: usize = 60;
 
 /// The span after the signature block starting at span `from`: one to
 /// `MAX_SIGNATURE_BLOCK_LINES` short lines of text right under the delimiter, with no blank
-/// line between them.
+/// line between them, and the company's legal notice under them if it has one (long
+/// lines, right under or after one blank line).
 fn signature_block_end(lines: &[&str], spans: &[Span], from: usize) -> Option<usize> {
     let count = spans[from.min(spans.len())..]
         .iter()
@@ -237,9 +239,57 @@ fn signature_block_end(lines: &[&str], spans: &[Span], from: usize) -> Option<us
                 && lines[span.start].trim().chars().count() <= MAX_SIGNATURE_BLOCK_LINE_CHARS
         })
         .count();
-    (1..=MAX_SIGNATURE_BLOCK_LINES)
-        .contains(&count)
-        .then_some(from + count)
+    if !(1..=MAX_SIGNATURE_BLOCK_LINES).contains(&count) {
+        return None;
+    }
+    let end = from + count;
+    let notice_from = match spans.get(end) {
+        Some(span) if span.kind == Kind::Blank => end + 1,
+        _ => end,
+    };
+    let notice = spans[notice_from.min(spans.len())..]
+        .iter()
+        .take_while(|span| span.kind == Kind::Text)
+        .count();
+    let text = spans[notice_from.min(spans.len())..][..notice]
+        .iter()
+        .flat_map(|span| &lines[span.start..span.end])
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(if notice > 0 && is_legal_notice(&text) {
+        notice_from + notice
+    } else {
+        end
+    })
+}
+
+/// Whether a paragraph is the legal notice companies put under their signatures: it says
+/// the message is confidential or meant for its addressee, or names the data-protection law.
+fn is_legal_notice(text: &str) -> bool {
+    let lower = folded(text);
+    const MARKS: &[&str] = &[
+        "confidencial",
+        "confidential",
+        "privileged",
+        "privilegiad",
+        "intended solely",
+        "intended only",
+        "intended recipient",
+        "destinatario",
+        "received this",
+        "recebido por engano",
+        "recebeu esta mensagem por engano",
+        "recibido por error",
+        "recibido este",
+        "lgpd",
+        "rgpd",
+        "gdpr",
+        "protecao de dados",
+        "proteccion de datos",
+        "aviso legal",
+    ];
+    MARKS.iter().any(|mark| lower.contains(mark))
 }
 
 /// Marks the lines inside fenced code blocks (and the fences), whose `#`, `>` or `--` lines
@@ -270,7 +320,8 @@ fn code_block_lines(lines: &[&str]) -> Vec<bool> {
 fn choose_reply(lines: &[&str], spans: &[Span]) -> Vec<bool> {
     let start = skip_leading_embedded(lines, spans);
     let mut end = spans.len();
-    let mut dropped = Vec::new();
+    // A mail server's warning put above the sender's text goes to the rest.
+    let mut dropped: Vec<usize> = external_banner(lines, spans, start).collect();
     let mut index = start;
     while index < spans.len() {
         match spans[index].kind {
@@ -319,6 +370,125 @@ fn choose_reply(lines: &[&str], spans: &[Span]) -> Vec<bool> {
         in_reply[index] = false;
     }
     in_reply
+}
+
+/// Most lines a mail server's warning banner takes.
+const MAX_BANNER_LINES: usize = 6;
+
+/// The spans of the warning a receiving mail server puts on top of mail from outside
+/// ("CAUTION: This email originated from outside of the organization…", "ATENÇÃO: Este
+/// e-mail foi enviado de fora da organização…", "You don't often get email from …"), when
+/// the first paragraph from `start` is one: a few lines that open like a warning and speak
+/// of the organisation and of links, attachments or the sender. Nobody the agent talks to
+/// wrote it.
+fn external_banner(lines: &[&str], spans: &[Span], start: usize) -> std::ops::Range<usize> {
+    let Some(first) = next_non_blank(spans, start) else {
+        return 0..0;
+    };
+    let count = spans[first..]
+        .iter()
+        .take_while(|span| span.kind == Kind::Text)
+        .count();
+    if count == 0 || count > MAX_BANNER_LINES {
+        return 0..0;
+    }
+    let text = spans[first..first + count]
+        .iter()
+        .flat_map(|span| &lines[span.start..span.end])
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if is_external_banner(&text) {
+        first..first + count
+    } else {
+        0..0
+    }
+}
+
+/// Whether a paragraph reads as an external-sender warning (see `external_banner`).
+fn is_external_banner(text: &str) -> bool {
+    let lower = folded(text);
+    let lower = lower.trim_start_matches(|c: char| !c.is_alphanumeric());
+    if lower.chars().count() > 600 {
+        return false;
+    }
+    const OPENERS: &[&str] = &[
+        "caution",
+        "warning",
+        "external",
+        "atencao",
+        "aviso",
+        "cuidado",
+        "precaucion",
+        "advertencia",
+        "externo",
+        "this email",
+        "this e-mail",
+        "this message",
+        "este e-mail",
+        "este email",
+        "este correo",
+        "esta mensagem",
+        "este mensaje",
+        "esse e-mail",
+        "esse email",
+        "you don't often",
+        "you don’t often",
+        "voce nao costuma",
+        "no suele recibir",
+        "no recibe correos",
+    ];
+    if !OPENERS.iter().any(|opener| lower.starts_with(opener)) {
+        return false;
+    }
+    // A tip about a sender seen for the first time names the tip, not the organisation.
+    const FIRST_CONTACT: &[&str] = &[
+        "often get email from",
+        "nao costuma receber",
+        "no suele recibir",
+        "no recibe correos",
+    ];
+    if FIRST_CONTACT.iter().any(|tip| lower.contains(tip)) {
+        return true;
+    }
+    let outside = ["outside", "fora d", "fuera d", "extern"]
+        .iter()
+        .any(|word| lower.contains(word));
+    let organisation = [
+        "organization",
+        "organisation",
+        "organizacao",
+        "organizacion",
+        "empresa",
+        "company",
+    ]
+    .iter()
+    .any(|word| lower.contains(word));
+    let advice = [
+        "link",
+        "enlace",
+        "vinculo",
+        "anexo",
+        "adjunto",
+        "attachment",
+        "remetente",
+        "remitente",
+        "sender",
+    ]
+    .iter()
+    .any(|word| lower.contains(word));
+    outside && organisation && advice
+}
+
+/// Lower case without accents, for matching words people type both ways ("Atenção" /
+/// "atencao"); the subjects of auto-replies are read the same way.
+pub(crate) fn folded(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Index of the first span of the reply once the embedded headers at the top of the body
@@ -2209,6 +2379,62 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// The warning a receiving mail server puts on top of mail from outside is nobody's
+    /// reply, in any of the three languages; a customer's own first paragraph about such a
+    /// mail stays.
+    #[test]
+    fn an_external_sender_banner_on_top_goes_to_the_rest() {
+        for banner in [
+            "CAUTION: This email originated from outside of the organization. Do not click \
+             links or open attachments unless you recognize the sender and know the content \
+             is safe.",
+            "[EXTERNO] PRECAUCIÓN: Este correo se originó fuera de la organización.\nNo haga \
+             clic en enlaces ni abra adjuntos salvo que reconozca al remitente.",
+            "Atencao: este e-mail veio de fora da organizacao. Nao clique em links nem abra \
+             anexos se nao conhecer o remetente.",
+            "You don't often get email from ana@cliente.com.br. Learn why this is important",
+            "Você não costuma receber emails de ana@cliente.com.br. Saiba por que isso é \
+             importante",
+        ] {
+            let body = format!(
+                "{banner}\n\nBom dia, a Ricoh travou de novo.\n\nAna\n\nEm ter., 12 de mai. \
+                 de 2026 às 10:02, Suporte <s@x.com> escreveu:\n> Algo mais?\n"
+            );
+            let split = split_reply(&body);
+            assert_eq!(
+                split.reply, "Bom dia, a Ricoh travou de novo.\n\nAna",
+                "{banner}"
+            );
+            assert!(
+                split.rest.starts_with(banner.lines().next().unwrap()),
+                "{split:?}"
+            );
+        }
+        for body in [
+            "Recebemos um e-mail de fora da organização com um link para pagar o boleto, com \
+             o remetente de vocês. É golpe?\n\nAna",
+            "Caution: the fuser is hot. Our company's technician left the attachment open.\n",
+        ] {
+            assert_eq!(split_reply(body).reply, body.trim_end(), "{body}");
+        }
+    }
+
+    /// A company's legal notice under the signature that a line of underscores opens is
+    /// signature too; a paragraph of the sender's own under such a line is not.
+    #[test]
+    fn a_legal_notice_under_an_underscored_signature_is_signature() {
+        let body = "Podem vir amanhã?\n\nObrigada,\nTânia\n__________\nTânia Moura\nRH | \
+                    Hospital\nEsta mensagem é confidencial e destinada exclusivamente ao \
+                    destinatário.\n";
+        assert_eq!(
+            split_reply(body).reply,
+            "Podem vir amanhã?\n\nObrigada,\nTânia"
+        );
+        let body = "Podem vir amanhã?\n__________\nTânia Moura\nRH\nE mais uma coisa: a \
+                    impressora do segundo andar também está com a faixa cinza na folha.\n";
+        assert_eq!(split_reply(body).reply, body.trim_end());
     }
 
     /// Splitting only moves lines (or cuts one where an attribution was glued to it): each
