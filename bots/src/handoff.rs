@@ -168,6 +168,12 @@ const REACH_VERB: &[&str] = &[
     "ligar",
     "liga",
     "contato",
+    "contacto",
+    "enlaza",
+    "enlazas",
+    "enlazar",
+    "enlazame",
+    "enlazarme",
     "coloca",
     "comigo",
 ];
@@ -197,6 +203,10 @@ const WEAK: &[&str] = &[
     "empleada",
     "colaborador",
     "colaboradora",
+    "colega",
+    "colegas",
+    "moca",
+    "moco",
     "ppl",
 ];
 // Asking to be put through, in the three languages (folded), besides the verbs of
@@ -264,7 +274,7 @@ fn matches(word: &str, list: &[&str]) -> bool {
 /// Whether the client asks for a person: "agent please", "quero falar com um atendente",
 /// "pasame con un asesor", "humna pls", "is there an actual human?".
 pub fn asks_for_person(text: &str) -> bool {
-    let ws = not_people(fold_words(text));
+    let ws = not_people(fold_words(without_signature(text)));
     if ws.is_empty() || declines_a_person(&ws) {
         return false;
     }
@@ -292,7 +302,9 @@ pub fn asks_for_person(text: &str) -> bool {
                 ]
                 .contains(&n.as_str())
             });
-            (person_word(&ws[i], WEAK) && !legal && !present_or_reported(&ws, i))
+            // "the person signing the renewal": someone described, not asked for.
+            let described = before == "the" && ws.get(i + 1).is_some_and(|n| n.ends_with("ing"));
+            (person_word(&ws[i], WEAK) && !legal && !described && !present_or_reported(&ws, i))
                 || (["gente", "gnt"].contains(&ws[i].as_str())
                     && ["com", "tem", "uma", "alguma"].contains(&before))
                 || matches!(
@@ -316,7 +328,7 @@ pub fn asks_for_person(text: &str) -> bool {
     let short = ws.len() <= 4;
     // "transfer me", "put me through", "get me someone", "connect us".
     let put_through = ws.windows(2).any(|p| {
-        ["transfer", "put", "connect", "get", "let", "send"].contains(&p[0].as_str())
+        ["transfer", "put", "connect", "get", "let", "send", "hook"].contains(&p[0].as_str())
             && ["me", "us"].contains(&p[1].as_str())
     });
     // "con un supervisor", "com uma máquina": one of `list` that the client deals *with*.
@@ -390,10 +402,12 @@ pub fn asks_for_person(text: &str) -> bool {
             "understand",
         ]);
     // "me liga", "me pueden llamar?", "call us back", "llamenme".
-    let call_me = (has(&[
+    // "que no me llame nadie", "ninguém precisa me ligar": a call declined.
+    let call_me = ((has(&[
         "liga", "ligue", "liguem", "ligar", "llamar", "llame", "llamen", "call", "ring",
     ]) && has(&["me", "us", "nos", "mim"]))
-        || has(&["llamame", "llameme", "llamenme", "llamanos", "ligueme"]);
+        || has(&["llamame", "llameme", "llamenme", "llamanos", "ligueme"]))
+        && !has(&["nadie", "ninguem", "nobody", "ninguno"]);
     // "hay alguien ahi?", "anyone there?", "is there anyone who can actually help".
     let anyone_there = weak
         && has(&["ai", "ahi", "there", "alo", "hello"])
@@ -434,6 +448,57 @@ pub fn asks_for_person(text: &str) -> bool {
         || flesh
         || asks_in_other_words(&ws, weak, strong)
         || (weak && someone_to_read_my_case(&ws))
+}
+
+/// Sign-offs that close a message; what follows on their own lines is a signature.
+const SIGN_OFF: &[&str] = &[
+    "att",
+    "atte",
+    "atenciosamente",
+    "abs",
+    "abraco",
+    "abracos",
+    "obrigado",
+    "obrigada",
+    "cumprimentos",
+    "melhores cumprimentos",
+    "com os melhores cumprimentos",
+    "saludos",
+    "un saludo",
+    "saludos cordiales",
+    "cordialmente",
+    "atentamente",
+    "gracias",
+    "muchas gracias",
+    "regards",
+    "best regards",
+    "kind regards",
+    "best",
+    "thanks",
+    "thank you",
+    "cheers",
+];
+
+/// The message without the signature under its sign-off ("Att,\nCarla Mendes\nAtendimento
+/// ao Cliente"): a job title there names the sender, not whom they ask for. The sign-off is
+/// a line of its own after the first, with at most five short lines under it.
+fn without_signature(text: &str) -> &str {
+    let lines: Vec<&str> = text.lines().collect();
+    let sign_off = (1..lines.len()).find(|&i| {
+        let line = fold(lines[i].trim().trim_end_matches(['.', ',', '!']));
+        SIGN_OFF.contains(&line.as_str())
+            && lines.len() - i - 1 <= 5
+            && lines[i + 1..]
+                .iter()
+                .all(|l| l.trim().chars().count() <= 60)
+    });
+    match sign_off {
+        Some(i) => {
+            let end = lines[..i].iter().map(|l| l.len() + 1).sum::<usize>();
+            text.get(..end.min(text.len())).unwrap_or(text)
+        }
+        None => text,
+    }
 }
 
 /// "da pra uma pessoa olhar meu caso?", "que alguien lo lea, por favor", "can a person
@@ -1097,9 +1162,37 @@ fn not_people(mut ws: Vec<String>) -> Vec<String> {
                     "viagem" | "viajes" | "seguros" | "aduana" | "viagens"
                 ) || matches!(after, "travel" | "network" | "fee" | "fees")
                     || matches!(before, "sou" | "soy" | "am" | "somos" | "m")))
-            // The client's own staff: "our agents", "nossos atendentes", "our call center".
-            || (matches!(before, "our" | "nossos" | "nossas" | "nuestros" | "nuestras")
-                && STRONG.contains(&w))
+            // The client's own staff: "our agents", "nossos atendentes", "our call center",
+            // "nuestra ejecutiva", "um operador de máquina aqui".
+            || (matches!(
+                before,
+                "our" | "nossos" | "nossas" | "nuestros" | "nuestras" | "nosso" | "nossa"
+                    | "nuestro" | "nuestra"
+            ) && STRONG.contains(&w))
+            || (matches!(w, "operador" | "operadora" | "operadores" | "operator")
+                && (matches!(before, "machine" | "copier")
+                    || (after == "de"
+                        && matches!(after2, "maquina" | "maquinas" | "copiadora" | "impressora"))))
+            // "to err is human", "errar é humano", "human error": sayings, not people.
+            || (matches!(w, "human" | "humano" | "humana")
+                && (matches!(after, "error" | "errors" | "erro")
+                    || ws[i.saturating_sub(3)..i]
+                        .iter()
+                        .any(|b| matches!(b.as_str(), "err" | "errar"))))
+            // "o humano aqui esqueceu a senha": the writer, joking about themselves.
+            || (matches!(w, "human" | "humano" | "humana")
+                && matches!(before, "o" | "el")
+                && matches!(after, "aqui" | "aca" | "here"))
+            // A form's check that the client is a person: "prove I'm human", "confirmar
+            // que no soy un robot", "provar q nao sou robô".
+            || (matches!(w, "human" | "humano" | "humana" | "robot" | "robo" | "robos")
+                && ws[i.saturating_sub(4)..i].iter().any(|b| {
+                    matches!(
+                        b.as_str(),
+                        "prove" | "provar" | "probar" | "comprobar" | "confirmar" | "confirm"
+                            | "verify" | "verificar" | "sou" | "soy" | "am" | "im"
+                    )
+                }))
             || (matches!((w, after), ("call", "center" | "centre")));
         if job {
             ws.remove(i);
@@ -1125,7 +1218,10 @@ fn declines_a_person(ws: &[String]) -> bool {
                     | ("t", "want", _)
                     | ("no", "es", "necesario")
                     | ("nao", "e", "necessario")
-            )
+            ) || (matches!(at(i), "no" | "nao")
+                && matches!(at(i + 1), "me" | "nos")
+                && REACH_VERB.contains(&at(i + 2))
+                && matches!(at(i + 3), "nadie" | "ninguem" | "ninguno"))
         })
         .filter(|&i| {
             // "no quiero hablar con nadie", "I don't want to talk to anyone": only with a
@@ -1707,46 +1803,59 @@ fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
         "resolva",
         "atiende",
         "atende",
+        "explicar",
+        "explique",
+        "explain",
+        "orientar",
+        "oriente",
     ];
     let person = |w: &String| names_someone(w);
-    let served = (0..ws.len()).any(|i| {
-        ([
-            "alguem", "alguien", "someone", "somebody", "quien", "quem", "who",
-        ]
-        .contains(&at(i))
-            && ws[i + 1..].iter().take(2).any(|w| w == "me")
-            && ws[i + 1..]
-                .iter()
-                .take(4)
-                .any(|w| SERVE.contains(&w.as_str())))
-            || (SERVE.contains(&at(i))
-                && ARTICLE.contains(&at(i + 1))
-                && ws.get(i + 2).is_some_and(person))
-            || (["by", "por"].contains(&at(i))
-                && (ws.get(i + 1).is_some_and(person)
-                    || (ARTICLE.contains(&at(i + 1)) && ws.get(i + 2).is_some_and(person)))
-                && ws[i.saturating_sub(3)..i].iter().any(|w| {
-                    [
-                        "looked",
-                        "handled",
-                        "seen",
-                        "reviewed",
-                        "tratado",
-                        "tratada",
-                        "visto",
-                        "vista",
-                        "atendido",
-                        "atendida",
-                        "resolvido",
-                        "resuelto",
-                        "be",
-                        "ser",
-                        "seja",
-                        "sea",
-                    ]
-                    .contains(&w.as_str())
-                }))
+    // "tem alguma moça pra me ajudar?", "hay alguna persona que me pueda atender?".
+    let one_to_serve = (0..ws.len()).any(|i| {
+        ["tem", "hay", "existe", "any"].contains(&at(i))
+            && (i + 1..i + 4).any(|j| WEAK.contains(&at(j)) || ONE.contains(&at(j)))
+            && (i + 2..i + 8)
+                .any(|j| at(j) == "me" && (j + 1..j + 3).any(|k| SERVE.contains(&at(k))))
     });
+    let served = one_to_serve
+        || (0..ws.len()).any(|i| {
+            ([
+                "alguem", "alguien", "someone", "somebody", "quien", "quem", "who",
+            ]
+            .contains(&at(i))
+                && ws[i + 1..].iter().take(3).any(|w| w == "me")
+                && ws[i + 1..]
+                    .iter()
+                    .take(4)
+                    .any(|w| SERVE.contains(&w.as_str())))
+                || (SERVE.contains(&at(i))
+                    && ARTICLE.contains(&at(i + 1))
+                    && ws.get(i + 2).is_some_and(person))
+                || (["by", "por"].contains(&at(i))
+                    && (ws.get(i + 1).is_some_and(person)
+                        || (ARTICLE.contains(&at(i + 1)) && ws.get(i + 2).is_some_and(person)))
+                    && ws[i.saturating_sub(3)..i].iter().any(|w| {
+                        [
+                            "looked",
+                            "handled",
+                            "seen",
+                            "reviewed",
+                            "tratado",
+                            "tratada",
+                            "visto",
+                            "vista",
+                            "atendido",
+                            "atendida",
+                            "resolvido",
+                            "resuelto",
+                            "be",
+                            "ser",
+                            "seja",
+                            "sea",
+                        ]
+                        .contains(&w.as_str())
+                    }))
+        });
     // "please pass this to your team", "loop in your service desk", "escalated to
     // management".
     let passed_on = (0..ws.len()).any(|i| {
@@ -1933,6 +2042,12 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
 
 /// The first configured keyword the message has (whole words, accents and case ignored).
 pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
+    // Whole words and their inflections first; then a verb by its stem, so a keyword of
+    // its own ("cancelamento") is named before the verb whose stem it shares.
+    keyword_by(text, keywords, false).or_else(|| keyword_by(text, keywords, true))
+}
+
+fn keyword_by(text: &str, keywords: &[String], by_stem: bool) -> Option<String> {
     let words = fold_words(text);
     let joined = format!(" {} ", words.join(" "));
     keywords.iter().find_map(|k| {
@@ -1940,12 +2055,19 @@ pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
         if kw.is_empty() {
             return None;
         }
-        // A single word also matches its inflections ("cancelled", "cancelando").
+        // A single word also matches its inflections ("cancelled", "cancelando"), and a
+        // verb's by its stem ("rescindir": "rescindimos", "cancelar": "cancelo").
+        let stem = ["ar", "er", "ir"]
+            .iter()
+            .find_map(|end| kw.strip_suffix(end))
+            .filter(|stem| by_stem && stem.len() >= 5 && !kw.contains(' '));
         let hit = if kw.contains(' ') {
             joined.contains(&format!(" {kw} "))
         } else {
             words.iter().enumerate().any(|(i, w)| {
-                (w == &kw || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4))
+                (w == &kw
+                    || (kw.len() >= 5 && w.starts_with(&kw) && w.len() <= kw.len() + 4)
+                    || stem.is_some_and(|stem| w.starts_with(stem) && w.len() <= stem.len() + 6))
                     && !cancels_no_service(w, &words[i + 1..])
                     && !names_a_trade(&words[..i])
             })
@@ -2014,6 +2136,10 @@ fn names_a_trade(before: &[String]) -> bool {
 const UPSET: &[&str] = &[
     // en
     "furious",
+    "livid",
+    "fuming",
+    "appalled",
+    "disgraceful",
     "ridiculous",
     "unacceptable",
     "outrageous",
@@ -2100,6 +2226,13 @@ const ANSWERS: &[&str] = &[
     "respondeu",
     "retorna",
     "retornou",
+    // "nobody has even apologised", "ninguém pediu desculpas"
+    "apologised",
+    "apologized",
+    "apologise",
+    "apologize",
+    "desculpas",
+    "disculpas",
 ];
 
 /// Whether the message is angry or urgent: strong words, shouting, a pile of "!", or
@@ -2129,6 +2262,9 @@ pub fn upset(text: &str) -> bool {
             && ["servicio", "servico", "service", "atendimento", "atencion"].contains(&b))
             || (["feito", "como", "nem"].contains(&a)
                 && ["idiota", "idiot", "palhaco"].contains(&b))
+            // "serviço porco", "trabalho porco": slovenly work.
+            || (["servico", "trabalho", "atendimento"].contains(&a)
+                && ["porco", "porca"].contains(&b))
     }) || ws.windows(3).any(|p| {
         matches!(
             (p[0].as_str(), p[1].as_str(), p[2].as_str()),
@@ -2140,7 +2276,14 @@ pub fn upset(text: &str) -> bool {
                 | (
                     "falta",
                     "de",
-                    "respeito" | "respeto" | "consideracao" | "consideracion"
+                    "respeito"
+                        | "respeto"
+                        | "consideracao"
+                        | "consideracion"
+                        | "profesionalismo"
+                        | "profissionalismo"
+                        | "seriedad"
+                        | "seriedade"
                 )
         )
     });
@@ -2345,7 +2488,8 @@ pub fn trigger(text: &str, keywords: &[String]) -> Option<Trigger> {
 /// What a message's words say of the served languages it is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Served {
-    /// Its language, when its words show that one alone.
+    /// Its language, when its words show one served language alone (a tie with one the
+    /// bot does not serve counts for the served one).
     pub own: Option<switchboard_kb::Lang>,
     /// The served languages it may be in: its own, else those its words point to as much
     /// as any other ("q significa T-01": Portuguese or Spanish); empty when they point
@@ -2355,13 +2499,18 @@ pub struct Served {
 
 /// The served languages of a message, its words read once.
 pub fn served_languages(text: &str) -> Served {
-    let tied = likeliest(text);
+    // A tie with a language the bot does not serve is read as the served one: Catalan and
+    // Galician share their commonest words with Spanish and Portuguese.
+    let may_be: Vec<_> = likeliest(text)
+        .into_iter()
+        .filter_map(Guess::served)
+        .collect();
     Served {
-        own: match tied.as_slice() {
-            [one] => one.served(),
+        own: match may_be.as_slice() {
+            [one] => Some(*one),
             _ => None,
         },
-        may_be: tied.into_iter().filter_map(Guess::served).collect(),
+        may_be,
     }
 }
 
@@ -2452,6 +2601,10 @@ mod tests {
             "gostaria de ser atendido por uma pessoa, pode ser?",
             "da pra eu tratar isso com um colaborador de vcs?",
             "vcs atendem pessoas ou e so robo aqui",
+            "podia passar-me a uma colega vossa? obrigada",
+            "tem alguma moça aí que possa me orientar com o boleto?",
+            "hay alguna persona que me pueda explicar la factura?",
+            "Solicito o contacto de um responsável pela área comercial.",
             // es
             "puedo hablar con alguien?",
             "necesito hablar con una persona real",
@@ -2515,6 +2668,10 @@ mod tests {
                 "persons4",
                 include_str!("../../bench/data/faq/persons4.jsonl"),
             ),
+            (
+                "persons5",
+                include_str!("../../bench/data/faq/persons5.jsonl"),
+            ),
         ] {
             let (mut heard, mut asks, mut taken, mut alike) = (0, 0, 0, 0);
             let mut missed = Vec::new();
@@ -2538,7 +2695,7 @@ mod tests {
             }
             println!("{name}:\n{}", missed.join("\n"));
             println!("{name}: heard {heard}/{asks}, look-alikes taken {taken}/{alike}");
-            assert!(asks >= 150 && alike >= 75, "{name}");
+            assert!(asks >= 120 && alike >= 75, "{name}");
             assert!(heard * 100 >= asks * 99, "{name}: heard {heard}/{asks}");
             assert!(taken * 100 <= alike * 8, "{name}: taken {taken}/{alike}");
         }
@@ -2603,6 +2760,16 @@ mod tests {
             "atienden los sabados?",
             "nuestro colaborador no recibe el enlace de acceso",
             "Hi, someone fed envelopes through the side tray and one got chewed up, ok to use tweezers?",
+            // Sayings, form checks, the client's own staff, a call declined, a signature.
+            "human error on our side, how do I correct the meter reading?",
+            "errar é humano, mas a fatura veio errada de novo",
+            "the login page wants me to prove I am human and then hangs",
+            "o site pede pra confirmar que nao sou um robo e nao sai disso",
+            "nuestra ejecutiva de cuenta ya nos ayudó, gracias",
+            "quem passa a leitura é o nosso operador de máquina",
+            "tranquilo, que no me llame nadie, ya funciona",
+            "Segue o contador: 12.430.\n\nAtenciosamente,\nJoana\nAtendimento ao Cliente",
+            "is the person signing the order required to be an admin?",
             "Bom dia, a copiadora daqui parou totalmente, nem liga mais, e a gente depende dela pra imprimir as notas dos clientes. Se eu registrar isso agora em quanto tempo vcs respondem??",
         ] {
             assert!(!asks_for_person(t), "{t}");
@@ -2639,6 +2806,17 @@ mod tests {
             keyword("I want to CANCEL my contract", &kws).as_deref(),
             Some("cancel")
         );
+        // A verb by its stem, in every person.
+        for (text, kw) in [
+            (
+                "si no lo arreglan mañana, rescindimos el contrato",
+                "rescindir",
+            ),
+            ("se não vier hoje, rescindo o contrato", "rescindir"),
+            ("rescindiremos en diciembre", "rescindir"),
+        ] {
+            assert_eq!(keyword(text, &kws).as_deref(), Some(kw), "{text}");
+        }
         assert_eq!(
             keyword("we have a billing dispute", &kws).as_deref(),
             Some("billing dispute")
@@ -2873,6 +3051,30 @@ mod tests {
             unserved_language("Notre imprimante affiche un code d'erreur depuis ce matin"),
             Some("fr")
         );
+        // Catalan and Galician, whose commonest words are Spanish's and Portuguese's.
+        for (text, code) in [
+            ("Bon dia, aquest mes no ens ha arribat la factura", "ca"),
+            ("Qui em pot dir com es canvia el toner?", "ca"),
+            (
+                "Bona tarda, la factura de maig no quadra amb el contracte",
+                "ca",
+            ),
+            ("Ola, podedes vir hoxe? A impresora non imprime", "gl"),
+            ("Non atopo a factura de xaneiro no portal", "gl"),
+            ("cando hai que pagar a factura?", "gl"),
+        ] {
+            assert_eq!(unserved_language(text), Some(code), "{text}");
+        }
+        // Spanish and Portuguese with the words they share with them stay served.
+        for text in [
+            "el contrato se renueva solo?",
+            "la factura del mes no llegó",
+            "hola, es el toner de la Ricoh",
+            "o contrato renova sozinho?",
+        ] {
+            assert_eq!(unserved_language(text), None, "{text}");
+            assert!(served_languages(text).own.is_some(), "{text}");
+        }
         assert_eq!(unserved_language("quero pagar a fatura"), None);
         assert_eq!(unserved_language("no me llega el correo para entrar"), None);
         assert_eq!(unserved_language("ok"), None);

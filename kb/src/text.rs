@@ -769,6 +769,30 @@ const IT: &[&str] = &[
 // Catalan: its own short words ("puc", "amb", "aquest", "els"), none Spanish's or
 // Portuguese's.
 const CA: &[&str] = &[
+    // the words it shares with Spanish, which count for both (a tie is read as Spanish,
+    // which the bot serves; Catalan shows in its own words below)
+    "la",
+    "el",
+    "un",
+    "una",
+    "no",
+    "del",
+    "al",
+    "hola",
+    "he",
+    "es",
+    "bona",
+    "tarda",
+    "qui",
+    // the months that are its own
+    "gener",
+    "febrer",
+    "maig",
+    "juny",
+    "juliol",
+    "setembre",
+    "novembre",
+    "desembre",
     // the article and preposition before a vowel ("l'oficina", "d'aquest"), and "per",
     // which Italian shares
     "l",
@@ -917,6 +941,22 @@ const GL: &[&str] = &[
     "levamos",
     "quitalo",
     "quedou",
+    // "hai" (there is), the second person plural in -edes ("podedes", "tedes"), "atopar"
+    // (to find), and the months that are its own
+    "hai",
+    "podedes",
+    "tedes",
+    "sabedes",
+    "queredes",
+    "facedes",
+    "atopo",
+    "atopar",
+    "atopei",
+    "xaneiro",
+    "febreiro",
+    "xuno",
+    "xullo",
+    "decembro",
 ];
 
 // Basque: its own words ("kaixo", "eta", "nola", "dezaket"), none of its neighbours'.
