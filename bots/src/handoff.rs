@@ -205,8 +205,6 @@ const WEAK: &[&str] = &[
     "colaboradora",
     "colega",
     "colegas",
-    "moca",
-    "moco",
     "ppl",
 ];
 // Asking to be put through, in the three languages (folded), besides the verbs of
@@ -282,7 +280,11 @@ pub fn asks_for_person(text: &str) -> bool {
     // Portuguese for "we", not "agente"; "stuff" is not "staff"; Spanish's "equipo" is
     // the machine as often as the team, not "equipe".
     let person_word = |w: &String, list: &[&str]| {
-        !["gente", "gentes", "stuff", "equipo", "equipos"].contains(&w.as_str()) && matches(w, list)
+        ![
+            "gente", "gentes", "stuff", "equipo", "equipos", "coleta", "coletas",
+        ]
+        .contains(&w.as_str())
+            && matches(w, list)
     };
     let strong = ws.iter().any(|w| person_word(w, STRONG));
     // Where the weak person words are. "falar com gente", "tem gente ai?": people, where
@@ -348,6 +350,12 @@ pub fn asks_for_person(text: &str) -> bool {
     // vai ligar?"), or a display's instruction ("la pantalla muestra llame al servicio
     // técnico"), is no request for one.
     let reached = |i: usize| {
+        // "o contato responsável pela fatura": the contact named, not one asked for.
+        if ["contato", "contacto"].contains(&ws[i].as_str())
+            && ws.get(i + 1).is_some_and(|n| ROLE.contains(&n.as_str()))
+        {
+            return false;
+        }
         reaches(&ws[i])
             && !ws[i.saturating_sub(2)..i]
                 .iter()
@@ -1813,7 +1821,11 @@ fn wants_someone(ws: &[String], weak: bool, strong: bool) -> bool {
     // "tem alguma moça pra me ajudar?", "hay alguna persona que me pueda atender?".
     let one_to_serve = (0..ws.len()).any(|i| {
         ["tem", "hay", "existe", "any"].contains(&at(i))
-            && (i + 1..i + 4).any(|j| WEAK.contains(&at(j)) || ONE.contains(&at(j)))
+            && (i + 1..i + 4).any(|j| {
+                WEAK.contains(&at(j))
+                    || ONE.contains(&at(j))
+                    || ["moca", "moco", "mocinha", "rapaz"].contains(&at(j))
+            })
             && (i + 2..i + 8)
                 .any(|j| at(j) == "me" && (j + 1..j + 3).any(|k| SERVE.contains(&at(k))))
     });
@@ -2604,6 +2616,7 @@ mod tests {
             "podia passar-me a uma colega vossa? obrigada",
             "tem alguma moça aí que possa me orientar com o boleto?",
             "hay alguna persona que me pueda explicar la factura?",
+            "tem algum rapaz aí que possa me atender?",
             "Solicito o contacto de um responsável pela área comercial.",
             // es
             "puedo hablar con alguien?",
@@ -2770,6 +2783,8 @@ mod tests {
             "tranquilo, que no me llame nadie, ya funciona",
             "Segue o contador: 12.430.\n\nAtenciosamente,\nJoana\nAtendimento ao Cliente",
             "is the person signing the order required to be an admin?",
+            "cambiar el contacto responsable de la factura",
+            "sobrou pouco toner, a coleta do usado é com vocês?",
             "Bom dia, a copiadora daqui parou totalmente, nem liga mais, e a gente depende dela pra imprimir as notas dos clientes. Se eu registrar isso agora em quanto tempo vcs respondem??",
         ] {
             assert!(!asks_for_person(t), "{t}");
