@@ -10,3 +10,4 @@ pub mod model;
 pub mod policy;
 #[cfg(feature = "semantic")]
 pub mod semantic;
+pub mod vocab;

@@ -3,7 +3,8 @@
 //! Each class is a topic of the knowledge base (`brain.rs` says which examples it learns
 //! from: titles, questions, the sentences of the bodies). A message becomes word
 //! unigrams and bigrams plus character 2–5-grams of each word (so typos and inflections
-//! still share most features), weighted by sublinear TF-IDF; one linear SVM per class
+//! still share most features) and the trade's word groups (`vocab.rs`: "tinteiro" and
+//! "cartucho" share the toner's feature), weighted by sublinear TF-IDF; one linear SVM per class
 //! (L2-regularized squared hinge, trained by dual coordinate descent) scores it.
 //! Lexical retrieval alone (BM25) is the floor this beats: the classifier learns which
 //! words tell one article's questions from its neighbours'.
@@ -55,6 +56,8 @@ impl Default for TrainOptions {
 const WORD: u8 = 1;
 const BIGRAM: u8 = 2;
 const CHARS: u8 = 3;
+/// The trade's word groups (`vocab.rs`): one feature for all the words of a group.
+const CONCEPT: u8 = 4;
 
 /// FNV-1a of `parts` (kept apart), seeded by `tag`: one hash space per kind of feature.
 pub(crate) fn fnv(tag: u8, parts: &[&[u8]]) -> u64 {
@@ -79,6 +82,13 @@ fn raw_features(text: &str) -> HashMap<(u64, bool), f32> {
     let mut out: HashMap<(u64, bool), f32> = HashMap::with_capacity(ws.len() * 16);
     for (i, w) in ws.iter().enumerate() {
         *out.entry((fnv(WORD, &[w.as_bytes()]), false)).or_default() += 1.0;
+        let next = ws.get(i + 1).copied().unwrap_or("");
+        if let Some(group) =
+            crate::vocab::concept(w).or_else(|| crate::vocab::concept_of_pair(w, next))
+        {
+            *out.entry((fnv(CONCEPT, &[group.as_bytes()]), false))
+                .or_default() += 1.0;
+        }
         if i + 1 < ws.len() {
             *out.entry((fnv(BIGRAM, &[w.as_bytes(), ws[i + 1].as_bytes()]), false))
                 .or_default() += 1.0;
@@ -471,6 +481,43 @@ mod tests {
                 .iter()
                 .all(|(c, s)| *c != 3 || *s < 0.0)
         );
+    }
+
+    /// A knowledge base writes "toner" and "jam"; clients write "tinteiro", "cartridge",
+    /// "pó preto", "enroscou", "se atoró". The trade's word groups (`vocab.rs`) carry them
+    /// to the article written with the other word, where no letters are shared.
+    #[test]
+    fn the_trade_s_words_reach_the_article_written_with_another() {
+        let examples = vec![
+            ex("how do I order toner", 0),
+            ex("onde peço toner", 0),
+            ex("pedir toner negro", 0),
+            ex("the paper jammed in tray 2", 1),
+            ex("atolamento de papel na bandeja", 1),
+            ex("atasco de papel en la bandeja", 1),
+            ex("where do I send the meter reading", 2),
+            ex("onde mando a leitura do contador", 2),
+        ];
+        let m = Model::train(&examples, 3, TrainOptions::default());
+        for (text, class) in [
+            ("tinteiro", 0),
+            ("cartridge", 0),
+            ("cartuchos", 0),
+            ("po preto", 0),
+            ("enroscou", 1),
+            ("se atoro", 1),
+            ("chewed", 1),
+            ("contagens", 2),
+            ("clicks", 2),
+        ] {
+            let ranked = m.rank(text, 3);
+            assert_eq!(
+                ranked.best().map(|b| b.0),
+                Some(class),
+                "{text}: {ranked:?}"
+            );
+            assert!(ranked.margin() > 0.1, "{text}: {ranked:?}");
+        }
     }
 
     #[test]
