@@ -1109,6 +1109,20 @@ const NOT_A_REQUEST: &[&str] = &[
     "cadastro",
     "cadastra",
     "cadastre",
+    // someone taken off the account: "need to remove someone who left"
+    "remove",
+    "delete",
+    "remover",
+    "remova",
+    "tirar",
+    "quitar",
+    "eliminar",
+    "excluir",
+    "exclua",
+    "borrar",
+    "desativar",
+    "desactivar",
+    "deactivate",
 ];
 const SOMEONE: &[&str] = &["alguem", "alguien", "someone", "somebody"];
 const ARTICLE: &[&str] = &["um", "uma", "un", "una", "a", "an", "the", "o", "el"];
@@ -1201,7 +1215,9 @@ fn not_people(mut ws: Vec<String>) -> Vec<String> {
                             | "verify" | "verificar" | "sou" | "soy" | "am" | "im"
                     )
                 }))
-            || (matches!((w, after), ("call", "center" | "centre")));
+            || (matches!((w, after), ("call", "center" | "centre")))
+            // "a service call": the technician's visit, not a telephone call.
+            || (matches!(w, "call" | "calls") && before == "service");
         if job {
             ws.remove(i);
         } else {
@@ -2238,6 +2254,16 @@ const ANSWERS: &[&str] = &[
     "respondeu",
     "retorna",
     "retornou",
+    // "nobody fixing it", "ninguém resolve", "nadie lo arregla"
+    "fixing",
+    "fixed",
+    "fixes",
+    "resolve",
+    "resolveu",
+    "arregla",
+    "arreglo",
+    "conserta",
+    "consertou",
     // "nobody has even apologised", "ninguém pediu desculpas"
     "apologised",
     "apologized",
@@ -2274,6 +2300,8 @@ pub fn upset(text: &str) -> bool {
             && ["servicio", "servico", "service", "atendimento", "atencion"].contains(&b))
             || (["feito", "como", "nem"].contains(&a)
                 && ["idiota", "idiot", "palhaco"].contains(&b))
+            // "sick of this printer", "tired of waiting"
+            || (["sick", "tired"].contains(&a) && b == "of")
             // "serviço porco", "trabalho porco": slovenly work.
             || (["servico", "trabalho", "atendimento"].contains(&a)
                 && ["porco", "porca"].contains(&b))
@@ -2783,6 +2811,9 @@ mod tests {
             "tranquilo, que no me llame nadie, ya funciona",
             "Segue o contador: 12.430.\n\nAtenciosamente,\nJoana\nAtendimento ao Cliente",
             "is the person signing the order required to be an admin?",
+            "need to reschedule tomorrow's service call",
+            "preciso tirar uma pessoa que saiu da empresa do portal",
+            "we need to delete someone who left from the account",
             "cambiar el contacto responsable de la factura",
             "sobrou pouco toner, a coleta do usado é com vocês?",
             "Bom dia, a copiadora daqui parou totalmente, nem liga mais, e a gente depende dela pra imprimir as notas dos clientes. Se eu registrar isso agora em quanto tempo vcs respondem??",
@@ -2885,6 +2916,8 @@ mod tests {
         assert!(upset("ESTA MAQUINA NUNCA FUNCIONA DIREITO"));
         assert!(upset("THE PORTAL STILL DOESNT WORK!"));
         assert!(upset("POR QUE NADIE CONTESTA"));
+        assert!(upset("sick of this copier jamming every single day"));
+        assert!(upset("tres semanas y nadie la arregla"));
         for calm in [
             "COMO PEÇO TONER PRETO??",
             "PAGAR FACTURA ONLINE COMO",
@@ -3089,6 +3122,20 @@ mod tests {
         ] {
             assert_eq!(unserved_language(text), None, "{text}");
             assert!(served_languages(text).own.is_some(), "{text}");
+        }
+        assert_eq!(
+            unserved_language("onze printer werkt niet meer, wanneer kan de monteur komen?"),
+            Some("nl")
+        );
+        assert_eq!(
+            unserved_language("inprimagailuan paperra trabatuta dago"),
+            Some("eu")
+        );
+        for text in [
+            "we were charged twice, is that right?",
+            "is the invoice ready?",
+        ] {
+            assert_eq!(unserved_language(text), None, "{text}");
         }
         assert_eq!(unserved_language("quero pagar a fatura"), None);
         assert_eq!(unserved_language("no me llega el correo para entrar"), None);

@@ -98,6 +98,9 @@ pub enum Guess {
     Gl,
     /// Basque, which shares almost nothing with its neighbours.
     Eu,
+    /// Dutch, whose short words English's list would otherwise take ("de printer heeft
+    /// geen toner meer").
+    Nl,
 }
 
 impl Guess {
@@ -112,6 +115,7 @@ impl Guess {
             Guess::Ca => "ca",
             Guess::Gl => "gl",
             Guess::Eu => "eu",
+            Guess::Nl => "nl",
         }
     }
 
@@ -1012,6 +1016,52 @@ const EU: &[&str] = &[
     "egin",
     "egiten",
     "laguntza",
+    // the machine and its paper: "paperra trabatu da fotokopiagailuan"
+    "paperra",
+    "trabatu",
+    "trabatuta",
+    "fotokopiagailua",
+    "fotokopiagailuan",
+    "inprimagailua",
+    "inprimagailuan",
+    "makina",
+    "makinan",
+];
+
+// Dutch: its own short words ("geen", "heeft", "niet", "hoe", "ik"), none of English's.
+const NL: &[&str] = &[
+    "het",
+    "een",
+    "geen",
+    "niet",
+    "heeft",
+    "hebben",
+    "hoe",
+    "ik",
+    "wij",
+    "onze",
+    "mijn",
+    "meer",
+    "nieuwe",
+    "bestel",
+    "bestellen",
+    "kunnen",
+    "graag",
+    "dank",
+    "bedankt",
+    "alstublieft",
+    "goedemorgen",
+    "factuur",
+    "rekening",
+    "papier",
+    "werkt",
+    "waar",
+    "wanneer",
+    "nog",
+    "ook",
+    "maar",
+    "voor",
+    "zijn",
 ];
 
 fn markers(g: Guess) -> &'static [&'static str] {
@@ -1025,10 +1075,11 @@ fn markers(g: Guess) -> &'static [&'static str] {
         Guess::Ca => CA,
         Guess::Gl => GL,
         Guess::Eu => EU,
+        Guess::Nl => NL,
     }
 }
 
-const ALL: [Guess; 9] = [
+const ALL: [Guess; 10] = [
     Guess::En,
     Guess::Es,
     Guess::Pt,
@@ -1038,6 +1089,7 @@ const ALL: [Guess; 9] = [
     Guess::Ca,
     Guess::Gl,
     Guess::Eu,
+    Guess::Nl,
 ];
 
 /// Each language's evidence in a text, in [`ALL`]'s order: marker words, letters, endings.
