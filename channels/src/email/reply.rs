@@ -318,10 +318,24 @@ fn code_block_lines(lines: &[&str]) -> Vec<bool> {
 /// only the attribution line is dropped. Blank and delimiter lines just before the end go
 /// with what follows them.
 fn choose_reply(lines: &[&str], spans: &[Span]) -> Vec<bool> {
+    if let Some(in_reply) = help_desk_comment(lines, spans) {
+        return in_reply;
+    }
     let start = skip_leading_embedded(lines, spans);
     let mut end = spans.len();
-    // A mail server's warning put above the sender's text goes to the rest.
+    // A mail server's warning put above the sender's text goes to the rest, and so do the
+    // placeholders of pictures above it ("[image: Screenshot.png]": the picture is an
+    // attachment, the line is no words of the sender's).
     let mut dropped: Vec<usize> = external_banner(lines, spans, start).collect();
+    let mut top = dropped.last().map_or(start, |last| last + 1);
+    while let Some(first) = next_non_blank(spans, top) {
+        let span = spans[first];
+        if span.end - span.start != 1 || !is_image_placeholder(lines[span.start]) {
+            break;
+        }
+        dropped.push(first);
+        top = first + 1;
+    }
     let mut index = start;
     while index < spans.len() {
         match spans[index].kind {
@@ -370,6 +384,51 @@ fn choose_reply(lines: &[&str], spans: &[Span]) -> Vec<bool> {
         in_reply[index] = false;
     }
     in_reply
+}
+
+/// A help desk's notification of a comment ("##- Digite sua resposta acima desta linha
+/// -##" on top, then the newest comment's author and date, its text, and the older
+/// comments each under a rule of dashes): the reply is the newest comment's text; its
+/// author and date lines, the marker and the older comments go to the rest. `None` when
+/// the body does not open with such a marker.
+fn help_desk_comment(lines: &[&str], spans: &[Span]) -> Option<Vec<bool>> {
+    let marker = next_non_blank(spans, 0)?;
+    if spans[marker].kind != Kind::ForwardMark || !asks_to_reply_above(lines[spans[marker].start]) {
+        return None;
+    }
+    let mut from = marker + 1;
+    let mut dropped = Vec::new();
+    // The comment's header: a short line naming its author, then its date and time.
+    if let Some(author) = next_non_blank(spans, from)
+        && let Some(date) = next_non_blank(spans, author + 1)
+    {
+        let name = lines[spans[author].start].trim();
+        let when = lines[spans[date].start].trim();
+        if spans[author].kind == Kind::Text
+            && name.chars().count() <= 60
+            && when.chars().count() <= 40
+            && has_year(when)
+            && has_time(when)
+        {
+            dropped.extend([author, date]);
+            from = date + 1;
+        }
+    }
+    let end = (from..spans.len())
+        .find(|&i| is_dash_rule(lines[spans[i].start]))
+        .unwrap_or(spans.len());
+    let mut in_reply = vec![false; spans.len()];
+    in_reply[from..end].fill(true);
+    for index in dropped {
+        in_reply[index] = false;
+    }
+    Some(in_reply)
+}
+
+/// A line of ten dashes or more and nothing else: a help desk's rule between comments.
+fn is_dash_rule(line: &str) -> bool {
+    let text = line.trim();
+    text.chars().count() >= 10 && text.chars().all(|c| c == '-')
 }
 
 /// Most lines a mail server's warning banner takes.
@@ -2419,6 +2478,33 @@ mod tests {
         ] {
             assert_eq!(split_reply(body).reply, body.trim_end(), "{body}");
         }
+    }
+
+    /// A help desk's notification of a comment: the newest comment's text, without its
+    /// author and date; the older comments under the rule of dashes are the rest. A rule of
+    /// dashes in a plain mail is still the sender's own.
+    #[test]
+    fn a_help_desk_comment_is_its_newest_text() {
+        let body = "##- Please type your reply above this line -##\n\nAna Souza (Clínica Luz)\n\n\
+                    May 14, 2026, 10:14 GMT-3\n\nThe scanner stopped sending to e-mail.\n\nAna\n\n\
+                    ----------------------------------------------\n\nSupport\n\nMay 13, 2026, \
+                    17:02 GMT-3\n\nDid anything change?\n";
+        let split = split_reply(body);
+        assert_eq!(split.reply, "The scanner stopped sending to e-mail.\n\nAna");
+        assert!(split.rest.contains("Did anything change?"), "{split:?}");
+        assert!(split.rest.contains("Ana Souza (Clínica Luz)"), "{split:?}");
+        let body = "Primeiro ponto: a fatura.\n\n------------------------------\n\nSegundo \
+                    ponto: a visita.\n";
+        assert_eq!(split_reply(body).reply, body.trim_end());
+    }
+
+    /// The placeholder of a picture put above the text ("[image: Screenshot.png]") is no
+    /// words of the sender's: the picture is an attachment.
+    #[test]
+    fn a_picture_s_placeholder_on_top_goes_to_the_rest() {
+        let split = split_reply("[image: Screenshot_1.png]\nAsí quedó la pantalla.\n");
+        assert_eq!(split.reply, "Así quedó la pantalla.");
+        assert_eq!(split.rest, "[image: Screenshot_1.png]");
     }
 
     /// A company's legal notice under the signature that a line of underscores opens is
