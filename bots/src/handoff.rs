@@ -2559,6 +2559,123 @@ pub fn served_language(text: &str) -> Option<switchboard_kb::Lang> {
     served_languages(text).own
 }
 
+/// Whether the message closes a matter rather than asks anything: thanks or an "ok" with
+/// what went well ("valeu, o toner chegou hoje 👍", "Gracias, el técnico ya vino y quedó
+/// funcionando", "Cheers, the reading went through fine"), no question, no request, no
+/// "but" and no "not". The articles share its words; it needs none of them.
+pub fn is_closing(text: &str) -> bool {
+    if text.contains('?') || text.contains('¿') {
+        return false;
+    }
+    let ws = fold_words(text);
+    const THANKS: &[&str] = &[
+        "obrigado",
+        "obrigada",
+        "obg",
+        "obgd",
+        "brigado",
+        "brigada",
+        "valeu",
+        "vlw",
+        "gracias",
+        "grax",
+        "thanks",
+        "thank",
+        "thx",
+        "ty",
+        "cheers",
+        "perfeito",
+        "perfeita",
+        "perfecto",
+        "perfecta",
+        "perfect",
+        "otimo",
+        "otima",
+        "excelente",
+        "excellent",
+        "great",
+        "genial",
+        "listo",
+        "beleza",
+        "blz",
+        "show",
+        "bacana",
+        "chevere",
+        "bacan",
+        "joya",
+        "brilliant",
+        "lovely",
+        "buena",
+        "agradecido",
+        "agradecida",
+        "agradeco",
+        "agradezco",
+    ];
+    const ASKS: &[&str] = &[
+        "como",
+        "onde",
+        "quando",
+        "qual",
+        "quanto",
+        "quanta",
+        "porque",
+        "pq",
+        "donde",
+        "cuando",
+        "cual",
+        "cuanto",
+        "cuanta",
+        "how",
+        "where",
+        "when",
+        "what",
+        "which",
+        "why",
+        "can",
+        "could",
+        "pode",
+        "podem",
+        "poderia",
+        "puede",
+        "pueden",
+        "podria",
+        "preciso",
+        "precisamos",
+        "necesito",
+        "necesitamos",
+        "need",
+        "quero",
+        "queremos",
+        "quiero",
+        "want",
+        "gostaria",
+        "quisiera",
+        "would",
+        "ainda",
+        "todavia",
+        "still",
+        "but",
+        "mas",
+        "pero",
+        "nao",
+        "no",
+        "not",
+        "nunca",
+        "never",
+        "nada",
+        "nothing",
+        "again",
+        "outra",
+        "otra",
+        "problema",
+        "problem",
+        "erro",
+        "error",
+    ];
+    let opens = ws.iter().take(2).any(|w| THANKS.contains(&w.as_str()));
+    opens && ws.len() <= 30 && !ws.iter().any(|w| ASKS.contains(&w.as_str()))
+}
+
 /// Whether the text has anything to read (letters or digits), not only emoji or symbols.
 pub fn has_words(text: &str) -> bool {
     fold(text).chars().any(char::is_alphanumeric)
@@ -3070,6 +3187,30 @@ mod tests {
             ("se me olvido la clave de la cuenta", Lang::Es),
         ] {
             assert_eq!(served_language(t), Some(l), "{t}");
+        }
+    }
+
+    /// A thanks with what went well closes the matter; a thanks with a question, a
+    /// request, a "but" or a "not" does not.
+    #[test]
+    fn a_thanks_that_closes_the_matter_asks_for_nothing() {
+        for text in [
+            "valeu, a leitura foi enviada certinho",
+            "Gracias por la ayuda, ya descargué las facturas 👌",
+            "thanks, the engineer came and it prints fine now",
+            "perfeito, o boleto já foi pago",
+        ] {
+            assert!(is_closing(text), "{text}");
+        }
+        for text in [
+            "obrigado! e como faço pra pagar o boleto?",
+            "gracias, pero el tóner llegó vacío",
+            "thanks, still no invite in my inbox",
+            "valeu, preciso também da segunda via",
+            "o toner chegou, valeu",
+            "toner",
+        ] {
+            assert!(!is_closing(text), "{text}");
         }
     }
 
