@@ -169,6 +169,13 @@ const REACH_VERB: &[&str] = &[
     "liga",
     "contato",
     "contacto",
+    "contactasse",
+    "contactassem",
+    "contacte",
+    "contactem",
+    "passarem",
+    "transferido",
+    "transferida",
     "enlaza",
     "enlazas",
     "enlazar",
@@ -230,6 +237,10 @@ const REQUEST: &[&str] = &[
     "gostaria",
     "gustaria",
     "quisiera",
+    "deseo",
+    "desearia",
+    "desejo",
+    "desejaria",
     "puedo",
     "atenda",
     "atende",
@@ -429,6 +440,18 @@ pub fn asks_for_person(text: &str) -> bool {
         ["con", "com"].contains(&p[0].as_str()) && ["quien", "quem"].contains(&p[1].as_str())
     }) && ws.iter().any(reaches))
         || (has(&["who"]) && has(&["talk", "speak"]));
+    // "a mesma moça de ontem", "the same agent as yesterday", "el mismo chico de antes":
+    // the person who served them before, asked for again.
+    let same_one = ws.windows(3).any(|p| {
+        ["mesma", "mesmo", "misma", "mismo", "same"].contains(&p[0].as_str())
+            && p[1..].iter().any(|w| {
+                names_someone(w)
+                    || [
+                        "moca", "moco", "chica", "chico", "senora", "senor", "guy", "lady",
+                    ]
+                    .contains(&w.as_str())
+            })
+    });
     // "de carne e osso", "de carne y hueso", "flesh and blood": a person, on its own.
     let flesh = ws.windows(3).any(|p| {
         matches!(
@@ -454,6 +477,7 @@ pub fn asks_for_person(text: &str) -> bool {
         || anyone_there
         || who_to_reach
         || flesh
+        || same_one
         || asks_in_other_words(&ws, weak, strong)
         || (weak && someone_to_read_my_case(&ws))
 }
@@ -2762,6 +2786,10 @@ mod tests {
             "tem alguma moça aí que possa me orientar com o boleto?",
             "hay alguna persona que me pueda explicar la factura?",
             "tem algum rapaz aí que possa me atender?",
+            "pode ser o mesmo atendente de ontem?",
+            "I'd like the same agent as last week please",
+            "Agradecia que um técnico vosso me contactasse.",
+            "deseo hablar con un asesor",
             "Solicito o contacto de um responsável pela área comercial.",
             // es
             "puedo hablar con alguien?",
