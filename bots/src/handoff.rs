@@ -2066,6 +2066,11 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
     "cancelamento",
     "rescindir",
     "rescisao",
+    // ending the contract before its term ("al terminar el contrato" is its end, not that)
+    "terminate",
+    "termination",
+    "romper el contrato",
+    "multa rescisoria",
     "estorno",
     "advogado",
     "procon",
@@ -3005,6 +3010,11 @@ mod tests {
             ),
             ("se não vier hoje, rescindo o contrato", "rescindir"),
             ("rescindiremos en diciembre", "rescindir"),
+            ("we'd like to terminate the lease early", "terminate"),
+            (
+                "queremos romper el contrato antes de tiempo",
+                "romper el contrato",
+            ),
         ] {
             assert_eq!(keyword(text, &kws).as_deref(), Some(kw), "{text}");
         }
