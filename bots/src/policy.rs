@@ -459,7 +459,7 @@ pub fn decide_in(
     }
     // "valeu, o toner chegou": a thanks with what went well asks for no article.
     if handoff::is_closing(&text) {
-        return turn.closing(memory);
+        return turn.glad(memory, None);
     }
     let Some(guess) = turn.best else {
         return turn.ask_for_words(&text, memory);
@@ -677,6 +677,12 @@ impl<'b> Turn<'b> {
         let learn = memory.awaiting_question.take().map(|q| (article, q));
         memory.awaiting = None;
         memory.unconfirmed = 0;
+        self.glad(memory, learn)
+    }
+
+    /// "Glad it helped", and nothing offered: after a yes (learning the question), or
+    /// for a thanks that closes the matter (`learn` none).
+    fn glad(&self, memory: Memory, learn: Option<(String, String)>) -> Outcome {
         Outcome {
             action: Action::Reply,
             best: self.best,
@@ -685,20 +691,6 @@ impl<'b> Turn<'b> {
             summary: None,
             memory,
             learn,
-            lang: self.lang,
-        }
-    }
-
-    /// A thanks that closes the matter: glad, and nothing offered.
-    fn closing(&self, memory: Memory) -> Outcome {
-        Outcome {
-            action: Action::Reply,
-            best: self.best,
-            text: words(self.lang).glad.to_owned(),
-            content: RichContent::default(),
-            summary: None,
-            memory,
-            learn: None,
             lang: self.lang,
         }
     }

@@ -510,20 +510,17 @@ fn is_external_banner(text: &str) -> bool {
     if FIRST_CONTACT.iter().any(|tip| lower.contains(tip)) {
         return true;
     }
-    let outside = ["outside", "fora d", "fuera d", "extern"]
-        .iter()
-        .any(|word| lower.contains(word));
-    let organisation = [
+    let mentions = |words: &[&str]| words.iter().any(|word| lower.contains(word));
+    let outside = mentions(&["outside", "fora d", "fuera d", "extern"]);
+    let organisation = mentions(&[
         "organization",
         "organisation",
         "organizacao",
         "organizacion",
         "empresa",
         "company",
-    ]
-    .iter()
-    .any(|word| lower.contains(word));
-    let advice = [
+    ]);
+    let advice = mentions(&[
         "link",
         "enlace",
         "vinculo",
@@ -533,9 +530,7 @@ fn is_external_banner(text: &str) -> bool {
         "remetente",
         "remitente",
         "sender",
-    ]
-    .iter()
-    .any(|word| lower.contains(word));
+    ]);
     outside && organisation && advice
 }
 
