@@ -525,9 +525,10 @@ fn without_signature(text: &str) -> &str {
                 .all(|l| l.trim().chars().count() <= 60)
     });
     match sign_off {
+        // Where line `i` starts, counting the line ends as written ("\n" or "\r\n").
         Some(i) => {
-            let end = lines[..i].iter().map(|l| l.len() + 1).sum::<usize>();
-            text.get(..end.min(text.len())).unwrap_or(text)
+            let end: usize = text.split_inclusive('\n').take(i).map(str::len).sum();
+            text.get(..end).unwrap_or(text)
         }
         None => text,
     }
@@ -2791,6 +2792,7 @@ mod tests {
             "tem alguma moça aí que possa me orientar com o boleto?",
             "hay alguna persona que me pueda explicar la factura?",
             "tem algum rapaz aí que possa me atender?",
+            "Bom dia.\r\nPreciso falar com um atendente\r\nAtt,\r\nJoana",
             "pode ser o mesmo atendente de ontem?",
             "I'd like the same agent as last week please",
             "Agradecia que um técnico vosso me contactasse.",
@@ -2960,6 +2962,7 @@ mod tests {
             "quem passa a leitura é o nosso operador de máquina",
             "tranquilo, que no me llame nadie, ya funciona",
             "Segue o contador: 12.430.\n\nAtenciosamente,\nJoana\nAtendimento ao Cliente",
+            "Segue o contador: 12.430.\r\n\r\nAtenciosamente,\r\nJoana\r\nAtendimento ao Cliente",
             "is the person signing the order required to be an admin?",
             "need to reschedule tomorrow's service call",
             "preciso tirar uma pessoa que saiu da empresa do portal",
