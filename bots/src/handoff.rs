@@ -1174,6 +1174,26 @@ const BOSS_TOO: &[&str] = &[
 /// The words without the person words that name no one here: "recursos humanos", "human
 /// resources", "human-readable", "agente de viagem", "sou agente" (the client's own job).
 fn not_people(mut ws: Vec<String>) -> Vec<String> {
+    // "quero ser atendente de vcs, tem vaga?", "¿buscan personal de atención al cliente?
+    // quiero postularme": a job applied for, whose title is no one asked for.
+    let applies = ws.iter().any(|w| {
+        [
+            "vaga",
+            "vagas",
+            "curriculo",
+            "curriculum",
+            "postular",
+            "postularme",
+            "postulo",
+            "vacante",
+            "vacantes",
+            "hiring",
+            "emprego",
+            "empleo",
+            "cv",
+        ]
+        .contains(&w.as_str())
+    });
     // Chat spellings first: "sum1", "any1", "i need 2 talk 2 sum1".
     for i in 0..ws.len() {
         let spelled = match ws[i].as_str() {
@@ -1209,6 +1229,7 @@ fn not_people(mut ws: Vec<String>) -> Vec<String> {
                     "viagem" | "viajes" | "seguros" | "aduana" | "viagens"
                 ) || matches!(after, "travel" | "network" | "fee" | "fees")
                     || matches!(before, "sou" | "soy" | "am" | "somos" | "m")))
+            || (applies && (STRONG.contains(&w) || WEAK.contains(&w)))
             // The client's own staff: "our agents", "nossos atendentes", "our call center",
             // "nuestra ejecutiva", "um operador de máquina aqui".
             || (matches!(
@@ -1223,6 +1244,7 @@ fn not_people(mut ws: Vec<String>) -> Vec<String> {
             // "to err is human", "errar é humano", "human error": sayings, not people.
             || (matches!(w, "human" | "humano" | "humana")
                 && (matches!(after, "error" | "errors" | "erro")
+                    || matches!(before, "erro" | "error" | "falha" | "falla")
                     || ws[i.saturating_sub(3)..i]
                         .iter()
                         .any(|b| matches!(b.as_str(), "err" | "errar"))))
@@ -1271,6 +1293,13 @@ fn declines_a_person(ws: &[String]) -> bool {
                 && matches!(at(i + 1), "me" | "nos")
                 && REACH_VERB.contains(&at(i + 2))
                 && matches!(at(i + 3), "nadie" | "ninguem" | "ninguno"))
+                // "não liguem pra mim no horário de trabalho", "no me llamen", "don't call
+                // me": a call declined, in the imperative.
+                || (matches!(at(i), "no" | "nao" | "t")
+                    && [at(i + 1), at(i + 2)]
+                        .iter()
+                        .take(if matches!(at(i + 1), "me" | "nos") { 2 } else { 1 })
+                        .any(|w| matches!(*w, "liguem" | "ligue" | "llamen" | "llame" | "call")))
         })
         .filter(|&i| {
             // "no quiero hablar con nadie", "I don't want to talk to anyone": only with a
@@ -2965,6 +2994,9 @@ mod tests {
             "Segue o contador: 12.430.\r\n\r\nAtenciosamente,\r\nJoana\r\nAtendimento ao Cliente",
             "is the person signing the order required to be an admin?",
             "need to reschedule tomorrow's service call",
+            "foi um erro humano no cadastro, já corrigi",
+            "por favor não me liguem antes das 10h, mandem por email",
+            "¿tienen vacantes de asesor? les dejo mi currículum",
             "preciso tirar uma pessoa que saiu da empresa do portal",
             "we need to delete someone who left from the account",
             "cambiar el contacto responsable de la factura",
