@@ -2131,11 +2131,11 @@ pub const DEFAULT_KEYWORDS: &[&str] = &[
 pub fn keyword(text: &str, keywords: &[String]) -> Option<String> {
     // Whole words and their inflections first; then a verb by its stem, so a keyword of
     // its own ("cancelamento") is named before the verb whose stem it shares.
-    keyword_by(text, keywords, false).or_else(|| keyword_by(text, keywords, true))
+    let words = fold_words(text);
+    keyword_by(&words, keywords, false).or_else(|| keyword_by(&words, keywords, true))
 }
 
-fn keyword_by(text: &str, keywords: &[String], by_stem: bool) -> Option<String> {
-    let words = fold_words(text);
+fn keyword_by(words: &[String], keywords: &[String], by_stem: bool) -> Option<String> {
     let joined = format!(" {} ", words.join(" "));
     keywords.iter().find_map(|k| {
         let kw = fold_words(k).join(" ");
